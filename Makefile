@@ -1,0 +1,136 @@
+# owlpost - see README.md.  "make run" and "make check" are the two commands.
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+BUILD ?= build
+CC ?= cc
+SAN ?=
+PY ?= /usr/bin/python3
+FUZZ_SECONDS ?= 30
+
+PKGS := libevent libcrypt
+CPPFLAGS += -D_GNU_SOURCE -Isrc
+CFLAGS ?= -O2 -g
+CFLAGS += -std=c17 -Wall -Wextra -Werror -Wformat=2 -Wshadow \
+	  -Wstrict-prototypes -Wmissing-prototypes -pthread \
+	  $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -levent -lcrypt) -pthread
+ifeq ($(SAN),1)
+CFLAGS += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer \
+	  -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+LIB_SRC := $(wildcard src/lib/*.c src/proto/*.c src/store/*.c src/auth/*.c \
+	     src/net/*.c)
+OWLD_SRC := $(wildcard src/owld/*.c)
+OWLCTL_SRC := $(wildcard src/owlctl/*.c)
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+LIB_OBJ := $(call obj,$(LIB_SRC))
+UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+
+.PHONY: all run check deps test-deps unit integ asan fuzz fuzz-build \
+	check-layers valgrind install clean
+
+all: $(BUILD)/owld $(BUILD)/owlctl
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/libowl.a: $(LIB_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/owld: $(call obj,$(OWLD_SRC)) $(BUILD)/libowl.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/owlctl: $(call obj,$(OWLCTL_SRC)) $(BUILD)/libowl.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/libowl.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+deps:
+	@sh scripts/deps.sh build
+
+test-deps:
+	@sh scripts/deps.sh test
+
+# Builds, then runs owld on its embedded default (./owl-data, 127.0.0.1:2525).
+run: deps
+	$(MAKE) all
+	./$(BUILD)/owld
+
+unit: $(UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
+
+integ: all
+	OWLD_BUILD=$(BUILD) $(PY) -m pytest -q -p no:cacheprovider tests/integ
+
+# The unit and integration tests again under ASan + UBSan.
+asan:
+	$(MAKE) BUILD=build-asan SAN=1 all unit
+	OWLD_BUILD=build-asan ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  $(PY) -m pytest -q -p no:cacheprovider tests/integ
+
+valgrind: $(UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN); do echo "== valgrind $$t"; \
+	  valgrind -q --error-exitcode=1 --leak-check=full \
+	  --errors-for-leak-kinds=definite $$t >/dev/null; done
+
+FUZZ_BIN := $(patsubst tests/fuzz/%.c,build-fuzz/%,$(FUZZ_SRC))
+FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE \
+	      -Isrc -std=c17 -Wall -Wextra -Werror
+FUZZ_LIB := src/lib/buf.c src/lib/addr.c src/proto/smtp_server.c
+
+build-fuzz/%: tests/fuzz/%.c $(FUZZ_LIB)
+	@mkdir -p build-fuzz
+	clang $(FUZZ_FLAGS) -o $@ $< $(FUZZ_LIB)
+
+fuzz-build: $(FUZZ_BIN)
+
+# A short fixed-time run of every harness (longer runs: FUZZ_SECONDS=3600).
+fuzz: fuzz-build
+	@set -e; for f in $(FUZZ_BIN); do n=$$(basename $$f); \
+	  mkdir -p build-fuzz/corpus-$$n; \
+	  echo "== $$n for $(FUZZ_SECONDS)s"; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -dict=tests/fuzz/$$n.dict \
+	    -print_final_stats=0 build-fuzz/corpus-$$n tests/fuzz/corpus/$$n \
+	    2>build-fuzz/$$n.log || { tail -50 build-fuzz/$$n.log; exit 1; }; \
+	  tail -1 build-fuzz/$$n.log; done
+
+# The layers of DESIGN.md: protocol cores do no I/O, store/ no event loop.
+check-layers:
+	@! grep -nE '#include <(event2/|openssl/|unistd\.h|fcntl\.h|time\.h|sys/socket\.h)' src/proto/*.[ch] || \
+	  { echo "check-layers: src/proto must stay sans-I/O"; exit 1; }
+	@! grep -nE '#include <event2/' src/store/*.[ch] src/auth/*.[ch] src/lib/*.[ch] || \
+	  { echo "check-layers: store/auth/lib must not use the event loop"; exit 1; }
+	@! grep -nE '#include "\.\./(owld|net)/' src/proto/*.[ch] src/store/*.[ch] src/lib/*.[ch] || \
+	  { echo "check-layers: dependencies must point down"; exit 1; }
+	@echo "check-layers: ok"
+
+check: test-deps
+	$(MAKE) check-layers
+	$(MAKE) all unit
+	$(MAKE) integ
+	$(MAKE) valgrind
+	$(MAKE) asan
+	$(MAKE) fuzz
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin \
+	  $(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/share/doc/owlpost
+	install -m 755 $(BUILD)/owld $(DESTDIR)$(PREFIX)/sbin/owld
+	install -m 755 $(BUILD)/owlctl $(DESTDIR)$(PREFIX)/bin/owlctl
+	install -m 644 docs/owld.8 docs/owlctl.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -m 644 owld.conf.sample README.md $(DESTDIR)$(PREFIX)/share/doc/owlpost/
+
+clean:
+	rm -rf build build-asan build-fuzz

@@ -1,0 +1,34 @@
+#!/bin/sh
+# deps.sh [build|test] - make sure the Debian packages owlpost needs are
+# installed.  As root, missing ones are installed with apt-get; otherwise
+# the one apt-get line to run is printed and the script fails.
+set -eu
+
+BUILD="gcc make pkg-config libevent-dev libssl-dev libcrypt-dev"
+TEST="libcmocka-dev python3 python3-pytest swaks curl clang libclang-rt-dev valgrind"
+
+case "${1:-build}" in
+build) want="$BUILD" ;;
+test) want="$BUILD $TEST" ;;
+*) echo "usage: $0 [build|test]" >&2; exit 64 ;;
+esac
+
+missing=""
+for p in $want; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
+		missing="$missing $p"
+	fi
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "owlpost: missing Debian packages:$missing" >&2
+	echo "run: sudo apt-get install -y$missing" >&2
+	exit 1
+fi
+echo "owlpost: installing$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >/dev/null || apt-get update
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null ||
+	apt-get install -y --no-install-recommends $missing

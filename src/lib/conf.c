@@ -1,0 +1,451 @@
+/*
+ * conf - see conf.h.  One table, KEYS, declares every key: adding a key is
+ * one row here plus the README and owld.conf.sample lines.
+ */
+#include "conf.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "buf.h"
+
+enum ktype { K_STR, K_HOST, K_DOMAINS, K_LISTEN, K_UINT, K_SIZE, K_DURATION,
+	     K_FORMAT, K_USER };
+
+struct key {
+	const char *name;
+	enum ktype type;
+	size_t off;
+	const char *def;
+	unsigned long min, max;
+};
+
+#define O(f) offsetof(struct conf, f)
+static const struct key KEYS[] = {
+	{"data_dir", K_STR, O(data_dir), "./owl-data", 0, 0},
+	{"hostname", K_HOST, O(hostname), NULL, 0, 0},
+	{"domains", K_DOMAINS, O(domains), "localhost", 0, 0},
+	{"smtp.listen", K_LISTEN, O(smtp_listen), "127.0.0.1:2525", 0, 0},
+	{"smtp.timeout", K_DURATION, O(smtp_timeout), "300", 1, 86400},
+	{"smtp.max_size", K_SIZE, O(smtp_max_size), "35M", 1024,
+	 (unsigned long)1 << 31},
+	{"smtp.max_recipients", K_UINT, O(smtp_max_rcpts), "100", 1, 100000},
+	{"smtp.max_errors", K_UINT, O(smtp_max_errors), "20", 1, 1000},
+	{"smtp.max_line_length", K_SIZE, O(smtp_max_line), "64k", 1000,
+	 1 << 20},
+	{"max_connections", K_UINT, O(max_connections), "100", 1, 1000000},
+	{"mailbox.format", K_FORMAT, O(mailbox_format), "maildir", 0, 0},
+	{"users.file", K_STR, O(users_file), "", 0, 0},
+	{"log.file", K_STR, O(log_file), "", 0, 0},
+	{"pid_file", K_STR, O(pid_file), "", 0, 0},
+	{"user", K_USER, O(user), "", 0, 0},
+	{"workers", K_UINT, O(workers), "4", 1, 64},
+	{"shutdown_grace", K_DURATION, O(shutdown_grace), "10", 0, 3600},
+};
+#define NKEYS (sizeof(KEYS) / sizeof(KEYS[0]))
+
+static char **
+str_field(struct conf *c, const struct key *k)
+{
+	return (char **)(void *)((char *)c + k->off);
+}
+
+void
+conf_init(struct conf *c)
+{
+	char err[256];
+	char host[256];
+	size_t i;
+
+	memset(c, 0, sizeof(*c));
+	for (i = 0; i < NKEYS; i++) {
+		if (KEYS[i].def == NULL)
+			continue;
+		if (conf_set(c, KEYS[i].name, KEYS[i].def, err, sizeof(err)))
+			abort(); /* a bad default is our bug */
+	}
+	if (gethostname(host, sizeof(host)) == -1 || host[0] == '\0')
+		strcpy(host, "localhost");
+	host[sizeof(host) - 1] = '\0';
+	c->hostname = xstrdup(host);
+}
+
+void
+conf_free(struct conf *c)
+{
+	size_t i;
+
+	for (i = 0; i < NKEYS; i++) {
+		switch (KEYS[i].type) {
+		case K_STR: case K_HOST: case K_DOMAINS: case K_LISTEN:
+		case K_USER:
+			free(*str_field(c, &KEYS[i]));
+			*str_field(c, &KEYS[i]) = NULL;
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+static const struct key *
+find_key(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NKEYS; i++)
+		if (strcmp(KEYS[i].name, name) == 0)
+			return &KEYS[i];
+	return NULL;
+}
+
+/* Parses a number with an optional unit suffix; mult table per type. */
+static int
+parse_num(const char *v, enum ktype t, unsigned long *out)
+{
+	unsigned long long n, mult = 1;
+	char *end;
+
+	if (!isdigit((unsigned char)*v))
+		return -1;
+	errno = 0;
+	n = strtoull(v, &end, 10);
+	if (errno != 0)
+		return -1;
+	if (t == K_SIZE && *end != '\0') {
+		switch (tolower((unsigned char)*end)) {
+		case 'k': mult = 1024; break;
+		case 'm': mult = 1024 * 1024; break;
+		case 'g': mult = 1024 * 1024 * 1024; break;
+		default: return -1;
+		}
+		end++;
+		if (tolower((unsigned char)*end) == 'b')
+			end++;
+	} else if (t == K_DURATION && *end != '\0') {
+		switch (*end) {
+		case 's': mult = 1; break;
+		case 'm': mult = 60; break;
+		case 'h': mult = 3600; break;
+		case 'd': mult = 86400; break;
+		default: return -1;
+		}
+		end++;
+	}
+	if (*end != '\0' || __builtin_mul_overflow(n, mult, &n) ||
+	    n > ULONG_MAX)
+		return -1;
+	*out = (unsigned long)n;
+	return 0;
+}
+
+/* host:port or [v6]:port, comma separated; empty means off. */
+static bool
+listen_valid(const char *v)
+{
+	const char *p = v;
+
+	while (*p != '\0') {
+		const char *end = strchr(p, ',');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		const char *colon;
+		char *e;
+		unsigned long port;
+
+		while (len > 0 && *p == ' ') {
+			p++;
+			len--;
+		}
+		while (len > 0 && p[len - 1] == ' ')
+			len--;
+		colon = NULL;
+		for (size_t i = 0; i < len; i++)
+			if (p[i] == ':')
+				colon = p + i;
+		if (colon == NULL || colon == p)
+			return false;
+		if (p[0] == '[' && colon[-1] != ']')
+			return false;
+		errno = 0;
+		port = strtoul(colon + 1, &e, 10);
+		if (e == colon + 1 || e != p + len || port > 65535 || errno)
+			return false;
+		if (end == NULL)
+			break;
+		p = end + 1;
+	}
+	return true;
+}
+
+/* Lower-cases and validates a comma list of domains; NULL if bad. */
+static char *
+norm_domains(const char *v)
+{
+	struct buf *b = buf_new(64 * 1024);
+	const char *p = v;
+	char *out;
+
+	while (*p != '\0') {
+		const char *s, *e;
+		size_t i;
+
+		while (*p == ' ' || *p == ',')
+			p++;
+		if (*p == '\0')
+			break;
+		s = p;
+		while (*p != '\0' && *p != ',' && *p != ' ')
+			p++;
+		e = p;
+		if (!addr_domain_valid(s, (size_t)(e - s)) ||
+		    (b->len > 0 && buf_addc(b, ',') == -1)) {
+			buf_free(&b);
+			return NULL;
+		}
+		for (i = 0; s + i < e; i++)
+			buf_addc(b, (char)tolower((unsigned char)s[i]));
+		while (*p == ' ')
+			p++;
+		if (*p != '\0' && *p != ',') {
+			buf_free(&b);
+			return NULL;
+		}
+	}
+	if (b->len == 0) {
+		buf_free(&b);
+		return NULL;
+	}
+	out = xstrdup(b->data);
+	buf_free(&b);
+	return out;
+}
+
+int
+conf_set(struct conf *c, const char *key, const char *value, char *err,
+	 size_t errsz)
+{
+	const struct key *k = find_key(key);
+	unsigned long n;
+	char *s = NULL;
+
+	if (k == NULL) {
+		snprintf(err, errsz, "unknown configuration key '%s'", key);
+		return -1;
+	}
+	switch (k->type) {
+	case K_STR:
+		s = xstrdup(value);
+		break;
+	case K_USER:
+		if (strchr(value, ':') || strchr(value, '/'))
+			goto bad;
+		s = xstrdup(value);
+		break;
+	case K_HOST:
+		if (!addr_domain_valid(value, strlen(value)))
+			goto bad;
+		s = xstrdup(value);
+		break;
+	case K_DOMAINS:
+		if ((s = norm_domains(value)) == NULL)
+			goto bad;
+		break;
+	case K_LISTEN:
+		if (!listen_valid(value))
+			goto bad;
+		s = xstrdup(value);
+		break;
+	case K_UINT:
+	case K_DURATION:
+		if (parse_num(value, k->type, &n) || n < k->min || n > k->max)
+			goto bad;
+		*(unsigned *)(void *)((char *)c + k->off) = (unsigned)n;
+		return 0;
+	case K_SIZE:
+		if (parse_num(value, k->type, &n) || n < k->min || n > k->max)
+			goto bad;
+		*(size_t *)(void *)((char *)c + k->off) = n;
+		return 0;
+	case K_FORMAT:
+		if (strcasecmp(value, "maildir") == 0)
+			c->mailbox_format = MBOX_FMT_MAILDIR;
+		else if (strcasecmp(value, "mbox") == 0)
+			c->mailbox_format = MBOX_FMT_MBOX;
+		else
+			goto bad;
+		return 0;
+	}
+	free(*str_field(c, k));
+	*str_field(c, k) = s;
+	return 0;
+bad:
+	if (k->type == K_UINT || k->type == K_SIZE || k->type == K_DURATION)
+		snprintf(err, errsz,
+			 "bad value '%s' for key '%s' (a number from %lu to "
+			 "%lu%s)", value, key, k->min, k->max,
+			 k->type == K_SIZE ? ", with an optional k/M/G"
+			 : k->type == K_DURATION ? " seconds, or with s/m/h/d"
+						 : "");
+	else if (k->type == K_FORMAT)
+		snprintf(err, errsz,
+			 "bad value '%s' for key '%s' (maildir or mbox)",
+			 value, key);
+	else
+		snprintf(err, errsz, "bad value '%s' for key '%s'", value,
+			 key);
+	return -1;
+}
+
+static char *
+trim(char *s)
+{
+	char *e;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r' ||
+			 e[-1] == '\n'))
+		*--e = '\0';
+	return s;
+}
+
+int
+conf_set_arg(struct conf *c, const char *arg, char *err, size_t errsz)
+{
+	char tmp[4096];
+	char *eq;
+
+	if (snprintf(tmp, sizeof(tmp), "%s", arg) >= (int)sizeof(tmp)) {
+		snprintf(err, errsz, "option too long: %.40s...", arg);
+		return -1;
+	}
+	eq = strchr(tmp, '=');
+	if (eq == NULL) {
+		snprintf(err, errsz, "expected key=value, got '%s'", arg);
+		return -1;
+	}
+	*eq = '\0';
+	return conf_set(c, trim(tmp), trim(eq + 1), err, errsz);
+}
+
+int
+conf_load(struct conf *c, const char *path, char *err, size_t errsz)
+{
+	char line[4096], e[512];
+	unsigned lineno = 0;
+	FILE *fp = fopen(path, "r");
+
+	if (fp == NULL) {
+		snprintf(err, errsz, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		char *p = trim(line), *eq;
+
+		lineno++;
+		if (*p == '\0' || *p == '#')
+			continue;
+		eq = strchr(p, '=');
+		if (eq == NULL) {
+			snprintf(err, errsz, "%s:%u: expected key = value",
+				 path, lineno);
+			fclose(fp);
+			return -1;
+		}
+		*eq = '\0';
+		if (conf_set(c, trim(p), trim(eq + 1), e, sizeof(e)) == -1) {
+			snprintf(err, errsz, "%s:%u: %s", path, lineno, e);
+			fclose(fp);
+			return -1;
+		}
+	}
+	fclose(fp);
+	return 0;
+}
+
+static void
+derive(char **field, const char *dir, const char *name)
+{
+	size_t n;
+
+	if (*field != NULL && **field != '\0')
+		return;
+	free(*field);
+	n = strlen(dir) + strlen(name) + 2;
+	*field = xmalloc(n);
+	snprintf(*field, n, "%s/%s", dir, name);
+}
+
+void
+conf_finish(struct conf *c)
+{
+	derive(&c->users_file, c->data_dir, "users");
+	derive(&c->pid_file, c->data_dir, "owld.pid");
+}
+
+void
+conf_dump(const struct conf *c, FILE *fp)
+{
+	size_t i;
+
+	for (i = 0; i < NKEYS; i++) {
+		const struct key *k = &KEYS[i];
+		const void *f = (const char *)c + k->off;
+
+		fprintf(fp, "%s = ", k->name);
+		switch (k->type) {
+		case K_UINT: case K_DURATION:
+			fprintf(fp, "%u\n", *(const unsigned *)f);
+			break;
+		case K_SIZE:
+			fprintf(fp, "%zu\n", *(const size_t *)f);
+			break;
+		case K_FORMAT:
+			fprintf(fp, "%s\n", c->mailbox_format == MBOX_FMT_MBOX
+						    ? "mbox" : "maildir");
+			break;
+		default:
+			fprintf(fp, "%s\n", *(char *const *)f ? *(char *const *)f
+							       : "");
+			break;
+		}
+	}
+}
+
+bool
+conf_is_local_domain(const struct conf *c, const char *domain)
+{
+	size_t n = strlen(domain);
+	const char *p = c->domains;
+
+	while (p != NULL && *p != '\0') {
+		const char *e = strchr(p, ',');
+		size_t len = e ? (size_t)(e - p) : strlen(p);
+
+		if (len == n && strncasecmp(p, domain, n) == 0)
+			return true;
+		p = e ? e + 1 : NULL;
+	}
+	return false;
+}
+
+const char *
+conf_first_domain(const struct conf *c, char *out, size_t size)
+{
+	const char *e = strchr(c->domains, ',');
+	size_t len = e ? (size_t)(e - c->domains) : strlen(c->domains);
+
+	if (len >= size)
+		len = size - 1;
+	memcpy(out, c->domains, len);
+	out[len] = '\0';
+	return out;
+}

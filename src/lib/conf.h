@@ -1,0 +1,61 @@
+/*
+ * conf - owlpost's configuration: one file of "key = value" lines with
+ * '#' comments and dotted keys, then "-o key=value" overrides, then -D for
+ * the data directory.  Every key is declared once in the table in conf.c
+ * with its type, default and documentation line; an unknown key or a bad
+ * value is one line naming the key, and the programs exit with 78
+ * (EX_CONFIG).  conf_dump() prints the effective values (owlctl check).
+ */
+#ifndef OWL_CONF_H
+#define OWL_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#define EX_CONFIG_CODE 78
+
+enum mailbox_format { MBOX_FMT_MAILDIR, MBOX_FMT_MBOX };
+
+struct conf {
+	char *data_dir;
+	char *hostname;
+	char *domains;        /* comma list, normalised to lower case */
+	char *smtp_listen;    /* comma list of host:port, [v6]:port */
+	unsigned smtp_timeout;    /* seconds */
+	size_t smtp_max_size;     /* bytes, advertised as SIZE */
+	unsigned smtp_max_rcpts;
+	unsigned smtp_max_errors;
+	size_t smtp_max_line;     /* DATA text line cap (octets) */
+	unsigned max_connections;
+	enum mailbox_format mailbox_format;
+	char *users_file;     /* default DATA_DIR/users */
+	char *log_file;       /* empty: stderr (or DATA_DIR/owld.log with -d) */
+	char *pid_file;       /* default DATA_DIR/owld.pid */
+	char *user;           /* privilege drop target when started as root */
+	unsigned workers;
+	unsigned shutdown_grace;  /* seconds to let in-flight work finish */
+};
+
+/* Fills the embedded defaults (hostname from the system). */
+void conf_init(struct conf *c);
+void conf_free(struct conf *c);
+
+/* Sets one key; -1 with a one-line message in err (naming the key). */
+int conf_set(struct conf *c, const char *key, const char *value, char *err,
+	     size_t errsz);
+/* Parses "key=value" (an -o argument). */
+int conf_set_arg(struct conf *c, const char *arg, char *err, size_t errsz);
+/* Reads a file; errors carry "FILE:LINE: ". */
+int conf_load(struct conf *c, const char *path, char *err, size_t errsz);
+/* Fills the derived defaults (users file, pid file) once all is read. */
+void conf_finish(struct conf *c);
+/* Prints every key with its effective value, "key = value". */
+void conf_dump(const struct conf *c, FILE *fp);
+
+/* True if domain (any case) is one of c->domains. */
+bool conf_is_local_domain(const struct conf *c, const char *domain);
+/* The first local domain (for <postmaster>). */
+const char *conf_first_domain(const struct conf *c, char *out, size_t size);
+
+#endif

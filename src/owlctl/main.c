@@ -1,0 +1,216 @@
+/*
+ * owlctl - owlpost's admin tool: users and the configuration check.
+ *
+ *   owlctl [-c FILE] [-D DIR] [-o key=value]... user add|del|passwd|list
+ *   owlctl [-c FILE] [-D DIR] [-o key=value]... check
+ *
+ * It reads the same configuration as owld (exit 78 on a bad key) and edits
+ * the users file atomically (users_file_edit); owld notices the change on
+ * the next lookup.  Passwords come from a no-echo prompt on a terminal, or
+ * from the first line of stdin otherwise (for scripts).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "../auth/users.h"
+#include "../lib/buf.h"
+#include "../lib/conf.h"
+#include "../store/store.h"
+
+static void
+usage(FILE *fp)
+{
+	fprintf(fp,
+		"usage: owlctl [-c FILE] [-D DIR] [-o key=value]... COMMAND\n"
+		"commands:\n"
+		"  user add USER@DOMAIN     add a user (password from stdin or "
+		"prompt)\n"
+		"  user passwd USER@DOMAIN  change a user's password\n"
+		"  user del USER@DOMAIN     remove a user (mail is kept)\n"
+		"  user list                list the users\n"
+		"  check                    validate the configuration and "
+		"print it\n");
+}
+
+/* Reads one line; on a terminal without echo. -1 on EOF. */
+static int
+read_secret(const char *prompt, char *out, size_t size)
+{
+	struct termios old, quiet;
+	bool tty = isatty(0);
+	size_t n;
+
+	if (tty) {
+		fprintf(stderr, "%s", prompt);
+		tcgetattr(0, &old);
+		quiet = old;
+		quiet.c_lflag &= ~(tcflag_t)ECHO;
+		tcsetattr(0, TCSAFLUSH, &quiet);
+	}
+	if (fgets(out, (int)size, stdin) == NULL) {
+		if (tty) {
+			tcsetattr(0, TCSAFLUSH, &old);
+			fprintf(stderr, "\n");
+		}
+		return -1;
+	}
+	if (tty) {
+		tcsetattr(0, TCSAFLUSH, &old);
+		fprintf(stderr, "\n");
+	}
+	n = strlen(out);
+	while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\r'))
+		out[--n] = '\0';
+	return 0;
+}
+
+static int
+get_password(char *hash, size_t size)
+{
+	char pw[1024], again[1024];
+	const char *err;
+
+	if (read_secret("Password: ", pw, sizeof(pw)) == -1) {
+		fprintf(stderr, "owlctl: no password given\n");
+		return -1;
+	}
+	if (isatty(0)) {
+		if (read_secret("Again: ", again, sizeof(again)) == -1 ||
+		    strcmp(pw, again) != 0) {
+			fprintf(stderr, "owlctl: passwords do not match\n");
+			return -1;
+		}
+		explicit_bzero(again, sizeof(again));
+	}
+	if (pw[0] == '\0') {
+		fprintf(stderr, "owlctl: empty password refused\n");
+		return -1;
+	}
+	if (users_hash_password(pw, hash, size, &err) == -1) {
+		fprintf(stderr, "owlctl: %s\n", err);
+		return -1;
+	}
+	explicit_bzero(pw, sizeof(pw));
+	return 0;
+}
+
+static int
+cmd_user(struct conf *c, int argc, char **argv)
+{
+	char name[512], hash[512], err[512];
+	enum users_edit op;
+
+	if (argc == 1 && strcmp(argv[0], "list") == 0) {
+		struct users *u = users_new(c->users_file);
+		const char *e;
+
+		if (users_refresh(u, &e) == -1) {
+			fprintf(stderr, "owlctl: %s: %s\n", c->users_file, e);
+			users_free(&u);
+			return 1;
+		}
+		for (size_t i = 0; i < users_count(u); i++)
+			printf("%s\n", users_name(u, i));
+		users_free(&u);
+		return 0;
+	}
+	if (argc != 2) {
+		usage(stderr);
+		return 64;
+	}
+	if (strcmp(argv[0], "add") == 0)
+		op = USERS_ADD;
+	else if (strcmp(argv[0], "del") == 0)
+		op = USERS_DEL;
+	else if (strcmp(argv[0], "passwd") == 0)
+		op = USERS_PASSWD;
+	else {
+		usage(stderr);
+		return 64;
+	}
+	if (users_normalize(argv[1], name, sizeof(name)) == -1) {
+		fprintf(stderr, "owlctl: invalid user name '%s' (want "
+			"local@domain: letters, digits, . _ - +)\n", argv[1]);
+		return 65; /* EX_DATAERR */
+	}
+	if (op == USERS_ADD &&
+	    !conf_is_local_domain(c, strchr(name, '@') + 1))
+		fprintf(stderr, "owlctl: warning: %s is not in domains (%s); "
+			"owld will not accept mail for it\n",
+			strchr(name, '@') + 1, c->domains);
+	if (op != USERS_DEL && get_password(hash, sizeof(hash)) == -1)
+		return 1;
+	if (mkdir(c->data_dir, 0700) == -1 && errno != EEXIST) {
+		fprintf(stderr, "owlctl: %s: %s\n", c->data_dir,
+			strerror(errno));
+		return 73;
+	}
+	if (users_file_edit(c->users_file, op, name, op == USERS_DEL ? ""
+								    : hash,
+			    err, sizeof(err)) == -1) {
+		fprintf(stderr, "owlctl: %s\n", err);
+		return 1;
+	}
+	printf("%s %s\n", op == USERS_ADD ? "added" : op == USERS_DEL
+						      ? "removed" : "updated",
+	       name);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	char err[512], *cfile = NULL, *ddir = NULL, **opts = NULL;
+	size_t nopts = 0;
+	struct conf c;
+	int ch, rc;
+
+	conf_init(&c);
+	while ((ch = getopt(argc, argv, "+c:D:o:h")) != -1) {
+		switch (ch) {
+		case 'c': cfile = optarg; break;
+		case 'D': ddir = optarg; break;
+		case 'o':
+			opts = xrealloc(opts, (nopts + 1) * sizeof(*opts));
+			opts[nopts++] = optarg;
+			break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 64;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (cfile != NULL && conf_load(&c, cfile, err, sizeof(err)) == -1)
+		goto bad;
+	for (size_t i = 0; i < nopts; i++)
+		if (conf_set_arg(&c, opts[i], err, sizeof(err)) == -1)
+			goto bad;
+	free(opts);
+	opts = NULL;
+	if (ddir != NULL &&
+	    conf_set(&c, "data_dir", ddir, err, sizeof(err)) == -1)
+		goto bad;
+	conf_finish(&c);
+	if (argc >= 1 && strcmp(argv[0], "user") == 0)
+		rc = cmd_user(&c, argc - 1, argv + 1);
+	else if (argc == 1 && strcmp(argv[0], "check") == 0) {
+		conf_dump(&c, stdout);
+		printf("# configuration OK\n");
+		rc = 0;
+	} else {
+		usage(stderr);
+		rc = 64;
+	}
+	conf_free(&c);
+	return rc;
+bad:
+	fprintf(stderr, "owlctl: %s\n", err);
+	free(opts);
+	conf_free(&c);
+	return EX_CONFIG_CODE;
+}

@@ -1,0 +1,392 @@
+/*
+ * owld - the owlpost daemon: start-up, signals, graceful stop.
+ *
+ * Order matters: read the config (exit 78 on a bad key), open the log,
+ * bind every listener (as root if need be), daemonize, write the pid
+ * file, drop privileges, then start the worker pool and the event loop.
+ * SIGTERM/SIGINT: stop accepting, tell each session 421 (sessions with a
+ * commit in flight get its answer first), wait for the pool to drain (at
+ * most shutdown_grace seconds), exit 0.  SIGHUP: reopen the log, re-read
+ * the users file.  Nothing acknowledged is lost on any of these paths
+ * because 250 is only said after the commit is durable.
+ */
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../lib/buf.h"
+#include "../lib/log.h"
+#include "../net/listen.h"
+#include "../store/fsops.h"
+#include "owld.h"
+
+#define OWL_VERSION "0.1.0"
+
+static struct owld D;
+static struct conf C;
+static struct listener **listeners;
+static size_t nlisteners;
+static struct event *pool_ev, *grace_ev;
+static bool pidfile_written;
+
+uint64_t
+owld_new_id(void)
+{
+	static uint64_t next;
+
+	if (next == 0) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		/* time-based start: ids differ across restarts too */
+		next = ((uint64_t)ts.tv_sec << 24) ^ (uint64_t)ts.tv_nsec;
+	}
+	return next++;
+}
+
+static void
+usage(FILE *fp)
+{
+	fprintf(fp,
+		"usage: owld [-dvhV] [-c FILE] [-D DIR] [-o key=value]...\n"
+		"  -c FILE       read the configuration file FILE\n"
+		"  -D DIR        data directory (default ./owl-data)\n"
+		"  -o key=value  set a configuration key (repeatable)\n"
+		"  -v            log the protocol trace\n"
+		"  -d            run in the background (pid file)\n"
+		"  -V            print the version\n"
+		"See owld(8) and README.md for the configuration keys.\n");
+}
+
+static void
+die_config(const char *msg)
+{
+	fprintf(stderr, "owld: %s\n", msg);
+	exit(EX_CONFIG_CODE);
+}
+
+void
+owld_check_stopped(struct owld *d)
+{
+	if (d->stopping && d->nsessions == 0 && wpool_pending(d->pool) == 0)
+		event_base_loopbreak(d->base);
+}
+
+static void
+pool_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	wpool_complete(((struct owld *)arg)->pool);
+}
+
+static void
+grace_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct owld *d = arg;
+
+	(void)fd, (void)what;
+	log_msg(LOGL_WARN, "main", "event=stop-forced sessions=%u jobs=%zu",
+		d->nsessions, wpool_pending(d->pool));
+	event_base_loopbreak(d->base);
+}
+
+static void
+stop_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct owld *d = arg;
+	struct timeval tv = {.tv_sec = d->conf->shutdown_grace};
+
+	(void)what;
+	if (d->stopping)
+		return;
+	log_msg(LOGL_INFO, "main", "event=stopping signal=%s sessions=%u",
+		sig == SIGTERM ? "TERM" : "INT", d->nsessions);
+	d->stopping = true;
+	for (size_t i = 0; i < nlisteners; i++)
+		listener_free(&listeners[i]);
+	smtp_sess_shutdown_all(d);
+	grace_ev = evtimer_new(d->base, grace_cb, d);
+	evtimer_add(grace_ev, &tv);
+	owld_check_stopped(d);
+}
+
+static void
+hup_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct owld *d = arg;
+	const char *err;
+
+	(void)sig, (void)what;
+	log_reopen();
+	if (users_refresh(d->users, &err) == -1)
+		log_msg(LOGL_ERROR, "auth", "event=users-read error=\"%s\"",
+			err);
+	log_msg(LOGL_INFO, "main", "event=reload");
+}
+
+static void
+mkdir_or_die(const char *path)
+{
+	if (mkdir(path, 0700) == -1 && errno != EEXIST) {
+		fprintf(stderr, "owld: cannot create %s: %s\n", path,
+			strerror(errno));
+		exit(73); /* EX_CANTCREAT */
+	}
+}
+
+static void
+check_pidfile(const char *path)
+{
+	FILE *fp = fopen(path, "r");
+	long pid;
+
+	if (fp == NULL)
+		return;
+	if (fscanf(fp, "%ld", &pid) == 1 && pid > 0 &&
+	    kill((pid_t)pid, 0) == 0 && pid != getpid()) {
+		fprintf(stderr, "owld: already running as pid %ld (%s)\n", pid,
+			path);
+		exit(75); /* EX_TEMPFAIL */
+	}
+	fclose(fp);
+}
+
+static void
+write_pidfile(const char *path)
+{
+	FILE *fp = fopen(path, "w");
+
+	if (fp == NULL || fprintf(fp, "%ld\n", (long)getpid()) < 0 ||
+	    fclose(fp) != 0) {
+		fprintf(stderr, "owld: cannot write %s: %s\n", path,
+			strerror(errno));
+		exit(73);
+	}
+	pidfile_written = true;
+}
+
+static void
+daemonize(void)
+{
+	pid_t pid = fork();
+	int fd;
+
+	if (pid == -1) {
+		perror("owld: fork");
+		exit(71);
+	}
+	if (pid > 0)
+		_exit(0);
+	setsid();
+	fd = open("/dev/null", O_RDWR);
+	if (fd != -1) {
+		dup2(fd, 0);
+		dup2(fd, 1);
+		close(fd);
+	}
+	dup2(log_fd(), 2);
+}
+
+/* Root with user= set: hand the data dir over, then become that user. */
+static void
+drop_privileges(const struct conf *c)
+{
+	struct passwd *pw;
+
+	if (geteuid() != 0)
+		return;
+	if (c->user == NULL || c->user[0] == '\0') {
+		log_msg(LOGL_WARN, "main", "event=running-as-root "
+			"hint=\"set user= to drop privileges\"");
+		return;
+	}
+	if ((pw = getpwnam(c->user)) == NULL) {
+		fprintf(stderr, "owld: unknown user '%s' (key 'user')\n",
+			c->user);
+		exit(EX_CONFIG_CODE);
+	}
+	if (chown(c->data_dir, pw->pw_uid, pw->pw_gid) == -1 ||
+	    (pidfile_written &&
+	     chown(c->pid_file, pw->pw_uid, pw->pw_gid) == -1)) {
+		fprintf(stderr, "owld: chown %s: %s\n", c->data_dir,
+			strerror(errno));
+		exit(77);
+	}
+	if (initgroups(pw->pw_name, pw->pw_gid) == -1 ||
+	    setgid(pw->pw_gid) == -1 || setuid(pw->pw_uid) == -1) {
+		fprintf(stderr, "owld: cannot become %s: %s\n", c->user,
+			strerror(errno));
+		exit(77); /* EX_NOPERM */
+	}
+	if (setuid(0) == 0) {
+		fprintf(stderr, "owld: privilege drop failed\n");
+		abort();
+	}
+	log_msg(LOGL_INFO, "main", "event=privileges-dropped user=%s uid=%ld",
+		c->user, (long)pw->pw_uid);
+}
+
+int
+main(int argc, char **argv)
+{
+	char err[512], path[PATH_MAX], **opts = NULL, *cfile = NULL;
+	char *ddir = NULL;
+	size_t nopts = 0;
+	int *fds = NULL, ch;
+	size_t nfds = 0;
+	bool daemon = false, verbose = false;
+	const char *e, *fault;
+	struct event *sigs[3];
+
+	conf_init(&C);
+	while ((ch = getopt(argc, argv, "c:D:o:vdhV")) != -1) {
+		switch (ch) {
+		case 'c': cfile = optarg; break;
+		case 'D': ddir = optarg; break;
+		case 'o':
+			opts = xrealloc(opts, (nopts + 1) * sizeof(*opts));
+			opts[nopts++] = optarg;
+			break;
+		case 'v': verbose = true; break;
+		case 'd': daemon = true; break;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("owld %s\n", OWL_VERSION); return 0;
+		default: usage(stderr); return 64;
+		}
+	}
+	if (optind < argc) {
+		usage(stderr);
+		return 64;
+	}
+	if (cfile != NULL && conf_load(&C, cfile, err, sizeof(err)) == -1)
+		die_config(err);
+	for (size_t i = 0; i < nopts; i++)
+		if (conf_set_arg(&C, opts[i], err, sizeof(err)) == -1)
+			die_config(err);
+	free(opts);
+	if (ddir != NULL && conf_set(&C, "data_dir", ddir, err,
+				     sizeof(err)) == -1)
+		die_config(err);
+	mkdir_or_die(C.data_dir);
+	if (realpath(C.data_dir, path) != NULL) {
+		free(C.data_dir);
+		C.data_dir = xstrdup(path);
+	}
+	conf_finish(&C);
+	if ((fault = getenv("OWLPOST_FAULT")) != NULL &&
+	    fsops_inject_spec(fault) == -1)
+		die_config("bad OWLPOST_FAULT value");
+	if (daemon && C.log_file[0] == '\0') {
+		free(C.log_file);
+		snprintf(path, sizeof(path), "%s/owld.log", C.data_dir);
+		C.log_file = xstrdup(path);
+	}
+	if (log_open(C.log_file, &e) == -1) {
+		fprintf(stderr, "owld: cannot open log.file %s: %s\n",
+			C.log_file, e);
+		return EX_CONFIG_CODE;
+	}
+	log_set_trace(verbose);
+	if (listen_bind(C.smtp_listen, &fds, &nfds, err, sizeof(err)) == -1) {
+		fprintf(stderr, "owld: smtp.listen: %s\n", err);
+		return 71; /* EX_OSERR */
+	}
+	check_pidfile(C.pid_file);
+	if (daemon)
+		daemonize();
+	write_pidfile(C.pid_file);
+	drop_privileges(&C);
+	signal(SIGPIPE, SIG_IGN);
+
+	D.conf = &C;
+	D.smtp_conf = (struct smtp_conf){
+		.hostname = C.hostname,
+		.max_size = C.smtp_max_size,
+		.max_rcpts = C.smtp_max_rcpts,
+		.max_errors = C.smtp_max_errors,
+		.max_line = C.smtp_max_line,
+	};
+	snprintf(path, sizeof(path), "%s/mail", C.data_dir);
+	if ((D.store = store_new(C.mailbox_format, path, C.hostname, &e)) ==
+	    NULL) {
+		fprintf(stderr, "owld: cannot create %s: %s\n", path, e);
+		return 73;
+	}
+	D.users = users_new(C.users_file);
+	if (users_refresh(D.users, &e) == -1)
+		log_msg(LOGL_ERROR, "auth", "event=users-read file=%s "
+			"error=\"%s\"", C.users_file, e);
+	if ((D.pool = wpool_new(C.workers, &e)) == NULL) {
+		fprintf(stderr, "owld: worker pool: %s\n", e);
+		return 71;
+	}
+	D.base = event_base_new();
+	if (D.base == NULL) {
+		fprintf(stderr, "owld: event_base_new failed\n");
+		return 71;
+	}
+	pool_ev = event_new(D.base, wpool_fd(D.pool), EV_READ | EV_PERSIST,
+			    pool_cb, &D);
+	event_add(pool_ev, NULL);
+	sigs[0] = evsignal_new(D.base, SIGTERM, stop_cb, &D);
+	sigs[1] = evsignal_new(D.base, SIGINT, stop_cb, &D);
+	sigs[2] = evsignal_new(D.base, SIGHUP, hup_cb, &D);
+	for (int i = 0; i < 3; i++)
+		event_add(sigs[i], NULL);
+	listeners = xcalloc(nfds, sizeof(*listeners));
+	log_msg(LOGL_INFO, "main", "event=start version=%s pid=%ld "
+		"data_dir=%s format=%s users=%zu", OWL_VERSION,
+		(long)getpid(), C.data_dir,
+		C.mailbox_format == MBOX_FMT_MBOX ? "mbox" : "maildir",
+		users_count(D.users));
+	for (size_t i = 0; i < nfds; i++) {
+		char name[80];
+
+		listeners[i] = listener_new(D.base, fds[i], smtp_sess_accept,
+					    &D);
+		if (listeners[i] == NULL) {
+			fprintf(stderr, "owld: cannot listen\n");
+			return 71;
+		}
+		listen_local_name(fds[i], name, sizeof(name));
+		log_msg(LOGL_INFO, "main", "event=listen proto=smtp addr=%s",
+			name);
+	}
+	nlisteners = nfds;
+	free(fds);
+	if (users_count(D.users) == 0 && !daemon)
+		fprintf(stderr, "owld: no users yet; add one with:\n"
+			"  owlctl -D %s user add alice@%s\n", C.data_dir,
+			conf_first_domain(&C, err, sizeof(err)));
+
+	event_base_dispatch(D.base);
+
+	/* stopped: let in-flight commits finish, then clean up */
+	for (size_t i = 0; i < nlisteners; i++)
+		listener_free(&listeners[i]);
+	free(listeners);
+	wpool_free(&D.pool);
+	log_msg(LOGL_INFO, "main", "event=stopped");
+	for (int i = 0; i < 3; i++)
+		event_free(sigs[i]);
+	event_free(pool_ev);
+	if (grace_ev != NULL)
+		event_free(grace_ev);
+	if (pidfile_written)
+		unlink(C.pid_file);
+	users_free(&D.users);
+	store_free(&D.store);
+	conf_free(&C);
+	event_base_free(D.base);
+	return 0;
+}

@@ -1,0 +1,485 @@
+/*
+ * smtp_sess - glue between net/conn, the smtp_server core, auth/users and
+ * store/.  It runs every action the core returns: recipient checks inline
+ * (an in-memory table), message commits on the worker pool.  A commit job
+ * holds everything it needs (message, recipients); if its session is gone
+ * when it completes, only the job is freed: the message is on disk, and
+ * the client, which got no 250, may send it again.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <time.h>
+
+#include "../lib/buf.h"
+#include "../lib/log.h"
+#include "../net/conn.h"
+#include "owld.h"
+
+#define OUT_MAX (64 * 1024)	/* replies of one pipelined group */
+
+struct commit;
+
+struct smtp_sess {
+	struct owld *d;
+	struct smtp_sess *prev, *next;
+	char id[17];
+	char peer[64];
+	struct conn *conn;
+	struct smtp_server *core;
+	struct buf *out;
+	struct buf *msg;
+	struct commit *commit;	/* in flight, or NULL */
+	unsigned mails, rcpts;
+	bool stop_after_commit;
+};
+
+struct commit {
+	struct wpool_job job;
+	struct owld *d;
+	struct smtp_sess *sess;	/* NULL once the session is gone */
+	char msgid[17];
+	char sender[ADDR_PATH_MAX + 1];
+	char **users;
+	struct store_delivery del;
+	struct buf *msg;
+};
+
+static bool on_line(void *arg, const char *line, size_t len);
+static void on_toolong(void *arg);
+static size_t on_max_line(void *arg);
+static void on_timeout(void *arg);
+static void on_closed(void *arg, const char *reason);
+static void run_act(struct smtp_sess *s, enum smtp_act act);
+
+static const struct conn_ops smtp_conn_ops = {
+	.line = on_line,
+	.toolong = on_toolong,
+	.max_line = on_max_line,
+	.timeout = on_timeout,
+	.closed = on_closed,
+};
+
+/* Sends the core's replies, tracing each line. */
+static void
+flush(struct smtp_sess *s)
+{
+	if (s->out->len == 0)
+		return;
+	if (log_trace_enabled()) {
+		const char *p = s->out->data, *end = p + s->out->len;
+
+		while (p < end) {
+			const char *nl = memchr(p, '\n', (size_t)(end - p));
+			size_t n = nl ? (size_t)(nl - p) + 1
+				      : (size_t)(end - p);
+
+			log_trace("smtp", s->id, 'S', p, n);
+			p += n;
+		}
+	}
+	conn_write(s->conn, s->out->data, s->out->len);
+	buf_reset(s->out);
+}
+
+void
+smtp_sess_accept(int fd, struct sockaddr *sa, socklen_t len, void *arg)
+{
+	struct owld *d = arg;
+	struct smtp_sess *s;
+	char peer[64];
+
+	(void)len;
+	conn_addr_text(sa, peer, sizeof(peer));
+	if (d->stopping || d->nsessions >= d->conf->max_connections) {
+		char line[300];
+		int n = snprintf(line, sizeof(line),
+				 "421 4.7.0 %s Error: too many connections, "
+				 "try again later\r\n", d->conf->hostname);
+
+		/* a fresh socket's send buffer takes one short line */
+		if (send(fd, line, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+			(void)0;
+		close(fd);
+		log_msg(LOGL_WARN, "smtp", "peer=%s event=reject "
+			"reason=%s", peer,
+			d->stopping ? "shutting-down" : "max-connections");
+		return;
+	}
+	s = xcalloc(1, sizeof(*s));
+	s->d = d;
+	snprintf(s->id, sizeof(s->id), "%016llx",
+		 (unsigned long long)owld_new_id());
+	memcpy(s->peer, peer, sizeof(peer));
+	s->core = smtp_server_new(&d->smtp_conf);
+	s->out = buf_new(OUT_MAX);
+	s->conn = conn_new(d->base, fd, &smtp_conn_ops, s,
+			   d->conf->smtp_timeout, 2 * d->conf->smtp_max_line,
+			   OUT_MAX);
+	s->next = d->sessions;
+	if (d->sessions != NULL)
+		d->sessions->prev = s;
+	d->sessions = s;
+	d->nsessions++;
+	log_msg(LOGL_INFO, "smtp", "id=%s peer=%s event=connect", s->id,
+		s->peer);
+	smtp_server_greet(s->core, s->out);
+	flush(s);
+}
+
+static bool
+on_line(void *arg, const char *line, size_t len)
+{
+	struct smtp_sess *s = arg;
+	bool data = smtp_server_in_data(s->core);
+
+	if (!data)
+		log_trace("smtp", s->id, 'C', line, len);
+	else if (len == 3 && memcmp(line, ".\r\n", 3) == 0)
+		log_trace("smtp", s->id, 'C', line, len);
+	run_act(s, smtp_server_feed(s->core, line, len, s->out));
+	flush(s);
+	return !smtp_server_pending(s->core) && !conn_closing(s->conn);
+}
+
+static void
+on_toolong(void *arg)
+{
+	struct smtp_sess *s = arg;
+
+	log_trace("smtp", s->id, 'C', "(line too long)", 15);
+	run_act(s, smtp_server_toolong(s->core, s->out));
+	flush(s);
+}
+
+static size_t
+on_max_line(void *arg)
+{
+	struct smtp_sess *s = arg;
+
+	return smtp_server_max_line(s->core);
+}
+
+static void
+on_timeout(void *arg)
+{
+	struct smtp_sess *s = arg;
+
+	smtp_server_timeout(s->core, s->out);
+	flush(s);
+	conn_close(s->conn, "timeout");
+}
+
+static void
+on_closed(void *arg, const char *reason)
+{
+	struct smtp_sess *s = arg;
+	struct owld *d = s->d;
+
+	if (s->commit != NULL)
+		s->commit->sess = NULL; /* the job frees itself */
+	log_msg(LOGL_INFO, "smtp", "id=%s peer=%s event=disconnect reason=%s "
+		"mails=%u rcpts=%u", s->id, s->peer, reason, s->mails,
+		s->rcpts);
+	if (s->prev != NULL)
+		s->prev->next = s->next;
+	else
+		d->sessions = s->next;
+	if (s->next != NULL)
+		s->next->prev = s->prev;
+	d->nsessions--;
+	smtp_server_free(&s->core);
+	buf_free(&s->out);
+	buf_free(&s->msg);
+	free(s);
+	owld_check_stopped(d);
+}
+
+/* The canonical user name of a local recipient, or NULL. */
+static const char *
+local_user(struct smtp_sess *s, const struct addr *a, char *out, size_t size,
+	   enum smtp_result *why)
+{
+	const struct conf *c = s->d->conf;
+	char dom[ADDR_DOMAIN_MAX + 1];
+	char name[ADDR_LOCAL_MAX + ADDR_DOMAIN_MAX + 2];
+	const char *err;
+
+	if (a->domain[0] == '\0')
+		conf_first_domain(c, dom, sizeof(dom));
+	else
+		snprintf(dom, sizeof(dom), "%s", a->domain);
+	if (a->literal || !conf_is_local_domain(c, dom)) {
+		*why = SMTP_R_RELAY_DENIED;
+		return NULL;
+	}
+	*why = SMTP_R_NOUSER;
+	if (bsnprintf(name, sizeof(name), "%s@%s", a->local, dom) == -1 ||
+	    users_normalize(name, out, size) == -1)
+		return NULL;
+	if (users_refresh(s->d->users, &err) == -1) {
+		log_msg(LOGL_ERROR, "auth", "event=users-read error=\"%s\"",
+			err);
+		*why = SMTP_R_TEMP;
+		return NULL;
+	}
+	if (users_lookup(s->d->users, out) == NULL)
+		return NULL;
+	*why = SMTP_R_OK;
+	return out;
+}
+
+static enum smtp_result
+check_rcpt(struct smtp_sess *s, const struct addr *a)
+{
+	char name[ADDR_PATH_MAX + 1], txt[ADDR_PATH_MAX + 1], q[600];
+	enum smtp_result why;
+
+	if (local_user(s, a, name, sizeof(name), &why) != NULL)
+		return SMTP_R_OK;
+	if (addr_format(a, txt, sizeof(txt)) < 0)
+		txt[0] = '\0';
+	log_msg(LOGL_INFO, "smtp", "id=%s peer=%s event=rcpt-rejected to=%s "
+		"reason=%s", s->id, s->peer, log_q(q, sizeof(q), txt),
+		why == SMTP_R_RELAY_DENIED ? "relay-denied"
+		: why == SMTP_R_TEMP	   ? "temporary"
+					   : "unknown-user");
+	return why;
+}
+
+static enum smtp_result
+check_vrfy(struct smtp_sess *s, const struct addr *a)
+{
+	char name[ADDR_PATH_MAX + 1];
+	struct addr b = *a;
+	const char *p;
+	enum smtp_result why;
+
+	if (a->domain[0] != '\0')
+		return local_user(s, a, name, sizeof(name), &why) ? SMTP_R_OK
+								   : why;
+	/* a bare name: is it a user in any local domain? */
+	for (p = s->d->conf->domains; p != NULL && *p != '\0';) {
+		const char *e = strchr(p, ',');
+		size_t n = e ? (size_t)(e - p) : strlen(p);
+
+		if (n >= sizeof(b.domain))
+			n = sizeof(b.domain) - 1;
+		memcpy(b.domain, p, n);
+		b.domain[n] = '\0';
+		if (local_user(s, &b, name, sizeof(name), &why) != NULL)
+			return SMTP_R_OK;
+		p = e ? e + 1 : NULL;
+	}
+	return SMTP_R_NOUSER;
+}
+
+static void commit_run(struct wpool_job **jobs, size_t n);
+static void commit_done(struct wpool_job *job);
+
+/* Trace headers (RFC 5321 4.4) in front of the received message. */
+static void
+trace_headers(struct smtp_sess *s, const struct smtp_txn *t,
+	      struct commit *c, struct buf *b)
+{
+	char date[64], rcpt[ADDR_PATH_MAX + 1];
+	time_t now = time(NULL);
+	struct tm tm;
+
+	localtime_r(&now, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
+	buf_printf(b, "Return-Path: <%s>\n", c->sender);
+	buf_printf(b, "Received: from %s ([%s])\n\tby %s (owlpost) with %s "
+		   "id %s", t->helo, s->peer, s->d->conf->hostname,
+		   t->esmtp ? "ESMTP" : "SMTP", c->msgid);
+	if (t->nrcpts == 1 && addr_format(&t->rcpts[0], rcpt,
+					  sizeof(rcpt)) >= 0)
+		buf_printf(b, "\n\tfor <%s>", rcpt);
+	buf_printf(b, ";\n\t%s\n", date);
+}
+
+static void
+start_commit(struct smtp_sess *s)
+{
+	struct smtp_txn t;
+	struct commit *c = xcalloc(1, sizeof(*c));
+	struct buf *b;
+	size_t i, j, n = 0, max;
+
+	smtp_server_txn(s->core, &t);
+	c->d = s->d;
+	c->sess = s;
+	c->job.run = commit_run;
+	c->job.done = commit_done;
+	snprintf(c->msgid, sizeof(c->msgid), "%016llx",
+		 (unsigned long long)owld_new_id());
+	if (addr_format(&t.sender, c->sender, sizeof(c->sender)) < 0)
+		c->sender[0] = '\0';
+	/* distinct mailboxes: one delivery per user, whatever the spelling */
+	c->users = xcalloc(t.nrcpts, sizeof(*c->users));
+	for (i = 0; i < t.nrcpts; i++) {
+		char name[ADDR_PATH_MAX + 1];
+		enum smtp_result why;
+
+		if (local_user(s, &t.rcpts[i], name, sizeof(name), &why) ==
+		    NULL)
+			continue; /* removed since RCPT: skip */
+		for (j = 0; j < n && strcmp(c->users[j], name) != 0; j++)
+			;
+		if (j == n)
+			c->users[n++] = xstrdup(name);
+	}
+	max = (s->msg ? s->msg->len : 0) + 4096;
+	b = buf_new(max);
+	trace_headers(s, &t, c, b);
+	if (s->msg != NULL)
+		buf_add(b, s->msg->data, s->msg->len);
+	buf_free(&s->msg);
+	c->msg = b;
+	c->del.sender = c->sender;
+	c->del.users = (const char *const *)c->users;
+	c->del.nusers = n;
+	c->del.data = b->data;
+	c->del.len = b->len;
+	c->del.when = time(NULL);
+	s->commit = c;
+	s->mails++;
+	s->rcpts += (unsigned)n;
+	conn_pause(s->conn);
+	wpool_submit(s->d->pool, &c->job);
+}
+
+/* Worker thread: one batch of commits, one store call (group commit). */
+static void
+commit_run(struct wpool_job **jobs, size_t n)
+{
+	struct store_delivery *dels[WPOOL_BATCH_MAX];
+	struct store *st = ((struct commit *)(void *)jobs[0])->d->store;
+	size_t i, m = 0;
+
+	for (i = 0; i < n; i++) {
+		struct commit *c = (struct commit *)(void *)jobs[i];
+
+		if (c->del.nusers == 0) {
+			c->del.res = STORE_PERM;
+			snprintf(c->del.error, sizeof(c->del.error),
+				 "no recipients left");
+			continue;
+		}
+		dels[m++] = &c->del;
+	}
+	if (m > 0)
+		store_deliver(st, dels, m);
+}
+
+static void
+commit_free(struct commit *c)
+{
+	for (size_t i = 0; i < c->del.nusers; i++)
+		free(c->users[i]);
+	free(c->users);
+	buf_free(&c->msg);
+	free(c);
+}
+
+static void
+commit_done(struct wpool_job *job)
+{
+	struct commit *c = (struct commit *)(void *)job;
+	struct smtp_sess *s = c->sess;
+	struct owld *d = c->d;
+	enum smtp_result r;
+	char q[600], e[600];
+
+	if (c->del.res == STORE_OK)
+		log_msg(LOGL_INFO, "smtp", "id=%s event=delivered msgid=%s "
+			"from=<%s> rcpts=%zu size=%zu name=%s%s", s ? s->id
+								    : "-",
+			c->msgid, log_q(q, sizeof(q), c->sender),
+			c->del.nusers, c->del.len, c->del.name,
+			s ? "" : " session=gone");
+	else
+		log_msg(LOGL_ERROR, "smtp", "id=%s event=delivery-failed "
+			"msgid=%s error=%s", s ? s->id : "-", c->msgid,
+			log_q(e, sizeof(e), c->del.error));
+	if (s != NULL) {
+		r = c->del.res == STORE_OK	  ? SMTP_R_OK
+		    : c->del.res == STORE_NOSPACE ? SMTP_R_NOSPACE
+		    : c->del.res == STORE_TEMP	  ? SMTP_R_TEMP
+						  : SMTP_R_PERM;
+		s->commit = NULL;
+		run_act(s, smtp_server_done(s->core, r, c->msgid, s->out));
+		if (s->stop_after_commit && !conn_closing(s->conn))
+			smtp_server_shutdown(s->core, s->out);
+		flush(s);
+		if (s->stop_after_commit)
+			conn_close(s->conn, "shutdown");
+		else
+			conn_resume(s->conn);
+	}
+	commit_free(c);
+	owld_check_stopped(d);
+}
+
+static void
+run_act(struct smtp_sess *s, enum smtp_act act)
+{
+	const struct smtp_req *req = smtp_server_req(s->core);
+
+	switch (act) {
+	case SMTP_ACT_NONE:
+		break;
+	case SMTP_ACT_MAIL:
+		/* any sender is fine inbound; submission will check here */
+		run_act(s, smtp_server_done(s->core, SMTP_R_OK, NULL, s->out));
+		break;
+	case SMTP_ACT_RCPT:
+		run_act(s, smtp_server_done(s->core, check_rcpt(s, &req->addr),
+					    NULL, s->out));
+		break;
+	case SMTP_ACT_VRFY:
+		run_act(s, smtp_server_done(s->core, check_vrfy(s, &req->addr),
+					    NULL, s->out));
+		break;
+	case SMTP_ACT_DATA_START:
+		buf_free(&s->msg);
+		/* LF storage is never longer than the CRLF size SIZE caps */
+		s->msg = buf_new(s->d->conf->smtp_max_size);
+		break;
+	case SMTP_ACT_DATA:
+		if (buf_add(s->msg, req->data, req->len) == -1 ||
+		    buf_addc(s->msg, '\n') == -1)
+			abort(); /* the core's size cap makes this impossible */
+		break;
+	case SMTP_ACT_COMMIT:
+		start_commit(s);
+		break;
+	case SMTP_ACT_DATA_ABORT:
+		buf_free(&s->msg);
+		break;
+	case SMTP_ACT_CLOSE:
+		flush(s);
+		conn_close(s->conn, "quit");
+		break;
+	}
+}
+
+void
+smtp_sess_shutdown_all(struct owld *d)
+{
+	struct smtp_sess *s;
+
+	for (s = d->sessions; s != NULL; s = s->next) {
+		if (conn_closing(s->conn))
+			continue;
+		if (s->commit != NULL) {
+			/* answer the commit first: it is durable by then */
+			s->stop_after_commit = true;
+			continue;
+		}
+		smtp_server_shutdown(s->core, s->out);
+		flush(s);
+		conn_close(s->conn, "shutdown");
+	}
+}

@@ -1,0 +1,736 @@
+/*
+ * smtp_server - the sans-I/O SMTP server core; see smtp_server.h.
+ *
+ * Commands are dispatched from one table (name, handler, flags) and each
+ * handler checks syntax and state first and only then proceeds to an
+ * action, after OpenSMTPD's check/proceed split.  Every 5xx caused by the
+ * client counts toward max_errors; past it the core says 421 and closes.
+ */
+#include "smtp_server.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+enum state {
+	ST_INIT,	/* greeting sent, no HELO yet */
+	ST_HELO,	/* HELO/EHLO done, no transaction */
+	ST_MAIL,	/* MAIL accepted */
+	ST_RCPT,	/* at least one RCPT accepted */
+	ST_DATA,	/* reading the message */
+	ST_CLOSED,
+};
+
+struct smtp_server {
+	const struct smtp_conf *conf;
+	enum state state;
+	enum smtp_act pending;	/* action awaiting done(), or NONE */
+	unsigned errors;
+	bool esmtp;
+	char helo[256];
+	struct addr sender;
+	struct addr *rcpts;
+	unsigned nrcpts, rcpts_cap;
+	struct smtp_req req;
+	/* DATA */
+	size_t size;
+	bool prev_crlf;
+	bool too_big;
+	bool line_too_long;
+};
+
+typedef enum smtp_act cmd_fn(struct smtp_server *, const char *, size_t,
+			     struct buf *);
+
+static cmd_fn cmd_helo, cmd_ehlo, cmd_mail, cmd_rcpt, cmd_data, cmd_rset;
+static cmd_fn cmd_noop, cmd_quit, cmd_vrfy, cmd_help, cmd_notimpl;
+static enum smtp_act feed_data(struct smtp_server *, const char *, size_t,
+			       struct buf *);
+
+static const struct cmd {
+	const char *name;
+	cmd_fn *fn;
+} CMDS[] = {
+	{"HELO", cmd_helo}, {"EHLO", cmd_ehlo}, {"MAIL", cmd_mail},
+	{"RCPT", cmd_rcpt}, {"DATA", cmd_data}, {"RSET", cmd_rset},
+	{"NOOP", cmd_noop}, {"QUIT", cmd_quit}, {"VRFY", cmd_vrfy},
+	{"HELP", cmd_help}, {"EXPN", cmd_notimpl}, {"SOML", cmd_notimpl},
+	{"SAML", cmd_notimpl}, {"SEND", cmd_notimpl}, {"TURN", cmd_notimpl},
+	{"STARTTLS", cmd_notimpl}, {"AUTH", cmd_notimpl},
+	{"BDAT", cmd_notimpl}, {"ETRN", cmd_notimpl},
+};
+
+struct smtp_server *
+smtp_server_new(const struct smtp_conf *conf)
+{
+	struct smtp_server *s = xcalloc(1, sizeof(*s));
+
+	s->conf = conf;
+	s->state = ST_INIT;
+	return s;
+}
+
+void
+smtp_server_free(struct smtp_server **sp)
+{
+	if (*sp == NULL)
+		return;
+	free((*sp)->rcpts);
+	free(*sp);
+	*sp = NULL;
+}
+
+static void
+reply(struct buf *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/*
+ * Appends one reply line with CRLF.  The output buffer is sized by the
+ * caller for a full pipelined group; if it is full the reply is dropped
+ * and the caller's back-pressure (it stops feeding) prevents that.
+ */
+static void
+reply(struct buf *out, const char *fmt, ...)
+{
+	va_list ap;
+	size_t mark = out->len;
+
+	va_start(ap, fmt);
+	if (buf_vprintf(out, fmt, ap) == -1 || buf_add(out, "\r\n", 2) == -1) {
+		out->len = mark;
+		out->data[mark] = '\0';
+	}
+	va_end(ap);
+}
+
+/* A 5xx the client caused: counts toward max_errors. */
+static enum smtp_act
+fail(struct smtp_server *s, struct buf *out, const char *text)
+{
+	reply(out, "%s", text);
+	if (++s->errors >= s->conf->max_errors) {
+		reply(out, "421 4.7.0 %s Error: too many errors",
+		      s->conf->hostname);
+		s->state = ST_CLOSED;
+		return SMTP_ACT_CLOSE;
+	}
+	return SMTP_ACT_NONE;
+}
+
+static void
+reset_txn(struct smtp_server *s)
+{
+	memset(&s->sender, 0, sizeof(s->sender));
+	s->nrcpts = 0;
+	s->size = 0;
+	s->too_big = false;
+	s->line_too_long = false;
+	if (s->state > ST_HELO && s->state != ST_CLOSED)
+		s->state = ST_HELO;
+}
+
+void
+smtp_server_greet(struct smtp_server *s, struct buf *out)
+{
+	reply(out, "220 %s ESMTP owlpost", s->conf->hostname);
+}
+
+size_t
+smtp_server_max_line(const struct smtp_server *s)
+{
+	return s->state == ST_DATA ? s->conf->max_line : SMTP_CMD_MAX;
+}
+
+bool
+smtp_server_pending(const struct smtp_server *s)
+{
+	return s->pending != SMTP_ACT_NONE;
+}
+
+bool
+smtp_server_in_data(const struct smtp_server *s)
+{
+	return s->state == ST_DATA;
+}
+
+const struct smtp_req *
+smtp_server_req(const struct smtp_server *s)
+{
+	return &s->req;
+}
+
+void
+smtp_server_txn(const struct smtp_server *s, struct smtp_txn *t)
+{
+	t->helo = s->helo;
+	t->esmtp = s->esmtp;
+	t->in_mail = s->state >= ST_MAIL && s->state != ST_CLOSED;
+	t->sender = s->sender;
+	t->rcpts = s->rcpts;
+	t->nrcpts = s->nrcpts;
+	t->size = s->size;
+}
+
+void
+smtp_server_shutdown(struct smtp_server *s, struct buf *out)
+{
+	reply(out, "421 4.3.2 %s Service shutting down", s->conf->hostname);
+	s->state = ST_CLOSED;
+}
+
+void
+smtp_server_timeout(struct smtp_server *s, struct buf *out)
+{
+	reply(out, "421 4.4.2 %s Error: timeout exceeded", s->conf->hostname);
+	s->state = ST_CLOSED;
+}
+
+enum smtp_act
+smtp_server_feed(struct smtp_server *s, const char *line, size_t len,
+		 struct buf *out)
+{
+	const char *arg, *end;
+	size_t vlen, alen, i;
+
+	if (s->pending != SMTP_ACT_NONE || s->state == ST_CLOSED)
+		return SMTP_ACT_NONE; /* caller bug; nothing to say */
+	if (s->state == ST_DATA)
+		return feed_data(s, line, len, out);
+
+	/* strip the line end: CRLF, or a bare LF as many clients send */
+	if (len > 0 && line[len - 1] == '\n')
+		len--;
+	if (len > 0 && line[len - 1] == '\r')
+		len--;
+	if (memchr(line, '\0', len) != NULL)
+		return fail(s, out, "501 5.5.2 Error: NUL byte in command");
+	if (memchr(line, '\r', len) != NULL || memchr(line, '\n', len) != NULL)
+		return fail(s, out, "501 5.5.2 Error: bare CR or LF in command");
+	for (i = 0; i < len; i++)
+		if ((unsigned char)line[i] >= 0x80 ||
+		    ((unsigned char)line[i] < 0x20 && line[i] != '\t'))
+			return fail(s, out,
+				    "501 5.5.2 Error: bad character in command");
+	for (vlen = 0; vlen < len && line[vlen] != ' '; vlen++)
+		;
+	arg = line + vlen;
+	end = line + len;
+	while (arg < end && *arg == ' ')
+		arg++;
+	alen = (size_t)(end - arg);
+	while (alen > 0 && (arg[alen - 1] == ' ' || arg[alen - 1] == '\t'))
+		alen--;
+	for (i = 0; i < sizeof(CMDS) / sizeof(CMDS[0]); i++) {
+		if (strlen(CMDS[i].name) == vlen &&
+		    strncasecmp(CMDS[i].name, line, vlen) == 0)
+			return CMDS[i].fn(s, arg, alen, out);
+	}
+	if (len == 0)
+		return fail(s, out, "500 5.5.2 Error: empty command");
+	return fail(s, out, "500 5.5.2 Error: command not recognized");
+}
+
+enum smtp_act
+smtp_server_toolong(struct smtp_server *s, struct buf *out)
+{
+	if (s->state == ST_DATA) {
+		/* keep reading to the end of the message, then refuse it */
+		s->line_too_long = true;
+		s->prev_crlf = false;
+		return SMTP_ACT_NONE;
+	}
+	if (s->state == ST_CLOSED || s->pending != SMTP_ACT_NONE)
+		return SMTP_ACT_NONE;
+	return fail(s, out, "500 5.5.6 Error: line too long");
+}
+
+static bool
+need_helo(struct smtp_server *s)
+{
+	return s->state == ST_INIT;
+}
+
+/* HELO/EHLO argument: one domain or address literal token. */
+static bool
+helo_valid(const char *arg, size_t len)
+{
+	size_t i;
+
+	if (len == 0 || len >= 256)
+		return false;
+	for (i = 0; i < len; i++)
+		if ((unsigned char)arg[i] <= 0x20 ||
+		    (unsigned char)arg[i] >= 0x7f)
+			return false;
+	return true;
+}
+
+static enum smtp_act
+do_helo(struct smtp_server *s, const char *arg, size_t len, struct buf *out,
+	bool esmtp)
+{
+	if (!helo_valid(arg, len))
+		return fail(s, out, esmtp ? "501 5.5.4 Syntax: EHLO hostname"
+					  : "501 5.5.4 Syntax: HELO hostname");
+	memcpy(s->helo, arg, len);
+	s->helo[len] = '\0';
+	s->esmtp = esmtp;
+	s->state = ST_HELO;
+	reset_txn(s);
+	if (!esmtp) {
+		reply(out, "250 %s", s->conf->hostname);
+		return SMTP_ACT_NONE;
+	}
+	reply(out, "250-%s", s->conf->hostname);
+	reply(out, "250-PIPELINING");
+	reply(out, "250-SIZE %zu", s->conf->max_size);
+	reply(out, "250-8BITMIME");
+	reply(out, "250-ENHANCEDSTATUSCODES");
+	reply(out, "250 HELP");
+	return SMTP_ACT_NONE;
+}
+
+static enum smtp_act
+cmd_helo(struct smtp_server *s, const char *arg, size_t len, struct buf *out)
+{
+	return do_helo(s, arg, len, out, false);
+}
+
+static enum smtp_act
+cmd_ehlo(struct smtp_server *s, const char *arg, size_t len, struct buf *out)
+{
+	return do_helo(s, arg, len, out, true);
+}
+
+/* Matches "FROM:" / "TO:" case-insensitively, then optional spaces. */
+static const char *
+skip_keyword(const char *arg, size_t *len, const char *kw)
+{
+	size_t k = strlen(kw);
+
+	if (*len < k || strncasecmp(arg, kw, k) != 0)
+		return NULL;
+	arg += k;
+	*len -= k;
+	while (*len > 0 && *arg == ' ') {
+		arg++;
+		(*len)--;
+	}
+	return arg;
+}
+
+/* Splits the next space-separated ESMTP parameter. */
+static bool
+next_param(const char **p, const char *end, const char **kw, size_t *kwlen,
+	   const char **val, size_t *vallen)
+{
+	const char *q;
+
+	while (*p < end && **p == ' ')
+		(*p)++;
+	if (*p >= end)
+		return false;
+	q = *p;
+	while (q < end && *q != ' ')
+		q++;
+	*kw = *p;
+	*val = memchr(*p, '=', (size_t)(q - *p));
+	if (*val != NULL) {
+		*kwlen = (size_t)(*val - *p);
+		(*val)++;
+		*vallen = (size_t)(q - *val);
+	} else {
+		*kwlen = (size_t)(q - *p);
+		*vallen = 0;
+	}
+	*p = q;
+	return true;
+}
+
+static bool
+kw_is(const char *kw, size_t len, const char *name)
+{
+	return strlen(name) == len && strncasecmp(kw, name, len) == 0;
+}
+
+static enum smtp_act
+mail_params(struct smtp_server *s, const char *p, const char *end,
+	    struct buf *out)
+{
+	const char *kw, *val;
+	size_t kwlen, vallen;
+	bool seen_size = false, seen_body = false;
+
+	while (next_param(&p, end, &kw, &kwlen, &val, &vallen)) {
+		if (kw_is(kw, kwlen, "SIZE")) {
+			unsigned long long n = 0;
+			size_t i;
+
+			if (seen_size || val == NULL || vallen == 0 ||
+			    vallen > 20)
+				return fail(s, out,
+					    "501 5.5.4 Bad SIZE parameter");
+			for (i = 0; i < vallen; i++) {
+				if (val[i] < '0' || val[i] > '9')
+					return fail(s, out, "501 5.5.4 Bad "
+							    "SIZE parameter");
+				if (__builtin_mul_overflow(n, 10, &n) ||
+				    __builtin_add_overflow(
+					    n, (unsigned)(val[i] - '0'), &n))
+					n = ~0ULL;
+			}
+			seen_size = true;
+			if (n > s->conf->max_size)
+				return fail(s, out,
+					    "552 5.3.4 Message size exceeds "
+					    "fixed maximum message size");
+		} else if (kw_is(kw, kwlen, "BODY")) {
+			if (seen_body || val == NULL ||
+			    !(kw_is(val, vallen, "7BIT") ||
+			      kw_is(val, vallen, "8BITMIME")))
+				return fail(s, out,
+					    "501 5.5.4 Bad BODY parameter");
+			seen_body = true;
+		} else {
+			char txt[128];
+
+			snprintf(txt, sizeof(txt),
+				 "555 5.5.4 Unsupported option: %.*s",
+				 (int)(kwlen > 64 ? 64 : kwlen), kw);
+			return fail(s, out, txt);
+		}
+	}
+	return SMTP_ACT_MAIL;
+}
+
+static enum smtp_act
+cmd_mail(struct smtp_server *s, const char *arg, size_t len, struct buf *out)
+{
+	const char *p, *err;
+	size_t used;
+	enum smtp_act act;
+
+	if (need_helo(s))
+		return fail(s, out, "503 5.5.1 Error: send HELO/EHLO first");
+	if (s->state >= ST_MAIL)
+		return fail(s, out, "503 5.5.1 Error: nested MAIL command");
+	if ((p = skip_keyword(arg, &len, "FROM:")) == NULL)
+		return fail(s, out, "501 5.5.4 Syntax: MAIL FROM:<address>");
+	if (addr_parse_path(p, len, ADDR_ALLOW_NULL, &s->req.addr, &used,
+			    &err) == -1) {
+		char txt[160];
+
+		snprintf(txt, sizeof(txt),
+			 "501 5.1.7 Bad sender address syntax: %s", err);
+		return fail(s, out, txt);
+	}
+	if (used < len && p[used] != ' ')
+		return fail(s, out, "501 5.5.4 Syntax: MAIL FROM:<address>");
+	act = mail_params(s, p + used, p + len, out);
+	if (act == SMTP_ACT_MAIL)
+		s->pending = act;
+	return act;
+}
+
+static enum smtp_act
+cmd_rcpt(struct smtp_server *s, const char *arg, size_t len, struct buf *out)
+{
+	const char *p, *err;
+	size_t used;
+
+	if (need_helo(s))
+		return fail(s, out, "503 5.5.1 Error: send HELO/EHLO first");
+	if (s->state < ST_MAIL)
+		return fail(s, out, "503 5.5.1 Error: need MAIL command");
+	if ((p = skip_keyword(arg, &len, "TO:")) == NULL)
+		return fail(s, out, "501 5.5.4 Syntax: RCPT TO:<address>");
+	if (addr_parse_path(p, len, ADDR_ALLOW_POSTMASTER, &s->req.addr,
+			    &used, &err) == -1) {
+		char txt[160];
+
+		snprintf(txt, sizeof(txt),
+			 "501 5.1.3 Bad recipient address syntax: %s", err);
+		return fail(s, out, txt);
+	}
+	if (used < len) {
+		const char *kw, *val, *q = p + used;
+		size_t kwlen, vallen;
+
+		if (*q != ' ')
+			return fail(s, out,
+				    "501 5.5.4 Syntax: RCPT TO:<address>");
+		if (next_param(&q, p + len, &kw, &kwlen, &val, &vallen)) {
+			char txt[128];
+
+			snprintf(txt, sizeof(txt),
+				 "555 5.5.4 Unsupported option: %.*s",
+				 (int)(kwlen > 64 ? 64 : kwlen), kw);
+			return fail(s, out, txt);
+		}
+	}
+	if (s->nrcpts >= s->conf->max_rcpts) {
+		/* 452 per RFC 5321 4.5.3.1.10; not a client error */
+		reply(out, "452 4.5.3 Error: too many recipients");
+		return SMTP_ACT_NONE;
+	}
+	s->pending = SMTP_ACT_RCPT;
+	return SMTP_ACT_RCPT;
+}
+
+static enum smtp_act
+cmd_data(struct smtp_server *s, const char *arg, size_t len, struct buf *out)
+{
+	(void)arg;
+	if (len > 0)
+		return fail(s, out, "501 5.5.4 Syntax: DATA");
+	if (need_helo(s))
+		return fail(s, out, "503 5.5.1 Error: send HELO/EHLO first");
+	if (s->state < ST_MAIL)
+		return fail(s, out, "503 5.5.1 Error: need MAIL command");
+	if (s->state < ST_RCPT)
+		return fail(s, out, "554 5.5.1 Error: no valid recipients");
+	reply(out, "354 End data with <CR><LF>.<CR><LF>");
+	s->state = ST_DATA;
+	s->size = 0;
+	s->prev_crlf = true; /* the DATA command's CRLF */
+	s->too_big = false;
+	s->line_too_long = false;
+	return SMTP_ACT_DATA_START;
+}
+
+static enum smtp_act
+end_data(struct smtp_server *s, struct buf *out)
+{
+	if (s->too_big || s->line_too_long) {
+		if (s->too_big)
+			reply(out, "552 5.3.4 Error: message size exceeds "
+				   "fixed limit");
+		else
+			reply(out, "552 5.3.4 Error: message line longer "
+				   "than %zu octets", s->conf->max_line);
+		reset_txn(s);
+		return SMTP_ACT_DATA_ABORT;
+	}
+	s->pending = SMTP_ACT_COMMIT;
+	return SMTP_ACT_COMMIT;
+}
+
+static enum smtp_act
+feed_data(struct smtp_server *s, const char *line, size_t len,
+	  struct buf *out)
+{
+	bool crlf = false;
+	size_t add;
+
+	if (len == 3 && s->prev_crlf && memcmp(line, ".\r\n", 3) == 0)
+		return end_data(s, out);
+	if (len > 0 && line[len - 1] == '\n') {
+		len--;
+		if (len > 0 && line[len - 1] == '\r') {
+			len--;
+			crlf = true;
+		}
+	}
+	s->prev_crlf = crlf;
+	if (len > 0 && line[0] == '.') {
+		line++;
+		len--;
+	}
+	if (__builtin_add_overflow(len, 2, &add) ||
+	    __builtin_add_overflow(s->size, add, &s->size) ||
+	    s->size > s->conf->max_size)
+		s->too_big = true;
+	if (s->too_big || s->line_too_long)
+		return SMTP_ACT_NONE;
+	s->req.data = line;
+	s->req.len = len;
+	return SMTP_ACT_DATA;
+}
+
+static enum smtp_act
+cmd_rset(struct smtp_server *s, const char *arg, size_t len, struct buf *out)
+{
+	(void)arg;
+	if (len > 0)
+		return fail(s, out, "501 5.5.4 Syntax: RSET");
+	reset_txn(s);
+	reply(out, "250 2.0.0 Ok");
+	return SMTP_ACT_NONE;
+}
+
+static enum smtp_act
+cmd_noop(struct smtp_server *s, const char *arg, size_t len, struct buf *out)
+{
+	(void)s, (void)arg, (void)len;
+	reply(out, "250 2.0.0 Ok");
+	return SMTP_ACT_NONE;
+}
+
+static enum smtp_act
+cmd_quit(struct smtp_server *s, const char *arg, size_t len, struct buf *out)
+{
+	(void)arg;
+	if (len > 0)
+		return fail(s, out, "501 5.5.4 Syntax: QUIT");
+	reply(out, "221 2.0.0 %s Bye", s->conf->hostname);
+	s->state = ST_CLOSED;
+	return SMTP_ACT_CLOSE;
+}
+
+static enum smtp_act
+cmd_vrfy(struct smtp_server *s, const char *arg, size_t len, struct buf *out)
+{
+	const char *err;
+	size_t used, i;
+	struct addr *a = &s->req.addr;
+
+	if (len == 0)
+		return fail(s, out, "501 5.5.4 Syntax: VRFY address");
+	if (arg[0] == '<') {
+		if (addr_parse_path(arg, len, ADDR_ALLOW_POSTMASTER, a, &used,
+				    &err) == -1 || used != len)
+			return fail(s, out, "501 5.1.3 Bad address syntax");
+	} else if (memchr(arg, '@', len) != NULL) {
+		if (addr_parse_mailbox(arg, len, a, &err) == -1)
+			return fail(s, out, "501 5.1.3 Bad address syntax");
+	} else {
+		/* a bare user name: the glue looks it up in local domains */
+		if (len > ADDR_LOCAL_MAX)
+			return fail(s, out, "501 5.1.3 Bad address syntax");
+		for (i = 0; i < len; i++)
+			if (arg[i] == ' ' || arg[i] == '"' || arg[i] == '\\')
+				return fail(s, out,
+					    "501 5.1.3 Bad address syntax");
+		memset(a, 0, sizeof(*a));
+		memcpy(a->local, arg, len);
+	}
+	s->pending = SMTP_ACT_VRFY;
+	return SMTP_ACT_VRFY;
+}
+
+static enum smtp_act
+cmd_help(struct smtp_server *s, const char *arg, size_t len, struct buf *out)
+{
+	(void)s, (void)arg, (void)len;
+	reply(out, "214 2.0.0 Commands: HELO EHLO MAIL RCPT DATA RSET NOOP "
+		   "QUIT VRFY HELP");
+	return SMTP_ACT_NONE;
+}
+
+static enum smtp_act
+cmd_notimpl(struct smtp_server *s, const char *arg, size_t len,
+	    struct buf *out)
+{
+	(void)arg, (void)len;
+	return fail(s, out, "502 5.5.1 Error: command not implemented");
+}
+
+static void
+add_rcpt(struct smtp_server *s)
+{
+	if (s->nrcpts == s->rcpts_cap) {
+		unsigned cap = s->rcpts_cap ? s->rcpts_cap * 2 : 4;
+
+		if (cap > s->conf->max_rcpts)
+			cap = s->conf->max_rcpts;
+		s->rcpts = xrealloc(s->rcpts, cap * sizeof(*s->rcpts));
+		s->rcpts_cap = cap;
+	}
+	s->rcpts[s->nrcpts++] = s->req.addr;
+	s->state = ST_RCPT;
+}
+
+static void
+addr_text(const struct addr *a, char *txt, size_t size)
+{
+	if (addr_format(a, txt, size) < 0)
+		snprintf(txt, size, "address");
+}
+
+enum smtp_act
+smtp_server_done(struct smtp_server *s, enum smtp_result r, const char *info,
+		 struct buf *out)
+{
+	enum smtp_act was = s->pending;
+	char txt[ADDR_PATH_MAX + 8];
+
+	s->pending = SMTP_ACT_NONE;
+	switch (was) {
+	case SMTP_ACT_MAIL:
+		if (r == SMTP_R_OK) {
+			s->sender = s->req.addr;
+			s->nrcpts = 0;
+			s->state = ST_MAIL;
+			reply(out, "250 2.1.0 Ok");
+		} else if (r == SMTP_R_TEMP || r == SMTP_R_NOSPACE) {
+			reply(out, "451 4.3.0 Error: try again later");
+		} else {
+			return fail(s, out, "550 5.7.1 Error: sender rejected");
+		}
+		return SMTP_ACT_NONE;
+	case SMTP_ACT_RCPT:
+		addr_text(&s->req.addr, txt, sizeof(txt));
+		switch (r) {
+		case SMTP_R_OK:
+			add_rcpt(s);
+			reply(out, "250 2.1.5 Ok");
+			return SMTP_ACT_NONE;
+		case SMTP_R_NOUSER:
+			reply(out, "550 5.1.1 <%s>: Recipient address "
+				   "rejected: User unknown", txt);
+			break;
+		case SMTP_R_RELAY_DENIED:
+			reply(out, "550 5.7.1 <%s>: Relay access denied", txt);
+			break;
+		case SMTP_R_TEMP:
+		case SMTP_R_NOSPACE:
+			reply(out, "451 4.3.0 <%s>: Temporary lookup failure",
+			      txt);
+			return SMTP_ACT_NONE;
+		case SMTP_R_PERM:
+			reply(out, "550 5.1.1 <%s>: Recipient address "
+				   "rejected", txt);
+			break;
+		}
+		/* refused recipients count as errors: slows address probing */
+		if (++s->errors >= s->conf->max_errors) {
+			reply(out, "421 4.7.0 %s Error: too many errors",
+			      s->conf->hostname);
+			s->state = ST_CLOSED;
+			return SMTP_ACT_CLOSE;
+		}
+		return SMTP_ACT_NONE;
+	case SMTP_ACT_VRFY:
+		addr_text(&s->req.addr, txt, sizeof(txt));
+		if (r == SMTP_R_OK)
+			reply(out, "250 2.1.5 <%s>", txt);
+		else if (r == SMTP_R_TEMP || r == SMTP_R_NOSPACE)
+			reply(out, "451 4.3.0 <%s>: Temporary lookup failure",
+			      txt);
+		else
+			reply(out, "550 5.1.1 <%s>: User unknown", txt);
+		return SMTP_ACT_NONE;
+	case SMTP_ACT_COMMIT:
+		switch (r) {
+		case SMTP_R_OK:
+			reply(out, "250 2.0.0 Ok: queued as %s",
+			      info ? info : "-");
+			break;
+		case SMTP_R_NOSPACE:
+			reply(out, "452 4.3.1 Error: insufficient system "
+				   "storage");
+			break;
+		case SMTP_R_TEMP:
+			reply(out, "451 4.3.0 Error: local delivery failed, "
+				   "try again later");
+			break;
+		default:
+			reply(out, "554 5.3.0 Error: delivery failed");
+			break;
+		}
+		reset_txn(s);
+		return SMTP_ACT_NONE;
+	default:
+		abort(); /* done() without a pending action: caller bug */
+	}
+}

@@ -1,0 +1,106 @@
+/*
+ * smtp_server - the sans-I/O SMTP server core (RFC 5321, ESMTP).
+ *
+ * Fed one line at a time (as framed by net/: up to and including its LF, the
+ * CR left in place), it appends replies to an output buffer and returns one
+ * action.  It owns the protocol state and every reply text; it never touches
+ * a socket, a file or a clock, and allocates only within its limits.
+ *
+ * Actions that need an answer (MAIL, RCPT, VRFY, COMMIT) leave the core
+ * waiting: feed no more lines until smtp_server_done() is called.  The other
+ * actions are notices: DATA_START (354 sent; open a message), DATA (one
+ * unstuffed body line in req->data, without its line end), DATA_ABORT (the
+ * message was refused and its reply written; drop it) and CLOSE (flush the
+ * replies, then close).
+ *
+ * DATA ends only at CRLF "." CRLF, where the previous line also ended in
+ * CRLF: a bare LF or bare CR never ends a message and never starts a
+ * command, so SMTP smuggling is not possible.  Lines ending in a bare LF
+ * are kept as lines; bare CRs and NULs are kept as data.
+ */
+#ifndef OWL_SMTP_SERVER_H
+#define OWL_SMTP_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "../lib/addr.h"
+#include "../lib/buf.h"
+
+#define SMTP_CMD_MAX 512	/* command line with CRLF, RFC 5321 4.5.3.1.4 */
+
+struct smtp_conf {
+	const char *hostname;
+	size_t max_size;	/* SIZE; message octets as sent, CRLF ends */
+	unsigned max_rcpts;
+	unsigned max_errors;	/* 5xx replies before 421 and close */
+	size_t max_line;	/* DATA text line, with its line end */
+};
+
+enum smtp_act {
+	SMTP_ACT_NONE,
+	SMTP_ACT_MAIL,		/* req->addr is the reverse-path */
+	SMTP_ACT_RCPT,		/* req->addr is the forward-path */
+	SMTP_ACT_VRFY,		/* req->addr; domain may be empty */
+	SMTP_ACT_DATA_START,
+	SMTP_ACT_DATA,		/* req->data, req->len */
+	SMTP_ACT_COMMIT,	/* the message is complete */
+	SMTP_ACT_DATA_ABORT,
+	SMTP_ACT_CLOSE,
+};
+
+enum smtp_result {
+	SMTP_R_OK,
+	SMTP_R_NOUSER,		/* 550 5.1.1 */
+	SMTP_R_RELAY_DENIED,	/* 550 5.7.1 */
+	SMTP_R_TEMP,		/* 451 4.3.0 */
+	SMTP_R_NOSPACE,		/* 452 4.3.1 */
+	SMTP_R_PERM,		/* 554 5.3.0 (550 5.7.1 for MAIL) */
+};
+
+struct smtp_req {
+	struct addr addr;
+	const char *data;
+	size_t len;
+};
+
+struct smtp_txn {
+	const char *helo;	/* "" before HELO/EHLO */
+	bool esmtp;
+	bool in_mail;		/* MAIL accepted */
+	struct addr sender;
+	const struct addr *rcpts;
+	unsigned nrcpts;
+	size_t size;		/* message octets (CRLF) so far */
+};
+
+struct smtp_server;
+
+/* A new session core; conf and its strings must outlive it. */
+struct smtp_server *smtp_server_new(const struct smtp_conf *conf);
+void smtp_server_free(struct smtp_server **sp);
+
+/* The 220 greeting. */
+void smtp_server_greet(struct smtp_server *s, struct buf *out);
+/* Longest line net/ may frame now (command or DATA state). */
+size_t smtp_server_max_line(const struct smtp_server *s);
+
+/* Feeds one line (len bytes, normally ending in LF). */
+enum smtp_act smtp_server_feed(struct smtp_server *s, const char *line,
+			       size_t len, struct buf *out);
+/* The framer skipped a line longer than smtp_server_max_line(). */
+enum smtp_act smtp_server_toolong(struct smtp_server *s, struct buf *out);
+/* Answers the pending action; info is the queue id for COMMIT (or NULL). */
+enum smtp_act smtp_server_done(struct smtp_server *s, enum smtp_result r,
+			       const char *info, struct buf *out);
+
+/* Server-initiated ends: 421 replies; the caller then closes. */
+void smtp_server_shutdown(struct smtp_server *s, struct buf *out);
+void smtp_server_timeout(struct smtp_server *s, struct buf *out);
+
+bool smtp_server_pending(const struct smtp_server *s);
+bool smtp_server_in_data(const struct smtp_server *s);
+const struct smtp_req *smtp_server_req(const struct smtp_server *s);
+void smtp_server_txn(const struct smtp_server *s, struct smtp_txn *t);
+
+#endif

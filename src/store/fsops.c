@@ -1,0 +1,196 @@
+/*
+ * fsops - see fsops.h.  Counters are atomics because the worker pool calls
+ * in from several threads.
+ */
+#include "fsops.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static struct fault {
+	atomic_ulong countdown; /* 0: off */
+	atomic_int err;
+	atomic_bool sticky;
+	atomic_bool tripped;
+} faults[FSOP_COUNT];
+
+void
+fsops_inject(enum fsop op, unsigned long nth, int err, bool sticky)
+{
+	atomic_store(&faults[op].err, err);
+	atomic_store(&faults[op].sticky, sticky);
+	atomic_store(&faults[op].tripped, false);
+	atomic_store(&faults[op].countdown, nth);
+}
+
+void
+fsops_clear(void)
+{
+	for (int i = 0; i < FSOP_COUNT; i++) {
+		atomic_store(&faults[i].countdown, 0);
+		atomic_store(&faults[i].tripped, false);
+	}
+}
+
+int
+fsops_inject_spec(const char *spec)
+{
+	static const char *ops[] = {"open", "write", "fsync", "link",
+				    "rename", "mkdir"};
+	char op[16], errname[16], sticky[16] = "";
+	unsigned long n;
+	int i, err;
+
+	if (sscanf(spec, "%15[a-z]:%lu:%15[A-Z]:%15s", op, &n, errname,
+		   sticky) < 3 || n == 0)
+		return -1;
+	if (strcmp(errname, "ENOSPC") == 0)
+		err = ENOSPC;
+	else if (strcmp(errname, "EIO") == 0)
+		err = EIO;
+	else if (strcmp(errname, "EDQUOT") == 0)
+		err = EDQUOT;
+	else
+		return -1;
+	for (i = 0; i < FSOP_COUNT; i++) {
+		if (strcmp(op, ops[i]) == 0) {
+			fsops_inject((enum fsop)i, n, err,
+				     strcmp(sticky, "sticky") == 0);
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* True if this call of op must fail; sets errno. */
+static bool
+fault(enum fsop op)
+{
+	struct fault *f = &faults[op];
+	unsigned long c;
+
+	if (atomic_load(&f->tripped) && atomic_load(&f->sticky)) {
+		errno = atomic_load(&f->err);
+		return true;
+	}
+	c = atomic_load(&f->countdown);
+	while (c > 0) {
+		if (atomic_compare_exchange_weak(&f->countdown, &c, c - 1)) {
+			if (c == 1) {
+				atomic_store(&f->tripped, true);
+				errno = atomic_load(&f->err);
+				return true;
+			}
+			return false;
+		}
+	}
+	return false;
+}
+
+int
+fsops_open(const char *path, int flags, mode_t mode)
+{
+	int fd;
+
+	if (fault(FSOP_OPEN))
+		return -1;
+	do
+		fd = open(path, flags | O_CLOEXEC, mode);
+	while (fd == -1 && errno == EINTR);
+	return fd;
+}
+
+int
+fsops_write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+
+	while (len > 0) {
+		ssize_t n;
+
+		if (fault(FSOP_WRITE))
+			return -1;
+		n = write(fd, p, len > (1 << 20) ? (1 << 20) : len);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (n == 0) {
+			errno = EIO;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int
+fsops_fsync(int fd)
+{
+	int r;
+
+	if (fault(FSOP_FSYNC))
+		return -1;
+	do
+		r = fsync(fd);
+	while (r == -1 && errno == EINTR);
+	return r;
+}
+
+int
+fsops_close(int fd)
+{
+	/* close(2) may report a deferred write error (NFS): check it */
+	if (close(fd) == -1 && errno != EINTR)
+		return -1;
+	return 0;
+}
+
+int
+fsops_link(const char *from, const char *to)
+{
+	if (fault(FSOP_LINK))
+		return -1;
+	return link(from, to);
+}
+
+int
+fsops_rename(const char *from, const char *to)
+{
+	if (fault(FSOP_RENAME))
+		return -1;
+	return rename(from, to);
+}
+
+int
+fsops_mkdir(const char *path, mode_t mode)
+{
+	if (fault(FSOP_MKDIR))
+		return -1;
+	if (mkdir(path, mode) == -1 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+int
+fsops_fsync_dir(const char *path)
+{
+	int fd, r, saved;
+
+	fd = fsops_open(path, O_RDONLY | O_DIRECTORY, 0);
+	if (fd == -1)
+		return -1;
+	r = fsops_fsync(fd);
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return r;
+}

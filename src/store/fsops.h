@@ -1,0 +1,37 @@
+/*
+ * fsops - the file system calls store/ makes, behind one seam so that tests
+ * can fail the Nth call with an errno (ENOSPC, EIO) and check that nothing
+ * half-written becomes visible.  Each wrapper retries EINTR and returns what
+ * the call returns; fsops_write_all() writes everything or fails.
+ *
+ * Fault injection: fsops_inject(FSOP_WRITE, 3, ENOSPC) fails the third
+ * write from now on (and, with sticky, every one after it).  owld also reads
+ * OWLPOST_FAULT="write:3:ENOSPC[:sticky]" at start for integration tests.
+ */
+#ifndef OWL_FSOPS_H
+#define OWL_FSOPS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+enum fsop { FSOP_OPEN, FSOP_WRITE, FSOP_FSYNC, FSOP_LINK, FSOP_RENAME,
+	    FSOP_MKDIR, FSOP_COUNT };
+
+void fsops_inject(enum fsop op, unsigned long nth, int err, bool sticky);
+void fsops_clear(void);
+/* Parses "op:N:ERRNAME[:sticky]"; -1 if it cannot. */
+int fsops_inject_spec(const char *spec);
+
+int fsops_open(const char *path, int flags, mode_t mode);
+int fsops_write_all(int fd, const void *data, size_t len);
+int fsops_fsync(int fd);
+int fsops_close(int fd);
+int fsops_link(const char *from, const char *to);
+int fsops_rename(const char *from, const char *to);
+/* mkdir that treats EEXIST as success. */
+int fsops_mkdir(const char *path, mode_t mode);
+/* Opens a directory and fsyncs it. */
+int fsops_fsync_dir(const char *path);
+
+#endif
