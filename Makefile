@@ -86,7 +86,8 @@ valgrind: $(UNIT_BIN)
 	  --errors-for-leak-kinds=definite $$t >/dev/null; done
 
 FUZZ_BIN := $(patsubst tests/fuzz/%.c,build-fuzz/%,$(FUZZ_SRC))
-FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE \
+FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined \
+	      -fno-sanitize-recover=all -D_GNU_SOURCE \
 	      -Isrc -std=c17 -Wall -Wextra -Werror
 FUZZ_LIB := src/lib/buf.c src/lib/addr.c src/proto/smtp_server.c
 

@@ -234,9 +234,13 @@ enum smtp_act
 smtp_server_toolong(struct smtp_server *s, struct buf *out)
 {
 	if (s->state == ST_DATA) {
-		/* keep reading to the end of the message, then refuse it */
+		/*
+		 * Keep reading to the end of the message, then refuse it.
+		 * The framer skipped the line's end, so take it as CRLF:
+		 * the usual case, and the message is refused either way.
+		 */
 		s->line_too_long = true;
-		s->prev_crlf = false;
+		s->prev_crlf = true;
 		return SMTP_ACT_NONE;
 	}
 	if (s->state == ST_CLOSED || s->pending != SMTP_ACT_NONE)

@@ -1,0 +1,531 @@
+/*
+ * Unit tests of the SMTP core.  Each dialog is fed three ways through the
+ * same small LF framer the daemon uses: the whole script at once, one byte
+ * at a time, and in 7-byte chunks; the replies must be identical.  Actions
+ * are answered by a scripted glue: users alice and bob at example.org.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto/smtp_server.h"
+
+struct h {
+	struct smtp_conf conf;
+	struct smtp_server *s;
+	struct buf *out;
+	struct buf *line;	/* partial line being framed */
+	struct buf *data;	/* message lines as the glue stores them */
+	struct buf *msgs;	/* committed messages, separated by "\x01" */
+	int commits;
+	bool skipping;
+	bool closed;
+};
+
+static void
+h_init(struct h *h, size_t max_size, unsigned max_rcpts)
+{
+	memset(h, 0, sizeof(*h));
+	h->conf = (struct smtp_conf){.hostname = "mx.example.org",
+				     .max_size = max_size,
+				     .max_rcpts = max_rcpts,
+				     .max_errors = 10,
+				     .max_line = 1000};
+	h->s = smtp_server_new(&h->conf);
+	h->out = buf_new(1 << 20);
+	h->line = buf_new(1 << 20);
+	h->data = buf_new(1 << 20);
+	h->msgs = buf_new(1 << 20);
+	smtp_server_greet(h->s, h->out);
+}
+
+static void
+h_free(struct h *h)
+{
+	smtp_server_free(&h->s);
+	buf_free(&h->out);
+	buf_free(&h->line);
+	buf_free(&h->data);
+	buf_free(&h->msgs);
+}
+
+static enum smtp_result
+lookup(const struct addr *a)
+{
+	const char *dom = a->domain[0] ? a->domain : "example.org";
+
+	if (strcasecmp(dom, "example.org") != 0)
+		return SMTP_R_RELAY_DENIED;
+	if (strcmp(a->local, "alice") == 0 || strcmp(a->local, "bob") == 0 ||
+	    strcmp(a->local, "postmaster") == 0)
+		return SMTP_R_OK;
+	return SMTP_R_NOUSER;
+}
+
+static void
+act(struct h *h, enum smtp_act a)
+{
+	const struct smtp_req *r = smtp_server_req(h->s);
+
+	switch (a) {
+	case SMTP_ACT_MAIL:
+		act(h, smtp_server_done(h->s, SMTP_R_OK, NULL, h->out));
+		break;
+	case SMTP_ACT_RCPT:
+	case SMTP_ACT_VRFY:
+		act(h, smtp_server_done(h->s, lookup(&r->addr), NULL, h->out));
+		break;
+	case SMTP_ACT_DATA_START:
+		buf_reset(h->data);
+		break;
+	case SMTP_ACT_DATA:
+		buf_add(h->data, r->data, r->len);
+		buf_addc(h->data, '\n');
+		break;
+	case SMTP_ACT_COMMIT:
+		h->commits++;
+		buf_add(h->msgs, h->data->data, h->data->len);
+		buf_addc(h->msgs, '\x01');
+		act(h, smtp_server_done(h->s, SMTP_R_OK, "ID1", h->out));
+		break;
+	case SMTP_ACT_DATA_ABORT:
+		buf_reset(h->data);
+		break;
+	case SMTP_ACT_CLOSE:
+		h->closed = true;
+		break;
+	case SMTP_ACT_NONE:
+		break;
+	}
+}
+
+/* The framing conn.c does, on a byte stream arriving in pieces. */
+static void
+h_bytes(struct h *h, const char *p, size_t n)
+{
+	for (size_t i = 0; i < n && !h->closed; i++) {
+		size_t max = smtp_server_max_line(h->s);
+
+		if (h->skipping) {
+			if (p[i] == '\n')
+				h->skipping = false;
+			continue;
+		}
+		buf_addc(h->line, p[i]);
+		if (p[i] == '\n') {
+			act(h, smtp_server_feed(h->s, h->line->data,
+						h->line->len, h->out));
+			buf_reset(h->line);
+		} else if (h->line->len >= max) {
+			buf_reset(h->line);
+			h->skipping = true;
+			act(h, smtp_server_toolong(h->s, h->out));
+		}
+	}
+}
+
+/* Runs script three ways; returns the replies (caller frees). */
+static char *
+run3(const char *script, size_t len, size_t max_size, unsigned max_rcpts,
+     char **msgs_r)
+{
+	static const size_t chunks[] = {0, 1, 7};
+	char *first = NULL, *first_msgs = NULL;
+
+	for (size_t c = 0; c < 3; c++) {
+		struct h h;
+		size_t step = chunks[c] ? chunks[c] : len;
+
+		h_init(&h, max_size, max_rcpts);
+		for (size_t i = 0; i < len; i += step)
+			h_bytes(&h, script + i, len - i < step ? len - i : step);
+		if (first == NULL) {
+			first = strdup(h.out->data);
+			first_msgs = malloc(h.msgs->len + 1);
+			memcpy(first_msgs, h.msgs->data, h.msgs->len + 1);
+		} else {
+			assert_string_equal(first, h.out->data);
+			assert_memory_equal(first_msgs, h.msgs->data,
+					    h.msgs->len);
+		}
+		h_free(&h);
+	}
+	if (msgs_r)
+		*msgs_r = first_msgs;
+	else
+		free(first_msgs);
+	return first;
+}
+
+/* The final reply codes ("250 " lines), space separated. */
+static void
+codes(const char *out, char *res, size_t size)
+{
+	size_t n = 0;
+	const char *p = out;
+
+	res[0] = '\0';
+	while (*p) {
+		const char *nl = strchr(p, '\n');
+
+		if (strlen(p) >= 4 && p[3] == ' ' && n + 5 < size) {
+			if (n)
+				res[n++] = ' ';
+			memcpy(res + n, p, 3);
+			n += 3;
+			res[n] = '\0';
+		}
+		if (!nl)
+			break;
+		p = nl + 1;
+	}
+}
+
+static void
+dialog(const char *script, const char *want, const char *want_msgs)
+{
+	char got[4096], *msgs, *out;
+
+	out = run3(script, strlen(script), 10000, 5, &msgs);
+	codes(out, got, sizeof(got));
+	if (strcmp(got, want) != 0)
+		fail_msg("want codes: %s\ngot codes:  %s\n%.300s",
+			 want, got, out);
+	if (want_msgs != NULL)
+		assert_string_equal(msgs, want_msgs);
+	free(out);
+	free(msgs);
+}
+
+#define HELLO "EHLO client.example.net\r\n"
+#define ENV "MAIL FROM:<x@example.net>\r\nRCPT TO:<alice@example.org>\r\n"
+
+static void
+test_basic(void **st)
+{
+	(void)st;
+	dialog(HELLO ENV "DATA\r\nSubject: hi\r\n\r\nbody\r\n.\r\nQUIT\r\n",
+	       "220 250 250 250 354 250 221", "Subject: hi\n\nbody\n\x01");
+}
+
+static void
+test_ehlo_lists_extensions(void **st)
+{
+	char *out;
+
+	(void)st;
+	out = run3(HELLO, strlen(HELLO), 12345, 5, NULL);
+	assert_non_null(strstr(out, "220 mx.example.org ESMTP owlpost\r\n"));
+	assert_non_null(strstr(out, "250-mx.example.org\r\n"));
+	assert_non_null(strstr(out, "250-PIPELINING\r\n"));
+	assert_non_null(strstr(out, "250-SIZE 12345\r\n"));
+	assert_non_null(strstr(out, "250-8BITMIME\r\n"));
+	assert_non_null(strstr(out, "250-ENHANCEDSTATUSCODES\r\n"));
+	assert_non_null(strstr(out, "250 HELP\r\n"));
+	free(out);
+	dialog("HELO client\r\n", "220 250", NULL);
+	dialog("ehlo client\r\nmail from:<a@b.c>\r\nrcpt to:<ALICE@EXAMPLE.ORG>"
+	       "\r\n", "220 250 250 550", NULL); /* local part is exact */
+}
+
+static void
+test_sequence(void **st)
+{
+	(void)st;
+	dialog("MAIL FROM:<a@b.c>\r\n", "220 503", NULL);
+	dialog("RCPT TO:<alice@example.org>\r\n", "220 503", NULL);
+	dialog("DATA\r\n", "220 503", NULL);
+	dialog(HELLO "RCPT TO:<alice@example.org>\r\n", "220 250 503", NULL);
+	dialog(HELLO "DATA\r\n", "220 250 503", NULL);
+	dialog(HELLO "MAIL FROM:<a@b.c>\r\nDATA\r\n", "220 250 250 554",
+	       NULL);
+	dialog(HELLO "MAIL FROM:<a@b.c>\r\nMAIL FROM:<a@b.c>\r\n",
+	       "220 250 250 503", NULL);
+	/* RSET ends the transaction but keeps HELO */
+	dialog(HELLO ENV "RSET\r\nRCPT TO:<alice@example.org>\r\n"
+	       "MAIL FROM:<>\r\n", "220 250 250 250 250 503 250", NULL);
+	/* EHLO again resets too */
+	dialog(HELLO ENV HELLO "DATA\r\n", "220 250 250 250 250 503", NULL);
+}
+
+static void
+test_simple_commands(void **st)
+{
+	(void)st;
+	dialog("NOOP\r\nNOOP anything\r\nHELP\r\nRSET\r\nQUIT\r\n",
+	       "220 250 250 214 250 221", NULL);
+	dialog("EXPN list\r\nSOML FROM:<a@b>\r\nSAML FROM:<a@b>\r\n"
+	       "SEND FROM:<a@b>\r\nTURN\r\n", "220 502 502 502 502 502", NULL);
+	dialog("FOO\r\n\r\nMAILX\r\n", "220 500 500 500", NULL);
+	dialog("VRFY alice\r\nVRFY <bob@example.org>\r\nVRFY carol\r\n"
+	       "VRFY someone@elsewhere.net\r\nVRFY\r\n",
+	       "220 250 250 550 550 501", NULL);
+	dialog("RSET x\r\nQUIT now\r\nDATA x\r\n", "220 501 501 501", NULL);
+}
+
+static void
+test_syntax(void **st)
+{
+	(void)st;
+	dialog("HELO\r\nEHLO\r\nEHLO a\rb\r\n", "220 501 501 501", NULL);
+	dialog(HELLO "MAIL FROM:a@b.c\r\n", "220 250 501", NULL);
+	dialog(HELLO "MAIL TO:<a@b.c>\r\n", "220 250 501", NULL);
+	dialog(HELLO "MAIL FROM:<a@b.c> FOO=1\r\n", "220 250 555", NULL);
+	dialog(HELLO "MAIL FROM:<a@b.c> SIZE=99999\r\n", "220 250 552", NULL);
+	dialog(HELLO "MAIL FROM:<a@b.c> SIZE=12x\r\n", "220 250 501", NULL);
+	dialog(HELLO "MAIL FROM:<a@b.c> SIZE=100 BODY=8BITMIME\r\n",
+	       "220 250 250", NULL);
+	dialog(HELLO "MAIL FROM:<a@b.c> BODY=BINARYMIME\r\n", "220 250 501",
+	       NULL);
+	dialog(HELLO "MAIL FROM: <a@b.c>\r\n", "220 250 250", NULL);
+	dialog(HELLO "MAIL FROM:<a@b.c>\r\nRCPT TO:<alice@example.org> "
+	       "NOTIFY=NEVER\r\n", "220 250 250 555", NULL);
+	dialog(HELLO "MAIL FROM:<a@b.c>\r\nRCPT TO:<>\r\n", "220 250 250 501",
+	       NULL);
+	dialog(HELLO "MAIL FROM:<a@@b.c>\r\n", "220 250 501", NULL);
+	dialog(HELLO "MAIL FROM:<a\xc3\xa9@b.c>\r\n", "220 250 501", NULL);
+}
+
+static void
+test_rcpt_results(void **st)
+{
+	char *out;
+	const char *s = HELLO "MAIL FROM:<a@b.c>\r\nRCPT TO:<carol@example.org>"
+			      "\r\nRCPT TO:<x@other.net>\r\nRCPT TO:<postmaster>"
+			      "\r\n";
+
+	(void)st;
+	out = run3(s, strlen(s), 1000, 5, NULL);
+	assert_non_null(strstr(out, "550 5.1.1 <carol@example.org>"));
+	assert_non_null(strstr(out, "550 5.7.1 <x@other.net>: Relay access"));
+	assert_non_null(strstr(out, "250 2.1.5 Ok"));
+	free(out);
+}
+
+static void
+test_too_many_recipients(void **st)
+{
+	(void)st;
+	/* max_rcpts is 5 in dialog() */
+	dialog(HELLO "MAIL FROM:<a@b.c>\r\n"
+	       "RCPT TO:<alice@example.org>\r\nRCPT TO:<bob@example.org>\r\n"
+	       "RCPT TO:<alice@example.org>\r\nRCPT TO:<bob@example.org>\r\n"
+	       "RCPT TO:<alice@example.org>\r\nRCPT TO:<bob@example.org>\r\n"
+	       "DATA\r\nx\r\n.\r\n",
+	       "220 250 250 250 250 250 250 250 452 354 250", NULL);
+}
+
+static void
+test_size_limit(void **st)
+{
+	char script[30000];
+	size_t n;
+
+	(void)st;
+	n = (size_t)snprintf(script, sizeof(script), "%s%sDATA\r\n", HELLO,
+			     ENV);
+	for (int i = 0; i < 200; i++)
+		n += (size_t)snprintf(script + n, sizeof(script) - n,
+				      "%098d\r\n", i); /* 100 octets each */
+	n += (size_t)snprintf(script + n, sizeof(script) - n,
+			      ".\r\n%sDATA\r\nsmall\r\n.\r\n", ENV);
+	/* 20,000 > 10,000: 552, nothing committed; the next one is fine */
+	dialog(script, "220 250 250 250 354 552 250 250 354 250",
+	       "small\n\x01");
+}
+
+static void
+test_line_limits(void **st)
+{
+	char script[4000];
+	int n;
+
+	(void)st;
+	/* 512 octets with CRLF is the longest command line */
+	n = snprintf(script, sizeof(script), "NOOP %0505d\r\nNOOP %0506d\r\n"
+		     "QUIT\r\n", 1, 1);
+	assert_int_equal(n, 512 + 513 + 6);
+	dialog(script, "220 250 500 221", NULL);
+	/* a DATA line over max_line (1000): the message is refused */
+	n = snprintf(script, sizeof(script), HELLO ENV "DATA\r\n%01500d\r\n"
+		     ".\r\nNOOP\r\n", 7);
+	dialog(script, "220 250 250 250 354 552 250", "");
+}
+
+static void
+test_dot_stuffing(void **st)
+{
+	(void)st;
+	dialog(HELLO ENV "DATA\r\n..\r\n...x\r\n.y\r\n. \r\n.\r\n",
+	       "220 250 250 250 354 250", ".\n..x\ny\n \n\x01");
+	/* an empty message */
+	dialog(HELLO ENV "DATA\r\n.\r\n", "220 250 250 250 354 250", "\x01");
+}
+
+static void
+test_smuggling(void **st)
+{
+	static const char *seps[] = {"\n.\n", "\n.\r\n", "\r\n.\n",
+				     "\r.\r\n", "\r\n.\r"};
+	char script[1000];
+
+	(void)st;
+	for (size_t i = 0; i < sizeof(seps) / sizeof(*seps); i++) {
+		snprintf(script, sizeof(script),
+			 HELLO ENV "DATA\r\nhello%sMAIL FROM:<evil@x.y>\r\n"
+			 "RCPT TO:<bob@example.org>\r\nDATA\r\nsmuggled\r\n"
+			 ".\r\nQUIT\r\n", seps[i]);
+		/* one message; the smuggled commands are its text */
+		dialog(script, "220 250 250 250 354 250 221", NULL);
+	}
+}
+
+static void
+test_nul_and_bare_cr(void **st)
+{
+	static const char s1[] = HELLO "NO\0OP\r\n";
+	static const char s2[] = HELLO ENV "DATA\r\na\0b\r\nc\rd\r\n.\r\n";
+	char *out, *msgs;
+
+	(void)st;
+	out = run3(s1, sizeof(s1) - 1, 1000, 5, NULL);
+	assert_non_null(strstr(out, "501 5.5.2"));
+	free(out);
+	out = run3(s2, sizeof(s2) - 1, 1000, 5, &msgs);
+	assert_non_null(strstr(out, "250 2.0.0 Ok: queued as ID1"));
+	assert_memory_equal(msgs, "a\0b\nc\rd\n\x01", 10);
+	free(out);
+	free(msgs);
+	/* bare CR inside MAIL cannot smuggle a header through the path */
+	dialog(HELLO "MAIL FROM:<a@b.c>\rX-Evil: 1\r\n", "220 250 501", NULL);
+}
+
+static void
+test_bare_lf_commands(void **st)
+{
+	(void)st;
+	dialog("EHLO x\nMAIL FROM:<a@b.c>\nRCPT TO:<bob@example.org>\nDATA\n"
+	       "line\r\n.\r\n", "220 250 250 250 354 250", "line\n\x01");
+	/* after a bare-LF line, CRLF . CRLF is still text: no smuggling */
+	dialog(HELLO ENV "DATA\r\nx\n.\r\ny\r\n.\r\n", "220 250 250 250 354 250",
+	       "x\n\ny\n\x01");
+}
+
+static void
+test_too_many_errors(void **st)
+{
+	struct h h;
+
+	(void)st;
+	h_init(&h, 1000, 5);
+	for (int i = 0; i < 20 && !h.closed; i++)
+		h_bytes(&h, "BOGUS\r\n", 7);
+	assert_true(h.closed);
+	assert_non_null(strstr(h.out->data, "421 4.7.0 mx.example.org"));
+	h_free(&h);
+}
+
+static void
+test_enhanced_codes(void **st)
+{
+	char *out;
+	const char *p;
+	const char *s = HELLO ENV "RCPT TO:<zz@example.org>\r\nVRFY bob\r\n"
+			"DATA\r\nx\r\n.\r\nNOOP\r\nRSET\r\nFOO\r\nHELP\r\n"
+			"EXPN x\r\nQUIT\r\n";
+
+	(void)st;
+	out = run3(s, strlen(s), 1000, 5, NULL);
+	for (p = out; *p; p = strchr(p, '\n') + 1) {
+		if (strncmp(p, "220 ", 4) == 0 || strncmp(p, "250-", 4) == 0 ||
+		    strncmp(p, "354 ", 4) == 0)
+			continue;
+		if (strncmp(p, "250 mx", 6) == 0 || strncmp(p, "250 HELP", 8) == 0)
+			continue;
+		assert_true(p[4] == p[0] && p[5] == '.');
+	}
+	free(out);
+}
+
+static void
+test_shutdown_and_timeout(void **st)
+{
+	struct h h;
+
+	(void)st;
+	h_init(&h, 1000, 5);
+	smtp_server_shutdown(h.s, h.out);
+	assert_non_null(strstr(h.out->data,
+			       "421 4.3.2 mx.example.org Service shutting "
+			       "down\r\n"));
+	/* nothing more is accepted */
+	assert_int_equal(smtp_server_feed(h.s, "NOOP\r\n", 6, h.out),
+			 SMTP_ACT_NONE);
+	h_free(&h);
+	h_init(&h, 1000, 5);
+	smtp_server_timeout(h.s, h.out);
+	assert_non_null(strstr(h.out->data, "421 4.4.2"));
+	h_free(&h);
+}
+
+static void
+test_temp_failures(void **st)
+{
+	struct h h;
+	const char *s = HELLO ENV "DATA\r\nx\r\n.\r\n";
+	enum smtp_act a;
+	size_t i, start = 0;
+
+	(void)st;
+	h_init(&h, 1000, 5);
+	/* feed by hand so the commit can be failed */
+	for (i = 0; s[i]; i++) {
+		if (s[i] != '\n')
+			continue;
+		a = smtp_server_feed(h.s, s + start, i + 1 - start, h.out);
+		start = i + 1;
+		if (a == SMTP_ACT_COMMIT) {
+			assert_true(smtp_server_pending(h.s));
+			smtp_server_done(h.s, SMTP_R_NOSPACE, NULL, h.out);
+		} else if (a != SMTP_ACT_DATA && a != SMTP_ACT_DATA_START &&
+			   a != SMTP_ACT_NONE) {
+			smtp_server_done(h.s, SMTP_R_OK, NULL, h.out);
+		}
+	}
+	assert_non_null(strstr(h.out->data, "452 4.3.1"));
+	/* the transaction is over: RCPT needs a new MAIL */
+	smtp_server_feed(h.s, "RCPT TO:<bob@example.org>\r\n", 27, h.out);
+	assert_non_null(strstr(h.out->data, "503 5.5.1"));
+	h_free(&h);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_basic),
+		cmocka_unit_test(test_ehlo_lists_extensions),
+		cmocka_unit_test(test_sequence),
+		cmocka_unit_test(test_simple_commands),
+		cmocka_unit_test(test_syntax),
+		cmocka_unit_test(test_rcpt_results),
+		cmocka_unit_test(test_too_many_recipients),
+		cmocka_unit_test(test_size_limit),
+		cmocka_unit_test(test_line_limits),
+		cmocka_unit_test(test_dot_stuffing),
+		cmocka_unit_test(test_smuggling),
+		cmocka_unit_test(test_nul_and_bare_cr),
+		cmocka_unit_test(test_bare_lf_commands),
+		cmocka_unit_test(test_too_many_errors),
+		cmocka_unit_test(test_enhanced_codes),
+		cmocka_unit_test(test_shutdown_and_timeout),
+		cmocka_unit_test(test_temp_failures),
+	};
+
+	return cmocka_run_group_tests_name("smtp_server", tests, NULL, NULL);
+}

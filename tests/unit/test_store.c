@@ -1,0 +1,335 @@
+/*
+ * Unit tests of store/ (Maildir and mbox on a temp dir, with injected
+ * failures) and auth/users (hashes, the file, name validation).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "auth/users.h"
+#include "lib/buf.h"
+#include "store/fsops.h"
+#include "store/store.h"
+
+static char root[256];
+
+static int
+setup(void **st)
+{
+	(void)st;
+	snprintf(root, sizeof(root), "/tmp/owl-store-XXXXXX");
+	if (mkdtemp(root) == NULL)
+		return -1;
+	fsops_clear();
+	return 0;
+}
+
+static int
+teardown(void **st)
+{
+	char cmd[300];
+
+	(void)st;
+	fsops_clear();
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+/* Number of entries in dir (not . and ..), and the first name. */
+static int
+count(const char *dir, char *first, size_t size)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	if (d == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		if (n++ == 0 && first)
+			snprintf(first, size, "%s", e->d_name);
+	}
+	closedir(d);
+	return n;
+}
+
+static char *
+slurp(const char *path, size_t *len)
+{
+	FILE *fp = fopen(path, "rb");
+	char *p;
+	long n;
+
+	assert_non_null(fp);
+	fseek(fp, 0, SEEK_END);
+	n = ftell(fp);
+	rewind(fp);
+	p = malloc((size_t)n + 1);
+	assert_int_equal(fread(p, 1, (size_t)n, fp), (size_t)n);
+	p[n] = '\0';
+	fclose(fp);
+	*len = (size_t)n;
+	return p;
+}
+
+static struct store *
+open_store(enum mailbox_format f)
+{
+	char dir[300];
+	const char *err;
+	struct store *s;
+
+	snprintf(dir, sizeof(dir), "%s/mail", root);
+	s = store_new(f, dir, "host.example", &err);
+	assert_non_null(s);
+	return s;
+}
+
+static const char MSG[] = "Subject: t\n\nline 1\nFrom me\n>From you\n";
+
+static void
+deliver(struct store *s, struct store_delivery *d, const char **users,
+	size_t n)
+{
+	struct store_delivery *b[1] = {d};
+
+	memset(d, 0, sizeof(*d));
+	d->sender = "x@y.org";
+	d->users = users;
+	d->nusers = n;
+	d->data = MSG;
+	d->len = sizeof(MSG) - 1;
+	d->when = 1700000000;
+	store_deliver(s, b, 1);
+}
+
+static void
+test_maildir_links(void **st)
+{
+	struct store *s = open_store(MBOX_FMT_MAILDIR);
+	const char *users[] = {"alice@example.org", "bob@example.org"};
+	struct store_delivery d;
+	char name[256], path[600], path2[600];
+	struct stat sa, sb;
+	size_t len;
+	char *text;
+
+	(void)st;
+	deliver(s, &d, users, 2);
+	assert_int_equal(d.res, STORE_OK);
+	snprintf(path, sizeof(path), "%s/mail/example.org/alice/new", root);
+	assert_int_equal(count(path, name, sizeof(name)), 1);
+	/* size and CRLF size in the name */
+	assert_non_null(strstr(name, ",S=37,W=42"));
+	snprintf(path, sizeof(path), "%s/mail/example.org/alice/new/%s", root,
+		 name);
+	snprintf(path2, sizeof(path2), "%s/mail/example.org/bob/new/%s", root,
+		 name);
+	assert_int_equal(stat(path, &sa), 0);
+	assert_int_equal(stat(path2, &sb), 0);
+	/* one file, two links */
+	assert_int_equal(sa.st_ino, sb.st_ino);
+	assert_int_equal(sa.st_nlink, 2);
+	text = slurp(path, &len);
+	assert_int_equal(len, sizeof(MSG) - 1);
+	assert_memory_equal(text, MSG, len);
+	free(text);
+	snprintf(path, sizeof(path), "%s/mail/example.org/alice/tmp", root);
+	assert_int_equal(count(path, NULL, 0), 0);
+	snprintf(path, sizeof(path), "%s/mail/example.org/alice/cur", root);
+	assert_int_equal(count(path, NULL, 0), 0);
+	store_free(&s);
+}
+
+static void
+test_maildir_failures(void **st)
+{
+	static const enum fsop ops[] = {FSOP_WRITE, FSOP_FSYNC, FSOP_LINK,
+					FSOP_OPEN};
+	struct store *s = open_store(MBOX_FMT_MAILDIR);
+	const char *users[] = {"alice@example.org", "bob@example.org"};
+	struct store_delivery d;
+	char path[600];
+
+	(void)st;
+	/* create the maildirs first so faults hit the delivery itself */
+	deliver(s, &d, users, 2);
+	assert_int_equal(d.res, STORE_OK);
+	for (size_t i = 0; i < sizeof(ops) / sizeof(*ops); i++) {
+		for (unsigned long nth = 1; nth <= 3; nth++) {
+			fsops_inject(ops[i], nth, ENOSPC, false);
+			deliver(s, &d, users, 2);
+			fsops_clear();
+			if (d.res == STORE_OK)
+				continue; /* the fault came after this one */
+			assert_int_equal(d.res, STORE_NOSPACE);
+			assert_true(strlen(d.error) > 0);
+		}
+	}
+	/* whatever failed left nothing visible: 1 + successes only, same
+	 * in both mailboxes, and tmp/ is empty */
+	snprintf(path, sizeof(path), "%s/mail/example.org/alice/new", root);
+	int na = count(path, NULL, 0);
+	snprintf(path, sizeof(path), "%s/mail/example.org/bob/new", root);
+	assert_int_equal(count(path, NULL, 0), na);
+	snprintf(path, sizeof(path), "%s/mail/example.org/alice/tmp", root);
+	assert_int_equal(count(path, NULL, 0), 0);
+	/* a write failure answers NOSPACE and delivers nothing */
+	fsops_inject(FSOP_WRITE, 1, ENOSPC, true);
+	deliver(s, &d, users, 1);
+	assert_int_equal(d.res, STORE_NOSPACE);
+	fsops_clear();
+	snprintf(path, sizeof(path), "%s/mail/example.org/alice/new", root);
+	assert_int_equal(count(path, NULL, 0), na);
+	/* EIO is temporary */
+	fsops_inject(FSOP_FSYNC, 1, EIO, false);
+	deliver(s, &d, users, 1);
+	assert_int_equal(d.res, STORE_TEMP);
+	store_free(&s);
+}
+
+static void
+test_mbox(void **st)
+{
+	struct store *s = open_store(MBOX_FMT_MBOX);
+	const char *users[] = {"bob@example.org", "alice@example.org"};
+	struct store_delivery d;
+	char path[600];
+	size_t len;
+	char *text;
+	const char *want =
+		"From x@y.org Tue Nov 14 22:13:20 2023\n"
+		"Subject: t\n\nline 1\n>From me\n>>From you\n\n";
+
+	(void)st;
+	deliver(s, &d, users, 2);
+	assert_int_equal(d.res, STORE_OK);
+	deliver(s, &d, users, 1);
+	assert_int_equal(d.res, STORE_OK);
+	snprintf(path, sizeof(path), "%s/mail/example.org/bob.mbox", root);
+	text = slurp(path, &len);
+	assert_int_equal(len, 2 * strlen(want));
+	assert_memory_equal(text, want, strlen(want));
+	assert_memory_equal(text + strlen(want), want, strlen(want));
+	free(text);
+	snprintf(path, sizeof(path), "%s/mail/example.org/alice.mbox", root);
+	text = slurp(path, &len);
+	assert_int_equal(len, strlen(want));
+	free(text);
+	/* a failed append is rolled back in every mailbox */
+	fsops_inject(FSOP_WRITE, 2, ENOSPC, false);
+	deliver(s, &d, users, 2);
+	fsops_clear();
+	assert_int_equal(d.res, STORE_NOSPACE);
+	snprintf(path, sizeof(path), "%s/mail/example.org/alice.mbox", root);
+	text = slurp(path, &len);
+	assert_int_equal(len, strlen(want));
+	free(text);
+	snprintf(path, sizeof(path), "%s/mail/example.org/bob.mbox", root);
+	text = slurp(path, &len);
+	assert_int_equal(len, 2 * strlen(want));
+	free(text);
+	/* no lock files left */
+	snprintf(path, sizeof(path), "%s/mail/example.org", root);
+	assert_int_equal(count(path, NULL, 0), 2);
+	store_free(&s);
+}
+
+static void
+test_user_names(void **st)
+{
+	static const char *bad[] = {
+		"../etc@example.org", "a/b@example.org", "..@example.org",
+		".a@example.org", "a.@example.org", "a..b@example.org",
+		"alice@../x", "alice@ex/ample.org", "alice", "@example.org",
+		"alice@", "Alice@example.org", "al ice@example.org",
+		"alice@example..org", "al\nice@example.org",
+	};
+	char out[300];
+
+	(void)st;
+	assert_true(store_user_valid("alice@example.org"));
+	assert_true(store_user_valid("a.b-c_d+e@mail.example.org"));
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
+		if (store_user_valid(bad[i]))
+			fail_msg("accepted %s", bad[i]);
+	assert_int_equal(users_normalize("Alice@Example.ORG", out,
+					 sizeof(out)), 0);
+	assert_string_equal(out, "alice@example.org");
+	assert_int_equal(users_normalize("../x@example.org", out,
+					 sizeof(out)), -1);
+}
+
+static void
+test_users_file(void **st)
+{
+	char path[300], hash[300], err[300];
+	const char *e;
+	struct users *u;
+	FILE *fp;
+
+	(void)st;
+	snprintf(path, sizeof(path), "%s/users", root);
+	assert_int_equal(users_hash_password("s3cret", hash, sizeof(hash),
+					     &e), 0);
+	assert_true(strncmp(hash, "{CRYPT}$", 8) == 0);
+	assert_true(users_verify(hash, "s3cret"));
+	assert_false(users_verify(hash, "s3cre"));
+	assert_false(users_verify("{PLAIN}s3cret", "s3cret"));
+	assert_int_equal(users_file_edit(path, USERS_ADD, "alice@example.org",
+					 hash, err, sizeof(err)), 0);
+	assert_int_equal(users_file_edit(path, USERS_ADD, "alice@example.org",
+					 hash, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "already exists"));
+	assert_int_equal(users_file_edit(path, USERS_ADD, "bob@example.org",
+					 hash, err, sizeof(err)), 0);
+	u = users_new(path);
+	assert_int_equal(users_refresh(u, &e), 0);
+	assert_int_equal(users_count(u), 2);
+	assert_non_null(users_lookup(u, "bob@example.org"));
+	assert_null(users_lookup(u, "carol@example.org"));
+	assert_int_equal(users_file_edit(path, USERS_DEL, "bob@example.org",
+					 "", err, sizeof(err)), 0);
+	assert_int_equal(users_file_edit(path, USERS_DEL, "bob@example.org",
+					 "", err, sizeof(err)), -1);
+	assert_int_equal(users_file_edit(path, USERS_PASSWD,
+					 "alice@example.org", "{CRYPT}$6$x$y",
+					 err, sizeof(err)), 0);
+	/* a hand-edited bad line is skipped, never used as a path */
+	fp = fopen(path, "a");
+	fprintf(fp, "# comment\n../../etc@example.org:{CRYPT}$6$x$y\n");
+	fclose(fp);
+	assert_int_equal(users_refresh(u, &e), 0);
+	assert_int_equal(users_count(u), 1);
+	assert_string_equal(users_lookup(u, "alice@example.org"),
+			    "{CRYPT}$6$x$y");
+	users_free(&u);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_maildir_links, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_maildir_failures, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_mbox, setup, teardown),
+		cmocka_unit_test(test_user_names),
+		cmocka_unit_test_setup_teardown(test_users_file, setup,
+						teardown),
+	};
+
+	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
+}
