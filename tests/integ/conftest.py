@@ -1,0 +1,163 @@
+"""Fixtures for the integration tests: start build/owld on free loopback
+ports (port 0, read back from the log) with a temp data directory."""
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.path.join(ROOT, os.environ.get("OWLD_BUILD", "build"))
+OWLD = os.path.join(BUILD, "owld")
+OWLCTL = os.path.join(BUILD, "owlctl")
+
+
+class Owld:
+    def __init__(self, datadir, opts=(), env=None, users=("alice", "bob")):
+        self.datadir = str(datadir)
+        self.log = os.path.join(self.datadir, "test.log")
+        os.makedirs(self.datadir, exist_ok=True)
+        for u in users:
+            add_user(self.datadir, u + "@localhost", "pw-" + u)
+        self.opts = list(opts)
+        self.env = dict(os.environ, **(env or {}))
+        self.proc = None
+        self.port = None
+
+    def start(self):
+        args = [OWLD, "-v", "-D", self.datadir,
+                "-o", "smtp.listen=127.0.0.1:0", "-o", "hostname=mx.test",
+                "-o", "log.file=" + self.log]
+        for o in self.opts:
+            args += ["-o", o]
+        start = os.path.getsize(self.log) if os.path.exists(self.log) else 0
+        self.proc = subprocess.Popen(args, env=self.env,
+                                     stderr=subprocess.PIPE, text=True)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            text = self.logtext()[start:]
+            m = re.search(r"event=listen proto=smtp addr=127\.0\.0\.1:(\d+)", text)
+            if m:
+                self.port = int(m.group(1))
+                return self
+            if self.proc.poll() is not None:
+                raise RuntimeError("owld exited: " + self.proc.stderr.read())
+            time.sleep(0.02)
+        raise RuntimeError("owld did not start:\n" + self.logtext())
+
+    def logtext(self):
+        try:
+            with open(self.log, errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def stop(self, sig=signal.SIGTERM, timeout=15):
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        self.proc.send_signal(sig)
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            rc = self.proc.wait()
+        self.proc.stderr.close()
+        return rc
+
+    def maildir(self, user="alice", sub="new"):
+        return os.path.join(self.datadir, "mail", "localhost", user, sub)
+
+    def messages(self, user="alice"):
+        d = self.maildir(user)
+        if not os.path.isdir(d):
+            return []
+        out = []
+        for name in sorted(os.listdir(d)):
+            with open(os.path.join(d, name), "rb") as f:
+                out.append((name, f.read()))
+        return out
+
+    def connect(self, timeout=10):
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
+        return Client(s)
+
+
+class Client:
+    """A raw SMTP client reading whole replies (multi-line aware)."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.buf = b""
+
+    def send(self, data):
+        if isinstance(data, str):
+            data = data.encode()
+        self.sock.sendall(data)
+
+    def readline(self):
+        while b"\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise EOFError("connection closed; buffered %r" % self.buf)
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return line.decode("latin-1") + "\n"
+
+    def reply(self):
+        """One whole reply: (code, [lines])."""
+        lines = []
+        while True:
+            line = self.readline()
+            assert line.endswith("\r\n"), repr(line)
+            lines.append(line[:-2])
+            if len(line) < 4 or line[3] != "-":
+                return int(line[:3]), lines
+
+    def cmd(self, text):
+        self.send(text + "\r\n")
+        return self.reply()
+
+    def closed(self, timeout=5):
+        """True if the server closed the connection."""
+        self.sock.settimeout(timeout)
+        try:
+            while True:
+                data = self.sock.recv(65536)
+                if not data:
+                    return True
+                self.buf += data
+        except (ConnectionResetError, BrokenPipeError):
+            return True
+        except socket.timeout:
+            return False
+
+    def close(self):
+        self.sock.close()
+
+
+def add_user(datadir, name, password):
+    r = subprocess.run([OWLCTL, "-D", str(datadir), "user", "add", name],
+                       input=password + "\n", capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+
+
+@pytest.fixture
+def owld(tmp_path):
+    servers = []
+
+    def make(opts=(), env=None, users=("alice", "bob"), start=True):
+        o = Owld(tmp_path / ("data%d" % len(servers)), opts, env, users)
+        servers.append(o)
+        return o.start() if start else o
+
+    yield make
+    for s in servers:
+        s.stop(signal.SIGKILL if s.proc and s.proc.poll() is None else signal.SIGTERM)
+
+
+@pytest.fixture
+def server(owld):
+    return owld()
