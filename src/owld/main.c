@@ -202,6 +202,7 @@ static void
 drop_privileges(const struct conf *c)
 {
 	struct passwd *pw;
+	char mail[PATH_MAX];
 
 	if (geteuid() != 0)
 		return;
@@ -215,10 +216,17 @@ drop_privileges(const struct conf *c)
 			c->user);
 		exit(EX_CONFIG_CODE);
 	}
-	if (chown(c->data_dir, pw->pw_uid, pw->pw_gid) == -1 ||
-	    (pidfile_written &&
-	     chown(c->pid_file, pw->pw_uid, pw->pw_gid) == -1)) {
-		fprintf(stderr, "owld: chown %s: %s\n", c->data_dir,
+	/* the daemon's own files: data dir, mail dir, users file, pid file */
+	snprintf(mail, sizeof(mail), "%s/mail", c->data_dir);
+	mkdir(mail, 0700);
+	const char *own[] = {c->data_dir, mail, c->users_file,
+			     pidfile_written ? c->pid_file : NULL};
+	for (size_t i = 0; i < sizeof(own) / sizeof(*own); i++) {
+		if (own[i] == NULL ||
+		    chown(own[i], pw->pw_uid, pw->pw_gid) == 0 ||
+		    errno == ENOENT)
+			continue;
+		fprintf(stderr, "owld: chown %s: %s\n", own[i],
 			strerror(errno));
 		exit(77);
 	}
