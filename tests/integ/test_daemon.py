@@ -255,3 +255,19 @@ def test_ipv6_and_several_listeners(tmp_path):
         assert Client(s).reply()[0] == 220
     finally:
         o.stop()
+
+
+def test_sample_config_and_readme_list_every_key(tmp_path):
+    from conftest import ROOT
+    r = subprocess.run([OWLCTL, "-D", str(tmp_path), "check"],
+                       capture_output=True, text=True)
+    keys = [l.split(" = ")[0] for l in r.stdout.splitlines() if " = " in l]
+    assert len(keys) >= 15
+    sample = open(os.path.join(ROOT, "owld.conf.sample")).read()
+    readme = open(os.path.join(ROOT, "README.md")).read()
+    for k in keys:
+        assert "# %s = " % k in sample, k
+        assert "`%s`" % k in readme, k
+    r = subprocess.run([OWLCTL, "-c", os.path.join(ROOT, "owld.conf.sample"),
+                        "-D", str(tmp_path), "check"], capture_output=True, text=True)
+    assert r.returncode == 0
