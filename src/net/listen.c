@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <event2/event.h>
 #include <event2/listener.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -14,10 +15,12 @@
 #include <unistd.h>
 
 #include "../lib/buf.h"
+#include "../lib/log.h"
 #include "conn.h"
 
 struct listener {
 	struct evconnlistener *ev;
+	struct event *retry;
 	listen_accept_fn *cb;
 	void *arg;
 };
@@ -140,6 +143,30 @@ accept_cb(struct evconnlistener *ev, evutil_socket_t fd, struct sockaddr *sa,
 	l->cb(fd, sa, (socklen_t)len, l->arg);
 }
 
+static void
+retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	evconnlistener_enable(((struct listener *)arg)->ev);
+}
+
+/*
+ * accept(2) failed, typically EMFILE or ENFILE: pause this listener for
+ * a moment instead of spinning on a socket that stays readable.
+ */
+static void
+error_cb(struct evconnlistener *ev, void *arg)
+{
+	struct listener *l = arg;
+	struct timeval tv = {0, 200 * 1000};
+	int err = EVUTIL_SOCKET_ERROR();
+
+	log_msg(LOGL_ERROR, "net", "event=accept-failed error=\"%s\"",
+		evutil_socket_error_to_string(err));
+	evconnlistener_disable(ev);
+	evtimer_add(l->retry, &tv);
+}
+
 struct listener *
 listener_new(struct event_base *base, int fd, listen_accept_fn *cb,
 	     void *arg)
@@ -155,6 +182,8 @@ listener_new(struct event_base *base, int fd, listen_accept_fn *cb,
 		free(l);
 		return NULL;
 	}
+	l->retry = evtimer_new(base, retry_cb, l);
+	evconnlistener_set_error_cb(l->ev, error_cb);
 	return l;
 }
 
@@ -164,6 +193,7 @@ listener_free(struct listener **lp)
 	if (*lp == NULL)
 		return;
 	evconnlistener_free((*lp)->ev);
+	event_free((*lp)->retry);
 	free(*lp);
 	*lp = NULL;
 }

@@ -240,6 +240,16 @@ def test_sighup_reopens_log(server):
     assert "event=reload" in open(server.log).read()
 
 
+def _have_ipv6():
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _have_ipv6(), reason="no IPv6 loopback here")
 def test_ipv6_and_several_listeners(tmp_path):
     from conftest import Owld
     o = Owld(tmp_path / "d", ["smtp.listen=127.0.0.1:0, [::1]:0"])
@@ -271,3 +281,38 @@ def test_sample_config_and_readme_list_every_key(tmp_path):
     r = subprocess.run([OWLCTL, "-c", os.path.join(ROOT, "owld.conf.sample"),
                         "-D", str(tmp_path), "check"], capture_output=True, text=True)
     assert r.returncode == 0
+
+
+def test_out_of_file_descriptors_recovers(tmp_path):
+    """accept() failing with EMFILE pauses the listener instead of spinning;
+    once clients leave, service resumes."""
+    import resource
+    from conftest import Owld
+    o = Owld(tmp_path / "d", ["max_connections=1000"])
+
+    def lowfd():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (48, 48))
+    args_popen = subprocess.Popen
+
+    def popen(*a, **kw):
+        kw["preexec_fn"] = lowfd
+        return args_popen(*a, **kw)
+    subprocess.Popen = popen
+    try:
+        o.start()
+    finally:
+        subprocess.Popen = args_popen
+    try:
+        socks = []
+        for _ in range(60):
+            socks.append(socket.create_connection(("127.0.0.1", o.port), timeout=5))
+        time.sleep(0.5)
+        assert "event=accept-failed" in o.logtext()
+        for s in socks:
+            s.close()
+        time.sleep(0.6)
+        c = o.connect()
+        assert c.reply()[0] == 220
+        assert o.proc.poll() is None
+    finally:
+        o.stop()
