@@ -371,6 +371,21 @@ conf_load(struct conf *c, const char *path, char *err, size_t errsz)
 	return 0;
 }
 
+int
+conf_apply(struct conf *c, const char *file, char *const *opts, size_t nopts,
+	   const char *data_dir, char *err, size_t errsz)
+{
+	if (file != NULL && conf_load(c, file, err, errsz) == -1)
+		return -1;
+	for (size_t i = 0; i < nopts; i++)
+		if (conf_set_arg(c, opts[i], err, errsz) == -1)
+			return -1;
+	if (data_dir != NULL &&
+	    conf_set(c, "data_dir", data_dir, err, errsz) == -1)
+		return -1;
+	return 0;
+}
+
 static void
 derive(char **field, const char *dir, const char *name)
 {

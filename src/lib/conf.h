@@ -48,6 +48,12 @@ int conf_set(struct conf *c, const char *key, const char *value, char *err,
 int conf_set_arg(struct conf *c, const char *arg, char *err, size_t errsz);
 /* Reads a file; errors carry "FILE:LINE: ". */
 int conf_load(struct conf *c, const char *path, char *err, size_t errsz);
+/*
+ * What both programs do with their options, in the one order: the file
+ * (if any), then each "-o key=value", then -D.  Does not call conf_finish.
+ */
+int conf_apply(struct conf *c, const char *file, char *const *opts,
+	       size_t nopts, const char *data_dir, char *err, size_t errsz);
 /* Fills the derived defaults (users file, pid file) once all is read. */
 void conf_finish(struct conf *c);
 /* Prints every key with its effective value, "key = value". */

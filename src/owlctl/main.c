@@ -185,16 +185,10 @@ main(int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
-	if (cfile != NULL && conf_load(&c, cfile, err, sizeof(err)) == -1)
+	if (conf_apply(&c, cfile, opts, nopts, ddir, err, sizeof(err)) == -1)
 		goto bad;
-	for (size_t i = 0; i < nopts; i++)
-		if (conf_set_arg(&c, opts[i], err, sizeof(err)) == -1)
-			goto bad;
 	free(opts);
 	opts = NULL;
-	if (ddir != NULL &&
-	    conf_set(&c, "data_dir", ddir, err, sizeof(err)) == -1)
-		goto bad;
 	conf_finish(&c);
 	if (argc >= 1 && strcmp(argv[0], "user") == 0)
 		rc = cmd_user(&c, argc - 1, argv + 1);

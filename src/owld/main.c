@@ -276,15 +276,9 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 64;
 	}
-	if (cfile != NULL && conf_load(&C, cfile, err, sizeof(err)) == -1)
+	if (conf_apply(&C, cfile, opts, nopts, ddir, err, sizeof(err)) == -1)
 		die_config(err);
-	for (size_t i = 0; i < nopts; i++)
-		if (conf_set_arg(&C, opts[i], err, sizeof(err)) == -1)
-			die_config(err);
 	free(opts);
-	if (ddir != NULL && conf_set(&C, "data_dir", ddir, err,
-				     sizeof(err)) == -1)
-		die_config(err);
 	mkdir_or_die(C.data_dir);
 	if (realpath(C.data_dir, path) != NULL) {
 		free(C.data_dir);
