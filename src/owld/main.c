@@ -366,10 +366,15 @@ main(int argc, char **argv)
 	}
 	nlisteners = nfds;
 	free(fds);
-	if (users_count(D.users) == 0 && !daemon)
+	if (users_count(D.users) == 0 && !daemon) {
+		/* name owlctl as this owld was named: build/owlctl, owlctl */
+		const char *slash = strrchr(argv[0], '/');
+
 		fprintf(stderr, "owld: no users yet; add one with:\n"
-			"  owlctl -D %s user add alice@%s\n", C.data_dir,
-			conf_first_domain(&C, err, sizeof(err)));
+			"  %.*sowlctl -D %s user add alice@%s\n",
+			slash ? (int)(slash - argv[0] + 1) : 0, argv[0],
+			C.data_dir, conf_first_domain(&C, err, sizeof(err)));
+	}
 
 	event_base_dispatch(D.base);
 
