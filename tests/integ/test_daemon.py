@@ -109,7 +109,10 @@ def test_kill9_under_load(server):
                for k in range(10)]
     for t in threads:
         t.start()
-    time.sleep(1.0)
+    deadline = time.time() + 15
+    while len(acked) < 20 and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.2)  # kill in the middle of the flow, not at a lull
     server.proc.send_signal(signal.SIGKILL)
     server.proc.wait(10)
     for t in threads:
