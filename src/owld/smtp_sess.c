@@ -29,7 +29,8 @@ struct smtp_sess {
 	struct conn *conn;
 	struct smtp_server *core;
 	struct buf *out;
-	struct buf *msg;
+	struct buf *msg;	/* trace headers + message, LF line ends */
+	char msgid[17];		/* of the message being received */
 	struct commit *commit;	/* in flight, or NULL */
 	unsigned mails, rcpts;
 	bool stop_after_commit;
@@ -278,23 +279,38 @@ check_vrfy(struct smtp_sess *s, const struct addr *a)
 static void commit_run(struct wpool_job **jobs, size_t n);
 static void commit_done(struct wpool_job *job);
 
-/* Trace headers (RFC 5321 4.4) in front of the received message. */
+/* Room for the trace headers: every field in them is bounded. */
+#define TRACE_MAX 4096
+
+/*
+ * Starts the message buffer with the trace headers (RFC 5321 4.4), dated
+ * when DATA began, so the body is appended in place and never copied.
+ */
 static void
-trace_headers(struct smtp_sess *s, const struct smtp_txn *t,
-	      struct commit *c, struct buf *b)
+begin_message(struct smtp_sess *s)
 {
-	char date[64], rcpt[ADDR_PATH_MAX + 1];
+	char date[64], rcpt[ADDR_PATH_MAX + 1], sender[ADDR_PATH_MAX + 1];
 	time_t now = time(NULL);
+	struct smtp_txn t;
+	struct buf *b;
 	struct tm tm;
 
+	smtp_server_txn(s->core, &t);
+	snprintf(s->msgid, sizeof(s->msgid), "%016llx",
+		 (unsigned long long)owld_new_id());
+	if (addr_format(&t.sender, sender, sizeof(sender)) < 0)
+		sender[0] = '\0';
 	localtime_r(&now, &tm);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
-	buf_printf(b, "Return-Path: <%s>\n", c->sender);
+	buf_free(&s->msg);
+	/* LF storage is never longer than the CRLF size the core caps */
+	b = s->msg = buf_new(s->d->conf->smtp_max_size + TRACE_MAX);
+	buf_printf(b, "Return-Path: <%s>\n", sender);
 	buf_printf(b, "Received: from %s ([%s])\n\tby %s (owlpost) with %s "
-		   "id %s", t->helo, s->peer, s->d->conf->hostname,
-		   t->esmtp ? "ESMTP" : "SMTP", c->msgid);
-	if (t->nrcpts == 1 && addr_format(&t->rcpts[0], rcpt,
-					  sizeof(rcpt)) >= 0)
+		   "id %s", t.helo, s->peer, s->d->conf->hostname,
+		   t.esmtp ? "ESMTP" : "SMTP", s->msgid);
+	if (t.nrcpts == 1 && addr_format(&t.rcpts[0], rcpt,
+					 sizeof(rcpt)) >= 0)
 		buf_printf(b, "\n\tfor <%s>", rcpt);
 	buf_printf(b, ";\n\t%s\n", date);
 }
@@ -304,16 +320,14 @@ start_commit(struct smtp_sess *s)
 {
 	struct smtp_txn t;
 	struct commit *c = xcalloc(1, sizeof(*c));
-	struct buf *b;
-	size_t i, j, n = 0, max;
+	size_t i, j, n = 0;
 
 	smtp_server_txn(s->core, &t);
 	c->d = s->d;
 	c->sess = s;
 	c->job.run = commit_run;
 	c->job.done = commit_done;
-	snprintf(c->msgid, sizeof(c->msgid), "%016llx",
-		 (unsigned long long)owld_new_id());
+	memcpy(c->msgid, s->msgid, sizeof(c->msgid));
 	if (addr_format(&t.sender, c->sender, sizeof(c->sender)) < 0)
 		c->sender[0] = '\0';
 	/* distinct mailboxes: one delivery per user, whatever the spelling */
@@ -330,18 +344,13 @@ start_commit(struct smtp_sess *s)
 		if (j == n)
 			c->users[n++] = xstrdup(name);
 	}
-	max = (s->msg ? s->msg->len : 0) + 4096;
-	b = buf_new(max);
-	trace_headers(s, &t, c, b);
-	if (s->msg != NULL)
-		buf_add(b, s->msg->data, s->msg->len);
-	buf_free(&s->msg);
-	c->msg = b;
+	c->msg = s->msg; /* the job owns the message from here */
+	s->msg = NULL;
 	c->del.sender = c->sender;
 	c->del.users = (const char *const *)c->users;
 	c->del.nusers = n;
-	c->del.data = b->data;
-	c->del.len = b->len;
+	c->del.data = c->msg->data;
+	c->del.len = c->msg->len;
 	c->del.when = time(NULL);
 	s->commit = c;
 	s->mails++;
@@ -443,9 +452,7 @@ run_act(struct smtp_sess *s, enum smtp_act act)
 					    NULL, s->out));
 		break;
 	case SMTP_ACT_DATA_START:
-		buf_free(&s->msg);
-		/* LF storage is never longer than the CRLF size SIZE caps */
-		s->msg = buf_new(s->d->conf->smtp_max_size);
+		begin_message(s);
 		break;
 	case SMTP_ACT_DATA:
 		if (buf_add(s->msg, req->data, req->len) == -1 ||
