@@ -99,9 +99,8 @@ smtp_sess_accept(int fd, struct sockaddr *sa, socklen_t len, void *arg)
 				 "421 4.7.0 %s Error: too many connections, "
 				 "try again later\r\n", d->conf->hostname);
 
-		/* a fresh socket's send buffer takes one short line */
-		if (send(fd, line, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
-			(void)0;
+		/* best effort: a fresh socket's buffer takes one line */
+		(void)send(fd, line, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
 		close(fd);
 		log_msg(LOGL_WARN, "smtp", "peer=%s event=reject "
 			"reason=%s", peer,
