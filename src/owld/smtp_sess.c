@@ -196,15 +196,17 @@ on_closed(void *arg, const char *reason)
 	owld_check_stopped(d);
 }
 
-/* The canonical user name of a local recipient, or NULL. */
+/*
+ * The canonical user name (user@domain, lower case, safe as a path) of an
+ * address in a local domain, or NULL with why.  No lookup, no I/O.
+ */
 static const char *
-local_user(struct smtp_sess *s, const struct addr *a, char *out, size_t size,
+local_name(struct smtp_sess *s, const struct addr *a, char *out, size_t size,
 	   enum smtp_result *why)
 {
 	const struct conf *c = s->d->conf;
 	char dom[ADDR_DOMAIN_MAX + 1];
 	char name[ADDR_LOCAL_MAX + ADDR_DOMAIN_MAX + 2];
-	const char *err;
 
 	if (a->domain[0] == '\0')
 		conf_first_domain(c, dom, sizeof(dom));
@@ -217,6 +219,18 @@ local_user(struct smtp_sess *s, const struct addr *a, char *out, size_t size,
 	*why = SMTP_R_NOUSER;
 	if (bsnprintf(name, sizeof(name), "%s@%s", a->local, dom) == -1 ||
 	    users_normalize(name, out, size) == -1)
+		return NULL;
+	return out;
+}
+
+/* The canonical name of an existing local user, or NULL with why. */
+static const char *
+local_user(struct smtp_sess *s, const struct addr *a, char *out, size_t size,
+	   enum smtp_result *why)
+{
+	const char *err;
+
+	if (local_name(s, a, out, size, why) == NULL)
 		return NULL;
 	if (users_refresh(s->d->users, &err) == -1) {
 		log_msg(LOGL_ERROR, "auth", "event=users-read error=\"%s\"",
@@ -329,15 +343,19 @@ start_commit(struct smtp_sess *s)
 	memcpy(c->msgid, s->msgid, sizeof(c->msgid));
 	if (addr_format(&t.sender, c->sender, sizeof(c->sender)) < 0)
 		c->sender[0] = '\0';
-	/* distinct mailboxes: one delivery per user, whatever the spelling */
+	/*
+	 * Distinct mailboxes: one delivery per user, whatever the spelling.
+	 * Each recipient was looked up when RCPT accepted it; only its name
+	 * is needed here, so a commit costs no users-file stat.
+	 */
 	c->users = xcalloc(t.nrcpts, sizeof(*c->users));
 	for (i = 0; i < t.nrcpts; i++) {
 		char name[ADDR_PATH_MAX + 1];
 		enum smtp_result why;
 
-		if (local_user(s, &t.rcpts[i], name, sizeof(name), &why) ==
+		if (local_name(s, &t.rcpts[i], name, sizeof(name), &why) ==
 		    NULL)
-			continue; /* removed since RCPT: skip */
+			continue; /* cannot happen: RCPT checked it */
 		for (j = 0; j < n && strcmp(c->users[j], name) != 0; j++)
 			;
 		if (j == n)
