@@ -16,7 +16,8 @@ OWLCTL = os.path.join(BUILD, "owlctl")
 
 
 class Owld:
-    def __init__(self, datadir, opts=(), env=None, users=("alice", "bob")):
+    def __init__(self, datadir, opts=(), env=None, users=("alice", "bob"),
+                 verbose=True):
         self.datadir = str(datadir)
         self.log = os.path.join(self.datadir, "test.log")
         os.makedirs(self.datadir, exist_ok=True)
@@ -24,11 +25,12 @@ class Owld:
             add_user(self.datadir, u + "@localhost", "pw-" + u)
         self.opts = list(opts)
         self.env = dict(os.environ, **(env or {}))
+        self.verbose = verbose
         self.proc = None
         self.port = None
 
     def start(self):
-        args = [OWLD, "-v", "-D", self.datadir,
+        args = [OWLD] + (["-v"] if self.verbose else []) + ["-D", self.datadir,
                 "-o", "smtp.listen=127.0.0.1:0", "-o", "hostname=mx.test",
                 "-o", "log.file=" + self.log]
         for o in self.opts:
@@ -148,8 +150,8 @@ def add_user(datadir, name, password):
 def owld(tmp_path):
     servers = []
 
-    def make(opts=(), env=None, users=("alice", "bob"), start=True):
-        o = Owld(tmp_path / ("data%d" % len(servers)), opts, env, users)
+    def make(opts=(), env=None, users=("alice", "bob"), start=True, verbose=True):
+        o = Owld(tmp_path / ("data%d" % len(servers)), opts, env, users, verbose)
         servers.append(o)
         return o.start() if start else o
 

@@ -368,3 +368,70 @@ def test_user_added_while_running(server):
     assert c.cmd("RCPT TO:<carol@localhost>")[0] == 550
     add_user(server.datadir, "carol@localhost", "pw")
     assert c.cmd("RCPT TO:<carol@localhost>")[0] == 250
+
+
+def test_max_errors(owld):
+    s = owld(["smtp.max_errors=3"])
+    c = s.connect()
+    hello(c)
+    assert c.cmd("BOGUS")[0] == 500
+    assert c.cmd("BOGUS")[0] == 500
+    c.send("BOGUS\r\n")
+    assert c.reply()[0] == 500
+    code, lines = c.reply()
+    assert code == 421 and "4.7.0" in lines[0] and "too many errors" in lines[0]
+    assert c.closed()
+
+
+def test_max_line_length(owld):
+    s = owld(["smtp.max_line_length=1000"])
+    c = s.connect()
+    hello(c)
+    # 998 octets + CRLF fits; 1999 + CRLF does not: the message gets 552
+    code, _ = send_message(c, "a" * 998 + "\r\n.\r\n")
+    assert code == 250
+    code, lines = send_message(c, "b" * 1999 + "\r\nafter\r\n.\r\n")
+    assert code == 552 and "line" in lines[0]
+    assert c.cmd("NOOP")[0] == 250
+    assert len(s.messages()) == 1
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        return int([l for l in f if l.startswith("VmRSS:")][0].split()[1])
+
+
+def test_output_back_pressure(owld):
+    """A client that pipelines without reading its replies: owld stops
+    reading once its output bound is full, keeps its memory bounded, and
+    every reply arrives, in order, once the client reads."""
+    import socket
+    import threading
+    from conftest import Client
+    # under ASan, freed memory sits in quarantine and would count as RSS
+    asan = os.environ.get("ASAN_OPTIONS", "")
+    s = owld(verbose=False, env={"ASAN_OPTIONS": asan + ":quarantine_size_mb=0"})
+    sock = socket.socket()
+    # a small receive window, so the kernel cannot soak up the replies
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.settimeout(60)
+    sock.connect(("127.0.0.1", s.port))
+    c = Client(sock)
+    hello(c)
+    n = 1000000
+    before = rss_kib(s.proc.pid)
+    sender = threading.Thread(target=c.send, args=(b"NOOP\r\n" * n,))
+    sender.start()
+    time.sleep(2.5)  # replies pile up unread
+    during = rss_kib(s.proc.pid)
+    got = 0
+    while got < n:
+        code, lines = c.reply()
+        assert (code, lines) == (250, ["250 2.0.0 Ok"])
+        got += 1
+    sender.join(30)
+    assert c.cmd("QUIT")[0] == 221
+    # 6 MB of commands and 14 MB of replies went through; owld held
+    # at most its bounds (64 KiB out, 128 KiB in) plus allocator slack
+    print("rss KiB before/during:", before, during)
+    assert during - before < 4096, (before, during)
