@@ -5,7 +5,7 @@
 set -eu
 
 BUILD="gcc make pkg-config libevent-dev libssl-dev libcrypt-dev"
-TEST="libcmocka-dev python3 python3-pytest swaks curl clang libclang-rt-dev valgrind"
+TEST="libcmocka-dev python3 python3-pytest swaks curl fetchmail clang libclang-rt-dev valgrind"
 
 case "${1:-build}" in
 build) want="$BUILD" ;;

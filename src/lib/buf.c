@@ -187,3 +187,18 @@ bsnprintf(char *out, size_t size, const char *fmt, ...)
 	va_end(ap);
 	return n < 0 || (size_t)n >= size ? -1 : n;
 }
+
+void
+buf_line(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	size_t mark = b->len;
+
+	va_start(ap, fmt);
+	if (buf_vprintf(b, fmt, ap) == -1 || buf_add(b, "\r\n", 2) == -1) {
+		b->len = mark;
+		if (b->data != NULL)
+			b->data[mark] = '\0';
+	}
+	va_end(ap);
+}

@@ -37,6 +37,12 @@ int buf_addstr(struct buf *b, const char *s);
 int buf_addc(struct buf *b, char c);
 int buf_printf(struct buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/*
+ * A protocol reply line: the text and CRLF, whole or not at all (a full
+ * buffer drops the line; callers bound their output so it never is).
+ */
+void buf_line(struct buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 int buf_vprintf(struct buf *b, const char *fmt, va_list ap)
 	__attribute__((format(printf, 2, 0)));
 /* Removes the first n bytes (n <= len). */

@@ -17,7 +17,7 @@
 #include "buf.h"
 
 enum ktype { K_STR, K_HOST, K_DOMAINS, K_LISTEN, K_UINT, K_SIZE, K_DURATION,
-	     K_FORMAT, K_USER };
+	     K_MSEC, K_FORMAT, K_USER };
 
 struct key {
 	const char *name;
@@ -40,6 +40,11 @@ static const struct key KEYS[] = {
 	{"smtp.max_errors", K_UINT, O(smtp_max_errors), "20", 1, 1000},
 	{"smtp.max_line_length", K_SIZE, O(smtp_max_line), "64k", 1000,
 	 1 << 20},
+	{"pop3.listen", K_LISTEN, O(pop3_listen), "127.0.0.1:1100", 0, 0},
+	{"pop3.timeout", K_DURATION, O(pop3_timeout), "600", 1, 86400},
+	{"pop3.max_errors", K_UINT, O(pop3_max_errors), "20", 1, 1000},
+	{"auth.fail_delay", K_MSEC, O(auth_fail_delay), "2s", 0, 60000},
+	{"auth.max_failures", K_UINT, O(auth_max_failures), "3", 1, 100},
 	{"max_connections", K_UINT, O(max_connections), "100", 1, 1000000},
 	{"mailbox.format", K_FORMAT, O(mailbox_format), "maildir", 0, 0},
 	{"users.file", K_STR, O(users_file), "", 0, 0},
@@ -129,6 +134,13 @@ parse_num(const char *v, enum ktype t, unsigned long *out)
 		end++;
 		if (tolower((unsigned char)*end) == 'b')
 			end++;
+	} else if (t == K_MSEC) {
+		mult = 1000;
+		if (strcmp(end, "ms") == 0)
+			mult = 1;
+		else if (*end != '\0' && strcmp(end, "s") != 0)
+			return -1;
+		end += strlen(end);
 	} else if (t == K_DURATION && *end != '\0') {
 		switch (*end) {
 		case 's': mult = 1; break;
@@ -264,6 +276,7 @@ conf_set(struct conf *c, const char *key, const char *value, char *err,
 		break;
 	case K_UINT:
 	case K_DURATION:
+	case K_MSEC:
 		if (parse_num(value, k->type, &n) || n < k->min || n > k->max)
 			goto bad;
 		*(unsigned *)(void *)((char *)c + k->off) = (unsigned)n;
@@ -286,12 +299,17 @@ conf_set(struct conf *c, const char *key, const char *value, char *err,
 	*str_field(c, k) = s;
 	return 0;
 bad:
-	if (k->type == K_UINT || k->type == K_SIZE || k->type == K_DURATION)
+	if (k->type == K_UINT || k->type == K_SIZE || k->type == K_DURATION ||
+	    k->type == K_MSEC)
 		snprintf(err, errsz,
 			 "bad value '%s' for key '%s' (a number from %lu to "
-			 "%lu%s)", value, key, k->min, k->max,
+			 "%lu%s)", value, key,
+			 k->type == K_MSEC ? k->min / 1000 : k->min,
+			 k->type == K_MSEC ? k->max / 1000 : k->max,
 			 k->type == K_SIZE ? ", with an optional k/M/G"
 			 : k->type == K_DURATION ? " seconds, or with s/m/h/d"
+			 : k->type == K_MSEC	 ? " seconds, or milliseconds "
+						   "with ms"
 						 : "");
 	else if (k->type == K_FORMAT)
 		snprintf(err, errsz,
@@ -419,6 +437,9 @@ conf_dump(const struct conf *c, FILE *fp)
 		switch (k->type) {
 		case K_UINT: case K_DURATION:
 			fprintf(fp, "%u\n", *(const unsigned *)f);
+			break;
+		case K_MSEC:
+			fprintf(fp, "%ums\n", *(const unsigned *)f);
 			break;
 		case K_SIZE:
 			fprintf(fp, "%zu\n", *(const size_t *)f);

@@ -27,7 +27,12 @@ struct conf {
 	unsigned smtp_max_rcpts;
 	unsigned smtp_max_errors;
 	size_t smtp_max_line;     /* DATA text line cap (octets) */
-	unsigned max_connections;
+	char *pop3_listen;    /* comma list; empty: no POP3 */
+	unsigned pop3_timeout;    /* seconds (RFC 1939: at least 10 min) */
+	unsigned pop3_max_errors;
+	unsigned auth_fail_delay; /* milliseconds before a failed login's answer */
+	unsigned auth_max_failures; /* failed logins before the connection closes */
+	unsigned max_connections; /* SMTP and POP3 sessions together */
 	enum mailbox_format mailbox_format;
 	char *users_file;     /* default DATA_DIR/users */
 	char *log_file;       /* empty: stderr (or DATA_DIR/owld.log with -d) */

@@ -1,7 +1,9 @@
 /*
  * wpool - see wpool.h.  One mutex guards the FIFO and the done list; the
  * pipe is non-blocking and written only when the done list goes from empty
- * to non-empty, so the loop is woken once per burst of completions.
+ * to non-empty, so the loop is woken once per burst of completions.  Solo
+ * jobs (password checks) are taken one at a time, so that a burst of
+ * logins spreads over every worker instead of queueing behind one.
  */
 #include "wpool.h"
 
@@ -46,8 +48,9 @@ worker(void *arg)
 		/* take the first job and every queued job of the same kind */
 		batch[n++] = p->head;
 		p->head = p->head->next;
-		for (pp = &p->head; *pp != NULL && n < WPOOL_BATCH_MAX;) {
-			if ((*pp)->run == batch[0]->run) {
+		for (pp = &p->head; *pp != NULL && n < WPOOL_BATCH_MAX &&
+				    !batch[0]->solo;) {
+			if ((*pp)->run == batch[0]->run && !(*pp)->solo) {
 				batch[n++] = *pp;
 				*pp = (*pp)->next;
 			} else {

@@ -14,6 +14,7 @@
 #ifndef OWL_WPOOL_H
 #define OWL_WPOOL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define WPOOL_BATCH_MAX 64
@@ -27,6 +28,7 @@ typedef void wpool_done_fn(struct wpool_job *job);
 struct wpool_job {
 	wpool_batch_fn *run;
 	wpool_done_fn *done;
+	bool solo;		/* never batched (slow jobs: crypt(3)) */
 	struct wpool_job *next; /* pool's own */
 };
 

@@ -28,6 +28,7 @@ struct conn {
 	bool closing;
 	bool reaped;
 	bool feeding;		/* inside process() */
+	bool want_drain;	/* call ops->drained at the low watermark */
 	const char *reason;
 };
 
@@ -66,6 +67,12 @@ write_cb(struct bufferevent *bev, void *arg)
 	(void)bev;
 	if (c->closing) {
 		finish(c, c->reason);
+		return;
+	}
+	if (c->want_drain) {
+		c->want_drain = false;
+		bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+		c->ops->drained(c->arg);
 		return;
 	}
 	process(c); /* output drained below out_max: feed again */
@@ -143,6 +150,15 @@ conn_pause(struct conn *c)
 	c->paused = true;
 	/* no reading (and no idle timeout) while the owner works */
 	bufferevent_disable(c->bev, EV_READ);
+}
+
+void
+conn_await_drain(struct conn *c)
+{
+	if (c->closing || c->reaped)
+		return;
+	c->want_drain = true;
+	bufferevent_setwatermark(c->bev, EV_WRITE, c->out_max / 2, 0);
 }
 
 void

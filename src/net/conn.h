@@ -13,7 +13,8 @@
  * EOF the buffered complete lines are still fed, then the connection
  * closes.  conn_close() flushes and then closes; ops->closed() is called
  * exactly once, from the event loop (never from inside another callback
- * of this conn), after which the conn is gone.
+ * of this conn), after which the conn is gone.  While the owner streams a
+ * long reply it asks for ops->drained (conn_await_drain) instead of lines.
  */
 #ifndef OWL_CONN_H
 #define OWL_CONN_H
@@ -34,6 +35,8 @@ struct conn_ops {
 	void (*timeout)(void *arg);
 	/* Gone: reason is "quit", "eof", "timeout", "error", ... */
 	void (*closed)(void *arg, const char *reason);
+	/* After conn_await_drain(): the output fell to out_max / 2. */
+	void (*drained)(void *arg);
 };
 
 struct conn *conn_new(struct event_base *base, int fd,
@@ -42,6 +45,12 @@ struct conn *conn_new(struct event_base *base, int fd,
 /* Queues bytes for the client. */
 void conn_write(struct conn *c, const void *data, size_t len);
 void conn_pause(struct conn *c);
+/*
+ * Streaming (POP3 RETR): call ops->drained once the queued output has
+ * fallen to out_max / 2, so a large text is produced chunk by chunk as
+ * the client reads it.  Call it after queueing a chunk, while paused.
+ */
+void conn_await_drain(struct conn *c);
 void conn_resume(struct conn *c);
 /* Flushes what is queued (bounded by the timeout), then closes. */
 void conn_close(struct conn *c, const char *reason);

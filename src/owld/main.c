@@ -4,8 +4,9 @@
  * Order matters: read the config (exit 78 on a bad key), open the log,
  * bind every listener (as root if need be), daemonize, write the pid
  * file, drop privileges, then start the worker pool and the event loop.
- * SIGTERM/SIGINT: stop accepting, tell each session 421 (sessions with a
- * commit in flight get its answer first), wait for the pool to drain (at
+ * SIGTERM/SIGINT: stop accepting, tell each SMTP session 421 and each POP3
+ * session -ERR (sessions with a commit, a login or a message text in
+ * flight finish that first; POP3 deletes nothing without QUIT), wait for the pool to drain (at
  * most shutdown_grace seconds), exit 0.  SIGHUP: reopen the log, re-read
  * the users file.  Nothing acknowledged is lost on any of these paths
  * because 250 is only said after the commit is durable.
@@ -26,6 +27,7 @@
 
 #include "../lib/buf.h"
 #include "../lib/log.h"
+#include "../net/conn.h"
 #include "../net/listen.h"
 #include "../store/fsops.h"
 #include "owld.h"
@@ -54,6 +56,27 @@ owld_new_id(void)
 	return next++;
 }
 
+void
+owld_send(struct conn *c, const char *proto, const char *id, struct buf *out)
+{
+	if (out->len == 0)
+		return;
+	if (log_trace_enabled()) {
+		const char *p = out->data, *end = p + out->len;
+
+		while (p < end) {
+			const char *nl = memchr(p, '\n', (size_t)(end - p));
+			size_t n = nl ? (size_t)(nl - p) + 1
+				      : (size_t)(end - p);
+
+			log_trace(proto, id, 'S', p, n);
+			p += n;
+		}
+	}
+	conn_write(c, out->data, out->len);
+	buf_reset(out);
+}
+
 static void
 usage(FILE *fp)
 {
@@ -78,7 +101,8 @@ die_config(const char *msg)
 void
 owld_check_stopped(struct owld *d)
 {
-	if (d->stopping && d->nsessions == 0 && wpool_pending(d->pool) == 0)
+	if (d->stopping && d->nsessions == 0 && d->npop3 == 0 &&
+	    wpool_pending(d->pool) == 0)
 		event_base_loopbreak(d->base);
 }
 
@@ -96,7 +120,7 @@ grace_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd, (void)what;
 	log_msg(LOGL_WARN, "main", "event=stop-forced sessions=%u jobs=%zu",
-		d->nsessions, wpool_pending(d->pool));
+		d->nsessions + d->npop3, wpool_pending(d->pool));
 	event_base_loopbreak(d->base);
 }
 
@@ -110,11 +134,12 @@ stop_cb(evutil_socket_t sig, short what, void *arg)
 	if (d->stopping)
 		return;
 	log_msg(LOGL_INFO, "main", "event=stopping signal=%s sessions=%u",
-		sig == SIGTERM ? "TERM" : "INT", d->nsessions);
+		sig == SIGTERM ? "TERM" : "INT", d->nsessions + d->npop3);
 	d->stopping = true;
 	for (size_t i = 0; i < nlisteners; i++)
 		listener_free(&listeners[i]);
 	smtp_sess_shutdown_all(d);
+	pop3_sess_shutdown_all(d);
 	grace_ev = evtimer_new(d->base, grace_cb, d);
 	evtimer_add(grace_ev, &tv);
 	owld_check_stopped(d);
@@ -251,7 +276,7 @@ main(int argc, char **argv)
 	char *ddir = NULL;
 	size_t nopts = 0;
 	int *fds = NULL, ch;
-	size_t nfds = 0;
+	size_t nfds = 0, nsmtp;
 	bool daemon = false, verbose = false;
 	const char *e, *fault;
 	struct event *sigs[3];
@@ -303,6 +328,11 @@ main(int argc, char **argv)
 		fprintf(stderr, "owld: smtp.listen: %s\n", err);
 		return 71; /* EX_OSERR */
 	}
+	nsmtp = nfds; /* then the POP3 ones */
+	if (listen_bind(C.pop3_listen, &fds, &nfds, err, sizeof(err)) == -1) {
+		fprintf(stderr, "owld: pop3.listen: %s\n", err);
+		return 71;
+	}
 	check_pidfile(C.pid_file);
 	if (daemon)
 		daemonize();
@@ -318,6 +348,17 @@ main(int argc, char **argv)
 		.max_errors = C.smtp_max_errors,
 		.max_line = C.smtp_max_line,
 	};
+	D.pop3_conf = (struct pop3_conf){
+		.hostname = C.hostname,
+		.max_errors = C.pop3_max_errors,
+		.max_auth_failures = C.auth_max_failures,
+	};
+	/* unknown users are checked against this, so they cost the same */
+	if (users_hash_password("owlpost-no-such-user", D.dummy_hash,
+				sizeof(D.dummy_hash), &e) == -1) {
+		fprintf(stderr, "owld: cannot hash passwords: %s\n", e);
+		return 71;
+	}
 	snprintf(path, sizeof(path), "%s/mail", C.data_dir);
 	if ((D.store = store_new(C.mailbox_format, path, C.hostname, &e)) ==
 	    NULL) {
@@ -354,15 +395,18 @@ main(int argc, char **argv)
 	for (size_t i = 0; i < nfds; i++) {
 		char name[80];
 
-		listeners[i] = listener_new(D.base, fds[i], smtp_sess_accept,
-					    &D);
+		bool smtp = i < nsmtp;
+
+		listeners[i] = listener_new(D.base, fds[i],
+					    smtp ? smtp_sess_accept
+						 : pop3_sess_accept, &D);
 		if (listeners[i] == NULL) {
 			fprintf(stderr, "owld: cannot listen\n");
 			return 71;
 		}
 		listen_local_name(fds[i], name, sizeof(name));
-		log_msg(LOGL_INFO, "main", "event=listen proto=smtp addr=%s",
-			name);
+		log_msg(LOGL_INFO, "main", "event=listen proto=%s addr=%s",
+			smtp ? "smtp" : "pop3", name);
 	}
 	nlisteners = nfds;
 	free(fds);
@@ -391,6 +435,9 @@ main(int argc, char **argv)
 		event_free(grace_ev);
 	if (pidfile_written)
 		unlink(C.pid_file);
+	for (size_t i = 0; i < D.nlocks; i++)
+		free(D.locks[i]);
+	free(D.locks);
 	users_free(&D.users);
 	store_free(&D.store);
 	conf_free(&C);

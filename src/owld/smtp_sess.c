@@ -62,26 +62,10 @@ static const struct conn_ops smtp_conn_ops = {
 	.closed = on_closed,
 };
 
-/* Sends the core's replies, tracing each line. */
 static void
 flush(struct smtp_sess *s)
 {
-	if (s->out->len == 0)
-		return;
-	if (log_trace_enabled()) {
-		const char *p = s->out->data, *end = p + s->out->len;
-
-		while (p < end) {
-			const char *nl = memchr(p, '\n', (size_t)(end - p));
-			size_t n = nl ? (size_t)(nl - p) + 1
-				      : (size_t)(end - p);
-
-			log_trace("smtp", s->id, 'S', p, n);
-			p += n;
-		}
-	}
-	conn_write(s->conn, s->out->data, s->out->len);
-	buf_reset(s->out);
+	owld_send(s->conn, "smtp", s->id, s->out);
 }
 
 void
@@ -93,7 +77,7 @@ smtp_sess_accept(int fd, struct sockaddr *sa, socklen_t len, void *arg)
 
 	(void)len;
 	conn_addr_text(sa, peer, sizeof(peer));
-	if (d->stopping || d->nsessions >= d->conf->max_connections) {
+	if (d->stopping || owld_full(d)) {
 		char line[300];
 		int n = snprintf(line, sizeof(line),
 				 "421 4.7.0 %s Error: too many connections, "

@@ -81,36 +81,14 @@ smtp_server_free(struct smtp_server **sp)
 	*sp = NULL;
 }
 
-static void
-reply(struct buf *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/*
- * Appends one reply line with CRLF.  The output buffer is sized by the
- * caller for a full pipelined group; if it is full the reply is dropped
- * and the caller's back-pressure (it stops feeding) prevents that.
- */
-static void
-reply(struct buf *out, const char *fmt, ...)
-{
-	va_list ap;
-	size_t mark = out->len;
-
-	va_start(ap, fmt);
-	if (buf_vprintf(out, fmt, ap) == -1 || buf_add(out, "\r\n", 2) == -1) {
-		out->len = mark;
-		out->data[mark] = '\0';
-	}
-	va_end(ap);
-}
-
 /* A 5xx the client caused: counts toward max_errors. */
 static enum smtp_act
 fail(struct smtp_server *s, struct buf *out, const char *text)
 {
-	reply(out, "%s", text);
+	buf_line(out, "%s", text);
 	if (++s->errors >= s->conf->max_errors) {
-		reply(out, "421 4.7.0 %s Error: too many errors",
-		      s->conf->hostname);
+		buf_line(out, "421 4.7.0 %s Error: too many errors",
+			 s->conf->hostname);
 		s->state = ST_CLOSED;
 		return SMTP_ACT_CLOSE;
 	}
@@ -132,7 +110,7 @@ reset_txn(struct smtp_server *s)
 void
 smtp_server_greet(struct smtp_server *s, struct buf *out)
 {
-	reply(out, "220 %s ESMTP owlpost", s->conf->hostname);
+	buf_line(out, "220 %s ESMTP owlpost", s->conf->hostname);
 }
 
 size_t
@@ -174,14 +152,14 @@ smtp_server_txn(const struct smtp_server *s, struct smtp_txn *t)
 void
 smtp_server_shutdown(struct smtp_server *s, struct buf *out)
 {
-	reply(out, "421 4.3.2 %s Service shutting down", s->conf->hostname);
+	buf_line(out, "421 4.3.2 %s Service shutting down", s->conf->hostname);
 	s->state = ST_CLOSED;
 }
 
 void
 smtp_server_timeout(struct smtp_server *s, struct buf *out)
 {
-	reply(out, "421 4.4.2 %s Error: timeout exceeded", s->conf->hostname);
+	buf_line(out, "421 4.4.2 %s Error: timeout exceeded", s->conf->hostname);
 	s->state = ST_CLOSED;
 }
 
@@ -282,15 +260,15 @@ do_helo(struct smtp_server *s, const char *arg, size_t len, struct buf *out,
 	s->state = ST_HELO;
 	reset_txn(s);
 	if (!esmtp) {
-		reply(out, "250 %s", s->conf->hostname);
+		buf_line(out, "250 %s", s->conf->hostname);
 		return SMTP_ACT_NONE;
 	}
-	reply(out, "250-%s", s->conf->hostname);
-	reply(out, "250-PIPELINING");
-	reply(out, "250-SIZE %zu", s->conf->max_size);
-	reply(out, "250-8BITMIME");
-	reply(out, "250-ENHANCEDSTATUSCODES");
-	reply(out, "250 HELP");
+	buf_line(out, "250-%s", s->conf->hostname);
+	buf_line(out, "250-PIPELINING");
+	buf_line(out, "250-SIZE %zu", s->conf->max_size);
+	buf_line(out, "250-8BITMIME");
+	buf_line(out, "250-ENHANCEDSTATUSCODES");
+	buf_line(out, "250 HELP");
 	return SMTP_ACT_NONE;
 }
 
@@ -474,7 +452,7 @@ cmd_rcpt(struct smtp_server *s, const char *arg, size_t len, struct buf *out)
 	}
 	if (s->nrcpts >= s->conf->max_rcpts) {
 		/* 452 per RFC 5321 4.5.3.1.10; not a client error */
-		reply(out, "452 4.5.3 Error: too many recipients");
+		buf_line(out, "452 4.5.3 Error: too many recipients");
 		return SMTP_ACT_NONE;
 	}
 	s->pending = SMTP_ACT_RCPT;
@@ -493,7 +471,7 @@ cmd_data(struct smtp_server *s, const char *arg, size_t len, struct buf *out)
 		return fail(s, out, "503 5.5.1 Error: need MAIL command");
 	if (s->state < ST_RCPT)
 		return fail(s, out, "554 5.5.1 Error: no valid recipients");
-	reply(out, "354 End data with <CR><LF>.<CR><LF>");
+	buf_line(out, "354 End data with <CR><LF>.<CR><LF>");
 	s->state = ST_DATA;
 	s->size = 0;
 	s->prev_crlf = true; /* the DATA command's CRLF */
@@ -507,11 +485,11 @@ end_data(struct smtp_server *s, struct buf *out)
 {
 	if (s->too_big || s->line_too_long) {
 		if (s->too_big)
-			reply(out, "552 5.3.4 Error: message size exceeds "
-				   "fixed limit");
+			buf_line(out, "552 5.3.4 Error: message size exceeds "
+				      "fixed limit");
 		else
-			reply(out, "552 5.3.4 Error: message line longer "
-				   "than %zu octets", s->conf->max_line);
+			buf_line(out, "552 5.3.4 Error: message line longer "
+				      "than %zu octets", s->conf->max_line);
 		reset_txn(s);
 		return SMTP_ACT_DATA_ABORT;
 	}
@@ -558,7 +536,7 @@ cmd_rset(struct smtp_server *s, const char *arg, size_t len, struct buf *out)
 	if (len > 0)
 		return fail(s, out, "501 5.5.4 Syntax: RSET");
 	reset_txn(s);
-	reply(out, "250 2.0.0 Ok");
+	buf_line(out, "250 2.0.0 Ok");
 	return SMTP_ACT_NONE;
 }
 
@@ -566,7 +544,7 @@ static enum smtp_act
 cmd_noop(struct smtp_server *s, const char *arg, size_t len, struct buf *out)
 {
 	(void)s, (void)arg, (void)len;
-	reply(out, "250 2.0.0 Ok");
+	buf_line(out, "250 2.0.0 Ok");
 	return SMTP_ACT_NONE;
 }
 
@@ -576,7 +554,7 @@ cmd_quit(struct smtp_server *s, const char *arg, size_t len, struct buf *out)
 	(void)arg;
 	if (len > 0)
 		return fail(s, out, "501 5.5.4 Syntax: QUIT");
-	reply(out, "221 2.0.0 %s Bye", s->conf->hostname);
+	buf_line(out, "221 2.0.0 %s Bye", s->conf->hostname);
 	s->state = ST_CLOSED;
 	return SMTP_ACT_CLOSE;
 }
@@ -616,8 +594,8 @@ static enum smtp_act
 cmd_help(struct smtp_server *s, const char *arg, size_t len, struct buf *out)
 {
 	(void)s, (void)arg, (void)len;
-	reply(out, "214 2.0.0 Commands: HELO EHLO MAIL RCPT DATA RSET NOOP "
-		   "QUIT VRFY HELP");
+	buf_line(out, "214 2.0.0 Commands: HELO EHLO MAIL RCPT DATA RSET NOOP "
+		      "QUIT VRFY HELP");
 	return SMTP_ACT_NONE;
 }
 
@@ -665,9 +643,9 @@ smtp_server_done(struct smtp_server *s, enum smtp_result r, const char *info,
 			s->sender = s->req.addr;
 			s->nrcpts = 0;
 			s->state = ST_MAIL;
-			reply(out, "250 2.1.0 Ok");
+			buf_line(out, "250 2.1.0 Ok");
 		} else if (r == SMTP_R_TEMP || r == SMTP_R_NOSPACE) {
-			reply(out, "451 4.3.0 Error: try again later");
+			buf_line(out, "451 4.3.0 Error: try again later");
 		} else {
 			return fail(s, out, "550 5.7.1 Error: sender rejected");
 		}
@@ -677,29 +655,29 @@ smtp_server_done(struct smtp_server *s, enum smtp_result r, const char *info,
 		switch (r) {
 		case SMTP_R_OK:
 			add_rcpt(s);
-			reply(out, "250 2.1.5 Ok");
+			buf_line(out, "250 2.1.5 Ok");
 			return SMTP_ACT_NONE;
 		case SMTP_R_NOUSER:
-			reply(out, "550 5.1.1 <%s>: Recipient address "
-				   "rejected: User unknown", txt);
+			buf_line(out, "550 5.1.1 <%s>: Recipient address "
+				      "rejected: User unknown", txt);
 			break;
 		case SMTP_R_RELAY_DENIED:
-			reply(out, "550 5.7.1 <%s>: Relay access denied", txt);
+			buf_line(out, "550 5.7.1 <%s>: Relay access denied", txt);
 			break;
 		case SMTP_R_TEMP:
 		case SMTP_R_NOSPACE:
-			reply(out, "451 4.3.0 <%s>: Temporary lookup failure",
-			      txt);
+			buf_line(out, "451 4.3.0 <%s>: Temporary lookup failure",
+				 txt);
 			return SMTP_ACT_NONE;
 		case SMTP_R_PERM:
-			reply(out, "550 5.1.1 <%s>: Recipient address "
-				   "rejected", txt);
+			buf_line(out, "550 5.1.1 <%s>: Recipient address "
+				      "rejected", txt);
 			break;
 		}
 		/* refused recipients count as errors: slows address probing */
 		if (++s->errors >= s->conf->max_errors) {
-			reply(out, "421 4.7.0 %s Error: too many errors",
-			      s->conf->hostname);
+			buf_line(out, "421 4.7.0 %s Error: too many errors",
+				 s->conf->hostname);
 			s->state = ST_CLOSED;
 			return SMTP_ACT_CLOSE;
 		}
@@ -707,29 +685,29 @@ smtp_server_done(struct smtp_server *s, enum smtp_result r, const char *info,
 	case SMTP_ACT_VRFY:
 		addr_text(&s->req.addr, txt, sizeof(txt));
 		if (r == SMTP_R_OK)
-			reply(out, "250 2.1.5 <%s>", txt);
+			buf_line(out, "250 2.1.5 <%s>", txt);
 		else if (r == SMTP_R_TEMP || r == SMTP_R_NOSPACE)
-			reply(out, "451 4.3.0 <%s>: Temporary lookup failure",
-			      txt);
+			buf_line(out, "451 4.3.0 <%s>: Temporary lookup failure",
+				 txt);
 		else
-			reply(out, "550 5.1.1 <%s>: User unknown", txt);
+			buf_line(out, "550 5.1.1 <%s>: User unknown", txt);
 		return SMTP_ACT_NONE;
 	case SMTP_ACT_COMMIT:
 		switch (r) {
 		case SMTP_R_OK:
-			reply(out, "250 2.0.0 Ok: queued as %s",
-			      info ? info : "-");
+			buf_line(out, "250 2.0.0 Ok: queued as %s",
+				 info ? info : "-");
 			break;
 		case SMTP_R_NOSPACE:
-			reply(out, "452 4.3.1 Error: insufficient system "
-				   "storage");
+			buf_line(out, "452 4.3.1 Error: insufficient system "
+				      "storage");
 			break;
 		case SMTP_R_TEMP:
-			reply(out, "451 4.3.0 Error: local delivery failed, "
-				   "try again later");
+			buf_line(out, "451 4.3.0 Error: local delivery failed, "
+				      "try again later");
 			break;
 		default:
-			reply(out, "554 5.3.0 Error: delivery failed");
+			buf_line(out, "554 5.3.0 Error: delivery failed");
 			break;
 		}
 		reset_txn(s);

@@ -1,7 +1,8 @@
 /*
  * mbox - delivery to MAIL_DIR/<domain>/<local>.mbox (mboxrd).
  *
- * Each message is appended as a "From sender date" line, the message with
+ * Each message is appended as a "From sender date" line, an "X-UIDL: NAME"
+ * header (the stable POP3 id, as qpopper writes it), the message with
  * every line matching ^>*From  quoted by one more '>', and a blank line.
  * Locking is dot-lock (<file>.lock, made with O_EXCL; stale after 5
  * minutes) plus an fcntl write lock, both bounded in time so a stuck lock
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -44,25 +46,40 @@ nap(void)
 }
 
 static int
-dotlock(struct box *b)
+dotlock(const char *lock)
 {
 	for (int i = 0; i < LOCK_TRIES; i++) {
 		struct stat sb;
-		int fd = fsops_open(b->lock, O_WRONLY | O_CREAT | O_EXCL,
-				    0600);
+		int fd = fsops_open(lock, O_WRONLY | O_CREAT | O_EXCL, 0600);
 
 		if (fd != -1) {
 			close(fd);
-			b->dotlocked = true;
 			return 0;
 		}
 		if (errno != EEXIST)
 			return -1;
-		if (stat(b->lock, &sb) == 0 &&
+		if (stat(lock, &sb) == 0 &&
 		    time(NULL) - sb.st_mtime > LOCK_STALE)
-			unlink(b->lock);
+			unlink(lock);
 		else
 			nap();
+	}
+	errno = EAGAIN;
+	return -1;
+}
+
+/* An fcntl lock of type (F_RDLCK, F_WRLCK), bounded in time. */
+static int
+fcntl_lock(int fd, short type)
+{
+	struct flock fl = {.l_type = type, .l_whence = SEEK_SET};
+
+	for (int i = 0; i < LOCK_TRIES; i++) {
+		if (fcntl(fd, F_SETLK, &fl) == 0)
+			return 0;
+		if (errno != EACCES && errno != EAGAIN)
+			return -1;
+		nap();
 	}
 	errno = EAGAIN;
 	return -1;
@@ -71,34 +88,24 @@ dotlock(struct box *b)
 static int
 open_box(struct store *st, struct box *b)
 {
-	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
 	char dir[4096];
 	struct stat sb;
 	char *slash;
-	int i;
 
 	snprintf(dir, sizeof(dir), "%s", b->path);
 	slash = strrchr(dir, '/');
 	*slash = '\0';
 	if (store_mkdirs(dir, st->mail_dir) == -1)
 		return -1;
-	if (dotlock(b) == -1)
+	if (dotlock(b->lock) == -1)
 		return -1;
+	b->dotlocked = true;
 	b->created = stat(b->path, &sb) == -1;
 	b->fd = fsops_open(b->path, O_RDWR | O_CREAT, 0600);
 	if (b->fd == -1)
 		return -1;
-	for (i = 0; i < LOCK_TRIES; i++) {
-		if (fcntl(b->fd, F_SETLK, &fl) == 0)
-			break;
-		if (errno != EACCES && errno != EAGAIN)
-			return -1;
-		nap();
-	}
-	if (i == LOCK_TRIES) {
-		errno = EAGAIN;
+	if (fcntl_lock(b->fd, F_WRLCK) == -1)
 		return -1;
-	}
 	if (fstat(b->fd, &sb) == -1)
 		return -1;
 	b->old_size = sb.st_size;
@@ -151,6 +158,8 @@ render(const struct store_delivery *d, bool need_nl)
 		buf_addc(b, '\n');
 	buf_printf(b, "From %s %s\n", d->sender[0] ? d->sender
 						    : "MAILER-DAEMON", date);
+	/* first, so a sender's own X-UIDL can never be taken for it */
+	buf_printf(b, "X-UIDL: %s\n", d->name);
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
@@ -249,4 +258,330 @@ out:
 		close_box(&boxes[i]);
 	free(boxes);
 	free(users);
+}
+
+/*
+ * Reading.  The parser sees the file once, in 64 KiB reads, and keeps per
+ * line only its start, its length and its first octets: a message starts
+ * at a "From " line at the top of the file or after an empty line, and
+ * ends before the empty line that precedes the next one.
+ */
+#define HEAD_MAX 96
+
+struct parse {
+	struct store_box *b;
+	size_t cap;
+	struct store_msg *m;	/* the message being read, or NULL */
+	unsigned long long hash;	/* of the message's lines */
+	unsigned long long lh;		/* of the current line */
+	size_t nquoted, nlf;
+	bool first_line;	/* the line after the From_ line */
+	bool has_uidl;
+	bool partial;		/* the last line has no LF (end of file) */
+	off_t line_start;
+	size_t line_len;
+	char head[HEAD_MAX];
+	size_t head_len;
+	int quote;		/* -1: no; 0..: octets of '>'+"From " seen */
+	bool seen_gt;
+	bool prev_empty;
+	off_t prev_start;
+};
+
+static void
+finish_msg(struct parse *p, off_t end)
+{
+	struct store_msg *m = p->m;
+	size_t len, extra = 0;
+
+	if (m == NULL)
+		return;
+	if (p->prev_empty && p->prev_start >= m->off) {
+		end = p->prev_start; /* the separating empty line */
+		p->nlf--;
+	} else if (p->partial) {
+		extra = 2; /* the last line goes out with a CRLF too */
+	}
+	m->end = end;
+	len = (size_t)(m->end - m->off);
+	m->size = len - p->nquoted + p->nlf + extra;
+	if (!p->has_uidl)
+		snprintf(m->uidl, sizeof(m->uidl), "h%016llx", p->hash);
+	p->b->n++;
+	p->m = NULL;
+}
+
+/* A whole line has been seen (ends_nl: it ended with LF). */
+static void
+end_line(struct parse *p, bool ends_nl)
+{
+	bool empty = p->line_len == (ends_nl ? 1u : 0u);
+
+	if (p->head_len >= 5 && memcmp(p->head, "From ", 5) == 0 &&
+	    (p->line_start == 0 || p->prev_empty)) {
+		struct store_box *b = p->b;
+
+		finish_msg(p, p->line_start);
+		if (b->n == p->cap) {
+			p->cap = p->cap ? p->cap * 2 : 64;
+			b->msgs = xrealloc(b->msgs, p->cap * sizeof(*b->msgs));
+		}
+		p->m = &b->msgs[b->n];
+		memset(p->m, 0, sizeof(*p->m));
+		p->m->from_off = p->line_start;
+		p->m->off = p->line_start + (off_t)p->line_len;
+		p->hash = p->lh;
+		p->nquoted = p->nlf = 0;
+		p->first_line = true;
+		p->has_uidl = false;
+		p->prev_empty = false;
+		return;
+	}
+	if (p->m != NULL) {
+		if (p->first_line && p->head_len > 8 &&
+		    strncasecmp(p->head, "X-UIDL: ", 8) == 0 &&
+		    p->line_len < HEAD_MAX) {
+			size_t n = p->head_len - 8 - (ends_nl ? 1 : 0);
+			bool ok = n > 0 && n <= 70;
+
+			for (size_t i = 0; ok && i < n; i++)
+				ok = p->head[8 + i] > ' ' &&
+				     p->head[8 + i] < 0x7f;
+			if (ok) {
+				memcpy(p->m->uidl, p->head + 8, n);
+				p->m->uidl[n] = '\0';
+				p->has_uidl = true;
+			}
+		}
+		p->first_line = false;
+		p->hash = store_hash(p->hash, &p->lh, sizeof(p->lh));
+		if (p->quote == 5)
+			p->nquoted++;
+		if (ends_nl)
+			p->nlf++;
+		p->partial = !ends_nl;
+	}
+	p->prev_empty = empty;
+	p->prev_start = p->line_start;
+}
+
+/* Feeds octets of the current line (no LF among them). */
+static void
+line_part(struct parse *p, const char *s, size_t n)
+{
+	static const char from[] = "From ";
+
+	if (p->head_len < HEAD_MAX) {
+		size_t k = n < HEAD_MAX - p->head_len ? n : HEAD_MAX - p->head_len;
+
+		memcpy(p->head + p->head_len, s, k);
+		p->head_len += k;
+	}
+	p->lh = store_hash(p->lh, s, n);
+	/* quote: 0 = a run of '>' (seen_gt once any), 1..4 = part of "From "
+	 * matched after it, 5 = a quoted From_ line, -1 = not one */
+	for (size_t i = 0; i < n && p->quote >= 0 && p->quote < 5; i++) {
+		if (p->quote == 0 && s[i] == '>') {
+			p->seen_gt = true;
+		} else if (p->seen_gt && s[i] == from[p->quote]) {
+			p->quote++;
+		} else {
+			p->quote = -1;
+		}
+	}
+	p->line_len += n;
+}
+
+enum store_res
+mbox_box_open(struct store_box *b, char *err, size_t errsz)
+{
+	char lock[4200], buf[65536];
+	struct parse p = {.b = b};
+	struct stat sb;
+	off_t pos = 0;
+	enum store_res r = STORE_OK;
+
+	bsnprintf(lock, sizeof(lock), "%s.lock", b->path);
+	b->fd = open(b->path, O_RDONLY | O_CLOEXEC);
+	if (b->fd == -1) {
+		if (errno == ENOENT)
+			return STORE_OK; /* no mail yet */
+		snprintf(err, errsz, "open %s: %s", b->path, strerror(errno));
+		return STORE_TEMP;
+	}
+	/* the same locks as delivery, so no half-appended message is seen */
+	if (dotlock(lock) == -1) {
+		snprintf(err, errsz, "lock %s: %s", lock, strerror(errno));
+		return STORE_TEMP;
+	}
+	if (fcntl_lock(b->fd, F_RDLCK) == -1 || fstat(b->fd, &sb) == -1) {
+		snprintf(err, errsz, "lock %s: %s", b->path, strerror(errno));
+		unlink(lock);
+		return STORE_TEMP;
+	}
+	b->dev = sb.st_dev;
+	b->ino = sb.st_ino;
+	b->size = sb.st_size;
+	p.quote = 0;
+	p.lh = STORE_HASH_INIT;
+	while (pos < b->size) {
+		size_t want = sizeof(buf);
+		ssize_t n;
+		const char *s, *end;
+
+		if ((off_t)want > b->size - pos)
+			want = (size_t)(b->size - pos);
+		n = pread(b->fd, buf, want, pos);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			snprintf(err, errsz, "read %s: %s", b->path,
+				 n == 0 ? "file shrank" : strerror(errno));
+			r = STORE_TEMP;
+			break;
+		}
+		for (s = buf, end = buf + n; s < end;) {
+			const char *nl = memchr(s, '\n', (size_t)(end - s));
+			size_t k = nl ? (size_t)(nl - s) : (size_t)(end - s);
+
+			line_part(&p, s, k);
+			s += k;
+			if (nl == NULL)
+				break;
+			p.lh = store_hash(p.lh, "\n", 1);
+			p.line_len++;
+			s++;
+			end_line(&p, true);
+			p.line_start += (off_t)p.line_len;
+			p.line_len = p.head_len = 0;
+			p.quote = 0;
+			p.seen_gt = false;
+			p.lh = STORE_HASH_INIT;
+		}
+		pos += n;
+	}
+	if (r == STORE_OK && p.line_len > 0)
+		end_line(&p, false);
+	if (r == STORE_OK)
+		finish_msg(&p, b->size);
+	else if (p.m != NULL)
+		p.m = NULL;
+	{
+		struct flock fl = {.l_type = F_UNLCK, .l_whence = SEEK_SET};
+
+		fcntl(b->fd, F_SETLK, &fl);
+	}
+	unlink(lock);
+	return r;
+}
+
+/* Copies [from, to) of src to dst. */
+static int
+copy_range(int src, int dst, off_t from, off_t to)
+{
+	char buf[65536];
+
+	while (from < to) {
+		size_t want = sizeof(buf);
+		ssize_t n;
+
+		if ((off_t)want > to - from)
+			want = (size_t)(to - from);
+		n = pread(src, buf, want, from);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO;
+			return -1;
+		}
+		if (fsops_write_all(dst, buf, (size_t)n) == -1)
+			return -1;
+		from += n;
+	}
+	return 0;
+}
+
+enum store_res
+mbox_box_expunge(struct store_box *b, const bool *dele, char *err,
+		 size_t errsz)
+{
+	char lock[4200], tmp[4200], dir[4096], *slash;
+	const char *what = "lock";
+	struct stat sb;
+	int fd = -1, out = -1;
+	enum store_res r = STORE_TEMP;
+	off_t prev = 0;
+
+	bsnprintf(lock, sizeof(lock), "%s.lock", b->path);
+	bsnprintf(dir, sizeof(dir), "%s", b->path);
+	slash = strrchr(dir, '/');
+	*slash = '\0';
+	bsnprintf(tmp, sizeof(tmp), "%s/.%s.expunge", dir, slash + 1);
+	if (dotlock(lock) == -1) {
+		snprintf(err, errsz, "lock %s: %s", lock, strerror(errno));
+		return STORE_TEMP;
+	}
+	if ((fd = open(b->path, O_RDWR | O_CLOEXEC)) == -1 ||
+	    fcntl_lock(fd, F_WRLCK) == -1 || fstat(fd, &sb) == -1)
+		goto fail;
+	what = "check";
+	if (sb.st_dev != b->dev || sb.st_ino != b->ino || sb.st_size < b->size) {
+		errno = ESTALE; /* rewritten by another program meanwhile */
+		goto fail;
+	}
+	for (size_t i = 0; i < b->n; i++) {
+		char from[5];
+
+		if (pread(fd, from, 5, b->msgs[i].from_off) != 5 ||
+		    memcmp(from, "From ", 5) != 0) {
+			errno = ESTALE;
+			goto fail;
+		}
+	}
+	what = "write";
+	out = fsops_open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+			 sb.st_mode & 07777);
+	if (out == -1)
+		goto fail;
+	/* what is kept: everything but the deleted messages' ranges */
+	for (size_t i = 0; i < b->n; i++) {
+		off_t next = i + 1 < b->n ? b->msgs[i + 1].from_off : b->size;
+
+		if (!dele[i])
+			continue;
+		if (copy_range(fd, out, prev, b->msgs[i].from_off) == -1)
+			goto fail;
+		prev = next;
+	}
+	/* the rest, with whatever arrived during the session */
+	if (copy_range(fd, out, prev, sb.st_size) == -1)
+		goto fail;
+	what = "fsync";
+	if (fchmod(out, sb.st_mode & 07777) == -1 || fsops_fsync(out) == -1)
+		goto fail;
+	if (fsops_close(out) == -1) {
+		out = -1;
+		goto fail;
+	}
+	out = -1;
+	what = "rename";
+	if (fsops_rename(tmp, b->path) == -1)
+		goto fail;
+	what = "fsync";
+	if (fsops_fsync_dir(dir) == -1)
+		goto fail; /* renamed but maybe not durable: say TEMP */
+	r = STORE_OK;
+	goto done;
+fail:
+	r = errno == ENOSPC || errno == EDQUOT ? STORE_NOSPACE : STORE_TEMP;
+	snprintf(err, errsz, "%s %s: %s", what, b->path, strerror(errno));
+	if (out != -1)
+		close(out);
+	unlink(tmp);
+done:
+	if (fd != -1)
+		close(fd);
+	unlink(lock);
+	return r;
 }

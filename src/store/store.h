@@ -19,6 +19,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include "../lib/conf.h"
@@ -54,7 +55,59 @@ int store_mailbox_path(const struct store *st, const char *user, char *out,
 /* The size a message of data/len has with CRLF line ends. */
 size_t store_crlf_size(const char *data, size_t len);
 
-/* Backend entry points (maildir.c, mbox.c). */
+/*
+ * Reading (POP3): a mailbox is opened as a snapshot of its messages, in
+ * delivery order, with sizes and unique ids, read one message at a time
+ * through a store_reader (constant memory), and changed only by
+ * store_box_expunge(), which removes the marked messages durably.
+ * Maildir: opening moves new/ to cur/ (NAME -> NAME:2,); sizes come from
+ * the ,S=,W= names, so no message file is read; the UIDL is the base name.
+ * mbox: the file is parsed once under its locks; the UIDL is the X-UIDL
+ * header owld writes first in each message, or a hash of the message;
+ * expunge rewrites the file (temp, fsync, rename) under the locks and
+ * keeps what was delivered after the snapshot.  See docs/MAILDIR.md.
+ */
+struct store_msg {
+	size_t size;		/* octets with CRLF line ends */
+	char uidl[72];		/* 1-70 printable characters */
+	char *file;		/* Maildir: its name in cur/ */
+	off_t from_off;		/* mbox: its From_ line */
+	off_t off, end;		/* mbox: its text in the file */
+};
+
+struct store_box {
+	struct store *st;
+	char path[4096];	/* the Maildir directory or the mbox file */
+	struct store_msg *msgs;
+	size_t n;
+	int fd;			/* mbox: open for reading, or -1 */
+	dev_t dev;		/* mbox: the snapshot's file and size */
+	ino_t ino;
+	off_t size;
+};
+
+struct store_reader {
+	int fd;
+	off_t pos, end;
+	bool mbox;		/* undo the mboxrd quoting while reading */
+	bool bol, held;		/* at a line start; one '>' held back */
+	unsigned from;		/* octets of "From " matched after it */
+};
+
+/* Opens user's mailbox (created empty if missing); not STORE_OK: err. */
+enum store_res store_box_open(struct store *st, const char *user,
+			      struct store_box **bp, char *err, size_t errsz);
+void store_box_free(struct store_box **bp);
+/* Opens message i for reading; -1 with errno (ENOENT: gone). */
+int store_reader_open(struct store_box *b, size_t i, struct store_reader *r);
+/* Reads up to size octets of stored text (LF line ends); 0 at the end. */
+ssize_t store_reader_read(struct store_reader *r, char *buf, size_t size);
+void store_reader_close(struct store_reader *r);
+/* Removes the messages with dele[i] set; STORE_OK once durable. */
+enum store_res store_box_expunge(struct store_box *b, const bool *dele,
+				 char *err, size_t errsz);
+
+/* Backend entry points (maildir.c, mbox.c, mailbox.c). */
 struct store {
 	enum mailbox_format fmt;
 	char *mail_dir;
@@ -63,6 +116,21 @@ struct store {
 void maildir_deliver(struct store *st, struct store_delivery **batch,
 		     size_t n);
 void mbox_deliver(struct store *st, struct store_delivery *d);
+enum store_res maildir_box_open(struct store_box *b, char *err,
+				size_t errsz);
+enum store_res maildir_box_expunge(struct store_box *b, const bool *dele,
+				   char *err, size_t errsz);
+int maildir_reader_open(struct store_box *b, size_t i,
+			struct store_reader *r);
+enum store_res mbox_box_open(struct store_box *b, char *err, size_t errsz);
+enum store_res mbox_box_expunge(struct store_box *b, const bool *dele,
+				char *err, size_t errsz);
+/* Makes every uidl in the box unique (suffixes on repeats). */
+void store_box_unique_uidls(struct store_box *b);
+/* A 64-bit FNV-1a hash, for ids of messages without a usable name. */
+unsigned long long store_hash(unsigned long long h, const void *data,
+			      size_t len);
+#define STORE_HASH_INIT 0xcbf29ce484222325ULL
 /* Fills d->name with a unique name; used by both backends. */
 void store_unique_name(struct store *st, struct store_delivery *d);
 /* Sets res and error from errno after a failed call on path. */

@@ -1,7 +1,9 @@
 """Fixtures for the integration tests: start build/owld on free loopback
 ports (port 0, read back from the log) with a temp data directory."""
 import os
+import poplib
 import re
+import smtplib
 import signal
 import socket
 import subprocess
@@ -28,10 +30,12 @@ class Owld:
         self.verbose = verbose
         self.proc = None
         self.port = None
+        self.pop3_port = None
 
     def start(self):
         args = [OWLD] + (["-v"] if self.verbose else []) + ["-D", self.datadir,
                 "-o", "smtp.listen=127.0.0.1:0", "-o", "hostname=mx.test",
+                "-o", "pop3.listen=127.0.0.1:0", "-o", "auth.fail_delay=50ms",
                 "-o", "log.file=" + self.log]
         for o in self.opts:
             args += ["-o", o]
@@ -42,8 +46,10 @@ class Owld:
         while time.time() < deadline:
             text = self.logtext()[start:]
             m = re.search(r"event=listen proto=smtp addr=127\.0\.0\.1:(\d+)", text)
-            if m:
+            p = re.search(r"event=listen proto=pop3 addr=127\.0\.0\.1:(\d+)", text)
+            if m and (p or "pop3.listen=" in " ".join(self.opts)):
                 self.port = int(m.group(1))
+                self.pop3_port = int(p.group(1)) if p else None
                 return self
             if self.proc.poll() is not None:
                 raise RuntimeError("owld exited: " + self.proc.stderr.read())
@@ -85,6 +91,22 @@ class Owld:
     def connect(self, timeout=10):
         s = socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
         return Client(s)
+
+    def pop3(self, timeout=10):
+        s = socket.create_connection(("127.0.0.1", self.pop3_port), timeout=timeout)
+        return Pop3Client(s)
+
+    def poplib(self, user="alice", password=None):
+        """A logged-in poplib.POP3 session."""
+        p = poplib.POP3("127.0.0.1", self.pop3_port, timeout=30)
+        p.user(user)
+        p.pass_(password or "pw-" + user.split("@")[0])
+        return p
+
+    def send(self, rcpts, body, sender="sender@example.org"):
+        """Delivers one message over SMTP; body is bytes with CRLF ends."""
+        with smtplib.SMTP("127.0.0.1", self.port, timeout=30) as c:
+            c.sendmail(sender, rcpts, body)
 
 
 class Client:
@@ -138,6 +160,40 @@ class Client:
 
     def close(self):
         self.sock.close()
+
+
+class Pop3Client(Client):
+    """A raw POP3 client: status lines and dot-terminated lists."""
+
+    def status(self):
+        line = self.readline()
+        assert line.endswith("\r\n"), repr(line)
+        return line[:-2]
+
+    def cmd(self, text):
+        self.send(text + "\r\n")
+        return self.status()
+
+    def multi(self):
+        """The lines of a multi-line body, un-dot-stuffed, as bytes."""
+        out = []
+        while True:
+            while b"\r\n" not in self.buf:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    raise EOFError("closed in a multi-line reply")
+                self.buf += chunk
+            line, self.buf = self.buf.split(b"\r\n", 1)
+            if line == b".":
+                return out
+            out.append(line[1:] if line.startswith(b".") else line)
+
+    def login(self, user="alice", password=None):
+        assert self.status().startswith("+OK")
+        assert self.cmd("USER " + user).startswith("+OK")
+        r = self.cmd("PASS " + (password or "pw-" + user.split("@")[0]))
+        assert r.startswith("+OK"), r
+        return r
 
 
 def add_user(datadir, name, password):

@@ -1,0 +1,660 @@
+/*
+ * pop3_sess - glue between net/conn, the pop3_server core, auth/users and
+ * the store's mailbox reading.  Slow work runs on the worker pool: the
+ * password check (crypt(3), one job per login so logins spread over the
+ * workers) with the mailbox snapshot, and the expunge at QUIT.  Messages
+ * are streamed from the file as the client reads them (conn_await_drain),
+ * so a session costs its buffers whatever the message size.
+ *
+ * Locking: a mailbox is held by at most one session.  The lock is taken
+ * before the login job runs (only when the user exists) and released when
+ * the session and any job it started are both gone, so a new session can
+ * never snapshot a mailbox while an expunge is still running.
+ */
+#include <errno.h>
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "../lib/buf.h"
+#include "../lib/log.h"
+#include "../net/conn.h"
+#include "owld.h"
+
+#define OUT_MAX (64 * 1024)	/* replies of one pipelined group */
+#define CHUNK (16 * 1024)	/* stored text read per step */
+#define OUT_CAP (OUT_MAX + 2 * CHUNK + 64)
+
+struct pjob;
+
+struct pop3_sess {
+	struct owld *d;
+	struct pop3_sess *prev, *next;
+	char id[17];
+	char peer[64];
+	struct conn *conn;
+	struct pop3_server *core;
+	struct buf *out;
+	char user[ADDR_PATH_MAX + 1];	/* the mailbox held, or "" */
+	struct store_box *box;
+	struct pop3_msg *msgs;
+	struct pjob *job;		/* in flight, or NULL */
+	struct event *delay;		/* a failed login's answer waits */
+	bool streaming;
+	struct store_reader rd;
+	struct pop3_stuff stuff;
+	size_t streamed;
+	bool stop_after;		/* shut down once the job/stream ends */
+	unsigned retrs;
+};
+
+enum pjob_kind { PJ_LOGIN, PJ_UPDATE };
+
+struct pjob {
+	struct wpool_job job;
+	enum pjob_kind kind;
+	struct owld *d;
+	struct pop3_sess *sess;		/* NULL once the session is gone */
+	char user[ADDR_PATH_MAX + 1];
+	bool locked;			/* the job's session holds user's lock */
+	/* login */
+	char hash[160];
+	char pass[POP3_PASS_MAX + 1];
+	bool exists, open, auth_ok;
+	/* both */
+	struct store_box *box;
+	bool *dele;
+	unsigned ndele;
+	enum store_res res;
+	char err[300];
+};
+
+static bool on_line(void *arg, const char *line, size_t len);
+static void on_toolong(void *arg);
+static size_t on_max_line(void *arg);
+static void on_timeout(void *arg);
+static void on_closed(void *arg, const char *reason);
+static void on_drained(void *arg);
+static void run_act(struct pop3_sess *s, enum pop3_act act);
+
+static const struct conn_ops pop3_conn_ops = {
+	.line = on_line,
+	.toolong = on_toolong,
+	.max_line = on_max_line,
+	.timeout = on_timeout,
+	.closed = on_closed,
+	.drained = on_drained,
+};
+
+/* Mailbox locks (loop thread only). */
+static bool
+lock_take(struct owld *d, const char *user)
+{
+	for (size_t i = 0; i < d->nlocks; i++)
+		if (strcmp(d->locks[i], user) == 0)
+			return false;
+	if (d->nlocks == d->locks_cap) {
+		d->locks_cap = d->locks_cap ? d->locks_cap * 2 : 16;
+		d->locks = xrealloc(d->locks,
+				    d->locks_cap * sizeof(*d->locks));
+	}
+	d->locks[d->nlocks++] = xstrdup(user);
+	return true;
+}
+
+static void
+lock_release(struct owld *d, const char *user)
+{
+	for (size_t i = 0; i < d->nlocks; i++) {
+		if (strcmp(d->locks[i], user) != 0)
+			continue;
+		free(d->locks[i]);
+		d->locks[i] = d->locks[--d->nlocks];
+		return;
+	}
+}
+
+static void
+flush(struct pop3_sess *s)
+{
+	owld_send(s->conn, "pop3", s->id, s->out);
+}
+
+/* Sends streamed message text: traced as a count, not as text. */
+static void
+flush_text(struct pop3_sess *s)
+{
+	s->streamed += s->out->len;
+	conn_write(s->conn, s->out->data, s->out->len);
+	buf_reset(s->out);
+}
+
+bool
+owld_full(const struct owld *d)
+{
+	return d->nsessions + d->npop3 >= d->conf->max_connections;
+}
+
+void
+pop3_sess_accept(int fd, struct sockaddr *sa, socklen_t len, void *arg)
+{
+	struct owld *d = arg;
+	struct pop3_sess *s;
+	char peer[64];
+
+	(void)len;
+	conn_addr_text(sa, peer, sizeof(peer));
+	if (d->stopping || owld_full(d)) {
+		static const char line[] =
+			"-ERR [SYS/TEMP] Too many connections, try again "
+			"later\r\n";
+
+		/* best effort: a fresh socket's buffer takes one line */
+		(void)send(fd, line, sizeof(line) - 1,
+			   MSG_DONTWAIT | MSG_NOSIGNAL);
+		close(fd);
+		log_msg(LOGL_WARN, "pop3", "peer=%s event=reject reason=%s",
+			peer, d->stopping ? "shutting-down"
+					  : "max-connections");
+		return;
+	}
+	s = xcalloc(1, sizeof(*s));
+	s->d = d;
+	s->rd.fd = -1;
+	snprintf(s->id, sizeof(s->id), "%016llx",
+		 (unsigned long long)owld_new_id());
+	memcpy(s->peer, peer, sizeof(peer));
+	s->core = pop3_server_new(&d->pop3_conf);
+	s->out = buf_new(OUT_CAP);
+	s->conn = conn_new(d->base, fd, &pop3_conn_ops, s,
+			   d->conf->pop3_timeout, 2 * POP3_SASL_MAX, OUT_MAX);
+	s->next = d->pop3_sessions;
+	if (d->pop3_sessions != NULL)
+		d->pop3_sessions->prev = s;
+	d->pop3_sessions = s;
+	d->npop3++;
+	log_msg(LOGL_INFO, "pop3", "id=%s peer=%s event=connect", s->id,
+		s->peer);
+	pop3_server_greet(s->core, s->out);
+	flush(s);
+}
+
+/* Traces a client line, with any secret in it masked. */
+static void
+trace_in(struct pop3_sess *s, const char *line, size_t len)
+{
+	if (!log_trace_enabled())
+		return;
+	if (pop3_server_in_sasl(s->core)) {
+		log_trace("pop3", s->id, 'C', "****", 4);
+	} else if (len >= 5 && strncasecmp(line, "PASS ", 5) == 0) {
+		log_trace("pop3", s->id, 'C', "PASS ****", 9);
+	} else if (len >= 11 && strncasecmp(line, "AUTH PLAIN ", 11) == 0) {
+		log_trace("pop3", s->id, 'C', "AUTH PLAIN ****", 15);
+	} else {
+		log_trace("pop3", s->id, 'C', line, len);
+	}
+}
+
+static bool
+on_line(void *arg, const char *line, size_t len)
+{
+	struct pop3_sess *s = arg;
+
+	trace_in(s, line, len);
+	run_act(s, pop3_server_feed(s->core, line, len, s->out));
+	flush(s);
+	return !pop3_server_pending(s->core) && s->delay == NULL &&
+	       !conn_closing(s->conn);
+}
+
+static void
+on_toolong(void *arg)
+{
+	struct pop3_sess *s = arg;
+
+	log_trace("pop3", s->id, 'C', "(line too long)", 15);
+	run_act(s, pop3_server_toolong(s->core, s->out));
+	flush(s);
+}
+
+static size_t
+on_max_line(void *arg)
+{
+	struct pop3_sess *s = arg;
+
+	return pop3_server_max_line(s->core);
+}
+
+static void
+on_timeout(void *arg)
+{
+	struct pop3_sess *s = arg;
+
+	/* in the middle of a message text nothing more can be said */
+	if (!s->streaming) {
+		pop3_server_timeout(s->core, s->out);
+		flush(s);
+	}
+	conn_close(s->conn, "timeout");
+}
+
+static void
+pjob_free(struct pjob *j)
+{
+	explicit_bzero(j->pass, sizeof(j->pass));
+	if (j->sess == NULL) {
+		/* the session is gone: the job let go of what it held */
+		if (j->locked)
+			lock_release(j->d, j->user);
+		store_box_free(&j->box);
+	}
+	free(j->dele);
+	free(j);
+}
+
+static void
+on_closed(void *arg, const char *reason)
+{
+	struct pop3_sess *s = arg;
+	struct owld *d = s->d;
+
+	if (s->job != NULL) {
+		/* the job finishes alone and lets go of the lock after it */
+		s->job->sess = NULL;
+		s->job->locked = s->user[0] != '\0';
+		s->user[0] = '\0';
+		if (s->job->kind == PJ_UPDATE)
+			s->box = NULL; /* the job holds it */
+	}
+	if (s->user[0] != '\0')
+		lock_release(d, s->user);
+	if (s->delay != NULL)
+		event_free(s->delay);
+	store_reader_close(&s->rd);
+	log_msg(LOGL_INFO, "pop3", "id=%s peer=%s event=disconnect reason=%s "
+		"retrieved=%u", s->id, s->peer, reason, s->retrs);
+	if (s->prev != NULL)
+		s->prev->next = s->next;
+	else
+		d->pop3_sessions = s->next;
+	if (s->next != NULL)
+		s->next->prev = s->prev;
+	d->npop3--;
+	pop3_server_free(&s->core);
+	buf_free(&s->out);
+	store_box_free(&s->box);
+	free(s->msgs);
+	free(s);
+	owld_check_stopped(d);
+}
+
+/* Ends the session for a shutdown once nothing is in flight. */
+static void
+maybe_stop(struct pop3_sess *s)
+{
+	if (!s->stop_after || s->job != NULL || s->streaming ||
+	    s->delay != NULL || conn_closing(s->conn))
+		return;
+	pop3_server_shutdown(s->core, s->out);
+	flush(s);
+	conn_close(s->conn, "shutdown");
+}
+
+static void
+resume(struct pop3_sess *s)
+{
+	if (s->stop_after)
+		maybe_stop(s);
+	else
+		conn_resume(s->conn);
+}
+
+/*
+ * The mailbox a login name means: "user@domain" as it is, or a bare
+ * local part when exactly one local domain has that user.  Returns false
+ * if the name cannot be a user at all (no lookup then).
+ */
+static bool
+login_name(struct pop3_sess *s, const char *given, char *out, size_t size)
+{
+	const struct conf *c = s->d->conf;
+	char name[ADDR_PATH_MAX + 2];
+	const char *p;
+	int found = 0;
+
+	if (strchr(given, '@') != NULL)
+		return users_normalize(given, out, size) == 0;
+	for (p = c->domains; p != NULL && *p != '\0';) {
+		const char *e = strchr(p, ',');
+		int n = e ? (int)(e - p) : (int)strlen(p);
+		char canon[ADDR_PATH_MAX + 1];
+
+		if (bsnprintf(name, sizeof(name), "%s@%.*s", given, n, p) !=
+			    -1 &&
+		    users_normalize(name, canon, sizeof(canon)) == 0 &&
+		    users_lookup(s->d->users, canon) != NULL) {
+			if (found++ == 0)
+				snprintf(out, size, "%s", canon);
+		}
+		p = e ? e + 1 : NULL;
+	}
+	if (found == 1)
+		return true;
+	/* none or ambiguous: fails like an unknown user */
+	snprintf(out, size, "%s@%s", given, "-");
+	return false;
+}
+
+static void login_run(struct wpool_job **jobs, size_t n);
+static void login_done(struct wpool_job *job);
+
+static void
+start_login(struct pop3_sess *s)
+{
+	const struct pop3_req *req = pop3_server_req(s->core);
+	struct pjob *j = xcalloc(1, sizeof(*j));
+	const char *hash = NULL, *err;
+
+	j->kind = PJ_LOGIN;
+	j->d = s->d;
+	j->sess = s;
+	j->job.run = login_run;
+	j->job.done = login_done;
+	j->job.solo = true;
+	if (users_refresh(s->d->users, &err) == -1)
+		log_msg(LOGL_ERROR, "auth", "event=users-read error=\"%s\"",
+			err);
+	if (login_name(s, req->user, j->user, sizeof(j->user)))
+		hash = users_lookup(s->d->users, j->user);
+	j->exists = hash != NULL;
+	/* an unknown user costs the same check, against a dummy hash */
+	snprintf(j->hash, sizeof(j->hash), "%s",
+		 hash ? hash : s->d->dummy_hash);
+	snprintf(j->pass, sizeof(j->pass), "%s", req->pass);
+	if (j->exists && lock_take(s->d, j->user)) {
+		j->open = true;
+		j->locked = true;
+		snprintf(s->user, sizeof(s->user), "%s", j->user);
+	}
+	s->job = j;
+	conn_pause(s->conn);
+	wpool_submit(s->d->pool, &j->job);
+}
+
+/* Worker thread: one password check, then the snapshot. */
+static void
+login_run(struct wpool_job **jobs, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct pjob *j = (struct pjob *)(void *)jobs[i];
+
+		j->auth_ok = users_verify(j->hash, j->pass) && j->exists;
+		explicit_bzero(j->pass, sizeof(j->pass));
+		if (j->auth_ok && j->open)
+			j->res = store_box_open(j->d->store, j->user, &j->box,
+						j->err, sizeof(j->err));
+	}
+}
+
+static void
+delay_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct pop3_sess *s = arg;
+
+	(void)fd, (void)what;
+	event_free(s->delay);
+	s->delay = NULL;
+	run_act(s, pop3_server_login_done(s->core, POP3_R_BADAUTH, s->out));
+	flush(s);
+	if (!conn_closing(s->conn))
+		resume(s);
+}
+
+static void
+login_done(struct wpool_job *job)
+{
+	struct pjob *j = (struct pjob *)(void *)job;
+	struct pop3_sess *s = j->sess;
+	enum pop3_result r;
+	char qb[600];
+	const char *q = log_q(qb, sizeof(qb), j->user);
+
+	if (s == NULL) {
+		struct owld *d = j->d;
+
+		pjob_free(j);
+		owld_check_stopped(d);
+		return;
+	}
+	s->job = NULL;
+	if (!j->auth_ok) {
+		struct timeval tv = {
+			.tv_sec = s->d->conf->auth_fail_delay / 1000,
+			.tv_usec = (s->d->conf->auth_fail_delay % 1000) * 1000,
+		};
+
+		log_msg(LOGL_WARN, "pop3", "id=%s peer=%s event=login-failed "
+			"user=%s reason=%s", s->id, s->peer, q,
+			j->exists ? "bad-password" : "unknown-user");
+		if (j->locked) {
+			lock_release(s->d, j->user);
+			s->user[0] = '\0';
+		}
+		pjob_free(j);
+		/* the same answer, after the same delay, either way */
+		s->delay = evtimer_new(s->d->base, delay_cb, s);
+		evtimer_add(s->delay, &tv);
+		return;
+	}
+	if (!j->open) {
+		r = POP3_R_INUSE;
+		log_msg(LOGL_WARN, "pop3", "id=%s peer=%s event=login-refused "
+			"user=%s reason=in-use", s->id, s->peer, q);
+	} else if (j->res != STORE_OK) {
+		r = j->res == STORE_PERM ? POP3_R_PERM : POP3_R_TEMP;
+		log_msg(LOGL_ERROR, "pop3", "id=%s event=mailbox-error user=%s "
+			"error=\"%s\"", s->id, q, j->err);
+		lock_release(s->d, j->user);
+		s->user[0] = '\0';
+	} else {
+		s->box = j->box;
+		j->box = NULL;
+		s->msgs = xcalloc(s->box->n + 1, sizeof(*s->msgs));
+		for (size_t i = 0; i < s->box->n; i++) {
+			s->msgs[i].size = s->box->msgs[i].size;
+			s->msgs[i].uidl = s->box->msgs[i].uidl;
+		}
+		pop3_server_set_mailbox(s->core, s->msgs,
+					(unsigned)s->box->n);
+		r = POP3_R_OK;
+		log_msg(LOGL_INFO, "pop3", "id=%s peer=%s event=login user=%s "
+			"messages=%zu", s->id, s->peer, q, s->box->n);
+	}
+	pjob_free(j);
+	run_act(s, pop3_server_login_done(s->core, r, s->out));
+	flush(s);
+	if (!conn_closing(s->conn))
+		resume(s);
+}
+
+/* Queues message text until the output is half full or the text ends. */
+static void
+stream_more(struct pop3_sess *s)
+{
+	char chunk[CHUNK];
+
+	while (s->out->len < OUT_MAX / 2) {
+		ssize_t n = store_reader_read(&s->rd, chunk, sizeof(chunk));
+
+		if (n == -1) {
+			/* mid-text: no -ERR can be said any more */
+			log_msg(LOGL_ERROR, "pop3", "id=%s event=read-error "
+				"error=\"%s\"", s->id, strerror(errno));
+			s->streaming = false;
+			store_reader_close(&s->rd);
+			conn_close(s->conn, "error");
+			return;
+		}
+		if (n == 0 || pop3_stuff_feed(&s->stuff, chunk, (size_t)n,
+					      s->out)) {
+			char note[64];
+			int k;
+
+			pop3_stuff_end(&s->stuff, s->out);
+			flush_text(s);
+			k = snprintf(note, sizeof(note),
+				     "(message text, %zu octets)", s->streamed);
+			log_trace("pop3", s->id, 'S', note, (size_t)k);
+			store_reader_close(&s->rd);
+			s->streaming = false;
+			s->retrs++;
+			run_act(s, pop3_server_done(s->core, POP3_R_OK,
+						    s->out));
+			flush(s);
+			if (!conn_closing(s->conn))
+				resume(s);
+			return;
+		}
+	}
+	flush_text(s);
+	conn_await_drain(s->conn);
+}
+
+static void
+on_drained(void *arg)
+{
+	struct pop3_sess *s = arg;
+
+	if (s->streaming)
+		stream_more(s);
+}
+
+static void
+start_retr(struct pop3_sess *s)
+{
+	const struct pop3_req *req = pop3_server_req(s->core);
+
+	if (store_reader_open(s->box, req->msg, &s->rd) == -1) {
+		int err = errno;
+
+		log_msg(LOGL_ERROR, "pop3", "id=%s event=open-error msg=%u "
+			"error=\"%s\"", s->id, req->msg + 1, strerror(err));
+		run_act(s, pop3_server_done(s->core, err == ENOENT
+						     ? POP3_R_PERM
+						     : POP3_R_TEMP, s->out));
+		return;
+	}
+	pop3_server_retr_begin(s->core, s->out);
+	flush(s);
+	pop3_stuff_init(&s->stuff, req->lines);
+	s->streaming = true;
+	s->streamed = 0;
+	conn_pause(s->conn);
+	stream_more(s);
+}
+
+static void update_run(struct wpool_job **jobs, size_t n);
+static void update_done(struct wpool_job *job);
+
+static void
+start_update(struct pop3_sess *s)
+{
+	const struct pop3_req *req = pop3_server_req(s->core);
+	struct pjob *j;
+
+	if (req->ndele == 0) {
+		run_act(s, pop3_server_done(s->core, POP3_R_OK, s->out));
+		return;
+	}
+	j = xcalloc(1, sizeof(*j));
+	j->kind = PJ_UPDATE;
+	j->d = s->d;
+	j->sess = s;
+	j->job.run = update_run;
+	j->job.done = update_done;
+	j->job.solo = true;
+	snprintf(j->user, sizeof(j->user), "%s", s->user);
+	j->box = s->box;
+	j->ndele = req->ndele;
+	j->dele = xcalloc(s->box->n + 1, sizeof(*j->dele));
+	memcpy(j->dele, req->dele, s->box->n * sizeof(*j->dele));
+	s->job = j;
+	conn_pause(s->conn);
+	wpool_submit(s->d->pool, &j->job);
+}
+
+static void
+update_run(struct wpool_job **jobs, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct pjob *j = (struct pjob *)(void *)jobs[i];
+
+		j->res = store_box_expunge(j->box, j->dele, j->err,
+					   sizeof(j->err));
+	}
+}
+
+static void
+update_done(struct wpool_job *job)
+{
+	struct pjob *j = (struct pjob *)(void *)job;
+	struct pop3_sess *s = j->sess;
+	struct owld *d = j->d;
+	char qb[600];
+	const char *q = log_q(qb, sizeof(qb), j->user);
+
+	if (j->res == STORE_OK)
+		log_msg(LOGL_INFO, "pop3", "id=%s event=expunge user=%s "
+			"deleted=%u%s", s ? s->id : "-", q, j->ndele,
+			s ? "" : " session=gone");
+	else
+		log_msg(LOGL_ERROR, "pop3", "id=%s event=expunge-failed "
+			"user=%s error=\"%s\"", s ? s->id : "-", q, j->err);
+	if (s != NULL) {
+		s->job = NULL;
+		j->box = NULL; /* still the session's */
+		run_act(s, pop3_server_done(s->core, j->res == STORE_OK
+						     ? POP3_R_OK
+						     : POP3_R_TEMP, s->out));
+		flush(s);
+	}
+	pjob_free(j);
+	owld_check_stopped(d);
+}
+
+static void
+run_act(struct pop3_sess *s, enum pop3_act act)
+{
+	switch (act) {
+	case POP3_ACT_NONE:
+		break;
+	case POP3_ACT_LOGIN:
+		start_login(s);
+		break;
+	case POP3_ACT_RETR:
+		start_retr(s);
+		break;
+	case POP3_ACT_UPDATE:
+		start_update(s);
+		break;
+	case POP3_ACT_CLOSE:
+		flush(s);
+		conn_close(s->conn, "quit");
+		break;
+	}
+}
+
+void
+pop3_sess_shutdown_all(struct owld *d)
+{
+	for (struct pop3_sess *s = d->pop3_sessions; s != NULL; s = s->next) {
+		if (conn_closing(s->conn))
+			continue;
+		s->stop_after = true;
+		maybe_stop(s);
+	}
+}

@@ -1,0 +1,776 @@
+/*
+ * pop3_server - the sans-I/O POP3 server core; see pop3_server.h.
+ *
+ * Commands come from one table with the states they are valid in; each
+ * handler checks its arguments before it acts.  Every -ERR the client
+ * caused (unknown command, bad syntax, wrong state, no such message)
+ * counts toward max_errors; failed logins count toward max_auth_failures.
+ * Past either the core says -ERR and closes.
+ */
+#include "pop3_server.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+enum state {
+	ST_AUTH,	/* AUTHORIZATION, no USER yet */
+	ST_USER,	/* AUTHORIZATION, USER given */
+	ST_SASL,	/* AUTH PLAIN waiting for its response line */
+	ST_TRANS,	/* TRANSACTION */
+	ST_CLOSED,
+};
+
+#define IN_AUTH 1	/* valid in AUTHORIZATION */
+#define IN_TRANS 2	/* valid in TRANSACTION */
+
+struct pop3_server {
+	const struct pop3_conf *conf;
+	enum state state;
+	enum pop3_act pending;
+	unsigned errors, auth_failures;
+	char user[POP3_NAME_MAX + 1];
+	char pass[POP3_PASS_MAX + 1];
+	const struct pop3_msg *msgs;
+	bool *dele;
+	unsigned nmsgs;
+	struct pop3_req req;
+};
+
+typedef enum pop3_act cmd_fn(struct pop3_server *, const char *,
+			     struct buf *);
+
+static cmd_fn cmd_user, cmd_pass, cmd_apop, cmd_auth, cmd_quit, cmd_capa;
+static cmd_fn cmd_stat, cmd_list, cmd_retr, cmd_dele, cmd_noop, cmd_rset;
+static cmd_fn cmd_top, cmd_uidl;
+static enum pop3_act plain(struct pop3_server *, const char *, struct buf *);
+
+static const struct cmd {
+	const char *name;
+	cmd_fn *fn;
+	int states;
+} CMDS[] = {
+	{"USER", cmd_user, IN_AUTH},  {"PASS", cmd_pass, IN_AUTH},
+	{"APOP", cmd_apop, IN_AUTH},  {"AUTH", cmd_auth, IN_AUTH},
+	{"QUIT", cmd_quit, IN_AUTH | IN_TRANS},
+	{"CAPA", cmd_capa, IN_AUTH | IN_TRANS},
+	{"STAT", cmd_stat, IN_TRANS}, {"LIST", cmd_list, IN_TRANS},
+	{"RETR", cmd_retr, IN_TRANS}, {"DELE", cmd_dele, IN_TRANS},
+	{"NOOP", cmd_noop, IN_TRANS}, {"RSET", cmd_rset, IN_TRANS},
+	{"TOP", cmd_top, IN_TRANS},   {"UIDL", cmd_uidl, IN_TRANS},
+};
+
+struct pop3_server *
+pop3_server_new(const struct pop3_conf *conf)
+{
+	struct pop3_server *s = xcalloc(1, sizeof(*s));
+
+	s->conf = conf;
+	s->state = ST_AUTH;
+	return s;
+}
+
+void
+pop3_server_free(struct pop3_server **sp)
+{
+	if (*sp == NULL)
+		return;
+	explicit_bzero((*sp)->pass, sizeof((*sp)->pass));
+	free((*sp)->dele);
+	free(*sp);
+	*sp = NULL;
+}
+
+/* An -ERR the client caused: counts toward max_errors. */
+static enum pop3_act
+fail(struct pop3_server *s, struct buf *out, const char *text)
+{
+	buf_line(out, "-ERR %s", text);
+	if (++s->errors >= s->conf->max_errors) {
+		buf_line(out, "-ERR Too many errors, closing connection");
+		s->state = ST_CLOSED;
+		return POP3_ACT_CLOSE;
+	}
+	return POP3_ACT_NONE;
+}
+
+void
+pop3_server_greet(struct pop3_server *s, struct buf *out)
+{
+	buf_line(out, "+OK owlpost POP3 ready %s", s->conf->hostname);
+}
+
+size_t
+pop3_server_max_line(const struct pop3_server *s)
+{
+	return s->state == ST_SASL ? POP3_SASL_MAX : POP3_CMD_MAX;
+}
+
+/* Strips the line end: CRLF or a lone LF; -1 if a CR or NUL is inside. */
+static int
+strip(const char *line, size_t len, char *out, size_t size)
+{
+	if (len > 0 && line[len - 1] == '\n')
+		len--;
+	if (len > 0 && line[len - 1] == '\r')
+		len--;
+	if (len >= size || memchr(line, '\0', len) != NULL ||
+	    memchr(line, '\r', len) != NULL)
+		return -1;
+	memcpy(out, line, len);
+	out[len] = '\0';
+	return 0;
+}
+
+enum pop3_act
+pop3_server_feed(struct pop3_server *s, const char *line, size_t len,
+		 struct buf *out)
+{
+	char text[POP3_SASL_MAX + 1], name[8];
+	const char *args;
+	size_t n, i;
+	int where;
+
+	if (s->state == ST_CLOSED || s->pending != POP3_ACT_NONE)
+		return POP3_ACT_NONE;
+	if (strip(line, len, text, sizeof(text)) == -1) {
+		if (s->state == ST_SASL)
+			s->state = ST_AUTH;
+		return fail(s, out, "Bad characters in command");
+	}
+	if (s->state == ST_SASL)
+		return plain(s, text, out);
+	n = strcspn(text, " ");
+	if (n == 0 || n >= sizeof(name))
+		return fail(s, out, text[0] ? "Not supported"
+					    : "Empty command");
+	for (i = 0; i < n; i++)
+		name[i] = (char)toupper((unsigned char)text[i]);
+	name[n] = '\0';
+	args = text[n] == ' ' ? text + n + 1 : NULL;
+	where = s->state == ST_TRANS ? IN_TRANS : IN_AUTH;
+	for (i = 0; i < sizeof(CMDS) / sizeof(CMDS[0]); i++) {
+		if (strcmp(CMDS[i].name, name) != 0)
+			continue;
+		if (!(CMDS[i].states & where))
+			return fail(s, out, where == IN_TRANS
+				    ? "Already logged in"
+				    : "Not logged in; use USER and PASS, "
+				      "or AUTH");
+		return CMDS[i].fn(s, args, out);
+	}
+	return fail(s, out, "Not supported");
+}
+
+enum pop3_act
+pop3_server_toolong(struct pop3_server *s, struct buf *out)
+{
+	if (s->state == ST_CLOSED || s->pending != POP3_ACT_NONE)
+		return POP3_ACT_NONE;
+	if (s->state == ST_SASL)
+		s->state = ST_AUTH;
+	return fail(s, out, "Line too long");
+}
+
+/* Parses a message number: digits only, 1..n; returns 0 if bad. */
+static unsigned long
+parse_num(const char *p, const char **end)
+{
+	unsigned long v = 0;
+
+	if (!isdigit((unsigned char)*p))
+		return 0;
+	while (isdigit((unsigned char)*p)) {
+		if (v > 100000000UL)
+			return 0;
+		v = v * 10 + (unsigned long)(*p - '0');
+		p++;
+	}
+	*end = p;
+	return v;
+}
+
+/* The argument as a live message index, or -1 with the -ERR sent. */
+static long
+msg_arg(struct pop3_server *s, const char *args, bool last, struct buf *out,
+	enum pop3_act *act, const char **rest)
+{
+	const char *end = NULL;
+	unsigned long n;
+
+	if (args == NULL || (n = parse_num(args, &end)) == 0 ||
+	    (last ? *end != '\0' : *end != ' ')) {
+		*act = fail(s, out, args == NULL ? "Message number required"
+			    : "Syntax error: bad message number");
+		return -1;
+	}
+	if (n > s->nmsgs) {
+		*act = fail(s, out, "No such message");
+		return -1;
+	}
+	if (s->dele[n - 1]) {
+		*act = fail(s, out, "Message is deleted");
+		return -1;
+	}
+	if (rest != NULL)
+		*rest = end + 1;
+	return (long)n - 1;
+}
+
+static bool
+valid_user(const char *u)
+{
+	size_t n = strlen(u);
+
+	if (n == 0 || n > POP3_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)u[i] <= ' ' || u[i] == 0x7f)
+			return false;
+	return true;
+}
+
+static enum pop3_act
+cmd_user(struct pop3_server *s, const char *args, struct buf *out)
+{
+	if (args == NULL || !valid_user(args)) {
+		s->state = ST_AUTH;
+		return fail(s, out, "Syntax error: USER name");
+	}
+	snprintf(s->user, sizeof(s->user), "%s", args);
+	s->state = ST_USER;
+	/* the same answer whether or not the user exists */
+	buf_line(out, "+OK Send your password");
+	return POP3_ACT_NONE;
+}
+
+static enum pop3_act
+login(struct pop3_server *s)
+{
+	s->req.user = s->user;
+	s->req.pass = s->pass;
+	s->pending = POP3_ACT_LOGIN;
+	return POP3_ACT_LOGIN;
+}
+
+static enum pop3_act
+cmd_pass(struct pop3_server *s, const char *args, struct buf *out)
+{
+	if (s->state != ST_USER)
+		return fail(s, out, "USER first");
+	if (args == NULL || strlen(args) > POP3_PASS_MAX) {
+		s->state = ST_AUTH;
+		return fail(s, out, "Syntax error: PASS password");
+	}
+	/* the rest of the line: passwords may hold spaces */
+	snprintf(s->pass, sizeof(s->pass), "%s", args);
+	return login(s);
+}
+
+static enum pop3_act
+cmd_apop(struct pop3_server *s, const char *args, struct buf *out)
+{
+	(void)args;
+	/* needs a plaintext secret; the users file holds only hashes */
+	s->state = ST_AUTH;
+	return fail(s, out, "[AUTH] APOP is not available; use USER and PASS, "
+		    "or AUTH PLAIN");
+}
+
+/* The AUTH PLAIN response (RFC 4616): [authzid] NUL authcid NUL passwd. */
+static enum pop3_act
+plain(struct pop3_server *s, const char *b64, struct buf *out)
+{
+	char raw[POP3_SASL_MAX];
+	size_t n;
+	const char *authz, *authc, *pass, *end;
+
+	s->state = ST_AUTH;
+	if (strcmp(b64, "*") == 0)
+		return fail(s, out, "Authentication cancelled");
+	if (strcmp(b64, "=") == 0)
+		b64 = "";
+	if (pop3_b64_decode(b64, strlen(b64), raw, sizeof(raw), &n) == -1)
+		return fail(s, out, "Bad base64 in AUTH response");
+	end = raw + n;
+	authz = raw;
+	authc = memchr(authz, '\0', n);
+	pass = authc ? memchr(authc + 1, '\0', (size_t)(end - authc - 1))
+		     : NULL;
+	if (pass == NULL || memchr(pass + 1, '\0', (size_t)(end - pass - 1)))
+		return fail(s, out, "Malformed AUTH PLAIN response");
+	authc++;
+	pass++;
+	if ((size_t)(pass - 1 - authc) > POP3_NAME_MAX ||
+	    (size_t)(end - pass) > POP3_PASS_MAX || !valid_user(authc))
+		return fail(s, out, "Malformed AUTH PLAIN response");
+	if (authz[0] != '\0' && strcmp(authz, authc) != 0) {
+		explicit_bzero(raw, sizeof(raw));
+		return fail(s, out, "[AUTH] Cannot log in as another user");
+	}
+	snprintf(s->user, sizeof(s->user), "%s", authc);
+	memcpy(s->pass, pass, (size_t)(end - pass));
+	s->pass[end - pass] = '\0';
+	explicit_bzero(raw, sizeof(raw));
+	return login(s);
+}
+
+static enum pop3_act
+cmd_auth(struct pop3_server *s, const char *args, struct buf *out)
+{
+	size_t n;
+
+	if (args == NULL) {
+		/* the mechanism list, as most servers answer a bare AUTH */
+		buf_line(out, "+OK SASL mechanisms follow");
+		buf_line(out, "PLAIN");
+		buf_line(out, ".");
+		return POP3_ACT_NONE;
+	}
+	n = strcspn(args, " ");
+	if (n != 5 || strncasecmp(args, "PLAIN", 5) != 0) {
+		s->state = ST_AUTH;
+		return fail(s, out, "Unsupported SASL mechanism");
+	}
+	if (args[5] == ' ')
+		return plain(s, args + 6, out);
+	s->state = ST_SASL;
+	buf_line(out, "+ ");
+	return POP3_ACT_NONE;
+}
+
+static enum pop3_act
+cmd_quit(struct pop3_server *s, const char *args, struct buf *out)
+{
+	if (args != NULL)
+		return fail(s, out, "Syntax error: QUIT takes no argument");
+	if (s->state != ST_TRANS) {
+		buf_line(out, "+OK owlpost POP3 server signing off");
+		s->state = ST_CLOSED;
+		return POP3_ACT_CLOSE;
+	}
+	s->req.dele = s->dele;
+	s->req.ndele = 0;
+	for (unsigned i = 0; i < s->nmsgs; i++)
+		s->req.ndele += s->dele[i];
+	s->pending = POP3_ACT_UPDATE;
+	return POP3_ACT_UPDATE;
+}
+
+static enum pop3_act
+cmd_capa(struct pop3_server *s, const char *args, struct buf *out)
+{
+	if (args != NULL)
+		return fail(s, out, "Syntax error: CAPA takes no argument");
+	buf_line(out, "+OK Capability list follows");
+	buf_line(out, "TOP");
+	buf_line(out, "UIDL");
+	buf_line(out, "RESP-CODES");
+	buf_line(out, "AUTH-RESP-CODE");
+	buf_line(out, "PIPELINING");
+	buf_line(out, "EXPIRE NEVER");
+	buf_line(out, "IMPLEMENTATION owlpost");
+	if (s->state != ST_TRANS) {
+		buf_line(out, "USER");
+		buf_line(out, "SASL PLAIN");
+	}
+	buf_line(out, ".");
+	return POP3_ACT_NONE;
+}
+
+static void
+totals(const struct pop3_server *s, unsigned *count, size_t *size)
+{
+	*count = 0;
+	*size = 0;
+	for (unsigned i = 0; i < s->nmsgs; i++) {
+		if (s->dele[i])
+			continue;
+		(*count)++;
+		*size += s->msgs[i].size;
+	}
+}
+
+static enum pop3_act
+cmd_stat(struct pop3_server *s, const char *args, struct buf *out)
+{
+	unsigned count;
+	size_t size;
+
+	if (args != NULL)
+		return fail(s, out, "Syntax error: STAT takes no argument");
+	totals(s, &count, &size);
+	buf_line(out, "+OK %u %zu", count, size);
+	return POP3_ACT_NONE;
+}
+
+static enum pop3_act
+cmd_list(struct pop3_server *s, const char *args, struct buf *out)
+{
+	enum pop3_act act;
+	unsigned count;
+	size_t size;
+	long i;
+
+	if (args != NULL) {
+		if ((i = msg_arg(s, args, true, out, &act, NULL)) == -1)
+			return act;
+		buf_line(out, "+OK %ld %zu", i + 1, s->msgs[i].size);
+		return POP3_ACT_NONE;
+	}
+	totals(s, &count, &size);
+	buf_line(out, "+OK %u messages (%zu octets)", count, size);
+	for (unsigned j = 0; j < s->nmsgs; j++)
+		if (!s->dele[j])
+			buf_line(out, "%u %zu", j + 1, s->msgs[j].size);
+	buf_line(out, ".");
+	return POP3_ACT_NONE;
+}
+
+static enum pop3_act
+cmd_uidl(struct pop3_server *s, const char *args, struct buf *out)
+{
+	enum pop3_act act;
+	long i;
+
+	if (args != NULL) {
+		if ((i = msg_arg(s, args, true, out, &act, NULL)) == -1)
+			return act;
+		buf_line(out, "+OK %ld %s", i + 1, s->msgs[i].uidl);
+		return POP3_ACT_NONE;
+	}
+	buf_line(out, "+OK Unique-ID listing follows");
+	for (unsigned j = 0; j < s->nmsgs; j++)
+		if (!s->dele[j])
+			buf_line(out, "%u %s", j + 1, s->msgs[j].uidl);
+	buf_line(out, ".");
+	return POP3_ACT_NONE;
+}
+
+static enum pop3_act
+retr(struct pop3_server *s, long i, long lines)
+{
+	s->req.msg = (unsigned)i;
+	s->req.lines = lines;
+	s->pending = POP3_ACT_RETR;
+	return POP3_ACT_RETR;
+}
+
+static enum pop3_act
+cmd_retr(struct pop3_server *s, const char *args, struct buf *out)
+{
+	enum pop3_act act;
+	long i;
+
+	if ((i = msg_arg(s, args, true, out, &act, NULL)) == -1)
+		return act;
+	return retr(s, i, -1);
+}
+
+static enum pop3_act
+cmd_top(struct pop3_server *s, const char *args, struct buf *out)
+{
+	enum pop3_act act;
+	const char *rest, *end;
+	unsigned long lines = 0;
+	long i;
+
+	if ((i = msg_arg(s, args, false, out, &act, &rest)) == -1)
+		return act;
+	/* a line count of 0 is valid; parse_num() returns 0 for "bad" too */
+	if (strcmp(rest, "0") != 0 &&
+	    ((lines = parse_num(rest, &end)) == 0 || *end != '\0'))
+		return fail(s, out, "Syntax error: TOP message lines");
+	return retr(s, i, (long)lines);
+}
+
+static enum pop3_act
+cmd_dele(struct pop3_server *s, const char *args, struct buf *out)
+{
+	enum pop3_act act;
+	long i;
+
+	if ((i = msg_arg(s, args, true, out, &act, NULL)) == -1)
+		return act;
+	s->dele[i] = true;
+	buf_line(out, "+OK Message %ld deleted", i + 1);
+	return POP3_ACT_NONE;
+}
+
+static enum pop3_act
+cmd_noop(struct pop3_server *s, const char *args, struct buf *out)
+{
+	if (args != NULL)
+		return fail(s, out, "Syntax error: NOOP takes no argument");
+	buf_line(out, "+OK");
+	return POP3_ACT_NONE;
+}
+
+static enum pop3_act
+cmd_rset(struct pop3_server *s, const char *args, struct buf *out)
+{
+	unsigned count;
+	size_t size;
+
+	if (args != NULL)
+		return fail(s, out, "Syntax error: RSET takes no argument");
+	memset(s->dele, 0, s->nmsgs * sizeof(*s->dele));
+	totals(s, &count, &size);
+	buf_line(out, "+OK %u messages (%zu octets)", count, size);
+	return POP3_ACT_NONE;
+}
+
+void
+pop3_server_set_mailbox(struct pop3_server *s, const struct pop3_msg *msgs,
+			unsigned n)
+{
+	s->msgs = msgs;
+	s->nmsgs = n;
+	free(s->dele);
+	s->dele = xcalloc(n + 1, sizeof(*s->dele));
+}
+
+enum pop3_act
+pop3_server_login_done(struct pop3_server *s, enum pop3_result r,
+		       struct buf *out)
+{
+	if (s->pending != POP3_ACT_LOGIN)
+		return POP3_ACT_NONE;
+	s->pending = POP3_ACT_NONE;
+	explicit_bzero(s->pass, sizeof(s->pass));
+	s->req.pass = NULL;
+	switch (r) {
+	case POP3_R_OK: {
+		unsigned count;
+		size_t size;
+
+		if (s->dele == NULL)
+			pop3_server_set_mailbox(s, NULL, 0);
+		s->state = ST_TRANS;
+		totals(s, &count, &size);
+		buf_line(out, "+OK Logged in, %u messages (%zu octets)", count,
+			 size);
+		return POP3_ACT_NONE;
+	}
+	case POP3_R_BADAUTH:
+		s->state = ST_AUTH;
+		if (++s->auth_failures >= s->conf->max_auth_failures) {
+			buf_line(out, "-ERR [AUTH] Too many failed logins, "
+				 "closing connection");
+			s->state = ST_CLOSED;
+			return POP3_ACT_CLOSE;
+		}
+		buf_line(out, "-ERR [AUTH] Invalid user name or password");
+		return POP3_ACT_NONE;
+	case POP3_R_INUSE:
+		s->state = ST_AUTH;
+		buf_line(out, "-ERR [IN-USE] Mailbox is in use by another "
+			 "session");
+		return POP3_ACT_NONE;
+	case POP3_R_TEMP:
+		s->state = ST_AUTH;
+		buf_line(out, "-ERR [SYS/TEMP] Cannot open the mailbox now, try "
+			 "again later");
+		return POP3_ACT_NONE;
+	case POP3_R_PERM:
+		s->state = ST_AUTH;
+		buf_line(out, "-ERR [SYS/PERM] Cannot open the mailbox");
+		return POP3_ACT_NONE;
+	}
+	return POP3_ACT_NONE;
+}
+
+void
+pop3_server_retr_begin(struct pop3_server *s, struct buf *out)
+{
+	if (s->pending != POP3_ACT_RETR)
+		return;
+	if (s->req.lines < 0)
+		buf_line(out, "+OK %zu octets", s->msgs[s->req.msg].size);
+	else
+		buf_line(out, "+OK Top of message follows");
+}
+
+enum pop3_act
+pop3_server_done(struct pop3_server *s, enum pop3_result r, struct buf *out)
+{
+	enum pop3_act was = s->pending;
+
+	if (was != POP3_ACT_RETR && was != POP3_ACT_UPDATE)
+		return POP3_ACT_NONE;
+	s->pending = POP3_ACT_NONE;
+	if (was == POP3_ACT_RETR) {
+		if (r == POP3_R_OK)
+			return POP3_ACT_NONE;
+		buf_line(out, r == POP3_R_PERM
+			      ? "-ERR [SYS/PERM] Message cannot be read"
+			      : "-ERR [SYS/TEMP] Message cannot be read now");
+		return POP3_ACT_NONE;
+	}
+	s->state = ST_CLOSED;
+	if (r == POP3_R_OK)
+		buf_line(out, "+OK owlpost POP3 server signing off (%u messages "
+			 "deleted)", s->req.ndele);
+	else
+		buf_line(out, "-ERR [SYS/TEMP] Some deleted messages were not "
+			 "removed");
+	return POP3_ACT_CLOSE;
+}
+
+void
+pop3_server_shutdown(struct pop3_server *s, struct buf *out)
+{
+	buf_line(out, "-ERR Server shutting down");
+	s->state = ST_CLOSED;
+}
+
+void
+pop3_server_timeout(struct pop3_server *s, struct buf *out)
+{
+	buf_line(out, "-ERR Idle for too long, closing connection");
+	s->state = ST_CLOSED;
+}
+
+bool
+pop3_server_pending(const struct pop3_server *s)
+{
+	return s->pending != POP3_ACT_NONE;
+}
+
+bool
+pop3_server_logged_in(const struct pop3_server *s)
+{
+	return s->state == ST_TRANS;
+}
+
+bool
+pop3_server_in_sasl(const struct pop3_server *s)
+{
+	return s->state == ST_SASL;
+}
+
+const struct pop3_req *
+pop3_server_req(const struct pop3_server *s)
+{
+	return &s->req;
+}
+
+/* pop3_stuff */
+
+void
+pop3_stuff_init(struct pop3_stuff *st, long top_lines)
+{
+	memset(st, 0, sizeof(*st));
+	st->bol = true;
+	st->line_empty = true;
+	st->lines = top_lines;
+}
+
+bool
+pop3_stuff_feed(struct pop3_stuff *st, const char *data, size_t len,
+		struct buf *out)
+{
+	const char *p = data, *end = data + len;
+
+	while (p < end && !st->done) {
+		const char *nl;
+		size_t n;
+
+		if (st->in_body && st->lines == 0) {
+			st->done = true;
+			break;
+		}
+		if (st->bol && *p == '.' && buf_addc(out, '.') == -1)
+			abort(); /* the caller sized out for this */
+		nl = memchr(p, '\n', (size_t)(end - p));
+		n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		if (buf_add(out, p, n) == -1)
+			abort();
+		if (n > 0)
+			st->line_empty = false;
+		p += n;
+		st->bol = false;
+		if (nl == NULL)
+			break;
+		if (buf_add(out, "\r\n", 2) == -1)
+			abort();
+		p++;
+		st->bol = true;
+		if (st->in_body && st->lines > 0)
+			st->lines--;
+		else if (!st->in_body && st->line_empty)
+			st->in_body = true; /* the blank line after headers */
+		st->line_empty = true;
+	}
+	if (st->in_body && st->lines == 0)
+		st->done = true;
+	return st->done;
+}
+
+void
+pop3_stuff_end(struct pop3_stuff *st, struct buf *out)
+{
+	if ((!st->bol && buf_add(out, "\r\n", 2) == -1) ||
+	    buf_add(out, ".\r\n", 3) == -1)
+		abort(); /* the caller sized out for this */
+}
+
+/* base64 */
+
+static int
+b64_val(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+int
+pop3_b64_decode(const char *in, size_t len, char *out, size_t size,
+		size_t *outlen)
+{
+	size_t o = 0;
+
+	if (len % 4 != 0)
+		return -1;
+	for (size_t i = 0; i < len; i += 4) {
+		int v[4], pad = 0;
+		unsigned long w;
+
+		for (int k = 0; k < 4; k++) {
+			unsigned char c = (unsigned char)in[i + k];
+
+			if (c == '=' && i + 4 == len && k >= 2) {
+				v[k] = 0;
+				pad++;
+				continue;
+			}
+			if (pad > 0 || (v[k] = b64_val(c)) < 0)
+				return -1;
+		}
+		w = (unsigned long)v[0] << 18 | (unsigned long)v[1] << 12 |
+		    (unsigned long)v[2] << 6 | (unsigned long)v[3];
+		/* canonical: the bits under the padding must be zero */
+		if ((pad == 2 && (w & 0xffff)) || (pad == 1 && (w & 0xff)))
+			return -1;
+		if (o + 3 - (size_t)pad > size)
+			return -1;
+		out[o++] = (char)(w >> 16);
+		if (pad < 2)
+			out[o++] = (char)(w >> 8 & 0xff);
+		if (pad < 1)
+			out[o++] = (char)(w & 0xff);
+	}
+	*outlen = o;
+	return 0;
+}

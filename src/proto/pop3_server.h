@@ -1,0 +1,141 @@
+/*
+ * pop3_server - the sans-I/O POP3 server core (RFC 1939, RFC 2449 CAPA and
+ * response codes, RFC 5034 AUTH PLAIN).
+ *
+ * Fed one line at a time (as framed by net/: up to and including its LF),
+ * it appends replies to an output buffer and returns one action.  It owns
+ * the protocol state, the deletion marks and every reply text; it never
+ * touches a socket, a file or a clock.
+ *
+ * Actions leave the core waiting; feed no more lines until it is answered:
+ *   LOGIN   check req->user / req->pass (from USER+PASS or AUTH PLAIN) and
+ *           open the mailbox; answer pop3_server_login_done(), after
+ *           pop3_server_set_mailbox() when the result is OK.
+ *   RETR    send message req->msg (0-based); req->lines is -1 for RETR or
+ *           the TOP line count.  Answer pop3_server_retr_begin() (the +OK
+ *           line), then stream the text through a pop3_stuff, then
+ *           pop3_server_done(OK); or pop3_server_done(TEMP/PERM) instead
+ *           of all that if the message cannot be opened.
+ *   UPDATE  QUIT in TRANSACTION: remove the messages marked in req->dele
+ *           (req->ndele of them) durably, then pop3_server_done().
+ * CLOSE is a notice: flush the replies, then close.
+ *
+ * Nothing is deleted except through UPDATE, so a dropped connection, a
+ * timeout or a shutdown deletes nothing (RFC 1939 section 6).
+ */
+#ifndef OWL_POP3_SERVER_H
+#define OWL_POP3_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "../lib/buf.h"
+
+#define POP3_CMD_MAX 512	/* a command line with CRLF (RFC 2449: 255) */
+#define POP3_SASL_MAX 2048	/* an AUTH continuation line */
+#define POP3_NAME_MAX 255	/* user name */
+#define POP3_PASS_MAX 1024
+#define POP3_UIDL_MAX 70	/* RFC 1939: 1 to 70 characters 0x21-0x7E */
+
+struct pop3_conf {
+	const char *hostname;
+	unsigned max_errors;	/* bad commands before -ERR and close */
+	unsigned max_auth_failures;
+};
+
+enum pop3_act {
+	POP3_ACT_NONE,
+	POP3_ACT_LOGIN,
+	POP3_ACT_RETR,
+	POP3_ACT_UPDATE,
+	POP3_ACT_CLOSE,
+};
+
+enum pop3_result {
+	POP3_R_OK,
+	POP3_R_BADAUTH,		/* -ERR [AUTH] */
+	POP3_R_INUSE,		/* -ERR [IN-USE] */
+	POP3_R_TEMP,		/* -ERR [SYS/TEMP] */
+	POP3_R_PERM,		/* -ERR [SYS/PERM] */
+};
+
+struct pop3_req {
+	const char *user;	/* LOGIN */
+	const char *pass;
+	unsigned msg;		/* RETR: 0-based */
+	long lines;		/* RETR: -1, or TOP's line count */
+	const bool *dele;	/* UPDATE: one mark per message */
+	unsigned ndele;		/* UPDATE: how many are marked */
+};
+
+/* One message of the session's snapshot, as the glue describes it. */
+struct pop3_msg {
+	size_t size;		/* octets with CRLF line ends, unstuffed */
+	const char *uidl;	/* unique, stable, <= POP3_UIDL_MAX, printable */
+};
+
+struct pop3_server;
+
+/* A new session core; conf and its strings must outlive it. */
+struct pop3_server *pop3_server_new(const struct pop3_conf *conf);
+void pop3_server_free(struct pop3_server **sp);
+
+void pop3_server_greet(struct pop3_server *s, struct buf *out);
+/* Longest line net/ may frame now. */
+size_t pop3_server_max_line(const struct pop3_server *s);
+
+enum pop3_act pop3_server_feed(struct pop3_server *s, const char *line,
+			       size_t len, struct buf *out);
+/* The framer skipped a line longer than pop3_server_max_line(). */
+enum pop3_act pop3_server_toolong(struct pop3_server *s, struct buf *out);
+
+/* Before login_done(OK): the snapshot; msgs must outlive the core. */
+void pop3_server_set_mailbox(struct pop3_server *s,
+			     const struct pop3_msg *msgs, unsigned n);
+enum pop3_act pop3_server_login_done(struct pop3_server *s,
+				     enum pop3_result r, struct buf *out);
+/* RETR/TOP: writes the +OK line; the glue streams the text next. */
+void pop3_server_retr_begin(struct pop3_server *s, struct buf *out);
+/* Ends RETR (OK after the text, or an error before it) or UPDATE. */
+enum pop3_act pop3_server_done(struct pop3_server *s, enum pop3_result r,
+			       struct buf *out);
+
+/* Server-initiated ends: an -ERR line; the caller then closes. */
+void pop3_server_shutdown(struct pop3_server *s, struct buf *out);
+void pop3_server_timeout(struct pop3_server *s, struct buf *out);
+
+bool pop3_server_pending(const struct pop3_server *s);
+bool pop3_server_logged_in(const struct pop3_server *s);
+/* The next line is an AUTH response (a secret: mask it in traces). */
+bool pop3_server_in_sasl(const struct pop3_server *s);
+const struct pop3_req *pop3_server_req(const struct pop3_server *s);
+
+/*
+ * pop3_stuff - a message's text on the wire: stored text (LF line ends)
+ * becomes CRLF lines, lines starting with '.' get one more, and TOP stops
+ * after the header section and the wanted number of body lines.  Feed
+ * the text in chunks of any size; memory is constant.
+ */
+struct pop3_stuff {
+	bool bol;		/* at the start of a line */
+	bool in_body;
+	bool line_empty;	/* the current line has no octets yet */
+	long lines;		/* body lines still wanted; -1 for all */
+	bool done;
+};
+
+void pop3_stuff_init(struct pop3_stuff *st, long top_lines);
+/*
+ * Appends the wire form of data to out; returns true once TOP has all it
+ * wants (feed no more).  out must have room for 2 * len + 2 octets.
+ */
+bool pop3_stuff_feed(struct pop3_stuff *st, const char *data, size_t len,
+		     struct buf *out);
+/* Ends the text: a CRLF if the last line had none, then ".". */
+void pop3_stuff_end(struct pop3_stuff *st, struct buf *out);
+
+/* Strict base64 (RFC 4648, padded, no whitespace); -1 if malformed. */
+int pop3_b64_decode(const char *in, size_t len, char *out, size_t size,
+		    size_t *outlen);
+
+#endif
