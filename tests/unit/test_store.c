@@ -275,6 +275,255 @@ test_mbox(void **st)
 	store_free(&s);
 }
 
+/* Reads message i of b whole, through a small buffer. */
+static char *
+read_msg(struct store_box *b, size_t i, size_t *len)
+{
+	struct store_reader r;
+	struct buf *out = buf_new(1 << 20);
+	char chunk[13];
+	ssize_t n;
+	char *p;
+
+	assert_int_equal(store_reader_open(b, i, &r), 0);
+	while ((n = store_reader_read(&r, chunk, sizeof(chunk))) > 0)
+		buf_add(out, chunk, (size_t)n);
+	assert_int_equal(n, 0);
+	store_reader_close(&r);
+	*len = out->len;
+	p = malloc(out->len + 1);
+	memcpy(p, out->data, out->len + 1);
+	buf_free(&out);
+	return p;
+}
+
+static void
+write_file(const char *path, const char *text, const char *mode)
+{
+	FILE *fp = fopen(path, mode);
+
+	assert_non_null(fp);
+	fputs(text, fp);
+	fclose(fp);
+}
+
+/* Every message's size is its CRLF size, and its text reads back. */
+static void
+check_box(struct store_box *b, const char *const *texts, size_t n)
+{
+	assert_true(b->n >= n);
+	for (size_t i = 0; i < n; i++) {
+		size_t len;
+		char *t = read_msg(b, i, &len);
+
+		assert_int_equal(len, strlen(texts[i]));
+		assert_memory_equal(t, texts[i], len);
+		assert_int_equal(b->msgs[i].size,
+				 store_crlf_size(texts[i], strlen(texts[i])) +
+				 (texts[i][len - 1] == '\n' ? 0 : 2));
+		for (size_t j = 0; j < i; j++)
+			assert_string_not_equal(b->msgs[i].uidl,
+						b->msgs[j].uidl);
+		assert_true(strlen(b->msgs[i].uidl) >= 1 &&
+			    strlen(b->msgs[i].uidl) <= 70);
+		free(t);
+	}
+}
+
+static void
+test_maildir_box(void **st)
+{
+	struct store *s = open_store(MBOX_FMT_MAILDIR);
+	const char *users[] = {"alice@example.org"};
+	struct store_delivery d;
+	struct store_box *b;
+	char err[300], path[700], uidl[3][72], dir[600];
+	const char *texts[] = {MSG, MSG, "Subject: foreign\n\nno W= here\n",
+			       MSG};
+	bool dele[4] = {true, false, true, false};
+
+	(void)st;
+	/* a mailbox that does not exist yet is empty */
+	assert_int_equal(store_box_open(s, "alice@example.org", &b, err,
+					sizeof(err)), STORE_OK);
+	assert_int_equal(b->n, 0);
+	store_box_free(&b);
+	deliver(s, &d, users, 1);
+	deliver(s, &d, users, 1);
+	snprintf(dir, sizeof(dir), "%s/mail/example.org/alice", root);
+	snprintf(path, sizeof(path), "%s/new/9999999998.foreign", dir);
+	write_file(path, texts[2], "w");
+	assert_int_equal(store_box_open(s, "alice@example.org", &b, err,
+					sizeof(err)), STORE_OK);
+	snprintf(path, sizeof(path), "%s/new", dir);
+	assert_int_equal(count(path, NULL, 0), 0); /* all moved to cur/ */
+	assert_int_equal(b->n, 3);
+	check_box(b, texts, 3);
+	assert_string_equal(b->msgs[2].uidl, "9999999998.foreign");
+	for (int i = 0; i < 3; i++)
+		snprintf(uidl[i], sizeof(uidl[i]), "%s", b->msgs[i].uidl);
+	store_box_free(&b);
+	/* a later session: the same ids; mail that arrived comes last */
+	deliver(s, &d, users, 1);
+	assert_int_equal(store_box_open(s, "alice@example.org", &b, err,
+					sizeof(err)), STORE_OK);
+	{
+		/* names start with the time: the foreign one sorts last */
+		const char *now[] = {MSG, MSG, MSG, texts[2]};
+
+		assert_int_equal(b->n, 4);
+		check_box(b, now, 4);
+	}
+	for (int i = 0; i < 2; i++)
+		assert_string_equal(b->msgs[i].uidl, uidl[i]);
+	/* another reader renames message 2 with a flag: still found */
+	{
+		char from[900], to[910];
+
+		snprintf(from, sizeof(from), "%s/cur/%s", dir,
+			 b->msgs[1].file);
+		snprintf(to, sizeof(to), "%sS", from);
+		assert_int_equal(rename(from, to), 0);
+	}
+	free(read_msg(b, 1, &(size_t){0}));
+	assert_int_equal(store_box_expunge(b, dele, err, sizeof(err)),
+			 STORE_OK);
+	store_box_free(&b);
+	assert_int_equal(store_box_open(s, "alice@example.org", &b, err,
+					sizeof(err)), STORE_OK);
+	assert_int_equal(b->n, 2);
+	assert_string_equal(b->msgs[0].uidl, uidl[1]);
+	assert_string_equal(b->msgs[1].uidl, "9999999998.foreign");
+	store_box_free(&b);
+	store_free(&s);
+}
+
+static void
+test_mbox_box(void **st)
+{
+	struct store *s = open_store(MBOX_FMT_MBOX);
+	const char *users[] = {"bob@example.org"};
+	struct store_delivery d;
+	struct store_box *b;
+	char err[300], path[700], uidl[5][72];
+	static const char foreign[] = "Subject: same\n\n>From quoted\nx\n";
+	const char *texts[] = {MSG, MSG, "Subject: same\n\nFrom quoted\nx\n",
+			       "Subject: same\n\nFrom quoted\nx\n"};
+	bool dele[4] = {true, false, false, true};
+	char *text;
+	size_t len;
+
+	(void)st;
+	deliver(s, &d, users, 1);
+	deliver(s, &d, users, 1);
+	snprintf(path, sizeof(path), "%s/mail/example.org/bob.mbox", root);
+	/* two identical messages from another program: no X-UIDL */
+	for (int i = 0; i < 2; i++) {
+		write_file(path, "From a@b Sat Nov 21 10:00:00 2026\n", "a");
+		write_file(path, foreign, "a");
+		write_file(path, "\n", "a");
+	}
+	assert_int_equal(store_box_open(s, "bob@example.org", &b, err,
+					sizeof(err)), STORE_OK);
+	assert_int_equal(b->n, 4);
+	/* owld's messages start with their X-UIDL line */
+	for (int i = 0; i < 2; i++) {
+		text = read_msg(b, (size_t)i, &len);
+		assert_true(strncmp(text, "X-UIDL: ", 8) == 0);
+		assert_string_equal(strchr(text, '\n') + 1, MSG);
+		assert_int_equal(b->msgs[i].size,
+				 store_crlf_size(text, len));
+		assert_int_equal(strncmp(text + 8, b->msgs[i].uidl,
+					 strlen(b->msgs[i].uidl)), 0);
+		free(text);
+	}
+	{
+		struct store_box one = *b;
+
+		one.msgs += 2;
+		one.n = 2;
+		check_box(&one, texts + 2, 2);
+	}
+	for (int i = 0; i < 4; i++)
+		snprintf(uidl[i], sizeof(uidl[i]), "%s", b->msgs[i].uidl);
+	/* mail delivered during the session survives the expunge */
+	deliver(s, &d, users, 1);
+	assert_int_equal(store_box_expunge(b, dele, err, sizeof(err)),
+			 STORE_OK);
+	store_box_free(&b);
+	assert_int_equal(store_box_open(s, "bob@example.org", &b, err,
+					sizeof(err)), STORE_OK);
+	assert_int_equal(b->n, 3);
+	assert_string_equal(b->msgs[0].uidl, uidl[1]);
+	assert_string_equal(b->msgs[1].uidl, uidl[2]);
+	snprintf(uidl[4], sizeof(uidl[4]), "%s", b->msgs[2].uidl);
+	/* a failed rewrite leaves the file as it was */
+	{
+		bool all[3] = {true, true, true};
+		char *before = slurp(path, &len), *after;
+		size_t len2;
+
+		fsops_inject(FSOP_RENAME, 1, EIO, false);
+		assert_int_equal(store_box_expunge(b, all, err, sizeof(err)),
+				 STORE_TEMP);
+		fsops_clear();
+		after = slurp(path, &len2);
+		assert_int_equal(len, len2);
+		assert_memory_equal(before, after, len);
+		free(before);
+		free(after);
+	}
+	store_box_free(&b);
+	/* a file rewritten behind our back: nothing is deleted */
+	assert_int_equal(store_box_open(s, "bob@example.org", &b, err,
+					sizeof(err)), STORE_OK);
+	write_file(path, "From x\n\n", "w");
+	{
+		bool one[3] = {true, false, false};
+
+		assert_int_equal(store_box_expunge(b, one, err, sizeof(err)),
+				 STORE_TEMP);
+	}
+	store_box_free(&b);
+	store_free(&s);
+}
+
+static void
+test_mbox_parse_edges(void **st)
+{
+	struct store *s = open_store(MBOX_FMT_MBOX);
+	struct store_box *b;
+	char err[300], path[700], dir[600];
+	const char *texts[] = {"no separator after me",
+			       ">>From x\n>>From\nFrom inside\n", ""};
+
+	(void)st;
+	snprintf(dir, sizeof(dir), "%s/mail/example.org", root);
+	assert_int_equal(store_mkdirs(dir, root), 0);
+	snprintf(path, sizeof(path), "%s/carol.mbox", dir);
+	/* a From_ line not after an empty line is text (mboxo); ">>From"
+	 * without a space is not quoting; the last line has no LF */
+	write_file(path, "From a\n>>>From x\n>>From\nFrom inside\n\n"
+			 "From b\n\nFrom c\nno separator after me", "w");
+	assert_int_equal(store_box_open(s, "carol@example.org", &b, err,
+					sizeof(err)), STORE_OK);
+	assert_int_equal(b->n, 3);
+	{
+		const char *order[] = {texts[1], texts[2], texts[0]};
+
+		check_box(b, order, 2);
+		assert_int_equal(b->msgs[1].size, 0);
+		size_t len;
+		char *t = read_msg(b, 2, &len);
+
+		assert_string_equal(t, texts[0]);
+		assert_int_equal(b->msgs[2].size, strlen(texts[0]) + 2);
+		free(t);
+	}
+	store_box_free(&b);
+	store_free(&s);
+}
+
 static void
 test_user_names(void **st)
 {
@@ -355,6 +604,11 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_maildir_failures, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_mbox, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_maildir_box, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_mbox_box, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mbox_parse_edges, setup,
+						teardown),
 		cmocka_unit_test(test_user_names),
 		cmocka_unit_test_setup_teardown(test_users_file, setup,
 						teardown),

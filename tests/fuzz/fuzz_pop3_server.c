@@ -1,0 +1,120 @@
+/*
+ * libFuzzer harness for the POP3 core: the input is a byte stream framed
+ * on LF as net/conn.c does; every action is answered with results taken
+ * from the input (logins succeed or fail, messages read or not), and
+ * message text is streamed through pop3_stuff.  Checks: no crash, no
+ * sanitizer report, replies end in CRLF, a stuffed text never has a line
+ * that is a lone "." before its end, and UPDATE's count matches its marks.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto/pop3_server.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static const char TEXT[] = "Subject: x\n\n.\n..\nbody\n.\nlast";
+static const struct pop3_msg MSGS[] = {
+	{40, "a"}, {40, "b"}, {40, "c"}, {40, "d"},
+};
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static const struct pop3_conf conf = {.hostname = "fuzz.example",
+					      .max_errors = 50,
+					      .max_auth_failures = 5};
+	struct pop3_server *s = pop3_server_new(&conf);
+	struct buf *out = buf_new(1 << 20);
+	size_t start = 0, i;
+	unsigned pick = 0;
+	bool closed = false;
+
+	pop3_server_greet(s, out);
+	for (i = 0; i < size && !closed; i++) {
+		size_t max = pop3_server_max_line(s);
+		enum pop3_act a;
+
+		if (data[i] != '\n' && i + 1 - start < max)
+			continue;
+		if (data[i] != '\n') {
+			a = pop3_server_toolong(s, out);
+			while (i < size && data[i] != '\n')
+				i++;
+		} else {
+			a = pop3_server_feed(s, (const char *)data + start,
+					     i + 1 - start, out);
+		}
+		start = i + 1;
+		while (a == POP3_ACT_LOGIN || a == POP3_ACT_RETR ||
+		       a == POP3_ACT_UPDATE) {
+			const struct pop3_req *r = pop3_server_req(s);
+
+			pick++;
+			if (a == POP3_ACT_LOGIN) {
+				enum pop3_result res =
+					(enum pop3_result)(pick % 5);
+
+				if (r->user == NULL || r->pass == NULL)
+					abort();
+				if (res == POP3_R_OK)
+					pop3_server_set_mailbox(s, MSGS, 4);
+				a = pop3_server_login_done(s, res, out);
+			} else if (a == POP3_ACT_RETR) {
+				struct pop3_stuff st;
+				size_t mark;
+
+				if (r->msg >= 4)
+					abort();
+				if (pick % 7 == 0) {
+					a = pop3_server_done(s, POP3_R_TEMP,
+							     out);
+					continue;
+				}
+				pop3_server_retr_begin(s, out);
+				mark = out->len;
+				pop3_stuff_init(&st, r->lines);
+				for (size_t k = 0; k < sizeof(TEXT) - 1; k += 3)
+					if (pop3_stuff_feed(&st, TEXT + k,
+							    k + 3 < sizeof(TEXT) - 1
+								    ? 3
+								    : sizeof(TEXT) - 1 - k,
+							    out))
+						break;
+				pop3_stuff_end(&st, out);
+				/* the only lone "." line is the last one */
+				{
+					char *dot = memmem(out->data + mark,
+							   out->len - mark,
+							   "\r\n.\r\n", 5);
+
+					if (dot == NULL ||
+					    dot + 5 != out->data + out->len)
+						abort();
+				}
+				a = pop3_server_done(s, POP3_R_OK, out);
+			} else {
+				unsigned n = 0;
+
+				for (unsigned k = 0; k < 4; k++)
+					n += r->dele[k];
+				if (n != r->ndele)
+					abort();
+				a = pop3_server_done(s, pick % 2 ? POP3_R_OK
+								 : POP3_R_TEMP,
+						     out);
+			}
+		}
+		if (a == POP3_ACT_CLOSE)
+			closed = true;
+		if (out->len > 0 && (out->len < 2 ||
+				     out->data[out->len - 1] != '\n'))
+			abort();
+		if (out->len > (1 << 19))
+			buf_reset(out);
+	}
+	pop3_server_free(&s);
+	buf_free(&out);
+	return 0;
+}
