@@ -326,8 +326,12 @@ login_name(struct pop3_sess *s, const char *given, char *out, size_t size)
 	const char *p;
 	int found = 0;
 
-	if (strchr(given, '@') != NULL)
-		return users_normalize(given, out, size) == 0;
+	if (strchr(given, '@') != NULL) {
+		if (users_normalize(given, out, size) == 0)
+			return true;
+		snprintf(out, size, "%s", given); /* for the log */
+		return false;
+	}
 	for (p = c->domains; p != NULL && *p != '\0';) {
 		const char *e = strchr(p, ',');
 		int n = e ? (int)(e - p) : (int)strlen(p);
@@ -345,7 +349,7 @@ login_name(struct pop3_sess *s, const char *given, char *out, size_t size)
 	if (found == 1)
 		return true;
 	/* none or ambiguous: fails like an unknown user */
-	snprintf(out, size, "%s@%s", given, "-");
+	snprintf(out, size, "%s", given);
 	return false;
 }
 
