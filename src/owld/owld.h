@@ -33,7 +33,7 @@ struct owld {
 	unsigned npop3;
 	char **locks;			/* mailboxes held by POP3 sessions */
 	size_t nlocks, locks_cap;
-	char dummy_hash[160];		/* checked for unknown users */
+	char dummy_hash[256];		/* checked for unknown users */
 	bool stopping;
 };
 

@@ -7,9 +7,10 @@
  * so a session costs its buffers whatever the message size.
  *
  * Locking: a mailbox is held by at most one session.  The lock is taken
- * before the login job runs (only when the user exists) and released when
- * the session and any job it started are both gone, so a new session can
- * never snapshot a mailbox while an expunge is still running.
+ * once the password checked out (so wrong passwords cannot keep a user
+ * out), before the snapshot job, and released when the session and any
+ * job it started are both gone, so a new session can never snapshot a
+ * mailbox while an expunge is still running.
  */
 #include <errno.h>
 #include <event2/event.h>
@@ -51,7 +52,7 @@ struct pop3_sess {
 	unsigned retrs;
 };
 
-enum pjob_kind { PJ_LOGIN, PJ_UPDATE };
+enum pjob_kind { PJ_LOGIN, PJ_OPEN, PJ_UPDATE };
 
 struct pjob {
 	struct wpool_job job;
@@ -61,9 +62,9 @@ struct pjob {
 	char user[ADDR_PATH_MAX + 1];
 	bool locked;			/* the job's session holds user's lock */
 	/* login */
-	char hash[160];
+	char hash[256];
 	char pass[POP3_PASS_MAX + 1];
-	bool exists, open, auth_ok;
+	bool exists, auth_ok;
 	/* both */
 	struct store_box *box;
 	bool *dele;
@@ -379,28 +380,25 @@ start_login(struct pop3_sess *s)
 	snprintf(j->hash, sizeof(j->hash), "%s",
 		 hash ? hash : s->d->dummy_hash);
 	snprintf(j->pass, sizeof(j->pass), "%s", req->pass);
-	if (j->exists && lock_take(s->d, j->user)) {
-		j->open = true;
-		j->locked = true;
-		snprintf(s->user, sizeof(s->user), "%s", j->user);
-	}
 	s->job = j;
 	conn_pause(s->conn);
 	wpool_submit(s->d->pool, &j->job);
 }
 
-/* Worker thread: one password check, then the snapshot. */
+/* Worker thread: the password check, or (PJ_OPEN) the snapshot. */
 static void
 login_run(struct wpool_job **jobs, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		struct pjob *j = (struct pjob *)(void *)jobs[i];
 
-		j->auth_ok = users_verify(j->hash, j->pass) && j->exists;
-		explicit_bzero(j->pass, sizeof(j->pass));
-		if (j->auth_ok && j->open)
+		if (j->kind == PJ_OPEN) {
 			j->res = store_box_open(j->d->store, j->user, &j->box,
 						j->err, sizeof(j->err));
+			continue;
+		}
+		j->auth_ok = users_verify(j->hash, j->pass) && j->exists;
+		explicit_bzero(j->pass, sizeof(j->pass));
 	}
 }
 
@@ -444,17 +442,21 @@ login_done(struct wpool_job *job)
 		log_msg(LOGL_WARN, "pop3", "id=%s peer=%s event=login-failed "
 			"user=%s reason=%s", s->id, s->peer, q,
 			j->exists ? "bad-password" : "unknown-user");
-		if (j->locked) {
-			lock_release(s->d, j->user);
-			s->user[0] = '\0';
-		}
 		pjob_free(j);
 		/* the same answer, after the same delay, either way */
 		s->delay = evtimer_new(s->d->base, delay_cb, s);
 		evtimer_add(s->delay, &tv);
 		return;
 	}
-	if (!j->open) {
+	if (j->kind == PJ_LOGIN) {
+		if (lock_take(s->d, j->user)) {
+			/* the password is right: now the snapshot */
+			snprintf(s->user, sizeof(s->user), "%s", j->user);
+			j->kind = PJ_OPEN;
+			s->job = j;
+			wpool_submit(s->d->pool, &j->job);
+			return;
+		}
 		r = POP3_R_INUSE;
 		log_msg(LOGL_WARN, "pop3", "id=%s peer=%s event=login-refused "
 			"user=%s reason=in-use", s->id, s->peer, q);
