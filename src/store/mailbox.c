@@ -180,11 +180,34 @@ count_crlf_size(const char *path)
 	return r == 0 ? n : -1;
 }
 
+/* The delivery time of a Maildir name: TIME[.M<usec>...], or 0s. */
+static void
+name_time(const char *name, unsigned long long *sec, unsigned long long *usec)
+{
+	char *end;
+
+	*sec = strtoull(name, &end, 10);
+	*usec = 0;
+	if (end[0] == '.' && end[1] == 'M')
+		*usec = strtoull(end + 2, NULL, 10);
+}
+
+/* Arrival order: the time and microseconds in the names, numerically
+ * (M<usec> is not zero-padded), then the names themselves. */
 static int
 cmp_msg_name(const void *a, const void *b)
 {
-	return strcmp(((const struct store_msg *)a)->file,
-		      ((const struct store_msg *)b)->file);
+	const char *x = ((const struct store_msg *)a)->file;
+	const char *y = ((const struct store_msg *)b)->file;
+	unsigned long long xs, xu, ys, yu;
+
+	name_time(x, &xs, &xu);
+	name_time(y, &ys, &yu);
+	if (xs != ys)
+		return xs < ys ? -1 : 1;
+	if (xu != yu)
+		return xu < yu ? -1 : 1;
+	return strcmp(x, y);
 }
 
 /* Moves new/ into cur/; a message gone meanwhile is skipped. */
@@ -257,7 +280,7 @@ maildir_box_open(struct store_box *b, char *err, size_t errsz)
 		b->n++;
 	}
 	closedir(dp);
-	/* names start with the delivery time: name order is arrival order */
+	/* names start with the delivery time */
 	if (b->n > 0)
 		qsort(b->msgs, b->n, sizeof(*b->msgs), cmp_msg_name);
 	return STORE_OK;

@@ -399,6 +399,37 @@ test_maildir_box(void **st)
 }
 
 static void
+test_maildir_order(void **st)
+{
+	struct store *s = open_store(MBOX_FMT_MAILDIR);
+	static const char *const names[] = {"100.M100P1Q2.h", "99.M5P1Q3.h",
+					    "100.M99P1Q1.h"};
+	struct store_box *b;
+	char err[300], path[700];
+
+	(void)st;
+	for (int i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path),
+			 "%s/mail/example.org/dave/new", root);
+		assert_int_equal(store_mkdirs(path, root), 0);
+		snprintf(path, sizeof(path),
+			 "%s/mail/example.org/dave/new/%s", root, names[i]);
+		write_file(path, "x\n", "w");
+	}
+	snprintf(path, sizeof(path), "%s/mail/example.org/dave/cur", root);
+	assert_int_equal(store_mkdirs(path, root), 0);
+	assert_int_equal(store_box_open(s, "dave@example.org", &b, err,
+					sizeof(err)), STORE_OK);
+	assert_int_equal(b->n, 3);
+	/* by time, then microseconds as numbers: 99 < 100.M99 < 100.M100 */
+	assert_string_equal(b->msgs[0].uidl, "99.M5P1Q3.h");
+	assert_string_equal(b->msgs[1].uidl, "100.M99P1Q1.h");
+	assert_string_equal(b->msgs[2].uidl, "100.M100P1Q2.h");
+	store_box_free(&b);
+	store_free(&s);
+}
+
+static void
 test_mbox_box(void **st)
 {
 	struct store *s = open_store(MBOX_FMT_MBOX);
@@ -605,6 +636,8 @@ main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_mbox, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_maildir_box, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_maildir_order, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_mbox_box, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mbox_parse_edges, setup,
