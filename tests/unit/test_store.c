@@ -320,7 +320,7 @@ check_box(struct store_box *b, const char *const *texts, size_t n)
 		assert_memory_equal(t, texts[i], len);
 		assert_int_equal(b->msgs[i].size,
 				 store_crlf_size(texts[i], strlen(texts[i])) +
-				 (texts[i][len - 1] == '\n' ? 0 : 2));
+				 (len == 0 || texts[i][len - 1] == '\n' ? 0 : 2));
 		for (size_t j = 0; j < i; j++)
 			assert_string_not_equal(b->msgs[i].uidl,
 						b->msgs[j].uidl);
