@@ -7,6 +7,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -236,6 +237,28 @@ ct_equal(const char *a, const char *b, size_t n)
 	for (size_t i = 0; i < n; i++)
 		d |= (unsigned char)(a[i] ^ b[i]);
 	return d == 0;
+}
+
+static char dummy[256];
+
+static void
+make_dummy(void)
+{
+	const char *err;
+
+	/* a random salt: no password is known to match it */
+	if (users_hash_password("owlpost-no-such-user", dummy, sizeof(dummy),
+				&err) == -1)
+		snprintf(dummy, sizeof(dummy), "{CRYPT}*");
+}
+
+const char *
+users_dummy_hash(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	pthread_once(&once, make_dummy);
+	return dummy;
 }
 
 bool

@@ -31,6 +31,12 @@ const char *users_name(const struct users *u, size_t i);
 /* Hashes a password for storage: "{CRYPT}$y$..." into out. */
 int users_hash_password(const char *password, char *out, size_t size,
 			const char **error_r);
+/*
+ * A hash no password matches, made like owlctl's, for checking logins of
+ * unknown users at the same cost; made on first use (a worker thread),
+ * not at start-up.  Thread-safe.
+ */
+const char *users_dummy_hash(void);
 /* Checks a password against a stored "{SCHEME}hash"; thread-safe. */
 bool users_verify(const char *stored, const char *password);
 

@@ -473,15 +473,29 @@ conf_is_local_domain(const struct conf *c, const char *domain)
 	return false;
 }
 
+bool
+conf_domain(const struct conf *c, size_t i, char *out, size_t size)
+{
+	const char *p = c->domains;
+	size_t len;
+
+	for (; i > 0 && p != NULL; i--)
+		if ((p = strchr(p, ',')) != NULL)
+			p++;
+	if (p == NULL || *p == '\0' || size == 0)
+		return false;
+	len = strcspn(p, ",");
+	if (len >= size)
+		len = size - 1;
+	memcpy(out, p, len);
+	out[len] = '\0';
+	return true;
+}
+
 const char *
 conf_first_domain(const struct conf *c, char *out, size_t size)
 {
-	const char *e = strchr(c->domains, ',');
-	size_t len = e ? (size_t)(e - c->domains) : strlen(c->domains);
-
-	if (len >= size)
-		len = size - 1;
-	memcpy(out, c->domains, len);
-	out[len] = '\0';
+	if (!conf_domain(c, 0, out, size) && size > 0)
+		out[0] = '\0';
 	return out;
 }

@@ -66,6 +66,8 @@ void conf_dump(const struct conf *c, FILE *fp);
 
 /* True if domain (any case) is one of c->domains. */
 bool conf_is_local_domain(const struct conf *c, const char *domain);
+/* The i-th local domain into out; false past the last one. */
+bool conf_domain(const struct conf *c, size_t i, char *out, size_t size);
 /* The first local domain (for <postmaster>). */
 const char *conf_first_domain(const struct conf *c, char *out, size_t size);
 

@@ -353,12 +353,6 @@ main(int argc, char **argv)
 		.max_errors = C.pop3_max_errors,
 		.max_auth_failures = C.auth_max_failures,
 	};
-	/* unknown users are checked against this, so they cost the same */
-	if (users_hash_password("owlpost-no-such-user", D.dummy_hash,
-				sizeof(D.dummy_hash), &e) == -1) {
-		fprintf(stderr, "owld: cannot hash passwords: %s\n", e);
-		return 71;
-	}
 	snprintf(path, sizeof(path), "%s/mail", C.data_dir);
 	if ((D.store = store_new(C.mailbox_format, path, C.hostname, &e)) ==
 	    NULL) {

@@ -33,7 +33,6 @@ struct owld {
 	unsigned npop3;
 	char **locks;			/* mailboxes held by POP3 sessions */
 	size_t nlocks, locks_cap;
-	char dummy_hash[256];		/* checked for unknown users */
 	bool stopping;
 };
 

@@ -323,8 +323,7 @@ static bool
 login_name(struct pop3_sess *s, const char *given, char *out, size_t size)
 {
 	const struct conf *c = s->d->conf;
-	char name[ADDR_PATH_MAX + 2];
-	const char *p;
+	char name[ADDR_PATH_MAX + 2], dom[ADDR_DOMAIN_MAX + 1];
 	int found = 0;
 
 	if (strchr(given, '@') != NULL) {
@@ -333,19 +332,14 @@ login_name(struct pop3_sess *s, const char *given, char *out, size_t size)
 		snprintf(out, size, "%s", given); /* for the log */
 		return false;
 	}
-	for (p = c->domains; p != NULL && *p != '\0';) {
-		const char *e = strchr(p, ',');
-		int n = e ? (int)(e - p) : (int)strlen(p);
+	for (size_t i = 0; conf_domain(c, i, dom, sizeof(dom)); i++) {
 		char canon[ADDR_PATH_MAX + 1];
 
-		if (bsnprintf(name, sizeof(name), "%s@%.*s", given, n, p) !=
-			    -1 &&
+		if (bsnprintf(name, sizeof(name), "%s@%s", given, dom) != -1 &&
 		    users_normalize(name, canon, sizeof(canon)) == 0 &&
-		    users_lookup(s->d->users, canon) != NULL) {
-			if (found++ == 0)
-				snprintf(out, size, "%s", canon);
-		}
-		p = e ? e + 1 : NULL;
+		    users_lookup(s->d->users, canon) != NULL &&
+		    found++ == 0)
+			snprintf(out, size, "%s", canon);
 	}
 	if (found == 1)
 		return true;
@@ -376,9 +370,8 @@ start_login(struct pop3_sess *s)
 	if (login_name(s, req->user, j->user, sizeof(j->user)))
 		hash = users_lookup(s->d->users, j->user);
 	j->exists = hash != NULL;
-	/* an unknown user costs the same check, against a dummy hash */
-	snprintf(j->hash, sizeof(j->hash), "%s",
-		 hash ? hash : s->d->dummy_hash);
+	if (hash != NULL)
+		snprintf(j->hash, sizeof(j->hash), "%s", hash);
 	snprintf(j->pass, sizeof(j->pass), "%s", req->pass);
 	s->job = j;
 	conn_pause(s->conn);
@@ -397,7 +390,11 @@ login_run(struct wpool_job **jobs, size_t n)
 						j->err, sizeof(j->err));
 			continue;
 		}
-		j->auth_ok = users_verify(j->hash, j->pass) && j->exists;
+		/* an unknown user costs the same check, on a dummy hash */
+		j->auth_ok = users_verify(j->exists ? j->hash
+						    : users_dummy_hash(),
+					  j->pass) &&
+			     j->exists;
 		explicit_bzero(j->pass, sizeof(j->pass));
 	}
 }

@@ -251,25 +251,16 @@ check_vrfy(struct smtp_sess *s, const struct addr *a)
 {
 	char name[ADDR_PATH_MAX + 1];
 	struct addr b = *a;
-	const char *p;
 	enum smtp_result why;
 
 	if (a->domain[0] != '\0')
 		return local_user(s, a, name, sizeof(name), &why) ? SMTP_R_OK
 								   : why;
 	/* a bare name: is it a user in any local domain? */
-	for (p = s->d->conf->domains; p != NULL && *p != '\0';) {
-		const char *e = strchr(p, ',');
-		size_t n = e ? (size_t)(e - p) : strlen(p);
-
-		if (n >= sizeof(b.domain))
-			n = sizeof(b.domain) - 1;
-		memcpy(b.domain, p, n);
-		b.domain[n] = '\0';
+	for (size_t i = 0; conf_domain(s->d->conf, i, b.domain,
+				       sizeof(b.domain)); i++)
 		if (local_user(s, &b, name, sizeof(name), &why) != NULL)
 			return SMTP_R_OK;
-		p = e ? e + 1 : NULL;
-	}
 	return SMTP_R_NOUSER;
 }
 

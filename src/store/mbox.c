@@ -396,6 +396,7 @@ enum store_res
 mbox_box_open(struct store_box *b, char *err, size_t errsz)
 {
 	char lock[4200], buf[65536];
+	struct flock unlock = {.l_whence = SEEK_SET};
 	struct parse p = {.b = b};
 	struct stat sb;
 	off_t pos = 0;
@@ -464,13 +465,8 @@ mbox_box_open(struct store_box *b, char *err, size_t errsz)
 		end_line(&p, false);
 	if (r == STORE_OK)
 		finish_msg(&p, b->size);
-	else if (p.m != NULL)
-		p.m = NULL;
-	{
-		struct flock fl = {.l_type = F_UNLCK, .l_whence = SEEK_SET};
-
-		fcntl(b->fd, F_SETLK, &fl);
-	}
+	unlock.l_type = F_UNLCK;
+	fcntl(b->fd, F_SETLK, &unlock);
 	unlink(lock);
 	return r;
 }
