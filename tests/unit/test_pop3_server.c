@@ -413,6 +413,74 @@ test_auth_plain(void **st)
 }
 
 static void
+b64(const char *in, size_t n, char *out)
+{
+	static const char A[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+				"0123456789+/";
+	size_t o = 0;
+
+	for (size_t i = 0; i < n; i += 3) {
+		unsigned long w = (unsigned long)(unsigned char)in[i] << 16;
+
+		if (i + 1 < n)
+			w |= (unsigned long)(unsigned char)in[i + 1] << 8;
+		if (i + 2 < n)
+			w |= (unsigned char)in[i + 2];
+		out[o++] = A[w >> 18 & 63];
+		out[o++] = A[w >> 12 & 63];
+		out[o++] = i + 1 < n ? A[w >> 6 & 63] : '=';
+		out[o++] = i + 2 < n ? A[w & 63] : '=';
+	}
+	out[o] = '\0';
+}
+
+/* The reply to "AUTH PLAIN" + the response for user and a password of
+ * plen octets, sent as a continuation line. */
+static char *
+auth_reply(const char *user, size_t plen)
+{
+	char raw[4096], line[6000];
+	size_t n = (size_t)snprintf(raw, sizeof(raw), "%c%s%c", 0, user, 0);
+	struct h h;
+	char *r;
+
+	memset(raw + n, 'p', plen);
+	b64(raw, n + plen, line);
+	strcat(line, "\r\n");
+	h_init(&h, 0);
+	h_bytes(&h, "AUTH PLAIN\r\n", 12);
+	buf_reset(h.out);
+	h_bytes(&h, line, strlen(line));
+	r = strdup(h.out->data);
+	h_free(&h);
+	return r;
+}
+
+static void
+test_name_and_secret_limits(void **st)
+{
+	char script[700], *r;
+
+	(void)st;
+	/* USER: 255 octets at most */
+	snprintf(script, sizeof(script), "USER %0255d\r\nUSER %0256d\r\n", 0,
+		 0);
+	expect(script, GREET "+OK Send your password\r\n"
+			     "-ERR Syntax error: USER name\r\n");
+	/* a password of 1024 octets is checked; 1025 is refused unseen */
+	r = auth_reply("bob", POP3_PASS_MAX);
+	assert_string_equal(r, "-ERR [AUTH] Invalid user name or password\r\n");
+	free(r);
+	r = auth_reply("bob", POP3_PASS_MAX + 1);
+	assert_string_equal(r, "-ERR Malformed AUTH PLAIN response\r\n");
+	free(r);
+	/* an AUTH response line past POP3_SASL_MAX is skipped as too long */
+	r = auth_reply("bob", 1600);
+	assert_string_equal(r, "-ERR Line too long\r\n");
+	free(r);
+}
+
+static void
 test_limits(void **st)
 {
 	char script[2048];
@@ -549,6 +617,7 @@ main(void)
 		cmocka_unit_test(test_update),
 		cmocka_unit_test(test_login_results),
 		cmocka_unit_test(test_auth_plain),
+		cmocka_unit_test(test_name_and_secret_limits),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_shutdown_timeout),
 		cmocka_unit_test(test_stuff),
