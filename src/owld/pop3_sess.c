@@ -46,7 +46,7 @@ struct pop3_sess {
 	struct event *delay;		/* a failed login's answer waits */
 	bool streaming;
 	struct store_reader rd;
-	struct pop3_stuff stuff;
+	struct dot_stuff stuff;
 	size_t streamed;
 	bool stop_after;		/* shut down once the job/stream ends */
 	unsigned retrs;
@@ -502,12 +502,12 @@ stream_more(struct pop3_sess *s)
 			conn_close(s->conn, "error");
 			return;
 		}
-		if (n == 0 || pop3_stuff_feed(&s->stuff, chunk, (size_t)n,
+		if (n == 0 || dot_stuff_feed(&s->stuff, chunk, (size_t)n,
 					      s->out)) {
 			char note[64];
 			int k;
 
-			pop3_stuff_end(&s->stuff, s->out);
+			dot_stuff_end(&s->stuff, s->out);
 			flush_text(s);
 			k = snprintf(note, sizeof(note),
 				     "(message text, %zu octets)", s->streamed);
@@ -553,7 +553,7 @@ start_retr(struct pop3_sess *s)
 	}
 	pop3_server_retr_begin(s->core, s->out);
 	flush(s);
-	pop3_stuff_init(&s->stuff, req->lines);
+	dot_stuff_init(&s->stuff, req->lines);
 	s->streaming = true;
 	s->streamed = 0;
 	conn_pause(s->conn);

@@ -13,7 +13,7 @@
  *           pop3_server_set_mailbox() when the result is OK.
  *   RETR    send message req->msg (0-based); req->lines is -1 for RETR or
  *           the TOP line count.  Answer pop3_server_retr_begin() (the +OK
- *           line), then stream the text through a pop3_stuff, then
+ *           line), then stream the text through a dot_stuff, then
  *           pop3_server_done(OK); or pop3_server_done(TEMP/PERM) instead
  *           of all that if the message cannot be opened.
  *   UPDATE  QUIT in TRANSACTION: remove the messages marked in req->dele
@@ -30,6 +30,7 @@
 #include <stddef.h>
 
 #include "../lib/buf.h"
+#include "wire.h"
 
 #define POP3_CMD_MAX 512	/* a command line with CRLF (RFC 2449: 255) */
 #define POP3_SASL_MAX 2048	/* an AUTH continuation line */
@@ -109,33 +110,5 @@ bool pop3_server_logged_in(const struct pop3_server *s);
 /* The next line is an AUTH response (a secret: mask it in traces). */
 bool pop3_server_in_sasl(const struct pop3_server *s);
 const struct pop3_req *pop3_server_req(const struct pop3_server *s);
-
-/*
- * pop3_stuff - a message's text on the wire: stored text (LF line ends)
- * becomes CRLF lines, lines starting with '.' get one more, and TOP stops
- * after the header section and the wanted number of body lines.  Feed
- * the text in chunks of any size; memory is constant.
- */
-struct pop3_stuff {
-	bool bol;		/* at the start of a line */
-	bool in_body;
-	bool line_empty;	/* the current line has no octets yet */
-	long lines;		/* body lines still wanted; -1 for all */
-	bool done;
-};
-
-void pop3_stuff_init(struct pop3_stuff *st, long top_lines);
-/*
- * Appends the wire form of data to out; returns true once TOP has all it
- * wants (feed no more).  out must have room for 2 * len + 2 octets.
- */
-bool pop3_stuff_feed(struct pop3_stuff *st, const char *data, size_t len,
-		     struct buf *out);
-/* Ends the text: a CRLF if the last line had none, then ".". */
-void pop3_stuff_end(struct pop3_stuff *st, struct buf *out);
-
-/* Strict base64 (RFC 4648, padded, no whitespace); -1 if malformed. */
-int pop3_b64_decode(const char *in, size_t len, char *out, size_t size,
-		    size_t *outlen);
 
 #endif

@@ -2,7 +2,7 @@
  * libFuzzer harness for the POP3 core: the input is a byte stream framed
  * on LF as net/conn.c does; every action is answered with results taken
  * from the input (logins succeed or fail, messages read or not), and
- * message text is streamed through pop3_stuff.  Checks: no crash, no
+ * message text is streamed through dot_stuff.  Checks: no crash, no
  * sanitizer report, replies end in CRLF, a stuffed text never has a line
  * that is a lone "." before its end, and UPDATE's count matches its marks.
  */
@@ -62,7 +62,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					pop3_server_set_mailbox(s, MSGS, 4);
 				a = pop3_server_login_done(s, res, out);
 			} else if (a == POP3_ACT_RETR) {
-				struct pop3_stuff st;
+				struct dot_stuff st;
 				size_t mark;
 
 				if (r->msg >= 4)
@@ -74,15 +74,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				}
 				pop3_server_retr_begin(s, out);
 				mark = out->len;
-				pop3_stuff_init(&st, r->lines);
+				dot_stuff_init(&st, r->lines);
 				for (size_t k = 0; k < sizeof(TEXT) - 1; k += 3)
-					if (pop3_stuff_feed(&st, TEXT + k,
+					if (dot_stuff_feed(&st, TEXT + k,
 							    k + 3 < sizeof(TEXT) - 1
 								    ? 3
 								    : sizeof(TEXT) - 1 - k,
 							    out))
 						break;
-				pop3_stuff_end(&st, out);
+				dot_stuff_end(&st, out);
 				/* the only lone "." line is the last one */
 				{
 					char *dot = memmem(out->data + mark,

@@ -4,7 +4,7 @@
  * transcripts must be identical.  A scripted glue answers the actions:
  * alice@example.org (or "alice") / "secret" has three messages; "busy"
  * is locked by another session, "broken" cannot be opened; message 3
- * cannot be read.  Message text is streamed through pop3_stuff in the
+ * cannot be read.  Message text is streamed through dot_stuff in the
  * same chunk size as the input.
  */
 #include <setjmp.h>
@@ -98,20 +98,20 @@ act(struct h *h, enum pop3_act a)
 	case POP3_ACT_RETR: {
 		const char *t = TEXTS[r->msg];
 		size_t len = strlen(t), step = h->chunk ? h->chunk : len;
-		struct pop3_stuff st;
+		struct dot_stuff st;
 
 		if (r->msg == 2) {
 			act(h, pop3_server_done(h->s, POP3_R_PERM, h->out));
 			break;
 		}
 		pop3_server_retr_begin(h->s, h->out);
-		pop3_stuff_init(&st, r->lines);
+		dot_stuff_init(&st, r->lines);
 		for (size_t i = 0; i < len; i += step)
-			if (pop3_stuff_feed(&st, t + i,
+			if (dot_stuff_feed(&st, t + i,
 					    len - i < step ? len - i : step,
 					    h->out))
 				break;
-		pop3_stuff_end(&st, h->out);
+		dot_stuff_end(&st, h->out);
 		act(h, pop3_server_done(h->s, POP3_R_OK, h->out));
 		break;
 	}
@@ -550,15 +550,15 @@ stuff_all(const char *text, long lines, const char *want)
 
 	for (size_t step = 1; step <= len + 1; step++) {
 		struct buf *out = buf_new(1 << 16);
-		struct pop3_stuff st;
+		struct dot_stuff st;
 
-		pop3_stuff_init(&st, lines);
+		dot_stuff_init(&st, lines);
 		for (size_t i = 0; i < len; i += step)
-			if (pop3_stuff_feed(&st, text + i,
+			if (dot_stuff_feed(&st, text + i,
 					    len - i < step ? len - i : step,
 					    out))
 				break;
-		pop3_stuff_end(&st, out);
+		dot_stuff_end(&st, out);
 		if (strcmp(out->data, want) != 0)
 			fail_msg("step %zu: want %s got %s", step, want,
 				 out->data);
@@ -588,23 +588,23 @@ test_base64(void **st)
 	size_t n;
 
 	(void)st;
-	assert_int_equal(pop3_b64_decode("", 0, out, sizeof(out), &n), 0);
+	assert_int_equal(b64_decode("", 0, out, sizeof(out), &n), 0);
 	assert_int_equal(n, 0);
-	assert_int_equal(pop3_b64_decode("Zm9vYmFy", 8, out, 64, &n), 0);
+	assert_int_equal(b64_decode("Zm9vYmFy", 8, out, 64, &n), 0);
 	assert_memory_equal(out, "foobar", 6);
-	assert_int_equal(pop3_b64_decode("Zm9vYg==", 8, out, 64, &n), 0);
+	assert_int_equal(b64_decode("Zm9vYg==", 8, out, 64, &n), 0);
 	assert_int_equal(n, 4);
-	assert_int_equal(pop3_b64_decode("Zm9vYmE=", 8, out, 64, &n), 0);
+	assert_int_equal(b64_decode("Zm9vYmE=", 8, out, 64, &n), 0);
 	assert_int_equal(n, 5);
 	assert_memory_equal(out, "fooba", 5);
 	/* malformed: length, alphabet, padding place, non-zero pad bits */
-	assert_int_equal(pop3_b64_decode("Zm9", 3, out, 64, &n), -1);
-	assert_int_equal(pop3_b64_decode("Zm9v YmFy", 9, out, 64, &n), -1);
-	assert_int_equal(pop3_b64_decode("Zm==Zm9v", 8, out, 64, &n), -1);
-	assert_int_equal(pop3_b64_decode("Z===", 4, out, 64, &n), -1);
-	assert_int_equal(pop3_b64_decode("Zm9=", 4, out, 64, &n), -1);
-	assert_int_equal(pop3_b64_decode("Zh==", 4, out, 64, &n), -1);
-	assert_int_equal(pop3_b64_decode("Zm9vYmFy", 8, out, 5, &n), -1);
+	assert_int_equal(b64_decode("Zm9", 3, out, 64, &n), -1);
+	assert_int_equal(b64_decode("Zm9v YmFy", 9, out, 64, &n), -1);
+	assert_int_equal(b64_decode("Zm==Zm9v", 8, out, 64, &n), -1);
+	assert_int_equal(b64_decode("Z===", 4, out, 64, &n), -1);
+	assert_int_equal(b64_decode("Zm9=", 4, out, 64, &n), -1);
+	assert_int_equal(b64_decode("Zh==", 4, out, 64, &n), -1);
+	assert_int_equal(b64_decode("Zm9vYmFy", 8, out, 5, &n), -1);
 }
 
 int

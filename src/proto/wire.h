@@ -1,0 +1,44 @@
+/*
+ * wire - text encodings shared by the protocol cores: message text as
+ * dot-stuffed CRLF lines (SMTP DATA, POP3 RETR/TOP) and base64 (SASL).
+ */
+#ifndef OWL_WIRE_H
+#define OWL_WIRE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "../lib/buf.h"
+
+/*
+ * dot_stuff - a message's text on the wire: stored text (LF line ends)
+ * becomes CRLF lines, lines starting with '.' get one more, and TOP stops
+ * after the header section and the wanted number of body lines.  Feed
+ * the text in chunks of any size; memory is constant.
+ */
+struct dot_stuff {
+	bool bol;		/* at the start of a line */
+	bool in_body;
+	bool line_empty;	/* the current line has no octets yet */
+	long lines;		/* body lines still wanted; -1 for all */
+	bool done;
+};
+
+void dot_stuff_init(struct dot_stuff *st, long top_lines);
+/*
+ * Appends the wire form of data to out; returns true once TOP has all it
+ * wants (feed no more).  out must have room for 2 * len + 2 octets.
+ */
+bool dot_stuff_feed(struct dot_stuff *st, const char *data, size_t len,
+		    struct buf *out);
+/* Ends the text: a CRLF if the last line had none, then ".". */
+void dot_stuff_end(struct dot_stuff *st, struct buf *out);
+
+/* Strict base64 (RFC 4648, padded, no whitespace); -1 if malformed. */
+int b64_decode(const char *in, size_t len, char *out, size_t size,
+	       size_t *outlen);
+
+/* Standard padded base64 of in into out (NUL-terminated); -1 if no room. */
+int b64_encode(const char *in, size_t len, char *out, size_t size);
+
+#endif
