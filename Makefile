@@ -14,7 +14,7 @@ CFLAGS ?= -O2 -g
 CFLAGS += -std=c17 -Wall -Wextra -Werror -Wformat=2 -Wshadow \
 	  -Wstrict-prototypes -Wmissing-prototypes -pthread \
 	  $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -levent -lcrypt) -pthread
+LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -levent -lcrypt) -lresolv -pthread
 ifeq ($(SAN),1)
 CFLAGS += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer \
 	  -fno-sanitize-recover=all
@@ -23,7 +23,7 @@ endif
 
 LIB_SRC := $(wildcard src/lib/*.c src/proto/*.c src/store/*.c src/auth/*.c \
 	     src/net/*.c)
-OWLD_SRC := $(wildcard src/owld/*.c)
+OWLD_SRC := $(wildcard src/owld/*.c src/relay/*.c)
 OWLCTL_SRC := $(wildcard src/owlctl/*.c)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)

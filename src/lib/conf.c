@@ -15,9 +15,10 @@
 
 #include "addr.h"
 #include "buf.h"
+#include "cidr.h"
 
 enum ktype { K_STR, K_HOST, K_DOMAINS, K_LISTEN, K_UINT, K_SIZE, K_DURATION,
-	     K_MSEC, K_FORMAT, K_USER };
+	     K_MSEC, K_FORMAT, K_USER, K_NETS, K_HOSTPORT, K_CHOICE };
 
 struct key {
 	const char *name;
@@ -25,6 +26,13 @@ struct key {
 	size_t off;
 	const char *def;
 	unsigned long min, max;
+};
+
+/* The values a K_CHOICE key takes. */
+static const struct {
+	const char *key, *choices;
+} CHOICES[] = {
+	{"submission.senders", "own|local|any"},
 };
 
 #define O(f) offsetof(struct conf, f)
@@ -40,11 +48,25 @@ static const struct key KEYS[] = {
 	{"smtp.max_errors", K_UINT, O(smtp_max_errors), "20", 1, 1000},
 	{"smtp.max_line_length", K_SIZE, O(smtp_max_line), "64k", 1000,
 	 1 << 20},
+	{"submission.listen", K_LISTEN, O(submission_listen),
+	 "127.0.0.1:2587", 0, 0},
+	{"submission.senders", K_CHOICE, O(submission_senders), "own", 0, 0},
 	{"pop3.listen", K_LISTEN, O(pop3_listen), "127.0.0.1:1100", 0, 0},
 	{"pop3.timeout", K_DURATION, O(pop3_timeout), "600", 1, 86400},
 	{"pop3.max_errors", K_UINT, O(pop3_max_errors), "20", 1, 1000},
 	{"auth.fail_delay", K_MSEC, O(auth_fail_delay), "2s", 0, 60000},
 	{"auth.max_failures", K_UINT, O(auth_max_failures), "3", 1, 100},
+	{"relay.host", K_HOSTPORT, O(relay_host), "", 0, 0},
+	{"relay.networks", K_NETS, O(relay_networks), "127.0.0.0/8, ::1", 0,
+	 0},
+	{"relay.port", K_UINT, O(relay_port), "25", 1, 65535},
+	{"relay.timeout", K_DURATION, O(relay_timeout), "300", 1, 86400},
+	{"relay.max_connections", K_UINT, O(relay_max_conns), "10", 1, 1000},
+	{"dns.resolver", K_HOSTPORT, O(dns_resolver), "", 0, 0},
+	{"queue.retry", K_DURATION, O(queue_retry), "1m", 1, 86400},
+	{"queue.retry_max", K_DURATION, O(queue_retry_max), "4h", 1, 86400},
+	{"queue.max_age", K_DURATION, O(queue_max_age), "5d", 1,
+	 365 * 86400},
 	{"max_connections", K_UINT, O(max_connections), "100", 1, 1000000},
 	{"mailbox.format", K_FORMAT, O(mailbox_format), "maildir", 0, 0},
 	{"users.file", K_STR, O(users_file), "", 0, 0},
@@ -90,7 +112,7 @@ conf_free(struct conf *c)
 	for (i = 0; i < NKEYS; i++) {
 		switch (KEYS[i].type) {
 		case K_STR: case K_HOST: case K_DOMAINS: case K_LISTEN:
-		case K_USER:
+		case K_USER: case K_NETS: case K_HOSTPORT: case K_CHOICE:
 			free(*str_field(c, &KEYS[i]));
 			*str_field(c, &KEYS[i]) = NULL;
 			break;
@@ -196,6 +218,72 @@ listen_valid(const char *v)
 	return true;
 }
 
+/* "" or host, host:port, [v6] or [v6]:port. */
+static bool
+hostport_valid(const char *v)
+{
+	char host[300];
+	const char *colon, *end;
+	size_t hl;
+
+	if (*v == '\0')
+		return true;
+	if (*v == '[') {
+		end = strchr(v, ']');
+		if (end == NULL || end == v + 1)
+			return false;
+		colon = end[1] == ':' ? end + 1 : NULL;
+		if (end[1] != '\0' && colon == NULL)
+			return false;
+		hl = 0;
+	} else {
+		colon = strrchr(v, ':');
+		hl = colon ? (size_t)(colon - v) : strlen(v);
+		if (hl == 0 || hl >= sizeof(host))
+			return false;
+		memcpy(host, v, hl);
+		host[hl] = '\0';
+		if (!addr_domain_valid(host, hl))
+			return false;
+	}
+	if (colon != NULL) {
+		char *e;
+		unsigned long port;
+
+		errno = 0;
+		port = strtoul(colon + 1, &e, 10);
+		if (e == colon + 1 || *e != '\0' || port == 0 ||
+		    port > 65535 || errno)
+			return false;
+	}
+	return true;
+}
+
+static const char *
+choices_of(const char *key)
+{
+	for (size_t i = 0; i < sizeof(CHOICES) / sizeof(CHOICES[0]); i++)
+		if (strcmp(CHOICES[i].key, key) == 0)
+			return CHOICES[i].choices;
+	abort(); /* a K_CHOICE key without its row: our bug */
+}
+
+static bool
+choice_valid(const char *choices, const char *v)
+{
+	size_t n = strlen(v);
+
+	for (const char *p = choices; *p != '\0';) {
+		const char *bar = strchr(p, '|');
+		size_t len = bar ? (size_t)(bar - p) : strlen(p);
+
+		if (len == n && strncmp(p, v, n) == 0)
+			return true;
+		p += len + (bar != NULL);
+	}
+	return false;
+}
+
 /* Lower-cases and validates a comma list of domains; NULL if bad. */
 static char *
 norm_domains(const char *v)
@@ -274,6 +362,21 @@ conf_set(struct conf *c, const char *key, const char *value, char *err,
 			goto bad;
 		s = xstrdup(value);
 		break;
+	case K_NETS:
+		if (!cidr_list_valid(value))
+			goto bad;
+		s = xstrdup(value);
+		break;
+	case K_HOSTPORT:
+		if (!hostport_valid(value))
+			goto bad;
+		s = xstrdup(value);
+		break;
+	case K_CHOICE:
+		if (!choice_valid(choices_of(k->name), value))
+			goto bad;
+		s = xstrdup(value);
+		break;
 	case K_UINT:
 	case K_DURATION:
 	case K_MSEC:
@@ -311,6 +414,9 @@ bad:
 			 : k->type == K_MSEC	 ? " seconds, or milliseconds "
 						   "with ms"
 						 : "");
+	else if (k->type == K_CHOICE)
+		snprintf(err, errsz, "bad value '%s' for key '%s' (one of %s)",
+			 value, key, choices_of(k->name));
 	else if (k->type == K_FORMAT)
 		snprintf(err, errsz,
 			 "bad value '%s' for key '%s' (maildir or mbox)",

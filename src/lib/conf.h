@@ -27,11 +27,22 @@ struct conf {
 	unsigned smtp_max_rcpts;
 	unsigned smtp_max_errors;
 	size_t smtp_max_line;     /* DATA text line cap (octets) */
+	char *submission_listen; /* comma list; empty: no submission */
+	char *submission_senders; /* own | local | any */
 	char *pop3_listen;    /* comma list; empty: no POP3 */
 	unsigned pop3_timeout;    /* seconds (RFC 1939: at least 10 min) */
 	unsigned pop3_max_errors;
 	unsigned auth_fail_delay; /* milliseconds before a failed login's answer */
 	unsigned auth_max_failures; /* failed logins before the connection closes */
+	char *relay_host;     /* smarthost host[:port]; empty: MX lookup */
+	char *relay_networks; /* clients that may relay without AUTH */
+	unsigned relay_port;      /* port for MX deliveries */
+	unsigned relay_timeout;   /* seconds per remote reply */
+	unsigned relay_max_conns; /* outbound connections at once */
+	char *dns_resolver;   /* ip[:port] for MX lookups; empty: system */
+	unsigned queue_retry;     /* seconds before the first retry */
+	unsigned queue_retry_max; /* cap of the doubling retry interval */
+	unsigned queue_max_age;   /* seconds before a message bounces */
 	unsigned max_connections; /* SMTP and POP3 sessions together */
 	enum mailbox_format mailbox_format;
 	char *users_file;     /* default DATA_DIR/users */

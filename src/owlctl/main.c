@@ -3,6 +3,7 @@
  *
  *   owlctl [-c FILE] [-D DIR] [-o key=value]... user add|del|passwd|list
  *   owlctl [-c FILE] [-D DIR] [-o key=value]... check
+ *   owlctl [-c FILE] [-D DIR] [-o key=value]... queue list|show|flush|...
  *
  * It reads the same configuration as owld (exit 78 on a bad key) and edits
  * the users file atomically (users_file_edit); owld notices the change on
@@ -21,6 +22,7 @@
 #include "../lib/buf.h"
 #include "../lib/conf.h"
 #include "../store/store.h"
+#include "owlctl.h"
 
 static void
 usage(FILE *fp)
@@ -33,6 +35,12 @@ usage(FILE *fp)
 		"  user passwd USER@DOMAIN  change a user's password\n"
 		"  user del USER@DOMAIN     remove a user (mail is kept)\n"
 		"  user list                list the users\n"
+		"  queue list [--json]      list the outbound queue\n"
+		"  queue show ID            a queued message's envelope and "
+		"text\n"
+		"  queue flush              ask owld to try everything now\n"
+		"  queue delete|hold|release ID\n"
+		"                           drop, hold or release a message\n"
 		"  check                    validate the configuration and "
 		"print it\n");
 }
@@ -192,6 +200,8 @@ main(int argc, char **argv)
 	conf_finish(&c);
 	if (argc >= 1 && strcmp(argv[0], "user") == 0)
 		rc = cmd_user(&c, argc - 1, argv + 1);
+	else if (argc >= 1 && strcmp(argv[0], "queue") == 0)
+		rc = cmd_queue(&c, argc - 1, argv + 1);
 	else if (argc == 1 && strcmp(argv[0], "check") == 0) {
 		conf_dump(&c, stdout);
 		printf("# configuration OK\n");

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -29,6 +30,7 @@
 #include "../lib/log.h"
 #include "../net/conn.h"
 #include "../net/listen.h"
+#include "../relay/relay.h"
 #include "../store/fsops.h"
 #include "owld.h"
 
@@ -56,6 +58,79 @@ owld_new_id(void)
 	return next++;
 }
 
+/*
+ * The mailbox a login name means: "user@domain" as it is, or a bare
+ * local part when exactly one local domain has that user.  Returns false
+ * if the name cannot be a user at all (no lookup then).
+ */
+bool
+owld_login_name(struct owld *d, const char *given, char *out, size_t size)
+{
+	const struct conf *c = d->conf;
+	char name[ADDR_PATH_MAX + 2], dom[ADDR_DOMAIN_MAX + 1];
+	int found = 0;
+
+	if (strchr(given, '@') != NULL) {
+		if (users_normalize(given, out, size) == 0)
+			return true;
+		snprintf(out, size, "%s", given); /* for the log */
+		return false;
+	}
+	for (size_t i = 0; conf_domain(c, i, dom, sizeof(dom)); i++) {
+		char canon[ADDR_PATH_MAX + 1];
+
+		if (bsnprintf(name, sizeof(name), "%s@%s", given, dom) != -1 &&
+		    users_normalize(name, canon, sizeof(canon)) == 0 &&
+		    users_lookup(d->users, canon) != NULL &&
+		    found++ == 0)
+			snprintf(out, size, "%s", canon);
+	}
+	if (found == 1)
+		return true;
+	/* none or ambiguous: fails like an unknown user */
+	snprintf(out, size, "%s", given);
+	return false;
+}
+
+void
+owld_cred_prepare(struct owld *d, struct owld_cred *c, const char *given,
+		  const char *pass)
+{
+	const char *hash = NULL, *err;
+
+	if (users_refresh(d->users, &err) == -1)
+		log_msg(LOGL_ERROR, "auth", "event=users-read error=\"%s\"",
+			err);
+	if (owld_login_name(d, given, c->user, sizeof(c->user)))
+		hash = users_lookup(d->users, c->user);
+	c->exists = hash != NULL;
+	if (hash != NULL)
+		snprintf(c->hash, sizeof(c->hash), "%s", hash);
+	snprintf(c->pass, sizeof(c->pass), "%s", pass);
+}
+
+void
+owld_cred_check(struct owld_cred *c)
+{
+	c->ok = users_verify(c->exists ? c->hash : users_dummy_hash(),
+			     c->pass) &&
+		c->exists;
+	explicit_bzero(c->pass, sizeof(c->pass));
+}
+
+struct event *
+owld_fail_delay(struct owld *d, void (*cb)(int, short, void *), void *arg)
+{
+	struct timeval tv = {
+		.tv_sec = d->conf->auth_fail_delay / 1000,
+		.tv_usec = (d->conf->auth_fail_delay % 1000) * 1000,
+	};
+	struct event *ev = evtimer_new(d->base, cb, arg);
+
+	evtimer_add(ev, &tv);
+	return ev;
+}
+
 void
 owld_send(struct conn *c, const char *proto, const char *id, struct buf *out)
 {
@@ -75,6 +150,120 @@ owld_send(struct conn *c, const char *proto, const char *id, struct buf *out)
 	}
 	conn_write(c, out->data, out->len);
 	buf_reset(out);
+}
+
+/*
+ * The control socket, DATA_DIR/owld.sock: owlctl sends one command line
+ * ("queue flush", "queue hold ID", ...) and reads one answer line.  Only
+ * the daemon's own user can reach it (mode 0600 in a 0700 directory).
+ */
+static struct listener *ctl_listener;
+static char ctl_path[PATH_MAX];
+
+struct ctl_conn {
+	struct owld *d;
+	struct conn *conn;
+};
+
+static bool
+ctl_line(void *arg, const char *line, size_t len)
+{
+	struct ctl_conn *c = arg;
+	char cmd[256], reply[300];
+
+	snprintf(cmd, sizeof(cmd), "%.*s", (int)(len < 255 ? len : 255), line);
+	cmd[strcspn(cmd, "\r\n")] = '\0';
+	if (strncmp(cmd, "queue ", 6) == 0)
+		relay_control(c->d->relay, cmd + 6, reply, sizeof(reply) - 2);
+	else
+		snprintf(reply, sizeof(reply) - 2, "error unknown command");
+	strcat(reply, "\n");
+	conn_write(c->conn, reply, strlen(reply));
+	conn_close(c->conn, "done");
+	return false;
+}
+
+static void
+ctl_toolong(void *arg)
+{
+	struct ctl_conn *c = arg;
+
+	conn_close(c->conn, "toolong");
+}
+
+static size_t
+ctl_max_line(void *arg)
+{
+	(void)arg;
+	return 256;
+}
+
+static void
+ctl_timeout(void *arg)
+{
+	struct ctl_conn *c = arg;
+
+	conn_close(c->conn, "timeout");
+}
+
+static void
+ctl_closed(void *arg, const char *reason)
+{
+	(void)reason;
+	free(arg);
+}
+
+static const struct conn_ops ctl_ops = {
+	.line = ctl_line, .toolong = ctl_toolong, .max_line = ctl_max_line,
+	.timeout = ctl_timeout, .closed = ctl_closed,
+};
+
+static void
+ctl_accept(int fd, struct sockaddr *sa, socklen_t len, void *arg)
+{
+	struct ctl_conn *c = xcalloc(1, sizeof(*c));
+
+	(void)sa, (void)len;
+	c->d = arg;
+	c->conn = conn_new(c->d->base, fd, &ctl_ops, c, 10, 512, 4096);
+}
+
+static void
+ctl_open(struct owld *d)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	int fd;
+
+	if (bsnprintf(ctl_path, sizeof(ctl_path), "%s/owld.sock",
+		      d->conf->data_dir) == -1 ||
+	    strlen(ctl_path) >= sizeof(sun.sun_path)) {
+		log_msg(LOGL_WARN, "main", "event=control-socket-off "
+			"reason=path-too-long");
+		ctl_path[0] = '\0';
+		return;
+	}
+	memcpy(sun.sun_path, ctl_path, strlen(ctl_path) + 1);
+	unlink(ctl_path); /* the pid file check said no owld runs here */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1 ||
+	    bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
+	    chmod(ctl_path, 0600) == -1 || listen(fd, 16) == -1 ||
+	    (ctl_listener = listener_new(d->base, fd, ctl_accept, d)) ==
+		    NULL) {
+		log_msg(LOGL_ERROR, "main", "event=control-socket-failed "
+			"path=%s error=\"%s\"", ctl_path, strerror(errno));
+		if (fd != -1)
+			close(fd);
+		ctl_path[0] = '\0';
+	}
+}
+
+static void
+ctl_close(void)
+{
+	listener_free(&ctl_listener);
+	if (ctl_path[0] != '\0')
+		unlink(ctl_path);
 }
 
 static void
@@ -102,7 +291,7 @@ void
 owld_check_stopped(struct owld *d)
 {
 	if (d->stopping && d->nsessions == 0 && d->npop3 == 0 &&
-	    wpool_pending(d->pool) == 0)
+	    !relay_busy(d->relay) && wpool_pending(d->pool) == 0)
 		event_base_loopbreak(d->base);
 }
 
@@ -140,6 +329,7 @@ stop_cb(evutil_socket_t sig, short what, void *arg)
 		listener_free(&listeners[i]);
 	smtp_sess_shutdown_all(d);
 	pop3_sess_shutdown_all(d);
+	relay_shutdown(d->relay);
 	grace_ev = evtimer_new(d->base, grace_cb, d);
 	evtimer_add(grace_ev, &tv);
 	owld_check_stopped(d);
@@ -276,7 +466,7 @@ main(int argc, char **argv)
 	char *ddir = NULL;
 	size_t nopts = 0;
 	int *fds = NULL, ch;
-	size_t nfds = 0, nsmtp;
+	size_t nfds = 0, nsmtp, nsub;
 	bool daemon = false, verbose = false;
 	const char *e, *fault;
 	struct event *sigs[3];
@@ -328,7 +518,13 @@ main(int argc, char **argv)
 		fprintf(stderr, "owld: smtp.listen: %s\n", err);
 		return 71; /* EX_OSERR */
 	}
-	nsmtp = nfds; /* then the POP3 ones */
+	nsmtp = nfds; /* then submission, then POP3 */
+	if (listen_bind(C.submission_listen, &fds, &nfds, err, sizeof(err)) ==
+	    -1) {
+		fprintf(stderr, "owld: submission.listen: %s\n", err);
+		return 71;
+	}
+	nsub = nfds;
 	if (listen_bind(C.pop3_listen, &fds, &nfds, err, sizeof(err)) == -1) {
 		fprintf(stderr, "owld: pop3.listen: %s\n", err);
 		return 71;
@@ -348,6 +544,9 @@ main(int argc, char **argv)
 		.max_errors = C.smtp_max_errors,
 		.max_line = C.smtp_max_line,
 	};
+	D.sub_conf = D.smtp_conf;
+	D.sub_conf.auth = true;
+	D.sub_conf.max_auth_failures = C.auth_max_failures;
 	D.pop3_conf = (struct pop3_conf){
 		.hostname = C.hostname,
 		.max_errors = C.pop3_max_errors,
@@ -380,6 +579,13 @@ main(int argc, char **argv)
 	sigs[2] = evsignal_new(D.base, SIGHUP, hup_cb, &D);
 	for (int i = 0; i < 3; i++)
 		event_add(sigs[i], NULL);
+	snprintf(path, sizeof(path), "%s/queue", C.data_dir);
+	D.qdir = xstrdup(path);
+	if ((D.relay = relay_new(&D, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "owld: queue: %s\n", err);
+		return 73;
+	}
+	ctl_open(&D);
 	listeners = xcalloc(nfds, sizeof(*listeners));
 	log_msg(LOGL_INFO, "main", "event=start version=%s pid=%ld "
 		"data_dir=%s format=%s users=%zu", OWL_VERSION,
@@ -389,18 +595,22 @@ main(int argc, char **argv)
 	for (size_t i = 0; i < nfds; i++) {
 		char name[80];
 
-		bool smtp = i < nsmtp;
+		const char *proto = i < nsmtp  ? "smtp"
+				    : i < nsub ? "submission"
+					       : "pop3";
 
 		listeners[i] = listener_new(D.base, fds[i],
-					    smtp ? smtp_sess_accept
-						 : pop3_sess_accept, &D);
+					    i < nsmtp  ? smtp_sess_accept
+					    : i < nsub ? smtp_sess_accept_submission
+						       : pop3_sess_accept,
+					    &D);
 		if (listeners[i] == NULL) {
 			fprintf(stderr, "owld: cannot listen\n");
 			return 71;
 		}
 		listen_local_name(fds[i], name, sizeof(name));
 		log_msg(LOGL_INFO, "main", "event=listen proto=%s addr=%s",
-			smtp ? "smtp" : "pop3", name);
+			proto, name);
 	}
 	nlisteners = nfds;
 	free(fds);
@@ -421,6 +631,9 @@ main(int argc, char **argv)
 		listener_free(&listeners[i]);
 	free(listeners);
 	wpool_free(&D.pool);
+	ctl_close();
+	relay_free(&D.relay);
+	free(D.qdir);
 	log_msg(LOGL_INFO, "main", "event=stopped");
 	for (int i = 0; i < 3; i++)
 		event_free(sigs[i]);

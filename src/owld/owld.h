@@ -16,6 +16,7 @@
 #include "../store/store.h"
 
 struct event_base;
+struct relay;
 struct smtp_sess;
 struct pop3_sess;
 
@@ -26,6 +27,9 @@ struct owld {
 	struct store *store;
 	struct users *users;
 	struct smtp_conf smtp_conf;
+	struct smtp_conf sub_conf;	/* the submission listener's */
+	char *qdir;			/* DATA_DIR/queue */
+	struct relay *relay;
 	struct smtp_sess *sessions;	/* list of open SMTP sessions */
 	unsigned nsessions;
 	struct pop3_conf pop3_conf;
@@ -38,6 +42,9 @@ struct owld {
 
 /* Accepts one SMTP client on fd (listener callback). */
 void smtp_sess_accept(int fd, struct sockaddr *sa, socklen_t len, void *arg);
+/* Accepts one client on the submission listener. */
+void smtp_sess_accept_submission(int fd, struct sockaddr *sa, socklen_t len,
+				 void *arg);
 /* Tells every open session 421 (after any in-flight commit finishes). */
 void smtp_sess_shutdown_all(struct owld *d);
 /* Accepts one POP3 client on fd (listener callback). */
@@ -52,6 +59,30 @@ void owld_check_stopped(struct owld *d);
 struct conn;
 void owld_send(struct conn *c, const char *proto, const char *id,
 	       struct buf *out);
+/*
+ * The user a login name means: "user@domain", or a bare local part when
+ * exactly one local domain has that user; false (out holds the name as
+ * given, for the log) if none does.
+ */
+bool owld_login_name(struct owld *d, const char *given, char *out,
+		     size_t size);
+/*
+ * A login's password check, shared by SMTP AUTH and POP3: prepared on the
+ * loop (name resolution and lookup), checked on a worker (an unknown user
+ * costs the same check, on a dummy hash); pass is wiped after the check.
+ */
+struct owld_cred {
+	char user[ADDR_PATH_MAX + 1];	/* canonical, or the name as given */
+	char hash[256];
+	char pass[1025];
+	bool exists, ok;
+};
+void owld_cred_prepare(struct owld *d, struct owld_cred *c,
+		       const char *given, const char *pass);
+void owld_cred_check(struct owld_cred *c);
+/* A timer that fires cb(arg) after auth.fail_delay (a failed login). */
+struct event *owld_fail_delay(struct owld *d,
+			      void (*cb)(int, short, void *), void *arg);
 /* A new never-reused 64-bit id (sessions, messages). */
 uint64_t owld_new_id(void);
 

@@ -61,10 +61,7 @@ struct pjob {
 	struct pop3_sess *sess;		/* NULL once the session is gone */
 	char user[ADDR_PATH_MAX + 1];
 	bool locked;			/* the job's session holds user's lock */
-	/* login */
-	char hash[256];
-	char pass[POP3_PASS_MAX + 1];
-	bool exists, auth_ok;
+	struct owld_cred cred;		/* login */
 	/* both */
 	struct store_box *box;
 	bool *dele;
@@ -246,7 +243,7 @@ on_timeout(void *arg)
 static void
 pjob_free(struct pjob *j)
 {
-	explicit_bzero(j->pass, sizeof(j->pass));
+	explicit_bzero(j->cred.pass, sizeof(j->cred.pass));
 	if (j->sess == NULL) {
 		/* the session is gone: the job let go of what it held */
 		if (j->locked)
@@ -314,40 +311,6 @@ resume(struct pop3_sess *s)
 		conn_resume(s->conn);
 }
 
-/*
- * The mailbox a login name means: "user@domain" as it is, or a bare
- * local part when exactly one local domain has that user.  Returns false
- * if the name cannot be a user at all (no lookup then).
- */
-static bool
-login_name(struct pop3_sess *s, const char *given, char *out, size_t size)
-{
-	const struct conf *c = s->d->conf;
-	char name[ADDR_PATH_MAX + 2], dom[ADDR_DOMAIN_MAX + 1];
-	int found = 0;
-
-	if (strchr(given, '@') != NULL) {
-		if (users_normalize(given, out, size) == 0)
-			return true;
-		snprintf(out, size, "%s", given); /* for the log */
-		return false;
-	}
-	for (size_t i = 0; conf_domain(c, i, dom, sizeof(dom)); i++) {
-		char canon[ADDR_PATH_MAX + 1];
-
-		if (bsnprintf(name, sizeof(name), "%s@%s", given, dom) != -1 &&
-		    users_normalize(name, canon, sizeof(canon)) == 0 &&
-		    users_lookup(s->d->users, canon) != NULL &&
-		    found++ == 0)
-			snprintf(out, size, "%s", canon);
-	}
-	if (found == 1)
-		return true;
-	/* none or ambiguous: fails like an unknown user */
-	snprintf(out, size, "%s", given);
-	return false;
-}
-
 static void login_run(struct wpool_job **jobs, size_t n);
 static void login_done(struct wpool_job *job);
 
@@ -356,7 +319,6 @@ start_login(struct pop3_sess *s)
 {
 	const struct pop3_req *req = pop3_server_req(s->core);
 	struct pjob *j = xcalloc(1, sizeof(*j));
-	const char *hash = NULL, *err;
 
 	j->kind = PJ_LOGIN;
 	j->d = s->d;
@@ -364,15 +326,8 @@ start_login(struct pop3_sess *s)
 	j->job.run = login_run;
 	j->job.done = login_done;
 	j->job.solo = true;
-	if (users_refresh(s->d->users, &err) == -1)
-		log_msg(LOGL_ERROR, "auth", "event=users-read error=\"%s\"",
-			err);
-	if (login_name(s, req->user, j->user, sizeof(j->user)))
-		hash = users_lookup(s->d->users, j->user);
-	j->exists = hash != NULL;
-	if (hash != NULL)
-		snprintf(j->hash, sizeof(j->hash), "%s", hash);
-	snprintf(j->pass, sizeof(j->pass), "%s", req->pass);
+	owld_cred_prepare(s->d, &j->cred, req->user, req->pass);
+	snprintf(j->user, sizeof(j->user), "%s", j->cred.user);
 	s->job = j;
 	conn_pause(s->conn);
 	wpool_submit(s->d->pool, &j->job);
@@ -390,12 +345,7 @@ login_run(struct wpool_job **jobs, size_t n)
 						j->err, sizeof(j->err));
 			continue;
 		}
-		/* an unknown user costs the same check, on a dummy hash */
-		j->auth_ok = users_verify(j->exists ? j->hash
-						    : users_dummy_hash(),
-					  j->pass) &&
-			     j->exists;
-		explicit_bzero(j->pass, sizeof(j->pass));
+		owld_cred_check(&j->cred);
 	}
 }
 
@@ -430,19 +380,13 @@ login_done(struct wpool_job *job)
 		return;
 	}
 	s->job = NULL;
-	if (!j->auth_ok) {
-		struct timeval tv = {
-			.tv_sec = s->d->conf->auth_fail_delay / 1000,
-			.tv_usec = (s->d->conf->auth_fail_delay % 1000) * 1000,
-		};
-
+	if (j->kind == PJ_LOGIN && !j->cred.ok) {
 		log_msg(LOGL_WARN, "pop3", "id=%s peer=%s event=login-failed "
 			"user=%s reason=%s", s->id, s->peer, q,
-			j->exists ? "bad-password" : "unknown-user");
+			j->cred.exists ? "bad-password" : "unknown-user");
 		pjob_free(j);
 		/* the same answer, after the same delay, either way */
-		s->delay = evtimer_new(s->d->base, delay_cb, s);
-		evtimer_add(s->delay, &tv);
+		s->delay = owld_fail_delay(s->d, delay_cb, s);
 		return;
 	}
 	if (j->kind == PJ_LOGIN) {

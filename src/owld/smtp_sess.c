@@ -6,26 +6,38 @@
  * when it completes, only the job is freed: the message is on disk, and
  * the client, which got no 250, may send it again.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <time.h>
+#include <strings.h>
+#include <event2/event.h>
 
 #include "../lib/buf.h"
+#include "../lib/cidr.h"
 #include "../lib/log.h"
 #include "../net/conn.h"
+#include "../relay/relay.h"
+#include "../store/queue.h"
 #include "owld.h"
 
 #define OUT_MAX (64 * 1024)	/* replies of one pipelined group */
 
 struct commit;
+struct authjob;
 
 struct smtp_sess {
 	struct owld *d;
 	struct smtp_sess *prev, *next;
 	char id[17];
 	char peer[64];
+	bool submission;	/* the submission listener: AUTH, relaying */
+	bool relay_net;		/* the peer is in relay.networks */
+	struct authjob *auth;	/* password check in flight, or NULL */
+	struct event *delay;	/* a failed AUTH's answer waits */
+	char user[ADDR_PATH_MAX + 1]; /* authenticated user, or "" */
 	struct conn *conn;
 	struct smtp_server *core;
 	struct buf *out;
@@ -45,6 +57,17 @@ struct commit {
 	char **users;
 	struct store_delivery del;
 	struct buf *msg;
+	/* remote recipients go to the queue */
+	struct qenv env;
+	bool queued;
+	char qerr[300];
+};
+
+struct authjob {
+	struct wpool_job job;
+	struct owld *d;
+	struct smtp_sess *sess;	/* NULL once the session is gone */
+	struct owld_cred cred;
 };
 
 static bool on_line(void *arg, const char *line, size_t len);
@@ -68,14 +91,12 @@ flush(struct smtp_sess *s)
 	owld_send(s->conn, "smtp", s->id, s->out);
 }
 
-void
-smtp_sess_accept(int fd, struct sockaddr *sa, socklen_t len, void *arg)
+static void
+accept_sess(int fd, struct sockaddr *sa, struct owld *d, bool submission)
 {
-	struct owld *d = arg;
 	struct smtp_sess *s;
 	char peer[64];
 
-	(void)len;
 	conn_addr_text(sa, peer, sizeof(peer));
 	if (d->stopping || owld_full(d)) {
 		char line[300];
@@ -96,7 +117,9 @@ smtp_sess_accept(int fd, struct sockaddr *sa, socklen_t len, void *arg)
 	snprintf(s->id, sizeof(s->id), "%016llx",
 		 (unsigned long long)owld_new_id());
 	memcpy(s->peer, peer, sizeof(peer));
-	s->core = smtp_server_new(&d->smtp_conf);
+	s->submission = submission;
+	s->relay_net = cidr_match(d->conf->relay_networks, sa);
+	s->core = smtp_server_new(submission ? &d->sub_conf : &d->smtp_conf);
 	s->out = buf_new(OUT_MAX);
 	s->conn = conn_new(d->base, fd, &smtp_conn_ops, s,
 			   d->conf->smtp_timeout, 2 * d->conf->smtp_max_line,
@@ -106,10 +129,25 @@ smtp_sess_accept(int fd, struct sockaddr *sa, socklen_t len, void *arg)
 		d->sessions->prev = s;
 	d->sessions = s;
 	d->nsessions++;
-	log_msg(LOGL_INFO, "smtp", "id=%s peer=%s event=connect", s->id,
-		s->peer);
+	log_msg(LOGL_INFO, "smtp", "id=%s peer=%s event=connect%s", s->id,
+		s->peer, submission ? " listener=submission" : "");
 	smtp_server_greet(s->core, s->out);
 	flush(s);
+}
+
+void
+smtp_sess_accept(int fd, struct sockaddr *sa, socklen_t len, void *arg)
+{
+	(void)len;
+	accept_sess(fd, sa, arg, false);
+}
+
+void
+smtp_sess_accept_submission(int fd, struct sockaddr *sa, socklen_t len,
+			    void *arg)
+{
+	(void)len;
+	accept_sess(fd, sa, arg, true);
 }
 
 static bool
@@ -118,7 +156,12 @@ on_line(void *arg, const char *line, size_t len)
 	struct smtp_sess *s = arg;
 	bool data = smtp_server_in_data(s->core);
 
-	if (!data)
+	if (smtp_server_in_sasl(s->core))
+		log_trace("smtp", s->id, 'C', "(SASL response)", 15);
+	else if (!data && len > 5 && strncasecmp(line, "AUTH ", 5) == 0)
+		log_trace("smtp", s->id, 'C', line,
+			  strcspn(line + 5, " \r\n") + 5);
+	else if (!data)
 		log_trace("smtp", s->id, 'C', line, len);
 	else if (len == 3 && memcmp(line, ".\r\n", 3) == 0)
 		log_trace("smtp", s->id, 'C', line, len);
@@ -163,9 +206,13 @@ on_closed(void *arg, const char *reason)
 
 	if (s->commit != NULL)
 		s->commit->sess = NULL; /* the job frees itself */
+	if (s->auth != NULL)
+		s->auth->sess = NULL;
+	if (s->delay != NULL)
+		event_free(s->delay);
 	log_msg(LOGL_INFO, "smtp", "id=%s peer=%s event=disconnect reason=%s "
-		"mails=%u rcpts=%u", s->id, s->peer, reason, s->mails,
-		s->rcpts);
+		"mails=%u rcpts=%u%s%s", s->id, s->peer, reason, s->mails,
+		s->rcpts, s->user[0] ? " user=" : "", s->user);
 	if (s->prev != NULL)
 		s->prev->next = s->next;
 	else
@@ -228,6 +275,35 @@ local_user(struct smtp_sess *s, const struct addr *a, char *out, size_t size,
 	return out;
 }
 
+/* Non-local recipients: after AUTH, or from relay.networks inbound. */
+static bool
+may_relay(const struct smtp_sess *s)
+{
+	return s->user[0] != '\0' || (!s->submission && s->relay_net);
+}
+
+/* Submission: may the authenticated user send as this sender? */
+static enum smtp_result
+check_sender(struct smtp_sess *s, const struct addr *a)
+{
+	const char *policy = s->d->conf->submission_senders;
+	char txt[ADDR_PATH_MAX + 1], q[600];
+
+	if (!s->submission || strcmp(policy, "any") == 0)
+		return SMTP_R_OK;
+	if (addr_format(a, txt, sizeof(txt)) < 0)
+		txt[0] = '\0';
+	if (txt[0] != '\0' && !a->literal && a->domain[0] != '\0' &&
+	    (strcmp(policy, "local") == 0
+		     ? conf_is_local_domain(s->d->conf, a->domain)
+		     : strcasecmp(txt, s->user) == 0))
+		return SMTP_R_OK;
+	log_msg(LOGL_WARN, "smtp", "id=%s peer=%s event=sender-rejected "
+		"user=%s from=%s policy=%s", s->id, s->peer, s->user,
+		log_q(q, sizeof(q), txt), policy);
+	return SMTP_R_PERM;
+}
+
 static enum smtp_result
 check_rcpt(struct smtp_sess *s, const struct addr *a)
 {
@@ -235,6 +311,8 @@ check_rcpt(struct smtp_sess *s, const struct addr *a)
 	enum smtp_result why;
 
 	if (local_user(s, a, name, sizeof(name), &why) != NULL)
+		return SMTP_R_OK;
+	if (why == SMTP_R_RELAY_DENIED && may_relay(s))
 		return SMTP_R_OK;
 	if (addr_format(a, txt, sizeof(txt)) < 0)
 		txt[0] = '\0';
@@ -303,6 +381,15 @@ begin_message(struct smtp_sess *s)
 	buf_printf(b, ";\n\t%s\n", date);
 }
 
+static bool
+has_8bit(const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)p[i] >= 0x80)
+			return true;
+	return false;
+}
+
 static void
 start_commit(struct smtp_sess *s)
 {
@@ -324,17 +411,41 @@ start_commit(struct smtp_sess *s)
 	 * is needed here, so a commit costs no users-file stat.
 	 */
 	c->users = xcalloc(t.nrcpts, sizeof(*c->users));
+	c->env.rcpts = xcalloc(t.nrcpts, sizeof(*c->env.rcpts));
 	for (i = 0; i < t.nrcpts; i++) {
 		char name[ADDR_PATH_MAX + 1];
 		enum smtp_result why;
+		struct qrcpt *r;
 
 		if (local_name(s, &t.rcpts[i], name, sizeof(name), &why) ==
-		    NULL)
-			continue; /* cannot happen: RCPT checked it */
+		    NULL) {
+			/* RCPT let it through: a relayed recipient */
+			r = &c->env.rcpts[c->env.nrcpts];
+			if (addr_format(&t.rcpts[i], r->addr,
+					sizeof(r->addr)) < 0)
+				continue;
+			for (j = 0; j < c->env.nrcpts &&
+				    strcasecmp(c->env.rcpts[j].addr, r->addr);
+			     j++)
+				;
+			if (j == c->env.nrcpts) {
+				r->state = QR_PENDING;
+				c->env.nrcpts++;
+			}
+			continue;
+		}
 		for (j = 0; j < n && strcmp(c->users[j], name) != 0; j++)
 			;
 		if (j == n)
 			c->users[n++] = xstrdup(name);
+	}
+	if (c->env.nrcpts > 0) {
+		snprintf(c->env.id, sizeof(c->env.id), "%s", c->msgid);
+		c->env.created = c->env.next = time(NULL);
+		snprintf(c->env.sender, sizeof(c->env.sender), "%s",
+			 c->sender);
+		c->env.size = store_crlf_size(s->msg->data, s->msg->len);
+		c->env.eightbit = has_8bit(s->msg->data, s->msg->len);
 	}
 	c->msg = s->msg; /* the job owns the message from here */
 	s->msg = NULL;
@@ -346,7 +457,7 @@ start_commit(struct smtp_sess *s)
 	c->del.when = time(NULL);
 	s->commit = c;
 	s->mails++;
-	s->rcpts += (unsigned)n;
+	s->rcpts += (unsigned)(n + c->env.nrcpts);
 	conn_pause(s->conn);
 	wpool_submit(s->d->pool, &c->job);
 }
@@ -362,16 +473,45 @@ commit_run(struct wpool_job **jobs, size_t n)
 	for (i = 0; i < n; i++) {
 		struct commit *c = (struct commit *)(void *)jobs[i];
 
+		c->del.res = STORE_OK;
+		if (c->env.nrcpts > 0) {
+			/* the queue first: undone if local delivery fails */
+			if (queue_add(c->d->qdir, &c->env, c->msg->data,
+				      c->msg->len, c->qerr,
+				      sizeof(c->qerr)) == -1) {
+				c->del.res = errno == ENOSPC ? STORE_NOSPACE
+							     : STORE_TEMP;
+				bsnprintf(c->del.error, sizeof(c->del.error),
+					  "queue: %s", c->qerr);
+				continue;
+			}
+			c->queued = true;
+		}
 		if (c->del.nusers == 0) {
-			c->del.res = STORE_PERM;
-			snprintf(c->del.error, sizeof(c->del.error),
-				 "no recipients left");
+			if (!c->queued) {
+				c->del.res = STORE_PERM;
+				snprintf(c->del.error, sizeof(c->del.error),
+					 "no recipients left");
+			}
 			continue;
 		}
 		dels[m++] = &c->del;
 	}
 	if (m > 0)
 		store_deliver(st, dels, m);
+	for (i = 0; i < n; i++) {
+		struct commit *c = (struct commit *)(void *)jobs[i];
+
+		if (c->queued && c->del.res != STORE_OK) {
+			/* all or nothing: the client will send it again */
+			if (queue_remove(c->d->qdir, c->env.id, c->qerr,
+					 sizeof(c->qerr)) == -1)
+				log_msg(LOGL_ERROR, "queue", "event=undo-failed "
+					"msgid=%s error=\"%s\"", c->env.id,
+					c->qerr);
+			c->queued = false;
+		}
+	}
 }
 
 static void
@@ -381,6 +521,7 @@ commit_free(struct commit *c)
 		free(c->users[i]);
 	free(c->users);
 	buf_free(&c->msg);
+	qenv_free(&c->env);
 	free(c);
 }
 
@@ -393,13 +534,21 @@ commit_done(struct wpool_job *job)
 	enum smtp_result r;
 	char q[600], e[600];
 
-	if (c->del.res == STORE_OK)
+	if (c->del.res == STORE_OK && c->del.nusers > 0)
 		log_msg(LOGL_INFO, "smtp", "id=%s event=delivered msgid=%s "
 			"from=<%s> rcpts=%zu size=%zu name=%s%s", s ? s->id
 								    : "-",
 			c->msgid, log_q(q, sizeof(q), c->sender),
 			c->del.nusers, c->del.len, c->del.name,
 			s ? "" : " session=gone");
+	if (c->del.res == STORE_OK && c->queued) {
+		log_msg(LOGL_INFO, "queue", "id=%s event=queued msgid=%s "
+			"from=<%s> rcpts=%zu size=%zu%s", s ? s->id : "-",
+			c->msgid, log_q(q, sizeof(q), c->sender),
+			c->env.nrcpts, c->env.size,
+			s ? "" : " session=gone");
+		relay_queued(d->relay, &c->env);
+	}
 	else
 		log_msg(LOGL_ERROR, "smtp", "id=%s event=delivery-failed "
 			"msgid=%s error=%s", s ? s->id : "-", c->msgid,
@@ -423,6 +572,92 @@ commit_done(struct wpool_job *job)
 	owld_check_stopped(d);
 }
 
+static void auth_run(struct wpool_job **jobs, size_t n);
+static void auth_done(struct wpool_job *job);
+
+static void
+start_auth(struct smtp_sess *s)
+{
+	const struct smtp_req *req = smtp_server_req(s->core);
+	struct authjob *j = xcalloc(1, sizeof(*j));
+
+	j->d = s->d;
+	j->sess = s;
+	j->job.run = auth_run;
+	j->job.done = auth_done;
+	j->job.solo = true;
+	owld_cred_prepare(s->d, &j->cred, req->user, req->pass);
+	s->auth = j;
+	conn_pause(s->conn);
+	wpool_submit(s->d->pool, &j->job);
+}
+
+/* Worker thread: the password check. */
+static void
+auth_run(struct wpool_job **jobs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		owld_cred_check(&((struct authjob *)(void *)jobs[i])->cred);
+}
+
+static void
+auth_answer(struct smtp_sess *s, enum smtp_result r)
+{
+	run_act(s, smtp_server_done(s->core, r, NULL, s->out));
+	if (s->stop_after_commit && !conn_closing(s->conn)) {
+		smtp_server_shutdown(s->core, s->out);
+		flush(s);
+		conn_close(s->conn, "shutdown");
+		return;
+	}
+	flush(s);
+	if (!conn_closing(s->conn))
+		conn_resume(s->conn);
+}
+
+static void
+auth_delay_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct smtp_sess *s = arg;
+
+	(void)fd, (void)what;
+	event_free(s->delay);
+	s->delay = NULL;
+	auth_answer(s, SMTP_R_NOUSER);
+}
+
+static void
+auth_done(struct wpool_job *job)
+{
+	struct authjob *j = (struct authjob *)(void *)job;
+	struct smtp_sess *s = j->sess;
+	char q[600];
+
+	if (s == NULL) {
+		struct owld *d = j->d;
+
+		free(j);
+		owld_check_stopped(d);
+		return;
+	}
+	s->auth = NULL;
+	log_q(q, sizeof(q), j->cred.user);
+	if (j->cred.ok) {
+		snprintf(s->user, sizeof(s->user), "%s", j->cred.user);
+		log_msg(LOGL_INFO, "smtp", "id=%s peer=%s event=auth user=%s",
+			s->id, s->peer, q);
+		free(j);
+		auth_answer(s, SMTP_R_OK);
+		return;
+	}
+	log_msg(LOGL_WARN, "smtp", "id=%s peer=%s event=auth-failed user=%s "
+		"reason=%s", s->id, s->peer, q,
+		j->cred.exists ? "bad-password" : "unknown-user");
+	free(j);
+	/* the same answer, after the same delay, either way */
+	s->delay = owld_fail_delay(s->d, auth_delay_cb, s);
+}
+
 static void
 run_act(struct smtp_sess *s, enum smtp_act act)
 {
@@ -432,8 +667,13 @@ run_act(struct smtp_sess *s, enum smtp_act act)
 	case SMTP_ACT_NONE:
 		break;
 	case SMTP_ACT_MAIL:
-		/* any sender is fine inbound; submission will check here */
-		run_act(s, smtp_server_done(s->core, SMTP_R_OK, NULL, s->out));
+		/* any sender is fine inbound; submission checks it */
+		run_act(s, smtp_server_done(s->core,
+					    check_sender(s, &req->addr), NULL,
+					    s->out));
+		break;
+	case SMTP_ACT_AUTH:
+		start_auth(s);
 		break;
 	case SMTP_ACT_RCPT:
 		run_act(s, smtp_server_done(s->core, check_rcpt(s, &req->addr),
@@ -472,7 +712,8 @@ smtp_sess_shutdown_all(struct owld *d)
 	for (s = d->sessions; s != NULL; s = s->next) {
 		if (conn_closing(s->conn))
 			continue;
-		if (s->commit != NULL) {
+		if (s->commit != NULL || s->auth != NULL ||
+		    s->delay != NULL) {
 			/* answer the commit first: it is durable by then */
 			s->stop_after_commit = true;
 			continue;

@@ -7,6 +7,7 @@
  * client counts toward max_errors; past it the core says 421 and closes.
  */
 #include "smtp_server.h"
+#include "wire.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,13 +39,21 @@ struct smtp_server {
 	bool prev_crlf;
 	bool too_big;
 	bool line_too_long;
+	/* AUTH */
+	enum { SASL_NONE, SASL_PLAIN, SASL_LOGIN_USER, SASL_LOGIN_PASS } sasl;
+	bool authed;
+	unsigned auth_fails;
+	char user[SMTP_USER_MAX + 1];
+	char pass[SMTP_PASS_MAX + 1];
 };
 
 typedef enum smtp_act cmd_fn(struct smtp_server *, const char *, size_t,
 			     struct buf *);
 
 static cmd_fn cmd_helo, cmd_ehlo, cmd_mail, cmd_rcpt, cmd_data, cmd_rset;
-static cmd_fn cmd_noop, cmd_quit, cmd_vrfy, cmd_help, cmd_notimpl;
+static cmd_fn cmd_noop, cmd_quit, cmd_vrfy, cmd_help, cmd_notimpl, cmd_auth;
+static enum smtp_act feed_sasl(struct smtp_server *, const char *, size_t,
+			       struct buf *);
 static enum smtp_act feed_data(struct smtp_server *, const char *, size_t,
 			       struct buf *);
 
@@ -57,7 +66,7 @@ static const struct cmd {
 	{"NOOP", cmd_noop}, {"QUIT", cmd_quit}, {"VRFY", cmd_vrfy},
 	{"HELP", cmd_help}, {"EXPN", cmd_notimpl}, {"SOML", cmd_notimpl},
 	{"SAML", cmd_notimpl}, {"SEND", cmd_notimpl}, {"TURN", cmd_notimpl},
-	{"STARTTLS", cmd_notimpl}, {"AUTH", cmd_notimpl},
+	{"STARTTLS", cmd_notimpl}, {"AUTH", cmd_auth},
 	{"BDAT", cmd_notimpl}, {"ETRN", cmd_notimpl},
 };
 
@@ -77,6 +86,7 @@ smtp_server_free(struct smtp_server **sp)
 	if (*sp == NULL)
 		return;
 	free((*sp)->rcpts);
+	explicit_bzero((*sp)->pass, sizeof((*sp)->pass));
 	free(*sp);
 	*sp = NULL;
 }
@@ -116,7 +126,15 @@ smtp_server_greet(struct smtp_server *s, struct buf *out)
 size_t
 smtp_server_max_line(const struct smtp_server *s)
 {
-	return s->state == ST_DATA ? s->conf->max_line : SMTP_CMD_MAX;
+	if (s->state == ST_DATA)
+		return s->conf->max_line;
+	return s->conf->auth ? SMTP_AUTH_LINE_MAX : SMTP_CMD_MAX;
+}
+
+bool
+smtp_server_in_sasl(const struct smtp_server *s)
+{
+	return s->sasl != SASL_NONE;
 }
 
 bool
@@ -147,6 +165,7 @@ smtp_server_txn(const struct smtp_server *s, struct smtp_txn *t)
 	t->rcpts = s->rcpts;
 	t->nrcpts = s->nrcpts;
 	t->size = s->size;
+	t->user = s->authed ? s->user : NULL;
 }
 
 void
@@ -174,6 +193,8 @@ smtp_server_feed(struct smtp_server *s, const char *line, size_t len,
 		return SMTP_ACT_NONE; /* caller bug; nothing to say */
 	if (s->state == ST_DATA)
 		return feed_data(s, line, len, out);
+	if (s->sasl != SASL_NONE)
+		return feed_sasl(s, line, len, out);
 
 	/* strip the line end: CRLF, or a bare LF as many clients send */
 	if (len > 0 && line[len - 1] == '\n')
@@ -268,6 +289,8 @@ do_helo(struct smtp_server *s, const char *arg, size_t len, struct buf *out,
 	buf_line(out, "250-SIZE %zu", s->conf->max_size);
 	buf_line(out, "250-8BITMIME");
 	buf_line(out, "250-ENHANCEDSTATUSCODES");
+	if (s->conf->auth)
+		buf_line(out, "250-AUTH PLAIN LOGIN");
 	buf_line(out, "250 HELP");
 	return SMTP_ACT_NONE;
 }
@@ -373,6 +396,9 @@ mail_params(struct smtp_server *s, const char *p, const char *end,
 				return fail(s, out,
 					    "501 5.5.4 Bad BODY parameter");
 			seen_body = true;
+		} else if (s->conf->auth && kw_is(kw, kwlen, "AUTH") &&
+			   val != NULL) {
+			continue; /* RFC 4954 5: accepted, not trusted */
 		} else {
 			char txt[128];
 
@@ -396,6 +422,8 @@ cmd_mail(struct smtp_server *s, const char *arg, size_t len, struct buf *out)
 		return fail(s, out, "503 5.5.1 Error: send HELO/EHLO first");
 	if (s->state >= ST_MAIL)
 		return fail(s, out, "503 5.5.1 Error: nested MAIL command");
+	if (s->conf->auth && !s->authed)
+		return fail(s, out, "530 5.7.0 Authentication required");
 	if ((p = skip_keyword(arg, &len, "FROM:")) == NULL)
 		return fail(s, out, "501 5.5.4 Syntax: MAIL FROM:<address>");
 	if (addr_parse_path(p, len, ADDR_ALLOW_NULL, &s->req.addr, &used,
@@ -692,6 +720,28 @@ smtp_server_done(struct smtp_server *s, enum smtp_result r, const char *info,
 		else
 			buf_line(out, "550 5.1.1 <%s>: User unknown", txt);
 		return SMTP_ACT_NONE;
+	case SMTP_ACT_AUTH:
+		explicit_bzero(s->pass, sizeof(s->pass));
+		s->req.pass = NULL;
+		if (r == SMTP_R_OK) {
+			s->authed = true;
+			buf_line(out, "235 2.7.0 Authentication successful");
+		} else if (r == SMTP_R_TEMP || r == SMTP_R_NOSPACE) {
+			buf_line(out, "454 4.7.0 Temporary authentication "
+				      "failure");
+		} else {
+			s->user[0] = '\0';
+			buf_line(out, "535 5.7.8 Authentication credentials "
+				      "invalid");
+			if (++s->auth_fails >= s->conf->max_auth_failures) {
+				buf_line(out, "421 4.7.0 %s Error: too many "
+					      "failed authentications",
+					 s->conf->hostname);
+				s->state = ST_CLOSED;
+				return SMTP_ACT_CLOSE;
+			}
+		}
+		return SMTP_ACT_NONE;
 	case SMTP_ACT_COMMIT:
 		switch (r) {
 		case SMTP_R_OK:
@@ -715,4 +765,156 @@ smtp_server_done(struct smtp_server *s, enum smtp_result r, const char *info,
 	default:
 		abort(); /* done() without a pending action: caller bug */
 	}
+}
+
+/* AUTH (RFC 4954): PLAIN (RFC 4616) and LOGIN */
+
+static enum smtp_act
+auth_check(struct smtp_server *s)
+{
+	s->req.user = s->user;
+	s->req.pass = s->pass;
+	s->pending = SMTP_ACT_AUTH;
+	return SMTP_ACT_AUTH;
+}
+
+/* Decodes one base64 SASL token into a NUL-terminated string. */
+static int
+sasl_decode(const char *in, size_t len, char *out, size_t size,
+	    size_t *outlen)
+{
+	if (b64_decode(in, len, out, size - 1, outlen) == -1)
+		return -1;
+	out[*outlen] = '\0';
+	return 0;
+}
+
+static enum smtp_act
+sasl_plain(struct smtp_server *s, const char *in, size_t len,
+	   struct buf *out)
+{
+	char raw[SMTP_AUTH_LINE_MAX];
+	const char *authz, *authc, *pass;
+	size_t n, za, zc;
+
+	if (sasl_decode(in, len, raw, sizeof(raw), &n) == -1)
+		return fail(s, out, "501 5.5.2 Error: bad base64 in AUTH");
+	authz = raw;
+	za = strnlen(authz, n);
+	if (za >= n)
+		goto bad;
+	authc = raw + za + 1;
+	zc = strnlen(authc, n - za - 1);
+	if (za + 1 + zc >= n)
+		goto bad;
+	pass = authc + zc + 1;
+	if (memchr(pass, '\0', n - za - zc - 2) != NULL || zc == 0 ||
+	    (za > 0 && strcmp(authz, authc) != 0) || zc > SMTP_USER_MAX ||
+	    strlen(pass) > SMTP_PASS_MAX)
+		goto bad;
+	memcpy(s->user, authc, zc + 1);
+	memcpy(s->pass, pass, strlen(pass) + 1);
+	explicit_bzero(raw, sizeof(raw));
+	return auth_check(s);
+bad:
+	explicit_bzero(raw, sizeof(raw));
+	s->user[0] = '\0';
+	buf_line(out, "535 5.7.8 Authentication credentials invalid");
+	if (++s->auth_fails >= s->conf->max_auth_failures) {
+		buf_line(out, "421 4.7.0 %s Error: too many failed "
+			      "authentications", s->conf->hostname);
+		s->state = ST_CLOSED;
+		return SMTP_ACT_CLOSE;
+	}
+	return SMTP_ACT_NONE;
+}
+
+static enum smtp_act
+cmd_auth(struct smtp_server *s, const char *arg, size_t len, struct buf *out)
+{
+	size_t mlen;
+	const char *init;
+	size_t ilen;
+
+	if (!s->conf->auth)
+		return fail(s, out, "502 5.5.1 Error: command not implemented");
+	if (need_helo(s) || !s->esmtp)
+		return fail(s, out, "503 5.5.1 Error: send EHLO first");
+	if (s->authed)
+		return fail(s, out, "503 5.5.1 Error: already authenticated");
+	if (s->state >= ST_MAIL)
+		return fail(s, out, "503 5.5.1 Error: AUTH not allowed in a "
+				    "mail transaction");
+	for (mlen = 0; mlen < len && arg[mlen] != ' '; mlen++)
+		;
+	init = arg + mlen;
+	while (init < arg + len && *init == ' ')
+		init++;
+	ilen = (size_t)(arg + len - init);
+	if (mlen == 5 && strncasecmp(arg, "PLAIN", 5) == 0) {
+		if (ilen == 0) {
+			s->sasl = SASL_PLAIN;
+			buf_line(out, "334 ");
+			return SMTP_ACT_NONE;
+		}
+		if (ilen == 1 && *init == '=')
+			return sasl_plain(s, "", 0, out);
+		return sasl_plain(s, init, ilen, out);
+	}
+	if (mlen == 5 && strncasecmp(arg, "LOGIN", 5) == 0) {
+		size_t n;
+
+		if (ilen == 0) {
+			s->sasl = SASL_LOGIN_USER;
+			buf_line(out, "334 VXNlcm5hbWU6"); /* Username: */
+			return SMTP_ACT_NONE;
+		}
+		if (sasl_decode(init, ilen, s->user, sizeof(s->user), &n) ==
+			    -1 ||
+		    strlen(s->user) != n || n == 0)
+			return fail(s, out,
+				    "501 5.5.2 Error: bad base64 in AUTH");
+		s->sasl = SASL_LOGIN_PASS;
+		buf_line(out, "334 UGFzc3dvcmQ6"); /* Password: */
+		return SMTP_ACT_NONE;
+	}
+	if (mlen == 0)
+		return fail(s, out, "501 5.5.4 Syntax: AUTH mechanism");
+	return fail(s, out, "504 5.5.4 Error: unsupported authentication "
+			    "mechanism");
+}
+
+static enum smtp_act
+feed_sasl(struct smtp_server *s, const char *line, size_t len,
+	  struct buf *out)
+{
+	int mode = s->sasl;
+	size_t n;
+
+	s->sasl = SASL_NONE;
+	if (len > 0 && line[len - 1] == '\n')
+		len--;
+	if (len > 0 && line[len - 1] == '\r')
+		len--;
+	if (len == 1 && line[0] == '*')
+		return fail(s, out, "501 5.0.0 Error: authentication "
+				    "cancelled");
+	if (mode == SASL_PLAIN)
+		return sasl_plain(s, line, len, out);
+	if (mode == SASL_LOGIN_USER) {
+		if (sasl_decode(line, len, s->user, sizeof(s->user), &n) ==
+			    -1 ||
+		    strlen(s->user) != n || n == 0)
+			return fail(s, out,
+				    "501 5.5.2 Error: bad base64 in AUTH");
+		s->sasl = SASL_LOGIN_PASS;
+		buf_line(out, "334 UGFzc3dvcmQ6");
+		return SMTP_ACT_NONE;
+	}
+	if (sasl_decode(line, len, s->pass, sizeof(s->pass), &n) == -1 ||
+	    strlen(s->pass) != n) {
+		explicit_bzero(s->pass, sizeof(s->pass));
+		return fail(s, out, "501 5.5.2 Error: bad base64 in AUTH");
+	}
+	return auth_check(s);
 }

@@ -6,7 +6,7 @@
  * action.  It owns the protocol state and every reply text; it never touches
  * a socket, a file or a clock, and allocates only within its limits.
  *
- * Actions that need an answer (MAIL, RCPT, VRFY, COMMIT) leave the core
+ * Actions that need an answer (MAIL, RCPT, VRFY, AUTH, COMMIT) leave the core
  * waiting: feed no more lines until smtp_server_done() is called.  The other
  * actions are notices: DATA_START (354 sent; open a message), DATA (one
  * unstuffed body line in req->data, without its line end), DATA_ABORT (the
@@ -15,7 +15,11 @@
  *
  * DATA ends only at CRLF "." CRLF, where the previous line also ended in
  * CRLF: a bare LF or bare CR never ends a message and never starts a
- * command, so SMTP smuggling is not possible.  Lines ending in a bare LF
+ * command, so SMTP smuggling is not possible.
+ *
+ * With conf->auth (the submission listener) EHLO offers AUTH PLAIN LOGIN
+ * (RFC 4954), MAIL before a successful AUTH is 530 5.7.0, and done(AUTH)
+ * answers 235, 535 5.7.8 (counted toward max_auth_failures) or 454.  Lines ending in a bare LF
  * are kept as lines; bare CRs and NULs are kept as data.
  */
 #ifndef OWL_SMTP_SERVER_H
@@ -28,6 +32,9 @@
 #include "../lib/buf.h"
 
 #define SMTP_CMD_MAX 512	/* command line with CRLF, RFC 5321 4.5.3.1.4 */
+#define SMTP_AUTH_LINE_MAX 2048 /* AUTH lines where AUTH is offered */
+#define SMTP_USER_MAX 255	/* SASL authentication identity */
+#define SMTP_PASS_MAX 1024
 
 struct smtp_conf {
 	const char *hostname;
@@ -35,6 +42,8 @@ struct smtp_conf {
 	unsigned max_rcpts;
 	unsigned max_errors;	/* 5xx replies before 421 and close */
 	size_t max_line;	/* DATA text line, with its line end */
+	bool auth;		/* offer AUTH PLAIN/LOGIN; MAIL needs it */
+	unsigned max_auth_failures; /* failed AUTHs before 421 and close */
 };
 
 enum smtp_act {
@@ -42,6 +51,7 @@ enum smtp_act {
 	SMTP_ACT_MAIL,		/* req->addr is the reverse-path */
 	SMTP_ACT_RCPT,		/* req->addr is the forward-path */
 	SMTP_ACT_VRFY,		/* req->addr; domain may be empty */
+	SMTP_ACT_AUTH,		/* req->user, req->pass: check them */
 	SMTP_ACT_DATA_START,
 	SMTP_ACT_DATA,		/* req->data, req->len */
 	SMTP_ACT_COMMIT,	/* the message is complete */
@@ -60,6 +70,7 @@ enum smtp_result {
 
 struct smtp_req {
 	struct addr addr;
+	const char *user, *pass;	/* AUTH */
 	const char *data;
 	size_t len;
 };
@@ -72,6 +83,7 @@ struct smtp_txn {
 	const struct addr *rcpts;
 	unsigned nrcpts;
 	size_t size;		/* message octets (CRLF) so far */
+	const char *user;	/* the AUTH identity, or NULL */
 };
 
 struct smtp_server;
@@ -100,6 +112,8 @@ void smtp_server_timeout(struct smtp_server *s, struct buf *out);
 
 bool smtp_server_pending(const struct smtp_server *s);
 bool smtp_server_in_data(const struct smtp_server *s);
+/* The next line is a SASL response (a secret: mask it in traces). */
+bool smtp_server_in_sasl(const struct smtp_server *s);
 const struct smtp_req *smtp_server_req(const struct smtp_server *s);
 void smtp_server_txn(const struct smtp_server *s, struct smtp_txn *t);
 

@@ -6,7 +6,9 @@ import re
 import smtplib
 import signal
 import socket
+import socketserver
 import subprocess
+import threading
 import time
 
 import pytest
@@ -31,12 +33,14 @@ class Owld:
         self.proc = None
         self.port = None
         self.pop3_port = None
+        self.sub_port = None
 
     def start(self):
         args = [OWLD] + (["-v"] if self.verbose else []) + ["-D", self.datadir,
                 "-o", "smtp.listen=127.0.0.1:0", "-o", "hostname=mx.test",
                 "-o", "pop3.listen=127.0.0.1:0", "-o", "auth.fail_delay=50ms",
-                "-o", "log.file=" + self.log]
+                "-o", "submission.listen=127.0.0.1:0",
+                "-o", "relay.networks=", "-o", "log.file=" + self.log]
         for o in self.opts:
             args += ["-o", o]
         start = os.path.getsize(self.log) if os.path.exists(self.log) else 0
@@ -47,9 +51,12 @@ class Owld:
             text = self.logtext()[start:]
             m = re.search(r"event=listen proto=smtp addr=127\.0\.0\.1:(\d+)", text)
             p = re.search(r"event=listen proto=pop3 addr=127\.0\.0\.1:(\d+)", text)
-            if m and (p or "pop3.listen=" in " ".join(self.opts)):
+            u = re.search(r"event=listen proto=submission addr=127\.0\.0\.1:(\d+)", text)
+            if m and (p or "pop3.listen=" in " ".join(self.opts)) and \
+                    (u or "submission.listen=" in " ".join(self.opts)):
                 self.port = int(m.group(1))
                 self.pop3_port = int(p.group(1)) if p else None
+                self.sub_port = int(u.group(1)) if u else None
                 return self
             if self.proc.poll() is not None:
                 raise RuntimeError("owld exited: " + self.proc.stderr.read())
@@ -91,6 +98,32 @@ class Owld:
     def connect(self, timeout=10):
         s = socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
         return Client(s)
+
+    def submission(self, timeout=10):
+        s = socket.create_connection(("127.0.0.1", self.sub_port), timeout=timeout)
+        return Client(s)
+
+    def submit(self, rcpts, body, user="alice", sender=None):
+        """Sends one message through submission with AUTH PLAIN."""
+        with smtplib.SMTP("127.0.0.1", self.sub_port, timeout=30) as c:
+            c.login(user + "@localhost", "pw-" + user)
+            c.sendmail(sender or user + "@localhost", rcpts, body)
+
+    def wait_log(self, pattern, timeout=20, count=1):
+        """Waits until pattern (a regex) occurs count times in the log."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if len(re.findall(pattern, self.logtext())) >= count:
+                return
+            time.sleep(0.05)
+        raise AssertionError("no %r in log:\n%s" % (pattern, self.logtext()[-4000:]))
+
+    def ctl(self, *args, check=True):
+        r = subprocess.run([OWLCTL, "-D", self.datadir] + list(args),
+                           capture_output=True, text=True, timeout=30)
+        if check:
+            assert r.returncode == 0, r.stderr
+        return r
 
     def pop3(self, timeout=10):
         s = socket.create_connection(("127.0.0.1", self.pop3_port), timeout=timeout)
@@ -194,6 +227,127 @@ class Pop3Client(Client):
         r = self.cmd("PASS " + (password or "pw-" + user.split("@")[0]))
         assert r.startswith("+OK"), r
         return r
+
+
+class Sink:
+    """A small SMTP server in the test process that records what it gets.
+
+    rcpt(addr) and final(msg) give the reply texts; final may sleep.  Each
+    message is recorded with acked=True only once its 2xx reply was sent.
+    """
+
+    def __init__(self, host="127.0.0.1", port=0, rcpt=None, final=None,
+                 ehlo=("PIPELINING", "SIZE 100000000", "8BITMIME")):
+        self.messages = []
+        self.connections = 0
+        self.commands = []
+        self.rcpt = rcpt or (lambda addr: "250 2.1.5 ok")
+        self.final = final or (lambda msg: "250 2.0.0 ok")
+        self.ehlo = ehlo
+        self.lock = threading.Lock()
+        sink = self
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self):
+                with sink.lock:
+                    sink.connections += 1
+                sink.session(self.rfile, self.wfile)
+
+        class Server(socketserver.ThreadingTCPServer):
+            allow_reuse_address = True
+            daemon_threads = True
+
+        self.server = Server((host, port), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def session(self, rfile, wfile):
+        def say(text):
+            wfile.write(text.encode() + b"\r\n")
+            wfile.flush()
+        say("220 sink.test ESMTP")
+        sender, rcpts = None, []
+        while True:
+            line = rfile.readline()
+            if not line:
+                return
+            cmd = line.decode("latin-1").rstrip("\r\n")
+            with self.lock:
+                self.commands.append(cmd)
+            verb = cmd.split(" ")[0].upper()
+            if verb == "EHLO":
+                lines = ["sink.test"] + list(self.ehlo)
+                for i, l in enumerate(lines):
+                    say("250%s%s" % (" " if i == len(lines) - 1 else "-", l))
+            elif verb == "HELO":
+                say("250 sink.test")
+            elif verb == "MAIL":
+                sender, rcpts = cmd[10:].split(">")[0].lstrip("<"), []
+                say("250 2.1.0 ok")
+            elif verb == "RCPT":
+                addr = cmd[8:].split(">")[0].lstrip("<")
+                r = self.rcpt(addr)
+                if r.startswith("2"):
+                    rcpts.append(addr)
+                say(r)
+            elif verb == "DATA":
+                if not rcpts:
+                    say("554 5.5.1 no valid recipients")
+                    continue
+                say("354 go ahead")
+                data = b""
+                while True:
+                    l = rfile.readline()
+                    if not l:
+                        return
+                    if l == b".\r\n":
+                        break
+                    data += l[1:] if l.startswith(b".") else l
+                msg = {"from": sender, "rcpts": rcpts, "data": data, "acked": False}
+                with self.lock:
+                    self.messages.append(msg)
+                r = self.final(msg)
+                say(r)
+                msg["acked"] = r.startswith("2")
+            elif verb == "RSET":
+                sender, rcpts = None, []
+                say("250 ok")
+            elif verb == "QUIT":
+                say("221 bye")
+                return
+            else:
+                say("502 5.5.1 unknown")
+
+    def acked(self):
+        with self.lock:
+            return [m for m in self.messages if m["acked"]]
+
+    def wait(self, n, timeout=20):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if len(self.acked()) >= n:
+                return self.acked()
+            time.sleep(0.05)
+        raise AssertionError("sink got %d of %d messages" % (len(self.acked()), n))
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def sink():
+    sinks = []
+
+    def make(**kw):
+        s = Sink(**kw)
+        sinks.append(s)
+        return s
+
+    yield make
+    for s in sinks:
+        s.close()
 
 
 def add_user(datadir, name, password):

@@ -1,0 +1,1133 @@
+/*
+ * relay - the queue runner; see relay.h and docs/QUEUE.md.
+ *
+ * A pass of schedule() takes every entry that is due (not held, not busy)
+ * and groups its pending recipients by destination: one route per
+ * destination domain (or a single one for relay.host), each route one
+ * SMTP session that carries all of its messages.  A route looks its
+ * targets up on the pool, connects to them in order until one greets,
+ * then feeds the smtp_client core.  Each message's results are written to
+ * its envelope at once (on the pool) so that a recipient the remote has
+ * acknowledged is never sent again after a restart.  When the last route
+ * carrying an entry ends, the attempt is over: the entry is finished
+ * (bounce if needed, then removed) or rescheduled with a doubled interval.
+ */
+#include "relay.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../lib/buf.h"
+#include "../lib/log.h"
+#include "../net/conn.h"
+#include "../owld/owld.h"
+#include "../proto/smtp_client.h"
+#include "bounce.h"
+#include "dns.h"
+
+#define CHUNK (16 * 1024)
+#define OUT_MAX (256 * 1024)
+#define HEADERS_MAX (64 * 1024)	/* of the original, in a bounce */
+
+struct qent {
+	struct qent *prev, *next;
+	struct qenv env;
+	unsigned busy;		/* routes carrying some of its recipients */
+	bool saving, dirty;	/* an envelope write in flight / needed */
+	bool finishing;		/* the final job is in flight */
+	bool finish_wanted, finish_bounce;
+	bool deleted;
+};
+
+struct item {
+	struct qent *e;
+	size_t *idx;		/* indexes into e->env.rcpts */
+	const char **rcpts;
+	size_t n;
+	struct smtpc_msg msg;
+	bool done;
+};
+
+struct route {
+	struct route *prev, *next;
+	struct relay *r;
+	char id[17];
+	char key[256];		/* the recipient domain it serves */
+	char name[256];		/* what is looked up: domain or relay.host */
+	unsigned port;
+	bool mx;
+	struct item *items;
+	size_t nitems, cap, cur;
+	struct dns_target *t;
+	size_t nt, ti;
+	int fd;			/* connecting */
+	struct event *cev;
+	struct conn *conn;
+	struct smtp_client *cl;
+	struct buf *out;
+	int mfd;		/* the text being sent */
+	bool closed_seen;	/* the core said CLOSE */
+	bool any_result;
+	bool started;		/* DNS job submitted */
+	char err[QUEUE_TEXT_MAX];
+	bool perm;
+};
+
+enum rjob_kind { RJ_DNS, RJ_SAVE, RJ_FINISH };
+
+struct rjob {
+	struct wpool_job job;
+	enum rjob_kind kind;
+	struct relay *r;
+	struct route *rt;		/* DNS */
+	struct qent *e;			/* SAVE, FINISH */
+	struct qenv env;		/* the copy written */
+	bool bounce;
+	char bounce_id[QUEUE_ID_MAX];
+	struct qenv benv;		/* a queued bounce */
+	bool bqueued;
+	enum dns_res dres;
+	char err[QUEUE_TEXT_MAX];
+	const char *result;		/* FINISH: what became of it */
+};
+
+struct relay {
+	struct owld *d;
+	struct qent *ents;
+	size_t nents;
+	struct route *routes;
+	unsigned nroutes;
+	unsigned jobs;
+	struct event *timer;
+	struct smtpc_conf cconf;
+	bool stopping;
+};
+
+static void schedule(struct relay *r);
+static void route_end(struct route *rt);
+static void save_env(struct relay *r, struct qent *e);
+static void finish(struct relay *r, struct qent *e, bool bounce);
+static void handle(struct route *rt, enum smtpc_act act);
+
+static void
+timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	schedule(arg);
+}
+
+static struct qent *
+ent_add(struct relay *r, const struct qenv *env)
+{
+	struct qent *e = xcalloc(1, sizeof(*e));
+
+	qenv_copy(&e->env, env);
+	e->next = r->ents;
+	if (r->ents != NULL)
+		r->ents->prev = e;
+	r->ents = e;
+	r->nents++;
+	return e;
+}
+
+static void
+ent_free(struct relay *r, struct qent *e)
+{
+	if (e->prev != NULL)
+		e->prev->next = e->next;
+	else
+		r->ents = e->next;
+	if (e->next != NULL)
+		e->next->prev = e->prev;
+	r->nents--;
+	qenv_free(&e->env);
+	free(e);
+}
+
+static struct qent *
+ent_find(struct relay *r, const char *id)
+{
+	for (struct qent *e = r->ents; e != NULL; e = e->next)
+		if (strcmp(e->env.id, id) == 0)
+			return e;
+	return NULL;
+}
+
+static void
+recover_note(const char *what, const char *name)
+{
+	log_msg(LOGL_WARN, "queue", "event=%s file=%s", what, name);
+}
+
+struct relay *
+relay_new(struct owld *d, char *err, size_t errsz)
+{
+	struct relay *r = xcalloc(1, sizeof(*r));
+	struct qenv *envs;
+	size_t n;
+
+	r->d = d;
+	r->cconf.helo = d->conf->hostname;
+	if (queue_init(d->qdir, err, errsz) == -1 ||
+	    queue_recover(d->qdir, &envs, &n, recover_note, err, errsz) ==
+		    -1) {
+		free(r);
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		ent_add(r, &envs[i]);
+		qenv_free(&envs[i]);
+	}
+	free(envs);
+	r->timer = evtimer_new(d->base, timer_cb, r);
+	log_msg(LOGL_INFO, "queue", "event=loaded messages=%zu dir=%s", n,
+		d->qdir);
+	if (n > 0)
+		event_active(r->timer, EV_TIMEOUT, 0);
+	return r;
+}
+
+void
+relay_free(struct relay **rp)
+{
+	struct relay *r = *rp;
+
+	if (r == NULL)
+		return;
+	while (r->ents != NULL)
+		ent_free(r, r->ents);
+	if (r->timer != NULL)
+		event_free(r->timer);
+	free(r);
+	*rp = NULL;
+}
+
+bool
+relay_busy(const struct relay *r)
+{
+	return r != NULL && (r->nroutes > 0 || r->jobs > 0);
+}
+
+void
+relay_queued(struct relay *r, const struct qenv *e)
+{
+	ent_add(r, e);
+	/* from the loop, not now: commits of one batch go out together */
+	if (!r->stopping)
+		event_active(r->timer, EV_TIMEOUT, 0);
+}
+
+/* The destination key of a recipient: its domain, lower case. */
+static void
+rcpt_domain(const char *addr, char *out, size_t size)
+{
+	const char *at = strrchr(addr, '@');
+	size_t i;
+
+	snprintf(out, size, "%s", at ? at + 1 : "");
+	for (i = 0; out[i] != '\0'; i++)
+		if (out[i] >= 'A' && out[i] <= 'Z')
+			out[i] = (char)(out[i] - 'A' + 'a');
+}
+
+static struct route *
+route_new(struct relay *r, const char *domain)
+{
+	struct route *rt = xcalloc(1, sizeof(*rt));
+	const char *rh = r->d->conf->relay_host;
+
+	rt->r = r;
+	rt->fd = rt->mfd = -1;
+	snprintf(rt->key, sizeof(rt->key), "%s", domain);
+	snprintf(rt->id, sizeof(rt->id), "%016llx",
+		 (unsigned long long)owld_new_id());
+	if (rh[0] != '\0') {
+		/* host, host:port, [v6] or [v6]:port */
+		const char *colon = strrchr(rh, ':');
+		const char *close = strchr(rh, ']');
+
+		if (colon != NULL && close != NULL && colon < close)
+			colon = NULL;
+		snprintf(rt->name, sizeof(rt->name), "%.*s",
+			 (int)(colon ? (size_t)(colon - rh) : strlen(rh)), rh);
+		if (rt->name[0] == '[') {
+			memmove(rt->name, rt->name + 1, strlen(rt->name));
+			rt->name[strcspn(rt->name, "]")] = '\0';
+		}
+		rt->port = colon ? (unsigned)strtoul(colon + 1, NULL, 10)
+				 : 25;
+		rt->mx = false;
+	} else {
+		snprintf(rt->name, sizeof(rt->name), "%s", domain);
+		if (rt->name[0] == '[') { /* an address literal */
+			memmove(rt->name, rt->name + 1, strlen(rt->name));
+			rt->name[strcspn(rt->name, "]")] = '\0';
+			if (strncasecmp(rt->name, "IPv6:", 5) == 0)
+				memmove(rt->name, rt->name + 5,
+					strlen(rt->name + 5) + 1);
+			rt->mx = false;
+		} else {
+			rt->mx = true;
+		}
+		rt->port = r->d->conf->relay_port;
+	}
+	rt->next = r->routes;
+	if (r->routes != NULL)
+		r->routes->prev = rt;
+	r->routes = rt;
+	r->nroutes++;
+	return rt;
+}
+
+static void
+route_add(struct route *rt, struct qent *e, size_t ri)
+{
+	struct item *it = NULL;
+
+	for (size_t i = 0; i < rt->nitems; i++)
+		if (rt->items[i].e == e)
+			it = &rt->items[i];
+	if (it == NULL) {
+		if (rt->nitems == rt->cap) {
+			rt->cap = rt->cap ? rt->cap * 2 : 4;
+			rt->items = xrealloc(rt->items,
+					     rt->cap * sizeof(*rt->items));
+		}
+		it = &rt->items[rt->nitems++];
+		memset(it, 0, sizeof(*it));
+		it->e = e;
+		it->idx = xcalloc(e->env.nrcpts, sizeof(*it->idx));
+		it->rcpts = xcalloc(e->env.nrcpts, sizeof(*it->rcpts));
+		e->busy++;
+	}
+	it->idx[it->n] = ri;
+	it->rcpts[it->n++] = e->env.rcpts[ri].addr;
+}
+
+static void rjob_run(struct wpool_job **jobs, size_t n);
+static void rjob_done(struct wpool_job *job);
+
+static struct rjob *
+rjob_new(struct relay *r, enum rjob_kind kind)
+{
+	struct rjob *j = xcalloc(1, sizeof(*j));
+
+	j->kind = kind;
+	j->r = r;
+	j->job.run = rjob_run;
+	j->job.done = rjob_done;
+	j->job.solo = kind == RJ_DNS; /* a slow lookup must not hold others */
+	r->jobs++;
+	return j;
+}
+
+static void
+route_start(struct route *rt)
+{
+	struct rjob *j = rjob_new(rt->r, RJ_DNS);
+
+	j->rt = rt;
+	rt->started = true;
+	wpool_submit(rt->r->d->pool, &j->job);
+}
+
+static bool
+due(const struct qent *e, time_t now)
+{
+	return !e->busy && !e->env.held && !e->finishing && !e->deleted &&
+	       !e->finish_wanted && e->env.next <= now &&
+	       qenv_pending(&e->env) > 0;
+}
+
+/* Arms the timer for the next entry due (none while routes are full). */
+static void
+arm(struct relay *r)
+{
+	time_t now = time(NULL), min = 0;
+	bool any = false;
+
+	if (r->stopping)
+		return;
+	for (struct qent *e = r->ents; e != NULL; e = e->next) {
+		if (e->busy || e->env.held || e->finishing || e->deleted ||
+		    qenv_pending(&e->env) == 0)
+			continue;
+		if (!any || e->env.next < min)
+			min = e->env.next;
+		any = true;
+	}
+	event_del(r->timer);
+	if (!any || (r->nroutes >= r->d->conf->relay_max_conns && min <= now))
+		return;
+	{
+		struct timeval tv = {.tv_sec = min > now ? min - now : 0};
+
+		evtimer_add(r->timer, &tv);
+	}
+}
+
+static void
+schedule(struct relay *r)
+{
+	time_t now = time(NULL);
+	bool single = r->d->conf->relay_host[0] != '\0';
+
+	if (r->stopping)
+		return;
+	for (struct qent *e = r->ents; e != NULL; e = e->next) {
+		if (!due(e, now))
+			continue;
+		for (size_t i = 0; i < e->env.nrcpts; i++) {
+			char dom[256];
+			struct route *rt;
+
+			if (e->env.rcpts[i].state != QR_PENDING)
+				continue;
+			rcpt_domain(e->env.rcpts[i].addr, dom, sizeof(dom));
+			/* routes not started yet are this pass's own */
+			for (rt = r->routes; rt != NULL; rt = rt->next)
+				if (!rt->started &&
+				    (single || strcmp(rt->key, dom) == 0))
+					break;
+			if (rt == NULL) {
+				if (r->nroutes >= r->d->conf->relay_max_conns)
+					goto full;
+				rt = route_new(r, dom);
+			}
+			route_add(rt, e, i);
+		}
+	}
+full:
+	for (struct route *rt = r->routes; rt != NULL; rt = rt->next)
+		if (!rt->started && rt->nitems > 0)
+			route_start(rt);
+	arm(r);
+}
+
+/* --- sending ------------------------------------------------------- */
+
+static bool on_line(void *arg, const char *line, size_t len);
+static void on_toolong(void *arg);
+static size_t on_max_line(void *arg);
+static void on_timeout(void *arg);
+static void on_closed(void *arg, const char *reason);
+static void on_drained(void *arg);
+
+static const struct conn_ops relay_conn_ops = {
+	.line = on_line,
+	.toolong = on_toolong,
+	.max_line = on_max_line,
+	.timeout = on_timeout,
+	.closed = on_closed,
+	.drained = on_drained,
+};
+
+static void
+flush(struct route *rt)
+{
+	if (rt->conn != NULL)
+		owld_send(rt->conn, "relay", rt->id, rt->out);
+	else
+		buf_reset(rt->out);
+}
+
+static const char *
+target_text(const struct route *rt, char *out, size_t size)
+{
+	char ip[64];
+
+	if (rt->ti >= rt->nt) {
+		snprintf(out, size, "%s", rt->name);
+		return out;
+	}
+	conn_addr_text((const struct sockaddr *)&rt->t[rt->ti].sa, ip,
+		       sizeof(ip));
+	snprintf(out, size, "%s[%s]:%u", rt->t[rt->ti].host, ip, rt->port);
+	return out;
+}
+
+/* Recipient i of the current item got reply p. */
+static void
+apply(struct route *rt, struct item *it, size_t k,
+      const struct smtpc_reply *p)
+{
+	struct qrcpt *q = &it->e->env.rcpts[it->idx[k]];
+	char tgt[400], qq[QUEUE_TEXT_MAX + 100];
+	const char *ev;
+
+	snprintf(q->reply, sizeof(q->reply), "%s", p->text);
+	if (p->code >= 200 && p->code < 300) {
+		q->state = QR_DONE;
+		ev = "sent";
+	} else if (p->code >= 500) {
+		q->state = QR_FAILED;
+		ev = "bounced";
+	} else {
+		ev = "deferred";
+		snprintf(it->e->env.error, sizeof(it->e->env.error), "%s",
+			 p->text);
+	}
+	log_msg(p->code >= 200 && p->code < 300 ? LOGL_INFO : LOGL_WARN,
+		"relay", "id=%s event=%s msgid=%s to=<%s> relay=%s reply=%s",
+		rt->id, ev, it->e->env.id, q->addr,
+		target_text(rt, tgt, sizeof(tgt)),
+		log_q(qq, sizeof(qq), p->text));
+}
+
+static void
+item_result(struct route *rt)
+{
+	struct item *it = &rt->items[rt->cur];
+
+	for (size_t k = 0; k < it->n; k++)
+		apply(rt, it, k, smtp_client_rcpt(rt->cl, k));
+	it->done = true;
+	rt->any_result = true;
+	rt->cur++;
+	save_env(rt->r, it->e);
+}
+
+static void
+send_next(struct route *rt)
+{
+	while (rt->cur < rt->nitems && rt->items[rt->cur].e->deleted) {
+		rt->items[rt->cur].done = true; /* deleted meanwhile */
+		rt->cur++;
+	}
+	if (rt->cur >= rt->nitems) {
+		handle(rt, smtp_client_next(rt->cl, NULL, rt->out));
+		return;
+	}
+	{
+		struct item *it = &rt->items[rt->cur];
+
+		it->msg.sender = it->e->env.sender;
+		it->msg.rcpts = it->rcpts;
+		it->msg.nrcpts = it->n;
+		it->msg.size = it->e->env.size;
+		it->msg.eightbit = it->e->env.eightbit;
+		handle(rt, smtp_client_next(rt->cl, &it->msg, rt->out));
+	}
+}
+
+/* Streams the next chunk of the text; true when the text is all sent. */
+static bool
+stream(struct route *rt)
+{
+	char chunk[CHUNK];
+	ssize_t n;
+
+	for (;;) {
+		n = read(rt->mfd, chunk, sizeof(chunk));
+		if (n < 0 && errno == EINTR)
+			continue;
+		break;
+	}
+	if (n < 0) {
+		/* cannot read our own queue file: give up on this session */
+		snprintf(rt->err, sizeof(rt->err), "queue file read: %s",
+			 strerror(errno));
+		close(rt->mfd);
+		rt->mfd = -1;
+		conn_close(rt->conn, "error");
+		return false;
+	}
+	if (n == 0) {
+		close(rt->mfd);
+		rt->mfd = -1;
+		smtp_client_body_end(rt->cl, rt->out);
+		flush(rt);
+		return true;
+	}
+	smtp_client_body(rt->cl, chunk, (size_t)n, rt->out);
+	conn_write(rt->conn, rt->out->data, rt->out->len); /* untraced */
+	buf_reset(rt->out);
+	conn_pause(rt->conn);
+	conn_await_drain(rt->conn);
+	return false;
+}
+
+static void
+on_drained(void *arg)
+{
+	struct route *rt = arg;
+
+	if (rt->mfd != -1 && stream(rt))
+		conn_resume(rt->conn);
+}
+
+static void
+start_body(struct route *rt)
+{
+	char p[4096];
+	struct item *it = &rt->items[rt->cur];
+
+	if (queue_msg_path(rt->r->d->qdir, it->e->env.id, p, sizeof(p)) == -1 ||
+	    (rt->mfd = open(p, O_RDONLY | O_CLOEXEC)) == -1) {
+		bsnprintf(rt->err, sizeof(rt->err), "queue file %s: %s", p,
+			 strerror(errno));
+		conn_close(rt->conn, "error");
+		return;
+	}
+	if (stream(rt))
+		return;
+}
+
+static void
+handle(struct route *rt, enum smtpc_act act)
+{
+	switch (act) {
+	case SMTPC_NONE:
+		break;
+	case SMTPC_NEXT:
+		send_next(rt);
+		break;
+	case SMTPC_RESULT:
+		item_result(rt);
+		send_next(rt);
+		break;
+	case SMTPC_BODY:
+		start_body(rt);
+		break;
+	case SMTPC_CLOSE:
+		rt->closed_seen = true;
+		if (rt->conn != NULL && !conn_closing(rt->conn)) {
+			flush(rt);
+			conn_close(rt->conn, "quit");
+		}
+		break;
+	}
+}
+
+static bool
+on_line(void *arg, const char *line, size_t len)
+{
+	struct route *rt = arg;
+
+	log_trace("relay", rt->id, 'S', line, len);
+	handle(rt, smtp_client_feed(rt->cl, line, len, rt->out));
+	flush(rt);
+	return rt->mfd == -1 && !conn_closing(rt->conn);
+}
+
+static void
+on_toolong(void *arg)
+{
+	struct route *rt = arg;
+
+	handle(rt, smtp_client_toolong(rt->cl, rt->out));
+	flush(rt);
+}
+
+static size_t
+on_max_line(void *arg)
+{
+	(void)arg;
+	return SMTPC_LINE_MAX;
+}
+
+static void
+on_timeout(void *arg)
+{
+	struct route *rt = arg;
+
+	snprintf(rt->err, sizeof(rt->err), "timeout waiting for %s",
+		 rt->name);
+	conn_close(rt->conn, "timeout");
+}
+
+static void try_connect(struct route *rt);
+
+static void
+on_closed(void *arg, const char *reason)
+{
+	struct route *rt = arg;
+	char why[QUEUE_TEXT_MAX + 64], tgt[400];
+
+	rt->conn = NULL;
+	if (rt->mfd != -1) {
+		close(rt->mfd);
+		rt->mfd = -1;
+	}
+	target_text(rt, tgt, sizeof(tgt));
+	if (!rt->closed_seen) {
+		bsnprintf(why, sizeof(why), "connection with %s lost (%s)%s%s",
+			 tgt, reason, rt->err[0] ? ": " : "", rt->err);
+		if (smtp_client_eof(rt->cl, why) == SMTPC_RESULT)
+			item_result(rt);
+	}
+	if (!rt->any_result && rt->cur < rt->nitems) {
+		const struct smtpc_reply *e = smtp_client_error(rt->cl);
+
+		/* never got to a message: the next target, if any */
+		if (e->text[0] != '\0')
+			bsnprintf(rt->err, sizeof(rt->err), "%s said: %s",
+				 tgt, e->text);
+		smtp_client_free(&rt->cl);
+		rt->closed_seen = false;
+		rt->ti++;
+		try_connect(rt);
+		return;
+	}
+	route_end(rt);
+}
+
+static void
+connected(struct route *rt)
+{
+	rt->cl = smtp_client_new(&rt->r->cconf);
+	rt->conn = conn_new(rt->r->d->base, rt->fd, &relay_conn_ops, rt,
+			    rt->r->d->conf->relay_timeout, 2 * SMTPC_LINE_MAX,
+			    OUT_MAX);
+	rt->fd = -1;
+}
+
+static void
+connect_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct route *rt = arg;
+	int err = ETIMEDOUT;
+	socklen_t len = sizeof(err);
+	char tgt[400];
+
+	event_free(rt->cev);
+	rt->cev = NULL;
+	if ((what & EV_WRITE) &&
+	    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 &&
+	    err == 0) {
+		connected(rt);
+		return;
+	}
+	close(rt->fd);
+	rt->fd = -1;
+	snprintf(rt->err, sizeof(rt->err), "connect to %s: %s",
+		 target_text(rt, tgt, sizeof(tgt)), strerror(err));
+	log_msg(LOGL_WARN, "relay", "id=%s event=connect-failed target=%s "
+		"error=\"%s\"", rt->id, tgt, strerror(err));
+	rt->ti++;
+	try_connect(rt);
+}
+
+/* Connects to target ti, or the next one that answers; route_end if none. */
+static void
+try_connect(struct route *rt)
+{
+	struct relay *r = rt->r;
+	char tgt[400];
+
+	for (; rt->ti < rt->nt && !r->stopping; rt->ti++) {
+		const struct dns_target *t = &rt->t[rt->ti];
+		struct timeval tv = {.tv_sec = r->d->conf->relay_timeout};
+		int fd = socket(t->sa.ss_family,
+				SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+		if (fd == -1) {
+			snprintf(rt->err, sizeof(rt->err), "socket: %s",
+				 strerror(errno));
+			continue;
+		}
+		rt->fd = fd;
+		if (connect(fd, (const struct sockaddr *)&t->sa, t->salen) ==
+		    0) {
+			connected(rt);
+			return;
+		}
+		if (errno == EINPROGRESS) {
+			rt->cev = event_new(r->d->base, fd, EV_WRITE,
+					    connect_cb, rt);
+			event_add(rt->cev, &tv);
+			return;
+		}
+		snprintf(rt->err, sizeof(rt->err), "connect to %s: %s",
+			 target_text(rt, tgt, sizeof(tgt)), strerror(errno));
+		log_msg(LOGL_WARN, "relay", "id=%s event=connect-failed "
+			"target=%s error=\"%s\"", rt->id, tgt,
+			strerror(errno));
+		close(fd);
+		rt->fd = -1;
+	}
+	route_end(rt);
+}
+
+static time_t
+backoff(const struct conf *c, unsigned attempts)
+{
+	unsigned long iv = c->queue_retry;
+
+	for (unsigned i = 1; i < attempts && iv < c->queue_retry_max; i++)
+		iv *= 2;
+	return (time_t)(iv < c->queue_retry_max ? iv : c->queue_retry_max);
+}
+
+/* The attempt on e is over (no route carries it any more). */
+static void
+attempt_end(struct relay *r, struct qent *e, const char *err)
+{
+	const struct conf *c = r->d->conf;
+	time_t now = time(NULL);
+
+	if (e->deleted) {
+		finish(r, e, false);
+		return;
+	}
+	if (qenv_pending(&e->env) == 0) {
+		finish(r, e, true);
+		return;
+	}
+	e->env.attempts++;
+	if (err[0] != '\0')
+		snprintf(e->env.error, sizeof(e->env.error), "%s", err);
+	if (now - e->env.created >= (time_t)c->queue_max_age) {
+		for (size_t i = 0; i < e->env.nrcpts; i++) {
+			struct qrcpt *q = &e->env.rcpts[i];
+			char last[QUEUE_TEXT_MAX];
+
+			if (q->state != QR_PENDING)
+				continue;
+			snprintf(last, sizeof(last), "%s",
+				 q->reply[0] ? q->reply : e->env.error);
+			bsnprintf(q->reply, sizeof(q->reply),
+				  "gave up after %u attempts: %s",
+				 e->env.attempts, last);
+			q->state = QR_FAILED;
+		}
+		log_msg(LOGL_WARN, "queue", "event=expired msgid=%s "
+			"attempts=%u", e->env.id, e->env.attempts);
+		finish(r, e, true);
+		return;
+	}
+	e->env.next = now + backoff(c, e->env.attempts);
+	log_msg(LOGL_INFO, "queue", "event=deferred msgid=%s attempts=%u "
+		"next_in=%llds", e->env.id, e->env.attempts,
+		(long long)(e->env.next - now));
+	save_env(r, e);
+}
+
+static void
+route_end(struct route *rt)
+{
+	struct relay *r = rt->r;
+
+	for (size_t i = 0; i < rt->nitems; i++) {
+		struct item *it = &rt->items[i];
+
+		if (!it->done)
+			for (size_t k = 0; k < it->n; k++) {
+				struct smtpc_reply p;
+
+				/* never tried: the route's error, or retry */
+				p.code = rt->perm ? 550 : 0;
+				snprintf(p.text, sizeof(p.text), "%s",
+					 rt->err[0] ? rt->err
+						    : "not attempted");
+				if (!r->stopping || rt->perm)
+					apply(rt, it, k, &p);
+			}
+		if (--it->e->busy == 0)
+			attempt_end(r, it->e, it->done ? "" : rt->err);
+		free(it->idx);
+		free(it->rcpts);
+	}
+	free(rt->items);
+	free(rt->t);
+	smtp_client_free(&rt->cl);
+	buf_free(&rt->out);
+	if (rt->prev != NULL)
+		rt->prev->next = rt->next;
+	else
+		r->routes = rt->next;
+	if (rt->next != NULL)
+		rt->next->prev = rt->prev;
+	r->nroutes--;
+	free(rt);
+	schedule(r);
+	owld_check_stopped(r->d);
+}
+
+/* --- pool jobs ------------------------------------------------------ */
+
+static void
+save_env(struct relay *r, struct qent *e)
+{
+	struct rjob *j;
+
+	if (e->saving) {
+		e->dirty = true;
+		return;
+	}
+	e->saving = true;
+	e->dirty = false;
+	j = rjob_new(r, RJ_SAVE);
+	j->e = e;
+	qenv_copy(&j->env, &e->env);
+	wpool_submit(r->d->pool, &j->job);
+}
+
+static void
+finish(struct relay *r, struct qent *e, bool bounce)
+{
+	struct rjob *j;
+
+	if (e->finishing)
+		return;
+	if (e->saving) { /* after the write in flight, never before it */
+		e->finish_wanted = true;
+		e->finish_bounce = bounce;
+		return;
+	}
+	e->finishing = true;
+	j = rjob_new(r, RJ_FINISH);
+	j->e = e;
+	qenv_copy(&j->env, &e->env);
+	j->bounce = bounce && e->env.sender[0] != '\0' && !e->deleted;
+	if (j->bounce) { /* only for recipients that failed for good */
+		j->bounce = false;
+		for (size_t i = 0; i < e->env.nrcpts; i++)
+			if (e->env.rcpts[i].state == QR_FAILED)
+				j->bounce = true;
+	}
+	snprintf(j->bounce_id, sizeof(j->bounce_id), "%016llx",
+		 (unsigned long long)owld_new_id());
+	wpool_submit(r->d->pool, &j->job);
+}
+
+/* Worker: the bounce for j->env, delivered locally or queued. */
+static void
+make_bounce(struct rjob *j)
+{
+	struct owld *d = j->r->d;
+	char p[4096], *head = xmalloc(HEADERS_MAX), user[ADDR_PATH_MAX + 1];
+	struct buf *b = buf_new(HEADERS_MAX + 64 * 1024 +
+				j->env.nrcpts * 2 * QUEUE_TEXT_MAX);
+	ssize_t n = 0;
+	int fd;
+	const char *at = strrchr(j->env.sender, '@');
+
+	if (queue_msg_path(d->qdir, j->env.id, p, sizeof(p)) == 0 &&
+	    (fd = open(p, O_RDONLY | O_CLOEXEC)) != -1) {
+		n = read(fd, head, HEADERS_MAX);
+		close(fd);
+	}
+	/* local delivery stores the trace header SMTP would have added */
+	if (at != NULL && conf_is_local_domain(d->conf, at + 1))
+		buf_addstr(b, "Return-Path: <>\n");
+	bounce_build(b, d->conf->hostname, &j->env, head,
+		     bounce_headers_len(head, n > 0 ? (size_t)n : 0,
+					HEADERS_MAX),
+		     time(NULL), j->bounce_id);
+	free(head);
+	if (at != NULL && conf_is_local_domain(d->conf, at + 1) &&
+	    users_normalize(j->env.sender, user, sizeof(user)) == 0) {
+		const char *users[1] = {user};
+		struct store_delivery del = {
+			.sender = "", .users = users, .nusers = 1,
+			.when = time(NULL),
+		};
+		struct store_delivery *dp = &del;
+
+		del.data = b->data;
+		del.len = b->len;
+		store_deliver(d->store, &dp, 1);
+		j->result = del.res == STORE_OK ? "bounced-locally"
+						: "bounce-failed";
+		if (del.res != STORE_OK)
+			snprintf(j->err, sizeof(j->err), "%s", del.error);
+	} else {
+		struct qenv *be = &j->benv;
+
+		memset(be, 0, sizeof(*be));
+		snprintf(be->id, sizeof(be->id), "%s", j->bounce_id);
+		be->created = be->next = time(NULL);
+		be->size = store_crlf_size(b->data, b->len);
+		be->rcpts = xcalloc(1, sizeof(*be->rcpts));
+		be->nrcpts = 1;
+		be->rcpts[0].state = QR_PENDING;
+		snprintf(be->rcpts[0].addr, sizeof(be->rcpts[0].addr), "%s",
+			 j->env.sender);
+		if (queue_add(d->qdir, be, b->data, b->len, j->err,
+			      sizeof(j->err)) == 0) {
+			j->bqueued = true;
+			j->result = "bounce-queued";
+		} else {
+			j->result = "bounce-failed";
+		}
+	}
+	buf_free(&b);
+}
+
+static void
+rjob_run(struct wpool_job **jobs, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct rjob *j = (struct rjob *)(void *)jobs[i];
+		struct owld *d = j->r->d;
+
+		switch (j->kind) {
+		case RJ_DNS:
+			j->dres = dns_targets(d->conf->dns_resolver,
+					      j->rt->name, j->rt->mx,
+					      j->rt->port, &j->rt->t,
+					      &j->rt->nt, j->err,
+					      sizeof(j->err));
+			break;
+		case RJ_SAVE:
+			if (queue_save(d->qdir, &j->env, j->err,
+				       sizeof(j->err)) == -1)
+				j->result = "save-failed";
+			break;
+		case RJ_FINISH:
+			j->result = "removed";
+			if (j->bounce)
+				make_bounce(j);
+			/* a bounce that could not be made keeps the entry */
+			if (j->bounce && !j->bqueued &&
+			    strcmp(j->result, "bounced-locally") != 0)
+				break;
+			if (queue_remove(d->qdir, j->env.id, j->err,
+					 sizeof(j->err)) == -1)
+				j->result = "remove-failed";
+			break;
+		}
+	}
+}
+
+static void
+rjob_done(struct wpool_job *job)
+{
+	struct rjob *j = (struct rjob *)(void *)job;
+	struct relay *r = j->r;
+	struct qent *e = j->e;
+	char q[QUEUE_TEXT_MAX + 100];
+
+	r->jobs--;
+	switch (j->kind) {
+	case RJ_DNS:
+		if (j->dres != DNS_OK) {
+			snprintf(j->rt->err, sizeof(j->rt->err), "%s", j->err);
+			j->rt->perm = j->dres == DNS_PERM;
+			log_msg(LOGL_WARN, "relay", "id=%s event=dns-failed "
+				"name=%s error=%s", j->rt->id, j->rt->name,
+				log_q(q, sizeof(q), j->err));
+			route_end(j->rt);
+			break;
+		}
+		j->rt->out = buf_new(OUT_MAX);
+		try_connect(j->rt);
+		break;
+	case RJ_SAVE:
+		if (j->result != NULL)
+			log_msg(LOGL_ERROR, "queue", "event=save-failed "
+				"msgid=%s error=%s", j->env.id,
+				log_q(q, sizeof(q), j->err));
+		e->saving = false;
+		if (e->dirty)
+			save_env(r, e);
+		else if (e->finish_wanted) {
+			e->finish_wanted = false;
+			finish(r, e, e->finish_bounce);
+		}
+		break;
+	case RJ_FINISH:
+		if (strcmp(j->result, "removed") != 0 &&
+		    strcmp(j->result, "bounced-locally") != 0 &&
+		    strcmp(j->result, "bounce-queued") != 0) {
+			log_msg(LOGL_ERROR, "queue", "event=%s msgid=%s "
+				"error=%s", j->result, j->env.id,
+				log_q(q, sizeof(q), j->err));
+			/* kept on disk: tried again at the next start */
+			e->finishing = false;
+			e->env.held = true;
+			break;
+		}
+		log_msg(LOGL_INFO, "queue", "event=done msgid=%s result=%s%s%s",
+			j->env.id, e->deleted ? "deleted" : j->result,
+			j->bqueued ? " bounce=" : "",
+			j->bqueued ? j->benv.id : "");
+		ent_free(r, e);
+		if (j->bqueued)
+			relay_queued(r, &j->benv);
+		break;
+	}
+	qenv_free(&j->env);
+	qenv_free(&j->benv);
+	free(j);
+	arm(r);
+	owld_check_stopped(r->d);
+}
+
+/* --- control -------------------------------------------------------- */
+
+void
+relay_control(struct relay *r, const char *cmd, char *reply, size_t size)
+{
+	char verb[16], id[QUEUE_ID_MAX + 1];
+	struct qent *e;
+	int n = sscanf(cmd, "%15s %32s", verb, id);
+
+	if (n >= 1 && strcmp(verb, "flush") == 0) {
+		size_t k = 0;
+
+		for (e = r->ents; e != NULL; e = e->next)
+			if (!e->env.held && !e->busy) {
+				e->env.next = 0;
+				k++;
+			}
+		schedule(r);
+		snprintf(reply, size, "ok flushed %zu", k);
+		return;
+	}
+	if (n != 2 || (e = ent_find(r, id)) == NULL ||
+	    e->finishing) {
+		snprintf(reply, size, "error no such message%s%s",
+			 n == 2 ? ": " : "", n == 2 ? id : "");
+		return;
+	}
+	if (strcmp(verb, "hold") == 0) {
+		e->env.held = true;
+		save_env(r, e);
+	} else if (strcmp(verb, "release") == 0) {
+		e->env.held = false;
+		e->env.next = 0;
+		save_env(r, e);
+		schedule(r);
+	} else if (strcmp(verb, "delete") == 0) {
+		e->deleted = true;
+		if (e->busy == 0)
+			finish(r, e, false);
+	} else {
+		snprintf(reply, size, "error unknown command %s", verb);
+		return;
+	}
+	log_msg(LOGL_INFO, "queue", "event=%s msgid=%s source=owlctl", verb,
+		id);
+	snprintf(reply, size, "ok %s %s", verb, id);
+}
+
+void
+relay_shutdown(struct relay *r)
+{
+	r->stopping = true;
+	event_del(r->timer);
+	for (struct route *rt = r->routes, *next; rt != NULL; rt = next) {
+		next = rt->next;
+		if (rt->conn != NULL) {
+			snprintf(rt->err, sizeof(rt->err), "owld stopping");
+			conn_close(rt->conn, "shutdown");
+		} else if (rt->cev != NULL) {
+			event_free(rt->cev);
+			rt->cev = NULL;
+			close(rt->fd);
+			rt->fd = -1;
+			route_end(rt);
+		}
+		/* DNS in flight: ends when the job returns */
+	}
+}

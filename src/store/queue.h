@@ -1,0 +1,82 @@
+/*
+ * queue - the outbound queue on disk: the only code that writes it.
+ *
+ * Under QDIR (DATA_DIR/queue) each message is two files named by its id:
+ * msg/ID, the text with LF line ends, written once; and env/ID, its
+ * envelope (sender, recipients with their state and last reply, attempts,
+ * next attempt, hold), a small text file replaced atomically whenever it
+ * changes.  Both are written in tmp/ and fsync'ed before they are renamed
+ * into place, the message first; the envelope's rename, and the fsync of
+ * env/ after it, is the commit point.  queue_recover() at start removes
+ * what an interrupted write left (tmp/ files, a msg/ without env/).  See
+ * docs/QUEUE.md for the state table.  Every call does file I/O: run them
+ * on a worker thread (owlctl may call them directly).
+ */
+#ifndef OWL_QUEUE_H
+#define OWL_QUEUE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "../lib/addr.h"
+#include "../lib/buf.h"
+
+#define QUEUE_ID_MAX 32
+#define QUEUE_TEXT_MAX 512	/* a reply or error kept in the envelope */
+
+enum qrcpt_state { QR_PENDING = 'P', QR_DONE = 'D', QR_FAILED = 'F' };
+
+struct qrcpt {
+	char addr[ADDR_PATH_MAX + 1];	/* without <> */
+	char state;			/* enum qrcpt_state */
+	char reply[QUEUE_TEXT_MAX];	/* last reply or error, "" if none */
+};
+
+struct qenv {
+	char id[QUEUE_ID_MAX];
+	time_t created, next;
+	unsigned attempts;
+	bool held;
+	char sender[ADDR_PATH_MAX + 1];	/* "" for the null sender */
+	size_t size;			/* octets with CRLF line ends */
+	bool eightbit;
+	char error[QUEUE_TEXT_MAX];	/* the last attempt's error */
+	struct qrcpt *rcpts;
+	size_t nrcpts;
+};
+
+/* Makes QDIR and its tmp/, msg/ and env/. */
+int queue_init(const char *qdir, char *err, size_t errsz);
+/* A new queue entry, durable on return 0 (say 250 only then). */
+int queue_add(const char *qdir, const struct qenv *e, const char *data,
+	      size_t len, char *err, size_t errsz);
+/* Replaces the envelope durably. */
+int queue_save(const char *qdir, const struct qenv *e, char *err,
+	       size_t errsz);
+/* Removes an entry (envelope first, then the text); durable on return. */
+int queue_remove(const char *qdir, const char *id, char *err, size_t errsz);
+/* Reads one envelope. */
+int queue_load(const char *qdir, const char *id, struct qenv *e, char *err,
+	       size_t errsz);
+/*
+ * Cleans what a crash left and loads every envelope into *out (n of
+ * them); removed files are reported through note (may be NULL).
+ */
+int queue_recover(const char *qdir, struct qenv **out, size_t *n,
+		  void (*note)(const char *what, const char *name),
+		  char *err, size_t errsz);
+/* The path of an entry's text. */
+int queue_msg_path(const char *qdir, const char *id, char *out, size_t size);
+
+void qenv_free(struct qenv *e);
+void qenv_copy(struct qenv *dst, const struct qenv *src);
+/* The envelope's file form; parse returns -1 if it is not one. */
+void qenv_format(const struct qenv *e, struct buf *b);
+int qenv_parse(const char *text, struct qenv *e);
+/* Pending recipients left. */
+size_t qenv_pending(const struct qenv *e);
+/* True if id is a queue id (safe as a file name). */
+bool queue_id_valid(const char *id);
+
+#endif
