@@ -5,7 +5,7 @@
 set -eu
 
 BUILD="gcc make pkg-config libevent-dev libssl-dev libcrypt-dev"
-TEST="libcmocka-dev python3 python3-pytest swaks curl fetchmail clang libclang-rt-dev valgrind"
+TEST="libcmocka-dev python3 python3-pytest swaks curl fetchmail clang libclang-rt-dev valgrind dnsmasq-base postfix"
 
 case "${1:-build}" in
 build) want="$BUILD" ;;
@@ -28,6 +28,10 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "owlpost: installing$missing" >&2
 export DEBIAN_FRONTEND=noninteractive
+# postfix: no system configuration and no running service; the tests
+# start their own instance on loopback with their own config directory
+echo "postfix postfix/main_mailer_type select No configuration" |
+	debconf-set-selections 2>/dev/null || true
 apt-get update -qq >/dev/null || apt-get update
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $missing >/dev/null ||

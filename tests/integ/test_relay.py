@@ -7,6 +7,7 @@ import re
 import signal
 import smtplib
 import socket
+import subprocess
 import time
 
 import pytest
@@ -341,3 +342,86 @@ def test_owlctl_queue(owld):
     assert r.returncode != 0 and "not running" in r.stderr
     o.ctl("queue", "delete", other)
     assert queue_ids(o) == []
+
+
+# --- MX routing, against our own dnsmasq --------------------------------
+
+def dns_ready(port, timeout=10):
+    """Waits until a DNS server answers on 127.0.0.1:port (UDP)."""
+    import struct
+    q = struct.pack(">HHHHHH", 1, 0x0100, 1, 0, 0, 0) + b"\x04test\x00\x00\x06\x00\x01"
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.settimeout(0.2)
+        try:
+            s.sendto(q, ("127.0.0.1", port))
+            s.recv(512)
+            return
+        except OSError:
+            time.sleep(0.1)
+        finally:
+            s.close()
+    raise AssertionError("dnsmasq did not answer")
+
+
+@pytest.fixture
+def dnsmasq(tmp_path):
+    """dnsmasq on a loopback port, answering only for *.test."""
+    procs = []
+
+    def start(*records):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        args = ["dnsmasq", "-k", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
+                "--listen-address=127.0.0.1", "--bind-interfaces", "--port=%d" % port,
+                "--local=/test/", "--pid-file=", "--user=root", "--log-facility=-"]
+        p = subprocess.Popen(args + list(records), stdout=subprocess.DEVNULL,
+                             stderr=open(str(tmp_path / "dnsmasq.log"), "w"))
+        procs.append(p)
+        dns_ready(port)
+        return port
+
+    yield start
+    for p in procs:
+        p.kill()
+        p.wait()
+
+
+def test_mx_routing(owld, sink, dnsmasq):
+    rport = free_port()
+    s = sink(host="127.0.0.3", port=rport)  # mx2; mx1 (127.0.0.2) is down
+    dport = dnsmasq("--mx-host=example.test,mx1.example.test,10",
+                    "--mx-host=example.test,mx2.example.test,20",
+                    "--host-record=mx1.example.test,127.0.0.2",
+                    "--host-record=mx2.example.test,127.0.0.3",
+                    "--host-record=plain.test,127.0.0.3",
+                    "--mx-host=null.test,.,0")
+    o = owld(["dns.resolver=127.0.0.1:%d" % dport, "relay.port=%d" % rport,
+              "relay.timeout=5"])
+    o.submit(["x@example.test", "y@plain.test", "z@null.test", "w@nx.test"], MSG)
+    got = s.wait(2)
+    assert sorted(r for m in got for r in m["rcpts"]) == ["x@example.test", "y@plain.test"]
+    log = o.logtext()
+    # preference order: mx1 first (refused), then mx2
+    assert re.search(r"event=connect-failed target=mx1\.example\.test\[127\.0\.0\.2\]", log)
+    assert re.search(r"event=sent msgid=\w+ to=<x@example.test> relay=mx2\.example\.test\[127\.0\.0\.3\]", log)
+    # implicit MX: the domain's own address
+    assert re.search(r"event=sent msgid=\w+ to=<y@plain.test> relay=plain\.test\[127\.0\.0\.3\]", log)
+    # null MX and a domain that does not exist bounce at once
+    o.wait_log(r"result=bounced-locally")
+    (name, text), = o.messages("alice")
+    assert b"Final-Recipient: rfc822; z@null.test" in text and b"null MX" in text
+    assert b"Final-Recipient: rfc822; w@nx.test" in text and b"domain not found" in text
+    wait_queue_empty(o)
+
+
+def test_dns_failure_is_temporary(owld, dnsmasq):
+    # a resolver that does not answer: retry later, no bounce
+    port = free_port()
+    o = owld(["dns.resolver=127.0.0.1:%d" % port, "queue.retry=1h"])
+    o.submit(["x@example.test"], MSG)
+    o.wait_log(r"event=deferred msgid=\w+ attempts=1", timeout=40)
+    assert len(queue_ids(o)) == 1 and o.messages("alice") == []
