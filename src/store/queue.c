@@ -316,11 +316,16 @@ queue_add(const char *qdir, const struct qenv *e, const char *data,
 	}
 	/* the text first: an envelope never points at a missing text */
 	if (write_file(qdir, "msg", e->id, ".msg", data, len, err, errsz) ==
-	    -1)
-		return -1;
-	if (queue_save(qdir, e, err, errsz) == -1) {
+		    -1 ||
+	    queue_save(qdir, e, err, errsz) == -1) {
+		/* undo: a rename may have happened before a failed fsync */
+		int saved = errno;
+
+		if (path(p, sizeof(p), qdir, "env", e->id, "") == 0)
+			unlink(p);
 		if (queue_msg_path(qdir, e->id, p, sizeof(p)) == 0)
 			unlink(p);
+		errno = saved;
 		return -1;
 	}
 	return 0;

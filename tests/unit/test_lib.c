@@ -13,7 +13,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include "lib/addr.h"
+#include "lib/cidr.h"
 #include "lib/buf.h"
 #include "lib/conf.h"
 #include "lib/log.h"
@@ -320,11 +324,58 @@ test_log_quote(void **st)
 	assert_string_equal(log_q(tmp, sizeof(tmp), ""), "\"\"");
 }
 
+static bool
+in4(const char *list, const char *ip)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+
+	inet_pton(AF_INET, ip, &sa.sin_addr);
+	return cidr_match(list, (struct sockaddr *)&sa);
+}
+
+static bool
+in6(const char *list, const char *ip)
+{
+	struct sockaddr_in6 sa = {.sin6_family = AF_INET6};
+
+	inet_pton(AF_INET6, ip, &sa.sin6_addr);
+	return cidr_match(list, (struct sockaddr *)&sa);
+}
+
+/* relay.networks: v4, v6, v4-mapped v6, prefixes, bad lists. */
+static void
+test_cidr(void **st)
+{
+	const char *def = "127.0.0.0/8, ::1";
+
+	(void)st;
+	assert_true(in4(def, "127.0.0.1"));
+	assert_true(in4(def, "127.255.0.9"));
+	assert_false(in4(def, "128.0.0.1"));
+	assert_true(in6(def, "::1"));
+	assert_false(in6(def, "::2"));
+	assert_true(in6(def, "::ffff:127.0.0.5"));
+	assert_false(in4("", "127.0.0.1"));
+	assert_true(in4("10.1.2.0/23", "10.1.3.255"));
+	assert_false(in4("10.1.2.0/23", "10.1.4.0"));
+	assert_true(in4("0.0.0.0/0", "192.0.2.1"));
+	assert_true(in6("2001:db8::/33", "2001:db8:7fff::1"));
+	assert_false(in6("2001:db8::/33", "2001:db8:8000::1"));
+	assert_true(cidr_list_valid(""));
+	assert_true(cidr_list_valid(def));
+	assert_false(cidr_list_valid("127.0.0.0/33"));
+	assert_false(cidr_list_valid("::1/129"));
+	assert_false(cidr_list_valid("localhost"));
+	assert_false(cidr_list_valid("10.0.0.0/"));
+	assert_false(cidr_list_valid("10.0.0.0/8x"));
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_buf_bounds),
+		cmocka_unit_test(test_cidr),
 		cmocka_unit_test(test_addr_valid),
 		cmocka_unit_test(test_addr_invalid),
 		cmocka_unit_test(test_addr_limits),

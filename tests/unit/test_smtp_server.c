@@ -80,6 +80,14 @@ act(struct h *h, enum smtp_act a)
 	case SMTP_ACT_VRFY:
 		act(h, smtp_server_done(h->s, lookup(&r->addr), NULL, h->out));
 		break;
+	case SMTP_ACT_AUTH:
+		act(h, smtp_server_done(h->s,
+					strcmp(r->user, "alice@example.org") == 0 &&
+							strcmp(r->pass, "secret") == 0
+						? SMTP_R_OK
+						: SMTP_R_NOUSER,
+					NULL, h->out));
+		break;
 	case SMTP_ACT_DATA_START:
 		buf_reset(h->data);
 		break;
@@ -504,6 +512,74 @@ test_temp_failures(void **st)
 	h_free(&h);
 }
 
+/* AUTH on a submission core: PLAIN, LOGIN, every refusal, the limit. */
+static void
+test_auth(void **st)
+{
+	/* "\0alice@example.org\0secret", "alice@example.org", "secret" */
+	static const char script[] =
+		"MAIL FROM:<a@example.org>\r\n"	/* 503: no EHLO */
+		"AUTH PLAIN AGFsaWNlQGV4YW1wbGUub3JnAHNlY3JldA==\r\n"
+		"EHLO c\r\n"
+		"MAIL FROM:<a@example.org>\r\n"	/* 530 */
+		"AUTH\r\n"				/* 501 */
+		"AUTH CRAM-MD5\r\n"			/* 504 */
+		"AUTH PLAIN !!!!\r\n"			/* 501 base64 */
+		"AUTH LOGIN\r\n*\r\n"			/* 334, 501 cancelled */
+		"AUTH PLAIN\r\nAGFsaWNlQGV4YW1wbGUub3JnAHdyb25n\r\n" /* 535 */
+		"AUTH LOGIN YWxpY2VAZXhhbXBsZS5vcmc=\r\nc2VjcmV0\r\n" /* 235 */
+		"AUTH PLAIN AGFsaWNlQGV4YW1wbGUub3JnAHNlY3JldA==\r\n" /* 503 */
+		"MAIL FROM:<a@example.org> AUTH=<>\r\n"	/* 250 */
+		"QUIT\r\n";
+	static const char *want[] = {
+		"220 ", "503 5.5.1", "503 5.5.1", "250-mx.example.org",
+		"250-AUTH PLAIN LOGIN", "530 5.7.0", "501 5.5.4", "504 5.5.4",
+		"501 5.5.2", "334 VXNlcm5hbWU6", "501 5.0.0", "334 ",
+		"535 5.7.8", "334 UGFzc3dvcmQ6", "235 2.7.0", "503 5.5.1",
+		"250 2.1.0", "221 ",
+	};
+	struct h h;
+	const char *p;
+	struct smtp_txn t;
+
+	(void)st;
+	h_init(&h, 1000, 10);
+	h.conf.auth = true;
+	h.conf.max_auth_failures = 3;
+	h_bytes(&h, script, sizeof(script) - 1);
+	p = h.out->data;
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		p = strstr(p, want[i]);
+		if (p == NULL)
+			fail_msg("no %s in order in:\n%s", want[i], h.out->data);
+		p += strlen(want[i]);
+	}
+	smtp_server_txn(h.s, &t);
+	assert_string_equal(t.user, "alice@example.org");
+	h_free(&h);
+
+	/* the failure limit; an authzid that differs is refused */
+	h_init(&h, 1000, 10);
+	h.conf.auth = true;
+	h.conf.max_auth_failures = 2;
+	h_bytes(&h, "EHLO c\r\n"
+		    "AUTH PLAIN Ym9iAGFsaWNlQGV4YW1wbGUub3JnAHNlY3JldA==\r\n"
+		    "AUTH PLAIN AGFsaWNlQGV4YW1wbGUub3JnAHdyb25n\r\n"
+		    "NOOP\r\n", 112);
+	assert_non_null(strstr(h.out->data, "535 5.7.8"));
+	assert_non_null(strstr(h.out->data, "421 4.7.0"));
+	assert_null(strstr(h.out->data, "250 2.0.0"));
+	assert_true(h.closed);
+	h_free(&h);
+
+	/* without conf.auth: not offered, not implemented */
+	h_init(&h, 1000, 10);
+	h_bytes(&h, "EHLO c\r\nAUTH PLAIN AGFAYgBj\r\n", 29);
+	assert_null(strstr(h.out->data, "AUTH"));
+	assert_non_null(strstr(h.out->data, "502 5.5.1"));
+	h_free(&h);
+}
+
 int
 main(void)
 {
@@ -525,6 +601,7 @@ main(void)
 		cmocka_unit_test(test_enhanced_codes),
 		cmocka_unit_test(test_shutdown_and_timeout),
 		cmocka_unit_test(test_temp_failures),
+		cmocka_unit_test(test_auth),
 	};
 
 	return cmocka_run_group_tests_name("smtp_server", tests, NULL, NULL);

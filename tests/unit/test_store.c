@@ -18,6 +18,7 @@
 #include "auth/users.h"
 #include "lib/buf.h"
 #include "store/fsops.h"
+#include "store/queue.h"
 #include "store/store.h"
 
 static char root[256];
@@ -626,10 +627,137 @@ test_users_file(void **st)
 	users_free(&u);
 }
 
+static void
+make_env(struct qenv *e, const char *id)
+{
+	memset(e, 0, sizeof(*e));
+	snprintf(e->id, sizeof(e->id), "%s", id);
+	e->created = 1700000000;
+	e->next = 1700000060;
+	e->attempts = 2;
+	e->size = 12;
+	e->eightbit = true;
+	snprintf(e->sender, sizeof(e->sender), "a@l.test");
+	snprintf(e->error, sizeof(e->error), "451 4.3.0 later\r\nInjected: x");
+	e->rcpts = calloc(2, sizeof(*e->rcpts));
+	e->nrcpts = 2;
+	e->rcpts[0].state = QR_PENDING;
+	snprintf(e->rcpts[0].addr, sizeof(e->rcpts[0].addr), "x@r.test");
+	snprintf(e->rcpts[0].reply, sizeof(e->rcpts[0].reply), "451 later");
+	e->rcpts[1].state = QR_DONE;
+	snprintf(e->rcpts[1].addr, sizeof(e->rcpts[1].addr), "\"q r\"@r.test");
+}
+
+/* The envelope format: round trip, one line per field, bad input refused. */
+static void
+test_queue_envelope(void **st)
+{
+	struct qenv e, f;
+	struct buf *b = buf_new(1 << 16);
+	static const char *bad[] = {
+		"", "id abc\nrcpt P <x@y>\n",	/* no magic line */
+		"owlpost-queue 2\nid a\nrcpt P <x@y>\n",
+		"owlpost-queue 1\nid a\n",	/* no recipients */
+		"owlpost-queue 1\nid ../x\nrcpt P <x@y>\n",
+		"owlpost-queue 1\nid a\nrcpt X <x@y>\n",
+		"owlpost-queue 1\nid a\nrcpt P x@y\n",
+		"owlpost-queue 1\nid a\nfrom a@b\nrcpt P <x@y>\n",
+	};
+
+	(void)st;
+	make_env(&e, "00ab");
+	qenv_format(&e, b);
+	/* a CR or LF in a reply never splits a line */
+	assert_non_null(strstr(b->data, "error 451 4.3.0 later  Injected: x\n"));
+	assert_int_equal(qenv_parse(b->data, &f), 0);
+	assert_string_equal(f.id, "00ab");
+	assert_int_equal(f.attempts, 2);
+	assert_true(f.eightbit);
+	assert_int_equal(f.next, 1700000060);
+	assert_int_equal(f.nrcpts, 2);
+	assert_string_equal(f.rcpts[0].reply, "451 later");
+	assert_string_equal(f.rcpts[1].addr, "\"q r\"@r.test");
+	assert_int_equal(f.rcpts[1].state, QR_DONE);
+	assert_int_equal(qenv_pending(&f), 1);
+	qenv_free(&f);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(qenv_parse(bad[i], &f), -1);
+	qenv_free(&e);
+	buf_free(&b);
+}
+
+/* add, load, save, remove; a failed write leaves nothing; recovery. */
+static void
+test_queue_files(void **st)
+{
+	char q[300], err[300], p[600], name[64];
+	struct qenv e, f, *all;
+	size_t n;
+	static const enum fsop ops[] = {FSOP_OPEN, FSOP_WRITE, FSOP_FSYNC,
+					FSOP_RENAME};
+
+	(void)st;
+	snprintf(q, sizeof(q), "%s/queue", root);
+	assert_int_equal(queue_init(q, err, sizeof(err)), 0);
+	make_env(&e, "00ab");
+	assert_int_equal(queue_add(q, &e, "hello\n", 6, err, sizeof(err)), 0);
+	assert_int_equal(queue_load(q, "00ab", &f, err, sizeof(err)), 0);
+	assert_int_equal(f.nrcpts, 2);
+	f.rcpts[0].state = QR_FAILED;
+	assert_int_equal(queue_save(q, &f, err, sizeof(err)), 0);
+	qenv_free(&f);
+	assert_int_equal(queue_load(q, "00ab", &f, err, sizeof(err)), 0);
+	assert_int_equal(qenv_pending(&f), 0);
+	qenv_free(&f);
+	assert_int_equal(queue_load(q, "../x", &f, err, sizeof(err)), -1);
+
+	/* every step of an add failing: nothing in msg/, env/ or tmp/ */
+	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+		for (unsigned long nth = 1; nth <= 2; nth++) {
+			snprintf(e.id, sizeof(e.id), "f%zu%lu", i, nth);
+			fsops_inject(ops[i], nth, EIO, false);
+			assert_int_equal(queue_add(q, &e, "x\n", 2, err,
+						   sizeof(err)), -1);
+			fsops_clear();
+			snprintf(p, sizeof(p), "%s/env", q);
+			assert_int_equal(count(p, name, sizeof(name)), 1);
+			snprintf(p, sizeof(p), "%s/msg", q);
+			assert_int_equal(count(p, name, sizeof(name)), 1);
+			snprintf(p, sizeof(p), "%s/tmp", q);
+			assert_int_equal(count(p, NULL, 0), 0);
+		}
+
+	/* what a crash leaves: a tmp/ file, a text without envelope */
+	snprintf(p, sizeof(p), "%s/tmp/zz.msg", q);
+	fclose(fopen(p, "w"));
+	snprintf(p, sizeof(p), "%s/msg/orphan", q);
+	fclose(fopen(p, "w"));
+	assert_int_equal(queue_recover(q, &all, &n, NULL, err, sizeof(err)),
+			 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(all[0].id, "00ab");
+	qenv_free(&all[0]);
+	free(all);
+	assert_int_equal(access(p, F_OK), -1);
+	snprintf(p, sizeof(p), "%s/tmp", q);
+	assert_int_equal(count(p, NULL, 0), 0);
+
+	assert_int_equal(queue_remove(q, "00ab", err, sizeof(err)), 0);
+	snprintf(p, sizeof(p), "%s/msg", q);
+	assert_int_equal(count(p, NULL, 0), 0);
+	snprintf(p, sizeof(p), "%s/env", q);
+	assert_int_equal(count(p, NULL, 0), 0);
+	qenv_free(&e);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_queue_envelope, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_queue_files, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_maildir_links, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_maildir_failures, setup,
