@@ -430,13 +430,23 @@ static const struct conn_ops relay_conn_ops = {
 	.drained = on_drained,
 };
 
+/* Sends our commands, traced as the client's ('C') lines. */
 static void
 flush(struct route *rt)
 {
-	if (rt->conn != NULL)
-		owld_send(rt->conn, "relay", rt->id, rt->out);
-	else
-		buf_reset(rt->out);
+	if (rt->conn != NULL && rt->out->len > 0) {
+		const char *p = rt->out->data, *end = p + rt->out->len;
+
+		while (log_trace_enabled() && p < end) {
+			const char *nl = memchr(p, '\n', (size_t)(end - p));
+			size_t n = nl ? (size_t)(nl - p) + 1 : (size_t)(end - p);
+
+			log_trace("relay", rt->id, 'C', p, n);
+			p += n;
+		}
+		conn_write(rt->conn, rt->out->data, rt->out->len);
+	}
+	buf_reset(rt->out);
 }
 
 static const char *
