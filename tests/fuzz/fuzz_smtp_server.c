@@ -15,12 +15,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const struct smtp_conf conf = {.hostname = "fuzz.example",
-					      .max_size = 4096,
-					      .max_rcpts = 4,
-					      .max_errors = 50,
-					      .max_line = 200};
-	struct smtp_server *s = smtp_server_new(&conf);
+	/* an odd first byte: the submission core, with AUTH */
+	static const struct smtp_conf inbound = {.hostname = "fuzz.example",
+						 .max_size = 4096,
+						 .max_rcpts = 4,
+						 .max_errors = 50,
+						 .max_line = 200};
+	static const struct smtp_conf sub = {.hostname = "fuzz.example",
+					     .max_size = 4096,
+					     .max_rcpts = 4,
+					     .max_errors = 50,
+					     .max_line = 200,
+					     .auth = true,
+					     .max_auth_failures = 5};
+	const struct smtp_conf *cp = size > 0 && (data[0] & 1) ? &sub : &inbound;
+	const struct smtp_conf conf = *cp;
+	struct smtp_server *s = smtp_server_new(cp);
 	struct buf *out = buf_new(1 << 20);
 	size_t start = 0, i;
 	unsigned pick = 0;
@@ -44,12 +54,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		start = i + 1;
 		while (a == SMTP_ACT_MAIL || a == SMTP_ACT_RCPT ||
-		       a == SMTP_ACT_VRFY || a == SMTP_ACT_COMMIT) {
+		       a == SMTP_ACT_VRFY || a == SMTP_ACT_COMMIT ||
+		       a == SMTP_ACT_AUTH) {
 			const struct smtp_req *r = smtp_server_req(s);
 			enum smtp_result res =
 				(enum smtp_result)(pick++ % (SMTP_R_PERM + 1));
 
-			(void)r->addr;
+			if (a == SMTP_ACT_AUTH &&
+			    (!cp->auth || r->user == NULL || r->pass == NULL ||
+			     strlen(r->user) == 0 ||
+			     strlen(r->user) > SMTP_USER_MAX ||
+			     strlen(r->pass) > SMTP_PASS_MAX))
+				abort();
 			a = smtp_server_done(s, res, "id", out);
 		}
 		if (a == SMTP_ACT_DATA) {
