@@ -323,8 +323,8 @@ on_reply(struct smtp_client *c, struct buf *out)
 	{
 		struct smtpc_reply e;
 
-		snprintf(e.text, sizeof(e.text), "unexpected reply: %s",
-			 r->text);
+		bsnprintf(e.text, sizeof(e.text), "unexpected reply: %s",
+			  r->text);
 		e.code = 0;
 		return session_fail(c, &e, out);
 	}
