@@ -218,45 +218,15 @@ listen_valid(const char *v)
 	return true;
 }
 
-/* "" or host, host:port, [v6] or [v6]:port. */
+/* "" or a valid host[:port] (conf_hostport). */
 static bool
 hostport_valid(const char *v)
 {
 	char host[300];
-	const char *colon, *end;
-	size_t hl;
+	unsigned port;
 
-	if (*v == '\0')
-		return true;
-	if (*v == '[') {
-		end = strchr(v, ']');
-		if (end == NULL || end == v + 1)
-			return false;
-		colon = end[1] == ':' ? end + 1 : NULL;
-		if (end[1] != '\0' && colon == NULL)
-			return false;
-		hl = 0;
-	} else {
-		colon = strrchr(v, ':');
-		hl = colon ? (size_t)(colon - v) : strlen(v);
-		if (hl == 0 || hl >= sizeof(host))
-			return false;
-		memcpy(host, v, hl);
-		host[hl] = '\0';
-		if (!addr_domain_valid(host, hl))
-			return false;
-	}
-	if (colon != NULL) {
-		char *e;
-		unsigned long port;
-
-		errno = 0;
-		port = strtoul(colon + 1, &e, 10);
-		if (e == colon + 1 || *e != '\0' || port == 0 ||
-		    port > 65535 || errno)
-			return false;
-	}
-	return true;
+	return *v == '\0' ||
+	       conf_hostport(v, 25, host, sizeof(host), &port) == 0;
 }
 
 static const char *
@@ -604,4 +574,47 @@ conf_first_domain(const struct conf *c, char *out, size_t size)
 	if (!conf_domain(c, 0, out, size) && size > 0)
 		out[0] = '\0';
 	return out;
+}
+
+int
+conf_hostport(const char *v, unsigned defport, char *host, size_t size,
+	      unsigned *port)
+{
+	const char *colon, *hs;
+	size_t hl;
+
+	if (*v == '[') {
+		const char *end = strchr(v, ']');
+
+		if (end == NULL || end == v + 1)
+			return -1;
+		colon = end[1] == ':' ? end + 1 : NULL;
+		if (end[1] != '\0' && colon == NULL)
+			return -1;
+		hs = v + 1;
+		hl = (size_t)(end - hs);
+	} else {
+		colon = strrchr(v, ':');
+		hs = v;
+		hl = colon ? (size_t)(colon - v) : strlen(v);
+		if (hl == 0 || !addr_domain_valid(v, hl))
+			return -1;
+	}
+	if (hl >= size)
+		return -1;
+	memcpy(host, hs, hl);
+	host[hl] = '\0';
+	*port = defport;
+	if (colon != NULL) {
+		char *e;
+		unsigned long n;
+
+		errno = 0;
+		n = strtoul(colon + 1, &e, 10);
+		if (e == colon + 1 || *e != '\0' || n == 0 || n > 65535 ||
+		    errno)
+			return -1;
+		*port = (unsigned)n;
+	}
+	return 0;
 }

@@ -75,6 +75,13 @@ void conf_finish(struct conf *c);
 /* Prints every key with its effective value, "key = value". */
 void conf_dump(const struct conf *c, FILE *fp);
 
+/*
+ * Splits "host", "host:port", "[v6]" or "[v6]:port" (relay.host,
+ * dns.resolver) into host, without brackets, and port (defport if none);
+ * -1 if v is not one of those.
+ */
+int conf_hostport(const char *v, unsigned defport, char *host, size_t size,
+		  unsigned *port);
 /* True if domain (any case) is one of c->domains. */
 bool conf_is_local_domain(const struct conf *c, const char *domain);
 /* The i-th local domain into out; false past the last one. */

@@ -36,7 +36,6 @@ struct smtp_client {
 	/* the reply being read */
 	struct smtpc_reply cur;
 	unsigned lines;
-	bool ehlo_reply;	/* parse extension lines into ext */
 	struct smtpc_reply error;
 	/* the message */
 	const struct smtpc_msg *msg;
@@ -371,8 +370,7 @@ smtp_client_feed(struct smtp_client *c, const char *line, size_t len,
 	if (c->lines == 0) {
 		c->cur.code = code;
 		c->cur.text[0] = '\0';
-		c->ehlo_reply = c->state == ST_EHLO;
-		if (c->ehlo_reply)
+		if (c->state == ST_EHLO)
 			memset(&c->ext, 0, sizeof(c->ext));
 	} else if (code != c->cur.code) {
 		return bad_reply(c, "reply code changed inside a reply", out);
@@ -387,7 +385,7 @@ smtp_client_feed(struct smtp_client *c, const char *line, size_t len,
 	else if (tl + 3 < sizeof(c->cur.text) && n > 4)
 		snprintf(c->cur.text + tl, sizeof(c->cur.text) - tl,
 			 " / %.*s", (int)(n - 4), line + 4);
-	if (c->ehlo_reply && c->lines > 1 && n > 4) {
+	if (c->state == ST_EHLO && c->lines > 1 && n > 4) {
 		char kw[256];
 
 		bsnprintf(kw, sizeof(kw), "%.*s", (int)(n - 4), line + 4);

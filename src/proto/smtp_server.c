@@ -54,6 +54,7 @@ static cmd_fn cmd_helo, cmd_ehlo, cmd_mail, cmd_rcpt, cmd_data, cmd_rset;
 static cmd_fn cmd_noop, cmd_quit, cmd_vrfy, cmd_help, cmd_notimpl, cmd_auth;
 static enum smtp_act feed_sasl(struct smtp_server *, const char *, size_t,
 			       struct buf *);
+static enum smtp_act auth_refused(struct smtp_server *, struct buf *);
 static enum smtp_act feed_data(struct smtp_server *, const char *, size_t,
 			       struct buf *);
 
@@ -730,16 +731,7 @@ smtp_server_done(struct smtp_server *s, enum smtp_result r, const char *info,
 			buf_line(out, "454 4.7.0 Temporary authentication "
 				      "failure");
 		} else {
-			s->user[0] = '\0';
-			buf_line(out, "535 5.7.8 Authentication credentials "
-				      "invalid");
-			if (++s->auth_fails >= s->conf->max_auth_failures) {
-				buf_line(out, "421 4.7.0 %s Error: too many "
-					      "failed authentications",
-					 s->conf->hostname);
-				s->state = ST_CLOSED;
-				return SMTP_ACT_CLOSE;
-			}
+			return auth_refused(s, out);
 		}
 		return SMTP_ACT_NONE;
 	case SMTP_ACT_COMMIT:
@@ -768,6 +760,20 @@ smtp_server_done(struct smtp_server *s, enum smtp_result r, const char *info,
 }
 
 /* AUTH (RFC 4954): PLAIN (RFC 4616) and LOGIN */
+
+/* 535; past max_auth_failures also 421 and close. */
+static enum smtp_act
+auth_refused(struct smtp_server *s, struct buf *out)
+{
+	s->user[0] = '\0';
+	buf_line(out, "535 5.7.8 Authentication credentials invalid");
+	if (++s->auth_fails < s->conf->max_auth_failures)
+		return SMTP_ACT_NONE;
+	buf_line(out, "421 4.7.0 %s Error: too many failed authentications",
+		 s->conf->hostname);
+	s->state = ST_CLOSED;
+	return SMTP_ACT_CLOSE;
+}
 
 static enum smtp_act
 auth_check(struct smtp_server *s)
@@ -818,15 +824,7 @@ sasl_plain(struct smtp_server *s, const char *in, size_t len,
 	return auth_check(s);
 bad:
 	explicit_bzero(raw, sizeof(raw));
-	s->user[0] = '\0';
-	buf_line(out, "535 5.7.8 Authentication credentials invalid");
-	if (++s->auth_fails >= s->conf->max_auth_failures) {
-		buf_line(out, "421 4.7.0 %s Error: too many failed "
-			      "authentications", s->conf->hostname);
-		s->state = ST_CLOSED;
-		return SMTP_ACT_CLOSE;
-	}
-	return SMTP_ACT_NONE;
+	return auth_refused(s, out);
 }
 
 static enum smtp_act

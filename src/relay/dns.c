@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "../lib/buf.h"
+#include "../lib/conf.h"
 
 #define MX_MAX 16
 #define TARGETS_MAX 32
@@ -27,8 +28,7 @@ static int
 res_setup(res_state st, const char *resolver)
 {
 	char ip[64];
-	const char *colon;
-	unsigned port = 53;
+	unsigned port;
 	struct in_addr a;
 
 	memset(st, 0, sizeof(*st));
@@ -38,13 +38,8 @@ res_setup(res_state st, const char *resolver)
 	st->retry = 2;
 	if (resolver[0] == '\0')
 		return 0;
-	colon = strrchr(resolver, ':');
-	snprintf(ip, sizeof(ip), "%.*s",
-		 (int)(colon ? (size_t)(colon - resolver) : strlen(resolver)),
-		 resolver);
-	if (colon != NULL)
-		port = (unsigned)strtoul(colon + 1, NULL, 10);
-	if (inet_pton(AF_INET, ip, &a) != 1)
+	if (conf_hostport(resolver, 53, ip, sizeof(ip), &port) == -1 ||
+	    inet_pton(AF_INET, ip, &a) != 1)
 		return -1;
 	st->nscount = 1;
 	memset(&st->nsaddr_list[0], 0, sizeof(st->nsaddr_list[0]));

@@ -250,20 +250,10 @@ route_new(struct relay *r, const char *domain)
 	snprintf(rt->id, sizeof(rt->id), "%016llx",
 		 (unsigned long long)owld_new_id());
 	if (rh[0] != '\0') {
-		/* host, host:port, [v6] or [v6]:port */
-		const char *colon = strrchr(rh, ':');
-		const char *close = strchr(rh, ']');
-
-		if (colon != NULL && close != NULL && colon < close)
-			colon = NULL;
-		snprintf(rt->name, sizeof(rt->name), "%.*s",
-			 (int)(colon ? (size_t)(colon - rh) : strlen(rh)), rh);
-		if (rt->name[0] == '[') {
-			memmove(rt->name, rt->name + 1, strlen(rt->name));
-			rt->name[strcspn(rt->name, "]")] = '\0';
-		}
-		rt->port = colon ? (unsigned)strtoul(colon + 1, NULL, 10)
-				 : 25;
+		/* conf checked it; a smarthost's port defaults to 25 */
+		if (conf_hostport(rh, 25, rt->name, sizeof(rt->name),
+				  &rt->port) == -1)
+			rt->name[0] = '\0'; /* looked up: fails, retried */
 		rt->mx = false;
 	} else {
 		snprintf(rt->name, sizeof(rt->name), "%s", domain);
@@ -339,12 +329,12 @@ route_start(struct route *rt)
 	wpool_submit(rt->r->d->pool, &j->job);
 }
 
+/* Waiting for an attempt: idle, not held, not ending, recipients left. */
 static bool
-due(const struct qent *e, time_t now)
+waiting(const struct qent *e)
 {
 	return !e->busy && !e->env.held && !e->finishing && !e->deleted &&
-	       !e->finish_wanted && e->env.next <= now &&
-	       qenv_pending(&e->env) > 0;
+	       !e->finish_wanted && qenv_pending(&e->env) > 0;
 }
 
 /* Arms the timer for the next entry due (none while routes are full). */
@@ -357,8 +347,7 @@ arm(struct relay *r)
 	if (r->stopping)
 		return;
 	for (struct qent *e = r->ents; e != NULL; e = e->next) {
-		if (e->busy || e->env.held || e->finishing || e->deleted ||
-		    qenv_pending(&e->env) == 0)
+		if (!waiting(e))
 			continue;
 		if (!any || e->env.next < min)
 			min = e->env.next;
@@ -383,7 +372,7 @@ schedule(struct relay *r)
 	if (r->stopping)
 		return;
 	for (struct qent *e = r->ents; e != NULL; e = e->next) {
-		if (!due(e, now))
+		if (!waiting(e) || e->env.next > now)
 			continue;
 		for (size_t i = 0; i < e->env.nrcpts; i++) {
 			char dom[256];
@@ -587,8 +576,7 @@ start_body(struct route *rt)
 		conn_close(rt->conn, "error");
 		return;
 	}
-	if (stream(rt))
-		return;
+	stream(rt); /* the rest follows from on_drained */
 }
 
 static void
@@ -920,6 +908,8 @@ make_bounce(struct rjob *j)
 	ssize_t n = 0;
 	int fd;
 	const char *at = strrchr(j->env.sender, '@');
+	bool local = at != NULL && conf_is_local_domain(d->conf, at + 1) &&
+		     users_normalize(j->env.sender, user, sizeof(user)) == 0;
 
 	if (queue_msg_path(d->qdir, j->env.id, p, sizeof(p)) == 0 &&
 	    (fd = open(p, O_RDONLY | O_CLOEXEC)) != -1) {
@@ -927,15 +917,14 @@ make_bounce(struct rjob *j)
 		close(fd);
 	}
 	/* local delivery stores the trace header SMTP would have added */
-	if (at != NULL && conf_is_local_domain(d->conf, at + 1))
+	if (local)
 		buf_addstr(b, "Return-Path: <>\n");
 	bounce_build(b, d->conf->hostname, &j->env, head,
 		     bounce_headers_len(head, n > 0 ? (size_t)n : 0,
 					HEADERS_MAX),
 		     time(NULL), j->bounce_id);
 	free(head);
-	if (at != NULL && conf_is_local_domain(d->conf, at + 1) &&
-	    users_normalize(j->env.sender, user, sizeof(user)) == 0) {
+	if (local) {
 		const char *users[1] = {user};
 		struct store_delivery del = {
 			.sender = "", .users = users, .nusers = 1,
