@@ -40,6 +40,7 @@
 struct qent {
 	struct qent *prev, *next;
 	struct qenv env;
+	bool *tried;		/* recipient i has had a route this attempt */
 	unsigned busy;		/* routes carrying some of its recipients */
 	bool saving, dirty;	/* an envelope write in flight / needed */
 	bool finishing;		/* the final job is in flight */
@@ -130,6 +131,7 @@ ent_add(struct relay *r, const struct qenv *env)
 	struct qent *e = xcalloc(1, sizeof(*e));
 
 	qenv_copy(&e->env, env);
+	e->tried = xcalloc(env->nrcpts ? env->nrcpts : 1, sizeof(*e->tried));
 	e->next = r->ents;
 	if (r->ents != NULL)
 		r->ents->prev = e;
@@ -149,6 +151,7 @@ ent_free(struct relay *r, struct qent *e)
 		e->next->prev = e->prev;
 	r->nents--;
 	qenv_free(&e->env);
+	free(e->tried);
 	free(e);
 }
 
@@ -300,6 +303,7 @@ route_add(struct route *rt, struct qent *e, size_t ri)
 	}
 	it->idx[it->n] = ri;
 	it->rcpts[it->n++] = e->env.rcpts[ri].addr;
+	e->tried[ri] = true;
 }
 
 static void rjob_run(struct wpool_job **jobs, size_t n);
@@ -378,7 +382,8 @@ schedule(struct relay *r)
 			char dom[256];
 			struct route *rt;
 
-			if (e->env.rcpts[i].state != QR_PENDING)
+			if (e->env.rcpts[i].state != QR_PENDING ||
+			    e->tried[i])
 				continue;
 			rcpt_domain(e->env.rcpts[i].addr, dom, sizeof(dom));
 			/* routes not started yet are this pass's own */
@@ -780,6 +785,13 @@ attempt_end(struct relay *r, struct qent *e, const char *err)
 		finish(r, e, true);
 		return;
 	}
+	for (size_t i = 0; i < e->env.nrcpts; i++)
+		if (e->env.rcpts[i].state == QR_PENDING && !e->tried[i]) {
+			/* relay.max_connections left some for the next pass */
+			save_env(r, e);
+			return;
+		}
+	memset(e->tried, 0, e->env.nrcpts * sizeof(*e->tried));
 	e->env.attempts++;
 	if (err[0] != '\0')
 		snprintf(e->env.error, sizeof(e->env.error), "%s", err);

@@ -32,7 +32,7 @@
 
 #include "fsops.h"
 
-#define ENV_MAX (1 << 20)	/* an envelope file is never bigger */
+#define ENV_MAX QUEUE_ENV_MAX
 
 static int
 path(char *out, size_t size, const char *qdir, const char *sub,
@@ -370,12 +370,19 @@ queue_load(const char *qdir, const char *id, struct qenv *e, char *err,
 		return fail(err, errsz, "path", qdir);
 	if ((fd = open(p, O_RDONLY | O_CLOEXEC)) == -1)
 		return fail(err, errsz, "open", p);
-	text = xmalloc(ENV_MAX + 1);
-	n = read(fd, text, ENV_MAX);
+	text = xmalloc(ENV_MAX + 2);
+	n = read(fd, text, ENV_MAX + 1);
 	close(fd);
 	if (n < 0) {
 		free(text);
 		return fail(err, errsz, "read", p);
+	}
+	if (n > ENV_MAX) { /* never written by us: do not half-read it */
+		free(text);
+		snprintf(err, errsz, "%s: envelope over %d octets", p,
+			 ENV_MAX);
+		errno = EFBIG;
+		return -1;
 	}
 	text[n] = '\0';
 	if (qenv_parse(text, e) == -1 || strcmp(e->id, id) != 0) {

@@ -24,6 +24,7 @@
 
 #define QUEUE_ID_MAX 32
 #define QUEUE_TEXT_MAX 512	/* a reply or error kept in the envelope */
+#define QUEUE_ENV_MAX (1 << 20)	/* an envelope file is never bigger */
 
 enum qrcpt_state { QR_PENDING = 'P', QR_DONE = 'D', QR_FAILED = 'F' };
 
@@ -56,7 +57,7 @@ int queue_save(const char *qdir, const struct qenv *e, char *err,
 	       size_t errsz);
 /* Removes an entry (envelope first, then the text); durable on return. */
 int queue_remove(const char *qdir, const char *id, char *err, size_t errsz);
-/* Reads one envelope. */
+/* Reads one envelope (at most QUEUE_ENV_MAX octets). */
 int queue_load(const char *qdir, const char *id, struct qenv *e, char *err,
 	       size_t errsz);
 /*

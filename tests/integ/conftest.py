@@ -237,9 +237,12 @@ class Sink:
     """
 
     def __init__(self, host="127.0.0.1", port=0, rcpt=None, final=None,
-                 ehlo=("PIPELINING", "SIZE 100000000", "8BITMIME")):
+                 ehlo=("PIPELINING", "SIZE 100000000", "8BITMIME"),
+                 greet_delay=0):
         self.messages = []
         self.connections = 0
+        self.spans = []  # (opened, closed) of each session
+        self.greet_delay = greet_delay
         self.commands = []
         self.rcpt = rcpt or (lambda addr: "250 2.1.5 ok")
         self.final = final or (lambda msg: "250 2.0.0 ok")
@@ -251,7 +254,12 @@ class Sink:
             def handle(self):
                 with sink.lock:
                     sink.connections += 1
-                sink.session(self.rfile, self.wfile)
+                opened = time.time()
+                try:
+                    sink.session(self.rfile, self.wfile)
+                finally:
+                    with sink.lock:
+                        sink.spans.append((opened, time.time()))
 
         class Server(socketserver.ThreadingTCPServer):
             allow_reuse_address = True
@@ -266,6 +274,7 @@ class Sink:
         def say(text):
             wfile.write(text.encode() + b"\r\n")
             wfile.flush()
+        time.sleep(self.greet_delay)
         say("220 sink.test ESMTP")
         sender, rcpts = None, []
         while True:

@@ -428,3 +428,77 @@ def test_dns_failure_is_temporary(owld, dnsmasq):
     o.submit(["x@example.test"], MSG)
     o.wait_log(r"event=deferred msgid=\w+ attempts=1", timeout=40)
     assert len(queue_ids(o)) == 1 and o.messages("alice") == []
+
+
+# --- the relay's limits ---------------------------------------------------
+
+def max_overlap(spans):
+    """Most sessions open at the same moment."""
+    events = sorted([(a, 1) for a, b in spans] + [(b, -1) for a, b in spans])
+    n = best = 0
+    for _, d in events:
+        n += d
+        best = max(best, n)
+    return best
+
+
+def test_relay_max_connections(owld, sink):
+    def final(msg):
+        time.sleep(0.3)  # long enough for sessions to overlap if allowed
+        return "250 ok"
+
+    port = free_port()
+    sinks = [sink(host="127.0.0.%d" % i, port=port, final=final) for i in (1, 2, 3)]
+    rcpts = ["a@[127.0.0.1]", "b@[127.0.0.2]", "c@[127.0.0.3]"]
+    # address literals need no DNS: three destinations, one session at a time
+    o = owld(["relay.port=%d" % port, "relay.max_connections=1", "queue.retry=1h"])
+    o.submit(rcpts, MSG)
+    for s in sinks:
+        s.wait(1)
+    wait_queue_empty(o)
+    spans = [sp for s in sinks for sp in s.spans]
+    assert len(spans) == 3 and max_overlap(spans) == 1
+    assert "attempts=1" not in o.logtext()  # waiting for a slot is no attempt
+    # the same mail goes out in parallel when the limit allows it
+    for s in sinks:
+        s.spans.clear()
+    o2 = owld(["relay.port=%d" % port, "relay.max_connections=3"])
+    o2.submit(rcpts, MSG)
+    for s in sinks:
+        s.wait(2)
+    wait_queue_empty(o2)
+    assert max_overlap([sp for s in sinks for sp in s.spans]) > 1
+
+
+def test_relay_timeout(owld, sink):
+    s = sink(greet_delay=3)
+    o = owld(["relay.host=127.0.0.1:%d" % s.port, "relay.timeout=1",
+              "queue.retry=1h"])
+    t0 = time.time()
+    o.submit(["x@remote.test"], MSG)
+    o.wait_log(r"event=deferred msgid=\w+ attempts=1", timeout=10)
+    assert time.time() - t0 < 2.8  # gave up on the greeting after 1 s
+    assert re.search(r"event=deferred msgid=\w+ to=<x@remote.test> .*timeout", o.logtext())
+
+
+def test_retry_interval_doubles_up_to_retry_max(owld, sink):
+    s = sink(final=lambda m: "451 4.3.0 later")
+    o = owld(["relay.host=127.0.0.1:%d" % s.port, "queue.retry=1s",
+              "queue.retry_max=2s"])
+    o.submit(["x@remote.test"], MSG)
+    o.wait_log(r"event=deferred msgid=\w+ attempts=3 next_in=2s", timeout=20)
+    got = re.findall(r"attempts=(\d) next_in=(\d+)s", o.logtext())
+    assert got[:3] == [("1", "1"), ("2", "2"), ("3", "2")]  # 1, 2, then capped
+
+
+def test_bounce_keeps_at_most_64k_of_headers(owld, sink):
+    s = sink(rcpt=lambda a: "550 5.1.1 nobody")
+    o = owld(["relay.host=127.0.0.1:%d" % s.port])
+    big = b"".join(b"X-Long-%05d: %s\r\n" % (i, b"h" * 60) for i in range(1200))
+    o.submit(["x@remote.test"], big + MSG)  # about 90 KB of headers
+    o.wait_log(r"result=bounced-locally")
+    (name, text), = o.messages("alice")
+    part = text.split(b"Content-Type: text/rfc822-headers\n\n")[1].split(b"\n--")[0]
+    assert 60000 < len(part) <= 64 * 1024
+    assert part.endswith(b"h" * 60 + b"\n")  # whole lines only
+    assert b"Subject: hello" not in part and b"body line" not in text

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "proto/smtp_server.h"
+#include "proto/wire.h"
 
 struct h {
 	struct smtp_conf conf;
@@ -23,6 +24,7 @@ struct h {
 	struct buf *data;	/* message lines as the glue stores them */
 	struct buf *msgs;	/* committed messages, separated by "\x01" */
 	int commits;
+	int auth_checks;
 	bool skipping;
 	bool closed;
 };
@@ -81,6 +83,7 @@ act(struct h *h, enum smtp_act a)
 		act(h, smtp_server_done(h->s, lookup(&r->addr), NULL, h->out));
 		break;
 	case SMTP_ACT_AUTH:
+		h->auth_checks++;
 		act(h, smtp_server_done(h->s,
 					strcmp(r->user, "alice@example.org") == 0 &&
 							strcmp(r->pass, "secret") == 0
@@ -580,6 +583,77 @@ test_auth(void **st)
 	h_free(&h);
 }
 
+/* PLAIN's "\0user\0pass" in base64 into out. */
+static void
+plain(char *out, size_t size, size_t ulen, size_t plen)
+{
+	char raw[2048];
+	size_t n = 0;
+
+	raw[n++] = '\0';
+	memset(raw + n, 'u', ulen);
+	n += ulen;
+	raw[n++] = '\0';
+	memset(raw + n, 'p', plen);
+	n += plen;
+	assert_int_equal(b64_encode(raw, n, out, size), 0);
+}
+
+/* SMTP_USER_MAX, SMTP_PASS_MAX and SMTP_AUTH_LINE_MAX, each at the edge. */
+static void
+test_auth_limits(void **st)
+{
+	static const struct {
+		size_t ulen, plen;
+		bool checked;	/* reaches the password check */
+	} cases[] = {
+		{SMTP_USER_MAX, SMTP_PASS_MAX, true},
+		{SMTP_USER_MAX + 1, 1, false},
+		{1, SMTP_PASS_MAX + 1, false},
+	};
+	char b64[4096], line[4200];
+	struct h h;
+
+	(void)st;
+	for (size_t i = 0; i < 3; i++) {
+		h_init(&h, 1000, 10);
+		h.conf.auth = true;
+		h.conf.max_auth_failures = 5;
+		plain(b64, sizeof(b64), cases[i].ulen, cases[i].plen);
+		snprintf(line, sizeof(line), "EHLO c\r\nAUTH PLAIN %s\r\n", b64);
+		h_bytes(&h, line, strlen(line));
+		/* refused either way (not alice), but only the first is checked */
+		assert_non_null(strstr(h.out->data, "535 5.7.8"));
+		assert_int_equal(h.auth_checks, cases[i].checked ? 1 : 0);
+		h_free(&h);
+	}
+	/* an AUTH line of SMTP_AUTH_LINE_MAX octets is read; one more is not */
+	for (size_t extra = 0; extra < 2; extra++) {
+		size_t n = SMTP_AUTH_LINE_MAX - strlen("AUTH PLAIN \r\n") +
+			   extra;
+
+		h_init(&h, 1000, 10);
+		h.conf.auth = true;
+		h.conf.max_auth_failures = 5;
+		h_bytes(&h, "EHLO c\r\n", 8);
+		memcpy(line, "AUTH PLAIN ", 11);
+		memset(line + 11, 'A', n);
+		memcpy(line + 11 + n, "\r\n", 2);
+		h_bytes(&h, line, 11 + n + 2);
+		assert_non_null(strstr(h.out->data, extra ? "500 5.5.6"
+							  : "501 5.5.2"));
+		h_free(&h);
+	}
+	/* the inbound core keeps the 512-octet command limit */
+	h_init(&h, 1000, 10);
+	memset(line, 'A', 600);
+	memcpy(line, "NOOP ", 5);
+	memcpy(line + 598, "\r\n", 3);
+	h_bytes(&h, line, 600);
+	assert_non_null(strstr(h.out->data, "500 5.5.6"));
+	h_free(&h);
+}
+
 int
 main(void)
 {
@@ -602,6 +676,7 @@ main(void)
 		cmocka_unit_test(test_shutdown_and_timeout),
 		cmocka_unit_test(test_temp_failures),
 		cmocka_unit_test(test_auth),
+		cmocka_unit_test(test_auth_limits),
 	};
 
 	return cmocka_run_group_tests_name("smtp_server", tests, NULL, NULL);

@@ -711,6 +711,33 @@ test_queue_files(void **st)
 	qenv_free(&f);
 	assert_int_equal(queue_load(q, "../x", &f, err, sizeof(err)), -1);
 
+	/* QUEUE_ENV_MAX: a valid envelope padded one octet past it is refused */
+	{
+		struct buf *b = buf_new(QUEUE_ENV_MAX + 64);
+		FILE *fp;
+
+		make_env(&f, "big1");
+		qenv_format(&f, b);
+		qenv_free(&f);
+		while (b->len < QUEUE_ENV_MAX + 1)
+			buf_addstr(b, "x-pad 1\n");
+		b->len = QUEUE_ENV_MAX + 1;
+		snprintf(p, sizeof(p), "%s/env/big1", q);
+		fp = fopen(p, "w");
+		fwrite(b->data, 1, b->len, fp);
+		fclose(fp);
+		assert_int_equal(queue_load(q, "big1", &f, err, sizeof(err)),
+				 -1);
+		assert_non_null(strstr(err, "envelope over"));
+		/* at the limit it is read */
+		assert_int_equal(truncate(p, QUEUE_ENV_MAX), 0);
+		assert_int_equal(queue_load(q, "big1", &f, err, sizeof(err)),
+				 0);
+		qenv_free(&f);
+		unlink(p);
+		buf_free(&b);
+	}
+
 	/* every step of an add failing: nothing in msg/, env/ or tmp/ */
 	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
 		for (unsigned long nth = 1; nth <= 2; nth++) {
