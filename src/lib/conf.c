@@ -33,6 +33,9 @@ static const struct {
 	const char *key, *choices;
 } CHOICES[] = {
 	{"submission.senders", "own|local|any"},
+	{"auth.allow_plaintext", "loopback|yes|no"},
+	{"tls.min_version", "TLSv1.2|TLSv1.3"},
+	{"relay.tls", "may|require|no"},
 };
 
 #define O(f) offsetof(struct conf, f)
@@ -51,17 +54,28 @@ static const struct key KEYS[] = {
 	{"submission.listen", K_LISTEN, O(submission_listen),
 	 "127.0.0.1:2587", 0, 0},
 	{"submission.senders", K_CHOICE, O(submission_senders), "own", 0, 0},
+	{"submissions.listen", K_LISTEN, O(submissions_listen), "", 0, 0},
 	{"pop3.listen", K_LISTEN, O(pop3_listen), "127.0.0.1:1100", 0, 0},
+	{"pop3s.listen", K_LISTEN, O(pop3s_listen), "", 0, 0},
 	{"pop3.timeout", K_DURATION, O(pop3_timeout), "600", 1, 86400},
 	{"pop3.max_errors", K_UINT, O(pop3_max_errors), "20", 1, 1000},
 	{"auth.fail_delay", K_MSEC, O(auth_fail_delay), "2s", 0, 60000},
 	{"auth.max_failures", K_UINT, O(auth_max_failures), "3", 1, 100},
+	{"auth.allow_plaintext", K_CHOICE, O(auth_allow_plaintext), "loopback",
+	 0, 0},
+	{"tls.cert", K_STR, O(tls_cert), "", 0, 0},
+	{"tls.key", K_STR, O(tls_key), "", 0, 0},
+	{"tls.ciphers", K_STR, O(tls_ciphers),
+	 "ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20", 0, 0},
+	{"tls.min_version", K_CHOICE, O(tls_min_version), "TLSv1.2", 0, 0},
 	{"relay.host", K_HOSTPORT, O(relay_host), "", 0, 0},
 	{"relay.networks", K_NETS, O(relay_networks), "127.0.0.0/8, ::1", 0,
 	 0},
 	{"relay.port", K_UINT, O(relay_port), "25", 1, 65535},
 	{"relay.timeout", K_DURATION, O(relay_timeout), "300", 1, 86400},
 	{"relay.max_connections", K_UINT, O(relay_max_conns), "10", 1, 1000},
+	{"relay.tls", K_CHOICE, O(relay_tls), "may", 0, 0},
+	{"relay.tls.ca", K_STR, O(relay_tls_ca), "", 0, 0},
 	{"dns.resolver", K_HOSTPORT, O(dns_resolver), "", 0, 0},
 	{"queue.retry", K_DURATION, O(queue_retry), "1m", 1, 86400},
 	{"queue.retry_max", K_DURATION, O(queue_retry_max), "4h", 1, 86400},

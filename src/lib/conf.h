@@ -29,16 +29,25 @@ struct conf {
 	size_t smtp_max_line;     /* DATA text line cap (octets) */
 	char *submission_listen; /* comma list; empty: no submission */
 	char *submission_senders; /* own | local | any */
+	char *submissions_listen; /* implicit TLS submission (465 role) */
 	char *pop3_listen;    /* comma list; empty: no POP3 */
+	char *pop3s_listen;   /* implicit TLS POP3 (995 role) */
 	unsigned pop3_timeout;    /* seconds (RFC 1939: at least 10 min) */
 	unsigned pop3_max_errors;
 	unsigned auth_fail_delay; /* milliseconds before a failed login's answer */
 	unsigned auth_max_failures; /* failed logins before the connection closes */
+	char *auth_allow_plaintext; /* loopback | yes | no */
+	char *tls_cert;       /* PEM certificate chain; empty: no TLS */
+	char *tls_key;        /* PEM private key */
+	char *tls_ciphers;    /* OpenSSL cipher list for TLS 1.2 */
+	char *tls_min_version; /* TLSv1.2 | TLSv1.3 */
 	char *relay_host;     /* smarthost host[:port]; empty: MX lookup */
 	char *relay_networks; /* clients that may relay without AUTH */
 	unsigned relay_port;      /* port for MX deliveries */
 	unsigned relay_timeout;   /* seconds per remote reply */
 	unsigned relay_max_conns; /* outbound connections at once */
+	char *relay_tls;      /* may | require | no */
+	char *relay_tls_ca;   /* CA file for relay.tls = require; empty: system */
 	char *dns_resolver;   /* ip[:port] for MX lookups; empty: system */
 	unsigned queue_retry;     /* seconds before the first retry */
 	unsigned queue_retry_max; /* cap of the doubling retry interval */

@@ -6,7 +6,11 @@
 #include <arpa/inet.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +20,10 @@
 #include "../lib/buf.h"
 
 struct conn {
-	struct bufferevent *bev;
+	struct bufferevent *bev;	/* the socket's, or the TLS filter */
+	struct bufferevent *under;	/* under TLS: the socket's */
+	struct evbuffer_cb_entry *under_cb;
+	struct event_base *base;
 	struct event *reaper;
 	const struct conn_ops *ops;
 	void *arg;
@@ -30,6 +37,14 @@ struct conn {
 	bool feeding;		/* inside process() */
 	bool want_drain;	/* call ops->drained at the low watermark */
 	const char *reason;
+	/* TLS */
+	SSL *ssl;		/* the filter's, once switched */
+	SSL *tls_next;		/* conn_starttls() from inside a line */
+	bool tls_server;
+	bool secured;		/* handshake done */
+	bool notified;		/* close_notify queued */
+	size_t discarded;
+	char tls_error[200];
 };
 
 static void process(struct conn *c);
@@ -40,9 +55,15 @@ reap_cb(evutil_socket_t fd, short what, void *arg)
 	struct conn *c = arg;
 
 	(void)fd, (void)what;
-	bufferevent_free(c->bev);
-	event_free(c->reaper);
+	/* the owner may still ask for the TLS details */
 	c->ops->closed(c->arg, c->reason ? c->reason : "closed");
+	if (c->under_cb != NULL)
+		evbuffer_remove_cb_entry(bufferevent_get_output(c->under),
+					 c->under_cb);
+	bufferevent_free(c->bev);
+	if (c->ssl == NULL && c->tls_next != NULL)
+		SSL_free(c->tls_next);
+	event_free(c->reaper);
 	free(c);
 }
 
@@ -59,6 +80,37 @@ finish(struct conn *c, const char *reason)
 	event_active(c->reaper, EV_TIMEOUT, 0);
 }
 
+/* Closing: finishes once everything queued is on the wire. */
+static void
+close_step(struct conn *c)
+{
+	if (c->reaped ||
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) > 0)
+		return; /* write_cb calls again */
+	if (c->under != NULL) {
+		if (c->secured && !c->notified) {
+			c->notified = true;
+			(void)SSL_shutdown(c->ssl); /* close_notify */
+			ERR_clear_error();
+		}
+		if (evbuffer_get_length(bufferevent_get_output(c->under)) > 0)
+			return; /* under_out_cb calls again */
+	}
+	finish(c, c->reason);
+}
+
+/* The socket's output under TLS changed: a close may be waiting for it. */
+static void
+under_out_cb(struct evbuffer *b, const struct evbuffer_cb_info *info,
+	     void *arg)
+{
+	struct conn *c = arg;
+
+	if (info->n_deleted > 0 && c->closing && !c->reaped &&
+	    evbuffer_get_length(b) == 0)
+		close_step(c);
+}
+
 static void
 write_cb(struct bufferevent *bev, void *arg)
 {
@@ -66,7 +118,7 @@ write_cb(struct bufferevent *bev, void *arg)
 
 	(void)bev;
 	if (c->closing) {
-		finish(c, c->reason);
+		close_step(c);
 		return;
 	}
 	if (c->want_drain) {
@@ -108,6 +160,34 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 		process(c);
 		return;
 	}
+	if (what & BEV_EVENT_CONNECTED) {
+		c->secured = true;
+		if (c->ops->secured != NULL && !c->closing)
+			c->ops->secured(c->arg);
+		return;
+	}
+	if (c->ssl != NULL && !c->secured) {
+		unsigned long e, first = 0;
+		long v = SSL_get_verify_result(c->ssl);
+		char t[160];
+
+		while ((e = bufferevent_get_openssl_error(bev)) != 0)
+			if (first == 0)
+				first = e;
+		if (v != X509_V_OK)
+			snprintf(c->tls_error, sizeof(c->tls_error),
+				 "certificate verify failed: %s",
+				 X509_verify_cert_error_string(v));
+		else if (first != 0) {
+			ERR_error_string_n(first, t, sizeof(t));
+			snprintf(c->tls_error, sizeof(c->tls_error), "%s", t);
+		} else
+			snprintf(c->tls_error, sizeof(c->tls_error),
+				 "handshake failed");
+		ERR_clear_error();
+		finish(c, "tls-failed");
+		return;
+	}
 	/* a reset or other error: nothing more can be said */
 	finish(c, "error");
 }
@@ -121,6 +201,7 @@ conn_new(struct event_base *base, int fd, const struct conn_ops *ops,
 
 	c->ops = ops;
 	c->arg = arg;
+	c->base = base;
 	c->in_max = in_max;
 	c->out_max = out_max;
 	c->timeout_s = timeout_s;
@@ -181,9 +262,85 @@ conn_close(struct conn *c, const char *reason)
 	if (c->reason == NULL)
 		c->reason = reason;
 	bufferevent_disable(c->bev, EV_READ);
-	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
-		finish(c, reason);
-	/* else write_cb finishes once the output has drained */
+	close_step(c);
+}
+
+/* Puts the TLS filter over the socket's bufferevent. */
+static void
+switch_tls(struct conn *c)
+{
+	struct timeval tv = {.tv_sec = c->timeout_s};
+	struct bufferevent *tb;
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	SSL *ssl = c->tls_next;
+
+	c->tls_next = NULL;
+	/* sent in the clear after STARTTLS: never read as commands */
+	c->discarded = evbuffer_get_length(in);
+	evbuffer_drain(in, c->discarded);
+	c->skipping = false;
+	c->under = c->bev;
+	bufferevent_set_timeouts(c->under, NULL, NULL);
+	/* the filter stops encrypting past out_max unsent octets */
+	bufferevent_setwatermark(c->under, EV_WRITE, 0, c->out_max);
+	bufferevent_setwatermark(c->under, EV_READ, 0, c->in_max);
+	tb = bufferevent_openssl_filter_new(
+		c->base, c->under, ssl,
+		c->tls_server ? BUFFEREVENT_SSL_ACCEPTING
+			      : BUFFEREVENT_SSL_CONNECTING,
+		BEV_OPT_CLOSE_ON_FREE);
+	if (tb == NULL) {
+		fprintf(stderr, "owld: out of memory for a TLS filter\n");
+		abort();
+	}
+	c->ssl = ssl;
+	c->bev = tb;
+	c->under_cb = evbuffer_add_cb(bufferevent_get_output(c->under),
+				      under_out_cb, c);
+	bufferevent_openssl_set_allow_dirty_shutdown(tb, 1);
+	bufferevent_setcb(tb, read_cb, write_cb, event_cb, c);
+	bufferevent_setwatermark(tb, EV_READ, 0, c->in_max);
+	/* a handshake that does not progress times out like a command */
+	bufferevent_set_timeouts(tb, &tv, &tv);
+	bufferevent_enable(tb, EV_READ | EV_WRITE);
+}
+
+void
+conn_starttls(struct conn *c, SSL *ssl, bool server)
+{
+	if (c->reaped || c->closing || c->ssl != NULL || c->tls_next != NULL) {
+		SSL_free(ssl);
+		return;
+	}
+	c->tls_next = ssl;
+	c->tls_server = server;
+	if (!c->feeding)
+		switch_tls(c);
+	/* else process() switches once the current line is consumed */
+}
+
+const char *
+conn_tls_version(const struct conn *c)
+{
+	return c->secured ? SSL_get_version(c->ssl) : NULL;
+}
+
+const char *
+conn_tls_cipher(const struct conn *c)
+{
+	return c->secured ? SSL_get_cipher_name(c->ssl) : NULL;
+}
+
+const char *
+conn_tls_error(const struct conn *c)
+{
+	return c->tls_error;
+}
+
+size_t
+conn_tls_discarded(const struct conn *c)
+{
+	return c->discarded;
 }
 
 bool
@@ -242,9 +399,16 @@ process(struct conn *c)
 		line = (const char *)evbuffer_pullup(in, (ssize_t)len);
 		if (!c->ops->line(c->arg, line, len)) {
 			evbuffer_drain(in, len);
-			break;
+			if (c->tls_next == NULL)
+				break;
+		} else {
+			evbuffer_drain(in, len);
 		}
-		evbuffer_drain(in, len);
+		if (c->tls_next != NULL && !c->closing && !c->reaped) {
+			switch_tls(c);
+			in = bufferevent_get_input(c->bev);
+			out = bufferevent_get_output(c->bev);
+		}
 	}
 	c->feeding = false;
 	if (c->eof && !c->paused && !c->closing && !c->reaped)

@@ -15,6 +15,16 @@
  * exactly once, from the event loop (never from inside another callback
  * of this conn), after which the conn is gone.  While the owner streams a
  * long reply it asks for ops->drained (conn_await_drain) instead of lines.
+ *
+ * conn_starttls() moves the connection onto libevent's OpenSSL filter.
+ * Asked for from ops->line (after the reply to STARTTLS/STLS is queued),
+ * it takes effect once that line is consumed, and every byte the peer sent
+ * after it is thrown away, unread: what a client pipelines behind STARTTLS
+ * was sent in the clear and must not be taken as said under TLS
+ * (CVE-2011-0411).  ops->secured is called when the handshake is done; a
+ * failed handshake closes the connection with reason "tls-failed" and
+ * conn_tls_error() says why.  A TLS
+ * connection closes with close_notify once its output is sent.
  */
 #ifndef OWL_CONN_H
 #define OWL_CONN_H
@@ -25,6 +35,7 @@
 
 struct event_base;
 struct conn;
+typedef struct ssl_st SSL;
 
 struct conn_ops {
 	/* One line; return false to stop feeding (the owner paused). */
@@ -37,6 +48,8 @@ struct conn_ops {
 	void (*closed)(void *arg, const char *reason);
 	/* After conn_await_drain(): the output fell to out_max / 2. */
 	void (*drained)(void *arg);
+	/* The TLS handshake is done (optional). */
+	void (*secured)(void *arg);
 };
 
 struct conn *conn_new(struct event_base *base, int fd,
@@ -55,6 +68,18 @@ void conn_resume(struct conn *c);
 /* Flushes what is queued (bounded by the timeout), then closes. */
 void conn_close(struct conn *c, const char *reason);
 bool conn_closing(const struct conn *c);
+/*
+ * Switches to TLS as the server (accepting) or the client; ssl is taken
+ * over (freed with the connection).  See above for when.
+ */
+void conn_starttls(struct conn *c, SSL *ssl, bool server);
+/* After ops->secured: "TLSv1.3", "TLS_AES_256_GCM_SHA384"; else NULL. */
+const char *conn_tls_version(const struct conn *c);
+const char *conn_tls_cipher(const struct conn *c);
+/* Why the handshake failed ("" if it did not); valid in ops->closed. */
+const char *conn_tls_error(const struct conn *c);
+/* Octets sent before the handshake and thrown away by the switch. */
+size_t conn_tls_discarded(const struct conn *c);
 /* Formats a peer address as text ("192.0.2.1", "2001:db8::1"). */
 void conn_addr_text(const struct sockaddr *sa, char *out, size_t size);
 

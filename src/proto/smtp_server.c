@@ -43,6 +43,9 @@ struct smtp_server {
 	enum { SASL_NONE, SASL_PLAIN, SASL_LOGIN_USER, SASL_LOGIN_PASS } sasl;
 	bool authed;
 	unsigned auth_fails;
+	/* TLS */
+	bool secure;
+	bool plain_auth;	/* AUTH allowed without TLS */
 	char user[SMTP_USER_MAX + 1];
 	char pass[SMTP_PASS_MAX + 1];
 };
@@ -52,6 +55,7 @@ typedef enum smtp_act cmd_fn(struct smtp_server *, const char *, size_t,
 
 static cmd_fn cmd_helo, cmd_ehlo, cmd_mail, cmd_rcpt, cmd_data, cmd_rset;
 static cmd_fn cmd_noop, cmd_quit, cmd_vrfy, cmd_help, cmd_notimpl, cmd_auth;
+static cmd_fn cmd_starttls;
 static enum smtp_act feed_sasl(struct smtp_server *, const char *, size_t,
 			       struct buf *);
 static enum smtp_act auth_refused(struct smtp_server *, struct buf *);
@@ -67,7 +71,7 @@ static const struct cmd {
 	{"NOOP", cmd_noop}, {"QUIT", cmd_quit}, {"VRFY", cmd_vrfy},
 	{"HELP", cmd_help}, {"EXPN", cmd_notimpl}, {"SOML", cmd_notimpl},
 	{"SAML", cmd_notimpl}, {"SEND", cmd_notimpl}, {"TURN", cmd_notimpl},
-	{"STARTTLS", cmd_notimpl}, {"AUTH", cmd_auth},
+	{"STARTTLS", cmd_starttls}, {"AUTH", cmd_auth},
 	{"BDAT", cmd_notimpl}, {"ETRN", cmd_notimpl},
 };
 
@@ -119,6 +123,25 @@ reset_txn(struct smtp_server *s)
 }
 
 void
+smtp_server_secure(struct smtp_server *s)
+{
+	s->secure = true;
+}
+
+void
+smtp_server_plain_auth(struct smtp_server *s, bool allow)
+{
+	s->plain_auth = allow;
+}
+
+/* AUTH may be offered and used now. */
+static bool
+auth_usable(const struct smtp_server *s)
+{
+	return s->conf->auth && (s->secure || s->plain_auth);
+}
+
+void
 smtp_server_greet(struct smtp_server *s, struct buf *out)
 {
 	buf_line(out, "220 %s ESMTP owlpost", s->conf->hostname);
@@ -167,6 +190,7 @@ smtp_server_txn(const struct smtp_server *s, struct smtp_txn *t)
 	t->nrcpts = s->nrcpts;
 	t->size = s->size;
 	t->user = s->authed ? s->user : NULL;
+	t->tls = s->secure;
 }
 
 void
@@ -290,7 +314,9 @@ do_helo(struct smtp_server *s, const char *arg, size_t len, struct buf *out,
 	buf_line(out, "250-SIZE %zu", s->conf->max_size);
 	buf_line(out, "250-8BITMIME");
 	buf_line(out, "250-ENHANCEDSTATUSCODES");
-	if (s->conf->auth)
+	if (s->conf->starttls && !s->secure)
+		buf_line(out, "250-STARTTLS");
+	if (auth_usable(s))
 		buf_line(out, "250-AUTH PLAIN LOGIN");
 	buf_line(out, "250 HELP");
 	return SMTP_ACT_NONE;
@@ -424,7 +450,10 @@ cmd_mail(struct smtp_server *s, const char *arg, size_t len, struct buf *out)
 	if (s->state >= ST_MAIL)
 		return fail(s, out, "503 5.5.1 Error: nested MAIL command");
 	if (s->conf->auth && !s->authed)
-		return fail(s, out, "530 5.7.0 Authentication required");
+		return fail(s, out, auth_usable(s) || !s->conf->starttls
+					    ? "530 5.7.0 Authentication required"
+					    : "530 5.7.0 Must issue a STARTTLS "
+					      "command first");
 	if ((p = skip_keyword(arg, &len, "FROM:")) == NULL)
 		return fail(s, out, "501 5.5.4 Syntax: MAIL FROM:<address>");
 	if (addr_parse_path(p, len, ADDR_ALLOW_NULL, &s->req.addr, &used,
@@ -759,6 +788,35 @@ smtp_server_done(struct smtp_server *s, enum smtp_result r, const char *info,
 	}
 }
 
+/* STARTTLS (RFC 3207) */
+static enum smtp_act
+cmd_starttls(struct smtp_server *s, const char *arg, size_t len,
+	     struct buf *out)
+{
+	(void)arg;
+	if (!s->conf->starttls)
+		return fail(s, out, "502 5.5.1 Error: command not implemented");
+	if (s->secure)
+		return fail(s, out, "503 5.5.1 Error: TLS already active");
+	if (need_helo(s) || !s->esmtp)
+		return fail(s, out, "503 5.5.1 Error: send EHLO first");
+	if (len > 0)
+		return fail(s, out, "501 5.5.4 Syntax: STARTTLS");
+	if (s->state >= ST_MAIL)
+		return fail(s, out, "503 5.5.1 Error: MAIL transaction in "
+				    "progress");
+	buf_line(out, "220 2.0.0 Ready to start TLS");
+	/* 4.2: forget all that was said in the clear */
+	reset_txn(s);
+	s->state = ST_INIT;
+	s->esmtp = false;
+	s->helo[0] = '\0';
+	s->authed = false;
+	s->user[0] = '\0';
+	s->secure = true;
+	return SMTP_ACT_STARTTLS;
+}
+
 /* AUTH (RFC 4954): PLAIN (RFC 4616) and LOGIN */
 
 /* 535; past max_auth_failures also 421 and close. */
@@ -838,6 +896,9 @@ cmd_auth(struct smtp_server *s, const char *arg, size_t len, struct buf *out)
 		return fail(s, out, "502 5.5.1 Error: command not implemented");
 	if (need_helo(s) || !s->esmtp)
 		return fail(s, out, "503 5.5.1 Error: send EHLO first");
+	if (!auth_usable(s))
+		return fail(s, out, "538 5.7.11 Encryption required for "
+				    "requested authentication mechanism");
 	if (s->authed)
 		return fail(s, out, "503 5.5.1 Error: already authenticated");
 	if (s->state >= ST_MAIL)

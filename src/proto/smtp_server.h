@@ -21,6 +21,14 @@
  * (RFC 4954), MAIL before a successful AUTH is 530 5.7.0, and done(AUTH)
  * answers 235, 535 5.7.8 (counted toward max_auth_failures) or 454.  Lines ending in a bare LF
  * are kept as lines; bare CRs and NULs are kept as data.
+ *
+ * With conf->starttls EHLO offers STARTTLS (RFC 3207) until the session is
+ * secure; STARTTLS answers 220 and returns SMTP_ACT_STARTTLS, a notice:
+ * flush the replies, then switch the connection to TLS, reading nothing
+ * more in the clear.  The core has then already forgotten the session
+ * (EHLO, AUTH, transaction) and counts as secure.  AUTH is offered and
+ * accepted only on a secure session, or where smtp_server_plain_auth()
+ * allows it; otherwise AUTH gets 538 5.7.11 (RFC 4954).
  */
 #ifndef OWL_SMTP_SERVER_H
 #define OWL_SMTP_SERVER_H
@@ -44,6 +52,7 @@ struct smtp_conf {
 	size_t max_line;	/* DATA text line, with its line end */
 	bool auth;		/* offer AUTH PLAIN/LOGIN; MAIL needs it */
 	unsigned max_auth_failures; /* failed AUTHs before 421 and close */
+	bool starttls;		/* offer STARTTLS (a certificate is loaded) */
 };
 
 enum smtp_act {
@@ -57,6 +66,7 @@ enum smtp_act {
 	SMTP_ACT_COMMIT,	/* the message is complete */
 	SMTP_ACT_DATA_ABORT,
 	SMTP_ACT_CLOSE,
+	SMTP_ACT_STARTTLS,	/* 220 written: switch to TLS, then read on */
 };
 
 enum smtp_result {
@@ -84,6 +94,7 @@ struct smtp_txn {
 	unsigned nrcpts;
 	size_t size;		/* message octets (CRLF) so far */
 	const char *user;	/* the AUTH identity, or NULL */
+	bool tls;		/* the session is under TLS */
 };
 
 struct smtp_server;
@@ -91,6 +102,11 @@ struct smtp_server;
 /* A new session core; conf and its strings must outlive it. */
 struct smtp_server *smtp_server_new(const struct smtp_conf *conf);
 void smtp_server_free(struct smtp_server **sp);
+
+/* The session runs under TLS from its start (implicit TLS, RFC 8314). */
+void smtp_server_secure(struct smtp_server *s);
+/* AUTH may be used without TLS on this session (auth.allow_plaintext). */
+void smtp_server_plain_auth(struct smtp_server *s, bool allow);
 
 /* The 220 greeting. */
 void smtp_server_greet(struct smtp_server *s, struct buf *out);

@@ -27,6 +27,8 @@ struct h {
 	int auth_checks;
 	bool skipping;
 	bool closed;
+	int starttls;
+	bool switched;		/* STARTTLS: the rest of this input is dropped */
 };
 
 static void
@@ -39,6 +41,7 @@ h_init(struct h *h, size_t max_size, unsigned max_rcpts)
 				     .max_errors = 10,
 				     .max_line = 1000};
 	h->s = smtp_server_new(&h->conf);
+	smtp_server_plain_auth(h->s, true); /* test_starttls says no */
 	h->out = buf_new(1 << 20);
 	h->line = buf_new(1 << 20);
 	h->data = buf_new(1 << 20);
@@ -110,6 +113,10 @@ act(struct h *h, enum smtp_act a)
 	case SMTP_ACT_CLOSE:
 		h->closed = true;
 		break;
+	case SMTP_ACT_STARTTLS:
+		h->starttls++;
+		h->switched = true;
+		break;
 	case SMTP_ACT_NONE:
 		break;
 	}
@@ -119,7 +126,8 @@ act(struct h *h, enum smtp_act a)
 static void
 h_bytes(struct h *h, const char *p, size_t n)
 {
-	for (size_t i = 0; i < n && !h->closed; i++) {
+	h->switched = false;
+	for (size_t i = 0; i < n && !h->closed && !h->switched; i++) {
 		size_t max = smtp_server_max_line(h->s);
 
 		if (h->skipping) {
@@ -583,6 +591,124 @@ test_auth(void **st)
 	h_free(&h);
 }
 
+/* Checks that want[] occur in out, in order. */
+static void
+in_order(const char *out, const char *const *want, size_t n)
+{
+	const char *p = out;
+
+	for (size_t i = 0; i < n; i++) {
+		p = strstr(p, want[i]);
+		if (p == NULL)
+			fail_msg("no %s in order in:\n%s", want[i], out);
+		p += strlen(want[i]);
+	}
+}
+
+/*
+ * STARTTLS (RFC 3207): offered until secure, AUTH only under TLS, the
+ * session forgotten at the switch, never twice.
+ */
+static void
+test_starttls(void **st)
+{
+	static const char plain_part[] =
+		"STARTTLS\r\n"				/* 503: no EHLO */
+		"EHLO c\r\n"
+		"AUTH PLAIN AGFsaWNlQGV4YW1wbGUub3JnAHNlY3JldA==\r\n" /* 538 */
+		"MAIL FROM:<a@example.org>\r\n"	/* 530 STARTTLS first */
+		"STARTTLS now\r\n"			/* 501 */
+		"STARTTLS\r\n"				/* 220 */
+		"RSET\r\n";				/* dropped */
+	static const char tls_part[] =
+		"MAIL FROM:<a@example.org>\r\n"	/* 503: EHLO again */
+		"EHLO c\r\n"
+		"STARTTLS\r\n"				/* 503 already */
+		"AUTH PLAIN AGFsaWNlQGV4YW1wbGUub3JnAHNlY3JldA==\r\n" /* 235 */
+		"MAIL FROM:<alice@example.org>\r\n";	/* 250 */
+	static const char *want_plain[] = {
+		"220 mx", "503 5.5.1", "250-STARTTLS", "250 HELP", "538 5.7.11",
+		"530 5.7.0 Must issue a STARTTLS", "501 5.5.4",
+		"220 2.0.0 Ready to start TLS\r\n",
+	};
+	static const char *want_tls[] = {
+		"503 5.5.1 Error: send HELO", "250-AUTH PLAIN LOGIN",
+		"503 5.5.1 Error: TLS already active", "235 2.7.0",
+		"250 2.1.0",
+	};
+	struct h h;
+	struct smtp_txn t;
+	const char *ehlo2;
+
+	(void)st;
+	h_init(&h, 1000, 10);
+	h.conf.auth = true;
+	h.conf.starttls = true;
+	h.conf.max_auth_failures = 3;
+	smtp_server_plain_auth(h.s, false);
+	h_bytes(&h, plain_part, sizeof(plain_part) - 1);
+	assert_int_equal(h.starttls, 1);
+	in_order(h.out->data, want_plain, 8);
+	/* nothing after the 220: RSET was never read */
+	assert_non_null(strstr(h.out->data, "TLS\r\n"));
+	assert_string_equal(strstr(h.out->data, "220 2.0.0"),
+			    "220 2.0.0 Ready to start TLS\r\n");
+	assert_null(strstr(h.out->data, "AUTH PLAIN LOGIN"));
+	smtp_server_txn(h.s, &t);
+	assert_true(t.tls);
+	assert_string_equal(t.helo, "");
+	buf_reset(h.out);
+	h_bytes(&h, tls_part, sizeof(tls_part) - 1);
+	in_order(h.out->data, want_tls, 5);
+	ehlo2 = strstr(h.out->data, "250-mx");
+	assert_non_null(ehlo2);
+	assert_null(strstr(ehlo2, "STARTTLS\r\n250"));
+	assert_null(strstr(h.out->data, "250-STARTTLS"));
+	assert_int_equal(h.starttls, 1);
+	smtp_server_txn(h.s, &t);
+	assert_string_equal(t.user, "alice@example.org");
+	h_free(&h);
+
+	/* inbound: offered without AUTH; not inside a transaction */
+	h_init(&h, 1000, 10);
+	h.conf.starttls = true;
+	{
+		static const char sc[] = "EHLO c\r\nMAIL FROM:<a@b.example>\r\n"
+					 "STARTTLS\r\nRSET\r\nSTARTTLS\r\n";
+
+		h_bytes(&h, sc, sizeof(sc) - 1);
+	}
+	{
+		static const char *w[] = {"250-STARTTLS", "250 2.1.0",
+					  "503 5.5.1 Error: MAIL", "250 2.0.0",
+					  "220 2.0.0"};
+
+		in_order(h.out->data, w, 5);
+	}
+	assert_null(strstr(h.out->data, "AUTH"));
+	assert_int_equal(h.starttls, 1);
+	h_free(&h);
+
+	/* no certificate: neither offered nor accepted */
+	h_init(&h, 1000, 10);
+	h_bytes(&h, "EHLO c\r\nSTARTTLS\r\n", 18);
+	assert_null(strstr(h.out->data, "250-STARTTLS"));
+	assert_non_null(strstr(h.out->data, "502 5.5.1"));
+	assert_int_equal(h.starttls, 0);
+	h_free(&h);
+
+	/* implicit TLS: secure from the start, AUTH offered, no STARTTLS */
+	h_init(&h, 1000, 10);
+	h.conf.auth = true;
+	h.conf.starttls = true;
+	smtp_server_plain_auth(h.s, false);
+	smtp_server_secure(h.s);
+	h_bytes(&h, "EHLO c\r\n", 8);
+	assert_null(strstr(h.out->data, "250-STARTTLS"));
+	assert_non_null(strstr(h.out->data, "250-AUTH PLAIN LOGIN"));
+	h_free(&h);
+}
+
 /* PLAIN's "\0user\0pass" in base64 into out. */
 static void
 plain(char *out, size_t size, size_t ulen, size_t plen)
@@ -677,6 +803,7 @@ main(void)
 		cmocka_unit_test(test_temp_failures),
 		cmocka_unit_test(test_auth),
 		cmocka_unit_test(test_auth_limits),
+		cmocka_unit_test(test_starttls),
 	};
 
 	return cmocka_run_group_tests_name("smtp_server", tests, NULL, NULL);

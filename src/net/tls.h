@@ -1,0 +1,35 @@
+/*
+ * tls - OpenSSL contexts for owld's listeners and for the relay.  The
+ * connections themselves are switched to TLS by conn_starttls(), on
+ * libevent's OpenSSL filter.
+ */
+#ifndef OWL_TLS_H
+#define OWL_TLS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct conf;
+typedef struct ssl_ctx_st SSL_CTX;
+typedef struct ssl_st SSL;
+
+/*
+ * The server context from tls.cert, tls.key, tls.ciphers and
+ * tls.min_version; NULL with a one-line reason in err.
+ */
+SSL_CTX *tls_server_ctx(const struct conf *c, char *err, size_t errsz);
+/*
+ * The relay's client context: verify checks the server's certificate
+ * against relay.tls.ca (or the system store when empty).
+ */
+SSL_CTX *tls_client_ctx(const struct conf *c, bool verify, char *err,
+			size_t errsz);
+/*
+ * A client SSL for host (SNI; with verify also the name the certificate
+ * must carry).  NULL on failure.
+ */
+SSL *tls_client_ssl(SSL_CTX *ctx, const char *host, bool verify);
+/* The oldest queued OpenSSL error as text ("" if none); clears the queue. */
+void tls_error_text(char *out, size_t size);
+
+#endif
