@@ -15,6 +15,7 @@
 #include <event2/event.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <openssl/ssl.h>
 #include <limits.h>
 #include <pwd.h>
 #include <signal.h>
@@ -30,6 +31,7 @@
 #include "../lib/log.h"
 #include "../net/conn.h"
 #include "../net/listen.h"
+#include "../net/tls.h"
 #include "../relay/relay.h"
 #include "../store/fsops.h"
 #include "owld.h"
@@ -38,6 +40,28 @@
 
 static struct owld D;
 static struct conf C;
+/* The listeners, in the order they are bound: key, log name, acceptor. */
+static const struct {
+	const char *key, *proto;
+	size_t off;
+	bool tls;		/* implicit TLS */
+	listen_accept_fn *fn;
+} KINDS[] = {
+	{"smtp.listen", "smtp", offsetof(struct conf, smtp_listen), false,
+	 smtp_sess_accept},
+	{"submission.listen", "submission",
+	 offsetof(struct conf, submission_listen), false,
+	 smtp_sess_accept_submission},
+	{"submissions.listen", "submissions",
+	 offsetof(struct conf, submissions_listen), true,
+	 smtp_sess_accept_submissions},
+	{"pop3.listen", "pop3", offsetof(struct conf, pop3_listen), false,
+	 pop3_sess_accept},
+	{"pop3s.listen", "pop3s", offsetof(struct conf, pop3s_listen), true,
+	 pop3_sess_accept_tls},
+};
+#define NKINDS (sizeof(KINDS) / sizeof(KINDS[0]))
+
 static struct listener **listeners;
 static size_t nlisteners;
 static struct event *pool_ev, *grace_ev;
@@ -466,7 +490,7 @@ main(int argc, char **argv)
 	char *ddir = NULL;
 	size_t nopts = 0;
 	int *fds = NULL, ch;
-	size_t nfds = 0, nsmtp, nsub;
+	size_t nfds = 0, kind_end[NKINDS];
 	bool daemon = false, verbose = false;
 	const char *e, *fault;
 	struct event *sigs[3];
@@ -514,20 +538,27 @@ main(int argc, char **argv)
 		return EX_CONFIG_CODE;
 	}
 	log_set_trace(verbose);
-	if (listen_bind(C.smtp_listen, &fds, &nfds, err, sizeof(err)) == -1) {
-		fprintf(stderr, "owld: smtp.listen: %s\n", err);
-		return 71; /* EX_OSERR */
+	/* the key may be readable by root only: load it before the drop */
+	if (C.tls_cert[0] != '\0' || C.tls_key[0] != '\0') {
+		if ((D.tls = tls_server_ctx(&C, err, sizeof(err))) == NULL) {
+			fprintf(stderr, "owld: %s\n", err);
+			return EX_CONFIG_CODE;
+		}
 	}
-	nsmtp = nfds; /* then submission, then POP3 */
-	if (listen_bind(C.submission_listen, &fds, &nfds, err, sizeof(err)) ==
-	    -1) {
-		fprintf(stderr, "owld: submission.listen: %s\n", err);
-		return 71;
-	}
-	nsub = nfds;
-	if (listen_bind(C.pop3_listen, &fds, &nfds, err, sizeof(err)) == -1) {
-		fprintf(stderr, "owld: pop3.listen: %s\n", err);
-		return 71;
+	for (size_t k = 0; k < NKINDS; k++) {
+		const char *spec = *(char *const *)(const void *)((const char *)&C +
+							  KINDS[k].off);
+
+		if (KINDS[k].tls && spec[0] != '\0' && D.tls == NULL) {
+			fprintf(stderr, "owld: %s needs tls.cert and tls.key\n",
+				KINDS[k].key);
+			return EX_CONFIG_CODE;
+		}
+		if (listen_bind(spec, &fds, &nfds, err, sizeof(err)) == -1) {
+			fprintf(stderr, "owld: %s: %s\n", KINDS[k].key, err);
+			return 71; /* EX_OSERR */
+		}
+		kind_end[k] = nfds;
 	}
 	check_pidfile(C.pid_file);
 	if (daemon)
@@ -544,6 +575,7 @@ main(int argc, char **argv)
 		.max_errors = C.smtp_max_errors,
 		.max_line = C.smtp_max_line,
 	};
+	D.smtp_conf.starttls = D.tls != NULL;
 	D.sub_conf = D.smtp_conf;
 	D.sub_conf.auth = true;
 	D.sub_conf.max_auth_failures = C.auth_max_failures;
@@ -551,6 +583,7 @@ main(int argc, char **argv)
 		.hostname = C.hostname,
 		.max_errors = C.pop3_max_errors,
 		.max_auth_failures = C.auth_max_failures,
+		.stls = D.tls != NULL,
 	};
 	snprintf(path, sizeof(path), "%s/mail", C.data_dir);
 	if ((D.store = store_new(C.mailbox_format, path, C.hostname, &e)) ==
@@ -592,25 +625,19 @@ main(int argc, char **argv)
 		(long)getpid(), C.data_dir,
 		C.mailbox_format == MBOX_FMT_MBOX ? "mbox" : "maildir",
 		users_count(D.users));
-	for (size_t i = 0; i < nfds; i++) {
+	for (size_t i = 0, k = 0; i < nfds; i++) {
 		char name[80];
 
-		const char *proto = i < nsmtp  ? "smtp"
-				    : i < nsub ? "submission"
-					       : "pop3";
-
-		listeners[i] = listener_new(D.base, fds[i],
-					    i < nsmtp  ? smtp_sess_accept
-					    : i < nsub ? smtp_sess_accept_submission
-						       : pop3_sess_accept,
-					    &D);
+		while (i >= kind_end[k])
+			k++;
+		listeners[i] = listener_new(D.base, fds[i], KINDS[k].fn, &D);
 		if (listeners[i] == NULL) {
 			fprintf(stderr, "owld: cannot listen\n");
 			return 71;
 		}
 		listen_local_name(fds[i], name, sizeof(name));
 		log_msg(LOGL_INFO, "main", "event=listen proto=%s addr=%s",
-			proto, name);
+			KINDS[k].proto, name);
 	}
 	nlisteners = nfds;
 	free(fds);
@@ -647,6 +674,7 @@ main(int argc, char **argv)
 	free(D.locks);
 	users_free(&D.users);
 	store_free(&D.store);
+	SSL_CTX_free(D.tls);
 	conf_free(&C);
 	event_base_free(D.base);
 	return 0;

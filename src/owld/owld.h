@@ -17,6 +17,7 @@
 
 struct event_base;
 struct relay;
+typedef struct ssl_ctx_st SSL_CTX;
 struct smtp_sess;
 struct pop3_sess;
 
@@ -28,6 +29,7 @@ struct owld {
 	struct users *users;
 	struct smtp_conf smtp_conf;
 	struct smtp_conf sub_conf;	/* the submission listener's */
+	SSL_CTX *tls;			/* from tls.cert/tls.key, or NULL */
 	char *qdir;			/* DATA_DIR/queue */
 	struct relay *relay;
 	struct smtp_sess *sessions;	/* list of open SMTP sessions */
@@ -45,10 +47,16 @@ void smtp_sess_accept(int fd, struct sockaddr *sa, socklen_t len, void *arg);
 /* Accepts one client on the submission listener. */
 void smtp_sess_accept_submission(int fd, struct sockaddr *sa, socklen_t len,
 				 void *arg);
+/* Accepts one client on an implicit-TLS submission listener (465 role). */
+void smtp_sess_accept_submissions(int fd, struct sockaddr *sa, socklen_t len,
+				  void *arg);
 /* Tells every open session 421 (after any in-flight commit finishes). */
 void smtp_sess_shutdown_all(struct owld *d);
 /* Accepts one POP3 client on fd (listener callback). */
 void pop3_sess_accept(int fd, struct sockaddr *sa, socklen_t len, void *arg);
+/* Accepts one client on an implicit-TLS POP3 listener (995 role). */
+void pop3_sess_accept_tls(int fd, struct sockaddr *sa, socklen_t len,
+			  void *arg);
 /* Tells every open POP3 session -ERR (after its job or stream ends). */
 void pop3_sess_shutdown_all(struct owld *d);
 /* True past max_connections (SMTP and POP3 sessions together). */
@@ -83,6 +91,16 @@ void owld_cred_check(struct owld_cred *c);
 /* A timer that fires cb(arg) after auth.fail_delay (a failed login). */
 struct event *owld_fail_delay(struct owld *d,
 			      void (*cb)(int, short, void *), void *arg);
+/* TLS for sessions (sess_tls.c). */
+/* Switches c to TLS as the server; false if there is no certificate. */
+bool owld_tls_start(struct owld *d, struct conn *c);
+/* May a login be made in the clear on accepted socket fd? */
+bool owld_plain_auth(const struct owld *d, int fd);
+/* Logs the handshake's result (ops->secured). */
+void owld_tls_secured(const char *proto, const char *id,
+		      const struct conn *c);
+/* " tls=TLSv1.3 cipher=..." / " tls=failed tls_error=..." / " tls=no". */
+const char *owld_tls_words(const struct conn *c, char *out, size_t size);
 /* A new never-reused 64-bit id (sessions, messages). */
 uint64_t owld_new_id(void);
 

@@ -76,6 +76,7 @@ static size_t on_max_line(void *arg);
 static void on_timeout(void *arg);
 static void on_closed(void *arg, const char *reason);
 static void on_drained(void *arg);
+static void on_secured(void *arg);
 static void run_act(struct pop3_sess *s, enum pop3_act act);
 
 static const struct conn_ops pop3_conn_ops = {
@@ -85,6 +86,7 @@ static const struct conn_ops pop3_conn_ops = {
 	.timeout = on_timeout,
 	.closed = on_closed,
 	.drained = on_drained,
+	.secured = on_secured,
 };
 
 /* Mailbox locks (loop thread only). */
@@ -136,14 +138,12 @@ owld_full(const struct owld *d)
 	return d->nsessions + d->npop3 >= d->conf->max_connections;
 }
 
-void
-pop3_sess_accept(int fd, struct sockaddr *sa, socklen_t len, void *arg)
+static void
+accept_sess(int fd, struct sockaddr *sa, struct owld *d, bool implicit)
 {
-	struct owld *d = arg;
 	struct pop3_sess *s;
 	char peer[64];
 
-	(void)len;
 	conn_addr_text(sa, peer, sizeof(peer));
 	if (d->stopping || owld_full(d)) {
 		static const char line[] =
@@ -166,18 +166,46 @@ pop3_sess_accept(int fd, struct sockaddr *sa, socklen_t len, void *arg)
 		 (unsigned long long)owld_new_id());
 	memcpy(s->peer, peer, sizeof(peer));
 	s->core = pop3_server_new(&d->pop3_conf);
+	pop3_server_plain_auth(s->core, owld_plain_auth(d, fd));
 	s->out = buf_new(OUT_CAP);
 	s->conn = conn_new(d->base, fd, &pop3_conn_ops, s,
 			   d->conf->pop3_timeout, 2 * POP3_SASL_MAX, OUT_MAX);
+	if (implicit) {
+		pop3_server_secure(s->core);
+		if (!owld_tls_start(d, s->conn))
+			conn_close(s->conn, "tls-failed");
+	}
 	s->next = d->pop3_sessions;
 	if (d->pop3_sessions != NULL)
 		d->pop3_sessions->prev = s;
 	d->pop3_sessions = s;
 	d->npop3++;
-	log_msg(LOGL_INFO, "pop3", "id=%s peer=%s event=connect", s->id,
-		s->peer);
+	log_msg(LOGL_INFO, "pop3", "id=%s peer=%s event=connect%s", s->id,
+		s->peer, implicit ? " listener=pop3s" : "");
 	pop3_server_greet(s->core, s->out);
 	flush(s);
+}
+
+void
+pop3_sess_accept(int fd, struct sockaddr *sa, socklen_t len, void *arg)
+{
+	(void)len;
+	accept_sess(fd, sa, arg, false);
+}
+
+void
+pop3_sess_accept_tls(int fd, struct sockaddr *sa, socklen_t len, void *arg)
+{
+	(void)len;
+	accept_sess(fd, sa, arg, true);
+}
+
+static void
+on_secured(void *arg)
+{
+	struct pop3_sess *s = arg;
+
+	owld_tls_secured("pop3", s->id, s->conn);
 }
 
 /* Traces a client line, with any secret in it masked. */
@@ -259,6 +287,7 @@ on_closed(void *arg, const char *reason)
 {
 	struct pop3_sess *s = arg;
 	struct owld *d = s->d;
+	char tls[300];
 
 	if (s->job != NULL) {
 		/* the job finishes alone and lets go of the lock after it */
@@ -274,7 +303,8 @@ on_closed(void *arg, const char *reason)
 		event_free(s->delay);
 	store_reader_close(&s->rd);
 	log_msg(LOGL_INFO, "pop3", "id=%s peer=%s event=disconnect reason=%s "
-		"retrieved=%u", s->id, s->peer, reason, s->retrs);
+		"retrieved=%u%s", s->id, s->peer, reason, s->retrs,
+		owld_tls_words(s->conn, tls, sizeof(tls)));
 	if (s->prev != NULL)
 		s->prev->next = s->next;
 	else
@@ -591,6 +621,11 @@ run_act(struct pop3_sess *s, enum pop3_act act)
 	case POP3_ACT_CLOSE:
 		flush(s);
 		conn_close(s->conn, "quit");
+		break;
+	case POP3_ACT_STLS:
+		flush(s); /* the +OK goes out in the clear */
+		if (!owld_tls_start(s->d, s->conn))
+			conn_close(s->conn, "tls-failed");
 		break;
 	}
 }

@@ -75,6 +75,7 @@ static void on_toolong(void *arg);
 static size_t on_max_line(void *arg);
 static void on_timeout(void *arg);
 static void on_closed(void *arg, const char *reason);
+static void on_secured(void *arg);
 static void run_act(struct smtp_sess *s, enum smtp_act act);
 
 static const struct conn_ops smtp_conn_ops = {
@@ -83,6 +84,12 @@ static const struct conn_ops smtp_conn_ops = {
 	.max_line = on_max_line,
 	.timeout = on_timeout,
 	.closed = on_closed,
+	.secured = on_secured,
+};
+
+enum listener { L_INBOUND, L_SUBMISSION, L_SUBMISSIONS };
+static const char *const LISTENER_WORD[] = {
+	"", " listener=submission", " listener=submissions",
 };
 
 static void
@@ -92,8 +99,9 @@ flush(struct smtp_sess *s)
 }
 
 static void
-accept_sess(int fd, struct sockaddr *sa, struct owld *d, bool submission)
+accept_sess(int fd, struct sockaddr *sa, struct owld *d, enum listener kind)
 {
+	bool submission = kind != L_INBOUND;
 	struct smtp_sess *s;
 	char peer[64];
 
@@ -120,17 +128,24 @@ accept_sess(int fd, struct sockaddr *sa, struct owld *d, bool submission)
 	s->submission = submission;
 	s->relay_net = cidr_match(d->conf->relay_networks, sa);
 	s->core = smtp_server_new(submission ? &d->sub_conf : &d->smtp_conf);
+	smtp_server_plain_auth(s->core, owld_plain_auth(d, fd));
 	s->out = buf_new(OUT_MAX);
 	s->conn = conn_new(d->base, fd, &smtp_conn_ops, s,
 			   d->conf->smtp_timeout, 2 * d->conf->smtp_max_line,
 			   OUT_MAX);
+	if (kind == L_SUBMISSIONS) {
+		/* the greeting waits in the filter for the handshake */
+		smtp_server_secure(s->core);
+		if (!owld_tls_start(d, s->conn))
+			conn_close(s->conn, "tls-failed");
+	}
 	s->next = d->sessions;
 	if (d->sessions != NULL)
 		d->sessions->prev = s;
 	d->sessions = s;
 	d->nsessions++;
 	log_msg(LOGL_INFO, "smtp", "id=%s peer=%s event=connect%s", s->id,
-		s->peer, submission ? " listener=submission" : "");
+		s->peer, LISTENER_WORD[kind]);
 	smtp_server_greet(s->core, s->out);
 	flush(s);
 }
@@ -139,7 +154,7 @@ void
 smtp_sess_accept(int fd, struct sockaddr *sa, socklen_t len, void *arg)
 {
 	(void)len;
-	accept_sess(fd, sa, arg, false);
+	accept_sess(fd, sa, arg, L_INBOUND);
 }
 
 void
@@ -147,7 +162,23 @@ smtp_sess_accept_submission(int fd, struct sockaddr *sa, socklen_t len,
 			    void *arg)
 {
 	(void)len;
-	accept_sess(fd, sa, arg, true);
+	accept_sess(fd, sa, arg, L_SUBMISSION);
+}
+
+void
+smtp_sess_accept_submissions(int fd, struct sockaddr *sa, socklen_t len,
+			     void *arg)
+{
+	(void)len;
+	accept_sess(fd, sa, arg, L_SUBMISSIONS);
+}
+
+static void
+on_secured(void *arg)
+{
+	struct smtp_sess *s = arg;
+
+	owld_tls_secured("smtp", s->id, s->conn);
 }
 
 static bool
@@ -203,6 +234,7 @@ on_closed(void *arg, const char *reason)
 {
 	struct smtp_sess *s = arg;
 	struct owld *d = s->d;
+	char tls[300];
 
 	if (s->commit != NULL)
 		s->commit->sess = NULL; /* the job frees itself */
@@ -211,8 +243,9 @@ on_closed(void *arg, const char *reason)
 	if (s->delay != NULL)
 		event_free(s->delay);
 	log_msg(LOGL_INFO, "smtp", "id=%s peer=%s event=disconnect reason=%s "
-		"mails=%u rcpts=%u%s%s", s->id, s->peer, reason, s->mails,
-		s->rcpts, s->user[0] ? " user=" : "", s->user);
+		"mails=%u rcpts=%u%s%s%s", s->id, s->peer, reason, s->mails,
+		s->rcpts, s->user[0] ? " user=" : "", s->user,
+		owld_tls_words(s->conn, tls, sizeof(tls)));
 	if (s->prev != NULL)
 		s->prev->next = s->next;
 	else
@@ -372,9 +405,15 @@ begin_message(struct smtp_sess *s)
 	/* LF storage is never longer than the CRLF size the core caps */
 	b = s->msg = buf_new(s->d->conf->smtp_max_size + TRACE_MAX);
 	buf_printf(b, "Return-Path: <%s>\n", sender);
-	buf_printf(b, "Received: from %s ([%s])\n\tby %s (owlpost) with %s "
+	/* RFC 3848: ESMTPS under TLS, ESMTPA after AUTH */
+	buf_printf(b, "Received: from %s ([%s])\n\tby %s (owlpost) with %s%s%s "
 		   "id %s", t.helo, s->peer, s->d->conf->hostname,
-		   t.esmtp ? "ESMTP" : "SMTP", s->msgid);
+		   t.esmtp ? "ESMTP" : "SMTP", t.tls ? "S" : "",
+		   t.user != NULL ? "A" : "", s->msgid);
+	if (conn_tls_version(s->conn) != NULL)
+		buf_printf(b, "\n\t(using %s with cipher %s)",
+			   conn_tls_version(s->conn),
+			   conn_tls_cipher(s->conn));
 	if (t.nrcpts == 1 && addr_format(&t.rcpts[0], rcpt,
 					 sizeof(rcpt)) >= 0)
 		buf_printf(b, "\n\tfor <%s>", rcpt);
@@ -549,7 +588,7 @@ commit_done(struct wpool_job *job)
 			s ? "" : " session=gone");
 		relay_queued(d->relay, &c->env);
 	}
-	else
+	if (c->del.res != STORE_OK)
 		log_msg(LOGL_ERROR, "smtp", "id=%s event=delivery-failed "
 			"msgid=%s error=%s", s ? s->id : "-", c->msgid,
 			log_q(e, sizeof(e), c->del.error));
@@ -632,6 +671,7 @@ auth_done(struct wpool_job *job)
 	struct authjob *j = (struct authjob *)(void *)job;
 	struct smtp_sess *s = j->sess;
 	char q[600];
+	const char *uq;
 
 	if (s == NULL) {
 		struct owld *d = j->d;
@@ -641,17 +681,17 @@ auth_done(struct wpool_job *job)
 		return;
 	}
 	s->auth = NULL;
-	log_q(q, sizeof(q), j->cred.user);
+	uq = log_q(q, sizeof(q), j->cred.user);
 	if (j->cred.ok) {
 		snprintf(s->user, sizeof(s->user), "%s", j->cred.user);
 		log_msg(LOGL_INFO, "smtp", "id=%s peer=%s event=auth user=%s",
-			s->id, s->peer, q);
+			s->id, s->peer, uq);
 		free(j);
 		auth_answer(s, SMTP_R_OK);
 		return;
 	}
 	log_msg(LOGL_WARN, "smtp", "id=%s peer=%s event=auth-failed user=%s "
-		"reason=%s", s->id, s->peer, q,
+		"reason=%s", s->id, s->peer, uq,
 		j->cred.exists ? "bad-password" : "unknown-user");
 	free(j);
 	/* the same answer, after the same delay, either way */
@@ -700,6 +740,11 @@ run_act(struct smtp_sess *s, enum smtp_act act)
 	case SMTP_ACT_CLOSE:
 		flush(s);
 		conn_close(s->conn, "quit");
+		break;
+	case SMTP_ACT_STARTTLS:
+		flush(s); /* the 220 goes out in the clear */
+		if (!owld_tls_start(s->d, s->conn))
+			conn_close(s->conn, "tls-failed");
 		break;
 	}
 }

@@ -37,6 +37,8 @@ struct pop3_server {
 	bool *dele;
 	unsigned nmsgs;
 	struct pop3_req req;
+	bool secure;
+	bool plain_auth;	/* logins allowed without TLS */
 };
 
 typedef enum pop3_act cmd_fn(struct pop3_server *, const char *,
@@ -44,7 +46,7 @@ typedef enum pop3_act cmd_fn(struct pop3_server *, const char *,
 
 static cmd_fn cmd_user, cmd_pass, cmd_apop, cmd_auth, cmd_quit, cmd_capa;
 static cmd_fn cmd_stat, cmd_list, cmd_retr, cmd_dele, cmd_noop, cmd_rset;
-static cmd_fn cmd_top, cmd_uidl;
+static cmd_fn cmd_top, cmd_uidl, cmd_stls;
 static enum pop3_act plain(struct pop3_server *, const char *, struct buf *);
 
 static const struct cmd {
@@ -56,6 +58,7 @@ static const struct cmd {
 	{"APOP", cmd_apop, IN_AUTH},  {"AUTH", cmd_auth, IN_AUTH},
 	{"QUIT", cmd_quit, IN_AUTH | IN_TRANS},
 	{"CAPA", cmd_capa, IN_AUTH | IN_TRANS},
+	{"STLS", cmd_stls, IN_AUTH},
 	{"STAT", cmd_stat, IN_TRANS}, {"LIST", cmd_list, IN_TRANS},
 	{"RETR", cmd_retr, IN_TRANS}, {"DELE", cmd_dele, IN_TRANS},
 	{"NOOP", cmd_noop, IN_TRANS}, {"RSET", cmd_rset, IN_TRANS},
@@ -232,9 +235,58 @@ valid_user(const char *u)
 	return true;
 }
 
+void
+pop3_server_secure(struct pop3_server *s)
+{
+	s->secure = true;
+}
+
+void
+pop3_server_plain_auth(struct pop3_server *s, bool allow)
+{
+	s->plain_auth = allow;
+}
+
+/* Logins may be made now. */
+static bool
+login_usable(const struct pop3_server *s)
+{
+	return s->secure || s->plain_auth;
+}
+
+static enum pop3_act
+need_tls(struct pop3_server *s, struct buf *out)
+{
+	s->state = ST_AUTH;
+	return fail(s, out, s->conf->stls
+		    ? "[AUTH] Plaintext authentication disallowed on "
+		      "non-secure connections; use STLS first"
+		    : "[AUTH] Plaintext authentication disallowed on "
+		      "non-secure connections");
+}
+
+static enum pop3_act
+cmd_stls(struct pop3_server *s, const char *args, struct buf *out)
+{
+	if (!s->conf->stls)
+		return fail(s, out, "Not supported");
+	if (s->secure)
+		return fail(s, out, "Command not permitted when TLS active");
+	if (args != NULL)
+		return fail(s, out, "Syntax error: STLS takes no argument");
+	buf_line(out, "+OK Begin TLS negotiation now");
+	/* forget what was said in the clear (a USER) */
+	explicit_bzero(s->user, sizeof(s->user));
+	s->state = ST_AUTH;
+	s->secure = true;
+	return POP3_ACT_STLS;
+}
+
 static enum pop3_act
 cmd_user(struct pop3_server *s, const char *args, struct buf *out)
 {
+	if (!login_usable(s))
+		return need_tls(s, out);
 	if (args == NULL || !valid_user(args)) {
 		s->state = ST_AUTH;
 		return fail(s, out, "Syntax error: USER name");
@@ -258,6 +310,8 @@ login(struct pop3_server *s)
 static enum pop3_act
 cmd_pass(struct pop3_server *s, const char *args, struct buf *out)
 {
+	if (!login_usable(s))
+		return need_tls(s, out);
 	if (s->state != ST_USER)
 		return fail(s, out, "USER first");
 	if (args == NULL || strlen(args) > POP3_PASS_MAX) {
@@ -322,6 +376,8 @@ cmd_auth(struct pop3_server *s, const char *args, struct buf *out)
 {
 	size_t n;
 
+	if (!login_usable(s))
+		return need_tls(s, out);
 	if (args == NULL) {
 		/* the mechanism list, as most servers answer a bare AUTH */
 		buf_line(out, "+OK SASL mechanisms follow");
@@ -372,7 +428,9 @@ cmd_capa(struct pop3_server *s, const char *args, struct buf *out)
 	buf_line(out, "PIPELINING");
 	buf_line(out, "EXPIRE NEVER");
 	buf_line(out, "IMPLEMENTATION owlpost");
-	if (s->state != ST_TRANS) {
+	if (s->state != ST_TRANS && s->conf->stls && !s->secure)
+		buf_line(out, "STLS");
+	if (s->state != ST_TRANS && login_usable(s)) {
 		buf_line(out, "USER");
 		buf_line(out, "SASL PLAIN");
 	}

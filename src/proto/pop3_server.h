@@ -20,6 +20,13 @@
  *           (req->ndele of them) durably, then pop3_server_done().
  * CLOSE is a notice: flush the replies, then close.
  *
+ * STLS (RFC 2595) is a notice too: it is offered in CAPA and accepted in
+ * AUTHORIZATION when conf->stls, until the session is secure; after its
+ * +OK, flush, then switch the connection to TLS, reading nothing more in
+ * the clear.  USER, PASS and AUTH are refused with -ERR [AUTH] (and not
+ * listed in CAPA) unless the session is secure or pop3_server_plain_auth()
+ * allows logins in the clear.
+ *
  * Nothing is deleted except through UPDATE, so a dropped connection, a
  * timeout or a shutdown deletes nothing (RFC 1939 section 6).
  */
@@ -42,6 +49,7 @@ struct pop3_conf {
 	const char *hostname;
 	unsigned max_errors;	/* bad commands before -ERR and close */
 	unsigned max_auth_failures;
+	bool stls;		/* offer STLS (a certificate is loaded) */
 };
 
 enum pop3_act {
@@ -50,6 +58,7 @@ enum pop3_act {
 	POP3_ACT_RETR,
 	POP3_ACT_UPDATE,
 	POP3_ACT_CLOSE,
+	POP3_ACT_STLS,		/* +OK written: switch to TLS, then read on */
 };
 
 enum pop3_result {
@@ -80,6 +89,11 @@ struct pop3_server;
 /* A new session core; conf and its strings must outlive it. */
 struct pop3_server *pop3_server_new(const struct pop3_conf *conf);
 void pop3_server_free(struct pop3_server **sp);
+
+/* The session runs under TLS from its start (implicit TLS). */
+void pop3_server_secure(struct pop3_server *s);
+/* Logins may be made without TLS on this session (auth.allow_plaintext). */
+void pop3_server_plain_auth(struct pop3_server *s, bool allow);
 
 void pop3_server_greet(struct pop3_server *s, struct buf *out);
 /* Longest line net/ may frame now. */

@@ -38,6 +38,8 @@ struct h {
 	size_t chunk;
 	char deleted[64];
 	char logins[256];
+	int stls;
+	bool switched;		/* STLS: the rest of this input is dropped */
 };
 
 static void
@@ -48,6 +50,7 @@ h_init(struct h *h, size_t chunk)
 				     .max_errors = 10,
 				     .max_auth_failures = 3};
 	h->s = pop3_server_new(&h->conf);
+	pop3_server_plain_auth(h->s, true); /* test_stls says no */
 	h->out = buf_new(1 << 20);
 	h->line = buf_new(1 << 20);
 	h->chunk = chunk;
@@ -132,6 +135,10 @@ act(struct h *h, enum pop3_act a)
 	case POP3_ACT_CLOSE:
 		h->closed = true;
 		break;
+	case POP3_ACT_STLS:
+		h->stls++;
+		h->switched = true;
+		break;
 	case POP3_ACT_NONE:
 		break;
 	}
@@ -140,7 +147,8 @@ act(struct h *h, enum pop3_act a)
 static void
 h_bytes(struct h *h, const char *p, size_t n)
 {
-	for (size_t i = 0; i < n && !h->closed; i++) {
+	h->switched = false;
+	for (size_t i = 0; i < n && !h->closed && !h->switched; i++) {
 		size_t max = pop3_server_max_line(h->s);
 
 		if (h->skipping) {
@@ -607,6 +615,87 @@ test_base64(void **st)
 	assert_int_equal(b64_decode("Zm9vYmFy", 8, out, 5, &n), -1);
 }
 
+/* STLS (RFC 2595): logins only under TLS unless allowed in the clear. */
+static void
+test_stls(void **st)
+{
+	static const char clear[] =
+		"CAPA\r\n"
+		"USER alice\r\n"
+		"PASS secret\r\n"
+		"AUTH PLAIN AGFsaWNlAHNlY3JldA==\r\n"
+		"STLS x\r\n"
+		"STLS\r\n"
+		"USER alice\r\n";	/* sent in the clear: dropped */
+	static const char under_tls[] =
+		"CAPA\r\n"
+		"STLS\r\n"
+		"USER alice\r\n"
+		"PASS secret\r\n"
+		"STLS\r\n";
+	struct h h;
+	char *p;
+
+	(void)st;
+	h_init(&h, 0);
+	h.conf.stls = true;
+	pop3_server_plain_auth(h.s, false);
+	h_bytes(&h, clear, sizeof(clear) - 1);
+	assert_int_equal(h.stls, 1);
+	assert_string_equal(h.logins, "");
+	p = strstr(h.out->data, "+OK Capability");
+	assert_non_null(p);
+	assert_non_null(strstr(p, "STLS\r\n"));
+	assert_null(strstr(p, "USER\r\n"));
+	assert_null(strstr(p, "SASL"));
+	p = strstr(p, "-ERR [AUTH] Plaintext authentication disallowed");
+	assert_non_null(p);
+	p = strstr(p + 1, "-ERR [AUTH] Plaintext");
+	assert_non_null(p);
+	p = strstr(p + 1, "-ERR [AUTH] Plaintext");
+	assert_non_null(p);
+	p = strstr(p, "-ERR Syntax error: STLS");
+	assert_non_null(p);
+	assert_string_equal(strstr(p, "+OK Begin"),
+			    "+OK Begin TLS negotiation now\r\n");
+	buf_reset(h.out);
+	h_bytes(&h, under_tls, sizeof(under_tls) - 1);
+	p = h.out->data;
+	assert_null(strstr(p, "STLS\r\n"));
+	assert_non_null(strstr(p, "USER\r\n"));
+	assert_non_null(strstr(p, "SASL PLAIN\r\n"));
+	assert_non_null(strstr(p, "-ERR Command not permitted when TLS"));
+	assert_string_equal(h.logins, "alice/secret;");
+	/* logged in: STLS is now a wrong-state error */
+	p = strstr(p, "+OK Logged in");
+	assert_non_null(p);
+	assert_non_null(strstr(p, "-ERR"));
+	assert_int_equal(h.stls, 1);
+	h_free(&h);
+
+	/* no certificate: neither listed nor accepted */
+	h_init(&h, 0);
+	h_bytes(&h, "CAPA\r\nSTLS\r\n", strlen("CAPA\r\nSTLS\r\n"));
+	assert_null(strstr(h.out->data, "STLS"));
+	assert_non_null(strstr(h.out->data, "-ERR Not supported"));
+	assert_int_equal(h.stls, 0);
+	h_free(&h);
+
+	/* implicit TLS: secure from the start */
+	h_init(&h, 0);
+	h.conf.stls = true;
+	pop3_server_plain_auth(h.s, false);
+	pop3_server_secure(h.s);
+	{
+		static const char sc[] = "CAPA\r\nUSER alice\r\nPASS secret\r\n";
+
+		h_bytes(&h, sc, sizeof(sc) - 1);
+	}
+	assert_null(strstr(h.out->data, "STLS"));
+	assert_string_equal(h.logins, "alice/secret;");
+	h_free(&h);
+}
+
 int
 main(void)
 {
@@ -622,6 +711,7 @@ main(void)
 		cmocka_unit_test(test_shutdown_timeout),
 		cmocka_unit_test(test_stuff),
 		cmocka_unit_test(test_base64),
+		cmocka_unit_test(test_stls),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
