@@ -5,7 +5,7 @@
 set -eu
 
 BUILD="gcc make pkg-config libevent-dev libssl-dev libcrypt-dev"
-TEST="libcmocka-dev python3 python3-pytest swaks curl fetchmail clang libclang-rt-dev valgrind dnsmasq-base postfix"
+TEST="libcmocka-dev python3 python3-pytest swaks libnet-ssleay-perl openssl curl fetchmail clang libclang-rt-dev valgrind dnsmasq-base postfix"
 
 case "${1:-build}" in
 build) want="$BUILD" ;;

@@ -11,6 +11,7 @@
  * from the first line of stdin otherwise (for scripts).
  */
 #include <errno.h>
+#include <openssl/ssl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,7 @@
 #include "../lib/buf.h"
 #include "../lib/conf.h"
 #include "../store/store.h"
+#include "../net/tls.h"
 #include "owlctl.h"
 
 static void
@@ -41,6 +43,9 @@ usage(FILE *fp)
 		"  queue flush              ask owld to try everything now\n"
 		"  queue delete|hold|release ID\n"
 		"                           drop, hold or release a message\n"
+		"  tls selfsigned [--days N] [--force]\n"
+		"                           make DATA_DIR/tls/{cert,key}.pem "
+		"for testing\n"
 		"  check                    validate the configuration and "
 		"print it\n");
 }
@@ -202,10 +207,22 @@ main(int argc, char **argv)
 		rc = cmd_user(&c, argc - 1, argv + 1);
 	else if (argc >= 1 && strcmp(argv[0], "queue") == 0)
 		rc = cmd_queue(&c, argc - 1, argv + 1);
+	else if (argc >= 1 && strcmp(argv[0], "tls") == 0)
+		rc = cmd_tls(&c, argc - 1, argv + 1);
 	else if (argc == 1 && strcmp(argv[0], "check") == 0) {
+		SSL_CTX *ctx = NULL;
+
 		conf_dump(&c, stdout);
-		printf("# configuration OK\n");
-		rc = 0;
+		/* the same load owld does, so a bad pair shows here */
+		if ((c.tls_cert[0] != '\0' || c.tls_key[0] != '\0') &&
+		    (ctx = tls_server_ctx(&c, err, sizeof(err))) == NULL) {
+			fprintf(stderr, "owlctl: %s\n", err);
+			rc = EX_CONFIG_CODE;
+		} else {
+			printf("# configuration OK\n");
+			rc = 0;
+		}
+		SSL_CTX_free(ctx);
 	} else {
 		usage(stderr);
 		rc = 64;

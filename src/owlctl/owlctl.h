@@ -8,5 +8,7 @@
 
 /* owlctl queue ...; returns the exit status. */
 int cmd_queue(const struct conf *c, int argc, char **argv);
+/* owlctl tls selfsigned ... */
+int cmd_tls(const struct conf *c, int argc, char **argv);
 
 #endif

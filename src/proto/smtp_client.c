@@ -20,6 +20,8 @@ enum state {
 	ST_GREET,	/* waiting for 220 */
 	ST_EHLO,
 	ST_HELO,
+	ST_STARTTLS,	/* waiting for 220 to STARTTLS */
+	ST_TLS,		/* caller is doing the handshake */
 	ST_READY,	/* caller's turn: next() */
 	ST_TXN,		/* MAIL, RCPT..., DATA replies */
 	ST_BODY,	/* caller is writing the text */
@@ -33,6 +35,7 @@ struct smtp_client {
 	const struct smtpc_conf *conf;
 	enum state state;
 	struct smtpc_ext ext;
+	bool secure;
 	/* the reply being read */
 	struct smtpc_reply cur;
 	unsigned lines;
@@ -262,6 +265,43 @@ on_txn_reply(struct smtp_client *c, const struct smtpc_reply *r,
 	return SMTPC_NONE;
 }
 
+/* EHLO/HELO done: STARTTLS first if wanted, else ready. */
+static enum smtpc_act
+greeted(struct smtp_client *c, struct buf *out)
+{
+	struct smtpc_reply e;
+
+	if (!c->secure && c->conf->tls != SMTPC_TLS_NO && c->ext.starttls) {
+		buf_line(out, "STARTTLS");
+		c->state = ST_STARTTLS;
+		return SMTPC_NONE;
+	}
+	if (!c->secure && c->conf->tls == SMTPC_TLS_REQUIRE) {
+		set_reply(&e, 0, "TLS is required but the server does not "
+				 "offer STARTTLS");
+		return session_fail(c, &e, out);
+	}
+	c->state = ST_READY;
+	return SMTPC_NEXT;
+}
+
+void
+smtp_client_secured(struct smtp_client *c, struct buf *out)
+{
+	if (c->state != ST_TLS)
+		return;
+	c->secure = true;
+	memset(&c->ext, 0, sizeof(c->ext));
+	buf_line(out, "EHLO %s", c->conf->helo);
+	c->state = ST_EHLO;
+}
+
+bool
+smtp_client_secure(const struct smtp_client *c)
+{
+	return c->secure;
+}
+
 /* One complete reply, in c->cur. */
 static enum smtpc_act
 on_reply(struct smtp_client *c, struct buf *out)
@@ -281,8 +321,7 @@ on_reply(struct smtp_client *c, struct buf *out)
 	case ST_EHLO:
 		if (cls == 2) {
 			c->ext.esmtp = true;
-			c->state = ST_READY;
-			return SMTPC_NEXT;
+			return greeted(c, out);
 		}
 		if (cls != 5)
 			return session_fail(c, r, out);
@@ -293,7 +332,21 @@ on_reply(struct smtp_client *c, struct buf *out)
 	case ST_HELO:
 		if (cls != 2)
 			return session_fail(c, r, out);
-		c->state = ST_READY;
+		return greeted(c, out);
+	case ST_STARTTLS:
+		if (r->code == 220) {
+			c->state = ST_TLS;
+			return SMTPC_STARTTLS;
+		}
+		if (c->conf->tls == SMTPC_TLS_REQUIRE) {
+			struct smtpc_reply e;
+
+			bsnprintf(e.text, sizeof(e.text), "TLS is required but "
+				  "STARTTLS was refused: %s", r->text);
+			e.code = 0;
+			return session_fail(c, &e, out);
+		}
+		c->state = ST_READY; /* opportunistic: go on in the clear */
 		return SMTPC_NEXT;
 	case ST_TXN:
 		return on_txn_reply(c, r, out);
@@ -315,6 +368,7 @@ on_reply(struct smtp_client *c, struct buf *out)
 		return SMTPC_CLOSE;
 	case ST_READY:
 	case ST_BODY:
+	case ST_TLS:
 	case ST_DEAD:
 		break;
 	}
@@ -349,7 +403,7 @@ smtp_client_feed(struct smtp_client *c, const char *line, size_t len,
 
 	if (c->state == ST_DEAD)
 		return SMTPC_CLOSE;
-	if (c->state == ST_READY || c->state == ST_BODY)
+	if (c->state == ST_READY || c->state == ST_BODY || c->state == ST_TLS)
 		return bad_reply(c, "reply out of turn", out);
 	/* strip the line end (a bare LF is tolerated) */
 	n = len;

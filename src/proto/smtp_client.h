@@ -14,6 +14,13 @@
  *           with smtp_client_body(), then smtp_client_body_end().
  *   CLOSE   close the connection; smtp_client_error() says why if the
  *           session failed before QUIT's reply.
+ *   STARTTLS the server said 220 to STARTTLS: switch the connection to
+ *           TLS (as the client) and call smtp_client_secured() once the
+ *           handshake is done (EHLO is then sent again, RFC 3207 4.2).
+ *
+ * With conf->tls MAY, STARTTLS is used when EHLO offers it, and a refusal
+ * of it leaves the session in the clear; with REQUIRE a session without
+ * TLS fails before any message (code 0: retry later, never a bounce).
  *
  * EHLO falls back to HELO on a 5xx; MAIL, RCPT and DATA go in one write when
  * the server offers PIPELINING; SIZE= is sent when offered (and a message
@@ -36,8 +43,11 @@
 #define SMTPC_LINES_MAX 100	/* lines of one multiline reply */
 #define SMTPC_TEXT_MAX 512	/* reply text kept for logs and bounces */
 
+enum smtpc_tls { SMTPC_TLS_NO, SMTPC_TLS_MAY, SMTPC_TLS_REQUIRE };
+
 struct smtpc_conf {
 	const char *helo;	/* our name for EHLO/HELO */
+	enum smtpc_tls tls;
 };
 
 enum smtpc_act {
@@ -46,6 +56,7 @@ enum smtpc_act {
 	SMTPC_RESULT,
 	SMTPC_BODY,
 	SMTPC_CLOSE,
+	SMTPC_STARTTLS,
 };
 
 struct smtpc_reply {
@@ -99,6 +110,11 @@ enum smtpc_act smtp_client_next(struct smtp_client *c,
 void smtp_client_body(struct smtp_client *c, const char *data, size_t len,
 		      struct buf *out);
 void smtp_client_body_end(struct smtp_client *c, struct buf *out);
+
+/* After STARTTLS: the handshake is done; writes EHLO. */
+void smtp_client_secured(struct smtp_client *c, struct buf *out);
+/* True once the session runs under TLS. */
+bool smtp_client_secure(const struct smtp_client *c);
 
 /* Recipient i's final reply, valid after RESULT until the next message. */
 const struct smtpc_reply *smtp_client_rcpt(const struct smtp_client *c,

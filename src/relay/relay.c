@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
+#include <openssl/ssl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,7 @@
 #include "../lib/buf.h"
 #include "../lib/log.h"
 #include "../net/conn.h"
+#include "../net/tls.h"
 #include "../owld/owld.h"
 #include "../proto/smtp_client.h"
 #include "bounce.h"
@@ -109,6 +111,7 @@ struct relay {
 	unsigned jobs;
 	struct event *timer;
 	struct smtpc_conf cconf;
+	SSL_CTX *tls;		/* for STARTTLS, unless relay.tls = no */
 	bool stopping;
 };
 
@@ -179,6 +182,17 @@ relay_new(struct owld *d, char *err, size_t errsz)
 
 	r->d = d;
 	r->cconf.helo = d->conf->hostname;
+	r->cconf.tls = strcmp(d->conf->relay_tls, "require") == 0
+			       ? SMTPC_TLS_REQUIRE
+		       : strcmp(d->conf->relay_tls, "no") == 0 ? SMTPC_TLS_NO
+							       : SMTPC_TLS_MAY;
+	if (r->cconf.tls != SMTPC_TLS_NO &&
+	    (r->tls = tls_client_ctx(d->conf,
+				     r->cconf.tls == SMTPC_TLS_REQUIRE, err,
+				     errsz)) == NULL) {
+		free(r);
+		return NULL;
+	}
 	if (queue_init(d->qdir, err, errsz) == -1 ||
 	    queue_recover(d->qdir, &envs, &n, recover_note, err, errsz) ==
 		    -1) {
@@ -209,6 +223,7 @@ relay_free(struct relay **rp)
 		ent_free(r, r->ents);
 	if (r->timer != NULL)
 		event_free(r->timer);
+	SSL_CTX_free(r->tls);
 	free(r);
 	*rp = NULL;
 }
@@ -414,6 +429,7 @@ static size_t on_max_line(void *arg);
 static void on_timeout(void *arg);
 static void on_closed(void *arg, const char *reason);
 static void on_drained(void *arg);
+static void on_secured(void *arg);
 
 static const struct conn_ops relay_conn_ops = {
 	.line = on_line,
@@ -422,6 +438,7 @@ static const struct conn_ops relay_conn_ops = {
 	.timeout = on_timeout,
 	.closed = on_closed,
 	.drained = on_drained,
+	.secured = on_secured,
 };
 
 /* Sends our commands, traced as the client's ('C') lines. */
@@ -480,9 +497,12 @@ apply(struct route *rt, struct item *it, size_t k,
 			 p->text);
 	}
 	log_msg(p->code >= 200 && p->code < 300 ? LOGL_INFO : LOGL_WARN,
-		"relay", "id=%s event=%s msgid=%s to=<%s> relay=%s reply=%s",
-		rt->id, ev, it->e->env.id, q->addr,
+		"relay", "id=%s event=%s msgid=%s to=<%s> relay=%s tls=%s "
+		"reply=%s", rt->id, ev, it->e->env.id, q->addr,
 		target_text(rt, tgt, sizeof(tgt)),
+		rt->conn != NULL && conn_tls_version(rt->conn) != NULL
+			? conn_tls_version(rt->conn)
+			: "no",
 		log_q(qq, sizeof(qq), p->text));
 }
 
@@ -584,6 +604,38 @@ start_body(struct route *rt)
 	stream(rt); /* the rest follows from on_drained */
 }
 
+/* The remote said 220 to STARTTLS: the handshake, as the client. */
+static void
+start_tls(struct route *rt)
+{
+	bool verify = rt->r->cconf.tls == SMTPC_TLS_REQUIRE;
+	const char *host = rt->ti < rt->nt ? rt->t[rt->ti].host : rt->name;
+	SSL *ssl = tls_client_ssl(rt->r->tls, host, verify);
+
+	if (ssl == NULL) {
+		snprintf(rt->err, sizeof(rt->err), "cannot set up TLS for %s",
+			 host);
+		conn_close(rt->conn, "error");
+		return;
+	}
+	conn_starttls(rt->conn, ssl, false);
+}
+
+static void
+on_secured(void *arg)
+{
+	struct route *rt = arg;
+	char tgt[400];
+
+	log_msg(LOGL_INFO, "relay", "id=%s event=tls target=%s version=%s "
+		"cipher=%s verified=%s", rt->id,
+		target_text(rt, tgt, sizeof(tgt)), conn_tls_version(rt->conn),
+		conn_tls_cipher(rt->conn),
+		rt->r->cconf.tls == SMTPC_TLS_REQUIRE ? "yes" : "no");
+	smtp_client_secured(rt->cl, rt->out);
+	flush(rt);
+}
+
 static void
 handle(struct route *rt, enum smtpc_act act)
 {
@@ -599,6 +651,9 @@ handle(struct route *rt, enum smtpc_act act)
 		break;
 	case SMTPC_BODY:
 		start_body(rt);
+		break;
+	case SMTPC_STARTTLS:
+		start_tls(rt);
 		break;
 	case SMTPC_CLOSE:
 		rt->closed_seen = true;
@@ -653,14 +708,23 @@ static void
 on_closed(void *arg, const char *reason)
 {
 	struct route *rt = arg;
-	char why[QUEUE_TEXT_MAX + 64], tgt[400];
+	char why[QUEUE_TEXT_MAX + 64], tgt[400], tls_err[200];
 
+	/* the conn is still readable inside closed() */
+	snprintf(tls_err, sizeof(tls_err), "%s", conn_tls_error(rt->conn));
+	if (tls_err[0] != '\0')
+		log_msg(LOGL_WARN, "relay", "id=%s event=tls-failed target=%s "
+			"error=\"%s\"", rt->id,
+			target_text(rt, tgt, sizeof(tgt)), tls_err);
 	rt->conn = NULL;
 	if (rt->mfd != -1) {
 		close(rt->mfd);
 		rt->mfd = -1;
 	}
 	target_text(rt, tgt, sizeof(tgt));
+	if (tls_err[0] != '\0')
+		bsnprintf(rt->err, sizeof(rt->err), "TLS with %s failed: %s",
+			  tgt, tls_err);
 	if (!rt->closed_seen) {
 		bsnprintf(why, sizeof(why), "connection with %s lost (%s)%s%s",
 			 tgt, reason, rt->err[0] ? ": " : "", rt->err);

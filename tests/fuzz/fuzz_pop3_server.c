@@ -24,13 +24,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const struct pop3_conf conf = {.hostname = "fuzz.example",
 					      .max_errors = 50,
-					      .max_auth_failures = 5};
+					      .max_auth_failures = 5,
+					      .stls = true};
 	struct pop3_server *s = pop3_server_new(&conf);
 	struct buf *out = buf_new(1 << 20);
 	size_t start = 0, i;
 	unsigned pick = 0;
 	bool closed = false;
 
+	/* an odd first byte: logins in the clear are refused (STLS first) */
+	pop3_server_plain_auth(s, size == 0 || (data[0] & 1) == 0);
 	pop3_server_greet(s, out);
 	for (i = 0; i < size && !closed; i++) {
 		size_t max = pop3_server_max_line(s);

@@ -64,6 +64,11 @@ act(struct run *r, enum smtpc_act a)
 			r->closed = true;
 			a = SMTPC_NONE;
 			break;
+		case SMTPC_STARTTLS:
+			/* the handshake "succeeds" at once */
+			smtp_client_secured(r->c, r->out);
+			a = SMTPC_NONE;
+			break;
 		case SMTPC_NONE:
 			break;
 		}
@@ -73,8 +78,14 @@ act(struct run *r, enum smtpc_act a)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const struct smtpc_conf conf = {.helo = "fuzz.example"};
-	struct run r = {smtp_client_new(&conf), buf_new(1 << 20), 0, false};
+	/* the first byte picks the TLS policy: no, may, require */
+	static const struct smtpc_conf confs[] = {
+		{.helo = "fuzz.example", .tls = SMTPC_TLS_NO},
+		{.helo = "fuzz.example", .tls = SMTPC_TLS_MAY},
+		{.helo = "fuzz.example", .tls = SMTPC_TLS_REQUIRE},
+	};
+	const struct smtpc_conf *conf = &confs[size > 0 ? data[0] % 3 : 0];
+	struct run r = {smtp_client_new(conf), buf_new(1 << 20), 0, false};
 	size_t start = 0, i, was;
 
 	for (i = 0; i < size && !r.closed; i++) {

@@ -27,7 +27,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					     .max_errors = 50,
 					     .max_line = 200,
 					     .auth = true,
-					     .max_auth_failures = 5};
+					     .max_auth_failures = 5,
+					     .starttls = true};
 	const struct smtp_conf *cp = size > 0 && (data[0] & 1) ? &sub : &inbound;
 	const struct smtp_conf conf = *cp;
 	struct smtp_server *s = smtp_server_new(cp);
@@ -36,6 +37,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	unsigned pick = 0;
 	bool closed = false;
 
+	/* bit 1 of the first byte: AUTH also in the clear */
+	smtp_server_plain_auth(s, size > 0 && (data[0] & 2));
 	smtp_server_greet(s, out);
 	for (i = 0; i < size && !closed; i++) {
 		size_t max = smtp_server_max_line(s);

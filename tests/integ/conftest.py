@@ -7,6 +7,7 @@ import smtplib
 import signal
 import socket
 import socketserver
+import ssl
 import subprocess
 import threading
 import time
@@ -34,6 +35,8 @@ class Owld:
         self.port = None
         self.pop3_port = None
         self.sub_port = None
+        self.subs_port = None
+        self.pop3s_port = None
 
     def start(self):
         args = [OWLD] + (["-v"] if self.verbose else []) + ["-D", self.datadir,
@@ -57,6 +60,12 @@ class Owld:
                 self.port = int(m.group(1))
                 self.pop3_port = int(p.group(1)) if p else None
                 self.sub_port = int(u.group(1)) if u else None
+                m = re.search(r"event=listen proto=submissions "
+                              r"addr=127\.0\.0\.1:(\d+)", text)
+                self.subs_port = int(m.group(1)) if m else None
+                m = re.search(r"event=listen proto=pop3s "
+                              r"addr=127\.0\.0\.1:(\d+)", text)
+                self.pop3s_port = int(m.group(1)) if m else None
                 return self
             if self.proc.poll() is not None:
                 raise RuntimeError("owld exited: " + self.proc.stderr.read())
@@ -238,7 +247,7 @@ class Sink:
 
     def __init__(self, host="127.0.0.1", port=0, rcpt=None, final=None,
                  ehlo=("PIPELINING", "SIZE 100000000", "8BITMIME"),
-                 greet_delay=0):
+                 greet_delay=0, tls=None):
         self.messages = []
         self.connections = 0
         self.spans = []  # (opened, closed) of each session
@@ -247,6 +256,8 @@ class Sink:
         self.rcpt = rcpt or (lambda addr: "250 2.1.5 ok")
         self.final = final or (lambda msg: "250 2.0.0 ok")
         self.ehlo = ehlo
+        self.tls = tls  # an ssl.SSLContext: offer STARTTLS with it
+        self.tls_errors = []
         self.lock = threading.Lock()
         sink = self
 
@@ -256,7 +267,7 @@ class Sink:
                     sink.connections += 1
                 opened = time.time()
                 try:
-                    sink.session(self.rfile, self.wfile)
+                    sink.session(self.rfile, self.wfile, self.request)
                 finally:
                     with sink.lock:
                         sink.spans.append((opened, time.time()))
@@ -270,13 +281,14 @@ class Sink:
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
-    def session(self, rfile, wfile):
+    def session(self, rfile, wfile, sock=None):
         def say(text):
             wfile.write(text.encode() + b"\r\n")
             wfile.flush()
         time.sleep(self.greet_delay)
         say("220 sink.test ESMTP")
         sender, rcpts = None, []
+        tls = None
         while True:
             line = rfile.readline()
             if not line:
@@ -285,8 +297,21 @@ class Sink:
             with self.lock:
                 self.commands.append(cmd)
             verb = cmd.split(" ")[0].upper()
+            if verb == "STARTTLS" and self.tls and tls is None:
+                say("220 2.0.0 ready")
+                try:
+                    tls = self.tls.wrap_socket(sock, server_side=True)
+                except (ssl.SSLError, OSError) as e:
+                    with self.lock:
+                        self.tls_errors.append(str(e))
+                    return
+                rfile, wfile = tls.makefile("rb"), tls.makefile("wb")
+                sender, rcpts = None, []
+                continue
             if verb == "EHLO":
                 lines = ["sink.test"] + list(self.ehlo)
+                if self.tls and tls is None:
+                    lines.append("STARTTLS")
                 for i, l in enumerate(lines):
                     say("250%s%s" % (" " if i == len(lines) - 1 else "-", l))
             elif verb == "HELO":
@@ -313,7 +338,8 @@ class Sink:
                     if l == b".\r\n":
                         break
                     data += l[1:] if l.startswith(b".") else l
-                msg = {"from": sender, "rcpts": rcpts, "data": data, "acked": False}
+                msg = {"from": sender, "rcpts": rcpts, "data": data, "acked": False,
+                       "tls": tls.version() if tls else None}
                 with self.lock:
                     self.messages.append(msg)
                 r = self.final(msg)

@@ -357,7 +357,7 @@ def test_trace_and_log_format(server):
     import re
     assert re.search(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z info smtp "
                      r"id=[0-9a-f]{16} peer=127\.0\.0\.1 event=disconnect "
-                     r"reason=quit mails=0 rcpts=0$", log, re.M)
+                     r"reason=quit mails=0 rcpts=0 tls=no$", log, re.M)
 
 
 def test_user_added_while_running(server):

@@ -26,6 +26,7 @@ struct h {
 	size_t nmsgs, cur;
 	char text0[SMTPC_TEXT_MAX];	/* recipient 0's text, last RESULT */
 	bool closed;
+	int starttls;		/* SMTPC_STARTTLS seen */
 };
 
 static const char *R1[] = {"x@remote.test"};
@@ -96,6 +97,9 @@ h_act(struct h *h, enum smtpc_act act)
 		break;
 	case SMTPC_CLOSE:
 		h->closed = true;
+		break;
+	case SMTPC_STARTTLS:
+		h->starttls++;
 		break;
 	}
 }
@@ -527,6 +531,93 @@ test_limits(void **state)
 	h_free(&h);
 }
 
+/* STARTTLS (RFC 3207) as the client: may, require, no. */
+static void
+test_starttls(void **state)
+{
+	struct h h;
+
+	(void)state;
+	/* may: offered, used, EHLO again, not a second time */
+	h_init(&h);
+	h.conf.tls = SMTPC_TLS_MAY;
+	h_msg(&h, &M1, "hi\n");
+	h_feed(&h, "220 mx\r\n");
+	assert_string_equal(h.out->data, "EHLO mx.local.test\r\n");
+	h_feed(&h, "250-mx\r\n250-STARTTLS\r\n250 8BITMIME\r\n");
+	assert_string_equal(h.out->data, "STARTTLS\r\n");
+	h_feed(&h, "220 2.0.0 go ahead\r\n");
+	assert_int_equal(h.starttls, 1);
+	assert_string_equal(h.out->data, "");
+	assert_false(smtp_client_secure(h.c));
+	smtp_client_secured(h.c, h.out);
+	assert_true(smtp_client_secure(h.c));
+	assert_string_equal(h.out->data, "EHLO mx.local.test\r\n");
+	assert_false(smtp_client_ext(h.c)->eightbit); /* forgotten */
+	h_feed(&h, "250-mx\r\n250 STARTTLS\r\n");
+	assert_string_equal(h.out->data, "MAIL FROM:<a@local.test>\r\n");
+	assert_int_equal(h.starttls, 1);
+	h_free(&h);
+
+	/* may: refused, so on in the clear */
+	h_init(&h);
+	h.conf.tls = SMTPC_TLS_MAY;
+	h_msg(&h, &M1, "hi\n");
+	h_feed(&h, "220 mx\r\n");
+	h_feed(&h, "250-mx\r\n250 STARTTLS\r\n");
+	h_feed(&h, "454 4.7.0 TLS not available\r\n");
+	assert_string_equal(h.out->data, "MAIL FROM:<a@local.test>\r\n");
+	assert_int_equal(h.starttls, 0);
+	h_free(&h);
+
+	/* require: not offered, or refused, fails for later (code 0) */
+	for (int refused = 0; refused < 2; refused++) {
+		h_init(&h);
+		h.conf.tls = SMTPC_TLS_REQUIRE;
+		h_msg(&h, &M1, "hi\n");
+		h_feed(&h, "220 mx\r\n");
+		if (refused) {
+			h_feed(&h, "250-mx\r\n250 STARTTLS\r\n");
+			h_feed(&h, "554 5.7.0 no TLS for you\r\n");
+		} else {
+			h_feed(&h, "250 mx\r\n");
+		}
+		assert_string_equal(h.out->data, "QUIT\r\n");
+		assert_int_equal(smtp_client_error(h.c)->code, 0);
+		assert_non_null(strstr(smtp_client_error(h.c)->text,
+				       refused ? "refused: 554 5.7.0"
+					       : "does not offer STARTTLS"));
+		assert_false(smtp_client_usable(h.c));
+		h_feed(&h, "221 bye\r\n");
+		assert_true(h.closed);
+		h_free(&h);
+	}
+
+	/* require after HELO fallback: no STARTTLS possible */
+	h_init(&h);
+	h.conf.tls = SMTPC_TLS_REQUIRE;
+	h_feed(&h, "220 mx\r\n");
+	h_feed(&h, "500 what\r\n");
+	h_feed(&h, "250 mx\r\n");
+	assert_string_equal(h.out->data, "QUIT\r\n");
+	h_free(&h);
+
+	/* no: never asked for; a reply during the handshake is an error */
+	h_init(&h);
+	h_feed(&h, "220 mx\r\n");
+	h_feed(&h, "250-mx\r\n250 STARTTLS\r\n");
+	assert_string_equal(h.out->data, "QUIT\r\n"); /* no message */
+	h_free(&h);
+	h_init(&h);
+	h.conf.tls = SMTPC_TLS_MAY;
+	h_feed(&h, "220 mx\r\n");
+	h_feed(&h, "250-mx\r\n250 STARTTLS\r\n");
+	h_feed(&h, "220 go\r\n");
+	h_feed(&h, "250 unexpected\r\n");
+	assert_non_null(strstr(smtp_client_error(h.c)->text, "out of turn"));
+	h_free(&h);
+}
+
 int
 main(void)
 {
@@ -549,6 +640,7 @@ main(void)
 		cmocka_unit_test(test_eof),
 		cmocka_unit_test(test_bad_replies),
 		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_starttls),
 	};
 
 	return cmocka_run_group_tests_name("smtp_client", tests, NULL, NULL);
