@@ -182,7 +182,14 @@ def test_temporary_failure_then_retry(owld, sink):
     o.submit(["x@remote.test"], MSG)
     o.wait_log(r"event=deferred msgid=\w+ to=<x@remote.test>")
     assert len(queue_ids(o)) == 1
-    env = open(os.path.join(o.datadir, "queue", "env", queue_ids(o)[0])).read()
+    # the log line comes before the envelope's save job has finished
+    path = os.path.join(o.datadir, "queue", "env", queue_ids(o)[0])
+    deadline = time.time() + 5
+    while True:
+        env = open(path).read()
+        if "attempts 1" in env or time.time() > deadline:
+            break
+        time.sleep(0.02)
     assert "attempts 1" in env and "rcpt P <x@remote.test> 451 4.3.0 try later" in env
     assert len(s.wait(1)) == 1
     assert tries[1] - tries[0] >= 0.9
