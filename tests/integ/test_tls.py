@@ -431,3 +431,41 @@ def test_fetchmail_tls(tls_owld, certs, tmp_path, implicit):
     assert b"fetched over tls\n" in out.read_bytes()
     o.wait_log(r"pop3 id=\w+ peer=127\.0\.0\.1 event=disconnect reason=quit "
                r"retrieved=1 tls=TLSv1\.3")
+
+
+def test_big_retr_over_tls_bounded_memory(tls_owld, certs):
+    """A 30 MB RETR over pop3s to a reader that stalls for two seconds: the
+    TLS filter stops encrypting once the socket's output holds its bound,
+    so owld's memory does not follow the text."""
+    from test_pop3 import rss_kib, write_big
+    asan = os.environ.get("ASAN_OPTIONS", "")
+    o = tls_owld(env={"ASAN_OPTIONS": asan + ":quarantine_size_mb=2" if asan else ""},
+                 verbose=False)
+    _, octets = write_big(o, "alice", 30 * 1024 * 1024)
+    s = client_ctx(certs).wrap_socket(
+        socket.create_connection(("127.0.0.1", o.pop3s_port), timeout=60),
+        server_hostname="localhost")
+    f = s.makefile("rb")
+    assert f.readline().startswith(b"+OK")
+    s.sendall(b"USER alice@localhost\r\nPASS pw-alice\r\n")
+    f.readline()
+    assert f.readline().startswith(b"+OK Logged in, 1 messages")
+    base = rss_kib(o.proc.pid)
+    s.sendall(b"RETR 1\r\n")
+    assert f.readline() == b"+OK %d octets\r\n" % octets
+    f.read(65536)
+    time.sleep(2)
+    stalled = rss_kib(o.proc.pid)
+    tail, n = b"", 65536
+    while True:
+        b = f.read1(1 << 20)
+        assert b
+        n += len(b)
+        tail = (tail + b)[-5:]
+        if tail == b"\r\n.\r\n":
+            break
+    assert n == octets + 3
+    grew = stalled - base
+    print("RSS before %d KiB, with the reader stalled %d KiB" % (base, stalled))
+    assert grew < 8 * 1024, "RSS grew %d KiB with the reader stalled" % grew
+    s.close()
