@@ -23,7 +23,6 @@ struct conn {
 	struct bufferevent *bev;	/* the socket's, or the TLS filter */
 	struct bufferevent *under;	/* under TLS: the socket's */
 	struct evbuffer_cb_entry *under_cb;
-	struct event_base *base;
 	struct event *reaper;
 	const struct conn_ops *ops;
 	void *arg;
@@ -201,7 +200,6 @@ conn_new(struct event_base *base, int fd, const struct conn_ops *ops,
 
 	c->ops = ops;
 	c->arg = arg;
-	c->base = base;
 	c->in_max = in_max;
 	c->out_max = out_max;
 	c->timeout_s = timeout_s;
@@ -285,7 +283,7 @@ switch_tls(struct conn *c)
 	bufferevent_setwatermark(c->under, EV_WRITE, 0, c->out_max);
 	bufferevent_setwatermark(c->under, EV_READ, 0, c->in_max);
 	tb = bufferevent_openssl_filter_new(
-		c->base, c->under, ssl,
+		bufferevent_get_base(c->under), c->under, ssl,
 		c->tls_server ? BUFFEREVENT_SSL_ACCEPTING
 			      : BUFFEREVENT_SSL_CONNECTING,
 		BEV_OPT_CLOSE_ON_FREE);
@@ -365,6 +363,7 @@ process(struct conn *c)
 		struct evbuffer_ptr end, pos;
 		size_t scan = avail < max ? avail : max, len;
 		const char *line;
+		bool more;
 
 		if (evbuffer_get_length(out) > c->out_max) {
 			/* client is not reading replies: wait for drain */
@@ -397,18 +396,15 @@ process(struct conn *c)
 		}
 		len = (size_t)pos.pos + 1;
 		line = (const char *)evbuffer_pullup(in, (ssize_t)len);
-		if (!c->ops->line(c->arg, line, len)) {
-			evbuffer_drain(in, len);
-			if (c->tls_next == NULL)
-				break;
-		} else {
-			evbuffer_drain(in, len);
-		}
+		more = c->ops->line(c->arg, line, len);
+		evbuffer_drain(in, len);
 		if (c->tls_next != NULL && !c->closing && !c->reaped) {
 			switch_tls(c);
 			in = bufferevent_get_input(c->bev);
 			out = bufferevent_get_output(c->bev);
 		}
+		if (!more)
+			break;
 	}
 	c->feeding = false;
 	if (c->eof && !c->paused && !c->closing && !c->reaped)

@@ -113,8 +113,9 @@ tls_client_ctx(const struct conf *c, bool verify, char *err, size_t errsz)
 }
 
 SSL *
-tls_client_ssl(SSL_CTX *ctx, const char *host, bool verify)
+tls_client_ssl(SSL_CTX *ctx, const char *host)
 {
+	bool verify = SSL_CTX_get_verify_mode(ctx) & SSL_VERIFY_PEER;
 	unsigned char a[16];
 	bool literal = inet_pton(AF_INET, host, a) == 1 ||
 		       inet_pton(AF_INET6, host, a) == 1;

@@ -25,10 +25,10 @@ SSL_CTX *tls_server_ctx(const struct conf *c, char *err, size_t errsz);
 SSL_CTX *tls_client_ctx(const struct conf *c, bool verify, char *err,
 			size_t errsz);
 /*
- * A client SSL for host (SNI; with verify also the name the certificate
- * must carry).  NULL on failure.
+ * A client SSL for host (SNI; when ctx verifies, also the name the
+ * certificate must carry).  NULL on failure.
  */
-SSL *tls_client_ssl(SSL_CTX *ctx, const char *host, bool verify);
+SSL *tls_client_ssl(SSL_CTX *ctx, const char *host);
 /* The oldest queued OpenSSL error as text ("" if none); clears the queue. */
 void tls_error_text(char *out, size_t size);
 

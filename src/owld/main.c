@@ -43,22 +43,17 @@ static struct conf C;
 /* The listeners, in the order they are bound: key, log name, acceptor. */
 static const struct {
 	const char *key, *proto;
-	size_t off;
+	char *const *spec;	/* the key's value in C */
 	bool tls;		/* implicit TLS */
 	listen_accept_fn *fn;
 } KINDS[] = {
-	{"smtp.listen", "smtp", offsetof(struct conf, smtp_listen), false,
-	 smtp_sess_accept},
-	{"submission.listen", "submission",
-	 offsetof(struct conf, submission_listen), false,
+	{"smtp.listen", "smtp", &C.smtp_listen, false, smtp_sess_accept},
+	{"submission.listen", "submission", &C.submission_listen, false,
 	 smtp_sess_accept_submission},
-	{"submissions.listen", "submissions",
-	 offsetof(struct conf, submissions_listen), true,
+	{"submissions.listen", "submissions", &C.submissions_listen, true,
 	 smtp_sess_accept_submissions},
-	{"pop3.listen", "pop3", offsetof(struct conf, pop3_listen), false,
-	 pop3_sess_accept},
-	{"pop3s.listen", "pop3s", offsetof(struct conf, pop3s_listen), true,
-	 pop3_sess_accept_tls},
+	{"pop3.listen", "pop3", &C.pop3_listen, false, pop3_sess_accept},
+	{"pop3s.listen", "pop3s", &C.pop3s_listen, true, pop3_sess_accept_tls},
 };
 #define NKINDS (sizeof(KINDS) / sizeof(KINDS[0]))
 
@@ -546,8 +541,7 @@ main(int argc, char **argv)
 		}
 	}
 	for (size_t k = 0; k < NKINDS; k++) {
-		const char *spec = *(char *const *)(const void *)((const char *)&C +
-							  KINDS[k].off);
+		const char *spec = *KINDS[k].spec;
 
 		if (KINDS[k].tls && spec[0] != '\0' && D.tls == NULL) {
 			fprintf(stderr, "owld: %s needs tls.cert and tls.key\n",

@@ -92,8 +92,8 @@ void owld_cred_check(struct owld_cred *c);
 struct event *owld_fail_delay(struct owld *d,
 			      void (*cb)(int, short, void *), void *arg);
 /* TLS for sessions (sess_tls.c). */
-/* Switches c to TLS as the server; false if there is no certificate. */
-bool owld_tls_start(struct owld *d, struct conn *c);
+/* Switches c to TLS as the server; closes it if that cannot be done. */
+void owld_tls_start(struct owld *d, struct conn *c);
 /* May a login be made in the clear on accepted socket fd? */
 bool owld_plain_auth(const struct owld *d, int fd);
 /* Logs the handshake's result (ops->secured). */

@@ -172,8 +172,7 @@ accept_sess(int fd, struct sockaddr *sa, struct owld *d, bool implicit)
 			   d->conf->pop3_timeout, 2 * POP3_SASL_MAX, OUT_MAX);
 	if (implicit) {
 		pop3_server_secure(s->core);
-		if (!owld_tls_start(d, s->conn))
-			conn_close(s->conn, "tls-failed");
+		owld_tls_start(d, s->conn);
 	}
 	s->next = d->pop3_sessions;
 	if (d->pop3_sessions != NULL)
@@ -624,8 +623,7 @@ run_act(struct pop3_sess *s, enum pop3_act act)
 		break;
 	case POP3_ACT_STLS:
 		flush(s); /* the +OK goes out in the clear */
-		if (!owld_tls_start(s->d, s->conn))
-			conn_close(s->conn, "tls-failed");
+		owld_tls_start(s->d, s->conn);
 		break;
 	}
 }

@@ -3,62 +3,43 @@
  * on a connection, whether a login may be made in the clear, and the log
  * words for it.
  */
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <openssl/ssl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 
+#include "../lib/cidr.h"
 #include "../lib/log.h"
 #include "../net/conn.h"
 #include "owld.h"
 
-bool
+void
 owld_tls_start(struct owld *d, struct conn *c)
 {
 	SSL *ssl;
 
-	if (d->tls == NULL || (ssl = SSL_new(d->tls)) == NULL)
-		return false;
+	if (d->tls == NULL || (ssl = SSL_new(d->tls)) == NULL) {
+		conn_close(c, "tls-failed");
+		return;
+	}
 	conn_starttls(c, ssl, true);
-	return true;
-}
-
-/* A connection to one of our loopback addresses. */
-static bool
-local_is_loopback(int fd)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1)
-		return false;
-	if (ss.ss_family == AF_INET) {
-		const struct sockaddr_in *s4 = (const void *)&ss;
-
-		return (ntohl(s4->sin_addr.s_addr) >> 24) == 127;
-	}
-	if (ss.ss_family == AF_INET6) {
-		const struct sockaddr_in6 *s6 = (const void *)&ss;
-
-		if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))
-			return s6->sin6_addr.s6_addr[12] == 127;
-		return IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr);
-	}
-	return ss.ss_family == AF_UNIX;
 }
 
 bool
 owld_plain_auth(const struct owld *d, int fd)
 {
 	const char *v = d->conf->auth_allow_plaintext;
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
 
 	if (strcmp(v, "yes") == 0)
 		return true;
 	if (strcmp(v, "no") == 0)
 		return false;
-	return local_is_loopback(fd);
+	/* a connection to one of our loopback addresses */
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1)
+		return false;
+	return cidr_match("127.0.0.0/8, ::1", (const struct sockaddr *)&ss);
 }
 
 void

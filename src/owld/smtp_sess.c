@@ -136,8 +136,7 @@ accept_sess(int fd, struct sockaddr *sa, struct owld *d, enum listener kind)
 	if (kind == L_SUBMISSIONS) {
 		/* the greeting waits in the filter for the handshake */
 		smtp_server_secure(s->core);
-		if (!owld_tls_start(d, s->conn))
-			conn_close(s->conn, "tls-failed");
+		owld_tls_start(d, s->conn);
 	}
 	s->next = d->sessions;
 	if (d->sessions != NULL)
@@ -743,8 +742,7 @@ run_act(struct smtp_sess *s, enum smtp_act act)
 		break;
 	case SMTP_ACT_STARTTLS:
 		flush(s); /* the 220 goes out in the clear */
-		if (!owld_tls_start(s->d, s->conn))
-			conn_close(s->conn, "tls-failed");
+		owld_tls_start(s->d, s->conn);
 		break;
 	}
 }

@@ -608,9 +608,8 @@ start_body(struct route *rt)
 static void
 start_tls(struct route *rt)
 {
-	bool verify = rt->r->cconf.tls == SMTPC_TLS_REQUIRE;
 	const char *host = rt->ti < rt->nt ? rt->t[rt->ti].host : rt->name;
-	SSL *ssl = tls_client_ssl(rt->r->tls, host, verify);
+	SSL *ssl = tls_client_ssl(rt->r->tls, host);
 
 	if (ssl == NULL) {
 		snprintf(rt->err, sizeof(rt->err), "cannot set up TLS for %s",
@@ -712,19 +711,18 @@ on_closed(void *arg, const char *reason)
 
 	/* the conn is still readable inside closed() */
 	snprintf(tls_err, sizeof(tls_err), "%s", conn_tls_error(rt->conn));
-	if (tls_err[0] != '\0')
-		log_msg(LOGL_WARN, "relay", "id=%s event=tls-failed target=%s "
-			"error=\"%s\"", rt->id,
-			target_text(rt, tgt, sizeof(tgt)), tls_err);
 	rt->conn = NULL;
 	if (rt->mfd != -1) {
 		close(rt->mfd);
 		rt->mfd = -1;
 	}
 	target_text(rt, tgt, sizeof(tgt));
-	if (tls_err[0] != '\0')
+	if (tls_err[0] != '\0') {
+		log_msg(LOGL_WARN, "relay", "id=%s event=tls-failed target=%s "
+			"error=\"%s\"", rt->id, tgt, tls_err);
 		bsnprintf(rt->err, sizeof(rt->err), "TLS with %s failed: %s",
 			  tgt, tls_err);
+	}
 	if (!rt->closed_seen) {
 		bsnprintf(why, sizeof(why), "connection with %s lost (%s)%s%s",
 			 tgt, reason, rt->err[0] ? ": " : "", rt->err);

@@ -385,6 +385,22 @@ def sink():
         s.close()
 
 
+def run_fetchmail(tmp_path, port, out, options):
+    """Runs fetchmail once for alice@localhost on 127.0.0.1:port, its mail
+    appended to out; options are its TLS keywords."""
+    rc = tmp_path / "fetchmailrc"
+    rc.write_text("poll 127.0.0.1 service %d protocol pop3 uidl auth password\n"
+                  "  user 'alice@localhost' there with password 'pw-alice' is 'x' here\n"
+                  "  %s\n"
+                  "  mda \"/bin/sh -c 'cat >> %s'\"\n" % (port, options, out))
+    os.chmod(rc, 0o600)
+    env = dict(os.environ, HOME=str(tmp_path), FETCHMAILHOME=str(tmp_path))
+    return subprocess.run(["fetchmail", "-f", str(rc), "--nosyslog", "-v",
+                           "--idfile", str(tmp_path / "ids"), "--pidfile",
+                           str(tmp_path / "fm.pid")],
+                          capture_output=True, text=True, timeout=60, env=env)
+
+
 def add_user(datadir, name, password):
     r = subprocess.run([OWLCTL, "-D", str(datadir), "user", "add", name],
                        input=password + "\n", capture_output=True, text=True)

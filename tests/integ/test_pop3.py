@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import add_user
+from conftest import add_user, run_fetchmail
 
 FORMATS = ["maildir", "mbox"]
 
@@ -535,18 +535,8 @@ def test_curl_and_fetchmail(owld, tmp_path):
     assert r.stdout.endswith(b"curl body\r\n.dot\r\n")
     # fetchmail takes both (and deletes them: no --keep)
     out = tmp_path / "fetched"
-    rc = tmp_path / "fetchmailrc"
-    # sslproto '': no STLS attempt (TLS arrives with its own issue)
-    rc.write_text("poll 127.0.0.1 service %d protocol pop3 uidl auth password\n"
-                  "  user 'alice@localhost' there with password 'pw-alice' is 'x' here\n"
-                  "  sslproto ''\n"
-                  "  mda \"/bin/sh -c 'cat >> %s'\"\n" % (o.pop3_port, out))
-    os.chmod(rc, 0o600)
-    env = dict(os.environ, HOME=str(tmp_path), FETCHMAILHOME=str(tmp_path))
-    r = subprocess.run(["fetchmail", "-f", str(rc), "--nosyslog", "-v",
-                        "--idfile", str(tmp_path / "ids"), "--pidfile",
-                        str(tmp_path / "fm.pid")],
-                       capture_output=True, text=True, timeout=60, env=env)
+    # sslproto '': no STLS attempt (test_tls.py has fetchmail over TLS)
+    r = run_fetchmail(tmp_path, o.pop3_port, out, "sslproto ''")
     assert r.returncode == 0, r.stdout + r.stderr
     text = out.read_bytes()
     assert b"curl body\n.dot\n" in text and b"fetchmail body\n" in text

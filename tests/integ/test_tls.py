@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import Client, Pop3Client
+from conftest import Client, Pop3Client, run_fetchmail
 
 
 def make_cert(d, name, cn="localhost"):
@@ -413,20 +413,10 @@ def test_fetchmail_tls(tls_owld, certs, tmp_path, implicit):
     o = tls_owld()
     o.send(["alice@localhost"], b"Subject: f\r\n\r\nfetched over tls\r\n")
     out = tmp_path / "fetched"
-    rc = tmp_path / "fetchmailrc"
-    rc.write_text("poll 127.0.0.1 service %d protocol pop3 uidl auth password\n"
-                  "  user 'alice@localhost' there with password 'pw-alice' is 'x' here\n"
-                  "  %s sslproto 'TLS1.2+' sslcertck sslcertfile '%s'\n"
-                  "  sslcommonname localhost\n"
-                  "  mda \"/bin/sh -c 'cat >> %s'\"\n"
-                  % (o.pop3s_port if implicit else o.pop3_port,
-                     "ssl" if implicit else "", certs["good"][0], out))
-    os.chmod(rc, 0o600)
-    env = dict(os.environ, HOME=str(tmp_path), FETCHMAILHOME=str(tmp_path))
-    r = subprocess.run(["fetchmail", "-f", str(rc), "--nosyslog", "-v",
-                        "--idfile", str(tmp_path / "ids"), "--pidfile",
-                        str(tmp_path / "fm.pid")],
-                       capture_output=True, text=True, timeout=60, env=env)
+    r = run_fetchmail(tmp_path, o.pop3s_port if implicit else o.pop3_port, out,
+                      "%s sslproto 'TLS1.2+' sslcertck sslcertfile '%s'\n"
+                      "  sslcommonname localhost"
+                      % ("ssl" if implicit else "", certs["good"][0]))
     assert r.returncode == 0, r.stdout + r.stderr
     assert b"fetched over tls\n" in out.read_bytes()
     o.wait_log(r"pop3 id=\w+ peer=127\.0\.0\.1 event=disconnect reason=quit "
