@@ -837,7 +837,7 @@ static void
 attempt_end(struct relay *r, struct qent *e, const char *err)
 {
 	const struct conf *c = r->d->conf;
-	time_t now = time(NULL);
+	time_t now = time(NULL), iv;
 
 	if (e->deleted) {
 		finish(r, e, false);
@@ -876,10 +876,14 @@ attempt_end(struct relay *r, struct qent *e, const char *err)
 		finish(r, e, true);
 		return;
 	}
-	e->env.next = now + backoff(c, e->env.attempts);
+	iv = backoff(c, e->env.attempts);
+	/*
+	 * next is in whole seconds and now was rounded down: one more, or a
+	 * wake-up just after the second turns would retry up to 1 s early
+	 */
+	e->env.next = now + iv + 1;
 	log_msg(LOGL_INFO, "queue", "event=deferred msgid=%s attempts=%u "
-		"next_in=%llds", e->env.id, e->env.attempts,
-		(long long)(e->env.next - now));
+		"next_in=%llds", e->env.id, e->env.attempts, (long long)iv);
 	save_env(r, e);
 }
 
