@@ -166,7 +166,8 @@ def test_relay_host_delivery(owld, sink):
     assert len(o.messages("bob")) == 1
     wait_queue_empty(o)
     assert re.search(r"event=sent msgid=\w+ to=<x@remote.test> relay=127\.0\.0\.1", o.logtext())
-    assert "result=removed" in o.logtext()
+    # removal is logged when the finish job is back, just after the unlink
+    o.wait_log(r"result=removed")
     assert o.messages("alice") == []  # no bounce when all went well
 
 
