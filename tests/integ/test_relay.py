@@ -315,7 +315,13 @@ def test_owlctl_queue(owld):
     o.submit(["x@remote.test"], MSG)
     o.submit(["y@remote.test"], MSG)
     o.wait_log(r"event=deferred msgid=\w+ attempts=1", count=2)
-    out = o.ctl("queue", "list").stdout
+    # the deferral is logged before the save job has written it
+    deadline = time.time() + 10
+    while True:
+        out = o.ctl("queue", "list").stdout
+        if out.count("Connection refused") >= 2 or time.time() > deadline:
+            break
+        time.sleep(0.05)
     ids = queue_ids(o)
     assert all(i in out for i in ids)
     assert "alice@localhost" in out and "Connection refused" in out

@@ -383,6 +383,17 @@ def test_relay_require_verified(owld, sink, certs):
     o.wait_log(r"event=tls target=\S+ version=TLSv1\.3 cipher=\S+ verified=yes")
 
 
+def queue_list_with(o, text, timeout=10):
+    """owlctl queue list once it shows text: the deferral is logged before
+    its envelope is saved."""
+    deadline = time.time() + timeout
+    while True:
+        q = o.ctl("queue", "list").stdout
+        if text in q or time.time() > deadline:
+            return q
+        time.sleep(0.05)
+
+
 def test_relay_require_verify_failure_stays_queued(owld, sink, certs):
     s = sink(tls=sink_ctx(certs, "other"))
     o = relay_owld(owld, s, ["relay.tls=require", "relay.tls.ca=" + certs["good"][0]])
@@ -392,7 +403,7 @@ def test_relay_require_verify_failure_stays_queued(owld, sink, certs):
     o.wait_log(r"event=deferred")
     time.sleep(0.3)
     assert s.messages == []
-    q = o.ctl("queue", "list").stdout
+    q = queue_list_with(o, "certificate verify failed")
     assert "x@remote.test" in q and "certificate verify failed" in q
     assert o.messages("alice") == []  # no bounce: it is only deferred
 
@@ -403,7 +414,7 @@ def test_relay_require_not_offered_stays_queued(owld, sink):
     o.submit(["x@remote.test"], b"Subject: out\r\n\r\nno tls, no mail\r\n")
     o.wait_log(r"event=deferred")
     assert s.messages == []
-    assert "does not offer STARTTLS" in o.ctl("queue", "list").stdout
+    assert "does not offer STARTTLS" in queue_list_with(o, "does not offer STARTTLS")
 
 
 @pytest.mark.parametrize("implicit", [False, True])
