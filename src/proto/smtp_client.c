@@ -22,6 +22,9 @@ enum state {
 	ST_HELO,
 	ST_STARTTLS,	/* waiting for 220 to STARTTLS */
 	ST_TLS,		/* caller is doing the handshake */
+	ST_AUTH,	/* waiting for 235 to AUTH PLAIN, or LOGIN's last */
+	ST_AUTH_USER,	/* AUTH LOGIN: waiting for 334 (user name) */
+	ST_AUTH_PASS,	/* AUTH LOGIN: waiting for 334 (password) */
 	ST_READY,	/* caller's turn: next() */
 	ST_TXN,		/* MAIL, RCPT..., DATA replies */
 	ST_BODY,	/* caller is writing the text */
@@ -36,6 +39,7 @@ struct smtp_client {
 	enum state state;
 	struct smtpc_ext ext;
 	bool secure;
+	bool authed;
 	/* the reply being read */
 	struct smtpc_reply cur;
 	unsigned lines;
@@ -265,7 +269,105 @@ on_txn_reply(struct smtp_client *c, const struct smtpc_reply *r,
 	return SMTPC_NONE;
 }
 
-/* EHLO/HELO done: STARTTLS first if wanted, else ready. */
+/* Is mechanism mech in the space-separated list? */
+static bool
+has_mech(const char *list, const char *mech)
+{
+	size_t n = strlen(mech);
+
+	for (const char *p = list; *p != '\0';) {
+		size_t w = strcspn(p, " ");
+
+		if (w == n && strncasecmp(p, mech, n) == 0)
+			return true;
+		p += w;
+		p += strspn(p, " ");
+	}
+	return false;
+}
+
+/* Writes "prefix" and the base64 of in[0..len) as one line. */
+static void
+b64_line(struct buf *out, const char *prefix, const char *in, size_t len)
+{
+	char enc[(SMTPC_USER_MAX * 2 + SMTPC_PASS_MAX + 2 + 2) / 3 * 4 + 1];
+
+	if (b64_encode(in, len, enc, sizeof(enc)) == -1)
+		abort(); /* lengths are checked before */
+	buf_line(out, "%s%s", prefix, enc);
+}
+
+/* Starts AUTH if we have credentials and the server a mechanism we know. */
+static bool
+start_auth(struct smtp_client *c, struct buf *out)
+{
+	const char *u = c->conf->user, *p = c->conf->pass;
+	char raw[SMTPC_USER_MAX * 2 + SMTPC_PASS_MAX + 2];
+	size_t ul, pl;
+
+	if (u == NULL || p == NULL || c->authed)
+		return false;
+	ul = strlen(u);
+	pl = strlen(p);
+	if (ul > SMTPC_USER_MAX || pl > SMTPC_PASS_MAX)
+		return false;
+	if (has_mech(c->ext.auth, "PLAIN")) {
+		/* authzid empty, authcid, password (RFC 4616) */
+		raw[0] = '\0';
+		memcpy(raw + 1, u, ul);
+		raw[1 + ul] = '\0';
+		memcpy(raw + 2 + ul, p, pl);
+		b64_line(out, "AUTH PLAIN ", raw, ul + pl + 2);
+		c->state = ST_AUTH;
+		return true;
+	}
+	if (has_mech(c->ext.auth, "LOGIN")) {
+		buf_line(out, "AUTH LOGIN");
+		c->state = ST_AUTH_USER;
+		return true;
+	}
+	return false;
+}
+
+/* A reply to AUTH. */
+static enum smtpc_act
+on_auth_reply(struct smtp_client *c, const struct smtpc_reply *r,
+	      struct buf *out)
+{
+	const char *u = c->conf->user, *p = c->conf->pass;
+
+	if (c->state == ST_AUTH_USER && r->code == 334) {
+		b64_line(out, "", u, strlen(u));
+		c->state = ST_AUTH_PASS;
+		return SMTPC_NONE;
+	}
+	if (c->state == ST_AUTH_PASS && r->code == 334) {
+		b64_line(out, "", p, strlen(p));
+		c->state = ST_AUTH;
+		return SMTPC_NONE;
+	}
+	if (c->state == ST_AUTH && r->code == 235) {
+		c->authed = true;
+		c->state = ST_READY;
+		return SMTPC_NEXT;
+	}
+	if (r->code == 334) { /* a challenge we have no answer to */
+		struct smtpc_reply e;
+
+		buf_line(out, "*");
+		bsnprintf(e.text, sizeof(e.text), "unexpected AUTH "
+			  "challenge: %s", r->text);
+		e.code = 0;
+		c->error = e;
+		c->state = ST_AUTH; /* its 501 ends the session below */
+		return SMTPC_NONE;
+	}
+	if (c->error.text[0] != '\0') /* the reply to our "*" */
+		return session_fail(c, &c->error, out);
+	return session_fail(c, r, out);
+}
+
+/* EHLO/HELO done: STARTTLS first if wanted, AUTH if we can, else ready. */
 static enum smtpc_act
 greeted(struct smtp_client *c, struct buf *out)
 {
@@ -281,6 +383,8 @@ greeted(struct smtp_client *c, struct buf *out)
 				 "offer STARTTLS");
 		return session_fail(c, &e, out);
 	}
+	if (start_auth(c, out))
+		return SMTPC_NONE;
 	c->state = ST_READY;
 	return SMTPC_NEXT;
 }
@@ -300,6 +404,12 @@ bool
 smtp_client_secure(const struct smtp_client *c)
 {
 	return c->secure;
+}
+
+bool
+smtp_client_authed(const struct smtp_client *c)
+{
+	return c->authed;
 }
 
 /* One complete reply, in c->cur. */
@@ -346,8 +456,15 @@ on_reply(struct smtp_client *c, struct buf *out)
 			e.code = 0;
 			return session_fail(c, &e, out);
 		}
-		c->state = ST_READY; /* opportunistic: go on in the clear */
+		/* opportunistic: go on in the clear */
+		if (start_auth(c, out))
+			return SMTPC_NONE;
+		c->state = ST_READY;
 		return SMTPC_NEXT;
+	case ST_AUTH:
+	case ST_AUTH_USER:
+	case ST_AUTH_PASS:
+		return on_auth_reply(c, r, out);
 	case ST_TXN:
 		return on_txn_reply(c, r, out);
 	case ST_DOT:

@@ -18,6 +18,9 @@
  *           TLS (as the client) and call smtp_client_secured() once the
  *           handshake is done (EHLO is then sent again, RFC 3207 4.2).
  *
+ * With conf->user and conf->pass, the client logs in (AUTH PLAIN, else
+ * LOGIN) before the first message.
+ *
  * With conf->tls MAY, STARTTLS is used when EHLO offers it, and a refusal
  * of it leaves the session in the clear; with REQUIRE a session without
  * TLS fails before any message (code 0: retry later, never a bounce).
@@ -42,12 +45,22 @@
 #define SMTPC_LINE_MAX 2048	/* reply line, with CRLF (512 by RFC) */
 #define SMTPC_LINES_MAX 100	/* lines of one multiline reply */
 #define SMTPC_TEXT_MAX 512	/* reply text kept for logs and bounces */
+#define SMTPC_USER_MAX 255	/* AUTH user name, octets */
+#define SMTPC_PASS_MAX 1024	/* AUTH password, octets */
 
 enum smtpc_tls { SMTPC_TLS_NO, SMTPC_TLS_MAY, SMTPC_TLS_REQUIRE };
 
 struct smtpc_conf {
 	const char *helo;	/* our name for EHLO/HELO */
 	enum smtpc_tls tls;
+	/*
+	 * With both set, AUTH (RFC 4954) once EHLO offers PLAIN or LOGIN
+	 * (after STARTTLS when that is used); a refused login fails the
+	 * session with the server's reply.  A server offering neither is
+	 * used without AUTH.
+	 */
+	const char *user;
+	const char *pass;
 };
 
 enum smtpc_act {
@@ -115,6 +128,8 @@ void smtp_client_body_end(struct smtp_client *c, struct buf *out);
 void smtp_client_secured(struct smtp_client *c, struct buf *out);
 /* True once the session runs under TLS. */
 bool smtp_client_secure(const struct smtp_client *c);
+/* True once the server accepted our AUTH. */
+bool smtp_client_authed(const struct smtp_client *c);
 
 /* Recipient i's final reply, valid after RESULT until the next message. */
 const struct smtpc_reply *smtp_client_rcpt(const struct smtp_client *c,

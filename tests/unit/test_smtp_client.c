@@ -618,6 +618,95 @@ test_starttls(void **state)
 	h_free(&h);
 }
 
+static void
+test_auth(void **state)
+{
+	struct h h;
+
+	(void)state;
+	/* PLAIN preferred, after STARTTLS, with the initial response */
+	h_init(&h);
+	h.conf.tls = SMTPC_TLS_MAY;
+	h.conf.user = "alice";
+	h.conf.pass = "secret";
+	h_msg(&h, &M1, "hi\n");
+	h_feed(&h, "220 mx\r\n");
+	h_feed(&h, "250-mx\r\n250-AUTH LOGIN PLAIN\r\n250 STARTTLS\r\n");
+	assert_out(&h, "STARTTLS\r\n"); /* not before TLS */
+	h_feed(&h, "220 go\r\n");
+	smtp_client_secured(h.c, h.out);
+	h_feed(&h, "250-mx\r\n250 AUTH LOGIN PLAIN\r\n");
+	assert_out(&h, "AUTH PLAIN AGFsaWNlAHNlY3JldA==\r\n");
+	assert_false(smtp_client_authed(h.c));
+	h_feed(&h, "235 2.7.0 ok\r\n");
+	assert_true(smtp_client_authed(h.c));
+	assert_out(&h, "MAIL FROM:<a@local.test>\r\n");
+	h_free(&h);
+
+	/* LOGIN when PLAIN is not offered */
+	h_init(&h);
+	h.conf.user = "alice";
+	h.conf.pass = "secret";
+	h_msg(&h, &M1, "hi\n");
+	h_feed(&h, "220 mx\r\n");
+	h_feed(&h, "250-mx\r\n250-AUTH=LOGIN\r\n250 AUTH CRAM-MD5 LOGIN\r\n");
+	assert_out(&h, "AUTH LOGIN\r\n");
+	h_feed(&h, "334 VXNlcm5hbWU6\r\n");
+	assert_out(&h, "YWxpY2U=\r\n");
+	h_feed(&h, "334 UGFzc3dvcmQ6\r\n");
+	assert_out(&h, "c2VjcmV0\r\n");
+	h_feed(&h, "235 ok\r\n");
+	assert_out(&h, "MAIL FROM:<a@local.test>\r\n");
+	h_free(&h);
+
+	/* refused: the session fails with the server's reply */
+	h_init(&h);
+	h.conf.user = "alice";
+	h.conf.pass = "wrong";
+	h_msg(&h, &M1, "hi\n");
+	h_feed(&h, "220 mx\r\n");
+	h_feed(&h, "250-mx\r\n250 AUTH PLAIN\r\n");
+	h_feed(&h, "535 5.7.8 Authentication credentials invalid\r\n");
+	assert_out(&h, "QUIT\r\n");
+	assert_int_equal(smtp_client_error(h.c)->code, 535);
+	assert_string_equal(smtp_client_error(h.c)->text,
+			    "535 5.7.8 Authentication credentials invalid");
+	assert_false(smtp_client_usable(h.c));
+	h_feed(&h, "221 bye\r\n");
+	assert_true(h.closed);
+	h_free(&h);
+
+	/* a challenge to PLAIN's initial response: cancelled, failed */
+	h_init(&h);
+	h.conf.user = "alice";
+	h.conf.pass = "x";
+	h_feed(&h, "220 mx\r\n");
+	h_feed(&h, "250-mx\r\n250 AUTH PLAIN\r\n");
+	h_feed(&h, "334 what\r\n");
+	assert_out(&h, "*\r\n");
+	h_feed(&h, "501 5.7.0 cancelled\r\n");
+	assert_out(&h, "QUIT\r\n");
+	assert_non_null(strstr(smtp_client_error(h.c)->text,
+			       "unexpected AUTH challenge"));
+	h_free(&h);
+
+	/* no mechanism we know, or no credentials: no AUTH */
+	h_init(&h);
+	h.conf.user = "alice";
+	h.conf.pass = "x";
+	h_msg(&h, &M1, "hi\n");
+	h_feed(&h, "220 mx\r\n");
+	h_feed(&h, "250-mx\r\n250 AUTH CRAM-MD5 XOAUTH2\r\n");
+	assert_out(&h, "MAIL FROM:<a@local.test>\r\n");
+	h_free(&h);
+	h_init(&h);
+	h_msg(&h, &M1, "hi\n");
+	h_feed(&h, "220 mx\r\n");
+	h_feed(&h, "250-mx\r\n250 AUTH PLAIN\r\n");
+	assert_out(&h, "MAIL FROM:<a@local.test>\r\n");
+	h_free(&h);
+}
+
 int
 main(void)
 {
@@ -641,6 +730,7 @@ main(void)
 		cmocka_unit_test(test_bad_replies),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_starttls),
+		cmocka_unit_test(test_auth),
 	};
 
 	return cmocka_run_group_tests_name("smtp_client", tests, NULL, NULL);
