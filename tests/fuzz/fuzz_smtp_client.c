@@ -78,13 +78,16 @@ act(struct run *r, enum smtpc_act a)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	/* the first byte picks the TLS policy: no, may, require */
+	/* the first byte picks the TLS policy and whether to log in */
 	static const struct smtpc_conf confs[] = {
 		{.helo = "fuzz.example", .tls = SMTPC_TLS_NO},
 		{.helo = "fuzz.example", .tls = SMTPC_TLS_MAY},
 		{.helo = "fuzz.example", .tls = SMTPC_TLS_REQUIRE},
+		{"fuzz.example", SMTPC_TLS_NO, "alice", "secret"},
+		{"fuzz.example", SMTPC_TLS_MAY, "alice", "secret"},
+		{"fuzz.example", SMTPC_TLS_REQUIRE, "alice", "secret"},
 	};
-	const struct smtpc_conf *conf = &confs[size > 0 ? data[0] % 3 : 0];
+	const struct smtpc_conf *conf = &confs[size > 0 ? data[0] % 6 : 0];
 	struct run r = {smtp_client_new(conf), buf_new(1 << 20), 0, false};
 	size_t start = 0, i, was;
 
