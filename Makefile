@@ -21,8 +21,8 @@ CFLAGS += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer \
 LDFLAGS += -fsanitize=address,undefined
 endif
 
-LIB_SRC := $(wildcard src/lib/*.c src/proto/*.c src/store/*.c src/auth/*.c \
-	     src/net/*.c)
+LIB_SRC := $(wildcard src/lib/*.c src/proto/*.c src/mime/*.c src/store/*.c \
+	     src/auth/*.c src/net/*.c)
 OWLD_SRC := $(wildcard src/owld/*.c src/relay/*.c)
 OWLCTL_SRC := $(wildcard src/owlctl/*.c)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
@@ -91,7 +91,7 @@ FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined \
 	      -Isrc -std=c17 -Wall -Wextra -Werror
 FUZZ_LIB := src/lib/buf.c src/lib/addr.c src/proto/smtp_server.c \
 	    src/proto/pop3_server.c src/proto/wire.c src/proto/smtp_client.c \
-	    src/proto/pop3_client.c
+	    src/proto/pop3_client.c src/mime/build.c src/mime/parse.c
 
 build-fuzz/%: tests/fuzz/%.c $(FUZZ_LIB)
 	@mkdir -p build-fuzz
@@ -111,11 +111,11 @@ fuzz: fuzz-build
 
 # The layers of DESIGN.md: protocol cores do no I/O, store/ no event loop.
 check-layers:
-	@! grep -nE '#include <(event2/|openssl/|unistd\.h|fcntl\.h|time\.h|sys/socket\.h)' src/proto/*.[ch] || \
-	  { echo "check-layers: src/proto must stay sans-I/O"; exit 1; }
+	@! grep -nE '#include <(event2/|openssl/|unistd\.h|fcntl\.h|time\.h|sys/socket\.h)' src/proto/*.[ch] src/mime/*.[ch] || \
+	  { echo "check-layers: src/proto and src/mime must stay sans-I/O"; exit 1; }
 	@! grep -nE '#include <event2/' src/store/*.[ch] src/auth/*.[ch] src/lib/*.[ch] || \
 	  { echo "check-layers: store/auth/lib must not use the event loop"; exit 1; }
-	@! grep -nE '#include "\.\./(owld|net)/' src/proto/*.[ch] src/store/*.[ch] src/lib/*.[ch] || \
+	@! grep -nE '#include "\.\./(owld|owl|net)/' src/proto/*.[ch] src/mime/*.[ch] src/store/*.[ch] src/lib/*.[ch] || \
 	  { echo "check-layers: dependencies must point down"; exit 1; }
 	@echo "check-layers: ok"
 
