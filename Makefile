@@ -25,6 +25,7 @@ LIB_SRC := $(wildcard src/lib/*.c src/proto/*.c src/mime/*.c src/store/*.c \
 	     src/auth/*.c src/net/*.c)
 OWLD_SRC := $(wildcard src/owld/*.c src/relay/*.c)
 OWLCTL_SRC := $(wildcard src/owlctl/*.c)
+OWL_SRC := $(wildcard src/owl/*.c)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 
@@ -35,7 +36,7 @@ UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 .PHONY: all run check deps test-deps unit integ asan fuzz fuzz-build \
 	check-layers valgrind install clean
 
-all: $(BUILD)/owld $(BUILD)/owlctl
+all: $(BUILD)/owld $(BUILD)/owlctl $(BUILD)/owl
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -49,6 +50,9 @@ $(BUILD)/owld: $(call obj,$(OWLD_SRC)) $(BUILD)/libowl.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/owlctl: $(call obj,$(OWLCTL_SRC)) $(BUILD)/libowl.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/owl: $(call obj,$(OWL_SRC)) $(BUILD)/libowl.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/libowl.a

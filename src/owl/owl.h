@@ -1,0 +1,109 @@
+/*
+ * owl - the user's mail client: compose and send over SMTP, list, read,
+ * save and delete over POP3.  See docs/owl.1.
+ *
+ * net.c    blocking connections, TLS, the line framer
+ * smtp.c   one message out, driving proto/smtp_client
+ * pop3.c   a mailbox session, driving proto/pop3_client
+ * mail.c   composing (mime_build), listing and showing (mime_parse)
+ * main.c   settings, the menus and the batch commands
+ */
+#ifndef OWL_OWL_H
+#define OWL_OWL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "../lib/buf.h"
+
+#define OWL_MSG_MAX (64u << 20)	/* a message read or sent, octets */
+#define OWL_ATTS_MAX 32
+#define OWL_RCPTS_MAX 100
+#define OWL_TIMEOUT 60		/* seconds of silence before giving up */
+
+enum owl_tls { OWL_TLS_AUTO, OWL_TLS_REQUIRE, OWL_TLS_OFF };
+
+struct owl_conf {
+	char host[256];
+	int smtp_port;
+	int pop3_port;
+	char user[256];
+	char from[256];
+	char cafile[1024];
+	enum owl_tls tls;
+	char *pass;		/* NULL until known */
+};
+
+/* net.c */
+struct owl_conn;
+struct owl_conn *owl_connect(const char *host, int port, char *err,
+			     size_t errsz);
+/* TLS as the client; verify: the certificate must be valid for host. */
+int owl_conn_tls(struct owl_conn *c, const char *host, bool verify,
+		 const char *cafile, char *err, size_t errsz);
+const char *owl_conn_tls_version(const struct owl_conn *c);
+int owl_conn_write(struct owl_conn *c, const char *data, size_t len,
+		   char *err, size_t errsz);
+/*
+ * The next line (with its LF) or, for a line longer than the buffer, a
+ * piece of it that never ends between CR and LF.  1 with *p and *n set
+ * (valid until the next call), 0 at the end of the stream, -1 on error.
+ */
+int owl_conn_read(struct owl_conn *c, const char **p, size_t *n, char *err,
+		  size_t errsz);
+void owl_conn_close(struct owl_conn **cp);
+
+/* smtp.c: sends text (LF line ends); 0, or -1 with the reason in err. */
+int owl_smtp_send(const struct owl_conf *cf, const char *from,
+		  const char *const *rcpts, size_t nrcpts, const char *text,
+		  size_t len, char *err, size_t errsz);
+
+/* pop3.c */
+struct owl_pop3;
+struct owl_pop3 *owl_pop3_open(const struct owl_conf *cf, char *err,
+			       size_t errsz);
+/* LIST: numbers and sizes of the messages (caller frees both). */
+int owl_pop3_list(struct owl_pop3 *s, unsigned long **nums,
+		  unsigned long **sizes, size_t *count, char *err,
+		  size_t errsz);
+/* TOP n 0 (lines < 0: RETR) into out (LF line ends). */
+int owl_pop3_fetch(struct owl_pop3 *s, unsigned long n, long lines,
+		   struct buf *out, char *err, size_t errsz);
+int owl_pop3_dele(struct owl_pop3 *s, unsigned long n, char *err,
+		  size_t errsz);
+/* QUIT (commits deletions) and free; -1 if QUIT failed. */
+int owl_pop3_close(struct owl_pop3 **sp, char *err, size_t errsz);
+
+/* mail.c */
+struct owl_entry {
+	unsigned long n, size;
+	char from[64];
+	char when[32];
+	char subject[128];
+	bool deleted;
+};
+/* The list line fields from a message's header section. */
+void owl_entry_fill(struct owl_entry *e, const char *hdr, size_t len);
+void owl_print_list(const struct owl_entry *e, size_t count);
+/* Shows a whole message; returns how many attachments it has. */
+size_t owl_show(const char *text, size_t len);
+/* Saves the attachments into dir, never overwriting; -1 on an error. */
+int owl_save(const char *text, size_t len, const char *dir, char *err,
+	     size_t errsz);
+/*
+ * Builds a message; files are read here.  -1 with err on a file that
+ * cannot be read or a message over OWL_MSG_MAX.
+ */
+int owl_compose(const char *from, const char *to, const char *cc,
+		const char *subject, const char *body, size_t bodylen,
+		const char *const *files, size_t nfiles, struct buf *out,
+		char *err, size_t errsz);
+/*
+ * Splits a comma separated address list into rcpts (pointers into the
+ * copy in *store); false with the bad address in err if one is not
+ * user@domain.
+ */
+bool owl_addrs(const char *list, char **store, const char **rcpts,
+	       size_t *n, size_t max, char *err, size_t errsz);
+
+#endif
