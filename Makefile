@@ -136,6 +136,9 @@ install: all
 	  $(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/share/doc/owlpost
 	install -m 755 $(BUILD)/owld $(DESTDIR)$(PREFIX)/sbin/owld
 	install -m 755 $(BUILD)/owlctl $(DESTDIR)$(PREFIX)/bin/owlctl
+	install -m 755 $(BUILD)/owl $(DESTDIR)$(PREFIX)/bin/owl
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 644 docs/owl.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	install -m 644 docs/owld.8 docs/owlctl.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 	install -m 644 owld.conf.sample README.md $(DESTDIR)$(PREFIX)/share/doc/owlpost/
 
