@@ -99,16 +99,6 @@ fail_text(struct pop3_client *c, struct buf *out, const char *fmt, ...)
 	return session_fail(c, &e, out);
 }
 
-static void
-b64_cmd(struct buf *out, const char *prefix, const char *in, size_t len)
-{
-	char enc[(POP3C_USER_MAX + POP3C_PASS_MAX + 2 + 2) / 3 * 4 + 1];
-
-	if (b64_encode(in, len, enc, sizeof(enc)) == -1)
-		abort(); /* lengths are checked before */
-	buf_line(out, "%s%s", prefix, enc);
-}
-
 /* CAPA is done (or refused): STLS if wanted, else log in. */
 static enum pop3c_act
 capa_done(struct pop3_client *c, struct buf *out)
@@ -132,13 +122,7 @@ capa_done(struct pop3_client *c, struct buf *out)
 	    strpbrk(u, "\r\n") != NULL || strpbrk(p, "\r\n") != NULL)
 		return fail_text(c, out, "user name or password not usable");
 	if (c->ext.sasl_plain) {
-		char raw[POP3C_USER_MAX + POP3C_PASS_MAX + 2];
-
-		raw[0] = '\0';
-		memcpy(raw + 1, u, ul);
-		raw[1 + ul] = '\0';
-		memcpy(raw + 2 + ul, p, pl);
-		b64_cmd(out, "AUTH PLAIN ", raw, ul + pl + 2);
+		sasl_plain_line(out, "AUTH PLAIN ", u, p);
 		c->state = ST_AUTH;
 		return POP3C_NONE;
 	}

@@ -286,38 +286,17 @@ has_mech(const char *list, const char *mech)
 	return false;
 }
 
-/* Writes "prefix" and the base64 of in[0..len) as one line. */
-static void
-b64_line(struct buf *out, const char *prefix, const char *in, size_t len)
-{
-	char enc[(SMTPC_USER_MAX * 2 + SMTPC_PASS_MAX + 2 + 2) / 3 * 4 + 1];
-
-	if (b64_encode(in, len, enc, sizeof(enc)) == -1)
-		abort(); /* lengths are checked before */
-	buf_line(out, "%s%s", prefix, enc);
-}
-
 /* Starts AUTH if we have credentials and the server a mechanism we know. */
 static bool
 start_auth(struct smtp_client *c, struct buf *out)
 {
 	const char *u = c->conf->user, *p = c->conf->pass;
-	char raw[SMTPC_USER_MAX * 2 + SMTPC_PASS_MAX + 2];
-	size_t ul, pl;
 
-	if (u == NULL || p == NULL || c->authed)
-		return false;
-	ul = strlen(u);
-	pl = strlen(p);
-	if (ul > SMTPC_USER_MAX || pl > SMTPC_PASS_MAX)
+	if (u == NULL || p == NULL || c->authed ||
+	    strlen(u) > SMTPC_USER_MAX || strlen(p) > SMTPC_PASS_MAX)
 		return false;
 	if (has_mech(c->ext.auth, "PLAIN")) {
-		/* authzid empty, authcid, password (RFC 4616) */
-		raw[0] = '\0';
-		memcpy(raw + 1, u, ul);
-		raw[1 + ul] = '\0';
-		memcpy(raw + 2 + ul, p, pl);
-		b64_line(out, "AUTH PLAIN ", raw, ul + pl + 2);
+		sasl_plain_line(out, "AUTH PLAIN ", u, p);
 		c->state = ST_AUTH;
 		return true;
 	}
@@ -337,7 +316,7 @@ on_auth_reply(struct smtp_client *c, const struct smtpc_reply *r,
 	const char *u = c->conf->user, *p = c->conf->pass;
 
 	if (c->state == ST_AUTH_USER && r->code == 334) {
-		b64_line(out, "", u, strlen(u));
+		b64_line(out, "", u, strlen(u)); /* lengths checked before */
 		c->state = ST_AUTH_PASS;
 		return SMTPC_NONE;
 	}

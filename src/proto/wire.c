@@ -149,3 +149,31 @@ b64_encode(const char *in, size_t len, char *out, size_t size)
 	out[o] = '\0';
 	return 0;
 }
+
+int
+b64_line(struct buf *out, const char *prefix, const char *in, size_t len)
+{
+	char enc[(WIRE_B64_LINE_IN + 2) / 3 * 4 + 1];
+
+	if (len > WIRE_B64_LINE_IN || b64_encode(in, len, enc, sizeof(enc)) ==
+	    -1)
+		return -1;
+	buf_line(out, "%s%s", prefix, enc);
+	return 0;
+}
+
+int
+sasl_plain_line(struct buf *out, const char *prefix, const char *user,
+		const char *pass)
+{
+	char raw[WIRE_B64_LINE_IN];
+	size_t ul = strlen(user), pl = strlen(pass);
+
+	if (ul + pl + 2 > sizeof(raw))
+		return -1;
+	raw[0] = '\0';
+	memcpy(raw + 1, user, ul);
+	raw[1 + ul] = '\0';
+	memcpy(raw + 2 + ul, pass, pl);
+	return b64_line(out, prefix, raw, ul + pl + 2);
+}

@@ -41,4 +41,16 @@ int b64_decode(const char *in, size_t len, char *out, size_t size,
 /* Standard padded base64 of in into out (NUL-terminated); -1 if no room. */
 int b64_encode(const char *in, size_t len, char *out, size_t size);
 
+#define WIRE_B64_LINE_IN 1536	/* octets b64_line encodes at most */
+
+/* prefix, then the base64 of in[0..len), as one CRLF line; -1 if too long. */
+int b64_line(struct buf *out, const char *prefix, const char *in,
+	     size_t len);
+/*
+ * A client's SASL PLAIN initial response (RFC 4616: empty authzid, user,
+ * password) after prefix as one line; -1 if they are too long together.
+ */
+int sasl_plain_line(struct buf *out, const char *prefix, const char *user,
+		    const char *pass);
+
 #endif

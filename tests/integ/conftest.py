@@ -401,6 +401,20 @@ def run_fetchmail(tmp_path, port, out, options):
                           capture_output=True, text=True, timeout=60, env=env)
 
 
+def wait_port(port, timeout=20, proc=None):
+    """Waits until something accepts on 127.0.0.1:port (a server the test
+    started; proc, if given, must not have died meanwhile)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            assert proc is None or proc.poll() is None, proc.stdout.read()
+            time.sleep(0.1)
+    raise AssertionError("nothing listens on port %d" % port)
+
+
 def add_user(datadir, name, password):
     r = subprocess.run([OWLCTL, "-D", str(datadir), "user", "add", name],
                        input=password + "\n", capture_output=True, text=True)

@@ -6,12 +6,12 @@ a system instance or the system resolver."""
 import hashlib
 import os
 import shutil
-import socket
 import subprocess
 import time
 
 import pytest
 
+from conftest import wait_port
 from test_interop_postfix import postfix  # noqa: F401 (fixture)
 from test_owl import run_owl
 from test_relay import free_port
@@ -61,14 +61,7 @@ def dovecot(postfix):  # noqa: F811
     (d / "etc" / "dovecot.passwd").write_text("carol:{PLAIN}pw-carol\n")
     proc = subprocess.Popen(["dovecot", "-c", str(conf), "-F"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    deadline = time.time() + 20
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            assert proc.poll() is None, proc.stdout.read()
-            time.sleep(0.1)
+    wait_port(port, proc=proc)
     yield port
     proc.terminate()
     try:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import wait_port
 from test_relay import free_port, wait_queue_empty
 
 MASTER_CF = """\
@@ -87,14 +88,7 @@ def postfix(tmp_path):
     r = subprocess.run(["postfix", "-c", str(d / "etc"), "start"], capture_output=True, text=True)
     assert r.returncode == 0, (r.stdout, r.stderr, (d / "maillog").read_text()
                                if (d / "maillog").exists() else "")
-    deadline = time.time() + 20
-    import socket
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            time.sleep(0.1)
+    wait_port(port)
     yield d, port
     subprocess.run(["postfix", "-c", str(d / "etc"), "abort"], capture_output=True)
     shutil.rmtree(str(d), ignore_errors=True)
