@@ -49,9 +49,11 @@ def env_for(home, password=None):
 
 
 def run_owl(args, home, password=None, stdin="", cwd=None):
+    # a new session has no controlling terminal: owl cannot ask for a
+    # password on the developer's terminal when OWL_PASSWORD is unset
     return subprocess.run([OWL] + args, input=stdin, capture_output=True,
                           text=True, env=env_for(home, password),
-                          cwd=cwd, timeout=60)
+                          cwd=cwd, timeout=60, start_new_session=True)
 
 
 def sha(path):
