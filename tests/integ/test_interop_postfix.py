@@ -112,5 +112,10 @@ def test_relay_to_postfix(owld, postfix):
     assert b"\n..leading dot\n" in text  # stuffed twice on the wire, undone twice
     assert b"x" * 3000 + b"\n" in text
     assert b"by mx.test (owlpost)" in text
+    # postlogd writes the delivery's line a moment after the file appears
+    deadline = time.time() + 10
+    while time.time() < deadline and \
+            "status=sent (delivered to maildir)" not in (d / "maillog").read_text():
+        time.sleep(0.1)
     assert "status=sent (delivered to maildir)" in (d / "maillog").read_text()
     assert "event=sent" in o.logtext() and "reply=\"250 2.0.0 Ok: queued as" in o.logtext()
