@@ -34,7 +34,7 @@ LIB_OBJ := $(call obj,$(LIB_SRC))
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
 .PHONY: all run check deps test-deps unit integ asan fuzz fuzz-build \
-	check-layers valgrind install clean
+	check-layers valgrind install clean bench bench-smoke
 
 all: $(BUILD)/owld $(BUILD)/owlctl $(BUILD)/owl
 
@@ -113,6 +113,14 @@ fuzz: fuzz-build
 	    2>build-fuzz/$$n.log || { tail -50 build-fuzz/$$n.log; exit 1; }; \
 	  tail -1 build-fuzz/$$n.log; done
 
+# owld side by side with Postfix and smtp-sink (see bench/bench.py); not
+# a test: timings are printed, not judged.  check runs a short smoke of it.
+bench: test-deps all
+	OWLD_BUILD=$(BUILD) $(PY) bench/bench.py
+
+bench-smoke: all
+	OWLD_BUILD=$(BUILD) $(PY) bench/bench.py --smoke
+
 # The layers of DESIGN.md: protocol cores do no I/O, store/ no event loop.
 check-layers:
 	@! grep -nE '#include <(event2/|openssl/|unistd\.h|fcntl\.h|time\.h|sys/socket\.h)' src/proto/*.[ch] src/mime/*.[ch] || \
@@ -127,6 +135,7 @@ check: test-deps
 	$(MAKE) check-layers
 	$(MAKE) all unit
 	$(MAKE) integ
+	$(MAKE) bench-smoke
 	$(MAKE) valgrind
 	$(MAKE) asan
 	$(MAKE) fuzz
