@@ -16,10 +16,8 @@ client, idle connections, the 50 MB message, CPU cost, the plot.
 import argparse
 import os
 import platform
-import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -28,28 +26,11 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integ"))
+from conftest import wait_port  # noqa: E402
 from test_interop_postfix import MAIN_CF, MASTER_CF  # noqa: E402
+from test_relay import free_port  # noqa: E402
 
 BUILD = os.path.join(ROOT, os.environ.get("OWLD_BUILD", "build"))
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def wait_port(port, timeout=20):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("nothing listens on port %d" % port)
 
 
 def machine():

@@ -23,9 +23,8 @@ is_ascii_text(const char *s, size_t len)
 	return true;
 }
 
-/* Length of the UTF-8 sequence starting at s (1 for a stray octet). */
-static size_t
-u8len(const unsigned char *s, size_t left)
+size_t
+mime_u8_len(const unsigned char *s, size_t left)
 {
 	size_t n = 1;
 
@@ -128,8 +127,8 @@ mime_header_encode(const char *name, const char *value, struct buf *out)
 		size_t n = 0;
 
 		while (i + n < len) {
-			size_t w = u8len((const unsigned char *)value + i + n,
-					 len - i - n);
+			size_t w = mime_u8_len((const unsigned char *)value +
+					       i + n, len - i - n);
 
 			if (n + w > 39)
 				break;
@@ -198,7 +197,8 @@ mime_type_guess(const char *name, const char *data, size_t len)
 	/* valid UTF-8 without controls other than tab, CR, LF, FF: text */
 	for (i = 0; i < len;) {
 		unsigned char ch = (unsigned char)data[i];
-		size_t w = u8len((const unsigned char *)data + i, len - i);
+		size_t w = mime_u8_len((const unsigned char *)data + i,
+				       len - i);
 
 		if ((ch < 0x20 && ch != '\t' && ch != '\n' && ch != '\r' &&
 		     ch != '\f') || ch == 0x7f || (ch >= 0x80 && w == 1))

@@ -89,6 +89,12 @@ void mime_doc_free(struct mime_doc *doc);
 bool mime_header_get(const char *text, size_t len, const char *name,
 		     struct buf *out);
 
+/*
+ * Octets of the UTF-8 character at s (left octets there): 2 to 4 for a
+ * well-formed lead and continuation octets, else 1.
+ */
+size_t mime_u8_len(const unsigned char *s, size_t left);
+
 /* RFC 2047 words in a header value decoded into UTF-8. */
 void mime_words_decode(const char *in, size_t len, struct buf *out);
 

@@ -19,6 +19,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "../proto/wire.h"
+
 struct parser {
 	struct mime_doc *doc;
 };
@@ -161,19 +163,10 @@ b64_loose(const char *in, size_t len, struct buf *out)
 	int bits = 0;
 
 	for (size_t i = 0; i < len; i++) {
-		int c = (unsigned char)in[i], v;
+		int c = (unsigned char)in[i];
+		int v = c == '-' ? 62 : c == '_' ? 63 : b64_val((unsigned char)c);
 
-		if (c >= 'A' && c <= 'Z')
-			v = c - 'A';
-		else if (c >= 'a' && c <= 'z')
-			v = c - 'a' + 26;
-		else if (c >= '0' && c <= '9')
-			v = c - '0' + 52;
-		else if (c == '+' || c == '-')
-			v = 62;
-		else if (c == '/' || c == '_')
-			v = 63;
-		else
+		if (v < 0)
 			continue;
 		acc = (acc << 6) | (unsigned)v;
 		bits += 6;

@@ -184,15 +184,9 @@ cell(const char *s, char *out, size_t size)
 		if (b->data[i] == '\n' || b->data[i] == '\t')
 			b->data[i] = ' ';
 	while (n < b->len) {
-		size_t w = 1;
-		unsigned char ch = (unsigned char)b->data[n];
+		size_t w = mime_u8_len((const unsigned char *)b->data + n,
+				       b->len - n);
 
-		if (ch >= 0xf0)
-			w = 4;
-		else if (ch >= 0xe0)
-			w = 3;
-		else if (ch >= 0xc0)
-			w = 2;
 		if (n + w >= size)
 			break;
 		n += w;

@@ -246,18 +246,25 @@ send_mail(const char *from, const char *to, const char *cc,
 	return rc;
 }
 
-/* Checks one address (From) with the same rules as the recipients. */
+/* A list of at most OWL_RCPTS_MAX user@domain addresses. */
 static bool
-one_addr(const char *s)
+addrs_ok(const char *list)
 {
-	const char *r[1];
-	char *store = NULL, err[64];
+	const char *r[OWL_RCPTS_MAX];
+	char *store = NULL, err[1024];
 	size_t n;
-	bool ok = strchr(s, ',') == NULL &&
-		  owl_addrs(s, &store, r, &n, 1, err, sizeof(err));
+	bool ok = owl_addrs(list, &store, r, &n, OWL_RCPTS_MAX, err,
+			    sizeof(err));
 
 	free(store);
 	return ok;
+}
+
+/* One address (From), with the same rules as the recipients. */
+static bool
+one_addr(const char *s)
+{
+	return strchr(s, ',') == NULL && addrs_ok(s);
 }
 
 /* The Send mail menu item; false at the end of input. */
@@ -284,18 +291,9 @@ menu_send(void)
 	if ((l = input("To: ")) == NULL)
 		goto eof;
 	bsnprintf(to, sizeof(to), "%s", l);
-	{
-		const char *r[OWL_RCPTS_MAX];
-		char *store = NULL;
-		size_t n;
-		bool ok = owl_addrs(to, &store, r, &n, OWL_RCPTS_MAX, err,
-				    sizeof(err));
-
-		free(store);
-		if (!ok) {
-			printf("Incorrect format\n");
-			goto done;
-		}
+	if (!addrs_ok(to)) {
+		printf("Incorrect format\n");
+		goto done;
 	}
 	if ((l = input("Subject: ")) == NULL)
 		goto eof;

@@ -25,6 +25,7 @@ enum state {
 	ST_AUTH,	/* waiting for 235 to AUTH PLAIN, or LOGIN's last */
 	ST_AUTH_USER,	/* AUTH LOGIN: waiting for 334 (user name) */
 	ST_AUTH_PASS,	/* AUTH LOGIN: waiting for 334 (password) */
+	ST_AUTH_CANCEL,	/* sent "*" to a challenge; c->error says why */
 	ST_READY,	/* caller's turn: next() */
 	ST_TXN,		/* MAIL, RCPT..., DATA replies */
 	ST_BODY,	/* caller is writing the text */
@@ -338,12 +339,11 @@ on_auth_reply(struct smtp_client *c, const struct smtpc_reply *r,
 			  "challenge: %s", r->text);
 		e.code = 0;
 		c->error = e;
-		c->state = ST_AUTH; /* its 501 ends the session below */
+		c->state = ST_AUTH_CANCEL; /* its 501 ends the session */
 		return SMTPC_NONE;
 	}
-	if (c->error.text[0] != '\0') /* the reply to our "*" */
-		return session_fail(c, &c->error, out);
-	return session_fail(c, r, out);
+	return session_fail(c, c->state == ST_AUTH_CANCEL ? &c->error : r,
+			    out);
 }
 
 /* EHLO/HELO done: STARTTLS first if wanted, AUTH if we can, else ready. */
@@ -443,6 +443,7 @@ on_reply(struct smtp_client *c, struct buf *out)
 	case ST_AUTH:
 	case ST_AUTH_USER:
 	case ST_AUTH_PASS:
+	case ST_AUTH_CANCEL:
 		return on_auth_reply(c, r, out);
 	case ST_TXN:
 		return on_txn_reply(c, r, out);

@@ -68,7 +68,7 @@ dot_stuff_end(struct dot_stuff *st, struct buf *out)
 
 /* base64 */
 
-static int
+int
 b64_val(unsigned char c)
 {
 	if (c >= 'A' && c <= 'Z')

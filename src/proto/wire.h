@@ -38,6 +38,9 @@ void dot_stuff_end(struct dot_stuff *st, struct buf *out);
 int b64_decode(const char *in, size_t len, char *out, size_t size,
 	       size_t *outlen);
 
+/* The value of a base64 (RFC 4648) character; -1 if not one. */
+int b64_val(unsigned char c);
+
 /* Standard padded base64 of in into out (NUL-terminated); -1 if no room. */
 int b64_encode(const char *in, size_t len, char *out, size_t size);
 
