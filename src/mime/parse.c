@@ -55,9 +55,19 @@ body_start(const char *text, size_t len)
 	return end;
 }
 
+/* Appends what fits of data (a field cut at the buffer's maximum). */
+static void
+add_cut(struct buf *out, const char *data, size_t len)
+{
+	size_t room = out->max - out->len;
+
+	buf_add(out, data, len < room ? len : room);
+}
+
 /*
  * The raw value of the first field called name in the header section
- * [h, end), unfolded (CRLF before white space removed), trimmed.
+ * [h, end), unfolded (CRLF before white space removed), trimmed, cut at
+ * out's maximum (MIME_HEADER_MAX).
  */
 static bool
 field_get(const char *h, const char *end, const char *name, struct buf *out)
@@ -70,7 +80,7 @@ field_get(const char *h, const char *end, const char *name, struct buf *out)
 	while (next_line(&p, end, &ls, &ll) && ll > 0) {
 		if (ls[0] == ' ' || ls[0] == '\t') {
 			if (in)
-				buf_add(out, ls, ll);
+				add_cut(out, ls, ll);
 			continue;
 		}
 		if (in)
@@ -82,7 +92,7 @@ field_get(const char *h, const char *end, const char *name, struct buf *out)
 				i++;
 			if (i < ll && ls[i] == ':') {
 				in = found = true;
-				buf_add(out, ls + i + 1, ll - i - 1);
+				add_cut(out, ls + i + 1, ll - i - 1);
 			}
 		}
 	}

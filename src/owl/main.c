@@ -522,7 +522,8 @@ batch_send(int argc, char **argv)
 	const char *files[OWL_ATTS_MAX];
 	size_t nfiles = 0, tl = 0;
 	struct buf *body = buf_new(OWL_MSG_MAX / 2);
-	char err[1024], chunk[65536], *to;
+	char err[1024], chunk[65536];
+	struct buf *to;
 	size_t n;
 	int ch, rc;
 
@@ -558,15 +559,12 @@ batch_send(int argc, char **argv)
 		       "-r, or a user name with a domain");
 	if (!one_addr(from))
 		die(1, "Incorrect format: %s", from);
+	/* the recipients as one "a, b, c" list */
 	for (int i = optind; i < argc; i++)
-		tl += strlen(argv[i]) + 1;
-	to = xmalloc(tl + 1);
-	to[0] = '\0';
-	for (int i = optind; i < argc; i++) {
-		strcat(to, argv[i]);
-		if (i + 1 < argc)
-			strcat(to, ", ");
-	}
+		tl += strlen(argv[i]) + 2;
+	to = buf_new(tl + 1);
+	for (int i = optind; i < argc; i++)
+		buf_printf(to, "%s%s", i > optind ? ", " : "", argv[i]);
 	while ((n = fread(chunk, 1, sizeof(chunk), stdin)) > 0)
 		if (buf_add(body, chunk, n) == -1)
 			die(1, "message text larger than %u MiB",
@@ -574,9 +572,10 @@ batch_send(int argc, char **argv)
 	if (ferror(stdin))
 		die(1, "reading the message text: %s", strerror(errno));
 	get_password();
-	rc = send_mail(from, to, cc, subject, body->data ? body->data : "",
-		       body->len, files, nfiles, err, sizeof(err));
-	free(to);
+	rc = send_mail(from, to->data, cc, subject,
+		       body->data ? body->data : "", body->len, files, nfiles,
+		       err, sizeof(err));
+	buf_free(&to);
 	buf_free(&body);
 	if (rc == -2)
 		die(1, "Incorrect format: %s", err);

@@ -320,3 +320,42 @@ def test_hostile_mail_is_shown_safely(mail, cert, home, tmp_path):
     assert r.returncode == 0, r.stderr
     assert os.listdir(str(out)) == ["escape.sh"]
     assert not (tmp_path / "escape.sh").exists()
+
+
+def test_batch_limits(mail, cert, home, tmp_path):
+    """OWL_ATTS_MAX (32), OWL_RCPTS_MAX (100), OWL_MSG_MAX (64 MiB of
+    message, so at most 48 MiB of attachments before base64) and the
+    32 MiB of text read from stdin: each refused with one line, nothing
+    sent."""
+    args = owl_args(mail, cert)
+    small = tmp_path / "a.txt"
+    small.write_text("x\n")
+    r = run_owl(args + ["send"] + ["-a", str(small)] * 33 + ["bob@localhost"],
+                home, "pw-alice", stdin="x\n")
+    assert r.returncode == 1 and r.stderr == "owl: more than 32 attachments\n"
+    r = run_owl(args + ["send"] + ["-a", str(small)] * 32 + ["bob@localhost"],
+                home, "pw-alice", stdin="x\n")
+    assert r.returncode == 0, r.stderr
+
+    rcpts = ["bob@localhost"] * 101
+    r = run_owl(args + ["send", "-s", "x"] + rcpts, home, "pw-alice", stdin="x\n")
+    assert r.returncode == 1
+    assert r.stderr == "owl: Incorrect format: more than 100 addresses\n"
+    r = run_owl(args + ["send", "-s", "x"] + rcpts[:100], home, "pw-alice",
+                stdin="x\n")
+    assert "more than" not in r.stderr
+    delivered = len(mail.messages("bob"))
+
+    big = tmp_path / "big.bin"
+    with open(str(big), "wb") as f:  # sparse: 48 MiB - 64 KiB + 1
+        f.truncate((64 << 20) // 4 * 3 - 65536 + 1)
+    r = run_owl(args + ["send", "-a", str(big), "bob@localhost"], home,
+                "pw-alice", stdin="x\n")
+    assert r.returncode == 1
+    assert r.stderr == "owl: Error in sending mail: message larger than 64 MiB\n"
+
+    r = run_owl(args + ["send", "bob@localhost"], home, "pw-alice",
+                stdin="x" * ((32 << 20) + 1))
+    assert r.returncode == 1
+    assert r.stderr == "owl: message text larger than 32 MiB\n"
+    assert len(mail.messages("bob")) == delivered  # nothing more sent

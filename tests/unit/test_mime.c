@@ -324,6 +324,61 @@ test_limits(void **state)
 }
 
 static void
+test_field_limits(void **state)
+{
+	struct buf *b = buf_new(1 << 20), *h = buf_new(1 << 20);
+	struct mime_doc d;
+	char bnd[202];
+
+	(void)state;
+	/* a header field over MIME_HEADER_MAX is cut there, in one line or
+	 * folded */
+	for (int folded = 0; folded < 2; folded++) {
+		buf_reset(b);
+		buf_addstr(b, "Subject: ");
+		for (int i = 0; i < MIME_HEADER_MAX + 100; i++)
+			buf_addstr(b, folded && i % 70 == 69 ? "\n y" : "y");
+		buf_addstr(b, "\n\nbody\n");
+		assert_true(mime_header_get(b->data, b->len, "Subject", h));
+		assert_true(h->len > MIME_HEADER_MAX - 100);
+		assert_true(h->len <= MIME_HEADER_MAX);
+		mime_parse(b->data, b->len, &d);
+		assert_string_equal(d.subject, h->data);
+		assert_string_equal(d.parts[0].data, "body\n");
+		mime_doc_free(&d);
+	}
+
+	/* a boundary of 200 octets is followed, 201 is not */
+	for (int n = 200; n <= 201; n++) {
+		memset(bnd, 'b', (size_t)n);
+		bnd[n] = '\0';
+		buf_reset(b);
+		buf_printf(b, "Content-Type: multipart/mixed; boundary=%s\n\n"
+			   "--%s\n\none\n--%s\n\ntwo\n--%s--\n", bnd, bnd,
+			   bnd, bnd);
+		mime_parse(b->data, b->len, &d);
+		assert_int_equal(d.nparts, n == 200 ? 2 : 1);
+		mime_doc_free(&d);
+	}
+
+	/* RFC 2231 continuations: sections 0..63 are joined, 64 ignored */
+	buf_reset(b);
+	buf_addstr(b, "Content-Type: application/x-y\n"
+		      "Content-Disposition: attachment");
+	for (int i = 0; i <= 64; i++)
+		buf_printf(b, ";\n filename*%d=\"%c\"", i, i == 64 ? 'Z' : 'a');
+	buf_addstr(b, "\n\nx\n");
+	mime_parse(b->data, b->len, &d);
+	assert_int_equal(d.nparts, 1);
+	assert_non_null(d.parts[0].filename);
+	assert_int_equal(strlen(d.parts[0].filename), 64);
+	assert_null(strchr(d.parts[0].filename, 'Z'));
+	mime_doc_free(&d);
+	buf_free(&b);
+	buf_free(&h);
+}
+
+static void
 test_safe_text_and_names(void **state)
 {
 	struct buf *b = buf_new(1024);
@@ -368,6 +423,7 @@ main(void)
 		cmocka_unit_test(test_encoders),
 		cmocka_unit_test(test_wild_messages),
 		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_field_limits),
 		cmocka_unit_test(test_safe_text_and_names),
 	};
 

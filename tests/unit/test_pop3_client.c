@@ -365,6 +365,43 @@ test_session_failures(void **state)
 }
 
 static void
+test_credential_limits(void **state)
+{
+	char user[POP3C_USER_MAX + 2], pass[POP3C_PASS_MAX + 2];
+	struct {
+		size_t ul, pl;
+		bool ok;
+	} cases[] = {
+		{POP3C_USER_MAX, POP3C_PASS_MAX, true},
+		{POP3C_USER_MAX + 1, 1, false},
+		{1, POP3C_PASS_MAX + 1, false},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct h h;
+
+		memset(user, 'u', cases[i].ul);
+		user[cases[i].ul] = '\0';
+		memset(pass, 'p', cases[i].pl);
+		pass[cases[i].pl] = '\0';
+		h_init(&h, POP3C_TLS_NO);
+		h.conf.user = user;
+		h.conf.pass = pass;
+		h_feed(&h, "+OK hi\r\n");
+		h_feed(&h, "+OK\r\nSASL PLAIN\r\n.\r\n");
+		if (cases[i].ok) {
+			assert_true(strncmp(h.out->data, "AUTH PLAIN ", 11) == 0);
+		} else {
+			assert_out(&h, "QUIT\r\n");
+			assert_non_null(strstr(pop3_client_error(h.c)->text,
+					       "not usable"));
+		}
+		h_free(&h);
+	}
+}
+
+static void
 test_data_pieces(void **state)
 {
 	struct h h;
@@ -414,6 +451,7 @@ main(void)
 		cmocka_unit_test(test_full_session),
 		cmocka_unit_test(test_user_pass),
 		cmocka_unit_test(test_session_failures),
+		cmocka_unit_test(test_credential_limits),
 		cmocka_unit_test(test_data_pieces),
 		cmocka_unit_test(test_parse_listing),
 	};

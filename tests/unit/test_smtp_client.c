@@ -690,6 +690,33 @@ test_auth(void **state)
 			       "unexpected AUTH challenge"));
 	h_free(&h);
 
+	/* the limits: SMTPC_USER_MAX and SMTPC_PASS_MAX log in, one more
+	 * octet of either does not (no AUTH; the server decides) */
+	{
+		char user[SMTPC_USER_MAX + 2], pass[SMTPC_PASS_MAX + 2];
+		size_t ul[] = {SMTPC_USER_MAX, SMTPC_USER_MAX + 1, 1};
+		size_t pl[] = {SMTPC_PASS_MAX, 1, SMTPC_PASS_MAX + 1};
+
+		for (int i = 0; i < 3; i++) {
+			memset(user, 'u', ul[i]);
+			user[ul[i]] = '\0';
+			memset(pass, 'p', pl[i]);
+			pass[pl[i]] = '\0';
+			h_init(&h);
+			h.conf.user = user;
+			h.conf.pass = pass;
+			h_msg(&h, &M1, "hi\n");
+			h_feed(&h, "220 mx\r\n");
+			h_feed(&h, "250-mx\r\n250 AUTH PLAIN\r\n");
+			if (i == 0)
+				assert_true(strncmp(h.out->data, "AUTH PLAIN ",
+						    11) == 0);
+			else
+				assert_out(&h, "MAIL FROM:<a@local.test>\r\n");
+			h_free(&h);
+		}
+	}
+
 	/* no mechanism we know, or no credentials: no AUTH */
 	h_init(&h);
 	h.conf.user = "alice";
