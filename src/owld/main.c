@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/resource.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -432,6 +433,33 @@ daemonize(void)
 }
 
 /* Root with user= set: hand the data dir over, then become that user. */
+/*
+ * Each connection holds a socket, and a POP3 session streaming a message
+ * one more descriptor; the usual soft limit of 1024 would make accept()
+ * fail with EMFILE long before max_connections.  Raise the soft limit to
+ * what the configuration needs, up to the hard limit, which is the
+ * administrator's (systemd's LimitNOFILE=, limits.conf) and left alone;
+ * if it is too low, say so and serve with what there is.
+ */
+static void
+raise_nofile(const struct conf *c)
+{
+	rlim_t need = (rlim_t)c->max_connections * 2 + c->relay_max_conns +
+		      c->workers * 4 + 64;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur >= need)
+		return;
+	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need
+			      ? need
+			      : rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur < need)
+		log_msg(LOGL_WARN, "owld", "event=nofile-limit limit=%llu "
+			"needed=%llu max_connections=%u",
+			(unsigned long long)rl.rlim_cur,
+			(unsigned long long)need, c->max_connections);
+}
+
 static void
 drop_privileges(const struct conf *c)
 {
@@ -558,6 +586,7 @@ main(int argc, char **argv)
 	if (daemon)
 		daemonize();
 	write_pidfile(C.pid_file);
+	raise_nofile(&C);
 	drop_privileges(&C);
 	signal(SIGPIPE, SIG_IGN);
 

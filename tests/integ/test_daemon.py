@@ -288,25 +288,70 @@ def test_sample_config_and_readme_list_every_key(tmp_path):
     assert r.returncode == 0
 
 
-def test_out_of_file_descriptors_recovers(tmp_path):
-    """accept() failing with EMFILE pauses the listener instead of spinning;
-    once clients leave, service resumes."""
+def start_with_nofile(o, soft, hard):
+    """Starts owld o with RLIMIT_NOFILE set to (soft, hard)."""
     import resource
-    from conftest import Owld
-    o = Owld(tmp_path / "d", ["max_connections=1000"])
 
-    def lowfd():
-        resource.setrlimit(resource.RLIMIT_NOFILE, (48, 48))
+    def limit():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
     args_popen = subprocess.Popen
 
     def popen(*a, **kw):
-        kw["preexec_fn"] = lowfd
+        kw["preexec_fn"] = limit
         return args_popen(*a, **kw)
     subprocess.Popen = popen
     try:
         o.start()
     finally:
         subprocess.Popen = args_popen
+
+
+def test_soft_nofile_limit_raised_for_max_connections(tmp_path):
+    """A soft limit of 1024 descriptors would refuse connections long
+    before max_connections=1500: owld raises it (up to the hard limit)
+    and greets 1,200 clients at once."""
+    import resource
+    from conftest import Owld
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 4096:
+        pytest.skip("hard RLIMIT_NOFILE below 4096")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (4096, hard))
+    o = Owld(tmp_path / "d", ["max_connections=1500", "pop3.listen=",
+                              "submission.listen="], verbose=False)
+    start_with_nofile(o, 1024, 4096)
+    socks = []
+    try:
+        limits = open("/proc/%d/limits" % o.proc.pid).read()
+        assert any(line.startswith("Max open files") and line.split()[3] == "3090"
+                   for line in limits.splitlines()), limits
+        for _ in range(1200):
+            s = socket.create_connection(("127.0.0.1", o.port), timeout=10)
+            socks.append(s)
+            assert s.recv(100).startswith(b"220 ")
+        assert "accept-failed" not in o.logtext()
+    finally:
+        for s in socks:
+            s.close()
+        o.stop()
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_nofile_hard_limit_too_low_is_logged(tmp_path):
+    from conftest import Owld
+    o = Owld(tmp_path / "d", ["max_connections=1000"], verbose=False)
+    start_with_nofile(o, 48, 48)
+    try:
+        assert "event=nofile-limit limit=48 needed=2090" in o.logtext()
+    finally:
+        o.stop()
+
+
+def test_out_of_file_descriptors_recovers(tmp_path):
+    """accept() failing with EMFILE pauses the listener instead of spinning;
+    once clients leave, service resumes."""
+    from conftest import Owld
+    o = Owld(tmp_path / "d", ["max_connections=1000"])
+    start_with_nofile(o, 48, 48)
     try:
         socks = []
         for _ in range(60):
