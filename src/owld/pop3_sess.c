@@ -121,6 +121,13 @@ static void
 flush(struct pop3_sess *s)
 {
 	owld_send(s->conn, "pop3", s->id, s->out);
+	if (s->out->cap > OUT_CAP) {
+		/* a listing made it big: give that memory back */
+		size_t max = s->out->max;
+
+		buf_free(&s->out);
+		s->out = buf_new(max);
+	}
 }
 
 /* Sends streamed message text: traced as a count, not as text. */
@@ -446,6 +453,8 @@ login_done(struct wpool_job *job)
 		}
 		pop3_server_set_mailbox(s->core, s->msgs,
 					(unsigned)s->box->n);
+		/* the core writes a LIST/UIDL listing whole: make room */
+		s->out->max = OUT_CAP + (s->box->n + 2) * POP3_LIST_LINE_MAX;
 		r = POP3_R_OK;
 		log_msg(LOGL_INFO, "pop3", "id=%s peer=%s event=login user=%s "
 			"messages=%zu", s->id, s->peer, q, s->box->n);

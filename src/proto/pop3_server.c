@@ -464,6 +464,18 @@ cmd_stat(struct pop3_server *s, const char *args, struct buf *out)
 	return POP3_ACT_NONE;
 }
 
+/* A listing cut short at the output bound would still end with "." and
+ * look whole to the client; refuse it instead. */
+static bool
+listing_fits(const struct pop3_server *s, struct buf *out)
+{
+	if ((size_t)s->nmsgs + 2 <= (out->max - out->len) / POP3_LIST_LINE_MAX)
+		return true;
+	buf_line(out, "-ERR [SYS/TEMP] Listing too long for this session, "
+		 "ask per message");
+	return false;
+}
+
 static enum pop3_act
 cmd_list(struct pop3_server *s, const char *args, struct buf *out)
 {
@@ -478,6 +490,8 @@ cmd_list(struct pop3_server *s, const char *args, struct buf *out)
 		buf_line(out, "+OK %ld %zu", i + 1, s->msgs[i].size);
 		return POP3_ACT_NONE;
 	}
+	if (!listing_fits(s, out))
+		return POP3_ACT_NONE;
 	totals(s, &count, &size);
 	buf_line(out, "+OK %u messages (%zu octets)", count, size);
 	for (unsigned j = 0; j < s->nmsgs; j++)
@@ -499,6 +513,8 @@ cmd_uidl(struct pop3_server *s, const char *args, struct buf *out)
 		buf_line(out, "+OK %ld %s", i + 1, s->msgs[i].uidl);
 		return POP3_ACT_NONE;
 	}
+	if (!listing_fits(s, out))
+		return POP3_ACT_NONE;
 	buf_line(out, "+OK Unique-ID listing follows");
 	for (unsigned j = 0; j < s->nmsgs; j++)
 		if (!s->dele[j])
@@ -575,6 +591,8 @@ cmd_rset(struct pop3_server *s, const char *args, struct buf *out)
 	if (args != NULL)
 		return fail(s, out, "Syntax error: RSET takes no argument");
 	memset(s->dele, 0, s->nmsgs * sizeof(*s->dele));
+	if (!listing_fits(s, out))
+		return POP3_ACT_NONE;
 	totals(s, &count, &size);
 	buf_line(out, "+OK %u messages (%zu octets)", count, size);
 	return POP3_ACT_NONE;

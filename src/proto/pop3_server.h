@@ -44,6 +44,10 @@
 #define POP3_NAME_MAX 255	/* user name */
 #define POP3_PASS_MAX 1024
 #define POP3_UIDL_MAX 70	/* RFC 1939: 1 to 70 characters 0x21-0x7E */
+/* The longest LIST or UIDL listing line, "4294967295 <uidl>\r\n": a
+ * listing is written whole, so the output buffer needs (n + 2) times this
+ * free for n messages, or the listing is refused with -ERR [SYS/TEMP]. */
+#define POP3_LIST_LINE_MAX (10 + 1 + POP3_UIDL_MAX + 2)
 
 struct pop3_conf {
 	const char *hostname;

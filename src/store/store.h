@@ -73,6 +73,7 @@ struct store_msg {
 	char *file;		/* Maildir: its name in cur/ */
 	off_t from_off;		/* mbox: its From_ line */
 	off_t off, end;		/* mbox: its text in the file */
+	unsigned long long sec, usec; /* Maildir: arrival time from the name */
 };
 
 struct store_box {

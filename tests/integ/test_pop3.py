@@ -226,6 +226,30 @@ def test_list_reads_no_message_file(owld):
     p.quit()
 
 
+def test_list_and_uidl_of_10000_messages(owld):
+    """A whole listing is queued at once: it once stopped at the output
+    bound (about 2,500 UIDL lines) and still ended with a "."."""
+    o = owld()
+    box = os.path.join(o.datadir, "mail", "localhost", "alice")
+    for sub in ("new", "cur", "tmp"):
+        os.makedirs(os.path.join(box, sub))
+    n = 10000
+    uid = "1800000000.M%06dP123456Q%d.a-fairly-long-host-name.example.org"
+    for i in range(n):
+        with open(os.path.join(box, "cur", uid % (i, i) + ",S=5,W=6:2,"), "wb") as f:
+            f.write(b"tiny\n")
+    p = o.poplib()
+    assert p.stat() == (n, 6 * n)
+    listing = p.list()[1]
+    assert len(listing) == n and listing[-1] == b"%d 6" % n
+    uidls = p.uidl()[1]
+    assert len(uidls) == n
+    assert uidls[0] == b"1 " + (uid % (0, 0)).encode()
+    assert uidls[-1] == b"%d " % n + (uid % (n - 1, n - 1)).encode()
+    assert p.uidl(n)  # and a short reply after the long ones
+    p.quit()
+
+
 def test_pop3_commands_and_errors(owld):
     o = owld(["pop3.max_errors=40"])
     o.send(["alice@localhost"], b"Subject: m\r\n\r\nbody\r\n")

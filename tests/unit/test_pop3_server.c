@@ -301,6 +301,34 @@ test_transaction_state(void **st)
 		      "EXPIRE NEVER\r\nIMPLEMENTATION owlpost\r\n.\r\n");
 }
 
+/* A listing is written whole or refused, never cut at the output bound. */
+static void
+test_listing_bound(void **st)
+{
+	static const char *ask = "LIST\r\nUIDL\r\nLIST 1\r\n";
+	struct h h;
+
+	(void)st;
+	h_init(&h, 0);
+	h_bytes(&h, LOGIN, strlen(LOGIN));
+	/* 3 messages: 5 lines of POP3_LIST_LINE_MAX; room for 4 */
+	buf_free(&h.out);
+	h.out = buf_new(4 * POP3_LIST_LINE_MAX + POP3_LIST_LINE_MAX - 1);
+	h_bytes(&h, ask, strlen(ask));
+	assert_string_equal(h.out->data,
+			    "-ERR [SYS/TEMP] Listing too long for this "
+			    "session, ask per message\r\n"
+			    "-ERR [SYS/TEMP] Listing too long for this "
+			    "session, ask per message\r\n+OK 1 33\r\n");
+	/* room for 5: whole listings */
+	buf_free(&h.out);
+	h.out = buf_new(5 * POP3_LIST_LINE_MAX);
+	h_bytes(&h, "LIST\r\n", 6);
+	assert_string_equal(h.out->data, "+OK 3 messages (112 octets)\r\n"
+			    "1 33\r\n2 49\r\n3 30\r\n.\r\n");
+	h_free(&h);
+}
+
 static void
 test_bad_arguments(void **st)
 {
@@ -702,6 +730,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_authorization_state),
 		cmocka_unit_test(test_transaction_state),
+		cmocka_unit_test(test_listing_bound),
 		cmocka_unit_test(test_bad_arguments),
 		cmocka_unit_test(test_update),
 		cmocka_unit_test(test_login_results),
