@@ -113,12 +113,15 @@ fuzz: fuzz-build
 	    2>build-fuzz/$$n.log || { tail -50 build-fuzz/$$n.log; exit 1; }; \
 	  tail -1 build-fuzz/$$n.log; done
 
-# owld side by side with Postfix and smtp-sink (see bench/bench.py); not
-# a test: timings are printed, not judged.  check runs a short smoke of it.
-bench: test-deps all
+# owld side by side with Postfix, Dovecot and smtp-sink (see bench/bench.py);
+# not a test: timings are printed, not judged.  check runs a short smoke.
+$(BUILD)/pop3load: bench/pop3load.c
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $<
+
+bench: test-deps all $(BUILD)/pop3load
 	OWLD_BUILD=$(BUILD) $(PY) bench/bench.py
 
-bench-smoke: all
+bench-smoke: all $(BUILD)/pop3load
 	OWLD_BUILD=$(BUILD) $(PY) bench/bench.py --smoke
 
 # The layers of DESIGN.md: protocol cores do no I/O, store/ no event loop.
