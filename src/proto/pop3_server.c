@@ -591,8 +591,6 @@ cmd_rset(struct pop3_server *s, const char *args, struct buf *out)
 	if (args != NULL)
 		return fail(s, out, "Syntax error: RSET takes no argument");
 	memset(s->dele, 0, s->nmsgs * sizeof(*s->dele));
-	if (!listing_fits(s, out))
-		return POP3_ACT_NONE;
 	totals(s, &count, &size);
 	buf_line(out, "+OK %u messages (%zu octets)", count, size);
 	return POP3_ACT_NONE;
