@@ -221,7 +221,8 @@ class Server:
 class Owld(Server):
     name = "owld"
 
-    def __init__(self, base, users=("u",), opts=()):
+    def __init__(self, base, users=("u",), opts=(), wrap=()):
+        """wrap: a command to run owld under (valgrind)."""
         self.d = tempfile.mkdtemp(prefix="owld-", dir=base)
         for u in users:
             r = subprocess.run([os.path.join(BUILD, "owlctl"), "-D", self.d, "user",
@@ -229,7 +230,7 @@ class Owld(Server):
                                text=True, capture_output=True)
             assert r.returncode == 0, r.stderr
         self.port, self.pop3_port = free_port(), free_port()
-        argv = [os.path.join(BUILD, "owld"), "-D", self.d,
+        argv = list(wrap) + [os.path.join(BUILD, "owld"), "-D", self.d,
                 "-o", "smtp.listen=127.0.0.1:%d" % self.port,
                 "-o", "pop3.listen=127.0.0.1:%d" % self.pop3_port,
                 "-o", "submission.listen=",
@@ -237,8 +238,9 @@ class Owld(Server):
                 "-o", "log.file=" + os.path.join(self.d, "log")]
         for o in opts:
             argv += ["-o", o]
-        self.proc = self.spawn(argv, stderr=subprocess.DEVNULL)
-        wait_port(self.port)
+        self.proc = self.spawn(argv, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+        wait_port(self.port, timeout=120 if wrap else 20)
 
     @staticmethod
     def rcpt(u):
@@ -254,7 +256,7 @@ class Owld(Server):
 
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)
-        self.proc.wait(timeout=60)
+        self.proc.wait(timeout=120)
         self.release()
 
 
@@ -412,7 +414,7 @@ def pop3load(port, users, *flags):
 
 
 def run_servers(servers, fn):
-    """fn(server) for each started server, stopping each one afterwards."""
+    """fn(servers()), stopping that server afterwards."""
     srv = servers()
     try:
         return fn(srv)
@@ -466,23 +468,13 @@ def callgrind_ir(base, n):
     """Instructions owld executes for n messages over one session."""
     if not shutil.which("valgrind"):
         return None
-    d = tempfile.mkdtemp(prefix="owld-cg-", dir=base)
-    subprocess.run([os.path.join(BUILD, "owlctl"), "-D", d, "user", "add",
-                    "u@localhost"], input=PASSWORD + "\n", text=True,
-                   capture_output=True, check=True)
-    port, out = free_port(), os.path.join(d, "callgrind.out")
-    p = subprocess.Popen(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out,
-                          os.path.join(BUILD, "owld"), "-D", d,
-                          "-o", "smtp.listen=127.0.0.1:%d" % port, "-o", "pop3.listen=",
-                          "-o", "submission.listen=", "-o", "log.file=" + d + "/log"],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    out = os.path.join(base, "callgrind-%d.out" % n)
+    o = Owld(base, wrap=["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out])
     try:
-        wait_port(port, timeout=120)
         if n:
-            smtp_source(port, "u@localhost", 1, n)
+            smtp_source(o.port, o.rcpt("u"), 1, n)
     finally:
-        p.send_signal(signal.SIGTERM)
-        p.wait(timeout=120)
+        o.stop()
     for line in open(out):
         if line.startswith("summary:") or line.startswith("totals:"):
             return int(line.split()[1])

@@ -432,7 +432,6 @@ daemonize(void)
 	dup2(log_fd(), 2);
 }
 
-/* Root with user= set: hand the data dir over, then become that user. */
 /*
  * Each connection holds a socket, and a POP3 session streaming a message
  * one more descriptor; the usual soft limit of 1024 would make accept()
@@ -460,6 +459,7 @@ raise_nofile(const struct conf *c)
 			(unsigned long long)need, c->max_connections);
 }
 
+/* Root with user= set: hand the data dir over, then become that user. */
 static void
 drop_privileges(const struct conf *c)
 {
