@@ -266,11 +266,12 @@ class Sink:
                 with sink.lock:
                     sink.connections += 1
                 opened = time.time()
+                closed = None
                 try:
-                    sink.session(self.rfile, self.wfile, self.request)
+                    closed = sink.session(self.rfile, self.wfile, self.request)
                 finally:
                     with sink.lock:
-                        sink.spans.append((opened, time.time()))
+                        sink.spans.append((opened, closed or time.time()))
 
         class Server(socketserver.ThreadingTCPServer):
             allow_reuse_address = True
@@ -282,6 +283,8 @@ class Sink:
         self.thread.start()
 
     def session(self, rfile, wfile, sock=None):
+        """Serves one connection; returns when it ended for the client (the
+        moment QUIT was answered), or None when the client went away."""
         def say(text):
             wfile.write(text.encode() + b"\r\n")
             wfile.flush()
@@ -349,8 +352,11 @@ class Sink:
                 sender, rcpts = None, []
                 say("250 ok")
             elif verb == "QUIT":
+                # the session ends here for the client: once it reads 221 it
+                # may open the next one before this thread runs again
+                closed = time.time()
                 say("221 bye")
-                return
+                return closed
             else:
                 say("502 5.5.1 unknown")
 
