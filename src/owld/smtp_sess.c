@@ -2,7 +2,9 @@
  * smtp_sess - glue between net/conn, the smtp_server core, auth/users and
  * store/.  It runs every action the core returns: recipient checks inline
  * (an in-memory table), message commits on the worker pool.  A commit job
- * holds everything it needs (message, recipients); if its session is gone
+ * holds everything it needs (message or its spool file, recipients); a
+ * message past SPOOL_AT is written to the spool as it arrives, so memory
+ * stays bounded whatever smtp.max_size is.  If its session is gone
  * when it completes, only the job is freed: the message is on disk, and
  * the client, which got no 250, may send it again.
  */
@@ -20,10 +22,26 @@
 #include "../lib/log.h"
 #include "../net/conn.h"
 #include "../relay/relay.h"
+#include "../store/fsops.h"
 #include "../store/queue.h"
 #include "owld.h"
 
 #define OUT_MAX (64 * 1024)	/* replies of one pipelined group */
+/*
+ * A message stays in memory up to this size (nearly all mail does); past it
+ * what has arrived goes to a spool file in pieces of this size, so a big
+ * message costs a session this much memory, not its size.
+ */
+#define SPOOL_AT (256 * 1024)
+
+/* A message that outgrew memory: its text so far, in an anonymous file. */
+struct spool {
+	int fd;			/* -1: none, the message is all in msg */
+	size_t len;		/* octets written to it */
+	size_t crlf_len;	/* their size with CRLF line ends */
+	bool eightbit;		/* any octet >= 0x80 in them */
+	int err;		/* a write failed: the message gets 451/452 */
+};
 
 struct commit;
 struct authjob;
@@ -41,7 +59,8 @@ struct smtp_sess {
 	struct conn *conn;
 	struct smtp_server *core;
 	struct buf *out;
-	struct buf *msg;	/* trace headers + message, LF line ends */
+	struct buf *msg;	/* trace headers + message, LF line ends; */
+	struct spool spool;	/* or its tail, with the rest in a spool */
 	char msgid[17];		/* of the message being received */
 	struct commit *commit;	/* in flight, or NULL */
 	unsigned mails, rcpts;
@@ -77,6 +96,7 @@ static void on_timeout(void *arg);
 static void on_closed(void *arg, const char *reason);
 static void on_secured(void *arg);
 static void run_act(struct smtp_sess *s, enum smtp_act act);
+static void spool_close(struct smtp_sess *s);
 
 static const struct conn_ops smtp_conn_ops = {
 	.line = on_line,
@@ -130,6 +150,7 @@ accept_sess(int fd, struct sockaddr *sa, struct owld *d, enum listener kind)
 	s->core = smtp_server_new(submission ? &d->sub_conf : &d->smtp_conf);
 	smtp_server_plain_auth(s->core, owld_plain_auth(d, fd));
 	s->out = buf_new(OUT_MAX);
+	s->spool.fd = -1;
 	s->conn = conn_new(d->base, fd, &smtp_conn_ops, s,
 			   d->conf->smtp_timeout, 2 * d->conf->smtp_max_line,
 			   OUT_MAX);
@@ -255,6 +276,7 @@ on_closed(void *arg, const char *reason)
 	smtp_server_free(&s->core);
 	buf_free(&s->out);
 	buf_free(&s->msg);
+	spool_close(s);
 	free(s);
 	owld_check_stopped(d);
 }
@@ -401,6 +423,7 @@ begin_message(struct smtp_sess *s)
 	localtime_r(&now, &tm);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
 	buf_free(&s->msg);
+	spool_close(s);
 	/* LF storage is never longer than the CRLF size the core caps */
 	b = s->msg = buf_new(s->d->conf->smtp_max_size + TRACE_MAX);
 	buf_printf(b, "Return-Path: <%s>\n", sender);
@@ -429,12 +452,72 @@ has_8bit(const char *p, size_t n)
 }
 
 static void
+spool_close(struct smtp_sess *s)
+{
+	if (s->spool.fd != -1)
+		close(s->spool.fd);
+	memset(&s->spool, 0, sizeof(s->spool));
+	s->spool.fd = -1;
+}
+
+/* Moves what msg holds to the spool, made on first use. */
+static void
+spool_write(struct smtp_sess *s)
+{
+	struct spool *sp = &s->spool;
+	struct buf *b = s->msg;
+
+	if (sp->err == 0 && sp->fd == -1 &&
+	    (sp->fd = queue_spool_open(s->d->qdir)) == -1)
+		sp->err = errno;
+	if (sp->err == 0 && fsops_write_all(sp->fd, b->data, b->len) == -1)
+		sp->err = errno;
+	if (sp->err == 0) {
+		sp->len += b->len;
+		sp->crlf_len += store_crlf_size(b->data, b->len);
+		sp->eightbit = sp->eightbit || has_8bit(b->data, b->len);
+	}
+	buf_reset(b);
+}
+
+/*
+ * A spooled message at its end: the tail goes to the file too.  False if
+ * the spool failed on the way; the message is then answered 451/452 here,
+ * with nothing stored.
+ */
+static bool
+spool_finish(struct smtp_sess *s)
+{
+	int err;
+
+	if (s->spool.fd == -1 && s->spool.err == 0)
+		return true; /* all in memory */
+	spool_write(s);
+	if (s->spool.err == 0)
+		return true;
+	err = s->spool.err;
+	log_msg(LOGL_ERROR, "smtp", "id=%s event=delivery-failed msgid=%s "
+		"error=\"spool in %s/tmp: %s\"", s->id, s->msgid,
+		s->d->qdir, strerror(err));
+	spool_close(s);
+	buf_free(&s->msg);
+	run_act(s, smtp_server_done(s->core, err == ENOSPC || err == EDQUOT
+						     ? SMTP_R_NOSPACE
+						     : SMTP_R_TEMP,
+				    s->msgid, s->out));
+	return false;
+}
+
+static void
 start_commit(struct smtp_sess *s)
 {
 	struct smtp_txn t;
-	struct commit *c = xcalloc(1, sizeof(*c));
+	struct commit *c;
 	size_t i, j, n = 0;
 
+	if (!spool_finish(s))
+		return;
+	c = xcalloc(1, sizeof(*c));
 	smtp_server_txn(s->core, &t);
 	c->d = s->d;
 	c->sess = s;
@@ -482,16 +565,30 @@ start_commit(struct smtp_sess *s)
 		c->env.created = c->env.next = time(NULL);
 		snprintf(c->env.sender, sizeof(c->env.sender), "%s",
 			 c->sender);
-		c->env.size = store_crlf_size(s->msg->data, s->msg->len);
-		c->env.eightbit = has_8bit(s->msg->data, s->msg->len);
 	}
-	c->msg = s->msg; /* the job owns the message from here */
-	s->msg = NULL;
+	/* the job owns the message (or its spool) from here */
+	if (s->spool.fd != -1) {
+		c->del.fd = s->spool.fd;
+		c->del.len = s->spool.len;
+		c->del.crlf_len = s->spool.crlf_len;
+		c->env.eightbit = s->spool.eightbit;
+		s->spool.fd = -1;
+		spool_close(s);
+		buf_free(&s->msg);
+	} else {
+		c->msg = s->msg;
+		s->msg = NULL;
+		c->del.fd = -1;
+		c->del.data = c->msg->data;
+		c->del.len = c->msg->len;
+		c->del.crlf_len = store_crlf_size(c->del.data, c->del.len);
+		if (c->env.nrcpts > 0)
+			c->env.eightbit = has_8bit(c->del.data, c->del.len);
+	}
+	c->env.size = c->del.crlf_len;
 	c->del.sender = c->sender;
 	c->del.users = (const char *const *)c->users;
 	c->del.nusers = n;
-	c->del.data = c->msg->data;
-	c->del.len = c->msg->len;
 	c->del.when = time(NULL);
 	s->commit = c;
 	s->mails++;
@@ -514,8 +611,8 @@ commit_run(struct wpool_job **jobs, size_t n)
 		c->del.res = STORE_OK;
 		if (c->env.nrcpts > 0) {
 			/* the queue first: undone if local delivery fails */
-			if (queue_add(c->d->qdir, &c->env, c->msg->data,
-				      c->msg->len, c->qerr,
+			if (queue_add(c->d->qdir, &c->env, c->del.data,
+				      c->del.fd, c->del.len, c->qerr,
 				      sizeof(c->qerr)) == -1) {
 				c->del.res = errno == ENOSPC ? STORE_NOSPACE
 							     : STORE_TEMP;
@@ -559,6 +656,8 @@ commit_free(struct commit *c)
 		free(c->users[i]);
 	free(c->users);
 	buf_free(&c->msg);
+	if (c->del.fd != -1)
+		close(c->del.fd);
 	qenv_free(&c->env);
 	free(c);
 }
@@ -729,12 +828,15 @@ run_act(struct smtp_sess *s, enum smtp_act act)
 		if (buf_add(s->msg, req->data, req->len) == -1 ||
 		    buf_addc(s->msg, '\n') == -1)
 			abort(); /* the core's size cap makes this impossible */
+		if (s->msg->len >= SPOOL_AT)
+			spool_write(s);
 		break;
 	case SMTP_ACT_COMMIT:
 		start_commit(s);
 		break;
 	case SMTP_ACT_DATA_ABORT:
 		buf_free(&s->msg);
+		spool_close(s);
 		break;
 	case SMTP_ACT_CLOSE:
 		flush(s);

@@ -1006,7 +1006,7 @@ make_bounce(struct rjob *j)
 		const char *users[1] = {user};
 		struct store_delivery del = {
 			.sender = "", .users = users, .nusers = 1,
-			.when = time(NULL),
+			.fd = -1, .when = time(NULL),
 		};
 		struct store_delivery *dp = &del;
 
@@ -1029,7 +1029,7 @@ make_bounce(struct rjob *j)
 		be->rcpts[0].state = QR_PENDING;
 		snprintf(be->rcpts[0].addr, sizeof(be->rcpts[0].addr), "%s",
 			 j->env.sender);
-		if (queue_add(d->qdir, be, b->data, b->len, j->err,
+		if (queue_add(d->qdir, be, b->data, -1, b->len, j->err,
 			      sizeof(j->err)) == 0) {
 			j->bqueued = true;
 			j->result = "bounce-queued";

@@ -132,6 +132,65 @@ fsops_write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
+/* Copies len octets from in (offset 0) with read and write. */
+static int
+copy_rw(int fd, int in, off_t off, size_t len)
+{
+	size_t size = len < 65536 ? len : 65536;
+	char *b = malloc(size > 0 ? size : 1);
+	int r = 0;
+
+	if (b == NULL)
+		return -1;
+	while (len > 0) {
+		ssize_t n = pread(in, b, len < size ? len : size, off);
+
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO; /* the file is shorter than said */
+			r = -1;
+			break;
+		}
+		if (fsops_write_all(fd, b, (size_t)n) == -1) {
+			r = -1;
+			break;
+		}
+		off += n;
+		len -= (size_t)n;
+	}
+	free(b);
+	return r;
+}
+
+int
+fsops_write_text(int fd, const char *data, int in, size_t len)
+{
+	loff_t off = 0;
+
+	if (data != NULL)
+		return fsops_write_all(fd, data, len);
+	if (fault(FSOP_WRITE))
+		return -1;
+	while (len > 0) {
+		ssize_t n = copy_file_range(in, &off, fd, NULL, len, 0);
+
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && (errno == EXDEV || errno == EINVAL ||
+				errno == ENOSYS || errno == EOPNOTSUPP))
+			return copy_rw(fd, in, off, len);
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO; /* the file is shorter than said */
+			return -1;
+		}
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
 int
 fsops_fsync(int fd)
 {

@@ -25,6 +25,12 @@ int fsops_inject_spec(const char *spec);
 
 int fsops_open(const char *path, int flags, mode_t mode);
 int fsops_write_all(int fd, const void *data, size_t len);
+/*
+ * Writes a message text: len octets of data, or when data is NULL, of the
+ * file in from offset 0 (a spool file; copied in the kernel where it can
+ * be, with 64 KiB of memory where not).  A write fault fails it as a whole.
+ */
+int fsops_write_text(int fd, const char *data, int in, size_t len);
 int fsops_fsync(int fd);
 int fsops_close(int fd);
 int fsops_link(const char *from, const char *to);

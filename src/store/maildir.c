@@ -92,7 +92,7 @@ write_one(struct store *st, struct pending *p)
 		p->tmp[0] = '\0';
 		return;
 	}
-	if (fsops_write_all(fd, d->data, d->len) == -1) {
+	if (fsops_write_text(fd, d->data, d->fd, d->len) == -1) {
 		store_fail(d, errno, "write", p->tmp);
 		close(fd);
 		return;
@@ -107,7 +107,7 @@ write_one(struct store *st, struct pending *p)
 		return;
 	}
 	bsnprintf(p->final, sizeof(p->final), ",S=%zu,W=%zu", d->len,
-		 store_crlf_size(d->data, d->len));
+		 d->crlf_len);
 	for (i = 0; i < d->nusers; i++) {
 		store_mailbox_path(st, d->users[i], dir, sizeof(dir));
 		bsnprintf(path, sizeof(path), "%s/new/%s%s", dir, d->name,

@@ -121,57 +121,162 @@ close_box(struct box *b)
 		unlink(b->lock);
 }
 
-static bool
-is_from_line(const char *p, size_t n)
+/* Appends to an mbox file through a 64 KiB buffer; err keeps the first. */
+struct out {
+	int fd;
+	int err;		/* errno of the first failed write, or 0 */
+	size_t n;
+	char b[65536];
+};
+
+static void
+out_flush(struct out *o)
 {
-	while (n > 0 && *p == '>') {
-		p++;
-		n--;
-	}
-	return n >= 5 && memcmp(p, "From ", 5) == 0;
+	if (o->n > 0 && o->err == 0 &&
+	    fsops_write_all(o->fd, o->b, o->n) == -1)
+		o->err = errno != 0 ? errno : EIO;
+	o->n = 0;
 }
 
-/* The text to append: From_ line, quoted message, blank line. */
-static struct buf *
-render(const struct store_delivery *d, bool need_nl)
+static void
+out_add(struct out *o, const char *p, size_t n)
 {
+	while (n > 0) {
+		size_t k = sizeof(o->b) - o->n;
+
+		if (k > n)
+			k = n;
+		memcpy(o->b + o->n, p, k);
+		o->n += k;
+		p += k;
+		n -= k;
+		if (o->n == sizeof(o->b))
+			out_flush(o);
+	}
+}
+
+/*
+ * mboxrd quoting as a stream: a line matching ^>*From  gets one more '>'.
+ * At a line start the '>'s and the part of "From " matched so far are held
+ * back until the line shows whether it matches, so where the text is cut
+ * into chunks does not matter.
+ */
+struct quote {
+	bool bol;		/* at a line start, not decided yet */
+	size_t gt;		/* '>'s held */
+	size_t from;		/* octets of "From " held after them */
+	bool nl;		/* the last octet written was a line end */
+};
+
+static void
+quote_release(struct out *o, struct quote *q, bool match)
+{
+	if (match)
+		out_add(o, ">", 1);
+	for (; q->gt > 0; q->gt--)
+		out_add(o, ">", 1);
+	if (q->from > 0 || match)
+		q->nl = false;
+	out_add(o, "From ", q->from);
+	q->from = 0;
+	q->bol = false;
+}
+
+static void
+quote_feed(struct out *o, struct quote *q, const char *p, size_t n)
+{
+	while (n > 0) {
+		const char *nl;
+		size_t k;
+
+		if (q->bol) {
+			if (q->from == 0 && *p == '>') {
+				q->gt++;
+				q->nl = false;
+			} else if (*p == "From "[q->from]) {
+				if (++q->from == 5)
+					quote_release(o, q, true);
+			} else {
+				quote_release(o, q, false);
+				continue; /* *p is the line's own */
+			}
+			p++;
+			n--;
+			continue;
+		}
+		nl = memchr(p, '\n', n);
+		k = nl != NULL ? (size_t)(nl - p) + 1 : n;
+		out_add(o, p, k);
+		q->nl = q->bol = nl != NULL;
+		p += k;
+		n -= k;
+	}
+}
+
+/*
+ * Appends the From_ line, the X-UIDL header, the quoted message (from
+ * memory or read from its spool file in 64 KiB pieces) and a blank line.
+ */
+static int
+append_text(int fd, const struct store_delivery *d, bool need_nl)
+{
+	struct out *o = xmalloc(sizeof(*o));
+	struct quote q = {.bol = true, .nl = true};
 	char date[64];
 	struct tm tm;
-	const char *p = d->data, *end = d->data + d->len;
-	size_t extra = 0, max;
-	struct buf *b;
+	int err;
 
-	for (const char *q = p; q < end;) {
-		const char *nl = memchr(q, '\n', (size_t)(end - q));
-		size_t n = nl ? (size_t)(nl - q) : (size_t)(end - q);
-
-		if (is_from_line(q, n))
-			extra++;
-		q += n + 1;
-	}
-	if (__builtin_add_overflow(d->len, extra + 600, &max))
-		return NULL;
-	b = buf_new(max);
+	o->fd = fd;
+	o->err = 0;
+	o->n = 0;
 	gmtime_r(&d->when, &tm);
 	strftime(date, sizeof(date), "%a %b %e %H:%M:%S %Y", &tm);
 	if (need_nl)
-		buf_addc(b, '\n');
-	buf_printf(b, "From %s %s\n", d->sender[0] ? d->sender
-						    : "MAILER-DAEMON", date);
+		out_add(o, "\n", 1);
+	out_add(o, "From ", 5);
+	if (d->sender[0] != '\0')
+		out_add(o, d->sender, strlen(d->sender));
+	else
+		out_add(o, "MAILER-DAEMON", 13);
+	out_add(o, " ", 1);
+	out_add(o, date, strlen(date));
 	/* first, so a sender's own X-UIDL can never be taken for it */
-	buf_printf(b, "X-UIDL: %s\n", d->name);
-	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+	out_add(o, "\nX-UIDL: ", 9);
+	out_add(o, d->name, strlen(d->name));
+	out_add(o, "\n", 1);
+	if (d->data != NULL) {
+		quote_feed(o, &q, d->data, d->len);
+	} else {
+		char *b = xmalloc(65536);
+		size_t left = d->len;
+		off_t off = 0;
 
-		if (is_from_line(p, n))
-			buf_addc(b, '>');
-		buf_add(b, p, n);
-		buf_addc(b, '\n');
-		p += n + 1;
+		while (left > 0 && o->err == 0) {
+			ssize_t n = pread(d->fd, b, left < 65536 ? left : 65536,
+					  off);
+
+			if (n == -1 && errno == EINTR)
+				continue;
+			if (n <= 0) {
+				o->err = n == 0 ? EIO : errno;
+				break;
+			}
+			quote_feed(o, &q, b, (size_t)n);
+			off += n;
+			left -= (size_t)n;
+		}
+		free(b);
 	}
-	buf_addc(b, '\n');
-	return b;
+	if (q.bol)
+		quote_release(o, &q, false);
+	if (!q.nl)
+		out_add(o, "\n", 1);
+	out_add(o, "\n", 1);
+	out_flush(o);
+	err = o->err;
+	free(o);
+	errno = err;
+	return err != 0 ? -1 : 0;
 }
 
 static bool
@@ -219,19 +324,13 @@ mbox_deliver(struct store *st, struct store_delivery *d)
 	}
 	for (i = 0; i < d->nusers && d->res == STORE_OK; i++) {
 		struct box *b = &boxes[i];
-		struct buf *text = render(
-			d, !ends_with_nl(b->fd, b->old_size));
 
-		if (text == NULL) {
-			store_fail(d, EFBIG, "render", b->path);
-			break;
-		}
 		if (lseek(b->fd, b->old_size, SEEK_SET) == -1 ||
-		    fsops_write_all(b->fd, text->data, text->len) == -1)
+		    append_text(b->fd, d,
+				!ends_with_nl(b->fd, b->old_size)) == -1)
 			store_fail(d, errno, "write", b->path);
 		else if (fsops_fsync(b->fd) == -1)
 			store_fail(d, errno, "fsync", b->path);
-		buf_free(&text);
 	}
 	for (i = 0; i < d->nusers; i++) {
 		char dir[4096], *slash;

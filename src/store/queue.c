@@ -87,8 +87,8 @@ queue_msg_path(const char *qdir, const char *id, char *out, size_t size)
 /* Writes data to tmp/NAME, fsyncs it, renames it to SUB/ID. */
 static int
 write_file(const char *qdir, const char *sub, const char *id,
-	   const char *tmpsuffix, const char *data, size_t len, char *err,
-	   size_t errsz)
+	   const char *tmpsuffix, const char *data, int in, size_t len,
+	   char *err, size_t errsz)
 {
 	char tmp[4096], dst[4096];
 	int fd;
@@ -101,7 +101,8 @@ write_file(const char *qdir, const char *sub, const char *id,
 	fd = fsops_open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd == -1)
 		return fail(err, errsz, "open", tmp);
-	if (fsops_write_all(fd, data, len) == -1 || fsops_fsync(fd) == -1) {
+	if (fsops_write_text(fd, data, in, len) == -1 ||
+	    fsops_fsync(fd) == -1) {
 		int saved = errno;
 
 		close(fd);
@@ -298,15 +299,40 @@ queue_save(const char *qdir, const struct qenv *e, char *err, size_t errsz)
 	int r;
 
 	qenv_format(e, b);
-	r = write_file(qdir, "env", e->id, ".env", b->data, b->len, err,
+	r = write_file(qdir, "env", e->id, ".env", b->data, -1, b->len, err,
 		       errsz);
 	buf_free(&b);
 	return r;
 }
 
 int
+queue_spool_open(const char *qdir)
+{
+	char p[4096];
+	int fd;
+
+	if (path(p, sizeof(p), qdir, "tmp", NULL, "") == -1) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	fd = fsops_open(p, O_RDWR | O_TMPFILE, 0600);
+	if (fd != -1 || (errno != EOPNOTSUPP && errno != EISDIR &&
+			 errno != EINVAL))
+		return fd;
+	/* no O_TMPFILE here: a unique name, unlinked at once */
+	if (bsnprintf(p, sizeof(p), "%s/tmp/spool.XXXXXX", qdir) == -1) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	fd = mkostemp(p, O_CLOEXEC);
+	if (fd != -1)
+		unlink(p);
+	return fd;
+}
+
+int
 queue_add(const char *qdir, const struct qenv *e, const char *data,
-	  size_t len, char *err, size_t errsz)
+	  int fd, size_t len, char *err, size_t errsz)
 {
 	char p[4096];
 
@@ -315,8 +341,8 @@ queue_add(const char *qdir, const struct qenv *e, const char *data,
 		return -1;
 	}
 	/* the text first: an envelope never points at a missing text */
-	if (write_file(qdir, "msg", e->id, ".msg", data, len, err, errsz) ==
-		    -1 ||
+	if (write_file(qdir, "msg", e->id, ".msg", data, fd, len, err,
+		       errsz) == -1 ||
 	    queue_save(qdir, e, err, errsz) == -1) {
 		/* undo: a rename may have happened before a failed fsync */
 		int saved = errno;

@@ -49,9 +49,20 @@ struct qenv {
 
 /* Makes QDIR and its tmp/, msg/ and env/. */
 int queue_init(const char *qdir, char *err, size_t errsz);
-/* A new queue entry, durable on return 0 (say 250 only then). */
+/*
+ * A new queue entry, durable on return 0 (say 250 only then).  The text is
+ * data, or when data is NULL the file fd from offset 0 (a spool); len
+ * octets either way.
+ */
 int queue_add(const char *qdir, const struct qenv *e, const char *data,
-	      size_t len, char *err, size_t errsz);
+	      int fd, size_t len, char *err, size_t errsz);
+/*
+ * A spool for a message too big to keep in memory while it arrives: an
+ * anonymous file in QDIR/tmp (O_TMPFILE, or a name unlinked at once), open
+ * for reading and writing, gone once closed, also after a crash.  -1 with
+ * errno if it cannot be made.
+ */
+int queue_spool_open(const char *qdir);
 /* Replaces the envelope durably. */
 int queue_save(const char *qdir, const struct qenv *e, char *err,
 	       size_t errsz);

@@ -57,6 +57,9 @@ store_deliver(struct store *st, struct store_delivery **batch, size_t n)
 	for (i = 0; i < n; i++) {
 		batch[i]->res = STORE_OK;
 		batch[i]->error[0] = '\0';
+		if (batch[i]->crlf_len == 0 && batch[i]->data != NULL)
+			batch[i]->crlf_len = store_crlf_size(batch[i]->data,
+							     batch[i]->len);
 		store_unique_name(st, batch[i]);
 	}
 	if (st->fmt == MBOX_FMT_MAILDIR) {

@@ -12,7 +12,9 @@
  * directories touched by the batch are fsync'ed once each (group commit).
  * A delivery is all-or-nothing: when any step fails, what it had made
  * visible is removed again and res says TEMP, NOSPACE or PERM.  Only with
- * res == STORE_OK may the caller say 250.  See docs/MAILDIR.md.
+ * res == STORE_OK may the caller say 250.  A message too big to keep in
+ * memory comes as a spool file (data NULL, fd) and is copied from it, so no
+ * path holds a whole large message in memory.  See docs/MAILDIR.md.
  */
 #ifndef OWL_STORE_H
 #define OWL_STORE_H
@@ -31,8 +33,10 @@ struct store_delivery {
 	const char *sender;	/* reverse-path text, "" for <> */
 	const char *const *users; /* valid, distinct user@domain names */
 	size_t nusers;
-	const char *data;	/* the message with LF line ends */
-	size_t len;
+	const char *data;	/* the message with LF line ends, or NULL: */
+	int fd;			/* it is in this file from offset 0 (a spool) */
+	size_t len;		/* its octets */
+	size_t crlf_len;	/* its size with CRLF line ends; 0: counted */
 	time_t when;
 	/* out */
 	enum store_res res;

@@ -333,14 +333,15 @@ class Sink:
                     say("554 5.5.1 no valid recipients")
                     continue
                 say("354 go ahead")
-                data = b""
+                parts = []
                 while True:
                     l = rfile.readline()
                     if not l:
                         return
                     if l == b".\r\n":
                         break
-                    data += l[1:] if l.startswith(b".") else l
+                    parts.append(l[1:] if l.startswith(b".") else l)
+                data = b"".join(parts)
                 msg = {"from": sender, "rcpts": rcpts, "data": data, "acked": False,
                        "tls": tls.version() if tls else None}
                 with self.lock:

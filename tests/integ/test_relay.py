@@ -171,6 +171,22 @@ def test_relay_host_delivery(owld, sink):
     assert o.messages("alice") == []  # no bounce when all went well
 
 
+def test_big_message_through_the_queue(owld, sink):
+    """A message spooled on the way in (past 256 KiB) is queued from its
+    spool and relayed byte for byte, and delivered locally from it too."""
+    from test_smtp import big_message
+    s = sink()
+    o = owld(["relay.host=127.0.0.1:%d" % s.port], verbose=False)
+    _, stored = big_message(3 << 20)
+    body = stored.replace(b"\n", b"\r\n")
+    o.submit(["x@remote.test", "bob@localhost"], body)
+    m = s.wait(1)[0]
+    assert m["data"].endswith(b"\r\n" + body)
+    (_, raw), = o.messages("bob")
+    assert raw.endswith(b"\n" + stored)
+    wait_queue_empty(o)
+
+
 def test_temporary_failure_then_retry(owld, sink):
     tries = []
 

@@ -2,6 +2,7 @@
 smuggling, delivery byte for byte, and the real clients smtplib, swaks
 and curl."""
 import os
+import re
 import shutil
 import smtplib
 import subprocess
@@ -292,6 +293,85 @@ def test_disk_full_answers_452(owld):
     # the next one goes through
     code, lines = send_message(c, "Subject: y\r\n\r\nok\r\n.\r\n")
     assert code == 250
+    assert len(s.messages()) == 1
+
+
+def hwm_kib(pid):
+    """Peak resident memory of a process so far."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmHWM")
+
+
+def big_message(size):
+    """About size octets of lines to dot-stuff, to quote in mbox, and 8-bit
+    text: (what goes on the wire after DATA, the text as stored)."""
+    kinds = [b".leading dot", b"From the start", b">From quoted",
+             b"caf\xc3\xa9 " + b"x" * 60, b"y" * 76]
+    lines, n, i = [b"Subject: big", b""], 0, 0
+    while n < size:
+        line = kinds[i % len(kinds)] + b" %d" % i
+        lines.append(line)
+        n += len(line) + 2
+        i += 1
+    wire = b"".join((b"." if l.startswith(b".") else b"") + l + b"\r\n"
+                    for l in lines) + b".\r\n"
+    return wire, b"".join(l + b"\n" for l in lines)
+
+
+def low_quarantine():
+    """ASan keeps freed memory in quarantine; a small one, so that memory
+    bounds measure owld and not the sanitizer."""
+    asan = os.environ.get("ASAN_OPTIONS", "")
+    return {"ASAN_OPTIONS": asan + ":quarantine_size_mb=2"} if asan else {}
+
+
+@pytest.mark.parametrize("fmt", ["maildir", "mbox"])
+def test_big_message_is_spooled(owld, fmt):
+    """A 20 MB message, far past the 256 KiB owld keeps in memory, goes to
+    a spool file as it arrives: stored byte for byte for two users (mbox
+    quoting right wherever the spool's pieces are cut), and owld's peak
+    memory does not follow the message (the 8 MB bound of make bench)."""
+    s = owld(["mailbox.format=" + fmt], env=low_quarantine(), verbose=False)
+    wire, stored = big_message(20 << 20)
+    c = s.connect(timeout=120)
+    hello(c)
+    base = hwm_kib(s.proc.pid)
+    code, lines = send_message(c, wire, rcpts=("alice@localhost", "bob@localhost"))
+    assert code == 250, lines
+    grew = hwm_kib(s.proc.pid) - base
+    print("peak RSS %d KiB before, grew %d KiB" % (base, grew))
+    assert grew < 8 * 1024, "peak RSS grew %d KiB for a 20 MB message" % grew
+    for user in ("alice", "bob"):
+        if fmt == "maildir":
+            (name, raw), = s.messages(user)
+            assert name.endswith(",S=%d,W=%d" % (len(raw), len(raw) + raw.count(b"\n")))
+            assert body_of(raw) == stored
+        else:
+            with open(os.path.join(s.datadir, "mail", "localhost", user + ".mbox"), "rb") as f:
+                text = f.read()
+            quoted = re.sub(rb"(?m)^(>*From )", rb">\1", stored)
+            assert text.endswith(b"\n" + quoted + b"\n")
+            assert text.count(b"\nFrom ") == 0 and text.startswith(b"From s@example.net ")
+    assert os.listdir(os.path.join(s.datadir, "queue", "tmp")) == []
+
+
+def test_spool_failure_answers_452(owld):
+    """The spool's first write fails (disk full): the big message gets 452
+    and leaves nothing behind; the session goes on."""
+    s = owld(env={"OWLPOST_FAULT": "write:1:ENOSPC"}, verbose=False)
+    wire, _ = big_message(1 << 20)
+    c = s.connect(timeout=60)
+    hello(c)
+    code, lines = send_message(c, wire)
+    assert code == 452 and "4.3.1" in lines[0], lines
+    assert s.messages() == []
+    assert os.listdir(os.path.join(s.datadir, "queue", "tmp")) == []
+    assert re.search(r"event=delivery-failed msgid=\w+ error=\"spool in .*No space", s.logtext())
+    code, lines = send_message(c, wire)
+    assert code == 250, lines
     assert len(s.messages()) == 1
 
 

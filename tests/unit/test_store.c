@@ -331,6 +331,148 @@ check_box(struct store_box *b, const char *const *texts, size_t n)
 	}
 }
 
+static void make_env(struct qenv *e, const char *id);
+
+/* mboxrd quoting line by line, the plain way, for comparison. */
+static size_t
+quote_ref(const char *t, size_t len, char *out)
+{
+	size_t o = 0, i = 0;
+
+	while (i < len) {
+		const char *nl = memchr(t + i, '\n', len - i);
+		size_t n = nl ? (size_t)(nl - (t + i)) : len - i, g = 0;
+
+		while (g < n && t[i + g] == '>')
+			g++;
+		if (n - g >= 5 && memcmp(t + i + g, "From ", 5) == 0)
+			out[o++] = '>';
+		memcpy(out + o, t + i, n);
+		o += n;
+		out[o++] = '\n';
+		i += n + 1;
+	}
+	return o;
+}
+
+/*
+ * A message too big for memory comes as a spool file: Maildir, mbox and
+ * the queue copy it, byte for byte (mbox: quoted exactly as from memory,
+ * wherever a line falls across the 64 KiB pieces it is read in).
+ */
+static void
+test_spooled_text(void **st)
+{
+	static const char *cuts[] = {">>From x", "From y", ">From", "From",
+				     ">>>", "Fro", "\xc3\xa9t\xc3\xa9"};
+	const char *users[] = {"alice@example.org"};
+	size_t cap = 22 * 65536, len = 0, k, n, got, crlf;
+	char *t = malloc(cap), *want = malloc(2 * cap), *text;
+	char q[300], err[300], path[600], name[256];
+	struct store_delivery d, *b[1] = {&d};
+	struct store *s;
+	struct qenv e;
+	int fd;
+
+	(void)st;
+	/* lines that quote or nearly do, cut by a 64 KiB piece's end */
+	for (k = 1; k <= 21; k++) {
+		size_t at = 65536 * k - (k - 1) / 7 * 3;
+
+		for (; len < at - 1; len++)
+			t[len] = len % 61 == 60 ? '\n' : 'a';
+		t[len++] = '\n';
+		n = strlen(cuts[(k - 1) % 7]);
+		memcpy(t + len, cuts[(k - 1) % 7], n);
+		len += n;
+	}
+	memcpy(t + len, "\n>>", 3); /* no line end at the end */
+	len += 3;
+	crlf = store_crlf_size(t, len);
+	snprintf(q, sizeof(q), "%s/queue", root);
+	assert_int_equal(queue_init(q, err, sizeof(err)), 0);
+	fd = queue_spool_open(q);
+	assert_true(fd >= 0);
+	snprintf(path, sizeof(path), "%s/tmp", q);
+	assert_int_equal(count(path, NULL, 0), 0); /* anonymous */
+	assert_int_equal(write(fd, t, len), (ssize_t)len);
+
+	/* mbox: from the spool, then the same text from memory */
+	s = open_store(MBOX_FMT_MBOX);
+	for (k = 0; k < 2; k++) {
+		memset(&d, 0, sizeof(d));
+		d.sender = "x@y.org";
+		d.users = users;
+		d.nusers = 1;
+		d.data = k == 0 ? NULL : t;
+		d.fd = k == 0 ? fd : -1;
+		d.len = len;
+		d.crlf_len = k == 0 ? crlf : 0;
+		d.when = 1700000000;
+		store_deliver(s, b, 1);
+		assert_int_equal(d.res, STORE_OK);
+	}
+	store_free(&s);
+	n = (size_t)sprintf(want, "From x@y.org Tue Nov 14 22:13:20 2023\n");
+	n += quote_ref(t, len, want + n);
+	want[n++] = '\n';
+	snprintf(path, sizeof(path), "%s/mail/example.org/alice.mbox", root);
+	text = slurp(path, &got);
+	got = strip_uidl(text, got);
+	assert_int_equal(got, 2 * n);
+	assert_memory_equal(text, want, n);
+	assert_memory_equal(text + n, want, n);
+	free(text);
+
+	/* Maildir: the file is the text; its sizes are in its name */
+	s = open_store(MBOX_FMT_MAILDIR);
+	memset(&d, 0, sizeof(d));
+	d.sender = "x@y.org";
+	d.users = users;
+	d.nusers = 1;
+	d.fd = fd;
+	d.len = len;
+	d.crlf_len = crlf;
+	store_deliver(s, b, 1);
+	assert_int_equal(d.res, STORE_OK);
+	snprintf(path, sizeof(path), "%s/mail/example.org/alice/new", root);
+	assert_int_equal(count(path, name, sizeof(name)), 1);
+	snprintf(want, cap, ",S=%zu,W=%zu", len, crlf);
+	assert_non_null(strstr(name, want));
+	snprintf(path, sizeof(path), "%s/mail/example.org/alice/new/%s",
+		 root, name);
+	text = slurp(path, &got);
+	assert_int_equal(got, len);
+	assert_memory_equal(text, t, len);
+	free(text);
+	/* a failed copy leaves nothing */
+	fsops_inject(FSOP_WRITE, 1, ENOSPC, false);
+	store_deliver(s, b, 1);
+	fsops_clear();
+	assert_int_equal(d.res, STORE_NOSPACE);
+	snprintf(path, sizeof(path), "%s/mail/example.org/alice/new", root);
+	assert_int_equal(count(path, NULL, 0), 1);
+	/* a spool shorter than said is an error, not a short message */
+	d.len = len + 1;
+	store_deliver(s, b, 1);
+	assert_int_equal(d.res, STORE_TEMP);
+	assert_int_equal(count(path, NULL, 0), 1);
+	store_free(&s);
+
+	/* the queue */
+	make_env(&e, "00cd");
+	assert_int_equal(queue_add(q, &e, NULL, fd, len, err, sizeof(err)), 0);
+	assert_int_equal(queue_msg_path(q, "00cd", path, sizeof(path)), 0);
+	text = slurp(path, &got);
+	assert_int_equal(got, len);
+	assert_memory_equal(text, t, len);
+	free(text);
+	qenv_free(&e);
+	close(fd);
+	free(t);
+	free(want);
+}
+
 static void
 test_maildir_box(void **st)
 {
@@ -700,7 +842,8 @@ test_queue_files(void **st)
 	snprintf(q, sizeof(q), "%s/queue", root);
 	assert_int_equal(queue_init(q, err, sizeof(err)), 0);
 	make_env(&e, "00ab");
-	assert_int_equal(queue_add(q, &e, "hello\n", 6, err, sizeof(err)), 0);
+	assert_int_equal(queue_add(q, &e, "hello\n", -1, 6, err, sizeof(err)),
+			 0);
 	assert_int_equal(queue_load(q, "00ab", &f, err, sizeof(err)), 0);
 	assert_int_equal(f.nrcpts, 2);
 	f.rcpts[0].state = QR_FAILED;
@@ -743,7 +886,7 @@ test_queue_files(void **st)
 		for (unsigned long nth = 1; nth <= 2; nth++) {
 			snprintf(e.id, sizeof(e.id), "f%zu%lu", i, nth);
 			fsops_inject(ops[i], nth, EIO, false);
-			assert_int_equal(queue_add(q, &e, "x\n", 2, err,
+			assert_int_equal(queue_add(q, &e, "x\n", -1, 2, err,
 						   sizeof(err)), -1);
 			fsops_clear();
 			snprintf(p, sizeof(p), "%s/env", q);
@@ -790,6 +933,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_maildir_failures, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_mbox, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_spooled_text, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_maildir_box, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_maildir_order, setup,
