@@ -12,6 +12,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -197,7 +198,15 @@ conn_new(struct event_base *base, int fd, const struct conn_ops *ops,
 {
 	struct conn *c = xcalloc(1, sizeof(*c));
 	struct timeval tv = {.tv_sec = timeout_s};
+	int one = 1;
 
+	/*
+	 * Replies are built whole before they are written, so Nagle has
+	 * nothing to merge; it would only hold back the second of two writes
+	 * (POP3's +OK line, then the text) until the client's delayed ACK.
+	 * Not a TCP socket (owlctl's): the call fails, harmlessly.
+	 */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	c->ops = ops;
 	c->arg = arg;
 	c->in_max = in_max;
@@ -219,7 +228,28 @@ conn_new(struct event_base *base, int fd, const struct conn_ops *ops,
 void
 conn_write(struct conn *c, const void *data, size_t len)
 {
-	if (!c->reaped)
+	struct evbuffer *out;
+
+	if (c->reaped)
+		return;
+	out = bufferevent_get_output(c->bev);
+	/*
+	 * A plain socket with nothing queued: send now.  A reply then costs
+	 * one send() instead of adding the write event, a loop pass, writev
+	 * and removing the event (two epoll_ctl).  What the socket does not
+	 * take is queued as before; an error is left for the bufferevent to
+	 * meet on its next write.
+	 */
+	if (c->under == NULL && len > 0 && evbuffer_get_length(out) == 0) {
+		ssize_t n = send(bufferevent_getfd(c->bev), data, len,
+				 MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (n > 0) {
+			data = (const char *)data + n;
+			len -= (size_t)n;
+		}
+	}
+	if (len > 0)
 		bufferevent_write(c->bev, data, len);
 }
 
@@ -227,8 +257,13 @@ void
 conn_pause(struct conn *c)
 {
 	c->paused = true;
-	/* no reading (and no idle timeout) while the owner works */
-	bufferevent_disable(c->bev, EV_READ);
+	/*
+	 * No reading (and no idle timeout) while the owner works.  Inside
+	 * process() that waits for its end, so an owner that resumes at once
+	 * (a short RETR) costs no epoll_ctl.
+	 */
+	if (!c->feeding)
+		bufferevent_disable(c->bev, EV_READ);
 }
 
 void
@@ -238,6 +273,11 @@ conn_await_drain(struct conn *c)
 		return;
 	c->want_drain = true;
 	bufferevent_setwatermark(c->bev, EV_WRITE, c->out_max / 2, 0);
+	/* sent at once (conn_write): no write will call back, so say it */
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) <=
+	    c->out_max / 2)
+		bufferevent_trigger(c->bev, EV_WRITE,
+				    BEV_TRIG_DEFER_CALLBACKS);
 }
 
 void
@@ -407,6 +447,8 @@ process(struct conn *c)
 			break;
 	}
 	c->feeding = false;
+	if (c->paused && !c->closing && !c->reaped)
+		bufferevent_disable(c->bev, EV_READ); /* see conn_pause */
 	if (c->eof && !c->paused && !c->closing && !c->reaped)
 		conn_close(c, "eof");
 }

@@ -8,6 +8,9 @@
  * (reading stops at in_max buffered bytes) and so is output: past out_max
  * unsent bytes no more lines are fed until the client has read its replies.
  *
+ * Output goes straight to a plain socket when nothing is queued (one send,
+ * no write event), and is queued in the bufferevent otherwise.
+ *
  * The owner pauses feeding while an action is outstanding (conn_pause) and
  * resumes with conn_resume, which feeds the lines buffered meanwhile.  At
  * EOF the buffered complete lines are still fed, then the connection
