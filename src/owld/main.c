@@ -152,10 +152,8 @@ owld_fail_delay(struct owld *d, void (*cb)(int, short, void *), void *arg)
 }
 
 void
-owld_send(struct conn *c, const char *proto, const char *id, struct buf *out)
+owld_trace_out(const char *proto, const char *id, const struct buf *out)
 {
-	if (out->len == 0)
-		return;
 	if (log_trace_enabled()) {
 		const char *p = out->data, *end = p + out->len;
 
@@ -168,6 +166,14 @@ owld_send(struct conn *c, const char *proto, const char *id, struct buf *out)
 			p += n;
 		}
 	}
+}
+
+void
+owld_send(struct conn *c, const char *proto, const char *id, struct buf *out)
+{
+	if (out->len == 0)
+		return;
+	owld_trace_out(proto, id, out);
 	conn_write(c, out->data, out->len);
 	buf_reset(out);
 }

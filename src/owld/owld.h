@@ -67,6 +67,8 @@ void owld_check_stopped(struct owld *d);
 struct conn;
 void owld_send(struct conn *c, const char *proto, const char *id,
 	       struct buf *out);
+/* Traces the replies in out (as owld_send does) without sending them. */
+void owld_trace_out(const char *proto, const char *id, const struct buf *out);
 /*
  * The user a login name means: "user@domain", or a bare local part when
  * exactly one local domain has that user; false (out holds the name as

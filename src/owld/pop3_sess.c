@@ -48,6 +48,7 @@ struct pop3_sess {
 	struct store_reader rd;
 	struct dot_stuff stuff;
 	size_t streamed;
+	size_t head;		/* octets of out before the text: the +OK */
 	bool stop_after;		/* shut down once the job/stream ends */
 	unsigned retrs;
 };
@@ -134,7 +135,8 @@ flush(struct pop3_sess *s)
 static void
 flush_text(struct pop3_sess *s)
 {
-	s->streamed += s->out->len;
+	s->streamed += s->out->len - s->head;
+	s->head = 0;
 	conn_write(s->conn, s->out->data, s->out->len);
 	buf_reset(s->out);
 }
@@ -534,10 +536,12 @@ start_retr(struct pop3_sess *s)
 		return;
 	}
 	pop3_server_retr_begin(s->core, s->out);
-	flush(s);
+	/* the +OK line goes out with the first text: one send, one segment */
+	owld_trace_out("pop3", s->id, s->out);
 	dot_stuff_init(&s->stuff, req->lines);
 	s->streaming = true;
 	s->streamed = 0;
+	s->head = s->out->len;
 	conn_pause(s->conn);
 	stream_more(s);
 }
