@@ -375,6 +375,8 @@ test_spooled_text(void **st)
 	int fd;
 
 	(void)st;
+	assert_non_null(t);
+	assert_non_null(want);
 	/* lines that quote or nearly do, cut by a 64 KiB piece's end */
 	for (k = 1; k <= 21; k++) {
 		size_t at = 65536 * k - (k - 1) / 7 * 3;
