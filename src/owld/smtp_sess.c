@@ -581,11 +581,7 @@ start_commit(struct smtp_sess *s)
 		c->del.fd = -1;
 		c->del.data = c->msg->data;
 		c->del.len = c->msg->len;
-		c->del.crlf_len = store_crlf_size(c->del.data, c->del.len);
-		if (c->env.nrcpts > 0)
-			c->env.eightbit = has_8bit(c->del.data, c->del.len);
 	}
-	c->env.size = c->del.crlf_len;
 	c->del.sender = c->sender;
 	c->del.users = (const char *const *)c->users;
 	c->del.nusers = n;
@@ -609,6 +605,15 @@ commit_run(struct wpool_job **jobs, size_t n)
 		struct commit *c = (struct commit *)(void *)jobs[i];
 
 		c->del.res = STORE_OK;
+		if (c->del.data != NULL) {
+			/* counted here, off the loop (a spool was, per piece) */
+			c->del.crlf_len = store_crlf_size(c->del.data,
+							  c->del.len);
+			if (c->env.nrcpts > 0)
+				c->env.eightbit = has_8bit(c->del.data,
+							   c->del.len);
+		}
+		c->env.size = c->del.crlf_len;
 		if (c->env.nrcpts > 0) {
 			/* the queue first: undone if local delivery fails */
 			if (queue_add(c->d->qdir, &c->env, c->del.data,

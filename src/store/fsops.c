@@ -132,9 +132,9 @@ fsops_write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
-/* Copies len octets from in (offset 0) with read and write. */
-static int
-copy_rw(int fd, int in, off_t off, size_t len)
+int
+fsops_read_pieces(int in, off_t off, size_t len,
+		  int (*fn)(void *arg, const char *p, size_t n), void *arg)
 {
 	size_t size = len < 65536 ? len : 65536;
 	char *b = malloc(size > 0 ? size : 1);
@@ -153,7 +153,7 @@ copy_rw(int fd, int in, off_t off, size_t len)
 			r = -1;
 			break;
 		}
-		if (fsops_write_all(fd, b, (size_t)n) == -1) {
+		if (fn(arg, b, (size_t)n) == -1) {
 			r = -1;
 			break;
 		}
@@ -162,6 +162,12 @@ copy_rw(int fd, int in, off_t off, size_t len)
 	}
 	free(b);
 	return r;
+}
+
+static int
+write_piece(void *arg, const char *p, size_t n)
+{
+	return fsops_write_all(*(int *)arg, p, n);
 }
 
 int
@@ -180,7 +186,8 @@ fsops_write_text(int fd, const char *data, int in, size_t len)
 			continue;
 		if (n == -1 && (errno == EXDEV || errno == EINVAL ||
 				errno == ENOSYS || errno == EOPNOTSUPP))
-			return copy_rw(fd, in, off, len);
+			return fsops_read_pieces(in, off, len, write_piece,
+						 &fd);
 		if (n <= 0) {
 			if (n == 0)
 				errno = EIO; /* the file is shorter than said */

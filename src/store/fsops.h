@@ -31,6 +31,14 @@ int fsops_write_all(int fd, const void *data, size_t len);
  * be, with 64 KiB of memory where not).  A write fault fails it as a whole.
  */
 int fsops_write_text(int fd, const char *data, int in, size_t len);
+/*
+ * Reads len octets of the file in from offset off in pieces of at most
+ * 64 KiB (pread, one buffer) and hands each to fn; stops at fn's -1.  A
+ * file shorter than len fails with EIO.
+ */
+int fsops_read_pieces(int in, off_t off, size_t len,
+		      int (*fn)(void *arg, const char *p, size_t n),
+		      void *arg);
 int fsops_fsync(int fd);
 int fsops_close(int fd);
 int fsops_link(const char *from, const char *to);

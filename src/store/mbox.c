@@ -213,6 +213,20 @@ quote_feed(struct out *o, struct quote *q, const char *p, size_t n)
 	}
 }
 
+struct feed {
+	struct out *o;
+	struct quote *q;
+};
+
+static int
+feed_piece(void *arg, const char *p, size_t n)
+{
+	struct feed *f = arg;
+
+	quote_feed(f->o, f->q, p, n);
+	return f->o->err != 0 ? -1 : 0;
+}
+
 /*
  * Appends the From_ line, the X-UIDL header, the quoted message (from
  * memory or read from its spool file in 64 KiB pieces) and a blank line.
@@ -247,25 +261,12 @@ append_text(int fd, const struct store_delivery *d, bool need_nl)
 	if (d->data != NULL) {
 		quote_feed(o, &q, d->data, d->len);
 	} else {
-		char *b = xmalloc(65536);
-		size_t left = d->len;
-		off_t off = 0;
+		struct feed f = {o, &q};
 
-		while (left > 0 && o->err == 0) {
-			ssize_t n = pread(d->fd, b, left < 65536 ? left : 65536,
-					  off);
-
-			if (n == -1 && errno == EINTR)
-				continue;
-			if (n <= 0) {
-				o->err = n == 0 ? EIO : errno;
-				break;
-			}
-			quote_feed(o, &q, b, (size_t)n);
-			off += n;
-			left -= (size_t)n;
-		}
-		free(b);
+		if (fsops_read_pieces(d->fd, 0, d->len, feed_piece, &f) ==
+			    -1 &&
+		    o->err == 0)
+			o->err = errno != 0 ? errno : EIO;
 	}
 	if (q.bol)
 		quote_release(o, &q, false);

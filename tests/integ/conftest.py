@@ -408,6 +408,22 @@ def run_fetchmail(tmp_path, port, out, options):
                           capture_output=True, text=True, timeout=60, env=env)
 
 
+def status_kib(pid, field="VmRSS"):
+    """A memory figure of a process, KiB (VmRSS now, VmHWM its peak)."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise AssertionError("no %s for process %d" % (field, pid))
+
+
+def low_quarantine(mb=2):
+    """ASan keeps freed memory in quarantine (256 MB by default), where it
+    counts as RSS; a small one, so that memory bounds measure owld."""
+    asan = os.environ.get("ASAN_OPTIONS", "")
+    return {"ASAN_OPTIONS": asan + ":quarantine_size_mb=%d" % mb} if asan else {}
+
+
 def wait_port(port, timeout=20, proc=None):
     """Waits until something accepts on 127.0.0.1:port (a server the test
     started; proc, if given, must not have died meanwhile)."""

@@ -3,7 +3,6 @@ auth hardening, limits, streaming of large messages, real clients."""
 import base64
 import hashlib
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -12,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import add_user, run_fetchmail
+from conftest import add_user, low_quarantine, run_fetchmail, status_kib
 
 FORMATS = ["maildir", "mbox"]
 
@@ -28,14 +27,6 @@ TRICKY = (b"From: sender@example.org\r\nTo: alice@localhost\r\n"
 
 def fmt_opts(fmt):
     return ["mailbox.format=" + fmt]
-
-
-def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 def wire(lines):
@@ -446,11 +437,7 @@ def read_retr(sock, want_octets):
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_50mb_message_bounded_memory(owld, fmt):
-    # under ASan, freed buffers wait in its quarantine (256 MB by default)
-    # and RSS would follow the bytes sent; a small one keeps this a test
-    asan = os.environ.get("ASAN_OPTIONS", "")
-    o = owld(fmt_opts(fmt), verbose=False,
-             env={"ASAN_OPTIONS": asan + ":quarantine_size_mb=2" if asan else ""})
+    o = owld(fmt_opts(fmt), verbose=False, env=low_quarantine())
     digest, octets = write_big(o, "alice", 50 * 1024 * 1024, fmt=fmt)
     s = socket.create_connection(("127.0.0.1", o.pop3_port), timeout=60)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
@@ -459,13 +446,13 @@ def test_50mb_message_bounded_memory(owld, fmt):
     s.sendall(b"USER alice\r\nPASS pw-alice\r\n")
     assert f.readline().startswith(b"+OK")
     assert f.readline().startswith(b"+OK Logged in, 1 messages")
-    base = rss_kib(o.proc.pid)
+    base = status_kib(o.proc.pid)
     peak = [base]
     done = threading.Event()
 
     def sample():
         while not done.is_set():
-            peak[0] = max(peak[0], rss_kib(o.proc.pid))
+            peak[0] = max(peak[0], status_kib(o.proc.pid))
             time.sleep(0.01)
     t = threading.Thread(target=sample)
     t.start()

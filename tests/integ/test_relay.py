@@ -12,7 +12,6 @@ import time
 
 import pytest
 
-from conftest import Owld
 
 MSG = (b"From: alice@localhost\r\nTo: x@remote.test\r\nSubject: hello\r\n"
        b"Message-ID: <t1@localhost>\r\n\r\nbody line\r\n.dot line\r\n")

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import OWLCTL
+from conftest import OWLCTL, low_quarantine, status_kib
 
 
 def hello(c):
@@ -296,15 +296,6 @@ def test_disk_full_answers_452(owld):
     assert len(s.messages()) == 1
 
 
-def hwm_kib(pid):
-    """Peak resident memory of a process so far."""
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmHWM")
-
-
 def big_message(size):
     """About size octets of lines to dot-stuff, to quote in mbox, and 8-bit
     text: (what goes on the wire after DATA, the text as stored)."""
@@ -321,13 +312,6 @@ def big_message(size):
     return wire, b"".join(l + b"\n" for l in lines)
 
 
-def low_quarantine():
-    """ASan keeps freed memory in quarantine; a small one, so that memory
-    bounds measure owld and not the sanitizer."""
-    asan = os.environ.get("ASAN_OPTIONS", "")
-    return {"ASAN_OPTIONS": asan + ":quarantine_size_mb=2"} if asan else {}
-
-
 @pytest.mark.parametrize("fmt", ["maildir", "mbox"])
 def test_big_message_is_spooled(owld, fmt):
     """A 20 MB message, far past the 256 KiB owld keeps in memory, goes to
@@ -338,10 +322,10 @@ def test_big_message_is_spooled(owld, fmt):
     wire, stored = big_message(20 << 20)
     c = s.connect(timeout=120)
     hello(c)
-    base = hwm_kib(s.proc.pid)
+    base = status_kib(s.proc.pid, "VmHWM")
     code, lines = send_message(c, wire, rcpts=("alice@localhost", "bob@localhost"))
     assert code == 250, lines
-    grew = hwm_kib(s.proc.pid) - base
+    grew = status_kib(s.proc.pid, "VmHWM") - base
     print("peak RSS %d KiB before, grew %d KiB" % (base, grew))
     assert grew < 8 * 1024, "peak RSS grew %d KiB for a 20 MB message" % grew
     for user in ("alice", "bob"):
@@ -476,11 +460,6 @@ def test_max_line_length(owld):
     assert len(s.messages()) == 1
 
 
-def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        return int([l for l in f if l.startswith("VmRSS:")][0].split()[1])
-
-
 def test_output_back_pressure(owld):
     """A client that pipelines without reading its replies: owld stops
     reading once its output bound is full, keeps its memory bounded, and
@@ -488,9 +467,7 @@ def test_output_back_pressure(owld):
     import socket
     import threading
     from conftest import Client
-    # under ASan, freed memory sits in quarantine and would count as RSS
-    asan = os.environ.get("ASAN_OPTIONS", "")
-    s = owld(verbose=False, env={"ASAN_OPTIONS": asan + ":quarantine_size_mb=0"})
+    s = owld(verbose=False, env=low_quarantine(0))
     sock = socket.socket()
     # a small receive window, so the kernel cannot soak up the replies
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
@@ -499,11 +476,11 @@ def test_output_back_pressure(owld):
     c = Client(sock)
     hello(c)
     n = 1000000
-    before = rss_kib(s.proc.pid)
+    before = status_kib(s.proc.pid)
     sender = threading.Thread(target=c.send, args=(b"NOOP\r\n" * n,))
     sender.start()
     time.sleep(2.5)  # replies pile up unread
-    during = rss_kib(s.proc.pid)
+    during = status_kib(s.proc.pid)
     got = 0
     while got < n:
         code, lines = c.reply()

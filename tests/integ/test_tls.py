@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import Client, Pop3Client, run_fetchmail
+from conftest import Client, Pop3Client, low_quarantine, run_fetchmail, status_kib
 
 
 def make_cert(d, name, cn="localhost"):
@@ -438,10 +438,8 @@ def test_big_retr_over_tls_bounded_memory(tls_owld, certs):
     """A 30 MB RETR over pop3s to a reader that stalls for two seconds: the
     TLS filter stops encrypting once the socket's output holds its bound,
     so owld's memory does not follow the text."""
-    from test_pop3 import rss_kib, write_big
-    asan = os.environ.get("ASAN_OPTIONS", "")
-    o = tls_owld(env={"ASAN_OPTIONS": asan + ":quarantine_size_mb=2" if asan else ""},
-                 verbose=False)
+    from test_pop3 import write_big
+    o = tls_owld(env=low_quarantine(), verbose=False)
     _, octets = write_big(o, "alice", 30 * 1024 * 1024)
     s = client_ctx(certs).wrap_socket(
         socket.create_connection(("127.0.0.1", o.pop3s_port), timeout=60),
@@ -451,12 +449,12 @@ def test_big_retr_over_tls_bounded_memory(tls_owld, certs):
     s.sendall(b"USER alice@localhost\r\nPASS pw-alice\r\n")
     f.readline()
     assert f.readline().startswith(b"+OK Logged in, 1 messages")
-    base = rss_kib(o.proc.pid)
+    base = status_kib(o.proc.pid)
     s.sendall(b"RETR 1\r\n")
     assert f.readline() == b"+OK %d octets\r\n" % octets
     f.read(65536)
     time.sleep(2)
-    stalled = rss_kib(o.proc.pid)
+    stalled = status_kib(o.proc.pid)
     tail, n = b"", 65536
     while True:
         b = f.read1(1 << 20)
