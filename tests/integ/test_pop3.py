@@ -333,20 +333,29 @@ def test_auth_plain_and_bare_names(owld):
 
 def test_failed_login_delay_and_limit(owld):
     o = owld(["auth.fail_delay=400ms", "auth.max_failures=3"])
-    c = o.pop3()
-    c.status()
-    times = []
-    for user in ("alice", "nosuchuser"):
+
+    def failed_pass(c, user):
         c.cmd("USER " + user)
         t = time.time()
         r = c.cmd("PASS wrong")
-        times.append(time.time() - t)
         assert r == "-ERR [AUTH] Invalid user name or password"
-    assert min(times) >= 0.4
-    assert abs(times[0] - times[1]) < 0.3   # same answer, same time
-    c.cmd("USER alice")
-    assert c.cmd("PASS wrong").startswith("-ERR [AUTH] Too many failed logins")
-    assert c.closed()
+        return time.time() - t
+
+    # a stall of this (shared, virtual) machine can only lengthen a try:
+    # compare the fastest of two tries for each user, one connection each
+    known, unknown = o.pop3(), o.pop3()
+    known.status()
+    unknown.status()
+    times = {"alice": [], "nosuchuser": []}
+    for _ in range(2):
+        times["alice"].append(failed_pass(known, "alice"))
+        times["nosuchuser"].append(failed_pass(unknown, "nosuchuser"))
+    assert min(min(t) for t in times.values()) >= 0.4
+    # same answer, same time
+    assert abs(min(times["alice"]) - min(times["nosuchuser"])) < 0.3, times
+    known.cmd("USER alice")  # its third failure
+    assert known.cmd("PASS wrong").startswith("-ERR [AUTH] Too many failed logins")
+    assert known.closed()
     assert "reason=unknown-user" in o.logtext()
 
 
