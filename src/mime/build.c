@@ -3,7 +3,9 @@
  */
 #include "mime.h"
 
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -98,15 +100,56 @@ mime_b64_encode(const char *in, size_t len, struct buf *out)
 	return rc == 0 ? 0 : -1;
 }
 
-/* One line of text: CR, LF and other controls become spaces. */
-static void
-flatten(const char *in, char *out, size_t size)
+/* One line of text, in a copy: CR, LF and other controls become spaces. */
+static char *
+flatten(const char *in)
 {
-	size_t n = 0;
+	char *out = xstrdup(in);
 
-	for (; *in != '\0' && n + 1 < size; in++)
-		out[n++] = (unsigned char)*in < 0x20 ? ' ' : *in;
-	out[n] = '\0';
+	for (char *p = out; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20)
+			*p = ' ';
+	return out;
+}
+
+/*
+ * "Name: a, b, c" from a comma separated address list, folded before an
+ * address that would take the line past 78 octets (RFC 5322 2.1.1): a
+ * long list never makes a line over the 998-octet limit.
+ */
+static int
+add_addrs(struct buf *out, const char *name, const char *list)
+{
+	char *copy = flatten(list), *tok, *save = NULL;
+	size_t col = strlen(name) + 1;
+	bool first = true;
+	int rc = buf_printf(out, "%s:", name);
+
+	for (tok = strtok_r(copy, ",", &save); tok != NULL;
+	     tok = strtok_r(NULL, ",", &save)) {
+		size_t n;
+
+		tok += strspn(tok, " ");
+		n = strlen(tok);
+		while (n > 0 && tok[n - 1] == ' ')
+			n--;
+		if (n == 0)
+			continue;
+		if (!first) {
+			rc |= buf_addc(out, ',');
+			col++;
+		}
+		if (!first && col + 1 + n > 78) {
+			rc |= buf_addc(out, '\n');
+			col = 0;
+		}
+		rc |= buf_printf(out, " %.*s", (int)n, tok);
+		col += 1 + n;
+		first = false;
+	}
+	rc |= buf_addc(out, '\n');
+	free(copy);
+	return rc == 0 ? 0 : -1;
 }
 
 int
@@ -277,17 +320,16 @@ add_text(struct buf *out, const char *body, size_t len)
 int
 mime_build(const struct mime_out *m, struct buf *out)
 {
-	char subject[1024];
+	char *subject = flatten(m->subject != NULL ? m->subject : "");
 	int rc = 0;
 
-	flatten(m->subject != NULL ? m->subject : "", subject,
-		sizeof(subject));
 	rc |= buf_printf(out, "Date: %s\n", m->date);
-	rc |= buf_printf(out, "From: %s\n", m->from);
-	rc |= buf_printf(out, "To: %s\n", m->to);
+	rc |= add_addrs(out, "From", m->from);
+	rc |= add_addrs(out, "To", m->to);
 	if (m->cc != NULL && m->cc[0] != '\0')
-		rc |= buf_printf(out, "Cc: %s\n", m->cc);
+		rc |= add_addrs(out, "Cc", m->cc);
 	rc |= mime_header_encode("Subject", subject, out);
+	free(subject);
 	rc |= buf_printf(out, "Message-ID: %s\n", m->message_id);
 	rc |= buf_addstr(out, "MIME-Version: 1.0\nUser-Agent: owl "
 			      "(owlpost)\n");

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -144,12 +145,27 @@ input(const char *prompt)
 	return line;
 }
 
+/* The terminal's settings while the password is asked without echo. */
+static struct termios tty_saved;
+static volatile sig_atomic_t tty_fd = -1;
+
+/* Ctrl-C at the password prompt: the echo comes back before owl goes. */
+static void
+tty_restore_and_die(int sig)
+{
+	if (tty_fd != -1)
+		tcsetattr(tty_fd, TCSAFLUSH, &tty_saved);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
 /* The password: OWL_PASSWORD, else asked on the terminal without echo. */
 static void
 get_password(void)
 {
 	const char *env = getenv("OWL_PASSWORD");
-	struct termios old, quiet;
+	struct sigaction sa, old_int, old_term;
+	struct termios quiet;
 	FILE *tty;
 	char *line = NULL;
 	size_t cap = 0;
@@ -166,13 +182,24 @@ get_password(void)
 		return; /* no terminal: no password, no AUTH */
 	fputs("Password: ", tty);
 	fflush(tty);
-	if (tcgetattr(fileno(tty), &old) == 0) {
-		quiet = old;
+	if (tcgetattr(fileno(tty), &tty_saved) == 0) {
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = tty_restore_and_die;
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGINT, &sa, &old_int);
+		sigaction(SIGTERM, &sa, &old_term);
+		tty_fd = fileno(tty); /* before the change: never too late */
+		quiet = tty_saved;
 		quiet.c_lflag &= ~(tcflag_t)ECHO;
-		tcsetattr(fileno(tty), TCSAFLUSH, &quiet);
+		tcsetattr(tty_fd, TCSAFLUSH, &quiet);
 	}
 	n = getline(&line, &cap, tty);
-	tcsetattr(fileno(tty), TCSAFLUSH, &old);
+	if (tty_fd != -1) {
+		tcsetattr(tty_fd, TCSAFLUSH, &tty_saved);
+		tty_fd = -1;
+		sigaction(SIGINT, &old_int, NULL);
+		sigaction(SIGTERM, &old_term, NULL);
+	}
 	fputs("\n", tty);
 	fclose(tty);
 	if (n == -1) {
@@ -271,7 +298,7 @@ one_addr(const char *s)
 static bool
 menu_send(void)
 {
-	char from[256], to[2048], subject[1024], err[1024];
+	char from[256], err[1024], *to = NULL, *subject = NULL;
 	const char *files[OWL_ATTS_MAX], *dflt = default_from(), *l;
 	char *fcopy[OWL_ATTS_MAX];
 	struct buf *body = buf_new(OWL_MSG_MAX / 2);
@@ -283,21 +310,23 @@ menu_send(void)
 		printf("From [%s]: ", dflt);
 	if ((l = input(dflt != NULL ? NULL : "From: ")) == NULL)
 		goto eof;
-	bsnprintf(from, sizeof(from), "%s", l[0] == '\0' && dflt ? dflt : l);
-	if (!one_addr(from)) {
+	/* an address cut short to fit would be someone else's: refused */
+	if (bsnprintf(from, sizeof(from), "%s",
+		      l[0] == '\0' && dflt ? dflt : l) == -1 ||
+	    !one_addr(from)) {
 		printf("Incorrect format\n");
 		goto done;
 	}
 	if ((l = input("To: ")) == NULL)
 		goto eof;
-	bsnprintf(to, sizeof(to), "%s", l);
+	to = xstrdup(l);
 	if (!addrs_ok(to)) {
 		printf("Incorrect format\n");
 		goto done;
 	}
 	if ((l = input("Subject: ")) == NULL)
 		goto eof;
-	bsnprintf(subject, sizeof(subject), "%s", l);
+	subject = xstrdup(l);
 	printf("Message: (end with a line with a single \".\")\n");
 	for (;;) {
 		if ((l = input(NULL)) == NULL)
@@ -334,6 +363,8 @@ eof:
 done:
 	for (size_t i = 0; i < nfiles; i++)
 		free(fcopy[i]);
+	free(to);
+	free(subject);
 	buf_free(&body);
 	return more;
 }

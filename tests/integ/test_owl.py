@@ -1,5 +1,7 @@
 """owl, the mail client, against owld: the menus driven through a
 pseudo-terminal (pexpect), the batch commands, settings and errors."""
+import email
+import email.policy
 import hashlib
 import os
 import subprocess
@@ -190,6 +192,52 @@ def test_menu_incorrect_format_and_ctrl_d(mail, cert, home, tmp_path):
     child.close()
     assert child.exitstatus == 0
     mail.wait_log(r"pop3 id=\S+ peer=\S+ event=disconnect reason=quit")
+
+
+def test_menu_long_lines_are_not_cut(mail, cert, home, tmp_path):
+    """A To line longer than any fixed buffer reaches every recipient (a
+    list cut short would drop or change the last address), and a From
+    longer than an address may be is refused, not shortened."""
+    child = spawn(owl_args(mail, cert), home, tmp_path, password="pw-alice")
+    menu(child, "2")
+    child.expect_exact("From [alice@localhost]: ")
+    child.sendline("a" * 300 + "@localhost")
+    child.expect_exact("Incorrect format")
+    menu(child, "2")
+    child.expect_exact("From [alice@localhost]: ")
+    child.sendline("")
+    child.expect_exact("To: ")
+    child.sendline("bob@localhost," + " " * 2500 + "alice@localhost")
+    child.expect_exact("Subject: ")
+    child.sendline("S" * 1500)
+    child.expect_exact("Message:")
+    child.sendline("long lines")
+    child.sendline(".")
+    child.expect_exact("Attachment: ")
+    child.sendline("")
+    child.expect_exact("Mail sent successfully")
+    menu(child, "3")
+    child.expect(pexpect.EOF)
+    for user in ("alice", "bob"):
+        msgs = mail.messages(user)
+        assert len(msgs) == 1, user
+        m = email.message_from_bytes(msgs[0][1], policy=email.policy.default)
+        assert m["Subject"] == "S" * 1500
+        assert [a.addr_spec for a in m["To"].addresses] == [
+            "bob@localhost", "alice@localhost"]
+        assert max(len(line) for line in msgs[0][1].split(b"\n")) <= 78
+
+
+def test_ctrl_c_at_the_password_prompt_restores_echo(mail, cert, home,
+                                                    tmp_path):
+    child = spawn(owl_args(mail, cert), home, tmp_path)
+    child.expect_exact("Password: ")
+    assert child.waitnoecho(timeout=5)
+    child.sendintr()
+    child.expect(pexpect.EOF)
+    assert child.getecho() is True
+    child.close()
+    assert child.signalstatus == 2
 
 
 def test_menu_send_refused(mail, cert, home, tmp_path):

@@ -115,6 +115,40 @@ test_utf8_round_trip(void **state)
 	buf_free(&h);
 }
 
+/* A long To list is folded between addresses, a long Subject kept whole. */
+static void
+test_long_fields(void **state)
+{
+	char to[4096], subj[3001], want[4096];
+	struct mime_out m;
+	struct buf *out = buf_new(1 << 20);
+	struct mime_doc d;
+	size_t n = 0, w = 0;
+
+	(void)state;
+	for (int i = 0; i < 100; i++) {
+		n += (size_t)snprintf(to + n, sizeof(to) - n, "%suser%d@owl.test",
+				      i > 0 ? " ,  " : "", i);
+		w += (size_t)snprintf(want + w, sizeof(want) - w,
+				      "%suser%d@owl.test", i > 0 ? ", " : "",
+				      i);
+	}
+	memset(subj, 'S', sizeof(subj) - 1);
+	subj[sizeof(subj) - 1] = '\0';
+	m = base_msg(subj, "text\n");
+	m.to = to;
+	assert_int_equal(mime_build(&m, out), 0);
+	assert_lines_max(out->data, 78);
+	mime_parse(out->data, out->len, &d);
+	/* unfolding gives back each address, ", " between them */
+	assert_non_null(d.to);
+	assert_non_null(strstr(d.to, "user0@owl.test, user1@owl.test"));
+	assert_non_null(strstr(d.to, "user98@owl.test, user99@owl.test"));
+	assert_string_equal(d.subject, subj);
+	mime_doc_free(&d);
+	buf_free(&out);
+}
+
 static void
 test_attachments_round_trip(void **state)
 {
@@ -419,6 +453,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_text_round_trip),
 		cmocka_unit_test(test_utf8_round_trip),
+		cmocka_unit_test(test_long_fields),
 		cmocka_unit_test(test_attachments_round_trip),
 		cmocka_unit_test(test_encoders),
 		cmocka_unit_test(test_wild_messages),
