@@ -24,8 +24,8 @@ struct owl_conn {
 	SSL_CTX *ctx;
 	SSL *ssl;
 	char rbuf[RBUF];
+	size_t start;		/* the first octet not handed out yet */
 	size_t rlen;		/* octets in rbuf */
-	size_t used;		/* handed out by the last read */
 };
 
 static void
@@ -170,14 +170,20 @@ owl_conn_read(struct owl_conn *c, const char **p, size_t *n, char *err,
 	      size_t errsz)
 {
 	char *nl;
+	size_t len;
 
-	/* forget what the last call handed out */
-	memmove(c->rbuf, c->rbuf + c->used, c->rlen - c->used);
-	c->rlen -= c->used;
-	c->used = 0;
-	while ((nl = memchr(c->rbuf, '\n', c->rlen)) == NULL &&
-	       c->rlen < RBUF) {
+	/* the buffer moves down only when a line has to be read in */
+	while ((nl = memchr(c->rbuf + c->start, '\n', c->rlen - c->start)) ==
+		       NULL &&
+	       c->rlen - c->start < RBUF) {
 		ssize_t r;
+
+		if (c->start > 0) {
+			memmove(c->rbuf, c->rbuf + c->start,
+				c->rlen - c->start);
+			c->rlen -= c->start;
+			c->start = 0;
+		}
 
 		if (c->ssl != NULL) {
 			int s;
@@ -221,14 +227,15 @@ owl_conn_read(struct owl_conn *c, const char **p, size_t *n, char *err,
 		}
 		c->rlen += (size_t)r;
 	}
-	*p = c->rbuf;
+	*p = c->rbuf + c->start;
 	if (nl != NULL)
-		c->used = (size_t)(nl - c->rbuf) + 1;
-	else if (c->rlen == RBUF && c->rbuf[RBUF - 1] == '\r')
-		c->used = RBUF - 1; /* keep the CR with its LF */
+		len = (size_t)(nl - *p) + 1;
+	else if (c->rlen - c->start == RBUF && c->rbuf[RBUF - 1] == '\r')
+		len = RBUF - 1; /* keep the CR with its LF */
 	else
-		c->used = c->rlen;
-	*n = c->used;
+		len = c->rlen - c->start;
+	c->start += len;
+	*n = len;
 	return 1;
 }
 
