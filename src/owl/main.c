@@ -159,8 +159,11 @@ tty_restore_and_die(int sig)
 	raise(sig);
 }
 
-/* The password: OWL_PASSWORD, else asked on the terminal without echo. */
-static void
+/*
+ * The password: OWL_PASSWORD, else asked on the terminal without echo;
+ * false at the end of input (Ctrl-D) at that prompt.
+ */
+static bool
 get_password(void)
 {
 	const char *env = getenv("OWL_PASSWORD");
@@ -172,14 +175,14 @@ get_password(void)
 	ssize_t n;
 
 	if (C.pass != NULL)
-		return;
+		return true;
 	if (env != NULL) {
 		C.pass = xstrdup(env);
-		return;
+		return true;
 	}
 	tty = fopen("/dev/tty", "r+");
 	if (tty == NULL)
-		return; /* no terminal: no password, no AUTH */
+		return true; /* no terminal: no password, no AUTH */
 	fputs("Password: ", tty);
 	fflush(tty);
 	if (tcgetattr(fileno(tty), &tty_saved) == 0) {
@@ -204,11 +207,12 @@ get_password(void)
 	fclose(tty);
 	if (n == -1) {
 		free(line);
-		return;
+		return false;
 	}
 	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
 		line[--n] = '\0';
 	C.pass = line;
+	return true;
 }
 
 static const char *
@@ -231,8 +235,7 @@ need_user(void)
 			return false;
 		bsnprintf(C.user, sizeof(C.user), "%s", u);
 	}
-	get_password();
-	return true;
+	return get_password();
 }
 
 /* ---- sending ---- */
@@ -602,7 +605,8 @@ batch_send(int argc, char **argv)
 			    OWL_MSG_MAX >> 21);
 	if (ferror(stdin))
 		die(1, "reading the message text: %s", strerror(errno));
-	get_password();
+	if (!get_password())
+		die(1, "no password given");
 	rc = send_mail(from, to->data, cc, subject,
 		       body->data ? body->data : "", body->len, files, nfiles,
 		       err, sizeof(err));
@@ -630,7 +634,8 @@ batch_mailbox(int argc, char **argv)
 		usage(stderr);
 		return EX_USAGE;
 	}
-	get_password();
+	if (!get_password())
+		die(1, "no password given");
 	box_open(&b);
 	if (want == 1) {
 		owl_print_list(b.e, b.count);

@@ -228,8 +228,7 @@ def test_menu_long_lines_are_not_cut(mail, cert, home, tmp_path):
         assert max(len(line) for line in msgs[0][1].split(b"\n")) <= 78
 
 
-def test_ctrl_c_at_the_password_prompt_restores_echo(mail, cert, home,
-                                                    tmp_path):
+def test_password_prompt_ctrl_c_and_ctrl_d(mail, cert, home, tmp_path):
     child = spawn(owl_args(mail, cert), home, tmp_path)
     child.expect_exact("Password: ")
     assert child.waitnoecho(timeout=5)
@@ -238,6 +237,24 @@ def test_ctrl_c_at_the_password_prompt_restores_echo(mail, cert, home,
     assert child.getecho() is True
     child.close()
     assert child.signalstatus == 2
+
+    # Ctrl-D there ends the menus cleanly, and a batch command with an error
+    child = spawn(owl_args(mail, cert), home, tmp_path)
+    child.expect_exact("Password: ")
+    assert child.waitnoecho(timeout=5)
+    child.sendeof()
+    child.expect(pexpect.EOF)
+    assert "Choice" not in child.before
+    child.close()
+    assert child.exitstatus == 0
+    child = spawn(owl_args(mail, cert) + ["list"], home, tmp_path)
+    child.expect_exact("Password: ")
+    assert child.waitnoecho(timeout=5)
+    child.sendeof()
+    child.expect_exact("owl: no password given")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 1
 
 
 def test_menu_send_refused(mail, cert, home, tmp_path):
