@@ -448,24 +448,37 @@ param_get(const char *v, const char *want, struct buf *out)
 	return found;
 }
 
-/* The lower-cased "type/subtype" of a Content-Type value. */
+/*
+ * The lower-cased "type/subtype" of a Content-Type value; deftype unless
+ * both are RFC 2045 tokens (the type is shown on the terminal as it is).
+ */
 static void
 type_of(const char *v, const char *deftype, char *out, size_t size)
 {
-	size_t n = strcspn(v, ";"), j = 0;
+	size_t n = strcspn(v, ";"), j = 0, slash = 0;
+	bool bad = false;
 
-	while (n > 0 && isspace((unsigned char)v[n - 1]))
-		n--;
-	while (n > 0 && isspace((unsigned char)*v)) {
-		v++;
-		n--;
+	for (size_t i = 0; i < n && !bad; i++) {
+		unsigned char c = (unsigned char)v[i];
+
+		if (c == ' ' || c == '\t' || c == '\r' || c == '\n')
+			continue; /* folding and blanks around the slash */
+		if (c == '/' && slash++ == 0 && j > 0) {
+			out[j++] = '/';
+		} else if (c > 0x20 && c < 0x7f &&
+			   strchr("()<>@,;:\\\"/[]?=", c) == NULL) {
+			out[j++] = (char)tolower(c);
+		} else {
+			bad = true;
+		}
+		if (j + 1 >= size)
+			bad = true;
 	}
-	for (size_t i = 0; i < n && j + 1 < size; i++)
-		if (!isspace((unsigned char)v[i]))
-			out[j++] = (char)tolower((unsigned char)v[i]);
-	out[j] = '\0';
-	if (j == 0 || strchr(out, '/') == NULL || j + 1 >= size)
+	if (bad || slash != 1 || j == 0 || out[j - 1] == '/') {
 		snprintf(out, size, "%s", deftype);
+		return;
+	}
+	out[j] = '\0';
 }
 
 static void parse_entity(struct parser *ps, const char *text, size_t len,

@@ -428,6 +428,25 @@ test_safe_text_and_names(void **state)
 	assert_string_equal(b->data, "ok?[31mred\n\t? ? ?rev ??? é\n");
 	}
 
+	{
+	/* a type that is not two tokens is never shown: the default is */
+	static const char msg[] =
+		"Content-Type: multipart/mixed; boundary=b\n\n--b\n"
+		"Content-Type: application/\x1b[2Jevil; name=a.bin\n\nx\n"
+		"--b\nContent-Type: Image / PNG ; name=b.png\n\ny\n"
+		"--b\nContent-Type: /png; name=c\n\nz\n"
+		"--b\nContent-Type: text/html/x; name=d\n\nw\n--b--\n";
+	struct mime_doc d;
+
+	mime_parse(msg, sizeof(msg) - 1, &d);
+	assert_int_equal(d.nparts, 4);
+	assert_string_equal(d.parts[0].type, "text/plain");
+	assert_string_equal(d.parts[1].type, "image/png");
+	assert_string_equal(d.parts[2].type, "text/plain");
+	assert_string_equal(d.parts[3].type, "text/plain");
+	mime_doc_free(&d);
+	}
+
 	mime_safe_name("../../etc/passwd", name, sizeof(name));
 	assert_string_equal(name, "passwd");
 	mime_safe_name("C:\\Users\\x\\..\\evil.exe", name, sizeof(name));
