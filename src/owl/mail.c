@@ -343,11 +343,12 @@ create_new(const char *dir, const char *name, char *path, size_t size)
 	for (int i = 0; i < 1000; i++) {
 		int fd;
 
-		if (i == 0)
-			snprintf(path, size, "%s/%s", dir, name);
-		else
-			snprintf(path, size, "%s/%.*s-%d%s", dir, stem, name, i,
-				 name + stem);
+		if ((i == 0 ? bsnprintf(path, size, "%s/%s", dir, name) :
+		     bsnprintf(path, size, "%s/%.*s-%d%s", dir, stem, name, i,
+			       name + stem)) == -1) {
+			errno = ENAMETOOLONG; /* a cut name: another file */
+			return -1;
+		}
 		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
 			  O_NOFOLLOW, 0644);
 		if (fd != -1 || errno != EEXIST)
@@ -378,8 +379,8 @@ owl_save(const char *text, size_t len, const char *dir, char *err,
 			       sizeof(name));
 		fd = create_new(dir, name, path, sizeof(path));
 		if (fd == -1) {
-			snprintf(err, errsz, "%s/%s: %s", dir, name,
-				 strerror(errno));
+			snprintf(err, errsz, "cannot save %s: %s (in %s)", name,
+				 strerror(errno), dir);
 			rc = -1;
 			break;
 		}
@@ -400,6 +401,8 @@ owl_save(const char *text, size_t len, const char *dir, char *err,
 			snprintf(err, errsz, "%s: %s", path, strerror(errno));
 			rc = -1;
 		}
+		if (rc != 0)
+			unlink(path); /* no half attachment left behind */
 		if (rc == 0) {
 			printf("Saved ");
 			print_safe(path, strlen(path));

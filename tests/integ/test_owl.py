@@ -329,6 +329,32 @@ def test_batch_commands(mail, cert, home, tmp_path):
     assert r.returncode == 64 and "usage:" in r.stderr
 
 
+def test_save_never_cuts_a_name(mail, cert, home, tmp_path):
+    """A directory so deep that dir/name passes PATH_MAX: an error, and no
+    file under a shortened name."""
+    att = tmp_path / "report.pdf"
+    att.write_bytes(b"%PDF-1.4\n")
+    args = owl_args(mail, cert)
+    r = run_owl(args + ["send", "-s", "deep", "-a", str(att), "alice@localhost"],
+                home, "pw-alice", stdin="x\n")
+    assert r.returncode == 0, r.stderr
+    parts = ["d" * 200] * 20 + ["e" * 70]
+    deep = "/".join(parts)  # 4090 octets: made relative to tmp_path
+    assert len(deep + "/report.pdf") > 4095
+    fd = os.open(str(tmp_path), os.O_RDONLY)
+    for part in parts:
+        os.mkdir(part, dir_fd=fd)
+        sub = os.open(part, os.O_RDONLY, dir_fd=fd)
+        os.close(fd)
+        fd = sub
+    r = run_owl(args + ["save", "1", deep], home, "pw-alice", cwd=str(tmp_path))
+    assert r.returncode == 1
+    assert r.stderr.startswith("owl: cannot save report.pdf: File name too long")
+    assert r.stderr.count("\n") == 1
+    assert os.listdir(fd) == []
+    os.close(fd)
+
+
 def test_tls_require_checks_the_certificate(owld, cert, home, tmp_path):
     other = make_cert(str(tmp_path), "other")
     o = owld(["tls.cert=" + other[0], "tls.key=" + other[1],
