@@ -46,7 +46,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integ"))
-from conftest import wait_port  # noqa: E402
+from conftest import status_kib, wait_port  # noqa: E402
 from test_interop_postfix import MAIN_CF, MASTER_CF  # noqa: E402
 from test_interop_owl import DOVECOT_CONF  # noqa: E402
 from test_relay import free_port  # noqa: E402
@@ -149,17 +149,6 @@ def descendants(root):
         out.append(p)
         todo.extend(c for c, pp in parent.items() if pp == p)
     return out
-
-
-def status_kib(pid, field):
-    try:
-        with open("/proc/%d/status" % pid) as f:
-            for line in f:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
 
 
 def pss_kib(pids):
@@ -649,10 +638,10 @@ def peak_kib(srv, transfer):
     def mark():
         pids = srv.procs()
         reset_peaks(pids)
-        state["before"] = max(status_kib(p, "VmRSS") for p in pids)
+        state["before"] = max(status_kib(p, "VmRSS", 0) for p in pids)
     mark()
     transfer(mark)
-    peak = max(status_kib(p, "VmHWM") for p in srv.procs())
+    peak = max(status_kib(p, "VmHWM", 0) for p in srv.procs())
     return peak, state["before"]
 
 

@@ -408,12 +408,22 @@ def run_fetchmail(tmp_path, port, out, options):
                           capture_output=True, text=True, timeout=60, env=env)
 
 
-def status_kib(pid, field="VmRSS"):
-    """A memory figure of a process, KiB (VmRSS now, VmHWM its peak)."""
-    with open("/proc/%d/status" % pid) as f:
+def status_kib(pid, field="VmRSS", gone=None):
+    """A memory figure of a process, KiB (VmRSS now, VmHWM its peak);
+    gone, if given, for a process that has exited meanwhile (make bench
+    sums over servers whose children come and go)."""
+    try:
+        f = open("/proc/%d/status" % pid)
+    except OSError:
+        if gone is None:
+            raise
+        return gone
+    with f:
         for line in f:
             if line.startswith(field + ":"):
                 return int(line.split()[1])
+    if gone is not None:
+        return gone  # a zombie has no memory lines
     raise AssertionError("no %s for process %d" % (field, pid))
 
 
