@@ -33,6 +33,8 @@ static const struct {
 	const char *key, *choices;
 } CHOICES[] = {
 	{"submission.senders", "own|local|any"},
+	{"smtp.bare_newline", "normalize|reject"},
+	{"smtp.vrfy", "no|yes"},
 	{"auth.allow_plaintext", "loopback|yes|no"},
 	{"tls.min_version", "TLSv1.2|TLSv1.3"},
 	{"relay.tls", "may|require|no"},
@@ -51,6 +53,9 @@ static const struct key KEYS[] = {
 	{"smtp.max_errors", K_UINT, O(smtp_max_errors), "20", 1, 1000},
 	{"smtp.max_line_length", K_SIZE, O(smtp_max_line), "64k", 1000,
 	 1 << 20},
+	{"smtp.bare_newline", K_CHOICE, O(smtp_bare_newline), "normalize", 0,
+	 0},
+	{"smtp.vrfy", K_CHOICE, O(smtp_vrfy), "no", 0, 0},
 	{"submission.listen", K_LISTEN, O(submission_listen),
 	 "127.0.0.1:2587", 0, 0},
 	{"submission.senders", K_CHOICE, O(submission_senders), "own", 0, 0},

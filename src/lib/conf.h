@@ -27,6 +27,8 @@ struct conf {
 	unsigned smtp_max_rcpts;
 	unsigned smtp_max_errors;
 	size_t smtp_max_line;     /* DATA text line cap (octets) */
+	char *smtp_bare_newline; /* normalize | reject */
+	char *smtp_vrfy;      /* no | yes */
 	char *submission_listen; /* comma list; empty: no submission */
 	char *submission_senders; /* own | local | any */
 	char *submissions_listen; /* implicit TLS submission (465 role) */

@@ -603,6 +603,10 @@ main(int argc, char **argv)
 		.max_rcpts = C.smtp_max_rcpts,
 		.max_errors = C.smtp_max_errors,
 		.max_line = C.smtp_max_line,
+		.bare_newline = strcmp(C.smtp_bare_newline, "reject") == 0
+					? SMTP_BARE_REJECT
+					: SMTP_BARE_NORMALIZE,
+		.vrfy = strcmp(C.smtp_vrfy, "yes") == 0,
 	};
 	D.smtp_conf.starttls = D.tls != NULL;
 	D.sub_conf = D.smtp_conf;

@@ -254,6 +254,7 @@ on_txn_reply(struct smtp_client *c, const struct smtpc_reply *r,
 		if (r->code == 354) {
 			if (c->accepted > 0) {
 				dot_stuff_init(&c->stuff, -1);
+				dot_stuff_no_bare_cr(&c->stuff);
 				c->state = ST_BODY;
 				return SMTPC_BODY;
 			}

@@ -11,7 +11,10 @@
  *   RESULT  the current message is finished: read each recipient's
  *           reply with smtp_client_rcpt(), then call smtp_client_next().
  *   BODY    the server said 354: stream the stored text (LF line ends)
- *           with smtp_client_body(), then smtp_client_body_end().
+ *           with smtp_client_body(), then smtp_client_body_end().  The
+ *           text goes out dot-stuffed in CRLF lines and never holds a
+ *           bare CR or bare LF (RFC 5321 2.3.8): a CR LF in the text is
+ *           one line end, any other CR is sent as a space.
  *   CLOSE   close the connection; smtp_client_error() says why if the
  *           session failed before QUIT's reply.
  *   STARTTLS the server said 220 to STARTTLS: switch the connection to

@@ -39,6 +39,8 @@ struct smtp_server {
 	bool prev_crlf;
 	bool too_big;
 	bool line_too_long;
+	char bare;		/* REJECT: first bare 'C'R or 'L'F, or 0 */
+	char *norm;		/* NORMALIZE: the line, its CRs made spaces */
 	/* AUTH */
 	enum { SASL_NONE, SASL_PLAIN, SASL_LOGIN_USER, SASL_LOGIN_PASS } sasl;
 	bool authed;
@@ -91,6 +93,7 @@ smtp_server_free(struct smtp_server **sp)
 	if (*sp == NULL)
 		return;
 	free((*sp)->rcpts);
+	free((*sp)->norm);
 	explicit_bzero((*sp)->pass, sizeof((*sp)->pass));
 	free(*sp);
 	*sp = NULL;
@@ -118,6 +121,7 @@ reset_txn(struct smtp_server *s)
 	s->size = 0;
 	s->too_big = false;
 	s->line_too_long = false;
+	s->bare = 0;
 	if (s->state > ST_HELO && s->state != ST_CLOSED)
 		s->state = ST_HELO;
 }
@@ -535,6 +539,7 @@ cmd_data(struct smtp_server *s, const char *arg, size_t len, struct buf *out)
 	s->prev_crlf = true; /* the DATA command's CRLF */
 	s->too_big = false;
 	s->line_too_long = false;
+	s->bare = 0;
 	return SMTP_ACT_DATA_START;
 }
 
@@ -551,8 +556,39 @@ end_data(struct smtp_server *s, struct buf *out)
 		reset_txn(s);
 		return SMTP_ACT_DATA_ABORT;
 	}
+	if (s->bare != 0) {
+		/* after the end only, as Postfix does: never mid-message */
+		buf_line(out, "550 5.5.2 Error: bare <%s> received",
+			 s->bare == 'C' ? "CR" : "LF");
+		reset_txn(s);
+		return SMTP_ACT_DATA_ABORT;
+	}
 	s->pending = SMTP_ACT_COMMIT;
 	return SMTP_ACT_COMMIT;
+}
+
+/*
+ * A text line's bare CRs under smtp.bare_newline: REJECT notes the first
+ * (the message is refused at its end), NORMALIZE makes each a space in a
+ * copy.  A CR that ends a line would start a new one at a next hop that
+ * takes a bare CR as a line end; a space keeps the line one line, as its
+ * sender's own server saw it, and keeps its length.
+ */
+static const char *
+bare_cr(struct smtp_server *s, const char *line, size_t len)
+{
+	if (memchr(line, '\r', len) == NULL)
+		return line;
+	if (s->conf->bare_newline == SMTP_BARE_REJECT) {
+		if (s->bare == 0)
+			s->bare = 'C';
+		return line;
+	}
+	if (s->norm == NULL)
+		s->norm = xmalloc(s->conf->max_line);
+	for (size_t i = 0; i < len; i++)
+		s->norm[i] = line[i] == '\r' ? ' ' : line[i];
+	return s->norm;
 }
 
 static enum smtp_act
@@ -564,15 +600,24 @@ feed_data(struct smtp_server *s, const char *line, size_t len,
 
 	if (len == 3 && s->prev_crlf && memcmp(line, ".\r\n", 3) == 0)
 		return end_data(s, out);
+	if (len > s->conf->max_line)
+		s->line_too_long = true; /* the framer's bound, kept here too */
 	if (len > 0 && line[len - 1] == '\n') {
 		len--;
 		if (len > 0 && line[len - 1] == '\r') {
 			len--;
 			crlf = true;
+		} else if (s->conf->bare_newline == SMTP_BARE_REJECT &&
+			   s->bare == 0) {
+			s->bare = 'L';
 		}
 	}
 	s->prev_crlf = crlf;
-	if (len > 0 && line[0] == '.') {
+	/*
+	 * Unstuff (RFC 5321 4.5.2); a bare LF counts as a line end.  A line
+	 * that is only "." is not the end here, so it is text and stays.
+	 */
+	if (len > 1 && line[0] == '.') {
 		line++;
 		len--;
 	}
@@ -581,6 +626,9 @@ feed_data(struct smtp_server *s, const char *line, size_t len,
 	    s->size > s->conf->max_size)
 		s->too_big = true;
 	if (s->too_big || s->line_too_long)
+		return SMTP_ACT_NONE;
+	line = bare_cr(s, line, len);
+	if (s->bare != 0)
 		return SMTP_ACT_NONE;
 	s->req.data = line;
 	s->req.len = len;
@@ -643,6 +691,12 @@ cmd_vrfy(struct smtp_server *s, const char *arg, size_t len, struct buf *out)
 					    "501 5.1.3 Bad address syntax");
 		memset(a, 0, sizeof(*a));
 		memcpy(a->local, arg, len);
+	}
+	if (!s->conf->vrfy) {
+		/* RFC 5321 3.5.3: neither confirms nor denies the user */
+		buf_line(out, "252 2.5.2 Cannot VRFY user, but will accept "
+			      "message and attempt delivery");
+		return SMTP_ACT_NONE;
 	}
 	s->pending = SMTP_ACT_VRFY;
 	return SMTP_ACT_VRFY;

@@ -15,12 +15,21 @@
  *
  * DATA ends only at CRLF "." CRLF, where the previous line also ended in
  * CRLF: a bare LF or bare CR never ends a message and never starts a
- * command, so SMTP smuggling is not possible.
+ * command, so SMTP smuggling is not possible.  What a bare LF or bare CR
+ * inside the text becomes is conf->bare_newline (RFC 5321 2.3.8):
+ * NORMALIZE takes a bare LF as a line end and turns a bare CR into a
+ * space, so no line handed out holds a CR or LF; REJECT reads on to the
+ * end of the data and then answers 550 5.5.2, handing out no more lines.
+ * A line that is only "." and is not the end of the data is text and is
+ * kept; a leading "." is removed only when more follows (RFC 5321 4.5.2).
+ *
+ * VRFY is answered 252 2.5.2 without a lookup (no user enumeration)
+ * unless conf->vrfy, which makes it an action; EXPN is 502.
  *
  * With conf->auth (the submission listener) EHLO offers AUTH PLAIN LOGIN
  * (RFC 4954), MAIL before a successful AUTH is 530 5.7.0, and done(AUTH)
- * answers 235, 535 5.7.8 (counted toward max_auth_failures) or 454.  Lines ending in a bare LF
- * are kept as lines; bare CRs and NULs are kept as data.
+ * answers 235, 535 5.7.8 (counted toward max_auth_failures) or 454.  NULs
+ * in the text are kept as data.
  *
  * With conf->starttls EHLO offers STARTTLS (RFC 3207) until the session is
  * secure; STARTTLS answers 220 and returns SMTP_ACT_STARTTLS, a notice:
@@ -44,6 +53,12 @@
 #define SMTP_USER_MAX 255	/* SASL authentication identity */
 #define SMTP_PASS_MAX 1024
 
+/* What a bare LF or bare CR inside DATA does (smtp.bare_newline). */
+enum smtp_bare_newline {
+	SMTP_BARE_NORMALIZE,	/* LF: a line end; CR: a space */
+	SMTP_BARE_REJECT,	/* the message gets 550 5.5.2 after its end */
+};
+
 struct smtp_conf {
 	const char *hostname;
 	size_t max_size;	/* SIZE; message octets as sent, CRLF ends */
@@ -53,16 +68,18 @@ struct smtp_conf {
 	bool auth;		/* offer AUTH PLAIN/LOGIN; MAIL needs it */
 	unsigned max_auth_failures; /* failed AUTHs before 421 and close */
 	bool starttls;		/* offer STARTTLS (a certificate is loaded) */
+	enum smtp_bare_newline bare_newline;
+	bool vrfy;		/* VRFY looks users up; else 252, no lookup */
 };
 
 enum smtp_act {
 	SMTP_ACT_NONE,
 	SMTP_ACT_MAIL,		/* req->addr is the reverse-path */
 	SMTP_ACT_RCPT,		/* req->addr is the forward-path */
-	SMTP_ACT_VRFY,		/* req->addr; domain may be empty */
+	SMTP_ACT_VRFY,		/* req->addr, domain may be empty; conf->vrfy */
 	SMTP_ACT_AUTH,		/* req->user, req->pass: check them */
 	SMTP_ACT_DATA_START,
-	SMTP_ACT_DATA,		/* req->data, req->len */
+	SMTP_ACT_DATA,		/* req->data, req->len: no CR, no LF */
 	SMTP_ACT_COMMIT,	/* the message is complete */
 	SMTP_ACT_DATA_ABORT,
 	SMTP_ACT_CLOSE,

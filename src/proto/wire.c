@@ -17,6 +17,36 @@ dot_stuff_init(struct dot_stuff *st, long top_lines)
 	st->lines = top_lines;
 }
 
+void
+dot_stuff_no_bare_cr(struct dot_stuff *st)
+{
+	st->no_bare_cr = true;
+}
+
+/* A CR not followed by LF, in no_bare_cr mode: a space in the line. */
+static void
+lone_cr(struct dot_stuff *st, struct buf *out)
+{
+	if (buf_addc(out, ' ') == -1)
+		abort(); /* the caller sized out for this */
+	st->line_empty = false;
+	st->bol = false;
+}
+
+/* The octets up to the next LF (or CR, in no_bare_cr mode). */
+static size_t
+span(const struct dot_stuff *st, const char *p, const char *end)
+{
+	const char *q = memchr(p, '\n', (size_t)(end - p));
+	const char *cr;
+
+	if (q == NULL)
+		q = end;
+	if (st->no_bare_cr && (cr = memchr(p, '\r', (size_t)(q - p))) != NULL)
+		q = cr;
+	return (size_t)(q - p);
+}
+
 bool
 dot_stuff_feed(struct dot_stuff *st, const char *data, size_t len,
 		struct buf *out)
@@ -24,25 +54,39 @@ dot_stuff_feed(struct dot_stuff *st, const char *data, size_t len,
 	const char *p = data, *end = data + len;
 
 	while (p < end && !st->done) {
-		const char *nl;
 		size_t n;
 
 		if (st->in_body && st->lines == 0) {
 			st->done = true;
 			break;
 		}
+		if (st->cr) {
+			st->cr = false;
+			if (*p != '\n')
+				lone_cr(st, out);
+		}
 		if (st->bol && *p == '.' && buf_addc(out, '.') == -1)
 			abort(); /* the caller sized out for this */
-		nl = memchr(p, '\n', (size_t)(end - p));
-		n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		n = span(st, p, end);
 		if (buf_add(out, p, n) == -1)
 			abort();
 		if (n > 0)
 			st->line_empty = false;
 		p += n;
 		st->bol = false;
-		if (nl == NULL)
+		if (p == end)
 			break;
+		if (*p == '\r') {
+			/* no_bare_cr: CR LF is a line end, any other CR not */
+			if (++p == end) {
+				st->cr = true;
+				break;
+			}
+			if (*p != '\n') {
+				lone_cr(st, out);
+				continue;
+			}
+		}
 		if (buf_add(out, "\r\n", 2) == -1)
 			abort();
 		p++;
@@ -61,6 +105,10 @@ dot_stuff_feed(struct dot_stuff *st, const char *data, size_t len,
 void
 dot_stuff_end(struct dot_stuff *st, struct buf *out)
 {
+	if (st->cr) {
+		st->cr = false;
+		lone_cr(st, out);
+	}
 	if ((!st->bol && buf_add(out, "\r\n", 2) == -1) ||
 	    buf_add(out, ".\r\n", 3) == -1)
 		abort(); /* the caller sized out for this */

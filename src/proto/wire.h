@@ -22,16 +22,27 @@ struct dot_stuff {
 	bool line_empty;	/* the current line has no octets yet */
 	long lines;		/* body lines still wanted; -1 for all */
 	bool done;
+	bool no_bare_cr;	/* dot_stuff_no_bare_cr() was called */
+	bool cr;		/* the last chunk ended in a CR */
 };
 
 void dot_stuff_init(struct dot_stuff *st, long top_lines);
 /*
+ * After init, for SMTP DATA to another server (RFC 5321 2.3.8): the wire
+ * form never holds a bare CR, whatever the stored text holds (an old queue
+ * file, an mbox message).  CR LF in the text is one line end and any other
+ * CR becomes a space, as smtp.bare_newline = normalize stores it, so no
+ * next hop can take a CR for a line end.  POP3 keeps the stored octets.
+ */
+void dot_stuff_no_bare_cr(struct dot_stuff *st);
+/*
  * Appends the wire form of data to out; returns true once TOP has all it
  * wants (feed no more).  out must have room for 2 * len + 2 octets.
+ * Every LF goes out as CR LF.
  */
 bool dot_stuff_feed(struct dot_stuff *st, const char *data, size_t len,
 		    struct buf *out);
-/* Ends the text: a CRLF if the last line had none, then ".". */
+/* Ends the text: a CRLF if the last line had none, then "."; 6 octets. */
 void dot_stuff_end(struct dot_stuff *st, struct buf *out);
 
 /* Strict base64 (RFC 4648, padded, no whitespace); -1 if malformed. */

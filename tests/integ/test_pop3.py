@@ -23,6 +23,8 @@ TRICKY = (b"From: sender@example.org\r\nTo: alice@localhost\r\n"
           b">>From quoted twice\r\n\r\n\r\n"
           b"8bit: \xc3\xa9\xe2\x82\xac tab\there\r\n"
           b"a bare CR\rinside\r\n" + b"x" * 998 + b"\r\nlast line\r\n")
+# smtp.bare_newline = normalize (the default) stores the bare CR as a space
+TRICKY_STORED = TRICKY.replace(b"bare CR\rinside", b"bare CR inside")
 
 
 def fmt_opts(fmt):
@@ -49,7 +51,7 @@ def test_smtp_in_pop3_out_byte_identical(owld, fmt):
         got = wire(lines)
         assert resp.startswith(b"+OK %d octets" % sizes[i - 1])
         assert len(got) == sizes[i - 1], "LIST size is the wire size"
-        want = TRICKY if i == 1 else b"Subject: two\r\n\r\nsecond\r\n"
+        want = TRICKY_STORED if i == 1 else b"Subject: two\r\n\r\nsecond\r\n"
         assert got.endswith(b"\r\n" + want) or got.endswith(want)
         hdr = got[:len(got) - len(want)]
         first = hdr.split(b"\r\n")[0]

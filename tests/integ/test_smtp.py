@@ -49,9 +49,10 @@ def test_greeting_and_ehlo(server):
     ("NOOP", 250, "2.0.0"),
     ("RSET", 250, "2.0.0"),
     ("HELP", 214, "2.0.0"),
-    ("VRFY alice", 250, "2.1.5"),
-    ("VRFY <bob@localhost>", 250, "2.1.5"),
-    ("VRFY nobody", 550, "5.1.1"),
+    # smtp.vrfy = no (default): no user is confirmed or denied
+    ("VRFY alice", 252, "2.5.2"),
+    ("VRFY <bob@localhost>", 252, "2.5.2"),
+    ("VRFY nobody", 252, "2.5.2"),
     ("EXPN staff", 502, "5.5.1"),
     ("SOML FROM:<a@b.c>", 502, "5.5.1"),
     ("SAML FROM:<a@b.c>", 502, "5.5.1"),

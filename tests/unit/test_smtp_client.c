@@ -27,6 +27,7 @@ struct h {
 	char text0[SMTPC_TEXT_MAX];	/* recipient 0's text, last RESULT */
 	bool closed;
 	int starttls;		/* SMTPC_STARTTLS seen */
+	size_t chunk;		/* body fed in pieces this long; 0: whole */
 };
 
 static const char *R1[] = {"x@remote.test"};
@@ -61,6 +62,17 @@ h_msg(struct h *h, const struct smtpc_msg *m, const char *body)
 
 static void h_act(struct h *h, enum smtpc_act act);
 
+/* Streams a message's text as the relay does, in h->chunk pieces. */
+static void
+h_body(struct h *h, const char *text)
+{
+	size_t len = strlen(text), step = h->chunk ? h->chunk : len;
+
+	for (size_t i = 0; i < len; i += step)
+		smtp_client_body(h->c, text + i,
+				 len - i < step ? len - i : step, h->out);
+}
+
 static void
 h_next(struct h *h)
 {
@@ -81,8 +93,7 @@ h_act(struct h *h, enum smtpc_act act)
 		h_next(h);
 		break;
 	case SMTPC_BODY:
-		smtp_client_body(h->c, h->bodies[h->cur],
-				 strlen(h->bodies[h->cur]), h->out);
+		h_body(h, h->bodies[h->cur]);
 		smtp_client_body_end(h->c, h->out);
 		break;
 	case SMTPC_RESULT:
@@ -368,6 +379,43 @@ test_dot_stuffing(void **state)
 	h_feed(&h, "250 ok\r\n250 ok\r\n354 go\r\n");
 	assert_out(&h, "a\r\n..b\r\n...\r\n..\r\nlast\r\n.\r\n");
 	h_free(&h);
+}
+
+/* No CR without LF after it, no LF without CR before it. */
+static void
+assert_no_bare(const char *p)
+{
+	for (size_t i = 0; p[i] != '\0'; i++) {
+		if (p[i] == '\r')
+			assert_int_equal(p[i + 1], '\n');
+		if (p[i] == '\n')
+			assert_true(i > 0 && p[i - 1] == '\r');
+	}
+}
+
+static void
+test_no_bare_cr_or_lf_sent(void **state)
+{
+	static const size_t chunks[] = {0, 1, 2, 3, 7};
+	/* what an old queue file or an mbox message may hold */
+	static const char text[] = "a\r.\rMAIL FROM:<e@x>\n.\n\r\n.\r\n"
+				   "b\rc\r\n\r.d\n..\nlast\r";
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(chunks) / sizeof(chunks[0]); i++) {
+		struct h h;
+
+		h_init(&h);
+		h.chunk = chunks[i];
+		h_msg(&h, &M1, text);
+		h_feed(&h, "220 mx\r\n" EHLO_FULL);
+		h_feed(&h, "250 ok\r\n250 ok\r\n354 go\r\n");
+		/* lone CRs are spaces, CR LF one line end, dots stuffed */
+		assert_out(&h, "a . MAIL FROM:<e@x>\r\n..\r\n\r\n..\r\n"
+			       "b c\r\n .d\r\n...\r\nlast \r\n.\r\n");
+		assert_no_bare(h.out->data);
+		h_free(&h);
+	}
 }
 
 static void
@@ -750,6 +798,7 @@ main(void)
 		cmocka_unit_test(test_354_with_nobody_accepted),
 		cmocka_unit_test(test_final_reply_refusal),
 		cmocka_unit_test(test_dot_stuffing),
+		cmocka_unit_test(test_no_bare_cr_or_lf_sent),
 		cmocka_unit_test(test_two_messages_one_session),
 		cmocka_unit_test(test_greeting_refused),
 		cmocka_unit_test(test_421_mid_transaction),

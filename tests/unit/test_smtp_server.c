@@ -31,6 +31,10 @@ struct h {
 	bool switched;		/* STARTTLS: the rest of this input is dropped */
 };
 
+/* smtp.bare_newline and smtp.vrfy of the next sessions (tests reset them) */
+static enum smtp_bare_newline opt_bare = SMTP_BARE_NORMALIZE;
+static bool opt_vrfy;
+
 static void
 h_init(struct h *h, size_t max_size, unsigned max_rcpts)
 {
@@ -39,7 +43,9 @@ h_init(struct h *h, size_t max_size, unsigned max_rcpts)
 				     .max_size = max_size,
 				     .max_rcpts = max_rcpts,
 				     .max_errors = 10,
-				     .max_line = 1000};
+				     .max_line = 1000,
+				     .bare_newline = opt_bare,
+				     .vrfy = opt_vrfy};
 	h->s = smtp_server_new(&h->conf);
 	smtp_server_plain_auth(h->s, true); /* test_starttls says no */
 	h->out = buf_new(1 << 20);
@@ -281,9 +287,15 @@ test_simple_commands(void **st)
 	dialog("EXPN list\r\nSOML FROM:<a@b>\r\nSAML FROM:<a@b>\r\n"
 	       "SEND FROM:<a@b>\r\nTURN\r\n", "220 502 502 502 502 502", NULL);
 	dialog("FOO\r\n\r\nMAILX\r\n", "220 500 500 500", NULL);
+	/* smtp.vrfy = no (the default): 252 for all, users or not */
+	dialog("VRFY alice\r\nVRFY <bob@example.org>\r\nVRFY carol\r\n"
+	       "VRFY someone@elsewhere.net\r\nVRFY\r\nVRFY a b\r\n",
+	       "220 252 252 252 252 501 501", NULL);
+	opt_vrfy = true;
 	dialog("VRFY alice\r\nVRFY <bob@example.org>\r\nVRFY carol\r\n"
 	       "VRFY someone@elsewhere.net\r\nVRFY\r\n",
 	       "220 250 250 550 550 501", NULL);
+	opt_vrfy = false;
 	dialog("RSET x\r\nQUIT now\r\nDATA x\r\n", "220 501 501 501", NULL);
 }
 
@@ -417,7 +429,8 @@ test_nul_and_bare_cr(void **st)
 	free(out);
 	out = run3(s2, sizeof(s2) - 1, 1000, 5, &msgs);
 	assert_non_null(strstr(out, "250 2.0.0 Ok: queued as ID1"));
-	assert_memory_equal(msgs, "a\0b\nc\rd\n\x01", 10);
+	/* smtp.bare_newline = normalize: the bare CR is stored as a space */
+	assert_memory_equal(msgs, "a\0b\nc d\n\x01", 10);
 	free(out);
 	free(msgs);
 	/* bare CR inside MAIL cannot smuggle a header through the path */
@@ -432,7 +445,66 @@ test_bare_lf_commands(void **st)
 	       "line\r\n.\r\n", "220 250 250 250 354 250", "line\n\x01");
 	/* after a bare-LF line, CRLF . CRLF is still text: no smuggling */
 	dialog(HELLO ENV "DATA\r\nx\n.\r\ny\r\n.\r\n", "220 250 250 250 354 250",
-	       "x\n\ny\n\x01");
+	       "x\n.\ny\n\x01");
+}
+
+static void
+test_bare_newline_normalize(void **st)
+{
+	(void)st;
+	/* the smuggling sequence: one line, its CRs made spaces */
+	dialog(HELLO ENV "DATA\r\nhello\r.\rMAIL FROM:<evil@x.y>\r\n.\r\n",
+	       "220 250 250 250 354 250", "hello . MAIL FROM:<evil@x.y>\n\x01");
+	/* a lone dot on a bare-LF line is text, and kept */
+	dialog(HELLO ENV "DATA\r\nhello\n.\nworld\r\n.\r\n",
+	       "220 250 250 250 354 250", "hello\n.\nworld\n\x01");
+	dialog(HELLO ENV "DATA\r\nhello\r\n.\nworld\r\n.\r\n",
+	       "220 250 250 250 354 250", "hello\n.\nworld\n\x01");
+	/* a bare LF is a line end: the next line is unstuffed */
+	dialog(HELLO ENV "DATA\r\na\n..b\n.c\r\n.\r\n",
+	       "220 250 250 250 354 250", "a\n.b\nc\n\x01");
+	/* CRs at line starts and ends, and a CR before CRLF */
+	dialog(HELLO ENV "DATA\r\n\r.\r\nx\r\r\n.\r\r\n.\r\n",
+	       "220 250 250 250 354 250", " .\nx \n \n\x01");
+}
+
+static void
+test_bare_newline_reject(void **st)
+{
+	static const char *seps[] = {"\n.\n", "\n.\r\n", "\r\n.\n",
+				     "\r.\r\n", "\r\n.\r", "\r.\r"};
+	char script[1000], *out, *msgs;
+	size_t n;
+
+	(void)st;
+	opt_bare = SMTP_BARE_REJECT;
+	for (size_t i = 0; i < sizeof(seps) / sizeof(*seps); i++) {
+		/* 550 after the end, none in the middle; nothing stored */
+		snprintf(script, sizeof(script),
+			 HELLO ENV "DATA\r\nhello%sMAIL FROM:<evil@x.y>\r\n"
+			 "RCPT TO:<bob@example.org>\r\nDATA\r\nsmuggled\r\n"
+			 ".\r\n" ENV "DATA\r\nclean\r\n.\r\nQUIT\r\n",
+			 seps[i]);
+		dialog(script, "220 250 250 250 354 550 250 250 354 250 221",
+		       "clean\n\x01");
+	}
+	n = (size_t)snprintf(script, sizeof(script), HELLO ENV
+			     "DATA\r\nok\r\nbare\nlf\r\n.\r\n");
+	out = run3(script, n, 1000, 5, &msgs);
+	assert_non_null(strstr(out, "\r\n550 5.5.2 Error: bare <LF> "
+				    "received\r\n"));
+	assert_string_equal(msgs, "");
+	free(out);
+	free(msgs);
+	n = (size_t)snprintf(script, sizeof(script), HELLO ENV
+			     "DATA\r\nbare\rcr\r\nand\nlf\r\n.\r\n");
+	out = run3(script, n, 1000, 5, NULL);
+	assert_non_null(strstr(out, "550 5.5.2 Error: bare <CR> received"));
+	free(out);
+	/* a clean message, dots and all, is not touched */
+	dialog(HELLO ENV "DATA\r\n..\r\n.x\r\nend\r\n.\r\n",
+	       "220 250 250 250 354 250", ".\nx\nend\n\x01");
+	opt_bare = SMTP_BARE_NORMALIZE;
 }
 
 static void
@@ -797,6 +869,8 @@ main(void)
 		cmocka_unit_test(test_smuggling),
 		cmocka_unit_test(test_nul_and_bare_cr),
 		cmocka_unit_test(test_bare_lf_commands),
+		cmocka_unit_test(test_bare_newline_normalize),
+		cmocka_unit_test(test_bare_newline_reject),
 		cmocka_unit_test(test_too_many_errors),
 		cmocka_unit_test(test_enhanced_codes),
 		cmocka_unit_test(test_shutdown_and_timeout),
