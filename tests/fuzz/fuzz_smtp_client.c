@@ -2,10 +2,11 @@
  * libFuzzer harness for the SMTP client core: the input is the server's
  * side of the conversation, framed on LF as net/conn.c does.  The harness
  * plays the relay: it offers three messages, streams a text with dot
- * lines when asked, and calls eof when the input ends.  Checks: no crash,
- * no sanitizer report, every command ends in CRLF, every recipient of an
- * offered message gets a result exactly once per RESULT, and nothing is
- * written after CLOSE.
+ * lines, bare CRs and CR LFs when asked (in pieces sized by the first
+ * byte), and calls eof when the input ends.  Checks: no crash, no
+ * sanitizer report, every command ends in CRLF, no bare CR or bare LF is
+ * ever written, every recipient of an offered message gets a result
+ * exactly once per RESULT, and nothing is written after CLOSE.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -21,16 +22,29 @@ static const struct smtpc_msg MSGS[] = {
 	{"", RCPTS, 1, 5000, false},
 	{"s@l.test", RCPTS + 1, 2, 10, false},
 };
-static const char TEXT[] = "Subject: x\n\n.\n..\nbody\n.\nlast";
+static const char TEXT[] = "Subject: x\r\n\n.\n..\r\nbo\rdy\n.\r.\r\r\n"
+			   "\r\n\rlast\r";
 
 struct run {
 	struct smtp_client *c;
 	struct buf *out;
 	size_t cur;
+	size_t chunk;		/* the text goes out in pieces this long */
 	bool closed;
 };
 
 static void act(struct run *r, enum smtpc_act a);
+
+/* A CR without LF after it, or an LF without CR before it. */
+static bool
+has_bare(const char *p, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if ((p[i] == '\r' && (i + 1 == len || p[i + 1] != '\n')) ||
+		    (p[i] == '\n' && (i == 0 || p[i - 1] != '\r')))
+			return true;
+	return false;
+}
 
 static void
 act(struct run *r, enum smtpc_act a)
@@ -40,7 +54,12 @@ act(struct run *r, enum smtpc_act a)
 		case SMTPC_BODY:
 			if (r->cur >= 3)
 				abort();
-			smtp_client_body(r->c, TEXT, sizeof(TEXT) - 1, r->out);
+			for (size_t i = 0; i < sizeof(TEXT) - 1; i += r->chunk)
+				smtp_client_body(r->c, TEXT + i,
+						 sizeof(TEXT) - 1 - i < r->chunk
+							 ? sizeof(TEXT) - 1 - i
+							 : r->chunk,
+						 r->out);
 			smtp_client_body_end(r->c, r->out);
 			a = SMTPC_NONE;
 			break;
@@ -88,7 +107,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		{"fuzz.example", SMTPC_TLS_REQUIRE, "alice", "secret"},
 	};
 	const struct smtpc_conf *conf = &confs[size > 0 ? data[0] % 6 : 0];
-	struct run r = {smtp_client_new(conf), buf_new(1 << 20), 0, false};
+	size_t k = size > 0 ? data[0] / 6 % 9 : 0; /* 0: the text whole */
+	struct run r = {smtp_client_new(conf), buf_new(1 << 20), 0,
+			k > 0 ? k : sizeof(TEXT), false};
 	size_t start = 0, i, was;
 
 	for (i = 0; i < size && !r.closed; i++) {
@@ -106,6 +127,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (r.out->len > was &&
 		    (r.out->len < 2 || r.out->data[r.out->len - 1] != '\n' ||
 		     r.out->data[r.out->len - 2] != '\r'))
+			abort();
+		if (has_bare(r.out->data, r.out->len))
 			abort();
 		start = i + 1;
 		buf_reset(r.out);

@@ -2,7 +2,8 @@
  * libFuzzer harness for the SMTP core: the input is a byte stream framed
  * on LF as net/conn.c does; every action is answered, with results taken
  * from the input so that every done() branch is reached.  Checks: no
- * crash, no sanitizer report, and replies always end in CRLF.
+ * crash, no sanitizer report, replies always end in CRLF, and no DATA line
+ * handed out holds a CR or LF (smtp.bare_newline, either way).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -30,13 +31,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					     .max_auth_failures = 5,
 					     .starttls = true};
 	const struct smtp_conf *cp = size > 0 && (data[0] & 1) ? &sub : &inbound;
-	const struct smtp_conf conf = *cp;
-	struct smtp_server *s = smtp_server_new(cp);
+	struct smtp_conf conf = *cp;
+	struct smtp_server *s;
 	struct buf *out = buf_new(1 << 20);
 	size_t start = 0, i;
 	unsigned pick = 0;
 	bool closed = false;
 
+	/* bit 2: smtp.bare_newline = reject; bit 3: smtp.vrfy = yes */
+	conf.bare_newline = size > 0 && (data[0] & 4) ? SMTP_BARE_REJECT
+						      : SMTP_BARE_NORMALIZE;
+	conf.vrfy = size > 0 && (data[0] & 8);
+	s = smtp_server_new(&conf);
 	/* bit 1 of the first byte: AUTH also in the clear */
 	smtp_server_plain_auth(s, size > 0 && (data[0] & 2));
 	smtp_server_greet(s, out);
@@ -63,6 +69,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			enum smtp_result res =
 				(enum smtp_result)(pick++ % (SMTP_R_PERM + 1));
 
+			if (a == SMTP_ACT_VRFY && !conf.vrfy)
+				abort(); /* smtp.vrfy = no looks nobody up */
 			if (a == SMTP_ACT_AUTH &&
 			    (!cp->auth || r->user == NULL || r->pass == NULL ||
 			     strlen(r->user) == 0 ||
@@ -74,7 +82,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (a == SMTP_ACT_DATA) {
 			const struct smtp_req *r = smtp_server_req(s);
 
-			if (r->len > conf.max_line)
+			if (r->len > conf.max_line ||
+			    memchr(r->data, '\r', r->len) != NULL ||
+			    memchr(r->data, '\n', r->len) != NULL)
 				abort();
 		}
 		if (a == SMTP_ACT_CLOSE)
