@@ -347,7 +347,7 @@ static void
 maybe_stop(struct pop3_sess *s)
 {
 	if (!s->stop_after || s->job != NULL || s->streaming ||
-	    s->delay != NULL || conn_closing(s->conn))
+	    (s->delay != NULL && s->gated == NULL) || conn_closing(s->conn))
 		return;
 	pop3_server_shutdown(s->core, s->out);
 	flush(s);
@@ -452,6 +452,7 @@ login_done(struct wpool_job *job)
 					     gate_cb, s);
 		if (s->delay != NULL) {
 			s->gated = j;
+			maybe_stop(s);
 			return;
 		}
 		owld_penalty_record(s->d, s->peer, j->user, j->cred.ok);

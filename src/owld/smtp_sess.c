@@ -811,6 +811,11 @@ auth_done(struct wpool_job *job)
 				     auth_gate_cb, s);
 	if (s->delay != NULL) {
 		s->gated = j;
+		if (s->stop_after_commit) {
+			smtp_server_shutdown(s->core, s->out);
+			flush(s);
+			conn_close(s->conn, "shutdown");
+		}
 		return;
 	}
 	owld_penalty_record(s->d, s->peer, j->cred.user, j->cred.ok);
@@ -892,8 +897,9 @@ smtp_sess_shutdown_all(struct owld *d)
 	for (s = d->sessions; s != NULL; s = s->next) {
 		if (conn_closing(s->conn))
 			continue;
+		/* a login waiting out its penalty gets no answer */
 		if (s->commit != NULL || s->auth != NULL ||
-		    s->delay != NULL) {
+		    (s->delay != NULL && s->gated == NULL)) {
 			/* answer the commit first: it is durable by then */
 			s->stop_after_commit = true;
 			continue;

@@ -57,8 +57,7 @@ def test_per_ip_session_limit_every_listener(owld):
     o.wait_log(r"event=disconnect reason=quit")
     c = smtp_from(o)
     assert c.reply()[0] == 220
-    log = o.logtext()
-    assert log.count("event=reject reason=per-ip-limit sessions=3") == 3
+    o.wait_log(r"event=reject reason=per-ip-limit sessions=3", count=3)
 
 
 def test_default_leaves_room_for_a_burst_then_limits(owld):
@@ -73,7 +72,7 @@ def test_default_leaves_room_for_a_burst_then_limits(owld):
         for c in held:
             assert c.reply()[0] == 220
         refused_smtp(smtp_from(o))
-        assert "reason=per-ip-limit sessions=50" in o.logtext()
+        o.wait_log(r"event=reject reason=per-ip-limit sessions=50")
     finally:
         for c in held:
             c.close()
@@ -98,9 +97,8 @@ def test_connection_rate_limit(owld):
     assert p.closed()
     c = smtp_from(o, "127.0.0.2")
     assert c.reply()[0] == 220
-    log = o.logtext()
-    assert "event=reject reason=rate-limit connections=6/min" in log
-    assert "event=reject reason=rate-limit connections=7/min" in log
+    o.wait_log(r"event=reject reason=rate-limit connections=6/min")
+    o.wait_log(r"event=reject reason=rate-limit connections=7/min")
 
 
 def test_limits_off_with_zero(owld):
@@ -177,6 +175,30 @@ def test_brute_force_across_connections_is_slowed(owld):
     log = o.logtext()
     assert "event=auth-penalty user=alice@localhost failures=" in log
     assert log.count("event=login-failed") == n + 1
+
+
+def test_shutdown_does_not_wait_for_penalised_logins(owld):
+    """SIGTERM closes sessions whose login waits out a penalty at once
+    (421 / -ERR, no answer to the login) instead of after the wait."""
+    o = owld(["auth.fail_delay=1s", "auth.penalty_max_delay=30s"])
+    r = []
+    for _ in range(4):
+        pop3_pass(o, "127.0.0.1", "alice", "wrong", r)
+    p = pop3_from(o)
+    assert p.status().startswith("+OK")
+    p.cmd("USER alice")
+    p.send("PASS pw-alice\r\n")
+    c = smtp_from(o, port=o.sub_port)
+    assert c.reply()[0] == 220
+    c.cmd("EHLO client.test")
+    tok = base64.b64encode(b"\0alice\0pw-alice").decode()
+    c.send("AUTH PLAIN %s\r\n" % tok)
+    o.wait_log(r"event=auth-penalty", count=4)
+    t = time.time()
+    assert o.stop() == 0
+    assert time.time() - t < 5
+    assert p.status().startswith("-ERR")
+    assert c.reply()[0] == 421
 
 
 def smtp_auth(o, src, user, password):
