@@ -44,7 +44,8 @@ struct pop3_sess {
 	struct pop3_msg *msgs;
 	struct pjob *job;		/* in flight, or NULL */
 	struct pjob *gated;		/* a checked login awaiting penalty */
-	struct event *delay;		/* a failed login's answer waits */
+	struct event *delay;		/* a login's answer waits (fail
+					   delay, or penalty if gated) */
 	bool streaming;
 	struct store_reader rd;
 	struct dot_stuff stuff;

@@ -55,7 +55,8 @@ struct smtp_sess {
 	bool relay_net;		/* the peer is in relay.networks */
 	struct authjob *auth;	/* password check in flight, or NULL */
 	struct authjob *gated;	/* checked, waiting for the penalty */
-	struct event *delay;	/* a failed AUTH's answer waits */
+	struct event *delay;	/* an AUTH answer waits (fail delay, or
+				   the penalty if gated) */
 	char user[ADDR_PATH_MAX + 1]; /* authenticated user, or "" */
 	struct conn *conn;
 	struct smtp_server *core;
