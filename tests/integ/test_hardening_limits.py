@@ -5,6 +5,7 @@ with the owner still let in promptly from another address.  Other
 loopback addresses (127.0.0.2, ...) stand in for other clients."""
 import base64
 import socket
+import ssl
 import threading
 import time
 
@@ -58,6 +59,30 @@ def test_per_ip_session_limit_every_listener(owld):
     c = smtp_from(o)
     assert c.reply()[0] == 220
     o.wait_log(r"event=reject reason=per-ip-limit sessions=3", count=3)
+
+
+def test_per_ip_limit_on_implicit_tls_listeners(owld, tmp_path):
+    """submissions and pop3s sessions count with the others; a refused
+    client gets the answer in the clear, before any handshake, as for
+    max_connections."""
+    from test_tls import make_cert
+    cert, key = make_cert(str(tmp_path), "c")
+    o = owld(["tls.cert=" + cert, "tls.key=" + key,
+              "submissions.listen=127.0.0.1:0", "pop3s.listen=127.0.0.1:0",
+              "max_connections_per_ip=2"])
+    ctx = ssl.create_default_context(cafile=cert)
+    subs = Client(ctx.wrap_socket(connect_from(o.subs_port),
+                                  server_hostname="localhost"))
+    assert subs.reply()[0] == 220
+    pops = Pop3Client(ctx.wrap_socket(connect_from(o.pop3s_port),
+                                      server_hostname="localhost"))
+    assert pops.status().startswith("+OK")
+    refused_smtp(Client(connect_from(o.subs_port)))
+    p = Pop3Client(connect_from(o.pop3s_port))
+    assert p.status().startswith("-ERR [SYS/TEMP] Too many connections from")
+    assert p.closed()
+    refused_smtp(smtp_from(o))
+    o.wait_log(r"event=reject reason=per-ip-limit sessions=2", count=3)
 
 
 def test_default_leaves_room_for_a_burst_then_limits(owld):
