@@ -425,6 +425,8 @@ gate_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd, (void)what;
 	event_free(s->delay);
 	s->delay = NULL;
+	if (conn_closing(s->conn))
+		return; /* stopped meanwhile: on_closed frees the job */
 	s->gated = NULL;
 	login_done(&j->job);
 }

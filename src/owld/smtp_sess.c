@@ -786,6 +786,8 @@ auth_gate_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd, (void)what;
 	event_free(s->delay);
 	s->delay = NULL;
+	if (conn_closing(s->conn))
+		return; /* stopped meanwhile: on_closed frees the job */
 	s->gated = NULL;
 	auth_done(&j->job);
 }
