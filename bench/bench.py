@@ -224,6 +224,10 @@ class Owld(Server):
                 "-o", "pop3.listen=127.0.0.1:%d" % self.pop3_port,
                 "-o", "submission.listen=",
                 "-o", "max_connections=11000",
+                # the load generators are thousands of clients from one
+                # address: the per-address limits would refuse them
+                "-o", "max_connections_per_ip=0",
+                "-o", "connection_rate_limit=0",
                 "-o", "log.file=" + os.path.join(self.d, "log")]
         for o in opts:
             argv += ["-o", o]

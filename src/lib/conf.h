@@ -38,6 +38,8 @@ struct conf {
 	unsigned pop3_max_errors;
 	unsigned auth_fail_delay; /* milliseconds before a failed login's answer */
 	unsigned auth_max_failures; /* failed logins before the connection closes */
+	unsigned auth_penalty_max_delay; /* ms cap of the penalty; 0: off */
+	unsigned auth_penalty_window; /* seconds a failure is remembered */
 	char *auth_allow_plaintext; /* loopback | yes | no */
 	char *tls_cert;       /* PEM certificate chain; empty: no TLS */
 	char *tls_key;        /* PEM private key */
@@ -55,6 +57,8 @@ struct conf {
 	unsigned queue_retry_max; /* cap of the doubling retry interval */
 	unsigned queue_max_age;   /* seconds before a message bounces */
 	unsigned max_connections; /* SMTP and POP3 sessions together */
+	unsigned max_conns_per_ip; /* sessions of one client address; 0 off */
+	unsigned conn_rate_limit; /* connections a minute per address; 0 off */
 	enum mailbox_format mailbox_format;
 	char *users_file;     /* default DATA_DIR/users */
 	char *log_file;       /* empty: stderr (or DATA_DIR/owld.log with -d) */

@@ -22,14 +22,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/resource.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "../auth/penalty.h"
 #include "../lib/buf.h"
 #include "../lib/log.h"
+#include "../net/anvil.h"
 #include "../net/conn.h"
 #include "../net/listen.h"
 #include "../net/tls.h"
@@ -136,6 +139,89 @@ owld_cred_check(struct owld_cred *c)
 			     c->pass) &&
 		c->exists;
 	explicit_bzero(c->pass, sizeof(c->pass));
+}
+
+static uint64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* A secret hash seed for the per-client tables (hash flooding). */
+static uint64_t
+table_seed(void)
+{
+	uint64_t seed;
+
+	if (getrandom(&seed, sizeof(seed), 0) != (ssize_t)sizeof(seed))
+		seed = owld_new_id() ^ (uint64_t)getpid() << 32;
+	return seed;
+}
+
+const char *
+owld_admit(struct owld *d, const char *peer)
+{
+	static char why[64];
+	unsigned n;
+
+	switch (anvil_connect(d->anvil, peer, mono_ms() / 1000, &n)) {
+	case ANVIL_OK:
+		return NULL;
+	case ANVIL_TOO_MANY:
+		snprintf(why, sizeof(why), "per-ip-limit sessions=%u", n);
+		return why;
+	case ANVIL_TOO_FAST:
+		snprintf(why, sizeof(why), "rate-limit connections=%u/min", n);
+		return why;
+	}
+	abort();
+}
+
+void
+owld_release(struct owld *d, const char *peer)
+{
+	anvil_disconnect(d->anvil, peer);
+}
+
+struct event *
+owld_penalty_wait(struct owld *d, const char *proto, const char *id,
+		  const char *peer, const char *user, bool *logged,
+		  void (*cb)(int, short, void *), void *arg)
+{
+	uint64_t now = mono_ms(), nb, wait;
+	unsigned fails;
+	struct timeval tv;
+	struct event *ev;
+	char q[600];
+
+	nb = penalty_not_before(d->penalty, peer, user, now, &fails);
+	if (nb <= now)
+		return NULL;
+	wait = nb - now;
+	if (!*logged)
+		log_msg(LOGL_WARN, proto, "id=%s peer=%s event=auth-penalty "
+			"user=%s failures=%u delay=%llums", id, peer,
+			log_q(q, sizeof(q), user), fails,
+			(unsigned long long)wait);
+	*logged = true;
+	tv.tv_sec = (time_t)(wait / 1000);
+	tv.tv_usec = (suseconds_t)(wait % 1000) * 1000;
+	ev = evtimer_new(d->base, cb, arg);
+	evtimer_add(ev, &tv);
+	return ev;
+}
+
+void
+owld_penalty_record(struct owld *d, const char *peer, const char *user,
+		    bool ok)
+{
+	if (ok)
+		penalty_succeeded(d->penalty, peer, user);
+	else
+		penalty_failed(d->penalty, peer, user, mono_ms());
 }
 
 struct event *
@@ -597,6 +683,10 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	D.conf = &C;
+	D.anvil = anvil_new(C.max_connections, C.max_conns_per_ip,
+			    C.conn_rate_limit, table_seed());
+	D.penalty = penalty_new(C.auth_fail_delay, C.auth_penalty_max_delay,
+				C.auth_penalty_window, table_seed());
 	D.smtp_conf = (struct smtp_conf){
 		.hostname = C.hostname,
 		.max_size = C.smtp_max_size,
@@ -706,6 +796,8 @@ main(int argc, char **argv)
 		free(D.locks[i]);
 	free(D.locks);
 	users_free(&D.users);
+	anvil_free(&D.anvil);
+	penalty_free(&D.penalty);
 	store_free(&D.store);
 	SSL_CTX_free(D.tls);
 	conf_free(&C);

@@ -17,6 +17,8 @@
 
 struct event_base;
 struct relay;
+struct anvil;
+struct penalty;
 typedef struct ssl_ctx_st SSL_CTX;
 struct smtp_sess;
 struct pop3_sess;
@@ -37,6 +39,8 @@ struct owld {
 	struct pop3_conf pop3_conf;
 	struct pop3_sess *pop3_sessions;
 	unsigned npop3;
+	struct anvil *anvil;		/* sessions, connections per address */
+	struct penalty *penalty;	/* failed logins across connections */
 	char **locks;			/* mailboxes held by POP3 sessions */
 	size_t nlocks, locks_cap;
 	bool stopping;
@@ -61,6 +65,15 @@ void pop3_sess_accept_tls(int fd, struct sockaddr *sa, socklen_t len,
 void pop3_sess_shutdown_all(struct owld *d);
 /* True past max_connections (SMTP and POP3 sessions together). */
 bool owld_full(const struct owld *d);
+/*
+ * The per-address limits (max_connections_per_ip, connection_rate_limit)
+ * for a new client at accept: NULL if peer may have one more session
+ * (call owld_release() when it ends), else why not, for the log line
+ * ("per-ip-limit sessions=50"; valid until the next call).
+ */
+const char *owld_admit(struct owld *d, const char *peer);
+/* A session that owld_admit() let in ended. */
+void owld_release(struct owld *d, const char *peer);
 /* Called when a session or a job ended, to finish a graceful stop. */
 void owld_check_stopped(struct owld *d);
 /* Sends out's replies on c, each line traced under proto and id. */
@@ -90,6 +103,20 @@ struct owld_cred {
 void owld_cred_prepare(struct owld *d, struct owld_cred *c,
 		       const char *given, const char *pass);
 void owld_cred_check(struct owld_cred *c);
+/*
+ * The failed-login penalty (auth/penalty.h) a checked login of user from
+ * peer waits for before its answer, right password or wrong: NULL if the
+ * answer may go now, else a timer (the caller frees it) that calls
+ * cb(arg) when the answer may be asked for again.  The first wait of a
+ * login is logged (event=auth-penalty); *logged remembers that.
+ */
+struct event *owld_penalty_wait(struct owld *d, const char *proto,
+				const char *id, const char *peer,
+				const char *user, bool *logged,
+				void (*cb)(int, short, void *), void *arg);
+/* Counts the answered login in the penalties: a failure, or a reset. */
+void owld_penalty_record(struct owld *d, const char *peer, const char *user,
+			 bool ok);
 /* A timer that fires cb(arg) after auth.fail_delay (a failed login). */
 struct event *owld_fail_delay(struct owld *d,
 			      void (*cb)(int, short, void *), void *arg);

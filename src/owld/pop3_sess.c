@@ -43,7 +43,9 @@ struct pop3_sess {
 	struct store_box *box;
 	struct pop3_msg *msgs;
 	struct pjob *job;		/* in flight, or NULL */
-	struct event *delay;		/* a failed login's answer waits */
+	struct pjob *gated;		/* a checked login awaiting penalty */
+	struct event *delay;		/* a login's answer waits (fail
+					   delay, or penalty if gated) */
 	bool streaming;
 	struct store_reader rd;
 	struct dot_stuff stuff;
@@ -63,6 +65,7 @@ struct pjob {
 	char user[ADDR_PATH_MAX + 1];
 	bool locked;			/* the job's session holds user's lock */
 	struct owld_cred cred;		/* login */
+	bool penalty_logged;
 	/* both */
 	struct store_box *box;
 	bool *dele;
@@ -152,20 +155,29 @@ accept_sess(int fd, struct sockaddr *sa, struct owld *d, bool implicit)
 {
 	struct pop3_sess *s;
 	char peer[64];
+	const char *limit = NULL;
 
 	conn_addr_text(sa, peer, sizeof(peer));
-	if (d->stopping || owld_full(d)) {
+	if (d->stopping || owld_full(d) ||
+	    (limit = owld_admit(d, peer)) != NULL) {
 		static const char line[] =
 			"-ERR [SYS/TEMP] Too many connections, try again "
 			"later\r\n";
+		static const char line_ip[] =
+			"-ERR [SYS/TEMP] Too many connections from your "
+			"address, try again later\r\n";
 
 		/* best effort: a fresh socket's buffer takes one line */
-		(void)send(fd, line, sizeof(line) - 1,
-			   MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (limit != NULL)
+			(void)send(fd, line_ip, sizeof(line_ip) - 1,
+				   MSG_DONTWAIT | MSG_NOSIGNAL);
+		else
+			(void)send(fd, line, sizeof(line) - 1,
+				   MSG_DONTWAIT | MSG_NOSIGNAL);
 		close(fd);
 		log_msg(LOGL_WARN, "pop3", "peer=%s event=reject reason=%s",
 			peer, d->stopping ? "shutting-down"
-					  : "max-connections");
+				: limit ? limit : "max-connections");
 		return;
 	}
 	s = xcalloc(1, sizeof(*s));
@@ -309,6 +321,9 @@ on_closed(void *arg, const char *reason)
 		lock_release(d, s->user);
 	if (s->delay != NULL)
 		event_free(s->delay);
+	if (s->gated != NULL)
+		pjob_free(s->gated);
+	owld_release(d, s->peer);
 	store_reader_close(&s->rd);
 	log_msg(LOGL_INFO, "pop3", "id=%s peer=%s event=disconnect reason=%s "
 		"retrieved=%u%s", s->id, s->peer, reason, s->retrs,
@@ -333,7 +348,7 @@ static void
 maybe_stop(struct pop3_sess *s)
 {
 	if (!s->stop_after || s->job != NULL || s->streaming ||
-	    s->delay != NULL || conn_closing(s->conn))
+	    (s->delay != NULL && s->gated == NULL) || conn_closing(s->conn))
 		return;
 	pop3_server_shutdown(s->core, s->out);
 	flush(s);
@@ -402,6 +417,21 @@ delay_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
+gate_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct pop3_sess *s = arg;
+	struct pjob *j = s->gated;
+
+	(void)fd, (void)what;
+	event_free(s->delay);
+	s->delay = NULL;
+	if (conn_closing(s->conn))
+		return; /* stopped meanwhile: on_closed frees the job */
+	s->gated = NULL;
+	login_done(&j->job);
+}
+
+static void
 login_done(struct wpool_job *job)
 {
 	struct pjob *j = (struct pjob *)(void *)job;
@@ -418,6 +448,18 @@ login_done(struct wpool_job *job)
 		return;
 	}
 	s->job = NULL;
+	if (j->kind == PJ_LOGIN) {
+		/* right or wrong, the answer waits for the penalty */
+		s->delay = owld_penalty_wait(s->d, "pop3", s->id, s->peer,
+					     j->user, &j->penalty_logged,
+					     gate_cb, s);
+		if (s->delay != NULL) {
+			s->gated = j;
+			maybe_stop(s);
+			return;
+		}
+		owld_penalty_record(s->d, s->peer, j->user, j->cred.ok);
+	}
 	if (j->kind == PJ_LOGIN && !j->cred.ok) {
 		log_msg(LOGL_WARN, "pop3", "id=%s peer=%s event=login-failed "
 			"user=%s reason=%s", s->id, s->peer, q,

@@ -54,7 +54,9 @@ struct smtp_sess {
 	bool submission;	/* the submission listener: AUTH, relaying */
 	bool relay_net;		/* the peer is in relay.networks */
 	struct authjob *auth;	/* password check in flight, or NULL */
-	struct event *delay;	/* a failed AUTH's answer waits */
+	struct authjob *gated;	/* checked, waiting for the penalty */
+	struct event *delay;	/* an AUTH answer waits (fail delay, or
+				   the penalty if gated) */
 	char user[ADDR_PATH_MAX + 1]; /* authenticated user, or "" */
 	struct conn *conn;
 	struct smtp_server *core;
@@ -87,6 +89,7 @@ struct authjob {
 	struct owld *d;
 	struct smtp_sess *sess;	/* NULL once the session is gone */
 	struct owld_cred cred;
+	bool penalty_logged;
 };
 
 static bool on_line(void *arg, const char *line, size_t len);
@@ -124,20 +127,24 @@ accept_sess(int fd, struct sockaddr *sa, struct owld *d, enum listener kind)
 	bool submission = kind != L_INBOUND;
 	struct smtp_sess *s;
 	char peer[64];
+	const char *limit = NULL;
 
 	conn_addr_text(sa, peer, sizeof(peer));
-	if (d->stopping || owld_full(d)) {
+	if (d->stopping || owld_full(d) ||
+	    (limit = owld_admit(d, peer)) != NULL) {
 		char line[300];
 		int n = snprintf(line, sizeof(line),
-				 "421 4.7.0 %s Error: too many connections, "
-				 "try again later\r\n", d->conf->hostname);
+				 "421 4.7.0 %s Error: too many connections%s%s"
+				 ", try again later\r\n", d->conf->hostname,
+				 limit ? " from " : "", limit ? peer : "");
 
 		/* best effort: a fresh socket's buffer takes one line */
 		(void)send(fd, line, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
 		close(fd);
 		log_msg(LOGL_WARN, "smtp", "peer=%s event=reject "
 			"reason=%s", peer,
-			d->stopping ? "shutting-down" : "max-connections");
+			d->stopping ? "shutting-down"
+				    : limit ? limit : "max-connections");
 		return;
 	}
 	s = xcalloc(1, sizeof(*s));
@@ -262,6 +269,8 @@ on_closed(void *arg, const char *reason)
 		s->auth->sess = NULL;
 	if (s->delay != NULL)
 		event_free(s->delay);
+	free(s->gated);
+	owld_release(d, s->peer);
 	log_msg(LOGL_INFO, "smtp", "id=%s peer=%s event=disconnect reason=%s "
 		"mails=%u rcpts=%u%s%s%s", s->id, s->peer, reason, s->mails,
 		s->rcpts, s->user[0] ? " user=" : "", s->user,
@@ -769,6 +778,21 @@ auth_delay_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
+auth_gate_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct smtp_sess *s = arg;
+	struct authjob *j = s->gated;
+
+	(void)fd, (void)what;
+	event_free(s->delay);
+	s->delay = NULL;
+	if (conn_closing(s->conn))
+		return; /* stopped meanwhile: on_closed frees the job */
+	s->gated = NULL;
+	auth_done(&j->job);
+}
+
+static void
 auth_done(struct wpool_job *job)
 {
 	struct authjob *j = (struct authjob *)(void *)job;
@@ -784,6 +808,20 @@ auth_done(struct wpool_job *job)
 		return;
 	}
 	s->auth = NULL;
+	/* right or wrong, the answer waits for the penalty */
+	s->delay = owld_penalty_wait(s->d, "smtp", s->id, s->peer,
+				     j->cred.user, &j->penalty_logged,
+				     auth_gate_cb, s);
+	if (s->delay != NULL) {
+		s->gated = j;
+		if (s->stop_after_commit) {
+			smtp_server_shutdown(s->core, s->out);
+			flush(s);
+			conn_close(s->conn, "shutdown");
+		}
+		return;
+	}
+	owld_penalty_record(s->d, s->peer, j->cred.user, j->cred.ok);
 	uq = log_q(q, sizeof(q), j->cred.user);
 	if (j->cred.ok) {
 		snprintf(s->user, sizeof(s->user), "%s", j->cred.user);
@@ -862,8 +900,9 @@ smtp_sess_shutdown_all(struct owld *d)
 	for (s = d->sessions; s != NULL; s = s->next) {
 		if (conn_closing(s->conn))
 			continue;
+		/* a login waiting out its penalty gets no answer */
 		if (s->commit != NULL || s->auth != NULL ||
-		    s->delay != NULL) {
+		    (s->delay != NULL && s->gated == NULL)) {
 			/* answer the commit first: it is durable by then */
 			s->stop_after_commit = true;
 			continue;
