@@ -55,6 +55,9 @@ struct conf {
 	unsigned max_connections; /* SMTP and POP3 sessions together */
 	enum mailbox_format mailbox_format;
 	char *users_file;     /* default DATA_DIR/users */
+	char *aliases_file;   /* default DATA_DIR/aliases */
+	unsigned aliases_max_depth;     /* aliases within aliases */
+	unsigned aliases_max_expansion; /* addresses one recipient may become */
 	char *log_file;       /* empty: stderr (or DATA_DIR/owld.log with -d) */
 	char *pid_file;       /* default DATA_DIR/owld.pid */
 	char *user;           /* privilege drop target when started as root */

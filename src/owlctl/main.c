@@ -2,12 +2,14 @@
  * owlctl - owlpost's admin tool: users and the configuration check.
  *
  *   owlctl [-c FILE] [-D DIR] [-o key=value]... user add|del|passwd|list
+ *   owlctl [-c FILE] [-D DIR] [-o key=value]... alias add|del|list
  *   owlctl [-c FILE] [-D DIR] [-o key=value]... check
  *   owlctl [-c FILE] [-D DIR] [-o key=value]... queue list|show|flush|...
  *
  * It reads the same configuration as owld (exit 78 on a bad key) and edits
- * the users file atomically (users_file_edit); owld notices the change on
- * the next lookup.  Passwords come from a no-echo prompt on a terminal, or
+ * the users and aliases files atomically (table_file_edit); owld notices
+ * the change on the next lookup.  Exit codes: 0, 1 failure, 64 usage, 65
+ * a bad name or address, 73 the data directory cannot be made, 78 config.  Passwords come from a no-echo prompt on a terminal, or
  * from the first line of stdin otherwise (for scripts).
  */
 #include <errno.h>
@@ -37,6 +39,11 @@ usage(FILE *fp)
 		"  user passwd USER@DOMAIN  change a user's password\n"
 		"  user del USER@DOMAIN     remove a user (mail is kept)\n"
 		"  user list                list the users\n"
+		"  alias add NAME ADDRESS...\n"
+		"                           add an alias (NAME: postmaster or "
+		"local@domain)\n"
+		"  alias del NAME           remove an alias\n"
+		"  alias list               list the aliases\n"
 		"  queue list [--json]      list the outbound queue\n"
 		"  queue show ID            a queued message's envelope and "
 		"text\n"
@@ -146,10 +153,13 @@ cmd_user(struct conf *c, int argc, char **argv)
 		usage(stderr);
 		return 64;
 	}
-	if (users_normalize(argv[1], name, sizeof(name)) == -1) {
+	/* a leading '-' reads as an option to people and tools */
+	if (argv[1][0] == '-' ||
+	    users_normalize(argv[1], name, sizeof(name)) == -1) {
 		fprintf(stderr, "owlctl: invalid user name '%s' (want "
-			"local@domain: letters, digits, . _ - +)\n", argv[1]);
-		return 65; /* EX_DATAERR */
+			"local@domain: letters, digits, . _ - +, not starting "
+			"with '-')\n", argv[1]);
+		return EX_DATAERR_CODE;
 	}
 	if (op == USERS_ADD &&
 	    !conf_is_local_domain(c, strchr(name, '@') + 1))
@@ -161,7 +171,7 @@ cmd_user(struct conf *c, int argc, char **argv)
 	if (mkdir(c->data_dir, 0700) == -1 && errno != EEXIST) {
 		fprintf(stderr, "owlctl: %s: %s\n", c->data_dir,
 			strerror(errno));
-		return 73;
+		return EX_CANTCREAT_CODE;
 	}
 	if (users_file_edit(c->users_file, op, name, op == USERS_DEL ? ""
 								    : hash,
@@ -205,6 +215,8 @@ main(int argc, char **argv)
 	conf_finish(&c);
 	if (argc >= 1 && strcmp(argv[0], "user") == 0)
 		rc = cmd_user(&c, argc - 1, argv + 1);
+	else if (argc >= 1 && strcmp(argv[0], "alias") == 0)
+		rc = cmd_alias(&c, argc - 1, argv + 1);
 	else if (argc >= 1 && strcmp(argv[0], "queue") == 0)
 		rc = cmd_queue(&c, argc - 1, argv + 1);
 	else if (argc >= 1 && strcmp(argv[0], "tls") == 0)
