@@ -144,6 +144,13 @@ aliases_free(struct aliases **ap)
 }
 
 int
+aliases_set_data(struct aliases *a, const char *data, size_t len,
+		 struct table_report *rep)
+{
+	return table_set_data(a->t, data, len, rep);
+}
+
+int
 aliases_refresh(struct aliases *a, const char **error_r)
 {
 	return table_refresh(a->t, error_r);

@@ -45,6 +45,9 @@ int aliases_parse(const char *data, size_t len, struct table_entry **v_r,
 
 struct aliases *aliases_new(const char *path);
 void aliases_free(struct aliases **ap);
+/* Makes data the good copy, as table_set_data() (tests, fuzzing). */
+int aliases_set_data(struct aliases *a, const char *data, size_t len,
+		     struct table_report *rep);
 /* As users_refresh(): 0 with a good copy, -1 if none was ever loaded. */
 int aliases_refresh(struct aliases *a, const char **error_r);
 /* True once a good copy of the file was loaded. */

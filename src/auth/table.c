@@ -394,6 +394,20 @@ table_refresh(struct table *t, const char **error_r)
 	return 0;
 }
 
+int
+table_set_data(struct table *t, const char *data, size_t len,
+	       struct table_report *rep)
+{
+	struct table_entry *v;
+	struct sig s = {.err = -1}; /* matches no stat: the file is re-read */
+	size_t n;
+
+	if (table_parse(data, len, t->check, &v, &n, rep) == -1)
+		return -1;
+	install(t, v, n, &s);
+	return 0;
+}
+
 bool
 table_loaded(const struct table *t)
 {

@@ -84,6 +84,12 @@ void table_free(struct table **tp);
  * answer 4xx, never "unknown").
  */
 int table_refresh(struct table *t, const char **error_r);
+/*
+ * Parses data as the file's content and, if it is not refused, makes it
+ * the good copy (as a re-read would, without the file: tests, fuzzing).
+ */
+int table_set_data(struct table *t, const char *data, size_t len,
+		   struct table_report *rep);
 /* True once a good copy was loaded (it then stays, maybe stale). */
 bool table_loaded(const struct table *t);
 /* The value of key in the good copy, or NULL. */
