@@ -28,35 +28,17 @@ print_targets(const char *v)
 static int
 alias_list(const struct conf *c)
 {
-	struct table_report rep;
 	struct table_entry *v;
-	char *data;
-	size_t len, n;
+	size_t n;
 
-	if (table_read_file(c->aliases_file, &data, &len) == -1) {
-		if (errno == ENOENT)
-			return 0; /* no aliases */
-		fprintf(stderr, "owlctl: %s: %s\n", c->aliases_file,
-			strerror(errno));
+	if (owlctl_load(c->aliases_file, aliases_parse, &v, &n) == -1)
 		return 1;
-	}
-	if (aliases_parse(data, len, &v, &n, &rep) == -1) {
-		fprintf(stderr, "owlctl: %s: %s\n", c->aliases_file,
-			rep.refused);
-		free(data);
-		return 1;
-	}
-	for (size_t i = 0; i < rep.bad && i < TABLE_REPORT_MAX; i++)
-		fprintf(stderr, "owlctl: %s:%zu: %s (line skipped)\n",
-			c->aliases_file, rep.skipped_line[i],
-			rep.skipped_why[i]);
 	for (size_t i = 0; i < n; i++) {
 		printf("%s: ", v[i].key);
 		print_targets(v[i].value);
 		putchar('\n');
 	}
 	table_entries_free(v, n);
-	free(data);
 	return 0;
 }
 

@@ -21,6 +21,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "../auth/aliases.h"
 #include "../auth/users.h"
 #include "../lib/buf.h"
 #include "../lib/conf.h"
@@ -126,17 +127,14 @@ cmd_user(struct conf *c, int argc, char **argv)
 	enum users_edit op;
 
 	if (argc == 1 && strcmp(argv[0], "list") == 0) {
-		struct users *u = users_new(c->users_file);
-		const char *e;
+		struct table_entry *v;
+		size_t n;
 
-		if (users_refresh(u, &e) == -1) {
-			fprintf(stderr, "owlctl: %s: %s\n", c->users_file, e);
-			users_free(&u);
+		if (owlctl_load(c->users_file, users_parse, &v, &n) == -1)
 			return 1;
-		}
-		for (size_t i = 0; i < users_count(u); i++)
-			printf("%s\n", users_name(u, i));
-		users_free(&u);
+		for (size_t i = 0; i < n; i++)
+			printf("%s\n", v[i].key);
+		table_entries_free(v, n);
 		return 0;
 	}
 	if (argc != 2) {
@@ -185,6 +183,29 @@ cmd_user(struct conf *c, int argc, char **argv)
 	return 0;
 }
 
+/* check: what owld would load from the users and aliases files. */
+static int
+check_files(const struct conf *c)
+{
+	struct table_entry *v;
+	size_t n;
+	int rc = 0;
+
+	if (owlctl_load(c->users_file, users_parse, &v, &n) == 0) {
+		printf("# users.file: %zu users\n", n);
+		table_entries_free(v, n);
+	} else {
+		rc = -1;
+	}
+	if (owlctl_load(c->aliases_file, aliases_parse, &v, &n) == 0) {
+		printf("# aliases.file: %zu aliases\n", n);
+		table_entries_free(v, n);
+	} else {
+		rc = -1;
+	}
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -223,13 +244,17 @@ main(int argc, char **argv)
 		rc = cmd_tls(&c, argc - 1, argv + 1);
 	else if (argc == 1 && strcmp(argv[0], "check") == 0) {
 		SSL_CTX *ctx = NULL;
+		bool files_bad;
 
 		conf_dump(&c, stdout);
+		files_bad = check_files(&c) == -1;
 		/* the same load owld does, so a bad pair shows here */
 		if ((c.tls_cert[0] != '\0' || c.tls_key[0] != '\0') &&
 		    (ctx = tls_server_ctx(&c, err, sizeof(err))) == NULL) {
 			fprintf(stderr, "owlctl: %s\n", err);
 			rc = EX_CONFIG_CODE;
+		} else if (files_bad) {
+			rc = 1; /* named on stderr */
 		} else {
 			printf("# configuration OK\n");
 			rc = 0;

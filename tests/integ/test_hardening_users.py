@@ -291,6 +291,25 @@ def test_owlctl_bad_names_exit_65(tmp_path, args):
     assert not os.path.exists(tmp_path / "d" / "aliases")
 
 
+def test_owlctl_check_and_list_name_skipped_lines(tmp_path):
+    d = tmp_path / "d"
+    os.makedirs(d)
+    (d / "users").write_bytes(b"alice@localhost:x\nBad:y\nbob@localhost:z\n")
+    (d / "aliases").write_bytes(b"team: alice@localhost\n")
+    r = ctl(d, "check")
+    assert r.returncode == 0, r.stderr
+    assert "# users.file: 2 users" in r.stdout
+    assert "# aliases.file: 1 aliases" in r.stdout
+    assert re.search(r"users:2: invalid user name", r.stderr), r.stderr
+    r = ctl(d, "user", "list")
+    assert r.stdout == "alice@localhost\nbob@localhost\n"
+    assert "users:2:" in r.stderr and "event=" not in r.stderr
+    (d / "users").write_bytes(b"\x00binary")
+    r = ctl(d, "check")
+    assert r.returncode == 1 and "NUL byte" in r.stderr
+    assert ctl(d, "user", "list").returncode == 1
+
+
 def test_owlctl_man_page_lists_exit_codes():
     from conftest import ROOT
     man = open(os.path.join(ROOT, "docs", "owlctl.8")).read()
