@@ -513,10 +513,33 @@ spool_finish(struct smtp_sess *s)
 }
 
 /*
+ * Outside recipients of one message: its envelope must fit the queue's
+ * QUEUE_ENV_MAX with a full reply kept for each.  Only aliases can get
+ * near it (aliases.max_expansion per recipient).
+ */
+#define QUEUE_RCPTS_MAX (QUEUE_ENV_MAX / (ADDR_PATH_MAX + QUEUE_TEXT_MAX + 64))
+
+/* Did an earlier recipient of t have this local name? */
+static bool
+routed_before(struct smtp_sess *s, const struct smtp_txn *t, size_t i,
+	      const char *name)
+{
+	char other[ADDR_PATH_MAX + 1];
+	enum smtp_result why;
+
+	for (size_t j = 0; j < i; j++)
+		if (local_name(s, &t->rcpts[j], other, sizeof(other), &why) &&
+		    strcmp(other, name) == 0)
+			return true;
+	return false;
+}
+
+/*
  * The transaction's recipients as distinct mailboxes and outside addresses
  * (aliases expanded, each once whatever the spelling).  Each was routed
  * when RCPT accepted it; this routes again from memory, with no file stat.
- * False if one no longer routes (the files changed meanwhile).
+ * False if one no longer routes (the files changed meanwhile) or there
+ * are too many outside addresses for one queue entry.
  */
 static bool
 route_rcpts(struct smtp_sess *s, const struct smtp_txn *t,
@@ -533,10 +556,11 @@ route_rcpts(struct smtp_sess *s, const struct smtp_txn *t,
 				aliases_exp_add_remote(x, name);
 			continue;
 		}
-		if (owld_rcpt_route(s->d, name, false, x, s->id) != SMTP_R_OK)
+		if (!routed_before(s, t, i, name) &&
+		    owld_rcpt_route(s->d, name, false, x, s->id) != SMTP_R_OK)
 			return false;
 	}
-	return true;
+	return x->nremote <= QUEUE_RCPTS_MAX;
 }
 
 static void
@@ -553,7 +577,9 @@ start_commit(struct smtp_sess *s)
 	if (!route_rcpts(s, &t, &x)) {
 		log_msg(LOGL_ERROR, "smtp", "id=%s event=delivery-failed "
 			"msgid=%s error=\"a recipient no longer routes (users "
-			"or aliases file changed)\"", s->id, s->msgid);
+			"or aliases file changed), or over %zu outside "
+			"addresses\"", s->id, s->msgid,
+			(size_t)QUEUE_RCPTS_MAX);
 		aliases_exp_free(&x);
 		spool_close(s);
 		buf_free(&s->msg);

@@ -233,6 +233,28 @@ def test_alias_loops_depth_and_self(owld):
                r"target=nobody@localhost")
 
 
+def test_outside_addresses_per_message_bounded(owld):
+    """One queue envelope holds at most 1260 recipients: aliases can ask
+    for more; that message gets 451, a smaller one is queued."""
+    o = owld(["aliases.max_expansion=5000", "relay.host=127.0.0.1:9",
+              "queue.retry=1h"], start=False)
+    lines = []
+    for a in range(4):
+        targets = ", ".join("r%d@x%d.test" % (i, a) for i in range(350))
+        lines.append("list%d@localhost: %s\n" % (a, targets))
+    write(aliases_path(o), "".join(lines).encode())
+    o.start()
+    with smtplib.SMTP("127.0.0.1", o.port, timeout=30) as c:
+        c.sendmail("x@example.org", ["list0@localhost", "list1@localhost",
+                                     "list2@localhost"], MSG)
+        with pytest.raises(smtplib.SMTPDataError) as e:
+            c.sendmail("x@example.org", ["list%d@localhost" % i
+                                         for i in range(4)], MSG)
+        assert e.value.smtp_code == 451
+    o.wait_log(r"event=queued msgid=\S+ from=<x@example.org> rcpts=1050")
+    o.wait_log(r"event=delivery-failed .*over 1260 outside addresses")
+
+
 def test_aliases_file_outage_keeps_last_good_copy(owld):
     o = owld(start=False)
     write(aliases_path(o), b"team@localhost: bob@localhost\n")
