@@ -233,6 +233,18 @@ def test_alias_loops_depth_and_self(owld):
                r"target=nobody@localhost")
 
 
+def test_alias_expansion_limit(owld):
+    o = owld(["aliases.max_expansion=3"], start=False)
+    write(aliases_path(o), b"three: alice@localhost, bob@localhost, "
+          b"x@r.test\nfour: alice@localhost, bob@localhost, x@r.test, "
+          b"y@r.test\n")
+    o.start()
+    assert rcpt(o, "three@localhost")[0] == 250
+    assert rcpt(o, "four@localhost")[0] == 451
+    o.wait_log(r"event=alias-failed rcpt=four@localhost error=\"alias "
+               r"expands to too many addresses")
+
+
 def test_outside_addresses_per_message_bounded(owld):
     """One queue envelope holds at most 1260 recipients: aliases can ask
     for more; that message gets 451, a smaller one is queued."""

@@ -212,7 +212,14 @@ test_users_last_good_copy(void **st)
 	assert_non_null(users_lookup(u, "alice@example.org"));
 	assert_int_equal(mkdir(path, 0700), 0);
 	assert_int_equal(users_refresh(u, &e), 0);
+	assert_non_null(strstr(e, "Is a directory"));
 	assert_int_equal(rmdir(path), 0);
+	/* over TABLE_FILE_MAX (sparse: nothing is read) */
+	PUT("x");
+	assert_int_equal(truncate(path, (off_t)TABLE_FILE_MAX + 1), 0);
+	assert_int_equal(users_refresh(u, &e), 0);
+	assert_non_null(strstr(e, "File too large"));
+	assert_int_equal(users_count(u), 2);
 	/* a good file again replaces it */
 	PUT("carol@example.org:z\n# only carol\n");
 	assert_int_equal(users_refresh(u, &e), 0);
