@@ -9,8 +9,9 @@
  * It reads the same configuration as owld (exit 78 on a bad key) and edits
  * the users and aliases files atomically (table_file_edit); owld notices
  * the change on the next lookup.  Exit codes: 0, 1 failure, 64 usage, 65
- * a bad name or address, 73 the data directory cannot be made, 78 config.  Passwords come from a no-echo prompt on a terminal, or
- * from the first line of stdin otherwise (for scripts).
+ * a bad name or address, 73 the data directory cannot be made, 78 config.
+ * Passwords come from a no-echo prompt on a terminal, or from the first
+ * line of stdin otherwise (for scripts).
  */
 #include <errno.h>
 #include <openssl/ssl.h>

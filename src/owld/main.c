@@ -692,7 +692,8 @@ main(int argc, char **argv)
 	}
 	nlisteners = nfds;
 	free(fds);
-	if (users_count(D.users) == 0 && !daemon) {
+	if (users_count(D.users) == 0 && !daemon &&
+	    (users_ready(D.users) || access(C.users_file, F_OK) == -1)) {
 		/* name owlctl as this owld was named: build/owlctl, owlctl */
 		const char *slash = strrchr(argv[0], '/');
 

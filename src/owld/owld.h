@@ -110,8 +110,9 @@ const char *owld_tls_words(const struct conn *c, char *out, size_t size);
  * user@domain of a local domain; its users and outside addresses are added
  * to x.  SMTP_R_OK, SMTP_R_NOUSER (no user, no alias), or SMTP_R_TEMP (no
  * good users file yet, a broken alias).  Postmaster is never NOUSER.  With
- * refresh the files are re-read first if they changed (RCPT); a commit
- * routes again from memory.  id names the session in log lines.
+ * refresh the files are re-read first if they changed and what is odd is
+ * logged (RCPT); a commit routes again from memory, quietly.  id names the
+ * session in log lines.
  */
 enum smtp_result owld_rcpt_route(struct owld *d, const char *name,
 				 bool refresh, struct aliases_exp *x,

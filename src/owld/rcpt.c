@@ -48,22 +48,24 @@ first_user(struct owld *d, const char *domain)
 
 static enum smtp_result
 postmaster_fallback(struct owld *d, const char *name, struct aliases_exp *x,
-		    const char *id)
+		    const char *id, bool loud)
 {
 	const char *u = first_user(d, strchr(name, '@') + 1);
 
 	if (u == NULL)
 		u = first_user(d, NULL);
 	if (u == NULL) {
-		log_msg(LOGL_ERROR, "smtp", "id=%s event=postmaster-nowhere "
-			"rcpt=%s hint=\"add an alias postmaster or a user\"",
-			id, name);
+		if (loud)
+			log_msg(LOGL_ERROR, "smtp", "id=%s event=postmaster-"
+				"nowhere rcpt=%s hint=\"add an alias "
+				"postmaster or a user\"", id, name);
 		return SMTP_R_TEMP;
 	}
 	aliases_exp_add_local(x, u);
-	log_msg(LOGL_INFO, "smtp", "id=%s event=postmaster-fallback rcpt=%s "
-		"to=%s hint=\"owlctl alias add postmaster USER@DOMAIN\"", id,
-		name, u);
+	if (loud)
+		log_msg(LOGL_INFO, "smtp", "id=%s event=postmaster-fallback "
+			"rcpt=%s to=%s hint=\"owlctl alias add postmaster "
+			"USER@DOMAIN\"", id, name, u);
 	return SMTP_R_OK;
 }
 
@@ -95,18 +97,18 @@ owld_rcpt_route(struct owld *d, const char *name, bool refresh,
 		return SMTP_R_TEMP;
 	r = aliases_expand(aliases_ready(d->aliases) ? d->aliases : NULL, &h,
 			   name, x, &err);
-	if (x->dropped > dropped)
+	if (refresh && x->dropped > dropped)
 		log_msg(LOGL_WARN, "smtp", "id=%s event=alias-target-unknown "
 			"rcpt=%s target=%s", id, name,
 			log_q(q, sizeof(q), x->last_dropped));
 	if (r == ALIASES_OK)
 		return SMTP_R_OK;
-	if (r == ALIASES_TEMP)
+	if (refresh && r == ALIASES_TEMP)
 		log_msg(LOGL_ERROR, "smtp", "id=%s event=alias-failed rcpt=%s "
 			"error=%s", id, name, log_q(q, sizeof(q), err));
 	if (!aliases_ready(d->aliases))
 		return SMTP_R_TEMP; /* it may be an alias: ask again later */
 	if (is_postmaster(name))
-		return postmaster_fallback(d, name, x, id);
+		return postmaster_fallback(d, name, x, id, refresh);
 	return r == ALIASES_UNKNOWN ? SMTP_R_NOUSER : SMTP_R_TEMP;
 }

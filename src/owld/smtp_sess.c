@@ -517,7 +517,8 @@ spool_finish(struct smtp_sess *s)
  * QUEUE_ENV_MAX with a full reply kept for each.  Only aliases can get
  * near it (aliases.max_expansion per recipient).
  */
-#define QUEUE_RCPTS_MAX (QUEUE_ENV_MAX / (ADDR_PATH_MAX + QUEUE_TEXT_MAX + 64))
+#define QUEUE_RCPTS_MAX \
+	(QUEUE_ENV_MAX / (ADDR_PATH_MAX + QUEUE_TEXT_MAX + 64))
 
 /* Did an earlier recipient of t have this local name? */
 static bool
