@@ -119,7 +119,7 @@ owld_cred_prepare(struct owld *d, struct owld_cred *c, const char *given,
 	const char *hash = NULL, *err;
 
 	/* a failed re-read keeps the last good copy (and logs itself) */
-	(void)users_refresh(d->users, &err);
+	c->temp = users_refresh(d->users, &err) == -1;
 	if (owld_login_name(d, given, c->user, sizeof(c->user)))
 		hash = users_lookup(d->users, c->user);
 	c->exists = hash != NULL;

@@ -88,6 +88,7 @@ struct owld_cred {
 	char hash[256];
 	char pass[1025];
 	bool exists, ok;
+	bool temp;	/* no good users file was ever loaded: answer 4xx */
 };
 void owld_cred_prepare(struct owld *d, struct owld_cred *c,
 		       const char *given, const char *pass);

@@ -845,6 +845,14 @@ auth_done(struct wpool_job *job)
 		auth_answer(s, SMTP_R_OK);
 		return;
 	}
+	if (j->cred.temp) {
+		/* no users file yet: 454, not a wrong password */
+		log_msg(LOGL_WARN, "smtp", "id=%s peer=%s event=auth-deferred "
+			"user=%s reason=no-users-file", s->id, s->peer, uq);
+		free(j);
+		auth_answer(s, SMTP_R_TEMP);
+		return;
+	}
 	log_msg(LOGL_WARN, "smtp", "id=%s peer=%s event=auth-failed user=%s "
 		"reason=%s", s->id, s->peer, uq,
 		j->cred.exists ? "bad-password" : "unknown-user");

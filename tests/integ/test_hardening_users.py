@@ -1,6 +1,7 @@
 """Issue 16 items 5, 8, 14: the users file's outages (last good copy, 451
 before any good copy, start-up report), the aliases file with postmaster
 (RFC 5321 4.5.1), forwarding through the queue, and owlctl's exit codes."""
+import base64
 import os
 import re
 import shutil
@@ -125,6 +126,20 @@ def test_binary_users_file_at_start(owld):
                r"[^\"]*\" using=none")
     assert "users=0" in o.logtext() and "users_file=unusable" in o.logtext()
     assert "NUL byte" in o.proc.stderr.readline()
+    # logins get a temporary answer, not "wrong password"
+    p = o.pop3()
+    assert p.status().startswith("+OK")
+    assert p.cmd("USER alice@localhost").startswith("+OK")
+    assert p.cmd("PASS pw-alice").startswith("-ERR [SYS/TEMP]")
+    c = o.submission()
+    c.reply()
+    c.cmd("EHLO client.test")
+    code, lines = c.cmd("AUTH PLAIN " + base64.b64encode(
+        b"\0alice@localhost\0pw-alice").decode())
+    assert code == 454 and "4.7.0" in lines[0], lines
+    o.wait_log(r"event=login-deferred user=alice@localhost "
+               r"reason=no-users-file")
+    o.wait_log(r"event=auth-deferred user=alice@localhost")
 
 
 def test_startup_report_names_skipped_lines(owld):
