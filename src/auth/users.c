@@ -5,53 +5,43 @@
 
 #include <crypt.h>
 #include <ctype.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "../lib/buf.h"
-#include "../lib/log.h"
 #include "../store/store.h"
 
-struct entry {
-	char *name;
-	char *hash;
+struct users {
+	struct table *t;
 };
 
-struct users {
-	char *path;
-	struct entry *v;
-	size_t n;
-	bool loaded;
-	dev_t dev;
-	ino_t ino;
-	off_t size;
-	struct timespec mtime;
-};
+/* A users line: a valid lower-case name; the hash is not checked. */
+static const char *
+check_line(char *name, char *hash)
+{
+	(void)hash;
+	if (!store_user_valid(name))
+		return "invalid user name (want lower-case local@domain: "
+		       "letters, digits, . _ - +)";
+	return NULL;
+}
+
+int
+users_parse(const char *data, size_t len, struct table_entry **v_r,
+	    size_t *n_r, struct table_report *rep)
+{
+	return table_parse(data, len, check_line, v_r, n_r, rep);
+}
 
 struct users *
 users_new(const char *path)
 {
 	struct users *u = xcalloc(1, sizeof(*u));
 
-	u->path = xstrdup(path);
+	u->t = table_new(path, "users", check_line, false);
 	return u;
-}
-
-static void
-clear(struct entry *v, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		free(v[i].name);
-		free(v[i].hash);
-	}
-	free(v);
 }
 
 void
@@ -59,17 +49,9 @@ users_free(struct users **up)
 {
 	if (*up == NULL)
 		return;
-	clear((*up)->v, (*up)->n);
-	free((*up)->path);
+	table_free(&(*up)->t);
 	free(*up);
 	*up = NULL;
-}
-
-static int
-cmp_entry(const void *a, const void *b)
-{
-	return strcmp(((const struct entry *)a)->name,
-		      ((const struct entry *)b)->name);
 }
 
 int
@@ -84,116 +66,36 @@ users_normalize(const char *name, char *out, size_t size)
 	return store_user_valid(out) ? 0 : -1;
 }
 
-/* Splits "name:hash" in place; NULL name if the line is not a user. */
-static void
-parse_line(char *line, char **name, char **hash)
-{
-	char *colon;
-	size_t n = strlen(line);
-
-	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-		line[--n] = '\0';
-	*name = *hash = NULL;
-	if (line[0] == '#' || line[0] == '\0')
-		return;
-	colon = strchr(line, ':');
-	if (colon == NULL)
-		return;
-	*colon = '\0';
-	*name = line;
-	*hash = colon + 1;
-}
-
 int
 users_refresh(struct users *u, const char **error_r)
 {
-	struct stat sb;
-	struct entry *v = NULL;
-	size_t n = 0, cap = 0;
-	char line[1024];
-	FILE *fp;
+	return table_refresh(u->t, error_r);
+}
 
-	if (stat(u->path, &sb) == -1) {
-		if (errno == ENOENT) {
-			/* no users yet: an empty table */
-			clear(u->v, u->n);
-			u->v = NULL;
-			u->n = 0;
-			u->loaded = false;
-			return 0;
-		}
-		*error_r = strerror(errno);
-		return -1;
-	}
-	if (u->loaded && sb.st_dev == u->dev && sb.st_ino == u->ino &&
-	    sb.st_size == u->size && sb.st_mtim.tv_sec == u->mtime.tv_sec &&
-	    sb.st_mtim.tv_nsec == u->mtime.tv_nsec)
-		return 0;
-	if ((fp = fopen(u->path, "r")) == NULL) {
-		*error_r = strerror(errno);
-		return -1;
-	}
-	if (fstat(fileno(fp), &sb) == -1) {
-		fclose(fp);
-		*error_r = strerror(errno);
-		return -1;
-	}
-	while (fgets(line, sizeof(line), fp) != NULL) {
-		char *name, *hash;
-
-		parse_line(line, &name, &hash);
-		if (name == NULL)
-			continue;
-		if (!store_user_valid(name)) {
-			log_msg(LOGL_WARN, "auth", "event=bad-user file=%s "
-				"reason=\"invalid user name, line skipped\"",
-				u->path);
-			continue;
-		}
-		if (n == cap) {
-			cap = cap ? cap * 2 : 16;
-			v = xrealloc(v, cap * sizeof(*v));
-		}
-		v[n].name = xstrdup(name);
-		v[n].hash = xstrdup(hash);
-		n++;
-	}
-	fclose(fp);
-	if (n > 0)
-		qsort(v, n, sizeof(*v), cmp_entry);
-	clear(u->v, u->n);
-	u->v = v;
-	u->n = n;
-	u->loaded = true;
-	u->dev = sb.st_dev;
-	u->ino = sb.st_ino;
-	u->size = sb.st_size;
-	u->mtime = sb.st_mtim;
-	return 0;
+bool
+users_ready(const struct users *u)
+{
+	return table_loaded(u->t);
 }
 
 const char *
 users_lookup(const struct users *u, const char *name)
 {
-	struct entry key = {.name = (char *)name};
-	const struct entry *e;
-
-	if (u->n == 0)
-		return NULL;
-	e = bsearch(&key, u->v, u->n, sizeof(*u->v), cmp_entry);
-	return e ? e->hash : NULL;
+	return table_lookup(u->t, name);
 }
 
 size_t
 users_count(const struct users *u)
 {
-	return u->n;
+	return table_count(u->t);
 }
 
 const char *
 users_name(const struct users *u, size_t i)
 {
-	return i < u->n ? u->v[i].name : NULL;
+	const struct table_entry *e = table_at(u->t, i);
+
+	return e ? e->key : NULL;
 }
 
 int
@@ -289,86 +191,17 @@ int
 users_file_edit(const char *path, enum users_edit op, const char *name,
 		const char *hash, char *err, size_t errsz)
 {
-	char lockpath[4096], tmppath[4096], line[1024];
-	struct buf *out = buf_new(64 * 1024 * 1024);
-	bool found = false;
-	int lockfd, fd = -1, rc = -1;
-	FILE *fp;
-	char *dir, *slash;
+	static const enum table_edit ops[] = {
+		[USERS_ADD] = TABLE_ADD, [USERS_DEL] = TABLE_DEL,
+		[USERS_PASSWD] = TABLE_SET,
+	};
 
-	snprintf(lockpath, sizeof(lockpath), "%s.lock", path);
-	snprintf(tmppath, sizeof(tmppath), "%s.tmp.%ld", path,
-		 (long)getpid());
-	lockfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (lockfd == -1 || flock(lockfd, LOCK_EX) == -1) {
-		snprintf(err, errsz, "%s: %s", lockpath, strerror(errno));
-		goto out;
-	}
-	if ((fp = fopen(path, "r")) != NULL) {
-		while (fgets(line, sizeof(line), fp) != NULL) {
-			char copy[1024], *n, *h;
-
-			snprintf(copy, sizeof(copy), "%s", line);
-			parse_line(copy, &n, &h);
-			if (n != NULL && strcmp(n, name) == 0) {
-				found = true;
-				if (op == USERS_DEL)
-					continue;
-				if (op == USERS_PASSWD) {
-					buf_printf(out, "%s:%s\n", name, hash);
-					continue;
-				}
-			}
-			buf_addstr(out, line);
-			if (out->len > 0 && out->data[out->len - 1] != '\n')
-				buf_addc(out, '\n');
-		}
-		fclose(fp);
-	} else if (errno != ENOENT) {
-		snprintf(err, errsz, "%s: %s", path, strerror(errno));
-		goto out;
-	}
-	if (op == USERS_ADD && found) {
-		snprintf(err, errsz, "user %s already exists", name);
-		goto out;
-	}
-	if (op != USERS_ADD && !found) {
+	if (table_file_edit(path, ops[op], name, hash, err, errsz) == 0)
+		return 0;
+	/* the messages owlctl always gave */
+	if (strncmp(err, "no such entry: ", 15) == 0)
 		snprintf(err, errsz, "no such user: %s", name);
-		goto out;
-	}
-	if (op == USERS_ADD && buf_printf(out, "%s:%s\n", name, hash) == -1) {
-		snprintf(err, errsz, "%s: users file too large", path);
-		goto out;
-	}
-	fd = open(tmppath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd == -1 || write(fd, out->data, out->len) != (ssize_t)out->len ||
-	    fsync(fd) == -1 || close(fd) == -1) {
-		snprintf(err, errsz, "%s: %s", tmppath, strerror(errno));
-		if (fd != -1)
-			unlink(tmppath);
-		goto out;
-	}
-	if (rename(tmppath, path) == -1) {
-		snprintf(err, errsz, "rename(%s, %s): %s", tmppath, path,
-			 strerror(errno));
-		unlink(tmppath);
-		goto out;
-	}
-	dir = xstrdup(path);
-	slash = strrchr(dir, '/');
-	if (slash != NULL) {
-		*slash = '\0';
-		fd = open(*dir ? dir : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (fd != -1) {
-			fsync(fd);
-			close(fd);
-		}
-	}
-	free(dir);
-	rc = 0;
-out:
-	if (lockfd != -1)
-		close(lockfd);
-	buf_free(&out);
-	return rc;
+	else if (op == USERS_ADD && strstr(err, " already exists") != NULL)
+		snprintf(err, errsz, "user %s already exists", name);
+	return -1;
 }

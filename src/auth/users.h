@@ -5,10 +5,13 @@
  * is missing).  Names are lower case and must pass store_user_valid(); a
  * line that does not is skipped with a warning, never used as a path.
  *
- * The daemon keeps the file in memory (sorted, bsearch) and re-reads it when
- * its inode, size or mtime changes, so "owlctl user add" takes effect for
- * the next RCPT without a restart.  Edits (owlctl) take an flock on
- * FILE.lock, write FILE.tmp, fsync, rename over FILE and fsync the dir.
+ * The daemon keeps the file in memory and re-reads it when its inode, size
+ * or mtime changes, so "owlctl user add" takes effect for the next RCPT
+ * without a restart.  The file is a table (table.h): a missing, unreadable,
+ * empty, binary or garbage file keeps the last good copy in use and is
+ * logged; until a first good copy is loaded users_refresh() fails and
+ * callers answer 4xx, never "unknown user".  Edits (owlctl) take an flock
+ * on FILE.lock, write FILE.tmp, fsync, rename over FILE and fsync the dir.
  */
 #ifndef OWL_USERS_H
 #define OWL_USERS_H
@@ -16,12 +19,27 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "table.h"
+
 struct users;
+
+/*
+ * Parses a users file held in memory (for tests and fuzzing): see
+ * table_parse() for the result and what makes a file refused.
+ */
+int users_parse(const char *data, size_t len, struct table_entry **v_r,
+		size_t *n_r, struct table_report *rep);
 
 struct users *users_new(const char *path);
 void users_free(struct users **up);
-/* Re-reads the file if it changed; -1 (old table kept) if unreadable. */
+/*
+ * Re-reads the file if it changed.  0: a good copy is in use (the last
+ * good one if this re-read failed; logged).  -1: no good copy was ever
+ * loaded, *error_r says why.
+ */
 int users_refresh(struct users *u, const char **error_r);
+/* True once a good copy of the file was loaded. */
+bool users_ready(const struct users *u);
 /* Lookup of a lower-case user@domain; the hash or NULL. */
 const char *users_lookup(const struct users *u, const char *name);
 size_t users_count(const struct users *u);

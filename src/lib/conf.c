@@ -97,6 +97,10 @@ static const struct key KEYS[] = {
 	 1000000},
 	{"mailbox.format", K_FORMAT, O(mailbox_format), "maildir", 0, 0},
 	{"users.file", K_STR, O(users_file), "", 0, 0},
+	{"aliases.file", K_STR, O(aliases_file), "", 0, 0},
+	{"aliases.max_depth", K_UINT, O(aliases_max_depth), "10", 1, 100},
+	{"aliases.max_expansion", K_UINT, O(aliases_max_expansion), "1000", 1,
+	 100000},
 	{"log.file", K_STR, O(log_file), "", 0, 0},
 	{"pid_file", K_STR, O(pid_file), "", 0, 0},
 	{"user", K_USER, O(user), "", 0, 0},
@@ -524,6 +528,7 @@ void
 conf_finish(struct conf *c)
 {
 	derive(&c->users_file, c->data_dir, "users");
+	derive(&c->aliases_file, c->data_dir, "aliases");
 	derive(&c->pid_file, c->data_dir, "owld.pid");
 }
 

@@ -61,6 +61,9 @@ struct conf {
 	unsigned conn_rate_limit; /* connections a minute per address; 0 off */
 	enum mailbox_format mailbox_format;
 	char *users_file;     /* default DATA_DIR/users */
+	char *aliases_file;   /* default DATA_DIR/aliases */
+	unsigned aliases_max_depth;     /* aliases within aliases */
+	unsigned aliases_max_expansion; /* addresses one recipient may become */
 	char *log_file;       /* empty: stderr (or DATA_DIR/owld.log with -d) */
 	char *pid_file;       /* default DATA_DIR/owld.pid */
 	char *user;           /* privilege drop target when started as root */

@@ -2,13 +2,16 @@
  * owlctl - owlpost's admin tool: users and the configuration check.
  *
  *   owlctl [-c FILE] [-D DIR] [-o key=value]... user add|del|passwd|list
+ *   owlctl [-c FILE] [-D DIR] [-o key=value]... alias add|del|list
  *   owlctl [-c FILE] [-D DIR] [-o key=value]... check
  *   owlctl [-c FILE] [-D DIR] [-o key=value]... queue list|show|flush|...
  *
  * It reads the same configuration as owld (exit 78 on a bad key) and edits
- * the users file atomically (users_file_edit); owld notices the change on
- * the next lookup.  Passwords come from a no-echo prompt on a terminal, or
- * from the first line of stdin otherwise (for scripts).
+ * the users and aliases files atomically (table_file_edit); owld notices
+ * the change on the next lookup.  Exit codes: 0, 1 failure, 64 usage, 65
+ * a bad name or address, 73 the data directory cannot be made, 78 config.
+ * Passwords come from a no-echo prompt on a terminal, or from the first
+ * line of stdin otherwise (for scripts).
  */
 #include <errno.h>
 #include <openssl/ssl.h>
@@ -19,6 +22,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "../auth/aliases.h"
 #include "../auth/users.h"
 #include "../lib/buf.h"
 #include "../lib/conf.h"
@@ -37,6 +41,11 @@ usage(FILE *fp)
 		"  user passwd USER@DOMAIN  change a user's password\n"
 		"  user del USER@DOMAIN     remove a user (mail is kept)\n"
 		"  user list                list the users\n"
+		"  alias add NAME ADDRESS...\n"
+		"                           add an alias (NAME: postmaster or "
+		"local@domain)\n"
+		"  alias del NAME           remove an alias\n"
+		"  alias list               list the aliases\n"
 		"  queue list [--json]      list the outbound queue\n"
 		"  queue show ID            a queued message's envelope and "
 		"text\n"
@@ -119,17 +128,14 @@ cmd_user(struct conf *c, int argc, char **argv)
 	enum users_edit op;
 
 	if (argc == 1 && strcmp(argv[0], "list") == 0) {
-		struct users *u = users_new(c->users_file);
-		const char *e;
+		struct table_entry *v;
+		size_t n;
 
-		if (users_refresh(u, &e) == -1) {
-			fprintf(stderr, "owlctl: %s: %s\n", c->users_file, e);
-			users_free(&u);
+		if (owlctl_load(c->users_file, users_parse, &v, &n) == -1)
 			return 1;
-		}
-		for (size_t i = 0; i < users_count(u); i++)
-			printf("%s\n", users_name(u, i));
-		users_free(&u);
+		for (size_t i = 0; i < n; i++)
+			printf("%s\n", v[i].key);
+		table_entries_free(v, n);
 		return 0;
 	}
 	if (argc != 2) {
@@ -146,10 +152,13 @@ cmd_user(struct conf *c, int argc, char **argv)
 		usage(stderr);
 		return 64;
 	}
-	if (users_normalize(argv[1], name, sizeof(name)) == -1) {
+	/* a leading '-' reads as an option to people and tools */
+	if (argv[1][0] == '-' ||
+	    users_normalize(argv[1], name, sizeof(name)) == -1) {
 		fprintf(stderr, "owlctl: invalid user name '%s' (want "
-			"local@domain: letters, digits, . _ - +)\n", argv[1]);
-		return 65; /* EX_DATAERR */
+			"local@domain: letters, digits, . _ - +, not starting "
+			"with '-')\n", argv[1]);
+		return EX_DATAERR_CODE;
 	}
 	if (op == USERS_ADD &&
 	    !conf_is_local_domain(c, strchr(name, '@') + 1))
@@ -161,7 +170,7 @@ cmd_user(struct conf *c, int argc, char **argv)
 	if (mkdir(c->data_dir, 0700) == -1 && errno != EEXIST) {
 		fprintf(stderr, "owlctl: %s: %s\n", c->data_dir,
 			strerror(errno));
-		return 73;
+		return EX_CANTCREAT_CODE;
 	}
 	if (users_file_edit(c->users_file, op, name, op == USERS_DEL ? ""
 								    : hash,
@@ -173,6 +182,29 @@ cmd_user(struct conf *c, int argc, char **argv)
 						      ? "removed" : "updated",
 	       name);
 	return 0;
+}
+
+/* check: what owld would load from the users and aliases files. */
+static int
+check_files(const struct conf *c)
+{
+	struct table_entry *v;
+	size_t n;
+	int rc = 0;
+
+	if (owlctl_load(c->users_file, users_parse, &v, &n) == 0) {
+		printf("# users.file: %zu users\n", n);
+		table_entries_free(v, n);
+	} else {
+		rc = -1;
+	}
+	if (owlctl_load(c->aliases_file, aliases_parse, &v, &n) == 0) {
+		printf("# aliases.file: %zu aliases\n", n);
+		table_entries_free(v, n);
+	} else {
+		rc = -1;
+	}
+	return rc;
 }
 
 int
@@ -205,19 +237,25 @@ main(int argc, char **argv)
 	conf_finish(&c);
 	if (argc >= 1 && strcmp(argv[0], "user") == 0)
 		rc = cmd_user(&c, argc - 1, argv + 1);
+	else if (argc >= 1 && strcmp(argv[0], "alias") == 0)
+		rc = cmd_alias(&c, argc - 1, argv + 1);
 	else if (argc >= 1 && strcmp(argv[0], "queue") == 0)
 		rc = cmd_queue(&c, argc - 1, argv + 1);
 	else if (argc >= 1 && strcmp(argv[0], "tls") == 0)
 		rc = cmd_tls(&c, argc - 1, argv + 1);
 	else if (argc == 1 && strcmp(argv[0], "check") == 0) {
 		SSL_CTX *ctx = NULL;
+		bool files_bad;
 
 		conf_dump(&c, stdout);
+		files_bad = check_files(&c) == -1;
 		/* the same load owld does, so a bad pair shows here */
 		if ((c.tls_cert[0] != '\0' || c.tls_key[0] != '\0') &&
 		    (ctx = tls_server_ctx(&c, err, sizeof(err))) == NULL) {
 			fprintf(stderr, "owlctl: %s\n", err);
 			rc = EX_CONFIG_CODE;
+		} else if (files_bad) {
+			rc = 1; /* named on stderr */
 		} else {
 			printf("# configuration OK\n");
 			rc = 0;

@@ -4,8 +4,27 @@
 #ifndef OWL_OWLCTL_H
 #define OWL_OWLCTL_H
 
+#include <stddef.h>
+
+#include "../auth/table.h"
 #include "../lib/conf.h"
 
+#define EX_DATAERR_CODE 65	/* a bad user name, alias or address */
+#define EX_CANTCREAT_CODE 73	/* the data directory cannot be made */
+
+typedef int owlctl_parse_fn(const char *data, size_t len,
+			    struct table_entry **v_r, size_t *n_r,
+			    struct table_report *rep);
+/*
+ * Reads a users or aliases file with its parser (files.c): 0 with its
+ * entries (none if it does not exist), skipped lines named on stderr; -1
+ * if it cannot be read or is refused as a whole (said on stderr).
+ */
+int owlctl_load(const char *path, owlctl_parse_fn *parse,
+		struct table_entry **v_r, size_t *n_r);
+
+/* owlctl alias add|del|list; returns the exit status. */
+int cmd_alias(const struct conf *c, int argc, char **argv);
 /* owlctl queue ...; returns the exit status. */
 int cmd_queue(const struct conf *c, int argc, char **argv);
 /* owlctl tls selfsigned ... */

@@ -121,9 +121,8 @@ owld_cred_prepare(struct owld *d, struct owld_cred *c, const char *given,
 {
 	const char *hash = NULL, *err;
 
-	if (users_refresh(d->users, &err) == -1)
-		log_msg(LOGL_ERROR, "auth", "event=users-read error=\"%s\"",
-			err);
+	/* a failed re-read keeps the last good copy (and logs itself) */
+	c->temp = users_refresh(d->users, &err) == -1;
 	if (owld_login_name(d, given, c->user, sizeof(c->user)))
 		hash = users_lookup(d->users, c->user);
 	c->exists = hash != NULL;
@@ -455,10 +454,34 @@ hup_cb(evutil_socket_t sig, short what, void *arg)
 
 	(void)sig, (void)what;
 	log_reopen();
-	if (users_refresh(d->users, &err) == -1)
-		log_msg(LOGL_ERROR, "auth", "event=users-read error=\"%s\"",
-			err);
+	/* each logs what it loaded, or why it kept the last good copy */
+	(void)users_refresh(d->users, &err);
+	(void)aliases_refresh(d->aliases, &err);
 	log_msg(LOGL_INFO, "main", "event=reload");
+}
+
+/*
+ * The users and aliases files at start-up: each logs what it loaded and
+ * every line it skipped (auth event=users-loaded, users-line-skipped).  A
+ * users file that cannot be used is said on stderr too: local mail gets
+ * 451 until it is fixed, never 550.
+ */
+static void
+load_tables(struct owld *d)
+{
+	struct stat sb;
+	const char *e;
+	bool missing = stat(d->conf->users_file, &sb) == -1 &&
+		       errno == ENOENT; /* a new installation */
+
+	d->users = users_new(d->conf->users_file);
+	d->aliases = aliases_new(d->conf->aliases_file);
+	if (users_refresh(d->users, &e) == -1 && !missing)
+		fprintf(stderr, "owld: %s; local recipients get 451 until it "
+			"is fixed\n", e);
+	if (aliases_refresh(d->aliases, &e) == -1)
+		fprintf(stderr, "owld: %s; recipients that are not users get "
+			"451 until it is fixed\n", e);
 }
 
 static void
@@ -574,6 +597,7 @@ drop_privileges(const struct conf *c)
 	snprintf(mail, sizeof(mail), "%s/mail", c->data_dir);
 	mkdir(mail, 0700);
 	const char *own[] = {c->data_dir, mail, c->users_file,
+			     c->aliases_file,
 			     pidfile_written ? c->pid_file : NULL};
 	for (size_t i = 0; i < sizeof(own) / sizeof(*own); i++) {
 		if (own[i] == NULL ||
@@ -714,10 +738,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "owld: cannot create %s: %s\n", path, e);
 		return 73;
 	}
-	D.users = users_new(C.users_file);
-	if (users_refresh(D.users, &e) == -1)
-		log_msg(LOGL_ERROR, "auth", "event=users-read file=%s "
-			"error=\"%s\"", C.users_file, e);
+	load_tables(&D);
 	if ((D.pool = wpool_new(C.workers, &e)) == NULL) {
 		fprintf(stderr, "owld: worker pool: %s\n", e);
 		return 71;
@@ -744,10 +765,11 @@ main(int argc, char **argv)
 	ctl_open(&D);
 	listeners = xcalloc(nfds, sizeof(*listeners));
 	log_msg(LOGL_INFO, "main", "event=start version=%s pid=%ld "
-		"data_dir=%s format=%s users=%zu", OWL_VERSION,
+		"data_dir=%s format=%s users=%zu aliases=%zu%s", OWL_VERSION,
 		(long)getpid(), C.data_dir,
 		C.mailbox_format == MBOX_FMT_MBOX ? "mbox" : "maildir",
-		users_count(D.users));
+		users_count(D.users), aliases_count(D.aliases),
+		users_ready(D.users) ? "" : " users_file=unusable");
 	for (size_t i = 0, k = 0; i < nfds; i++) {
 		char name[80];
 
@@ -764,7 +786,8 @@ main(int argc, char **argv)
 	}
 	nlisteners = nfds;
 	free(fds);
-	if (users_count(D.users) == 0 && !daemon) {
+	if (users_count(D.users) == 0 && !daemon &&
+	    (users_ready(D.users) || access(C.users_file, F_OK) == -1)) {
 		/* name owlctl as this owld was named: build/owlctl, owlctl */
 		const char *slash = strrchr(argv[0], '/');
 
@@ -796,6 +819,7 @@ main(int argc, char **argv)
 		free(D.locks[i]);
 	free(D.locks);
 	users_free(&D.users);
+	aliases_free(&D.aliases);
 	anvil_free(&D.anvil);
 	penalty_free(&D.penalty);
 	store_free(&D.store);

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "../auth/aliases.h"
 #include "../auth/users.h"
 #include "../lib/conf.h"
 #include "../lib/wpool.h"
@@ -29,6 +30,7 @@ struct owld {
 	struct wpool *pool;
 	struct store *store;
 	struct users *users;
+	struct aliases *aliases;
 	struct smtp_conf smtp_conf;
 	struct smtp_conf sub_conf;	/* the submission listener's */
 	SSL_CTX *tls;			/* from tls.cert/tls.key, or NULL */
@@ -99,6 +101,7 @@ struct owld_cred {
 	char hash[256];
 	char pass[1025];
 	bool exists, ok;
+	bool temp;	/* no good users file was ever loaded: answer 4xx */
 };
 void owld_cred_prepare(struct owld *d, struct owld_cred *c,
 		       const char *given, const char *pass);
@@ -130,6 +133,18 @@ void owld_tls_secured(const char *proto, const char *id,
 		      const struct conn *c);
 /* " tls=TLSv1.3 cipher=..." / " tls=failed tls_error=..." / " tls=no". */
 const char *owld_tls_words(const struct conn *c, char *out, size_t size);
+/*
+ * Where mail for a local recipient goes (rcpt.c): name is a lower-case
+ * user@domain of a local domain; its users and outside addresses are added
+ * to x.  SMTP_R_OK, SMTP_R_NOUSER (no user, no alias), or SMTP_R_TEMP (no
+ * good users file yet, a broken alias).  Postmaster is never NOUSER.  With
+ * refresh the files are re-read first if they changed and what is odd is
+ * logged (RCPT); a commit routes again from memory, quietly.  id names the
+ * session in log lines.
+ */
+enum smtp_result owld_rcpt_route(struct owld *d, const char *name,
+				 bool refresh, struct aliases_exp *x,
+				 const char *id);
 /* A new never-reused 64-bit id (sessions, messages). */
 uint64_t owld_new_id(void);
 

@@ -448,6 +448,18 @@ login_done(struct wpool_job *job)
 		return;
 	}
 	s->job = NULL;
+	if (j->kind == PJ_LOGIN && j->cred.temp) {
+		/* no users file yet: -ERR [SYS/TEMP], not a wrong password */
+		log_msg(LOGL_WARN, "pop3", "id=%s peer=%s event=login-deferred "
+			"user=%s reason=no-users-file", s->id, s->peer, q);
+		pjob_free(j);
+		run_act(s, pop3_server_login_done(s->core, POP3_R_TEMP,
+						  s->out));
+		flush(s);
+		if (!conn_closing(s->conn))
+			resume(s);
+		return;
+	}
 	if (j->kind == PJ_LOGIN) {
 		/* right or wrong, the answer waits for the penalty */
 		s->delay = owld_penalty_wait(s->d, "pop3", s->id, s->peer,

@@ -327,9 +327,7 @@ local_user(struct smtp_sess *s, const struct addr *a, char *out, size_t size,
 	if (local_name(s, a, out, size, why) == NULL)
 		return NULL;
 	if (users_refresh(s->d->users, &err) == -1) {
-		log_msg(LOGL_ERROR, "auth", "event=users-read error=\"%s\"",
-			err);
-		*why = SMTP_R_TEMP;
+		*why = SMTP_R_TEMP; /* logged by users_refresh */
 		return NULL;
 	}
 	if (users_lookup(s->d->users, out) == NULL)
@@ -371,10 +369,16 @@ static enum smtp_result
 check_rcpt(struct smtp_sess *s, const struct addr *a)
 {
 	char name[ADDR_PATH_MAX + 1], txt[ADDR_PATH_MAX + 1], q[600];
+	struct aliases_exp x = {0};
 	enum smtp_result why;
 
-	if (local_user(s, a, name, sizeof(name), &why) != NULL)
-		return SMTP_R_OK;
+	if (local_name(s, a, name, sizeof(name), &why) != NULL) {
+		/* a user, an alias, or postmaster (RFC 5321 4.5.1) */
+		why = owld_rcpt_route(s->d, name, true, &x, s->id);
+		aliases_exp_free(&x);
+		if (why == SMTP_R_OK)
+			return SMTP_R_OK;
+	}
 	if (why == SMTP_R_RELAY_DENIED && may_relay(s))
 		return SMTP_R_OK;
 	if (addr_format(a, txt, sizeof(txt)) < 0)
@@ -517,17 +521,83 @@ spool_finish(struct smtp_sess *s)
 	return false;
 }
 
+/*
+ * Outside recipients of one message: its envelope must fit the queue's
+ * QUEUE_ENV_MAX with a full reply kept for each.  Only aliases can get
+ * near it (aliases.max_expansion per recipient).
+ */
+#define QUEUE_RCPTS_MAX \
+	(QUEUE_ENV_MAX / (ADDR_PATH_MAX + QUEUE_TEXT_MAX + 64))
+
+/* Did an earlier recipient of t have this local name? */
+static bool
+routed_before(struct smtp_sess *s, const struct smtp_txn *t, size_t i,
+	      const char *name)
+{
+	char other[ADDR_PATH_MAX + 1];
+	enum smtp_result why;
+
+	for (size_t j = 0; j < i; j++)
+		if (local_name(s, &t->rcpts[j], other, sizeof(other), &why) &&
+		    strcmp(other, name) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * The transaction's recipients as distinct mailboxes and outside addresses
+ * (aliases expanded, each once whatever the spelling).  Each was routed
+ * when RCPT accepted it; this routes again from memory, with no file stat.
+ * False if one no longer routes (the files changed meanwhile) or there
+ * are too many outside addresses for one queue entry.
+ */
+static bool
+route_rcpts(struct smtp_sess *s, const struct smtp_txn *t,
+	    struct aliases_exp *x)
+{
+	for (size_t i = 0; i < t->nrcpts; i++) {
+		char name[ADDR_PATH_MAX + 1];
+		enum smtp_result why;
+
+		if (local_name(s, &t->rcpts[i], name, sizeof(name), &why) ==
+		    NULL) {
+			/* RCPT let it through: a relayed recipient */
+			if (addr_format(&t->rcpts[i], name, sizeof(name)) >= 0)
+				aliases_exp_add_remote(x, name);
+			continue;
+		}
+		if (!routed_before(s, t, i, name) &&
+		    owld_rcpt_route(s->d, name, false, x, s->id) != SMTP_R_OK)
+			return false;
+	}
+	return x->nremote <= QUEUE_RCPTS_MAX;
+}
+
 static void
 start_commit(struct smtp_sess *s)
 {
+	struct aliases_exp x = {0};
 	struct smtp_txn t;
 	struct commit *c;
-	size_t i, j, n = 0;
+	size_t i, n;
 
 	if (!spool_finish(s))
 		return;
-	c = xcalloc(1, sizeof(*c));
 	smtp_server_txn(s->core, &t);
+	if (!route_rcpts(s, &t, &x)) {
+		log_msg(LOGL_ERROR, "smtp", "id=%s event=delivery-failed "
+			"msgid=%s error=\"a recipient no longer routes (users "
+			"or aliases file changed), or over %zu outside "
+			"addresses\"", s->id, s->msgid,
+			(size_t)QUEUE_RCPTS_MAX);
+		aliases_exp_free(&x);
+		spool_close(s);
+		buf_free(&s->msg);
+		run_act(s, smtp_server_done(s->core, SMTP_R_TEMP, s->msgid,
+					    s->out));
+		return;
+	}
+	c = xcalloc(1, sizeof(*c));
 	c->d = s->d;
 	c->sess = s;
 	c->job.run = commit_run;
@@ -535,40 +605,22 @@ start_commit(struct smtp_sess *s)
 	memcpy(c->msgid, s->msgid, sizeof(c->msgid));
 	if (addr_format(&t.sender, c->sender, sizeof(c->sender)) < 0)
 		c->sender[0] = '\0';
-	/*
-	 * Distinct mailboxes: one delivery per user, whatever the spelling.
-	 * Each recipient was looked up when RCPT accepted it; only its name
-	 * is needed here, so a commit costs no users-file stat.
-	 */
-	c->users = xcalloc(t.nrcpts, sizeof(*c->users));
-	c->env.rcpts = xcalloc(t.nrcpts, sizeof(*c->env.rcpts));
-	for (i = 0; i < t.nrcpts; i++) {
-		char name[ADDR_PATH_MAX + 1];
-		enum smtp_result why;
-		struct qrcpt *r;
+	/* the users' names move to the job; the addresses are copied */
+	c->users = x.local;
+	n = x.nlocal;
+	x.local = NULL;
+	x.nlocal = 0;
+	c->env.rcpts = xcalloc(x.nremote + 1, sizeof(*c->env.rcpts));
+	for (i = 0; i < x.nremote; i++) {
+		struct qrcpt *r = &c->env.rcpts[c->env.nrcpts];
 
-		if (local_name(s, &t.rcpts[i], name, sizeof(name), &why) ==
-		    NULL) {
-			/* RCPT let it through: a relayed recipient */
-			r = &c->env.rcpts[c->env.nrcpts];
-			if (addr_format(&t.rcpts[i], r->addr,
-					sizeof(r->addr)) < 0)
-				continue;
-			for (j = 0; j < c->env.nrcpts &&
-				    strcasecmp(c->env.rcpts[j].addr, r->addr);
-			     j++)
-				;
-			if (j == c->env.nrcpts) {
-				r->state = QR_PENDING;
-				c->env.nrcpts++;
-			}
+		if (bsnprintf(r->addr, sizeof(r->addr), "%s", x.remote[i]) ==
+		    -1)
 			continue;
-		}
-		for (j = 0; j < n && strcmp(c->users[j], name) != 0; j++)
-			;
-		if (j == n)
-			c->users[n++] = xstrdup(name);
+		r->state = QR_PENDING;
+		c->env.nrcpts++;
 	}
+	aliases_exp_free(&x);
 	if (c->env.nrcpts > 0) {
 		snprintf(c->env.id, sizeof(c->env.id), "%s", c->msgid);
 		c->env.created = c->env.next = time(NULL);
@@ -808,6 +860,15 @@ auth_done(struct wpool_job *job)
 		return;
 	}
 	s->auth = NULL;
+	uq = log_q(q, sizeof(q), j->cred.user);
+	if (j->cred.temp) {
+		/* no users file yet: 454, not a wrong password, no penalty */
+		log_msg(LOGL_WARN, "smtp", "id=%s peer=%s event=auth-deferred "
+			"user=%s reason=no-users-file", s->id, s->peer, uq);
+		free(j);
+		auth_answer(s, SMTP_R_TEMP);
+		return;
+	}
 	/* right or wrong, the answer waits for the penalty */
 	s->delay = owld_penalty_wait(s->d, "smtp", s->id, s->peer,
 				     j->cred.user, &j->penalty_logged,
@@ -822,7 +883,6 @@ auth_done(struct wpool_job *job)
 		return;
 	}
 	owld_penalty_record(s->d, s->peer, j->cred.user, j->cred.ok);
-	uq = log_q(q, sizeof(q), j->cred.user);
 	if (j->cred.ok) {
 		snprintf(s->user, sizeof(s->user), "%s", j->cred.user);
 		log_msg(LOGL_INFO, "smtp", "id=%s peer=%s event=auth user=%s",
