@@ -211,18 +211,24 @@ read_record(const char *rec, struct names *ns, char *err, size_t errsz)
 	return STORE_OK;
 }
 
-/* Unlinks every cur/ file whose base name is in ns; fsyncs cur/. */
+/*
+ * Unlinks every file of DIR/SUB whose base name is in ns and fsyncs SUB.
+ * The snapshot moved them all to cur/, but that rename is not synced: after
+ * a power loss one may be back in new/.
+ */
 static enum store_res
-apply(const char *dir, struct names *ns, char *err, size_t errsz)
+apply_sub(const char *dir, const char *sub, struct names *ns, char *err,
+	  size_t errsz)
 {
-	char cur[4200], path[4500], base[512];
+	char d[4200], path[4500], base[512];
 	struct dirent *de;
+	bool any = false;
 	DIR *dp;
 
-	bsnprintf(cur, sizeof(cur), "%s/cur", dir);
-	if ((dp = opendir(cur)) == NULL)
+	bsnprintf(d, sizeof(d), "%s/%s", dir, sub);
+	if ((dp = opendir(d)) == NULL)
 		return errno == ENOENT ? STORE_OK
-				       : sys_fail(err, errsz, "opendir", cur);
+				       : sys_fail(err, errsz, "opendir", d);
 	while ((de = readdir(dp)) != NULL) {
 		size_t n = strcspn(de->d_name, ":");
 		char *key = base;
@@ -234,17 +240,27 @@ apply(const char *dir, struct names *ns, char *err, size_t errsz)
 		if (bsearch(&key, ns->v, ns->n, sizeof(*ns->v), cmp_name) ==
 		    NULL)
 			continue;
-		if (bsnprintf(path, sizeof(path), "%s/%s", cur, de->d_name) ==
+		if (bsnprintf(path, sizeof(path), "%s/%s", d, de->d_name) ==
 			    -1 ||
 		    (fsops_unlink(path) == -1 && errno != ENOENT)) {
 			closedir(dp);
 			return sys_fail(err, errsz, "unlink", path);
 		}
+		any = true;
 	}
 	closedir(dp);
-	if (fsops_fsync_dir(cur) == -1)
-		return sys_fail(err, errsz, "fsync", cur);
+	/* cur/ always: a crash may have come after the unlinks, before this */
+	if ((any || strcmp(sub, "cur") == 0) && fsops_fsync_dir(d) == -1)
+		return sys_fail(err, errsz, "fsync", d);
 	return STORE_OK;
+}
+
+static enum store_res
+apply(const char *dir, struct names *ns, char *err, size_t errsz)
+{
+	enum store_res r = apply_sub(dir, "cur", ns, err, errsz);
+
+	return r == STORE_OK ? apply_sub(dir, "new", ns, err, errsz) : r;
 }
 
 /* Rolls the record at DIR forward (it exists): apply, then remove it. */
