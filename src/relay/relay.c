@@ -1216,7 +1216,7 @@ relay_control(struct relay *r, const char *cmd, char *reply, size_t size)
 			if (e->busy || e->finishing)
 				continue;
 			if (qenv_pending(&e->env) == 0) {
-				/* finished: removed now (a failed finish too) */
+				/* finished: removed, even after a failure */
 				e->env.held = false;
 				k++;
 			} else if (!e->env.held) {

@@ -161,7 +161,7 @@ write_record(const struct store_box *b, const bool *dele, char *err,
 		goto done;
 	}
 	if (fsops_fsync_dir(b->path) == -1) {
-		/* maybe not durable: do not delete on a record that may vanish */
+		/* maybe not durable: delete nothing on it */
 		r = sys_fail(err, errsz, "fsync", b->path);
 		unlink(rec);
 		goto done;

@@ -21,7 +21,8 @@ def put_entry(datadir, qid, rcpts, sender="alice@localhost", body=None):
     q = os.path.join(str(datadir), "queue")
     for sub in ("tmp", "msg", "env"):
         os.makedirs(os.path.join(q, sub), exist_ok=True)
-    body = body or ("From: <%s>\nSubject: %s\n\nbody of %s\n" % (sender, qid, qid))
+    body = body or ("From: <%s>\nSubject: %s\n\nbody of %s\n"
+                    % (sender, qid, qid))
     with open(os.path.join(q, "msg", qid), "w") as f:
         f.write(body)
     now = int(time.time())
