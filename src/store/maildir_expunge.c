@@ -42,8 +42,10 @@ struct names {
 static enum store_res
 sys_fail(char *err, size_t errsz, const char *call, const char *path)
 {
-	snprintf(err, errsz, "%s %s: %s", call, path, strerror(errno));
-	return STORE_TEMP;
+	int saved = errno;
+
+	snprintf(err, errsz, "%s %s: %s", call, path, strerror(saved));
+	return saved == ENOSPC || saved == EDQUOT ? STORE_NOSPACE : STORE_TEMP;
 }
 
 static void
@@ -139,7 +141,6 @@ write_record(const struct store_box *b, const bool *dele, char *err,
 		    escape_line(text, b->msgs[i].file,
 				strcspn(b->msgs[i].file, ":")) == -1) {
 			snprintf(err, errsz, "%s: name too long", b->path);
-			errno = ENAMETOOLONG;
 			goto done;
 		}
 	}
@@ -168,8 +169,6 @@ write_record(const struct store_box *b, const bool *dele, char *err,
 	}
 	r = STORE_OK;
 done:
-	if (r != STORE_OK && (errno == ENOSPC || errno == EDQUOT))
-		r = STORE_NOSPACE;
 	buf_free(&text);
 	return r;
 }
@@ -196,7 +195,7 @@ read_record(const char *rec, struct names *ns, char *err, size_t errsz)
 			magic = true;
 			continue;
 		}
-		if (n == 0 || unescape(line) == -1)
+		if (unescape(line) == -1)
 			break;
 		names_add(ns, line, strlen(line));
 	}
