@@ -71,10 +71,22 @@ def parse(data):
         "END %s" % token)
 
 
+DIED = []  # owld exits not caused by our kills: (rc, the end of stderr)
+
+
 def kill9(o):
-    o.proc.send_signal(signal.SIGKILL)
-    o.proc.wait()
+    if o.proc.poll() is not None:  # it died by itself: a bug
+        DIED.append((o.proc.returncode, o.proc.stderr.read()[-2000:]))
+    else:
+        o.proc.send_signal(signal.SIGKILL)
+        o.proc.wait()
     o.proc.stderr.close()
+
+
+def final_stop(o):
+    rc = o.stop()
+    if rc != 0:
+        DIED.append((rc, "at the final SIGTERM"))
 
 
 class Tally:
@@ -178,7 +190,7 @@ def mode_inbound(args, base, deadline):
                           big_every=7, limit=80, pause=0.02)
         o.start()  # recovery runs here
         t.trials += 1
-    o.stop()
+    final_stop(o)
     t.acked = len(acked)
     for user in USERS:
         counts, half = mailbox_tokens(o, user)
@@ -236,7 +248,7 @@ def mode_queue(args, base, deadline):
         interrupted += open_at_kill[0]
         worst = max(worst, sink_dups() - dups_before - open_at_kill[0])
         t.trials += 1
-    o.stop()
+    final_stop(o)
     sink.close()
     counts = {}
     for m in sink.acked():
@@ -362,7 +374,7 @@ def mode_pop3(args, base, deadline):
             t.half += 1
         clear_box(o)
         t.trials += 1
-    o.stop()
+    final_stop(o)
     t.notes.append("all marked gone %d, none gone %d" % (all_gone, none_gone))
     return t
 
@@ -394,6 +406,11 @@ def main():
             start = time.time()
             t = MODES[name](args, base, start + args.max_seconds)
             print(t.line() + "  [%.0fs]" % (time.time() - start), flush=True)
+            if DIED:
+                print("  owld died by itself %d times; last: rc %s %s" % (
+                    len(DIED), DIED[-1][0], DIED[-1][1]), flush=True)
+                broken = True
+                del DIED[:]
             broken |= t.lost > 0 or t.half > 0 or \
                 (name != "queue" and t.dups > 0) or \
                 getattr(t, "broken_extra", False)
