@@ -757,6 +757,30 @@ test_mbox_parse_edges(void **st)
 	store_free(&s);
 }
 
+/* OWLPOST_FAULT specs: lists, the KILL and DELAY kinds, bad ones. */
+static void
+test_fault_specs(void **st)
+{
+	char path[700];
+
+	(void)st;
+	assert_int_equal(fsops_inject_spec("write:1:ENOSPC"), 0);
+	assert_int_equal(fsops_inject_spec("unlink:2:KILL,fsync:1:DELAY:"
+					   "sticky"), 0);
+	assert_int_equal(fsops_inject_spec("rename:1:EIO,bogus:1:EIO"), -1);
+	assert_int_equal(fsops_inject_spec("unlink:0:KILL"), -1);
+	assert_int_equal(fsops_inject_spec("unlink:1:SIGSEGV"), -1);
+	fsops_clear();
+	/* an unlink fault fails that unlink only */
+	snprintf(path, sizeof(path), "%s/victim", root);
+	write_file(path, "x", "w");
+	assert_int_equal(fsops_inject_spec("unlink:1:EIO"), 0);
+	assert_int_equal(fsops_unlink(path), -1);
+	assert_int_equal(errno, EIO);
+	assert_int_equal(fsops_unlink(path), 0);
+	fsops_clear();
+}
+
 static void
 test_user_names(void **st)
 {
@@ -1002,6 +1026,8 @@ main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_mbox_box, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mbox_parse_edges, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_fault_specs, setup,
 						teardown),
 		cmocka_unit_test(test_user_names),
 		cmocka_unit_test_setup_teardown(test_users_file, setup,
