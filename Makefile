@@ -7,6 +7,7 @@ CC ?= cc
 SAN ?=
 PY ?= /usr/bin/python3
 FUZZ_SECONDS ?= 30
+TRIALS ?= 30
 
 PKGS := libevent libevent_openssl openssl libcrypt
 CPPFLAGS += -D_GNU_SOURCE -Isrc
@@ -34,7 +35,7 @@ LIB_OBJ := $(call obj,$(LIB_SRC))
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
 .PHONY: all run check deps test-deps unit integ asan fuzz fuzz-build \
-	check-layers valgrind install clean bench bench-smoke
+	check-layers valgrind install clean bench bench-smoke torture
 
 all: $(BUILD)/owld $(BUILD)/owlctl $(BUILD)/owl
 
@@ -124,6 +125,12 @@ bench: test-deps all $(BUILD)/pop3load
 
 bench-smoke: all $(BUILD)/pop3load
 	OWLD_BUILD=$(BUILD) $(PY) bench/bench.py --smoke
+
+# The kill -9 campaign (tests/torture/torture.py): TRIALS trials in each of
+# three modes (inbound, queue, pop3; MODES=... picks), each mode bounded by
+# TORTURE_SECONDS (600).  Not part of check: it takes minutes.
+torture: all
+	OWLD_BUILD=$(BUILD) $(PY) tests/torture/torture.py --trials $(TRIALS)
 
 # The layers of DESIGN.md: protocol cores do no I/O, store/ no event loop.
 check-layers:

@@ -136,9 +136,13 @@ print_env(const struct qenv *e)
 	char next[64];
 
 	when(e->next, next, sizeof(next));
+	/* nothing pending: finished, removed by owld (start-up or flush) */
+	if (qenv_pending(e) == 0)
+		snprintf(next, sizeof(next), "(removed by owld)");
 	printf("%-16s %8zu  attempts %-3u %s %s <%s>\n", e->id, e->size,
-	       e->attempts, e->held ? "held" : "next", e->held ? "" : next,
-	       e->sender);
+	       e->attempts,
+	       qenv_pending(e) == 0 ? "done" : e->held ? "held" : "next",
+	       e->held && qenv_pending(e) > 0 ? "" : next, e->sender);
 	for (size_t k = 0; k < e->nrcpts; k++)
 		printf("    %-7s <%s>%s%s\n", state_name(e->rcpts[k].state),
 		       e->rcpts[k].addr, e->rcpts[k].reply[0] ? " " : "",
@@ -171,9 +175,11 @@ list(const char *qdir, bool json)
 		printf(", \"sender\": ");
 		json_str(e->sender);
 		printf(", \"size\": %zu, \"created\": %lld, \"next_attempt\": "
-		       "%lld, \"attempts\": %u, \"held\": %s, \"last_error\": ",
+		       "%lld, \"attempts\": %u, \"held\": %s, \"done\": %s, "
+		       "\"last_error\": ",
 		       e->size, (long long)e->created, (long long)e->next,
-		       e->attempts, e->held ? "true" : "false");
+		       e->attempts, e->held ? "true" : "false",
+		       qenv_pending(e) == 0 ? "true" : "false");
 		json_str(e->error);
 		printf(", \"recipients\": [");
 		for (size_t k = 0; k < e->nrcpts; k++) {

@@ -7,8 +7,10 @@
  * SMTP session that carries all of its messages.  A route looks its
  * targets up on the pool, connects to them in order until one greets,
  * then feeds the smtp_client core.  Each message's results are written to
- * its envelope at once (on the pool) so that a recipient the remote has
- * acknowledged is never sent again after a restart.  When the last route
+ * its envelope (on the pool) before the session goes on to the next
+ * message or QUIT, so a crash re-sends at most the one message whose
+ * final reply had come and whose envelope was not yet saved: at most one
+ * per session (docs/QUEUE.md).  When the last route
  * carrying an entry ends, the attempt is over: the entry is finished
  * (bounce if needed, then removed) or rescheduled with a doubled interval.
  */
@@ -45,6 +47,8 @@ struct qent {
 	bool *tried;		/* recipient i has had a route this attempt */
 	unsigned busy;		/* routes carrying some of its recipients */
 	bool saving, dirty;	/* an envelope write in flight / needed */
+	unsigned long gen;	/* changes asked to be saved so far */
+	unsigned long saved_gen; /* of them, those on disk (or failed) */
 	bool finishing;		/* the final job is in flight */
 	bool finish_wanted, finish_bounce;
 	bool deleted;
@@ -79,6 +83,8 @@ struct route {
 	int mfd;		/* the text being sent */
 	bool closed_seen;	/* the core said CLOSE */
 	bool any_result;
+	struct qent *wait_e;	/* the session waits for this envelope */
+	unsigned long wait_gen;	/* to be saved up to this change */
 	bool started;		/* DNS job submitted */
 	char err[QUEUE_TEXT_MAX];
 	bool perm;
@@ -93,6 +99,7 @@ struct rjob {
 	struct route *rt;		/* DNS */
 	struct qent *e;			/* SAVE, FINISH */
 	struct qenv env;		/* the copy written */
+	unsigned long gen;		/* SAVE: the change it carries */
 	bool bounce;
 	char bounce_id[QUEUE_ID_MAX];
 	struct qenv benv;		/* a queued bounce */
@@ -118,8 +125,10 @@ struct relay {
 static void schedule(struct relay *r);
 static void route_end(struct route *rt);
 static void save_env(struct relay *r, struct qent *e);
+static void save_submit(struct relay *r, struct qent *e);
 static void finish(struct relay *r, struct qent *e, bool bounce);
 static void handle(struct route *rt, enum smtpc_act act);
+static void send_next(struct route *rt);
 
 static void
 timer_cb(evutil_socket_t fd, short what, void *arg)
@@ -200,7 +209,11 @@ relay_new(struct owld *d, char *err, size_t errsz)
 		return NULL;
 	}
 	for (size_t i = 0; i < n; i++) {
-		ent_add(r, &envs[i]);
+		struct qent *e = ent_add(r, &envs[i]);
+
+		/* nothing left to send: finished by the first schedule() */
+		if (qenv_pending(&e->env) == 0)
+			e->env.held = false;
 		qenv_free(&envs[i]);
 	}
 	free(envs);
@@ -356,6 +369,18 @@ waiting(const struct qent *e)
 	       !e->finish_wanted && qenv_pending(&e->env) > 0;
 }
 
+/*
+ * Finished but still here: every recipient is done or failed and nothing
+ * works on it (loaded so at start, after a crash between the last
+ * envelope save and the removal; or a finish that failed, once flushed).
+ */
+static bool
+finished_idle(const struct qent *e)
+{
+	return !e->busy && !e->env.held && !e->finishing && !e->deleted &&
+	       !e->finish_wanted && !e->saving && qenv_pending(&e->env) == 0;
+}
+
 /* Arms the timer for the next entry due (none while routes are full). */
 static void
 arm(struct relay *r)
@@ -391,6 +416,8 @@ schedule(struct relay *r)
 	if (r->stopping)
 		return;
 	for (struct qent *e = r->ents; e != NULL; e = e->next) {
+		if (finished_idle(e))
+			finish(r, e, true);
 		if (!waiting(e) || e->env.next > now)
 			continue;
 		for (size_t i = 0; i < e->env.nrcpts; i++) {
@@ -517,6 +544,28 @@ item_result(struct route *rt)
 	rt->any_result = true;
 	rt->cur++;
 	save_env(rt->r, it->e);
+	/* no next MAIL (or QUIT) before this result is on disk */
+	rt->wait_e = it->e;
+	rt->wait_gen = it->e->gen;
+	if (rt->conn != NULL)
+		conn_pause(rt->conn);
+}
+
+/* The envelope of e is saved up to change gen: sessions waiting go on. */
+static void
+saved(struct relay *r, struct qent *e)
+{
+	for (struct route *rt = r->routes; rt != NULL; rt = rt->next) {
+		if (rt->wait_e != e || rt->wait_gen > e->saved_gen)
+			continue;
+		rt->wait_e = NULL;
+		if (rt->conn == NULL || conn_closing(rt->conn))
+			continue;
+		send_next(rt);
+		flush(rt);
+		if (rt->mfd == -1 && rt->wait_e == NULL)
+			conn_resume(rt->conn);
+	}
 }
 
 static void
@@ -646,8 +695,7 @@ handle(struct route *rt, enum smtpc_act act)
 		break;
 	case SMTPC_RESULT:
 		item_result(rt);
-		send_next(rt);
-		break;
+		break; /* send_next() once saved() */
 	case SMTPC_BODY:
 		start_body(rt);
 		break;
@@ -672,7 +720,7 @@ on_line(void *arg, const char *line, size_t len)
 	log_trace("relay", rt->id, 'S', line, len);
 	handle(rt, smtp_client_feed(rt->cl, line, len, rt->out));
 	flush(rt);
-	return rt->mfd == -1 && !conn_closing(rt->conn);
+	return rt->mfd == -1 && rt->wait_e == NULL && !conn_closing(rt->conn);
 }
 
 static void
@@ -930,19 +978,28 @@ route_end(struct route *rt)
 
 /* --- pool jobs ------------------------------------------------------ */
 
+/* e->env changed: write it (after the write in flight, if any). */
 static void
 save_env(struct relay *r, struct qent *e)
 {
-	struct rjob *j;
-
+	e->gen++;
 	if (e->saving) {
 		e->dirty = true;
 		return;
 	}
+	save_submit(r, e);
+}
+
+static void
+save_submit(struct relay *r, struct qent *e)
+{
+	struct rjob *j;
+
 	e->saving = true;
 	e->dirty = false;
 	j = rjob_new(r, RJ_SAVE);
 	j->e = e;
+	j->gen = e->gen;
 	qenv_copy(&j->env, &e->env);
 	wpool_submit(r->d->pool, &j->job);
 }
@@ -1105,12 +1162,15 @@ rjob_done(struct wpool_job *job)
 				"msgid=%s error=%s", j->env.id,
 				log_q(q, sizeof(q), j->err));
 		e->saving = false;
+		/* a failed save is logged; waiting would not mend it */
+		e->saved_gen = j->gen;
 		if (e->dirty)
-			save_env(r, e);
+			save_submit(r, e);
 		else if (e->finish_wanted) {
 			e->finish_wanted = false;
 			finish(r, e, e->finish_bounce);
 		}
+		saved(r, e);
 		break;
 	case RJ_FINISH:
 		if (strcmp(j->result, "removed") != 0 &&
@@ -1152,11 +1212,18 @@ relay_control(struct relay *r, const char *cmd, char *reply, size_t size)
 	if (n >= 1 && strcmp(verb, "flush") == 0) {
 		size_t k = 0;
 
-		for (e = r->ents; e != NULL; e = e->next)
-			if (!e->env.held && !e->busy) {
+		for (e = r->ents; e != NULL; e = e->next) {
+			if (e->busy || e->finishing)
+				continue;
+			if (qenv_pending(&e->env) == 0) {
+				/* finished: removed, even after a failure */
+				e->env.held = false;
+				k++;
+			} else if (!e->env.held) {
 				e->env.next = 0;
 				k++;
 			}
+		}
 		schedule(r);
 		snprintf(reply, size, "ok flushed %zu", k);
 		return;

@@ -6,12 +6,15 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "../lib/buf.h"
 
 static struct fault {
 	atomic_ulong countdown; /* 0: off */
@@ -38,27 +41,30 @@ fsops_clear(void)
 	}
 }
 
-int
-fsops_inject_spec(const char *spec)
+/* One "op:N:ERRNAME[:sticky]". */
+static int
+inject_one(const char *spec)
 {
 	static const char *ops[] = {"open", "write", "fsync", "link",
-				    "rename", "mkdir"};
+				    "rename", "mkdir", "unlink"};
+	static const struct {
+		const char *name;
+		int err;
+	} errs[] = {{"ENOSPC", ENOSPC}, {"EIO", EIO}, {"EDQUOT", EDQUOT},
+		    {"KILL", FSOPS_KILL}, {"DELAY", FSOPS_DELAY}};
 	char op[16], errname[16], sticky[16] = "";
 	unsigned long n;
-	int i, err;
+	int err = 0;
 
 	if (sscanf(spec, "%15[a-z]:%lu:%15[A-Z]:%15s", op, &n, errname,
 		   sticky) < 3 || n == 0)
 		return -1;
-	if (strcmp(errname, "ENOSPC") == 0)
-		err = ENOSPC;
-	else if (strcmp(errname, "EIO") == 0)
-		err = EIO;
-	else if (strcmp(errname, "EDQUOT") == 0)
-		err = EDQUOT;
-	else
+	for (size_t i = 0; i < sizeof(errs) / sizeof(errs[0]); i++)
+		if (strcmp(errname, errs[i].name) == 0)
+			err = errs[i].err;
+	if (err == 0)
 		return -1;
-	for (i = 0; i < FSOP_COUNT; i++) {
+	for (int i = 0; i < FSOP_COUNT; i++) {
 		if (strcmp(op, ops[i]) == 0) {
 			fsops_inject((enum fsop)i, n, err,
 				     strcmp(sticky, "sticky") == 0);
@@ -68,6 +74,36 @@ fsops_inject_spec(const char *spec)
 	return -1;
 }
 
+int
+fsops_inject_spec(const char *spec)
+{
+	char copy[256], *save = NULL, *one;
+
+	if (bsnprintf(copy, sizeof(copy), "%s", spec) == -1)
+		return -1;
+	for (one = strtok_r(copy, ",", &save); one != NULL;
+	     one = strtok_r(NULL, ",", &save))
+		if (inject_one(one) == -1)
+			return -1;
+	return 0;
+}
+
+/* A fault is due: a crash, a delay (false: make the call), or an errno. */
+static bool
+trip(struct fault *f)
+{
+	int err = atomic_load(&f->err);
+
+	if (err == FSOPS_KILL)
+		raise(SIGKILL); /* what kill -9 would leave, here and now */
+	if (err == FSOPS_DELAY) {
+		sleep(1);
+		return false;
+	}
+	errno = err;
+	return true;
+}
+
 /* True if this call of op must fail; sets errno. */
 static bool
 fault(enum fsop op)
@@ -75,17 +111,14 @@ fault(enum fsop op)
 	struct fault *f = &faults[op];
 	unsigned long c;
 
-	if (atomic_load(&f->tripped) && atomic_load(&f->sticky)) {
-		errno = atomic_load(&f->err);
-		return true;
-	}
+	if (atomic_load(&f->tripped) && atomic_load(&f->sticky))
+		return trip(f);
 	c = atomic_load(&f->countdown);
 	while (c > 0) {
 		if (atomic_compare_exchange_weak(&f->countdown, &c, c - 1)) {
 			if (c == 1) {
 				atomic_store(&f->tripped, true);
-				errno = atomic_load(&f->err);
-				return true;
+				return trip(f);
 			}
 			return false;
 		}
@@ -234,6 +267,14 @@ fsops_rename(const char *from, const char *to)
 	if (fault(FSOP_RENAME))
 		return -1;
 	return rename(from, to);
+}
+
+int
+fsops_unlink(const char *path)
+{
+	if (fault(FSOP_UNLINK))
+		return -1;
+	return unlink(path);
 }
 
 int

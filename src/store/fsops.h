@@ -6,7 +6,12 @@
  *
  * Fault injection: fsops_inject(FSOP_WRITE, 3, ENOSPC) fails the third
  * write from now on (and, with sticky, every one after it).  owld also reads
- * OWLPOST_FAULT="write:3:ENOSPC[:sticky]" at start for integration tests.
+ * OWLPOST_FAULT="write:3:ENOSPC[:sticky]" at start for integration tests,
+ * several specs separated by ','.  Two errnames are not errors: KILL
+ * stands for a crash (the process sends itself SIGKILL instead of making
+ * the call, so tests reach each crash state of docs/MAILDIR.md and
+ * docs/QUEUE.md deterministically), and DELAY makes the call after one
+ * second (a slow disk, to show what waits for it).
  */
 #ifndef OWL_FSOPS_H
 #define OWL_FSOPS_H
@@ -16,11 +21,14 @@
 #include <sys/types.h>
 
 enum fsop { FSOP_OPEN, FSOP_WRITE, FSOP_FSYNC, FSOP_LINK, FSOP_RENAME,
-	    FSOP_MKDIR, FSOP_COUNT };
+	    FSOP_MKDIR, FSOP_UNLINK, FSOP_COUNT };
+
+#define FSOPS_KILL (-1)		/* err of fsops_inject: a crash */
+#define FSOPS_DELAY (-2)	/* err of fsops_inject: a slow call */
 
 void fsops_inject(enum fsop op, unsigned long nth, int err, bool sticky);
 void fsops_clear(void);
-/* Parses "op:N:ERRNAME[:sticky]"; -1 if it cannot. */
+/* Parses "op:N:ERRNAME[:sticky][,...]"; -1 if it cannot. */
 int fsops_inject_spec(const char *spec);
 
 int fsops_open(const char *path, int flags, mode_t mode);
@@ -43,6 +51,8 @@ int fsops_fsync(int fd);
 int fsops_close(int fd);
 int fsops_link(const char *from, const char *to);
 int fsops_rename(const char *from, const char *to);
+/* unlink(2); what the POP3 expunge removes goes through here. */
+int fsops_unlink(const char *path);
 /* mkdir that treats EEXIST as success. */
 int fsops_mkdir(const char *path, mode_t mode);
 /* Opens a directory and fsyncs it. */

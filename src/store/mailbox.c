@@ -242,7 +242,13 @@ maildir_box_open(struct store_box *b, char *err, size_t errsz)
 	struct dirent *de;
 	size_t cap = 0;
 	DIR *dp;
+	bool rolled;
+	enum store_res r;
 
+	/* a QUIT that a crash interrupted is finished first */
+	r = maildir_expunge_recover(b->path, &rolled, err, errsz);
+	if (r != STORE_OK)
+		return r;
 	if (move_new(b->path) == -1) {
 		snprintf(err, errsz, "%s/new: %s", b->path, strerror(errno));
 		return STORE_TEMP;
@@ -334,39 +340,6 @@ maildir_reader_open(struct store_box *b, size_t i, struct store_reader *r)
 	r->pos = 0;
 	r->end = sb.st_size;
 	return 0;
-}
-
-enum store_res
-maildir_box_expunge(struct store_box *b, const bool *dele, char *err,
-		    size_t errsz)
-{
-	char path[4400];
-	bool any = false;
-	int rc;
-
-	for (size_t i = 0; i < b->n; i++) {
-		if (!dele[i])
-			continue;
-		bsnprintf(path, sizeof(path), "%s/cur/%s", b->path,
-			  b->msgs[i].file);
-		rc = unlink(path);
-		if (rc == -1 && errno == ENOENT)
-			rc = maildir_find(b, &b->msgs[i], path,
-					  sizeof(path)) == 0 ? unlink(path)
-							     : 0;
-		if (rc == -1 && errno != ENOENT) {
-			snprintf(err, errsz, "unlink %s: %s", path,
-				 strerror(errno));
-			return STORE_TEMP;
-		}
-		any = true; /* removed now, or gone already */
-	}
-	bsnprintf(path, sizeof(path), "%s/cur", b->path);
-	if (any && fsops_fsync_dir(path) == -1) {
-		snprintf(err, errsz, "fsync %s: %s", path, strerror(errno));
-		return STORE_TEMP;
-	}
-	return STORE_OK;
 }
 
 int

@@ -123,8 +123,15 @@ void maildir_deliver(struct store *st, struct store_delivery **batch,
 void mbox_deliver(struct store *st, struct store_delivery *d);
 enum store_res maildir_box_open(struct store_box *b, char *err,
 				size_t errsz);
+/*
+ * maildir_expunge.c: the update at QUIT, through a durable intent record
+ * (all or nothing), and at open the roll-forward of a record a crash left
+ * (rolled_r: there was one).  See docs/MAILDIR.md.
+ */
 enum store_res maildir_box_expunge(struct store_box *b, const bool *dele,
 				   char *err, size_t errsz);
+enum store_res maildir_expunge_recover(const char *dir, bool *rolled_r,
+				       char *err, size_t errsz);
 int maildir_reader_open(struct store_box *b, size_t i,
 			struct store_reader *r);
 enum store_res mbox_box_open(struct store_box *b, char *err, size_t errsz);

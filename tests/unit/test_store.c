@@ -543,6 +543,63 @@ test_maildir_box(void **st)
 	store_free(&s);
 }
 
+/* The QUIT update's intent record (maildir_expunge.c, docs/MAILDIR.md). */
+static void
+test_maildir_expunge_record(void **st)
+{
+	struct store *s = open_store(MBOX_FMT_MAILDIR);
+	static const char *const names[] = {"1.M1P1Q1.h", "2.M2P1Q2.h",
+					    "3.M3P1Q3.h", "4.M4P1Q4.a\\b\nc"};
+	struct store_box *b;
+	char err[300], path[700], dir[600];
+	bool dele[4] = {false, false, false, true};
+
+	(void)st;
+	snprintf(dir, sizeof(dir), "%s/mail/example.org/erin", root);
+	for (int i = 0; i < 3; i++) {
+		static const char *const subs[] = {"tmp", "new", "cur"};
+
+		snprintf(path, sizeof(path), "%s/%s", dir, subs[i]);
+		assert_int_equal(store_mkdirs(path, root), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		snprintf(path, sizeof(path), "%s/new/%s", dir, names[i]);
+		write_file(path, "Subject: x\n\nx\n", "w");
+	}
+	/* a crash left a record (1 and 3) and an uncommitted .tmp (2) */
+	snprintf(path, sizeof(path), "%s/owlpost-expunge", dir);
+	write_file(path, "owlpost-expunge 1\n1.M1P1Q1.h\n3.M3P1Q3.h\n"
+			 "gone\\n.h\n", "w");
+	snprintf(path, sizeof(path), "%s/owlpost-expunge.tmp", dir);
+	write_file(path, "owlpost-expunge 1\n2.M2P1Q2.h\n", "w");
+	assert_int_equal(store_box_open(s, "erin@example.org", &b, err,
+					sizeof(err)), STORE_OK);
+	assert_int_equal(b->n, 2);
+	assert_string_equal(b->msgs[0].file, "2.M2P1Q2.h:2,");
+	assert_int_equal(count(dir, NULL, 0), 3); /* tmp new cur: no record */
+	/* a failed rename of the record: -ERR, nothing deleted, no record */
+	fsops_inject(FSOP_RENAME, 1, EIO, false);
+	assert_int_equal(store_box_expunge(b, (bool[]){true, true}, err,
+					   sizeof(err)), STORE_TEMP);
+	fsops_clear();
+	assert_int_equal(count(dir, NULL, 0), 3);
+	/* a name with '\\' and a newline goes through the record */
+	assert_string_equal(b->msgs[1].file, "4.M4P1Q4.a\\b\nc:2,");
+	assert_int_equal(store_box_expunge(b, dele + 2, err, sizeof(err)),
+			 STORE_OK);
+	store_box_free(&b);
+	snprintf(path, sizeof(path), "%s/cur", dir);
+	assert_int_equal(count(path, NULL, 0), 1);
+	/* a record that is not ours: the login fails, the record stays */
+	snprintf(path, sizeof(path), "%s/owlpost-expunge", dir);
+	write_file(path, "garbage\n", "w");
+	assert_int_equal(store_box_open(s, "erin@example.org", &b, err,
+					sizeof(err)), STORE_TEMP);
+	assert_non_null(strstr(err, "not an expunge record"));
+	assert_int_equal(access(path, F_OK), 0);
+	store_free(&s);
+}
+
 static void
 test_maildir_order(void **st)
 {
@@ -698,6 +755,30 @@ test_mbox_parse_edges(void **st)
 	}
 	store_box_free(&b);
 	store_free(&s);
+}
+
+/* OWLPOST_FAULT specs: lists, the KILL and DELAY kinds, bad ones. */
+static void
+test_fault_specs(void **st)
+{
+	char path[700];
+
+	(void)st;
+	assert_int_equal(fsops_inject_spec("write:1:ENOSPC"), 0);
+	assert_int_equal(fsops_inject_spec("unlink:2:KILL,fsync:1:DELAY:"
+					   "sticky"), 0);
+	assert_int_equal(fsops_inject_spec("rename:1:EIO,bogus:1:EIO"), -1);
+	assert_int_equal(fsops_inject_spec("unlink:0:KILL"), -1);
+	assert_int_equal(fsops_inject_spec("unlink:1:SIGSEGV"), -1);
+	fsops_clear();
+	/* an unlink fault fails that unlink only */
+	snprintf(path, sizeof(path), "%s/victim", root);
+	write_file(path, "x", "w");
+	assert_int_equal(fsops_inject_spec("unlink:1:EIO"), 0);
+	assert_int_equal(fsops_unlink(path), -1);
+	assert_int_equal(errno, EIO);
+	assert_int_equal(fsops_unlink(path), 0);
+	fsops_clear();
 }
 
 static void
@@ -939,10 +1020,14 @@ main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_maildir_box, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_maildir_expunge_record,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_maildir_order, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_mbox_box, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mbox_parse_edges, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_fault_specs, setup,
 						teardown),
 		cmocka_unit_test(test_user_names),
 		cmocka_unit_test_setup_teardown(test_users_file, setup,

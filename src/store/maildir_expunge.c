@@ -1,0 +1,312 @@
+/*
+ * maildir_expunge - the POP3 update of a Maildir, all or nothing.
+ *
+ * Unlinking the marked files one by one is not atomic: a crash in the
+ * middle leaves some deleted and some not.  So the names to delete are
+ * first written to an intent record, DIR/owlpost-expunge (Maildir readers
+ * only look in tmp/, new/ and cur/), durably: written as
+ * owlpost-expunge.tmp, fsync'ed, renamed, DIR fsync'ed.  That rename is
+ * the commit point.  Then the files are unlinked, cur/ is fsync'ed and the
+ * record is removed.  The next open of the mailbox (maildir_box_open, under
+ * the POP3 session's mailbox lock) first rolls a record it finds forward,
+ * and removes a stray .tmp, which was never committed.  The states are in
+ * docs/MAILDIR.md.
+ *
+ * The record holds each marked message's base name (its name up to ':',
+ * which flag changes by other readers do not touch), one per line after a
+ * magic line, with '\' and a newline escaped as "\\" and "\n".  Failures
+ * return STORE_TEMP with the call and path in err; a record that was
+ * written stays and is rolled forward at the next open.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../lib/buf.h"
+#include "fsops.h"
+#include "store.h"
+
+#define RECORD "owlpost-expunge"
+#define MAGIC "owlpost-expunge 1"
+#define LINE_MAX_OWL 1024	/* an escaped name (NAME_MAX 255) fits */
+
+struct names {
+	char **v;
+	size_t n, cap;
+};
+
+static enum store_res
+sys_fail(char *err, size_t errsz, const char *call, const char *path)
+{
+	int saved = errno;
+
+	snprintf(err, errsz, "%s %s: %s", call, path, strerror(saved));
+	return saved == ENOSPC || saved == EDQUOT ? STORE_NOSPACE : STORE_TEMP;
+}
+
+static void
+names_add(struct names *ns, const char *s, size_t len)
+{
+	if (ns->n == ns->cap) {
+		ns->cap = ns->cap ? ns->cap * 2 : 16;
+		ns->v = xrealloc(ns->v, ns->cap * sizeof(*ns->v));
+	}
+	ns->v[ns->n] = xmalloc(len + 1);
+	memcpy(ns->v[ns->n], s, len);
+	ns->v[ns->n][len] = '\0';
+	ns->n++;
+}
+
+static void
+names_free(struct names *ns)
+{
+	for (size_t i = 0; i < ns->n; i++)
+		free(ns->v[i]);
+	free(ns->v);
+	memset(ns, 0, sizeof(*ns));
+}
+
+static int
+cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* One escaped line of the record for base name s (len octets). */
+static int
+escape_line(struct buf *b, const char *s, size_t len)
+{
+	int r = 0;
+
+	for (size_t i = 0; i < len && r == 0; i++) {
+		if (s[i] == '\\')
+			r = buf_addstr(b, "\\\\");
+		else if (s[i] == '\n')
+			r = buf_addstr(b, "\\n");
+		else
+			r = buf_addc(b, s[i]);
+	}
+	return r == 0 ? buf_addc(b, '\n') : -1;
+}
+
+/* Undoes escape_line in place; -1 on a bad escape. */
+static int
+unescape(char *s)
+{
+	char *w = s;
+
+	for (char *r = s; *r != '\0'; r++) {
+		if (*r != '\\') {
+			*w++ = *r;
+			continue;
+		}
+		r++;
+		if (*r == '\\')
+			*w++ = '\\';
+		else if (*r == 'n')
+			*w++ = '\n';
+		else
+			return -1;
+	}
+	*w = '\0';
+	return 0;
+}
+
+/* Writes the record for the marked messages: the commit point. */
+static enum store_res
+write_record(const struct store_box *b, const bool *dele, char *err,
+	     size_t errsz)
+{
+	char tmp[4400], rec[4400];
+	struct buf *text;
+	enum store_res r = STORE_TEMP;
+	size_t max;
+	int fd;
+
+	/* each name escaped is at most twice NAME_MAX, and its newline */
+	if (__builtin_mul_overflow(b->n + 1, (size_t)LINE_MAX_OWL, &max)) {
+		snprintf(err, errsz, "%s: too many messages", b->path);
+		return STORE_TEMP;
+	}
+	text = buf_new(max);
+	bsnprintf(tmp, sizeof(tmp), "%s/" RECORD ".tmp", b->path);
+	bsnprintf(rec, sizeof(rec), "%s/" RECORD, b->path);
+	buf_addstr(text, MAGIC "\n");
+	for (size_t i = 0; i < b->n; i++) {
+		if (dele[i] &&
+		    escape_line(text, b->msgs[i].file,
+				strcspn(b->msgs[i].file, ":")) == -1) {
+			snprintf(err, errsz, "%s: name too long", b->path);
+			goto done;
+		}
+	}
+	fd = fsops_open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd == -1) {
+		r = sys_fail(err, errsz, "open", tmp);
+		goto done;
+	}
+	if (fsops_write_all(fd, text->data, text->len) == -1 ||
+	    fsops_fsync(fd) == -1) {
+		r = sys_fail(err, errsz, "write", tmp);
+		close(fd);
+		unlink(tmp);
+		goto done;
+	}
+	if (fsops_close(fd) == -1 || fsops_rename(tmp, rec) == -1) {
+		r = sys_fail(err, errsz, "rename", tmp);
+		unlink(tmp);
+		goto done;
+	}
+	if (fsops_fsync_dir(b->path) == -1) {
+		/* maybe not durable: delete nothing on it */
+		r = sys_fail(err, errsz, "fsync", b->path);
+		unlink(rec);
+		goto done;
+	}
+	r = STORE_OK;
+done:
+	buf_free(&text);
+	return r;
+}
+
+/* Reads the record at rec into ns (sorted). */
+static enum store_res
+read_record(const char *rec, struct names *ns, char *err, size_t errsz)
+{
+	char line[LINE_MAX_OWL];
+	bool magic = false;
+	FILE *f = fopen(rec, "re");
+
+	if (f == NULL)
+		return sys_fail(err, errsz, "open", rec);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		size_t n = strlen(line);
+
+		if (n == 0 || line[n - 1] != '\n')
+			break; /* too long or cut: not ours */
+		line[--n] = '\0';
+		if (!magic) {
+			if (strcmp(line, MAGIC) != 0)
+				break;
+			magic = true;
+			continue;
+		}
+		if (unescape(line) == -1)
+			break;
+		names_add(ns, line, strlen(line));
+	}
+	if (ferror(f) || !feof(f) || !magic) {
+		fclose(f);
+		snprintf(err, errsz, "%s: not an expunge record", rec);
+		return STORE_TEMP;
+	}
+	fclose(f);
+	if (ns->n > 0)
+		qsort(ns->v, ns->n, sizeof(*ns->v), cmp_name);
+	return STORE_OK;
+}
+
+/*
+ * Unlinks every file of DIR/SUB whose base name is in ns and fsyncs SUB.
+ * The snapshot moved them all to cur/, but that rename is not synced: after
+ * a power loss one may be back in new/.
+ */
+static enum store_res
+apply_sub(const char *dir, const char *sub, struct names *ns, char *err,
+	  size_t errsz)
+{
+	char d[4200], path[4500], base[512];
+	struct dirent *de;
+	bool any = false;
+	DIR *dp;
+
+	bsnprintf(d, sizeof(d), "%s/%s", dir, sub);
+	if ((dp = opendir(d)) == NULL)
+		return errno == ENOENT ? STORE_OK
+				       : sys_fail(err, errsz, "opendir", d);
+	while ((de = readdir(dp)) != NULL) {
+		size_t n = strcspn(de->d_name, ":");
+		char *key = base;
+
+		if (de->d_name[0] == '.' || n >= sizeof(base))
+			continue;
+		memcpy(base, de->d_name, n);
+		base[n] = '\0';
+		if (bsearch(&key, ns->v, ns->n, sizeof(*ns->v), cmp_name) ==
+		    NULL)
+			continue;
+		if (bsnprintf(path, sizeof(path), "%s/%s", d, de->d_name) ==
+			    -1 ||
+		    (fsops_unlink(path) == -1 && errno != ENOENT)) {
+			closedir(dp);
+			return sys_fail(err, errsz, "unlink", path);
+		}
+		any = true;
+	}
+	closedir(dp);
+	/* cur/ always: a crash may have come after the unlinks, before this */
+	if ((any || strcmp(sub, "cur") == 0) && fsops_fsync_dir(d) == -1)
+		return sys_fail(err, errsz, "fsync", d);
+	return STORE_OK;
+}
+
+static enum store_res
+apply(const char *dir, struct names *ns, char *err, size_t errsz)
+{
+	enum store_res r = apply_sub(dir, "cur", ns, err, errsz);
+
+	return r == STORE_OK ? apply_sub(dir, "new", ns, err, errsz) : r;
+}
+
+/* Rolls the record at DIR forward (it exists): apply, then remove it. */
+static enum store_res
+roll_forward(const char *dir, char *err, size_t errsz)
+{
+	char rec[4400];
+	struct names ns = {0};
+	enum store_res r;
+
+	bsnprintf(rec, sizeof(rec), "%s/" RECORD, dir);
+	r = read_record(rec, &ns, err, errsz);
+	if (r == STORE_OK)
+		r = apply(dir, &ns, err, errsz);
+	names_free(&ns);
+	/* once cur/ is synced the record says nothing new: gone for good */
+	if (r == STORE_OK && unlink(rec) == -1 && errno != ENOENT)
+		r = sys_fail(err, errsz, "unlink", rec);
+	return r;
+}
+
+enum store_res
+maildir_expunge_recover(const char *dir, bool *rolled_r, char *err,
+			size_t errsz)
+{
+	char p[4400];
+
+	*rolled_r = false;
+	/* never committed: the deletion it was for did not happen */
+	bsnprintf(p, sizeof(p), "%s/" RECORD ".tmp", dir);
+	if (unlink(p) == -1 && errno != ENOENT)
+		return sys_fail(err, errsz, "unlink", p);
+	bsnprintf(p, sizeof(p), "%s/" RECORD, dir);
+	if (access(p, F_OK) == -1)
+		return errno == ENOENT ? STORE_OK
+				       : sys_fail(err, errsz, "access", p);
+	*rolled_r = true;
+	return roll_forward(dir, err, errsz);
+}
+
+enum store_res
+maildir_box_expunge(struct store_box *b, const bool *dele, char *err,
+		    size_t errsz)
+{
+	enum store_res r = write_record(b, dele, err, errsz);
+
+	if (r != STORE_OK)
+		return r; /* nothing deleted */
+	return roll_forward(b->path, err, errsz);
+}
