@@ -22,6 +22,7 @@
 struct entry {
 	char *name;
 	char *hash;
+	unsigned line;		/* in the file */
 };
 
 struct users {
@@ -104,13 +105,128 @@ parse_line(char *line, char **name, char **hash)
 	*hash = colon + 1;
 }
 
+/* Orders by name, then by line, so the first line of a name comes first. */
+static int
+cmp_entry_line(const void *a, const void *b)
+{
+	const struct entry *x = a, *y = b;
+	int c = strcmp(x->name, y->name);
+
+	return c != 0 ? c : (x->line > y->line) - (x->line < y->line);
+}
+
+static void
+warn_line(const char *what, unsigned lineno, const char *reason)
+{
+	log_msg(LOGL_WARN, "auth", "event=bad-user file=%s line=%u "
+		"reason=\"%s, line skipped\"", what, lineno, reason);
+}
+
+/* Adds the user on one line (len octets, no LF) to *v, if it has one. */
+static void
+add_line(const char *s, size_t len, const char *what, unsigned lineno,
+	 struct entry **v, size_t *n, size_t *cap)
+{
+	char line[USERS_LINE_MAX], *name, *hash;
+
+	if (len >= sizeof(line)) {
+		warn_line(what, lineno, "line too long");
+		return;
+	}
+	if (memchr(s, '\0', len) != NULL) {
+		warn_line(what, lineno, "NUL octet");
+		return;
+	}
+	memcpy(line, s, len);
+	line[len] = '\0';
+	parse_line(line, &name, &hash);
+	if (name == NULL)
+		return;
+	if (!store_user_valid(name)) {
+		warn_line(what, lineno, "invalid user name");
+		return;
+	}
+	if (*n == *cap) {
+		*cap = *cap ? *cap * 2 : 16;
+		*v = xrealloc(*v, *cap * sizeof(**v));
+	}
+	(*v)[*n].name = xstrdup(name);
+	(*v)[*n].hash = xstrdup(hash);
+	(*v)[*n].line = lineno;
+	(*n)++;
+}
+
+void
+users_parse(struct users *u, const char *data, size_t len, const char *what)
+{
+	struct entry *v = NULL;
+	size_t n = 0, cap = 0, k = 0;
+	const char *p = data, *end = data + len;
+	unsigned lineno = 0;
+
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
+
+		add_line(p, l, what, ++lineno, &v, &n, &cap);
+		p += l + (nl != NULL);
+	}
+	if (n > 0)
+		qsort(v, n, sizeof(*v), cmp_entry_line);
+	for (size_t i = 0; i < n; i++) {
+		if (k > 0 && strcmp(v[k - 1].name, v[i].name) == 0) {
+			warn_line(what, v[i].line,
+				  "user listed twice, the first line wins");
+			free(v[i].name);
+			free(v[i].hash);
+			continue;
+		}
+		v[k++] = v[i];
+	}
+	clear(u->v, u->n);
+	u->v = v;
+	u->n = k;
+}
+
+/* The whole file (at most USERS_FILE_MAX octets); NULL with errno. */
+static char *
+read_all(FILE *fp, size_t hint, size_t *len)
+{
+	size_t cap = hint < USERS_FILE_MAX ? hint + 1 : USERS_FILE_MAX + 1;
+	char *text = xmalloc(cap);
+
+	*len = 0;
+	for (;;) {
+		size_t k = fread(text + *len, 1, cap - *len, fp);
+
+		*len += k;
+		if (k == 0 && ferror(fp)) {
+			free(text);
+			errno = EIO;
+			return NULL;
+		}
+		if (*len < cap) {
+			if (feof(fp))
+				return text;
+			continue;
+		}
+		if (cap > USERS_FILE_MAX) {
+			free(text);
+			errno = EFBIG;
+			return NULL;
+		}
+		cap = cap * 2 > USERS_FILE_MAX + 1 ? USERS_FILE_MAX + 1
+						   : cap * 2;
+		text = xrealloc(text, cap);
+	}
+}
+
 int
 users_refresh(struct users *u, const char **error_r)
 {
 	struct stat sb;
-	struct entry *v = NULL;
-	size_t n = 0, cap = 0;
-	char line[1024];
+	char *text;
+	size_t len;
 	FILE *fp;
 
 	if (stat(u->path, &sb) == -1) {
@@ -138,32 +254,15 @@ users_refresh(struct users *u, const char **error_r)
 		*error_r = strerror(errno);
 		return -1;
 	}
-	while (fgets(line, sizeof(line), fp) != NULL) {
-		char *name, *hash;
-
-		parse_line(line, &name, &hash);
-		if (name == NULL)
-			continue;
-		if (!store_user_valid(name)) {
-			log_msg(LOGL_WARN, "auth", "event=bad-user file=%s "
-				"reason=\"invalid user name, line skipped\"",
-				u->path);
-			continue;
-		}
-		if (n == cap) {
-			cap = cap ? cap * 2 : 16;
-			v = xrealloc(v, cap * sizeof(*v));
-		}
-		v[n].name = xstrdup(name);
-		v[n].hash = xstrdup(hash);
-		n++;
+	if ((text = read_all(fp, (size_t)sb.st_size, &len)) == NULL) {
+		fclose(fp);
+		*error_r = errno == EFBIG ? "users file too large"
+					  : strerror(errno);
+		return -1;
 	}
 	fclose(fp);
-	if (n > 0)
-		qsort(v, n, sizeof(*v), cmp_entry);
-	clear(u->v, u->n);
-	u->v = v;
-	u->n = n;
+	users_parse(u, text, len, u->path);
+	free(text);
 	u->loaded = true;
 	u->dev = sb.st_dev;
 	u->ino = sb.st_ino;

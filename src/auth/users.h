@@ -16,12 +16,23 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#define USERS_LINE_MAX 1024		/* a longer line is skipped */
+#define USERS_FILE_MAX (64 << 20)	/* a bigger file is not read */
+
 struct users;
 
 struct users *users_new(const char *path);
 void users_free(struct users **up);
 /* Re-reads the file if it changed; -1 (old table kept) if unreadable. */
 int users_refresh(struct users *u, const char **error_r);
+/*
+ * Parses the text of a users file (len octets; what names it in warnings)
+ * into u's table, replacing it.  A line that is not a user, too long, with
+ * a NUL or an invalid name is skipped with a warning; of a name listed
+ * twice the first line counts.  users_refresh() calls it on the file.
+ */
+void users_parse(struct users *u, const char *data, size_t len,
+		 const char *what);
 /* Lookup of a lower-case user@domain; the hash or NULL. */
 const char *users_lookup(const struct users *u, const char *name);
 size_t users_count(const struct users *u);

@@ -89,33 +89,47 @@ cmp_uidl_idx(const void *a, const void *b, void *arg)
 	return c != 0 ? c : (i > j) - (i < j);
 }
 
+/* A repeat's uidl: "UIDL.K", or "HASH.K" where that would be too long. */
+static void
+uidl_suffix(char *uidl, size_t k)
+{
+	char tail[24];
+	size_t n = (size_t)snprintf(tail, sizeof(tail), ".%zu", k);
+
+	if (strlen(uidl) + n > 70)
+		snprintf(uidl, 72, "h%016llx",
+			 store_hash(STORE_HASH_INIT, uidl, strlen(uidl)));
+	strcat(uidl, tail);
+}
+
 void
 store_box_unique_uidls(struct store_box *b)
 {
 	size_t *idx;
 	bool again = true;
 
-	/* sort indexes by uidl; each repeat gets ".N" until none is left */
-	for (int round = 0; again && round < 8; round++) {
+	/*
+	 * sort indexes by uidl; in each run of one uidl every message but
+	 * the first gets ".2", ".3", ...; again while that made new repeats
+	 */
+	for (int round = 0; again && round < 8 && b->n > 1; round++) {
+		char run[72];
+
 		again = false;
 		idx = xcalloc(b->n + 1, sizeof(*idx));
 		for (size_t i = 0; i < b->n; i++)
 			idx[i] = i;
 		qsort_r(idx, b->n, sizeof(*idx), cmp_uidl_idx, b->msgs);
+		snprintf(run, sizeof(run), "%s", b->msgs[idx[0]].uidl);
 		for (size_t i = 1, k = 2; i < b->n; i++) {
 			struct store_msg *m = &b->msgs[idx[i]];
-			char tail[24];
-			size_t n = (size_t)snprintf(tail, sizeof(tail), ".%zu",
-						   k);
 
-			if (strcmp(m->uidl, b->msgs[idx[i - 1]].uidl) != 0) {
+			if (strcmp(m->uidl, run) != 0) {
+				snprintf(run, sizeof(run), "%s", m->uidl);
 				k = 2;
 				continue;
 			}
-			if (strlen(m->uidl) + n > 70)
-				m->uidl[70 - n] = '\0';
-			strcat(m->uidl, tail);
-			k++;
+			uidl_suffix(m->uidl, k++);
 			again = true;
 		}
 		free(idx);
@@ -192,6 +206,14 @@ name_time(const char *name, unsigned long long *sec, unsigned long long *usec)
 		*usec = strtoull(end + 2, NULL, 10);
 }
 
+long long
+maildir_name_info(const char *name, struct store_msg *m)
+{
+	name_time(name, &m->sec, &m->usec);
+	maildir_uidl(name, m->uidl);
+	return name_field(name, 'W');
+}
+
 /* Arrival order: the time and microseconds in the names, numerically
  * (M<usec> is not zero-padded; parsed once per name, not per comparison:
  * that was a quarter of LIST's time on 10,000 messages), then the names
@@ -266,7 +288,7 @@ maildir_box_open(struct store_box *b, char *err, size_t errsz)
 		}
 		m = &b->msgs[b->n];
 		memset(m, 0, sizeof(*m));
-		if ((w = name_field(de->d_name, 'W')) == -1) {
+		if ((w = maildir_name_info(de->d_name, m)) == -1) {
 			bsnprintf(path, sizeof(path), "%s/cur/%s", b->path,
 				  de->d_name);
 			if ((w = count_crlf_size(path)) == -1)
@@ -274,8 +296,6 @@ maildir_box_open(struct store_box *b, char *err, size_t errsz)
 		}
 		m->size = (size_t)w;
 		m->file = xstrdup(de->d_name);
-		name_time(m->file, &m->sec, &m->usec);
-		maildir_uidl(de->d_name, m->uidl);
 		b->n++;
 	}
 	closedir(dp);
