@@ -4,6 +4,7 @@
  */
 #include "conf.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -220,6 +221,9 @@ listen_valid(const char *v)
 		if (colon == NULL || colon == p)
 			return false;
 		if (p[0] == '[' && colon[-1] != ']')
+			return false;
+		/* digits only, as getaddrinfo will want the port */
+		if (!isdigit((unsigned char)colon[1]))
 			return false;
 		errno = 0;
 		port = strtoul(colon + 1, &e, 10);
@@ -646,6 +650,7 @@ conf_hostport(const char *v, unsigned defport, char *host, size_t size,
 	      unsigned *port)
 {
 	const char *colon, *hs;
+	struct in6_addr a6;
 	size_t hl;
 
 	if (*v == '[') {
@@ -669,6 +674,8 @@ conf_hostport(const char *v, unsigned defport, char *host, size_t size,
 		return -1;
 	memcpy(host, hs, hl);
 	host[hl] = '\0';
+	if (*v == '[' && inet_pton(AF_INET6, host, &a6) != 1)
+		return -1; /* "[v6]" holds an IPv6 address, nothing else */
 	*port = defport;
 	if (colon != NULL) {
 		char *e;
@@ -676,8 +683,8 @@ conf_hostport(const char *v, unsigned defport, char *host, size_t size,
 
 		errno = 0;
 		n = strtoul(colon + 1, &e, 10);
-		if (e == colon + 1 || *e != '\0' || n == 0 || n > 65535 ||
-		    errno)
+		if (!isdigit((unsigned char)colon[1]) || *e != '\0' ||
+		    n == 0 || n > 65535 || errno)
 			return -1;
 		*port = (unsigned)n;
 	}

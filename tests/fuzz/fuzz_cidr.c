@@ -2,7 +2,8 @@
  * libFuzzer harness for cidr lists (relay.networks).  The input is 17
  * octets of peer address (a family byte, 16 address octets) and the list.
  * Checks: no crash, no out-of-bounds read (sanitizers); a list that is not
- * valid matches nothing; an IPv4 peer matches as its v4-mapped IPv6 form
+ * valid matches nothing; a valid one has no sign (prefix lengths are
+ * digits: "/-0" is not "/0"); an IPv4 peer matches as its v4-mapped IPv6 form
  * does; a valid list with the peer's own network appended ("ADDR/BITS")
  * always matches it.
  */
@@ -42,7 +43,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	valid = cidr_list_valid(list);
 	hit = cidr_match(list, sa);
-	if (hit && !valid)
+	if ((hit && !valid) ||
+	    (valid && (strchr(list, '+') != NULL || strchr(list, '-') != NULL)))
 		abort();
 	if (is4) {
 		struct sockaddr_in6 m = {.sin6_family = AF_INET6};

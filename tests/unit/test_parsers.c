@@ -14,7 +14,10 @@
 #include <unistd.h>
 
 #include "auth/users.h"
+#include <netinet/in.h>
+
 #include "lib/buf.h"
+#include "lib/cidr.h"
 #include "lib/conf.h"
 #include "lib/log.h"
 #include "relay/bounce.h"
@@ -274,6 +277,54 @@ test_bounce_status_digits(void **st)
 	buf_free(&b);
 }
 
+/* fuzz_cidr: strtoul took a sign, so "/-0" was /0 and matched all */
+static void
+test_cidr_signed_prefix(void **st)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET,
+				 .sin_addr.s_addr = htonl(0xc0000207)};
+
+	(void)st;
+	assert_false(cidr_list_valid("10.0.0.0/-0"));
+	assert_false(cidr_match("10.0.0.0/-0", (struct sockaddr *)&sa));
+	assert_false(cidr_list_valid("::1/+128"));
+	assert_true(cidr_list_valid("10.0.0.0/0, ::1/128"));
+}
+
+/* fuzz_conf: ports with a sign or a space passed as valid, and so did
+ * any text in brackets as a relay.host or dns.resolver address */
+static void
+test_conf_port_digits(void **st)
+{
+	static const char *bad[] = {
+		"smtp.listen = 127.0.0.1:+25",
+		"pop3.listen = [::1]:-0",
+		"relay.host = mx.example.org:+587",
+		"relay.host = mx.example.org:-18446744073709551591",
+		"dns.resolver = 127.0.0.1: 53",
+		/* and "[...]" took anything, commas and tabs too */
+		"relay.host = [mx.example.org, x\t]",
+		"relay.host = [::1, 10.0.0.1]:25",
+	};
+	static const char good[] = "relay.host = [2001:db8::1]:587\n"
+				   "relay.host = a.example:25\n"
+				   "smtp.listen = [::1]:0, 127.0.0.1:25\n";
+	char err[512];
+	struct conf c;
+
+	(void)st;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		conf_init(&c);
+		assert_int_equal(conf_parse_text(&c, bad[i], strlen(bad[i]),
+						 "t", err, sizeof(err)), -1);
+		conf_free(&c);
+	}
+	conf_init(&c);
+	assert_int_equal(conf_parse_text(&c, good, strlen(good), "t", err,
+					 sizeof(err)), 0);
+	conf_free(&c);
+}
+
 int
 main(void)
 {
@@ -290,6 +341,8 @@ main(void)
 		cmocka_unit_test(test_bounce_quoted_headers),
 		cmocka_unit_test(test_bounce_reply_control),
 		cmocka_unit_test(test_bounce_status_digits),
+		cmocka_unit_test(test_cidr_signed_prefix),
+		cmocka_unit_test(test_conf_port_digits),
 	};
 	const char *err;
 
