@@ -119,7 +119,7 @@ FUZZ_SRC_fuzz_owlrc := src/owl/rc.c
 FUZZ_LDLIBS := -lresolv -lcrypt
 
 .SECONDEXPANSION:
-build-fuzz/%: tests/fuzz/%.c $(FUZZ_LIB) $$(FUZZ_SRC_$$*)
+build-fuzz/%: tests/fuzz/%.c $(FUZZ_LIB) $$(FUZZ_SRC_$$*) $(wildcard src/*/*.h)
 	@mkdir -p build-fuzz
 	clang $(FUZZ_FLAGS) -o $@ $< $(FUZZ_LIB) $(FUZZ_SRC_$*) $(FUZZ_LDLIBS)
 

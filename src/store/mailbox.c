@@ -102,38 +102,58 @@ uidl_suffix(char *uidl, size_t k)
 	strcat(uidl, tail);
 }
 
+/*
+ * One pass: sort indexes by uidl; in each run of one uidl every message
+ * but the first gets ".2", ".3", ... (last: a hash of the uidl and the
+ * message's number instead).  True if it renamed any.
+ */
+static bool
+unique_round(struct store_box *b, bool last)
+{
+	size_t *idx = xcalloc(b->n + 1, sizeof(*idx));
+	bool renamed = false;
+	char run[72];
+
+	for (size_t i = 0; i < b->n; i++)
+		idx[i] = i;
+	qsort_r(idx, b->n, sizeof(*idx), cmp_uidl_idx, b->msgs);
+	snprintf(run, sizeof(run), "%s", b->msgs[idx[0]].uidl);
+	for (size_t i = 1, k = 2; i < b->n; i++) {
+		struct store_msg *m = &b->msgs[idx[i]];
+
+		if (strcmp(m->uidl, run) != 0) {
+			snprintf(run, sizeof(run), "%s", m->uidl);
+			k = 2;
+			continue;
+		}
+		if (last)
+			snprintf(m->uidl, sizeof(m->uidl), "h%016llx.%zu",
+				 store_hash(store_hash(STORE_HASH_INIT, run,
+						       strlen(run)),
+					    &idx[i], sizeof(idx[i])),
+				 idx[i] + 1);
+		else
+			uidl_suffix(m->uidl, k++);
+		renamed = true;
+	}
+	free(idx);
+	return renamed;
+}
+
 void
 store_box_unique_uidls(struct store_box *b)
 {
-	size_t *idx;
-	bool again = true;
+	int round = 0;
 
-	/*
-	 * sort indexes by uidl; in each run of one uidl every message but
-	 * the first gets ".2", ".3", ...; again while that made new repeats
-	 */
-	for (int round = 0; again && round < 8 && b->n > 1; round++) {
-		char run[72];
-
-		again = false;
-		idx = xcalloc(b->n + 1, sizeof(*idx));
-		for (size_t i = 0; i < b->n; i++)
-			idx[i] = i;
-		qsort_r(idx, b->n, sizeof(*idx), cmp_uidl_idx, b->msgs);
-		snprintf(run, sizeof(run), "%s", b->msgs[idx[0]].uidl);
-		for (size_t i = 1, k = 2; i < b->n; i++) {
-			struct store_msg *m = &b->msgs[idx[i]];
-
-			if (strcmp(m->uidl, run) != 0) {
-				snprintf(run, sizeof(run), "%s", m->uidl);
-				k = 2;
-				continue;
-			}
-			uidl_suffix(m->uidl, k++);
-			again = true;
+	/* again while a suffix made a new repeat; a few rounds at most
+	 * unless the names were made to collide, then the hashes settle it */
+	if (b->n < 2)
+		return;
+	while (unique_round(b, false))
+		if (++round == 8) {
+			unique_round(b, true);
+			break;
 		}
-		free(idx);
-	}
 }
 
 /* The uidl for a Maildir name: its base, or a hash of it. */

@@ -113,6 +113,25 @@ test_long_uidl_repeat(void **st)
 	assert_unique_uidls(&b);
 }
 
+/* A chain a, a, a.2, a.2.2, ... made each round a new repeat: after
+ * the 8 rounds repeats were left */
+static void
+test_uidl_chain(void **st)
+{
+	struct store_msg m[14];
+	struct store_box b = {.msgs = m, .n = 14, .fd = -1};
+
+	(void)st;
+	memset(m, 0, sizeof(m));
+	snprintf(m[0].uidl, sizeof(m[0].uidl), "a");
+	for (size_t i = 1; i < 14; i++)
+		snprintf(m[i].uidl, sizeof(m[i].uidl), "%s%s", m[i - 1].uidl,
+			 i == 1 ? "" : ".2");
+	store_box_unique_uidls(&b);
+	assert_unique_uidls(&b);
+	assert_string_equal(m[0].uidl, "a");
+}
+
 /* fuzz_users: of a user listed twice, bsearch picked either line */
 static void
 test_users_first_line_wins(void **st)
@@ -332,6 +351,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 			test_mbox_equal_messages_unique_uidls, setup, teardown),
 		cmocka_unit_test(test_long_uidl_repeat),
+		cmocka_unit_test(test_uidl_chain),
 		cmocka_unit_test_setup_teardown(test_users_first_line_wins,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_users_long_line_skipped,
