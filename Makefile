@@ -6,7 +6,7 @@ BUILD ?= build
 CC ?= cc
 SAN ?=
 PY ?= /usr/bin/python3
-FUZZ_SECONDS ?= 30
+FUZZ_SECONDS ?= 15
 TRIALS ?= 30
 
 PKGS := libevent libevent_openssl openssl libcrypt
@@ -60,6 +60,12 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/libowl.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
+# the parser tests also cover relay/'s bounce and DNS answer parsing
+$(BUILD)/tests/test_parsers: $(BUILD)/obj/tests/unit/test_parsers.o \
+		$(call obj,src/relay/bounce.c src/relay/dns.c) $(BUILD)/libowl.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 
 deps:
@@ -99,9 +105,25 @@ FUZZ_LIB := src/lib/buf.c src/lib/addr.c src/proto/smtp_server.c \
 	    src/proto/pop3_client.c src/mime/build.c src/mime/parse.c \
 	    src/lib/log.c src/auth/table.c src/auth/aliases.c
 
-build-fuzz/%: tests/fuzz/%.c $(FUZZ_LIB)
+# What a harness links besides FUZZ_LIB: FUZZ_SRC_<harness> (the parsers
+# of store/, auth/, relay/ and owl/ that need no event loop and no TLS).
+FUZZ_STORE := $(wildcard src/store/*.c)
+FUZZ_CONF := src/lib/conf.c src/lib/cidr.c
+FUZZ_SRC_fuzz_queue := $(FUZZ_STORE)
+FUZZ_SRC_fuzz_users := src/auth/users.c $(FUZZ_STORE)
+FUZZ_SRC_fuzz_conf := $(FUZZ_CONF)
+FUZZ_SRC_fuzz_mbox := $(FUZZ_STORE)
+FUZZ_SRC_fuzz_maildir_name := $(FUZZ_STORE)
+FUZZ_SRC_fuzz_dns := src/relay/dns.c $(FUZZ_CONF)
+FUZZ_SRC_fuzz_bounce := src/relay/bounce.c $(FUZZ_STORE)
+FUZZ_SRC_fuzz_cidr := src/lib/cidr.c
+FUZZ_SRC_fuzz_owlrc := src/owl/rc.c
+FUZZ_LDLIBS := -lresolv -lcrypt
+
+.SECONDEXPANSION:
+build-fuzz/%: tests/fuzz/%.c $(FUZZ_LIB) $$(FUZZ_SRC_$$*) $(wildcard src/*/*.h)
 	@mkdir -p build-fuzz
-	clang $(FUZZ_FLAGS) -o $@ $< $(FUZZ_LIB)
+	clang $(FUZZ_FLAGS) -o $@ $< $(FUZZ_LIB) $(FUZZ_SRC_$*) $(FUZZ_LDLIBS)
 
 fuzz-build: $(FUZZ_BIN)
 

@@ -5,6 +5,7 @@
 #include "cidr.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +40,9 @@ parse_net(const char *s, size_t len, struct net *n)
 		return -1;
 	}
 	if (slash != NULL) {
+		/* digits only: strtoul would take "-0" (all) and "+8" */
+		if (!isdigit((unsigned char)slash[1]))
+			return -1;
 		bits = strtoul(slash + 1, &end, 10);
 		if (end == slash + 1 || *end != '\0' || bits > n->bits)
 			return -1;

@@ -4,6 +4,7 @@
  */
 #include "conf.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -238,6 +239,9 @@ listen_valid(const char *v)
 			return false;
 		if (p[0] == '[' && colon[-1] != ']')
 			return false;
+		/* digits only, as getaddrinfo will want the port */
+		if (!isdigit((unsigned char)colon[1]))
+			return false;
 		errno = 0;
 		port = strtoul(colon + 1, &e, 10);
 		if (e == colon + 1 || e != p + len || port > 65535 || errno)
@@ -461,39 +465,90 @@ conf_set_arg(struct conf *c, const char *arg, char *err, size_t errsz)
 	return conf_set(c, trim(tmp), trim(eq + 1), err, errsz);
 }
 
+/* One line of a file (len octets, no LF); -1 with err. */
+static int
+parse_line(struct conf *c, const char *s, size_t len, char *err,
+	   size_t errsz)
+{
+	char line[CONF_LINE_MAX], *p, *eq;
+
+	if (len >= sizeof(line)) {
+		snprintf(err, errsz, "line longer than %d octets",
+			 CONF_LINE_MAX - 1);
+		return -1;
+	}
+	if (memchr(s, '\0', len) != NULL) {
+		snprintf(err, errsz, "NUL octet in the line");
+		return -1;
+	}
+	memcpy(line, s, len);
+	line[len] = '\0';
+	p = trim(line);
+	if (*p == '\0' || *p == '#')
+		return 0;
+	eq = strchr(p, '=');
+	if (eq == NULL) {
+		snprintf(err, errsz, "expected key = value");
+		return -1;
+	}
+	*eq = '\0';
+	return conf_set(c, trim(p), trim(eq + 1), err, errsz);
+}
+
+int
+conf_parse_text(struct conf *c, const char *text, size_t len,
+		const char *name, char *err, size_t errsz)
+{
+	const char *p = text, *end = text + len;
+	unsigned lineno = 0;
+	char e[512];
+
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+
+		lineno++;
+		if (parse_line(c, p, n, e, sizeof(e)) == -1) {
+			snprintf(err, errsz, "%s:%u: %s", name, lineno, e);
+			return -1;
+		}
+		p += n + (nl != NULL);
+	}
+	return 0;
+}
+
 int
 conf_load(struct conf *c, const char *path, char *err, size_t errsz)
 {
-	char line[4096], e[512];
-	unsigned lineno = 0;
+	struct buf *b = buf_new(CONF_FILE_MAX);
+	char chunk[8192];
+	size_t n;
+	int r;
 	FILE *fp = fopen(path, "r");
 
 	if (fp == NULL) {
 		snprintf(err, errsz, "%s: %s", path, strerror(errno));
+		buf_free(&b);
 		return -1;
 	}
-	while (fgets(line, sizeof(line), fp) != NULL) {
-		char *p = trim(line), *eq;
-
-		lineno++;
-		if (*p == '\0' || *p == '#')
-			continue;
-		eq = strchr(p, '=');
-		if (eq == NULL) {
-			snprintf(err, errsz, "%s:%u: expected key = value",
-				 path, lineno);
+	while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0)
+		if (buf_add(b, chunk, n) == -1) {
+			snprintf(err, errsz, "%s: larger than %d octets", path,
+				 CONF_FILE_MAX);
 			fclose(fp);
+			buf_free(&b);
 			return -1;
 		}
-		*eq = '\0';
-		if (conf_set(c, trim(p), trim(eq + 1), e, sizeof(e)) == -1) {
-			snprintf(err, errsz, "%s:%u: %s", path, lineno, e);
-			fclose(fp);
-			return -1;
-		}
+	if (ferror(fp)) {
+		snprintf(err, errsz, "%s: read error", path);
+		fclose(fp);
+		buf_free(&b);
+		return -1;
 	}
 	fclose(fp);
-	return 0;
+	r = conf_parse_text(c, b->data, b->len, path, err, errsz);
+	buf_free(&b);
+	return r;
 }
 
 int
@@ -613,6 +668,7 @@ conf_hostport(const char *v, unsigned defport, char *host, size_t size,
 	      unsigned *port)
 {
 	const char *colon, *hs;
+	struct in6_addr a6;
 	size_t hl;
 
 	if (*v == '[') {
@@ -636,6 +692,8 @@ conf_hostport(const char *v, unsigned defport, char *host, size_t size,
 		return -1;
 	memcpy(host, hs, hl);
 	host[hl] = '\0';
+	if (*v == '[' && inet_pton(AF_INET6, host, &a6) != 1)
+		return -1; /* "[v6]" holds an IPv6 address, nothing else */
 	*port = defport;
 	if (colon != NULL) {
 		char *e;
@@ -643,8 +701,8 @@ conf_hostport(const char *v, unsigned defport, char *host, size_t size,
 
 		errno = 0;
 		n = strtoul(colon + 1, &e, 10);
-		if (e == colon + 1 || *e != '\0' || n == 0 || n > 65535 ||
-		    errno)
+		if (!isdigit((unsigned char)colon[1]) || *e != '\0' ||
+		    n == 0 || n > 65535 || errno)
 			return -1;
 		*port = (unsigned)n;
 	}

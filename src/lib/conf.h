@@ -14,6 +14,8 @@
 #include <stdio.h>
 
 #define EX_CONFIG_CODE 78
+#define CONF_LINE_MAX 4096	/* a line is shorter, without its LF */
+#define CONF_FILE_MAX (1 << 20)
 
 enum mailbox_format { MBOX_FMT_MAILDIR, MBOX_FMT_MBOX };
 
@@ -82,6 +84,14 @@ int conf_set(struct conf *c, const char *key, const char *value, char *err,
 int conf_set_arg(struct conf *c, const char *arg, char *err, size_t errsz);
 /* Reads a file; errors carry "FILE:LINE: ". */
 int conf_load(struct conf *c, const char *path, char *err, size_t errsz);
+/*
+ * Parses a configuration file's text (len octets, named name in errors):
+ * what conf_load does once it has read the file.  A line of CONF_LINE_MAX
+ * octets or more, or with a NUL, is an error, as is a file over
+ * CONF_FILE_MAX octets.
+ */
+int conf_parse_text(struct conf *c, const char *text, size_t len,
+		    const char *name, char *err, size_t errsz);
 /*
  * What both programs do with their options, in the one order: the file
  * (if any), then each "-o key=value", then -D.  Does not call conf_finish.

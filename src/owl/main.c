@@ -50,79 +50,29 @@ die(int code, const char *fmt, ...)
 	exit(code);
 }
 
-/* One setting from ~/.owlrc or the command line; -1 if bad. */
-static int
-set(const char *key, const char *val)
-{
-	char *end;
-	long port;
-
-	if (strcmp(key, "host") == 0)
-		return bsnprintf(C.host, sizeof(C.host), "%s", val) == -1 ||
-		       val[0] == '\0' ? -1 : 0;
-	if (strcmp(key, "user") == 0)
-		return bsnprintf(C.user, sizeof(C.user), "%s", val);
-	if (strcmp(key, "from") == 0)
-		return bsnprintf(C.from, sizeof(C.from), "%s", val);
-	if (strcmp(key, "cafile") == 0)
-		return bsnprintf(C.cafile, sizeof(C.cafile), "%s", val);
-	if (strcmp(key, "tls") == 0) {
-		if (strcmp(val, "auto") == 0)
-			C.tls = OWL_TLS_AUTO;
-		else if (strcmp(val, "require") == 0)
-			C.tls = OWL_TLS_REQUIRE;
-		else if (strcmp(val, "off") == 0)
-			C.tls = OWL_TLS_OFF;
-		else
-			return -1;
-		return 0;
-	}
-	if (strcmp(key, "smtp-port") == 0 || strcmp(key, "pop3-port") == 0) {
-		errno = 0;
-		port = strtol(val, &end, 10);
-		if (errno != 0 || *end != '\0' || end == val || port < 1 ||
-		    port > 65535)
-			return -1;
-		*(key[0] == 's' ? &C.smtp_port : &C.pop3_port) = (int)port;
-		return 0;
-	}
-	return -1;
-}
-
-/* ~/.owlrc: "key = value" or "key value" lines, # comments. */
+/* ~/.owlrc (rc.c); a file that cannot be read is no settings. */
 static void
 load_rc(void)
 {
 	const char *home = getenv("HOME");
-	char path[4096], *line = NULL;
-	size_t cap = 0;
+	char path[4096], bad[64], chunk[8192];
+	struct buf *b;
+	unsigned lineno;
+	size_t n;
 	FILE *f;
-	int lineno = 0;
 
 	if (home == NULL || bsnprintf(path, sizeof(path), "%s/.owlrc", home)
 	    == -1 || (f = fopen(path, "r")) == NULL)
 		return;
-	while (getline(&line, &cap, f) != -1) {
-		char *k = line, *v, *e;
-
-		lineno++;
-		k += strspn(k, " \t");
-		if (*k == '#' || *k == '\n' || *k == '\0')
-			continue;
-		e = k + strlen(k);
-		while (e > k && (e[-1] == '\n' || e[-1] == '\r' ||
-				 e[-1] == ' ' || e[-1] == '\t'))
-			*--e = '\0';
-		v = k + strcspn(k, " \t=");
-		if (*v != '\0') {
-			*v++ = '\0';
-			v += strspn(v, " \t=");
-		}
-		if (set(k, v) == -1)
-			die(1, "%s:%d: bad setting \"%s\"", path, lineno, k);
-	}
-	free(line);
+	b = buf_new(OWL_RC_MAX);
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		if (buf_add(b, chunk, n) == -1)
+			die(1, "%s: larger than %u octets", path, OWL_RC_MAX);
 	fclose(f);
+	if (owl_rc_parse(&C, b->data, b->len, &lineno, bad, sizeof(bad))
+	    == -1)
+		die(1, "%s:%u: bad setting \"%s\"", path, lineno, bad);
+	buf_free(&b);
 }
 
 /* A line from stdin without its line end; NULL at the end of input. */
@@ -699,7 +649,7 @@ main(int argc, char **argv)
 			usage(stderr);
 			return EX_USAGE;
 		}
-		if (set(key, optarg) == -1)
+		if (owl_conf_set(&C, key, optarg) == -1)
 			die(EX_USAGE, "bad value for %s: \"%s\"", key, optarg);
 	}
 	argc -= optind;

@@ -6,7 +6,8 @@
  * smtp.c   one message out, driving proto/smtp_client
  * pop3.c   a mailbox session, driving proto/pop3_client
  * mail.c   composing (mime_build), listing and showing (mime_parse)
- * main.c   settings, the menus and the batch commands
+ * rc.c     settings: ~/.owlrc and options
+ * main.c   the menus and the batch commands
  */
 #ifndef OWL_OWL_H
 #define OWL_OWL_H
@@ -19,6 +20,7 @@
 #define OWL_MSG_MAX (64u << 20)	/* a message read or sent, octets */
 #define OWL_ATTS_MAX 32
 #define OWL_RCPTS_MAX 100
+#define OWL_RC_MAX (1u << 20)	/* ~/.owlrc, octets */
 #define OWL_TIMEOUT 60		/* seconds of silence before giving up */
 
 enum owl_tls { OWL_TLS_AUTO, OWL_TLS_REQUIRE, OWL_TLS_OFF };
@@ -33,6 +35,15 @@ struct owl_conf {
 	enum owl_tls tls;
 	char *pass;		/* NULL until known */
 };
+
+/* rc.c: one setting ("host", "smtp-port", ...); -1 if bad. */
+int owl_conf_set(struct owl_conf *c, const char *key, const char *val);
+/*
+ * The text of ~/.owlrc (len octets) into c; -1 at the first bad line,
+ * with its number in *lineno and its key (or what is wrong) in bad.
+ */
+int owl_rc_parse(struct owl_conf *c, const char *text, size_t len,
+		 unsigned *lineno, char *bad, size_t badsz);
 
 /* net.c */
 struct owl_conn;

@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <arpa/nameser.h>
 #include <netdb.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <resolv.h>
 #include <stdio.h>
@@ -15,13 +16,8 @@
 #include "../lib/buf.h"
 #include "../lib/conf.h"
 
-#define MX_MAX 16
+#define MX_MAX DNS_MX_MAX
 #define TARGETS_MAX 32
-
-struct mx {
-	unsigned pref;
-	char host[NS_MAXDNAME];
-};
 
 /* A resolver state aimed at resolver ("" = the system's). */
 static int
@@ -49,6 +45,29 @@ res_setup(res_state st, const char *resolver)
 	return 0;
 }
 
+/* Hands the answer's records of type t to fn; how many, or -1. */
+static int
+parse_answer(const unsigned char *ans, size_t len, int t,
+	     void (*fn)(ns_msg *m, ns_rr *rr, void *arg), void *arg)
+{
+	ns_msg m;
+	int count = 0;
+
+	if (len > INT_MAX || ns_initparse(ans, (int)len, &m) == -1)
+		return -1;
+	for (int i = 0; i < ns_msg_count(m, ns_s_an); i++) {
+		ns_rr rr;
+
+		if (ns_parserr(&m, ns_s_an, i, &rr) == -1)
+			break;
+		if ((int)ns_rr_type(rr) == t) {
+			fn(&m, &rr, arg);
+			count++;
+		}
+	}
+	return count;
+}
+
 /*
  * One query; the answer's records of type t are handed to fn.  Returns
  * DNS_OK with *nodata when the name exists without such records.
@@ -59,8 +78,7 @@ query(res_state st, const char *name, int t,
       char *err, size_t errsz)
 {
 	unsigned char ans[NS_PACKETSZ * 4];
-	ns_msg m;
-	int len, count = 0;
+	int len, count;
 
 	*nodata = false;
 	len = res_nquery(st, name, ns_c_in, t, ans, sizeof(ans));
@@ -78,26 +96,16 @@ query(res_state st, const char *name, int t,
 			return DNS_TEMP;
 		}
 	}
-	if (ns_initparse(ans, len, &m) == -1) {
+	if ((count = parse_answer(ans, (size_t)len, t, fn, arg)) == -1) {
 		snprintf(err, errsz, "%s: malformed DNS answer", name);
 		return DNS_TEMP;
-	}
-	for (int i = 0; i < ns_msg_count(m, ns_s_an); i++) {
-		ns_rr rr;
-
-		if (ns_parserr(&m, ns_s_an, i, &rr) == -1)
-			break;
-		if ((int)ns_rr_type(rr) == t) {
-			fn(&m, &rr, arg);
-			count++;
-		}
 	}
 	*nodata = count == 0;
 	return DNS_OK;
 }
 
 struct mx_list {
-	struct mx mx[MX_MAX];
+	struct dns_mx mx[MX_MAX];
 	size_t n;
 };
 
@@ -114,6 +122,19 @@ mx_cb(ns_msg *m, ns_rr *rr, void *arg)
 		      l->mx[l->n].host, sizeof(l->mx[l->n].host)) < 0)
 		return;
 	l->n++;
+}
+
+int
+dns_parse_mx(const unsigned char *pkt, size_t len, struct dns_mx *mx,
+	     size_t *n)
+{
+	struct mx_list l = {.n = 0};
+
+	if (parse_answer(pkt, len, ns_t_mx, mx_cb, &l) == -1)
+		return -1;
+	memcpy(mx, l.mx, l.n * sizeof(*mx));
+	*n = l.n;
+	return 0;
 }
 
 struct addr_list {
@@ -223,7 +244,7 @@ host_addrs(res_state st, const char *resolver, struct addr_list *l,
 static int
 by_pref(const void *a, const void *b)
 {
-	const struct mx *x = a, *y = b;
+	const struct dns_mx *x = a, *y = b;
 
 	return (x->pref > y->pref) - (x->pref < y->pref);
 }

@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <arpa/nameser.h>
 #include <sys/socket.h>
 
 struct dns_target {
@@ -21,6 +22,21 @@ struct dns_target {
 };
 
 enum dns_res { DNS_OK, DNS_TEMP, DNS_PERM };
+
+#define DNS_MX_MAX 16	/* MX records used of one answer */
+
+struct dns_mx {
+	unsigned pref;
+	char host[NS_MAXDNAME];	/* "" for the root (a null MX) */
+};
+
+/*
+ * The MX records (at most DNS_MX_MAX, in the answer's order) of pkt, the
+ * len octets of an answer to an MX query, into mx[0..*n); -1 if pkt is
+ * not a DNS message.  What dns_targets() does with res_nquery's answer.
+ */
+int dns_parse_mx(const unsigned char *pkt, size_t len, struct dns_mx *mx,
+		 size_t *n);
 
 /*
  * Targets for domain (mx true) or for one host (relay.host; an IP literal

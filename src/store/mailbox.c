@@ -89,37 +89,71 @@ cmp_uidl_idx(const void *a, const void *b, void *arg)
 	return c != 0 ? c : (i > j) - (i < j);
 }
 
+/* A repeat's uidl: "UIDL.K", or "HASH.K" where that would be too long. */
+static void
+uidl_suffix(char *uidl, size_t k)
+{
+	char tail[24];
+	size_t n = (size_t)snprintf(tail, sizeof(tail), ".%zu", k);
+
+	if (strlen(uidl) + n > 70)
+		snprintf(uidl, 72, "h%016llx",
+			 store_hash(STORE_HASH_INIT, uidl, strlen(uidl)));
+	strcat(uidl, tail);
+}
+
+/*
+ * One pass: sort indexes by uidl; in each run of one uidl every message
+ * but the first gets ".2", ".3", ... (last: a hash of the uidl and the
+ * message's number instead).  True if it renamed any.
+ */
+static bool
+unique_round(struct store_box *b, bool last)
+{
+	size_t *idx = xcalloc(b->n + 1, sizeof(*idx));
+	bool renamed = false;
+	char run[72];
+
+	for (size_t i = 0; i < b->n; i++)
+		idx[i] = i;
+	qsort_r(idx, b->n, sizeof(*idx), cmp_uidl_idx, b->msgs);
+	snprintf(run, sizeof(run), "%s", b->msgs[idx[0]].uidl);
+	for (size_t i = 1, k = 2; i < b->n; i++) {
+		struct store_msg *m = &b->msgs[idx[i]];
+
+		if (strcmp(m->uidl, run) != 0) {
+			snprintf(run, sizeof(run), "%s", m->uidl);
+			k = 2;
+			continue;
+		}
+		if (last)
+			snprintf(m->uidl, sizeof(m->uidl), "h%016llx.%zu",
+				 store_hash(store_hash(STORE_HASH_INIT, run,
+						       strlen(run)),
+					    &idx[i], sizeof(idx[i])),
+				 idx[i] + 1);
+		else
+			uidl_suffix(m->uidl, k++);
+		renamed = true;
+	}
+	free(idx);
+	return renamed;
+}
+
 void
 store_box_unique_uidls(struct store_box *b)
 {
-	size_t *idx;
-	bool again = true;
+	int round = 0;
 
-	/* sort indexes by uidl; each repeat gets ".N" until none is left */
-	for (int round = 0; again && round < 8; round++) {
-		again = false;
-		idx = xcalloc(b->n + 1, sizeof(*idx));
-		for (size_t i = 0; i < b->n; i++)
-			idx[i] = i;
-		qsort_r(idx, b->n, sizeof(*idx), cmp_uidl_idx, b->msgs);
-		for (size_t i = 1, k = 2; i < b->n; i++) {
-			struct store_msg *m = &b->msgs[idx[i]];
-			char tail[24];
-			size_t n = (size_t)snprintf(tail, sizeof(tail), ".%zu",
-						   k);
-
-			if (strcmp(m->uidl, b->msgs[idx[i - 1]].uidl) != 0) {
-				k = 2;
-				continue;
-			}
-			if (strlen(m->uidl) + n > 70)
-				m->uidl[70 - n] = '\0';
-			strcat(m->uidl, tail);
-			k++;
-			again = true;
+	/* again while a suffix made a new repeat; a few rounds at most
+	 * unless the names were made to collide, then the hashes settle it */
+	if (b->n < 2)
+		return;
+	while (unique_round(b, false))
+		if (++round == 8) {
+			unique_round(b, true);
+			break;
 		}
-		free(idx);
-	}
 }
 
 /* The uidl for a Maildir name: its base, or a hash of it. */
@@ -190,6 +224,14 @@ name_time(const char *name, unsigned long long *sec, unsigned long long *usec)
 	*usec = 0;
 	if (end[0] == '.' && end[1] == 'M')
 		*usec = strtoull(end + 2, NULL, 10);
+}
+
+long long
+maildir_name_info(const char *name, struct store_msg *m)
+{
+	name_time(name, &m->sec, &m->usec);
+	maildir_uidl(name, m->uidl);
+	return name_field(name, 'W');
 }
 
 /* Arrival order: the time and microseconds in the names, numerically
@@ -272,7 +314,7 @@ maildir_box_open(struct store_box *b, char *err, size_t errsz)
 		}
 		m = &b->msgs[b->n];
 		memset(m, 0, sizeof(*m));
-		if ((w = name_field(de->d_name, 'W')) == -1) {
+		if ((w = maildir_name_info(de->d_name, m)) == -1) {
 			bsnprintf(path, sizeof(path), "%s/cur/%s", b->path,
 				  de->d_name);
 			if ((w = count_crlf_size(path)) == -1)
@@ -280,8 +322,6 @@ maildir_box_open(struct store_box *b, char *err, size_t errsz)
 		}
 		m->size = (size_t)w;
 		m->file = xstrdup(de->d_name);
-		name_time(m->file, &m->sec, &m->usec);
-		maildir_uidl(de->d_name, m->uidl);
 		b->n++;
 	}
 	closedir(dp);

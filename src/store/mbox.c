@@ -492,6 +492,55 @@ line_part(struct parse *p, const char *s, size_t n)
 	p->line_len += n;
 }
 
+/* Feeds n octets of the file, the next after those fed before. */
+static void
+parse_chunk(struct parse *p, const char *buf, size_t n)
+{
+	const char *s, *end;
+
+	for (s = buf, end = buf + n; s < end;) {
+		const char *nl = memchr(s, '\n', (size_t)(end - s));
+		size_t k = nl ? (size_t)(nl - s) : (size_t)(end - s);
+
+		line_part(p, s, k);
+		s += k;
+		if (nl == NULL)
+			break;
+		p->lh = store_hash(p->lh, "\n", 1);
+		p->line_len++;
+		s++;
+		end_line(p, true);
+		p->line_start += (off_t)p->line_len;
+		p->line_len = p->head_len = 0;
+		p->quote = 0;
+		p->seen_gt = false;
+		p->lh = STORE_HASH_INIT;
+	}
+}
+
+/* The file ended at size octets. */
+static void
+parse_end(struct parse *p, off_t size)
+{
+	if (p->line_len > 0)
+		end_line(p, false);
+	finish_msg(p, size);
+}
+
+void
+mbox_parse(struct store_box *b, const char *data, size_t len, size_t chunk)
+{
+	struct parse p = {.b = b, .quote = 0, .lh = STORE_HASH_INIT};
+
+	b->size = (off_t)len;
+	if (chunk == 0)
+		chunk = 1;
+	for (size_t off = 0; off < len; off += chunk)
+		parse_chunk(&p, data + off, len - off < chunk ? len - off
+							      : chunk);
+	parse_end(&p, (off_t)len);
+}
+
 enum store_res
 mbox_box_open(struct store_box *b, char *err, size_t errsz)
 {
@@ -528,7 +577,6 @@ mbox_box_open(struct store_box *b, char *err, size_t errsz)
 	while (pos < b->size) {
 		size_t want = sizeof(buf);
 		ssize_t n;
-		const char *s, *end;
 
 		if ((off_t)want > b->size - pos)
 			want = (size_t)(b->size - pos);
@@ -541,30 +589,11 @@ mbox_box_open(struct store_box *b, char *err, size_t errsz)
 			r = STORE_TEMP;
 			break;
 		}
-		for (s = buf, end = buf + n; s < end;) {
-			const char *nl = memchr(s, '\n', (size_t)(end - s));
-			size_t k = nl ? (size_t)(nl - s) : (size_t)(end - s);
-
-			line_part(&p, s, k);
-			s += k;
-			if (nl == NULL)
-				break;
-			p.lh = store_hash(p.lh, "\n", 1);
-			p.line_len++;
-			s++;
-			end_line(&p, true);
-			p.line_start += (off_t)p.line_len;
-			p.line_len = p.head_len = 0;
-			p.quote = 0;
-			p.seen_gt = false;
-			p.lh = STORE_HASH_INIT;
-		}
+		parse_chunk(&p, buf, (size_t)n);
 		pos += n;
 	}
-	if (r == STORE_OK && p.line_len > 0)
-		end_line(&p, false);
 	if (r == STORE_OK)
-		finish_msg(&p, b->size);
+		parse_end(&p, b->size);
 	unlock.l_type = F_UNLCK;
 	fcntl(b->fd, F_SETLK, &unlock);
 	unlink(lock);

@@ -134,7 +134,21 @@ enum store_res maildir_expunge_recover(const char *dir, bool *rolled_r,
 				       char *err, size_t errsz);
 int maildir_reader_open(struct store_box *b, size_t i,
 			struct store_reader *r);
+/*
+ * What a Maildir file name says, without touching the file: m's uidl (the
+ * base name, or its hash) and arrival time (sec, usec); returns the size
+ * with CRLF line ends from ",W=", or -1 if the name has none.
+ */
+long long maildir_name_info(const char *name, struct store_msg *m);
 enum store_res mbox_box_open(struct store_box *b, char *err, size_t errsz);
+/*
+ * What mbox_box_open() does with the file's text once it has it: parses
+ * len octets of data, fed in pieces of chunk octets (the file is read in
+ * 64 KiB ones; the pieces do not change the result), into b->msgs, b->n
+ * and b->size.  For tests and the fuzz harness.
+ */
+void mbox_parse(struct store_box *b, const char *data, size_t len,
+		size_t chunk);
 enum store_res mbox_box_expunge(struct store_box *b, const bool *dele,
 				char *err, size_t errsz);
 /* Makes every uidl in the box unique (suffixes on repeats). */
