@@ -95,7 +95,8 @@ FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined \
 	      -Isrc -std=c17 -Wall -Wextra -Werror
 FUZZ_LIB := src/lib/buf.c src/lib/addr.c src/proto/smtp_server.c \
 	    src/proto/pop3_server.c src/proto/wire.c src/proto/smtp_client.c \
-	    src/proto/pop3_client.c src/mime/build.c src/mime/parse.c
+	    src/proto/pop3_client.c src/mime/build.c src/mime/parse.c \
+	    src/net/framer.c
 
 build-fuzz/%: tests/fuzz/%.c $(FUZZ_LIB)
 	@mkdir -p build-fuzz
@@ -130,6 +131,8 @@ check-layers:
 	  { echo "check-layers: src/proto and src/mime must stay sans-I/O"; exit 1; }
 	@! grep -nE '#include <event2/' src/store/*.[ch] src/auth/*.[ch] src/lib/*.[ch] || \
 	  { echo "check-layers: store/auth/lib must not use the event loop"; exit 1; }
+	@! grep -nE '#include <(event2/|openssl/)' src/net/framer.[ch] || \
+	  { echo "check-layers: src/net/framer must stay pure (tests, fuzzing)"; exit 1; }
 	@! grep -nE '#include "\.\./(owld|owl|net)/' src/proto/*.[ch] src/mime/*.[ch] src/store/*.[ch] src/lib/*.[ch] || \
 	  { echo "check-layers: dependencies must point down"; exit 1; }
 	@echo "check-layers: ok"
