@@ -605,10 +605,16 @@ segment_at(struct evbuffer *in, size_t off, const char **seg)
 	struct evbuffer_ptr p;
 	struct evbuffer_iovec v;
 
-	if (evbuffer_get_length(in) <= off ||
-	    evbuffer_ptr_set(in, &p, off, EVBUFFER_PTR_SET) == -1 ||
-	    evbuffer_peek(in, -1, &p, &v, 1) < 1)
+	if (evbuffer_get_length(in) <= off)
 		return 0;
+	if (off == 0) {
+		/* the usual case (a line in pieces is not): no walk */
+		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
+			return 0;
+	} else if (evbuffer_ptr_set(in, &p, off, EVBUFFER_PTR_SET) == -1 ||
+		   evbuffer_peek(in, -1, &p, &v, 1) < 1) {
+		return 0;
+	}
 	*seg = v.iov_base;
 	return v.iov_len;
 }
