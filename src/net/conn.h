@@ -1,10 +1,11 @@
 /*
  * conn - one client connection on libevent: line framing, bounds, timeouts.
  *
- * Lines are framed on LF by conn itself (never EVBUFFER_EOL_CRLF, which
- * would also take a bare LF as CRLF): the owner sees each line with its
- * LF and any CR before it.  A line longer than ops->max_line() is skipped
- * up to its LF and reported once with ops->toolong().  Input is bounded
+ * Lines are framed on LF by conn itself, with net/framer (never
+ * EVBUFFER_EOL_CRLF, which would also take a bare LF as CRLF): the owner
+ * sees each line with its LF and any CR before it.  A line longer than
+ * ops->max_line() is skipped up to its LF and reported once with
+ * ops->toolong().  Input is bounded
  * (reading stops at in_max buffered bytes) and so is output: past out_max
  * unsent bytes no more lines are fed until the client has read its replies.
  *
