@@ -160,7 +160,8 @@ h_frame(struct h *h)
 		case FRAMER_MORE:
 			continue;
 		case FRAMER_LINE:
-			act(h, pop3_server_feed(h->s, h->line->data, len, h->out));
+			act(h, pop3_server_feed(h->s, h->line->data, len,
+						 h->out));
 			break;
 		case FRAMER_TOOLONG:
 			act(h, pop3_server_toolong(h->s, h->out));

@@ -137,7 +137,8 @@ h_frame(struct h *h)
 		case FRAMER_MORE:
 			continue;
 		case FRAMER_LINE:
-			act(h, smtp_server_feed(h->s, h->line->data, len, h->out));
+			act(h, smtp_server_feed(h->s, h->line->data, len,
+						 h->out));
 			break;
 		case FRAMER_TOOLONG:
 			act(h, smtp_server_toolong(h->s, h->out));
