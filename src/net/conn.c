@@ -79,7 +79,8 @@ reap_cb(evutil_socket_t fd, short what, void *arg)
 	if (c->ssl == NULL && c->tls_next != NULL)
 		SSL_free(c->tls_next);
 	event_free(c->dl_ev);
-	event_free(c->sess_ev);
+	if (c->sess_ev != NULL)
+		event_free(c->sess_ev);
 	event_free(c->reaper);
 	free(c);
 }
@@ -95,7 +96,8 @@ finish(struct conn *c, const char *reason)
 		c->reason = reason;
 	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
 	event_del(c->dl_ev);
-	event_del(c->sess_ev);
+	if (c->sess_ev != NULL)
+		event_del(c->sess_ev);
 	event_active(c->reaper, EV_TIMEOUT, 0);
 }
 
@@ -379,10 +381,19 @@ conn_session_deadline(struct conn *c, unsigned secs, const char *why)
 	if (c->reaped)
 		return;
 	c->sess_why = why;
-	if (secs == 0)
-		event_del(c->sess_ev);
-	else
-		event_add(c->sess_ev, &tv);
+	if (secs == 0) {
+		if (c->sess_ev != NULL)
+			event_del(c->sess_ev);
+		return;
+	}
+	/* made on first use: inbound SMTP never has one */
+	if (c->sess_ev == NULL &&
+	    (c->sess_ev = evtimer_new(bufferevent_get_base(c->bev), sess_cb,
+				      c)) == NULL) {
+		fprintf(stderr, "owld: out of memory for a timer\n");
+		abort();
+	}
+	event_add(c->sess_ev, &tv);
 }
 
 void
@@ -415,9 +426,7 @@ conn_new(struct event_base *base, int fd, const struct conn_ops *ops,
 	c->bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
 	c->reaper = event_new(base, -1, 0, reap_cb, c);
 	c->dl_ev = evtimer_new(base, dl_cb, c);
-	c->sess_ev = evtimer_new(base, sess_cb, c);
-	if (c->bev == NULL || c->reaper == NULL || c->dl_ev == NULL ||
-	    c->sess_ev == NULL) {
+	if (c->bev == NULL || c->reaper == NULL || c->dl_ev == NULL) {
 		fprintf(stderr, "owld: out of memory for a connection\n");
 		abort();
 	}
