@@ -62,7 +62,7 @@ struct conn {
 };
 
 static void process(struct conn *c);
-static void dl_restart(struct conn *c);
+static void dl_start(struct conn *c);
 
 static void
 reap_cb(evutil_socket_t fd, short what, void *arg)
@@ -270,7 +270,7 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 	if (what & BEV_EVENT_CONNECTED) {
 		c->secured = true;
 		c->hs_running = false;
-		dl_restart(c);
+		dl_start(c);
 		if (c->ops->secured != NULL && !c->closing)
 			c->ops->secured(c->arg);
 		return;
@@ -295,27 +295,39 @@ dl_arm(struct conn *c)
 }
 
 /*
- * Ready for a new line (line mode) or a handshake: the deadline starts
- * again.  The timer is moved only when the deadline comes earlier than it
- * fires; a later one is met when it fires (dl_cb), so the line after line
- * of a pipelined group costs a clock read, not a timer change.
+ * Ready for a new line (line mode): its deadline starts.  The timer is
+ * moved only when the deadline comes earlier than it fires; a later one is
+ * met when it fires (dl_cb), so the line after line of a pipelined group
+ * costs a clock read, not a timer change.  A handshake's deadline and a
+ * request's (rate mode) run on from when they were set.
  */
 static void
 dl_restart(struct conn *c)
 {
-	unsigned secs = c->hs_running ? c->hs_secs : c->dl_secs;
-
-	if (!c->hs_running && c->dl_rate > 0)
-		return; /* one deadline for the whole request */
-	if (secs == 0) {
+	if (c->hs_running || (c->dl_rate > 0 && c->dl_secs > 0))
+		return;
+	if (c->dl_secs == 0) {
 		c->dl_at = 0;
 		event_del(c->dl_ev);
 		return;
 	}
-	c->dl_at = now_ms() + (int64_t)secs * 1000;
+	c->dl_at = now_ms() + (int64_t)c->dl_secs * 1000;
 	if (!event_pending(c->dl_ev, EV_TIMEOUT, NULL) ||
 	    c->dl_at < c->dl_fire)
 		dl_arm(c);
+}
+
+/* Starts the deadline conn_deadline() set, from now. */
+static void
+dl_start(struct conn *c)
+{
+	if (c->dl_secs == 0 || c->dl_rate == 0) {
+		dl_restart(c);
+		return;
+	}
+	c->in_seen = evbuffer_get_length(bufferevent_get_input(c->bev));
+	c->dl_at = now_ms() + (int64_t)c->dl_secs * 1000;
+	dl_arm(c);
 }
 
 static void
@@ -362,15 +374,8 @@ conn_deadline(struct conn *c, unsigned secs, unsigned rate, const char *why)
 	c->dl_secs = secs;
 	c->dl_rate = rate;
 	c->dl_why = why;
-	if (c->hs_running)
-		return; /* set once the handshake is done */
-	if (rate > 0 && secs > 0) {
-		c->in_seen = evbuffer_get_length(bufferevent_get_input(c->bev));
-		c->dl_at = now_ms() + (int64_t)secs * 1000;
-		dl_arm(c);
-		return;
-	}
-	dl_restart(c);
+	if (!c->hs_running)
+		dl_start(c); /* else once the handshake is done */
 }
 
 void
@@ -559,7 +564,8 @@ switch_tls(struct conn *c)
 	bufferevent_set_timeouts(tb, &tv, &tv);
 	/* and one that does, but slowly, has its own deadline */
 	c->hs_running = true;
-	dl_restart(c);
+	c->dl_at = now_ms() + (int64_t)c->hs_secs * 1000;
+	dl_arm(c);
 	bufferevent_enable(tb, EV_READ | EV_WRITE);
 }
 
