@@ -103,7 +103,7 @@ FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined \
 FUZZ_LIB := src/lib/buf.c src/lib/addr.c src/proto/smtp_server.c \
 	    src/proto/pop3_server.c src/proto/wire.c src/proto/smtp_client.c \
 	    src/proto/pop3_client.c src/mime/build.c src/mime/parse.c \
-	    src/lib/log.c src/auth/table.c src/auth/aliases.c
+	    src/lib/log.c src/auth/table.c src/auth/aliases.c src/net/framer.c
 
 # What a harness links besides FUZZ_LIB: FUZZ_SRC_<harness> (the parsers
 # of store/, auth/, relay/ and owl/ that need no event loop and no TLS).
@@ -160,6 +160,8 @@ check-layers:
 	  { echo "check-layers: src/proto and src/mime must stay sans-I/O"; exit 1; }
 	@! grep -nE '#include <event2/' src/store/*.[ch] src/auth/*.[ch] src/lib/*.[ch] || \
 	  { echo "check-layers: store/auth/lib must not use the event loop"; exit 1; }
+	@! grep -nE '#include <(event2/|openssl/)' src/net/framer.[ch] || \
+	  { echo "check-layers: src/net/framer must stay pure (tests, fuzzing)"; exit 1; }
 	@! grep -nE '#include "\.\./(owld|owl|net)/' src/proto/*.[ch] src/mime/*.[ch] src/store/*.[ch] src/lib/*.[ch] || \
 	  { echo "check-layers: dependencies must point down"; exit 1; }
 	@echo "check-layers: ok"

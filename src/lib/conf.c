@@ -8,6 +8,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,14 +58,24 @@ static const struct key KEYS[] = {
 	{"smtp.bare_newline", K_CHOICE, O(smtp_bare_newline), "normalize", 0,
 	 0},
 	{"smtp.vrfy", K_CHOICE, O(smtp_vrfy), "no", 0, 0},
+	{"smtp.command_deadline", K_DURATION, O(smtp_command_deadline), "5m",
+	 1, 86400},
+	{"smtp.data_min_rate", K_UINT, O(smtp_data_min_rate), "500", 1,
+	 1 << 30},
 	{"submission.listen", K_LISTEN, O(submission_listen),
 	 "127.0.0.1:2587", 0, 0},
 	{"submission.senders", K_CHOICE, O(submission_senders), "own", 0, 0},
+	{"submission.login_deadline", K_DURATION,
+	 O(submission_login_deadline), "3m", 1, 86400},
 	{"submissions.listen", K_LISTEN, O(submissions_listen), "", 0, 0},
 	{"pop3.listen", K_LISTEN, O(pop3_listen), "127.0.0.1:1100", 0, 0},
 	{"pop3s.listen", K_LISTEN, O(pop3s_listen), "", 0, 0},
 	{"pop3.timeout", K_DURATION, O(pop3_timeout), "600", 1, 86400},
 	{"pop3.max_errors", K_UINT, O(pop3_max_errors), "20", 1, 1000},
+	{"pop3.command_deadline", K_DURATION, O(pop3_command_deadline), "10m",
+	 1, 86400},
+	{"pop3.login_deadline", K_DURATION, O(pop3_login_deadline), "3m", 1,
+	 86400},
 	{"auth.fail_delay", K_MSEC, O(auth_fail_delay), "2s", 0, 60000},
 	{"auth.max_failures", K_UINT, O(auth_max_failures), "3", 1, 100},
 	{"auth.penalty_max_delay", K_MSEC, O(auth_penalty_max_delay), "15s", 0,
@@ -78,6 +89,8 @@ static const struct key KEYS[] = {
 	{"tls.ciphers", K_STR, O(tls_ciphers),
 	 "ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20", 0, 0},
 	{"tls.min_version", K_CHOICE, O(tls_min_version), "TLSv1.2", 0, 0},
+	{"tls.handshake_timeout", K_DURATION, O(tls_handshake_timeout), "10s",
+	 1, 3600},
 	{"relay.host", K_HOSTPORT, O(relay_host), "", 0, 0},
 	{"relay.networks", K_NETS, O(relay_networks), "127.0.0.0/8, ::1", 0,
 	 0},
@@ -212,6 +225,32 @@ parse_num(const char *v, enum ktype t, unsigned long *out)
 	return 0;
 }
 
+/*
+ * A listen host is numeric, "localhost" or "*": never a name to look up
+ * (a DNS answer must not decide where the daemon listens).
+ */
+static bool
+listen_host_valid(const char *h, size_t len)
+{
+	char tmp[INET6_ADDRSTRLEN];
+	unsigned char a[sizeof(struct in6_addr)];
+	bool v6 = len >= 2 && h[0] == '[' && h[len - 1] == ']';
+
+	if (v6) {
+		h++;
+		len -= 2;
+	}
+	if (len == 0 || len >= sizeof(tmp))
+		return false;
+	memcpy(tmp, h, len);
+	tmp[len] = '\0';
+	if (v6)
+		return inet_pton(AF_INET6, tmp, a) == 1;
+	return strcmp(tmp, "*") == 0 || strcmp(tmp, "localhost") == 0 ||
+	       inet_pton(AF_INET, tmp, a) == 1 ||
+	       inet_pton(AF_INET6, tmp, a) == 1;
+}
+
 /* host:port or [v6]:port, comma separated; empty means off. */
 static bool
 listen_valid(const char *v)
@@ -237,7 +276,8 @@ listen_valid(const char *v)
 				colon = p + i;
 		if (colon == NULL || colon == p)
 			return false;
-		if (p[0] == '[' && colon[-1] != ']')
+		if ((p[0] == '[' && colon[-1] != ']') ||
+		    !listen_host_valid(p, (size_t)(colon - p)))
 			return false;
 		/* digits only, as getaddrinfo will want the port */
 		if (!isdigit((unsigned char)colon[1]))
@@ -422,6 +462,11 @@ bad:
 	else if (k->type == K_CHOICE)
 		snprintf(err, errsz, "bad value '%s' for key '%s' (one of %s)",
 			 value, key, choices_of(k->name));
+	else if (k->type == K_LISTEN)
+		snprintf(err, errsz,
+			 "bad value '%s' for key '%s' (ip:port, [ipv6]:port, "
+			 "localhost:port or *:port, comma separated; no host "
+			 "names)", value, key);
 	else if (k->type == K_FORMAT)
 		snprintf(err, errsz,
 			 "bad value '%s' for key '%s' (maildir or mbox)",

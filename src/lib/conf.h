@@ -31,13 +31,18 @@ struct conf {
 	size_t smtp_max_line;     /* DATA text line cap (octets) */
 	char *smtp_bare_newline; /* normalize | reject */
 	char *smtp_vrfy;      /* no | yes */
+	unsigned smtp_command_deadline; /* seconds for one command line */
+	unsigned smtp_data_min_rate; /* octets/s a DATA phase must keep */
 	char *submission_listen; /* comma list; empty: no submission */
 	char *submission_senders; /* own | local | any */
+	unsigned submission_login_deadline; /* seconds to AUTH on submission */
 	char *submissions_listen; /* implicit TLS submission (465 role) */
 	char *pop3_listen;    /* comma list; empty: no POP3 */
 	char *pop3s_listen;   /* implicit TLS POP3 (995 role) */
 	unsigned pop3_timeout;    /* seconds (RFC 1939: at least 10 min) */
 	unsigned pop3_max_errors;
+	unsigned pop3_command_deadline; /* seconds for one command line */
+	unsigned pop3_login_deadline; /* seconds from connect to login */
 	unsigned auth_fail_delay; /* milliseconds before a failed login's answer */
 	unsigned auth_max_failures; /* failed logins before the connection closes */
 	unsigned auth_penalty_max_delay; /* ms cap of the penalty; 0: off */
@@ -47,6 +52,7 @@ struct conf {
 	char *tls_key;        /* PEM private key */
 	char *tls_ciphers;    /* OpenSSL cipher list for TLS 1.2 */
 	char *tls_min_version; /* TLSv1.2 | TLSv1.3 */
+	unsigned tls_handshake_timeout; /* seconds for a whole handshake */
 	char *relay_host;     /* smarthost host[:port]; empty: MX lookup */
 	char *relay_networks; /* clients that may relay without AUTH */
 	unsigned relay_port;      /* port for MX deliveries */

@@ -17,8 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/un.h>
+#include <time.h>
 
 #include "../lib/buf.h"
+#include "framer.h"
 
 struct conn {
 	struct bufferevent *bev;	/* the socket's, or the TLS filter */
@@ -30,7 +32,7 @@ struct conn {
 	size_t in_max, out_max;
 	unsigned timeout_s;
 	bool paused;
-	bool skipping;		/* inside an overlong line */
+	struct framer fr;	/* the line framing of the input */
 	bool eof;
 	bool closing;
 	bool reaped;
@@ -45,9 +47,22 @@ struct conn {
 	bool notified;		/* close_notify queued */
 	size_t discarded;
 	char tls_error[200];
+	unsigned hs_secs;	/* a handshake's deadline */
+	bool hs_running;	/* switched, not secured yet */
+	/* the request deadline (conn_deadline); ms on the monotonic clock */
+	struct event *dl_ev;
+	int64_t dl_at;		/* when it falls; 0: none */
+	int64_t dl_fire;	/* when dl_ev fires, if pending */
+	unsigned dl_secs, dl_rate;
+	const char *dl_why;
+	size_t in_seen;		/* input octets at the end of process() */
+	/* the session deadline (conn_session_deadline) */
+	struct event *sess_ev;
+	const char *sess_why;
 };
 
 static void process(struct conn *c);
+static void dl_start(struct conn *c);
 
 static void
 reap_cb(evutil_socket_t fd, short what, void *arg)
@@ -63,6 +78,9 @@ reap_cb(evutil_socket_t fd, short what, void *arg)
 	bufferevent_free(c->bev);
 	if (c->ssl == NULL && c->tls_next != NULL)
 		SSL_free(c->tls_next);
+	event_free(c->dl_ev);
+	if (c->sess_ev != NULL)
+		event_free(c->sess_ev);
 	event_free(c->reaper);
 	free(c);
 }
@@ -77,6 +95,9 @@ finish(struct conn *c, const char *reason)
 	if (c->reason == NULL)
 		c->reason = reason;
 	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	event_del(c->dl_ev);
+	if (c->sess_ev != NULL)
+		event_del(c->sess_ev);
 	event_active(c->reaper, EV_TIMEOUT, 0);
 }
 
@@ -130,11 +151,85 @@ write_cb(struct bufferevent *bev, void *arg)
 	process(c); /* output drained below out_max: feed again */
 }
 
+/* Milliseconds on the monotonic clock. */
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Rate mode: what arrived since the last process() buys time. */
+static void
+dl_credit(struct conn *c)
+{
+	size_t len = evbuffer_get_length(bufferevent_get_input(c->bev));
+	int64_t cap;
+
+	if (c->dl_rate == 0 || c->dl_at == 0 || len <= c->in_seen)
+		return;
+	cap = now_ms() + (int64_t)c->dl_secs * 1000;
+	c->dl_at += (int64_t)(len - c->in_seen) * 1000 / c->dl_rate;
+	if (c->dl_at > cap)
+		c->dl_at = cap;
+	c->in_seen = len;
+}
+
 static void
 read_cb(struct bufferevent *bev, void *arg)
 {
 	(void)bev;
+	dl_credit(arg);
 	process(arg);
+}
+
+/* A deadline passed: the owner says why, then the connection closes. */
+static void
+missed(struct conn *c, const char *why)
+{
+	if (c->closing || c->reaped)
+		return;
+	c->reason = why;
+	if (c->ops->deadline != NULL)
+		c->ops->deadline(c->arg, why);
+	else
+		c->ops->timeout(c->arg);
+	if (!c->closing)
+		conn_close(c, why);
+}
+
+/* The handshake failed or the peer left during it: nothing can be said. */
+static void
+handshake_failed(struct conn *c, struct bufferevent *bev, short what)
+{
+	unsigned long e, first = 0;
+	long v = SSL_get_verify_result(c->ssl);
+	char t[160];
+
+	while ((e = bufferevent_get_openssl_error(bev)) != 0)
+		if (first == 0)
+			first = e;
+	if (v != X509_V_OK) {
+		snprintf(c->tls_error, sizeof(c->tls_error),
+			 "certificate verify failed: %s",
+			 X509_verify_cert_error_string(v));
+	} else if (first != 0) {
+		ERR_error_string_n(first, t, sizeof(t));
+		snprintf(c->tls_error, sizeof(c->tls_error), "%s", t);
+	} else if (what & BEV_EVENT_TIMEOUT) {
+		snprintf(c->tls_error, sizeof(c->tls_error),
+			 "handshake timed out");
+	} else if (what & BEV_EVENT_EOF) {
+		snprintf(c->tls_error, sizeof(c->tls_error),
+			 "connection closed during the handshake");
+	} else {
+		snprintf(c->tls_error, sizeof(c->tls_error),
+			 "handshake failed");
+	}
+	ERR_clear_error();
+	finish(c, what & BEV_EVENT_TIMEOUT ? "timeout" : "tls-failed");
 }
 
 static void
@@ -142,7 +237,19 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct conn *c = arg;
 
-	(void)bev;
+	/*
+	 * During the handshake an EOF or error of the socket (the peer
+	 * connected and left, or sent half a ClientHello) ends the
+	 * connection now.  Taken as an ordinary EOF it would wait to flush
+	 * output that only the handshake could send (the greeting queued
+	 * under implicit TLS), holding the session and its socket in
+	 * CLOSE-WAIT until the idle timeout.
+	 */
+	if (c->hs_running &&
+	    (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))) {
+		handshake_failed(c, bev, what);
+		return;
+	}
 	if (what & BEV_EVENT_TIMEOUT) {
 		if (c->closing) {
 			finish(c, c->reason);
@@ -162,34 +269,142 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 	}
 	if (what & BEV_EVENT_CONNECTED) {
 		c->secured = true;
+		c->hs_running = false;
+		dl_start(c);
 		if (c->ops->secured != NULL && !c->closing)
 			c->ops->secured(c->arg);
 		return;
 	}
-	if (c->ssl != NULL && !c->secured) {
-		unsigned long e, first = 0;
-		long v = SSL_get_verify_result(c->ssl);
-		char t[160];
-
-		while ((e = bufferevent_get_openssl_error(bev)) != 0)
-			if (first == 0)
-				first = e;
-		if (v != X509_V_OK)
-			snprintf(c->tls_error, sizeof(c->tls_error),
-				 "certificate verify failed: %s",
-				 X509_verify_cert_error_string(v));
-		else if (first != 0) {
-			ERR_error_string_n(first, t, sizeof(t));
-			snprintf(c->tls_error, sizeof(c->tls_error), "%s", t);
-		} else
-			snprintf(c->tls_error, sizeof(c->tls_error),
-				 "handshake failed");
-		ERR_clear_error();
-		finish(c, "tls-failed");
-		return;
-	}
 	/* a reset or other error: nothing more can be said */
 	finish(c, "error");
+}
+
+/* Sets dl_ev to fire at dl_at. */
+static void
+dl_arm(struct conn *c)
+{
+	int64_t left = c->dl_at - now_ms();
+	struct timeval tv;
+
+	if (left < 0)
+		left = 0;
+	tv.tv_sec = (time_t)(left / 1000);
+	tv.tv_usec = (suseconds_t)(left % 1000) * 1000;
+	c->dl_fire = c->dl_at;
+	event_add(c->dl_ev, &tv);
+}
+
+/*
+ * Ready for a new line (line mode): its deadline starts.  The timer is
+ * moved only when the deadline comes earlier than it fires; a later one is
+ * met when it fires (dl_cb), so the line after line of a pipelined group
+ * costs a clock read, not a timer change.  A handshake's deadline and a
+ * request's (rate mode) run on from when they were set.
+ */
+static void
+dl_restart(struct conn *c)
+{
+	if (c->hs_running || (c->dl_rate > 0 && c->dl_secs > 0))
+		return;
+	if (c->dl_secs == 0) {
+		c->dl_at = 0;
+		event_del(c->dl_ev);
+		return;
+	}
+	c->dl_at = now_ms() + (int64_t)c->dl_secs * 1000;
+	if (!event_pending(c->dl_ev, EV_TIMEOUT, NULL) ||
+	    c->dl_at < c->dl_fire)
+		dl_arm(c);
+}
+
+/* Starts the deadline conn_deadline() set, from now. */
+static void
+dl_start(struct conn *c)
+{
+	if (c->dl_secs == 0 || c->dl_rate == 0) {
+		dl_restart(c);
+		return;
+	}
+	c->in_seen = evbuffer_get_length(bufferevent_get_input(c->bev));
+	c->dl_at = now_ms() + (int64_t)c->dl_secs * 1000;
+	dl_arm(c);
+}
+
+static void
+dl_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)fd, (void)what;
+	if (c->closing || c->reaped || c->dl_at == 0)
+		return;
+	if (now_ms() < c->dl_at) {
+		dl_arm(c); /* moved on since it was set */
+		return;
+	}
+	if (c->hs_running) {
+		handshake_failed(c, c->bev, BEV_EVENT_TIMEOUT);
+		return;
+	}
+	if (c->paused)
+		return; /* the owner works; conn_resume starts it again */
+	missed(c, c->dl_why);
+}
+
+static void
+sess_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	struct timeval tv = {1, 0};
+
+	(void)fd, (void)what;
+	if (c->paused) {
+		/* a job in flight (the login itself): its answer first */
+		event_add(c->sess_ev, &tv);
+		return;
+	}
+	missed(c, c->sess_why);
+}
+
+void
+conn_deadline(struct conn *c, unsigned secs, unsigned rate, const char *why)
+{
+	if (c->reaped)
+		return;
+	c->dl_secs = secs;
+	c->dl_rate = rate;
+	c->dl_why = why;
+	if (!c->hs_running)
+		dl_start(c); /* else once the handshake is done */
+}
+
+void
+conn_session_deadline(struct conn *c, unsigned secs, const char *why)
+{
+	struct timeval tv = {.tv_sec = secs};
+
+	if (c->reaped)
+		return;
+	c->sess_why = why;
+	if (secs == 0) {
+		if (c->sess_ev != NULL)
+			event_del(c->sess_ev);
+		return;
+	}
+	/* made on first use: inbound SMTP never has one */
+	if (c->sess_ev == NULL &&
+	    (c->sess_ev = evtimer_new(bufferevent_get_base(c->bev), sess_cb,
+				      c)) == NULL) {
+		fprintf(stderr, "owld: out of memory for a timer\n");
+		abort();
+	}
+	event_add(c->sess_ev, &tv);
+}
+
+void
+conn_handshake_timeout(struct conn *c, unsigned secs)
+{
+	c->hs_secs = secs;
 }
 
 struct conn *
@@ -212,9 +427,11 @@ conn_new(struct event_base *base, int fd, const struct conn_ops *ops,
 	c->in_max = in_max;
 	c->out_max = out_max;
 	c->timeout_s = timeout_s;
+	c->hs_secs = timeout_s;
 	c->bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
 	c->reaper = event_new(base, -1, 0, reap_cb, c);
-	if (c->bev == NULL || c->reaper == NULL) {
+	c->dl_ev = evtimer_new(base, dl_cb, c);
+	if (c->bev == NULL || c->reaper == NULL || c->dl_ev == NULL) {
 		fprintf(stderr, "owld: out of memory for a connection\n");
 		abort();
 	}
@@ -288,6 +505,10 @@ conn_resume(struct conn *c)
 		return;
 	if (!c->eof)
 		bufferevent_enable(c->bev, EV_READ);
+	if (c->dl_rate == 0)
+		dl_restart(c);
+	else if (c->dl_at != 0)
+		dl_arm(c);
 	process(c);
 }
 
@@ -316,7 +537,8 @@ switch_tls(struct conn *c)
 	/* sent in the clear after STARTTLS: never read as commands */
 	c->discarded = evbuffer_get_length(in);
 	evbuffer_drain(in, c->discarded);
-	c->skipping = false;
+	framer_reset(&c->fr);
+	c->in_seen = 0;
 	c->under = c->bev;
 	bufferevent_set_timeouts(c->under, NULL, NULL);
 	/* the filter stops encrypting past out_max unsent octets */
@@ -340,6 +562,10 @@ switch_tls(struct conn *c)
 	bufferevent_setwatermark(tb, EV_READ, 0, c->in_max);
 	/* a handshake that does not progress times out like a command */
 	bufferevent_set_timeouts(tb, &tv, &tv);
+	/* and one that does, but slowly, has its own deadline */
+	c->hs_running = true;
+	c->dl_at = now_ms() + (int64_t)c->hs_secs * 1000;
+	dl_arm(c);
 	bufferevent_enable(tb, EV_READ | EV_WRITE);
 }
 
@@ -387,7 +613,28 @@ conn_closing(const struct conn *c)
 	return c->closing || c->reaped;
 }
 
-/* Feeds complete lines while the owner wants them. */
+/* The contiguous input at off onwards (its first piece); 0 if none. */
+static size_t
+segment_at(struct evbuffer *in, size_t off, const char **seg)
+{
+	struct evbuffer_ptr p;
+	struct evbuffer_iovec v;
+
+	if (evbuffer_get_length(in) <= off)
+		return 0;
+	if (off == 0) {
+		/* the usual case (a line in pieces is not): no walk */
+		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
+			return 0;
+	} else if (evbuffer_ptr_set(in, &p, off, EVBUFFER_PTR_SET) == -1 ||
+		   evbuffer_peek(in, -1, &p, &v, 1) < 1) {
+		return 0;
+	}
+	*seg = v.iov_base;
+	return v.iov_len;
+}
+
+/* Feeds complete lines while the owner wants them (framing: framer.c). */
 static void
 process(struct conn *c)
 {
@@ -398,11 +645,8 @@ process(struct conn *c)
 		return; /* re-entered from a callback: the outer loop goes on */
 	c->feeding = true;
 	while (!c->paused && !c->closing && !c->reaped) {
-		size_t avail = evbuffer_get_length(in);
-		size_t max = c->ops->max_line(c->arg);
-		struct evbuffer_ptr end, pos;
-		size_t scan = avail < max ? avail : max, len;
-		const char *line;
+		const char *seg = NULL, *line;
+		size_t n, len;
 		bool more;
 
 		if (evbuffer_get_length(out) > c->out_max) {
@@ -411,33 +655,28 @@ process(struct conn *c)
 						 c->out_max / 2, 0);
 			break;
 		}
-		if (avail == 0)
-			break;
-		evbuffer_ptr_set(in, &end, scan, EVBUFFER_PTR_SET);
-		pos = evbuffer_search_range(in, "\n", 1, NULL, &end);
-		if (c->skipping) {
-			if (pos.pos == -1) {
-				pos = evbuffer_search(in, "\n", 1, NULL);
-				if (pos.pos == -1) {
-					evbuffer_drain(in, avail);
-					break;
-				}
-			}
-			evbuffer_drain(in, (size_t)pos.pos + 1);
-			c->skipping = false;
+		n = segment_at(in, framer_offset(&c->fr), &seg);
+		if (n == 0)
+			break; /* wait for the rest of the line */
+		switch (framer_scan(&c->fr, seg, n, c->ops->max_line(c->arg),
+				    &len)) {
+		case FRAMER_MORE:
 			continue;
-		}
-		if (pos.pos == -1) {
-			if (avail < max)
-				break; /* wait for the rest of the line */
-			c->skipping = true;
+		case FRAMER_DROP:
+			evbuffer_drain(in, len);
+			continue;
+		case FRAMER_TOOLONG:
+			evbuffer_drain(in, len);
 			c->ops->toolong(c->arg);
 			continue;
+		case FRAMER_LINE:
+			break;
 		}
-		len = (size_t)pos.pos + 1;
 		line = (const char *)evbuffer_pullup(in, (ssize_t)len);
 		more = c->ops->line(c->arg, line, len);
 		evbuffer_drain(in, len);
+		if (c->dl_rate == 0 && !c->reaped)
+			dl_restart(c); /* the next line's deadline */
 		if (c->tls_next != NULL && !c->closing && !c->reaped) {
 			switch_tls(c);
 			in = bufferevent_get_input(c->bev);
@@ -447,6 +686,8 @@ process(struct conn *c)
 			break;
 	}
 	c->feeding = false;
+	if (!c->reaped)
+		c->in_seen = evbuffer_get_length(in);
 	if (c->paused && !c->closing && !c->reaped)
 		bufferevent_disable(c->bev, EV_READ); /* see conn_pause */
 	if (c->eof && !c->paused && !c->closing && !c->reaped)

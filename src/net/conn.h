@@ -1,10 +1,11 @@
 /*
  * conn - one client connection on libevent: line framing, bounds, timeouts.
  *
- * Lines are framed on LF by conn itself (never EVBUFFER_EOL_CRLF, which
- * would also take a bare LF as CRLF): the owner sees each line with its
- * LF and any CR before it.  A line longer than ops->max_line() is skipped
- * up to its LF and reported once with ops->toolong().  Input is bounded
+ * Lines are framed on LF by conn itself, with net/framer (never
+ * EVBUFFER_EOL_CRLF, which would also take a bare LF as CRLF): the owner
+ * sees each line with its LF and any CR before it.  A line longer than
+ * ops->max_line() is skipped up to its LF and reported once with
+ * ops->toolong().  Input is bounded
  * (reading stops at in_max buffered bytes) and so is output: past out_max
  * unsent bytes no more lines are fed until the client has read its replies.
  *
@@ -26,8 +27,24 @@
  * was sent in the clear and must not be taken as said under TLS
  * (CVE-2011-0411).  ops->secured is called when the handshake is done; a
  * failed handshake closes the connection with reason "tls-failed" and
- * conn_tls_error() says why.  A TLS
- * connection closes with close_notify once its output is sent.
+ * conn_tls_error() says why; so does an EOF or a socket error during the
+ * handshake, at once (nothing queued can be sent without it).  A
+ * handshake must be done within conn_handshake_timeout() of the switch,
+ * however slowly its bytes come, else the connection ends with reason
+ * "timeout".  A TLS connection closes with close_notify once its output
+ * is sent.
+ *
+ * Deadlines, against a client that keeps a request open by sending a byte
+ * now and then (each byte resets the idle timeout): conn_deadline() in
+ * line mode (rate 0) gives each line secs from the moment conn is ready
+ * for it (the previous line taken, conn_resume, the handshake done); in
+ * rate mode (SMTP DATA) the request from now on has secs, and each octet
+ * received adds 1/rate s, never past secs ahead (Postfix's
+ * smtpd_min_data_rate).  conn_session_deadline() ends the session secs from
+ * now unless called again with 0 (a login).  No deadline ends a session
+ * while it is paused (the owner's job in flight).  A missed one calls
+ * ops->deadline (ops->timeout if it is NULL) with the reason given, and
+ * closes with that reason.
  */
 #ifndef OWL_CONN_H
 #define OWL_CONN_H
@@ -53,6 +70,8 @@ struct conn_ops {
 	void (*drained)(void *arg);
 	/* The TLS handshake is done (optional). */
 	void (*secured)(void *arg);
+	/* A deadline passed (optional): say why, then conn_close(). */
+	void (*deadline)(void *arg, const char *why);
 };
 
 struct conn *conn_new(struct event_base *base, int fd,
@@ -76,6 +95,17 @@ bool conn_closing(const struct conn *c);
  * over (freed with the connection).  See above for when.
  */
 void conn_starttls(struct conn *c, SSL *ssl, bool server);
+/* The deadline of a later handshake (default: the idle timeout). */
+void conn_handshake_timeout(struct conn *c, unsigned secs);
+/*
+ * Request deadline: secs per line (rate 0) or for the request that starts
+ * now at rate octets per second (see above); secs 0: none.  why is the
+ * reason reported, a string that outlives the connection.
+ */
+void conn_deadline(struct conn *c, unsigned secs, unsigned rate,
+		   const char *why);
+/* The session ends secs from now (why) unless called again with 0. */
+void conn_session_deadline(struct conn *c, unsigned secs, const char *why);
 /* After ops->secured: "TLSv1.3", "TLS_AES_256_GCM_SHA384"; else NULL. */
 const char *conn_tls_version(const struct conn *c);
 const char *conn_tls_cipher(const struct conn *c);

@@ -29,14 +29,16 @@ static int
 bind_one(const char *host, const char *port, int **fds, size_t *nfds,
 	 char *err, size_t errsz)
 {
+	/* numeric only: a listen address never goes to the DNS */
 	struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
-				 .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+				 .ai_flags = AI_PASSIVE | AI_NUMERICSERV |
+					     AI_NUMERICHOST};
 	struct addrinfo *res, *ai;
 	int r, one = 1;
 
 	r = getaddrinfo(*host ? host : NULL, port, &hints, &res);
 	if (r != 0) {
-		snprintf(err, errsz, "cannot resolve %s: %s", host,
+		snprintf(err, errsz, "bad listen address %s: %s", host,
 			 gai_strerror(r));
 		return -1;
 	}
@@ -62,10 +64,32 @@ bind_one(const char *host, const char *port, int **fds, size_t *nfds,
 	freeaddrinfo(res);
 	return 0;
 fail:
+	r = errno;
 	snprintf(err, errsz, "cannot listen on %s:%s: %s", host, port,
-		 strerror(errno));
+		 strerror(r));
 	freeaddrinfo(res);
+	errno = r; /* bind_localhost looks at it */
 	return -1;
+}
+
+/*
+ * "localhost" is 127.0.0.1 and ::1, said here rather than asked of the
+ * resolver; ::1 may be missing (no IPv6), 127.0.0.1 may not.
+ */
+static int
+bind_localhost(const char *port, int **fds, size_t *nfds, char *err,
+	       size_t errsz)
+{
+	char e6[200];
+
+	if (bind_one("127.0.0.1", port, fds, nfds, err, errsz) == -1)
+		return -1;
+	if (bind_one("::1", port, fds, nfds, e6, sizeof(e6)) == -1 &&
+	    errno != EADDRNOTAVAIL && errno != EAFNOSUPPORT) {
+		snprintf(err, errsz, "%s", e6);
+		return -1;
+	}
+	return 0;
 }
 
 int
@@ -105,7 +129,10 @@ listen_bind(const char *spec, int **fds, size_t *nfds, char *err,
 		}
 		if (strcmp(host, "*") == 0)
 			host[0] = '\0';
-		rc = bind_one(host, colon + 1, fds, nfds, err, errsz);
+		if (strcmp(host, "localhost") == 0)
+			rc = bind_localhost(colon + 1, fds, nfds, err, errsz);
+		else
+			rc = bind_one(host, colon + 1, fds, nfds, err, errsz);
 	}
 	free(copy);
 	return rc;

@@ -78,6 +78,7 @@ static bool on_line(void *arg, const char *line, size_t len);
 static void on_toolong(void *arg);
 static size_t on_max_line(void *arg);
 static void on_timeout(void *arg);
+static void on_deadline(void *arg, const char *why);
 static void on_closed(void *arg, const char *reason);
 static void on_drained(void *arg);
 static void on_secured(void *arg);
@@ -91,6 +92,7 @@ static const struct conn_ops pop3_conn_ops = {
 	.closed = on_closed,
 	.drained = on_drained,
 	.secured = on_secured,
+	.deadline = on_deadline,
 };
 
 /* Mailbox locks (loop thread only). */
@@ -191,6 +193,10 @@ accept_sess(int fd, struct sockaddr *sa, struct owld *d, bool implicit)
 	s->out = buf_new(OUT_CAP);
 	s->conn = conn_new(d->base, fd, &pop3_conn_ops, s,
 			   d->conf->pop3_timeout, 2 * POP3_SASL_MAX, OUT_MAX);
+	conn_deadline(s->conn, d->conf->pop3_command_deadline, 0,
+		      "command-deadline");
+	conn_session_deadline(s->conn, d->conf->pop3_login_deadline,
+			      "login-deadline");
 	if (implicit) {
 		pop3_server_secure(s->core);
 		owld_tls_start(d, s->conn);
@@ -286,6 +292,19 @@ on_timeout(void *arg)
 		flush(s);
 	}
 	conn_close(s->conn, "timeout");
+}
+
+/* Too slow: a command line, or no login within pop3.login_deadline. */
+static void
+on_deadline(void *arg, const char *why)
+{
+	struct pop3_sess *s = arg;
+
+	log_msg(LOGL_WARN, "pop3", "id=%s peer=%s event=deadline reason=%s",
+		s->id, s->peer, why);
+	pop3_server_deadline(s->core, s->out);
+	flush(s);
+	conn_close(s->conn, why);
 }
 
 static void
@@ -512,6 +531,7 @@ login_done(struct wpool_job *job)
 		/* the core writes a LIST/UIDL listing whole: make room */
 		s->out->max = OUT_CAP + (s->box->n + 2) * POP3_LIST_LINE_MAX;
 		r = POP3_R_OK;
+		conn_session_deadline(s->conn, 0, NULL);
 		log_msg(LOGL_INFO, "pop3", "id=%s peer=%s event=login user=%s "
 			"messages=%zu", s->id, s->peer, q, s->box->n);
 	}

@@ -22,6 +22,7 @@ owld_tls_start(struct owld *d, struct conn *c)
 		conn_close(c, "tls-failed");
 		return;
 	}
+	conn_handshake_timeout(c, d->conf->tls_handshake_timeout);
 	conn_starttls(c, ssl, true);
 }
 

@@ -96,6 +96,7 @@ static bool on_line(void *arg, const char *line, size_t len);
 static void on_toolong(void *arg);
 static size_t on_max_line(void *arg);
 static void on_timeout(void *arg);
+static void on_deadline(void *arg, const char *why);
 static void on_closed(void *arg, const char *reason);
 static void on_secured(void *arg);
 static void run_act(struct smtp_sess *s, enum smtp_act act);
@@ -108,6 +109,7 @@ static const struct conn_ops smtp_conn_ops = {
 	.timeout = on_timeout,
 	.closed = on_closed,
 	.secured = on_secured,
+	.deadline = on_deadline,
 };
 
 enum listener { L_INBOUND, L_SUBMISSION, L_SUBMISSIONS };
@@ -161,6 +163,12 @@ accept_sess(int fd, struct sockaddr *sa, struct owld *d, enum listener kind)
 	s->conn = conn_new(d->base, fd, &smtp_conn_ops, s,
 			   d->conf->smtp_timeout, 2 * d->conf->smtp_max_line,
 			   OUT_MAX);
+	conn_deadline(s->conn, d->conf->smtp_command_deadline, 0,
+		      "command-deadline");
+	if (submission)
+		conn_session_deadline(s->conn,
+				      d->conf->submission_login_deadline,
+				      "login-deadline");
 	if (kind == L_SUBMISSIONS) {
 		/* the greeting waits in the filter for the handshake */
 		smtp_server_secure(s->core);
@@ -254,6 +262,27 @@ on_timeout(void *arg)
 	smtp_server_timeout(s->core, s->out);
 	flush(s);
 	conn_close(s->conn, "timeout");
+}
+
+/* Too slow: a command line, a DATA phase below its rate, or no AUTH. */
+static void
+on_deadline(void *arg, const char *why)
+{
+	struct smtp_sess *s = arg;
+
+	log_msg(LOGL_WARN, "smtp", "id=%s peer=%s event=deadline reason=%s",
+		s->id, s->peer, why);
+	smtp_server_timeout(s->core, s->out);
+	flush(s);
+	conn_close(s->conn, why);
+}
+
+/* Back to a deadline per command line (after DATA). */
+static void
+command_deadline(struct smtp_sess *s)
+{
+	conn_deadline(s->conn, s->d->conf->smtp_command_deadline, 0,
+		      "command-deadline");
 }
 
 static void
@@ -885,6 +914,7 @@ auth_done(struct wpool_job *job)
 	owld_penalty_record(s->d, s->peer, j->cred.user, j->cred.ok);
 	if (j->cred.ok) {
 		snprintf(s->user, sizeof(s->user), "%s", j->cred.user);
+		conn_session_deadline(s->conn, 0, NULL);
 		log_msg(LOGL_INFO, "smtp", "id=%s peer=%s event=auth user=%s",
 			s->id, s->peer, uq);
 		free(j);
@@ -926,6 +956,9 @@ run_act(struct smtp_sess *s, enum smtp_act act)
 		break;
 	case SMTP_ACT_DATA_START:
 		begin_message(s);
+		/* the whole text against one deadline, kept up by its rate */
+		conn_deadline(s->conn, s->d->conf->smtp_command_deadline,
+			      s->d->conf->smtp_data_min_rate, "data-rate");
 		break;
 	case SMTP_ACT_DATA:
 		if (buf_add(s->msg, req->data, req->len) == -1 ||
@@ -935,9 +968,11 @@ run_act(struct smtp_sess *s, enum smtp_act act)
 			spool_write(s);
 		break;
 	case SMTP_ACT_COMMIT:
+		command_deadline(s);
 		start_commit(s);
 		break;
 	case SMTP_ACT_DATA_ABORT:
+		command_deadline(s);
 		buf_free(&s->msg);
 		spool_close(s);
 		break;

@@ -707,6 +707,13 @@ pop3_server_timeout(struct pop3_server *s, struct buf *out)
 	s->state = ST_CLOSED;
 }
 
+void
+pop3_server_deadline(struct pop3_server *s, struct buf *out)
+{
+	buf_line(out, "-ERR Too slow, closing connection");
+	s->state = ST_CLOSED;
+}
+
 bool
 pop3_server_pending(const struct pop3_server *s)
 {

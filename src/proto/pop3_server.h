@@ -122,6 +122,8 @@ enum pop3_act pop3_server_done(struct pop3_server *s, enum pop3_result r,
 /* Server-initiated ends: an -ERR line; the caller then closes. */
 void pop3_server_shutdown(struct pop3_server *s, struct buf *out);
 void pop3_server_timeout(struct pop3_server *s, struct buf *out);
+/* A deadline passed (a dripping command, no login in time): -ERR, closed. */
+void pop3_server_deadline(struct pop3_server *s, struct buf *out);
 
 bool pop3_server_pending(const struct pop3_server *s);
 bool pop3_server_logged_in(const struct pop3_server *s);

@@ -1,15 +1,16 @@
 /*
- * libFuzzer harness for the POP3 core: the input is a byte stream framed
- * on LF as net/conn.c does; every action is answered with results taken
- * from the input (logins succeed or fail, messages read or not), and
- * message text is streamed through dot_stuff.  Checks: no crash, no
- * sanitizer report, replies end in CRLF, a stuffed text never has a line
- * that is a lone "." before its end, and UPDATE's count matches its marks.
+ * libFuzzer harness for the POP3 core: the input is a byte stream framed on
+ * LF by net/framer, as net/conn.c does; every action is answered with results
+ * taken from the input (logins succeed or fail, messages read or not), and
+ * message text is streamed through dot_stuff.  Checks: no crash, no sanitizer
+ * report, replies end in CRLF, a stuffed text never has a line that is a lone
+ * "." before its end, and UPDATE's count matches its marks.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "net/framer.h"
 #include "proto/pop3_server.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -28,28 +29,36 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					      .stls = true};
 	struct pop3_server *s = pop3_server_new(&conf);
 	struct buf *out = buf_new(1 << 20);
-	size_t start = 0, i;
+	struct framer fr;
+	size_t done = 0, off;
 	unsigned pick = 0;
 	bool closed = false;
 
 	/* an odd first byte: logins in the clear are refused (STLS first) */
 	pop3_server_plain_auth(s, size == 0 || (data[0] & 1) == 0);
 	pop3_server_greet(s, out);
-	for (i = 0; i < size && !closed; i++) {
-		size_t max = pop3_server_max_line(s);
+	framer_reset(&fr);
+	while (!closed && (off = done + framer_offset(&fr)) < size) {
 		enum pop3_act a;
+		size_t len;
 
-		if (data[i] != '\n' && i + 1 - start < max)
+		/* the framing net/conn.c runs, over the whole input */
+		switch (framer_scan(&fr, (const char *)data + off, size - off,
+				    pop3_server_max_line(s), &len)) {
+		case FRAMER_MORE:
 			continue;
-		if (data[i] != '\n') {
+		case FRAMER_DROP:
+			done += len;
+			continue;
+		case FRAMER_TOOLONG:
 			a = pop3_server_toolong(s, out);
-			while (i < size && data[i] != '\n')
-				i++;
-		} else {
-			a = pop3_server_feed(s, (const char *)data + start,
-					     i + 1 - start, out);
+			break;
+		case FRAMER_LINE:
+		default:
+			a = pop3_server_feed(s, (const char *)data + done, len, out);
+			break;
 		}
-		start = i + 1;
+		done += len;
 		while (a == POP3_ACT_LOGIN || a == POP3_ACT_RETR ||
 		       a == POP3_ACT_UPDATE) {
 			const struct pop3_req *r = pop3_server_req(s);

@@ -1,14 +1,15 @@
 /*
- * libFuzzer harness for the SMTP core: the input is a byte stream framed
- * on LF as net/conn.c does; every action is answered, with results taken
- * from the input so that every done() branch is reached.  Checks: no
- * crash, no sanitizer report, replies always end in CRLF, and no DATA line
- * handed out holds a CR or LF (smtp.bare_newline, either way).
+ * libFuzzer harness for the SMTP core: the input is a byte stream framed on
+ * LF by net/framer, as net/conn.c does; every action is answered, with
+ * results taken from the input so that every done() branch is reached.
+ * Checks: no crash, no sanitizer report, replies always end in CRLF, and
+ * no DATA line handed out holds a CR or LF (smtp.bare_newline, either way).
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "net/framer.h"
 #include "proto/smtp_server.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -34,7 +35,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct smtp_conf conf = *cp;
 	struct smtp_server *s;
 	struct buf *out = buf_new(1 << 20);
-	size_t start = 0, i;
+	struct framer fr;
+	size_t done = 0, off;
 	unsigned pick = 0;
 	bool closed = false;
 
@@ -46,22 +48,28 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* bit 1 of the first byte: AUTH also in the clear */
 	smtp_server_plain_auth(s, size > 0 && (data[0] & 2));
 	smtp_server_greet(s, out);
-	for (i = 0; i < size && !closed; i++) {
-		size_t max = smtp_server_max_line(s);
+	framer_reset(&fr);
+	while (!closed && (off = done + framer_offset(&fr)) < size) {
 		enum smtp_act a;
+		size_t len;
 
-		if (data[i] != '\n' && i + 1 - start < max)
+		/* the framing net/conn.c runs, over the whole input */
+		switch (framer_scan(&fr, (const char *)data + off, size - off,
+				    smtp_server_max_line(s), &len)) {
+		case FRAMER_MORE:
 			continue;
-		if (data[i] != '\n') {
-			/* too long: skip to the next LF */
+		case FRAMER_DROP:
+			done += len;
+			continue;
+		case FRAMER_TOOLONG:
 			a = smtp_server_toolong(s, out);
-			while (i < size && data[i] != '\n')
-				i++;
-		} else {
-			a = smtp_server_feed(s, (const char *)data + start,
-					     i + 1 - start, out);
+			break;
+		case FRAMER_LINE:
+		default:
+			a = smtp_server_feed(s, (const char *)data + done, len, out);
+			break;
 		}
-		start = i + 1;
+		done += len;
 		while (a == SMTP_ACT_MAIL || a == SMTP_ACT_RCPT ||
 		       a == SMTP_ACT_VRFY || a == SMTP_ACT_COMMIT ||
 		       a == SMTP_ACT_AUTH) {

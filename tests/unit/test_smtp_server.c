@@ -1,6 +1,6 @@
 /*
  * Unit tests of the SMTP core.  Each dialog is fed three ways through the
- * same small LF framer the daemon uses: the whole script at once, one byte
+ * LF framer the daemon uses (net/framer): the whole script at once, one byte
  * at a time, and in 7-byte chunks; the replies must be identical.  Actions
  * are answered by a scripted glue: users alice and bob at example.org.
  */
@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "net/framer.h"
 #include "proto/smtp_server.h"
 #include "proto/wire.h"
 
@@ -25,7 +26,7 @@ struct h {
 	struct buf *msgs;	/* committed messages, separated by "\x01" */
 	int commits;
 	int auth_checks;
-	bool skipping;
+	struct framer fr;	/* net/framer, as conn.c uses it */
 	bool closed;
 	int starttls;
 	bool switched;		/* STARTTLS: the rest of this input is dropped */
@@ -128,29 +129,51 @@ act(struct h *h, enum smtp_act a)
 	}
 }
 
-/* The framing conn.c does, on a byte stream arriving in pieces. */
+/* Frames what is in h->line with net/framer, as conn.c does. */
+static void
+h_frame(struct h *h)
+{
+	size_t off, len;
+
+	while (!h->closed && !h->switched &&
+	       (off = framer_offset(&h->fr)) < h->line->len) {
+		switch (framer_scan(&h->fr, h->line->data + off,
+				    h->line->len - off,
+				    smtp_server_max_line(h->s), &len)) {
+		case FRAMER_MORE:
+			continue;
+		case FRAMER_LINE:
+			act(h, smtp_server_feed(h->s, h->line->data, len,
+						 h->out));
+			break;
+		case FRAMER_TOOLONG:
+			act(h, smtp_server_toolong(h->s, h->out));
+			break;
+		case FRAMER_DROP:
+			break;
+		}
+		buf_consume(h->line, len);
+	}
+}
+
+/* A byte stream arriving in pieces, buffered and framed as conn.c does. */
 static void
 h_bytes(struct h *h, const char *p, size_t n)
 {
 	h->switched = false;
-	for (size_t i = 0; i < n && !h->closed && !h->switched; i++) {
-		size_t max = smtp_server_max_line(h->s);
+	while (n > 0 && !h->closed && !h->switched) {
+		size_t k = h->line->max - h->line->len;
 
-		if (h->skipping) {
-			if (p[i] == '\n')
-				h->skipping = false;
-			continue;
-		}
-		buf_addc(h->line, p[i]);
-		if (p[i] == '\n') {
-			act(h, smtp_server_feed(h->s, h->line->data,
-						h->line->len, h->out));
-			buf_reset(h->line);
-		} else if (h->line->len >= max) {
-			buf_reset(h->line);
-			h->skipping = true;
-			act(h, smtp_server_toolong(h->s, h->out));
-		}
+		k = k < n ? k : n;
+		assert_int_equal(buf_add(h->line, p, k), 0);
+		p += k;
+		n -= k;
+		h_frame(h);
+	}
+	if (h->switched) {
+		/* STARTTLS: what followed was sent in the clear */
+		buf_reset(h->line);
+		framer_reset(&h->fr);
 	}
 }
 
