@@ -18,7 +18,6 @@
 enum state {
 	ST_AUTH,	/* AUTHORIZATION, no USER yet */
 	ST_USER,	/* AUTHORIZATION, USER given */
-	ST_SASL,	/* AUTH PLAIN waiting for its response line */
 	ST_TRANS,	/* TRANSACTION */
 	ST_CLOSED,
 };
@@ -32,7 +31,8 @@ struct pop3_server {
 	enum pop3_act pending;
 	unsigned errors, auth_failures;
 	char user[POP3_NAME_MAX + 1];
-	char pass[POP3_PASS_MAX + 1];
+	char pass[POP3_PASS_MAX + 1];	/* PASS */
+	struct sasl sasl;	/* AUTH PLAIN; its response is under way */
 	const struct pop3_msg *msgs;
 	bool *dele;
 	unsigned nmsgs;
@@ -47,7 +47,8 @@ typedef enum pop3_act cmd_fn(struct pop3_server *, const char *,
 static cmd_fn cmd_user, cmd_pass, cmd_apop, cmd_auth, cmd_quit, cmd_capa;
 static cmd_fn cmd_stat, cmd_list, cmd_retr, cmd_dele, cmd_noop, cmd_rset;
 static cmd_fn cmd_top, cmd_uidl, cmd_stls;
-static enum pop3_act plain(struct pop3_server *, const char *, struct buf *);
+static enum pop3_act auth_result(struct pop3_server *, enum sasl_result,
+				 struct buf *);
 
 static const struct cmd {
 	const char *name;
@@ -72,6 +73,9 @@ pop3_server_new(const struct pop3_conf *conf)
 
 	s->conf = conf;
 	s->state = ST_AUTH;
+	/* lenient as this core always was: "*" and "=" on either line */
+	sasl_init(&s->sasl,
+		  SASL_CANCEL_INITIAL | SASL_EMPTY_ALWAYS | SASL_USER_TOKEN);
 	return s;
 }
 
@@ -81,6 +85,7 @@ pop3_server_free(struct pop3_server **sp)
 	if (*sp == NULL)
 		return;
 	explicit_bzero((*sp)->pass, sizeof((*sp)->pass));
+	sasl_wipe(&(*sp)->sasl);
 	free((*sp)->dele);
 	free(*sp);
 	*sp = NULL;
@@ -108,7 +113,7 @@ pop3_server_greet(struct pop3_server *s, struct buf *out)
 size_t
 pop3_server_max_line(const struct pop3_server *s)
 {
-	return s->state == ST_SASL ? POP3_SASL_MAX : POP3_CMD_MAX;
+	return sasl_active(&s->sasl) ? POP3_SASL_MAX : POP3_CMD_MAX;
 }
 
 /* Strips the line end: CRLF or a lone LF; -1 if a CR or NUL is inside. */
@@ -127,24 +132,15 @@ strip(const char *line, size_t len, char *out, size_t size)
 	return 0;
 }
 
-enum pop3_act
-pop3_server_feed(struct pop3_server *s, const char *line, size_t len,
-		 struct buf *out)
+/* One command line, its line end stripped. */
+static enum pop3_act
+feed_command(struct pop3_server *s, const char *text, struct buf *out)
 {
-	char text[POP3_SASL_MAX + 1], name[8];
+	char name[8];
 	const char *args;
 	size_t n, i;
 	int where;
 
-	if (s->state == ST_CLOSED || s->pending != POP3_ACT_NONE)
-		return POP3_ACT_NONE;
-	if (strip(line, len, text, sizeof(text)) == -1) {
-		if (s->state == ST_SASL)
-			s->state = ST_AUTH;
-		return fail(s, out, "Bad characters in command");
-	}
-	if (s->state == ST_SASL)
-		return plain(s, text, out);
 	n = strcspn(text, " ");
 	if (n == 0 || n >= sizeof(name))
 		return fail(s, out, text[0] ? "Not supported"
@@ -168,12 +164,33 @@ pop3_server_feed(struct pop3_server *s, const char *line, size_t len,
 }
 
 enum pop3_act
+pop3_server_feed(struct pop3_server *s, const char *line, size_t len,
+		 struct buf *out)
+{
+	char text[POP3_SASL_MAX + 1];
+	enum pop3_act act;
+
+	if (s->state == ST_CLOSED || s->pending != POP3_ACT_NONE)
+		return POP3_ACT_NONE;
+	if (strip(line, len, text, sizeof(text)) == -1) {
+		sasl_wipe(&s->sasl); /* ends an AUTH under way */
+		return fail(s, out, "Bad characters in command");
+	}
+	if (sasl_active(&s->sasl))
+		act = auth_result(s, sasl_step(&s->sasl, text, strlen(text)),
+				  out);
+	else
+		act = feed_command(s, text, out);
+	explicit_bzero(text, sizeof(text)); /* it may hold a password */
+	return act;
+}
+
+enum pop3_act
 pop3_server_toolong(struct pop3_server *s, struct buf *out)
 {
 	if (s->state == ST_CLOSED || s->pending != POP3_ACT_NONE)
 		return POP3_ACT_NONE;
-	if (s->state == ST_SASL)
-		s->state = ST_AUTH;
+	sasl_wipe(&s->sasl); /* ends an AUTH under way */
 	return fail(s, out, "Line too long");
 }
 
@@ -333,42 +350,30 @@ cmd_apop(struct pop3_server *s, const char *args, struct buf *out)
 		    "or AUTH PLAIN");
 }
 
-/* The AUTH PLAIN response (RFC 4616): [authzid] NUL authcid NUL passwd. */
+/* What the AUTH PLAIN exchange said, as a reply or a LOGIN action. */
 static enum pop3_act
-plain(struct pop3_server *s, const char *b64, struct buf *out)
+auth_result(struct pop3_server *s, enum sasl_result r, struct buf *out)
 {
-	char raw[POP3_SASL_MAX];
-	size_t n;
-	const char *authz, *authc, *pass, *end;
-
-	s->state = ST_AUTH;
-	if (strcmp(b64, "*") == 0)
+	switch (r) {
+	case SASL_OK:
+		snprintf(s->user, sizeof(s->user), "%s", sasl_user(&s->sasl));
+		s->req.user = s->user;
+		s->req.pass = sasl_pass(&s->sasl);
+		s->pending = POP3_ACT_LOGIN;
+		return POP3_ACT_LOGIN;
+	case SASL_MORE:
+		buf_line(out, "+ %s", sasl_challenge(&s->sasl));
+		return POP3_ACT_NONE;
+	case SASL_CANCELLED:
 		return fail(s, out, "Authentication cancelled");
-	if (strcmp(b64, "=") == 0)
-		b64 = "";
-	if (b64_decode(b64, strlen(b64), raw, sizeof(raw), &n) == -1)
+	case SASL_BAD_BASE64:
 		return fail(s, out, "Bad base64 in AUTH response");
-	end = raw + n;
-	authz = raw;
-	authc = memchr(authz, '\0', n);
-	pass = authc ? memchr(authc + 1, '\0', (size_t)(end - authc - 1))
-		     : NULL;
-	if (pass == NULL || memchr(pass + 1, '\0', (size_t)(end - pass - 1)))
+	case SASL_MALFORMED:
 		return fail(s, out, "Malformed AUTH PLAIN response");
-	authc++;
-	pass++;
-	if ((size_t)(pass - 1 - authc) > POP3_NAME_MAX ||
-	    (size_t)(end - pass) > POP3_PASS_MAX || !valid_user(authc))
-		return fail(s, out, "Malformed AUTH PLAIN response");
-	if (authz[0] != '\0' && strcmp(authz, authc) != 0) {
-		explicit_bzero(raw, sizeof(raw));
+	case SASL_AUTHZID:
 		return fail(s, out, "[AUTH] Cannot log in as another user");
 	}
-	snprintf(s->user, sizeof(s->user), "%s", authc);
-	memcpy(s->pass, pass, (size_t)(end - pass));
-	s->pass[end - pass] = '\0';
-	explicit_bzero(raw, sizeof(raw));
-	return login(s);
+	return fail(s, out, "Malformed AUTH PLAIN response");
 }
 
 static enum pop3_act
@@ -385,16 +390,17 @@ cmd_auth(struct pop3_server *s, const char *args, struct buf *out)
 		buf_line(out, ".");
 		return POP3_ACT_NONE;
 	}
+	s->state = ST_AUTH; /* a USER given before is forgotten */
 	n = strcspn(args, " ");
-	if (n != 5 || strncasecmp(args, "PLAIN", 5) != 0) {
-		s->state = ST_AUTH;
+	if (sasl_mech_parse(args, n) != SASL_MECH_PLAIN)
 		return fail(s, out, "Unsupported SASL mechanism");
-	}
-	if (args[5] == ' ')
-		return plain(s, args + 6, out);
-	s->state = ST_SASL;
-	buf_line(out, "+ ");
-	return POP3_ACT_NONE;
+	if (args[n] == ' ')
+		return auth_result(s, sasl_start(&s->sasl, SASL_MECH_PLAIN,
+						 args + n + 1,
+						 strlen(args + n + 1)),
+				   out);
+	return auth_result(s, sasl_start(&s->sasl, SASL_MECH_PLAIN, NULL, 0),
+			   out);
 }
 
 static enum pop3_act
@@ -614,6 +620,7 @@ pop3_server_login_done(struct pop3_server *s, enum pop3_result r,
 		return POP3_ACT_NONE;
 	s->pending = POP3_ACT_NONE;
 	explicit_bzero(s->pass, sizeof(s->pass));
+	sasl_wipe(&s->sasl);
 	s->req.pass = NULL;
 	switch (r) {
 	case POP3_R_OK: {
@@ -722,7 +729,7 @@ pop3_server_logged_in(const struct pop3_server *s)
 bool
 pop3_server_in_sasl(const struct pop3_server *s)
 {
-	return s->state == ST_SASL;
+	return sasl_active(&s->sasl);
 }
 
 const struct pop3_req *

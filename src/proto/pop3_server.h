@@ -37,12 +37,13 @@
 #include <stddef.h>
 
 #include "../lib/buf.h"
+#include "sasl.h"
 #include "wire.h"
 
 #define POP3_CMD_MAX 512	/* a command line with CRLF (RFC 2449: 255) */
-#define POP3_SASL_MAX 2048	/* an AUTH continuation line */
-#define POP3_NAME_MAX 255	/* user name */
-#define POP3_PASS_MAX 1024
+#define POP3_SASL_MAX SASL_LINE_MAX /* an AUTH continuation line */
+#define POP3_NAME_MAX SASL_USER_MAX /* user name */
+#define POP3_PASS_MAX SASL_PASS_MAX
 #define POP3_UIDL_MAX 70	/* RFC 1939: 1 to 70 characters 0x21-0x7E */
 /* The longest LIST or UIDL listing line, "4294967295 <uidl>\r\n": a
  * listing is written whole, so the output buffer needs (n + 2) times this

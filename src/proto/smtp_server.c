@@ -7,6 +7,7 @@
  * client counts toward max_errors; past it the core says 421 and closes.
  */
 #include "smtp_server.h"
+#include "sasl.h"
 #include "wire.h"
 
 #include <stdio.h>
@@ -42,14 +43,14 @@ struct smtp_server {
 	char bare;		/* REJECT: first bare 'C'R or 'L'F, or 0 */
 	char *norm;		/* NORMALIZE: the line, its CRs made spaces */
 	/* AUTH */
-	enum { SASL_NONE, SASL_PLAIN, SASL_LOGIN_USER, SASL_LOGIN_PASS } sasl;
+	struct sasl sasl;	/* the exchange, the password while checked */
+	enum sasl_mech mech;	/* of the last AUTH */
 	bool authed;
 	unsigned auth_fails;
 	/* TLS */
 	bool secure;
 	bool plain_auth;	/* AUTH allowed without TLS */
 	char user[SMTP_USER_MAX + 1];
-	char pass[SMTP_PASS_MAX + 1];
 };
 
 typedef enum smtp_act cmd_fn(struct smtp_server *, const char *, size_t,
@@ -61,6 +62,8 @@ static cmd_fn cmd_starttls;
 static enum smtp_act feed_sasl(struct smtp_server *, const char *, size_t,
 			       struct buf *);
 static enum smtp_act auth_refused(struct smtp_server *, struct buf *);
+static enum smtp_act auth_result(struct smtp_server *, enum sasl_result,
+				 struct buf *);
 static enum smtp_act feed_data(struct smtp_server *, const char *, size_t,
 			       struct buf *);
 
@@ -84,6 +87,7 @@ smtp_server_new(const struct smtp_conf *conf)
 
 	s->conf = conf;
 	s->state = ST_INIT;
+	sasl_init(&s->sasl, 0);
 	return s;
 }
 
@@ -94,7 +98,7 @@ smtp_server_free(struct smtp_server **sp)
 		return;
 	free((*sp)->rcpts);
 	free((*sp)->norm);
-	explicit_bzero((*sp)->pass, sizeof((*sp)->pass));
+	sasl_wipe(&(*sp)->sasl);
 	free(*sp);
 	*sp = NULL;
 }
@@ -162,7 +166,7 @@ smtp_server_max_line(const struct smtp_server *s)
 bool
 smtp_server_in_sasl(const struct smtp_server *s)
 {
-	return s->sasl != SASL_NONE;
+	return sasl_active(&s->sasl);
 }
 
 bool
@@ -222,7 +226,7 @@ smtp_server_feed(struct smtp_server *s, const char *line, size_t len,
 		return SMTP_ACT_NONE; /* caller bug; nothing to say */
 	if (s->state == ST_DATA)
 		return feed_data(s, line, len, out);
-	if (s->sasl != SASL_NONE)
+	if (sasl_active(&s->sasl))
 		return feed_sasl(s, line, len, out);
 
 	/* strip the line end: CRLF, or a bare LF as many clients send */
@@ -805,7 +809,7 @@ smtp_server_done(struct smtp_server *s, enum smtp_result r, const char *info,
 			buf_line(out, "550 5.1.1 <%s>: User unknown", txt);
 		return SMTP_ACT_NONE;
 	case SMTP_ACT_AUTH:
-		explicit_bzero(s->pass, sizeof(s->pass));
+		sasl_wipe(&s->sasl);
 		s->req.pass = NULL;
 		if (r == SMTP_R_OK) {
 			s->authed = true;
@@ -887,56 +891,35 @@ auth_refused(struct smtp_server *s, struct buf *out)
 	return SMTP_ACT_CLOSE;
 }
 
+/*
+ * What the SASL exchange said, as a reply: LOGIN's malformed fields are
+ * 501 as bad base64 is, PLAIN's are a refused login (535).
+ */
 static enum smtp_act
-auth_check(struct smtp_server *s)
+auth_result(struct smtp_server *s, enum sasl_result r, struct buf *out)
 {
-	s->req.user = s->user;
-	s->req.pass = s->pass;
-	s->pending = SMTP_ACT_AUTH;
-	return SMTP_ACT_AUTH;
-}
-
-/* Decodes one base64 SASL token into a NUL-terminated string. */
-static int
-sasl_decode(const char *in, size_t len, char *out, size_t size,
-	    size_t *outlen)
-{
-	if (b64_decode(in, len, out, size - 1, outlen) == -1)
-		return -1;
-	out[*outlen] = '\0';
-	return 0;
-}
-
-static enum smtp_act
-sasl_plain(struct smtp_server *s, const char *in, size_t len,
-	   struct buf *out)
-{
-	char raw[SMTP_AUTH_LINE_MAX];
-	const char *authz, *authc, *pass;
-	size_t n, za, zc;
-
-	if (sasl_decode(in, len, raw, sizeof(raw), &n) == -1)
-		return fail(s, out, "501 5.5.2 Error: bad base64 in AUTH");
-	authz = raw;
-	za = strnlen(authz, n);
-	if (za >= n)
-		goto bad;
-	authc = raw + za + 1;
-	zc = strnlen(authc, n - za - 1);
-	if (za + 1 + zc >= n)
-		goto bad;
-	pass = authc + zc + 1;
-	if (memchr(pass, '\0', n - za - zc - 2) != NULL || zc == 0 ||
-	    (za > 0 && strcmp(authz, authc) != 0) || zc > SMTP_USER_MAX ||
-	    strlen(pass) > SMTP_PASS_MAX)
-		goto bad;
-	memcpy(s->user, authc, zc + 1);
-	memcpy(s->pass, pass, strlen(pass) + 1);
-	explicit_bzero(raw, sizeof(raw));
-	return auth_check(s);
-bad:
-	explicit_bzero(raw, sizeof(raw));
-	return auth_refused(s, out);
+	switch (r) {
+	case SASL_OK:
+		snprintf(s->user, sizeof(s->user), "%s", sasl_user(&s->sasl));
+		s->req.user = s->user;
+		s->req.pass = sasl_pass(&s->sasl);
+		s->pending = SMTP_ACT_AUTH;
+		return SMTP_ACT_AUTH;
+	case SASL_MORE:
+		buf_line(out, "334 %s", sasl_challenge(&s->sasl));
+		return SMTP_ACT_NONE;
+	case SASL_CANCELLED:
+		return fail(s, out, "501 5.0.0 Error: authentication "
+				    "cancelled");
+	case SASL_MALFORMED:
+	case SASL_AUTHZID:
+		if (s->mech == SASL_MECH_PLAIN)
+			return auth_refused(s, out);
+		/* FALLTHROUGH */
+	case SASL_BAD_BASE64:
+		break;
+	}
+	return fail(s, out, "501 5.5.2 Error: bad base64 in AUTH");
 }
 
 static enum smtp_act
@@ -964,70 +947,24 @@ cmd_auth(struct smtp_server *s, const char *arg, size_t len, struct buf *out)
 	while (init < arg + len && *init == ' ')
 		init++;
 	ilen = (size_t)(arg + len - init);
-	if (mlen == 5 && strncasecmp(arg, "PLAIN", 5) == 0) {
-		if (ilen == 0) {
-			s->sasl = SASL_PLAIN;
-			buf_line(out, "334 ");
-			return SMTP_ACT_NONE;
-		}
-		if (ilen == 1 && *init == '=')
-			return sasl_plain(s, "", 0, out);
-		return sasl_plain(s, init, ilen, out);
-	}
-	if (mlen == 5 && strncasecmp(arg, "LOGIN", 5) == 0) {
-		size_t n;
-
-		if (ilen == 0) {
-			s->sasl = SASL_LOGIN_USER;
-			buf_line(out, "334 VXNlcm5hbWU6"); /* Username: */
-			return SMTP_ACT_NONE;
-		}
-		if (sasl_decode(init, ilen, s->user, sizeof(s->user), &n) ==
-			    -1 ||
-		    strlen(s->user) != n || n == 0)
-			return fail(s, out,
-				    "501 5.5.2 Error: bad base64 in AUTH");
-		s->sasl = SASL_LOGIN_PASS;
-		buf_line(out, "334 UGFzc3dvcmQ6"); /* Password: */
-		return SMTP_ACT_NONE;
-	}
-	if (mlen == 0)
+	s->mech = sasl_mech_parse(arg, mlen);
+	if (s->mech == SASL_MECH_NONE && mlen == 0)
 		return fail(s, out, "501 5.5.4 Syntax: AUTH mechanism");
-	return fail(s, out, "504 5.5.4 Error: unsupported authentication "
-			    "mechanism");
+	if (s->mech == SASL_MECH_NONE)
+		return fail(s, out, "504 5.5.4 Error: unsupported "
+				    "authentication mechanism");
+	return auth_result(s, sasl_start(&s->sasl, s->mech,
+					 ilen > 0 ? init : NULL, ilen),
+			   out);
 }
 
 static enum smtp_act
 feed_sasl(struct smtp_server *s, const char *line, size_t len,
 	  struct buf *out)
 {
-	int mode = s->sasl;
-	size_t n;
-
-	s->sasl = SASL_NONE;
 	if (len > 0 && line[len - 1] == '\n')
 		len--;
 	if (len > 0 && line[len - 1] == '\r')
 		len--;
-	if (len == 1 && line[0] == '*')
-		return fail(s, out, "501 5.0.0 Error: authentication "
-				    "cancelled");
-	if (mode == SASL_PLAIN)
-		return sasl_plain(s, line, len, out);
-	if (mode == SASL_LOGIN_USER) {
-		if (sasl_decode(line, len, s->user, sizeof(s->user), &n) ==
-			    -1 ||
-		    strlen(s->user) != n || n == 0)
-			return fail(s, out,
-				    "501 5.5.2 Error: bad base64 in AUTH");
-		s->sasl = SASL_LOGIN_PASS;
-		buf_line(out, "334 UGFzc3dvcmQ6");
-		return SMTP_ACT_NONE;
-	}
-	if (sasl_decode(line, len, s->pass, sizeof(s->pass), &n) == -1 ||
-	    strlen(s->pass) != n) {
-		explicit_bzero(s->pass, sizeof(s->pass));
-		return fail(s, out, "501 5.5.2 Error: bad base64 in AUTH");
-	}
-	return auth_check(s);
+	return auth_result(s, sasl_step(&s->sasl, line, len), out);
 }

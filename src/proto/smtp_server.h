@@ -47,11 +47,12 @@
 
 #include "../lib/addr.h"
 #include "../lib/buf.h"
+#include "sasl.h"
 
 #define SMTP_CMD_MAX 512	/* command line with CRLF, RFC 5321 4.5.3.1.4 */
-#define SMTP_AUTH_LINE_MAX 2048 /* AUTH lines where AUTH is offered */
-#define SMTP_USER_MAX 255	/* SASL authentication identity */
-#define SMTP_PASS_MAX 1024
+#define SMTP_AUTH_LINE_MAX SASL_LINE_MAX /* lines where AUTH is offered */
+#define SMTP_USER_MAX SASL_USER_MAX /* SASL authentication identity */
+#define SMTP_PASS_MAX SASL_PASS_MAX
 
 /* What a bare LF or bare CR inside DATA does (smtp.bare_newline). */
 enum smtp_bare_newline {
