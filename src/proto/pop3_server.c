@@ -732,6 +732,33 @@ pop3_server_in_sasl(const struct pop3_server *s)
 	return sasl_active(&s->sasl);
 }
 
+const char *
+pop3_server_trace_in(const struct pop3_server *s, const char *line,
+		     size_t len, size_t *len_r)
+{
+	static const struct {
+		const char *cmd, *shown; /* a command, what shows of it */
+	} secret[] = {
+		{"PASS ", "PASS ****"},
+		{"AUTH PLAIN ", "AUTH PLAIN ****"},
+	};
+
+	if (sasl_active(&s->sasl)) {
+		*len_r = 4;
+		return "****";
+	}
+	for (size_t i = 0; i < sizeof(secret) / sizeof(secret[0]); i++) {
+		size_t n = strlen(secret[i].cmd);
+
+		if (len >= n && strncasecmp(line, secret[i].cmd, n) == 0) {
+			*len_r = strlen(secret[i].shown);
+			return secret[i].shown;
+		}
+	}
+	*len_r = len;
+	return line;
+}
+
 const struct pop3_req *
 pop3_server_req(const struct pop3_server *s)
 {

@@ -128,6 +128,15 @@ bool pop3_server_pending(const struct pop3_server *s);
 bool pop3_server_logged_in(const struct pop3_server *s);
 /* The next line is an AUTH response (a secret: mask it in traces). */
 bool pop3_server_in_sasl(const struct pop3_server *s);
+/*
+ * What a trace may show of the client line line[0..len), asked before the
+ * line is fed (feeding changes the state): the text to show, its length
+ * in *len_r.  The line itself, or in place of a secret "PASS ****",
+ * "AUTH PLAIN ****" (an initial response) or "****" (a response line);
+ * it points into line or is static.
+ */
+const char *pop3_server_trace_in(const struct pop3_server *s,
+				 const char *line, size_t len, size_t *len_r);
 const struct pop3_req *pop3_server_req(const struct pop3_server *s);
 
 #endif

@@ -169,6 +169,34 @@ smtp_server_in_sasl(const struct smtp_server *s)
 	return sasl_active(&s->sasl);
 }
 
+const char *
+smtp_server_trace_in(const struct smtp_server *s, const char *line,
+		     size_t len, size_t *len_r)
+{
+	size_t n;
+
+	if (sasl_active(&s->sasl)) {
+		*len_r = 15;
+		return "(SASL response)";
+	}
+	if (s->state == ST_DATA) {
+		if (len != 3 || memcmp(line, ".\r\n", 3) != 0)
+			return NULL; /* message text: not traced */
+		*len_r = len;
+		return line;
+	}
+	*len_r = len;
+	if (len <= 5 || strncasecmp(line, "AUTH ", 5) != 0)
+		return line;
+	/* "AUTH" and its mechanism: an initial response is a secret */
+	for (n = 5; n < len && line[n] != ' ' && line[n] != '\r' &&
+		    line[n] != '\n' && line[n] != '\0';
+	     n++)
+		;
+	*len_r = n;
+	return line;
+}
+
 bool
 smtp_server_pending(const struct smtp_server *s)
 {

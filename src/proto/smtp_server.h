@@ -148,6 +148,16 @@ bool smtp_server_pending(const struct smtp_server *s);
 bool smtp_server_in_data(const struct smtp_server *s);
 /* The next line is a SASL response (a secret: mask it in traces). */
 bool smtp_server_in_sasl(const struct smtp_server *s);
+/*
+ * What a trace may show of the client line line[0..len), asked before the
+ * line is fed (feeding changes the state): the text to show, its length
+ * in *len_r; or NULL when the line is not traced (message text, all but
+ * its end).  The text is the line, or of an AUTH command only the
+ * mechanism (never the initial response), or "(SASL response)" for a
+ * response line; it points into line or is static.
+ */
+const char *smtp_server_trace_in(const struct smtp_server *s,
+				 const char *line, size_t len, size_t *len_r);
 const struct smtp_req *smtp_server_req(const struct smtp_server *s);
 void smtp_server_txn(const struct smtp_server *s, struct smtp_txn *t);
 
