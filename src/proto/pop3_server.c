@@ -1,11 +1,14 @@
 /*
  * pop3_server - the sans-I/O POP3 server core; see pop3_server.h.
  *
- * Commands come from one table with the states they are valid in; each
- * handler checks its arguments before it acts.  Every -ERR the client
- * caused (unknown command, bad syntax, wrong state, no such message)
- * counts toward max_errors; failed logins count toward max_auth_failures.
- * Past either the core says -ERR and closes.
+ * Commands come from one table with the states they are valid in and
+ * what else they need (logins allowed here, a USER before, STLS offered,
+ * no TLS yet), checked once by the dispatcher, after Dovecot's
+ * pop3_commands[]; each handler checks its arguments before it acts.
+ * Every -ERR the client caused (unknown command, bad syntax, wrong state,
+ * no such message) counts toward max_errors; failed logins count toward
+ * max_auth_failures.  Past either the core says -ERR and closes.  The
+ * answer to each action (login, RETR, UPDATE) has a function of its own.
  */
 #include "pop3_server.h"
 
@@ -22,8 +25,15 @@ enum state {
 	ST_CLOSED,
 };
 
-#define IN_AUTH 1	/* valid in AUTHORIZATION */
-#define IN_TRANS 2	/* valid in TRANSACTION */
+/* What a command needs; the dispatcher checks them in this order. */
+enum {
+	IN_AUTH = 1 << 0,	/* valid in AUTHORIZATION */
+	IN_TRANS = 1 << 1,	/* valid in TRANSACTION */
+	P_LOGIN = 1 << 2,	/* logins allowed (TLS, or in the clear) */
+	P_USER = 1 << 3,	/* after USER */
+	P_STLS = 1 << 4,	/* conf->stls */
+	P_CLEAR = 1 << 5,	/* not under TLS yet */
+};
 
 struct pop3_server {
 	const struct pop3_conf *conf;
@@ -53,18 +63,23 @@ static enum pop3_act auth_result(struct pop3_server *, enum sasl_result,
 static const struct cmd {
 	const char *name;
 	cmd_fn *fn;
-	int states;
+	unsigned flags;
 } CMDS[] = {
-	{"USER", cmd_user, IN_AUTH},  {"PASS", cmd_pass, IN_AUTH},
-	{"APOP", cmd_apop, IN_AUTH},  {"AUTH", cmd_auth, IN_AUTH},
+	{"USER", cmd_user, IN_AUTH | P_LOGIN},
+	{"PASS", cmd_pass, IN_AUTH | P_LOGIN | P_USER},
+	{"APOP", cmd_apop, IN_AUTH},
+	{"AUTH", cmd_auth, IN_AUTH | P_LOGIN},
 	{"QUIT", cmd_quit, IN_AUTH | IN_TRANS},
 	{"CAPA", cmd_capa, IN_AUTH | IN_TRANS},
-	{"STLS", cmd_stls, IN_AUTH},
+	{"STLS", cmd_stls, IN_AUTH | P_STLS | P_CLEAR},
 	{"STAT", cmd_stat, IN_TRANS}, {"LIST", cmd_list, IN_TRANS},
 	{"RETR", cmd_retr, IN_TRANS}, {"DELE", cmd_dele, IN_TRANS},
 	{"NOOP", cmd_noop, IN_TRANS}, {"RSET", cmd_rset, IN_TRANS},
 	{"TOP", cmd_top, IN_TRANS},   {"UIDL", cmd_uidl, IN_TRANS},
 };
+
+static bool allowed(struct pop3_server *, const struct cmd *, struct buf *,
+		    enum pop3_act *);
 
 struct pop3_server *
 pop3_server_new(const struct pop3_conf *conf)
@@ -139,7 +154,7 @@ feed_command(struct pop3_server *s, const char *text, struct buf *out)
 	char name[8];
 	const char *args;
 	size_t n, i;
-	int where;
+	enum pop3_act act;
 
 	n = strcspn(text, " ");
 	if (n == 0 || n >= sizeof(name))
@@ -149,15 +164,11 @@ feed_command(struct pop3_server *s, const char *text, struct buf *out)
 		name[i] = (char)toupper((unsigned char)text[i]);
 	name[n] = '\0';
 	args = text[n] == ' ' ? text + n + 1 : NULL;
-	where = s->state == ST_TRANS ? IN_TRANS : IN_AUTH;
 	for (i = 0; i < sizeof(CMDS) / sizeof(CMDS[0]); i++) {
 		if (strcmp(CMDS[i].name, name) != 0)
 			continue;
-		if (!(CMDS[i].states & where))
-			return fail(s, out, where == IN_TRANS
-				    ? "Already logged in"
-				    : "Not logged in; use USER and PASS, "
-				      "or AUTH");
+		if (!allowed(s, &CMDS[i], out, &act))
+			return act;
 		return CMDS[i].fn(s, args, out);
 	}
 	return fail(s, out, "Not supported");
@@ -282,13 +293,37 @@ need_tls(struct pop3_server *s, struct buf *out)
 		      "non-secure connections");
 }
 
+/*
+ * Whether command c may run in this state; if not, *act_r is the answer
+ * (the -ERR written).
+ */
+static bool
+allowed(struct pop3_server *s, const struct cmd *c, struct buf *out,
+	enum pop3_act *act_r)
+{
+	unsigned f = c->flags;
+
+	if (!(f & (s->state == ST_TRANS ? IN_TRANS : IN_AUTH)))
+		*act_r = fail(s, out, s->state == ST_TRANS
+				      ? "Already logged in"
+				      : "Not logged in; use USER and PASS, "
+					"or AUTH");
+	else if ((f & P_LOGIN) && !login_usable(s))
+		*act_r = need_tls(s, out);
+	else if ((f & P_USER) && s->state != ST_USER)
+		*act_r = fail(s, out, "USER first");
+	else if ((f & P_STLS) && !s->conf->stls)
+		*act_r = fail(s, out, "Not supported");
+	else if ((f & P_CLEAR) && s->secure)
+		*act_r = fail(s, out, "Command not permitted when TLS active");
+	else
+		return true;
+	return false;
+}
+
 static enum pop3_act
 cmd_stls(struct pop3_server *s, const char *args, struct buf *out)
 {
-	if (!s->conf->stls)
-		return fail(s, out, "Not supported");
-	if (s->secure)
-		return fail(s, out, "Command not permitted when TLS active");
 	if (args != NULL)
 		return fail(s, out, "Syntax error: STLS takes no argument");
 	buf_line(out, "+OK Begin TLS negotiation now");
@@ -302,8 +337,6 @@ cmd_stls(struct pop3_server *s, const char *args, struct buf *out)
 static enum pop3_act
 cmd_user(struct pop3_server *s, const char *args, struct buf *out)
 {
-	if (!login_usable(s))
-		return need_tls(s, out);
 	if (args == NULL || !valid_user(args)) {
 		s->state = ST_AUTH;
 		return fail(s, out, "Syntax error: USER name");
@@ -327,10 +360,6 @@ login(struct pop3_server *s)
 static enum pop3_act
 cmd_pass(struct pop3_server *s, const char *args, struct buf *out)
 {
-	if (!login_usable(s))
-		return need_tls(s, out);
-	if (s->state != ST_USER)
-		return fail(s, out, "USER first");
 	if (args == NULL || strlen(args) > POP3_PASS_MAX) {
 		s->state = ST_AUTH;
 		return fail(s, out, "Syntax error: PASS password");
@@ -381,8 +410,6 @@ cmd_auth(struct pop3_server *s, const char *args, struct buf *out)
 {
 	size_t n;
 
-	if (!login_usable(s))
-		return need_tls(s, out);
 	if (args == NULL) {
 		/* the mechanism list, as most servers answer a bare AUTH */
 		buf_line(out, "+OK SASL mechanisms follow");
@@ -612,6 +639,51 @@ pop3_server_set_mailbox(struct pop3_server *s, const struct pop3_msg *msgs,
 	s->dele = xcalloc(n + 1, sizeof(*s->dele));
 }
 
+static enum pop3_act
+logged_in(struct pop3_server *s, struct buf *out)
+{
+	unsigned count;
+	size_t size;
+
+	if (s->dele == NULL)
+		pop3_server_set_mailbox(s, NULL, 0);
+	s->state = ST_TRANS;
+	totals(s, &count, &size);
+	buf_line(out, "+OK Logged in, %u messages (%zu octets)", count, size);
+	return POP3_ACT_NONE;
+}
+
+static enum pop3_act
+login_refused(struct pop3_server *s, enum pop3_result r, struct buf *out)
+{
+	s->state = ST_AUTH;
+	switch (r) {
+	case POP3_R_OK:
+		break; /* not refused; login_done() does not get here */
+	case POP3_R_BADAUTH:
+		if (++s->auth_failures >= s->conf->max_auth_failures) {
+			buf_line(out, "-ERR [AUTH] Too many failed logins, "
+				 "closing connection");
+			s->state = ST_CLOSED;
+			return POP3_ACT_CLOSE;
+		}
+		buf_line(out, "-ERR [AUTH] Invalid user name or password");
+		break;
+	case POP3_R_INUSE:
+		buf_line(out, "-ERR [IN-USE] Mailbox is in use by another "
+			 "session");
+		break;
+	case POP3_R_TEMP:
+		buf_line(out, "-ERR [SYS/TEMP] Cannot open the mailbox now, "
+			 "try again later");
+		break;
+	case POP3_R_PERM:
+		buf_line(out, "-ERR [SYS/PERM] Cannot open the mailbox");
+		break;
+	}
+	return POP3_ACT_NONE;
+}
+
 enum pop3_act
 pop3_server_login_done(struct pop3_server *s, enum pop3_result r,
 		       struct buf *out)
@@ -622,45 +694,9 @@ pop3_server_login_done(struct pop3_server *s, enum pop3_result r,
 	explicit_bzero(s->pass, sizeof(s->pass));
 	sasl_wipe(&s->sasl);
 	s->req.pass = NULL;
-	switch (r) {
-	case POP3_R_OK: {
-		unsigned count;
-		size_t size;
-
-		if (s->dele == NULL)
-			pop3_server_set_mailbox(s, NULL, 0);
-		s->state = ST_TRANS;
-		totals(s, &count, &size);
-		buf_line(out, "+OK Logged in, %u messages (%zu octets)", count,
-			 size);
-		return POP3_ACT_NONE;
-	}
-	case POP3_R_BADAUTH:
-		s->state = ST_AUTH;
-		if (++s->auth_failures >= s->conf->max_auth_failures) {
-			buf_line(out, "-ERR [AUTH] Too many failed logins, "
-				 "closing connection");
-			s->state = ST_CLOSED;
-			return POP3_ACT_CLOSE;
-		}
-		buf_line(out, "-ERR [AUTH] Invalid user name or password");
-		return POP3_ACT_NONE;
-	case POP3_R_INUSE:
-		s->state = ST_AUTH;
-		buf_line(out, "-ERR [IN-USE] Mailbox is in use by another "
-			 "session");
-		return POP3_ACT_NONE;
-	case POP3_R_TEMP:
-		s->state = ST_AUTH;
-		buf_line(out, "-ERR [SYS/TEMP] Cannot open the mailbox now, try "
-			 "again later");
-		return POP3_ACT_NONE;
-	case POP3_R_PERM:
-		s->state = ST_AUTH;
-		buf_line(out, "-ERR [SYS/PERM] Cannot open the mailbox");
-		return POP3_ACT_NONE;
-	}
-	return POP3_ACT_NONE;
+	if (r == POP3_R_OK)
+		return logged_in(s, out);
+	return login_refused(s, r, out);
 }
 
 void
@@ -674,6 +710,30 @@ pop3_server_retr_begin(struct pop3_server *s, struct buf *out)
 		buf_line(out, "+OK Top of message follows");
 }
 
+static enum pop3_act
+done_retr(enum pop3_result r, struct buf *out)
+{
+	if (r == POP3_R_OK)
+		return POP3_ACT_NONE; /* the text has been sent */
+	buf_line(out, r == POP3_R_PERM
+			      ? "-ERR [SYS/PERM] Message cannot be read"
+			      : "-ERR [SYS/TEMP] Message cannot be read now");
+	return POP3_ACT_NONE;
+}
+
+static enum pop3_act
+done_update(struct pop3_server *s, enum pop3_result r, struct buf *out)
+{
+	s->state = ST_CLOSED;
+	if (r == POP3_R_OK)
+		buf_line(out, "+OK owlpost POP3 server signing off (%u "
+			 "messages deleted)", s->req.ndele);
+	else
+		buf_line(out, "-ERR [SYS/TEMP] Some deleted messages were not "
+			 "removed");
+	return POP3_ACT_CLOSE;
+}
+
 enum pop3_act
 pop3_server_done(struct pop3_server *s, enum pop3_result r, struct buf *out)
 {
@@ -682,22 +742,9 @@ pop3_server_done(struct pop3_server *s, enum pop3_result r, struct buf *out)
 	if (was != POP3_ACT_RETR && was != POP3_ACT_UPDATE)
 		return POP3_ACT_NONE;
 	s->pending = POP3_ACT_NONE;
-	if (was == POP3_ACT_RETR) {
-		if (r == POP3_R_OK)
-			return POP3_ACT_NONE;
-		buf_line(out, r == POP3_R_PERM
-			      ? "-ERR [SYS/PERM] Message cannot be read"
-			      : "-ERR [SYS/TEMP] Message cannot be read now");
-		return POP3_ACT_NONE;
-	}
-	s->state = ST_CLOSED;
-	if (r == POP3_R_OK)
-		buf_line(out, "+OK owlpost POP3 server signing off (%u messages "
-			 "deleted)", s->req.ndele);
-	else
-		buf_line(out, "-ERR [SYS/TEMP] Some deleted messages were not "
-			 "removed");
-	return POP3_ACT_CLOSE;
+	if (was == POP3_ACT_RETR)
+		return done_retr(r, out);
+	return done_update(s, r, out);
 }
 
 void
