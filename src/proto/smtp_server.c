@@ -28,6 +28,13 @@ enum state {
 	ST_CLOSED,
 };
 
+/* smtp.bare_newline = reject: what the message held first, if anything. */
+enum bare {
+	BARE_NONE,
+	BARE_CR,
+	BARE_LF,
+};
+
 struct smtp_server {
 	const struct smtp_conf *conf;
 	enum state state;
@@ -44,7 +51,7 @@ struct smtp_server {
 	bool prev_crlf;
 	bool too_big;
 	bool line_too_long;
-	char bare;		/* REJECT: first bare 'C'R or 'L'F, or 0 */
+	enum bare bare;		/* REJECT: the first bare CR or LF seen */
 	char *norm;		/* NORMALIZE: the line, its CRs made spaces */
 	/* AUTH */
 	struct sasl sasl;	/* the exchange, the password while checked */
@@ -170,7 +177,7 @@ reset_txn(struct smtp_server *s)
 	s->size = 0;
 	s->too_big = false;
 	s->line_too_long = false;
-	s->bare = 0;
+	s->bare = BARE_NONE;
 	if (s->state > ST_HELO && s->state != ST_CLOSED)
 		s->state = ST_HELO;
 }
@@ -650,7 +657,7 @@ cmd_data(struct smtp_server *s, const char *arg, size_t len, struct buf *out)
 	s->prev_crlf = true; /* the DATA command's CRLF */
 	s->too_big = false;
 	s->line_too_long = false;
-	s->bare = 0;
+	s->bare = BARE_NONE;
 	return SMTP_ACT_DATA_START;
 }
 
@@ -667,10 +674,10 @@ end_data(struct smtp_server *s, struct buf *out)
 		reset_txn(s);
 		return SMTP_ACT_DATA_ABORT;
 	}
-	if (s->bare != 0) {
+	if (s->bare != BARE_NONE) {
 		/* after the end only, as Postfix does: never mid-message */
 		buf_line(out, "550 5.5.2 Error: bare <%s> received",
-			 s->bare == 'C' ? "CR" : "LF");
+			 s->bare == BARE_CR ? "CR" : "LF");
 		reset_txn(s);
 		return SMTP_ACT_DATA_ABORT;
 	}
@@ -691,8 +698,8 @@ bare_cr(struct smtp_server *s, const char *line, size_t len)
 	if (memchr(line, '\r', len) == NULL)
 		return line;
 	if (s->conf->bare_newline == SMTP_BARE_REJECT) {
-		if (s->bare == 0)
-			s->bare = 'C';
+		if (s->bare == BARE_NONE)
+			s->bare = BARE_CR;
 		return line;
 	}
 	if (s->norm == NULL)
@@ -719,8 +726,8 @@ feed_data(struct smtp_server *s, const char *line, size_t len,
 			len--;
 			crlf = true;
 		} else if (s->conf->bare_newline == SMTP_BARE_REJECT &&
-			   s->bare == 0) {
-			s->bare = 'L';
+			   s->bare == BARE_NONE) {
+			s->bare = BARE_LF;
 		}
 	}
 	s->prev_crlf = crlf;
@@ -739,7 +746,7 @@ feed_data(struct smtp_server *s, const char *line, size_t len,
 	if (s->too_big || s->line_too_long)
 		return SMTP_ACT_NONE;
 	line = bare_cr(s, line, len);
-	if (s->bare != 0)
+	if (s->bare != BARE_NONE)
 		return SMTP_ACT_NONE;
 	s->req.data = line;
 	s->req.len = len;
