@@ -192,7 +192,7 @@ pop3_server_feed(struct pop3_server *s, const char *line, size_t len,
 				  out);
 	else
 		act = feed_command(s, text, out);
-	explicit_bzero(text, sizeof(text)); /* it may hold a password */
+	explicit_bzero(text, strlen(text)); /* it may hold a password */
 	return act;
 }
 

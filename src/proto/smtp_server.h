@@ -27,9 +27,9 @@
  * unless conf->vrfy, which makes it an action; EXPN is 502.
  *
  * With conf->auth (the submission listener) EHLO offers AUTH PLAIN LOGIN
- * (RFC 4954), MAIL before a successful AUTH is 530 5.7.0, and done(AUTH)
- * answers 235, 535 5.7.8 (counted toward max_auth_failures) or 454.  NULs
- * in the text are kept as data.
+ * (RFC 4954, decoded by sasl.h), MAIL before a successful AUTH is 530
+ * 5.7.0, and done(AUTH) answers 235, 535 5.7.8 (counted toward
+ * max_auth_failures) or 454.  NULs in the text are kept as data.
  *
  * With conf->starttls EHLO offers STARTTLS (RFC 3207) until the session is
  * secure; STARTTLS answers 220 and returns SMTP_ACT_STARTTLS, a notice:
