@@ -80,7 +80,8 @@ static enum smtp_act feed_data(struct smtp_server *, const char *, size_t,
 
 /*
  * What a command needs before its handler runs.  check_flags() tests them
- * in the order of their values and answers the first that fails.
+ * in the order of their values and answers the first that fails.  No
+ * command runs during a SASL exchange: its lines are responses.
  */
 enum {
 	C_NOARG = 1 << 0,	/* takes no argument: 501 Syntax */
