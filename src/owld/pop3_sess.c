@@ -234,21 +234,17 @@ on_secured(void *arg)
 	owld_tls_secured("pop3", s->id, s->conn);
 }
 
-/* Traces a client line, with any secret in it masked. */
+/* Traces a client line, with any secret in it masked as the core says. */
 static void
 trace_in(struct pop3_sess *s, const char *line, size_t len)
 {
+	const char *shown;
+	size_t n;
+
 	if (!log_trace_enabled())
 		return;
-	if (pop3_server_in_sasl(s->core)) {
-		log_trace("pop3", s->id, 'C', "****", 4);
-	} else if (len >= 5 && strncasecmp(line, "PASS ", 5) == 0) {
-		log_trace("pop3", s->id, 'C', "PASS ****", 9);
-	} else if (len >= 11 && strncasecmp(line, "AUTH PLAIN ", 11) == 0) {
-		log_trace("pop3", s->id, 'C', "AUTH PLAIN ****", 15);
-	} else {
-		log_trace("pop3", s->id, 'C', line, len);
-	}
+	shown = pop3_server_trace_in(s->core, line, len, &n);
+	log_trace("pop3", s->id, 'C', shown, n);
 }
 
 static bool

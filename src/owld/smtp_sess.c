@@ -220,17 +220,12 @@ static bool
 on_line(void *arg, const char *line, size_t len)
 {
 	struct smtp_sess *s = arg;
-	bool data = smtp_server_in_data(s->core);
+	const char *shown;	/* the line, secrets masked, as the core says */
+	size_t n;
 
-	if (smtp_server_in_sasl(s->core))
-		log_trace("smtp", s->id, 'C', "(SASL response)", 15);
-	else if (!data && len > 5 && strncasecmp(line, "AUTH ", 5) == 0)
-		log_trace("smtp", s->id, 'C', line,
-			  strcspn(line + 5, " \r\n") + 5);
-	else if (!data)
-		log_trace("smtp", s->id, 'C', line, len);
-	else if (len == 3 && memcmp(line, ".\r\n", 3) == 0)
-		log_trace("smtp", s->id, 'C', line, len);
+	shown = smtp_server_trace_in(s->core, line, len, &n);
+	if (shown != NULL)
+		log_trace("smtp", s->id, 'C', shown, n);
 	run_act(s, smtp_server_feed(s->core, line, len, s->out));
 	flush(s);
 	return !smtp_server_pending(s->core) && !conn_closing(s->conn);

@@ -1,11 +1,14 @@
 /*
  * pop3_server - the sans-I/O POP3 server core; see pop3_server.h.
  *
- * Commands come from one table with the states they are valid in; each
- * handler checks its arguments before it acts.  Every -ERR the client
- * caused (unknown command, bad syntax, wrong state, no such message)
- * counts toward max_errors; failed logins count toward max_auth_failures.
- * Past either the core says -ERR and closes.
+ * Commands come from one table with the states they are valid in and
+ * what else they need (logins allowed here, a USER before, STLS offered,
+ * no TLS yet), checked once by the dispatcher, after Dovecot's
+ * pop3_commands[]; each handler checks its arguments before it acts.
+ * Every -ERR the client caused (unknown command, bad syntax, wrong state,
+ * no such message) counts toward max_errors; failed logins count toward
+ * max_auth_failures.  Past either the core says -ERR and closes.  The
+ * answer to each action (login, RETR, UPDATE) has a function of its own.
  */
 #include "pop3_server.h"
 
@@ -18,13 +21,19 @@
 enum state {
 	ST_AUTH,	/* AUTHORIZATION, no USER yet */
 	ST_USER,	/* AUTHORIZATION, USER given */
-	ST_SASL,	/* AUTH PLAIN waiting for its response line */
 	ST_TRANS,	/* TRANSACTION */
 	ST_CLOSED,
 };
 
-#define IN_AUTH 1	/* valid in AUTHORIZATION */
-#define IN_TRANS 2	/* valid in TRANSACTION */
+/* What a command needs; the dispatcher checks them in this order. */
+enum {
+	IN_AUTH = 1 << 0,	/* valid in AUTHORIZATION */
+	IN_TRANS = 1 << 1,	/* valid in TRANSACTION */
+	P_LOGIN = 1 << 2,	/* logins allowed (TLS, or in the clear) */
+	P_USER = 1 << 3,	/* after USER */
+	P_STLS = 1 << 4,	/* conf->stls */
+	P_CLEAR = 1 << 5,	/* not under TLS yet */
+};
 
 struct pop3_server {
 	const struct pop3_conf *conf;
@@ -32,7 +41,8 @@ struct pop3_server {
 	enum pop3_act pending;
 	unsigned errors, auth_failures;
 	char user[POP3_NAME_MAX + 1];
-	char pass[POP3_PASS_MAX + 1];
+	char pass[POP3_PASS_MAX + 1];	/* PASS */
+	struct sasl sasl;	/* AUTH PLAIN; its response is under way */
 	const struct pop3_msg *msgs;
 	bool *dele;
 	unsigned nmsgs;
@@ -47,23 +57,29 @@ typedef enum pop3_act cmd_fn(struct pop3_server *, const char *,
 static cmd_fn cmd_user, cmd_pass, cmd_apop, cmd_auth, cmd_quit, cmd_capa;
 static cmd_fn cmd_stat, cmd_list, cmd_retr, cmd_dele, cmd_noop, cmd_rset;
 static cmd_fn cmd_top, cmd_uidl, cmd_stls;
-static enum pop3_act plain(struct pop3_server *, const char *, struct buf *);
+static enum pop3_act auth_result(struct pop3_server *, enum sasl_result,
+				 struct buf *);
 
 static const struct cmd {
 	const char *name;
 	cmd_fn *fn;
-	int states;
+	unsigned flags;
 } CMDS[] = {
-	{"USER", cmd_user, IN_AUTH},  {"PASS", cmd_pass, IN_AUTH},
-	{"APOP", cmd_apop, IN_AUTH},  {"AUTH", cmd_auth, IN_AUTH},
+	{"USER", cmd_user, IN_AUTH | P_LOGIN},
+	{"PASS", cmd_pass, IN_AUTH | P_LOGIN | P_USER},
+	{"APOP", cmd_apop, IN_AUTH},
+	{"AUTH", cmd_auth, IN_AUTH | P_LOGIN},
 	{"QUIT", cmd_quit, IN_AUTH | IN_TRANS},
 	{"CAPA", cmd_capa, IN_AUTH | IN_TRANS},
-	{"STLS", cmd_stls, IN_AUTH},
+	{"STLS", cmd_stls, IN_AUTH | P_STLS | P_CLEAR},
 	{"STAT", cmd_stat, IN_TRANS}, {"LIST", cmd_list, IN_TRANS},
 	{"RETR", cmd_retr, IN_TRANS}, {"DELE", cmd_dele, IN_TRANS},
 	{"NOOP", cmd_noop, IN_TRANS}, {"RSET", cmd_rset, IN_TRANS},
 	{"TOP", cmd_top, IN_TRANS},   {"UIDL", cmd_uidl, IN_TRANS},
 };
+
+static bool allowed(struct pop3_server *, const struct cmd *, struct buf *,
+		    enum pop3_act *);
 
 struct pop3_server *
 pop3_server_new(const struct pop3_conf *conf)
@@ -72,6 +88,9 @@ pop3_server_new(const struct pop3_conf *conf)
 
 	s->conf = conf;
 	s->state = ST_AUTH;
+	/* lenient as this core always was: "*" and "=" on either line */
+	sasl_init(&s->sasl,
+		  SASL_CANCEL_INITIAL | SASL_EMPTY_ALWAYS | SASL_USER_TOKEN);
 	return s;
 }
 
@@ -81,6 +100,7 @@ pop3_server_free(struct pop3_server **sp)
 	if (*sp == NULL)
 		return;
 	explicit_bzero((*sp)->pass, sizeof((*sp)->pass));
+	sasl_wipe(&(*sp)->sasl);
 	free((*sp)->dele);
 	free(*sp);
 	*sp = NULL;
@@ -108,7 +128,7 @@ pop3_server_greet(struct pop3_server *s, struct buf *out)
 size_t
 pop3_server_max_line(const struct pop3_server *s)
 {
-	return s->state == ST_SASL ? POP3_SASL_MAX : POP3_CMD_MAX;
+	return sasl_active(&s->sasl) ? POP3_SASL_MAX : POP3_CMD_MAX;
 }
 
 /* Strips the line end: CRLF or a lone LF; -1 if a CR or NUL is inside. */
@@ -127,24 +147,15 @@ strip(const char *line, size_t len, char *out, size_t size)
 	return 0;
 }
 
-enum pop3_act
-pop3_server_feed(struct pop3_server *s, const char *line, size_t len,
-		 struct buf *out)
+/* One command line, its line end stripped. */
+static enum pop3_act
+feed_command(struct pop3_server *s, const char *text, struct buf *out)
 {
-	char text[POP3_SASL_MAX + 1], name[8];
+	char name[8];
 	const char *args;
 	size_t n, i;
-	int where;
+	enum pop3_act act;
 
-	if (s->state == ST_CLOSED || s->pending != POP3_ACT_NONE)
-		return POP3_ACT_NONE;
-	if (strip(line, len, text, sizeof(text)) == -1) {
-		if (s->state == ST_SASL)
-			s->state = ST_AUTH;
-		return fail(s, out, "Bad characters in command");
-	}
-	if (s->state == ST_SASL)
-		return plain(s, text, out);
 	n = strcspn(text, " ");
 	if (n == 0 || n >= sizeof(name))
 		return fail(s, out, text[0] ? "Not supported"
@@ -153,18 +164,36 @@ pop3_server_feed(struct pop3_server *s, const char *line, size_t len,
 		name[i] = (char)toupper((unsigned char)text[i]);
 	name[n] = '\0';
 	args = text[n] == ' ' ? text + n + 1 : NULL;
-	where = s->state == ST_TRANS ? IN_TRANS : IN_AUTH;
 	for (i = 0; i < sizeof(CMDS) / sizeof(CMDS[0]); i++) {
 		if (strcmp(CMDS[i].name, name) != 0)
 			continue;
-		if (!(CMDS[i].states & where))
-			return fail(s, out, where == IN_TRANS
-				    ? "Already logged in"
-				    : "Not logged in; use USER and PASS, "
-				      "or AUTH");
+		if (!allowed(s, &CMDS[i], out, &act))
+			return act;
 		return CMDS[i].fn(s, args, out);
 	}
 	return fail(s, out, "Not supported");
+}
+
+enum pop3_act
+pop3_server_feed(struct pop3_server *s, const char *line, size_t len,
+		 struct buf *out)
+{
+	char text[POP3_SASL_MAX + 1];
+	enum pop3_act act;
+
+	if (s->state == ST_CLOSED || s->pending != POP3_ACT_NONE)
+		return POP3_ACT_NONE;
+	if (strip(line, len, text, sizeof(text)) == -1) {
+		sasl_wipe(&s->sasl); /* ends an AUTH under way */
+		return fail(s, out, "Bad characters in command");
+	}
+	if (sasl_active(&s->sasl))
+		act = auth_result(s, sasl_step(&s->sasl, text, strlen(text)),
+				  out);
+	else
+		act = feed_command(s, text, out);
+	explicit_bzero(text, strlen(text)); /* it may hold a password */
+	return act;
 }
 
 enum pop3_act
@@ -172,8 +201,7 @@ pop3_server_toolong(struct pop3_server *s, struct buf *out)
 {
 	if (s->state == ST_CLOSED || s->pending != POP3_ACT_NONE)
 		return POP3_ACT_NONE;
-	if (s->state == ST_SASL)
-		s->state = ST_AUTH;
+	sasl_wipe(&s->sasl); /* ends an AUTH under way */
 	return fail(s, out, "Line too long");
 }
 
@@ -265,13 +293,37 @@ need_tls(struct pop3_server *s, struct buf *out)
 		      "non-secure connections");
 }
 
+/*
+ * Whether command c may run in this state; if not, *act_r is the answer
+ * (the -ERR written).
+ */
+static bool
+allowed(struct pop3_server *s, const struct cmd *c, struct buf *out,
+	enum pop3_act *act_r)
+{
+	unsigned f = c->flags;
+
+	if (!(f & (s->state == ST_TRANS ? IN_TRANS : IN_AUTH)))
+		*act_r = fail(s, out, s->state == ST_TRANS
+				      ? "Already logged in"
+				      : "Not logged in; use USER and PASS, "
+					"or AUTH");
+	else if ((f & P_LOGIN) && !login_usable(s))
+		*act_r = need_tls(s, out);
+	else if ((f & P_USER) && s->state != ST_USER)
+		*act_r = fail(s, out, "USER first");
+	else if ((f & P_STLS) && !s->conf->stls)
+		*act_r = fail(s, out, "Not supported");
+	else if ((f & P_CLEAR) && s->secure)
+		*act_r = fail(s, out, "Command not permitted when TLS active");
+	else
+		return true;
+	return false;
+}
+
 static enum pop3_act
 cmd_stls(struct pop3_server *s, const char *args, struct buf *out)
 {
-	if (!s->conf->stls)
-		return fail(s, out, "Not supported");
-	if (s->secure)
-		return fail(s, out, "Command not permitted when TLS active");
 	if (args != NULL)
 		return fail(s, out, "Syntax error: STLS takes no argument");
 	buf_line(out, "+OK Begin TLS negotiation now");
@@ -285,8 +337,6 @@ cmd_stls(struct pop3_server *s, const char *args, struct buf *out)
 static enum pop3_act
 cmd_user(struct pop3_server *s, const char *args, struct buf *out)
 {
-	if (!login_usable(s))
-		return need_tls(s, out);
 	if (args == NULL || !valid_user(args)) {
 		s->state = ST_AUTH;
 		return fail(s, out, "Syntax error: USER name");
@@ -310,10 +360,6 @@ login(struct pop3_server *s)
 static enum pop3_act
 cmd_pass(struct pop3_server *s, const char *args, struct buf *out)
 {
-	if (!login_usable(s))
-		return need_tls(s, out);
-	if (s->state != ST_USER)
-		return fail(s, out, "USER first");
 	if (args == NULL || strlen(args) > POP3_PASS_MAX) {
 		s->state = ST_AUTH;
 		return fail(s, out, "Syntax error: PASS password");
@@ -333,42 +379,30 @@ cmd_apop(struct pop3_server *s, const char *args, struct buf *out)
 		    "or AUTH PLAIN");
 }
 
-/* The AUTH PLAIN response (RFC 4616): [authzid] NUL authcid NUL passwd. */
+/* What the AUTH PLAIN exchange said, as a reply or a LOGIN action. */
 static enum pop3_act
-plain(struct pop3_server *s, const char *b64, struct buf *out)
+auth_result(struct pop3_server *s, enum sasl_result r, struct buf *out)
 {
-	char raw[POP3_SASL_MAX];
-	size_t n;
-	const char *authz, *authc, *pass, *end;
-
-	s->state = ST_AUTH;
-	if (strcmp(b64, "*") == 0)
+	switch (r) {
+	case SASL_OK:
+		snprintf(s->user, sizeof(s->user), "%s", sasl_user(&s->sasl));
+		s->req.user = s->user;
+		s->req.pass = sasl_pass(&s->sasl);
+		s->pending = POP3_ACT_LOGIN;
+		return POP3_ACT_LOGIN;
+	case SASL_MORE:
+		buf_line(out, "+ %s", sasl_challenge(&s->sasl));
+		return POP3_ACT_NONE;
+	case SASL_CANCELLED:
 		return fail(s, out, "Authentication cancelled");
-	if (strcmp(b64, "=") == 0)
-		b64 = "";
-	if (b64_decode(b64, strlen(b64), raw, sizeof(raw), &n) == -1)
+	case SASL_BAD_BASE64:
 		return fail(s, out, "Bad base64 in AUTH response");
-	end = raw + n;
-	authz = raw;
-	authc = memchr(authz, '\0', n);
-	pass = authc ? memchr(authc + 1, '\0', (size_t)(end - authc - 1))
-		     : NULL;
-	if (pass == NULL || memchr(pass + 1, '\0', (size_t)(end - pass - 1)))
+	case SASL_MALFORMED:
 		return fail(s, out, "Malformed AUTH PLAIN response");
-	authc++;
-	pass++;
-	if ((size_t)(pass - 1 - authc) > POP3_NAME_MAX ||
-	    (size_t)(end - pass) > POP3_PASS_MAX || !valid_user(authc))
-		return fail(s, out, "Malformed AUTH PLAIN response");
-	if (authz[0] != '\0' && strcmp(authz, authc) != 0) {
-		explicit_bzero(raw, sizeof(raw));
+	case SASL_AUTHZID:
 		return fail(s, out, "[AUTH] Cannot log in as another user");
 	}
-	snprintf(s->user, sizeof(s->user), "%s", authc);
-	memcpy(s->pass, pass, (size_t)(end - pass));
-	s->pass[end - pass] = '\0';
-	explicit_bzero(raw, sizeof(raw));
-	return login(s);
+	return fail(s, out, "Malformed AUTH PLAIN response");
 }
 
 static enum pop3_act
@@ -376,8 +410,6 @@ cmd_auth(struct pop3_server *s, const char *args, struct buf *out)
 {
 	size_t n;
 
-	if (!login_usable(s))
-		return need_tls(s, out);
 	if (args == NULL) {
 		/* the mechanism list, as most servers answer a bare AUTH */
 		buf_line(out, "+OK SASL mechanisms follow");
@@ -385,16 +417,17 @@ cmd_auth(struct pop3_server *s, const char *args, struct buf *out)
 		buf_line(out, ".");
 		return POP3_ACT_NONE;
 	}
+	s->state = ST_AUTH; /* a USER given before is forgotten */
 	n = strcspn(args, " ");
-	if (n != 5 || strncasecmp(args, "PLAIN", 5) != 0) {
-		s->state = ST_AUTH;
+	if (sasl_mech_parse(args, n) != SASL_MECH_PLAIN)
 		return fail(s, out, "Unsupported SASL mechanism");
-	}
-	if (args[5] == ' ')
-		return plain(s, args + 6, out);
-	s->state = ST_SASL;
-	buf_line(out, "+ ");
-	return POP3_ACT_NONE;
+	if (args[n] == ' ')
+		return auth_result(s, sasl_start(&s->sasl, SASL_MECH_PLAIN,
+						 args + n + 1,
+						 strlen(args + n + 1)),
+				   out);
+	return auth_result(s, sasl_start(&s->sasl, SASL_MECH_PLAIN, NULL, 0),
+			   out);
 }
 
 static enum pop3_act
@@ -606,6 +639,51 @@ pop3_server_set_mailbox(struct pop3_server *s, const struct pop3_msg *msgs,
 	s->dele = xcalloc(n + 1, sizeof(*s->dele));
 }
 
+static enum pop3_act
+logged_in(struct pop3_server *s, struct buf *out)
+{
+	unsigned count;
+	size_t size;
+
+	if (s->dele == NULL)
+		pop3_server_set_mailbox(s, NULL, 0);
+	s->state = ST_TRANS;
+	totals(s, &count, &size);
+	buf_line(out, "+OK Logged in, %u messages (%zu octets)", count, size);
+	return POP3_ACT_NONE;
+}
+
+static enum pop3_act
+login_refused(struct pop3_server *s, enum pop3_result r, struct buf *out)
+{
+	s->state = ST_AUTH;
+	switch (r) {
+	case POP3_R_OK:
+		break; /* not refused; login_done() does not get here */
+	case POP3_R_BADAUTH:
+		if (++s->auth_failures >= s->conf->max_auth_failures) {
+			buf_line(out, "-ERR [AUTH] Too many failed logins, "
+				 "closing connection");
+			s->state = ST_CLOSED;
+			return POP3_ACT_CLOSE;
+		}
+		buf_line(out, "-ERR [AUTH] Invalid user name or password");
+		break;
+	case POP3_R_INUSE:
+		buf_line(out, "-ERR [IN-USE] Mailbox is in use by another "
+			 "session");
+		break;
+	case POP3_R_TEMP:
+		buf_line(out, "-ERR [SYS/TEMP] Cannot open the mailbox now, "
+			 "try again later");
+		break;
+	case POP3_R_PERM:
+		buf_line(out, "-ERR [SYS/PERM] Cannot open the mailbox");
+		break;
+	}
+	return POP3_ACT_NONE;
+}
+
 enum pop3_act
 pop3_server_login_done(struct pop3_server *s, enum pop3_result r,
 		       struct buf *out)
@@ -614,46 +692,11 @@ pop3_server_login_done(struct pop3_server *s, enum pop3_result r,
 		return POP3_ACT_NONE;
 	s->pending = POP3_ACT_NONE;
 	explicit_bzero(s->pass, sizeof(s->pass));
+	sasl_wipe(&s->sasl);
 	s->req.pass = NULL;
-	switch (r) {
-	case POP3_R_OK: {
-		unsigned count;
-		size_t size;
-
-		if (s->dele == NULL)
-			pop3_server_set_mailbox(s, NULL, 0);
-		s->state = ST_TRANS;
-		totals(s, &count, &size);
-		buf_line(out, "+OK Logged in, %u messages (%zu octets)", count,
-			 size);
-		return POP3_ACT_NONE;
-	}
-	case POP3_R_BADAUTH:
-		s->state = ST_AUTH;
-		if (++s->auth_failures >= s->conf->max_auth_failures) {
-			buf_line(out, "-ERR [AUTH] Too many failed logins, "
-				 "closing connection");
-			s->state = ST_CLOSED;
-			return POP3_ACT_CLOSE;
-		}
-		buf_line(out, "-ERR [AUTH] Invalid user name or password");
-		return POP3_ACT_NONE;
-	case POP3_R_INUSE:
-		s->state = ST_AUTH;
-		buf_line(out, "-ERR [IN-USE] Mailbox is in use by another "
-			 "session");
-		return POP3_ACT_NONE;
-	case POP3_R_TEMP:
-		s->state = ST_AUTH;
-		buf_line(out, "-ERR [SYS/TEMP] Cannot open the mailbox now, try "
-			 "again later");
-		return POP3_ACT_NONE;
-	case POP3_R_PERM:
-		s->state = ST_AUTH;
-		buf_line(out, "-ERR [SYS/PERM] Cannot open the mailbox");
-		return POP3_ACT_NONE;
-	}
-	return POP3_ACT_NONE;
+	if (r == POP3_R_OK)
+		return logged_in(s, out);
+	return login_refused(s, r, out);
 }
 
 void
@@ -667,6 +710,30 @@ pop3_server_retr_begin(struct pop3_server *s, struct buf *out)
 		buf_line(out, "+OK Top of message follows");
 }
 
+static enum pop3_act
+done_retr(enum pop3_result r, struct buf *out)
+{
+	if (r == POP3_R_OK)
+		return POP3_ACT_NONE; /* the text has been sent */
+	buf_line(out, r == POP3_R_PERM
+			      ? "-ERR [SYS/PERM] Message cannot be read"
+			      : "-ERR [SYS/TEMP] Message cannot be read now");
+	return POP3_ACT_NONE;
+}
+
+static enum pop3_act
+done_update(struct pop3_server *s, enum pop3_result r, struct buf *out)
+{
+	s->state = ST_CLOSED;
+	if (r == POP3_R_OK)
+		buf_line(out, "+OK owlpost POP3 server signing off (%u "
+			 "messages deleted)", s->req.ndele);
+	else
+		buf_line(out, "-ERR [SYS/TEMP] Some deleted messages were not "
+			 "removed");
+	return POP3_ACT_CLOSE;
+}
+
 enum pop3_act
 pop3_server_done(struct pop3_server *s, enum pop3_result r, struct buf *out)
 {
@@ -675,22 +742,9 @@ pop3_server_done(struct pop3_server *s, enum pop3_result r, struct buf *out)
 	if (was != POP3_ACT_RETR && was != POP3_ACT_UPDATE)
 		return POP3_ACT_NONE;
 	s->pending = POP3_ACT_NONE;
-	if (was == POP3_ACT_RETR) {
-		if (r == POP3_R_OK)
-			return POP3_ACT_NONE;
-		buf_line(out, r == POP3_R_PERM
-			      ? "-ERR [SYS/PERM] Message cannot be read"
-			      : "-ERR [SYS/TEMP] Message cannot be read now");
-		return POP3_ACT_NONE;
-	}
-	s->state = ST_CLOSED;
-	if (r == POP3_R_OK)
-		buf_line(out, "+OK owlpost POP3 server signing off (%u messages "
-			 "deleted)", s->req.ndele);
-	else
-		buf_line(out, "-ERR [SYS/TEMP] Some deleted messages were not "
-			 "removed");
-	return POP3_ACT_CLOSE;
+	if (was == POP3_ACT_RETR)
+		return done_retr(r, out);
+	return done_update(s, r, out);
 }
 
 void
@@ -729,7 +783,34 @@ pop3_server_logged_in(const struct pop3_server *s)
 bool
 pop3_server_in_sasl(const struct pop3_server *s)
 {
-	return s->state == ST_SASL;
+	return sasl_active(&s->sasl);
+}
+
+const char *
+pop3_server_trace_in(const struct pop3_server *s, const char *line,
+		     size_t len, size_t *len_r)
+{
+	static const struct {
+		const char *cmd, *shown; /* a command, what shows of it */
+	} secret[] = {
+		{"PASS ", "PASS ****"},
+		{"AUTH PLAIN ", "AUTH PLAIN ****"},
+	};
+
+	if (sasl_active(&s->sasl)) {
+		*len_r = 4;
+		return "****";
+	}
+	for (size_t i = 0; i < sizeof(secret) / sizeof(secret[0]); i++) {
+		size_t n = strlen(secret[i].cmd);
+
+		if (len >= n && strncasecmp(line, secret[i].cmd, n) == 0) {
+			*len_r = strlen(secret[i].shown);
+			return secret[i].shown;
+		}
+	}
+	*len_r = len;
+	return line;
 }
 
 const struct pop3_req *

@@ -37,12 +37,13 @@
 #include <stddef.h>
 
 #include "../lib/buf.h"
+#include "sasl.h"
 #include "wire.h"
 
 #define POP3_CMD_MAX 512	/* a command line with CRLF (RFC 2449: 255) */
-#define POP3_SASL_MAX 2048	/* an AUTH continuation line */
-#define POP3_NAME_MAX 255	/* user name */
-#define POP3_PASS_MAX 1024
+#define POP3_SASL_MAX SASL_LINE_MAX /* an AUTH continuation line */
+#define POP3_NAME_MAX SASL_USER_MAX /* user name */
+#define POP3_PASS_MAX SASL_PASS_MAX
 #define POP3_UIDL_MAX 70	/* RFC 1939: 1 to 70 characters 0x21-0x7E */
 /* The longest LIST or UIDL listing line, "4294967295 <uidl>\r\n": a
  * listing is written whole, so the output buffer needs (n + 2) times this
@@ -129,6 +130,15 @@ bool pop3_server_pending(const struct pop3_server *s);
 bool pop3_server_logged_in(const struct pop3_server *s);
 /* The next line is an AUTH response (a secret: mask it in traces). */
 bool pop3_server_in_sasl(const struct pop3_server *s);
+/*
+ * What a trace may show of the client line line[0..len), asked before the
+ * line is fed (feeding changes the state): the text to show, its length
+ * in *len_r.  The line itself, or in place of a secret "PASS ****",
+ * "AUTH PLAIN ****" (an initial response) or "****" (a response line);
+ * it points into line or is static.
+ */
+const char *pop3_server_trace_in(const struct pop3_server *s,
+				 const char *line, size_t len, size_t *len_r);
 const struct pop3_req *pop3_server_req(const struct pop3_server *s);
 
 #endif

@@ -1,12 +1,17 @@
 /*
  * smtp_server - the sans-I/O SMTP server core; see smtp_server.h.
  *
- * Commands are dispatched from one table (name, handler, flags) and each
- * handler checks syntax and state first and only then proceeds to an
- * action, after OpenSMTPD's check/proceed split.  Every 5xx caused by the
- * client counts toward max_errors; past it the core says 421 and closes.
+ * Commands are dispatched from one table (name, handler, flags), after
+ * Postfix's smtpd_cmd_table: the dispatcher checks the flags (what the
+ * command needs of the session: EHLO, TLS, AUTH, a transaction) once, in
+ * one order, and each handler then checks its syntax and only then
+ * proceeds to an action, after OpenSMTPD's check/proceed split.  Every
+ * 5xx caused by the client counts toward max_errors; past it the core
+ * says 421 and closes.  done() hands each answered action to a function
+ * of its own.
  */
 #include "smtp_server.h"
+#include "sasl.h"
 #include "wire.h"
 
 #include <stdio.h>
@@ -21,6 +26,13 @@ enum state {
 	ST_RCPT,	/* at least one RCPT accepted */
 	ST_DATA,	/* reading the message */
 	ST_CLOSED,
+};
+
+/* smtp.bare_newline = reject: what the message held first, if anything. */
+enum bare {
+	BARE_NONE,
+	BARE_CR,
+	BARE_LF,
 };
 
 struct smtp_server {
@@ -39,43 +51,87 @@ struct smtp_server {
 	bool prev_crlf;
 	bool too_big;
 	bool line_too_long;
-	char bare;		/* REJECT: first bare 'C'R or 'L'F, or 0 */
+	enum bare bare;		/* REJECT: the first bare CR or LF seen */
 	char *norm;		/* NORMALIZE: the line, its CRs made spaces */
 	/* AUTH */
-	enum { SASL_NONE, SASL_PLAIN, SASL_LOGIN_USER, SASL_LOGIN_PASS } sasl;
+	struct sasl sasl;	/* the exchange, the password while checked */
+	enum sasl_mech mech;	/* of the last AUTH */
 	bool authed;
 	unsigned auth_fails;
 	/* TLS */
 	bool secure;
 	bool plain_auth;	/* AUTH allowed without TLS */
 	char user[SMTP_USER_MAX + 1];
-	char pass[SMTP_PASS_MAX + 1];
 };
 
 typedef enum smtp_act cmd_fn(struct smtp_server *, const char *, size_t,
 			     struct buf *);
 
 static cmd_fn cmd_helo, cmd_ehlo, cmd_mail, cmd_rcpt, cmd_data, cmd_rset;
-static cmd_fn cmd_noop, cmd_quit, cmd_vrfy, cmd_help, cmd_notimpl, cmd_auth;
+static cmd_fn cmd_noop, cmd_quit, cmd_vrfy, cmd_help, cmd_auth;
 static cmd_fn cmd_starttls;
 static enum smtp_act feed_sasl(struct smtp_server *, const char *, size_t,
 			       struct buf *);
 static enum smtp_act auth_refused(struct smtp_server *, struct buf *);
+static enum smtp_act auth_result(struct smtp_server *, enum sasl_result,
+				 struct buf *);
 static enum smtp_act feed_data(struct smtp_server *, const char *, size_t,
 			       struct buf *);
 
+/*
+ * What a command needs before its handler runs.  check_flags() tests them
+ * in the order of their values and answers the first that fails.  No
+ * command runs during a SASL exchange: its lines are responses.
+ */
+enum {
+	C_NOARG = 1 << 0,	/* takes no argument: 501 Syntax */
+	C_NOTIMPL = 1 << 1,	/* 502, always */
+	C_STARTTLS = 1 << 2,	/* conf->starttls, else 502 */
+	C_AUTHCONF = 1 << 3,	/* conf->auth, else 502 */
+	C_CLEAR = 1 << 4,	/* not under TLS yet, else 503 */
+	C_HELO = 1 << 5,	/* after HELO or EHLO, else 503 */
+	C_EHLO = 1 << 6,	/* after EHLO, else 503 */
+	C_AUTHABLE = 1 << 7,	/* AUTH usable (TLS, or allowed), else 538 */
+	C_UNAUTHED = 1 << 8,	/* not authenticated yet, else 503 */
+	C_NOTXN = 1 << 9,	/* no transaction: else the table's 503 */
+	C_AUTHED = 1 << 10,	/* authenticated, where conf->auth: else 530 */
+	C_MAIL = 1 << 11,	/* in a transaction, else 503 */
+	C_RCPT = 1 << 12,	/* a recipient accepted, else 554 */
+};
+
 static const struct cmd {
 	const char *name;
-	cmd_fn *fn;
+	cmd_fn *fn;		/* NULL with C_NOTIMPL */
+	unsigned flags;
+	const char *in_txn;	/* the reply with C_NOTXN */
 } CMDS[] = {
-	{"HELO", cmd_helo}, {"EHLO", cmd_ehlo}, {"MAIL", cmd_mail},
-	{"RCPT", cmd_rcpt}, {"DATA", cmd_data}, {"RSET", cmd_rset},
-	{"NOOP", cmd_noop}, {"QUIT", cmd_quit}, {"VRFY", cmd_vrfy},
-	{"HELP", cmd_help}, {"EXPN", cmd_notimpl}, {"SOML", cmd_notimpl},
-	{"SAML", cmd_notimpl}, {"SEND", cmd_notimpl}, {"TURN", cmd_notimpl},
-	{"STARTTLS", cmd_starttls}, {"AUTH", cmd_auth},
-	{"BDAT", cmd_notimpl}, {"ETRN", cmd_notimpl},
+	{"HELO", cmd_helo, 0, NULL},
+	{"EHLO", cmd_ehlo, 0, NULL},
+	{"MAIL", cmd_mail, C_HELO | C_NOTXN | C_AUTHED,
+	 "503 5.5.1 Error: nested MAIL command"},
+	{"RCPT", cmd_rcpt, C_HELO | C_MAIL, NULL},
+	{"DATA", cmd_data, C_NOARG | C_HELO | C_MAIL | C_RCPT, NULL},
+	{"RSET", cmd_rset, C_NOARG, NULL},
+	{"NOOP", cmd_noop, 0, NULL},
+	{"QUIT", cmd_quit, C_NOARG, NULL},
+	{"VRFY", cmd_vrfy, 0, NULL},
+	{"HELP", cmd_help, 0, NULL},
+	{"EXPN", NULL, C_NOTIMPL, NULL},
+	{"SOML", NULL, C_NOTIMPL, NULL},
+	{"SAML", NULL, C_NOTIMPL, NULL},
+	{"SEND", NULL, C_NOTIMPL, NULL},
+	{"TURN", NULL, C_NOTIMPL, NULL},
+	/* its argument and a transaction are checked after EHLO (below) */
+	{"STARTTLS", cmd_starttls, C_STARTTLS | C_CLEAR | C_EHLO, NULL},
+	{"AUTH", cmd_auth,
+	 C_AUTHCONF | C_EHLO | C_AUTHABLE | C_UNAUTHED | C_NOTXN,
+	 "503 5.5.1 Error: AUTH not allowed in a mail transaction"},
+	{"BDAT", NULL, C_NOTIMPL, NULL},
+	{"ETRN", NULL, C_NOTIMPL, NULL},
 };
+
+static const char *check_flags(const struct smtp_server *,
+			       const struct cmd *, size_t, char *, size_t);
 
 struct smtp_server *
 smtp_server_new(const struct smtp_conf *conf)
@@ -84,6 +140,7 @@ smtp_server_new(const struct smtp_conf *conf)
 
 	s->conf = conf;
 	s->state = ST_INIT;
+	sasl_init(&s->sasl, 0);
 	return s;
 }
 
@@ -94,7 +151,7 @@ smtp_server_free(struct smtp_server **sp)
 		return;
 	free((*sp)->rcpts);
 	free((*sp)->norm);
-	explicit_bzero((*sp)->pass, sizeof((*sp)->pass));
+	sasl_wipe(&(*sp)->sasl);
 	free(*sp);
 	*sp = NULL;
 }
@@ -121,7 +178,7 @@ reset_txn(struct smtp_server *s)
 	s->size = 0;
 	s->too_big = false;
 	s->line_too_long = false;
-	s->bare = 0;
+	s->bare = BARE_NONE;
 	if (s->state > ST_HELO && s->state != ST_CLOSED)
 		s->state = ST_HELO;
 }
@@ -162,7 +219,35 @@ smtp_server_max_line(const struct smtp_server *s)
 bool
 smtp_server_in_sasl(const struct smtp_server *s)
 {
-	return s->sasl != SASL_NONE;
+	return sasl_active(&s->sasl);
+}
+
+const char *
+smtp_server_trace_in(const struct smtp_server *s, const char *line,
+		     size_t len, size_t *len_r)
+{
+	size_t n;
+
+	if (sasl_active(&s->sasl)) {
+		*len_r = 15;
+		return "(SASL response)";
+	}
+	if (s->state == ST_DATA) {
+		if (len != 3 || memcmp(line, ".\r\n", 3) != 0)
+			return NULL; /* message text: not traced */
+		*len_r = len;
+		return line;
+	}
+	*len_r = len;
+	if (len <= 5 || strncasecmp(line, "AUTH ", 5) != 0)
+		return line;
+	/* "AUTH" and its mechanism: an initial response is a secret */
+	for (n = 5; n < len && line[n] != ' ' && line[n] != '\r' &&
+		    line[n] != '\n' && line[n] != '\0';
+	     n++)
+		;
+	*len_r = n;
+	return line;
 }
 
 bool
@@ -217,12 +302,13 @@ smtp_server_feed(struct smtp_server *s, const char *line, size_t len,
 {
 	const char *arg, *end;
 	size_t vlen, alen, i;
+	char txt[64];
 
 	if (s->pending != SMTP_ACT_NONE || s->state == ST_CLOSED)
 		return SMTP_ACT_NONE; /* caller bug; nothing to say */
 	if (s->state == ST_DATA)
 		return feed_data(s, line, len, out);
-	if (s->sasl != SASL_NONE)
+	if (sasl_active(&s->sasl))
 		return feed_sasl(s, line, len, out);
 
 	/* strip the line end: CRLF, or a bare LF as many clients send */
@@ -249,9 +335,15 @@ smtp_server_feed(struct smtp_server *s, const char *line, size_t len,
 	while (alen > 0 && (arg[alen - 1] == ' ' || arg[alen - 1] == '\t'))
 		alen--;
 	for (i = 0; i < sizeof(CMDS) / sizeof(CMDS[0]); i++) {
-		if (strlen(CMDS[i].name) == vlen &&
-		    strncasecmp(CMDS[i].name, line, vlen) == 0)
-			return CMDS[i].fn(s, arg, alen, out);
+		const char *refused;
+
+		if (strlen(CMDS[i].name) != vlen ||
+		    strncasecmp(CMDS[i].name, line, vlen) != 0)
+			continue;
+		if ((refused = check_flags(s, &CMDS[i], alen, txt,
+					   sizeof(txt))) != NULL)
+			return fail(s, out, refused);
+		return CMDS[i].fn(s, arg, alen, out);
 	}
 	if (len == 0)
 		return fail(s, out, "500 5.5.2 Error: empty command");
@@ -277,9 +369,57 @@ smtp_server_toolong(struct smtp_server *s, struct buf *out)
 }
 
 static bool
-need_helo(struct smtp_server *s)
+need_helo(const struct smtp_server *s)
 {
 	return s->state == ST_INIT;
+}
+
+/* The 530 of MAIL before AUTH: STARTTLS first where AUTH needs it. */
+static const char *
+auth_needed(const struct smtp_server *s)
+{
+	return auth_usable(s) || !s->conf->starttls
+		       ? "530 5.7.0 Authentication required"
+		       : "530 5.7.0 Must issue a STARTTLS command first";
+}
+
+/*
+ * The reply refusing command c (with an argument of alen octets) in the
+ * session's state, or NULL if its flags allow it; txt holds a built one.
+ */
+static const char *
+check_flags(const struct smtp_server *s, const struct cmd *c, size_t alen,
+	    char *txt, size_t size)
+{
+	unsigned f = c->flags;
+
+	if ((f & C_NOARG) && alen > 0) {
+		snprintf(txt, size, "501 5.5.4 Syntax: %s", c->name);
+		return txt;
+	}
+	if ((f & C_NOTIMPL) || ((f & C_STARTTLS) && !s->conf->starttls) ||
+	    ((f & C_AUTHCONF) && !s->conf->auth))
+		return "502 5.5.1 Error: command not implemented";
+	if ((f & C_CLEAR) && s->secure)
+		return "503 5.5.1 Error: TLS already active";
+	if ((f & C_HELO) && need_helo(s))
+		return "503 5.5.1 Error: send HELO/EHLO first";
+	if ((f & C_EHLO) && (need_helo(s) || !s->esmtp))
+		return "503 5.5.1 Error: send EHLO first";
+	if ((f & C_AUTHABLE) && !auth_usable(s))
+		return "538 5.7.11 Encryption required for requested "
+		       "authentication mechanism";
+	if ((f & C_UNAUTHED) && s->authed)
+		return "503 5.5.1 Error: already authenticated";
+	if ((f & C_NOTXN) && s->state >= ST_MAIL)
+		return c->in_txn;
+	if ((f & C_AUTHED) && s->conf->auth && !s->authed)
+		return auth_needed(s);
+	if ((f & C_MAIL) && s->state < ST_MAIL)
+		return "503 5.5.1 Error: need MAIL command";
+	if ((f & C_RCPT) && s->state < ST_RCPT)
+		return "554 5.5.1 Error: no valid recipients";
+	return NULL;
 }
 
 /* HELO/EHLO argument: one domain or address literal token. */
@@ -449,15 +589,6 @@ cmd_mail(struct smtp_server *s, const char *arg, size_t len, struct buf *out)
 	size_t used;
 	enum smtp_act act;
 
-	if (need_helo(s))
-		return fail(s, out, "503 5.5.1 Error: send HELO/EHLO first");
-	if (s->state >= ST_MAIL)
-		return fail(s, out, "503 5.5.1 Error: nested MAIL command");
-	if (s->conf->auth && !s->authed)
-		return fail(s, out, auth_usable(s) || !s->conf->starttls
-					    ? "530 5.7.0 Authentication required"
-					    : "530 5.7.0 Must issue a STARTTLS "
-					      "command first");
 	if ((p = skip_keyword(arg, &len, "FROM:")) == NULL)
 		return fail(s, out, "501 5.5.4 Syntax: MAIL FROM:<address>");
 	if (addr_parse_path(p, len, ADDR_ALLOW_NULL, &s->req.addr, &used,
@@ -482,10 +613,6 @@ cmd_rcpt(struct smtp_server *s, const char *arg, size_t len, struct buf *out)
 	const char *p, *err;
 	size_t used;
 
-	if (need_helo(s))
-		return fail(s, out, "503 5.5.1 Error: send HELO/EHLO first");
-	if (s->state < ST_MAIL)
-		return fail(s, out, "503 5.5.1 Error: need MAIL command");
 	if ((p = skip_keyword(arg, &len, "TO:")) == NULL)
 		return fail(s, out, "501 5.5.4 Syntax: RCPT TO:<address>");
 	if (addr_parse_path(p, len, ADDR_ALLOW_POSTMASTER, &s->req.addr,
@@ -524,22 +651,14 @@ cmd_rcpt(struct smtp_server *s, const char *arg, size_t len, struct buf *out)
 static enum smtp_act
 cmd_data(struct smtp_server *s, const char *arg, size_t len, struct buf *out)
 {
-	(void)arg;
-	if (len > 0)
-		return fail(s, out, "501 5.5.4 Syntax: DATA");
-	if (need_helo(s))
-		return fail(s, out, "503 5.5.1 Error: send HELO/EHLO first");
-	if (s->state < ST_MAIL)
-		return fail(s, out, "503 5.5.1 Error: need MAIL command");
-	if (s->state < ST_RCPT)
-		return fail(s, out, "554 5.5.1 Error: no valid recipients");
+	(void)arg, (void)len;
 	buf_line(out, "354 End data with <CR><LF>.<CR><LF>");
 	s->state = ST_DATA;
 	s->size = 0;
 	s->prev_crlf = true; /* the DATA command's CRLF */
 	s->too_big = false;
 	s->line_too_long = false;
-	s->bare = 0;
+	s->bare = BARE_NONE;
 	return SMTP_ACT_DATA_START;
 }
 
@@ -556,10 +675,10 @@ end_data(struct smtp_server *s, struct buf *out)
 		reset_txn(s);
 		return SMTP_ACT_DATA_ABORT;
 	}
-	if (s->bare != 0) {
+	if (s->bare != BARE_NONE) {
 		/* after the end only, as Postfix does: never mid-message */
 		buf_line(out, "550 5.5.2 Error: bare <%s> received",
-			 s->bare == 'C' ? "CR" : "LF");
+			 s->bare == BARE_CR ? "CR" : "LF");
 		reset_txn(s);
 		return SMTP_ACT_DATA_ABORT;
 	}
@@ -580,8 +699,8 @@ bare_cr(struct smtp_server *s, const char *line, size_t len)
 	if (memchr(line, '\r', len) == NULL)
 		return line;
 	if (s->conf->bare_newline == SMTP_BARE_REJECT) {
-		if (s->bare == 0)
-			s->bare = 'C';
+		if (s->bare == BARE_NONE)
+			s->bare = BARE_CR;
 		return line;
 	}
 	if (s->norm == NULL)
@@ -608,8 +727,8 @@ feed_data(struct smtp_server *s, const char *line, size_t len,
 			len--;
 			crlf = true;
 		} else if (s->conf->bare_newline == SMTP_BARE_REJECT &&
-			   s->bare == 0) {
-			s->bare = 'L';
+			   s->bare == BARE_NONE) {
+			s->bare = BARE_LF;
 		}
 	}
 	s->prev_crlf = crlf;
@@ -628,7 +747,7 @@ feed_data(struct smtp_server *s, const char *line, size_t len,
 	if (s->too_big || s->line_too_long)
 		return SMTP_ACT_NONE;
 	line = bare_cr(s, line, len);
-	if (s->bare != 0)
+	if (s->bare != BARE_NONE)
 		return SMTP_ACT_NONE;
 	s->req.data = line;
 	s->req.len = len;
@@ -638,9 +757,7 @@ feed_data(struct smtp_server *s, const char *line, size_t len,
 static enum smtp_act
 cmd_rset(struct smtp_server *s, const char *arg, size_t len, struct buf *out)
 {
-	(void)arg;
-	if (len > 0)
-		return fail(s, out, "501 5.5.4 Syntax: RSET");
+	(void)arg, (void)len;
 	reset_txn(s);
 	buf_line(out, "250 2.0.0 Ok");
 	return SMTP_ACT_NONE;
@@ -657,9 +774,7 @@ cmd_noop(struct smtp_server *s, const char *arg, size_t len, struct buf *out)
 static enum smtp_act
 cmd_quit(struct smtp_server *s, const char *arg, size_t len, struct buf *out)
 {
-	(void)arg;
-	if (len > 0)
-		return fail(s, out, "501 5.5.4 Syntax: QUIT");
+	(void)arg, (void)len;
 	buf_line(out, "221 2.0.0 %s Bye", s->conf->hostname);
 	s->state = ST_CLOSED;
 	return SMTP_ACT_CLOSE;
@@ -711,14 +826,6 @@ cmd_help(struct smtp_server *s, const char *arg, size_t len, struct buf *out)
 	return SMTP_ACT_NONE;
 }
 
-static enum smtp_act
-cmd_notimpl(struct smtp_server *s, const char *arg, size_t len,
-	    struct buf *out)
-{
-	(void)arg, (void)len;
-	return fail(s, out, "502 5.5.1 Error: command not implemented");
-}
-
 static void
 add_rcpt(struct smtp_server *s)
 {
@@ -741,102 +848,135 @@ addr_text(const struct addr *a, char *txt, size_t size)
 		snprintf(txt, size, "address");
 }
 
+/* refused recipients count as errors: slows address probing */
+static enum smtp_act
+count_refusal(struct smtp_server *s, struct buf *out)
+{
+	if (++s->errors < s->conf->max_errors)
+		return SMTP_ACT_NONE;
+	buf_line(out, "421 4.7.0 %s Error: too many errors", s->conf->hostname);
+	s->state = ST_CLOSED;
+	return SMTP_ACT_CLOSE;
+}
+
+static enum smtp_act
+done_mail(struct smtp_server *s, enum smtp_result r, struct buf *out)
+{
+	if (r == SMTP_R_TEMP || r == SMTP_R_NOSPACE) {
+		buf_line(out, "451 4.3.0 Error: try again later");
+		return SMTP_ACT_NONE;
+	}
+	if (r != SMTP_R_OK)
+		return fail(s, out, "550 5.7.1 Error: sender rejected");
+	s->sender = s->req.addr;
+	s->nrcpts = 0;
+	s->state = ST_MAIL;
+	buf_line(out, "250 2.1.0 Ok");
+	return SMTP_ACT_NONE;
+}
+
+static enum smtp_act
+done_rcpt(struct smtp_server *s, enum smtp_result r, struct buf *out)
+{
+	char txt[ADDR_PATH_MAX + 8];
+
+	addr_text(&s->req.addr, txt, sizeof(txt));
+	switch (r) {
+	case SMTP_R_OK:
+		add_rcpt(s);
+		buf_line(out, "250 2.1.5 Ok");
+		return SMTP_ACT_NONE;
+	case SMTP_R_TEMP:
+	case SMTP_R_NOSPACE:
+		buf_line(out, "451 4.3.0 <%s>: Temporary lookup failure", txt);
+		return SMTP_ACT_NONE;
+	case SMTP_R_NOUSER:
+		buf_line(out, "550 5.1.1 <%s>: Recipient address rejected: "
+			      "User unknown", txt);
+		break;
+	case SMTP_R_RELAY_DENIED:
+		buf_line(out, "550 5.7.1 <%s>: Relay access denied", txt);
+		break;
+	case SMTP_R_PERM:
+		buf_line(out, "550 5.1.1 <%s>: Recipient address rejected",
+			 txt);
+		break;
+	}
+	return count_refusal(s, out);
+}
+
+static enum smtp_act
+done_vrfy(struct smtp_server *s, enum smtp_result r, struct buf *out)
+{
+	char txt[ADDR_PATH_MAX + 8];
+
+	addr_text(&s->req.addr, txt, sizeof(txt));
+	if (r == SMTP_R_OK)
+		buf_line(out, "250 2.1.5 <%s>", txt);
+	else if (r == SMTP_R_TEMP || r == SMTP_R_NOSPACE)
+		buf_line(out, "451 4.3.0 <%s>: Temporary lookup failure", txt);
+	else
+		buf_line(out, "550 5.1.1 <%s>: User unknown", txt);
+	return SMTP_ACT_NONE;
+}
+
+static enum smtp_act
+done_auth(struct smtp_server *s, enum smtp_result r, struct buf *out)
+{
+	sasl_wipe(&s->sasl); /* the password is checked: forget it */
+	s->req.pass = NULL;
+	if (r == SMTP_R_TEMP || r == SMTP_R_NOSPACE) {
+		buf_line(out, "454 4.7.0 Temporary authentication failure");
+		return SMTP_ACT_NONE;
+	}
+	if (r != SMTP_R_OK)
+		return auth_refused(s, out);
+	s->authed = true;
+	buf_line(out, "235 2.7.0 Authentication successful");
+	return SMTP_ACT_NONE;
+}
+
+static enum smtp_act
+done_commit(struct smtp_server *s, enum smtp_result r, const char *info,
+	    struct buf *out)
+{
+	switch (r) {
+	case SMTP_R_OK:
+		buf_line(out, "250 2.0.0 Ok: queued as %s", info ? info : "-");
+		break;
+	case SMTP_R_NOSPACE:
+		buf_line(out, "452 4.3.1 Error: insufficient system storage");
+		break;
+	case SMTP_R_TEMP:
+		buf_line(out, "451 4.3.0 Error: local delivery failed, try "
+			      "again later");
+		break;
+	default:
+		buf_line(out, "554 5.3.0 Error: delivery failed");
+		break;
+	}
+	reset_txn(s);
+	return SMTP_ACT_NONE;
+}
+
 enum smtp_act
 smtp_server_done(struct smtp_server *s, enum smtp_result r, const char *info,
 		 struct buf *out)
 {
 	enum smtp_act was = s->pending;
-	char txt[ADDR_PATH_MAX + 8];
 
 	s->pending = SMTP_ACT_NONE;
 	switch (was) {
 	case SMTP_ACT_MAIL:
-		if (r == SMTP_R_OK) {
-			s->sender = s->req.addr;
-			s->nrcpts = 0;
-			s->state = ST_MAIL;
-			buf_line(out, "250 2.1.0 Ok");
-		} else if (r == SMTP_R_TEMP || r == SMTP_R_NOSPACE) {
-			buf_line(out, "451 4.3.0 Error: try again later");
-		} else {
-			return fail(s, out, "550 5.7.1 Error: sender rejected");
-		}
-		return SMTP_ACT_NONE;
+		return done_mail(s, r, out);
 	case SMTP_ACT_RCPT:
-		addr_text(&s->req.addr, txt, sizeof(txt));
-		switch (r) {
-		case SMTP_R_OK:
-			add_rcpt(s);
-			buf_line(out, "250 2.1.5 Ok");
-			return SMTP_ACT_NONE;
-		case SMTP_R_NOUSER:
-			buf_line(out, "550 5.1.1 <%s>: Recipient address "
-				      "rejected: User unknown", txt);
-			break;
-		case SMTP_R_RELAY_DENIED:
-			buf_line(out, "550 5.7.1 <%s>: Relay access denied", txt);
-			break;
-		case SMTP_R_TEMP:
-		case SMTP_R_NOSPACE:
-			buf_line(out, "451 4.3.0 <%s>: Temporary lookup failure",
-				 txt);
-			return SMTP_ACT_NONE;
-		case SMTP_R_PERM:
-			buf_line(out, "550 5.1.1 <%s>: Recipient address "
-				      "rejected", txt);
-			break;
-		}
-		/* refused recipients count as errors: slows address probing */
-		if (++s->errors >= s->conf->max_errors) {
-			buf_line(out, "421 4.7.0 %s Error: too many errors",
-				 s->conf->hostname);
-			s->state = ST_CLOSED;
-			return SMTP_ACT_CLOSE;
-		}
-		return SMTP_ACT_NONE;
+		return done_rcpt(s, r, out);
 	case SMTP_ACT_VRFY:
-		addr_text(&s->req.addr, txt, sizeof(txt));
-		if (r == SMTP_R_OK)
-			buf_line(out, "250 2.1.5 <%s>", txt);
-		else if (r == SMTP_R_TEMP || r == SMTP_R_NOSPACE)
-			buf_line(out, "451 4.3.0 <%s>: Temporary lookup failure",
-				 txt);
-		else
-			buf_line(out, "550 5.1.1 <%s>: User unknown", txt);
-		return SMTP_ACT_NONE;
+		return done_vrfy(s, r, out);
 	case SMTP_ACT_AUTH:
-		explicit_bzero(s->pass, sizeof(s->pass));
-		s->req.pass = NULL;
-		if (r == SMTP_R_OK) {
-			s->authed = true;
-			buf_line(out, "235 2.7.0 Authentication successful");
-		} else if (r == SMTP_R_TEMP || r == SMTP_R_NOSPACE) {
-			buf_line(out, "454 4.7.0 Temporary authentication "
-				      "failure");
-		} else {
-			return auth_refused(s, out);
-		}
-		return SMTP_ACT_NONE;
+		return done_auth(s, r, out);
 	case SMTP_ACT_COMMIT:
-		switch (r) {
-		case SMTP_R_OK:
-			buf_line(out, "250 2.0.0 Ok: queued as %s",
-				 info ? info : "-");
-			break;
-		case SMTP_R_NOSPACE:
-			buf_line(out, "452 4.3.1 Error: insufficient system "
-				      "storage");
-			break;
-		case SMTP_R_TEMP:
-			buf_line(out, "451 4.3.0 Error: local delivery failed, "
-				      "try again later");
-			break;
-		default:
-			buf_line(out, "554 5.3.0 Error: delivery failed");
-			break;
-		}
-		reset_txn(s);
-		return SMTP_ACT_NONE;
+		return done_commit(s, r, info, out);
 	default:
 		abort(); /* done() without a pending action: caller bug */
 	}
@@ -848,12 +988,7 @@ cmd_starttls(struct smtp_server *s, const char *arg, size_t len,
 	     struct buf *out)
 {
 	(void)arg;
-	if (!s->conf->starttls)
-		return fail(s, out, "502 5.5.1 Error: command not implemented");
-	if (s->secure)
-		return fail(s, out, "503 5.5.1 Error: TLS already active");
-	if (need_helo(s) || !s->esmtp)
-		return fail(s, out, "503 5.5.1 Error: send EHLO first");
+	/* after the flags, as before: the argument, then a transaction */
 	if (len > 0)
 		return fail(s, out, "501 5.5.4 Syntax: STARTTLS");
 	if (s->state >= ST_MAIL)
@@ -887,56 +1022,35 @@ auth_refused(struct smtp_server *s, struct buf *out)
 	return SMTP_ACT_CLOSE;
 }
 
+/*
+ * What the SASL exchange said, as a reply: LOGIN's malformed fields are
+ * 501 as bad base64 is, PLAIN's are a refused login (535).
+ */
 static enum smtp_act
-auth_check(struct smtp_server *s)
+auth_result(struct smtp_server *s, enum sasl_result r, struct buf *out)
 {
-	s->req.user = s->user;
-	s->req.pass = s->pass;
-	s->pending = SMTP_ACT_AUTH;
-	return SMTP_ACT_AUTH;
-}
-
-/* Decodes one base64 SASL token into a NUL-terminated string. */
-static int
-sasl_decode(const char *in, size_t len, char *out, size_t size,
-	    size_t *outlen)
-{
-	if (b64_decode(in, len, out, size - 1, outlen) == -1)
-		return -1;
-	out[*outlen] = '\0';
-	return 0;
-}
-
-static enum smtp_act
-sasl_plain(struct smtp_server *s, const char *in, size_t len,
-	   struct buf *out)
-{
-	char raw[SMTP_AUTH_LINE_MAX];
-	const char *authz, *authc, *pass;
-	size_t n, za, zc;
-
-	if (sasl_decode(in, len, raw, sizeof(raw), &n) == -1)
-		return fail(s, out, "501 5.5.2 Error: bad base64 in AUTH");
-	authz = raw;
-	za = strnlen(authz, n);
-	if (za >= n)
-		goto bad;
-	authc = raw + za + 1;
-	zc = strnlen(authc, n - za - 1);
-	if (za + 1 + zc >= n)
-		goto bad;
-	pass = authc + zc + 1;
-	if (memchr(pass, '\0', n - za - zc - 2) != NULL || zc == 0 ||
-	    (za > 0 && strcmp(authz, authc) != 0) || zc > SMTP_USER_MAX ||
-	    strlen(pass) > SMTP_PASS_MAX)
-		goto bad;
-	memcpy(s->user, authc, zc + 1);
-	memcpy(s->pass, pass, strlen(pass) + 1);
-	explicit_bzero(raw, sizeof(raw));
-	return auth_check(s);
-bad:
-	explicit_bzero(raw, sizeof(raw));
-	return auth_refused(s, out);
+	switch (r) {
+	case SASL_OK:
+		snprintf(s->user, sizeof(s->user), "%s", sasl_user(&s->sasl));
+		s->req.user = s->user;
+		s->req.pass = sasl_pass(&s->sasl);
+		s->pending = SMTP_ACT_AUTH;
+		return SMTP_ACT_AUTH;
+	case SASL_MORE:
+		buf_line(out, "334 %s", sasl_challenge(&s->sasl));
+		return SMTP_ACT_NONE;
+	case SASL_CANCELLED:
+		return fail(s, out, "501 5.0.0 Error: authentication "
+				    "cancelled");
+	case SASL_MALFORMED:
+	case SASL_AUTHZID:
+		if (s->mech == SASL_MECH_PLAIN)
+			return auth_refused(s, out);
+		/* FALLTHROUGH */
+	case SASL_BAD_BASE64:
+		break;
+	}
+	return fail(s, out, "501 5.5.2 Error: bad base64 in AUTH");
 }
 
 static enum smtp_act
@@ -946,88 +1060,30 @@ cmd_auth(struct smtp_server *s, const char *arg, size_t len, struct buf *out)
 	const char *init;
 	size_t ilen;
 
-	if (!s->conf->auth)
-		return fail(s, out, "502 5.5.1 Error: command not implemented");
-	if (need_helo(s) || !s->esmtp)
-		return fail(s, out, "503 5.5.1 Error: send EHLO first");
-	if (!auth_usable(s))
-		return fail(s, out, "538 5.7.11 Encryption required for "
-				    "requested authentication mechanism");
-	if (s->authed)
-		return fail(s, out, "503 5.5.1 Error: already authenticated");
-	if (s->state >= ST_MAIL)
-		return fail(s, out, "503 5.5.1 Error: AUTH not allowed in a "
-				    "mail transaction");
 	for (mlen = 0; mlen < len && arg[mlen] != ' '; mlen++)
 		;
 	init = arg + mlen;
 	while (init < arg + len && *init == ' ')
 		init++;
 	ilen = (size_t)(arg + len - init);
-	if (mlen == 5 && strncasecmp(arg, "PLAIN", 5) == 0) {
-		if (ilen == 0) {
-			s->sasl = SASL_PLAIN;
-			buf_line(out, "334 ");
-			return SMTP_ACT_NONE;
-		}
-		if (ilen == 1 && *init == '=')
-			return sasl_plain(s, "", 0, out);
-		return sasl_plain(s, init, ilen, out);
-	}
-	if (mlen == 5 && strncasecmp(arg, "LOGIN", 5) == 0) {
-		size_t n;
-
-		if (ilen == 0) {
-			s->sasl = SASL_LOGIN_USER;
-			buf_line(out, "334 VXNlcm5hbWU6"); /* Username: */
-			return SMTP_ACT_NONE;
-		}
-		if (sasl_decode(init, ilen, s->user, sizeof(s->user), &n) ==
-			    -1 ||
-		    strlen(s->user) != n || n == 0)
-			return fail(s, out,
-				    "501 5.5.2 Error: bad base64 in AUTH");
-		s->sasl = SASL_LOGIN_PASS;
-		buf_line(out, "334 UGFzc3dvcmQ6"); /* Password: */
-		return SMTP_ACT_NONE;
-	}
-	if (mlen == 0)
+	s->mech = sasl_mech_parse(arg, mlen);
+	if (s->mech == SASL_MECH_NONE && mlen == 0)
 		return fail(s, out, "501 5.5.4 Syntax: AUTH mechanism");
-	return fail(s, out, "504 5.5.4 Error: unsupported authentication "
-			    "mechanism");
+	if (s->mech == SASL_MECH_NONE)
+		return fail(s, out, "504 5.5.4 Error: unsupported "
+				    "authentication mechanism");
+	return auth_result(s, sasl_start(&s->sasl, s->mech,
+					 ilen > 0 ? init : NULL, ilen),
+			   out);
 }
 
 static enum smtp_act
 feed_sasl(struct smtp_server *s, const char *line, size_t len,
 	  struct buf *out)
 {
-	int mode = s->sasl;
-	size_t n;
-
-	s->sasl = SASL_NONE;
 	if (len > 0 && line[len - 1] == '\n')
 		len--;
 	if (len > 0 && line[len - 1] == '\r')
 		len--;
-	if (len == 1 && line[0] == '*')
-		return fail(s, out, "501 5.0.0 Error: authentication "
-				    "cancelled");
-	if (mode == SASL_PLAIN)
-		return sasl_plain(s, line, len, out);
-	if (mode == SASL_LOGIN_USER) {
-		if (sasl_decode(line, len, s->user, sizeof(s->user), &n) ==
-			    -1 ||
-		    strlen(s->user) != n || n == 0)
-			return fail(s, out,
-				    "501 5.5.2 Error: bad base64 in AUTH");
-		s->sasl = SASL_LOGIN_PASS;
-		buf_line(out, "334 UGFzc3dvcmQ6");
-		return SMTP_ACT_NONE;
-	}
-	if (sasl_decode(line, len, s->pass, sizeof(s->pass), &n) == -1 ||
-	    strlen(s->pass) != n) {
-		explicit_bzero(s->pass, sizeof(s->pass));
-		return fail(s, out, "501 5.5.2 Error: bad base64 in AUTH");
-	}
-	return auth_check(s);
+	return auth_result(s, sasl_step(&s->sasl, line, len), out);
 }

@@ -27,9 +27,9 @@
  * unless conf->vrfy, which makes it an action; EXPN is 502.
  *
  * With conf->auth (the submission listener) EHLO offers AUTH PLAIN LOGIN
- * (RFC 4954), MAIL before a successful AUTH is 530 5.7.0, and done(AUTH)
- * answers 235, 535 5.7.8 (counted toward max_auth_failures) or 454.  NULs
- * in the text are kept as data.
+ * (RFC 4954, decoded by sasl.h), MAIL before a successful AUTH is 530
+ * 5.7.0, and done(AUTH) answers 235, 535 5.7.8 (counted toward
+ * max_auth_failures) or 454.  NULs in the text are kept as data.
  *
  * With conf->starttls EHLO offers STARTTLS (RFC 3207) until the session is
  * secure; STARTTLS answers 220 and returns SMTP_ACT_STARTTLS, a notice:
@@ -47,11 +47,12 @@
 
 #include "../lib/addr.h"
 #include "../lib/buf.h"
+#include "sasl.h"
 
 #define SMTP_CMD_MAX 512	/* command line with CRLF, RFC 5321 4.5.3.1.4 */
-#define SMTP_AUTH_LINE_MAX 2048 /* AUTH lines where AUTH is offered */
-#define SMTP_USER_MAX 255	/* SASL authentication identity */
-#define SMTP_PASS_MAX 1024
+#define SMTP_AUTH_LINE_MAX SASL_LINE_MAX /* lines where AUTH is offered */
+#define SMTP_USER_MAX SASL_USER_MAX /* SASL authentication identity */
+#define SMTP_PASS_MAX SASL_PASS_MAX
 
 /* What a bare LF or bare CR inside DATA does (smtp.bare_newline). */
 enum smtp_bare_newline {
@@ -147,6 +148,16 @@ bool smtp_server_pending(const struct smtp_server *s);
 bool smtp_server_in_data(const struct smtp_server *s);
 /* The next line is a SASL response (a secret: mask it in traces). */
 bool smtp_server_in_sasl(const struct smtp_server *s);
+/*
+ * What a trace may show of the client line line[0..len), asked before the
+ * line is fed (feeding changes the state): the text to show, its length
+ * in *len_r; or NULL when the line is not traced (message text, all but
+ * its end).  The text is the line, or of an AUTH command only the
+ * mechanism (never the initial response), or "(SASL response)" for a
+ * response line; it points into line or is static.
+ */
+const char *smtp_server_trace_in(const struct smtp_server *s,
+				 const char *line, size_t len, size_t *len_r);
 const struct smtp_req *smtp_server_req(const struct smtp_server *s);
 void smtp_server_txn(const struct smtp_server *s, struct smtp_txn *t);
 

@@ -4,7 +4,8 @@
  * taken from the input (logins succeed or fail, messages read or not), and
  * message text is streamed through dot_stuff.  Checks: no crash, no sanitizer
  * report, replies end in CRLF, a stuffed text never has a line that is a lone
- * "." before its end, and UPDATE's count matches its marks.
+ * "." before its end, UPDATE's count matches its marks, and the trace of a
+ * line is the line, a prefix of it or a stand-in.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -19,6 +20,19 @@ static const char TEXT[] = "Subject: x\n\n.\n..\nbody\n.\nlast";
 static const struct pop3_msg MSGS[] = {
 	{40, "a"}, {40, "b"}, {40, "c"}, {40, "d"},
 };
+
+/* What the trace shows is the line, a prefix of it, or a stand-in. */
+static void
+trace(const struct pop3_server *s, const char *line, size_t len)
+{
+	size_t n;
+	const char *t = pop3_server_trace_in(s, line, len, &n);
+
+	if (t == NULL)
+		return;
+	if (t == line ? n > len : strlen(t) != n)
+		abort();
+}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -55,6 +69,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		case FRAMER_LINE:
 		default:
+			trace(s, (const char *)data + done, len);
 			a = pop3_server_feed(s, (const char *)data + done, len, out);
 			break;
 		}

@@ -3,7 +3,8 @@
  * LF by net/framer, as net/conn.c does; every action is answered, with
  * results taken from the input so that every done() branch is reached.
  * Checks: no crash, no sanitizer report, replies always end in CRLF, and
- * no DATA line handed out holds a CR or LF (smtp.bare_newline, either way).
+ * no DATA line handed out holds a CR or LF (smtp.bare_newline, either
+ * way), and the trace of a line is the line, a prefix of it or a stand-in.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -13,6 +14,19 @@
 #include "proto/smtp_server.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* What the trace shows is the line, a prefix of it, or a stand-in. */
+static void
+trace(const struct smtp_server *s, const char *line, size_t len)
+{
+	size_t n;
+	const char *t = smtp_server_trace_in(s, line, len, &n);
+
+	if (t == NULL)
+		return;
+	if (t == line ? n > len : strlen(t) != n)
+		abort();
+}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -66,6 +80,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		case FRAMER_LINE:
 		default:
+			trace(s, (const char *)data + done, len);
 			a = smtp_server_feed(s, (const char *)data + done, len, out);
 			break;
 		}

@@ -750,6 +750,45 @@ test_stls(void **st)
 	h_free(&h);
 }
 
+/*
+ * The trace: each line as the core says it may be shown, asked before the
+ * line is fed; "|" between lines.
+ */
+static void
+trace_of(const char *script, const char *want)
+{
+	char got[1024];
+	size_t n = 0;
+	struct h h;
+
+	h_init(&h, 0);
+	while (*script != '\0') {
+		size_t len = strcspn(script, "\n") + 1, k;
+		const char *t = pop3_server_trace_in(h.s, script, len, &k);
+
+		n += (size_t)snprintf(got + n, sizeof(got) - n, "%s%.*s",
+				      n ? "|" : "", (int)k, t);
+		act(&h, pop3_server_feed(h.s, script, len, h.out));
+		script += len;
+	}
+	assert_string_equal(got, want);
+	h_free(&h);
+}
+
+static void
+test_trace_masking(void **st)
+{
+	(void)st;
+	trace_of("USER alice\r\npass wrong\r\nAUTH PLAIN\r\n"
+		 "YWxpY2UAYWxpY2UAd3Jvbmc=\r\nAUTH PLAIN\r\n*\r\n"
+		 "auth plain YWxpY2UAYWxpY2UAc2VjcmV0\r\nSTAT\r\n",
+		 "USER alice\r\n|PASS ****|AUTH PLAIN\r\n|****|"
+		 "AUTH PLAIN\r\n|****|AUTH PLAIN ****|STAT\r\n");
+	/* a PASS is masked in any state; an unknown mechanism is shown */
+	trace_of("AUTH LOGIN x\r\nPASS \r\nAUTH PLAIN \r\nQUIT\r\n",
+		 "AUTH LOGIN x\r\n|PASS ****|AUTH PLAIN ****|QUIT\r\n");
+}
+
 int
 main(void)
 {
@@ -767,6 +806,7 @@ main(void)
 		cmocka_unit_test(test_stuff),
 		cmocka_unit_test(test_base64),
 		cmocka_unit_test(test_stls),
+		cmocka_unit_test(test_trace_masking),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

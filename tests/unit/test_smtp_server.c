@@ -875,6 +875,62 @@ test_auth_limits(void **st)
 	h_free(&h);
 }
 
+/*
+ * The trace: each line as the core says it may be shown, asked before the
+ * line is fed; "|" between lines, "-" for a line not traced.
+ */
+static void
+trace_of(const char *script, const char *want)
+{
+	char got[1024];
+	size_t n = 0;
+	struct h h;
+
+	h_init(&h, 10000, 5);
+	h.conf.auth = true;
+	h.conf.max_auth_failures = 3;
+	while (*script != '\0') {
+		size_t len = strcspn(script, "\n") + 1, k;
+		const char *t = smtp_server_trace_in(h.s, script, len, &k);
+
+		if (t == NULL) {
+			t = "-";
+			k = 1;
+		}
+		n += (size_t)snprintf(got + n, sizeof(got) - n, "%s%.*s",
+				      n ? "|" : "", (int)k, t);
+		act(&h, smtp_server_feed(h.s, script, len, h.out));
+		script += len;
+	}
+	assert_string_equal(got, want);
+	h_free(&h);
+}
+
+static void
+test_trace_masking(void **st)
+{
+	(void)st;
+	/* the initial response and every response line are secrets */
+	trace_of("EHLO c\r\n"
+		 "AUTH PLAIN AGFsaWNlQGV4YW1wbGUub3JnAHdyb25n\r\n"
+		 "auth login YWxpY2VAZXhhbXBsZS5vcmc=\r\nc2VjcmV0\r\n"
+		 "MAIL FROM:<a@example.org>\r\n",
+		 "EHLO c\r\n|AUTH PLAIN|auth login|(SASL response)|"
+		 "MAIL FROM:<a@example.org>\r\n");
+	trace_of("EHLO c\r\nAUTH LOGIN\r\nYQ==\r\n*\r\nAUTH PLAIN\n"
+		 "AHUAcA==\r\nAUTH \r\nAUTH\r\nNOOP\r\n",
+		 "EHLO c\r\n|AUTH LOGIN|(SASL response)|(SASL response)|"
+		 "AUTH PLAIN|(SASL response)|AUTH |AUTH\r\n|NOOP\r\n");
+	/* message text is not traced, its end is */
+	trace_of("EHLO c\r\n"
+		 "AUTH PLAIN AGFsaWNlQGV4YW1wbGUub3JnAHNlY3JldA==\r\n"
+		 "MAIL FROM:<>\r\nRCPT TO:<bob@example.org>\r\n"
+		 "DATA\r\nAUTH PLAIN x\r\n.\n..\r\n.\r\nQUIT\r\n",
+		 "EHLO c\r\n|AUTH PLAIN|MAIL FROM:<>\r\n|"
+		 "RCPT TO:<bob@example.org>\r\n|DATA\r\n|-|-|-|.\r\n|"
+		 "QUIT\r\n");
+}
+
 int
 main(void)
 {
@@ -901,6 +957,7 @@ main(void)
 		cmocka_unit_test(test_auth),
 		cmocka_unit_test(test_auth_limits),
 		cmocka_unit_test(test_starttls),
+		cmocka_unit_test(test_trace_masking),
 	};
 
 	return cmocka_run_group_tests_name("smtp_server", tests, NULL, NULL);
