@@ -61,9 +61,12 @@ def test_leaving_during_handshake_frees_the_slot(owld, cert, what):
         s = socket.create_connection(("127.0.0.1", port), timeout=10)
         s.sendall(sent)
         s.close()
+        # after a whole ClientHello the server may be writing its answer
+        # when the close comes, so OpenSSL may say why in its own words
+        why = (r"[^\"]+" if what == "hello"
+               else r"connection closed during the handshake")
         o.wait_log(r"event=disconnect reason=tls-failed .*tls=failed "
-                   r"tls_error=\"connection closed during the handshake\"",
-                   count=i + 1, timeout=3)
+                   r"tls_error=\"%s\"" % why, count=i + 1, timeout=3)
     assert not ss_close_wait(o.subs_port) and not ss_close_wait(o.pop3s_port)
     c = o.connect()
     assert c.reply()[0] == 220  # not 421: the slots are free
