@@ -924,6 +924,31 @@ auth_done(struct wpool_job *job)
 	s->delay = owld_fail_delay(s->d, auth_delay_cb, s);
 }
 
+/*
+ * The core refused the message at its end (too big, a line too long, a
+ * bare CR or LF under smtp.bare_newline = reject): say so in the log with
+ * the reply it wrote last, so an operator sees what a sender was told.
+ */
+static void
+log_refused(const struct smtp_sess *s)
+{
+	const char *p = s->out->data, *end = p + s->out->len, *line;
+	char q[600], text[300];
+	size_t n;
+
+	while (end > p && (end[-1] == '\n' || end[-1] == '\r'))
+		end--;
+	for (line = end; line > p && line[-1] != '\n'; line--)
+		;
+	n = (size_t)(end - line) < sizeof(text) ? (size_t)(end - line)
+						: sizeof(text) - 1;
+	memcpy(text, line, n);
+	text[n] = '\0';
+	log_msg(LOGL_WARN, "smtp", "id=%s peer=%s event=message-refused "
+		"msgid=%s reply=%s", s->id, s->peer, s->msgid,
+		log_q(q, sizeof(q), text));
+}
+
 static void
 run_act(struct smtp_sess *s, enum smtp_act act)
 {
@@ -967,6 +992,7 @@ run_act(struct smtp_sess *s, enum smtp_act act)
 		start_commit(s);
 		break;
 	case SMTP_ACT_DATA_ABORT:
+		log_refused(s);
 		command_deadline(s);
 		buf_free(&s->msg);
 		spool_close(s);

@@ -124,6 +124,9 @@ def test_bare_lf_rejected_names_it(owld):
     code, lines = send_message(c, b"Subject: x\n\nunix text\n.\r\n.\r\n")
     assert (code, lines) == (550, ["550 5.5.2 Error: bare <LF> received"])
     assert o.messages() == []
+    # the operator sees what the sender was told
+    o.wait_log(r'event=message-refused msgid=[0-9a-f]+ '
+               r'reply="550 5.5.2 Error: bare <LF> received"')
 
 
 def test_bare_lf_client_still_delivers(owld, sink):
