@@ -406,6 +406,13 @@ owld_check_stopped(struct owld *d)
 		event_base_loopbreak(d->base);
 }
 
+/* The relay's stop check: a delivery or a queue job of its ended. */
+static void
+relay_check_stopped(void *arg)
+{
+	owld_check_stopped(arg);
+}
+
 static void
 pool_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -633,6 +640,7 @@ main(int argc, char **argv)
 	bool daemon = false, verbose = false;
 	const char *e, *fault;
 	struct event *sigs[3];
+	struct relay_deps rdeps;
 
 	conf_init(&C);
 	while ((ch = getopt(argc, argv, "c:D:o:vdhV")) != -1) {
@@ -758,7 +766,12 @@ main(int argc, char **argv)
 		event_add(sigs[i], NULL);
 	snprintf(path, sizeof(path), "%s/queue", C.data_dir);
 	D.qdir = xstrdup(path);
-	if ((D.relay = relay_new(&D, err, sizeof(err))) == NULL) {
+	rdeps = (struct relay_deps){
+		.conf = &C, .base = D.base, .pool = D.pool, .store = D.store,
+		.qdir = D.qdir, .new_id = owld_new_id,
+		.check_stopped = relay_check_stopped, .arg = &D,
+	};
+	if ((D.relay = relay_new(&rdeps, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "owld: queue: %s\n", err);
 		return 73;
 	}

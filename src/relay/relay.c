@@ -28,12 +28,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../auth/users.h"
 #include "../lib/buf.h"
+#include "../lib/conf.h"
 #include "../lib/log.h"
+#include "../lib/wpool.h"
 #include "../net/conn.h"
 #include "../net/tls.h"
-#include "../owld/owld.h"
 #include "../proto/smtp_client.h"
+#include "../store/store.h"
 #include "bounce.h"
 #include "dns.h"
 
@@ -110,7 +113,7 @@ struct rjob {
 };
 
 struct relay {
-	struct owld *d;
+	struct relay_deps deps;	/* what owld handed relay_new() */
 	struct qent *ents;
 	size_t nents;
 	struct route *routes;
@@ -183,27 +186,28 @@ recover_note(const char *what, const char *name)
 }
 
 struct relay *
-relay_new(struct owld *d, char *err, size_t errsz)
+relay_new(const struct relay_deps *deps, char *err, size_t errsz)
 {
 	struct relay *r = xcalloc(1, sizeof(*r));
+	const struct conf *c = deps->conf;
 	struct qenv *envs;
 	size_t n;
 
-	r->d = d;
-	r->cconf.helo = d->conf->hostname;
-	r->cconf.tls = strcmp(d->conf->relay_tls, "require") == 0
+	r->deps = *deps;
+	r->cconf.helo = c->hostname;
+	r->cconf.tls = strcmp(c->relay_tls, "require") == 0
 			       ? SMTPC_TLS_REQUIRE
-		       : strcmp(d->conf->relay_tls, "no") == 0 ? SMTPC_TLS_NO
+		       : strcmp(c->relay_tls, "no") == 0 ? SMTPC_TLS_NO
 							       : SMTPC_TLS_MAY;
 	if (r->cconf.tls != SMTPC_TLS_NO &&
-	    (r->tls = tls_client_ctx(d->conf,
+	    (r->tls = tls_client_ctx(c,
 				     r->cconf.tls == SMTPC_TLS_REQUIRE, err,
 				     errsz)) == NULL) {
 		free(r);
 		return NULL;
 	}
-	if (queue_init(d->qdir, err, errsz) == -1 ||
-	    queue_recover(d->qdir, &envs, &n, recover_note, err, errsz) ==
+	if (queue_init(deps->qdir, err, errsz) == -1 ||
+	    queue_recover(deps->qdir, &envs, &n, recover_note, err, errsz) ==
 		    -1) {
 		free(r);
 		return NULL;
@@ -217,9 +221,9 @@ relay_new(struct owld *d, char *err, size_t errsz)
 		qenv_free(&envs[i]);
 	}
 	free(envs);
-	r->timer = evtimer_new(d->base, timer_cb, r);
+	r->timer = evtimer_new(deps->base, timer_cb, r);
 	log_msg(LOGL_INFO, "queue", "event=loaded messages=%zu dir=%s", n,
-		d->qdir);
+		deps->qdir);
 	if (n > 0)
 		event_active(r->timer, EV_TIMEOUT, 0);
 	return r;
@@ -273,13 +277,13 @@ static struct route *
 route_new(struct relay *r, const char *domain)
 {
 	struct route *rt = xcalloc(1, sizeof(*rt));
-	const char *rh = r->d->conf->relay_host;
+	const char *rh = r->deps.conf->relay_host;
 
 	rt->r = r;
 	rt->fd = rt->mfd = -1;
 	snprintf(rt->key, sizeof(rt->key), "%s", domain);
 	snprintf(rt->id, sizeof(rt->id), "%016llx",
-		 (unsigned long long)owld_new_id());
+		 (unsigned long long)r->deps.new_id());
 	if (rh[0] != '\0') {
 		/* conf checked it; a smarthost's port defaults to 25 */
 		if (conf_hostport(rh, 25, rt->name, sizeof(rt->name),
@@ -298,7 +302,7 @@ route_new(struct relay *r, const char *domain)
 		} else {
 			rt->mx = true;
 		}
-		rt->port = r->d->conf->relay_port;
+		rt->port = r->deps.conf->relay_port;
 	}
 	rt->next = r->routes;
 	if (r->routes != NULL)
@@ -358,7 +362,7 @@ route_start(struct route *rt)
 
 	j->rt = rt;
 	rt->started = true;
-	wpool_submit(rt->r->d->pool, &j->job);
+	wpool_submit(rt->r->deps.pool, &j->job);
 }
 
 /* Waiting for an attempt: idle, not held, not ending, recipients left. */
@@ -398,7 +402,8 @@ arm(struct relay *r)
 		any = true;
 	}
 	event_del(r->timer);
-	if (!any || (r->nroutes >= r->d->conf->relay_max_conns && min <= now))
+	if (!any ||
+	    (r->nroutes >= r->deps.conf->relay_max_conns && min <= now))
 		return;
 	{
 		struct timeval tv = {.tv_sec = min > now ? min - now : 0};
@@ -411,7 +416,7 @@ static void
 schedule(struct relay *r)
 {
 	time_t now = time(NULL);
-	bool single = r->d->conf->relay_host[0] != '\0';
+	bool single = r->deps.conf->relay_host[0] != '\0';
 
 	if (r->stopping)
 		return;
@@ -434,7 +439,7 @@ schedule(struct relay *r)
 				    (single || strcmp(rt->key, dom) == 0))
 					break;
 			if (rt == NULL) {
-				if (r->nroutes >= r->d->conf->relay_max_conns)
+				if (r->nroutes >= r->deps.conf->relay_max_conns)
 					goto full;
 				rt = route_new(r, dom);
 			}
@@ -643,7 +648,8 @@ start_body(struct route *rt)
 	char p[4096];
 	struct item *it = &rt->items[rt->cur];
 
-	if (queue_msg_path(rt->r->d->qdir, it->e->env.id, p, sizeof(p)) == -1 ||
+	if (queue_msg_path(rt->r->deps.qdir, it->e->env.id, p, sizeof(p)) ==
+		    -1 ||
 	    (rt->mfd = open(p, O_RDONLY | O_CLOEXEC)) == -1) {
 		bsnprintf(rt->err, sizeof(rt->err), "queue file %s: %s", p,
 			 strerror(errno));
@@ -797,8 +803,8 @@ static void
 connected(struct route *rt)
 {
 	rt->cl = smtp_client_new(&rt->r->cconf);
-	rt->conn = conn_new(rt->r->d->base, rt->fd, &relay_conn_ops, rt,
-			    rt->r->d->conf->relay_timeout, 2 * SMTPC_LINE_MAX,
+	rt->conn = conn_new(rt->r->deps.base, rt->fd, &relay_conn_ops, rt,
+			    rt->r->deps.conf->relay_timeout, 2 * SMTPC_LINE_MAX,
 			    OUT_MAX);
 	rt->fd = -1;
 }
@@ -838,7 +844,7 @@ try_connect(struct route *rt)
 
 	for (; rt->ti < rt->nt && !r->stopping; rt->ti++) {
 		const struct dns_target *t = &rt->t[rt->ti];
-		struct timeval tv = {.tv_sec = r->d->conf->relay_timeout};
+		struct timeval tv = {.tv_sec = r->deps.conf->relay_timeout};
 		int fd = socket(t->sa.ss_family,
 				SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
@@ -854,7 +860,7 @@ try_connect(struct route *rt)
 			return;
 		}
 		if (errno == EINPROGRESS) {
-			rt->cev = event_new(r->d->base, fd, EV_WRITE,
+			rt->cev = event_new(r->deps.base, fd, EV_WRITE,
 					    connect_cb, rt);
 			event_add(rt->cev, &tv);
 			return;
@@ -884,7 +890,7 @@ backoff(const struct conf *c, unsigned attempts)
 static void
 attempt_end(struct relay *r, struct qent *e, const char *err)
 {
-	const struct conf *c = r->d->conf;
+	const struct conf *c = r->deps.conf;
 	time_t now = time(NULL), iv;
 
 	if (e->deleted) {
@@ -973,7 +979,7 @@ route_end(struct route *rt)
 	r->nroutes--;
 	free(rt);
 	schedule(r);
-	owld_check_stopped(r->d);
+	r->deps.check_stopped(r->deps.arg);
 }
 
 /* --- pool jobs ------------------------------------------------------ */
@@ -1001,7 +1007,7 @@ save_submit(struct relay *r, struct qent *e)
 	j->e = e;
 	j->gen = e->gen;
 	qenv_copy(&j->env, &e->env);
-	wpool_submit(r->d->pool, &j->job);
+	wpool_submit(r->deps.pool, &j->job);
 }
 
 static void
@@ -1028,15 +1034,15 @@ finish(struct relay *r, struct qent *e, bool bounce)
 				j->bounce = true;
 	}
 	snprintf(j->bounce_id, sizeof(j->bounce_id), "%016llx",
-		 (unsigned long long)owld_new_id());
-	wpool_submit(r->d->pool, &j->job);
+		 (unsigned long long)r->deps.new_id());
+	wpool_submit(r->deps.pool, &j->job);
 }
 
 /* Worker: the bounce for j->env, delivered locally or queued. */
 static void
 make_bounce(struct rjob *j)
 {
-	struct owld *d = j->r->d;
+	const struct relay_deps *d = &j->r->deps;
 	char p[4096], *head = xmalloc(HEADERS_MAX), user[ADDR_PATH_MAX + 1];
 	struct buf *b = buf_new(HEADERS_MAX + 64 * 1024 +
 				j->env.nrcpts * 2 * QUEUE_TEXT_MAX);
@@ -1102,7 +1108,7 @@ rjob_run(struct wpool_job **jobs, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		struct rjob *j = (struct rjob *)(void *)jobs[i];
-		struct owld *d = j->r->d;
+		const struct relay_deps *d = &j->r->deps;
 
 		switch (j->kind) {
 		case RJ_DNS:
@@ -1197,7 +1203,7 @@ rjob_done(struct wpool_job *job)
 	qenv_free(&j->benv);
 	free(j);
 	arm(r);
-	owld_check_stopped(r->d);
+	r->deps.check_stopped(r->deps.arg);
 }
 
 /* --- control -------------------------------------------------------- */

@@ -12,14 +12,35 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "../store/queue.h"
 
-struct owld;
+struct conf;
+struct event_base;
 struct relay;
+struct store;
+struct wpool;
+
+/*
+ * What the program that runs the relay (owld/main.c) hands it: the
+ * handles it works with, which must outlive it, and two calls back up.
+ */
+struct relay_deps {
+	const struct conf *conf;
+	struct event_base *base;
+	struct wpool *pool;
+	struct store *store;	/* where bounces to local users go */
+	const char *qdir;	/* the queue directory */
+	uint64_t (*new_id)(void);	/* a new never-reused id */
+	/* a delivery or a queue job ended: may the program stop now? */
+	void (*check_stopped)(void *arg);
+	void *arg;		/* for check_stopped */
+};
 
 /* Loads the queue (cleaning what a crash left); NULL with err. */
-struct relay *relay_new(struct owld *d, char *err, size_t errsz);
+struct relay *relay_new(const struct relay_deps *deps, char *err,
+			size_t errsz);
 void relay_free(struct relay **rp);
 /* A message was queued (e is copied): try it now. */
 void relay_queued(struct relay *r, const struct qenv *e);
