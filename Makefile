@@ -100,7 +100,8 @@ FUZZ_BIN := $(patsubst tests/fuzz/%.c,build-fuzz/%,$(FUZZ_SRC))
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined \
 	      -fno-sanitize-recover=all -D_GNU_SOURCE \
 	      -Isrc -std=c17 -Wall -Wextra -Werror
-FUZZ_LIB := src/lib/buf.c src/lib/addr.c src/proto/smtp_server.c \
+FUZZ_LIB := src/lib/buf.c src/lib/addr.c src/lib/b64.c \
+	    src/proto/smtp_server.c \
 	    src/proto/sasl.c \
 	    src/proto/pop3_server.c src/proto/wire.c src/proto/smtp_client.c \
 	    src/proto/pop3_client.c src/mime/build.c src/mime/parse.c \

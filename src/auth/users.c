@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../lib/addr.h"
 #include "../lib/buf.h"
-#include "../store/store.h"
 
 struct users {
 	struct table *t;
@@ -22,7 +22,7 @@ static const char *
 check_line(char *name, char *hash)
 {
 	(void)hash;
-	if (!store_user_valid(name))
+	if (!addr_user_valid(name))
 		return "invalid user name (want lower-case local@domain: "
 		       "letters, digits, . _ - +)";
 	return NULL;
@@ -63,7 +63,7 @@ users_normalize(const char *name, char *out, size_t size)
 		return -1;
 	for (i = 0; i <= n; i++)
 		out[i] = (char)tolower((unsigned char)name[i]);
-	return store_user_valid(out) ? 0 : -1;
+	return addr_user_valid(out) ? 0 : -1;
 }
 
 int

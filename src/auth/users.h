@@ -2,7 +2,7 @@
  * users - the users file: one "user@domain:{SCHEME}hash" line per user,
  * '#' comments allowed, like passwd(5).  Schemes: {CRYPT} (any crypt(3)
  * hash; owlctl writes yescrypt "$y$", or SHA-512-crypt "$6$" where yescrypt
- * is missing).  Names are lower case and must pass store_user_valid(); a
+ * is missing).  Names are lower case and must pass addr_user_valid(); a
  * line that does not is skipped with a warning, never used as a path.
  *
  * The daemon keeps the file in memory and re-reads it when its inode, size

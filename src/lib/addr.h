@@ -50,6 +50,14 @@ int addr_parse_mailbox(const char *s, size_t len, struct addr *a,
 bool addr_domain_valid(const char *s, size_t len);
 
 /*
+ * True if name is a user owlpost keeps mail for: "local@domain" (NUL-
+ * terminated), the local part of a-z 0-9 . _ - + with no dot first, last
+ * or doubled, the domain valid and lower case.  Such a name is safe as
+ * path components (store/ makes mailbox paths of it; auth/ keeps users).
+ */
+bool addr_user_valid(const char *name);
+
+/*
  * Writes the mailbox as text (re-quoting the local part when needed) into
  * out; returns the length, or -1 if it does not fit.  "" for the null path.
  */

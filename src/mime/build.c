@@ -9,7 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "../proto/wire.h"
+#include "../lib/b64.h"
 
 #define QP_LINE 76
 

@@ -19,7 +19,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "../proto/wire.h"
+#include "../lib/b64.h"
 
 struct parser {
 	struct mime_doc *doc;

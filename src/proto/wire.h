@@ -1,6 +1,7 @@
 /*
  * wire - text encodings shared by the protocol cores: message text as
- * dot-stuffed CRLF lines (SMTP DATA, POP3 RETR/TOP) and base64 (SASL).
+ * dot-stuffed CRLF lines (SMTP DATA, POP3 RETR/TOP) and base64 lines
+ * (SASL; base64 itself is lib/b64.h, included here for the cores).
  */
 #ifndef OWL_WIRE_H
 #define OWL_WIRE_H
@@ -8,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "../lib/b64.h"
 #include "../lib/buf.h"
 
 /*
@@ -44,16 +46,6 @@ bool dot_stuff_feed(struct dot_stuff *st, const char *data, size_t len,
 		    struct buf *out);
 /* Ends the text: a CRLF if the last line had none, then "."; 6 octets. */
 void dot_stuff_end(struct dot_stuff *st, struct buf *out);
-
-/* Strict base64 (RFC 4648, padded, no whitespace); -1 if malformed. */
-int b64_decode(const char *in, size_t len, char *out, size_t size,
-	       size_t *outlen);
-
-/* The value of a base64 (RFC 4648) character; -1 if not one. */
-int b64_val(unsigned char c);
-
-/* Standard padded base64 of in into out (NUL-terminated); -1 if no room. */
-int b64_encode(const char *in, size_t len, char *out, size_t size);
 
 #define WIRE_B64_LINE_IN 1536	/* octets b64_line encodes at most */
 

@@ -73,27 +73,7 @@ store_deliver(struct store *st, struct store_delivery **batch, size_t n)
 bool
 store_user_valid(const char *name)
 {
-	const char *at = strchr(name, '@');
-	size_t i, n;
-
-	if (at == NULL || at == name || (size_t)(at - name) > ADDR_LOCAL_MAX)
-		return false;
-	n = (size_t)(at - name);
-	if (name[0] == '.' || name[n - 1] == '.')
-		return false;
-	for (i = 0; i < n; i++) {
-		char c = name[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		      c == '.' || c == '_' || c == '-' || c == '+'))
-			return false;
-		if (c == '.' && name[i + 1] == '.')
-			return false;
-	}
-	for (i = 1; at[i] != '\0'; i++)
-		if (at[i] >= 'A' && at[i] <= 'Z')
-			return false;
-	return addr_domain_valid(at + 1, strlen(at + 1));
+	return addr_user_valid(name);
 }
 
 int

@@ -51,7 +51,10 @@ struct store *store_new(enum mailbox_format fmt, const char *mail_dir,
 void store_free(struct store **stp);
 void store_deliver(struct store *st, struct store_delivery **batch, size_t n);
 
-/* True if name is "local@domain", lower case, safe as path components. */
+/*
+ * True if name is "local@domain", lower case, safe as path components:
+ * addr_user_valid() of lib/addr.h, which auth/ checks users with too.
+ */
 bool store_user_valid(const char *name);
 /* The mailbox path of a valid user; -1 if it does not fit. */
 int store_mailbox_path(const struct store *st, const char *user, char *out,
