@@ -65,8 +65,6 @@ FORBIDDEN = [
 KNOWN_CIRCLES = {
     ("store", ("mailbox", "maildir", "mbox", "store")):
         "the store backends table (issue 17 item 1) removes it",
-    ("owld", ("main", "pop3_sess", "smtp_sess")):
-        "daemon-wide helpers out of main.c and pop3_sess.c remove it",
 }
 
 INCLUDE_RE = re.compile(r'^[ \t]*#[ \t]*include[ \t]*([<"])([^>"]+)[>"]', re.M)

@@ -1,15 +1,18 @@
 /*
- * owld - the owlpost daemon: start-up, signals, graceful stop.
+ * owld - the owlpost daemon: start-up, signals, graceful stop, the control
+ * socket.  The helpers the sessions share are in daemon.c.
  *
- * Order matters: read the config (exit 78 on a bad key), open the log,
- * bind every listener (as root if need be), daemonize, write the pid
- * file, drop privileges, then start the worker pool and the event loop.
+ * Order matters, and main() is that order, one named step each: read the
+ * command line and the config (exit 78 on a bad key), open the log, load
+ * the TLS key, bind every listener (as root if need be), daemonize, write
+ * the pid file, drop privileges, open the store, users and aliases, start
+ * the worker pool and the event loop, load the queue, listen, serve.
  * SIGTERM/SIGINT: stop accepting, tell each SMTP session 421 and each POP3
  * session -ERR (sessions with a commit, a login or a message text in
- * flight finish that first; POP3 deletes nothing without QUIT), wait for the pool to drain (at
- * most shutdown_grace seconds), exit 0.  SIGHUP: reopen the log, re-read
- * the users file.  Nothing acknowledged is lost on any of these paths
- * because 250 is only said after the commit is durable.
+ * flight finish that first; POP3 deletes nothing without QUIT), wait for
+ * the pool to drain (at most shutdown_grace seconds), exit 0.  SIGHUP:
+ * reopen the log, re-read the users file.  Nothing acknowledged is lost on
+ * any of these paths because 250 is only said after the commit is durable.
  */
 #include <errno.h>
 #include <event2/event.h>
@@ -66,89 +69,6 @@ static size_t nlisteners;
 static struct event *pool_ev, *grace_ev;
 static bool pidfile_written;
 
-uint64_t
-owld_new_id(void)
-{
-	static uint64_t next;
-
-	if (next == 0) {
-		struct timespec ts;
-
-		clock_gettime(CLOCK_REALTIME, &ts);
-		/* time-based start: ids differ across restarts too */
-		next = ((uint64_t)ts.tv_sec << 24) ^ (uint64_t)ts.tv_nsec;
-	}
-	return next++;
-}
-
-/*
- * The mailbox a login name means: "user@domain" as it is, or a bare
- * local part when exactly one local domain has that user.  Returns false
- * if the name cannot be a user at all (no lookup then).
- */
-bool
-owld_login_name(struct owld *d, const char *given, char *out, size_t size)
-{
-	const struct conf *c = d->conf;
-	char name[ADDR_PATH_MAX + 2], dom[ADDR_DOMAIN_MAX + 1];
-	int found = 0;
-
-	if (strchr(given, '@') != NULL) {
-		if (users_normalize(given, out, size) == 0)
-			return true;
-		snprintf(out, size, "%s", given); /* for the log */
-		return false;
-	}
-	for (size_t i = 0; conf_domain(c, i, dom, sizeof(dom)); i++) {
-		char canon[ADDR_PATH_MAX + 1];
-
-		if (bsnprintf(name, sizeof(name), "%s@%s", given, dom) != -1 &&
-		    users_normalize(name, canon, sizeof(canon)) == 0 &&
-		    users_lookup(d->users, canon) != NULL &&
-		    found++ == 0)
-			snprintf(out, size, "%s", canon);
-	}
-	if (found == 1)
-		return true;
-	/* none or ambiguous: fails like an unknown user */
-	snprintf(out, size, "%s", given);
-	return false;
-}
-
-void
-owld_cred_prepare(struct owld *d, struct owld_cred *c, const char *given,
-		  const char *pass)
-{
-	const char *hash = NULL, *err;
-
-	/* a failed re-read keeps the last good copy (and logs itself) */
-	c->temp = users_refresh(d->users, &err) == -1;
-	if (owld_login_name(d, given, c->user, sizeof(c->user)))
-		hash = users_lookup(d->users, c->user);
-	c->exists = hash != NULL;
-	if (hash != NULL)
-		snprintf(c->hash, sizeof(c->hash), "%s", hash);
-	snprintf(c->pass, sizeof(c->pass), "%s", pass);
-}
-
-void
-owld_cred_check(struct owld_cred *c)
-{
-	c->ok = users_verify(c->exists ? c->hash : users_dummy_hash(),
-			     c->pass) &&
-		c->exists;
-	explicit_bzero(c->pass, sizeof(c->pass));
-}
-
-static uint64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* A secret hash seed for the per-client tables (hash flooding). */
 static uint64_t
 table_seed(void)
@@ -158,109 +78,6 @@ table_seed(void)
 	if (getrandom(&seed, sizeof(seed), 0) != (ssize_t)sizeof(seed))
 		seed = owld_new_id() ^ (uint64_t)getpid() << 32;
 	return seed;
-}
-
-const char *
-owld_admit(struct owld *d, const char *peer)
-{
-	static char why[64];
-	unsigned n;
-
-	switch (anvil_connect(d->anvil, peer, mono_ms() / 1000, &n)) {
-	case ANVIL_OK:
-		return NULL;
-	case ANVIL_TOO_MANY:
-		snprintf(why, sizeof(why), "per-ip-limit sessions=%u", n);
-		return why;
-	case ANVIL_TOO_FAST:
-		snprintf(why, sizeof(why), "rate-limit connections=%u/min", n);
-		return why;
-	}
-	abort();
-}
-
-void
-owld_release(struct owld *d, const char *peer)
-{
-	anvil_disconnect(d->anvil, peer);
-}
-
-struct event *
-owld_penalty_wait(struct owld *d, const char *proto, const char *id,
-		  const char *peer, const char *user, bool *logged,
-		  void (*cb)(int, short, void *), void *arg)
-{
-	uint64_t now = mono_ms(), nb, wait;
-	unsigned fails;
-	struct timeval tv;
-	struct event *ev;
-	char q[600];
-
-	nb = penalty_not_before(d->penalty, peer, user, now, &fails);
-	if (nb <= now)
-		return NULL;
-	wait = nb - now;
-	if (!*logged)
-		log_msg(LOGL_WARN, proto, "id=%s peer=%s event=auth-penalty "
-			"user=%s failures=%u delay=%llums", id, peer,
-			log_q(q, sizeof(q), user), fails,
-			(unsigned long long)wait);
-	*logged = true;
-	tv.tv_sec = (time_t)(wait / 1000);
-	tv.tv_usec = (suseconds_t)(wait % 1000) * 1000;
-	ev = evtimer_new(d->base, cb, arg);
-	evtimer_add(ev, &tv);
-	return ev;
-}
-
-void
-owld_penalty_record(struct owld *d, const char *peer, const char *user,
-		    bool ok)
-{
-	if (ok)
-		penalty_succeeded(d->penalty, peer, user);
-	else
-		penalty_failed(d->penalty, peer, user, mono_ms());
-}
-
-struct event *
-owld_fail_delay(struct owld *d, void (*cb)(int, short, void *), void *arg)
-{
-	struct timeval tv = {
-		.tv_sec = d->conf->auth_fail_delay / 1000,
-		.tv_usec = (d->conf->auth_fail_delay % 1000) * 1000,
-	};
-	struct event *ev = evtimer_new(d->base, cb, arg);
-
-	evtimer_add(ev, &tv);
-	return ev;
-}
-
-void
-owld_trace_out(const char *proto, const char *id, const struct buf *out)
-{
-	if (log_trace_enabled()) {
-		const char *p = out->data, *end = p + out->len;
-
-		while (p < end) {
-			const char *nl = memchr(p, '\n', (size_t)(end - p));
-			size_t n = nl ? (size_t)(nl - p) + 1
-				      : (size_t)(end - p);
-
-			log_trace(proto, id, 'S', p, n);
-			p += n;
-		}
-	}
-}
-
-void
-owld_send(struct conn *c, const char *proto, const char *id, struct buf *out)
-{
-	if (out->len == 0)
-		return;
-	owld_trace_out(proto, id, out);
-	conn_write(c, out->data, out->len);
-	buf_reset(out);
 }
 
 /*
@@ -396,14 +213,6 @@ die_config(const char *msg)
 {
 	fprintf(stderr, "owld: %s\n", msg);
 	exit(EX_CONFIG_CODE);
-}
-
-void
-owld_check_stopped(struct owld *d)
-{
-	if (d->stopping && d->nsessions == 0 && d->npop3 == 0 &&
-	    !relay_busy(d->relay) && wpool_pending(d->pool) == 0)
-		event_base_loopbreak(d->base);
 }
 
 /* The relay's stop check: a delivery or a queue job of its ended. */
@@ -629,42 +438,57 @@ drop_privileges(const struct conf *c)
 		c->user, (long)pw->pw_uid);
 }
 
-int
-main(int argc, char **argv)
-{
-	char err[512], path[PATH_MAX], **opts = NULL, *cfile = NULL;
-	char *ddir = NULL;
-	size_t nopts = 0;
-	int *fds = NULL, ch;
-	size_t nfds = 0, kind_end[NKINDS];
-	bool daemon = false, verbose = false;
-	const char *e, *fault;
-	struct event *sigs[3];
-	struct relay_deps rdeps;
+/* The command line. */
+struct opts {
+	char *cfile, *ddir;	/* -c, -D */
+	char **keys;		/* each -o key=value */
+	size_t nkeys;
+	bool daemon, verbose;	/* -d, -v */
+};
 
-	conf_init(&C);
+/* Reads the command line into o; exits after -h, -V or a usage error. */
+static void
+parse_args(int argc, char **argv, struct opts *o)
+{
+	int ch;
+
 	while ((ch = getopt(argc, argv, "c:D:o:vdhV")) != -1) {
 		switch (ch) {
-		case 'c': cfile = optarg; break;
-		case 'D': ddir = optarg; break;
+		case 'c': o->cfile = optarg; break;
+		case 'D': o->ddir = optarg; break;
 		case 'o':
-			opts = xrealloc(opts, (nopts + 1) * sizeof(*opts));
-			opts[nopts++] = optarg;
+			o->keys = xrealloc(o->keys,
+					   (o->nkeys + 1) * sizeof(*o->keys));
+			o->keys[o->nkeys++] = optarg;
 			break;
-		case 'v': verbose = true; break;
-		case 'd': daemon = true; break;
-		case 'h': usage(stdout); return 0;
-		case 'V': printf("owld %s\n", OWL_VERSION); return 0;
-		default: usage(stderr); return 64;
+		case 'v': o->verbose = true; break;
+		case 'd': o->daemon = true; break;
+		case 'h': usage(stdout); exit(0);
+		case 'V': printf("owld %s\n", OWL_VERSION); exit(0);
+		default: usage(stderr); exit(64);
 		}
 	}
 	if (optind < argc) {
 		usage(stderr);
-		return 64;
+		exit(64);
 	}
-	if (conf_apply(&C, cfile, opts, nopts, ddir, err, sizeof(err)) == -1)
+}
+
+/*
+ * The configuration: the file, then -o and -D, into C; the data directory
+ * made and made absolute.  Exits 78 on a bad key or OWLPOST_FAULT.
+ */
+static void
+load_config(struct opts *o)
+{
+	char err[512], path[PATH_MAX];
+	const char *fault;
+
+	if (conf_apply(&C, o->cfile, o->keys, o->nkeys, o->ddir, err,
+		       sizeof(err)) == -1)
 		die_config(err);
-	free(opts);
+	free(o->keys);
+	o->keys = NULL;
 	mkdir_or_die(C.data_dir);
 	if (realpath(C.data_dir, path) != NULL) {
 		free(C.data_dir);
@@ -674,7 +498,16 @@ main(int argc, char **argv)
 	if ((fault = getenv("OWLPOST_FAULT")) != NULL &&
 	    fsops_inject_spec(fault) == -1)
 		die_config("bad OWLPOST_FAULT value");
-	if (daemon && C.log_file[0] == '\0') {
+}
+
+/* log.file (DATA_DIR/owld.log in the background); exits 78 if unusable. */
+static void
+open_log(const struct opts *o)
+{
+	char path[PATH_MAX];
+	const char *e;
+
+	if (o->daemon && C.log_file[0] == '\0') {
 		free(C.log_file);
 		snprintf(path, sizeof(path), "%s/owld.log", C.data_dir);
 		C.log_file = xstrdup(path);
@@ -682,38 +515,79 @@ main(int argc, char **argv)
 	if (log_open(C.log_file, &e) == -1) {
 		fprintf(stderr, "owld: cannot open log.file %s: %s\n",
 			C.log_file, e);
-		return EX_CONFIG_CODE;
+		exit(EX_CONFIG_CODE);
 	}
-	log_set_trace(verbose);
+	log_set_trace(o->verbose);
+}
+
+/* tls.cert and tls.key, if set; exits 78 if they cannot be used. */
+static void
+load_tls(void)
+{
+	char err[512];
+
 	/* the key may be readable by root only: load it before the drop */
 	if (C.tls_cert[0] != '\0' || C.tls_key[0] != '\0') {
 		if ((D.tls = tls_server_ctx(&C, err, sizeof(err))) == NULL) {
 			fprintf(stderr, "owld: %s\n", err);
-			return EX_CONFIG_CODE;
+			exit(EX_CONFIG_CODE);
 		}
 	}
+}
+
+/* The bound sockets of every kind of listener, in the order of KINDS. */
+struct bound {
+	int *fds;
+	size_t nfds;
+	size_t kind_end[NKINDS];	/* fds[kind_end[k - 1]..kind_end[k]) */
+};
+
+/*
+ * Binds every *.listen address (as root if need be); exits 78 for an
+ * implicit-TLS listener without a certificate, 71 if a bind fails.
+ */
+static void
+bind_listeners(struct bound *b)
+{
+	char err[512];
+
 	for (size_t k = 0; k < NKINDS; k++) {
 		const char *spec = *KINDS[k].spec;
 
 		if (KINDS[k].tls && spec[0] != '\0' && D.tls == NULL) {
 			fprintf(stderr, "owld: %s needs tls.cert and tls.key\n",
 				KINDS[k].key);
-			return EX_CONFIG_CODE;
+			exit(EX_CONFIG_CODE);
 		}
-		if (listen_bind(spec, &fds, &nfds, err, sizeof(err)) == -1) {
+		if (listen_bind(spec, &b->fds, &b->nfds, err, sizeof(err)) ==
+		    -1) {
 			fprintf(stderr, "owld: %s: %s\n", KINDS[k].key, err);
-			return 71; /* EX_OSERR */
+			exit(71); /* EX_OSERR */
 		}
-		kind_end[k] = nfds;
+		b->kind_end[k] = b->nfds;
 	}
+}
+
+/*
+ * The pid file (exits 75 if another owld runs), the background, the file
+ * limit and the privilege drop, in this order.
+ */
+static void
+become_daemon(bool background)
+{
 	check_pidfile(C.pid_file);
-	if (daemon)
+	if (background)
 		daemonize();
 	write_pidfile(C.pid_file);
 	raise_nofile(&C);
 	drop_privileges(&C);
 	signal(SIGPIPE, SIG_IGN);
+}
 
+/* The per-address limits, the login penalties and the cores' settings. */
+static void
+init_sessions(void)
+{
 	D.conf = &C;
 	D.anvil = anvil_new(C.max_connections, C.max_conns_per_ip,
 			    C.conn_rate_limit, table_seed());
@@ -740,21 +614,40 @@ main(int argc, char **argv)
 		.max_auth_failures = C.auth_max_failures,
 		.stls = D.tls != NULL,
 	};
+}
+
+/* The mail store (exits 73 if DATA_DIR/mail cannot be made), users, aliases. */
+static void
+open_stores(void)
+{
+	char path[PATH_MAX];
+	const char *e;
+
 	snprintf(path, sizeof(path), "%s/mail", C.data_dir);
 	if ((D.store = store_new(C.mailbox_format, path, C.hostname, &e)) ==
 	    NULL) {
 		fprintf(stderr, "owld: cannot create %s: %s\n", path, e);
-		return 73;
+		exit(73);
 	}
 	load_tables(&D);
+}
+
+static struct event *sigs[3];	/* SIGTERM, SIGINT, SIGHUP */
+
+/* The worker pool, the event loop and the signals on it; exits 71. */
+static void
+start_loop(void)
+{
+	const char *e;
+
 	if ((D.pool = wpool_new(C.workers, &e)) == NULL) {
 		fprintf(stderr, "owld: worker pool: %s\n", e);
-		return 71;
+		exit(71);
 	}
 	D.base = event_base_new();
 	if (D.base == NULL) {
 		fprintf(stderr, "owld: event_base_new failed\n");
-		return 71;
+		exit(71);
 	}
 	pool_ev = event_new(D.base, wpool_fd(D.pool), EV_READ | EV_PERSIST,
 			    pool_cb, &D);
@@ -764,6 +657,15 @@ main(int argc, char **argv)
 	sigs[2] = evsignal_new(D.base, SIGHUP, hup_cb, &D);
 	for (int i = 0; i < 3; i++)
 		event_add(sigs[i], NULL);
+}
+
+/* The queue runner on DATA_DIR/queue; exits 73 if it cannot be loaded. */
+static void
+start_relay(void)
+{
+	char err[512], path[PATH_MAX];
+	struct relay_deps rdeps;
+
 	snprintf(path, sizeof(path), "%s/queue", C.data_dir);
 	D.qdir = xstrdup(path);
 	rdeps = (struct relay_deps){
@@ -773,46 +675,63 @@ main(int argc, char **argv)
 	};
 	if ((D.relay = relay_new(&rdeps, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "owld: queue: %s\n", err);
-		return 73;
+		exit(73);
 	}
-	ctl_open(&D);
-	listeners = xcalloc(nfds, sizeof(*listeners));
+}
+
+/* Logs the start, then accepts on every bound socket; exits 71. */
+static void
+start_listeners(struct bound *b)
+{
+	listeners = xcalloc(b->nfds, sizeof(*listeners));
 	log_msg(LOGL_INFO, "main", "event=start version=%s pid=%ld "
 		"data_dir=%s format=%s users=%zu aliases=%zu%s", OWL_VERSION,
 		(long)getpid(), C.data_dir,
 		C.mailbox_format == MBOX_FMT_MBOX ? "mbox" : "maildir",
 		users_count(D.users), aliases_count(D.aliases),
 		users_ready(D.users) ? "" : " users_file=unusable");
-	for (size_t i = 0, k = 0; i < nfds; i++) {
+	for (size_t i = 0, k = 0; i < b->nfds; i++) {
 		char name[80];
 
-		while (i >= kind_end[k])
+		while (i >= b->kind_end[k])
 			k++;
-		listeners[i] = listener_new(D.base, fds[i], KINDS[k].fn, &D);
+		listeners[i] = listener_new(D.base, b->fds[i], KINDS[k].fn,
+					    &D);
 		if (listeners[i] == NULL) {
 			fprintf(stderr, "owld: cannot listen\n");
-			return 71;
+			exit(71);
 		}
-		listen_local_name(fds[i], name, sizeof(name));
+		listen_local_name(b->fds[i], name, sizeof(name));
 		log_msg(LOGL_INFO, "main", "event=listen proto=%s addr=%s",
 			KINDS[k].proto, name);
 	}
-	nlisteners = nfds;
-	free(fds);
-	if (users_count(D.users) == 0 && !daemon &&
+	nlisteners = b->nfds;
+	free(b->fds);
+	b->fds = NULL;
+}
+
+/* In the foreground with no users yet: how to add the first one. */
+static void
+hint_first_user(const char *argv0, bool background)
+{
+	char err[512];
+
+	if (users_count(D.users) == 0 && !background &&
 	    (users_ready(D.users) || access(C.users_file, F_OK) == -1)) {
 		/* name owlctl as this owld was named: build/owlctl, owlctl */
-		const char *slash = strrchr(argv[0], '/');
+		const char *slash = strrchr(argv0, '/');
 
 		fprintf(stderr, "owld: no users yet; add one with:\n"
 			"  %.*sowlctl -D %s user add alice@%s\n",
-			slash ? (int)(slash - argv[0] + 1) : 0, argv[0],
+			slash ? (int)(slash - argv0 + 1) : 0, argv0,
 			C.data_dir, conf_first_domain(&C, err, sizeof(err)));
 	}
+}
 
-	event_base_dispatch(D.base);
-
-	/* stopped: let in-flight commits finish, then clean up */
+/* Stopped: closes what serves clients, lets in-flight commits finish. */
+static void
+stop_serving(void)
+{
 	for (size_t i = 0; i < nlisteners; i++)
 		listener_free(&listeners[i]);
 	free(listeners);
@@ -821,6 +740,12 @@ main(int argc, char **argv)
 	relay_free(&D.relay);
 	free(D.qdir);
 	log_msg(LOGL_INFO, "main", "event=stopped");
+}
+
+/* Frees what start-up made, and removes the pid file. */
+static void
+free_daemon(void)
+{
 	for (int i = 0; i < 3; i++)
 		event_free(sigs[i]);
 	event_free(pool_ev);
@@ -839,5 +764,32 @@ main(int argc, char **argv)
 	SSL_CTX_free(D.tls);
 	conf_free(&C);
 	event_base_free(D.base);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct opts o = {0};
+	struct bound b = {0};
+
+	conf_init(&C);
+	parse_args(argc, argv, &o);
+	load_config(&o);
+	open_log(&o);
+	load_tls();
+	bind_listeners(&b);
+	become_daemon(o.daemon);
+	init_sessions();
+	open_stores();
+	start_loop();
+	start_relay();
+	ctl_open(&D);
+	start_listeners(&b);
+	hint_first_user(argv[0], o.daemon);
+
+	event_base_dispatch(D.base);
+
+	stop_serving();
+	free_daemon();
 	return 0;
 }

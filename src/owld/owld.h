@@ -1,6 +1,8 @@
 /*
  * owld - the daemon's shared context, owned by main.c; the glue modules
  * (smtp_sess.c) reach store/, auth/ and the worker pool only through it.
+ * The helpers every session shares (ids, limits at accept, logins,
+ * penalties, sending and tracing replies, the stop check) are daemon.c's.
  */
 #ifndef OWL_OWLD_H
 #define OWL_OWLD_H

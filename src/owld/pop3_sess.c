@@ -146,12 +146,6 @@ flush_text(struct pop3_sess *s)
 	buf_reset(s->out);
 }
 
-bool
-owld_full(const struct owld *d)
-{
-	return d->nsessions + d->npop3 >= d->conf->max_connections;
-}
-
 static void
 accept_sess(int fd, struct sockaddr *sa, struct owld *d, bool implicit)
 {
