@@ -15,6 +15,9 @@
  * res == STORE_OK may the caller say 250.  A message too big to keep in
  * memory comes as a spool file (data NULL, fd) and is copied from it, so no
  * path holds a whole large message in memory.  See docs/MAILDIR.md.
+ *
+ * Each format is a backend behind one table (store_private.h); this header
+ * is the whole interface for the rest of owlpost.
  */
 #ifndef OWL_STORE_H
 #define OWL_STORE_H
@@ -91,10 +94,13 @@ struct store_box {
 	off_t size;
 };
 
+struct store_ops;
+
 struct store_reader {
+	const struct store_ops *ops;	/* the backend that reads it */
 	int fd;
 	off_t pos, end;
-	bool mbox;		/* undo the mboxrd quoting while reading */
+	/* mbox: undoing the mboxrd quoting while reading */
 	bool bol, held;		/* at a line start; one '>' held back */
 	unsigned from;		/* octets of "From " matched after it */
 };
@@ -112,42 +118,6 @@ void store_reader_close(struct store_reader *r);
 enum store_res store_box_expunge(struct store_box *b, const bool *dele,
 				 char *err, size_t errsz);
 
-/* Backend entry points (maildir.c, mbox.c, mailbox.c). */
-struct store {
-	enum mailbox_format fmt;
-	char *mail_dir;
-	char *host;		/* hostname made safe for Maildir names */
-};
-void maildir_deliver(struct store *st, struct store_delivery **batch,
-		     size_t n);
-void mbox_deliver(struct store *st, struct store_delivery *d);
-enum store_res maildir_box_open(struct store_box *b, char *err,
-				size_t errsz);
-/*
- * maildir_expunge.c: the update at QUIT, through a durable intent record
- * (all or nothing), and at open the roll-forward of a record a crash left
- * (rolled_r: there was one).  See docs/MAILDIR.md.
- */
-enum store_res maildir_box_expunge(struct store_box *b, const bool *dele,
-				   char *err, size_t errsz);
-enum store_res maildir_expunge_recover(const char *dir, bool *rolled_r,
-				       char *err, size_t errsz);
-int maildir_reader_open(struct store_box *b, size_t i,
-			struct store_reader *r);
-enum store_res mbox_box_open(struct store_box *b, char *err, size_t errsz);
-enum store_res mbox_box_expunge(struct store_box *b, const bool *dele,
-				char *err, size_t errsz);
-/* Makes every uidl in the box unique (suffixes on repeats). */
-void store_box_unique_uidls(struct store_box *b);
-/* A 64-bit FNV-1a hash, for ids of messages without a usable name. */
-unsigned long long store_hash(unsigned long long h, const void *data,
-			      size_t len);
-#define STORE_HASH_INIT 0xcbf29ce484222325ULL
-/* Fills d->name with a unique name; used by both backends. */
-void store_unique_name(struct store *st, struct store_delivery *d);
-/* Sets res and error from errno after a failed call on path. */
-void store_fail(struct store_delivery *d, int err, const char *call,
-		const char *path);
 /* mkdir -p of a user's directory chain below mail_dir. */
 int store_mkdirs(const char *path, const char *below);
 
