@@ -97,7 +97,8 @@ FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined \
 FUZZ_LIB := src/lib/buf.c src/lib/addr.c src/proto/smtp_server.c \
 	    src/proto/pop3_server.c src/proto/wire.c src/proto/smtp_client.c \
 	    src/proto/pop3_client.c src/mime/build.c src/mime/parse.c \
-	    src/lib/log.c src/auth/table.c src/auth/aliases.c
+	    src/lib/log.c src/auth/table.c src/auth/aliases.c \
+	    src/store/uidlist.c
 
 build-fuzz/%: tests/fuzz/%.c $(FUZZ_LIB)
 	@mkdir -p build-fuzz

@@ -32,6 +32,7 @@
 #include "../lib/buf.h"
 #include "fsops.h"
 #include "store_private.h"
+#include "uidlist.h"
 
 #define PATH_MAX_OWL 4096
 
@@ -333,6 +334,25 @@ move_new(const char *dir)
 	return 0;
 }
 
+/* Gives each message of the snapshot its UID from the index. */
+static enum store_res
+sync_index(struct store_box *b, char *err, size_t errsz)
+{
+	struct uidlist_file *files = xcalloc(b->n + 1, sizeof(*files));
+	enum store_res r;
+
+	for (size_t i = 0; i < b->n; i++) {
+		files[i].name = b->msgs[i].file;
+		files[i].baselen = strcspn(b->msgs[i].file, ":");
+	}
+	r = maildir_index_sync(b->path, files, b->n, &b->uidvalidity, err,
+			       errsz);
+	for (size_t i = 0; i < b->n; i++)
+		b->msgs[i].uid = r == STORE_OK ? files[i].uid : 0;
+	free(files);
+	return r;
+}
+
 static enum store_res
 maildir_box_open(struct store_box *b, char *err, size_t errsz)
 {
@@ -386,7 +406,7 @@ maildir_box_open(struct store_box *b, char *err, size_t errsz)
 	/* names start with the delivery time */
 	if (b->n > 0)
 		qsort(b->msgs, b->n, sizeof(*b->msgs), cmp_msg_name);
-	return STORE_OK;
+	return sync_index(b, err, errsz);
 }
 
 /*

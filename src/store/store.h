@@ -24,6 +24,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -81,11 +82,13 @@ struct store_msg {
 	off_t from_off;		/* mbox: its From_ line */
 	off_t off, end;		/* mbox: its text in the file */
 	unsigned long long sec, usec; /* Maildir: arrival time from the name */
+	uint32_t uid;		/* Maildir: its UID in the index, or 0 */
 };
 
 struct store_box {
 	struct store *st;
 	char path[4096];	/* the Maildir directory or the mbox file */
+	uint32_t uidvalidity;	/* Maildir: of the index; mbox: 0 */
 	struct store_msg *msgs;
 	size_t n;
 	int fd;			/* mbox: open for reading, or -1 */

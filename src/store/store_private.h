@@ -55,6 +55,19 @@ enum store_res maildir_box_expunge(struct store_box *b, const bool *dele,
 enum store_res maildir_expunge_recover(const char *dir, bool *rolled_r,
 				       char *err, size_t errsz);
 
+/*
+ * maildir_index.c: reads DIR's UID index, syncs it with the files of cur/
+ * (in delivery order; each files[i].uid is set) and writes it back durably
+ * if it changed; a missing or corrupt index is rebuilt with a new
+ * UIDVALIDITY.  Under the maildrop lock.  See docs/MAILDIR.md.
+ */
+struct uidlist_file;
+enum store_res maildir_index_sync(const char *dir, struct uidlist_file *files,
+				  size_t n, uint32_t *uidvalidity_r,
+				  char *err, size_t errsz);
+/* A UIDVALIDITY above old, above any this process made, from the clock. */
+uint32_t maildir_new_uidvalidity(uint32_t old);
+
 /* common.c */
 /* Reads a plain stored file: up to size octets of [pos, end). */
 ssize_t store_read_plain(struct store_reader *r, char *buf, size_t size);
