@@ -6,11 +6,13 @@
  * are streamed from the file as the client reads them (conn_await_drain),
  * so a session costs its buffers whatever the message size.
  *
- * Locking: a mailbox is held by at most one session.  The lock is taken
- * once the password checked out (so wrong passwords cannot keep a user
- * out), before the snapshot job, and released when the session and any
- * job it started are both gone, so a new session can never snapshot a
- * mailbox while an expunge is still running.
+ * Locking: a mailbox is held by at most one session, on this host or any
+ * other sharing the mail tree.  The store's box holds the lock (an
+ * in-process table and an fcntl lock inside the Maildir): it is taken by
+ * the snapshot job, once the password checked out (so wrong passwords
+ * cannot keep a user out), and let go when the box is freed, which is
+ * when the session and any job it started are both gone, so a new session
+ * can never snapshot a mailbox while an expunge is still running.
  */
 #include <errno.h>
 #include <event2/event.h>
@@ -63,7 +65,6 @@ struct pjob {
 	struct owld *d;
 	struct pop3_sess *sess;		/* NULL once the session is gone */
 	char user[ADDR_PATH_MAX + 1];
-	bool locked;			/* the job's session holds user's lock */
 	struct owld_cred cred;		/* login */
 	bool penalty_logged;
 	/* both */
@@ -92,34 +93,6 @@ static const struct conn_ops pop3_conn_ops = {
 	.drained = on_drained,
 	.secured = on_secured,
 };
-
-/* Mailbox locks (loop thread only). */
-static bool
-lock_take(struct owld *d, const char *user)
-{
-	for (size_t i = 0; i < d->nlocks; i++)
-		if (strcmp(d->locks[i], user) == 0)
-			return false;
-	if (d->nlocks == d->locks_cap) {
-		d->locks_cap = d->locks_cap ? d->locks_cap * 2 : 16;
-		d->locks = xrealloc(d->locks,
-				    d->locks_cap * sizeof(*d->locks));
-	}
-	d->locks[d->nlocks++] = xstrdup(user);
-	return true;
-}
-
-static void
-lock_release(struct owld *d, const char *user)
-{
-	for (size_t i = 0; i < d->nlocks; i++) {
-		if (strcmp(d->locks[i], user) != 0)
-			continue;
-		free(d->locks[i]);
-		d->locks[i] = d->locks[--d->nlocks];
-		return;
-	}
-}
 
 static void
 flush(struct pop3_sess *s)
@@ -293,9 +266,7 @@ pjob_free(struct pjob *j)
 {
 	explicit_bzero(j->cred.pass, sizeof(j->cred.pass));
 	if (j->sess == NULL) {
-		/* the session is gone: the job let go of what it held */
-		if (j->locked)
-			lock_release(j->d, j->user);
+		/* the session is gone: the job lets go of the box (the lock) */
 		store_box_free(&j->box);
 	}
 	free(j->dele);
@@ -312,13 +283,10 @@ on_closed(void *arg, const char *reason)
 	if (s->job != NULL) {
 		/* the job finishes alone and lets go of the lock after it */
 		s->job->sess = NULL;
-		s->job->locked = s->user[0] != '\0';
 		s->user[0] = '\0';
 		if (s->job->kind == PJ_UPDATE)
 			s->box = NULL; /* the job holds it */
 	}
-	if (s->user[0] != '\0')
-		lock_release(d, s->user);
 	if (s->delay != NULL)
 		event_free(s->delay);
 	if (s->gated != NULL)
@@ -482,22 +450,22 @@ login_done(struct wpool_job *job)
 		return;
 	}
 	if (j->kind == PJ_LOGIN) {
-		if (lock_take(s->d, j->user)) {
-			/* the password is right: now the snapshot */
-			snprintf(s->user, sizeof(s->user), "%s", j->user);
-			j->kind = PJ_OPEN;
-			s->job = j;
-			wpool_submit(s->d->pool, &j->job);
-			return;
-		}
+		/* the password is right: now the lock and the snapshot */
+		snprintf(s->user, sizeof(s->user), "%s", j->user);
+		j->kind = PJ_OPEN;
+		s->job = j;
+		wpool_submit(s->d->pool, &j->job);
+		return;
+	}
+	if (j->res == STORE_INUSE) {
 		r = POP3_R_INUSE;
 		log_msg(LOGL_WARN, "pop3", "id=%s peer=%s event=login-refused "
 			"user=%s reason=in-use", s->id, s->peer, q);
+		s->user[0] = '\0';
 	} else if (j->res != STORE_OK) {
 		r = j->res == STORE_PERM ? POP3_R_PERM : POP3_R_TEMP;
 		log_msg(LOGL_ERROR, "pop3", "id=%s event=mailbox-error user=%s "
 			"error=\"%s\"", s->id, q, j->err);
-		lock_release(s->d, j->user);
 		s->user[0] = '\0';
 	} else {
 		s->box = j->box;

@@ -35,6 +35,7 @@
 #include "uidlist.h"
 
 #define PATH_MAX_OWL 4096
+#define LOCK_NAME ".owlpost-lock"	/* docs/MAILDIR.md, the lock */
 
 /* Makes sure dir/{tmp,new,cur} exist, durably if they were created. */
 static int
@@ -363,6 +364,8 @@ maildir_box_open(struct store_box *b, char *err, size_t errsz)
 	bool rolled;
 	enum store_res r;
 
+	if (b->lock_fd == -1)
+		return STORE_OK; /* no Maildir when we locked: no mail yet */
 	/* a QUIT that a crash interrupted is finished first */
 	r = maildir_expunge_recover(b->path, &rolled, err, errsz);
 	if (r != STORE_OK)
@@ -460,6 +463,51 @@ maildir_reader_open(struct store_box *b, size_t i, struct store_reader *r)
 	return 0;
 }
 
+/*
+ * The maildrop lock across processes and hosts: an fcntl write lock on
+ * DIR/.owlpost-lock (never removed, so every host locks the same inode).
+ * No Maildir yet: nothing to claim or expunge, nothing to lock.
+ */
+static enum store_res
+maildir_box_lock(struct store_box *b, char *err, size_t errsz)
+{
+	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+	char path[4400];
+	int fd;
+
+	bsnprintf(path, sizeof(path), "%s/" LOCK_NAME, b->path);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd == -1) {
+		if (errno == ENOENT)
+			return STORE_OK;
+		snprintf(err, errsz, "open %s: %s", path, strerror(errno));
+		return STORE_TEMP;
+	}
+	while (fcntl(fd, F_SETLK, &fl) == -1) {
+		int saved = errno;
+
+		if (saved == EINTR)
+			continue;
+		close(fd);
+		if (saved == EAGAIN || saved == EACCES) {
+			snprintf(err, errsz, "%s: locked by another process",
+				 path);
+			return STORE_INUSE;
+		}
+		snprintf(err, errsz, "lock %s: %s", path, strerror(saved));
+		return STORE_TEMP;
+	}
+	b->lock_fd = fd;
+	return STORE_OK;
+}
+
+static void
+maildir_box_unlock(struct store_box *b)
+{
+	close(b->lock_fd); /* drops the fcntl lock */
+	b->lock_fd = -1;
+}
+
 static void
 maildir_reader_close(struct store_reader *r)
 {
@@ -472,6 +520,8 @@ const struct store_ops store_maildir_ops = {
 	.name = "maildir",
 	.suffix = "",
 	.deliver = maildir_deliver,
+	.box_lock = maildir_box_lock,
+	.box_unlock = maildir_box_unlock,
 	.box_open = maildir_box_open,
 	.reader_open = maildir_reader_open,
 	.reader_read = store_read_plain,

@@ -3,6 +3,11 @@
  * of the mailbox format's backend (store_private.h): Maildir (maildir.c,
  * maildir_expunge.c) or mbox (mbox.c).  Nothing here knows a format.
  * Fails as the backends do: a store_res and a message in err.
+ *
+ * Opening a mailbox takes its maildrop lock in two halves, in this order:
+ * the in-process table here (store->held), then the backend's lock (Maildir:
+ * an fcntl lock on a file inside it, exclusive across hosts); freeing the
+ * box lets go of them in the reverse order.  See docs/MAILDIR.md.
  */
 #include "store_private.h"
 
@@ -33,6 +38,7 @@ store_new(enum mailbox_format fmt, const char *mail_dir, const char *hostname,
 		return NULL;
 	}
 	st = xcalloc(1, sizeof(*st));
+	pthread_mutex_init(&st->mu, NULL);
 	st->ops = backend(fmt);
 	st->mail_dir = xstrdup(mail_dir);
 	st->host = xstrdup(hostname);
@@ -48,6 +54,10 @@ store_free(struct store **stp)
 {
 	if (*stp == NULL)
 		return;
+	for (size_t i = 0; i < (*stp)->nheld; i++)
+		free((*stp)->held[i]);
+	free((*stp)->held);
+	pthread_mutex_destroy(&(*stp)->mu);
 	free((*stp)->mail_dir);
 	free((*stp)->host);
 	free(*stp);
@@ -68,6 +78,41 @@ store_deliver(struct store *st, struct store_delivery **batch, size_t n)
 	st->ops->deliver(st, batch, n);
 }
 
+/* The in-process lock on path: false if a box of ours holds it. */
+static bool
+hold(struct store *st, const char *path)
+{
+	bool ok = true;
+
+	pthread_mutex_lock(&st->mu);
+	for (size_t i = 0; i < st->nheld && ok; i++)
+		ok = strcmp(st->held[i], path) != 0;
+	if (ok) {
+		if (st->nheld == st->held_cap) {
+			st->held_cap = st->held_cap ? st->held_cap * 2 : 16;
+			st->held = xrealloc(st->held,
+					    st->held_cap * sizeof(*st->held));
+		}
+		st->held[st->nheld++] = xstrdup(path);
+	}
+	pthread_mutex_unlock(&st->mu);
+	return ok;
+}
+
+static void
+release(struct store *st, const char *path)
+{
+	pthread_mutex_lock(&st->mu);
+	for (size_t i = 0; i < st->nheld; i++) {
+		if (strcmp(st->held[i], path) != 0)
+			continue;
+		free(st->held[i]);
+		st->held[i] = st->held[--st->nheld];
+		break;
+	}
+	pthread_mutex_unlock(&st->mu);
+}
+
 enum store_res
 store_box_open(struct store *st, const char *user, struct store_box **bp,
 	       char *err, size_t errsz)
@@ -78,13 +123,23 @@ store_box_open(struct store *st, const char *user, struct store_box **bp,
 	*bp = NULL;
 	b->st = st;
 	b->fd = -1;
+	b->lock_fd = -1;
 	if (!store_user_valid(user) ||
 	    store_mailbox_path(st, user, b->path, sizeof(b->path)) == -1) {
 		snprintf(err, errsz, "invalid mailbox name");
 		free(b);
 		return STORE_PERM;
 	}
-	r = st->ops->box_open(b, err, errsz);
+	if (!hold(st, b->path)) {
+		snprintf(err, errsz, "%s: in use by another session", b->path);
+		free(b);
+		return STORE_INUSE;
+	}
+	b->held = true;
+	r = st->ops->box_lock != NULL ? st->ops->box_lock(b, err, errsz)
+				      : STORE_OK;
+	if (r == STORE_OK)
+		r = st->ops->box_open(b, err, errsz);
 	if (r != STORE_OK) {
 		store_box_free(&b);
 		return r;
@@ -106,6 +161,11 @@ store_box_free(struct store_box **bp)
 	free(b->msgs);
 	if (b->fd != -1)
 		close(b->fd);
+	/* the file lock first: the in-process one keeps others off it */
+	if (b->lock_fd != -1)
+		b->st->ops->box_unlock(b);
+	if (b->held)
+		release(b->st, b->path);
 	free(b);
 	*bp = NULL;
 }

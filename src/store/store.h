@@ -30,7 +30,8 @@
 
 #include "../lib/conf.h"
 
-enum store_res { STORE_OK, STORE_TEMP, STORE_NOSPACE, STORE_PERM };
+enum store_res { STORE_OK, STORE_TEMP, STORE_NOSPACE, STORE_PERM,
+		 STORE_INUSE };	/* the mailbox is held by another session */
 
 struct store_delivery {
 	/* in */
@@ -89,6 +90,8 @@ struct store_box {
 	struct store *st;
 	char path[4096];	/* the Maildir directory or the mbox file */
 	uint32_t uidvalidity;	/* Maildir: of the index; mbox: 0 */
+	bool held;		/* holds the in-process lock on path */
+	int lock_fd;		/* Maildir: the fcntl-locked file, or -1 */
 	struct store_msg *msgs;
 	size_t n;
 	int fd;			/* mbox: open for reading, or -1 */
@@ -108,7 +111,13 @@ struct store_reader {
 	unsigned from;		/* octets of "From " matched after it */
 };
 
-/* Opens user's mailbox (created empty if missing); not STORE_OK: err. */
+/*
+ * Opens user's mailbox (created empty if missing); not STORE_OK: err.
+ * The box holds the mailbox until store_box_free(): a second open, by this
+ * process or (Maildir, through an fcntl lock on DIR/.owlpost-lock) by
+ * another one on any host sharing the tree, gets STORE_INUSE.  Every
+ * claim (new/ -> cur/), index update and expunge happens under it.
+ */
 enum store_res store_box_open(struct store *st, const char *user,
 			      struct store_box **bp, char *err, size_t errsz);
 void store_box_free(struct store_box **bp);

@@ -13,6 +13,8 @@
 #ifndef OWL_STORE_PRIVATE_H
 #define OWL_STORE_PRIVATE_H
 
+#include <pthread.h>
+
 #include "store.h"
 
 struct store_ops {
@@ -21,7 +23,15 @@ struct store_ops {
 	/* Delivers a batch whose names and CRLF sizes are set. */
 	void (*deliver)(struct store *st, struct store_delivery **batch,
 			size_t n);
-	/* Fills b (path set) with the snapshot; not STORE_OK: err. */
+	/*
+	 * Takes the backend's maildrop lock for b (path set; b->lock_fd is
+	 * -1), held until box_unlock; STORE_INUSE if another process holds
+	 * it.  NULL: the backend has none (mbox locks the file per call).
+	 */
+	enum store_res (*box_lock)(struct store_box *b, char *err,
+				   size_t errsz);
+	void (*box_unlock)(struct store_box *b);
+	/* Fills b (path set, locked) with the snapshot; not STORE_OK: err. */
 	enum store_res (*box_open)(struct store_box *b, char *err,
 				   size_t errsz);
 	/* Opens message i (< b->n) for reading; -1 with errno. */
@@ -43,6 +53,15 @@ struct store {
 	const struct store_ops *ops;
 	char *mail_dir;
 	char *host;		/* hostname made safe for Maildir names */
+	/*
+	 * The in-process half of the maildrop lock: the mailbox paths held
+	 * by open boxes.  fcntl locks belong to the process, so a second box
+	 * of the same process must be refused here, before it opens the lock
+	 * file (closing any descriptor of it would drop the process's lock).
+	 */
+	pthread_mutex_t mu;
+	char **held;
+	size_t nheld, held_cap;
 };
 
 /*

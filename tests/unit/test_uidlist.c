@@ -3,7 +3,8 @@
  * buffers (round trips, every kind of corrupt input), the sync of an index
  * with a listing of cur/, and the file on a temp dir through the store
  * (written at open, kept across opens, rebuilt with a new UIDVALIDITY when
- * lost or corrupt, never written half: injected faults).
+ * lost or corrupt, never written half: injected faults), and the
+ * maildrop lock (in-process, and fcntl against another process).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "lib/buf.h"
@@ -381,6 +383,76 @@ test_index_file(void **st)
 	store_free(&s);
 }
 
+/* What another process (a second host) gets when it opens alice's box. */
+static enum store_res
+open_elsewhere(void)
+{
+	pid_t pid = fork();
+	int status;
+
+	assert_true(pid != -1);
+	if (pid == 0) {
+		char mail[300], err[300];
+		const char *e;
+		struct store *s;
+		struct store_box *b;
+		enum store_res r;
+
+		snprintf(mail, sizeof(mail), "%s/mail", root);
+		s = store_new(MBOX_FMT_MAILDIR, mail, "other.test", &e);
+		r = store_box_open(s, "alice@example.org", &b, err,
+				   sizeof(err));
+		store_box_free(&b);
+		store_free(&s);
+		_exit((int)r);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	return (enum store_res)WEXITSTATUS(status);
+}
+
+static void
+test_maildrop_lock(void **st)
+{
+	char mail[300], err[300], path[600];
+	const char *e;
+	struct store *s;
+	struct store_box *b, *b2;
+
+	(void)st;
+	snprintf(mail, sizeof(mail), "%s/mail", root);
+	s = store_new(MBOX_FMT_MAILDIR, mail, "host.test", &e);
+	deliver_one(s);
+	deliver_one(s);
+	assert_int_equal(store_box_open(s, "alice@example.org", &b, err,
+					sizeof(err)), STORE_OK);
+	/* a second session of this process, and another process: in use */
+	assert_int_equal(store_box_open(s, "alice@example.org", &b2, err,
+					sizeof(err)), STORE_INUSE);
+	assert_null(b2);
+	assert_int_equal(open_elsewhere(), STORE_INUSE);
+	/* the refused opens did not drop our fcntl lock */
+	assert_int_equal(open_elsewhere(), STORE_INUSE);
+	/* another user's mailbox is free */
+	assert_int_equal(store_box_open(s, "bob@example.org", &b2, err,
+					sizeof(err)), STORE_OK);
+	store_box_free(&b2);
+	/* a marked file another host removed meanwhile: already gone */
+	snprintf(path, sizeof(path), "%s/example.org/alice/cur/%s", mail,
+		 b->msgs[0].file);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(store_box_expunge(b, (bool[]){true, true}, err,
+					   sizeof(err)), STORE_OK);
+	store_box_free(&b);
+	/* let go: the next session, here or there, gets it */
+	assert_int_equal(open_elsewhere(), STORE_OK);
+	assert_int_equal(store_box_open(s, "alice@example.org", &b, err,
+					sizeof(err)), STORE_OK);
+	assert_int_equal(b->n, 0);
+	store_box_free(&b);
+	store_free(&s);
+}
+
 int
 main(void)
 {
@@ -389,6 +461,8 @@ main(void)
 		cmocka_unit_test(test_parse_corrupt),
 		cmocka_unit_test(test_sync),
 		cmocka_unit_test_setup_teardown(test_index_file, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_maildrop_lock, setup,
 						teardown),
 	};
 
