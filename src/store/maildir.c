@@ -263,21 +263,34 @@ name_field(const char *name, char x)
 	return -1;
 }
 
-/* A file without W=: its size with CRLF line ends, by reading it. */
+/* A file without W=: its size with CRLF line ends (and *octets, its
+ * size), by reading it. */
 static long long
-count_crlf_size(const char *path)
+count_crlf_size(const char *path, long long *octets)
 {
 	char buf[65536];
 	long long n = 0;
 	ssize_t r;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
+	*octets = 0;
 	if (fd == -1)
 		return -1;
-	while ((r = read(fd, buf, sizeof(buf))) > 0)
+	while ((r = read(fd, buf, sizeof(buf))) > 0) {
 		n += (long long)store_crlf_size(buf, (size_t)r);
+		*octets += r;
+	}
 	close(fd);
 	return r == 0 ? n : -1;
+}
+
+/* A file with W= but without S= (another program's): stat, not read. */
+static long long
+stat_size(const char *path)
+{
+	struct stat sb;
+
+	return stat(path, &sb) == 0 ? (long long)sb.st_size : -1;
 }
 
 /* The delivery time of a Maildir name: TIME[.M<usec>...], or 0s. */
@@ -335,21 +348,35 @@ move_new(const char *dir)
 	return 0;
 }
 
+_Static_assert((int)STORE_F_DRAFT == (int)UF_DRAFT &&
+	       (int)STORE_F_FLAGGED == (int)UF_FLAGGED &&
+	       (int)STORE_F_PASSED == (int)UF_PASSED &&
+	       (int)STORE_F_ANSWERED == (int)UF_ANSWERED &&
+	       (int)STORE_F_SEEN == (int)UF_SEEN &&
+	       (int)STORE_F_DELETED == (int)UF_DELETED,
+	       "the index keeps the store's flag bits");
+
 /* Gives each message of the snapshot its UID from the index. */
 static enum store_res
 sync_index(struct store_box *b, char *err, size_t errsz)
 {
 	struct uidlist_file *files = xcalloc(b->n + 1, sizeof(*files));
+	struct index_state state = {0};
 	enum store_res r;
 
 	for (size_t i = 0; i < b->n; i++) {
 		files[i].name = b->msgs[i].file;
 		files[i].baselen = strcspn(b->msgs[i].file, ":");
 	}
-	r = maildir_index_sync(b->path, files, b->n, &b->uidvalidity, err,
-			       errsz);
-	for (size_t i = 0; i < b->n; i++)
-		b->msgs[i].uid = r == STORE_OK ? files[i].uid : 0;
+	r = maildir_index_sync(b->path, files, b->n, &state, err, errsz);
+	b->uidvalidity = state.uidvalidity;
+	b->uidnext = state.uidnext;
+	b->highestmodseq = state.highestmodseq;
+	for (size_t i = 0; r == STORE_OK && i < b->n; i++) {
+		b->msgs[i].uid = files[i].uid;
+		b->msgs[i].modseq = files[i].modseq;
+		b->msgs[i].flags = files[i].flags;
+	}
 	free(files);
 	return r;
 }
@@ -383,7 +410,7 @@ maildir_box_open(struct store_box *b, char *err, size_t errsz)
 	}
 	while ((de = readdir(dp)) != NULL) {
 		struct store_msg *m;
-		long long w;
+		long long w, o;
 
 		if (de->d_name[0] == '.')
 			continue;
@@ -393,15 +420,23 @@ maildir_box_open(struct store_box *b, char *err, size_t errsz)
 		}
 		m = &b->msgs[b->n];
 		memset(m, 0, sizeof(*m));
-		if ((w = name_field(de->d_name, 'W')) == -1) {
+		w = name_field(de->d_name, 'W');
+		o = name_field(de->d_name, 'S');
+		if (w == -1 || o == -1) { /* not ours: ask the file */
 			bsnprintf(path, sizeof(path), "%s/cur/%s", b->path,
 				  de->d_name);
-			if ((w = count_crlf_size(path)) == -1)
+			if (w == -1)
+				w = count_crlf_size(path, &o);
+			else
+				o = stat_size(path);
+			if (w == -1 || o == -1)
 				continue; /* gone or unreadable: skip it */
 		}
 		m->size = (size_t)w;
+		m->octets = (size_t)o;
 		m->file = xstrdup(de->d_name);
 		name_time(m->file, &m->sec, &m->usec);
+		m->date = (time_t)m->sec;
 		maildir_uidl(de->d_name, m->uidl);
 		b->n++;
 	}

@@ -189,7 +189,7 @@ done:
 
 enum store_res
 maildir_index_sync(const char *dir, struct uidlist_file *files, size_t n,
-		   uint32_t *uidvalidity_r, char *err, size_t errsz)
+		   struct index_state *state_r, char *err, size_t errsz)
 {
 	char path[4400];
 	struct uidlist ul;
@@ -219,7 +219,9 @@ maildir_index_sync(const char *dir, struct uidlist_file *files, size_t n,
 		}
 	}
 	r = changed || lost ? write_index(dir, &ul, err, errsz) : STORE_OK;
-	*uidvalidity_r = ul.uidvalidity;
+	state_r->uidvalidity = ul.uidvalidity;
+	state_r->uidnext = ul.uidnext;
+	state_r->highestmodseq = ul.highestmodseq;
 	uidlist_free(&ul);
 	return r;
 }

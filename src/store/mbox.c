@@ -405,10 +405,33 @@ finish_msg(struct parse *p, off_t end)
 	m->end = end;
 	len = (size_t)(m->end - m->off);
 	m->size = len - p->nquoted + p->nlf + extra;
+	m->octets = len - p->nquoted;
 	if (!p->has_uidl)
 		snprintf(m->uidl, sizeof(m->uidl), "h%016llx", p->hash);
 	p->b->n++;
 	p->m = NULL;
+}
+
+/*
+ * The date a From_ line ends with ("From SENDER Www Mmm dd hh:mm:ss yyyy",
+ * UTC as mbox_deliver writes it), or 0 if the line is longer than what
+ * the parser keeps of it or ends otherwise.
+ */
+static time_t
+from_line_date(const char *head, size_t head_len, size_t line_len,
+	       bool ends_nl)
+{
+	char date[32];
+	struct tm tm = {0};
+	size_t n = head_len; /* head has the line's octets, no LF */
+	const char *end;
+
+	if (line_len - (ends_nl ? 1 : 0) > head_len || n < 5 + 24)
+		return 0;
+	memcpy(date, head + n - 24, 24);
+	date[24] = '\0';
+	end = strptime(date, "%a %b %e %H:%M:%S %Y", &tm);
+	return end != NULL && *end == '\0' ? timegm(&tm) : 0;
 }
 
 /* A whole line has been seen (ends_nl: it ended with LF). */
@@ -430,6 +453,8 @@ end_line(struct parse *p, bool ends_nl)
 		memset(p->m, 0, sizeof(*p->m));
 		p->m->from_off = p->line_start;
 		p->m->off = p->line_start + (off_t)p->line_len;
+		p->m->date = from_line_date(p->head, p->head_len, p->line_len,
+					    ends_nl);
 		p->hash = p->lh;
 		p->nquoted = p->nlf = 0;
 		p->first_line = true;

@@ -65,7 +65,8 @@ int store_mailbox_path(const struct store *st, const char *user, char *out,
 size_t store_crlf_size(const char *data, size_t len);
 
 /*
- * Reading (POP3): a mailbox is opened as a snapshot of its messages, in
+ * The snapshot under a view (tests use it directly; protocols use the
+ * view below): a mailbox is opened as a snapshot of its messages, in
  * delivery order, with sizes and unique ids, read one message at a time
  * through a store_reader (constant memory), and changed only by
  * store_box_expunge(), which removes the marked messages durably.
@@ -76,6 +77,17 @@ size_t store_crlf_size(const char *data, size_t len);
  * expunge rewrites the file (temp, fsync, rename) under the locks and
  * keeps what was delivered after the snapshot.  See docs/MAILDIR.md.
  */
+/* System flags (IMAP \Draft \Flagged, passed, \Answered \Seen \Deleted),
+ * the Maildir info letters D F P R S T. */
+enum store_flag {
+	STORE_F_DRAFT = 1 << 0,
+	STORE_F_FLAGGED = 1 << 1,
+	STORE_F_PASSED = 1 << 2,
+	STORE_F_ANSWERED = 1 << 3,
+	STORE_F_SEEN = 1 << 4,
+	STORE_F_DELETED = 1 << 5,
+};
+
 struct store_msg {
 	size_t size;		/* octets with CRLF line ends */
 	char uidl[72];		/* 1-70 printable characters */
@@ -84,12 +96,19 @@ struct store_msg {
 	off_t off, end;		/* mbox: its text in the file */
 	unsigned long long sec, usec; /* Maildir: arrival time from the name */
 	uint32_t uid;		/* Maildir: its UID in the index, or 0 */
+	uint64_t modseq;	/* Maildir: its modseq in the index, or 0 */
+	unsigned flags;		/* enum store_flag bits */
+	size_t octets;		/* its stored size (LF line ends) */
+	time_t date;		/* internal date: arrival (Maildir name time;
+				   mbox: the From_ line), or 0 */
 };
 
 struct store_box {
 	struct store *st;
 	char path[4096];	/* the Maildir directory or the mbox file */
 	uint32_t uidvalidity;	/* Maildir: of the index; mbox: 0 */
+	uint32_t uidnext;	/* Maildir: of the index; mbox: 0 */
+	uint64_t highestmodseq;	/* Maildir: of the index; mbox: 0 */
 	bool held;		/* holds the in-process lock on path */
 	int lock_fd;		/* Maildir: the fcntl-locked file, or -1 */
 	struct store_msg *msgs;
@@ -129,6 +148,55 @@ void store_reader_close(struct store_reader *r);
 /* Removes the messages with dele[i] set; STORE_OK once durable. */
 enum store_res store_box_expunge(struct store_box *b, const bool *dele,
 				 char *err, size_t errsz);
+
+/*
+ * The mailbox view: what protocols use (POP3 now, IMAP next).  A view is
+ * one folder of a user, opened under the maildrop lock (STORE_INUSE if
+ * another session, here or on another host, holds it) and synced with the
+ * folder's UID index.  Its messages are in ascending UID order (Maildir;
+ * a message without a UID, a second name of one message, comes last; mbox
+ * has no UIDs yet: file order, uid 0).  Each has its UID, modseq, system
+ * flags, sizes (with CRLF and as stored) and internal date, none of which
+ * needs a message file read; the POP3 UIDL is the same as before views
+ * (Maildir: the base name; mbox: X-UIDL or a hash).  Only "INBOX" exists
+ * for now.  See docs/MAILDIR.md.
+ */
+struct store_view;
+
+struct store_view_info {
+	size_t count;		/* messages */
+	uint32_t uidvalidity;	/* 0: no UIDs (mbox) */
+	uint32_t uidnext;
+	uint64_t highestmodseq;
+};
+
+struct store_vmsg {
+	uint32_t uid;		/* 0: none */
+	uint64_t modseq;
+	unsigned flags;		/* enum store_flag bits */
+	size_t size;		/* octets with CRLF line ends */
+	size_t octets;		/* octets as stored, LF line ends */
+	time_t date;		/* internal date, or 0 */
+	const char *uidl;	/* the POP3 unique id, 1-70 characters;
+				   valid while the view is open */
+};
+
+enum store_res store_view_open(struct store *st, const char *user,
+			       const char *folder, struct store_view **vp,
+			       char *err, size_t errsz);
+void store_view_info(const struct store_view *v, struct store_view_info *out);
+/* Message i (< count) of the view. */
+void store_view_msg(const struct store_view *v, size_t i,
+		    struct store_vmsg *out);
+/* Opens message i for reading (store_reader_read/close); -1 with errno. */
+int store_view_reader_open(struct store_view *v, size_t i,
+			   struct store_reader *r);
+/* Removes the messages with dele[i] set, all or nothing; STORE_OK once
+ * durable.  The view stays as it was opened. */
+enum store_res store_view_expunge(struct store_view *v, const bool *dele,
+				  char *err, size_t errsz);
+/* Closes the view and lets go of the lock; NULL is fine. */
+void store_view_close(struct store_view **vp);
 
 /* mkdir -p of a user's directory chain below mail_dir. */
 int store_mkdirs(const char *path, const char *below);

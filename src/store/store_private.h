@@ -76,13 +76,18 @@ enum store_res maildir_expunge_recover(const char *dir, bool *rolled_r,
 
 /*
  * maildir_index.c: reads DIR's UID index, syncs it with the files of cur/
- * (in delivery order; each files[i].uid is set) and writes it back durably
+ * (in delivery order; each files[i].uid, .modseq, .flags is set) and
+ * writes it back durably
  * if it changed; a missing or corrupt index is rebuilt with a new
  * UIDVALIDITY.  Under the maildrop lock.  See docs/MAILDIR.md.
  */
 struct uidlist_file;
+struct index_state {
+	uint32_t uidvalidity, uidnext;
+	uint64_t highestmodseq;
+};
 enum store_res maildir_index_sync(const char *dir, struct uidlist_file *files,
-				  size_t n, uint32_t *uidvalidity_r,
+				  size_t n, struct index_state *state_r,
 				  char *err, size_t errsz);
 /* A UIDVALIDITY above old, above any this process made, from the clock. */
 uint32_t maildir_new_uidvalidity(uint32_t old);

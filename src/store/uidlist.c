@@ -398,6 +398,8 @@ uidlist_sync(struct uidlist *ul, struct uidlist_file *files, size_t n,
 	*changed_r = false;
 	for (size_t i = 0; i < n; i++) {
 		files[i].uid = 0;
+		files[i].modseq = 0;
+		files[i].flags = uidlist_flags_of_name(files[i].name);
 		by_base[i] = &files[i];
 	}
 	qsort(by_base, n, sizeof(*by_base), cmp_file_base);
@@ -444,12 +446,13 @@ uidlist_sync(struct uidlist *ul, struct uidlist_file *files, size_t n,
 			continue;
 		}
 		f->uid = r->uid;
-		flags = uidlist_flags_of_name(f->name);
+		flags = f->flags;
 		if (flags != r->flags) {
 			r->flags = flags;
 			r->modseq = ++ul->highestmodseq;
 			*changed_r = true;
 		}
+		f->modseq = r->modseq;
 		ul->recs[kept++] = *r;
 	}
 	ul->n = kept;
@@ -470,9 +473,10 @@ uidlist_sync(struct uidlist *ul, struct uidlist_file *files, size_t n,
 		}
 		r.uid = ul->uidnext++;
 		r.modseq = ++ul->highestmodseq;
-		r.flags = uidlist_flags_of_name(files[i].name);
+		r.flags = files[i].flags;
 		r.base = xstrndup(files[i].name, files[i].baselen);
 		files[i].uid = r.uid;
+		files[i].modseq = r.modseq;
 		ul->recs[ul->n++] = r;
 		*changed_r = true;
 	}

@@ -57,6 +57,8 @@ struct uidlist_file {
 	const char *name;	/* its name in cur/ */
 	size_t baselen;		/* octets up to ':' */
 	uint32_t uid;		/* out: its UID, 0 if none (a repeated base) */
+	uint64_t modseq;	/* out: its modseq (0 with uid 0) */
+	unsigned flags;		/* out: its flags (from its name) */
 };
 
 /* Parses data into a fresh ul; -1 (ul empty, err set) if corrupt. */
@@ -74,7 +76,7 @@ unsigned uidlist_flags_of_name(const char *name);
  * Syncs ul with the files of cur/, given in delivery order: records whose
  * base is gone are dropped, each file the index lacks gets the next UID
  * and a new modseq, a file whose flags differ gets them and a new modseq;
- * each files[i].uid is set.  *changed_r: ul must be written.  -1 if the
+ * each files[i].uid, .modseq and .flags is set.  *changed_r: ul must be written.  -1 if the
  * UIDs ran out (UIDNEXT would pass 2^32 - 1): the caller rebuilds with a
  * new UIDVALIDITY.  ul is unchanged then.
  */

@@ -181,10 +181,10 @@ test_sync(void **st)
 {
 	struct uidlist ul;
 	struct uidlist_file f[4] = {
-		{"1.M1P1Q1.h,S=1,W=2:2,", 0, 0},
-		{"2.M2P1Q1.h:2,S", 0, 0},
-		{"3.M3P1Q1.h:2,", 0, 0},
-		{"3.M3P1Q1.h:2,F", 0, 0}, /* the same message, twice */
+		{.name = "1.M1P1Q1.h,S=1,W=2:2,"},
+		{.name = "2.M2P1Q1.h:2,S"},
+		{.name = "3.M3P1Q1.h:2,"},
+		{.name = "3.M3P1Q1.h:2,F"}, /* the same message, twice */
 	};
 	bool changed;
 
@@ -209,9 +209,9 @@ test_sync(void **st)
 	{
 		uint64_t hms = ul.highestmodseq;
 		struct uidlist_file g[3] = {
-			{"1.M1P1Q1.h,S=1,W=2:2,FS", 0, 0},
-			{"3.M3P1Q1.h:2,", 0, 0},
-			{"4.M4P1Q1.h:2,", 0, 0},
+			{.name = "1.M1P1Q1.h,S=1,W=2:2,FS"},
+			{.name = "3.M3P1Q1.h:2,"},
+			{.name = "4.M4P1Q1.h:2,"},
 		};
 
 		for (int i = 0; i < 3; i++)
