@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "../lib/buf.h"
+#include "../lib/log.h"
 #include "fsops.h"
 #include "store_private.h"
 #include "uidlist.h"
@@ -76,14 +77,13 @@ old_uidvalidity(const char *data, size_t len)
 
 /*
  * Reads the index at path into ul.  0 and *lost_r false: read; 0 and
- * *lost_r: missing or corrupt (*old_r: its UIDVALIDITY if it showed one);
- * STORE_TEMP-worthy errors: -1 with errno.
+ * *lost_r: missing (why "") or corrupt (why says what; *old_r: its
+ * UIDVALIDITY if it showed one); STORE_TEMP-worthy errors: -1 with errno.
  */
 static int
 read_index(const char *path, struct uidlist *ul, bool *lost_r,
-	   uint32_t *old_r)
+	   uint32_t *old_r, char *why, size_t whysz)
 {
-	char why[128];
 	struct stat sb;
 	char *data;
 	size_t got = 0;
@@ -91,6 +91,7 @@ read_index(const char *path, struct uidlist *ul, bool *lost_r,
 
 	*lost_r = false;
 	*old_r = 0;
+	why[0] = '\0';
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
 		if (errno != ENOENT)
 			return -1;
@@ -101,8 +102,14 @@ read_index(const char *path, struct uidlist *ul, bool *lost_r,
 		close(fd);
 		return -1;
 	}
-	if (!S_ISREG(sb.st_mode) || sb.st_size > INDEX_FILE_MAX) {
+	if (!S_ISREG(sb.st_mode)) {
 		close(fd);
+		errno = EISDIR; /* not ours to replace: the admin's */
+		return -1;
+	}
+	if (sb.st_size > INDEX_FILE_MAX) {
+		close(fd);
+		snprintf(why, whysz, "bigger than %u octets", INDEX_FILE_MAX);
 		*lost_r = true;
 		return 0;
 	}
@@ -125,7 +132,7 @@ read_index(const char *path, struct uidlist *ul, bool *lost_r,
 		got += (size_t)r;
 	}
 	close(fd);
-	if (uidlist_parse(ul, data, got, why, sizeof(why)) == -1) {
+	if (uidlist_parse(ul, data, got, why, whysz) == -1) {
 		*lost_r = true;
 		*old_r = old_uidvalidity(data, got);
 	}
@@ -191,7 +198,7 @@ enum store_res
 maildir_index_sync(const char *dir, struct uidlist_file *files, size_t n,
 		   struct index_state *state_r, char *err, size_t errsz)
 {
-	char path[4400];
+	char path[4400], why[128], qb[600];
 	struct uidlist ul;
 	bool lost, changed;
 	uint32_t old;
@@ -202,16 +209,26 @@ maildir_index_sync(const char *dir, struct uidlist_file *files, size_t n,
 	if (unlink(path) == -1 && errno != ENOENT)
 		return sys_fail(err, errsz, "unlink", path);
 	bsnprintf(path, sizeof(path), "%s/" INDEX_NAME, dir);
-	if (read_index(path, &ul, &lost, &old) == -1)
+	if (read_index(path, &ul, &lost, &old, why, sizeof(why)) == -1)
 		return sys_fail(err, errsz, "read", path);
-	if (lost)
+	if (lost) {
 		uidlist_init(&ul, maildir_new_uidvalidity(old));
+		/* missing: a new folder, or an upgrade; corrupt: say so */
+		log_msg(why[0] ? LOGL_WARN : LOGL_INFO, "store",
+			"event=%s dir=%s uidvalidity=%u%s%s%s",
+			why[0] ? "index-rebuilt" : "index-created",
+			log_q(qb, sizeof(qb), dir), (unsigned)ul.uidvalidity,
+			why[0] ? " reason=\"" : "", why, why[0] ? "\"" : "");
+	}
 	if (uidlist_sync(&ul, files, n, &changed) == -1) {
 		/* the UIDs ran out: number afresh under a new UIDVALIDITY */
 		old = ul.uidvalidity;
 		uidlist_free(&ul);
 		uidlist_init(&ul, maildir_new_uidvalidity(old));
 		lost = true;
+		log_msg(LOGL_WARN, "store", "event=index-rebuilt dir=%s "
+			"uidvalidity=%u reason=uids-exhausted",
+			log_q(qb, sizeof(qb), dir), (unsigned)ul.uidvalidity);
 		if (uidlist_sync(&ul, files, n, &changed) == -1) {
 			uidlist_free(&ul);
 			snprintf(err, errsz, "%s: too many messages", dir);

@@ -379,6 +379,7 @@ test_index_file(void **st)
 	assert_int_equal(mkdir(path, 0700), 0);
 	assert_int_equal(store_box_open(s, "alice@example.org", &b, err,
 					sizeof(err)), STORE_TEMP);
+	assert_non_null(strstr(err, "read"));
 	assert_int_equal(rmdir(path), 0);
 	store_free(&s);
 }
