@@ -55,6 +55,90 @@ uidlist_flags_of_name(const char *name)
 	return f;
 }
 
+/* --- a set of base names (open addressing, FNV-1a) ----------------------- */
+
+/*
+ * Matching names by hashing keeps a sync linear: sorting 100,000 names to
+ * match them was most of the time of opening a big folder.
+ */
+struct nameset {
+	size_t *slot;		/* index + 1 of an entry, 0: empty */
+	size_t mask;
+};
+
+static uint64_t
+hash_name(const char *s, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (size_t i = 0; i < n; i++) {
+		h ^= (unsigned char)s[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+static void
+nameset_init(struct nameset *ns, size_t n)
+{
+	size_t cap = 16;
+
+	while (cap < 2 * n + 1)
+		cap *= 2;
+	ns->slot = xcalloc(cap, sizeof(*ns->slot));
+	ns->mask = cap - 1;
+}
+
+/*
+ * The entry named s (n octets) among names(arg, i), or, if none, adds
+ * index (when add) and returns SIZE_MAX.
+ */
+static size_t
+nameset_find(struct nameset *ns, const char *s, size_t n,
+	     const char *(*name)(const void *arg, size_t i, size_t *len),
+	     const void *arg, bool add, size_t index)
+{
+	for (size_t h = (size_t)hash_name(s, n) & ns->mask;;
+	     h = (h + 1) & ns->mask) {
+		size_t len;
+		const char *t;
+
+		if (ns->slot[h] == 0) {
+			if (add)
+				ns->slot[h] = index + 1;
+			return SIZE_MAX;
+		}
+		t = name(arg, ns->slot[h] - 1, &len);
+		if (len == n && memcmp(t, s, n) == 0)
+			return ns->slot[h] - 1;
+	}
+}
+
+static void
+nameset_free(struct nameset *ns)
+{
+	free(ns->slot);
+	ns->slot = NULL;
+}
+
+static const char *
+rec_name(const void *arg, size_t i, size_t *len)
+{
+	const struct uidlist_rec *r = &((const struct uidlist_rec *)arg)[i];
+
+	*len = strlen(r->base);
+	return r->base;
+}
+
+static const char *
+file_name(const void *arg, size_t i, size_t *len)
+{
+	const struct uidlist_file *f = &((const struct uidlist_file *)arg)[i];
+
+	*len = f->baselen;
+	return f->name;
+}
+
 /* --- parsing ------------------------------------------------------------ */
 
 struct cursor {
@@ -230,29 +314,19 @@ parse_rec(struct uidlist *ul, struct cursor *c)
 	return 0;
 }
 
-static int
-cmp_base_ptr(const void *a, const void *b)
-{
-	return strcmp((*(struct uidlist_rec *const *)a)->base,
-		      (*(struct uidlist_rec *const *)b)->base);
-}
-
 /* True if two records share a base name (sync keys on it). */
 static bool
 has_repeated_base(const struct uidlist *ul)
 {
-	struct uidlist_rec **v;
+	struct nameset ns;
 	bool rep = false;
 
-	if (ul->n < 2)
-		return false;
-	v = xcalloc(ul->n, sizeof(*v));
-	for (size_t i = 0; i < ul->n; i++)
-		v[i] = &ul->recs[i];
-	qsort(v, ul->n, sizeof(*v), cmp_base_ptr);
-	for (size_t i = 1; i < ul->n && !rep; i++)
-		rep = strcmp(v[i - 1]->base, v[i]->base) == 0;
-	free(v);
+	nameset_init(&ns, ul->n);
+	for (size_t i = 0; i < ul->n && !rep; i++)
+		rep = nameset_find(&ns, ul->recs[i].base,
+				   strlen(ul->recs[i].base), rec_name,
+				   ul->recs, true, i) != SIZE_MAX;
+	nameset_free(&ns);
 	return rep;
 }
 
@@ -347,108 +421,66 @@ uidlist_format(const struct uidlist *ul, struct buf *out)
 
 /* --- sync --------------------------------------------------------------- */
 
-static int
-cmp_file_base(const void *a, const void *b)
-{
-	const struct uidlist_file *x = *(struct uidlist_file *const *)a;
-	const struct uidlist_file *y = *(struct uidlist_file *const *)b;
-	size_t n = x->baselen < y->baselen ? x->baselen : y->baselen;
-	int c = memcmp(x->name, y->name, n);
-
-	if (c != 0)
-		return c;
-	if (x->baselen != y->baselen)
-		return x->baselen < y->baselen ? -1 : 1;
-	return x < y ? -1 : x > y; /* repeats: the earlier file first */
-}
-
-/* The first file (by base) whose base is base, or NULL. */
-static struct uidlist_file *
-find_base(struct uidlist_file **by_base, size_t n, const char *base)
-{
-	size_t lo = 0, hi = n, bl = strlen(base);
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		const struct uidlist_file *f = by_base[mid];
-		size_t k = f->baselen < bl ? f->baselen : bl;
-		int c = memcmp(f->name, base, k);
-
-		if (c == 0)
-			c = f->baselen < bl ? -1 : f->baselen > bl;
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo < n && by_base[lo]->baselen == bl &&
-	    memcmp(by_base[lo]->name, base, bl) == 0)
-		return by_base[lo];
-	return NULL;
-}
-
 int
 uidlist_sync(struct uidlist *ul, struct uidlist_file *files, size_t n,
 	     bool *changed_r)
 {
-	struct uidlist_file **by_base = xcalloc(n + 1, sizeof(*by_base));
+	struct nameset ns;
 	bool *known = xcalloc(n + 1, sizeof(*known));
+	size_t *match = xcalloc(ul->n + 1, sizeof(*match));
 	size_t kept = 0, fresh = 0, gone = 0;
 
 	*changed_r = false;
-	for (size_t i = 0; i < n; i++) {
-		files[i].uid = 0;
-		files[i].modseq = 0;
-		files[i].flags = uidlist_flags_of_name(files[i].name);
-		by_base[i] = &files[i];
-	}
-	qsort(by_base, n, sizeof(*by_base), cmp_file_base);
+	nameset_init(&ns, n);
 	/*
 	 * A repeated base (two names of one message) gets no UID but the
-	 * first, nor does a name without a base (":2,"): the index could
-	 * not key them.
+	 * first's, nor does a name the index could not key (no base, a dot,
+	 * too long).
 	 */
 	for (size_t i = 0; i < n; i++) {
-		const struct uidlist_file *f = by_base[i], *g;
+		struct uidlist_file *f = &files[i];
 
-		g = i > 0 ? by_base[i - 1] : NULL;
+		f->uid = 0;
+		f->modseq = 0;
+		f->flags = uidlist_flags_of_name(f->name);
 		if (f->baselen == 0 || f->baselen > UIDLIST_BASE_MAX ||
 		    f->name[0] == '.' ||
-		    (g != NULL && g->baselen == f->baselen &&
-		     memcmp(g->name, f->name, f->baselen) == 0))
-			known[f - files] = true;
+		    nameset_find(&ns, f->name, f->baselen, file_name, files,
+				 true, i) != SIZE_MAX)
+			known[i] = true;
 	}
 	for (size_t i = 0; i < ul->n; i++) {
-		struct uidlist_file *f = find_base(by_base, n,
-						   ul->recs[i].base);
+		const char *b = ul->recs[i].base;
 
-		if (f != NULL)
-			known[f - files] = true;
+		match[i] = nameset_find(&ns, b, strlen(b), file_name, files,
+					false, 0);
+		if (match[i] != SIZE_MAX)
+			known[match[i]] = true;
 	}
+	nameset_free(&ns);
 	for (size_t i = 0; i < n; i++)
 		fresh += !known[i];
 	if ((uint64_t)ul->uidnext + fresh > UINT32_MAX ||
 	    ul->highestmodseq + ul->n + fresh + 1 > UIDLIST_MODSEQ_MAX) {
-		free(by_base);
 		free(known);
+		free(match);
 		return -1;
 	}
 	/* drop the gone, note the flags of the kept */
 	for (size_t i = 0; i < ul->n; i++) {
 		struct uidlist_rec *r = &ul->recs[i];
-		struct uidlist_file *f = find_base(by_base, n, r->base);
-		unsigned flags;
+		struct uidlist_file *f;
 
-		if (f == NULL) {
+		if (match[i] == SIZE_MAX) {
 			free(r->keywords);
 			free(r->base);
 			gone++;
 			continue;
 		}
+		f = &files[match[i]];
 		f->uid = r->uid;
-		flags = f->flags;
-		if (flags != r->flags) {
-			r->flags = flags;
+		if (f->flags != r->flags) {
+			r->flags = f->flags;
 			r->modseq = ++ul->highestmodseq;
 			*changed_r = true;
 		}
@@ -480,7 +512,7 @@ uidlist_sync(struct uidlist *ul, struct uidlist_file *files, size_t n,
 		ul->recs[ul->n++] = r;
 		*changed_r = true;
 	}
-	free(by_base);
 	free(known);
+	free(match);
 	return 0;
 }
