@@ -267,7 +267,7 @@ pjob_free(struct pjob *j)
 {
 	explicit_bzero(j->cred.pass, sizeof(j->cred.pass));
 	if (j->sess == NULL) {
-		/* the session is gone: the job lets go of the view (the lock) */
+		/* the session is gone: the job lets go of the view (lock) */
 		store_view_close(&j->view);
 	}
 	free(j->dele);

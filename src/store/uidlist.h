@@ -76,9 +76,10 @@ unsigned uidlist_flags_of_name(const char *name);
  * Syncs ul with the files of cur/, given in delivery order: records whose
  * base is gone are dropped, each file the index lacks gets the next UID
  * and a new modseq, a file whose flags differ gets them and a new modseq;
- * each files[i].uid, .modseq and .flags is set.  *changed_r: ul must be written.  -1 if the
- * UIDs ran out (UIDNEXT would pass 2^32 - 1): the caller rebuilds with a
- * new UIDVALIDITY.  ul is unchanged then.
+ * each files[i].uid, .modseq and .flags is set.  *changed_r: ul must be
+ * written.  -1 if the UIDs ran out (UIDNEXT would pass 2^32 - 1): the
+ * caller rebuilds with a new UIDVALIDITY; ul's records are unchanged then
+ * (files[i].flags may be set).  Linear: names are matched by hashing.
  */
 int uidlist_sync(struct uidlist *ul, struct uidlist_file *files, size_t n,
 		 bool *changed_r);
