@@ -162,3 +162,31 @@ def test_kill_during_index_write(owld, fault):
     assert sorted(uids2.values()) == [1, 2, 3]
     assert not os.path.exists(os.path.join(a.datadir, *ALICE,
                                            INDEX + ".tmp"))
+
+
+def test_uidl_survives_a_lost_or_corrupt_index(owld):
+    """Clients that leave mail on the server must not download it again:
+    the UIDLs do not depend on the index, which may be rebuilt."""
+    a = owld()
+    for i in range(3):
+        a.send(["alice@localhost"], b"Subject: m%d\r\n\r\nbody\r\n" % i)
+
+    def uidl():
+        p = a.poplib()
+        out = [l.split()[1] for l in p.uidl()[1]]
+        p.quit()
+        return out
+
+    before = uidl()
+    assert len(before) == 3
+    path = os.path.join(a.datadir, *ALICE, INDEX)
+    v, _ = index_of(a)
+    with open(path, "w") as f:
+        f.write("owlpost-uidlist 1 V%d N2 M1\ngarbage\n" % v)
+    assert uidl() == before
+    a.wait_log(r"event=index-rebuilt .*reason=")
+    v2, _ = index_of(a)
+    assert v2 > v
+    os.unlink(path)
+    assert uidl() == before
+    assert index_of(a)[0] > v2

@@ -347,6 +347,9 @@ test_index_file(void **st)
 	/* a failed index write: the open fails, the old index stays */
 	text = slurp(path);
 	deliver_one(s);
+	again = slurp(path); /* delivery left the index alone */
+	assert_string_equal(text, again);
+	free(again);
 	fsops_inject_class(FSOPS_INDEX, FSOP_RENAME, 1, EIO, false);
 	assert_int_equal(store_box_open(s, "alice@example.org", &b, err,
 					sizeof(err)), STORE_TEMP);
