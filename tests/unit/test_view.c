@@ -189,6 +189,23 @@ test_maildir_view(void **st)
 	assert_int_equal(m[2].uid, 4);
 	store_view_close(&v);
 	store_view_close(&v); /* NULL is fine */
+	/* sizes come from the names: a file whose name lies is not read */
+	snprintf(path, sizeof(path), "%s/cur/2000.M1P1Q1.x,S=5,W=7:2,", dir);
+	{
+		FILE *fp = fopen(path, "w");
+
+		assert_non_null(fp);
+		fputs("a much longer text than the name says\n", fp);
+		fclose(fp);
+	}
+	v = view(s);
+	store_view_info(v, &info);
+	assert_int_equal(info.count, 4);
+	store_view_msg(v, 3, &m[3]);
+	assert_string_equal(m[3].uidl, "2000.M1P1Q1.x");
+	assert_int_equal(m[3].octets, 5);
+	assert_int_equal(m[3].size, 7);
+	store_view_close(&v);
 	store_free(&s);
 }
 
