@@ -466,6 +466,14 @@ end_line(struct parse *p, bool ends_nl)
 		if (p->first_line && p->head_len > 8 &&
 		    strncasecmp(p->head, "X-UIDL: ", 8) == 0 &&
 		    p->line_len < HEAD_MAX) {
+			/*
+			 * XXX head holds no LF, so this drops the name's last
+			 * octet (of the host part; the time, pid and counter
+			 * before it keep it unique).  Kept: every mbox UIDL
+			 * handed out so far has this form, and a change would
+			 * make clients that leave mail on the server fetch it
+			 * all again.
+			 */
 			size_t n = p->head_len - 8 - (ends_nl ? 1 : 0);
 			bool ok = n > 0 && n <= 70;
 
