@@ -105,11 +105,12 @@ FUZZ_LIB := src/lib/buf.c src/lib/addr.c src/lib/b64.c \
 	    src/proto/sasl.c \
 	    src/proto/pop3_server.c src/proto/wire.c src/proto/smtp_client.c \
 	    src/proto/pop3_client.c src/mime/build.c src/mime/parse.c \
-	    src/lib/log.c src/auth/table.c src/auth/aliases.c src/net/framer.c
+	    src/lib/log.c src/auth/table.c src/auth/aliases.c src/net/framer.c \
+	    src/store/uidlist.c
 
 # What a harness links besides FUZZ_LIB: FUZZ_SRC_<harness> (the parsers
 # of store/, auth/, relay/ and owl/ that need no event loop and no TLS).
-FUZZ_STORE := $(wildcard src/store/*.c)
+FUZZ_STORE := $(filter-out $(FUZZ_LIB),$(wildcard src/store/*.c))
 FUZZ_CONF := src/lib/conf.c src/lib/cidr.c
 FUZZ_SRC_fuzz_queue := $(FUZZ_STORE)
 FUZZ_SRC_fuzz_users := src/auth/users.c $(FUZZ_STORE)

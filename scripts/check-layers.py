@@ -62,10 +62,7 @@ FORBIDDEN = [
 # Circles that exist today and are being removed on a branch of their
 # own: (folder, sorted modules) -> where.  Reported, not failed.  Delete
 # an entry when its circle is gone.
-KNOWN_CIRCLES = {
-    ("store", ("mailbox", "maildir", "mbox", "store")):
-        "the store backends table (issue 17 item 1) removes it",
-}
+KNOWN_CIRCLES = {}
 
 INCLUDE_RE = re.compile(r'^[ \t]*#[ \t]*include[ \t]*([<"])([^>"]+)[>"]', re.M)
 TOKEN_RE = re.compile(r"[A-Za-z_]\w*|\S")

@@ -753,9 +753,6 @@ free_daemon(void)
 		event_free(grace_ev);
 	if (pidfile_written)
 		unlink(C.pid_file);
-	for (size_t i = 0; i < D.nlocks; i++)
-		free(D.locks[i]);
-	free(D.locks);
 	users_free(&D.users);
 	aliases_free(&D.aliases);
 	anvil_free(&D.anvil);

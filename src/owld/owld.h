@@ -45,8 +45,6 @@ struct owld {
 	unsigned npop3;
 	struct anvil *anvil;		/* sessions, connections per address */
 	struct penalty *penalty;	/* failed logins across connections */
-	char **locks;			/* mailboxes held by POP3 sessions */
-	size_t nlocks, locks_cap;
 	bool stopping;
 };
 

@@ -1,16 +1,18 @@
 /*
  * pop3_sess - glue between net/conn, the pop3_server core, auth/users and
- * the store's mailbox reading.  Slow work runs on the worker pool: the
+ * the store's mailbox view (INBOX).  Slow work runs on the worker pool: the
  * password check (crypt(3), one job per login so logins spread over the
  * workers) with the mailbox snapshot, and the expunge at QUIT.  Messages
  * are streamed from the file as the client reads them (conn_await_drain),
  * so a session costs its buffers whatever the message size.
  *
- * Locking: a mailbox is held by at most one session.  The lock is taken
- * once the password checked out (so wrong passwords cannot keep a user
- * out), before the snapshot job, and released when the session and any
- * job it started are both gone, so a new session can never snapshot a
- * mailbox while an expunge is still running.
+ * Locking: a mailbox is held by at most one session, on this host or any
+ * other sharing the mail tree.  The store's view holds the lock (an
+ * in-process table and an fcntl lock inside the Maildir): it is taken by
+ * the snapshot job, once the password checked out (so wrong passwords
+ * cannot keep a user out), and let go when the view is closed, which is
+ * when the session and any job it started are both gone, so a new session
+ * can never snapshot a mailbox while an expunge is still running.
  */
 #include <errno.h>
 #include <event2/event.h>
@@ -40,7 +42,8 @@ struct pop3_sess {
 	struct pop3_server *core;
 	struct buf *out;
 	char user[ADDR_PATH_MAX + 1];	/* the mailbox held, or "" */
-	struct store_box *box;
+	struct store_view *view;	/* its INBOX, once open */
+	size_t nmsgs;
 	struct pop3_msg *msgs;
 	struct pjob *job;		/* in flight, or NULL */
 	struct pjob *gated;		/* a checked login awaiting penalty */
@@ -63,11 +66,10 @@ struct pjob {
 	struct owld *d;
 	struct pop3_sess *sess;		/* NULL once the session is gone */
 	char user[ADDR_PATH_MAX + 1];
-	bool locked;			/* the job's session holds user's lock */
 	struct owld_cred cred;		/* login */
 	bool penalty_logged;
 	/* both */
-	struct store_box *box;
+	struct store_view *view;
 	bool *dele;
 	unsigned ndele;
 	enum store_res res;
@@ -94,34 +96,6 @@ static const struct conn_ops pop3_conn_ops = {
 	.secured = on_secured,
 	.deadline = on_deadline,
 };
-
-/* Mailbox locks (loop thread only). */
-static bool
-lock_take(struct owld *d, const char *user)
-{
-	for (size_t i = 0; i < d->nlocks; i++)
-		if (strcmp(d->locks[i], user) == 0)
-			return false;
-	if (d->nlocks == d->locks_cap) {
-		d->locks_cap = d->locks_cap ? d->locks_cap * 2 : 16;
-		d->locks = xrealloc(d->locks,
-				    d->locks_cap * sizeof(*d->locks));
-	}
-	d->locks[d->nlocks++] = xstrdup(user);
-	return true;
-}
-
-static void
-lock_release(struct owld *d, const char *user)
-{
-	for (size_t i = 0; i < d->nlocks; i++) {
-		if (strcmp(d->locks[i], user) != 0)
-			continue;
-		free(d->locks[i]);
-		d->locks[i] = d->locks[--d->nlocks];
-		return;
-	}
-}
 
 static void
 flush(struct pop3_sess *s)
@@ -302,10 +276,8 @@ pjob_free(struct pjob *j)
 {
 	explicit_bzero(j->cred.pass, sizeof(j->cred.pass));
 	if (j->sess == NULL) {
-		/* the session is gone: the job let go of what it held */
-		if (j->locked)
-			lock_release(j->d, j->user);
-		store_box_free(&j->box);
+		/* the session is gone: the job lets go of the view (lock) */
+		store_view_close(&j->view);
 	}
 	free(j->dele);
 	free(j);
@@ -321,13 +293,10 @@ on_closed(void *arg, const char *reason)
 	if (s->job != NULL) {
 		/* the job finishes alone and lets go of the lock after it */
 		s->job->sess = NULL;
-		s->job->locked = s->user[0] != '\0';
 		s->user[0] = '\0';
 		if (s->job->kind == PJ_UPDATE)
-			s->box = NULL; /* the job holds it */
+			s->view = NULL; /* the job holds it */
 	}
-	if (s->user[0] != '\0')
-		lock_release(d, s->user);
 	if (s->delay != NULL)
 		event_free(s->delay);
 	if (s->gated != NULL)
@@ -346,7 +315,7 @@ on_closed(void *arg, const char *reason)
 	d->npop3--;
 	pop3_server_free(&s->core);
 	buf_free(&s->out);
-	store_box_free(&s->box);
+	store_view_close(&s->view);
 	free(s->msgs);
 	free(s);
 	owld_check_stopped(d);
@@ -403,8 +372,9 @@ login_run(struct wpool_job **jobs, size_t n)
 		struct pjob *j = (struct pjob *)(void *)jobs[i];
 
 		if (j->kind == PJ_OPEN) {
-			j->res = store_box_open(j->d->store, j->user, &j->box,
-						j->err, sizeof(j->err));
+			j->res = store_view_open(j->d->store, j->user,
+						 "INBOX", &j->view, j->err,
+						 sizeof(j->err));
 			continue;
 		}
 		owld_cred_check(&j->cred);
@@ -491,39 +461,45 @@ login_done(struct wpool_job *job)
 		return;
 	}
 	if (j->kind == PJ_LOGIN) {
-		if (lock_take(s->d, j->user)) {
-			/* the password is right: now the snapshot */
-			snprintf(s->user, sizeof(s->user), "%s", j->user);
-			j->kind = PJ_OPEN;
-			s->job = j;
-			wpool_submit(s->d->pool, &j->job);
-			return;
-		}
+		/* the password is right: now the lock and the snapshot */
+		snprintf(s->user, sizeof(s->user), "%s", j->user);
+		j->kind = PJ_OPEN;
+		s->job = j;
+		wpool_submit(s->d->pool, &j->job);
+		return;
+	}
+	if (j->res == STORE_INUSE) {
 		r = POP3_R_INUSE;
 		log_msg(LOGL_WARN, "pop3", "id=%s peer=%s event=login-refused "
 			"user=%s reason=in-use", s->id, s->peer, q);
+		s->user[0] = '\0';
 	} else if (j->res != STORE_OK) {
 		r = j->res == STORE_PERM ? POP3_R_PERM : POP3_R_TEMP;
 		log_msg(LOGL_ERROR, "pop3", "id=%s event=mailbox-error user=%s "
 			"error=\"%s\"", s->id, q, j->err);
-		lock_release(s->d, j->user);
 		s->user[0] = '\0';
 	} else {
-		s->box = j->box;
-		j->box = NULL;
-		s->msgs = xcalloc(s->box->n + 1, sizeof(*s->msgs));
-		for (size_t i = 0; i < s->box->n; i++) {
-			s->msgs[i].size = s->box->msgs[i].size;
-			s->msgs[i].uidl = s->box->msgs[i].uidl;
+		struct store_view_info info;
+
+		s->view = j->view;
+		j->view = NULL;
+		store_view_info(s->view, &info);
+		s->nmsgs = info.count;
+		s->msgs = xcalloc(s->nmsgs + 1, sizeof(*s->msgs));
+		for (size_t i = 0; i < s->nmsgs; i++) {
+			struct store_vmsg m;
+
+			store_view_msg(s->view, i, &m);
+			s->msgs[i].size = m.size;
+			s->msgs[i].uidl = m.uidl;
 		}
-		pop3_server_set_mailbox(s->core, s->msgs,
-					(unsigned)s->box->n);
+		pop3_server_set_mailbox(s->core, s->msgs, (unsigned)s->nmsgs);
 		/* the core writes a LIST/UIDL listing whole: make room */
-		s->out->max = OUT_CAP + (s->box->n + 2) * POP3_LIST_LINE_MAX;
+		s->out->max = OUT_CAP + (s->nmsgs + 2) * POP3_LIST_LINE_MAX;
 		r = POP3_R_OK;
 		conn_session_deadline(s->conn, 0, NULL);
 		log_msg(LOGL_INFO, "pop3", "id=%s peer=%s event=login user=%s "
-			"messages=%zu", s->id, s->peer, q, s->box->n);
+			"messages=%zu", s->id, s->peer, q, s->nmsgs);
 	}
 	pjob_free(j);
 	run_act(s, pop3_server_login_done(s->core, r, s->out));
@@ -589,7 +565,7 @@ start_retr(struct pop3_sess *s)
 {
 	const struct pop3_req *req = pop3_server_req(s->core);
 
-	if (store_reader_open(s->box, req->msg, &s->rd) == -1) {
+	if (store_view_reader_open(s->view, req->msg, &s->rd) == -1) {
 		int err = errno;
 
 		log_msg(LOGL_ERROR, "pop3", "id=%s event=open-error msg=%u "
@@ -631,10 +607,10 @@ start_update(struct pop3_sess *s)
 	j->job.done = update_done;
 	j->job.solo = true;
 	snprintf(j->user, sizeof(j->user), "%s", s->user);
-	j->box = s->box;
+	j->view = s->view;
 	j->ndele = req->ndele;
-	j->dele = xcalloc(s->box->n + 1, sizeof(*j->dele));
-	memcpy(j->dele, req->dele, s->box->n * sizeof(*j->dele));
+	j->dele = xcalloc(s->nmsgs + 1, sizeof(*j->dele));
+	memcpy(j->dele, req->dele, s->nmsgs * sizeof(*j->dele));
 	s->job = j;
 	conn_pause(s->conn);
 	wpool_submit(s->d->pool, &j->job);
@@ -646,8 +622,8 @@ update_run(struct wpool_job **jobs, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		struct pjob *j = (struct pjob *)(void *)jobs[i];
 
-		j->res = store_box_expunge(j->box, j->dele, j->err,
-					   sizeof(j->err));
+		j->res = store_view_expunge(j->view, j->dele, j->err,
+					    sizeof(j->err));
 	}
 }
 
@@ -669,7 +645,7 @@ update_done(struct wpool_job *job)
 			"user=%s error=\"%s\"", s ? s->id : "-", q, j->err);
 	if (s != NULL) {
 		s->job = NULL;
-		j->box = NULL; /* still the session's */
+		j->view = NULL; /* still the session's */
 		run_act(s, pop3_server_done(s->core, j->res == STORE_OK
 						     ? POP3_R_OK
 						     : POP3_R_TEMP, s->out));

@@ -21,27 +21,46 @@ static struct fault {
 	atomic_int err;
 	atomic_bool sticky;
 	atomic_bool tripped;
-} faults[FSOP_COUNT];
+} faults[FSOPS_CLASSES][FSOP_COUNT];
+
+static _Thread_local enum fsops_class cur_class;
+
+void
+fsops_set_class(enum fsops_class cls)
+{
+	cur_class = cls;
+}
+
+void
+fsops_inject_class(enum fsops_class cls, enum fsop op, unsigned long nth,
+		   int err, bool sticky)
+{
+	struct fault *f = &faults[cls][op];
+
+	atomic_store(&f->err, err);
+	atomic_store(&f->sticky, sticky);
+	atomic_store(&f->tripped, false);
+	atomic_store(&f->countdown, nth);
+}
 
 void
 fsops_inject(enum fsop op, unsigned long nth, int err, bool sticky)
 {
-	atomic_store(&faults[op].err, err);
-	atomic_store(&faults[op].sticky, sticky);
-	atomic_store(&faults[op].tripped, false);
-	atomic_store(&faults[op].countdown, nth);
+	fsops_inject_class(FSOPS_MAIL, op, nth, err, sticky);
 }
 
 void
 fsops_clear(void)
 {
-	for (int i = 0; i < FSOP_COUNT; i++) {
-		atomic_store(&faults[i].countdown, 0);
-		atomic_store(&faults[i].tripped, false);
+	for (int c = 0; c < FSOPS_CLASSES; c++) {
+		for (int i = 0; i < FSOP_COUNT; i++) {
+			atomic_store(&faults[c][i].countdown, 0);
+			atomic_store(&faults[c][i].tripped, false);
+		}
 	}
 }
 
-/* One "op:N:ERRNAME[:sticky]". */
+/* One "[index.]op:N:ERRNAME[:sticky]". */
 static int
 inject_one(const char *spec)
 {
@@ -53,9 +72,14 @@ inject_one(const char *spec)
 	} errs[] = {{"ENOSPC", ENOSPC}, {"EIO", EIO}, {"EDQUOT", EDQUOT},
 		    {"KILL", FSOPS_KILL}, {"DELAY", FSOPS_DELAY}};
 	char op[16], errname[16], sticky[16] = "";
+	enum fsops_class cls = FSOPS_MAIL;
 	unsigned long n;
 	int err = 0;
 
+	if (strncmp(spec, "index.", 6) == 0) {
+		cls = FSOPS_INDEX;
+		spec += 6;
+	}
 	if (sscanf(spec, "%15[a-z]:%lu:%15[A-Z]:%15s", op, &n, errname,
 		   sticky) < 3 || n == 0)
 		return -1;
@@ -66,8 +90,8 @@ inject_one(const char *spec)
 		return -1;
 	for (int i = 0; i < FSOP_COUNT; i++) {
 		if (strcmp(op, ops[i]) == 0) {
-			fsops_inject((enum fsop)i, n, err,
-				     strcmp(sticky, "sticky") == 0);
+			fsops_inject_class(cls, (enum fsop)i, n, err,
+					   strcmp(sticky, "sticky") == 0);
 			return 0;
 		}
 	}
@@ -108,7 +132,7 @@ trip(struct fault *f)
 static bool
 fault(enum fsop op)
 {
-	struct fault *f = &faults[op];
+	struct fault *f = &faults[cur_class][op];
 	unsigned long c;
 
 	if (atomic_load(&f->tripped) && atomic_load(&f->sticky))

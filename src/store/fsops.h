@@ -12,6 +12,12 @@
  * the call, so tests reach each crash state of docs/MAILDIR.md and
  * docs/QUEUE.md deterministically), and DELAY makes the call after one
  * second (a slow disk, to show what waits for it).
+ *
+ * Two classes of files are counted apart: mail (messages, the expunge
+ * record, mbox files: the default) and the UID index.  A thread sets the
+ * class around an index write with fsops_set_class(); a spec whose op is
+ * prefixed "index." ("index.rename:1:KILL") counts only the index's calls,
+ * so adding the index did not move the numbers of the mail's faults.
  */
 #ifndef OWL_FSOPS_H
 #define OWL_FSOPS_H
@@ -23,10 +29,16 @@
 enum fsop { FSOP_OPEN, FSOP_WRITE, FSOP_FSYNC, FSOP_LINK, FSOP_RENAME,
 	    FSOP_MKDIR, FSOP_UNLINK, FSOP_COUNT };
 
+enum fsops_class { FSOPS_MAIL, FSOPS_INDEX, FSOPS_CLASSES };
+
 #define FSOPS_KILL (-1)		/* err of fsops_inject: a crash */
 #define FSOPS_DELAY (-2)	/* err of fsops_inject: a slow call */
 
 void fsops_inject(enum fsop op, unsigned long nth, int err, bool sticky);
+void fsops_inject_class(enum fsops_class cls, enum fsop op,
+			unsigned long nth, int err, bool sticky);
+/* The class this thread's calls count in, until set again. */
+void fsops_set_class(enum fsops_class cls);
 void fsops_clear(void);
 /* Parses "op:N:ERRNAME[:sticky][,...]"; -1 if it cannot. */
 int fsops_inject_spec(const char *spec);

@@ -28,7 +28,7 @@
 
 #include "../lib/buf.h"
 #include "fsops.h"
-#include "store.h"
+#include "store_private.h"
 
 #define RECORD "owlpost-expunge"
 #define MAGIC "owlpost-expunge 1"

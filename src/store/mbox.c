@@ -23,7 +23,7 @@
 
 #include "../lib/buf.h"
 #include "fsops.h"
-#include "store.h"
+#include "store_private.h"
 
 #define LOCK_TRIES 200		/* x 50 ms = 10 s */
 #define LOCK_STALE 300		/* seconds */
@@ -298,7 +298,7 @@ cmp_user(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-void
+static void
 mbox_deliver(struct store *st, struct store_delivery *d)
 {
 	const char **users = xcalloc(d->nusers, sizeof(*users));
@@ -405,10 +405,33 @@ finish_msg(struct parse *p, off_t end)
 	m->end = end;
 	len = (size_t)(m->end - m->off);
 	m->size = len - p->nquoted + p->nlf + extra;
+	m->octets = len - p->nquoted;
 	if (!p->has_uidl)
 		snprintf(m->uidl, sizeof(m->uidl), "h%016llx", p->hash);
 	p->b->n++;
 	p->m = NULL;
+}
+
+/*
+ * The date a From_ line ends with ("From SENDER Www Mmm dd hh:mm:ss yyyy",
+ * UTC as mbox_deliver writes it), or 0 if the line is longer than what
+ * the parser keeps of it or ends otherwise.
+ */
+static time_t
+from_line_date(const char *head, size_t head_len, size_t line_len,
+	       bool ends_nl)
+{
+	char date[32];
+	struct tm tm = {0};
+	size_t n = head_len; /* head has the line's octets, no LF */
+	const char *end;
+
+	if (line_len - (ends_nl ? 1 : 0) > head_len || n < 5 + 24)
+		return 0;
+	memcpy(date, head + n - 24, 24);
+	date[24] = '\0';
+	end = strptime(date, "%a %b %e %H:%M:%S %Y", &tm);
+	return end != NULL && *end == '\0' ? timegm(&tm) : 0;
 }
 
 /* A whole line has been seen (ends_nl: it ended with LF). */
@@ -430,6 +453,8 @@ end_line(struct parse *p, bool ends_nl)
 		memset(p->m, 0, sizeof(*p->m));
 		p->m->from_off = p->line_start;
 		p->m->off = p->line_start + (off_t)p->line_len;
+		p->m->date = from_line_date(p->head, p->head_len, p->line_len,
+					    ends_nl);
 		p->hash = p->lh;
 		p->nquoted = p->nlf = 0;
 		p->first_line = true;
@@ -441,6 +466,14 @@ end_line(struct parse *p, bool ends_nl)
 		if (p->first_line && p->head_len > 8 &&
 		    strncasecmp(p->head, "X-UIDL: ", 8) == 0 &&
 		    p->line_len < HEAD_MAX) {
+			/*
+			 * XXX head holds no LF, so this drops the name's last
+			 * octet (of the host part; the time, pid and counter
+			 * before it keep it unique).  Kept: every mbox UIDL
+			 * handed out so far has this form, and a change would
+			 * make clients that leave mail on the server fetch it
+			 * all again.
+			 */
 			size_t n = p->head_len - 8 - (ends_nl ? 1 : 0);
 			bool ok = n > 0 && n <= 70;
 
@@ -541,7 +574,7 @@ mbox_parse(struct store_box *b, const char *data, size_t len, size_t chunk)
 	parse_end(&p, (off_t)len);
 }
 
-enum store_res
+static enum store_res
 mbox_box_open(struct store_box *b, char *err, size_t errsz)
 {
 	char lock[4200], buf[65536];
@@ -627,7 +660,7 @@ copy_range(int src, int dst, off_t from, off_t to)
 	return 0;
 }
 
-enum store_res
+static enum store_res
 mbox_box_expunge(struct store_box *b, const bool *dele, char *err,
 		 size_t errsz)
 {
@@ -710,3 +743,138 @@ done:
 	unlink(lock);
 	return r;
 }
+
+/*
+ * mboxrd unquoting: a line matching ^>+From  loses one '>'.  Every '>'
+ * but the first is passed on at once; the first is held until the line
+ * shows whether "From " follows the run, so the state is a few bits.
+ */
+static size_t
+unquote(struct store_reader *r, const char *in, size_t n, char *out)
+{
+	static const char from[] = "From ";
+	size_t o = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		char c = in[i];
+
+		if (r->held) {
+			if (r->from == 0 && c == '>') {
+				out[o++] = '>';
+				continue;
+			}
+			if (c == from[r->from]) {
+				if (++r->from == 5) {
+					memcpy(out + o, from, 5);
+					o += 5;
+					r->held = false;
+					r->bol = false;
+				}
+				continue;
+			}
+			out[o++] = '>';
+			memcpy(out + o, from, r->from);
+			o += r->from;
+			r->held = false;
+			r->bol = false;
+		} else if (r->bol && c == '>') {
+			r->held = true;
+			r->from = 0;
+			continue;
+		}
+		out[o++] = c;
+		r->bol = c == '\n';
+		if (!r->bol && i + 1 < n) {
+			/* the rest of this line, in one copy */
+			const char *nl = memchr(in + i + 1, '\n', n - i - 1);
+			size_t k = nl ? (size_t)(nl - in) - i : n - i - 1;
+
+			memcpy(out + o, in + i + 1, k);
+			o += k;
+			i += k;
+			r->bol = nl != NULL;
+		}
+	}
+	return o;
+}
+
+static ssize_t
+mbox_reader_read(struct store_reader *r, char *buf, size_t size)
+{
+	char raw[65536];
+	size_t want;
+	ssize_t n;
+
+	for (;;) {
+		if (r->pos >= r->end) {
+			if (r->held) { /* a text ending in ">" or ">Fro" */
+				size_t o = 0;
+
+				buf[o++] = '>';
+				memcpy(buf + o, "From ", r->from);
+				o += r->from;
+				r->held = false;
+				return (ssize_t)o;
+			}
+			return 0;
+		}
+		/* unquoting only shrinks; keep room for a held run */
+		if (size < 8)
+			return -1;
+		want = (size_t)(r->end - r->pos);
+		if (want > size - 6)
+			want = size - 6;
+		if (want > sizeof(raw))
+			want = sizeof(raw);
+		n = pread(r->fd, raw, want, r->pos);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO; /* the file shrank under us */
+			return -1;
+		}
+		r->pos += n;
+		n = (ssize_t)unquote(r, raw, (size_t)n, buf);
+		if (n > 0)
+			return n;
+	}
+}
+
+/* The snapshot's descriptor is shared by every reader of the box. */
+static int
+mbox_reader_open(struct store_box *b, size_t i, struct store_reader *r)
+{
+	if (b->fd == -1) {
+		errno = ENOENT;
+		return -1;
+	}
+	r->fd = b->fd;
+	r->pos = b->msgs[i].off;
+	r->end = b->msgs[i].end;
+	return 0;
+}
+
+static void
+mbox_reader_close(struct store_reader *r)
+{
+	r->fd = -1; /* the box's: closed with it */
+}
+
+static void
+mbox_deliver_batch(struct store *st, struct store_delivery **batch, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		mbox_deliver(st, batch[i]);
+}
+
+const struct store_ops store_mbox_ops = {
+	.name = "mbox",
+	.suffix = ".mbox",
+	.deliver = mbox_deliver_batch,
+	.box_open = mbox_box_open,
+	.reader_open = mbox_reader_open,
+	.reader_read = mbox_reader_read,
+	.reader_close = mbox_reader_close,
+	.box_expunge = mbox_box_expunge,
+};

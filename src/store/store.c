@@ -1,20 +1,30 @@
 /*
- * store - dispatch to the Maildir or mbox backend and the helpers they
- * share: user name validation, mailbox paths, unique names, errors.
+ * store - the public calls of store.h, each dispatched through the table
+ * of the mailbox format's backend (store_private.h): Maildir (maildir.c,
+ * maildir_expunge.c) or mbox (mbox.c).  Nothing here knows a format.
+ * Fails as the backends do: a store_res and a message in err.
+ *
+ * Opening a mailbox takes its maildrop lock in two halves, in this order:
+ * the in-process table here (store->held), then the backend's lock (Maildir:
+ * an fcntl lock on a file inside it, exclusive across hosts); freeing the
+ * box lets go of them in the reverse order.  See docs/MAILDIR.md.
  */
-#include "store.h"
+#include "store_private.h"
 
 #include <errno.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 #include <unistd.h>
 
-#include "../lib/addr.h"
 #include "../lib/buf.h"
 #include "fsops.h"
+
+static const struct store_ops *
+backend(enum mailbox_format fmt)
+{
+	return fmt == MBOX_FMT_MBOX ? &store_mbox_ops : &store_maildir_ops;
+}
 
 struct store *
 store_new(enum mailbox_format fmt, const char *mail_dir, const char *hostname,
@@ -28,7 +38,8 @@ store_new(enum mailbox_format fmt, const char *mail_dir, const char *hostname,
 		return NULL;
 	}
 	st = xcalloc(1, sizeof(*st));
-	st->fmt = fmt;
+	pthread_mutex_init(&st->mu, NULL);
+	st->ops = backend(fmt);
 	st->mail_dir = xstrdup(mail_dir);
 	st->host = xstrdup(hostname);
 	/* Maildir names use '/' and ':' specially */
@@ -43,6 +54,10 @@ store_free(struct store **stp)
 {
 	if (*stp == NULL)
 		return;
+	for (size_t i = 0; i < (*stp)->nheld; i++)
+		free((*stp)->held[i]);
+	free((*stp)->held);
+	pthread_mutex_destroy(&(*stp)->mu);
 	free((*stp)->mail_dir);
 	free((*stp)->host);
 	free(*stp);
@@ -52,9 +67,7 @@ store_free(struct store **stp)
 void
 store_deliver(struct store *st, struct store_delivery **batch, size_t n)
 {
-	size_t i;
-
-	for (i = 0; i < n; i++) {
+	for (size_t i = 0; i < n; i++) {
 		batch[i]->res = STORE_OK;
 		batch[i]->error[0] = '\0';
 		if (batch[i]->crlf_len == 0 && batch[i]->data != NULL)
@@ -62,90 +75,140 @@ store_deliver(struct store *st, struct store_delivery **batch, size_t n)
 							     batch[i]->len);
 		store_unique_name(st, batch[i]);
 	}
-	if (st->fmt == MBOX_FMT_MAILDIR) {
-		maildir_deliver(st, batch, n);
-		return;
+	st->ops->deliver(st, batch, n);
+}
+
+/* The in-process lock on path: false if a box of ours holds it. */
+static bool
+hold(struct store *st, const char *path)
+{
+	bool ok = true;
+
+	pthread_mutex_lock(&st->mu);
+	for (size_t i = 0; i < st->nheld && ok; i++)
+		ok = strcmp(st->held[i], path) != 0;
+	if (ok) {
+		if (st->nheld == st->held_cap) {
+			st->held_cap = st->held_cap ? st->held_cap * 2 : 16;
+			st->held = xrealloc(st->held,
+					    st->held_cap * sizeof(*st->held));
+		}
+		st->held[st->nheld++] = xstrdup(path);
 	}
-	for (i = 0; i < n; i++)
-		mbox_deliver(st, batch[i]);
+	pthread_mutex_unlock(&st->mu);
+	return ok;
 }
 
-bool
-store_user_valid(const char *name)
+static void
+release(struct store *st, const char *path)
 {
-	return addr_user_valid(name);
-}
-
-int
-store_mailbox_path(const struct store *st, const char *user, char *out,
-		   size_t size)
-{
-	const char *at = strchr(user, '@');
-	int n;
-
-	if (!store_user_valid(user))
-		return -1;
-	n = snprintf(out, size, "%s/%s/%.*s%s", st->mail_dir, at + 1,
-		     (int)(at - user), user,
-		     st->fmt == MBOX_FMT_MBOX ? ".mbox" : "");
-	return n < 0 || (size_t)n >= size ? -1 : 0;
-}
-
-size_t
-store_crlf_size(const char *data, size_t len)
-{
-	size_t n = len;
-	const char *p = data, *end = data + len;
-
-	while ((p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
-		n++;
-		p++;
-	}
-	return n;
-}
-
-void
-store_unique_name(struct store *st, struct store_delivery *d)
-{
-	static atomic_ulong seq;
-	struct timeval tv;
-
-	gettimeofday(&tv, NULL);
-	/* Maildir: time.M<usec>P<pid>Q<seq>.host, unique across hosts */
-	snprintf(d->name, sizeof(d->name), "%lld.M%ldP%ldQ%lu.%s",
-		 (long long)tv.tv_sec, (long)tv.tv_usec, (long)getpid(),
-		 atomic_fetch_add(&seq, 1) + 1, st->host);
-}
-
-void
-store_fail(struct store_delivery *d, int err, const char *call,
-	   const char *path)
-{
-	if (d->res == STORE_OK) {
-		d->res = err == ENOSPC || err == EDQUOT ? STORE_NOSPACE
-			 : err == ENAMETOOLONG		? STORE_PERM
-							: STORE_TEMP;
-		snprintf(d->error, sizeof(d->error), "%s(%s): %s", call, path,
-			 strerror(err));
-	}
-}
-
-int
-store_mkdirs(const char *path, const char *below)
-{
-	char tmp[4096];
-	size_t start = strlen(below), i, n = strlen(path);
-
-	if (n >= sizeof(tmp) || strncmp(path, below, start) != 0)
-		return -1;
-	memcpy(tmp, path, n + 1);
-	for (i = start + 1; i <= n; i++) {
-		if (tmp[i] != '/' && tmp[i] != '\0')
+	pthread_mutex_lock(&st->mu);
+	for (size_t i = 0; i < st->nheld; i++) {
+		if (strcmp(st->held[i], path) != 0)
 			continue;
-		tmp[i] = '\0';
-		if (fsops_mkdir(tmp, 0700) == -1)
-			return -1;
-		tmp[i] = path[i];
+		free(st->held[i]);
+		st->held[i] = st->held[--st->nheld];
+		break;
 	}
-	return 0;
+	pthread_mutex_unlock(&st->mu);
+}
+
+enum store_res
+store_box_open(struct store *st, const char *user, struct store_box **bp,
+	       char *err, size_t errsz)
+{
+	struct store_box *b = xcalloc(1, sizeof(*b));
+	enum store_res r;
+
+	*bp = NULL;
+	b->st = st;
+	b->fd = -1;
+	b->lock_fd = -1;
+	if (!store_user_valid(user) ||
+	    store_mailbox_path(st, user, b->path, sizeof(b->path)) == -1) {
+		snprintf(err, errsz, "invalid mailbox name");
+		free(b);
+		return STORE_PERM;
+	}
+	if (!hold(st, b->path)) {
+		snprintf(err, errsz, "%s: in use by another session", b->path);
+		free(b);
+		return STORE_INUSE;
+	}
+	b->held = true;
+	r = st->ops->box_lock != NULL ? st->ops->box_lock(b, err, errsz)
+				      : STORE_OK;
+	if (r == STORE_OK)
+		r = st->ops->box_open(b, err, errsz);
+	if (r != STORE_OK) {
+		store_box_free(&b);
+		return r;
+	}
+	store_box_unique_uidls(b);
+	*bp = b;
+	return STORE_OK;
+}
+
+void
+store_box_free(struct store_box **bp)
+{
+	struct store_box *b = *bp;
+
+	if (b == NULL)
+		return;
+	for (size_t i = 0; i < b->n; i++)
+		free(b->msgs[i].file);
+	free(b->msgs);
+	if (b->fd != -1)
+		close(b->fd);
+	/* the file lock first: the in-process one keeps others off it */
+	if (b->lock_fd != -1)
+		b->st->ops->box_unlock(b);
+	if (b->held)
+		release(b->st, b->path);
+	free(b);
+	*bp = NULL;
+}
+
+int
+store_reader_open(struct store_box *b, size_t i, struct store_reader *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->fd = -1;
+	r->bol = true;
+	r->ops = b->st->ops;
+	if (i >= b->n) {
+		errno = ENOENT;
+		return -1;
+	}
+	return r->ops->reader_open(b, i, r);
+}
+
+ssize_t
+store_reader_read(struct store_reader *r, char *buf, size_t size)
+{
+	return r->ops->reader_read(r, buf, size);
+}
+
+void
+store_reader_close(struct store_reader *r)
+{
+	if (r->ops != NULL)
+		r->ops->reader_close(r);
+	else if (r->fd != -1)
+		close(r->fd); /* never opened through a backend */
+	r->fd = -1;
+}
+
+enum store_res
+store_box_expunge(struct store_box *b, const bool *dele, char *err,
+		  size_t errsz)
+{
+	size_t i;
+
+	for (i = 0; i < b->n && !dele[i]; i++)
+		;
+	if (i == b->n)
+		return STORE_OK; /* nothing marked */
+	return b->st->ops->box_expunge(b, dele, err, errsz);
 }

@@ -15,18 +15,23 @@
  * res == STORE_OK may the caller say 250.  A message too big to keep in
  * memory comes as a spool file (data NULL, fd) and is copied from it, so no
  * path holds a whole large message in memory.  See docs/MAILDIR.md.
+ *
+ * Each format is a backend behind one table (store_private.h); this header
+ * is the whole interface for the rest of owlpost.
  */
 #ifndef OWL_STORE_H
 #define OWL_STORE_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
 
 #include "../lib/conf.h"
 
-enum store_res { STORE_OK, STORE_TEMP, STORE_NOSPACE, STORE_PERM };
+enum store_res { STORE_OK, STORE_TEMP, STORE_NOSPACE, STORE_PERM,
+		 STORE_INUSE };	/* the mailbox is held by another session */
 
 struct store_delivery {
 	/* in */
@@ -63,7 +68,8 @@ int store_mailbox_path(const struct store *st, const char *user, char *out,
 size_t store_crlf_size(const char *data, size_t len);
 
 /*
- * Reading (POP3): a mailbox is opened as a snapshot of its messages, in
+ * The snapshot under a view (tests use it directly; protocols use the
+ * view below): a mailbox is opened as a snapshot of its messages, in
  * delivery order, with sizes and unique ids, read one message at a time
  * through a store_reader (constant memory), and changed only by
  * store_box_expunge(), which removes the marked messages durably.
@@ -74,6 +80,17 @@ size_t store_crlf_size(const char *data, size_t len);
  * expunge rewrites the file (temp, fsync, rename) under the locks and
  * keeps what was delivered after the snapshot.  See docs/MAILDIR.md.
  */
+/* System flags (IMAP \Draft \Flagged, passed, \Answered \Seen \Deleted),
+ * the Maildir info letters D F P R S T. */
+enum store_flag {
+	STORE_F_DRAFT = 1 << 0,
+	STORE_F_FLAGGED = 1 << 1,
+	STORE_F_PASSED = 1 << 2,
+	STORE_F_ANSWERED = 1 << 3,
+	STORE_F_SEEN = 1 << 4,
+	STORE_F_DELETED = 1 << 5,
+};
+
 struct store_msg {
 	size_t size;		/* octets with CRLF line ends */
 	char uidl[72];		/* 1-70 printable characters */
@@ -81,11 +98,22 @@ struct store_msg {
 	off_t from_off;		/* mbox: its From_ line */
 	off_t off, end;		/* mbox: its text in the file */
 	unsigned long long sec, usec; /* Maildir: arrival time from the name */
+	uint32_t uid;		/* Maildir: its UID in the index, or 0 */
+	uint64_t modseq;	/* Maildir: its modseq in the index, or 0 */
+	unsigned flags;		/* enum store_flag bits */
+	size_t octets;		/* its stored size (LF line ends) */
+	time_t date;		/* internal date: arrival (Maildir name time;
+				   mbox: the From_ line), or 0 */
 };
 
 struct store_box {
 	struct store *st;
 	char path[4096];	/* the Maildir directory or the mbox file */
+	uint32_t uidvalidity;	/* Maildir: of the index; mbox: 0 */
+	uint32_t uidnext;	/* Maildir: of the index; mbox: 0 */
+	uint64_t highestmodseq;	/* Maildir: of the index; mbox: 0 */
+	bool held;		/* holds the in-process lock on path */
+	int lock_fd;		/* Maildir: the fcntl-locked file, or -1 */
 	struct store_msg *msgs;
 	size_t n;
 	int fd;			/* mbox: open for reading, or -1 */
@@ -94,15 +122,24 @@ struct store_box {
 	off_t size;
 };
 
+struct store_ops;
+
 struct store_reader {
+	const struct store_ops *ops;	/* the backend that reads it */
 	int fd;
 	off_t pos, end;
-	bool mbox;		/* undo the mboxrd quoting while reading */
+	/* mbox: undoing the mboxrd quoting while reading */
 	bool bol, held;		/* at a line start; one '>' held back */
 	unsigned from;		/* octets of "From " matched after it */
 };
 
-/* Opens user's mailbox (created empty if missing); not STORE_OK: err. */
+/*
+ * Opens user's mailbox (created empty if missing); not STORE_OK: err.
+ * The box holds the mailbox until store_box_free(): a second open, by this
+ * process or (Maildir, through an fcntl lock on DIR/.owlpost-lock) by
+ * another one on any host sharing the tree, gets STORE_INUSE.  Every
+ * claim (new/ -> cur/), index update and expunge happens under it.
+ */
 enum store_res store_box_open(struct store *st, const char *user,
 			      struct store_box **bp, char *err, size_t errsz);
 void store_box_free(struct store_box **bp);
@@ -115,56 +152,55 @@ void store_reader_close(struct store_reader *r);
 enum store_res store_box_expunge(struct store_box *b, const bool *dele,
 				 char *err, size_t errsz);
 
-/* Backend entry points (maildir.c, mbox.c, mailbox.c). */
-struct store {
-	enum mailbox_format fmt;
-	char *mail_dir;
-	char *host;		/* hostname made safe for Maildir names */
+/*
+ * The mailbox view: what protocols use (POP3 now, IMAP next).  A view is
+ * one folder of a user, opened under the maildrop lock (STORE_INUSE if
+ * another session, here or on another host, holds it) and synced with the
+ * folder's UID index.  Its messages are in ascending UID order (Maildir;
+ * a message without a UID, a second name of one message, comes last; mbox
+ * has no UIDs yet: file order, uid 0).  Each has its UID, modseq, system
+ * flags, sizes (with CRLF and as stored) and internal date, none of which
+ * needs a message file read; the POP3 UIDL is the same as before views
+ * (Maildir: the base name; mbox: X-UIDL or a hash).  Only "INBOX" exists
+ * for now.  See docs/MAILDIR.md.
+ */
+struct store_view;
+
+struct store_view_info {
+	size_t count;		/* messages */
+	uint32_t uidvalidity;	/* 0: no UIDs (mbox) */
+	uint32_t uidnext;
+	uint64_t highestmodseq;
 };
-void maildir_deliver(struct store *st, struct store_delivery **batch,
-		     size_t n);
-void mbox_deliver(struct store *st, struct store_delivery *d);
-enum store_res maildir_box_open(struct store_box *b, char *err,
-				size_t errsz);
-/*
- * maildir_expunge.c: the update at QUIT, through a durable intent record
- * (all or nothing), and at open the roll-forward of a record a crash left
- * (rolled_r: there was one).  See docs/MAILDIR.md.
- */
-enum store_res maildir_box_expunge(struct store_box *b, const bool *dele,
-				   char *err, size_t errsz);
-enum store_res maildir_expunge_recover(const char *dir, bool *rolled_r,
-				       char *err, size_t errsz);
-int maildir_reader_open(struct store_box *b, size_t i,
-			struct store_reader *r);
-/*
- * What a Maildir file name says, without touching the file: m's uidl (the
- * base name, or its hash) and arrival time (sec, usec); returns the size
- * with CRLF line ends from ",W=", or -1 if the name has none.
- */
-long long maildir_name_info(const char *name, struct store_msg *m);
-enum store_res mbox_box_open(struct store_box *b, char *err, size_t errsz);
-/*
- * What mbox_box_open() does with the file's text once it has it: parses
- * len octets of data, fed in pieces of chunk octets (the file is read in
- * 64 KiB ones; the pieces do not change the result), into b->msgs, b->n
- * and b->size.  For tests and the fuzz harness.
- */
-void mbox_parse(struct store_box *b, const char *data, size_t len,
-		size_t chunk);
-enum store_res mbox_box_expunge(struct store_box *b, const bool *dele,
-				char *err, size_t errsz);
-/* Makes every uidl in the box unique (suffixes on repeats). */
-void store_box_unique_uidls(struct store_box *b);
-/* A 64-bit FNV-1a hash, for ids of messages without a usable name. */
-unsigned long long store_hash(unsigned long long h, const void *data,
-			      size_t len);
-#define STORE_HASH_INIT 0xcbf29ce484222325ULL
-/* Fills d->name with a unique name; used by both backends. */
-void store_unique_name(struct store *st, struct store_delivery *d);
-/* Sets res and error from errno after a failed call on path. */
-void store_fail(struct store_delivery *d, int err, const char *call,
-		const char *path);
+
+struct store_vmsg {
+	uint32_t uid;		/* 0: none */
+	uint64_t modseq;
+	unsigned flags;		/* enum store_flag bits */
+	size_t size;		/* octets with CRLF line ends */
+	size_t octets;		/* octets as stored, LF line ends */
+	time_t date;		/* internal date, or 0 */
+	const char *uidl;	/* the POP3 unique id, 1-70 characters;
+				   valid while the view is open */
+};
+
+enum store_res store_view_open(struct store *st, const char *user,
+			       const char *folder, struct store_view **vp,
+			       char *err, size_t errsz);
+void store_view_info(const struct store_view *v, struct store_view_info *out);
+/* Message i (< count) of the view. */
+void store_view_msg(const struct store_view *v, size_t i,
+		    struct store_vmsg *out);
+/* Opens message i for reading (store_reader_read/close); -1 with errno. */
+int store_view_reader_open(struct store_view *v, size_t i,
+			   struct store_reader *r);
+/* Removes the messages with dele[i] set, all or nothing; STORE_OK once
+ * durable.  The view stays as it was opened. */
+enum store_res store_view_expunge(struct store_view *v, const bool *dele,
+				  char *err, size_t errsz);
+/* Closes the view and lets go of the lock; NULL is fine. */
+void store_view_close(struct store_view **vp);
+
 /* mkdir -p of a user's directory chain below mail_dir. */
 int store_mkdirs(const char *path, const char *below);
 

@@ -14,7 +14,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "store/store.h"
+#include "store/store_private.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -77,7 +77,7 @@ check_uidls(const struct store_box *b)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static struct store st = {.fmt = MBOX_FMT_MBOX};
+	static struct store st = {.ops = &store_mbox_ops};
 	static int fd = -1;
 	const char *text = (const char *)data;
 	struct store_box a = {.st = &st, .fd = -1}, b = {.st = &st, .fd = -1};

@@ -21,7 +21,7 @@
 #include "lib/conf.h"
 #include "lib/log.h"
 #include "relay/bounce.h"
-#include "store/store.h"
+#include "store/store_private.h"
 
 static char root[256];
 

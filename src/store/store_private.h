@@ -1,0 +1,125 @@
+/*
+ * store_private - what the files of store/ share and nobody else sees: the
+ * backend table and the helpers the backends use.
+ *
+ * store.c dispatches every public call through st->ops, a table each
+ * backend (maildir.c with maildir_expunge.c, mbox.c) defines whole:
+ * delivery, opening a mailbox, reading a message, expunge.  The backends
+ * include this header, never each other or store.c's internals, and the
+ * helpers they share live in common.c, which calls no backend; so the
+ * files of store/ include and call each other without a circle:
+ * store.c -> backends -> common.c, fsops.c.
+ */
+#ifndef OWL_STORE_PRIVATE_H
+#define OWL_STORE_PRIVATE_H
+
+#include <pthread.h>
+
+#include "store.h"
+
+struct store_ops {
+	const char *name;	/* "maildir", "mbox" */
+	const char *suffix;	/* appended to a user's mailbox path */
+	/* Delivers a batch whose names and CRLF sizes are set. */
+	void (*deliver)(struct store *st, struct store_delivery **batch,
+			size_t n);
+	/*
+	 * Takes the backend's maildrop lock for b (path set; b->lock_fd is
+	 * -1), held until box_unlock; STORE_INUSE if another process holds
+	 * it.  NULL: the backend has none (mbox locks the file per call).
+	 */
+	enum store_res (*box_lock)(struct store_box *b, char *err,
+				   size_t errsz);
+	void (*box_unlock)(struct store_box *b);
+	/* Fills b (path set, locked) with the snapshot; not STORE_OK: err. */
+	enum store_res (*box_open)(struct store_box *b, char *err,
+				   size_t errsz);
+	/* Opens message i (< b->n) for reading; -1 with errno. */
+	int (*reader_open)(struct store_box *b, size_t i,
+			   struct store_reader *r);
+	/* Reads up to size octets of stored text; 0 at the end, -1. */
+	ssize_t (*reader_read)(struct store_reader *r, char *buf,
+			       size_t size);
+	void (*reader_close)(struct store_reader *r);
+	/* Removes the messages with dele[i] set (at least one). */
+	enum store_res (*box_expunge)(struct store_box *b, const bool *dele,
+				      char *err, size_t errsz);
+};
+
+extern const struct store_ops store_maildir_ops;
+extern const struct store_ops store_mbox_ops;
+
+struct store {
+	const struct store_ops *ops;
+	char *mail_dir;
+	char *host;		/* hostname made safe for Maildir names */
+	/*
+	 * The in-process half of the maildrop lock: the mailbox paths held
+	 * by open boxes.  fcntl locks belong to the process, so a second box
+	 * of the same process must be refused here, before it opens the lock
+	 * file (closing any descriptor of it would drop the process's lock).
+	 */
+	pthread_mutex_t mu;
+	char **held;
+	size_t nheld, held_cap;
+};
+
+/*
+ * maildir_expunge.c: the update at QUIT, through a durable intent record
+ * (all or nothing), and at open the roll-forward of a record a crash left
+ * (rolled_r: there was one).  See docs/MAILDIR.md.
+ */
+enum store_res maildir_box_expunge(struct store_box *b, const bool *dele,
+				   char *err, size_t errsz);
+enum store_res maildir_expunge_recover(const char *dir, bool *rolled_r,
+				       char *err, size_t errsz);
+
+/*
+ * maildir_index.c: reads DIR's UID index, syncs it with the files of cur/
+ * (in delivery order; each files[i].uid, .modseq, .flags is set) and
+ * writes it back durably
+ * if it changed; a missing or corrupt index is rebuilt with a new
+ * UIDVALIDITY.  Under the maildrop lock.  See docs/MAILDIR.md.
+ */
+struct uidlist_file;
+struct index_state {
+	uint32_t uidvalidity, uidnext;
+	uint64_t highestmodseq;
+};
+enum store_res maildir_index_sync(const char *dir, struct uidlist_file *files,
+				  size_t n, struct index_state *state_r,
+				  char *err, size_t errsz);
+/* A UIDVALIDITY above old, above any this process made, from the clock. */
+uint32_t maildir_new_uidvalidity(uint32_t old);
+
+/* common.c */
+/* Reads a plain stored file: up to size octets of [pos, end). */
+ssize_t store_read_plain(struct store_reader *r, char *buf, size_t size);
+/* Makes every uidl in the box unique (suffixes on repeats). */
+void store_box_unique_uidls(struct store_box *b);
+/*
+ * What a Maildir file name says, without touching the file: m's uidl (the
+ * base name, or its hash) and arrival time (sec, usec); returns the size
+ * with CRLF line ends from ",W=", or -1 if the name has none.  (maildir.c;
+ * for the open and the fuzz harness.)
+ */
+long long maildir_name_info(const char *name, struct store_msg *m);
+/*
+ * What the mbox open does with the file's text once it has it: parses len
+ * octets of data, fed in pieces of chunk octets (the file is read in 64
+ * KiB ones; the pieces do not change the result), into b->msgs, b->n and
+ * b->size.  (mbox.c; for tests and the fuzz harness.)
+ */
+void mbox_parse(struct store_box *b, const char *data, size_t len,
+		size_t chunk);
+/* A 64-bit FNV-1a hash, for ids of messages without a usable name. */
+unsigned long long store_hash(unsigned long long h, const void *data,
+			      size_t len);
+#define STORE_HASH_INIT 0xcbf29ce484222325ULL
+/* Fills d->name with a unique name; used by both backends. */
+void store_unique_name(struct store *st, struct store_delivery *d);
+/* Sets res and error from errno after a failed call on path. */
+void store_fail(struct store_delivery *d, int err, const char *call,
+		const char *path);
+
+#endif

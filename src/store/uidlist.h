@@ -1,0 +1,87 @@
+/*
+ * uidlist - the per-folder UID index of a Maildir (docs/MAILDIR.md, "The
+ * UID index file") in memory: parse it from a buffer, format it into one,
+ * and sync it with a listing of cur/.  Pure: no files, no clocks; the file
+ * I/O, the lock and the choice of a new UIDVALIDITY are maildir_index.c's.
+ *
+ * uidlist_parse() accepts exactly what uidlist_format() writes and bounds
+ * everything (line length, name length, keywords); any other input is
+ * "corrupt" (-1 with the reason), never partly used.  Memory grows with
+ * the number of lines only.
+ */
+#ifndef OWL_UIDLIST_H
+#define OWL_UIDLIST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../lib/buf.h"
+
+#define UIDLIST_MAGIC "owlpost-uidlist"
+#define UIDLIST_VERSION 1
+#define UIDLIST_LINE_MAX 4096	/* octets, without the LF */
+#define UIDLIST_BASE_MAX 255	/* octets of a base name (NAME_MAX) */
+#define UIDLIST_KEYWORDS_MAX 32	/* per message */
+#define UIDLIST_KEYWORD_MAX 100	/* octets of one keyword */
+#define UIDLIST_MODSEQ_MAX 0x7fffffffffffffffULL
+
+/* System flags, as the Maildir info letters D F P R S T. */
+enum uidlist_flag {
+	UF_DRAFT = 1 << 0,	/* D */
+	UF_FLAGGED = 1 << 1,	/* F */
+	UF_PASSED = 1 << 2,	/* P */
+	UF_ANSWERED = 1 << 3,	/* R */
+	UF_SEEN = 1 << 4,	/* S */
+	UF_DELETED = 1 << 5,	/* T */
+};
+
+struct uidlist_rec {
+	uint32_t uid;
+	uint64_t modseq;
+	unsigned flags;		/* enum uidlist_flag bits */
+	char *keywords;		/* "kw kw ..." or NULL */
+	char *base;		/* the file name up to ':' */
+};
+
+struct uidlist {
+	uint32_t uidvalidity;	/* not 0 */
+	uint32_t uidnext;	/* above every uid, not 0 */
+	uint64_t highestmodseq;	/* at least every modseq */
+	struct uidlist_rec *recs; /* ascending uid */
+	size_t n, cap;
+};
+
+/* A file of cur/ as the sync sees it. */
+struct uidlist_file {
+	const char *name;	/* its name in cur/ */
+	size_t baselen;		/* octets up to ':' */
+	uint32_t uid;		/* out: its UID, 0 if none (a repeated base) */
+	uint64_t modseq;	/* out: its modseq (0 with uid 0) */
+	unsigned flags;		/* out: its flags (from its name) */
+};
+
+/* Parses data into a fresh ul; -1 (ul empty, err set) if corrupt. */
+int uidlist_parse(struct uidlist *ul, const char *data, size_t len,
+		  char *err, size_t errsz);
+/* Appends the text of ul to out; -1 if out's bound is too small. */
+int uidlist_format(const struct uidlist *ul, struct buf *out);
+void uidlist_free(struct uidlist *ul);
+/* An empty index with this UIDVALIDITY (UIDNEXT 1, HIGHESTMODSEQ 1). */
+void uidlist_init(struct uidlist *ul, uint32_t uidvalidity);
+/* The flags of a Maildir name's info (after ":2,"); unknown letters: 0. */
+unsigned uidlist_flags_of_name(const char *name);
+
+/*
+ * Syncs ul with the files of cur/, given in delivery order: records whose
+ * base is gone are dropped, each file the index lacks gets the next UID
+ * and a new modseq, a file whose flags differ gets them and a new modseq;
+ * each files[i].uid, .modseq and .flags is set.  *changed_r: ul must be
+ * written.  -1 if the UIDs ran out (UIDNEXT would pass 2^32 - 1): the
+ * caller rebuilds with a new UIDVALIDITY; ul's records are unchanged then
+ * (files[i].flags may be set).  Linear: names are matched by hashing.
+ */
+int uidlist_sync(struct uidlist *ul, struct uidlist_file *files, size_t n,
+		 bool *changed_r);
+
+#endif
