@@ -5,6 +5,7 @@
 #include "conf.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -30,17 +31,31 @@ struct key {
 	unsigned long min, max;
 };
 
-/* The values a K_CHOICE key takes. */
+/*
+ * The values a K_CHOICE key takes, each at the index of its enum value in
+ * conf.h (the field holds the enum, set once here).
+ */
 static const struct {
-	const char *key, *choices;
+	const char *key;
+	const char *names[4];	/* by value; NULL after the last */
 } CHOICES[] = {
-	{"submission.senders", "own|local|any"},
-	{"smtp.bare_newline", "normalize|reject"},
-	{"smtp.vrfy", "no|yes"},
-	{"auth.allow_plaintext", "loopback|yes|no"},
-	{"tls.min_version", "TLSv1.2|TLSv1.3"},
-	{"relay.tls", "may|require|no"},
+	{"submission.senders", {"own", "local", "any"}},
+	{"smtp.bare_newline", {"normalize", "reject"}},
+	{"smtp.vrfy", {"no", "yes"}},
+	{"auth.allow_plaintext", {"loopback", "yes", "no"}},
+	{"tls.min_version", {"TLSv1.2", "TLSv1.3"}},
+	{"relay.tls", {"may", "require", "no"}},
 };
+#define NCHOICES (sizeof(CHOICES) / sizeof(CHOICES[0]))
+
+/* A choice field is written as an unsigned, as K_UINT fields are. */
+static_assert(sizeof(enum conf_senders) == sizeof(unsigned) &&
+		      sizeof(enum conf_bare_newline) == sizeof(unsigned) &&
+		      sizeof(enum conf_vrfy) == sizeof(unsigned) &&
+		      sizeof(enum conf_plaintext) == sizeof(unsigned) &&
+		      sizeof(enum conf_tls_version) == sizeof(unsigned) &&
+		      sizeof(enum conf_relay_tls) == sizeof(unsigned),
+	      "choice enums are unsigned-sized");
 
 #define O(f) offsetof(struct conf, f)
 static const struct key KEYS[] = {
@@ -157,7 +172,7 @@ conf_free(struct conf *c)
 	for (i = 0; i < NKEYS; i++) {
 		switch (KEYS[i].type) {
 		case K_STR: case K_HOST: case K_DOMAINS: case K_LISTEN:
-		case K_USER: case K_NETS: case K_HOSTPORT: case K_CHOICE:
+		case K_USER: case K_NETS: case K_HOSTPORT:
 			free(*str_field(c, &KEYS[i]));
 			*str_field(c, &KEYS[i]) = NULL;
 			break;
@@ -304,29 +319,46 @@ hostport_valid(const char *v)
 	       conf_hostport(v, 25, host, sizeof(host), &port) == 0;
 }
 
-static const char *
-choices_of(const char *key)
+/* The row of a K_CHOICE key in CHOICES. */
+static size_t
+choice_row(const char *key)
 {
-	for (size_t i = 0; i < sizeof(CHOICES) / sizeof(CHOICES[0]); i++)
+	for (size_t i = 0; i < NCHOICES; i++)
 		if (strcmp(CHOICES[i].key, key) == 0)
-			return CHOICES[i].choices;
+			return i;
 	abort(); /* a K_CHOICE key without its row: our bug */
 }
 
-static bool
-choice_valid(const char *choices, const char *v)
+/* The value v names for the key of row; -1 if it names none. */
+static int
+choice_value(size_t row, const char *v)
 {
-	size_t n = strlen(v);
+	for (int i = 0; CHOICES[row].names[i] != NULL; i++)
+		if (strcmp(CHOICES[row].names[i], v) == 0)
+			return i;
+	return -1;
+}
 
-	for (const char *p = choices; *p != '\0';) {
-		const char *bar = strchr(p, '|');
-		size_t len = bar ? (size_t)(bar - p) : strlen(p);
+/* "a|b|c": the values of the key of row, for a message. */
+static const char *
+choices_text(size_t row, char *out, size_t size)
+{
+	out[0] = '\0';
+	for (int i = 0; CHOICES[row].names[i] != NULL; i++)
+		bsnprintf(out + strlen(out), size - strlen(out), "%s%s",
+			  i > 0 ? "|" : "", CHOICES[row].names[i]);
+	return out;
+}
 
-		if (len == n && strncmp(p, v, n) == 0)
-			return true;
-		p += len + (bar != NULL);
-	}
-	return false;
+const char *
+conf_choice_name(const char *key, unsigned value)
+{
+	size_t row = choice_row(key);
+
+	for (unsigned i = 0; CHOICES[row].names[i] != NULL; i++)
+		if (i == value)
+			return CHOICES[row].names[i];
+	abort(); /* a value conf_set never stores */
 }
 
 /* Lower-cases and validates a comma list of domains; NULL if bad. */
@@ -378,7 +410,8 @@ conf_set(struct conf *c, const char *key, const char *value, char *err,
 {
 	const struct key *k = find_key(key);
 	unsigned long n;
-	char *s = NULL;
+	char *s = NULL, list[64];
+	int v;
 
 	if (k == NULL) {
 		snprintf(err, errsz, "unknown configuration key '%s'", key);
@@ -418,10 +451,10 @@ conf_set(struct conf *c, const char *key, const char *value, char *err,
 		s = xstrdup(value);
 		break;
 	case K_CHOICE:
-		if (!choice_valid(choices_of(k->name), value))
+		if ((v = choice_value(choice_row(k->name), value)) < 0)
 			goto bad;
-		s = xstrdup(value);
-		break;
+		*(unsigned *)(void *)((char *)c + k->off) = (unsigned)v;
+		return 0;
 	case K_UINT:
 	case K_DURATION:
 	case K_MSEC:
@@ -461,7 +494,8 @@ bad:
 						 : "");
 	else if (k->type == K_CHOICE)
 		snprintf(err, errsz, "bad value '%s' for key '%s' (one of %s)",
-			 value, key, choices_of(k->name));
+			 value, key, choices_text(choice_row(k->name), list,
+						  sizeof(list)));
 	else if (k->type == K_LISTEN)
 		snprintf(err, errsz,
 			 "bad value '%s' for key '%s' (ip:port, [ipv6]:port, "
@@ -655,6 +689,10 @@ conf_dump(const struct conf *c, FILE *fp)
 		case K_FORMAT:
 			fprintf(fp, "%s\n", c->mailbox_format == MBOX_FMT_MBOX
 						    ? "mbox" : "maildir");
+			break;
+		case K_CHOICE:
+			fprintf(fp, "%s\n", conf_choice_name(k->name,
+						*(const unsigned *)f));
 			break;
 		default:
 			fprintf(fp, "%s\n", *(char *const *)f ? *(char *const *)f

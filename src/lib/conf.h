@@ -18,6 +18,14 @@
 #define CONF_FILE_MAX (1 << 20)
 
 enum mailbox_format { MBOX_FMT_MAILDIR, MBOX_FMT_MBOX };
+/* The choice keys: each value is parsed once, into its enum. */
+enum conf_bare_newline { CONF_BARE_NORMALIZE, CONF_BARE_REJECT };
+enum conf_vrfy { CONF_VRFY_NO, CONF_VRFY_YES };
+enum conf_senders { CONF_SENDERS_OWN, CONF_SENDERS_LOCAL, CONF_SENDERS_ANY };
+enum conf_plaintext { CONF_PLAIN_LOOPBACK, CONF_PLAIN_YES, CONF_PLAIN_NO };
+enum conf_tls_version { CONF_TLS_1_2, CONF_TLS_1_3 };
+enum conf_relay_tls { CONF_RELAY_TLS_MAY, CONF_RELAY_TLS_REQUIRE,
+		      CONF_RELAY_TLS_NO };
 
 struct conf {
 	char *data_dir;
@@ -29,12 +37,12 @@ struct conf {
 	unsigned smtp_max_rcpts;
 	unsigned smtp_max_errors;
 	size_t smtp_max_line;     /* DATA text line cap (octets) */
-	char *smtp_bare_newline; /* normalize | reject */
-	char *smtp_vrfy;      /* no | yes */
+	enum conf_bare_newline smtp_bare_newline; /* normalize | reject */
+	enum conf_vrfy smtp_vrfy; /* no | yes */
 	unsigned smtp_command_deadline; /* seconds for one command line */
 	unsigned smtp_data_min_rate; /* octets/s a DATA phase must keep */
 	char *submission_listen; /* comma list; empty: no submission */
-	char *submission_senders; /* own | local | any */
+	enum conf_senders submission_senders; /* own | local | any */
 	unsigned submission_login_deadline; /* seconds to AUTH on submission */
 	char *submissions_listen; /* implicit TLS submission (465 role) */
 	char *pop3_listen;    /* comma list; empty: no POP3 */
@@ -47,18 +55,18 @@ struct conf {
 	unsigned auth_max_failures; /* failed logins before the connection closes */
 	unsigned auth_penalty_max_delay; /* ms cap of the penalty; 0: off */
 	unsigned auth_penalty_window; /* seconds a failure is remembered */
-	char *auth_allow_plaintext; /* loopback | yes | no */
+	enum conf_plaintext auth_allow_plaintext; /* loopback | yes | no */
 	char *tls_cert;       /* PEM certificate chain; empty: no TLS */
 	char *tls_key;        /* PEM private key */
 	char *tls_ciphers;    /* OpenSSL cipher list for TLS 1.2 */
-	char *tls_min_version; /* TLSv1.2 | TLSv1.3 */
+	enum conf_tls_version tls_min_version; /* TLSv1.2 | TLSv1.3 */
 	unsigned tls_handshake_timeout; /* seconds for a whole handshake */
 	char *relay_host;     /* smarthost host[:port]; empty: MX lookup */
 	char *relay_networks; /* clients that may relay without AUTH */
 	unsigned relay_port;      /* port for MX deliveries */
 	unsigned relay_timeout;   /* seconds per remote reply */
 	unsigned relay_max_conns; /* outbound connections at once */
-	char *relay_tls;      /* may | require | no */
+	enum conf_relay_tls relay_tls; /* may | require | no */
 	char *relay_tls_ca;   /* CA file for relay.tls = require; empty: system */
 	char *dns_resolver;   /* ip[:port] for MX lookups; empty: system */
 	unsigned queue_retry;     /* seconds before the first retry */
@@ -108,6 +116,8 @@ int conf_apply(struct conf *c, const char *file, char *const *opts,
 void conf_finish(struct conf *c);
 /* Prints every key with its effective value, "key = value". */
 void conf_dump(const struct conf *c, FILE *fp);
+/* The name of a choice key's value ("require" for relay.tls's 1). */
+const char *conf_choice_name(const char *key, unsigned value);
 
 /*
  * Splits "host", "host:port", "[v6]" or "[v6]:port" (relay.host,

@@ -29,8 +29,8 @@ tls_error_text(char *out, size_t size)
 static int
 min_version(const struct conf *c)
 {
-	return strcmp(c->tls_min_version, "TLSv1.3") == 0 ? TLS1_3_VERSION
-							   : TLS1_2_VERSION;
+	return c->tls_min_version == CONF_TLS_1_3 ? TLS1_3_VERSION
+						  : TLS1_2_VERSION;
 }
 
 static SSL_CTX *

@@ -599,10 +599,10 @@ init_sessions(void)
 		.max_rcpts = C.smtp_max_rcpts,
 		.max_errors = C.smtp_max_errors,
 		.max_line = C.smtp_max_line,
-		.bare_newline = strcmp(C.smtp_bare_newline, "reject") == 0
+		.bare_newline = C.smtp_bare_newline == CONF_BARE_REJECT
 					? SMTP_BARE_REJECT
 					: SMTP_BARE_NORMALIZE,
-		.vrfy = strcmp(C.smtp_vrfy, "yes") == 0,
+		.vrfy = C.smtp_vrfy == CONF_VRFY_YES,
 	};
 	D.smtp_conf.starttls = D.tls != NULL;
 	D.sub_conf = D.smtp_conf;

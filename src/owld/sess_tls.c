@@ -29,13 +29,13 @@ owld_tls_start(struct owld *d, struct conn *c)
 bool
 owld_plain_auth(const struct owld *d, int fd)
 {
-	const char *v = d->conf->auth_allow_plaintext;
+	enum conf_plaintext v = d->conf->auth_allow_plaintext;
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
 
-	if (strcmp(v, "yes") == 0)
+	if (v == CONF_PLAIN_YES)
 		return true;
-	if (strcmp(v, "no") == 0)
+	if (v == CONF_PLAIN_NO)
 		return false;
 	/* a connection to one of our loopback addresses */
 	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1)

@@ -371,21 +371,22 @@ may_relay(const struct smtp_sess *s)
 static enum smtp_result
 check_sender(struct smtp_sess *s, const struct addr *a)
 {
-	const char *policy = s->d->conf->submission_senders;
+	enum conf_senders policy = s->d->conf->submission_senders;
 	char txt[ADDR_PATH_MAX + 1], q[600];
 
-	if (!s->submission || strcmp(policy, "any") == 0)
+	if (!s->submission || policy == CONF_SENDERS_ANY)
 		return SMTP_R_OK;
 	if (addr_format(a, txt, sizeof(txt)) < 0)
 		txt[0] = '\0';
 	if (txt[0] != '\0' && !a->literal && a->domain[0] != '\0' &&
-	    (strcmp(policy, "local") == 0
+	    (policy == CONF_SENDERS_LOCAL
 		     ? conf_is_local_domain(s->d->conf, a->domain)
 		     : strcasecmp(txt, s->user) == 0))
 		return SMTP_R_OK;
 	log_msg(LOGL_WARN, "smtp", "id=%s peer=%s event=sender-rejected "
 		"user=%s from=%s policy=%s", s->id, s->peer, s->user,
-		log_q(q, sizeof(q), txt), policy);
+		log_q(q, sizeof(q), txt),
+		conf_choice_name("submission.senders", policy));
 	return SMTP_R_PERM;
 }
 

@@ -195,10 +195,10 @@ relay_new(const struct relay_deps *deps, char *err, size_t errsz)
 
 	r->deps = *deps;
 	r->cconf.helo = c->hostname;
-	r->cconf.tls = strcmp(c->relay_tls, "require") == 0
+	r->cconf.tls = c->relay_tls == CONF_RELAY_TLS_REQUIRE
 			       ? SMTPC_TLS_REQUIRE
-		       : strcmp(c->relay_tls, "no") == 0 ? SMTPC_TLS_NO
-							       : SMTPC_TLS_MAY;
+		       : c->relay_tls == CONF_RELAY_TLS_NO ? SMTPC_TLS_NO
+							   : SMTPC_TLS_MAY;
 	if (r->cconf.tls != SMTPC_TLS_NO &&
 	    (r->tls = tls_client_ctx(c,
 				     r->cconf.tls == SMTPC_TLS_REQUIRE, err,
