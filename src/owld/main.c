@@ -29,7 +29,6 @@
 #include <sys/stat.h>
 #include <sys/resource.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "../auth/penalty.h"
