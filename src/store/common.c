@@ -136,11 +136,12 @@ uidl_suffix(char *uidl, size_t k)
 
 /*
  * One pass: sort indexes by uidl; in each run of one uidl every message
- * but the first gets ".2", ".3", ... (last: a hash of the uidl and the
- * message's number instead).  True if it renamed any.
+ * but the first gets ".2", ".3", ... (salt > 0: a hash of the salt, the
+ * uidl and the message's number, then ".number", instead).  True if it
+ * renamed any.
  */
 static bool
-unique_round(struct store_box *b, bool last)
+unique_round(struct store_box *b, unsigned salt)
 {
 	size_t *idx = xcalloc(b->n + 1, sizeof(*idx));
 	bool renamed = false;
@@ -158,11 +159,12 @@ unique_round(struct store_box *b, bool last)
 			k = 2;
 			continue;
 		}
-		if (last)
+		if (salt > 0)
 			snprintf(m->uidl, sizeof(m->uidl), "h%016llx.%zu",
-				 store_hash(store_hash(STORE_HASH_INIT, run,
-						       strlen(run)),
-					    &idx[i], sizeof(idx[i])),
+				 store_hash(store_hash(store_hash(
+					STORE_HASH_INIT, &salt, sizeof(salt)),
+					run, strlen(run)),
+					&idx[i], sizeof(idx[i])),
 				 idx[i] + 1);
 		else
 			uidl_suffix(m->uidl, k++);
@@ -175,17 +177,20 @@ unique_round(struct store_box *b, bool last)
 void
 store_box_unique_uidls(struct store_box *b)
 {
-	int round = 0;
+	unsigned round = 0;
 
-	/* again while a suffix made a new repeat; a few rounds at most
-	 * unless the names were made to collide, then the hashes settle it */
+	/*
+	 * Again while a suffix made a new repeat: a few rounds at most unless
+	 * the names were made to collide; then hashes settle it, a new salt
+	 * each round, since a hashed name can meet a name already there.
+	 */
 	if (b->n < 2)
 		return;
-	while (unique_round(b, false))
-		if (++round == 8) {
-			unique_round(b, true);
+	while (unique_round(b, 0))
+		if (++round == 8)
 			break;
-		}
+	for (unsigned salt = 1; round == 8 && unique_round(b, salt); salt++)
+		;
 }
 
 ssize_t
