@@ -170,15 +170,31 @@ penalty_failed(struct penalty *p, const char *addr, const char *user,
 	return n;
 }
 
+/*
+ * The pair's failures were this account's owner mistyping: they leave the
+ * address's count.  Failures there for other accounts stay, or one valid
+ * account would wipe the penalty of a guesser spraying others from the
+ * same address.
+ */
 void
 penalty_succeeded(struct penalty *p, const char *addr, const char *user)
 {
 	char key[KEY_MAX + 1];
+	const struct rec *pair;
+	struct rec *a;
+	unsigned own;
 
 	if (p->tab == NULL)
 		return;
-	addr_key(key, addr);
-	ktab_remove(p->tab, key);
 	pair_key(key, user, addr);
+	pair = ktab_find(p->tab, key);
+	own = pair != NULL ? pair->fails : 0;
 	ktab_remove(p->tab, key);
+	addr_key(key, addr);
+	if ((a = ktab_find(p->tab, key)) == NULL)
+		return;
+	if (a->fails <= own)
+		ktab_remove(p->tab, key);
+	else
+		a->fails -= own;
 }

@@ -16,8 +16,10 @@
  * address whatever account it tries, one spread over many addresses is
  * slowed on each of them after its first failure there, and the account's
  * owner, from an address without failures, is answered at once: a
- * guesser can not lock them out.  A success from an address clears that
- * address's count and its pair for the account (not the account's).
+ * guesser can not lock them out.  A success from an address clears its
+ * pair for the account and takes the pair's failures off the address's
+ * count (failures there for other accounts stay; the account's count is
+ * kept).
  *
  * Memory: a ktab of PENALTY_SLOTS records (about 2.9 MB at most, touched
  * only as used); when full, the records are replaced in turn, so an
@@ -50,7 +52,7 @@ uint64_t penalty_not_before(const struct penalty *p, const char *addr,
 /* A failed login at now_ms; returns the address's failures now. */
 unsigned penalty_failed(struct penalty *p, const char *addr,
 			const char *user, uint64_t now_ms);
-/* A login succeeded: clears the address's and the pair's counts. */
+/* A login succeeded: clears the pair; its failures leave the address. */
 void penalty_succeeded(struct penalty *p, const char *addr,
 		       const char *user);
 

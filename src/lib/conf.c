@@ -128,8 +128,9 @@ static const struct key KEYS[] = {
 	{"users.file", K_STR, O(users_file), "", 0, 0},
 	{"aliases.file", K_STR, O(aliases_file), "", 0, 0},
 	{"aliases.max_depth", K_UINT, O(aliases_max_depth), "10", 1, 100},
+	/* at most 1000: one recipient's expansion always fits a queue entry */
 	{"aliases.max_expansion", K_UINT, O(aliases_max_expansion), "1000", 1,
-	 100000},
+	 1000},
 	{"log.file", K_STR, O(log_file), "", 0, 0},
 	{"pid_file", K_STR, O(pid_file), "", 0, 0},
 	{"user", K_USER, O(user), "", 0, 0},

@@ -65,6 +65,8 @@ struct smtp_sess {
 	struct spool spool;	/* or its tail, with the rest in a spool */
 	char msgid[17];		/* of the message being received */
 	struct commit *commit;	/* in flight, or NULL */
+	/* this transaction's outside addresses so far (aliases expanded) */
+	struct aliases_exp remote;
 	unsigned mails, rcpts;
 	bool stop_after_commit;
 };
@@ -310,6 +312,7 @@ on_closed(void *arg, const char *reason)
 	buf_free(&s->out);
 	buf_free(&s->msg);
 	spool_close(s);
+	aliases_exp_free(&s->remote);
 	free(s);
 	owld_check_stopped(d);
 }
@@ -390,6 +393,34 @@ check_sender(struct smtp_sess *s, const struct addr *a)
 	return SMTP_R_PERM;
 }
 
+/*
+ * Outside recipients of one message: its envelope must fit the queue's
+ * QUEUE_ENV_MAX with a full reply kept for each.  Only aliases can get
+ * near it (aliases.max_expansion per recipient); RCPT refuses the
+ * recipient that would go past it (452 4.5.3: the client sends it in
+ * another transaction), so the check at commit never fails for it.
+ */
+#define QUEUE_RCPTS_MAX \
+	(QUEUE_ENV_MAX / (ADDR_PATH_MAX + QUEUE_TEXT_MAX + 64))
+
+/*
+ * Adds a recipient's outside addresses to the transaction's; false (and
+ * nothing added) if they would no longer fit one queue entry.
+ */
+static bool
+remote_fits(struct smtp_sess *s, const struct aliases_exp *x)
+{
+	size_t before = s->remote.nremote;
+
+	for (size_t i = 0; i < x->nremote; i++)
+		aliases_exp_add_remote(&s->remote, x->remote[i]);
+	if (s->remote.nremote <= QUEUE_RCPTS_MAX)
+		return true;
+	while (s->remote.nremote > before)
+		free(s->remote.remote[--s->remote.nremote]);
+	return false;
+}
+
 static enum smtp_result
 check_rcpt(struct smtp_sess *s, const struct addr *a)
 {
@@ -400,17 +431,26 @@ check_rcpt(struct smtp_sess *s, const struct addr *a)
 	if (local_name(s, a, name, sizeof(name), &why) != NULL) {
 		/* a user, an alias, or postmaster (RFC 5321 4.5.1) */
 		why = owld_rcpt_route(s->d, name, true, &x, s->id);
+		if (why == SMTP_R_OK && !remote_fits(s, &x))
+			why = SMTP_R_TOOMANY;
 		aliases_exp_free(&x);
 		if (why == SMTP_R_OK)
 			return SMTP_R_OK;
 	}
-	if (why == SMTP_R_RELAY_DENIED && may_relay(s))
-		return SMTP_R_OK;
+	if (why == SMTP_R_RELAY_DENIED && may_relay(s)) {
+		if (addr_format(a, txt, sizeof(txt)) >= 0)
+			aliases_exp_add_remote(&x, txt);
+		why = remote_fits(s, &x) ? SMTP_R_OK : SMTP_R_TOOMANY;
+		aliases_exp_free(&x);
+		if (why == SMTP_R_OK)
+			return SMTP_R_OK;
+	}
 	if (addr_format(a, txt, sizeof(txt)) < 0)
 		txt[0] = '\0';
 	log_msg(LOGL_INFO, "smtp", "id=%s peer=%s event=rcpt-rejected to=%s "
 		"reason=%s", s->id, s->peer, log_q(q, sizeof(q), txt),
 		why == SMTP_R_RELAY_DENIED ? "relay-denied"
+		: why == SMTP_R_TOOMANY	   ? "too-many-outside-addresses"
 		: why == SMTP_R_TEMP	   ? "temporary"
 					   : "unknown-user");
 	return why;
@@ -545,14 +585,6 @@ spool_finish(struct smtp_sess *s)
 				    s->msgid, s->out));
 	return false;
 }
-
-/*
- * Outside recipients of one message: its envelope must fit the queue's
- * QUEUE_ENV_MAX with a full reply kept for each.  Only aliases can get
- * near it (aliases.max_expansion per recipient).
- */
-#define QUEUE_RCPTS_MAX \
-	(QUEUE_ENV_MAX / (ADDR_PATH_MAX + QUEUE_TEXT_MAX + 64))
 
 /* Did an earlier recipient of t have this local name? */
 static bool
@@ -959,6 +991,7 @@ run_act(struct smtp_sess *s, enum smtp_act act)
 	case SMTP_ACT_NONE:
 		break;
 	case SMTP_ACT_MAIL:
+		aliases_exp_free(&s->remote); /* a new transaction */
 		/* any sender is fine inbound; submission checks it */
 		run_act(s, smtp_server_done(s->core,
 					    check_sender(s, &req->addr), NULL,

@@ -890,6 +890,9 @@ done_rcpt(struct smtp_server *s, enum smtp_result r, struct buf *out)
 	case SMTP_R_NOSPACE:
 		buf_line(out, "451 4.3.0 <%s>: Temporary lookup failure", txt);
 		return SMTP_ACT_NONE;
+	case SMTP_R_TOOMANY:
+		buf_line(out, "452 4.5.3 Error: too many recipients");
+		return SMTP_ACT_NONE;
 	case SMTP_R_NOUSER:
 		buf_line(out, "550 5.1.1 <%s>: Recipient address rejected: "
 			      "User unknown", txt);

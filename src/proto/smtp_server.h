@@ -94,6 +94,8 @@ enum smtp_result {
 	SMTP_R_TEMP,		/* 451 4.3.0 */
 	SMTP_R_NOSPACE,		/* 452 4.3.1 */
 	SMTP_R_PERM,		/* 554 5.3.0 (550 5.7.1 for MAIL) */
+	SMTP_R_TOOMANY,		/* RCPT: 452 4.5.3, send it in another
+				   transaction (RFC 5321 4.5.3.1.10) */
 };
 
 struct smtp_req {

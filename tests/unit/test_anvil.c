@@ -236,8 +236,19 @@ test_penalty_per_address(void **st)
 	/* the real user elsewhere: no wait at all */
 	assert_int_equal(penalty_not_before(p, "198.51.100.7", "alice@x",
 					    6000, &f), 6000);
-	/* success resets the address */
+	/*
+	 * A success takes off only that account's failures: bob's two and
+	 * carol's one stay, so one valid account does not wipe the penalty of
+	 * guesses sprayed at others from the same address.
+	 */
 	penalty_succeeded(p, "192.0.2.1", "alice@x");
+	assert_int_equal(penalty_not_before(p, "192.0.2.1", "alice@x", 6001,
+					    &f), 6000 + 400);
+	assert_int_equal(f, 3);
+	penalty_succeeded(p, "192.0.2.1", "bob@x");
+	assert_int_equal(penalty_not_before(p, "192.0.2.1", "dave@x", 6001,
+					    &f), 6000 + 100);
+	penalty_succeeded(p, "192.0.2.1", "carol@x");
 	assert_int_equal(penalty_not_before(p, "192.0.2.1", "alice@x", 6001,
 					    &f), 6001);
 	penalty_free(&p);
