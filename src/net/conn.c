@@ -336,18 +336,19 @@ dl_cb(evutil_socket_t fd, short what, void *arg)
 	struct conn *c = arg;
 
 	(void)fd, (void)what;
-	if (c->closing || c->reaped || c->dl_at == 0)
+	if (c->reaped || c->dl_at == 0)
 		return;
 	if (now_ms() < c->dl_at) {
 		dl_arm(c); /* moved on since it was set */
 		return;
 	}
 	if (c->hs_running) {
+		/* closing too: a 421 queued meanwhile needs the handshake */
 		handshake_failed(c, c->bev, BEV_EVENT_TIMEOUT);
 		return;
 	}
-	if (c->paused)
-		return; /* the owner works; conn_resume starts it again */
+	if (c->closing || c->paused)
+		return; /* paused: the owner works; conn_resume restarts it */
 	missed(c, c->dl_why);
 }
 

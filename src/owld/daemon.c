@@ -128,6 +128,19 @@ owld_release(struct owld *d, const char *peer)
 	anvil_disconnect(d->anvil, peer);
 }
 
+/* A timer; out of memory for one is fatal, as for a connection. */
+static struct event *
+new_timer(struct owld *d, void (*cb)(int, short, void *), void *arg)
+{
+	struct event *ev = evtimer_new(d->base, cb, arg);
+
+	if (ev == NULL) {
+		fprintf(stderr, "owld: out of memory for a timer\n");
+		abort();
+	}
+	return ev;
+}
+
 struct event *
 owld_penalty_wait(struct owld *d, const char *proto, const char *id,
 		  const char *peer, const char *user, bool *logged,
@@ -151,7 +164,7 @@ owld_penalty_wait(struct owld *d, const char *proto, const char *id,
 	*logged = true;
 	tv.tv_sec = (time_t)(wait / 1000);
 	tv.tv_usec = (suseconds_t)(wait % 1000) * 1000;
-	ev = evtimer_new(d->base, cb, arg);
+	ev = new_timer(d, cb, arg);
 	evtimer_add(ev, &tv);
 	return ev;
 }
@@ -173,7 +186,7 @@ owld_fail_delay(struct owld *d, void (*cb)(int, short, void *), void *arg)
 		.tv_sec = d->conf->auth_fail_delay / 1000,
 		.tv_usec = (d->conf->auth_fail_delay % 1000) * 1000,
 	};
-	struct event *ev = evtimer_new(d->base, cb, arg);
+	struct event *ev = new_timer(d, cb, arg);
 
 	evtimer_add(ev, &tv);
 	return ev;

@@ -221,7 +221,6 @@ apply_sub(const char *dir, const char *sub, struct names *ns, char *err,
 {
 	char d[4200], path[4500], base[512];
 	struct dirent *de;
-	bool any = false;
 	DIR *dp;
 
 	bsnprintf(d, sizeof(d), "%s/%s", dir, sub);
@@ -245,11 +244,14 @@ apply_sub(const char *dir, const char *sub, struct names *ns, char *err,
 			closedir(dp);
 			return sys_fail(err, errsz, "unlink", path);
 		}
-		any = true;
 	}
 	closedir(dp);
-	/* cur/ always: a crash may have come after the unlinks, before this */
-	if ((any || strcmp(sub, "cur") == 0) && fsops_fsync_dir(d) == -1)
+	/*
+	 * Both, always: a crash may have come after the unlinks, before this;
+	 * and new/ also for the move to cur/ at open, which a power loss
+	 * could undo, bringing a deleted message back once the record is gone.
+	 */
+	if (fsops_fsync_dir(d) == -1)
 		return sys_fail(err, errsz, "fsync", d);
 	return STORE_OK;
 }
