@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -446,7 +447,11 @@ table_at(const struct table *t, size_t i)
 	return i < t->n ? &t->v[i] : NULL;
 }
 
-/* The key of a line (its text before ':', blanks cut) equals key? */
+/*
+ * The key of a line (its text before ':', blanks cut) equals key, in any
+ * case?  The parsers take keys in lower case (a hand-written "Team@..." is
+ * "team@..."), so an edit must find that line, not add a second one.
+ */
 static bool
 line_has_key(const char *p, const char *end, const char *key)
 {
@@ -458,7 +463,7 @@ line_has_key(const char *p, const char *end, const char *key)
 		return false;
 	k = trim_end(p, colon);
 	return (size_t)(k - p) == strlen(key) &&
-	       memcmp(p, key, strlen(key)) == 0;
+	       strncasecmp(p, key, strlen(key)) == 0;
 }
 
 /* The new text of the file into out; -1 with err. */

@@ -325,6 +325,19 @@ def test_owlctl_alias_commands(tmp_path):
     assert ctl(d, "alias").returncode == 64
 
 
+def test_owlctl_alias_finds_a_hand_written_name_in_any_case(tmp_path):
+    """A line written by hand as "Team@Localhost:" is the alias
+    team@localhost: del finds it, and add does not append a second line
+    that owld would skip as a duplicate."""
+    d = tmp_path / "d"
+    os.makedirs(d)
+    (d / "aliases").write_bytes(b"Team@Localhost: alice@localhost\n")
+    assert ctl(d, "alias", "add", "team@localhost",
+               "bob@localhost").returncode == 1  # exists already
+    assert ctl(d, "alias", "del", "team@localhost").returncode == 0
+    assert ctl(d, "alias", "list").stdout == ""
+
+
 @pytest.mark.parametrize("args", [
     ("alias", "add", "-x", "alice@localhost"),
     ("alias", "add", "--help@localhost", "alice@localhost"),
