@@ -663,9 +663,15 @@ process(struct conn *c)
 				    &len)) {
 		case FRAMER_MORE:
 			continue;
-		case FRAMER_DROP:
+		case FRAMER_DROP: {
+			bool crlf;
+
 			evbuffer_drain(in, len);
+			if (framer_dropped_end(&c->fr, &crlf) &&
+			    c->ops->toolong_end != NULL)
+				c->ops->toolong_end(c->arg, crlf);
 			continue;
+		}
 		case FRAMER_TOOLONG:
 			evbuffer_drain(in, len);
 			c->ops->toolong(c->arg);

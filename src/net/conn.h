@@ -61,6 +61,8 @@ struct conn_ops {
 	/* One line; return false to stop feeding (the owner paused). */
 	bool (*line)(void *arg, const char *line, size_t len);
 	void (*toolong)(void *arg);
+	/* Optional: the overlong line's LF was reached; crlf: a CR before. */
+	void (*toolong_end)(void *arg, bool crlf);
 	size_t (*max_line)(void *arg);
 	/* No input for the idle timeout: say 421 and conn_close(). */
 	void (*timeout)(void *arg);

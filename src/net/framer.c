@@ -12,6 +12,14 @@ framer_reset(struct framer *f)
 {
 	f->seen = 0;
 	f->skipping = false;
+	f->cr = f->ended = f->crlf = false;
+}
+
+bool
+framer_dropped_end(const struct framer *f, bool *crlf_r)
+{
+	*crlf_r = f->ended && f->crlf;
+	return f->ended;
 }
 
 size_t
@@ -29,19 +37,28 @@ skip(struct framer *f, const char *seg, size_t n, size_t *len_r)
 	if (lf != NULL) {
 		*len_r = (size_t)(lf - seg) + 1;
 		f->skipping = false;
+		f->ended = true;
+		f->crlf = lf > seg ? lf[-1] == '\r' : f->cr;
 	} else {
 		*len_r = n;
+		f->cr = seg[n - 1] == '\r';
 	}
 	return FRAMER_DROP;
 }
 
-/* max octets and no LF: the line's head goes, the rest is skipped. */
+/*
+ * max octets and no LF: the line's head goes, the rest is skipped.  cr:
+ * the head's last octet is a CR (false where it is not at hand, when max
+ * shrank under a pending line: then a CR LF split there counts as a bare
+ * LF, which can only delay the end of a message, never fake one).
+ */
 static enum framer_res
-too_long(struct framer *f, size_t drop, size_t *len_r)
+too_long(struct framer *f, size_t drop, bool cr, size_t *len_r)
 {
 	*len_r = drop;
 	f->seen = 0;
 	f->skipping = true;
+	f->cr = cr;
 	return FRAMER_TOOLONG;
 }
 
@@ -53,10 +70,11 @@ framer_scan(struct framer *f, const char *seg, size_t n, size_t max,
 	const char *lf;
 
 	*len_r = 0;
+	f->ended = false;
 	if (f->skipping)
 		return skip(f, seg, n, len_r);
 	if (f->seen >= max) /* max shrank under a pending line */
-		return too_long(f, f->seen, len_r);
+		return too_long(f, f->seen, false, len_r);
 	room = max - f->seen; /* the LF must be among these */
 	look = n < room ? n : room;
 	lf = memchr(seg, '\n', look);
@@ -69,5 +87,5 @@ framer_scan(struct framer *f, const char *seg, size_t n, size_t max,
 		f->seen += n;
 		return FRAMER_MORE;
 	}
-	return too_long(f, max, len_r);
+	return too_long(f, max, seg[room - 1] == '\r', len_r);
 }

@@ -27,6 +27,9 @@
 struct framer {
 	size_t seen;	/* octets of the pending line scanned: no LF there */
 	bool skipping;	/* inside an overlong line: drop up to its LF */
+	bool cr;	/* skipping: the last octet dropped so far is a CR */
+	bool ended;	/* the last FRAMER_DROP reached the line's LF */
+	bool crlf;	/* ... and a CR stood right before it */
 };
 
 enum framer_res {
@@ -37,6 +40,13 @@ enum framer_res {
 };
 
 void framer_reset(struct framer *f);
+/*
+ * After FRAMER_DROP: true if it reached the overlong line's LF, with
+ * *crlf_r saying whether a CR stood right before it.  SMTP needs it in
+ * DATA, where only CR LF "." CR LF ends the text: an overlong line ended
+ * by a bare LF must not let a "." line after it end the message.
+ */
+bool framer_dropped_end(const struct framer *f, bool *crlf_r);
 /* Where the next segment starts in the caller's input. */
 size_t framer_offset(const struct framer *f);
 /*

@@ -96,6 +96,7 @@ struct authjob {
 
 static bool on_line(void *arg, const char *line, size_t len);
 static void on_toolong(void *arg);
+static void on_toolong_end(void *arg, bool crlf);
 static size_t on_max_line(void *arg);
 static void on_timeout(void *arg);
 static void on_deadline(void *arg, const char *why);
@@ -107,6 +108,7 @@ static void spool_close(struct smtp_sess *s);
 static const struct conn_ops smtp_conn_ops = {
 	.line = on_line,
 	.toolong = on_toolong,
+	.toolong_end = on_toolong_end,
 	.max_line = on_max_line,
 	.timeout = on_timeout,
 	.closed = on_closed,
@@ -241,6 +243,14 @@ on_toolong(void *arg)
 	log_trace("smtp", s->id, 'C', "(line too long)", 15);
 	run_act(s, smtp_server_toolong(s->core, s->out));
 	flush(s);
+}
+
+static void
+on_toolong_end(void *arg, bool crlf)
+{
+	struct smtp_sess *s = arg;
+
+	smtp_server_toolong_end(s->core, crlf);
 }
 
 static size_t

@@ -356,16 +356,23 @@ smtp_server_toolong(struct smtp_server *s, struct buf *out)
 	if (s->state == ST_DATA) {
 		/*
 		 * Keep reading to the end of the message, then refuse it.
-		 * The framer skipped the line's end, so take it as CRLF:
-		 * the usual case, and the message is refused either way.
+		 * Whether the line ended in CR LF is told when its LF comes
+		 * (smtp_server_toolong_end); until then it did not.
 		 */
 		s->line_too_long = true;
-		s->prev_crlf = true;
+		s->prev_crlf = false;
 		return SMTP_ACT_NONE;
 	}
 	if (s->state == ST_CLOSED || s->pending != SMTP_ACT_NONE)
 		return SMTP_ACT_NONE;
 	return fail(s, out, "500 5.5.6 Error: line too long");
+}
+
+void
+smtp_server_toolong_end(struct smtp_server *s, bool crlf)
+{
+	if (s->state == ST_DATA)
+		s->prev_crlf = crlf;
 }
 
 static bool

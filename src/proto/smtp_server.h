@@ -138,6 +138,11 @@ enum smtp_act smtp_server_feed(struct smtp_server *s, const char *line,
 			       size_t len, struct buf *out);
 /* The framer skipped a line longer than smtp_server_max_line(). */
 enum smtp_act smtp_server_toolong(struct smtp_server *s, struct buf *out);
+/*
+ * The overlong line's LF came; crlf: with a CR before it.  In DATA only a
+ * CR LF ended line lets the next "." line end the text, as for any line.
+ */
+void smtp_server_toolong_end(struct smtp_server *s, bool crlf);
 /* Answers the pending action; info is the queue id for COMMIT (or NULL). */
 enum smtp_act smtp_server_done(struct smtp_server *s, enum smtp_result r,
 			       const char *info, struct buf *out);

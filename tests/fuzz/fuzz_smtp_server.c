@@ -72,9 +72,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				    smtp_server_max_line(s), &len)) {
 		case FRAMER_MORE:
 			continue;
-		case FRAMER_DROP:
+		case FRAMER_DROP: {
+			bool crlf;
+
 			done += len;
+			if (framer_dropped_end(&fr, &crlf))
+				smtp_server_toolong_end(s, crlf);
 			continue;
+		}
 		case FRAMER_TOOLONG:
 			a = smtp_server_toolong(s, out);
 			break;

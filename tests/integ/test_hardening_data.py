@@ -226,3 +226,22 @@ def test_vrfy_when_enabled(owld):
     code, lines = c.cmd("VRFY nobody")
     assert code == 550 and lines[0].startswith("550 5.1.1")
     assert c.cmd("EXPN alice")[0] == 502
+
+
+@pytest.mark.parametrize("policy", ["normalize", "reject"])
+def test_overlong_line_with_bare_lf_does_not_end_data(owld, policy):
+    """A text line past smtp.max_line_length ended by a bare LF, then
+    ".\r\n": that dot line is text, not the end (only CR LF . CR LF ends
+    DATA), so what follows it is never read as commands.  (The old code
+    took the skipped line's end as CR LF: the dot ended the message and
+    the next line ran as a command.)"""
+    o = owld(["smtp.bare_newline=%s" % policy])
+    c = o.connect()
+    hello(c)
+    long_line = b"x" * (64 * 1024 + 10)
+    code, lines = send_message(
+        c, long_line + b"\n.\r\nRSET\r\nsome text\r\n.\r\n")
+    assert code == 552, lines
+    assert c.cmd("NOOP")[0] == 250
+    assert o.messages() == []
+    assert "C: RSET" not in o.logtext()

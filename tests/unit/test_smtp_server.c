@@ -149,8 +149,13 @@ h_frame(struct h *h)
 		case FRAMER_TOOLONG:
 			act(h, smtp_server_toolong(h->s, h->out));
 			break;
-		case FRAMER_DROP:
+		case FRAMER_DROP: {
+			bool crlf;
+
+			if (framer_dropped_end(&h->fr, &crlf))
+				smtp_server_toolong_end(h->s, crlf);
 			break;
+		}
 		}
 		buf_consume(h->line, len);
 	}
@@ -408,6 +413,21 @@ test_line_limits(void **st)
 	/* a DATA line over max_line (1000): the message is refused */
 	n = snprintf(script, sizeof(script), HELLO ENV "DATA\r\n%01500d\r\n"
 		     ".\r\nNOOP\r\n", 7);
+	dialog(script, "220 250 250 250 354 552 250", "");
+	/*
+	 * One ended by a bare LF: the "." line after it is text, not the end
+	 * (only CR LF "." CR LF ends DATA), so what follows is not read as
+	 * commands; the real end comes later.
+	 */
+	n = snprintf(script, sizeof(script), HELLO ENV "DATA\r\n%01500d\n"
+		     ".\r\nRSET\r\n.\r\nNOOP\r\n", 7);
+	dialog(script, "220 250 250 250 354 552 250", "");
+	/* CR LF split between the kept head (1000 octets) and the rest */
+	n = snprintf(script, sizeof(script), HELLO ENV "DATA\r\n%0999d\r\n"
+		     ".\r\nNOOP\r\n", 7);
+	dialog(script, "220 250 250 250 354 552 250", "");
+	n = snprintf(script, sizeof(script), HELLO ENV "DATA\r\n%01000d\n"
+		     ".\r\nRSET\r\n.\r\nNOOP\r\n", 7);
 	dialog(script, "220 250 250 250 354 552 250", "");
 }
 
