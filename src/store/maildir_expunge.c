@@ -12,11 +12,17 @@
  * and removes a stray .tmp, which was never committed.  The states are in
  * docs/MAILDIR.md.
  *
- * The record holds each marked message's base name (its name up to ':',
- * which flag changes by other readers do not touch), one per line after a
- * magic line, with '\' and a newline escaped as "\\" and "\n".  Failures
- * return STORE_TEMP with the call and path in err; a record that was
- * written stays and is rolled forward at the next open.
+ * The record holds each marked message's name in cur/ as the snapshot saw
+ * it, one per line after a magic line, with '\' and a newline escaped as
+ * "\\" and "\n", behind a tag: 'u' if no other message of the snapshot
+ * has its base name (the name up to ':'), 'd' if one has.  Applying it
+ * unlinks each exact name; a name gone from cur/ (a flag change by another
+ * reader renamed it, or a power loss undid the move from new/) is looked
+ * for by its base in cur/ and new/, but only with 'u': two files of one
+ * base (a copy left by another program) must not both go when one was
+ * marked.  Version 1 records (base names only) are read as 'u' bases.
+ * Failures return STORE_TEMP with the call and path in err; a record that
+ * was written stays and is rolled forward at the next open.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -31,7 +37,8 @@
 #include "store_private.h"
 
 #define RECORD "owlpost-expunge"
-#define MAGIC "owlpost-expunge 1"
+#define MAGIC "owlpost-expunge 2"
+#define MAGIC_V1 "owlpost-expunge 1"	/* base names only */
 #define LINE_MAX_OWL 1024	/* an escaped name (NAME_MAX 255) fits */
 
 struct names {
@@ -76,11 +83,11 @@ cmp_name(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* One escaped line of the record for base name s (len octets). */
+/* One escaped line of the record for name s (len octets) with its tag. */
 static int
-escape_line(struct buf *b, const char *s, size_t len)
+escape_line(struct buf *b, char tag, const char *s, size_t len)
 {
-	int r = 0;
+	int r = buf_addc(b, tag);
 
 	for (size_t i = 0; i < len && r == 0; i++) {
 		if (s[i] == '\\')
@@ -116,6 +123,41 @@ unescape(char *s)
 	return 0;
 }
 
+static size_t
+base_len(const char *name)
+{
+	return strcspn(name, ":");
+}
+
+static int
+cmp_base_idx(const void *a, const void *b, void *arg)
+{
+	const struct store_msg *m = arg;
+	const char *x = m[*(const size_t *)a].file;
+	const char *y = m[*(const size_t *)b].file;
+	size_t lx = base_len(x), ly = base_len(y);
+	int c = memcmp(x, y, lx < ly ? lx : ly);
+
+	return c != 0 ? c : (lx > ly) - (lx < ly);
+}
+
+/* shared[i]: another message of the snapshot has message i's base name. */
+static bool *
+shared_bases(const struct store_box *b)
+{
+	bool *shared = xcalloc(b->n + 1, sizeof(*shared));
+	size_t *idx = xcalloc(b->n + 1, sizeof(*idx));
+
+	for (size_t i = 0; i < b->n; i++)
+		idx[i] = i;
+	qsort_r(idx, b->n, sizeof(*idx), cmp_base_idx, b->msgs);
+	for (size_t i = 1; i < b->n; i++)
+		if (cmp_base_idx(&idx[i - 1], &idx[i], b->msgs) == 0)
+			shared[idx[i - 1]] = shared[idx[i]] = true;
+	free(idx);
+	return shared;
+}
+
 /* Writes the record for the marked messages: the commit point. */
 static enum store_res
 write_record(const struct store_box *b, const bool *dele, char *err,
@@ -124,6 +166,7 @@ write_record(const struct store_box *b, const bool *dele, char *err,
 	char tmp[4400], rec[4400];
 	struct buf *text;
 	enum store_res r = STORE_TEMP;
+	bool *shared = NULL;
 	size_t max;
 	int fd;
 
@@ -136,10 +179,11 @@ write_record(const struct store_box *b, const bool *dele, char *err,
 	bsnprintf(tmp, sizeof(tmp), "%s/" RECORD ".tmp", b->path);
 	bsnprintf(rec, sizeof(rec), "%s/" RECORD, b->path);
 	buf_addstr(text, MAGIC "\n");
+	shared = shared_bases(b);
 	for (size_t i = 0; i < b->n; i++) {
 		if (dele[i] &&
-		    escape_line(text, b->msgs[i].file,
-				strcspn(b->msgs[i].file, ":")) == -1) {
+		    escape_line(text, shared[i] ? 'd' : 'u', b->msgs[i].file,
+				strlen(b->msgs[i].file)) == -1) {
 			snprintf(err, errsz, "%s: name too long", b->path);
 			goto done;
 		}
@@ -169,6 +213,7 @@ write_record(const struct store_box *b, const bool *dele, char *err,
 	}
 	r = STORE_OK;
 done:
+	free(shared);
 	buf_free(&text);
 	return r;
 }
@@ -177,8 +222,8 @@ done:
 static enum store_res
 read_record(const char *rec, struct names *ns, char *err, size_t errsz)
 {
-	char line[LINE_MAX_OWL];
-	bool magic = false;
+	char line[LINE_MAX_OWL + 1];
+	bool magic = false, v1 = false;
 	FILE *f = fopen(rec, "re");
 
 	if (f == NULL)
@@ -190,12 +235,20 @@ read_record(const char *rec, struct names *ns, char *err, size_t errsz)
 			break; /* too long or cut: not ours */
 		line[--n] = '\0';
 		if (!magic) {
-			if (strcmp(line, MAGIC) != 0)
+			v1 = strcmp(line, MAGIC_V1) == 0;
+			if (strcmp(line, MAGIC) != 0 && !v1)
 				break;
 			magic = true;
 			continue;
 		}
-		if (unescape(line) == -1)
+		if (v1) {
+			/* a base name: as 'u', found by its base */
+			memmove(line + 1, line, n + 1);
+			line[0] = 'b';
+		} else if (line[0] != 'u' && line[0] != 'd') {
+			break;
+		}
+		if (unescape(line + 1) == -1)
 			break;
 		names_add(ns, line, strlen(line));
 	}
@@ -256,12 +309,45 @@ apply_sub(const char *dir, const char *sub, struct names *ns, char *err,
 	return STORE_OK;
 }
 
+/*
+ * Unlinks each recorded name in cur/; what is gone from there is looked
+ * for by its base name in cur/ and new/ when that base was the snapshot's
+ * only one ('u', or a version 1 base 'b').  Both directories are fsync'ed.
+ */
 static enum store_res
 apply(const char *dir, struct names *ns, char *err, size_t errsz)
 {
-	enum store_res r = apply_sub(dir, "cur", ns, err, errsz);
+	struct names by_base = {0};
+	enum store_res r = STORE_OK;
+	char path[4500];
 
-	return r == STORE_OK ? apply_sub(dir, "new", ns, err, errsz) : r;
+	for (size_t i = 0; i < ns->n && r == STORE_OK; i++) {
+		const char *name = ns->v[i] + 1;
+		char tag = ns->v[i][0];
+
+		if (tag != 'b') {
+			if (bsnprintf(path, sizeof(path), "%s/cur/%s", dir,
+				      name) == -1)
+				continue; /* cannot be there */
+			if (fsops_unlink(path) == 0)
+				continue;
+			if (errno != ENOENT) {
+				r = sys_fail(err, errsz, "unlink", path);
+				break;
+			}
+			if (tag == 'd')
+				continue; /* its twin stays: not marked */
+		}
+		names_add(&by_base, name, base_len(name));
+	}
+	if (by_base.n > 0)
+		qsort(by_base.v, by_base.n, sizeof(*by_base.v), cmp_name);
+	if (r == STORE_OK)
+		r = apply_sub(dir, "cur", &by_base, err, errsz);
+	if (r == STORE_OK)
+		r = apply_sub(dir, "new", &by_base, err, errsz);
+	names_free(&by_base);
+	return r;
 }
 
 /* Rolls the record at DIR forward (it exists): apply, then remove it. */

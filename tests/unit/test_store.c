@@ -600,6 +600,60 @@ test_maildir_expunge_record(void **st)
 	store_free(&s);
 }
 
+/*
+ * Two files of one base name (a copy another program left): marking one
+ * must not delete the other; and a marked file renamed by a flag change
+ * after the snapshot is still found by its base.  (Version 1 records held
+ * base names only, and the update deleted both twins.)
+ */
+static void
+test_maildir_expunge_twins(void **st)
+{
+	struct store *s = open_store(MBOX_FMT_MAILDIR);
+	struct store_box *b;
+	char err[300], path[700], dir[600], to[700];
+	bool dele[3] = {false, false, false};
+	size_t twin = 3, lone = 3;
+
+	(void)st;
+	snprintf(dir, sizeof(dir), "%s/mail/example.org/fred", root);
+	for (int i = 0; i < 3; i++) {
+		static const char *const subs[] = {"tmp", "new", "cur"};
+
+		snprintf(path, sizeof(path), "%s/%s", dir, subs[i]);
+		assert_int_equal(store_mkdirs(path, root), 0);
+	}
+	snprintf(path, sizeof(path), "%s/cur/1.M1P1Q1.h:2,", dir);
+	write_file(path, "Subject: x\n\nx\n", "w");
+	snprintf(path, sizeof(path), "%s/cur/1.M1P1Q1.h:2,S", dir);
+	write_file(path, "Subject: x\n\nx\n", "w");
+	snprintf(path, sizeof(path), "%s/cur/2.M2P1Q2.h:2,", dir);
+	write_file(path, "Subject: y\n\ny\n", "w");
+	assert_int_equal(store_box_open(s, "fred@example.org", &b, err,
+					sizeof(err)), STORE_OK);
+	assert_int_equal(b->n, 3);
+	for (size_t i = 0; i < 3; i++) {
+		if (strcmp(b->msgs[i].file, "1.M1P1Q1.h:2,S") == 0)
+			twin = i;
+		if (strcmp(b->msgs[i].file, "2.M2P1Q2.h:2,") == 0)
+			lone = i;
+	}
+	assert_true(twin < 3 && lone < 3);
+	dele[twin] = dele[lone] = true;
+	/* another reader flags the lone one after the snapshot */
+	snprintf(path, sizeof(path), "%s/cur/2.M2P1Q2.h:2,", dir);
+	snprintf(to, sizeof(to), "%s/cur/2.M2P1Q2.h:2,F", dir);
+	assert_int_equal(rename(path, to), 0);
+	assert_int_equal(store_box_expunge(b, dele, err, sizeof(err)),
+			 STORE_OK);
+	store_box_free(&b);
+	snprintf(path, sizeof(path), "%s/cur/1.M1P1Q1.h:2,", dir);
+	assert_int_equal(access(path, F_OK), 0); /* the unmarked twin */
+	snprintf(path, sizeof(path), "%s/cur", dir);
+	assert_int_equal(count(path, NULL, 0), 1);
+	store_free(&s);
+}
+
 static void
 test_maildir_order(void **st)
 {
@@ -1021,6 +1075,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_maildir_box, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_maildir_expunge_record,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_maildir_expunge_twins,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_maildir_order, setup,
 						teardown),
