@@ -175,6 +175,10 @@ parse_path(const char **v, char *out, size_t size)
 	if (*p != '<' || (close = strchr(p, '>')) == NULL ||
 	    (size_t)(close - p - 1) >= size)
 		return -1;
+	/* no control octet: a CR here would reach the next hop's MAIL/RCPT */
+	for (const char *c = p + 1; c < close; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			return -1;
 	memcpy(out, p + 1, (size_t)(close - p - 1));
 	out[close - p - 1] = '\0';
 	*v = close + 1;

@@ -941,6 +941,10 @@ test_queue_envelope(void **st)
 		"owlpost-queue 1\nid a\nrcpt X <x@y>\n",
 		"owlpost-queue 1\nid a\nrcpt P x@y\n",
 		"owlpost-queue 1\nid a\nfrom a@b\nrcpt P <x@y>\n",
+		/* a control octet in a path would go out in MAIL or RCPT */
+		"owlpost-queue 1\nid a\nfrom <a\r.b@c>\nrcpt P <x@y>\n",
+		"owlpost-queue 1\nid a\nrcpt P <x\r@y>\n",
+		"owlpost-queue 1\nid a\nrcpt P <x\t@y>\n",
 	};
 
 	(void)st;
