@@ -280,7 +280,8 @@ apply_sub(const char *dir, const char *sub, struct names *ns, char *err,
 	if ((dp = opendir(d)) == NULL)
 		return errno == ENOENT ? STORE_OK
 				       : sys_fail(err, errsz, "opendir", d);
-	while ((de = readdir(dp)) != NULL) {
+	/* nothing to look for by base: only the fsync below */
+	while (ns->n > 0 && (de = readdir(dp)) != NULL) {
 		size_t n = strcspn(de->d_name, ":");
 		char *key = base;
 
