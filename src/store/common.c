@@ -99,6 +99,15 @@ store_mkdirs(const char *path, const char *below)
 	return 0;
 }
 
+enum store_res
+store_sys_fail(char *err, size_t errsz, const char *call, const char *path)
+{
+	int saved = errno;
+
+	snprintf(err, errsz, "%s %s: %s", call, path, strerror(saved));
+	return saved == ENOSPC || saved == EDQUOT ? STORE_NOSPACE : STORE_TEMP;
+}
+
 unsigned long long
 store_hash(unsigned long long h, const void *data, size_t len)
 {

@@ -325,3 +325,36 @@ fsops_fsync_dir(const char *path)
 	errno = saved;
 	return r;
 }
+
+/* Closes fd (if any) and removes tmp, keeping the errno of what failed. */
+static int
+undo_tmp(int fd, const char *tmp)
+{
+	int saved = errno;
+
+	if (fd != -1)
+		close(fd);
+	unlink(tmp);
+	errno = saved;
+	return -1;
+}
+
+int
+fsops_replace(const char *tmp, const char *path, const char *dir,
+	      const void *data, size_t len, const char **call_r)
+{
+	int fd;
+
+	*call_r = "open";
+	fd = fsops_open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd == -1)
+		return -1;
+	*call_r = "write";
+	if (fsops_write_all(fd, data, len) == -1 || fsops_fsync(fd) == -1)
+		return undo_tmp(fd, tmp);
+	*call_r = "rename";
+	if (fsops_close(fd) == -1 || fsops_rename(tmp, path) == -1)
+		return undo_tmp(-1, tmp);
+	*call_r = "fsync";
+	return fsops_fsync_dir(dir) == -1 ? -2 : 0;
+}

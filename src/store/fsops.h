@@ -69,5 +69,15 @@ int fsops_unlink(const char *path);
 int fsops_mkdir(const char *path, mode_t mode);
 /* Opens a directory and fsyncs it. */
 int fsops_fsync_dir(const char *path);
+/*
+ * Puts data in place as path, durably: written to tmp (created 0600),
+ * fsync'ed, closed, renamed over path, then dir (path's directory)
+ * fsync'ed.  0: done.  -1: path untouched, tmp removed.  -2: path in place
+ * but its directory not synced, so maybe not durable.  On failure errno is
+ * the failing call's and *call_r names it ("open", "write", "rename",
+ * "fsync").  Each step goes through the calls above, so faults reach it.
+ */
+int fsops_replace(const char *tmp, const char *path, const char *dir,
+		  const void *data, size_t len, const char **call_r);
 
 #endif

@@ -46,15 +46,6 @@ struct names {
 	size_t n, cap;
 };
 
-static enum store_res
-sys_fail(char *err, size_t errsz, const char *call, const char *path)
-{
-	int saved = errno;
-
-	snprintf(err, errsz, "%s %s: %s", call, path, strerror(saved));
-	return saved == ENOSPC || saved == EDQUOT ? STORE_NOSPACE : STORE_TEMP;
-}
-
 static void
 names_add(struct names *ns, const char *s, size_t len)
 {
@@ -167,8 +158,8 @@ write_record(const struct store_box *b, const bool *dele, char *err,
 	struct buf *text;
 	enum store_res r = STORE_TEMP;
 	bool *shared = NULL;
+	const char *call;
 	size_t max;
-	int fd;
 
 	/* each name escaped is at most twice NAME_MAX, and its newline */
 	if (__builtin_mul_overflow(b->n + 1, (size_t)LINE_MAX_OWL, &max)) {
@@ -188,30 +179,20 @@ write_record(const struct store_box *b, const bool *dele, char *err,
 			goto done;
 		}
 	}
-	fd = fsops_open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd == -1) {
-		r = sys_fail(err, errsz, "open", tmp);
-		goto done;
-	}
-	if (fsops_write_all(fd, text->data, text->len) == -1 ||
-	    fsops_fsync(fd) == -1) {
-		r = sys_fail(err, errsz, "write", tmp);
-		close(fd);
-		unlink(tmp);
-		goto done;
-	}
-	if (fsops_close(fd) == -1 || fsops_rename(tmp, rec) == -1) {
-		r = sys_fail(err, errsz, "rename", tmp);
-		unlink(tmp);
-		goto done;
-	}
-	if (fsops_fsync_dir(b->path) == -1) {
+	switch (fsops_replace(tmp, rec, b->path, text->data, text->len,
+			      &call)) {
+	case 0:
+		r = STORE_OK;
+		break;
+	case -2:
 		/* maybe not durable: delete nothing on it */
-		r = sys_fail(err, errsz, "fsync", b->path);
+		r = store_sys_fail(err, errsz, call, b->path);
 		unlink(rec);
-		goto done;
+		break;
+	default:
+		r = store_sys_fail(err, errsz, call, tmp);
+		break;
 	}
-	r = STORE_OK;
 done:
 	free(shared);
 	buf_free(&text);
@@ -227,7 +208,7 @@ read_record(const char *rec, struct names *ns, char *err, size_t errsz)
 	FILE *f = fopen(rec, "re");
 
 	if (f == NULL)
-		return sys_fail(err, errsz, "open", rec);
+		return store_sys_fail(err, errsz, "open", rec);
 	while (fgets(line, sizeof(line), f) != NULL) {
 		size_t n = strlen(line);
 
@@ -279,7 +260,7 @@ apply_sub(const char *dir, const char *sub, struct names *ns, char *err,
 	bsnprintf(d, sizeof(d), "%s/%s", dir, sub);
 	if ((dp = opendir(d)) == NULL)
 		return errno == ENOENT ? STORE_OK
-				       : sys_fail(err, errsz, "opendir", d);
+				       : store_sys_fail(err, errsz, "opendir", d);
 	/* nothing to look for by base: only the fsync below */
 	while (ns->n > 0 && (de = readdir(dp)) != NULL) {
 		size_t n = strcspn(de->d_name, ":");
@@ -296,7 +277,7 @@ apply_sub(const char *dir, const char *sub, struct names *ns, char *err,
 			    -1 ||
 		    (fsops_unlink(path) == -1 && errno != ENOENT)) {
 			closedir(dp);
-			return sys_fail(err, errsz, "unlink", path);
+			return store_sys_fail(err, errsz, "unlink", path);
 		}
 	}
 	closedir(dp);
@@ -306,7 +287,7 @@ apply_sub(const char *dir, const char *sub, struct names *ns, char *err,
 	 * could undo, bringing a deleted message back once the record is gone.
 	 */
 	if (fsops_fsync_dir(d) == -1)
-		return sys_fail(err, errsz, "fsync", d);
+		return store_sys_fail(err, errsz, "fsync", d);
 	return STORE_OK;
 }
 
@@ -333,7 +314,7 @@ apply(const char *dir, struct names *ns, char *err, size_t errsz)
 			if (fsops_unlink(path) == 0)
 				continue;
 			if (errno != ENOENT) {
-				r = sys_fail(err, errsz, "unlink", path);
+				r = store_sys_fail(err, errsz, "unlink", path);
 				break;
 			}
 			if (tag == 'd')
@@ -366,7 +347,7 @@ roll_forward(const char *dir, char *err, size_t errsz)
 	names_free(&ns);
 	/* once cur/ is synced the record says nothing new: gone for good */
 	if (r == STORE_OK && unlink(rec) == -1 && errno != ENOENT)
-		r = sys_fail(err, errsz, "unlink", rec);
+		r = store_sys_fail(err, errsz, "unlink", rec);
 	return r;
 }
 
@@ -380,11 +361,11 @@ maildir_expunge_recover(const char *dir, bool *rolled_r, char *err,
 	/* never committed: the deletion it was for did not happen */
 	bsnprintf(p, sizeof(p), "%s/" RECORD ".tmp", dir);
 	if (unlink(p) == -1 && errno != ENOENT)
-		return sys_fail(err, errsz, "unlink", p);
+		return store_sys_fail(err, errsz, "unlink", p);
 	bsnprintf(p, sizeof(p), "%s/" RECORD, dir);
 	if (access(p, F_OK) == -1)
 		return errno == ENOENT ? STORE_OK
-				       : sys_fail(err, errsz, "access", p);
+				       : store_sys_fail(err, errsz, "access", p);
 	*rolled_r = true;
 	return roll_forward(dir, err, errsz);
 }

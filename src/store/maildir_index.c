@@ -32,15 +32,6 @@
 #define INDEX_NAME ".owlpost-uidlist"
 #define INDEX_FILE_MAX (256u << 20)	/* larger: not ours, rebuilt */
 
-static enum store_res
-sys_fail(char *err, size_t errsz, const char *call, const char *path)
-{
-	int saved = errno;
-
-	snprintf(err, errsz, "%s %s: %s", call, path, strerror(saved));
-	return saved == ENOSPC || saved == EDQUOT ? STORE_NOSPACE : STORE_TEMP;
-}
-
 uint32_t
 maildir_new_uidvalidity(uint32_t old)
 {
@@ -147,9 +138,9 @@ write_index(const char *dir, const struct uidlist *ul, char *err,
 {
 	char tmp[4400], path[4400];
 	struct buf *text;
-	enum store_res r = STORE_TEMP;
+	enum store_res r;
+	const char *call;
 	size_t max;
-	int fd;
 
 	if (__builtin_mul_overflow(ul->n + 1, (size_t)UIDLIST_LINE_MAX + 2,
 				   &max)) {
@@ -165,30 +156,18 @@ write_index(const char *dir, const struct uidlist *ul, char *err,
 		return STORE_TEMP;
 	}
 	fsops_set_class(FSOPS_INDEX);
-	fd = fsops_open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd == -1) {
-		r = sys_fail(err, errsz, "open", tmp);
-		goto done;
-	}
-	if (fsops_write_all(fd, text->data, text->len) == -1 ||
-	    fsops_fsync(fd) == -1) {
-		r = sys_fail(err, errsz, "write", tmp);
-		close(fd);
-		unlink(tmp);
-		goto done;
-	}
-	if (fsops_close(fd) == -1 || fsops_rename(tmp, path) == -1) {
-		r = sys_fail(err, errsz, "rename", tmp);
-		unlink(tmp);
-		goto done;
-	}
 	/* renamed: not shown until durable (I2 -> I3 in docs/MAILDIR.md) */
-	if (fsops_fsync_dir(dir) == -1) {
-		r = sys_fail(err, errsz, "fsync", dir);
-		goto done;
+	switch (fsops_replace(tmp, path, dir, text->data, text->len, &call)) {
+	case 0:
+		r = STORE_OK;
+		break;
+	case -2:
+		r = store_sys_fail(err, errsz, call, dir);
+		break;
+	default:
+		r = store_sys_fail(err, errsz, call, tmp);
+		break;
 	}
-	r = STORE_OK;
-done:
 	fsops_set_class(FSOPS_MAIL);
 	buf_free(&text);
 	return r;
@@ -207,10 +186,10 @@ maildir_index_sync(const char *dir, struct uidlist_file *files, size_t n,
 	/* never committed: a crash in I1 */
 	bsnprintf(path, sizeof(path), "%s/" INDEX_NAME ".tmp", dir);
 	if (unlink(path) == -1 && errno != ENOENT)
-		return sys_fail(err, errsz, "unlink", path);
+		return store_sys_fail(err, errsz, "unlink", path);
 	bsnprintf(path, sizeof(path), "%s/" INDEX_NAME, dir);
 	if (read_index(path, &ul, &lost, &old, why, sizeof(why)) == -1)
-		return sys_fail(err, errsz, "read", path);
+		return store_sys_fail(err, errsz, "read", path);
 	if (lost) {
 		uidlist_init(&ul, maildir_new_uidvalidity(old));
 		/* missing: a new folder, or an upgrade; corrupt: say so */

@@ -96,6 +96,12 @@ uint32_t maildir_new_uidvalidity(uint32_t old);
 /* Reads a plain stored file: up to size octets of [pos, end). */
 ssize_t store_read_plain(struct store_reader *r, char *buf, size_t size);
 /* Makes every uidl in the box unique (suffixes on repeats). */
+/*
+ * "CALL PATH: errno text" into err; STORE_NOSPACE for ENOSPC and EDQUOT,
+ * else STORE_TEMP.  Reads errno first: call it right after the failure.
+ */
+enum store_res store_sys_fail(char *err, size_t errsz, const char *call,
+			      const char *path);
 void store_box_unique_uidls(struct store_box *b);
 /*
  * What a Maildir file name says, without touching the file: m's uidl (the
