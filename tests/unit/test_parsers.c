@@ -23,25 +23,8 @@
 #include "relay/bounce.h"
 #include "store/store_private.h"
 
-static char root[256];
-
-static int
-setup(void **st)
-{
-	(void)st;
-	snprintf(root, sizeof(root), "/tmp/owl-parsers-XXXXXX");
-	return mkdtemp(root) == NULL ? -1 : 0;
-}
-
-static int
-teardown(void **st)
-{
-	char cmd[300];
-
-	(void)st;
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
-	return system(cmd) == 0 ? 0 : -1;
-}
+#define TMPROOT_NAME "parsers"
+#include "tmproot.h"
 
 static void
 write_file(const char *path, const char *data, size_t len)

@@ -21,29 +21,8 @@
 #include "store/queue.h"
 #include "store/store.h"
 
-static char root[256];
-
-static int
-setup(void **st)
-{
-	(void)st;
-	snprintf(root, sizeof(root), "/tmp/owl-store-XXXXXX");
-	if (mkdtemp(root) == NULL)
-		return -1;
-	fsops_clear();
-	return 0;
-}
-
-static int
-teardown(void **st)
-{
-	char cmd[300];
-
-	(void)st;
-	fsops_clear();
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
-	return system(cmd) == 0 ? 0 : -1;
-}
+#define TMPROOT_NAME "store"
+#include "tmproot.h"
 
 /* Number of entries in dir (not . and ..), and the first name. */
 static int

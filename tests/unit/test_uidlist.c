@@ -24,29 +24,8 @@
 #include "store/store.h"
 #include "store/uidlist.h"
 
-static char root[256];
-
-static int
-setup(void **st)
-{
-	(void)st;
-	snprintf(root, sizeof(root), "/tmp/owl-uidlist-XXXXXX");
-	if (mkdtemp(root) == NULL)
-		return -1;
-	fsops_clear();
-	return 0;
-}
-
-static int
-teardown(void **st)
-{
-	char cmd[300];
-
-	(void)st;
-	fsops_clear();
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
-	return system(cmd) == 0 ? 0 : -1;
-}
+#define TMPROOT_NAME "uidlist"
+#include "tmproot.h"
 
 static int
 parse(struct uidlist *ul, const char *text)

@@ -20,25 +20,8 @@
 #define MSG "Subject: hi\n\nhello\nworld\n"
 #define WHEN 1700000000
 
-static char root[256];
-
-static int
-setup(void **st)
-{
-	(void)st;
-	snprintf(root, sizeof(root), "/tmp/owl-view-XXXXXX");
-	return mkdtemp(root) == NULL ? -1 : 0;
-}
-
-static int
-teardown(void **st)
-{
-	char cmd[300];
-
-	(void)st;
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
-	return system(cmd) == 0 ? 0 : -1;
-}
+#define TMPROOT_NAME "view"
+#include "tmproot.h"
 
 static struct store *
 open_store(enum mailbox_format fmt)
