@@ -55,6 +55,41 @@ uidlist_flags_of_name(const char *name)
 	return f;
 }
 
+struct uidlist_rec *
+uidlist_find(struct uidlist *ul, uint32_t uid)
+{
+	size_t lo = 0, hi = ul->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (ul->recs[mid].uid == uid)
+			return &ul->recs[mid];
+		if (ul->recs[mid].uid < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+void
+uidlist_set_keywords(struct uidlist *ul, struct uidlist_rec *r,
+		     const char *kw)
+{
+	(void)ul;
+	free(r->keywords);
+	r->keywords = kw != NULL && *kw != '\0' ? xstrdup(kw) : NULL;
+}
+
+uint64_t
+uidlist_next_modseq(struct uidlist *ul)
+{
+	if (ul->highestmodseq < UIDLIST_MODSEQ_MAX)
+		ul->highestmodseq++;
+	return ul->highestmodseq;
+}
+
 /* --- a set of base names (open addressing) --------------------------------- */
 
 /*

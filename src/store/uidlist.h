@@ -69,6 +69,17 @@ int uidlist_format(const struct uidlist *ul, struct buf *out);
 void uidlist_free(struct uidlist *ul);
 /* An empty index with this UIDVALIDITY (UIDNEXT 1, HIGHESTMODSEQ 1). */
 void uidlist_init(struct uidlist *ul, uint32_t uidvalidity);
+/* The record of uid, or NULL: a binary search of the ascending recs. */
+struct uidlist_rec *uidlist_find(struct uidlist *ul, uint32_t uid);
+/*
+ * Replaces r's keywords with kw ("kw kw ..." of valid atoms, or NULL for
+ * none); the only way to change a record's keywords, so that the parser
+ * may keep its strings however it likes.
+ */
+void uidlist_set_keywords(struct uidlist *ul, struct uidlist_rec *r,
+			  const char *kw);
+/* The next modseq: HIGHESTMODSEQ raised by one and returned. */
+uint64_t uidlist_next_modseq(struct uidlist *ul);
 /* The flags of a Maildir name's info (after ":2,"); unknown letters: 0. */
 unsigned uidlist_flags_of_name(const char *name);
 
