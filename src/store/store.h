@@ -30,8 +30,16 @@
 
 #include "../lib/conf.h"
 
-enum store_res { STORE_OK, STORE_TEMP, STORE_NOSPACE, STORE_PERM,
-		 STORE_INUSE };	/* the mailbox is held by another session */
+enum store_res {
+	STORE_OK,
+	STORE_TEMP,		/* try again later (I/O, a lock held too long) */
+	STORE_NOSPACE,		/* ENOSPC, EDQUOT */
+	STORE_PERM,		/* never works as asked (err says why) */
+	STORE_INUSE,		/* the mailbox is held by another session */
+	STORE_EXISTS,		/* a folder of that name exists already */
+	STORE_NOTFOUND,		/* no such folder */
+	STORE_LIMIT,		/* a limit was reached (err says which) */
+};
 
 struct store_delivery {
 	/* in */
