@@ -35,7 +35,6 @@
 #include "uidlist.h"
 
 #define PATH_MAX_OWL 4096
-#define LOCK_NAME ".owlpost-lock"	/* docs/MAILDIR.md, the lock */
 
 /* Makes sure dir/{tmp,new,cur} exist, durably if they were created. */
 static int
@@ -364,11 +363,35 @@ _Static_assert((int)STORE_F_DRAFT == (int)UF_DRAFT &&
 	       (int)STORE_F_DELETED == (int)UF_DELETED,
 	       "the index keeps the store's flag bits");
 
-/* Gives each message of the snapshot its UID from the index. */
+struct box_edit_call {
+	struct store_box *b;
+	const struct store_box_edit *edit;
+};
+
+/* The box's edit, run by the index sync with each message's UID known. */
 static enum store_res
-sync_index(struct store_box *b, char *err, size_t errsz)
+run_box_edit(struct uidlist *ul, struct uidlist_file *files, size_t n,
+	     void *arg, bool *changed, char *err, size_t errsz)
+{
+	struct box_edit_call *c = arg;
+
+	for (size_t i = 0; i < n; i++) {
+		c->b->msgs[i].uid = files[i].uid;
+		c->b->msgs[i].modseq = files[i].modseq;
+		c->b->msgs[i].flags = files[i].flags;
+	}
+	return c->edit->fn(c->b, ul, c->edit->arg, changed, err, errsz);
+}
+
+/* Gives each message of the box its UID, flags and keywords from the
+ * index, after edit (NULL: none) changed it. */
+static enum store_res
+sync_index(struct store_box *b, const struct store_box_edit *edit,
+	   char *err, size_t errsz)
 {
 	struct uidlist_file *files = xcalloc(b->n + 1, sizeof(*files));
+	struct box_edit_call call = {b, edit};
+	struct index_edit ie = {run_box_edit, &call};
 	struct index_state state = {0};
 	enum store_res r;
 
@@ -376,21 +399,28 @@ sync_index(struct store_box *b, char *err, size_t errsz)
 		files[i].name = b->msgs[i].file;
 		files[i].baselen = strcspn(b->msgs[i].file, ":");
 	}
-	r = maildir_index_sync(b->path, files, b->n, &state, err, errsz);
+	r = maildir_index_sync(b->path, files, b->n, edit ? &ie : NULL,
+			       &state, err, errsz);
 	b->uidvalidity = state.uidvalidity;
 	b->uidnext = state.uidnext;
 	b->highestmodseq = state.highestmodseq;
-	for (size_t i = 0; r == STORE_OK && i < b->n; i++) {
-		b->msgs[i].uid = files[i].uid;
-		b->msgs[i].modseq = files[i].modseq;
-		b->msgs[i].flags = files[i].flags;
+	for (size_t i = 0; i < b->n; i++) {
+		if (r == STORE_OK) {
+			b->msgs[i].uid = files[i].uid;
+			b->msgs[i].modseq = files[i].modseq;
+			b->msgs[i].flags = files[i].flags;
+			b->msgs[i].keywords = files[i].keywords;
+		} else {
+			free(files[i].keywords);
+		}
 	}
 	free(files);
 	return r;
 }
 
 static enum store_res
-maildir_box_open(struct store_box *b, char *err, size_t errsz)
+maildir_box_open(struct store_box *b, bool nodir,
+		 const struct store_box_edit *edit, char *err, size_t errsz)
 {
 	char path[4400];
 	struct dirent *de;
@@ -399,7 +429,7 @@ maildir_box_open(struct store_box *b, char *err, size_t errsz)
 	bool rolled;
 	enum store_res r;
 
-	if (b->lock_fd == -1)
+	if (nodir)
 		return STORE_OK; /* no Maildir when we locked: no mail yet */
 	/* a QUIT that a crash interrupted is finished first */
 	r = maildir_expunge_recover(b->path, &rolled, err, errsz);
@@ -450,7 +480,7 @@ maildir_box_open(struct store_box *b, char *err, size_t errsz)
 	/* names start with the delivery time */
 	if (b->n > 0)
 		qsort(b->msgs, b->n, sizeof(*b->msgs), cmp_msg_name);
-	return sync_index(b, err, errsz);
+	return sync_index(b, edit, err, errsz);
 }
 
 /*
@@ -504,51 +534,6 @@ maildir_reader_open(struct store_box *b, size_t i, struct store_reader *r)
 	return 0;
 }
 
-/*
- * The maildrop lock across processes and hosts: an fcntl write lock on
- * DIR/.owlpost-lock (never removed, so every host locks the same inode).
- * No Maildir yet: nothing to claim or expunge, nothing to lock.
- */
-static enum store_res
-maildir_box_lock(struct store_box *b, char *err, size_t errsz)
-{
-	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
-	char path[4400];
-	int fd;
-
-	bsnprintf(path, sizeof(path), "%s/" LOCK_NAME, b->path);
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd == -1) {
-		if (errno == ENOENT)
-			return STORE_OK;
-		snprintf(err, errsz, "open %s: %s", path, strerror(errno));
-		return STORE_TEMP;
-	}
-	while (fcntl(fd, F_SETLK, &fl) == -1) {
-		int saved = errno;
-
-		if (saved == EINTR)
-			continue;
-		close(fd);
-		if (saved == EAGAIN || saved == EACCES) {
-			snprintf(err, errsz, "%s: locked by another process",
-				 path);
-			return STORE_INUSE;
-		}
-		snprintf(err, errsz, "lock %s: %s", path, strerror(saved));
-		return STORE_TEMP;
-	}
-	b->lock_fd = fd;
-	return STORE_OK;
-}
-
-static void
-maildir_box_unlock(struct store_box *b)
-{
-	close(b->lock_fd); /* drops the fcntl lock */
-	b->lock_fd = -1;
-}
-
 static void
 maildir_reader_close(struct store_reader *r)
 {
@@ -561,8 +546,7 @@ const struct store_ops store_maildir_ops = {
 	.name = "maildir",
 	.suffix = "",
 	.deliver = maildir_deliver,
-	.box_lock = maildir_box_lock,
-	.box_unlock = maildir_box_unlock,
+	.lock_file = true,
 	.box_open = maildir_box_open,
 	.reader_open = maildir_reader_open,
 	.reader_read = store_read_plain,

@@ -173,9 +173,28 @@ write_index(const char *dir, const struct uidlist *ul, char *err,
 	return r;
 }
 
+/* Hands each file with a UID its record's keywords and modseq (an edit
+ * may have changed them). */
+static void
+take_keywords(struct uidlist *ul, struct uidlist_file *files, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct uidlist_rec *rec;
+
+		if (files[i].uid == 0 ||
+		    (rec = uidlist_find(ul, files[i].uid)) == NULL)
+			continue;
+		files[i].modseq = rec->modseq;
+		files[i].flags = rec->flags;
+		if (rec->keywords != NULL)
+			files[i].keywords = xstrdup(rec->keywords);
+	}
+}
+
 enum store_res
 maildir_index_sync(const char *dir, struct uidlist_file *files, size_t n,
-		   struct index_state *state_r, char *err, size_t errsz)
+		   const struct index_edit *edit, struct index_state *state_r,
+		   char *err, size_t errsz)
 {
 	char path[4400], why[128], qb[600];
 	struct uidlist ul;
@@ -214,7 +233,13 @@ maildir_index_sync(const char *dir, struct uidlist_file *files, size_t n,
 			return STORE_TEMP;
 		}
 	}
-	r = changed || lost ? write_index(dir, &ul, err, errsz) : STORE_OK;
+	r = STORE_OK;
+	if (edit != NULL)
+		r = edit->fn(&ul, files, n, edit->arg, &changed, err, errsz);
+	if (r == STORE_OK && (changed || lost))
+		r = write_index(dir, &ul, err, errsz);
+	if (r == STORE_OK)
+		take_keywords(&ul, files, n);
 	state_r->uidvalidity = ul.uidvalidity;
 	state_r->uidnext = ul.uidnext;
 	state_r->highestmodseq = ul.highestmodseq;

@@ -575,7 +575,8 @@ mbox_parse(struct store_box *b, const char *data, size_t len, size_t chunk)
 }
 
 static enum store_res
-mbox_box_open(struct store_box *b, char *err, size_t errsz)
+mbox_box_open(struct store_box *b, bool nodir,
+	      const struct store_box_edit *edit, char *err, size_t errsz)
 {
 	char lock[4200], buf[65536];
 	struct flock unlock = {.l_whence = SEEK_SET};
@@ -584,6 +585,11 @@ mbox_box_open(struct store_box *b, char *err, size_t errsz)
 	off_t pos = 0;
 	enum store_res r = STORE_OK;
 
+	(void)nodir; /* the mbox file itself says: opened below */
+	if (edit != NULL) {
+		snprintf(err, errsz, "mbox keeps no flags, keywords or UIDs");
+		return STORE_PERM;
+	}
 	bsnprintf(lock, sizeof(lock), "%s.lock", b->path);
 	b->fd = open(b->path, O_RDONLY | O_CLOEXEC);
 	if (b->fd == -1) {

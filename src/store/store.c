@@ -4,10 +4,9 @@
  * maildir_expunge.c) or mbox (mbox.c).  Nothing here knows a format.
  * Fails as the backends do: a store_res and a message in err.
  *
- * Opening a mailbox takes its maildrop lock in two halves, in this order:
- * the in-process table here (store->held), then the backend's lock (Maildir:
- * an fcntl lock on a file inside it, exclusive across hosts); freeing the
- * box lets go of them in the reverse order.  See docs/MAILDIR.md.
+ * Opening a mailbox for POP3 takes its session lock (lock.c) for the life
+ * of the box; every scan and expunge takes the index lock for its own
+ * length.  See docs/MAILDIR.md.
  */
 #include "store_private.h"
 
@@ -39,6 +38,7 @@ store_new(enum mailbox_format fmt, const char *mail_dir, const char *hostname,
 	}
 	st = xcalloc(1, sizeof(*st));
 	pthread_mutex_init(&st->mu, NULL);
+	pthread_cond_init(&st->cond, NULL);
 	st->ops = backend(fmt);
 	st->mail_dir = xstrdup(mail_dir);
 	st->host = xstrdup(hostname);
@@ -54,9 +54,8 @@ store_free(struct store **stp)
 {
 	if (*stp == NULL)
 		return;
-	for (size_t i = 0; i < (*stp)->nheld; i++)
-		free((*stp)->held[i]);
-	free((*stp)->held);
+	store_locks_free(*stp);
+	pthread_cond_destroy(&(*stp)->cond);
 	pthread_mutex_destroy(&(*stp)->mu);
 	free((*stp)->mail_dir);
 	free((*stp)->host);
@@ -78,68 +77,44 @@ store_deliver(struct store *st, struct store_delivery **batch, size_t n)
 	st->ops->deliver(st, batch, n);
 }
 
-/* The in-process lock on path: false if a box of ours holds it. */
-static bool
-hold(struct store *st, const char *path)
+/* Scans b's folder under its index lock. */
+static enum store_res
+box_scan(struct store_box *b, const struct store_box_edit *edit, char *err,
+	 size_t errsz)
 {
-	bool ok = true;
+	enum store_res r;
+	bool nodir;
 
-	pthread_mutex_lock(&st->mu);
-	for (size_t i = 0; i < st->nheld && ok; i++)
-		ok = strcmp(st->held[i], path) != 0;
-	if (ok) {
-		if (st->nheld == st->held_cap) {
-			st->held_cap = st->held_cap ? st->held_cap * 2 : 16;
-			st->held = xrealloc(st->held,
-					    st->held_cap * sizeof(*st->held));
-		}
-		st->held[st->nheld++] = xstrdup(path);
-	}
-	pthread_mutex_unlock(&st->mu);
-	return ok;
-}
-
-static void
-release(struct store *st, const char *path)
-{
-	pthread_mutex_lock(&st->mu);
-	for (size_t i = 0; i < st->nheld; i++) {
-		if (strcmp(st->held[i], path) != 0)
-			continue;
-		free(st->held[i]);
-		st->held[i] = st->held[--st->nheld];
-		break;
-	}
-	pthread_mutex_unlock(&st->mu);
+	r = store_lock_index(b->st, b->path, &nodir, err, errsz);
+	if (r != STORE_OK)
+		return r;
+	r = b->st->ops->box_open(b, nodir, edit, err, errsz);
+	store_unlock_index(b->st, b->path);
+	return r;
 }
 
 enum store_res
-store_box_open(struct store *st, const char *user, struct store_box **bp,
-	       char *err, size_t errsz)
+store_box_open_path(struct store *st, const char *path, bool session,
+		    const struct store_box_edit *edit, struct store_box **bp,
+		    char *err, size_t errsz)
 {
 	struct store_box *b = xcalloc(1, sizeof(*b));
-	enum store_res r;
+	enum store_res r = STORE_OK;
 
 	*bp = NULL;
 	b->st = st;
 	b->fd = -1;
-	b->lock_fd = -1;
-	if (!store_user_valid(user) ||
-	    store_mailbox_path(st, user, b->path, sizeof(b->path)) == -1) {
-		snprintf(err, errsz, "invalid mailbox name");
+	if (bsnprintf(b->path, sizeof(b->path), "%s", path) == -1) {
+		snprintf(err, errsz, "mailbox path too long");
 		free(b);
 		return STORE_PERM;
 	}
-	if (!hold(st, b->path)) {
-		snprintf(err, errsz, "%s: in use by another session", b->path);
-		free(b);
-		return STORE_INUSE;
+	if (session) {
+		r = store_lock_session(st, b->path, err, errsz);
+		b->session = r == STORE_OK;
 	}
-	b->held = true;
-	r = st->ops->box_lock != NULL ? st->ops->box_lock(b, err, errsz)
-				      : STORE_OK;
 	if (r == STORE_OK)
-		r = st->ops->box_open(b, err, errsz);
+		r = box_scan(b, edit, err, errsz);
 	if (r != STORE_OK) {
 		store_box_free(&b);
 		return r;
@@ -149,6 +124,33 @@ store_box_open(struct store *st, const char *user, struct store_box **bp,
 	return STORE_OK;
 }
 
+enum store_res
+store_box_open(struct store *st, const char *user, struct store_box **bp,
+	       char *err, size_t errsz)
+{
+	char path[4096];
+
+	*bp = NULL;
+	if (!store_user_valid(user) ||
+	    store_mailbox_path(st, user, path, sizeof(path)) == -1) {
+		snprintf(err, errsz, "invalid mailbox name");
+		return STORE_PERM;
+	}
+	return store_box_open_path(st, path, true, NULL, bp, err, errsz);
+}
+
+void
+store_box_free_msgs(struct store_box *b)
+{
+	for (size_t i = 0; i < b->n; i++) {
+		free(b->msgs[i].file);
+		free(b->msgs[i].keywords);
+	}
+	free(b->msgs);
+	b->msgs = NULL;
+	b->n = 0;
+}
+
 void
 store_box_free(struct store_box **bp)
 {
@@ -156,16 +158,11 @@ store_box_free(struct store_box **bp)
 
 	if (b == NULL)
 		return;
-	for (size_t i = 0; i < b->n; i++)
-		free(b->msgs[i].file);
-	free(b->msgs);
+	store_box_free_msgs(b);
 	if (b->fd != -1)
 		close(b->fd);
-	/* the file lock first: the in-process one keeps others off it */
-	if (b->lock_fd != -1)
-		b->st->ops->box_unlock(b);
-	if (b->held)
-		release(b->st, b->path);
+	if (b->session)
+		store_unlock_session(b->st, b->path);
 	free(b);
 	*bp = NULL;
 }
@@ -206,9 +203,17 @@ store_box_expunge(struct store_box *b, const bool *dele, char *err,
 {
 	size_t i;
 
+	enum store_res r;
+	bool nodir;
+
 	for (i = 0; i < b->n && !dele[i]; i++)
 		;
 	if (i == b->n)
 		return STORE_OK; /* nothing marked */
-	return b->st->ops->box_expunge(b, dele, err, errsz);
+	r = store_lock_index(b->st, b->path, &nodir, err, errsz);
+	if (r != STORE_OK)
+		return r;
+	r = b->st->ops->box_expunge(b, dele, err, errsz);
+	store_unlock_index(b->st, b->path);
+	return r;
 }

@@ -112,6 +112,10 @@ struct store_msg {
 	size_t octets;		/* its stored size (LF line ends) */
 	time_t date;		/* internal date: arrival (Maildir name time;
 				   mbox: the From_ line), or 0 */
+	char *keywords;		/* Maildir: "kw kw ..." from the index, or
+				   NULL */
+	bool gone;		/* a shared view keeps it until it may say
+				   it was expunged */
 };
 
 struct store_box {
@@ -120,8 +124,7 @@ struct store_box {
 	uint32_t uidvalidity;	/* Maildir: of the index; mbox: 0 */
 	uint32_t uidnext;	/* Maildir: of the index; mbox: 0 */
 	uint64_t highestmodseq;	/* Maildir: of the index; mbox: 0 */
-	bool held;		/* holds the in-process lock on path */
-	int lock_fd;		/* Maildir: the fcntl-locked file, or -1 */
+	bool session;		/* holds the session lock (POP3) */
 	struct store_msg *msgs;
 	size_t n;
 	int fd;			/* mbox: open for reading, or -1 */

@@ -17,23 +17,40 @@
 
 #include "store.h"
 
+struct uidlist;
+struct uidlist_file;
+
+/*
+ * A change made under the index lock, after the scan and before the index
+ * is written (storing flags, giving appended or copied mail its keywords):
+ * fn sees the box (b->msgs[i] with its UID) and the index ul, may rename
+ * message files and change records (through uidlist.h), and sets *changed
+ * if ul must be written.  Not STORE_OK: nothing is written.
+ */
+struct store_box_edit {
+	enum store_res (*fn)(struct store_box *b, struct uidlist *ul,
+			     void *arg, bool *changed, char *err,
+			     size_t errsz);
+	void *arg;
+};
+
 struct store_ops {
 	const char *name;	/* "maildir", "mbox" */
 	const char *suffix;	/* appended to a user's mailbox path */
 	/* Delivers a batch whose names and CRLF sizes are set. */
 	void (*deliver)(struct store *st, struct store_delivery **batch,
 			size_t n);
+	/* Locks live in DIR/.owlpost-lock (Maildir); false: in-process only */
+	bool lock_file;
 	/*
-	 * Takes the backend's maildrop lock for b (path set; b->lock_fd is
-	 * -1), held until box_unlock; STORE_INUSE if another process holds
-	 * it.  NULL: the backend has none (mbox locks the file per call).
+	 * Fills b (path set) with the folder's messages, under the index lock
+	 * (store.c took it; nodir: the folder does not exist yet): Maildir
+	 * claims new/, lists cur/ and syncs the UID index, then runs edit
+	 * (NULL: none) on it before the index is written.  Not STORE_OK: err.
 	 */
-	enum store_res (*box_lock)(struct store_box *b, char *err,
-				   size_t errsz);
-	void (*box_unlock)(struct store_box *b);
-	/* Fills b (path set, locked) with the snapshot; not STORE_OK: err. */
-	enum store_res (*box_open)(struct store_box *b, char *err,
-				   size_t errsz);
+	enum store_res (*box_open)(struct store_box *b, bool nodir,
+				   const struct store_box_edit *edit,
+				   char *err, size_t errsz);
 	/* Opens message i (< b->n) for reading; -1 with errno. */
 	int (*reader_open)(struct store_box *b, size_t i,
 			   struct store_reader *r);
@@ -41,7 +58,8 @@ struct store_ops {
 	ssize_t (*reader_read)(struct store_reader *r, char *buf,
 			       size_t size);
 	void (*reader_close)(struct store_reader *r);
-	/* Removes the messages with dele[i] set (at least one). */
+	/* Removes the messages with dele[i] set (at least one), under the
+	 * index lock. */
 	enum store_res (*box_expunge)(struct store_box *b, const bool *dele,
 				      char *err, size_t errsz);
 };
@@ -53,16 +71,41 @@ struct store {
 	const struct store_ops *ops;
 	char *mail_dir;
 	char *host;		/* hostname made safe for Maildir names */
-	/*
-	 * The in-process half of the maildrop lock: the mailbox paths held
-	 * by open boxes.  fcntl locks belong to the process, so a second box
-	 * of the same process must be refused here, before it opens the lock
-	 * file (closing any descriptor of it would drop the process's lock).
-	 */
+	/* lock.c: the in-process halves of the mailbox locks */
 	pthread_mutex_t mu;
-	char **held;
-	size_t nheld, held_cap;
+	pthread_cond_t cond;		/* an index lock was let go */
+	struct store_lock_ent *locks;
+	size_t nlocks, locks_cap;
 };
+
+/*
+ * lock.c: the session lock (POP3; never waits: STORE_INUSE) and the index
+ * lock (every claim, index update and expunge; waits up to
+ * STORE_INDEX_WAIT_MS, then STORE_TEMP) of the folder at path (a Maildir
+ * directory or an mbox file).  *nodir_r: the folder does not exist yet, so
+ * only the in-process half is held.  See lock.c and docs/MAILDIR.md.
+ */
+#define STORE_INDEX_WAIT_MS 30000
+enum store_res store_lock_session(struct store *st, const char *path,
+				  char *err, size_t errsz);
+void store_unlock_session(struct store *st, const char *path);
+enum store_res store_lock_index(struct store *st, const char *path,
+				bool *nodir_r, char *err, size_t errsz);
+void store_unlock_index(struct store *st, const char *path);
+void store_locks_free(struct store *st);
+
+/*
+ * store.c: opens the folder at path (a Maildir directory or mbox file) as
+ * a box, scanned under the index lock with edit (NULL: none); session:
+ * holds the session lock until store_box_free (POP3).
+ */
+enum store_res store_box_open_path(struct store *st, const char *path,
+				   bool session,
+				   const struct store_box_edit *edit,
+				   struct store_box **bp, char *err,
+				   size_t errsz);
+/* Frees b's messages and leaves it empty. */
+void store_box_free_msgs(struct store_box *b);
 
 /*
  * maildir_expunge.c: the update at QUIT, through a durable intent record
@@ -81,13 +124,23 @@ enum store_res maildir_expunge_recover(const char *dir, bool *rolled_r,
  * if it changed; a missing or corrupt index is rebuilt with a new
  * UIDVALIDITY.  Under the maildrop lock.  See docs/MAILDIR.md.
  */
-struct uidlist_file;
 struct index_state {
 	uint32_t uidvalidity, uidnext;
 	uint64_t highestmodseq;
 };
+/*
+ * The edit of maildir_index_sync: runs after the sync, before the write;
+ * files[i].uid is set.  Not STORE_OK: the index is not written.
+ */
+struct index_edit {
+	enum store_res (*fn)(struct uidlist *ul, struct uidlist_file *files,
+			     size_t n, void *arg, bool *changed, char *err,
+			     size_t errsz);
+	void *arg;
+};
 enum store_res maildir_index_sync(const char *dir, struct uidlist_file *files,
-				  size_t n, struct index_state *state_r,
+				  size_t n, const struct index_edit *edit,
+				  struct index_state *state_r,
 				  char *err, size_t errsz);
 /* A UIDVALIDITY above old, above any this process made, from the clock. */
 uint32_t maildir_new_uidvalidity(uint32_t old);

@@ -59,6 +59,8 @@ struct uidlist_file {
 	uint32_t uid;		/* out: its UID, 0 if none (a repeated base) */
 	uint64_t modseq;	/* out: its modseq (0 with uid 0) */
 	unsigned flags;		/* out: its flags (from its name) */
+	char *keywords;		/* out (maildir_index_sync): its keywords,
+				   the caller's to free, or NULL */
 };
 
 /* Parses data into a fresh ul; -1 (ul empty, err set) if corrupt. */
