@@ -36,38 +36,6 @@
 
 #define PATH_MAX_OWL 4096
 
-/* Makes sure dir/{tmp,new,cur} exist, durably if they were created. */
-static int
-ensure_maildir(struct store *st, const char *dir)
-{
-	static const char *subs[] = {"tmp", "new", "cur"};
-	char path[PATH_MAX_OWL], parent[PATH_MAX_OWL];
-	struct stat sb;
-	char *slash;
-
-	bsnprintf(path, sizeof(path), "%s/new", dir);
-	if (stat(path, &sb) == 0)
-		return 0;
-	if (store_mkdirs(dir, st->mail_dir) == -1)
-		return -1;
-	for (size_t i = 0; i < 3; i++) {
-		bsnprintf(path, sizeof(path), "%s/%s", dir, subs[i]);
-		if (fsops_mkdir(path, 0700) == -1)
-			return -1;
-	}
-	/* make the new directory entries themselves durable */
-	if (fsops_fsync_dir(dir) == -1)
-		return -1;
-	bsnprintf(parent, sizeof(parent), "%s", dir);
-	while ((slash = strrchr(parent, '/')) != NULL &&
-	       strlen(parent) > strlen(st->mail_dir)) {
-		*slash = '\0';
-		if (fsops_fsync_dir(parent) == -1)
-			return -1;
-	}
-	return 0;
-}
-
 struct pending {
 	struct store_delivery *d;
 	char tmp[PATH_MAX_OWL];
@@ -91,7 +59,7 @@ write_one(struct store *st, struct pending *p)
 			d->res = STORE_PERM;
 			return;
 		}
-		if (ensure_maildir(st, dir) == -1) {
+		if (maildir_ensure(st, dir) == -1) {
 			store_fail(d, errno, "mkdir", dir);
 			return;
 		}
@@ -547,6 +515,9 @@ const struct store_ops store_maildir_ops = {
 	.suffix = "",
 	.deliver = maildir_deliver,
 	.lock_file = true,
+	.set_flags = maildir_set_flags,
+	.append = maildir_append,
+	.copy = maildir_copy,
 	.box_open = maildir_box_open,
 	.reader_open = maildir_reader_open,
 	.reader_read = store_read_plain,

@@ -193,6 +193,9 @@ struct store_vmsg {
 	time_t date;		/* internal date, or 0 */
 	const char *uidl;	/* the POP3 unique id, 1-70 characters;
 				   valid while the view is open */
+	const char *keywords;	/* "kw kw ...", or NULL; valid until the
+				   next sync or store */
+	bool expunged;		/* gone; kept until a sync may say so */
 };
 
 enum store_res store_view_open(struct store *st, const char *user,
@@ -211,6 +214,117 @@ enum store_res store_view_expunge(struct store_view *v, const bool *dele,
 				  char *err, size_t errsz);
 /* Closes the view and lets go of the lock; NULL is fine. */
 void store_view_close(struct store_view **vp);
+
+/*
+ * Shared views (IMAP): any number of them, in this process and on other
+ * hosts, on one folder at once, with POP3 and delivery beside them.  Each
+ * claim, flag change, append and expunge happens under the folder's index
+ * lock and is written to the UID index before it is shown.  Maildir only
+ * (mbox: STORE_PERM, "IMAP needs mailbox.format = maildir").  A user's
+ * INBOX is created by the open if it does not exist yet; other folders
+ * must exist (STORE_NOTFOUND).  Messages are in ascending UID order, each
+ * with a UID (a second name of one message is left out).
+ */
+enum store_res store_view_open_shared(struct store *st, const char *user,
+				      const char *folder,
+				      struct store_view **vp, char *err,
+				      size_t errsz);
+
+/* What a sync changed, for the session to report. */
+struct store_view_changes {
+	size_t *expunged;	/* positions to report as expunged, in this
+				   order (descending runs), each right when
+				   the ones before it were said */
+	size_t nexpunged;
+	size_t *changed;	/* positions after it whose flags, keywords
+				   or modseq changed */
+	size_t nchanged;
+	size_t nnew;		/* messages added at the end */
+};
+
+/*
+ * Brings a shared view up to date with the folder: new messages at the
+ * end, flags, keywords and modseqs of others' changes, and the messages
+ * expunged since (removed, or with STORE_SYNC_KEEP_EXPUNGED kept and
+ * marked expunged, for the commands during which IMAP must not say
+ * EXPUNGE).  Cheap when nothing changed: new/, cur/ and the index are
+ * stat'ed, and scanned only if one of them changed (or changed so recently
+ * that its time stamp cannot tell).  ch may be NULL; else free it with
+ * store_view_changes_free().
+ */
+#define STORE_SYNC_KEEP_EXPUNGED 1u
+enum store_res store_view_sync(struct store_view *v, unsigned how,
+			       struct store_view_changes *ch, char *err,
+			       size_t errsz);
+void store_view_changes_free(struct store_view_changes *ch);
+/* The position of uid in the view: true if it is there. */
+bool store_view_find_uid(const struct store_view *v, uint32_t uid,
+			 size_t *pos_r);
+
+/*
+ * Flags and keywords of a shared view's messages (IMAP STORE): replaced,
+ * added or removed; keywords are IMAP atoms (at most 100 octets, 32 per
+ * message: STORE_LIMIT), matched without regard to case.  With
+ * unchangedsince (CONDSTORE), a message whose modseq is above it is left
+ * alone and modified[k] set (modified may be NULL otherwise).  Each
+ * message changed gets a new modseq; the view shows the new state of the
+ * messages at pos (an expunged one is skipped).  Others' changes wait for
+ * the next sync.
+ */
+enum store_flags_op { STORE_FLAGS_REPLACE, STORE_FLAGS_ADD,
+		      STORE_FLAGS_REMOVE };
+struct store_flags_req {
+	enum store_flags_op op;
+	unsigned flags;		/* enum store_flag bits */
+	const char *keywords;	/* "kw kw ...", or NULL */
+	uint64_t unchangedsince; /* 0: none */
+};
+enum store_res store_view_store(struct store_view *v, const size_t *pos,
+				size_t n, const struct store_flags_req *req,
+				bool *modified, char *err, size_t errsz);
+
+/*
+ * Removes the messages of a shared view with dele[i] set (by UID, so a
+ * flag change by another session meanwhile does not matter), all or
+ * nothing, under the index lock.  The view still shows them until the
+ * next sync, which reports them.
+ */
+enum store_res store_view_expunge_shared(struct store_view *v,
+					 const bool *dele, char *err,
+					 size_t errsz);
+
+/*
+ * Appends a message to a user's folder through the same all-or-nothing
+ * path as delivery (written, fsync'ed, linked, directory fsync'ed), with
+ * flags, keywords and an internal date (0: now), and gives it its UID
+ * under the index lock before returning (IMAP APPENDUID).
+ */
+struct store_append_req {
+	const char *data;	/* the message, LF line ends, or NULL: */
+	int fd;			/* in this file from offset 0 */
+	size_t len;
+	unsigned flags;		/* enum store_flag bits */
+	const char *keywords;	/* "kw kw ...", or NULL */
+	time_t date;		/* internal date; 0: now */
+	uint32_t uidvalidity;	/* out */
+	uint32_t uid;		/* out */
+};
+enum store_res store_append(struct store *st, const char *user,
+			    const char *folder, struct store_append_req *a,
+			    char *err, size_t errsz);
+
+/*
+ * Copies the messages at pos of a shared view to folder (of the same
+ * user; the same folder is fine), with their flags, keywords and internal
+ * dates, all or nothing; uids_r[k] is the copy's UID of pos[k] (IMAP
+ * COPYUID).  move: then expunges them from the view's folder as
+ * store_view_expunge_shared does (if that fails, the copies stay and the
+ * originals too: nothing is lost).
+ */
+enum store_res store_view_copy(struct store_view *v, const size_t *pos,
+			       size_t n, const char *folder, bool move,
+			       uint32_t *uids_r, uint32_t *uidvalidity_r,
+			       char *err, size_t errsz);
 
 /* mkdir -p of a user's directory chain below mail_dir. */
 int store_mkdirs(const char *path, const char *below);

@@ -34,6 +34,8 @@ struct store_box_edit {
 	void *arg;
 };
 
+#define STORE_NAME_MAX 256	/* octets of a message file name, with NUL */
+
 struct store_ops {
 	const char *name;	/* "maildir", "mbox" */
 	const char *suffix;	/* appended to a user's mailbox path */
@@ -58,6 +60,22 @@ struct store_ops {
 	ssize_t (*reader_read)(struct store_reader *r, char *buf,
 			       size_t size);
 	void (*reader_close)(struct store_reader *r);
+	/*
+	 * maildir_save.c (NULL for mbox, which keeps no flags or folders):
+	 * renames message i of b (scanned under the index lock) to carry
+	 * flags; writes a message into the folder at dir, durably, as
+	 * name_r in cur/; copies the messages at pos of b into the folder at
+	 * dir, all or nothing and durably, names_r[k] the name of pos[k].
+	 */
+	enum store_res (*set_flags)(struct store_box *b, size_t i,
+				    unsigned flags, char *err, size_t errsz);
+	enum store_res (*append)(struct store *st, const char *dir,
+				 const struct store_append_req *a, char *name_r,
+				 size_t namesz, char *err, size_t errsz);
+	enum store_res (*copy)(struct store_box *b, const size_t *pos,
+			       size_t n, const char *dir,
+			       char (*names_r)[STORE_NAME_MAX], char *err,
+			       size_t errsz);
 	/* Removes the messages with dele[i] set (at least one), under the
 	 * index lock. */
 	enum store_res (*box_expunge)(struct store_box *b, const bool *dele,
@@ -116,6 +134,19 @@ enum store_res maildir_box_expunge(struct store_box *b, const bool *dele,
 				   char *err, size_t errsz);
 enum store_res maildir_expunge_recover(const char *dir, bool *rolled_r,
 				       char *err, size_t errsz);
+
+/* maildir.c: makes sure dir/{tmp,new,cur} exist, durably if created. */
+int maildir_ensure(struct store *st, const char *dir);
+/* maildir_save.c: the set_flags, append and copy of the table. */
+enum store_res maildir_set_flags(struct store_box *b, size_t i,
+				 unsigned flags, char *err, size_t errsz);
+enum store_res maildir_append(struct store *st, const char *dir,
+			      const struct store_append_req *a, char *name_r,
+			      size_t namesz, char *err, size_t errsz);
+enum store_res maildir_copy(struct store_box *b, const size_t *pos,
+			    size_t n, const char *dir,
+			    char (*names_r)[STORE_NAME_MAX], char *err,
+			    size_t errsz);
 
 /*
  * maildir_index.c: reads DIR's UID index, syncs it with the files of cur/

@@ -1,22 +1,26 @@
 /*
- * view - the mailbox view of store.h over a backend's snapshot (struct
- * store_box): the folder name checked, the messages put in UID order, and
- * each message described without a file read.  Fails as store_box_open
- * does (STORE_INUSE, STORE_TEMP, STORE_PERM with a message in err); an
- * unknown folder is STORE_PERM.
+ * view - the mailbox view of store.h over a backend's scan (struct
+ * store_box): the folder name checked, the messages put in UID order, each
+ * described without a file read, and for a shared view (IMAP) the sync
+ * that brings it up to date and says what changed.  The changes a view
+ * makes (flags, expunge, append, copy) are in view_change.c.
+ *
+ * Fails as the scan does (STORE_INUSE, STORE_TEMP, STORE_PERM with a
+ * message in err); an unknown folder is STORE_NOTFOUND, a folder whose
+ * UIDVALIDITY changed under a shared view (its index was lost and
+ * rebuilt) STORE_PERM: the session must end, as RFC 9051 wants.
  */
 #include "store_private.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "../lib/buf.h"
-
-struct store_view {
-	struct store_box *box;
-};
+#include "view_private.h"
 
 /* UID order; a message without a UID after all, in delivery order. */
 static int
@@ -49,6 +53,31 @@ uid_order(struct store_box *b)
 		qsort(b->msgs, b->n, sizeof(*b->msgs), cmp_uid);
 }
 
+/* A shared view shows only messages with a UID (they come last). */
+static void
+drop_without_uid(struct store_box *b)
+{
+	while (b->n > 0 && b->msgs[b->n - 1].uid == 0) {
+		b->n--;
+		free(b->msgs[b->n].file);
+		free(b->msgs[b->n].keywords);
+	}
+}
+
+int
+view_folder_dir(struct store *st, const char *user, const char *folder,
+		char *out, size_t size)
+{
+	if (!store_user_valid(user)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (strcasecmp(folder, "INBOX") == 0)
+		return store_mailbox_path(st, user, out, size);
+	errno = ENOENT;	/* only INBOX until folders land */
+	return -1;
+}
+
 enum store_res
 store_view_open(struct store *st, const char *user, const char *folder,
 		struct store_view **vp, char *err, size_t errsz)
@@ -59,15 +88,298 @@ store_view_open(struct store *st, const char *user, const char *folder,
 	*vp = NULL;
 	if (strcasecmp(folder, "INBOX") != 0) {
 		snprintf(err, errsz, "no folder %s (only INBOX)", folder);
-		return STORE_PERM;
+		return STORE_NOTFOUND;
 	}
 	r = store_box_open(st, user, &b, err, errsz);
 	if (r != STORE_OK)
 		return r;
 	uid_order(b);
 	*vp = xcalloc(1, sizeof(**vp));
+	(*vp)->st = st;
 	(*vp)->box = b;
 	return STORE_OK;
+}
+
+/* One stamp: what stat says of path (missing: all zero). */
+static void
+stamp_of(const char *path, struct view_stamp *s)
+{
+	struct stat sb;
+
+	memset(s, 0, sizeof(*s));
+	if (stat(path, &sb) == -1)
+		return;
+	s->mtime = sb.st_mtim;
+	s->ino = sb.st_ino;
+	s->size = sb.st_size;
+}
+
+void
+view_take_stamps(struct store_view *v, struct view_stamp *out)
+{
+	static const char *const names[VIEW_STAMPS] = {
+		"new", "cur", ".owlpost-uidlist"};
+	char path[4400];
+
+	for (size_t i = 0; i < VIEW_STAMPS; i++) {
+		bsnprintf(path, sizeof(path), "%s/%s", v->dir, names[i]);
+		stamp_of(path, &out[i]);
+	}
+	clock_gettime(CLOCK_REALTIME, &out[VIEW_STAMPS].mtime);
+}
+
+/*
+ * True if nothing changed since the stamps were taken: every stat the
+ * same, and each time stamp old enough (2 s before the stamps were taken)
+ * that a change in the same tick would have shown in it.
+ */
+static bool
+stamps_unchanged(const struct view_stamp *old, const struct view_stamp *now)
+{
+	time_t taken = old[VIEW_STAMPS].mtime.tv_sec;
+
+	for (size_t i = 0; i < VIEW_STAMPS; i++) {
+		if (old[i].ino != now[i].ino || old[i].size != now[i].size ||
+		    old[i].mtime.tv_sec != now[i].mtime.tv_sec ||
+		    old[i].mtime.tv_nsec != now[i].mtime.tv_nsec)
+			return false;
+		if (old[i].mtime.tv_sec + 2 > taken)
+			return false;
+	}
+	return true;
+}
+
+enum store_res
+view_scan(struct store_view *v, const struct store_box_edit *edit,
+	  struct store_box **bp, char *err, size_t errsz)
+{
+	enum store_res r;
+
+	r = store_box_open_path(v->st, v->dir, false, edit, bp, err, errsz);
+	if (r != STORE_OK)
+		return r;
+	uid_order(*bp);
+	drop_without_uid(*bp);
+	return STORE_OK;
+}
+
+enum store_res
+store_view_open_shared(struct store *st, const char *user,
+		       const char *folder, struct store_view **vp, char *err,
+		       size_t errsz)
+{
+	struct store_view *v;
+	struct stat sb;
+	enum store_res r;
+
+	*vp = NULL;
+	if (st->ops->set_flags == NULL) {
+		snprintf(err, errsz, "IMAP needs mailbox.format = maildir");
+		return STORE_PERM;
+	}
+	v = xcalloc(1, sizeof(*v));
+	v->st = st;
+	v->shared = true;
+	bsnprintf(v->user, sizeof(v->user), "%s", user);
+	if (view_folder_dir(st, user, folder, v->dir, sizeof(v->dir)) == -1) {
+		snprintf(err, errsz, "%s: %s", folder, errno == ENOENT ?
+			 "no such folder" : "invalid folder name");
+		free(v);
+		return errno == ENOENT ? STORE_NOTFOUND : STORE_PERM;
+	}
+	if (strcasecmp(folder, "INBOX") == 0 &&
+	    maildir_ensure(st, v->dir) == -1) {
+		r = store_sys_fail(err, errsz, "mkdir", v->dir);
+		free(v);
+		return r;
+	}
+	if (stat(v->dir, &sb) == -1 || !S_ISDIR(sb.st_mode)) {
+		snprintf(err, errsz, "%s: no such folder", folder);
+		free(v);
+		return STORE_NOTFOUND;
+	}
+	view_take_stamps(v, v->stamps);
+	r = view_scan(v, NULL, &v->box, err, errsz);
+	if (r != STORE_OK) {
+		free(v);
+		return r;
+	}
+	*vp = v;
+	return STORE_OK;
+}
+
+/* Appends x to a growing array of positions. */
+static void
+push(size_t **a, size_t *n, size_t x)
+{
+	if ((*n & (*n - 1)) == 0) /* 0, 1, 2, 4, ...: grow */
+		*a = xrealloc(*a, (*n ? *n * 2 : 1) * sizeof(**a));
+	(*a)[(*n)++] = x;
+}
+
+/* Descending positions: each EXPUNGE right when the ones before it were
+ * said. */
+static void
+reverse(size_t *a, size_t n)
+{
+	for (size_t x = 0; x < n / 2; x++) {
+		size_t t = a[x];
+
+		a[x] = a[n - 1 - x];
+		a[n - 1 - x] = t;
+	}
+}
+
+static bool
+same_state(const struct store_msg *a, const struct store_msg *b)
+{
+	const char *ka = a->keywords ? a->keywords : "";
+	const char *kb = b->keywords ? b->keywords : "";
+
+	return a->modseq == b->modseq && a->flags == b->flags &&
+	       strcmp(ka, kb) == 0;
+}
+
+static void
+msg_free(struct store_msg *m)
+{
+	free(m->file);
+	free(m->keywords);
+}
+
+/*
+ * Merges the fresh scan nb into the view: both in UID order; a UID in
+ * both takes the new state, one only in the view was expunged (kept and
+ * marked with keep), one only in nb is new (UIDs only grow, so at the
+ * end).  nb's messages move into the view; nb is left empty.
+ */
+static void
+merge(struct store_view *v, struct store_box *nb, bool keep,
+      struct store_view_changes *ch)
+{
+	struct store_box *b = v->box;
+	struct store_msg *out = xcalloc(b->n + nb->n + 1, sizeof(*out));
+	size_t i = 0, j = 0, k = 0, first = ch->nexpunged;
+
+	while (i < b->n || j < nb->n) {
+		if (j == nb->n || (i < b->n && b->msgs[i].uid < nb->msgs[j].uid)) {
+			if (keep) {
+				out[k] = b->msgs[i];
+				out[k++].gone = true;
+			} else {
+				push(&ch->expunged, &ch->nexpunged, i);
+				msg_free(&b->msgs[i]);
+			}
+			i++;
+		} else if (i < b->n && b->msgs[i].uid == nb->msgs[j].uid) {
+			if (!same_state(&b->msgs[i], &nb->msgs[j]))
+				push(&ch->changed, &ch->nchanged, k);
+			msg_free(&b->msgs[i++]);
+			out[k++] = nb->msgs[j++];
+		} else {
+			ch->nnew++;
+			out[k++] = nb->msgs[j++];
+		}
+	}
+	reverse(ch->expunged + first, ch->nexpunged - first);
+	free(b->msgs);
+	b->msgs = out;
+	b->n = k;
+	b->uidnext = nb->uidnext;
+	b->highestmodseq = nb->highestmodseq;
+	free(nb->msgs);
+	nb->msgs = NULL;
+	nb->n = 0;
+}
+
+/* Without a scan: says and drops what earlier syncs kept as gone. */
+static void
+drop_gone(struct store_view *v, struct store_view_changes *ch)
+{
+	struct store_box *b = v->box;
+	size_t k = 0;
+
+	for (size_t i = 0; i < b->n; i++) {
+		if (b->msgs[i].gone) {
+			push(&ch->expunged, &ch->nexpunged, i);
+			msg_free(&b->msgs[i]);
+		} else {
+			b->msgs[k++] = b->msgs[i];
+		}
+	}
+	b->n = k;
+	reverse(ch->expunged, ch->nexpunged);
+}
+
+enum store_res
+store_view_sync(struct store_view *v, unsigned how,
+		struct store_view_changes *ch, char *err, size_t errsz)
+{
+	struct view_stamp now[VIEW_STAMPS + 1];
+	struct store_view_changes mine = {0};
+	struct store_box *nb;
+	bool keep = (how & STORE_SYNC_KEEP_EXPUNGED) != 0;
+	enum store_res r;
+
+	if (ch == NULL)
+		ch = &mine;
+	memset(ch, 0, sizeof(*ch));
+	if (!v->shared)
+		return STORE_OK; /* a POP3 view is a snapshot */
+	view_take_stamps(v, now);
+	if (stamps_unchanged(v->stamps, now)) {
+		if (!keep)
+			drop_gone(v, ch);
+		store_view_changes_free(&mine);
+		return STORE_OK;
+	}
+	r = view_scan(v, NULL, &nb, err, errsz);
+	if (r != STORE_OK)
+		return r;
+	if (nb->uidvalidity != v->box->uidvalidity) {
+		snprintf(err, errsz, "%s: UIDVALIDITY changed (the index was "
+			 "rebuilt)", v->dir);
+		store_box_free(&nb);
+		return STORE_PERM;
+	}
+	if (!keep) /* said now: the merge must not keep them again */
+		drop_gone(v, ch);
+	merge(v, nb, keep, ch);
+	store_box_free(&nb);
+	memcpy(v->stamps, now, sizeof(now));
+	store_view_changes_free(&mine);
+	return STORE_OK;
+}
+
+void
+store_view_changes_free(struct store_view_changes *ch)
+{
+	if (ch == NULL)
+		return;
+	free(ch->expunged);
+	free(ch->changed);
+	memset(ch, 0, sizeof(*ch));
+}
+
+bool
+store_view_find_uid(const struct store_view *v, uint32_t uid, size_t *pos_r)
+{
+	size_t lo = 0, hi = v->box->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		uint32_t u = v->box->msgs[mid].uid;
+
+		if (u == uid) {
+			*pos_r = mid;
+			return true;
+		}
+		if (u < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
 }
 
 void
@@ -91,19 +403,20 @@ store_view_msg(const struct store_view *v, size_t i, struct store_vmsg *out)
 	out->octets = m->octets;
 	out->date = m->date;
 	out->uidl = m->uidl;
+	out->keywords = m->keywords;
+	out->expunged = m->gone;
 }
 
 int
 store_view_reader_open(struct store_view *v, size_t i, struct store_reader *r)
 {
+	if (i < v->box->n && v->box->msgs[i].gone) {
+		memset(r, 0, sizeof(*r));
+		r->fd = -1;
+		errno = ENOENT;
+		return -1;
+	}
 	return store_reader_open(v->box, i, r);
-}
-
-enum store_res
-store_view_expunge(struct store_view *v, const bool *dele, char *err,
-		   size_t errsz)
-{
-	return store_box_expunge(v->box, dele, err, errsz);
 }
 
 void

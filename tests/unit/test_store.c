@@ -63,19 +63,6 @@ slurp(const char *path, size_t *len)
 	return p;
 }
 
-static struct store *
-open_store(enum mailbox_format f)
-{
-	char dir[300];
-	const char *err;
-	struct store *s;
-
-	snprintf(dir, sizeof(dir), "%s/mail", root);
-	s = store_new(f, dir, "host.example", &err);
-	assert_non_null(s);
-	return s;
-}
-
 static const char MSG[] = "Subject: t\n\nline 1\nFrom me\n>From you\n";
 
 static void

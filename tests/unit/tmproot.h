@@ -2,7 +2,7 @@
  * tmproot - the temporary directory of the unit tests that work on files:
  * setup() makes /tmp/owl-TMPROOT_NAME-XXXXXX as root for one cmocka test,
  * teardown() removes it; fault injection (store/fsops) is cleared around
- * each test.  Header-only: a test program defines TMPROOT_NAME and
+ * each test; open_store() opens a store there.  Header-only: a test program defines TMPROOT_NAME and
  * includes it once.
  */
 #ifndef OWL_TEST_TMPROOT_H
@@ -40,5 +40,24 @@ teardown(void **st)
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
 	return system(cmd) == 0 ? 0 : -1;
 }
+
+/*
+ * A store on root/mail named host.test, for the programs that include
+ * store/store.h before this header.
+ */
+#ifdef OWL_STORE_H
+static inline struct store *
+open_store(enum mailbox_format fmt)
+{
+	char mail[300];
+	const char *e;
+	struct store *s;
+
+	snprintf(mail, sizeof(mail), "%s/mail", root);
+	s = store_new(fmt, mail, "host.test", &e);
+	assert_non_null(s);
+	return s;
+}
+#endif
 
 #endif

@@ -1,0 +1,279 @@
+/*
+ * maildir_save - what a shared view (IMAP) writes into a Maildir besides
+ * delivery: a message's flags in its name, an appended message, and
+ * copies of messages into another folder.  Each is all or nothing and
+ * durable before it returns STORE_OK, the same way delivery is (see the
+ * state table in docs/MAILDIR.md): a file is written to tmp/, fsync'ed,
+ * linked or renamed into cur/, and cur/ fsync'ed; on a failure what was
+ * made visible is removed again.  The caller holds no lock for a save;
+ * the message gets its UID at the scan that follows, under the index lock
+ * (view_change.c).
+ *
+ * Names: TIME.M<usec>P<pid>Q<seq>.HOST,S=<octets>,W=<crlf size>:2,FLAGS,
+ * as delivery makes them; TIME is the internal date (an appended
+ * message's date, a copy's original), so that it survives a rebuild of
+ * the index.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../lib/buf.h"
+#include "fsops.h"
+#include "store_private.h"
+
+#define PATH_MAX_OWL 4096
+
+static const char flag_letters[] = "DFPRST";
+
+/* Makes sure dir/{tmp,new,cur} exist, durably if they were created. */
+int
+maildir_ensure(struct store *st, const char *dir)
+{
+	static const char *subs[] = {"tmp", "new", "cur"};
+	char path[PATH_MAX_OWL], parent[PATH_MAX_OWL];
+	struct stat sb;
+	char *slash;
+
+	bsnprintf(path, sizeof(path), "%s/new", dir);
+	if (stat(path, &sb) == 0)
+		return 0;
+	if (store_mkdirs(dir, st->mail_dir) == -1)
+		return -1;
+	for (size_t i = 0; i < 3; i++) {
+		bsnprintf(path, sizeof(path), "%s/%s", dir, subs[i]);
+		if (fsops_mkdir(path, 0700) == -1)
+			return -1;
+	}
+	/* make the new directory entries themselves durable */
+	if (fsops_fsync_dir(dir) == -1)
+		return -1;
+	bsnprintf(parent, sizeof(parent), "%s", dir);
+	while ((slash = strrchr(parent, '/')) != NULL &&
+	       strlen(parent) > strlen(st->mail_dir)) {
+		*slash = '\0';
+		if (fsops_fsync_dir(parent) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * The info "2,LETTERS" for flags, keeping the letters of old_info (the
+ * part after ":2,", or NULL) that are not system flags (another program's
+ * keyword letters), in ASCII order as Maildir wants.
+ */
+static void
+flags_info(unsigned flags, const char *old_info, char *out, size_t size)
+{
+	char letters[64];
+	size_t n = 0;
+
+	for (size_t i = 0; i < 6; i++)
+		if (flags & (1u << i))
+			letters[n++] = flag_letters[i];
+	for (; old_info != NULL && *old_info != '\0' && n < 60; old_info++)
+		if (strchr(flag_letters, *old_info) == NULL &&
+		    *old_info > ' ' && *old_info < 0x7f &&
+		    *old_info != '/' && memchr(letters, *old_info, n) == NULL)
+			letters[n++] = *old_info;
+	/* insertion sort: at most a few dozen letters */
+	for (size_t i = 1; i < n; i++)
+		for (size_t j = i; j > 0 && letters[j - 1] > letters[j]; j--) {
+			char t = letters[j];
+
+			letters[j] = letters[j - 1];
+			letters[j - 1] = t;
+		}
+	letters[n] = '\0';
+	snprintf(out, size, "2,%s", letters);
+}
+
+enum store_res
+maildir_set_flags(struct store_box *b, size_t i, unsigned flags, char *err,
+		  size_t errsz)
+{
+	struct store_msg *m = &b->msgs[i];
+	char info[80], name[400], from[4400], to[4400];
+	const char *colon = strchr(m->file, ':');
+	size_t base = colon ? (size_t)(colon - m->file) : strlen(m->file);
+
+	flags_info(flags, colon && strncmp(colon, ":2,", 3) == 0 ? colon + 3
+								 : NULL,
+		   info, sizeof(info));
+	if (bsnprintf(name, sizeof(name), "%.*s:%s", (int)base, m->file,
+		      info) == -1) {
+		snprintf(err, errsz, "%s: name too long", m->file);
+		return STORE_PERM;
+	}
+	if (strcmp(name, m->file) == 0)
+		return STORE_OK;
+	bsnprintf(from, sizeof(from), "%s/cur/%s", b->path, m->file);
+	bsnprintf(to, sizeof(to), "%s/cur/%s", b->path, name);
+	if (fsops_rename(from, to) == -1)
+		return store_sys_fail(err, errsz, "rename", from);
+	free(m->file);
+	m->file = xstrdup(name);
+	return STORE_OK;
+}
+
+/* Counts the CRLF size of len octets of the file fd. */
+static int
+add_crlf(void *arg, const char *p, size_t n)
+{
+	*(size_t *)arg += store_crlf_size(p, n);
+	return 0;
+}
+
+/* TIME.M<usec>P<pid>Q<seq>.HOST for a message of internal date sec. */
+static void
+save_base(struct store *st, unsigned long long sec, unsigned long long usec,
+	  char *out, size_t size)
+{
+	struct store_delivery d;
+
+	store_unique_name(st, &d); /* M P Q HOST unique; the time is ours */
+	snprintf(out, size, "%llu.M%lluP%s", sec, usec,
+		 strchr(d.name, 'P') + 1);
+}
+
+enum store_res
+maildir_append(struct store *st, const char *dir, const struct store_append_req *a,
+	       char *name_r, size_t namesz, char *err, size_t errsz)
+{
+	char base[200], info[80], tmp[4400], path[4400];
+	size_t crlf = 0;
+	time_t when = a->date ? a->date : time(NULL);
+	int fd;
+
+	if (maildir_ensure(st, dir) == -1)
+		return store_sys_fail(err, errsz, "mkdir", dir);
+	if (a->data != NULL)
+		crlf = store_crlf_size(a->data, a->len);
+	else if (fsops_read_pieces(a->fd, 0, a->len, add_crlf, &crlf) == -1)
+		return store_sys_fail(err, errsz, "read", "the message");
+	save_base(st, (unsigned long long)when, 0, base, sizeof(base));
+	flags_info(a->flags, NULL, info, sizeof(info));
+	if (bsnprintf(name_r, namesz, "%s,S=%zu,W=%zu:%s", base, a->len, crlf,
+		      info) == -1 ||
+	    bsnprintf(tmp, sizeof(tmp), "%s/tmp/%s", dir, base) == -1 ||
+	    bsnprintf(path, sizeof(path), "%s/cur/%s", dir, name_r) == -1) {
+		snprintf(err, errsz, "%s: path too long", dir);
+		return STORE_PERM;
+	}
+	fd = fsops_open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	if (fd == -1)
+		return store_sys_fail(err, errsz, "open", tmp);
+	if (fsops_write_text(fd, a->data, a->fd, a->len) == -1 ||
+	    fsops_fsync(fd) == -1) {
+		enum store_res r = store_sys_fail(err, errsz, "write", tmp);
+
+		close(fd);
+		unlink(tmp);
+		return r;
+	}
+	if (fsops_close(fd) == -1 || fsops_rename(tmp, path) == -1) {
+		enum store_res r = store_sys_fail(err, errsz, "rename", tmp);
+
+		unlink(tmp);
+		return r;
+	}
+	bsnprintf(tmp, sizeof(tmp), "%s/cur", dir);
+	if (fsops_fsync_dir(tmp) == -1) {
+		enum store_res r = store_sys_fail(err, errsz, "fsync", tmp);
+
+		unlink(path); /* not durable: not said to be saved */
+		return r;
+	}
+	return STORE_OK;
+}
+
+/* Links (or, across file systems, copies) from to to. */
+static int
+link_or_copy(const char *from, const char *to, const struct store_msg *m)
+{
+	int in, out, r;
+
+	if (fsops_link(from, to) == 0)
+		return 0;
+	if (errno != EXDEV && errno != EMLINK && errno != EPERM)
+		return -1;
+	if ((in = open(from, O_RDONLY | O_CLOEXEC)) == -1)
+		return -1;
+	out = fsops_open(to, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	if (out == -1) {
+		close(in);
+		return -1;
+	}
+	r = fsops_write_text(out, NULL, in, m->octets) == -1 ||
+	    fsops_fsync(out) == -1;
+	close(in);
+	if (fsops_close(out) == -1 || r) {
+		unlink(to);
+		return -1;
+	}
+	return 0;
+}
+
+/* The current name in cur/ of message i of b, into path. */
+static int
+current_path(struct store_box *b, size_t i, char *path, size_t size)
+{
+	struct store_reader r = {.fd = -1, .ops = b->st->ops};
+
+	/* the reader finds a message renamed meanwhile by its base */
+	bsnprintf(path, size, "%s/cur/%s", b->path, b->msgs[i].file);
+	if (access(path, F_OK) == 0)
+		return 0;
+	if (r.ops->reader_open(b, i, &r) == -1)
+		return -1;
+	r.ops->reader_close(&r);
+	bsnprintf(path, size, "%s/cur/%s", b->path, b->msgs[i].file);
+	return 0;
+}
+
+enum store_res
+maildir_copy(struct store_box *b, const size_t *pos, size_t n,
+	     const char *dir, char (*names_r)[STORE_NAME_MAX], char *err,
+	     size_t errsz)
+{
+	char base[200], info[80], from[4400], to[4400];
+	enum store_res r = STORE_OK;
+	size_t done;
+
+	if (maildir_ensure(b->st, dir) == -1)
+		return store_sys_fail(err, errsz, "mkdir", dir);
+	for (done = 0; done < n && r == STORE_OK; done++) {
+		const struct store_msg *m = &b->msgs[pos[done]];
+
+		save_base(b->st, m->sec, m->usec, base, sizeof(base));
+		flags_info(m->flags, NULL, info, sizeof(info));
+		bsnprintf(names_r[done], STORE_NAME_MAX, "%s,S=%zu,W=%zu:%s",
+			  base, m->octets, m->size, info);
+		bsnprintf(to, sizeof(to), "%s/cur/%s", dir, names_r[done]);
+		if (current_path(b, pos[done], from, sizeof(from)) == -1) {
+			snprintf(err, errsz, "message %u is gone",
+				 (unsigned)m->uid);
+			r = STORE_NOTFOUND;
+			break;
+		}
+		if (link_or_copy(from, to, m) == -1) {
+			r = store_sys_fail(err, errsz, "link", to);
+			break;
+		}
+	}
+	bsnprintf(from, sizeof(from), "%s/cur", dir);
+	if (r == STORE_OK && fsops_fsync_dir(from) == -1)
+		r = store_sys_fail(err, errsz, "fsync", from);
+	if (r != STORE_OK) /* all or nothing: take back what was linked */
+		for (size_t k = 0; k < done && k < n; k++) {
+			bsnprintf(to, sizeof(to), "%s/cur/%s", dir,
+				  names_r[k]);
+			unlink(to);
+		}
+	return r;
+}

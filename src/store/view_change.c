@@ -1,0 +1,588 @@
+/*
+ * view_change - what a shared view (IMAP) changes in its folder: flags
+ * and keywords (STORE), expunge, append and copy/move.  Each change is a
+ * scan of the folder under its index lock with an edit (store_private.h)
+ * that makes the change and updates the UID index before it is written,
+ * so another session, here or on another host, sees the change with its
+ * modseq at its next sync, and a crash leaves either the old state or the
+ * new one (docs/MAILDIR.md).  Appends and copies write their files first
+ * (maildir_save.c, durable before anything is said) and get their UIDs
+ * at that scan.
+ *
+ * Storing flags renames message files one by one before the index is
+ * written: if a rename fails part way, the messages renamed so far carry
+ * their new flags, and the next scan gives them new modseqs; nothing is
+ * lost, and the command fails.
+ */
+#include "store_private.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "../lib/buf.h"
+#include "uidlist.h"
+#include "view_private.h"
+
+/* --- keywords ------------------------------------------------------------ */
+
+struct kwset {
+	char *w[UIDLIST_KEYWORDS_MAX + 1];
+	size_t n;
+	bool over;		/* more than UIDLIST_KEYWORDS_MAX */
+};
+
+/* An IMAP atom usable as a keyword (RFC 9051 flag-keyword). */
+static bool
+keyword_valid(const char *w, size_t n)
+{
+	if (n == 0 || n > UIDLIST_KEYWORD_MAX || w[0] == '\\')
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)w[i];
+
+		if (c <= ' ' || c >= 0x7f || strchr("(){%*\"\\]", c))
+			return false;
+	}
+	return true;
+}
+
+static bool
+kwset_has(const struct kwset *k, const char *w, size_t n)
+{
+	for (size_t i = 0; i < k->n; i++)
+		if (strlen(k->w[i]) == n && strncasecmp(k->w[i], w, n) == 0)
+			return true;
+	return false;
+}
+
+static void
+kwset_add(struct kwset *k, const char *w, size_t n)
+{
+	if (kwset_has(k, w, n))
+		return;
+	if (k->n == UIDLIST_KEYWORDS_MAX) {
+		k->over = true;
+		return;
+	}
+	k->w[k->n++] = xstrndup(w, n);
+}
+
+static void
+kwset_free(struct kwset *k)
+{
+	for (size_t i = 0; i < k->n; i++)
+		free(k->w[i]);
+	k->n = 0;
+}
+
+/* Adds the words of text; -1 if one is not a valid keyword. */
+static int
+kwset_parse(struct kwset *k, const char *text)
+{
+	for (const char *p = text; p != NULL && *p != '\0';) {
+		size_t n;
+
+		p += strspn(p, " ");
+		n = strcspn(p, " ");
+		if (n == 0)
+			break;
+		if (!keyword_valid(p, n))
+			return -1;
+		kwset_add(k, p, n);
+		p += n;
+	}
+	return 0;
+}
+
+/* "kw kw ..." of k, or NULL if empty. */
+static char *
+kwset_text(const struct kwset *k)
+{
+	size_t len = 1;
+	char *s;
+
+	if (k->n == 0)
+		return NULL;
+	for (size_t i = 0; i < k->n; i++)
+		len += strlen(k->w[i]) + 1;
+	s = xmalloc(len);
+	s[0] = '\0';
+	for (size_t i = 0; i < k->n; i++) {
+		if (i > 0)
+			strcat(s, " ");
+		strcat(s, k->w[i]);
+	}
+	return s;
+}
+
+/* The keywords of cur after op with req; -1 (STORE_LIMIT) if too many. */
+static int
+apply_keywords(const char *cur, const struct kwset *req,
+	       enum store_flags_op op, char **out)
+{
+	struct kwset k = {0};
+	int r = 0;
+
+	if (op != STORE_FLAGS_REPLACE)
+		kwset_parse(&k, cur);
+	if (op == STORE_FLAGS_REMOVE) {
+		size_t j = 0;
+
+		for (size_t i = 0; i < k.n; i++) {
+			if (kwset_has(req, k.w[i], strlen(k.w[i])))
+				free(k.w[i]);
+			else
+				k.w[j++] = k.w[i];
+		}
+		k.n = j;
+	} else {
+		for (size_t i = 0; i < req->n; i++)
+			kwset_add(&k, req->w[i], strlen(req->w[i]));
+	}
+	if (k.over)
+		r = -1;
+	*out = r == 0 ? kwset_text(&k) : NULL;
+	kwset_free(&k);
+	return r;
+}
+
+static unsigned
+apply_flags(unsigned cur, const struct store_flags_req *req)
+{
+	switch (req->op) {
+	case STORE_FLAGS_ADD:
+		return cur | req->flags;
+	case STORE_FLAGS_REMOVE:
+		return cur & ~req->flags;
+	case STORE_FLAGS_REPLACE:
+	default:
+		return req->flags;
+	}
+}
+
+/* --- storing flags ------------------------------------------------------- */
+
+/* The messages of a store by UID, with what each is to become. */
+struct flag_target {
+	uint32_t uid;
+	size_t k;		/* its index in the caller's pos[] */
+	unsigned flags;
+	char *keywords;
+	bool modified;		/* UNCHANGEDSINCE failed */
+	bool found;
+};
+
+struct flag_store {
+	const struct store_flags_req *req;
+	struct kwset kw;
+	struct flag_target *t;
+	size_t n;
+};
+
+static int
+cmp_target(const void *a, const void *b)
+{
+	const struct flag_target *x = a, *y = b;
+
+	return (x->uid > y->uid) - (x->uid < y->uid);
+}
+
+static struct flag_target *
+find_target(struct flag_store *fs, uint32_t uid)
+{
+	struct flag_target key = {.uid = uid};
+
+	return bsearch(&key, fs->t, fs->n, sizeof(*fs->t), cmp_target);
+}
+
+/* Works out each message's new state; STORE_LIMIT before any rename. */
+static enum store_res
+plan_flags(struct store_box *b, struct uidlist *ul, struct flag_store *fs,
+	   char *err, size_t errsz)
+{
+	for (size_t i = 0; i < b->n; i++) {
+		struct flag_target *t = find_target(fs, b->msgs[i].uid);
+		struct uidlist_rec *rec;
+
+		if (t == NULL || (rec = uidlist_find(ul, t->uid)) == NULL)
+			continue;
+		t->found = true;
+		if (fs->req->unchangedsince != 0 &&
+		    rec->modseq > fs->req->unchangedsince) {
+			t->modified = true;
+			continue;
+		}
+		t->flags = apply_flags(rec->flags, fs->req);
+		if (apply_keywords(rec->keywords, &fs->kw, fs->req->op,
+				   &t->keywords) == -1) {
+			snprintf(err, errsz, "more than %d keywords on a "
+				 "message", UIDLIST_KEYWORDS_MAX);
+			return STORE_LIMIT;
+		}
+	}
+	return STORE_OK;
+}
+
+static enum store_res
+edit_flags(struct store_box *b, struct uidlist *ul, void *arg, bool *changed,
+	   char *err, size_t errsz)
+{
+	struct flag_store *fs = arg;
+	enum store_res r = plan_flags(b, ul, fs, err, errsz);
+
+	for (size_t i = 0; r == STORE_OK && i < b->n; i++) {
+		struct flag_target *t = find_target(fs, b->msgs[i].uid);
+		struct uidlist_rec *rec;
+		const char *kw;
+
+		if (t == NULL || !t->found || t->modified ||
+		    (rec = uidlist_find(ul, t->uid)) == NULL)
+			continue;
+		kw = rec->keywords ? rec->keywords : "";
+		if (t->flags == rec->flags &&
+		    strcmp(kw, t->keywords ? t->keywords : "") == 0)
+			continue; /* nothing to change: no new modseq */
+		if (t->flags != rec->flags)
+			r = b->st->ops->set_flags(b, i, t->flags, err, errsz);
+		if (r != STORE_OK)
+			break;
+		rec->flags = t->flags;
+		uidlist_set_keywords(ul, rec, t->keywords);
+		rec->modseq = uidlist_next_modseq(ul);
+		*changed = true;
+	}
+	return r;
+}
+
+/* Shows the state of the stored messages in the view (from nb). */
+static void
+show_stored(struct store_view *v, struct store_box *nb,
+	    const struct flag_store *fs)
+{
+	for (size_t k = 0; k < fs->n; k++) {
+		struct store_msg *m;
+		size_t i, j;
+
+		if (!store_view_find_uid(v, fs->t[k].uid, &i) ||
+		    v->box->msgs[i].gone)
+			continue;
+		m = &v->box->msgs[i];
+		for (j = 0; j < nb->n && nb->msgs[j].uid != m->uid; j++)
+			;
+		if (j == nb->n)
+			continue;
+		m->flags = nb->msgs[j].flags;
+		m->modseq = nb->msgs[j].modseq;
+		free(m->keywords);
+		m->keywords = nb->msgs[j].keywords ?
+			      xstrdup(nb->msgs[j].keywords) : NULL;
+		free(m->file);
+		m->file = xstrdup(nb->msgs[j].file);
+	}
+}
+
+enum store_res
+store_view_store(struct store_view *v, const size_t *pos, size_t n,
+		 const struct store_flags_req *req, bool *modified, char *err,
+		 size_t errsz)
+{
+	struct flag_store fs = {.req = req};
+	struct store_box_edit edit = {edit_flags, &fs};
+	struct store_box *nb = NULL;
+	enum store_res r;
+
+	if (!v->shared) {
+		snprintf(err, errsz, "a POP3 view keeps no flags");
+		return STORE_PERM;
+	}
+	if (kwset_parse(&fs.kw, req->keywords) == -1 || fs.kw.over) {
+		kwset_free(&fs.kw);
+		snprintf(err, errsz, fs.kw.over ? "too many keywords"
+						: "invalid keyword");
+		return fs.kw.over ? STORE_LIMIT : STORE_PERM;
+	}
+	fs.t = xcalloc(n + 1, sizeof(*fs.t));
+	for (size_t k = 0; k < n; k++) {
+		if (v->box->msgs[pos[k]].gone)
+			continue;
+		fs.t[fs.n].uid = v->box->msgs[pos[k]].uid;
+		fs.t[fs.n++].k = k;
+	}
+	qsort(fs.t, fs.n, sizeof(*fs.t), cmp_target);
+	r = view_scan(v, &edit, &nb, err, errsz);
+	if (r == STORE_OK)
+		show_stored(v, nb, &fs);
+	for (size_t x = 0; x < fs.n; x++) {
+		if (modified != NULL)
+			modified[fs.t[x].k] = fs.t[x].modified;
+		free(fs.t[x].keywords);
+	}
+	store_box_free(&nb);
+	kwset_free(&fs.kw);
+	free(fs.t);
+	return r;
+}
+
+/* --- expunge ------------------------------------------------------------- */
+
+struct expunge_by_uid {
+	uint32_t *uids;		/* ascending */
+	size_t n;
+};
+
+static int
+cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+static enum store_res
+edit_expunge(struct store_box *b, struct uidlist *ul, void *arg,
+	     bool *changed, char *err, size_t errsz)
+{
+	struct expunge_by_uid *e = arg;
+	bool *dele = xcalloc(b->n + 1, sizeof(*dele));
+	bool any = false;
+	enum store_res r = STORE_OK;
+
+	(void)ul; /* the next scan drops the records of the removed files */
+	(void)changed;
+	for (size_t i = 0; i < b->n; i++) {
+		uint32_t u = b->msgs[i].uid;
+
+		dele[i] = u != 0 && bsearch(&u, e->uids, e->n, sizeof(u),
+					    cmp_u32) != NULL;
+		any |= dele[i];
+	}
+	if (any)
+		r = b->st->ops->box_expunge(b, dele, err, errsz);
+	free(dele);
+	return r;
+}
+
+enum store_res
+store_view_expunge_shared(struct store_view *v, const bool *dele, char *err,
+			  size_t errsz)
+{
+	struct expunge_by_uid e = {0};
+	struct store_box_edit edit = {edit_expunge, &e};
+	struct store_box *nb = NULL;
+	enum store_res r;
+
+	e.uids = xcalloc(v->box->n + 1, sizeof(*e.uids));
+	for (size_t i = 0; i < v->box->n; i++)
+		if (dele[i] && !v->box->msgs[i].gone)
+			e.uids[e.n++] = v->box->msgs[i].uid;
+	if (e.n == 0) {
+		free(e.uids);
+		return STORE_OK;
+	}
+	qsort(e.uids, e.n, sizeof(*e.uids), cmp_u32);
+	r = view_scan(v, &edit, &nb, err, errsz);
+	store_box_free(&nb);
+	free(e.uids);
+	return r;
+}
+
+enum store_res
+store_view_expunge(struct store_view *v, const bool *dele, char *err,
+		   size_t errsz)
+{
+	if (v->shared)
+		return store_view_expunge_shared(v, dele, err, errsz);
+	return store_box_expunge(v->box, dele, err, errsz);
+}
+
+/* --- append and copy ----------------------------------------------------- */
+
+/* Saved files by name, to find them in the scan that gives them UIDs. */
+struct saved {
+	char (*names)[STORE_NAME_MAX];
+	char **keywords;	/* of names[k], or NULL */
+	uint32_t *uids;		/* out */
+	size_t n;
+	size_t *order;		/* k's in the order of names[k] */
+	uint32_t uidvalidity;	/* out */
+};
+
+static int
+cmp_saved(const void *a, const void *b, void *arg)
+{
+	const struct saved *sv = arg;
+
+	return strcmp(sv->names[*(const size_t *)a],
+		      sv->names[*(const size_t *)b]);
+}
+
+/* The k of names[k] == name, by bisecting sv->order; -1 if none. */
+static ssize_t
+find_saved(const struct saved *sv, const char *name)
+{
+	size_t lo = 0, hi = sv->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(name, sv->names[sv->order[mid]]);
+
+		if (c == 0)
+			return (ssize_t)sv->order[mid];
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return -1;
+}
+
+static enum store_res
+edit_saved(struct store_box *b, struct uidlist *ul, void *arg, bool *changed,
+	   char *err, size_t errsz)
+{
+	struct saved *sv = arg;
+
+	(void)err;
+	(void)errsz;
+	sv->uidvalidity = ul->uidvalidity;
+	for (size_t i = 0; i < b->n; i++) {
+		struct uidlist_rec *rec;
+		ssize_t k = find_saved(sv, b->msgs[i].file);
+
+		if (k == -1)
+			continue;
+		sv->uids[k] = b->msgs[i].uid;
+		if (sv->keywords[k] == NULL ||
+		    (rec = uidlist_find(ul, b->msgs[i].uid)) == NULL)
+			continue;
+		uidlist_set_keywords(ul, rec, sv->keywords[k]);
+		rec->modseq = uidlist_next_modseq(ul);
+		*changed = true;
+	}
+	return STORE_OK;
+}
+
+/* Scans the folder at dir, giving the saved files UIDs and keywords. */
+static enum store_res
+number_saved(struct store *st, const char *dir, struct saved *sv, char *err,
+	     size_t errsz)
+{
+	struct store_box_edit edit = {edit_saved, sv};
+	struct store_box *nb = NULL;
+	enum store_res r;
+
+	sv->order = xcalloc(sv->n + 1, sizeof(*sv->order));
+	for (size_t k = 0; k < sv->n; k++)
+		sv->order[k] = k;
+	qsort_r(sv->order, sv->n, sizeof(*sv->order), cmp_saved, sv);
+	r = store_box_open_path(st, dir, false, &edit, &nb, err, errsz);
+	store_box_free(&nb);
+	free(sv->order);
+	sv->order = NULL;
+	for (size_t k = 0; r == STORE_OK && k < sv->n; k++)
+		if (sv->uids[k] == 0) { /* taken by another program at once */
+			snprintf(err, errsz, "%s: a saved message vanished",
+				 dir);
+			r = STORE_TEMP;
+		}
+	return r;
+}
+
+/* The normal form of keywords ("kw kw", deduplicated), or NULL. */
+static enum store_res
+norm_keywords(const char *text, char **out, char *err, size_t errsz)
+{
+	struct kwset k = {0};
+
+	*out = NULL;
+	if (kwset_parse(&k, text) == -1 || k.over) {
+		snprintf(err, errsz, k.over ? "too many keywords"
+					    : "invalid keyword");
+		kwset_free(&k);
+		return k.over ? STORE_LIMIT : STORE_PERM;
+	}
+	*out = kwset_text(&k);
+	kwset_free(&k);
+	return STORE_OK;
+}
+
+enum store_res
+store_append(struct store *st, const char *user, const char *folder,
+	     struct store_append_req *a, char *err, size_t errsz)
+{
+	char dir[4096], name[STORE_NAME_MAX];
+	char *kw = NULL;
+	struct saved sv = {.names = &name, .keywords = &kw, .uids = &a->uid,
+			   .n = 1};
+	enum store_res r;
+
+	a->uid = a->uidvalidity = 0;
+	if (st->ops->append == NULL) {
+		snprintf(err, errsz, "IMAP needs mailbox.format = maildir");
+		return STORE_PERM;
+	}
+	if (view_folder_dir(st, user, folder, dir, sizeof(dir)) == -1) {
+		snprintf(err, errsz, "%s: %s", folder, errno == ENOENT ?
+			 "no such folder" : "invalid folder name");
+		return errno == ENOENT ? STORE_NOTFOUND : STORE_PERM;
+	}
+	r = norm_keywords(a->keywords, &kw, err, errsz);
+	if (r == STORE_OK)
+		r = st->ops->append(st, dir, a, name, sizeof(name), err,
+				    errsz);
+	if (r == STORE_OK)
+		r = number_saved(st, dir, &sv, err, errsz);
+	a->uidvalidity = sv.uidvalidity;
+	free(kw);
+	return r;
+}
+
+enum store_res
+store_view_copy(struct store_view *v, const size_t *pos, size_t n,
+		const char *folder, bool move, uint32_t *uids_r,
+		uint32_t *uidvalidity_r, char *err, size_t errsz)
+{
+	char dir[4096];
+	struct saved sv = {.uids = uids_r, .n = n};
+	enum store_res r;
+
+	*uidvalidity_r = 0;
+	memset(uids_r, 0, n * sizeof(*uids_r));
+	if (!v->shared) {
+		snprintf(err, errsz, "a POP3 view copies nothing");
+		return STORE_PERM;
+	}
+	for (size_t k = 0; k < n; k++)
+		if (v->box->msgs[pos[k]].gone) {
+			snprintf(err, errsz, "message %u was expunged",
+				 (unsigned)v->box->msgs[pos[k]].uid);
+			return STORE_NOTFOUND;
+		}
+	if (view_folder_dir(v->st, v->user, folder, dir, sizeof(dir)) == -1) {
+		snprintf(err, errsz, "%s: no such folder", folder);
+		return STORE_NOTFOUND;
+	}
+	sv.names = xcalloc(n + 1, sizeof(*sv.names));
+	sv.keywords = xcalloc(n + 1, sizeof(*sv.keywords));
+	for (size_t k = 0; k < n; k++)
+		sv.keywords[k] = v->box->msgs[pos[k]].keywords;
+	r = v->st->ops->copy(v->box, pos, n, dir, sv.names, err, errsz);
+	if (r == STORE_OK)
+		r = number_saved(v->st, dir, &sv, err, errsz);
+	*uidvalidity_r = sv.uidvalidity;
+	if (r == STORE_OK && move) {
+		bool *dele = xcalloc(v->box->n + 1, sizeof(*dele));
+
+		for (size_t k = 0; k < n; k++)
+			dele[pos[k]] = true;
+		r = store_view_expunge_shared(v, dele, err, errsz);
+		free(dele);
+	}
+	free(sv.names);
+	free(sv.keywords);
+	return r;
+}

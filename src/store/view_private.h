@@ -1,0 +1,40 @@
+/*
+ * view_private - what view.c and view_change.c share: the view itself and
+ * the scan and folder helpers the changes use.
+ */
+#ifndef OWL_VIEW_PRIVATE_H
+#define OWL_VIEW_PRIVATE_H
+
+#include <time.h>
+
+#include "store_private.h"
+
+#define VIEW_STAMPS 3		/* new/, cur/, the index */
+
+struct view_stamp {
+	struct timespec mtime;
+	ino_t ino;
+	off_t size;
+};
+
+struct store_view {
+	struct store *st;
+	struct store_box *box;	/* the messages the session knows */
+	bool shared;		/* IMAP: synced, changed; else a snapshot */
+	char dir[4096];		/* the folder's directory */
+	char user[256];		/* whose (shared views) */
+	/* at the last scan; [VIEW_STAMPS].mtime: when they were taken */
+	struct view_stamp stamps[VIEW_STAMPS + 1];
+};
+
+/* The directory of user's folder; -1 with errno (ENOENT: no such). */
+int view_folder_dir(struct store *st, const char *user, const char *folder,
+		    char *out, size_t size);
+/* Scans v's folder under the index lock, running edit: *bp in UID order,
+ * only messages with a UID. */
+enum store_res view_scan(struct store_view *v,
+			 const struct store_box_edit *edit,
+			 struct store_box **bp, char *err, size_t errsz);
+void view_take_stamps(struct store_view *v, struct view_stamp *out);
+
+#endif
