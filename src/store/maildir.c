@@ -257,7 +257,13 @@ stat_size(const char *path)
 {
 	struct stat sb;
 
-	return stat(path, &sb) == 0 ? (long long)sb.st_size : -1;
+	if (stat(path, &sb) == -1)
+		return -1;
+	if (!S_ISREG(sb.st_mode)) {
+		errno = EISDIR; /* not a message */
+		return -1;
+	}
+	return (long long)sb.st_size;
 }
 
 /* The delivery time of a Maildir name: TIME[.M<usec>...], or 0s. */
@@ -435,8 +441,19 @@ maildir_box_open(struct store_box *b, bool nodir,
 				w = count_crlf_size(path, &o);
 			else
 				o = stat_size(path);
-			if (w == -1 || o == -1)
-				continue; /* gone or unreadable: skip it */
+			if (w == -1 || o == -1) {
+				/* unreadable now: stat's size, so that it
+				 * keeps its UID; gone: skip it */
+				if ((o = stat_size(path)) == -1 &&
+				    (errno == ENOENT || errno == EISDIR))
+					continue;
+				if (o == -1) {
+					closedir(dp);
+					return store_sys_fail(err, errsz,
+							      "stat", path);
+				}
+				w = o;
+			}
 		}
 		m->size = (size_t)w;
 		m->octets = (size_t)o;

@@ -574,6 +574,28 @@ mbox_parse(struct store_box *b, const char *data, size_t len, size_t chunk)
 	parse_end(&p, (off_t)len);
 }
 
+/*
+ * Closes the snapshot's descriptor under the dot-lock: closing any
+ * descriptor of a file drops every fcntl lock this process holds on it,
+ * so a delivery thread of ours holding the file's fcntl lock must not be
+ * running then; it holds the dot-lock for all of its write.
+ */
+static void
+mbox_box_close(struct store_box *b)
+{
+	char lock[4200];
+	bool locked;
+
+	if (b->fd == -1)
+		return;
+	bsnprintf(lock, sizeof(lock), "%s.lock", b->path);
+	locked = dotlock(lock) == 0;
+	close(b->fd);
+	b->fd = -1;
+	if (locked)
+		unlink(lock);
+}
+
 static enum store_res
 mbox_box_open(struct store_box *b, bool nodir,
 	      const struct store_box_edit *edit, char *err, size_t errsz)
@@ -879,6 +901,7 @@ const struct store_ops store_mbox_ops = {
 	.suffix = ".mbox",
 	.deliver = mbox_deliver_batch,
 	.box_open = mbox_box_open,
+	.box_close = mbox_box_close,
 	.reader_open = mbox_reader_open,
 	.reader_read = mbox_reader_read,
 	.reader_close = mbox_reader_close,

@@ -159,7 +159,9 @@ store_box_free(struct store_box **bp)
 	if (b == NULL)
 		return;
 	store_box_free_msgs(b);
-	if (b->fd != -1)
+	if (b->st->ops->box_close != NULL)
+		b->st->ops->box_close(b);
+	else if (b->fd != -1)
 		close(b->fd);
 	if (b->session)
 		store_unlock_session(b->st, b->path);

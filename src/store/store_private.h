@@ -53,6 +53,8 @@ struct store_ops {
 	enum store_res (*box_open)(struct store_box *b, bool nodir,
 				   const struct store_box_edit *edit,
 				   char *err, size_t errsz);
+	/* Lets go of what box_open kept open (b->fd); NULL: close(b->fd). */
+	void (*box_close)(struct store_box *b);
 	/* Opens message i (< b->n) for reading; -1 with errno. */
 	int (*reader_open)(struct store_box *b, size_t i,
 			   struct store_reader *r);
