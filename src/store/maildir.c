@@ -189,47 +189,6 @@ maildir_deliver(struct store *st, struct store_delivery **batch, size_t n)
 	free(ps);
 }
 
-/* The uidl for a Maildir name: its base, or a hash of it. */
-static void
-maildir_uidl(const char *name, char *out)
-{
-	size_t n = strcspn(name, ",:");
-	bool ok = n > 0 && n <= 70;
-
-	for (size_t i = 0; ok && i < n; i++)
-		ok = name[i] > ' ' && name[i] < 0x7f;
-	if (ok) {
-		memcpy(out, name, n);
-		out[n] = '\0';
-	} else {
-		snprintf(out, 72, "h%016llx",
-			 store_hash(STORE_HASH_INIT, name, n));
-	}
-}
-
-/* The value of ",X=" in the base name, or -1. */
-static long long
-name_field(const char *name, char x)
-{
-	size_t base = strcspn(name, ":");
-
-	for (const char *p = name; (p = strchr(p, ',')) != NULL &&
-				   (size_t)(p - name) < base;
-	     p++) {
-		char *end;
-		long long v;
-
-		if (p[1] != x || p[2] != '=')
-			continue;
-		errno = 0;
-		v = strtoll(p + 3, &end, 10);
-		if (errno == 0 && end != p + 3 && v >= 0 &&
-		    (*end == ',' || *end == ':' || *end == '\0'))
-			return v;
-	}
-	return -1;
-}
-
 /* A file without W=: its size with CRLF line ends (and *octets, its
  * size), by reading it. */
 static long long
@@ -266,24 +225,51 @@ stat_size(const char *path)
 	return (long long)sb.st_size;
 }
 
-/* The delivery time of a Maildir name: TIME[.M<usec>...], or 0s. */
-static void
-name_time(const char *name, unsigned long long *sec, unsigned long long *usec)
-{
-	char *end;
+/* A file of cur/ as the scan lists it, before it is in the box. */
+struct listed {
+	size_t name;		/* offset in the listing's text */
+	unsigned long long sec, usec; /* arrival time from the name */
+	long long size, octets;	/* foreign files: read or stat'ed; else -1 */
+};
 
-	*sec = strtoull(name, &end, 10);
-	*usec = 0;
-	if (end[0] == '.' && end[1] == 'M')
-		*usec = strtoull(end + 2, NULL, 10);
+struct listing {
+	struct listed *e;
+	size_t n, cap;
+	char *text;		/* the names, NUL-terminated, one after another */
+	size_t len, tcap;
+};
+
+static void
+listing_add(struct listing *l, const char *name, long long size,
+	    long long octets)
+{
+	size_t n = strlen(name) + 1;
+	struct listed *e;
+
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 1024;
+		l->e = xrealloc(l->e, l->cap * sizeof(*l->e));
+	}
+	if (l->len + n > l->tcap) {
+		l->tcap = l->tcap ? l->tcap * 2 : 65536;
+		while (l->len + n > l->tcap)
+			l->tcap *= 2;
+		l->text = xrealloc(l->text, l->tcap);
+	}
+	e = &l->e[l->n++];
+	e->name = l->len;
+	memcpy(l->text + l->len, name, n);
+	l->len += n;
+	maildir_name_time(name, &e->sec, &e->usec);
+	e->size = size;
+	e->octets = octets;
 }
 
-long long
-maildir_name_info(const char *name, struct store_msg *m)
+static void
+listing_free(struct listing *l)
 {
-	name_time(name, &m->sec, &m->usec);
-	maildir_uidl(name, m->uidl);
-	return name_field(name, 'W');
+	free(l->e);
+	free(l->text);
 }
 
 /* Arrival order: the time and microseconds in the names, numerically
@@ -291,15 +277,16 @@ maildir_name_info(const char *name, struct store_msg *m)
  * that was a quarter of LIST's time on 10,000 messages), then the names
  * themselves. */
 static int
-cmp_msg_name(const void *a, const void *b)
+cmp_listed(const void *a, const void *b, void *arg)
 {
-	const struct store_msg *x = a, *y = b;
+	const struct listed *x = a, *y = b;
+	const char *text = arg;
 
 	if (x->sec != y->sec)
 		return x->sec < y->sec ? -1 : 1;
 	if (x->usec != y->usec)
 		return x->usec < y->usec ? -1 : 1;
-	return strcmp(x->file, y->file);
+	return strcmp(text + x->name, text + y->name);
 }
 
 /* Moves new/ into cur/; a message gone meanwhile is skipped. */
@@ -351,28 +338,23 @@ run_box_edit(struct uidlist *ul, struct uidlist_file *files, size_t n,
 
 	for (size_t i = 0; i < n; i++) {
 		c->b->msgs[i].uid = files[i].uid;
-		c->b->msgs[i].modseq = files[i].modseq;
-		c->b->msgs[i].flags = files[i].flags;
+		box_set_modseq(c->b, i, files[i].modseq);
+		c->b->msgs[i].flags = (uint8_t)files[i].flags;
 	}
 	return c->edit->fn(c->b, ul, c->edit->arg, changed, err, errsz);
 }
 
 /* Gives each message of the box its UID, flags and keywords from the
- * index, after edit (NULL: none) changed it. */
+ * index, after edit (NULL: none) changed it; files[i] is message i. */
 static enum store_res
-sync_index(struct store_box *b, const struct store_box_edit *edit,
-	   char *err, size_t errsz)
+sync_index(struct store_box *b, struct uidlist_file *files,
+	   const struct store_box_edit *edit, char *err, size_t errsz)
 {
-	struct uidlist_file *files = xcalloc(b->n + 1, sizeof(*files));
 	struct box_edit_call call = {b, edit};
 	struct index_edit ie = {run_box_edit, &call};
 	struct index_state state = {0};
 	enum store_res r;
 
-	for (size_t i = 0; i < b->n; i++) {
-		files[i].name = b->msgs[i].file;
-		files[i].baselen = strcspn(b->msgs[i].file, ":");
-	}
 	r = maildir_index_sync(b->path, files, b->n, edit ? &ie : NULL,
 			       &state, err, errsz);
 	b->uidvalidity = state.uidvalidity;
@@ -381,26 +363,114 @@ sync_index(struct store_box *b, const struct store_box_edit *edit,
 	for (size_t i = 0; i < b->n; i++) {
 		if (r == STORE_OK) {
 			b->msgs[i].uid = files[i].uid;
-			b->msgs[i].modseq = files[i].modseq;
-			b->msgs[i].flags = files[i].flags;
-			b->msgs[i].keywords = files[i].keywords;
-		} else {
-			free(files[i].keywords);
+			box_set_modseq(b, i, files[i].modseq);
+			b->msgs[i].flags = (uint8_t)files[i].flags;
+			box_set_keywords(b, i, files[i].keywords);
+		}
+		free(files[i].keywords);
+	}
+	return r;
+}
+
+/*
+ * One file of cur/ into the listing: its sizes from its name, or for a
+ * file another program wrote, from the file (read, or stat'ed if it is
+ * unreadable now, so that it keeps its UID).  A file gone meanwhile, or
+ * not a regular file, is left out; -1 (errno) if it cannot be stat'ed.
+ */
+static int
+list_file(struct listing *l, const char *dir, const char *name)
+{
+	char path[4400];
+	long long w, o;
+
+	w = maildir_name_sizes(name, &o);
+	if (w != -1 && o != -1) {
+		listing_add(l, name, -1, -1);
+		return 0;
+	}
+	bsnprintf(path, sizeof(path), "%s/cur/%s", dir, name);
+	if (w == -1)
+		w = count_crlf_size(path, &o);
+	else
+		o = stat_size(path);
+	if (w == -1 || o == -1) {
+		if ((o = stat_size(path)) == -1)
+			return errno == ENOENT || errno == EISDIR ? 0 : -1;
+		w = o;
+	}
+	listing_add(l, name, w, o);
+	return 0;
+}
+
+/* Lists cur/ into l; STORE_OK and *nocur if there is no cur/. */
+static enum store_res
+list_cur(const char *dir, struct listing *l, bool *nocur, char *err,
+	 size_t errsz)
+{
+	char path[4400];
+	struct dirent *de;
+	DIR *dp;
+
+	*nocur = false;
+	bsnprintf(path, sizeof(path), "%s/cur", dir);
+	if ((dp = opendir(path)) == NULL) {
+		*nocur = errno == ENOENT;
+		if (*nocur)
+			return STORE_OK; /* no mail yet */
+		return store_sys_fail(err, errsz, "opendir", path);
+	}
+	while ((de = readdir(dp)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (list_file(l, dir, de->d_name) == -1) {
+			enum store_res r = store_sys_fail(err, errsz, "stat",
+							  de->d_name);
+
+			closedir(dp);
+			return r;
 		}
 	}
-	free(files);
-	return r;
+	closedir(dp);
+	return STORE_OK;
+}
+
+/* The listing, in delivery order, into the box and the sync's files. */
+static struct uidlist_file *
+fill_box(struct store_box *b, struct listing *l)
+{
+	struct uidlist_file *files = xcalloc(l->n + 1, sizeof(*files));
+
+	/* names start with the delivery time */
+	if (l->n > 1)
+		qsort_r(l->e, l->n, sizeof(*l->e), cmp_listed, l->text);
+	b->msgs = xmalloc((l->n + 1) * sizeof(*b->msgs));
+	b->cap = l->n + 1;
+	for (size_t i = 0; i < l->n; i++) {
+		const char *name = l->text + l->e[i].name;
+		size_t k = box_add(b);
+
+		box_set_name(b, k, name);
+		if (l->e[i].size != -1) {
+			struct store_aux *a = box_aux(b, k);
+
+			a->size = (uint64_t)l->e[i].size;
+			a->octets = (uint64_t)l->e[i].octets;
+			a->has |= AUX_SIZES;
+		}
+		files[k].name = name;
+		files[k].baselen = strcspn(name, ":");
+	}
+	return files;
 }
 
 static enum store_res
 maildir_box_open(struct store_box *b, bool nodir,
 		 const struct store_box_edit *edit, char *err, size_t errsz)
 {
-	char path[4400];
-	struct dirent *de;
-	size_t cap = 0;
-	DIR *dp;
-	bool rolled;
+	struct listing l = {0};
+	struct uidlist_file *files;
+	bool rolled, nocur;
 	enum store_res r;
 
 	if (nodir)
@@ -413,99 +483,32 @@ maildir_box_open(struct store_box *b, bool nodir,
 		snprintf(err, errsz, "%s/new: %s", b->path, strerror(errno));
 		return STORE_TEMP;
 	}
-	bsnprintf(path, sizeof(path), "%s/cur", b->path);
-	if ((dp = opendir(path)) == NULL) {
-		if (errno == ENOENT)
-			return STORE_OK; /* no mail yet */
-		snprintf(err, errsz, "%s: %s", path, strerror(errno));
-		return STORE_TEMP;
+	r = list_cur(b->path, &l, &nocur, err, errsz);
+	if (r != STORE_OK || nocur) {
+		listing_free(&l);
+		return r;
 	}
-	while ((de = readdir(dp)) != NULL) {
-		struct store_msg *m;
-		long long w, o;
-
-		if (de->d_name[0] == '.')
-			continue;
-		if (b->n == cap) {
-			cap = cap ? cap * 2 : 64;
-			b->msgs = xrealloc(b->msgs, cap * sizeof(*b->msgs));
-		}
-		m = &b->msgs[b->n];
-		memset(m, 0, sizeof(*m));
-		w = maildir_name_info(de->d_name, m);
-		o = name_field(de->d_name, 'S');
-		if (w == -1 || o == -1) { /* not ours: ask the file */
-			bsnprintf(path, sizeof(path), "%s/cur/%s", b->path,
-				  de->d_name);
-			if (w == -1)
-				w = count_crlf_size(path, &o);
-			else
-				o = stat_size(path);
-			if (w == -1 || o == -1) {
-				/* unreadable now: stat's size, so that it
-				 * keeps its UID; gone: skip it */
-				if ((o = stat_size(path)) == -1 &&
-				    (errno == ENOENT || errno == EISDIR))
-					continue;
-				if (o == -1) {
-					closedir(dp);
-					return store_sys_fail(err, errsz,
-							      "stat", path);
-				}
-				w = o;
-			}
-		}
-		m->size = (size_t)w;
-		m->octets = (size_t)o;
-		m->file = xstrdup(de->d_name);
-		m->date = (time_t)m->sec;
-		b->n++;
-	}
-	closedir(dp);
-	/* names start with the delivery time */
-	if (b->n > 0)
-		qsort(b->msgs, b->n, sizeof(*b->msgs), cmp_msg_name);
-	return sync_index(b, edit, err, errsz);
-}
-
-/*
- * The current name in cur/ of a message whose name was m->file: the same
- * base with other flags if another program renamed it.  -1 if gone.
- */
-static int
-maildir_find(struct store_box *b, struct store_msg *m, char *out,
-	     size_t size)
-{
-	size_t base = strcspn(m->file, ":");
-	struct dirent *de;
-	DIR *dp;
-	int r = -1;
-
-	bsnprintf(out, size, "%s/cur", b->path);
-	if ((dp = opendir(out)) == NULL)
-		return -1;
-	while ((de = readdir(dp)) != NULL) {
-		if (strncmp(de->d_name, m->file, base) == 0 &&
-		    (de->d_name[base] == ':' || de->d_name[base] == '\0')) {
-			r = bsnprintf(out, size, "%s/cur/%s", b->path,
-				      de->d_name) == -1 ? -1 : 0;
-			break;
-		}
-	}
-	closedir(dp);
+	files = fill_box(b, &l);
+	r = sync_index(b, files, edit, err, errsz);
+	free(files);
+	listing_free(&l);
 	return r;
 }
 
 static int
 maildir_reader_open(struct store_box *b, size_t i, struct store_reader *r)
 {
-	char path[4400];
+	char path[4400], file[STORE_NAME_MAX * 2];
 	struct stat sb;
 
-	bsnprintf(path, sizeof(path), "%s/cur/%s", b->path, b->msgs[i].file);
+	if (store_box_file(b, i, file, sizeof(file)) == -1) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	bsnprintf(path, sizeof(path), "%s/cur/%s", b->path, file);
 	r->fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (r->fd == -1 && errno == ENOENT &&
-	    maildir_find(b, &b->msgs[i], path, sizeof(path)) == 0)
+	    maildir_find(b, file, path, sizeof(path)) == 0)
 		r->fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (r->fd == -1)
 		return -1;

@@ -123,27 +123,62 @@ base_len(const char *name)
 static int
 cmp_base_idx(const void *a, const void *b, void *arg)
 {
-	const struct store_msg *m = arg;
-	const char *x = m[*(const size_t *)a].file;
-	const char *y = m[*(const size_t *)b].file;
+	char *const *names = arg;
+	const char *x = names[*(const size_t *)a];
+	const char *y = names[*(const size_t *)b];
 	size_t lx = base_len(x), ly = base_len(y);
 	int c = memcmp(x, y, lx < ly ? lx : ly);
 
 	return c != 0 ? c : (lx > ly) - (lx < ly);
 }
 
+/*
+ * The file names of b's messages: names[i] points into one buffer
+ * (*text_r, the caller's to free with names).  NULL if one is too long.
+ */
+static char **
+box_names(const struct store_box *b, char **text_r)
+{
+	char **names = xcalloc(b->n + 1, sizeof(*names));
+	size_t len = 0, cap = 65536;
+	char *text = xmalloc(cap), name[LINE_MAX_OWL];
+	size_t *offs = xcalloc(b->n + 1, sizeof(*offs));
+
+	for (size_t i = 0; i < b->n; i++) {
+		size_t n;
+
+		if (store_box_file(b, i, name, sizeof(name)) == -1) {
+			free(names);
+			free(text);
+			free(offs);
+			return NULL;
+		}
+		n = strlen(name) + 1;
+		while (len + n > cap)
+			text = xrealloc(text, cap *= 2);
+		memcpy(text + len, name, n);
+		offs[i] = len;
+		len += n;
+	}
+	for (size_t i = 0; i < b->n; i++)
+		names[i] = text + offs[i];
+	free(offs);
+	*text_r = text;
+	return names;
+}
+
 /* shared[i]: another message of the snapshot has message i's base name. */
 static bool *
-shared_bases(const struct store_box *b)
+shared_bases(const struct store_box *b, char **names)
 {
 	bool *shared = xcalloc(b->n + 1, sizeof(*shared));
 	size_t *idx = xcalloc(b->n + 1, sizeof(*idx));
 
 	for (size_t i = 0; i < b->n; i++)
 		idx[i] = i;
-	qsort_r(idx, b->n, sizeof(*idx), cmp_base_idx, b->msgs);
+	qsort_r(idx, b->n, sizeof(*idx), cmp_base_idx, names);
 	for (size_t i = 1; i < b->n; i++)
-		if (cmp_base_idx(&idx[i - 1], &idx[i], b->msgs) == 0)
+		if (cmp_base_idx(&idx[i - 1], &idx[i], names) == 0)
 			shared[idx[i - 1]] = shared[idx[i]] = true;
 	free(idx);
 	return shared;
@@ -158,6 +193,7 @@ write_record(const struct store_box *b, const bool *dele, char *err,
 	struct buf *text;
 	enum store_res r = STORE_TEMP;
 	bool *shared = NULL;
+	char **names, *names_text = NULL;
 	const char *call;
 	size_t max;
 
@@ -166,15 +202,19 @@ write_record(const struct store_box *b, const bool *dele, char *err,
 		snprintf(err, errsz, "%s: too many messages", b->path);
 		return STORE_TEMP;
 	}
+	if ((names = box_names(b, &names_text)) == NULL) {
+		snprintf(err, errsz, "%s: name too long", b->path);
+		return STORE_TEMP;
+	}
 	text = buf_new(max);
 	bsnprintf(tmp, sizeof(tmp), "%s/" RECORD ".tmp", b->path);
 	bsnprintf(rec, sizeof(rec), "%s/" RECORD, b->path);
 	buf_addstr(text, MAGIC "\n");
-	shared = shared_bases(b);
+	shared = shared_bases(b, names);
 	for (size_t i = 0; i < b->n; i++) {
 		if (dele[i] &&
-		    escape_line(text, shared[i] ? 'd' : 'u', b->msgs[i].file,
-				strlen(b->msgs[i].file)) == -1) {
+		    escape_line(text, shared[i] ? 'd' : 'u', names[i],
+				strlen(names[i])) == -1) {
 			snprintf(err, errsz, "%s: name too long", b->path);
 			goto done;
 		}
@@ -195,6 +235,8 @@ write_record(const struct store_box *b, const bool *dele, char *err,
 	}
 done:
 	free(shared);
+	free(names);
+	free(names_text);
 	buf_free(&text);
 	return r;
 }

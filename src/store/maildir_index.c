@@ -173,6 +173,15 @@ write_index(const char *dir, const struct uidlist *ul, char *err,
 	return r;
 }
 
+static bool
+has_keywords(const struct uidlist *ul)
+{
+	for (size_t i = 0; i < ul->n; i++)
+		if (ul->recs[i].keywords != NULL)
+			return true;
+	return false;
+}
+
 /* Hands each file with a UID its record's keywords and modseq (an edit
  * may have changed them). */
 static void
@@ -238,7 +247,7 @@ maildir_index_sync(const char *dir, struct uidlist_file *files, size_t n,
 		r = edit->fn(&ul, files, n, edit->arg, &changed, err, errsz);
 	if (r == STORE_OK && (changed || lost))
 		r = write_index(dir, &ul, err, errsz);
-	if (r == STORE_OK)
+	if (r == STORE_OK && (edit != NULL || has_keywords(&ul)))
 		take_keywords(&ul, files, n);
 	state_r->uidvalidity = ul.uidvalidity;
 	state_r->uidnext = ul.uidnext;

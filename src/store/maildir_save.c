@@ -14,6 +14,7 @@
  * message's date, a copy's original), so that it survives a rebuild of
  * the index.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -97,27 +98,33 @@ enum store_res
 maildir_set_flags(struct store_box *b, size_t i, unsigned flags, char *err,
 		  size_t errsz)
 {
-	struct store_msg *m = &b->msgs[i];
-	char info[80], name[400], from[4400], to[4400];
-	const char *colon = strchr(m->file, ':');
-	size_t base = colon ? (size_t)(colon - m->file) : strlen(m->file);
+	char file[STORE_NAME_MAX * 2], info[80], name[400], from[4400],
+	     to[4400];
+	const char *colon;
+	size_t base;
+
+	if (store_box_file(b, i, file, sizeof(file)) == -1) {
+		snprintf(err, errsz, "%s: name too long", b->path);
+		return STORE_PERM;
+	}
+	colon = strchr(file, ':');
+	base = colon ? (size_t)(colon - file) : strlen(file);
 
 	flags_info(flags, colon && strncmp(colon, ":2,", 3) == 0 ? colon + 3
 								 : NULL,
 		   info, sizeof(info));
-	if (bsnprintf(name, sizeof(name), "%.*s:%s", (int)base, m->file,
+	if (bsnprintf(name, sizeof(name), "%.*s:%s", (int)base, file,
 		      info) == -1) {
-		snprintf(err, errsz, "%s: name too long", m->file);
+		snprintf(err, errsz, "%s: name too long", file);
 		return STORE_PERM;
 	}
-	if (strcmp(name, m->file) == 0)
+	if (strcmp(name, file) == 0)
 		return STORE_OK;
-	bsnprintf(from, sizeof(from), "%s/cur/%s", b->path, m->file);
+	bsnprintf(from, sizeof(from), "%s/cur/%s", b->path, file);
 	bsnprintf(to, sizeof(to), "%s/cur/%s", b->path, name);
 	if (fsops_rename(from, to) == -1)
 		return store_sys_fail(err, errsz, "rename", from);
-	free(m->file);
-	m->file = xstrdup(name);
+	box_set_name(b, i, name);
 	return STORE_OK;
 }
 
@@ -194,7 +201,7 @@ maildir_append(struct store *st, const char *dir, const struct store_append_req 
 
 /* Links (or, across file systems, copies) from to to. */
 static int
-link_or_copy(const char *from, const char *to, const struct store_msg *m)
+link_or_copy(const char *from, const char *to, size_t octets)
 {
 	int in, out, r;
 
@@ -209,7 +216,7 @@ link_or_copy(const char *from, const char *to, const struct store_msg *m)
 		close(in);
 		return -1;
 	}
-	r = fsops_write_text(out, NULL, in, m->octets) == -1 ||
+	r = fsops_write_text(out, NULL, in, octets) == -1 ||
 	    fsops_fsync(out) == -1;
 	close(in);
 	if (fsops_close(out) == -1 || r) {
@@ -219,21 +226,45 @@ link_or_copy(const char *from, const char *to, const struct store_msg *m)
 	return 0;
 }
 
-/* The current name in cur/ of message i of b, into path. */
-static int
-current_path(struct store_box *b, size_t i, char *path, size_t size)
+/*
+ * The current name in cur/ of a message whose name was file: the same
+ * base with other flags if another program renamed it.  -1 if gone.
+ */
+int
+maildir_find(const struct store_box *b, const char *file, char *out, size_t size)
 {
-	struct store_reader r = {.fd = -1, .ops = b->st->ops};
+	size_t base = strcspn(file, ":");
+	struct dirent *de;
+	DIR *dp;
+	int r = -1;
 
-	/* the reader finds a message renamed meanwhile by its base */
-	bsnprintf(path, size, "%s/cur/%s", b->path, b->msgs[i].file);
+	bsnprintf(out, size, "%s/cur", b->path);
+	if ((dp = opendir(out)) == NULL)
+		return -1;
+	while ((de = readdir(dp)) != NULL) {
+		if (strncmp(de->d_name, file, base) == 0 &&
+		    (de->d_name[base] == ':' || de->d_name[base] == '\0')) {
+			r = bsnprintf(out, size, "%s/cur/%s", b->path,
+				      de->d_name) == -1 ? -1 : 0;
+			break;
+		}
+	}
+	closedir(dp);
+	return r;
+}
+
+/* The current path of message i of b (renamed meanwhile: found again). */
+static int
+current_path(const struct store_box *b, size_t i, char *path, size_t size)
+{
+	char file[STORE_NAME_MAX * 2];
+
+	if (store_box_file(b, i, file, sizeof(file)) == -1)
+		return -1;
+	bsnprintf(path, size, "%s/cur/%s", b->path, file);
 	if (access(path, F_OK) == 0)
 		return 0;
-	if (r.ops->reader_open(b, i, &r) == -1)
-		return -1;
-	r.ops->reader_close(&r);
-	bsnprintf(path, size, "%s/cur/%s", b->path, b->msgs[i].file);
-	return 0;
+	return maildir_find(b, file, path, size);
 }
 
 enum store_res
@@ -249,11 +280,13 @@ maildir_copy(struct store_box *b, const size_t *pos, size_t n,
 		return store_sys_fail(err, errsz, "mkdir", dir);
 	for (done = 0; done < n && r == STORE_OK; done++) {
 		const struct store_msg *m = &b->msgs[pos[done]];
+		struct store_msg_info mi;
 
-		save_base(b->st, m->sec, m->usec, base, sizeof(base));
+		store_box_info(b, pos[done], &mi);
+		save_base(b->st, mi.sec, mi.usec, base, sizeof(base));
 		flags_info(m->flags, NULL, info, sizeof(info));
 		bsnprintf(names_r[done], STORE_NAME_MAX, "%s,S=%zu,W=%zu:%s",
-			  base, m->octets, m->size, info);
+			  base, mi.octets, mi.size, info);
 		bsnprintf(to, sizeof(to), "%s/cur/%s", dir, names_r[done]);
 		if (current_path(b, pos[done], from, sizeof(from)) == -1) {
 			snprintf(err, errsz, "message %u is gone",
@@ -261,7 +294,7 @@ maildir_copy(struct store_box *b, const size_t *pos, size_t n,
 			r = STORE_NOTFOUND;
 			break;
 		}
-		if (link_or_copy(from, to, m) == -1) {
+		if (link_or_copy(from, to, mi.octets) == -1) {
 			r = store_sys_fail(err, errsz, "link", to);
 			break;
 		}

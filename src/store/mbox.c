@@ -370,8 +370,7 @@ out:
 
 struct parse {
 	struct store_box *b;
-	size_t cap;
-	struct store_msg *m;	/* the message being read, or NULL */
+	struct store_aux *m;	/* the message being read, or NULL */
 	unsigned long long hash;	/* of the message's lines */
 	unsigned long long lh;		/* of the current line */
 	size_t nquoted, nlf;
@@ -388,10 +387,17 @@ struct parse {
 	off_t prev_start;
 };
 
+/* Message i's aux record: every mbox message has one. */
+static const struct store_aux *
+mbox_aux(const struct store_box *b, size_t i)
+{
+	return &b->aux[b->msgs[i].aux - 1];
+}
+
 static void
 finish_msg(struct parse *p, off_t end)
 {
-	struct store_msg *m = p->m;
+	struct store_aux *m = p->m;
 	size_t len, extra = 0;
 
 	if (m == NULL)
@@ -406,9 +412,9 @@ finish_msg(struct parse *p, off_t end)
 	len = (size_t)(m->end - m->off);
 	m->size = len - p->nquoted + p->nlf + extra;
 	m->octets = len - p->nquoted;
+	m->has = AUX_SIZES | AUX_DATE;
 	if (!p->has_uidl)
 		snprintf(m->uidl, sizeof(m->uidl), "h%016llx", p->hash);
-	p->b->n++;
 	p->m = NULL;
 }
 
@@ -445,12 +451,8 @@ end_line(struct parse *p, bool ends_nl)
 		struct store_box *b = p->b;
 
 		finish_msg(p, p->line_start);
-		if (b->n == p->cap) {
-			p->cap = p->cap ? p->cap * 2 : 64;
-			b->msgs = xrealloc(b->msgs, p->cap * sizeof(*b->msgs));
-		}
-		p->m = &b->msgs[b->n];
-		memset(p->m, 0, sizeof(*p->m));
+		/* the aux record moves only at the next message's start */
+		p->m = box_aux(b, box_add(b));
 		p->m->from_off = p->line_start;
 		p->m->off = p->line_start + (off_t)p->line_len;
 		p->m->date = from_line_date(p->head, p->head_len, p->line_len,
@@ -719,7 +721,7 @@ mbox_box_expunge(struct store_box *b, const bool *dele, char *err,
 	for (size_t i = 0; i < b->n; i++) {
 		char from[5];
 
-		if (pread(fd, from, 5, b->msgs[i].from_off) != 5 ||
+		if (pread(fd, from, 5, mbox_aux(b, i)->from_off) != 5 ||
 		    memcmp(from, "From ", 5) != 0) {
 			errno = ESTALE;
 			goto fail;
@@ -732,11 +734,11 @@ mbox_box_expunge(struct store_box *b, const bool *dele, char *err,
 		goto fail;
 	/* what is kept: everything but the deleted messages' ranges */
 	for (size_t i = 0; i < b->n; i++) {
-		off_t next = i + 1 < b->n ? b->msgs[i + 1].from_off : b->size;
+		off_t next = i + 1 < b->n ? mbox_aux(b, i + 1)->from_off : b->size;
 
 		if (!dele[i])
 			continue;
-		if (copy_range(fd, out, prev, b->msgs[i].from_off) == -1)
+		if (copy_range(fd, out, prev, mbox_aux(b, i)->from_off) == -1)
 			goto fail;
 		prev = next;
 	}
@@ -878,8 +880,8 @@ mbox_reader_open(struct store_box *b, size_t i, struct store_reader *r)
 		return -1;
 	}
 	r->fd = b->fd;
-	r->pos = b->msgs[i].off;
-	r->end = b->msgs[i].end;
+	r->pos = mbox_aux(b, i)->off;
+	r->end = mbox_aux(b, i)->end;
 	return 0;
 }
 

@@ -140,18 +140,6 @@ store_box_open(struct store *st, const char *user, struct store_box **bp,
 }
 
 void
-store_box_free_msgs(struct store_box *b)
-{
-	for (size_t i = 0; i < b->n; i++) {
-		free(b->msgs[i].file);
-		free(b->msgs[i].keywords);
-	}
-	free(b->msgs);
-	b->msgs = NULL;
-	b->n = 0;
-}
-
-void
 store_box_free(struct store_box **bp)
 {
 	struct store_box *b = *bp;

@@ -99,24 +99,45 @@ enum store_flag {
 	STORE_F_DELETED = 1 << 5,
 };
 
+/*
+ * A message of a box in 20 octets, so that a folder of 100,000 messages
+ * takes a few MB: what its Maildir name says (sizes, arrival time, the
+ * POP3 UIDL) is read from the name when asked, not kept twice; the name
+ * is kept once, in the box's arena, as "UIDL\0REST" when it starts with
+ * its UIDL and a ',' (owld's names do).  What a name cannot say (an mbox
+ * message's place and sizes, a foreign file's sizes, a UIDL made unique,
+ * keywords) is in an aux record.  Read through the store_box_* calls.
+ */
 struct store_msg {
-	size_t size;		/* octets with CRLF line ends */
-	char uidl[72];		/* 1-70 printable characters */
-	char *file;		/* Maildir: its name in cur/ */
+	uint32_t uid;		/* Maildir: its UID in the index, or 0 */
+	uint32_t name;		/* offset of its name in the arena */
+	uint32_t aux;		/* 0, or 1 + its index in b->aux */
+	uint32_t modseq_lo;	/* its modseq (store_box_modseq): bits 0-31 */
+	uint8_t modseq_hi;	/* bits 32-39 (a modseq past 2^40: in aux) */
+	uint8_t flags;		/* enum store_flag bits */
+	uint8_t bits;		/* STORE_MSG_GONE, _SPLIT, _INFO */
+	uint8_t info;		/* _INFO: the flags of the name's ":2," */
+};
+#define STORE_MSG_GONE 1	/* a shared view keeps it until it may say
+				   it was expunged */
+#define STORE_MSG_SPLIT 2	/* the name is kept as "UIDL\0REST": the
+				   file name is UIDL REST */
+#define STORE_MSG_INFO 4	/* the name's ":2,LETTERS" is not kept:
+				   the letters are those of info */
+
+struct store_aux {
+	char uidl[72];		/* "": the name's */
+	uint64_t size, octets;	/* with AUX_SIZES */
+	time_t date;		/* with AUX_DATE */
 	off_t from_off;		/* mbox: its From_ line */
 	off_t off, end;		/* mbox: its text in the file */
-	unsigned long long sec, usec; /* Maildir: arrival time from the name */
-	uint32_t uid;		/* Maildir: its UID in the index, or 0 */
-	uint64_t modseq;	/* Maildir: its modseq in the index, or 0 */
-	unsigned flags;		/* enum store_flag bits */
-	size_t octets;		/* its stored size (LF line ends) */
-	time_t date;		/* internal date: arrival (Maildir name time;
-				   mbox: the From_ line), or 0 */
-	char *keywords;		/* Maildir: "kw kw ..." from the index, or
-				   NULL */
-	bool gone;		/* a shared view keeps it until it may say
-				   it was expunged */
+	uint64_t modseq;	/* with AUX_MODSEQ */
+	uint32_t keywords;	/* offset of "kw kw ..." in the arena, or 0 */
+	uint8_t has;		/* AUX_SIZES, AUX_DATE, AUX_MODSEQ */
 };
+#define AUX_SIZES 1
+#define AUX_DATE 2
+#define AUX_MODSEQ 4
 
 struct store_box {
 	struct store *st;
@@ -126,12 +147,35 @@ struct store_box {
 	uint64_t highestmodseq;	/* Maildir: of the index; mbox: 0 */
 	bool session;		/* holds the session lock (POP3) */
 	struct store_msg *msgs;
-	size_t n;
+	size_t n, cap;
+	struct store_aux *aux;
+	size_t naux, aux_cap;
+	char *arena;		/* names and keywords, NUL-terminated */
+	size_t alen, acap;
 	int fd;			/* mbox: open for reading, or -1 */
 	dev_t dev;		/* mbox: the snapshot's file and size */
 	ino_t ino;
 	off_t size;
 };
+
+/* What box message i says of itself (store_box_info). */
+struct store_msg_info {
+	size_t size;		/* octets with CRLF line ends */
+	size_t octets;		/* its stored size (LF line ends) */
+	time_t date;		/* internal date, or 0 */
+	unsigned long long sec, usec; /* Maildir: arrival time from the name */
+};
+void store_box_info(const struct store_box *b, size_t i,
+		    struct store_msg_info *out);
+/* Message i's POP3 UIDL (1-70 printable octets); valid until b changes. */
+const char *store_box_uidl(const struct store_box *b, size_t i);
+/* Message i's Maildir file name into out; -1 if it does not fit. */
+int store_box_file(const struct store_box *b, size_t i, char *out,
+		   size_t size);
+/* Message i's modseq. */
+uint64_t store_box_modseq(const struct store_box *b, size_t i);
+/* Message i's keywords, "kw kw ...", or NULL. */
+const char *store_box_keywords(const struct store_box *b, size_t i);
 
 struct store_ops;
 

@@ -139,7 +139,11 @@ enum store_res maildir_expunge_recover(const char *dir, bool *rolled_r,
 
 /* maildir.c: makes sure dir/{tmp,new,cur} exist, durably if created. */
 int maildir_ensure(struct store *st, const char *dir);
-/* maildir_save.c: the set_flags, append and copy of the table. */
+/* maildir_save.c: the set_flags, append and copy of the table; and the
+ * current path in cur/ of a message whose name was file, found by its base
+ * (another program changed its flags): -1 if it is gone. */
+int maildir_find(const struct store_box *b, const char *file, char *out,
+		 size_t size);
 enum store_res maildir_set_flags(struct store_box *b, size_t i,
 				 unsigned flags, char *err, size_t errsz);
 enum store_res maildir_append(struct store *st, const char *dir,
@@ -190,12 +194,27 @@ enum store_res store_sys_fail(char *err, size_t errsz, const char *call,
 			      const char *path);
 void store_box_unique_uidls(struct store_box *b);
 /*
- * What a Maildir file name says, without touching the file: m's uidl (the
- * base name, or its hash) and arrival time (sec, usec); returns the size
- * with CRLF line ends from ",W=", or -1 if the name has none.  (maildir.c;
- * for the open and the fuzz harness.)
+ * msgs.c: the message table of a box.  box_str appends a string to the
+ * arena (its offset); box_add a zeroed message (its index); box_aux the
+ * aux record of message i, made if missing (pointers into b->aux and the
+ * arena are valid until the next add).  box_set_name keeps a Maildir name
+ * (the UIDL from it, or a hash in aux when the name has none);
+ * box_adopt copies message i of from into to (its index there).
  */
-long long maildir_name_info(const char *name, struct store_msg *m);
+uint32_t box_str(struct store_box *b, const char *s, size_t n);
+size_t box_add(struct store_box *b);
+struct store_aux *box_aux(struct store_box *b, size_t i);
+void box_set_name(struct store_box *b, size_t i, const char *name);
+void box_set_uidl(struct store_box *b, size_t i, const char *uidl);
+void box_set_keywords(struct store_box *b, size_t i, const char *kw);
+void box_set_modseq(struct store_box *b, size_t i, uint64_t modseq);
+size_t box_adopt(struct store_box *to, const struct store_box *from,
+		 size_t i);
+/* What a Maildir name says: ",W=" (-1: none) and ",S=" in *octets_r (-1:
+ * none); the arrival time TIME[.M<usec>...] (0 if it has none). */
+long long maildir_name_sizes(const char *name, long long *octets_r);
+void maildir_name_time(const char *name, unsigned long long *sec,
+		       unsigned long long *usec);
 /*
  * What the mbox open does with the file's text once it has it: parses len
  * octets of data, fed in pieces of chunk octets (the file is read in 64

@@ -22,46 +22,63 @@
 #include "../lib/buf.h"
 #include "view_private.h"
 
-/* UID order; a message without a UID after all, in delivery order. */
-static int
-cmp_uid(const void *a, const void *b)
-{
-	const struct store_msg *x = a, *y = b;
-	uint64_t kx = x->uid ? x->uid : (uint64_t)UINT32_MAX + 1;
-	uint64_t ky = y->uid ? y->uid : (uint64_t)UINT32_MAX + 1;
+/* UID order; a message without a UID after all, in delivery order
+ * (the order of the scan, which the sort key's second half keeps). */
+struct uid_key {
+	uint64_t key;		/* the UID, or past every UID */
+	size_t pos;
+};
 
-	if (kx != ky)
-		return kx < ky ? -1 : 1;
-	if (x->sec != y->sec)
-		return x->sec < y->sec ? -1 : 1;
-	if (x->usec != y->usec)
-		return x->usec < y->usec ? -1 : 1;
-	return strcmp(x->file, y->file);
+static int
+cmp_uid_key(const void *a, const void *b)
+{
+	const struct uid_key *x = a, *y = b;
+
+	if (x->key != y->key)
+		return x->key < y->key ? -1 : 1;
+	return (x->pos > y->pos) - (x->pos < y->pos);
+}
+
+static uint64_t
+uid_key(const struct store_msg *m)
+{
+	return m->uid ? m->uid : (uint64_t)UINT32_MAX + 1;
 }
 
 /* Puts b's messages in UID order, unless they are (the usual case). */
 static void
 uid_order(struct store_box *b)
 {
-	bool sorted = true;
+	struct uid_key *k;
+	struct store_msg *sorted;
+	bool in_order = true;
 
 	if (b->uidvalidity == 0)
 		return; /* no UIDs: the backend's order */
-	for (size_t i = 1; i < b->n && sorted; i++)
-		sorted = cmp_uid(&b->msgs[i - 1], &b->msgs[i]) < 0;
-	if (!sorted)
-		qsort(b->msgs, b->n, sizeof(*b->msgs), cmp_uid);
+	for (size_t i = 1; i < b->n && in_order; i++)
+		in_order = uid_key(&b->msgs[i - 1]) < uid_key(&b->msgs[i]);
+	if (in_order)
+		return;
+	k = xcalloc(b->n + 1, sizeof(*k));
+	for (size_t i = 0; i < b->n; i++) {
+		k[i].key = uid_key(&b->msgs[i]);
+		k[i].pos = i;
+	}
+	qsort(k, b->n, sizeof(*k), cmp_uid_key);
+	sorted = xmalloc((b->cap + 1) * sizeof(*sorted));
+	for (size_t i = 0; i < b->n; i++)
+		sorted[i] = b->msgs[k[i].pos];
+	free(b->msgs);
+	b->msgs = sorted;
+	free(k);
 }
 
 /* A shared view shows only messages with a UID (they come last). */
 static void
 drop_without_uid(struct store_box *b)
 {
-	while (b->n > 0 && b->msgs[b->n - 1].uid == 0) {
+	while (b->n > 0 && b->msgs[b->n - 1].uid == 0)
 		b->n--;
-		free(b->msgs[b->n].file);
-		free(b->msgs[b->n].keywords);
-	}
 }
 
 int
@@ -231,65 +248,66 @@ reverse(size_t *a, size_t n)
 }
 
 static bool
-same_state(const struct store_msg *a, const struct store_msg *b)
+same_state(const struct store_box *ba, size_t i, const struct store_box *bb,
+	   size_t j)
 {
-	const char *ka = a->keywords ? a->keywords : "";
-	const char *kb = b->keywords ? b->keywords : "";
+	const char *ka = store_box_keywords(ba, i);
+	const char *kb = store_box_keywords(bb, j);
 
-	return a->modseq == b->modseq && a->flags == b->flags &&
-	       strcmp(ka, kb) == 0;
-}
-
-static void
-msg_free(struct store_msg *m)
-{
-	free(m->file);
-	free(m->keywords);
+	return store_box_modseq(ba, i) == store_box_modseq(bb, j) &&
+	       ba->msgs[i].flags == bb->msgs[j].flags &&
+	       strcmp(ka ? ka : "", kb ? kb : "") == 0;
 }
 
 /*
  * Merges the fresh scan nb into the view: both in UID order; a UID in
  * both takes the new state, one only in the view was expunged (kept and
  * marked with keep), one only in nb is new (UIDs only grow, so at the
- * end).  nb's messages move into the view; nb is left empty.
+ * end).  The view's box is built anew (what it kept is copied over), so
+ * the names of expunged messages do not pile up.
  */
 static void
 merge(struct store_view *v, struct store_box *nb, bool keep,
       struct store_view_changes *ch)
 {
-	struct store_box *b = v->box;
-	struct store_msg *out = xcalloc(b->n + nb->n + 1, sizeof(*out));
-	size_t i = 0, j = 0, k = 0, first = ch->nexpunged;
+	struct store_box *b = v->box, *out = xcalloc(1, sizeof(*out));
+	size_t i = 0, j = 0, first = ch->nexpunged;
 
+	*out = *b;
+	out->msgs = NULL;
+	out->aux = NULL;
+	out->arena = NULL;
+	out->n = out->cap = out->naux = out->aux_cap = 0;
+	out->alen = out->acap = 0;
+	out->msgs = xmalloc((b->n + nb->n + 1) * sizeof(*out->msgs));
+	out->cap = b->n + nb->n + 1;
 	while (i < b->n || j < nb->n) {
-		if (j == nb->n || (i < b->n && b->msgs[i].uid < nb->msgs[j].uid)) {
-			if (keep) {
-				out[k] = b->msgs[i];
-				out[k++].gone = true;
-			} else {
+		if (j == nb->n ||
+		    (i < b->n && b->msgs[i].uid < nb->msgs[j].uid)) {
+			if (keep)
+				out->msgs[box_adopt(out, b, i)].bits |=
+					STORE_MSG_GONE;
+			else
 				push(&ch->expunged, &ch->nexpunged, i);
-				msg_free(&b->msgs[i]);
-			}
 			i++;
 		} else if (i < b->n && b->msgs[i].uid == nb->msgs[j].uid) {
-			if (!same_state(&b->msgs[i], &nb->msgs[j]))
-				push(&ch->changed, &ch->nchanged, k);
-			msg_free(&b->msgs[i++]);
-			out[k++] = nb->msgs[j++];
+			if (!same_state(b, i, nb, j))
+				push(&ch->changed, &ch->nchanged, out->n);
+			box_adopt(out, nb, j);
+			i++;
+			j++;
 		} else {
 			ch->nnew++;
-			out[k++] = nb->msgs[j++];
+			box_adopt(out, nb, j++);
 		}
 	}
 	reverse(ch->expunged + first, ch->nexpunged - first);
-	free(b->msgs);
-	b->msgs = out;
-	b->n = k;
-	b->uidnext = nb->uidnext;
-	b->highestmodseq = nb->highestmodseq;
-	free(nb->msgs);
-	nb->msgs = NULL;
-	nb->n = 0;
+	out->uidnext = nb->uidnext;
+	out->highestmodseq = nb->highestmodseq;
+	/* the old box's locks stay with the view: only its table goes */
+	store_box_free_msgs(b);
+	*b = *out;
+	free(out);
 }
 
 /* Without a scan: says and drops what earlier syncs kept as gone. */
@@ -300,12 +318,10 @@ drop_gone(struct store_view *v, struct store_view_changes *ch)
 	size_t k = 0;
 
 	for (size_t i = 0; i < b->n; i++) {
-		if (b->msgs[i].gone) {
+		if (view_gone(b, i))
 			push(&ch->expunged, &ch->nexpunged, i);
-			msg_free(&b->msgs[i]);
-		} else {
+		else
 			b->msgs[k++] = b->msgs[i];
-		}
 	}
 	b->n = k;
 	reverse(ch->expunged, ch->nexpunged);
@@ -364,11 +380,17 @@ store_view_changes_free(struct store_view_changes *ch)
 bool
 store_view_find_uid(const struct store_view *v, uint32_t uid, size_t *pos_r)
 {
-	size_t lo = 0, hi = v->box->n;
+	return box_find_uid(v->box, uid, pos_r);
+}
+
+bool
+box_find_uid(const struct store_box *b, uint32_t uid, size_t *pos_r)
+{
+	size_t lo = 0, hi = b->n;
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		uint32_t u = v->box->msgs[mid].uid;
+		uint32_t u = b->msgs[mid].uid;
 
 		if (u == uid) {
 			*pos_r = mid;
@@ -395,22 +417,24 @@ void
 store_view_msg(const struct store_view *v, size_t i, struct store_vmsg *out)
 {
 	const struct store_msg *m = &v->box->msgs[i];
+	struct store_msg_info mi;
 
+	store_box_info(v->box, i, &mi);
 	out->uid = m->uid;
-	out->modseq = m->modseq;
+	out->modseq = store_box_modseq(v->box, i);
 	out->flags = m->flags;
-	out->size = m->size;
-	out->octets = m->octets;
-	out->date = m->date;
-	out->uidl = m->uidl;
-	out->keywords = m->keywords;
-	out->expunged = m->gone;
+	out->size = mi.size;
+	out->octets = mi.octets;
+	out->date = mi.date;
+	out->uidl = store_box_uidl(v->box, i);
+	out->keywords = store_box_keywords(v->box, i);
+	out->expunged = view_gone(v->box, i);
 }
 
 int
 store_view_reader_open(struct store_view *v, size_t i, struct store_reader *r)
 {
-	if (i < v->box->n && v->box->msgs[i].gone) {
+	if (i < v->box->n && view_gone(v->box, i)) {
 		memset(r, 0, sizeof(*r));
 		r->fd = -1;
 		errno = ENOENT;

@@ -267,21 +267,18 @@ show_stored(struct store_view *v, struct store_box *nb,
 		struct store_msg *m;
 		size_t i, j;
 
-		if (!store_view_find_uid(v, fs->t[k].uid, &i) ||
-		    v->box->msgs[i].gone)
+		char name[STORE_NAME_MAX * 2];
+
+		if (!box_find_uid(v->box, fs->t[k].uid, &i) ||
+		    view_gone(v->box, i) ||
+		    !box_find_uid(nb, fs->t[k].uid, &j))
 			continue;
 		m = &v->box->msgs[i];
-		for (j = 0; j < nb->n && nb->msgs[j].uid != m->uid; j++)
-			;
-		if (j == nb->n)
-			continue;
 		m->flags = nb->msgs[j].flags;
-		m->modseq = nb->msgs[j].modseq;
-		free(m->keywords);
-		m->keywords = nb->msgs[j].keywords ?
-			      xstrdup(nb->msgs[j].keywords) : NULL;
-		free(m->file);
-		m->file = xstrdup(nb->msgs[j].file);
+		box_set_modseq(v->box, i, store_box_modseq(nb, j));
+		box_set_keywords(v->box, i, store_box_keywords(nb, j));
+		if (store_box_file(nb, j, name, sizeof(name)) == 0)
+			box_set_name(v->box, i, name);
 	}
 }
 
@@ -307,7 +304,7 @@ store_view_store(struct store_view *v, const size_t *pos, size_t n,
 	}
 	fs.t = xcalloc(n + 1, sizeof(*fs.t));
 	for (size_t k = 0; k < n; k++) {
-		if (v->box->msgs[pos[k]].gone)
+		if (view_gone(v->box, pos[k]))
 			continue;
 		fs.t[fs.n].uid = v->box->msgs[pos[k]].uid;
 		fs.t[fs.n++].k = k;
@@ -377,7 +374,7 @@ store_view_expunge_shared(struct store_view *v, const bool *dele, char *err,
 
 	e.uids = xcalloc(v->box->n + 1, sizeof(*e.uids));
 	for (size_t i = 0; i < v->box->n; i++)
-		if (dele[i] && !v->box->msgs[i].gone)
+		if (dele[i] && !view_gone(v->box, i))
 			e.uids[e.n++] = v->box->msgs[i].uid;
 	if (e.n == 0) {
 		free(e.uids);
@@ -397,6 +394,15 @@ store_view_expunge(struct store_view *v, const bool *dele, char *err,
 	if (v->shared)
 		return store_view_expunge_shared(v, dele, err, errsz);
 	return store_box_expunge(v->box, dele, err, errsz);
+}
+
+/* Message i's keywords as a string of the caller's, or NULL. */
+static char *
+box_keywords_copy(const struct store_box *b, size_t i)
+{
+	const char *kw = store_box_keywords(b, i);
+
+	return kw != NULL ? xstrdup(kw) : NULL;
 }
 
 /* --- append and copy ----------------------------------------------------- */
@@ -451,9 +457,11 @@ edit_saved(struct store_box *b, struct uidlist *ul, void *arg, bool *changed,
 	sv->uidvalidity = ul->uidvalidity;
 	for (size_t i = 0; i < b->n; i++) {
 		struct uidlist_rec *rec;
-		ssize_t k = find_saved(sv, b->msgs[i].file);
+		char name[STORE_NAME_MAX * 2];
+		ssize_t k;
 
-		if (k == -1)
+		if (store_box_file(b, i, name, sizeof(name)) == -1 ||
+		    (k = find_saved(sv, name)) == -1)
 			continue;
 		sv->uids[k] = b->msgs[i].uid;
 		if (sv->keywords[k] == NULL ||
@@ -557,7 +565,7 @@ store_view_copy(struct store_view *v, const size_t *pos, size_t n,
 		return STORE_PERM;
 	}
 	for (size_t k = 0; k < n; k++)
-		if (v->box->msgs[pos[k]].gone) {
+		if (view_gone(v->box, pos[k])) {
 			snprintf(err, errsz, "message %u was expunged",
 				 (unsigned)v->box->msgs[pos[k]].uid);
 			return STORE_NOTFOUND;
@@ -569,7 +577,7 @@ store_view_copy(struct store_view *v, const size_t *pos, size_t n,
 	sv.names = xcalloc(n + 1, sizeof(*sv.names));
 	sv.keywords = xcalloc(n + 1, sizeof(*sv.keywords));
 	for (size_t k = 0; k < n; k++)
-		sv.keywords[k] = v->box->msgs[pos[k]].keywords;
+		sv.keywords[k] = box_keywords_copy(v->box, pos[k]);
 	r = v->st->ops->copy(v->box, pos, n, dir, sv.names, err, errsz);
 	if (r == STORE_OK)
 		r = number_saved(v->st, dir, &sv, err, errsz);
@@ -582,6 +590,8 @@ store_view_copy(struct store_view *v, const size_t *pos, size_t n,
 		r = store_view_expunge_shared(v, dele, err, errsz);
 		free(dele);
 	}
+	for (size_t k = 0; k < n; k++)
+		free(sv.keywords[k]);
 	free(sv.names);
 	free(sv.keywords);
 	return r;

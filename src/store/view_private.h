@@ -36,5 +36,13 @@ enum store_res view_scan(struct store_view *v,
 			 const struct store_box_edit *edit,
 			 struct store_box **bp, char *err, size_t errsz);
 void view_take_stamps(struct store_view *v, struct view_stamp *out);
+/* The position of uid in b (in UID order): true if it is there. */
+bool box_find_uid(const struct store_box *b, uint32_t uid, size_t *pos_r);
+
+static inline bool
+view_gone(const struct store_box *b, size_t i)
+{
+	return (b->msgs[i].bits & STORE_MSG_GONE) != 0;
+}
 
 #endif

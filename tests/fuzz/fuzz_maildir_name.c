@@ -1,9 +1,10 @@
 /*
- * libFuzzer harness for Maildir file names (maildir_name_info: the
+ * libFuzzer harness for Maildir file names (as a box keeps them: the
  * ",S=...,W=..." sizes, the ":2,flags" info, the arrival time and the
  * UIDL that POP3 takes from a name), one name per input line, as readdir
  * would give them.  Checks: no crash, no sanitizer report; a UIDL is 1-70
- * printable octets, the base name when that is one; a name as owld
+ * printable octets, the base name when that is one; the name comes
+ * back whole from the box's compact form; a name as owld
  * writes it (BASE,S=N,W=M:2,FLAGS) gives back M; after
  * store_box_unique_uidls no two UIDLs in the snapshot are the same.
  */
@@ -35,25 +36,29 @@ check_uidl(const char *name, const char *uidl)
 		abort();
 }
 
+/* Keeps name in the box as the scan does: the name must come back
+ * whole, its UIDL as check_uidl says, its W= as want_w says. */
 static void
 add(struct store_box *b, const char *name, long long want_w)
 {
-	struct store_msg *m = &b->msgs[b->n];
-	long long w;
+	char back[600];
+	long long w, o;
+	size_t i = box_add(b);
 
-	memset(m, 0, sizeof(*m));
-	w = maildir_name_info(name, m);
+	box_set_name(b, i, name);
+	w = maildir_name_sizes(name, &o);
 	if (w < -1 || (want_w >= 0 && w != want_w))
 		abort();
-	check_uidl(name, m->uidl);
-	b->n++;
+	if (store_box_file(b, i, back, sizeof(back)) == -1 ||
+	    strcmp(back, name) != 0)
+		abort();
+	check_uidl(name, store_box_uidl(b, i));
 }
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct store_msg msgs[2 * NAMES_MAX];
-	struct store_box b = {.msgs = msgs, .fd = -1};
+	struct store_box b = {.fd = -1};
 	const char *p = (const char *)data, *end = p + size;
 
 	while (p < end && b.n + 2 <= 2 * NAMES_MAX) {
@@ -82,13 +87,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	store_box_unique_uidls(&b);
 	for (size_t i = 0; i < b.n; i++) {
-		size_t n = strnlen(b.msgs[i].uidl, 72);
+		size_t n = strnlen(store_box_uidl(&b, i), 72);
 
 		if (n == 0 || n > 70)
 			abort();
 		for (size_t j = 0; j < i; j++)
-			if (strcmp(b.msgs[i].uidl, b.msgs[j].uidl) == 0)
+			if (strcmp(store_box_uidl(&b, i),
+				   store_box_uidl(&b, j)) == 0)
 				abort();
 	}
+	store_box_free_msgs(&b);
 	return 0;
 }

@@ -24,11 +24,12 @@ check_same(const struct store_box *a, const struct store_box *b)
 	if (a->n != b->n)
 		abort();
 	for (size_t i = 0; i < a->n; i++) {
-		const struct store_msg *x = &a->msgs[i], *y = &b->msgs[i];
+		const struct store_aux *x = &a->aux[a->msgs[i].aux - 1];
+		const struct store_aux *y = &b->aux[b->msgs[i].aux - 1];
 
 		if (x->from_off != y->from_off || x->off != y->off ||
 		    x->end != y->end || x->size != y->size ||
-		    strcmp(x->uidl, y->uidl) != 0)
+		    strcmp(store_box_uidl(a, i), store_box_uidl(b, i)) != 0)
 			abort();
 	}
 }
@@ -60,8 +61,8 @@ static void
 check_uidls(const struct store_box *b)
 {
 	for (size_t i = 0; i < b->n; i++) {
-		const char *u = b->msgs[i].uidl;
-		size_t n = strnlen(u, sizeof(b->msgs[i].uidl));
+		const char *u = store_box_uidl(b, i);
+		size_t n = strnlen(u, 72);
 
 		if (n == 0 || n > 70)
 			abort();
@@ -69,7 +70,7 @@ check_uidls(const struct store_box *b)
 			if (u[k] <= ' ' || u[k] >= 0x7f)
 				abort();
 		for (size_t j = 0; j < i; j++)
-			if (strcmp(u, b->msgs[j].uidl) == 0)
+			if (strcmp(u, store_box_uidl(b, j)) == 0)
 				abort();
 	}
 }
@@ -93,11 +94,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	a.fd = fd;
 	for (size_t i = 0; i < a.n; i++) {
-		const struct store_msg *m = &a.msgs[i];
+		const struct store_aux *m = &a.aux[a.msgs[i].aux - 1];
 
-		if (m->from_off >= m->off || m->off > m->end ||
-		    m->end > (off_t)size ||
-		    (i > 0 && a.msgs[i - 1].end > m->from_off) ||
+		if (a.msgs[i].aux == 0 || m->from_off >= m->off ||
+		    m->off > m->end || m->end > (off_t)size ||
+		    (i > 0 && a.aux[a.msgs[i - 1].aux - 1].end > m->from_off) ||
 		    memcmp(text + m->from_off, "From ", 5) != 0)
 			abort();
 		if (read_size(&a, i) != m->size)
@@ -106,7 +107,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	a.fd = -1;
 	store_box_unique_uidls(&a);
 	check_uidls(&a);
-	free(a.msgs);
-	free(b.msgs);
+	store_box_free_msgs(&a);
+	store_box_free_msgs(&b);
 	return 0;
 }

@@ -40,11 +40,11 @@ static void
 assert_unique_uidls(const struct store_box *b)
 {
 	for (size_t i = 0; i < b->n; i++) {
-		assert_true(strlen(b->msgs[i].uidl) > 0);
-		assert_true(strlen(b->msgs[i].uidl) <= 70);
+		assert_true(strlen(store_box_uidl(b, i)) > 0);
+		assert_true(strlen(store_box_uidl(b, i)) <= 70);
 		for (size_t j = 0; j < i; j++)
-			assert_string_not_equal(b->msgs[i].uidl,
-						b->msgs[j].uidl);
+			assert_string_not_equal(store_box_uidl(b, i),
+						store_box_uidl(b, j));
 	}
 }
 
@@ -83,17 +83,17 @@ test_mbox_equal_messages_unique_uidls(void **st)
 static void
 test_long_uidl_repeat(void **st)
 {
-	struct store_msg m[3];
-	struct store_box b = {.msgs = m, .n = 3, .fd = -1};
+	struct store_box b = {.fd = -1};
+	char uidl[72];
 
 	(void)st;
-	memset(m, 0, sizeof(m));
-	memset(m[0].uidl, 'x', 68);
-	memcpy(m[0].uidl + 68, ".2", 3);
-	memcpy(m[1].uidl, m[0].uidl, 71);
-	memcpy(m[2].uidl, m[0].uidl, 71);
+	memset(uidl, 'x', 68);
+	memcpy(uidl + 68, ".2", 3);
+	for (size_t i = 0; i < 3; i++)
+		box_set_uidl(&b, box_add(&b), uidl);
 	store_box_unique_uidls(&b);
 	assert_unique_uidls(&b);
+	store_box_free_msgs(&b);
 }
 
 /* A chain a, a, a.2, a.2.2, ... made each round a new repeat: after
@@ -101,18 +101,19 @@ test_long_uidl_repeat(void **st)
 static void
 test_uidl_chain(void **st)
 {
-	struct store_msg m[14];
-	struct store_box b = {.msgs = m, .n = 14, .fd = -1};
+	struct store_box b = {.fd = -1};
+	char uidl[72] = "a";
 
 	(void)st;
-	memset(m, 0, sizeof(m));
-	snprintf(m[0].uidl, sizeof(m[0].uidl), "a");
-	for (size_t i = 1; i < 14; i++)
-		snprintf(m[i].uidl, sizeof(m[i].uidl), "%s%s", m[i - 1].uidl,
-			 i == 1 ? "" : ".2");
+	for (size_t i = 0; i < 14; i++) {
+		if (i > 1)
+			strcat(uidl, ".2");
+		box_set_uidl(&b, box_add(&b), uidl);
+	}
 	store_box_unique_uidls(&b);
 	assert_unique_uidls(&b);
-	assert_string_equal(m[0].uidl, "a");
+	assert_string_equal(store_box_uidl(&b, 0), "a");
+	store_box_free_msgs(&b);
 }
 
 /* fuzz_users: of a user listed twice, bsearch picked either line */

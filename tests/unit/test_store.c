@@ -285,14 +285,14 @@ check_box(struct store_box *b, const char *const *texts, size_t n)
 
 		assert_int_equal(len, strlen(texts[i]));
 		assert_memory_equal(t, texts[i], len);
-		assert_int_equal(b->msgs[i].size,
+		assert_int_equal(msg_size(b, i),
 				 store_crlf_size(texts[i], strlen(texts[i])) +
 				 (len == 0 || texts[i][len - 1] == '\n' ? 0 : 2));
 		for (size_t j = 0; j < i; j++)
-			assert_string_not_equal(b->msgs[i].uidl,
-						b->msgs[j].uidl);
-		assert_true(strlen(b->msgs[i].uidl) >= 1 &&
-			    strlen(b->msgs[i].uidl) <= 70);
+			assert_string_not_equal(store_box_uidl(b, i),
+						store_box_uidl(b, j));
+		assert_true(strlen(store_box_uidl(b, i)) >= 1 &&
+			    strlen(store_box_uidl(b, i)) <= 70);
 		free(t);
 	}
 }
@@ -470,9 +470,9 @@ test_maildir_box(void **st)
 	assert_int_equal(count(path, NULL, 0), 0); /* all moved to cur/ */
 	assert_int_equal(b->n, 3);
 	check_box(b, texts, 3);
-	assert_string_equal(b->msgs[2].uidl, "9999999998.foreign");
+	assert_string_equal(store_box_uidl(b, 2), "9999999998.foreign");
 	for (int i = 0; i < 3; i++)
-		snprintf(uidl[i], sizeof(uidl[i]), "%s", b->msgs[i].uidl);
+		snprintf(uidl[i], sizeof(uidl[i]), "%s", store_box_uidl(b, i));
 	store_box_free(&b);
 	/* a later session: the same ids; mail that arrived comes last */
 	deliver(s, &d, users, 1);
@@ -486,13 +486,13 @@ test_maildir_box(void **st)
 		check_box(b, now, 4);
 	}
 	for (int i = 0; i < 2; i++)
-		assert_string_equal(b->msgs[i].uidl, uidl[i]);
+		assert_string_equal(store_box_uidl(b, i), uidl[i]);
 	/* another reader renames message 2 with a flag: still found */
 	{
 		char from[900], to[910];
 
 		snprintf(from, sizeof(from), "%s/cur/%s", dir,
-			 b->msgs[1].file);
+			 msg_file(b, 1));
 		snprintf(to, sizeof(to), "%sS", from);
 		assert_int_equal(rename(from, to), 0);
 	}
@@ -503,8 +503,8 @@ test_maildir_box(void **st)
 	assert_int_equal(store_box_open(s, "alice@example.org", &b, err,
 					sizeof(err)), STORE_OK);
 	assert_int_equal(b->n, 2);
-	assert_string_equal(b->msgs[0].uidl, uidl[1]);
-	assert_string_equal(b->msgs[1].uidl, "9999999998.foreign");
+	assert_string_equal(store_box_uidl(b, 0), uidl[1]);
+	assert_string_equal(store_box_uidl(b, 1), "9999999998.foreign");
 	store_box_free(&b);
 	store_free(&s);
 }
@@ -541,7 +541,7 @@ test_maildir_expunge_record(void **st)
 	assert_int_equal(store_box_open(s, "erin@example.org", &b, err,
 					sizeof(err)), STORE_OK);
 	assert_int_equal(b->n, 2);
-	assert_string_equal(b->msgs[0].file, "2.M2P1Q2.h:2,");
+	assert_string_equal(msg_file(b, 0), "2.M2P1Q2.h:2,");
 	assert_int_equal(count(dir, NULL, 0), 3); /* tmp new cur: no record */
 	/* a failed rename of the record: -ERR, nothing deleted, no record */
 	fsops_inject(FSOP_RENAME, 1, EIO, false);
@@ -550,7 +550,7 @@ test_maildir_expunge_record(void **st)
 	fsops_clear();
 	assert_int_equal(count(dir, NULL, 0), 3);
 	/* a name with '\\' and a newline goes through the record */
-	assert_string_equal(b->msgs[1].file, "4.M4P1Q4.a\\b\nc:2,");
+	assert_string_equal(msg_file(b, 1), "4.M4P1Q4.a\\b\nc:2,");
 	assert_int_equal(store_box_expunge(b, dele + 2, err, sizeof(err)),
 			 STORE_OK);
 	store_box_free(&b);
@@ -599,9 +599,9 @@ test_maildir_expunge_twins(void **st)
 					sizeof(err)), STORE_OK);
 	assert_int_equal(b->n, 3);
 	for (size_t i = 0; i < 3; i++) {
-		if (strcmp(b->msgs[i].file, "1.M1P1Q1.h:2,S") == 0)
+		if (strcmp(msg_file(b, i), "1.M1P1Q1.h:2,S") == 0)
 			twin = i;
-		if (strcmp(b->msgs[i].file, "2.M2P1Q2.h:2,") == 0)
+		if (strcmp(msg_file(b, i), "2.M2P1Q2.h:2,") == 0)
 			lone = i;
 	}
 	assert_true(twin < 3 && lone < 3);
@@ -644,9 +644,9 @@ test_maildir_order(void **st)
 					sizeof(err)), STORE_OK);
 	assert_int_equal(b->n, 3);
 	/* by time, then microseconds as numbers: 99 < 100.M99 < 100.M100 */
-	assert_string_equal(b->msgs[0].uidl, "99.M5P1Q3.h");
-	assert_string_equal(b->msgs[1].uidl, "100.M99P1Q1.h");
-	assert_string_equal(b->msgs[2].uidl, "100.M100P1Q2.h");
+	assert_string_equal(store_box_uidl(b, 0), "99.M5P1Q3.h");
+	assert_string_equal(store_box_uidl(b, 1), "100.M99P1Q1.h");
+	assert_string_equal(store_box_uidl(b, 2), "100.M100P1Q2.h");
 	store_box_free(&b);
 	store_free(&s);
 }
@@ -684,10 +684,10 @@ test_mbox_box(void **st)
 		text = read_msg(b, (size_t)i, &len);
 		assert_true(strncmp(text, "X-UIDL: ", 8) == 0);
 		assert_string_equal(strchr(text, '\n') + 1, MSG);
-		assert_int_equal(b->msgs[i].size,
+		assert_int_equal(msg_size(b, i),
 				 store_crlf_size(text, len));
-		assert_int_equal(strncmp(text + 8, b->msgs[i].uidl,
-					 strlen(b->msgs[i].uidl)), 0);
+		assert_int_equal(strncmp(text + 8, store_box_uidl(b, i),
+					 strlen(store_box_uidl(b, i))), 0);
 		free(text);
 	}
 	{
@@ -698,7 +698,7 @@ test_mbox_box(void **st)
 		check_box(&one, texts + 2, 2);
 	}
 	for (int i = 0; i < 4; i++)
-		snprintf(uidl[i], sizeof(uidl[i]), "%s", b->msgs[i].uidl);
+		snprintf(uidl[i], sizeof(uidl[i]), "%s", store_box_uidl(b, i));
 	/* mail delivered during the session survives the expunge */
 	deliver(s, &d, users, 1);
 	assert_int_equal(store_box_expunge(b, dele, err, sizeof(err)),
@@ -707,9 +707,9 @@ test_mbox_box(void **st)
 	assert_int_equal(store_box_open(s, "bob@example.org", &b, err,
 					sizeof(err)), STORE_OK);
 	assert_int_equal(b->n, 3);
-	assert_string_equal(b->msgs[0].uidl, uidl[1]);
-	assert_string_equal(b->msgs[1].uidl, uidl[2]);
-	snprintf(uidl[4], sizeof(uidl[4]), "%s", b->msgs[2].uidl);
+	assert_string_equal(store_box_uidl(b, 0), uidl[1]);
+	assert_string_equal(store_box_uidl(b, 1), uidl[2]);
+	snprintf(uidl[4], sizeof(uidl[4]), "%s", store_box_uidl(b, 2));
 	/* a failed rewrite leaves the file as it was */
 	{
 		bool all[3] = {true, true, true};
@@ -765,12 +765,12 @@ test_mbox_parse_edges(void **st)
 		const char *order[] = {texts[1], texts[2], texts[0]};
 
 		check_box(b, order, 2);
-		assert_int_equal(b->msgs[1].size, 0);
+		assert_int_equal(msg_size(b, 1), 0);
 		size_t len;
 		char *t = read_msg(b, 2, &len);
 
 		assert_string_equal(t, texts[0]);
-		assert_int_equal(b->msgs[2].size, strlen(texts[0]) + 2);
+		assert_int_equal(msg_size(b, 2), strlen(texts[0]) + 2);
 		free(t);
 	}
 	store_box_free(&b);

@@ -422,7 +422,7 @@ test_maildrop_lock(void **st)
 	store_box_free(&b2);
 	/* a marked file another host removed meanwhile: already gone */
 	snprintf(path, sizeof(path), "%s/example.org/alice/cur/%s", mail,
-		 b->msgs[0].file);
+		 msg_file(b, 0));
 	assert_int_equal(unlink(path), 0);
 	assert_int_equal(store_box_expunge(b, (bool[]){true, true}, err,
 					   sizeof(err)), STORE_OK);

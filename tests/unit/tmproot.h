@@ -58,6 +58,28 @@ open_store(enum mailbox_format fmt)
 	assert_non_null(s);
 	return s;
 }
+
+/* What a box says of message i: its size with CRLF; its file name, in one
+ * of four buffers so that two can be compared. */
+static inline size_t
+msg_size(const struct store_box *b, size_t i)
+{
+	struct store_msg_info mi;
+
+	store_box_info(b, i, &mi);
+	return mi.size;
+}
+
+static inline const char *
+msg_file(const struct store_box *b, size_t i)
+{
+	static char names[4][512];
+	static unsigned k;
+	char *out = names[k++ % 4];
+
+	assert_int_equal(store_box_file(b, i, out, sizeof(names[0])), 0);
+	return out;
+}
 #endif
 
 #endif
