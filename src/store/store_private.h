@@ -185,14 +185,12 @@ uint32_t maildir_new_uidvalidity(uint32_t old);
 /* common.c */
 /* Reads a plain stored file: up to size octets of [pos, end). */
 ssize_t store_read_plain(struct store_reader *r, char *buf, size_t size);
-/* Makes every uidl in the box unique (suffixes on repeats). */
 /*
  * "CALL PATH: errno text" into err; STORE_NOSPACE for ENOSPC and EDQUOT,
  * else STORE_TEMP.  Reads errno first: call it right after the failure.
  */
 enum store_res store_sys_fail(char *err, size_t errsz, const char *call,
 			      const char *path);
-void store_box_unique_uidls(struct store_box *b);
 /*
  * msgs.c: the message table of a box.  box_str appends a string to the
  * arena (its offset); box_add a zeroed message (its index); box_aux the
@@ -210,6 +208,8 @@ void box_set_keywords(struct store_box *b, size_t i, const char *kw);
 void box_set_modseq(struct store_box *b, size_t i, uint64_t modseq);
 size_t box_adopt(struct store_box *to, const struct store_box *from,
 		 size_t i);
+/* Makes every uidl in the box unique (suffixes on repeats). */
+void store_box_unique_uidls(struct store_box *b);
 /* What a Maildir name says: ",W=" (-1: none) and ",S=" in *octets_r (-1:
  * none); the arrival time TIME[.M<usec>...] (0 if it has none). */
 long long maildir_name_sizes(const char *name, long long *octets_r);
