@@ -43,6 +43,7 @@
 #define SETTLE_S 2	/* an mtime this recent may hide a second change */
 #define READ_ROUNDS 16	/* inotify reads per wake-up, then yield */
 #define HASH_MIN 64
+#define SLOW_POLL_MS 100	/* a poll of one folder blocking the loop */
 
 /* What a change in the folder's own directory may be: the index, new/,
  * cur/; never the lock file, tmp/ or the index's .tmp. */
@@ -113,7 +114,7 @@ struct watch_hub {
 	LIST_HEAD(, folder) folders;
 	unsigned nfolders;
 	int fail_err;		/* tests: inotify_add_watch fails so */
-	bool logged_limit, logged_overflow;
+	bool logged_limit, logged_overflow, logged_slow;
 };
 
 /*
@@ -294,7 +295,8 @@ add_watch(struct watch_hub *h, const char *dir, int k)
 					 ADD_FLAGS);
 }
 
-/* Why a folder polls instead: the watch limit once, the rest at debug. */
+/* Why a folder polls instead: the watch limit once per hub, any other
+ * failure once per folder. */
 static void
 log_fallback(struct folder *f, int err)
 {
@@ -447,14 +449,41 @@ folder_schedule(struct folder *f, unsigned ms)
 		evtimer_add(f->fire, &tv);
 }
 
+static uint64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/*
+ * XXX the probes run on the loop thread: a few microseconds each on a
+ * local disk, a round trip each on NFS (about 3 per folder and interval).
+ * A poll that takes longer than SLOW_POLL_MS is logged once; past a few
+ * hundred polled folders on a slow server, the probes belong on the
+ * worker pool.
+ */
 static void
 poll_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct folder *f = arg;
+	uint64_t start = mono_ms();
+	bool changed = folder_poll_changed(f);
+	uint64_t took = mono_ms() - start;
+	char q[PATH_MAX + 16];
 
 	(void)fd;
 	(void)what;
-	if (!folder_poll_changed(f))
+	if (took >= SLOW_POLL_MS && !f->h->logged_slow) {
+		f->h->logged_slow = true;
+		log_msg(LOGL_WARN, "net",
+			"event=watch-slow-poll dir=%s ms=%llu note=\"the event "
+			"loop waited for the filesystem; logged once\"",
+			log_q(q, sizeof(q), f->dir), (unsigned long long)took);
+	}
+	if (!changed)
 		return;
 	/* polled after a failure: inotify may work now (see the top) */
 	if (!f->armed && !f->shared && f->h->ifd != -1)
@@ -678,6 +707,8 @@ inotify_cb(evutil_socket_t fd, short what, void *arg)
 			const char *name = buf + off + sizeof(ev);
 
 			memcpy(&ev, buf + off, sizeof(ev));
+			if (ev.len > (size_t)n - off - sizeof(ev))
+				break;	/* never split by the kernel */
 			if (ev.len == 0 || name[ev.len - 1] != '\0')
 				name = "";
 			inotify_one(h, ev.wd, ev.mask, name);

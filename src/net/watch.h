@@ -7,7 +7,9 @@
  * directory paths and the three names a change shows in: DIR/new, DIR/cur
  * and the UID index DIR/.owlpost-uidlist (docs/MAILDIR.md).
  *
- * One hub per process.  Sessions on one folder (same path string) share
+ * One hub per process; watched folders are bounded by sessions (a session
+ * watches the folder it has selected), each costing one record and three
+ * inotify watches.  Sessions on one folder (same path string) share
  * one record: one set of inotify watches (DIR, DIR/new, DIR/cur) or one
  * poll timer, whatever the number of sessions.  Events are coalesced: the
  * first relevant event starts a WATCH_COALESCE_MS timer and each watcher
@@ -22,12 +24,14 @@
  * missing), a folder is polled every poll_interval_ms: DIR/new, DIR/cur
  * and DIR/.owlpost-uidlist are opened and fstat'ed (an open revalidates
  * NFS's attribute cache, a stat may not) and any difference in inode,
- * size, mtime or ctime (nanoseconds) calls the watchers.  On a shared
- * filesystem the folder is polled and, when inotify works there, also
- * watched (local changes at once, other hosts' within the interval).
- * Failures never fail watch_add(): the folder falls back to polling and
- * the first failure of each kind is logged once (component net,
- * event=watch-fallback).
+ * size, mtime or ctime (nanoseconds) calls the watchers, and so does the
+ * first poll after a recent mtime got old (two changes in one clock tick
+ * leave one mtime).  On a shared filesystem the folder is polled and, if
+ * inotify works there, also watched (local changes at once, other hosts'
+ * within the interval).  Failures never fail watch_add(): the folder
+ * falls back to polling (component net, event=watch-fallback: the watch
+ * limit logged once, any other failure once per folder) and tries inotify
+ * again whenever its poll sees a change.
  */
 #ifndef OWL_WATCH_H
 #define OWL_WATCH_H
@@ -55,7 +59,9 @@ typedef void watch_fn(void *arg);
 
 /*
  * A hub on base.  Never fails for want of inotify (then every folder is
- * polled, logged once); NULL with *error_r only for a bad conf.
+ * polled, logged once); NULL with *error_r only for a bad conf.  Make it
+ * after privileges are dropped: inotify charges its watches to the user
+ * that made the instance and checks access when a watch is added.
  */
 struct watch_hub *watch_hub_new(struct event_base *base,
 				const struct watch_conf *wc,
@@ -83,8 +89,10 @@ void watch_del(struct watch **wp);
 /*
  * This process changed folder_dir (a delivery batch is durable, flags
  * stored, messages expunged): its watchers are called at the next loop
- * turn, without waiting for the kernel or the poll.  Same path string as
- * given to watch_add(); a folder nobody watches is ignored.
+ * turn, without waiting for the kernel or the poll (inotify would tell
+ * within milliseconds; a polled folder only at its next poll).  Same path
+ * string as given to watch_add(), trailing slashes aside; a folder nobody
+ * watches is ignored.  From a callback too: its watchers run again.
  */
 void watch_hub_touch(struct watch_hub *h, const char *folder_dir);
 
