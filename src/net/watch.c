@@ -38,6 +38,7 @@
 
 #include "../lib/buf.h"
 #include "../lib/log.h"
+#include "../lib/wpool.h"
 
 #define INDEX_NAME ".owlpost-uidlist"	/* docs/MAILDIR.md */
 #define SETTLE_S 2	/* an mtime this recent may hide a second change */
@@ -78,6 +79,14 @@ struct probe {			/* what a poll compares */
 	struct timespec mtim, ctim;
 };
 
+struct pjob {			/* a poll on the worker pool */
+	struct wpool_job job;	/* first: the pool hands this back */
+	struct folder *f;	/* NULL once the folder went */
+	char *dir;		/* the worker's own copy */
+	struct probe out[NPROBES];
+	bool recent;
+};
+
 struct folder {
 	struct watch_hub *h;
 	char *dir;
@@ -88,6 +97,7 @@ struct folder {
 	bool logged;		/* its set-up failure was logged */
 	struct event *fire;	/* coalescing timer */
 	struct event *poll;	/* NULL: not polled */
+	struct pjob *inflight;	/* its poll on the pool, if any */
 	struct probe probes[NPROBES];
 	bool unsettled;		/* the last poll saw a recent mtime */
 	LIST_HEAD(, watch) watchers;
@@ -406,38 +416,16 @@ probe_recent(const struct probe *p, time_t now)
 }
 
 static void
-probe_all(struct folder *f, struct probe out[NPROBES], bool *recent_r)
+probe_all(const char *dir, struct probe out[NPROBES], bool *recent_r)
 {
 	time_t now = time(NULL);
 
 	*recent_r = false;
 	for (int i = 0; i < NPROBES; i++) {
-		probe_take(f->dir, i, &out[i]);
+		probe_take(dir, i, &out[i]);
 		if (probe_recent(&out[i], now))
 			*recent_r = true;
 	}
-}
-
-/*
- * True if the folder may have changed since the last poll: something
- * differs, or the last poll saw a recent timestamp and this one does not
- * (so a change hidden in that tick is synced once, after the tick).
- */
-static bool
-folder_poll_changed(struct folder *f)
-{
-	struct probe now[NPROBES];
-	bool recent, changed = false;
-
-	probe_all(f, now, &recent);
-	for (int i = 0; i < NPROBES; i++)
-		if (!probe_same(&f->probes[i], &now[i]))
-			changed = true;
-	if (f->unsettled && !recent)
-		changed = true;
-	memcpy(f->probes, now, sizeof(now));
-	f->unsettled = recent;
-	return changed;
 }
 
 static void
@@ -447,6 +435,72 @@ folder_schedule(struct folder *f, unsigned ms)
 
 	if (ms == 0 || !evtimer_pending(f->fire, NULL))
 		evtimer_add(f->fire, &tv);
+}
+
+/*
+ * A poll's probes came in: the watchers are called if something differs,
+ * or if the last poll saw a recent mtime and this one does not (a change
+ * hidden in that tick is synced once, after the tick).
+ */
+static void
+poll_result(struct folder *f, const struct probe now[NPROBES], bool recent)
+{
+	bool changed = f->unsettled && !recent;
+
+	for (int i = 0; i < NPROBES; i++)
+		if (!probe_same(&f->probes[i], &now[i]))
+			changed = true;
+	memcpy(f->probes, now, sizeof(f->probes));
+	f->unsettled = recent;
+	if (!changed)
+		return;
+	/* polled after a failure: inotify may work now (see the top) */
+	if (!f->armed && !f->shared && f->h->ifd != -1)
+		f->stale = true;
+	folder_schedule(f, 0);
+}
+
+/* Runs on a worker: a batch of polls, no folder or hub touched. */
+static void
+pjob_run(struct wpool_job **jobs, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct pjob *pj = (struct pjob *)(void *)jobs[i];
+
+		probe_all(pj->dir, pj->out, &pj->recent);
+	}
+}
+
+/* On the loop: the folder gets its result, unless it went meanwhile. */
+static void
+pjob_done(struct wpool_job *job)
+{
+	struct pjob *pj = (struct pjob *)(void *)job;
+	struct folder *f = pj->f;
+
+	if (f != NULL) {
+		f->inflight = NULL;
+		if (f->poll != NULL)	/* else inotify took over */
+			poll_result(f, pj->out, pj->recent);
+	}
+	free(pj->dir);
+	free(pj);
+}
+
+static void
+poll_on_pool(struct folder *f)
+{
+	struct pjob *pj;
+
+	if (f->inflight != NULL)
+		return;		/* the last one is not back yet: skip */
+	pj = xcalloc(1, sizeof(*pj));
+	pj->job.run = pjob_run;
+	pj->job.done = pjob_done;
+	pj->f = f;
+	pj->dir = xstrdup(f->dir);
+	f->inflight = pj;
+	wpool_submit(f->h->conf.pool, &pj->job);
 }
 
 static uint64_t
@@ -459,23 +513,20 @@ mono_ms(void)
 }
 
 /*
- * XXX the probes run on the loop thread: a few microseconds each on a
- * local disk, a round trip each on NFS (about 3 per folder and interval).
- * A poll that takes longer than SLOW_POLL_MS is logged once; past a few
- * hundred polled folders on a slow server, the probes belong on the
- * worker pool.
+ * Without a pool the probes run on the loop thread: a few microseconds
+ * each on a local disk, a round trip each on NFS.  A poll that takes
+ * SLOW_POLL_MS or more is logged once.
  */
 static void
-poll_cb(evutil_socket_t fd, short what, void *arg)
+poll_inline(struct folder *f)
 {
-	struct folder *f = arg;
-	uint64_t start = mono_ms();
-	bool changed = folder_poll_changed(f);
-	uint64_t took = mono_ms() - start;
+	struct probe now[NPROBES];
+	uint64_t start = mono_ms(), took;
+	bool recent;
 	char q[PATH_MAX + 16];
 
-	(void)fd;
-	(void)what;
+	probe_all(f->dir, now, &recent);
+	took = mono_ms() - start;
 	if (took >= SLOW_POLL_MS && !f->h->logged_slow) {
 		f->h->logged_slow = true;
 		log_msg(LOGL_WARN, "net",
@@ -483,14 +534,26 @@ poll_cb(evutil_socket_t fd, short what, void *arg)
 			"loop waited for the filesystem; logged once\"",
 			log_q(q, sizeof(q), f->dir), (unsigned long long)took);
 	}
-	if (!changed)
-		return;
-	/* polled after a failure: inotify may work now (see the top) */
-	if (!f->armed && !f->shared && f->h->ifd != -1)
-		f->stale = true;
-	folder_schedule(f, 0);
+	poll_result(f, now, recent);
 }
 
+static void
+poll_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct folder *f = arg;
+
+	(void)fd;
+	(void)what;
+	if (f->h->conf.pool != NULL)
+		poll_on_pool(f);
+	else
+		poll_inline(f);
+}
+
+/*
+ * The first probes are taken at once, on the loop: the baseline must be
+ * older than the session's first sync.
+ */
 static void
 poll_start(struct folder *f)
 {
@@ -499,7 +562,7 @@ poll_start(struct folder *f)
 
 	if (f->poll != NULL)
 		return;
-	probe_all(f, f->probes, &f->unsettled);
+	probe_all(f->dir, f->probes, &f->unsettled);
 	f->poll = xevent_new(f->h->base, -1, EV_PERSIST, poll_cb, f);
 	evtimer_add(f->poll, &tv);
 }
@@ -611,6 +674,8 @@ folder_free(struct folder *f)
 	if (h->ifd != -1)
 		folder_disarm(f);
 	poll_stop(f);
+	if (f->inflight != NULL)
+		f->inflight->f = NULL;	/* pjob_done frees it */
 	event_free(f->fire);
 	LIST_REMOVE(f, link);
 	h->nfolders--;

@@ -47,9 +47,19 @@ enum watch_mode {
 	WATCH_POLL,	/* always poll (a shared tree of unknown type) */
 };
 
+struct wpool;
+
 struct watch_conf {
 	enum watch_mode mode;		/* mailbox.watch */
 	unsigned poll_interval_ms;	/* mailbox.poll_interval, > 0 */
+	/*
+	 * Where the polls' open+fstat run (owld's pool, so that a slow NFS
+	 * server never holds the loop); NULL: on the loop.  A folder has
+	 * one poll in flight at most (a poll due meanwhile is skipped); a
+	 * folder freed meanwhile leaves its job to free itself when it
+	 * completes, so the pool may outlive the hub or die first.
+	 */
+	struct wpool *pool;
 };
 
 struct watch_hub;

@@ -23,12 +23,13 @@
 #include <unistd.h>
 
 #include "lib/conf.h"
+#include "lib/wpool.h"
 #include "net/watch.h"
 
 #define TMPROOT_NAME "watch"
 #include "tmproot.h"
 
-#define POLL_MS 100
+#define POLL_MS 50
 #define SLACK_MS 400		/* a loaded test machine */
 
 struct hit {
@@ -82,18 +83,40 @@ run(struct event_base *b, unsigned ms)
 	return now_ms() - start;
 }
 
-/* Each test's loop and hub, made by its setup, freed by teardown_hub. */
+/* Each test's loop and hub (and pool), made by its setup, freed by
+ * teardown_hub. */
 static struct event_base *base;
 static struct watch_hub *h;
+static struct wpool *pool;
+static struct event *pool_ev;
 
-static int
-setup_hub(enum watch_mode mode)
+static void
+pool_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct watch_conf wc = {mode, POLL_MS};
+	(void)fd;
+	(void)what;
+	wpool_complete(arg);
+}
+
+/* with_pool: 1 polls on a pool, 2 too but its completions wait. */
+static int
+setup_hub(enum watch_mode mode, int with_pool)
+{
+	struct watch_conf wc = {mode, POLL_MS, NULL};
 	const char *e = NULL;
 
 	if (setup(NULL) == -1 || (base = event_base_new()) == NULL)
 		return -1;
+	if (with_pool) {
+		if ((pool = wpool_new(2, &e)) == NULL)
+			return -1;
+		wc.pool = pool;
+	}
+	if (with_pool == 1) {
+		pool_ev = event_new(base, wpool_fd(pool), EV_READ | EV_PERSIST,
+				    pool_cb, pool);
+		event_add(pool_ev, NULL);
+	}
 	h = watch_hub_new(base, &wc, &e);
 	return h != NULL ? 0 : -1;
 }
@@ -102,20 +125,39 @@ static int
 setup_auto(void **st)
 {
 	(void)st;
-	return setup_hub(WATCH_AUTO);
+	return setup_hub(WATCH_AUTO, 0);
 }
 
 static int
 setup_poll(void **st)
 {
 	(void)st;
-	return setup_hub(WATCH_POLL);
+	return setup_hub(WATCH_POLL, 0);
 }
 
+static int
+setup_pool(void **st)
+{
+	(void)st;
+	return setup_hub(WATCH_POLL, 1);
+}
+
+static int
+setup_pool_held(void **st)
+{
+	(void)st;
+	return setup_hub(WATCH_POLL, 2);
+}
+
+/* The hub goes before the pool: a poll in flight frees itself. */
 static int
 teardown_hub(void **st)
 {
 	watch_hub_free(&h);
+	if (pool_ev != NULL)
+		event_free(pool_ev);
+	pool_ev = NULL;
+	wpool_free(&pool);
 	event_base_free(base);
 	base = NULL;
 	return teardown(st);
@@ -374,7 +416,7 @@ test_poll_mode(void **st)
 	(void)st;
 	a.w = watch_add(h, maildir("A", true), on_change, &a);
 	assert_true(watch_is_polled(a.w));
-	run(base, 3 * POLL_MS + 50);
+	run(base, 3 * POLL_MS + 20);
 	assert_int_equal(a.n, 0);	/* nothing changed: no callback */
 	deliver("A", "600.x.host");
 	t = run(base, 2000);
@@ -388,6 +430,44 @@ test_poll_mode(void **st)
 	assert_int_equal(a.n, 2);
 	assert_true(t < POLL_MS + SLACK_MS);
 	watch_del(&a.w);
+}
+
+/* Polls on the worker pool: the loop never waits for the filesystem. */
+static void
+test_poll_on_pool(void **st)
+{
+	struct hit a = {.base = base, .stop = true};
+	double t;
+
+	(void)st;
+	a.w = watch_add(h, maildir("A", true), on_change, &a);
+	assert_true(watch_is_polled(a.w));
+	run(base, 3 * POLL_MS + 20);
+	assert_int_equal(a.n, 0);
+	deliver("A", "650.x.host");
+	t = run(base, 2000);
+	assert_int_equal(a.n, 1);
+	assert_true(t < POLL_MS + SLACK_MS);
+	watch_del(&a.w);
+}
+
+/*
+ * A poll still on the pool: no second one for the folder meanwhile, and
+ * the folder may go (its job frees itself when the pool hands it back,
+ * here in wpool_free after the hub is gone).
+ */
+static void
+test_pool_job_outlives_folder(void **st)
+{
+	struct hit a = {.base = base};
+
+	(void)st;
+	a.w = watch_add(h, maildir("A", true), on_change, &a);
+	run(base, 4 * POLL_MS + 20);
+	assert_int_equal(wpool_pending(pool), 1);
+	watch_del(&a.w);
+	assert_int_equal(watch_hub_folders(h), 0);
+	assert_int_equal(a.n, 0);
 }
 
 /*
@@ -551,7 +631,7 @@ test_queue_overflow(void **st)
 static void
 test_hub_free_with_watches(void **st)
 {
-	struct watch_conf bad = {WATCH_AUTO, 0};
+	struct watch_conf bad = {WATCH_AUTO, 0, NULL};
 	const char *e = NULL;
 	struct hit a = {.base = base};
 
@@ -604,6 +684,10 @@ test_conf_keys(void **st)
 	cmocka_unit_test_setup_teardown(t, setup_auto, teardown_hub)
 #define ON_POLL(t) \
 	cmocka_unit_test_setup_teardown(t, setup_poll, teardown_hub)
+#define ON_POOL(t) \
+	cmocka_unit_test_setup_teardown(t, setup_pool, teardown_hub)
+#define ON_POOL_HELD(t) \
+	cmocka_unit_test_setup_teardown(t, setup_pool_held, teardown_hub)
 
 int
 main(void)
@@ -618,6 +702,8 @@ main(void)
 		ON_POLL(test_touch),
 		ON_POLL(test_poll_mode),
 		ON_POLL(test_poll_settles),
+		ON_POOL(test_poll_on_pool),
+		ON_POOL_HELD(test_pool_job_outlives_folder),
 		ON_AUTO(test_fallback_missing_new),
 		ON_AUTO(test_fallback_watch_limit),
 		ON_AUTO(test_folder_moved_away),
