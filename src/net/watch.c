@@ -124,6 +124,7 @@ struct watch_hub {
 	LIST_HEAD(, folder) folders;
 	unsigned nfolders;
 	int fail_err;		/* tests: inotify_add_watch fails so */
+	bool all_shared;	/* tests: every filesystem is shared */
 	bool logged_limit, logged_overflow, logged_slow;
 };
 
@@ -591,7 +592,7 @@ folder_setup(struct folder *f)
 	f->stale = false;
 	if (h->ifd != -1) {
 		folder_disarm(f);
-		f->shared = on_shared_fs(f->dir);
+		f->shared = h->all_shared || on_shared_fs(f->dir);
 		inotify_ok = folder_arm(f, f->shared) == 0;
 	}
 	if (inotify_ok && !f->shared)
@@ -894,4 +895,10 @@ void
 watch_hub_fail_inotify(struct watch_hub *h, int err)
 {
 	h->fail_err = err;
+}
+
+void
+watch_hub_assume_shared(struct watch_hub *h, bool on)
+{
+	h->all_shared = on;
 }

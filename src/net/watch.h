@@ -115,5 +115,7 @@ unsigned watch_hub_folders(const struct watch_hub *h);
  * simulates the per-user watch limit); 0 ends it.
  */
 void watch_hub_fail_inotify(struct watch_hub *h, int err);
+/* Tests: folders set up later count as on a shared filesystem (NFS). */
+void watch_hub_assume_shared(struct watch_hub *h, bool on);
 
 #endif

@@ -229,22 +229,30 @@ deliver(const char *name, const char *file)
 	assert_int_equal(unlink(t), 0);
 }
 
-static void
-test_delivery_wakes_within_1s(void **st)
+/* A delivery into A/new wakes a watcher of A within 1 s: the time. */
+static double
+delivery_wakes(struct watch_hub *hub, bool polled, const char *file)
 {
 	struct hit a = {.base = base, .stop = true};
 	double t;
 
-	(void)st;
-	a.w = watch_add(h, maildir("A", true), on_change, &a);
-	assert_false(watch_is_polled(a.w));
-	deliver("A", "100.x.host");
+	a.w = watch_add(hub, maildir("A", true), on_change, &a);
+	assert_int_equal(watch_is_polled(a.w), polled);
+	deliver("A", file);
 	t = run(base, 2000);
 	assert_int_equal(a.n, 1);
 	assert_true(t < 1000.0);
-	print_message("delivery seen after %.1f ms\n", t);
 	watch_del(&a.w);
 	assert_null(a.w);
+	return t;
+}
+
+static void
+test_delivery_wakes_within_1s(void **st)
+{
+	(void)st;
+	print_message("delivery seen after %.1f ms\n",
+		      delivery_wakes(h, false, "100.x.host"));
 	assert_int_equal(watch_hub_folders(h), 0);
 }
 
@@ -435,6 +443,25 @@ test_poll_mode(void **st)
 	assert_int_equal(a.n, 2);
 	assert_true(t < POLL_MS + SLACK_MS);
 	watch_del(&a.w);
+}
+
+/*
+ * A folder on a shared filesystem is polled (other hosts' changes) and
+ * watched by inotify too (this host's, at once: here well before the
+ * poll interval of 10 s).
+ */
+static void
+test_shared_fs_polls_and_watches(void **st)
+{
+	struct watch_conf wc = {WATCH_AUTO, 10000, NULL};
+	const char *e = NULL;
+	struct watch_hub *sh = watch_hub_new(base, &wc, &e);
+
+	(void)st;
+	assert_non_null(sh);
+	watch_hub_assume_shared(sh, true);
+	delivery_wakes(sh, true, "660.x.host");
+	watch_hub_free(&sh);
 }
 
 /*
@@ -689,6 +716,7 @@ main(void)
 		ON_POLL(test_poll_mode),
 		ON_POLL(test_poll_settles),
 		ON_POOL(test_poll_mode),
+		ON_AUTO(test_shared_fs_polls_and_watches),
 		ON_POOL_HELD(test_pool_job_outlives_folder),
 		ON_AUTO(test_fallback_missing_new),
 		ON_AUTO(test_fallback_watch_limit),
