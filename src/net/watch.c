@@ -15,9 +15,18 @@
  * inotify again each time its poll sees a change, so a new/ created late
  * or a raised watch limit is picked up.
  *
+ * Not watched: tmp/ (nothing there is visible to a session) and
+ * IN_ATTRIB (flags live in names and the index is replaced by a rename,
+ * so no change a session sees is an attribute change alone).
+ *
  * Calling back: the fire timer marks every watcher due, then walks the
  * list with a cursor that watch_del() moves past a deleted watcher; the
  * folder is freed after the walk if its last watcher went meanwhile.
+ *
+ * Polls run on the worker pool when the hub has one (a job owns a copy of
+ * the path and is orphaned, not cancelled, when its folder goes), else on
+ * the loop; a folder's first probes are always taken at once, so that
+ * its baseline is older than its sessions' first sync.
  */
 #include "watch.h"
 
