@@ -45,6 +45,7 @@ static const struct {
 	{"auth.allow_plaintext", {"loopback", "yes", "no"}},
 	{"tls.min_version", {"TLSv1.2", "TLSv1.3"}},
 	{"relay.tls", {"may", "require", "no"}},
+	{"mailbox.watch", {"auto", "poll"}},
 };
 #define NCHOICES (sizeof(CHOICES) / sizeof(CHOICES[0]))
 
@@ -54,7 +55,8 @@ static_assert(sizeof(enum conf_senders) == sizeof(unsigned) &&
 		      sizeof(enum conf_vrfy) == sizeof(unsigned) &&
 		      sizeof(enum conf_plaintext) == sizeof(unsigned) &&
 		      sizeof(enum conf_tls_version) == sizeof(unsigned) &&
-		      sizeof(enum conf_relay_tls) == sizeof(unsigned),
+		      sizeof(enum conf_relay_tls) == sizeof(unsigned) &&
+		      sizeof(enum conf_mailbox_watch) == sizeof(unsigned),
 	      "choice enums are unsigned-sized");
 
 #define O(f) offsetof(struct conf, f)
@@ -125,6 +127,10 @@ static const struct key KEYS[] = {
 	{"connection_rate_limit", K_UINT, O(conn_rate_limit), "600", 0,
 	 1000000},
 	{"mailbox.format", K_FORMAT, O(mailbox_format), "maildir", 0, 0},
+	{"mailbox.watch", K_CHOICE, O(mailbox_watch), "auto", 0, 0},
+	/* 0 is refused: sessions would never see other hosts' changes */
+	{"mailbox.poll_interval", K_MSEC, O(mailbox_poll_interval), "1s", 100,
+	 60000},
 	{"users.file", K_STR, O(users_file), "", 0, 0},
 	{"aliases.file", K_STR, O(aliases_file), "", 0, 0},
 	{"aliases.max_depth", K_UINT, O(aliases_max_depth), "10", 1, 100},
@@ -481,8 +487,13 @@ conf_set(struct conf *c, const char *key, const char *value, char *err,
 	*str_field(c, k) = s;
 	return 0;
 bad:
-	if (k->type == K_UINT || k->type == K_SIZE || k->type == K_DURATION ||
-	    k->type == K_MSEC)
+	if (k->type == K_MSEC && k->min % 1000 != 0)
+		snprintf(err, errsz,
+			 "bad value '%s' for key '%s' (from %lums to %lums: "
+			 "a number of seconds, or milliseconds with ms)",
+			 value, key, k->min, k->max);
+	else if (k->type == K_UINT || k->type == K_SIZE ||
+		 k->type == K_DURATION || k->type == K_MSEC)
 		snprintf(err, errsz,
 			 "bad value '%s' for key '%s' (a number from %lu to "
 			 "%lu%s)", value, key,

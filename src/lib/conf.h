@@ -26,6 +26,7 @@ enum conf_plaintext { CONF_PLAIN_LOOPBACK, CONF_PLAIN_YES, CONF_PLAIN_NO };
 enum conf_tls_version { CONF_TLS_1_2, CONF_TLS_1_3 };
 enum conf_relay_tls { CONF_RELAY_TLS_MAY, CONF_RELAY_TLS_REQUIRE,
 		      CONF_RELAY_TLS_NO };
+enum conf_mailbox_watch { CONF_WATCH_AUTO, CONF_WATCH_POLL };
 
 struct conf {
 	char *data_dir;
@@ -76,6 +77,8 @@ struct conf {
 	unsigned max_conns_per_ip; /* sessions of one client address; 0 off */
 	unsigned conn_rate_limit; /* connections a minute per address; 0 off */
 	enum mailbox_format mailbox_format;
+	enum conf_mailbox_watch mailbox_watch; /* auto | poll (net/watch.h) */
+	unsigned mailbox_poll_interval; /* ms between polls of a folder */
 	char *users_file;     /* default DATA_DIR/users */
 	char *aliases_file;   /* default DATA_DIR/aliases */
 	unsigned aliases_max_depth;     /* aliases within aliases */
