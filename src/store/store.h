@@ -274,6 +274,10 @@ enum store_res store_view_open_shared(struct store *st, const char *user,
 				      struct store_view **vp, char *err,
 				      size_t errsz);
 
+/* The folder directory of a view (what a session watches for changes,
+ * net/watch.h); valid while the view is open. */
+const char *store_view_dir(const struct store_view *v);
+
 /* What a sync changed, for the session to report. */
 struct store_view_changes {
 	size_t *expunged;	/* positions to report as expunged, in this

@@ -114,6 +114,7 @@ store_view_open(struct store *st, const char *user, const char *folder,
 	*vp = xcalloc(1, sizeof(**vp));
 	(*vp)->st = st;
 	(*vp)->box = b;
+	bsnprintf((*vp)->dir, sizeof((*vp)->dir), "%s", b->path);
 	return STORE_OK;
 }
 
@@ -402,6 +403,12 @@ box_find_uid(const struct store_box *b, uint32_t uid, size_t *pos_r)
 			hi = mid;
 	}
 	return false;
+}
+
+const char *
+store_view_dir(const struct store_view *v)
+{
+	return v->dir;
 }
 
 void
