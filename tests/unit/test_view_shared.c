@@ -4,7 +4,8 @@
  * expunged ones when asked), storing flags and keywords with modseqs and
  * UNCHANGEDSINCE, expunge by UID, append and copy/move with their UIDs,
  * POP3's session lock beside shared views, the mbox refusal, the limits,
- * and two sessions plus delivery at once from three threads.
+ * two sessions plus delivery at once from three threads, and two
+ * processes on one folder (the index lock across processes).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "store/store.h"
@@ -466,6 +468,72 @@ test_two_sessions_and_delivery(void **st)
 	store_free(&s);
 }
 
+/*
+ * Two processes (each its own store, as two owld hosts on one tree): the
+ * child delivers and stores flags while the parent syncs and stores; the
+ * index lock (fcntl, byte 0 of .owlpost-lock) keeps them apart, so both
+ * end with every message once, the same UIDs and the same flags.
+ */
+static void
+test_two_processes(void **st)
+{
+	struct store *s = open_store(MBOX_FMT_MAILDIR);
+	struct store_view *v, *w;
+	struct store_flags_req fl = {.op = STORE_FLAGS_ADD};
+	char err[300];
+	pid_t pid;
+	int status;
+
+	(void)st;
+	deliver(s, 1);
+	pid = fork();
+	assert_true(pid != -1);
+	if (pid == 0) {
+		struct store *cs = open_store(MBOX_FMT_MAILDIR);
+		struct store_view *cv = open_shared(cs);
+
+		fl.flags = STORE_F_FLAGGED;
+		for (int i = 0; i < 60; i++) {
+			size_t pos = (size_t)i % count(cv);
+
+			deliver(cs, 1);
+			sync_ok(cv, 0, NULL);
+			if (store_view_store(cv, &pos, 1, &fl, NULL, err,
+					     sizeof(err)) != STORE_OK)
+				_exit(1);
+		}
+		store_view_close(&cv);
+		store_free(&cs);
+		_exit(0);
+	}
+	v = open_shared(s);
+	fl.flags = STORE_F_SEEN;
+	for (int i = 0; i < 60; i++) {
+		size_t pos = (size_t)i % count(v);
+
+		sync_ok(v, 0, NULL);
+		for (size_t k = 1; k < count(v); k++)
+			assert_true(msg(v, k - 1).uid < msg(v, k).uid);
+		assert_int_equal(store_view_store(v, &pos, 1, &fl, NULL, err,
+						  sizeof(err)), STORE_OK);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	settle();
+	sync_ok(v, 0, NULL);
+	w = open_shared(s);
+	assert_int_equal(count(v), 61);
+	assert_int_equal(count(w), 61);
+	for (size_t i = 0; i < 61; i++) {
+		assert_int_equal(msg(v, i).uid, i + 1);
+		assert_int_equal(msg(v, i).flags, msg(w, i).flags);
+		assert_int_equal(msg(v, i).modseq, msg(w, i).modseq);
+	}
+	store_view_close(&v);
+	store_view_close(&w);
+	store_free(&s);
+}
+
 int
 main(void)
 {
@@ -485,6 +553,8 @@ main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_two_sessions_and_delivery,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_two_processes, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
