@@ -222,13 +222,13 @@ owld_send(struct conn *c, const char *proto, const char *id, struct buf *out)
 bool
 owld_full(const struct owld *d)
 {
-	return d->nsessions + d->npop3 >= d->conf->max_connections;
+	return d->nsessions >= d->conf->max_connections;
 }
 
 void
 owld_check_stopped(struct owld *d)
 {
-	if (d->stopping && d->nsessions == 0 && d->npop3 == 0 &&
+	if (d->stopping && d->nsessions == 0 &&
 	    !relay_busy(d->relay) && wpool_pending(d->pool) == 0)
 		event_base_loopbreak(d->base);
 }

@@ -41,6 +41,7 @@
 #include "../relay/relay.h"
 #include "../store/fsops.h"
 #include "owld.h"
+#include "sess.h"
 
 #define OWL_VERSION "0.1.0"
 
@@ -235,7 +236,7 @@ grace_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd, (void)what;
 	log_msg(LOGL_WARN, "main", "event=stop-forced sessions=%u jobs=%zu",
-		d->nsessions + d->npop3, wpool_pending(d->pool));
+		d->nsessions, wpool_pending(d->pool));
 	event_base_loopbreak(d->base);
 }
 
@@ -249,12 +250,11 @@ stop_cb(evutil_socket_t sig, short what, void *arg)
 	if (d->stopping)
 		return;
 	log_msg(LOGL_INFO, "main", "event=stopping signal=%s sessions=%u",
-		sig == SIGTERM ? "TERM" : "INT", d->nsessions + d->npop3);
+		sig == SIGTERM ? "TERM" : "INT", d->nsessions);
 	d->stopping = true;
 	for (size_t i = 0; i < nlisteners; i++)
 		listener_free(&listeners[i]);
-	smtp_sess_shutdown_all(d);
-	pop3_sess_shutdown_all(d);
+	sess_shutdown_all(d);
 	relay_shutdown(d->relay);
 	grace_ev = evtimer_new(d->base, grace_cb, d);
 	evtimer_add(grace_ev, &tv);
