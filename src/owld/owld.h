@@ -139,6 +139,12 @@ const char *owld_tls_words(const struct conn *c, char *out, size_t size);
 enum smtp_result owld_rcpt_route(struct owld *d, const char *name,
 				 bool refresh, struct aliases_exp *x,
 				 const char *id);
+/*
+ * The control socket DATA_DIR/owld.sock (ctl.c), for owlctl; owld serves
+ * without it if it cannot be made (logged).  Closing removes it.
+ */
+void owld_ctl_open(struct owld *d);
+void owld_ctl_close(void);
 /* A new never-reused 64-bit id (sessions, messages). */
 uint64_t owld_new_id(void);
 

@@ -247,23 +247,32 @@ start_login(struct pop3_sess *s)
 
 static void open_run(struct wpool_job **jobs, size_t n);
 static void open_done(struct wpool_job *job);
+static void update_run(struct wpool_job **jobs, size_t n);
+static void update_done(struct wpool_job *job);
+
+/* A job of kind on s's mailbox (s->user), in flight once submitted. */
+static struct pjob *
+pjob_new(struct pop3_sess *s, enum pjob_kind kind)
+{
+	struct pjob *j = xcalloc(1, sizeof(*j));
+
+	j->kind = kind;
+	j->d = s->base.d;
+	j->sess = s;
+	j->job.run = kind == PJ_OPEN ? open_run : update_run;
+	j->job.done = kind == PJ_OPEN ? open_done : update_done;
+	j->job.solo = true;
+	snprintf(j->user, sizeof(j->user), "%s", s->user);
+	s->job = j;
+	return j;
+}
 
 /* The password is right: now the lock and the snapshot, on a worker. */
 static void
 start_open(struct pop3_sess *s, const char *user)
 {
-	struct pjob *j = xcalloc(1, sizeof(*j));
-
 	snprintf(s->user, sizeof(s->user), "%s", user);
-	j->kind = PJ_OPEN;
-	j->d = s->base.d;
-	j->sess = s;
-	j->job.run = open_run;
-	j->job.done = open_done;
-	j->job.solo = true;
-	snprintf(j->user, sizeof(j->user), "%s", user);
-	s->job = j;
-	wpool_submit(s->base.d->pool, &j->job);
+	wpool_submit(s->base.d->pool, &pjob_new(s, PJ_OPEN)->job);
 }
 
 static void
@@ -432,9 +441,6 @@ start_retr(struct pop3_sess *s)
 	stream_more(s);
 }
 
-static void update_run(struct wpool_job **jobs, size_t n);
-static void update_done(struct wpool_job *job);
-
 static void
 start_update(struct pop3_sess *s)
 {
@@ -445,19 +451,11 @@ start_update(struct pop3_sess *s)
 		run_act(s, pop3_server_done(s->core, POP3_R_OK, s->base.out));
 		return;
 	}
-	j = xcalloc(1, sizeof(*j));
-	j->kind = PJ_UPDATE;
-	j->d = s->base.d;
-	j->sess = s;
-	j->job.run = update_run;
-	j->job.done = update_done;
-	j->job.solo = true;
-	snprintf(j->user, sizeof(j->user), "%s", s->user);
+	j = pjob_new(s, PJ_UPDATE);
 	j->view = s->view;
 	j->ndele = req->ndele;
 	j->dele = xcalloc(s->nmsgs + 1, sizeof(*j->dele));
 	memcpy(j->dele, req->dele, s->nmsgs * sizeof(*j->dele));
-	s->job = j;
 	conn_pause(s->base.conn);
 	wpool_submit(s->base.d->pool, &j->job);
 }
