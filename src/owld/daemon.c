@@ -103,23 +103,10 @@ mono_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-const char *
-owld_admit(struct owld *d, const char *peer)
+enum anvil_res
+owld_admit(struct owld *d, const char *peer, unsigned *count_r)
 {
-	static char why[64];
-	unsigned n;
-
-	switch (anvil_connect(d->anvil, peer, mono_ms() / 1000, &n)) {
-	case ANVIL_OK:
-		return NULL;
-	case ANVIL_TOO_MANY:
-		snprintf(why, sizeof(why), "per-ip-limit sessions=%u", n);
-		return why;
-	case ANVIL_TOO_FAST:
-		snprintf(why, sizeof(why), "rate-limit connections=%u/min", n);
-		return why;
-	}
-	abort();
+	return anvil_connect(d->anvil, peer, mono_ms() / 1000, count_r);
 }
 
 void

@@ -15,13 +15,13 @@
 #include "../auth/users.h"
 #include "../lib/conf.h"
 #include "../lib/wpool.h"
+#include "../net/anvil.h"
 #include "../proto/pop3_server.h"
 #include "../proto/smtp_server.h"
 #include "../store/store.h"
 
 struct event_base;
 struct relay;
-struct anvil;
 struct penalty;
 typedef struct ssl_ctx_st SSL_CTX;
 struct sess;
@@ -63,11 +63,12 @@ void pop3_sess_accept_tls(int fd, struct sockaddr *sa, socklen_t len,
 bool owld_full(const struct owld *d);
 /*
  * The per-address limits (max_connections_per_ip, connection_rate_limit)
- * for a new client at accept: NULL if peer may have one more session
- * (call owld_release() when it ends), else why not, for the log line
- * ("per-ip-limit sessions=50"; valid until the next call).
+ * for a new client from peer at accept: ANVIL_OK if it may have one more
+ * session (call owld_release() when it ends), else the limit that refused
+ * it, with *count_r as anvil_connect() says.
  */
-const char *owld_admit(struct owld *d, const char *peer);
+enum anvil_res owld_admit(struct owld *d, const char *peer,
+			  unsigned *count_r);
 /* A session that owld_admit() let in ended. */
 void owld_release(struct owld *d, const char *peer);
 /* Called when a session or a job ended, to finish a graceful stop. */

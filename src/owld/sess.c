@@ -64,13 +64,17 @@ sess_flush(struct sess *s)
 	}
 }
 
-/* Tells a client it may not come in now, and closes it. */
+/*
+ * Tells a client it may not come in now (why: ANVIL_OK for the stop or
+ * max_connections, else the per-address limit and its count), closes it,
+ * and logs it.
+ */
 static void
 refuse(struct owld *d, int fd, const char *peer, const struct sess_ops *ops,
-       const char *limit)
+       enum anvil_res why, unsigned count)
 {
-	char line[512];
-	int n = ops->refuse(d, peer, limit != NULL, line, sizeof(line));
+	char line[512], reason[64];
+	int n = ops->refuse(d, peer, why != ANVIL_OK, line, sizeof(line));
 
 	if (n > (int)sizeof(line) - 1)
 		n = (int)sizeof(line) - 1;
@@ -78,9 +82,22 @@ refuse(struct owld *d, int fd, const char *peer, const struct sess_ops *ops,
 	if (n > 0)
 		(void)send(fd, line, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
 	close(fd);
+	switch (why) {
+	case ANVIL_OK:
+		snprintf(reason, sizeof(reason), "%s", d->stopping
+			 ? "shutting-down" : "max-connections");
+		break;
+	case ANVIL_TOO_MANY:
+		snprintf(reason, sizeof(reason), "per-ip-limit sessions=%u",
+			 count);
+		break;
+	case ANVIL_TOO_FAST:
+		snprintf(reason, sizeof(reason),
+			 "rate-limit connections=%u/min", count);
+		break;
+	}
 	log_msg(LOGL_WARN, ops->proto, "peer=%s event=reject reason=%s", peer,
-		d->stopping ? "shutting-down"
-			    : limit ? limit : "max-connections");
+		reason);
 }
 
 static void
@@ -112,12 +129,13 @@ sess_accept(struct owld *d, int fd, const struct sockaddr *sa,
 	struct sess_setup set = {.listener = ""};
 	struct sess *s;
 	char peer[64];
-	const char *limit = NULL;
+	enum anvil_res why = ANVIL_OK;
+	unsigned count = 0;
 
 	conn_addr_text(sa, peer, sizeof(peer));
 	if (d->stopping || owld_full(d) ||
-	    (limit = owld_admit(d, peer)) != NULL) {
-		refuse(d, fd, peer, ops, limit);
+	    (why = owld_admit(d, peer, &count)) != ANVIL_OK) {
+		refuse(d, fd, peer, ops, why, count);
 		return;
 	}
 	s = xcalloc(1, ops->size);
