@@ -466,8 +466,8 @@ line_has_key(const char *p, const char *end, const char *key)
 	       strncasecmp(p, key, strlen(key)) == 0;
 }
 
-/* The new text of the file into out; -1 with err. */
-static int
+/* The new text of the file into out; any failure with err. */
+static enum table_res
 edit_text(const char *data, size_t len, enum table_edit op, const char *key,
 	  const char *value, struct buf *out, char *err, size_t errsz)
 {
@@ -491,11 +491,11 @@ edit_text(const char *data, size_t len, enum table_edit op, const char *key,
 	}
 	if (op == TABLE_ADD && found) {
 		snprintf(err, errsz, "%s already exists", key);
-		return -1;
+		return TABLE_R_EXISTS;
 	}
 	if (op != TABLE_ADD && !found) {
 		snprintf(err, errsz, "no such entry: %s", key);
-		return -1;
+		return TABLE_R_NOTFOUND;
 	}
 	if (op == TABLE_ADD)
 		full |= buf_printf(out, "%s:%s\n", key, value);
@@ -504,9 +504,9 @@ edit_text(const char *data, size_t len, enum table_edit op, const char *key,
 					"taken for a broken one)\n");
 	if (full != 0) {
 		snprintf(err, errsz, "file too large");
-		return -1;
+		return TABLE_R_ERROR;
 	}
-	return 0;
+	return TABLE_R_OK;
 }
 
 /* Writes text to tmppath and renames it over path, durably. */
@@ -545,21 +545,22 @@ replace_file(const char *path, const char *tmppath, const struct buf *text,
 	return 0;
 }
 
-int
+enum table_res
 table_file_edit(const char *path, enum table_edit op, const char *key,
 		const char *value, char *err, size_t errsz)
 {
 	char lockpath[4096], tmppath[4096], *data = NULL;
 	struct buf *out = buf_new(TABLE_FILE_MAX);
 	size_t len = 0;
-	int lockfd, rc = -1;
+	int lockfd;
+	enum table_res res = TABLE_R_ERROR;
 
 	if (bsnprintf(lockpath, sizeof(lockpath), "%s.lock", path) == -1 ||
 	    bsnprintf(tmppath, sizeof(tmppath), "%s.tmp.%ld", path,
 		      (long)getpid()) == -1) {
 		snprintf(err, errsz, "%s: path too long", path);
 		buf_free(&out);
-		return -1;
+		return TABLE_R_ERROR;
 	}
 	lockfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (lockfd == -1 || flock(lockfd, LOCK_EX) == -1) {
@@ -570,15 +571,15 @@ table_file_edit(const char *path, enum table_edit op, const char *key,
 		snprintf(err, errsz, "%s: %s", path, strerror(errno));
 		goto out;
 	}
-	if (edit_text(data ? data : "", len, op, key, value, out, err,
-		      errsz) == -1 ||
+	res = edit_text(data ? data : "", len, op, key, value, out, err,
+			errsz);
+	if (res == TABLE_R_OK &&
 	    replace_file(path, tmppath, out, err, errsz) == -1)
-		goto out;
-	rc = 0;
+		res = TABLE_R_ERROR;
 out:
 	if (lockfd != -1)
 		close(lockfd);
 	free(data);
 	buf_free(&out);
-	return rc;
+	return res;
 }

@@ -99,13 +99,21 @@ size_t table_count(const struct table *t);
 const struct table_entry *table_at(const struct table *t, size_t i);
 
 enum table_edit { TABLE_ADD, TABLE_DEL, TABLE_SET };
+/* How an edit came out; a caller words its own message from it. */
+enum table_res {
+	TABLE_R_OK,
+	TABLE_R_EXISTS,		/* ADD: the key is there already */
+	TABLE_R_NOTFOUND,	/* DEL, SET: no such key */
+	TABLE_R_ERROR,		/* the file could not be read or written */
+};
 /*
  * Edits the file atomically: lock FILE.lock, write FILE.tmp.PID, fsync,
  * rename over FILE, fsync the directory.  ADD fails if key exists, DEL and
- * SET if it does not; other lines are kept as they are.  -1 with a
- * message in err.
+ * SET if it does not; other lines are kept as they are.  Any failure
+ * leaves a message in err.
  */
-int table_file_edit(const char *path, enum table_edit op, const char *key,
-		    const char *value, char *err, size_t errsz);
+enum table_res table_file_edit(const char *path, enum table_edit op,
+			       const char *key, const char *value, char *err,
+			       size_t errsz);
 
 #endif

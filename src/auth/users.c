@@ -196,12 +196,18 @@ users_file_edit(const char *path, enum users_edit op, const char *name,
 		[USERS_PASSWD] = TABLE_SET,
 	};
 
-	if (table_file_edit(path, ops[op], name, hash, err, errsz) == 0)
-		return 0;
 	/* the messages owlctl always gave */
-	if (strncmp(err, "no such entry: ", 15) == 0)
+	switch (table_file_edit(path, ops[op], name, hash, err, errsz)) {
+	case TABLE_R_OK:
+		return 0;
+	case TABLE_R_NOTFOUND:
 		snprintf(err, errsz, "no such user: %s", name);
-	else if (op == USERS_ADD && strstr(err, " already exists") != NULL)
+		break;
+	case TABLE_R_EXISTS:
 		snprintf(err, errsz, "user %s already exists", name);
+		break;
+	case TABLE_R_ERROR:
+		break;
+	}
 	return -1;
 }

@@ -108,7 +108,7 @@ alias_edit(const struct conf *c, enum table_edit op, const char *given,
 	}
 	value = file_value(targets);
 	if (table_file_edit(c->aliases_file, op, name, value->data, err,
-			    sizeof(err)) == -1) {
+			    sizeof(err)) != TABLE_R_OK) {
 		fprintf(stderr, "owlctl: %s\n", err);
 	} else {
 		printf("%s alias %s\n", op == TABLE_ADD ? "added" : "removed",

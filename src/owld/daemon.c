@@ -103,23 +103,10 @@ mono_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-const char *
-owld_admit(struct owld *d, const char *peer)
+enum anvil_res
+owld_admit(struct owld *d, const char *peer, unsigned *count_r)
 {
-	static char why[64];
-	unsigned n;
-
-	switch (anvil_connect(d->anvil, peer, mono_ms() / 1000, &n)) {
-	case ANVIL_OK:
-		return NULL;
-	case ANVIL_TOO_MANY:
-		snprintf(why, sizeof(why), "per-ip-limit sessions=%u", n);
-		return why;
-	case ANVIL_TOO_FAST:
-		snprintf(why, sizeof(why), "rate-limit connections=%u/min", n);
-		return why;
-	}
-	abort();
+	return anvil_connect(d->anvil, peer, mono_ms() / 1000, count_r);
 }
 
 void
@@ -222,13 +209,13 @@ owld_send(struct conn *c, const char *proto, const char *id, struct buf *out)
 bool
 owld_full(const struct owld *d)
 {
-	return d->nsessions + d->npop3 >= d->conf->max_connections;
+	return d->nsessions >= d->conf->max_connections;
 }
 
 void
 owld_check_stopped(struct owld *d)
 {
-	if (d->stopping && d->nsessions == 0 && d->npop3 == 0 &&
+	if (d->stopping && d->nsessions == 0 &&
 	    !relay_busy(d->relay) && wpool_pending(d->pool) == 0)
 		event_base_loopbreak(d->base);
 }

@@ -1,6 +1,7 @@
 /*
- * owld - the owlpost daemon: start-up, signals, graceful stop, the control
- * socket.  The helpers the sessions share are in daemon.c.
+ * owld - the owlpost daemon: start-up, signals, graceful stop.  The
+ * helpers the sessions share are in daemon.c, the session base in sess.c,
+ * the control socket in ctl.c.
  *
  * Order matters, and main() is that order, one named step each: read the
  * command line and the config (exit 78 on a bad key), open the log, load
@@ -28,7 +29,6 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/resource.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "../auth/penalty.h"
@@ -41,6 +41,7 @@
 #include "../relay/relay.h"
 #include "../store/fsops.h"
 #include "owld.h"
+#include "sess.h"
 
 #define OWL_VERSION "0.1.0"
 
@@ -77,120 +78,6 @@ table_seed(void)
 	if (getrandom(&seed, sizeof(seed), 0) != (ssize_t)sizeof(seed))
 		seed = owld_new_id() ^ (uint64_t)getpid() << 32;
 	return seed;
-}
-
-/*
- * The control socket, DATA_DIR/owld.sock: owlctl sends one command line
- * ("queue flush", "queue hold ID", ...) and reads one answer line.  Only
- * the daemon's own user can reach it (mode 0600 in a 0700 directory).
- */
-static struct listener *ctl_listener;
-static char ctl_path[PATH_MAX];
-
-struct ctl_conn {
-	struct owld *d;
-	struct conn *conn;
-};
-
-static bool
-ctl_line(void *arg, const char *line, size_t len)
-{
-	struct ctl_conn *c = arg;
-	char cmd[256], reply[300];
-
-	snprintf(cmd, sizeof(cmd), "%.*s", (int)(len < 255 ? len : 255), line);
-	cmd[strcspn(cmd, "\r\n")] = '\0';
-	if (strncmp(cmd, "queue ", 6) == 0)
-		relay_control(c->d->relay, cmd + 6, reply, sizeof(reply) - 2);
-	else
-		snprintf(reply, sizeof(reply) - 2, "error unknown command");
-	strcat(reply, "\n");
-	conn_write(c->conn, reply, strlen(reply));
-	conn_close(c->conn, "done");
-	return false;
-}
-
-static void
-ctl_toolong(void *arg)
-{
-	struct ctl_conn *c = arg;
-
-	conn_close(c->conn, "toolong");
-}
-
-static size_t
-ctl_max_line(void *arg)
-{
-	(void)arg;
-	return 256;
-}
-
-static void
-ctl_timeout(void *arg)
-{
-	struct ctl_conn *c = arg;
-
-	conn_close(c->conn, "timeout");
-}
-
-static void
-ctl_closed(void *arg, const char *reason)
-{
-	(void)reason;
-	free(arg);
-}
-
-static const struct conn_ops ctl_ops = {
-	.line = ctl_line, .toolong = ctl_toolong, .max_line = ctl_max_line,
-	.timeout = ctl_timeout, .closed = ctl_closed,
-};
-
-static void
-ctl_accept(int fd, struct sockaddr *sa, socklen_t len, void *arg)
-{
-	struct ctl_conn *c = xcalloc(1, sizeof(*c));
-
-	(void)sa, (void)len;
-	c->d = arg;
-	c->conn = conn_new(c->d->base, fd, &ctl_ops, c, 10, 512, 4096);
-}
-
-static void
-ctl_open(struct owld *d)
-{
-	struct sockaddr_un sun = {.sun_family = AF_UNIX};
-	int fd;
-
-	if (bsnprintf(ctl_path, sizeof(ctl_path), "%s/owld.sock",
-		      d->conf->data_dir) == -1 ||
-	    strlen(ctl_path) >= sizeof(sun.sun_path)) {
-		log_msg(LOGL_WARN, "main", "event=control-socket-off "
-			"reason=path-too-long");
-		ctl_path[0] = '\0';
-		return;
-	}
-	memcpy(sun.sun_path, ctl_path, strlen(ctl_path) + 1);
-	unlink(ctl_path); /* the pid file check said no owld runs here */
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd == -1 ||
-	    bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
-	    chmod(ctl_path, 0600) == -1 || listen(fd, 16) == -1 ||
-	    (ctl_listener = listener_new(d->base, fd, ctl_accept, d)) ==
-		    NULL) {
-		log_msg(LOGL_ERROR, "main", "event=control-socket-failed "
-			"path=%s error=\"%s\"", ctl_path, strerror(errno));
-		if (fd != -1)
-			close(fd);
-		ctl_path[0] = '\0';
-	}
-}
-
-static void
-ctl_close(void)
-{
-	listener_free(&ctl_listener);
-	if (ctl_path[0] != '\0')
-		unlink(ctl_path);
 }
 
 static void
@@ -235,7 +122,7 @@ grace_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd, (void)what;
 	log_msg(LOGL_WARN, "main", "event=stop-forced sessions=%u jobs=%zu",
-		d->nsessions + d->npop3, wpool_pending(d->pool));
+		d->nsessions, wpool_pending(d->pool));
 	event_base_loopbreak(d->base);
 }
 
@@ -249,12 +136,11 @@ stop_cb(evutil_socket_t sig, short what, void *arg)
 	if (d->stopping)
 		return;
 	log_msg(LOGL_INFO, "main", "event=stopping signal=%s sessions=%u",
-		sig == SIGTERM ? "TERM" : "INT", d->nsessions + d->npop3);
+		sig == SIGTERM ? "TERM" : "INT", d->nsessions);
 	d->stopping = true;
 	for (size_t i = 0; i < nlisteners; i++)
 		listener_free(&listeners[i]);
-	smtp_sess_shutdown_all(d);
-	pop3_sess_shutdown_all(d);
+	sess_shutdown_all(d);
 	relay_shutdown(d->relay);
 	grace_ev = evtimer_new(d->base, grace_cb, d);
 	evtimer_add(grace_ev, &tv);
@@ -735,7 +621,7 @@ stop_serving(void)
 		listener_free(&listeners[i]);
 	free(listeners);
 	wpool_free(&D.pool);
-	ctl_close();
+	owld_ctl_close();
 	relay_free(&D.relay);
 	free(D.qdir);
 	log_msg(LOGL_INFO, "main", "event=stopped");
@@ -779,7 +665,7 @@ main(int argc, char **argv)
 	open_stores();
 	start_loop();
 	start_relay();
-	ctl_open(&D);
+	owld_ctl_open(&D);
 	start_listeners(&b);
 	hint_first_user(argv[0], o.daemon);
 

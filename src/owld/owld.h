@@ -1,8 +1,9 @@
 /*
  * owld - the daemon's shared context, owned by main.c; the glue modules
- * (smtp_sess.c) reach store/, auth/ and the worker pool only through it.
- * The helpers every session shares (ids, limits at accept, logins,
- * penalties, sending and tracing replies, the stop check) are daemon.c's.
+ * (smtp_sess.c, pop3_sess.c) reach store/, auth/ and the worker pool only
+ * through it.  The daemon-wide helpers (ids, limits at accept, logins,
+ * penalties, sending and tracing replies, the stop check) are daemon.c's;
+ * the session base both protocols are built on is sess.h's.
  */
 #ifndef OWL_OWLD_H
 #define OWL_OWLD_H
@@ -14,17 +15,16 @@
 #include "../auth/users.h"
 #include "../lib/conf.h"
 #include "../lib/wpool.h"
+#include "../net/anvil.h"
 #include "../proto/pop3_server.h"
 #include "../proto/smtp_server.h"
 #include "../store/store.h"
 
 struct event_base;
 struct relay;
-struct anvil;
 struct penalty;
 typedef struct ssl_ctx_st SSL_CTX;
-struct smtp_sess;
-struct pop3_sess;
+struct sess;
 
 struct owld {
 	struct conf *conf;
@@ -38,11 +38,9 @@ struct owld {
 	SSL_CTX *tls;			/* from tls.cert/tls.key, or NULL */
 	char *qdir;			/* DATA_DIR/queue */
 	struct relay *relay;
-	struct smtp_sess *sessions;	/* list of open SMTP sessions */
-	unsigned nsessions;
 	struct pop3_conf pop3_conf;
-	struct pop3_sess *pop3_sessions;
-	unsigned npop3;
+	struct sess *sessions;		/* open sessions, any protocol */
+	unsigned nsessions;
 	struct anvil *anvil;		/* sessions, connections per address */
 	struct penalty *penalty;	/* failed logins across connections */
 	bool stopping;
@@ -56,24 +54,21 @@ void smtp_sess_accept_submission(int fd, struct sockaddr *sa, socklen_t len,
 /* Accepts one client on an implicit-TLS submission listener (465 role). */
 void smtp_sess_accept_submissions(int fd, struct sockaddr *sa, socklen_t len,
 				  void *arg);
-/* Tells every open session 421 (after any in-flight commit finishes). */
-void smtp_sess_shutdown_all(struct owld *d);
 /* Accepts one POP3 client on fd (listener callback). */
 void pop3_sess_accept(int fd, struct sockaddr *sa, socklen_t len, void *arg);
 /* Accepts one client on an implicit-TLS POP3 listener (995 role). */
 void pop3_sess_accept_tls(int fd, struct sockaddr *sa, socklen_t len,
 			  void *arg);
-/* Tells every open POP3 session -ERR (after its job or stream ends). */
-void pop3_sess_shutdown_all(struct owld *d);
 /* True past max_connections (SMTP and POP3 sessions together). */
 bool owld_full(const struct owld *d);
 /*
  * The per-address limits (max_connections_per_ip, connection_rate_limit)
- * for a new client at accept: NULL if peer may have one more session
- * (call owld_release() when it ends), else why not, for the log line
- * ("per-ip-limit sessions=50"; valid until the next call).
+ * for a new client from peer at accept: ANVIL_OK if it may have one more
+ * session (call owld_release() when it ends), else the limit that refused
+ * it, with *count_r as anvil_connect() says.
  */
-const char *owld_admit(struct owld *d, const char *peer);
+enum anvil_res owld_admit(struct owld *d, const char *peer,
+			  unsigned *count_r);
 /* A session that owld_admit() let in ended. */
 void owld_release(struct owld *d, const char *peer);
 /* Called when a session or a job ended, to finish a graceful stop. */
@@ -145,6 +140,12 @@ const char *owld_tls_words(const struct conn *c, char *out, size_t size);
 enum smtp_result owld_rcpt_route(struct owld *d, const char *name,
 				 bool refresh, struct aliases_exp *x,
 				 const char *id);
+/*
+ * The control socket DATA_DIR/owld.sock (ctl.c), for owlctl; owld serves
+ * without it if it cannot be made (logged).  Closing removes it.
+ */
+void owld_ctl_open(struct owld *d);
+void owld_ctl_close(void);
 /* A new never-reused 64-bit id (sessions, messages). */
 uint64_t owld_new_id(void);
 

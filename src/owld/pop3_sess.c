@@ -1,10 +1,11 @@
 /*
  * pop3_sess - glue between net/conn, the pop3_server core, auth/users and
- * the store's mailbox view (INBOX).  Slow work runs on the worker pool: the
- * password check (crypt(3), one job per login so logins spread over the
- * workers) with the mailbox snapshot, and the expunge at QUIT.  Messages
- * are streamed from the file as the client reads them (conn_await_drain),
- * so a session costs its buffers whatever the message size.
+ * the store's mailbox view (INBOX), built on the session base (sess.h),
+ * which accepts, checks the password and stops.  Slow work runs on the
+ * worker pool: the password check (sess.c), then the mailbox snapshot,
+ * and the expunge at QUIT.  Messages are streamed from the file as the
+ * client reads them (conn_await_drain), so a session costs its buffers
+ * whatever the message size.
  *
  * Locking: a mailbox is held by at most one session, on this host or any
  * other sharing the mail tree.  The store's view holds the lock (an
@@ -15,17 +16,16 @@
  * can never snapshot a mailbox while an expunge is still running.
  */
 #include <errno.h>
-#include <event2/event.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
 #include "../lib/buf.h"
 #include "../lib/log.h"
 #include "../net/conn.h"
 #include "owld.h"
+#include "sess.h"
 
 #define OUT_MAX (64 * 1024)	/* replies of one pipelined group */
 #define CHUNK (16 * 1024)	/* stored text read per step */
@@ -34,41 +34,30 @@
 struct pjob;
 
 struct pop3_sess {
-	struct owld *d;
-	struct pop3_sess *prev, *next;
-	char id[17];
-	char peer[64];
-	struct conn *conn;
+	struct sess base;		/* first: the session base's half */
 	struct pop3_server *core;
-	struct buf *out;
 	char user[ADDR_PATH_MAX + 1];	/* the mailbox held, or "" */
 	struct store_view *view;	/* its INBOX, once open */
 	size_t nmsgs;
 	struct pop3_msg *msgs;
 	struct pjob *job;		/* in flight, or NULL */
-	struct pjob *gated;		/* a checked login awaiting penalty */
-	struct event *delay;		/* a login's answer waits (fail
-					   delay, or penalty if gated) */
 	bool streaming;
 	struct store_reader rd;
 	struct dot_stuff stuff;
 	size_t streamed;
 	size_t head;		/* octets of out before the text: the +OK */
-	bool stop_after;		/* shut down once the job/stream ends */
 	unsigned retrs;
 };
 
-enum pjob_kind { PJ_LOGIN, PJ_OPEN, PJ_UPDATE };
+enum pjob_kind { PJ_OPEN, PJ_UPDATE };
 
+/* A job on the mailbox: the lock and the snapshot, or the expunge. */
 struct pjob {
 	struct wpool_job job;
 	enum pjob_kind kind;
 	struct owld *d;
 	struct pop3_sess *sess;		/* NULL once the session is gone */
 	char user[ADDR_PATH_MAX + 1];
-	struct owld_cred cred;		/* login */
-	bool penalty_logged;
-	/* both */
 	struct store_view *view;
 	bool *dele;
 	unsigned ndele;
@@ -76,205 +65,146 @@ struct pjob {
 	char err[300];
 };
 
-static bool on_line(void *arg, const char *line, size_t len);
-static void on_toolong(void *arg);
-static size_t on_max_line(void *arg);
-static void on_timeout(void *arg);
-static void on_deadline(void *arg, const char *why);
-static void on_closed(void *arg, const char *reason);
-static void on_drained(void *arg);
-static void on_secured(void *arg);
+static const struct sess_ops pop3_ops;
 static void run_act(struct pop3_sess *s, enum pop3_act act);
 
-static const struct conn_ops pop3_conn_ops = {
-	.line = on_line,
-	.toolong = on_toolong,
-	.max_line = on_max_line,
-	.timeout = on_timeout,
-	.closed = on_closed,
-	.drained = on_drained,
-	.secured = on_secured,
-	.deadline = on_deadline,
-};
-
-static void
-flush(struct pop3_sess *s)
+static struct pop3_sess *
+ps(struct sess *b)
 {
-	owld_send(s->conn, "pop3", s->id, s->out);
-	if (s->out->cap > OUT_CAP) {
-		/* a listing made it big: give that memory back */
-		size_t max = s->out->max;
-
-		buf_free(&s->out);
-		s->out = buf_new(max);
-	}
+	return (struct pop3_sess *)(void *)b;
 }
 
-/* Sends streamed message text: traced as a count, not as text. */
-static void
-flush_text(struct pop3_sess *s)
+static const struct pop3_sess *
+cps(const struct sess *b)
 {
-	s->streamed += s->out->len - s->head;
-	s->head = 0;
-	conn_write(s->conn, s->out->data, s->out->len);
-	buf_reset(s->out);
+	return (const struct pop3_sess *)(const void *)b;
 }
 
-static void
-accept_sess(int fd, struct sockaddr *sa, struct owld *d, bool implicit)
-{
-	struct pop3_sess *s;
-	char peer[64];
-	const char *limit = NULL;
-
-	conn_addr_text(sa, peer, sizeof(peer));
-	if (d->stopping || owld_full(d) ||
-	    (limit = owld_admit(d, peer)) != NULL) {
-		static const char line[] =
-			"-ERR [SYS/TEMP] Too many connections, try again "
-			"later\r\n";
-		static const char line_ip[] =
-			"-ERR [SYS/TEMP] Too many connections from your "
-			"address, try again later\r\n";
-
-		/* best effort: a fresh socket's buffer takes one line */
-		if (limit != NULL)
-			(void)send(fd, line_ip, sizeof(line_ip) - 1,
-				   MSG_DONTWAIT | MSG_NOSIGNAL);
-		else
-			(void)send(fd, line, sizeof(line) - 1,
-				   MSG_DONTWAIT | MSG_NOSIGNAL);
-		close(fd);
-		log_msg(LOGL_WARN, "pop3", "peer=%s event=reject reason=%s",
-			peer, d->stopping ? "shutting-down"
-				: limit ? limit : "max-connections");
-		return;
-	}
-	s = xcalloc(1, sizeof(*s));
-	s->d = d;
-	s->rd.fd = -1;
-	snprintf(s->id, sizeof(s->id), "%016llx",
-		 (unsigned long long)owld_new_id());
-	memcpy(s->peer, peer, sizeof(peer));
-	s->core = pop3_server_new(&d->pop3_conf);
-	pop3_server_plain_auth(s->core, owld_plain_auth(d, fd));
-	s->out = buf_new(OUT_CAP);
-	s->conn = conn_new(d->base, fd, &pop3_conn_ops, s,
-			   d->conf->pop3_timeout, 2 * POP3_SASL_MAX, OUT_MAX);
-	conn_deadline(s->conn, d->conf->pop3_command_deadline, 0,
-		      "command-deadline");
-	conn_session_deadline(s->conn, d->conf->pop3_login_deadline,
-			      "login-deadline");
-	if (implicit) {
-		pop3_server_secure(s->core);
-		owld_tls_start(d, s->conn);
-	}
-	s->next = d->pop3_sessions;
-	if (d->pop3_sessions != NULL)
-		d->pop3_sessions->prev = s;
-	d->pop3_sessions = s;
-	d->npop3++;
-	log_msg(LOGL_INFO, "pop3", "id=%s peer=%s event=connect%s", s->id,
-		s->peer, implicit ? " listener=pop3s" : "");
-	pop3_server_greet(s->core, s->out);
-	flush(s);
-}
+enum listener { L_POP3, L_POP3S };
 
 void
 pop3_sess_accept(int fd, struct sockaddr *sa, socklen_t len, void *arg)
 {
 	(void)len;
-	accept_sess(fd, sa, arg, false);
+	sess_accept(arg, fd, sa, &pop3_ops, L_POP3);
 }
 
 void
 pop3_sess_accept_tls(int fd, struct sockaddr *sa, socklen_t len, void *arg)
 {
 	(void)len;
-	accept_sess(fd, sa, arg, true);
+	sess_accept(arg, fd, sa, &pop3_ops, L_POP3S);
+}
+
+static int
+refuse(const struct owld *d, const char *peer, bool per_addr, char *line,
+       size_t size)
+{
+	(void)d, (void)peer;
+	return snprintf(line, size, "-ERR [SYS/TEMP] Too many connections%s, "
+			"try again later\r\n",
+			per_addr ? " from your address" : "");
 }
 
 static void
-on_secured(void *arg)
+open_sess(struct sess *b, int fd, const struct sockaddr *sa, int kind,
+	  struct sess_setup *set)
 {
-	struct pop3_sess *s = arg;
+	struct pop3_sess *s = ps(b);
+	const struct conf *c = b->d->conf;
 
-	owld_tls_secured("pop3", s->id, s->conn);
+	(void)sa;
+	s->rd.fd = -1;
+	s->core = pop3_server_new(&b->d->pop3_conf);
+	pop3_server_plain_auth(s->core, owld_plain_auth(b->d, fd));
+	*set = (struct sess_setup){
+		.timeout = c->pop3_timeout,
+		.in_max = 2 * POP3_SASL_MAX,
+		.out_max = OUT_MAX,
+		.out_cap = OUT_CAP,
+		.out_keep = OUT_CAP,
+		.command_deadline = c->pop3_command_deadline,
+		.login_deadline = c->pop3_login_deadline,
+		.implicit_tls = kind == L_POP3S,
+		.listener = kind == L_POP3S ? " listener=pop3s" : "",
+	};
+	if (set->implicit_tls)
+		pop3_server_secure(s->core);
 }
 
-/* Traces a client line, with any secret in it masked as the core says. */
 static void
-trace_in(struct pop3_sess *s, const char *line, size_t len)
+greet(struct sess *b)
 {
-	const char *shown;
-	size_t n;
+	pop3_server_greet(ps(b)->core, b->out);
+}
 
-	if (!log_trace_enabled())
-		return;
-	shown = pop3_server_trace_in(s->core, line, len, &n);
-	log_trace("pop3", s->id, 'C', shown, n);
+/* Sends streamed message text: traced as a count, not as text. */
+static void
+flush_text(struct pop3_sess *s)
+{
+	s->streamed += s->base.out->len - s->head;
+	s->head = 0;
+	conn_write(s->base.conn, s->base.out->data, s->base.out->len);
+	buf_reset(s->base.out);
 }
 
 static bool
-on_line(void *arg, const char *line, size_t len)
+feed(struct sess *b, const char *line, size_t len)
 {
-	struct pop3_sess *s = arg;
+	struct pop3_sess *s = ps(b);
 
-	trace_in(s, line, len);
-	run_act(s, pop3_server_feed(s->core, line, len, s->out));
-	flush(s);
-	return !pop3_server_pending(s->core) && s->delay == NULL &&
-	       !conn_closing(s->conn);
+	run_act(s, pop3_server_feed(s->core, line, len, b->out));
+	return pop3_server_pending(s->core);
+}
+
+static const char *
+trace_in(const struct sess *b, const char *line, size_t len, size_t *len_r)
+{
+	return pop3_server_trace_in(cps(b)->core, line, len, len_r);
 }
 
 static void
-on_toolong(void *arg)
+toolong(struct sess *b)
 {
-	struct pop3_sess *s = arg;
-
-	log_trace("pop3", s->id, 'C', "(line too long)", 15);
-	run_act(s, pop3_server_toolong(s->core, s->out));
-	flush(s);
+	run_act(ps(b), pop3_server_toolong(ps(b)->core, b->out));
 }
 
 static size_t
-on_max_line(void *arg)
+max_line(const struct sess *b)
 {
-	struct pop3_sess *s = arg;
-
-	return pop3_server_max_line(s->core);
+	return pop3_server_max_line(cps(b)->core);
 }
 
 static void
-on_timeout(void *arg)
+timeout(struct sess *b)
 {
-	struct pop3_sess *s = arg;
-
 	/* in the middle of a message text nothing more can be said */
-	if (!s->streaming) {
-		pop3_server_timeout(s->core, s->out);
-		flush(s);
-	}
-	conn_close(s->conn, "timeout");
+	if (!ps(b)->streaming)
+		pop3_server_timeout(ps(b)->core, b->out);
 }
 
 /* Too slow: a command line, or no login within pop3.login_deadline. */
 static void
-on_deadline(void *arg, const char *why)
+deadline(struct sess *b)
 {
-	struct pop3_sess *s = arg;
+	pop3_server_deadline(ps(b)->core, b->out);
+}
 
-	log_msg(LOGL_WARN, "pop3", "id=%s peer=%s event=deadline reason=%s",
-		s->id, s->peer, why);
-	pop3_server_deadline(s->core, s->out);
-	flush(s);
-	conn_close(s->conn, why);
+static void
+shutdown_reply(struct sess *b)
+{
+	pop3_server_shutdown(ps(b)->core, b->out);
+}
+
+static bool
+busy(const struct sess *b)
+{
+	return cps(b)->job != NULL || cps(b)->streaming;
 }
 
 static void
 pjob_free(struct pjob *j)
 {
-	explicit_bzero(j->cred.pass, sizeof(j->cred.pass));
 	if (j->sess == NULL) {
 		/* the session is gone: the job lets go of the view (lock) */
 		store_view_close(&j->view);
@@ -284,11 +214,15 @@ pjob_free(struct pjob *j)
 }
 
 static void
-on_closed(void *arg, const char *reason)
+words(const struct sess *b, char *out, size_t size)
 {
-	struct pop3_sess *s = arg;
-	struct owld *d = s->d;
-	char tls[300];
+	snprintf(out, size, " retrieved=%u", cps(b)->retrs);
+}
+
+static void
+close_sess(struct sess *b)
+{
+	struct pop3_sess *s = ps(b);
 
 	if (s->job != NULL) {
 		/* the job finishes alone and lets go of the lock after it */
@@ -297,121 +231,104 @@ on_closed(void *arg, const char *reason)
 		if (s->job->kind == PJ_UPDATE)
 			s->view = NULL; /* the job holds it */
 	}
-	if (s->delay != NULL)
-		event_free(s->delay);
-	if (s->gated != NULL)
-		pjob_free(s->gated);
-	owld_release(d, s->peer);
 	store_reader_close(&s->rd);
-	log_msg(LOGL_INFO, "pop3", "id=%s peer=%s event=disconnect reason=%s "
-		"retrieved=%u%s", s->id, s->peer, reason, s->retrs,
-		owld_tls_words(s->conn, tls, sizeof(tls)));
-	if (s->prev != NULL)
-		s->prev->next = s->next;
-	else
-		d->pop3_sessions = s->next;
-	if (s->next != NULL)
-		s->next->prev = s->prev;
-	d->npop3--;
 	pop3_server_free(&s->core);
-	buf_free(&s->out);
 	store_view_close(&s->view);
 	free(s->msgs);
-	free(s);
-	owld_check_stopped(d);
 }
-
-/* Ends the session for a shutdown once nothing is in flight. */
-static void
-maybe_stop(struct pop3_sess *s)
-{
-	if (!s->stop_after || s->job != NULL || s->streaming ||
-	    (s->delay != NULL && s->gated == NULL) || conn_closing(s->conn))
-		return;
-	pop3_server_shutdown(s->core, s->out);
-	flush(s);
-	conn_close(s->conn, "shutdown");
-}
-
-static void
-resume(struct pop3_sess *s)
-{
-	if (s->stop_after)
-		maybe_stop(s);
-	else
-		conn_resume(s->conn);
-}
-
-static void login_run(struct wpool_job **jobs, size_t n);
-static void login_done(struct wpool_job *job);
 
 static void
 start_login(struct pop3_sess *s)
 {
 	const struct pop3_req *req = pop3_server_req(s->core);
-	struct pjob *j = xcalloc(1, sizeof(*j));
 
-	j->kind = PJ_LOGIN;
-	j->d = s->d;
-	j->sess = s;
-	j->job.run = login_run;
-	j->job.done = login_done;
-	j->job.solo = true;
-	owld_cred_prepare(s->d, &j->cred, req->user, req->pass);
-	snprintf(j->user, sizeof(j->user), "%s", j->cred.user);
-	s->job = j;
-	conn_pause(s->conn);
-	wpool_submit(s->d->pool, &j->job);
+	sess_login_start(&s->base, req->user, req->pass);
 }
 
-/* Worker thread: the password check, or (PJ_OPEN) the snapshot. */
+static void open_run(struct wpool_job **jobs, size_t n);
+static void open_done(struct wpool_job *job);
+static void update_run(struct wpool_job **jobs, size_t n);
+static void update_done(struct wpool_job *job);
+
+/* A job of kind on s's mailbox (s->user), in flight once submitted. */
+static struct pjob *
+pjob_new(struct pop3_sess *s, enum pjob_kind kind)
+{
+	struct pjob *j = xcalloc(1, sizeof(*j));
+
+	j->kind = kind;
+	j->d = s->base.d;
+	j->sess = s;
+	j->job.run = kind == PJ_OPEN ? open_run : update_run;
+	j->job.done = kind == PJ_OPEN ? open_done : update_done;
+	j->job.solo = true;
+	snprintf(j->user, sizeof(j->user), "%s", s->user);
+	s->job = j;
+	return j;
+}
+
+/* The password is right: now the lock and the snapshot, on a worker. */
 static void
-login_run(struct wpool_job **jobs, size_t n)
+start_open(struct pop3_sess *s, const char *user)
+{
+	snprintf(s->user, sizeof(s->user), "%s", user);
+	wpool_submit(s->base.d->pool, &pjob_new(s, PJ_OPEN)->job);
+}
+
+static void
+login_done(struct sess *b, enum sess_login_res r, const char *user)
+{
+	struct pop3_sess *s = ps(b);
+
+	if (r == SESS_LOGIN_OK) {
+		start_open(s, user);
+		return;
+	}
+	run_act(s, pop3_server_login_done(s->core, r == SESS_LOGIN_TEMP
+						    ? POP3_R_TEMP
+						    : POP3_R_BADAUTH,
+					  b->out));
+	sess_answered(b);
+}
+
+/* Worker thread: the lock and the snapshot. */
+static void
+open_run(struct wpool_job **jobs, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		struct pjob *j = (struct pjob *)(void *)jobs[i];
 
-		if (j->kind == PJ_OPEN) {
-			j->res = store_view_open(j->d->store, j->user,
-						 "INBOX", &j->view, j->err,
-						 sizeof(j->err));
-			continue;
-		}
-		owld_cred_check(&j->cred);
+		j->res = store_view_open(j->d->store, j->user, "INBOX",
+					 &j->view, j->err, sizeof(j->err));
 	}
 }
 
+/* The mailbox is open: its messages are the core's listing. */
 static void
-delay_cb(evutil_socket_t fd, short what, void *arg)
+take_view(struct pop3_sess *s, struct pjob *j)
 {
-	struct pop3_sess *s = arg;
+	struct store_view_info info;
 
-	(void)fd, (void)what;
-	event_free(s->delay);
-	s->delay = NULL;
-	run_act(s, pop3_server_login_done(s->core, POP3_R_BADAUTH, s->out));
-	flush(s);
-	if (!conn_closing(s->conn))
-		resume(s);
+	s->view = j->view;
+	j->view = NULL;
+	store_view_info(s->view, &info);
+	s->nmsgs = info.count;
+	s->msgs = xcalloc(s->nmsgs + 1, sizeof(*s->msgs));
+	for (size_t i = 0; i < s->nmsgs; i++) {
+		struct store_vmsg m;
+
+		store_view_msg(s->view, i, &m);
+		s->msgs[i].size = m.size;
+		s->msgs[i].uidl = m.uidl;
+	}
+	pop3_server_set_mailbox(s->core, s->msgs, (unsigned)s->nmsgs);
+	/* the core writes a LIST/UIDL listing whole: make room */
+	s->base.out->max = OUT_CAP + (s->nmsgs + 2) * POP3_LIST_LINE_MAX;
+	conn_session_deadline(s->base.conn, 0, NULL);
 }
 
 static void
-gate_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct pop3_sess *s = arg;
-	struct pjob *j = s->gated;
-
-	(void)fd, (void)what;
-	event_free(s->delay);
-	s->delay = NULL;
-	if (conn_closing(s->conn))
-		return; /* stopped meanwhile: on_closed frees the job */
-	s->gated = NULL;
-	login_done(&j->job);
-}
-
-static void
-login_done(struct wpool_job *job)
+open_done(struct wpool_job *job)
 {
 	struct pjob *j = (struct pjob *)(void *)job;
 	struct pop3_sess *s = j->sess;
@@ -427,167 +344,102 @@ login_done(struct wpool_job *job)
 		return;
 	}
 	s->job = NULL;
-	if (j->kind == PJ_LOGIN && j->cred.temp) {
-		/* no users file yet: -ERR [SYS/TEMP], not a wrong password */
-		log_msg(LOGL_WARN, "pop3", "id=%s peer=%s event=login-deferred "
-			"user=%s reason=no-users-file", s->id, s->peer, q);
-		pjob_free(j);
-		run_act(s, pop3_server_login_done(s->core, POP3_R_TEMP,
-						  s->out));
-		flush(s);
-		if (!conn_closing(s->conn))
-			resume(s);
-		return;
-	}
-	if (j->kind == PJ_LOGIN) {
-		/* right or wrong, the answer waits for the penalty */
-		s->delay = owld_penalty_wait(s->d, "pop3", s->id, s->peer,
-					     j->user, &j->penalty_logged,
-					     gate_cb, s);
-		if (s->delay != NULL) {
-			s->gated = j;
-			maybe_stop(s);
-			return;
-		}
-		owld_penalty_record(s->d, s->peer, j->user, j->cred.ok);
-	}
-	if (j->kind == PJ_LOGIN && !j->cred.ok) {
-		log_msg(LOGL_WARN, "pop3", "id=%s peer=%s event=login-failed "
-			"user=%s reason=%s", s->id, s->peer, q,
-			j->cred.exists ? "bad-password" : "unknown-user");
-		pjob_free(j);
-		/* the same answer, after the same delay, either way */
-		s->delay = owld_fail_delay(s->d, delay_cb, s);
-		return;
-	}
-	if (j->kind == PJ_LOGIN) {
-		/* the password is right: now the lock and the snapshot */
-		snprintf(s->user, sizeof(s->user), "%s", j->user);
-		j->kind = PJ_OPEN;
-		s->job = j;
-		wpool_submit(s->d->pool, &j->job);
-		return;
-	}
 	if (j->res == STORE_INUSE) {
 		r = POP3_R_INUSE;
 		log_msg(LOGL_WARN, "pop3", "id=%s peer=%s event=login-refused "
-			"user=%s reason=in-use", s->id, s->peer, q);
+			"user=%s reason=in-use", s->base.id, s->base.peer, q);
 		s->user[0] = '\0';
 	} else if (j->res != STORE_OK) {
 		r = j->res == STORE_PERM ? POP3_R_PERM : POP3_R_TEMP;
 		log_msg(LOGL_ERROR, "pop3", "id=%s event=mailbox-error user=%s "
-			"error=\"%s\"", s->id, q, j->err);
+			"error=\"%s\"", s->base.id, q, j->err);
 		s->user[0] = '\0';
 	} else {
-		struct store_view_info info;
-
-		s->view = j->view;
-		j->view = NULL;
-		store_view_info(s->view, &info);
-		s->nmsgs = info.count;
-		s->msgs = xcalloc(s->nmsgs + 1, sizeof(*s->msgs));
-		for (size_t i = 0; i < s->nmsgs; i++) {
-			struct store_vmsg m;
-
-			store_view_msg(s->view, i, &m);
-			s->msgs[i].size = m.size;
-			s->msgs[i].uidl = m.uidl;
-		}
-		pop3_server_set_mailbox(s->core, s->msgs, (unsigned)s->nmsgs);
-		/* the core writes a LIST/UIDL listing whole: make room */
-		s->out->max = OUT_CAP + (s->nmsgs + 2) * POP3_LIST_LINE_MAX;
+		take_view(s, j);
 		r = POP3_R_OK;
-		conn_session_deadline(s->conn, 0, NULL);
 		log_msg(LOGL_INFO, "pop3", "id=%s peer=%s event=login user=%s "
-			"messages=%zu", s->id, s->peer, q, s->nmsgs);
+			"messages=%zu", s->base.id, s->base.peer, q, s->nmsgs);
 	}
 	pjob_free(j);
-	run_act(s, pop3_server_login_done(s->core, r, s->out));
-	flush(s);
-	if (!conn_closing(s->conn))
-		resume(s);
+	run_act(s, pop3_server_login_done(s->core, r, s->base.out));
+	sess_answered(&s->base);
 }
 
 /* Queues message text until the output is half full or the text ends. */
 static void
 stream_more(struct pop3_sess *s)
 {
+	struct buf *out = s->base.out;
 	char chunk[CHUNK];
 
-	while (s->out->len < OUT_MAX / 2) {
+	while (out->len < OUT_MAX / 2) {
 		ssize_t n = store_reader_read(&s->rd, chunk, sizeof(chunk));
 
 		if (n == -1) {
 			/* mid-text: no -ERR can be said any more */
 			log_msg(LOGL_ERROR, "pop3", "id=%s event=read-error "
-				"error=\"%s\"", s->id, strerror(errno));
+				"error=\"%s\"", s->base.id, strerror(errno));
 			s->streaming = false;
 			store_reader_close(&s->rd);
-			conn_close(s->conn, "error");
+			conn_close(s->base.conn, "error");
 			return;
 		}
 		if (n == 0 || dot_stuff_feed(&s->stuff, chunk, (size_t)n,
-					      s->out)) {
+					      out)) {
 			char note[64];
 			int k;
 
-			dot_stuff_end(&s->stuff, s->out);
+			dot_stuff_end(&s->stuff, out);
 			flush_text(s);
 			k = snprintf(note, sizeof(note),
 				     "(message text, %zu octets)", s->streamed);
-			log_trace("pop3", s->id, 'S', note, (size_t)k);
+			log_trace("pop3", s->base.id, 'S', note, (size_t)k);
 			store_reader_close(&s->rd);
 			s->streaming = false;
 			s->retrs++;
-			run_act(s, pop3_server_done(s->core, POP3_R_OK,
-						    s->out));
-			flush(s);
-			if (!conn_closing(s->conn))
-				resume(s);
+			run_act(s, pop3_server_done(s->core, POP3_R_OK, out));
+			sess_answered(&s->base);
 			return;
 		}
 	}
 	flush_text(s);
-	conn_await_drain(s->conn);
+	conn_await_drain(s->base.conn);
 }
 
 static void
-on_drained(void *arg)
+drained(struct sess *b)
 {
-	struct pop3_sess *s = arg;
-
-	if (s->streaming)
-		stream_more(s);
+	if (ps(b)->streaming)
+		stream_more(ps(b));
 }
 
 static void
 start_retr(struct pop3_sess *s)
 {
 	const struct pop3_req *req = pop3_server_req(s->core);
+	struct buf *out = s->base.out;
 
 	if (store_view_reader_open(s->view, req->msg, &s->rd) == -1) {
 		int err = errno;
 
 		log_msg(LOGL_ERROR, "pop3", "id=%s event=open-error msg=%u "
-			"error=\"%s\"", s->id, req->msg + 1, strerror(err));
+			"error=\"%s\"", s->base.id, req->msg + 1,
+			strerror(err));
 		run_act(s, pop3_server_done(s->core, err == ENOENT
 						     ? POP3_R_PERM
-						     : POP3_R_TEMP, s->out));
+						     : POP3_R_TEMP, out));
 		return;
 	}
-	pop3_server_retr_begin(s->core, s->out);
+	pop3_server_retr_begin(s->core, out);
 	/* the +OK line goes out with the first text: one send, one segment */
-	owld_trace_out("pop3", s->id, s->out);
+	owld_trace_out("pop3", s->base.id, out);
 	dot_stuff_init(&s->stuff, req->lines);
 	s->streaming = true;
 	s->streamed = 0;
-	s->head = s->out->len;
-	conn_pause(s->conn);
+	s->head = out->len;
+	conn_pause(s->base.conn);
 	stream_more(s);
 }
-
-static void update_run(struct wpool_job **jobs, size_t n);
-static void update_done(struct wpool_job *job);
 
 static void
 start_update(struct pop3_sess *s)
@@ -596,24 +448,16 @@ start_update(struct pop3_sess *s)
 	struct pjob *j;
 
 	if (req->ndele == 0) {
-		run_act(s, pop3_server_done(s->core, POP3_R_OK, s->out));
+		run_act(s, pop3_server_done(s->core, POP3_R_OK, s->base.out));
 		return;
 	}
-	j = xcalloc(1, sizeof(*j));
-	j->kind = PJ_UPDATE;
-	j->d = s->d;
-	j->sess = s;
-	j->job.run = update_run;
-	j->job.done = update_done;
-	j->job.solo = true;
-	snprintf(j->user, sizeof(j->user), "%s", s->user);
+	j = pjob_new(s, PJ_UPDATE);
 	j->view = s->view;
 	j->ndele = req->ndele;
 	j->dele = xcalloc(s->nmsgs + 1, sizeof(*j->dele));
 	memcpy(j->dele, req->dele, s->nmsgs * sizeof(*j->dele));
-	s->job = j;
-	conn_pause(s->conn);
-	wpool_submit(s->d->pool, &j->job);
+	conn_pause(s->base.conn);
+	wpool_submit(s->base.d->pool, &j->job);
 }
 
 static void
@@ -633,23 +477,25 @@ update_done(struct wpool_job *job)
 	struct pjob *j = (struct pjob *)(void *)job;
 	struct pop3_sess *s = j->sess;
 	struct owld *d = j->d;
+	const char *id = s ? s->base.id : "-";
 	char qb[600];
 	const char *q = log_q(qb, sizeof(qb), j->user);
 
 	if (j->res == STORE_OK)
 		log_msg(LOGL_INFO, "pop3", "id=%s event=expunge user=%s "
-			"deleted=%u%s", s ? s->id : "-", q, j->ndele,
+			"deleted=%u%s", id, q, j->ndele,
 			s ? "" : " session=gone");
 	else
 		log_msg(LOGL_ERROR, "pop3", "id=%s event=expunge-failed "
-			"user=%s error=\"%s\"", s ? s->id : "-", q, j->err);
+			"user=%s error=\"%s\"", id, q, j->err);
 	if (s != NULL) {
 		s->job = NULL;
 		j->view = NULL; /* still the session's */
 		run_act(s, pop3_server_done(s->core, j->res == STORE_OK
 						     ? POP3_R_OK
-						     : POP3_R_TEMP, s->out));
-		flush(s);
+						     : POP3_R_TEMP,
+					    s->base.out));
+		sess_flush(&s->base);
 	}
 	pjob_free(j);
 	owld_check_stopped(d);
@@ -671,23 +517,33 @@ run_act(struct pop3_sess *s, enum pop3_act act)
 		start_update(s);
 		break;
 	case POP3_ACT_CLOSE:
-		flush(s);
-		conn_close(s->conn, "quit");
+		sess_flush(&s->base);
+		conn_close(s->base.conn, "quit");
 		break;
 	case POP3_ACT_STLS:
-		flush(s); /* the +OK goes out in the clear */
-		owld_tls_start(s->d, s->conn);
+		sess_flush(&s->base); /* the +OK goes out in the clear */
+		owld_tls_start(s->base.d, s->base.conn);
 		break;
 	}
 }
 
-void
-pop3_sess_shutdown_all(struct owld *d)
-{
-	for (struct pop3_sess *s = d->pop3_sessions; s != NULL; s = s->next) {
-		if (conn_closing(s->conn))
-			continue;
-		s->stop_after = true;
-		maybe_stop(s);
-	}
-}
+static const struct sess_ops pop3_ops = {
+	.proto = "pop3",
+	.login_event = "login",
+	.size = sizeof(struct pop3_sess),
+	.refuse = refuse,
+	.open = open_sess,
+	.greet = greet,
+	.feed = feed,
+	.trace_in = trace_in,
+	.toolong = toolong,
+	.max_line = max_line,
+	.timeout = timeout,
+	.deadline = deadline,
+	.drained = drained,
+	.shutdown = shutdown_reply,
+	.busy = busy,
+	.login_done = login_done,
+	.words = words,
+	.close = close_sess,
+};

@@ -1,7 +1,9 @@
 /*
  * smtp_sess - glue between net/conn, the smtp_server core, auth/users and
- * store/.  It runs every action the core returns: recipient checks inline
- * (an in-memory table), message commits on the worker pool.  A commit job
+ * store/, built on the session base (sess.h), which accepts, checks AUTH's
+ * password and stops.  It runs every action the core returns: recipient
+ * checks inline (an in-memory table), message commits on the worker pool.
+ * A commit job
  * holds everything it needs (message or its spool file, recipients); a
  * message past SPOOL_AT is written to the spool as it arrives, so memory
  * stays bounded whatever smtp.max_size is.  If its session is gone
@@ -15,7 +17,6 @@
 #include <unistd.h>
 #include <time.h>
 #include <strings.h>
-#include <event2/event.h>
 
 #include "../lib/buf.h"
 #include "../lib/cidr.h"
@@ -25,6 +26,7 @@
 #include "../store/fsops.h"
 #include "../store/queue.h"
 #include "owld.h"
+#include "sess.h"
 
 #define OUT_MAX (64 * 1024)	/* replies of one pipelined group */
 /*
@@ -44,23 +46,13 @@ struct spool {
 };
 
 struct commit;
-struct authjob;
 
 struct smtp_sess {
-	struct owld *d;
-	struct smtp_sess *prev, *next;
-	char id[17];
-	char peer[64];
+	struct sess base;	/* first: the session base's half */
 	bool submission;	/* the submission listener: AUTH, relaying */
 	bool relay_net;		/* the peer is in relay.networks */
-	struct authjob *auth;	/* password check in flight, or NULL */
-	struct authjob *gated;	/* checked, waiting for the penalty */
-	struct event *delay;	/* an AUTH answer waits (fail delay, or
-				   the penalty if gated) */
 	char user[ADDR_PATH_MAX + 1]; /* authenticated user, or "" */
-	struct conn *conn;
 	struct smtp_server *core;
-	struct buf *out;
 	struct buf *msg;	/* trace headers + message, LF line ends; */
 	struct spool spool;	/* or its tail, with the rest in a spool */
 	char msgid[17];		/* of the message being received */
@@ -68,7 +60,6 @@ struct smtp_sess {
 	/* this transaction's outside addresses so far (aliases expanded) */
 	struct aliases_exp remote;
 	unsigned mails, rcpts;
-	bool stop_after_commit;
 };
 
 struct commit {
@@ -86,114 +77,32 @@ struct commit {
 	char qerr[300];
 };
 
-struct authjob {
-	struct wpool_job job;
-	struct owld *d;
-	struct smtp_sess *sess;	/* NULL once the session is gone */
-	struct owld_cred cred;
-	bool penalty_logged;
-};
-
-static bool on_line(void *arg, const char *line, size_t len);
-static void on_toolong(void *arg);
-static void on_toolong_end(void *arg, bool crlf);
-static size_t on_max_line(void *arg);
-static void on_timeout(void *arg);
-static void on_deadline(void *arg, const char *why);
-static void on_closed(void *arg, const char *reason);
-static void on_secured(void *arg);
+static const struct sess_ops smtp_ops;
 static void run_act(struct smtp_sess *s, enum smtp_act act);
 static void spool_close(struct smtp_sess *s);
 
-static const struct conn_ops smtp_conn_ops = {
-	.line = on_line,
-	.toolong = on_toolong,
-	.toolong_end = on_toolong_end,
-	.max_line = on_max_line,
-	.timeout = on_timeout,
-	.closed = on_closed,
-	.secured = on_secured,
-	.deadline = on_deadline,
-};
+static struct smtp_sess *
+ss(struct sess *b)
+{
+	return (struct smtp_sess *)(void *)b;
+}
+
+static const struct smtp_sess *
+css(const struct sess *b)
+{
+	return (const struct smtp_sess *)(const void *)b;
+}
 
 enum listener { L_INBOUND, L_SUBMISSION, L_SUBMISSIONS };
 static const char *const LISTENER_WORD[] = {
 	"", " listener=submission", " listener=submissions",
 };
 
-static void
-flush(struct smtp_sess *s)
-{
-	owld_send(s->conn, "smtp", s->id, s->out);
-}
-
-static void
-accept_sess(int fd, struct sockaddr *sa, struct owld *d, enum listener kind)
-{
-	bool submission = kind != L_INBOUND;
-	struct smtp_sess *s;
-	char peer[64];
-	const char *limit = NULL;
-
-	conn_addr_text(sa, peer, sizeof(peer));
-	if (d->stopping || owld_full(d) ||
-	    (limit = owld_admit(d, peer)) != NULL) {
-		char line[300];
-		int n = snprintf(line, sizeof(line),
-				 "421 4.7.0 %s Error: too many connections%s%s"
-				 ", try again later\r\n", d->conf->hostname,
-				 limit ? " from " : "", limit ? peer : "");
-
-		/* best effort: a fresh socket's buffer takes one line */
-		(void)send(fd, line, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
-		close(fd);
-		log_msg(LOGL_WARN, "smtp", "peer=%s event=reject "
-			"reason=%s", peer,
-			d->stopping ? "shutting-down"
-				    : limit ? limit : "max-connections");
-		return;
-	}
-	s = xcalloc(1, sizeof(*s));
-	s->d = d;
-	snprintf(s->id, sizeof(s->id), "%016llx",
-		 (unsigned long long)owld_new_id());
-	memcpy(s->peer, peer, sizeof(peer));
-	s->submission = submission;
-	s->relay_net = cidr_match(d->conf->relay_networks, sa);
-	s->core = smtp_server_new(submission ? &d->sub_conf : &d->smtp_conf);
-	smtp_server_plain_auth(s->core, owld_plain_auth(d, fd));
-	s->out = buf_new(OUT_MAX);
-	s->spool.fd = -1;
-	s->conn = conn_new(d->base, fd, &smtp_conn_ops, s,
-			   d->conf->smtp_timeout, 2 * d->conf->smtp_max_line,
-			   OUT_MAX);
-	conn_deadline(s->conn, d->conf->smtp_command_deadline, 0,
-		      "command-deadline");
-	if (submission)
-		conn_session_deadline(s->conn,
-				      d->conf->submission_login_deadline,
-				      "login-deadline");
-	if (kind == L_SUBMISSIONS) {
-		/* the greeting waits in the filter for the handshake */
-		smtp_server_secure(s->core);
-		owld_tls_start(d, s->conn);
-	}
-	s->next = d->sessions;
-	if (d->sessions != NULL)
-		d->sessions->prev = s;
-	d->sessions = s;
-	d->nsessions++;
-	log_msg(LOGL_INFO, "smtp", "id=%s peer=%s event=connect%s", s->id,
-		s->peer, LISTENER_WORD[kind]);
-	smtp_server_greet(s->core, s->out);
-	flush(s);
-}
-
 void
 smtp_sess_accept(int fd, struct sockaddr *sa, socklen_t len, void *arg)
 {
 	(void)len;
-	accept_sess(fd, sa, arg, L_INBOUND);
+	sess_accept(arg, fd, sa, &smtp_ops, L_INBOUND);
 }
 
 void
@@ -201,7 +110,7 @@ smtp_sess_accept_submission(int fd, struct sockaddr *sa, socklen_t len,
 			    void *arg)
 {
 	(void)len;
-	accept_sess(fd, sa, arg, L_SUBMISSION);
+	sess_accept(arg, fd, sa, &smtp_ops, L_SUBMISSION);
 }
 
 void
@@ -209,122 +118,133 @@ smtp_sess_accept_submissions(int fd, struct sockaddr *sa, socklen_t len,
 			     void *arg)
 {
 	(void)len;
-	accept_sess(fd, sa, arg, L_SUBMISSIONS);
+	sess_accept(arg, fd, sa, &smtp_ops, L_SUBMISSIONS);
+}
+
+static int
+refuse(const struct owld *d, const char *peer, bool per_addr, char *line,
+       size_t size)
+{
+	return snprintf(line, size, "421 4.7.0 %s Error: too many connections"
+			"%s%s, try again later\r\n", d->conf->hostname,
+			per_addr ? " from " : "", per_addr ? peer : "");
 }
 
 static void
-on_secured(void *arg)
+open_sess(struct sess *b, int fd, const struct sockaddr *sa, int kind,
+	  struct sess_setup *set)
 {
-	struct smtp_sess *s = arg;
+	struct smtp_sess *s = ss(b);
+	const struct conf *c = b->d->conf;
 
-	owld_tls_secured("smtp", s->id, s->conn);
+	s->submission = kind != L_INBOUND;
+	s->relay_net = cidr_match(c->relay_networks, sa);
+	s->core = smtp_server_new(s->submission ? &b->d->sub_conf
+						: &b->d->smtp_conf);
+	smtp_server_plain_auth(s->core, owld_plain_auth(b->d, fd));
+	s->spool.fd = -1;
+	*set = (struct sess_setup){
+		.timeout = c->smtp_timeout,
+		.in_max = 2 * c->smtp_max_line,
+		.out_max = OUT_MAX,
+		.out_cap = OUT_MAX,
+		.command_deadline = c->smtp_command_deadline,
+		.login_deadline = s->submission
+					  ? c->submission_login_deadline
+					  : 0,
+		.implicit_tls = kind == L_SUBMISSIONS,
+		.listener = LISTENER_WORD[kind],
+	};
+	if (set->implicit_tls)
+		smtp_server_secure(s->core);
+}
+
+static void
+greet(struct sess *b)
+{
+	smtp_server_greet(ss(b)->core, b->out);
 }
 
 static bool
-on_line(void *arg, const char *line, size_t len)
+feed(struct sess *b, const char *line, size_t len)
 {
-	struct smtp_sess *s = arg;
-	const char *shown;	/* the line, secrets masked, as the core says */
-	size_t n;
+	struct smtp_sess *s = ss(b);
 
-	shown = smtp_server_trace_in(s->core, line, len, &n);
-	if (shown != NULL)
-		log_trace("smtp", s->id, 'C', shown, n);
-	run_act(s, smtp_server_feed(s->core, line, len, s->out));
-	flush(s);
-	return !smtp_server_pending(s->core) && !conn_closing(s->conn);
+	run_act(s, smtp_server_feed(s->core, line, len, b->out));
+	return smtp_server_pending(s->core);
+}
+
+static const char *
+trace_in(const struct sess *b, const char *line, size_t len, size_t *len_r)
+{
+	return smtp_server_trace_in(css(b)->core, line, len, len_r);
 }
 
 static void
-on_toolong(void *arg)
+toolong(struct sess *b)
 {
-	struct smtp_sess *s = arg;
-
-	log_trace("smtp", s->id, 'C', "(line too long)", 15);
-	run_act(s, smtp_server_toolong(s->core, s->out));
-	flush(s);
+	run_act(ss(b), smtp_server_toolong(ss(b)->core, b->out));
 }
 
 static void
-on_toolong_end(void *arg, bool crlf)
+toolong_end(struct sess *b, bool crlf)
 {
-	struct smtp_sess *s = arg;
-
-	smtp_server_toolong_end(s->core, crlf);
+	smtp_server_toolong_end(ss(b)->core, crlf);
 }
 
 static size_t
-on_max_line(void *arg)
+max_line(const struct sess *b)
 {
-	struct smtp_sess *s = arg;
+	return smtp_server_max_line(css(b)->core);
+}
 
-	return smtp_server_max_line(s->core);
+/* The idle timeout, a DATA phase below its rate, or no AUTH in time. */
+static void
+timeout(struct sess *b)
+{
+	smtp_server_timeout(ss(b)->core, b->out);
 }
 
 static void
-on_timeout(void *arg)
+shutdown_reply(struct sess *b)
 {
-	struct smtp_sess *s = arg;
-
-	smtp_server_timeout(s->core, s->out);
-	flush(s);
-	conn_close(s->conn, "timeout");
+	smtp_server_shutdown(ss(b)->core, b->out);
 }
 
-/* Too slow: a command line, a DATA phase below its rate, or no AUTH. */
-static void
-on_deadline(void *arg, const char *why)
+static bool
+busy(const struct sess *b)
 {
-	struct smtp_sess *s = arg;
-
-	log_msg(LOGL_WARN, "smtp", "id=%s peer=%s event=deadline reason=%s",
-		s->id, s->peer, why);
-	smtp_server_timeout(s->core, s->out);
-	flush(s);
-	conn_close(s->conn, why);
+	return css(b)->commit != NULL;
 }
 
 /* Back to a deadline per command line (after DATA). */
 static void
 command_deadline(struct smtp_sess *s)
 {
-	conn_deadline(s->conn, s->d->conf->smtp_command_deadline, 0,
-		      "command-deadline");
+	conn_deadline(s->base.conn, s->base.d->conf->smtp_command_deadline,
+		      0, "command-deadline");
 }
 
 static void
-on_closed(void *arg, const char *reason)
+words(const struct sess *b, char *out, size_t size)
 {
-	struct smtp_sess *s = arg;
-	struct owld *d = s->d;
-	char tls[300];
+	const struct smtp_sess *s = css(b);
+
+	snprintf(out, size, " mails=%u rcpts=%u%s%s", s->mails, s->rcpts,
+		 s->user[0] ? " user=" : "", s->user);
+}
+
+static void
+close_sess(struct sess *b)
+{
+	struct smtp_sess *s = ss(b);
 
 	if (s->commit != NULL)
 		s->commit->sess = NULL; /* the job frees itself */
-	if (s->auth != NULL)
-		s->auth->sess = NULL;
-	if (s->delay != NULL)
-		event_free(s->delay);
-	free(s->gated);
-	owld_release(d, s->peer);
-	log_msg(LOGL_INFO, "smtp", "id=%s peer=%s event=disconnect reason=%s "
-		"mails=%u rcpts=%u%s%s%s", s->id, s->peer, reason, s->mails,
-		s->rcpts, s->user[0] ? " user=" : "", s->user,
-		owld_tls_words(s->conn, tls, sizeof(tls)));
-	if (s->prev != NULL)
-		s->prev->next = s->next;
-	else
-		d->sessions = s->next;
-	if (s->next != NULL)
-		s->next->prev = s->prev;
-	d->nsessions--;
 	smtp_server_free(&s->core);
-	buf_free(&s->out);
 	buf_free(&s->msg);
 	spool_close(s);
 	aliases_exp_free(&s->remote);
-	free(s);
-	owld_check_stopped(d);
 }
 
 /*
@@ -335,7 +255,7 @@ static const char *
 local_name(struct smtp_sess *s, const struct addr *a, char *out, size_t size,
 	   enum smtp_result *why)
 {
-	const struct conf *c = s->d->conf;
+	const struct conf *c = s->base.d->conf;
 	char dom[ADDR_DOMAIN_MAX + 1];
 	char name[ADDR_LOCAL_MAX + ADDR_DOMAIN_MAX + 2];
 
@@ -363,11 +283,11 @@ local_user(struct smtp_sess *s, const struct addr *a, char *out, size_t size,
 
 	if (local_name(s, a, out, size, why) == NULL)
 		return NULL;
-	if (users_refresh(s->d->users, &err) == -1) {
+	if (users_refresh(s->base.d->users, &err) == -1) {
 		*why = SMTP_R_TEMP; /* logged by users_refresh */
 		return NULL;
 	}
-	if (users_lookup(s->d->users, out) == NULL)
+	if (users_lookup(s->base.d->users, out) == NULL)
 		return NULL;
 	*why = SMTP_R_OK;
 	return out;
@@ -384,7 +304,7 @@ may_relay(const struct smtp_sess *s)
 static enum smtp_result
 check_sender(struct smtp_sess *s, const struct addr *a)
 {
-	enum conf_senders policy = s->d->conf->submission_senders;
+	enum conf_senders policy = s->base.d->conf->submission_senders;
 	char txt[ADDR_PATH_MAX + 1], q[600];
 
 	if (!s->submission || policy == CONF_SENDERS_ANY)
@@ -393,11 +313,11 @@ check_sender(struct smtp_sess *s, const struct addr *a)
 		txt[0] = '\0';
 	if (txt[0] != '\0' && !a->literal && a->domain[0] != '\0' &&
 	    (policy == CONF_SENDERS_LOCAL
-		     ? conf_is_local_domain(s->d->conf, a->domain)
+		     ? conf_is_local_domain(s->base.d->conf, a->domain)
 		     : strcasecmp(txt, s->user) == 0))
 		return SMTP_R_OK;
 	log_msg(LOGL_WARN, "smtp", "id=%s peer=%s event=sender-rejected "
-		"user=%s from=%s policy=%s", s->id, s->peer, s->user,
+		"user=%s from=%s policy=%s", s->base.id, s->base.peer, s->user,
 		log_q(q, sizeof(q), txt),
 		conf_choice_name("submission.senders", policy));
 	return SMTP_R_PERM;
@@ -440,7 +360,7 @@ check_rcpt(struct smtp_sess *s, const struct addr *a)
 
 	if (local_name(s, a, name, sizeof(name), &why) != NULL) {
 		/* a user, an alias, or postmaster (RFC 5321 4.5.1) */
-		why = owld_rcpt_route(s->d, name, true, &x, s->id);
+		why = owld_rcpt_route(s->base.d, name, true, &x, s->base.id);
 		if (why == SMTP_R_OK && !remote_fits(s, &x))
 			why = SMTP_R_TOOMANY;
 		aliases_exp_free(&x);
@@ -458,7 +378,7 @@ check_rcpt(struct smtp_sess *s, const struct addr *a)
 	if (addr_format(a, txt, sizeof(txt)) < 0)
 		txt[0] = '\0';
 	log_msg(LOGL_INFO, "smtp", "id=%s peer=%s event=rcpt-rejected to=%s "
-		"reason=%s", s->id, s->peer, log_q(q, sizeof(q), txt),
+		"reason=%s", s->base.id, s->base.peer, log_q(q, sizeof(q), txt),
 		why == SMTP_R_RELAY_DENIED ? "relay-denied"
 		: why == SMTP_R_TOOMANY	   ? "too-many-outside-addresses"
 		: why == SMTP_R_TEMP	   ? "temporary"
@@ -477,7 +397,7 @@ check_vrfy(struct smtp_sess *s, const struct addr *a)
 		return local_user(s, a, name, sizeof(name), &why) ? SMTP_R_OK
 								   : why;
 	/* a bare name: is it a user in any local domain? */
-	for (size_t i = 0; conf_domain(s->d->conf, i, b.domain,
+	for (size_t i = 0; conf_domain(s->base.d->conf, i, b.domain,
 				       sizeof(b.domain)); i++)
 		if (local_user(s, &b, name, sizeof(name), &why) != NULL)
 			return SMTP_R_OK;
@@ -513,17 +433,17 @@ begin_message(struct smtp_sess *s)
 	buf_free(&s->msg);
 	spool_close(s);
 	/* LF storage is never longer than the CRLF size the core caps */
-	b = s->msg = buf_new(s->d->conf->smtp_max_size + TRACE_MAX);
+	b = s->msg = buf_new(s->base.d->conf->smtp_max_size + TRACE_MAX);
 	buf_printf(b, "Return-Path: <%s>\n", sender);
 	/* RFC 3848: ESMTPS under TLS, ESMTPA after AUTH */
 	buf_printf(b, "Received: from %s ([%s])\n\tby %s (owlpost) with %s%s%s "
-		   "id %s", t.helo, s->peer, s->d->conf->hostname,
+		   "id %s", t.helo, s->base.peer, s->base.d->conf->hostname,
 		   t.esmtp ? "ESMTP" : "SMTP", t.tls ? "S" : "",
 		   t.user != NULL ? "A" : "", s->msgid);
-	if (conn_tls_version(s->conn) != NULL)
+	if (conn_tls_version(s->base.conn) != NULL)
 		buf_printf(b, "\n\t(using %s with cipher %s)",
-			   conn_tls_version(s->conn),
-			   conn_tls_cipher(s->conn));
+			   conn_tls_version(s->base.conn),
+			   conn_tls_cipher(s->base.conn));
 	if (t.nrcpts == 1 && addr_format(&t.rcpts[0], rcpt,
 					 sizeof(rcpt)) >= 0)
 		buf_printf(b, "\n\tfor <%s>", rcpt);
@@ -556,7 +476,7 @@ spool_write(struct smtp_sess *s)
 	struct buf *b = s->msg;
 
 	if (sp->err == 0 && sp->fd == -1 &&
-	    (sp->fd = queue_spool_open(s->d->qdir)) == -1)
+	    (sp->fd = queue_spool_open(s->base.d->qdir)) == -1)
 		sp->err = errno;
 	if (sp->err == 0 && fsops_write_all(sp->fd, b->data, b->len) == -1)
 		sp->err = errno;
@@ -585,14 +505,14 @@ spool_finish(struct smtp_sess *s)
 		return true;
 	err = s->spool.err;
 	log_msg(LOGL_ERROR, "smtp", "id=%s event=delivery-failed msgid=%s "
-		"error=\"spool in %s/tmp: %s\"", s->id, s->msgid,
-		s->d->qdir, strerror(err));
+		"error=\"spool in %s/tmp: %s\"", s->base.id, s->msgid,
+		s->base.d->qdir, strerror(err));
 	spool_close(s);
 	buf_free(&s->msg);
 	run_act(s, smtp_server_done(s->core, err == ENOSPC || err == EDQUOT
 						     ? SMTP_R_NOSPACE
 						     : SMTP_R_TEMP,
-				    s->msgid, s->out));
+				    s->msgid, s->base.out));
 	return false;
 }
 
@@ -634,7 +554,8 @@ route_rcpts(struct smtp_sess *s, const struct smtp_txn *t,
 			continue;
 		}
 		if (!routed_before(s, t, i, name) &&
-		    owld_rcpt_route(s->d, name, false, x, s->id) != SMTP_R_OK)
+		    owld_rcpt_route(s->base.d, name, false, x, s->base.id) !=
+			    SMTP_R_OK)
 			return false;
 	}
 	return x->nremote <= QUEUE_RCPTS_MAX;
@@ -655,17 +576,17 @@ start_commit(struct smtp_sess *s)
 		log_msg(LOGL_ERROR, "smtp", "id=%s event=delivery-failed "
 			"msgid=%s error=\"a recipient no longer routes (users "
 			"or aliases file changed), or over %zu outside "
-			"addresses\"", s->id, s->msgid,
+			"addresses\"", s->base.id, s->msgid,
 			(size_t)QUEUE_RCPTS_MAX);
 		aliases_exp_free(&x);
 		spool_close(s);
 		buf_free(&s->msg);
 		run_act(s, smtp_server_done(s->core, SMTP_R_TEMP, s->msgid,
-					    s->out));
+					    s->base.out));
 		return;
 	}
 	c = xcalloc(1, sizeof(*c));
-	c->d = s->d;
+	c->d = s->base.d;
 	c->sess = s;
 	c->job.run = commit_run;
 	c->job.done = commit_done;
@@ -717,8 +638,8 @@ start_commit(struct smtp_sess *s)
 	s->commit = c;
 	s->mails++;
 	s->rcpts += (unsigned)(n + c->env.nrcpts);
-	conn_pause(s->conn);
-	wpool_submit(s->d->pool, &c->job);
+	conn_pause(s->base.conn);
+	wpool_submit(s->base.d->pool, &c->job);
 }
 
 /* Worker thread: one batch of commits, one store call (group commit). */
@@ -806,14 +727,14 @@ commit_done(struct wpool_job *job)
 
 	if (c->del.res == STORE_OK && c->del.nusers > 0)
 		log_msg(LOGL_INFO, "smtp", "id=%s event=delivered msgid=%s "
-			"from=<%s> rcpts=%zu size=%zu name=%s%s", s ? s->id
+			"from=<%s> rcpts=%zu size=%zu name=%s%s", s ? s->base.id
 								    : "-",
 			c->msgid, log_q(q, sizeof(q), c->sender),
 			c->del.nusers, c->del.len, c->del.name,
 			s ? "" : " session=gone");
 	if (c->del.res == STORE_OK && c->queued) {
 		log_msg(LOGL_INFO, "queue", "id=%s event=queued msgid=%s "
-			"from=<%s> rcpts=%zu size=%zu%s", s ? s->id : "-",
+			"from=<%s> rcpts=%zu size=%zu%s", s ? s->base.id : "-",
 			c->msgid, log_q(q, sizeof(q), c->sender),
 			c->env.nrcpts, c->env.size,
 			s ? "" : " session=gone");
@@ -821,7 +742,7 @@ commit_done(struct wpool_job *job)
 	}
 	if (c->del.res != STORE_OK)
 		log_msg(LOGL_ERROR, "smtp", "id=%s event=delivery-failed "
-			"msgid=%s error=%s", s ? s->id : "-", c->msgid,
+			"msgid=%s error=%s", s ? s->base.id : "-", c->msgid,
 			log_q(e, sizeof(e), c->del.error));
 	if (s != NULL) {
 		r = c->del.res == STORE_OK	  ? SMTP_R_OK
@@ -829,142 +750,39 @@ commit_done(struct wpool_job *job)
 		    : c->del.res == STORE_TEMP	  ? SMTP_R_TEMP
 						  : SMTP_R_PERM;
 		s->commit = NULL;
-		run_act(s, smtp_server_done(s->core, r, c->msgid, s->out));
-		if (s->stop_after_commit && !conn_closing(s->conn))
-			smtp_server_shutdown(s->core, s->out);
-		flush(s);
-		if (s->stop_after_commit)
-			conn_close(s->conn, "shutdown");
-		else
-			conn_resume(s->conn);
+		run_act(s, smtp_server_done(s->core, r, c->msgid, s->base.out));
+		sess_answered(&s->base);
 	}
 	commit_free(c);
 	owld_check_stopped(d);
 }
 
-static void auth_run(struct wpool_job **jobs, size_t n);
-static void auth_done(struct wpool_job *job);
-
 static void
 start_auth(struct smtp_sess *s)
 {
 	const struct smtp_req *req = smtp_server_req(s->core);
-	struct authjob *j = xcalloc(1, sizeof(*j));
 
-	j->d = s->d;
-	j->sess = s;
-	j->job.run = auth_run;
-	j->job.done = auth_done;
-	j->job.solo = true;
-	owld_cred_prepare(s->d, &j->cred, req->user, req->pass);
-	s->auth = j;
-	conn_pause(s->conn);
-	wpool_submit(s->d->pool, &j->job);
-}
-
-/* Worker thread: the password check. */
-static void
-auth_run(struct wpool_job **jobs, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		owld_cred_check(&((struct authjob *)(void *)jobs[i])->cred);
+	sess_login_start(&s->base, req->user, req->pass);
 }
 
 static void
-auth_answer(struct smtp_sess *s, enum smtp_result r)
+login_done(struct sess *b, enum sess_login_res r, const char *user)
 {
-	run_act(s, smtp_server_done(s->core, r, NULL, s->out));
-	if (s->stop_after_commit && !conn_closing(s->conn)) {
-		smtp_server_shutdown(s->core, s->out);
-		flush(s);
-		conn_close(s->conn, "shutdown");
-		return;
-	}
-	flush(s);
-	if (!conn_closing(s->conn))
-		conn_resume(s->conn);
-}
+	struct smtp_sess *s = ss(b);
+	enum smtp_result res = r == SESS_LOGIN_OK     ? SMTP_R_OK
+			       : r == SESS_LOGIN_TEMP ? SMTP_R_TEMP
+						      : SMTP_R_NOUSER;
 
-static void
-auth_delay_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct smtp_sess *s = arg;
+	if (r == SESS_LOGIN_OK) {
+		char q[600];
 
-	(void)fd, (void)what;
-	event_free(s->delay);
-	s->delay = NULL;
-	auth_answer(s, SMTP_R_NOUSER);
-}
-
-static void
-auth_gate_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct smtp_sess *s = arg;
-	struct authjob *j = s->gated;
-
-	(void)fd, (void)what;
-	event_free(s->delay);
-	s->delay = NULL;
-	if (conn_closing(s->conn))
-		return; /* stopped meanwhile: on_closed frees the job */
-	s->gated = NULL;
-	auth_done(&j->job);
-}
-
-static void
-auth_done(struct wpool_job *job)
-{
-	struct authjob *j = (struct authjob *)(void *)job;
-	struct smtp_sess *s = j->sess;
-	char q[600];
-	const char *uq;
-
-	if (s == NULL) {
-		struct owld *d = j->d;
-
-		free(j);
-		owld_check_stopped(d);
-		return;
-	}
-	s->auth = NULL;
-	uq = log_q(q, sizeof(q), j->cred.user);
-	if (j->cred.temp) {
-		/* no users file yet: 454, not a wrong password, no penalty */
-		log_msg(LOGL_WARN, "smtp", "id=%s peer=%s event=auth-deferred "
-			"user=%s reason=no-users-file", s->id, s->peer, uq);
-		free(j);
-		auth_answer(s, SMTP_R_TEMP);
-		return;
-	}
-	/* right or wrong, the answer waits for the penalty */
-	s->delay = owld_penalty_wait(s->d, "smtp", s->id, s->peer,
-				     j->cred.user, &j->penalty_logged,
-				     auth_gate_cb, s);
-	if (s->delay != NULL) {
-		s->gated = j;
-		if (s->stop_after_commit) {
-			smtp_server_shutdown(s->core, s->out);
-			flush(s);
-			conn_close(s->conn, "shutdown");
-		}
-		return;
-	}
-	owld_penalty_record(s->d, s->peer, j->cred.user, j->cred.ok);
-	if (j->cred.ok) {
-		snprintf(s->user, sizeof(s->user), "%s", j->cred.user);
-		conn_session_deadline(s->conn, 0, NULL);
+		snprintf(s->user, sizeof(s->user), "%s", user);
+		conn_session_deadline(b->conn, 0, NULL);
 		log_msg(LOGL_INFO, "smtp", "id=%s peer=%s event=auth user=%s",
-			s->id, s->peer, uq);
-		free(j);
-		auth_answer(s, SMTP_R_OK);
-		return;
+			b->id, b->peer, log_q(q, sizeof(q), user));
 	}
-	log_msg(LOGL_WARN, "smtp", "id=%s peer=%s event=auth-failed user=%s "
-		"reason=%s", s->id, s->peer, uq,
-		j->cred.exists ? "bad-password" : "unknown-user");
-	free(j);
-	/* the same answer, after the same delay, either way */
-	s->delay = owld_fail_delay(s->d, auth_delay_cb, s);
+	run_act(s, smtp_server_done(s->core, res, NULL, b->out));
+	sess_answered(b);
 }
 
 /*
@@ -975,7 +793,7 @@ auth_done(struct wpool_job *job)
 static void
 log_refused(const struct smtp_sess *s)
 {
-	const char *p = s->out->data, *end = p + s->out->len, *line;
+	const char *p = s->base.out->data, *end = p + s->base.out->len, *line;
 	char q[600], text[300];
 	size_t n;
 
@@ -988,7 +806,7 @@ log_refused(const struct smtp_sess *s)
 	memcpy(text, line, n);
 	text[n] = '\0';
 	log_msg(LOGL_WARN, "smtp", "id=%s peer=%s event=message-refused "
-		"msgid=%s reply=%s", s->id, s->peer, s->msgid,
+		"msgid=%s reply=%s", s->base.id, s->base.peer, s->msgid,
 		log_q(q, sizeof(q), text));
 }
 
@@ -996,6 +814,7 @@ static void
 run_act(struct smtp_sess *s, enum smtp_act act)
 {
 	const struct smtp_req *req = smtp_server_req(s->core);
+	const struct conf *c = s->base.d->conf;
 
 	switch (act) {
 	case SMTP_ACT_NONE:
@@ -1005,24 +824,24 @@ run_act(struct smtp_sess *s, enum smtp_act act)
 		/* any sender is fine inbound; submission checks it */
 		run_act(s, smtp_server_done(s->core,
 					    check_sender(s, &req->addr), NULL,
-					    s->out));
+					    s->base.out));
 		break;
 	case SMTP_ACT_AUTH:
 		start_auth(s);
 		break;
 	case SMTP_ACT_RCPT:
 		run_act(s, smtp_server_done(s->core, check_rcpt(s, &req->addr),
-					    NULL, s->out));
+					    NULL, s->base.out));
 		break;
 	case SMTP_ACT_VRFY:
 		run_act(s, smtp_server_done(s->core, check_vrfy(s, &req->addr),
-					    NULL, s->out));
+					    NULL, s->base.out));
 		break;
 	case SMTP_ACT_DATA_START:
 		begin_message(s);
 		/* the whole text against one deadline, kept up by its rate */
-		conn_deadline(s->conn, s->d->conf->smtp_command_deadline,
-			      s->d->conf->smtp_data_min_rate, "data-rate");
+		conn_deadline(s->base.conn, c->smtp_command_deadline,
+			      c->smtp_data_min_rate, "data-rate");
 		break;
 	case SMTP_ACT_DATA:
 		if (buf_add(s->msg, req->data, req->len) == -1 ||
@@ -1042,33 +861,33 @@ run_act(struct smtp_sess *s, enum smtp_act act)
 		spool_close(s);
 		break;
 	case SMTP_ACT_CLOSE:
-		flush(s);
-		conn_close(s->conn, "quit");
+		sess_flush(&s->base);
+		conn_close(s->base.conn, "quit");
 		break;
 	case SMTP_ACT_STARTTLS:
-		flush(s); /* the 220 goes out in the clear */
-		owld_tls_start(s->d, s->conn);
+		sess_flush(&s->base); /* the 220 goes out in the clear */
+		owld_tls_start(s->base.d, s->base.conn);
 		break;
 	}
 }
 
-void
-smtp_sess_shutdown_all(struct owld *d)
-{
-	struct smtp_sess *s;
-
-	for (s = d->sessions; s != NULL; s = s->next) {
-		if (conn_closing(s->conn))
-			continue;
-		/* a login waiting out its penalty gets no answer */
-		if (s->commit != NULL || s->auth != NULL ||
-		    (s->delay != NULL && s->gated == NULL)) {
-			/* answer the commit first: it is durable by then */
-			s->stop_after_commit = true;
-			continue;
-		}
-		smtp_server_shutdown(s->core, s->out);
-		flush(s);
-		conn_close(s->conn, "shutdown");
-	}
-}
+static const struct sess_ops smtp_ops = {
+	.proto = "smtp",
+	.login_event = "auth",
+	.size = sizeof(struct smtp_sess),
+	.refuse = refuse,
+	.open = open_sess,
+	.greet = greet,
+	.feed = feed,
+	.trace_in = trace_in,
+	.toolong = toolong,
+	.toolong_end = toolong_end,
+	.max_line = max_line,
+	.timeout = timeout,
+	.deadline = timeout,
+	.shutdown = shutdown_reply,
+	.busy = busy,
+	.login_done = login_done,
+	.words = words,
+	.close = close_sess,
+};

@@ -95,6 +95,25 @@ struct route {
 
 enum rjob_kind { RJ_DNS, RJ_SAVE, RJ_FINISH };
 
+/* What a SAVE or FINISH job did; the log word is FIN_WORD's. */
+enum rjob_fin {
+	FIN_NONE,		/* SAVE: saved */
+	FIN_REMOVED,		/* done: the entry is gone */
+	FIN_BOUNCED_LOCALLY,	/* done: bounce delivered here, entry gone */
+	FIN_BOUNCE_QUEUED,	/* done: bounce queued, entry gone */
+	FIN_BOUNCE_FAILED,	/* kept: the bounce could not be made */
+	FIN_REMOVE_FAILED,	/* kept: the entry could not be removed */
+	FIN_SAVE_FAILED,	/* SAVE: the envelope could not be saved */
+};
+static const char *const FIN_WORD[] = {
+	[FIN_NONE] = "", [FIN_REMOVED] = "removed",
+	[FIN_BOUNCED_LOCALLY] = "bounced-locally",
+	[FIN_BOUNCE_QUEUED] = "bounce-queued",
+	[FIN_BOUNCE_FAILED] = "bounce-failed",
+	[FIN_REMOVE_FAILED] = "remove-failed",
+	[FIN_SAVE_FAILED] = "save-failed",
+};
+
 struct rjob {
 	struct wpool_job job;
 	enum rjob_kind kind;
@@ -109,7 +128,7 @@ struct rjob {
 	bool bqueued;
 	enum dns_res dres;
 	char err[QUEUE_TEXT_MAX];
-	const char *result;		/* FINISH: what became of it */
+	enum rjob_fin result;		/* what became of it */
 };
 
 struct relay {
@@ -1076,8 +1095,8 @@ make_bounce(struct rjob *j)
 		del.data = b->data;
 		del.len = b->len;
 		store_deliver(d->store, &dp, 1);
-		j->result = del.res == STORE_OK ? "bounced-locally"
-						: "bounce-failed";
+		j->result = del.res == STORE_OK ? FIN_BOUNCED_LOCALLY
+						: FIN_BOUNCE_FAILED;
 		if (del.res != STORE_OK)
 			snprintf(j->err, sizeof(j->err), "%s", del.error);
 	} else {
@@ -1095,9 +1114,9 @@ make_bounce(struct rjob *j)
 		if (queue_add(d->qdir, be, b->data, -1, b->len, j->err,
 			      sizeof(j->err)) == 0) {
 			j->bqueued = true;
-			j->result = "bounce-queued";
+			j->result = FIN_BOUNCE_QUEUED;
 		} else {
-			j->result = "bounce-failed";
+			j->result = FIN_BOUNCE_FAILED;
 		}
 	}
 	buf_free(&b);
@@ -1121,19 +1140,18 @@ rjob_run(struct wpool_job **jobs, size_t n)
 		case RJ_SAVE:
 			if (queue_save(d->qdir, &j->env, j->err,
 				       sizeof(j->err)) == -1)
-				j->result = "save-failed";
+				j->result = FIN_SAVE_FAILED;
 			break;
 		case RJ_FINISH:
-			j->result = "removed";
+			j->result = FIN_REMOVED;
 			if (j->bounce)
 				make_bounce(j);
 			/* a bounce that could not be made keeps the entry */
-			if (j->bounce && !j->bqueued &&
-			    strcmp(j->result, "bounced-locally") != 0)
+			if (j->result == FIN_BOUNCE_FAILED)
 				break;
 			if (queue_remove(d->qdir, j->env.id, j->err,
 					 sizeof(j->err)) == -1)
-				j->result = "remove-failed";
+				j->result = FIN_REMOVE_FAILED;
 			break;
 		}
 	}
@@ -1163,7 +1181,7 @@ rjob_done(struct wpool_job *job)
 		try_connect(j->rt);
 		break;
 	case RJ_SAVE:
-		if (j->result != NULL)
+		if (j->result == FIN_SAVE_FAILED)
 			log_msg(LOGL_ERROR, "queue", "event=save-failed "
 				"msgid=%s error=%s", j->env.id,
 				log_q(q, sizeof(q), j->err));
@@ -1179,11 +1197,10 @@ rjob_done(struct wpool_job *job)
 		saved(r, e);
 		break;
 	case RJ_FINISH:
-		if (strcmp(j->result, "removed") != 0 &&
-		    strcmp(j->result, "bounced-locally") != 0 &&
-		    strcmp(j->result, "bounce-queued") != 0) {
+		if (j->result == FIN_BOUNCE_FAILED ||
+		    j->result == FIN_REMOVE_FAILED) {
 			log_msg(LOGL_ERROR, "queue", "event=%s msgid=%s "
-				"error=%s", j->result, j->env.id,
+				"error=%s", FIN_WORD[j->result], j->env.id,
 				log_q(q, sizeof(q), j->err));
 			/* kept on disk: tried again at the next start */
 			e->finishing = false;
@@ -1191,7 +1208,7 @@ rjob_done(struct wpool_job *job)
 			break;
 		}
 		log_msg(LOGL_INFO, "queue", "event=done msgid=%s result=%s%s%s",
-			j->env.id, e->deleted ? "deleted" : j->result,
+			j->env.id, e->deleted ? "deleted" : FIN_WORD[j->result],
 			j->bqueued ? " bounce=" : "",
 			j->bqueued ? j->benv.id : "");
 		ent_free(r, e);

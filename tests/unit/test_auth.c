@@ -237,26 +237,33 @@ test_file_edit_never_leaves_empty(void **st)
 
 	(void)st;
 	assert_int_equal(table_file_edit(path, TABLE_ADD, "a@b.c", "x", err,
-					 sizeof(err)), 0);
+					 sizeof(err)), TABLE_R_OK);
 	assert_int_equal(table_file_edit(path, TABLE_ADD, "a@b.c", "x", err,
-					 sizeof(err)), -1);
+					 sizeof(err)), TABLE_R_EXISTS);
 	assert_non_null(strstr(err, "already exists"));
 	assert_int_equal(table_file_edit(path, TABLE_SET, "a@b.c", "y", err,
-					 sizeof(err)), 0);
+					 sizeof(err)), TABLE_R_OK);
 	assert_int_equal(table_read_file(path, &data, &len), 0);
 	assert_string_equal(data, "a@b.c:y\n");
 	free(data);
 	assert_int_equal(table_file_edit(path, TABLE_DEL, "a@b.c", "", err,
-					 sizeof(err)), 0);
+					 sizeof(err)), TABLE_R_OK);
 	assert_int_equal(table_read_file(path, &data, &len), 0);
 	assert_true(len > 0 && data[0] == '#');
 	free(data);
 	assert_int_equal(table_file_edit(path, TABLE_DEL, "a@b.c", "", err,
-					 sizeof(err)), -1);
+					 sizeof(err)), TABLE_R_NOTFOUND);
+	assert_int_equal(table_file_edit(path, TABLE_SET, "x@b.c", "", err,
+					 sizeof(err)), TABLE_R_NOTFOUND);
 	/* users_file_edit keeps its messages */
 	assert_int_equal(users_file_edit(path, USERS_DEL, "a@b.c", "", err,
 					 sizeof(err)), -1);
 	assert_string_equal(err, "no such user: a@b.c");
+	assert_int_equal(users_file_edit(path, USERS_ADD, "a@b.c", "h", err,
+					 sizeof(err)), 0);
+	assert_int_equal(users_file_edit(path, USERS_ADD, "a@b.c", "h", err,
+					 sizeof(err)), -1);
+	assert_string_equal(err, "user a@b.c already exists");
 }
 
 static void
