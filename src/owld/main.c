@@ -21,6 +21,7 @@
 #include <grp.h>
 #include <openssl/ssl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -37,6 +38,7 @@
 #include "../net/anvil.h"
 #include "../net/conn.h"
 #include "../net/listen.h"
+#include "../net/watch.h"
 #include "../net/tls.h"
 #include "../relay/relay.h"
 #include "../store/fsops.h"
@@ -519,6 +521,28 @@ open_stores(void)
 
 static struct event *sigs[3];	/* SIGTERM, SIGINT, SIGHUP */
 
+/*
+ * The change events of Maildir folders (net/watch.h), for sessions that
+ * keep a folder open (IMAP) to learn of deliveries and other sessions'
+ * changes; made after privileges were dropped, as inotify wants.
+ */
+static void
+start_watch(void)
+{
+	struct watch_conf wc = {
+		.mode = C.mailbox_watch == CONF_WATCH_POLL ? WATCH_POLL
+							   : WATCH_AUTO,
+		.poll_interval_ms = C.mailbox_poll_interval,
+		.pool = D.pool,
+	};
+	const char *e;
+
+	if ((D.watch = watch_hub_new(D.base, &wc, &e)) == NULL) {
+		fprintf(stderr, "owld: mailbox.watch: %s\n", e);
+		exit(78);
+	}
+}
+
 /* The worker pool, the event loop and the signals on it; exits 71. */
 static void
 start_loop(void)
@@ -534,6 +558,7 @@ start_loop(void)
 		fprintf(stderr, "owld: event_base_new failed\n");
 		exit(71);
 	}
+	start_watch();
 	pool_ev = event_new(D.base, wpool_fd(D.pool), EV_READ | EV_PERSIST,
 			    pool_cb, &D);
 	event_add(pool_ev, NULL);
@@ -645,6 +670,7 @@ free_daemon(void)
 	store_free(&D.store);
 	SSL_CTX_free(D.tls);
 	conf_free(&C);
+	watch_hub_free(&D.watch);
 	event_base_free(D.base);
 }
 
@@ -654,6 +680,13 @@ main(int argc, char **argv)
 	struct opts o = {0};
 	struct bound b = {0};
 
+	/*
+	 * Big buffers (a scan's listing, a parsed UID index) always from
+	 * mmap, so that they go back to the system when freed: glibc's
+	 * moving threshold otherwise keeps tens of MB after opening a big
+	 * folder (docs/MAILDIR.md, "Memory").
+	 */
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 	conf_init(&C);
 	parse_args(argc, argv, &o);
 	load_config(&o);

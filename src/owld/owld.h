@@ -43,6 +43,7 @@ struct owld {
 	unsigned nsessions;
 	struct anvil *anvil;		/* sessions, connections per address */
 	struct penalty *penalty;	/* failed logins across connections */
+	struct watch_hub *watch;	/* change events of Maildir folders */
 	bool stopping;
 };
 

@@ -22,6 +22,7 @@
 #include "../lib/cidr.h"
 #include "../lib/log.h"
 #include "../net/conn.h"
+#include "../net/watch.h"
 #include "../relay/relay.h"
 #include "../store/fsops.h"
 #include "../store/queue.h"
@@ -716,6 +717,18 @@ commit_free(struct commit *c)
 	free(c);
 }
 
+/* Tells the sessions watching the delivered-to mailboxes at once. */
+static void
+touch_mailboxes(struct owld *d, const struct store_delivery *del)
+{
+	char path[4096];
+
+	for (size_t i = 0; i < del->nusers; i++)
+		if (store_mailbox_path(d->store, del->users[i], path,
+				       sizeof(path)) == 0)
+			watch_hub_touch(d->watch, path);
+}
+
 static void
 commit_done(struct wpool_job *job)
 {
@@ -732,6 +745,8 @@ commit_done(struct wpool_job *job)
 			c->msgid, log_q(q, sizeof(q), c->sender),
 			c->del.nusers, c->del.len, c->del.name,
 			s ? "" : " session=gone");
+	if (c->del.res == STORE_OK)
+		touch_mailboxes(d, &c->del);
 	if (c->del.res == STORE_OK && c->queued) {
 		log_msg(LOGL_INFO, "queue", "id=%s event=queued msgid=%s "
 			"from=<%s> rcpts=%zu size=%zu%s", s ? s->base.id : "-",
