@@ -125,6 +125,8 @@ static const struct key KEYS[] = {
 	{"connection_rate_limit", K_UINT, O(conn_rate_limit), "600", 0,
 	 1000000},
 	{"mailbox.format", K_FORMAT, O(mailbox_format), "maildir", 0, 0},
+	{"mailbox.max_folders", K_UINT, O(mailbox_max_folders), "1000", 1,
+	 100000},
 	{"users.file", K_STR, O(users_file), "", 0, 0},
 	{"aliases.file", K_STR, O(aliases_file), "", 0, 0},
 	{"aliases.max_depth", K_UINT, O(aliases_max_depth), "10", 1, 100},

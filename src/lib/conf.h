@@ -76,6 +76,7 @@ struct conf {
 	unsigned max_conns_per_ip; /* sessions of one client address; 0 off */
 	unsigned conn_rate_limit; /* connections a minute per address; 0 off */
 	enum mailbox_format mailbox_format;
+	unsigned mailbox_max_folders; /* folders a user may have (IMAP) */
 	char *users_file;     /* default DATA_DIR/users */
 	char *aliases_file;   /* default DATA_DIR/aliases */
 	unsigned aliases_max_depth;     /* aliases within aliases */

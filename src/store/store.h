@@ -212,4 +212,6 @@ void store_view_close(struct store_view **vp);
 /* mkdir -p of a user's directory chain below mail_dir. */
 int store_mkdirs(const char *path, const char *below);
 
+#include "folder.h"
+
 #endif
