@@ -994,7 +994,8 @@ static enum store_res
 subs_write(const char *root, const struct subs *s, char *err, size_t errsz)
 {
 	char path[PATH_BUF], tmp[PATH_BUF];
-	struct buf *b = buf_new(SIZE_MAX);
+	/* each name < NAME_MAX_OCTETS octets with its newline */
+	struct buf *b = buf_new((s->n + 1) * NAME_MAX_OCTETS);
 	const char *call;
 	enum store_res r = STORE_OK;
 

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -676,6 +677,59 @@ test_subscriptions(void **st)
 	store_free(&s);
 }
 
+#define THREADS 4
+#define EACH 25
+
+struct subscriber {
+	struct store *s;
+	int id;
+	int fails;
+};
+
+static void *
+subscribe_many(void *arg)
+{
+	struct subscriber *w = arg;
+	char name[32], e[300];
+
+	for (int i = 0; i < EACH; i++) {
+		snprintf(name, sizeof(name), "t%d/n%d", w->id, i);
+		if (store_folder_subscribe(w->s, USER, name, true, MAX, e,
+					   sizeof(e)) != STORE_OK)
+			w->fails++;
+	}
+	return NULL;
+}
+
+/* Sessions subscribing at once (worker threads): none is lost. */
+static void
+test_subscribe_threads(void **st)
+{
+	struct store *s = open_store(MBOX_FMT_MAILDIR);
+	struct subscriber w[THREADS];
+	pthread_t t[THREADS];
+	struct store_folder *l;
+	size_t n, subscribed = 0;
+
+	(void)st;
+	for (int i = 0; i < THREADS; i++) {
+		w[i] = (struct subscriber){.s = s, .id = i};
+		assert_int_equal(pthread_create(&t[i], NULL, subscribe_many,
+						&w[i]), 0);
+	}
+	for (int i = 0; i < THREADS; i++) {
+		pthread_join(t[i], NULL);
+		assert_int_equal(w[i].fails, 0);
+	}
+	assert_int_equal(store_folder_list(s, USER, MAX, &l, &n, err,
+					   sizeof(err)), STORE_OK);
+	for (size_t i = 0; i < n; i++)
+		subscribed += l[i].subscribed;
+	assert_int_equal(subscribed, THREADS * EACH);
+	store_folder_list_free(&l, n);
+	store_free(&s);
+}
+
 static void
 test_mbox(void **st)
 {
@@ -735,12 +789,33 @@ test_deliver_beside_folders(void **st)
 	store_free(&s);
 }
 
+/* The key owld passes as max_folders: default, range. */
+static void
+test_conf_key(void **st)
+{
+	struct conf c;
+
+	(void)st;
+	conf_init(&c);
+	assert_int_equal(c.mailbox_max_folders, 1000);
+	assert_int_equal(conf_set(&c, "mailbox.max_folders", "0", err,
+				  sizeof(err)), -1);
+	assert_non_null(strstr(err, "mailbox.max_folders"));
+	assert_int_equal(conf_set(&c, "mailbox.max_folders", "100001", err,
+				  sizeof(err)), -1);
+	assert_int_equal(conf_set(&c, "mailbox.max_folders", "100000", err,
+				  sizeof(err)), 0);
+	assert_int_equal(c.mailbox_max_folders, 100000);
+	conf_free(&c);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_encoding),
+		cmocka_unit_test(test_conf_key),
 		cmocka_unit_test_setup_teardown(test_dir, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_list_specials, setup,
 						teardown),
@@ -754,6 +829,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_rename_midway, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_subscriptions, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_subscribe_threads, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_mbox, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deliver_beside_folders,
