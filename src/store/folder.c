@@ -539,11 +539,15 @@ read_roles(const char *dir)
 	return bits;
 }
 
-/* Writes dir's role file durably: one IMAP attribute a line. */
+/*
+ * Writes dir's role file durably: one IMAP attribute a line.  Its tmp
+ * name is unique: two sessions may give a folder its role at once.
+ */
 static enum store_res
-write_roles(const char *dir, unsigned bits, char *err, size_t errsz)
+write_roles(struct store *st, const char *dir, unsigned bits, char *err,
+	    size_t errsz)
 {
-	char path[PATH_BUF], tmp[PATH_BUF], text[128];
+	char path[PATH_BUF], tmp[PATH_BUF], text[128], u[NAME_MAX_OCTETS];
 	const char *call;
 	size_t n = 0;
 
@@ -552,7 +556,8 @@ write_roles(const char *dir, unsigned bits, char *err, size_t errsz)
 			n += (size_t)snprintf(text + n, sizeof(text) - n,
 					      "%s\n", roles[i]);
 	bsnprintf(path, sizeof(path), "%s/" ROLE_FILE, dir);
-	bsnprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	hidden_name(st, ROLE_FILE ".tmp.", u, sizeof(u));
+	bsnprintf(tmp, sizeof(tmp), "%s/%s", dir, u);
 	if (fsops_replace(tmp, path, dir, text, n, &call) != 0)
 		return store_sys_fail(err, errsz, call, path);
 	return STORE_OK;
@@ -560,13 +565,34 @@ write_roles(const char *dir, unsigned bits, char *err, size_t errsz)
 
 /* ---- create ---- */
 
+/* Creates the empty file path (if missing) and fsyncs it. */
+static enum store_res
+make_empty(const char *path, char *err, size_t errsz)
+{
+	enum store_res r;
+	int fd;
+
+	fd = fsops_open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	if (fd == -1)
+		return store_sys_fail(err, errsz, "open", path);
+	if (fsops_fsync(fd) == -1) {
+		r = store_sys_fail(err, errsz, "fsync", path);
+		fsops_close(fd);
+		return r;
+	}
+	if (fsops_close(fd) == -1)
+		return store_sys_fail(err, errsz, "close", path);
+	return STORE_OK;
+}
+
 /* Makes dir a folder's Maildir with roles, every entry durable. */
 static enum store_res
-build_folder(const char *dir, unsigned roles_bits, char *err, size_t errsz)
+build_folder(struct store *st, const char *dir, unsigned roles_bits,
+	     char *err, size_t errsz)
 {
 	static const char *const subs[] = {"tmp", "new", "cur"};
 	char path[PATH_BUF];
-	int fd;
+	enum store_res r;
 
 	if (fsops_mkdir(dir, 0700) == -1)
 		return store_sys_fail(err, errsz, "mkdir", dir);
@@ -576,19 +602,10 @@ build_folder(const char *dir, unsigned roles_bits, char *err, size_t errsz)
 			return store_sys_fail(err, errsz, "mkdir", path);
 	}
 	bsnprintf(path, sizeof(path), "%s/maildirfolder", dir);
-	fd = fsops_open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-	if (fd == -1)
-		return store_sys_fail(err, errsz, "open", path);
-	if (fsops_fsync(fd) == -1) {
-		enum store_res r = store_sys_fail(err, errsz, "fsync", path);
-
-		fsops_close(fd);
+	if ((r = make_empty(path, err, errsz)) != STORE_OK)
 		return r;
-	}
-	if (fsops_close(fd) == -1)
-		return store_sys_fail(err, errsz, "close", path);
 	if (roles_bits != 0)
-		return write_roles(dir, roles_bits, err, errsz);
+		return write_roles(st, dir, roles_bits, err, errsz);
 	if (fsops_fsync_dir(dir) == -1)
 		return store_sys_fail(err, errsz, "fsync", dir);
 	return STORE_OK;
@@ -632,7 +649,7 @@ make_folder(struct store *st, const char *root, const char *disk,
 
 	hidden_name(st, NEW_PREFIX, hidden, sizeof(hidden));
 	bsnprintf(tmp, sizeof(tmp), "%s/%s", root, hidden);
-	r = build_folder(tmp, roles_bits, err, errsz);
+	r = build_folder(st, tmp, roles_bits, err, errsz);
 	/* a folder has tmp/ new/ cur/, so rename never replaces one */
 	if (r == STORE_OK)
 		r = move_entry(root, hidden, disk, disk, err, errsz);
@@ -1243,7 +1260,7 @@ auto_one(struct store *st, const char *root, const char *name, unsigned role,
 		return r == STORE_EXISTS ? STORE_OK : r; /* a race: fine */
 	}
 	if (read_roles(dir) == 0)
-		return write_roles(dir, role, err, errsz);
+		return write_roles(st, dir, role, err, errsz);
 	return STORE_OK;
 }
 
@@ -1273,11 +1290,9 @@ roles_of(void *arg, const char *disk, const char *name)
 static void
 auto_create(struct store *st, const char *root)
 {
-	char mark[PATH_BUF], tmp[PATH_BUF], err[300];
-	char qb[300], qe[300];
+	char mark[PATH_BUF], err[300], qb[300], qe[300];
 	struct having have = {.root = root};
 	enum store_res r = STORE_OK;
-	const char *call;
 	struct stat sb;
 
 	bsnprintf(mark, sizeof(mark), "%s/" AUTO_MARK, root);
@@ -1290,9 +1305,10 @@ auto_create(struct store *st, const char *root)
 		if (!(have.bits & autos[i].role))
 			r = auto_one(st, root, autos[i].name, autos[i].role,
 				     err, sizeof(err));
-	bsnprintf(tmp, sizeof(tmp), "%s.tmp", mark);
-	if (r == STORE_OK && fsops_replace(tmp, mark, root, "", 0, &call) != 0)
-		r = store_sys_fail(err, sizeof(err), call, mark);
+	if (r == STORE_OK)
+		r = make_empty(mark, err, sizeof(err));
+	if (r == STORE_OK && fsops_fsync_dir(root) == -1)
+		r = store_sys_fail(err, sizeof(err), "fsync", root);
 	if (r != STORE_OK)
 		log_msg(LOGL_WARN, "store", "event=folder-autocreate-failed "
 			"dir=%s error=%s", log_q(qb, sizeof(qb), root),

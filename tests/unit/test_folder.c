@@ -730,6 +730,50 @@ test_subscribe_threads(void **st)
 	store_free(&s);
 }
 
+static void *
+list_once(void *arg)
+{
+	struct subscriber *w = arg;
+	struct store_folder *l;
+	size_t n;
+	char e[300];
+
+	if (store_folder_list(w->s, USER, MAX, &l, &n, e, sizeof(e)) !=
+	    STORE_OK)
+		w->fails++;
+	else
+		store_folder_list_free(&l, n);
+	return NULL;
+}
+
+/* First lists at once (sessions racing): the special folders once each;
+ * and again after the mark is lost: nothing changes. */
+static void
+test_list_race(void **st)
+{
+	struct store *s = open_store(MBOX_FMT_MAILDIR);
+	struct subscriber w[THREADS];
+	pthread_t t[THREADS];
+	char path[1200];
+
+	(void)st;
+	for (int i = 0; i < THREADS; i++) {
+		w[i] = (struct subscriber){.s = s, .id = i};
+		assert_int_equal(pthread_create(&t[i], NULL, list_once, &w[i]),
+				 0);
+	}
+	for (int i = 0; i < THREADS; i++) {
+		pthread_join(t[i], NULL);
+		assert_int_equal(w[i].fails, 0);
+	}
+	check_list(s, "INBOX[e] " SPECIALS);
+	assert_int_equal(unlink(at(path, sizeof(path), ".owlpost-folders")),
+			 0);
+	check_list(s, "INBOX[e] " SPECIALS);
+	assert_true(is_file(".owlpost-folders"));
+	store_free(&s);
+}
+
 static void
 test_mbox(void **st)
 {
@@ -831,6 +875,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_subscriptions, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_subscribe_threads, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_list_race, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_mbox, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deliver_beside_folders,
