@@ -9,10 +9,11 @@
  *   later list or delete once it is an hour old.
  * - delete renames the folder to .owlpost-deleted.U first (gone at once),
  *   then removes it; a list or delete removes what a crash left.
- * - rename renames the folder, then each child (see folder_rename).
+ * - rename renames the folder, then each child (see store_folder_rename).
  * - subscriptions are rewritten whole (tmp, fsync, rename) under a lock.
  *
- * Failures as folder.h says; a system call's names the call and the path.
+ * Failures as folder.h says; a failed system call's message names the
+ * call and the path.
  */
 #include "store_private.h"
 
@@ -36,7 +37,6 @@
 
 #define ROOT_MAX 4096			/* a Maildir root path */
 #define PATH_BUF (ROOT_MAX + 2 * NAME_MAX_OCTETS) /* root/disk/file */
-#define HIDDEN ".owlpost-"		/* the store's own entries */
 #define NEW_PREFIX ".owlpost-new."	/* a folder being created */
 #define DELETED_PREFIX ".owlpost-deleted." /* a folder being removed */
 #define AUTO_MARK ".owlpost-folders"	/* the special folders were made */
@@ -808,10 +808,8 @@ rename_check(const char *from, const char *to, const char *fdisk,
 	if ((r = name_ok(from, err, errsz)) != STORE_OK ||
 	    (r = name_ok(to, err, errsz)) != STORE_OK)
 		return r;
-	if (strncmp(tdisk, fdisk, fl) == 0 &&
-	    (tdisk[fl] == '.' || tdisk[fl] == '\0')) {
-		snprintf(err, errsz, "cannot rename a folder to itself or "
-			 "below itself");
+	if (strncmp(tdisk, fdisk, fl) == 0 && tdisk[fl] == '.') {
+		snprintf(err, errsz, "cannot rename a folder below itself");
 		return STORE_PERM;
 	}
 	return STORE_OK;
@@ -846,6 +844,7 @@ store_folder_rename(struct store *st, const char *user, const char *from,
 	char root[ROOT_MAX], fdisk[NAME_MAX_OCTETS], tdisk[NAME_MAX_OCTETS];
 	struct renaming rn = {.root = root, .from = fdisk, .to = tdisk};
 	enum store_res r;
+	int k;
 
 	if ((r = begin(st, user, root, sizeof(root), err, errsz)) != STORE_OK)
 		return r;
@@ -873,8 +872,9 @@ store_folder_rename(struct store *st, const char *user, const char *from,
 		return STORE_PERM;
 	}
 	rn.dry = true;
-	if (scan(root, rename_child, &rn) == 1)
-		return rename_failed(&rn, false, err, errsz);
+	if ((k = scan(root, rename_child, &rn)) != 0)
+		return k == 1 ? rename_failed(&rn, false, err, errsz)
+			      : store_sys_fail(err, errsz, "opendir", root);
 	if ((r = move_entry(root, fdisk, tdisk, from, err, errsz)) !=
 	    STORE_OK)
 		return r;
@@ -883,8 +883,10 @@ store_folder_rename(struct store *st, const char *user, const char *from,
 	/* readdir need not show entries renamed under it: until none left */
 	do {
 		rn.moved = 0;
-		if (scan(root, rename_child, &rn) == 1)
+		if ((k = scan(root, rename_child, &rn)) == 1)
 			r = rename_failed(&rn, true, err, errsz);
+		else if (k == -1)
+			r = store_sys_fail(err, errsz, "opendir", root);
 	} while (r == STORE_OK && rn.moved > 0);
 	if (fsops_fsync_dir(root) == -1 && r == STORE_OK)
 		return store_sys_fail(err, errsz, "fsync", root);
@@ -987,8 +989,12 @@ subs_read(const char *root, unsigned max, struct subs *s)
 		cap = (size_t)sb.st_size; /* it may grow: read what fits */
 	text = xmalloc(cap + 1);
 	while (len < cap && (n = read(fd, text + len, cap - len)) != 0) {
-		if (n == -1 && errno != EINTR)
-			break;
+		if (n == -1 && errno != EINTR) {
+			/* a part would be written back as the whole */
+			free(text);
+			close(fd);
+			return -1;
+		}
 		len += n > 0 ? (size_t)n : 0;
 	}
 	close(fd);

@@ -556,6 +556,9 @@ test_rename(void **st)
 					     sizeof(err)), STORE_EXISTS);
 	assert_int_equal(store_folder_rename(s, USER, "A", "A/x/q", err,
 					     sizeof(err)), STORE_PERM);
+	assert_string_equal(err, "cannot rename a folder below itself");
+	assert_int_equal(store_folder_rename(s, USER, "A", "A", err,
+					     sizeof(err)), STORE_EXISTS);
 	assert_int_equal(store_folder_rename(s, USER, "A/x", "A", err,
 					     sizeof(err)), STORE_EXISTS);
 	assert_int_equal(store_folder_rename(s, USER, "A", "a/", err,
