@@ -124,8 +124,9 @@ enum store_res store_folder_delete(struct store *st, const char *user,
  * Renames folder from, and every folder below it, to to.  STORE_NOTFOUND:
  * from does not exist; STORE_EXISTS: to (or a folder a child would
  * become) exists, or to is INBOX; STORE_PERM: from is INBOX (moving its
- * messages is how INBOX is renamed), to is below from, or a child's new
- * name would not be valid.  Subscriptions are not changed.
+ * messages is how INBOX is renamed), to is below from or a parent of it
+ * that does not exist, or a child's new name would not be valid (too deep
+ * or too long); then nothing moved.  Subscriptions are not changed.
  */
 enum store_res store_folder_rename(struct store *st, const char *user,
 				   const char *from, const char *to,
