@@ -117,6 +117,7 @@ FUZZ_SRC_fuzz_users := src/auth/users.c $(FUZZ_STORE)
 FUZZ_SRC_fuzz_conf := $(FUZZ_CONF)
 FUZZ_SRC_fuzz_mbox := $(FUZZ_STORE)
 FUZZ_SRC_fuzz_maildir_name := $(FUZZ_STORE)
+FUZZ_SRC_fuzz_folder_name := $(FUZZ_STORE)
 FUZZ_SRC_fuzz_dns := src/relay/dns.c $(FUZZ_CONF)
 FUZZ_SRC_fuzz_bounce := src/relay/bounce.c $(FUZZ_STORE)
 FUZZ_SRC_fuzz_cidr := src/lib/cidr.c

@@ -131,6 +131,8 @@ static const struct key KEYS[] = {
 	/* 0 is refused: sessions would never see other hosts' changes */
 	{"mailbox.poll_interval", K_MSEC, O(mailbox_poll_interval), "1s", 100,
 	 60000},
+	{"mailbox.max_folders", K_UINT, O(mailbox_max_folders), "1000", 1,
+	 100000},
 	{"users.file", K_STR, O(users_file), "", 0, 0},
 	{"aliases.file", K_STR, O(aliases_file), "", 0, 0},
 	{"aliases.max_depth", K_UINT, O(aliases_max_depth), "10", 1, 100},

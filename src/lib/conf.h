@@ -79,6 +79,7 @@ struct conf {
 	enum mailbox_format mailbox_format;
 	enum conf_mailbox_watch mailbox_watch; /* auto | poll (net/watch.h) */
 	unsigned mailbox_poll_interval; /* ms between polls of a folder */
+	unsigned mailbox_max_folders; /* folders a user may have (IMAP) */
 	char *users_file;     /* default DATA_DIR/users */
 	char *aliases_file;   /* default DATA_DIR/aliases */
 	unsigned aliases_max_depth;     /* aliases within aliases */

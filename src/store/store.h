@@ -377,4 +377,6 @@ enum store_res store_view_copy(struct store_view *v, const size_t *pos,
 /* mkdir -p of a user's directory chain below mail_dir. */
 int store_mkdirs(const char *path, const char *below);
 
+#include "folder.h"
+
 #endif
