@@ -85,14 +85,17 @@ int
 view_folder_dir(struct store *st, const char *user, const char *folder,
 		char *out, size_t size)
 {
-	if (!store_user_valid(user)) {
-		errno = EINVAL;
+	struct stat sb;
+
+	if (store_folder_dir(st, user, folder, out, size) == -1)
+		return -1;
+	if (store_folder_is_inbox(folder))
+		return 0; /* made by the open if missing */
+	if (stat(out, &sb) == -1 || !S_ISDIR(sb.st_mode)) {
+		errno = ENOENT;
 		return -1;
 	}
-	if (strcasecmp(folder, "INBOX") == 0)
-		return store_mailbox_path(st, user, out, size);
-	errno = ENOENT;	/* only INBOX until folders land */
-	return -1;
+	return 0;
 }
 
 enum store_res
@@ -205,7 +208,7 @@ store_view_open_shared(struct store *st, const char *user,
 		free(v);
 		return errno == ENOENT ? STORE_NOTFOUND : STORE_PERM;
 	}
-	if (strcasecmp(folder, "INBOX") == 0 &&
+	if (store_folder_is_inbox(folder) &&
 	    maildir_ensure(st, v->dir) == -1) {
 		r = store_sys_fail(err, errsz, "mkdir", v->dir);
 		free(v);

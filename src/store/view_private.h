@@ -27,7 +27,8 @@ struct store_view {
 	struct view_stamp stamps[VIEW_STAMPS + 1];
 };
 
-/* The directory of user's folder; -1 with errno (ENOENT: no such). */
+/* The directory of user's folder (folder.h); -1 with errno (ENOENT: no
+ * such folder, EINVAL: a bad name). */
 int view_folder_dir(struct store *st, const char *user, const char *folder,
 		    char *out, size_t size);
 /* Scans v's folder under the index lock, running edit: *bp in UID order,

@@ -468,6 +468,55 @@ test_two_sessions_and_delivery(void **st)
 	store_free(&s);
 }
 
+/* Views, appends and copies on a folder besides INBOX (folder.h). */
+static void
+test_folders(void **st)
+{
+	struct store *s = open_store(MBOX_FMT_MAILDIR);
+	struct store_view *in, *work;
+	struct store_append_req ap = {.data = MSG, .fd = -1,
+				      .len = sizeof(MSG) - 1,
+				      .flags = STORE_F_SEEN};
+	uint32_t uids[1], uv;
+	size_t pos = 0;
+	char err[300];
+
+	(void)st;
+	deliver(s, 1);
+	assert_int_equal(store_view_open_shared(s, USER, "Work", &work, err,
+						sizeof(err)), STORE_NOTFOUND);
+	assert_int_equal(store_folder_create(s, USER, "Work/2026", 0, 1000,
+					     err, sizeof(err)), STORE_OK);
+	assert_int_equal(store_view_open_shared(s, USER, "Work/2026", &work,
+						err, sizeof(err)), STORE_OK);
+	assert_int_equal(count(work), 0);
+	assert_int_equal(store_append(s, USER, "Work/2026", &ap, err,
+				      sizeof(err)), STORE_OK);
+	assert_int_equal(ap.uid, 1);
+	in = open_shared(s);
+	assert_int_equal(store_view_copy(in, &pos, 1, "Work/2026", true,
+					 uids, &uv, err, sizeof(err)),
+			 STORE_OK);
+	assert_int_equal(uids[0], 2);
+	sync_ok(work, 0, NULL);
+	assert_int_equal(count(work), 2);
+	assert_int_equal(msg(work, 0).flags, STORE_F_SEEN);
+	sync_ok(in, 0, NULL);
+	assert_int_equal(count(in), 0);
+	/* folder names are checked, not taken as paths */
+	{
+		struct store_view *bad;
+
+		assert_int_equal(store_view_open_shared(s, USER, "../x", &bad,
+							err, sizeof(err)),
+				 STORE_PERM);
+		assert_null(bad);
+	}
+	store_view_close(&work);
+	store_view_close(&in);
+	store_free(&s);
+}
+
 /*
  * Two processes (each its own store, as two owld hosts on one tree): the
  * child delivers and stores flags while the parent syncs and stores; the
@@ -554,6 +603,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_two_sessions_and_delivery,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_two_processes, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_folders, setup,
 						teardown),
 	};
 
