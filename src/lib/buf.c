@@ -4,6 +4,7 @@
  */
 #include "buf.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,19 +95,24 @@ buf_reset(struct buf *b)
 static int
 reserve(struct buf *b, size_t len)
 {
-	size_t need, cap;
+	size_t need, cap, limit;
 
 	if (__builtin_add_overflow(b->len, len, &need) || need > b->max)
 		return -1;
 	if (need < b->cap)
 		return 0;
-	cap = b->cap;
-	while (cap <= need) {
-		if (__builtin_mul_overflow(cap, 2, &cap))
-			cap = need + 1;
-	}
-	if (cap > b->max + 1)
-		cap = b->max + 1;
+	/* the text and its NUL; a max of SIZE_MAX must not wrap to 0 */
+	limit = b->max == SIZE_MAX ? SIZE_MAX : b->max + 1;
+	cap = b->cap > 0 ? b->cap : 16;
+	while (cap <= need)
+		if (__builtin_mul_overflow(cap, 2, &cap)) {
+			cap = SIZE_MAX;
+			break;
+		}
+	if (cap > limit)
+		cap = limit;
+	if (cap <= need)
+		return -1; /* no room for the NUL */
 	b->data = xrealloc(b->data, cap);
 	b->cap = cap;
 	return 0;

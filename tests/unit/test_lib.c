@@ -23,6 +23,21 @@
 #include "lib/log.h"
 #include "lib/wpool.h"
 
+/* A buffer bounded only by SIZE_MAX grows (max + 1 wrapped to 0 once and
+ * the growth loop spun). */
+static void
+test_buf_unbounded(void **st)
+{
+	struct buf *b = buf_new(SIZE_MAX);
+
+	(void)st;
+	for (int i = 0; i < 1000; i++)
+		assert_int_equal(buf_addstr(b, "0123456789"), 0);
+	assert_int_equal(b->len, 10000);
+	assert_int_equal(b->data[b->len], '\0');
+	buf_free(&b);
+}
+
 static void
 test_buf_bounds(void **st)
 {
@@ -375,6 +390,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_buf_bounds),
+		cmocka_unit_test(test_buf_unbounded),
 		cmocka_unit_test(test_cidr),
 		cmocka_unit_test(test_addr_valid),
 		cmocka_unit_test(test_addr_invalid),
