@@ -14,7 +14,7 @@
  * block): a record's base name is the rest of its line, its LF made a NUL
  * (unescaped in place when it has escapes), its keywords are moved down
  * over their " +" in place.  The names a sync adds go to one more block,
- * sized for them.  So a record costs its line and its struct, and opening
+ * sized for them; past 16 blocks a sync copies the live strings into one.  So a record costs its line and its struct, and opening
  * a folder of 100,000 messages makes a handful of allocations, not
  * 200,000.  Keywords set by uidlist_set_keywords() are malloc'ed one by
  * one (they are few, and rewritten often); uidlist_free() tells them from
@@ -236,11 +236,14 @@ names_find(struct uidlist_names *ns, const struct uidlist *ul,
 	return 0;
 }
 
-/* A set of the bases of ul's records (a repeat is left out). */
+/*
+ * A set of the bases of ul's records (a repeat is left out), with room for
+ * extra more names.
+ */
 static struct uidlist_names *
-names_of_recs(const struct uidlist *ul)
+names_of_recs(const struct uidlist *ul, size_t extra)
 {
-	struct uidlist_names *ns = names_new(ul->n);
+	struct uidlist_names *ns = names_new(ul->n + extra);
 
 	for (size_t i = 0; i < ul->n; i++) {
 		const char *b = ul->recs[i].base;
@@ -770,7 +773,7 @@ match_files(struct uidlist *ul, struct uidlist_file *files, size_t n,
 	if (ul->names != NULL && ul->names->count != ul->n)
 		names_free(&ul->names);
 	if (ul->names == NULL)
-		ul->names = names_of_recs(ul);
+		ul->names = names_of_recs(ul, n);
 	*fresh_r = *bytes_r = 0;
 	for (size_t i = 0; i < n; i++) {
 		struct uidlist_file *f = &files[i];
@@ -867,6 +870,47 @@ add_fresh(struct uidlist *ul, struct uidlist_file *files, size_t n,
 	*changed_r = true;
 }
 
+/*
+ * Copies the records' strings that are in blocks into one new block once
+ * there are more than BLOCKS_MAX (a view kept open gets a block per sync
+ * with new mail, and the strings of dropped records stay in theirs), so
+ * that the blocks stay few and hold little that is dead.
+ */
+#define BLOCKS_MAX 16
+
+static void
+compact_blocks(struct uidlist *ul)
+{
+	struct uidlist_block *b, *next, *nb;
+	size_t nblocks = 0, bytes = 0;
+
+	for (b = ul->blocks; b != NULL; b = b->next)
+		nblocks++;
+	if (nblocks <= BLOCKS_MAX)
+		return;
+	for (size_t i = 0; i < ul->n; i++) {
+		const char *kw = ul->recs[i].keywords;
+
+		bytes += strlen(ul->recs[i].base) + 1;
+		if (kw != NULL && in_blocks(ul, kw))
+			bytes += strlen(kw) + 1;
+	}
+	nb = block_new(bytes);
+	for (size_t i = 0; i < ul->n; i++) {
+		struct uidlist_rec *r = &ul->recs[i];
+
+		if (r->keywords != NULL && in_blocks(ul, r->keywords))
+			r->keywords = block_add(nb, r->keywords,
+						strlen(r->keywords));
+		r->base = block_add(nb, r->base, strlen(r->base));
+	}
+	for (b = ul->blocks; b != NULL; b = next) {
+		next = b->next;
+		free(b);
+	}
+	ul->blocks = nb;
+}
+
 int
 uidlist_sync(struct uidlist *ul, struct uidlist_file *files, size_t n,
 	     bool *changed_r)
@@ -891,6 +935,7 @@ uidlist_sync(struct uidlist *ul, struct uidlist_file *files, size_t n,
 	}
 	keep_matched(ul, files, match, changed_r);
 	add_fresh(ul, files, n, known, fresh, bytes, changed_r);
+	compact_blocks(ul);
 	free(known);
 	free(match);
 	return 0;

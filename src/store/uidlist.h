@@ -43,14 +43,17 @@ struct uidlist_rec {
 	uint32_t uid;
 	unsigned flags;		/* enum uidlist_flag bits */
 	uint64_t modseq;
-	char *keywords;		/* "kw kw ..." or NULL; read only (see
+	/* Both read only, and valid until the next uidlist_sync() (which
+	 * may move them) or uidlist_free(): */
+	char *keywords;		/* "kw kw ..." or NULL (see
 				   uidlist_set_keywords) */
-	char *base;		/* the file name up to ':'; read only */
+	char *base;		/* the file name up to ':' */
 };
 
 struct uidlist_block;
 struct uidlist_names;
 
+/* Its records change only through the calls below. */
 struct uidlist {
 	uint32_t uidvalidity;	/* not 0 */
 	uint32_t uidnext;	/* above every uid, not 0 */

@@ -334,6 +334,59 @@ test_set_keywords(void **st)
 }
 
 /*
+ * A view kept open: a sync per new message, 40 of them, some records
+ * with keywords set, some gone; the strings stay right while the syncs
+ * move them into fewer blocks (valgrind / ASan: nothing read after free).
+ */
+static void
+test_many_syncs(void **st)
+{
+	enum { N = 40 };
+	struct uidlist_file f[N];
+	char names[N][32];
+	size_t n = 0;
+	struct uidlist ul;
+	bool changed;
+
+	(void)st;
+	uidlist_init(&ul, 9);
+	for (size_t k = 0; k < N; k++) {
+		snprintf(names[k], sizeof(names[k]), "%zu.M%zuP1Q1.h:2,", k,
+			 k);
+		f[n].name = names[k];
+		f[n].baselen = strcspn(names[k], ":");
+		n++;
+		if (k == 10) { /* the third message is gone */
+			memmove(&f[2], &f[3], (n - 3) * sizeof(f[0]));
+			n--;
+		}
+		assert_int_equal(uidlist_sync(&ul, f, n, &changed), 0);
+		assert_true(changed);
+		assert_int_equal(f[n - 1].uid, k + 1);
+		assert_int_equal(ul.n, n);
+		for (size_t i = 0; i < n; i++) {
+			assert_int_equal(ul.recs[i].uid, f[i].uid);
+			assert_int_equal(strncmp(ul.recs[i].base, f[i].name,
+						 f[i].baselen), 0);
+			assert_int_equal(ul.recs[i].base[f[i].baselen], '\0');
+		}
+		if (k % 3 == 0)
+			uidlist_set_keywords(&ul, &ul.recs[n - 1],
+					     k % 2 ? "odd" : "even");
+	}
+	for (size_t i = 0; i < ul.n; i++) {
+		size_t k = ul.recs[i].uid - 1;
+
+		if (k % 3 == 0)
+			assert_string_equal(ul.recs[i].keywords,
+					    k % 2 ? "odd" : "even");
+		else
+			assert_null(ul.recs[i].keywords);
+	}
+	uidlist_free(&ul);
+}
+
+/*
  * A big index: parse, sync with the same listing (nothing changes) and
  * format back; the same UIDs for every name, and the text unchanged.
  */
@@ -601,6 +654,7 @@ main(void)
 		cmocka_unit_test(test_sync),
 		cmocka_unit_test(test_parse_in_place),
 		cmocka_unit_test(test_set_keywords),
+		cmocka_unit_test(test_many_syncs),
 		cmocka_unit_test(test_big_index),
 		cmocka_unit_test_setup_teardown(test_index_file, setup,
 						teardown),
