@@ -14,14 +14,15 @@
  * block): a record's base name is the rest of its line, its LF made a NUL
  * (unescaped in place when it has escapes), its keywords are moved down
  * over their " +" in place.  The names a sync adds go to one more block,
- * sized for them; past 16 blocks a sync copies the live strings into one.  So a record costs its line and its struct, and opening
- * a folder of 100,000 messages makes a handful of allocations, not
- * 200,000.  Keywords set by uidlist_set_keywords() are malloc'ed one by
- * one (they are few, and rewritten often); uidlist_free() tells them from
- * the blocks' by address.  Base names are matched by hashing (a set that
- * keeps each name's hash next to its index, so a probe touches a name only
- * when the hashes agree); the parser's set, built to refuse a repeated
- * base, is kept for the sync that follows it.
+ * sized for them; past 16 blocks a sync copies the live strings into one.
+ * So a record costs its line and its struct, and opening a folder of
+ * 100,000 messages makes a handful of allocations, not 200,000.  Keywords
+ * set by uidlist_set_keywords() are malloc'ed one by one (they are few,
+ * and rewritten often); uidlist_free() tells them from the blocks' by
+ * address.  Base names are matched by hashing (a set that keeps each
+ * name's hash next to its index, so a probe touches a name only when the
+ * hashes agree); the parser's set, built to refuse a repeated base, is
+ * kept for the sync that follows it.
  */
 #include "uidlist.h"
 
