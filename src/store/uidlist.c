@@ -558,16 +558,26 @@ parse_header(struct uidlist *ul, struct cursor *c)
 }
 
 /*
- * One record line into ul->recs, which has room for it, and its base into
- * ul->names; -1 if bad, or if its base is another's (*repeat_r).
+ * One record line into ul->recs and its base into ul->names; -1 if bad,
+ * or if its base is another's (*repeat_r).
  */
 static int
 parse_rec(struct uidlist *ul, struct cursor *c, bool *repeat_r)
 {
-	struct uidlist_rec *r = &ul->recs[ul->n];
+	struct uidlist_rec *r;
 	uint64_t uid, modseq;
 	uint32_t prev = ul->n > 0 ? ul->recs[ul->n - 1].uid : 0;
 	size_t len;
+
+	if (ul->n == NAMES_MAX)
+		return -1;
+	if (ul->n == ul->cap) {
+		ul->cap *= 2;
+		ul->recs = xrealloc(ul->recs,
+				    (ul->cap + 1) * sizeof(*ul->recs));
+	}
+	r = &ul->recs[ul->n];
+	memset(r, 0, sizeof(*r));
 
 	if (take_num(c, UINT32_MAX, &uid) == -1 || uid <= prev ||
 	    uid >= ul->uidnext || take_char(c, ' ') == -1 ||
@@ -586,20 +596,6 @@ parse_rec(struct uidlist *ul, struct cursor *c, bool *repeat_r)
 	return *repeat_r ? -1 : 0;
 }
 
-/* The lines of data (LFs), for the size of the records array. */
-static size_t
-count_lines(const char *data, size_t len)
-{
-	const char *p = data, *end = data + len;
-	size_t n = 0;
-
-	while ((p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
-		n++;
-		p++;
-	}
-	return n;
-}
-
 /* Parses the text of buf (not yet ul's) into ul; -1 with err. */
 static int
 parse_text(struct uidlist *ul, char *buf, size_t len, char *err,
@@ -609,13 +605,14 @@ parse_text(struct uidlist *ul, char *buf, size_t len, char *err,
 	size_t line = 0;
 	bool repeat = false;
 
-	ul->cap = count_lines(buf, len);
-	if (ul->cap > NAMES_MAX) {
-		snprintf(err, errsz, "too many lines");
-		return -1;
-	}
-	ul->recs = xcalloc(ul->cap + 1, sizeof(*ul->recs));
-	ul->names = names_new(ul->cap);
+	/*
+	 * Room for records of 48 octets (ours are longer), and a set for
+	 * 64 (it grows): no copy for an index of ours, and memory in
+	 * proportion to what parses, not to the LFs of a file that does not.
+	 */
+	ul->cap = len / 48 + 16;
+	ul->recs = xmalloc((ul->cap + 1) * sizeof(*ul->recs));
+	ul->names = names_new(len / 64 + 16);
 	while (p < end) {
 		char *nl = memchr(p, '\n', (size_t)(end - p));
 		struct cursor c = {p, nl};

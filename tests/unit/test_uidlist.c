@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -387,6 +388,46 @@ test_many_syncs(void **st)
 }
 
 /*
+ * A corrupt index of 32 MiB of empty lines is refused with memory in
+ * proportion to what parsed, not to its LFs (sizing the records by the
+ * line count took 1 GiB for it), in a child limited to 512 MiB of address
+ * space.  Not under ASan or valgrind, whose own reservations are larger.
+ */
+static void
+test_parse_lf_flood(void **st)
+{
+	const char *pre = getenv("LD_PRELOAD");
+	pid_t pid;
+	int status;
+
+	(void)st;
+#if defined(__SANITIZE_ADDRESS__)
+	skip();
+#endif
+	if (pre != NULL && strstr(pre, "vgpreload") != NULL)
+		skip();
+	pid = fork();
+	assert_true(pid != -1);
+	if (pid == 0) {
+		struct rlimit rl = {512u << 20, 512u << 20};
+		size_t len = 32u << 20;
+		char *text = malloc(len), err[128];
+		struct uidlist ul;
+
+		if (text == NULL || setrlimit(RLIMIT_AS, &rl) == -1)
+			_exit(2);
+		memset(text, '\n', len);
+		memcpy(text, "owlpost-uidlist 1 V7 N10 M20\n", 29);
+		_exit(uidlist_parse(&ul, text, len, err, sizeof(err)) == -1 &&
+			      strstr(err, "line 2") != NULL
+		      ? 0 : 3);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/*
  * A big index: parse, sync with the same listing (nothing changes) and
  * format back; the same UIDs for every name, and the text unchanged.
  */
@@ -655,6 +696,7 @@ main(void)
 		cmocka_unit_test(test_parse_in_place),
 		cmocka_unit_test(test_set_keywords),
 		cmocka_unit_test(test_many_syncs),
+		cmocka_unit_test(test_parse_lf_flood),
 		cmocka_unit_test(test_big_index),
 		cmocka_unit_test_setup_teardown(test_index_file, setup,
 						teardown),
