@@ -20,6 +20,13 @@ the heading says otherwise.
    5 KB messages, one user alone and four users at once; LIST+UIDL
    time on the mailbox the first and the second time it is opened.
    Peer: Dovecot, on a copy of the same Maildirs.
+4b. Opening a big mailbox (also alone: make bench-open): a whole POP3
+   session, login + STAT + LIST + UIDL + QUIT, on a Maildir of 10,000 and
+   of 100,000 small messages written straight into new/ with owld's
+   names (no index yet), then again (the index exists, the cache is
+   warm); owld and Dovecot in turn, each on a fresh tree, --open-rounds
+   rounds: median (min-max), and owld's RSS growth during and after each
+   session next to Dovecot's (PSS of all its processes).
 5. Idle connections: N connections that have read the greeting and say
    nothing; proportional set size added per connection, summed over
    every process of the server.
@@ -210,14 +217,22 @@ class Server:
 class Owld(Server):
     name = "owld"
 
-    def __init__(self, base, users=("u",), opts=(), wrap=()):
-        """wrap: a command to run owld under (valgrind)."""
+    def __init__(self, base, users=("u",), opts=(), wrap=(), fast_hash=False):
+        """wrap: a command to run owld under (valgrind); fast_hash: SHA-512
+        crypt passwords instead of yescrypt's 16 MiB and ~50 ms per login,
+        for figures of the mailbox alone (Dovecot's are {PLAIN})."""
         self.d = tempfile.mkdtemp(prefix="owld-", dir=base)
         for u in users:
             r = subprocess.run([os.path.join(BUILD, "owlctl"), "-D", self.d, "user",
                                 "add", u + "@localhost"], input=PASSWORD + "\n",
                                text=True, capture_output=True)
             assert r.returncode == 0, r.stderr
+        if fast_hash:
+            h = subprocess.run(["openssl", "passwd", "-6", "-salt", "owlbench",
+                                PASSWORD], capture_output=True, text=True,
+                               check=True).stdout.strip()
+            with open(os.path.join(self.d, "users"), "w") as f:
+                f.write("".join("%s@localhost:{CRYPT}%s\n" % (u, h) for u in users))
         self.port, self.pop3_port = free_port(), free_port()
         argv = list(wrap) + [os.path.join(BUILD, "owld"), "-D", self.d,
                 "-o", "smtp.listen=127.0.0.1:%d" % self.port,
@@ -320,10 +335,12 @@ class Postfix(Server):
 class Dovecot(Server):
     name = "dovecot"
 
-    def __init__(self, base, maildirs):
-        """maildirs: user -> a Maildir to copy in (the same mail owld had)."""
+    def __init__(self, base, maildirs, users=()):
+        """maildirs: user -> a Maildir to copy in (the same mail owld had);
+        users: more users, whose Maildirs the caller makes."""
         d = self.d = postfix_dir(base, "dovecot-")
         pw = pwd.getpwnam("postfix")
+        os.makedirs(os.path.join(d, "vmail"))
         for u, src in maildirs.items():
             dst = os.path.join(d, "vmail", u)
             shutil.copytree(src, dst)
@@ -337,7 +354,8 @@ class Dovecot(Server):
                     "default_process_limit = 1100\n"
                     "default_client_limit = 4000\n")
         with open(os.path.join(d, "etc", "dovecot.passwd"), "w") as f:
-            f.write("".join("%s:{PLAIN}%s\n" % (u, PASSWORD) for u in maildirs))
+            f.write("".join("%s:{PLAIN}%s\n" % (u, PASSWORD)
+                            for u in list(maildirs) + list(users)))
         self.proc = self.spawn(["dovecot", "-c", conf, "-F"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_port(self.pop3_port)
@@ -567,6 +585,130 @@ def pop3_figures(a, srv, users):
     return f
 
 
+# --- 4b: opening a big mailbox -------------------------------------------------
+
+def make_maildir(d, n, uid=-1, gid=-1):
+    """n small messages written straight into d/new/ with names as owld's
+    delivery makes them (TIME.M<usec>P<pid>Q<seq>.HOST,S=<size>,W=<crlf
+    size>, store_unique_name and maildir_deliver), about 1 s per 100,000."""
+    for sub in ("tmp", "new", "cur"):
+        os.makedirs(os.path.join(d, sub))
+    if uid >= 0:
+        for sub in ("", "tmp", "new", "cur"):
+            os.chown(os.path.join(d, sub), uid, gid)
+    body = (b"From: bench@example.org\nTo: u@localhost\nSubject: open\n\n" +
+            b"x" * 70 + b"\n")
+    tail = ".bench.example,S=%d,W=%d" % (len(body), len(body) + body.count(b"\n"))
+    dirfd = os.open(os.path.join(d, "new"), os.O_RDONLY | os.O_DIRECTORY)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+    try:
+        for i in range(n):
+            # 1000 a second, as a busy delivery would make them
+            name = "%d.M%dP4242Q%d%s" % (1700000000 + i // 1000, (i % 1000) * 997,
+                                         i + 1, tail)
+            fd = os.open(name, flags, 0o600, dir_fd=dirfd)
+            try:
+                os.write(fd, body)
+                if uid >= 0:
+                    os.fchown(fd, uid, gid)
+            finally:
+                os.close(fd)
+    finally:
+        os.close(dirfd)
+
+
+def open_session(srv, user, mem):
+    """One POP3 session, login + STAT + LIST + UIDL + QUIT: its seconds
+    and mem() at three points: before, mid-session (before QUIT), after."""
+    before = mem()
+    p = subprocess.Popen([os.path.join(BUILD, "pop3load"), "-p", str(srv.pop3_port),
+                          "-w", PASSWORD, "-l", "-H", user],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        line = p.stdout.readline()
+        if line.strip() != "held":
+            raise RuntimeError("pop3load: %s" % p.stderr.read().strip())
+        during = mem()
+        out, err = p.communicate("go\n", timeout=600)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    if p.returncode != 0:
+        raise RuntimeError(err.strip())
+    r = {k: float(v) for k, v in (f.split("=") for f in out.split())}
+    time.sleep(0.2)  # the session's end is logged and freed
+    return r["session_seconds"], before, during, mem()
+
+
+def open_round(cls, base, n):
+    """A fresh server and a fresh Maildir of n messages (all in new/, no
+    index): the first and the second session's seconds, and the growth,
+    KiB, of owld's RSS (dovecot: the PSS of every process) during and
+    after each, from before the first."""
+    user = "o"
+    if cls is Owld:
+        srv = Owld(base, (user,), fast_hash=True)
+        make_maildir(srv.maildir(user), n)
+        pid = srv.proc.pid
+        mem = lambda: status_kib(pid, "VmRSS")  # noqa: E731
+        login = srv.pop3_user(user)
+    else:
+        pw = pwd.getpwnam("postfix")
+        srv = Dovecot(base, {}, users=(user,))
+        make_maildir(os.path.join(srv.d, "vmail", user), n, pw.pw_uid, pw.pw_gid)
+        mem = srv.pss
+        login = user
+    try:
+        t1, b1, d1, a1 = open_session(srv, login, mem)
+        t2, _, d2, a2 = open_session(srv, login, mem)
+    finally:
+        srv.stop()
+        shutil.rmtree(srv.d, ignore_errors=True)
+    return t1, t2, d1 - b1, a1 - b1, d2 - b1, a2 - b1
+
+
+def section_open(a, base):
+    print("## 4b. Opening a big mailbox: one POP3 session, login + STAT + LIST + "
+          "UIDL + QUIT, ms; median (min-max) of %d rounds, owld and dovecot in turn"
+          % a.open_rounds)
+    print()
+    print("Each round: a fresh server and a fresh Maildir of small messages in new/ "
+          "(no index yet), then the first and the second session.  owld's "
+          "passwords are SHA-512 crypt here and dovecot's {PLAIN}, so the figure is "
+          "the mailbox's.  Memory: growth from before the first session, KiB/1024; "
+          "owld: VmRSS of its one process; dovecot: PSS of all its processes "
+          "(its pop3 process exits with the session).")
+    print()
+    rows, mrows = [], []
+    for n in a.open_sizes:
+        res = {"owld": [], "dovecot": []}
+        for _ in range(a.open_rounds):
+            for cls in (Owld, Dovecot):
+                res[cls.name].append(open_round(cls, base, n))
+        cols = {k: list(zip(*v)) for k, v in res.items()}
+
+        def cell(name, i, scale, spec):
+            xs = [x * scale for x in cols[name][i]]
+            return "%s (%s-%s)" % (spec % med(xs), spec % min(xs), spec % max(xs))
+
+        for i, label in ((0, "first open"), (1, "second open")):
+            o, d = med(cols["owld"][i]), med(cols["dovecot"][i])
+            rows.append(["%d, %s" % (n, label), cell("owld", i, 1000, "%.0f"),
+                         cell("dovecot", i, 1000, "%.0f"), ratio(o, d)])
+        for i, label in ((2, "during the first"), (3, "after the first"),
+                         (4, "during the second"), (5, "after the second")):
+            o, d = med(cols["owld"][i]), med(cols["dovecot"][i])
+            during = i in (2, 4)  # after: dovecot's pop3 process is gone
+            mrows.append(["%d, %s" % (n, label), cell("owld", i, 1 / 1024, "%.1f"),
+                          cell("dovecot", i, 1 / 1024, "%.1f"),
+                          ratio(o, d) if during else "-"])
+    table(["messages, session", "owld ms", "dovecot ms", "owld/dovecot"], rows)
+    table(["messages, memory growth MiB", "owld RSS", "dovecot PSS",
+           "owld/dovecot"], mrows)
+
+
 # --- 5: idle connections ---------------------------------------------------------
 
 def raise_nofile(n):
@@ -735,7 +877,10 @@ def main():
     ap.add_argument("--idle", default="1000,10000")
     ap.add_argument("--idle-peers", type=int, default=1000)
     ap.add_argument("--large", type=int, default=50 * 1000 * 1000)
-    ap.add_argument("--only", default="ingest,pop3,idle,large")
+    ap.add_argument("--open-sizes", default="10000,100000",
+                    help="mailbox sizes of section 4b, messages")
+    ap.add_argument("--open-rounds", type=int, default=3)
+    ap.add_argument("--only", default="ingest,pop3,open,idle,large")
     ap.add_argument("--plot", default=os.path.join(BUILD, "bench.png"))
     ap.add_argument("--smoke", action="store_true",
                     help="seconds, not minutes: check that the scripts still work")
@@ -744,9 +889,11 @@ def main():
     if a.smoke:
         a.messages, a.runs, a.sessions = 50, 1, "1,10"
         a.pop3_messages, a.idle, a.idle_peers, a.large = 20, "20", 20, 1000000
+        a.open_sizes, a.open_rounds = "50", 1
         a.callgrind = (2, 5)
     a.sessions = [int(s) for s in a.sessions.split(",")]
     a.idle = [int(s) for s in a.idle.split(",")]
+    a.open_sizes = [int(s) for s in a.open_sizes.split(",")]
     only = a.only.split(",")
     base = tempfile.mkdtemp(prefix="owlpost-bench-")
     os.chmod(base, 0o755)
@@ -760,6 +907,8 @@ def main():
             section_ingest(a, base, plot)
         if "pop3" in only:
             section_pop3(a, base)
+        if "open" in only:
+            section_open(a, base)
         if "idle" in only:
             section_idle(a, base)
         if "large" in only:

@@ -1,17 +1,23 @@
 /*
  * pop3load - the POP3 load client of "make bench" (see bench/bench.py).
  *
- *   pop3load -p PORT -w PASS [-r] [-l] USER...
+ *   pop3load -p PORT -w PASS [-r] [-l] [-H] USER...
  *
  * One process per USER, all started together; each logs in with
  * USER/PASS on 127.0.0.1:PORT and then, one command at a time (no
  * pipelining, as a mail client does):
  *   -l  LIST and UIDL, timed together (the mailbox index cost);
  *   -r  RETR 1..n, where n is STAT's count, reading every line;
+ *   -H  before QUIT, prints "held" on stdout and waits for a line on
+ *       stdin (so that the bench can measure the server mid-session;
+ *       one USER only);
  * then QUIT, which deletes nothing.  The parent prints one line:
- *   messages=N bytes=N seconds=S list_seconds=S
+ *   messages=N bytes=N seconds=S list_seconds=S session_seconds=S
+ *   login_seconds=S
  * seconds is the wall time from the first login to the last QUIT's
- * reply over all users; list_seconds is the slowest user's LIST+UIDL.
+ * reply over all users; list_seconds is the slowest user's LIST+UIDL;
+ * session_seconds the slowest whole session (connect to QUIT's reply,
+ * without the -H wait); login_seconds the slowest USER+PASS.
  * Any protocol error is one line on stderr and exit status 1.
  */
 #include <arpa/inet.h>
@@ -36,7 +42,7 @@ struct rd {
 
 struct result {
 	unsigned long msgs, bytes;
-	double list_s;
+	double list_s, session_s, login_s;
 };
 
 static const char *user;
@@ -135,16 +141,28 @@ multiline(struct rd *r)
 	}
 }
 
+/* Says "held" and waits for any line on stdin (-H). */
+static void
+hold(void)
+{
+	char line[16];
+
+	printf("held\n");
+	fflush(stdout);
+	if (fgets(line, sizeof(line), stdin) == NULL)
+		die("no go-ahead on stdin");
+}
+
 static struct result
-session(int port, const char *pass, int do_list, int do_retr)
+session(int port, const char *pass, int do_list, int do_retr, int do_hold)
 {
 	static struct rd r;
 	struct sockaddr_in sa;
-	struct result res = {0, 0, 0};
+	struct result res = {0, 0, 0, 0, 0};
 	unsigned long count, i;
 	size_t len;
 	int one = 1;
-	double t;
+	double t, t0 = now(), held;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sin_family = AF_INET;
@@ -157,8 +175,10 @@ session(int port, const char *pass, int do_list, int do_retr)
 	setsockopt(r.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (strncmp(getline_rd(&r, &len), "+OK", 3) != 0)
 		die("no greeting");
+	t = now();
 	cmd(&r, "USER %s", user);
 	cmd(&r, "PASS %s", pass);
+	res.login_s = now() - t;
 	if (sscanf(cmd(&r, "STAT"), "+OK %lu", &count) != 1)
 		die("STAT answer unreadable");
 	if (do_list) {
@@ -175,7 +195,12 @@ session(int port, const char *pass, int do_list, int do_retr)
 			res.bytes += multiline(&r);
 			res.msgs++;
 		}
+	held = now();
+	if (do_hold)
+		hold();
+	held = now() - held;
 	cmd(&r, "QUIT");
+	res.session_s = now() - t0 - held;
 	close(r.fd);
 	return res;
 }
@@ -183,24 +208,25 @@ session(int port, const char *pass, int do_list, int do_retr)
 int
 main(int argc, char **argv)
 {
-	struct result total = {0, 0, 0};
+	struct result total = {0, 0, 0, 0, 0};
 	const char *pass = "pw";
-	int port = 0, do_list = 0, do_retr = 0, c, fail = 0;
+	int port = 0, do_list = 0, do_retr = 0, do_hold = 0, c, fail = 0;
 	int pipes[64];
 	double t0;
 	int i, n;
 
-	while ((c = getopt(argc, argv, "p:w:lr")) != -1) {
+	while ((c = getopt(argc, argv, "p:w:lrH")) != -1) {
 		switch (c) {
 		case 'p': port = atoi(optarg); break;
 		case 'w': pass = optarg; break;
 		case 'l': do_list = 1; break;
 		case 'r': do_retr = 1; break;
+		case 'H': do_hold = 1; break;
 		default: goto usage;
 		}
 	}
 	n = argc - optind;
-	if (port <= 0 || n < 1 || n > 64)
+	if (port <= 0 || n < 1 || n > 64 || (do_hold && n != 1))
 		goto usage;
 	t0 = now();
 	for (i = 0; i < n; i++) {
@@ -216,7 +242,8 @@ main(int argc, char **argv)
 			struct result res;
 
 			user = argv[optind + i];
-			res = session(port, pass, do_list, do_retr);
+			res = session(port, pass, do_list, do_retr,
+				      do_hold);
 			if (write(p[1], &res, sizeof(res)) != sizeof(res))
 				_exit(1);
 			_exit(0);
@@ -236,17 +263,23 @@ main(int argc, char **argv)
 		total.bytes += res.bytes;
 		if (res.list_s > total.list_s)
 			total.list_s = res.list_s;
+		if (res.session_s > total.session_s)
+			total.session_s = res.session_s;
+		if (res.login_s > total.login_s)
+			total.login_s = res.login_s;
 	}
 	while (wait(&c) > 0)
 		if (!WIFEXITED(c) || WEXITSTATUS(c) != 0)
 			fail = 1;
 	if (fail)
 		return 1;
-	printf("messages=%lu bytes=%lu seconds=%.6f list_seconds=%.6f\n",
-	       total.msgs, total.bytes, now() - t0, total.list_s);
+	printf("messages=%lu bytes=%lu seconds=%.6f list_seconds=%.6f "
+	       "session_seconds=%.6f login_seconds=%.6f\n", total.msgs,
+	       total.bytes, now() - t0, total.list_s, total.session_s,
+	       total.login_s);
 	return 0;
 usage:
-	fprintf(stderr, "usage: pop3load -p PORT [-w PASS] [-l] [-r] "
+	fprintf(stderr, "usage: pop3load -p PORT [-w PASS] [-l] [-r] [-H] "
 		"USER...\n");
 	return 64;
 }

@@ -104,7 +104,8 @@ read_index(const char *path, struct uidlist *ul, bool *lost_r,
 		*lost_r = true;
 		return 0;
 	}
-	data = xmalloc((size_t)sb.st_size + 1);
+	/* read straight into the block the parser keeps: no copy */
+	data = uidlist_buf_new((size_t)sb.st_size);
 	while (got < (size_t)sb.st_size) {
 		ssize_t r = read(fd, data + got, (size_t)sb.st_size - got);
 
@@ -113,7 +114,7 @@ read_index(const char *path, struct uidlist *ul, bool *lost_r,
 		if (r == -1) {
 			int saved = errno;
 
-			free(data);
+			uidlist_buf_free(data);
 			close(fd);
 			errno = saved;
 			return -1;
@@ -123,11 +124,11 @@ read_index(const char *path, struct uidlist *ul, bool *lost_r,
 		got += (size_t)r;
 	}
 	close(fd);
-	if (uidlist_parse(ul, data, got, why, whysz) == -1) {
+	if (uidlist_parse_buf(ul, data, got, why, whysz) == -1) {
 		*lost_r = true;
 		*old_r = old_uidvalidity(data, got);
+		uidlist_buf_free(data);
 	}
-	free(data);
 	return 0;
 }
 

@@ -9,6 +9,20 @@
  * letters in ASCII order or "-"; the base name is the rest of the line,
  * with '\' and LF written as "\\" and "\n".  The parser walks the buffer
  * once and never reads past len.
+ *
+ * Memory: the parser works in place on its own copy of the text (one
+ * block): a record's base name is the rest of its line, its LF made a NUL
+ * (unescaped in place when it has escapes), its keywords are moved down
+ * over their " +" in place.  The names a sync adds go to one more block,
+ * sized for them; past 16 blocks a sync copies the live strings into one.
+ * So a record costs its line and its struct, and opening a folder of
+ * 100,000 messages makes a handful of allocations, not 200,000.  Keywords
+ * set by uidlist_set_keywords() are malloc'ed one by one (they are few,
+ * and rewritten often); uidlist_free() tells them from the blocks' by
+ * address.  Base names are matched by hashing (a set that keeps each
+ * name's hash next to its index, so a probe touches a name only when the
+ * hashes agree); the parser's set, built to refuse a repeated base, is
+ * kept for the sync that follows it.
  */
 #include "uidlist.h"
 
@@ -17,6 +31,232 @@
 #include <string.h>
 
 static const char flag_letters[] = "DFPRST";
+
+/* --- blocks of strings ------------------------------------------------- */
+
+struct uidlist_block {
+	struct uidlist_block *next;
+	size_t len, cap;
+	char data[];
+};
+
+static struct uidlist_block *
+block_new(size_t cap)
+{
+	struct uidlist_block *b;
+
+	if (cap > SIZE_MAX - sizeof(*b) - 1)
+		abort();
+	b = xmalloc(sizeof(*b) + cap + 1);
+	b->next = NULL;
+	b->len = 0;
+	b->cap = cap;
+	return b;
+}
+
+static struct uidlist_block *
+block_of(char *buf)
+{
+	return (struct uidlist_block *)(void *)(buf -
+		offsetof(struct uidlist_block, data));
+}
+
+char *
+uidlist_buf_new(size_t len)
+{
+	struct uidlist_block *b = block_new(len);
+
+	b->len = len;
+	return b->data;
+}
+
+void
+uidlist_buf_free(char *buf)
+{
+	if (buf != NULL)
+		free(block_of(buf));
+}
+
+/* Adds b to ul's blocks. */
+static void
+block_keep(struct uidlist *ul, struct uidlist_block *b)
+{
+	b->next = ul->blocks;
+	ul->blocks = b;
+}
+
+/* Copies s (n octets) NUL-terminated into b, which has room. */
+static char *
+block_add(struct uidlist_block *b, const char *s, size_t n)
+{
+	char *p = b->data + b->len;
+
+	memcpy(p, s, n);
+	p[n] = '\0';
+	b->len += n + 1;
+	return p;
+}
+
+/* True if p is in one of ul's blocks (else it was malloc'ed alone). */
+static bool
+in_blocks(const struct uidlist *ul, const char *p)
+{
+	uintptr_t a = (uintptr_t)p;
+
+	for (const struct uidlist_block *b = ul->blocks; b != NULL;
+	     b = b->next)
+		if (a >= (uintptr_t)b->data && a <= (uintptr_t)b->data + b->cap)
+			return true;
+	return false;
+}
+
+/* --- a set of base names (open addressing) ---------------------------- */
+
+/*
+ * Matching names by hashing keeps a sync linear: sorting 100,000 names to
+ * match them was most of the time of opening a big folder.  An entry is a
+ * record (ref: its index + 1) or a file of a listing (ref: its index + 1
+ * with FILE_REF set); each slot keeps the name's hash, so a probe reads a
+ * name only when the hashes agree.
+ */
+#define FILE_REF 0x80000000u
+#define NAMES_MAX 0x7fffffffu	/* records, or files, at most */
+
+struct names_slot {
+	uint32_t hash;
+	uint32_t ref;		/* 0: empty */
+};
+
+struct uidlist_names {
+	struct names_slot *slot;
+	size_t mask, count;
+};
+
+/* Eight octets per step (names are ~60 octets), then a final mix. */
+static uint32_t
+hash_name(const char *s, size_t n)
+{
+	uint64_t h = 0x9e3779b97f4a7c15ULL ^ n, w;
+
+	for (; n >= 8; s += 8, n -= 8) {
+		memcpy(&w, s, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdULL;
+		h ^= h >> 32;
+	}
+	w = 0;
+	memcpy(&w, s, n);
+	h = (h ^ w) * 0xc4ceb9fe1a85ec53ULL;
+	return (uint32_t)(h ^ (h >> 29));
+}
+
+static struct uidlist_names *
+names_new(size_t n)
+{
+	struct uidlist_names *ns = xmalloc(sizeof(*ns));
+	size_t cap = 16;
+
+	while (cap < 2 * n + 1)
+		cap *= 2;
+	ns->slot = xcalloc(cap, sizeof(*ns->slot));
+	ns->mask = cap - 1;
+	ns->count = 0;
+	return ns;
+}
+
+static void
+names_free(struct uidlist_names **nsp)
+{
+	if (*nsp == NULL)
+		return;
+	free((*nsp)->slot);
+	free(*nsp);
+	*nsp = NULL;
+}
+
+/* Doubles the table when it is half full: from the kept hashes alone. */
+static void
+names_grow(struct uidlist_names *ns)
+{
+	struct names_slot *old = ns->slot;
+	size_t oldcap = ns->mask + 1;
+
+	if (2 * (ns->count + 1) <= oldcap)
+		return;
+	ns->slot = xcalloc(2 * oldcap, sizeof(*ns->slot));
+	ns->mask = 2 * oldcap - 1;
+	for (size_t i = 0; i < oldcap; i++) {
+		size_t h = old[i].hash & ns->mask;
+
+		if (old[i].ref == 0)
+			continue;
+		while (ns->slot[h].ref != 0)
+			h = (h + 1) & ns->mask;
+		ns->slot[h] = old[i];
+	}
+	free(old);
+}
+
+/* Does ref name s (n octets)?  A record's base is NUL-terminated. */
+static bool
+ref_is(const struct uidlist *ul, const struct uidlist_file *files,
+       uint32_t ref, const char *s, size_t n)
+{
+	const char *t;
+
+	if (ref & FILE_REF) {
+		const struct uidlist_file *f = &files[(ref & ~FILE_REF) - 1];
+
+		return f->baselen == n && memcmp(f->name, s, n) == 0;
+	}
+	t = ul->recs[ref - 1].base;
+	return strncmp(t, s, n) == 0 && t[n] == '\0';
+}
+
+/*
+ * The entry named s (n octets, hash h), or 0; if none and add is not 0,
+ * adds add.
+ */
+static uint32_t
+names_find(struct uidlist_names *ns, const struct uidlist *ul,
+	   const struct uidlist_file *files, const char *s, size_t n,
+	   uint32_t h, uint32_t add)
+{
+	size_t i;
+
+	if (add != 0)
+		names_grow(ns);
+	for (i = h & ns->mask; ns->slot[i].ref != 0; i = (i + 1) & ns->mask)
+		if (ns->slot[i].hash == h &&
+		    ref_is(ul, files, ns->slot[i].ref, s, n))
+			return ns->slot[i].ref;
+	if (add != 0) {
+		ns->slot[i].hash = h;
+		ns->slot[i].ref = add;
+		ns->count++;
+	}
+	return 0;
+}
+
+/*
+ * A set of the bases of ul's records (a repeat is left out), with room for
+ * extra more names.
+ */
+static struct uidlist_names *
+names_of_recs(const struct uidlist *ul, size_t extra)
+{
+	struct uidlist_names *ns = names_new(ul->n + extra);
+
+	for (size_t i = 0; i < ul->n; i++) {
+		const char *b = ul->recs[i].base;
+		size_t len = strlen(b);
+
+		names_find(ns, ul, NULL, b, len, hash_name(b, len),
+			   (uint32_t)i + 1);
+	}
+	return ns;
+}
+
+/* --- records ----------------------------------------------------------- */
 
 void
 uidlist_init(struct uidlist *ul, uint32_t uidvalidity)
@@ -30,10 +270,17 @@ uidlist_init(struct uidlist *ul, uint32_t uidvalidity)
 void
 uidlist_free(struct uidlist *ul)
 {
-	for (size_t i = 0; i < ul->n; i++) {
-		free(ul->recs[i].keywords);
-		free(ul->recs[i].base);
+	struct uidlist_block *b, *next;
+
+	for (size_t i = 0; i < ul->n; i++)
+		if (ul->recs[i].keywords != NULL &&
+		    !in_blocks(ul, ul->recs[i].keywords))
+			free(ul->recs[i].keywords);
+	for (b = ul->blocks; b != NULL; b = next) {
+		next = b->next;
+		free(b);
 	}
+	names_free(&ul->names);
 	free(ul->recs);
 	memset(ul, 0, sizeof(*ul));
 }
@@ -77,8 +324,8 @@ void
 uidlist_set_keywords(struct uidlist *ul, struct uidlist_rec *r,
 		     const char *kw)
 {
-	(void)ul;
-	free(r->keywords);
+	if (r->keywords != NULL && !in_blocks(ul, r->keywords))
+		free(r->keywords);
 	r->keywords = kw != NULL && *kw != '\0' ? xstrdup(kw) : NULL;
 }
 
@@ -90,102 +337,16 @@ uidlist_next_modseq(struct uidlist *ul)
 	return ul->highestmodseq;
 }
 
-/* --- a set of base names (open addressing) --------------------------------- */
-
-/*
- * Matching names by hashing keeps a sync linear: sorting 100,000 names to
- * match them was most of the time of opening a big folder.
- */
-struct nameset {
-	size_t *slot;		/* index + 1 of an entry, 0: empty */
-	size_t mask;
-};
-
-/* Eight octets per step (names are ~60 octets), then a final mix. */
-static uint64_t
-hash_name(const char *s, size_t n)
-{
-	uint64_t h = 0x9e3779b97f4a7c15ULL ^ n, w;
-
-	for (; n >= 8; s += 8, n -= 8) {
-		memcpy(&w, s, 8);
-		h = (h ^ w) * 0xff51afd7ed558ccdULL;
-		h ^= h >> 32;
-	}
-	w = 0;
-	memcpy(&w, s, n);
-	h = (h ^ w) * 0xc4ceb9fe1a85ec53ULL;
-	return h ^ (h >> 29);
-}
-
-static void
-nameset_init(struct nameset *ns, size_t n)
-{
-	size_t cap = 16;
-
-	while (cap < 2 * n + 1)
-		cap *= 2;
-	ns->slot = xcalloc(cap, sizeof(*ns->slot));
-	ns->mask = cap - 1;
-}
-
-/*
- * The entry named s (n octets) among names(arg, i), or, if none, adds
- * index (when add) and returns SIZE_MAX.
- */
-static size_t
-nameset_find(struct nameset *ns, const char *s, size_t n,
-	     const char *(*name)(const void *arg, size_t i, size_t *len),
-	     const void *arg, bool add, size_t index)
-{
-	for (size_t h = (size_t)hash_name(s, n) & ns->mask;;
-	     h = (h + 1) & ns->mask) {
-		size_t len;
-		const char *t;
-
-		if (ns->slot[h] == 0) {
-			if (add)
-				ns->slot[h] = index + 1;
-			return SIZE_MAX;
-		}
-		t = name(arg, ns->slot[h] - 1, &len);
-		if (len == n && memcmp(t, s, n) == 0)
-			return ns->slot[h] - 1;
-	}
-}
-
-static void
-nameset_free(struct nameset *ns)
-{
-	free(ns->slot);
-	ns->slot = NULL;
-}
-
-static const char *
-rec_name(const void *arg, size_t i, size_t *len)
-{
-	const struct uidlist_rec *r = &((const struct uidlist_rec *)arg)[i];
-
-	*len = strlen(r->base);
-	return r->base;
-}
-
-static const char *
-file_name(const void *arg, size_t i, size_t *len)
-{
-	const struct uidlist_file *f = &((const struct uidlist_file *)arg)[i];
-
-	*len = f->baselen;
-	return f->name;
-}
-
 /* --- parsing ------------------------------------------------------------ */
 
 struct cursor {
-	const char *p, *end;	/* the rest of one line */
+	char *p, *end;		/* the rest of one line */
 };
 
-/* A decimal number of at most max, no leading zero; -1 if not. */
+/*
+ * A decimal number of at most max, no leading zero; -1 if not.  Up to 19
+ * digits cannot overflow 64 bits, so the bound is checked once at the end.
+ */
 static int
 take_num(struct cursor *c, uint64_t max, uint64_t *out)
 {
@@ -193,14 +354,12 @@ take_num(struct cursor *c, uint64_t max, uint64_t *out)
 	const char *start = c->p;
 
 	while (c->p < c->end && *c->p >= '0' && *c->p <= '9') {
-		unsigned d = (unsigned)(*c->p - '0');
-
-		if (v > (max - d) / 10)
+		if (c->p - start == 19)
 			return -1;
-		v = v * 10 + d;
+		v = v * 10 + (unsigned)(*c->p - '0');
 		c->p++;
 	}
-	if (c->p == start || (*start == '0' && c->p - start > 1))
+	if (c->p == start || (*start == '0' && c->p - start > 1) || v > max)
 		return -1;
 	*out = v;
 	return 0;
@@ -215,6 +374,21 @@ take_char(struct cursor *c, char ch)
 	return 0;
 }
 
+/* The bit of a flag letter (D F P R S T), or -1. */
+static int
+flag_bit(char ch)
+{
+	switch (ch) {
+	case 'D': return 0;
+	case 'F': return 1;
+	case 'P': return 2;
+	case 'R': return 3;
+	case 'S': return 4;
+	case 'T': return 5;
+	default: return -1;
+	}
+}
+
 /* The flags field: "-" or distinct letters of DFPRST in ASCII order. */
 static int
 take_flags(struct cursor *c, unsigned *out)
@@ -225,12 +399,12 @@ take_flags(struct cursor *c, unsigned *out)
 	if (take_char(c, '-') == 0)
 		return 0;
 	while (c->p < c->end && *c->p != ' ') {
-		const char *l = strchr(flag_letters, *c->p);
+		int bit = flag_bit(*c->p);
 
-		if (*c->p == '\0' || l == NULL || l - flag_letters <= last)
+		if (bit <= last)
 			return -1;
-		last = (int)(l - flag_letters);
-		*out |= 1u << last;
+		last = bit;
+		*out |= 1u << bit;
 		c->p++;
 	}
 	return last == -1 ? -1 : 0;
@@ -240,33 +414,40 @@ take_flags(struct cursor *c, unsigned *out)
 static bool
 keyword_char(char ch)
 {
-	return ch > ' ' && ch < 0x7f && strchr("(){%*\"\\]", ch) == NULL;
+	return ch > ' ' && ch < 0x7f && ch != '(' && ch != ')' &&
+	       ch != '{' && ch != '%' && ch != '*' && ch != '"' &&
+	       ch != '\\' && ch != ']';
 }
 
-/* Zero or more " +keyword", copied space-separated into *out. */
+/*
+ * Zero or more " +keyword", moved down in place to "kw kw ...": shorter
+ * by at least one octet, so its NUL lands before the line's next field.
+ */
 static int
 take_keywords(struct cursor *c, char **out)
 {
-	char buf[UIDLIST_KEYWORDS_MAX * (UIDLIST_KEYWORD_MAX + 1)];
-	size_t len = 0, count = 0;
+	char *start = c->p, *w = c->p;
+	size_t count = 0;
 
 	*out = NULL;
 	while (c->end - c->p >= 2 && c->p[0] == ' ' && c->p[1] == '+') {
-		const char *s = c->p + 2, *e = s;
+		char *s = c->p + 2, *e = s;
 
 		while (e < c->end && keyword_char(*e))
 			e++;
 		if (e == s || e - s > UIDLIST_KEYWORD_MAX ||
 		    ++count > UIDLIST_KEYWORDS_MAX)
 			return -1;
-		if (len > 0)
-			buf[len++] = ' ';
-		memcpy(buf + len, s, (size_t)(e - s));
-		len += (size_t)(e - s);
+		if (count > 1)
+			*w++ = ' ';
+		memmove(w, s, (size_t)(e - s));
+		w += e - s;
 		c->p = e;
 	}
-	if (count > 0)
-		*out = xstrndup(buf, len);
+	if (count > 0) {
+		*w = '\0';
+		*out = start;
+	}
 	return 0;
 }
 
@@ -278,24 +459,57 @@ base_special(unsigned char ch)
 	       ch == '\n';
 }
 
-/* The base name: the rest of the line, unescaped, checked. */
-static int
-take_base(struct cursor *c, char **out)
+/* Non-zero if a byte of v is zero (exactly: no false alarm). */
+static uint64_t
+zero_byte(uint64_t v)
 {
-	char buf[UIDLIST_BASE_MAX + 1];
-	const char *q = c->p;
+	return (v - 0x0101010101010101ULL) & ~v & 0x8080808080808080ULL;
+}
+
+/*
+ * The octets of [p, end) before the first base_special one: eight at a
+ * time (names are ~60 octets; this was half the cost of a record).
+ */
+static size_t
+plain_span(const char *p, const char *end)
+{
+	const uint64_t ones = 0x0101010101010101ULL;
+	const char *q = p;
+
+	for (; end - q >= 8; q += 8) {
+		uint64_t w;
+
+		memcpy(&w, q, 8);
+		if (zero_byte(w) | zero_byte(w ^ (ones * '\\')) |
+		    zero_byte(w ^ (ones * '/')) | zero_byte(w ^ (ones * ':')) |
+		    zero_byte(w ^ (ones * '\n')))
+			break;
+	}
+	while (q < end && !base_special((unsigned char)*q))
+		q++;
+	return (size_t)(q - p);
+}
+
+/*
+ * The base name: the rest of the line, unescaped in place and checked;
+ * the line's LF (at c->end) becomes its NUL.  *len_r: its octets.
+ */
+static int
+take_base(struct cursor *c, char **out, size_t *len_r)
+{
+	char *q = c->p + plain_span(c->p, c->end), *w;
 	size_t len = 0;
 
-	/* the usual name has nothing to unescape: one copy */
-	while (q < c->end && !base_special((unsigned char)*q))
-		q++;
+	/* the usual name has nothing to unescape */
 	if (q == c->end && q - c->p <= UIDLIST_BASE_MAX && q > c->p &&
 	    *c->p != '.') {
-		*out = xstrndup(c->p, (size_t)(q - c->p));
+		*out = c->p;
+		*len_r = (size_t)(q - c->p);
+		*q = '\0';
 		c->p = q;
 		return 0;
 	}
-	for (; c->p < c->end; c->p++) {
+	for (w = c->p, *out = c->p; c->p < c->end; c->p++) {
 		char ch = *c->p;
 
 		if (ch == '\\') {
@@ -309,11 +523,12 @@ take_base(struct cursor *c, char **out)
 		}
 		if (len == UIDLIST_BASE_MAX)
 			return -1;
-		buf[len++] = ch;
+		w[len++] = ch;
 	}
-	if (len == 0 || buf[0] == '.')
+	if (len == 0 || w[0] == '.')
 		return -1;
-	*out = xstrndup(buf, len);
+	w[len] = '\0';
+	*len_r = len;
 	return 0;
 }
 
@@ -342,62 +557,64 @@ parse_header(struct uidlist *ul, struct cursor *c)
 	return 0;
 }
 
+/*
+ * One record line into ul->recs and its base into ul->names; -1 if bad,
+ * or if its base is another's (*repeat_r).
+ */
 static int
-parse_rec(struct uidlist *ul, struct cursor *c)
+parse_rec(struct uidlist *ul, struct cursor *c, bool *repeat_r)
 {
-	struct uidlist_rec r = {0};
+	struct uidlist_rec *r;
 	uint64_t uid, modseq;
 	uint32_t prev = ul->n > 0 ? ul->recs[ul->n - 1].uid : 0;
+	size_t len;
+
+	if (ul->n == NAMES_MAX)
+		return -1;
+	if (ul->n == ul->cap) {
+		ul->cap *= 2;
+		ul->recs = xrealloc(ul->recs,
+				    (ul->cap + 1) * sizeof(*ul->recs));
+	}
+	r = &ul->recs[ul->n];
+	memset(r, 0, sizeof(*r));
 
 	if (take_num(c, UINT32_MAX, &uid) == -1 || uid <= prev ||
 	    uid >= ul->uidnext || take_char(c, ' ') == -1 ||
 	    take_num(c, UIDLIST_MODSEQ_MAX, &modseq) == -1 || modseq == 0 ||
 	    modseq > ul->highestmodseq || take_char(c, ' ') == -1 ||
-	    take_flags(c, &r.flags) == -1)
+	    take_flags(c, &r->flags) == -1 ||
+	    take_keywords(c, &r->keywords) == -1 ||
+	    take_char(c, ' ') == -1 || take_char(c, ':') == -1 ||
+	    take_base(c, &r->base, &len) == -1)
 		return -1;
-	if (take_keywords(c, &r.keywords) == -1)
-		return -1;
-	if (take_char(c, ' ') == -1 || take_char(c, ':') == -1 ||
-	    take_base(c, &r.base) == -1) {
-		free(r.keywords);
-		return -1;
-	}
-	r.uid = (uint32_t)uid;
-	r.modseq = modseq;
-	if (ul->n == ul->cap) {
-		ul->cap = ul->cap ? ul->cap * 2 : 64;
-		ul->recs = xrealloc(ul->recs, ul->cap * sizeof(*ul->recs));
-	}
-	ul->recs[ul->n++] = r;
-	return 0;
+	r->uid = (uint32_t)uid;
+	r->modseq = modseq;
+	ul->n++;
+	*repeat_r = names_find(ul->names, ul, NULL, r->base, len,
+			       hash_name(r->base, len), (uint32_t)ul->n) != 0;
+	return *repeat_r ? -1 : 0;
 }
 
-/* True if two records share a base name (sync keys on it). */
-static bool
-has_repeated_base(const struct uidlist *ul)
+/* Parses the text of buf (not yet ul's) into ul; -1 with err. */
+static int
+parse_text(struct uidlist *ul, char *buf, size_t len, char *err,
+	   size_t errsz)
 {
-	struct nameset ns;
-	bool rep = false;
-
-	nameset_init(&ns, ul->n);
-	for (size_t i = 0; i < ul->n && !rep; i++)
-		rep = nameset_find(&ns, ul->recs[i].base,
-				   strlen(ul->recs[i].base), rec_name,
-				   ul->recs, true, i) != SIZE_MAX;
-	nameset_free(&ns);
-	return rep;
-}
-
-int
-uidlist_parse(struct uidlist *ul, const char *data, size_t len, char *err,
-	      size_t errsz)
-{
-	const char *p = data, *end = data + len;
+	char *p = buf, *end = buf + len;
 	size_t line = 0;
+	bool repeat = false;
 
-	memset(ul, 0, sizeof(*ul));
+	/*
+	 * Room for records of 48 octets (ours are longer), and a set for
+	 * 64 (it grows): no copy for an index of ours, and memory in
+	 * proportion to what parses, not to the LFs of a file that does not.
+	 */
+	ul->cap = len / 48 + 16;
+	ul->recs = xmalloc((ul->cap + 1) * sizeof(*ul->recs));
+	ul->names = names_new(len / 64 + 16);
 	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		char *nl = memchr(p, '\n', (size_t)(end - p));
 		struct cursor c = {p, nl};
 		int r;
 
@@ -405,47 +622,109 @@ uidlist_parse(struct uidlist *ul, const char *data, size_t len, char *err,
 		if (nl == NULL) {
 			snprintf(err, errsz, "line %zu: cut (no newline)",
 				 line);
-			goto bad;
+			return -1;
 		}
 		if (nl - p > UIDLIST_LINE_MAX) {
 			snprintf(err, errsz, "line %zu: too long", line);
-			goto bad;
+			return -1;
 		}
-		r = line == 1 ? parse_header(ul, &c) : parse_rec(ul, &c);
+		r = line == 1 ? parse_header(ul, &c)
+			      : parse_rec(ul, &c, &repeat);
 		if (r == -1 || c.p != c.end) {
 			snprintf(err, errsz, "line %zu: %s", line,
-				 line == 1 ? "bad header" : "bad record");
-			goto bad;
+				 line == 1 ? "bad header"
+				 : repeat  ? "a base name appears twice"
+					   : "bad record");
+			return -1;
 		}
 		p = nl + 1;
 	}
 	if (line == 0) {
 		snprintf(err, errsz, "empty file");
-		goto bad;
-	}
-	if (has_repeated_base(ul)) {
-		snprintf(err, errsz, "a base name appears twice");
-		goto bad;
+		return -1;
 	}
 	return 0;
-bad:
-	uidlist_free(ul);
-	return -1;
+}
+
+int
+uidlist_parse_buf(struct uidlist *ul, char *buf, size_t len, char *err,
+		  size_t errsz)
+{
+	memset(ul, 0, sizeof(*ul));
+	if (parse_text(ul, buf, len, err, errsz) == -1) {
+		/* every string is in buf, which stays the caller's */
+		names_free(&ul->names);
+		free(ul->recs);
+		memset(ul, 0, sizeof(*ul));
+		return -1;
+	}
+	block_keep(ul, block_of(buf));
+	return 0;
+}
+
+int
+uidlist_parse(struct uidlist *ul, const char *data, size_t len, char *err,
+	      size_t errsz)
+{
+	char *buf = uidlist_buf_new(len);
+
+	if (len > 0)
+		memcpy(buf, data, len);
+	if (uidlist_parse_buf(ul, buf, len, err, errsz) == -1) {
+		uidlist_buf_free(buf);
+		return -1;
+	}
+	return 0;
 }
 
 /* --- formatting --------------------------------------------------------- */
 
+/* v in decimal at p; returns the end. */
+static char *
+put_num(char *p, uint64_t v)
+{
+	char tmp[20];
+	size_t n = 0;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	while (n > 0)
+		*p++ = tmp[--n];
+	return p;
+}
+
+/* The base name, '\' and LF escaped. */
+static int
+format_base(const char *base, struct buf *out)
+{
+	size_t n = strcspn(base, "\\\n");
+	int e = buf_add(out, base, n);
+
+	for (const char *s = base + n; e == 0 && *s != '\0'; s++)
+		e = *s == '\\'	 ? buf_addstr(out, "\\\\")
+		    : *s == '\n' ? buf_addstr(out, "\\n")
+				 : buf_addc(out, *s);
+	return e;
+}
+
 static int
 format_rec(const struct uidlist_rec *r, struct buf *out)
 {
-	int e = buf_printf(out, "%u %llu ", (unsigned)r->uid,
-			   (unsigned long long)r->modseq);
+	char head[64], *p = head;
+	int e;
 
-	for (int i = 0; e == 0 && flag_letters[i] != '\0'; i++)
+	p = put_num(p, r->uid);
+	*p++ = ' ';
+	p = put_num(p, r->modseq);
+	*p++ = ' ';
+	for (int i = 0; flag_letters[i] != '\0'; i++)
 		if (r->flags & (1u << i))
-			e = buf_addc(out, flag_letters[i]);
-	if (e == 0 && (r->flags & ((1u << 6) - 1)) == 0)
-		e = buf_addc(out, '-');
+			*p++ = flag_letters[i];
+	if ((r->flags & ((1u << 6) - 1)) == 0)
+		*p++ = '-';
+	e = buf_add(out, head, (size_t)(p - head));
 	for (const char *k = r->keywords; e == 0 && k != NULL && *k != '\0';) {
 		size_t n = strcspn(k, " ");
 
@@ -456,10 +735,8 @@ format_rec(const struct uidlist_rec *r, struct buf *out)
 	}
 	if (e == 0)
 		e = buf_addstr(out, " :");
-	for (const char *s = r->base; e == 0 && *s != '\0'; s++)
-		e = *s == '\\'	 ? buf_addstr(out, "\\\\")
-		    : *s == '\n' ? buf_addstr(out, "\\n")
-				 : buf_addc(out, *s);
+	if (e == 0)
+		e = format_base(r->base, out);
 	return e == 0 ? buf_addc(out, '\n') : -1;
 }
 
@@ -479,63 +756,69 @@ uidlist_format(const struct uidlist *ul, struct buf *out)
 
 /* --- sync --------------------------------------------------------------- */
 
-int
-uidlist_sync(struct uidlist *ul, struct uidlist_file *files, size_t n,
-	     bool *changed_r)
+/*
+ * Looks each file up among the records (the parser's set of their bases,
+ * or a new one) and adds the files that are none, so that a second name
+ * of one base is found too: match[j] is the file (index + 1) that keeps
+ * record j; known[i] is false only for the first file of a base no record
+ * has (a new message).  *fresh_r: those; *bytes_r: their bases' octets.
+ */
+static void
+match_files(struct uidlist *ul, struct uidlist_file *files, size_t n,
+	    uint32_t *match, bool *known, size_t *fresh_r, size_t *bytes_r)
 {
-	struct nameset ns;
-	bool *known = xcalloc(n + 1, sizeof(*known));
-	size_t *match = xcalloc(ul->n + 1, sizeof(*match));
-	size_t kept = 0, fresh = 0, gone = 0;
-
-	*changed_r = false;
-	nameset_init(&ns, n);
-	/*
-	 * A repeated base (two names of one message) gets no UID but the
-	 * first's, nor does a name the index could not key (no base, a dot,
-	 * too long).
-	 */
+	/* the parser's set, unless records came or went since */
+	if (ul->names != NULL && ul->names->count != ul->n)
+		names_free(&ul->names);
+	if (ul->names == NULL)
+		ul->names = names_of_recs(ul, n);
+	*fresh_r = *bytes_r = 0;
 	for (size_t i = 0; i < n; i++) {
 		struct uidlist_file *f = &files[i];
+		uint32_t ref;
 
 		f->uid = 0;
 		f->modseq = 0;
 		f->flags = uidlist_flags_of_name(f->name);
-		if (f->baselen == 0 || f->baselen > UIDLIST_BASE_MAX ||
-		    f->name[0] == '.' ||
-		    nameset_find(&ns, f->name, f->baselen, file_name, files,
-				 true, i) != SIZE_MAX)
-			known[i] = true;
+		/* a name the index could not key: no UID */
+		known[i] = f->baselen == 0 || f->baselen > UIDLIST_BASE_MAX ||
+			   f->name[0] == '.';
+		if (known[i])
+			continue;
+		ref = names_find(ul->names, ul, files, f->name, f->baselen,
+				 hash_name(f->name, f->baselen),
+				 ((uint32_t)i + 1) | FILE_REF);
+		if (ref == 0) {
+			(*fresh_r)++;
+			*bytes_r += f->baselen + 1;
+			continue;
+		}
+		known[i] = true;
+		/* the first name of a base keeps its record; a repeat gets
+		 * no UID */
+		if (!(ref & FILE_REF) && match[ref - 1] == 0)
+			match[ref - 1] = (uint32_t)i + 1;
 	}
-	for (size_t i = 0; i < ul->n; i++) {
-		const char *b = ul->recs[i].base;
+	names_free(&ul->names); /* it names files now */
+}
 
-		match[i] = nameset_find(&ns, b, strlen(b), file_name, files,
-					false, 0);
-		if (match[i] != SIZE_MAX)
-			known[match[i]] = true;
-	}
-	nameset_free(&ns);
-	for (size_t i = 0; i < n; i++)
-		fresh += !known[i];
-	if ((uint64_t)ul->uidnext + fresh > UINT32_MAX ||
-	    ul->highestmodseq + ul->n + fresh + 1 > UIDLIST_MODSEQ_MAX) {
-		free(known);
-		free(match);
-		return -1;
-	}
-	/* drop the gone, note the flags of the kept */
+/* Drops the records whose base is gone; notes the flags of the kept. */
+static void
+keep_matched(struct uidlist *ul, struct uidlist_file *files,
+	     const uint32_t *match, bool *changed_r)
+{
+	size_t kept = 0;
+
 	for (size_t i = 0; i < ul->n; i++) {
 		struct uidlist_rec *r = &ul->recs[i];
 		struct uidlist_file *f;
 
-		if (match[i] == SIZE_MAX) {
-			free(r->keywords);
-			free(r->base);
-			gone++;
+		if (match[i] == 0) {
+			if (r->keywords != NULL && !in_blocks(ul, r->keywords))
+				free(r->keywords);
 			continue;
 		}
-		f = &files[match[i]];
+		f = &files[match[i] - 1];
 		f->uid = r->uid;
 		if (f->flags != r->flags) {
 			r->flags = f->flags;
@@ -545,31 +828,112 @@ uidlist_sync(struct uidlist *ul, struct uidlist_file *files, size_t n,
 		f->modseq = r->modseq;
 		ul->recs[kept++] = *r;
 	}
-	ul->n = kept;
-	if (gone > 0) {
+	if (kept < ul->n) {
 		ul->highestmodseq++; /* the expunges */
 		*changed_r = true;
 	}
-	/* the new, in delivery order, above every UID given before */
+	ul->n = kept;
+}
+
+/* Gives the new files, in delivery order, UIDs above every one before. */
+static void
+add_fresh(struct uidlist *ul, struct uidlist_file *files, size_t n,
+	  const bool *known, size_t fresh, size_t bytes, bool *changed_r)
+{
+	struct uidlist_block *b;
+
+	if (fresh == 0)
+		return;
+	if (ul->cap - ul->n < fresh) {
+		ul->cap = ul->n + fresh;
+		ul->recs = xrealloc(ul->recs,
+				    (ul->cap + 1) * sizeof(*ul->recs));
+	}
+	b = block_new(bytes);
+	block_keep(ul, b);
 	for (size_t i = 0; i < n; i++) {
-		struct uidlist_rec r = {0};
+		struct uidlist_rec *r = &ul->recs[ul->n];
 
 		if (known[i])
 			continue;
-		if (ul->n == ul->cap) {
-			ul->cap = ul->cap ? ul->cap * 2 : 64;
-			ul->recs = xrealloc(ul->recs,
-					    ul->cap * sizeof(*ul->recs));
-		}
-		r.uid = ul->uidnext++;
-		r.modseq = ++ul->highestmodseq;
-		r.flags = files[i].flags;
-		r.base = xstrndup(files[i].name, files[i].baselen);
-		files[i].uid = r.uid;
-		files[i].modseq = r.modseq;
-		ul->recs[ul->n++] = r;
-		*changed_r = true;
+		r->uid = ul->uidnext++;
+		r->modseq = ++ul->highestmodseq;
+		r->flags = files[i].flags;
+		r->keywords = NULL;
+		r->base = block_add(b, files[i].name, files[i].baselen);
+		files[i].uid = r->uid;
+		files[i].modseq = r->modseq;
+		ul->n++;
 	}
+	*changed_r = true;
+}
+
+/*
+ * Copies the records' strings that are in blocks into one new block once
+ * there are more than BLOCKS_MAX (a view kept open gets a block per sync
+ * with new mail, and the strings of dropped records stay in theirs), so
+ * that the blocks stay few and hold little that is dead.
+ */
+#define BLOCKS_MAX 16
+
+static void
+compact_blocks(struct uidlist *ul)
+{
+	struct uidlist_block *b, *next, *nb;
+	size_t nblocks = 0, bytes = 0;
+
+	for (b = ul->blocks; b != NULL; b = b->next)
+		nblocks++;
+	if (nblocks <= BLOCKS_MAX)
+		return;
+	for (size_t i = 0; i < ul->n; i++) {
+		const char *kw = ul->recs[i].keywords;
+
+		bytes += strlen(ul->recs[i].base) + 1;
+		if (kw != NULL && in_blocks(ul, kw))
+			bytes += strlen(kw) + 1;
+	}
+	nb = block_new(bytes);
+	for (size_t i = 0; i < ul->n; i++) {
+		struct uidlist_rec *r = &ul->recs[i];
+
+		if (r->keywords != NULL && in_blocks(ul, r->keywords))
+			r->keywords = block_add(nb, r->keywords,
+						strlen(r->keywords));
+		r->base = block_add(nb, r->base, strlen(r->base));
+	}
+	for (b = ul->blocks; b != NULL; b = next) {
+		next = b->next;
+		free(b);
+	}
+	ul->blocks = nb;
+}
+
+int
+uidlist_sync(struct uidlist *ul, struct uidlist_file *files, size_t n,
+	     bool *changed_r)
+{
+	uint32_t *match;
+	bool *known;
+	size_t fresh, bytes;
+
+	*changed_r = false;
+	if (n > NAMES_MAX || ul->n > NAMES_MAX) {
+		names_free(&ul->names);
+		return -1; /* not 2^31 messages: the UIDs would run out */
+	}
+	match = xcalloc(ul->n + 1, sizeof(*match));
+	known = xcalloc(n + 1, sizeof(*known));
+	match_files(ul, files, n, match, known, &fresh, &bytes);
+	if ((uint64_t)ul->uidnext + fresh > UINT32_MAX ||
+	    ul->highestmodseq + ul->n + fresh + 1 > UIDLIST_MODSEQ_MAX) {
+		free(known);
+		free(match);
+		return -1;
+	}
+	keep_matched(ul, files, match, changed_r);
+	add_fresh(ul, files, n, known, fresh, bytes, changed_r);
+	compact_blocks(ul);
 	free(known);
 	free(match);
 	return 0;

@@ -7,7 +7,10 @@
  * uidlist_parse() accepts exactly what uidlist_format() writes and bounds
  * everything (line length, name length, keywords); any other input is
  * "corrupt" (-1 with the reason), never partly used.  Memory grows with
- * the number of lines only.
+ * the number of lines only: the base names and keywords of parsed and
+ * synced records live in a few large blocks (the parsed text itself, in
+ * place), not one allocation each; keywords set later are the only
+ * strings allocated one by one.
  */
 #ifndef OWL_UIDLIST_H
 #define OWL_UIDLIST_H
@@ -38,18 +41,28 @@ enum uidlist_flag {
 
 struct uidlist_rec {
 	uint32_t uid;
-	uint64_t modseq;
 	unsigned flags;		/* enum uidlist_flag bits */
-	char *keywords;		/* "kw kw ..." or NULL */
+	uint64_t modseq;
+	/* Both read only, and valid until the next uidlist_sync() (which
+	 * may move them) or uidlist_free(): */
+	char *keywords;		/* "kw kw ..." or NULL (see
+				   uidlist_set_keywords) */
 	char *base;		/* the file name up to ':' */
 };
 
+struct uidlist_block;
+struct uidlist_names;
+
+/* Its records change only through the calls below. */
 struct uidlist {
 	uint32_t uidvalidity;	/* not 0 */
 	uint32_t uidnext;	/* above every uid, not 0 */
 	uint64_t highestmodseq;	/* at least every modseq */
 	struct uidlist_rec *recs; /* ascending uid */
 	size_t n, cap;
+	/* uidlist.c's own: */
+	struct uidlist_block *blocks;	/* the strings of recs */
+	struct uidlist_names *names;	/* a set of the bases, or NULL */
 };
 
 /* A file of cur/ as the sync sees it. */
@@ -66,6 +79,17 @@ struct uidlist_file {
 /* Parses data into a fresh ul; -1 (ul empty, err set) if corrupt. */
 int uidlist_parse(struct uidlist *ul, const char *data, size_t len,
 		  char *err, size_t errsz);
+/*
+ * The same without a copy of the text: buf (from uidlist_buf_new(len),
+ * len octets of text read into it) is parsed in place and becomes ul's:
+ * 0, or -1 (ul empty, err set) and buf is still the caller's, to read its
+ * first line or free with uidlist_buf_free() (the lines after the first
+ * may have been changed).
+ */
+char *uidlist_buf_new(size_t len);
+void uidlist_buf_free(char *buf);
+int uidlist_parse_buf(struct uidlist *ul, char *buf, size_t len, char *err,
+		      size_t errsz);
 /* Appends the text of ul to out; -1 if out's bound is too small. */
 int uidlist_format(const struct uidlist *ul, struct buf *out);
 void uidlist_free(struct uidlist *ul);

@@ -1,9 +1,12 @@
 /*
  * libFuzzer harness for the Maildir UID index parser (store/uidlist.c):
- * parse arbitrary bytes; what parses must keep the index's invariants
- * (ascending UIDs below UIDNEXT, modseqs at most HIGHESTMODSEQ), format
- * back to exactly the input (the format is canonical), and survive a sync
- * with a listing made from its own names.  Any break aborts.
+ * parse arbitrary bytes, from a copy (uidlist_parse) and in place
+ * (uidlist_parse_buf), with the same verdict; what parses must keep the
+ * index's invariants (ascending UIDs below UIDNEXT, modseqs at most
+ * HIGHESTMODSEQ), format back to exactly the input (the format is
+ * canonical), keep its text when a record's keywords are set to what they
+ * were, and survive a sync with a listing made from its own names.  Any
+ * break aborts (ASan: a bad free of the parser's strings too).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -57,22 +60,53 @@ sync_half(struct uidlist *ul)
 	free(f);
 }
 
-int
-LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/* Formats ul: exactly data, or abort. */
+static void
+same_text(const struct uidlist *ul, const uint8_t *data, size_t size)
 {
-	struct uidlist ul;
-	struct buf *out;
-	char err[128];
+	struct buf *out = buf_new(size + 1);
 
-	if (uidlist_parse(&ul, (const char *)data, size, err, sizeof(err)) ==
-	    -1)
-		return 0;
-	check(&ul);
-	out = buf_new(size + 1);
-	if (uidlist_format(&ul, out) == -1 || out->len != size ||
+	if (uidlist_format(ul, out) == -1 || out->len != size ||
 	    memcmp(out->data, data, size) != 0)
 		abort();
 	buf_free(&out);
+}
+
+/* The first record's keywords set again to the same words. */
+static void
+keywords_again(struct uidlist *ul)
+{
+	char kw[UIDLIST_KEYWORDS_MAX * (UIDLIST_KEYWORD_MAX + 1)];
+
+	if (ul->n == 0)
+		return;
+	snprintf(kw, sizeof(kw), "%s",
+		 ul->recs[0].keywords ? ul->recs[0].keywords : "");
+	uidlist_set_keywords(ul, &ul->recs[0], kw);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct uidlist ul, in_place;
+	char err[128], *buf = uidlist_buf_new(size);
+	int r;
+
+	memcpy(buf, data, size);
+	r = uidlist_parse_buf(&in_place, buf, size, err, sizeof(err));
+	if (r == -1)
+		uidlist_buf_free(buf);
+	if (uidlist_parse(&ul, (const char *)data, size, err, sizeof(err)) !=
+	    r)
+		abort();
+	if (r == -1)
+		return 0;
+	check(&ul);
+	same_text(&ul, data, size);
+	same_text(&in_place, data, size);
+	uidlist_free(&in_place);
+	keywords_again(&ul);
+	same_text(&ul, data, size);
 	sync_half(&ul);
 	uidlist_free(&ul);
 	return 0;

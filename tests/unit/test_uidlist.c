@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -155,6 +156,20 @@ test_parse_corrupt(void **st)
 	}
 }
 
+/* Syncs ul with f[0..n): a change, these UIDs, nrecs records after. */
+static void
+sync_uids(struct uidlist *ul, struct uidlist_file *f, size_t n,
+	  const uint32_t *want, size_t nrecs)
+{
+	bool changed;
+
+	assert_int_equal(uidlist_sync(ul, f, n, &changed), 0);
+	assert_true(changed);
+	assert_int_equal(ul->n, nrecs);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(f[i].uid, want[i]);
+}
+
 static void
 test_sync(void **st)
 {
@@ -171,13 +186,8 @@ test_sync(void **st)
 	for (int i = 0; i < 4; i++)
 		f[i].baselen = strcspn(f[i].name, ":");
 	uidlist_init(&ul, 42);
-	assert_int_equal(uidlist_sync(&ul, f, 4, &changed), 0);
-	assert_true(changed);
-	assert_int_equal(ul.n, 3);
-	assert_int_equal(f[0].uid, 1);
-	assert_int_equal(f[1].uid, 2);
-	assert_int_equal(f[2].uid, 3);
-	assert_int_equal(f[3].uid, 0); /* a repeated base gets none */
+	/* a repeated base gets none */
+	sync_uids(&ul, f, 4, (uint32_t[]){1, 2, 3, 0}, 3);
 	assert_int_equal(ul.recs[1].flags, UF_SEEN);
 	assert_int_equal(ul.uidnext, 4);
 	/* nothing new: nothing to write, the same UIDs */
@@ -218,6 +228,246 @@ test_sync(void **st)
 	assert_int_equal(uidlist_sync(&ul, f, 1, &changed), 0);
 	assert_int_equal(f[0].uid, UINT32_MAX - 1);
 	uidlist_free(&ul);
+}
+
+/*
+ * In place: the strings of a parsed index are in the buffer it was read
+ * into (no allocation per name), and a bad index leaves the buffer to
+ * the caller, its first line intact.
+ */
+static void
+test_parse_in_place(void **st)
+{
+	static const char text[] =
+		"owlpost-uidlist 1 V7 N10 M20\n"
+		"1 3 S +k1 +k2 :1.M1P1Q1.h\n"
+		"2 4 - :2.M2\\\\P1\\nQ1.h\n"
+		"5 6 FS +$Junk :5.M5P1Q1.h\n";
+	size_t len = sizeof(text) - 1;
+	char *buf = uidlist_buf_new(len), err[128];
+	struct buf *out = buf_new(1 << 16);
+	struct uidlist ul;
+
+	(void)st;
+	memcpy(buf, text, len);
+	assert_int_equal(uidlist_parse_buf(&ul, buf, len, err, sizeof(err)),
+			 0);
+	assert_int_equal(ul.n, 3);
+	for (size_t i = 0; i < ul.n; i++) {
+		assert_true(ul.recs[i].base > buf &&
+			    ul.recs[i].base < buf + len);
+		assert_true(ul.recs[i].keywords == NULL ||
+			    (ul.recs[i].keywords > buf &&
+			     ul.recs[i].keywords < buf + len));
+	}
+	assert_string_equal(ul.recs[0].keywords, "k1 k2");
+	assert_string_equal(ul.recs[0].base, "1.M1P1Q1.h");
+	assert_string_equal(ul.recs[1].base, "2.M2\\P1\nQ1.h");
+	assert_null(ul.recs[1].keywords);
+	assert_string_equal(ul.recs[2].keywords, "$Junk");
+	assert_int_equal(uidlist_format(&ul, out), 0);
+	assert_string_equal(out->data, text);
+	uidlist_free(&ul); /* frees buf */
+	/* corrupt (the last line repeats a base): buf is still ours */
+	buf = uidlist_buf_new(len + 20);
+	memcpy(buf, text, len);
+	memcpy(buf + len, "6 7 - :1.M1P1Q1.h\n", 18);
+	assert_int_equal(uidlist_parse_buf(&ul, buf, len + 18, err,
+					   sizeof(err)), -1);
+	assert_int_equal(ul.n, 0);
+	assert_null(ul.recs);
+	assert_non_null(strstr(err, "line 5"));
+	assert_memory_equal(buf, text, 29); /* the header line */
+	uidlist_buf_free(buf);
+	buf_free(&out);
+}
+
+/*
+ * Keywords set after the parse, on records whose strings the parser
+ * keeps in its buffer and on ones a sync added; then a sync that drops
+ * some of them, and the free (valgrind / ASan: no bad or missing free).
+ */
+static void
+test_set_keywords(void **st)
+{
+	struct uidlist ul;
+	struct buf *out = buf_new(1 << 16);
+	struct uidlist_file f[4] = {
+		{.name = "1.M1P1Q1.h:2,S"},
+		{.name = "new.a:2,"},
+		{.name = "new.b:2,"},
+		{.name = "new.a:2,T"}, /* a second name of new.a */
+	};
+	bool changed;
+
+	(void)st;
+	for (int i = 0; i < 4; i++)
+		f[i].baselen = strcspn(f[i].name, ":");
+	assert_int_equal(parse(&ul, "owlpost-uidlist 1 V7 N10 M20\n"
+			       "1 3 S +k1 +k2 :1.M1P1Q1.h\n"
+			       "2 4 - +old :2.M2P1Q1.h\n"
+			       "3 5 - :3.M3P1Q1.h\n"), 0);
+	uidlist_set_keywords(&ul, &ul.recs[0], "a-much-longer-keyword k2");
+	uidlist_set_keywords(&ul, &ul.recs[1], NULL);
+	uidlist_set_keywords(&ul, &ul.recs[2], "x");
+	uidlist_set_keywords(&ul, &ul.recs[2], "y z");
+	assert_int_equal(uidlist_format(&ul, out), 0);
+	assert_string_equal(out->data,
+			    "owlpost-uidlist 1 V7 N10 M20\n"
+			    "1 3 S +a-much-longer-keyword +k2 :1.M1P1Q1.h\n"
+			    "2 4 - :2.M2P1Q1.h\n"
+			    "3 5 - +y +z :3.M3P1Q1.h\n");
+	/* 2 and 3 gone (3 with keywords set), two new, one twice */
+	sync_uids(&ul, f, 4, (uint32_t[]){1, 10, 11, 0}, 3);
+	assert_string_equal(ul.recs[0].keywords, "a-much-longer-keyword k2");
+	/* the names a sync adds share one block: no allocation each */
+	assert_ptr_equal(ul.recs[2].base, ul.recs[1].base + 6);
+	uidlist_set_keywords(&ul, &ul.recs[1], "fresh");
+	assert_string_equal(ul.recs[1].base, "new.a");
+	assert_string_equal(ul.recs[2].base, "new.b");
+	/* again, with the set rebuilt from the records */
+	assert_int_equal(uidlist_sync(&ul, f, 3, &changed), 0);
+	assert_false(changed);
+	assert_int_equal(f[1].uid, 10);
+	assert_string_equal(ul.recs[1].keywords, "fresh");
+	uidlist_free(&ul);
+	buf_free(&out);
+}
+
+/*
+ * A view kept open: a sync per new message, 40 of them, some records
+ * with keywords set, some gone; the strings stay right while the syncs
+ * move them into fewer blocks (valgrind / ASan: nothing read after free).
+ */
+static void
+test_many_syncs(void **st)
+{
+	enum { N = 40 };
+	struct uidlist_file f[N];
+	char names[N][32];
+	size_t n = 0;
+	struct uidlist ul;
+	bool changed;
+
+	(void)st;
+	uidlist_init(&ul, 9);
+	for (size_t k = 0; k < N; k++) {
+		snprintf(names[k], sizeof(names[k]), "%zu.M%zuP1Q1.h:2,", k,
+			 k);
+		f[n].name = names[k];
+		f[n].baselen = strcspn(names[k], ":");
+		n++;
+		if (k == 10) { /* the third message is gone */
+			memmove(&f[2], &f[3], (n - 3) * sizeof(f[0]));
+			n--;
+		}
+		assert_int_equal(uidlist_sync(&ul, f, n, &changed), 0);
+		assert_true(changed);
+		assert_int_equal(f[n - 1].uid, k + 1);
+		assert_int_equal(ul.n, n);
+		for (size_t i = 0; i < n; i++) {
+			assert_int_equal(ul.recs[i].uid, f[i].uid);
+			assert_int_equal(strncmp(ul.recs[i].base, f[i].name,
+						 f[i].baselen), 0);
+			assert_int_equal(ul.recs[i].base[f[i].baselen], '\0');
+		}
+		if (k % 3 == 0)
+			uidlist_set_keywords(&ul, &ul.recs[n - 1],
+					     k % 2 ? "odd" : "even");
+	}
+	for (size_t i = 0; i < ul.n; i++) {
+		size_t k = ul.recs[i].uid - 1;
+
+		if (k % 3 == 0)
+			assert_string_equal(ul.recs[i].keywords,
+					    k % 2 ? "odd" : "even");
+		else
+			assert_null(ul.recs[i].keywords);
+	}
+	uidlist_free(&ul);
+}
+
+/*
+ * A corrupt index of 32 MiB of empty lines is refused with memory in
+ * proportion to what parsed, not to its LFs (sizing the records by the
+ * line count took 1 GiB for it), in a child limited to 512 MiB of address
+ * space.  Not under ASan or valgrind, whose own reservations are larger.
+ */
+static void
+test_parse_lf_flood(void **st)
+{
+	const char *pre = getenv("LD_PRELOAD");
+	pid_t pid;
+	int status;
+
+	(void)st;
+#if defined(__SANITIZE_ADDRESS__)
+	skip();
+#endif
+	if (pre != NULL && strstr(pre, "vgpreload") != NULL)
+		skip();
+	pid = fork();
+	assert_true(pid != -1);
+	if (pid == 0) {
+		struct rlimit rl = {512u << 20, 512u << 20};
+		size_t len = 32u << 20;
+		char *text = malloc(len), err[128];
+		struct uidlist ul;
+
+		if (text == NULL || setrlimit(RLIMIT_AS, &rl) == -1)
+			_exit(2);
+		memset(text, '\n', len);
+		memcpy(text, "owlpost-uidlist 1 V7 N10 M20\n", 29);
+		_exit(uidlist_parse(&ul, text, len, err, sizeof(err)) == -1 &&
+			      strstr(err, "line 2") != NULL
+		      ? 0 : 3);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/*
+ * A big index: parse, sync with the same listing (nothing changes) and
+ * format back; the same UIDs for every name, and the text unchanged.
+ */
+static void
+test_big_index(void **st)
+{
+	enum { N = 20000 };
+	struct buf *text = buf_new(N * 100), *out = buf_new(N * 100);
+	struct uidlist_file *f = calloc(N, sizeof(*f));
+	char (*names)[64] = calloc(N, sizeof(*names));
+	struct uidlist ul;
+	bool changed;
+
+	(void)st;
+	assert_non_null(f);
+	assert_non_null(names);
+	buf_printf(text, "owlpost-uidlist 1 V7 N%d M%d\n", 2 * N + 1,
+		   2 * N + 1);
+	for (int i = 0; i < N; i++) {
+		snprintf(names[i], sizeof(names[i]),
+			 "%d.M%dP42Q%d.host,S=9,W=10:2,S", 1700000000 + i,
+			 i % 1000, i);
+		f[i].name = names[i];
+		f[i].baselen = strcspn(names[i], ":");
+		buf_printf(text, "%d %d S :%.*s\n", 2 * i + 1, i + 1,
+			   (int)f[i].baselen, names[i]);
+	}
+	assert_int_equal(parse(&ul, text->data), 0);
+	assert_int_equal(uidlist_sync(&ul, f, N, &changed), 0);
+	assert_false(changed);
+	for (int i = 0; i < N; i++)
+		assert_int_equal(f[i].uid, 2 * i + 1);
+	assert_int_equal(uidlist_format(&ul, out), 0);
+	assert_int_equal(out->len, text->len);
+	assert_memory_equal(out->data, text->data, text->len);
+	uidlist_free(&ul);
+	free(names);
+	free(f);
+	buf_free(&text);
+	buf_free(&out);
 }
 
 /* --- the file, through the store ---------------------------------------- */
@@ -443,6 +693,11 @@ main(void)
 		cmocka_unit_test(test_parse_format),
 		cmocka_unit_test(test_parse_corrupt),
 		cmocka_unit_test(test_sync),
+		cmocka_unit_test(test_parse_in_place),
+		cmocka_unit_test(test_set_keywords),
+		cmocka_unit_test(test_many_syncs),
+		cmocka_unit_test(test_parse_lf_flood),
+		cmocka_unit_test(test_big_index),
 		cmocka_unit_test_setup_teardown(test_index_file, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_maildrop_lock, setup,
