@@ -42,6 +42,7 @@ struct pop3_sess {
 	struct pop3_msg *msgs;
 	struct pjob *job;		/* in flight, or NULL */
 	bool streaming;
+	bool listing;			/* a LIST/UIDL listing going out */
 	struct store_reader rd;
 	struct dot_stuff stuff;
 	size_t streamed;
@@ -322,8 +323,6 @@ take_view(struct pop3_sess *s, struct pjob *j)
 		s->msgs[i].uidl = m.uidl;
 	}
 	pop3_server_set_mailbox(s->core, s->msgs, (unsigned)s->nmsgs);
-	/* the core writes a LIST/UIDL listing whole: make room */
-	s->base.out->max = OUT_CAP + (s->nmsgs + 2) * POP3_LIST_LINE_MAX;
 	conn_session_deadline(s->base.conn, 0, NULL);
 }
 
@@ -406,11 +405,27 @@ stream_more(struct pop3_sess *s)
 	conn_await_drain(s->base.conn);
 }
 
+/* Queues listing lines until the output is half full or the listing
+ * ends, so that it goes out as the client reads it. */
+static void
+list_more(struct pop3_sess *s)
+{
+	if (pop3_server_listing_more(s->core, s->base.out, OUT_MAX / 2)) {
+		s->listing = false;
+		sess_answered(&s->base);
+		return;
+	}
+	sess_flush(&s->base);
+	conn_await_drain(s->base.conn);
+}
+
 static void
 drained(struct sess *b)
 {
 	if (ps(b)->streaming)
 		stream_more(ps(b));
+	else if (ps(b)->listing)
+		list_more(ps(b));
 }
 
 static void
@@ -515,6 +530,11 @@ run_act(struct pop3_sess *s, enum pop3_act act)
 		break;
 	case POP3_ACT_UPDATE:
 		start_update(s);
+		break;
+	case POP3_ACT_LISTING:
+		s->listing = true;
+		conn_pause(s->base.conn);
+		list_more(s);
 		break;
 	case POP3_ACT_CLOSE:
 		sess_flush(&s->base);

@@ -49,6 +49,9 @@ struct pop3_server {
 	struct pop3_req req;
 	bool secure;
 	bool plain_auth;	/* logins allowed without TLS */
+	/* a LIST or UIDL listing being written (POP3_ACT_LISTING) */
+	bool listing_uidl;
+	unsigned listing_next;	/* the message its next line is for */
 };
 
 typedef enum pop3_act cmd_fn(struct pop3_server *, const char *,
@@ -497,24 +500,75 @@ cmd_stat(struct pop3_server *s, const char *args, struct buf *out)
 	return POP3_ACT_NONE;
 }
 
-/* A listing cut short at the output bound would still end with "." and
- * look whole to the client; refuse it instead. */
-static bool
-listing_fits(const struct pop3_server *s, struct buf *out)
+/*
+ * LIST and UIDL without an argument: the +OK line now, the lines as the
+ * client reads them (POP3_ACT_LISTING, pop3_server_listing_more), so that
+ * a listing of 100,000 messages costs no more memory than a few lines.
+ */
+static enum pop3_act
+start_listing(struct pop3_server *s, bool uidl, struct buf *out)
 {
-	if ((size_t)s->nmsgs + 2 <= (out->max - out->len) / POP3_LIST_LINE_MAX)
+	unsigned count;
+	size_t size;
+
+	if (uidl) {
+		buf_line(out, "+OK Unique-ID listing follows");
+	} else {
+		totals(s, &count, &size);
+		buf_line(out, "+OK %u messages (%zu octets)", count, size);
+	}
+	s->listing_uidl = uidl;
+	s->listing_next = 0;
+	s->pending = POP3_ACT_LISTING;
+	return POP3_ACT_LISTING;
+}
+
+/* Appends the decimal digits of v (no printf: a listing of 100,000 lines
+ * spent most of its time there). */
+static void
+put_uint(struct buf *out, unsigned long long v)
+{
+	char d[24];
+	size_t n = sizeof(d);
+
+	do {
+		d[--n] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v > 0);
+	buf_add(out, d + n, sizeof(d) - n);
+}
+
+bool
+pop3_server_listing_more(struct pop3_server *s, struct buf *out,
+			 size_t until)
+{
+	if (s->pending != POP3_ACT_LISTING)
 		return true;
-	buf_line(out, "-ERR [SYS/TEMP] Listing too long for this session, "
-		 "ask per message");
-	return false;
+	for (; s->listing_next < s->nmsgs && out->len < until;
+	     s->listing_next++) {
+		unsigned j = s->listing_next;
+
+		if (s->dele[j])
+			continue;
+		put_uint(out, j + 1);
+		buf_addc(out, ' ');
+		if (s->listing_uidl)
+			buf_addstr(out, s->msgs[j].uidl);
+		else
+			put_uint(out, s->msgs[j].size);
+		buf_add(out, "\r\n", 2);
+	}
+	if (s->listing_next < s->nmsgs)
+		return false;
+	buf_line(out, ".");
+	s->pending = POP3_ACT_NONE;
+	return true;
 }
 
 static enum pop3_act
 cmd_list(struct pop3_server *s, const char *args, struct buf *out)
 {
 	enum pop3_act act;
-	unsigned count;
-	size_t size;
 	long i;
 
 	if (args != NULL) {
@@ -523,15 +577,7 @@ cmd_list(struct pop3_server *s, const char *args, struct buf *out)
 		buf_line(out, "+OK %ld %zu", i + 1, s->msgs[i].size);
 		return POP3_ACT_NONE;
 	}
-	if (!listing_fits(s, out))
-		return POP3_ACT_NONE;
-	totals(s, &count, &size);
-	buf_line(out, "+OK %u messages (%zu octets)", count, size);
-	for (unsigned j = 0; j < s->nmsgs; j++)
-		if (!s->dele[j])
-			buf_line(out, "%u %zu", j + 1, s->msgs[j].size);
-	buf_line(out, ".");
-	return POP3_ACT_NONE;
+	return start_listing(s, false, out);
 }
 
 static enum pop3_act
@@ -546,14 +592,7 @@ cmd_uidl(struct pop3_server *s, const char *args, struct buf *out)
 		buf_line(out, "+OK %ld %s", i + 1, s->msgs[i].uidl);
 		return POP3_ACT_NONE;
 	}
-	if (!listing_fits(s, out))
-		return POP3_ACT_NONE;
-	buf_line(out, "+OK Unique-ID listing follows");
-	for (unsigned j = 0; j < s->nmsgs; j++)
-		if (!s->dele[j])
-			buf_line(out, "%u %s", j + 1, s->msgs[j].uidl);
-	buf_line(out, ".");
-	return POP3_ACT_NONE;
+	return start_listing(s, true, out);
 }
 
 static enum pop3_act

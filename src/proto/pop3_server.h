@@ -18,6 +18,10 @@
  *           of all that if the message cannot be opened.
  *   UPDATE  QUIT in TRANSACTION: remove the messages marked in req->dele
  *           (req->ndele of them) durably, then pop3_server_done().
+ *   LISTING LIST or UIDL of every message: the +OK line is written; call
+ *           pop3_server_listing_more() whenever the output has room
+ *           until it returns true (the "." is written then), so that a
+ *           long listing goes out as the client reads it.
  * CLOSE is a notice: flush the replies, then close.
  *
  * STLS (RFC 2595) is a notice too: it is offered in CAPA and accepted in
@@ -45,9 +49,7 @@
 #define POP3_NAME_MAX SASL_USER_MAX /* user name */
 #define POP3_PASS_MAX SASL_PASS_MAX
 #define POP3_UIDL_MAX 70	/* RFC 1939: 1 to 70 characters 0x21-0x7E */
-/* The longest LIST or UIDL listing line, "4294967295 <uidl>\r\n": a
- * listing is written whole, so the output buffer needs (n + 2) times this
- * free for n messages, or the listing is refused with -ERR [SYS/TEMP]. */
+/* The longest LIST or UIDL listing line, "4294967295 <uidl>\r\n". */
 #define POP3_LIST_LINE_MAX (10 + 1 + POP3_UIDL_MAX + 2)
 
 struct pop3_conf {
@@ -64,6 +66,7 @@ enum pop3_act {
 	POP3_ACT_UPDATE,
 	POP3_ACT_CLOSE,
 	POP3_ACT_STLS,		/* +OK written: switch to TLS, then read on */
+	POP3_ACT_LISTING,	/* LIST/UIDL: pop3_server_listing_more() */
 };
 
 enum pop3_result {
@@ -114,6 +117,13 @@ void pop3_server_set_mailbox(struct pop3_server *s,
 			     const struct pop3_msg *msgs, unsigned n);
 enum pop3_act pop3_server_login_done(struct pop3_server *s,
 				     enum pop3_result r, struct buf *out);
+/*
+ * LISTING: appends listing lines while out->len < until (a line may pass
+ * it by at most POP3_LIST_LINE_MAX); true once the listing and its "."
+ * are written, and the core reads commands again.
+ */
+bool pop3_server_listing_more(struct pop3_server *s, struct buf *out,
+			      size_t until);
 /* RETR/TOP: writes the +OK line; the glue streams the text next. */
 void pop3_server_retr_begin(struct pop3_server *s, struct buf *out);
 /* Ends RETR (OK after the text, or an error before it) or UPDATE. */

@@ -75,11 +75,25 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		done += len;
 		while (a == POP3_ACT_LOGIN || a == POP3_ACT_RETR ||
-		       a == POP3_ACT_UPDATE) {
+		       a == POP3_ACT_UPDATE || a == POP3_ACT_LISTING) {
 			const struct pop3_req *r = pop3_server_req(s);
 
 			pick++;
-			if (a == POP3_ACT_LOGIN) {
+			if (a == POP3_ACT_LISTING) {
+				/* in steps, each at most a line past it */
+				size_t step = 1 + pick % 40, before;
+
+				do {
+					before = out->len;
+					if (pop3_server_listing_more(
+						    s, out, out->len + step))
+						break;
+					if (out->len - before >
+					    step + POP3_LIST_LINE_MAX)
+						abort();
+				} while (1);
+				a = POP3_ACT_NONE;
+			} else if (a == POP3_ACT_LOGIN) {
 				enum pop3_result res =
 					(enum pop3_result)(pick % 5);
 

@@ -42,6 +42,7 @@ struct h {
 	char logins[256];
 	int stls;
 	bool switched;		/* STLS: the rest of this input is dropped */
+	unsigned listing_steps;	/* listing_more calls that did not end it */
 };
 
 static void
@@ -134,6 +135,12 @@ act(struct h *h, enum pop3_act a)
 						      : POP3_R_OK, h->out));
 		break;
 	}
+	case POP3_ACT_LISTING:
+		/* a line or so at a time, as a slow client reads it */
+		while (!pop3_server_listing_more(h->s, h->out,
+						 h->out->len + 1))
+			h->listing_steps++;
+		break;
 	case POP3_ACT_CLOSE:
 		h->closed = true;
 		break;
@@ -326,32 +333,54 @@ test_transaction_state(void **st)
 		      "EXPIRE NEVER\r\nIMPLEMENTATION owlpost\r\n.\r\n");
 }
 
-/* A listing is written whole or refused, never cut at the output bound. */
+/*
+ * A listing goes out in steps as the output drains (it was written whole,
+ * or refused when the output bound could not hold it): the same lines
+ * whatever the steps, none while a command is pending, DELE'd ones left
+ * out, and at most one line past the budget at each step.
+ */
 static void
-test_listing_bound(void **st)
+test_listing_streamed(void **st)
 {
-	static const char *ask = "LIST\r\nUIDL\r\nLIST 1\r\nRSET\r\n";
 	struct h h;
 
 	(void)st;
 	h_init(&h, 0);
 	h_bytes(&h, LOGIN, strlen(LOGIN));
-	/* 3 messages: 5 lines of POP3_LIST_LINE_MAX; room for 4 */
-	buf_free(&h.out);
-	h.out = buf_new(4 * POP3_LIST_LINE_MAX + POP3_LIST_LINE_MAX - 1);
-	h_bytes(&h, ask, strlen(ask));
+	buf_reset(h.out);
+	h_bytes(&h, "DELE 2\r\nLIST\r\nUIDL\r\n", 22);
 	assert_string_equal(h.out->data,
-			    "-ERR [SYS/TEMP] Listing too long for this "
-			    "session, ask per message\r\n"
-			    "-ERR [SYS/TEMP] Listing too long for this "
-			    "session, ask per message\r\n+OK 1 33\r\n"
-			    "+OK 3 messages (112 octets)\r\n");
-	/* room for 5: whole listings */
-	buf_free(&h.out);
-	h.out = buf_new(5 * POP3_LIST_LINE_MAX);
-	h_bytes(&h, "LIST\r\n", 6);
-	assert_string_equal(h.out->data, "+OK 3 messages (112 octets)\r\n"
-			    "1 33\r\n2 49\r\n3 30\r\n.\r\n");
+			    "+OK Message 2 deleted\r\n"
+			    "+OK 2 messages (63 octets)\r\n1 33\r\n3 30\r\n.\r\n"
+			    "+OK Unique-ID listing follows\r\n1 uid-one\r\n"
+			    "3 uid-three\r\n.\r\n");
+	assert_true(h.listing_steps >= 2);
+	/* the core waits while its listing is out: no line is taken */
+	{
+		struct pop3_server *p = pop3_server_new(&h.conf);
+		struct buf *o = buf_new(1 << 16);
+		const char *lines[] = {"USER alice\r\n", "PASS secret\r\n"};
+
+		pop3_server_plain_auth(p, true);
+		pop3_server_feed(p, lines[0], strlen(lines[0]), o);
+		assert_int_equal(pop3_server_feed(p, lines[1], strlen(lines[1]),
+						  o), POP3_ACT_LOGIN);
+		pop3_server_set_mailbox(p, MSGS, 3);
+		pop3_server_login_done(p, POP3_R_OK, o);
+		buf_reset(o);
+		assert_int_equal(pop3_server_feed(p, "LIST\r\n", 6, o),
+				 POP3_ACT_LISTING);
+		assert_true(pop3_server_pending(p));
+		assert_int_equal(pop3_server_feed(p, "NOOP\r\n", 6, o),
+				 POP3_ACT_NONE);
+		assert_false(pop3_server_listing_more(p, o, o->len));
+		assert_true(pop3_server_listing_more(p, o, 1 << 16));
+		assert_false(pop3_server_pending(p));
+		assert_string_equal(o->data, "+OK 3 messages (112 octets)\r\n"
+				    "1 33\r\n2 49\r\n3 30\r\n.\r\n");
+		buf_free(&o);
+		pop3_server_free(&p);
+	}
 	h_free(&h);
 }
 
@@ -795,7 +824,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_authorization_state),
 		cmocka_unit_test(test_transaction_state),
-		cmocka_unit_test(test_listing_bound),
+		cmocka_unit_test(test_listing_streamed),
 		cmocka_unit_test(test_bad_arguments),
 		cmocka_unit_test(test_update),
 		cmocka_unit_test(test_login_results),
