@@ -39,7 +39,6 @@ struct pop3_sess {
 	char user[ADDR_PATH_MAX + 1];	/* the mailbox held, or "" */
 	struct store_view *view;	/* its INBOX, once open */
 	size_t nmsgs;
-	struct pop3_msg *msgs;
 	struct pjob *job;		/* in flight, or NULL */
 	bool streaming;
 	bool listing;			/* a LIST/UIDL listing going out */
@@ -65,6 +64,18 @@ struct pjob {
 	enum store_res res;
 	char err[300];
 };
+
+/* Message i of the session's view, for the core (no copy of the
+ * mailbox: the view's 20 octets a message are all it keeps). */
+static void
+view_msg(void *arg, unsigned i, struct pop3_msg *out)
+{
+	struct store_vmsg m;
+
+	store_view_msg(arg, i, &m);
+	out->size = m.size;
+	out->uidl = m.uidl;
+}
 
 static const struct sess_ops pop3_ops;
 static void run_act(struct pop3_sess *s, enum pop3_act act);
@@ -235,7 +246,6 @@ close_sess(struct sess *b)
 	store_reader_close(&s->rd);
 	pop3_server_free(&s->core);
 	store_view_close(&s->view);
-	free(s->msgs);
 }
 
 static void
@@ -314,15 +324,8 @@ take_view(struct pop3_sess *s, struct pjob *j)
 	j->view = NULL;
 	store_view_info(s->view, &info);
 	s->nmsgs = info.count;
-	s->msgs = xcalloc(s->nmsgs + 1, sizeof(*s->msgs));
-	for (size_t i = 0; i < s->nmsgs; i++) {
-		struct store_vmsg m;
-
-		store_view_msg(s->view, i, &m);
-		s->msgs[i].size = m.size;
-		s->msgs[i].uidl = m.uidl;
-	}
-	pop3_server_set_mailbox(s->core, s->msgs, (unsigned)s->nmsgs);
+	pop3_server_set_mailbox(s->core, view_msg, s->view,
+				(unsigned)s->nmsgs);
 	conn_session_deadline(s->base.conn, 0, NULL);
 }
 

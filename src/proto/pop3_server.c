@@ -43,7 +43,8 @@ struct pop3_server {
 	char user[POP3_NAME_MAX + 1];
 	char pass[POP3_PASS_MAX + 1];	/* PASS */
 	struct sasl sasl;	/* AUTH PLAIN; its response is under way */
-	const struct pop3_msg *msgs;
+	pop3_msg_fn *msg_fn;		/* the snapshot's messages */
+	void *msg_arg;
 	bool *dele;
 	unsigned nmsgs;
 	struct pop3_req req;
@@ -474,6 +475,16 @@ cmd_capa(struct pop3_server *s, const char *args, struct buf *out)
 	return POP3_ACT_NONE;
 }
 
+/* Message i of the snapshot, as the glue describes it. */
+static struct pop3_msg
+msg_at(const struct pop3_server *s, unsigned i)
+{
+	struct pop3_msg m = {0, ""};
+
+	s->msg_fn(s->msg_arg, i, &m);
+	return m;
+}
+
 static void
 totals(const struct pop3_server *s, unsigned *count, size_t *size)
 {
@@ -483,7 +494,7 @@ totals(const struct pop3_server *s, unsigned *count, size_t *size)
 		if (s->dele[i])
 			continue;
 		(*count)++;
-		*size += s->msgs[i].size;
+		*size += msg_at(s, i).size;
 	}
 }
 
@@ -553,9 +564,9 @@ pop3_server_listing_more(struct pop3_server *s, struct buf *out,
 		put_uint(out, j + 1);
 		buf_addc(out, ' ');
 		if (s->listing_uidl)
-			buf_addstr(out, s->msgs[j].uidl);
+			buf_addstr(out, msg_at(s, j).uidl);
 		else
-			put_uint(out, s->msgs[j].size);
+			put_uint(out, msg_at(s, j).size);
 		buf_add(out, "\r\n", 2);
 	}
 	if (s->listing_next < s->nmsgs)
@@ -574,7 +585,7 @@ cmd_list(struct pop3_server *s, const char *args, struct buf *out)
 	if (args != NULL) {
 		if ((i = msg_arg(s, args, true, out, &act, NULL)) == -1)
 			return act;
-		buf_line(out, "+OK %ld %zu", i + 1, s->msgs[i].size);
+		buf_line(out, "+OK %ld %zu", i + 1, msg_at(s, (unsigned)i).size);
 		return POP3_ACT_NONE;
 	}
 	return start_listing(s, false, out);
@@ -589,7 +600,7 @@ cmd_uidl(struct pop3_server *s, const char *args, struct buf *out)
 	if (args != NULL) {
 		if ((i = msg_arg(s, args, true, out, &act, NULL)) == -1)
 			return act;
-		buf_line(out, "+OK %ld %s", i + 1, s->msgs[i].uidl);
+		buf_line(out, "+OK %ld %s", i + 1, msg_at(s, (unsigned)i).uidl);
 		return POP3_ACT_NONE;
 	}
 	return start_listing(s, true, out);
@@ -669,10 +680,11 @@ cmd_rset(struct pop3_server *s, const char *args, struct buf *out)
 }
 
 void
-pop3_server_set_mailbox(struct pop3_server *s, const struct pop3_msg *msgs,
+pop3_server_set_mailbox(struct pop3_server *s, pop3_msg_fn *fn, void *arg,
 			unsigned n)
 {
-	s->msgs = msgs;
+	s->msg_fn = fn;
+	s->msg_arg = arg;
 	s->nmsgs = n;
 	free(s->dele);
 	s->dele = xcalloc(n + 1, sizeof(*s->dele));
@@ -685,7 +697,7 @@ logged_in(struct pop3_server *s, struct buf *out)
 	size_t size;
 
 	if (s->dele == NULL)
-		pop3_server_set_mailbox(s, NULL, 0);
+		pop3_server_set_mailbox(s, NULL, NULL, 0);
 	s->state = ST_TRANS;
 	totals(s, &count, &size);
 	buf_line(out, "+OK Logged in, %u messages (%zu octets)", count, size);
@@ -744,7 +756,7 @@ pop3_server_retr_begin(struct pop3_server *s, struct buf *out)
 	if (s->pending != POP3_ACT_RETR)
 		return;
 	if (s->req.lines < 0)
-		buf_line(out, "+OK %zu octets", s->msgs[s->req.msg].size);
+		buf_line(out, "+OK %zu octets", msg_at(s, s->req.msg).size);
 	else
 		buf_line(out, "+OK Top of message follows");
 }

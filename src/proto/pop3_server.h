@@ -112,9 +112,15 @@ enum pop3_act pop3_server_feed(struct pop3_server *s, const char *line,
 /* The framer skipped a line longer than pop3_server_max_line(). */
 enum pop3_act pop3_server_toolong(struct pop3_server *s, struct buf *out);
 
-/* Before login_done(OK): the snapshot; msgs must outlive the core. */
-void pop3_server_set_mailbox(struct pop3_server *s,
-			     const struct pop3_msg *msgs, unsigned n);
+/*
+ * Message i (< n) of the snapshot, asked for when a reply needs it (the
+ * glue's mailbox view describes it; no copy of the whole mailbox is kept):
+ * out->uidl must stay valid while the mailbox is set.
+ */
+typedef void pop3_msg_fn(void *arg, unsigned i, struct pop3_msg *out);
+/* Before login_done(OK): the snapshot of n messages, described by fn. */
+void pop3_server_set_mailbox(struct pop3_server *s, pop3_msg_fn *fn,
+			     void *arg, unsigned n);
 enum pop3_act pop3_server_login_done(struct pop3_server *s,
 				     enum pop3_result r, struct buf *out);
 /*

@@ -21,6 +21,14 @@ static const struct pop3_msg MSGS[] = {
 	{40, "a"}, {40, "b"}, {40, "c"}, {40, "d"},
 };
 
+/* The snapshot's messages, as the glue hands them over. */
+static void
+msgs_fn(void *arg, unsigned i, struct pop3_msg *out)
+{
+	(void)arg;
+	*out = MSGS[i];
+}
+
 /* What the trace shows is the line, a prefix of it, or a stand-in. */
 static void
 trace(const struct pop3_server *s, const char *line, size_t len)
@@ -100,7 +108,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				if (r->user == NULL || r->pass == NULL)
 					abort();
 				if (res == POP3_R_OK)
-					pop3_server_set_mailbox(s, MSGS, 4);
+					pop3_server_set_mailbox(s, msgs_fn, NULL, 4);
 				a = pop3_server_login_done(s, res, out);
 			} else if (a == POP3_ACT_RETR) {
 				struct dot_stuff st;

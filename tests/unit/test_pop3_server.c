@@ -30,6 +30,14 @@ static const struct pop3_msg MSGS[] = {
 	{30, "uid-three"},
 };
 
+/* The snapshot's messages, as the glue hands them over. */
+static void
+msgs_fn(void *arg, unsigned i, struct pop3_msg *out)
+{
+	(void)arg;
+	*out = MSGS[i];
+}
+
 struct h {
 	struct pop3_conf conf;
 	struct pop3_server *s;
@@ -97,7 +105,7 @@ act(struct h *h, enum pop3_act a)
 		enum pop3_result res = check_login(h, r->user, r->pass);
 
 		if (res == POP3_R_OK)
-			pop3_server_set_mailbox(h->s, MSGS, 3);
+			pop3_server_set_mailbox(h->s, msgs_fn, NULL, 3);
 		act(h, pop3_server_login_done(h->s, res, h->out));
 		break;
 	}
@@ -365,7 +373,7 @@ test_listing_streamed(void **st)
 		pop3_server_feed(p, lines[0], strlen(lines[0]), o);
 		assert_int_equal(pop3_server_feed(p, lines[1], strlen(lines[1]),
 						  o), POP3_ACT_LOGIN);
-		pop3_server_set_mailbox(p, MSGS, 3);
+		pop3_server_set_mailbox(p, msgs_fn, NULL, 3);
 		pop3_server_login_done(p, POP3_R_OK, o);
 		buf_reset(o);
 		assert_int_equal(pop3_server_feed(p, "LIST\r\n", 6, o),
