@@ -289,15 +289,19 @@ void
 store_box_info(const struct store_box *b, size_t i,
 	       struct store_msg_info *out)
 {
+	const struct store_msg *m = &b->msgs[i];
 	const struct store_aux *a = aux_of(b, i);
-	char name[STORE_NAME_MAX * 2];
 
 	memset(out, 0, sizeof(*out));
-	if (b->msgs[i].name != 0 &&
-	    store_box_file(b, i, name, sizeof(name)) == 0) {
-		long long o, w = maildir_name_sizes(name, &o);
+	if (m->name != 0) {
+		/* read in place: the time starts the name, the sizes are
+		 * in its rest (a name kept whole has none or an aux) */
+		const char *s = b->arena + m->name;
+		const char *rest = m->bits & STORE_MSG_SPLIT
+					   ? s + strlen(s) + 1 : s;
+		long long o, w = maildir_name_sizes(rest, &o);
 
-		maildir_name_time(name, &out->sec, &out->usec);
+		maildir_name_time(s, &out->sec, &out->usec);
 		out->date = (time_t)out->sec;
 		out->size = w < 0 ? 0 : (size_t)w;
 		out->octets = o < 0 ? 0 : (size_t)o;

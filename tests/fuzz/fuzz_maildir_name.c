@@ -53,6 +53,18 @@ add(struct store_box *b, const char *name, long long want_w)
 	    strcmp(back, name) != 0)
 		abort();
 	check_uidl(name, store_box_uidl(b, i));
+	/* what the box reads in place is what the whole name says */
+	{
+		struct store_msg_info mi;
+		unsigned long long sec, usec;
+
+		store_box_info(b, i, &mi);
+		maildir_name_time(name, &sec, &usec);
+		if (mi.sec != sec || mi.usec != usec ||
+		    (w >= 0 && o >= 0 &&
+		     (mi.size != (size_t)w || mi.octets != (size_t)o)))
+			abort();
+	}
 }
 
 int
