@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 #include <strings.h>
 
@@ -62,6 +63,7 @@ struct pjob {
 	bool *dele;
 	unsigned ndele;
 	enum store_res res;
+	double open_ms;			/* PJ_OPEN: how long the open took */
 	char err[300];
 };
 
@@ -308,9 +310,14 @@ open_run(struct wpool_job **jobs, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		struct pjob *j = (struct pjob *)(void *)jobs[i];
+		struct timespec t0, t1;
 
+		clock_gettime(CLOCK_MONOTONIC, &t0);
 		j->res = store_view_open(j->d->store, j->user, "INBOX",
 					 &j->view, j->err, sizeof(j->err));
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		j->open_ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+			     (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
 	}
 }
 
@@ -360,7 +367,8 @@ open_done(struct wpool_job *job)
 		take_view(s, j);
 		r = POP3_R_OK;
 		log_msg(LOGL_INFO, "pop3", "id=%s peer=%s event=login user=%s "
-			"messages=%zu", s->base.id, s->base.peer, q, s->nmsgs);
+			"messages=%zu open_ms=%.1f", s->base.id, s->base.peer,
+			q, s->nmsgs, j->open_ms);
 	}
 	pjob_free(j);
 	run_act(s, pop3_server_login_done(s->core, r, s->base.out));
