@@ -356,7 +356,7 @@ test_listing_streamed(void **st)
 	h_init(&h, 0);
 	h_bytes(&h, LOGIN, strlen(LOGIN));
 	buf_reset(h.out);
-	h_bytes(&h, "DELE 2\r\nLIST\r\nUIDL\r\n", 22);
+	h_bytes(&h, "DELE 2\r\nLIST\r\nUIDL\r\n", 20);
 	assert_string_equal(h.out->data,
 			    "+OK Message 2 deleted\r\n"
 			    "+OK 2 messages (63 octets)\r\n1 33\r\n3 30\r\n.\r\n"
