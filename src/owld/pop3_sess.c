@@ -192,8 +192,9 @@ max_line(const struct sess *b)
 static void
 timeout(struct sess *b)
 {
-	/* in the middle of a message text nothing more can be said */
-	if (!ps(b)->streaming)
+	/* in the middle of a message text or a listing nothing more can be
+	 * said: an -ERR would read as one of its lines */
+	if (!ps(b)->streaming && !ps(b)->listing)
 		pop3_server_timeout(ps(b)->core, b->out);
 }
 
@@ -201,7 +202,8 @@ timeout(struct sess *b)
 static void
 deadline(struct sess *b)
 {
-	pop3_server_deadline(ps(b)->core, b->out);
+	if (!ps(b)->streaming && !ps(b)->listing)
+		pop3_server_deadline(ps(b)->core, b->out);
 }
 
 static void
@@ -213,7 +215,7 @@ shutdown_reply(struct sess *b)
 static bool
 busy(const struct sess *b)
 {
-	return cps(b)->job != NULL || cps(b)->streaming;
+	return cps(b)->job != NULL || cps(b)->streaming || cps(b)->listing;
 }
 
 static void

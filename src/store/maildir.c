@@ -335,13 +335,18 @@ run_box_edit(struct uidlist *ul, struct uidlist_file *files, size_t n,
 	     void *arg, bool *changed, char *err, size_t errsz)
 {
 	struct box_edit_call *c = arg;
+	enum store_res r;
 
 	for (size_t i = 0; i < n; i++) {
 		c->b->msgs[i].uid = files[i].uid;
 		box_set_modseq(c->b, i, files[i].modseq);
 		c->b->msgs[i].flags = (uint8_t)files[i].flags;
 	}
-	return c->edit->fn(c->b, ul, c->edit->arg, changed, err, errsz);
+	r = c->edit->fn(c->b, ul, c->edit->arg, changed, err, errsz);
+	/* an edit may hand out UIDs anew (an append's, in the order asked) */
+	for (size_t i = 0; i < n; i++)
+		files[i].uid = c->b->msgs[i].uid;
+	return r;
 }
 
 /* Gives each message of the box its UID, flags and keywords from the

@@ -136,25 +136,74 @@ add_crlf(void *arg, const char *p, size_t n)
 	return 0;
 }
 
-/* TIME.M<usec>P<pid>Q<seq>.HOST for a message of internal date sec. */
+#define NAME_TRIES 8	/* new names tried when one is taken */
+
+/*
+ * A new name in cur/ for a message of internal date sec, sizes octets and
+ * crlf and flags: TIME.M<usec>P<pid>Q<seq>.HOST,S=,W=:2,FLAGS, where only
+ * TIME is the internal date; the rest is a delivery's unique name made
+ * now (the microseconds of now, the process, its counter), so that it
+ * differs from every name made before, in this run or an earlier one.
+ */
 static void
-save_base(struct store *st, unsigned long long sec, unsigned long long usec,
-	  char *out, size_t size)
+save_name(struct store *st, unsigned long long sec, size_t octets,
+	  size_t crlf, unsigned flags, char *out, size_t size)
 {
 	struct store_delivery d;
+	char info[80];
 
-	store_unique_name(st, &d); /* M P Q HOST unique; the time is ours */
-	snprintf(out, size, "%llu.M%lluP%s", sec, usec,
-		 strchr(d.name, 'P') + 1);
+	store_unique_name(st, &d);
+	flags_info(flags, NULL, info, sizeof(info));
+	snprintf(out, size, "%llu%s,S=%zu,W=%zu:%s", sec, strchr(d.name, '.'),
+		 octets, crlf, info);
+}
+
+/*
+ * Links from into dir/cur under a new name (name_r), never over a file
+ * there: link(2) fails on a name taken (an earlier run of a process with
+ * the same pid, the same counter and the same microsecond), and another
+ * name is tried.  0, or -1 with errno.
+ */
+static int
+link_new(struct store *st, const char *from, const char *dir,
+	 unsigned long long sec, size_t octets, size_t crlf, unsigned flags,
+	 char *name_r, size_t namesz, int (*ln)(const char *, const char *,
+						size_t), size_t len)
+{
+	char to[4400];
+
+	for (int i = 0; i < NAME_TRIES; i++) {
+		save_name(st, sec, octets, crlf, flags, name_r, namesz);
+		if (bsnprintf(to, sizeof(to), "%s/cur/%s", dir, name_r) == -1) {
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		if (ln(from, to, len) == 0)
+			return 0;
+		if (errno != EEXIST)
+			return -1;
+	}
+	return -1;
+}
+
+/* link(2) through the fault seam; len unused. */
+static int
+link_only(const char *from, const char *to, size_t len)
+{
+	(void)len;
+	return fsops_link(from, to);
 }
 
 enum store_res
-maildir_append(struct store *st, const char *dir, const struct store_append_req *a,
-	       char *name_r, size_t namesz, char *err, size_t errsz)
+maildir_append(struct store *st, const char *dir,
+	       const struct store_append_req *a, char *name_r, size_t namesz,
+	       char *err, size_t errsz)
 {
-	char base[200], info[80], tmp[4400], path[4400];
+	char tmp[4400], cur[4400];
+	struct store_delivery d;
 	size_t crlf = 0;
 	time_t when = a->date ? a->date : time(NULL);
+	enum store_res r = STORE_OK;
 	int fd;
 
 	if (maildir_ensure(st, dir) == -1)
@@ -163,12 +212,8 @@ maildir_append(struct store *st, const char *dir, const struct store_append_req 
 		crlf = store_crlf_size(a->data, a->len);
 	else if (fsops_read_pieces(a->fd, 0, a->len, add_crlf, &crlf) == -1)
 		return store_sys_fail(err, errsz, "read", "the message");
-	save_base(st, (unsigned long long)when, 0, base, sizeof(base));
-	flags_info(a->flags, NULL, info, sizeof(info));
-	if (bsnprintf(name_r, namesz, "%s,S=%zu,W=%zu:%s", base, a->len, crlf,
-		      info) == -1 ||
-	    bsnprintf(tmp, sizeof(tmp), "%s/tmp/%s", dir, base) == -1 ||
-	    bsnprintf(path, sizeof(path), "%s/cur/%s", dir, name_r) == -1) {
+	store_unique_name(st, &d);
+	if (bsnprintf(tmp, sizeof(tmp), "%s/tmp/%s", dir, d.name) == -1) {
 		snprintf(err, errsz, "%s: path too long", dir);
 		return STORE_PERM;
 	}
@@ -177,26 +222,25 @@ maildir_append(struct store *st, const char *dir, const struct store_append_req 
 		return store_sys_fail(err, errsz, "open", tmp);
 	if (fsops_write_text(fd, a->data, a->fd, a->len) == -1 ||
 	    fsops_fsync(fd) == -1) {
-		enum store_res r = store_sys_fail(err, errsz, "write", tmp);
-
+		r = store_sys_fail(err, errsz, "write", tmp);
 		close(fd);
-		unlink(tmp);
-		return r;
+	} else if (fsops_close(fd) == -1) {
+		r = store_sys_fail(err, errsz, "close", tmp);
+	} else if (link_new(st, tmp, dir, (unsigned long long)when, a->len,
+			    crlf, a->flags, name_r, namesz, link_only,
+			    0) == -1) {
+		r = store_sys_fail(err, errsz, "link", tmp);
 	}
-	if (fsops_close(fd) == -1 || fsops_rename(tmp, path) == -1) {
-		enum store_res r = store_sys_fail(err, errsz, "rename", tmp);
-
-		unlink(tmp);
+	unlink(tmp);
+	if (r != STORE_OK)
 		return r;
+	bsnprintf(cur, sizeof(cur), "%s/cur", dir);
+	if (fsops_fsync_dir(cur) == -1) {
+		r = store_sys_fail(err, errsz, "fsync", cur);
+		bsnprintf(tmp, sizeof(tmp), "%s/cur/%s", dir, name_r);
+		unlink(tmp); /* not durable: not said to be saved */
 	}
-	bsnprintf(tmp, sizeof(tmp), "%s/cur", dir);
-	if (fsops_fsync_dir(tmp) == -1) {
-		enum store_res r = store_sys_fail(err, errsz, "fsync", tmp);
-
-		unlink(path); /* not durable: not said to be saved */
-		return r;
-	}
-	return STORE_OK;
+	return r;
 }
 
 /* Links (or, across file systems, copies) from to to. */
@@ -272,7 +316,7 @@ maildir_copy(struct store_box *b, const size_t *pos, size_t n,
 	     const char *dir, char (*names_r)[STORE_NAME_MAX], char *err,
 	     size_t errsz)
 {
-	char base[200], info[80], from[4400], to[4400];
+	char from[4400], to[4400];
 	enum store_res r = STORE_OK;
 	size_t done;
 
@@ -283,19 +327,16 @@ maildir_copy(struct store_box *b, const size_t *pos, size_t n,
 		struct store_msg_info mi;
 
 		store_box_info(b, pos[done], &mi);
-		save_base(b->st, mi.sec, mi.usec, base, sizeof(base));
-		flags_info(m->flags, NULL, info, sizeof(info));
-		bsnprintf(names_r[done], STORE_NAME_MAX, "%s,S=%zu,W=%zu:%s",
-			  base, mi.octets, mi.size, info);
-		bsnprintf(to, sizeof(to), "%s/cur/%s", dir, names_r[done]);
 		if (current_path(b, pos[done], from, sizeof(from)) == -1) {
 			snprintf(err, errsz, "message %u is gone",
 				 (unsigned)m->uid);
 			r = STORE_NOTFOUND;
 			break;
 		}
-		if (link_or_copy(from, to, mi.octets) == -1) {
-			r = store_sys_fail(err, errsz, "link", to);
+		if (link_new(b->st, from, dir, mi.sec, mi.octets, mi.size,
+			     m->flags, names_r[done], STORE_NAME_MAX,
+			     link_or_copy, mi.octets) == -1) {
+			r = store_sys_fail(err, errsz, "link", from);
 			break;
 		}
 	}

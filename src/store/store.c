@@ -77,14 +77,16 @@ store_deliver(struct store *st, struct store_delivery **batch, size_t n)
 	st->ops->deliver(st, batch, n);
 }
 
-/* Scans b's folder under its index lock. */
+/* Scans b's folder under its index lock (taken here unless held). */
 static enum store_res
-box_scan(struct store_box *b, const struct store_box_edit *edit, char *err,
-	 size_t errsz)
+box_scan(struct store_box *b, enum box_mode mode,
+	 const struct store_box_edit *edit, char *err, size_t errsz)
 {
 	enum store_res r;
 	bool nodir;
 
+	if (mode == BOX_LOCKED)
+		return b->st->ops->box_open(b, false, edit, err, errsz);
 	r = store_lock_index(b->st, b->path, &nodir, err, errsz);
 	if (r != STORE_OK)
 		return r;
@@ -94,7 +96,7 @@ box_scan(struct store_box *b, const struct store_box_edit *edit, char *err,
 }
 
 enum store_res
-store_box_open_path(struct store *st, const char *path, bool session,
+store_box_open_path(struct store *st, const char *path, enum box_mode mode,
 		    const struct store_box_edit *edit, struct store_box **bp,
 		    char *err, size_t errsz)
 {
@@ -109,12 +111,12 @@ store_box_open_path(struct store *st, const char *path, bool session,
 		free(b);
 		return STORE_PERM;
 	}
-	if (session) {
+	if (mode == BOX_SESSION) {
 		r = store_lock_session(st, b->path, err, errsz);
 		b->session = r == STORE_OK;
 	}
 	if (r == STORE_OK)
-		r = box_scan(b, edit, err, errsz);
+		r = box_scan(b, mode, edit, err, errsz);
 	if (r != STORE_OK) {
 		store_box_free(&b);
 		return r;
@@ -136,7 +138,7 @@ store_box_open(struct store *st, const char *user, struct store_box **bp,
 		snprintf(err, errsz, "invalid mailbox name");
 		return STORE_PERM;
 	}
-	return store_box_open_path(st, path, true, NULL, bp, err, errsz);
+	return store_box_open_path(st, path, BOX_SESSION, NULL, bp, err, errsz);
 }
 
 void

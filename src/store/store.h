@@ -236,7 +236,8 @@ struct store_vmsg {
 	size_t octets;		/* octets as stored, LF line ends */
 	time_t date;		/* internal date, or 0 */
 	const char *uidl;	/* the POP3 unique id, 1-70 characters;
-				   valid while the view is open */
+				   valid while a POP3 view is open, until
+				   the next sync or store of a shared one */
 	const char *keywords;	/* "kw kw ...", or NULL; valid until the
 				   next sync or store */
 	bool expunged;		/* gone; kept until a sync may say so */
@@ -313,11 +314,12 @@ bool store_view_find_uid(const struct store_view *v, uint32_t uid,
  * Flags and keywords of a shared view's messages (IMAP STORE): replaced,
  * added or removed; keywords are IMAP atoms (at most 100 octets, 32 per
  * message: STORE_LIMIT), matched without regard to case.  With
- * unchangedsince (CONDSTORE), a message whose modseq is above it is left
- * alone and modified[k] set (modified may be NULL otherwise).  Each
- * message changed gets a new modseq; the view shows the new state of the
- * messages at pos (an expunged one is skipped).  Others' changes wait for
- * the next sync.
+ * conditional (CONDSTORE UNCHANGEDSINCE), a message whose modseq is above
+ * unchangedsince is left alone and modified[k] set (modified may be NULL
+ * otherwise).  Each message changed gets a new modseq; the view shows the
+ * new state of the messages at pos that were stored (an expunged or
+ * modified one is skipped), and HIGHESTMODSEQ at least their modseqs.
+ * Others' changes wait for the next sync.
  */
 enum store_flags_op { STORE_FLAGS_REPLACE, STORE_FLAGS_ADD,
 		      STORE_FLAGS_REMOVE };
@@ -325,7 +327,9 @@ struct store_flags_req {
 	enum store_flags_op op;
 	unsigned flags;		/* enum store_flag bits */
 	const char *keywords;	/* "kw kw ...", or NULL */
-	uint64_t unchangedsince; /* 0: none */
+	bool conditional;	/* CONDSTORE UNCHANGEDSINCE given: */
+	uint64_t unchangedsince; /* a message above it is left alone (0:
+				   every message is) */
 };
 enum store_res store_view_store(struct store_view *v, const size_t *pos,
 				size_t n, const struct store_flags_req *req,

@@ -116,11 +116,14 @@ void store_locks_free(struct store *st);
 
 /*
  * store.c: opens the folder at path (a Maildir directory or mbox file) as
- * a box, scanned under the index lock with edit (NULL: none); session:
- * holds the session lock until store_box_free (POP3).
+ * a box, scanned under the index lock with edit (NULL: none).
+ * BOX_SESSION: also holds the session lock until store_box_free (POP3);
+ * BOX_LOCKED: the caller holds the index lock (an append or copy links
+ * its files and numbers them in one hold, so nobody numbers them first).
  */
+enum box_mode { BOX_SHARED, BOX_SESSION, BOX_LOCKED };
 enum store_res store_box_open_path(struct store *st, const char *path,
-				   bool session,
+				   enum box_mode mode,
 				   const struct store_box_edit *edit,
 				   struct store_box **bp, char *err,
 				   size_t errsz);

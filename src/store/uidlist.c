@@ -329,6 +329,39 @@ uidlist_set_keywords(struct uidlist *ul, struct uidlist_rec *r,
 	r->keywords = kw != NULL && *kw != '\0' ? xstrdup(kw) : NULL;
 }
 
+static int
+cmp_u32_asc(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+void
+uidlist_in_order(struct uidlist *ul, uint32_t *uids, size_t n)
+{
+	uint32_t *sorted = xcalloc(n + 1, sizeof(*sorted));
+	struct uidlist_rec *was = xcalloc(n + 1, sizeof(*was));
+
+	for (size_t k = 0; k < n; k++) {
+		sorted[k] = uids[k];
+		was[k] = *uidlist_find(ul, uids[k]);
+	}
+	qsort(sorted, n, sizeof(*sorted), cmp_u32_asc);
+	for (size_t k = 0; k < n; k++) {
+		struct uidlist_rec *to = uidlist_find(ul, sorted[k]);
+
+		to->base = was[k].base;
+		to->flags = was[k].flags;
+		to->modseq = was[k].modseq;
+		to->keywords = was[k].keywords;
+		uids[k] = sorted[k];
+	}
+	names_free(&ul->names); /* its entries name records by place */
+	free(sorted);
+	free(was);
+}
+
 uint64_t
 uidlist_next_modseq(struct uidlist *ul)
 {

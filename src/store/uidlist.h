@@ -104,6 +104,13 @@ struct uidlist_rec *uidlist_find(struct uidlist *ul, uint32_t uid);
  */
 void uidlist_set_keywords(struct uidlist *ul, struct uidlist_rec *r,
 			  const char *kw);
+/*
+ * uids[k] is the UID record k got (records that nobody has been shown
+ * yet, e.g. files an append numbered this sync): hands the same UIDs out
+ * again in ascending order of k (the records trade their files, flags and
+ * modseqs) and updates uids[].
+ */
+void uidlist_in_order(struct uidlist *ul, uint32_t *uids, size_t n);
 /* The next modseq: HIGHESTMODSEQ raised by one and returned. */
 uint64_t uidlist_next_modseq(struct uidlist *ul);
 /* The flags of a Maildir name's info (after ":2,"); unknown letters: 0. */

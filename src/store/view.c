@@ -176,7 +176,8 @@ view_scan(struct store_view *v, const struct store_box_edit *edit,
 {
 	enum store_res r;
 
-	r = store_box_open_path(v->st, v->dir, false, edit, bp, err, errsz);
+	r = store_box_open_path(v->st, v->dir, BOX_SHARED, edit, bp, err,
+				errsz);
 	if (r != STORE_OK)
 		return r;
 	uid_order(*bp);

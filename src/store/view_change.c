@@ -22,8 +22,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "../lib/buf.h"
+#include "fsops.h"
 #include "uidlist.h"
 #include "view_private.h"
 
@@ -177,6 +179,7 @@ struct flag_target {
 };
 
 struct flag_store {
+	uint32_t uidvalidity;	/* the view's: UIDs mean its messages */
 	const struct store_flags_req *req;
 	struct kwset kw;
 	struct flag_target *t;
@@ -211,7 +214,7 @@ plan_flags(struct store_box *b, struct uidlist *ul, struct flag_store *fs,
 		if (t == NULL || (rec = uidlist_find(ul, t->uid)) == NULL)
 			continue;
 		t->found = true;
-		if (fs->req->unchangedsince != 0 &&
+		if (fs->req->conditional &&
 		    rec->modseq > fs->req->unchangedsince) {
 			t->modified = true;
 			continue;
@@ -227,13 +230,44 @@ plan_flags(struct store_box *b, struct uidlist *ul, struct flag_store *fs,
 	return STORE_OK;
 }
 
+/*
+ * The UIDs a view knows mean messages only in its UIDVALIDITY: an index
+ * rebuilt meanwhile (lost, corrupt, its UIDs ran out) numbers them anew,
+ * and a change by the view's UIDs would hit other messages.
+ */
+static enum store_res
+same_numbering(const struct uidlist *ul, uint32_t uidvalidity, char *err,
+	       size_t errsz)
+{
+	if (ul->uidvalidity == uidvalidity)
+		return STORE_OK;
+	snprintf(err, errsz, "UIDVALIDITY changed (the index was rebuilt): "
+		 "nothing changed");
+	return STORE_PERM;
+}
+
+/* Makes the renames of a flag change durable before the index says it. */
+static enum store_res
+sync_cur(struct store_box *b, char *err, size_t errsz)
+{
+	char cur[4200];
+
+	bsnprintf(cur, sizeof(cur), "%s/cur", b->path);
+	if (fsops_fsync_dir(cur) == -1)
+		return store_sys_fail(err, errsz, "fsync", cur);
+	return STORE_OK;
+}
+
 static enum store_res
 edit_flags(struct store_box *b, struct uidlist *ul, void *arg, bool *changed,
 	   char *err, size_t errsz)
 {
 	struct flag_store *fs = arg;
-	enum store_res r = plan_flags(b, ul, fs, err, errsz);
+	enum store_res r = same_numbering(ul, fs->uidvalidity, err, errsz);
+	bool renamed = false;
 
+	if (r == STORE_OK)
+		r = plan_flags(b, ul, fs, err, errsz);
 	for (size_t i = 0; r == STORE_OK && i < b->n; i++) {
 		struct flag_target *t = find_target(fs, b->msgs[i].uid);
 		struct uidlist_rec *rec;
@@ -246,8 +280,10 @@ edit_flags(struct store_box *b, struct uidlist *ul, void *arg, bool *changed,
 		if (t->flags == rec->flags &&
 		    strcmp(kw, t->keywords ? t->keywords : "") == 0)
 			continue; /* nothing to change: no new modseq */
-		if (t->flags != rec->flags)
+		if (t->flags != rec->flags) {
 			r = b->st->ops->set_flags(b, i, t->flags, err, errsz);
+			renamed = true;
+		}
 		if (r != STORE_OK)
 			break;
 		rec->flags = t->flags;
@@ -255,6 +291,8 @@ edit_flags(struct store_box *b, struct uidlist *ul, void *arg, bool *changed,
 		rec->modseq = uidlist_next_modseq(ul);
 		*changed = true;
 	}
+	if (r == STORE_OK && renamed)
+		r = sync_cur(b, err, errsz);
 	return r;
 }
 
@@ -269,13 +307,16 @@ show_stored(struct store_view *v, struct store_box *nb,
 
 		char name[STORE_NAME_MAX * 2];
 
-		if (!box_find_uid(v->box, fs->t[k].uid, &i) ||
+		if (fs->t[k].modified ||
+		    !box_find_uid(v->box, fs->t[k].uid, &i) ||
 		    view_gone(v->box, i) ||
 		    !box_find_uid(nb, fs->t[k].uid, &j))
 			continue;
 		m = &v->box->msgs[i];
 		m->flags = nb->msgs[j].flags;
 		box_set_modseq(v->box, i, store_box_modseq(nb, j));
+		if (store_box_modseq(nb, j) > v->box->highestmodseq)
+			v->box->highestmodseq = store_box_modseq(nb, j);
 		box_set_keywords(v->box, i, store_box_keywords(nb, j));
 		if (store_box_file(nb, j, name, sizeof(name)) == 0)
 			box_set_name(v->box, i, name);
@@ -287,7 +328,7 @@ store_view_store(struct store_view *v, const size_t *pos, size_t n,
 		 const struct store_flags_req *req, bool *modified, char *err,
 		 size_t errsz)
 {
-	struct flag_store fs = {.req = req};
+	struct flag_store fs = {.uidvalidity = v->box->uidvalidity, .req = req};
 	struct store_box_edit edit = {edit_flags, &fs};
 	struct store_box *nb = NULL;
 	enum store_res r;
@@ -327,6 +368,7 @@ store_view_store(struct store_view *v, const size_t *pos, size_t n,
 /* --- expunge ------------------------------------------------------------- */
 
 struct expunge_by_uid {
+	uint32_t uidvalidity;	/* the view's */
 	uint32_t *uids;		/* ascending */
 	size_t n;
 };
@@ -344,12 +386,14 @@ edit_expunge(struct store_box *b, struct uidlist *ul, void *arg,
 	     bool *changed, char *err, size_t errsz)
 {
 	struct expunge_by_uid *e = arg;
-	bool *dele = xcalloc(b->n + 1, sizeof(*dele));
+	bool *dele;
 	bool any = false;
-	enum store_res r = STORE_OK;
+	enum store_res r = same_numbering(ul, e->uidvalidity, err, errsz);
 
-	(void)ul; /* the next scan drops the records of the removed files */
-	(void)changed;
+	(void)changed; /* the next scan drops the removed files' records */
+	if (r != STORE_OK)
+		return r;
+	dele = xcalloc(b->n + 1, sizeof(*dele));
 	for (size_t i = 0; i < b->n; i++) {
 		uint32_t u = b->msgs[i].uid;
 
@@ -367,7 +411,7 @@ enum store_res
 store_view_expunge_shared(struct store_view *v, const bool *dele, char *err,
 			  size_t errsz)
 {
-	struct expunge_by_uid e = {0};
+	struct expunge_by_uid e = {.uidvalidity = v->box->uidvalidity};
 	struct store_box_edit edit = {edit_expunge, &e};
 	struct store_box *nb = NULL;
 	enum store_res r;
@@ -413,20 +457,32 @@ struct saved {
 	char **keywords;	/* of names[k], or NULL */
 	uint32_t *uids;		/* out */
 	size_t n;
-	size_t *order;		/* k's in the order of names[k] */
 	uint32_t uidvalidity;	/* out */
+	size_t *order;		/* k's in the order of names[k]'s bases */
+	size_t *at;		/* where names[k] is in the scan, or SIZE_MAX */
 };
+
+/* Compares two file names by their bases (up to ':'): the flags in a
+ * name may change under us (another session, a Maildir program). */
+static int
+cmp_base(const char *x, const char *y)
+{
+	size_t lx = strcspn(x, ":"), ly = strcspn(y, ":");
+	int c = memcmp(x, y, lx < ly ? lx : ly);
+
+	return c != 0 ? c : (lx > ly) - (lx < ly);
+}
 
 static int
 cmp_saved(const void *a, const void *b, void *arg)
 {
 	const struct saved *sv = arg;
 
-	return strcmp(sv->names[*(const size_t *)a],
-		      sv->names[*(const size_t *)b]);
+	return cmp_base(sv->names[*(const size_t *)a],
+			sv->names[*(const size_t *)b]);
 }
 
-/* The k of names[k] == name, by bisecting sv->order; -1 if none. */
+/* The k of names[k] with name's base, by bisecting sv->order; -1 if none. */
 static ssize_t
 find_saved(const struct saved *sv, const char *name)
 {
@@ -434,7 +490,7 @@ find_saved(const struct saved *sv, const char *name)
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(name, sv->names[sv->order[mid]]);
+		int c = cmp_base(name, sv->names[sv->order[mid]]);
 
 		if (c == 0)
 			return (ssize_t)sv->order[mid];
@@ -446,17 +502,30 @@ find_saved(const struct saved *sv, const char *name)
 	return -1;
 }
 
+/*
+ * The scan numbered the saved files in delivery order (their names'
+ * times: the internal dates); COPYUID pairs them in the order asked for,
+ * so the same UIDs are handed out again in that order.  Nobody else saw
+ * these UIDs: the files were linked and numbered under one hold of the
+ * index lock.
+ */
+static void
+uids_in_order(struct store_box *b, struct uidlist *ul, struct saved *sv)
+{
+	uidlist_in_order(ul, sv->uids, sv->n);
+	for (size_t k = 0; k < sv->n; k++)
+		b->msgs[sv->at[k]].uid = sv->uids[k];
+}
+
 static enum store_res
 edit_saved(struct store_box *b, struct uidlist *ul, void *arg, bool *changed,
 	   char *err, size_t errsz)
 {
 	struct saved *sv = arg;
+	bool all = true, in_order = true;
 
-	(void)err;
-	(void)errsz;
 	sv->uidvalidity = ul->uidvalidity;
 	for (size_t i = 0; i < b->n; i++) {
-		struct uidlist_rec *rec;
 		char name[STORE_NAME_MAX * 2];
 		ssize_t k;
 
@@ -464,39 +533,85 @@ edit_saved(struct store_box *b, struct uidlist *ul, void *arg, bool *changed,
 		    (k = find_saved(sv, name)) == -1)
 			continue;
 		sv->uids[k] = b->msgs[i].uid;
-		if (sv->keywords[k] == NULL ||
-		    (rec = uidlist_find(ul, b->msgs[i].uid)) == NULL)
+		sv->at[k] = i;
+	}
+	for (size_t k = 0; k < sv->n; k++) {
+		all = all && sv->uids[k] != 0 &&
+		      uidlist_find(ul, sv->uids[k]) != NULL;
+		in_order = in_order && (k == 0 || sv->uids[k - 1] < sv->uids[k]);
+	}
+	if (!all) {
+		snprintf(err, errsz, "a saved message was not found");
+		return STORE_TEMP;
+	}
+	if (!in_order) {
+		uids_in_order(b, ul, sv);
+		*changed = true;
+	}
+	for (size_t k = 0; k < sv->n; k++) {
+		if (sv->keywords[k] == NULL)
 			continue;
-		uidlist_set_keywords(ul, rec, sv->keywords[k]);
-		rec->modseq = uidlist_next_modseq(ul);
+		uidlist_set_keywords(ul, uidlist_find(ul, sv->uids[k]),
+				     sv->keywords[k]);
+		uidlist_find(ul, sv->uids[k])->modseq =
+			uidlist_next_modseq(ul);
 		*changed = true;
 	}
 	return STORE_OK;
 }
 
-/* Scans the folder at dir, giving the saved files UIDs and keywords. */
+/* Takes back saved files whose numbering failed (nobody saw them). */
+static void
+unsave(const char *dir, const struct saved *sv)
+{
+	char path[4400];
+
+	for (size_t k = 0; k < sv->n; k++) {
+		bsnprintf(path, sizeof(path), "%s/cur/%s", dir, sv->names[k]);
+		unlink(path);
+	}
+	bsnprintf(path, sizeof(path), "%s/cur", dir);
+	fsops_fsync_dir(path);
+}
+
+/*
+ * Saves with save() and numbers the files it made in one hold of the
+ * folder's index lock: no other session numbers them first, and if the
+ * numbering fails they are taken back, so a failed APPEND or COPY leaves
+ * nothing a retry would duplicate.
+ */
 static enum store_res
-number_saved(struct store *st, const char *dir, struct saved *sv, char *err,
-	     size_t errsz)
+save_and_number(struct store *st, const char *dir, struct saved *sv,
+		enum store_res (*save)(void *arg, char *err, size_t errsz),
+		void *arg, char *err, size_t errsz)
 {
 	struct store_box_edit edit = {edit_saved, sv};
 	struct store_box *nb = NULL;
 	enum store_res r;
+	bool nodir;
 
-	sv->order = xcalloc(sv->n + 1, sizeof(*sv->order));
-	for (size_t k = 0; k < sv->n; k++)
-		sv->order[k] = k;
-	qsort_r(sv->order, sv->n, sizeof(*sv->order), cmp_saved, sv);
-	r = store_box_open_path(st, dir, false, &edit, &nb, err, errsz);
-	store_box_free(&nb);
-	free(sv->order);
-	sv->order = NULL;
-	for (size_t k = 0; r == STORE_OK && k < sv->n; k++)
-		if (sv->uids[k] == 0) { /* taken by another program at once */
-			snprintf(err, errsz, "%s: a saved message vanished",
-				 dir);
-			r = STORE_TEMP;
-		}
+	if (maildir_ensure(st, dir) == -1)
+		return store_sys_fail(err, errsz, "mkdir", dir);
+	r = store_lock_index(st, dir, &nodir, err, errsz);
+	if (r != STORE_OK)
+		return r;
+	r = save(arg, err, errsz);
+	if (r == STORE_OK) {
+		sv->order = xcalloc(sv->n + 1, sizeof(*sv->order));
+		sv->at = xcalloc(sv->n + 1, sizeof(*sv->at));
+		for (size_t k = 0; k < sv->n; k++)
+			sv->order[k] = k;
+		qsort_r(sv->order, sv->n, sizeof(*sv->order), cmp_saved, sv);
+		r = store_box_open_path(st, dir, BOX_LOCKED, &edit, &nb, err,
+					errsz);
+		store_box_free(&nb);
+		if (r != STORE_OK)
+			unsave(dir, sv);
+		free(sv->order);
+		free(sv->at);
+		sv->order = sv->at = NULL;
+	}
+	store_unlock_index(st, dir);
 	return r;
 }
 
@@ -518,6 +633,22 @@ norm_keywords(const char *text, char **out, char *err, size_t errsz)
 	return STORE_OK;
 }
 
+struct append_call {
+	struct store *st;
+	const char *dir;
+	const struct store_append_req *a;
+	char *name;
+};
+
+static enum store_res
+append_save(void *arg, char *err, size_t errsz)
+{
+	struct append_call *c = arg;
+
+	return c->st->ops->append(c->st, c->dir, c->a, c->name,
+				  STORE_NAME_MAX, err, errsz);
+}
+
 enum store_res
 store_append(struct store *st, const char *user, const char *folder,
 	     struct store_append_req *a, char *err, size_t errsz)
@@ -526,6 +657,7 @@ store_append(struct store *st, const char *user, const char *folder,
 	char *kw = NULL;
 	struct saved sv = {.names = &name, .keywords = &kw, .uids = &a->uid,
 			   .n = 1};
+	struct append_call call = {st, dir, a, name};
 	enum store_res r;
 
 	a->uid = a->uidvalidity = 0;
@@ -540,13 +672,30 @@ store_append(struct store *st, const char *user, const char *folder,
 	}
 	r = norm_keywords(a->keywords, &kw, err, errsz);
 	if (r == STORE_OK)
-		r = st->ops->append(st, dir, a, name, sizeof(name), err,
+		r = save_and_number(st, dir, &sv, append_save, &call, err,
 				    errsz);
-	if (r == STORE_OK)
-		r = number_saved(st, dir, &sv, err, errsz);
-	a->uidvalidity = sv.uidvalidity;
+	a->uidvalidity = r == STORE_OK ? sv.uidvalidity : 0;
+	if (r != STORE_OK)
+		a->uid = 0;
 	free(kw);
 	return r;
+}
+
+struct copy_call {
+	struct store_view *v;
+	const size_t *pos;
+	size_t n;
+	const char *dir;
+	char (*names)[STORE_NAME_MAX];
+};
+
+static enum store_res
+copy_save(void *arg, char *err, size_t errsz)
+{
+	struct copy_call *c = arg;
+
+	return c->v->st->ops->copy(c->v->box, c->pos, c->n, c->dir,
+				   c->names, err, errsz);
 }
 
 enum store_res
@@ -556,6 +705,7 @@ store_view_copy(struct store_view *v, const size_t *pos, size_t n,
 {
 	char dir[4096];
 	struct saved sv = {.uids = uids_r, .n = n};
+	struct copy_call call;
 	enum store_res r;
 
 	*uidvalidity_r = 0;
@@ -578,10 +728,9 @@ store_view_copy(struct store_view *v, const size_t *pos, size_t n,
 	sv.keywords = xcalloc(n + 1, sizeof(*sv.keywords));
 	for (size_t k = 0; k < n; k++)
 		sv.keywords[k] = box_keywords_copy(v->box, pos[k]);
-	r = v->st->ops->copy(v->box, pos, n, dir, sv.names, err, errsz);
-	if (r == STORE_OK)
-		r = number_saved(v->st, dir, &sv, err, errsz);
-	*uidvalidity_r = sv.uidvalidity;
+	call = (struct copy_call){v, pos, n, dir, sv.names};
+	r = save_and_number(v->st, dir, &sv, copy_save, &call, err, errsz);
+	*uidvalidity_r = r == STORE_OK ? sv.uidvalidity : 0;
 	if (r == STORE_OK && move) {
 		bool *dele = xcalloc(v->box->n + 1, sizeof(*dele));
 

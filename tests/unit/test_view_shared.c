@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <dirent.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -199,6 +200,7 @@ test_flags_in_names_and_unchangedsince(void **st)
 	/* UNCHANGEDSINCE below message 0's modseq: it is left alone */
 	r.op = STORE_FLAGS_REMOVE;
 	r.flags = STORE_F_DELETED;
+	r.conditional = true;
 	r.unchangedsince = m0 - 1;
 	assert_int_equal(store_view_store(v, pos, 2, &r, modified, err,
 					  sizeof(err)), STORE_OK);
@@ -206,8 +208,21 @@ test_flags_in_names_and_unchangedsince(void **st)
 	assert_false(modified[1]);
 	assert_true(msg(v, 0).flags & STORE_F_DELETED);
 	assert_int_equal(msg(v, 0).modseq, m0);
-	/* a keyword that is not an atom, or too many of them */
+	/* HIGHESTMODSEQ is at least what was just shown */
+	{
+		struct store_view_info in;
+
+		store_view_info(v, &in);
+		assert_true(in.highestmodseq >= msg(v, 1).modseq);
+	}
+	/* UNCHANGEDSINCE 0 leaves every message alone (RFC 7162) */
 	r.unchangedsince = 0;
+	assert_int_equal(store_view_store(v, pos, 2, &r, modified, err,
+					  sizeof(err)), STORE_OK);
+	assert_true(modified[0] && modified[1]);
+	assert_true(msg(v, 0).flags & STORE_F_DELETED);
+	/* a keyword that is not an atom, or too many of them */
+	r.conditional = false;
 	r.keywords = "bad(word";
 	assert_int_equal(store_view_store(v, pos, 1, &r, NULL, err,
 					  sizeof(err)), STORE_PERM);
@@ -468,6 +483,88 @@ test_two_sessions_and_delivery(void **st)
 	store_free(&s);
 }
 
+/* An index rebuilt under a view renumbers the messages: a change by the
+ * view's UIDs is refused, not made to other messages. */
+static void
+test_renumbered_under_view(void **st)
+{
+	struct store *s = open_store(MBOX_FMT_MAILDIR);
+	struct store_view *v;
+	struct store_flags_req fl = {.op = STORE_FLAGS_ADD,
+				     .flags = STORE_F_SEEN};
+	bool dele[3] = {true, false, false};
+	size_t pos = 1;
+	char err[300], path[400];
+
+	(void)st;
+	deliver(s, 3);
+	v = open_shared(s);
+	assert_int_equal(store_view_expunge(v, dele, err, sizeof(err)),
+			 STORE_OK);
+	sync_ok(v, 0, NULL); /* the view: UIDs 2 and 3 */
+	assert_int_equal(msg(v, 0).uid, 2);
+	pos = 0;
+	dele[0] = true;
+	snprintf(path, sizeof(path),
+		 "%s/mail/example.org/alice/.owlpost-uidlist", root);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(store_view_store(v, &pos, 1, &fl, NULL, err,
+					  sizeof(err)), STORE_PERM);
+	assert_int_equal(store_view_expunge(v, dele, err, sizeof(err)),
+			 STORE_PERM);
+	store_view_close(&v);
+	/* nothing was lost or flagged by the refused calls (the rebuilt
+	 * index calls the two remaining messages 1 and 2) */
+	v = open_shared(s);
+	assert_int_equal(count(v), 2);
+	assert_int_equal(msg(v, 0).flags, 0);
+	assert_int_equal(msg(v, 1).flags, 0);
+	store_view_close(&v);
+	store_free(&s);
+}
+
+/* COPYUID pairs copies with originals in the order asked for, whatever
+ * the internal dates; a failed numbering takes the saved file back. */
+static void
+test_copyuid_order_and_failed_append(void **st)
+{
+	struct store *s = open_store(MBOX_FMT_MAILDIR);
+	struct store_view *v;
+	struct store_append_req ap = {.data = MSG, .fd = -1,
+				      .len = sizeof(MSG) - 1};
+	uint32_t uids[2], uv;
+	size_t pos[2] = {0, 1};
+	char err[300];
+
+	(void)st;
+	ap.date = 2000000000;
+	assert_int_equal(store_append(s, USER, "INBOX", &ap, err,
+				      sizeof(err)), STORE_OK);
+	ap.date = 1000000000;
+	assert_int_equal(store_append(s, USER, "INBOX", &ap, err,
+				      sizeof(err)), STORE_OK);
+	v = open_shared(s);
+	assert_int_equal(msg(v, 0).date, 2000000000);
+	assert_int_equal(store_view_copy(v, pos, 2, "INBOX", false, uids, &uv,
+					 err, sizeof(err)), STORE_OK);
+	assert_int_equal(uids[0], 3);
+	assert_int_equal(uids[1], 4);
+	sync_ok(v, 0, NULL);
+	assert_int_equal(msg(v, 2).date, 2000000000);
+	assert_int_equal(msg(v, 3).date, 1000000000);
+	/* the index write fails: the append is taken back, not kept */
+	fsops_inject_class(FSOPS_INDEX, FSOP_RENAME, 1, ENOSPC, false);
+	assert_int_equal(store_append(s, USER, "INBOX", &ap, err,
+				      sizeof(err)), STORE_NOSPACE);
+	assert_int_equal(ap.uid, 0);
+	fsops_clear();
+	settle();
+	sync_ok(v, 0, NULL);
+	assert_int_equal(count(v), 4);
+	store_view_close(&v);
+	store_free(&s);
+}
+
 /* Views, appends and copies on a folder besides INBOX (folder.h). */
 static void
 test_folders(void **st)
@@ -606,6 +703,10 @@ main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_folders, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_renumbered_under_view,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_copyuid_order_and_failed_append, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
