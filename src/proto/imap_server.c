@@ -1,0 +1,550 @@
+/*
+ * imap_server - see imap_server.h.  Shaped as the SMTP and POP3 cores: the
+ * state is explicit, each command is one function, and the command table
+ * says in which states a command is valid, checked once in the
+ * dispatcher.  Commands reach it whole from imap_parser; it answers the
+ * parser's literal announcements ("+" for a synchronizing one it takes,
+ * a refusal past what the state allows).
+ */
+#include "imap_server.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+enum state { ST_NOAUTH, ST_AUTH, ST_SELECTED, ST_LOGOUT };
+
+/* Where a command is valid (RFC 9051 6). */
+enum {
+	IN_NOAUTH = 1 << ST_NOAUTH,
+	IN_AUTH = 1 << ST_AUTH,
+	IN_SELECTED = 1 << ST_SELECTED,
+	IN_ANY = IN_NOAUTH | IN_AUTH | IN_SELECTED,
+};
+
+#define ID_PAIRS_MAX 30		/* RFC 2971 3.3 */
+
+struct imap_server {
+	const struct imap_conf *conf;
+	enum state state;
+	struct imap_parser *parser;
+	enum imap_act pending;
+	char *tag;			/* of the command answered later */
+	unsigned errors, auth_failures;
+	bool secure, plain_auth;
+	bool rev2;			/* ENABLE IMAP4rev2 */
+	bool in_sasl;			/* AUTHENTICATE: a response is due */
+	struct sasl sasl;
+	char user[SASL_USER_MAX + 1];
+	char pass[SASL_PASS_MAX + 1];
+	struct imap_req req;
+};
+
+typedef enum imap_act cmd_fn(struct imap_server *, const char *tag,
+			     const struct imap_arg *args, size_t nargs,
+			     struct buf *out);
+
+static cmd_fn cmd_capability, cmd_noop, cmd_logout, cmd_starttls, cmd_login;
+static cmd_fn cmd_authenticate, cmd_id, cmd_enable;
+
+static const struct {
+	const char *name;
+	cmd_fn *fn;
+	unsigned states;
+} COMMANDS[] = {
+	{"CAPABILITY", cmd_capability, IN_ANY},
+	{"NOOP", cmd_noop, IN_ANY},
+	{"LOGOUT", cmd_logout, IN_ANY},
+	{"ID", cmd_id, IN_ANY},
+	{"STARTTLS", cmd_starttls, IN_NOAUTH},
+	{"LOGIN", cmd_login, IN_NOAUTH},
+	{"AUTHENTICATE", cmd_authenticate, IN_NOAUTH},
+	{"ENABLE", cmd_enable, IN_AUTH},
+};
+
+/* --- the session ---------------------------------------------------------- */
+
+struct imap_server *
+imap_server_new(const struct imap_conf *conf)
+{
+	struct imap_server *s = xcalloc(1, sizeof(*s));
+	struct imap_limits lim = {
+		.line_max = IMAP_LINE_MAX,
+		.literal_max = IMAP_LOGIN_LITERAL_MAX,
+		.literals_max = 2 * IMAP_LOGIN_LITERAL_MAX,
+		.depth_max = 8,
+		.args_max = 2 * ID_PAIRS_MAX + 16,
+	};
+
+	s->conf = conf;
+	s->parser = imap_parser_new(&lim);
+	sasl_init(&s->sasl, SASL_EMPTY_ALWAYS);
+	return s;
+}
+
+static void
+wipe_login(struct imap_server *s)
+{
+	explicit_bzero(s->user, sizeof(s->user));
+	explicit_bzero(s->pass, sizeof(s->pass));
+	sasl_wipe(&s->sasl);
+	s->req.user = s->req.pass = NULL;
+}
+
+void
+imap_server_free(struct imap_server **sp)
+{
+	struct imap_server *s = *sp;
+
+	if (s == NULL)
+		return;
+	wipe_login(s);
+	imap_parser_free(&s->parser);
+	free(s->tag);
+	free(s);
+	*sp = NULL;
+}
+
+void
+imap_server_secure(struct imap_server *s)
+{
+	s->secure = true;
+}
+
+void
+imap_server_plain_auth(struct imap_server *s, bool allow)
+{
+	s->plain_auth = allow;
+}
+
+static bool
+login_allowed(const struct imap_server *s)
+{
+	return s->secure || s->plain_auth;
+}
+
+/* The capabilities of the state, after "CAPABILITY " (RFC 9051 7.2.2). */
+static void
+capabilities(const struct imap_server *s, struct buf *out)
+{
+	buf_addstr(out, "IMAP4rev2 IMAP4rev1 LITERAL- SASL-IR ID ENABLE");
+	if (s->state != ST_NOAUTH)
+		return;
+	if (s->conf->starttls && !s->secure)
+		buf_addstr(out, " STARTTLS");
+	buf_addstr(out, login_allowed(s) ? " AUTH=PLAIN" : " LOGINDISABLED");
+}
+
+void
+imap_server_greet(struct imap_server *s, struct buf *out)
+{
+	buf_addstr(out, "* OK [CAPABILITY ");
+	capabilities(s, out);
+	buf_printf(out, "] %s owlpost IMAP ready\r\n", s->conf->hostname);
+}
+
+/* --- replies -------------------------------------------------------------- */
+
+static void
+tagged(struct buf *out, const char *tag, const char *status,
+       const char *text)
+{
+	buf_printf(out, "%s %s %s\r\n", tag, status, text);
+}
+
+/* A BAD; past conf->max_errors the session ends. */
+static enum imap_act
+bad(struct imap_server *s, const char *tag, const char *text,
+    struct buf *out)
+{
+	tagged(out, tag, "BAD", text);
+	if (++s->errors < s->conf->max_errors)
+		return IMAP_ACT_NONE;
+	buf_addstr(out, "* BYE Too many bad commands\r\n");
+	s->state = ST_LOGOUT;
+	return IMAP_ACT_CLOSE;
+}
+
+/* An astring argument (RFC 9051 9): atom, quoted or a kept literal. */
+static const char *
+astring(const struct imap_arg *a, size_t *len_r)
+{
+	if (a->type == IMAP_ARG_LIST || a->streamed)
+		return NULL;
+	*len_r = a->len;
+	return a->str;
+}
+
+/* --- commands ------------------------------------------------------------- */
+
+static enum imap_act
+cmd_capability(struct imap_server *s, const char *tag,
+	       const struct imap_arg *args, size_t nargs, struct buf *out)
+{
+	(void)args;
+	if (nargs != 0)
+		return bad(s, tag, "CAPABILITY takes no arguments", out);
+	buf_addstr(out, "* CAPABILITY ");
+	capabilities(s, out);
+	buf_addstr(out, "\r\n");
+	tagged(out, tag, "OK", "CAPABILITY completed");
+	return IMAP_ACT_NONE;
+}
+
+static enum imap_act
+cmd_noop(struct imap_server *s, const char *tag, const struct imap_arg *args,
+	 size_t nargs, struct buf *out)
+{
+	(void)args;
+	if (nargs != 0)
+		return bad(s, tag, "NOOP takes no arguments", out);
+	tagged(out, tag, "OK", "NOOP completed");
+	return IMAP_ACT_NONE;
+}
+
+static enum imap_act
+cmd_logout(struct imap_server *s, const char *tag,
+	   const struct imap_arg *args, size_t nargs, struct buf *out)
+{
+	(void)args;
+	if (nargs != 0)
+		return bad(s, tag, "LOGOUT takes no arguments", out);
+	buf_addstr(out, "* BYE Logging out\r\n");
+	tagged(out, tag, "OK", "LOGOUT completed");
+	s->state = ST_LOGOUT;
+	return IMAP_ACT_CLOSE;
+}
+
+static enum imap_act
+cmd_starttls(struct imap_server *s, const char *tag,
+	     const struct imap_arg *args, size_t nargs, struct buf *out)
+{
+	(void)args;
+	if (nargs != 0)
+		return bad(s, tag, "STARTTLS takes no arguments", out);
+	if (!s->conf->starttls || s->secure)
+		return bad(s, tag, s->secure ? "TLS is already active"
+					     : "STARTTLS is not offered", out);
+	tagged(out, tag, "OK", "Begin TLS negotiation now");
+	return IMAP_ACT_STARTTLS;
+}
+
+/* Holds the command's tag for the answer that comes later. */
+static void
+hold_tag(struct imap_server *s, const char *tag)
+{
+	free(s->tag);
+	s->tag = xstrdup(tag);
+}
+
+static enum imap_act
+start_login(struct imap_server *s, const char *tag)
+{
+	s->req.user = s->user;
+	s->req.pass = s->pass;
+	hold_tag(s, tag);
+	s->pending = IMAP_ACT_LOGIN;
+	return IMAP_ACT_LOGIN;
+}
+
+static enum imap_act
+cmd_login(struct imap_server *s, const char *tag, const struct imap_arg *args,
+	  size_t nargs, struct buf *out)
+{
+	const char *user, *pass;
+	size_t ul, pl;
+
+	if (nargs != 2 || (user = astring(&args[0], &ul)) == NULL ||
+	    (pass = astring(&args[1], &pl)) == NULL)
+		return bad(s, tag, "LOGIN needs a user name and a password",
+			   out);
+	if (!login_allowed(s)) {
+		tagged(out, tag, "NO", "[PRIVACYREQUIRED] Plaintext "
+		       "authentication is disallowed without TLS");
+		return IMAP_ACT_NONE;
+	}
+	if (ul == 0 || ul > SASL_USER_MAX || pl > SASL_PASS_MAX ||
+	    memchr(user, '\0', ul) != NULL || memchr(pass, '\0', pl) != NULL)
+		return bad(s, tag, "Invalid user name or password", out);
+	memcpy(s->user, user, ul);
+	s->user[ul] = '\0';
+	memcpy(s->pass, pass, pl);
+	s->pass[pl] = '\0';
+	return start_login(s, tag);
+}
+
+/* What a SASL exchange ended with (not OK or MORE): the tagged reply. */
+static enum imap_act
+sasl_failed(struct imap_server *s, const char *tag, enum sasl_result r,
+	    struct buf *out)
+{
+	s->in_sasl = false;
+	if (r == SASL_CANCELLED)
+		return bad(s, tag, "Authentication cancelled", out);
+	return bad(s, tag, r == SASL_BAD_BASE64 ? "Invalid base64"
+						 : "Invalid PLAIN response",
+		   out);
+}
+
+/* A SASL result: the login, a "+" continuation, or the failure. */
+static enum imap_act
+sasl_next(struct imap_server *s, const char *tag, enum sasl_result r,
+	  struct buf *out)
+{
+	if (r == SASL_MORE) {
+		buf_printf(out, "+ %s\r\n", sasl_challenge(&s->sasl));
+		hold_tag(s, tag);
+		s->in_sasl = true;
+		imap_parser_want_line(s->parser);
+		return IMAP_ACT_NONE;
+	}
+	if (r != SASL_OK)
+		return sasl_failed(s, tag, r, out);
+	s->in_sasl = false;
+	snprintf(s->user, sizeof(s->user), "%s", sasl_user(&s->sasl));
+	snprintf(s->pass, sizeof(s->pass), "%s", sasl_pass(&s->sasl));
+	sasl_wipe(&s->sasl);
+	return start_login(s, tag);
+}
+
+static enum imap_act
+cmd_authenticate(struct imap_server *s, const char *tag,
+		 const struct imap_arg *args, size_t nargs, struct buf *out)
+{
+	const char *mech, *ir = NULL;
+	size_t ml = 0, il = 0;
+
+	if (nargs < 1 || nargs > 2 || args[0].type != IMAP_ARG_ATOM ||
+	    (nargs == 2 && args[1].type != IMAP_ARG_ATOM))
+		return bad(s, tag, "AUTHENTICATE needs a mechanism name", out);
+	mech = astring(&args[0], &ml);
+	if (nargs == 2)
+		ir = astring(&args[1], &il);
+	if (sasl_mech_parse(mech, ml) != SASL_MECH_PLAIN) {
+		tagged(out, tag, "NO", "Unsupported authentication mechanism");
+		return IMAP_ACT_NONE;
+	}
+	if (!login_allowed(s)) {
+		tagged(out, tag, "NO", "[PRIVACYREQUIRED] Plaintext "
+		       "authentication is disallowed without TLS");
+		return IMAP_ACT_NONE;
+	}
+	return sasl_next(s, tag, sasl_start(&s->sasl, SASL_MECH_PLAIN, ir,
+					    il), out);
+}
+
+/* ID: the client's list of pairs or NIL; ours (RFC 2971). */
+static enum imap_act
+cmd_id(struct imap_server *s, const char *tag, const struct imap_arg *args,
+       size_t nargs, struct buf *out)
+{
+	bool ok = nargs == 1 && (args[0].type == IMAP_ARG_NIL ||
+				 args[0].type == IMAP_ARG_LIST);
+
+	if (ok && args[0].type == IMAP_ARG_LIST) {
+		ok = args[0].n % 2 == 0 && args[0].n / 2 <= ID_PAIRS_MAX;
+		for (size_t i = 0; ok && i < args[0].n; i++)
+			ok = args[0].list[i].type != IMAP_ARG_LIST &&
+			     (i % 2 == 1 ||
+			      args[0].list[i].type != IMAP_ARG_NIL);
+	}
+	if (!ok)
+		return bad(s, tag, "ID needs NIL or a list of up to 30 "
+			   "field-value pairs", out);
+	buf_addstr(out, "* ID (\"name\" \"owlpost\" \"vendor\" "
+		   "\"owlpost\")\r\n");
+	tagged(out, tag, "OK", "ID completed");
+	return IMAP_ACT_NONE;
+}
+
+/* ENABLE (RFC 5161): IMAP4rev2 is what it can enable so far. */
+static enum imap_act
+cmd_enable(struct imap_server *s, const char *tag,
+	   const struct imap_arg *args, size_t nargs, struct buf *out)
+{
+	bool now = false;
+
+	if (nargs == 0)
+		return bad(s, tag, "ENABLE needs capability names", out);
+	for (size_t i = 0; i < nargs; i++)
+		if (args[i].type != IMAP_ARG_ATOM)
+			return bad(s, tag, "ENABLE takes capability names",
+				   out);
+	for (size_t i = 0; i < nargs; i++)
+		if (strcasecmp(args[i].str, "IMAP4rev2") == 0 && !s->rev2)
+			now = s->rev2 = true;
+	buf_addstr(out, now ? "* ENABLED IMAP4rev2\r\n" : "* ENABLED\r\n");
+	tagged(out, tag, "OK", "ENABLE completed");
+	return IMAP_ACT_NONE;
+}
+
+/* --- feeding -------------------------------------------------------------- */
+
+static enum imap_act
+run_command(struct imap_server *s, const struct imap_command *c,
+	    struct buf *out)
+{
+	for (size_t i = 0; i < sizeof(COMMANDS) / sizeof(COMMANDS[0]); i++) {
+		if (strcmp(c->name, COMMANDS[i].name) != 0)
+			continue;
+		if (!(COMMANDS[i].states & (1u << s->state)))
+			return bad(s, c->tag, "Command not valid in this "
+				   "state", out);
+		return COMMANDS[i].fn(s, c->tag, c->args, c->nargs, out);
+	}
+	return bad(s, c->tag, "Unknown command", out);
+}
+
+/* A literal announced: taken ("+" if the client waits) or refused. */
+static void
+answer_literal(struct imap_server *s, struct buf *out)
+{
+	size_t size;
+	bool sync, l8;
+
+	imap_parser_literal(s->parser, &size, &sync, &l8);
+	if (size > IMAP_LOGIN_LITERAL_MAX) {
+		imap_parser_literal_refuse(s->parser);
+		return;
+	}
+	imap_parser_literal_accept(s->parser, false);
+	if (sync)
+		buf_addstr(out, "+ Ready for literal data\r\n");
+}
+
+/* The parser's error: a BAD, or NO [TOOBIG] for a refused literal. */
+static enum imap_act
+parse_error(struct imap_server *s, struct buf *out)
+{
+	const char *text, *tag;
+	enum imap_parse_err e = imap_parser_error(s->parser, &text, &tag);
+
+	if (s->in_sasl) {
+		s->in_sasl = false;
+		sasl_wipe(&s->sasl);
+		return bad(s, s->tag, "Invalid response", out);
+	}
+	if (e == IMAP_ERR_LITERAL_REFUSED || e == IMAP_ERR_LITERAL_TOO_BIG) {
+		tagged(out, tag, "NO", "[TOOBIG] Literal too big");
+		return IMAP_ACT_NONE;
+	}
+	return bad(s, tag, text, out);
+}
+
+/* An AUTHENTICATE response line. */
+static enum imap_act
+sasl_line(struct imap_server *s, struct buf *out)
+{
+	size_t len;
+	const char *line = imap_parser_line(s->parser, &len);
+	char *tag = s->tag;
+	enum imap_act a;
+
+	s->tag = NULL;
+	a = sasl_next(s, tag, sasl_step(&s->sasl, line, len), out);
+	free(tag);
+	return a;
+}
+
+enum imap_act
+imap_server_feed(struct imap_server *s, const char *data, size_t len,
+		 size_t *used_r, struct buf *out)
+{
+	enum imap_act a = IMAP_ACT_NONE;
+	size_t used = 0;
+
+	while (used < len && a == IMAP_ACT_NONE &&
+	       s->pending == IMAP_ACT_NONE && s->state != ST_LOGOUT) {
+		size_t n;
+
+		switch (imap_parser_feed(s->parser, data + used, len - used,
+					 &n)) {
+		case IMAP_PARSE_COMMAND:
+			a = run_command(s, imap_parser_command(s->parser),
+					out);
+			break;
+		case IMAP_PARSE_LINE:
+			a = sasl_line(s, out);
+			break;
+		case IMAP_PARSE_LITERAL:
+			answer_literal(s, out);
+			break;
+		case IMAP_PARSE_ERROR:
+			a = parse_error(s, out);
+			break;
+		case IMAP_PARSE_DATA:
+		case IMAP_PARSE_MORE:
+			break;
+		}
+		used += n;
+	}
+	/* nothing sent in the clear after STARTTLS may count (6.2.1) */
+	*used_r = a == IMAP_ACT_STARTTLS || a == IMAP_ACT_CLOSE ? len : used;
+	return a;
+}
+
+const struct imap_req *
+imap_server_req(const struct imap_server *s)
+{
+	return &s->req;
+}
+
+enum imap_act
+imap_server_login_done(struct imap_server *s, enum imap_login_result r,
+		       struct buf *out)
+{
+	const char *tag = s->tag != NULL ? s->tag : "*";
+	enum imap_act a = IMAP_ACT_NONE;
+
+	if (s->pending != IMAP_ACT_LOGIN)
+		return IMAP_ACT_NONE;
+	s->pending = IMAP_ACT_NONE;
+	wipe_login(s);
+	if (r == IMAP_LOGIN_OK) {
+		s->state = ST_AUTH;
+		buf_printf(out, "%s OK [CAPABILITY ", tag);
+		capabilities(s, out);
+		buf_addstr(out, "] Logged in\r\n");
+	} else if (r == IMAP_LOGIN_TEMP) {
+		tagged(out, tag, "NO", "[UNAVAILABLE] Temporary failure, try "
+		       "again later");
+	} else {
+		tagged(out, tag, "NO", "[AUTHENTICATIONFAILED] Authentication "
+		       "failed");
+		if (++s->auth_failures >= s->conf->max_auth_failures) {
+			buf_addstr(out, "* BYE Too many failed logins\r\n");
+			s->state = ST_LOGOUT;
+			a = IMAP_ACT_CLOSE;
+		}
+	}
+	free(s->tag);
+	s->tag = NULL;
+	return a;
+}
+
+bool
+imap_server_logged_in(const struct imap_server *s)
+{
+	return s->state == ST_AUTH || s->state == ST_SELECTED;
+}
+
+bool
+imap_server_in_sasl(const struct imap_server *s)
+{
+	return s->in_sasl;
+}
+
+void
+imap_server_shutdown(struct imap_server *s, struct buf *out)
+{
+	buf_addstr(out, "* BYE Server shutting down\r\n");
+	s->state = ST_LOGOUT;
+}
+
+void
+imap_server_timeout(struct imap_server *s, struct buf *out)
+{
+	buf_addstr(out, "* BYE Autologout; idle for too long\r\n");
+	s->state = ST_LOGOUT;
+}

@@ -1,0 +1,88 @@
+/*
+ * imap_server - the sans-I/O IMAP server core (RFC 9051 IMAP4rev2 and
+ * RFC 3501 IMAP4rev1, both offered), built up for the IMAP issue one
+ * state at a time.  Fed bytes (it owns an imap_parser and answers its
+ * literals), it appends responses to an output buffer and returns one
+ * action; it never touches a socket, a file or a clock.
+ *
+ * So far: the not-authenticated state and what any state allows
+ * (CAPABILITY, NOOP, LOGOUT, STARTTLS, LOGIN, AUTHENTICATE PLAIN with
+ * SASL-IR, ID, ENABLE); a command that is not built yet is a BAD.  It is
+ * not served by owld yet.
+ *
+ * Actions leave the core waiting; feed nothing until it is answered:
+ *   LOGIN    check req->user / req->pass, then imap_server_login_done().
+ *   STARTTLS the OK is written: flush it, switch the connection to TLS,
+ *            read nothing more in the clear (the rest of the fed bytes
+ *            are dropped: RFC 9051 6.2.1, no command injection).
+ *   CLOSE    BYE (and LOGOUT's OK) written: flush, close.
+ */
+#ifndef OWL_IMAP_SERVER_H
+#define OWL_IMAP_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "../lib/buf.h"
+#include "imap_parser.h"
+#include "sasl.h"
+
+#define IMAP_LINE_MAX 8192	/* a command line outside literals */
+#define IMAP_LOGIN_LITERAL_MAX 1024 /* a literal before login */
+
+struct imap_conf {
+	const char *hostname;
+	unsigned max_errors;		/* BADs before BYE */
+	unsigned max_auth_failures;	/* failed logins before BYE */
+	bool starttls;			/* a certificate is loaded */
+};
+
+enum imap_act {
+	IMAP_ACT_NONE,
+	IMAP_ACT_LOGIN,
+	IMAP_ACT_STARTTLS,
+	IMAP_ACT_CLOSE,
+};
+
+enum imap_login_result {
+	IMAP_LOGIN_OK,
+	IMAP_LOGIN_BAD,		/* NO [AUTHENTICATIONFAILED] */
+	IMAP_LOGIN_TEMP,	/* NO [UNAVAILABLE] */
+};
+
+struct imap_req {
+	const char *user;	/* LOGIN */
+	const char *pass;
+};
+
+struct imap_server;
+
+struct imap_server *imap_server_new(const struct imap_conf *conf);
+void imap_server_free(struct imap_server **sp);
+/* The session runs under TLS from its start (implicit TLS, the 993
+ * role), or STARTTLS finished. */
+void imap_server_secure(struct imap_server *s);
+/* Logins may be made without TLS (auth.allow_plaintext). */
+void imap_server_plain_auth(struct imap_server *s, bool allow);
+
+/* The untagged OK greeting with the capabilities. */
+void imap_server_greet(struct imap_server *s, struct buf *out);
+/*
+ * Reads from data (len octets) until an action or the end; *used_r: how
+ * many it took (feed the rest after answering the action).
+ */
+enum imap_act imap_server_feed(struct imap_server *s, const char *data,
+			       size_t len, size_t *used_r, struct buf *out);
+const struct imap_req *imap_server_req(const struct imap_server *s);
+/* Answers LOGIN; the password is wiped. */
+enum imap_act imap_server_login_done(struct imap_server *s,
+				     enum imap_login_result r,
+				     struct buf *out);
+bool imap_server_logged_in(const struct imap_server *s);
+/* The next bytes are a secret (an AUTHENTICATE response). */
+bool imap_server_in_sasl(const struct imap_server *s);
+/* Server-initiated ends: an untagged BYE; the caller then closes. */
+void imap_server_shutdown(struct imap_server *s, struct buf *out);
+void imap_server_timeout(struct imap_server *s, struct buf *out);
+
+#endif
