@@ -208,16 +208,16 @@ enum store_res store_box_expunge(struct store_box *b, const bool *dele,
 				 char *err, size_t errsz);
 
 /*
- * The mailbox view: what protocols use (POP3 now, IMAP next).  A view is
- * one folder of a user, opened under the maildrop lock (STORE_INUSE if
- * another session, here or on another host, holds it) and synced with the
- * folder's UID index.  Its messages are in ascending UID order (Maildir;
- * a message without a UID, a second name of one message, comes last; mbox
- * has no UIDs yet: file order, uid 0).  Each has its UID, modseq, system
- * flags, sizes (with CRLF and as stored) and internal date, none of which
- * needs a message file read; the POP3 UIDL is the same as before views
- * (Maildir: the base name; mbox: X-UIDL or a hash).  Only "INBOX" exists
- * for now.  See docs/MAILDIR.md.
+ * The mailbox view: what protocols use.  store_view_open is POP3's: a
+ * snapshot of a user's INBOX under the session lock (STORE_INUSE if
+ * another POP3 session, here or on another host, holds it), synced with
+ * the folder's UID index.  Its messages are in ascending UID order
+ * (Maildir; a message without a UID, a second name of one message, comes
+ * last; mbox has no UIDs: file order, uid 0).  Each has its UID, modseq,
+ * system flags, sizes (with CRLF and as stored) and internal date, none
+ * of which needs a message file read; the POP3 UIDL is the same as before
+ * views (Maildir: the base name; mbox: X-UIDL or a hash).  IMAP's shared
+ * views, on any folder, are below.  See docs/MAILDIR.md.
  */
 struct store_view;
 
