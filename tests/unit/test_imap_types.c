@@ -2,7 +2,8 @@
  * Unit tests of the IMAP value parsers of proto/: sequence sets
  * (imap_seqset.h, RFC 9051 9: numbers, ranges either way round, "*",
  * resolving against a mailbox, merging, membership, every refusal and
- * the range bound).
+ * the range bound) and mailbox names in modified UTF-7 (RFC 3501 5.1.3,
+ * its examples; both directions, and every non-canonical form refused).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,7 +13,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "lib/buf.h"
 #include "proto/imap_seqset.h"
+#include "proto/imap_utf7.h"
 
 /* The resolved set as text ("lo:hi,..."), or "ERR why". */
 static void
@@ -94,12 +97,71 @@ test_seqset_bound_and_has(void **st)
 	imap_seqset_free(&set);
 }
 
+/* UTF-8 utf8 and modified UTF-7 m are the same name, both ways. */
+static void
+same_name(const char *utf8, const char *m)
+{
+	struct buf *a = buf_new(4096), *b = buf_new(4096);
+
+	assert_int_equal(imap_utf8_to_mutf7(utf8, strlen(utf8), a), 0);
+	assert_string_equal(a->data, m);
+	assert_int_equal(imap_mutf7_to_utf8(m, strlen(m), b), 0);
+	assert_string_equal(b->data, utf8);
+	buf_free(&a);
+	buf_free(&b);
+}
+
+static void
+not_mutf7(const char *m)
+{
+	struct buf *b = buf_new(4096);
+
+	assert_int_equal(imap_mutf7_to_utf8(m, strlen(m), b), -1);
+	buf_free(&b);
+}
+
+static void
+test_mutf7(void **st)
+{
+	struct buf *b = buf_new(64);
+
+	(void)st;
+	same_name("INBOX", "INBOX");
+	same_name("Entw\xc3\xbcrfe", "Entw&APw-rfe");
+	/* RFC 3501 5.1.3's example */
+	same_name("~peter/mail/\xe5\x8f\xb0\xe5\x8c\x97/"
+		  "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e",
+		  "~peter/mail/&U,BTFw-/&ZeVnLIqe-");
+	same_name("A&B", "A&-B");
+	same_name("&", "&-");
+	same_name("\xf0\x9f\x98\x80", "&2D3eAA-");	/* a surrogate pair */
+	same_name("", "");
+	not_mutf7("&Jjo!");		/* '!' is no base64 digit */
+	not_mutf7("&U,BTFw");		/* no closing '-' */
+	not_mutf7("&AGE-");		/* 'a' must be written as itself */
+	not_mutf7("&-&APw-&APw-");	/* fine, then two runs in a row */
+	not_mutf7("&APw-&APw-");
+	not_mutf7("&APx-");		/* unused bits not zero */
+	not_mutf7("&AP-");		/* not a whole unit */
+	not_mutf7("&2D0-");		/* a lone high surrogate */
+	not_mutf7("&3gA-");		/* a lone low surrogate */
+	not_mutf7("&-\xc3\xbc");	/* raw 8-bit */
+	not_mutf7("a\tb");		/* a control character */
+	not_mutf7("&-&");		/* '&' at the end */
+	/* UTF-8 that is not well formed has no modified UTF-7 */
+	assert_int_equal(imap_utf8_to_mutf7("\xc0\xaf", 2, b), -1);
+	assert_int_equal(imap_utf8_to_mutf7("\xed\xa0\x80", 3, b), -1);
+	assert_int_equal(imap_utf8_to_mutf7("\xc3", 1, b), -1);
+	buf_free(&b);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_seqset),
 		cmocka_unit_test(test_seqset_bound_and_has),
+		cmocka_unit_test(test_mutf7),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
