@@ -105,7 +105,7 @@ FUZZ_LIB := src/lib/buf.c src/lib/addr.c src/lib/b64.c \
 	    src/proto/sasl.c \
 	    src/proto/pop3_server.c src/proto/wire.c src/proto/smtp_client.c \
 	    src/proto/imap_parser.c src/proto/imap_server.c \
-	    src/proto/imap_seqset.c src/proto/imap_utf7.c \
+	    src/proto/imap_seqset.c src/proto/imap_utf7.c src/proto/imap_date.c \
 	    src/proto/pop3_client.c src/mime/build.c src/mime/parse.c \
 	    src/lib/log.c src/auth/table.c src/auth/aliases.c src/net/framer.c \
 	    src/store/uidlist.c

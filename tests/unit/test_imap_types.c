@@ -3,7 +3,9 @@
  * (imap_seqset.h, RFC 9051 9: numbers, ranges either way round, "*",
  * resolving against a mailbox, merging, membership, every refusal and
  * the range bound) and mailbox names in modified UTF-7 (RFC 3501 5.1.3,
- * its examples; both directions, and every non-canonical form refused).
+ * its examples; both directions, and every non-canonical form refused)
+ * and dates (date-text for SEARCH, date-time for APPEND and INTERNALDATE,
+ * RFC 9051's example, leap years, every field out of range).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +16,7 @@
 #include <string.h>
 
 #include "lib/buf.h"
+#include "proto/imap_date.h"
 #include "proto/imap_seqset.h"
 #include "proto/imap_utf7.h"
 
@@ -155,6 +158,60 @@ test_mutf7(void **st)
 	buf_free(&b);
 }
 
+static long long
+day_of(const char *s)
+{
+	long long d;
+
+	return imap_date_parse(s, strlen(s), &d) == 0 ? d : -99999;
+}
+
+static long long
+moment(const char *s)
+{
+	time_t t;
+
+	return imap_datetime_parse(s, strlen(s), &t) == 0 ? (long long)t
+							   : -99999;
+}
+
+static void
+test_dates(void **st)
+{
+	char out[IMAP_DATETIME_LEN + 1];
+
+	(void)st;
+	assert_int_equal(day_of("1-Jan-1970"), 0);
+	assert_int_equal(day_of("01-jan-1970"), 0);
+	assert_int_equal(day_of("29-Feb-2020"), 18321);
+	assert_int_equal(day_of("29-Feb-2021"), -99999);
+	assert_int_equal(day_of("31-Apr-2020"), -99999);
+	assert_int_equal(day_of("0-Jan-2020"), -99999);
+	assert_int_equal(day_of("1-Foo-2020"), -99999);
+	assert_int_equal(day_of("1-Jan-20"), -99999);
+	assert_int_equal(day_of("1-Jan-2020x"), -99999);
+	assert_int_equal(day_of("123-Jan-2020"), -99999);
+	assert_int_equal(day_of(""), -99999);
+	/* RFC 9051's APPEND example */
+	assert_int_equal(moment("17-Jul-1996 02:44:25 -0700"), 837596665);
+	assert_int_equal(moment(" 1-Jan-1970 00:00:00 +0000"), 0);
+	assert_int_equal(moment(" 1-Jan-1970 01:00:00 +0100"), 0);
+	assert_int_equal(moment("1-Jan-1970 00:00:00 +0000"), -99999);
+	assert_int_equal(moment("01-Jan-1970 24:00:00 +0000"), -99999);
+	assert_int_equal(moment("01-Jan-1970 00:60:00 +0000"), -99999);
+	assert_int_equal(moment("01-Jan-1970 00:00:00 +2400"), -99999);
+	assert_int_equal(moment("01-Jan-1970 00:00:00 +0060"), -99999);
+	assert_int_equal(moment("01-Jan-1970 00:00:00 0000"), -99999);
+	assert_int_equal(moment("01-Jan-1970 00:00:00 +00000"), -99999);
+	imap_datetime_format(0, out);
+	assert_string_equal(out, " 1-Jan-1970 00:00:00 +0000");
+	imap_datetime_format(1796342399, out);
+	assert_string_equal(out, " 3-Dec-2026 23:59:59 +0000");
+	assert_int_equal(moment(out), 1796342399);
+	imap_datetime_format(837596665, out);
+	assert_string_equal(out, "17-Jul-1996 09:44:25 +0000");
+}
+
 int
 main(void)
 {
@@ -162,6 +219,7 @@ main(void)
 		cmocka_unit_test(test_seqset),
 		cmocka_unit_test(test_seqset_bound_and_has),
 		cmocka_unit_test(test_mutf7),
+		cmocka_unit_test(test_dates),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

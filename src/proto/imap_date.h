@@ -1,0 +1,27 @@
+/*
+ * imap_date - IMAP dates (RFC 9051 9): date-text for SEARCH (d-Mon-yyyy
+ * or dd-Mon-yyyy) and date-time for APPEND and INTERNALDATE
+ * ("dd-Mon-yyyy hh:mm:ss +zzzz", the day space-padded), as the argument's
+ * text without its quotes.  Pure: no locale, no time zone but the one in
+ * the text.  Refused (-1): anything else, a day the month does not have
+ * (29-Feb in a common year), a time or zone out of range (hh 0-23, mm and
+ * ss 0-59 (60 for a leap second), zone hours 0-23 and minutes 0-59), a
+ * year before 1000.
+ */
+#ifndef OWL_IMAP_DATE_H
+#define OWL_IMAP_DATE_H
+
+#include <stddef.h>
+#include <time.h>
+
+#define IMAP_DATETIME_LEN 26	/* "dd-Mon-yyyy hh:mm:ss +zzzz" */
+
+/* date-text: the day as days since 1970-01-01 (SEARCH compares days). */
+int imap_date_parse(const char *s, size_t len, long long *days_r);
+/* date-time: the moment, seconds since the epoch (UTC). */
+int imap_datetime_parse(const char *s, size_t len, time_t *t_r);
+/* t as date-time in UTC ("+0000"), NUL-terminated; out has room for
+ * IMAP_DATETIME_LEN + 1. */
+void imap_datetime_format(time_t t, char *out);
+
+#endif
