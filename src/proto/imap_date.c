@@ -118,7 +118,7 @@ imap_date_parse(const char *s, size_t len, long long *days_r)
 }
 
 int
-imap_datetime_parse(const char *s, size_t len, time_t *t_r)
+imap_datetime_parse(const char *s, size_t len, int64_t *t_r)
 {
 	const char *p = s, *end = s + len;
 	long long days;
@@ -145,13 +145,13 @@ imap_datetime_parse(const char *s, size_t len, time_t *t_r)
 		return -1;
 	if (hh > 23 || mm > 59 || ss > 60 || zh > 23 || zm > 59)
 		return -1;
-	*t_r = (time_t)(days * 86400 + hh * 3600 + mm * 60 + ss -
+	*t_r = (int64_t)(days * 86400 + hh * 3600 + mm * 60 + ss -
 			sign * (zh * 3600 + zm * 60));
 	return 0;
 }
 
 void
-imap_datetime_format(time_t t, char *out)
+imap_datetime_format(int64_t t, char *out)
 {
 	long long s = (long long)t, days = s / 86400, y;
 	long long rem = s % 86400;

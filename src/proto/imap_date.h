@@ -12,16 +12,16 @@
 #define OWL_IMAP_DATE_H
 
 #include <stddef.h>
-#include <time.h>
+#include <stdint.h>
 
 #define IMAP_DATETIME_LEN 26	/* "dd-Mon-yyyy hh:mm:ss +zzzz" */
 
 /* date-text: the day as days since 1970-01-01 (SEARCH compares days). */
 int imap_date_parse(const char *s, size_t len, long long *days_r);
 /* date-time: the moment, seconds since the epoch (UTC). */
-int imap_datetime_parse(const char *s, size_t len, time_t *t_r);
+int imap_datetime_parse(const char *s, size_t len, int64_t *t_r);
 /* t as date-time in UTC ("+0000"), NUL-terminated; out has room for
  * IMAP_DATETIME_LEN + 1. */
-void imap_datetime_format(time_t t, char *out);
+void imap_datetime_format(int64_t t, char *out);
 
 #endif

@@ -14,10 +14,10 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void
-round_trip(time_t t)
+round_trip(int64_t t)
 {
 	char out[IMAP_DATETIME_LEN + 1];
-	time_t back;
+	int64_t back;
 
 	imap_datetime_format(t, out);
 	if (strlen(out) != IMAP_DATETIME_LEN ||
@@ -31,7 +31,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *s = (const char *)data;
 	long long days;
-	time_t t;
+	int64_t t;
 
 	(void)imap_date_parse(s, size, &days);
 	if (imap_datetime_parse(s, size, &t) == 0) {
@@ -49,7 +49,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		v = -30610224000LL + (int64_t)((uint64_t)v %
 					       (253402300799ULL +
 						30610224000ULL + 1));
-		round_trip((time_t)v);
+		round_trip(v);
 	}
 	return 0;
 }

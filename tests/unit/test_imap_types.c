@@ -169,7 +169,7 @@ day_of(const char *s)
 static long long
 moment(const char *s)
 {
-	time_t t;
+	int64_t t;
 
 	return imap_datetime_parse(s, strlen(s), &t) == 0 ? (long long)t
 							   : -99999;
