@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "../lib/buf.h"
+#include "../lib/clock.h"
 #include "framer.h"
 
 struct conn {
@@ -151,16 +152,6 @@ write_cb(struct bufferevent *bev, void *arg)
 	process(c); /* output drained below out_max: feed again */
 }
 
-/* Milliseconds on the monotonic clock. */
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Rate mode: what arrived since the last process() buys time. */
 static void
 dl_credit(struct conn *c)
@@ -170,7 +161,7 @@ dl_credit(struct conn *c)
 
 	if (c->dl_rate == 0 || c->dl_at == 0 || len <= c->in_seen)
 		return;
-	cap = now_ms() + (int64_t)c->dl_secs * 1000;
+	cap = (int64_t)mono_ms() + (int64_t)c->dl_secs * 1000;
 	c->dl_at += (int64_t)(len - c->in_seen) * 1000 / c->dl_rate;
 	if (c->dl_at > cap)
 		c->dl_at = cap;
@@ -283,7 +274,7 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 static void
 dl_arm(struct conn *c)
 {
-	int64_t left = c->dl_at - now_ms();
+	int64_t left = c->dl_at - (int64_t)mono_ms();
 	struct timeval tv;
 
 	if (left < 0)
@@ -311,7 +302,7 @@ dl_restart(struct conn *c)
 		event_del(c->dl_ev);
 		return;
 	}
-	c->dl_at = now_ms() + (int64_t)c->dl_secs * 1000;
+	c->dl_at = (int64_t)mono_ms() + (int64_t)c->dl_secs * 1000;
 	if (!event_pending(c->dl_ev, EV_TIMEOUT, NULL) ||
 	    c->dl_at < c->dl_fire)
 		dl_arm(c);
@@ -326,7 +317,7 @@ dl_start(struct conn *c)
 		return;
 	}
 	c->in_seen = evbuffer_get_length(bufferevent_get_input(c->bev));
-	c->dl_at = now_ms() + (int64_t)c->dl_secs * 1000;
+	c->dl_at = (int64_t)mono_ms() + (int64_t)c->dl_secs * 1000;
 	dl_arm(c);
 }
 
@@ -338,7 +329,7 @@ dl_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd, (void)what;
 	if (c->reaped || c->dl_at == 0)
 		return;
-	if (now_ms() < c->dl_at) {
+	if ((int64_t)mono_ms() < c->dl_at) {
 		dl_arm(c); /* moved on since it was set */
 		return;
 	}
@@ -565,7 +556,7 @@ switch_tls(struct conn *c)
 	bufferevent_set_timeouts(tb, &tv, &tv);
 	/* and one that does, but slowly, has its own deadline */
 	c->hs_running = true;
-	c->dl_at = now_ms() + (int64_t)c->hs_secs * 1000;
+	c->dl_at = (int64_t)mono_ms() + (int64_t)c->hs_secs * 1000;
 	dl_arm(c);
 	bufferevent_enable(tb, EV_READ | EV_WRITE);
 }

@@ -46,6 +46,7 @@
 #include <unistd.h>
 
 #include "../lib/buf.h"
+#include "../lib/clock.h"
 #include "../lib/log.h"
 #include "../lib/wpool.h"
 
@@ -511,15 +512,6 @@ poll_on_pool(struct folder *f)
 	pj->dir = xstrdup(f->dir);
 	f->inflight = pj;
 	wpool_submit(f->h->conf.pool, &pj->job);
-}
-
-static uint64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 /*

@@ -14,6 +14,7 @@
 
 #include "../auth/penalty.h"
 #include "../lib/buf.h"
+#include "../lib/clock.h"
 #include "../lib/log.h"
 #include "../net/anvil.h"
 #include "../net/conn.h"
@@ -92,15 +93,6 @@ owld_cred_check(struct owld_cred *c)
 			     c->pass) &&
 		c->exists;
 	explicit_bzero(c->pass, sizeof(c->pass));
-}
-
-static uint64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 enum anvil_res

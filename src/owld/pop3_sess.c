@@ -18,11 +18,11 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 #include <string.h>
 #include <strings.h>
 
 #include "../lib/buf.h"
+#include "../lib/clock.h"
 #include "../lib/log.h"
 #include "../net/conn.h"
 #include "owld.h"
@@ -312,14 +312,11 @@ open_run(struct wpool_job **jobs, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		struct pjob *j = (struct pjob *)(void *)jobs[i];
-		struct timespec t0, t1;
+		uint64_t t0 = mono_us();
 
-		clock_gettime(CLOCK_MONOTONIC, &t0);
 		j->res = store_view_open(j->d->store, j->user, "INBOX",
 					 &j->view, j->err, sizeof(j->err));
-		clock_gettime(CLOCK_MONOTONIC, &t1);
-		j->open_ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
-			     (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+		j->open_ms = (double)(mono_us() - t0) / 1e3;
 	}
 }
 

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "lib/clock.h"
 #include "net/watch.h"
 #include "store/store.h"
 
@@ -50,28 +51,19 @@ changed(void *arg)
 	event_base_loopbreak(s->base);
 }
 
-static double
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 /* Runs the loop until the session was woken with a change, at most 2 s;
  * returns how long it took in ms. */
 static double
 wait_change(struct session *s)
 {
 	struct timeval cap = {2, 0};
-	double t0 = now_ms();
+	double t0 = ((double)mono_us() / 1e3);
 	unsigned before = s->woken;
 
 	event_base_loopexit(s->base, &cap);
 	event_base_dispatch(s->base);
 	assert_int_equal(s->woken, before + 1);
-	return now_ms() - t0;
+	return ((double)mono_us() / 1e3) - t0;
 }
 
 static void

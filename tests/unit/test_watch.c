@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/clock.h"
 #include "lib/conf.h"
 #include "lib/wpool.h"
 #include "net/watch.h"
@@ -52,15 +53,6 @@ on_change(void *arg)
 		event_base_loopbreak(h->base);
 }
 
-static double
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
-
 static void
 stop_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -75,12 +67,12 @@ run(struct event_base *b, unsigned ms)
 {
 	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
 	struct event *t = evtimer_new(b, stop_cb, b);
-	double start = now_ms();
+	double start = ((double)mono_us() / 1e3);
 
 	evtimer_add(t, &tv);
 	event_base_dispatch(b);
 	event_free(t);
-	return now_ms() - start;
+	return ((double)mono_us() / 1e3) - start;
 }
 
 /* Each test's loop and hub (and pool), made by its setup, freed by
