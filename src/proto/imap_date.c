@@ -147,6 +147,10 @@ imap_datetime_parse(const char *s, size_t len, int64_t *t_r)
 		return -1;
 	*t_r = (int64_t)(days * 86400 + hh * 3600 + mm * 60 + ss -
 			sign * (zh * 3600 + zm * 60));
+	/* in UTC too within years 1000-9999, so that it formats back */
+	if (*t_r < days_from_civil(1000, 1, 1) * 86400 ||
+	    *t_r >= days_from_civil(10000, 1, 1) * 86400)
+		return -1;
 	return 0;
 }
 

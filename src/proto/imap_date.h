@@ -6,7 +6,8 @@
  * the text.  Refused (-1): anything else, a day the month does not have
  * (29-Feb in a common year), a time or zone out of range (hh 0-23, mm and
  * ss 0-59 (60 for a leap second), zone hours 0-23 and minutes 0-59), a
- * year before 1000.
+ * year before 1000, a date-time whose moment in UTC falls outside the
+ * years 1000-9999 (it could not be written back).
  */
 #ifndef OWL_IMAP_DATE_H
 #define OWL_IMAP_DATE_H

@@ -203,6 +203,11 @@ test_dates(void **st)
 	assert_int_equal(moment("01-Jan-1970 00:00:00 +0060"), -99999);
 	assert_int_equal(moment("01-Jan-1970 00:00:00 0000"), -99999);
 	assert_int_equal(moment("01-Jan-1970 00:00:00 +00000"), -99999);
+	/* a moment whose UTC falls out of the years 1000-9999 (fuzzed) */
+	assert_int_equal(moment(" 1-Jan-1000 00:00:00 +0010"), -99999);
+	assert_int_equal(moment("31-Dec-9999 23:59:59 -0001"), -99999);
+	assert_int_equal(moment(" 1-Jan-1000 00:00:00 +0000"),
+			 -30610224000LL);
 	imap_datetime_format(0, out);
 	assert_string_equal(out, " 1-Jan-1970 00:00:00 +0000");
 	imap_datetime_format(1796342399, out);
