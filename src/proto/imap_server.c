@@ -7,43 +7,12 @@
  * a refusal past what the state allows).
  */
 #include "imap_server.h"
+#include "imap_server_private.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-enum state { ST_NOAUTH, ST_AUTH, ST_SELECTED, ST_LOGOUT };
-
-/* Where a command is valid (RFC 9051 6). */
-enum {
-	IN_NOAUTH = 1 << ST_NOAUTH,
-	IN_AUTH = 1 << ST_AUTH,
-	IN_SELECTED = 1 << ST_SELECTED,
-	IN_ANY = IN_NOAUTH | IN_AUTH | IN_SELECTED,
-};
-
-#define ID_PAIRS_MAX 30		/* RFC 2971 3.3 */
-
-struct imap_server {
-	const struct imap_conf *conf;
-	enum state state;
-	struct imap_parser *parser;
-	enum imap_act pending;
-	char *tag;			/* of the command answered later */
-	unsigned errors, auth_failures;
-	bool secure, plain_auth;
-	bool rev2;			/* ENABLE IMAP4rev2 */
-	bool in_sasl;			/* AUTHENTICATE: a response is due */
-	struct sasl sasl;
-	char user[SASL_USER_MAX + 1];
-	char pass[SASL_PASS_MAX + 1];
-	struct imap_req req;
-};
-
-typedef enum imap_act cmd_fn(struct imap_server *, const char *tag,
-			     const struct imap_arg *args, size_t nargs,
-			     struct buf *out);
 
 static cmd_fn cmd_capability, cmd_noop, cmd_logout, cmd_starttls, cmd_login;
 static cmd_fn cmd_authenticate, cmd_id, cmd_enable;
@@ -146,19 +115,19 @@ imap_server_greet(struct imap_server *s, struct buf *out)
 
 /* --- replies -------------------------------------------------------------- */
 
-static void
-tagged(struct buf *out, const char *tag, const char *status,
-       const char *text)
+void
+imap_tagged(struct buf *out, const char *tag, const char *status,
+	    const char *text)
 {
 	buf_printf(out, "%s %s %s\r\n", tag, status, text);
 }
 
 /* A BAD; past conf->max_errors the session ends. */
-static enum imap_act
-bad(struct imap_server *s, const char *tag, const char *text,
-    struct buf *out)
+enum imap_act
+imap_bad(struct imap_server *s, const char *tag, const char *text,
+	 struct buf *out)
 {
-	tagged(out, tag, "BAD", text);
+	imap_tagged(out, tag, "BAD", text);
 	if (++s->errors < s->conf->max_errors)
 		return IMAP_ACT_NONE;
 	buf_addstr(out, "* BYE Too many bad commands\r\n");
@@ -167,8 +136,8 @@ bad(struct imap_server *s, const char *tag, const char *text,
 }
 
 /* An astring argument (RFC 9051 9): atom, quoted or a kept literal. */
-static const char *
-astring(const struct imap_arg *a, size_t *len_r)
+const char *
+imap_astring(const struct imap_arg *a, size_t *len_r)
 {
 	if (a->type == IMAP_ARG_LIST || a->streamed)
 		return NULL;
@@ -184,11 +153,11 @@ cmd_capability(struct imap_server *s, const char *tag,
 {
 	(void)args;
 	if (nargs != 0)
-		return bad(s, tag, "CAPABILITY takes no arguments", out);
+		return imap_bad(s, tag, "CAPABILITY takes no arguments", out);
 	buf_addstr(out, "* CAPABILITY ");
 	capabilities(s, out);
 	buf_addstr(out, "\r\n");
-	tagged(out, tag, "OK", "CAPABILITY completed");
+	imap_tagged(out, tag, "OK", "CAPABILITY completed");
 	return IMAP_ACT_NONE;
 }
 
@@ -198,8 +167,8 @@ cmd_noop(struct imap_server *s, const char *tag, const struct imap_arg *args,
 {
 	(void)args;
 	if (nargs != 0)
-		return bad(s, tag, "NOOP takes no arguments", out);
-	tagged(out, tag, "OK", "NOOP completed");
+		return imap_bad(s, tag, "NOOP takes no arguments", out);
+	imap_tagged(out, tag, "OK", "NOOP completed");
 	return IMAP_ACT_NONE;
 }
 
@@ -209,9 +178,9 @@ cmd_logout(struct imap_server *s, const char *tag,
 {
 	(void)args;
 	if (nargs != 0)
-		return bad(s, tag, "LOGOUT takes no arguments", out);
+		return imap_bad(s, tag, "LOGOUT takes no arguments", out);
 	buf_addstr(out, "* BYE Logging out\r\n");
-	tagged(out, tag, "OK", "LOGOUT completed");
+	imap_tagged(out, tag, "OK", "LOGOUT completed");
 	s->state = ST_LOGOUT;
 	return IMAP_ACT_CLOSE;
 }
@@ -222,11 +191,11 @@ cmd_starttls(struct imap_server *s, const char *tag,
 {
 	(void)args;
 	if (nargs != 0)
-		return bad(s, tag, "STARTTLS takes no arguments", out);
+		return imap_bad(s, tag, "STARTTLS takes no arguments", out);
 	if (!s->conf->starttls || s->secure)
-		return bad(s, tag, s->secure ? "TLS is already active"
+		return imap_bad(s, tag, s->secure ? "TLS is already active"
 					     : "STARTTLS is not offered", out);
-	tagged(out, tag, "OK", "Begin TLS negotiation now");
+	imap_tagged(out, tag, "OK", "Begin TLS negotiation now");
 	return IMAP_ACT_STARTTLS;
 }
 
@@ -255,18 +224,18 @@ cmd_login(struct imap_server *s, const char *tag, const struct imap_arg *args,
 	const char *user, *pass;
 	size_t ul, pl;
 
-	if (nargs != 2 || (user = astring(&args[0], &ul)) == NULL ||
-	    (pass = astring(&args[1], &pl)) == NULL)
-		return bad(s, tag, "LOGIN needs a user name and a password",
+	if (nargs != 2 || (user = imap_astring(&args[0], &ul)) == NULL ||
+	    (pass = imap_astring(&args[1], &pl)) == NULL)
+		return imap_bad(s, tag, "LOGIN needs a user name and a password",
 			   out);
 	if (!login_allowed(s)) {
-		tagged(out, tag, "NO", "[PRIVACYREQUIRED] Plaintext "
+		imap_tagged(out, tag, "NO", "[PRIVACYREQUIRED] Plaintext "
 		       "authentication is disallowed without TLS");
 		return IMAP_ACT_NONE;
 	}
 	if (ul == 0 || ul > SASL_USER_MAX || pl > SASL_PASS_MAX ||
 	    memchr(user, '\0', ul) != NULL || memchr(pass, '\0', pl) != NULL)
-		return bad(s, tag, "Invalid user name or password", out);
+		return imap_bad(s, tag, "Invalid user name or password", out);
 	memcpy(s->user, user, ul);
 	s->user[ul] = '\0';
 	memcpy(s->pass, pass, pl);
@@ -281,8 +250,8 @@ sasl_failed(struct imap_server *s, const char *tag, enum sasl_result r,
 {
 	s->in_sasl = false;
 	if (r == SASL_CANCELLED)
-		return bad(s, tag, "Authentication cancelled", out);
-	return bad(s, tag, r == SASL_BAD_BASE64 ? "Invalid base64"
+		return imap_bad(s, tag, "Authentication cancelled", out);
+	return imap_bad(s, tag, r == SASL_BAD_BASE64 ? "Invalid base64"
 						 : "Invalid PLAIN response",
 		   out);
 }
@@ -317,16 +286,16 @@ cmd_authenticate(struct imap_server *s, const char *tag,
 
 	if (nargs < 1 || nargs > 2 || args[0].type != IMAP_ARG_ATOM ||
 	    (nargs == 2 && args[1].type != IMAP_ARG_ATOM))
-		return bad(s, tag, "AUTHENTICATE needs a mechanism name", out);
-	mech = astring(&args[0], &ml);
+		return imap_bad(s, tag, "AUTHENTICATE needs a mechanism name", out);
+	mech = imap_astring(&args[0], &ml);
 	if (nargs == 2)
-		ir = astring(&args[1], &il);
+		ir = imap_astring(&args[1], &il);
 	if (sasl_mech_parse(mech, ml) != SASL_MECH_PLAIN) {
-		tagged(out, tag, "NO", "Unsupported authentication mechanism");
+		imap_tagged(out, tag, "NO", "Unsupported authentication mechanism");
 		return IMAP_ACT_NONE;
 	}
 	if (!login_allowed(s)) {
-		tagged(out, tag, "NO", "[PRIVACYREQUIRED] Plaintext "
+		imap_tagged(out, tag, "NO", "[PRIVACYREQUIRED] Plaintext "
 		       "authentication is disallowed without TLS");
 		return IMAP_ACT_NONE;
 	}
@@ -350,11 +319,11 @@ cmd_id(struct imap_server *s, const char *tag, const struct imap_arg *args,
 			      args[0].list[i].type != IMAP_ARG_NIL);
 	}
 	if (!ok)
-		return bad(s, tag, "ID needs NIL or a list of up to 30 "
+		return imap_bad(s, tag, "ID needs NIL or a list of up to 30 "
 			   "field-value pairs", out);
 	buf_addstr(out, "* ID (\"name\" \"owlpost\" \"vendor\" "
 		   "\"owlpost\")\r\n");
-	tagged(out, tag, "OK", "ID completed");
+	imap_tagged(out, tag, "OK", "ID completed");
 	return IMAP_ACT_NONE;
 }
 
@@ -366,16 +335,16 @@ cmd_enable(struct imap_server *s, const char *tag,
 	bool now = false;
 
 	if (nargs == 0)
-		return bad(s, tag, "ENABLE needs capability names", out);
+		return imap_bad(s, tag, "ENABLE needs capability names", out);
 	for (size_t i = 0; i < nargs; i++)
 		if (args[i].type != IMAP_ARG_ATOM)
-			return bad(s, tag, "ENABLE takes capability names",
+			return imap_bad(s, tag, "ENABLE takes capability names",
 				   out);
 	for (size_t i = 0; i < nargs; i++)
 		if (strcasecmp(args[i].str, "IMAP4rev2") == 0 && !s->rev2)
 			now = s->rev2 = true;
 	buf_addstr(out, now ? "* ENABLED IMAP4rev2\r\n" : "* ENABLED\r\n");
-	tagged(out, tag, "OK", "ENABLE completed");
+	imap_tagged(out, tag, "OK", "ENABLE completed");
 	return IMAP_ACT_NONE;
 }
 
@@ -389,11 +358,11 @@ run_command(struct imap_server *s, const struct imap_command *c,
 		if (strcmp(c->name, COMMANDS[i].name) != 0)
 			continue;
 		if (!(COMMANDS[i].states & (1u << s->state)))
-			return bad(s, c->tag, "Command not valid in this "
+			return imap_bad(s, c->tag, "Command not valid in this "
 				   "state", out);
 		return COMMANDS[i].fn(s, c->tag, c->args, c->nargs, out);
 	}
-	return bad(s, c->tag, "Unknown command", out);
+	return imap_bad(s, c->tag, "Unknown command", out);
 }
 
 /* A literal announced: taken ("+" if the client waits) or refused. */
@@ -423,13 +392,13 @@ parse_error(struct imap_server *s, struct buf *out)
 	if (s->in_sasl) {
 		s->in_sasl = false;
 		sasl_wipe(&s->sasl);
-		return bad(s, s->tag, "Invalid response", out);
+		return imap_bad(s, s->tag, "Invalid response", out);
 	}
 	if (e == IMAP_ERR_LITERAL_REFUSED || e == IMAP_ERR_LITERAL_TOO_BIG) {
-		tagged(out, tag, "NO", "[TOOBIG] Literal too big");
+		imap_tagged(out, tag, "NO", "[TOOBIG] Literal too big");
 		return IMAP_ACT_NONE;
 	}
-	return bad(s, tag, text, out);
+	return imap_bad(s, tag, text, out);
 }
 
 /* An AUTHENTICATE response line. */
@@ -507,10 +476,10 @@ imap_server_login_done(struct imap_server *s, enum imap_login_result r,
 		capabilities(s, out);
 		buf_addstr(out, "] Logged in\r\n");
 	} else if (r == IMAP_LOGIN_TEMP) {
-		tagged(out, tag, "NO", "[UNAVAILABLE] Temporary failure, try "
+		imap_tagged(out, tag, "NO", "[UNAVAILABLE] Temporary failure, try "
 		       "again later");
 	} else {
-		tagged(out, tag, "NO", "[AUTHENTICATIONFAILED] Authentication "
+		imap_tagged(out, tag, "NO", "[AUTHENTICATIONFAILED] Authentication "
 		       "failed");
 		if (++s->auth_failures >= s->conf->max_auth_failures) {
 			buf_addstr(out, "* BYE Too many failed logins\r\n");

@@ -5,16 +5,22 @@
  * literals), it appends responses to an output buffer and returns one
  * action; it never touches a socket, a file or a clock.
  *
- * So far: the not-authenticated state and what any state allows
- * (CAPABILITY, NOOP, LOGOUT, STARTTLS, LOGIN, AUTHENTICATE PLAIN with
- * SASL-IR, ID, ENABLE); a command that is not built yet is a BAD.  It is
- * not served by owld yet.
+ * Once logged in, the core reaches the user's mail only through the
+ * table of imap_mbox.h that the program gives it (imap_server_set_mbox,
+ * before it answers the login); those calls may block, so owld runs a
+ * logged-in session's feed, resume and poll on the worker pool.
  *
  * Actions leave the core waiting; feed nothing until it is answered:
  *   LOGIN    check req->user / req->pass, then imap_server_login_done().
  *   STARTTLS the OK is written: flush it, switch the connection to TLS,
  *            read nothing more in the clear (the rest of the fed bytes
  *            are dropped: RFC 9051 6.2.1, no command injection).
+ *   OUTPUT   out holds conf->out_max octets or more of a response that
+ *            goes on (a large FETCH): send them, and when out has
+ *            drained call imap_server_resume().
+ *   IDLE     the session idles (IDLE's "+" is in out): watch the
+ *            selected folder and call imap_server_poll() when it may
+ *            have changed; go on feeding (DONE ends it).
  *   CLOSE    BYE (and LOGOUT's OK) written: flush, close.
  */
 #ifndef OWL_IMAP_SERVER_H
@@ -24,6 +30,7 @@
 #include <stddef.h>
 
 #include "../lib/buf.h"
+#include "imap_mbox.h"
 #include "imap_parser.h"
 #include "sasl.h"
 
@@ -35,12 +42,16 @@ struct imap_conf {
 	unsigned max_errors;		/* BADs before BYE */
 	unsigned max_auth_failures;	/* failed logins before BYE */
 	bool starttls;			/* a certificate is loaded */
+	uint64_t append_max;		/* APPENDLIMIT: octets of a message */
+	size_t out_max;			/* IMAP_ACT_OUTPUT past this */
 };
 
 enum imap_act {
 	IMAP_ACT_NONE,
 	IMAP_ACT_LOGIN,
 	IMAP_ACT_STARTTLS,
+	IMAP_ACT_OUTPUT,
+	IMAP_ACT_IDLE,
 	IMAP_ACT_CLOSE,
 };
 
@@ -65,6 +76,10 @@ void imap_server_secure(struct imap_server *s);
 /* Logins may be made without TLS (auth.allow_plaintext). */
 void imap_server_plain_auth(struct imap_server *s, bool allow);
 
+/* The store of the user who logs in; set before login_done(OK). */
+void imap_server_set_mbox(struct imap_server *s,
+			  const struct imap_mbox_ops *ops, void *ctx);
+
 /* The untagged OK greeting with the capabilities. */
 void imap_server_greet(struct imap_server *s, struct buf *out);
 /*
@@ -79,6 +94,14 @@ enum imap_act imap_server_login_done(struct imap_server *s,
 				     enum imap_login_result r,
 				     struct buf *out);
 bool imap_server_logged_in(const struct imap_server *s);
+/* After IMAP_ACT_OUTPUT, out sent: goes on writing. */
+enum imap_act imap_server_resume(struct imap_server *s, struct buf *out);
+/* IDLE: the folder may have changed: sync, write what changed. */
+enum imap_act imap_server_poll(struct imap_server *s, struct buf *out);
+/* In IDLE (IMAP_ACT_IDLE said, DONE not yet read). */
+bool imap_server_idling(const struct imap_server *s);
+/* The selected folder's name (UTF-8), or NULL. */
+const char *imap_server_selected(const struct imap_server *s);
 /* The next bytes are a secret (an AUTHENTICATE response). */
 bool imap_server_in_sasl(const struct imap_server *s);
 /* Server-initiated ends: an untagged BYE; the caller then closes. */

@@ -1,0 +1,115 @@
+/*
+ * imap_server_private - the IMAP core's session and the calls its command
+ * files share: imap_server.c (states, dispatch, login, the selected
+ * mailbox: SELECT, FETCH, STORE, COPY, MOVE, EXPUNGE, APPEND, IDLE,
+ * SEARCH's frame) and imap_cmd_folder.c (the folder commands: LIST, LSUB,
+ * CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE, NAMESPACE, STATUS).
+ * Not for the program: it sees imap_server.h only.
+ */
+#ifndef OWL_IMAP_SERVER_PRIVATE_H
+#define OWL_IMAP_SERVER_PRIVATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../lib/buf.h"
+#include "imap_mbox.h"
+#include "imap_parser.h"
+#include "imap_seqset.h"
+#include "imap_server.h"
+#include "sasl.h"
+
+enum imap_state { ST_NOAUTH, ST_AUTH, ST_SELECTED, ST_LOGOUT };
+
+/* Where a command is valid (RFC 9051 6). */
+enum {
+	IN_NOAUTH = 1 << ST_NOAUTH,
+	IN_AUTH = 1 << ST_AUTH,
+	IN_SELECTED = 1 << ST_SELECTED,
+	IN_LOGGED = IN_AUTH | IN_SELECTED,
+	IN_ANY = IN_NOAUTH | IN_AUTH | IN_SELECTED,
+};
+
+#define ID_PAIRS_MAX 30		/* RFC 2971 3.3 */
+
+struct imap_fetch_job;
+struct imap_append_job;
+
+struct imap_server {
+	const struct imap_conf *conf;
+	enum imap_state state;
+	struct imap_parser *parser;
+	enum imap_act pending;
+	char *tag;			/* of the command answered later */
+	unsigned errors, auth_failures;
+	bool secure, plain_auth;
+	bool rev2;			/* ENABLE IMAP4rev2 */
+	bool utf8;			/* ENABLE UTF8=ACCEPT (RFC 6855) */
+	bool condstore;			/* CONDSTORE enabled (RFC 7162) */
+	bool in_sasl;			/* AUTHENTICATE: a response is due */
+	struct sasl sasl;
+	char user[SASL_USER_MAX + 1];
+	char pass[SASL_PASS_MAX + 1];
+	struct imap_req req;
+
+	/* the store, from imap_server_set_mbox() */
+	const struct imap_mbox_ops *ops;
+	void *mctx;
+
+	/* the selected mailbox */
+	char *mailbox;			/* its name (UTF-8) */
+	bool readonly;			/* EXAMINE */
+	uint32_t count;			/* messages said (EXISTS) */
+	uint32_t uidnext, uidvalidity;
+	uint64_t highestmodseq;
+	uint32_t first_recent_uid;
+	struct imap_seqset saved;	/* SEARCHRES "$" (RFC 5182) */
+	bool saved_valid;
+
+	/* a command that spans more than one feed */
+	struct imap_fetch_job *fetch;	/* FETCH writing, resumed */
+	struct imap_append_job *append;	/* APPEND's literal streaming */
+	bool idling;			/* IDLE until DONE */
+};
+
+typedef enum imap_act cmd_fn(struct imap_server *, const char *tag,
+			     const struct imap_arg *args, size_t nargs,
+			     struct buf *out);
+
+/* "TAG STATUS TEXT\r\n". */
+void imap_tagged(struct buf *out, const char *tag, const char *status,
+		 const char *text);
+/* A BAD; past conf->max_errors the session ends (BYE, IMAP_ACT_CLOSE). */
+enum imap_act imap_bad(struct imap_server *s, const char *tag,
+		       const char *text, struct buf *out);
+/* An astring argument (atom, quoted or kept literal), or NULL. */
+const char *imap_astring(const struct imap_arg *a, size_t *len_r);
+/*
+ * A store failure as the tagged NO with its response code (RFC 5530):
+ * "TAG NO [CODE] err".  trycreate: NOTFOUND says [TRYCREATE] (APPEND,
+ * COPY and MOVE targets).
+ */
+void imap_tagged_mres(struct buf *out, const char *tag, enum imap_mres r,
+		      const char *err, bool trycreate);
+
+/* --- imap_cmd_folder.c -------------------------------------------------- */
+
+/*
+ * A mailbox argument (astring) as the store's name, into name: modified
+ * UTF-7 decoded unless the session has UTF-8 on (IMAP4rev2 or
+ * UTF8=ACCEPT), INBOX in any case made "INBOX", a trailing separator
+ * dropped.  -1 with *why_r (the text of a BAD) if it cannot be one.
+ */
+int imap_mailbox_arg(const struct imap_server *s, const struct imap_arg *a,
+		     struct buf *name, const char **why_r);
+/* A mailbox name as the session shows it (quoted, or a literal when it
+ * needs one), modified UTF-7 unless UTF-8 is on. */
+void imap_mailbox_write(const struct imap_server *s, const char *name,
+			struct buf *out);
+
+cmd_fn imap_cmd_list, imap_cmd_lsub, imap_cmd_create, imap_cmd_delete;
+cmd_fn imap_cmd_rename, imap_cmd_subscribe, imap_cmd_unsubscribe;
+cmd_fn imap_cmd_namespace, imap_cmd_status;
+
+#endif
