@@ -101,12 +101,7 @@ FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined \
 	      -fno-sanitize-recover=all -D_GNU_SOURCE \
 	      -Isrc -std=c17 -Wall -Wextra -Werror
 FUZZ_LIB := src/lib/buf.c src/lib/addr.c src/lib/b64.c \
-	    src/proto/smtp_server.c \
-	    src/proto/sasl.c \
-	    src/proto/pop3_server.c src/proto/wire.c src/proto/smtp_client.c \
-	    src/proto/imap_parser.c src/proto/imap_server.c \
-	    src/proto/imap_seqset.c src/proto/imap_utf7.c src/proto/imap_date.c \
-	    src/proto/pop3_client.c src/mime/build.c src/mime/parse.c \
+	    $(wildcard src/proto/*.c src/mime/*.c) \
 	    src/lib/log.c src/auth/table.c src/auth/aliases.c src/net/framer.c \
 	    src/store/uidlist.c
 
