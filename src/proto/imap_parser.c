@@ -778,6 +778,22 @@ imap_parser_command(const struct imap_parser *p)
 	return &p->cmd;
 }
 
+void
+imap_parser_set_limits(struct imap_parser *p, const struct imap_limits *lim)
+{
+	p->lim = *lim;
+}
+
+void
+imap_parser_partial(const struct imap_parser *p, const char **tag_r,
+		    const char **name_r, unsigned *depth_r, size_t *nargs_r)
+{
+	*tag_r = p->tag != NULL ? p->tag : "*";
+	*name_r = p->name != NULL ? p->name : "";
+	*depth_r = p->depth;
+	*nargs_r = p->stack[0].n;
+}
+
 const char *
 imap_parser_line(const struct imap_parser *p, size_t *len_r)
 {

@@ -105,6 +105,9 @@ struct imap_parser;
 
 struct imap_parser *imap_parser_new(const struct imap_limits *lim);
 void imap_parser_free(struct imap_parser **pp);
+/* New bounds, from the next command on (after a login). */
+void imap_parser_set_limits(struct imap_parser *p,
+			    const struct imap_limits *lim);
 
 /*
  * Reads from data (len octets) until a result other than MORE, and says
@@ -116,6 +119,14 @@ enum imap_parse_res imap_parser_feed(struct imap_parser *p, const char *data,
 const struct imap_command *imap_parser_command(const struct imap_parser *p);
 const char *imap_parser_line(const struct imap_parser *p, size_t *len_r);
 
+/*
+ * IMAP_PARSE_LITERAL: the command it is in, so far: its tag and name
+ * (upper case), how deep in lists the literal is (0: an argument of the
+ * command) and how many arguments came before it at the top.
+ */
+void imap_parser_partial(const struct imap_parser *p, const char **tag_r,
+			 const char **name_r, unsigned *depth_r,
+			 size_t *nargs_r);
 /* IMAP_PARSE_LITERAL: its size, whether the client waits for "+"
  * (synchronizing), whether it is literal8. */
 void imap_parser_literal(const struct imap_parser *p, size_t *size_r,

@@ -7,6 +7,7 @@
  * a refusal past what the state allows).
  */
 #include "imap_server.h"
+#include "imap_search.h"
 #include "imap_server_private.h"
 
 #include <stdio.h>
@@ -29,7 +30,32 @@ static const struct {
 	{"STARTTLS", cmd_starttls, IN_NOAUTH},
 	{"LOGIN", cmd_login, IN_NOAUTH},
 	{"AUTHENTICATE", cmd_authenticate, IN_NOAUTH},
-	{"ENABLE", cmd_enable, IN_AUTH},
+	{"ENABLE", cmd_enable, IN_LOGGED},
+	{"SELECT", imap_cmd_select, IN_LOGGED},
+	{"EXAMINE", imap_cmd_examine, IN_LOGGED},
+	{"APPEND", imap_cmd_append, IN_LOGGED},
+	{"IDLE", imap_cmd_idle, IN_LOGGED},
+	{"CHECK", imap_cmd_check, IN_SELECTED},
+	{"CLOSE", imap_cmd_close, IN_SELECTED},
+	{"UNSELECT", imap_cmd_unselect, IN_SELECTED},
+	{"EXPUNGE", imap_cmd_expunge, IN_SELECTED},
+	{"FETCH", imap_cmd_fetch, IN_SELECTED},
+	{"STORE", imap_cmd_store, IN_SELECTED},
+	{"COPY", imap_cmd_copy, IN_SELECTED},
+	{"MOVE", imap_cmd_move, IN_SELECTED},
+	{"SEARCH", imap_cmd_search, IN_SELECTED},
+	{"UID", imap_cmd_uid, IN_SELECTED},
+};
+
+/* The parser's bounds once logged in: longer lines (a FETCH of many
+ * items, a SEARCH, a long UID set), bigger kept literals (SEARCH
+ * strings), more arguments; still far below what hurts. */
+static const struct imap_limits LOGGED_LIMITS = {
+	.line_max = IMAP_LOGGED_LINE_MAX,
+	.literal_max = IMAP_LITERAL_MAX,
+	.literals_max = 4 * IMAP_LITERAL_MAX,
+	.depth_max = IMAP_SEARCH_DEPTH_MAX + 4,
+	.args_max = 4 * IMAP_SEARCH_KEYS_MAX,
 };
 
 /* --- the session ---------------------------------------------------------- */
@@ -69,10 +95,29 @@ imap_server_free(struct imap_server **sp)
 	if (s == NULL)
 		return;
 	wipe_login(s);
+	if (s->ops != NULL) {
+		imap_fetch_abort(s);
+		imap_append_abort(s);
+		imap_unselect(s);
+	}
 	imap_parser_free(&s->parser);
 	free(s->tag);
 	free(s);
 	*sp = NULL;
+}
+
+void
+imap_server_set_mbox(struct imap_server *s, const struct imap_mbox_ops *ops,
+		     void *ctx)
+{
+	s->ops = ops;
+	s->mctx = ctx;
+}
+
+void
+imap_server_clock(struct imap_server *s, int64_t now)
+{
+	s->now = now;
 }
 
 void
@@ -97,9 +142,13 @@ login_allowed(const struct imap_server *s)
 static void
 capabilities(const struct imap_server *s, struct buf *out)
 {
-	buf_addstr(out, "IMAP4rev2 IMAP4rev1 LITERAL- SASL-IR ID ENABLE");
-	if (s->state != ST_NOAUTH)
+	buf_addstr(out, "IMAP4rev2 IMAP4rev1 LITERAL+ SASL-IR ID ENABLE");
+	if (s->state != ST_NOAUTH) {
+		buf_printf(out, " IDLE UIDPLUS MOVE UNSELECT CONDSTORE "
+			   "SEARCHRES APPENDLIMIT=%llu",
+			   (unsigned long long)s->conf->append_max);
 		return;
+	}
 	if (s->conf->starttls && !s->secure)
 		buf_addstr(out, " STARTTLS");
 	buf_addstr(out, login_allowed(s) ? " AUTH=PLAIN" : " LOGINDISABLED");
@@ -145,6 +194,49 @@ imap_astring(const struct imap_arg *a, size_t *len_r)
 	return a->str;
 }
 
+void
+imap_tagged_mres(struct buf *out, const char *tag, enum imap_mres r,
+		 const char *err, bool trycreate)
+{
+	static const char *const code[] = {
+		[IMAP_M_OK] = "", [IMAP_M_TEMP] = "[UNAVAILABLE] ",
+		[IMAP_M_NOSPACE] = "[OVERQUOTA] ", [IMAP_M_PERM] = "[CANNOT] ",
+		[IMAP_M_INUSE] = "[INUSE] ",
+		[IMAP_M_EXISTS] = "[ALREADYEXISTS] ",
+		[IMAP_M_NOTFOUND] = "[NONEXISTENT] ",
+		[IMAP_M_LIMIT] = "[LIMIT] ",
+		[IMAP_M_EXPUNGED] = "[EXPUNGEISSUED] ",
+	};
+	const char *c = (unsigned)r < sizeof(code) / sizeof(code[0]) ?
+			code[r] : "";
+
+	if (r == IMAP_M_NOTFOUND && trycreate)
+		c = "[TRYCREATE] ";
+	buf_printf(out, "%s NO %s%s\r\n", tag, c,
+		   err != NULL && *err != '\0' ? err : "Failed");
+}
+
+int
+imap_number64(const struct imap_arg *a, uint64_t *v_r)
+{
+	uint64_t v = 0;
+
+	if (a->type != IMAP_ARG_ATOM || a->len == 0 || a->len > 20)
+		return -1;
+	for (size_t i = 0; i < a->len; i++) {
+		unsigned d = (unsigned char)a->str[i] - '0';
+
+		if (d > 9 || v > (UINT64_MAX - d) / 10)
+			return -1;
+		v = v * 10 + d;
+	}
+	/* mod-sequence-value: at most 2^63 - 1 (RFC 7162 7) */
+	if (v > INT64_MAX)
+		return -1;
+	*v_r = v;
+	return 0;
+}
+
 /* --- commands ------------------------------------------------------------- */
 
 static enum imap_act
@@ -165,9 +257,13 @@ static enum imap_act
 cmd_noop(struct imap_server *s, const char *tag, const struct imap_arg *args,
 	 size_t nargs, struct buf *out)
 {
+	enum imap_act a;
+
 	(void)args;
 	if (nargs != 0)
 		return imap_bad(s, tag, "NOOP takes no arguments", out);
+	if ((a = imap_sync(s, true, out)) != IMAP_ACT_NONE)
+		return a;
 	imap_tagged(out, tag, "OK", "NOOP completed");
 	return IMAP_ACT_NONE;
 }
@@ -327,24 +423,36 @@ cmd_id(struct imap_server *s, const char *tag, const struct imap_arg *args,
 	return IMAP_ACT_NONE;
 }
 
-/* ENABLE (RFC 5161): IMAP4rev2 is what it can enable so far. */
+/* ENABLE (RFC 5161): IMAP4rev2 and CONDSTORE (RFC 7162 3.1); the
+ * ENABLED response lists what this command turned on. */
 static enum imap_act
 cmd_enable(struct imap_server *s, const char *tag,
 	   const struct imap_arg *args, size_t nargs, struct buf *out)
 {
-	bool now = false;
+	struct buf *now = buf_new(256), *extra = buf_new(256);
 
-	if (nargs == 0)
+	if (nargs == 0) {
+		buf_free(&now);
+		buf_free(&extra);
 		return imap_bad(s, tag, "ENABLE needs capability names", out);
-	for (size_t i = 0; i < nargs; i++)
+	}
+	for (size_t i = 0; i < nargs; i++) {
 		if (args[i].type != IMAP_ARG_ATOM)
-			return imap_bad(s, tag, "ENABLE takes capability names",
-				   out);
-	for (size_t i = 0; i < nargs; i++)
-		if (strcasecmp(args[i].str, "IMAP4rev2") == 0 && !s->rev2)
-			now = s->rev2 = true;
-	buf_addstr(out, now ? "* ENABLED IMAP4rev2\r\n" : "* ENABLED\r\n");
+			continue;
+		if (strcasecmp(args[i].str, "IMAP4rev2") == 0 && !s->rev2) {
+			s->rev2 = true;
+			buf_addstr(now, " IMAP4rev2");
+		} else if (strcasecmp(args[i].str, "CONDSTORE") == 0 &&
+			   !s->condstore) {
+			imap_condstore_on(s, extra);
+			buf_addstr(now, " CONDSTORE");
+		}
+	}
+	buf_printf(out, "* ENABLED%s\r\n", now->data);
+	buf_add(out, extra->data, extra->len);
 	imap_tagged(out, tag, "OK", "ENABLE completed");
+	buf_free(&now);
+	buf_free(&extra);
 	return IMAP_ACT_NONE;
 }
 
@@ -372,12 +480,22 @@ answer_literal(struct imap_server *s, struct buf *out)
 	size_t size;
 	bool sync, l8;
 
+	bool refuse;
+
 	imap_parser_literal(s->parser, &size, &sync, &l8);
-	if (size > IMAP_LOGIN_LITERAL_MAX) {
+	if (imap_append_literal(s, size, &refuse)) {
+		if (refuse) {
+			imap_parser_literal_refuse(s->parser);
+			return;
+		}
+		imap_parser_literal_accept(s->parser, true);
+	} else if (size > (s->state == ST_NOAUTH ? IMAP_LOGIN_LITERAL_MAX
+						  : IMAP_LITERAL_MAX)) {
 		imap_parser_literal_refuse(s->parser);
 		return;
+	} else {
+		imap_parser_literal_accept(s->parser, false);
 	}
-	imap_parser_literal_accept(s->parser, false);
 	if (sync)
 		buf_addstr(out, "+ Ready for literal data\r\n");
 }
@@ -389,6 +507,7 @@ parse_error(struct imap_server *s, struct buf *out)
 	const char *text, *tag;
 	enum imap_parse_err e = imap_parser_error(s->parser, &text, &tag);
 
+	imap_append_abort(s);
 	if (s->in_sasl) {
 		s->in_sasl = false;
 		sasl_wipe(&s->sasl);
@@ -399,6 +518,24 @@ parse_error(struct imap_server *s, struct buf *out)
 		return IMAP_ACT_NONE;
 	}
 	return imap_bad(s, tag, text, out);
+}
+
+static enum imap_act
+idle_line(struct imap_server *s, struct buf *out)
+{
+	size_t len;
+	const char *line = imap_parser_line(s->parser, &len);
+
+	return imap_idle_line(s, line, len, out);
+}
+
+static void
+append_piece(struct imap_server *s)
+{
+	size_t len;
+	const char *data = imap_parser_data(s->parser, &len);
+
+	imap_append_data(s, data, len);
 }
 
 /* An AUTHENTICATE response line. */
@@ -423,7 +560,7 @@ imap_server_feed(struct imap_server *s, const char *data, size_t len,
 	enum imap_act a = IMAP_ACT_NONE;
 	size_t used = 0;
 
-	while (used < len && a == IMAP_ACT_NONE &&
+	while (used < len && a == IMAP_ACT_NONE && s->fetch == NULL &&
 	       s->pending == IMAP_ACT_NONE && s->state != ST_LOGOUT) {
 		size_t n;
 
@@ -434,7 +571,7 @@ imap_server_feed(struct imap_server *s, const char *data, size_t len,
 					out);
 			break;
 		case IMAP_PARSE_LINE:
-			a = sasl_line(s, out);
+			a = s->idling ? idle_line(s, out) : sasl_line(s, out);
 			break;
 		case IMAP_PARSE_LITERAL:
 			answer_literal(s, out);
@@ -443,6 +580,8 @@ imap_server_feed(struct imap_server *s, const char *data, size_t len,
 			a = parse_error(s, out);
 			break;
 		case IMAP_PARSE_DATA:
+			append_piece(s);
+			break;
 		case IMAP_PARSE_MORE:
 			break;
 		}
@@ -472,6 +611,7 @@ imap_server_login_done(struct imap_server *s, enum imap_login_result r,
 	wipe_login(s);
 	if (r == IMAP_LOGIN_OK) {
 		s->state = ST_AUTH;
+		imap_parser_set_limits(s->parser, &LOGGED_LIMITS);
 		buf_printf(out, "%s OK [CAPABILITY ", tag);
 		capabilities(s, out);
 		buf_addstr(out, "] Logged in\r\n");

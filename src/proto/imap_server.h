@@ -36,6 +36,9 @@
 
 #define IMAP_LINE_MAX 8192	/* a command line outside literals */
 #define IMAP_LOGIN_LITERAL_MAX 1024 /* a literal before login */
+#define IMAP_LOGGED_LINE_MAX 65536 /* a command line once logged in */
+#define IMAP_LITERAL_MAX 65536	/* a kept literal once logged in (APPEND's
+				   message is streamed, not kept) */
 
 struct imap_conf {
 	const char *hostname;
@@ -79,6 +82,9 @@ void imap_server_plain_auth(struct imap_server *s, bool allow);
 /* The store of the user who logs in; set before login_done(OK). */
 void imap_server_set_mbox(struct imap_server *s,
 			  const struct imap_mbox_ops *ops, void *ctx);
+
+/* The time now, seconds since 1970 (SEARCH OLDER, YOUNGER). */
+void imap_server_clock(struct imap_server *s, int64_t now);
 
 /* The untagged OK greeting with the capabilities. */
 void imap_server_greet(struct imap_server *s, struct buf *out);

@@ -71,6 +71,7 @@ struct imap_server {
 	struct imap_fetch_job *fetch;	/* FETCH writing, resumed */
 	struct imap_append_job *append;	/* APPEND's literal streaming */
 	bool idling;			/* IDLE until DONE */
+	int64_t now;			/* imap_server_clock() */
 };
 
 typedef enum imap_act cmd_fn(struct imap_server *, const char *tag,
@@ -92,6 +93,65 @@ const char *imap_astring(const struct imap_arg *a, size_t *len_r);
  */
 void imap_tagged_mres(struct buf *out, const char *tag, enum imap_mres r,
 		      const char *err, bool trycreate);
+
+/* A number of up to 63 bits (mod-sequence-value); -1 if not one. */
+int imap_number64(const struct imap_arg *a, uint64_t *v_r);
+
+/* --- imap_cmd_select.c: the selected state's frame ---------------------- */
+
+/*
+ * The untagged updates of what changed in the folder: EXPUNGE (unless
+ * !allow_expunge: during FETCH, STORE and SEARCH by number), EXISTS,
+ * RECENT, FETCH FLAGS.  IMAP_ACT_CLOSE (a BYE written) if the view is
+ * lost.
+ */
+enum imap_act imap_sync(struct imap_server *s, bool allow_expunge,
+			struct buf *out);
+bool imap_is_recent(const struct imap_server *s, const struct imap_msg *m);
+/* "FLAGS (...)" of a message. */
+void imap_write_flags(const struct imap_server *s, const struct imap_msg *m,
+		      struct buf *out);
+/* "* N FETCH (FLAGS (...) [UID u] [MODSEQ (m)])\r\n". */
+void imap_write_flags_fetch(const struct imap_server *s, uint32_t pos,
+			    bool uid, struct buf *out);
+void imap_unselect(struct imap_server *s);
+enum imap_act imap_idle_line(struct imap_server *s, const char *line,
+			     size_t len, struct buf *out);
+enum imap_act imap_uid_expunge(struct imap_server *s, const char *tag,
+			       const struct imap_arg *args, size_t nargs,
+			       struct buf *out);
+cmd_fn imap_cmd_select, imap_cmd_examine, imap_cmd_expunge, imap_cmd_close;
+cmd_fn imap_cmd_unselect, imap_cmd_check, imap_cmd_idle;
+
+/* --- imap_cmd_msg.c: messages -------------------------------------------- */
+
+/* A sequence set argument resolved (UIDs: against the last UID). */
+int imap_set_arg(struct imap_server *s, const struct imap_arg *a, bool uid,
+		 struct imap_seqset *set, const char **why_r);
+/* The positions a set (or "$") names, ascending; free *pos_r. */
+int imap_positions(struct imap_server *s, const struct imap_arg *a,
+		   bool uid, uint32_t **pos_r, size_t *n_r,
+		   const char **why_r);
+/* Flags of STORE and APPEND: system bits, keywords into kw. */
+int imap_flag_list(const struct imap_arg *args, size_t n, unsigned *flags,
+		   struct buf *kw);
+void imap_condstore_on(struct imap_server *s, struct buf *out);
+/* Drops a FETCH in progress (the session ends). */
+void imap_fetch_abort(struct imap_server *s);
+cmd_fn imap_cmd_fetch, imap_cmd_store, imap_cmd_copy, imap_cmd_move;
+cmd_fn imap_cmd_search, imap_cmd_uid;
+
+/* --- imap_cmd_append.c ---------------------------------------------------- */
+
+/*
+ * A literal announced: true if it is an APPEND's message (stream it;
+ * *refuse_r: past APPENDLIMIT, refuse it).
+ */
+bool imap_append_literal(struct imap_server *s, size_t size, bool *refuse_r);
+void imap_append_data(struct imap_server *s, const char *data, size_t len);
+/* Drops the spool of an APPEND that failed or was cut. */
+void imap_append_abort(struct imap_server *s);
+cmd_fn imap_cmd_append;
 
 /* --- imap_cmd_folder.c -------------------------------------------------- */
 

@@ -1,0 +1,872 @@
+/*
+ * imap_cmd_msg - the commands on messages of the selected mailbox (RFC
+ * 9051 6.4): FETCH, STORE, COPY, MOVE (RFC 6851), SEARCH and their UID
+ * forms, with UIDPLUS's COPYUID (RFC 4315), CONDSTORE's CHANGEDSINCE,
+ * UNCHANGEDSINCE and MODSEQ (RFC 7162) and SEARCHRES's "$" (RFC 5182).
+ * What the items and keys mean is imap_fetch's and imap_search's; this
+ * file picks the messages, calls the store, and writes the frame.
+ *
+ * A FETCH writes through imap_fetch_write, which stops once the output
+ * holds conf->out_max octets: the job is kept in s->fetch, the program
+ * sends the output (IMAP_ACT_OUTPUT) and calls imap_server_resume().
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "imap_fetch.h"
+#include "imap_search.h"
+#include "imap_server_private.h"
+
+#define SET_RANGES_MAX 10000	/* elements of one sequence set */
+
+/* --- picking messages ----------------------------------------------------- */
+
+static uint32_t
+last_uid(struct imap_server *s)
+{
+	struct imap_msg m;
+
+	if (s->count == 0)
+		return 0;
+	s->ops->msg(s->mctx, s->count - 1, &m);
+	return m.uid;
+}
+
+int
+imap_set_arg(struct imap_server *s, const struct imap_arg *a, bool uid,
+	     struct imap_seqset *set, const char **why_r)
+{
+	memset(set, 0, sizeof(*set));
+	if (a->type != IMAP_ARG_ATOM) {
+		*why_r = "Invalid sequence set";
+		return -1;
+	}
+	if (strcmp(a->str, "$") == 0) {
+		*why_r = "The saved search result is not usable here";
+		return -1;
+	}
+	if (imap_seqset_parse(a->str, a->len, SET_RANGES_MAX, set,
+			      why_r) == -1)
+		return -1;
+	imap_seqset_resolve(set, uid ? last_uid(s) : s->count);
+	return 0;
+}
+
+/* The positions of "$": the saved UIDs still in the view. */
+static void
+saved_positions(struct imap_server *s, uint32_t *pos, size_t *n)
+{
+	for (uint32_t i = 0; s->saved_valid && i < s->count; i++) {
+		struct imap_msg m;
+
+		s->ops->msg(s->mctx, i, &m);
+		if (imap_seqset_has(&s->saved, m.uid))
+			pos[(*n)++] = i;
+	}
+}
+
+/*
+ * The positions a set argument names, ascending, into *pos_r (free it):
+ * sequence numbers (each must be in the mailbox, RFC 9051 9), UIDs (those
+ * not in the mailbox are left out) or "$".  -1 with *why_r for a BAD.
+ */
+int
+imap_positions(struct imap_server *s, const struct imap_arg *a, bool uid,
+	       uint32_t **pos_r, size_t *n_r, const char **why_r)
+{
+	struct imap_seqset set;
+	uint32_t *pos;
+	size_t n = 0;
+
+	pos = xmalloc(((size_t)s->count + 1) * sizeof(*pos));
+	if (a->type == IMAP_ARG_ATOM && strcmp(a->str, "$") == 0) {
+		saved_positions(s, pos, &n);
+	} else if (imap_set_arg(s, a, uid, &set, why_r) == -1) {
+		free(pos);
+		return -1;
+	} else if (!uid) {
+		for (size_t k = 0; k < set.n; k++)
+			if (set.r[k].hi > s->count || set.r[k].lo == 0) {
+				imap_seqset_free(&set);
+				free(pos);
+				*why_r = "Invalid message sequence number";
+				return -1;
+			}
+		for (size_t k = 0; k < set.n; k++)
+			for (uint32_t v = set.r[k].lo; v <= set.r[k].hi; v++)
+				pos[n++] = v - 1;
+		imap_seqset_free(&set);
+	} else {
+		for (uint32_t i = 0; i < s->count; i++) {
+			struct imap_msg m;
+
+			s->ops->msg(s->mctx, i, &m);
+			if (imap_seqset_has(&set, m.uid))
+				pos[n++] = i;
+		}
+		imap_seqset_free(&set);
+	}
+	*pos_r = pos;
+	*n_r = n;
+	return 0;
+}
+
+/* Drops the positions of messages expunged meanwhile; true if any. */
+static bool
+drop_expunged(struct imap_server *s, uint32_t *pos, size_t *n)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < *n; i++) {
+		struct imap_msg m;
+
+		s->ops->msg(s->mctx, pos[i], &m);
+		if (!m.expunged)
+			pos[k++] = pos[i];
+	}
+	if (k == *n)
+		return false;
+	*n = k;
+	return true;
+}
+
+/* Turns CONDSTORE on; said once with a mailbox selected (RFC 7162 3.1). */
+void
+imap_condstore_on(struct imap_server *s, struct buf *out)
+{
+	struct imap_status st;
+	char err[200];
+
+	if (s->condstore)
+		return;
+	s->condstore = true;
+	if (s->state == ST_SELECTED &&
+	    s->ops->status(s->mctx, s->mailbox, &st, err, sizeof(err)) ==
+	    IMAP_M_OK)
+		buf_printf(out, "* OK [HIGHESTMODSEQ %llu] Highest\r\n",
+			   (unsigned long long)st.highestmodseq);
+}
+
+/* The untagged updates a command ends with, then its tagged OK text. */
+static enum imap_act
+finish(struct imap_server *s, const char *tag, bool uid, const char *text,
+       struct buf *out)
+{
+	enum imap_act a = imap_sync(s, uid, out);
+
+	if (a == IMAP_ACT_NONE)
+		imap_tagged(out, tag, "OK", text);
+	return a;
+}
+
+/* --- FETCH ---------------------------------------------------------------- */
+
+struct imap_fetch_job {
+	char *tag;
+	bool uid, gone;
+	struct imap_fetch_items *items;
+	uint32_t *pos;
+	size_t n, i;
+	/* the message being written */
+	struct imap_msg m;
+	struct imap_fetch_msg fm;
+	struct imap_fetch_writer *w;
+	void *rd;
+};
+
+static void
+fetch_job_free(struct imap_server *s)
+{
+	struct imap_fetch_job *j = s->fetch;
+
+	if (j == NULL)
+		return;
+	imap_fetch_writer_free(&j->w);
+	if (j->rd != NULL)
+		s->ops->close(j->rd);
+	imap_fetch_items_free(&j->items);
+	free(j->pos);
+	free(j->tag);
+	free(j);
+	s->fetch = NULL;
+}
+
+/* Sets up the writer of the next message; false if it is gone. */
+static bool
+fetch_start_msg(struct imap_server *s, struct imap_fetch_job *j)
+{
+	uint32_t pos = j->pos[j->i];
+	char err[200];
+
+	s->ops->msg(s->mctx, pos, &j->m);
+	if (j->m.expunged)
+		return false;
+	memset(&j->fm, 0, sizeof(j->fm));
+	j->fm.seq = pos + 1;
+	j->fm.m = &j->m;
+	j->fm.recent = imap_is_recent(s, &j->m);
+	j->fm.rev2 = s->rev2;
+	if (imap_fetch_wants_text(j->items)) {
+		if (s->ops->open(s->mctx, pos, &j->rd, err, sizeof(err)) !=
+		    IMAP_M_OK)
+			return false;
+		j->fm.rd = j->rd;
+		j->fm.read = s->ops->read;
+		j->fm.rewind = s->ops->rewind;
+	}
+	j->w = imap_fetch_writer_new(j->items, &j->fm);
+	return true;
+}
+
+static void
+fetch_end_msg(struct imap_server *s, struct imap_fetch_job *j)
+{
+	imap_fetch_writer_free(&j->w);
+	if (j->rd != NULL)
+		s->ops->close(j->rd);
+	j->rd = NULL;
+	j->i++;
+}
+
+/* Writes the job on until it ends or the output is full. */
+static enum imap_act
+fetch_run(struct imap_server *s, struct buf *out)
+{
+	struct imap_fetch_job *j = s->fetch;
+	enum imap_act a;
+	char *tag;
+	bool uid, gone;
+
+	while (j->i < j->n) {
+		int r;
+
+		if (j->w == NULL && !fetch_start_msg(s, j)) {
+			j->gone = true;
+			fetch_end_msg(s, j);
+			continue;
+		}
+		r = imap_fetch_write(j->w, out, s->conf->out_max);
+		if (r == 1)
+			return IMAP_ACT_OUTPUT;
+		if (r == -1 && out->len > 0 &&
+		    out->data[out->len - 1] != '\n') {
+			/* cut inside a response: nothing can mend it */
+			buf_addstr(out, "\r\n* BYE Message text unreadable\r\n");
+			fetch_job_free(s);
+			s->state = ST_LOGOUT;
+			return IMAP_ACT_CLOSE;
+		}
+		if (r == -1)
+			j->gone = true;
+		fetch_end_msg(s, j);
+	}
+	tag = j->tag;
+	j->tag = NULL;
+	uid = j->uid;
+	gone = j->gone;
+	fetch_job_free(s);
+	if (gone && !uid) {
+		a = imap_sync(s, false, out);
+		if (a == IMAP_ACT_NONE)
+			imap_tagged(out, tag, "NO", "[EXPUNGEISSUED] Some "
+				    "messages were expunged meanwhile");
+	} else {
+		a = finish(s, tag, uid, uid ? "UID FETCH completed" :
+			   "FETCH completed", out);
+	}
+	free(tag);
+	return a;
+}
+
+enum imap_act
+imap_server_resume(struct imap_server *s, struct buf *out)
+{
+	if (s->fetch == NULL)
+		return IMAP_ACT_NONE;
+	return fetch_run(s, out);
+}
+
+/* FETCH's modifiers: (CHANGEDSINCE n) of RFC 7162 3.1.4. */
+static int
+fetch_modifiers(const struct imap_arg *a, bool *changedsince,
+		uint64_t *since)
+{
+	if (a->type != IMAP_ARG_LIST || a->n != 2 ||
+	    a->list[0].type != IMAP_ARG_ATOM ||
+	    strcasecmp(a->list[0].str, "CHANGEDSINCE") != 0 ||
+	    a->list[1].type != IMAP_ARG_ATOM)
+		return -1;
+	return imap_number64(&a->list[1], since) == -1 ? -1 :
+	       (*changedsince = true, 0);
+}
+
+/* Leaves the messages whose modseq is above since. */
+static void
+keep_changed_since(struct imap_server *s, uint32_t *pos, size_t *n,
+		   uint64_t since)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < *n; i++) {
+		struct imap_msg m;
+
+		s->ops->msg(s->mctx, pos[i], &m);
+		if (m.modseq > since)
+			pos[k++] = pos[i];
+	}
+	*n = k;
+}
+
+/* \Seen for the messages a FETCH of a body reads (RFC 9051 6.4.5). */
+static void
+fetch_set_seen(struct imap_server *s, const uint32_t *pos, size_t n)
+{
+	struct imap_store_req req = {
+		.op = IMAP_STORE_ADD, .flags = IMAP_F_SEEN,
+	};
+	uint32_t *unseen = xmalloc((n + 1) * sizeof(*unseen));
+	size_t k = 0;
+	char err[200];
+
+	for (size_t i = 0; i < n; i++) {
+		struct imap_msg m;
+
+		s->ops->msg(s->mctx, pos[i], &m);
+		if (!(m.flags & IMAP_F_SEEN) && !m.expunged)
+			unseen[k++] = pos[i];
+	}
+	if (k > 0)	/* a failure leaves \Seen unset: the FETCH goes on */
+		(void)s->ops->store(s->mctx, unseen, k, &req, NULL, err,
+				    sizeof(err));
+	free(unseen);
+}
+
+static enum imap_act
+fetch(struct imap_server *s, const char *tag, const struct imap_arg *args,
+      size_t nargs, bool uid, struct buf *out)
+{
+	struct imap_fetch_job *j;
+	const char *why = "FETCH needs a set and items";
+	bool changedsince = false;
+	uint64_t since = 0;
+
+	if (nargs < 2 || nargs > 3 ||
+	    (nargs == 3 &&
+	     fetch_modifiers(&args[2], &changedsince, &since) == -1))
+		return imap_bad(s, tag, nargs == 3 ? "Invalid FETCH "
+				"modifier" : why, out);
+	j = xcalloc(1, sizeof(*j));
+	if (imap_fetch_parse(&args[1], &j->items, &why) == -1 ||
+	    imap_positions(s, &args[0], uid, &j->pos, &j->n, &why) == -1) {
+		imap_fetch_items_free(&j->items);
+		free(j);
+		return imap_bad(s, tag, why, out);
+	}
+	j->tag = xstrdup(tag);
+	j->uid = uid;
+	s->fetch = j;
+	if (uid)
+		imap_fetch_add_uid(j->items);
+	if (changedsince || imap_fetch_wants_modseq(j->items)) {
+		imap_condstore_on(s, out);
+		imap_fetch_add_modseq(j->items);
+	}
+	if (changedsince)
+		keep_changed_since(s, j->pos, &j->n, since);
+	if (imap_fetch_sets_seen(j->items) && !s->readonly) {
+		fetch_set_seen(s, j->pos, j->n);
+		imap_fetch_add_flags(j->items);
+	}
+	return fetch_run(s, out);
+}
+
+/* --- STORE ---------------------------------------------------------------- */
+
+/* A flag of a STORE or APPEND list: system bit or keyword. */
+static int
+flag_parse(const struct imap_arg *a, unsigned *flags, struct buf *kw)
+{
+	static const struct {
+		const char *name;
+		unsigned bit;
+	} sys[] = {
+		{"\\Answered", IMAP_F_ANSWERED}, {"\\Flagged", IMAP_F_FLAGGED},
+		{"\\Deleted", IMAP_F_DELETED}, {"\\Seen", IMAP_F_SEEN},
+		{"\\Draft", IMAP_F_DRAFT},
+	};
+
+	if (a->type != IMAP_ARG_ATOM || a->len == 0 ||
+	    strpbrk(a->str, "[]") != NULL)
+		return -1;
+	if (a->str[0] != '\\') {
+		if (kw->len > 0 && buf_addc(kw, ' ') == -1)
+			return -1;
+		return buf_addstr(kw, a->str);
+	}
+	for (size_t i = 0; i < sizeof(sys) / sizeof(sys[0]); i++)
+		if (strcasecmp(a->str, sys[i].name) == 0) {
+			*flags |= sys[i].bit;
+			return 0;
+		}
+	return -1;	/* \Recent, \* and unknown system flags */
+}
+
+/* A flag list, parenthesized or (STORE) bare atoms. */
+int
+imap_flag_list(const struct imap_arg *args, size_t n, unsigned *flags,
+	       struct buf *kw)
+{
+	for (size_t i = 0; i < n; i++)
+		if (flag_parse(&args[i], flags, kw) == -1)
+			return -1;
+	return 0;
+}
+
+/* "FLAGS", "+FLAGS.SILENT", ...: the operation and its silence. */
+static int
+store_what(const struct imap_arg *a, enum imap_store_op *op, bool *silent)
+{
+	const char *w = a->str;
+
+	if (a->type != IMAP_ARG_ATOM)
+		return -1;
+	*op = *w == '+' ? IMAP_STORE_ADD : *w == '-' ? IMAP_STORE_REMOVE
+						      : IMAP_STORE_REPLACE;
+	if (*w == '+' || *w == '-')
+		w++;
+	if (strcasecmp(w, "FLAGS") == 0)
+		*silent = false;
+	else if (strcasecmp(w, "FLAGS.SILENT") == 0)
+		*silent = true;
+	else
+		return -1;
+	return 0;
+}
+
+/* (UNCHANGEDSINCE n) of RFC 7162 3.1.3. */
+static int
+store_modifiers(const struct imap_arg *a, struct imap_store_req *req)
+{
+	if (a->type != IMAP_ARG_LIST || a->n != 2 ||
+	    a->list[0].type != IMAP_ARG_ATOM ||
+	    strcasecmp(a->list[0].str, "UNCHANGEDSINCE") != 0 ||
+	    imap_number64(&a->list[1], &req->unchangedsince) == -1)
+		return -1;
+	req->conditional = true;
+	return 0;
+}
+
+/* [MODIFIED set] of the messages UNCHANGEDSINCE left alone. */
+static void
+write_modified(struct imap_server *s, const char *tag, bool uid,
+	       const uint32_t *pos, const bool *modified, size_t n,
+	       struct buf *out)
+{
+	const char *sep = "";
+
+	buf_printf(out, "%s OK [MODIFIED ", tag);
+	for (size_t i = 0; i < n; i++) {
+		struct imap_msg m;
+
+		if (!modified[i])
+			continue;
+		s->ops->msg(s->mctx, pos[i], &m);
+		buf_printf(out, "%s%u", sep, uid ? m.uid : pos[i] + 1);
+		sep = ",";
+	}
+	buf_addstr(out, "] Conditional STORE failed\r\n");
+}
+
+static bool
+any_set(const bool *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i])
+			return true;
+	return false;
+}
+
+static enum imap_act
+store_reply(struct imap_server *s, const char *tag, bool uid, bool silent,
+	    const uint32_t *pos, const bool *modified, size_t n,
+	    bool gone, struct buf *out)
+{
+	enum imap_act a;
+
+	for (size_t i = 0; i < n; i++)
+		if (!modified[i] && (!silent || s->condstore))
+			imap_write_flags_fetch(s, pos[i], uid, out);
+	if ((a = imap_sync(s, uid, out)) != IMAP_ACT_NONE)
+		return a;
+	if (any_set(modified, n))
+		write_modified(s, tag, uid, pos, modified, n, out);
+	else if (gone && !uid)
+		imap_tagged(out, tag, "NO", "[EXPUNGEISSUED] Some messages "
+			    "were expunged meanwhile");
+	else
+		imap_tagged(out, tag, "OK", uid ? "UID STORE completed" :
+			    "STORE completed");
+	return IMAP_ACT_NONE;
+}
+
+static enum imap_act
+store(struct imap_server *s, const char *tag, const struct imap_arg *args,
+      size_t nargs, bool uid, struct buf *out)
+{
+	struct imap_store_req req = {0};
+	struct buf *kw;
+	const struct imap_arg *flags;
+	uint32_t *pos;
+	bool *modified, silent = false, gone;
+	size_t n, nflags, at = 1;
+	const char *why;
+	char err[200];
+	enum imap_mres r;
+	enum imap_act a;
+
+	if (nargs >= 2 && args[1].type == IMAP_ARG_LIST) {
+		if (store_modifiers(&args[1], &req) == -1)
+			return imap_bad(s, tag, "Invalid STORE modifier", out);
+		at = 2;
+	}
+	if (nargs < at + 2 || store_what(&args[at], &req.op, &silent) == -1)
+		return imap_bad(s, tag, "STORE needs a set, FLAGS, +FLAGS or "
+				"-FLAGS, and flags", out);
+	flags = &args[at + 1];
+	nflags = nargs - at - 1;
+	if (flags->type == IMAP_ARG_LIST) {
+		if (nflags != 1)
+			return imap_bad(s, tag, "Invalid flag list", out);
+		nflags = flags->n;
+		flags = flags->list;
+	}
+	kw = buf_new(4096);
+	if (imap_flag_list(flags, nflags, &req.flags, kw) == -1) {
+		buf_free(&kw);
+		return imap_bad(s, tag, "Invalid flag in the list", out);
+	}
+	if (imap_positions(s, &args[0], uid, &pos, &n, &why) == -1) {
+		buf_free(&kw);
+		return imap_bad(s, tag, why, out);
+	}
+	if (s->readonly) {
+		buf_free(&kw);
+		free(pos);
+		imap_tagged(out, tag, "NO", "[READ-ONLY] Mailbox is "
+			    "read-only");
+		return IMAP_ACT_NONE;
+	}
+	if (req.conditional)
+		imap_condstore_on(s, out);
+	req.keywords = kw->len > 0 ? kw->data : NULL;
+	gone = drop_expunged(s, pos, &n);
+	modified = xcalloc(n + 1, sizeof(*modified));
+	r = n == 0 ? IMAP_M_OK : s->ops->store(s->mctx, pos, n, &req,
+						  modified, err, sizeof(err));
+	buf_free(&kw);
+	if (r != IMAP_M_OK) {
+		imap_tagged_mres(out, tag, r, err, false);
+		a = IMAP_ACT_NONE;
+	} else {
+		a = store_reply(s, tag, uid, silent, pos, modified, n, gone,
+				out);
+	}
+	free(modified);
+	free(pos);
+	return a;
+}
+
+/* --- COPY and MOVE -------------------------------------------------------- */
+
+/* A UID list as a sequence set, in the given order (COPYUID). */
+static void
+write_uid_list(const uint32_t *uids, size_t n, struct buf *out)
+{
+	for (size_t i = 0; i < n;) {
+		size_t k = i;
+
+		while (k + 1 < n && uids[k + 1] == uids[k] + 1)
+			k++;
+		buf_printf(out, "%s%u", i > 0 ? "," : "", uids[i]);
+		if (k > i)
+			buf_printf(out, ":%u", uids[k]);
+		i = k + 1;
+	}
+}
+
+static void
+write_copyuid(struct imap_server *s, uint32_t validity, const uint32_t *pos,
+	      const uint32_t *uids, size_t n, struct buf *out)
+{
+	uint32_t *src = xmalloc((n + 1) * sizeof(*src));
+
+	for (size_t i = 0; i < n; i++) {
+		struct imap_msg m;
+
+		s->ops->msg(s->mctx, pos[i], &m);
+		src[i] = m.uid;
+	}
+	buf_printf(out, "[COPYUID %u ", validity);
+	write_uid_list(src, n, out);
+	buf_addc(out, ' ');
+	write_uid_list(uids, n, out);
+	buf_addc(out, ']');
+	free(src);
+}
+
+static enum imap_act
+copy_done(struct imap_server *s, const char *tag, bool uid, bool move,
+	  const uint32_t *pos, const uint32_t *uids, size_t n,
+	  uint32_t validity, struct buf *out)
+{
+	const char *what = move ? (uid ? "UID MOVE" : "MOVE")
+				: (uid ? "UID COPY" : "COPY");
+	enum imap_act a;
+
+	if (n > 0 && move) {
+		buf_addstr(out, "* OK ");
+		write_copyuid(s, validity, pos, uids, n, out);
+		buf_addstr(out, " Moved\r\n");
+	}
+	if ((a = imap_sync(s, move || uid, out)) != IMAP_ACT_NONE)
+		return a;
+	buf_printf(out, "%s OK ", tag);
+	if (n > 0 && !move) {
+		write_copyuid(s, validity, pos, uids, n, out);
+		buf_addc(out, ' ');
+	}
+	buf_printf(out, "%s completed\r\n", what);
+	return IMAP_ACT_NONE;
+}
+
+static enum imap_act
+copy(struct imap_server *s, const char *tag, const struct imap_arg *args,
+     size_t nargs, bool uid, bool move, struct buf *out)
+{
+	struct buf *name;
+	uint32_t *pos, *uids, validity = 0;
+	size_t n;
+	const char *why;
+	char err[200];
+	enum imap_mres r = IMAP_M_OK;
+	enum imap_act a;
+
+	if (nargs != 2)
+		return imap_bad(s, tag, "COPY and MOVE need a set and a "
+				"mailbox", out);
+	name = buf_new(4096);
+	if (imap_mailbox_arg(s, &args[1], name, &why) == -1 ||
+	    imap_positions(s, &args[0], uid, &pos, &n, &why) == -1) {
+		buf_free(&name);
+		return imap_bad(s, tag, why, out);
+	}
+	if (move && s->readonly) {
+		imap_tagged(out, tag, "NO", "[READ-ONLY] Mailbox is "
+			    "read-only");
+		a = IMAP_ACT_NONE;
+	} else if (drop_expunged(s, pos, &n)) {
+		imap_tagged(out, tag, "NO", "[EXPUNGEISSUED] Some messages "
+			    "were expunged meanwhile");
+		a = IMAP_ACT_NONE;
+	} else {
+		uids = xmalloc((n + 1) * sizeof(*uids));
+		if (n > 0)
+			r = s->ops->copy(s->mctx, pos, n, name->data, move,
+					 uids, &validity, err, sizeof(err));
+		if (r != IMAP_M_OK) {
+			imap_tagged_mres(out, tag, r, err, true);
+			a = IMAP_ACT_NONE;
+		} else {
+			a = copy_done(s, tag, uid, move, pos, uids, n,
+				      validity, out);
+		}
+		free(uids);
+	}
+	free(pos);
+	buf_free(&name);
+	return a;
+}
+
+/* --- SEARCH --------------------------------------------------------------- */
+
+static int
+search_one(struct imap_server *s, const struct imap_search *prog,
+	   const struct imap_search_box *box, uint32_t pos)
+{
+	struct imap_search_msg sm = {0};
+	struct imap_msg m;
+	char err[200];
+	int r;
+
+	s->ops->msg(s->mctx, pos, &m);
+	if (m.expunged)
+		return 0;
+	sm.seq = pos + 1;
+	sm.m = &m;
+	sm.recent = imap_is_recent(s, &m);
+	if (imap_search_wants_text(prog)) {
+		if (s->ops->open(s->mctx, pos, &sm.rd, err, sizeof(err)) !=
+		    IMAP_M_OK)
+			return 0;
+		sm.read = s->ops->read;
+		sm.rewind = s->ops->rewind;
+	}
+	r = imap_search_match(prog, box, &sm);
+	if (sm.rd != NULL)
+		s->ops->close(sm.rd);
+	return r;
+}
+
+/* SAVE: the matches' UIDs become "$" (RFC 5182). */
+static void
+save_result(struct imap_server *s, const uint32_t *uids, size_t n)
+{
+	struct imap_seqset set = {0};
+
+	set.r = xmalloc((n + 1) * sizeof(*set.r));
+	for (size_t i = 0; i < n; i++) {
+		if (set.n > 0 && set.r[set.n - 1].hi + 1 == uids[i]) {
+			set.r[set.n - 1].hi = uids[i];
+			continue;
+		}
+		set.r[set.n].lo = set.r[set.n].hi = uids[i];
+		set.n++;
+	}
+	imap_seqset_free(&s->saved);
+	s->saved = set;
+	s->saved_valid = true;
+}
+
+static enum imap_act
+search_run(struct imap_server *s, const char *tag,
+	   const struct imap_search *prog, bool uid, struct buf *out)
+{
+	struct imap_search_box box = {
+		.count = s->count, .last_uid = last_uid(s),
+		.saved = s->saved_valid ? &s->saved : NULL,
+		.now = s->now,
+	};
+	uint32_t *nums = xmalloc(((size_t)s->count + 1) * sizeof(*nums));
+	uint32_t *uids = xmalloc(((size_t)s->count + 1) * sizeof(*uids));
+	uint64_t modseq = 0;
+	size_t n = 0;
+
+	for (uint32_t i = 0; i < s->count; i++) {
+		struct imap_msg m;
+
+		if (search_one(s, prog, &box, i) != 1)
+			continue;
+		s->ops->msg(s->mctx, i, &m);
+		if (m.modseq > modseq)
+			modseq = m.modseq;
+		uids[n] = m.uid;
+		nums[n++] = uid ? m.uid : i + 1;
+	}
+	if (imap_search_return(prog) & IMAP_SEARCH_RET_SAVE)
+		save_result(s, uids, n);
+	imap_search_write(prog, tag, uid, nums, n, modseq, out);
+	free(nums);
+	free(uids);
+	return finish(s, tag, uid, uid ? "UID SEARCH completed" :
+		      "SEARCH completed", out);
+}
+
+static enum imap_act
+search(struct imap_server *s, const char *tag, const struct imap_arg *args,
+       size_t nargs, bool uid, struct buf *out)
+{
+	struct imap_search *prog;
+	const char *why = "Invalid search";
+	enum imap_act a;
+
+	switch (imap_search_parse(args, nargs, s->rev2, &prog, &why)) {
+	case IMAP_SEARCH_OK:
+		break;
+	case IMAP_SEARCH_BADCHARSET:
+		imap_tagged(out, tag, "NO", "[BADCHARSET (UTF-8 US-ASCII)] "
+			    "Unsupported charset");
+		return IMAP_ACT_NONE;
+	case IMAP_SEARCH_LIMIT:
+		buf_printf(out, "%s BAD [LIMIT] %s\r\n", tag, why);
+		return IMAP_ACT_NONE;
+	case IMAP_SEARCH_BAD:
+		return imap_bad(s, tag, why, out);
+	}
+	if (imap_search_wants_modseq(prog))
+		imap_condstore_on(s, out);
+	a = search_run(s, tag, prog, uid, out);
+	imap_search_free(&prog);
+	return a;
+}
+
+/* --- the commands --------------------------------------------------------- */
+
+enum imap_act
+imap_cmd_fetch(struct imap_server *s, const char *tag,
+	       const struct imap_arg *args, size_t nargs, struct buf *out)
+{
+	return fetch(s, tag, args, nargs, false, out);
+}
+
+enum imap_act
+imap_cmd_store(struct imap_server *s, const char *tag,
+	       const struct imap_arg *args, size_t nargs, struct buf *out)
+{
+	return store(s, tag, args, nargs, false, out);
+}
+
+enum imap_act
+imap_cmd_copy(struct imap_server *s, const char *tag,
+	      const struct imap_arg *args, size_t nargs, struct buf *out)
+{
+	return copy(s, tag, args, nargs, false, false, out);
+}
+
+enum imap_act
+imap_cmd_move(struct imap_server *s, const char *tag,
+	      const struct imap_arg *args, size_t nargs, struct buf *out)
+{
+	return copy(s, tag, args, nargs, false, true, out);
+}
+
+enum imap_act
+imap_cmd_search(struct imap_server *s, const char *tag,
+		const struct imap_arg *args, size_t nargs, struct buf *out)
+{
+	return search(s, tag, args, nargs, false, out);
+}
+
+/* UID FETCH, STORE, COPY, MOVE, SEARCH, EXPUNGE (RFC 9051 6.4.9). */
+enum imap_act
+imap_cmd_uid(struct imap_server *s, const char *tag,
+	     const struct imap_arg *args, size_t nargs, struct buf *out)
+{
+	const char *w;
+
+	if (nargs < 1 || args[0].type != IMAP_ARG_ATOM)
+		return imap_bad(s, tag, "UID needs a command", out);
+	w = args[0].str;
+	args++;
+	nargs--;
+	if (strcasecmp(w, "FETCH") == 0)
+		return fetch(s, tag, args, nargs, true, out);
+	if (strcasecmp(w, "STORE") == 0)
+		return store(s, tag, args, nargs, true, out);
+	if (strcasecmp(w, "COPY") == 0)
+		return copy(s, tag, args, nargs, true, false, out);
+	if (strcasecmp(w, "MOVE") == 0)
+		return copy(s, tag, args, nargs, true, true, out);
+	if (strcasecmp(w, "SEARCH") == 0)
+		return search(s, tag, args, nargs, true, out);
+	if (strcasecmp(w, "EXPUNGE") == 0)
+		return imap_uid_expunge(s, tag, args, nargs, out);
+	return imap_bad(s, tag, "Unknown UID command", out);
+}
+
+void
+imap_fetch_abort(struct imap_server *s)
+{
+	fetch_job_free(s);
+}
