@@ -87,15 +87,17 @@ imap_positions(struct imap_server *s, const struct imap_arg *a, bool uid,
 		free(pos);
 		return -1;
 	} else if (!uid) {
+		/* "*" of an empty mailbox (lo 0) names nothing */
 		for (size_t k = 0; k < set.n; k++)
-			if (set.r[k].hi > s->count || set.r[k].lo == 0) {
+			if (set.r[k].hi > s->count && set.r[k].lo != 0) {
 				imap_seqset_free(&set);
 				free(pos);
 				*why_r = "Invalid message sequence number";
 				return -1;
 			}
 		for (size_t k = 0; k < set.n; k++)
-			for (uint32_t v = set.r[k].lo; v <= set.r[k].hi; v++)
+			for (uint32_t v = set.r[k].lo; v != 0 &&
+			     v <= set.r[k].hi; v++)
 				pos[n++] = v - 1;
 		imap_seqset_free(&set);
 	} else {

@@ -191,9 +191,11 @@ write_selected(struct imap_server *s, const struct imap_view_info *info,
 		   info->uidnext);
 	buf_printf(out, "* OK [HIGHESTMODSEQ %llu] Highest\r\n",
 		   (unsigned long long)info->highestmodseq);
-	buf_addstr(out, "* LIST () \"/\" ");
-	imap_mailbox_write(s, s->mailbox, out);
-	buf_addstr(out, "\r\n");
+	if (s->rev2) {	/* RFC 9051 6.3.2: the name as the server has it */
+		buf_addstr(out, "* LIST () \"/\" ");
+		imap_mailbox_write(s, s->mailbox, out);
+		buf_addstr(out, "\r\n");
+	}
 }
 
 /* Leaves the selected state (no expunge). */
