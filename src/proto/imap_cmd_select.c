@@ -18,31 +18,46 @@
 
 /* --- untagged updates ----------------------------------------------------- */
 
-/* Messages from first_recent_uid on, by a binary search of the view. */
+/* The messages of the view that are \Recent in this session. */
 static uint32_t
 recent_count(struct imap_server *s)
 {
-	uint32_t lo = 0, hi = s->count;
+	uint32_t n = 0;
 
-	if (s->first_recent_uid == 0)
-		return 0;
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
+	for (uint32_t i = 0; s->recent.n > 0 && i < s->count; i++) {
 		struct imap_msg m;
 
-		s->ops->msg(s->mctx, mid, &m);
-		if (m.uid < s->first_recent_uid)
-			lo = mid + 1;
-		else
-			hi = mid;
+		s->ops->msg(s->mctx, i, &m);
+		n += !m.expunged && imap_is_recent(s, &m);
 	}
-	return s->count - lo;
+	return n;
 }
 
 bool
 imap_is_recent(const struct imap_server *s, const struct imap_msg *m)
 {
-	return s->first_recent_uid != 0 && m->uid >= s->first_recent_uid;
+	return s->recent.n > 0 && imap_seqset_has(&s->recent, m->uid);
+}
+
+/* The UIDs [lo, hi) the store says are this session's to call recent:
+ * claims come in ascending order, so the set stays sorted. */
+static bool
+add_recent(struct imap_server *s, uint32_t lo, uint32_t hi)
+{
+	struct imap_seqset *r = &s->recent;
+
+	if (hi <= lo || lo == 0)
+		return false;
+	if (r->n > 0 && r->r[r->n - 1].hi + 1 >= lo) {
+		if (hi - 1 > r->r[r->n - 1].hi)
+			r->r[r->n - 1].hi = hi - 1;
+		return true;
+	}
+	r->r = xrealloc(r->r, (r->n + 1) * sizeof(*r->r));
+	r->r[r->n].lo = lo;
+	r->r[r->n].hi = hi - 1;
+	r->n++;
+	return true;
 }
 
 void
@@ -107,7 +122,7 @@ imap_sync(struct imap_server *s, bool allow_expunge, struct buf *out)
 {
 	struct imap_changes ch;
 	char err[200];
-	uint32_t recent_before;
+	bool more_recent;
 	enum imap_mres r;
 
 	if (s->state != ST_SELECTED)
@@ -123,9 +138,8 @@ imap_sync(struct imap_server *s, bool allow_expunge, struct buf *out)
 		if (s->count > 0)
 			s->count--;
 	}
-	recent_before = s->first_recent_uid;
-	s->first_recent_uid = ch.first_recent_uid;
-	if (ch.count != s->count || recent_before != s->first_recent_uid) {
+	more_recent = add_recent(s, ch.recent_lo, ch.recent_hi);
+	if (ch.count != s->count || more_recent) {
 		bool grew = ch.count != s->count;
 
 		s->count = ch.count;
@@ -208,6 +222,7 @@ imap_unselect(struct imap_server *s)
 	free(s->mailbox);
 	s->mailbox = NULL;
 	imap_seqset_free(&s->saved);
+	imap_seqset_free(&s->recent);
 	s->saved_valid = false;
 	s->count = 0;
 	s->state = ST_AUTH;
@@ -265,7 +280,7 @@ select_or_examine(struct imap_server *s, const char *tag,
 	s->readonly = readonly;
 	s->count = info.count;
 	s->uidvalidity = info.uidvalidity;
-	s->first_recent_uid = info.first_recent_uid;
+	add_recent(s, info.recent_lo, info.recent_hi);
 	write_selected(s, &info, out);
 	buf_printf(out, "%s OK [%s] %s completed\r\n", tag,
 		   readonly ? "READ-ONLY" : "READ-WRITE",

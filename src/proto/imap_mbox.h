@@ -82,9 +82,10 @@ struct imap_view_info {
 	uint32_t uidvalidity;
 	uint32_t uidnext;
 	uint64_t highestmodseq;
-	uint32_t first_recent_uid; /* messages from this UID on are \Recent
-				      in this session (rev1): the view is the
-				      first to see them; 0: none are */
+	uint32_t recent_lo;	/* the UIDs [recent_lo, recent_hi) are
+				   \Recent in this session (rev1): it is
+				   the first to see them (EXAMINE: none) */
+	uint32_t recent_hi;
 	const char *keywords;	/* "kw kw ..." every keyword in use, or
 				   NULL; valid until the next call */
 };
@@ -111,7 +112,8 @@ struct imap_changes {
 				     flags, keywords or modseq changed */
 	size_t nchanged;
 	uint32_t count;		/* the view's messages now */
-	uint32_t first_recent_uid; /* as in imap_view_info, now */
+	uint32_t recent_lo;	/* UIDs [lo, hi) newly \Recent in this */
+	uint32_t recent_hi;	/* session, as in imap_view_info */
 };
 
 enum imap_store_op { IMAP_STORE_REPLACE, IMAP_STORE_ADD, IMAP_STORE_REMOVE };

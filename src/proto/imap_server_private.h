@@ -63,7 +63,7 @@ struct imap_server {
 	uint32_t count;			/* messages said (EXISTS) */
 	uint32_t uidnext, uidvalidity;
 	uint64_t highestmodseq;
-	uint32_t first_recent_uid;
+	struct imap_seqset recent;	/* UIDs \Recent in this session */
 	struct imap_seqset saved;	/* SEARCHRES "$" (RFC 5182) */
 	bool saved_valid;
 

@@ -275,6 +275,20 @@ enum store_res store_view_open_shared(struct store *st, const char *user,
 				      struct store_view **vp, char *err,
 				      size_t errsz);
 
+/*
+ * IMAP's SELECT: a shared view that, with claim_recent, takes \Recent's
+ * claim at its open and at each sync (RFC 3501 2.3.2: a message is
+ * recent in one session only, the first to see it); EXAMINE opens one
+ * without.  store_view_recent() gives the UIDs [lo, hi) the last open or
+ * sync claimed (lo == hi: none).
+ */
+enum store_res store_view_open_imap(struct store *st, const char *user,
+				    const char *folder, bool claim_recent,
+				    struct store_view **vp, char *err,
+				    size_t errsz);
+void store_view_recent(const struct store_view *v, uint32_t *lo_r,
+		       uint32_t *hi_r);
+
 /* The folder directory of a view (what a session watches for changes,
  * net/watch.h); valid while the view is open. */
 const char *store_view_dir(const struct store_view *v);

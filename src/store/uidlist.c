@@ -2,7 +2,7 @@
  * uidlist - see uidlist.h and docs/MAILDIR.md.  The format, one LF-ended
  * line each:
  *
- *   owlpost-uidlist 1 V<uidvalidity> N<uidnext> M<highestmodseq>
+ *   owlpost-uidlist 1 V<uidvalidity> N<uidnext> M<highestmodseq> R<recent>
  *   <uid> <modseq> <flags> [+<keyword> ...] :<base name>
  *
  * Numbers are decimal without leading zeros; flags are the Maildir info
@@ -265,6 +265,7 @@ uidlist_init(struct uidlist *ul, uint32_t uidvalidity)
 	ul->uidvalidity = uidvalidity;
 	ul->uidnext = 1;
 	ul->highestmodseq = 1;
+	ul->recent = 1;
 }
 
 void
@@ -569,7 +570,7 @@ static int
 parse_header(struct uidlist *ul, struct cursor *c)
 {
 	static const char magic[] = UIDLIST_MAGIC " ";
-	uint64_t version, v, n, m;
+	uint64_t version, v, n, m, r;
 	size_t ml = sizeof(magic) - 1;
 
 	if ((size_t)(c->end - c->p) < ml || memcmp(c->p, magic, ml) != 0)
@@ -581,9 +582,19 @@ parse_header(struct uidlist *ul, struct cursor *c)
 	    take_char(c, ' ') == -1 || take_char(c, 'N') == -1 ||
 	    take_num(c, UINT32_MAX, &n) == -1 || take_char(c, ' ') == -1 ||
 	    take_char(c, 'M') == -1 ||
-	    take_num(c, UIDLIST_MODSEQ_MAX, &m) == -1 || c->p != c->end ||
-	    v == 0 || n == 0 || m == 0)
+	    take_num(c, UIDLIST_MODSEQ_MAX, &m) == -1 || v == 0 || n == 0 ||
+	    m == 0)
 		return -1;
+	/* R<recent>: absent in an index written before \Recent was kept,
+	 * where nothing is recent any more */
+	r = n;
+	if (c->p != c->end &&
+	    (take_char(c, ' ') == -1 || take_char(c, 'R') == -1 ||
+	     take_num(c, UINT32_MAX, &r) == -1 || r == 0 || r > n))
+		return -1;
+	if (c->p != c->end)
+		return -1;
+	ul->recent = (uint32_t)r;
 	ul->uidvalidity = (uint32_t)v;
 	ul->uidnext = (uint32_t)n;
 	ul->highestmodseq = m;
@@ -776,10 +787,11 @@ format_rec(const struct uidlist_rec *r, struct buf *out)
 int
 uidlist_format(const struct uidlist *ul, struct buf *out)
 {
-	if (buf_printf(out, UIDLIST_MAGIC " %d V%u N%u M%llu\n",
+	if (buf_printf(out, UIDLIST_MAGIC " %d V%u N%u M%llu R%u\n",
 		       UIDLIST_VERSION, (unsigned)ul->uidvalidity,
 		       (unsigned)ul->uidnext,
-		       (unsigned long long)ul->highestmodseq) == -1)
+		       (unsigned long long)ul->highestmodseq,
+		       (unsigned)ul->recent) == -1)
 		return -1;
 	for (size_t i = 0; i < ul->n; i++)
 		if (format_rec(&ul->recs[i], out) == -1)

@@ -58,6 +58,8 @@ struct uidlist {
 	uint32_t uidvalidity;	/* not 0 */
 	uint32_t uidnext;	/* above every uid, not 0 */
 	uint64_t highestmodseq;	/* at least every modseq */
+	uint32_t recent;	/* the first UID no IMAP session has seen
+				   yet: \Recent's claim (RFC 3501 2.3.2) */
 	struct uidlist_rec *recs; /* ascending uid */
 	size_t n, cap;
 	/* uidlist.c's own: */

@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 
 #include "../lib/buf.h"
+#include "uidlist.h"
 #include "view_private.h"
 
 /* UID order; a message without a UID after all, in delivery order
@@ -170,6 +171,42 @@ stamps_unchanged(const struct view_stamp *old, const struct view_stamp *now)
 	return true;
 }
 
+/*
+ * The edit of a scan that takes \Recent's claim: the messages no session
+ * has seen yet (from the index's R on) are this view's, and R moves past
+ * them, all under the index lock, so that one session only sees each
+ * message as recent (RFC 3501 2.3.2).
+ */
+static enum store_res
+edit_claim_recent(struct store_box *b, struct uidlist *ul, void *arg,
+		  bool *changed, char *err, size_t errsz)
+{
+	struct store_view *v = arg;
+
+	(void)b;
+	(void)err;
+	(void)errsz;
+	v->recent_lo = v->recent_hi = 0;
+	if (ul->uidnext > ul->recent) {
+		v->recent_lo = ul->recent;
+		v->recent_hi = ul->uidnext;
+		ul->recent = ul->uidnext;
+		*changed = true;
+	}
+	return STORE_OK;
+}
+
+/* A scan that takes the claim if the view does. */
+static enum store_res
+view_scan_claim(struct store_view *v, struct store_box **bp, char *err,
+		size_t errsz)
+{
+	struct store_box_edit claim = {edit_claim_recent, v};
+
+	v->recent_lo = v->recent_hi = 0;
+	return view_scan(v, v->claim_recent ? &claim : NULL, bp, err, errsz);
+}
+
 enum store_res
 view_scan(struct store_view *v, const struct store_box_edit *edit,
 	  struct store_box **bp, char *err, size_t errsz)
@@ -190,6 +227,22 @@ store_view_open_shared(struct store *st, const char *user,
 		       const char *folder, struct store_view **vp, char *err,
 		       size_t errsz)
 {
+	return store_view_open_imap(st, user, folder, false, vp, err, errsz);
+}
+
+void
+store_view_recent(const struct store_view *v, uint32_t *lo_r,
+		  uint32_t *hi_r)
+{
+	*lo_r = v->recent_lo;
+	*hi_r = v->recent_hi;
+}
+
+enum store_res
+store_view_open_imap(struct store *st, const char *user, const char *folder,
+		     bool claim_recent, struct store_view **vp, char *err,
+		     size_t errsz)
+{
 	struct store_view *v;
 	struct stat sb;
 	enum store_res r;
@@ -202,6 +255,7 @@ store_view_open_shared(struct store *st, const char *user,
 	v = xcalloc(1, sizeof(*v));
 	v->st = st;
 	v->shared = true;
+	v->claim_recent = claim_recent;
 	bsnprintf(v->user, sizeof(v->user), "%s", user);
 	if (view_folder_dir(st, user, folder, v->dir, sizeof(v->dir)) == -1) {
 		snprintf(err, errsz, "%s: %s", folder, errno == ENOENT ?
@@ -221,7 +275,7 @@ store_view_open_shared(struct store *st, const char *user,
 		return STORE_NOTFOUND;
 	}
 	view_take_stamps(v, v->stamps);
-	r = view_scan(v, NULL, &v->box, err, errsz);
+	r = view_scan_claim(v, &v->box, err, errsz);
 	if (r != STORE_OK) {
 		free(v);
 		return r;
@@ -354,7 +408,7 @@ store_view_sync(struct store_view *v, unsigned how,
 		store_view_changes_free(&mine);
 		return STORE_OK;
 	}
-	r = view_scan(v, NULL, &nb, err, errsz);
+	r = view_scan_claim(v, &nb, err, errsz);
 	if (r != STORE_OK)
 		return r;
 	if (nb->uidvalidity != v->box->uidvalidity) {

@@ -25,6 +25,8 @@ struct store_view {
 	char user[256];		/* whose (shared views) */
 	/* at the last scan; [VIEW_STAMPS].mtime: when they were taken */
 	struct view_stamp stamps[VIEW_STAMPS + 1];
+	bool claim_recent;	/* IMAP SELECT: takes \Recent's claim */
+	uint32_t recent_lo, recent_hi; /* UIDs claimed by the last scan */
 };
 
 /* The directory of user's folder (folder.h); -1 with errno (ENOENT: no

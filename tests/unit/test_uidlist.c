@@ -56,8 +56,8 @@ test_parse_format(void **st)
 	struct uidlist ul;
 
 	(void)st;
-	round_trip("owlpost-uidlist 1 V1700000000 N1 M1\n");
-	round_trip("owlpost-uidlist 1 V7 N10 M20\n"
+	round_trip("owlpost-uidlist 1 V1700000000 N1 M1 R1\n");
+	round_trip("owlpost-uidlist 1 V7 N10 M20 R4\n"
 		   "1 3 - :1.M1P1Q1.h\n"
 		   "4 20 DFPRST +$Forwarded +Junk :4.M4P1Q1.h,S=10,W=12\n"
 		   "9 5 S :with space\\\\and\\nnewline\n");
@@ -72,9 +72,13 @@ test_parse_format(void **st)
 	assert_string_equal(ul.recs[0].keywords, "k1 k2");
 	assert_string_equal(ul.recs[0].base, "x y");
 	uidlist_free(&ul);
+	/* an index from before \Recent was kept: nothing is recent */
+	assert_int_equal(parse(&ul, "owlpost-uidlist 1 V7 N10 M20\n"), 0);
+	assert_int_equal(ul.recent, 10);
+	uidlist_free(&ul);
 	/* the largest values */
 	round_trip("owlpost-uidlist 1 V4294967295 N4294967295 "
-		   "M9223372036854775807\n"
+		   "M9223372036854775807 R4294967295\n"
 		   "4294967294 9223372036854775807 - :z\n");
 }
 
@@ -93,6 +97,10 @@ test_parse_corrupt(void **st)
 		"owlpost-uidlist 1 V7 N10 M9223372036854775808\n",
 		"owlpost-uidlist 1 V7 N10 M20 \n",	/* trailing space */
 		"owlpost-uidlist 1 V7 N10\n",
+		"owlpost-uidlist 1 V7 N10 M20 R0\n",	/* R 0 */
+		"owlpost-uidlist 1 V7 N10 M20 R11\n",	/* R > UIDNEXT */
+		"owlpost-uidlist 1 V7 N10 M20 R\n",
+		"owlpost-uidlist 1 V7 N10 M20 R5 \n",
 		"dovecot-uidlist 1 V7 N10 M20\n",
 		"owlpost-uidlist 1 V7 N10 M20\n1 3 - :a\n1 4 - :b\n",
 		"owlpost-uidlist 1 V7 N10 M20\n10 3 - :a\n", /* >= UIDNEXT */
@@ -239,7 +247,7 @@ static void
 test_parse_in_place(void **st)
 {
 	static const char text[] =
-		"owlpost-uidlist 1 V7 N10 M20\n"
+		"owlpost-uidlist 1 V7 N10 M20 R10\n"
 		"1 3 S +k1 +k2 :1.M1P1Q1.h\n"
 		"2 4 - :2.M2\\\\P1\\nQ1.h\n"
 		"5 6 FS +$Junk :5.M5P1Q1.h\n";
@@ -313,7 +321,7 @@ test_set_keywords(void **st)
 	uidlist_set_keywords(&ul, &ul.recs[2], "y z");
 	assert_int_equal(uidlist_format(&ul, out), 0);
 	assert_string_equal(out->data,
-			    "owlpost-uidlist 1 V7 N10 M20\n"
+			    "owlpost-uidlist 1 V7 N10 M20 R10\n"
 			    "1 3 S +a-much-longer-keyword +k2 :1.M1P1Q1.h\n"
 			    "2 4 - :2.M2P1Q1.h\n"
 			    "3 5 - +y +z :3.M3P1Q1.h\n");
@@ -444,8 +452,8 @@ test_big_index(void **st)
 	(void)st;
 	assert_non_null(f);
 	assert_non_null(names);
-	buf_printf(text, "owlpost-uidlist 1 V7 N%d M%d\n", 2 * N + 1,
-		   2 * N + 1);
+	buf_printf(text, "owlpost-uidlist 1 V7 N%d M%d R%d\n", 2 * N + 1,
+		   2 * N + 1, 2 * N + 1);
 	for (int i = 0; i < N; i++) {
 		snprintf(names[i], sizeof(names[i]),
 			 "%d.M%dP42Q%d.host,S=9,W=10:2,S", 1700000000 + i,

@@ -680,6 +680,77 @@ test_two_processes(void **st)
 	store_free(&s);
 }
 
+static struct store_view *
+open_imap(struct store *s, bool claim)
+{
+	struct store_view *v;
+	char err[300];
+
+	assert_int_equal(store_view_open_imap(s, USER, "INBOX", claim, &v,
+					      err, sizeof(err)), STORE_OK);
+	return v;
+}
+
+static void
+assert_recent(struct store_view *v, uint32_t lo, uint32_t hi)
+{
+	uint32_t l, h;
+
+	store_view_recent(v, &l, &h);
+	assert_int_equal(l, lo);
+	assert_int_equal(h, hi);
+}
+
+/* \Recent (RFC 3501 2.3.2): each message is recent in one session
+ * only, the first SELECT (not EXAMINE) to see it, here or in another
+ * process. */
+static void
+test_recent_claimed_once(void **st)
+{
+	struct store *s = open_store(MBOX_FMT_MAILDIR);
+	struct store_view *a, *b, *x;
+	pid_t pid;
+	int status;
+
+	(void)st;
+	deliver(s, 2);
+	x = open_imap(s, false);		/* EXAMINE claims nothing */
+	assert_recent(x, 0, 0);
+	a = open_imap(s, true);
+	assert_recent(a, 1, 3);
+	b = open_imap(s, true);
+	assert_recent(b, 0, 0);
+	settle();
+	deliver(s, 1);
+	sync_ok(x, 0, NULL);
+	assert_recent(x, 0, 0);
+	sync_ok(b, 0, NULL);
+	assert_recent(b, 3, 4);
+	sync_ok(a, 0, NULL);
+	assert_recent(a, 0, 0);
+	assert_int_equal(count(a), 3);
+	/* another process's session claims the next one */
+	settle();
+	deliver(s, 1);
+	pid = fork();
+	if (pid == 0) {
+		struct store_view *c = open_imap(s, true);
+		uint32_t l, h;
+
+		store_view_recent(c, &l, &h);
+		_exit(l == 4 && h == 5 ? 0 : 1);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_int_equal(WEXITSTATUS(status), 0);
+	sync_ok(a, 0, NULL);
+	assert_recent(a, 0, 0);
+	assert_int_equal(count(a), 4);
+	store_view_close(&a);
+	store_view_close(&b);
+	store_view_close(&x);
+	store_free(&s);
+}
+
 int
 main(void)
 {
@@ -697,6 +768,8 @@ main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_mbox_refused, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_recent_claimed_once,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_two_sessions_and_delivery,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_two_processes, setup,
