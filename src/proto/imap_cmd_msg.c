@@ -490,6 +490,20 @@ any_set(const bool *v, size_t n)
 	return false;
 }
 
+/* "* N FETCH ([UID u ]MODSEQ (m))": a silent STORE with CONDSTORE. */
+static void
+write_modseq_fetch(struct imap_server *s, uint32_t pos, bool uid,
+		   struct buf *out)
+{
+	struct imap_msg m;
+
+	s->ops->msg(s->mctx, pos, &m);
+	buf_printf(out, "* %u FETCH (", pos + 1);
+	if (uid)
+		buf_printf(out, "UID %u ", m.uid);
+	buf_printf(out, "MODSEQ (%llu))\r\n", (unsigned long long)m.modseq);
+}
+
 static enum imap_act
 store_reply(struct imap_server *s, const char *tag, bool uid, bool silent,
 	    const uint32_t *pos, const bool *modified, size_t n,
@@ -497,9 +511,14 @@ store_reply(struct imap_server *s, const char *tag, bool uid, bool silent,
 {
 	enum imap_act a;
 
-	for (size_t i = 0; i < n; i++)
-		if (!modified[i] && (!silent || s->condstore))
+	for (size_t i = 0; i < n; i++) {
+		if (modified[i])
+			continue;
+		if (!silent)
 			imap_write_flags_fetch(s, pos[i], uid, out);
+		else if (s->condstore)	/* RFC 7162 3.1.3, example 3 */
+			write_modseq_fetch(s, pos[i], uid, out);
+	}
 	if ((a = imap_sync(s, uid, out)) != IMAP_ACT_NONE)
 		return a;
 	if (any_set(modified, n))
