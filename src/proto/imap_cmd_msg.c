@@ -384,6 +384,22 @@ fetch(struct imap_server *s, const char *tag, const struct imap_arg *args,
 	return fetch_run(s, out);
 }
 
+/* Numbers as a sequence set, in the given order (COPYUID, MODIFIED). */
+static void
+write_uid_list(const uint32_t *uids, size_t n, struct buf *out)
+{
+	for (size_t i = 0; i < n;) {
+		size_t k = i;
+
+		while (k + 1 < n && uids[k + 1] == uids[k] + 1)
+			k++;
+		buf_printf(out, "%s%u", i > 0 ? "," : "", uids[i]);
+		if (k > i)
+			buf_printf(out, ":%u", uids[k]);
+		i = k + 1;
+	}
+}
+
 /* --- STORE ---------------------------------------------------------------- */
 
 /* A flag of a STORE or APPEND list: system bit or keyword. */
@@ -466,19 +482,21 @@ write_modified(struct imap_server *s, const char *tag, bool uid,
 	       const uint32_t *pos, const bool *modified, size_t n,
 	       struct buf *out)
 {
-	const char *sep = "";
+	uint32_t *nums = xmalloc((n + 1) * sizeof(*nums));
+	size_t k = 0;
 
-	buf_printf(out, "%s OK [MODIFIED ", tag);
 	for (size_t i = 0; i < n; i++) {
 		struct imap_msg m;
 
 		if (!modified[i])
 			continue;
 		s->ops->msg(s->mctx, pos[i], &m);
-		buf_printf(out, "%s%u", sep, uid ? m.uid : pos[i] + 1);
-		sep = ",";
+		nums[k++] = uid ? m.uid : pos[i] + 1;
 	}
+	buf_printf(out, "%s OK [MODIFIED ", tag);
+	write_uid_list(nums, k, out);
 	buf_addstr(out, "] Conditional STORE failed\r\n");
+	free(nums);
 }
 
 static bool
@@ -600,22 +618,6 @@ store(struct imap_server *s, const char *tag, const struct imap_arg *args,
 }
 
 /* --- COPY and MOVE -------------------------------------------------------- */
-
-/* A UID list as a sequence set, in the given order (COPYUID). */
-static void
-write_uid_list(const uint32_t *uids, size_t n, struct buf *out)
-{
-	for (size_t i = 0; i < n;) {
-		size_t k = i;
-
-		while (k + 1 < n && uids[k + 1] == uids[k] + 1)
-			k++;
-		buf_printf(out, "%s%u", i > 0 ? "," : "", uids[i]);
-		if (k > i)
-			buf_printf(out, ":%u", uids[k]);
-		i = k + 1;
-	}
-}
 
 static void
 write_copyuid(struct imap_server *s, uint32_t validity, const uint32_t *pos,
