@@ -781,7 +781,19 @@ imap_parser_command(const struct imap_parser *p)
 void
 imap_parser_set_limits(struct imap_parser *p, const struct imap_limits *lim)
 {
+	unsigned old = p->lim.depth_max;
+
 	p->lim = *lim;
+	if (p->lim.depth_max == 0)
+		p->lim.depth_max = 1;
+	if (p->lim.depth_max < old) {
+		p->lim.depth_max = old;	/* the stack stays as big */
+		return;
+	}
+	p->stack = xrealloc(p->stack, (p->lim.depth_max + 1) *
+			    sizeof(*p->stack));
+	memset(p->stack + old + 1, 0, (p->lim.depth_max - old) *
+	       sizeof(*p->stack));
 }
 
 void

@@ -105,7 +105,8 @@ struct imap_parser;
 
 struct imap_parser *imap_parser_new(const struct imap_limits *lim);
 void imap_parser_free(struct imap_parser **pp);
-/* New bounds, from the next command on (after a login). */
+/* New bounds, from the next command on (after a login); the depth of
+ * lists is raised, never lowered. */
 void imap_parser_set_limits(struct imap_parser *p,
 			    const struct imap_limits *lim);
 

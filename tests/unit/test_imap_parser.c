@@ -294,6 +294,32 @@ test_raw_line(void **st)
 	check("a IDLE\r\nDONE\r\n", KEEP, true, "C a IDLE\nR DONE\n");
 }
 
+/* Limits raised between commands (after a login): deeper lists parse;
+ * lowered, the stack is kept but nothing breaks. */
+static void
+test_set_limits(void **st)
+{
+	struct imap_limits deep = LIM, shallow = LIM;
+	struct imap_parser *p = imap_parser_new(&LIM);
+	const char *deep_cmd = "a X (((((x)))))\r\n";
+	size_t used;
+
+	(void)st;
+	assert_int_equal(imap_parser_feed(p, deep_cmd, strlen(deep_cmd),
+					  &used), IMAP_PARSE_ERROR);
+	deep.depth_max = 8;
+	imap_parser_set_limits(p, &deep);
+	assert_int_equal(imap_parser_feed(p, deep_cmd, strlen(deep_cmd),
+					  &used), IMAP_PARSE_COMMAND);
+	assert_int_equal(imap_parser_command(p)->args[0].type,
+			 IMAP_ARG_LIST);
+	shallow.depth_max = 2;
+	imap_parser_set_limits(p, &shallow);
+	assert_int_equal(imap_parser_feed(p, "b Y (z)\r\n", 9, &used),
+			 IMAP_PARSE_COMMAND);
+	imap_parser_free(&p);
+}
+
 int
 main(void)
 {
@@ -305,6 +331,7 @@ main(void)
 		cmocka_unit_test(test_refused_and_too_big),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_raw_line),
+		cmocka_unit_test(test_set_limits),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
