@@ -18,6 +18,7 @@
 #include "imap_fetch.h"
 #include "imap_search.h"
 #include "imap_server_private.h"
+#include "imap_sort.h"
 
 #define SET_RANGES_MAX 10000	/* elements of one sequence set */
 
@@ -824,6 +825,172 @@ search(struct imap_server *s, const char *tag, const struct imap_arg *args,
 	return a;
 }
 
+/* --- SORT and THREAD (RFC 5256) ------------------------------------------- */
+
+/* The header section of the message at pos (up to IMAP_SORT_HEADER_MAX
+ * octets) into b; false if it cannot be read. */
+static bool
+read_header(struct imap_server *s, uint32_t pos, struct buf *b)
+{
+	char err[200], chunk[4096];
+	void *rd;
+	long n;
+
+	buf_reset(b);
+	if (s->ops->open(s->mctx, pos, &rd, err, sizeof(err)) != IMAP_M_OK)
+		return false;
+	while (b->len < IMAP_SORT_HEADER_MAX &&
+	       strstr(b->data, "\n\n") == NULL &&
+	       (n = s->ops->read(rd, chunk, sizeof(chunk))) > 0)
+		buf_add(b, chunk, (size_t)n < IMAP_SORT_HEADER_MAX - b->len ?
+			(size_t)n : IMAP_SORT_HEADER_MAX - b->len);
+	s->ops->close(rd);
+	return true;
+}
+
+/*
+ * The messages a SORT or THREAD picks: search, then what sorting needs
+ * of each; *n_r of them into *msgs_r (free each with
+ * imap_sort_msg_clear, then the array).
+ */
+static void
+sort_collect(struct imap_server *s, const struct imap_search *prog,
+	     bool uid, bool header, struct imap_sort_msg **msgs_r,
+	     size_t *n_r)
+{
+	struct imap_search_box box = {
+		.count = s->count, .last_uid = last_uid(s),
+		.saved = s->saved_valid ? &s->saved : NULL, .now = s->now,
+	};
+	struct imap_sort_msg *msgs = xcalloc((size_t)s->count + 1,
+					     sizeof(*msgs));
+	struct buf *hdr = buf_new(IMAP_SORT_HEADER_MAX + 1);
+	size_t n = 0;
+
+	for (uint32_t i = 0; i < s->count; i++) {
+		struct imap_sort_msg *m = &msgs[n];
+		struct imap_msg im;
+
+		if (search_one(s, prog, &box, i) != 1)
+			continue;
+		s->ops->msg(s->mctx, i, &im);
+		m->num = uid ? im.uid : i + 1;
+		m->seq = i + 1;
+		m->size = im.size;
+		m->arrival = im.date;
+		if (header && read_header(s, i, hdr))
+			imap_sort_msg_header(m, hdr->data, hdr->len);
+		else
+			imap_sort_msg_header(m, NULL, 0);
+		n++;
+	}
+	buf_free(&hdr);
+	*msgs_r = msgs;
+	*n_r = n;
+}
+
+/* "charset key...": the charset checked, the keys parsed. */
+static enum imap_act
+sort_search(struct imap_server *s, const char *tag,
+	    const struct imap_arg *args, size_t nargs,
+	    struct imap_search **prog_r, struct buf *out)
+{
+	const char *why = "Invalid search";
+
+	if (nargs < 2 || args[0].type == IMAP_ARG_LIST)
+		return imap_bad(s, tag, "A charset and search keys are "
+				"needed", out);
+	if (strcasecmp(args[0].str, "UTF-8") != 0 &&
+	    strcasecmp(args[0].str, "US-ASCII") != 0) {
+		imap_tagged(out, tag, "NO", "[BADCHARSET (UTF-8 US-ASCII)] "
+			    "Unsupported charset");
+		return IMAP_ACT_NONE;
+	}
+	switch (imap_search_parse(args + 1, nargs - 1, false, prog_r, &why)) {
+	case IMAP_SEARCH_OK:
+		return IMAP_ACT_NONE;
+	case IMAP_SEARCH_BADCHARSET:
+	case IMAP_SEARCH_BAD:
+		break;
+	case IMAP_SEARCH_LIMIT:
+		buf_printf(out, "%s BAD [LIMIT] %s\r\n", tag, why);
+		return IMAP_ACT_NONE;
+	}
+	return imap_bad(s, tag, why, out);
+}
+
+static void
+sort_free(struct imap_sort_msg *msgs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		imap_sort_msg_clear(&msgs[i]);
+	free(msgs);
+}
+
+static enum imap_act
+sort(struct imap_server *s, const char *tag, const struct imap_arg *args,
+     size_t nargs, bool uid, struct buf *out)
+{
+	struct imap_sort_crit crit;
+	struct imap_search *prog = NULL;
+	struct imap_sort_msg *msgs;
+	const char *why;
+	size_t n, len = out->len;
+	enum imap_act a;
+
+	if (nargs < 1 || imap_sort_parse(&args[0], &crit, &why) == -1)
+		return imap_bad(s, tag, nargs < 1 ? "SORT needs criteria" :
+				why, out);
+	a = sort_search(s, tag, args + 1, nargs - 1, &prog, out);
+	if (prog == NULL || out->len != len)
+		return a;
+	sort_collect(s, prog, uid, crit.needs_header, &msgs, &n);
+	imap_sort_run(&crit, msgs, n);
+	imap_sort_write(msgs, n, out);
+	sort_free(msgs, n);
+	imap_search_free(&prog);
+	return finish(s, tag, uid, uid ? "UID SORT completed" :
+		      "SORT completed", out);
+}
+
+static enum imap_act
+thread(struct imap_server *s, const char *tag, const struct imap_arg *args,
+       size_t nargs, bool uid, struct buf *out)
+{
+	struct imap_search *prog = NULL;
+	struct imap_sort_msg *msgs;
+	size_t n, len = out->len;
+	enum imap_act a;
+
+	if (nargs < 1 || args[0].type != IMAP_ARG_ATOM)
+		return imap_bad(s, tag, "THREAD needs an algorithm", out);
+	if (strcasecmp(args[0].str, "ORDEREDSUBJECT") != 0)
+		return imap_bad(s, tag, "Unknown threading algorithm", out);
+	a = sort_search(s, tag, args + 1, nargs - 1, &prog, out);
+	if (prog == NULL || out->len != len)
+		return a;
+	sort_collect(s, prog, uid, true, &msgs, &n);
+	imap_thread_orderedsubject(msgs, n, out);
+	sort_free(msgs, n);
+	imap_search_free(&prog);
+	return finish(s, tag, uid, uid ? "UID THREAD completed" :
+		      "THREAD completed", out);
+}
+
+enum imap_act
+imap_cmd_sort(struct imap_server *s, const char *tag,
+	      const struct imap_arg *args, size_t nargs, struct buf *out)
+{
+	return sort(s, tag, args, nargs, false, out);
+}
+
+enum imap_act
+imap_cmd_thread(struct imap_server *s, const char *tag,
+		const struct imap_arg *args, size_t nargs, struct buf *out)
+{
+	return thread(s, tag, args, nargs, false, out);
+}
+
 /* --- the commands --------------------------------------------------------- */
 
 enum imap_act
@@ -885,6 +1052,10 @@ imap_cmd_uid(struct imap_server *s, const char *tag,
 		return search(s, tag, args, nargs, true, out);
 	if (strcasecmp(w, "EXPUNGE") == 0)
 		return imap_uid_expunge(s, tag, args, nargs, out);
+	if (strcasecmp(w, "SORT") == 0)
+		return sort(s, tag, args, nargs, true, out);
+	if (strcasecmp(w, "THREAD") == 0)
+		return thread(s, tag, args, nargs, true, out);
 	return imap_bad(s, tag, "Unknown UID command", out);
 }
 

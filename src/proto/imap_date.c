@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
 #include <strings.h>
 
 static const char *const MONTHS[12] = {"Jan", "Feb", "Mar", "Apr", "May",
@@ -169,4 +170,152 @@ imap_datetime_format(int64_t t, char *out)
 	snprintf(out, IMAP_DATETIME_LEN + 1,
 		 "%2u-%s-%04lld %02lld:%02lld:%02lld +0000", d, MONTHS[m - 1],
 		 y % 10000, rem / 3600, rem / 60 % 60, rem % 60);
+}
+
+/* --- RFC 5322 dates ------------------------------------------------------- */
+
+/* Skips white space, line ends and (nested) comments. */
+static void
+skip_cfws(const char **p, const char *end)
+{
+	unsigned depth = 0;
+
+	while (*p < end) {
+		char c = **p;
+
+		if (c == '(')
+			depth++;
+		else if (c == ')' && depth > 0)
+			depth--;
+		else if (c == '\\' && depth > 0 && *p + 1 < end)
+			(*p)++;
+		else if (depth == 0 && c != ' ' && c != '\t' && c != '\r' &&
+			 c != '\n')
+			return;
+		(*p)++;
+	}
+}
+
+/* 1 to max digits: their value, or -1; *n_r: how many. */
+static long
+number(const char **p, const char *end, int max, int *n_r)
+{
+	long v = 0;
+	int n = 0;
+
+	while (*p < end && **p >= '0' && **p <= '9' && n < max) {
+		v = v * 10 + (**p - '0');
+		(*p)++;
+		n++;
+	}
+	*n_r = n;
+	return n == 0 || (*p < end && **p >= '0' && **p <= '9') ? -1 : v;
+}
+
+/* A zone: +hhmm, -hhmm or an obsolete name; its offset in seconds. */
+static int
+zone(const char **p, const char *end, long *off_r)
+{
+	static const struct {
+		const char *name;
+		int hours;
+	} names[] = {
+		{"UT", 0}, {"GMT", 0}, {"EST", -5}, {"EDT", -4}, {"CST", -6},
+		{"CDT", -5}, {"MST", -7}, {"MDT", -6}, {"PST", -8},
+		{"PDT", -7},
+	};
+	const char *w = *p;
+	int n;
+	long v;
+
+	if (w < end && (*w == '+' || *w == '-')) {
+		int sign = *w == '-' ? -1 : 1;
+
+		(*p)++;
+		if ((v = number(p, end, 4, &n)) < 0 || n != 4 ||
+		    v / 100 > 23 || v % 100 > 59)
+			return -1;
+		*off_r = sign * (v / 100 * 3600 + v % 100 * 60);
+		return 0;
+	}
+	while (*p < end && ((**p >= 'A' && **p <= 'Z') ||
+			    (**p >= 'a' && **p <= 'z')))
+		(*p)++;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if ((size_t)(*p - w) == strlen(names[i].name) &&
+		    strncasecmp(w, names[i].name, (size_t)(*p - w)) == 0) {
+			*off_r = names[i].hours * 3600;
+			return 0;
+		}
+	/* military and unknown zones mean nothing (RFC 5322 4.3): UTC */
+	*off_r = 0;
+	return *p > w && *p - w <= 5 ? 0 : -1;
+}
+
+/* "day month year": the day number since 1970. */
+static int
+day_month_year(const char **p, const char *end, long long *days_r)
+{
+	long day, year;
+	unsigned m = 0;
+	int n;
+
+	if ((day = number(p, end, 2, &n)) < 1)
+		return -1;
+	skip_cfws(p, end);
+	for (unsigned i = 0; i < 12 && m == 0 && end - *p >= 3; i++)
+		if (strncasecmp(*p, MONTHS[i], 3) == 0)
+			m = i + 1;
+	if (m == 0)
+		return -1;
+	*p += 3;
+	skip_cfws(p, end);
+	if ((year = number(p, end, 4, &n)) < 0)
+		return -1;
+	if (n == 2)
+		year += year < 50 ? 2000 : 1900;
+	else if (n == 3)
+		year += 1900;
+	if (year < 1000 || (unsigned)day > days_in_month(year, m))
+		return -1;
+	*days_r = days_from_civil(year, m, (unsigned)day);
+	return 0;
+}
+
+int
+imap_date_rfc5322(const char *s, size_t len, int64_t *t_r)
+{
+	const char *p = s, *end = s + len;
+	long long days;
+	long hh, mm, ss = 0, off;
+	int n;
+
+	skip_cfws(&p, end);
+	if (end - p >= 3 && !(*p >= '0' && *p <= '9')) {
+		/* day-of-week "," */
+		p += 3;
+		skip_cfws(&p, end);
+		if (p == end || *p != ',')
+			return -1;
+		p++;
+		skip_cfws(&p, end);
+	}
+	if (day_month_year(&p, end, &days) == -1)
+		return -1;
+	skip_cfws(&p, end);
+	if ((hh = number(&p, end, 2, &n)) < 0 || hh > 23 ||
+	    !take(&p, end, ':') || (mm = number(&p, end, 2, &n)) < 0 ||
+	    mm > 59)
+		return -1;
+	if (take(&p, end, ':') &&
+	    ((ss = number(&p, end, 2, &n)) < 0 || ss > 60))
+		return -1;
+	skip_cfws(&p, end);
+	if (zone(&p, end, &off) == -1)
+		return -1;
+	skip_cfws(&p, end);
+	if (p != end)
+		return -1;
+	*t_r = (int64_t)(days * 86400 + hh * 3600 + mm * 60 + ss - off);
+	return 0;
 }

@@ -24,5 +24,11 @@ int imap_datetime_parse(const char *s, size_t len, int64_t *t_r);
 /* t as date-time in UTC ("+0000"), NUL-terminated; out has room for
  * IMAP_DATETIME_LEN + 1. */
 void imap_datetime_format(int64_t t, char *out);
+/*
+ * An RFC 5322 date-time (3.3, with 4.3's obsolete forms: two- and
+ * three-digit years, named zones, comments) as seconds since 1970 UTC;
+ * -1 if it is not one.  The day of the week, if given, is not checked.
+ */
+int imap_date_rfc5322(const char *s, size_t len, int64_t *t_r);
 
 #endif

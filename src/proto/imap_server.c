@@ -45,6 +45,8 @@ static const struct {
 	{"MOVE", imap_cmd_move, IN_SELECTED},
 	{"SEARCH", imap_cmd_search, IN_SELECTED},
 	{"UID", imap_cmd_uid, IN_SELECTED},
+	{"SORT", imap_cmd_sort, IN_SELECTED},
+	{"THREAD", imap_cmd_thread, IN_SELECTED},
 };
 
 /* The parser's bounds once logged in: longer lines (a FETCH of many
@@ -145,7 +147,8 @@ capabilities(const struct imap_server *s, struct buf *out)
 	buf_addstr(out, "IMAP4rev2 IMAP4rev1 LITERAL+ SASL-IR ID ENABLE");
 	if (s->state != ST_NOAUTH) {
 		buf_printf(out, " IDLE UIDPLUS MOVE UNSELECT CONDSTORE "
-			   "SEARCHRES APPENDLIMIT=%llu",
+			   "SEARCHRES SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT "
+			   "APPENDLIMIT=%llu",
 			   (unsigned long long)s->conf->append_max);
 		return;
 	}

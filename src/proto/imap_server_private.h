@@ -139,7 +139,7 @@ void imap_condstore_on(struct imap_server *s, struct buf *out);
 /* Drops a FETCH in progress (the session ends). */
 void imap_fetch_abort(struct imap_server *s);
 cmd_fn imap_cmd_fetch, imap_cmd_store, imap_cmd_copy, imap_cmd_move;
-cmd_fn imap_cmd_search, imap_cmd_uid;
+cmd_fn imap_cmd_search, imap_cmd_uid, imap_cmd_sort, imap_cmd_thread;
 
 /* --- imap_cmd_append.c ---------------------------------------------------- */
 
