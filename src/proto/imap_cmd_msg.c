@@ -964,13 +964,17 @@ thread(struct imap_server *s, const char *tag, const struct imap_arg *args,
 
 	if (nargs < 1 || args[0].type != IMAP_ARG_ATOM)
 		return imap_bad(s, tag, "THREAD needs an algorithm", out);
-	if (strcasecmp(args[0].str, "ORDEREDSUBJECT") != 0)
+	if (strcasecmp(args[0].str, "ORDEREDSUBJECT") != 0 &&
+	    strcasecmp(args[0].str, "REFERENCES") != 0)
 		return imap_bad(s, tag, "Unknown threading algorithm", out);
 	a = sort_search(s, tag, args + 1, nargs - 1, &prog, out);
 	if (prog == NULL || out->len != len)
 		return a;
 	sort_collect(s, prog, uid, true, &msgs, &n);
-	imap_thread_orderedsubject(msgs, n, out);
+	if (strcasecmp(args[0].str, "REFERENCES") == 0)
+		imap_thread_references(msgs, n, out);
+	else
+		imap_thread_orderedsubject(msgs, n, out);
 	sort_free(msgs, n);
 	imap_search_free(&prog);
 	return finish(s, tag, uid, uid ? "UID THREAD completed" :

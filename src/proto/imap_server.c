@@ -148,6 +148,7 @@ capabilities(const struct imap_server *s, struct buf *out)
 	if (s->state != ST_NOAUTH) {
 		buf_printf(out, " IDLE UIDPLUS MOVE UNSELECT CONDSTORE "
 			   "SEARCHRES SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT "
+			   "THREAD=REFERENCES "
 			   "APPENDLIMIT=%llu",
 			   (unsigned long long)s->conf->append_max);
 		return;

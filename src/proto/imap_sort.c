@@ -321,6 +321,54 @@ address_keys(const char *hdr, size_t len, const char *name,
 	free(v);
 }
 
+/* The next "<...>" id of v from *p (no white space inside), or NULL. */
+static char *
+next_id(const char **p)
+{
+	for (;;) {
+		const char *lt = strchr(*p, '<'), *q;
+
+		if (lt == NULL)
+			return NULL;
+		for (q = lt + 1; *q && *q != '>' && *q != '<' && *q != ' ' &&
+		     *q != '\t'; q++)
+			;
+		*p = *q == '>' ? q + 1 : q;
+		if (*q == '>' && q > lt + 1)
+			return xstrndup(lt, (size_t)(q + 1 - lt));
+		if (*q == '\0')
+			return NULL;
+	}
+}
+
+/* Message-ID, and References (else In-Reply-To's first id). */
+static void
+thread_ids(struct imap_sort_msg *m, const char *hdr, size_t len)
+{
+	char *v = field(hdr, len, "Message-ID"), *id;
+	const char *p;
+
+	p = v != NULL ? v : "";
+	m->msgid = next_id(&p);
+	free(v);
+	v = field(hdr, len, "References");
+	for (p = v != NULL ? v : "";
+	     m->nrefs < IMAP_THREAD_REFS_MAX && (id = next_id(&p)) != NULL;) {
+		m->refs = xrealloc(m->refs, (m->nrefs + 1) * sizeof(*m->refs));
+		m->refs[m->nrefs++] = id;
+	}
+	free(v);
+	if (m->nrefs > 0)
+		return;
+	v = field(hdr, len, "In-Reply-To");
+	p = v != NULL ? v : "";
+	if ((id = next_id(&p)) != NULL) {
+		m->refs = xmalloc(sizeof(*m->refs));
+		m->refs[m->nrefs++] = id;
+	}
+	free(v);
+}
+
 void
 imap_sort_msg_header(struct imap_sort_msg *m, const char *hdr, size_t len)
 {
@@ -329,6 +377,7 @@ imap_sort_msg_header(struct imap_sort_msg *m, const char *hdr, size_t len)
 
 	m->subject = imap_base_subject(subject != NULL ? subject : "",
 				       &refwd);
+	m->refwd = refwd;
 	free(subject);
 	m->date = m->arrival;
 	date = field(hdr, len, "Date");
@@ -339,6 +388,7 @@ imap_sort_msg_header(struct imap_sort_msg *m, const char *hdr, size_t len)
 	address_keys(hdr, len, "From", &m->from, &m->dfrom);
 	address_keys(hdr, len, "To", &m->to, &m->dto);
 	address_keys(hdr, len, "Cc", &m->cc, NULL);
+	thread_ids(m, hdr, len);
 }
 
 void
@@ -351,6 +401,13 @@ imap_sort_msg_clear(struct imap_sort_msg *m)
 	free(m->dfrom);
 	free(m->dto);
 	m->subject = m->from = m->to = m->cc = m->dfrom = m->dto = NULL;
+	for (size_t i = 0; i < m->nrefs; i++)
+		free(m->refs[i]);
+	free(m->refs);
+	free(m->msgid);
+	m->refs = NULL;
+	m->msgid = NULL;
+	m->nrefs = 0;
 }
 
 /* --- ordering ------------------------------------------------------------- */

@@ -22,6 +22,7 @@
 
 #define IMAP_SORT_KEYS_MAX 16		/* criteria of one SORT */
 #define IMAP_SORT_HEADER_MAX 65536	/* header octets read per message */
+#define IMAP_THREAD_REFS_MAX 100	/* references kept per message */
 
 enum imap_sort_key {
 	IMAP_SK_ARRIVAL, IMAP_SK_CC, IMAP_SK_DATE, IMAP_SK_FROM,
@@ -52,6 +53,11 @@ struct imap_sort_msg {
 	char *subject;		/* base subject */
 	char *from, *to, *cc;	/* the first address's mailbox (local part) */
 	char *dfrom, *dto;	/* its display name, else its address */
+	/* THREAD=REFERENCES */
+	bool refwd;		/* the subject was a reply or forward's */
+	char *msgid;		/* Message-ID's first "<...>", or NULL */
+	char **refs;		/* References' ids, else In-Reply-To's first */
+	size_t nrefs;
 };
 
 /*
@@ -77,6 +83,15 @@ void imap_sort_write(const struct imap_sort_msg *msgs, size_t n,
  */
 void imap_thread_orderedsubject(struct imap_sort_msg *msgs, size_t n,
 				struct buf *out);
+
+/*
+ * THREAD=REFERENCES (RFC 5256 3, after Jamie Zawinski's algorithm):
+ * parent/child links from References and In-Reply-To, dummies for
+ * messages referred to but not there, pruned, threads gathered by base
+ * subject, siblings ordered by sent date.  Writes "* THREAD ...\r\n".
+ */
+void imap_thread_references(struct imap_sort_msg *msgs, size_t n,
+			    struct buf *out);
 
 /* The base subject of a decoded subject (RFC 5256 2.1), allocated; *refwd
  * set if a reply or forward marker was removed. */

@@ -6,7 +6,8 @@
  * subject) must be a fixed point (its own base subject); the input as a
  * date must give the same moment twice.  Three copies with different
  * sequence numbers are sorted by every criterion and threaded: each
- * number must come out once.
+ * number must come out once.  The input cut in three is threaded by
+ * REFERENCES: each number once, parentheses balanced.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -40,6 +41,50 @@ each_once(const struct imap_sort_msg *m, size_t n)
 		seen |= 1u << m[i].num;
 	if (seen != 0xe)
 		abort();
+}
+
+/* The THREAD response names 1, 2 and 3 once each, in balanced lists. */
+static void
+check_thread(const char *r)
+{
+	unsigned seen = 0;
+	int depth = 0;
+
+	if (strncmp(r, "* THREAD", 8) != 0)
+		abort();
+	for (const char *p = r + 8; *p; p++) {
+		if (*p == '(')
+			depth++;
+		else if (*p == ')' && --depth < 0)
+			abort();
+		else if (*p >= '1' && *p <= '3') {
+			if (seen & (1u << (*p - '0')))
+				abort();
+			seen |= 1u << (*p - '0');
+		}
+	}
+	if (depth != 0 || seen != 0xe)
+		abort();
+}
+
+static void
+thread_three(const uint8_t *data, size_t size)
+{
+	struct imap_sort_msg m[3];
+	struct buf *out = buf_new(1 << 16);
+	size_t third = size / 3;
+
+	for (size_t i = 0; i < 3; i++) {
+		memset(&m[i], 0, sizeof(m[i]));
+		m[i].num = m[i].seq = (uint32_t)(i + 1);
+		imap_sort_msg_header(&m[i], (const char *)data + i * third,
+				     i < 2 ? third : size - 2 * third);
+	}
+	imap_thread_references(m, 3, out);
+	check_thread(out->data);
+	for (size_t i = 0; i < 3; i++)
+		imap_sort_msg_clear(&m[i]);
+	buf_free(&out);
 }
 
 int
@@ -79,5 +124,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		imap_sort_msg_clear(&m[i]);
 	buf_free(&out);
 	free(text);
+	thread_three(data, size);
 	return 0;
 }

@@ -233,6 +233,77 @@ test_orderedsubject(void **st)
 	buf_free(&out);
 }
 
+/* THREAD=REFERENCES over messages given as header sections, in
+ * sequence order, each a day later than the one before. */
+static void
+refs(const char *const *hdrs, size_t n, const char *want)
+{
+	struct imap_sort_msg m[16];
+	struct buf *out = buf_new(4096);
+
+	for (size_t i = 0; i < n; i++)
+		fill(&m[i], (uint32_t)(i + 1), 1767225600 + 86400 * (int64_t)i,
+		     1, hdrs[i]);
+	imap_thread_references(m, n, out);
+	assert_string_equal(out->data, want);
+	for (size_t i = 0; i < n; i++)
+		imap_sort_msg_clear(&m[i]);
+	buf_free(&out);
+}
+
+static void
+test_thread_references(void **st)
+{
+	const char *chain[] = {
+		"Message-ID: <a@x>\nSubject: s\n\n",
+		"Message-ID: <b@x>\nReferences: <a@x>\nSubject: Re: s\n\n",
+		"Message-ID: <c@x>\nReferences: <a@x> <b@x>\n\n",
+	};
+	const char *fork[] = {
+		"Message-ID: <a@x>\n\n",
+		"Message-ID: <b@x>\nIn-Reply-To: <a@x> (a's)\n\n",
+		"Message-ID: <c@x>\nIn-Reply-To: <a@x>\n\n",
+		"Message-ID: <d@x>\nReferences: <a@x> <c@x>\n\n",
+	};
+	const char *missing[] = {
+		"Message-ID: <b@x>\nReferences: <gone@x>\n\n",
+		"Message-ID: <c@x>\nReferences: <gone@x>\n\n",
+		"Message-ID: <d@x>\nReferences: <other@x>\n\n",
+	};
+	const char *subjects[] = {
+		"Message-ID: <a@x>\nSubject: Hello\n\n",
+		"Message-ID: <b@x>\nSubject: Re: hello\n\n",
+		"Message-ID: <c@x>\nSubject: Other\n\n",
+		"Message-ID: <d@x>\nSubject: other\n\n",
+	};
+	const char *loop[] = {
+		"Message-ID: <a@x>\nReferences: <b@x>\n\n",
+		"Message-ID: <b@x>\nReferences: <a@x>\n\n",
+		"Message-ID: <c@x>\nReferences: <c@x>\n\n",
+	};
+	const char *dupes[] = {
+		"Message-ID: <a@x>\n\n",
+		"Message-ID: <a@x>\n\n",
+		"\n",
+		"Message-ID: <b@x>\nReferences: <a@x>\n\n",
+	};
+
+	(void)st;
+	refs(chain, 3, "* THREAD (1 2 3)\r\n");
+	refs(fork, 4, "* THREAD (1 (2)(3 4))\r\n");
+	/* two under one missing parent stay under a dummy; one alone is
+	 * promoted */
+	refs(missing, 3, "* THREAD ((1)(2))(3)\r\n");
+	/* gathered by subject: a reply under its original; two originals
+	 * under a dummy */
+	refs(subjects, 4, "* THREAD (1 2)((3)(4))\r\n");
+	/* no loop is ever made, a self-reference is dropped */
+	refs(loop, 3, "* THREAD (2 1)(3)\r\n");
+	/* a repeated id is a fresh one: the reply goes to the first */
+	refs(dupes, 4, "* THREAD (1 4)(2)(3)\r\n");
+	refs(dupes, 0, "* THREAD\r\n");
+}
+
 int
 main(void)
 {
@@ -242,6 +313,7 @@ main(void)
 		cmocka_unit_test(test_criteria),
 		cmocka_unit_test(test_sort_orders),
 		cmocka_unit_test(test_orderedsubject),
+		cmocka_unit_test(test_thread_references),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
