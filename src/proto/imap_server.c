@@ -16,7 +16,7 @@
 #include <strings.h>
 
 static cmd_fn cmd_capability, cmd_noop, cmd_logout, cmd_starttls, cmd_login;
-static cmd_fn cmd_authenticate, cmd_id, cmd_enable;
+static cmd_fn cmd_authenticate, cmd_id, cmd_enable, cmd_compress;
 
 static const struct {
 	const char *name;
@@ -31,6 +31,7 @@ static const struct {
 	{"LOGIN", cmd_login, IN_NOAUTH},
 	{"AUTHENTICATE", cmd_authenticate, IN_NOAUTH},
 	{"ENABLE", cmd_enable, IN_LOGGED},
+	{"COMPRESS", cmd_compress, IN_LOGGED},
 	{"SELECT", imap_cmd_select, IN_LOGGED},
 	{"EXAMINE", imap_cmd_examine, IN_LOGGED},
 	{"APPEND", imap_cmd_append, IN_LOGGED},
@@ -151,6 +152,8 @@ capabilities(const struct imap_server *s, struct buf *out)
 			   "THREAD=REFERENCES "
 			   "APPENDLIMIT=%llu",
 			   (unsigned long long)s->conf->append_max);
+		if (s->conf->compress && !s->compressed)
+			buf_addstr(out, " COMPRESS=DEFLATE");
 		return;
 	}
 	if (s->conf->starttls && !s->secure)
@@ -458,6 +461,27 @@ cmd_enable(struct imap_server *s, const char *tag,
 	buf_free(&now);
 	buf_free(&extra);
 	return IMAP_ACT_NONE;
+}
+
+/* COMPRESS DEFLATE (RFC 4978). */
+static enum imap_act
+cmd_compress(struct imap_server *s, const char *tag,
+	     const struct imap_arg *args, size_t nargs, struct buf *out)
+{
+	if (nargs != 1 || args[0].type != IMAP_ARG_ATOM)
+		return imap_bad(s, tag, "COMPRESS needs a mechanism", out);
+	if (!s->conf->compress || strcasecmp(args[0].str, "DEFLATE") != 0) {
+		imap_tagged(out, tag, "NO", "Unknown compression mechanism");
+		return IMAP_ACT_NONE;
+	}
+	if (s->compressed) {
+		imap_tagged(out, tag, "NO", "[COMPRESSIONACTIVE] DEFLATE is "
+			    "active already");
+		return IMAP_ACT_NONE;
+	}
+	s->compressed = true;
+	imap_tagged(out, tag, "OK", "DEFLATE active");
+	return IMAP_ACT_COMPRESS;
 }
 
 /* --- feeding -------------------------------------------------------------- */

@@ -21,6 +21,11 @@
  *   IDLE     the session idles (IDLE's "+" is in out): watch the
  *            selected folder and call imap_server_poll() when it may
  *            have changed; go on feeding (DONE ends it).
+ *   COMPRESS COMPRESS DEFLATE's OK is written (RFC 4978): flush it as
+ *            it is, then deflate what is sent and inflate what is read
+ *            from the next octet on; the fed bytes after the command
+ *            were not used (*used_r says where it ended): inflate them
+ *            and feed them again.
  *   CLOSE    BYE (and LOGOUT's OK) written: flush, close.
  */
 #ifndef OWL_IMAP_SERVER_H
@@ -45,6 +50,7 @@ struct imap_conf {
 	unsigned max_errors;		/* BADs before BYE */
 	unsigned max_auth_failures;	/* failed logins before BYE */
 	bool starttls;			/* a certificate is loaded */
+	bool compress;			/* the program can COMPRESS=DEFLATE */
 	uint64_t append_max;		/* APPENDLIMIT: octets of a message */
 	size_t out_max;			/* IMAP_ACT_OUTPUT past this */
 };
@@ -55,6 +61,7 @@ enum imap_act {
 	IMAP_ACT_STARTTLS,
 	IMAP_ACT_OUTPUT,
 	IMAP_ACT_IDLE,
+	IMAP_ACT_COMPRESS,
 	IMAP_ACT_CLOSE,
 };
 

@@ -48,6 +48,7 @@ struct imap_server {
 	bool utf8;			/* ENABLE UTF8=ACCEPT (RFC 6855) */
 	bool condstore;			/* CONDSTORE enabled (RFC 7162) */
 	bool in_sasl;			/* AUTHENTICATE: a response is due */
+	bool compressed;		/* COMPRESS DEFLATE is on */
 	struct sasl sasl;
 	char user[SASL_USER_MAX + 1];
 	char pass[SASL_PASS_MAX + 1];

@@ -566,6 +566,39 @@ test_enable_condstore_selected(void **st)
 	free(o);
 }
 
+/* COMPRESS=DEFLATE (RFC 4978): offered when the program can; the
+ * core stops right after the command so the rest is inflated first. */
+static void
+test_compress(void **st)
+{
+	struct imap_fake *f = imap_fake_new();
+	struct sess x;
+	const char *cmd = "c COMPRESS DEFLATE\r\nxyz";
+	size_t used;
+
+	(void)st;
+	sess_open(&x, f, 1 << 20);
+	feed(&x, "L LOGIN alice secret\r\na COMPRESS DEFLATE\r\n", 0);
+	has(x.out->data, "a NO Unknown");
+	hasnt(x.out->data, "COMPRESS=DEFLATE");
+	sess_close(&x);
+	sess_open(&x, f, 1 << 20);
+	x.conf.compress = true;
+	feed(&x, "L LOGIN alice secret\r\nb COMPRESS LZW\r\n", 0);
+	has(x.out->data, "COMPRESS=DEFLATE] Logged in");
+	has(x.out->data, "b NO");
+	assert_int_equal(imap_server_feed(x.s, cmd, strlen(cmd), &used,
+					  x.out), IMAP_ACT_COMPRESS);
+	assert_int_equal(used, strlen(cmd) - 3);
+	has(x.out->data, "c OK DEFLATE active\r\n");
+	feed(&x, "d COMPRESS DEFLATE\r\ne CAPABILITY\r\n", 0);
+	has(x.out->data, "d NO [COMPRESSIONACTIVE]");
+	hasnt(strstr(x.out->data, "e OK") ? strstr(x.out->data, "* CAPA") :
+	      "", "COMPRESS=DEFLATE");
+	sess_close(&x);
+	imap_fake_free(&f);
+}
+
 int
 main(void)
 {
@@ -590,6 +623,7 @@ main(void)
 		cmocka_unit_test(test_append),
 		cmocka_unit_test(test_search_save_and_dollar),
 		cmocka_unit_test(test_enable_condstore_selected),
+		cmocka_unit_test(test_compress),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
