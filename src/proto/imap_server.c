@@ -30,6 +30,15 @@ static const struct {
 	{"LOGIN", cmd_login, IN_NOAUTH},
 	{"AUTHENTICATE", cmd_authenticate, IN_NOAUTH},
 	{"ENABLE", cmd_enable, IN_AUTH},
+	{"LIST", imap_cmd_list, IN_LOGGED},
+	{"LSUB", imap_cmd_lsub, IN_LOGGED},
+	{"CREATE", imap_cmd_create, IN_LOGGED},
+	{"DELETE", imap_cmd_delete, IN_LOGGED},
+	{"RENAME", imap_cmd_rename, IN_LOGGED},
+	{"SUBSCRIBE", imap_cmd_subscribe, IN_LOGGED},
+	{"UNSUBSCRIBE", imap_cmd_unsubscribe, IN_LOGGED},
+	{"NAMESPACE", imap_cmd_namespace, IN_LOGGED},
+	{"STATUS", imap_cmd_status, IN_LOGGED},
 };
 
 /* --- the session ---------------------------------------------------------- */
@@ -85,6 +94,14 @@ void
 imap_server_plain_auth(struct imap_server *s, bool allow)
 {
 	s->plain_auth = allow;
+}
+
+void
+imap_server_set_mbox(struct imap_server *s, const struct imap_mbox_ops *ops,
+		     void *ctx)
+{
+	s->ops = ops;
+	s->mctx = ctx;
 }
 
 static bool
