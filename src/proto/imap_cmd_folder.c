@@ -69,6 +69,16 @@ imap_tagged_mres(struct buf *out, const char *tag, enum imap_mres r,
 	buf_printf(out, "%s NO [%s] %s\r\n", tag, code, text);
 }
 
+/* No store given (imap_server_set_mbox): NO [UNAVAILABLE]. */
+static bool
+no_store(const struct imap_server *s, const char *tag, struct buf *out)
+{
+	if (s->ops != NULL)
+		return false;
+	imap_tagged(out, tag, "NO", "[UNAVAILABLE] No mailbox store");
+	return true;
+}
+
 /* --- mailbox names ---------------------------------------------------------- */
 
 /* A name's octets as the store's UTF-8, appended to out; -1 if invalid. */
@@ -677,6 +687,10 @@ list_run(struct imap_server *s, const char *tag, const struct list_req *q,
 	enum imap_mres r;
 	size_t nf = 0;
 
+	if (no_store(s, tag, out)) {
+		free(pats);
+		return IMAP_ACT_NONE;
+	}
 	ref = imap_astring(q->ref, &rl);
 	for (size_t k = 0; k < q->npats; k++) {
 		size_t pl;
@@ -906,6 +920,8 @@ imap_cmd_create(struct imap_server *s, const char *tag,
 	if (strcmp(name->data, "INBOX") == 0) {
 		imap_tagged(out, tag, "NO", "[ALREADYEXISTS] INBOX always "
 			    "exists");
+	} else if (no_store(s, tag, out)) {
+		/* answered */
 	} else if (unknown) {
 		imap_tagged(out, tag, "NO", "[USEATTR] Unsupported "
 			    "special-use attribute");
@@ -932,7 +948,7 @@ imap_cmd_delete(struct imap_server *s, const char *tag,
 		return act;
 	if (strcmp(name->data, "INBOX") == 0)
 		imap_tagged(out, tag, "NO", "[CANNOT] INBOX cannot be deleted");
-	else
+	else if (!no_store(s, tag, out))
 		done(tag, s->ops->delete(s->mctx, name->data, err,
 					 sizeof(err)), err, "DELETE", out);
 	buf_free(&name);
@@ -980,7 +996,7 @@ imap_cmd_rename(struct imap_server *s, const char *tag,
 	} else if (strcmp(to->data, "INBOX") == 0) {
 		imap_tagged(out, tag, "NO", "[ALREADYEXISTS] INBOX always "
 			    "exists");
-	} else {
+	} else if (!no_store(s, tag, out)) {
 		r = s->ops->rename(s->mctx, from->data, to->data, err,
 				   sizeof(err));
 		if (r == IMAP_M_OK)
@@ -1007,8 +1023,9 @@ subscribe(struct imap_server *s, const char *tag,
 					     "name", out);
 	if ((name = mailbox_or_bad(s, tag, &args[0], out, &act)) == NULL)
 		return act;
-	done(tag, s->ops->subscribe(s->mctx, name->data, on, err,
-				    sizeof(err)), err, cmd, out);
+	if (!no_store(s, tag, out))
+		done(tag, s->ops->subscribe(s->mctx, name->data, on, err,
+					    sizeof(err)), err, cmd, out);
 	buf_free(&name);
 	return act;
 }
@@ -1061,10 +1078,13 @@ imap_cmd_status(struct imap_server *s, const char *tag,
 		return imap_bad(s, tag, why, out);
 	if ((name = mailbox_or_bad(s, tag, &args[0], out, &act)) == NULL)
 		return act;
-	r = s->ops->status(s->mctx, name->data, &st, err, sizeof(err));
-	if (r == IMAP_M_OK)
-		status_write(s, name->data, &req, &st, out);
-	done(tag, r, err, "STATUS", out);
+	if (!no_store(s, tag, out)) {
+		r = s->ops->status(s->mctx, name->data, &st, err,
+				   sizeof(err));
+		if (r == IMAP_M_OK)
+			status_write(s, name->data, &req, &st, out);
+		done(tag, r, err, "STATUS", out);
+	}
 	buf_free(&name);
 	return act;
 }

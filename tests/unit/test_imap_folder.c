@@ -719,6 +719,40 @@ test_names_quoted(void **st)
 	      "b OK STATUS completed\r\n");
 }
 
+/* Logged in with no store given: NO [UNAVAILABLE], no crash. */
+static void
+test_no_store(void **st)
+{
+	static const char IN[] = "L LOGIN alice secret\r\na LIST \"\" *\r\n"
+				 "b CREATE X\r\nc STATUS X (MESSAGES)\r\n"
+				 "d LIST \"\" \"\"\r\ne NAMESPACE\r\n";
+	struct imap_conf conf = {.hostname = "imap.test", .max_errors = 5,
+				 .max_auth_failures = 3};
+	struct imap_server *s = imap_server_new(&conf);
+	struct buf *out = buf_new(1 << 16);
+	size_t used, off;
+	enum imap_act a;
+
+	(void)st;
+	imap_server_plain_auth(s, true);
+	a = imap_server_feed(s, IN, strlen(IN), &used, out);
+	assert_int_equal(a, IMAP_ACT_LOGIN);
+	imap_server_login_done(s, IMAP_LOGIN_OK, out);
+	buf_reset(out);
+	off = used;
+	a = imap_server_feed(s, IN + off, strlen(IN) - off, &used, out);
+	assert_int_equal(a, IMAP_ACT_NONE);
+	assert_string_equal(out->data,
+			    "a NO [UNAVAILABLE] No mailbox store\r\n"
+			    "b NO [UNAVAILABLE] No mailbox store\r\n"
+			    "c NO [UNAVAILABLE] No mailbox store\r\n"
+			    "d NO [UNAVAILABLE] No mailbox store\r\n"
+			    "* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n"
+			    "e OK NAMESPACE completed\r\n");
+	imap_server_free(&s);
+	buf_free(&out);
+}
+
 /* --- the fake's selected view, which imap_server.c's tests use ------------ */
 
 static void
@@ -935,6 +969,7 @@ main(void)
 		cmocka_unit_test(test_names_utf7),
 		cmocka_unit_test(test_names_utf8),
 		cmocka_unit_test(test_names_quoted),
+		cmocka_unit_test(test_no_store),
 		cmocka_unit_test(test_fake_view),
 		cmocka_unit_test(test_fake_store_copy),
 		cmocka_unit_test(test_fake_append),
