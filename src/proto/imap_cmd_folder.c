@@ -743,10 +743,10 @@ select_opts(const struct imap_arg *a, unsigned *opts)
 		else
 			return "Unknown selection option";
 	}
-	/* RFC 5258 3: never alone, nor with REMOTE only */
-	if ((*opts & SEL_RECURSIVE) &&
-	    !(*opts & (SEL_SUBSCRIBED | SEL_SPECIAL)))
-		return "RECURSIVEMATCH needs another selection option";
+	/* RFC 5258 6: a modifier of a base option, and SUBSCRIBED is the
+	 * only one (REMOTE and SPECIAL-USE are independent, RFC 6154 6) */
+	if ((*opts & SEL_RECURSIVE) && !(*opts & SEL_SUBSCRIBED))
+		return "RECURSIVEMATCH needs SUBSCRIBED";
 	return NULL;
 }
 

@@ -395,19 +395,21 @@ test_list_errors(void **st)
 	      "f LIST \"\" * RETURN (FOO)\r\ng LIST \"\" * RETURN\r\n"
 	      "h LIST \"\" ()\r\ni LIST \"\" * RETURN (STATUS (FOO))\r\n"
 	      "j LIST \"\" * RETURN (STATUS ())\r\nk LIST () (a) *\r\n"
-	      "l LIST \"\" * FOO (CHILDREN)\r\n",
+	      "l LIST \"\" * FOO (CHILDREN)\r\n"
+	      "m LIST (SPECIAL-USE RECURSIVEMATCH) \"\" *\r\n",
 	      "a BAD LIST needs a reference and a mailbox pattern\r\n"
 	      "b BAD LIST needs a reference and a mailbox pattern\r\n"
 	      "c BAD Unknown selection option\r\n"
-	      "d BAD RECURSIVEMATCH needs another selection option\r\n"
-	      "e BAD RECURSIVEMATCH needs another selection option\r\n"
+	      "d BAD RECURSIVEMATCH needs SUBSCRIBED\r\n"
+	      "e BAD RECURSIVEMATCH needs SUBSCRIBED\r\n"
 	      "f BAD Unknown return option\r\n"
 	      "g BAD LIST ends with RETURN and a list of return options\r\n"
 	      "h BAD LIST needs a mailbox pattern\r\n"
 	      "i BAD Unknown status item\r\n"
 	      "j BAD STATUS needs a list of status items\r\n"
 	      "k BAD LIST needs a reference and a mailbox pattern\r\n"
-	      "l BAD LIST ends with RETURN and a list of return options\r\n");
+	      "l BAD LIST ends with RETURN and a list of return options\r\n"
+	      "m BAD RECURSIVEMATCH needs SUBSCRIBED\r\n");
 	/* not before login (the dispatcher's state check) */
 }
 
