@@ -66,6 +66,13 @@ $(BUILD)/tests/test_parsers: $(BUILD)/obj/tests/unit/test_parsers.o \
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
+# the IMAP core's tests that run over the in-memory store (imap_fake.h)
+IMAP_FAKE_TESTS := $(addprefix $(BUILD)/tests/,test_imap_folder test_imap_server)
+$(IMAP_FAKE_TESTS): $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o \
+		$(BUILD)/obj/tests/unit/imap_fake.o $(BUILD)/libowl.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 
 deps:
@@ -119,6 +126,7 @@ FUZZ_SRC_fuzz_dns := src/relay/dns.c $(FUZZ_CONF)
 FUZZ_SRC_fuzz_bounce := src/relay/bounce.c $(FUZZ_STORE)
 FUZZ_SRC_fuzz_cidr := src/lib/cidr.c
 FUZZ_SRC_fuzz_owlrc := src/owl/rc.c
+FUZZ_SRC_fuzz_imap_folder := tests/unit/imap_fake.c
 FUZZ_LDLIBS := -lresolv -lcrypt
 
 .SECONDEXPANSION:

@@ -48,6 +48,15 @@ static const struct {
 	{"UID", imap_cmd_uid, IN_SELECTED},
 	{"SORT", imap_cmd_sort, IN_SELECTED},
 	{"THREAD", imap_cmd_thread, IN_SELECTED},
+	{"LIST", imap_cmd_list, IN_LOGGED},
+	{"LSUB", imap_cmd_lsub, IN_LOGGED},
+	{"CREATE", imap_cmd_create, IN_LOGGED},
+	{"DELETE", imap_cmd_delete, IN_LOGGED},
+	{"RENAME", imap_cmd_rename, IN_LOGGED},
+	{"SUBSCRIBE", imap_cmd_subscribe, IN_LOGGED},
+	{"UNSUBSCRIBE", imap_cmd_unsubscribe, IN_LOGGED},
+	{"NAMESPACE", imap_cmd_namespace, IN_LOGGED},
+	{"STATUS", imap_cmd_status, IN_LOGGED},
 };
 
 /* The parser's bounds once logged in: longer lines (a FETCH of many
@@ -133,6 +142,14 @@ void
 imap_server_plain_auth(struct imap_server *s, bool allow)
 {
 	s->plain_auth = allow;
+}
+
+void
+imap_server_set_mbox(struct imap_server *s, const struct imap_mbox_ops *ops,
+		     void *ctx)
+{
+	s->ops = ops;
+	s->mctx = ctx;
 }
 
 static bool
