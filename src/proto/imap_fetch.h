@@ -66,11 +66,16 @@ struct imap_fetch_writer;
 struct imap_fetch_writer *imap_fetch_writer_new(
 	const struct imap_fetch_items *items, const struct imap_fetch_msg *msg);
 /*
- * Writes "* SEQ FETCH (...)\r\n" into out, stopping once out holds at
- * least out_max octets: 1 when more is to come (call again when out has
- * been sent), 0 when the response is whole, -1 when the text could not
- * be read (nothing was written then if it failed before the first octet
- * of a literal; else the response is cut and the session must end).
+ * Writes "* SEQ FETCH (...)\r\n" into out, stopping once out holds
+ * out_max octets (or out is full): 1 when more is to come (call again
+ * when out has been sent; it goes on exactly where it stopped, inside a
+ * literal too), 0 when the response is whole, -1 when the text could
+ * not be read (nothing was written then if it failed on the first call;
+ * else the response is cut and the session must end), -2 on the first
+ * call, with nothing written, when a BINARY item names a part whose
+ * Content-Transfer-Encoding is not known (RFC 3516 4.2: the command
+ * fails with NO [UNKNOWN-CTE]).  Every later call after -1 or -2 says
+ * the same.
  */
 int imap_fetch_write(struct imap_fetch_writer *w, struct buf *out,
 		     size_t out_max);

@@ -1,0 +1,1073 @@
+/*
+ * Unit tests of FETCH (proto/imap_fetch.h) with the MIME structure
+ * parser (mime/mstruct.h) and the IMAP forms of ENVELOPE and
+ * BODYSTRUCTURE (proto/imap_body.h).  Every response is written whole,
+ * then again 1 and 7 octets at a time with the text read in pieces of 1,
+ * 3 and 4096 octets, and all must be the same octets.  From RFC 9051
+ * 6.4.5 and 7.5.2 (its FETCH FULL, BODY[HEADER] and BODY examples) and
+ * RFC 3516 (BINARY): every item and section form, nested multiparts,
+ * message/rfc822, partial fetches at the edges, LF counted as CRLF,
+ * malformed MIME, the limits, and read errors.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/buf.h"
+#include "mime/mstruct.h"
+#include "proto/imap_body.h"
+#include "proto/imap_fetch.h"
+#include "proto/imap_parser.h"
+
+/* --- an in-memory text ---------------------------------------------------- */
+
+struct rd {
+	const char *s;
+	size_t len, off;
+	size_t chunk;		/* octets per read at most */
+	long fail_at;		/* read fails once off reaches it; -1 never */
+	size_t shrink_after;	/* rewinds after which the text is 1 shorter */
+	unsigned rewinds;
+};
+
+static long
+rd_read(void *p, char *buf, size_t size)
+{
+	struct rd *r = p;
+	size_t len = r->len, n;
+
+	if (r->shrink_after > 0 && r->rewinds > r->shrink_after)
+		len--;
+	if (r->fail_at >= 0 && r->off >= (size_t)r->fail_at)
+		return -1;
+	n = len - r->off < size ? len - r->off : size;
+	if (n > r->chunk)
+		n = r->chunk;
+	memcpy(buf, r->s + r->off, n);
+	r->off += n;
+	return (long)n;
+}
+
+static int
+rd_rewind(void *p)
+{
+	struct rd *r = p;
+
+	r->off = 0;
+	r->rewinds++;
+	return 0;
+}
+
+/* --- running FETCH ---------------------------------------------------------- */
+
+static const struct imap_limits LIM = {
+	.line_max = 8192, .literal_max = 1024, .literals_max = 1024,
+	.depth_max = 8, .args_max = 200,
+};
+
+static struct imap_msg MSG = {
+	.uid = 42, .modseq = 7, .flags = 0, .keywords = NULL, .size = 100,
+	.date = 837596665,	/* 17-Jul-1996 09:44:25 +0000 */
+};
+
+/* The items of "a FETCH 1 <items>"; NULL (and *why) if refused. */
+static struct imap_fetch_items *
+items_of(const char *items, const char **why)
+{
+	struct imap_parser *p = imap_parser_new(&LIM);
+	struct imap_fetch_items *it = NULL;
+	char line[4096];
+	size_t used;
+	int n = snprintf(line, sizeof(line), "a FETCH 1 %s\r\n", items);
+
+	assert_int_equal(imap_parser_feed(p, line, (size_t)n, &used),
+			 IMAP_PARSE_COMMAND);
+	if (imap_fetch_parse(&imap_parser_command(p)->args[1], &it, why) < 0)
+		it = NULL;
+	imap_parser_free(&p);
+	return it;
+}
+
+/*
+ * The response, out_max octets at a time (0: at once), the text read
+ * chunk octets at a time; *r_r the last result.
+ */
+static struct buf *
+write_with(const struct imap_fetch_items *it, struct imap_fetch_msg *fm,
+	   struct rd *r, size_t step, int *r_r)
+{
+	struct buf *all = buf_new(SIZE_MAX), *out = buf_new(SIZE_MAX);
+	struct imap_fetch_writer *w;
+	int res, calls = 0;
+
+	r->off = 0;
+	fm->rd = r;
+	w = imap_fetch_writer_new(it, fm);
+	do {
+		res = imap_fetch_write(w, out, step == 0 ? SIZE_MAX : step);
+		if (step > 0)
+			assert_true(out->len <= step);
+		buf_add(all, out->data, out->len);
+		buf_reset(out);
+		assert_true(++calls < 10000000);
+	} while (res == 1);
+	imap_fetch_writer_free(&w);
+	buf_free(&out);
+	*r_r = res;
+	return all;
+}
+
+/* The response to items for text; checked the same in every piece size. */
+static struct buf *
+fetch_msg(const char *text, size_t len, const char *items,
+	  const struct imap_msg *m, bool recent, bool rev2, int *r_r)
+{
+	static const size_t steps[] = {1, 7, 0};
+	static const size_t chunks[] = {1, 3, 4096};
+	const char *why = NULL;
+	struct imap_fetch_items *it = items_of(items, &why);
+	struct imap_fetch_msg fm = {
+		.seq = 3, .m = m, .recent = recent, .rev2 = rev2,
+		.read = rd_read, .rewind = rd_rewind,
+	};
+	struct rd r = {.s = text, .len = len, .chunk = 4096, .fail_at = -1};
+	struct buf *whole;
+	int res;
+
+	assert_non_null(it);
+	whole = write_with(it, &fm, &r, 0, r_r);
+	for (size_t c = 0; c < 3; c++)
+		for (size_t s = 0; s < 3; s++) {
+			struct buf *b;
+
+			if (c == 0 && len > 20000 && steps[s] != 0)
+				continue;	/* slow and proves nothing new */
+			r.chunk = chunks[c];
+			b = write_with(it, &fm, &r, steps[s], &res);
+			assert_int_equal(res, *r_r);
+			assert_int_equal(b->len, whole->len);
+			assert_memory_equal(b->data, whole->data, b->len);
+			buf_free(&b);
+		}
+	imap_fetch_items_free(&it);
+	return whole;
+}
+
+static struct buf *
+fetch(const char *text, const char *items)
+{
+	int r;
+	struct buf *b = fetch_msg(text, strlen(text), items, &MSG, false,
+				  false, &r);
+
+	assert_int_equal(r, 0);
+	return b;
+}
+
+/* Expects the response "* 3 FETCH (<want>)\r\n". */
+static void
+expect(const char *text, const char *items, const char *want)
+{
+	struct buf *b = fetch(text, items);
+	char full[65536];
+
+	snprintf(full, sizeof(full), "* 3 FETCH (%s)\r\n", want);
+	assert_string_equal(b->data, full);
+	buf_free(&b);
+}
+
+/* --- the messages ------------------------------------------------------------ */
+
+static const char SIMPLE[] =
+	"From: Ann <ann@example.org>\n"
+	"Subject: hi\n"
+	"\n"
+	"line one\n"
+	"line two\n";
+
+/* 44 octets of header with CRLF, 20 of body */
+
+static const char MIXED[] =
+	"From: a@example.org\n"
+	"Content-Type: multipart/mixed; boundary=\"XX\"\n"
+	"\n"
+	"preamble\n"
+	"--XX\n"
+	"Content-Type: text/plain; charset=utf-8\n"
+	"\n"
+	"hello\n"
+	"--XX\n"
+	"Content-Type: message/rfc822\n"
+	"Content-Description: fwd\n"
+	"\n"
+	"Subject: inner\n"
+	"Content-Type: multipart/alternative; boundary=YY\n"
+	"\n"
+	"--YY\n"
+	"\n"
+	"plain\n"
+	"--YY\n"
+	"Content-Type: text/html\n"
+	"\n"
+	"<b>x</b>\n"
+	"--YY--\n"
+	"--XX\n"
+	"Content-Type: application/octet-stream; name=\"a b.bin\"\n"
+	"Content-Transfer-Encoding: base64\n"
+	"Content-Disposition: attachment; filename=\"a b.bin\"\n"
+	"Content-Language: en, fr\n"
+	"Content-Location: http://x/y\n"
+	"Content-MD5: Q2hlY2s=\n"
+	"Content-ID: <id@x>\n"
+	"\n"
+	"AAEC/w==\n"
+	"--XX--\n"
+	"epilogue\n";
+
+/* --- item parsing -------------------------------------------------------------- */
+
+static void
+test_parse(void **state)
+{
+	static const char *const good[] = {
+		"ALL", "FAST", "FULL", "FLAGS", "(FLAGS UID)", "uid",
+		"(INTERNALDATE RFC822.SIZE RFC822 RFC822.HEADER RFC822.TEXT)",
+		"ENVELOPE", "BODY", "BODYSTRUCTURE", "MODSEQ", "BODY[]",
+		"BODY.PEEK[]", "BODY[]<0.10>", "BODY[HEADER]", "BODY[TEXT]",
+		"BODY[HEADER.FIELDS (From To)]",
+		"BODY[HEADER.FIELDS.NOT (From \"To\")]", "BODY[1]",
+		"BODY[1.2.3]", "BODY[1.MIME]", "BODY[2.HEADER]",
+		"BODY[2.TEXT]", "BODY[2.HEADER.FIELDS (X)]<1.2>",
+		"BINARY[]", "BINARY[1.2]", "BINARY.PEEK[1]<0.5>",
+		"BINARY.SIZE[1]", "body.peek[header.fields (a)]",
+		"BODY[4294967295]",
+	};
+	static const char *const bad[] = {
+		"ALLX", "(ALL)", "(FAST FLAGS)", "()", "BODY.PEEK", "BODY[",
+		"BODY[MIME]", "BODY[0]", "BODY[1.]", "BODY[.1]",
+		"BODY[1.0]", "BODY[HEADER.FIELDS]", "BODY[HEADER.FIELDS ()]",
+		"BODY[HEADER.FIELDS (a]", "BODY[HEADERX]", "BODY[TEXT.1]",
+		"BODY[]<0>", "BODY[]<0.0>", "BODY[]<1.2", "BODY[]<x.1>",
+		"BODY[]x", "BINARY[HEADER]", "BINARY[1.TEXT]",
+		"BINARY.SIZE[1]<0.1>", "BINARY.SIZE", "BINARY[1.]",
+		"BODY[4294967296]", "RFC822.SIZE[]", "\"FLAGS\"",
+		"(FLAGS \"UID\")", "(FLAGS (UID))", "BODY[]<4294967296.1>",
+	};
+	const char *why;
+	struct imap_fetch_items *it;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		it = items_of(good[i], &why);
+		if (it == NULL)
+			fail_msg("refused: %s", good[i]);
+		imap_fetch_items_free(&it);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		it = items_of(bad[i], &why);
+		if (it != NULL)
+			fail_msg("accepted: %s", bad[i]);
+	}
+}
+
+static void
+test_predicates(void **state)
+{
+	static const struct {
+		const char *items;
+		bool text, seen, modseq;
+	} T[] = {
+		{"FAST", false, false, false},
+		{"(FLAGS UID MODSEQ)", false, false, true},
+		{"ALL", true, false, false},
+		{"BODY.PEEK[]", true, false, false},
+		{"BODY[]", true, true, false},
+		{"RFC822", true, true, false},
+		{"RFC822.HEADER", true, false, false},
+		{"RFC822.TEXT", true, true, false},
+		{"BINARY[1]", true, true, false},
+		{"BINARY.PEEK[1]", true, false, false},
+		{"BINARY.SIZE[1]", true, false, false},
+		{"BODYSTRUCTURE", true, false, false},
+	};
+	const char *why;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(T) / sizeof(T[0]); i++) {
+		struct imap_fetch_items *it = items_of(T[i].items, &why);
+
+		assert_non_null(it);
+		assert_int_equal(imap_fetch_wants_text(it), T[i].text);
+		assert_int_equal(imap_fetch_sets_seen(it), T[i].seen);
+		assert_int_equal(imap_fetch_wants_modseq(it), T[i].modseq);
+		imap_fetch_add_modseq(it);
+		assert_true(imap_fetch_wants_modseq(it));
+		imap_fetch_items_free(&it);
+	}
+}
+
+/* --- simple items ---------------------------------------------------------------- */
+
+static void
+test_flags(void **state)
+{
+	struct imap_msg m = MSG;
+	struct buf *b;
+	int r;
+
+	(void)state;
+	m.flags = IMAP_F_SEEN | IMAP_F_ANSWERED | IMAP_F_PASSED |
+		  IMAP_F_DELETED | IMAP_F_DRAFT | IMAP_F_FLAGGED;
+	m.keywords = "$Junk work";
+	b = fetch_msg("", 0, "FLAGS", &m, true, false, &r);
+	assert_string_equal(b->data, "* 3 FETCH (FLAGS (\\Answered \\Flagged "
+			    "\\Deleted \\Seen \\Draft \\Recent $Junk work))\r\n");
+	buf_free(&b);
+	/* IMAP4rev2: no \Recent */
+	b = fetch_msg("", 0, "FLAGS", &m, true, true, &r);
+	assert_string_equal(b->data, "* 3 FETCH (FLAGS (\\Answered \\Flagged "
+			    "\\Deleted \\Seen \\Draft $Junk work))\r\n");
+	buf_free(&b);
+	m.flags = IMAP_F_PASSED;
+	m.keywords = NULL;
+	b = fetch_msg("", 0, "FLAGS", &m, false, false, &r);
+	assert_string_equal(b->data, "* 3 FETCH (FLAGS ())\r\n");
+	buf_free(&b);
+}
+
+static void
+test_simple_items(void **state)
+{
+	(void)state;
+	expect(SIMPLE, "(UID RFC822.SIZE INTERNALDATE MODSEQ)",
+	       "UID 42 RFC822.SIZE 100 "
+	       "INTERNALDATE \"17-Jul-1996 09:44:25 +0000\" MODSEQ (7)");
+	expect(SIMPLE, "FAST", "FLAGS () INTERNALDATE "
+	       "\"17-Jul-1996 09:44:25 +0000\" RFC822.SIZE 100");
+	/* the same item twice is one */
+	expect(SIMPLE, "(UID UID BODY.PEEK[TEXT] BODY[TEXT])",
+	       "UID 42 BODY[TEXT] {20}\r\nline one\r\nline two\r\n");
+}
+
+static void
+test_added(void **state)
+{
+	const char *why;
+	struct imap_fetch_items *it = items_of("(FLAGS BODY[])", &why);
+	struct imap_fetch_msg fm = {.seq = 1, .m = &MSG, .read = rd_read,
+				    .rewind = rd_rewind};
+	struct rd r = {.s = "x", .len = 1, .chunk = 10, .fail_at = -1};
+	struct buf *b;
+	int res;
+
+	(void)state;
+	imap_fetch_add_uid(it);
+	imap_fetch_add_flags(it);	/* there already */
+	imap_fetch_add_modseq(it);
+	b = write_with(it, &fm, &r, 0, &res);
+	assert_int_equal(res, 0);
+	assert_string_equal(b->data, "* 1 FETCH (UID 42 FLAGS () BODY[] {1}"
+			    "\r\nx MODSEQ (7))\r\n");
+	buf_free(&b);
+	imap_fetch_items_free(&it);
+}
+
+/* --- sections ------------------------------------------------------------------------ */
+
+static void
+test_whole_and_header(void **state)
+{
+	(void)state;
+	expect(SIMPLE, "BODY[]",
+	       "BODY[] {64}\r\nFrom: Ann <ann@example.org>\r\nSubject: hi"
+	       "\r\n\r\nline one\r\nline two\r\n");
+	expect(SIMPLE, "RFC822",
+	       "RFC822 {64}\r\nFrom: Ann <ann@example.org>\r\nSubject: hi"
+	       "\r\n\r\nline one\r\nline two\r\n");
+	expect(SIMPLE, "BODY.PEEK[HEADER]",
+	       "BODY[HEADER] {44}\r\nFrom: Ann <ann@example.org>\r\n"
+	       "Subject: hi\r\n\r\n");
+	expect(SIMPLE, "RFC822.HEADER",
+	       "RFC822.HEADER {44}\r\nFrom: Ann <ann@example.org>\r\n"
+	       "Subject: hi\r\n\r\n");
+	expect(SIMPLE, "RFC822.TEXT",
+	       "RFC822.TEXT {20}\r\nline one\r\nline two\r\n");
+	/* a message that is not multipart: part 1 is its body */
+	expect(SIMPLE, "BODY[1]", "BODY[1] {20}\r\nline one\r\nline two\r\n");
+	expect(SIMPLE, "BODY[1.MIME]",
+	       "BODY[1.MIME] {44}\r\nFrom: Ann <ann@example.org>\r\n"
+	       "Subject: hi\r\n\r\n");
+	/* sections that do not exist */
+	expect(SIMPLE, "BODY[2]", "BODY[2] \"\"");
+	expect(SIMPLE, "BODY[1.1]", "BODY[1.1] \"\"");
+	expect(SIMPLE, "BODY[1.HEADER]", "BODY[1.HEADER] \"\"");
+	expect(SIMPLE, "BINARY[3]", "BINARY[3] \"\"");
+	expect(SIMPLE, "BINARY.SIZE[3]", "BINARY.SIZE[3] 0");
+}
+
+static void
+test_crlf_counting(void **state)
+{
+	/* CRLF kept, LF made CRLF, a lone CR kept, a last line without
+	 * a line end */
+	static const char T[] = "A: 1\r\nB: 2\n\r\nx\ry\r\nz\nend";
+	struct buf *b = fetch(T, "(BODY[HEADER] BODY[TEXT] BODY[] "
+			      "BODYSTRUCTURE)");
+
+	(void)state;
+	assert_string_equal(b->data,
+			    "* 3 FETCH (BODY[HEADER] {14}\r\nA: 1\r\nB: 2\r\n"
+			    "\r\n BODY[TEXT] {11}\r\nx\ry\r\nz\r\nend "
+			    "BODY[] {25}\r\nA: 1\r\nB: 2\r\n\r\nx\ry\r\nz\r\n"
+			    "end BODYSTRUCTURE (\"TEXT\" \"PLAIN\" "
+			    "(\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 11 2 "
+			    "NIL NIL NIL NIL))\r\n");
+	buf_free(&b);
+}
+
+static void
+test_header_fields(void **state)
+{
+	static const char T[] =
+		"Subject: one\n"
+		"X-Long: a\n"
+		"\tb\n"
+		"from: c@d\n"
+		"To : e\n"
+		"Subject: two\n"
+		"\n"
+		"body\n";
+
+	(void)state;
+	expect(T, "BODY.PEEK[HEADER.FIELDS (FROM subject)]",
+	       "BODY[HEADER.FIELDS (FROM subject)] {41}\r\n"
+	       "Subject: one\r\nfrom: c@d\r\nSubject: two\r\n\r\n");
+	expect(T, "BODY.PEEK[HEADER.FIELDS.NOT (From Subject)]",
+	       "BODY[HEADER.FIELDS.NOT (From Subject)] {25}\r\n"
+	       "X-Long: a\r\n\tb\r\nTo : e\r\n\r\n");
+	expect(T, "BODY[HEADER.FIELDS (x-long to)]",
+	       "BODY[HEADER.FIELDS (x-long to)] {25}\r\n"
+	       "X-Long: a\r\n\tb\r\nTo : e\r\n\r\n");
+	expect(T, "BODY[HEADER.FIELDS (\"Nope\")]",
+	       "BODY[HEADER.FIELDS (Nope)] {2}\r\n\r\n");
+	expect(T, "BODY[HEADER.FIELDS (Subject)]<10.10>",
+	       "BODY[HEADER.FIELDS (Subject)]<10> {10}\r\nne\r\nSubjec");
+	/* a header with no blank line: none is added */
+	expect("A: 1\nB: 2", "BODY[HEADER.FIELDS (B)]",
+	       "BODY[HEADER.FIELDS (B)] {4}\r\nB: 2");
+	expect("A: 1\nB: 2", "BODY[TEXT]", "BODY[TEXT] \"\"");
+}
+
+static void
+test_partial(void **state)
+{
+	(void)state;
+	/* the whole message: 64 octets */
+	expect(SIMPLE, "BODY[]<0.4>", "BODY[]<0> {4}\r\nFrom");
+	expect(SIMPLE, "BODY[]<60.10>", "BODY[]<60> {4}\r\nwo\r\n");
+	expect(SIMPLE, "BODY[]<62.1>", "BODY[]<62> {1}\r\n\r");
+	expect(SIMPLE, "BODY[]<63.1>", "BODY[]<63> {1}\r\n\n");
+	expect(SIMPLE, "BODY[]<64.1>", "BODY[]<64> \"\"");
+	expect(SIMPLE, "BODY[]<4000000000.1>", "BODY[]<4000000000> \"\"");
+	/* the CR of a converted line end alone */
+	expect(SIMPLE, "BODY[TEXT]<8.1>", "BODY[TEXT]<8> {1}\r\n\r");
+	expect(SIMPLE, "BODY[TEXT]<9.2>", "BODY[TEXT]<9> {2}\r\n\nl");
+	expect(SIMPLE, "BODY[]<0.4294967295>",
+	       "BODY[]<0> {64}\r\nFrom: Ann <ann@example.org>\r\nSubject: hi"
+	       "\r\n\r\nline one\r\nline two\r\n");
+	expect(SIMPLE, "BINARY[1]<5.4>", "BINARY[1]<5> {4}\r\none\r");
+}
+
+/* --- structure ---------------------------------------------------------------------------- */
+
+static void
+test_multipart_sections(void **state)
+{
+	(void)state;
+	expect(MIXED, "BODY[1]", "BODY[1] {5}\r\nhello");
+	expect(MIXED, "BODY[1.MIME]", "BODY[1.MIME] {43}\r\n"
+	       "Content-Type: text/plain; charset=utf-8\r\n\r\n");
+	expect(MIXED, "BODY[2.MIME]", "BODY[2.MIME] {58}\r\n"
+	       "Content-Type: message/rfc822\r\nContent-Description: fwd"
+	       "\r\n\r\n");
+	expect(MIXED, "BODY[2.HEADER]", "BODY[2.HEADER] {68}\r\n"
+	       "Subject: inner\r\nContent-Type: multipart/alternative; "
+	       "boundary=YY\r\n\r\n");
+	expect(MIXED, "BODY[2.HEADER.FIELDS (SUBJECT)]",
+	       "BODY[2.HEADER.FIELDS (SUBJECT)] {18}\r\n"
+	       "Subject: inner\r\n\r\n");
+	expect(MIXED, "BODY[2.TEXT]", "BODY[2.TEXT] {64}\r\n"
+	       "--YY\r\n\r\nplain\r\n--YY\r\nContent-Type: text/html\r\n"
+	       "\r\n<b>x</b>\r\n--YY--");
+	expect(MIXED, "BODY[2.1]", "BODY[2.1] {5}\r\nplain");
+	expect(MIXED, "BODY[2.2]", "BODY[2.2] {8}\r\n<b>x</b>");
+	expect(MIXED, "BODY[2.2.MIME]", "BODY[2.2.MIME] {27}\r\n"
+	       "Content-Type: text/html\r\n\r\n");
+	expect(MIXED, "BODY[2.1.MIME]", "BODY[2.1.MIME] {2}\r\n\r\n");
+	expect(MIXED, "BODY[3]", "BODY[3] {8}\r\nAAEC/w==");
+	expect(MIXED, "BODY[4]", "BODY[4] \"\"");
+	expect(MIXED, "BODY[1.1]", "BODY[1.1] \"\"");
+	expect(MIXED, "BODY[2.3]", "BODY[2.3] \"\"");
+	expect(MIXED, "BODY[3.HEADER]", "BODY[3.HEADER] \"\"");
+	expect(MIXED, "BINARY.SIZE[3]", "BINARY.SIZE[3] 4");
+	expect(MIXED, "BINARY[2.1]", "BINARY[2.1] {5}\r\nplain");
+	expect(MIXED, "BINARY.SIZE[2]", "BINARY.SIZE[2] 132");
+}
+
+static void
+test_bodystructure(void **state)
+{
+	(void)state;
+	expect(MIXED, "BODYSTRUCTURE",
+	       "BODYSTRUCTURE ("
+	       "(\"text\" \"plain\" (\"charset\" \"utf-8\") NIL NIL \"7BIT\" "
+	       "5 0 NIL NIL NIL NIL)"
+	       "(\"message\" \"rfc822\" NIL NIL \"fwd\" \"7BIT\" 132 "
+	       "(NIL \"inner\" NIL NIL NIL NIL NIL NIL NIL NIL) "
+	       "((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL "
+	       "\"7BIT\" 5 0 NIL NIL NIL NIL)"
+	       "(\"text\" \"html\" NIL NIL NIL \"7BIT\" 8 0 NIL NIL NIL NIL) "
+	       "\"alternative\" (\"boundary\" \"YY\") NIL NIL NIL) 10 "
+	       "NIL NIL NIL NIL)"
+	       "(\"application\" \"octet-stream\" (\"name\" \"a b.bin\") "
+	       "\"<id@x>\" NIL \"base64\" 8 \"Q2hlY2s=\" "
+	       "(\"attachment\" (\"filename\" \"a b.bin\")) (\"en\" \"fr\") "
+	       "\"http://x/y\") "
+	       "\"mixed\" (\"boundary\" \"XX\") NIL NIL NIL)");
+	expect(MIXED, "BODY",
+	       "BODY ("
+	       "(\"text\" \"plain\" (\"charset\" \"utf-8\") NIL NIL \"7BIT\" "
+	       "5 0)"
+	       "(\"message\" \"rfc822\" NIL NIL \"fwd\" \"7BIT\" 132 "
+	       "(NIL \"inner\" NIL NIL NIL NIL NIL NIL NIL NIL) "
+	       "((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL "
+	       "\"7BIT\" 5 0)"
+	       "(\"text\" \"html\" NIL NIL NIL \"7BIT\" 8 0) "
+	       "\"alternative\") 10)"
+	       "(\"application\" \"octet-stream\" (\"name\" \"a b.bin\") "
+	       "\"<id@x>\" NIL \"base64\" 8) \"mixed\")");
+}
+
+/* The sizes BODYSTRUCTURE gives are the octets BODY[n] sends. */
+static void
+test_sizes_match(void **state)
+{
+	static const char *const sect[] = {"1", "2", "3", "2.1", "2.2"};
+	static const uint64_t want[] = {5, 132, 8, 5, 8};
+	int r;
+
+	(void)state;
+	for (size_t i = 0; i < 5; i++) {
+		char items[64], head[64];
+		struct buf *b;
+
+		snprintf(items, sizeof(items), "BODY.PEEK[%s]", sect[i]);
+		b = fetch_msg(MIXED, strlen(MIXED), items, &MSG, false, false,
+			      &r);
+		snprintf(head, sizeof(head), "* 3 FETCH (BODY[%s] {%llu}\r\n",
+			 sect[i], (unsigned long long)want[i]);
+		assert_memory_equal(b->data, head, strlen(head));
+		assert_int_equal(b->len, strlen(head) + want[i] + 3);
+		buf_free(&b);
+	}
+}
+
+/* RFC 9051 7.5.2's BODY example: a text and a base64 attachment. */
+static void
+test_rfc_body_example(void **state)
+{
+	struct buf *t = buf_new(SIZE_MAX);
+	struct buf *b;
+	int r;
+
+	(void)state;
+	buf_addstr(t, "Content-Type: MULTIPART/MIXED; boundary=b\n\n--b\n"
+		   "Content-Type: TEXT/PLAIN; CHARSET=US-ASCII\n\n");
+	for (int i = 0; i < 23; i++)	/* 23 lines of 48, then 48 */
+		buf_addstr(t, "0123456789012345678901234567890123456789012345"
+			   "\n");
+	buf_addstr(t, "012345678901234567890123456789012345678901234567\n"
+		   "--b\nContent-Type: TEXT/PLAIN; CHARSET=US-ASCII; "
+		   "NAME=cc.diff\n"
+		   "Content-ID: <960723163407.20117h@cac.washington.edu>\n"
+		   "Content-Description: Compiler diff\n"
+		   "Content-Transfer-Encoding: BASE64\n\n");
+	for (int i = 0; i < 73; i++)	/* 73 lines of 62, then 28 */
+		buf_addstr(t, "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xt"
+			   "bm9wcXJz\n");
+	buf_addstr(t, "QUJDREVGR0hJSktMTU5PUFFSU1Rr\n--b--\n");
+	b = fetch_msg(t->data, t->len, "BODY", &MSG, false, false, &r);
+	assert_string_equal(b->data, "* 3 FETCH (BODY ((\"TEXT\" \"PLAIN\" "
+			    "(\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 1152 23)"
+			    "(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\" "
+			    "\"NAME\" \"cc.diff\") "
+			    "\"<960723163407.20117h@cac.washington.edu>\" "
+			    "\"Compiler diff\" \"BASE64\" 4554 73) \"MIXED\"))"
+			    "\r\n");
+	buf_free(&b);
+	buf_free(&t);
+}
+
+/* RFC 9051 6.4.5 / appendix: FETCH FULL and BODY[HEADER] of message 12. */
+static void
+test_rfc_full_example(void **state)
+{
+	struct buf *t = buf_new(SIZE_MAX);
+	struct imap_msg m = MSG;
+	struct buf *b;
+	int r;
+
+	(void)state;
+	buf_addstr(t, "Date: Wed, 17 Jul 1996 02:23:25 -0700 (PDT)\n"
+		   "From: Terry Gray <gray@cac.washington.edu>\n"
+		   "Subject: IMAP4rev2 WG mtg summary and minutes\n"
+		   "To: imap@cac.washington.edu\n"
+		   "cc: minutes@CNRI.Reston.VA.US, John Klensin "
+		   "<KLENSIN@MIT.EDU>\n"
+		   "Message-Id: <B27397-0100000@cac.washington.edu>\n"
+		   "MIME-Version: 1.0\n"
+		   "Content-Type: TEXT/PLAIN; CHARSET=US-ASCII\n\n");
+	for (int i = 0; i < 91; i++)	/* 91 lines of 33, one of 25 */
+		buf_addstr(t, "0123456789012345678901234567890\n");
+	buf_addstr(t, "01234567890123456789012\n");
+	m.flags = IMAP_F_SEEN;
+	m.size = 4286;
+	b = fetch_msg(t->data, t->len, "FULL", &m, false, false, &r);
+	assert_string_equal(b->data,
+			    "* 3 FETCH (FLAGS (\\Seen) INTERNALDATE "
+			    "\"17-Jul-1996 09:44:25 +0000\" RFC822.SIZE 4286 "
+			    "ENVELOPE (\"Wed, 17 Jul 1996 02:23:25 -0700 (PDT)\" "
+			    "\"IMAP4rev2 WG mtg summary and minutes\" "
+			    "((\"Terry Gray\" NIL \"gray\" \"cac.washington.edu\")) "
+			    "((\"Terry Gray\" NIL \"gray\" \"cac.washington.edu\")) "
+			    "((\"Terry Gray\" NIL \"gray\" \"cac.washington.edu\")) "
+			    "((NIL NIL \"imap\" \"cac.washington.edu\")) "
+			    "((NIL NIL \"minutes\" \"CNRI.Reston.VA.US\")"
+			    "(\"John Klensin\" NIL \"KLENSIN\" \"MIT.EDU\")) NIL NIL "
+			    "\"<B27397-0100000@cac.washington.edu>\") "
+			    "BODY (\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") "
+			    "NIL NIL \"7BIT\" 3028 92))\r\n");
+	buf_free(&b);
+	b = fetch_msg(t->data, t->len, "BODY[HEADER]", &m, false, false, &r);
+	assert_memory_equal(b->data, "* 3 FETCH (BODY[HEADER] {342}\r\n", 31);
+	buf_free(&b);
+	buf_free(&t);
+}
+
+static void
+test_envelope(void **state)
+{
+	(void)state;
+	/* groups, route addresses, comments, quoted names, no domain,
+	 * encoded words left, Reply-To empty -> From; 8-bit as literal */
+	expect("From: \"Doe, J.\" <j@x.org> (work)\n"
+	       "Sender: (the boss) boss@x.org\n"
+	       "Reply-To:\n"
+	       "To: Team: a@x.org, B <@r1,@r2:b@y.org>;, undisclosed:;\n"
+	       "Cc: =?utf-8?q?Ren=C3=A9?= <r@x>, local\n"
+	       "Bcc: <>\n"
+	       "Subject: caf\xc3\xa9 \"q\" \\\n"
+	       "In-Reply-To: <a@b>\n"
+	       "\n",
+	       "ENVELOPE",
+	       "ENVELOPE (NIL {11}\r\ncaf\xc3\xa9 \"q\" \\ "
+	       "((\"Doe, J.\" NIL \"j\" \"x.org\")) "
+	       "((\"the boss\" NIL \"boss\" \"x.org\")) "
+	       "((\"Doe, J.\" NIL \"j\" \"x.org\")) "
+	       "((NIL NIL \"Team\" NIL)(NIL NIL \"a\" \"x.org\")"
+	       "(\"B\" \"@r1,@r2\" \"b\" \"y.org\")(NIL NIL NIL NIL)"
+	       "(NIL NIL \"undisclosed\" NIL)(NIL NIL NIL NIL)) "
+	       "((\"=?utf-8?q?Ren=C3=A9?=\" NIL \"r\" \"x\")"
+	       "(NIL NIL \"local\" \".MISSING-HOST-NAME.\")) "
+	       "((NIL NIL \"\" \"\")) \"<a@b>\" NIL)");
+	/* nothing: every field NIL */
+	expect("\n", "ENVELOPE",
+	       "ENVELOPE (NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)");
+	/* folded values unfolded; quotes and backslashes escaped */
+	expect("Subject: a\n b \"c\" \\d\nMessage-ID:\n\t<m@x>\n\n",
+	       "ENVELOPE",
+	       "ENVELOPE (NIL \"a b \\\"c\\\" \\\\d\" NIL NIL NIL NIL NIL NIL "
+	       "NIL \"<m@x>\")");
+}
+
+static void
+test_params(void **state)
+{
+	(void)state;
+	/* RFC 2231 continuations joined; extended ones stay encoded */
+	expect("Content-Type: text/plain; charset=\"us-ascii\" (c);\n"
+	       " title*0=\"a b\"; title*1=c; name*0*=utf-8''%E2%82%AC;\n"
+	       " name*1=\" x\"; x*=utf-8'en'%41\n"
+	       "Content-Disposition: inline\n"
+	       "Content-Language: de\n\nb",
+	       "BODYSTRUCTURE",
+	       "BODYSTRUCTURE (\"text\" \"plain\" (\"charset\" \"us-ascii\" "
+	       "\"title\" \"a bc\" \"name*\" \"utf-8''%E2%82%AC%20x\" "
+	       "\"x*\" \"utf-8'en'%41\") NIL NIL \"7BIT\" 1 0 NIL "
+	       "(\"inline\" NIL) \"de\" NIL)");
+	/* a type that is not one: the default */
+	expect("Content-Type: garbage\n\nb", "BODY",
+	       "BODY (\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL "
+	       "\"7BIT\" 1 0)");
+}
+
+/* --- BINARY ------------------------------------------------------------------------------ */
+
+static const char BIN[] =
+	"Content-Type: multipart/mixed; boundary=b\n\n"
+	"--b\nContent-Transfer-Encoding: base64\n\nAGFi\nYw==\n"
+	"--b\nContent-Transfer-Encoding: quoted-printable\n\n"
+	"caf=C3=A9=\nX =3d=\n\n= =zz\n"
+	"--b\nContent-Transfer-Encoding: x-uuencode\n\nbegin\n"
+	"--b\nContent-Transfer-Encoding: 8bit\n\nabc\n"
+	"--b--\n";
+
+static void
+test_binary(void **state)
+{
+	struct buf *b;
+	int r;
+	static const char want[] = "* 3 FETCH (BINARY[1] ~{4}\r\n\0abc)\r\n";
+
+	(void)state;
+	b = fetch(BIN, "BINARY[1]");
+	assert_int_equal(b->len, sizeof(want) - 1);
+	assert_memory_equal(b->data, want, b->len);
+	buf_free(&b);
+	/* a NUL outside the partial range: a plain literal */
+	expect(BIN, "BINARY.PEEK[1]<1.3>", "BINARY[1]<1> {3}\r\nabc");
+	expect(BIN, "BINARY.SIZE[1]", "BINARY.SIZE[1] 4");
+	expect(BIN, "BINARY[2]", "BINARY[2] {14}\r\ncaf\xc3\xa9X =\r\n==zz");
+	expect(BIN, "BINARY.SIZE[2]", "BINARY.SIZE[2] 14");
+	expect(BIN, "BINARY[4]", "BINARY[4] {3}\r\nabc");
+	expect(BIN, "BINARY[]<0.8>", "BINARY[]<0> {8}\r\nContent-");
+	/* the same part by BODY: as sent */
+	expect(BIN, "BODY[1]", "BODY[1] {10}\r\nAGFi\r\nYw==");
+	/* an unknown encoding: NO [UNKNOWN-CTE], nothing written */
+	b = fetch_msg(BIN, strlen(BIN), "(UID BINARY[3])", &MSG, false, false,
+		      &r);
+	assert_int_equal(r, -2);
+	assert_int_equal(b->len, 0);
+	buf_free(&b);
+	b = fetch_msg(BIN, strlen(BIN), "BINARY.SIZE[3]", &MSG, false, false,
+		      &r);
+	assert_int_equal(r, -2);
+	buf_free(&b);
+	/* BODY of it is fine */
+	expect(BIN, "BODY[3]", "BODY[3] {5}\r\nbegin");
+}
+
+static void
+test_nul_in_body(void **state)
+{
+	static const char T[] = "A: b\n\nx\0y\n";
+	struct buf *b;
+	int r;
+
+	(void)state;
+	b = fetch_msg(T, sizeof(T) - 1, "BODY[TEXT]", &MSG, false, false, &r);
+	assert_int_equal(r, 0);
+	assert_int_equal(b->len, 35);
+	assert_memory_equal(b->data, "* 3 FETCH (BODY[TEXT] {5}\r\nx\x80y\r\n)"
+			    "\r\n", 35);
+	buf_free(&b);
+}
+
+/* --- malformed MIME and limits ----------------------------------------------------------- */
+
+static void
+test_malformed(void **state)
+{
+	(void)state;
+	/* the closing boundary never comes: the last part ends at the end */
+	expect("Content-Type: multipart/mixed; boundary=q\n\n--q\n\none\n"
+	       "--q\n\ntwo\n", "(BODY BODY[2])",
+	       "BODY ((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL "
+	       "\"7BIT\" 3 0)(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") "
+	       "NIL NIL \"7BIT\" 5 1) \"mixed\") BODY[2] {5}\r\ntwo\r\n");
+	/* no boundary line at all: a multipart with no part */
+	expect("Content-Type: multipart/mixed; boundary=q\n\ntext\n",
+	       "BODY", "BODY ((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") "
+	       "NIL NIL \"7BIT\" 0 0) \"mixed\")");
+	/* no boundary parameter: text/plain */
+	expect("Content-Type: multipart/mixed\n\ntext\n", "BODY",
+	       "BODY (\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL "
+	       "\"7BIT\" 6 1)");
+	/* a part's header cut by the boundary */
+	expect("Content-Type: multipart/mixed; boundary=q\n\n--q\n"
+	       "Content-Type: text/html\n--q--\n",
+	       "(BODY BODY[1.MIME] BODY[1])",
+	       "BODY ((\"text\" \"html\" NIL NIL NIL \"7BIT\" 0 0) \"mixed\") "
+	       "BODY[1.MIME] {23}\r\nContent-Type: text/html BODY[1] \"\"");
+	/* an outer boundary closes the inner multipart */
+	expect("Content-Type: multipart/mixed; boundary=o\n\n--o\n"
+	       "Content-Type: multipart/mixed; boundary=i\n\n--i\n\nin\n"
+	       "--o\n\nout\n--o--\n", "(BODY BODY[1.1] BODY[2])",
+	       "BODY (((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL "
+	       "\"7BIT\" 2 0) \"mixed\")(\"TEXT\" \"PLAIN\" (\"CHARSET\" "
+	       "\"US-ASCII\") NIL NIL \"7BIT\" 3 0) \"mixed\") "
+	       "BODY[1.1] {2}\r\nin BODY[2] {3}\r\nout");
+	/* an unterminated header: all header, no body */
+	expect("Subject: x\nFrom: y", "(BODY[HEADER] BODY[TEXT] BODY)",
+	       "BODY[HEADER] {19}\r\nSubject: x\r\nFrom: y BODY[TEXT] \"\" "
+	       "BODY (\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL "
+	       "\"7BIT\" 0 0)");
+	/* an empty message */
+	expect("", "(BODY[] BODYSTRUCTURE ENVELOPE)",
+	       "BODY[] \"\" BODYSTRUCTURE (\"TEXT\" \"PLAIN\" (\"CHARSET\" "
+	       "\"US-ASCII\") NIL NIL \"7BIT\" 0 0 NIL NIL NIL NIL) "
+	       "ENVELOPE (NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)");
+	/* a base64 message/rfc822 is not followed */
+	expect("Content-Type: message/rfc822\n"
+	       "Content-Transfer-Encoding: base64\n\nU3ViamVjdDogeA==\n",
+	       "BODY", "BODY (\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") "
+	       "NIL NIL \"base64\" 18 1)");
+	/* a message/rfc822 at the top: 1 its message, 1.1 that one's
+	 * body */
+	expect("Content-Type: message/rfc822\n\nSubject: in\n\nbody\n",
+	       "(BODY[1] BODY[1.1] BODY[1.HEADER])",
+	       "BODY[1] {21}\r\nSubject: in\r\n\r\nbody\r\n "
+	       "BODY[1.1] {6}\r\nbody\r\n BODY[1.HEADER] {15}\r\n"
+	       "Subject: in\r\n\r\n");
+}
+
+static void
+test_depth_limit(void **state)
+{
+	struct buf *t = buf_new(SIZE_MAX);
+	struct buf *b;
+	char want[64];
+	int r;
+
+	(void)state;
+	/* 20 nested multiparts, each with one part: past the limit the
+	 * multipart is a text/plain leaf */
+	for (int i = 0; i < 20; i++)
+		buf_printf(t, "Content-Type: multipart/mixed; boundary=b%dx\n"
+			   "\n--b%dx\n", i, i);
+	buf_addstr(t, "\ndeep\n");
+	b = fetch_msg(t->data, t->len, "BODYSTRUCTURE", &MSG, false, false,
+		      &r);
+	assert_int_equal(r, 0);
+	/* 16 levels of parentheses opened by multiparts, then the leaf */
+	for (int i = 0; i <= MSTRUCT_DEPTH_MAX; i++)
+		assert_int_equal(b->data[25 + i], '(');
+	assert_memory_equal(b->data + 26 + MSTRUCT_DEPTH_MAX,
+			    "\"TEXT\" \"PLAIN\"", 14);
+	buf_free(&b);
+	/* the leaf's body is the rest, from the 17th header on */
+	b = fetch_msg(t->data, t->len,
+		      "BODY[1.1.1.1.1.1.1.1.1.1.1.1.1.1.1.1]<0.20>", &MSG,
+		      false, false, &r);
+	snprintf(want, sizeof(want), "{20}\r\n--b16x\r\nContent-Type");
+	assert_non_null(strstr(b->data, want));
+	buf_free(&b);
+	buf_free(&t);
+}
+
+static void
+test_parts_limit(void **state)
+{
+	struct buf *t = buf_new(SIZE_MAX);
+	struct mstruct *ms = mstruct_new();
+	const struct mstruct_part *root;
+
+	(void)state;
+	buf_addstr(t, "Content-Type: multipart/mixed; boundary=b\n\n");
+	for (int i = 0; i < MSTRUCT_PARTS_MAX + 50; i++)
+		buf_addstr(t, "--b\n\nx\n");
+	buf_addstr(t, "--b--\n");
+	mstruct_feed(ms, t->data, t->len);
+	root = mstruct_end(ms);
+	assert_true(mstruct_truncated(ms));
+	assert_int_equal(root->nchildren, MSTRUCT_PARTS_MAX - 1);
+	assert_int_equal(mstruct_size(ms), t->len + 2 + 3 * (
+				 MSTRUCT_PARTS_MAX + 50) + 1);
+	assert_int_equal(root->body_off + root->body_size, mstruct_size(ms));
+	mstruct_free(&ms);
+	buf_free(&t);
+}
+
+/* A header field longer than the kept bound is cut, not refused. */
+static void
+test_long_field(void **state)
+{
+	struct buf *t = buf_new(SIZE_MAX);
+	struct buf *b;
+	int r;
+
+	(void)state;
+	buf_addstr(t, "Subject: ");
+	for (int i = 0; i < MSTRUCT_FIELD_MAX; i++)
+		buf_addc(t, 'a');
+	buf_addstr(t, "\n\nbody\n");
+	b = fetch_msg(t->data, t->len, "ENVELOPE", &MSG, false, false, &r);
+	assert_int_equal(r, 0);
+	/* "Subject: " takes 9 of the bound: a literal of the rest */
+	assert_non_null(strstr(b->data, "ENVELOPE (NIL {16375}\r\naaa"));
+	buf_free(&b);
+	buf_free(&t);
+}
+
+/* --- the text itself ------------------------------------------------------------------------- */
+
+static void
+test_read_errors(void **state)
+{
+	const char *why;
+	struct imap_fetch_items *it = items_of("(UID BODY[])", &why);
+	struct imap_fetch_msg fm = {.seq = 1, .m = &MSG, .read = rd_read,
+				    .rewind = rd_rewind};
+	struct rd r = {.s = SIMPLE, .len = strlen(SIMPLE), .chunk = 5,
+		       .fail_at = 10};
+	struct buf *b;
+	int res;
+
+	(void)state;
+	/* on the structure pass: nothing written */
+	b = write_with(it, &fm, &r, 0, &res);
+	assert_int_equal(res, -1);
+	assert_int_equal(b->len, 0);
+	buf_free(&b);
+	/* the text is shorter the second time: the literal is cut */
+	r.fail_at = -1;
+	r.rewinds = 0;
+	r.shrink_after = 1;
+	b = write_with(it, &fm, &r, 0, &res);
+	assert_int_equal(res, -1);
+	assert_true(b->len > 0);
+	buf_free(&b);
+	imap_fetch_items_free(&it);
+}
+
+/* A text made as it is read: 8 MB of body, never held. */
+struct gen {
+	uint64_t off, size;
+};
+
+static long
+gen_read(void *p, char *buf, size_t size)
+{
+	struct gen *g = p;
+	size_t n = g->size - g->off < size ? g->size - g->off : size;
+
+	for (size_t i = 0; i < n; i++) {
+		uint64_t o = g->off + i;
+
+		buf[i] = o < 11 ? "Subject: x\n"[o] : o == 11 ? '\n' :
+			 o % 64 == 63 ? '\n' : 'a' + (char)(o % 26);
+	}
+	g->off += n;
+	return (long)n;
+}
+
+static int
+gen_rewind(void *p)
+{
+	((struct gen *)p)->off = 0;
+	return 0;
+}
+
+static void
+test_big(void **state)
+{
+	const char *why;
+	struct imap_fetch_items *it = items_of("(BODY.PEEK[] BODYSTRUCTURE)",
+					       &why);
+	struct gen g = {.size = 8u << 20};
+	struct imap_fetch_msg fm = {.seq = 1, .m = &MSG, .rd = &g,
+				    .read = gen_read, .rewind = gen_rewind};
+	struct imap_fetch_writer *w = imap_fetch_writer_new(it, &fm);
+	struct buf *out = buf_new(SIZE_MAX);
+	uint64_t lfs = 2 + g.size / 64;
+	uint64_t want = g.size + lfs, total = 0; /* every LF becomes CRLF */
+	char head[64];
+	int r, calls = 0;
+
+	(void)state;
+	do {
+		r = imap_fetch_write(w, out, 65536);
+		assert_true(out->len <= 65536);
+		if (calls++ == 0) {
+			snprintf(head, sizeof(head), "* 1 FETCH (BODY[] {%llu}"
+				 "\r\n", (unsigned long long)want);
+			assert_memory_equal(out->data, head, strlen(head));
+		}
+		total += out->len;
+		buf_reset(out);
+	} while (r == 1);
+	assert_int_equal(r, 0);
+	assert_true(total > want);
+	imap_fetch_writer_free(&w);
+	imap_fetch_items_free(&it);
+	buf_free(&out);
+}
+
+/* --- the strings ----------------------------------------------------------------------------- */
+
+static void
+test_strings(void **state)
+{
+	struct buf *b = buf_new(SIZE_MAX);
+	char big[IMAP_QUOTED_MAX + 1];
+
+	(void)state;
+	imap_body_string(b, "a\"b\\c", 5);
+	assert_string_equal(b->data, "\"a\\\"b\\\\c\"");
+	buf_reset(b);
+	imap_body_string(b, "a\r\nb", 4);
+	assert_string_equal(b->data, "{4}\r\na\r\nb");
+	buf_reset(b);
+	imap_body_string(b, "a\0b", 3);
+	assert_memory_equal(b->data, "{3}\r\na\x80" "b", 8);
+	buf_reset(b);
+	memset(big, 'x', sizeof(big));
+	imap_body_string(b, big, sizeof(big));
+	assert_memory_equal(b->data, "{1025}\r\nxx", 10);
+	buf_reset(b);
+	imap_body_nstring(b, NULL);
+	imap_body_astring(b, " ab", 3);
+	imap_body_astring(b, "NIL", 3);
+	imap_body_astring(b, "x-y", 3);
+	assert_string_equal(b->data, "NIL\" ab\"\"NIL\"x-y");
+	buf_free(&b);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse),
+		cmocka_unit_test(test_predicates),
+		cmocka_unit_test(test_flags),
+		cmocka_unit_test(test_simple_items),
+		cmocka_unit_test(test_added),
+		cmocka_unit_test(test_whole_and_header),
+		cmocka_unit_test(test_crlf_counting),
+		cmocka_unit_test(test_header_fields),
+		cmocka_unit_test(test_partial),
+		cmocka_unit_test(test_multipart_sections),
+		cmocka_unit_test(test_bodystructure),
+		cmocka_unit_test(test_sizes_match),
+		cmocka_unit_test(test_rfc_body_example),
+		cmocka_unit_test(test_rfc_full_example),
+		cmocka_unit_test(test_envelope),
+		cmocka_unit_test(test_params),
+		cmocka_unit_test(test_binary),
+		cmocka_unit_test(test_nul_in_body),
+		cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_depth_limit),
+		cmocka_unit_test(test_parts_limit),
+		cmocka_unit_test(test_long_field),
+		cmocka_unit_test(test_read_errors),
+		cmocka_unit_test(test_big),
+		cmocka_unit_test(test_strings),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
