@@ -12,8 +12,10 @@
  * only through the read/rewind functions given, and at most
  * IMAP_SEARCH_TEXT_MAX octets of one message are searched.
  *
- * Bounds: at most IMAP_SEARCH_KEYS_MAX keys and IMAP_SEARCH_DEPTH_MAX
- * levels of OR, NOT and parentheses ("[LIMIT]" BAD past them).
+ * Bounds: at most IMAP_SEARCH_KEYS_MAX keys (each key, OR, NOT and
+ * parenthesized list counts one), IMAP_SEARCH_DEPTH_MAX levels of OR, NOT
+ * and parentheses, IMAP_SEARCH_RANGES_MAX ranges in one sequence set
+ * ("[LIMIT]" BAD past them).
  */
 #ifndef OWL_IMAP_SEARCH_H
 #define OWL_IMAP_SEARCH_H
@@ -30,6 +32,7 @@
 #define IMAP_SEARCH_KEYS_MAX 256
 #define IMAP_SEARCH_DEPTH_MAX 16
 #define IMAP_SEARCH_TEXT_MAX (16u << 20)
+#define IMAP_SEARCH_RANGES_MAX 1000	/* ranges of one sequence set */
 
 /* RETURN options (RFC 4731, RFC 5182 SAVE). */
 enum {
@@ -53,6 +56,8 @@ struct imap_search;
  * Parses SEARCH's arguments: [RETURN (opts)] [CHARSET name] keys.
  * esearch: the result is written as ESEARCH (RETURN given, or the session
  * is IMAP4rev2, where SEARCH answers with ESEARCH).
+ * why_r: a static text for the BAD or NO, without the response code
+ * (the caller writes "[LIMIT]" or "[BADCHARSET (UTF-8 US-ASCII)]").
  */
 enum imap_search_err imap_search_parse(const struct imap_arg *args,
 				       size_t nargs, bool rev2,
@@ -65,6 +70,8 @@ bool imap_search_wants_text(const struct imap_search *s);
 bool imap_search_uses_saved(const struct imap_search *s);
 /* Does a key or the result need MODSEQ (which enables CONDSTORE)? */
 bool imap_search_wants_modseq(const struct imap_search *s);
+/* The RETURN options (RETURN () and rev2 without RETURN: ALL); 0 for
+ * rev1 without RETURN (a "* SEARCH" response). */
 unsigned imap_search_return(const struct imap_search *s);
 
 /* The mailbox the program runs on: "*" of a sequence set is count (or
