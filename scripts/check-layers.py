@@ -62,12 +62,7 @@ FORBIDDEN = [
 # Circles that exist today and are being removed on a branch of their
 # own: (folder, sorted modules) -> where.  Reported, not failed.  Delete
 # an entry when its circle is gone.
-KNOWN_CIRCLES = {
-    ("proto", ("imap_cmd_folder", "imap_server")):
-        "issue 18: imap_server.c dispatches to the command files and holds "
-        "the replies they share (imap_tagged, imap_bad, imap_astring); "
-        "those move to a file of their own with imap_tagged_mres",
-}
+KNOWN_CIRCLES = {}
 
 INCLUDE_RE = re.compile(r'^[ \t]*#[ \t]*include[ \t]*([<"])([^>"]+)[>"]', re.M)
 TOKEN_RE = re.compile(r"[A-Za-z_]\w*|\S")

@@ -20,101 +20,7 @@
 #include "imap_server_private.h"
 #include "imap_sort.h"
 
-#define SET_RANGES_MAX 10000	/* elements of one sequence set */
-
 /* --- picking messages ----------------------------------------------------- */
-
-static uint32_t
-last_uid(struct imap_server *s)
-{
-	struct imap_msg m;
-
-	if (s->count == 0)
-		return 0;
-	s->ops->msg(s->mctx, s->count - 1, &m);
-	return m.uid;
-}
-
-int
-imap_set_arg(struct imap_server *s, const struct imap_arg *a, bool uid,
-	     struct imap_seqset *set, const char **why_r)
-{
-	memset(set, 0, sizeof(*set));
-	if (a->type != IMAP_ARG_ATOM) {
-		*why_r = "Invalid sequence set";
-		return -1;
-	}
-	if (strcmp(a->str, "$") == 0) {
-		*why_r = "The saved search result is not usable here";
-		return -1;
-	}
-	if (imap_seqset_parse(a->str, a->len, SET_RANGES_MAX, set,
-			      why_r) == -1)
-		return -1;
-	imap_seqset_resolve(set, uid ? last_uid(s) : s->count);
-	return 0;
-}
-
-/* The positions of "$": the saved UIDs still in the view. */
-static void
-saved_positions(struct imap_server *s, uint32_t *pos, size_t *n)
-{
-	for (uint32_t i = 0; s->saved_valid && i < s->count; i++) {
-		struct imap_msg m;
-
-		s->ops->msg(s->mctx, i, &m);
-		if (imap_seqset_has(&s->saved, m.uid))
-			pos[(*n)++] = i;
-	}
-}
-
-/*
- * The positions a set argument names, ascending, into *pos_r (free it):
- * sequence numbers (each must be in the mailbox, RFC 9051 9), UIDs (those
- * not in the mailbox are left out) or "$".  -1 with *why_r for a BAD.
- */
-int
-imap_positions(struct imap_server *s, const struct imap_arg *a, bool uid,
-	       uint32_t **pos_r, size_t *n_r, const char **why_r)
-{
-	struct imap_seqset set;
-	uint32_t *pos;
-	size_t n = 0;
-
-	pos = xmalloc(((size_t)s->count + 1) * sizeof(*pos));
-	if (a->type == IMAP_ARG_ATOM && strcmp(a->str, "$") == 0) {
-		saved_positions(s, pos, &n);
-	} else if (imap_set_arg(s, a, uid, &set, why_r) == -1) {
-		free(pos);
-		return -1;
-	} else if (!uid) {
-		/* "*" of an empty mailbox (lo 0) names nothing */
-		for (size_t k = 0; k < set.n; k++)
-			if (set.r[k].hi > s->count && set.r[k].lo != 0) {
-				imap_seqset_free(&set);
-				free(pos);
-				*why_r = "Invalid message sequence number";
-				return -1;
-			}
-		for (size_t k = 0; k < set.n; k++)
-			for (uint32_t v = set.r[k].lo; v != 0 &&
-			     v <= set.r[k].hi; v++)
-				pos[n++] = v - 1;
-		imap_seqset_free(&set);
-	} else {
-		for (uint32_t i = 0; i < s->count; i++) {
-			struct imap_msg m;
-
-			s->ops->msg(s->mctx, i, &m);
-			if (imap_seqset_has(&set, m.uid))
-				pos[n++] = i;
-		}
-		imap_seqset_free(&set);
-	}
-	*pos_r = pos;
-	*n_r = n;
-	return 0;
-}
 
 /* Drops the positions of messages expunged meanwhile; true if any. */
 static bool
@@ -133,23 +39,6 @@ drop_expunged(struct imap_server *s, uint32_t *pos, size_t *n)
 		return false;
 	*n = k;
 	return true;
-}
-
-/* Turns CONDSTORE on; said once with a mailbox selected (RFC 7162 3.1). */
-void
-imap_condstore_on(struct imap_server *s, struct buf *out)
-{
-	struct imap_status st;
-	char err[200];
-
-	if (s->condstore)
-		return;
-	s->condstore = true;
-	if (s->state == ST_SELECTED &&
-	    s->ops->status(s->mctx, s->mailbox, &st, err, sizeof(err)) ==
-	    IMAP_M_OK)
-		buf_printf(out, "* OK [HIGHESTMODSEQ %llu] Highest\r\n",
-			   (unsigned long long)st.highestmodseq);
 }
 
 /* The untagged updates a command ends with, then its tagged OK text. */
@@ -260,6 +149,15 @@ fetch_run(struct imap_server *s, struct buf *out)
 			fetch_job_free(s);
 			s->state = ST_LOGOUT;
 			return IMAP_ACT_CLOSE;
+		}
+		if (r == -2) {		/* BINARY of an unknown encoding */
+			tag = j->tag;
+			j->tag = NULL;
+			fetch_job_free(s);
+			imap_tagged(out, tag, "NO", "[UNKNOWN-CTE] Unknown "
+				    "Content-Transfer-Encoding");
+			free(tag);
+			return IMAP_ACT_NONE;
 		}
 		if (r == -1)
 			j->gone = true;
@@ -402,46 +300,6 @@ write_uid_list(const uint32_t *uids, size_t n, struct buf *out)
 }
 
 /* --- STORE ---------------------------------------------------------------- */
-
-/* A flag of a STORE or APPEND list: system bit or keyword. */
-static int
-flag_parse(const struct imap_arg *a, unsigned *flags, struct buf *kw)
-{
-	static const struct {
-		const char *name;
-		unsigned bit;
-	} sys[] = {
-		{"\\Answered", IMAP_F_ANSWERED}, {"\\Flagged", IMAP_F_FLAGGED},
-		{"\\Deleted", IMAP_F_DELETED}, {"\\Seen", IMAP_F_SEEN},
-		{"\\Draft", IMAP_F_DRAFT},
-	};
-
-	if (a->type != IMAP_ARG_ATOM || a->len == 0 ||
-	    strpbrk(a->str, "[]") != NULL)
-		return -1;
-	if (a->str[0] != '\\') {
-		if (kw->len > 0 && buf_addc(kw, ' ') == -1)
-			return -1;
-		return buf_addstr(kw, a->str);
-	}
-	for (size_t i = 0; i < sizeof(sys) / sizeof(sys[0]); i++)
-		if (strcasecmp(a->str, sys[i].name) == 0) {
-			*flags |= sys[i].bit;
-			return 0;
-		}
-	return -1;	/* \Recent, \* and unknown system flags */
-}
-
-/* A flag list, parenthesized or (STORE) bare atoms. */
-int
-imap_flag_list(const struct imap_arg *args, size_t n, unsigned *flags,
-	       struct buf *kw)
-{
-	for (size_t i = 0; i < n; i++)
-		if (flag_parse(&args[i], flags, kw) == -1)
-			return -1;
-	return 0;
-}
 
 /* "FLAGS", "+FLAGS.SILENT", ...: the operation and its silence. */
 static int
@@ -768,7 +626,7 @@ search_run(struct imap_server *s, const char *tag,
 	   const struct imap_search *prog, bool uid, struct buf *out)
 {
 	struct imap_search_box box = {
-		.count = s->count, .last_uid = last_uid(s),
+		.count = s->count, .last_uid = imap_last_uid(s),
 		.saved = s->saved_valid ? &s->saved : NULL,
 		.now = s->now,
 	};
@@ -859,7 +717,7 @@ sort_collect(struct imap_server *s, const struct imap_search *prog,
 	     size_t *n_r)
 {
 	struct imap_search_box box = {
-		.count = s->count, .last_uid = last_uid(s),
+		.count = s->count, .last_uid = imap_last_uid(s),
 		.saved = s->saved_valid ? &s->saved : NULL, .now = s->now,
 	};
 	struct imap_sort_msg *msgs = xcalloc((size_t)s->count + 1,

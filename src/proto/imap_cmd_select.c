@@ -1,10 +1,8 @@
 /*
  * imap_cmd_select - the selected state's frame (RFC 9051 6.3.2, 6.4, 7.4
  * and 7.5.1): SELECT and EXAMINE, CLOSE, UNSELECT, EXPUNGE and UID
- * EXPUNGE, CHECK, IDLE (RFC 2177), and the untagged updates every command
- * ends with (EXISTS, RECENT, EXPUNGE, FETCH FLAGS), said only where the
- * RFC allows: never an EXPUNGE while a FETCH, STORE or SEARCH by sequence
- * number answers, since the numbers the client holds would shift.
+ * EXPUNGE, CHECK and IDLE (RFC 2177); the untagged updates they end with
+ * are imap_view.c's.
  *
  * The store is reached through imap_mbox.h only; a failed call is a
  * tagged NO with its response code, and the view stays as it was.
@@ -15,144 +13,6 @@
 #include <strings.h>
 
 #include "imap_server_private.h"
-
-/* --- untagged updates ----------------------------------------------------- */
-
-/* The messages of the view that are \Recent in this session. */
-static uint32_t
-recent_count(struct imap_server *s)
-{
-	uint32_t n = 0;
-
-	for (uint32_t i = 0; s->recent.n > 0 && i < s->count; i++) {
-		struct imap_msg m;
-
-		s->ops->msg(s->mctx, i, &m);
-		n += !m.expunged && imap_is_recent(s, &m);
-	}
-	return n;
-}
-
-bool
-imap_is_recent(const struct imap_server *s, const struct imap_msg *m)
-{
-	return s->recent.n > 0 && imap_seqset_has(&s->recent, m->uid);
-}
-
-/* The UIDs [lo, hi) the store says are this session's to call recent:
- * claims come in ascending order, so the set stays sorted. */
-static bool
-add_recent(struct imap_server *s, uint32_t lo, uint32_t hi)
-{
-	struct imap_seqset *r = &s->recent;
-
-	if (hi <= lo || lo == 0)
-		return false;
-	if (r->n > 0 && r->r[r->n - 1].hi + 1 >= lo) {
-		if (hi - 1 > r->r[r->n - 1].hi)
-			r->r[r->n - 1].hi = hi - 1;
-		return true;
-	}
-	r->r = xrealloc(r->r, (r->n + 1) * sizeof(*r->r));
-	r->r[r->n].lo = lo;
-	r->r[r->n].hi = hi - 1;
-	r->n++;
-	return true;
-}
-
-void
-imap_write_flags(const struct imap_server *s, const struct imap_msg *m,
-		 struct buf *out)
-{
-	static const struct {
-		unsigned bit;
-		const char *name;
-	} sys[] = {
-		{IMAP_F_ANSWERED, "\\Answered"}, {IMAP_F_FLAGGED, "\\Flagged"},
-		{IMAP_F_DELETED, "\\Deleted"}, {IMAP_F_SEEN, "\\Seen"},
-		{IMAP_F_DRAFT, "\\Draft"},
-	};
-	const char *sep = "";
-
-	buf_addstr(out, "FLAGS (");
-	for (size_t i = 0; i < sizeof(sys) / sizeof(sys[0]); i++)
-		if (m->flags & sys[i].bit) {
-			buf_printf(out, "%s%s", sep, sys[i].name);
-			sep = " ";
-		}
-	if (!s->rev2 && imap_is_recent(s, m)) {
-		buf_printf(out, "%s\\Recent", sep);
-		sep = " ";
-	}
-	if (m->keywords != NULL && *m->keywords != '\0')
-		buf_printf(out, "%s%s", sep, m->keywords);
-	buf_addc(out, ')');
-}
-
-/* "* N FETCH (FLAGS (...) UID u [MODSEQ (m)])" for a change. */
-void
-imap_write_flags_fetch(const struct imap_server *s, uint32_t pos, bool uid,
-		       struct buf *out)
-{
-	struct imap_msg m;
-
-	s->ops->msg(s->mctx, pos, &m);
-	buf_printf(out, "* %u FETCH (", pos + 1);
-	imap_write_flags(s, &m, out);
-	if (uid || s->condstore)
-		buf_printf(out, " UID %u", m.uid);
-	if (s->condstore)
-		buf_printf(out, " MODSEQ (%llu)",
-			   (unsigned long long)m.modseq);
-	buf_addstr(out, ")\r\n");
-}
-
-/* The view went away under the session (UIDVALIDITY changed, the folder
- * deleted or renamed): only a BYE is right (RFC 9051 2.3.1.1). */
-static enum imap_act
-view_lost(struct imap_server *s, const char *err, struct buf *out)
-{
-	buf_printf(out, "* BYE %s\r\n", err);
-	s->state = ST_LOGOUT;
-	return IMAP_ACT_CLOSE;
-}
-
-enum imap_act
-imap_sync(struct imap_server *s, bool allow_expunge, struct buf *out)
-{
-	struct imap_changes ch;
-	char err[200];
-	bool more_recent;
-	enum imap_mres r;
-
-	if (s->state != ST_SELECTED)
-		return IMAP_ACT_NONE;
-	memset(&ch, 0, sizeof(ch));
-	r = s->ops->sync(s->mctx, !allow_expunge, &ch, err, sizeof(err));
-	if (r == IMAP_M_PERM)
-		return view_lost(s, err, out);
-	if (r != IMAP_M_OK)
-		return IMAP_ACT_NONE;	/* said at the next sync */
-	for (size_t i = 0; i < ch.nexpunged; i++) {
-		buf_printf(out, "* %u EXPUNGE\r\n", ch.expunged[i] + 1);
-		if (s->count > 0)
-			s->count--;
-	}
-	more_recent = add_recent(s, ch.recent_lo, ch.recent_hi);
-	if (ch.count != s->count || more_recent) {
-		bool grew = ch.count != s->count;
-
-		s->count = ch.count;
-		if (grew)
-			buf_printf(out, "* %u EXISTS\r\n", s->count);
-		if (!s->rev2)
-			buf_printf(out, "* %u RECENT\r\n", recent_count(s));
-	}
-	for (size_t i = 0; i < ch.nchanged; i++)
-		if (ch.changed[i] < s->count)
-			imap_write_flags_fetch(s, ch.changed[i], false, out);
-	return IMAP_ACT_NONE;
-}
 
 /* --- SELECT and EXAMINE --------------------------------------------------- */
 
@@ -195,7 +55,7 @@ write_selected(struct imap_server *s, const struct imap_view_info *info,
 {
 	buf_printf(out, "* %u EXISTS\r\n", s->count);
 	if (!s->rev2) {
-		buf_printf(out, "* %u RECENT\r\n", recent_count(s));
+		buf_printf(out, "* %u RECENT\r\n", imap_recent_count(s));
 		write_unseen(s, out);
 	}
 	write_flag_lists(s, info->keywords, out);
@@ -210,22 +70,6 @@ write_selected(struct imap_server *s, const struct imap_view_info *info,
 		imap_mailbox_write(s, s->mailbox, out);
 		buf_addstr(out, "\r\n");
 	}
-}
-
-/* Leaves the selected state (no expunge). */
-void
-imap_unselect(struct imap_server *s)
-{
-	if (s->state != ST_SELECTED)
-		return;
-	s->ops->unselect(s->mctx);
-	free(s->mailbox);
-	s->mailbox = NULL;
-	imap_seqset_free(&s->saved);
-	imap_seqset_free(&s->recent);
-	s->saved_valid = false;
-	s->count = 0;
-	s->state = ST_AUTH;
 }
 
 /* SELECT's optional parameters: (CONDSTORE) of RFC 7162 3.1.8. */
@@ -280,7 +124,7 @@ select_or_examine(struct imap_server *s, const char *tag,
 	s->readonly = readonly;
 	s->count = info.count;
 	s->uidvalidity = info.uidvalidity;
-	add_recent(s, info.recent_lo, info.recent_hi);
+	imap_add_recent(s, info.recent_lo, info.recent_hi);
 	write_selected(s, &info, out);
 	buf_printf(out, "%s OK [%s] %s completed\r\n", tag,
 		   readonly ? "READ-ONLY" : "READ-WRITE",

@@ -144,14 +144,6 @@ imap_server_plain_auth(struct imap_server *s, bool allow)
 	s->plain_auth = allow;
 }
 
-void
-imap_server_set_mbox(struct imap_server *s, const struct imap_mbox_ops *ops,
-		     void *ctx)
-{
-	s->ops = ops;
-	s->mctx = ctx;
-}
-
 static bool
 login_allowed(const struct imap_server *s)
 {
@@ -164,10 +156,7 @@ capabilities(const struct imap_server *s, struct buf *out)
 {
 	buf_addstr(out, "IMAP4rev2 IMAP4rev1 LITERAL+ SASL-IR ID ENABLE");
 	if (s->state != ST_NOAUTH) {
-		buf_printf(out, " IDLE UIDPLUS MOVE UNSELECT CONDSTORE "
-			   "SEARCHRES SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT "
-			   "THREAD=REFERENCES "
-			   "APPENDLIMIT=%llu",
+		buf_printf(out, " " IMAP_CAPS_LOGGED " APPENDLIMIT=%llu",
 			   (unsigned long long)s->conf->append_max);
 		if (s->conf->compress && !s->compressed)
 			buf_addstr(out, " COMPRESS=DEFLATE");
@@ -187,79 +176,6 @@ imap_server_greet(struct imap_server *s, struct buf *out)
 }
 
 /* --- replies -------------------------------------------------------------- */
-
-void
-imap_tagged(struct buf *out, const char *tag, const char *status,
-	    const char *text)
-{
-	buf_printf(out, "%s %s %s\r\n", tag, status, text);
-}
-
-/* A BAD; past conf->max_errors the session ends. */
-enum imap_act
-imap_bad(struct imap_server *s, const char *tag, const char *text,
-	 struct buf *out)
-{
-	imap_tagged(out, tag, "BAD", text);
-	if (++s->errors < s->conf->max_errors)
-		return IMAP_ACT_NONE;
-	buf_addstr(out, "* BYE Too many bad commands\r\n");
-	s->state = ST_LOGOUT;
-	return IMAP_ACT_CLOSE;
-}
-
-/* An astring argument (RFC 9051 9): atom, quoted or a kept literal. */
-const char *
-imap_astring(const struct imap_arg *a, size_t *len_r)
-{
-	if (a->type == IMAP_ARG_LIST || a->streamed)
-		return NULL;
-	*len_r = a->len;
-	return a->str;
-}
-
-void
-imap_tagged_mres(struct buf *out, const char *tag, enum imap_mres r,
-		 const char *err, bool trycreate)
-{
-	static const char *const code[] = {
-		[IMAP_M_OK] = "", [IMAP_M_TEMP] = "[UNAVAILABLE] ",
-		[IMAP_M_NOSPACE] = "[OVERQUOTA] ", [IMAP_M_PERM] = "[CANNOT] ",
-		[IMAP_M_INUSE] = "[INUSE] ",
-		[IMAP_M_EXISTS] = "[ALREADYEXISTS] ",
-		[IMAP_M_NOTFOUND] = "[NONEXISTENT] ",
-		[IMAP_M_LIMIT] = "[LIMIT] ",
-		[IMAP_M_EXPUNGED] = "[EXPUNGEISSUED] ",
-	};
-	const char *c = (unsigned)r < sizeof(code) / sizeof(code[0]) ?
-			code[r] : "";
-
-	if (r == IMAP_M_NOTFOUND && trycreate)
-		c = "[TRYCREATE] ";
-	buf_printf(out, "%s NO %s%s\r\n", tag, c,
-		   err != NULL && *err != '\0' ? err : "Failed");
-}
-
-int
-imap_number64(const struct imap_arg *a, uint64_t *v_r)
-{
-	uint64_t v = 0;
-
-	if (a->type != IMAP_ARG_ATOM || a->len == 0 || a->len > 20)
-		return -1;
-	for (size_t i = 0; i < a->len; i++) {
-		unsigned d = (unsigned char)a->str[i] - '0';
-
-		if (d > 9 || v > (UINT64_MAX - d) / 10)
-			return -1;
-		v = v * 10 + d;
-	}
-	/* mod-sequence-value: at most 2^63 - 1 (RFC 7162 7) */
-	if (v > INT64_MAX)
-		return -1;
-	*v_r = v;
-	return 0;
-}
 
 /* --- commands ------------------------------------------------------------- */
 
@@ -518,31 +434,28 @@ run_command(struct imap_server *s, const struct imap_command *c,
 	return imap_bad(s, c->tag, "Unknown command", out);
 }
 
-/* A literal announced: taken ("+" if the client waits) or refused. */
-static void
+/*
+ * A literal announced: taken ("+" if the client waits) or refused.  True
+ * if a synchronizing one was refused: its answer is due at once, since
+ * the client sends nothing until it has one.
+ */
+static bool
 answer_literal(struct imap_server *s, struct buf *out)
 {
-	size_t size;
-	bool sync, l8;
-
-	bool refuse;
+	size_t size, max = s->state == ST_NOAUTH ? IMAP_LOGIN_LITERAL_MAX
+						 : IMAP_LITERAL_MAX;
+	bool sync, l8, refuse, stream;
 
 	imap_parser_literal(s->parser, &size, &sync, &l8);
-	if (imap_append_literal(s, size, &refuse)) {
-		if (refuse) {
-			imap_parser_literal_refuse(s->parser);
-			return;
-		}
-		imap_parser_literal_accept(s->parser, true);
-	} else if (size > (s->state == ST_NOAUTH ? IMAP_LOGIN_LITERAL_MAX
-						  : IMAP_LITERAL_MAX)) {
+	stream = imap_append_literal(s, size, &refuse);
+	if (stream ? refuse : size > max) {
 		imap_parser_literal_refuse(s->parser);
-		return;
-	} else {
-		imap_parser_literal_accept(s->parser, false);
+		return sync;
 	}
+	imap_parser_literal_accept(s->parser, stream);
 	if (sync)
 		buf_addstr(out, "+ Ready for literal data\r\n");
+	return false;
 }
 
 /* The parser's error: a BAD, or NO [TOOBIG] for a refused literal. */
@@ -604,11 +517,14 @@ imap_server_feed(struct imap_server *s, const char *data, size_t len,
 {
 	enum imap_act a = IMAP_ACT_NONE;
 	size_t used = 0;
+	bool due = false;	/* a refusal to answer with no input left */
 
-	while (used < len && a == IMAP_ACT_NONE && s->fetch == NULL &&
-	       s->pending == IMAP_ACT_NONE && s->state != ST_LOGOUT) {
+	while ((used < len || due) && a == IMAP_ACT_NONE &&
+	       s->fetch == NULL && s->pending == IMAP_ACT_NONE &&
+	       s->state != ST_LOGOUT) {
 		size_t n;
 
+		due = false;
 		switch (imap_parser_feed(s->parser, data + used, len - used,
 					 &n)) {
 		case IMAP_PARSE_COMMAND:
@@ -619,7 +535,7 @@ imap_server_feed(struct imap_server *s, const char *data, size_t len,
 			a = s->idling ? idle_line(s, out) : sasl_line(s, out);
 			break;
 		case IMAP_PARSE_LITERAL:
-			answer_literal(s, out);
+			due = answer_literal(s, out);
 			break;
 		case IMAP_PARSE_ERROR:
 			a = parse_error(s, out);

@@ -45,6 +45,13 @@
 #define IMAP_LITERAL_MAX 65536	/* a kept literal once logged in (APPEND's
 				   message is streamed, not kept) */
 
+/* What a logged-in session is offered besides the base (docs/IMAP.md,
+ * "Extensions"): each only once it works. */
+#define IMAP_CAPS_LOGGED "IDLE UIDPLUS MOVE UNSELECT NAMESPACE SPECIAL-USE " \
+	"CREATE-SPECIAL-USE CHILDREN LIST-EXTENDED LIST-STATUS STATUS=SIZE " \
+	"ESEARCH SEARCHRES CONDSTORE SORT SORT=DISPLAY " \
+	"THREAD=ORDEREDSUBJECT THREAD=REFERENCES"
+
 struct imap_conf {
 	const char *hostname;
 	unsigned max_errors;		/* BADs before BYE */

@@ -1,9 +1,14 @@
 /*
- * imap_server_private - the IMAP core's session and the calls its command
- * files share: imap_server.c (states, dispatch, login, the selected
- * mailbox: SELECT, FETCH, STORE, COPY, MOVE, EXPUNGE, APPEND, IDLE,
- * SEARCH's frame) and imap_cmd_folder.c (the folder commands: LIST, LSUB,
+ * imap_server_private - the IMAP core's session and the calls its files
+ * share: imap_server.c (states, dispatch, login, ENABLE, COMPRESS),
+ * imap_reply.c (replies every command writes), imap_view.c (the selected
+ * mailbox: updates, \Recent, sets), and the command files:
+ * imap_cmd_select.c (SELECT, EXAMINE, CLOSE, UNSELECT, EXPUNGE, CHECK,
+ * IDLE), imap_cmd_msg.c (FETCH, STORE, COPY, MOVE, SEARCH, SORT, THREAD,
+ * UID), imap_cmd_append.c (APPEND) and imap_cmd_folder.c (LIST, LSUB,
  * CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE, NAMESPACE, STATUS).
+ * Dependencies point one way: imap_server.c to the command files, they to
+ * imap_view.c and imap_reply.c (check-layers finds no circle).
  * Not for the program: it sees imap_server.h only.
  */
 #ifndef OWL_IMAP_SERVER_PRIVATE_H
@@ -98,7 +103,7 @@ void imap_tagged_mres(struct buf *out, const char *tag, enum imap_mres r,
 /* A number of up to 63 bits (mod-sequence-value); -1 if not one. */
 int imap_number64(const struct imap_arg *a, uint64_t *v_r);
 
-/* --- imap_cmd_select.c: the selected state's frame ---------------------- */
+/* --- imap_view.c: the selected mailbox ----------------------------------- */
 
 /*
  * The untagged updates of what changed in the folder: EXPUNGE (unless
@@ -116,16 +121,12 @@ void imap_write_flags(const struct imap_server *s, const struct imap_msg *m,
 void imap_write_flags_fetch(const struct imap_server *s, uint32_t pos,
 			    bool uid, struct buf *out);
 void imap_unselect(struct imap_server *s);
-enum imap_act imap_idle_line(struct imap_server *s, const char *line,
-			     size_t len, struct buf *out);
-enum imap_act imap_uid_expunge(struct imap_server *s, const char *tag,
-			       const struct imap_arg *args, size_t nargs,
-			       struct buf *out);
-cmd_fn imap_cmd_select, imap_cmd_examine, imap_cmd_expunge, imap_cmd_close;
-cmd_fn imap_cmd_unselect, imap_cmd_check, imap_cmd_idle;
-
-/* --- imap_cmd_msg.c: messages -------------------------------------------- */
-
+/* Messages of the view \Recent in this session. */
+uint32_t imap_recent_count(struct imap_server *s);
+/* The UIDs [lo, hi) the store let this session claim; true if any. */
+bool imap_add_recent(struct imap_server *s, uint32_t lo, uint32_t hi);
+/* The last UID of the view, 0 if it is empty. */
+uint32_t imap_last_uid(struct imap_server *s);
 /* A sequence set argument resolved (UIDs: against the last UID). */
 int imap_set_arg(struct imap_server *s, const struct imap_arg *a, bool uid,
 		 struct imap_seqset *set, const char **why_r);
@@ -137,6 +138,19 @@ int imap_positions(struct imap_server *s, const struct imap_arg *a,
 int imap_flag_list(const struct imap_arg *args, size_t n, unsigned *flags,
 		   struct buf *kw);
 void imap_condstore_on(struct imap_server *s, struct buf *out);
+
+/* --- imap_cmd_select.c: SELECT, EXPUNGE, CLOSE, IDLE ---------------------- */
+
+enum imap_act imap_idle_line(struct imap_server *s, const char *line,
+			     size_t len, struct buf *out);
+enum imap_act imap_uid_expunge(struct imap_server *s, const char *tag,
+			       const struct imap_arg *args, size_t nargs,
+			       struct buf *out);
+cmd_fn imap_cmd_select, imap_cmd_examine, imap_cmd_expunge, imap_cmd_close;
+cmd_fn imap_cmd_unselect, imap_cmd_check, imap_cmd_idle;
+
+/* --- imap_cmd_msg.c: messages -------------------------------------------- */
+
 /* Drops a FETCH in progress (the session ends). */
 void imap_fetch_abort(struct imap_server *s);
 cmd_fn imap_cmd_fetch, imap_cmd_store, imap_cmd_copy, imap_cmd_move;

@@ -64,7 +64,8 @@ struct imap_fake {
 	bool selected;
 	struct ffolder *vf;	/* NULL: none, or detached */
 	bool readonly;
-	uint32_t v_uidvalidity, v_uidnext, v_first_recent;
+	uint32_t v_uidvalidity, v_uidnext;
+	uint32_t v_recent_lo, v_recent_hi;	/* the last claim */
 	struct ventry *v;
 	size_t vn, vcap;
 	uint32_t *exp_out, *chg_out;
@@ -762,26 +763,17 @@ view_push(struct imap_fake *f, struct fmsg *m)
 	ventry_set(e, m);
 }
 
-/* First UID not yet claimed that is in the folder, or 0. */
-static uint32_t
-first_unclaimed(const struct ffolder *d)
-{
-	for (size_t i = 0; i < d->n; i++)
-		if (d->msgs[i]->uid >= d->recent_from)
-			return d->msgs[i]->uid;
-	return 0;
-}
-
-/* The view's \Recent: claims (read-write) or looks (read-only). */
+/* The view's \Recent: a read-write view claims the UIDs no session
+ * claimed yet, [recent_from, uidnext); a read-only one claims none. */
 static void
 view_recent(struct imap_fake *f)
 {
-	uint32_t first = first_unclaimed(f->vf);
-
-	if (first != 0 && f->v_first_recent == 0)
-		f->v_first_recent = first;
-	if (!f->readonly)
-		f->vf->recent_from = f->vf->uidnext;
+	f->v_recent_lo = f->v_recent_hi = 0;
+	if (f->readonly || f->vf->uidnext <= f->vf->recent_from)
+		return;
+	f->v_recent_lo = f->vf->recent_from;
+	f->v_recent_hi = f->vf->uidnext;
+	f->vf->recent_from = f->vf->uidnext;
 }
 
 static enum imap_mres
@@ -802,7 +794,6 @@ fake_select(void *ctx, const char *name, bool readonly,
 	f->readonly = readonly;
 	f->v_uidvalidity = d->uidvalidity;
 	f->v_uidnext = d->uidnext;
-	f->v_first_recent = 0;
 	for (size_t i = 0; i < d->n; i++)
 		view_push(f, d->msgs[i]);
 	view_recent(f);
@@ -810,7 +801,8 @@ fake_select(void *ctx, const char *name, bool readonly,
 	info->uidvalidity = d->uidvalidity;
 	info->uidnext = d->uidnext;
 	info->highestmodseq = d->hms;
-	info->first_recent_uid = f->v_first_recent;
+	info->recent_lo = f->v_recent_lo;
+	info->recent_hi = f->v_recent_hi;
 	info->keywords = d->keywords;
 	return IMAP_M_OK;
 }
@@ -891,7 +883,8 @@ fake_sync(void *ctx, bool keep_expunged, struct imap_changes *ch,
 	f->v_uidnext = d->uidnext;
 	view_recent(f);
 	ch->count = (uint32_t)f->vn;
-	ch->first_recent_uid = f->v_first_recent;
+	ch->recent_lo = f->v_recent_lo;
+	ch->recent_hi = f->v_recent_hi;
 	return IMAP_M_OK;
 }
 

@@ -46,12 +46,9 @@
  * sync, store, expunge and copy say IMAP_M_NOTFOUND.
  *
  * \Recent.  A folder keeps the first UID no session has claimed.  A
- * read-write select (and each sync of it) claims every unclaimed message;
- * first_recent_uid is the first UID it claimed (0: none); a later sync
- * that claims more keeps the first one (the view's recent messages are
- * then the UIDs from it on).  A read-only select (EXAMINE) claims
- * nothing: first_recent_uid is the first unclaimed UID if one is there,
- * so the messages stay \Recent for the next session.  STATUS RECENT
+ * read-write select, and each sync of it, claims every unclaimed message:
+ * recent_lo/recent_hi are the UIDs [lo, hi) that call claimed (0, 0:
+ * none).  A read-only select (EXAMINE) claims nothing.  STATUS RECENT
  * counts the unclaimed ones.
  *
  * APPEND.  append_begin(size) .. append_data(CRLF text) .. append_end:

@@ -772,18 +772,19 @@ test_fake_view(void **st)
 	u1 = imap_fake_deliver(f, "INBOX", "a\n");
 	imap_fake_deliver(f, "INBOX", "bb\n\n");
 	u3 = imap_fake_deliver(f, "INBOX", "c\n");
-	/* EXAMINE sees \Recent, claims nothing; SELECT claims */
+	/* EXAMINE claims no \Recent; the first SELECT claims all */
 	assert_int_equal(o->select(f, "INBOX", true, &vi, err, sizeof(err)),
 			 IMAP_M_OK);
 	assert_int_equal(vi.count, 3);
-	assert_int_equal(vi.first_recent_uid, u1);
+	assert_int_equal(vi.recent_hi, 0);
 	assert_int_equal(o->select(f, "INBOX", false, &vi, err, sizeof(err)),
 			 IMAP_M_OK);
-	assert_int_equal(vi.first_recent_uid, u1);
+	assert_int_equal(vi.recent_lo, u1);
+	assert_int_equal(vi.recent_hi, u3 + 1);
 	assert_int_equal(vi.uidnext, 4);
 	assert_int_equal(o->select(f, "INBOX", false, &vi, err, sizeof(err)),
 			 IMAP_M_OK);
-	assert_int_equal(vi.first_recent_uid, 0);
+	assert_int_equal(vi.recent_hi, 0);
 	o->msg(f, 1, &m);
 	assert_int_equal(m.size, 6);	/* "bb\r\n\r\n" */
 	assert_int_equal(m.date, IMAP_FAKE_NOW);
@@ -795,7 +796,8 @@ test_fake_view(void **st)
 	assert_int_equal(o->sync(f, true, &ch, err, sizeof(err)), IMAP_M_OK);
 	assert_int_equal(ch.nexpunged, 0);
 	assert_int_equal(ch.count, 4);
-	assert_int_equal(ch.first_recent_uid, 4);
+	assert_int_equal(ch.recent_lo, 4);
+	assert_int_equal(ch.recent_hi, 5);
 	o->msg(f, 0, &m);
 	assert_true(m.expunged);
 	assert_int_equal(ch.nchanged, 1);

@@ -27,7 +27,7 @@ struct run {
 	bool secure;		/* implicit TLS */
 };
 
-#define CAPS "IMAP4rev2 IMAP4rev1 LITERAL- SASL-IR ID ENABLE"
+#define CAPS "IMAP4rev2 IMAP4rev1 LITERAL+ SASL-IR ID ENABLE"
 
 /* Feeds text in pieces of chunk octets (0: whole); all the responses. */
 static char *
@@ -93,7 +93,8 @@ check(const struct run *how, const char *text, const char *want)
 		    "imap.test owlpost IMAP ready\r\n"
 #define GREET_PLAIN "* OK [CAPABILITY " CAPS " AUTH=PLAIN] imap.test " \
 		    "owlpost IMAP ready\r\n"
-#define LOGGED_IN "OK [CAPABILITY " CAPS "] Logged in\r\n"
+#define LOGGED_IN "OK [CAPABILITY " CAPS " " IMAP_CAPS_LOGGED " APPENDLIMIT=0] " \
+		  "Logged in\r\n"
 
 static const struct run CLEAR = {.tls = true};
 static const struct run PLAIN = {.plain = true};
@@ -143,7 +144,8 @@ test_login(void **st)
 	      "c ENABLE IMAP4rev2 CONDSTORE\r\nd LOGIN alice secret\r\n",
 	      "* OK [CAPABILITY " CAPS " AUTH=PLAIN] imap.test owlpost IMAP "
 	      "ready\r\na " LOGGED_IN "* ENABLED IMAP4rev2\r\n"
-	      "b OK ENABLE completed\r\n* ENABLED\r\nc OK ENABLE completed\r\n"
+	      "b OK ENABLE completed\r\n* ENABLED CONDSTORE\r\n"
+	      "c OK ENABLE completed\r\n"
 	      "d BAD Command not valid in this state\r\n");
 	/* quoted strings and a synchronizing literal */
 	check(&PLAIN, "a LOGIN \"alice\" {6}\r\nsecret\r\n",
@@ -163,10 +165,13 @@ test_login(void **st)
 	check(&PLAIN, "a LOGIN alice\r\nb LOGIN (alice) secret\r\n",
 	      GREET_PLAIN "a BAD LOGIN needs a user name and a password\r\n"
 	      "b BAD LOGIN needs a user name and a password\r\n");
-	/* a literal past what a login needs is refused before it comes */
+	/* a literal past what a login needs is refused before it comes,
+	 * and at once: the client waits for the answer */
 	check(&PLAIN, "a LOGIN {5000}\r\nb NOOP\r\n",
 	      GREET_PLAIN "a NO [TOOBIG] Literal too big\r\n"
 	      "b OK NOOP completed\r\n");
+	check(&PLAIN, "a LOGIN {5000}\r\n",
+	      GREET_PLAIN "a NO [TOOBIG] Literal too big\r\n");
 }
 
 static void
@@ -195,7 +200,8 @@ test_errors(void **st)
 {
 	(void)st;
 	check(&PLAIN, "a SELECT INBOX\r\nb FOO\r\nc ENABLE X\r\n",
-	      GREET_PLAIN "a BAD Unknown command\r\nb BAD Unknown command\r\n"
+	      GREET_PLAIN "a BAD Command not valid in this state\r\n"
+	      "b BAD Unknown command\r\n"
 	      "c BAD Command not valid in this state\r\n");
 	check(&PLAIN, "a NOOP x\r\nb (\r\nc\r\n* NOOP\r\nd NOOP\r\ne NOOP\r\n",
 	      GREET_PLAIN "a BAD NOOP takes no arguments\r\n"
