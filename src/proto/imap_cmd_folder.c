@@ -15,10 +15,10 @@
  * against every pattern: '*' matches anything, '%' anything but '/';
  * INBOX matches without case.  A pattern that is not valid modified
  * UTF-7 matches nothing (RFC 9051 says nothing of it; a listing is not
- * refused for it).  The matcher costs at most the pattern's length times
- * the name's for each folder, and nothing for a pattern with more fixed
- * octets than the name has.
+ * refused for it).  Matching is imap_match's, whose cost is bounded by
+ * the octets of the distinct names times the pattern's length / 64.
  */
+#include "imap_match.h"
 #include "imap_server_private.h"
 #include "imap_utf7.h"
 
@@ -315,59 +315,14 @@ status_write(const struct imap_server *s, const char *name,
 	buf_addstr(out, ")\r\n");
 }
 
-/* --- pattern matching -------------------------------------------------------- */
+/* --- patterns ------------------------------------------------------------------ */
 
 struct pattern {
 	char *text;		/* UTF-8, reference and pattern joined */
 	size_t len;
-	size_t fixed;		/* octets that are not wildcards */
 	bool valid;		/* decoded; else it matches nothing */
+	struct imap_match *mt;
 };
-
-static char
-lower(char c)
-{
-	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
-}
-
-/*
- * Whether name matches p: by rows of a table over the name's prefixes
- * (which of them the pattern read so far can match), so '*' costs no
- * backtracking.  icase: compare without case (INBOX).
- */
-static bool
-pattern_match(const struct pattern *p, const char *name, bool icase)
-{
-	size_t nl = strlen(name);
-	bool *row, *next, res;
-
-	if (!p->valid || p->fixed > nl)
-		return false;
-	row = xcalloc(2 * (nl + 1), sizeof(*row));
-	next = row + nl + 1;
-	row[0] = true;
-	for (size_t i = 0; i < p->len; i++) {
-		char c = p->text[i];
-
-		next[0] = c == '*' || c == '%' ? row[0] : false;
-		for (size_t j = 1; j <= nl; j++) {
-			char n = name[j - 1];
-
-			if (c == '*')
-				next[j] = row[j] || next[j - 1];
-			else if (c == '%')
-				next[j] = row[j] || (next[j - 1] && n != SEP);
-			else
-				next[j] = row[j - 1] &&
-					  (c == n || (icase && lower(c) ==
-							      lower(n)));
-		}
-		memcpy(row, next, (nl + 1) * sizeof(*row));
-	}
-	res = row[nl];
-	free(row);
-	return res;
-}
 
 /* The pattern: reference and pattern, each decoded, joined. */
 static void
@@ -380,9 +335,6 @@ pattern_make(const struct imap_server *s, const char *ref, size_t rl,
 		   name_decode(s, pat, pl, b) == 0;
 	p->len = b->len;
 	p->text = xstrndup(b->data, b->len);
-	p->fixed = 0;
-	for (size_t i = 0; i < p->len; i++)
-		p->fixed += p->text[i] != '*' && p->text[i] != '%';
 	buf_free(&b);
 }
 
@@ -530,23 +482,30 @@ meets(const struct list_req *q, const struct cand *c)
 	return c->exists && (!(q->opts & SEL_SPECIAL) || c->special != 0);
 }
 
-/* Marks what each name is: criteria met, patterns matched. */
+/* Marks what each name is: criteria met, patterns matched (in the
+ * listing's order, so each pattern's matcher reuses shared prefixes). */
 static void
 listing_mark(struct listing *l, const struct list_req *q,
-	     const struct pattern *pats)
+	     struct pattern *pats)
 {
-	for (size_t i = 0; i < l->n; i++) {
-		struct cand *c = &l->c[i];
-		bool inbox = strcmp(c->name, "INBOX") == 0;
+	for (size_t i = 0; i < l->n; i++)
+		l->c[i].crit = meets(q, &l->c[i]);
+	for (size_t k = 0; k < q->npats; k++) {
+		struct pattern *p = &pats[k];
 
-		c->crit = meets(q, c);
-		for (size_t k = 0; k < q->npats; k++) {
-			if (!pattern_match(&pats[k], c->name, inbox))
+		if (!p->valid || p->len == 0)
+			continue;
+		p->mt = imap_match_new(p->text, p->len);
+		for (size_t i = 0; i < l->n; i++) {
+			struct cand *c = &l->c[i];
+
+			if (!imap_match(p->mt, c->name,
+					strcmp(c->name, "INBOX") == 0))
 				continue;
 			c->matched = true;
-			if (pats[k].len > 0 && pats[k].text[pats[k].len - 1] == '%')
-				c->matched_pct = true;
+			c->matched_pct |= imap_match_ends_pct(p->mt);
 		}
+		imap_match_free(&p->mt);
 	}
 }
 
