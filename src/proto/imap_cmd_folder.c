@@ -79,7 +79,7 @@ no_store(const struct imap_server *s, const char *tag, struct buf *out)
 	return true;
 }
 
-/* --- mailbox names ---------------------------------------------------------- */
+/* --- mailbox names -------------------------------------------------------- */
 
 /* A name's octets as the store's UTF-8, appended to out; -1 if invalid. */
 static int
@@ -203,7 +203,7 @@ mailbox_or_bad(struct imap_server *s, const char *tag,
 	return NULL;
 }
 
-/* --- special-use attributes (RFC 6154) -------------------------------------- */
+/* --- special-use attributes (RFC 6154) ------------------------------------ */
 
 static const struct {
 	unsigned bit;
@@ -227,7 +227,7 @@ special_parse(const char *attr)
 	return 0;
 }
 
-/* --- STATUS items ------------------------------------------------------------ */
+/* --- STATUS items --------------------------------------------------------- */
 
 enum st_item {
 	SI_MESSAGES, SI_UIDNEXT, SI_UIDVALIDITY, SI_UNSEEN, SI_DELETED,
@@ -241,10 +241,10 @@ static const char *const ST_NAMES[] = {
 	[SI_HIGHESTMODSEQ] = "HIGHESTMODSEQ",
 };
 #define ST_ITEMS (sizeof(ST_NAMES) / sizeof(ST_NAMES[0]))
-#define ST_ASKED_MAX 32		/* items of one STATUS, repeats included */
 
+/* The items asked, each once, in the order first asked. */
 struct st_req {
-	enum st_item item[ST_ASKED_MAX];
+	enum st_item item[ST_ITEMS];
 	size_t n;
 };
 
@@ -253,10 +253,10 @@ static const char *
 status_items(const struct imap_server *s, const struct imap_arg *a,
 	     struct st_req *req)
 {
+	unsigned seen = 0;
+
 	if (a->type != IMAP_ARG_LIST || a->n == 0)
 		return "STATUS needs a list of status items";
-	if (a->n > ST_ASKED_MAX)
-		return "Too many status items";
 	req->n = 0;
 	for (size_t i = 0; i < a->n; i++) {
 		const struct imap_arg *it = &a->list[i];
@@ -270,7 +270,9 @@ status_items(const struct imap_server *s, const struct imap_arg *a,
 		/* RECENT is not in IMAP4rev2 (RFC 9051 appendix E) */
 		if (k == ST_ITEMS || (k == SI_RECENT && s->rev2))
 			return "Unknown status item";
-		req->item[req->n++] = (enum st_item)k;
+		if (!(seen & 1u << k))
+			req->item[req->n++] = (enum st_item)k;
+		seen |= 1u << k;
 	}
 	return NULL;
 }
@@ -315,7 +317,7 @@ status_write(const struct imap_server *s, const char *name,
 	buf_addstr(out, ")\r\n");
 }
 
-/* --- patterns ------------------------------------------------------------------ */
+/* --- patterns ------------------------------------------------------------- */
 
 struct pattern {
 	char *text;		/* UTF-8, reference and pattern joined */
@@ -338,7 +340,7 @@ pattern_make(const struct imap_server *s, const char *ref, size_t rl,
 	buf_free(&b);
 }
 
-/* --- LIST and LSUB ----------------------------------------------------------- */
+/* --- LIST and LSUB -------------------------------------------------------- */
 
 enum {
 	SEL_SUBSCRIBED = 1 << 0,
@@ -817,7 +819,7 @@ imap_cmd_lsub(struct imap_server *s, const char *tag,
 	return list_run(s, tag, &q, out);
 }
 
-/* --- CREATE, DELETE, RENAME, SUBSCRIBE ----------------------------------------- */
+/* --- CREATE, DELETE, RENAME, SUBSCRIBE ------------------------------------ */
 
 static enum imap_act
 done(const char *tag, enum imap_mres r, const char *err, const char *cmd,
@@ -842,8 +844,8 @@ create_params(const struct imap_arg *a, unsigned *use, bool *unknown,
 	for (size_t i = 0; i < a->n; i += 2) {
 		const struct imap_arg *k = &a->list[i], *v = &a->list[i + 1];
 
-		if (k->type != IMAP_ARG_ATOM || strcasecmp(k->str, "USE") != 0 ||
-		    v->type != IMAP_ARG_LIST)
+		if (k->type != IMAP_ARG_ATOM ||
+		    strcasecmp(k->str, "USE") != 0 || v->type != IMAP_ARG_LIST)
 			return -1;
 		for (size_t j = 0; j < v->n; j++) {
 			unsigned bit;
@@ -1004,7 +1006,7 @@ imap_cmd_unsubscribe(struct imap_server *s, const char *tag,
 	return subscribe(s, tag, args, nargs, false, out);
 }
 
-/* --- NAMESPACE and STATUS ------------------------------------------------------ */
+/* --- NAMESPACE and STATUS ------------------------------------------------- */
 
 enum imap_act
 imap_cmd_namespace(struct imap_server *s, const char *tag,

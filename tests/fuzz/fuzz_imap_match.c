@@ -39,10 +39,12 @@ reference(const char *p, size_t pl, const char *n, bool icase)
 			if (c == '*')
 				row[j] = up[j] || row[j - 1];
 			else if (c == '%')
-				row[j] = up[j] || (row[j - 1] && n[j - 1] != '/');
+				row[j] = up[j] ||
+					 (row[j - 1] && n[j - 1] != '/');
 			else
 				row[j] = up[j - 1] &&
-					 fold(c, icase) == fold(n[j - 1], icase);
+					 fold(c, icase) ==
+						 fold(n[j - 1], icase);
 		}
 	}
 	r = ok[pl * (nl + 1) + nl];

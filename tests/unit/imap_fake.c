@@ -386,8 +386,11 @@ imap_fake_new(void)
 		const char *name;
 		unsigned su;
 	} DEF[] = {
-		{"INBOX", 0}, {"Sent", IMAP_SU_SENT}, {"Drafts", IMAP_SU_DRAFTS},
-		{"Trash", IMAP_SU_TRASH}, {"Junk", IMAP_SU_JUNK},
+		{"INBOX", 0},
+		{"Sent", IMAP_SU_SENT},
+		{"Drafts", IMAP_SU_DRAFTS},
+		{"Trash", IMAP_SU_TRASH},
+		{"Junk", IMAP_SU_JUNK},
 		{"Archive", IMAP_SU_ARCHIVE},
 	};
 	struct imap_fake *f = xcalloc(1, sizeof(*f));

@@ -612,13 +612,16 @@ test_status(void **st)
 	/* RFC 9051 6.3.11's example; the items as asked */
 	check(mail, "A042 STATUS INBOX (UIDNEXT MESSAGES)\r\n"
 	      "b STATUS inbox (MESSAGES RECENT UIDNEXT UIDVALIDITY UNSEEN "
-	      "DELETED SIZE HIGHESTMODSEQ)\r\nc status Sent (size)\r\n",
+	      "DELETED SIZE HIGHESTMODSEQ)\r\nc status Sent (size)\r\n"
+	      "d STATUS INBOX (MESSAGES messages UIDNEXT Messages)\r\n",
 	      "* STATUS \"INBOX\" (UIDNEXT 4 MESSAGES 3)\r\n"
 	      "A042 OK STATUS completed\r\n"
 	      "* STATUS \"INBOX\" (MESSAGES 3 RECENT 3 UIDNEXT 4 "
 	      "UIDVALIDITY 1 UNSEEN 1 DELETED 1 SIZE 52 HIGHESTMODSEQ 4)\r\n"
 	      "b OK STATUS completed\r\n"
-	      "* STATUS \"Sent\" (SIZE 14)\r\nc OK STATUS completed\r\n");
+	      "* STATUS \"Sent\" (SIZE 14)\r\nc OK STATUS completed\r\n"
+	      "* STATUS \"INBOX\" (MESSAGES 3 UIDNEXT 4)\r\n"
+	      "d OK STATUS completed\r\n");
 	/* RECENT is IMAP4rev1's only */
 	check(mail, REV2_IN "a STATUS INBOX (RECENT)\r\n"
 	      "b STATUS INBOX (DELETED)\r\n",
@@ -681,7 +684,8 @@ test_names_utf8(void **st)
 
 	(void)st;
 	/* IMAP4rev2: UTF-8 as it is; '&' is itself */
-	check(intl, REV2_IN "a LIST \"\" *\r\nb LIST \"\" \"\xe5\x8f\xb0%\"\r\n",
+	check(intl, REV2_IN "a LIST \"\" *\r\n"
+	      "b LIST \"\" \"\xe5\x8f\xb0%\"\r\n",
 	      REV2_OUT "* LIST (\\HasNoChildren) \"/\" \"INBOX\"\r\n"
 	      "* LIST (\\HasNoChildren) \"/\" \"A&B\"\r\n"
 	      "* LIST (\\HasNoChildren \\Drafts) \"/\" \"Entw\xc3\xbcrfe\"\r\n"
@@ -691,7 +695,8 @@ test_names_utf8(void **st)
 	      "* LIST (\\NonExistent \\HasChildren) \"/\" \"\xe5\x8f\xb0"
 	      "\xe5\x8c\x97\"\r\n"
 	      "b OK LIST completed\r\n");
-	check_keep(bare, REV2_IN "a CREATE \"caf\xc3\xa9\"\r\nb CREATE &Jjo-\r\n"
+	check_keep(bare, REV2_IN "a CREATE \"caf\xc3\xa9\"\r\n"
+		   "b CREATE &Jjo-\r\n"
 		   "c CREATE \"\xc3\x28\"\r\nd CREATE \"\xc0\xaf\"\r\n",
 		   REV2_OUT "a OK CREATE completed\r\nb OK CREATE completed\r\n"
 		   "c BAD Mailbox name is not valid UTF-8\r\n"
