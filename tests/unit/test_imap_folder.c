@@ -410,7 +410,30 @@ test_list_errors(void **st)
 	      "k BAD LIST needs a reference and a mailbox pattern\r\n"
 	      "l BAD LIST ends with RETURN and a list of return options\r\n"
 	      "m BAD RECURSIVEMATCH needs SUBSCRIBED\r\n");
-	/* not before login (the dispatcher's state check) */
+}
+
+/* Not before login: the dispatcher's state check (IN_LOGGED). */
+static void
+test_not_logged_in(void **st)
+{
+	static const char IN[] = "a LIST \"\" *\r\nb STATUS INBOX (MESSAGES)"
+				 "\r\nc CREATE x\r\nd NAMESPACE\r\n";
+	struct imap_conf conf = {.hostname = "imap.test", .max_errors = 5,
+				 .max_auth_failures = 3};
+	struct imap_server *s = imap_server_new(&conf);
+	struct buf *out = buf_new(1 << 16);
+	size_t used;
+
+	(void)st;
+	assert_int_equal(imap_server_feed(s, IN, strlen(IN), &used, out),
+			 IMAP_ACT_NONE);
+	assert_string_equal(out->data,
+			    "a BAD Command not valid in this state\r\n"
+			    "b BAD Command not valid in this state\r\n"
+			    "c BAD Command not valid in this state\r\n"
+			    "d BAD Command not valid in this state\r\n");
+	imap_server_free(&s);
+	buf_free(&out);
 }
 
 /* --- LSUB ---------------------------------------------------------------- */
@@ -976,6 +999,7 @@ main(void)
 		cmocka_unit_test(test_names_utf7),
 		cmocka_unit_test(test_names_utf8),
 		cmocka_unit_test(test_names_quoted),
+		cmocka_unit_test(test_not_logged_in),
 		cmocka_unit_test(test_no_store),
 		cmocka_unit_test(test_fake_view),
 		cmocka_unit_test(test_fake_store_copy),
