@@ -277,6 +277,16 @@ status_items(const struct imap_server *s, const struct imap_arg *a,
 	return NULL;
 }
 
+/* RFC 7162 3.1: STATUS (HIGHESTMODSEQ) is a CONDSTORE enabling command
+ * (the session then gets modseqs without asking, say in SELECT). */
+static void
+status_condstore(struct imap_server *s, const struct st_req *req)
+{
+	for (size_t i = 0; i < req->n; i++)
+		if (req->item[i] == SI_HIGHESTMODSEQ)
+			s->condstore = true;
+}
+
 static uint64_t
 status_value(const struct imap_status *st, enum st_item it)
 {
@@ -798,6 +808,7 @@ imap_cmd_list(struct imap_server *s, const char *tag,
 	memset(&q, 0, sizeof(q));
 	if ((why = list_parse(s, args, nargs, &q)) != NULL)
 		return imap_bad(s, tag, why, out);
+	status_condstore(s, &q.status);
 	return list_run(s, tag, &q, out);
 }
 
@@ -1037,6 +1048,7 @@ imap_cmd_status(struct imap_server *s, const char *tag,
 				"list of status items", out);
 	if ((why = status_items(s, &args[1], &req)) != NULL)
 		return imap_bad(s, tag, why, out);
+	status_condstore(s, &req);
 	if ((name = mailbox_or_bad(s, tag, &args[0], out, &act)) == NULL)
 		return act;
 	if (!no_store(s, tag, out)) {

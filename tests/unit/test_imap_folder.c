@@ -22,6 +22,7 @@
 #include "imap_fake.h"
 #include "lib/buf.h"
 #include "proto/imap_server.h"
+#include "proto/imap_server_private.h" /* condstore */
 
 typedef void setup_fn(struct imap_fake *);
 
@@ -783,6 +784,40 @@ test_no_store(void **st)
 	buf_free(&out);
 }
 
+/* RFC 7162 3.1: STATUS (HIGHESTMODSEQ), also in LIST's RETURN, enables
+ * CONDSTORE; other items do not. */
+static void
+test_condstore_enabled(void **st)
+{
+	static const char *const IN[] = {
+		"a STATUS INBOX (MESSAGES)\r\n",
+		"a STATUS INBOX (HIGHESTMODSEQ)\r\n",
+		"a LIST \"\" % RETURN (STATUS (HIGHESTMODSEQ))\r\n",
+	};
+	static const char LOGIN[] = "L LOGIN alice secret\r\n";
+	struct imap_conf conf = {.hostname = "imap.test", .max_errors = 5,
+				 .max_auth_failures = 3};
+
+	(void)st;
+	for (size_t i = 0; i < sizeof(IN) / sizeof(IN[0]); i++) {
+		struct imap_server *s = imap_server_new(&conf);
+		struct imap_fake *f = imap_fake_new();
+		struct buf *out = buf_new(1 << 16);
+		size_t used;
+
+		imap_server_plain_auth(s, true);
+		imap_server_feed(s, LOGIN, strlen(LOGIN), &used, out);
+		imap_server_set_mbox(s, &imap_fake_ops, f);
+		imap_server_login_done(s, IMAP_LOGIN_OK, out);
+		assert_false(s->condstore);
+		imap_server_feed(s, IN[i], strlen(IN[i]), &used, out);
+		assert_int_equal(s->condstore, i > 0);
+		imap_server_free(&s);
+		imap_fake_free(&f);
+		buf_free(&out);
+	}
+}
+
 /* --- the fake's selected view, which imap_server.c's tests use ------------ */
 
 static void
@@ -999,6 +1034,7 @@ main(void)
 		cmocka_unit_test(test_names_utf7),
 		cmocka_unit_test(test_names_utf8),
 		cmocka_unit_test(test_names_quoted),
+		cmocka_unit_test(test_condstore_enabled),
 		cmocka_unit_test(test_not_logged_in),
 		cmocka_unit_test(test_no_store),
 		cmocka_unit_test(test_fake_view),
