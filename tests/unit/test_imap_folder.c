@@ -818,6 +818,44 @@ test_condstore_enabled(void **st)
 	}
 }
 
+/* RENAME of the selected mailbox, or of a parent of it: the session's
+ * name for it follows; another one's does not. */
+static void
+test_rename_selected(void **st)
+{
+	static const char *const SEL[] = {"Fruit", "Fruit/Apple", "Fruitcake"};
+	static const char *const WANT[] = {"Food", "Food/Apple", "Fruitcake"};
+	static const char IN[] = "a RENAME Fruit Food\r\n";
+	static const char LOGIN[] = "L LOGIN alice secret\r\n";
+	struct imap_conf conf = {.hostname = "imap.test", .max_errors = 5,
+				 .max_auth_failures = 3};
+
+	(void)st;
+	for (size_t i = 0; i < sizeof(SEL) / sizeof(SEL[0]); i++) {
+		struct imap_server *s = imap_server_new(&conf);
+		struct imap_fake *f = imap_fake_new();
+		struct buf *out = buf_new(1 << 16);
+		size_t used;
+
+		fruit(f);
+		imap_fake_create(f, "Fruitcake", 0);
+		imap_server_plain_auth(s, true);
+		imap_server_feed(s, LOGIN, strlen(LOGIN), &used, out);
+		imap_server_set_mbox(s, &imap_fake_ops, f);
+		imap_server_login_done(s, IMAP_LOGIN_OK, out);
+		s->mailbox = xstrdup(SEL[i]);	/* as SELECT leaves it */
+		buf_reset(out);
+		imap_server_feed(s, IN, strlen(IN), &used, out);
+		assert_string_equal(out->data, "a OK RENAME completed\r\n");
+		assert_string_equal(s->mailbox, WANT[i]);
+		free(s->mailbox);
+		s->mailbox = NULL;
+		imap_server_free(&s);
+		imap_fake_free(&f);
+		buf_free(&out);
+	}
+}
+
 /* --- the fake's selected view, which imap_server.c's tests use ------------ */
 
 static void
@@ -1035,6 +1073,7 @@ main(void)
 		cmocka_unit_test(test_names_utf8),
 		cmocka_unit_test(test_names_quoted),
 		cmocka_unit_test(test_condstore_enabled),
+		cmocka_unit_test(test_rename_selected),
 		cmocka_unit_test(test_not_logged_in),
 		cmocka_unit_test(test_no_store),
 		cmocka_unit_test(test_fake_view),
