@@ -6,8 +6,9 @@
  * NAMESPACE and STATUS, names in modified UTF-7 (IMAP4rev1) and UTF-8
  * (after ENABLE IMAP4rev2), store failures as their RFC 5530 codes, the
  * state check, a session with no store, STATUS (HIGHESTMODSEQ) enabling
- * CONDSTORE, RENAME of the selected mailbox; and the fake itself (sync, \Recent, STORE, EXPUNGE, COPY, APPEND), which
- * the selected-state tests lean on.  Each session logs in, then its
+ * CONDSTORE, RENAME of the selected mailbox; and the fake itself (sync,
+ * \Recent, STORE, EXPUNGE, COPY, APPEND), which the selected-state tests
+ * lean on.  Each session logs in, then its
  * input is fed whole, octet by octet and in pieces of 3 and 7, each to a
  * fresh fake, and must give the same responses.
  */
