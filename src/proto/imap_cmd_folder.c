@@ -15,10 +15,10 @@
  * against every pattern: '*' matches anything, '%' anything but '/';
  * INBOX matches without case.  A pattern that is not valid modified
  * UTF-7 matches nothing (RFC 9051 says nothing of it; a listing is not
- * refused for it).  The matcher costs at most the pattern's length times
- * the name's for each folder, and nothing for a pattern with more fixed
- * octets than the name has.
+ * refused for it).  Matching is imap_match's, whose cost is bounded by
+ * the octets of the distinct names times the pattern's length / 64.
  */
+#include "imap_match.h"
 #include "imap_server_private.h"
 #include "imap_utf7.h"
 
@@ -46,7 +46,7 @@ no_store(const struct imap_server *s, const char *tag, struct buf *out)
 	return true;
 }
 
-/* --- mailbox names ---------------------------------------------------------- */
+/* --- mailbox names -------------------------------------------------------- */
 
 /* A name's octets as the store's UTF-8, appended to out; -1 if invalid. */
 static int
@@ -170,7 +170,7 @@ mailbox_or_bad(struct imap_server *s, const char *tag,
 	return NULL;
 }
 
-/* --- special-use attributes (RFC 6154) -------------------------------------- */
+/* --- special-use attributes (RFC 6154) ------------------------------------ */
 
 static const struct {
 	unsigned bit;
@@ -194,7 +194,7 @@ special_parse(const char *attr)
 	return 0;
 }
 
-/* --- STATUS items ------------------------------------------------------------ */
+/* --- STATUS items --------------------------------------------------------- */
 
 enum st_item {
 	SI_MESSAGES, SI_UIDNEXT, SI_UIDVALIDITY, SI_UNSEEN, SI_DELETED,
@@ -208,10 +208,10 @@ static const char *const ST_NAMES[] = {
 	[SI_HIGHESTMODSEQ] = "HIGHESTMODSEQ",
 };
 #define ST_ITEMS (sizeof(ST_NAMES) / sizeof(ST_NAMES[0]))
-#define ST_ASKED_MAX 32		/* items of one STATUS, repeats included */
 
+/* The items asked, each once, in the order first asked. */
 struct st_req {
-	enum st_item item[ST_ASKED_MAX];
+	enum st_item item[ST_ITEMS];
 	size_t n;
 };
 
@@ -220,10 +220,10 @@ static const char *
 status_items(const struct imap_server *s, const struct imap_arg *a,
 	     struct st_req *req)
 {
+	unsigned seen = 0;
+
 	if (a->type != IMAP_ARG_LIST || a->n == 0)
 		return "STATUS needs a list of status items";
-	if (a->n > ST_ASKED_MAX)
-		return "Too many status items";
 	req->n = 0;
 	for (size_t i = 0; i < a->n; i++) {
 		const struct imap_arg *it = &a->list[i];
@@ -237,9 +237,21 @@ status_items(const struct imap_server *s, const struct imap_arg *a,
 		/* RECENT is not in IMAP4rev2 (RFC 9051 appendix E) */
 		if (k == ST_ITEMS || (k == SI_RECENT && s->rev2))
 			return "Unknown status item";
-		req->item[req->n++] = (enum st_item)k;
+		if (!(seen & 1u << k))
+			req->item[req->n++] = (enum st_item)k;
+		seen |= 1u << k;
 	}
 	return NULL;
+}
+
+/* RFC 7162 3.1: STATUS (HIGHESTMODSEQ) is a CONDSTORE enabling command
+ * (the session then gets modseqs without asking, say in SELECT). */
+static void
+status_condstore(struct imap_server *s, const struct st_req *req)
+{
+	for (size_t i = 0; i < req->n; i++)
+		if (req->item[i] == SI_HIGHESTMODSEQ)
+			s->condstore = true;
 }
 
 static uint64_t
@@ -282,59 +294,14 @@ status_write(const struct imap_server *s, const char *name,
 	buf_addstr(out, ")\r\n");
 }
 
-/* --- pattern matching -------------------------------------------------------- */
+/* --- patterns ------------------------------------------------------------- */
 
 struct pattern {
 	char *text;		/* UTF-8, reference and pattern joined */
 	size_t len;
-	size_t fixed;		/* octets that are not wildcards */
 	bool valid;		/* decoded; else it matches nothing */
+	struct imap_match *mt;
 };
-
-static char
-lower(char c)
-{
-	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
-}
-
-/*
- * Whether name matches p: by rows of a table over the name's prefixes
- * (which of them the pattern read so far can match), so '*' costs no
- * backtracking.  icase: compare without case (INBOX).
- */
-static bool
-pattern_match(const struct pattern *p, const char *name, bool icase)
-{
-	size_t nl = strlen(name);
-	bool *row, *next, res;
-
-	if (!p->valid || p->fixed > nl)
-		return false;
-	row = xcalloc(2 * (nl + 1), sizeof(*row));
-	next = row + nl + 1;
-	row[0] = true;
-	for (size_t i = 0; i < p->len; i++) {
-		char c = p->text[i];
-
-		next[0] = c == '*' || c == '%' ? row[0] : false;
-		for (size_t j = 1; j <= nl; j++) {
-			char n = name[j - 1];
-
-			if (c == '*')
-				next[j] = row[j] || next[j - 1];
-			else if (c == '%')
-				next[j] = row[j] || (next[j - 1] && n != SEP);
-			else
-				next[j] = row[j - 1] &&
-					  (c == n || (icase && lower(c) ==
-							      lower(n)));
-		}
-		memcpy(row, next, (nl + 1) * sizeof(*row));
-	}
-	res = row[nl];
-	free(row);
-	return res;
-}
 
 /* The pattern: reference and pattern, each decoded, joined. */
 static void
@@ -347,13 +314,10 @@ pattern_make(const struct imap_server *s, const char *ref, size_t rl,
 		   name_decode(s, pat, pl, b) == 0;
 	p->len = b->len;
 	p->text = xstrndup(b->data, b->len);
-	p->fixed = 0;
-	for (size_t i = 0; i < p->len; i++)
-		p->fixed += p->text[i] != '*' && p->text[i] != '%';
 	buf_free(&b);
 }
 
-/* --- LIST and LSUB ----------------------------------------------------------- */
+/* --- LIST and LSUB -------------------------------------------------------- */
 
 enum {
 	SEL_SUBSCRIBED = 1 << 0,
@@ -497,23 +461,30 @@ meets(const struct list_req *q, const struct cand *c)
 	return c->exists && (!(q->opts & SEL_SPECIAL) || c->special != 0);
 }
 
-/* Marks what each name is: criteria met, patterns matched. */
+/* Marks what each name is: criteria met, patterns matched (in the
+ * listing's order, so each pattern's matcher reuses shared prefixes). */
 static void
 listing_mark(struct listing *l, const struct list_req *q,
-	     const struct pattern *pats)
+	     struct pattern *pats)
 {
-	for (size_t i = 0; i < l->n; i++) {
-		struct cand *c = &l->c[i];
-		bool inbox = strcmp(c->name, "INBOX") == 0;
+	for (size_t i = 0; i < l->n; i++)
+		l->c[i].crit = meets(q, &l->c[i]);
+	for (size_t k = 0; k < q->npats; k++) {
+		struct pattern *p = &pats[k];
 
-		c->crit = meets(q, c);
-		for (size_t k = 0; k < q->npats; k++) {
-			if (!pattern_match(&pats[k], c->name, inbox))
+		if (!p->valid || p->len == 0)
+			continue;
+		p->mt = imap_match_new(p->text, p->len);
+		for (size_t i = 0; i < l->n; i++) {
+			struct cand *c = &l->c[i];
+
+			if (!imap_match(p->mt, c->name,
+					strcmp(c->name, "INBOX") == 0))
 				continue;
 			c->matched = true;
-			if (pats[k].len > 0 && pats[k].text[pats[k].len - 1] == '%')
-				c->matched_pct = true;
+			c->matched_pct |= imap_match_ends_pct(p->mt);
 		}
+		imap_match_free(&p->mt);
 	}
 }
 
@@ -804,6 +775,7 @@ imap_cmd_list(struct imap_server *s, const char *tag,
 	memset(&q, 0, sizeof(q));
 	if ((why = list_parse(s, args, nargs, &q)) != NULL)
 		return imap_bad(s, tag, why, out);
+	status_condstore(s, &q.status);
 	return list_run(s, tag, &q, out);
 }
 
@@ -825,7 +797,7 @@ imap_cmd_lsub(struct imap_server *s, const char *tag,
 	return list_run(s, tag, &q, out);
 }
 
-/* --- CREATE, DELETE, RENAME, SUBSCRIBE ----------------------------------------- */
+/* --- CREATE, DELETE, RENAME, SUBSCRIBE ------------------------------------ */
 
 static enum imap_act
 done(const char *tag, enum imap_mres r, const char *err, const char *cmd,
@@ -850,8 +822,8 @@ create_params(const struct imap_arg *a, unsigned *use, bool *unknown,
 	for (size_t i = 0; i < a->n; i += 2) {
 		const struct imap_arg *k = &a->list[i], *v = &a->list[i + 1];
 
-		if (k->type != IMAP_ARG_ATOM || strcasecmp(k->str, "USE") != 0 ||
-		    v->type != IMAP_ARG_LIST)
+		if (k->type != IMAP_ARG_ATOM ||
+		    strcasecmp(k->str, "USE") != 0 || v->type != IMAP_ARG_LIST)
 			return -1;
 		for (size_t j = 0; j < v->n; j++) {
 			unsigned bit;
@@ -1012,7 +984,7 @@ imap_cmd_unsubscribe(struct imap_server *s, const char *tag,
 	return subscribe(s, tag, args, nargs, false, out);
 }
 
-/* --- NAMESPACE and STATUS ------------------------------------------------------ */
+/* --- NAMESPACE and STATUS ------------------------------------------------- */
 
 enum imap_act
 imap_cmd_namespace(struct imap_server *s, const char *tag,
@@ -1043,6 +1015,7 @@ imap_cmd_status(struct imap_server *s, const char *tag,
 				"list of status items", out);
 	if ((why = status_items(s, &args[1], &req)) != NULL)
 		return imap_bad(s, tag, why, out);
+	status_condstore(s, &req);
 	if ((name = mailbox_or_bad(s, tag, &args[0], out, &act)) == NULL)
 		return act;
 	if (!no_store(s, tag, out)) {

@@ -387,8 +387,11 @@ imap_fake_new(void)
 		const char *name;
 		unsigned su;
 	} DEF[] = {
-		{"INBOX", 0}, {"Sent", IMAP_SU_SENT}, {"Drafts", IMAP_SU_DRAFTS},
-		{"Trash", IMAP_SU_TRASH}, {"Junk", IMAP_SU_JUNK},
+		{"INBOX", 0},
+		{"Sent", IMAP_SU_SENT},
+		{"Drafts", IMAP_SU_DRAFTS},
+		{"Trash", IMAP_SU_TRASH},
+		{"Junk", IMAP_SU_JUNK},
 		{"Archive", IMAP_SU_ARCHIVE},
 	};
 	struct imap_fake *f = xcalloc(1, sizeof(*f));
@@ -481,16 +484,13 @@ struct lentry {
 };
 
 static void
-lentry_add(struct lentry **v, size_t *n, const char *name, size_t len,
-	   bool exists)
+lentry_add(struct lentry **v, size_t *n, size_t *cap, const char *name,
+	   size_t len, bool exists)
 {
-	for (size_t i = 0; i < *n; i++)
-		if (strlen((*v)[i].name) == len &&
-		    strncmp((*v)[i].name, name, len) == 0) {
-			(*v)[i].exists |= exists;
-			return;
-		}
-	*v = xrealloc(*v, (*n + 1) * sizeof(**v));
+	if (*n == *cap) {
+		*cap = *cap ? 2 * *cap : 32;
+		*v = xrealloc(*v, *cap * sizeof(**v));
+	}
 	(*v)[*n].name = xstrndup(name, len);
 	(*v)[*n].exists = exists;
 	(*n)++;
@@ -499,13 +499,46 @@ lentry_add(struct lentry **v, size_t *n, const char *name, size_t len,
 static int
 lentry_cmp(const void *a, const void *b)
 {
-	const struct lentry *x = a, *y = b;
+	return strcmp(((const struct lentry *)a)->name,
+		      ((const struct lentry *)b)->name);
+}
 
-	if (strcmp(x->name, "INBOX") == 0)
-		return strcmp(y->name, "INBOX") == 0 ? 0 : -1;
-	if (strcmp(y->name, "INBOX") == 0)
-		return 1;
-	return strcmp(x->name, y->name);
+/* Sorted, each name once (exists if any copy does). */
+static size_t
+lentry_unique(struct lentry *v, size_t n)
+{
+	size_t w = 0;
+
+	if (n > 0)
+		qsort(v, n, sizeof(*v), lentry_cmp);
+	for (size_t i = 0; i < n; i++) {
+		if (w > 0 && strcmp(v[w - 1].name, v[i].name) == 0) {
+			v[w - 1].exists |= v[i].exists;
+			free(v[i].name);
+			continue;
+		}
+		v[w++] = v[i];
+	}
+	return w;
+}
+
+/* Some name of sorted v is below v[i] (they follow it as one run). */
+static bool
+lentry_children(const struct lentry *v, size_t n, size_t i)
+{
+	size_t l = strlen(v[i].name);
+
+	for (size_t k = i + 1; k < n; k++) {
+		int c = strncmp(v[k].name, v[i].name, l);
+
+		if (c != 0)
+			return false;
+		if (v[k].name[l] == '/')
+			return true;
+		if ((unsigned char)v[k].name[l] > '/')
+			return false;
+	}
+	return false;
 }
 
 static enum imap_mres
@@ -516,7 +549,7 @@ fake_list(void *ctx, struct imap_folder **list_r, size_t *n_r, char *err,
 	struct lentry *v = NULL;
 	struct imap_folder *out;
 	enum imap_mres r;
-	size_t n = 0;
+	size_t n = 0, cap = 0, o = 0;
 
 	if (injected(f, IMAP_FAKE_LIST, &r, err, errsz))
 		return r;
@@ -524,23 +557,30 @@ fake_list(void *ctx, struct imap_folder **list_r, size_t *n_r, char *err,
 		const char *name = f->folders[i]->name;
 
 		for (const char *p = name; (p = strchr(p, '/')) != NULL; p++)
-			lentry_add(&v, &n, name, (size_t)(p - name), false);
-		lentry_add(&v, &n, name, strlen(name), true);
+			lentry_add(&v, &n, &cap, name, (size_t)(p - name),
+				   false);
+		lentry_add(&v, &n, &cap, name, strlen(name), true);
 	}
 	for (size_t i = 0; i < f->nsubs; i++)
-		lentry_add(&v, &n, f->subs[i], strlen(f->subs[i]), false);
-	qsort(v, n, sizeof(*v), lentry_cmp);
+		lentry_add(&v, &n, &cap, f->subs[i], strlen(f->subs[i]),
+			   false);
+	n = lentry_unique(v, n);
 	out = xcalloc(n + 1, sizeof(*out));
-	for (size_t i = 0; i < n; i++) {
-		struct ffolder *d = folder_find(f, v[i].name);
+	/* INBOX first, then the others in octet order */
+	for (size_t pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < n; i++) {
+			bool inbox = strcmp(v[i].name, "INBOX") == 0;
+			struct ffolder *d;
 
-		out[i].name = v[i].name;
-		out[i].exists = v[i].exists;
-		out[i].special_use = d != NULL ? d->special_use : 0;
-		out[i].subscribed = subscribed(f, v[i].name);
-		for (size_t k = 0; k < n; k++)
-			out[i].children |= below(v[k].name, v[i].name);
-	}
+			if (inbox != (pass == 0))
+				continue;
+			d = folder_find(f, v[i].name);
+			out[o].name = v[i].name;
+			out[o].exists = v[i].exists;
+			out[o].special_use = d != NULL ? d->special_use : 0;
+			out[o].subscribed = subscribed(f, v[i].name);
+			out[o++].children = lentry_children(v, n, i);
+		}
 	free(v);
 	*list_r = out;
 	*n_r = n;

@@ -24,7 +24,8 @@
  * date 0) and its text with LF line ends; its size is that text's with
  * CRLF.  Text given by a test is taken as it is (write it with LF).
  *
- * The view.  select copies the folder's messages; the view then changes
+ * The view.  select first closes any view (a failed select leaves none),
+ * then copies the folder's messages; the view then changes
  * only by this session's own calls and by sync:
  *   - sync reports messages gone from the folder (expunged by anyone,
  *     this session included) as positions in ascending order, each valid

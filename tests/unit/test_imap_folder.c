@@ -4,9 +4,11 @@
  * selection and return options, RFC 6154's SPECIAL-USE and RFC 5819's
  * STATUS, LSUB, CREATE (USE), DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE,
  * NAMESPACE and STATUS, names in modified UTF-7 (IMAP4rev1) and UTF-8
- * (after ENABLE IMAP4rev2), store failures as their RFC 5530 codes; and
- * the fake itself (sync, \Recent, STORE, EXPUNGE, COPY, APPEND), which
- * the selected-state tests lean on.  Each session logs in, then its
+ * (after ENABLE IMAP4rev2), store failures as their RFC 5530 codes, the
+ * state check, a session with no store, STATUS (HIGHESTMODSEQ) enabling
+ * CONDSTORE, RENAME of the selected mailbox; and the fake itself (sync,
+ * \Recent, STORE, EXPUNGE, COPY, APPEND), which the selected-state tests
+ * lean on.  Each session logs in, then its
  * input is fed whole, octet by octet and in pieces of 3 and 7, each to a
  * fresh fake, and must give the same responses.
  */
@@ -22,6 +24,7 @@
 #include "imap_fake.h"
 #include "lib/buf.h"
 #include "proto/imap_server.h"
+#include "proto/imap_server_private.h" /* condstore */
 
 typedef void setup_fn(struct imap_fake *);
 
@@ -410,7 +413,30 @@ test_list_errors(void **st)
 	      "k BAD LIST needs a reference and a mailbox pattern\r\n"
 	      "l BAD LIST ends with RETURN and a list of return options\r\n"
 	      "m BAD RECURSIVEMATCH needs SUBSCRIBED\r\n");
-	/* not before login (the dispatcher's state check) */
+}
+
+/* Not before login: the dispatcher's state check (IN_LOGGED). */
+static void
+test_not_logged_in(void **st)
+{
+	static const char IN[] = "a LIST \"\" *\r\nb STATUS INBOX (MESSAGES)"
+				 "\r\nc CREATE x\r\nd NAMESPACE\r\n";
+	struct imap_conf conf = {.hostname = "imap.test", .max_errors = 5,
+				 .max_auth_failures = 3};
+	struct imap_server *s = imap_server_new(&conf);
+	struct buf *out = buf_new(1 << 16);
+	size_t used;
+
+	(void)st;
+	assert_int_equal(imap_server_feed(s, IN, strlen(IN), &used, out),
+			 IMAP_ACT_NONE);
+	assert_string_equal(out->data,
+			    "a BAD Command not valid in this state\r\n"
+			    "b BAD Command not valid in this state\r\n"
+			    "c BAD Command not valid in this state\r\n"
+			    "d BAD Command not valid in this state\r\n");
+	imap_server_free(&s);
+	buf_free(&out);
 }
 
 /* --- LSUB ---------------------------------------------------------------- */
@@ -612,13 +638,16 @@ test_status(void **st)
 	/* RFC 9051 6.3.11's example; the items as asked */
 	check(mail, "A042 STATUS INBOX (UIDNEXT MESSAGES)\r\n"
 	      "b STATUS inbox (MESSAGES RECENT UIDNEXT UIDVALIDITY UNSEEN "
-	      "DELETED SIZE HIGHESTMODSEQ)\r\nc status Sent (size)\r\n",
+	      "DELETED SIZE HIGHESTMODSEQ)\r\nc status Sent (size)\r\n"
+	      "d STATUS INBOX (MESSAGES messages UIDNEXT Messages)\r\n",
 	      "* STATUS \"INBOX\" (UIDNEXT 4 MESSAGES 3)\r\n"
 	      "A042 OK STATUS completed\r\n"
 	      "* STATUS \"INBOX\" (MESSAGES 3 RECENT 3 UIDNEXT 4 "
 	      "UIDVALIDITY 1 UNSEEN 1 DELETED 1 SIZE 52 HIGHESTMODSEQ 4)\r\n"
 	      "b OK STATUS completed\r\n"
-	      "* STATUS \"Sent\" (SIZE 14)\r\nc OK STATUS completed\r\n");
+	      "* STATUS \"Sent\" (SIZE 14)\r\nc OK STATUS completed\r\n"
+	      "* STATUS \"INBOX\" (MESSAGES 3 UIDNEXT 4)\r\n"
+	      "d OK STATUS completed\r\n");
 	/* RECENT is IMAP4rev1's only */
 	check(mail, REV2_IN "a STATUS INBOX (RECENT)\r\n"
 	      "b STATUS INBOX (DELETED)\r\n",
@@ -681,7 +710,8 @@ test_names_utf8(void **st)
 
 	(void)st;
 	/* IMAP4rev2: UTF-8 as it is; '&' is itself */
-	check(intl, REV2_IN "a LIST \"\" *\r\nb LIST \"\" \"\xe5\x8f\xb0%\"\r\n",
+	check(intl, REV2_IN "a LIST \"\" *\r\n"
+	      "b LIST \"\" \"\xe5\x8f\xb0%\"\r\n",
 	      REV2_OUT "* LIST (\\HasNoChildren) \"/\" \"INBOX\"\r\n"
 	      "* LIST (\\HasNoChildren) \"/\" \"A&B\"\r\n"
 	      "* LIST (\\HasNoChildren \\Drafts) \"/\" \"Entw\xc3\xbcrfe\"\r\n"
@@ -691,7 +721,8 @@ test_names_utf8(void **st)
 	      "* LIST (\\NonExistent \\HasChildren) \"/\" \"\xe5\x8f\xb0"
 	      "\xe5\x8c\x97\"\r\n"
 	      "b OK LIST completed\r\n");
-	check_keep(bare, REV2_IN "a CREATE \"caf\xc3\xa9\"\r\nb CREATE &Jjo-\r\n"
+	check_keep(bare, REV2_IN "a CREATE \"caf\xc3\xa9\"\r\n"
+		   "b CREATE &Jjo-\r\n"
 		   "c CREATE \"\xc3\x28\"\r\nd CREATE \"\xc0\xaf\"\r\n",
 		   REV2_OUT "a OK CREATE completed\r\nb OK CREATE completed\r\n"
 		   "c BAD Mailbox name is not valid UTF-8\r\n"
@@ -753,6 +784,78 @@ test_no_store(void **st)
 			    "e OK NAMESPACE completed\r\n");
 	imap_server_free(&s);
 	buf_free(&out);
+}
+
+/* RFC 7162 3.1: STATUS (HIGHESTMODSEQ), also in LIST's RETURN, enables
+ * CONDSTORE; other items do not. */
+static void
+test_condstore_enabled(void **st)
+{
+	static const char *const IN[] = {
+		"a STATUS INBOX (MESSAGES)\r\n",
+		"a STATUS INBOX (HIGHESTMODSEQ)\r\n",
+		"a LIST \"\" % RETURN (STATUS (HIGHESTMODSEQ))\r\n",
+	};
+	static const char LOGIN[] = "L LOGIN alice secret\r\n";
+	struct imap_conf conf = {.hostname = "imap.test", .max_errors = 5,
+				 .max_auth_failures = 3};
+
+	(void)st;
+	for (size_t i = 0; i < sizeof(IN) / sizeof(IN[0]); i++) {
+		struct imap_server *s = imap_server_new(&conf);
+		struct imap_fake *f = imap_fake_new();
+		struct buf *out = buf_new(1 << 16);
+		size_t used;
+
+		imap_server_plain_auth(s, true);
+		imap_server_feed(s, LOGIN, strlen(LOGIN), &used, out);
+		imap_server_set_mbox(s, &imap_fake_ops, f);
+		imap_server_login_done(s, IMAP_LOGIN_OK, out);
+		assert_false(s->condstore);
+		imap_server_feed(s, IN[i], strlen(IN[i]), &used, out);
+		assert_int_equal(s->condstore, i > 0);
+		imap_server_free(&s);
+		imap_fake_free(&f);
+		buf_free(&out);
+	}
+}
+
+/* RENAME of the selected mailbox, or of a parent of it: the session's
+ * name for it follows; another one's does not. */
+static void
+test_rename_selected(void **st)
+{
+	static const char *const SEL[] = {"Fruit", "Fruit/Apple", "Fruitcake"};
+	static const char *const WANT[] = {"Food", "Food/Apple", "Fruitcake"};
+	static const char IN[] = "a RENAME Fruit Food\r\n";
+	static const char LOGIN[] = "L LOGIN alice secret\r\n";
+	struct imap_conf conf = {.hostname = "imap.test", .max_errors = 5,
+				 .max_auth_failures = 3};
+
+	(void)st;
+	for (size_t i = 0; i < sizeof(SEL) / sizeof(SEL[0]); i++) {
+		struct imap_server *s = imap_server_new(&conf);
+		struct imap_fake *f = imap_fake_new();
+		struct buf *out = buf_new(1 << 16);
+		size_t used;
+
+		fruit(f);
+		imap_fake_create(f, "Fruitcake", 0);
+		imap_server_plain_auth(s, true);
+		imap_server_feed(s, LOGIN, strlen(LOGIN), &used, out);
+		imap_server_set_mbox(s, &imap_fake_ops, f);
+		imap_server_login_done(s, IMAP_LOGIN_OK, out);
+		s->mailbox = xstrdup(SEL[i]);	/* as SELECT leaves it */
+		buf_reset(out);
+		imap_server_feed(s, IN, strlen(IN), &used, out);
+		assert_string_equal(out->data, "a OK RENAME completed\r\n");
+		assert_string_equal(s->mailbox, WANT[i]);
+		free(s->mailbox);
+		s->mailbox = NULL;
+		imap_server_free(&s);
+		imap_fake_free(&f);
+		buf_free(&out);
+	}
 }
 
 /* --- the fake's selected view, which imap_server.c's tests use ------------ */
@@ -973,6 +1076,9 @@ main(void)
 		cmocka_unit_test(test_names_utf7),
 		cmocka_unit_test(test_names_utf8),
 		cmocka_unit_test(test_names_quoted),
+		cmocka_unit_test(test_condstore_enabled),
+		cmocka_unit_test(test_rename_selected),
+		cmocka_unit_test(test_not_logged_in),
 		cmocka_unit_test(test_no_store),
 		cmocka_unit_test(test_fake_view),
 		cmocka_unit_test(test_fake_store_copy),

@@ -5,7 +5,10 @@
  * the range bound) and mailbox names in modified UTF-7 (RFC 3501 5.1.3,
  * its examples; both directions, and every non-canonical form refused)
  * and dates (date-text for SEARCH, date-time for APPEND and INTERNALDATE,
- * RFC 9051's example, leap years, every field out of range).
+ * RFC 9051's example, leap years, every field out of range) and LIST
+ * patterns (imap_match.h: '*', '%', runs of them, INBOX without case,
+ * prefixes shared between names in and out of order, long patterns,
+ * against a plain recursive matcher).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +20,7 @@
 
 #include "lib/buf.h"
 #include "proto/imap_date.h"
+#include "proto/imap_match.h"
 #include "proto/imap_seqset.h"
 #include "proto/imap_utf7.h"
 
@@ -217,6 +221,90 @@ test_dates(void **st)
 	assert_string_equal(out, "17-Jul-1996 09:44:25 +0000");
 }
 
+/* The plain definition of a match, to check imap_match against. */
+static bool
+naive(const char *p, const char *n)
+{
+	if (*p == '\0')
+		return *n == '\0';
+	if (*p == '*' || *p == '%') {
+		for (const char *k = n;; k++) {
+			if (naive(p + 1, k))
+				return true;
+			if (*k == '\0' || (*p == '%' && *k == '/'))
+				return false;
+		}
+	}
+	return *n == *p && naive(p + 1, n + 1);
+}
+
+static void
+test_match(void **st)
+{
+	static const char *const PATS[] = {
+		"*", "%", "%/%", "*/b", "a%", "a*", "a/%", "a/*", "*a*b*",
+		"%%", "*%*", "a%%b", "%b", "", "abc", "a/b/c", "**/%", "%*%",
+		"*/%/c", "a%c", "&AOk-", "caf\xc3\xa9*",
+	};
+	static const char *const NAMES[] = {
+		"a", "a/b", "a/b/c", "ab", "abc", "ac", "acb", "ab/c",
+		"a/c", "a/cb", "axxb", "b", "b/b", "ba", "caf\xc3\xa9",
+		"caf\xc3\xa9/x", "x/y/c", "zz/a",
+	};
+	size_t np = sizeof(PATS) / sizeof(PATS[0]);
+	size_t nn = sizeof(NAMES) / sizeof(NAMES[0]);
+
+	(void)st;
+	/* every name in order, then backwards (no prefix to reuse) */
+	for (size_t i = 0; i < np; i++) {
+		struct imap_match *m = imap_match_new(PATS[i], strlen(PATS[i]));
+
+		for (size_t k = 0; k < 2 * nn; k++) {
+			const char *n = NAMES[k < nn ? k : 2 * nn - 1 - k];
+
+			if (imap_match(m, n, false) != naive(PATS[i], n))
+				fprintf(stderr, "%s ~ %s\n", PATS[i], n);
+			assert_int_equal(imap_match(m, n, false),
+					 naive(PATS[i], n));
+		}
+		imap_match_free(&m);
+	}
+	/* INBOX without case, and the prefix kept across such a call */
+	{
+		struct imap_match *m = imap_match_new("iN%", 3);
+
+		assert_true(imap_match(m, "INBOX", true));
+		assert_false(imap_match(m, "INBOX", false));
+		assert_true(imap_match(m, "iNx", false));
+		assert_false(imap_match(m, "inx", false));
+		assert_true(imap_match_ends_pct(m));
+		imap_match_free(&m);
+	}
+	/* more fixed octets than the name: nothing, at no cost */
+	{
+		char pat[600];
+		struct imap_match *m;
+
+		memset(pat, 'a', sizeof(pat));
+		pat[0] = '*';
+		m = imap_match_new(pat, sizeof(pat));
+		assert_false(imap_match(m, "aaa", false));
+		assert_false(imap_match_ends_pct(m));
+		assert_false(imap_match(m, "a", false));
+		imap_match_free(&m);
+		/* many states (words of bits) */
+		for (size_t i = 0; i < sizeof(pat); i += 2)
+			pat[i] = '%';
+		m = imap_match_new(pat, sizeof(pat) - 1);
+		memset(pat, 'a', sizeof(pat));
+		pat[sizeof(pat) - 1] = '\0';
+		assert_true(imap_match(m, pat, false));
+		pat[100] = '/';
+		assert_false(imap_match(m, pat, false));
+		imap_match_free(&m);
+	}
+}
+
 int
 main(void)
 {
@@ -225,6 +313,7 @@ main(void)
 		cmocka_unit_test(test_seqset_bound_and_has),
 		cmocka_unit_test(test_mutf7),
 		cmocka_unit_test(test_dates),
+		cmocka_unit_test(test_match),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
