@@ -820,7 +820,11 @@ text_read(struct msgtext *mt, const struct imap_search_msg *msg)
 		if (want > READ_CHUNK)
 			want = READ_CHUNK;
 		if (mt->cap - mt->len < want) {
-			mt->cap = mt->len + want;
+			/* doubling, up to the bound */
+			mt->cap = mt->len + want > 2 * mt->cap ?
+				  mt->len + want : 2 * mt->cap;
+			if (mt->cap > IMAP_SEARCH_TEXT_MAX)
+				mt->cap = IMAP_SEARCH_TEXT_MAX;
 			mt->raw = xrealloc(mt->raw, mt->cap + 1);
 		}
 		r = msg->read(msg->rd, mt->raw + mt->len, want);
