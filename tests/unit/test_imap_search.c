@@ -419,6 +419,7 @@ test_headers(void **st)
 	want("SUBJECT \"łódź news\"", "3");
 	/* a literal as the string */
 	want("SUBJECT {5}\r\nWORLD", "1");
+	want("SUBJECT NIL", "");			/* the string "NIL" */
 	want("SUBJECT", "BAD This search key needs a string");
 	want("SUBJECT (x)", "BAD This search key needs a string");
 }
@@ -447,6 +448,22 @@ test_bodies(void **st)
 	want("BODY \"0J/Rg\"", "");		/* decoded, not raw */
 	want("BODY \"\"", "1 2 3 4");
 	want("TEXT \"content-type\"", "2 3");
+}
+
+static void
+test_rfc_examples(void **st)
+{
+	(void)st;
+	/* RFC 9051 6.4.4 (and RFC 3501's) */
+	want("FLAGGED SINCE 1-Feb-1994 NOT FROM \"Smith\"", "2");
+	want("TEXT \"string not in mailbox\"", "");
+	want("CHARSET UTF-8 TEXT {12}\r\nПРИВЕТ", "2");
+	/* RFC 9051 6.4.4.1's ESEARCH commands parse; RFC 5182's too */
+	want("RETURN (MIN COUNT) FLAGGED SINCE 1-Feb-1994 NOT FROM "
+	     "\"Smith\"", "2");
+	want("RETURN () FLAGGED SINCE 1-Feb-1994 NOT FROM \"Smith\"", "2");
+	want("RETURN (SAVE) SINCE 1-Jan-2004 NOT FROM \"Smith\" "
+	     "UID 380:*", "4");	/* 380:* is 40:380 */
 }
 
 static void
@@ -715,6 +732,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_modseq, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_headers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bodies, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rfc_examples, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_nesting, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_charset_return, setup,
