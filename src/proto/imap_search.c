@@ -11,7 +11,9 @@
  * the program's per-message state until the next message, with the views
  * made from it on demand: the header fields (unfolded, RFC 2047 words
  * decoded), the body (mime_parse: transfer encodings undone, text parts in
- * UTF-8) and the Date: field's day.  rewind is never needed.
+ * UTF-8 (text attachments keep their charset), attached messages' headers
+ * and text parts, parts that are not text left out) and the Date: field's
+ * day.  rewind is never needed.
  *
  * Matching is substring on text case-folded by fold_cp() below (simple
  * case folding, our own table, no locale): ASCII, Latin-1 Supplement,
@@ -37,6 +39,7 @@
 
 #define RANGES_MAX IMAP_SEARCH_RANGES_MAX
 #define READ_CHUNK 65536
+#define EMBED_MAX 3		/* levels of attached messages searched */
 
 enum op {
 	OP_AND, OP_OR, OP_NOT,
@@ -928,22 +931,43 @@ text_fields(struct msgtext *mt)
 	buf_free(&h);
 }
 
+/*
+ * The text parts of the entity text[0..len) decoded, into b; an attached
+ * message (message/rfc822) gives its header section (RFC 2047 words
+ * decoded) and its own text parts, to EMBED_MAX levels.
+ */
+static void
+body_parts(const char *text, size_t len, int depth, struct buf *b)
+{
+	struct mime_doc doc;
+
+	mime_parse(text, len, &doc);
+	for (size_t i = 0; i < doc.nparts; i++) {
+		const struct mime_part *pt = &doc.parts[i];
+
+		if (strcmp(pt->type, "message/rfc822") == 0 &&
+		    depth < EMBED_MAX) {
+			mime_words_decode(pt->data, header_end(pt->data,
+							       pt->len), b);
+			body_parts(pt->data, pt->len, depth + 1, b);
+			continue;
+		}
+		if (strncmp(pt->type, "text/", 5) != 0)
+			continue;
+		buf_add(b, pt->data, pt->len);
+		buf_addc(b, '\n');
+	}
+	mime_doc_free(&doc);
+}
+
 /* The decoded text parts of the body, folded. */
 static void
 text_body(struct msgtext *mt)
 {
-	struct mime_doc doc;
 	struct buf *b = buf_new(SIZE_MAX);
 
 	mt->have_body = true;
-	mime_parse(mt->raw, mt->len, &doc);
-	for (size_t i = 0; i < doc.nparts; i++) {
-		if (strncmp(doc.parts[i].type, "text/", 5) != 0)
-			continue;
-		buf_add(b, doc.parts[i].data, doc.parts[i].len);
-		buf_addc(b, '\n');
-	}
-	mime_doc_free(&doc);
+	body_parts(mt->raw, mt->len, 0, b);
 	mt->body = fold_text(b->data ? b->data : "", b->len, &mt->blen);
 	buf_free(&b);
 }

@@ -109,7 +109,23 @@ rd_rewind(void *p)
 	"aGlkZGVuIGltYWdlIHdvcmRz\n" \
 	"--b1--\n"
 
-#define M4 "X-Empty: \n\nno date here\n"
+#define M4 \
+	"X-Empty: \n" \
+	"Content-Type: multipart/mixed; boundary=o\n" \
+	"\n" \
+	"--o\n" \
+	"Content-Type: text/plain\n" \
+	"\n" \
+	"no date here\n" \
+	"--o\n" \
+	"Content-Type: message/rfc822\n" \
+	"\n" \
+	"Subject: =?UTF-8?Q?Inner_=C3=BCber?=\n" \
+	"Content-Type: text/plain; charset=utf-8\n" \
+	"Content-Transfer-Encoding: base64\n" \
+	"\n" \
+	"SW5uZXIgV29yZHM=\n" \
+	"--o--\n"
 
 #define NMSG 4
 
@@ -447,7 +463,12 @@ test_bodies(void **st)
 	want("BODY \"hidden image\"", "");	/* not a text part */
 	want("BODY \"0J/Rg\"", "");		/* decoded, not raw */
 	want("BODY \"\"", "1 2 3 4");
-	want("TEXT \"content-type\"", "2 3");
+	/* an attached message: its headers and decoded text are body */
+	want("BODY \"inner words\"", "4");
+	want("BODY \"INNER ÜBER\"", "4");
+	want("SUBJECT inner", "");
+	want("TEXT \"inner words\"", "4");
+	want("TEXT \"content-type\"", "2 3 4");
 }
 
 static void
