@@ -370,9 +370,12 @@ leaf_header(struct pctx *pc, struct cur *c)
 
 	if (a == NULL)
 		return -1;
-	if (a->len == 0 || memchr(a->str, '\0', a->len) != NULL ||
-	    a->len > 1000)
+	if (a->len == 0 || a->len > 1000)
 		return fail(pc, IMAP_SEARCH_BAD, "Invalid HEADER field name");
+	for (size_t i = 0; i < a->len; i++)	/* ftext, RFC 5322 3.6.8 */
+		if (a->str[i] < 33 || a->str[i] > 126 || a->str[i] == ':')
+			return fail(pc, IMAP_SEARCH_BAD,
+				    "Invalid HEADER field name");
 	name = xstrndup(a->str, a->len);
 	k = leaf_string(pc, c, OP_HEADER, name, "HEADER needs a string");
 	free(name);
@@ -521,7 +524,8 @@ parse_nested(struct pctx *pc, struct cur *c, enum op op)
 	int k, a, b = -1;
 
 	if (++pc->depth > IMAP_SEARCH_DEPTH_MAX)
-		return fail(pc, IMAP_SEARCH_LIMIT, "Search keys nested too deep");
+		return fail(pc, IMAP_SEARCH_LIMIT,
+			    "Search keys nested too deep");
 	if (op == OP_AND) {
 		const struct imap_arg *l = &c->a[c->i++];
 		struct cur sub = {l->list, l->n, 0};
@@ -1103,7 +1107,18 @@ has_keyword(const char *list, const char *kw)
 static long long
 day_of(int64_t t)
 {
-	return (long long)(t >= 0 ? t / 86400 : -((-t + 86399) / 86400));
+	return (long long)(t / 86400 - (t % 86400 < 0));	/* floor */
+}
+
+/* Seconds from t to now, saturated. */
+static int64_t
+age(int64_t now, int64_t t)
+{
+	int64_t d;
+
+	if (__builtin_sub_overflow(now, t, &d))
+		return now > t ? INT64_MAX : INT64_MIN;
+	return d;
 }
 
 static bool
@@ -1243,9 +1258,9 @@ eval(const struct ectx *e, int k)
 	case OP_SINCE:
 		return day_of(m->date) >= nd->day;
 	case OP_OLDER:
-		return box->now - m->date > (int64_t)nd->num;
+		return age(box->now, m->date) > (int64_t)nd->num;
 	case OP_YOUNGER:
-		return box->now - m->date <= (int64_t)nd->num;
+		return age(box->now, m->date) <= (int64_t)nd->num;
 	case OP_SEQ:
 		return in_set(nd, box->count, e->msg->seq);
 	case OP_UID:

@@ -77,7 +77,8 @@ rd_rewind(void *p)
 	"Content-Type: text/plain; charset=utf-8\n" \
 	"Content-Transfer-Encoding: base64\n" \
 	"\n" \
-	"0J/RgNC40LLQtdGCLCDQnNC40YAhIM6jzq/Pg8+Fz4bOv8+CIM6jzorOo86lzqbOn86jCg==\n"
+	"0J/RgNC40LLQtdGCLCDQnNC40YAhIM6jzq/Pg8+Fz4bOv8+C\n" \
+	"IM6jzorOo86lzqbOn86jCg==\n"
 
 #define M3 \
 	"From: carol@example.org\n" \
@@ -337,6 +338,12 @@ test_sizes_dates(void **st)
 	want("OLDER 3600", "1 2 3");
 	want("OLDER 46800", "1 2");
 	want("YOUNGER", "BAD YOUNGER needs a number of seconds");
+	/* ages that do not fit are saturated (UBSan: no overflow) */
+	F.m[0].date = INT64_MIN;
+	F.m[1].date = INT64_MAX;
+	want("OLDER 1", "1 3 4");
+	want("YOUNGER 1", "2");		/* in the future */
+	want("BEFORE 1-Jan-1000", "1");
 }
 
 static void
@@ -426,6 +433,8 @@ test_headers(void **st)
 	want("HEADER X-Empty \"\"", "4");
 	want("HEADER Subject owls", "");
 	want("HEADER \"\" x", "BAD Invalid HEADER field name");
+	want("HEADER \"X-Spam:\" x", "BAD Invalid HEADER field name");
+	want("HEADER \"X Spam\" x", "BAD Invalid HEADER field name");
 	want("HEADER X-Spam", "BAD HEADER needs a string");
 	/* RFC 2047 words decoded (ISO-8859-1 and UTF-8), any case */
 	want("SUBJECT \"café crème\"", "2");
