@@ -1,8 +1,8 @@
 /*
  * libFuzzer harness for SEARCH (proto/imap_search.h).  The input is: one
- * octet of choices (rev2, UID, the message's flags and \Recent), a
- * SEARCH command's arguments up to the first LF, and the rest as the
- * message text.  The arguments go through imap_parser (literals kept)
+ * octet of choices (rev2, UID, the message's flags and \Recent), eight
+ * octets of internal date (any int64), a SEARCH command's arguments up
+ * to the first NUL, and the rest as the message text.  The arguments go through imap_parser (literals kept)
  * and imap_search_parse; a program is evaluated on the message twice
  * (with the text in pieces of 1 to 16 octets the second time), and its
  * response written.  Checks besides no crash or sanitizer report: a
@@ -105,14 +105,14 @@ respond(const struct imap_search *s, bool uid, int res)
 }
 
 static void
-search(const struct imap_command *c, uint8_t opt, const char *text,
-       size_t len)
+search(const struct imap_command *c, uint8_t opt, int64_t date,
+       const char *text, size_t len)
 {
 	struct imap_search *s;
 	const char *why;
 	struct imap_msg m = {.uid = 7, .modseq = 100, .flags = opt & 0x3f,
 			     .keywords = "$Junk work", .size = len,
-			     .date = 1600000000};
+			     .date = date};
 	struct reader r1 = {text, len, 0, 0, 0};
 	struct reader r2 = {text, len, 0, 1 + (opt % 16), 0};
 	int a, b;
@@ -138,11 +138,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct buf *line;
 	struct imap_parser *p;
 	size_t off = 0, used;
+	uint64_t date = 0;
 
-	if (size < 1 || size > 8192)
+	if (size < 9 || size > 8192)
 		return 0;
-	args = (const char *)data + 1;
-	nl = memchr(args, '\0', size - 1);
+	for (int i = 1; i <= 8; i++)
+		date = date << 8 | data[i];
+	args = (const char *)data + 9;
+	nl = memchr(args, '\0', size - 9);
 	if (nl == NULL)
 		return 0;
 	text = nl + 1;
@@ -160,7 +163,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (r == IMAP_PARSE_LITERAL) {
 			imap_parser_literal_accept(p, false);
 		} else if (r == IMAP_PARSE_COMMAND) {
-			search(imap_parser_command(p), data[0], text,
+			search(imap_parser_command(p), data[0],
+			       (int64_t)date, text,
 			       size - (size_t)(text - (const char *)data));
 			break;
 		} else if (r != IMAP_PARSE_MORE) {
