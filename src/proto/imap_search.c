@@ -11,7 +11,9 @@
  * the program's per-message state until the next message, with the views
  * made from it on demand: the header fields (unfolded, RFC 2047 words
  * decoded), the body (mime_parse: transfer encodings undone, text parts in
- * UTF-8) and the Date: field's day.  rewind is never needed.
+ * UTF-8 (text attachments keep their charset), attached messages' headers
+ * and text parts, parts that are not text left out) and the Date: field's
+ * day.  rewind is never needed.
  *
  * Matching is substring on text case-folded by fold_cp() below (simple
  * case folding, our own table, no locale): ASCII, Latin-1 Supplement,
@@ -37,6 +39,7 @@
 
 #define RANGES_MAX IMAP_SEARCH_RANGES_MAX
 #define READ_CHUNK 65536
+#define EMBED_MAX 3		/* levels of attached messages searched */
 
 enum op {
 	OP_AND, OP_OR, OP_NOT,
@@ -367,9 +370,12 @@ leaf_header(struct pctx *pc, struct cur *c)
 
 	if (a == NULL)
 		return -1;
-	if (a->len == 0 || memchr(a->str, '\0', a->len) != NULL ||
-	    a->len > 1000)
+	if (a->len == 0 || a->len > 1000)
 		return fail(pc, IMAP_SEARCH_BAD, "Invalid HEADER field name");
+	for (size_t i = 0; i < a->len; i++)	/* ftext, RFC 5322 3.6.8 */
+		if (a->str[i] < 33 || a->str[i] > 126 || a->str[i] == ':')
+			return fail(pc, IMAP_SEARCH_BAD,
+				    "Invalid HEADER field name");
 	name = xstrndup(a->str, a->len);
 	k = leaf_string(pc, c, OP_HEADER, name, "HEADER needs a string");
 	free(name);
@@ -518,7 +524,8 @@ parse_nested(struct pctx *pc, struct cur *c, enum op op)
 	int k, a, b = -1;
 
 	if (++pc->depth > IMAP_SEARCH_DEPTH_MAX)
-		return fail(pc, IMAP_SEARCH_LIMIT, "Search keys nested too deep");
+		return fail(pc, IMAP_SEARCH_LIMIT,
+			    "Search keys nested too deep");
 	if (op == OP_AND) {
 		const struct imap_arg *l = &c->a[c->i++];
 		struct cur sub = {l->list, l->n, 0};
@@ -820,7 +827,11 @@ text_read(struct msgtext *mt, const struct imap_search_msg *msg)
 		if (want > READ_CHUNK)
 			want = READ_CHUNK;
 		if (mt->cap - mt->len < want) {
-			mt->cap = mt->len + want;
+			/* doubling, up to the bound */
+			mt->cap = mt->len + want > 2 * mt->cap ?
+				  mt->len + want : 2 * mt->cap;
+			if (mt->cap > IMAP_SEARCH_TEXT_MAX)
+				mt->cap = IMAP_SEARCH_TEXT_MAX;
 			mt->raw = xrealloc(mt->raw, mt->cap + 1);
 		}
 		r = msg->read(msg->rd, mt->raw + mt->len, want);
@@ -924,22 +935,43 @@ text_fields(struct msgtext *mt)
 	buf_free(&h);
 }
 
+/*
+ * The text parts of the entity text[0..len) decoded, into b; an attached
+ * message (message/rfc822) gives its header section (RFC 2047 words
+ * decoded) and its own text parts, to EMBED_MAX levels.
+ */
+static void
+body_parts(const char *text, size_t len, int depth, struct buf *b)
+{
+	struct mime_doc doc;
+
+	mime_parse(text, len, &doc);
+	for (size_t i = 0; i < doc.nparts; i++) {
+		const struct mime_part *pt = &doc.parts[i];
+
+		if (strcmp(pt->type, "message/rfc822") == 0 &&
+		    depth < EMBED_MAX) {
+			mime_words_decode(pt->data, header_end(pt->data,
+							       pt->len), b);
+			body_parts(pt->data, pt->len, depth + 1, b);
+			continue;
+		}
+		if (strncmp(pt->type, "text/", 5) != 0)
+			continue;
+		buf_add(b, pt->data, pt->len);
+		buf_addc(b, '\n');
+	}
+	mime_doc_free(&doc);
+}
+
 /* The decoded text parts of the body, folded. */
 static void
 text_body(struct msgtext *mt)
 {
-	struct mime_doc doc;
 	struct buf *b = buf_new(SIZE_MAX);
 
 	mt->have_body = true;
-	mime_parse(mt->raw, mt->len, &doc);
-	for (size_t i = 0; i < doc.nparts; i++) {
-		if (strncmp(doc.parts[i].type, "text/", 5) != 0)
-			continue;
-		buf_add(b, doc.parts[i].data, doc.parts[i].len);
-		buf_addc(b, '\n');
-	}
-	mime_doc_free(&doc);
+	body_parts(mt->raw, mt->len, 0, b);
 	mt->body = fold_text(b->data ? b->data : "", b->len, &mt->blen);
 	buf_free(&b);
 }
@@ -1075,7 +1107,18 @@ has_keyword(const char *list, const char *kw)
 static long long
 day_of(int64_t t)
 {
-	return (long long)(t >= 0 ? t / 86400 : -((-t + 86399) / 86400));
+	return (long long)(t / 86400 - (t % 86400 < 0));	/* floor */
+}
+
+/* Seconds from t to now, saturated. */
+static int64_t
+age(int64_t now, int64_t t)
+{
+	int64_t d;
+
+	if (__builtin_sub_overflow(now, t, &d))
+		return now > t ? INT64_MAX : INT64_MIN;
+	return d;
 }
 
 static bool
@@ -1215,9 +1258,9 @@ eval(const struct ectx *e, int k)
 	case OP_SINCE:
 		return day_of(m->date) >= nd->day;
 	case OP_OLDER:
-		return box->now - m->date > (int64_t)nd->num;
+		return age(box->now, m->date) > (int64_t)nd->num;
 	case OP_YOUNGER:
-		return box->now - m->date <= (int64_t)nd->num;
+		return age(box->now, m->date) <= (int64_t)nd->num;
 	case OP_SEQ:
 		return in_set(nd, box->count, e->msg->seq);
 	case OP_UID:

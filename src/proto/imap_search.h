@@ -92,7 +92,12 @@ struct imap_search_msg {
 	int (*rewind)(void *rd);
 };
 
-/* 1: msg matches, 0: it does not, -1: its text could not be read. */
+/*
+ * 1: msg matches, 0: it does not, -1: its text could not be read.  The
+ * text is read (through msg->read, never rewound) at most once a call,
+ * and only if a text key still decides; what was read is kept in s until
+ * the next call, so one program matches one message at a time.
+ */
 int imap_search_match(const struct imap_search *s,
 		      const struct imap_search_box *box,
 		      const struct imap_search_msg *msg);

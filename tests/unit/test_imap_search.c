@@ -77,7 +77,8 @@ rd_rewind(void *p)
 	"Content-Type: text/plain; charset=utf-8\n" \
 	"Content-Transfer-Encoding: base64\n" \
 	"\n" \
-	"0J/RgNC40LLQtdGCLCDQnNC40YAhIM6jzq/Pg8+Fz4bOv8+CIM6jzorOo86lzqbOn86jCg==\n"
+	"0J/RgNC40LLQtdGCLCDQnNC40YAhIM6jzq/Pg8+Fz4bOv8+C\n" \
+	"IM6jzorOo86lzqbOn86jCg==\n"
 
 #define M3 \
 	"From: carol@example.org\n" \
@@ -109,7 +110,23 @@ rd_rewind(void *p)
 	"aGlkZGVuIGltYWdlIHdvcmRz\n" \
 	"--b1--\n"
 
-#define M4 "X-Empty: \n\nno date here\n"
+#define M4 \
+	"X-Empty: \n" \
+	"Content-Type: multipart/mixed; boundary=o\n" \
+	"\n" \
+	"--o\n" \
+	"Content-Type: text/plain\n" \
+	"\n" \
+	"no date here\n" \
+	"--o\n" \
+	"Content-Type: message/rfc822\n" \
+	"\n" \
+	"Subject: =?UTF-8?Q?Inner_=C3=BCber?=\n" \
+	"Content-Type: text/plain; charset=utf-8\n" \
+	"Content-Transfer-Encoding: base64\n" \
+	"\n" \
+	"SW5uZXIgV29yZHM=\n" \
+	"--o--\n"
 
 #define NMSG 4
 
@@ -321,6 +338,12 @@ test_sizes_dates(void **st)
 	want("OLDER 3600", "1 2 3");
 	want("OLDER 46800", "1 2");
 	want("YOUNGER", "BAD YOUNGER needs a number of seconds");
+	/* ages that do not fit are saturated (UBSan: no overflow) */
+	F.m[0].date = INT64_MIN;
+	F.m[1].date = INT64_MAX;
+	want("OLDER 1", "1 3 4");
+	want("YOUNGER 1", "2");		/* in the future */
+	want("BEFORE 1-Jan-1000", "1");
 }
 
 static void
@@ -410,6 +433,8 @@ test_headers(void **st)
 	want("HEADER X-Empty \"\"", "4");
 	want("HEADER Subject owls", "");
 	want("HEADER \"\" x", "BAD Invalid HEADER field name");
+	want("HEADER \"X-Spam:\" x", "BAD Invalid HEADER field name");
+	want("HEADER \"X Spam\" x", "BAD Invalid HEADER field name");
 	want("HEADER X-Spam", "BAD HEADER needs a string");
 	/* RFC 2047 words decoded (ISO-8859-1 and UTF-8), any case */
 	want("SUBJECT \"café crème\"", "2");
@@ -419,6 +444,7 @@ test_headers(void **st)
 	want("SUBJECT \"łódź news\"", "3");
 	/* a literal as the string */
 	want("SUBJECT {5}\r\nWORLD", "1");
+	want("SUBJECT NIL", "");			/* the string "NIL" */
 	want("SUBJECT", "BAD This search key needs a string");
 	want("SUBJECT (x)", "BAD This search key needs a string");
 }
@@ -446,7 +472,28 @@ test_bodies(void **st)
 	want("BODY \"hidden image\"", "");	/* not a text part */
 	want("BODY \"0J/Rg\"", "");		/* decoded, not raw */
 	want("BODY \"\"", "1 2 3 4");
-	want("TEXT \"content-type\"", "2 3");
+	/* an attached message: its headers and decoded text are body */
+	want("BODY \"inner words\"", "4");
+	want("BODY \"INNER ÜBER\"", "4");
+	want("SUBJECT inner", "");
+	want("TEXT \"inner words\"", "4");
+	want("TEXT \"content-type\"", "2 3 4");
+}
+
+static void
+test_rfc_examples(void **st)
+{
+	(void)st;
+	/* RFC 9051 6.4.4 (and RFC 3501's) */
+	want("FLAGGED SINCE 1-Feb-1994 NOT FROM \"Smith\"", "2");
+	want("TEXT \"string not in mailbox\"", "");
+	want("CHARSET UTF-8 TEXT {12}\r\nПРИВЕТ", "2");
+	/* RFC 9051 6.4.4.1's ESEARCH commands parse; RFC 5182's too */
+	want("RETURN (MIN COUNT) FLAGGED SINCE 1-Feb-1994 NOT FROM "
+	     "\"Smith\"", "2");
+	want("RETURN () FLAGGED SINCE 1-Feb-1994 NOT FROM \"Smith\"", "2");
+	want("RETURN (SAVE) SINCE 1-Jan-2004 NOT FROM \"Smith\" "
+	     "UID 380:*", "4");	/* 380:* is 40:380 */
 }
 
 static void
@@ -715,6 +762,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_modseq, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_headers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bodies, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rfc_examples, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_nesting, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_charset_return, setup,
