@@ -66,6 +66,12 @@ $(BUILD)/tests/test_parsers: $(BUILD)/obj/tests/unit/test_parsers.o \
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
+# the IMAP store adapter's tests link it from owld/
+$(BUILD)/tests/test_imap_store: $(BUILD)/obj/tests/unit/test_imap_store.o \
+		$(call obj,src/owld/imap_store.c) $(BUILD)/libowl.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 
 deps:

@@ -344,6 +344,8 @@ def test_pipelined_burst(server):
         assert c.line() == "q%d OK NOOP completed" % i
         assert c.line().startswith("* CAPABILITY ")
         assert c.line() == "r%d OK CAPABILITY completed" % i
+    c.cmd("z", "LOGOUT")
+    assert server.stop() == 0
 
 
 def test_bytes_split_across_writes(server):
@@ -420,6 +422,8 @@ def test_client_gone_during_job(server):
     m = server.imaplib()
     assert m.noop()[0] == "OK"
     m.logout()
+    # and stops cleanly (under ASan: nothing leaked)
+    assert server.stop() == 0
 
 
 def test_logged_in_sessions_stay_small(owld):
@@ -442,8 +446,9 @@ def test_logged_in_sessions_stay_small(owld):
         conns.append(c)
     time.sleep(0.3)
     grew = status_kib(o.proc.pid) - before
-    print("imap session: %.1f KiB" % (grew / n))
-    assert grew / n < 16, "%.1f KiB a session" % (grew / n)
+    # ASan's redzones and shadow memory make every allocation larger
+    limit = 64 if os.environ.get("ASAN_OPTIONS") else 16
+    assert grew / n < limit, "%.1f KiB a session" % (grew / n)
 
 
 # --- with the logged-in commands (the lead's core) ------------------------------
