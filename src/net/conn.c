@@ -308,10 +308,31 @@ dl_restart(struct conn *c)
 		dl_arm(c);
 }
 
-/* Starts the deadline conn_deadline() set, from now. */
+/* Byte-stream mode: input came; the request's deadline starts unless it
+ * runs already. */
+static void
+dl_input(struct conn *c)
+{
+	if (c->dl_secs == 0 || c->dl_rate != 0 || c->hs_running ||
+	    c->dl_at != 0)
+		return;
+	c->dl_at = (int64_t)mono_ms() + (int64_t)c->dl_secs * 1000;
+	if (!event_pending(c->dl_ev, EV_TIMEOUT, NULL) ||
+	    c->dl_at < c->dl_fire)
+		dl_arm(c);
+}
+
+/* Starts the deadline conn_deadline() set, from now (byte-stream mode:
+ * from the next input). */
 static void
 dl_start(struct conn *c)
 {
+	if (c->ops->bytes != NULL && c->dl_rate == 0) {
+		c->dl_at = 0;
+		if (c->dl_secs == 0)
+			event_del(c->dl_ev);
+		return;
+	}
 	if (c->dl_secs == 0 || c->dl_rate == 0) {
 		dl_restart(c);
 		return;
@@ -519,10 +540,11 @@ conn_consume(struct conn *c, size_t n)
 }
 
 void
-conn_deadline_restart(struct conn *c)
+conn_deadline_answered(struct conn *c)
 {
-	if (!c->reaped && c->dl_rate == 0)
-		dl_restart(c);
+	if (c->reaped || c->dl_rate != 0 || c->hs_running)
+		return;
+	c->dl_at = 0; /* dl_cb ignores a timer that fires meanwhile */
 }
 
 void
@@ -657,6 +679,7 @@ feed_bytes(struct conn *c, struct evbuffer *in)
 
 	if (n == 0)
 		return false; /* wait for more */
+	dl_input(c);
 	used = c->ops->bytes(c->arg, seg, n, &more);
 	if (!c->reaped)
 		evbuffer_drain(in, used);

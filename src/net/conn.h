@@ -41,8 +41,12 @@
  * The owner says how many octets it took; the rest is offered again.  An
  * owner that works on a copy elsewhere (a worker) takes none, pauses, and
  * when done drops what it used with conn_consume() before conn_resume().
- * Deadlines in this mode restart only when the owner says
- * (conn_deadline_restart: a response was written), not per piece.
+ * A request deadline (conn_deadline, line mode) in this mode runs from
+ * the first octet of input after the owner last answered
+ * (conn_deadline_answered: a response was written) until its next
+ * answer, so a client that is quiet between commands meets only the idle
+ * timeout, and one that trickles a command never answered meets the
+ * deadline.
  *
  * Deadlines, against a client that keeps a request open by sending a byte
  * now and then (each byte resets the idle timeout): conn_deadline() in
@@ -106,8 +110,9 @@ void conn_await_drain(struct conn *c);
 void conn_resume(struct conn *c);
 /* Byte-stream mode: drops n octets of input the owner took on a copy. */
 void conn_consume(struct conn *c, size_t n);
-/* Byte-stream mode: the request deadline starts again from now. */
-void conn_deadline_restart(struct conn *c);
+/* Byte-stream mode: what was read is answered; the request deadline
+ * stops until more input comes. */
+void conn_deadline_answered(struct conn *c);
 /* Flushes what is queued (bounded by the timeout), then closes. */
 void conn_close(struct conn *c, const char *reason);
 bool conn_closing(const struct conn *c);

@@ -252,8 +252,8 @@ send_out(struct imap_sess *s, struct buf *out)
 	}
 	conn_write(s->base.conn, out->data, out->len);
 	buf_reset(out);
-	/* a response went out: the next command's deadline starts */
-	conn_deadline_restart(s->base.conn);
+	/* answered: the next command's deadline starts with its input */
+	conn_deadline_answered(s->base.conn);
 }
 
 /* --- feeding --------------------------------------------------------- */
@@ -385,6 +385,7 @@ refuse_login(struct imap_sess *s, const char *user, const char *why)
 		log_q(qb, sizeof(qb), user), why);
 	run_act(s, imap_server_login_done(s->core, IMAP_LOGIN_TEMP,
 					  s->base.out));
+	send_out(s, s->base.out);
 	sess_answered(&s->base);
 }
 
@@ -403,6 +404,7 @@ login_done(struct sess *b, enum sess_login_res r, const char *user)
 							  ? IMAP_LOGIN_TEMP
 							  : IMAP_LOGIN_BAD,
 						  b->out));
+		send_out(s, b->out);
 		sess_answered(b);
 		return;
 	}
@@ -463,6 +465,7 @@ open_done(struct imap_sess *s, struct ijob *j)
 			q, j->folders, j->open_ms);
 	}
 	run_act(s, imap_server_login_done(s->core, r, s->base.out));
+	send_out(s, s->base.out);
 	sess_answered(&s->base);
 }
 

@@ -315,6 +315,26 @@ def test_command_deadline(owld):
     o.wait_log(r"event=deadline reason=command-deadline")
 
 
+def test_quiet_between_commands_meets_only_the_idle_timeout(owld):
+    """The command deadline runs from a command's first octet, not from
+    the last response: a client quiet for longer than it (but less than
+    imap.timeout, 30 min by RFC 9051) keeps its session."""
+    o = owld(["imap.command_deadline=1", "imap.login_deadline=1"])
+    c = o.imap()
+    c.login()
+    time.sleep(2.5)
+    assert c.cmd("a", "NOOP") == ["a OK NOOP completed"]
+    # pipelined pieces, the last command split: answered once whole
+    c.send("b NOOP\r\nc NO")
+    assert c.line() == "b OK NOOP completed"
+    time.sleep(0.5)
+    c.send("OP\r\n")
+    assert c.line() == "c OK NOOP completed"
+    time.sleep(1.5)
+    assert c.cmd("d", "NOOP") == ["d OK NOOP completed"]
+    assert "event=deadline" not in o.logtext()
+
+
 def test_max_errors(owld):
     o = owld(["imap.max_errors=3"])
     c = o.imap()
