@@ -535,3 +535,33 @@ def test_idle_sees_a_delivery(server):
     assert c.line() == "* 1 EXISTS"
     c.send("DONE\r\n")
     assert c.until("i")[-1].startswith("i OK")
+
+
+@pytest.mark.xfail(strict=False, reason="needs the core's SELECT and IDLE; "
+                   "with a test core an IDLE session on a 50-message INBOX "
+                   "took 22.4 KiB: the store view's two 4 KiB path arrays "
+                   "and the core's login buffers are most of the excess")
+def test_idle_sessions_stay_small(owld):
+    """Target: an IDLE session (SELECTed INBOX, watched) under 16 KiB."""
+    o = owld(["imap.max_sessions_per_user=0", "max_connections_per_ip=0",
+              "max_connections=1000"], env=low_quarantine(), verbose=False)
+    deliver(o, 50)
+
+    def idle():
+        c = o.imap()
+        c.login()
+        c.cmd("s", "SELECT INBOX")
+        c.send("i IDLE\r\n")
+        assert c.line().startswith("+ ")
+        return c
+
+    warm = [idle() for _ in range(5)]
+    time.sleep(0.3)
+    before = status_kib(o.proc.pid)
+    n = 100
+    conns = [idle() for _ in range(n)]
+    time.sleep(0.3)
+    grew = status_kib(o.proc.pid) - before
+    limit = 64 if os.environ.get("ASAN_OPTIONS") else 16
+    assert grew / n < limit, "%.1f KiB a session" % (grew / n)
+    assert warm and conns
