@@ -72,7 +72,8 @@ struct ijob {
 	struct owld *d;
 	struct imap_sess *sess;		/* NULL once the session is gone */
 	struct imap_server *core;	/* FEED, RESUME, POLL: the session's */
-	struct imap_store *ms;		/* OPEN: made here; else the session's */
+	struct imap_store *ms;		/* OPEN: made here; else NULL, or
+					   the gone session's */
 	char *data;			/* FEED: a copy of the input piece */
 	size_t len, used;
 	struct buf *out;

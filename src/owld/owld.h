@@ -1,7 +1,7 @@
 /*
  * owld - the daemon's shared context, owned by main.c; the glue modules
- * (smtp_sess.c, pop3_sess.c, imap_sess.c) reach store/, auth/ and the worker pool only
- * through it.  The daemon-wide helpers (ids, limits at accept, logins,
+ * (smtp_sess.c, pop3_sess.c, imap_sess.c) reach store/, auth/ and the
+ * worker pool only through it.  The daemon-wide helpers (ids, limits at accept, logins,
  * penalties, sending and tracing replies, the stop check) are daemon.c's;
  * the session base both protocols are built on is sess.h's.
  */

@@ -10,6 +10,7 @@ import signal
 import socket
 import ssl
 import subprocess
+import threading
 import time
 
 import pytest
@@ -364,6 +365,15 @@ def test_pipelined_burst(server):
         assert c.line() == "q%d OK NOOP completed" % i
         assert c.line().startswith("* CAPABILITY ")
         assert c.line() == "r%d OK CAPABILITY completed" % i
+    # more than the input and output bounds at once: sent from a thread
+    # while this one reads, each piece a job, the output paced
+    n = 20000
+    big = "".join("s%d NOOP\r\n" % i for i in range(n)).encode()
+    t = threading.Thread(target=c.sock.sendall, args=(big,))
+    t.start()
+    for i in range(n):
+        assert c.line() == "s%d OK NOOP completed" % i
+    t.join()
     c.cmd("z", "LOGOUT")
     assert server.stop() == 0
 
