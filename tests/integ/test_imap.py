@@ -416,6 +416,17 @@ def test_line_too_long(server):
     assert c.cmd("t4", "NOOP") == ["t4 OK NOOP completed"]
 
 
+def test_nonsync_literal_too_big_skipped(server):
+    """A non-synchronizing literal past what a login takes is read and
+    dropped, never taken as commands, and the command gets NO [TOOBIG]."""
+    c = server.imap()
+    c.line()
+    lit = ("x9 LOGOUT\r\n" * 300)[:3000]
+    c.send("t1 LOGIN {3000+}\r\n" + lit + "\r\n")
+    assert c.line() == "t1 NO [TOOBIG] Literal too big"
+    assert c.cmd("t2", "NOOP") == ["t2 OK NOOP completed"]
+
+
 @pytest.mark.xfail(strict=False, reason="imap_server_feed answers a "
                    "refused synchronizing literal only when more input "
                    "comes (the client waits for '+' or NO meanwhile)")
