@@ -74,6 +74,12 @@ $(IMAP_FAKE_TESTS): $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o \
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
+# the IMAP store adapter's tests link it from owld/
+$(BUILD)/tests/test_imap_store: $(BUILD)/obj/tests/unit/test_imap_store.o \
+		$(call obj,src/owld/imap_store.c) $(BUILD)/libowl.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 
 deps:

@@ -239,6 +239,7 @@ class Owld(Server):
                 "-o", "smtp.listen=127.0.0.1:%d" % self.port,
                 "-o", "pop3.listen=127.0.0.1:%d" % self.pop3_port,
                 "-o", "submission.listen=",
+                "-o", "imap.listen=",
                 "-o", "max_connections=11000",
                 # the load generators are thousands of clients from one
                 # address: the per-address limits would refuse them

@@ -93,6 +93,23 @@ static const struct key KEYS[] = {
 	 1, 86400},
 	{"pop3.login_deadline", K_DURATION, O(pop3_login_deadline), "3m", 1,
 	 86400},
+	{"imap.listen", K_LISTEN, O(imap_listen), "127.0.0.1:1143", 0, 0},
+	{"imaps.listen", K_LISTEN, O(imaps_listen), "", 0, 0},
+	/* RFC 9051 5.4 asks for at least 30 min; lower is the admin's call
+	   (Dovecot's stance: clients re-IDLE every 29 min or less) */
+	{"imap.timeout", K_DURATION, O(imap_timeout), "30m", 1, 86400},
+	{"imap.max_errors", K_UINT, O(imap_max_errors), "20", 1, 1000},
+	{"imap.command_deadline", K_DURATION, O(imap_command_deadline), "10m",
+	 1, 86400},
+	{"imap.login_deadline", K_DURATION, O(imap_login_deadline), "3m", 1,
+	 86400},
+	/* per user and client address, as Dovecot's
+	   mail_max_userip_connections */
+	{"imap.max_sessions_per_user", K_UINT, O(imap_max_userip), "10", 0,
+	 100000},
+	/* 0: smtp.max_size (conf_finish) */
+	{"imap.append_max", K_SIZE, O(imap_append_max), "0", 0,
+	 (unsigned long)1 << 31},
 	{"auth.fail_delay", K_MSEC, O(auth_fail_delay), "2s", 0, 60000},
 	{"auth.max_failures", K_UINT, O(auth_max_failures), "3", 1, 100},
 	{"auth.penalty_max_delay", K_MSEC, O(auth_penalty_max_delay), "15s", 0,
@@ -678,6 +695,8 @@ conf_finish(struct conf *c)
 	derive(&c->users_file, c->data_dir, "users");
 	derive(&c->aliases_file, c->data_dir, "aliases");
 	derive(&c->pid_file, c->data_dir, "owld.pid");
+	if (c->imap_append_max == 0)
+		c->imap_append_max = c->smtp_max_size;
 }
 
 void

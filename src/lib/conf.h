@@ -52,6 +52,15 @@ struct conf {
 	unsigned pop3_max_errors;
 	unsigned pop3_command_deadline; /* seconds for one command line */
 	unsigned pop3_login_deadline; /* seconds from connect to login */
+	char *imap_listen;    /* comma list; empty: no IMAP */
+	char *imaps_listen;   /* implicit TLS IMAP (993 role) */
+	unsigned imap_timeout;    /* seconds (RFC 9051: at least 30 min) */
+	unsigned imap_max_errors; /* BAD replies before BYE */
+	unsigned imap_command_deadline; /* seconds for one command */
+	unsigned imap_login_deadline; /* seconds from connect to login */
+	unsigned imap_max_userip; /* sessions of one user from one address */
+	size_t imap_append_max;   /* APPENDLIMIT; 0 until conf_finish:
+				     smtp.max_size */
 	unsigned auth_fail_delay; /* milliseconds before a failed login's answer */
 	unsigned auth_max_failures; /* failed logins before the connection closes */
 	unsigned auth_penalty_max_delay; /* ms cap of the penalty; 0: off */
@@ -116,7 +125,8 @@ int conf_parse_text(struct conf *c, const char *text, size_t len,
  */
 int conf_apply(struct conf *c, const char *file, char *const *opts,
 	       size_t nopts, const char *data_dir, char *err, size_t errsz);
-/* Fills the derived defaults (users file, pid file) once all is read. */
+/* Fills the derived defaults (users file, pid file, imap.append_max)
+ * once all is read. */
 void conf_finish(struct conf *c);
 /* Prints every key with its effective value, "key = value". */
 void conf_dump(const struct conf *c, FILE *fp);

@@ -308,10 +308,31 @@ dl_restart(struct conn *c)
 		dl_arm(c);
 }
 
-/* Starts the deadline conn_deadline() set, from now. */
+/* Byte-stream mode: input came; the request's deadline starts unless it
+ * runs already. */
+static void
+dl_input(struct conn *c)
+{
+	if (c->dl_secs == 0 || c->dl_rate != 0 || c->hs_running ||
+	    c->dl_at != 0)
+		return;
+	c->dl_at = (int64_t)mono_ms() + (int64_t)c->dl_secs * 1000;
+	if (!event_pending(c->dl_ev, EV_TIMEOUT, NULL) ||
+	    c->dl_at < c->dl_fire)
+		dl_arm(c);
+}
+
+/* Starts the deadline conn_deadline() set, from now (byte-stream mode:
+ * from the next input). */
 static void
 dl_start(struct conn *c)
 {
+	if (c->ops->bytes != NULL && c->dl_rate == 0) {
+		c->dl_at = 0;
+		if (c->dl_secs == 0)
+			event_del(c->dl_ev);
+		return;
+	}
 	if (c->dl_secs == 0 || c->dl_rate == 0) {
 		dl_restart(c);
 		return;
@@ -497,11 +518,33 @@ conn_resume(struct conn *c)
 		return;
 	if (!c->eof)
 		bufferevent_enable(c->bev, EV_READ);
-	if (c->dl_rate == 0)
+	if (c->dl_rate == 0 && c->ops->bytes == NULL)
 		dl_restart(c);
 	else if (c->dl_at != 0)
 		dl_arm(c);
 	process(c);
+}
+
+void
+conn_consume(struct conn *c, size_t n)
+{
+	struct evbuffer *in;
+
+	if (c->reaped)
+		return;
+	in = bufferevent_get_input(c->bev);
+	if (n > evbuffer_get_length(in))
+		n = evbuffer_get_length(in);
+	evbuffer_drain(in, n);
+	c->in_seen = evbuffer_get_length(in);
+}
+
+void
+conn_deadline_answered(struct conn *c)
+{
+	if (c->reaped || c->dl_rate != 0 || c->hs_running)
+		return;
+	c->dl_at = 0; /* dl_cb ignores a timer that fires meanwhile */
 }
 
 void
@@ -626,6 +669,24 @@ segment_at(struct evbuffer *in, size_t off, const char **seg)
 	return v.iov_len;
 }
 
+/* Byte-stream mode: hands the first piece of input to the owner. */
+static bool
+feed_bytes(struct conn *c, struct evbuffer *in)
+{
+	const char *seg = NULL;
+	size_t n = segment_at(in, 0, &seg), used;
+	bool more = true;
+
+	if (n == 0)
+		return false; /* wait for more */
+	dl_input(c);
+	used = c->ops->bytes(c->arg, seg, n, &more);
+	if (!c->reaped)
+		evbuffer_drain(in, used);
+	/* nothing taken and not paused: it waits for more input */
+	return more && used > 0;
+}
+
 /* Feeds complete lines while the owner wants them (framing: framer.c). */
 static void
 process(struct conn *c)
@@ -646,6 +707,18 @@ process(struct conn *c)
 			bufferevent_setwatermark(c->bev, EV_WRITE,
 						 c->out_max / 2, 0);
 			break;
+		}
+		if (c->ops->bytes != NULL) {
+			bool go = feed_bytes(c, in);
+
+			if (c->tls_next != NULL && !c->closing && !c->reaped) {
+				switch_tls(c);
+				in = bufferevent_get_input(c->bev);
+				out = bufferevent_get_output(c->bev);
+			}
+			if (!go)
+				break;
+			continue;
 		}
 		n = segment_at(in, framer_offset(&c->fr), &seg);
 		if (n == 0)

@@ -34,6 +34,20 @@
  * "timeout".  A TLS connection closes with close_notify once its output
  * is sent.
  *
+ * Byte-stream mode (IMAP, whose literals are not lines): a connection
+ * whose ops has bytes (and no line) hands the owner its input as it came,
+ * one contiguous piece at a time, with no framing and no line limit (the
+ * owner bounds what it keeps; the input buffer is bounded by in_max).
+ * The owner says how many octets it took; the rest is offered again.  An
+ * owner that works on a copy elsewhere (a worker) takes none, pauses, and
+ * when done drops what it used with conn_consume() before conn_resume().
+ * A request deadline (conn_deadline, line mode) in this mode runs from
+ * the first octet of input after the owner last answered
+ * (conn_deadline_answered: a response was written) until its next
+ * answer, so a client that is quiet between commands meets only the idle
+ * timeout, and one that trickles a command never answered meets the
+ * deadline.
+ *
  * Deadlines, against a client that keeps a request open by sending a byte
  * now and then (each byte resets the idle timeout): conn_deadline() in
  * line mode (rate 0) gives each line secs from the moment conn is ready
@@ -60,6 +74,11 @@ typedef struct ssl_st SSL;
 struct conn_ops {
 	/* One line; return false to stop feeding (the owner paused). */
 	bool (*line)(void *arg, const char *line, size_t len);
+	/*
+	 * Byte-stream mode instead of line (see above): a piece of input;
+	 * returns the octets taken, *more false to stop feeding (paused).
+	 */
+	size_t (*bytes)(void *arg, const char *data, size_t len, bool *more);
 	void (*toolong)(void *arg);
 	/* Optional: the overlong line's LF was reached; crlf: a CR before. */
 	void (*toolong_end)(void *arg, bool crlf);
@@ -89,6 +108,11 @@ void conn_pause(struct conn *c);
  */
 void conn_await_drain(struct conn *c);
 void conn_resume(struct conn *c);
+/* Byte-stream mode: drops n octets of input the owner took on a copy. */
+void conn_consume(struct conn *c, size_t n);
+/* Byte-stream mode: what was read is answered; the request deadline
+ * stops until more input comes. */
+void conn_deadline_answered(struct conn *c);
 /* Flushes what is queued (bounded by the timeout), then closes. */
 void conn_close(struct conn *c, const char *reason);
 bool conn_closing(const struct conn *c);

@@ -8,9 +8,10 @@
  * the TLS key, bind every listener (as root if need be), daemonize, write
  * the pid file, drop privileges, open the store, users and aliases, start
  * the worker pool and the event loop, load the queue, listen, serve.
- * SIGTERM/SIGINT: stop accepting, tell each SMTP session 421 and each POP3
- * session -ERR (sessions with a commit, a login or a message text in
- * flight finish that first; POP3 deletes nothing without QUIT), wait for
+ * SIGTERM/SIGINT: stop accepting, tell each SMTP session 421, each POP3
+ * session -ERR and each IMAP session BYE (sessions with a commit, a login,
+ * a message text or an IMAP command in flight finish that first; POP3
+ * deletes nothing without QUIT), wait for
  * the pool to drain (at most shutdown_grace seconds), exit 0.  SIGHUP:
  * reopen the log, re-read the users file.  Nothing acknowledged is lost on
  * any of these paths because 250 is only said after the commit is durable.
@@ -63,6 +64,8 @@ static const struct {
 	 smtp_sess_accept_submissions},
 	{"pop3.listen", "pop3", &C.pop3_listen, false, pop3_sess_accept},
 	{"pop3s.listen", "pop3s", &C.pop3s_listen, true, pop3_sess_accept_tls},
+	{"imap.listen", "imap", &C.imap_listen, false, imap_sess_accept},
+	{"imaps.listen", "imaps", &C.imaps_listen, true, imap_sess_accept_tls},
 };
 #define NKINDS (sizeof(KINDS) / sizeof(KINDS[0]))
 
@@ -501,6 +504,17 @@ init_sessions(void)
 		.max_auth_failures = C.auth_max_failures,
 		.stls = D.tls != NULL,
 	};
+	D.imap_conf = (struct imap_conf){
+		.hostname = C.hostname,
+		.max_errors = C.imap_max_errors,
+		.max_auth_failures = C.auth_max_failures,
+		.starttls = D.tls != NULL,
+		.append_max = C.imap_append_max,
+		.out_max = IMAP_SESS_OUT_MAX,
+	};
+	D.imap_userip = anvil_new(C.max_connections, C.imap_max_userip, 0,
+				  table_seed());
+	D.imap_userip_seed = table_seed();
 }
 
 /* The mail store (exits 73 if DATA_DIR/mail cannot be made), users, aliases. */
@@ -666,6 +680,7 @@ free_daemon(void)
 	users_free(&D.users);
 	aliases_free(&D.aliases);
 	anvil_free(&D.anvil);
+	anvil_free(&D.imap_userip);
 	penalty_free(&D.penalty);
 	store_free(&D.store);
 	SSL_CTX_free(D.tls);

@@ -1,7 +1,7 @@
 /*
  * owld - the daemon's shared context, owned by main.c; the glue modules
- * (smtp_sess.c, pop3_sess.c) reach store/, auth/ and the worker pool only
- * through it.  The daemon-wide helpers (ids, limits at accept, logins,
+ * (smtp_sess.c, pop3_sess.c, imap_sess.c) reach store/, auth/ and the
+ * worker pool only through it.  The daemon-wide helpers (ids, limits at accept, logins,
  * penalties, sending and tracing replies, the stop check) are daemon.c's;
  * the session base both protocols are built on is sess.h's.
  */
@@ -16,9 +16,14 @@
 #include "../lib/conf.h"
 #include "../lib/wpool.h"
 #include "../net/anvil.h"
+#include "../proto/imap_server.h"
 #include "../proto/pop3_server.h"
 #include "../proto/smtp_server.h"
 #include "../store/store.h"
+
+/* The IMAP core's OUTPUT point (imap_conf.out_max): a large response
+ * goes out in pieces of about this, as the client reads them. */
+#define IMAP_SESS_OUT_MAX (32 * 1024)
 
 struct event_base;
 struct relay;
@@ -39,6 +44,10 @@ struct owld {
 	char *qdir;			/* DATA_DIR/queue */
 	struct relay *relay;
 	struct pop3_conf pop3_conf;
+	struct imap_conf imap_conf;
+	struct anvil *imap_userip;	/* logged-in IMAP sessions per user
+					   and client address */
+	uint64_t imap_userip_seed;	/* hashes the user into its key */
 	struct sess *sessions;		/* open sessions, any protocol */
 	unsigned nsessions;
 	struct anvil *anvil;		/* sessions, connections per address */
@@ -60,7 +69,12 @@ void pop3_sess_accept(int fd, struct sockaddr *sa, socklen_t len, void *arg);
 /* Accepts one client on an implicit-TLS POP3 listener (995 role). */
 void pop3_sess_accept_tls(int fd, struct sockaddr *sa, socklen_t len,
 			  void *arg);
-/* True past max_connections (SMTP and POP3 sessions together). */
+/* Accepts one IMAP client on fd (listener callback). */
+void imap_sess_accept(int fd, struct sockaddr *sa, socklen_t len, void *arg);
+/* Accepts one client on an implicit-TLS IMAP listener (993 role). */
+void imap_sess_accept_tls(int fd, struct sockaddr *sa, socklen_t len,
+			  void *arg);
+/* True past max_connections (SMTP, POP3 and IMAP sessions together). */
 bool owld_full(const struct owld *d);
 /*
  * The per-address limits (max_connections_per_ip, connection_rate_limit)

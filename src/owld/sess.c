@@ -30,6 +30,7 @@ struct sess_login {
 };
 
 static bool on_line(void *arg, const char *line, size_t len);
+static size_t on_bytes(void *arg, const char *data, size_t len, bool *more);
 static void on_toolong(void *arg);
 static void on_toolong_end(void *arg, bool crlf);
 static size_t on_max_line(void *arg);
@@ -44,6 +45,16 @@ static const struct conn_ops sess_conn_ops = {
 	.toolong = on_toolong,
 	.toolong_end = on_toolong_end,
 	.max_line = on_max_line,
+	.timeout = on_timeout,
+	.closed = on_closed,
+	.drained = on_drained,
+	.secured = on_secured,
+	.deadline = on_deadline,
+};
+
+/* Byte-stream mode (IMAP): no lines, no line limit. */
+static const struct conn_ops sess_conn_bytes_ops = {
+	.bytes = on_bytes,
 	.timeout = on_timeout,
 	.closed = on_closed,
 	.drained = on_drained,
@@ -147,8 +158,9 @@ sess_accept(struct owld *d, int fd, const struct sockaddr *sa,
 	ops->open(s, fd, sa, kind, &set);
 	s->out = buf_new(set.out_cap);
 	s->out_keep = set.out_keep;
-	s->conn = conn_new(d->base, fd, &sess_conn_ops, s, set.timeout,
-			   set.in_max, set.out_max);
+	s->conn = conn_new(d->base, fd, set.bytes ? &sess_conn_bytes_ops
+						  : &sess_conn_ops,
+			   s, set.timeout, set.in_max, set.out_max);
 	conn_deadline(s->conn, set.command_deadline, 0, "command-deadline");
 	if (set.login_deadline != 0)
 		conn_session_deadline(s->conn, set.login_deadline,
@@ -188,6 +200,18 @@ on_line(void *arg, const char *line, size_t len)
 	pending = s->ops->feed(s, line, len);
 	sess_flush(s);
 	return !pending && s->delay == NULL && !conn_closing(s->conn);
+}
+
+static size_t
+on_bytes(void *arg, const char *data, size_t len, bool *more)
+{
+	struct sess *s = arg;
+	size_t used = 0;
+	bool pending = s->ops->feed_bytes(s, data, len, &used);
+
+	sess_flush(s);
+	*more = !pending && s->delay == NULL && !conn_closing(s->conn);
+	return used;
 }
 
 static void

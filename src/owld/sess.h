@@ -1,6 +1,6 @@
 /*
- * sess - the session base every protocol's session is built on (SMTP and
- * POP3 now, IMAP next).  It owns what all of them do alike: accepting a
+ * sess - the session base every protocol's session is built on (SMTP,
+ * POP3 and IMAP).  It owns what all of them do alike: accepting a
  * client under the connection limits (max_connections, the per-address
  * limits), the daemon's list of open sessions, the connection's callbacks
  * (tracing, the too-long line, the idle timeout, the deadlines, TLS), the
@@ -38,6 +38,8 @@ struct sess_setup {
 	unsigned command_deadline;	/* seconds per command line */
 	unsigned login_deadline;	/* seconds to log in; 0: none */
 	bool implicit_tls;		/* TLS from the first octet */
+	bool bytes;			/* byte-stream mode (conn.h): the
+					   input goes to ops->feed_bytes */
 	const char *listener;		/* words for the connect line */
 };
 
@@ -71,6 +73,14 @@ struct sess_ops {
 	 * action it asks for; true while that action is in flight.
 	 */
 	bool (*feed)(struct sess *s, const char *line, size_t len);
+	/*
+	 * Byte-stream mode, instead of feed (and of trace_in, toolong and
+	 * max_line, which it has no use for): a piece of input, traced by
+	 * the protocol; *used_r the octets it took (the rest comes again);
+	 * true while an action is in flight.
+	 */
+	bool (*feed_bytes)(struct sess *s, const char *data, size_t len,
+			   size_t *used_r);
 	/* The line as the trace shows it (secrets masked); NULL: not shown. */
 	const char *(*trace_in)(const struct sess *s, const char *line,
 				size_t len, size_t *len_r);

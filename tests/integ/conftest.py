@@ -1,5 +1,6 @@
 """Fixtures for the integration tests: start build/owld on free loopback
 ports (port 0, read back from the log) with a temp data directory."""
+import imaplib
 import os
 import poplib
 import re
@@ -37,12 +38,15 @@ class Owld:
         self.sub_port = None
         self.subs_port = None
         self.pop3s_port = None
+        self.imap_port = None
+        self.imaps_port = None
 
     def start(self):
         args = [OWLD] + (["-v"] if self.verbose else []) + ["-D", self.datadir,
                 "-o", "smtp.listen=127.0.0.1:0", "-o", "hostname=mx.test",
                 "-o", "pop3.listen=127.0.0.1:0", "-o", "auth.fail_delay=50ms",
                 "-o", "submission.listen=127.0.0.1:0",
+                "-o", "imap.listen=127.0.0.1:0",
                 "-o", "relay.networks=", "-o", "log.file=" + self.log]
         for o in self.opts:
             args += ["-o", o]
@@ -55,8 +59,11 @@ class Owld:
             m = re.search(r"event=listen proto=smtp addr=127\.0\.0\.1:(\d+)", text)
             p = re.search(r"event=listen proto=pop3 addr=127\.0\.0\.1:(\d+)", text)
             u = re.search(r"event=listen proto=submission addr=127\.0\.0\.1:(\d+)", text)
+            i = re.search(r"event=listen proto=imap addr=127\.0\.0\.1:(\d+)", text)
             if m and (p or "pop3.listen=" in " ".join(self.opts)) and \
-                    (u or "submission.listen=" in " ".join(self.opts)):
+                    (u or "submission.listen=" in " ".join(self.opts)) and \
+                    (i or "imap.listen=" in " ".join(self.opts)):
+                self.imap_port = int(i.group(1)) if i else None
                 self.port = int(m.group(1))
                 self.pop3_port = int(p.group(1)) if p else None
                 self.sub_port = int(u.group(1)) if u else None
@@ -66,6 +73,9 @@ class Owld:
                 m = re.search(r"event=listen proto=pop3s "
                               r"addr=127\.0\.0\.1:(\d+)", text)
                 self.pop3s_port = int(m.group(1)) if m else None
+                m = re.search(r"event=listen proto=imaps "
+                              r"addr=127\.0\.0\.1:(\d+)", text)
+                self.imaps_port = int(m.group(1)) if m else None
                 return self
             if self.proc.poll() is not None:
                 raise RuntimeError("owld exited: " + self.proc.stderr.read())
@@ -137,6 +147,16 @@ class Owld:
     def pop3(self, timeout=10):
         s = socket.create_connection(("127.0.0.1", self.pop3_port), timeout=timeout)
         return Pop3Client(s)
+
+    def imap(self, timeout=10):
+        s = socket.create_connection(("127.0.0.1", self.imap_port), timeout=timeout)
+        return ImapClient(s)
+
+    def imaplib(self, user="alice", password=None):
+        """A logged-in imaplib.IMAP4 session."""
+        m = imaplib.IMAP4("127.0.0.1", self.imap_port, timeout=30)
+        m.login(user + "@localhost", password or "pw-" + user.split("@")[0])
+        return m
 
     def poplib(self, user="alice", password=None):
         """A logged-in poplib.POP3 session."""
@@ -235,6 +255,35 @@ class Pop3Client(Client):
         assert self.cmd("USER " + user).startswith("+OK")
         r = self.cmd("PASS " + (password or "pw-" + user.split("@")[0]))
         assert r.startswith("+OK"), r
+        return r
+
+
+class ImapClient(Client):
+    """A raw IMAP client: lines, and a command's response up to its tag."""
+
+    def line(self):
+        line = self.readline()
+        assert line.endswith("\r\n"), repr(line)
+        return line[:-2]
+
+    def until(self, tag):
+        """The lines of a response up to and with the tagged one."""
+        out = []
+        while True:
+            line = self.line()
+            out.append(line)
+            if line.startswith(tag + " "):
+                return out
+
+    def cmd(self, tag, text):
+        self.send("%s %s\r\n" % (tag, text))
+        return self.until(tag)
+
+    def login(self, user="alice", password=None):
+        assert self.line().startswith("* OK")
+        r = self.cmd("L", 'LOGIN %s@localhost "%s"' % (
+            user, password or "pw-" + user))
+        assert r[-1].startswith("L OK"), r
         return r
 
 

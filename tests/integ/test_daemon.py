@@ -179,7 +179,7 @@ def test_owlctl_users(tmp_path):
 
 
 def test_daemon_mode_and_pidfile(tmp_path):
-    r = subprocess.run([OWLD, "-d", "-D", str(tmp_path), "-o", "smtp.listen=127.0.0.1:0", "-o", "pop3.listen=127.0.0.1:0",
+    r = subprocess.run([OWLD, "-d", "-D", str(tmp_path), "-o", "smtp.listen=127.0.0.1:0", "-o", "pop3.listen=127.0.0.1:0", "-o", "imap.listen=",
                         "-o", "submission.listen="],
                        capture_output=True, text=True, timeout=10)
     assert r.returncode == 0
@@ -191,7 +191,7 @@ def test_daemon_mode_and_pidfile(tmp_path):
     pid = int(pidfile.read_text())
     os.kill(pid, 0)
     # a second instance refuses to start on the same pid file
-    r = subprocess.run([OWLD, "-D", str(tmp_path), "-o", "smtp.listen=127.0.0.1:0", "-o", "pop3.listen=127.0.0.1:0",
+    r = subprocess.run([OWLD, "-D", str(tmp_path), "-o", "smtp.listen=127.0.0.1:0", "-o", "pop3.listen=127.0.0.1:0", "-o", "imap.listen=",
                         "-o", "submission.listen="],
                        capture_output=True, text=True, timeout=10)
     assert r.returncode == 75 and "already running" in r.stderr

@@ -1,0 +1,588 @@
+"""IMAP served by owld (src/owld/imap_sess.c, imap_store.c): the listeners,
+TLS, logins with the same rules as POP3, the connection's limits and
+timeouts, the byte stream (literals, pieces, pipelining).  Expected
+answers follow RFC 9051 (and RFC 3501 for IMAP4rev1 clients), checked
+with Python's imaplib and with a raw client.  Tests that need the
+logged-in commands, which the IMAP core does not have yet, are xfail."""
+import imaplib
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import threading
+import time
+
+import pytest
+
+from conftest import ImapClient, low_quarantine, status_kib
+
+NEEDS_CORE = pytest.mark.xfail(
+    strict=False, reason="needs the IMAP core's logged-in commands "
+    "(SELECT, FETCH, APPEND, IDLE), being written in imap_server.c")
+
+
+def make_cert(d, name, cn="localhost"):
+    cert, key = os.path.join(d, name + ".pem"), os.path.join(d, name + "-key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", key,
+                    "-out", cert, "-days", "2", "-subj", "/CN=" + cn,
+                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    return cert, key
+
+
+@pytest.fixture(scope="module")
+def cert(tmp_path_factory):
+    return make_cert(str(tmp_path_factory.mktemp("certs")), "good")
+
+
+@pytest.fixture
+def tls_owld(owld, cert):
+    """owld with a certificate, an imaps listener, no cleartext logins
+    even on loopback."""
+    def make(opts=(), **kw):
+        return owld(opts=["tls.cert=" + cert[0], "tls.key=" + cert[1],
+                          "imaps.listen=127.0.0.1:0",
+                          "auth.allow_plaintext=no"] + list(opts), **kw)
+    return make
+
+
+def ctx(cert):
+    return ssl.create_default_context(cafile=cert[0])
+
+
+def caps(line):
+    """The capability list of a greeting or a tagged OK."""
+    assert "[CAPABILITY " in line, line
+    return line.split("[CAPABILITY ", 1)[1].split("]", 1)[0].split()
+
+
+# --- greeting, CAPABILITY, LOGOUT ------------------------------------------
+
+def test_greeting_and_capability(server):
+    c = server.imap()
+    g = c.line()
+    assert g.startswith("* OK [CAPABILITY ") and "mx.test" in g
+    cl = caps(g)
+    assert "IMAP4rev2" in cl and "IMAP4rev1" in cl
+    # loopback: cleartext logins allowed (auth.allow_plaintext=loopback)
+    assert "AUTH=PLAIN" in cl and "LOGINDISABLED" not in cl
+    assert "STARTTLS" not in cl  # no certificate
+    r = c.cmd("a1", "CAPABILITY")
+    assert r[0].startswith("* CAPABILITY IMAP4rev2")
+    assert r[-1] == "a1 OK CAPABILITY completed"
+    assert "event=connect" in server.logtext()
+
+
+def test_imaplib_login_noop_logout(server):
+    m = imaplib.IMAP4("127.0.0.1", server.imap_port, timeout=10)
+    assert "IMAP4REV1" in m.capabilities
+    typ, data = m.login("alice@localhost", "pw-alice")
+    assert typ == "OK"
+    assert m.noop()[0] == "OK"
+    typ, data = m.logout()
+    assert typ == "BYE"
+    server.wait_log(r"event=login user=alice@localhost folders=\d+")
+    server.wait_log(r"event=disconnect reason=logout")
+    # the first login made the special-use folders (store_folder_list)
+    root = os.path.join(server.datadir, "mail", "localhost", "alice")
+    for f in (".Sent", ".Drafts", ".Trash", ".Junk", ".Archive"):
+        assert os.path.isdir(os.path.join(root, f)), f
+
+
+def test_logout_closes(server):
+    c = server.imap()
+    c.line()
+    r = c.cmd("z", "LOGOUT")
+    assert r == ["* BYE Logging out", "z OK LOGOUT completed"]
+    assert c.closed()
+    c = server.imap()
+    c.login()
+    r = c.cmd("z", "LOGOUT")
+    assert r[0].startswith("* BYE") and r[-1] == "z OK LOGOUT completed"
+    assert c.closed()
+
+
+# --- logins ---------------------------------------------------------------
+
+def test_login_bad_after_fail_delay(owld):
+    o = owld(["auth.fail_delay=400ms", "auth.max_failures=3"])
+    c = o.imap()
+    c.line()
+    for user in ("alice@localhost", "nosuchuser@localhost"):
+        t = time.time()
+        r = c.cmd("b", "LOGIN %s wrong" % user)
+        assert r == ["b NO [AUTHENTICATIONFAILED] Authentication failed"]
+        assert time.time() - t >= 0.4
+    # the third failure ends the session
+    r = c.cmd("b", "LOGIN alice@localhost wrong")
+    assert r[-1].startswith("b NO [AUTHENTICATIONFAILED]"), r
+    assert c.line() == "* BYE Too many failed logins"
+    assert c.closed()
+    text = o.logtext()
+    assert "reason=bad-password" in text and "reason=unknown-user" in text
+    # the password is never in the trace
+    assert "wrong" not in text
+
+
+def test_login_literals_and_authenticate_not_traced(server):
+    c = server.imap()
+    c.line()
+    c.send("a LOGIN {15}\r\n")
+    assert c.line().startswith("+ ")
+    c.send("alice@localhost {8}\r\n")
+    assert c.line().startswith("+ ")
+    c.send("pw-alice\r\n")
+    assert c.until("a")[-1].startswith("a OK ")
+    c.close()
+    m = imaplib.IMAP4("127.0.0.1", server.imap_port, timeout=10)
+    m.authenticate("PLAIN", lambda _: b"\0bob@localhost\0pw-bob")
+    m.logout()
+    server.wait_log(r"event=login user=bob@localhost", count=1)
+    text = server.logtext()
+    assert "pw-alice" not in text and "pw-bob" not in text
+    assert "AGJvYkBsb2NhbGhvc3QAcHctYm9i" not in text  # the base64
+
+
+def test_login_bare_local_part(server):
+    c = server.imap()
+    c.line()
+    assert c.cmd("a", "LOGIN alice pw-alice")[-1].startswith("a OK")
+
+
+def test_logindisabled_without_tls(owld):
+    o = owld(["auth.allow_plaintext=no"])
+    c = o.imap()
+    cl = caps(c.line())
+    assert "LOGINDISABLED" in cl and "AUTH=PLAIN" not in cl
+    r = c.cmd("a", "LOGIN alice@localhost pw-alice")
+    assert r == ["a NO [PRIVACYREQUIRED] Plaintext authentication is "
+                 "disallowed without TLS"]
+    assert "event=login " not in o.logtext()
+
+
+def test_starttls_then_login(tls_owld, cert):
+    o = tls_owld()
+    m = imaplib.IMAP4("127.0.0.1", o.imap_port, timeout=10)
+    assert "STARTTLS" in m.capabilities and "LOGINDISABLED" in m.capabilities
+    m.starttls(ssl_context=ctx(cert))
+    assert "STARTTLS" not in m.capabilities
+    assert "AUTH=PLAIN" in m.capabilities
+    assert m.login("alice@localhost", "pw-alice")[0] == "OK"
+    m.logout()
+    o.wait_log(r"imap id=\w+ event=tls version=TLS")
+    o.wait_log(r"event=disconnect reason=logout.* tls=TLSv1")
+
+
+def test_starttls_drops_what_followed_in_the_clear(tls_owld, cert):
+    o = tls_owld()
+    s = socket.create_connection(("127.0.0.1", o.imap_port), timeout=10)
+    c = ImapClient(s)
+    c.line()
+    c.send("a STARTTLS\r\nb LOGIN alice@localhost pw-alice\r\n")
+    assert c.line() == "a OK Begin TLS negotiation now"
+    t = ctx(cert).wrap_socket(s, server_hostname="localhost")
+    c = ImapClient(t)
+    # b was never read: the next line is the answer to c
+    assert c.cmd("c", "NOOP") == ["c OK NOOP completed"]
+    # nor run: no login happened
+    assert "event=login" not in o.logtext()
+    assert "LOGINDISABLED" not in " ".join(c.cmd("d", "CAPABILITY"))
+
+
+def test_imaps_implicit_tls(tls_owld, cert):
+    o = tls_owld()
+    assert o.imaps_port
+    m = imaplib.IMAP4_SSL("127.0.0.1", o.imaps_port, ssl_context=ctx(cert),
+                          timeout=10)
+    assert "STARTTLS" not in m.capabilities
+    assert "AUTH=PLAIN" in m.capabilities
+    assert m.login("alice@localhost", "pw-alice")[0] == "OK"
+    m.logout()
+    o.wait_log(r"listener=imaps")
+
+
+def test_imaps_needs_a_certificate(owld):
+    o = owld(["imaps.listen=127.0.0.1:0"], start=False)
+    with pytest.raises(RuntimeError, match="imaps.listen needs tls.cert"):
+        o.start()
+
+
+def test_mbox_login_refused(owld):
+    o = owld(["mailbox.format=mbox"])
+    c = o.imap()
+    c.line()
+    r = c.cmd("a", "LOGIN alice@localhost pw-alice")
+    assert r == ["a NO [UNAVAILABLE] Temporary failure, try again later"]
+    o.wait_log(r"event=login-refused user=alice@localhost reason=mbox")
+
+
+# --- limits -----------------------------------------------------------------
+
+def test_max_connections_per_ip(owld):
+    o = owld(["max_connections_per_ip=2"])
+    a, b = o.imap(), o.imap()
+    a.line(), b.line()
+    c = o.imap()
+    assert c.line() == ("* BYE [UNAVAILABLE] Too many connections from "
+                        "your address")
+    assert c.closed()
+    o.wait_log(r"imap peer=127.0.0.1 event=reject reason=per-ip-limit")
+
+
+def test_max_connections_counts_imap(owld):
+    o = owld(["max_connections=2"])
+    a = o.imap()
+    a.line()
+    p = o.pop3()
+    assert p.status().startswith("+OK")
+    c = o.imap()
+    assert c.line() == ("* BYE [UNAVAILABLE] Too many connections, try "
+                        "again later")
+    assert c.closed()
+
+
+def test_max_sessions_per_user(owld):
+    o = owld(["imap.max_sessions_per_user=2"])
+    a, b = o.imap(), o.imap()
+    a.login()
+    b.login()
+    c = o.imap()
+    c.line()
+    r = c.cmd("x", "LOGIN alice@localhost pw-alice")
+    assert r == ["x NO [UNAVAILABLE] Temporary failure, try again later"]
+    o.wait_log(r"event=login-refused user=alice@localhost "
+               r"reason=max-sessions-per-user")
+    # another user is not counted with alice
+    d = o.imap()
+    d.login("bob")
+    # a session that ends gives its count back
+    a.cmd("z", "LOGOUT")
+    assert a.closed()
+    o.wait_log(r"event=disconnect reason=logout")
+    time.sleep(0.1)
+    assert c.cmd("y", "LOGIN alice@localhost pw-alice")[-1].startswith("y OK")
+
+
+def test_idle_timeout(owld):
+    o = owld(["imap.timeout=1"])
+    c = o.imap()
+    c.line()
+    t = time.time()
+    assert c.line() == "* BYE Autologout; idle for too long"
+    assert c.closed()
+    assert 0.8 <= time.time() - t < 5
+    c = o.imap()
+    c.login()
+    assert c.line() == "* BYE Autologout; idle for too long"
+    assert c.closed()
+    o.wait_log(r"imap id=\w+ peer=127.0.0.1 event=disconnect reason=timeout",
+               count=2)
+
+
+def test_login_deadline(owld):
+    o = owld(["imap.login_deadline=1"])
+    c = o.imap()
+    c.line()
+    # busy, but never logged in
+    deadline = time.time() + 4
+    closed = False
+    while time.time() < deadline and not closed:
+        try:
+            c.send("n NOOP\r\n")
+            time.sleep(0.2)
+        except OSError:
+            closed = True
+    assert c.closed()
+    assert "* BYE Autologout; idle for too long" in c.buf.decode()
+    o.wait_log(r"event=deadline reason=login-deadline")
+
+
+def test_command_deadline(owld):
+    o = owld(["imap.command_deadline=1"])
+    c = o.imap()
+    c.login()
+    # a command trickled a byte at a time never completes
+    t = time.time()
+    try:
+        for ch in "a NOOP  xxxxxxxxxxxxxxxxxxxxxxxxxxxxx":
+            c.send(ch)
+            time.sleep(0.2)
+    except OSError:
+        pass
+    assert c.closed()
+    assert time.time() - t < 6
+    o.wait_log(r"event=deadline reason=command-deadline")
+
+
+def test_quiet_between_commands_meets_only_the_idle_timeout(owld):
+    """The command deadline runs from a command's first octet, not from
+    the last response: a client quiet for longer than it (but less than
+    imap.timeout, 30 min by RFC 9051) keeps its session."""
+    o = owld(["imap.command_deadline=1", "imap.login_deadline=1"])
+    c = o.imap()
+    c.login()
+    time.sleep(2.5)
+    assert c.cmd("a", "NOOP") == ["a OK NOOP completed"]
+    # pipelined pieces, the last command split: answered once whole
+    c.send("b NOOP\r\nc NO")
+    assert c.line() == "b OK NOOP completed"
+    time.sleep(0.5)
+    c.send("OP\r\n")
+    assert c.line() == "c OK NOOP completed"
+    time.sleep(1.5)
+    assert c.cmd("d", "NOOP") == ["d OK NOOP completed"]
+    assert "event=deadline" not in o.logtext()
+
+
+def test_max_errors(owld):
+    o = owld(["imap.max_errors=3"])
+    c = o.imap()
+    c.line()
+    assert c.cmd("a", "BOGUS")[-1].startswith("a BAD")
+    assert c.cmd("b", "BOGUS")[-1].startswith("b BAD")
+    r = c.cmd("c", "BOGUS")
+    assert r[-1].startswith("c BAD")
+    assert c.line() == "* BYE Too many bad commands"
+    assert c.closed()
+
+
+# --- the byte stream ----------------------------------------------------------
+
+def test_pipelined_burst(server):
+    c = server.imap()
+    c.line()
+    n = 200
+    c.send("".join("p%d NOOP\r\n" % i for i in range(n)))
+    for i in range(n):
+        assert c.line() == "p%d OK NOOP completed" % i
+    # and once logged in, on the worker pool
+    c.cmd("L", "LOGIN alice@localhost pw-alice")
+    burst = "".join("q%d NOOP\r\nr%d CAPABILITY\r\n" % (i, i) for i in range(n))
+    c.send(burst)
+    for i in range(n):
+        assert c.line() == "q%d OK NOOP completed" % i
+        assert c.line().startswith("* CAPABILITY ")
+        assert c.line() == "r%d OK CAPABILITY completed" % i
+    # more than the input and output bounds at once: sent from a thread
+    # while this one reads, each piece a job, the output paced
+    n = 20000
+    big = "".join("s%d NOOP\r\n" % i for i in range(n)).encode()
+    t = threading.Thread(target=c.sock.sendall, args=(big,))
+    t.start()
+    for i in range(n):
+        assert c.line() == "s%d OK NOOP completed" % i
+    t.join()
+    c.cmd("z", "LOGOUT")
+    assert server.stop() == 0
+
+
+def test_bytes_split_across_writes(server):
+    s = server.imap()
+    s.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    s.line()
+
+    def trickle(data):
+        for i in range(len(data)):
+            s.send(data[i:i + 1])
+            time.sleep(0.002)
+
+    trickle("a1 NO")
+    time.sleep(0.05)
+    trickle("OP\r")
+    time.sleep(0.05)
+    s.send("\n")
+    assert s.line() == "a1 OK NOOP completed"
+    # a LOGIN with a non-synchronizing literal (LITERAL-), octet by octet
+    trickle("a2 LOGIN {15+}\r\nalice@localhost pw-alice\r\n")
+    assert s.until("a2")[-1].startswith("a2 OK")
+    trickle("a3 NOOP\r\na4 NOOP\r\n")
+    assert s.line() == "a3 OK NOOP completed"
+    assert s.line() == "a4 OK NOOP completed"
+
+
+def test_line_too_long(server):
+    c = server.imap()
+    c.line()
+    c.send("t1 NOOP " + "x" * 20000 + "\r\n")
+    r = c.line()
+    assert r.startswith("t1 BAD") or r.startswith("* BAD"), r
+    assert c.cmd("t2", "NOOP") == ["t2 OK NOOP completed"]
+    c.cmd("L", "LOGIN alice@localhost pw-alice")
+    c.send("t3 NOOP " + "y" * 200000 + "\r\n")
+    r = c.line()
+    assert r.startswith("t3 BAD") or r.startswith("* BAD"), r
+    assert c.cmd("t4", "NOOP") == ["t4 OK NOOP completed"]
+
+
+def test_nonsync_literal_too_big_skipped(server):
+    """A non-synchronizing literal past what a login takes is read and
+    dropped, never taken as commands, and the command gets NO [TOOBIG]."""
+    c = server.imap()
+    c.line()
+    lit = ("x9 LOGOUT\r\n" * 300)[:3000]
+    c.send("t1 LOGIN {3000+}\r\n" + lit + "\r\n")
+    assert c.line() == "t1 NO [TOOBIG] Literal too big"
+    assert c.cmd("t2", "NOOP") == ["t2 OK NOOP completed"]
+
+
+@pytest.mark.xfail(strict=False, reason="imap_server_feed answers a "
+                   "refused synchronizing literal only when more input "
+                   "comes (the client waits for '+' or NO meanwhile)")
+def test_literal_too_big_not_sent(server):
+    c = server.imap()
+    c.line()
+    c.send("t1 LOGIN {5000}\r\n")
+    # no "+": the client does not send it (RFC 9051 7.1 TOOBIG)
+    assert c.line() == "t1 NO [TOOBIG] Literal too big"
+    assert c.cmd("t2", "NOOP") == ["t2 OK NOOP completed"]
+
+
+def test_graceful_stop_says_bye(server):
+    c = server.imap()
+    c.login()
+    d = server.imap()
+    d.line()
+    assert server.stop() == 0
+    assert c.line() == "* BYE Server shutting down"
+    assert c.closed()
+    assert d.line() == "* BYE Server shutting down"
+
+
+def test_client_gone_during_job(server):
+    """A session whose client leaves while its feed runs on the pool: the
+    job finishes alone (no leak, no crash), the daemon serves on."""
+    for _ in range(20):
+        c = server.imap()
+        c.login()
+        c.send("".join("x%d NOOP\r\n" % i for i in range(500)))
+        c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                          b"\1\0\0\0\0\0\0\0")
+        c.close()
+    m = server.imaplib()
+    assert m.noop()[0] == "OK"
+    m.logout()
+    # and stops cleanly (under ASan: nothing leaked)
+    assert server.stop() == 0
+
+
+def test_logged_in_sessions_stay_small(owld):
+    """An idle logged-in session keeps no big buffer (target: an IDLE
+    session under 16 KiB)."""
+    o = owld(["imap.max_sessions_per_user=0", "max_connections_per_ip=0",
+              "max_connections=1000"], env=low_quarantine(),
+             verbose=False)
+    warm = [o.imap() for _ in range(5)]
+    for c in warm:
+        c.login()
+    time.sleep(0.3)
+    before = status_kib(o.proc.pid)
+    n = 100
+    conns = []
+    for _ in range(n):
+        c = o.imap()
+        c.login()
+        c.cmd("n", "NOOP")
+        conns.append(c)
+    time.sleep(0.3)
+    grew = status_kib(o.proc.pid) - before
+    # ASan's redzones and shadow memory make every allocation larger
+    limit = 64 if os.environ.get("ASAN_OPTIONS") else 16
+    assert grew / n < limit, "%.1f KiB a session" % (grew / n)
+
+
+# --- with the logged-in commands (the lead's core) ------------------------------
+
+def deliver(o, n=1, user="alice"):
+    for i in range(n):
+        o.send([user + "@localhost"],
+               b"Subject: m%d\r\n\r\nbody %d\r\n" % (i, i))
+
+
+@NEEDS_CORE
+def test_select_fetch(server):
+    deliver(server, 3)
+    m = server.imaplib()
+    typ, data = m.select("INBOX")
+    assert typ == "OK" and data == [b"3"]
+    typ, data = m.fetch("2", "(BODY[])")
+    assert typ == "OK" and b"body 1\r\n" in data[0][1]
+    m.logout()
+
+
+@NEEDS_CORE
+def test_append_and_too_big(owld):
+    o = owld(["imap.append_max=2000"])
+    m = o.imaplib()
+    typ, data = m.append("INBOX", r"(\Seen)", None,
+                         b"Subject: x\r\n\r\nhello\r\n")
+    assert typ == "OK"
+    m.select("INBOX")
+    typ, data = m.fetch("1", "(BODY[])")
+    assert data[0][1] == b"Subject: x\r\n\r\nhello\r\n"
+    # stored with LF ends
+    cur = os.path.join(o.datadir, "mail", "localhost", "alice", "cur")
+    names = os.listdir(cur)
+    assert len(names) == 1
+    assert open(os.path.join(cur, names[0]), "rb").read() == \
+        b"Subject: x\n\nhello\n"
+    c = o.imap()
+    c.login()
+    c.send("t APPEND INBOX {5000}\r\n")
+    r = c.line()
+    assert r.startswith("t NO [TOOBIG]"), r
+
+
+@NEEDS_CORE
+def test_big_fetch_goes_out_as_read(server):
+    body = b"Subject: big\r\n\r\n" + (b"x" * 998 + b"\r\n") * 5000
+    server.send(["alice@localhost"], body)
+    m = server.imaplib()
+    m.select("INBOX")
+    typ, data = m.fetch("1", "(BODY[])")
+    assert data[0][1] == body
+    m.logout()
+
+
+@NEEDS_CORE
+def test_idle_sees_a_delivery(server):
+    c = server.imap()
+    c.login()
+    c.cmd("s", "SELECT INBOX")
+    c.send("i IDLE\r\n")
+    assert c.line().startswith("+ ")
+    deliver(server, 1)
+    assert c.line() == "* 1 EXISTS"
+    c.send("DONE\r\n")
+    assert c.until("i")[-1].startswith("i OK")
+
+
+@pytest.mark.xfail(strict=False, reason="needs the core's SELECT and IDLE; "
+                   "with a test core an IDLE session on a 50-message INBOX "
+                   "took 22.4 KiB: the store view's two 4 KiB path arrays "
+                   "and the core's login buffers are most of the excess")
+def test_idle_sessions_stay_small(owld):
+    """Target: an IDLE session (SELECTed INBOX, watched) under 16 KiB."""
+    o = owld(["imap.max_sessions_per_user=0", "max_connections_per_ip=0",
+              "max_connections=1000"], env=low_quarantine(), verbose=False)
+    deliver(o, 50)
+
+    def idle():
+        c = o.imap()
+        c.login()
+        c.cmd("s", "SELECT INBOX")
+        c.send("i IDLE\r\n")
+        assert c.line().startswith("+ ")
+        return c
+
+    warm = [idle() for _ in range(5)]
+    time.sleep(0.3)
+    before = status_kib(o.proc.pid)
+    n = 100
+    conns = [idle() for _ in range(n)]
+    time.sleep(0.3)
+    grew = status_kib(o.proc.pid) - before
+    limit = 64 if os.environ.get("ASAN_OPTIONS") else 16
+    assert grew / n < limit, "%.1f KiB a session" % (grew / n)
+    assert warm and conns
