@@ -539,3 +539,73 @@ def test_imaplib_idle_sees_delivery_within_1s(srv):
     typ, data = c.fetch("3", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
     assert b"Subject: message 3" in data[0][1]
     c.logout()
+
+
+# --- curl ---------------------------------------------------------------------
+
+def curl(srv, h, url_path, *args, tls=False):
+    need("curl")
+    if tls:
+        base = ["--cacert", srv.cafile, "imaps://%s:%d/" % (srv.host, srv.sport)]
+    else:
+        base = ["imap://%s:%d/" % (srv.host, srv.port)]
+    r = run(["curl", "-sS", "--max-time", "30", "-u", USER + ":" + PASSWORD] +
+            list(args) + [base[-1] + url_path] + base[:-1], h)
+    assert r.returncode == 0, r.stderr.decode()
+    return r.stdout
+
+
+def test_curl_imap_and_imaps(srv, tmp_path):
+    h = home(tmp_path, "curl")
+    sent = deliver_n(srv, 1, 3)
+    create(srv, "Work")
+    server = mailbox(srv)
+    by_uid = {uid: body for uid, _, body in server.values()}
+
+    for tls in (False, True):
+        # the mailbox list
+        out = curl(srv, h, "", tls=tls)
+        names = [l.rsplit(b" ", 1)[1].strip(b'"') for l in out.splitlines()]
+        assert out.startswith(b"* LIST ") and b"INBOX" in names and \
+            b"Work" in names, out
+        # one message by UID: the bytes the server holds, CRLF ends
+        for uid, body in by_uid.items():
+            got = curl(srv, h, "INBOX;UID=%d" % uid, tls=tls)
+            assert got == body
+            assert same_message(got, sent[msgid(got)])
+        uid = min(by_uid)
+        got = curl(srv, h, "INBOX;UID=%d;SECTION=HEADER.FIELDS%%20(SUBJECT)" %
+                   uid, tls=tls)
+        assert got == b"Subject: message 1\r\n\r\n", got
+        # a SEARCH in the URL's query part
+        out = curl(srv, h, "INBOX?SUBJECT%20%22message%202%22", tls=tls)
+        assert out.split() == [b"*", b"SEARCH", b"%d" % (uid + 1)], out
+    # curl fetches BODY[] (not BODY.PEEK[]): that sets \Seen
+    assert all("\\Seen" in f for _, f, _ in mailbox(srv).values())
+
+    # custom commands: -X runs in the Selected state of the URL's mailbox
+    out = curl(srv, h, "", "-X", "EXAMINE INBOX")
+    assert re.search(rb"(?m)^\* 3 EXISTS\r?$", out), out
+    out = curl(srv, h, "INBOX", "-X", "UID SEARCH ALL")
+    assert out.split()[2:] == [b"%d" % u for u in sorted(by_uid)], out
+    curl(srv, h, "INBOX", "-X", "UID STORE %d +FLAGS (\\Flagged)" % uid)
+    curl(srv, h, "INBOX", "-X", "UID STORE %d +FLAGS (\\Deleted)" % (uid + 1),
+         tls=True)
+    out = curl(srv, h, "INBOX", "-X", "UID FETCH %d:* (FLAGS)" % uid)
+    flags = [set(m.group(1).split()) for m in
+             (re.search(rb"FLAGS \(([^)]*)\)", l) for l in out.splitlines()
+              if re.search(rb"\bUID %d\b" % uid, l)) if m]
+    assert [f - {b"\\Recent"} for f in flags] == [{b"\\Seen", b"\\Flagged"}], out
+    curl(srv, h, "INBOX", "-X", "EXPUNGE")
+    after = mailbox(srv)
+    assert len(after) == 2 and "\\Flagged" in after[msgid(by_uid[uid])][1]
+    assert msgid(by_uid[uid + 1]) not in after
+    out = curl(srv, h, "", "-X", 'STATUS "Work" (MESSAGES)')
+    assert re.search(rb"MESSAGES 0", out), out
+
+    # an upload is an APPEND; the bytes come back unchanged
+    new = message(9, "uploaded by curl")
+    (tmp_path / "up.eml").write_bytes(new)
+    curl(srv, h, "Work", "-T", str(tmp_path / "up.eml"), tls=True)
+    work = mailbox(srv, "Work")
+    assert list(work) == [msgid(new)] and work[msgid(new)][2] == new
