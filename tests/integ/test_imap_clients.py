@@ -609,3 +609,114 @@ def test_curl_imap_and_imaps(srv, tmp_path):
     curl(srv, h, "Work", "-T", str(tmp_path / "up.eml"), tls=True)
     work = mailbox(srv, "Work")
     assert list(work) == [msgid(new)] and work[msgid(new)][2] == new
+
+
+# --- fetchmail ----------------------------------------------------------------
+
+def fetchmail_rc(srv, tmp_path, out, tls):
+    """An rc file polling alice's INBOX over IMAP (STARTTLS refused: plain
+    text on loopback) or IMAPS (the certificate checked, for its name
+    localhost: fetchmail matches the poll name, 127.0.0.1, to DNS names
+    only); every
+    message goes to a file of its own in out."""
+    if tls:
+        where = "%s service %d" % (srv.host, srv.sport)
+        opts = "ssl sslcertck sslcertfile '%s' sslcommonname localhost" % \
+            srv.cafile
+    else:
+        where = "%s service %d" % (srv.host, srv.port)
+        opts = "sslproto ''"
+    rc = tmp_path / ("fetchmailrc-%s" % ("tls" if tls else "plain"))
+    rc.write_text("set no bouncemail\n"
+                  "poll %s protocol imap auth password timeout 20\n"
+                  "  user '%s' there with password '%s' is 'x' here\n"
+                  "  %s\n"
+                  "  mda \"/bin/sh -c 'cat > $(mktemp %s/m.XXXXXX)'\"\n" %
+                  (where, USER, PASSWORD, opts, out))
+    os.chmod(str(rc), 0o600)
+    return rc
+
+
+def fetchmail_argv(tmp_path, rc, *more):
+    return ["fetchmail", "-f", str(rc), "--nosyslog", "-v", "--idfile",
+            str(tmp_path / "ids"), "--pidfile", str(tmp_path / "fm.pid")] + \
+        list(more)
+
+
+def read_dir(d):
+    """The files of a directory: {Message-ID: [contents, ...]}."""
+    out = {}
+    for name in sorted(os.listdir(str(d))):
+        with open(os.path.join(str(d), name), "rb") as f:
+            data = f.read()
+        out.setdefault(msgid(data), []).append(data)
+    return out
+
+
+def test_fetchmail_imap_then_idle(srv, tmp_path):
+    need("fetchmail")
+    h = home(tmp_path, "fetchmail")
+    out = tmp_path / "out"
+    out.mkdir()
+    sent = deliver_n(srv, 1, 3)
+    rc = fetchmail_rc(srv, tmp_path, out, tls=False)
+    r = run(fetchmail_argv(tmp_path, rc), h)
+    log = r.stdout.decode(errors="replace") + r.stderr.decode(errors="replace")
+    assert r.returncode == 0, log
+    got = read_dir(out)
+    assert set(got) == set(sent), log
+    for mid, copies in got.items():
+        assert len(copies) == 1 and same_message(copies[0], sent[mid]), log
+    # fetchmail deletes what it delivered (no "keep"); a second run finds
+    # nothing (exit status 1: no mail)
+    assert mailbox(srv) == {}
+    r = run(fetchmail_argv(tmp_path, rc), h)
+    assert r.returncode == 1, r.stderr
+    assert len(os.listdir(str(out))) == 3
+
+    # --idle over IMAPS: it sits in IDLE and fetches each new delivery
+    rc = fetchmail_rc(srv, tmp_path, out, tls=True)
+    logf = open(str(tmp_path / "idle.log"), "wb")
+    env = dict(os.environ, HOME=str(h), LC_ALL="C.UTF-8")
+    p = subprocess.Popen(fetchmail_argv(tmp_path, rc, "--idle"), env=env,
+                         stdin=subprocess.DEVNULL, stdout=logf,
+                         stderr=subprocess.STDOUT)
+    try:
+        def idle_log():
+            with open(str(tmp_path / "idle.log"), "rb") as f:
+                return f.read().decode(errors="replace")
+        deadline = time.time() + 20
+        while "IMAP> A0" not in idle_log() or not re.search(
+                r"IMAP< \+.*\n(?![\s\S]*IMAP> DONE)", idle_log()):
+            assert p.poll() is None, idle_log()
+            assert time.time() < deadline, "fetchmail never idled:\n" + idle_log()
+            time.sleep(0.05)
+        more = {}
+        for n in (4, 5):
+            m = message(n)
+            srv.deliver(m)
+            more[msgid(m)] = m
+            deadline = time.time() + 10
+            while msgid(m) not in read_dir(out):
+                assert p.poll() is None, idle_log()
+                assert time.time() < deadline, \
+                    "fetchmail --idle did not fetch %s:\n%s" % (msgid(m), idle_log())
+                time.sleep(0.05)
+        time.sleep(0.5)  # nothing more comes
+    finally:
+        p.terminate()
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+        logf.close()
+    log = idle_log()
+    assert "Server certificate verification error" not in log, log
+    assert len(re.findall(r"IMAP> A\d+ IDLE\n", log)) >= 3, log
+    got = read_dir(out)
+    assert set(got) == set(sent) | set(more)
+    for mid, copies in got.items():
+        assert len(copies) == 1, mid
+        assert same_message(copies[0], dict(sent, **more)[mid])
+    assert mailbox(srv) == {}
