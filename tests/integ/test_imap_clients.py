@@ -720,3 +720,171 @@ def test_fetchmail_imap_then_idle(srv, tmp_path):
         assert len(copies) == 1, mid
         assert same_message(copies[0], dict(sent, **more)[mid])
     assert mailbox(srv) == {}
+
+
+# --- local Maildirs -----------------------------------------------------------
+
+def maildir_files(d):
+    """A Maildir's messages: {Message-ID: (path, flags, contents)}, flags
+    being the letters after ":2," of the name (none for new/)."""
+    out = {}
+    for sub in ("new", "cur"):
+        p = os.path.join(str(d), sub)
+        if not os.path.isdir(p):
+            continue
+        for name in os.listdir(p):
+            with open(os.path.join(p, name), "rb") as f:
+                data = f.read()
+            flags = name.split(":2,", 1)[1] if ":2," in name else ""
+            mid = msgid(data)
+            assert mid not in out, "%s twice in %s" % (mid, d)
+            out[mid] = (os.path.join(p, name), flags, data)
+    return out
+
+
+def write_maildir(d, data, name):
+    """A new message in a local Maildir, LF ends, as a mail reader writes
+    it."""
+    for sub in ("tmp", "new", "cur"):
+        os.makedirs(os.path.join(str(d), sub), exist_ok=True)
+    tmp = os.path.join(str(d), "tmp", name)
+    with open(tmp, "wb") as f:
+        f.write(data.replace(b"\r\n", b"\n"))
+    os.rename(tmp, os.path.join(str(d), "new", name))
+
+
+def set_local_flags(path, flags):
+    """Renames a Maildir file into cur/ with these flag letters."""
+    d = os.path.dirname(os.path.dirname(path))
+    base = os.path.basename(path).split(":2,", 1)[0]
+    new = os.path.join(d, "cur", base + ":2," + "".join(sorted(flags)))
+    os.rename(path, new)
+    return new
+
+
+IMAP_FLAG = {"D": "\\Draft", "F": "\\Flagged", "R": "\\Answered",
+             "S": "\\Seen", "T": "\\Deleted"}
+
+
+def imap_flags(letters):
+    return {IMAP_FLAG[c] for c in letters if c in IMAP_FLAG}
+
+
+def system_flags(flags):
+    return {f for f in flags if f in IMAP_FLAG.values()}
+
+
+# --- mbsync (isync) -----------------------------------------------------------
+
+# Host is localhost, the certificate's name: mbsync matches the host name
+# to the certificate's DNS names only, never to an IP address.  Both
+# servers listen on 127.0.0.1 only; mbsync tries ::1 first where the
+# resolver says so, and then 127.0.0.1.
+
+MBSYNCRC = """\
+IMAPAccount srv
+Host localhost
+Port {port}
+User {user}
+Pass {password}
+SSLType {ssltype}
+CertificateFile {cafile}
+Timeout 20
+PipelineDepth 4
+
+IMAPStore far
+Account srv
+
+MaildirStore near
+Path {local}/
+Inbox {local}/INBOX
+SubFolders Verbatim
+
+Channel mail
+Far :far:
+Near :near:
+Patterns INBOX Work
+Create Both
+Expunge Both
+Remove None
+Sync All
+SyncState *
+CopyArrivalDate yes
+"""
+
+
+def no_tuid(data):
+    """A message without the X-TUID header line mbsync adds to the end of
+    the header of the messages it copies (it finds them by it when the
+    server gives no UID)."""
+    return re.sub(rb"(?m)^X-TUID: [^\r\n]*\r?\n", b"", data, count=1)
+
+
+def test_mbsync_two_way(srv, tmp_path):
+    need("mbsync")
+    h = home(tmp_path, "mbsync")
+    local = tmp_path / "Mail"
+    local.mkdir()
+    rc = tmp_path / "mbsyncrc"
+    create(srv, "Work")
+    sent = deliver_n(srv, 1, 3)
+    ids = list(sent)
+
+    def mbsync(ssltype):
+        rc.write_text(MBSYNCRC.format(user=USER,
+                                      password=PASSWORD, cafile=srv.cafile,
+                                      local=local, ssltype=ssltype,
+                                      port=srv.sport if ssltype == "IMAPS"
+                                      else srv.port))
+        r = run(["mbsync", "-c", str(rc), "-a"], h)
+        log = r.stdout.decode(errors="replace") + r.stderr.decode(errors="replace")
+        assert r.returncode == 0, log
+        return log
+
+    # 1: new mail comes down, byte for byte, unseen stays unseen
+    mbsync("STARTTLS")
+    near = maildir_files(local / "INBOX")
+    assert set(near) == set(ids)
+    for mid, (path, flags, data) in near.items():
+        assert same_message(no_tuid(data), sent[mid])
+        assert crlf(no_tuid(data)) == mailbox(srv)[mid][2]
+        assert "S" not in flags
+    assert os.path.isdir(str(local / "Work" / "cur"))
+
+    # 2: locally message 1 flagged and read, message 2 deleted, message 6
+    # written, message 7 put into Work; on the server message 3 read and
+    # message 5 delivered
+    set_local_flags(near[ids[0]][0], "FS")
+    os.unlink(near[ids[1]][0])
+    m6, m7 = message(6, "written locally"), message(7, "filed locally")
+    write_maildir(local / "INBOX", m6, "1700000000.local6.host")
+    write_maildir(local / "Work", m7, "1700000000.local7.host")
+    c = srv.imap()
+    c.select("INBOX")
+    typ, data = c.search(None, "HEADER", "Message-ID", ids[2])
+    c.store(data[0].decode(), "+FLAGS", "(\\Seen)")
+    c.logout()
+    m5 = message(5)
+    srv.deliver(m5)
+    mbsync("IMAPS")
+
+    def check():
+        far = mailbox(srv)
+        assert set(far) == {ids[0], ids[2], msgid(m5), msgid(m6)}, far.keys()
+        assert system_flags(far[ids[0]][1]) == {"\\Flagged", "\\Seen"}
+        assert system_flags(far[ids[2]][1]) == {"\\Seen"}
+        assert system_flags(far[msgid(m5)][1]) == set()
+        assert no_tuid(far[msgid(m6)][2]) == crlf(m6)
+        work = mailbox(srv, "Work")
+        assert list(work) == [msgid(m7)]
+        assert no_tuid(work[msgid(m7)][2]) == crlf(m7)
+        near = maildir_files(local / "INBOX")
+        assert set(near) == set(far)
+        for mid, (path, flags, data) in near.items():
+            assert crlf(no_tuid(data)) == no_tuid(far[mid][2]), mid
+            assert imap_flags(flags) == system_flags(far[mid][1]), mid
+        assert set(maildir_files(local / "Work")) == {msgid(m7)}
+    check()
+    # 3: a run with nothing to do changes nothing
+    mbsync("STARTTLS")
+    check()
