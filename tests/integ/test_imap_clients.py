@@ -888,3 +888,85 @@ def test_mbsync_two_way(srv, tmp_path):
     # 3: a run with nothing to do changes nothing
     mbsync("STARTTLS")
     check()
+
+
+# --- offlineimap3 -------------------------------------------------------------
+
+# remotehost is localhost: imaplib2 matches the certificate's DNS names
+# only ("no matching domain name found in certificate" for 127.0.0.1).
+
+OFFLINEIMAPRC = """\
+[general]
+accounts = a
+metadata = {home}/.offlineimap
+ui = basic
+socktimeout = 20
+
+[Account a]
+localrepository = near
+remoterepository = far
+
+[Repository near]
+type = Maildir
+localfolders = {local}
+
+[Repository far]
+type = IMAP
+remotehost = {host}
+remoteport = {port}
+remoteuser = {user}
+remotepass = {password}
+ssl = {ssl}
+starttls = no
+sslcacertfile = {cafile}
+folderfilter = lambda f: f in ("INBOX", "Work")
+"""
+
+
+def test_offlineimap_sync(srv, tmp_path):
+    need("offlineimap")
+    h = home(tmp_path, "offlineimap")
+    local = tmp_path / "Mail"
+    create(srv, "Work")
+    sent = deliver_n(srv, 1, 3)
+    ids = list(sent)
+    rc = tmp_path / "offlineimaprc"
+
+    def offlineimap(tls):
+        rc.write_text(OFFLINEIMAPRC.format(
+            home=h, local=local, host="localhost", user=USER, password=PASSWORD,
+            cafile=srv.cafile, ssl="yes" if tls else "no",
+            port=srv.sport if tls else srv.port))
+        r = run(["offlineimap", "-c", str(rc), "-o", "-u", "basic"], h)
+        log = r.stdout.decode(errors="replace") + r.stderr.decode(errors="replace")
+        assert r.returncode == 0 and "ERROR" not in log, log
+        return log
+
+    offlineimap(tls=True)
+    near = maildir_files(local / "INBOX")
+    assert set(near) == set(ids)
+    far = mailbox(srv)
+    for mid, (path, flags, data) in near.items():
+        assert same_message(data, sent[mid])
+        assert crlf(data) == far[mid][2]
+        assert flags == ""
+    assert os.path.isdir(str(local / "Work" / "cur"))
+
+    # up: a flag, a deletion, a new message; down: a new delivery
+    set_local_flags(near[ids[0]][0], "FS")
+    os.unlink(near[ids[1]][0])
+    m6 = message(6, "written locally")
+    write_maildir(local / "INBOX", m6, "1700000000.local6.host")
+    m5 = message(5)
+    srv.deliver(m5)
+    offlineimap(tls=False)
+    far = mailbox(srv)
+    assert set(far) == {ids[0], ids[2], msgid(m5), msgid(m6)}, far.keys()
+    assert system_flags(far[ids[0]][1]) == {"\\Flagged", "\\Seen"}
+    assert system_flags(far[msgid(m6)][1]) == set()
+    near = maildir_files(local / "INBOX")
+    assert set(near) == set(far)
+    for mid, (path, flags, data) in near.items():
+        assert crlf(data) == far[mid][2], mid
+        assert imap_flags(flags) == system_flags(far[mid][1]), mid
+    assert same_message(far[msgid(m6)][2], m6)
