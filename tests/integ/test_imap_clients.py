@@ -21,6 +21,7 @@ import ssl
 import subprocess
 import tempfile
 import time
+from pathlib import Path
 
 import pytest
 
@@ -282,6 +283,11 @@ def srv(request, certs):
         t = OwldTarget(request.getfixturevalue("owld"), *certs)
     yield t
     t.stop()
+
+
+def nobody():
+    pw = pwd.getpwnam("nobody")
+    return pw.pw_uid, pw.pw_gid
 
 
 def need(prog):
@@ -970,3 +976,111 @@ def test_offlineimap_sync(srv, tmp_path):
         assert crlf(data) == far[mid][2], mid
         assert imap_flags(flags) == system_flags(far[mid][1]), mid
     assert same_message(far[msgid(m6)][2], m6)
+
+
+# --- getmail6 -----------------------------------------------------------------
+
+# record_mailbox = false: else getmail adds X-getmail-retrieved-from-mailbox
+# at the end of the header, and the message is no longer the one sent.
+
+GETMAILRC = """\
+[retriever]
+type = {type}
+server = {host}
+port = {port}
+username = {user}
+password = {password}
+mailboxes = ("INBOX",)
+record_mailbox = false
+{tls}
+[destination]
+type = Maildir
+path = {maildir}/
+
+[options]
+verbose = 2
+read_all = {read_all}
+delete = {delete}
+message_log = {log}
+"""
+
+
+@pytest.fixture
+def own_dir(tmp_path):
+    """A directory for a client that refuses to run as root, and how to
+    run it: as root, a 0755 temp directory owned by nobody and a
+    preexec_fn dropping to nobody; otherwise tmp_path and None."""
+    if os.geteuid() != 0:
+        yield tmp_path, None
+        return
+    pw = pwd.getpwnam("nobody")
+    d = tempfile.mkdtemp(prefix="owlpost-client-")
+    os.chmod(d, 0o755)
+    os.chown(d, pw.pw_uid, pw.pw_gid)
+
+    def drop():
+        os.setgroups([])
+        os.setgid(pw.pw_gid)
+        os.setuid(pw.pw_uid)
+    try:
+        yield Path(d), drop
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_getmail_imap(srv, own_dir):
+    """getmail refuses to deliver as root: as root it runs as nobody in a
+    directory of nobody's."""
+    need("getmail")
+    tmp_path, drop = own_dir
+    h = tmp_path / "home"
+    gdir = tmp_path / "getmail"
+    cafile = tmp_path / "ca.pem"
+    shutil.copy(srv.cafile, str(cafile))
+    for d in (h, gdir):
+        d.mkdir()
+    sent = deliver_n(srv, 1, 3)
+
+    def getmail(maildir, tls=False, read_all=False, delete=False):
+        for sub in ("tmp", "new", "cur"):
+            os.makedirs(str(maildir / sub), exist_ok=True)
+        rc = gdir / ("getmailrc-%s" % maildir.name)
+        rc.write_text(GETMAILRC.format(
+            type="SimpleIMAPSSLRetriever" if tls else "SimpleIMAPRetriever",
+            host=srv.host, port=srv.sport if tls else srv.port, user=USER,
+            password=PASSWORD, maildir=maildir, log=gdir / "log",
+            tls="ca_certs = %s\n" % cafile if tls else "",
+            read_all=read_all, delete=delete))
+        if drop:
+            for top, dirs, files in os.walk(str(tmp_path)):
+                for n in dirs + files:
+                    os.chown(os.path.join(top, n), *nobody())
+        r = run(["getmail", "--rcfile", str(rc), "--getmaildir", str(gdir)], h,
+                preexec_fn=drop)
+        log = r.stdout.decode(errors="replace") + r.stderr.decode(errors="replace")
+        assert r.returncode == 0, log
+        return log
+    def check(maildir, want):
+        got = maildir_files(maildir)
+        assert set(got) == set(want)
+        for mid, (path, flags, data) in got.items():
+            assert path.startswith(str(maildir / "new")), path
+            assert same_message(data, want[mid]), data
+
+    # new mail only: a second run fetches nothing again, a third only the
+    # messages delivered meanwhile; the server keeps them all (delete off)
+    first = tmp_path / "first"
+    getmail(first)
+    check(first, sent)
+    getmail(first)
+    check(first, sent)
+    more = deliver_n(srv, 4, 2)
+    getmail(first)
+    check(first, dict(sent, **more))
+    assert set(mailbox(srv)) == set(sent) | set(more)
+
+    # over IMAPS, everything, deleting on the server
+    every = tmp_path / "every"
+    getmail(every, tls=True, read_all=True, delete=True)
+    check(every, dict(sent, **more))
+    assert mailbox(srv) == {}
