@@ -1084,3 +1084,95 @@ def test_getmail_imap(srv, own_dir):
     getmail(every, tls=True, read_all=True, delete=True)
     check(every, dict(sent, **more))
     assert mailbox(srv) == {}
+
+
+# --- neomutt ------------------------------------------------------------------
+
+# neomutt needs a terminal: it runs on a pty (pexpect), driven by keys
+# pushed from the command line, and must exit by itself.  With resolve=no
+# the cursor stays on a message after an action; pipe_decode=no pipes the
+# message as it is; the IMAPS folder is localhost, the certificate's name,
+# and certificate_file holds the certificate (else neomutt asks).
+NEOMUTTRC = """\
+set folder = "{folder}"
+set spoolfile = "+INBOX"
+set imap_user = "{user}"
+set imap_pass = "{password}"
+set ssl_starttls = no
+set ssl_force_tls = {force_tls}
+set certificate_file = "{cafile}"
+set header_cache = ""
+set message_cachedir = ""
+set sort = mailbox-order
+set resolve = no
+set confirmappend = no
+set confirmcreate = no
+set delete = yes
+set move = no
+set mark_old = no
+set wait_key = no
+set quit = yes
+set pipe_decode = no
+set record = ""
+set beep = no
+"""
+
+
+def neomutt(srv, h, tmp_path, keys, tls=False):
+    pexpect = pytest.importorskip("pexpect")
+    rc = tmp_path / "neomuttrc"
+    rc.write_text(NEOMUTTRC.format(
+        folder="imaps://localhost:%d/" % srv.sport if tls else
+        "imap://%s:%d/" % (srv.host, srv.port),
+        user=USER, password=PASSWORD, cafile=srv.cafile,
+        force_tls="yes" if tls else "no"))
+    screen = open(str(tmp_path / "screen"), "wb")
+    p = pexpect.spawn("neomutt", ["-n", "-F", str(rc), "-e",
+                                  'push "%s"' % keys],
+                      env=dict(os.environ, HOME=str(h), TERM="xterm",
+                               LC_ALL="C.UTF-8"),
+                      dimensions=(24, 100), timeout=TIMEOUT)
+    p.logfile_read = screen
+    try:
+        done = p.expect([pexpect.EOF, pexpect.TIMEOUT])
+    finally:
+        p.close(force=True)
+        screen.close()
+    with open(str(tmp_path / "screen"), "rb") as f:
+        shown = f.read().decode(errors="replace")
+    assert done == 0, "neomutt did not finish:\n" + shown[-2000:]
+    assert p.exitstatus == 0, shown[-2000:]
+    return shown
+
+
+def test_neomutt_read_flag_move_delete(srv, tmp_path):
+    need("neomutt")
+    h = home(tmp_path, "neomutt")
+    create(srv, "Work")
+    sent = deliver_n(srv, 1, 4)
+    ids = list(sent)
+    before = mailbox(srv)
+    read1, read2 = tmp_path / "read1", tmp_path / "read2"
+    # message 1 read, piped out and flagged; 2 moved to Work; 3 deleted;
+    # 4 left alone
+    neomutt(srv, h, tmp_path,
+            "<first-entry><display-message><exit>"
+            "<pipe-message>cat > %s<enter><flag-message>"
+            "<next-entry><save-message>=Work<enter>"
+            "<next-entry><delete-message>"
+            "<sync-mailbox><quit>" % read1)
+    assert crlf(read1.read_bytes()) == before[ids[0]][2]
+    inbox = mailbox(srv)
+    assert set(inbox) == {ids[0], ids[3]}
+    assert system_flags(inbox[ids[0]][1]) == {"\\Seen", "\\Flagged"}
+    assert system_flags(inbox[ids[3]][1]) == set()
+    work = mailbox(srv, "Work")
+    assert list(work) == [ids[1]] and work[ids[1]][2] == before[ids[1]][2]
+    assert "\\Deleted" not in work[ids[1]][1]
+
+    # over IMAPS: another folder, read
+    neomutt(srv, h, tmp_path,
+            "<change-folder>=Work<enter><first-entry>"
+            "<pipe-message>cat > %s<enter><quit>" % read2, tls=True)
+    assert crlf(read2.read_bytes()) == before[ids[1]][2]
+    assert same_message(read2.read_bytes(), sent[ids[1]])
