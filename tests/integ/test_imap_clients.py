@@ -691,14 +691,19 @@ def test_fetchmail_imap_then_idle(srv, tmp_path):
         def idle_log():
             with open(str(tmp_path / "idle.log"), "rb") as f:
                 return f.read().decode(errors="replace")
-        deadline = time.time() + 20
-        while "IMAP> A0" not in idle_log() or not re.search(
-                r"IMAP< \+.*\n(?![\s\S]*IMAP> DONE)", idle_log()):
-            assert p.poll() is None, idle_log()
-            assert time.time() < deadline, "fetchmail never idled:\n" + idle_log()
-            time.sleep(0.05)
+        def wait_idling():
+            """Until fetchmail's last IDLE has its continuation and no
+            DONE yet."""
+            deadline = time.time() + 20
+            while not re.search(r"IMAP< \+[^\n]*\n(?![\s\S]*IMAP> DONE)",
+                                idle_log()):
+                assert p.poll() is None, idle_log()
+                assert time.time() < deadline, \
+                    "fetchmail never idled:\n" + idle_log()
+                time.sleep(0.05)
         more = {}
         for n in (4, 5):
+            wait_idling()
             m = message(n)
             srv.deliver(m)
             more[msgid(m)] = m
