@@ -536,6 +536,16 @@ def test_imaplib_idle_sees_delivery_within_1s(srv):
         took = time.monotonic() - t0
         assert line is not None, "no EXISTS in IDLE within 5 s"
         assert took < 1.0, "EXISTS %.2f s after the delivery" % took
+    # another session's flag change and expunge reach the idler too
+    other = srv.imap()
+    other.select("INBOX")
+    other.store("1", "+FLAGS", "(\\Flagged)")
+    line = idle_wait(c, rb"\* 1 FETCH \(", 5)
+    assert line is not None and b"\\Flagged" in line, line
+    other.store("2", "+FLAGS.SILENT", "(\\Deleted)")
+    other.expunge()
+    assert idle_wait(c, rb"\* 2 EXPUNGE\r\n", 5) is not None
+    other.logout()
     c.send(b"DONE\r\n")
     c.sock.settimeout(10)
     while True:
@@ -543,7 +553,7 @@ def test_imaplib_idle_sees_delivery_within_1s(srv):
         if line.startswith(tag):
             assert line.startswith(tag + b" OK"), line
             break
-    typ, data = c.fetch("3", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+    typ, data = c.fetch("2", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
     assert b"Subject: message 3" in data[0][1]
     c.logout()
 
@@ -581,6 +591,8 @@ def test_curl_imap_and_imaps(srv, tmp_path):
             assert got == body
             assert same_message(got, sent[msgid(got)])
         uid, second = sorted(by_uid)[:2]
+        got = curl(srv, h, "INBOX/;MAILINDEX=2", tls=tls)
+        assert got == by_uid[second]
         got = curl(srv, h, "INBOX;UID=%d;SECTION=HEADER.FIELDS%%20(SUBJECT)" %
                    uid, tls=tls)
         assert got == b"Subject: message 1\r\n\r\n", got
