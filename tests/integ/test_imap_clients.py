@@ -34,7 +34,7 @@ USER, PASSWORD = "alice@localhost", "pw-alice"
 
 # --- the messages ----------------------------------------------------------
 
-def message(n, subject=None, extra=b""):
+def message(n, subject=None):
     """Message n as a client sends it (CRLF ends), with the lines that trip
     naive code: a leading dot, a From_ line, 8-bit text, a long line."""
     subject = subject or "message %d" % n
@@ -46,7 +46,7 @@ def message(n, subject=None, extra=b""):
             b"Content-Type: text/plain; charset=utf-8\r\n"
             b"Content-Transfer-Encoding: 8bit\r\n\r\n" % (n, os.getpid(), n % 60) +
             b"body of message %d\r\n.a leading dot\r\nFrom the start\r\n"
-            b"8bit: \xc3\xa9\xe2\x82\xac\r\n" % n + b"y" * 900 + b"\r\n" + extra)
+            b"8bit: \xc3\xa9\xe2\x82\xac\r\n" % n + b"y" * 900 + b"\r\n")
 
 
 def crlf(data):
