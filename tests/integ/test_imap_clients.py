@@ -192,8 +192,12 @@ class DovecotTarget(Target):
         self.proc = subprocess.Popen(["dovecot", "-c", conf, "-F"],
                                      stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT)
-        wait_port(self.port, proc=self.proc)
-        wait_port(self.sport, proc=self.proc)
+        try:
+            wait_port(self.port, proc=self.proc)
+            wait_port(self.sport, proc=self.proc)
+        except BaseException:
+            self.stop()
+            raise
 
     def own(self, path):
         if os.geteuid() == 0:
