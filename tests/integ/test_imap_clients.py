@@ -289,6 +289,11 @@ def srv(request, certs):
     t.stop()
 
 
+def server_log(srv):
+    """The end of the server's log, for a failing client's message."""
+    return "\n--- %s log:\n%s" % (srv.name, srv.log()[-4000:])
+
+
 def nobody():
     pw = pwd.getpwnam("nobody")
     return pw.pw_uid, pw.pw_gid
@@ -371,15 +376,6 @@ def deliver_n(srv, first, n):
         srv.deliver(m)
         msgs[msgid(m)] = m
     return msgs
-
-
-def wait_count(srv, n, name="INBOX", timeout=10):
-    deadline = time.time() + timeout
-    while True:
-        got = mailbox(srv, name)
-        if len(got) >= n or time.time() > deadline:
-            return got
-        time.sleep(0.1)
 
 
 # --- Python's imaplib ---------------------------------------------------------
@@ -572,7 +568,7 @@ def curl(srv, h, url_path, *args, tls=False):
         base = ["imap://%s:%d/" % (srv.host, srv.port)]
     r = run(["curl", "-sS", "--max-time", "30", "-u", USER + ":" + PASSWORD] +
             list(args) + [base[-1] + url_path] + base[:-1], h)
-    assert r.returncode == 0, r.stderr.decode()
+    assert r.returncode == 0, r.stderr.decode() + server_log(srv)
     return r.stdout
 
 
@@ -686,7 +682,7 @@ def test_fetchmail_imap_then_idle(srv, tmp_path):
     rc = fetchmail_rc(srv, tmp_path, out, tls=False)
     r = run(fetchmail_argv(tmp_path, rc), h)
     log = r.stdout.decode(errors="replace") + r.stderr.decode(errors="replace")
-    assert r.returncode == 0, log
+    assert r.returncode == 0, log + server_log(srv)
     got = read_dir(out)
     assert set(got) == set(sent), log
     for mid, copies in got.items():
@@ -867,7 +863,7 @@ def test_mbsync_two_way(srv, tmp_path):
                                       else srv.port))
         r = run(["mbsync", "-c", str(rc), "-a"], h)
         log = r.stdout.decode(errors="replace") + r.stderr.decode(errors="replace")
-        assert r.returncode == 0, log
+        assert r.returncode == 0, log + server_log(srv)
         return log
 
     # 1: new mail comes down, byte for byte, unseen stays unseen
@@ -968,7 +964,8 @@ def test_offlineimap_sync(srv, tmp_path):
             port=srv.sport if tls else srv.port))
         r = run(["offlineimap", "-c", str(rc), "-o", "-u", "basic"], h)
         log = r.stdout.decode(errors="replace") + r.stderr.decode(errors="replace")
-        assert r.returncode == 0 and "ERROR" not in log, log
+        assert r.returncode == 0 and "ERROR" not in log, \
+            log + server_log(srv)
         return log
 
     offlineimap(tls=True)
@@ -1081,7 +1078,7 @@ def test_getmail_imap(srv, own_dir):
         r = run(["getmail", "--rcfile", str(rc), "--getmaildir", str(gdir)], h,
                 preexec_fn=drop)
         log = r.stdout.decode(errors="replace") + r.stderr.decode(errors="replace")
-        assert r.returncode == 0, log
+        assert r.returncode == 0, log + server_log(srv)
         return log
     def check(maildir, want):
         got = maildir_files(maildir)
@@ -1164,8 +1161,9 @@ def neomutt(srv, h, tmp_path, keys, tls=False):
         screen.close()
     with open(str(tmp_path / "screen"), "rb") as f:
         shown = f.read().decode(errors="replace")
-    assert done == 0, "neomutt did not finish:\n" + shown[-2000:]
-    assert p.exitstatus == 0, shown[-2000:]
+    assert done == 0, "neomutt did not finish:\n" + shown[-2000:] + \
+        server_log(srv)
+    assert p.exitstatus == 0, shown[-2000:] + server_log(srv)
     return shown
 
 
