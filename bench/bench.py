@@ -1012,7 +1012,12 @@ def imap_server(kind, base, users, a):
     if kind == "owld":
         if not owld_knows("imap.listen"):
             raise ImapNotServed("this owld has no imap.listen key")
-        opts = ["smtp.max_size=%d" % max(2 * a.imap_big, 36700160)] + a.owld_imap_opt
+        # APPEND's limit is smtp.max_size's unless imap.append_max says
+        # otherwise; no limit of sessions per user, as for Dovecot
+        opts = ["smtp.max_size=%d" % max(2 * a.imap_big, 36700160)]
+        if owld_knows("imap.max_sessions_per_user"):
+            opts.append("imap.max_sessions_per_user=0")
+        opts += a.owld_imap_opt
         srv = Owld(base, users, opts=opts, fast_hash=True, imap=True)
         try:
             wait_imap_greeting(srv.imap_port, srv.proc)
@@ -1066,7 +1071,7 @@ def imapload(srv, user, mode, *flags, held=None):
             p.kill()
             p.wait()
     if p.returncode != 0:
-        raise RuntimeError("%s: %s" % (srv.name, err.strip() or "imapload died"))
+        raise RuntimeError(err.strip() or "imapload %s died" % mode)
     return {k: float(v) for k, v in (f.split("=") for f in out.split())}
 
 
@@ -1109,8 +1114,8 @@ def imap_append_round(kind, base, a):
         r = imapload(srv, "a", "append", "-n", n, "-s", 5000)
         stored = count_maildir(srv.inbox("a"))
         if stored != n:
-            raise RuntimeError("%s: %d messages in the Maildir after %d APPENDs"
-                               % (srv.name, stored, n))
+            raise RuntimeError("%d messages in the Maildir after %d APPENDs"
+                               % (stored, n))
         return {"append": n / r["seconds"]}
     return with_imap_server(kind, base, ("a",), a, run)
 
@@ -1134,8 +1139,7 @@ def imap_idle_round(kind, base, a, n):
             state["after"] = srv.pss()
         r = imapload(srv, "i%d", "hold", "-n", n, "-P", min(8, n), held=held)
         if r["connections"] != n:
-            raise RuntimeError("%s: %d connections of %d held" %
-                               (srv.name, r["connections"], n))
+            raise RuntimeError("%d connections of %d held" % (r["connections"], n))
         return {"idle": (state["after"] - state["before"]) / n,
                 "total": state["after"]}
     return with_imap_server(kind, base, users, a, run)
