@@ -1248,6 +1248,7 @@ def section_imap(a, base):
         targets = [("owld", "owld"), ("dovecot", "dovecot")]
     mine, peer = targets[0][0], targets[1][0]
     errors, not_served = [], None
+    load0 = os.getloadavg()
     if targets[0][1] == "owld":
         try:
             with_imap_server("owld", base, ("probe",), a, lambda srv: None)
@@ -1347,6 +1348,9 @@ def section_imap(a, base):
                      spread(col(bigs, peer, key), "%.1f", 1 / 1024), "",
                      "< 8: " + verdict(None if o is None else o / 1024 < 8)])
     table(["figure", mine, peer, "ratio", "target (on the median)"], rows)
+    print("load average (1, 5, 15 min) before the section: %.2f %.2f %.2f, "
+          "after: %.2f %.2f %.2f (%d cores; others' load skews every figure)"
+          % (load0 + os.getloadavg() + (os.cpu_count(),)))
     for label in (mine, peer):
         c1, c4 = m(fetch, label, "cpu1"), m(fetch, label, "cpu4")
         if c1 is not None:
