@@ -1121,11 +1121,13 @@ def imap_append_round(kind, base, a):
 
 
 def imap_idle_round(kind, base, a, n):
-    """n connections, each its own user, logged in, INBOX selected, in
-    IDLE: PSS added per connection, KiB (every process of the server;
-    owld has one), counted from after one whole session of another user
-    (so its one-time costs are not spread over the n)."""
-    users = ["i%d" % k for k in range(1, n + 1)] + ["w"]
+    """n connections, each its own user (or spread over a.imap_idle_users),
+    logged in, INBOX selected, in IDLE: PSS added per connection, KiB
+    (every process of the server; owld has one), counted from after one
+    whole session of another user (so its one-time costs are not spread
+    over the n)."""
+    nusers = min(n, a.imap_idle_users) if a.imap_idle_users else n
+    users = ["i%d" % k for k in range(1, nusers + 1)] + ["w"]
 
     def run(srv):
         for u in users:
@@ -1137,7 +1139,8 @@ def imap_idle_round(kind, base, a, n):
         def held(point):
             time.sleep(1)
             state["after"] = srv.pss()
-        r = imapload(srv, "i%d", "hold", "-n", n, "-P", min(8, n), held=held)
+        r = imapload(srv, "i%d", "hold", "-n", n, "-U", nusers, "-P", min(8, n),
+                     held=held)
         if r["connections"] != n:
             raise RuntimeError("%d connections of %d held" % (r["connections"], n))
         return {"idle": (state["after"] - state["before"]) / n,
@@ -1364,11 +1367,13 @@ def section_imap(a, base):
           "(MB: octets of the literals).  Open: both commands timed together "
           "in one session, then again in a second session.  APPEND: "
           "synchronizing literals, each waits for its tagged OK.  IDLE: each "
-          "connection its own user (LOGIN, SELECT INBOX, IDLE); PSS added, "
+          "connection its own user%s (LOGIN, SELECT INBOX, IDLE); PSS added, "
           "every process of the server (owld: its one process), after one "
           "session of another user.  Large: growth of the peak RSS of the "
           "server's largest grower (owld: its process; Dovecot: its imap "
-          "process) from after the SELECT to the tagged OK.")
+          "process) from after the SELECT to the tagged OK."
+          % (" (here: spread over %d users)" % a.imap_idle_users
+             if a.imap_idle_users else ""))
     print()
     sys.stdout.flush()
     failures = list(errors)
@@ -1429,6 +1434,10 @@ def main():
                     help="section 7: connections in IDLE")
     ap.add_argument("--imap-idle-peers", type=int, default=1000,
                     help="section 7: Dovecot's IDLE only up to this many")
+    ap.add_argument("--imap-idle-users", type=int, default=0,
+                    help="section 7: IDLE connections spread over this many "
+                    "users (0: each its own; owld's first login of a user "
+                    "makes its special-use folders, about 24 fsyncs)")
     ap.add_argument("--imap-big", type=int, default=50 * 1000 * 1000,
                     help="section 7: octets of the large APPEND and FETCH")
     ap.add_argument("--imap-rounds", type=int, default=3)

@@ -19,9 +19,10 @@ Modes (each logs in with LOGIN, then SELECTs INBOX unless said otherwise):
           synchronizing literal (wait for "+", send, wait for the tagged
           OK), timed from the first APPEND to the last OK.
   hold    -n N connections, USER with %d for the connection's number
-          (1..N) or one user for all, each LOGIN, SELECT INBOX, IDLE (until
-          the server's "+"), over -P processes; prints "held" when all are
-          idling, waits for a line on stdin, closes them all.
+          (1..N; with -U K, its number modulo K, 1..K) or one user for all,
+          each LOGIN, SELECT INBOX, IDLE (until the server's "+"), over -P
+          processes; prints "held" when all are idling, waits for a line
+          on stdin, closes them all.
   bigappend, bigfetch
           one APPEND of -s SIZE octets (sent in 64 KiB pieces) or one
           UID FETCH 1:* BODY.PEEK[] read in 1 MiB pieces and dropped; prints
@@ -404,7 +405,8 @@ def mode_hold(a):
     def child(i, ready_w, go_r, res_w):
         conns = []
         for k in range(i, a.n, procs):
-            user = a.user % (k + 1) if "%d" in a.user else a.user
+            num = k % a.users + 1 if a.users else k + 1
+            user = a.user % num if "%d" in a.user else a.user
             c = Conn(a.port, buffering=4096)
             c.login(user, a.password)
             c.select(a.mailbox)
@@ -439,6 +441,7 @@ def main():
     ap.add_argument("-n", type=int, default=None)
     ap.add_argument("-s", "--size", type=int, default=5000)
     ap.add_argument("-P", "--procs", type=int, default=8)
+    ap.add_argument("-U", "--users", type=int, default=0)
     ap.add_argument("mode", choices=sorted(MODES))
     a = ap.parse_args()
     try:
