@@ -35,7 +35,7 @@ LIB_OBJ := $(call obj,$(LIB_SRC))
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
 .PHONY: all run check deps test-deps unit integ asan fuzz fuzz-build \
-	check-layers valgrind install clean bench bench-open bench-smoke torture
+	check-layers valgrind install clean bench bench-open bench-imap bench-smoke torture
 
 all: $(BUILD)/owld $(BUILD)/owlctl $(BUILD)/owl
 
@@ -165,6 +165,11 @@ bench: test-deps all $(BUILD)/pop3load
 # and 100,000 messages, owld and Dovecot in turn.
 bench-open: test-deps all $(BUILD)/pop3load
 	OWLD_BUILD=$(BUILD) $(PY) bench/bench.py --only open
+
+# Section 7 of bench alone: IMAP, owld and Dovecot's imapd in turn
+# (FETCH, SELECT + UID FETCH FLAGS, APPEND, IDLE memory, 50 MB messages).
+bench-imap: test-deps all
+	OWLD_BUILD=$(BUILD) $(PY) bench/bench.py --only imap
 
 bench-smoke: all $(BUILD)/pop3load
 	OWLD_BUILD=$(BUILD) $(PY) bench/bench.py --smoke

@@ -32,6 +32,17 @@ the heading says otherwise.
    every process of the server.
 6. Large message: one 50 MB message in over SMTP and out over POP3;
    peak RSS of the largest server process during each transfer.
+7. IMAP (also alone: make bench-imap): owld and Dovecot's imapd in turn
+   inside each of --imap-rounds rounds, each on a fresh server and a
+   fresh Maildir written straight to disk (the same files), load from
+   bench/imapload.py: UID FETCH 1:* BODY.PEEK[] of 10,000 5 KB messages,
+   1 client and 4 at once on the same folder; SELECT + UID FETCH 1:*
+   (FLAGS) of 100,000, first (no index) and second open; 10,000 APPENDs
+   of 5 KB; PSS per connection in IDLE (1,000, and 10,000 for owld); RSS
+   growth during a 50 MB APPEND and FETCH; median (min-max), ratios and
+   the targets of issue 18.  --imap-self-check: Dovecot in owld's column.
+   An owld without IMAP fails the section (owld's side only) unless
+   BENCH_IMAP_OPTIONAL=1, which prints it as skipped.
 A PNG plot of ingest and end-to-end throughput against sessions is
 written with gnuplot when it is installed.
 """
@@ -218,23 +229,32 @@ class Server:
 class Owld(Server):
     name = "owld"
 
-    def __init__(self, base, users=("u",), opts=(), wrap=(), fast_hash=False):
+    def __init__(self, base, users=("u",), opts=(), wrap=(), fast_hash=False,
+                 imap=False):
         """wrap: a command to run owld under (valgrind); fast_hash: SHA-512
         crypt passwords instead of yescrypt's 16 MiB and ~50 ms per login,
-        for figures of the mailbox alone (Dovecot's are {PLAIN})."""
+        for figures of the mailbox alone (Dovecot's are {PLAIN}), written
+        straight into the users file (thousands of users in a second);
+        imap: serve IMAP on a free port (imap_port), else none where this
+        owld knows imap.listen."""
         self.d = tempfile.mkdtemp(prefix="owld-", dir=base)
-        for u in users:
-            r = subprocess.run([os.path.join(BUILD, "owlctl"), "-D", self.d, "user",
-                                "add", u + "@localhost"], input=PASSWORD + "\n",
-                               text=True, capture_output=True)
-            assert r.returncode == 0, r.stderr
         if fast_hash:
             h = subprocess.run(["openssl", "passwd", "-6", "-salt", "owlbench",
                                 PASSWORD], capture_output=True, text=True,
                                check=True).stdout.strip()
-            with open(os.path.join(self.d, "users"), "w") as f:
+            fd = os.open(os.path.join(self.d, "users"),
+                         os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as f:
                 f.write("".join("%s@localhost:{CRYPT}%s\n" % (u, h) for u in users))
+        else:
+            for u in users:
+                r = subprocess.run([os.path.join(BUILD, "owlctl"), "-D", self.d,
+                                    "user", "add", u + "@localhost"],
+                                   input=PASSWORD + "\n", text=True,
+                                   capture_output=True)
+                assert r.returncode == 0, r.stderr
         self.port, self.pop3_port = free_port(), free_port()
+        self.imap_port = free_port() if imap else None
         argv = list(wrap) + [os.path.join(BUILD, "owld"), "-D", self.d,
                 "-o", "smtp.listen=127.0.0.1:%d" % self.port,
                 "-o", "pop3.listen=127.0.0.1:%d" % self.pop3_port,
@@ -246,11 +266,36 @@ class Owld(Server):
                 "-o", "max_connections_per_ip=0",
                 "-o", "connection_rate_limit=0",
                 "-o", "log.file=" + os.path.join(self.d, "log")]
+        if imap:
+            argv += ["-o", "imap.listen=127.0.0.1:%d" % self.imap_port]
+        elif owld_knows("imap.listen"):  # not its default port 1143
+            argv += ["-o", "imap.listen="]
         for o in opts:
             argv += ["-o", o]
-        self.proc = self.spawn(argv, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
-        wait_port(self.port, timeout=120 if wrap else 20)
+        with open(os.path.join(self.d, "stderr"), "w") as err:
+            self.proc = self.spawn(argv, stdout=subprocess.DEVNULL, stderr=err)
+        try:
+            self.wait_started(120 if wrap else 20)
+        except RuntimeError:
+            self.stop()
+            raise
+
+    def wait_started(self, timeout):
+        """Until owld accepts on its SMTP port; RuntimeError with owld's
+        last words if it exits first or never accepts."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                with open(os.path.join(self.d, "stderr")) as f:
+                    last = (f.read().strip().splitlines() or ["nothing"])[-1]
+                raise RuntimeError("owld exited with status %d at start: %s"
+                                   % (self.proc.returncode, last))
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("owld: nothing listens on port %d" % self.port)
 
     @staticmethod
     def rcpt(u):
@@ -265,9 +310,29 @@ class Owld(Server):
         return count_maildir(self.maildir(u))
 
     def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
         self.proc.wait(timeout=120)
         self.release()
+
+
+KNOWN_KEYS = None
+
+
+def owld_knows(key):
+    """Whether this owld has configuration key key (owlctl check prints
+    every key with its value)."""
+    global KNOWN_KEYS
+    if KNOWN_KEYS is None:
+        d = tempfile.mkdtemp(prefix="owlctl-")
+        try:
+            out = subprocess.run([os.path.join(BUILD, "owlctl"), "-D", d, "check"],
+                                 capture_output=True, text=True).stdout
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+        KNOWN_KEYS = {ln.split(" = ", 1)[0] for ln in out.splitlines()
+                      if " = " in ln and not ln.startswith("#")}
+    return key in KNOWN_KEYS
 
 
 def count_maildir(d):
@@ -337,9 +402,11 @@ class Postfix(Server):
 class Dovecot(Server):
     name = "dovecot"
 
-    def __init__(self, base, maildirs, users=()):
+    def __init__(self, base, maildirs, users=(), imap=False):
         """maildirs: user -> a Maildir to copy in (the same mail owld had);
-        users: more users, whose Maildirs the caller makes."""
+        users: more users, whose Maildirs the caller makes; imap: serve
+        IMAP too, on a free port (imap_port), with no limit of sessions per
+        user and address (mail_max_userip_connections, 10 by default)."""
         d = self.d = postfix_dir(base, "dovecot-")
         pw = pwd.getpwnam("postfix")
         os.makedirs(os.path.join(d, "vmail"))
@@ -350,9 +417,13 @@ class Dovecot(Server):
             for n in dirs + files + [""]:
                 os.chown(os.path.join(top, n), pw.pw_uid, pw.pw_gid)
         self.pop3_port = free_port()
+        self.imap_port = free_port() if imap else None
+        text = DOVECOT_CONF.format(d=d, port=self.pop3_port)
+        if imap:
+            text = dovecot_imap_conf(text, self.imap_port)
         conf = os.path.join(d, "etc", "dovecot.conf")
         with open(conf, "w") as f:
-            f.write(DOVECOT_CONF.format(d=d, port=self.pop3_port) +
+            f.write(text +
                     "default_process_limit = 1100\n"
                     "default_client_limit = 4000\n")
         with open(os.path.join(d, "etc", "dovecot.passwd"), "w") as f:
@@ -361,19 +432,43 @@ class Dovecot(Server):
         self.proc = self.spawn(["dovecot", "-c", conf, "-F"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_port(self.pop3_port)
+        if imap:
+            wait_port(self.imap_port)
 
     @staticmethod
     def pop3_user(u):
         return u
 
     def stop(self):
+        # A login process that has not finished its handshake with the
+        # stats process holds the master's exit for 5 s: after 0.5 s every
+        # process of this instance is killed instead.
+        pids = self.procs()
         self.proc.terminate()
         try:
-            self.proc.wait(timeout=10)
+            self.proc.wait(timeout=0.5)
         except subprocess.TimeoutExpired:
-            self.proc.kill()
+            for p in [self.proc.pid] + pids:
+                try:
+                    os.kill(p, signal.SIGKILL)
+                except OSError:
+                    pass
             self.proc.wait()
         self.release()
+
+
+def dovecot_imap_conf(text, port):
+    """DOVECOT_CONF (POP3 only, IMAP's listener on port 0) serving IMAP
+    on 127.0.0.1:port as well."""
+    for old, new in (("protocols = pop3\n", "protocols = pop3 imap\n"),
+                     ("  inet_listener imap {\n    port = 0\n",
+                      "  inet_listener imap {\n    address = 127.0.0.1\n"
+                      "    port = %d\n" % port)):
+        assert text.count(old) == 1, "DOVECOT_CONF changed: %r" % old
+        text = text.replace(old, new)
+    return text + ("protocol imap {\n"
+                   "  mail_max_userip_connections = 20000\n"
+                   "}\n")
 
 
 class Sink(Server):
@@ -589,10 +684,13 @@ def pop3_figures(a, srv, users):
 
 # --- 4b: opening a big mailbox -------------------------------------------------
 
-def make_maildir(d, n, uid=-1, gid=-1):
+def make_maildir(d, n, uid=-1, gid=-1, size=None):
     """n small messages written straight into d/new/ with names as owld's
     delivery makes them (TIME.M<usec>P<pid>Q<seq>.HOST,S=<size>,W=<crlf
-    size>, store_unique_name and maildir_deliver), about 1 s per 100,000."""
+    size>, store_unique_name and maildir_deliver), about 1 s per 100,000;
+    size: messages of size octets instead, each its own (Subject and
+    Message-ID carry its number), in lines of 76 and LF line ends as
+    owld stores them."""
     for sub in ("tmp", "new", "cur"):
         os.makedirs(os.path.join(d, sub))
     if uid >= 0:
@@ -600,11 +698,14 @@ def make_maildir(d, n, uid=-1, gid=-1):
             os.chown(os.path.join(d, sub), uid, gid)
     body = (b"From: bench@example.org\nTo: u@localhost\nSubject: open\n\n" +
             b"x" * 70 + b"\n")
-    tail = ".bench.example,S=%d,W=%d" % (len(body), len(body) + body.count(b"\n"))
     dirfd = os.open(os.path.join(d, "new"), os.O_RDONLY | os.O_DIRECTORY)
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
     try:
         for i in range(n):
+            if size is not None:
+                body = sized_message(i, size)
+            tail = ".bench.example,S=%d,W=%d" % (len(body),
+                                                 len(body) + body.count(b"\n"))
             # 1000 a second, as a busy delivery would make them
             name = "%d.M%dP4242Q%d%s" % (1700000000 + i // 1000, (i % 1000) * 997,
                                          i + 1, tail)
@@ -617,6 +718,16 @@ def make_maildir(d, n, uid=-1, gid=-1):
                 os.close(fd)
     finally:
         os.close(dirfd)
+
+
+def sized_message(i, size):
+    """Message i of a folder: size octets, LF line ends."""
+    head = ("From: bench@example.org\nTo: u@localhost\nSubject: fetch %d\n"
+            "Date: Tue, 14 Nov 2023 22:13:20 +0000\n"
+            "Message-ID: <%d.fetch@bench.example>\n\n" % (i, i)).encode()
+    line = b"z" * 76 + b"\n"
+    body = (head + line * ((size - len(head)) // len(line) + 1))[:size - 1]
+    return body + b"\n"
 
 
 def open_session(srv, user, mem):
@@ -860,6 +971,419 @@ def section_large(a, base):
            ["POP3 out", mib(oout), mib(oout - obase2), mib(dout)]])
 
 
+# --- 7: IMAP --------------------------------------------------------------------
+
+IMAPLOAD = os.path.join(ROOT, "bench", "imapload.py")
+
+
+class ImapNotServed(Exception):
+    pass
+
+
+def imap_optional():
+    """BENCH_IMAP_OPTIONAL=1: an owld that does not serve IMAP yet is
+    skipped, not a failure (for runs before IMAP is merged)."""
+    return os.environ.get("BENCH_IMAP_OPTIONAL") == "1"
+
+
+def wait_imap_greeting(port, proc, timeout=20):
+    """Waits for an IMAP greeting on 127.0.0.1:port; ImapNotServed if proc
+    exits or nothing greets in time."""
+    deadline = time.monotonic() + timeout
+    last = "nothing listens"
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise ImapNotServed("owld exited with status %d" % proc.returncode)
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
+                got = s.recv(512)
+                if got.startswith(b"* OK"):
+                    return
+                last = "greeting %r" % got[:80]
+        except OSError as e:
+            last = str(e)
+        time.sleep(0.1)
+    raise ImapNotServed("no IMAP greeting on 127.0.0.1:%d (%s)" % (port, last))
+
+
+def imap_server(kind, base, users, a):
+    """A fresh server, "owld" or "dovecot", serving IMAP to users (their
+    Maildirs are the caller's: make_maildir(srv.inbox(u), ...,
+    *srv.owner)); srv.imap_login(u) is the name to log in with."""
+    if kind == "owld":
+        if not owld_knows("imap.listen"):
+            raise ImapNotServed("this owld has no imap.listen key")
+        # APPEND's limit is smtp.max_size's unless imap.append_max says
+        # otherwise; no limit of sessions per user, as for Dovecot
+        opts = ["smtp.max_size=%d" % max(2 * a.imap_big, 36700160)]
+        if owld_knows("imap.max_sessions_per_user"):
+            opts.append("imap.max_sessions_per_user=0")
+        opts += a.owld_imap_opt
+        srv = Owld(base, users, opts=opts, fast_hash=True, imap=True)
+        try:
+            wait_imap_greeting(srv.imap_port, srv.proc)
+        except ImapNotServed:
+            srv.stop()
+            raise
+        srv.imap_login = lambda u: u + "@localhost"
+        srv.inbox = srv.maildir
+        srv.owner = (-1, -1)
+    else:
+        srv = Dovecot(base, {}, users=users, imap=True)
+        pw = pwd.getpwnam("postfix")
+        srv.imap_login = lambda u: u
+        srv.inbox = lambda u: os.path.join(srv.d, "vmail", u)
+        srv.owner = (pw.pw_uid, pw.pw_gid)
+    return srv
+
+
+def with_imap_server(kind, base, users, a, fn):
+    """fn(srv) on a fresh server; the server and its tree go afterwards."""
+    srv = imap_server(kind, base, users, a)
+    try:
+        return fn(srv)
+    finally:
+        srv.stop()
+        shutil.rmtree(srv.d, ignore_errors=True)
+
+
+def imapload(srv, user, mode, *flags, held=None):
+    """bench/imapload.py against srv as user: its key=value line as floats.
+    held: for the modes that stop before (and after) the timed command,
+    held("before") and held("after") are called there."""
+    argv = [sys.executable, IMAPLOAD, "-p", str(srv.imap_port),
+            "-u", srv.imap_login(user), "-w", PASSWORD, mode] + [str(f) for f in flags]
+    p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        if held is not None:
+            for point in ("before", "after"):
+                line = p.stdout.readline()
+                if not line.startswith("held"):
+                    break
+                held(point)
+                p.stdin.write("go\n")
+                p.stdin.flush()
+                if mode == "hold":
+                    break  # one stop only
+        out, err = p.communicate(timeout=1800)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    if p.returncode != 0:
+        raise RuntimeError(err.strip() or "imapload %s died" % mode)
+    return {k: float(v) for k, v in (f.split("=") for f in out.split())}
+
+
+def imap_fetch_round(kind, base, a):
+    """One FETCH folder, 1 client then 4 clients at once on it: msg/s,
+    MB/s and the load client's CPU share."""
+    n = a.imap_fetch
+
+    def run(srv):
+        make_maildir(srv.inbox("f"), n, *srv.owner, size=5000)
+        imapload(srv, "f", "fetch", "-n", n)  # untimed: index made, cache warm
+        out = {}
+        for c in (1, 4):
+            r = imapload(srv, "f", "fetch", "-c", c, "-n", n)
+            assert r["messages"] == n * c, r
+            out["f%d" % c] = r["messages"] / r["seconds"]
+            out["f%dmb" % c] = r["bytes"] / r["seconds"] / 1e6
+            out["cpu%d" % c] = r["client_cpu"] / r["seconds"] / c
+        return out
+    return with_imap_server(kind, base, ("f",), a, run)
+
+
+def imap_open_round(kind, base, a):
+    """SELECT + UID FETCH 1:* (FLAGS) on a fresh Maildir (all in new/, no
+    index), then again in a second session: seconds of each."""
+    def run(srv):
+        make_maildir(srv.inbox("o"), a.imap_open, *srv.owner)
+        r1 = imapload(srv, "o", "open", "-n", a.imap_open)
+        r2 = imapload(srv, "o", "open", "-n", a.imap_open)
+        return {"first": r1["seconds"], "second": r2["seconds"]}
+    return with_imap_server(kind, base, ("o",), a, run)
+
+
+def imap_append_round(kind, base, a):
+    """APPENDs of 5 KB messages to an empty INBOX, one client: msg/s."""
+    n = a.imap_append
+
+    def run(srv):
+        make_maildir(srv.inbox("a"), 0, *srv.owner)
+        r = imapload(srv, "a", "append", "-n", n, "-s", 5000)
+        stored = count_maildir(srv.inbox("a"))
+        if stored != n:
+            raise RuntimeError("%d messages in the Maildir after %d APPENDs"
+                               % (stored, n))
+        return {"append": n / r["seconds"]}
+    return with_imap_server(kind, base, ("a",), a, run)
+
+
+def imap_idle_round(kind, base, a, n):
+    """n connections, each its own user (or spread over a.imap_idle_users),
+    logged in, INBOX selected, in IDLE: PSS added per connection, KiB
+    (every process of the server; owld has one), counted from after one
+    whole session of another user (so its one-time costs are not spread
+    over the n)."""
+    nusers = min(n, a.imap_idle_users) if a.imap_idle_users else n
+    users = ["i%d" % k for k in range(1, nusers + 1)] + ["w"]
+
+    def run(srv):
+        for u in users:
+            make_maildir(srv.inbox(u), 0, *srv.owner)
+        imapload(srv, "w", "hold", "-n", 1, held=lambda point: None)
+        time.sleep(0.5)
+        state = {"before": srv.pss()}
+
+        def held(point):
+            time.sleep(1)
+            state["after"] = srv.pss()
+        r = imapload(srv, "i%d", "hold", "-n", n, "-U", nusers, "-P", min(8, n),
+                     held=held)
+        if r["connections"] != n:
+            raise RuntimeError("%d connections of %d held" % (r["connections"], n))
+        return {"idle": (state["after"] - state["before"]) / n,
+                "total": state["after"]}
+    return with_imap_server(kind, base, users, a, run)
+
+
+def mem_mark(srv):
+    """Resets the peak RSS of every process of srv; their RSS now."""
+    pids = srv.procs()
+    reset_peaks(pids)
+    return {p: status_kib(p, "VmRSS", 0) for p in pids}
+
+
+def mem_growth(srv, marks):
+    """The largest growth of one process's peak RSS since mem_mark, KiB
+    (a process born since counts from 0)."""
+    return max(status_kib(p, "VmHWM", 0) - marks.get(p, 0) for p in srv.procs())
+
+
+def imap_big_round(kind, base, a):
+    """One APPEND of a.imap_big octets, then one FETCH of it in another
+    session: the growth of the peak RSS of the server's largest grower
+    (owld: its one process; dovecot: its imap process) from after the
+    SELECT to the command's tagged OK, KiB."""
+    def run(srv):
+        make_maildir(srv.inbox("b"), 0, *srv.owner)
+        out = {}
+        for mode in ("bigappend", "bigfetch"):
+            state = {}
+
+            def held(point):
+                if point == "before":
+                    state["marks"] = mem_mark(srv)
+                else:
+                    state["growth"] = mem_growth(srv, state["marks"])
+            imapload(srv, "b", mode, "-s", a.imap_big, held=held)
+            out[mode] = state["growth"]
+        return out
+    return with_imap_server(kind, base, ("b",), a, run)
+
+
+def raise_nofile_max(want):
+    """RLIMIT_NOFILE (inherited by the servers and the load client) up to
+    want, raising the hard limit where we may; the soft limit we got."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < want:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, want))
+            return want
+        except (ValueError, OSError):
+            pass
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def imap_rounds(targets, rounds, fn, errors):
+    """fn(kind) for each target in each round, the order alternating from
+    round to round; {label: [results]}.  A failure is recorded in errors
+    (and printed) and that target is not run again for this figure."""
+    res = {label: [] for label, _ in targets}
+    failed = set()
+    for r in range(rounds):
+        for label, kind in (targets if r % 2 == 0 else targets[::-1]):
+            if label in failed:
+                continue
+            try:
+                res[label].append(fn(kind))
+            except (RuntimeError, AssertionError, OSError) as e:
+                failed.add(label)
+                errors.append("%s: %s" % (label, e))
+                print("error: %s: %s" % (label, e))
+                sys.stdout.flush()
+    return res
+
+
+def spread(xs, spec, scale=1.0):
+    """median (min-max) of a figure over rounds."""
+    xs = [x * scale for x in xs if x is not None]
+    if not xs:
+        return "n/a"
+    if len(xs) == 1:
+        return spec % xs[0]
+    return "%s (%s-%s)" % (spec % med(xs), spec % min(xs), spec % max(xs))
+
+
+def verdict(ok):
+    return "n/a" if ok is None else ("met" if ok else "not met")
+
+
+def section_imap(a, base):
+    n_fetch, n_open = a.imap_fetch, a.imap_open
+    print("## 7. IMAP: owld and Dovecot imapd, median (min-max) of %d rounds, "
+          "the two in turn inside each round (order alternating)" % a.imap_rounds)
+    print()
+    print("Every figure on a fresh server and a fresh Maildir written straight "
+          "to disk (the same files for both, in new/ with owld's names, "
+          "S= and W= in them).  Load: bench/imapload.py, one command at a "
+          "time, literals read exactly; logins untimed (owld's passwords "
+          "SHA-512 crypt, Dovecot's {PLAIN}).  Dovecot 2.3 with its defaults "
+          "(mail_fsync=optimized, no IDLE hibernation).")
+    print()
+    if a.imap_self_check:
+        targets = [("dovecot (as owld)", "dovecot"), ("dovecot", "dovecot")]
+    else:
+        targets = [("owld", "owld"), ("dovecot", "dovecot")]
+    mine, peer = targets[0][0], targets[1][0]
+    errors, not_served = [], None
+    load0 = os.getloadavg()
+    if targets[0][1] == "owld":
+        try:
+            with_imap_server("owld", base, ("probe",), a, lambda srv: None)
+        except ImapNotServed as e:
+            not_served = str(e)
+            if imap_optional():
+                print("owld: IMAP not served (skipped): %s" % not_served)
+            else:
+                print("owld: IMAP not served: %s.  FAILED (owld only; the Dovecot "
+                      "side still runs; BENCH_IMAP_OPTIONAL=1 skips this)" % not_served)
+            print()
+            targets = targets[1:]
+        except (RuntimeError, AssertionError, OSError) as e:
+            errors.append("owld: %s" % e)
+            print("error: owld: %s.  FAILED (the Dovecot side still runs)" % e)
+            print()
+            targets = targets[1:]
+    rounds = a.imap_rounds
+
+    def run(fn):
+        return imap_rounds(targets, rounds, fn, errors)
+
+    fetch = run(lambda kind: imap_fetch_round(kind, base, a))
+    opens = run(lambda kind: imap_open_round(kind, base, a))
+    appends = run(lambda kind: imap_append_round(kind, base, a))
+    bigs = run(lambda kind: imap_big_round(kind, base, a))
+    idle_sizes = [n for n in a.imap_idle if n <= a.imap_idle_peers]
+    owld_only = [n for n in a.imap_idle if n > a.imap_idle_peers]
+    idles = {}
+    limit = raise_nofile_max(max(a.imap_idle) + 1024)
+    for n in idle_sizes:
+        idles[n] = run(lambda kind: imap_idle_round(kind, base, a, n))
+    nofile_short = {}
+    for n in owld_only:
+        if limit < n + 1024:
+            nofile_short[n] = limit
+            continue
+        idles[n] = imap_rounds([t for t in targets if t[0] == mine], rounds,
+                               lambda kind: imap_idle_round(kind, base, a, n), errors)
+
+    def col(res, label, key):
+        return [r[key] for r in res.get(label, [])]
+
+    def m(res, label, key):
+        return med(col(res, label, key))
+
+    def ge(x, y, want):
+        return None if x is None or y is None or y == 0 else x / y >= want
+
+    rows = []
+    for c in (1, 4):
+        o, d = m(fetch, mine, "f%d" % c), m(fetch, peer, "f%d" % c)
+        rows.append(["FETCH BODY.PEEK[] of %d x 5 KB, %d client%s, msg/s"
+                     % (n_fetch, c, "s" if c > 1 else ""),
+                     spread(col(fetch, mine, "f%d" % c), "%.0f"),
+                     spread(col(fetch, peer, "f%d" % c), "%.0f"), ratio(o, d),
+                     ">= 1.5: " + verdict(ge(o, d, 1.5))])
+        rows.append(["same, MB/s", spread(col(fetch, mine, "f%dmb" % c), "%.1f"),
+                     spread(col(fetch, peer, "f%dmb" % c), "%.1f"),
+                     ratio(m(fetch, mine, "f%dmb" % c), m(fetch, peer, "f%dmb" % c)),
+                     ""])
+    for key, label in (("first", "first open (no index)"),
+                       ("second", "second open")):
+        o, d = m(opens, mine, key), m(opens, peer, key)
+        rows.append(["SELECT + UID FETCH 1:* (FLAGS) of %d, %s, ms"
+                     % (n_open, label),
+                     spread(col(opens, mine, key), "%.0f", 1000),
+                     spread(col(opens, peer, key), "%.0f", 1000),
+                     ratio(d, o) + (" faster" if o and d else ""),
+                     ">= 2 faster: " + verdict(ge(d, o, 2))])
+    o, d = m(appends, mine, "append"), m(appends, peer, "append")
+    rows.append(["APPEND of %d x 5 KB, 1 client, msg/s" % a.imap_append,
+                 spread(col(appends, mine, "append"), "%.0f"),
+                 spread(col(appends, peer, "append"), "%.0f"), ratio(o, d),
+                 ">= 1: " + verdict(ge(o, d, 1))])
+    for n in a.imap_idle:
+        if n in nofile_short:
+            rows.append(["IDLE, PSS per connection KiB, %d connections" % n,
+                         "not run (RLIMIT_NOFILE %d)" % nofile_short[n], "-", "",
+                         "<= 16, %d held: not met" % n])
+            continue
+        o = m(idles[n], mine, "idle")
+        d = m(idles[n], peer, "idle") if n in idle_sizes else None
+        held = len(col(idles[n], mine, "idle")) == rounds
+        want = "<= 16" + (", %d held" % n if n >= 10000 else "")
+        ok = None if o is None else o <= 16 and held
+        rows.append(["IDLE, PSS per connection KiB, %d connections" % n,
+                     spread(col(idles[n], mine, "idle"), "%.1f"),
+                     spread(col(idles[n], peer, "idle"), "%.1f")
+                     if n in idle_sizes else "-",
+                     ratio(o, d) if n in idle_sizes else "",
+                     want + ": " + verdict(ok)])
+    for key, label in (("bigappend", "APPEND"), ("bigfetch", "FETCH")):
+        o = m(bigs, mine, key)
+        rows.append(["%g MB %s, RSS growth MiB" % (a.imap_big / 1e6, label),
+                     spread(col(bigs, mine, key), "%.1f", 1 / 1024),
+                     spread(col(bigs, peer, key), "%.1f", 1 / 1024), "",
+                     "< 8: " + verdict(None if o is None else o / 1024 < 8)])
+    table(["figure", mine, peer, "ratio", "target (on the median)"], rows)
+    print("load average (1, 5, 15 min) before the section: %.2f %.2f %.2f, "
+          "after: %.2f %.2f %.2f (%d cores; others' load skews every figure)"
+          % (load0 + os.getloadavg() + (os.cpu_count(),)))
+    for label in (mine, peer):
+        c1, c4 = m(fetch, label, "cpu1"), m(fetch, label, "cpu4")
+        if c1 is not None:
+            print("load client CPU during %s's FETCH, share of the wall time "
+                  "per client: %.0f %% (1 client), %.0f %% (4 clients)"
+                  % (label, c1 * 100, c4 * 100))
+    print()
+    print("FETCH: the folder is read once untimed first, then one client, "
+          "then four at once on the same folder (the same user's INBOX), each "
+          "client timed from its UID FETCH 1:* BODY.PEEK[] to the tagged OK "
+          "(MB: octets of the literals).  Open: both commands timed together "
+          "in one session, then again in a second session.  APPEND: "
+          "synchronizing literals, each waits for its tagged OK.  IDLE: each "
+          "connection its own user%s (LOGIN, SELECT INBOX, IDLE); PSS added, "
+          "every process of the server (owld: its one process), after one "
+          "session of another user.  Large: growth of the peak RSS of the "
+          "server's largest grower (owld: its process; Dovecot: its imap "
+          "process) from after the SELECT to the tagged OK."
+          % (" (here: spread over %d users)" % a.imap_idle_users
+             if a.imap_idle_users else ""))
+    print()
+    sys.stdout.flush()
+    failures = list(errors)
+    if not_served and not imap_optional():
+        failures.insert(0, "owld: IMAP not served: " + not_served)
+    if failures:
+        raise SystemExit("bench: IMAP section FAILED: " + "; ".join(failures))
+
+
 # --- plot -----------------------------------------------------------------------
 
 def write_plot(path, plot):
@@ -901,7 +1425,29 @@ def main():
     ap.add_argument("--open-sizes", default="10000,100000",
                     help="mailbox sizes of section 4b, messages")
     ap.add_argument("--open-rounds", type=int, default=3)
-    ap.add_argument("--only", default="ingest,pop3,open,idle,large")
+    ap.add_argument("--imap-fetch", type=int, default=10000,
+                    help="section 7: messages of 5 KB in the FETCH folder")
+    ap.add_argument("--imap-open", type=int, default=100000,
+                    help="section 7: messages of the SELECT + FLAGS folder")
+    ap.add_argument("--imap-append", type=int, default=10000,
+                    help="section 7: messages of 5 KB APPENDed")
+    ap.add_argument("--imap-idle", default="1000,10000",
+                    help="section 7: connections in IDLE")
+    ap.add_argument("--imap-idle-peers", type=int, default=1000,
+                    help="section 7: Dovecot's IDLE only up to this many")
+    ap.add_argument("--imap-idle-users", type=int, default=0,
+                    help="section 7: IDLE connections spread over this many "
+                    "users (0: each its own; owld's first login of a user "
+                    "makes its special-use folders, about 24 fsyncs)")
+    ap.add_argument("--imap-big", type=int, default=50 * 1000 * 1000,
+                    help="section 7: octets of the large APPEND and FETCH")
+    ap.add_argument("--imap-rounds", type=int, default=3)
+    ap.add_argument("--imap-self-check", action="store_true",
+                    help="section 7 with Dovecot in owld's column: checks "
+                    "the harness (ratios near 1)")
+    ap.add_argument("--owld-imap-opt", action="append", default=[],
+                    metavar="KEY=VALUE", help="section 7: more owld -o options")
+    ap.add_argument("--only", default="ingest,pop3,open,idle,large,imap")
     ap.add_argument("--plot", default=os.path.join(BUILD, "bench.png"))
     ap.add_argument("--smoke", action="store_true",
                     help="seconds, not minutes: check that the scripts still work")
@@ -911,10 +1457,14 @@ def main():
         a.messages, a.runs, a.sessions = 50, 1, "1,10"
         a.pop3_messages, a.idle, a.idle_peers, a.large = 20, "20", 20, 1000000
         a.open_sizes, a.open_rounds = "50", 1
+        a.imap_fetch, a.imap_open, a.imap_append = 200, 500, 100
+        a.imap_idle, a.imap_idle_peers, a.imap_big = "50", 50, 1000000
+        a.imap_rounds = 1
         a.callgrind = (2, 5)
     a.sessions = [int(s) for s in a.sessions.split(",")]
     a.idle = [int(s) for s in a.idle.split(",")]
     a.open_sizes = [int(s) for s in a.open_sizes.split(",")]
+    a.imap_idle = [int(s) for s in a.imap_idle.split(",")]
     only = a.only.split(",")
     base = tempfile.mkdtemp(prefix="owlpost-bench-")
     os.chmod(base, 0o755)
@@ -934,6 +1484,8 @@ def main():
             section_idle(a, base)
         if "large" in only:
             section_large(a, base)
+        if "imap" in only:
+            section_imap(a, base)
         write_plot(a.plot, plot)
     finally:
         shutil.rmtree(base, ignore_errors=True)
