@@ -86,17 +86,30 @@ imap_server_new(const struct imap_conf *conf)
 
 	s->conf = conf;
 	s->parser = imap_parser_new(&lim);
-	sasl_init(&s->sasl, SASL_EMPTY_ALWAYS);
 	return s;
 }
 
 static void
 wipe_login(struct imap_server *s)
 {
-	explicit_bzero(s->user, sizeof(s->user));
-	explicit_bzero(s->pass, sizeof(s->pass));
-	sasl_wipe(&s->sasl);
+	if (s->login != NULL) {
+		sasl_wipe(&s->login->sasl);
+		explicit_bzero(s->login, sizeof(*s->login));
+		free(s->login);
+		s->login = NULL;
+	}
 	s->req.user = s->req.pass = NULL;
+}
+
+/* The login's state, made when a login starts. */
+static struct imap_login *
+login_state(struct imap_server *s)
+{
+	if (s->login == NULL) {
+		s->login = xcalloc(1, sizeof(*s->login));
+		sasl_init(&s->login->sasl, SASL_EMPTY_ALWAYS);
+	}
+	return s->login;
 }
 
 void
@@ -246,8 +259,8 @@ hold_tag(struct imap_server *s, const char *tag)
 static enum imap_act
 start_login(struct imap_server *s, const char *tag)
 {
-	s->req.user = s->user;
-	s->req.pass = s->pass;
+	s->req.user = login_state(s)->user;
+	s->req.pass = login_state(s)->pass;
 	hold_tag(s, tag);
 	s->pending = IMAP_ACT_LOGIN;
 	return IMAP_ACT_LOGIN;
@@ -272,10 +285,10 @@ cmd_login(struct imap_server *s, const char *tag, const struct imap_arg *args,
 	if (ul == 0 || ul > SASL_USER_MAX || pl > SASL_PASS_MAX ||
 	    memchr(user, '\0', ul) != NULL || memchr(pass, '\0', pl) != NULL)
 		return imap_bad(s, tag, "Invalid user name or password", out);
-	memcpy(s->user, user, ul);
-	s->user[ul] = '\0';
-	memcpy(s->pass, pass, pl);
-	s->pass[pl] = '\0';
+	memcpy(login_state(s)->user, user, ul);
+	s->login->user[ul] = '\0';
+	memcpy(s->login->pass, pass, pl);
+	s->login->pass[pl] = '\0';
 	return start_login(s, tag);
 }
 
@@ -285,6 +298,7 @@ sasl_failed(struct imap_server *s, const char *tag, enum sasl_result r,
 	    struct buf *out)
 {
 	s->in_sasl = false;
+	wipe_login(s);
 	if (r == SASL_CANCELLED)
 		return imap_bad(s, tag, "Authentication cancelled", out);
 	return imap_bad(s, tag, r == SASL_BAD_BASE64 ? "Invalid base64"
@@ -297,8 +311,11 @@ static enum imap_act
 sasl_next(struct imap_server *s, const char *tag, enum sasl_result r,
 	  struct buf *out)
 {
+	struct imap_login *l;
+
 	if (r == SASL_MORE) {
-		buf_printf(out, "+ %s\r\n", sasl_challenge(&s->sasl));
+		buf_printf(out, "+ %s\r\n",
+			   sasl_challenge(&login_state(s)->sasl));
 		hold_tag(s, tag);
 		s->in_sasl = true;
 		imap_parser_want_line(s->parser);
@@ -307,9 +324,10 @@ sasl_next(struct imap_server *s, const char *tag, enum sasl_result r,
 	if (r != SASL_OK)
 		return sasl_failed(s, tag, r, out);
 	s->in_sasl = false;
-	snprintf(s->user, sizeof(s->user), "%s", sasl_user(&s->sasl));
-	snprintf(s->pass, sizeof(s->pass), "%s", sasl_pass(&s->sasl));
-	sasl_wipe(&s->sasl);
+	l = login_state(s);
+	snprintf(l->user, sizeof(l->user), "%s", sasl_user(&l->sasl));
+	snprintf(l->pass, sizeof(l->pass), "%s", sasl_pass(&l->sasl));
+	sasl_wipe(&l->sasl);
 	return start_login(s, tag);
 }
 
@@ -335,7 +353,8 @@ cmd_authenticate(struct imap_server *s, const char *tag,
 		       "authentication is disallowed without TLS");
 		return IMAP_ACT_NONE;
 	}
-	return sasl_next(s, tag, sasl_start(&s->sasl, SASL_MECH_PLAIN, ir,
+	return sasl_next(s, tag, sasl_start(&login_state(s)->sasl,
+					    SASL_MECH_PLAIN, ir,
 					    il), out);
 }
 
@@ -468,7 +487,7 @@ parse_error(struct imap_server *s, struct buf *out)
 	imap_append_abort(s);
 	if (s->in_sasl) {
 		s->in_sasl = false;
-		sasl_wipe(&s->sasl);
+		wipe_login(s);
 		return imap_bad(s, s->tag, "Invalid response", out);
 	}
 	if (e == IMAP_ERR_LITERAL_REFUSED || e == IMAP_ERR_LITERAL_TOO_BIG) {
@@ -506,7 +525,8 @@ sasl_line(struct imap_server *s, struct buf *out)
 	enum imap_act a;
 
 	s->tag = NULL;
-	a = sasl_next(s, tag, sasl_step(&s->sasl, line, len), out);
+	a = sasl_next(s, tag, sasl_step(&login_state(s)->sasl, line, len),
+		      out);
 	free(tag);
 	return a;
 }

@@ -39,6 +39,14 @@ enum {
 #define ID_PAIRS_MAX 30		/* RFC 2971 3.3 */
 
 struct imap_fetch_job;
+
+/* What a login needs, allocated while it is under way (an idle session
+ * keeps none of it) and wiped after. */
+struct imap_login {
+	struct sasl sasl;
+	char user[SASL_USER_MAX + 1];
+	char pass[SASL_PASS_MAX + 1];
+};
 struct imap_append_job;
 
 struct imap_server {
@@ -54,9 +62,7 @@ struct imap_server {
 	bool condstore;			/* CONDSTORE enabled (RFC 7162) */
 	bool in_sasl;			/* AUTHENTICATE: a response is due */
 	bool compressed;		/* COMPRESS DEFLATE is on */
-	struct sasl sasl;
-	char user[SASL_USER_MAX + 1];
-	char pass[SASL_PASS_MAX + 1];
+	struct imap_login *login;	/* while a login is under way */
 	struct imap_req req;
 
 	/* the store, from imap_server_set_mbox() */

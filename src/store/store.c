@@ -106,11 +106,12 @@ store_box_open_path(struct store *st, const char *path, enum box_mode mode,
 	*bp = NULL;
 	b->st = st;
 	b->fd = -1;
-	if (bsnprintf(b->path, sizeof(b->path), "%s", path) == -1) {
+	if (strlen(path) >= STORE_PATH_MAX) {
 		snprintf(err, errsz, "mailbox path too long");
 		free(b);
 		return STORE_PERM;
 	}
+	b->path = xstrdup(path);
 	if (mode == BOX_SESSION) {
 		r = store_lock_session(st, b->path, err, errsz);
 		b->session = r == STORE_OK;
@@ -155,6 +156,7 @@ store_box_free(struct store_box **bp)
 		close(b->fd);
 	if (b->session)
 		store_unlock_session(b->st, b->path);
+	free(b->path);
 	free(b);
 	*bp = NULL;
 }

@@ -30,6 +30,8 @@
 
 #include "../lib/conf.h"
 
+#define STORE_PATH_MAX 4096	/* octets of a mailbox or folder path */
+
 enum store_res {
 	STORE_OK,
 	STORE_TEMP,		/* try again later (I/O, a lock held too long) */
@@ -141,7 +143,9 @@ struct store_aux {
 
 struct store_box {
 	struct store *st;
-	char path[4096];	/* the Maildir directory or the mbox file */
+	char *path;		/* the Maildir directory or the mbox file
+				   (allocated: an idle IMAP session keeps
+				   a box, and paths are short) */
 	uint32_t uidvalidity;	/* Maildir: of the index; mbox: 0 */
 	uint32_t uidnext;	/* Maildir: of the index; mbox: 0 */
 	uint64_t highestmodseq;	/* Maildir: of the index; mbox: 0 */

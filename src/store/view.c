@@ -118,7 +118,7 @@ store_view_open(struct store *st, const char *user, const char *folder,
 	*vp = xcalloc(1, sizeof(**vp));
 	(*vp)->st = st;
 	(*vp)->box = b;
-	bsnprintf((*vp)->dir, sizeof((*vp)->dir), "%s", b->path);
+	(*vp)->dir = xstrdup(b->path);
 	return STORE_OK;
 }
 
@@ -244,6 +244,7 @@ store_view_open_imap(struct store *st, const char *user, const char *folder,
 		     size_t errsz)
 {
 	struct store_view *v;
+	char dir[STORE_PATH_MAX];
 	struct stat sb;
 	enum store_res r;
 
@@ -256,28 +257,30 @@ store_view_open_imap(struct store *st, const char *user, const char *folder,
 	v->st = st;
 	v->shared = true;
 	v->claim_recent = claim_recent;
-	bsnprintf(v->user, sizeof(v->user), "%s", user);
-	if (view_folder_dir(st, user, folder, v->dir, sizeof(v->dir)) == -1) {
+	if (view_folder_dir(st, user, folder, dir, sizeof(dir)) == -1) {
 		snprintf(err, errsz, "%s: %s", folder, errno == ENOENT ?
 			 "no such folder" : "invalid folder name");
 		free(v);
 		return errno == ENOENT ? STORE_NOTFOUND : STORE_PERM;
 	}
+	v->user = xstrdup(user);
+	v->dir = xstrdup(dir);
+	/* from here a failure closes v (its strings with it) */
 	if (store_folder_is_inbox(folder) &&
 	    maildir_ensure(st, v->dir) == -1) {
 		r = store_sys_fail(err, errsz, "mkdir", v->dir);
-		free(v);
+		store_view_close(&v);
 		return r;
 	}
 	if (stat(v->dir, &sb) == -1 || !S_ISDIR(sb.st_mode)) {
 		snprintf(err, errsz, "%s: no such folder", folder);
-		free(v);
+		store_view_close(&v);
 		return STORE_NOTFOUND;
 	}
 	view_take_stamps(v, v->stamps);
 	r = view_scan_claim(v, &v->box, err, errsz);
 	if (r != STORE_OK) {
-		free(v);
+		store_view_close(&v);
 		return r;
 	}
 	*vp = v;
@@ -514,6 +517,8 @@ store_view_close(struct store_view **vp)
 	if (*vp == NULL)
 		return;
 	store_box_free(&(*vp)->box);
+	free((*vp)->dir);
+	free((*vp)->user);
 	free(*vp);
 	*vp = NULL;
 }

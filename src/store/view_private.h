@@ -21,8 +21,8 @@ struct store_view {
 	struct store *st;
 	struct store_box *box;	/* the messages the session knows */
 	bool shared;		/* IMAP: synced, changed; else a snapshot */
-	char dir[4096];		/* the folder's directory */
-	char user[256];		/* whose (shared views) */
+	char *dir;		/* the folder's directory */
+	char *user;		/* whose (shared views), or NULL */
 	/* at the last scan; [VIEW_STAMPS].mtime: when they were taken */
 	struct view_stamp stamps[VIEW_STAMPS + 1];
 	bool claim_recent;	/* IMAP SELECT: takes \Recent's claim */

@@ -272,8 +272,7 @@ def certs(tmp_path_factory):
     return make_cert(str(tmp_path_factory.mktemp("imapcerts")), "imap")
 
 
-TARGETS = ["dovecot", pytest.param("owld", marks=pytest.mark.xfail(
-    strict=False, reason="IMAP not served yet"))]
+TARGETS = ["dovecot", "owld"]
 
 
 @pytest.fixture(params=TARGETS)
