@@ -419,7 +419,7 @@ store(struct imap_server *s, const char *tag, const struct imap_arg *args,
 	uint32_t *pos;
 	bool *modified, silent = false, gone;
 	size_t n, nflags, at = 1;
-	const char *why;
+	const char *why = "Invalid arguments";
 	char err[200];
 	enum imap_mres r;
 	enum imap_act a;
@@ -530,7 +530,7 @@ copy(struct imap_server *s, const char *tag, const struct imap_arg *args,
 	struct buf *name;
 	uint32_t *pos, *uids, validity = 0;
 	size_t n;
-	const char *why;
+	const char *why = "Invalid arguments";
 	char err[200];
 	enum imap_mres r = IMAP_M_OK;
 	enum imap_act a;
@@ -792,7 +792,7 @@ sort(struct imap_server *s, const char *tag, const struct imap_arg *args,
 	struct imap_sort_crit crit;
 	struct imap_search *prog = NULL;
 	struct imap_sort_msg *msgs;
-	const char *why;
+	const char *why = "Invalid arguments";
 	size_t n, len = out->len;
 	enum imap_act a;
 

@@ -92,7 +92,7 @@ select_or_examine(struct imap_server *s, const char *tag,
 {
 	struct buf *name = buf_new(4096);
 	struct imap_view_info info;
-	const char *why;
+	const char *why = "Invalid arguments";
 	char err[200];
 	enum imap_mres r;
 
@@ -215,7 +215,7 @@ imap_uid_expunge(struct imap_server *s, const char *tag,
 		 const struct imap_arg *args, size_t nargs, struct buf *out)
 {
 	struct imap_seqset set;
-	const char *why;
+	const char *why = "Invalid arguments";
 	enum imap_act a;
 
 	if (nargs != 1 || imap_set_arg(s, &args[0], true, &set, &why) == -1)

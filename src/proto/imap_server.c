@@ -123,8 +123,12 @@ imap_server_free(struct imap_server **sp)
 	if (s->ops != NULL) {
 		imap_fetch_abort(s);
 		imap_append_abort(s);
-		imap_unselect(s);
+		if (s->mailbox != NULL)	/* selected, or logged out from it */
+			s->ops->unselect(s->mctx);
 	}
+	free(s->mailbox);
+	imap_seqset_free(&s->recent);
+	imap_seqset_free(&s->saved);
 	imap_parser_free(&s->parser);
 	free(s->tag);
 	free(s);
