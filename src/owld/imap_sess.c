@@ -299,7 +299,7 @@ static void
 deadline(struct sess *b)
 {
 	if (!mid_response(is(b)))
-		imap_server_timeout(is(b)->core, b->out);
+		imap_server_deadline(is(b)->core, b->out);
 }
 
 static void
@@ -375,17 +375,17 @@ userip_key(const struct owld *d, const char *user, const char *peer,
 	snprintf(out, size, "%016llx %.45s", (unsigned long long)h, peer);
 }
 
-/* A login that cannot go on: NO [UNAVAILABLE], logged. */
+/* A login that cannot go on: NO [LIMIT] or [CANNOT], logged. */
 static void
-refuse_login(struct imap_sess *s, const char *user, const char *why)
+refuse_login(struct imap_sess *s, const char *user, const char *why,
+	     enum imap_login_result r)
 {
 	char qb[600];
 
 	log_msg(LOGL_WARN, "imap", "id=%s peer=%s event=login-refused "
 		"user=%s reason=%s", s->base.id, s->base.peer,
 		log_q(qb, sizeof(qb), user), why);
-	run_act(s, imap_server_login_done(s->core, IMAP_LOGIN_TEMP,
-					  s->base.out));
+	run_act(s, imap_server_login_done(s->core, r, s->base.out));
 	send_out(s, s->base.out);
 	sess_answered(&s->base);
 }
@@ -410,13 +410,14 @@ login_done(struct sess *b, enum sess_login_res r, const char *user)
 		return;
 	}
 	if (d->conf->mailbox_format != MBOX_FMT_MAILDIR) {
-		refuse_login(s, user, "mbox");
+		refuse_login(s, user, "mbox", IMAP_LOGIN_CANNOT);
 		return;
 	}
 	userip_key(d, user, b->peer, key, sizeof(key));
 	if (anvil_connect(d->imap_userip, key, mono_ms() / 1000, &count) !=
 	    ANVIL_OK) {
-		refuse_login(s, user, "max-sessions-per-user");
+		refuse_login(s, user, "max-sessions-per-user",
+			     IMAP_LOGIN_LIMIT);
 		return;
 	}
 	memcpy(s->userip, key, sizeof(key));

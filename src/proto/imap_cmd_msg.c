@@ -621,6 +621,29 @@ save_result(struct imap_server *s, const uint32_t *uids, size_t n)
 	s->saved_valid = true;
 }
 
+/*
+ * SAVE with MIN or MAX (and neither ALL nor COUNT) saves only the lowest
+ * and/or highest match (RFC 5182 2.4); else every match.
+ */
+static void
+save_matches(struct imap_server *s, unsigned ret, const uint32_t *uids,
+	     size_t n)
+{
+	uint32_t ends[2];
+	size_t k = 0;
+
+	if (n == 0 || !(ret & (IMAP_SEARCH_RET_MIN | IMAP_SEARCH_RET_MAX)) ||
+	    (ret & (IMAP_SEARCH_RET_ALL | IMAP_SEARCH_RET_COUNT))) {
+		save_result(s, uids, n);
+		return;
+	}
+	if (ret & IMAP_SEARCH_RET_MIN)
+		ends[k++] = uids[0];
+	if ((ret & IMAP_SEARCH_RET_MAX) && (k == 0 || uids[n - 1] != uids[0]))
+		ends[k++] = uids[n - 1];
+	save_result(s, ends, k);
+}
+
 static enum imap_act
 search_run(struct imap_server *s, const char *tag,
 	   const struct imap_search *prog, bool uid, struct buf *out)
@@ -647,7 +670,7 @@ search_run(struct imap_server *s, const char *tag,
 		nums[n++] = uid ? m.uid : i + 1;
 	}
 	if (imap_search_return(prog) & IMAP_SEARCH_RET_SAVE)
-		save_result(s, uids, n);
+		save_matches(s, imap_search_return(prog), uids, n);
 	imap_search_write(prog, tag, uid, nums, n, modseq, out);
 	free(nums);
 	free(uids);

@@ -600,6 +600,12 @@ imap_server_login_done(struct imap_server *s, enum imap_login_result r,
 		buf_printf(out, "%s OK [CAPABILITY ", tag);
 		capabilities(s, out);
 		buf_addstr(out, "] Logged in\r\n");
+	} else if (r == IMAP_LOGIN_LIMIT) {
+		imap_tagged(out, tag, "NO", "[LIMIT] Too many sessions of this "
+			    "user; log out of another first");
+	} else if (r == IMAP_LOGIN_CANNOT) {
+		imap_tagged(out, tag, "NO", "[CANNOT] This mailbox cannot be "
+			    "served over IMAP (mailbox.format is mbox)");
 	} else if (r == IMAP_LOGIN_TEMP) {
 		imap_tagged(out, tag, "NO", "[UNAVAILABLE] Temporary failure, try "
 		       "again later");
@@ -633,6 +639,13 @@ void
 imap_server_shutdown(struct imap_server *s, struct buf *out)
 {
 	buf_addstr(out, "* BYE Server shutting down\r\n");
+	s->state = ST_LOGOUT;
+}
+
+void
+imap_server_deadline(struct imap_server *s, struct buf *out)
+{
+	buf_addstr(out, "* BYE Too slow; the command took too long\r\n");
 	s->state = ST_LOGOUT;
 }
 

@@ -76,6 +76,9 @@ enum imap_login_result {
 	IMAP_LOGIN_OK,
 	IMAP_LOGIN_BAD,		/* NO [AUTHENTICATIONFAILED] */
 	IMAP_LOGIN_TEMP,	/* NO [UNAVAILABLE] */
+	IMAP_LOGIN_LIMIT,	/* NO [LIMIT]: too many sessions of the user */
+	IMAP_LOGIN_CANNOT,	/* NO [CANNOT]: the mailbox cannot be served
+				   over IMAP (mbox) */
 };
 
 struct imap_req {
@@ -127,5 +130,7 @@ bool imap_server_in_sasl(const struct imap_server *s);
 /* Server-initiated ends: an untagged BYE; the caller then closes. */
 void imap_server_shutdown(struct imap_server *s, struct buf *out);
 void imap_server_timeout(struct imap_server *s, struct buf *out);
+/* A command (or the login) took longer than its deadline. */
+void imap_server_deadline(struct imap_server *s, struct buf *out);
 
 #endif

@@ -210,7 +210,8 @@ def test_mbox_login_refused(owld):
     c = o.imap()
     c.line()
     r = c.cmd("a", "LOGIN alice@localhost pw-alice")
-    assert r == ["a NO [UNAVAILABLE] Temporary failure, try again later"]
+    assert r == ["a NO [CANNOT] This mailbox cannot be served over IMAP "
+                 "(mailbox.format is mbox)"]
     o.wait_log(r"event=login-refused user=alice@localhost reason=mbox")
 
 
@@ -247,7 +248,8 @@ def test_max_sessions_per_user(owld):
     c = o.imap()
     c.line()
     r = c.cmd("x", "LOGIN alice@localhost pw-alice")
-    assert r == ["x NO [UNAVAILABLE] Temporary failure, try again later"]
+    assert r == ["x NO [LIMIT] Too many sessions of this user; log out of "
+                 "another first"]
     o.wait_log(r"event=login-refused user=alice@localhost "
                r"reason=max-sessions-per-user")
     # another user is not counted with alice
@@ -291,7 +293,7 @@ def test_login_deadline(owld):
         except OSError:
             closed = True
     assert c.closed()
-    assert "* BYE Autologout; idle for too long" in c.buf.decode()
+    assert "* BYE Too slow; the command took too long" in c.buf.decode()
     o.wait_log(r"event=deadline reason=login-deadline")
 
 

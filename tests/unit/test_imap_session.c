@@ -561,6 +561,15 @@ test_search_save_and_dollar(void **st)
 	hasnt(o, "* 1 FETCH (UID");
 	has(o, "d OK");
 	free(o);
+	/* with MIN or MAX alone, only those are saved (RFC 5182 2.4) */
+	o = play_all("a SELECT INBOX\r\nb SEARCH RETURN (SAVE MAX) ALL\r\n"
+		     "c FETCH $ (UID)\r\nd SEARCH RETURN (SAVE MIN MAX COUNT) "
+		     "ALL\r\ne FETCH $ (UID)\r\n", NULL, NULL);
+	has(o, "* ESEARCH (TAG \"b\") MAX 3\r\nb OK SEARCH completed\r\n"
+	    "* 3 FETCH (UID 3)\r\nc OK");
+	has(o, "* 1 FETCH (UID 1)\r\n* 2 FETCH (UID 2)\r\n"
+	    "* 3 FETCH (UID 3)\r\ne OK");
+	free(o);
 }
 
 /* --- CONDSTORE ------------------------------------------------------------ */
