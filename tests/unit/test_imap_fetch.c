@@ -827,6 +827,17 @@ test_malformed(void **state)
 	       "Content-Transfer-Encoding: base64\n\nU3ViamVjdDogeA==\n",
 	       "BODY", "BODY (\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") "
 	       "NIL NIL \"base64\" 18 1)");
+	/* a message with no body before the boundary: the blank line
+	 * ending its header stays in it (the fuzzer found the part's body
+	 * ending before its message's header did) */
+	expect("Content-Type: multipart/mixed; boundary=q\n\n--q\n"
+	       "Content-Type: message/rfc822\n\nSubject: x\n\n--q--\n",
+	       "(BODY[1] BODY[1.HEADER] BODY[1.TEXT] BODY)",
+	       "BODY[1] {14}\r\nSubject: x\r\n\r\n BODY[1.HEADER] {14}\r\n"
+	       "Subject: x\r\n\r\n BODY[1.TEXT] \"\" BODY ((\"message\" "
+	       "\"rfc822\" NIL NIL NIL \"7BIT\" 14 (NIL \"x\" NIL NIL NIL "
+	       "NIL NIL NIL NIL NIL) (\"TEXT\" \"PLAIN\" (\"CHARSET\" "
+	       "\"US-ASCII\") NIL NIL \"7BIT\" 0 0) 2) \"mixed\")");
 	/* a message/rfc822 at the top: 1 its message, 1.1 that one's
 	 * body */
 	expect("Content-Type: message/rfc822\n\nSubject: in\n\nbody\n",
