@@ -822,6 +822,12 @@ mstruct_end(struct mstruct *ms)
 	return ms->root;
 }
 
+bool
+mstruct_header_ended(const struct mstruct *ms)
+{
+	return !ms->root->in_header;
+}
+
 const struct mstruct_part *
 mstruct_root(const struct mstruct *ms)
 {

@@ -556,7 +556,8 @@ struct imap_fetch_writer {
 	const struct imap_fetch_items *items;
 	const struct imap_fetch_msg *msg;
 	struct mstruct *ms;
-	bool started, failed, closed, done;
+	int failed;		/* -1 or -2 once failed */
+	bool started, closed, done;
 	size_t idx;
 	struct buf *pend;
 	size_t pend_off;
@@ -1034,19 +1035,41 @@ imap_fetch_writer_free(struct imap_fetch_writer **wp)
 	*wp = NULL;
 }
 
-/* The structure pass: the whole text read once. */
+/* Does the item need nothing but the top header (ENVELOPE, HEADER,
+ * HEADER.FIELDS[.NOT], RFC822.HEADER)? */
+static bool
+header_only(const struct item *it)
+{
+	return it->kind == K_ENVELOPE ||
+	       (it->kind == K_SECTION && !it->binary && it->npart == 0 &&
+		(it->text == T_HEADER || it->text == T_FIELDS ||
+		 it->text == T_FIELDS_NOT));
+}
+
+/*
+ * The structure pass: the text read once, or only up to the end of its
+ * header when no item needs more (a client listing a mailbox asks for
+ * ENVELOPE and some header fields of every message: a 50 MB message
+ * costs its header then).
+ */
 static int
 structure(struct imap_fetch_writer *w)
 {
+	bool all = false;
 	long n;
 
+	for (size_t i = 0; i < w->items->n; i++)
+		all |= item_wants_text(&w->items->v[i]) &&
+		       !header_only(&w->items->v[i]);
 	w->ms = mstruct_new();
 	if (w->msg->rewind(w->msg->rd) < 0)
 		return -1;
-	while ((n = w->msg->read(w->msg->rd, w->rbuf, sizeof(w->rbuf))) > 0)
+	while ((all || !mstruct_header_ended(w->ms)) &&
+	       (n = w->msg->read(w->msg->rd, w->rbuf, sizeof(w->rbuf))) != 0) {
+		if (n < 0)
+			return -1;
 		mstruct_feed(w->ms, w->rbuf, (size_t)n);
-	if (n < 0)
-		return -1;
+	}
 	mstruct_end(w->ms);
 	return 0;
 }
@@ -1256,9 +1279,9 @@ imap_fetch_write(struct imap_fetch_writer *w, struct buf *out,
 	int r;
 
 	if (w->failed)
-		return -1;
+		return w->failed;
 	if (!w->started && (r = start(w)) < 0) {
-		w->failed = true;
+		w->failed = r;
 		return r;
 	}
 	while (!w->done) {
@@ -1272,7 +1295,7 @@ imap_fetch_write(struct imap_fetch_writer *w, struct buf *out,
 				return 1;
 			copy_out(out, lim, w->obuf, w->olen, &w->ooff);
 		} else if ((r = refill(w)) < 0) {
-			w->failed = true;
+			w->failed = -1;
 			return -1;
 		}
 	}

@@ -731,6 +731,7 @@ static void
 test_binary(void **state)
 {
 	struct buf *b;
+	const char *why;
 	int r;
 	static const char want[] = "* 3 FETCH (BINARY[1] ~{4}\r\n\0abc)\r\n";
 
@@ -754,6 +755,25 @@ test_binary(void **state)
 	assert_int_equal(r, -2);
 	assert_int_equal(b->len, 0);
 	buf_free(&b);
+	{
+		struct imap_fetch_items *it = items_of("BINARY[3]", &why);
+		struct imap_fetch_msg fm = {.seq = 1, .m = &MSG,
+					    .read = rd_read,
+					    .rewind = rd_rewind};
+		struct rd rr = {.s = BIN, .len = strlen(BIN), .chunk = 99,
+				.fail_at = -1};
+		struct imap_fetch_writer *w;
+		struct buf *out = buf_new(SIZE_MAX);
+
+		fm.rd = &rr;
+		w = imap_fetch_writer_new(it, &fm);
+		assert_int_equal(imap_fetch_write(w, out, 100), -2);
+		assert_int_equal(imap_fetch_write(w, out, 100), -2);
+		assert_int_equal(out->len, 0);
+		imap_fetch_writer_free(&w);
+		imap_fetch_items_free(&it);
+		buf_free(&out);
+	}
 	b = fetch_msg(BIN, strlen(BIN), "BINARY.SIZE[3]", &MSG, false, false,
 		      &r);
 	assert_int_equal(r, -2);
@@ -956,6 +976,44 @@ test_read_errors(void **state)
 	imap_fetch_items_free(&it);
 }
 
+/* ENVELOPE and the header's sections read no more than the header. */
+static void
+test_header_only(void **state)
+{
+	const char *why;
+	struct imap_fetch_items *it = items_of("(ENVELOPE BODY.PEEK[HEADER."
+					       "FIELDS (Subject)] RFC822.HEADER)",
+					       &why);
+	struct imap_fetch_msg fm = {.seq = 1, .m = &MSG, .read = rd_read,
+				    .rewind = rd_rewind};
+	/* the header is 42 octets; reads past 48 fail */
+	struct rd r = {.s = SIMPLE, .len = strlen(SIMPLE), .chunk = 8,
+		       .fail_at = 48};
+	struct buf *b;
+	int res;
+
+	(void)state;
+	b = write_with(it, &fm, &r, 0, &res);
+	assert_int_equal(res, 0);
+	assert_string_equal(b->data, "* 1 FETCH (ENVELOPE (NIL \"hi\" "
+			    "((\"Ann\" NIL \"ann\" \"example.org\")) "
+			    "((\"Ann\" NIL \"ann\" \"example.org\")) "
+			    "((\"Ann\" NIL \"ann\" \"example.org\")) "
+			    "NIL NIL NIL NIL NIL) "
+			    "BODY[HEADER.FIELDS (Subject)] {15}\r\nSubject: hi"
+			    "\r\n\r\n RFC822.HEADER {44}\r\nFrom: Ann "
+			    "<ann@example.org>\r\nSubject: hi\r\n\r\n)\r\n");
+	buf_free(&b);
+	imap_fetch_items_free(&it);
+	/* BODY needs it all: the read error shows */
+	it = items_of("(ENVELOPE BODY)", &why);
+	b = write_with(it, &fm, &r, 0, &res);
+	assert_int_equal(res, -1);
+	assert_int_equal(b->len, 0);
+	buf_free(&b);
+	imap_fetch_items_free(&it);
+}
+
 /* A text made as it is read: 8 MB of body, never held. */
 struct gen {
 	uint64_t off, size;
@@ -1076,6 +1134,7 @@ main(void)
 		cmocka_unit_test(test_parts_limit),
 		cmocka_unit_test(test_long_field),
 		cmocka_unit_test(test_read_errors),
+		cmocka_unit_test(test_header_only),
 		cmocka_unit_test(test_big),
 		cmocka_unit_test(test_strings),
 	};
