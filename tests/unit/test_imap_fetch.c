@@ -519,6 +519,39 @@ test_multipart_sections(void **state)
 	expect(MIXED, "BINARY.SIZE[2]", "BINARY.SIZE[2] 132");
 }
 
+/* A digest's parts are message/rfc822 by default (RFC 2046 5.1.5); part
+ * numbers go through them. */
+static void
+test_digest(void **state)
+{
+	static const char T[] =
+		"Content-Type: multipart/digest; boundary=d\n\n"
+		"--d\n\nSubject: a\n\nbody a\n"
+		"--d\nContent-Type: text/plain\n\nnot a message\n"
+		"--d\n\nContent-Type: multipart/mixed; boundary=e\n\n"
+		"--e\n\ne1\n--e\n\ne2\n--e--\n"
+		"--d--\n";
+
+	(void)state;
+	expect(T, "BODY", "BODY ((\"MESSAGE\" \"RFC822\" NIL NIL NIL "
+	       "\"7BIT\" 20 (NIL \"a\" NIL NIL NIL NIL NIL NIL NIL NIL) "
+	       "(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL "
+	       "\"7BIT\" 6 0) 2)"
+	       "(\"text\" \"plain\" NIL NIL NIL \"7BIT\" 13 0)"
+	       "(\"MESSAGE\" \"RFC822\" NIL NIL NIL \"7BIT\" 72 "
+	       "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL) "
+	       "((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL "
+	       "\"7BIT\" 2 0)(\"TEXT\" \"PLAIN\" (\"CHARSET\" "
+	       "\"US-ASCII\") NIL NIL \"7BIT\" 2 0) \"mixed\") 8) "
+	       "\"digest\")");
+	expect(T, "(BODY[1.1] BODY[1.HEADER] BODY[3.2] BODY[3.2.MIME] "
+	       "BODY[3.TEXT]<0.6> BODY[2.1] BODY[3.3])",
+	       "BODY[1.1] {6}\r\nbody a BODY[1.HEADER] {14}\r\nSubject: a"
+	       "\r\n\r\n BODY[3.2] {2}\r\ne2 BODY[3.2.MIME] {2}\r\n\r\n "
+	       "BODY[3.TEXT]<0> {6}\r\n--e\r\n\r BODY[2.1] \"\" "
+	       "BODY[3.3] \"\"");
+}
+
 static void
 test_bodystructure(void **state)
 {
@@ -710,6 +743,10 @@ test_params(void **state)
 	       "\"title\" \"a bc\" \"name*\" \"utf-8''%E2%82%AC%20x\" "
 	       "\"x*\" \"utf-8'en'%41\") NIL NIL \"7BIT\" 1 0 NIL "
 	       "(\"inline\" NIL) \"de\" NIL)");
+	/* pieces out of order, a gap ends them, a stray quoted string */
+	expect("Content-Type: text/x; p*1=b; p*0=a; p*3=d; \"s\"; q=1\n\nb",
+	       "BODY", "BODY (\"text\" \"x\" (\"p\" \"ab\" \"q\" \"1\") NIL "
+	       "NIL \"7BIT\" 1 0)");
 	/* a type that is not one: the default */
 	expect("Content-Type: garbage\n\nb", "BODY",
 	       "BODY (\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL "
@@ -1122,6 +1159,7 @@ main(void)
 		cmocka_unit_test(test_partial),
 		cmocka_unit_test(test_multipart_sections),
 		cmocka_unit_test(test_bodystructure),
+		cmocka_unit_test(test_digest),
 		cmocka_unit_test(test_sizes_match),
 		cmocka_unit_test(test_rfc_body_example),
 		cmocka_unit_test(test_rfc_full_example),
