@@ -550,6 +550,8 @@ struct sect {
 	int bits;
 	int qst;		/* quoted-printable */
 	char qh;
+	char qws[32];		/* white space held back */
+	size_t nqws;
 };
 
 struct imap_fetch_writer {
@@ -595,13 +597,48 @@ hexval(char c)
 	return -1;
 }
 
-/* Quoted-printable (RFC 2045 6.7), one octet at a time. */
+/* The white space held back by quoted-printable goes out after all. */
+static void
+qws_flush(struct imap_fetch_writer *w, struct sect *s)
+{
+	for (size_t i = 0; i < s->nqws; i++)
+		out_octet(w, s, s->qws[i]);
+	s->nqws = 0;
+}
+
+/* Holds a space or tab back (out at once when too many are held). */
+static void
+qws_hold(struct imap_fetch_writer *w, struct sect *s, char c)
+{
+	if (s->nqws == sizeof(s->qws)) {
+		if (s->qst == 4) {	/* "=" and white space: not a break */
+			out_octet(w, s, '=');
+			s->qst = 0;
+		}
+		qws_flush(w, s);
+	}
+	s->qws[s->nqws++] = c;
+}
+
+/*
+ * Quoted-printable (RFC 2045 6.7), one octet at a time: "=XX" an octet,
+ * "=" and white space before a line end a soft line break, white space
+ * before a line end dropped; anything else malformed goes as it is.
+ */
 static void
 qp_octet(struct imap_fetch_writer *w, struct sect *s, char c)
 {
 	for (;;) {
 		switch (s->qst) {
 		case 0:
+			if (c == ' ' || c == '\t') {
+				qws_hold(w, s, c);
+				return;
+			}
+			if (c == '\r' || c == '\n')
+				s->nqws = 0;	/* trailing white space */
+			else
+				qws_flush(w, s);
 			if (c == '=')
 				s->qst = 1;
 			else
@@ -613,8 +650,13 @@ qp_octet(struct imap_fetch_writer *w, struct sect *s, char c)
 				s->qst = 2;
 				return;
 			}
-			if (c == '\r' || c == ' ' || c == '\t') {
-				s->qst = c == '\r' ? 3 : 4;
+			if (c == '\r') {
+				s->qst = 3;
+				return;
+			}
+			if (c == ' ' || c == '\t') {
+				s->qst = 4;
+				qws_hold(w, s, c);
 				return;
 			}
 			s->qst = 0;
@@ -632,22 +674,25 @@ qp_octet(struct imap_fetch_writer *w, struct sect *s, char c)
 			out_octet(w, s, '=');
 			out_octet(w, s, s->qh);
 			continue;
-		case 3:		/* after "=\r" */
+		case 3:		/* after "=\r" (and white space) */
 			s->qst = 0;
+			s->nqws = 0;
 			if (c == '\n')
 				return;
 			continue;
 		default:	/* after '=' and white space */
-			if (c == ' ' || c == '\t')
+			if (c == ' ' || c == '\t') {
+				qws_hold(w, s, c);
 				return;
-			if (c == '\r') {
-				s->qst = 3;
+			}
+			if (c == '\r' || c == '\n') {
+				s->nqws = 0;
+				s->qst = c == '\r' ? 3 : 0;
 				return;
 			}
 			s->qst = 0;
-			if (c == '\n')
-				return;
 			out_octet(w, s, '=');
+			qws_flush(w, s);
 			continue;
 		}
 	}
@@ -785,6 +830,7 @@ sect_flush(struct imap_fetch_writer *w, struct sect *s)
 	}
 	if (s->filter != F_NONE && s->ls == LS_NAME)
 		field_decide(w, s, false);
+	/* white space at the end is a line's trailing white space */
 	if (s->dec == D_QP && s->qst == 1)
 		out_octet(w, s, '=');
 	if (s->dec == D_QP && s->qst == 2) {
@@ -844,6 +890,7 @@ sect_start(struct imap_fetch_writer *w, struct sect *s)
 	s->fnlen = 0;
 	s->acc = 0;
 	s->bits = s->qst = 0;
+	s->nqws = 0;
 	if (s->rs >= s->re) {
 		sect_flush(w, s);
 		return 0;

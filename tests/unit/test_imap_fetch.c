@@ -780,8 +780,15 @@ test_binary(void **state)
 	/* a NUL outside the partial range: a plain literal */
 	expect(BIN, "BINARY.PEEK[1]<1.3>", "BINARY[1]<1> {3}\r\nabc");
 	expect(BIN, "BINARY.SIZE[1]", "BINARY.SIZE[1] 4");
-	expect(BIN, "BINARY[2]", "BINARY[2] {14}\r\ncaf\xc3\xa9X =\r\n==zz");
-	expect(BIN, "BINARY.SIZE[2]", "BINARY.SIZE[2] 14");
+	expect(BIN, "BINARY[2]", "BINARY[2] {15}\r\ncaf\xc3\xa9X =\r\n= =zz");
+	expect(BIN, "BINARY.SIZE[2]", "BINARY.SIZE[2] 15");
+	/* trailing white space dropped, "=" and white space a soft break,
+	 * 40 spaces after "=" then text: all of it kept */
+	expect("Content-Transfer-Encoding: quoted-printable\n\n"
+	       "a \t\nb= \t\nc =20\nd=                                        "
+	       "x\ne  ", "BINARY[1]",
+	       "BINARY[1] {55}\r\na\r\nbc  \r\nd=                     "
+	       "                   x\r\ne");
 	expect(BIN, "BINARY[4]", "BINARY[4] {3}\r\nabc");
 	expect(BIN, "BINARY[]<0.8>", "BINARY[]<0> {8}\r\nContent-");
 	/* the same part by BODY: as sent */
