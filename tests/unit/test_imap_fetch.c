@@ -968,6 +968,41 @@ test_parts_limit(void **state)
 	buf_free(&t);
 }
 
+/* Past MSTRUCT_KEPT_MAX of values kept, further values are NIL. */
+static void
+test_kept_limit(void **state)
+{
+	struct buf *t = buf_new(SIZE_MAX);
+	struct mstruct *ms = mstruct_new();
+	const struct mstruct_part *c;
+	size_t kept = 0, nil = 0;
+
+	(void)state;
+	buf_addstr(t, "Content-Type: multipart/mixed; boundary=b\n\n");
+	for (int i = 0; i < 300; i++) {
+		buf_addstr(t, "--b\nContent-Description: ");
+		for (int k = 0; k < 1000; k++)
+			buf_addc(t, 'd');
+		buf_addstr(t, "\n\nx\n");
+	}
+	buf_addstr(t, "--b--\n");
+	mstruct_feed(ms, t->data, t->len);
+	mstruct_end(ms);
+	assert_true(mstruct_truncated(ms));
+	for (c = mstruct_root(ms)->children; c != NULL; c = c->next) {
+		if (c->desc != NULL)
+			kept += strlen(c->desc) + 1;
+		else
+			nil++;
+		assert_int_equal(c->body_size, 1);
+	}
+	assert_true(kept <= MSTRUCT_KEPT_MAX);
+	assert_true(kept > MSTRUCT_KEPT_MAX - 2000);
+	assert_true(nil > 0);
+	mstruct_free(&ms);
+	buf_free(&t);
+}
+
 /* A header field longer than the kept bound is cut, not refused. */
 static void
 test_long_field(void **state)
@@ -1178,6 +1213,7 @@ main(void)
 		cmocka_unit_test(test_depth_limit),
 		cmocka_unit_test(test_parts_limit),
 		cmocka_unit_test(test_long_field),
+		cmocka_unit_test(test_kept_limit),
 		cmocka_unit_test(test_read_errors),
 		cmocka_unit_test(test_header_only),
 		cmocka_unit_test(test_big),
