@@ -78,7 +78,7 @@ mstruct_new(void)
 	return ms;
 }
 
-/* --- kept values ----------------------------------------------------- */
+/* --- kept values ---------------------------------------------------------- */
 
 /* A copy of s[0..n) charged to the budget; NULL past it. */
 static char *
@@ -153,7 +153,7 @@ token(const char *s, size_t len, size_t *ip, const char **tok_r)
 	return len;
 }
 
-/* --- parameters (RFC 2045 5.1, RFC 2231) ------------------------------ */
+/* --- parameters (RFC 2045 5.1, RFC 2231) ---------------------------------- */
 
 struct rawp {
 	const char *name;
@@ -372,7 +372,7 @@ params_free(struct mstruct_param **pp, size_t *np)
 	*np = 0;
 }
 
-/* --- Content-* fields -------------------------------------------------- */
+/* --- Content-* fields ----------------------------------------------------- */
 
 /* Content-Type: type "/" subtype *(";" parameter); else the defaults. */
 static void
@@ -496,7 +496,7 @@ field_finish(struct mstruct *ms)
 	ms->flen = 0;
 }
 
-/* --- the tree ---------------------------------------------------------- */
+/* --- the tree ------------------------------------------------------------- */
 
 bool
 mstruct_is(const struct mstruct_part *p, const char *type,

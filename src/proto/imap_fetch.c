@@ -58,7 +58,7 @@ struct imap_fetch_items {
 	size_t n;
 };
 
-/* --- parsing the items --------------------------------------------------- */
+/* --- parsing the items ---------------------------------------------------- */
 
 static void
 item_clear(struct item *it)
@@ -931,7 +931,7 @@ sect_count(struct imap_fetch_writer *w, struct sect *s)
 	return 0;
 }
 
-/* --- sections of the structure ------------------------------------------- */
+/* --- sections of the structure -------------------------------------------- */
 
 /*
  * The part a section's numbers name (RFC 9051 6.4.5): a multipart's
@@ -1055,7 +1055,7 @@ unknown_cte(const struct imap_fetch_writer *w)
 	return false;
 }
 
-/* --- the response ---------------------------------------------------------- */
+/* --- the response --------------------------------------------------------- */
 
 struct imap_fetch_writer *
 imap_fetch_writer_new(const struct imap_fetch_items *items,

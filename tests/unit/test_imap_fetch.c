@@ -63,7 +63,7 @@ rd_rewind(void *p)
 	return 0;
 }
 
-/* --- running FETCH ---------------------------------------------------------- */
+/* --- running FETCH -------------------------------------------------------- */
 
 static const struct imap_limits LIM = {
 	.line_max = 8192, .literal_max = 1024, .literals_max = 1024,
@@ -146,7 +146,7 @@ fetch_msg(const char *text, size_t len, const char *items,
 			struct buf *b;
 
 			if (c == 0 && len > 20000 && steps[s] != 0)
-				continue;	/* slow and proves nothing new */
+				continue;	/* slow, proves nothing new */
 			r.chunk = chunks[c];
 			b = write_with(it, &fm, &r, steps[s], &res);
 			assert_int_equal(res, *r_r);
@@ -181,7 +181,7 @@ expect(const char *text, const char *items, const char *want)
 	buf_free(&b);
 }
 
-/* --- the messages ------------------------------------------------------------ */
+/* --- the messages --------------------------------------------------------- */
 
 static const char SIMPLE[] =
 	"From: Ann <ann@example.org>\n"
@@ -229,7 +229,7 @@ static const char MIXED[] =
 	"--XX--\n"
 	"epilogue\n";
 
-/* --- item parsing -------------------------------------------------------------- */
+/* --- item parsing --------------------------------------------------------- */
 
 static void
 test_parse(void **state)
@@ -311,7 +311,7 @@ test_predicates(void **state)
 	}
 }
 
-/* --- simple items ---------------------------------------------------------------- */
+/* --- simple items --------------------------------------------------------- */
 
 static void
 test_flags(void **state)
@@ -326,7 +326,8 @@ test_flags(void **state)
 	m.keywords = "$Junk work";
 	b = fetch_msg("", 0, "FLAGS", &m, true, false, &r);
 	assert_string_equal(b->data, "* 3 FETCH (FLAGS (\\Answered \\Flagged "
-			    "\\Deleted \\Seen \\Draft \\Recent $Junk work))\r\n");
+			    "\\Deleted \\Seen \\Draft \\Recent $Junk work))"
+			    "\r\n");
 	buf_free(&b);
 	/* IMAP4rev2: no \Recent */
 	b = fetch_msg("", 0, "FLAGS", &m, true, true, &r);
@@ -377,7 +378,7 @@ test_added(void **state)
 	imap_fetch_items_free(&it);
 }
 
-/* --- sections ------------------------------------------------------------------------ */
+/* --- sections ------------------------------------------------------------- */
 
 static void
 test_whole_and_header(void **state)
@@ -483,7 +484,7 @@ test_partial(void **state)
 	expect(SIMPLE, "BINARY[1]<5.4>", "BINARY[1]<5> {4}\r\none\r");
 }
 
-/* --- structure ---------------------------------------------------------------------------- */
+/* --- structure ------------------------------------------------------------ */
 
 static void
 test_multipart_sections(void **state)
@@ -631,12 +632,13 @@ test_rfc_body_example(void **state)
 		   "Content-Description: Compiler diff\n"
 		   "Content-Transfer-Encoding: BASE64\n\n");
 	for (int i = 0; i < 73; i++)	/* 73 lines of 62, then 28 */
-		buf_addstr(t, "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xt"
-			   "bm9wcXJz\n");
+		buf_addstr(t, "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVph"
+			   "YmNkZWZnaGlqa2xtbm9wcXJz\n");
 	buf_addstr(t, "QUJDREVGR0hJSktMTU5PUFFSU1Rr\n--b--\n");
 	b = fetch_msg(t->data, t->len, "BODY", &MSG, false, false, &r);
 	assert_string_equal(b->data, "* 3 FETCH (BODY ((\"TEXT\" \"PLAIN\" "
-			    "(\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 1152 23)"
+			    "(\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" "
+			    "1152 23)"
 			    "(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\" "
 			    "\"NAME\" \"cc.diff\") "
 			    "\"<960723163407.20117h@cac.washington.edu>\" "
@@ -674,16 +676,22 @@ test_rfc_full_example(void **state)
 	assert_string_equal(b->data,
 			    "* 3 FETCH (FLAGS (\\Seen) INTERNALDATE "
 			    "\"17-Jul-1996 09:44:25 +0000\" RFC822.SIZE 4286 "
-			    "ENVELOPE (\"Wed, 17 Jul 1996 02:23:25 -0700 (PDT)\" "
+			    "ENVELOPE ("
+			    "\"Wed, 17 Jul 1996 02:23:25 -0700 (PDT)\" "
 			    "\"IMAP4rev2 WG mtg summary and minutes\" "
-			    "((\"Terry Gray\" NIL \"gray\" \"cac.washington.edu\")) "
-			    "((\"Terry Gray\" NIL \"gray\" \"cac.washington.edu\")) "
-			    "((\"Terry Gray\" NIL \"gray\" \"cac.washington.edu\")) "
+			    "((\"Terry Gray\" NIL \"gray\" "
+			    "\"cac.washington.edu\")) "
+			    "((\"Terry Gray\" NIL \"gray\" "
+			    "\"cac.washington.edu\")) "
+			    "((\"Terry Gray\" NIL \"gray\" "
+			    "\"cac.washington.edu\")) "
 			    "((NIL NIL \"imap\" \"cac.washington.edu\")) "
 			    "((NIL NIL \"minutes\" \"CNRI.Reston.VA.US\")"
-			    "(\"John Klensin\" NIL \"KLENSIN\" \"MIT.EDU\")) NIL NIL "
+			    "(\"John Klensin\" NIL \"KLENSIN\" \"MIT.EDU\")) "
+			    "NIL NIL "
 			    "\"<B27397-0100000@cac.washington.edu>\") "
-			    "BODY (\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") "
+			    "BODY (\"TEXT\" \"PLAIN\" "
+			    "(\"CHARSET\" \"US-ASCII\") "
 			    "NIL NIL \"7BIT\" 3028 92))\r\n");
 	buf_free(&b);
 	b = fetch_msg(t->data, t->len, "BODY[HEADER]", &m, false, false, &r);
@@ -753,7 +761,7 @@ test_params(void **state)
 	       "\"7BIT\" 1 0)");
 }
 
-/* --- BINARY ------------------------------------------------------------------------------ */
+/* --- BINARY --------------------------------------------------------------- */
 
 static const char BIN[] =
 	"Content-Type: multipart/mixed; boundary=b\n\n"
@@ -842,7 +850,7 @@ test_nul_in_body(void **state)
 	buf_free(&b);
 }
 
-/* --- malformed MIME and limits ----------------------------------------------------------- */
+/* --- malformed MIME and limits -------------------------------------------- */
 
 static void
 test_malformed(void **state)
@@ -1024,7 +1032,7 @@ test_long_field(void **state)
 	buf_free(&t);
 }
 
-/* --- the text itself ------------------------------------------------------------------------- */
+/* --- the text itself ------------------------------------------------------ */
 
 static void
 test_read_errors(void **state)
@@ -1060,9 +1068,9 @@ static void
 test_header_only(void **state)
 {
 	const char *why;
-	struct imap_fetch_items *it = items_of("(ENVELOPE BODY.PEEK[HEADER."
-					       "FIELDS (Subject)] RFC822.HEADER)",
-					       &why);
+	struct imap_fetch_items *it =
+		items_of("(ENVELOPE BODY.PEEK[HEADER.FIELDS (Subject)] "
+			 "RFC822.HEADER)", &why);
 	struct imap_fetch_msg fm = {.seq = 1, .m = &MSG, .read = rd_read,
 				    .rewind = rd_rewind};
 	/* the header is 42 octets; reads past 48 fail */
@@ -1156,7 +1164,7 @@ test_big(void **state)
 	buf_free(&out);
 }
 
-/* --- the strings ----------------------------------------------------------------------------- */
+/* --- the strings ---------------------------------------------------------- */
 
 static void
 test_strings(void **state)
