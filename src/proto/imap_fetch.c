@@ -554,8 +554,15 @@ struct sect {
 	size_t nqws;
 };
 
+/* A section's size counted before the response begins. */
+struct counted {
+	uint64_t size;
+	bool nul;		/* a NUL within the partial range */
+};
+
 struct imap_fetch_writer {
 	const struct imap_fetch_items *items;
+	struct counted *counted;	/* one per item */
 	const struct imap_fetch_msg *msg;
 	struct mstruct *ms;
 	int failed;		/* -1 or -2 once failed */
@@ -1078,6 +1085,7 @@ imap_fetch_writer_free(struct imap_fetch_writer **wp)
 		return;
 	mstruct_free(&w->ms);
 	buf_free(&w->pend);
+	free(w->counted);
 	free(w);
 	*wp = NULL;
 }
@@ -1149,11 +1157,46 @@ flags(struct buf *b, const struct imap_fetch_msg *msg)
 	buf_addc(b, ')');
 }
 
+/* The octets of a section the partial range keeps, all by default. */
+static void
+clip_set(const struct item *it, struct sect *s)
+{
+	s->cs = it->partial ? it->p_start : 0;
+	s->ce = it->partial ? (uint64_t)it->p_start + it->p_len : UINT64_MAX;
+}
+
+/*
+ * The sizes of the sections that are not their range's (HEADER.FIELDS
+ * filtered, BINARY decoded), counted before the response begins, so that
+ * a text that cannot be read fails the command before its first octet.
+ */
+static int
+count_sections(struct imap_fetch_writer *w)
+{
+	struct sect *s = &w->s;
+
+	w->counted = xcalloc(w->items->n, sizeof(*w->counted));
+	for (size_t i = 0; i < w->items->n; i++) {
+		const struct item *it = &w->items->v[i];
+
+		if ((it->kind != K_SECTION && it->kind != K_BINARY_SIZE) ||
+		    !sect_of(w, it, s) || (!it->binary && s->filter == F_NONE))
+			continue;
+		clip_set(it, s);
+		if (sect_count(w, s) < 0)
+			return -1;
+		w->counted[i].size = s->opos;
+		w->counted[i].nul = s->nul;
+	}
+	return 0;
+}
+
 /* A section item: its name, and its literal's header (the octets then
  * come from w->s); -1 if the text could not be read. */
 static int
-section_begin(struct imap_fetch_writer *w, const struct item *it)
+section_begin(struct imap_fetch_writer *w, size_t i)
 {
+	const struct item *it = &w->items->v[i];
 	struct buf *b = w->pend;
 	uint64_t size, start, len;
 	struct sect *s = &w->s;
@@ -1166,15 +1209,11 @@ section_begin(struct imap_fetch_writer *w, const struct item *it)
 		buf_addstr(b, "\"\"");
 		return 0;
 	}
-	s->cs = it->partial ? it->p_start : 0;
-	s->ce = it->partial ? (uint64_t)it->p_start + it->p_len : UINT64_MAX;
-	if (it->binary || s->filter != F_NONE) {
-		if (sect_count(w, s) < 0)
-			return -1;
-		size = s->opos;
-	} else {
+	clip_set(it, s);
+	if (it->binary || s->filter != F_NONE)
+		size = w->counted[i].size;
+	else
 		size = s->re - s->rs;
-	}
 	start = s->cs < size ? s->cs : size;
 	len = size - start;
 	if (it->partial && len > it->p_len)
@@ -1183,8 +1222,8 @@ section_begin(struct imap_fetch_writer *w, const struct item *it)
 		buf_addstr(b, "\"\"");
 		return 0;
 	}
-	buf_printf(b, "%s{%" PRIu64 "}\r\n", it->binary && s->nul ? "~" : "",
-		   len);
+	buf_printf(b, "%s{%" PRIu64 "}\r\n",
+		   it->binary && w->counted[i].nul ? "~" : "", len);
 	s->cs = start;
 	s->ce = start + len;
 	s->emit = true;
@@ -1195,34 +1234,17 @@ section_begin(struct imap_fetch_writer *w, const struct item *it)
 	return 0;
 }
 
-static int
-binary_size(struct imap_fetch_writer *w, const struct item *it)
-{
-	struct sect *s = &w->s;
-
-	buf_printf(w->pend, "%s ", it->name);
-	if (!sect_of(w, it, s)) {
-		buf_addc(w->pend, '0');
-		return 0;
-	}
-	s->cs = 0;
-	s->ce = UINT64_MAX;
-	if (sect_count(w, s) < 0)
-		return -1;
-	buf_printf(w->pend, "%" PRIu64, s->opos);
-	return 0;
-}
-
 /* Item i's text into pend (a literal's header last); -1 on a read
  * error. */
 static int
-item_begin(struct imap_fetch_writer *w, const struct item *it, bool first)
+item_begin(struct imap_fetch_writer *w, size_t i)
 {
+	const struct item *it = &w->items->v[i];
 	struct buf *b = w->pend;
 	const struct imap_msg *m = w->msg->m;
 	char date[IMAP_DATETIME_LEN + 1];
 
-	if (!first)
+	if (i > 0)
 		buf_addc(b, ' ');
 	switch (it->kind) {
 	case K_FLAGS:
@@ -1252,9 +1274,10 @@ item_begin(struct imap_fetch_writer *w, const struct item *it, bool first)
 				    it->kind == K_BODYSTRUCTURE);
 		break;
 	case K_BINARY_SIZE:
-		return binary_size(w, it);
+		buf_printf(b, "%s %" PRIu64, it->name, w->counted[i].size);
+		break;
 	case K_SECTION:
-		return section_begin(w, it);
+		return section_begin(w, i);
 	}
 	return 0;
 }
@@ -1272,7 +1295,8 @@ copy_out(struct buf *out, size_t lim, const char *data, size_t len,
 	*off += n;
 }
 
-/* The first call: the structure read, the line begun; -2: UNKNOWN-CTE. */
+/* The first call: the structure read, the sizes counted, the line
+ * begun; -1: the text could not be read, -2: UNKNOWN-CTE. */
 static int
 start(struct imap_fetch_writer *w)
 {
@@ -1281,6 +1305,8 @@ start(struct imap_fetch_writer *w)
 			return -1;
 		if (unknown_cte(w))
 			return -2;
+		if (count_sections(w) < 0)
+			return -1;
 	}
 	buf_printf(w->pend, "* %" PRIu32 " FETCH (", w->msg->seq);
 	w->started = true;
@@ -1305,9 +1331,7 @@ refill(struct imap_fetch_writer *w)
 	buf_reset(w->pend);
 	w->pend_off = 0;
 	if (w->idx < w->items->n) {
-		size_t i = w->idx++;
-
-		return item_begin(w, &w->items->v[i], i == 0) < 0 ? -1 : 1;
+		return item_begin(w, w->idx++) < 0 ? -1 : 1;
 	}
 	if (!w->closed) {
 		buf_addstr(w->pend, ")\r\n");

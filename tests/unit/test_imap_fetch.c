@@ -32,6 +32,7 @@ struct rd {
 	size_t chunk;		/* octets per read at most */
 	long fail_at;		/* read fails once off reaches it; -1 never */
 	size_t shrink_after;	/* rewinds after which the text is 1 shorter */
+	unsigned fail_rewind;	/* reads fail from this rewind on; 0 never */
 	unsigned rewinds;
 };
 
@@ -44,6 +45,8 @@ rd_read(void *p, char *buf, size_t size)
 	if (r->shrink_after > 0 && r->rewinds > r->shrink_after)
 		len--;
 	if (r->fail_at >= 0 && r->off >= (size_t)r->fail_at)
+		return -1;
+	if (r->fail_rewind > 0 && r->rewinds >= r->fail_rewind)
 		return -1;
 	n = len - r->off < size ? len - r->off : size;
 	if (n > r->chunk)
@@ -1059,6 +1062,26 @@ test_read_errors(void **state)
 	b = write_with(it, &fm, &r, 0, &res);
 	assert_int_equal(res, -1);
 	assert_true(b->len > 0);
+	buf_free(&b);
+	/* the second read fails: BODY[]'s literal is cut */
+	r.shrink_after = 0;
+	r.rewinds = 0;
+	r.fail_rewind = 2;
+	b = write_with(it, &fm, &r, 0, &res);
+	assert_int_equal(res, -1);
+	assert_memory_equal(b->data, "* 1 FETCH (UID 42 BODY[] {64}\r\n",
+			    b->len);
+	buf_free(&b);
+	imap_fetch_items_free(&it);
+	/* a filtered header's size is counted before the first octet:
+	 * nothing written, the command can say NO */
+	it = items_of("(UID BODY[HEADER.FIELDS (From)] BINARY.SIZE[1])",
+		      &why);
+	r.rewinds = 0;
+	r.fail_rewind = 2;
+	b = write_with(it, &fm, &r, 0, &res);
+	assert_int_equal(res, -1);
+	assert_int_equal(b->len, 0);
 	buf_free(&b);
 	imap_fetch_items_free(&it);
 }
