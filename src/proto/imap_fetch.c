@@ -860,6 +860,63 @@ crlf_octet(struct imap_fetch_writer *w, struct sect *s, char c)
 	s->pos++;
 }
 
+/* A run of octets with no LF, sent as they are: the part of it in the
+ * range and the partial range copied whole. */
+static void
+plain_run(struct imap_fetch_writer *w, struct sect *s, const char *d,
+	  size_t n)
+{
+	uint64_t a = s->pos, b = s->pos + n;
+	uint64_t lo = a > s->rs ? a : s->rs, hi = b < s->re ? b : s->re;
+
+	if (lo < hi) {
+		/* each octet of the range is one of the section */
+		uint64_t olo = s->opos, ohi = s->opos + (hi - lo);
+		uint64_t clo = olo > s->cs ? olo : s->cs;
+		uint64_t chi = ohi < s->ce ? ohi : s->ce;
+
+		if (clo < chi) {
+			char *o = w->obuf + w->olen;
+			size_t m = (size_t)(chi - clo);
+
+			memcpy(o, d + (lo - a) + (clo - olo), m);
+			for (size_t i = 0; s->nul80 && i < m; i++)
+				if (o[i] == '\0')
+					o[i] = (char)0x80;
+			w->olen += m;
+			s->emitted += m;
+		}
+		s->opos = ohi;
+	}
+	s->pos = b;
+}
+
+/* sect_raw for a section sent as it is (no filter, no decoding): runs
+ * between line ends copied whole. */
+static void
+plain_raw(struct imap_fetch_writer *w, struct sect *s, const char *d,
+	  size_t n)
+{
+	size_t i = 0;
+
+	while (i < n && s->pos < s->re && s->opos < s->ce) {
+		const char *nl = memchr(d + i, '\n', n - i);
+		size_t k = nl != NULL ? (size_t)(nl - d) : n;
+
+		if (k > i) {
+			plain_run(w, s, d + i, k - i);
+			s->prev = d[k - 1];
+			i = k;
+			continue;
+		}
+		if (s->prev != '\r')
+			crlf_octet(w, s, '\r');
+		crlf_octet(w, s, '\n');
+		s->prev = '\n';
+		i++;
+	}
+}
+
 /* Octets n of the raw text: LF made CRLF, the range kept. */
 static void
 sect_raw(struct imap_fetch_writer *w, struct sect *s, const char *d,
@@ -877,6 +934,10 @@ sect_raw(struct imap_fetch_writer *w, struct sect *s, const char *d,
 			s->pos++;
 		s->prev = d[k - 1];
 		i = k;
+	}
+	if (s->emit && s->filter == F_NONE && s->dec == D_NONE) {
+		plain_raw(w, s, d + i, n - i);
+		return;
 	}
 	for (; i < n && s->pos < s->re; i++) {
 		if (d[i] == '\n' && s->prev != '\r')

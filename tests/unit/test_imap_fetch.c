@@ -487,6 +487,56 @@ test_partial(void **state)
 	expect(SIMPLE, "BINARY[1]<5.4>", "BINARY[1]<5> {4}\r\none\r");
 }
 
+/* Every partial range of BODY[] and BODY[TEXT] against the text made
+ * CRLF here. */
+static void
+test_partial_all(void **state)
+{
+	static const size_t lens[] = {1, 2, 3, 17, 1000};
+	struct buf *ref = buf_new(SIZE_MAX);
+	size_t hdr = 0;
+
+	(void)state;
+	for (const char *p = MIXED; *p != '\0'; p++) {
+		if (*p == '\n')
+			buf_addc(ref, '\r');
+		buf_addc(ref, *p);
+		if (hdr == 0 && ref->len >= 4 &&
+		    memcmp(ref->data + ref->len - 4, "\r\n\r\n", 4) == 0)
+			hdr = ref->len;
+	}
+	for (size_t start = 0; start <= ref->len + 1; start += 3)
+		for (size_t k = 0; k < 5; k++)
+			for (int text = 0; text < 2; text++) {
+				size_t base = text ? hdr : 0;
+				size_t size = ref->len - base;
+				size_t n = start >= size ? 0 :
+					   size - start < lens[k] ?
+					   size - start : lens[k];
+				char items[64], want[2048];
+				struct buf *b;
+
+				snprintf(items, sizeof(items),
+					 "BODY.PEEK[%s]<%zu.%zu>",
+					 text ? "TEXT" : "", start, lens[k]);
+				if (n == 0)
+					snprintf(want, sizeof(want),
+						 "* 3 FETCH (BODY[%s]<%zu> \"\")"
+						 "\r\n", text ? "TEXT" : "",
+						 start);
+				else
+					snprintf(want, sizeof(want),
+						 "* 3 FETCH (BODY[%s]<%zu> {%zu}"
+						 "\r\n%.*s)\r\n",
+						 text ? "TEXT" : "", start, n,
+						 (int)n, ref->data + base + start);
+				b = fetch(MIXED, items);
+				assert_string_equal(b->data, want);
+				buf_free(&b);
+			}
+	buf_free(&ref);
+}
+
 /* --- structure ------------------------------------------------------------ */
 
 static void
@@ -1230,6 +1280,7 @@ main(void)
 		cmocka_unit_test(test_crlf_counting),
 		cmocka_unit_test(test_header_fields),
 		cmocka_unit_test(test_partial),
+		cmocka_unit_test(test_partial_all),
 		cmocka_unit_test(test_multipart_sections),
 		cmocka_unit_test(test_bodystructure),
 		cmocka_unit_test(test_digest),
