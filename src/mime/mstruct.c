@@ -78,7 +78,7 @@ mstruct_new(void)
 	return ms;
 }
 
-/* --- kept values ----------------------------------------------------- */
+/* --- kept values ---------------------------------------------------------- */
 
 /* A copy of s[0..n) charged to the budget; NULL past it. */
 static char *
@@ -153,7 +153,7 @@ token(const char *s, size_t len, size_t *ip, const char **tok_r)
 	return len;
 }
 
-/* --- parameters (RFC 2045 5.1, RFC 2231) ------------------------------ */
+/* --- parameters (RFC 2045 5.1, RFC 2231) ---------------------------------- */
 
 struct rawp {
 	const char *name;
@@ -372,7 +372,7 @@ params_free(struct mstruct_param **pp, size_t *np)
 	*np = 0;
 }
 
-/* --- Content-* fields -------------------------------------------------- */
+/* --- Content-* fields ----------------------------------------------------- */
 
 /* Content-Type: type "/" subtype *(";" parameter); else the defaults. */
 static void
@@ -496,7 +496,7 @@ field_finish(struct mstruct *ms)
 	ms->flen = 0;
 }
 
-/* --- the tree ---------------------------------------------------------- */
+/* --- the tree ------------------------------------------------------------- */
 
 bool
 mstruct_is(const struct mstruct_part *p, const char *type,
@@ -622,15 +622,11 @@ header_end(struct mstruct *ms, uint64_t next, uint64_t nlf_after)
 	}
 }
 
-/* p ends where the line before a boundary line ends (the line break
- * before a boundary belongs to it). */
+/* p ends at end, with nlf LFs before it (a boundary line's). */
 static void
-end_at_boundary(struct mstruct *ms, struct mstruct_part *p)
+end_at(struct mstruct *ms, struct mstruct_part *p, uint64_t end,
+       uint64_t nlf)
 {
-	uint64_t start = p->in_header ? p->hdr_off : p->body_off;
-	bool prev_in = ms->have_prev && ms->prev_start >= start;
-	uint64_t end = prev_in ? ms->prev_end : start;
-
 	if (p->in_header) {
 		p->hdr_size = end - p->hdr_off;
 		p->body_off = end;
@@ -640,7 +636,7 @@ end_at_boundary(struct mstruct *ms, struct mstruct_part *p)
 		return;
 	}
 	p->body_size = end - p->body_off;
-	p->body_lines = prev_in ? ms->prev_nlf - p->lf_start : 0;
+	p->body_lines = nlf - p->lf_start;
 }
 
 /* p ends at the end of the text. */
@@ -690,17 +686,29 @@ boundary_match(const struct mstruct *ms, bool *close_r)
 	return best;
 }
 
-/* A boundary line of stack[i]: the parts above it end; a new part
- * begins after the line unless it closes the multipart. */
+/*
+ * A boundary line of stack[i]: the parts above it end, all where the
+ * line before it ends (the line break before a boundary belongs to it)
+ * unless that line is not the deepest part's (the blank line of its
+ * header, or the boundary that began it): then where the boundary line
+ * begins.  A new part begins after the line unless it closes the
+ * multipart.
+ */
 static void
 delimiter(struct mstruct *ms, unsigned i, bool close, bool lf,
 	  uint64_t next)
 {
-	struct mstruct_part *mp = ms->stack[i], *c;
+	struct mstruct_part *mp = ms->stack[i], *c, *x = ms->stack[ms->top];
+	uint64_t start = x->in_header ? x->hdr_off : x->body_off;
+	uint64_t end = ms->pos, nlf = ms->nlf;
 
+	if (ms->have_prev && ms->prev_start >= start) {
+		end = ms->prev_end;
+		nlf = ms->prev_nlf;
+	}
 	ms->flen = 0;
 	while (ms->top > i)
-		end_at_boundary(ms, ms->stack[ms->top--]);
+		end_at(ms, ms->stack[ms->top--], end, nlf);
 	if (close) {
 		mp->closed = true;
 		return;
@@ -812,6 +820,12 @@ mstruct_end(struct mstruct *ms)
 	}
 	ms->ended = true;
 	return ms->root;
+}
+
+bool
+mstruct_header_ended(const struct mstruct *ms)
+{
+	return !ms->root->in_header;
 }
 
 const struct mstruct_part *

@@ -107,6 +107,10 @@ void mstruct_feed(struct mstruct *ms, const char *data, size_t len);
 /* The text has ended: the tree is whole.  Call once, after the last feed;
  * the tree lives as long as ms. */
 const struct mstruct_part *mstruct_end(struct mstruct *ms);
+/* Has the top message's header ended (its blank line read)?  A caller
+ * that needs only the header may stop feeding then: the tree's sizes are
+ * of the text fed, the header's right. */
+bool mstruct_header_ended(const struct mstruct *ms);
 /* The top message (after mstruct_end). */
 const struct mstruct_part *mstruct_root(const struct mstruct *ms);
 /* The whole text's size in CRLF octets. */

@@ -20,7 +20,7 @@
 #define EMPTY_BODY "(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") " \
 		   "NIL NIL \"7BIT\" 0 0)"
 
-/* --- strings ----------------------------------------------------------- */
+/* --- strings -------------------------------------------------------------- */
 
 static bool
 quotable(const char *s, size_t len)
@@ -84,7 +84,7 @@ imap_body_astring(struct buf *out, const char *s, size_t len)
 		imap_body_string(out, s, len);
 }
 
-/* --- addresses (RFC 5322 3.4) ------------------------------------------ */
+/* --- addresses (RFC 5322 3.4) --------------------------------------------- */
 
 struct ap {
 	const char *s;
@@ -391,7 +391,7 @@ imap_body_envelope(struct buf *out, const struct mstruct_part *msg)
 	buf_addc(out, ')');
 }
 
-/* --- BODY and BODYSTRUCTURE ---------------------------------------------- */
+/* --- BODY and BODYSTRUCTURE ----------------------------------------------- */
 
 static void
 params(struct buf *out, const struct mstruct_param *p, size_t n)

@@ -28,7 +28,11 @@
 #define FNAME_MAX 256		/* octets of a header field name matched */
 #define RBUF 4096
 #define OBUF (2 * RBUF + FNAME_MAX + 16)
-#define PEND_MAX (16u << 20)	/* one item's text (BODYSTRUCTURE) */
+/* One item's text before its literal: BODYSTRUCTURE or ENVELOPE is at
+ * most about 14 MiB (MSTRUCT_KEPT_MAX of address lists written 17.5
+ * times over, "a," as (NIL NIL "a" ".MISSING-HOST-NAME."), From three
+ * times in each envelope); the bound is never reached. */
+#define PEND_MAX (32u << 20)
 
 enum kind {
 	K_FLAGS, K_INTERNALDATE, K_RFC822_SIZE, K_ENVELOPE, K_BODY,
@@ -58,7 +62,7 @@ struct imap_fetch_items {
 	size_t n;
 };
 
-/* --- parsing the items --------------------------------------------------- */
+/* --- parsing the items ---------------------------------------------------- */
 
 static void
 item_clear(struct item *it)
@@ -550,13 +554,23 @@ struct sect {
 	int bits;
 	int qst;		/* quoted-printable */
 	char qh;
+	char qws[32];		/* white space held back */
+	size_t nqws;
+};
+
+/* A section's size counted before the response begins. */
+struct counted {
+	uint64_t size;
+	bool nul;		/* a NUL within the partial range */
 };
 
 struct imap_fetch_writer {
 	const struct imap_fetch_items *items;
+	struct counted *counted;	/* one per item */
 	const struct imap_fetch_msg *msg;
 	struct mstruct *ms;
-	bool started, failed, closed, done;
+	int failed;		/* -1 or -2 once failed */
+	bool started, closed, done;
 	size_t idx;
 	struct buf *pend;
 	size_t pend_off;
@@ -594,13 +608,48 @@ hexval(char c)
 	return -1;
 }
 
-/* Quoted-printable (RFC 2045 6.7), one octet at a time. */
+/* The white space held back by quoted-printable goes out after all. */
+static void
+qws_flush(struct imap_fetch_writer *w, struct sect *s)
+{
+	for (size_t i = 0; i < s->nqws; i++)
+		out_octet(w, s, s->qws[i]);
+	s->nqws = 0;
+}
+
+/* Holds a space or tab back (out at once when too many are held). */
+static void
+qws_hold(struct imap_fetch_writer *w, struct sect *s, char c)
+{
+	if (s->nqws == sizeof(s->qws)) {
+		if (s->qst == 4) {	/* "=" and white space: not a break */
+			out_octet(w, s, '=');
+			s->qst = 0;
+		}
+		qws_flush(w, s);
+	}
+	s->qws[s->nqws++] = c;
+}
+
+/*
+ * Quoted-printable (RFC 2045 6.7), one octet at a time: "=XX" an octet,
+ * "=" and white space before a line end a soft line break, white space
+ * before a line end dropped; anything else malformed goes as it is.
+ */
 static void
 qp_octet(struct imap_fetch_writer *w, struct sect *s, char c)
 {
 	for (;;) {
 		switch (s->qst) {
 		case 0:
+			if (c == ' ' || c == '\t') {
+				qws_hold(w, s, c);
+				return;
+			}
+			if (c == '\r' || c == '\n')
+				s->nqws = 0;	/* trailing white space */
+			else
+				qws_flush(w, s);
 			if (c == '=')
 				s->qst = 1;
 			else
@@ -612,8 +661,13 @@ qp_octet(struct imap_fetch_writer *w, struct sect *s, char c)
 				s->qst = 2;
 				return;
 			}
-			if (c == '\r' || c == ' ' || c == '\t') {
-				s->qst = c == '\r' ? 3 : 4;
+			if (c == '\r') {
+				s->qst = 3;
+				return;
+			}
+			if (c == ' ' || c == '\t') {
+				s->qst = 4;
+				qws_hold(w, s, c);
 				return;
 			}
 			s->qst = 0;
@@ -631,22 +685,25 @@ qp_octet(struct imap_fetch_writer *w, struct sect *s, char c)
 			out_octet(w, s, '=');
 			out_octet(w, s, s->qh);
 			continue;
-		case 3:		/* after "=\r" */
+		case 3:		/* after "=\r" (and white space) */
 			s->qst = 0;
+			s->nqws = 0;
 			if (c == '\n')
 				return;
 			continue;
 		default:	/* after '=' and white space */
-			if (c == ' ' || c == '\t')
+			if (c == ' ' || c == '\t') {
+				qws_hold(w, s, c);
 				return;
-			if (c == '\r') {
-				s->qst = 3;
+			}
+			if (c == '\r' || c == '\n') {
+				s->nqws = 0;
+				s->qst = c == '\r' ? 3 : 0;
 				return;
 			}
 			s->qst = 0;
-			if (c == '\n')
-				return;
 			out_octet(w, s, '=');
+			qws_flush(w, s);
 			continue;
 		}
 	}
@@ -784,6 +841,7 @@ sect_flush(struct imap_fetch_writer *w, struct sect *s)
 	}
 	if (s->filter != F_NONE && s->ls == LS_NAME)
 		field_decide(w, s, false);
+	/* white space at the end is a line's trailing white space */
 	if (s->dec == D_QP && s->qst == 1)
 		out_octet(w, s, '=');
 	if (s->dec == D_QP && s->qst == 2) {
@@ -800,6 +858,63 @@ crlf_octet(struct imap_fetch_writer *w, struct sect *s, char c)
 	if (s->pos >= s->rs && s->pos < s->re)
 		filter_octet(w, s, c);
 	s->pos++;
+}
+
+/* A run of octets with no LF, sent as they are: the part of it in the
+ * range and the partial range copied whole. */
+static void
+plain_run(struct imap_fetch_writer *w, struct sect *s, const char *d,
+	  size_t n)
+{
+	uint64_t a = s->pos, b = s->pos + n;
+	uint64_t lo = a > s->rs ? a : s->rs, hi = b < s->re ? b : s->re;
+
+	if (lo < hi) {
+		/* each octet of the range is one of the section */
+		uint64_t olo = s->opos, ohi = s->opos + (hi - lo);
+		uint64_t clo = olo > s->cs ? olo : s->cs;
+		uint64_t chi = ohi < s->ce ? ohi : s->ce;
+
+		if (clo < chi) {
+			char *o = w->obuf + w->olen;
+			size_t m = (size_t)(chi - clo);
+
+			memcpy(o, d + (lo - a) + (clo - olo), m);
+			for (size_t i = 0; s->nul80 && i < m; i++)
+				if (o[i] == '\0')
+					o[i] = (char)0x80;
+			w->olen += m;
+			s->emitted += m;
+		}
+		s->opos = ohi;
+	}
+	s->pos = b;
+}
+
+/* sect_raw for a section sent as it is (no filter, no decoding): runs
+ * between line ends copied whole. */
+static void
+plain_raw(struct imap_fetch_writer *w, struct sect *s, const char *d,
+	  size_t n)
+{
+	size_t i = 0;
+
+	while (i < n && s->pos < s->re && s->opos < s->ce) {
+		const char *nl = memchr(d + i, '\n', n - i);
+		size_t k = nl != NULL ? (size_t)(nl - d) : n;
+
+		if (k > i) {
+			plain_run(w, s, d + i, k - i);
+			s->prev = d[k - 1];
+			i = k;
+			continue;
+		}
+		if (s->prev != '\r')
+			crlf_octet(w, s, '\r');
+		crlf_octet(w, s, '\n');
+		s->prev = '\n';
+		i++;
+	}
 }
 
 /* Octets n of the raw text: LF made CRLF, the range kept. */
@@ -819,6 +934,10 @@ sect_raw(struct imap_fetch_writer *w, struct sect *s, const char *d,
 			s->pos++;
 		s->prev = d[k - 1];
 		i = k;
+	}
+	if (s->emit && s->filter == F_NONE && s->dec == D_NONE) {
+		plain_raw(w, s, d + i, n - i);
+		return;
 	}
 	for (; i < n && s->pos < s->re; i++) {
 		if (d[i] == '\n' && s->prev != '\r')
@@ -843,6 +962,7 @@ sect_start(struct imap_fetch_writer *w, struct sect *s)
 	s->fnlen = 0;
 	s->acc = 0;
 	s->bits = s->qst = 0;
+	s->nqws = 0;
 	if (s->rs >= s->re) {
 		sect_flush(w, s);
 		return 0;
@@ -883,7 +1003,7 @@ sect_count(struct imap_fetch_writer *w, struct sect *s)
 	return 0;
 }
 
-/* --- sections of the structure ------------------------------------------- */
+/* --- sections of the structure -------------------------------------------- */
 
 /*
  * The part a section's numbers name (RFC 9051 6.4.5): a multipart's
@@ -1007,7 +1127,7 @@ unknown_cte(const struct imap_fetch_writer *w)
 	return false;
 }
 
-/* --- the response ---------------------------------------------------------- */
+/* --- the response --------------------------------------------------------- */
 
 struct imap_fetch_writer *
 imap_fetch_writer_new(const struct imap_fetch_items *items,
@@ -1030,23 +1150,46 @@ imap_fetch_writer_free(struct imap_fetch_writer **wp)
 		return;
 	mstruct_free(&w->ms);
 	buf_free(&w->pend);
+	free(w->counted);
 	free(w);
 	*wp = NULL;
 }
 
-/* The structure pass: the whole text read once. */
+/* Does the item need nothing but the top header (ENVELOPE, HEADER,
+ * HEADER.FIELDS[.NOT], RFC822.HEADER)? */
+static bool
+header_only(const struct item *it)
+{
+	return it->kind == K_ENVELOPE ||
+	       (it->kind == K_SECTION && !it->binary && it->npart == 0 &&
+		(it->text == T_HEADER || it->text == T_FIELDS ||
+		 it->text == T_FIELDS_NOT));
+}
+
+/*
+ * The structure pass: the text read once, or only up to the end of its
+ * header when no item needs more (a client listing a mailbox asks for
+ * ENVELOPE and some header fields of every message: a 50 MB message
+ * costs its header then).
+ */
 static int
 structure(struct imap_fetch_writer *w)
 {
+	bool all = false;
 	long n;
 
+	for (size_t i = 0; i < w->items->n; i++)
+		all |= item_wants_text(&w->items->v[i]) &&
+		       !header_only(&w->items->v[i]);
 	w->ms = mstruct_new();
 	if (w->msg->rewind(w->msg->rd) < 0)
 		return -1;
-	while ((n = w->msg->read(w->msg->rd, w->rbuf, sizeof(w->rbuf))) > 0)
+	while ((all || !mstruct_header_ended(w->ms)) &&
+	       (n = w->msg->read(w->msg->rd, w->rbuf, sizeof(w->rbuf))) != 0) {
+		if (n < 0)
+			return -1;
 		mstruct_feed(w->ms, w->rbuf, (size_t)n);
-	if (n < 0)
-		return -1;
+	}
 	mstruct_end(w->ms);
 	return 0;
 }
@@ -1079,11 +1222,46 @@ flags(struct buf *b, const struct imap_fetch_msg *msg)
 	buf_addc(b, ')');
 }
 
+/* The octets of a section the partial range keeps, all by default. */
+static void
+clip_set(const struct item *it, struct sect *s)
+{
+	s->cs = it->partial ? it->p_start : 0;
+	s->ce = it->partial ? (uint64_t)it->p_start + it->p_len : UINT64_MAX;
+}
+
+/*
+ * The sizes of the sections that are not their range's (HEADER.FIELDS
+ * filtered, BINARY decoded), counted before the response begins, so that
+ * a text that cannot be read fails the command before its first octet.
+ */
+static int
+count_sections(struct imap_fetch_writer *w)
+{
+	struct sect *s = &w->s;
+
+	w->counted = xcalloc(w->items->n, sizeof(*w->counted));
+	for (size_t i = 0; i < w->items->n; i++) {
+		const struct item *it = &w->items->v[i];
+
+		if ((it->kind != K_SECTION && it->kind != K_BINARY_SIZE) ||
+		    !sect_of(w, it, s) || (!it->binary && s->filter == F_NONE))
+			continue;
+		clip_set(it, s);
+		if (sect_count(w, s) < 0)
+			return -1;
+		w->counted[i].size = s->opos;
+		w->counted[i].nul = s->nul;
+	}
+	return 0;
+}
+
 /* A section item: its name, and its literal's header (the octets then
  * come from w->s); -1 if the text could not be read. */
 static int
-section_begin(struct imap_fetch_writer *w, const struct item *it)
+section_begin(struct imap_fetch_writer *w, size_t i)
 {
+	const struct item *it = &w->items->v[i];
 	struct buf *b = w->pend;
 	uint64_t size, start, len;
 	struct sect *s = &w->s;
@@ -1096,15 +1274,11 @@ section_begin(struct imap_fetch_writer *w, const struct item *it)
 		buf_addstr(b, "\"\"");
 		return 0;
 	}
-	s->cs = it->partial ? it->p_start : 0;
-	s->ce = it->partial ? (uint64_t)it->p_start + it->p_len : UINT64_MAX;
-	if (it->binary || s->filter != F_NONE) {
-		if (sect_count(w, s) < 0)
-			return -1;
-		size = s->opos;
-	} else {
+	clip_set(it, s);
+	if (it->binary || s->filter != F_NONE)
+		size = w->counted[i].size;
+	else
 		size = s->re - s->rs;
-	}
 	start = s->cs < size ? s->cs : size;
 	len = size - start;
 	if (it->partial && len > it->p_len)
@@ -1113,8 +1287,8 @@ section_begin(struct imap_fetch_writer *w, const struct item *it)
 		buf_addstr(b, "\"\"");
 		return 0;
 	}
-	buf_printf(b, "%s{%" PRIu64 "}\r\n", it->binary && s->nul ? "~" : "",
-		   len);
+	buf_printf(b, "%s{%" PRIu64 "}\r\n",
+		   it->binary && w->counted[i].nul ? "~" : "", len);
 	s->cs = start;
 	s->ce = start + len;
 	s->emit = true;
@@ -1125,34 +1299,17 @@ section_begin(struct imap_fetch_writer *w, const struct item *it)
 	return 0;
 }
 
-static int
-binary_size(struct imap_fetch_writer *w, const struct item *it)
-{
-	struct sect *s = &w->s;
-
-	buf_printf(w->pend, "%s ", it->name);
-	if (!sect_of(w, it, s)) {
-		buf_addc(w->pend, '0');
-		return 0;
-	}
-	s->cs = 0;
-	s->ce = UINT64_MAX;
-	if (sect_count(w, s) < 0)
-		return -1;
-	buf_printf(w->pend, "%" PRIu64, s->opos);
-	return 0;
-}
-
 /* Item i's text into pend (a literal's header last); -1 on a read
  * error. */
 static int
-item_begin(struct imap_fetch_writer *w, const struct item *it, bool first)
+item_begin(struct imap_fetch_writer *w, size_t i)
 {
+	const struct item *it = &w->items->v[i];
 	struct buf *b = w->pend;
 	const struct imap_msg *m = w->msg->m;
 	char date[IMAP_DATETIME_LEN + 1];
 
-	if (!first)
+	if (i > 0)
 		buf_addc(b, ' ');
 	switch (it->kind) {
 	case K_FLAGS:
@@ -1182,9 +1339,10 @@ item_begin(struct imap_fetch_writer *w, const struct item *it, bool first)
 				    it->kind == K_BODYSTRUCTURE);
 		break;
 	case K_BINARY_SIZE:
-		return binary_size(w, it);
+		buf_printf(b, "%s %" PRIu64, it->name, w->counted[i].size);
+		break;
 	case K_SECTION:
-		return section_begin(w, it);
+		return section_begin(w, i);
 	}
 	return 0;
 }
@@ -1202,7 +1360,8 @@ copy_out(struct buf *out, size_t lim, const char *data, size_t len,
 	*off += n;
 }
 
-/* The first call: the structure read, the line begun; -2: UNKNOWN-CTE. */
+/* The first call: the structure read, the sizes counted, the line
+ * begun; -1: the text could not be read, -2: UNKNOWN-CTE. */
 static int
 start(struct imap_fetch_writer *w)
 {
@@ -1211,6 +1370,8 @@ start(struct imap_fetch_writer *w)
 			return -1;
 		if (unknown_cte(w))
 			return -2;
+		if (count_sections(w) < 0)
+			return -1;
 	}
 	buf_printf(w->pend, "* %" PRIu32 " FETCH (", w->msg->seq);
 	w->started = true;
@@ -1235,9 +1396,7 @@ refill(struct imap_fetch_writer *w)
 	buf_reset(w->pend);
 	w->pend_off = 0;
 	if (w->idx < w->items->n) {
-		size_t i = w->idx++;
-
-		return item_begin(w, &w->items->v[i], i == 0) < 0 ? -1 : 1;
+		return item_begin(w, w->idx++) < 0 ? -1 : 1;
 	}
 	if (!w->closed) {
 		buf_addstr(w->pend, ")\r\n");
@@ -1256,9 +1415,9 @@ imap_fetch_write(struct imap_fetch_writer *w, struct buf *out,
 	int r;
 
 	if (w->failed)
-		return -1;
+		return w->failed;
 	if (!w->started && (r = start(w)) < 0) {
-		w->failed = true;
+		w->failed = r;
 		return r;
 	}
 	while (!w->done) {
@@ -1272,7 +1431,7 @@ imap_fetch_write(struct imap_fetch_writer *w, struct buf *out,
 				return 1;
 			copy_out(out, lim, w->obuf, w->olen, &w->ooff);
 		} else if ((r = refill(w)) < 0) {
-			w->failed = true;
+			w->failed = -1;
 			return -1;
 		}
 	}

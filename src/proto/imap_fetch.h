@@ -70,12 +70,15 @@ struct imap_fetch_writer *imap_fetch_writer_new(
  * out_max octets (or out is full): 1 when more is to come (call again
  * when out has been sent; it goes on exactly where it stopped, inside a
  * literal too), 0 when the response is whole, -1 when the text could
- * not be read (nothing was written then if it failed on the first call;
- * else the response is cut and the session must end), -2 on the first
- * call, with nothing written, when a BINARY item names a part whose
+ * not be read, -2 when a BINARY item names a part whose
  * Content-Transfer-Encoding is not known (RFC 3516 4.2: the command
- * fails with NO [UNKNOWN-CTE]).  Every later call after -1 or -2 says
- * the same.
+ * fails with NO [UNKNOWN-CTE]).  The text is read before the first octet
+ * is written to learn its structure and the sizes of filtered and
+ * decoded sections: -2 always, and -1 when the text cannot be read at
+ * all, come before it, with nothing written (the command can fail with
+ * NO); a -1 after it (the text unreadable or shorter on a later read)
+ * leaves the response cut, and the session must end.  Every later call
+ * after -1 or -2 says the same.
  */
 int imap_fetch_write(struct imap_fetch_writer *w, struct buf *out,
 		     size_t out_max);

@@ -32,6 +32,7 @@ struct rd {
 	size_t chunk;		/* octets per read at most */
 	long fail_at;		/* read fails once off reaches it; -1 never */
 	size_t shrink_after;	/* rewinds after which the text is 1 shorter */
+	unsigned fail_rewind;	/* reads fail from this rewind on; 0 never */
 	unsigned rewinds;
 };
 
@@ -44,6 +45,8 @@ rd_read(void *p, char *buf, size_t size)
 	if (r->shrink_after > 0 && r->rewinds > r->shrink_after)
 		len--;
 	if (r->fail_at >= 0 && r->off >= (size_t)r->fail_at)
+		return -1;
+	if (r->fail_rewind > 0 && r->rewinds >= r->fail_rewind)
 		return -1;
 	n = len - r->off < size ? len - r->off : size;
 	if (n > r->chunk)
@@ -63,7 +66,7 @@ rd_rewind(void *p)
 	return 0;
 }
 
-/* --- running FETCH ---------------------------------------------------------- */
+/* --- running FETCH -------------------------------------------------------- */
 
 static const struct imap_limits LIM = {
 	.line_max = 8192, .literal_max = 1024, .literals_max = 1024,
@@ -146,7 +149,7 @@ fetch_msg(const char *text, size_t len, const char *items,
 			struct buf *b;
 
 			if (c == 0 && len > 20000 && steps[s] != 0)
-				continue;	/* slow and proves nothing new */
+				continue;	/* slow, proves nothing new */
 			r.chunk = chunks[c];
 			b = write_with(it, &fm, &r, steps[s], &res);
 			assert_int_equal(res, *r_r);
@@ -181,7 +184,7 @@ expect(const char *text, const char *items, const char *want)
 	buf_free(&b);
 }
 
-/* --- the messages ------------------------------------------------------------ */
+/* --- the messages --------------------------------------------------------- */
 
 static const char SIMPLE[] =
 	"From: Ann <ann@example.org>\n"
@@ -229,7 +232,7 @@ static const char MIXED[] =
 	"--XX--\n"
 	"epilogue\n";
 
-/* --- item parsing -------------------------------------------------------------- */
+/* --- item parsing --------------------------------------------------------- */
 
 static void
 test_parse(void **state)
@@ -311,7 +314,7 @@ test_predicates(void **state)
 	}
 }
 
-/* --- simple items ---------------------------------------------------------------- */
+/* --- simple items --------------------------------------------------------- */
 
 static void
 test_flags(void **state)
@@ -326,7 +329,8 @@ test_flags(void **state)
 	m.keywords = "$Junk work";
 	b = fetch_msg("", 0, "FLAGS", &m, true, false, &r);
 	assert_string_equal(b->data, "* 3 FETCH (FLAGS (\\Answered \\Flagged "
-			    "\\Deleted \\Seen \\Draft \\Recent $Junk work))\r\n");
+			    "\\Deleted \\Seen \\Draft \\Recent $Junk work))"
+			    "\r\n");
 	buf_free(&b);
 	/* IMAP4rev2: no \Recent */
 	b = fetch_msg("", 0, "FLAGS", &m, true, true, &r);
@@ -377,7 +381,7 @@ test_added(void **state)
 	imap_fetch_items_free(&it);
 }
 
-/* --- sections ------------------------------------------------------------------------ */
+/* --- sections ------------------------------------------------------------- */
 
 static void
 test_whole_and_header(void **state)
@@ -483,7 +487,57 @@ test_partial(void **state)
 	expect(SIMPLE, "BINARY[1]<5.4>", "BINARY[1]<5> {4}\r\none\r");
 }
 
-/* --- structure ---------------------------------------------------------------------------- */
+/* Every partial range of BODY[] and BODY[TEXT] against the text made
+ * CRLF here. */
+static void
+test_partial_all(void **state)
+{
+	static const size_t lens[] = {1, 2, 3, 17, 1000};
+	struct buf *ref = buf_new(SIZE_MAX);
+	size_t hdr = 0;
+
+	(void)state;
+	for (const char *p = MIXED; *p != '\0'; p++) {
+		if (*p == '\n')
+			buf_addc(ref, '\r');
+		buf_addc(ref, *p);
+		if (hdr == 0 && ref->len >= 4 &&
+		    memcmp(ref->data + ref->len - 4, "\r\n\r\n", 4) == 0)
+			hdr = ref->len;
+	}
+	for (size_t start = 0; start <= ref->len + 1; start += 3)
+		for (size_t k = 0; k < 5; k++)
+			for (int text = 0; text < 2; text++) {
+				size_t base = text ? hdr : 0;
+				size_t size = ref->len - base;
+				size_t n = start >= size ? 0 :
+					   size - start < lens[k] ?
+					   size - start : lens[k];
+				char items[64], want[2048];
+				struct buf *b;
+
+				snprintf(items, sizeof(items),
+					 "BODY.PEEK[%s]<%zu.%zu>",
+					 text ? "TEXT" : "", start, lens[k]);
+				if (n == 0)
+					snprintf(want, sizeof(want),
+						 "* 3 FETCH (BODY[%s]<%zu> \"\")"
+						 "\r\n", text ? "TEXT" : "",
+						 start);
+				else
+					snprintf(want, sizeof(want),
+						 "* 3 FETCH (BODY[%s]<%zu> {%zu}"
+						 "\r\n%.*s)\r\n",
+						 text ? "TEXT" : "", start, n,
+						 (int)n, ref->data + base + start);
+				b = fetch(MIXED, items);
+				assert_string_equal(b->data, want);
+				buf_free(&b);
+			}
+	buf_free(&ref);
+}
+
+/* --- structure ------------------------------------------------------------ */
 
 static void
 test_multipart_sections(void **state)
@@ -517,6 +571,39 @@ test_multipart_sections(void **state)
 	expect(MIXED, "BINARY.SIZE[3]", "BINARY.SIZE[3] 4");
 	expect(MIXED, "BINARY[2.1]", "BINARY[2.1] {5}\r\nplain");
 	expect(MIXED, "BINARY.SIZE[2]", "BINARY.SIZE[2] 132");
+}
+
+/* A digest's parts are message/rfc822 by default (RFC 2046 5.1.5); part
+ * numbers go through them. */
+static void
+test_digest(void **state)
+{
+	static const char T[] =
+		"Content-Type: multipart/digest; boundary=d\n\n"
+		"--d\n\nSubject: a\n\nbody a\n"
+		"--d\nContent-Type: text/plain\n\nnot a message\n"
+		"--d\n\nContent-Type: multipart/mixed; boundary=e\n\n"
+		"--e\n\ne1\n--e\n\ne2\n--e--\n"
+		"--d--\n";
+
+	(void)state;
+	expect(T, "BODY", "BODY ((\"MESSAGE\" \"RFC822\" NIL NIL NIL "
+	       "\"7BIT\" 20 (NIL \"a\" NIL NIL NIL NIL NIL NIL NIL NIL) "
+	       "(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL "
+	       "\"7BIT\" 6 0) 2)"
+	       "(\"text\" \"plain\" NIL NIL NIL \"7BIT\" 13 0)"
+	       "(\"MESSAGE\" \"RFC822\" NIL NIL NIL \"7BIT\" 72 "
+	       "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL) "
+	       "((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL "
+	       "\"7BIT\" 2 0)(\"TEXT\" \"PLAIN\" (\"CHARSET\" "
+	       "\"US-ASCII\") NIL NIL \"7BIT\" 2 0) \"mixed\") 8) "
+	       "\"digest\")");
+	expect(T, "(BODY[1.1] BODY[1.HEADER] BODY[3.2] BODY[3.2.MIME] "
+	       "BODY[3.TEXT]<0.6> BODY[2.1] BODY[3.3])",
+	       "BODY[1.1] {6}\r\nbody a BODY[1.HEADER] {14}\r\nSubject: a"
+	       "\r\n\r\n BODY[3.2] {2}\r\ne2 BODY[3.2.MIME] {2}\r\n\r\n "
+	       "BODY[3.TEXT]<0> {6}\r\n--e\r\n\r BODY[2.1] \"\" "
+	       "BODY[3.3] \"\"");
 }
 
 static void
@@ -598,12 +685,13 @@ test_rfc_body_example(void **state)
 		   "Content-Description: Compiler diff\n"
 		   "Content-Transfer-Encoding: BASE64\n\n");
 	for (int i = 0; i < 73; i++)	/* 73 lines of 62, then 28 */
-		buf_addstr(t, "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xt"
-			   "bm9wcXJz\n");
+		buf_addstr(t, "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVph"
+			   "YmNkZWZnaGlqa2xtbm9wcXJz\n");
 	buf_addstr(t, "QUJDREVGR0hJSktMTU5PUFFSU1Rr\n--b--\n");
 	b = fetch_msg(t->data, t->len, "BODY", &MSG, false, false, &r);
 	assert_string_equal(b->data, "* 3 FETCH (BODY ((\"TEXT\" \"PLAIN\" "
-			    "(\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 1152 23)"
+			    "(\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" "
+			    "1152 23)"
 			    "(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\" "
 			    "\"NAME\" \"cc.diff\") "
 			    "\"<960723163407.20117h@cac.washington.edu>\" "
@@ -641,16 +729,22 @@ test_rfc_full_example(void **state)
 	assert_string_equal(b->data,
 			    "* 3 FETCH (FLAGS (\\Seen) INTERNALDATE "
 			    "\"17-Jul-1996 09:44:25 +0000\" RFC822.SIZE 4286 "
-			    "ENVELOPE (\"Wed, 17 Jul 1996 02:23:25 -0700 (PDT)\" "
+			    "ENVELOPE ("
+			    "\"Wed, 17 Jul 1996 02:23:25 -0700 (PDT)\" "
 			    "\"IMAP4rev2 WG mtg summary and minutes\" "
-			    "((\"Terry Gray\" NIL \"gray\" \"cac.washington.edu\")) "
-			    "((\"Terry Gray\" NIL \"gray\" \"cac.washington.edu\")) "
-			    "((\"Terry Gray\" NIL \"gray\" \"cac.washington.edu\")) "
+			    "((\"Terry Gray\" NIL \"gray\" "
+			    "\"cac.washington.edu\")) "
+			    "((\"Terry Gray\" NIL \"gray\" "
+			    "\"cac.washington.edu\")) "
+			    "((\"Terry Gray\" NIL \"gray\" "
+			    "\"cac.washington.edu\")) "
 			    "((NIL NIL \"imap\" \"cac.washington.edu\")) "
 			    "((NIL NIL \"minutes\" \"CNRI.Reston.VA.US\")"
-			    "(\"John Klensin\" NIL \"KLENSIN\" \"MIT.EDU\")) NIL NIL "
+			    "(\"John Klensin\" NIL \"KLENSIN\" \"MIT.EDU\")) "
+			    "NIL NIL "
 			    "\"<B27397-0100000@cac.washington.edu>\") "
-			    "BODY (\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") "
+			    "BODY (\"TEXT\" \"PLAIN\" "
+			    "(\"CHARSET\" \"US-ASCII\") "
 			    "NIL NIL \"7BIT\" 3028 92))\r\n");
 	buf_free(&b);
 	b = fetch_msg(t->data, t->len, "BODY[HEADER]", &m, false, false, &r);
@@ -710,13 +804,17 @@ test_params(void **state)
 	       "\"title\" \"a bc\" \"name*\" \"utf-8''%E2%82%AC%20x\" "
 	       "\"x*\" \"utf-8'en'%41\") NIL NIL \"7BIT\" 1 0 NIL "
 	       "(\"inline\" NIL) \"de\" NIL)");
+	/* pieces out of order, a gap ends them, a stray quoted string */
+	expect("Content-Type: text/x; p*1=b; p*0=a; p*3=d; \"s\"; q=1\n\nb",
+	       "BODY", "BODY (\"text\" \"x\" (\"p\" \"ab\" \"q\" \"1\") NIL "
+	       "NIL \"7BIT\" 1 0)");
 	/* a type that is not one: the default */
 	expect("Content-Type: garbage\n\nb", "BODY",
 	       "BODY (\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL "
 	       "\"7BIT\" 1 0)");
 }
 
-/* --- BINARY ------------------------------------------------------------------------------ */
+/* --- BINARY --------------------------------------------------------------- */
 
 static const char BIN[] =
 	"Content-Type: multipart/mixed; boundary=b\n\n"
@@ -731,6 +829,7 @@ static void
 test_binary(void **state)
 {
 	struct buf *b;
+	const char *why;
 	int r;
 	static const char want[] = "* 3 FETCH (BINARY[1] ~{4}\r\n\0abc)\r\n";
 
@@ -742,8 +841,15 @@ test_binary(void **state)
 	/* a NUL outside the partial range: a plain literal */
 	expect(BIN, "BINARY.PEEK[1]<1.3>", "BINARY[1]<1> {3}\r\nabc");
 	expect(BIN, "BINARY.SIZE[1]", "BINARY.SIZE[1] 4");
-	expect(BIN, "BINARY[2]", "BINARY[2] {14}\r\ncaf\xc3\xa9X =\r\n==zz");
-	expect(BIN, "BINARY.SIZE[2]", "BINARY.SIZE[2] 14");
+	expect(BIN, "BINARY[2]", "BINARY[2] {15}\r\ncaf\xc3\xa9X =\r\n= =zz");
+	expect(BIN, "BINARY.SIZE[2]", "BINARY.SIZE[2] 15");
+	/* trailing white space dropped, "=" and white space a soft break,
+	 * 40 spaces after "=" then text: all of it kept */
+	expect("Content-Transfer-Encoding: quoted-printable\n\n"
+	       "a \t\nb= \t\nc =20\nd=                                        "
+	       "x\ne  ", "BINARY[1]",
+	       "BINARY[1] {55}\r\na\r\nbc  \r\nd=                     "
+	       "                   x\r\ne");
 	expect(BIN, "BINARY[4]", "BINARY[4] {3}\r\nabc");
 	expect(BIN, "BINARY[]<0.8>", "BINARY[]<0> {8}\r\nContent-");
 	/* the same part by BODY: as sent */
@@ -754,6 +860,25 @@ test_binary(void **state)
 	assert_int_equal(r, -2);
 	assert_int_equal(b->len, 0);
 	buf_free(&b);
+	{
+		struct imap_fetch_items *it = items_of("BINARY[3]", &why);
+		struct imap_fetch_msg fm = {.seq = 1, .m = &MSG,
+					    .read = rd_read,
+					    .rewind = rd_rewind};
+		struct rd rr = {.s = BIN, .len = strlen(BIN), .chunk = 99,
+				.fail_at = -1};
+		struct imap_fetch_writer *w;
+		struct buf *out = buf_new(SIZE_MAX);
+
+		fm.rd = &rr;
+		w = imap_fetch_writer_new(it, &fm);
+		assert_int_equal(imap_fetch_write(w, out, 100), -2);
+		assert_int_equal(imap_fetch_write(w, out, 100), -2);
+		assert_int_equal(out->len, 0);
+		imap_fetch_writer_free(&w);
+		imap_fetch_items_free(&it);
+		buf_free(&out);
+	}
 	b = fetch_msg(BIN, strlen(BIN), "BINARY.SIZE[3]", &MSG, false, false,
 		      &r);
 	assert_int_equal(r, -2);
@@ -778,7 +903,7 @@ test_nul_in_body(void **state)
 	buf_free(&b);
 }
 
-/* --- malformed MIME and limits ----------------------------------------------------------- */
+/* --- malformed MIME and limits -------------------------------------------- */
 
 static void
 test_malformed(void **state)
@@ -827,6 +952,17 @@ test_malformed(void **state)
 	       "Content-Transfer-Encoding: base64\n\nU3ViamVjdDogeA==\n",
 	       "BODY", "BODY (\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") "
 	       "NIL NIL \"base64\" 18 1)");
+	/* a message with no body before the boundary: the blank line
+	 * ending its header stays in it (the fuzzer found the part's body
+	 * ending before its message's header did) */
+	expect("Content-Type: multipart/mixed; boundary=q\n\n--q\n"
+	       "Content-Type: message/rfc822\n\nSubject: x\n\n--q--\n",
+	       "(BODY[1] BODY[1.HEADER] BODY[1.TEXT] BODY)",
+	       "BODY[1] {14}\r\nSubject: x\r\n\r\n BODY[1.HEADER] {14}\r\n"
+	       "Subject: x\r\n\r\n BODY[1.TEXT] \"\" BODY ((\"message\" "
+	       "\"rfc822\" NIL NIL NIL \"7BIT\" 14 (NIL \"x\" NIL NIL NIL "
+	       "NIL NIL NIL NIL NIL) (\"TEXT\" \"PLAIN\" (\"CHARSET\" "
+	       "\"US-ASCII\") NIL NIL \"7BIT\" 0 0) 2) \"mixed\")");
 	/* a message/rfc822 at the top: 1 its message, 1.1 that one's
 	 * body */
 	expect("Content-Type: message/rfc822\n\nSubject: in\n\nbody\n",
@@ -893,6 +1029,41 @@ test_parts_limit(void **state)
 	buf_free(&t);
 }
 
+/* Past MSTRUCT_KEPT_MAX of values kept, further values are NIL. */
+static void
+test_kept_limit(void **state)
+{
+	struct buf *t = buf_new(SIZE_MAX);
+	struct mstruct *ms = mstruct_new();
+	const struct mstruct_part *c;
+	size_t kept = 0, nil = 0;
+
+	(void)state;
+	buf_addstr(t, "Content-Type: multipart/mixed; boundary=b\n\n");
+	for (int i = 0; i < 300; i++) {
+		buf_addstr(t, "--b\nContent-Description: ");
+		for (int k = 0; k < 1000; k++)
+			buf_addc(t, 'd');
+		buf_addstr(t, "\n\nx\n");
+	}
+	buf_addstr(t, "--b--\n");
+	mstruct_feed(ms, t->data, t->len);
+	mstruct_end(ms);
+	assert_true(mstruct_truncated(ms));
+	for (c = mstruct_root(ms)->children; c != NULL; c = c->next) {
+		if (c->desc != NULL)
+			kept += strlen(c->desc) + 1;
+		else
+			nil++;
+		assert_int_equal(c->body_size, 1);
+	}
+	assert_true(kept <= MSTRUCT_KEPT_MAX);
+	assert_true(kept > MSTRUCT_KEPT_MAX - 2000);
+	assert_true(nil > 0);
+	mstruct_free(&ms);
+	buf_free(&t);
+}
+
 /* A header field longer than the kept bound is cut, not refused. */
 static void
 test_long_field(void **state)
@@ -914,7 +1085,7 @@ test_long_field(void **state)
 	buf_free(&t);
 }
 
-/* --- the text itself ------------------------------------------------------------------------- */
+/* --- the text itself ------------------------------------------------------ */
 
 static void
 test_read_errors(void **state)
@@ -941,6 +1112,64 @@ test_read_errors(void **state)
 	b = write_with(it, &fm, &r, 0, &res);
 	assert_int_equal(res, -1);
 	assert_true(b->len > 0);
+	buf_free(&b);
+	/* the second read fails: BODY[]'s literal is cut */
+	r.shrink_after = 0;
+	r.rewinds = 0;
+	r.fail_rewind = 2;
+	b = write_with(it, &fm, &r, 0, &res);
+	assert_int_equal(res, -1);
+	assert_memory_equal(b->data, "* 1 FETCH (UID 42 BODY[] {64}\r\n",
+			    b->len);
+	buf_free(&b);
+	imap_fetch_items_free(&it);
+	/* a filtered header's size is counted before the first octet:
+	 * nothing written, the command can say NO */
+	it = items_of("(UID BODY[HEADER.FIELDS (From)] BINARY.SIZE[1])",
+		      &why);
+	r.rewinds = 0;
+	r.fail_rewind = 2;
+	b = write_with(it, &fm, &r, 0, &res);
+	assert_int_equal(res, -1);
+	assert_int_equal(b->len, 0);
+	buf_free(&b);
+	imap_fetch_items_free(&it);
+}
+
+/* ENVELOPE and the header's sections read no more than the header. */
+static void
+test_header_only(void **state)
+{
+	const char *why;
+	struct imap_fetch_items *it =
+		items_of("(ENVELOPE BODY.PEEK[HEADER.FIELDS (Subject)] "
+			 "RFC822.HEADER)", &why);
+	struct imap_fetch_msg fm = {.seq = 1, .m = &MSG, .read = rd_read,
+				    .rewind = rd_rewind};
+	/* the header is 42 octets; reads past 48 fail */
+	struct rd r = {.s = SIMPLE, .len = strlen(SIMPLE), .chunk = 8,
+		       .fail_at = 48};
+	struct buf *b;
+	int res;
+
+	(void)state;
+	b = write_with(it, &fm, &r, 0, &res);
+	assert_int_equal(res, 0);
+	assert_string_equal(b->data, "* 1 FETCH (ENVELOPE (NIL \"hi\" "
+			    "((\"Ann\" NIL \"ann\" \"example.org\")) "
+			    "((\"Ann\" NIL \"ann\" \"example.org\")) "
+			    "((\"Ann\" NIL \"ann\" \"example.org\")) "
+			    "NIL NIL NIL NIL NIL) "
+			    "BODY[HEADER.FIELDS (Subject)] {15}\r\nSubject: hi"
+			    "\r\n\r\n RFC822.HEADER {44}\r\nFrom: Ann "
+			    "<ann@example.org>\r\nSubject: hi\r\n\r\n)\r\n");
+	buf_free(&b);
+	imap_fetch_items_free(&it);
+	/* BODY needs it all: the read error shows */
+	it = items_of("(ENVELOPE BODY)", &why);
+	b = write_with(it, &fm, &r, 0, &res);
+	assert_int_equal(res, -1);
+	assert_int_equal(b->len, 0);
 	buf_free(&b);
 	imap_fetch_items_free(&it);
 }
@@ -1008,7 +1237,7 @@ test_big(void **state)
 	buf_free(&out);
 }
 
-/* --- the strings ----------------------------------------------------------------------------- */
+/* --- the strings ---------------------------------------------------------- */
 
 static void
 test_strings(void **state)
@@ -1051,8 +1280,10 @@ main(void)
 		cmocka_unit_test(test_crlf_counting),
 		cmocka_unit_test(test_header_fields),
 		cmocka_unit_test(test_partial),
+		cmocka_unit_test(test_partial_all),
 		cmocka_unit_test(test_multipart_sections),
 		cmocka_unit_test(test_bodystructure),
+		cmocka_unit_test(test_digest),
 		cmocka_unit_test(test_sizes_match),
 		cmocka_unit_test(test_rfc_body_example),
 		cmocka_unit_test(test_rfc_full_example),
@@ -1064,7 +1295,9 @@ main(void)
 		cmocka_unit_test(test_depth_limit),
 		cmocka_unit_test(test_parts_limit),
 		cmocka_unit_test(test_long_field),
+		cmocka_unit_test(test_kept_limit),
 		cmocka_unit_test(test_read_errors),
+		cmocka_unit_test(test_header_only),
 		cmocka_unit_test(test_big),
 		cmocka_unit_test(test_strings),
 	};
