@@ -756,8 +756,11 @@ line_add(struct mstruct *ms, const char *data, size_t n)
 static void
 line_end(struct mstruct *ms, bool lf)
 {
+	/* every LF is CRLF on the wire, a CR before it included (the store
+	 * keeps LF line ends: its CRLF size counts 1 more per LF, and so
+	 * must every size here); for matching, that CR is dropped */
 	bool cr = lf && ms->lraw > 0 && ms->last == '\r';
-	uint64_t start = ms->pos, end = start + ms->lraw - (cr ? 1 : 0);
+	uint64_t start = ms->pos, end = start + ms->lraw;
 	uint64_t next = end + (lf ? 2 : 0);
 	bool close = false;
 	int bi;
@@ -771,7 +774,8 @@ line_end(struct mstruct *ms, bool lf)
 	bi = boundary_match(ms, &close);
 	if (bi >= 0) {
 		delimiter(ms, (unsigned)bi, close, lf, next);
-	} else if (ms->stack[ms->top]->in_header && end == start && lf) {
+	} else if (ms->stack[ms->top]->in_header && lf &&
+		   ms->lraw == (cr ? 1u : 0u)) {
 		field_finish(ms);
 		header_end(ms, next, ms->nlf + 1);
 	}

@@ -39,7 +39,9 @@
 #include "owld.h"
 #include "sess.h"
 
-#define OUT_MAX (64 * 1024)	/* the connection's unsent output */
+#define OUT_MAX (256 * 1024) /* the connection's unsent output: a FETCH
+				      goes out in steps of this (fewer trips
+				      to the worker pool), resumed at half */
 #define OUT_CAP (OUT_MAX + 8 * 1024) /* replies before login */
 #define JOB_OUT_CAP (8 << 20)	/* a job's output: the core's bound, plus
 				   what one step may add past it */

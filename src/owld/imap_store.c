@@ -63,6 +63,9 @@ struct imap_store_reader {
 	struct imap_store *ms;
 	uint32_t pos;
 	struct store_reader rd;
+	struct store_reader at_open;	/* what a rewind goes back to: both
+					   backends read with pread, so the
+					   state at open is the start */
 };
 
 static enum imap_mres
@@ -558,6 +561,7 @@ ms_open(void *ctx, uint32_t pos, void **rd, char *err, size_t errsz)
 		/* gone meanwhile (another session expunged it) */
 		return e == ENOENT ? IMAP_M_EXPUNGED : IMAP_M_TEMP;
 	}
+	r->at_open = r->rd;
 	*rd = r;
 	return IMAP_M_OK;
 }
@@ -575,8 +579,8 @@ ms_rewind(void *rd)
 {
 	struct imap_store_reader *r = rd;
 
-	store_reader_close(&r->rd);
-	return store_view_reader_open(r->ms->view, r->pos, &r->rd);
+	r->rd = r->at_open;	/* the same descriptor, from its start */
+	return 0;
 }
 
 static void

@@ -880,9 +880,10 @@ plain_run(struct imap_fetch_writer *w, struct sect *s, const char *d,
 			size_t m = (size_t)(chi - clo);
 
 			memcpy(o, d + (lo - a) + (clo - olo), m);
-			for (size_t i = 0; s->nul80 && i < m; i++)
-				if (o[i] == '\0')
-					o[i] = (char)0x80;
+			for (char *z = s->nul80 ? memchr(o, '\0', m) : NULL;
+			     z != NULL;
+			     z = memchr(z + 1, '\0', (size_t)(o + m - z - 1)))
+				*z = (char)0x80;
 			w->olen += m;
 			s->emitted += m;
 		}
@@ -909,8 +910,7 @@ plain_raw(struct imap_fetch_writer *w, struct sect *s, const char *d,
 			i = k;
 			continue;
 		}
-		if (s->prev != '\r')
-			crlf_octet(w, s, '\r');
+		crlf_octet(w, s, '\r');	/* every LF: as the store counts */
 		crlf_octet(w, s, '\n');
 		s->prev = '\n';
 		i++;
@@ -930,7 +930,7 @@ sect_raw(struct imap_fetch_writer *w, struct sect *s, const char *d,
 		size_t k = nl != NULL ? (size_t)(nl - d) + 1 : n;
 
 		s->pos += k - i;
-		if (nl != NULL && (nl == d + i ? s->prev : nl[-1]) != '\r')
+		if (nl != NULL)
 			s->pos++;
 		s->prev = d[k - 1];
 		i = k;
@@ -940,7 +940,7 @@ sect_raw(struct imap_fetch_writer *w, struct sect *s, const char *d,
 		return;
 	}
 	for (; i < n && s->pos < s->re; i++) {
-		if (d[i] == '\n' && s->prev != '\r')
+		if (d[i] == '\n')
 			crlf_octet(w, s, '\r');
 		crlf_octet(w, s, d[i]);
 		s->prev = d[i];

