@@ -1061,12 +1061,17 @@ static bool
 sect_of(const struct imap_fetch_writer *w, const struct item *it,
 	struct sect *s)
 {
-	const struct mstruct_part *root = mstruct_root(w->ms), *p, *m;
+	const struct mstruct_part *root, *p, *m;
 	bool known;
 
 	memset(s, 0, sizeof(*s));
 	s->it = it;
 	s->nul80 = !it->binary;
+	if (w->ms == NULL) {	/* whole_message(): the store's size */
+		s->re = w->msg->m->size;
+		return true;
+	}
+	root = mstruct_root(w->ms);
 	p = part_find(root, it);
 	if (p == NULL)
 		return false;
@@ -1360,12 +1365,41 @@ copy_out(struct buf *out, size_t lim, const char *data, size_t len,
 	*off += n;
 }
 
+/*
+ * Is every item that needs the text the whole message (BODY[],
+ * BODY.PEEK[], RFC822, with or without a partial range)?  Then its size
+ * is the store's CRLF size (RFC822.SIZE, which every LF made CRLF
+ * gives, as this file sends it) and no structure pass is needed: a
+ * mailbox fetched whole is read once.
+ */
+static bool
+whole_message(const struct imap_fetch_writer *w)
+{
+	for (size_t i = 0; i < w->items->n; i++) {
+		const struct item *it = &w->items->v[i];
+
+		if (!item_wants_text(it))
+			continue;
+		if (it->kind != K_SECTION || it->binary || it->npart > 0 ||
+		    it->text != T_ALL)
+			return false;
+	}
+	return true;
+}
+
 /* The first call: the structure read, the sizes counted, the line
  * begun; -1: the text could not be read, -2: UNKNOWN-CTE. */
 static int
 start(struct imap_fetch_writer *w)
 {
-	if (imap_fetch_wants_text(w->items)) {
+	if (imap_fetch_wants_text(w->items) && whole_message(w)) {
+		/* a text that cannot be read fails before the first octet,
+		 * so the command can still say NO */
+		if (w->msg->rewind(w->msg->rd) < 0 ||
+		    (w->msg->m->size > 0 &&
+		     w->msg->read(w->msg->rd, w->rbuf, sizeof(w->rbuf)) <= 0))
+			return -1;
+	} else if (imap_fetch_wants_text(w->items)) {
 		if (structure(w) < 0)
 			return -1;
 		if (unknown_cte(w))

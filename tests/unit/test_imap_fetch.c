@@ -74,7 +74,9 @@ static const struct imap_limits LIM = {
 };
 
 static struct imap_msg MSG = {
-	.uid = 42, .modseq = 7, .flags = 0, .keywords = NULL, .size = 100,
+	.uid = 42, .modseq = 7, .flags = 0, .keywords = NULL,
+	.size = 0,		/* 0: the text's, every LF made CRLF, as the
+				   store gives RFC822.SIZE */
 	.date = 837596665,	/* 17-Jul-1996 09:44:25 +0000 */
 };
 
@@ -139,10 +141,17 @@ fetch_msg(const char *text, size_t len, const char *items,
 		.read = rd_read, .rewind = rd_rewind,
 	};
 	struct rd r = {.s = text, .len = len, .chunk = 4096, .fail_at = -1};
+	struct imap_msg mm = *m;
 	struct buf *whole;
 	int res;
 
 	assert_non_null(it);
+	if (mm.size == 0) {
+		mm.size = len;
+		for (size_t i = 0; i < len; i++)
+			mm.size += text[i] == '\n';
+	}
+	fm.m = &mm;
 	whole = write_with(it, &fm, &r, 0, r_r);
 	for (size_t c = 0; c < 3; c++)
 		for (size_t s = 0; s < 3; s++) {
@@ -349,10 +358,10 @@ test_simple_items(void **state)
 {
 	(void)state;
 	expect(SIMPLE, "(UID RFC822.SIZE INTERNALDATE MODSEQ)",
-	       "UID 42 RFC822.SIZE 100 "
+	       "UID 42 RFC822.SIZE 64 "
 	       "INTERNALDATE \"17-Jul-1996 09:44:25 +0000\" MODSEQ (7)");
 	expect(SIMPLE, "FAST", "FLAGS () INTERNALDATE "
-	       "\"17-Jul-1996 09:44:25 +0000\" RFC822.SIZE 100");
+	       "\"17-Jul-1996 09:44:25 +0000\" RFC822.SIZE 64");
 	/* the same item twice is one */
 	expect(SIMPLE, "(UID UID BODY.PEEK[TEXT] BODY[TEXT])",
 	       "UID 42 BODY[TEXT] {20}\r\nline one\r\nline two\r\n");
@@ -363,13 +372,15 @@ test_added(void **state)
 {
 	const char *why;
 	struct imap_fetch_items *it = items_of("(FLAGS BODY[])", &why);
-	struct imap_fetch_msg fm = {.seq = 1, .m = &MSG, .read = rd_read,
+	struct imap_msg m = MSG;
+	struct imap_fetch_msg fm = {.seq = 1, .m = &m, .read = rd_read,
 				    .rewind = rd_rewind};
 	struct rd r = {.s = "x", .len = 1, .chunk = 10, .fail_at = -1};
 	struct buf *b;
 	int res;
 
 	(void)state;
+	m.size = 1;
 	imap_fetch_add_uid(it);
 	imap_fetch_add_flags(it);	/* there already */
 	imap_fetch_add_modseq(it);
@@ -1094,15 +1105,17 @@ test_read_errors(void **state)
 {
 	const char *why;
 	struct imap_fetch_items *it = items_of("(UID BODY[])", &why);
-	struct imap_fetch_msg fm = {.seq = 1, .m = &MSG, .read = rd_read,
+	struct imap_msg m = MSG;
+	struct imap_fetch_msg fm = {.seq = 1, .m = &m, .read = rd_read,
 				    .rewind = rd_rewind};
 	struct rd r = {.s = SIMPLE, .len = strlen(SIMPLE), .chunk = 5,
-		       .fail_at = 10};
+		       .fail_at = 0};
 	struct buf *b;
 	int res;
 
 	(void)state;
-	/* on the structure pass: nothing written */
+	m.size = 64;	/* SIMPLE's, every LF made CRLF */
+	/* on the first read: nothing written */
 	b = write_with(it, &fm, &r, 0, &res);
 	assert_int_equal(res, -1);
 	assert_int_equal(b->len, 0);
