@@ -283,22 +283,6 @@ fetch(struct imap_server *s, const char *tag, const struct imap_arg *args,
 	return fetch_run(s, out);
 }
 
-/* Numbers as a sequence set, in the given order (COPYUID, MODIFIED). */
-static void
-write_uid_list(const uint32_t *uids, size_t n, struct buf *out)
-{
-	for (size_t i = 0; i < n;) {
-		size_t k = i;
-
-		while (k + 1 < n && uids[k + 1] == uids[k] + 1)
-			k++;
-		buf_printf(out, "%s%u", i > 0 ? "," : "", uids[i]);
-		if (k > i)
-			buf_printf(out, ":%u", uids[k]);
-		i = k + 1;
-	}
-}
-
 /* --- STORE ---------------------------------------------------------------- */
 
 /* "FLAGS", "+FLAGS.SILENT", ...: the operation and its silence. */
@@ -353,7 +337,7 @@ write_modified(struct imap_server *s, const char *tag, bool uid,
 		nums[k++] = uid ? m.uid : pos[i] + 1;
 	}
 	buf_printf(out, "%s OK [MODIFIED ", tag);
-	write_uid_list(nums, k, out);
+	imap_seqset_write(out, nums, k);
 	buf_addstr(out, "] Conditional STORE failed\r\n");
 	free(nums);
 }
@@ -491,9 +475,9 @@ write_copyuid(struct imap_server *s, uint32_t validity, const uint32_t *pos,
 		src[i] = m.uid;
 	}
 	buf_printf(out, "[COPYUID %u ", validity);
-	write_uid_list(src, n, out);
+	imap_seqset_write(out, src, n);
 	buf_addc(out, ' ');
-	write_uid_list(uids, n, out);
+	imap_seqset_write(out, uids, n);
 	buf_addc(out, ']');
 	free(src);
 }

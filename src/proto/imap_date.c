@@ -14,8 +14,8 @@ static const char *const MONTHS[12] = {"Jan", "Feb", "Mar", "Apr", "May",
 				       "Jun", "Jul", "Aug", "Sep", "Oct",
 				       "Nov", "Dec"};
 
-static long long
-days_from_civil(long long y, unsigned m, unsigned d)
+long long
+imap_days_from_civil(long long y, unsigned m, unsigned d)
 {
 	long long era;
 	unsigned yoe, doy, doe;
@@ -97,7 +97,7 @@ month_year(const char **p, const char *end, int day, long long *days_r)
 		return -1;
 	if (day < 1 || (unsigned)day > days_in_month(y, m))
 		return -1;
-	*days_r = days_from_civil(y, m, (unsigned)day);
+	*days_r = imap_days_from_civil(y, m, (unsigned)day);
 	return 0;
 }
 
@@ -149,8 +149,8 @@ imap_datetime_parse(const char *s, size_t len, int64_t *t_r)
 	*t_r = (int64_t)(days * 86400 + hh * 3600 + mm * 60 + ss -
 			sign * (zh * 3600 + zm * 60));
 	/* in UTC too within years 1000-9999, so that it formats back */
-	if (*t_r < days_from_civil(1000, 1, 1) * 86400 ||
-	    *t_r >= days_from_civil(10000, 1, 1) * 86400)
+	if (*t_r < imap_days_from_civil(1000, 1, 1) * 86400 ||
+	    *t_r >= imap_days_from_civil(10000, 1, 1) * 86400)
 		return -1;
 	return 0;
 }
@@ -278,7 +278,7 @@ day_month_year(const char **p, const char *end, long long *days_r)
 		year += 1900;
 	if (year < 1000 || (unsigned)day > days_in_month(year, m))
 		return -1;
-	*days_r = days_from_civil(year, m, (unsigned)day);
+	*days_r = imap_days_from_civil(year, m, (unsigned)day);
 	return 0;
 }
 

@@ -17,6 +17,8 @@
 
 #define IMAP_DATETIME_LEN 26	/* "dd-Mon-yyyy hh:mm:ss +zzzz" */
 
+/* The day number (since 1970-01-01) of a proleptic Gregorian date. */
+long long imap_days_from_civil(long long y, unsigned m, unsigned d);
 /* date-text: the day as days since 1970-01-01 (SEARCH compares days). */
 int imap_date_parse(const char *s, size_t len, long long *days_r);
 /* date-time: the moment, seconds since the epoch (UTC). */

@@ -978,20 +978,6 @@ text_body(struct msgtext *mt)
 
 /* --- the Date: field (RFC 5322 3.3) --------------------------------- */
 
-static long long
-days_from_civil(long long y, unsigned m, unsigned d)
-{
-	long long era;
-	unsigned yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = (unsigned)(y - era * 400);
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + (long long)doe - 719468;
-}
-
 static void
 skip_cfws(const char **p, const char *end)
 {
@@ -1061,7 +1047,7 @@ sent_day(const char *v, size_t len, long long *day_r)
 	if ((unsigned)d > MDAYS[m] || (m == 1 && d == 29 &&
 	    !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0)))
 		return -1;
-	*day_r = days_from_civil(y, m + 1, (unsigned)d);
+	*day_r = imap_days_from_civil(y, m + 1, (unsigned)d);
 	return 0;
 }
 
@@ -1312,22 +1298,6 @@ imap_search_return(const struct imap_search *s)
 
 /* --- the response --------------------------------------------------- */
 
-/* nums as a sequence set: runs as "a:b", joined by commas. */
-static void
-write_set(struct buf *b, const uint32_t *nums, size_t n)
-{
-	for (size_t i = 0; i < n;) {
-		size_t j = i;
-
-		while (j + 1 < n && nums[j + 1] == nums[j] + 1)
-			j++;
-		buf_printf(b, "%s%u", i > 0 ? "," : "", nums[i]);
-		if (j > i)
-			buf_printf(b, ":%u", nums[j]);
-		i = j + 1;
-	}
-}
-
 static void
 write_esearch(const struct imap_search *s, const char *tag, bool uid,
 	      const uint32_t *nums, size_t n, uint64_t modseq, struct buf *b)
@@ -1349,7 +1319,7 @@ write_esearch(const struct imap_search *s, const char *tag, bool uid,
 		buf_printf(b, " COUNT %zu", n);
 	if ((s->ret & IMAP_SEARCH_RET_ALL) && n > 0) {
 		buf_addstr(b, " ALL ");
-		write_set(b, nums, n);
+		imap_seqset_write(b, nums, n);
 	}
 	if (s->modseq && n > 0)
 		buf_printf(b, " MODSEQ %llu", (unsigned long long)modseq);

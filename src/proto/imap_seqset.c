@@ -148,3 +148,18 @@ imap_seqset_free(struct imap_seqset *set)
 	set->r = NULL;
 	set->n = 0;
 }
+
+void
+imap_seqset_write(struct buf *b, const uint32_t *nums, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+
+		while (j + 1 < n && nums[j + 1] == nums[j] + 1)
+			j++;
+		buf_printf(b, "%s%u", i > 0 ? "," : "", nums[i]);
+		if (j > i)
+			buf_printf(b, ":%u", nums[j]);
+		i = j + 1;
+	}
+}

@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../lib/buf.h"
+
 #define IMAP_SEQ_STAR 0		/* "*" in a parsed, unresolved set */
 
 struct imap_range {
@@ -40,5 +42,8 @@ void imap_seqset_resolve(struct imap_seqset *set, uint32_t star);
 /* After resolve: true if v is in the set. */
 bool imap_seqset_has(const struct imap_seqset *set, uint32_t v);
 void imap_seqset_free(struct imap_seqset *set);
+/* nums (n of them, in the order given) as a set: runs of consecutive
+ * numbers as "a:b", joined by commas (COPYUID, MODIFIED, ESEARCH ALL). */
+void imap_seqset_write(struct buf *b, const uint32_t *nums, size_t n);
 
 #endif
