@@ -9,13 +9,13 @@ PY ?= /usr/bin/python3
 FUZZ_SECONDS ?= 15
 TRIALS ?= 30
 
-PKGS := libevent libevent_openssl openssl libcrypt
+PKGS := libevent libevent_openssl openssl libcrypt zlib
 CPPFLAGS += -D_GNU_SOURCE -Isrc
 CFLAGS ?= -O2 -g
 CFLAGS += -std=c17 -Wall -Wextra -Werror -Wformat=2 -Wshadow \
 	  -Wstrict-prototypes -Wmissing-prototypes -pthread \
 	  $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -levent -levent_openssl -lssl -lcrypto -lcrypt) -lresolv -pthread
+LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -levent -levent_openssl -lssl -lcrypto -lcrypt -lz) -lresolv -pthread
 ifeq ($(SAN),1)
 CFLAGS += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer \
 	  -fno-sanitize-recover=all

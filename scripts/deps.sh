@@ -4,7 +4,7 @@
 # the one apt-get line to run is printed and the script fails.
 set -eu
 
-BUILD="gcc make pkg-config libevent-dev libssl-dev libcrypt-dev"
+BUILD="gcc make pkg-config libevent-dev libssl-dev libcrypt-dev zlib1g-dev"
 TEST="libcmocka-dev python3 python3-pytest swaks libnet-ssleay-perl openssl curl fetchmail clang libclang-rt-dev valgrind dnsmasq-base postfix dovecot-pop3d dovecot-imapd isync offlineimap3 neomutt getmail6 python3-pexpect gnuplot-nox"
 
 case "${1:-build}" in

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/un.h>
 #include <time.h>
+#include <zlib.h>
 
 #include "../lib/buf.h"
 #include "../lib/clock.h"
@@ -27,6 +28,9 @@ struct conn {
 	struct bufferevent *bev;	/* the socket's, or the TLS filter */
 	struct bufferevent *under;	/* under TLS: the socket's */
 	struct evbuffer_cb_entry *under_cb;
+	struct bufferevent *mid;	/* under the DEFLATE filter: the socket's
+					   or the TLS filter */
+	struct evbuffer_cb_entry *mid_cb;
 	struct event *reaper;
 	const struct conn_ops *ops;
 	void *arg;
@@ -76,6 +80,9 @@ reap_cb(evutil_socket_t fd, short what, void *arg)
 	if (c->under_cb != NULL)
 		evbuffer_remove_cb_entry(bufferevent_get_output(c->under),
 					 c->under_cb);
+	if (c->mid_cb != NULL)
+		evbuffer_remove_cb_entry(bufferevent_get_output(c->mid),
+					 c->mid_cb);
 	bufferevent_free(c->bev);
 	if (c->ssl == NULL && c->tls_next != NULL)
 		SSL_free(c->tls_next);
@@ -109,6 +116,9 @@ close_step(struct conn *c)
 	if (c->reaped ||
 	    evbuffer_get_length(bufferevent_get_output(c->bev)) > 0)
 		return; /* write_cb calls again */
+	if (c->mid != NULL &&
+	    evbuffer_get_length(bufferevent_get_output(c->mid)) > 0)
+		return; /* mid_out_cb calls again */
 	if (c->under != NULL) {
 		if (c->secured && !c->notified) {
 			c->notified = true;
@@ -125,6 +135,18 @@ close_step(struct conn *c)
 static void
 under_out_cb(struct evbuffer *b, const struct evbuffer_cb_info *info,
 	     void *arg)
+{
+	struct conn *c = arg;
+
+	if (info->n_deleted > 0 && c->closing && !c->reaped &&
+	    evbuffer_get_length(b) == 0)
+		close_step(c);
+}
+
+/* The output under DEFLATE changed: a close may be waiting for it. */
+static void
+mid_out_cb(struct evbuffer *b, const struct evbuffer_cb_info *info,
+	   void *arg)
 {
 	struct conn *c = arg;
 
@@ -464,13 +486,14 @@ conn_write(struct conn *c, const void *data, size_t len)
 		return;
 	out = bufferevent_get_output(c->bev);
 	/*
-	 * A plain socket with nothing queued: send now.  A reply then costs
+	 * A plain socket (no TLS, no DEFLATE) with nothing queued: send now.  A reply then costs
 	 * one send() instead of adding the write event, a loop pass, writev
 	 * and removing the event (two epoll_ctl).  What the socket does not
 	 * take is queued as before; an error is left for the bufferevent to
 	 * meet on its next write.
 	 */
-	if (c->under == NULL && len > 0 && evbuffer_get_length(out) == 0) {
+	if (c->under == NULL && c->mid == NULL && len > 0 &&
+	    evbuffer_get_length(out) == 0) {
 		ssize_t n = send(bufferevent_getfd(c->bev), data, len,
 				 MSG_DONTWAIT | MSG_NOSIGNAL);
 
@@ -510,6 +533,22 @@ conn_await_drain(struct conn *c)
 				    BEV_TRIG_DEFER_CALLBACKS);
 }
 
+/*
+ * Under DEFLATE: compressed input that waits below while the inflated
+ * input was full is inflated once there is room again (the filter
+ * itself runs only when more arrives from the socket).
+ */
+static void
+inflate_more(struct conn *c)
+{
+	if (c->mid != NULL && !c->reaped &&
+	    evbuffer_get_length(bufferevent_get_input(c->mid)) > 0 &&
+	    evbuffer_get_length(bufferevent_get_input(c->bev)) < c->in_max)
+		bufferevent_trigger(c->mid, EV_READ,
+				    BEV_TRIG_IGNORE_WATERMARKS |
+				    BEV_TRIG_DEFER_CALLBACKS);
+}
+
 void
 conn_resume(struct conn *c)
 {
@@ -522,6 +561,7 @@ conn_resume(struct conn *c)
 		dl_restart(c);
 	else if (c->dl_at != 0)
 		dl_arm(c);
+	inflate_more(c);
 	process(c);
 }
 
@@ -537,6 +577,7 @@ conn_consume(struct conn *c, size_t n)
 		n = evbuffer_get_length(in);
 	evbuffer_drain(in, n);
 	c->in_seen = evbuffer_get_length(in);
+	inflate_more(c);
 }
 
 void
@@ -616,6 +657,146 @@ conn_starttls(struct conn *c, SSL *ssl, bool server)
 	if (!c->feeding)
 		switch_tls(c);
 	/* else process() switches once the current line is consumed */
+}
+
+/* --- COMPRESS=DEFLATE (RFC 4978) ------------------------------------------ */
+
+/* The two zlib streams of a compressed connection. */
+struct zpair {
+	z_stream in, out;
+};
+
+#define Z_CHUNK 16384	/* octets made per zlib call */
+
+static void
+zpair_free(void *arg)
+{
+	struct zpair *z = arg;
+
+	inflateEnd(&z->in);
+	deflateEnd(&z->out);
+	free(z);
+}
+
+/* Runs one zlib call over the first chunk of src into dst; octets of
+ * src it took into *took, made into *made. */
+static int
+z_step(z_stream *zs, bool inflating, struct evbuffer *src,
+       struct evbuffer *dst, int flush, size_t *took, size_t *made)
+{
+	struct evbuffer_iovec in = {0}, out;
+	int r;
+
+	if (evbuffer_peek(src, -1, NULL, &in, 1) < 1)
+		in.iov_len = 0;
+	if (evbuffer_reserve_space(dst, Z_CHUNK, &out, 1) < 1)
+		return Z_MEM_ERROR;
+	zs->next_in = in.iov_base;
+	zs->avail_in = (uInt)in.iov_len;
+	zs->next_out = out.iov_base;
+	zs->avail_out = (uInt)out.iov_len;
+	r = inflating ? inflate(zs, flush) : deflate(zs, flush);
+	*took = in.iov_len - zs->avail_in;
+	*made = out.iov_len - zs->avail_out;
+	out.iov_len = *made;
+	evbuffer_commit_space(dst, &out, 1);
+	evbuffer_drain(src, *took);
+	return r;
+}
+
+/* What the peer sent, inflated, up to lim octets made. */
+static enum bufferevent_filter_result
+inflate_filter(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t lim,
+	       enum bufferevent_flush_mode mode, void *arg)
+{
+	struct zpair *z = arg;
+	size_t took, made, before = evbuffer_get_length(dst);
+
+	(void)mode;
+	while (evbuffer_get_length(src) > 0 &&
+	       (lim < 0 || evbuffer_get_length(dst) < (size_t)lim)) {
+		int r = z_step(&z->in, true, src, dst, Z_SYNC_FLUSH, &took,
+			       &made);
+
+		if (r == Z_STREAM_END || (r != Z_OK && r != Z_BUF_ERROR))
+			return BEV_ERROR; /* a bad stream, or one that ended */
+		if (took == 0 && made == 0)
+			break;
+	}
+	return evbuffer_get_length(dst) > before ? BEV_OK : BEV_NEED_MORE;
+}
+
+/* What is sent, deflated and flushed to an octet boundary, so that each
+ * response reaches the peer whole. */
+static enum bufferevent_filter_result
+deflate_filter(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t lim,
+	       enum bufferevent_flush_mode mode, void *arg)
+{
+	struct zpair *z = arg;
+	size_t took, made;
+
+	(void)lim;
+	(void)mode;
+	if (evbuffer_get_length(src) == 0)
+		return BEV_NEED_MORE;
+	while (evbuffer_get_length(src) > 0)
+		if (z_step(&z->out, false, src, dst, Z_NO_FLUSH, &took,
+			   &made) == Z_STREAM_ERROR)
+			return BEV_ERROR;
+	do {
+		if (z_step(&z->out, false, src, dst, Z_SYNC_FLUSH, &took,
+			   &made) == Z_STREAM_ERROR)
+			return BEV_ERROR;
+	} while (made == Z_CHUNK);
+	return BEV_OK;
+}
+
+int
+conn_compress(struct conn *c)
+{
+	struct timeval tv = {.tv_sec = c->timeout_s};
+	struct zpair *z;
+	struct bufferevent *zb;
+
+	if (c->mid != NULL || c->reaped || c->closing)
+		return -1;
+	z = xcalloc(1, sizeof(*z));
+	/* the peer may use any window; ours is 4 KiB (32 KiB of state, not
+	 * 256): a compressed session should not cost much more */
+	if (inflateInit2(&z->in, -15) != Z_OK) {
+		free(z);
+		return -1;
+	}
+	if (deflateInit2(&z->out, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -12, 5,
+			 Z_DEFAULT_STRATEGY) != Z_OK) {
+		inflateEnd(&z->in);
+		free(z);
+		return -1;
+	}
+	zb = bufferevent_filter_new(c->bev, inflate_filter, deflate_filter,
+				    BEV_OPT_CLOSE_ON_FREE, zpair_free, z);
+	if (zb == NULL) {
+		zpair_free(z);
+		return -1;
+	}
+	c->mid = c->bev;
+	c->bev = zb;
+	bufferevent_set_timeouts(c->mid, NULL, NULL);
+	/* the filter stops deflating past out_max unsent octets below it */
+	bufferevent_setwatermark(c->mid, EV_WRITE, 0, c->out_max);
+	c->mid_cb = evbuffer_add_cb(bufferevent_get_output(c->mid),
+				    mid_out_cb, c);
+	bufferevent_setcb(zb, read_cb, write_cb, event_cb, c);
+	bufferevent_setwatermark(zb, EV_READ, 0, c->in_max);
+	bufferevent_set_timeouts(zb, &tv, &tv);
+	bufferevent_enable(zb, EV_READ | EV_WRITE);
+	c->in_seen = 0;
+	/* what came after the command was already compressed */
+	if (evbuffer_get_length(bufferevent_get_input(c->mid)) > 0)
+		bufferevent_trigger(c->mid, EV_READ,
+				    BEV_TRIG_IGNORE_WATERMARKS |
+				    BEV_TRIG_DEFER_CALLBACKS);
+	return 0;
 }
 
 const char *

@@ -121,6 +121,16 @@ bool conn_closing(const struct conn *c);
  * over (freed with the connection).  See above for when.
  */
 void conn_starttls(struct conn *c, SSL *ssl, bool server);
+/*
+ * From now on, deflates what is sent and inflates what is read (IMAP
+ * COMPRESS=DEFLATE, RFC 4978: raw DEFLATE, RFC 1951, both ways, each
+ * write flushed so a response goes out whole).  What is queued to send
+ * already goes out as it is; input read but not yet taken by the owner
+ * (conn_consume) is inflated first.  Inflated input is bounded as plain
+ * input is (in_max), so a small compressed stream cannot fill memory.
+ * -1 if zlib cannot start (nothing changed); once only.
+ */
+int conn_compress(struct conn *c);
 /* The deadline of a later handshake (default: the idle timeout). */
 void conn_handshake_timeout(struct conn *c, unsigned secs);
 /*

@@ -654,7 +654,15 @@ run_act(struct imap_sess *s, enum imap_act act)
 	case IMAP_ACT_IDLE:
 		start_idle(s);
 		break;
-	case IMAP_ACT_COMPRESS:	/* never: conf.compress is not set */
+	case IMAP_ACT_COMPRESS:	/* the OK went out as it is */
+		if (conn_compress(s->base.conn) == -1) {
+			log_msg(LOGL_ERROR, "imap", "id=%s event=compress-failed",
+				s->base.id);
+			conn_close(s->base.conn, "compress-failed");
+			break;
+		}
+		next(s);	/* the rest of the input, inflated */
+		break;
 	case IMAP_ACT_CLOSE:
 		send_out(s, s->base.out);
 		conn_close(s->base.conn, "logout");

@@ -511,6 +511,7 @@ init_sessions(void)
 		.starttls = D.tls != NULL,
 		.append_max = C.imap_append_max,
 		.out_max = IMAP_SESS_OUT_MAX,
+		.compress = true,	/* net/conn's DEFLATE layer */
 	};
 	D.imap_userip = anvil_new(C.max_connections, C.imap_max_userip, 0,
 				  table_seed());

@@ -23,7 +23,7 @@
 
 /* The IMAP core's OUTPUT point (imap_conf.out_max): a large response
  * goes out in pieces of about this, as the client reads them. */
-#define IMAP_SESS_OUT_MAX (32 * 1024)
+#define IMAP_SESS_OUT_MAX (128 * 1024)
 
 struct event_base;
 struct relay;

@@ -13,6 +13,7 @@ import ssl
 import subprocess
 import threading
 import time
+import zlib
 
 import pytest
 
@@ -575,3 +576,104 @@ def test_idle_sessions_stay_small(owld):
     limit = 64 if os.environ.get("ASAN_OPTIONS") else 16
     assert grew / n < limit, "%.1f KiB a session" % (grew / n)
     assert warm and conns
+
+
+class Deflated:
+    """Both directions of a connection after COMPRESS DEFLATE (RFC 4978):
+    raw DEFLATE, each write flushed."""
+
+    def __init__(self, c):
+        self.c = c
+        self.z_out = zlib.compressobj(6, zlib.DEFLATED, -15)
+        self.z_in = zlib.decompressobj(-15)
+        self.plain = self.z_in.decompress(c.buf)
+        c.buf = b""
+
+    def wire(self, text):
+        """text deflated and flushed, as the client sends it."""
+        return (self.z_out.compress(text.encode()) +
+                self.z_out.flush(zlib.Z_SYNC_FLUSH))
+
+    def send(self, text):
+        self.c.sock.sendall(self.wire(text))
+
+    def line(self):
+        while b"\r\n" not in self.plain:
+            chunk = self.c.sock.recv(65536)
+            if not chunk:
+                raise EOFError("closed; %r" % self.plain)
+            self.plain += self.z_in.decompress(chunk)
+        line, self.plain = self.plain.split(b"\r\n", 1)
+        return line.decode("utf-8", "replace")
+
+    def until(self, tag):
+        out = []
+        while True:
+            out.append(self.line())
+            if out[-1].startswith(tag + " "):
+                return out
+
+
+def test_compress_deflate(server):
+    """COMPRESS=DEFLATE: offered after login, the OK in the clear, then
+    deflate both ways; a command sent compressed in the same packet as
+    COMPRESS is read; a second COMPRESS is NO [COMPRESSIONACTIVE]; a FETCH
+    of a large message comes through whole."""
+    body = b"Subject: big\r\n\r\n" + b"y" * 70 + b"\r\n"
+    server.send(["alice@localhost"], body * 1)
+    server.send(["alice@localhost"], b"Subject: big\r\n\r\n" +
+                (b"z" * 998 + b"\r\n") * 2000)
+    c = server.imap()
+    caps = c.login()
+    assert "COMPRESS=DEFLATE" in caps[-1]
+    c.send("z COMPRESS DEFLATE\r\n")
+    assert c.line() == "z OK DEFLATE active"
+    d = Deflated(c)
+    d.send("a NOOP\r\nb CAPABILITY\r\n")
+    assert d.until("a")[-1] == "a OK NOOP completed"
+    caps = d.until("b")
+    assert "COMPRESS=DEFLATE" not in caps[0] and caps[-1].startswith("b OK")
+    d.send("c COMPRESS DEFLATE\r\n")
+    assert d.until("c")[-1].startswith("c NO [COMPRESSIONACTIVE]")
+    d.send("s SELECT INBOX\r\nf FETCH 2 BODY.PEEK[]\r\n")
+    assert d.until("s")[-1].startswith("s OK")
+    head = d.line()
+    assert head.startswith("* 2 FETCH (BODY[] {"), head
+    need = int(head.rsplit("{", 1)[1].rstrip("}"))
+    assert need > 1000 * 2000
+    while len(d.plain) < need:
+        d.plain += d.z_in.decompress(c.sock.recv(65536))
+    got, d.plain = d.plain[:need], d.plain[need:]
+    assert got.endswith((b"z" * 998 + b"\r\n") * 3)
+    assert d.line() == ")"
+    assert d.until("f")[-1] == "f OK FETCH completed"
+    d.send("l LOGOUT\r\n")
+    assert d.until("l")[-1].startswith("l OK")
+    assert c.closed()
+
+
+def test_compress_pipelined_and_bounded(server):
+    """Commands compressed right behind COMPRESS in one packet are read;
+    a compressed line that inflates past the line limit is refused, not
+    held (a small stream must not fill the server's memory)."""
+    c = server.imap()
+    c.login()
+    z = zlib.compressobj(6, zlib.DEFLATED, -15)
+    c.send(b"z COMPRESS DEFLATE\r\n" + z.compress(b"a NOOP\r\n") +
+           z.flush(zlib.Z_SYNC_FLUSH))
+    assert c.line() == "z OK DEFLATE active"
+    d = Deflated(c)
+    d.z_out = z
+    assert d.until("a")[-1] == "a OK NOOP completed"
+    # 64 MiB of one line, about 64 KiB on the wire
+    bomb = z.compress(b"b NOOP " + b"x" * (64 << 20)) + \
+        z.flush(zlib.Z_SYNC_FLUSH)
+    assert len(bomb) < 200000
+    try:
+        c.sock.sendall(bomb + d.wire("\r\nc NOOP\r\n"))
+        r = d.until("b")
+        assert r[-1].startswith("b BAD"), r
+        assert d.until("c")[-1] == "c OK NOOP completed"
+    except (EOFError, ConnectionResetError, BrokenPipeError):
+        pass  # or the server closed on it: both keep it bounded
+    assert status_kib(server.proc.pid) < 200 * 1024
