@@ -1006,35 +1006,32 @@ sect_count(struct imap_fetch_writer *w, struct sect *s)
 /* --- sections of the structure -------------------------------------------- */
 
 /*
- * The part a section's numbers name (RFC 9051 6.4.5): a multipart's
- * parts by number, a message/rfc822's message entered before its
- * numbers, "1" of a message that is not multipart its body; NULL if
- * there is none.
+ * The part a section's numbers name (RFC 9051 6.4.5, walked as Dovecot
+ * walks it): a multipart's parts by number; "1" of any other part the
+ * part itself, as the last number, or before more numbers when it is a
+ * message/rfc822 (a message that is not multipart has only part 1); a
+ * message/rfc822 followed by more numbers is entered; NULL if there is
+ * none.
  */
 static const struct mstruct_part *
 part_find(const struct mstruct_part *root, const struct item *it)
 {
 	const struct mstruct_part *p = root;
-	bool at_msg = true;
 
 	if (it->too_deep)
 		return NULL;
-	for (size_t i = 0; i < it->npart; i++) {
+	for (size_t i = 0; i < it->npart && p != NULL; i++) {
 		uint32_t k = it->part[i];
+		bool last = i + 1 == it->npart;
 
-		if (!at_msg && p->rfc822) {
-			p = p->children;
-			at_msg = true;
-		}
 		if (p->multipart) {
 			for (p = p->children; p != NULL && k > 1; k--)
 				p = p->next;
-			if (p == NULL)
-				return NULL;
-		} else if (!at_msg || k != 1) {
+		} else if (k != 1 || (!last && !p->rfc822)) {
 			return NULL;
 		}
-		at_msg = false;
+		if (p != NULL && p->rfc822 && !last)
+			p = p->children;
 	}
 	return p;
 }
