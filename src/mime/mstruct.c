@@ -391,7 +391,9 @@ ctype_parse(struct mstruct *ms, struct mstruct_part *p, const char *v,
 	i++;
 	skip_cfws(v, len, &i);
 	sl = token(v, len, &i, &st);
-	if (sl == 0 || sl >= MSTRUCT_TOKEN_MAX)
+	skip_cfws(v, len, &i);
+	/* anything but parameters after it: not a type (Dovecot) */
+	if (sl == 0 || sl >= MSTRUCT_TOKEN_MAX || (i < len && v[i] != ';'))
 		return;
 	memcpy(p->type, t, tl);
 	p->type[tl] = '\0';
@@ -586,16 +588,16 @@ header_done(struct mstruct *ms, struct mstruct_part *p, bool body)
 	p->in_header = false;
 	if (!is_mp && !is_msg)
 		return;
-	if (!body || p->depth >= MSTRUCT_DEPTH_MAX || ms->no_bounds) {
+	if (p->depth >= MSTRUCT_DEPTH_MAX || ms->no_bounds) {
 		if (p->depth >= MSTRUCT_DEPTH_MAX)
 			ms->truncated = true;
 		flatten(p);
 		return;
 	}
 	if (is_mp) {
-		/* no boundary to follow: a multipart with no parts */
+		/* no boundary to follow (or no body): no parts */
 		p->multipart = true;
-		if (b != NULL && b[0] != '\0' &&
+		if (body && b != NULL && b[0] != '\0' &&
 		    strlen(b) <= MSTRUCT_BOUNDARY_MAX)
 			p->boundary = xstrdup(b);
 		return;
@@ -607,8 +609,8 @@ header_done(struct mstruct *ms, struct mstruct_part *p, bool body)
 	p->rfc822 = true;
 	m->is_msg = true;
 	m->hdr_off = m->body_off = p->body_off;
-	if (!encoding_is_identity(p)) {
-		/* encoded: its message is not read (an empty one) */
+	if (!body || !encoding_is_identity(p)) {
+		/* no body, or encoded: its message is empty */
 		m->in_header = false;
 		return;
 	}
@@ -631,11 +633,20 @@ header_end(struct mstruct *ms, uint64_t next, uint64_t nlf_after)
 	}
 }
 
-/* p ends at end, with nlf LFs before it (a boundary line's). */
+/* p ends at end, with nlf LFs before it (a boundary line's); a body
+ * that would begin after it is empty, and the header gives the line
+ * break of its blank line to the boundary. */
 static void
 end_at(struct mstruct *ms, struct mstruct_part *p, uint64_t end,
        uint64_t nlf)
 {
+	if (!p->in_header && p->body_off > end) {
+		p->hdr_size = end - p->hdr_off;
+		p->body_off = end;
+		p->body_size = 0;
+		p->body_lines = 0;
+		return;
+	}
 	if (p->in_header) {
 		p->hdr_size = end - p->hdr_off;
 		p->body_off = end;
@@ -697,21 +708,22 @@ boundary_match(const struct mstruct *ms, bool *close_r)
 
 /*
  * A boundary line of stack[i]: the parts above it end, all where the
- * line before it ends (the line break before a boundary belongs to it)
- * unless that line is not the deepest part's own (the blank line of its
- * header, or a boundary line: a close-delimiter's line break stays in
- * its multipart, as with Dovecot): then where the boundary line begins.
- * A new part begins after the line unless it closes the multipart.
+ * line before it ends (the line break before a boundary belongs to it,
+ * that of a header's blank line too: RFC 2046 5.1.1, as Dovecot reads
+ * it) unless that line is not the deepest part's own (the boundary that
+ * began it, or a close-delimiter, whose line break stays in its
+ * multipart): then where the boundary line begins.  A new part begins
+ * after the line unless it closes the multipart.
  */
 static void
 delimiter(struct mstruct *ms, unsigned i, bool close, bool lf,
 	  uint64_t next)
 {
 	struct mstruct_part *mp = ms->stack[i], *c, *x = ms->stack[ms->top];
-	uint64_t start = x->in_header ? x->hdr_off : x->body_off;
 	uint64_t end = ms->pos, nlf = ms->nlf;
 
-	if (ms->have_prev && !ms->prev_boundary && ms->prev_start >= start) {
+	if (ms->have_prev && !ms->prev_boundary &&
+	    ms->prev_start >= x->hdr_off) {
 		end = ms->prev_end;
 		nlf = ms->prev_nlf;
 	}

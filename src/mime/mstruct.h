@@ -18,12 +18,12 @@
  * message or at a boundary of an enclosing multipart; a multipart whose
  * boundary never comes ends at the end of the message (or at an outer
  * boundary); the CRLF before a boundary line belongs to the boundary
- * (RFC 2046 5.1.1) but a close-delimiter's stays in its multipart; a
- * multipart with no boundary parameter has no parts; a message/rfc822
- * with a base64 or quoted-printable encoding has an empty message; a
- * multipart or message/rfc822 that a limit stops from being followed is
- * shown as a text/plain leaf; past the part limit no boundary is looked
- * for.  Of an envelope field given twice the last counts, of a Content-*
+ * (RFC 2046 5.1.1), that of a header's blank line too, but a
+ * close-delimiter's stays in its multipart; a multipart with no boundary
+ * parameter or no body has no parts; a message/rfc822 with a base64 or
+ * quoted-printable encoding or no body has an empty message; a multipart
+ * or message/rfc822 that a limit stops from being followed is shown as
+ * a text/plain leaf; past the part limit no boundary is looked for.  Of an envelope field given twice the last counts, of a Content-*
  * field the first (Dovecot's rules).
  */
 #ifndef OWL_MSTRUCT_H

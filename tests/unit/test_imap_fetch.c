@@ -968,17 +968,25 @@ test_malformed(void **state)
 	       "NIL) (\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL "
 	       "\"7BIT\" 0 0) 1) BODY[1.1] \"\" BINARY[1] {18}\r\n"
 	       "U3ViamVjdDogeA==\r\n");
-	/* a message with no body before the boundary: the blank line
-	 * ending its header stays in it (the fuzzer found the part's body
-	 * ending before its message's header did) */
+	/* a message with no body before the boundary: the line break of
+	 * the blank line ending its header is the boundary's (RFC 2046
+	 * 5.1.1, Dovecot); the part ends with it (the fuzzer found the
+	 * part's body ending before its message's header did) */
 	expect("Content-Type: multipart/mixed; boundary=q\n\n--q\n"
 	       "Content-Type: message/rfc822\n\nSubject: x\n\n--q--\n",
 	       "(BODY[1] BODY[1.HEADER] BODY[1.TEXT] BODY)",
-	       "BODY[1] {14}\r\nSubject: x\r\n\r\n BODY[1.HEADER] {14}\r\n"
-	       "Subject: x\r\n\r\n BODY[1.TEXT] \"\" BODY ((\"message\" "
-	       "\"rfc822\" NIL NIL NIL \"7BIT\" 14 (NIL \"x\" NIL NIL NIL "
+	       "BODY[1] {12}\r\nSubject: x\r\n BODY[1.HEADER] {12}\r\n"
+	       "Subject: x\r\n BODY[1.TEXT] \"\" BODY ((\"message\" "
+	       "\"rfc822\" NIL NIL NIL \"7BIT\" 12 (NIL \"x\" NIL NIL NIL "
 	       "NIL NIL NIL NIL NIL) (\"TEXT\" \"PLAIN\" (\"CHARSET\" "
-	       "\"US-ASCII\") NIL NIL \"7BIT\" 0 0) 2) \"mixed\")");
+	       "\"US-ASCII\") NIL NIL \"7BIT\" 0 0) 1) \"mixed\")");
+	expect("Content-Type: multipart/mixed; boundary=q\n\n--q\n"
+	       "Content-Type: text/plain\n\n--q--\n", "(BODY[1.MIME] BODY[1])",
+	       "BODY[1.MIME] {26}\r\nContent-Type: text/plain\r\n BODY[1] \"\"");
+	/* a multipart whose header runs to the end: no parts */
+	expect("Content-Type: multipart/mixed; boundary=q", "(BODY BODY[1])",
+	       "BODY ((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL "
+	       "\"7BIT\" 0 0) \"mixed\") BODY[1] \"\"");
 	/* a message/rfc822 at the top: 1 its message, 1.1 that one's
 	 * body */
 	expect("Content-Type: message/rfc822\n\nSubject: in\n\nbody\n",
