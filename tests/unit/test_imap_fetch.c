@@ -1017,6 +1017,10 @@ test_dovecot_rules(void **state)
 	       "((NIL NIL \"x\" \"y\")) NIL NIL NIL NIL) "
 	       "BODYSTRUCTURE (\"text\" \"plain\" (\"charset\" \"x\") NIL NIL "
 	       "\"7BIT\" 3 1 NIL NIL NIL NIL)");
+	/* anything but parameters after the subtype: no Content-Type */
+	expect("Content-Type: multipart/mixe]; boundary=b\n\n--b\n\nx\n"
+	       "--b--\n", "BODY", "BODY (\"TEXT\" \"PLAIN\" (\"CHARSET\" "
+	       "\"US-ASCII\") NIL NIL \"7BIT\" 17 4)");
 	/* a text part without a charset gets us-ascii's, after the rest */
 	expect("Content-Type: text/plain; format=flowed\n\nz\n", "BODY",
 	       "BODY (\"text\" \"plain\" (\"format\" \"flowed\" \"CHARSET\" "
