@@ -645,6 +645,8 @@ end_at(struct mstruct *ms, struct mstruct_part *p, uint64_t end,
 		p->body_off = end;
 		p->body_size = 0;
 		p->body_lines = 0;
+		if (p->rfc822)	/* its empty message, never read */
+			p->children->hdr_off = p->children->body_off = end;
 		return;
 	}
 	if (p->in_header) {

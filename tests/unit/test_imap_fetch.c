@@ -918,6 +918,13 @@ test_nul_in_body(void **state)
 static void
 test_malformed(void **state)
 {
+	static const char ENC822[] =
+		"Content-Type: multipart/mixed; boundary=q\n\n--q\n"
+		"Content-Type: message/rfc822\nContent-Transfer-Encoding: x\n"
+		"\n--q--\n";
+	const struct mstruct_part *part;
+	struct mstruct *ms;
+
 	(void)state;
 	/* the closing boundary never comes: the last part ends at the end */
 	expect("Content-Type: multipart/mixed; boundary=q\n\n--q\n\none\n"
@@ -983,6 +990,21 @@ test_malformed(void **state)
 	expect("Content-Type: multipart/mixed; boundary=q\n\n--q\n"
 	       "Content-Type: text/plain\n\n--q--\n", "(BODY[1.MIME] BODY[1])",
 	       "BODY[1.MIME] {26}\r\nContent-Type: text/plain\r\n BODY[1] \"\"");
+	/* the same with an encoded message/rfc822: its empty message
+	 * moves with the end of the header (the fuzzer found it after) */
+	expect(ENC822, "(BODY BODY[1.MIME])",
+	       "BODY ((\"message\" \"rfc822\" NIL NIL NIL \"x\" 0 (NIL NIL "
+	       "NIL NIL NIL NIL NIL NIL NIL NIL) (\"TEXT\" \"PLAIN\" "
+	       "(\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 0 0) 0) "
+	       "\"mixed\") BODY[1.MIME] {60}\r\nContent-Type: message/rfc822"
+	       "\r\nContent-Transfer-Encoding: x\r\n");
+	ms = mstruct_new();
+	mstruct_feed(ms, ENC822, strlen(ENC822));
+	part = mstruct_end(ms)->children;
+	assert_true(part->rfc822);
+	assert_int_equal(part->children->hdr_off,
+			 part->body_off + part->body_size);
+	mstruct_free(&ms);
 	/* a multipart whose header runs to the end: no parts */
 	expect("Content-Type: multipart/mixed; boundary=q", "(BODY BODY[1])",
 	       "BODY ((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL "
