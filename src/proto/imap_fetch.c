@@ -2,16 +2,18 @@
  * proto/imap_fetch - FETCH items parsed and one message's response
  * written, streamed; see imap_fetch.h.
  *
- * The writer reads the text once to learn its structure (mime/mstruct)
- * when an item needs it, then writes the items in the order asked.  A
- * section's octets come from a "section stream" that reads the text
- * again from its start: LF made CRLF, the section's range of the CRLF
- * text kept, then HEADER.FIELDS' filter or BINARY's decoder, then the
- * partial range clipped.  A section whose size is not its range's (a
- * filtered header, a decoded part) is read twice: once to count, once to
- * send.  Memory: the structure, one read buffer, one output piece; never
- * the text.  A text that turns out shorter than its first reading said
- * is a read error (the literal cannot be finished).
+ * Before the first octet, the writer reads the text once to learn its
+ * structure (mime/mstruct; only up to the end of the header when no
+ * item needs more) and counts the sizes of the sections that are not
+ * their ranges' (a filtered header, a decoded part), so that a text that
+ * cannot be read fails the command whole; then it writes the items in
+ * the order asked.  A section's octets come from a "section stream" that
+ * reads the text again from its start: LF made CRLF, the section's range
+ * of the CRLF text kept, then HEADER.FIELDS' filter or BINARY's decoder,
+ * then the partial range clipped (a section sent as it is is copied in
+ * runs).  Memory: the structure, one read buffer, one output piece, one
+ * item's text; never the text.  A text that turns out shorter than its
+ * first reading said is a read error (the literal cannot be finished).
  */
 #include "imap_fetch.h"
 
