@@ -56,6 +56,7 @@ struct mstruct {
 	size_t llen;
 	/* the line before it */
 	bool have_prev;
+	bool prev_boundary;		/* it was a boundary line */
 	uint64_t prev_start, prev_end;	/* its start, its content's end */
 	uint64_t prev_nlf;		/* LFs before it */
 	/* the header field being read, unfolded */
@@ -390,7 +391,9 @@ ctype_parse(struct mstruct *ms, struct mstruct_part *p, const char *v,
 	i++;
 	skip_cfws(v, len, &i);
 	sl = token(v, len, &i, &st);
-	if (sl == 0 || sl >= MSTRUCT_TOKEN_MAX)
+	skip_cfws(v, len, &i);
+	/* anything but parameters after it: not a type (Dovecot) */
+	if (sl == 0 || sl >= MSTRUCT_TOKEN_MAX || (i < len && v[i] != ';'))
 		return;
 	memcpy(p->type, t, tl);
 	p->type[tl] = '\0';
@@ -487,10 +490,15 @@ field_finish(struct mstruct *ms)
 			p->has_field[k] = true;
 			content_field(ms, p, (enum cfield)k, f + vs, ve - vs);
 		}
+	/* the last of an envelope field wins, as with Dovecot; the first
+	 * Content-Type (its parser's rule too) */
 	for (int k = 0; p->is_msg && k < MSTRUCT_ENV_N; k++)
-		if (!p->has_env[k] && strlen(ENV_FIELDS[k]) == nl &&
+		if (strlen(ENV_FIELDS[k]) == nl &&
 		    strncasecmp(f, ENV_FIELDS[k], nl) == 0) {
-			p->has_env[k] = true;
+			if (p->env[k] != NULL) {
+				ms->kept -= strlen(p->env[k]) + 1;
+				free(p->env[k]);
+			}
 			p->env[k] = keep(ms, f + vs, ve - vs);
 		}
 	ms->flen = 0;
@@ -580,29 +588,32 @@ header_done(struct mstruct *ms, struct mstruct_part *p, bool body)
 	p->in_header = false;
 	if (!is_mp && !is_msg)
 		return;
-	if (!body || p->depth >= MSTRUCT_DEPTH_MAX || ms->no_bounds) {
+	if (p->depth >= MSTRUCT_DEPTH_MAX || ms->no_bounds) {
 		if (p->depth >= MSTRUCT_DEPTH_MAX)
 			ms->truncated = true;
 		flatten(p);
 		return;
 	}
 	if (is_mp) {
-		if (b == NULL || b[0] == '\0' ||
-		    strlen(b) > MSTRUCT_BOUNDARY_MAX) {
-			flatten(p);
-			return;
-		}
+		/* no boundary to follow (or no body): no parts */
 		p->multipart = true;
-		p->boundary = xstrdup(b);
+		if (body && b != NULL && b[0] != '\0' &&
+		    strlen(b) <= MSTRUCT_BOUNDARY_MAX)
+			p->boundary = xstrdup(b);
 		return;
 	}
-	if (!encoding_is_identity(p) || (m = part_new(ms, p)) == NULL) {
+	if ((m = part_new(ms, p)) == NULL) {
 		flatten(p);
 		return;
 	}
 	p->rfc822 = true;
 	m->is_msg = true;
-	m->hdr_off = p->body_off;
+	m->hdr_off = m->body_off = p->body_off;
+	if (!body || !encoding_is_identity(p)) {
+		/* no body, or encoded: its message is empty */
+		m->in_header = false;
+		return;
+	}
 	ms->stack[++ms->top] = m;
 }
 
@@ -622,11 +633,22 @@ header_end(struct mstruct *ms, uint64_t next, uint64_t nlf_after)
 	}
 }
 
-/* p ends at end, with nlf LFs before it (a boundary line's). */
+/* p ends at end, with nlf LFs before it (a boundary line's); a body
+ * that would begin after it is empty, and the header gives the line
+ * break of its blank line to the boundary. */
 static void
 end_at(struct mstruct *ms, struct mstruct_part *p, uint64_t end,
        uint64_t nlf)
 {
+	if (!p->in_header && p->body_off > end) {
+		p->hdr_size = end - p->hdr_off;
+		p->body_off = end;
+		p->body_size = 0;
+		p->body_lines = 0;
+		if (p->rfc822)	/* its empty message, never read */
+			p->children->hdr_off = p->children->body_off = end;
+		return;
+	}
 	if (p->in_header) {
 		p->hdr_size = end - p->hdr_off;
 		p->body_off = end;
@@ -671,7 +693,7 @@ boundary_match(const struct mstruct *ms, bool *close_r)
 		const struct mstruct_part *p = ms->stack[i];
 		size_t bl;
 
-		if (!p->multipart || p->closed || p->in_header)
+		if (!p->multipart || p->closed || p->boundary == NULL)
 			continue;
 		bl = strlen(p->boundary);
 		if (bl + 2 > ms->llen || memcmp(l + 2, p->boundary, bl) != 0 ||
@@ -688,21 +710,22 @@ boundary_match(const struct mstruct *ms, bool *close_r)
 
 /*
  * A boundary line of stack[i]: the parts above it end, all where the
- * line before it ends (the line break before a boundary belongs to it)
- * unless that line is not the deepest part's (the blank line of its
- * header, or the boundary that began it): then where the boundary line
- * begins.  A new part begins after the line unless it closes the
- * multipart.
+ * line before it ends (the line break before a boundary belongs to it,
+ * that of a header's blank line too: RFC 2046 5.1.1, as Dovecot reads
+ * it) unless that line is not the deepest part's own (the boundary that
+ * began it, or a close-delimiter, whose line break stays in its
+ * multipart): then where the boundary line begins.  A new part begins
+ * after the line unless it closes the multipart.
  */
 static void
 delimiter(struct mstruct *ms, unsigned i, bool close, bool lf,
 	  uint64_t next)
 {
 	struct mstruct_part *mp = ms->stack[i], *c, *x = ms->stack[ms->top];
-	uint64_t start = x->in_header ? x->hdr_off : x->body_off;
 	uint64_t end = ms->pos, nlf = ms->nlf;
 
-	if (ms->have_prev && ms->prev_start >= start) {
+	if (ms->have_prev && !ms->prev_boundary &&
+	    ms->prev_start >= x->hdr_off) {
 		end = ms->prev_end;
 		nlf = ms->prev_nlf;
 	}
@@ -780,6 +803,7 @@ line_end(struct mstruct *ms, bool lf)
 		header_end(ms, next, ms->nlf + 1);
 	}
 	ms->have_prev = true;
+	ms->prev_boundary = bi >= 0;
 	ms->prev_start = start;
 	ms->prev_end = end;
 	ms->prev_nlf = ms->nlf;

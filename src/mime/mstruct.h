@@ -18,10 +18,13 @@
  * message or at a boundary of an enclosing multipart; a multipart whose
  * boundary never comes ends at the end of the message (or at an outer
  * boundary); the CRLF before a boundary line belongs to the boundary
- * (RFC 2046 5.1.1); a multipart with no boundary parameter, or one that a
- * limit stops from being followed, and a message/rfc822 that cannot be
- * followed (a limit, or a base64 or quoted-printable encoding) are shown
- * as text/plain leaves; past the part limit no boundary is looked for.
+ * (RFC 2046 5.1.1), that of a header's blank line too, but a
+ * close-delimiter's stays in its multipart; a multipart with no boundary
+ * parameter or no body has no parts; a message/rfc822 with a base64 or
+ * quoted-printable encoding or no body has an empty message; a multipart
+ * or message/rfc822 that a limit stops from being followed is shown as
+ * a text/plain leaf; past the part limit no boundary is looked for.  Of an envelope field given twice the last counts, of a Content-*
+ * field the first (Dovecot's rules).
  */
 #ifndef OWL_MSTRUCT_H
 #define OWL_MSTRUCT_H
@@ -88,14 +91,15 @@ struct mstruct_part {
 
 	bool is_msg;			/* a message: the top one, or the
 					   child of a message/rfc822 part */
-	bool multipart;			/* children are its parts */
+	bool multipart;			/* children are its parts (none
+					   when it had no boundary) */
 	bool rfc822;			/* children is its message */
 	/* a message's envelope fields, raw, unfolded; NULL if absent */
 	char *env[MSTRUCT_ENV_N];
 
 	/* the parser's own */
 	char *boundary;
-	bool closed, in_header, has_env[MSTRUCT_ENV_N], has_field[8];
+	bool closed, in_header, has_field[8];
 	uint64_t lf_start;
 };
 

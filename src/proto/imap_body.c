@@ -2,10 +2,13 @@
  * proto/imap_body - ENVELOPE, BODY and BODYSTRUCTURE; see imap_body.h.
  *
  * The address parser takes what RFC 5322 3.4 allows and what the wild
- * sends besides: a name with no address, an address with no domain
- * (host ".MISSING-HOST-NAME.", as UW imapd and clients know it), a
- * comment as the name when there is no phrase, stray specials skipped.
- * It always ends: every step reads at least one octet.
+ * sends besides: a name with no address, an address with no domain or
+ * no mailbox ("MISSING_DOMAIN", "MISSING_MAILBOX", as Dovecot writes
+ * them), a comment after an address as its name when there is no
+ * phrase, stray specials skipped.  It always ends: every step reads at
+ * least one octet.  Where RFC 9051 leaves a choice, the output is
+ * Dovecot's: a text part's charset us-ascii when none is given, a
+ * language always a list.
  */
 #include "imap_body.h"
 
@@ -13,12 +16,16 @@
 #include <string.h>
 #include <strings.h>
 
-#define MISSING_HOST ".MISSING-HOST-NAME."
+/* What stands in for a missing part of an address (Dovecot's words). */
+#define MISSING_MAILBOX "MISSING_MAILBOX"
+#define MISSING_DOMAIN "MISSING_DOMAIN"
 
 /* The empty part a multipart with no parts is shown with (RFC 9051's
  * grammar wants one; Dovecot writes the same). */
 #define EMPTY_BODY "(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") " \
 		   "NIL NIL \"7BIT\" 0 0)"
+#define EMPTY_BODY_EXT "(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") " \
+		       "NIL NIL \"7BIT\" 0 0 NIL NIL NIL NIL)"
 
 /* --- strings -------------------------------------------------------------- */
 
@@ -208,18 +215,20 @@ static void
 ap_write(struct ap *a, struct buf *out, const struct buf *name,
 	 const struct buf *adl, const struct buf *mbox, const struct buf *host)
 {
-	static const struct buf missing = {
-		.data = (char *)MISSING_HOST, .len = sizeof(MISSING_HOST) - 1,
-	};
-
 	buf_addc(out, '(');
 	ap_str(out, name, true);
 	buf_addc(out, ' ');
 	ap_str(out, adl, true);
 	buf_addc(out, ' ');
-	ap_str(out, mbox, false);
+	if (mbox->len == 0)
+		buf_addstr(out, "\"" MISSING_MAILBOX "\"");
+	else
+		ap_str(out, mbox, false);
 	buf_addc(out, ' ');
-	ap_str(out, host->len == 0 && mbox->len > 0 ? &missing : host, false);
+	if (host->len == 0)
+		buf_addstr(out, "\"" MISSING_DOMAIN "\"");
+	else
+		ap_str(out, host, false);
 	buf_addc(out, ')');
 	a->count++;
 }
@@ -284,6 +293,7 @@ ap_element(struct ap *a, struct buf *out, bool in_group)
 	} else if (c == '<') {
 		ap_angle(a, out, name);
 	} else if (c == '@' || local->len > 0) {
+		buf_reset(a->comment);	/* only one after it names it */
 		if (c == '@') {
 			a->i++;
 			ap_domain(a, host);
@@ -411,13 +421,27 @@ params(struct buf *out, const struct mstruct_param *p, size_t n)
 	buf_addc(out, ')');
 }
 
+/* Content-Type's parameters; a text part with no charset has
+ * us-ascii's (RFC 2045 5.2). */
 static void
 type_params(struct buf *out, const struct mstruct_part *p)
 {
-	if (!p->ct_given && mstruct_is(p, "text", "plain"))
-		buf_addstr(out, "(\"CHARSET\" \"US-ASCII\")");
-	else
+	bool cs = !mstruct_is(p, "text", NULL);
+
+	for (size_t i = 0; i < p->nparams && !cs; i++)
+		cs = strcasecmp(p->params[i].name, "charset") == 0;
+	if (cs) {
 		params(out, p->params, p->nparams);
+		return;
+	}
+	buf_addc(out, '(');
+	for (size_t i = 0; i < p->nparams; i++) {
+		imap_body_nstring(out, p->params[i].name);
+		buf_addc(out, ' ');
+		imap_body_nstring(out, p->params[i].value);
+		buf_addc(out, ' ');
+	}
+	buf_addstr(out, "\"CHARSET\" \"US-ASCII\")");
 }
 
 static void
@@ -434,7 +458,7 @@ disposition(struct buf *out, const struct mstruct_part *p)
 	buf_addc(out, ')');
 }
 
-/* Content-Language: NIL, one string, or a list of them. */
+/* Content-Language: NIL or a list of strings. */
 static void
 language(struct buf *out, const char *v)
 {
@@ -462,8 +486,6 @@ language(struct buf *out, const char *v)
 	}
 	if (n == 0) {
 		buf_addstr(out, "NIL");
-	} else if (n == 1) {
-		imap_body_string(out, tok[0], tl[0]);
 	} else {
 		buf_addc(out, '(');
 		for (size_t k = 0; k < n; k++) {
@@ -493,7 +515,7 @@ multipart(struct buf *out, const struct mstruct_part *p, bool ext)
 {
 	buf_addc(out, '(');
 	if (p->children == NULL)
-		buf_addstr(out, EMPTY_BODY);
+		buf_addstr(out, ext ? EMPTY_BODY_EXT : EMPTY_BODY);
 	for (const struct mstruct_part *c = p->children; c != NULL;
 	     c = c->next)
 		imap_body_structure(out, c, ext);

@@ -2,16 +2,18 @@
  * proto/imap_fetch - FETCH items parsed and one message's response
  * written, streamed; see imap_fetch.h.
  *
- * The writer reads the text once to learn its structure (mime/mstruct)
- * when an item needs it, then writes the items in the order asked.  A
- * section's octets come from a "section stream" that reads the text
- * again from its start: LF made CRLF, the section's range of the CRLF
- * text kept, then HEADER.FIELDS' filter or BINARY's decoder, then the
- * partial range clipped.  A section whose size is not its range's (a
- * filtered header, a decoded part) is read twice: once to count, once to
- * send.  Memory: the structure, one read buffer, one output piece; never
- * the text.  A text that turns out shorter than its first reading said
- * is a read error (the literal cannot be finished).
+ * Before the first octet, the writer reads the text once to learn its
+ * structure (mime/mstruct; only up to the end of the header when no
+ * item needs more) and counts the sizes of the sections that are not
+ * their ranges' (a filtered header, a decoded part), so that a text that
+ * cannot be read fails the command whole; then it writes the items in
+ * the order asked.  A section's octets come from a "section stream" that
+ * reads the text again from its start: LF made CRLF, the section's range
+ * of the CRLF text kept, then HEADER.FIELDS' filter or BINARY's decoder,
+ * then the partial range clipped (a section sent as it is is copied in
+ * runs).  Memory: the structure, one read buffer, one output piece, one
+ * item's text; never the text.  A text that turns out shorter than its
+ * first reading said is a read error (the literal cannot be finished).
  */
 #include "imap_fetch.h"
 
@@ -1006,35 +1008,32 @@ sect_count(struct imap_fetch_writer *w, struct sect *s)
 /* --- sections of the structure -------------------------------------------- */
 
 /*
- * The part a section's numbers name (RFC 9051 6.4.5): a multipart's
- * parts by number, a message/rfc822's message entered before its
- * numbers, "1" of a message that is not multipart its body; NULL if
- * there is none.
+ * The part a section's numbers name (RFC 9051 6.4.5, walked as Dovecot
+ * walks it): a multipart's parts by number; "1" of any other part the
+ * part itself, as the last number, or before more numbers when it is a
+ * message/rfc822 (a message that is not multipart has only part 1); a
+ * message/rfc822 followed by more numbers is entered; NULL if there is
+ * none.
  */
 static const struct mstruct_part *
 part_find(const struct mstruct_part *root, const struct item *it)
 {
 	const struct mstruct_part *p = root;
-	bool at_msg = true;
 
 	if (it->too_deep)
 		return NULL;
-	for (size_t i = 0; i < it->npart; i++) {
+	for (size_t i = 0; i < it->npart && p != NULL; i++) {
 		uint32_t k = it->part[i];
+		bool last = i + 1 == it->npart;
 
-		if (!at_msg && p->rfc822) {
-			p = p->children;
-			at_msg = true;
-		}
 		if (p->multipart) {
 			for (p = p->children; p != NULL && k > 1; k--)
 				p = p->next;
-			if (p == NULL)
-				return NULL;
-		} else if (!at_msg || k != 1) {
+		} else if (k != 1 || (!last && !p->rfc822)) {
 			return NULL;
 		}
-		at_msg = false;
+		if (p != NULL && p->rfc822 && !last)
+			p = p->children;
 	}
 	return p;
 }
