@@ -141,18 +141,23 @@ static int
 run(const struct imap_fetch_items *items, struct rd *r, size_t step,
     struct buf *all)
 {
-	static const struct imap_msg m = {
+	/* size: the text's with every LF made CRLF, as the store gives
+	 * RFC822.SIZE (BODY[] is sent with that size) */
+	struct imap_msg m = {
 		.uid = 9, .modseq = 3, .flags = 0x3f, .keywords = "a b",
-		.size = 77, .date = 1000000000,
+		.size = r->len, .date = 1000000000,
 	};
 	struct imap_fetch_msg fm = {
 		.seq = 1, .m = &m, .recent = true, .rd = r,
 		.read = rd_read, .rewind = rd_rewind,
 	};
-	struct imap_fetch_writer *w = imap_fetch_writer_new(items, &fm);
+	struct imap_fetch_writer *w;
 	struct buf *out = buf_new(SIZE_MAX);
 	int res;
 
+	for (size_t i = 0; i < r->len; i++)
+		m.size += r->s[i] == '\n';
+	w = imap_fetch_writer_new(items, &fm);
 	r->off = 0;
 	do {
 		res = imap_fetch_write(w, out, step);
