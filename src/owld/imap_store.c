@@ -61,7 +61,6 @@ struct imap_store {
 /* A message text opened for the core. */
 struct imap_store_reader {
 	struct imap_store *ms;
-	uint32_t pos;
 	struct store_reader rd;
 	struct store_reader at_open;	/* what a rewind goes back to: both
 					   backends read with pread, so the
@@ -551,7 +550,6 @@ ms_open(void *ctx, uint32_t pos, void **rd, char *err, size_t errsz)
 		return fail(IMAP_M_PERM, err, errsz, "No mailbox selected");
 	r = xcalloc(1, sizeof(*r));
 	r->ms = ms;
-	r->pos = pos;
 	if (store_view_reader_open(ms->view, pos, &r->rd) == -1) {
 		int e = errno;
 

@@ -58,6 +58,7 @@ finish(struct imap_server *s, const char *tag, bool uid, const char *text,
 struct imap_fetch_job {
 	char *tag;
 	bool uid, gone;
+	bool text;		/* the items read the message text */
 	struct imap_fetch_items *items;
 	uint32_t *pos;
 	size_t n, i;
@@ -100,7 +101,7 @@ fetch_start_msg(struct imap_server *s, struct imap_fetch_job *j)
 	j->fm.m = &j->m;
 	j->fm.recent = imap_is_recent(s, &j->m);
 	j->fm.rev2 = s->rev2;
-	if (imap_fetch_wants_text(j->items)) {
+	if (j->text) {
 		if (s->ops->open(s->mctx, pos, &j->rd, err, sizeof(err)) !=
 		    IMAP_M_OK)
 			return false;
@@ -280,6 +281,7 @@ fetch(struct imap_server *s, const char *tag, const struct imap_arg *args,
 		fetch_set_seen(s, j->pos, j->n);
 		imap_fetch_add_flags(j->items);
 	}
+	j->text = imap_fetch_wants_text(j->items);
 	return fetch_run(s, out);
 }
 
@@ -557,6 +559,16 @@ copy(struct imap_server *s, const char *tag, const struct imap_arg *args,
 
 /* --- SEARCH --------------------------------------------------------------- */
 
+/* The mailbox a search program runs on: "*", "$" and the clock. */
+static struct imap_search_box
+search_box(struct imap_server *s)
+{
+	return (struct imap_search_box){
+		.count = s->count, .last_uid = imap_last_uid(s),
+		.saved = s->saved_valid ? &s->saved : NULL, .now = s->now,
+	};
+}
+
 static int
 search_one(struct imap_server *s, const struct imap_search *prog,
 	   const struct imap_search_box *box, uint32_t pos)
@@ -632,11 +644,7 @@ static enum imap_act
 search_run(struct imap_server *s, const char *tag,
 	   const struct imap_search *prog, bool uid, struct buf *out)
 {
-	struct imap_search_box box = {
-		.count = s->count, .last_uid = imap_last_uid(s),
-		.saved = s->saved_valid ? &s->saved : NULL,
-		.now = s->now,
-	};
+	struct imap_search_box box = search_box(s);
 	uint32_t *nums = xmalloc(((size_t)s->count + 1) * sizeof(*nums));
 	uint32_t *uids = xmalloc(((size_t)s->count + 1) * sizeof(*uids));
 	uint64_t modseq = 0;
@@ -723,10 +731,7 @@ sort_collect(struct imap_server *s, const struct imap_search *prog,
 	     bool uid, bool header, struct imap_sort_msg **msgs_r,
 	     size_t *n_r)
 {
-	struct imap_search_box box = {
-		.count = s->count, .last_uid = imap_last_uid(s),
-		.saved = s->saved_valid ? &s->saved : NULL, .now = s->now,
-	};
+	struct imap_search_box box = search_box(s);
 	struct imap_sort_msg *msgs = xcalloc((size_t)s->count + 1,
 					     sizeof(*msgs));
 	struct buf *hdr = buf_new(IMAP_SORT_HEADER_MAX + 1);
@@ -846,20 +851,6 @@ thread(struct imap_server *s, const char *tag, const struct imap_arg *args,
 		      "THREAD completed", out);
 }
 
-enum imap_act
-imap_cmd_sort(struct imap_server *s, const char *tag,
-	      const struct imap_arg *args, size_t nargs, struct buf *out)
-{
-	return sort(s, tag, args, nargs, false, out);
-}
-
-enum imap_act
-imap_cmd_thread(struct imap_server *s, const char *tag,
-		const struct imap_arg *args, size_t nargs, struct buf *out)
-{
-	return thread(s, tag, args, nargs, false, out);
-}
-
 /* --- the commands --------------------------------------------------------- */
 
 enum imap_act
@@ -895,6 +886,20 @@ imap_cmd_search(struct imap_server *s, const char *tag,
 		const struct imap_arg *args, size_t nargs, struct buf *out)
 {
 	return search(s, tag, args, nargs, false, out);
+}
+
+enum imap_act
+imap_cmd_sort(struct imap_server *s, const char *tag,
+	      const struct imap_arg *args, size_t nargs, struct buf *out)
+{
+	return sort(s, tag, args, nargs, false, out);
+}
+
+enum imap_act
+imap_cmd_thread(struct imap_server *s, const char *tag,
+		const struct imap_arg *args, size_t nargs, struct buf *out)
+{
+	return thread(s, tag, args, nargs, false, out);
 }
 
 /* UID FETCH, STORE, COPY, MOVE, SEARCH, EXPUNGE (RFC 9051 6.4.9). */
