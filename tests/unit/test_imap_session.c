@@ -288,6 +288,29 @@ test_fetch_bad_sets(void **st)
 	free(o);
 }
 
+/* The bounds of a logged-in command: a sequence set of more than 10,000
+ * elements, and a kept literal past 64 KiB (refused before it is sent). */
+static void
+test_logged_in_bounds(void **st)
+{
+	struct buf *cmd = buf_new(1 << 20);
+	char *o;
+
+	(void)st;
+	buf_addstr(cmd, "a SELECT INBOX\r\nb FETCH 1");
+	for (int i = 0; i < 10000; i++)
+		buf_addstr(cmd, ",1");
+	buf_addstr(cmd, " FLAGS\r\nc SEARCH SUBJECT {70000}\r\n"
+		   "d NOOP\r\n");
+	o = play(cmd->data, NULL, NULL, 0, 1 << 20);
+	has(o, "b BAD");
+	has(o, "c NO [TOOBIG]");
+	hasnt(o, "+ Ready");
+	has(o, "d OK NOOP completed");
+	free(o);
+	buf_free(&cmd);
+}
+
 static void
 test_fetch_empty_mailbox_star(void **st)
 {
@@ -631,6 +654,7 @@ main(void)
 		cmocka_unit_test(test_select_missing_leaves_selected_state),
 		cmocka_unit_test(test_fetch_sets_seen_unless_peek_or_examine),
 		cmocka_unit_test(test_fetch_bad_sets),
+		cmocka_unit_test(test_logged_in_bounds),
 		cmocka_unit_test(test_fetch_empty_mailbox_star),
 		cmocka_unit_test(test_fetch_output_in_pieces),
 		cmocka_unit_test(test_no_expunge_during_fetch_store_search),

@@ -136,6 +136,12 @@ test_criteria(void **st)
 	crit("REVERSE REVERSE DATE", &c, -1);
 	crit("NOSUCH", &c, -1);
 	crit("", &c, -1);
+	/* IMAP_SORT_KEYS_MAX (16) criteria, and one past it */
+	crit("SIZE SIZE SIZE SIZE SIZE SIZE SIZE SIZE "
+	     "SIZE SIZE SIZE SIZE SIZE SIZE SIZE SIZE", &c, 0);
+	assert_int_equal(c.n, IMAP_SORT_KEYS_MAX);
+	crit("SIZE SIZE SIZE SIZE SIZE SIZE SIZE SIZE "
+	     "SIZE SIZE SIZE SIZE SIZE SIZE SIZE SIZE SIZE", &c, -1);
 }
 
 /* Three messages, as a SORT over a mailbox would fill them. */
@@ -304,6 +310,25 @@ test_thread_references(void **st)
 	refs(dupes, 0, "* THREAD\r\n");
 }
 
+/* At most IMAP_THREAD_REFS_MAX references of a message are kept. */
+static void
+test_references_bounded(void **st)
+{
+	struct buf *h = buf_new(1 << 20);
+	struct imap_sort_msg m;
+
+	(void)st;
+	buf_addstr(h, "Message-ID: <me@x>\nReferences:");
+	for (int i = 0; i < 3 * IMAP_THREAD_REFS_MAX; i++)
+		buf_printf(h, " <r%d@x>", i);
+	buf_addstr(h, "\n\n");
+	fill(&m, 1, 0, 1, h->data);
+	assert_int_equal(m.nrefs, IMAP_THREAD_REFS_MAX);
+	assert_string_equal(m.refs[0], "<r0@x>");
+	imap_sort_msg_clear(&m);
+	buf_free(&h);
+}
+
 int
 main(void)
 {
@@ -314,6 +339,7 @@ main(void)
 		cmocka_unit_test(test_sort_orders),
 		cmocka_unit_test(test_orderedsubject),
 		cmocka_unit_test(test_thread_references),
+		cmocka_unit_test(test_references_bounded),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
