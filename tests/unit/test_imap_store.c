@@ -275,7 +275,7 @@ append(struct imap_store *ms, const char *folder, const char *text,
 	*req = (struct imap_append_req){.folder = folder,
 					.flags = IMAP_F_SEEN,
 					.date = 1600000000};
-	return O->append_end(ms, req, err, sizeof(err));
+	return O->append_end(ms, req, 1, err, sizeof(err));
 }
 
 static void
@@ -337,7 +337,7 @@ test_append_bounds(void **st)
 			 IMAP_M_PERM);
 	assert_int_equal(O->append_data(ms, "ab", 2, err, sizeof(err)),
 			 IMAP_M_OK);
-	assert_int_equal(O->append_end(ms, &req, err, sizeof(err)),
+	assert_int_equal(O->append_end(ms, &req, 1, err, sizeof(err)),
 			 IMAP_M_PERM); /* 2 of 4 */
 	assert_int_equal(O->append_data(ms, "ab", 2, err, sizeof(err)),
 			 IMAP_M_PERM); /* no APPEND any more */
