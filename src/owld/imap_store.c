@@ -5,9 +5,10 @@
  * same values on both sides (checked below).  An APPEND's literal is
  * written to an anonymous spool file in the data directory as it comes
  * (CRLF made LF, as the store keeps text), then stored from that file, so
- * no message is ever whole in memory; a MULTIAPPEND's messages each have
- * their spool file until the command ends, then are stored together
- * (store_append_many) or all dropped.
+ * no message is ever whole in memory; a MULTIAPPEND's messages follow
+ * each other in the command's one spool file (one descriptor however
+ * many there are), then are stored together (store_append_many) or all
+ * dropped.
  */
 #include <assert.h>
 #include <errno.h>
@@ -53,20 +54,22 @@ struct imap_store {
 	/* what a sync said, for the core (valid until the next call) */
 	uint32_t *expunged, *changed;
 	struct buf *keywords;		/* SELECT's keywords, or NULL */
-	/* an APPEND streaming: its message being sent */
+	/* an APPEND streaming: one spool file for all of its messages */
 	int spool;			/* -1: none */
-	uint64_t announced, got;	/* octets as sent (CRLF) */
 	size_t written;			/* octets in the spool (LF) */
+	/* the message being sent */
+	bool in_msg;
+	size_t msg_start;		/* where it starts in the spool */
+	uint64_t announced, got;	/* octets as sent (CRLF) */
 	bool cr;			/* a CR ended the last piece */
 	/* the command's messages sent before it (MULTIAPPEND) */
 	struct spooled *spooled;
 	size_t nspooled, spooledcap;
 };
 
-/* A message of a MULTIAPPEND whose literal has been read. */
+/* A message of the spool whose literal has been read. */
 struct spooled {
-	int fd;
-	size_t len;			/* octets (LF) */
+	size_t off, len;		/* octets (LF) */
 };
 
 /* A message text opened for the core. */
@@ -132,8 +135,8 @@ spool_close(struct imap_store *ms)
 	if (ms->spool != -1)
 		close(ms->spool);
 	ms->spool = -1;
-	for (size_t k = 0; k < ms->nspooled; k++)
-		close(ms->spooled[k].fd);
+	ms->written = 0;
+	ms->in_msg = false;
 	ms->nspooled = 0;
 }
 
@@ -640,7 +643,7 @@ spool_finish(struct imap_store *ms, char *err, size_t errsz)
 {
 	enum imap_mres w = IMAP_M_OK;
 
-	if (ms->spool == -1)
+	if (!ms->in_msg)
 		return IMAP_M_OK;
 	if (ms->got != ms->announced)
 		w = fail(IMAP_M_PERM, err, errsz, "Message data cut short");
@@ -656,9 +659,9 @@ spool_finish(struct imap_store *ms, char *err, size_t errsz)
 		ms->spooled = xrealloc(ms->spooled, ms->spooledcap *
 				       sizeof(*ms->spooled));
 	}
-	ms->spooled[ms->nspooled++] = (struct spooled){ms->spool,
-						       ms->written};
-	ms->spool = -1;
+	ms->spooled[ms->nspooled++] = (struct spooled){ms->msg_start,
+		ms->written - ms->msg_start};
+	ms->in_msg = false;
 	return IMAP_M_OK;
 }
 
@@ -675,7 +678,7 @@ ms_append_begin(void *ctx, uint64_t size, char *err, size_t errsz)
 	}
 	if ((r = spool_finish(ms, err, errsz)) != IMAP_M_OK)
 		return r;
-	if ((ms->spool = spool_open(ms->spool_dir)) == -1) {
+	if (ms->spool == -1 && (ms->spool = spool_open(ms->spool_dir)) == -1) {
 		snprintf(err, errsz, "Cannot make a spool file in %s: %s",
 			 ms->spool_dir, strerror(errno));
 		r = errno == ENOSPC || errno == EDQUOT ? IMAP_M_NOSPACE
@@ -683,9 +686,10 @@ ms_append_begin(void *ctx, uint64_t size, char *err, size_t errsz)
 		spool_close(ms);
 		return r;
 	}
+	ms->in_msg = true;
+	ms->msg_start = ms->written;
 	ms->announced = size;
 	ms->got = 0;
-	ms->written = 0;
 	ms->cr = false;
 	return IMAP_M_OK;
 }
@@ -724,7 +728,7 @@ ms_append_data(void *ctx, const char *data, size_t len, char *err,
 	size_t k = 0;
 	enum imap_mres r = IMAP_M_OK;
 
-	if (ms->spool == -1)
+	if (!ms->in_msg)
 		return fail(IMAP_M_PERM, err, errsz, "No APPEND in progress");
 	if (len > ms->announced - ms->got)
 		return fail(IMAP_M_PERM, err, errsz,
@@ -756,7 +760,7 @@ ms_append_end(void *ctx, struct imap_append_req *req, size_t n, char *err,
 	enum imap_mres w;
 	enum store_res r;
 
-	if (ms->spool == -1 && ms->nspooled == 0)
+	if (!ms->in_msg && ms->nspooled == 0)
 		return fail(IMAP_M_PERM, err, errsz, "No APPEND in progress");
 	if ((w = spool_finish(ms, err, errsz)) != IMAP_M_OK)
 		return w;
@@ -768,7 +772,8 @@ ms_append_end(void *ctx, struct imap_append_req *req, size_t n, char *err,
 	a = xcalloc(n, sizeof(*a));
 	for (size_t k = 0; k < n; k++)
 		a[k] = (struct store_append_req){
-			.fd = ms->spooled[k].fd,
+			.fd = ms->spool,
+			.off = (off_t)ms->spooled[k].off,
 			.len = ms->spooled[k].len,
 			.flags = req[k].flags,
 			.keywords = req[k].keywords,

@@ -232,7 +232,7 @@ read_messages(const struct imap_server *s, const struct imap_arg *args,
 	return 0;
 }
 
-/* --- saving ---------------------------------------------------------------- */
+/* --- saving --------------------------------------------------------------- */
 
 static enum imap_act
 append_saved(struct imap_server *s, const char *tag,

@@ -371,7 +371,8 @@ enum store_res store_view_expunge_shared(struct store_view *v,
  */
 struct store_append_req {
 	const char *data;	/* the message, LF line ends, or NULL: */
-	int fd;			/* in this file from offset 0 */
+	int fd;			/* in this file from offset off */
+	off_t off;
 	size_t len;
 	unsigned flags;		/* enum store_flag bits */
 	const char *keywords;	/* "kw kw ...", or NULL */

@@ -148,6 +148,28 @@ def test_multiappend_bounds_of_one_command(owld):
     assert count(c, "e") == 2
 
 
+def test_multiappend_spools_in_one_file(server):
+    """300 messages in one APPEND hold one spool descriptor, not 300: a
+    connection's descriptors stay within what owld budgets for it."""
+    msg = b"Subject: m\r\n"
+    c = server.imap()
+    c.login()
+    fds = lambda: len(os.listdir("/proc/%d/fd" % server.proc.pid))
+    before = fds()
+    # 299 LITERAL+ messages, then one that waits for "+": by then the
+    # server has read all the others
+    c.send(b"a APPEND INBOX" + (b" {%d+}\r\n" % len(msg) + msg) * 299 +
+           b" {%d}\r\n" % len(msg))
+    go_on(c)
+    during = fds()
+    c.send(msg + b"\r\n")
+    r = c.until("a")
+    assert r[-1].startswith("a OK [APPENDUID "), r
+    assert len(appenduid(r[-1])[1]) == 300
+    assert during - before <= 2, (before, during)
+    assert count(c, "b") == 300
+
+
 def test_utf8_accept_folder_names(server):
     name = "R\u00e9sum\u00e9"
     c = server.imap()

@@ -169,6 +169,52 @@ test_bad_keyword_saves_none(void **st)
 	store_free(&s);
 }
 
+/* Several messages one after another in one spool file (offsets). */
+static void
+test_from_one_spool_file(void **st)
+{
+	struct store *s = open_store(MBOX_FMT_MAILDIR);
+	struct store_append_req a[3];
+	struct store_view *v;
+	struct store_reader rd;
+	char path[300], err[300], text[100];
+	const char all[] = MSG1 MSG2 MSG3;
+	size_t n;
+	FILE *fp;
+	int fd;
+
+	(void)st;
+	snprintf(path, sizeof(path), "%s/spool", root);
+	fp = fopen(path, "w+");
+	assert_non_null(fp);
+	assert_int_equal(fwrite(all, 1, sizeof(all) - 1, fp),
+			 sizeof(all) - 1);
+	fflush(fp);
+	fd = fileno(fp);
+	three(a);
+	for (int k = 0; k < 3; k++) {
+		a[k].off = (off_t)(k == 0 ? 0 : a[k - 1].off +
+				   (off_t)a[k - 1].len);
+		a[k].data = NULL;
+		a[k].fd = fd;
+	}
+	assert_int_equal(store_append_many(s, USER, "INBOX", a, 3, err,
+					   sizeof(err)), STORE_OK);
+	fclose(fp);
+	assert_int_equal(store_view_open_shared(s, USER, "INBOX", &v, err,
+						sizeof(err)), STORE_OK);
+	assert_int_equal(store_view_reader_open(v, 1, &rd), 0);
+	n = 0;
+	for (ssize_t r; (r = store_reader_read(&rd, text + n,
+					       sizeof(text) - 1 - n)) > 0;)
+		n += (size_t)r;
+	text[n] = '\0';
+	assert_string_equal(text, MSG2);
+	store_reader_close(&rd);
+	store_view_close(&v);
+	store_free(&s);
+}
+
 int
 main(void)
 {
@@ -178,6 +224,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_fault_in_the_middle,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_keyword_saves_none,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_from_one_spool_file,
 						setup, teardown),
 	};
 
