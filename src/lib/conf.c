@@ -110,6 +110,12 @@ static const struct key KEYS[] = {
 	/* 0: smtp.max_size (conf_finish) */
 	{"imap.append_max", K_SIZE, O(imap_append_max), "0", 0,
 	 (unsigned long)1 << 31},
+	/* MULTIAPPEND (RFC 3502); Dovecot sets no count of its own */
+	{"imap.multiappend_max", K_UINT, O(imap_multiappend_max), "1000", 1,
+	 100000},
+	/* 0: 10 x imap.append_max (conf_finish) */
+	{"imap.multiappend_max_size", K_SIZE, O(imap_multiappend_max_size),
+	 "0", 0, (unsigned long)1 << 40},
 	{"auth.fail_delay", K_MSEC, O(auth_fail_delay), "2s", 0, 60000},
 	{"auth.max_failures", K_UINT, O(auth_max_failures), "3", 1, 100},
 	{"auth.penalty_max_delay", K_MSEC, O(auth_penalty_max_delay), "15s", 0,
@@ -697,6 +703,10 @@ conf_finish(struct conf *c)
 	derive(&c->pid_file, c->data_dir, "owld.pid");
 	if (c->imap_append_max == 0)
 		c->imap_append_max = c->smtp_max_size;
+	if (c->imap_multiappend_max_size == 0)
+		c->imap_multiappend_max_size = 10 * c->imap_append_max;
+	if (c->imap_multiappend_max_size < c->imap_append_max)
+		c->imap_multiappend_max_size = c->imap_append_max;
 }
 
 void

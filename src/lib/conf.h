@@ -61,6 +61,9 @@ struct conf {
 	unsigned imap_max_userip; /* sessions of one user from one address */
 	size_t imap_append_max;   /* APPENDLIMIT; 0 until conf_finish:
 				     smtp.max_size */
+	unsigned imap_multiappend_max; /* messages of one APPEND */
+	size_t imap_multiappend_max_size; /* their octets; 0 until
+					     conf_finish: 10 x append_max */
 	unsigned auth_fail_delay; /* milliseconds before a failed login's answer */
 	unsigned auth_max_failures; /* failed logins before the connection closes */
 	unsigned auth_penalty_max_delay; /* ms cap of the penalty; 0: off */

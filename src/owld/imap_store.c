@@ -5,7 +5,10 @@
  * same values on both sides (checked below).  An APPEND's literal is
  * written to an anonymous spool file in the data directory as it comes
  * (CRLF made LF, as the store keeps text), then stored from that file, so
- * no message is ever whole in memory.
+ * no message is ever whole in memory; a MULTIAPPEND's messages follow
+ * each other in the command's one spool file (one descriptor however
+ * many there are), then are stored together (store_append_many) or all
+ * dropped.
  */
 #include <assert.h>
 #include <errno.h>
@@ -51,11 +54,22 @@ struct imap_store {
 	/* what a sync said, for the core (valid until the next call) */
 	uint32_t *expunged, *changed;
 	struct buf *keywords;		/* SELECT's keywords, or NULL */
-	/* an APPEND streaming */
+	/* an APPEND streaming: one spool file for all of its messages */
 	int spool;			/* -1: none */
-	uint64_t announced, got;	/* octets as sent (CRLF) */
 	size_t written;			/* octets in the spool (LF) */
+	/* the message being sent */
+	bool in_msg;
+	size_t msg_start;		/* where it starts in the spool */
+	uint64_t announced, got;	/* octets as sent (CRLF) */
 	bool cr;			/* a CR ended the last piece */
+	/* the command's messages sent before it (MULTIAPPEND) */
+	struct spooled *spooled;
+	size_t nspooled, spooledcap;
+};
+
+/* A message of the spool whose literal has been read. */
+struct spooled {
+	size_t off, len;		/* octets (LF) */
 };
 
 /* A message text opened for the core. */
@@ -114,12 +128,16 @@ forget_sync(struct imap_store *ms)
 	buf_free(&ms->keywords);
 }
 
+/* Drops every spooled message of the command. */
 static void
 spool_close(struct imap_store *ms)
 {
 	if (ms->spool != -1)
 		close(ms->spool);
 	ms->spool = -1;
+	ms->written = 0;
+	ms->in_msg = false;
+	ms->nspooled = 0;
 }
 
 void
@@ -130,6 +148,7 @@ imap_store_free(struct imap_store **msp)
 	if (ms == NULL)
 		return;
 	spool_close(ms);
+	free(ms->spooled);
 	store_view_close(&ms->view);
 	forget_sync(ms);
 	free(ms->sel);
@@ -615,24 +634,62 @@ spool_open(const char *dir)
 	return fd;
 }
 
+static enum imap_mres spool_write(struct imap_store *ms, const char *data,
+				  size_t len, char *err, size_t errsz);
+
+/* The message being sent is whole: kept beside the command's others. */
+static enum imap_mres
+spool_finish(struct imap_store *ms, char *err, size_t errsz)
+{
+	enum imap_mres w = IMAP_M_OK;
+
+	if (!ms->in_msg)
+		return IMAP_M_OK;
+	if (ms->got != ms->announced)
+		w = fail(IMAP_M_PERM, err, errsz, "Message data cut short");
+	else if (ms->cr)
+		w = spool_write(ms, "\r", 1, err, errsz);
+	ms->cr = false;
+	if (w != IMAP_M_OK) {
+		spool_close(ms);
+		return w;
+	}
+	if (ms->nspooled == ms->spooledcap) {
+		ms->spooledcap = ms->spooledcap ? 2 * ms->spooledcap : 8;
+		ms->spooled = xrealloc(ms->spooled, ms->spooledcap *
+				       sizeof(*ms->spooled));
+	}
+	ms->spooled[ms->nspooled++] = (struct spooled){ms->msg_start,
+		ms->written - ms->msg_start};
+	ms->in_msg = false;
+	return IMAP_M_OK;
+}
+
 static enum imap_mres
 ms_append_begin(void *ctx, uint64_t size, char *err, size_t errsz)
 {
 	struct imap_store *ms = ctx;
+	enum imap_mres r;
 
-	spool_close(ms);
-	if (size > ms->append_max)
+	if (size > ms->append_max) {
+		spool_close(ms);
 		return fail(IMAP_M_LIMIT, err, errsz,
 			    "Message larger than APPENDLIMIT");
-	if ((ms->spool = spool_open(ms->spool_dir)) == -1) {
+	}
+	if ((r = spool_finish(ms, err, errsz)) != IMAP_M_OK)
+		return r;
+	if (ms->spool == -1 && (ms->spool = spool_open(ms->spool_dir)) == -1) {
 		snprintf(err, errsz, "Cannot make a spool file in %s: %s",
 			 ms->spool_dir, strerror(errno));
-		return errno == ENOSPC || errno == EDQUOT ? IMAP_M_NOSPACE
-							  : IMAP_M_TEMP;
+		r = errno == ENOSPC || errno == EDQUOT ? IMAP_M_NOSPACE
+						       : IMAP_M_TEMP;
+		spool_close(ms);
+		return r;
 	}
+	ms->in_msg = true;
+	ms->msg_start = ms->written;
 	ms->announced = size;
 	ms->got = 0;
-	ms->written = 0;
 	ms->cr = false;
 	return IMAP_M_OK;
 }
@@ -671,7 +728,7 @@ ms_append_data(void *ctx, const char *data, size_t len, char *err,
 	size_t k = 0;
 	enum imap_mres r = IMAP_M_OK;
 
-	if (ms->spool == -1)
+	if (!ms->in_msg)
 		return fail(IMAP_M_PERM, err, errsz, "No APPEND in progress");
 	if (len > ms->announced - ms->got)
 		return fail(IMAP_M_PERM, err, errsz,
@@ -695,38 +752,41 @@ ms_append_data(void *ctx, const char *data, size_t len, char *err,
 }
 
 static enum imap_mres
-ms_append_end(void *ctx, struct imap_append_req *req, char *err,
+ms_append_end(void *ctx, struct imap_append_req *req, size_t n, char *err,
 	      size_t errsz)
 {
 	struct imap_store *ms = ctx;
-	struct store_append_req a;
-	enum imap_mres w = IMAP_M_OK;
+	struct store_append_req *a;
+	enum imap_mres w;
 	enum store_res r;
 
-	if (ms->spool == -1)
+	if (!ms->in_msg && ms->nspooled == 0)
 		return fail(IMAP_M_PERM, err, errsz, "No APPEND in progress");
-	if (ms->got != ms->announced)
-		w = fail(IMAP_M_PERM, err, errsz, "Message data cut short");
-	else if (ms->cr)
-		w = spool_write(ms, "\r", 1, err, errsz);
-	ms->cr = false;
-	if (w != IMAP_M_OK) {
-		spool_close(ms);
+	if ((w = spool_finish(ms, err, errsz)) != IMAP_M_OK)
 		return w;
+	if (n != ms->nspooled) {
+		spool_close(ms);
+		return fail(IMAP_M_PERM, err, errsz, "Not as many messages "
+			    "as were sent");
 	}
-	a = (struct store_append_req){
-		.fd = ms->spool,
-		.len = ms->written,
-		.flags = req->flags,
-		.keywords = req->keywords,
-		.date = (time_t)req->date,
-	};
-	r = store_append(ms->st, ms->user, req->folder, &a, err, errsz);
+	a = xcalloc(n, sizeof(*a));
+	for (size_t k = 0; k < n; k++)
+		a[k] = (struct store_append_req){
+			.fd = ms->spool,
+			.off = (off_t)ms->spooled[k].off,
+			.len = ms->spooled[k].len,
+			.flags = req[k].flags,
+			.keywords = req[k].keywords,
+			.date = (time_t)req[k].date,
+		};
+	r = store_append_many(ms->st, ms->user, req[0].folder, a, n, err,
+			      errsz);
 	spool_close(ms);
-	if (r == STORE_OK) {
-		req->uidvalidity = a.uidvalidity;
-		req->uid = a.uid;
+	for (size_t k = 0; k < n; k++) {
+		req[k].uidvalidity = r == STORE_OK ? a[k].uidvalidity : 0;
+		req[k].uid = r == STORE_OK ? a[k].uid : 0;
 	}
+	free(a);
 	return mres(r);
 }
 

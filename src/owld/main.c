@@ -510,6 +510,8 @@ init_sessions(void)
 		.max_auth_failures = C.auth_max_failures,
 		.starttls = D.tls != NULL,
 		.append_max = C.imap_append_max,
+		.append_msgs_max = C.imap_multiappend_max,
+		.append_total_max = C.imap_multiappend_max_size,
 		.out_max = IMAP_SESS_OUT_MAX,
 		.compress = true,	/* net/conn's DEFLATE layer */
 	};

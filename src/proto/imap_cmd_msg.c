@@ -678,6 +678,9 @@ search(struct imap_server *s, const char *tag, const struct imap_arg *args,
 	const char *why = "Invalid search";
 	enum imap_act a;
 
+	if (s->utf8 && imap_search_has_charset(args, nargs))
+		return imap_bad(s, tag, "No CHARSET after ENABLE UTF8=ACCEPT "
+				"(RFC 6855 3)", out);
 	switch (imap_search_parse(args, nargs, s->rev2, &prog, &why)) {
 	case IMAP_SEARCH_OK:
 		break;
@@ -770,6 +773,9 @@ sort_search(struct imap_server *s, const char *tag,
 	if (nargs < 2 || args[0].type == IMAP_ARG_LIST)
 		return imap_bad(s, tag, "A charset and search keys are "
 				"needed", out);
+	if (s->utf8 && strcasecmp(args[0].str, "UTF-8") != 0)
+		return imap_bad(s, tag, "Only UTF-8 after ENABLE UTF8=ACCEPT "
+				"(RFC 6855 3)", out);
 	if (strcasecmp(args[0].str, "UTF-8") != 0 &&
 	    strcasecmp(args[0].str, "US-ASCII") != 0) {
 		imap_tagged(out, tag, "NO", "[BADCHARSET (UTF-8 US-ASCII)] "

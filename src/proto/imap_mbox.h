@@ -211,17 +211,21 @@ struct imap_mbox_ops {
 	int (*rewind)(void *rd);
 	void (*close)(void *rd);
 
-	/* --- APPEND: the literal streamed to a spool ---------------------- */
+	/* --- APPEND: each literal streamed to a spool --------------------- */
 
-	/* Starts a message of size octets (with CRLF, as sent). */
+	/* Starts a message of size octets (with CRLF, as sent).  Messages
+	 * begun before it and not yet ended stay spooled: the messages of
+	 * one MULTIAPPEND (RFC 3502) are spooled, then saved together. */
 	enum imap_mres (*append_begin)(void *ctx, uint64_t size, char *err,
 				       size_t errsz);
-	/* A piece of it, as the client sends it (CRLF). */
+	/* A piece of the last message begun, as the client sends it. */
 	enum imap_mres (*append_data)(void *ctx, const char *data, size_t len,
 				      char *err, size_t errsz);
-	/* Saves it in req->folder (all or nothing), or drops it (abort). */
+	/* Saves the n messages spooled since the last end or abort, the
+	 * k-th with req[k], all in req[0].folder, all or nothing (UIDs
+	 * ascending in k); or drops every one of them (abort). */
 	enum imap_mres (*append_end)(void *ctx, struct imap_append_req *req,
-				     char *err, size_t errsz);
+				     size_t n, char *err, size_t errsz);
 	void (*append_abort)(void *ctx);
 };
 

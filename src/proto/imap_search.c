@@ -745,6 +745,16 @@ parse_all(struct pctx *pc, struct cur *c, bool rev2)
 	return 0;
 }
 
+bool
+imap_search_has_charset(const struct imap_arg *args, size_t nargs)
+{
+	size_t i = 0;
+
+	if (i < nargs && is_atom(&args[i], "RETURN"))
+		i += 2;
+	return i < nargs && is_atom(&args[i], "CHARSET");
+}
+
 enum imap_search_err
 imap_search_parse(const struct imap_arg *args, size_t nargs, bool rev2,
 		  struct imap_search **s_r, const char **why_r)

@@ -52,6 +52,10 @@ enum imap_search_err {
 
 struct imap_search;
 
+/* SEARCH's arguments give a CHARSET (after RETURN (...), if any): a
+ * session with UTF8=ACCEPT on refuses it (RFC 6855 3). */
+bool imap_search_has_charset(const struct imap_arg *args, size_t nargs);
+
 /*
  * Parses SEARCH's arguments: [RETURN (opts)] [CHARSET name] keys.
  * esearch: the result is written as ESEARCH (RETURN given, or the session

@@ -386,8 +386,9 @@ cmd_id(struct imap_server *s, const char *tag, const struct imap_arg *args,
 	return IMAP_ACT_NONE;
 }
 
-/* ENABLE (RFC 5161): IMAP4rev2 and CONDSTORE (RFC 7162 3.1); the
- * ENABLED response lists what this command turned on. */
+/* ENABLE (RFC 5161): IMAP4rev2, UTF8=ACCEPT (RFC 6855) and CONDSTORE
+ * (RFC 7162 3.1); the ENABLED response lists what this command turned
+ * on. */
 static enum imap_act
 cmd_enable(struct imap_server *s, const char *tag,
 	   const struct imap_arg *args, size_t nargs, struct buf *out)
@@ -405,6 +406,10 @@ cmd_enable(struct imap_server *s, const char *tag,
 		if (strcasecmp(args[i].str, "IMAP4rev2") == 0 && !s->rev2) {
 			s->rev2 = true;
 			buf_addstr(now, " IMAP4rev2");
+		} else if (strcasecmp(args[i].str, "UTF8=ACCEPT") == 0 &&
+			   !s->utf8) {
+			s->utf8 = true;	/* RFC 6855 3 */
+			buf_addstr(now, " UTF8=ACCEPT");
 		} else if (strcasecmp(args[i].str, "CONDSTORE") == 0 &&
 			   !s->condstore) {
 			imap_condstore_on(s, extra);
@@ -468,6 +473,7 @@ answer_literal(struct imap_server *s, struct buf *out)
 	size_t size, max = s->state == ST_NOAUTH ? IMAP_LOGIN_LITERAL_MAX
 						 : IMAP_LITERAL_MAX;
 	bool sync, l8, refuse, stream;
+	const char *why, *tag;
 
 	imap_parser_literal(s->parser, &size, &sync, &l8);
 	stream = imap_append_literal(s, size, &refuse);
@@ -476,6 +482,8 @@ answer_literal(struct imap_server *s, struct buf *out)
 		return sync;
 	}
 	imap_parser_literal_accept(s->parser, stream);
+	if (imap_parser_error(s->parser, &why, &tag) != IMAP_ERR_NONE)
+		return sync;	/* the parser refused it (a bound): no "+" */
 	if (sync)
 		buf_addstr(out, "+ Ready for literal data\r\n");
 	return false;
@@ -487,7 +495,9 @@ parse_error(struct imap_server *s, struct buf *out)
 {
 	const char *text, *tag;
 	enum imap_parse_err e = imap_parser_error(s->parser, &text, &tag);
+	char refused[160];
 
+	imap_append_refusal(s, refused, sizeof(refused));
 	imap_append_abort(s);
 	if (s->in_sasl) {
 		s->in_sasl = false;
@@ -495,7 +505,7 @@ parse_error(struct imap_server *s, struct buf *out)
 		return imap_bad(s, s->tag, "Invalid response", out);
 	}
 	if (e == IMAP_ERR_LITERAL_REFUSED || e == IMAP_ERR_LITERAL_TOO_BIG) {
-		imap_tagged(out, tag, "NO", "[TOOBIG] Literal too big");
+		imap_tagged(out, tag, "NO", refused);
 		return IMAP_ACT_NONE;
 	}
 	return imap_bad(s, tag, text, out);

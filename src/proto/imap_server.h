@@ -50,7 +50,7 @@
 #define IMAP_CAPS_LOGGED "IDLE UIDPLUS MOVE UNSELECT NAMESPACE SPECIAL-USE " \
 	"CREATE-SPECIAL-USE CHILDREN LIST-EXTENDED LIST-STATUS STATUS=SIZE " \
 	"ESEARCH SEARCHRES CONDSTORE SORT SORT=DISPLAY " \
-	"THREAD=ORDEREDSUBJECT THREAD=REFERENCES"
+	"THREAD=ORDEREDSUBJECT THREAD=REFERENCES MULTIAPPEND UTF8=ACCEPT"
 
 struct imap_conf {
 	const char *hostname;
@@ -59,6 +59,10 @@ struct imap_conf {
 	bool starttls;			/* a certificate is loaded */
 	bool compress;			/* the program can COMPRESS=DEFLATE */
 	uint64_t append_max;		/* APPENDLIMIT: octets of a message */
+	unsigned append_msgs_max;	/* messages of one APPEND (RFC 3502
+					   MULTIAPPEND); 0: no bound */
+	uint64_t append_total_max;	/* octets of all of them (the spool
+					   one command takes); 0: no bound */
 	size_t out_max;			/* IMAP_ACT_OUTPUT past this */
 };
 

@@ -5,7 +5,7 @@
  * mailbox: updates, \Recent, sets), and the command files:
  * imap_cmd_select.c (SELECT, EXAMINE, CLOSE, UNSELECT, EXPUNGE, CHECK,
  * IDLE), imap_cmd_msg.c (FETCH, STORE, COPY, MOVE, SEARCH, SORT, THREAD,
- * UID), imap_cmd_append.c (APPEND) and imap_cmd_folder.c (LIST, LSUB,
+ * UID), imap_cmd_append.c (APPEND, MULTIAPPEND) and imap_cmd_folder.c (LIST, LSUB,
  * CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE, NAMESPACE, STATUS).
  * Dependencies point one way: imap_server.c to the command files, they to
  * imap_view.c and imap_reply.c (check-layers finds no circle).
@@ -170,6 +170,10 @@ cmd_fn imap_cmd_search, imap_cmd_uid, imap_cmd_sort, imap_cmd_thread;
  */
 bool imap_append_literal(struct imap_server *s, size_t size, bool *refuse_r);
 void imap_append_data(struct imap_server *s, const char *data, size_t len);
+/* The tagged NO's text for a refused literal: the bound an APPEND
+ * message would pass, else "[TOOBIG] Literal too big". */
+void imap_append_refusal(const struct imap_server *s, char *text,
+			 size_t size);
 /* Drops the spool of an APPEND that failed or was cut. */
 void imap_append_abort(struct imap_server *s);
 cmd_fn imap_cmd_append;

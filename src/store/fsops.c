@@ -230,7 +230,14 @@ write_piece(void *arg, const char *p, size_t n)
 int
 fsops_write_text(int fd, const char *data, int in, size_t len)
 {
-	loff_t off = 0;
+	return fsops_write_text_at(fd, data, in, 0, len);
+}
+
+int
+fsops_write_text_at(int fd, const char *data, int in, off_t from,
+		    size_t len)
+{
+	loff_t off = from;
 
 	if (data != NULL)
 		return fsops_write_all(fd, data, len);

@@ -51,6 +51,10 @@ int fsops_write_all(int fd, const void *data, size_t len);
  * be, with 64 KiB of memory where not).  A write fault fails it as a whole.
  */
 int fsops_write_text(int fd, const char *data, int in, size_t len);
+/* The same from offset off of the file in (one of several messages
+ * spooled in one file: an IMAP MULTIAPPEND). */
+int fsops_write_text_at(int fd, const char *data, int in, off_t off,
+			size_t len);
 /*
  * Reads len octets of the file in from offset off in pieces of at most
  * 64 KiB (pread, one buffer) and hands each to fn; stops at fn's -1.  A

@@ -210,7 +210,8 @@ maildir_append(struct store *st, const char *dir,
 		return store_sys_fail(err, errsz, "mkdir", dir);
 	if (a->data != NULL)
 		crlf = store_crlf_size(a->data, a->len);
-	else if (fsops_read_pieces(a->fd, 0, a->len, add_crlf, &crlf) == -1)
+	else if (fsops_read_pieces(a->fd, a->off, a->len, add_crlf, &crlf) ==
+		 -1)
 		return store_sys_fail(err, errsz, "read", "the message");
 	store_unique_name(st, &d);
 	if (bsnprintf(tmp, sizeof(tmp), "%s/tmp/%s", dir, d.name) == -1) {
@@ -220,7 +221,7 @@ maildir_append(struct store *st, const char *dir,
 	fd = fsops_open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0600);
 	if (fd == -1)
 		return store_sys_fail(err, errsz, "open", tmp);
-	if (fsops_write_text(fd, a->data, a->fd, a->len) == -1 ||
+	if (fsops_write_text_at(fd, a->data, a->fd, a->off, a->len) == -1 ||
 	    fsops_fsync(fd) == -1) {
 		r = store_sys_fail(err, errsz, "write", tmp);
 		close(fd);

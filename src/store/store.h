@@ -371,7 +371,8 @@ enum store_res store_view_expunge_shared(struct store_view *v,
  */
 struct store_append_req {
 	const char *data;	/* the message, LF line ends, or NULL: */
-	int fd;			/* in this file from offset 0 */
+	int fd;			/* in this file from offset off */
+	off_t off;
 	size_t len;
 	unsigned flags;		/* enum store_flag bits */
 	const char *keywords;	/* "kw kw ...", or NULL */
@@ -382,6 +383,16 @@ struct store_append_req {
 enum store_res store_append(struct store *st, const char *user,
 			    const char *folder, struct store_append_req *a,
 			    char *err, size_t errsz);
+/*
+ * Appends the n messages of a[] to folder (IMAP MULTIAPPEND) all or
+ * nothing: each is saved as store_append saves one, all are numbered in
+ * one hold of the index lock, and if any fails the ones saved before it
+ * are taken back; a[k].uid is the UID of a[k], ascending in k.
+ */
+enum store_res store_append_many(struct store *st, const char *user,
+				 const char *folder,
+				 struct store_append_req *a, size_t n,
+				 char *err, size_t errsz);
 
 /*
  * Copies the messages at pos of a shared view to folder (of the same

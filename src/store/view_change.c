@@ -560,18 +560,25 @@ edit_saved(struct store_box *b, struct uidlist *ul, void *arg, bool *changed,
 	return STORE_OK;
 }
 
-/* Takes back saved files whose numbering failed (nobody saw them). */
+/* Takes back the first n saved files (nobody saw them). */
 static void
-unsave(const char *dir, const struct saved *sv)
+unlink_saved(const char *dir, char (*names)[STORE_NAME_MAX], size_t n)
 {
 	char path[4400];
 
-	for (size_t k = 0; k < sv->n; k++) {
-		bsnprintf(path, sizeof(path), "%s/cur/%s", dir, sv->names[k]);
+	for (size_t k = 0; k < n; k++) {
+		bsnprintf(path, sizeof(path), "%s/cur/%s", dir, names[k]);
 		unlink(path);
 	}
 	bsnprintf(path, sizeof(path), "%s/cur", dir);
 	fsops_fsync_dir(path);
+}
+
+/* Takes back saved files whose numbering failed (nobody saw them). */
+static void
+unsave(const char *dir, const struct saved *sv)
+{
+	unlink_saved(dir, sv->names, sv->n);
 }
 
 /*
@@ -637,30 +644,51 @@ struct append_call {
 	struct store *st;
 	const char *dir;
 	const struct store_append_req *a;
-	char *name;
+	size_t n;
+	char (*names)[STORE_NAME_MAX];
 };
 
+/* Saves the n messages in order; if one fails, the ones saved before it
+ * are taken back, so that nothing is left. */
 static enum store_res
 append_save(void *arg, char *err, size_t errsz)
 {
 	struct append_call *c = arg;
+	enum store_res r = STORE_OK;
+	size_t k;
 
-	return c->st->ops->append(c->st, c->dir, c->a, c->name,
-				  STORE_NAME_MAX, err, errsz);
+	for (k = 0; k < c->n && r == STORE_OK; k++)
+		r = c->st->ops->append(c->st, c->dir, &c->a[k], c->names[k],
+				       STORE_NAME_MAX, err, errsz);
+	if (r != STORE_OK && k > 1)
+		unlink_saved(c->dir, c->names, k - 1);
+	return r;
+}
+
+/* Each request's keywords in their normal form (kw[k], or NULL). */
+static enum store_res
+norm_all_keywords(const struct store_append_req *a, size_t n, char **kw,
+		  char *err, size_t errsz)
+{
+	enum store_res r = STORE_OK;
+
+	for (size_t k = 0; k < n && r == STORE_OK; k++)
+		r = norm_keywords(a[k].keywords, &kw[k], err, errsz);
+	return r;
 }
 
 enum store_res
-store_append(struct store *st, const char *user, const char *folder,
-	     struct store_append_req *a, char *err, size_t errsz)
+store_append_many(struct store *st, const char *user, const char *folder,
+		  struct store_append_req *a, size_t n, char *err,
+		  size_t errsz)
 {
-	char dir[4096], name[STORE_NAME_MAX];
-	char *kw = NULL;
-	struct saved sv = {.names = &name, .keywords = &kw, .uids = &a->uid,
-			   .n = 1};
-	struct append_call call = {st, dir, a, name};
+	char dir[4096];
+	struct saved sv = {.n = n};
+	struct append_call call = {st, dir, a, n, NULL};
 	enum store_res r;
 
-	a->uid = a->uidvalidity = 0;
+	for (size_t k = 0; k < n; k++)
+		a[k].uid = a[k].uidvalidity = 0;
 	if (st->ops->append == NULL) {
 		snprintf(err, errsz, "IMAP needs mailbox.format = maildir");
 		return STORE_PERM;
@@ -670,15 +698,31 @@ store_append(struct store *st, const char *user, const char *folder,
 			 "no such folder" : "invalid folder name");
 		return errno == ENOENT ? STORE_NOTFOUND : STORE_PERM;
 	}
-	r = norm_keywords(a->keywords, &kw, err, errsz);
+	if (n == 0)
+		return STORE_OK;
+	sv.names = call.names = xcalloc(n, sizeof(*sv.names));
+	sv.keywords = xcalloc(n, sizeof(*sv.keywords));
+	sv.uids = xcalloc(n, sizeof(*sv.uids));
+	r = norm_all_keywords(a, n, sv.keywords, err, errsz);
 	if (r == STORE_OK)
 		r = save_and_number(st, dir, &sv, append_save, &call, err,
 				    errsz);
-	a->uidvalidity = r == STORE_OK ? sv.uidvalidity : 0;
-	if (r != STORE_OK)
-		a->uid = 0;
-	free(kw);
+	for (size_t k = 0; k < n; k++) {
+		a[k].uid = r == STORE_OK ? sv.uids[k] : 0;
+		a[k].uidvalidity = r == STORE_OK ? sv.uidvalidity : 0;
+		free(sv.keywords[k]);
+	}
+	free(sv.names);
+	free(sv.keywords);
+	free(sv.uids);
 	return r;
+}
+
+enum store_res
+store_append(struct store *st, const char *user, const char *folder,
+	     struct store_append_req *a, char *err, size_t errsz)
+{
+	return store_append_many(st, user, folder, a, 1, err, errsz);
 }
 
 struct copy_call {

@@ -61,6 +61,8 @@ run(unsigned how, const uint8_t *cuts, size_t ncuts, const char *text,
 				 .max_auth_failures = 3,
 				 .starttls = (how & 1) != 0,
 				 .append_max = 200,
+				 .append_msgs_max = 3,
+				 .append_total_max = 400,
 				 .out_max = 1 + (how % 64),
 				 .compress = (how & 32) != 0};
 	struct imap_server *s = imap_server_new(&conf);

@@ -70,11 +70,14 @@ struct imap_fake {
 	size_t vn, vcap;
 	uint32_t *exp_out, *chg_out;
 
-	/* APPEND */
+	/* APPEND: the message being sent, and the command's others */
 	bool appending;
 	uint64_t app_size;
 	char *app_buf;
 	size_t app_len;
+	char **app_done;
+	size_t *app_done_len;
+	size_t app_ndone;
 
 	unsigned handles;
 	unsigned calls[IMAP_FAKE_OPS];
@@ -422,6 +425,13 @@ append_clear(struct imap_fake *f)
 	f->app_buf = NULL;
 	f->app_len = 0;
 	f->appending = false;
+	for (size_t k = 0; k < f->app_ndone; k++)
+		free(f->app_done[k]);
+	free(f->app_done);
+	free(f->app_done_len);
+	f->app_done = NULL;
+	f->app_done_len = NULL;
+	f->app_ndone = 0;
 }
 
 void
@@ -1136,14 +1146,57 @@ fake_close(void *rd)
 
 /* --- APPEND --------------------------------------------------------------- */
 
+/* CRLF to LF in place; the new length. */
+static size_t
+crlf_to_lf(char *s, size_t len)
+{
+	size_t w = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] == '\r' && i + 1 < len && s[i + 1] == '\n')
+			continue;
+		s[w++] = s[i];
+	}
+	s[w] = '\0';
+	return w;
+}
+
+/* The message being sent is whole: kept with the command's others. */
+static enum imap_mres
+append_finish(struct imap_fake *f, char *err, size_t errsz)
+{
+	size_t k = f->app_ndone;
+
+	if (!f->appending)
+		return IMAP_M_OK;
+	if (f->app_len != f->app_size) {
+		append_clear(f);
+		return say(IMAP_M_PERM, err, errsz,
+			   "fewer octets than announced");
+	}
+	f->app_done = xrealloc(f->app_done, (k + 1) * sizeof(*f->app_done));
+	f->app_done_len = xrealloc(f->app_done_len,
+				   (k + 1) * sizeof(*f->app_done_len));
+	f->app_done_len[k] = crlf_to_lf(f->app_buf, f->app_len);
+	f->app_done[k] = f->app_buf;
+	f->app_ndone++;
+	f->app_buf = NULL;
+	f->app_len = 0;
+	f->appending = false;
+	return IMAP_M_OK;
+}
+
 static enum imap_mres
 fake_append_begin(void *ctx, uint64_t size, char *err, size_t errsz)
 {
 	struct imap_fake *f = ctx;
 	enum imap_mres r;
 
-	append_clear(f);
-	if (injected(f, IMAP_FAKE_APPEND_BEGIN, &r, err, errsz))
+	if (injected(f, IMAP_FAKE_APPEND_BEGIN, &r, err, errsz)) {
+		append_clear(f);
+		return r;
+	}
+	if ((r = append_finish(f, err, errsz)) != IMAP_M_OK)
 		return r;
 	f->appending = true;
 	f->app_size = size;
@@ -1173,23 +1226,8 @@ fake_append_data(void *ctx, const char *data, size_t len, char *err,
 	return IMAP_M_OK;
 }
 
-/* CRLF to LF in place; the new length. */
-static size_t
-crlf_to_lf(char *s, size_t len)
-{
-	size_t w = 0;
-
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] == '\r' && i + 1 < len && s[i + 1] == '\n')
-			continue;
-		s[w++] = s[i];
-	}
-	s[w] = '\0';
-	return w;
-}
-
 static enum imap_mres
-fake_append_end(void *ctx, struct imap_append_req *req, char *err,
+fake_append_end(void *ctx, struct imap_append_req *req, size_t n, char *err,
 		size_t errsz)
 {
 	struct imap_fake *f = ctx;
@@ -1201,22 +1239,25 @@ fake_append_end(void *ctx, struct imap_append_req *req, char *err,
 		append_clear(f);
 		return r;
 	}
-	if (!f->appending)
+	if (!f->appending && f->app_ndone == 0)
 		return say(IMAP_M_PERM, err, errsz, "no append begun");
-	if (f->app_len != f->app_size) {
+	if ((r = append_finish(f, err, errsz)) != IMAP_M_OK)
+		return r;
+	if (n != f->app_ndone) {
 		append_clear(f);
-		return say(IMAP_M_PERM, err, errsz,
-			   "fewer octets than announced");
+		return say(IMAP_M_PERM, err, errsz, "not as many messages "
+			   "as were sent");
 	}
-	if ((d = folder_find(f, req->folder)) == NULL) {
+	if ((d = folder_find(f, req[0].folder)) == NULL) {
 		append_clear(f);
 		return say(IMAP_M_NOTFOUND, err, errsz, "no such folder");
 	}
-	f->app_len = crlf_to_lf(f->app_buf, f->app_len);
-	m = folder_append(f, d, f->app_buf, f->app_len, req->flags,
-			  req->keywords, req->date);
-	req->uid = m->uid;
-	req->uidvalidity = d->uidvalidity;
+	for (size_t k = 0; k < n; k++) {
+		m = folder_append(f, d, f->app_done[k], f->app_done_len[k],
+				  req[k].flags, req[k].keywords, req[k].date);
+		req[k].uid = m->uid;
+		req[k].uidvalidity = d->uidvalidity;
+	}
 	append_clear(f);
 	return IMAP_M_OK;
 }
@@ -1417,7 +1458,7 @@ imap_fake_selected(const struct imap_fake *f)
 bool
 imap_fake_appending(const struct imap_fake *f)
 {
-	return f->appending;
+	return f->appending || f->app_ndone > 0;
 }
 
 unsigned

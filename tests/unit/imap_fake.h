@@ -52,10 +52,11 @@
  * none).  A read-only select (EXAMINE) claims nothing.  STATUS RECENT
  * counts the unclaimed ones.
  *
- * APPEND.  append_begin(size) .. append_data(CRLF text) .. append_end:
- * the octets must add up to size (else IMAP_M_PERM), CRLF is stored as LF
- * (a bare CR or LF stays as it is), the folder must exist
- * (IMAP_M_NOTFOUND); date 0 is "now".
+ * APPEND.  append_begin(size) .. append_data(CRLF text), once per
+ * message (MULTIAPPEND), .. append_end(req, n): each message's octets
+ * must add up to its size and n must be the messages begun (else
+ * IMAP_M_PERM, all dropped), CRLF is stored as LF (a bare CR or LF stays
+ * as it is), the folder must exist (IMAP_M_NOTFOUND); date 0 is "now".
  *
  * Failures.  imap_fake_fail(f, op, r, err) makes the next call of op
  * return r with err (read: return -1; r is ignored), once; the call does

@@ -1023,7 +1023,7 @@ test_fake_append(void **st)
 			 IMAP_M_OK);
 	assert_int_equal(o->append_data(f, "\r\nbc\r\n", 6, err, sizeof(err)),
 			 IMAP_M_OK);
-	assert_int_equal(o->append_end(f, &rq, err, sizeof(err)), IMAP_M_OK);
+	assert_int_equal(o->append_end(f, &rq, 1, err, sizeof(err)), IMAP_M_OK);
 	assert_int_equal(rq.uid, 1);
 	assert_int_equal(rq.uidvalidity, 3);
 	assert_string_equal(imap_fake_text(f, "Drafts", 1), "a\n\nbc\n");
@@ -1034,11 +1034,11 @@ test_fake_append(void **st)
 	/* short, or to no folder: nothing saved */
 	o->append_begin(f, 5, err, sizeof(err));
 	o->append_data(f, "ab", 2, err, sizeof(err));
-	assert_int_equal(o->append_end(f, &rq, err, sizeof(err)), IMAP_M_PERM);
+	assert_int_equal(o->append_end(f, &rq, 1, err, sizeof(err)), IMAP_M_PERM);
 	rq.folder = "Nope";
 	o->append_begin(f, 2, err, sizeof(err));
 	o->append_data(f, "ab", 2, err, sizeof(err));
-	assert_int_equal(o->append_end(f, &rq, err, sizeof(err)),
+	assert_int_equal(o->append_end(f, &rq, 1, err, sizeof(err)),
 			 IMAP_M_NOTFOUND);
 	o->append_begin(f, 2, err, sizeof(err));
 	o->append_abort(f);

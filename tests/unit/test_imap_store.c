@@ -275,7 +275,7 @@ append(struct imap_store *ms, const char *folder, const char *text,
 	*req = (struct imap_append_req){.folder = folder,
 					.flags = IMAP_F_SEEN,
 					.date = 1600000000};
-	return O->append_end(ms, req, err, sizeof(err));
+	return O->append_end(ms, req, 1, err, sizeof(err));
 }
 
 static void
@@ -322,6 +322,58 @@ test_append_crlf_to_lf(void **st)
 	store_free(&s);
 }
 
+/* MULTIAPPEND: three messages spooled, saved together in order; a
+ * count that does not match, or a cut message, saves none. */
+static void
+test_append_several(void **st)
+{
+	struct store *s = open_store(MBOX_FMT_MAILDIR);
+	struct imap_store *ms = new_ms(s, 100);
+	struct imap_append_req req[3];
+	struct imap_status stt;
+	const char *texts[] = {"S: 1\r\n\r\na\r", "S: 2\r\n\r\nb\r\n", ""};
+
+	(void)st;
+	for (int round = 0; round < 3; round++) {
+		for (int k = 0; k < 3; k++) {
+			size_t len = strlen(texts[k]);
+
+			assert_int_equal(O->append_begin(ms, len, err,
+							 sizeof(err)),
+					 IMAP_M_OK);
+			if (len > 0)
+				assert_int_equal(O->append_data(ms, texts[k],
+								len, err,
+								sizeof(err)),
+						 IMAP_M_OK);
+		}
+		for (int k = 0; k < 3; k++)
+			req[k] = (struct imap_append_req){.folder = "INBOX",
+				.flags = k == 1 ? IMAP_F_SEEN : 0};
+		if (round == 0) {	/* 2 of 3: none saved */
+			assert_int_equal(O->append_end(ms, req, 2, err,
+						       sizeof(err)),
+					 IMAP_M_PERM);
+			continue;
+		}
+		if (round == 1) {	/* dropped */
+			O->append_abort(ms);
+			continue;
+		}
+		assert_int_equal(O->append_end(ms, req, 3, err, sizeof(err)),
+				 IMAP_M_OK);
+	}
+	assert_int_equal(req[0].uid, 1);
+	assert_int_equal(req[1].uid, 2);
+	assert_int_equal(req[2].uid, 3);
+	assert_int_equal(req[2].uidvalidity, req[0].uidvalidity);
+	assert_int_equal(O->status(ms, "INBOX", &stt, err, sizeof(err)),
+			 IMAP_M_OK);
+	assert_int_equal(stt.messages, 3);
+	imap_store_free(&ms);
+	store_free(&s);
+}
+
 static void
 test_append_bounds(void **st)
 {
@@ -337,7 +389,7 @@ test_append_bounds(void **st)
 			 IMAP_M_PERM);
 	assert_int_equal(O->append_data(ms, "ab", 2, err, sizeof(err)),
 			 IMAP_M_OK);
-	assert_int_equal(O->append_end(ms, &req, err, sizeof(err)),
+	assert_int_equal(O->append_end(ms, &req, 1, err, sizeof(err)),
 			 IMAP_M_PERM); /* 2 of 4 */
 	assert_int_equal(O->append_data(ms, "ab", 2, err, sizeof(err)),
 			 IMAP_M_PERM); /* no APPEND any more */
@@ -375,6 +427,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_text_read_and_rewind,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_append_crlf_to_lf, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_append_several, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_append_bounds, setup,
 						teardown),
