@@ -58,7 +58,7 @@ finish(struct imap_server *s, const char *tag, bool uid, const char *text,
 
 struct imap_fetch_job {
 	char *tag;
-	char *done;		/* the tagged OK's text, or NULL: the usual */
+	char *done;		/* the tagged OK's text; NULL: the usual */
 	bool uid, gone;
 	bool text;		/* the items read the message text */
 	struct imap_fetch_items *items;

@@ -393,8 +393,8 @@ cmd_enable(struct imap_server *s, const char *tag,
 	   const struct imap_arg *args, size_t nargs, struct buf *out)
 {
 	struct buf *now = buf_new(256), *extra = buf_new(256);
-	int cs_now = 0;		/* 1: CONDSTORE turned on by QRESYNC here;
-				   2: listed */
+	int cs_now = 0;	/* 1: CONDSTORE turned on by QRESYNC here;
+			   2: listed */
 
 	if (nargs == 0) {
 		buf_free(&now);

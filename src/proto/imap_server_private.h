@@ -77,10 +77,10 @@ struct imap_server {
 	uint32_t count;			/* messages said (EXISTS) */
 	uint32_t uidnext, uidvalidity;	/* uidnext: SELECT's, raised past
 					   each UID said since */
-	uint64_t highestmodseq;		/* the HIGHESTMODSEQ the client may
-					   be told: every expunge at or
-					   below it has been said (RFC 7162
-					   3.2, errata 1810) */
+	uint64_t highestmodseq;	/* the HIGHESTMODSEQ the client may be
+				   told: every expunge at or below it
+				   has been said (RFC 7162 3.2,
+				   errata 1810) */
 	struct imap_seqset recent;	/* UIDs \Recent in this session */
 	struct imap_seqset saved;	/* SEARCHRES "$" (RFC 5182) */
 	bool saved_valid;

@@ -179,7 +179,7 @@ before(const char *out, const char *want, const char *later)
 		fail_msg("\"%s\" not before \"%s\" in:\n%s", want, later, out);
 }
 
-/* --- what others do -------------------------------------------------------- */
+/* --- what others do ------------------------------------------------------ */
 
 /* Expunges 3, 4 and 8 (modseqs 12-14), then \Seen on 5 (15) and
  * \Flagged on 9 (16): HIGHESTMODSEQ 16. */
