@@ -200,3 +200,176 @@ def test_neomutt_qresync(srv, tmp_path):
         assert re.search(r"UID FETCH 1:5 \(FLAGS\) \(CHANGEDSINCE \d+ "
                          r"VANISHED\)", log), server_log(srv)
         assert "S: * VANISHED (EARLIER) 2,4\n" in log, server_log(srv)
+
+
+# --- a client's model, resynced after random changes --------------------------
+
+class Model:
+    """What a QRESYNC client keeps of a mailbox: the UIDs by message
+    number, each UID's flags, and its HIGHESTMODSEQ kept as RFC 7162 6
+    says (a HIGHESTMODSEQ code wins; else the highest MODSEQ seen, at each
+    tagged response)."""
+
+    def __init__(self):
+        self.uids = []          # by message number
+        self.flags = {}
+        self.modseq = 0
+        self.seen = None        # MODSEQs since the last tagged response
+        self.code = None
+
+    def line(self, line, earlier_ok=False):
+        m = re.match(r"\* (\d+) EXISTS$", line)
+        if m:
+            self.exists = int(m.group(1))
+            return
+        m = re.match(r"\* VANISHED (\(EARLIER\) )?([\d:,]+)$", line)
+        if m:
+            assert earlier_ok or not m.group(1), line
+            gone = uid_set(m.group(2))
+            if not m.group(1):
+                assert gone <= set(self.uids), (line, self.uids)
+            self.uids = [u for u in self.uids if u not in gone]
+            for u in gone:
+                self.flags.pop(u, None)
+            return
+        assert not line.endswith(" EXPUNGE"), line
+        m = re.match(r"\* (\d+) FETCH \((.*)\)$", line)
+        if m:
+            self.fetch(int(m.group(1)), m.group(2))
+        m = re.search(r"OK \[HIGHESTMODSEQ (\d+)\]", line)
+        if m:
+            self.code = int(m.group(1))
+
+    def fetch(self, n, items):
+        uid = re.search(r"\bUID (\d+)", items)
+        flags = re.search(r"FLAGS \(([^)]*)\)", items)
+        modseq = re.search(r"MODSEQ \((\d+)\)", items)
+        if uid:
+            u = int(uid.group(1))
+            if n == len(self.uids) + 1:
+                self.uids.append(u)
+            assert self.uids[n - 1] == u, (n, u, self.uids)
+        else:
+            u = self.uids[n - 1]
+        if flags:
+            self.flags[u] = set(flags.group(1).split())
+        if modseq:
+            self.seen = max(self.seen or 0, int(modseq.group(1)))
+
+    def tagged(self):
+        if self.code is not None:
+            self.modseq = self.code
+        elif self.seen is not None and self.seen > self.modseq:
+            self.modseq = self.seen
+        self.code = self.seen = None
+
+    def run(self, c, tag, cmd, earlier_ok=False):
+        r = c.cmd(tag, cmd)
+        for line in r:
+            self.line(line, earlier_ok)
+        self.tagged()
+        return r
+
+
+def uid_set(text):
+    out = set()
+    for part in text.split(","):
+        lo, _, hi = part.partition(":")
+        out.update(range(int(lo), int(hi or lo) + 1))
+    return out
+
+
+def truth(server, box):
+    c = session(server)
+    r = c.cmd("t", "EXAMINE %s" % box)
+    assert r[-1].startswith("t OK"), r
+    r = c.cmd("u", "UID FETCH 1:* (FLAGS)")
+    c.cmd("o", "LOGOUT")
+    out = {}
+    for line in r[:-1]:
+        m = re.match(r"\* \d+ FETCH \(UID (\d+) FLAGS \(([^)]*)\)\)$", line)
+        assert m, line
+        out[int(m.group(1))] = set(m.group(2).split())
+    return out
+
+
+def compact(uids):
+    return ",".join(str(u) for u in sorted(uids)) or None
+
+
+def test_random_changes_resync_exactly(server):
+    """One session (QRESYNC, IMAP4rev2) keeps a client's model through
+    random FETCH, STORE, SEARCH (by number: expunges held back), UID
+    FETCH and NOOP while another delivers, flags and expunges; then it
+    drops and a new session resyncs from the model's HIGHESTMODSEQ and
+    UIDs.  The model must then be the mailbox exactly: nothing lost,
+    nothing stale (the HIGHESTMODSEQ of held-back expunges included).
+    QRESYNC_SEED reruns one seed."""
+    import os
+    import random
+    seed = int(os.environ.get("QRESYNC_SEED", random.randrange(1 << 30)))
+    print("QRESYNC_SEED=%d" % seed)
+    rnd = random.Random(seed)
+    for run in range(24):
+        box = "R%d" % run
+        b = session(server)
+        assert b.cmd("c", "CREATE %s" % box)[-1].startswith("c OK")
+        b.cmd("s", "SELECT %s" % box)
+        a, model = session(server), Model()
+        model.run(a, "e", "ENABLE QRESYNC IMAP4rev2")
+        r = model.run(a, "s", "SELECT %s" % box)
+        uv = code(r, "UIDVALIDITY")
+        model.modseq = code(r, "HIGHESTMODSEQ")
+        for step in range(rnd.randint(3, 30)):
+            what = rnd.random()
+            if what < 0.3:
+                b.send("a APPEND %s {5+}\r\nhello\r\n" % box)
+                b.until("a")
+            elif what < 0.5 and model.flags:
+                u = rnd.choice(sorted(model.flags) + [999])
+                b.cmd("f", "UID STORE %d %sFLAGS (\\Flagged)"
+                      % (u, rnd.choice("+-")))
+            elif what < 0.65 and model.flags:
+                u = rnd.choice(sorted(model.flags))
+                b.cmd("d", "UID STORE %d +FLAGS.SILENT (\\Deleted)" % u)
+                b.cmd("x", "UID EXPUNGE %d" % u)
+            n = len(model.uids)
+            cmds = ["NOOP", "UID FETCH 1:* (FLAGS)", "SEARCH ALL"]
+            if n:       # by number, twice as often: expunges held back
+                k = rnd.randint(1, n)
+                cmds += 2 * ["FETCH 1:* (FLAGS)",
+                             "FETCH %d (FLAGS MODSEQ)" % k,
+                             "STORE %d %sFLAGS (\\Seen)" % (
+                                 k, rnd.choice("+-"))]
+            model.exists = None
+            model.run(a, "c%d" % step, rnd.choice(cmds))
+            if model.exists is not None and model.exists > len(model.uids):
+                top = max(model.uids, default=0)
+                model.run(a, "n%d" % step, "UID FETCH %d:* (FLAGS)" % (top + 1))
+        a.close()       # dropped, as a client on a train
+        b.cmd("o", "LOGOUT")
+
+        c = session(server)
+        c.cmd("e", "ENABLE QRESYNC IMAP4rev2")
+        known = compact(model.flags)
+        param = "(QRESYNC (%d %d%s))" % (uv, model.modseq,
+                                         " " + known if known else "")
+        r = c.cmd("s", "SELECT %s %s" % (box, param))
+        assert r[-1].startswith("s OK"), r
+        model.uids = sorted(model.flags)
+        for line in r:
+            if line.startswith("* VANISHED") or " FETCH " in line:
+                if " FETCH " in line:
+                    u = int(re.search(r"UID (\d+)", line).group(1))
+                    model.uids = sorted(set(model.uids) | {u})
+                model.line(line, earlier_ok=True)
+        top = max(model.flags, default=0)
+        r = c.cmd("n", "UID FETCH %d:* (FLAGS)" % (top + 1))
+        for line in r[:-1]:
+            m = re.match(r"\* \d+ FETCH \(UID (\d+) FLAGS \(([^)]*)\)\)$",
+                         line)
+            if m and int(m.group(1)) > top:
+                model.flags[int(m.group(1))] = set(m.group(2).split())
+        c.cmd("o", "LOGOUT")
+        assert model.flags == truth(server, box), "seed %d run %d" % (seed,
+                                                                     run)
