@@ -346,6 +346,44 @@ test_select_resync_superset_and_match_data(void **st)
 	free(o);
 }
 
+/* RFC 7162 3.2.5.2's example: "if the Nth message number in the first
+ * set in the list is 4, and the Nth UID in the second set in the list is
+ * 8, and the mailbox's fourth message has UID 8, then no UIDs equal to or
+ * less than 8 are present in the VANISHED response.  If the (N+1)th
+ * message number is 12, and the (N+1)th UID is 24, and the (N+1)th
+ * message in the mailbox has UID 25, then the lowest UID included in the
+ * VANISHED response would be 9."  UIDs 1-30, then 2, 3, 5, 6 and 9-17
+ * expunged: the 4th message is UID 8, the 12th UID 25. */
+static void
+more_to_30_and_expunge(struct imap_fake *f)
+{
+	static const uint32_t gone[] = {2, 3, 5, 6, 9, 10, 11, 12, 13, 14,
+					15, 16, 17};
+
+	for (int i = NMSGS; i < 30; i++)
+		imap_fake_deliver(f, "INBOX", MSG);
+	for (size_t i = 0; i < sizeof(gone) / sizeof(gone[0]); i++)
+		assert_int_equal(imap_fake_other_expunge(f, "INBOX", gone[i]),
+				 0);
+}
+
+static void
+test_select_resync_rfc_match_data_example(void **st)
+{
+	static const struct step steps[] = {
+		{"a ENABLE QRESYNC IMAP4rev2\r\n"
+		 "b SELECT INBOX (QRESYNC (1 31 1:30 (4,12 8,24)))\r\n"
+		 "c SELECT INBOX (QRESYNC (1 31 1:30))\r\n", NULL},
+		{NULL, NULL},
+	};
+	char *o = play_all(more_to_30_and_expunge, steps);
+
+	(void)st;
+	has(o, "* VANISHED (EARLIER) 9:17\r\nb OK");
+	has(o, "* VANISHED (EARLIER) 2:3,5:6,9:17\r\nc OK");
+	free(o);
+}
+
 /* Nothing is said when nothing changed since (the client's mod-sequence
  * is HIGHESTMODSEQ: every expunge raises it), nor when the UIDVALIDITY
  * differs ("MUST ignore the remaining parameters"). */
@@ -637,6 +675,7 @@ main(void)
 		cmocka_unit_test(test_select_resync),
 		cmocka_unit_test(test_select_resync_known_uids),
 		cmocka_unit_test(test_select_resync_superset_and_match_data),
+		cmocka_unit_test(test_select_resync_rfc_match_data_example),
 		cmocka_unit_test(test_select_resync_nothing),
 		cmocka_unit_test(test_select_qresync_not_enabled),
 		cmocka_unit_test(test_select_qresync_bad_params),
