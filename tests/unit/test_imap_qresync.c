@@ -588,6 +588,29 @@ test_vanished_held_back(void **st)
 	free(o);
 }
 
+/* ENABLE while an expunge is held back: its HIGHESTMODSEQ is the one
+ * from before the expunge (RFC 7162 3.1 says one, errata 1810 which). */
+static void
+test_enable_with_expunge_held_back(void **st)
+{
+	static const struct step steps[] = {
+		{"a SELECT INBOX\r\n", NULL},
+		{NULL, expunge_2_flag_3},
+		{"b FETCH 1 (FLAGS)\r\nc ENABLE QRESYNC\r\nd NOOP\r\n"
+		 "e ENABLE CONDSTORE\r\n", NULL},
+		{NULL, NULL},
+	};
+	char *o = play_all(NULL, steps);
+
+	(void)st;
+	has(o, "* ENABLED QRESYNC\r\n* OK [HIGHESTMODSEQ " H0 "] Highest"
+	    "\r\nc OK");
+	has(o, "* VANISHED 2\r\nd OK");
+	has(o, "* ENABLED\r\ne OK");
+	hasnt(o, "EXPUNGE\r\n");
+	free(o);
+}
+
 /* --- UID FETCH ... (CHANGEDSINCE n VANISHED) ----------------------------- */
 
 static void
@@ -683,6 +706,7 @@ main(void)
 		cmocka_unit_test(test_vanished_noop_and_idle),
 		cmocka_unit_test(test_vanished_expunge_move),
 		cmocka_unit_test(test_vanished_held_back),
+		cmocka_unit_test(test_enable_with_expunge_held_back),
 		cmocka_unit_test(test_uid_fetch_vanished),
 		cmocka_unit_test(test_uid_fetch_vanished_bad),
 		cmocka_unit_test(test_unsolicited_fetch_has_uid),
