@@ -69,7 +69,7 @@ $(BUILD)/tests/test_parsers: $(BUILD)/obj/tests/unit/test_parsers.o \
 # the IMAP core's tests that run over the in-memory store (imap_fake.h)
 IMAP_FAKE_TESTS := $(addprefix $(BUILD)/tests/,test_imap_folder test_imap_server \
 		     test_imap_append \
-		     test_imap_session)
+		     test_imap_session test_imap_qresync)
 $(IMAP_FAKE_TESTS): $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o \
 		$(BUILD)/obj/tests/unit/imap_fake.o $(BUILD)/libowl.a
 	@mkdir -p $(dir $@)

@@ -2,7 +2,8 @@
  * imap_cmd_msg - the commands on messages of the selected mailbox (RFC
  * 9051 6.4): FETCH, STORE, COPY, MOVE (RFC 6851), SEARCH and their UID
  * forms, with UIDPLUS's COPYUID (RFC 4315), CONDSTORE's CHANGEDSINCE,
- * UNCHANGEDSINCE and MODSEQ (RFC 7162) and SEARCHRES's "$" (RFC 5182).
+ * UNCHANGEDSINCE and MODSEQ, QRESYNC's VANISHED (RFC 7162) and
+ * SEARCHRES's "$" (RFC 5182).
  * What the items and keys mean is imap_fetch's and imap_search's; this
  * file picks the messages, calls the store, and writes the frame.
  *
@@ -57,6 +58,7 @@ finish(struct imap_server *s, const char *tag, bool uid, const char *text,
 
 struct imap_fetch_job {
 	char *tag;
+	char *done;		/* the tagged OK's text; NULL: the usual */
 	bool uid, gone;
 	bool text;		/* the items read the message text */
 	struct imap_fetch_items *items;
@@ -82,6 +84,7 @@ fetch_job_free(struct imap_server *s)
 	imap_fetch_items_free(&j->items);
 	free(j->pos);
 	free(j->tag);
+	free(j->done);
 	free(j);
 	s->fetch = NULL;
 }
@@ -129,7 +132,7 @@ fetch_run(struct imap_server *s, struct buf *out)
 {
 	struct imap_fetch_job *j = s->fetch;
 	enum imap_act a;
-	char *tag;
+	char *tag, *done;
 	bool uid, gone;
 
 	while (j->i < j->n) {
@@ -166,6 +169,8 @@ fetch_run(struct imap_server *s, struct buf *out)
 	}
 	tag = j->tag;
 	j->tag = NULL;
+	done = j->done;
+	j->done = NULL;
 	uid = j->uid;
 	gone = j->gone;
 	fetch_job_free(s);
@@ -175,10 +180,11 @@ fetch_run(struct imap_server *s, struct buf *out)
 			imap_tagged(out, tag, "NO", "[EXPUNGEISSUED] Some "
 				    "messages were expunged meanwhile");
 	} else {
-		a = finish(s, tag, uid, uid ? "UID FETCH completed" :
-			   "FETCH completed", out);
+		a = finish(s, tag, uid, done != NULL ? done : uid ?
+			   "UID FETCH completed" : "FETCH completed", out);
 	}
 	free(tag);
+	free(done);
 	return a;
 }
 
@@ -190,18 +196,74 @@ imap_server_resume(struct imap_server *s, struct buf *out)
 	return fetch_run(s, out);
 }
 
-/* FETCH's modifiers: (CHANGEDSINCE n) of RFC 7162 3.1.4. */
+/* FETCH's modifiers (RFC 7162 3.1.4, 3.2.6). */
+struct fetch_mods {
+	bool changedsince, vanished;
+	uint64_t since;
+};
+
+/*
+ * (CHANGEDSINCE n [VANISHED]), in any order.  VANISHED "MUST only be
+ * specified together with the CHANGEDSINCE UID FETCH modifier", "is NOT
+ * allowed with a FETCH command", and needs ENABLE QRESYNC (RFC 7162
+ * 3.2.6, 3.2.3): each a BAD.  -1 with *why_r.
+ */
 static int
-fetch_modifiers(const struct imap_arg *a, bool *changedsince,
-		uint64_t *since)
+fetch_modifiers(const struct imap_server *s, const struct imap_arg *a,
+		bool uid, struct fetch_mods *fm, const char **why_r)
 {
-	if (a->type != IMAP_ARG_LIST || a->n != 2 ||
-	    a->list[0].type != IMAP_ARG_ATOM ||
-	    strcasecmp(a->list[0].str, "CHANGEDSINCE") != 0 ||
-	    a->list[1].type != IMAP_ARG_ATOM)
+	*why_r = "Invalid FETCH modifier";
+	if (a->type != IMAP_ARG_LIST || a->n == 0)
 		return -1;
-	return imap_number64(&a->list[1], since) == -1 ? -1 :
-	       (*changedsince = true, 0);
+	for (size_t i = 0; i < a->n; i++) {
+		const struct imap_arg *m = &a->list[i];
+
+		if (m->type != IMAP_ARG_ATOM)
+			return -1;
+		if (strcasecmp(m->str, "CHANGEDSINCE") == 0 &&
+		    !fm->changedsince && i + 1 < a->n &&
+		    imap_number64(&a->list[i + 1], &fm->since) == 0) {
+			fm->changedsince = true;
+			i++;
+		} else if (strcasecmp(m->str, "VANISHED") == 0 &&
+			   !fm->vanished) {
+			fm->vanished = true;
+		} else {
+			return -1;
+		}
+	}
+	if (fm->vanished && !uid)
+		*why_r = "VANISHED is for UID FETCH only";
+	else if (fm->vanished && !s->qresync)
+		*why_r = "VANISHED needs ENABLE QRESYNC";
+	else if (fm->vanished && !fm->changedsince)
+		*why_r = "VANISHED needs CHANGEDSINCE";
+	else
+		return 0;
+	return -1;
+}
+
+/*
+ * UID FETCH's VANISHED: "* VANISHED (EARLIER)" for the UIDs of the set
+ * that are gone, before any FETCH (RFC 7162 3.2.6: "Any VANISHED
+ * (EARLIER) responses MUST be returned before any FETCH responses").
+ */
+static void
+fetch_vanished(struct imap_server *s, const struct imap_arg *a,
+	       struct buf *out)
+{
+	struct imap_seqset set;
+	const char *why;
+
+	if (a->type == IMAP_ARG_ATOM && strcmp(a->str, "$") == 0) {
+		if (s->saved_valid)
+			imap_write_vanished_earlier(s, &s->saved, 1, out);
+		return;
+	}
+	if (imap_set_arg(s, a, true, &set, &why) == -1)
+		return;		/* imap_positions said it */
+	imap_write_vanished_earlier(s, &set, 1, out);
+	imap_seqset_free(&set);
 }
 
 /* Leaves the messages whose modseq is above since. */
@@ -251,14 +313,12 @@ fetch(struct imap_server *s, const char *tag, const struct imap_arg *args,
 {
 	struct imap_fetch_job *j;
 	const char *why = "FETCH needs a set and items";
-	bool changedsince = false;
-	uint64_t since = 0;
+	struct fetch_mods fm = {0};
 
-	if (nargs < 2 || nargs > 3 ||
-	    (nargs == 3 &&
-	     fetch_modifiers(&args[2], &changedsince, &since) == -1))
-		return imap_bad(s, tag, nargs == 3 ? "Invalid FETCH "
-				"modifier" : why, out);
+	if (nargs < 2 || nargs > 3)
+		return imap_bad(s, tag, why, out);
+	if (nargs == 3 && fetch_modifiers(s, &args[2], uid, &fm, &why) == -1)
+		return imap_bad(s, tag, why, out);
 	j = xcalloc(1, sizeof(*j));
 	if (imap_fetch_parse(&args[1], &j->items, &why) == -1 ||
 	    imap_positions(s, &args[0], uid, &j->pos, &j->n, &why) == -1) {
@@ -271,17 +331,50 @@ fetch(struct imap_server *s, const char *tag, const struct imap_arg *args,
 	s->fetch = j;
 	if (uid)
 		imap_fetch_add_uid(j->items);
-	if (changedsince || imap_fetch_wants_modseq(j->items)) {
+	if (fm.changedsince || imap_fetch_wants_modseq(j->items)) {
 		imap_condstore_on(s, out);
 		imap_fetch_add_modseq(j->items);
 	}
-	if (changedsince)
-		keep_changed_since(s, j->pos, &j->n, since);
+	if (fm.vanished)
+		fetch_vanished(s, &args[0], out);
+	if (fm.changedsince)
+		keep_changed_since(s, j->pos, &j->n, fm.since);
 	if (imap_fetch_sets_seen(j->items) && !s->readonly) {
 		fetch_set_seen(s, j->pos, j->n);
 		imap_fetch_add_flags(j->items);
+		if (s->qresync) {	/* RFC 7162 3.2.4 */
+			imap_fetch_add_uid(j->items);
+			imap_fetch_add_modseq(j->items);
+		}
 	}
 	j->text = imap_fetch_wants_text(j->items);
+	return fetch_run(s, out);
+}
+
+enum imap_act
+imap_fetch_changed(struct imap_server *s, const char *tag, uint32_t *pos,
+		   size_t n, const char *done, struct buf *out)
+{
+	static const struct imap_arg flags = {
+		.type = IMAP_ARG_ATOM, .str = "FLAGS", .len = 5,
+	};
+	struct imap_fetch_job *j = xcalloc(1, sizeof(*j));
+	const char *why;
+
+	if (imap_fetch_parse(&flags, &j->items, &why) == -1) {
+		free(j);	/* cannot be: FLAGS is an item */
+		free(pos);
+		imap_tagged(out, tag, "NO", "Internal error");
+		return IMAP_ACT_NONE;
+	}
+	imap_fetch_add_uid(j->items);
+	imap_fetch_add_modseq(j->items);
+	j->tag = xstrdup(tag);
+	j->done = xstrdup(done);
+	j->uid = true;
+	j->pos = pos;
+	j->n = n;
+	s->fetch = j;
 	return fetch_run(s, out);
 }
 
@@ -379,8 +472,9 @@ store_reply(struct imap_server *s, const char *tag, bool uid, bool silent,
 			continue;
 		if (!silent)
 			imap_write_flags_fetch(s, pos[i], uid, out);
-		else if (s->condstore)	/* RFC 7162 3.1.3, example 3 */
-			write_modseq_fetch(s, pos[i], uid, out);
+		else if (s->condstore)	/* RFC 7162 3.1.3, example 3; the
+					   UID with QRESYNC: 3.2.4 */
+			write_modseq_fetch(s, pos[i], uid || s->qresync, out);
 	}
 	if ((a = imap_sync(s, uid, out)) != IMAP_ACT_NONE)
 		return a;
@@ -908,7 +1002,8 @@ imap_cmd_thread(struct imap_server *s, const char *tag,
 	return thread(s, tag, args, nargs, false, out);
 }
 
-/* UID FETCH, STORE, COPY, MOVE, SEARCH, EXPUNGE (RFC 9051 6.4.9). */
+/* UID FETCH, STORE, COPY, MOVE, SEARCH, SORT, THREAD (RFC 9051 6.4.9);
+ * UID EXPUNGE is imap_cmd_select.c's (imap_server.c sends it there). */
 enum imap_act
 imap_cmd_uid(struct imap_server *s, const char *tag,
 	     const struct imap_arg *args, size_t nargs, struct buf *out)
@@ -930,8 +1025,6 @@ imap_cmd_uid(struct imap_server *s, const char *tag,
 		return copy(s, tag, args, nargs, true, true, out);
 	if (strcasecmp(w, "SEARCH") == 0)
 		return search(s, tag, args, nargs, true, out);
-	if (strcasecmp(w, "EXPUNGE") == 0)
-		return imap_uid_expunge(s, tag, args, nargs, out);
 	if (strcasecmp(w, "SORT") == 0)
 		return sort(s, tag, args, nargs, true, out);
 	if (strcasecmp(w, "THREAD") == 0)

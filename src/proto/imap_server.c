@@ -16,7 +16,7 @@
 #include <strings.h>
 
 static cmd_fn cmd_capability, cmd_noop, cmd_logout, cmd_starttls, cmd_login;
-static cmd_fn cmd_authenticate, cmd_id, cmd_enable, cmd_compress;
+static cmd_fn cmd_authenticate, cmd_id, cmd_enable, cmd_compress, cmd_uid;
 
 static const struct {
 	const char *name;
@@ -45,7 +45,7 @@ static const struct {
 	{"COPY", imap_cmd_copy, IN_SELECTED},
 	{"MOVE", imap_cmd_move, IN_SELECTED},
 	{"SEARCH", imap_cmd_search, IN_SELECTED},
-	{"UID", imap_cmd_uid, IN_SELECTED},
+	{"UID", cmd_uid, IN_SELECTED},
 	{"SORT", imap_cmd_sort, IN_SELECTED},
 	{"THREAD", imap_cmd_thread, IN_SELECTED},
 	{"LIST", imap_cmd_list, IN_LOGGED},
@@ -386,14 +386,16 @@ cmd_id(struct imap_server *s, const char *tag, const struct imap_arg *args,
 	return IMAP_ACT_NONE;
 }
 
-/* ENABLE (RFC 5161): IMAP4rev2, UTF8=ACCEPT (RFC 6855) and CONDSTORE
- * (RFC 7162 3.1); the ENABLED response lists what this command turned
- * on. */
+/* ENABLE (RFC 5161): IMAP4rev2, UTF8=ACCEPT (RFC 6855), CONDSTORE and
+ * QRESYNC (RFC 7162 3.1, 3.2.3); the ENABLED response lists what this
+ * command turned on. */
 static enum imap_act
 cmd_enable(struct imap_server *s, const char *tag,
 	   const struct imap_arg *args, size_t nargs, struct buf *out)
 {
 	struct buf *now = buf_new(256), *extra = buf_new(256);
+	int cs_now = 0;	/* 1: CONDSTORE turned on by QRESYNC here;
+			   2: listed */
 
 	if (nargs == 0) {
 		buf_free(&now);
@@ -411,9 +413,20 @@ cmd_enable(struct imap_server *s, const char *tag,
 			s->utf8 = true;	/* RFC 6855 3 */
 			buf_addstr(now, " UTF8=ACCEPT");
 		} else if (strcasecmp(args[i].str, "CONDSTORE") == 0 &&
-			   !s->condstore) {
+			   (!s->condstore || cs_now == 1)) {
 			imap_condstore_on(s, extra);
 			buf_addstr(now, " CONDSTORE");
+			cs_now = 2;
+		} else if (strcasecmp(args[i].str, "QRESYNC") == 0 &&
+			   !s->qresync) {
+			/* RFC 7162 3.2.3: it enables CONDSTORE too ("ENABLE
+			 * QRESYNC" and "ENABLE QRESYNC CONDSTORE" "have
+			 * identical results"); CONDSTORE is listed only if
+			 * asked for */
+			cs_now += !s->condstore;
+			imap_condstore_on(s, extra);
+			s->qresync = true;
+			buf_addstr(now, " QRESYNC");
 		}
 	}
 	buf_printf(out, "* ENABLED%s\r\n", now->data);
@@ -422,6 +435,18 @@ cmd_enable(struct imap_server *s, const char *tag,
 	buf_free(&now);
 	buf_free(&extra);
 	return IMAP_ACT_NONE;
+}
+
+/* UID: UID EXPUNGE is imap_cmd_select.c's, the others imap_cmd_msg.c's
+ * (which starts SELECT's QRESYNC FETCH: neither file calls the other). */
+static enum imap_act
+cmd_uid(struct imap_server *s, const char *tag, const struct imap_arg *args,
+	size_t nargs, struct buf *out)
+{
+	if (nargs >= 1 && args[0].type == IMAP_ARG_ATOM &&
+	    strcasecmp(args[0].str, "EXPUNGE") == 0)
+		return imap_uid_expunge(s, tag, args + 1, nargs - 1, out);
+	return imap_cmd_uid(s, tag, args, nargs, out);
 }
 
 /* COMPRESS DEFLATE (RFC 4978). */

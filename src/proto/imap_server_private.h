@@ -60,6 +60,8 @@ struct imap_server {
 	bool rev2;			/* ENABLE IMAP4rev2 */
 	bool utf8;			/* ENABLE UTF8=ACCEPT (RFC 6855) */
 	bool condstore;			/* CONDSTORE enabled (RFC 7162) */
+	bool qresync;			/* QRESYNC enabled (RFC 7162 3.2):
+					   VANISHED instead of EXPUNGE */
 	bool in_sasl;			/* AUTHENTICATE: a response is due */
 	bool compressed;		/* COMPRESS DEFLATE is on */
 	struct imap_login *login;	/* while a login is under way */
@@ -73,8 +75,12 @@ struct imap_server {
 	char *mailbox;			/* its name (UTF-8) */
 	bool readonly;			/* EXAMINE */
 	uint32_t count;			/* messages said (EXISTS) */
-	uint32_t uidnext, uidvalidity;
-	uint64_t highestmodseq;
+	uint32_t uidnext, uidvalidity;	/* uidnext: SELECT's, raised past
+					   each UID said since */
+	uint64_t highestmodseq;	/* the HIGHESTMODSEQ the client may be
+				   told: every expunge at or below it
+				   has been said (RFC 7162 3.2,
+				   errata 1810) */
 	struct imap_seqset recent;	/* UIDs \Recent in this session */
 	struct imap_seqset saved;	/* SEARCHRES "$" (RFC 5182) */
 	bool saved_valid;
@@ -111,6 +117,8 @@ int imap_number64(const struct imap_arg *a, uint64_t *v_r);
 
 /* --- imap_view.c: the selected mailbox ----------------------------------- */
 
+#define IMAP_SET_RANGES_MAX 10000	/* elements of one sequence set */
+
 /*
  * The untagged updates of what changed in the folder: EXPUNGE (unless
  * !allow_expunge: during FETCH, STORE and SEARCH by number), EXISTS,
@@ -144,6 +152,18 @@ int imap_positions(struct imap_server *s, const struct imap_arg *a,
 int imap_flag_list(const struct imap_arg *args, size_t n, unsigned *flags,
 		   struct buf *kw);
 void imap_condstore_on(struct imap_server *s, struct buf *out);
+/* "* VANISHED [(EARLIER) ]uids\r\n" (RFC 7162 3.2.10); nothing if n is 0. */
+void imap_write_vanished(struct buf *out, bool earlier, const uint32_t *uids,
+			 size_t n);
+/*
+ * "* VANISHED (EARLIER) ..." for the UIDs of set (resolved, at or above
+ * from, at most the last UID the session may know of) that are not in
+ * the view: a superset of those expunged (RFC 7162 5.1; imap_view.c says
+ * why).  Nothing if there are none.
+ */
+void imap_write_vanished_earlier(struct imap_server *s,
+				 const struct imap_seqset *set, uint32_t from,
+				 struct buf *out);
 
 /* --- imap_cmd_select.c: SELECT, EXPUNGE, CLOSE, IDLE ---------------------- */
 
@@ -159,6 +179,15 @@ cmd_fn imap_cmd_unselect, imap_cmd_check, imap_cmd_idle;
 
 /* Drops a FETCH in progress (the session ends). */
 void imap_fetch_abort(struct imap_server *s);
+/*
+ * SELECT (QRESYNC ...)'s changes (RFC 7162 3.2.5.1): "* n FETCH (UID u
+ * FLAGS (...) MODSEQ (m))" for the messages at pos (ascending; the array
+ * is taken and freed), written as a FETCH (resumed past out_max), then
+ * "tag OK done".
+ */
+enum imap_act imap_fetch_changed(struct imap_server *s, const char *tag,
+				 uint32_t *pos, size_t n, const char *done,
+				 struct buf *out);
 cmd_fn imap_cmd_fetch, imap_cmd_store, imap_cmd_copy, imap_cmd_move;
 cmd_fn imap_cmd_search, imap_cmd_uid, imap_cmd_sort, imap_cmd_thread;
 

@@ -4,6 +4,12 @@
  * EXPUNGE, FETCH FLAGS, said only where RFC 9051 7.5.1 allows), \Recent
  * kept as the set of UIDs the store let this session claim, flags
  * written and parsed, and the messages a sequence set or "$" names.
+ *
+ * With QRESYNC (RFC 7162 3.2) expunges are said as VANISHED: the store
+ * reports them by position, so a sync that may remove messages first
+ * notes the view's UIDs and says those it no longer has.  The store
+ * keeps no log of expunged UIDs, so VANISHED (EARLIER) says every UID of
+ * the client's range the mailbox does not hold (see vanished_ranges).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,8 +17,6 @@
 #include <strings.h>
 
 #include "imap_server_private.h"
-
-#define SET_RANGES_MAX 10000	/* elements of one sequence set */
 
 /* The messages of the view that are \Recent in this session. */
 uint32_t
@@ -113,24 +117,145 @@ view_lost(struct imap_server *s, const char *err, struct buf *out)
 	return IMAP_ACT_CLOSE;
 }
 
+/* The UIDs of the view's messages, ascending (count of them). */
+static uint32_t *
+view_uids(struct imap_server *s)
+{
+	uint32_t *uids = xmalloc(((size_t)s->count + 1) * sizeof(*uids));
+
+	for (uint32_t i = 0; i < s->count; i++) {
+		struct imap_msg m;
+
+		s->ops->msg(s->mctx, i, &m);
+		uids[i] = m.uid;
+	}
+	return uids;
+}
+
+void
+imap_write_vanished(struct buf *out, bool earlier, const uint32_t *uids,
+		    size_t n)
+{
+	if (n == 0)
+		return;
+	buf_addstr(out, earlier ? "* VANISHED (EARLIER) " : "* VANISHED ");
+	imap_seqset_write(out, uids, n);
+	buf_addstr(out, "\r\n");
+}
+
+/*
+ * The expunges of a sync as one VANISHED (RFC 7162 3.2.10.2): the UIDs
+ * of before (the view's n UIDs before the sync) the view no longer has.
+ * Both are in UID order and new messages come after the old ones, so one
+ * walk finds them; they are gathered at the front of before.
+ */
+static size_t
+say_vanished(struct imap_server *s, uint32_t *before, size_t n,
+	     uint32_t count, struct buf *out)
+{
+	size_t k = 0;
+	uint32_t j = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		struct imap_msg m;
+
+		if (j < count) {
+			s->ops->msg(s->mctx, j, &m);
+			if (m.uid == before[i]) {
+				j++;
+				continue;
+			}
+		}
+		before[k++] = before[i];
+	}
+	imap_write_vanished(out, false, before, k);
+	return k;
+}
+
+/* Some message of the view is expunged but not said yet. */
+static bool
+expunges_pending(struct imap_server *s)
+{
+	for (uint32_t i = 0; i < s->count; i++) {
+		struct imap_msg m;
+
+		s->ops->msg(s->mctx, i, &m);
+		if (m.expunged)
+			return true;
+	}
+	return false;
+}
+
+/* The view's HIGHESTMODSEQ now, or the last one known. */
+static uint64_t
+view_highestmodseq(struct imap_server *s)
+{
+	struct imap_status st;
+	char err[200];
+
+	if (s->ops->status(s->mctx, s->mailbox, &st, err, sizeof(err)) !=
+	    IMAP_M_OK)
+		return s->highestmodseq;
+	return st.highestmodseq;
+}
+
+/*
+ * Keeps s->highestmodseq a value the client may be told, and says it when
+ * it must.  RFC 7162 3.2 (errata 1810): "if server sends MODSEQ FETCH
+ * data items while EXPUNGE (or VANISHED) replies with lower mod-sequences
+ * are being delayed, the server MUST send HIGHESTMODSEQ response code
+ * with a lower value than the EXPUNGE's mod-sequence."  A client that
+ * took a FETCH's MODSEQ as its HIGHESTMODSEQ while an expunge was held
+ * back (FETCH, STORE, SEARCH by number) would resync from there and never
+ * hear of the expunge.  So after such a sync, with an expunge held, the
+ * last value from before it is said again; the client takes a
+ * HIGHESTMODSEQ code over the MODSEQs it saw (RFC 7162 6).  Without a
+ * held expunge, the view's value is safe.  Refreshed only when something
+ * changed: a value too low is safe (a resync says a little more).
+ */
+static void
+note_highestmodseq(struct imap_server *s, bool allow_expunge, bool changed,
+		   struct buf *out)
+{
+	if (!s->condstore)
+		return;
+	if (!allow_expunge && expunges_pending(s)) {
+		buf_printf(out, "* OK [HIGHESTMODSEQ %llu] Expunges are held "
+			   "back\r\n", (unsigned long long)s->highestmodseq);
+		return;
+	}
+	if (changed)
+		s->highestmodseq = view_highestmodseq(s);
+}
+
 enum imap_act
 imap_sync(struct imap_server *s, bool allow_expunge, struct buf *out)
 {
 	struct imap_changes ch;
 	char err[200];
 	bool more_recent;
+	uint32_t *before = NULL;
+	size_t nbefore = s->count;
 	enum imap_mres r;
 
 	if (s->state != ST_SELECTED)
 		return IMAP_ACT_NONE;
+	if (s->qresync && allow_expunge)
+		before = view_uids(s);
 	memset(&ch, 0, sizeof(ch));
 	r = s->ops->sync(s->mctx, !allow_expunge, &ch, err, sizeof(err));
-	if (r == IMAP_M_PERM || r == IMAP_M_NOTFOUND)
-		return view_lost(s, err, out);
-	if (r != IMAP_M_OK)
+	if (r != IMAP_M_OK) {
+		free(before);
+		if (r == IMAP_M_PERM || r == IMAP_M_NOTFOUND)
+			return view_lost(s, err, out);
 		return IMAP_ACT_NONE;	/* said at the next sync */
+	}
+	if (before != NULL && ch.nexpunged > 0)
+		(void)say_vanished(s, before, nbefore, ch.count, out);
+	free(before);
 	for (size_t i = 0; i < ch.nexpunged; i++) {
-		buf_printf(out, "* %u EXPUNGE\r\n", ch.expunged[i] + 1);
+		if (!s->qresync)
+			buf_printf(out, "* %u EXPUNGE\r\n", ch.expunged[i] + 1);
 		if (s->count > 0)
 			s->count--;
 	}
@@ -144,9 +269,13 @@ imap_sync(struct imap_server *s, bool allow_expunge, struct buf *out)
 		if (!s->rev2)
 			buf_printf(out, "* %u RECENT\r\n", imap_recent_count(s));
 	}
+	if (imap_last_uid(s) >= s->uidnext && imap_last_uid(s) < UINT32_MAX)
+		s->uidnext = imap_last_uid(s) + 1;
 	for (size_t i = 0; i < ch.nchanged; i++)
 		if (ch.changed[i] < s->count)
 			imap_write_flags_fetch(s, ch.changed[i], false, out);
+	note_highestmodseq(s, allow_expunge, ch.nexpunged > 0 ||
+			   ch.nchanged > 0 || ch.count != nbefore, out);
 	return IMAP_ACT_NONE;
 }
 
@@ -190,7 +319,7 @@ imap_set_arg(struct imap_server *s, const struct imap_arg *a, bool uid,
 		*why_r = "The saved search result is not usable here";
 		return -1;
 	}
-	if (imap_seqset_parse(a->str, a->len, SET_RANGES_MAX, set,
+	if (imap_seqset_parse(a->str, a->len, IMAP_SET_RANGES_MAX, set,
 			      why_r) == -1)
 		return -1;
 	imap_seqset_resolve(set, uid ? imap_last_uid(s) : s->count);
@@ -258,21 +387,117 @@ imap_positions(struct imap_server *s, const struct imap_arg *a, bool uid,
 	return 0;
 }
 
-/* Turns CONDSTORE on; said once with a mailbox selected (RFC 7162 3.1). */
+/*
+ * Turns CONDSTORE on; said once with a mailbox selected (RFC 7162 3.1):
+ * the view's HIGHESTMODSEQ, or while an expunge is held back the last
+ * value from before it (note_highestmodseq says why).
+ */
 void
 imap_condstore_on(struct imap_server *s, struct buf *out)
 {
-	struct imap_status st;
-	char err[200];
-
 	if (s->condstore)
 		return;
 	s->condstore = true;
-	if (s->state == ST_SELECTED &&
-	    s->ops->status(s->mctx, s->mailbox, &st, err, sizeof(err)) ==
-	    IMAP_M_OK)
-		buf_printf(out, "* OK [HIGHESTMODSEQ %llu] Highest\r\n",
-			   (unsigned long long)st.highestmodseq);
+	if (s->state != ST_SELECTED)
+		return;
+	if (!expunges_pending(s))
+		s->highestmodseq = view_highestmodseq(s);
+	buf_printf(out, "* OK [HIGHESTMODSEQ %llu] Highest\r\n",
+		   (unsigned long long)s->highestmodseq);
+}
+
+/* --- VANISHED (EARLIER) --------------------------------------------------- */
+
+#define VANISHED_LINE_RANGES 1000 /* ranges in one VANISHED (EARLIER) */
+
+struct vanished_out {
+	struct buf *out;
+	size_t ranges;		/* in the line being written */
+};
+
+static void
+vanished_range(struct vanished_out *vo, uint32_t lo, uint32_t hi)
+{
+	if (vo->ranges == VANISHED_LINE_RANGES) {
+		buf_addstr(vo->out, "\r\n");
+		vo->ranges = 0;
+	}
+	buf_addstr(vo->out, vo->ranges == 0 ? "* VANISHED (EARLIER) " : ",");
+	if (lo == hi)
+		buf_printf(vo->out, "%u", lo);
+	else
+		buf_printf(vo->out, "%u:%u", lo, hi);
+	vo->ranges++;
+}
+
+/*
+ * The UIDs of [lo, hi] the view does not hold, as ranges; *j walks the
+ * view (UIDs ascending) and is left at the first UID above hi.
+ */
+static void
+vanished_ranges(struct imap_server *s, uint32_t lo, uint32_t hi, uint32_t *j,
+		struct vanished_out *vo)
+{
+	struct imap_msg m;
+	uint64_t next = lo;	/* the first UID not yet looked at */
+
+	while (*j < s->count) {
+		s->ops->msg(s->mctx, *j, &m);
+		if (m.uid > hi)
+			break;
+		if (m.uid >= next) {
+			if (m.uid > next)
+				vanished_range(vo, (uint32_t)next, m.uid - 1);
+			next = (uint64_t)m.uid + 1;
+		}
+		(*j)++;
+	}
+	if (next <= hi)
+		vanished_range(vo, (uint32_t)next, hi);
+}
+
+/*
+ * The store keeps no log of which UIDs were expunged when, so this says
+ * every UID of the set the mailbox does not hold, whatever the client's
+ * mod-sequence.  RFC 7162 allows it, 5.1: "Strictly speaking, a server
+ * implementation that doesn't remember mod-sequences associated with
+ * expunged messages can be considered compliant with this specification.
+ * Such implementations return all expunged messages specified in the UID
+ * set of the UID FETCH (VANISHED) command every time, without paying
+ * attention to the specified CHANGEDSINCE mod-sequence."  And 3.2.6:
+ * "A server that receives a mod-sequence smaller than <minmodseq>, where
+ * <minmodseq> is the value of the smallest expunged mod-sequence it
+ * remembers minus one, MUST behave as if it was requested to report all
+ * expunged messages from the provided UID set parameter."  A UID of the
+ * set that was never used is said too: the server cannot tell it from
+ * one expunged, VANISHED (EARLIER) moves no sequence number (3.2.10.1),
+ * and no message can ever have it.  UIDs above the last one the session
+ * may know of (SELECT's UIDNEXT, or a later UID it said) are left out:
+ * they may yet be given.
+ */
+void
+imap_write_vanished_earlier(struct imap_server *s,
+			    const struct imap_seqset *set, uint32_t from,
+			    struct buf *out)
+{
+	struct vanished_out vo = {out, 0};
+	uint32_t top = s->uidnext > 0 ? s->uidnext - 1 : 0, j = 0;
+
+	if (imap_last_uid(s) > top)
+		top = imap_last_uid(s);
+	for (size_t k = 0; k < set->n; k++) {
+		uint32_t lo = set->r[k].lo, hi = set->r[k].hi;
+
+		if (lo < from)
+			lo = from;
+		if (hi > top)
+			hi = top;
+		if (lo == 0 || lo > hi)
+			continue;
+		vanished_ranges(s, lo, hi, &j, &vo);
+	}
+	if (vo.ranges > 0)
+		buf_addstr(out, "\r\n");
 }
 
 /* A flag of a STORE or APPEND list: system bit or keyword. */

@@ -9,7 +9,9 @@
  * Archive with their special-use roles, all empty, none subscribed.
  * UIDVALIDITY is 1 for INBOX and counts up for each folder made after
  * (Sent 2, ..., Archive 6, the next one created 7); HIGHESTMODSEQ starts
- * at 1.  Names follow store/folder.h: UTF-8, '/' between levels, no
+ * at 1 and, as in the real store (src/store/uidlist.c), every delivery,
+ * flag change and expunge raises it by one (QRESYNC relies on an expunge
+ * raising it).  Names follow store/folder.h: UTF-8, '/' between levels, no
  * empty level, no '*' or '%', no control character, nothing under INBOX;
  * a bad name is IMAP_M_PERM with the reason.  CREATE makes no parents;
  * list gives INBOX first, then every name in octet order, with the
