@@ -102,7 +102,11 @@ class Owld:
         return rc
 
     def maildir(self, user="alice", sub="new"):
-        return os.path.join(self.datadir, "mail", "localhost", user, sub)
+        tree = os.path.join(self.datadir, "mail")
+        for o in self.opts:
+            if o.startswith("mailbox.dir="):
+                tree = o.split("=", 1)[1]
+        return os.path.join(tree, "localhost", user, sub)
 
     def messages(self, user="alice"):
         d = self.maildir(user)
