@@ -304,7 +304,8 @@ def test_owld_killed_under_load_loses_nothing(hosts):
 def test_two_bricks_down_is_a_temporary_failure(hosts, volume):
     """With two of three bricks gone the volume loses quorum and refuses
     writes: SMTP answers 4xx (the sender keeps the message and retries),
-    never 5xx and never a 250 for mail that was not stored; once the bricks
+    never 5xx and never a 250 for mail that was not stored, POP3 and IMAP
+    logins a temporary refusal; once the bricks
     are back, mail flows again and nothing is there twice."""
     acked, errors = [], []
     send_many(hosts[0], [1], "quorum", acked, errors)
@@ -325,6 +326,17 @@ def test_two_bricks_down_is_a_temporary_failure(hosts, volume):
                 except smtplib.SMTPResponseException as e:
                     codes.append(e.smtp_code)
         assert all(400 <= c < 500 for c in codes), codes
+        p = hosts[1].pop3()
+        assert p.status().startswith("+OK")
+        assert p.cmd("USER alice@localhost").startswith("+OK")
+        line = p.cmd("PASS pw-alice")
+        assert line.startswith("-ERR [SYS/TEMP]"), line
+        p.close()
+        c = hosts[2].imap()
+        assert c.line().startswith("* OK")
+        r = c.cmd("L", 'LOGIN alice@localhost "pw-alice"')
+        c.close()
+        assert r[-1].startswith("L NO [UNAVAILABLE]"), r
     finally:
         volume.restart_bricks()
         volume.wait_healed()
