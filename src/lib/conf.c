@@ -154,6 +154,7 @@ static const struct key KEYS[] = {
 	/* 0 is refused: sessions would never see other hosts' changes */
 	{"mailbox.poll_interval", K_MSEC, O(mailbox_poll_interval), "1s", 100,
 	 60000},
+	{"mailbox.dir", K_STR, O(mailbox_dir), "", 0, 0},
 	{"mailbox.max_folders", K_UINT, O(mailbox_max_folders), "1000", 1,
 	 100000},
 	{"users.file", K_STR, O(users_file), "", 0, 0},
@@ -698,6 +699,7 @@ derive(char **field, const char *dir, const char *name)
 void
 conf_finish(struct conf *c)
 {
+	derive(&c->mailbox_dir, c->data_dir, "mail");
 	derive(&c->users_file, c->data_dir, "users");
 	derive(&c->aliases_file, c->data_dir, "aliases");
 	derive(&c->pid_file, c->data_dir, "owld.pid");

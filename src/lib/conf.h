@@ -92,6 +92,7 @@ struct conf {
 	enum conf_mailbox_watch mailbox_watch; /* auto | poll (net/watch.h) */
 	unsigned mailbox_poll_interval; /* ms between polls of a folder */
 	unsigned mailbox_max_folders; /* folders a user may have (IMAP) */
+	char *mailbox_dir;    /* the mail tree; default DATA_DIR/mail */
 	char *users_file;     /* default DATA_DIR/users */
 	char *aliases_file;   /* default DATA_DIR/aliases */
 	unsigned aliases_max_depth;     /* aliases within aliases */

@@ -285,7 +285,6 @@ static void
 drop_privileges(const struct conf *c)
 {
 	struct passwd *pw;
-	char mail[PATH_MAX];
 
 	if (geteuid() != 0)
 		return;
@@ -300,9 +299,8 @@ drop_privileges(const struct conf *c)
 		exit(EX_CONFIG_CODE);
 	}
 	/* the daemon's own files: data dir, mail dir, users file, pid file */
-	snprintf(mail, sizeof(mail), "%s/mail", c->data_dir);
-	mkdir(mail, 0700);
-	const char *own[] = {c->data_dir, mail, c->users_file,
+	mkdir(c->mailbox_dir, 0700);
+	const char *own[] = {c->data_dir, c->mailbox_dir, c->users_file,
 			     c->aliases_file,
 			     pidfile_written ? c->pid_file : NULL};
 	for (size_t i = 0; i < sizeof(own) / sizeof(*own); i++) {
@@ -520,17 +518,16 @@ init_sessions(void)
 	D.imap_userip_seed = table_seed();
 }
 
-/* The mail store (exits 73 if DATA_DIR/mail cannot be made), users, aliases. */
+/* The mail store (exits 73 if mailbox.dir cannot be made), users, aliases. */
 static void
 open_stores(void)
 {
-	char path[PATH_MAX];
 	const char *e;
 
-	snprintf(path, sizeof(path), "%s/mail", C.data_dir);
-	if ((D.store = store_new(C.mailbox_format, path, C.hostname, &e)) ==
-	    NULL) {
-		fprintf(stderr, "owld: cannot create %s: %s\n", path, e);
+	if ((D.store = store_new(C.mailbox_format, C.mailbox_dir, C.hostname,
+				 &e)) == NULL) {
+		fprintf(stderr, "owld: cannot create %s: %s\n", C.mailbox_dir,
+			e);
 		exit(73);
 	}
 	load_tables(&D);

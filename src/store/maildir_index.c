@@ -72,8 +72,8 @@ old_uidvalidity(const char *data, size_t len)
  * UIDVALIDITY if it showed one); STORE_TEMP-worthy errors: -1 with errno.
  */
 static int
-read_index(const char *path, struct uidlist *ul, bool *lost_r,
-	   uint32_t *old_r, char *why, size_t whysz)
+read_index_once(const char *path, struct uidlist *ul, bool *lost_r,
+		uint32_t *old_r, char *why, size_t whysz)
 {
 	struct stat sb;
 	char *data;
@@ -130,6 +130,28 @@ read_index(const char *path, struct uidlist *ul, bool *lost_r,
 		uidlist_buf_free(data);
 	}
 	return 0;
+}
+
+/*
+ * read_index_once(), again while it fails with ESTALE: on a cluster
+ * filesystem (GlusterFS, NFS) another host's rename of a new index over
+ * the old one turns the name we looked up, or the file we opened, stale;
+ * the name looked up again is the new index.
+ */
+#define INDEX_ESTALE_TRIES 10
+
+static int
+read_index(const char *path, struct uidlist *ul, bool *lost_r,
+	   uint32_t *old_r, char *why, size_t whysz)
+{
+	int r = -1;
+
+	for (int i = 0; i < INDEX_ESTALE_TRIES; i++) {
+		r = read_index_once(path, ul, lost_r, old_r, why, whysz);
+		if (r == 0 || errno != ESTALE)
+			break;
+	}
+	return r;
 }
 
 /* Writes ul as dir's index: tmp, fsync, close, rename, fsync dir. */

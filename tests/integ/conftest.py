@@ -23,8 +23,9 @@ OWLCTL = os.path.join(BUILD, "owlctl")
 
 class Owld:
     def __init__(self, datadir, opts=(), env=None, users=("alice", "bob"),
-                 verbose=True):
+                 verbose=True, addr="127.0.0.1"):
         self.datadir = str(datadir)
+        self.addr = addr  # every listener's address (the cluster tests)
         self.log = os.path.join(self.datadir, "test.log")
         os.makedirs(self.datadir, exist_ok=True)
         for u in users:
@@ -43,23 +44,24 @@ class Owld:
 
     def start(self):
         args = [OWLD] + (["-v"] if self.verbose else []) + ["-D", self.datadir,
-                "-o", "smtp.listen=127.0.0.1:0", "-o", "hostname=mx.test",
-                "-o", "pop3.listen=127.0.0.1:0", "-o", "auth.fail_delay=50ms",
-                "-o", "submission.listen=127.0.0.1:0",
-                "-o", "imap.listen=127.0.0.1:0",
+                "-o", "smtp.listen=%s:0" % self.addr, "-o", "hostname=mx.test",
+                "-o", "pop3.listen=%s:0" % self.addr, "-o", "auth.fail_delay=50ms",
+                "-o", "submission.listen=%s:0" % self.addr,
+                "-o", "imap.listen=%s:0" % self.addr,
                 "-o", "relay.networks=", "-o", "log.file=" + self.log]
         for o in self.opts:
             args += ["-o", o]
         start = os.path.getsize(self.log) if os.path.exists(self.log) else 0
         self.proc = subprocess.Popen(args, env=self.env,
                                      stderr=subprocess.PIPE, text=True)
+        a = re.escape(self.addr)
         deadline = time.time() + 10
         while time.time() < deadline:
             text = self.logtext()[start:]
-            m = re.search(r"event=listen proto=smtp addr=127\.0\.0\.1:(\d+)", text)
-            p = re.search(r"event=listen proto=pop3 addr=127\.0\.0\.1:(\d+)", text)
-            u = re.search(r"event=listen proto=submission addr=127\.0\.0\.1:(\d+)", text)
-            i = re.search(r"event=listen proto=imap addr=127\.0\.0\.1:(\d+)", text)
+            m = re.search(r"event=listen proto=smtp addr=%s:(\d+)" % a, text)
+            p = re.search(r"event=listen proto=pop3 addr=%s:(\d+)" % a, text)
+            u = re.search(r"event=listen proto=submission addr=%s:(\d+)" % a, text)
+            i = re.search(r"event=listen proto=imap addr=%s:(\d+)" % a, text)
             if m and (p or "pop3.listen=" in " ".join(self.opts)) and \
                     (u or "submission.listen=" in " ".join(self.opts)) and \
                     (i or "imap.listen=" in " ".join(self.opts)):
@@ -68,13 +70,13 @@ class Owld:
                 self.pop3_port = int(p.group(1)) if p else None
                 self.sub_port = int(u.group(1)) if u else None
                 m = re.search(r"event=listen proto=submissions "
-                              r"addr=127\.0\.0\.1:(\d+)", text)
+                              r"addr=%s:(\d+)" % a, text)
                 self.subs_port = int(m.group(1)) if m else None
                 m = re.search(r"event=listen proto=pop3s "
-                              r"addr=127\.0\.0\.1:(\d+)", text)
+                              r"addr=%s:(\d+)" % a, text)
                 self.pop3s_port = int(m.group(1)) if m else None
                 m = re.search(r"event=listen proto=imaps "
-                              r"addr=127\.0\.0\.1:(\d+)", text)
+                              r"addr=%s:(\d+)" % a, text)
                 self.imaps_port = int(m.group(1)) if m else None
                 return self
             if self.proc.poll() is not None:
@@ -102,7 +104,11 @@ class Owld:
         return rc
 
     def maildir(self, user="alice", sub="new"):
-        return os.path.join(self.datadir, "mail", "localhost", user, sub)
+        tree = os.path.join(self.datadir, "mail")
+        for o in self.opts:
+            if o.startswith("mailbox.dir="):
+                tree = o.split("=", 1)[1]
+        return os.path.join(tree, "localhost", user, sub)
 
     def messages(self, user="alice"):
         d = self.maildir(user)
@@ -115,16 +121,16 @@ class Owld:
         return out
 
     def connect(self, timeout=10):
-        s = socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
+        s = socket.create_connection((self.addr, self.port), timeout=timeout)
         return Client(s)
 
     def submission(self, timeout=10):
-        s = socket.create_connection(("127.0.0.1", self.sub_port), timeout=timeout)
+        s = socket.create_connection((self.addr, self.sub_port), timeout=timeout)
         return Client(s)
 
     def submit(self, rcpts, body, user="alice", sender=None):
         """Sends one message through submission with AUTH PLAIN."""
-        with smtplib.SMTP("127.0.0.1", self.sub_port, timeout=30) as c:
+        with smtplib.SMTP(self.addr, self.sub_port, timeout=30) as c:
             c.login(user + "@localhost", "pw-" + user)
             c.sendmail(sender or user + "@localhost", rcpts, body)
 
@@ -145,29 +151,29 @@ class Owld:
         return r
 
     def pop3(self, timeout=10):
-        s = socket.create_connection(("127.0.0.1", self.pop3_port), timeout=timeout)
+        s = socket.create_connection((self.addr, self.pop3_port), timeout=timeout)
         return Pop3Client(s)
 
     def imap(self, timeout=10):
-        s = socket.create_connection(("127.0.0.1", self.imap_port), timeout=timeout)
+        s = socket.create_connection((self.addr, self.imap_port), timeout=timeout)
         return ImapClient(s)
 
     def imaplib(self, user="alice", password=None):
         """A logged-in imaplib.IMAP4 session."""
-        m = imaplib.IMAP4("127.0.0.1", self.imap_port, timeout=30)
+        m = imaplib.IMAP4(self.addr, self.imap_port, timeout=30)
         m.login(user + "@localhost", password or "pw-" + user.split("@")[0])
         return m
 
     def poplib(self, user="alice", password=None):
         """A logged-in poplib.POP3 session."""
-        p = poplib.POP3("127.0.0.1", self.pop3_port, timeout=30)
+        p = poplib.POP3(self.addr, self.pop3_port, timeout=30)
         p.user(user)
         p.pass_(password or "pw-" + user.split("@")[0])
         return p
 
     def send(self, rcpts, body, sender="sender@example.org"):
         """Delivers one message over SMTP; body is bytes with CRLF ends."""
-        with smtplib.SMTP("127.0.0.1", self.port, timeout=30) as c:
+        with smtplib.SMTP(self.addr, self.port, timeout=30) as c:
             c.sendmail(sender, rcpts, body)
 
 

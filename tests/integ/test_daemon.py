@@ -158,6 +158,20 @@ def test_config_file(tmp_path):
     assert r.returncode == 78 and ":2:" in r.stderr
 
 
+def test_mailbox_dir_elsewhere(owld, tmp_path):
+    """mailbox.dir moves the mail tree out of the data dir (hosts sharing
+    one tree on a cluster filesystem): delivery and POP3 both use it."""
+    tree = tmp_path / "shared-tree"
+    srv = owld(opts=["mailbox.dir=%s" % tree])
+    srv.send(["alice@localhost"], "Subject: elsewhere\r\n\r\nhi\r\n")
+    assert len(os.listdir(tree / "localhost" / "alice" / "new")) == 1
+    assert not os.path.exists(os.path.join(srv.datadir, "mail", "localhost"))
+    p = srv.poplib()
+    assert p.stat()[0] == 1
+    assert b"Subject: elsewhere" in b"\n".join(p.retr(1)[1])
+    p.quit()
+
+
 def test_owlctl_users(tmp_path):
     def ctl(*args, pw=None):
         return subprocess.run([OWLCTL, "-D", str(tmp_path)] + list(args),
