@@ -36,7 +36,7 @@ UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
 .PHONY: all run check deps test-deps unit integ asan fuzz fuzz-build \
 	check-layers check-cluster valgrind install clean bench bench-open bench-imap \
-	bench-smoke torture
+	bench-cluster bench-smoke torture
 
 all: $(BUILD)/owld $(BUILD)/owlctl $(BUILD)/owl
 
@@ -195,6 +195,11 @@ bench-open: test-deps all $(BUILD)/pop3load
 # (FETCH, SELECT + UID FETCH FLAGS, APPEND, IDLE memory, 50 MB messages).
 bench-imap: test-deps all
 	OWLD_BUILD=$(BUILD) $(PY) bench/bench.py --only imap
+
+# What the shared filesystem costs: one host on local disk, one and three
+# hosts on a GlusterFS volume on this machine (bench/cluster.py).  Minutes.
+bench-cluster: test-deps all $(BUILD)/pop3load
+	OWLD_BUILD=$(BUILD) $(PY) bench/cluster.py
 
 bench-smoke: all $(BUILD)/pop3load
 	OWLD_BUILD=$(BUILD) $(PY) bench/bench.py --smoke
