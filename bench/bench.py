@@ -268,6 +268,8 @@ class Owld(Server):
                 "-o", "log.file=" + os.path.join(self.d, "log")]
         if imap:
             argv += ["-o", "imap.listen=127.0.0.1:%d" % self.imap_port]
+            if owld_knows("imap.max_connections"):  # IDLE: 10,000 held
+                argv += ["-o", "imap.max_connections=11000"]
         elif owld_knows("imap.listen"):  # not its default port 1143
             argv += ["-o", "imap.listen="]
         for o in opts:

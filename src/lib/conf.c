@@ -145,6 +145,9 @@ static const struct key KEYS[] = {
 	{"queue.max_age", K_DURATION, O(queue_max_age), "5d", 1,
 	 365 * 86400},
 	{"max_connections", K_UINT, O(max_connections), "100", 1, 1000000},
+	/* IMAP's own: clients keep sessions open (IDLE), Dovecot's 1024 */
+	{"imap.max_connections", K_UINT, O(imap_max_connections), "1000", 1,
+	 1000000},
 	{"max_connections_per_ip", K_UINT, O(max_conns_per_ip), "50", 0,
 	 1000000},
 	{"connection_rate_limit", K_UINT, O(conn_rate_limit), "600", 0,

@@ -85,7 +85,8 @@ struct conf {
 	unsigned queue_retry;     /* seconds before the first retry */
 	unsigned queue_retry_max; /* cap of the doubling retry interval */
 	unsigned queue_max_age;   /* seconds before a message bounces */
-	unsigned max_connections; /* SMTP and POP3 sessions together */
+	unsigned max_connections; /* SMTP, submission and POP3 sessions */
+	unsigned imap_max_connections; /* IMAP sessions (they stay, IDLE) */
 	unsigned max_conns_per_ip; /* sessions of one client address; 0 off */
 	unsigned conn_rate_limit; /* connections a minute per address; 0 off */
 	enum mailbox_format mailbox_format;

@@ -20,6 +20,7 @@
 #include "../net/conn.h"
 #include "../relay/relay.h"
 #include "owld.h"
+#include "sess.h"
 
 uint64_t
 owld_new_id(void)
@@ -199,9 +200,12 @@ owld_send(struct conn *c, const char *proto, const char *id, struct buf *out)
 }
 
 bool
-owld_full(const struct owld *d)
+owld_full(const struct owld *d, int pool)
 {
-	return d->nsessions >= d->conf->max_connections;
+	unsigned cap = pool == SESS_POOL_IMAP ? d->conf->imap_max_connections
+					      : d->conf->max_connections;
+
+	return d->npool[pool] >= cap;
 }
 
 void

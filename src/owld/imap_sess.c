@@ -460,6 +460,7 @@ open_done(struct imap_sess *s, struct ijob *j)
 		s->user[0] = '\0';
 		r = IMAP_LOGIN_TEMP;
 	} else {
+		sess_free_per_ip(&s->base);
 		s->ms = j->ms;
 		j->ms = NULL;
 		imap_server_set_mbox(s->core, &imap_store_ops, s->ms);
@@ -672,6 +673,7 @@ run_act(struct imap_sess *s, enum imap_act act)
 
 static const struct sess_ops imap_ops = {
 	.proto = "imap",
+	.pool = SESS_POOL_IMAP,
 	.login_event = "login",
 	.size = sizeof(struct imap_sess),
 	.refuse = refuse,

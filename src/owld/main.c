@@ -264,8 +264,8 @@ daemonize(void)
 static void
 raise_nofile(const struct conf *c)
 {
-	rlim_t need = (rlim_t)c->max_connections * 2 + c->relay_max_conns +
-		      c->workers * 4 + 64;
+	rlim_t need = ((rlim_t)c->max_connections + c->imap_max_connections) *
+			      2 + c->relay_max_conns + c->workers * 4 + 64;
 	struct rlimit rl;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur >= need)
@@ -275,9 +275,11 @@ raise_nofile(const struct conf *c)
 			      : rl.rlim_max;
 	if (setrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur < need)
 		log_msg(LOGL_WARN, "owld", "event=nofile-limit limit=%llu "
-			"needed=%llu max_connections=%u",
+			"needed=%llu max_connections=%u "
+			"imap.max_connections=%u",
 			(unsigned long long)rl.rlim_cur,
-			(unsigned long long)need, c->max_connections);
+			(unsigned long long)need, c->max_connections,
+			c->imap_max_connections);
 }
 
 /* Root with user= set: hand the data dir over, then become that user. */
@@ -477,7 +479,8 @@ static void
 init_sessions(void)
 {
 	D.conf = &C;
-	D.anvil = anvil_new(C.max_connections, C.max_conns_per_ip,
+	D.anvil = anvil_new(C.max_connections + C.imap_max_connections,
+			    C.max_conns_per_ip,
 			    C.conn_rate_limit, table_seed());
 	D.penalty = penalty_new(C.auth_fail_delay, C.auth_penalty_max_delay,
 				C.auth_penalty_window, table_seed());
@@ -513,7 +516,7 @@ init_sessions(void)
 		.out_max = IMAP_SESS_OUT_MAX,
 		.compress = true,	/* net/conn's DEFLATE layer */
 	};
-	D.imap_userip = anvil_new(C.max_connections, C.imap_max_userip, 0,
+	D.imap_userip = anvil_new(C.imap_max_connections, C.imap_max_userip, 0,
 				  table_seed());
 	D.imap_userip_seed = table_seed();
 }

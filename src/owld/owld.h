@@ -50,6 +50,7 @@ struct owld {
 	uint64_t imap_userip_seed;	/* hashes the user into its key */
 	struct sess *sessions;		/* open sessions, any protocol */
 	unsigned nsessions;
+	unsigned npool[2];		/* sessions of each enum sess_pool */
 	struct anvil *anvil;		/* sessions, connections per address */
 	struct penalty *penalty;	/* failed logins across connections */
 	struct watch_hub *watch;	/* change events of Maildir folders */
@@ -74,8 +75,9 @@ void imap_sess_accept(int fd, struct sockaddr *sa, socklen_t len, void *arg);
 /* Accepts one client on an implicit-TLS IMAP listener (993 role). */
 void imap_sess_accept_tls(int fd, struct sockaddr *sa, socklen_t len,
 			  void *arg);
-/* True past max_connections (SMTP, POP3 and IMAP sessions together). */
-bool owld_full(const struct owld *d);
+/* True past the connection limit of pool (enum sess_pool): max_connections
+ * for SMTP, submission and POP3, imap.max_connections for IMAP. */
+bool owld_full(const struct owld *d, int pool);
 /*
  * The per-address limits (max_connections_per_ip, connection_rate_limit)
  * for a new client from peer at accept: ANVIL_OK if it may have one more

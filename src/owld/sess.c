@@ -77,7 +77,7 @@ sess_flush(struct sess *s)
 
 /*
  * Tells a client it may not come in now (why: ANVIL_OK for the stop or
- * max_connections, else the per-address limit and its count), closes it,
+ * its pool's connection limit, else the per-address limit and its count),
  * and logs it.
  */
 static void
@@ -119,6 +119,7 @@ list_add(struct owld *d, struct sess *s)
 		d->sessions->prev = s;
 	d->sessions = s;
 	d->nsessions++;
+	d->npool[s->ops->pool]++;
 }
 
 static void
@@ -131,6 +132,16 @@ list_remove(struct owld *d, struct sess *s)
 	if (s->next != NULL)
 		s->next->prev = s->prev;
 	d->nsessions--;
+	d->npool[s->ops->pool]--;
+}
+
+void
+sess_free_per_ip(struct sess *s)
+{
+	if (s->per_ip_freed)
+		return;
+	owld_release(s->d, s->peer);
+	s->per_ip_freed = true;
 }
 
 void
@@ -144,7 +155,7 @@ sess_accept(struct owld *d, int fd, const struct sockaddr *sa,
 	unsigned count = 0;
 
 	conn_addr_text(sa, peer, sizeof(peer));
-	if (d->stopping || owld_full(d) ||
+	if (d->stopping || owld_full(d, ops->pool) ||
 	    (why = owld_admit(d, peer, &count)) != ANVIL_OK) {
 		refuse(d, fd, peer, ops, why, count);
 		return;
@@ -294,7 +305,8 @@ on_closed(void *arg, const char *reason)
 	if (s->delay != NULL)
 		event_free(s->delay);
 	login_free(s->gated);
-	owld_release(d, s->peer);
+	if (!s->per_ip_freed)
+		owld_release(d, s->peer);
 	s->ops->words(s, words, sizeof(words));
 	log_msg(LOGL_INFO, s->ops->proto, "id=%s peer=%s event=disconnect "
 		"reason=%s%s%s", s->id, s->peer, reason, words,

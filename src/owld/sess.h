@@ -53,8 +53,16 @@ enum sess_login_res {
 
 struct sess;
 
+/* The connection limit a session counts against (owld_full). */
+enum sess_pool {
+	SESS_POOL_MAIN,		/* max_connections: SMTP, submission, POP3 */
+	SESS_POOL_IMAP,		/* imap.max_connections */
+	SESS_POOLS
+};
+
 struct sess_ops {
 	const char *proto;	/* log name: "smtp", "pop3" */
+	enum sess_pool pool;	/* the connection limit it counts against */
 	const char *login_event; /* "auth": event=auth-failed, ... */
 	size_t size;		/* of the protocol's session */
 	/*
@@ -125,6 +133,7 @@ struct sess {
 	struct event *delay;		/* a login's answer waits (the fail
 					   delay, or the penalty if gated) */
 	bool stop_after;		/* stop once nothing is in flight */
+	bool per_ip_freed;		/* no longer counted per address */
 };
 
 /*
@@ -136,6 +145,12 @@ void sess_accept(struct owld *d, int fd, const struct sockaddr *sa,
 		 const struct sess_ops *ops, int kind);
 /* Sends what s->out holds (traced). */
 void sess_flush(struct sess *s);
+/*
+ * A logged-in session stops counting against max_connections_per_ip: it
+ * has its own bound per user and address (IMAP's max_sessions_per_user),
+ * and an office behind one address keeps many such sessions open.
+ */
+void sess_free_per_ip(struct sess *s);
 /*
  * An action's answer is in s->out: sends it, then feeds the next line,
  * or ends the session if a stop waits for it.

@@ -332,14 +332,15 @@ def test_soft_nofile_limit_raised_for_max_connections(tmp_path):
     resource.setrlimit(resource.RLIMIT_NOFILE, (4096, hard))
     # 1,200 clients of one address stand in for 1,200 clients: the
     # per-address limits would refuse all but 50 (their own tests check them)
-    o = Owld(tmp_path / "d", ["max_connections=1500", "pop3.listen=",
+    o = Owld(tmp_path / "d", ["max_connections=1500", "imap.max_connections=1",
+                              "pop3.listen=",
                               "submission.listen=", "max_connections_per_ip=0",
                               "connection_rate_limit=0"], verbose=False)
     start_with_nofile(o, 1024, 4096)
     socks = []
     try:
         limits = open("/proc/%d/limits" % o.proc.pid).read()
-        assert any(line.startswith("Max open files") and line.split()[3] == "3090"
+        assert any(line.startswith("Max open files") and line.split()[3] == "3092"
                    for line in limits.splitlines()), limits
         for _ in range(1200):
             s = socket.create_connection(("127.0.0.1", o.port), timeout=10)
@@ -355,10 +356,12 @@ def test_soft_nofile_limit_raised_for_max_connections(tmp_path):
 
 def test_nofile_hard_limit_too_low_is_logged(tmp_path):
     from conftest import Owld
-    o = Owld(tmp_path / "d", ["max_connections=1000"], verbose=False)
+    o = Owld(tmp_path / "d", ["max_connections=1000",
+                              "imap.max_connections=500"], verbose=False)
     start_with_nofile(o, 48, 48)
     try:
-        assert "event=nofile-limit limit=48 needed=2090" in o.logtext()
+        assert "event=nofile-limit limit=48 needed=3090 max_connections=1000 " \
+            "imap.max_connections=500" in o.logtext()
     finally:
         o.stop()
 

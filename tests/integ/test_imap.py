@@ -229,16 +229,64 @@ def test_max_connections_per_ip(owld):
     o.wait_log(r"imap peer=127.0.0.1 event=reject reason=per-ip-limit")
 
 
-def test_max_connections_counts_imap(owld):
-    o = owld(["max_connections=2"])
-    a = o.imap()
-    a.line()
-    p = o.pop3()
-    assert p.status().startswith("+OK")
+def test_imap_max_connections_is_imaps_own(owld):
+    """IMAP sessions count against imap.max_connections, not against
+    max_connections (SMTP, submission, POP3): IMAP clients keep their
+    sessions open, and must not starve mail delivery, nor it them."""
+    o = owld(["max_connections=2", "imap.max_connections=3"])
+    held = [o.imap() for _ in range(3)]
+    for c in held:
+        assert c.line().startswith("* OK")
     c = o.imap()
     assert c.line() == ("* BYE [UNAVAILABLE] Too many connections, try "
                         "again later")
     assert c.closed()
+    o.wait_log(r"imap peer=127.0.0.1 event=reject reason=max-connections")
+    # SMTP and POP3 still have their two
+    s, p = o.connect(), o.pop3()
+    assert s.reply()[0] == 220
+    assert p.status().startswith("+OK")
+    s3 = o.connect()
+    assert s3.reply()[0] == 421
+    # one IMAP session leaves: room for one more IMAP session
+    held[0].cmd("Z", "LOGOUT")
+    held[0].close()
+    o.wait_log(r"imap .*event=disconnect", timeout=5)
+    c = o.imap()
+    assert c.line().startswith("* OK")
+
+
+def test_logged_in_imap_sessions_leave_the_per_ip_count(owld):
+    """max_connections_per_ip bounds the sessions of one address that
+    have not logged in; a logged-in IMAP session no longer counts (it has
+    imap.max_sessions_per_user), so an office behind one address keeps
+    its clients' IDLE sessions while a flood of half-open ones is still
+    cut at the limit."""
+    o = owld(["max_connections_per_ip=3", "imap.max_sessions_per_user=10"])
+    logged = []
+    for u in ("alice", "bob") * 3:
+        c = o.imap()
+        c.login(u)
+        logged.append(c)
+    # six logged in from 127.0.0.1; three more may come in unauthenticated
+    waiting = [o.imap() for _ in range(3)]
+    for c in waiting:
+        assert c.line().startswith("* OK")
+    c = o.imap()
+    assert c.line() == ("* BYE [UNAVAILABLE] Too many connections from "
+                        "your address")
+    # SMTP from the same address is bound by the same count
+    s = o.connect()
+    assert s.reply()[0] == 421
+    # the logged-in sessions end without freeing slots twice: three
+    # unauthenticated still fill the address's count
+    for c in logged:
+        c.cmd("Z", "LOGOUT")
+        c.close()
+    o.wait_log(r"imap .*event=disconnect", count=6, timeout=5)
+    c = o.imap()
+    assert c.line().startswith("* BYE [UNAVAILABLE] Too many connections "
+                               "from your address")
 
 
 def test_max_sessions_per_user(owld):
