@@ -111,8 +111,10 @@ static const struct key KEYS[] = {
 	{"imap.append_max", K_SIZE, O(imap_append_max), "0", 0,
 	 (unsigned long)1 << 31},
 	/* MULTIAPPEND (RFC 3502); Dovecot sets no count of its own */
+	/* at most 10,000: the parser's argument table grows with it (six
+	 * arguments a message, 48 octets each) */
 	{"imap.multiappend_max", K_UINT, O(imap_multiappend_max), "1000", 1,
-	 100000},
+	 10000},
 	/* 0: 10 x imap.append_max (conf_finish) */
 	{"imap.multiappend_max_size", K_SIZE, O(imap_multiappend_max_size),
 	 "0", 0, (unsigned long)1 << 40},

@@ -29,6 +29,10 @@ struct imap_append_job {
 	size_t n;		/* message literals announced */
 	uint64_t total;		/* their octets */
 	char refusal[120];	/* a literal refused: the tagged NO's text */
+	/* the header of the message streaming: RFC 6855 4 */
+	bool in_header;		/* its blank line not seen yet */
+	bool line_empty;	/* nothing but CR since the last LF */
+	bool header_8bit;	/* an octet >= 0x80 in a message's header */
 };
 
 /* One message of the command, as its arguments say it. */
@@ -36,7 +40,6 @@ struct append_msg {
 	const struct imap_arg *flags;	/* a LIST, or NULL */
 	const struct imap_arg *date;	/* a QUOTED, or NULL */
 	const struct imap_arg *text;	/* the streamed literal */
-	bool utf8;			/* in a UTF8 data item */
 };
 
 /* Whether a literal at depth (lists open) after nargs top-level
@@ -94,6 +97,7 @@ imap_append_literal(struct imap_server *s, size_t size, bool *refuse_r)
 	}
 	j->n++;
 	j->total += size;
+	j->in_header = j->line_empty = true;
 	if (j->failed)
 		return true;	/* streamed into the void */
 	j->r = s->ops->append_begin(s->mctx, size, j->err, sizeof(j->err));
@@ -104,6 +108,24 @@ imap_append_literal(struct imap_server *s, size_t size, bool *refuse_r)
 	return true;
 }
 
+/* Notes an 8-bit octet in the header part of a message's text (up to
+ * its first empty line, CR LF or LF). */
+static void
+scan_header(struct imap_append_job *j, const char *data, size_t len)
+{
+	for (size_t i = 0; i < len && j->in_header; i++) {
+		unsigned char c = (unsigned char)data[i];
+
+		if (c == '\n') {
+			j->in_header = !j->line_empty;
+			j->line_empty = true;
+		} else if (c != '\r') {
+			j->line_empty = false;
+			j->header_8bit |= c >= 0x80;
+		}
+	}
+}
+
 void
 imap_append_data(struct imap_server *s, const char *data, size_t len)
 {
@@ -111,6 +133,7 @@ imap_append_data(struct imap_server *s, const char *data, size_t len)
 
 	if (j == NULL || j->failed)
 		return;
+	scan_header(j, data, len);
 	j->r = s->ops->append_data(s->mctx, data, len, j->err,
 				   sizeof(j->err));
 	if (j->r != IMAP_M_OK) {
@@ -172,7 +195,6 @@ next_message(const struct imap_server *s, const struct imap_arg *args,
 				 "UTF8 (~{n})";
 			return -1;
 		}
-		m->utf8 = true;
 		a = &args[(*i)++].list[0];
 	}
 	if (a->type != IMAP_ARG_LITERAL || !a->streamed) {
@@ -219,7 +241,7 @@ read_messages(const struct imap_server *s, const struct imap_arg *args,
 		}
 		if (next_message(s, args, nargs, &i, &m, why_r) == -1)
 			return -1;
-		kw[k] = buf_new(256);
+		kw[k] = buf_new(4096);
 		if (message_req(&m, &req[k], kw[k], why_r) == -1)
 			return -1;
 		req[k].keywords = kw[k]->len > 0 ? kw[k]->data : NULL;
@@ -263,6 +285,16 @@ append_save(struct imap_server *s, const char *tag,
 
 	if (j->failed) {
 		imap_tagged_mres(out, tag, j->r, j->err, false);
+		return IMAP_ACT_NONE;
+	}
+	/* RFC 6855 4: "If an IMAP server supports 'UTF8=ACCEPT' and the
+	 * IMAP client has not issued the 'ENABLE UTF8=ACCEPT' command, the
+	 * server MUST reject, with a 'NO' response, an 'APPEND' command
+	 * that includes any 8-bit character in message header fields";
+	 * IMAP4rev2 includes UTF8=ACCEPT (RFC 9755) */
+	if (j->header_8bit && !s->utf8 && !s->rev2) {
+		imap_tagged(out, tag, "NO", "[CANNOT] 8-bit octets in message "
+			    "header fields need ENABLE UTF8=ACCEPT");
 		return IMAP_ACT_NONE;
 	}
 	r = s->ops->append_end(s->mctx, req, n, j->err, sizeof(j->err));

@@ -247,6 +247,8 @@ fetch_modifiers(const struct imap_server *s, const struct imap_arg *a,
  * UID FETCH's VANISHED: "* VANISHED (EARLIER)" for the UIDs of the set
  * that are gone, before any FETCH (RFC 7162 3.2.6: "Any VANISHED
  * (EARLIER) responses MUST be returned before any FETCH responses").
+ * "*" is the last UID the session may know of, not the last message's:
+ * "1:*" must also name UIDs expunged above the last message left.
  */
 static void
 fetch_vanished(struct imap_server *s, const struct imap_arg *a,
@@ -254,14 +256,20 @@ fetch_vanished(struct imap_server *s, const struct imap_arg *a,
 {
 	struct imap_seqset set;
 	const char *why;
+	uint32_t star = imap_last_uid(s);
 
 	if (a->type == IMAP_ARG_ATOM && strcmp(a->str, "$") == 0) {
 		if (s->saved_valid)
 			imap_write_vanished_earlier(s, &s->saved, 1, out);
 		return;
 	}
-	if (imap_set_arg(s, a, true, &set, &why) == -1)
-		return;		/* imap_positions said it */
+	if (a->type != IMAP_ARG_ATOM ||
+	    imap_seqset_parse(a->str, a->len, IMAP_SET_RANGES_MAX, &set,
+			      &why) == -1)
+		return;		/* imap_positions says it */
+	if (s->uidnext > 0 && s->uidnext - 1 > star)
+		star = s->uidnext - 1;
+	imap_seqset_resolve(&set, star);
 	imap_write_vanished_earlier(s, &set, 1, out);
 	imap_seqset_free(&set);
 }

@@ -409,7 +409,10 @@ cmd_enable(struct imap_server *s, const char *tag,
 			s->rev2 = true;
 			buf_addstr(now, " IMAP4rev2");
 		} else if (strcasecmp(args[i].str, "UTF8=ACCEPT") == 0 &&
-			   !s->utf8) {
+			   !s->utf8 && s->state == ST_AUTH) {
+			/* RFC 6855 3: "only valid in the authenticated
+			 * state": names of the selected mailbox keep their
+			 * form */
 			s->utf8 = true;	/* RFC 6855 3 */
 			buf_addstr(now, " UTF8=ACCEPT");
 		} else if (strcasecmp(args[i].str, "CONDSTORE") == 0 &&
@@ -630,8 +633,14 @@ imap_server_login_done(struct imap_server *s, enum imap_login_result r,
 	s->pending = IMAP_ACT_NONE;
 	wipe_login(s);
 	if (r == IMAP_LOGIN_OK) {
+		struct imap_limits lim = LOGGED_LIMITS;
+
+		/* a MULTIAPPEND message is some arguments (a flags
+		 * list and its flags, a date, a literal): its count must fit */
+		if (lim.args_max < 6 * (unsigned)s->conf->append_msgs_max + 8)
+			lim.args_max = 6 * (unsigned)s->conf->append_msgs_max + 8;
 		s->state = ST_AUTH;
-		imap_parser_set_limits(s->parser, &LOGGED_LIMITS);
+		imap_parser_set_limits(s->parser, &lim);
 		buf_printf(out, "%s OK [CAPABILITY ", tag);
 		capabilities(s, out);
 		buf_addstr(out, "] Logged in\r\n");

@@ -429,6 +429,57 @@ test_utf8_append(void **st)
 	free(o);
 }
 
+/* RFC 6855 4: 8-bit octets in header fields need ENABLE UTF8=ACCEPT (or
+ * IMAP4rev2); in the body they are fine; ENABLE UTF8=ACCEPT is for the
+ * authenticated state only (RFC 6855 3). */
+static void
+test_utf8_header_needs_enable(void **st)
+{
+	struct imap_fake *f;
+	char *o = play_all(&DEFAULT_BOUNDS,
+			   "a APPEND INBOX {10}\r\nS: \xc3\xa9\r\n\r\nx\r\n"
+			   "b APPEND INBOX {11}\r\nS: e\r\n\r\n\xc3\xa9x\r\n"
+			   "c APPEND INBOX {1}\r\nx {7}\r\nS: \xff\n\nx\r\n"
+			   "d SELECT INBOX\r\ne ENABLE UTF8=ACCEPT\r\n"
+			   "f UNSELECT\r\ng ENABLE UTF8=ACCEPT\r\n"
+			   "h APPEND INBOX {10}\r\nS: \xc3\xa9\r\n\r\nx\r\n",
+			   NULL, NULL, &f);
+
+	(void)st;
+	has(o, "a NO [CANNOT] 8-bit octets in message header fields need "
+	    "ENABLE UTF8=ACCEPT\r\n");
+	has(o, "b OK [APPENDUID 1 4]");
+	has(o, "c NO [CANNOT]");	/* the second message's header */
+	has(o, "* ENABLED\r\ne OK");
+	has(o, "* ENABLED UTF8=ACCEPT\r\ng OK");
+	has(o, "h OK [APPENDUID 1 5]");
+	assert_int_equal(imap_fake_count(f, "INBOX"), 5);
+	imap_fake_free(&f);
+	free(o);
+}
+
+/* Keywords of one message past 256 octets in all (the store bounds
+ * their count). */
+static void
+test_append_long_keywords(void **st)
+{
+	struct imap_fake *f;
+	char *o = play_all(&DEFAULT_BOUNDS,
+			   "a APPEND INBOX (keyword001 keyword002 keyword003 "
+			   "keyword004 keyword005 keyword006 keyword007 "
+			   "keyword008 keyword009 keyword010 keyword011 "
+			   "keyword012 keyword013 keyword014 keyword015 "
+			   "keyword016 keyword017 keyword018 keyword019 "
+			   "keyword020 keyword021 keyword022 keyword023 "
+			   "keyword024 keyword025) {1}\r\nx\r\n",
+			   NULL, NULL, &f);
+
+	(void)st;
+	has(o, "a OK [APPENDUID 1 4]");
+	imap_fake_free(&f);
+	free(o);
+}
+
 static void
 test_utf8_mailbox_names(void **st)
 {
@@ -469,7 +520,8 @@ test_utf8_search_charset(void **st)
 	char *o = play_all(&DEFAULT_BOUNDS,
 			   "a SELECT INBOX\r\n"
 			   "b SEARCH CHARSET US-ASCII ALL\r\n"
-			   "c ENABLE UTF8=ACCEPT\r\n"
+			   "b2 UNSELECT\r\nc ENABLE UTF8=ACCEPT\r\n"
+			   "c2 SELECT INBOX\r\n"
 			   "d SEARCH CHARSET UTF-8 ALL\r\n"
 			   "e SEARCH RETURN (COUNT) CHARSET UTF-8 ALL\r\n"
 			   "f SEARCH SUBJECT \"\xc3\xa9\"\r\n"
@@ -501,6 +553,8 @@ main(void)
 		cmocka_unit_test(test_multiappend_bad_syntax),
 		cmocka_unit_test(test_multiappend_argument_bound),
 		cmocka_unit_test(test_utf8_append),
+		cmocka_unit_test(test_utf8_header_needs_enable),
+		cmocka_unit_test(test_append_long_keywords),
 		cmocka_unit_test(test_utf8_mailbox_names),
 		cmocka_unit_test(test_utf8_search_charset),
 	};

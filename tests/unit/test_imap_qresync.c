@@ -637,6 +637,33 @@ test_uid_fetch_vanished(void **st)
 	free(o);
 }
 
+/* The last UIDs expunged: "1:*" still names them ("*" is the last UID
+ * the session knows of, UIDNEXT - 1, not the last message's). */
+static void
+expunge_last_two(struct imap_fake *f)
+{
+	assert_int_equal(imap_fake_other_expunge(f, "INBOX", NMSGS - 1), 0);
+	assert_int_equal(imap_fake_other_expunge(f, "INBOX", NMSGS), 0);
+}
+
+static void
+test_uid_fetch_vanished_star(void **st)
+{
+	static const struct step steps[] = {
+		{"a ENABLE QRESYNC\r\nb SELECT INBOX\r\n"
+		 "c UID FETCH 1:* (FLAGS) (CHANGEDSINCE 1 VANISHED)\r\n"
+		 "d UID FETCH 9:* (FLAGS) (CHANGEDSINCE 1 VANISHED)\r\n", NULL},
+		{NULL, NULL},
+	};
+	char *o = play_all(expunge_last_two, steps);
+
+	(void)st;
+	has(o, "* VANISHED (EARLIER) 9:10\r\n* 1 FETCH");
+	/* 9:* is 8:10 here (RFC 9051: "*" is the largest number in use) */
+	has(o, "* VANISHED (EARLIER) 9:10\r\n* 8 FETCH (UID 8 ");
+	free(o);
+}
+
 static void
 test_uid_fetch_vanished_bad(void **st)
 {
@@ -708,6 +735,7 @@ main(void)
 		cmocka_unit_test(test_vanished_held_back),
 		cmocka_unit_test(test_enable_with_expunge_held_back),
 		cmocka_unit_test(test_uid_fetch_vanished),
+		cmocka_unit_test(test_uid_fetch_vanished_star),
 		cmocka_unit_test(test_uid_fetch_vanished_bad),
 		cmocka_unit_test(test_unsolicited_fetch_has_uid),
 	};
