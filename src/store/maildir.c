@@ -349,22 +349,52 @@ run_box_edit(struct uidlist *ul, struct uidlist_file *files, size_t n,
 	return r;
 }
 
+/*
+ * True if every name of the box is what its index record gives back (the
+ * base, ":2," and the system flags in order: box_set_name keeps the info
+ * as flags) and says its sizes: a view can then be built from the index
+ * alone while cur/ is unchanged.
+ */
+static bool
+names_from_records(const struct store_box *b)
+{
+	for (size_t i = 0; i < b->n; i++)
+		if (!(b->msgs[i].bits & STORE_MSG_INFO) ||
+		    b->msgs[i].aux != 0)
+			return false;
+	return true;
+}
+
 /* Gives each message of the box its UID, flags and keywords from the
  * index, after edit (NULL: none) changed it; files[i] is message i. */
 static enum store_res
 sync_index(struct store_box *b, struct uidlist_file *files,
-	   const struct store_box_edit *edit, char *err, size_t errsz)
+	   const struct store_box_edit *edit, const struct uidlist_stamp *cur,
+	   char *err, size_t errsz)
 {
 	struct box_edit_call call = {b, edit};
 	struct index_edit ie = {run_box_edit, &call};
 	struct index_state state = {0};
+	struct uidlist_stamp seen = {0};
 	enum store_res r;
+	bool settled = maildir_stamp_settled(cur);
 
+	/* the index may say C only for a listing the records give back */
+	if (settled && names_from_records(b))
+		seen = *cur;
 	r = maildir_index_sync(b->path, files, b->n, edit ? &ie : NULL,
-			       &state, err, errsz);
+			       &seen, &state, err, errsz);
 	b->uidvalidity = state.uidvalidity;
 	b->uidnext = state.uidnext;
 	b->highestmodseq = state.highestmodseq;
+	if (r == STORE_OK) {
+		free(b->mark);
+		b->mark = xcalloc(1, sizeof(*b->mark));
+		b->mark->cur = *cur;
+		b->mark->cur_settled = settled;
+		b->mark->idx = state.file;
+		b->mark->recent = state.recent;
+	}
 	for (size_t i = 0; i < b->n; i++) {
 		if (r == STORE_OK) {
 			b->msgs[i].uid = files[i].uid;
@@ -475,6 +505,8 @@ maildir_box_open(struct store_box *b, bool nodir,
 {
 	struct listing l = {0};
 	struct uidlist_file *files;
+	struct uidlist_stamp cur;
+	char curdir[4400];
 	bool rolled, nocur;
 	enum store_res r;
 
@@ -488,13 +520,16 @@ maildir_box_open(struct store_box *b, bool nodir,
 		snprintf(err, errsz, "%s/new: %s", b->path, strerror(errno));
 		return STORE_TEMP;
 	}
+	/* cur/ before it is listed: a change after shows as a later one */
+	bsnprintf(curdir, sizeof(curdir), "%s/cur", b->path);
+	maildir_stamp(curdir, &cur);
 	r = list_cur(b->path, &l, &nocur, err, errsz);
 	if (r != STORE_OK || nocur) {
 		listing_free(&l);
 		return r;
 	}
 	files = fill_box(b, &l);
-	r = sync_index(b, files, edit, err, errsz);
+	r = sync_index(b, files, edit, &cur, err, errsz);
 	free(files);
 	listing_free(&l);
 	return r;

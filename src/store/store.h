@@ -157,6 +157,7 @@ struct store_box {
 	char *arena;		/* names and keywords, NUL-terminated */
 	size_t alen, acap;
 	int fd;			/* mbox: open for reading, or -1 */
+	struct store_mark *mark; /* Maildir: what the scan saw, or NULL */
 	dev_t dev;		/* mbox: the snapshot's file and size */
 	ino_t ino;
 	off_t size;
