@@ -673,10 +673,13 @@ append_text(const struct log_pos *lp, uint32_t uidvalidity,
 	uidlog_format_commit(&k, text);
 }
 
-/* Writes text at lp->committed, durably; undone on failure. */
+/*
+ * Writes text at lp->committed, durably unless !durable; undone on
+ * failure.
+ */
 static enum store_res
 log_write(const char *dir, struct log_pos *lp, const struct buf *text,
-	  char *err, size_t errsz)
+	  bool durable, char *err, size_t errsz)
 {
 	char path[4400];
 	enum store_res r = STORE_OK;
@@ -688,7 +691,7 @@ log_write(const char *dir, struct log_pos *lp, const struct buf *text,
 	if (ftruncate(lp->fd, lp->committed) == -1 ||
 	    lseek(lp->fd, lp->committed, SEEK_SET) == -1 ||
 	    fsops_write_all(lp->fd, text->data, text->len) == -1 ||
-	    (call = "fsync", fsops_fsync(lp->fd)) == -1 ||
+	    (call = "fsync", durable && fsops_fsync(lp->fd) == -1) ||
 	    (lp->fresh && fsops_fsync_dir(dir) == -1)) {
 		r = store_sys_fail(err, errsz, call, path);
 		if (ftruncate(lp->fd, lp->committed) == 0)
@@ -734,7 +737,7 @@ maildir_index_append(const char *dir, char (*names)[STORE_NAME_MAX],
 	text = buf_new(max);
 	append_text(&lp, f.uidvalidity, names, keywords, n, before, after,
 		    text, uids_r);
-	r = log_write(dir, &lp, text, err, errsz);
+	r = log_write(dir, &lp, text, true, err, errsz);
 	buf_free(&text);
 	if (fsops_close(lp.fd) == -1 && r == STORE_OK)
 		r = store_sys_fail(err, errsz, "close", dir);
@@ -825,7 +828,11 @@ maildir_index_claim(const char *dir, uint32_t uidnext,
 		return store_sys_fail(err, errsz, "open", path);
 	text = buf_new(256);
 	uidlog_format_commit(&k, text);
-	r = log_write(dir, &lp, text, err, errsz);
+	/* not fsync'ed: a claim lost in a crash shows its messages as
+	 * recent once more, which RFC 3501 2.3.2 allows ("if it is not
+	 * possible to determine ... SHOULD be considered recent"); the
+	 * next transaction's fsync makes it durable anyway */
+	r = log_write(dir, &lp, text, false, err, errsz);
 	if (r == STORE_OK)
 		*end += (int64_t)text->len;
 	buf_free(&text);

@@ -18,6 +18,8 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <dirent.h>
+#include <unistd.h>
 
 #include "../lib/buf.h"
 #include "uidlist.h"
@@ -140,7 +142,7 @@ void
 view_take_stamps(struct store_view *v, struct view_stamp *out)
 {
 	static const char *const names[VIEW_STAMPS] = {
-		"new", "cur", ".owlpost-uidlist"};
+		"new", "cur", ".owlpost-uidlist", ".owlpost-uidlist.log"};
 	char path[4400];
 
 	for (size_t i = 0; i < VIEW_STAMPS; i++) {
@@ -283,6 +285,7 @@ store_view_open_imap(struct store *st, const char *user, const char *folder,
 		store_view_close(&v);
 		return r;
 	}
+	v->suspect = v->box->mark == NULL || !v->box->mark->cur_settled;
 	*vp = v;
 	return STORE_OK;
 }
@@ -389,6 +392,183 @@ drop_gone(struct store_view *v, struct store_view_changes *ch)
 	reverse(ch->expunged, ch->nexpunged);
 }
 
+/* --- sync without a scan ------------------------------------------------ */
+
+/* What the scan nb saw becomes what v knows. */
+static void
+take_mark(struct store_view *v, struct store_box *nb)
+{
+	free(v->box->mark);
+	v->box->mark = nb->mark;
+	nb->mark = NULL;
+	v->suspect = v->box->mark == NULL || !v->box->mark->cur_settled;
+}
+
+/* True if dir/new has no message (a delivery is claimed by a scan). */
+static bool
+new_empty(const char *dir)
+{
+	char path[4400];
+	struct dirent *de;
+	bool empty = true;
+	DIR *dp;
+
+	bsnprintf(path, sizeof(path), "%s/new", dir);
+	if ((dp = opendir(path)) == NULL)
+		return errno == ENOENT;
+	while (empty && (de = readdir(dp)) != NULL)
+		empty = de->d_name[0] == '.';
+	closedir(dp);
+	return empty;
+}
+
+/* Adds the record r (a message owld saved: its name is its base, ":2,"
+ * and its flags) at the end of b. */
+static void
+add_logged(struct store_box *b, const struct uidlist_rec *r)
+{
+	static const char letters[] = "DFPRST";
+	char name[STORE_NAME_MAX * 2];
+	size_t n = (size_t)snprintf(name, sizeof(name), "%s:2,", r->base), k;
+
+	for (size_t f = 0; f < 6 && n < sizeof(name) - 1; f++)
+		if (r->flags & (1u << f))
+			name[n++] = letters[f];
+	name[n] = '\0';
+	k = box_add(b);
+	box_set_name(b, k, name);
+	b->msgs[k].uid = r->uid;
+	b->msgs[k].flags = (uint8_t)r->flags;
+	box_set_modseq(b, k, r->modseq);
+	box_set_keywords(b, k, r->keywords);
+}
+
+/*
+ * Follows cur/ from what the view knew (m->cur) through the log's
+ * commits: each change of cur/ must start where the one before it ended
+ * (else another program changed cur/ in between), and cur/ must be now
+ * where the last one ended.  *touched_r: owld changed cur/.
+ */
+static bool
+chain_holds(const char *dir, const struct store_mark *m,
+	    const struct uidlog *lg, struct uidlist_stamp *at,
+	    bool *touched_r)
+{
+	char path[4400];
+	struct uidlist_stamp now;
+
+	*at = m->cur;
+	*touched_r = false;
+	for (size_t i = 0; i < lg->ncommits; i++) {
+		const struct uidlog_commit *k = &lg->commits[i];
+
+		if (!k->touched)
+			continue;
+		if (!maildir_stamp_same(&k->before, at))
+			return false;
+		*at = k->after;
+		*touched_r = true;
+	}
+	bsnprintf(path, sizeof(path), "%s/cur", dir);
+	return maildir_stamp(path, &now) == 0 && maildir_stamp_same(&now, at);
+}
+
+/*
+ * Under the index lock: what the log added since the view's last look,
+ * when nothing but owld's logged changes touched the folder: the index
+ * file the same, new/ empty, no expunge to finish, and cur/ changed only
+ * along the log's chain.  *done false: a scan must do it.
+ */
+static enum store_res
+sync_from_log(struct store_view *v, struct store_view_changes *ch,
+	      bool *done, char *err, size_t errsz)
+{
+	struct store_mark *m = v->box->mark;
+	struct store_box *b = v->box;
+	struct uidlist_stamp at;
+	struct uidlog lg;
+	char path[4400], *buf = NULL;
+	uint32_t uidnext = b->uidnext, recent = m->recent;
+	uint64_t modseq = b->highestmodseq, nonce;
+	int64_t end;
+	bool same, touched;
+	enum store_res r;
+
+	bsnprintf(path, sizeof(path), "%s/owlpost-expunge", v->dir);
+	if (access(path, F_OK) == 0 || !new_empty(v->dir))
+		return STORE_OK;
+	r = maildir_index_tail(v->dir, m, &same, &lg, &buf, &end, &nonce, err,
+			       errsz);
+	if (r != STORE_OK || !same)
+		goto out;
+	if (!chain_holds(v->dir, m, &lg, &at, &touched))
+		goto out;
+	for (size_t i = 0; i < lg.ncommits; i++) {
+		if (lg.commits[i].uidnext > uidnext)
+			uidnext = lg.commits[i].uidnext;
+		if (lg.commits[i].highestmodseq > modseq)
+			modseq = lg.commits[i].highestmodseq;
+		if (lg.commits[i].recent > recent)
+			recent = lg.commits[i].recent;
+	}
+	if (v->claim_recent && recent < uidnext) {
+		if (nonce == 0)
+			goto out; /* no log to claim in: a scan claims */
+		r = maildir_index_claim(v->dir, uidnext, modseq, uidnext, &end,
+					err, errsz);
+		if (r != STORE_OK)
+			goto out;
+		v->recent_lo = recent;
+		v->recent_hi = uidnext;
+		recent = uidnext;
+	}
+	for (size_t i = 0; i < lg.nrecs; i++)
+		if (lg.recs[i].uid >= b->uidnext) {
+			add_logged(b, &lg.recs[i]);
+			ch->nnew++;
+		}
+	b->uidnext = uidnext;
+	b->highestmodseq = modseq;
+	m->cur = at;
+	m->recent = recent;
+	if (nonce != 0) {
+		m->log_nonce = nonce;
+		m->log_off = end;
+	}
+	/* owld's own change may share its clock tick with another's */
+	v->suspect = v->suspect || touched;
+	*done = true;
+out:
+	uidlog_free(&lg);
+	uidlist_buf_free(buf);
+	return r;
+}
+
+/* The sync without a scan, if it can be: *done. */
+static enum store_res
+view_sync_fast(struct store_view *v, bool keep, struct store_view_changes *ch,
+	       char *err, size_t errsz, bool *done)
+{
+	enum store_res r;
+	bool nodir;
+
+	*done = false;
+	if (v->box->mark == NULL)
+		return STORE_OK;
+	r = store_lock_index(v->st, v->dir, &nodir, err, errsz);
+	if (r != STORE_OK)
+		return r;
+	v->recent_lo = v->recent_hi = 0;
+	if (!nodir) {
+		r = sync_from_log(v, ch, done, err, errsz);
+		/* the gone are before the new: their positions hold */
+		if (*done && !keep)
+			drop_gone(v, ch);
+	}
+	store_unlock_index(v->st, v->dir);
+	return r;
+}
+
 enum store_res
 store_view_sync(struct store_view *v, unsigned how,
 		struct store_view_changes *ch, char *err, size_t errsz)
@@ -405,11 +585,25 @@ store_view_sync(struct store_view *v, unsigned how,
 	if (!v->shared)
 		return STORE_OK; /* a POP3 view is a snapshot */
 	view_take_stamps(v, now);
-	if (stamps_unchanged(v->stamps, now)) {
+	if (!v->suspect && stamps_unchanged(v->stamps, now)) {
 		if (!keep)
 			drop_gone(v, ch);
 		store_view_changes_free(&mine);
 		return STORE_OK;
+	}
+	/* cur/ quiet for long enough after a tick that could hide a change
+	 * of another program's: listed once more */
+	if (!(v->suspect && now[1].mtime.tv_sec + MAILDIR_SETTLED_SECS <=
+				    now[VIEW_STAMPS].mtime.tv_sec)) {
+		bool done;
+
+		r = view_sync_fast(v, keep, ch, err, errsz, &done);
+		if (r != STORE_OK || done) {
+			if (r == STORE_OK)
+				memcpy(v->stamps, now, sizeof(now));
+			store_view_changes_free(&mine);
+			return r;
+		}
 	}
 	r = view_scan_claim(v, &nb, err, errsz);
 	if (r != STORE_OK)
@@ -423,6 +617,7 @@ store_view_sync(struct store_view *v, unsigned how,
 	if (!keep) /* said now: the merge must not keep them again */
 		drop_gone(v, ch);
 	merge(v, nb, keep, ch);
+	take_mark(v, nb);
 	store_box_free(&nb);
 	memcpy(v->stamps, now, sizeof(now));
 	store_view_changes_free(&mine);
