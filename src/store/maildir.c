@@ -438,6 +438,8 @@ list_file(struct listing *l, const char *dir, const char *name)
 	return 0;
 }
 
+_Atomic unsigned long maildir_listings;
+
 /* Lists cur/ into l; STORE_OK and *nocur if there is no cur/. */
 static enum store_res
 list_cur(const char *dir, struct listing *l, bool *nocur, char *err,
@@ -448,6 +450,7 @@ list_cur(const char *dir, struct listing *l, bool *nocur, char *err,
 	DIR *dp;
 
 	*nocur = false;
+	maildir_listings++;
 	bsnprintf(path, sizeof(path), "%s/cur", dir);
 	if ((dp = opendir(path)) == NULL) {
 		*nocur = errno == ENOENT;

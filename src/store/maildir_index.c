@@ -264,9 +264,16 @@ read_index(const char *path, struct uidlist *ul, bool *lost_r,
  * (why set): it does not parse before its last commit, so the numbering
  * it holds is lost.  -1 (errno) if it cannot be read.
  */
+struct log_info {
+	uint64_t nonce;		/* 0: no log of ul's numbering */
+	int64_t end;		/* its committed octets */
+	bool touched;		/* a transaction in it changed cur/ */
+};
+
 static int
 replay_log(const char *path, struct uidlist *ul, bool *had_r,
-	   bool *folded_r, bool *corrupt_r, char *why, size_t whysz)
+	   bool *folded_r, bool *corrupt_r, struct log_info *li, char *why,
+	   size_t whysz)
 {
 	struct uidlog_hdr h;
 	struct uidlog lg;
@@ -277,6 +284,7 @@ replay_log(const char *path, struct uidlist *ul, bool *had_r,
 	int fd;
 
 	*had_r = *folded_r = *corrupt_r = false;
+	memset(li, 0, sizeof(*li));
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
 		return errno == ENOENT ? 0 : -1;
 	if (fstat(fd, &sb) == -1) {
@@ -317,6 +325,10 @@ replay_log(const char *path, struct uidlist *ul, bool *had_r,
 		return 0;
 	}
 	*folded_r = lg.ncommits > 0;
+	li->nonce = h.nonce;
+	li->end = (int64_t)(h.len + lg.committed);
+	for (size_t i = 0; i < lg.ncommits; i++)
+		li->touched = li->touched || lg.commits[i].touched;
 	uidlist_apply_log(ul, &lg, data);
 	uidlog_free(&lg);
 	return 0;
@@ -401,6 +413,7 @@ maildir_index_sync(const char *dir, struct uidlist_file *files, size_t n,
 	struct uidlist ul;
 	bool lost, changed, had_log = false, folded = false, corrupt = false;
 	struct uidlist_stamp was_cur;
+	struct log_info li;
 	uint32_t old;
 	enum store_res r;
 
@@ -414,8 +427,8 @@ maildir_index_sync(const char *dir, struct uidlist_file *files, size_t n,
 	bsnprintf(logpath, sizeof(logpath), "%s/" LOG_NAME, dir);
 	if (lost) /* any log is of the lost numbering: removed */
 		had_log = access(logpath, F_OK) == 0;
-	else if (replay_log(logpath, &ul, &had_log, &folded, &corrupt, why,
-			    sizeof(why)) == -1) {
+	else if (replay_log(logpath, &ul, &had_log, &folded, &corrupt, &li,
+			    why, sizeof(why)) == -1) {
 		r = store_sys_fail(err, errsz, "read", logpath);
 		uidlist_free(&ul);
 		return r;
@@ -838,4 +851,43 @@ maildir_index_claim(const char *dir, uint32_t uidnext,
 	buf_free(&text);
 	close(lp.fd);
 	return r;
+}
+
+enum store_res
+maildir_index_load(const char *dir, struct uidlist *ul, struct store_mark *m,
+		   bool *ok_r, char *err, size_t errsz)
+{
+	char path[4400], why[128];
+	struct log_info li;
+	bool lost, had, folded, corrupt, ok;
+	uint32_t old;
+
+	*ok_r = false;
+	memset(ul, 0, sizeof(*ul));
+	memset(m, 0, sizeof(*m));
+	bsnprintf(path, sizeof(path), "%s/" INDEX_NAME, dir);
+	if (read_index(path, ul, &lost, &old, why, sizeof(why)) == -1)
+		return store_sys_fail(err, errsz, "read", path);
+	if (lost) {
+		memset(ul, 0, sizeof(*ul));
+		return STORE_OK; /* a scan makes it */
+	}
+	if (index_head(dir, &m->idx, &ok) == -1 || !ok) {
+		uidlist_free(ul);
+		return STORE_OK;
+	}
+	bsnprintf(path, sizeof(path), "%s/" LOG_NAME, dir);
+	if (replay_log(path, ul, &had, &folded, &corrupt, &li, why,
+		       sizeof(why)) == -1 || corrupt || li.touched ||
+	    (had && li.nonce == 0)) {
+		uidlist_free(ul);
+		return STORE_OK; /* a scan reads it, or says what is wrong */
+	}
+	m->cur = ul->cur;
+	m->cur_settled = true;
+	m->log_nonce = li.nonce;
+	m->log_off = li.end;
+	m->recent = ul->recent;
+	*ok_r = true;
+	return STORE_OK;
 }

@@ -140,6 +140,8 @@ enum store_res maildir_box_expunge(struct store_box *b, const bool *dele,
 enum store_res maildir_expunge_recover(const char *dir, bool *rolled_r,
 				       char *err, size_t errsz);
 
+/* maildir.c: listings of a cur/ made by this process (for tests). */
+extern _Atomic unsigned long maildir_listings;
 /* maildir.c: makes sure dir/{tmp,new,cur} exist, durably if created. */
 int maildir_ensure(struct store *st, const char *dir);
 /* maildir_save.c: the set_flags, append and copy of the table; and the
@@ -246,6 +248,15 @@ enum store_res maildir_index_tail(const char *dir, const struct store_mark *m,
 				  bool *same_r, struct uidlog *lg,
 				  char **buf_r, int64_t *end_r,
 				  uint64_t *nonce_r, char *err, size_t errsz);
+/*
+ * The index with its log applied, for a view built without a scan, into
+ * ul (and m: the index file, the log, the C stamp), under the index lock:
+ * *ok_r false if there is none usable so (missing, corrupt, or the log
+ * has changes of cur/ since C was listed).
+ */
+enum store_res maildir_index_load(const char *dir, struct uidlist *ul,
+				  struct store_mark *m, bool *ok_r, char *err,
+				  size_t errsz);
 /*
  * Moves R to uidnext through the log (one transaction that does not
  * touch cur/) whose committed length is *end (updated); the log must

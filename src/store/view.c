@@ -25,6 +25,9 @@
 #include "uidlist.h"
 #include "view_private.h"
 
+static enum store_res view_open_fast(struct store_view *v, bool *done,
+				     char *err, size_t errsz);
+
 /* UID order; a message without a UID after all, in delivery order
  * (the order of the scan, which the sort key's second half keeps). */
 struct uid_key {
@@ -249,6 +252,7 @@ store_view_open_imap(struct store *st, const char *user, const char *folder,
 	char dir[STORE_PATH_MAX];
 	struct stat sb;
 	enum store_res r;
+	bool done;
 
 	*vp = NULL;
 	if (st->ops->set_flags == NULL) {
@@ -280,7 +284,9 @@ store_view_open_imap(struct store *st, const char *user, const char *folder,
 		return STORE_NOTFOUND;
 	}
 	view_take_stamps(v, v->stamps);
-	r = view_scan_claim(v, &v->box, err, errsz);
+	r = view_open_fast(v, &done, err, errsz);
+	if (r == STORE_OK && !done)
+		r = view_scan_claim(v, &v->box, err, errsz);
 	if (r != STORE_OK) {
 		store_view_close(&v);
 		return r;
@@ -541,6 +547,74 @@ sync_from_log(struct store_view *v, struct store_view_changes *ch,
 out:
 	uidlog_free(&lg);
 	uidlist_buf_free(buf);
+	return r;
+}
+
+/*
+ * Under the index lock: v's box from the index and its log alone, when
+ * cur/ is as the scan that wrote the index listed it (its C stamp, which
+ * a scan records only for a settled cur/ whose every name its record
+ * gives back), new/ is empty, no expunge is left to finish, and no
+ * \Recent is to be claimed.  *done false: a scan must do it.
+ */
+static enum store_res
+open_from_index(struct store_view *v, bool *done, char *err, size_t errsz)
+{
+	char path[4400];
+	struct uidlist ul;
+	struct uidlist_stamp now;
+	struct store_mark m;
+	struct store_box *b;
+	enum store_res r;
+	bool ok;
+
+	bsnprintf(path, sizeof(path), "%s/owlpost-expunge", v->dir);
+	if (access(path, F_OK) == 0 || !new_empty(v->dir))
+		return STORE_OK;
+	r = maildir_index_load(v->dir, &ul, &m, &ok, err, errsz);
+	if (r != STORE_OK || !ok)
+		return r;
+	bsnprintf(path, sizeof(path), "%s/cur", v->dir);
+	if (m.cur.sec == 0 || maildir_stamp(path, &now) == -1 ||
+	    !maildir_stamp_same(&now, &m.cur) ||
+	    (v->claim_recent && ul.recent < ul.uidnext)) {
+		uidlist_free(&ul);
+		return STORE_OK;
+	}
+	b = xcalloc(1, sizeof(*b));
+	b->st = v->st;
+	b->fd = -1;
+	b->path = xstrdup(v->dir);
+	b->msgs = xmalloc((ul.n + 1) * sizeof(*b->msgs));
+	b->cap = ul.n + 1;
+	for (size_t i = 0; i < ul.n; i++)
+		add_logged(b, &ul.recs[i]);
+	b->uidvalidity = ul.uidvalidity;
+	b->uidnext = ul.uidnext;
+	b->highestmodseq = ul.highestmodseq;
+	b->mark = xmalloc(sizeof(*b->mark));
+	*b->mark = m;
+	store_box_unique_uidls(b);
+	uidlist_free(&ul);
+	v->box = b;
+	*done = true;
+	return STORE_OK;
+}
+
+/* A new view's box without a scan, if it can be: *done. */
+static enum store_res
+view_open_fast(struct store_view *v, bool *done, char *err, size_t errsz)
+{
+	enum store_res r;
+	bool nodir;
+
+	*done = false;
+	r = store_lock_index(v->st, v->dir, &nodir, err, errsz);
+	if (r != STORE_OK)
+		return r;
+	if (!nodir)
+		r = open_from_index(v, done, err, errsz);
+	store_unlock_index(v->st, v->dir);
 	return r;
 }
 
