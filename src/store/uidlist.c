@@ -1107,9 +1107,11 @@ uidlog_free(struct uidlog *lg)
 }
 
 /*
- * One line of the log: a commit (counted in lg) or a record (added to
- * lg; it must be above every record before it and at or above the
- * UIDNEXT of the commit before it).  -1 if it is neither.
+ * One line of the log: a commit (counted in lg; the records since the
+ * commit before it, from caps[2] on, must be below its UIDNEXT and at
+ * most its HIGHESTMODSEQ) or a record (added to lg; it must be above
+ * every record before it and at or above the UIDNEXT of the commit
+ * before it).  -1 if it is neither.  caps: the arrays' sizes.
  */
 static int
 log_line(struct uidlog *lg, struct cursor *c, size_t *caps)
@@ -1120,6 +1122,12 @@ log_line(struct uidlog *lg, struct cursor *c, size_t *caps)
 		c->p++;
 		if (take_commit(c, &k) == -1)
 			return -1;
+		/* its records must fit the state it gives */
+		for (size_t i = caps[2]; i < lg->nrecs; i++)
+			if (lg->recs[i].uid >= k.uidnext ||
+			    lg->recs[i].modseq > k.highestmodseq)
+				return -1;
+		caps[2] = lg->nrecs;
 		if (lg->ncommits == caps[1]) {
 			caps[1] = caps[1] ? caps[1] * 2 : 16;
 			lg->commits = xrealloc(lg->commits,
@@ -1151,7 +1159,7 @@ uidlog_parse(char *buf, size_t len, struct uidlog *lg, char *err,
 	     size_t errsz)
 {
 	char *p = buf, *end = buf + len;
-	size_t caps[2] = {0, 0}, line = 0, recs_committed = 0;
+	size_t caps[3] = {0, 0, 0}, line = 0, recs_committed = 0;
 	long bad = 0;		/* the first bad line not yet followed by a
 				   commit: a torn tail, or corruption */
 

@@ -138,6 +138,9 @@ test_log_parse_apply(void **st)
 	/* a record below its commit's predecessor's UIDNEXT: corrupt */
 	assert_int_equal(apply(&ul, "C - - N4 M6 R3\n3 7 - :c\n"
 				    "C - - N4 M7 R3\n"), -1);
+	/* a record past its commit's state (UID, modseq): corrupt */
+	assert_int_equal(apply(&ul, "3 6 - :c\nC - - N3 M6 R3\n"), -1);
+	assert_int_equal(apply(&ul, "3 9 - :c\nC - - N4 M6 R3\n"), -1);
 	/* garbage after the last commit: a torn tail, ignored */
 	assert_int_equal(apply(&ul, "3 6 - :c\nC - - N4 M6 R3\n\1\2\n"), 0);
 	assert_int_equal(ul.n, 1);
