@@ -5,6 +5,14 @@
  * and write it back durably when it changed: .owlpost-uidlist.tmp written,
  * fsync'ed, closed, renamed over the index, DIR fsync'ed, every call
  * through fsops in its index class.  Called with the maildrop lock held.
+ * Beside it the index log (DIR/.owlpost-uidlist.log, docs/MAILDIR.md "The
+ * index log"): appends and copies are numbered by one transaction on it
+ * (one write, one fsync, nothing read that grows with the folder), views
+ * read what it added since they last looked, and every scan replays it
+ * and folds it into the index (written, then the log unlinked; a replay
+ * is idempotent, so a crash between the two changes nothing).  A log that
+ * does not parse before its last commit is a lost index (rebuilt); a torn
+ * tail after it was never acknowledged and is cut by the next append.
  *
  * A missing index, or one that does not parse, is rebuilt from the
  * listing with a new UIDVALIDITY (new_uidvalidity()); an index that cannot

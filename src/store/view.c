@@ -2,7 +2,10 @@
  * view - the mailbox view of store.h over a backend's scan (struct
  * store_box): the folder name checked, the messages put in UID order, each
  * described without a file read, and for a shared view (IMAP) the sync
- * that brings it up to date and says what changed.  The changes a view
+ * that brings it up to date and says what changed: from the index log
+ * alone while only owld changed the folder (the log's chain of cur/
+ * stamps says so), else by a scan; and an open built from the index
+ * without listing cur/ while cur/ is as the index's last listing saw it.  The changes a view
  * makes (flags, expunge, append, copy) are in view_change.c.
  *
  * Fails as the scan does (STORE_INUSE, STORE_TEMP, STORE_PERM with a

@@ -7,7 +7,7 @@
  * modseq at its next sync, and a crash leaves either the old state or the
  * new one (docs/MAILDIR.md).  Appends and copies write their files first
  * (maildir_save.c, durable before anything is said) and get their UIDs
- * at that scan.
+ * in the same hold of the lock from the index log, without a scan.
  *
  * Storing flags renames message files one by one before the index is
  * written: if a rename fails part way, the messages renamed so far carry
