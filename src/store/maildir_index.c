@@ -168,6 +168,7 @@ index_head(const char *dir, struct index_file *f, bool *ok_r)
 	f->uidnext = ul.uidnext;
 	f->recent = ul.recent;
 	f->highestmodseq = ul.highestmodseq;
+	f->cur = ul.cur;
 	uidlist_free(&ul);
 	*ok_r = true;
 	return 0;
@@ -867,12 +868,19 @@ maildir_index_load(const char *dir, struct uidlist *ul, struct store_mark *m,
 {
 	char path[4400], why[128];
 	struct log_info li;
+	struct uidlist_stamp now;
 	bool lost, had, folded, corrupt, ok;
 	uint32_t old;
 
 	*ok_r = false;
 	memset(ul, 0, sizeof(*ul));
 	memset(m, 0, sizeof(*m));
+	/* its first line says whether the rest is worth reading */
+	bsnprintf(path, sizeof(path), "%s/cur", dir);
+	if (index_head(dir, &m->idx, &ok) == -1 || !ok ||
+	    m->idx.cur.sec == 0 || maildir_stamp(path, &now) == -1 ||
+	    !maildir_stamp_same(&now, &m->idx.cur))
+		return STORE_OK;
 	bsnprintf(path, sizeof(path), "%s/" INDEX_NAME, dir);
 	if (read_index(path, ul, &lost, &old, why, sizeof(why)) == -1)
 		return store_sys_fail(err, errsz, "read", path);

@@ -174,6 +174,7 @@ struct index_file {
 	int64_t size;
 	uint32_t uidvalidity, uidnext, recent;
 	uint64_t highestmodseq;
+	struct uidlist_stamp cur;	/* its C, or sec 0 */
 };
 /*
  * What a Maildir scan saw of its folder (b->mark), for a shared view's
