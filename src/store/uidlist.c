@@ -1037,9 +1037,13 @@ uidlog_parse_header(const char *buf, size_t len, struct uidlog_hdr *h,
 	*bad_r = false;
 	memset(h, 0, sizeof(*h));
 	if (nl == NULL) {
-		/* a first write cut short, or not ours at all */
-		*bad_r = len >= 128 || (len > 0 && memcmp(buf, magic,
-						 len < ml ? len : ml) != 0);
+		/* a first write cut short (maybe zeros after a power loss:
+		 * it was never fsync'ed), or not ours at all */
+		size_t n = len < ml ? len : ml, z = 0;
+
+		while (z < len && z < 128 && buf[z] == '\0')
+			z++;
+		*bad_r = z < len && (len >= 128 || memcmp(buf, magic, n) != 0);
 		return -1;
 	}
 	memcpy(line, buf, (size_t)(nl - buf));
@@ -1170,9 +1174,10 @@ uidlog_parse(char *buf, size_t len, struct uidlog *lg, char *err,
 		int r;
 
 		line++;
-		if (nl == NULL || nl - p > UIDLIST_LINE_MAX)
+		if (nl == NULL)
 			break; /* cut: the tail of a torn write */
-		r = bad ? -1 : log_line(lg, &c, caps);
+		r = bad || nl - p > UIDLIST_LINE_MAX ? -1
+						     : log_line(lg, &c, caps);
 		if (bad == 0 && (r == -1 || c.p != c.end)) {
 			bad = (long)line;
 			/* a commit after it would make it corruption */

@@ -95,6 +95,9 @@ test_log_parse_apply(void **st)
 	assert_int_equal(uidlog_parse_header("something else\n", 15, &h,
 					     &bad), -1);
 	assert_true(bad);
+	/* zeros where an unsynced creation was: torn, not another file */
+	assert_int_equal(uidlog_parse_header("\0\0\0\0", 4, &h, &bad), -1);
+	assert_false(bad);
 
 	memcpy(buf, log_body, sizeof(log_body));
 	assert_int_equal(uidlog_parse(buf, sizeof(log_body) - 1, &lg, err,
@@ -141,6 +144,15 @@ test_log_parse_apply(void **st)
 	/* a record past its commit's state (UID, modseq): corrupt */
 	assert_int_equal(apply(&ul, "3 6 - :c\nC - - N3 M6 R3\n"), -1);
 	assert_int_equal(apply(&ul, "3 9 - :c\nC - - N4 M6 R3\n"), -1);
+	/* a line past the bound before a commit: corrupt too */
+	{
+		char *longline = calloc(1, UIDLIST_LINE_MAX + 64);
+
+		memset(longline, 'x', UIDLIST_LINE_MAX + 1);
+		strcat(longline, "\nC - - N4 M6 R3\n");
+		assert_int_equal(apply(&ul, longline), -1);
+		free(longline);
+	}
 	/* garbage after the last commit: a torn tail, ignored */
 	assert_int_equal(apply(&ul, "3 6 - :c\nC - - N4 M6 R3\n\1\2\n"), 0);
 	assert_int_equal(ul.n, 1);
