@@ -5,8 +5,9 @@
  * that brings it up to date and says what changed: from the index log
  * alone while only owld changed the folder (the log's chain of cur/
  * stamps says so), else by a scan; and an open built from the index
- * without listing cur/ while cur/ is as the index's last listing saw it.  The changes a view
- * makes (flags, expunge, append, copy) are in view_change.c.
+ * without listing cur/ while cur/ is as the index's last listing saw it.
+ * The changes a view makes (flags, expunge, append, copy) are in
+ * view_change.c.
  *
  * Fails as the scan does (STORE_INUSE, STORE_TEMP, STORE_PERM with a
  * message in err); an unknown folder is STORE_NOTFOUND, a folder whose
