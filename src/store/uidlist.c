@@ -859,6 +859,9 @@ match_files(struct uidlist *ul, struct uidlist_file *files, size_t n,
 		struct uidlist_file *f = &files[i];
 		uint32_t ref;
 
+		/* the names may lie in any order in memory: ask ahead */
+		if (i + 8 < n)
+			__builtin_prefetch(files[i + 8].name);
 		f->uid = 0;
 		f->modseq = 0;
 		f->flags = uidlist_flags_of_name(f->name);
