@@ -23,6 +23,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -289,31 +290,46 @@ cmp_listed(const void *a, const void *b, void *arg)
 	return strcmp(text + x->name, text + y->name);
 }
 
-/* Moves new/ into cur/; a message gone meanwhile is skipped. */
+/*
+ * Moves new/ into cur/; a message gone meanwhile is skipped.  renameat()
+ * on the two directories: no path walk and no path formatted per message
+ * (a first open of 100,000 is mostly these renames).
+ */
 static int
 move_new(const char *dir)
 {
-	char from[4400], to[4400], path[4200];
+	char to[NAME_MAX + 8], path[4200];
 	struct dirent *de;
+	int curfd, err = 0;
 	DIR *dp;
 
 	bsnprintf(path, sizeof(path), "%s/new", dir);
 	if ((dp = opendir(path)) == NULL)
 		return errno == ENOENT ? 0 : -1;
+	bsnprintf(path, sizeof(path), "%s/cur", dir);
+	curfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (curfd == -1) {
+		err = errno;
+		closedir(dp);
+		errno = err;
+		return err == ENOENT ? 0 : -1; /* as each rename would */
+	}
 	while ((de = readdir(dp)) != NULL) {
 		if (de->d_name[0] == '.')
 			continue;
-		bsnprintf(from, sizeof(from), "%s/new/%s", dir, de->d_name);
-		if (bsnprintf(to, sizeof(to), "%s/cur/%s%s", dir, de->d_name,
+		if (bsnprintf(to, sizeof(to), "%s%s", de->d_name,
 			      strchr(de->d_name, ':') ? "" : ":2,") == -1)
 			continue;
-		if (rename(from, to) == -1 && errno != ENOENT) {
-			closedir(dp);
-			return -1;
+		if (renameat(dirfd(dp), de->d_name, curfd, to) == -1 &&
+		    errno != ENOENT) {
+			err = errno;
+			break;
 		}
 	}
 	closedir(dp);
-	return 0;
+	close(curfd);
+	errno = err;
+	return err ? -1 : 0;
 }
 
 _Static_assert((int)STORE_F_DRAFT == (int)UF_DRAFT &&
@@ -349,22 +365,52 @@ run_box_edit(struct uidlist *ul, struct uidlist_file *files, size_t n,
 	return r;
 }
 
+/*
+ * True if every name of the box is what its index record gives back (the
+ * base, ":2," and the system flags in order: box_set_name keeps the info
+ * as flags) and says its sizes: a view can then be built from the index
+ * alone while cur/ is unchanged.
+ */
+static bool
+names_from_records(const struct store_box *b)
+{
+	for (size_t i = 0; i < b->n; i++)
+		if (!(b->msgs[i].bits & STORE_MSG_INFO) ||
+		    b->msgs[i].aux != 0)
+			return false;
+	return true;
+}
+
 /* Gives each message of the box its UID, flags and keywords from the
  * index, after edit (NULL: none) changed it; files[i] is message i. */
 static enum store_res
 sync_index(struct store_box *b, struct uidlist_file *files,
-	   const struct store_box_edit *edit, char *err, size_t errsz)
+	   const struct store_box_edit *edit, const struct uidlist_stamp *cur,
+	   char *err, size_t errsz)
 {
 	struct box_edit_call call = {b, edit};
 	struct index_edit ie = {run_box_edit, &call};
 	struct index_state state = {0};
+	struct uidlist_stamp seen = {0};
 	enum store_res r;
+	bool settled = maildir_stamp_settled(cur);
 
+	/* the index may say C only for a listing the records give back */
+	if (settled && names_from_records(b))
+		seen = *cur;
 	r = maildir_index_sync(b->path, files, b->n, edit ? &ie : NULL,
-			       &state, err, errsz);
+			       &seen, &state, err, errsz);
 	b->uidvalidity = state.uidvalidity;
 	b->uidnext = state.uidnext;
 	b->highestmodseq = state.highestmodseq;
+	if (r == STORE_OK) {
+		free(b->mark);
+		b->mark = xcalloc(1, sizeof(*b->mark));
+		b->mark->cur = *cur;
+		b->mark->cur_settled = settled;
+		b->mark->idx = state.file;
+		b->mark->recent = state.recent;
+	}
 	for (size_t i = 0; i < b->n; i++) {
 		if (r == STORE_OK) {
 			b->msgs[i].uid = files[i].uid;
@@ -408,6 +454,8 @@ list_file(struct listing *l, const char *dir, const char *name)
 	return 0;
 }
 
+_Atomic unsigned long maildir_listings;
+
 /* Lists cur/ into l; STORE_OK and *nocur if there is no cur/. */
 static enum store_res
 list_cur(const char *dir, struct listing *l, bool *nocur, char *err,
@@ -418,6 +466,7 @@ list_cur(const char *dir, struct listing *l, bool *nocur, char *err,
 	DIR *dp;
 
 	*nocur = false;
+	maildir_listings++;
 	bsnprintf(path, sizeof(path), "%s/cur", dir);
 	if ((dp = opendir(path)) == NULL) {
 		*nocur = errno == ENOENT;
@@ -455,6 +504,11 @@ fill_box(struct store_box *b, struct listing *l)
 		const char *name = l->text + l->e[i].name;
 		size_t k = box_add(b);
 
+		/* in time order the names are all over the listing's text:
+		 * ask for a later one's line while this one is copied */
+		if (i + 8 < l->n)
+			__builtin_prefetch(l->text + l->e[i + 8].name);
+
 		box_set_name(b, k, name);
 		if (l->e[i].size != -1) {
 			struct store_aux *a = box_aux(b, k);
@@ -475,6 +529,8 @@ maildir_box_open(struct store_box *b, bool nodir,
 {
 	struct listing l = {0};
 	struct uidlist_file *files;
+	struct uidlist_stamp cur;
+	char curdir[4400];
 	bool rolled, nocur;
 	enum store_res r;
 
@@ -488,13 +544,16 @@ maildir_box_open(struct store_box *b, bool nodir,
 		snprintf(err, errsz, "%s/new: %s", b->path, strerror(errno));
 		return STORE_TEMP;
 	}
+	/* cur/ before it is listed: a change after shows as a later one */
+	bsnprintf(curdir, sizeof(curdir), "%s/cur", b->path);
+	maildir_stamp(curdir, &cur);
 	r = list_cur(b->path, &l, &nocur, err, errsz);
 	if (r != STORE_OK || nocur) {
 		listing_free(&l);
 		return r;
 	}
 	files = fill_box(b, &l);
-	r = sync_index(b, files, edit, err, errsz);
+	r = sync_index(b, files, edit, &cur, err, errsz);
 	free(files);
 	listing_free(&l);
 	return r;

@@ -6,8 +6,8 @@
  * state table in docs/MAILDIR.md): a file is written to tmp/, fsync'ed,
  * linked or renamed into cur/, and cur/ fsync'ed; on a failure what was
  * made visible is removed again.  The caller holds no lock for a save;
- * the message gets its UID at the scan that follows, under the index lock
- * (view_change.c).
+ * the message gets its UID right after, under the index lock
+ * (view_change.c: through the index log, or a scan).
  *
  * Names: TIME.M<usec>P<pid>Q<seq>.HOST,S=<octets>,W=<crlf size>:2,FLAGS,
  * as delivery makes them; TIME is the internal date (an appended

@@ -150,6 +150,7 @@ store_box_free(struct store_box **bp)
 	if (b == NULL)
 		return;
 	store_box_free_msgs(b);
+	free(b->mark);
 	if (b->st->ops->box_close != NULL)
 		b->st->ops->box_close(b);
 	else if (b->fd != -1)

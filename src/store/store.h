@@ -157,6 +157,7 @@ struct store_box {
 	char *arena;		/* names and keywords, NUL-terminated */
 	size_t alen, acap;
 	int fd;			/* mbox: open for reading, or -1 */
+	struct store_mark *mark; /* Maildir: what the scan saw, or NULL */
 	dev_t dev;		/* mbox: the snapshot's file and size */
 	ino_t ino;
 	off_t size;
@@ -314,9 +315,12 @@ struct store_view_changes {
  * end, flags, keywords and modseqs of others' changes, and the messages
  * expunged since (removed, or with STORE_SYNC_KEEP_EXPUNGED kept and
  * marked expunged, for the commands during which IMAP must not say
- * EXPUNGE).  Cheap when nothing changed: new/, cur/ and the index are
- * stat'ed, and scanned only if one of them changed (or changed so recently
- * that its time stamp cannot tell).  ch may be NULL; else free it with
+ * EXPUNGE).  Cheap when nothing changed: new/, cur/, the index and its
+ * log are stat'ed; when only owld's appends and copies changed the folder
+ * since, what the index log added is read, without listing cur/; else
+ * the folder is scanned (and once more when cur/ has been quiet for 2 s
+ * after a change whose clock tick another program's could share:
+ * docs/MAILDIR.md).  ch may be NULL; else free it with
  * store_view_changes_free().
  */
 #define STORE_SYNC_KEEP_EXPUNGED 1u
@@ -367,7 +371,9 @@ enum store_res store_view_expunge_shared(struct store_view *v,
  * Appends a message to a user's folder through the same all-or-nothing
  * path as delivery (written, fsync'ed, linked, directory fsync'ed), with
  * flags, keywords and an internal date (0: now), and gives it its UID
- * under the index lock before returning (IMAP APPENDUID).
+ * under the index lock before returning (IMAP APPENDUID): UIDNEXT, through
+ * the index log, so a message delivered or put in cur/ meanwhile by
+ * another program gets a later UID at the next scan.
  */
 struct store_append_req {
 	const char *data;	/* the message, LF line ends, or NULL: */

@@ -140,6 +140,8 @@ enum store_res maildir_box_expunge(struct store_box *b, const bool *dele,
 enum store_res maildir_expunge_recover(const char *dir, bool *rolled_r,
 				       char *err, size_t errsz);
 
+/* maildir.c: listings of a cur/ made by this process (for tests). */
+extern _Atomic unsigned long maildir_listings;
 /* maildir.c: makes sure dir/{tmp,new,cur} exist, durably if created. */
 int maildir_ensure(struct store *st, const char *dir);
 /* maildir_save.c: the set_flags, append and copy of the table; and the
@@ -164,9 +166,35 @@ enum store_res maildir_copy(struct store_box *b, const size_t *pos,
  * if it changed; a missing or corrupt index is rebuilt with a new
  * UIDVALIDITY.  Under the maildrop lock.  See docs/MAILDIR.md.
  */
+#include "uidlist.h"
+
+/* The index file as a reader last saw it under the lock. */
+struct index_file {
+	struct uidlist_stamp st;	/* its mtime and inode; sec 0: none */
+	int64_t size;
+	uint32_t uidvalidity, uidnext, recent;
+	uint64_t highestmodseq;
+	struct uidlist_stamp cur;	/* its C, or sec 0 */
+};
+/*
+ * What a Maildir scan saw of its folder (b->mark), for a shared view's
+ * sync without a scan (view.c): cur/ when it was listed, the index file
+ * after the scan, and the log (none after a scan: it folds it).
+ */
+struct store_mark {
+	struct uidlist_stamp cur;	/* cur/ before the listing */
+	bool cur_settled;		/* its mtime was 2 s old then */
+	struct index_file idx;
+	uint64_t log_nonce;		/* the log applied so far, 0: none */
+	int64_t log_off;		/* octets of it applied */
+	uint32_t recent;		/* R, the log's included */
+};
+
 struct index_state {
 	uint32_t uidvalidity, uidnext;
 	uint64_t highestmodseq;
+	uint32_t recent;
+	struct index_file file;		/* the index file after the sync */
 };
 /*
  * The edit of maildir_index_sync: runs after the sync, before the write;
@@ -180,8 +208,64 @@ struct index_edit {
 };
 enum store_res maildir_index_sync(const char *dir, struct uidlist_file *files,
 				  size_t n, const struct index_edit *edit,
+				  const struct uidlist_stamp *cur_seen,
 				  struct index_state *state_r,
 				  char *err, size_t errsz);
+/*
+ * A directory's stamp (mtime, inode masked to 63 bits); -1 (all zero)
+ * if it cannot be stat'ed.  Settled: its mtime at least
+ * MAILDIR_SETTLED_SECS before now, so that a later change cannot fall in
+ * the same clock tick.
+ */
+#define MAILDIR_SETTLED_SECS 2
+int maildir_stamp(const char *path, struct uidlist_stamp *s);
+bool maildir_stamp_settled(const struct uidlist_stamp *s);
+bool maildir_stamp_same(const struct uidlist_stamp *a,
+			const struct uidlist_stamp *b);
+/*
+ * The numbering of an append or copy without a scan: the files names[k]
+ * (in cur/, saved under the index lock held now; cur/ was before, and is
+ * after, the save) get UIDs from UIDNEXT in order of k, through one
+ * transaction on the index log (one write, one fsync).  *fallback_r: the
+ * log cannot do it (no index yet, an index or log that does not parse,
+ * the log past its bound, a name the index cannot key): number by a scan.
+ */
+enum store_res maildir_index_append(const char *dir,
+				    char (*names)[STORE_NAME_MAX],
+				    char *const *keywords, size_t n,
+				    const struct uidlist_stamp *before,
+				    const struct uidlist_stamp *after,
+				    uint32_t *uids_r, uint32_t *uidvalidity_r,
+				    bool *fallback_r, char *err,
+				    size_t errsz);
+/*
+ * What changed in dir's index since m (under the index lock): *same_r
+ * false if the index file is not the one m saw, or the log is not (its
+ * nonce) or was cut; else the log's committed transactions from
+ * m->log_off on in *lg (their strings in *buf_r, the caller's to free
+ * with uidlist_buf_free) and *end_r the log's committed length.
+ */
+enum store_res maildir_index_tail(const char *dir, const struct store_mark *m,
+				  bool *same_r, struct uidlog *lg,
+				  char **buf_r, int64_t *end_r,
+				  uint64_t *nonce_r, char *err, size_t errsz);
+/*
+ * The index with its log applied, for a view built without a scan, into
+ * ul (and m: the index file, the log, the C stamp), under the index lock:
+ * *ok_r false if there is none usable so (missing, corrupt, or the log
+ * has changes of cur/ since C was listed).
+ */
+enum store_res maildir_index_load(const char *dir, struct uidlist *ul,
+				  struct store_mark *m, bool *ok_r, char *err,
+				  size_t errsz);
+/*
+ * Moves R to uidnext through the log (one transaction that does not
+ * touch cur/) whose committed length is *end (updated); the log must
+ * exist with m's nonce.
+ */
+enum store_res maildir_index_claim(const char *dir, uint32_t uidnext,
+				   uint64_t highestmodseq, uint32_t recent,
+				   int64_t *end, char *err, size_t errsz);
 /* A UIDVALIDITY above old, above any this process made, from the clock. */
 uint32_t maildir_new_uidvalidity(uint32_t old);
 

@@ -566,6 +566,22 @@ take_base(struct cursor *c, char **out, size_t *len_r)
 	return 0;
 }
 
+/* A stamp SEC.NSEC.INO (nsec below 10^9). */
+static int
+take_stamp(struct cursor *c, struct uidlist_stamp *s)
+{
+	uint64_t sec, nsec, ino;
+
+	if (take_num(c, INT64_MAX, &sec) == -1 || take_char(c, '.') == -1 ||
+	    take_num(c, 999999999, &nsec) == -1 || take_char(c, '.') == -1 ||
+	    take_num(c, UINT64_MAX >> 1, &ino) == -1)
+		return -1;
+	s->sec = (int64_t)sec;
+	s->nsec = (long)nsec;
+	s->ino = ino;
+	return 0;
+}
+
 static int
 parse_header(struct uidlist *ul, struct cursor *c)
 {
@@ -592,12 +608,38 @@ parse_header(struct uidlist *ul, struct cursor *c)
 	    (take_char(c, ' ') == -1 || take_char(c, 'R') == -1 ||
 	     take_num(c, UINT32_MAX, &r) == -1 || r == 0 || r > n))
 		return -1;
+	/* C<stamp>: cur/ as the scan that wrote it saw it (optional) */
+	if (c->p != c->end &&
+	    (take_char(c, ' ') == -1 || take_char(c, 'C') == -1 ||
+	     take_stamp(c, &ul->cur) == -1 || ul->cur.sec == 0))
+		return -1;
 	if (c->p != c->end)
 		return -1;
 	ul->recent = (uint32_t)r;
 	ul->uidvalidity = (uint32_t)v;
 	ul->uidnext = (uint32_t)n;
 	ul->highestmodseq = m;
+	return 0;
+}
+
+/* The fields of a record line into r (its strings in the line); -1 if
+ * bad.  *len_r: the base's octets. */
+static int
+take_rec(struct cursor *c, struct uidlist_rec *r, size_t *len_r)
+{
+	uint64_t uid, modseq;
+
+	memset(r, 0, sizeof(*r));
+	if (take_num(c, UINT32_MAX, &uid) == -1 || uid == 0 ||
+	    take_char(c, ' ') == -1 ||
+	    take_num(c, UIDLIST_MODSEQ_MAX, &modseq) == -1 || modseq == 0 ||
+	    take_char(c, ' ') == -1 || take_flags(c, &r->flags) == -1 ||
+	    take_keywords(c, &r->keywords) == -1 ||
+	    take_char(c, ' ') == -1 || take_char(c, ':') == -1 ||
+	    take_base(c, &r->base, len_r) == -1)
+		return -1;
+	r->uid = (uint32_t)uid;
+	r->modseq = modseq;
 	return 0;
 }
 
@@ -609,7 +651,6 @@ static int
 parse_rec(struct uidlist *ul, struct cursor *c, bool *repeat_r)
 {
 	struct uidlist_rec *r;
-	uint64_t uid, modseq;
 	uint32_t prev = ul->n > 0 ? ul->recs[ul->n - 1].uid : 0;
 	size_t len;
 
@@ -621,19 +662,9 @@ parse_rec(struct uidlist *ul, struct cursor *c, bool *repeat_r)
 				    (ul->cap + 1) * sizeof(*ul->recs));
 	}
 	r = &ul->recs[ul->n];
-	memset(r, 0, sizeof(*r));
-
-	if (take_num(c, UINT32_MAX, &uid) == -1 || uid <= prev ||
-	    uid >= ul->uidnext || take_char(c, ' ') == -1 ||
-	    take_num(c, UIDLIST_MODSEQ_MAX, &modseq) == -1 || modseq == 0 ||
-	    modseq > ul->highestmodseq || take_char(c, ' ') == -1 ||
-	    take_flags(c, &r->flags) == -1 ||
-	    take_keywords(c, &r->keywords) == -1 ||
-	    take_char(c, ' ') == -1 || take_char(c, ':') == -1 ||
-	    take_base(c, &r->base, &len) == -1)
+	if (take_rec(c, r, &len) == -1 || r->uid <= prev ||
+	    r->uid >= ul->uidnext || r->modseq > ul->highestmodseq)
 		return -1;
-	r->uid = (uint32_t)uid;
-	r->modseq = modseq;
 	ul->n++;
 	*repeat_r = names_find(ul->names, ul, NULL, r->base, len,
 			       hash_name(r->base, len), (uint32_t)ul->n) != 0;
@@ -753,8 +784,8 @@ format_base(const char *base, struct buf *out)
 	return e;
 }
 
-static int
-format_rec(const struct uidlist_rec *r, struct buf *out)
+int
+uidlist_format_rec(const struct uidlist_rec *r, struct buf *out)
 {
 	char head[64], *p = head;
 	int e;
@@ -787,14 +818,20 @@ format_rec(const struct uidlist_rec *r, struct buf *out)
 int
 uidlist_format(const struct uidlist *ul, struct buf *out)
 {
-	if (buf_printf(out, UIDLIST_MAGIC " %d V%u N%u M%llu R%u\n",
+	if (buf_printf(out, UIDLIST_MAGIC " %d V%u N%u M%llu R%u",
 		       UIDLIST_VERSION, (unsigned)ul->uidvalidity,
 		       (unsigned)ul->uidnext,
 		       (unsigned long long)ul->highestmodseq,
 		       (unsigned)ul->recent) == -1)
 		return -1;
+	if (ul->cur.sec != 0 &&
+	    buf_printf(out, " C%lld.%ld.%llu", (long long)ul->cur.sec,
+		       ul->cur.nsec, (unsigned long long)ul->cur.ino) == -1)
+		return -1;
+	if (buf_addc(out, '\n') == -1)
+		return -1;
 	for (size_t i = 0; i < ul->n; i++)
-		if (format_rec(&ul->recs[i], out) == -1)
+		if (uidlist_format_rec(&ul->recs[i], out) == -1)
 			return -1;
 	return 0;
 }
@@ -822,6 +859,9 @@ match_files(struct uidlist *ul, struct uidlist_file *files, size_t n,
 		struct uidlist_file *f = &files[i];
 		uint32_t ref;
 
+		/* the names may lie in any order in memory: ask ahead */
+		if (i + 8 < n)
+			__builtin_prefetch(files[i + 8].name);
 		f->uid = 0;
 		f->modseq = 0;
 		f->flags = uidlist_flags_of_name(f->name);
@@ -982,4 +1022,256 @@ uidlist_sync(struct uidlist *ul, struct uidlist_file *files, size_t n,
 	free(known);
 	free(match);
 	return 0;
+}
+
+/* --- the index log ------------------------------------------------------ */
+
+int
+uidlog_parse_header(const char *buf, size_t len, struct uidlog_hdr *h,
+		    bool *bad_r)
+{
+	static const char magic[] = UIDLOG_MAGIC " ";
+	const char *nl = memchr(buf, '\n', len < 128 ? len : 128);
+	char line[128];
+	struct cursor c;
+	uint64_t version, v, nonce;
+	size_t ml = sizeof(magic) - 1;
+
+	*bad_r = false;
+	memset(h, 0, sizeof(*h));
+	if (nl == NULL) {
+		/* a first write cut short (maybe zeros after a power loss:
+		 * it was never fsync'ed), or not ours at all */
+		size_t n = len < ml ? len : ml, z = 0;
+
+		while (z < len && z < 128 && buf[z] == '\0')
+			z++;
+		*bad_r = z < len && (len >= 128 || memcmp(buf, magic, n) != 0);
+		return -1;
+	}
+	memcpy(line, buf, (size_t)(nl - buf));
+	c.p = line;
+	c.end = line + (nl - buf);
+	*bad_r = true;
+	if ((size_t)(c.end - c.p) < ml || memcmp(c.p, magic, ml) != 0)
+		return -1;
+	c.p += ml;
+	if (take_num(&c, UINT32_MAX, &version) == -1 || version != 1 ||
+	    take_char(&c, ' ') == -1 || take_char(&c, 'V') == -1 ||
+	    take_num(&c, UINT32_MAX, &v) == -1 || v == 0 ||
+	    take_char(&c, ' ') == -1 || take_char(&c, 'I') == -1 ||
+	    take_num(&c, UINT64_MAX >> 1, &nonce) == -1 || c.p != c.end)
+		return -1;
+	*bad_r = false;
+	h->uidvalidity = (uint32_t)v;
+	h->nonce = nonce;
+	h->len = (size_t)(nl - buf) + 1;
+	return 0;
+}
+
+/* "-" or a stamp; *touched_r false for "-". */
+static int
+take_log_stamp(struct cursor *c, struct uidlist_stamp *s, bool *touched_r)
+{
+	memset(s, 0, sizeof(*s));
+	*touched_r = take_char(c, '-') == -1;
+	return *touched_r ? take_stamp(c, s) : 0;
+}
+
+/* A commit line after its "C". */
+static int
+take_commit(struct cursor *c, struct uidlog_commit *k)
+{
+	uint64_t n, m, r;
+	bool t1, t2;
+
+	memset(k, 0, sizeof(*k));
+	if (take_char(c, ' ') == -1 ||
+	    take_log_stamp(c, &k->before, &t1) == -1 ||
+	    take_char(c, ' ') == -1 ||
+	    take_log_stamp(c, &k->after, &t2) == -1 || t1 != t2 ||
+	    take_char(c, ' ') == -1 || take_char(c, 'N') == -1 ||
+	    take_num(c, UINT32_MAX, &n) == -1 || n == 0 ||
+	    take_char(c, ' ') == -1 || take_char(c, 'M') == -1 ||
+	    take_num(c, UIDLIST_MODSEQ_MAX, &m) == -1 || m == 0 ||
+	    take_char(c, ' ') == -1 || take_char(c, 'R') == -1 ||
+	    take_num(c, UINT32_MAX, &r) == -1 || r == 0 || r > n ||
+	    c->p != c->end)
+		return -1;
+	k->touched = t1;
+	k->uidnext = (uint32_t)n;
+	k->highestmodseq = m;
+	k->recent = (uint32_t)r;
+	return 0;
+}
+
+void
+uidlog_free(struct uidlog *lg)
+{
+	free(lg->recs);
+	free(lg->commits);
+	memset(lg, 0, sizeof(*lg));
+}
+
+/*
+ * One line of the log: a commit (counted in lg; the records since the
+ * commit before it, from caps[2] on, must be below its UIDNEXT and at
+ * most its HIGHESTMODSEQ) or a record (added to lg; it must be above
+ * every record before it and at or above the UIDNEXT of the commit
+ * before it).  -1 if it is neither.  caps: the arrays' sizes.
+ */
+static int
+log_line(struct uidlog *lg, struct cursor *c, size_t *caps)
+{
+	if (c->p < c->end && *c->p == 'C') {
+		struct uidlog_commit k;
+
+		c->p++;
+		if (take_commit(c, &k) == -1)
+			return -1;
+		/* its records must fit the state it gives */
+		for (size_t i = caps[2]; i < lg->nrecs; i++)
+			if (lg->recs[i].uid >= k.uidnext ||
+			    lg->recs[i].modseq > k.highestmodseq)
+				return -1;
+		caps[2] = lg->nrecs;
+		if (lg->ncommits == caps[1]) {
+			caps[1] = caps[1] ? caps[1] * 2 : 16;
+			lg->commits = xrealloc(lg->commits,
+					       caps[1] * sizeof(*lg->commits));
+		}
+		lg->commits[lg->ncommits++] = k;
+		return 1;
+	}
+	if (lg->nrecs == caps[0]) {
+		caps[0] = caps[0] ? caps[0] * 2 : 64;
+		lg->recs = xrealloc(lg->recs, caps[0] * sizeof(*lg->recs));
+	}
+	{
+		struct uidlist_rec *r = &lg->recs[lg->nrecs];
+		uint32_t prev = lg->nrecs ? lg->recs[lg->nrecs - 1].uid : 0;
+		size_t len;
+
+		if (take_rec(c, r, &len) == -1 || r->uid <= prev ||
+		    (lg->ncommits > 0 &&
+		     r->uid < lg->commits[lg->ncommits - 1].uidnext))
+			return -1;
+		lg->nrecs++;
+	}
+	return 0;
+}
+
+int
+uidlog_parse(char *buf, size_t len, struct uidlog *lg, char *err,
+	     size_t errsz)
+{
+	char *p = buf, *end = buf + len;
+	size_t caps[3] = {0, 0, 0}, line = 0, recs_committed = 0;
+	long bad = 0;		/* the first bad line not yet followed by a
+				   commit: a torn tail, or corruption */
+
+	memset(lg, 0, sizeof(*lg));
+	while (p < end) {
+		char *nl = memchr(p, '\n', (size_t)(end - p));
+		struct cursor c = {p, nl};
+		int r;
+
+		line++;
+		if (nl == NULL)
+			break; /* cut: the tail of a torn write */
+		r = bad || nl - p > UIDLIST_LINE_MAX ? -1
+						     : log_line(lg, &c, caps);
+		if (bad == 0 && (r == -1 || c.p != c.end)) {
+			bad = (long)line;
+			/* a commit after it would make it corruption */
+		} else if (r == 1) {
+			lg->committed = (size_t)(nl + 1 - buf);
+			recs_committed = lg->nrecs;
+		}
+		if (bad != 0 && *p == 'C') {
+			struct uidlog_commit k;
+			char *save = c.p;
+
+			c.p = p + 1;
+			if (take_commit(&c, &k) == 0 && c.p == c.end) {
+				snprintf(err, errsz, "log line %ld: bad",
+					 bad);
+				uidlog_free(lg);
+				return -1;
+			}
+			c.p = save;
+		}
+		p = nl + 1;
+	}
+	lg->nrecs = recs_committed; /* the rest was never acknowledged */
+	return 0;
+}
+
+void
+uidlist_apply_log(struct uidlist *ul, const struct uidlog *lg, char *buf)
+{
+	size_t c = 0, i = 0;
+
+	block_keep(ul, block_of(buf));
+	if (ul->cap - ul->n < lg->nrecs) {
+		ul->cap = ul->n + lg->nrecs;
+		ul->recs = xrealloc(ul->recs,
+				    (ul->cap + 1) * sizeof(*ul->recs));
+	}
+	/* each commit's records come before it: walk both in step */
+	for (c = 0; c < lg->ncommits; c++) {
+		const struct uidlog_commit *k = &lg->commits[c];
+
+		for (; i < lg->nrecs && lg->recs[i].uid < k->uidnext; i++) {
+			const struct uidlist_rec *r = &lg->recs[i];
+			size_t len = strlen(r->base);
+
+			if (r->uid < ul->uidnext || ul->n >= NAMES_MAX)
+				continue; /* in the index already, or
+					     expunged since */
+			if (ul->names != NULL &&
+			    ul->names->count == ul->n &&
+			    names_find(ul->names, ul, NULL, r->base, len,
+				       hash_name(r->base, len),
+				       (uint32_t)ul->n + 1) != 0)
+				continue; /* a base twice: not ours */
+			ul->recs[ul->n++] = *r;
+			ul->uidnext = r->uid + 1;
+		}
+		if (k->uidnext > ul->uidnext)
+			ul->uidnext = k->uidnext;
+		if (k->highestmodseq > ul->highestmodseq)
+			ul->highestmodseq = k->highestmodseq;
+		if (k->recent > ul->recent)
+			ul->recent = k->recent;
+	}
+	if (ul->names != NULL && ul->names->count != ul->n)
+		names_free(&ul->names);
+}
+
+int
+uidlog_format_commit(const struct uidlog_commit *k, struct buf *out)
+{
+	char b[80] = "-", a[80] = "-";
+
+	if (k->touched) {
+		snprintf(b, sizeof(b), "%lld.%ld.%llu",
+			 (long long)k->before.sec, k->before.nsec,
+			 (unsigned long long)k->before.ino);
+		snprintf(a, sizeof(a), "%lld.%ld.%llu",
+			 (long long)k->after.sec, k->after.nsec,
+			 (unsigned long long)k->after.ino);
+	}
+	return buf_printf(out, "C %s %s N%u M%llu R%u\n", b, a,
+			  (unsigned)k->uidnext,
+			  (unsigned long long)k->highestmodseq,
+			  (unsigned)k->recent);
+}
+
+int
+uidlog_format_header(const struct uidlog_hdr *h, struct buf *out)
+{
+	return buf_printf(out, UIDLOG_MAGIC " 1 V%u I%llu\n",
+			  (unsigned)h->uidvalidity,
+			  (unsigned long long)h->nonce);
 }

@@ -53,6 +53,13 @@ struct uidlist_rec {
 struct uidlist_block;
 struct uidlist_names;
 
+/* A directory's mtime and inode as stat saw them; sec 0: none. */
+struct uidlist_stamp {
+	int64_t sec;
+	long nsec;
+	uint64_t ino;
+};
+
 /* Its records change only through the calls below. */
 struct uidlist {
 	uint32_t uidvalidity;	/* not 0 */
@@ -60,6 +67,10 @@ struct uidlist {
 	uint64_t highestmodseq;	/* at least every modseq */
 	uint32_t recent;	/* the first UID no IMAP session has seen
 				   yet: \Recent's claim (RFC 3501 2.3.2) */
+	struct uidlist_stamp cur; /* C: cur/ as the full scan that wrote
+				   the index listed it, every name in it
+				   its record's base and flags, the mtime
+				   settled (docs/MAILDIR.md); sec 0: none */
 	struct uidlist_rec *recs; /* ascending uid */
 	size_t n, cap;
 	/* uidlist.c's own: */
@@ -129,5 +140,73 @@ unsigned uidlist_flags_of_name(const char *name);
  */
 int uidlist_sync(struct uidlist *ul, struct uidlist_file *files, size_t n,
 		 bool *changed_r);
+
+/*
+ * The index log (DIR/.owlpost-uidlist.log, docs/MAILDIR.md "The index
+ * log"): what owld added since the index was last written, one
+ * transaction per write, each ending in a commit line that gives the
+ * state after it:
+ *
+ *   owlpost-uidlog 1 V<uidvalidity> I<nonce>
+ *   <uid> <modseq> <flags> [+<keyword> ...] :<base name>   (a record)
+ *   C <before> <after> N<uidnext> M<highestmodseq> R<recent>
+ *
+ * before/after: cur/'s stamp (SEC.NSEC.INO) around the transaction's
+ * change of cur/, or "-" for one that did not touch cur/ (a \Recent
+ * claim).  A record is only ever an added message (its UID at or above
+ * the UIDNEXT before it); lines after the last commit line are a torn
+ * write, never acknowledged, and are ignored.
+ */
+#define UIDLOG_MAGIC "owlpost-uidlog"
+
+struct uidlog_hdr {
+	uint32_t uidvalidity;
+	uint64_t nonce;		/* tells one log file from a later one */
+	size_t len;		/* octets of the header line, LF included */
+};
+
+struct uidlog_commit {
+	bool touched;		/* the transaction changed cur/ */
+	struct uidlist_stamp before, after;
+	uint32_t uidnext, recent;
+	uint64_t highestmodseq;
+};
+
+struct uidlog {
+	struct uidlist_rec *recs; /* the committed records, in order */
+	size_t nrecs;
+	struct uidlog_commit *commits;
+	size_t ncommits;
+	size_t committed;	/* octets up to the end of the last commit */
+};
+
+/* The header line at the start of buf; -1 if there is none whole (no LF)
+ * or it is not one (*bad_r then: not a torn write but a wrong file). */
+int uidlog_parse_header(const char *buf, size_t len, struct uidlog_hdr *h,
+			bool *bad_r);
+/*
+ * Parses the lines of buf (len octets from a line start after the
+ * header; changed in place: the records' strings stay in it) up to its
+ * last commit line.  -1 (err set) if a line before that is not a record
+ * or commit line, or a record's UID is not above the one before it.
+ */
+int uidlog_parse(char *buf, size_t len, struct uidlog *lg, char *err,
+		 size_t errsz);
+void uidlog_free(struct uidlog *lg);
+/*
+ * Applies lg to ul: each record whose UID is at or above ul's UIDNEXT is
+ * added (a lower one was written into the index already, and dropped
+ * since if it is not there: an expunge); UIDNEXT, HIGHESTMODSEQ and R
+ * rise to each commit's.  Idempotent.  buf (from uidlist_buf_new, what
+ * lg was parsed from) becomes ul's: the records keep their strings in it.
+ */
+void uidlist_apply_log(struct uidlist *ul, const struct uidlog *lg,
+		       char *buf);
+/* One record line (the index's form) appended to out; -1 if no room. */
+int uidlist_format_rec(const struct uidlist_rec *r, struct buf *out);
+/* A commit line appended to out; -1 if no room. */
+int uidlog_format_commit(const struct uidlog_commit *c, struct buf *out);
+/* A header line appended to out; -1 if no room. */
+int uidlog_format_header(const struct uidlog_hdr *h, struct buf *out);
 
 #endif

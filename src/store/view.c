@@ -2,8 +2,12 @@
  * view - the mailbox view of store.h over a backend's scan (struct
  * store_box): the folder name checked, the messages put in UID order, each
  * described without a file read, and for a shared view (IMAP) the sync
- * that brings it up to date and says what changed.  The changes a view
- * makes (flags, expunge, append, copy) are in view_change.c.
+ * that brings it up to date and says what changed: from the index log
+ * alone while only owld changed the folder (the log's chain of cur/
+ * stamps says so), else by a scan; and an open built from the index
+ * without listing cur/ while cur/ is as the index's last listing saw it.
+ * The changes a view makes (flags, expunge, append, copy) are in
+ * view_change.c.
  *
  * Fails as the scan does (STORE_INUSE, STORE_TEMP, STORE_PERM with a
  * message in err); an unknown folder is STORE_NOTFOUND, a folder whose
@@ -18,10 +22,15 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <dirent.h>
+#include <unistd.h>
 
 #include "../lib/buf.h"
 #include "uidlist.h"
 #include "view_private.h"
+
+static enum store_res view_open_fast(struct store_view *v, bool *done,
+				     char *err, size_t errsz);
 
 /* UID order; a message without a UID after all, in delivery order
  * (the order of the scan, which the sort key's second half keeps). */
@@ -140,7 +149,7 @@ void
 view_take_stamps(struct store_view *v, struct view_stamp *out)
 {
 	static const char *const names[VIEW_STAMPS] = {
-		"new", "cur", ".owlpost-uidlist"};
+		"new", "cur", ".owlpost-uidlist", ".owlpost-uidlist.log"};
 	char path[4400];
 
 	for (size_t i = 0; i < VIEW_STAMPS; i++) {
@@ -247,6 +256,7 @@ store_view_open_imap(struct store *st, const char *user, const char *folder,
 	char dir[STORE_PATH_MAX];
 	struct stat sb;
 	enum store_res r;
+	bool done;
 
 	*vp = NULL;
 	if (st->ops->set_flags == NULL) {
@@ -278,11 +288,14 @@ store_view_open_imap(struct store *st, const char *user, const char *folder,
 		return STORE_NOTFOUND;
 	}
 	view_take_stamps(v, v->stamps);
-	r = view_scan_claim(v, &v->box, err, errsz);
+	r = view_open_fast(v, &done, err, errsz);
+	if (r == STORE_OK && !done)
+		r = view_scan_claim(v, &v->box, err, errsz);
 	if (r != STORE_OK) {
 		store_view_close(&v);
 		return r;
 	}
+	v->suspect = v->box->mark == NULL || !v->box->mark->cur_settled;
 	*vp = v;
 	return STORE_OK;
 }
@@ -389,6 +402,251 @@ drop_gone(struct store_view *v, struct store_view_changes *ch)
 	reverse(ch->expunged, ch->nexpunged);
 }
 
+/* --- sync without a scan ------------------------------------------------ */
+
+/* What the scan nb saw becomes what v knows. */
+static void
+take_mark(struct store_view *v, struct store_box *nb)
+{
+	free(v->box->mark);
+	v->box->mark = nb->mark;
+	nb->mark = NULL;
+	v->suspect = v->box->mark == NULL || !v->box->mark->cur_settled;
+}
+
+/* True if dir/new has no message (a delivery is claimed by a scan). */
+static bool
+new_empty(const char *dir)
+{
+	char path[4400];
+	struct dirent *de;
+	bool empty = true;
+	DIR *dp;
+
+	bsnprintf(path, sizeof(path), "%s/new", dir);
+	if ((dp = opendir(path)) == NULL)
+		return errno == ENOENT;
+	while (empty && (de = readdir(dp)) != NULL)
+		empty = de->d_name[0] == '.';
+	closedir(dp);
+	return empty;
+}
+
+/* Adds the record r (a message owld saved: its name is its base, ":2,"
+ * and its flags) at the end of b. */
+static void
+add_logged(struct store_box *b, const struct uidlist_rec *r)
+{
+	static const char letters[] = "DFPRST";
+	char name[STORE_NAME_MAX * 2];
+	size_t n = (size_t)snprintf(name, sizeof(name), "%s:2,", r->base), k;
+
+	for (size_t f = 0; f < 6 && n < sizeof(name) - 1; f++)
+		if (r->flags & (1u << f))
+			name[n++] = letters[f];
+	name[n] = '\0';
+	k = box_add(b);
+	box_set_name(b, k, name);
+	b->msgs[k].uid = r->uid;
+	b->msgs[k].flags = (uint8_t)r->flags;
+	box_set_modseq(b, k, r->modseq);
+	box_set_keywords(b, k, r->keywords);
+}
+
+/*
+ * Follows cur/ from what the view knew (m->cur) through the log's
+ * commits: each change of cur/ must start where the one before it ended
+ * (else another program changed cur/ in between), and cur/ must be now
+ * where the last one ended.  *touched_r: owld changed cur/.
+ */
+static bool
+chain_holds(const char *dir, const struct store_mark *m,
+	    const struct uidlog *lg, struct uidlist_stamp *at,
+	    bool *touched_r)
+{
+	char path[4400];
+	struct uidlist_stamp now;
+
+	*at = m->cur;
+	*touched_r = false;
+	for (size_t i = 0; i < lg->ncommits; i++) {
+		const struct uidlog_commit *k = &lg->commits[i];
+
+		if (!k->touched)
+			continue;
+		if (!maildir_stamp_same(&k->before, at))
+			return false;
+		*at = k->after;
+		*touched_r = true;
+	}
+	bsnprintf(path, sizeof(path), "%s/cur", dir);
+	return maildir_stamp(path, &now) == 0 && maildir_stamp_same(&now, at);
+}
+
+/*
+ * Under the index lock: what the log added since the view's last look,
+ * when nothing but owld's logged changes touched the folder: the index
+ * file the same, new/ empty, no expunge to finish, and cur/ changed only
+ * along the log's chain.  *done false: a scan must do it.
+ */
+static enum store_res
+sync_from_log(struct store_view *v, struct store_view_changes *ch,
+	      bool *done, char *err, size_t errsz)
+{
+	struct store_mark *m = v->box->mark;
+	struct store_box *b = v->box;
+	struct uidlist_stamp at;
+	struct uidlog lg;
+	char path[4400], *buf = NULL;
+	uint32_t uidnext = b->uidnext, recent = m->recent;
+	uint64_t modseq = b->highestmodseq, nonce;
+	int64_t end;
+	bool same, touched;
+	enum store_res r;
+
+	bsnprintf(path, sizeof(path), "%s/owlpost-expunge", v->dir);
+	if (access(path, F_OK) == 0 || !new_empty(v->dir))
+		return STORE_OK;
+	r = maildir_index_tail(v->dir, m, &same, &lg, &buf, &end, &nonce, err,
+			       errsz);
+	if (r != STORE_OK || !same)
+		goto out;
+	if (!chain_holds(v->dir, m, &lg, &at, &touched))
+		goto out;
+	for (size_t i = 0; i < lg.ncommits; i++) {
+		if (lg.commits[i].uidnext > uidnext)
+			uidnext = lg.commits[i].uidnext;
+		if (lg.commits[i].highestmodseq > modseq)
+			modseq = lg.commits[i].highestmodseq;
+		if (lg.commits[i].recent > recent)
+			recent = lg.commits[i].recent;
+	}
+	if (v->claim_recent && recent < uidnext) {
+		if (nonce == 0)
+			goto out; /* no log to claim in: a scan claims */
+		r = maildir_index_claim(v->dir, uidnext, modseq, uidnext, &end,
+					err, errsz);
+		if (r != STORE_OK)
+			goto out;
+		v->recent_lo = recent;
+		v->recent_hi = uidnext;
+		recent = uidnext;
+	}
+	for (size_t i = 0; i < lg.nrecs; i++)
+		if (lg.recs[i].uid >= b->uidnext) {
+			add_logged(b, &lg.recs[i]);
+			ch->nnew++;
+		}
+	b->uidnext = uidnext;
+	b->highestmodseq = modseq;
+	m->cur = at;
+	m->recent = recent;
+	if (nonce != 0) {
+		m->log_nonce = nonce;
+		m->log_off = end;
+	}
+	/* owld's own change may share its clock tick with another's */
+	v->suspect = v->suspect || touched;
+	*done = true;
+out:
+	uidlog_free(&lg);
+	uidlist_buf_free(buf);
+	return r;
+}
+
+/*
+ * Under the index lock: v's box from the index and its log alone, when
+ * cur/ is as the scan that wrote the index listed it (its C stamp, which
+ * a scan records only for a settled cur/ whose every name its record
+ * gives back), new/ is empty, no expunge is left to finish, and no
+ * \Recent is to be claimed.  *done false: a scan must do it.
+ */
+static enum store_res
+open_from_index(struct store_view *v, bool *done, char *err, size_t errsz)
+{
+	char path[4400];
+	struct uidlist ul;
+	struct uidlist_stamp now;
+	struct store_mark m;
+	struct store_box *b;
+	enum store_res r;
+	bool ok;
+
+	bsnprintf(path, sizeof(path), "%s/owlpost-expunge", v->dir);
+	if (access(path, F_OK) == 0 || !new_empty(v->dir))
+		return STORE_OK;
+	r = maildir_index_load(v->dir, &ul, &m, &ok, err, errsz);
+	if (r != STORE_OK || !ok)
+		return r;
+	bsnprintf(path, sizeof(path), "%s/cur", v->dir);
+	if (m.cur.sec == 0 || maildir_stamp(path, &now) == -1 ||
+	    !maildir_stamp_same(&now, &m.cur) ||
+	    (v->claim_recent && ul.recent < ul.uidnext)) {
+		uidlist_free(&ul);
+		return STORE_OK;
+	}
+	b = xcalloc(1, sizeof(*b));
+	b->st = v->st;
+	b->fd = -1;
+	b->path = xstrdup(v->dir);
+	b->msgs = xmalloc((ul.n + 1) * sizeof(*b->msgs));
+	b->cap = ul.n + 1;
+	for (size_t i = 0; i < ul.n; i++)
+		add_logged(b, &ul.recs[i]);
+	b->uidvalidity = ul.uidvalidity;
+	b->uidnext = ul.uidnext;
+	b->highestmodseq = ul.highestmodseq;
+	b->mark = xmalloc(sizeof(*b->mark));
+	*b->mark = m;
+	store_box_unique_uidls(b);
+	uidlist_free(&ul);
+	v->box = b;
+	*done = true;
+	return STORE_OK;
+}
+
+/* A new view's box without a scan, if it can be: *done. */
+static enum store_res
+view_open_fast(struct store_view *v, bool *done, char *err, size_t errsz)
+{
+	enum store_res r;
+	bool nodir;
+
+	*done = false;
+	r = store_lock_index(v->st, v->dir, &nodir, err, errsz);
+	if (r != STORE_OK)
+		return r;
+	if (!nodir)
+		r = open_from_index(v, done, err, errsz);
+	store_unlock_index(v->st, v->dir);
+	return r;
+}
+
+/* The sync without a scan, if it can be: *done. */
+static enum store_res
+view_sync_fast(struct store_view *v, bool keep, struct store_view_changes *ch,
+	       char *err, size_t errsz, bool *done)
+{
+	enum store_res r;
+	bool nodir;
+
+	*done = false;
+	if (v->box->mark == NULL)
+		return STORE_OK;
+	r = store_lock_index(v->st, v->dir, &nodir, err, errsz);
+	if (r != STORE_OK)
+		return r;
+	v->recent_lo = v->recent_hi = 0;
+	if (!nodir) {
+		r = sync_from_log(v, ch, done, err, errsz);
+		/* the gone are before the new: their positions hold */
+		if (*done && !keep)
+			drop_gone(v, ch);
+	}
+	store_unlock_index(v->st, v->dir);
+	return r;
+}
+
 enum store_res
 store_view_sync(struct store_view *v, unsigned how,
 		struct store_view_changes *ch, char *err, size_t errsz)
@@ -405,11 +663,25 @@ store_view_sync(struct store_view *v, unsigned how,
 	if (!v->shared)
 		return STORE_OK; /* a POP3 view is a snapshot */
 	view_take_stamps(v, now);
-	if (stamps_unchanged(v->stamps, now)) {
+	if (!v->suspect && stamps_unchanged(v->stamps, now)) {
 		if (!keep)
 			drop_gone(v, ch);
 		store_view_changes_free(&mine);
 		return STORE_OK;
+	}
+	/* cur/ quiet for long enough after a tick that could hide a change
+	 * of another program's: listed once more */
+	if (!(v->suspect && now[1].mtime.tv_sec + MAILDIR_SETTLED_SECS <=
+				    now[VIEW_STAMPS].mtime.tv_sec)) {
+		bool done;
+
+		r = view_sync_fast(v, keep, ch, err, errsz, &done);
+		if (r != STORE_OK || done) {
+			if (r == STORE_OK)
+				memcpy(v->stamps, now, sizeof(now));
+			store_view_changes_free(&mine);
+			return r;
+		}
 	}
 	r = view_scan_claim(v, &nb, err, errsz);
 	if (r != STORE_OK)
@@ -423,6 +695,7 @@ store_view_sync(struct store_view *v, unsigned how,
 	if (!keep) /* said now: the merge must not keep them again */
 		drop_gone(v, ch);
 	merge(v, nb, keep, ch);
+	take_mark(v, nb);
 	store_box_free(&nb);
 	memcpy(v->stamps, now, sizeof(now));
 	store_view_changes_free(&mine);

@@ -7,7 +7,7 @@
  * modseq at its next sync, and a crash leaves either the old state or the
  * new one (docs/MAILDIR.md).  Appends and copies write their files first
  * (maildir_save.c, durable before anything is said) and get their UIDs
- * at that scan.
+ * in the same hold of the lock from the index log, without a scan.
  *
  * Storing flags renames message files one by one before the index is
  * written: if a rename fails part way, the messages renamed so far carry
@@ -585,7 +585,12 @@ unsave(const char *dir, const struct saved *sv)
  * Saves with save() and numbers the files it made in one hold of the
  * folder's index lock: no other session numbers them first, and if the
  * numbering fails they are taken back, so a failed APPEND or COPY leaves
- * nothing a retry would duplicate.
+ * nothing a retry would duplicate.  The numbering is one transaction on
+ * the index log (UIDs from UIDNEXT in the order of the names: COPYUID's
+ * order), without a listing of cur/; only where the log cannot take it
+ * (no index yet, the log due to be folded) is it a scan.  Files that came
+ * into new/ or cur/ meanwhile are numbered by the next scan, after these:
+ * UIDs follow the order owld first saw messages in, not their dates.
  */
 static enum store_res
 save_and_number(struct store *st, const char *dir, struct saved *sv,
@@ -594,16 +599,30 @@ save_and_number(struct store *st, const char *dir, struct saved *sv,
 {
 	struct store_box_edit edit = {edit_saved, sv};
 	struct store_box *nb = NULL;
+	struct uidlist_stamp before, after;
+	char cur[4200];
 	enum store_res r;
-	bool nodir;
+	bool nodir, fallback = false;
 
 	if (maildir_ensure(st, dir) == -1)
 		return store_sys_fail(err, errsz, "mkdir", dir);
 	r = store_lock_index(st, dir, &nodir, err, errsz);
 	if (r != STORE_OK)
 		return r;
+	bsnprintf(cur, sizeof(cur), "%s/cur", dir);
+	maildir_stamp(cur, &before);
 	r = save(arg, err, errsz);
 	if (r == STORE_OK) {
+		/* numbered through the index log, without a scan */
+		maildir_stamp(cur, &after);
+		r = maildir_index_append(dir, sv->names, sv->keywords, sv->n,
+					 &before, &after, sv->uids,
+					 &sv->uidvalidity, &fallback, err,
+					 errsz);
+		if (r != STORE_OK)
+			unsave(dir, sv);
+	}
+	if (r == STORE_OK && fallback) {
 		sv->order = xcalloc(sv->n + 1, sizeof(*sv->order));
 		sv->at = xcalloc(sv->n + 1, sizeof(*sv->at));
 		for (size_t k = 0; k < sv->n; k++)

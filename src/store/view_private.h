@@ -9,7 +9,7 @@
 
 #include "store_private.h"
 
-#define VIEW_STAMPS 3		/* new/, cur/, the index */
+#define VIEW_STAMPS 4		/* new/, cur/, the index, its log */
 
 struct view_stamp {
 	struct timespec mtime;
@@ -26,6 +26,9 @@ struct store_view {
 	/* at the last scan; [VIEW_STAMPS].mtime: when they were taken */
 	struct view_stamp stamps[VIEW_STAMPS + 1];
 	bool claim_recent;	/* IMAP SELECT: takes \Recent's claim */
+	bool suspect;		/* cur/ was last known in a clock tick
+				   that had not passed: list it once its
+				   mtime is settled (view.c) */
 	uint32_t recent_lo, recent_hi; /* UIDs claimed by the last scan */
 };
 

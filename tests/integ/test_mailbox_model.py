@@ -28,7 +28,7 @@ def index_of(o):
     """(UIDVALIDITY, {base name: UID}) of alice's index file."""
     with open(os.path.join(o.datadir, *ALICE, INDEX)) as f:
         lines = f.read().splitlines()
-    v = int(re.match(r"owlpost-uidlist 1 V(\d+) N\d+ M\d+ R\d+$",
+    v = int(re.match(r"owlpost-uidlist 1 V(\d+) N\d+ M\d+ R\d+( C\S+)?$",
                      lines[0]).group(1))
     uids = {}
     for line in lines[1:]:
@@ -162,6 +162,47 @@ def test_kill_during_index_write(owld, fault):
     assert sorted(uids2.values()) == [1, 2, 3]
     assert not os.path.exists(os.path.join(a.datadir, *ALICE,
                                            INDEX + ".tmp"))
+
+
+@pytest.mark.parametrize("fault", [
+    "index.write:1:KILL",  # A1: the log transaction not written
+    "index.fsync:1:KILL",  # A1: written, not synced
+])
+def test_kill_during_append_numbering(owld, fault):
+    """An IMAP APPEND is numbered through the index log (docs/MAILDIR.md
+    A0-A2): a crash before its commit is durable keeps the message
+    (saved before), gives it a UID at the next scan, and keeps every UID
+    given before."""
+    a = owld()
+    m = a.imaplib()
+    m.select("INBOX")
+    typ, data = m.append("INBOX", None, None, b"Subject: a\r\n\r\nA\r\n")
+    assert typ == "OK" and b"APPENDUID" in data[0], data
+    v = int(data[0].split()[1])
+    m.logout()
+    a.stop()
+    a.env["OWLPOST_FAULT"] = fault
+    a.start()
+    m = a.imaplib()
+    with pytest.raises(Exception):
+        m.append("INBOX", None, None, b"Subject: b\r\n\r\nB\r\n")
+    assert a.proc.wait(10) == -signal.SIGKILL, "the fault did not fire"
+    a.proc.stderr.close()
+    a.env.pop("OWLPOST_FAULT")
+    a.start()
+    m = a.imaplib()
+    typ, data = m.select("INBOX")
+    assert data == [b"2"]
+    typ, data = m.response("UIDVALIDITY")
+    assert int(data[0]) == v
+    typ, data = m.uid("FETCH", "1:*", "(BODY.PEEK[])")
+    got = {int(re.search(rb"UID (\d+)", d[0]).group(1)): d[1]
+           for d in data if isinstance(d, tuple)}
+    assert got[1] == b"Subject: a\r\n\r\nA\r\n"
+    assert got[2] == b"Subject: b\r\n\r\nB\r\n"
+    typ, data = m.append("INBOX", None, None, b"Subject: c\r\n\r\nC\r\n")
+    assert int(data[0].split()[2].rstrip(b"]")) == 3
+    m.logout()
 
 
 def test_uidl_survives_a_lost_or_corrupt_index(owld):

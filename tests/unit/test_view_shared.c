@@ -552,8 +552,8 @@ test_copyuid_order_and_failed_append(void **st)
 	sync_ok(v, 0, NULL);
 	assert_int_equal(msg(v, 2).date, 2000000000);
 	assert_int_equal(msg(v, 3).date, 1000000000);
-	/* the index write fails: the append is taken back, not kept */
-	fsops_inject_class(FSOPS_INDEX, FSOP_RENAME, 1, ENOSPC, false);
+	/* the index log's write fails: the append is taken back, not kept */
+	fsops_inject_class(FSOPS_INDEX, FSOP_FSYNC, 1, ENOSPC, false);
 	assert_int_equal(store_append(s, USER, "INBOX", &ap, err,
 				      sizeof(err)), STORE_NOSPACE);
 	assert_int_equal(ap.uid, 0);
