@@ -58,6 +58,9 @@ struct imap_sess {
 	char user[ADDR_PATH_MAX + 1];	/* logged in as, or "" */
 	char userip[64];		/* its count in d->imap_userip, or "" */
 	struct ijob *job;		/* in flight, or NULL */
+	struct buf *spare;		/* the last job's output buffer, kept
+					   while a FETCH goes on (its next
+					   step writes into it again) */
 	bool draining;			/* OUTPUT sent, resumed on drain */
 	bool poll_due;			/* a change seen while a job ran */
 	struct watch *watch;		/* the idling folder's, or NULL */
@@ -352,6 +355,7 @@ close_sess(struct sess *b)
 	}
 	imap_server_free(&s->core);
 	imap_store_free(&s->ms);
+	buf_free(&s->spare);
 }
 
 /* --- login ----------------------------------------------------------- */
@@ -495,7 +499,8 @@ job_submit(struct imap_sess *s, enum ijob_kind kind, const char *data,
 		snprintf(j->user, sizeof(j->user), "%s", s->user);
 	} else {
 		j->core = s->core;
-		j->out = buf_new(JOB_OUT_CAP);
+		j->out = s->spare != NULL ? s->spare : buf_new(JOB_OUT_CAP);
+		s->spare = NULL;
 	}
 	if (len > 0) {
 		j->data = xmalloc(len);
@@ -569,6 +574,10 @@ job_done(struct wpool_job *job)
 	}
 	send_out(s, j->out);
 	j->core = NULL; /* still the session's */
+	if (j->act == IMAP_ACT_OUTPUT && s->spare == NULL) {
+		s->spare = j->out;	/* the resume writes into it */
+		j->out = NULL;
+	}
 	if (j->act == IMAP_ACT_NONE)
 		next(s);
 	else

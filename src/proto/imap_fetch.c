@@ -28,7 +28,8 @@
 
 #define PARTS_MAX 64		/* numbers of a section followed */
 #define FNAME_MAX 256		/* octets of a header field name matched */
-#define RBUF 4096
+#define RBUF (16 * 1024)	/* one read of the text: a message of
+				   this size or less is read in one call */
 #define OBUF (2 * RBUF + FNAME_MAX + 16)
 /* One item's text before its literal: BODYSTRUCTURE or ENVELOPE is at
  * most about 14 MiB (MSTRUCT_KEPT_MAX of address lists written 17.5
@@ -579,6 +580,9 @@ struct imap_fetch_writer {
 	bool lit;		/* a literal's octets are being sent */
 	uint64_t lit_len;
 	struct sect s;
+	size_t held;		/* octets in rbuf read from the text's
+				   start, for the first section that
+				   starts there (the reader is past them) */
 	char obuf[OBUF];
 	size_t olen, ooff;
 	char rbuf[RBUF];
@@ -969,6 +973,8 @@ sect_start(struct imap_fetch_writer *w, struct sect *s)
 		sect_flush(w, s);
 		return 0;
 	}
+	if (w->held > 0)
+		return 0;	/* sect_step takes rbuf first */
 	return w->msg->rewind(w->msg->rd) < 0 ? -1 : 0;
 }
 
@@ -981,7 +987,12 @@ sect_step(struct imap_fetch_writer *w, struct sect *s)
 
 	if (s->done)
 		return 0;
-	n = w->msg->read(w->msg->rd, w->rbuf, sizeof(w->rbuf));
+	if (w->held > 0) {
+		n = (long)w->held;
+		w->held = 0;
+	} else {
+		n = w->msg->read(w->msg->rd, w->rbuf, sizeof(w->rbuf));
+	}
 	if (n <= 0)
 		return -1;
 	sect_raw(w, s, w->rbuf, (size_t)n);
@@ -1133,20 +1144,41 @@ unknown_cte(const struct imap_fetch_writer *w)
 
 /* --- the response --------------------------------------------------------- */
 
-struct imap_fetch_writer *
-imap_fetch_writer_new(const struct imap_fetch_items *items,
-		      const struct imap_fetch_msg *msg)
+/* Everything zeroed but pend, kept (emptied), and the buffers, left as
+ * they are (only what olen, ooff and held say of them is read). */
+static void
+writer_clear(struct imap_fetch_writer *w, const struct imap_fetch_items *items,
+	     const struct imap_fetch_msg *msg)
 {
-	/* the buffers stay as malloc gave them: a FETCH of FLAGS for
-	 * 100,000 messages makes 100,000 writers */
-	struct imap_fetch_writer *w = xmalloc(sizeof(*w));
+	struct buf *pend = w->pend;
 
+	mstruct_free(&w->ms);
+	free(w->counted);
 	memset(w, 0, offsetof(struct imap_fetch_writer, obuf));
 	w->olen = w->ooff = 0;
 	w->items = items;
 	w->msg = msg;
+	w->pend = pend;
+	buf_reset(pend);
+}
+
+struct imap_fetch_writer *
+imap_fetch_writer_new(const struct imap_fetch_items *items,
+		      const struct imap_fetch_msg *msg)
+{
+	struct imap_fetch_writer *w = xmalloc(sizeof(*w));
+
+	memset(w, 0, offsetof(struct imap_fetch_writer, obuf));
 	w->pend = buf_new(PEND_MAX);
+	writer_clear(w, items, msg);
 	return w;
+}
+
+void
+imap_fetch_writer_reset(struct imap_fetch_writer *w,
+			const struct imap_fetch_msg *msg)
+{
+	writer_clear(w, w->items, msg);
 }
 
 void
@@ -1190,6 +1222,7 @@ structure(struct imap_fetch_writer *w)
 		all |= item_wants_text(&w->items->v[i]) &&
 		       !header_only(&w->items->v[i]);
 	w->ms = mstruct_new();
+	w->held = 0;
 	if (w->msg->rewind(w->msg->rd) < 0)
 		return -1;
 	while ((all || !mstruct_header_ended(w->ms)) &&
@@ -1397,11 +1430,16 @@ start(struct imap_fetch_writer *w)
 {
 	if (imap_fetch_wants_text(w->items) && whole_message(w)) {
 		/* a text that cannot be read fails before the first octet,
-		 * so the command can still say NO */
+		 * so the command can still say NO; what was read is the
+		 * first piece of the section (held) */
+		long n = 0;
+
 		if (w->msg->rewind(w->msg->rd) < 0 ||
 		    (w->msg->m->size > 0 &&
-		     w->msg->read(w->msg->rd, w->rbuf, sizeof(w->rbuf)) <= 0))
+		     (n = w->msg->read(w->msg->rd, w->rbuf,
+				       sizeof(w->rbuf))) <= 0))
 			return -1;
+		w->held = (size_t)n;
 	} else if (imap_fetch_wants_text(w->items)) {
 		if (structure(w) < 0)
 			return -1;

@@ -1197,7 +1197,34 @@ test_read_errors(void **state)
 	assert_int_equal(res, -1);
 	assert_int_equal(b->len, 0);
 	buf_free(&b);
-	/* the text is shorter the second time: the literal is cut */
+	/* the text ends before the size the store gave: the literal is
+	 * cut (BODY[] reads the text once: its first read is its first
+	 * piece) */
+	r.fail_at = -1;
+	r.rewinds = 0;
+	m.size = 66;
+	b = write_with(it, &fm, &r, 0, &res);
+	assert_int_equal(res, -1);
+	assert_memory_equal(b->data, "* 1 FETCH (UID 42 BODY[] {66}\r\n",
+			    31);
+	assert_true(b->len > 31);
+	assert_int_equal(r.rewinds, 1);
+	buf_free(&b);
+	m.size = 64;
+	/* the second read fails: BODY[]'s literal is cut after the first
+	 * read's octets */
+	r.rewinds = 0;
+	r.fail_at = 5;
+	b = write_with(it, &fm, &r, 0, &res);
+	assert_int_equal(res, -1);
+	assert_int_equal(b->len, 36);
+	assert_memory_equal(b->data,
+			    "* 1 FETCH (UID 42 BODY[] {64}\r\nFrom:", 36);
+	buf_free(&b);
+	imap_fetch_items_free(&it);
+	/* a section read twice (the structure, then its octets) is shorter
+	 * the second time: the literal is cut */
+	it = items_of("(UID BODY[TEXT])", &why);
 	r.fail_at = -1;
 	r.rewinds = 0;
 	r.shrink_after = 1;
@@ -1205,15 +1232,15 @@ test_read_errors(void **state)
 	assert_int_equal(res, -1);
 	assert_true(b->len > 0);
 	buf_free(&b);
-	/* the second read fails: BODY[]'s literal is cut */
 	r.shrink_after = 0;
+	/* the second pass's reads fail: the literal is cut */
 	r.rewinds = 0;
 	r.fail_rewind = 2;
 	b = write_with(it, &fm, &r, 0, &res);
 	assert_int_equal(res, -1);
-	assert_memory_equal(b->data, "* 1 FETCH (UID 42 BODY[] {64}\r\n",
-			    b->len);
+	assert_non_null(memmem(b->data, b->len, "BODY[TEXT] {", 12));
 	buf_free(&b);
+	r.fail_rewind = 0;
 	imap_fetch_items_free(&it);
 	/* a filtered header's size is counted before the first octet:
 	 * nothing written, the command can say NO */
@@ -1226,6 +1253,90 @@ test_read_errors(void **state)
 	assert_int_equal(b->len, 0);
 	buf_free(&b);
 	imap_fetch_items_free(&it);
+}
+
+/*
+ * One writer reset for each message of a FETCH gives each the response a
+ * new writer gives: messages larger and smaller than one read, a text
+ * that fails, a response left in the middle of its literal (the session
+ * ended it), in every order.
+ */
+static void
+test_writer_reuse(void **state)
+{
+	static const char *const items[] = {
+		"(UID BODY.PEEK[])",
+		"(UID RFC822.SIZE BODY[TEXT] BODY[HEADER.FIELDS (Subject)])",
+		"(FLAGS BODYSTRUCTURE BINARY.PEEK[1] BODY[]<2.40>)",
+	};
+	struct buf *big = buf_new(SIZE_MAX);
+	const char *texts[4];
+	size_t lens[4];
+	struct imap_msg ms[4];
+
+	(void)state;
+	for (size_t i = 0; big->len < 50000; i++)
+		buf_printf(big, i == 0 ? "Subject: big\n\n" :
+			   "line %zu of a text longer than one read\n", i);
+	texts[0] = big->data;
+	texts[1] = SIMPLE;
+	texts[2] = MIXED;
+	texts[3] = SIMPLE;	/* its reads fail */
+	for (size_t k = 0; k < 4; k++) {
+		lens[k] = strlen(texts[k]);
+		ms[k] = MSG;
+		ms[k].uid = 100 + (uint32_t)k;
+		ms[k].size = lens[k];
+		for (size_t i = 0; i < lens[k]; i++)
+			ms[k].size += texts[k][i] == '\n';
+	}
+	for (size_t n = 0; n < sizeof(items) / sizeof(items[0]); n++) {
+		const char *why;
+		struct imap_fetch_items *it = items_of(items[n], &why);
+		struct imap_fetch_msg fm = {.read = rd_read,
+					    .rewind = rd_rewind};
+		struct imap_fetch_writer *w = NULL;
+		struct buf *out = buf_new(SIZE_MAX);
+		/* big, small, failing, mixed, cut, big again, ... */
+		static const size_t order[] = {0, 1, 3, 2, 0, 0, 1, 2, 1};
+
+		for (size_t o = 0; o < sizeof(order) / sizeof(order[0]); o++) {
+			size_t k = order[o];
+			struct rd r = {.s = texts[k], .len = lens[k],
+				       .chunk = 4096,
+				       .fail_at = k == 3 ? 0 : -1};
+			struct buf *want;
+			int res, wres;
+
+			fm.seq = (uint32_t)o + 1;
+			fm.m = &ms[k];
+			want = write_with(it, &fm, &r, 0, &wres);
+			r.off = 0;
+			fm.rd = &r;
+			if (w == NULL)
+				w = imap_fetch_writer_new(it, &fm);
+			else
+				imap_fetch_writer_reset(w, &fm);
+			if (o == 4) {
+				/* left after its first 100 octets */
+				assert_int_equal(imap_fetch_write(w, out, 100),
+						 1);
+				buf_reset(out);
+				continue;
+			}
+			res = imap_fetch_write(w, out, SIZE_MAX);
+			assert_int_equal(res, wres);
+			assert_int_equal(res, k == 3 ? -1 : 0);
+			assert_int_equal(out->len, want->len);
+			assert_memory_equal(out->data, want->data, out->len);
+			buf_reset(out);
+			buf_free(&want);
+		}
+		imap_fetch_writer_free(&w);
+		buf_free(&out);
+		imap_fetch_items_free(&it);
+	}
+	buf_free(&big);
 }
 
 /* ENVELOPE and the header's sections read no more than the header. */
@@ -1390,6 +1501,7 @@ main(void)
 		cmocka_unit_test(test_long_field),
 		cmocka_unit_test(test_kept_limit),
 		cmocka_unit_test(test_read_errors),
+		cmocka_unit_test(test_writer_reuse),
 		cmocka_unit_test(test_header_only),
 		cmocka_unit_test(test_big),
 		cmocka_unit_test(test_strings),
