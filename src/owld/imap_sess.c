@@ -550,6 +550,19 @@ job_free(struct ijob *j)
 	free(j);
 }
 
+/*
+ * Has the socket taken everything sent so far (the client reads as fast
+ * as the FETCH is made)?  Then the FETCH's next step may run while this
+ * one is sent: unsent output stays within two steps, as with a resume at
+ * half of OUT_MAX.
+ */
+static bool
+keeping_up(const struct imap_sess *s)
+{
+	return !conn_closing(s->base.conn) &&
+	       conn_out_queued(s->base.conn) == 0;
+}
+
 static void
 job_done(struct wpool_job *job)
 {
@@ -572,13 +585,21 @@ job_done(struct wpool_job *job)
 		trace_in(s, j->data, j->used);
 		conn_consume(s->base.conn, j->used);
 	}
-	send_out(s, j->out);
 	j->core = NULL; /* still the session's */
+	if (j->act == IMAP_ACT_OUTPUT && keeping_up(s)) {
+		/* the next step is made while this one goes out */
+		job_submit(s, IJ_RESUME, NULL, 0);
+		send_out(s, j->out);
+	} else {
+		send_out(s, j->out);
+	}
 	if (j->act == IMAP_ACT_OUTPUT && s->spare == NULL) {
-		s->spare = j->out;	/* the resume writes into it */
+		s->spare = j->out;	/* the next step writes into it */
 		j->out = NULL;
 	}
-	if (j->act == IMAP_ACT_NONE)
+	if (s->job != NULL)
+		;		/* the next step is on its way */
+	else if (j->act == IMAP_ACT_NONE)
 		next(s);
 	else
 		run_act(s, j->act);

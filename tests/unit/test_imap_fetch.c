@@ -367,6 +367,33 @@ test_simple_items(void **state)
 	       "UID 42 BODY[TEXT] {20}\r\nline one\r\nline two\r\n");
 }
 
+/* The numbers at their bounds: 0, a UID of 2^32-1, a modseq of 2^63-1
+ * (RFC 7162's largest), the sequence number of the 4,294,967,295th. */
+static void
+test_numbers(void **state)
+{
+	struct imap_msg m = MSG;
+	struct buf *b;
+	int r;
+
+	(void)state;
+	m.uid = UINT32_MAX;
+	m.modseq = INT64_MAX;
+	b = fetch_msg("", 0, "(UID RFC822.SIZE MODSEQ)", &m, false, false,
+		      &r);
+	assert_string_equal(b->data, "* 3 FETCH (UID 4294967295 RFC822.SIZE 0 "
+			    "MODSEQ (9223372036854775807))\r\n");
+	buf_free(&b);
+	m.uid = 1;
+	m.modseq = 10;
+	m.size = 1000000;
+	b = fetch_msg("", 0, "(UID RFC822.SIZE MODSEQ)", &m, false, false,
+		      &r);
+	assert_string_equal(b->data, "* 3 FETCH (UID 1 RFC822.SIZE 1000000 "
+			    "MODSEQ (10))\r\n");
+	buf_free(&b);
+}
+
 static void
 test_added(void **state)
 {
@@ -1477,6 +1504,7 @@ main(void)
 		cmocka_unit_test(test_parse),
 		cmocka_unit_test(test_predicates),
 		cmocka_unit_test(test_flags),
+		cmocka_unit_test(test_numbers),
 		cmocka_unit_test(test_simple_items),
 		cmocka_unit_test(test_added),
 		cmocka_unit_test(test_whole_and_header),
