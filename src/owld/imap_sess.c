@@ -11,11 +11,13 @@
  * connection is paused, the job works on a copy of the input piece and
  * writes into its own output buffer, and when it is done the loop thread
  * drops what the core took from the input (conn_consume), sends the
- * output and acts on what the core asked: OUTPUT waits for the client to
- * read (conn_await_drain) and resumes on the pool; IDLE watches the
- * selected folder (net/watch.h) and polls on the pool when it changes.
- * One job at a time per session: a change seen while one runs is polled
- * after it.
+ * output and acts on what the core asked: OUTPUT resumes on the pool at
+ * once, the next step made while this one goes out, if the socket took
+ * everything sent before (the client keeps up), else once the client has
+ * read down to half of OUT_MAX (conn_await_drain); a FETCH keeps its
+ * output buffer from one step to the next.  IDLE watches the selected
+ * folder (net/watch.h) and polls on the pool when it changes.  One job at
+ * a time per session: a change seen while one runs is polled after it.
  *
  * The core is the job's while it runs; a session that ends meanwhile
  * hands the core and the store over to the job, which frees them when it
@@ -39,9 +41,9 @@
 #include "owld.h"
 #include "sess.h"
 
-#define OUT_MAX (256 * 1024) /* the connection's unsent output: a FETCH
-				      goes out in steps of this (fewer trips
-				      to the worker pool), resumed at half */
+#define OUT_MAX (1024 * 1024) /* the connection's unsent output: a FETCH
+				       step (IMAP_SESS_OUT_MAX) resumes once
+				       it is down to half */
 #define OUT_CAP (OUT_MAX + 8 * 1024) /* replies before login */
 #define JOB_OUT_CAP (8 << 20)	/* a job's output: the core's bound, plus
 				   what one step may add past it */
