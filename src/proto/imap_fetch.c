@@ -899,14 +899,61 @@ plain_run(struct imap_fetch_writer *w, struct sect *s, const char *d,
 	s->pos = b;
 }
 
+/*
+ * The lines of d copied whole, each LF as CRLF, while every octet is in
+ * the range and the partial range (all of a BODY[] but its last octets
+ * past a text that grew); the octets of d taken.
+ */
+static size_t
+plain_lines(struct imap_fetch_writer *w, struct sect *s, const char *d,
+	    size_t n)
+{
+	const char *p = d, *end = d + n;
+	char *o = w->obuf + w->olen;
+	uint64_t room;
+	size_t m;
+
+	if (s->pos < s->rs || s->pos >= s->re || s->opos < s->cs ||
+	    s->opos >= s->ce)
+		return 0;
+	room = s->re - s->pos;
+	if (s->ce - s->opos < room)
+		room = s->ce - s->opos;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t k = (size_t)((nl != NULL ? nl : end) - p);
+
+		if (k + (nl != NULL ? 2 : 0) > room)
+			break;
+		memcpy(o, p, k);
+		o += k;
+		p += k;
+		room -= k;
+		if (nl != NULL) {
+			*o++ = '\r';
+			*o++ = '\n';
+			p++;
+			room -= 2;
+		}
+	}
+	m = (size_t)(o - (w->obuf + w->olen));
+	w->olen += m;
+	s->emitted += m;
+	s->opos += m;
+	s->pos += m;
+	if (p > d)
+		s->prev = p[-1];
+	return (size_t)(p - d);
+}
+
 /* sect_raw for a section sent as it is (no filter, no decoding): runs
  * between line ends copied whole. */
 static void
 plain_raw(struct imap_fetch_writer *w, struct sect *s, const char *d,
 	  size_t n)
 {
-	size_t i = 0;
 	bool nul = s->nul80 && memchr(d, '\0', n) != NULL;
+	size_t i = nul ? 0 : plain_lines(w, s, d, n);
 
 	while (i < n && s->pos < s->re && s->opos < s->ce) {
 		const char *nl = memchr(d + i, '\n', n - i);

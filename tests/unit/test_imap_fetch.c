@@ -1366,6 +1366,41 @@ test_writer_reuse(void **state)
 	buf_free(&big);
 }
 
+/* A text longer than the size the store gives (it grew meanwhile):
+ * BODY[] sends that many octets of it, whatever octet the size ends on
+ * (a CR without its LF too), read in any piece size. */
+static void
+test_text_longer_than_size(void **state)
+{
+	struct buf *want = buf_new(SIZE_MAX);
+	char head[64];
+
+	(void)state;
+	for (const char *p = SIMPLE; *p != '\0'; p++) {
+		if (*p == '\n')
+			buf_addc(want, '\r');
+		buf_addc(want, *p);
+	}
+	for (size_t size = 1; size <= want->len; size++) {
+		struct imap_msg m = MSG;
+		struct buf *b;
+		int r, n;
+
+		m.size = size;
+		b = fetch_msg(SIMPLE, strlen(SIMPLE), "BODY.PEEK[]", &m, false,
+			      false, &r);
+		assert_int_equal(r, 0);
+		n = snprintf(head, sizeof(head), "* 3 FETCH (BODY[] {%zu}\r\n",
+			     size);
+		assert_int_equal(b->len, (size_t)n + size + 3);
+		assert_memory_equal(b->data, head, (size_t)n);
+		assert_memory_equal(b->data + n, want->data, size);
+		assert_memory_equal(b->data + n + size, ")\r\n", 3);
+		buf_free(&b);
+	}
+	buf_free(&want);
+}
+
 /* ENVELOPE and the header's sections read no more than the header. */
 static void
 test_header_only(void **state)
@@ -1530,6 +1565,7 @@ main(void)
 		cmocka_unit_test(test_kept_limit),
 		cmocka_unit_test(test_read_errors),
 		cmocka_unit_test(test_writer_reuse),
+		cmocka_unit_test(test_text_longer_than_size),
 		cmocka_unit_test(test_header_only),
 		cmocka_unit_test(test_big),
 		cmocka_unit_test(test_strings),
