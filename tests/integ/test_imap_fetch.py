@@ -3,9 +3,13 @@ exact whatever its size (smaller and larger than one read of the store,
 larger than one output step), every stored LF sent and counted as CRLF,
 BODY.PEEK leaving \\Seen unset; a message gone between SELECT and FETCH;
 a client that does not read keeping the server's memory bounded."""
+import imaplib
 import os
 import re
+import ssl
+import subprocess
 import time
+import zlib
 
 from conftest import status_kib
 
@@ -94,6 +98,62 @@ def test_fetch_bodies_of_every_size(server):
     assert {u: bodies[u] for u in (3, 4, 5)} == \
         {u: crlf(texts[u - 1]) for u in (3, 4, 5)}
     c.cmd("l", "LOGOUT")
+
+
+def test_fetch_bodies_compressed(server):
+    """The same through COMPRESS DEFLATE (RFC 4978): several output steps
+    of the FETCH each deflated in turn, every body whole."""
+    texts = [text(i, n) for i, n in enumerate(SIZES * 4)]
+    put(server, texts)
+    c = server.imap()
+    c.login()
+    c.cmd("s", "SELECT INBOX")
+    assert c.cmd("z", "COMPRESS DEFLATE")[-1] == "z OK DEFLATE active"
+    zo, zi = zlib.compressobj(6, zlib.DEFLATED, -15), zlib.decompressobj(-15)
+    data = zi.decompress(c.buf)
+    c.sock.sendall(zo.compress(b"f UID FETCH 1:* BODY.PEEK[]\r\n") +
+                   zo.flush(zlib.Z_SYNC_FLUSH))
+    done = b"f OK UID FETCH completed\r\n"
+    while not data.endswith(done):
+        chunk = c.sock.recv(1 << 20)
+        assert chunk, data[-200:]
+        data += zi.decompress(chunk)
+    head = re.compile(rb"\* (\d+) FETCH \(UID (\d+) BODY\[\] \{(\d+)\}\r\n")
+    pos, uid = 0, 0
+    while pos < len(data) - len(done):
+        m = head.match(data, pos)
+        assert m, data[pos:pos + 200]
+        uid += 1
+        assert int(m.group(1)) == int(m.group(2)) == uid
+        n = int(m.group(3))
+        assert data[m.end():m.end() + n] == crlf(texts[uid - 1]), uid
+        assert data[m.end() + n:m.end() + n + 3] == b")\r\n"
+        pos = m.end() + n + 3
+    assert uid == len(texts)
+
+
+def test_fetch_bodies_over_tls(owld, tmp_path):
+    """The same over imaps: the TLS layer's queued output counts as unsent
+    (a step is made ahead only when all of it went out)."""
+    cert, key = str(tmp_path / "c.pem"), str(tmp_path / "k.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", key,
+                    "-out", cert, "-days", "2", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    o = owld(["tls.cert=" + cert, "tls.key=" + key,
+              "imaps.listen=127.0.0.1:0"])
+    texts = [text(i, n) for i, n in enumerate(SIZES * 2)]
+    put(o, texts)
+    m = imaplib.IMAP4_SSL("127.0.0.1", o.imaps_port, timeout=30,
+                          ssl_context=ssl.create_default_context(cafile=cert))
+    m.login("alice@localhost", "pw-alice")
+    m.select("INBOX")
+    typ, data = m.uid("FETCH", "1:*", "(BODY.PEEK[])")
+    assert typ == "OK"
+    got = [d[1] for d in data if isinstance(d, tuple)]
+    assert got == [crlf(t) for t in texts]
+    m.logout()
 
 
 def test_fetch_of_a_message_gone_meanwhile(server):

@@ -1349,6 +1349,7 @@ test_writer_reuse(void **state)
 				assert_int_equal(imap_fetch_write(w, out, 100),
 						 1);
 				buf_reset(out);
+				buf_free(&want);
 				continue;
 			}
 			res = imap_fetch_write(w, out, SIZE_MAX);
