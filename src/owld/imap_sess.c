@@ -595,16 +595,18 @@ job_done(struct wpool_job *job)
 	} else {
 		send_out(s, j->out);
 	}
-	if (j->act == IMAP_ACT_OUTPUT && s->spare == NULL) {
+	if (j->act != IMAP_ACT_OUTPUT) {
+		buf_free(&s->spare);	/* an idle session keeps none */
+	} else if (s->spare == NULL) {
 		s->spare = j->out;	/* the next step writes into it */
 		j->out = NULL;
 	}
-	if (s->job != NULL)
-		;		/* the next step is on its way */
-	else if (j->act == IMAP_ACT_NONE)
-		next(s);
-	else
-		run_act(s, j->act);
+	if (s->job == NULL) {	/* else the next step is on its way */
+		if (j->act == IMAP_ACT_NONE)
+			next(s);
+		else
+			run_act(s, j->act);
+	}
 	job_free(j);
 }
 
