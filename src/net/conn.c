@@ -829,6 +829,21 @@ conn_closing(const struct conn *c)
 	return c->closing || c->reaped;
 }
 
+size_t
+conn_out_queued(const struct conn *c)
+{
+	size_t n;
+
+	if (c->reaped)
+		return 0;
+	n = evbuffer_get_length(bufferevent_get_output(c->bev));
+	if (c->mid != NULL)
+		n += evbuffer_get_length(bufferevent_get_output(c->mid));
+	if (c->under != NULL)
+		n += evbuffer_get_length(bufferevent_get_output(c->under));
+	return n;
+}
+
 /* The contiguous input at off onwards (its first piece); 0 if none. */
 static size_t
 segment_at(struct evbuffer *in, size_t off, const char **seg)

@@ -116,6 +116,9 @@ void conn_deadline_answered(struct conn *c);
 /* Flushes what is queued (bounded by the timeout), then closes. */
 void conn_close(struct conn *c, const char *reason);
 bool conn_closing(const struct conn *c);
+/* Octets queued and not yet taken by the socket (every layer: TLS,
+ * DEFLATE and the socket's own). */
+size_t conn_out_queued(const struct conn *c);
 /*
  * Switches to TLS as the server (accepting) or the client; ssl is taken
  * over (freed with the connection).  See above for when.

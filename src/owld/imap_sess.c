@@ -11,11 +11,13 @@
  * connection is paused, the job works on a copy of the input piece and
  * writes into its own output buffer, and when it is done the loop thread
  * drops what the core took from the input (conn_consume), sends the
- * output and acts on what the core asked: OUTPUT waits for the client to
- * read (conn_await_drain) and resumes on the pool; IDLE watches the
- * selected folder (net/watch.h) and polls on the pool when it changes.
- * One job at a time per session: a change seen while one runs is polled
- * after it.
+ * output and acts on what the core asked: OUTPUT resumes on the pool at
+ * once, the next step made while this one goes out, if the socket took
+ * everything sent before (the client keeps up), else once the client has
+ * read down to half of OUT_MAX (conn_await_drain); a FETCH keeps its
+ * output buffer from one step to the next.  IDLE watches the selected
+ * folder (net/watch.h) and polls on the pool when it changes.  One job at
+ * a time per session: a change seen while one runs is polled after it.
  *
  * The core is the job's while it runs; a session that ends meanwhile
  * hands the core and the store over to the job, which frees them when it
@@ -39,9 +41,9 @@
 #include "owld.h"
 #include "sess.h"
 
-#define OUT_MAX (256 * 1024) /* the connection's unsent output: a FETCH
-				      goes out in steps of this (fewer trips
-				      to the worker pool), resumed at half */
+#define OUT_MAX (1024 * 1024) /* the connection's unsent output: a FETCH
+				       step (IMAP_SESS_OUT_MAX) resumes once
+				       it is down to half */
 #define OUT_CAP (OUT_MAX + 8 * 1024) /* replies before login */
 #define JOB_OUT_CAP (8 << 20)	/* a job's output: the core's bound, plus
 				   what one step may add past it */
@@ -58,6 +60,9 @@ struct imap_sess {
 	char user[ADDR_PATH_MAX + 1];	/* logged in as, or "" */
 	char userip[64];		/* its count in d->imap_userip, or "" */
 	struct ijob *job;		/* in flight, or NULL */
+	struct buf *spare;		/* the last job's output buffer, kept
+					   while a FETCH goes on (its next
+					   step writes into it again) */
 	bool draining;			/* OUTPUT sent, resumed on drain */
 	bool poll_due;			/* a change seen while a job ran */
 	struct watch *watch;		/* the idling folder's, or NULL */
@@ -352,6 +357,7 @@ close_sess(struct sess *b)
 	}
 	imap_server_free(&s->core);
 	imap_store_free(&s->ms);
+	buf_free(&s->spare);
 }
 
 /* --- login ----------------------------------------------------------- */
@@ -496,7 +502,8 @@ job_submit(struct imap_sess *s, enum ijob_kind kind, const char *data,
 		snprintf(j->user, sizeof(j->user), "%s", s->user);
 	} else {
 		j->core = s->core;
-		j->out = buf_new(JOB_OUT_CAP);
+		j->out = s->spare != NULL ? s->spare : buf_new(JOB_OUT_CAP);
+		s->spare = NULL;
 	}
 	if (len > 0) {
 		j->data = xmalloc(len);
@@ -546,6 +553,19 @@ job_free(struct ijob *j)
 	free(j);
 }
 
+/*
+ * Has the socket taken everything sent so far (the client reads as fast
+ * as the FETCH is made)?  Then the FETCH's next step may run while this
+ * one is sent: unsent output stays within two steps, as with a resume at
+ * half of OUT_MAX.
+ */
+static bool
+keeping_up(const struct imap_sess *s)
+{
+	return !conn_closing(s->base.conn) &&
+	       conn_out_queued(s->base.conn) == 0;
+}
+
 static void
 job_done(struct wpool_job *job)
 {
@@ -568,12 +588,26 @@ job_done(struct wpool_job *job)
 		trace_in(s, j->data, j->used);
 		conn_consume(s->base.conn, j->used);
 	}
-	send_out(s, j->out);
 	j->core = NULL; /* still the session's */
-	if (j->act == IMAP_ACT_NONE)
-		next(s);
-	else
-		run_act(s, j->act);
+	if (j->act == IMAP_ACT_OUTPUT && keeping_up(s)) {
+		/* the next step is made while this one goes out */
+		job_submit(s, IJ_RESUME, NULL, 0);
+		send_out(s, j->out);
+	} else {
+		send_out(s, j->out);
+	}
+	if (j->act != IMAP_ACT_OUTPUT) {
+		buf_free(&s->spare);	/* an idle session keeps none */
+	} else if (s->spare == NULL) {
+		s->spare = j->out;	/* the next step writes into it */
+		j->out = NULL;
+	}
+	if (s->job == NULL) {	/* else the next step is on its way */
+		if (j->act == IMAP_ACT_NONE)
+			next(s);
+		else
+			run_act(s, j->act);
+	}
 	job_free(j);
 }
 

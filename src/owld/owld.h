@@ -22,8 +22,10 @@
 #include "../store/store.h"
 
 /* The IMAP core's OUTPUT point (imap_conf.out_max): a large response
- * goes out in pieces of about this, as the client reads them. */
-#define IMAP_SESS_OUT_MAX (128 * 1024)
+ * goes out in pieces of about this, as the client reads them; each
+ * piece is one job on the worker pool (about 40 us of thread hand-offs
+ * on a VM: 100 of them for 10,000 messages of 5 KB). */
+#define IMAP_SESS_OUT_MAX (512 * 1024)
 
 struct event_base;
 struct relay;

@@ -67,7 +67,8 @@ struct imap_fetch_job {
 	/* the message being written */
 	struct imap_msg m;
 	struct imap_fetch_msg fm;
-	struct imap_fetch_writer *w;
+	struct imap_fetch_writer *w;	/* made once, reset per message */
+	bool busy;			/* w is writing message i */
 	void *rd;
 };
 
@@ -112,14 +113,18 @@ fetch_start_msg(struct imap_server *s, struct imap_fetch_job *j)
 		j->fm.read = s->ops->read;
 		j->fm.rewind = s->ops->rewind;
 	}
-	j->w = imap_fetch_writer_new(j->items, &j->fm);
+	if (j->w == NULL)
+		j->w = imap_fetch_writer_new(j->items, &j->fm);
+	else
+		imap_fetch_writer_reset(j->w, &j->fm);
+	j->busy = true;
 	return true;
 }
 
 static void
 fetch_end_msg(struct imap_server *s, struct imap_fetch_job *j)
 {
-	imap_fetch_writer_free(&j->w);
+	j->busy = false;
 	if (j->rd != NULL)
 		s->ops->close(j->rd);
 	j->rd = NULL;
@@ -138,7 +143,7 @@ fetch_run(struct imap_server *s, struct buf *out)
 	while (j->i < j->n) {
 		int r;
 
-		if (j->w == NULL && !fetch_start_msg(s, j)) {
+		if (!j->busy && !fetch_start_msg(s, j)) {
 			j->gone = true;
 			fetch_end_msg(s, j);
 			continue;

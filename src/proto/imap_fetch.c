@@ -28,7 +28,8 @@
 
 #define PARTS_MAX 64		/* numbers of a section followed */
 #define FNAME_MAX 256		/* octets of a header field name matched */
-#define RBUF 4096
+#define RBUF (16 * 1024)	/* one read of the text: a message of
+				   this size or less is read in one call */
 #define OBUF (2 * RBUF + FNAME_MAX + 16)
 /* One item's text before its literal: BODYSTRUCTURE or ENVELOPE is at
  * most about 14 MiB (MSTRUCT_KEPT_MAX of address lists written 17.5
@@ -579,6 +580,9 @@ struct imap_fetch_writer {
 	bool lit;		/* a literal's octets are being sent */
 	uint64_t lit_len;
 	struct sect s;
+	size_t held;		/* octets in rbuf read from the text's
+				   start, for the first section that
+				   starts there (the reader is past them) */
 	char obuf[OBUF];
 	size_t olen, ooff;
 	char rbuf[RBUF];
@@ -863,10 +867,11 @@ crlf_octet(struct imap_fetch_writer *w, struct sect *s, char c)
 }
 
 /* A run of octets with no LF, sent as they are: the part of it in the
- * range and the partial range copied whole. */
+ * range and the partial range copied whole (nul: the run may hold a NUL,
+ * which BODY sends as 0x80). */
 static void
 plain_run(struct imap_fetch_writer *w, struct sect *s, const char *d,
-	  size_t n)
+	  size_t n, bool nul)
 {
 	uint64_t a = s->pos, b = s->pos + n;
 	uint64_t lo = a > s->rs ? a : s->rs, hi = b < s->re ? b : s->re;
@@ -882,7 +887,7 @@ plain_run(struct imap_fetch_writer *w, struct sect *s, const char *d,
 			size_t m = (size_t)(chi - clo);
 
 			memcpy(o, d + (lo - a) + (clo - olo), m);
-			for (char *z = s->nul80 ? memchr(o, '\0', m) : NULL;
+			for (char *z = nul ? memchr(o, '\0', m) : NULL;
 			     z != NULL;
 			     z = memchr(z + 1, '\0', (size_t)(o + m - z - 1)))
 				*z = (char)0x80;
@@ -894,26 +899,74 @@ plain_run(struct imap_fetch_writer *w, struct sect *s, const char *d,
 	s->pos = b;
 }
 
+/*
+ * The lines of d copied whole, each LF as CRLF, while every octet is in
+ * the range and the partial range (all of a BODY[] but its last octets
+ * past a text that grew); the octets of d taken.
+ */
+static size_t
+plain_lines(struct imap_fetch_writer *w, struct sect *s, const char *d,
+	    size_t n)
+{
+	const char *p = d, *end = d + n;
+	char *o = w->obuf + w->olen;
+	uint64_t room;
+	size_t m;
+
+	if (s->pos < s->rs || s->pos >= s->re || s->opos < s->cs ||
+	    s->opos >= s->ce)
+		return 0;
+	room = s->re - s->pos;
+	if (s->ce - s->opos < room)
+		room = s->ce - s->opos;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t k = (size_t)((nl != NULL ? nl : end) - p);
+
+		if (k + (nl != NULL ? 2 : 0) > room)
+			break;
+		memcpy(o, p, k);
+		o += k;
+		p += k;
+		room -= k;
+		if (nl != NULL) {
+			*o++ = '\r';
+			*o++ = '\n';
+			p++;
+			room -= 2;
+		}
+	}
+	m = (size_t)(o - (w->obuf + w->olen));
+	w->olen += m;
+	s->emitted += m;
+	s->opos += m;
+	s->pos += m;
+	if (p > d)
+		s->prev = p[-1];
+	return (size_t)(p - d);
+}
+
 /* sect_raw for a section sent as it is (no filter, no decoding): runs
  * between line ends copied whole. */
 static void
 plain_raw(struct imap_fetch_writer *w, struct sect *s, const char *d,
 	  size_t n)
 {
-	size_t i = 0;
+	bool nul = s->nul80 && memchr(d, '\0', n) != NULL;
+	size_t i = nul ? 0 : plain_lines(w, s, d, n);
 
 	while (i < n && s->pos < s->re && s->opos < s->ce) {
 		const char *nl = memchr(d + i, '\n', n - i);
 		size_t k = nl != NULL ? (size_t)(nl - d) : n;
 
 		if (k > i) {
-			plain_run(w, s, d + i, k - i);
+			plain_run(w, s, d + i, k - i, nul);
 			s->prev = d[k - 1];
 			i = k;
 			continue;
 		}
-		crlf_octet(w, s, '\r');	/* every LF: as the store counts */
-		crlf_octet(w, s, '\n');
+		/* every LF: as the store counts */
+		plain_run(w, s, "\r\n", 2, false);
 		s->prev = '\n';
 		i++;
 	}
@@ -969,6 +1022,8 @@ sect_start(struct imap_fetch_writer *w, struct sect *s)
 		sect_flush(w, s);
 		return 0;
 	}
+	if (w->held > 0)
+		return 0;	/* sect_step takes rbuf first */
 	return w->msg->rewind(w->msg->rd) < 0 ? -1 : 0;
 }
 
@@ -981,7 +1036,12 @@ sect_step(struct imap_fetch_writer *w, struct sect *s)
 
 	if (s->done)
 		return 0;
-	n = w->msg->read(w->msg->rd, w->rbuf, sizeof(w->rbuf));
+	if (w->held > 0) {
+		n = (long)w->held;
+		w->held = 0;
+	} else {
+		n = w->msg->read(w->msg->rd, w->rbuf, sizeof(w->rbuf));
+	}
 	if (n <= 0)
 		return -1;
 	sect_raw(w, s, w->rbuf, (size_t)n);
@@ -1133,20 +1193,41 @@ unknown_cte(const struct imap_fetch_writer *w)
 
 /* --- the response --------------------------------------------------------- */
 
-struct imap_fetch_writer *
-imap_fetch_writer_new(const struct imap_fetch_items *items,
-		      const struct imap_fetch_msg *msg)
+/* Everything zeroed but pend, kept (emptied), and the buffers, left as
+ * they are (only what olen, ooff and held say of them is read). */
+static void
+writer_clear(struct imap_fetch_writer *w, const struct imap_fetch_items *items,
+	     const struct imap_fetch_msg *msg)
 {
-	/* the buffers stay as malloc gave them: a FETCH of FLAGS for
-	 * 100,000 messages makes 100,000 writers */
-	struct imap_fetch_writer *w = xmalloc(sizeof(*w));
+	struct buf *pend = w->pend;
 
+	mstruct_free(&w->ms);
+	free(w->counted);
 	memset(w, 0, offsetof(struct imap_fetch_writer, obuf));
 	w->olen = w->ooff = 0;
 	w->items = items;
 	w->msg = msg;
+	w->pend = pend;
+	buf_reset(pend);
+}
+
+struct imap_fetch_writer *
+imap_fetch_writer_new(const struct imap_fetch_items *items,
+		      const struct imap_fetch_msg *msg)
+{
+	struct imap_fetch_writer *w = xmalloc(sizeof(*w));
+
+	memset(w, 0, offsetof(struct imap_fetch_writer, obuf));
 	w->pend = buf_new(PEND_MAX);
+	writer_clear(w, items, msg);
 	return w;
+}
+
+void
+imap_fetch_writer_reset(struct imap_fetch_writer *w,
+			const struct imap_fetch_msg *msg)
+{
+	writer_clear(w, w->items, msg);
 }
 
 void
@@ -1190,6 +1271,7 @@ structure(struct imap_fetch_writer *w)
 		all |= item_wants_text(&w->items->v[i]) &&
 		       !header_only(&w->items->v[i]);
 	w->ms = mstruct_new();
+	w->held = 0;
 	if (w->msg->rewind(w->msg->rd) < 0)
 		return -1;
 	while ((all || !mstruct_header_ended(w->ms)) &&
@@ -1200,6 +1282,21 @@ structure(struct imap_fetch_writer *w)
 	}
 	mstruct_end(w->ms);
 	return 0;
+}
+
+/* s, then v in decimal: the numbers of every response, without printf
+ * (a FETCH of FLAGS for 100,000 messages writes 200,000 of them). */
+static void
+add_num(struct buf *b, const char *s, uint64_t v)
+{
+	char d[20];
+	size_t i = sizeof(d);
+
+	do
+		d[--i] = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	buf_addstr(b, s);
+	buf_add(b, d + i, sizeof(d) - i);
 }
 
 static void
@@ -1218,15 +1315,19 @@ flags(struct buf *b, const struct imap_fetch_msg *msg)
 	buf_addstr(b, "FLAGS (");
 	for (size_t k = 0; k < sizeof(F) / sizeof(F[0]); k++)
 		if (msg->m->flags & F[k].bit) {
-			buf_printf(b, "%s%s", sep, F[k].name);
+			buf_addstr(b, sep);
+			buf_addstr(b, F[k].name);
 			sep = " ";
 		}
 	if (msg->recent && !msg->rev2) {
-		buf_printf(b, "%s\\Recent", sep);
+		buf_addstr(b, sep);
+		buf_addstr(b, "\\Recent");
 		sep = " ";
 	}
-	if (msg->m->keywords != NULL && msg->m->keywords[0] != '\0')
-		buf_printf(b, "%s%s", sep, msg->m->keywords);
+	if (msg->m->keywords != NULL && msg->m->keywords[0] != '\0') {
+		buf_addstr(b, sep);
+		buf_addstr(b, msg->m->keywords);
+	}
 	buf_addc(b, ')');
 }
 
@@ -1295,8 +1396,8 @@ section_begin(struct imap_fetch_writer *w, size_t i)
 		buf_addstr(b, "\"\"");
 		return 0;
 	}
-	buf_printf(b, "%s{%" PRIu64 "}\r\n",
-		   it->binary && w->counted[i].nul ? "~" : "", len);
+	add_num(b, it->binary && w->counted[i].nul ? "~{" : "{", len);
+	buf_addstr(b, "}\r\n");
 	s->cs = start;
 	s->ce = start + len;
 	s->emit = true;
@@ -1328,13 +1429,14 @@ item_begin(struct imap_fetch_writer *w, size_t i)
 		buf_printf(b, "INTERNALDATE \"%s\"", date);
 		break;
 	case K_RFC822_SIZE:
-		buf_printf(b, "RFC822.SIZE %" PRIu64, m->size);
+		add_num(b, "RFC822.SIZE ", m->size);
 		break;
 	case K_UID:
-		buf_printf(b, "UID %" PRIu32, m->uid);
+		add_num(b, "UID ", m->uid);
 		break;
 	case K_MODSEQ:
-		buf_printf(b, "MODSEQ (%" PRIu64 ")", m->modseq);
+		add_num(b, "MODSEQ (", m->modseq);
+		buf_addc(b, ')');
 		break;
 	case K_ENVELOPE:
 		buf_addstr(b, "ENVELOPE ");
@@ -1397,11 +1499,16 @@ start(struct imap_fetch_writer *w)
 {
 	if (imap_fetch_wants_text(w->items) && whole_message(w)) {
 		/* a text that cannot be read fails before the first octet,
-		 * so the command can still say NO */
+		 * so the command can still say NO; what was read is the
+		 * first piece of the section (held) */
+		long n = 0;
+
 		if (w->msg->rewind(w->msg->rd) < 0 ||
 		    (w->msg->m->size > 0 &&
-		     w->msg->read(w->msg->rd, w->rbuf, sizeof(w->rbuf)) <= 0))
+		     (n = w->msg->read(w->msg->rd, w->rbuf,
+				       sizeof(w->rbuf))) <= 0))
 			return -1;
+		w->held = (size_t)n;
 	} else if (imap_fetch_wants_text(w->items)) {
 		if (structure(w) < 0)
 			return -1;
@@ -1410,7 +1517,8 @@ start(struct imap_fetch_writer *w)
 		if (count_sections(w) < 0)
 			return -1;
 	}
-	buf_printf(w->pend, "* %" PRIu32 " FETCH (", w->msg->seq);
+	add_num(w->pend, "* ", w->msg->seq);
+	buf_addstr(w->pend, " FETCH (");
 	w->started = true;
 	return 0;
 }

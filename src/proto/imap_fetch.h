@@ -62,9 +62,15 @@ struct imap_fetch_msg {
 struct imap_fetch_writer;
 
 /* The writer of msg's response; msg (and m) must stay valid until it is
- * freed. */
+ * freed or reset. */
 struct imap_fetch_writer *imap_fetch_writer_new(
 	const struct imap_fetch_items *items, const struct imap_fetch_msg *msg);
+/* The same writer (the same items) made new for the next message's
+ * response, its buffers kept: a FETCH of many messages makes one writer.
+ * Any point of the last response is fine (a message left unfinished,
+ * failed or whole). */
+void imap_fetch_writer_reset(struct imap_fetch_writer *w,
+			     const struct imap_fetch_msg *msg);
 /*
  * Writes "* SEQ FETCH (...)\r\n" into out, stopping once out holds
  * out_max octets (or out is full): 1 when more is to come (call again

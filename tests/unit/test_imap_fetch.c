@@ -367,6 +367,33 @@ test_simple_items(void **state)
 	       "UID 42 BODY[TEXT] {20}\r\nline one\r\nline two\r\n");
 }
 
+/* The numbers at their bounds: 0, a UID of 2^32-1, a modseq of 2^63-1
+ * (RFC 7162's largest), the sequence number of the 4,294,967,295th. */
+static void
+test_numbers(void **state)
+{
+	struct imap_msg m = MSG;
+	struct buf *b;
+	int r;
+
+	(void)state;
+	m.uid = UINT32_MAX;
+	m.modseq = INT64_MAX;
+	b = fetch_msg("", 0, "(UID RFC822.SIZE MODSEQ)", &m, false, false,
+		      &r);
+	assert_string_equal(b->data, "* 3 FETCH (UID 4294967295 RFC822.SIZE 0 "
+			    "MODSEQ (9223372036854775807))\r\n");
+	buf_free(&b);
+	m.uid = 1;
+	m.modseq = 10;
+	m.size = 1000000;
+	b = fetch_msg("", 0, "(UID RFC822.SIZE MODSEQ)", &m, false, false,
+		      &r);
+	assert_string_equal(b->data, "* 3 FETCH (UID 1 RFC822.SIZE 1000000 "
+			    "MODSEQ (10))\r\n");
+	buf_free(&b);
+}
+
 static void
 test_added(void **state)
 {
@@ -1197,7 +1224,34 @@ test_read_errors(void **state)
 	assert_int_equal(res, -1);
 	assert_int_equal(b->len, 0);
 	buf_free(&b);
-	/* the text is shorter the second time: the literal is cut */
+	/* the text ends before the size the store gave: the literal is
+	 * cut (BODY[] reads the text once: its first read is its first
+	 * piece) */
+	r.fail_at = -1;
+	r.rewinds = 0;
+	m.size = 66;
+	b = write_with(it, &fm, &r, 0, &res);
+	assert_int_equal(res, -1);
+	assert_memory_equal(b->data, "* 1 FETCH (UID 42 BODY[] {66}\r\n",
+			    31);
+	assert_true(b->len > 31);
+	assert_int_equal(r.rewinds, 1);
+	buf_free(&b);
+	m.size = 64;
+	/* the second read fails: BODY[]'s literal is cut after the first
+	 * read's octets */
+	r.rewinds = 0;
+	r.fail_at = 5;
+	b = write_with(it, &fm, &r, 0, &res);
+	assert_int_equal(res, -1);
+	assert_int_equal(b->len, 36);
+	assert_memory_equal(b->data,
+			    "* 1 FETCH (UID 42 BODY[] {64}\r\nFrom:", 36);
+	buf_free(&b);
+	imap_fetch_items_free(&it);
+	/* a section read twice (the structure, then its octets) is shorter
+	 * the second time: the literal is cut */
+	it = items_of("(UID BODY[TEXT])", &why);
 	r.fail_at = -1;
 	r.rewinds = 0;
 	r.shrink_after = 1;
@@ -1205,15 +1259,15 @@ test_read_errors(void **state)
 	assert_int_equal(res, -1);
 	assert_true(b->len > 0);
 	buf_free(&b);
-	/* the second read fails: BODY[]'s literal is cut */
 	r.shrink_after = 0;
+	/* the second pass's reads fail: the literal is cut */
 	r.rewinds = 0;
 	r.fail_rewind = 2;
 	b = write_with(it, &fm, &r, 0, &res);
 	assert_int_equal(res, -1);
-	assert_memory_equal(b->data, "* 1 FETCH (UID 42 BODY[] {64}\r\n",
-			    b->len);
+	assert_non_null(memmem(b->data, b->len, "BODY[TEXT] {", 12));
 	buf_free(&b);
+	r.fail_rewind = 0;
 	imap_fetch_items_free(&it);
 	/* a filtered header's size is counted before the first octet:
 	 * nothing written, the command can say NO */
@@ -1226,6 +1280,126 @@ test_read_errors(void **state)
 	assert_int_equal(b->len, 0);
 	buf_free(&b);
 	imap_fetch_items_free(&it);
+}
+
+/*
+ * One writer reset for each message of a FETCH gives each the response a
+ * new writer gives: messages larger and smaller than one read, a text
+ * that fails, a response left in the middle of its literal (the session
+ * ended it), in every order.
+ */
+static void
+test_writer_reuse(void **state)
+{
+	static const char *const items[] = {
+		"(UID BODY.PEEK[])",
+		"(UID RFC822.SIZE BODY[TEXT] BODY[HEADER.FIELDS (Subject)])",
+		"(FLAGS BODYSTRUCTURE BINARY.PEEK[1] BODY[]<2.40>)",
+	};
+	struct buf *big = buf_new(SIZE_MAX);
+	const char *texts[4];
+	size_t lens[4];
+	struct imap_msg ms[4];
+
+	(void)state;
+	for (size_t i = 0; big->len < 50000; i++)
+		buf_printf(big, i == 0 ? "Subject: big\n\n" :
+			   "line %zu of a text longer than one read\n", i);
+	texts[0] = big->data;
+	texts[1] = SIMPLE;
+	texts[2] = MIXED;
+	texts[3] = SIMPLE;	/* its reads fail */
+	for (size_t k = 0; k < 4; k++) {
+		lens[k] = strlen(texts[k]);
+		ms[k] = MSG;
+		ms[k].uid = 100 + (uint32_t)k;
+		ms[k].size = lens[k];
+		for (size_t i = 0; i < lens[k]; i++)
+			ms[k].size += texts[k][i] == '\n';
+	}
+	for (size_t n = 0; n < sizeof(items) / sizeof(items[0]); n++) {
+		const char *why;
+		struct imap_fetch_items *it = items_of(items[n], &why);
+		struct imap_fetch_msg fm = {.read = rd_read,
+					    .rewind = rd_rewind};
+		struct imap_fetch_writer *w = NULL;
+		struct buf *out = buf_new(SIZE_MAX);
+		/* big, small, failing, mixed, cut, big again, ... */
+		static const size_t order[] = {0, 1, 3, 2, 0, 0, 1, 2, 1};
+
+		for (size_t o = 0; o < sizeof(order) / sizeof(order[0]); o++) {
+			size_t k = order[o];
+			struct rd r = {.s = texts[k], .len = lens[k],
+				       .chunk = 4096,
+				       .fail_at = k == 3 ? 0 : -1};
+			struct buf *want;
+			int res, wres;
+
+			fm.seq = (uint32_t)o + 1;
+			fm.m = &ms[k];
+			want = write_with(it, &fm, &r, 0, &wres);
+			r.off = 0;
+			fm.rd = &r;
+			if (w == NULL)
+				w = imap_fetch_writer_new(it, &fm);
+			else
+				imap_fetch_writer_reset(w, &fm);
+			if (o == 4) {
+				/* left after its first 100 octets */
+				assert_int_equal(imap_fetch_write(w, out, 100),
+						 1);
+				buf_reset(out);
+				buf_free(&want);
+				continue;
+			}
+			res = imap_fetch_write(w, out, SIZE_MAX);
+			assert_int_equal(res, wres);
+			assert_int_equal(res, k == 3 ? -1 : 0);
+			assert_int_equal(out->len, want->len);
+			assert_memory_equal(out->data, want->data, out->len);
+			buf_reset(out);
+			buf_free(&want);
+		}
+		imap_fetch_writer_free(&w);
+		buf_free(&out);
+		imap_fetch_items_free(&it);
+	}
+	buf_free(&big);
+}
+
+/* A text longer than the size the store gives (it grew meanwhile):
+ * BODY[] sends that many octets of it, whatever octet the size ends on
+ * (a CR without its LF too), read in any piece size. */
+static void
+test_text_longer_than_size(void **state)
+{
+	struct buf *want = buf_new(SIZE_MAX);
+	char head[64];
+
+	(void)state;
+	for (const char *p = SIMPLE; *p != '\0'; p++) {
+		if (*p == '\n')
+			buf_addc(want, '\r');
+		buf_addc(want, *p);
+	}
+	for (size_t size = 1; size <= want->len; size++) {
+		struct imap_msg m = MSG;
+		struct buf *b;
+		int r, n;
+
+		m.size = size;
+		b = fetch_msg(SIMPLE, strlen(SIMPLE), "BODY.PEEK[]", &m, false,
+			      false, &r);
+		assert_int_equal(r, 0);
+		n = snprintf(head, sizeof(head), "* 3 FETCH (BODY[] {%zu}\r\n",
+			     size);
+		assert_int_equal(b->len, (size_t)n + size + 3);
+		assert_memory_equal(b->data, head, (size_t)n);
+		assert_memory_equal(b->data + n, want->data, size);
+		assert_memory_equal(b->data + n + size, ")\r\n", 3);
+		buf_free(&b);
+	}
+	buf_free(&want);
 }
 
 /* ENVELOPE and the header's sections read no more than the header. */
@@ -1366,6 +1540,7 @@ main(void)
 		cmocka_unit_test(test_parse),
 		cmocka_unit_test(test_predicates),
 		cmocka_unit_test(test_flags),
+		cmocka_unit_test(test_numbers),
 		cmocka_unit_test(test_simple_items),
 		cmocka_unit_test(test_added),
 		cmocka_unit_test(test_whole_and_header),
@@ -1390,6 +1565,8 @@ main(void)
 		cmocka_unit_test(test_long_field),
 		cmocka_unit_test(test_kept_limit),
 		cmocka_unit_test(test_read_errors),
+		cmocka_unit_test(test_writer_reuse),
+		cmocka_unit_test(test_text_longer_than_size),
 		cmocka_unit_test(test_header_only),
 		cmocka_unit_test(test_big),
 		cmocka_unit_test(test_strings),

@@ -354,6 +354,32 @@ other_expunges_2(struct imap_fake *f, void *arg)
 	assert_int_equal(imap_fake_other_expunge(f, "INBOX", 2), 0);
 }
 
+/* Bodies on both sides of a message expunged by another session after
+ * SELECT: the FETCH's one writer goes from the first to the third, in
+ * any output step, and the command says NO [EXPUNGEISSUED]. */
+static void
+test_fetch_bodies_around_a_gone_message(void **st)
+{
+	struct hook h = {other_expunges_2, NULL, NULL};
+	const char *script = "b FETCH 1:3 (BODY.PEEK[])\r\nc NOOP\r\n";
+	char *whole = play("a SELECT INBOX\r\n", script, &h, 0, 1 << 20);
+
+	(void)st;
+	for (size_t max = 1; max < 200; max += 37) {
+		char *bits = play("a SELECT INBOX\r\n", script, &h, 0, max);
+
+		assert_string_equal(bits, whole);
+		free(bits);
+	}
+	has(whole, "* 1 FETCH (BODY[] {49}\r\nFrom: a@example.org\r\n"
+	    "Subject: one\r\n\r\nfirst body\r\n)\r\n");
+	has(whole, "* 3 FETCH (BODY[] {51}\r\nFrom: c@example.org\r\n"
+	    "Subject: three\r\n\r\nthird body\r\n)\r\n");
+	hasnt(whole, "* 2 FETCH");
+	has(whole, "b NO [EXPUNGEISSUED]");
+	free(whole);
+}
+
 static void
 test_no_expunge_during_fetch_store_search(void **st)
 {
@@ -657,6 +683,7 @@ main(void)
 		cmocka_unit_test(test_logged_in_bounds),
 		cmocka_unit_test(test_fetch_empty_mailbox_star),
 		cmocka_unit_test(test_fetch_output_in_pieces),
+		cmocka_unit_test(test_fetch_bodies_around_a_gone_message),
 		cmocka_unit_test(test_no_expunge_during_fetch_store_search),
 		cmocka_unit_test(test_uid_commands_may_say_expunge),
 		cmocka_unit_test(test_noop_reports_new_mail_and_flags),
