@@ -53,10 +53,17 @@ store_crlf_size(const char *data, size_t len)
 	return n;
 }
 
+static atomic_ulong seq;	/* the Q of store_unique_name() */
+
+unsigned long
+store_unique_next(void)
+{
+	return atomic_load(&seq) + 1;
+}
+
 void
 store_unique_name(struct store *st, struct store_delivery *d)
 {
-	static atomic_ulong seq;
 	struct timeval tv;
 
 	gettimeofday(&tv, NULL);

@@ -540,6 +540,10 @@ maildir_box_open(struct store_box *b, bool nodir,
 	r = maildir_expunge_recover(b->path, &rolled, err, errsz);
 	if (r != STORE_OK)
 		return r;
+	/* so is a save of several messages that a crash cut short */
+	r = maildir_saving_recover(b->st, b->path, err, errsz);
+	if (r != STORE_OK)
+		return r;
 	if (move_new(b->path) == -1) {
 		snprintf(err, errsz, "%s/new: %s", b->path, strerror(errno));
 		return STORE_TEMP;

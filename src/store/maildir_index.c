@@ -813,6 +813,53 @@ index_append(const char *dir, char (*names)[STORE_NAME_MAX],
 	return r;
 }
 
+/* qsort/bsearch on an array of strings. */
+static int
+cmp_str_ptr(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int
+maildir_index_bases(const char *dir, char ***bases_r, size_t *n_r)
+{
+	char path[4400], why[128];
+	struct uidlist ul;
+	struct log_info li;
+	bool lost, had, folded, corrupt;
+	uint32_t old;
+	char **v;
+
+	*bases_r = NULL;
+	*n_r = 0;
+	bsnprintf(path, sizeof(path), "%s/" INDEX_NAME, dir);
+	if (read_index(path, &ul, &lost, &old, why, sizeof(why)) == -1)
+		return -1;
+	if (lost)
+		return 0;
+	bsnprintf(path, sizeof(path), "%s/" LOG_NAME, dir);
+	if (replay_log(path, &ul, &had, &folded, &corrupt, &li, why,
+		       sizeof(why)) == -1 || corrupt) {
+		uidlist_free(&ul);
+		return corrupt ? 0 : -1;
+	}
+	v = xcalloc(ul.n + 1, sizeof(*v));
+	for (size_t i = 0; i < ul.n; i++)
+		v[i] = xstrdup(ul.recs[i].base);
+	qsort(v, ul.n, sizeof(*v), cmp_str_ptr);
+	*bases_r = v;
+	*n_r = ul.n;
+	uidlist_free(&ul);
+	return 0;
+}
+
+bool
+maildir_index_has_base(char **bases, size_t n, const char *base)
+{
+	return n > 0 && bsearch(&base, bases, n, sizeof(*bases),
+				cmp_str_ptr) != NULL;
+}
+
 enum store_res
 maildir_index_tail(const char *dir, const struct store_mark *m, bool *same_r,
 		   struct uidlog *lg, char **buf_r, int64_t *end_r,

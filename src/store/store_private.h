@@ -239,6 +239,23 @@ enum store_res maildir_index_append(const char *dir,
 				    bool *fallback_r, char *err,
 				    size_t errsz);
 /*
+ * The base names (file names up to ':') dir's index and its log number,
+ * sorted, in *bases_r (n_r of them; each and the array the caller's to
+ * free), for maildir_index_has_base().  None for a missing or corrupt
+ * index.  -1 (errno) if it cannot be read.
+ */
+int maildir_index_bases(const char *dir, char ***bases_r, size_t *n_r);
+bool maildir_index_has_base(char **bases, size_t n, const char *base);
+/*
+ * maildir_saving.c: the intent record of a save of several messages
+ * (MULTIAPPEND, COPY of several): see there and docs/MAILDIR.md.
+ */
+enum store_res maildir_saving_begin(struct store *st, const char *dir,
+				    char *err, size_t errsz);
+void maildir_saving_end(const char *dir);
+enum store_res maildir_saving_recover(struct store *st, const char *dir,
+				      char *err, size_t errsz);
+/*
  * What changed in dir's index since m (under the index lock): *same_r
  * false if the index file is not the one m saw, or the log is not (its
  * nonce) or was cut; else the log's committed transactions from
@@ -316,6 +333,9 @@ unsigned long long store_hash(unsigned long long h, const void *data,
 #define STORE_HASH_INIT 0xcbf29ce484222325ULL
 /* Fills d->name with a unique name; used by both backends. */
 void store_unique_name(struct store *st, struct store_delivery *d);
+/* The sequence number (Q) the next store_unique_name() of this process
+ * gives at least. */
+unsigned long store_unique_next(void);
 /* Sets res and error from errno after a failed call on path. */
 void store_fail(struct store_delivery *d, int err, const char *call,
 		const char *path);

@@ -611,6 +611,12 @@ save_and_number(struct store *st, const char *dir, struct saved *sv,
 		return r;
 	bsnprintf(cur, sizeof(cur), "%s/cur", dir);
 	maildir_stamp(cur, &before);
+	/* several messages: all or nothing across a crash too */
+	r = sv->n > 1 ? maildir_saving_begin(st, dir, err, errsz) : STORE_OK;
+	if (r != STORE_OK) {
+		store_unlock_index(st, dir);
+		return r;
+	}
 	r = save(arg, err, errsz);
 	if (r == STORE_OK) {
 		/* numbered through the index log, without a scan */
@@ -637,6 +643,8 @@ save_and_number(struct store *st, const char *dir, struct saved *sv,
 		free(sv->at);
 		sv->order = sv->at = NULL;
 	}
+	if (r == STORE_OK && sv->n > 1)
+		maildir_saving_end(dir);
 	store_unlock_index(st, dir);
 	return r;
 }

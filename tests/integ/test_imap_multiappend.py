@@ -170,6 +170,78 @@ def test_multiappend_spools_in_one_file(server):
     assert count(c, "b") == 300
 
 
+def killed_save(o, send, fault):
+    """Runs send(client) against o with fault (OWLPOST_FAULT: a kill -9
+    at some link of the save), checks owld died, starts it again without
+    the fault and returns its log from then."""
+    c = o.imap()
+    c.login()
+    send(c)
+    assert o.proc.wait(timeout=20) == -9
+    c.close()
+    o.proc.stderr.close()
+    o.env.pop("OWLPOST_FAULT", None)
+    mark = len(o.logtext())
+    o.start()
+    return mark
+
+
+@pytest.mark.parametrize("at", [2, 4])
+def test_multiappend_killed_mid_save_leaves_nothing(owld, at):
+    """kill -9 while a MULTIAPPEND of five links its files into cur/
+    (after 1 or 3 of them): the command was never answered, and after
+    the restart none of its messages is there (a retry saves each once),
+    and the next open says it rolled the save back."""
+    o = owld(env={"OWLPOST_FAULT": "link:%d:KILL" % at})
+
+    def send(c):
+        c.send("A APPEND INBOX")
+        for i in range(5):
+            m = "Subject: m%d\r\n\r\nbody %d\r\n" % (i, i)
+            c.send(" %s {%d+}\r\n%s" % (DATE, len(m), m))
+        c.send("\r\n")
+    mark = killed_save(o, send, None)
+    c = o.imap()
+    c.login()
+    r = c.cmd("S", "SELECT INBOX")
+    assert "* 0 EXISTS" in r, r
+    assert os.listdir(o.maildir("alice", "cur")) == []
+    assert "event=save-rolled-back" in o.logtext()[mark:]
+    # and it works again: the retry saves five
+    c.send("B APPEND INBOX")
+    for i in range(5):
+        m = "Subject: m%d\r\n\r\nbody %d\r\n" % (i, i)
+        c.send(" {%d+}\r\n%s" % (len(m), m))
+    c.send("\r\n")
+    r = c.until("B")
+    assert r[-1].startswith("B OK [APPENDUID"), r
+    assert count(c, "N") == 5
+
+
+def test_copy_of_several_killed_mid_save_leaves_nothing(owld):
+    """The same for a COPY of several messages into another folder."""
+    o = owld()
+    c = o.imap()
+    c.login()
+    for i in range(4):
+        m = "Subject: c%d\r\n\r\nbody\r\n" % i
+        c.send("A%d APPEND INBOX {%d+}\r\n%s\r\n" % (i, len(m), m))
+        assert c.until("A%d" % i)[-1].startswith("A%d OK" % i)
+    c.close()
+    o.stop()
+    o.env["OWLPOST_FAULT"] = "link:3:KILL"
+    o.start()
+
+    def send(c):
+        c.send("S SELECT INBOX\r\nC COPY 1:4 Archive\r\n")
+    mark = killed_save(o, send, None)
+    c = o.imap()
+    c.login()
+    assert count(c, "N", "Archive") == 0
+    assert count(c, "M", "INBOX") == 4
+    assert "event=save-rolled-back" in o.logtext()[mark:]
+
+
 def test_utf8_accept_folder_names(server):
     name = "R\u00e9sum\u00e9"
     c = server.imap()
