@@ -299,10 +299,20 @@ class Cluster:
                    "a mount did not become writable")
 
     def heal_pending(self):
-        """Entries still to heal, summed over the bricks."""
-        out = self.cli("volume", "heal", self.volume, "info", check=False)
-        return sum(int(m) for m in
-                   re.findall(r"Number of entries:\s*(\d+)", out))
+        """Entries still to heal, summed over the bricks; None when not
+        every brick answered (a loaded machine, a brick still starting):
+        unknown is not healed.  (Not "heal info": its glfsheal asks the
+        glusterd of 127.0.0.1, which is not ours; the heal count comes
+        from the self-heal daemons through our glusterd.)"""
+        try:
+            out = self.cli("volume", "heal", self.volume, "statistics",
+                           "heal-count", check=False, timeout=60)
+        except subprocess.TimeoutExpired:
+            return None
+        counts = re.findall(r"Number of entries:\s*(\d+)", out)
+        if len(counts) < self.n:
+            return None
+        return sum(int(m) for m in counts)
 
     def wait_healed(self, timeout=120):
         self.cli("volume", "heal", self.volume, check=False)

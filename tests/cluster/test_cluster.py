@@ -92,18 +92,38 @@ def expected(acked, tag):
     return want
 
 
-def assert_exactly_once(hosts, want, allowed_extra=()):
+def on_bricks(volume, hosts, user, ids):
+    """For a failure message: which of ids each brick holds for user
+    (lost from every brick, or on a brick but not shown by a mount)."""
+    out = []
+    rel = os.path.relpath(tree_of(hosts[0]), volume.mounts[0])
+    for k, brick in enumerate(volume.bricks):
+        got = ids_in(os.path.join(brick, rel), user)
+        out.append("brick%d has %d" % (k + 1, len(ids & set(got))))
+    return ", ".join(out)
+
+
+def assert_exactly_once(hosts, want, allowed_extra=(), volume=None,
+                        settle=20):
     """Every mount shows each acknowledged message once in its user's
-    mailbox, and nothing else but allowed_extra (sent, never acked)."""
+    mailbox, and nothing else but allowed_extra (sent, never acked).  A
+    mount that misses some is asked again for up to settle seconds (a
+    brick that just healed); then the bricks say whether they hold them."""
     for h in hosts:
         tree = tree_of(h)
         for u in USERS:
-            got = ids_in(tree, u)
+            end = time.time() + settle
+            while True:
+                got = ids_in(tree, u)
+                missing = want[u] - set(got)
+                if not missing or time.time() > end:
+                    break
+                time.sleep(1)
             twice = {k: v for k, v in got.items() if v != 1}
             assert not twice, "%s on %s: twice: %s" % (u, h.addr, twice)
-            missing = want[u] - set(got)
-            assert not missing, "%s on %s: lost %d: %s" % (
-                u, h.addr, len(missing), sorted(missing)[:5])
+            assert not missing, "%s on %s: lost %d: %s (%s)" % (
+                u, h.addr, len(missing), sorted(missing)[:5],
+                on_bricks(volume, hosts, u, missing) if volume else "")
             extra = set(got) - want[u] - set(allowed_extra)
             assert not extra, "%s on %s: unexpected %s" % (u, h.addr, extra)
 
@@ -281,7 +301,8 @@ def test_brick_killed_during_delivery_loses_nothing(hosts, volume):
     volume.wait_healed()
     sent_unacked = {"brick.%d@cluster.test" % n for n, _ in errors}
     assert len(acked) + len(errors) == 400
-    assert_exactly_once(hosts, expected(acked, "brick"), sent_unacked)
+    assert_exactly_once(hosts, expected(acked, "brick"), sent_unacked,
+                        volume)
 
 
 def test_owld_killed_under_load_loses_nothing(hosts):
