@@ -147,6 +147,7 @@ FUZZ_SRC_fuzz_dns := src/relay/dns.c $(FUZZ_CONF)
 FUZZ_SRC_fuzz_bounce := src/relay/bounce.c $(FUZZ_STORE)
 FUZZ_SRC_fuzz_cidr := src/lib/cidr.c
 FUZZ_SRC_fuzz_owlrc := src/owl/rc.c
+FUZZ_SRC_fuzz_owl_text := src/owl/text.c
 FUZZ_SRC_fuzz_imap_folder := tests/unit/imap_fake.c
 FUZZ_SRC_fuzz_imap_server := tests/unit/imap_fake.c
 FUZZ_LDLIBS := -lresolv -lcrypt
