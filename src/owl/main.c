@@ -620,8 +620,12 @@ send_draft(const struct owl_draft *d)
 		if (!sent.login_refused || tries == LOGIN_TRIES)
 			break;
 		pw = ask_password();
-		if (pw == 0)
-			return got_intr ? IN_INTR : IN_EOF;
+		if (pw == 0 && got_intr)
+			return IN_INTR;
+		if (pw == 0) {
+			keep_draft(d); /* end of input, as in the text */
+			return IN_EOF;
+		}
 		if (pw == -1)
 			break;
 	}
@@ -642,11 +646,11 @@ menu_send(void)
 	compose_signals(true);
 	r = compose(&d);
 	if (r == IN_LINE)
-		r = send_draft(&d);
-	if (r == IN_INTR)
-		r = after_intr(&d);
+		r = send_draft(&d); /* keeps the draft itself if need be */
 	else if (r == IN_EOF && owl_draft_has_content(&d))
 		keep_draft(&d); /* as mail(1) does at end of input */
+	if (r == IN_INTR)
+		r = after_intr(&d);
 	compose_signals(false);
 	owl_draft_free(&d);
 	return r != IN_EOF;

@@ -113,6 +113,22 @@ def test_ctrl_c_asks_discard_or_save(mail, cert, home, tmp_path):
     assert mail.messages("bob") == []
 
 
+def test_failed_send_then_ctrl_d_saves_once(mail, cert, home, tmp_path):
+    child = spawn(owl_args(mail, cert), home, tmp_path, password="pw-alice")
+    menu(child, "2")
+    compose(child, to="nobody@localhost", subject="once", lines=["x", "."])
+    child.expect_exact(ATTACH)
+    child.sendline("")
+    child.expect_exact("Error in sending mail: 550")
+    child.expect_exact("Discard it? (y = discard, n = save to ~/dead.letter) ")
+    child.sendeof()
+    child.expect_exact("owl: message saved to")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    assert (home / "dead.letter").read_text().count("Subject: once\n") == 1
+
+
 def test_partial_send_batch(mail, cert, home):
     r = run_owl(owl_args(mail, cert) + ["send", "-s", "t", "bob@localhost",
                                         "nosuch@localhost"],
