@@ -67,6 +67,12 @@ $(BUILD)/tests/test_parsers: $(BUILD)/obj/tests/unit/test_parsers.o \
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
+# owl's pure text functions (display width, cells, HTML) from owl/
+$(BUILD)/tests/test_owl_text: $(BUILD)/obj/tests/unit/test_owl_text.o \
+		$(call obj,src/owl/text.c) $(BUILD)/libowl.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
 # the IMAP core's tests that run over the in-memory store (imap_fake.h)
 IMAP_FAKE_TESTS := $(addprefix $(BUILD)/tests/,test_imap_folder test_imap_server \
 		     test_imap_append \
@@ -141,6 +147,7 @@ FUZZ_SRC_fuzz_dns := src/relay/dns.c $(FUZZ_CONF)
 FUZZ_SRC_fuzz_bounce := src/relay/bounce.c $(FUZZ_STORE)
 FUZZ_SRC_fuzz_cidr := src/lib/cidr.c
 FUZZ_SRC_fuzz_owlrc := src/owl/rc.c
+FUZZ_SRC_fuzz_owl_text := src/owl/text.c
 FUZZ_SRC_fuzz_imap_folder := tests/unit/imap_fake.c
 FUZZ_SRC_fuzz_imap_server := tests/unit/imap_fake.c
 FUZZ_LDLIBS := -lresolv -lcrypt

@@ -247,18 +247,31 @@ owl_entry_fill(struct owl_entry *e, const char *hdr, size_t len)
 	buf_free(&v);
 }
 
+#define SENDER_COLS 30
+
+/* One list line: the sender's cell padded by display width. */
+static void
+print_entry(const struct owl_entry *e)
+{
+	struct buf *b = buf_new(4 * sizeof(e->from) + SENDER_COLS + 1);
+
+	owl_text_cell(e->from[0] != '\0' ? e->from : "(no sender)",
+		      SENDER_COLS, b);
+	printf("%-4lu %s %-17s %s\n", e->n, b->data, e->when, e->subject);
+	buf_free(&b);
+}
+
 void
 owl_print_list(const struct owl_entry *e, size_t count)
 {
 	size_t shown = 0;
 
-	printf("%-4s %-30s %-17s %s\n", "No.", "Sender", "Received",
-	       "Subject");
+	printf("%-4s %-*s %-17s %s\n", "No.", SENDER_COLS, "Sender",
+	       "Received", "Subject");
 	for (size_t i = 0; i < count; i++) {
 		if (e[i].deleted)
 			continue;
-		printf("%-4lu %-30.30s %-17s %s\n", e[i].n, e[i].from,
-		       e[i].when, e[i].subject);
+		print_entry(&e[i]);
 		shown++;
 	}
 	if (shown == 0)
@@ -286,42 +299,127 @@ print_field(const char *name, const char *value)
 	printf("\n");
 }
 
+static bool
+is_type(const struct mime_part *p, const char *type)
+{
+	return strcmp(p->type, type) == 0;
+}
+
+/* Report parts of a bounce, shown as text under a heading. */
+static const char *
+report_heading(const struct mime_part *p)
+{
+	if (is_type(p, "text/rfc822-headers"))
+		return "Headers of the returned message";
+	if (is_type(p, "message/delivery-status") ||
+	    is_type(p, "message/global-delivery-status"))
+		return "Delivery status";
+	return NULL;
+}
+
+/*
+ * In the list of attachments (and saved by s): files, attached messages
+ * and the report parts of a bounce.
+ */
+static bool
+is_listed(const struct mime_part *p)
+{
+	return p->attachment || report_heading(p) != NULL;
+}
+
+/* The name an attachment is listed and saved under. */
+static void
+part_name(const struct mime_part *p, char *name, size_t size)
+{
+	const char *n = p->filename;
+
+	if (n == NULL || n[0] == '\0')
+		n = is_type(p, "message/rfc822") ? "message.eml" :
+		    is_type(p, "text/rfc822-headers") ? "headers.txt" :
+		    report_heading(p) != NULL ? "delivery-status.txt" : "";
+	mime_safe_name(n, name, size);
+}
+
+static void
+print_text(const char *s, size_t len)
+{
+	print_safe(s, len);
+	if (len > 0 && s[len - 1] != '\n')
+		printf("\n");
+}
+
+/* An attached message (message/rfc822): its header fields. */
+static void
+show_attached_message(const struct mime_part *p)
+{
+	struct mime_doc sub;
+
+	mime_parse(p->data, p->len, &sub);
+	printf("\n[Attached message]\n");
+	print_field("From", sub.from != NULL ? sub.from : "(no sender)");
+	print_field("To", sub.to);
+	print_field("Cc", sub.cc);
+	print_field("Date", sub.date);
+	print_field("Subject", sub.subject);
+	mime_doc_free(&sub);
+}
+
+/* Text parts, bounce reports and attached messages' headers. */
+static void
+show_parts(const struct mime_doc *d)
+{
+	bool shown_text = false;
+
+	for (size_t i = 0; i < d->nparts; i++) {
+		const struct mime_part *p = &d->parts[i];
+		const char *heading = report_heading(p);
+
+		if (is_type(p, "message/rfc822")) {
+			show_attached_message(p);
+		} else if (heading != NULL) {
+			printf("\n[%s]\n", heading);
+			print_text(p->data, p->len);
+		} else if (p->attachment ||
+			   (shown_text && !is_type(p, "text/plain"))) {
+			continue; /* a file, or the HTML twin of a text */
+		} else if (is_type(p, "text/html")) {
+			struct buf *b = buf_new(p->len + 16);
+
+			owl_html_text(p->data, p->len, b);
+			print_text(b->data ? b->data : "", b->len);
+			buf_free(&b);
+			shown_text = true;
+		} else {
+			print_text(p->data, p->len);
+			shown_text = true;
+		}
+	}
+}
+
 size_t
 owl_show(const char *text, size_t len)
 {
 	struct mime_doc d;
 	size_t natts = 0;
-	bool shown_text = false;
 
 	mime_parse(text, len, &d);
-	print_field("From", d.from);
+	print_field("From", d.from != NULL && d.from[0] != '\0' ? d.from :
+		    "(no sender)");
 	print_field("To", d.to);
 	print_field("Cc", d.cc);
 	print_field("Date", d.date);
 	print_field("Subject", d.subject);
 	printf("\n");
-	for (size_t i = 0; i < d.nparts; i++) {
-		const struct mime_part *p = &d.parts[i];
-
-		if (p->attachment)
-			continue;
-		if (shown_text && strcmp(p->type, "text/plain") != 0)
-			continue; /* the HTML twin of a text part */
-		print_safe(p->data, p->len);
-		if (p->len > 0 && p->data[p->len - 1] != '\n')
-			printf("\n");
-		shown_text = true;
-	}
+	show_parts(&d);
 	for (size_t i = 0; i < d.nparts; i++) {
 		const struct mime_part *p = &d.parts[i];
 		char name[MIME_NAME_MAX + 1];
 
-		if (!p->attachment)
+		if (!is_listed(p))
 			continue;
 		if (natts++ == 0)
 			printf("\nAttachments:\n");
-		mime_safe_name(p->filename != NULL ? p->filename : "", name,
-			       sizeof(name));
+		part_name(p, name, sizeof(name));
 		printf("  %zu. ", natts);
 		print_safe(name, strlen(name));
 		printf(" (%s, %zu bytes)\n", p->type, p->len);
@@ -373,10 +471,9 @@ owl_save(const char *text, size_t len, const char *dir, char *err,
 		int fd;
 		size_t off = 0;
 
-		if (!p->attachment)
+		if (!is_listed(p))
 			continue;
-		mime_safe_name(p->filename != NULL ? p->filename : "", name,
-			       sizeof(name));
+		part_name(p, name, sizeof(name));
 		fd = create_new(dir, name, path, sizeof(path));
 		if (fd == -1) {
 			snprintf(err, errsz, "cannot save %s: %s (in %s)", name,

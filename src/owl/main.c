@@ -11,10 +11,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <termios.h>
 #include <unistd.h>
 
+#include "../lib/version.h"
+
 #define EX_USAGE 64
+#define EX_PARTIAL 2	/* sent to some recipients, refused for others */
 
 static struct owl_conf C = {
 	.host = "localhost", .smtp_port = 587, .pop3_port = 110,
@@ -27,9 +31,11 @@ usage(FILE *f)
 	fprintf(f,
 "usage: owl [-H host] [--smtp-port N] [--pop3-port N] [-u user]\n"
 "           [--tls=auto|require|off] [--cafile FILE] [--from ADDR] [command]\n"
+"       owl --help | --version\n"
 "commands (none: the menus):\n"
-"  send -s SUBJECT [-a FILE]... [-c CC] TO... < body\n"
-"  list | read N | delete N | save N DIR\n");
+"  send -s SUBJECT [-a FILE]... [-c CC] [-r FROM] TO... < body\n"
+"  list | read N | delete N | save N DIR\n"
+"exit status: 0 ok, 1 failure, 2 sent to some recipients only, 64 usage\n");
 }
 
 static void __attribute__((noreturn))
@@ -75,66 +81,131 @@ load_rc(void)
 	buf_free(&b);
 }
 
-/* A line from stdin without its line end; NULL at the end of input. */
-static char *
-input(const char *prompt)
+/* ---- input ---- */
+
+/* What reading a line gave. */
+enum in {
+	IN_LINE,		/* a line */
+	IN_EOF,			/* end of input (Ctrl-D) */
+	IN_INTR,		/* Ctrl-C while composing */
+};
+
+/* Set by the SIGINT handler while a message is composed; only read. */
+static volatile sig_atomic_t got_intr;
+static volatile sig_atomic_t composing;
+
+static void
+on_intr(int sig)
+{
+	(void)sig;
+	got_intr = 1;
+}
+
+/*
+ * While composing, Ctrl-C interrupts the read (no SA_RESTART) and the
+ * menu asks what to do with the draft; the handler only sets a flag.
+ */
+static void
+compose_signals(bool on)
+{
+	static struct sigaction old;
+	struct sigaction sa;
+
+	if (on) {
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = on_intr;
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGINT, &sa, &old);
+	} else {
+		sigaction(SIGINT, &old, NULL);
+	}
+	composing = on;
+	got_intr = 0;
+}
+
+/* Holds Ctrl-C back while a message goes out, dropping it after. */
+static void
+hold_intr(bool hold)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigprocmask(hold ? SIG_BLOCK : SIG_UNBLOCK, &set, NULL);
+	if (!hold)
+		got_intr = 0;
+}
+
+/* A line from stdin without its line end in *l (valid to the next). */
+static enum in
+read_line(const char *prompt, const char **l)
 {
 	static char *line;
 	static size_t cap;
 	ssize_t n;
 
+	if (got_intr)
+		return IN_INTR;
 	if (prompt != NULL) {
 		fputs(prompt, stdout);
 		fflush(stdout);
 	}
 	n = getline(&line, &cap, stdin);
+	if (n == -1 && got_intr) {
+		clearerr(stdin);
+		printf("\n");
+		return IN_INTR;
+	}
 	if (n == -1)
-		return NULL;
+		return IN_EOF;
 	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
 		line[--n] = '\0';
-	return line;
+	*l = line;
+	return IN_LINE;
 }
+
+/* A line from stdin without its line end; NULL at the end of input. */
+static const char *
+input(const char *prompt)
+{
+	const char *l;
+
+	return read_line(prompt, &l) == IN_LINE ? l : NULL;
+}
+
+/* ---- the password ---- */
+
+#define LOGIN_TRIES 3
 
 /* The terminal's settings while the password is asked without echo. */
 static struct termios tty_saved;
 static volatile sig_atomic_t tty_fd = -1;
 
-/* Ctrl-C at the password prompt: the echo comes back before owl goes. */
+/*
+ * Ctrl-C at the password prompt: the echo comes back before owl goes;
+ * while composing it only interrupts the read (the draft is asked for).
+ */
 static void
 tty_restore_and_die(int sig)
 {
+	if (composing) {
+		got_intr = 1;
+		return;
+	}
 	if (tty_fd != -1)
 		tcsetattr(tty_fd, TCSAFLUSH, &tty_saved);
 	signal(sig, SIG_DFL);
 	raise(sig);
 }
 
-/*
- * The password: OWL_PASSWORD, else asked on the terminal without echo;
- * false at the end of input (Ctrl-D) at that prompt.
- */
-static bool
-get_password(void)
+/* Reads a line from tty with the echo off; -1 at its end. */
+static ssize_t
+read_quietly(FILE *tty, char **line, size_t *cap)
 {
-	const char *env = getenv("OWL_PASSWORD");
 	struct sigaction sa, old_int, old_term;
 	struct termios quiet;
-	FILE *tty;
-	char *line = NULL;
-	size_t cap = 0;
 	ssize_t n;
 
-	if (C.pass != NULL)
-		return true;
-	if (env != NULL) {
-		C.pass = xstrdup(env);
-		return true;
-	}
-	tty = fopen("/dev/tty", "r+");
-	if (tty == NULL)
-		return true; /* no terminal: no password, no AUTH */
-	fputs("Password: ", tty);
-	fflush(tty);
 	if (tcgetattr(fileno(tty), &tty_saved) == 0) {
 		memset(&sa, 0, sizeof(sa));
 		sa.sa_handler = tty_restore_and_die;
@@ -146,23 +217,64 @@ get_password(void)
 		quiet.c_lflag &= ~(tcflag_t)ECHO;
 		tcsetattr(tty_fd, TCSAFLUSH, &quiet);
 	}
-	n = getline(&line, &cap, tty);
+	n = getline(line, cap, tty);
 	if (tty_fd != -1) {
 		tcsetattr(tty_fd, TCSAFLUSH, &tty_saved);
 		tty_fd = -1;
 		sigaction(SIGINT, &old_int, NULL);
 		sigaction(SIGTERM, &old_term, NULL);
 	}
+	return n;
+}
+
+/*
+ * The password asked on the terminal without echo into C.pass: 1, 0 at
+ * the end of input (Ctrl-D) or Ctrl-C while composing, -1 with no
+ * terminal.
+ */
+static int
+ask_password(void)
+{
+	FILE *tty = fopen("/dev/tty", "r+");
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+
+	if (tty == NULL)
+		return -1;
+	fputs("Password: ", tty);
+	fflush(tty);
+	n = read_quietly(tty, &line, &cap);
 	fputs("\n", tty);
 	fclose(tty);
 	if (n == -1) {
 		free(line);
-		return false;
+		return 0;
 	}
 	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
 		line[--n] = '\0';
+	free(C.pass);
 	C.pass = line;
-	return true;
+	return 1;
+}
+
+/*
+ * The password: OWL_PASSWORD, else asked on the terminal without echo;
+ * false at the end of input (Ctrl-D) at that prompt.  No terminal: no
+ * password, no AUTH.
+ */
+static bool
+get_password(void)
+{
+	const char *env = getenv("OWL_PASSWORD");
+
+	if (C.pass != NULL)
+		return true;
+	if (env != NULL) {
+		C.pass = xstrdup(env);
+		return true;
+	}
+	return ask_password() != 0;
 }
 
 static const char *
@@ -190,36 +302,97 @@ need_user(void)
 
 /* ---- sending ---- */
 
+struct mail {
+	const char *from, *to, *cc, *subject, *body;
+	size_t bodylen;
+	const char *const *files;
+	size_t nfiles;
+};
+
+/* Each recipient's outcome, a line each. */
+static void
+report_rcpts(FILE *f, const struct owl_sent *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (s->r[i].code / 100 == 2)
+			fprintf(f, "  sent to %s\n", s->r[i].addr);
+		else
+			fprintf(f, "  refused for %s: %s\n", s->r[i].addr,
+				s->r[i].text);
+	}
+}
+
+/*
+ * What a send did: on stdout in the menus, on stderr (after "owl: ") in
+ * batch mode, where all sent says nothing.  A login refused in the
+ * menus is reported by the caller, which asks again.
+ */
+static void
+report_send(int rc, const struct owl_sent *s, size_t n, bool batch,
+	    const char *err)
+{
+	FILE *f = batch ? stderr : stdout;
+	const char *pre = batch ? "owl: " : "";
+	size_t ok = 0, replied = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		ok += s->r[i].code / 100 == 2;
+		replied += s->r[i].code != 0;
+	}
+	if (s->no_auth)
+		fprintf(stderr, "owl: warning: %s offers no AUTH; the mail "
+			"was sent without logging in\n", C.host);
+	if (rc == 0 && !batch)
+		printf("Mail sent successfully\n");
+	else if (rc == 1)
+		fprintf(f, "%sMail sent to %zu of %zu recipients:\n", pre, ok,
+			n);
+	else if (rc == -1 && (batch || !s->login_refused))
+		fprintf(f, "%sError in sending mail: %s\n", pre, err);
+	if (rc == 1 || (rc == -1 && n > 1 && replied > 0))
+		report_rcpts(f, s, n);
+}
+
+/*
+ * Sends m and reports each recipient (report_send).  0 all sent, 1 some,
+ * -1 none (err), -2 a bad address (err names it).
+ */
 static int
-send_mail(const char *from, const char *to, const char *cc,
-	  const char *subject, const char *body, size_t bodylen,
-	  const char *const *files, size_t nfiles, char *err, size_t errsz)
+send_mail(const struct mail *m, bool batch, struct owl_sent *sent,
+	  char *err, size_t errsz)
 {
 	const char *rcpts[OWL_RCPTS_MAX];
+	struct owl_rcpt res[OWL_RCPTS_MAX];
 	char *store = NULL, *all;
 	size_t n;
 	struct buf *msg;
 	int rc;
 
-	if (cc != NULL && cc[0] != '\0') {
-		size_t l = strlen(to) + strlen(cc) + 2;
+	memset(sent, 0, sizeof(*sent));
+	if (m->cc != NULL && m->cc[0] != '\0') {
+		size_t l = strlen(m->to) + strlen(m->cc) + 2;
 
 		all = xmalloc(l);
-		snprintf(all, l, "%s,%s", to, cc);
+		snprintf(all, l, "%s,%s", m->to, m->cc);
 	} else {
-		all = xstrdup(to);
+		all = xstrdup(m->to);
 	}
 	if (!owl_addrs(all, &store, rcpts, &n, OWL_RCPTS_MAX, err, errsz)) {
 		free(all);
 		free(store);
 		return -2;
 	}
+	sent->r = res;
 	msg = buf_new(OWL_MSG_MAX);
-	rc = owl_compose(from, to, cc, subject, body, bodylen, files, nfiles,
-			 msg, err, errsz);
+	rc = owl_compose(m->from, m->to, m->cc, m->subject, m->body,
+			 m->bodylen, m->files, m->nfiles, msg, err, errsz);
 	if (rc == 0)
-		rc = owl_smtp_send(&C, from, rcpts, n, msg->data, msg->len,
-				   err, errsz);
+		rc = owl_smtp_send(&C, m->from, rcpts, n, msg->data, msg->len,
+				   sent, err, errsz);
+	else
+		n = 0; /* nothing was tried */
+	report_send(rc, sent, n, batch, err);
+	sent->r = NULL;
 	buf_free(&msg);
 	free(all);
 	free(store);
@@ -228,13 +401,12 @@ send_mail(const char *from, const char *to, const char *cc,
 
 /* A list of at most OWL_RCPTS_MAX user@domain addresses. */
 static bool
-addrs_ok(const char *list)
+addrs_ok(const char *list, char *err, size_t errsz)
 {
 	const char *r[OWL_RCPTS_MAX];
-	char *store = NULL, err[1024];
+	char *store = NULL;
 	size_t n;
-	bool ok = owl_addrs(list, &store, r, &n, OWL_RCPTS_MAX, err,
-			    sizeof(err));
+	bool ok = owl_addrs(list, &store, r, &n, OWL_RCPTS_MAX, err, errsz);
 
 	free(store);
 	return ok;
@@ -244,82 +416,244 @@ addrs_ok(const char *list)
 static bool
 one_addr(const char *s)
 {
-	return strchr(s, ',') == NULL && addrs_ok(s);
+	char err[1024];
+
+	return strchr(s, ',') == NULL && addrs_ok(s, err, sizeof(err));
+}
+
+/* ---- composing (the Send mail menu) ---- */
+
+/* Keeps the draft in ~/dead.letter and says so on stderr. */
+static void
+keep_draft(const struct owl_draft *d)
+{
+	char path[4096], err[1024];
+
+	if (owl_draft_save(d, path, sizeof(path), err, sizeof(err)) == -1)
+		fprintf(stderr, "owl: the message could not be saved: %s\n",
+			err);
+	else
+		fprintf(stderr, "owl: message saved to %s\n", path);
+}
+
+static bool
+is_answer(const char *l, const char *yes)
+{
+	return strcasecmp(l, yes) == 0 || (l[0] != '\0' && l[1] == '\0' &&
+					   (l[0] | 0x20) == yes[0]);
+}
+
+/*
+ * Asks question until y or n: y discards, n (or end of input, or
+ * Ctrl-C) saves the draft.  IN_EOF at the end of input, else IN_LINE.
+ */
+static enum in
+discard_or_save(const struct owl_draft *d, const char *question)
+{
+	const char *l;
+
+	for (;;) {
+		enum in r = read_line(question, &l);
+
+		got_intr = 0;
+		if (r == IN_LINE && is_answer(l, "yes")) {
+			printf("Message discarded\n");
+			return IN_LINE;
+		}
+		if (r != IN_LINE || is_answer(l, "no")) {
+			keep_draft(d);
+			return r == IN_EOF ? IN_EOF : IN_LINE;
+		}
+	}
+}
+
+/* Ctrl-C while composing: nothing typed is lost without a yes. */
+static enum in
+after_intr(const struct owl_draft *d)
+{
+	got_intr = 0;
+	if (!owl_draft_has_content(d)) {
+		printf("Message cancelled\n");
+		return IN_LINE;
+	}
+	return discard_or_save(d, "Discard the message? (y = discard, "
+			       "n = save to ~/dead.letter) ");
+}
+
+static enum in
+ask_from(struct owl_draft *d)
+{
+	const char *dflt = default_from(), *l;
+	struct buf *prompt = buf_new(512);
+	enum in r;
+
+	if (dflt != NULL)
+		buf_printf(prompt, "From [%s]: ", dflt);
+	else
+		buf_addstr(prompt, "From: ");
+	/* an address cut short to fit would be someone else's: refused */
+	while ((r = read_line(prompt->data, &l)) == IN_LINE) {
+		if (l[0] == '\0' && dflt != NULL)
+			l = dflt;
+		if (strlen(l) < sizeof(C.from) && one_addr(l)) {
+			d->from = xstrdup(l);
+			break;
+		}
+		printf("Incorrect format in From: give one address, "
+		       "user@domain\n");
+	}
+	buf_free(&prompt);
+	return r;
+}
+
+static enum in
+ask_to(struct owl_draft *d)
+{
+	char err[1024];
+	const char *l;
+	enum in r;
+
+	while ((r = read_line("To: ", &l)) == IN_LINE) {
+		if (addrs_ok(l, err, sizeof(err))) {
+			d->to = xstrdup(l);
+			break;
+		}
+		if (strncmp(err, "more than ", 10) == 0 ||
+		    strcmp(err, "no address") == 0)
+			printf("Incorrect format in To: %s\n", err);
+		else
+			printf("Incorrect format in To: \"%s\" is not an "
+			       "address user@domain (separate addresses "
+			       "with commas)\n", err);
+	}
+	return r;
+}
+
+static enum in
+ask_subject(struct owl_draft *d)
+{
+	const char *l;
+	enum in r = read_line("Subject: ", &l);
+
+	if (r == IN_LINE)
+		d->subject = xstrdup(l);
+	return r;
+}
+
+static enum in
+ask_text(struct owl_draft *d)
+{
+	const char *l;
+	enum in r;
+
+	printf("Message: (end with a line with a single \".\")\n");
+	while ((r = read_line(NULL, &l)) == IN_LINE && strcmp(l, ".") != 0)
+		if (buf_addstr(d->body, l) == -1 ||
+		    buf_addc(d->body, '\n') == -1)
+			printf("Message too long (at most %u MiB): that line "
+			       "was not kept; end with \".\"\n",
+			       OWL_MSG_MAX >> 21);
+	return r;
+}
+
+static enum in
+ask_files(struct owl_draft *d)
+{
+	const char *l;
+	enum in r = IN_LINE;
+
+	while (d->nfiles < OWL_ATTS_MAX &&
+	       (r = read_line("Attachment (empty line to finish): ", &l)) ==
+		       IN_LINE && l[0] != '\0') {
+		if (access(l, R_OK) != 0)
+			printf("Cannot attach %s: %s\n", l, strerror(errno));
+		else
+			d->files[d->nfiles++] = xstrdup(l);
+	}
+	return r;
+}
+
+/* The prompts in the seed's order: From, To, Subject, text, files. */
+static enum in
+compose(struct owl_draft *d)
+{
+	enum in r;
+
+	if ((r = ask_from(d)) != IN_LINE || (r = ask_to(d)) != IN_LINE ||
+	    (r = ask_subject(d)) != IN_LINE || (r = ask_text(d)) != IN_LINE)
+		return r;
+	return ask_files(d);
+}
+
+/* One try at sending the draft; see send_mail. */
+static int
+send_draft_once(const struct owl_draft *d, struct owl_sent *sent)
+{
+	struct mail m = {d->from, d->to, NULL, d->subject,
+			 d->body->data ? d->body->data : "", d->body->len,
+			 (const char *const *)d->files, d->nfiles};
+	char err[1024];
+	int rc;
+
+	hold_intr(true);
+	rc = send_mail(&m, false, sent, err, sizeof(err));
+	hold_intr(false);
+	if (rc == -1 && sent->login_refused)
+		printf("Login failed: %s\n", err);
+	return rc;
+}
+
+/*
+ * Sends the draft; a refused login asks the password again, up to
+ * LOGIN_TRIES in all.  A draft not sent is never dropped unasked.
+ */
+static enum in
+send_draft(const struct owl_draft *d)
+{
+	struct owl_sent sent;
+
+	for (int tries = 1;; tries++) {
+		int rc = send_draft_once(d, &sent), pw;
+
+		if (rc != -1)
+			return IN_LINE;
+		if (!sent.login_refused || tries == LOGIN_TRIES)
+			break;
+		pw = ask_password();
+		if (pw == 0 && got_intr)
+			return IN_INTR;
+		if (pw == 0) {
+			keep_draft(d); /* end of input, as in the text */
+			return IN_EOF;
+		}
+		if (pw == -1)
+			break;
+	}
+	if (sent.login_refused)
+		printf("The login failed %d times.\n", LOGIN_TRIES);
+	return discard_or_save(d, "The message was not sent.  Discard it? "
+			       "(y = discard, n = save to ~/dead.letter) ");
 }
 
 /* The Send mail menu item; false at the end of input. */
 static bool
 menu_send(void)
 {
-	char from[256], err[1024], *to = NULL, *subject = NULL;
-	const char *files[OWL_ATTS_MAX], *dflt = default_from(), *l;
-	char *fcopy[OWL_ATTS_MAX];
-	struct buf *body = buf_new(OWL_MSG_MAX / 2);
-	size_t nfiles = 0;
-	bool more = true;
-	int rc;
+	struct owl_draft d;
+	enum in r;
 
-	if (dflt != NULL)
-		printf("From [%s]: ", dflt);
-	if ((l = input(dflt != NULL ? NULL : "From: ")) == NULL)
-		goto eof;
-	/* an address cut short to fit would be someone else's: refused */
-	if (bsnprintf(from, sizeof(from), "%s",
-		      l[0] == '\0' && dflt ? dflt : l) == -1 ||
-	    !one_addr(from)) {
-		printf("Incorrect format\n");
-		goto done;
-	}
-	if ((l = input("To: ")) == NULL)
-		goto eof;
-	to = xstrdup(l);
-	if (!addrs_ok(to)) {
-		printf("Incorrect format\n");
-		goto done;
-	}
-	if ((l = input("Subject: ")) == NULL)
-		goto eof;
-	subject = xstrdup(l);
-	printf("Message: (end with a line with a single \".\")\n");
-	for (;;) {
-		if ((l = input(NULL)) == NULL)
-			goto eof;
-		if (strcmp(l, ".") == 0)
-			break;
-		if (buf_addstr(body, l) == -1 || buf_addc(body, '\n') == -1) {
-			printf("Message too long\n");
-			goto done;
-		}
-	}
-	while (nfiles < OWL_ATTS_MAX) {
-		if ((l = input("Attachment: ")) == NULL)
-			goto eof;
-		if (l[0] == '\0')
-			break;
-		if (access(l, R_OK) != 0) {
-			printf("Cannot attach %s: %s\n", l, strerror(errno));
-			continue;
-		}
-		fcopy[nfiles] = xstrdup(l);
-		files[nfiles] = fcopy[nfiles];
-		nfiles++;
-	}
-	rc = send_mail(from, to, NULL, subject, body->data ? body->data : "",
-		       body->len, files, nfiles, err, sizeof(err));
-	if (rc == 0)
-		printf("Mail sent successfully\n");
-	else
-		printf("Error in sending mail: %s\n", err);
-	goto done;
-eof:
-	more = false;
-done:
-	for (size_t i = 0; i < nfiles; i++)
-		free(fcopy[i]);
-	free(to);
-	free(subject);
-	buf_free(&body);
-	return more;
+	owl_draft_init(&d);
+	compose_signals(true);
+	r = compose(&d);
+	if (r == IN_LINE)
+		r = send_draft(&d); /* keeps the draft itself if need be */
+	else if (r == IN_EOF && owl_draft_has_content(&d))
+		keep_draft(&d); /* as mail(1) does at end of input */
+	if (r == IN_INTR)
+		r = after_intr(&d);
+	compose_signals(false);
+	owl_draft_free(&d);
+	return r != IN_EOF;
 }
 
 /* ---- reading ---- */
@@ -340,33 +674,60 @@ pop3_die(struct box *b, const char *err)
 	die(1, "%s", err);
 }
 
-static void
-box_open(struct box *b)
+/* Logs in and lists; -1 with err if the login failed. */
+static int
+box_open(struct box *b, char *err, size_t errsz)
 {
-	char err[1024];
 	unsigned long *nums, *sizes;
-	struct buf *hdr = buf_new(OWL_MSG_MAX);
+	struct buf *hdr;
 
 	memset(b, 0, sizeof(*b));
-	b->s = owl_pop3_open(&C, err, sizeof(err));
+	b->s = owl_pop3_open(&C, err, errsz);
 	if (b->s == NULL)
-		die(1, "%s", err);
-	if (owl_pop3_list(b->s, &nums, &sizes, &b->count, err, sizeof(err))
-	    == -1)
+		return -1;
+	if (owl_pop3_list(b->s, &nums, &sizes, &b->count, err, errsz) == -1)
 		pop3_die(b, err);
+	hdr = buf_new(OWL_MSG_MAX);
 	b->e = xcalloc(b->count + 1, sizeof(*b->e));
 	for (size_t i = 0; i < b->count; i++) {
 		b->e[i].n = nums[i];
 		b->e[i].size = sizes[i];
 		buf_reset(hdr);
-		if (owl_pop3_fetch(b->s, nums[i], 0, hdr, err, sizeof(err))
-		    == -1)
+		if (owl_pop3_fetch(b->s, nums[i], 0, hdr, err, errsz) == -1)
 			pop3_die(b, err);
 		owl_entry_fill(&b->e[i], hdr->data ? hdr->data : "", hdr->len);
 	}
 	free(nums);
 	free(sizes);
 	buf_free(&hdr);
+	return 0;
+}
+
+/*
+ * box_open in the menus: a refused login asks the password again, up
+ * to LOGIN_TRIES in all.  1 open, 0 not (back to the menu), -1 at the
+ * end of input.  Other failures end owl (pop3_die).
+ */
+static int
+box_login(struct box *b)
+{
+	char err[1024];
+
+	for (int tries = 1;; tries++) {
+		int pw;
+
+		if (box_open(b, err, sizeof(err)) == 0)
+			return 1;
+		if (!owl_pop3_login_refused(err))
+			die(1, "%s", err);
+		printf("Login failed: %s\n", err);
+		if (tries == LOGIN_TRIES) {
+			printf("The login failed %d times.\n", LOGIN_TRIES);
+			return 0;
+		}
+		if ((pw = ask_password()) != 1)
+			return pw == 0 ? -1 : 0;
+	}
 }
 
 static void
@@ -380,6 +741,13 @@ box_close(struct box *b)
 		die(1, "%s", err);
 }
 
+/* True if text is a message number (digits only). */
+static bool
+is_number(const char *text)
+{
+	return text[0] != '\0' && strspn(text, "0123456789") == strlen(text);
+}
+
 /* The entry for message number text, or NULL. */
 static struct owl_entry *
 box_find(struct box *b, const char *text)
@@ -387,9 +755,11 @@ box_find(struct box *b, const char *text)
 	char *end;
 	unsigned long n;
 
+	if (!is_number(text))
+		return NULL;
 	errno = 0;
 	n = strtoul(text, &end, 10);
-	if (errno != 0 || end == text || *end != '\0' || text[0] == '-')
+	if (errno != 0)
 		return NULL;
 	for (size_t i = 0; i < b->count; i++)
 		if (b->e[i].n == n && !b->e[i].deleted)
@@ -406,64 +776,83 @@ box_fetch(struct box *b, unsigned long n, struct buf *msg)
 		pop3_die(b, err);
 }
 
+/*
+ * After a message is shown: s saves its attachments, d deletes it,
+ * Enter (or anything else) goes back.  false at the end of input.
+ */
+static bool
+message_actions(struct box *b, struct owl_entry *e, const struct buf *msg,
+		size_t natts)
+{
+	char err[1024];
+	const char *l;
+
+	for (;;) {
+		printf("\n%sd: delete, Enter: back to the list\n",
+		       natts > 0 ? "s: save attachments, " : "");
+		if ((l = input("> ")) == NULL)
+			return false;
+		if (natts > 0 && strcmp(l, "s") == 0) {
+			if (owl_save(msg->data, msg->len, ".", err,
+				     sizeof(err)) == -1)
+				printf("Error in saving: %s\n", err);
+			continue;
+		}
+		if (strcmp(l, "d") == 0) {
+			if (owl_pop3_dele(b->s, e->n, err, sizeof(err)) == -1)
+				pop3_die(b, err);
+			e->deleted = true;
+			printf("Mail deleted\n");
+		}
+		return true;
+	}
+}
+
+/* Shows message e and its actions; false at the end of input. */
+static bool
+show_message(struct box *b, struct owl_entry *e, struct buf *msg)
+{
+	size_t natts;
+
+	buf_reset(msg);
+	box_fetch(b, e->n, msg);
+	printf("\n");
+	natts = owl_show(msg->data ? msg->data : "", msg->len);
+	return message_actions(b, e, msg, natts);
+}
+
 /* The Manage mail menu item; false at the end of input. */
 static bool
 menu_manage(void)
 {
 	struct box b;
-	struct buf *msg = buf_new(OWL_MSG_MAX);
+	struct buf *msg;
 	bool more = true, relist = true;
+	int open = box_login(&b);
 
-	box_open(&b);
-	for (;;) {
+	if (open != 1)
+		return open == 0;
+	msg = buf_new(OWL_MSG_MAX);
+	while (more) {
 		struct owl_entry *e;
 		const char *l;
-		size_t natts;
-		char err[1024];
 
 		if (relist)
 			owl_print_list(b.e, b.count);
 		relist = false;
-		if ((l = input("Enter mail no. to see: ")) == NULL) {
+		l = input("Enter mail no. to see (-1 to go back): ");
+		if (l == NULL)
 			more = false;
+		else if (strcmp(l, "-1") == 0)
 			break;
-		}
-		if (strcmp(l, "-1") == 0)
-			break;
-		if ((e = box_find(&b, l)) == NULL) {
+		else if (!is_number(l))
+			printf("Give a mail no. from the list, or -1 to go "
+			       "back\n");
+		else if ((e = box_find(&b, l)) == NULL)
 			printf("Mail no. out of range, give again\n");
-			continue;
-		}
-		buf_reset(msg);
-		box_fetch(&b, e->n, msg);
-		printf("\n");
-		natts = owl_show(msg->data ? msg->data : "", msg->len);
-		relist = true;
-		for (;;) {
-			printf("\n%sd: delete, any other key: back to the "
-			       "list\n", natts > 0 ? "s: save attachments, " :
-			       "");
-			if ((l = input("> ")) == NULL) {
-				more = false;
-				goto out;
-			}
-			if (natts > 0 && strcmp(l, "s") == 0) {
-				if (owl_save(msg->data, msg->len, ".", err,
-					     sizeof(err)) == -1)
-					printf("Error in saving: %s\n", err);
-				continue;
-			}
-			if (strcmp(l, "d") == 0) {
-				if (owl_pop3_dele(b.s, e->n, err, sizeof(err))
-				    == -1)
-					pop3_die(&b, err);
-				e->deleted = true;
-				printf("Mail deleted\n");
-			}
-			break;
-		}
+		else
+			relist = more = show_message(&b, e, msg);
 	}
-out:
 	buf_free(&msg);
 	box_close(&b);
 	return more;
@@ -508,6 +897,8 @@ batch_send(int argc, char **argv)
 	struct buf *body = buf_new(OWL_MSG_MAX / 2);
 	char err[1024], chunk[65536];
 	struct buf *to;
+	struct owl_sent sent;
+	struct mail m;
 	size_t n;
 	int ch, rc;
 
@@ -557,16 +948,16 @@ batch_send(int argc, char **argv)
 		die(1, "reading the message text: %s", strerror(errno));
 	if (!get_password())
 		die(1, "no password given");
-	rc = send_mail(from, to->data, cc, subject,
-		       body->data ? body->data : "", body->len, files, nfiles,
-		       err, sizeof(err));
+	m = (struct mail){from, to->data, cc, subject,
+			  body->data ? body->data : "", body->len, files,
+			  nfiles};
+	rc = send_mail(&m, true, &sent, err, sizeof(err));
 	buf_free(&to);
 	buf_free(&body);
 	if (rc == -2)
 		die(1, "Incorrect format: %s", err);
-	if (rc != 0)
-		die(1, "Error in sending mail: %s", err);
-	return 0;
+	/* send_mail said what went wrong, for each recipient */
+	return rc == 0 ? 0 : rc == 1 ? EX_PARTIAL : 1;
 }
 
 static int
@@ -586,7 +977,8 @@ batch_mailbox(int argc, char **argv)
 	}
 	if (!get_password())
 		die(1, "no password given");
-	box_open(&b);
+	if (box_open(&b, err, sizeof(err)) == -1)
+		die(1, "%s", err);
 	if (want == 1) {
 		owl_print_list(b.e, b.count);
 		box_close(&b);
@@ -626,6 +1018,7 @@ main(int argc, char **argv)
 		{"cafile", required_argument, NULL, 'A'},
 		{"from", required_argument, NULL, 'F'},
 		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *key;
@@ -644,6 +1037,9 @@ main(int argc, char **argv)
 		case 'F': key = "from"; break;
 		case 'h':
 			usage(stdout);
+			return 0;
+		case 'V':
+			printf("owl (owlpost) %s\n", OWLPOST_VERSION);
 			return 0;
 		default:
 			usage(stderr);

@@ -6,6 +6,8 @@
  * smtp.c   one message out, driving proto/smtp_client
  * pop3.c   a mailbox session, driving proto/pop3_client
  * mail.c   composing (mime_build), listing and showing (mime_parse)
+ * text.c   display width, list cells, HTML as text (pure)
+ * draft.c  the composed message kept in ~/dead.letter
  * rc.c     settings: ~/.owlrc and options
  * main.c   the menus and the batch commands
  */
@@ -64,10 +66,28 @@ int owl_conn_read(struct owl_conn *c, const char **p, size_t *n, char *err,
 		  size_t errsz);
 void owl_conn_close(struct owl_conn **cp);
 
-/* smtp.c: sends text (LF line ends); 0, or -1 with the reason in err. */
+/* smtp.c: what became of one recipient. */
+struct owl_rcpt {
+	const char *addr;
+	int code;		/* the server's reply code; 0: local failure */
+	char text[512];		/* its reply, word for word */
+};
+
+/* What one owl_smtp_send did besides the recipients. */
+struct owl_sent {
+	struct owl_rcpt *r;	/* nrcpts of them, filled in */
+	bool login_refused;	/* AUTH answered 53x: ask again */
+	bool no_auth;		/* a password, but no AUTH offered */
+};
+
+/*
+ * Sends text (LF line ends) to every recipient; each one's reply goes to
+ * res->r[i].  0: all accepted; 1: some accepted, some refused; -1: none
+ * sent, with the reason in err (a session failure, or the only reply).
+ */
 int owl_smtp_send(const struct owl_conf *cf, const char *from,
 		  const char *const *rcpts, size_t nrcpts, const char *text,
-		  size_t len, char *err, size_t errsz);
+		  size_t len, struct owl_sent *res, char *err, size_t errsz);
 
 /* pop3.c */
 struct owl_pop3;
@@ -80,6 +100,8 @@ int owl_pop3_list(struct owl_pop3 *s, unsigned long **nums,
 /* TOP n 0 (lines < 0: RETR) into out (LF line ends). */
 int owl_pop3_fetch(struct owl_pop3 *s, unsigned long n, long lines,
 		   struct buf *out, char *err, size_t errsz);
+/* True when a failed owl_pop3_open was the server refusing the login. */
+bool owl_pop3_login_refused(const char *err);
 int owl_pop3_dele(struct owl_pop3 *s, unsigned long n, char *err,
 		  size_t errsz);
 /* QUIT (commits deletions) and free; -1 if QUIT failed. */
@@ -116,5 +138,40 @@ int owl_compose(const char *from, const char *to, const char *cc,
  */
 bool owl_addrs(const char *list, char **store, const char **rcpts,
 	       size_t *n, size_t max, char *err, size_t errsz);
+
+/* text.c: columns that UTF-8 text s (len octets) takes on a terminal. */
+size_t owl_text_width(const char *s, size_t len);
+/*
+ * Appends s (NUL-terminated UTF-8) cut at a character to at most cols
+ * columns, then spaces to exactly cols columns.
+ */
+void owl_text_cell(const char *s, size_t cols, struct buf *out);
+/*
+ * Readable text of HTML (len octets, s[len] == '\0'): tags dropped
+ * (script, style and head with their content), block elements and <br>
+ * as line breaks, list items as "* ", white space collapsed outside
+ * <pre>, character references decoded.
+ */
+void owl_html_text(const char *s, size_t len, struct buf *out);
+
+/* draft.c: a message being composed in the menus. */
+struct owl_draft {
+	char *from, *to, *subject;	/* NULL until asked */
+	struct buf *body;
+	char *files[OWL_ATTS_MAX];
+	size_t nfiles;
+};
+
+void owl_draft_init(struct owl_draft *d);
+void owl_draft_free(struct owl_draft *d);
+/* True if the user typed anything worth keeping (To onwards). */
+bool owl_draft_has_content(const struct owl_draft *d);
+/*
+ * Appends the draft to ~/dead.letter (created 0600): header lines Date,
+ * From, To, Subject, one X-Owl-Attachment per file (its path), an empty
+ * line, the text, an empty line.  0 with the path in path, or -1 with err.
+ */
+int owl_draft_save(const struct owl_draft *d, char *path, size_t pathsz,
+		   char *err, size_t errsz);
 
 #endif

@@ -209,3 +209,15 @@ owl_pop3_close(struct owl_pop3 **sp, char *err, size_t errsz)
 	*sp = NULL;
 	return rc;
 }
+
+/*
+ * The core fails a session on a refused login with the server's -ERR
+ * line; other -ERRs at that stage carry [SYS/...] or [IN-USE] (RFC 3206)
+ * or come from a broken server, where asking again does no harm.
+ */
+bool
+owl_pop3_login_refused(const char *err)
+{
+	return strncmp(err, "-ERR", 4) == 0 && strstr(err, "[SYS/") == NULL &&
+	       strstr(err, "[IN-USE]") == NULL;
+}

@@ -1,7 +1,8 @@
 /*
  * owl/smtp - one message out: connect, let proto/smtp_client run the
  * session (STARTTLS when offered or required, AUTH when a password is
- * known), hand it the message when it asks, QUIT.
+ * known), hand it the message when it asks, QUIT.  Every recipient's
+ * reply is kept, so a partly refused message is reported as such.
  */
 #include "owl.h"
 
@@ -17,10 +18,12 @@ struct run {
 	struct smtp_client *sc;
 	struct buf *out;
 	const struct smtpc_msg *msg;
+	struct owl_sent *res;
 	const char *text;
 	size_t len;
 	bool sent;		/* RESULT seen */
 	bool closed;
+	size_t accepted;	/* recipients with a 2xx after DATA */
 	char *err;
 	size_t errsz;
 	int rc;
@@ -34,27 +37,26 @@ fail(struct run *r, const char *what)
 	r->rc = -1;
 }
 
-/* Every recipient must have been accepted. */
+/* Each recipient's final reply into res; err: the first refusal. */
 static void
 check_rcpts(struct run *r)
 {
-	char e[SMTPC_TEXT_MAX + 300];
+	const struct smtpc_reply *first = NULL;
 
 	for (size_t i = 0; i < r->msg->nrcpts; i++) {
 		const struct smtpc_reply *p = smtp_client_rcpt(r->sc, i);
+		struct owl_rcpt *o = &r->res->r[i];
 
+		o->code = p->code;
+		snprintf(o->text, sizeof(o->text), "%s", p->text);
 		if (p->code / 100 == 2)
-			continue;
-		if (r->msg->nrcpts > 1 && p->code / 100 == 5)
-			snprintf(e, sizeof(e), "%s (for %s)", p->text,
-				 r->msg->rcpts[i]);
-		else
-			snprintf(e, sizeof(e), "%s", p->text);
-		fail(r, e);
-		return;
+			r->accepted++;
+		else if (first == NULL)
+			first = p;
 	}
+	if (r->accepted == 0 && first != NULL)
+		fail(r, first->text);
 }
-
 static void
 act(struct run *r, enum smtpc_act a)
 {
@@ -97,16 +99,40 @@ act(struct run *r, enum smtpc_act a)
 	}
 }
 
+/* Before RESULT every recipient has the session's failure. */
+static void
+fail_all(struct run *r)
+{
+	for (size_t i = 0; i < r->msg->nrcpts; i++) {
+		r->res->r[i].code = 0;
+		snprintf(r->res->r[i].text, sizeof(r->res->r[i].text), "%s",
+			 r->err);
+	}
+}
+
+/* What the session said about the login, for the menus. */
+static void
+note_login(struct run *r, bool had_pass)
+{
+	const struct smtpc_reply *e = smtp_client_error(r->sc);
+
+	r->res->login_refused = had_pass && !smtp_client_authed(r->sc) &&
+				e->code >= 530 && e->code <= 539;
+	r->res->no_auth = had_pass && r->sent &&
+			  !smtp_client_authed(r->sc) &&
+			  smtp_client_ext(r->sc)->auth[0] == '\0';
+}
+
 int
 owl_smtp_send(const struct owl_conf *cf, const char *from,
 	      const char *const *rcpts, size_t nrcpts, const char *text,
-	      size_t len, char *err, size_t errsz)
+	      size_t len, struct owl_sent *res, char *err, size_t errsz)
 {
 	char helo[256] = "localhost", e[512];
 	struct smtpc_conf sconf = {helo, SMTPC_TLS_MAY, NULL, NULL};
 	struct smtpc_msg msg = {from, rcpts, nrcpts, 0, false};
 	struct run r = {.cf = cf, .text = text, .len = len, .err = err,
-			.errsz = errsz, .msg = &msg};
+			.errsz = errsz, .msg = &msg, .res = res};
 	const char *p;
 	size_t n;
 
@@ -121,9 +147,15 @@ owl_smtp_send(const struct owl_conf *cf, const char *from,
 	}
 	for (size_t i = 0; i < len; i++) /* CRLF on the wire */
 		msg.size += text[i] == '\n' ? 2 : 1;
+	res->login_refused = res->no_auth = false;
+	for (size_t i = 0; i < nrcpts; i++)
+		res->r[i] = (struct owl_rcpt){.addr = rcpts[i]};
 	r.conn = owl_connect(cf->host, cf->smtp_port, err, errsz);
-	if (r.conn == NULL)
+	if (r.conn == NULL) {
+		r.rc = -1;
+		fail_all(&r);
 		return -1;
+	}
 	r.sc = smtp_client_new(&sconf);
 	r.out = buf_new(2 * len + 65536);
 	while (!r.closed) {
@@ -146,9 +178,14 @@ owl_smtp_send(const struct owl_conf *cf, const char *from,
 		}
 		buf_reset(r.out);
 	}
-	if (!r.sent)
+	if (!r.sent) {
 		fail(&r, smtp_client_error(r.sc)->text[0] != '\0' ?
 			 smtp_client_error(r.sc)->text : "session ended early");
+		fail_all(&r);
+	}
+	note_login(&r, sconf.user != NULL);
+	if (r.rc == 0 && r.accepted < nrcpts)
+		r.rc = 1;
 	smtp_client_free(&r.sc);
 	buf_free(&r.out);
 	owl_conn_close(&r.conn);

@@ -2,6 +2,7 @@
  * owlctl - owlpost's admin tool: users and the configuration check.
  *
  *   owlctl [-c FILE] [-D DIR] [-o key=value]... user add|del|passwd|list
+ *   owlctl --help | --version
  *   owlctl [-c FILE] [-D DIR] [-o key=value]... alias add|del|list
  *   owlctl [-c FILE] [-D DIR] [-o key=value]... check
  *   owlctl [-c FILE] [-D DIR] [-o key=value]... queue list|show|flush|...
@@ -14,6 +15,7 @@
  * line of stdin otherwise (for scripts).
  */
 #include <errno.h>
+#include <getopt.h>
 #include <openssl/ssl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +28,7 @@
 #include "../auth/users.h"
 #include "../lib/buf.h"
 #include "../lib/conf.h"
+#include "../lib/version.h"
 #include "../store/store.h"
 #include "../net/tls.h"
 #include "owlctl.h"
@@ -35,9 +38,12 @@ usage(FILE *fp)
 {
 	fprintf(fp,
 		"usage: owlctl [-c FILE] [-D DIR] [-o key=value]... COMMAND\n"
+		"       owlctl --help | --version\n"
 		"commands:\n"
-		"  user add USER@DOMAIN     add a user (password from stdin or "
-		"prompt)\n"
+		"  user add [--force] USER@DOMAIN\n"
+		"                           add a user (password from stdin or "
+		"prompt);\n"
+		"                           --force: a domain not in domains\n"
 		"  user passwd USER@DOMAIN  change a user's password\n"
 		"  user del USER@DOMAIN     remove a user (mail is kept)\n"
 		"  user list                list the users\n"
@@ -121,22 +127,91 @@ get_password(char *hash, size_t size)
 	return 0;
 }
 
+/* True if the users file has name (as normalized); false if unreadable. */
+static bool
+user_exists(const struct conf *c, const char *name, bool *readable)
+{
+	struct table_entry *v;
+	size_t n;
+	bool found = false;
+
+	*readable = owlctl_load(c->users_file, users_parse, &v, &n) == 0;
+	if (!*readable)
+		return false;
+	for (size_t i = 0; i < n && !found; i++)
+		found = strcmp(v[i].key, name) == 0;
+	table_entries_free(v, n);
+	return found;
+}
+
+/*
+ * What can be said before the password is asked: a user to add exists,
+ * a user to change does not, a domain owld would not deliver to.  The
+ * exit status, or 0 to go on.
+ */
+static int
+user_precheck(const struct conf *c, enum users_edit op, const char *name,
+	      bool force)
+{
+	const char *domain = strchr(name, '@') + 1;
+	bool readable, exists = user_exists(c, name, &readable);
+
+	if (!readable)
+		return 1; /* named on stderr */
+	if (op == USERS_ADD && exists) {
+		fprintf(stderr, "owlctl: user %s already exists\n", name);
+		return 1;
+	}
+	if (op != USERS_ADD && !exists) {
+		fprintf(stderr, "owlctl: no such user: %s\n", name);
+		return 1;
+	}
+	if (op == USERS_ADD && !force && !conf_is_local_domain(c, domain)) {
+		fprintf(stderr, "owlctl: %s is not in domains (%s): owld would "
+			"relay its mail away, not deliver it to %s; add the "
+			"domain to domains, or use --force\n", domain,
+			c->domains, name);
+		return EX_DATAERR_CODE;
+	}
+	if (op == USERS_ADD && !conf_is_local_domain(c, domain))
+		fprintf(stderr, "owlctl: warning: %s is not in domains (%s); "
+			"owld will not accept mail for it\n", domain,
+			c->domains);
+	return 0;
+}
+
+/* user list */
+static int
+user_list(const struct conf *c)
+{
+	struct table_entry *v;
+	size_t n;
+
+	if (owlctl_load(c->users_file, users_parse, &v, &n) == -1)
+		return 1;
+	for (size_t i = 0; i < n; i++)
+		printf("%s\n", v[i].key);
+	table_entries_free(v, n);
+	return 0;
+}
+
 static int
 cmd_user(struct conf *c, int argc, char **argv)
 {
 	char name[512], hash[512], err[512];
 	enum users_edit op;
+	bool force = false;
+	int rc;
 
-	if (argc == 1 && strcmp(argv[0], "list") == 0) {
-		struct table_entry *v;
-		size_t n;
-
-		if (owlctl_load(c->users_file, users_parse, &v, &n) == -1)
-			return 1;
-		for (size_t i = 0; i < n; i++)
-			printf("%s\n", v[i].key);
-		table_entries_free(v, n);
-		return 0;
+	if (argc == 1 && strcmp(argv[0], "list") == 0)
+		return user_list(c);
+	if (argc == 3 && strcmp(argv[0], "add") == 0 &&
+	    (strcmp(argv[1], "--force") == 0 ||
+	     strcmp(argv[2], "--force") == 0)) {
+		force = true;
+		if (strcmp(argv[1], "--force") == 0)
+			argv[1] = argv[2];
+		argc = 2;
 	}
 	if (argc != 2) {
 		usage(stderr);
@@ -160,11 +235,8 @@ cmd_user(struct conf *c, int argc, char **argv)
 			"with '-')\n", argv[1]);
 		return EX_DATAERR_CODE;
 	}
-	if (op == USERS_ADD &&
-	    !conf_is_local_domain(c, strchr(name, '@') + 1))
-		fprintf(stderr, "owlctl: warning: %s is not in domains (%s); "
-			"owld will not accept mail for it\n",
-			strchr(name, '@') + 1, c->domains);
+	if ((rc = user_precheck(c, op, name, force)) != 0)
+		return rc;
 	if (op != USERS_DEL && get_password(hash, sizeof(hash)) == -1)
 		return 1;
 	if (mkdir(c->data_dir, 0700) == -1 && errno != EEXIST) {
@@ -210,13 +282,19 @@ check_files(const struct conf *c)
 int
 main(int argc, char **argv)
 {
+	static const struct option lopts[] = {
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
 	char err[512], *cfile = NULL, *ddir = NULL, **opts = NULL;
 	size_t nopts = 0;
 	struct conf c;
 	int ch, rc;
 
 	conf_init(&c);
-	while ((ch = getopt(argc, argv, "+c:D:o:h")) != -1) {
+	while ((ch = getopt_long(argc, argv, "+c:D:o:hV", lopts, NULL)) !=
+	       -1) {
 		switch (ch) {
 		case 'c': cfile = optarg; break;
 		case 'D': ddir = optarg; break;
@@ -224,7 +302,16 @@ main(int argc, char **argv)
 			opts = xrealloc(opts, (nopts + 1) * sizeof(*opts));
 			opts[nopts++] = optarg;
 			break;
-		case 'h': usage(stdout); return 0;
+		case 'h':
+		case 'V':
+			if (ch == 'h')
+				usage(stdout);
+			else
+				printf("owlctl (owlpost) %s\n",
+				       OWLPOST_VERSION);
+			free(opts);
+			conf_free(&c);
+			return 0;
 		default: usage(stderr); return 64;
 		}
 	}

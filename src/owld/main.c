@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <grp.h>
 #include <openssl/ssl.h>
 #include <limits.h>
@@ -46,7 +47,9 @@
 #include "owld.h"
 #include "sess.h"
 
-#define OWL_VERSION "0.1.0"
+#include "../lib/version.h"
+
+#define OWL_VERSION OWLPOST_VERSION
 
 static struct owld D;
 static struct conf C;
@@ -90,12 +93,14 @@ usage(FILE *fp)
 {
 	fprintf(fp,
 		"usage: owld [-dvhV] [-c FILE] [-D DIR] [-o key=value]...\n"
+		"       owld --help | --version\n"
 		"  -c FILE       read the configuration file FILE\n"
 		"  -D DIR        data directory (default ./owl-data)\n"
 		"  -o key=value  set a configuration key (repeatable)\n"
 		"  -v            log the protocol trace\n"
 		"  -d            run in the background (pid file)\n"
-		"  -V            print the version\n"
+		"  -h, --help    print this and exit\n"
+		"  -V, --version print the version and exit\n"
 		"See owld(8) and README.md for the configuration keys.\n");
 }
 
@@ -340,9 +345,15 @@ struct opts {
 static void
 parse_args(int argc, char **argv, struct opts *o)
 {
+	static const struct option lopts[] = {
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
 	int ch;
 
-	while ((ch = getopt(argc, argv, "c:D:o:vdhV")) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:D:o:vdhV", lopts, NULL)) !=
+	       -1) {
 		switch (ch) {
 		case 'c': o->cfile = optarg; break;
 		case 'D': o->ddir = optarg; break;

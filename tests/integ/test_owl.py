@@ -13,6 +13,8 @@ from conftest import BUILD
 from test_tls import make_cert
 
 OWL = os.path.join(BUILD, "owl")
+ATTACH = "Attachment (empty line to finish): "
+PICK = "Enter mail no. to see (-1 to go back): "
 
 
 @pytest.fixture(scope="module")
@@ -99,14 +101,14 @@ def test_menus_send_two_attachments_list_read_save_delete(mail, cert, home,
     child.expect_exact('Message: (end with a line with a single ".")')
     for line in ["Hello Bob,", ".a line with a leading dot", "Ünïcode body", "."]:
         child.sendline(line)
-    child.expect_exact("Attachment: ")
+    child.expect_exact(ATTACH)
     child.sendline(str(blob))
-    child.expect_exact("Attachment: ")
+    child.expect_exact(ATTACH)
     child.sendline(str(files / "missing.txt"))
     child.expect_exact("Cannot attach")
-    child.expect_exact("Attachment: ")
+    child.expect_exact(ATTACH)
     child.sendline(str(notes))
-    child.expect_exact("Attachment: ")
+    child.expect_exact(ATTACH)
     child.sendline("")
     child.expect_exact("Mail sent successfully")
     assert "pw-alice" not in child.before  # the password was not echoed
@@ -114,13 +116,13 @@ def test_menus_send_two_attachments_list_read_save_delete(mail, cert, home,
     menu(child, "1")
     child.expect(r"No\.\s+Sender\s+Received\s+Subject")
     child.expect(r"1\s+alice@localhost\s+\d{4}-\d\d-\d\d \d\d:\d\d\s+Grüße — two files")
-    child.expect_exact("Enter mail no. to see: ")
+    child.expect_exact(PICK)
     child.sendline("7")
     child.expect_exact("Mail no. out of range, give again")
-    child.expect_exact("Enter mail no. to see: ")
+    child.expect_exact(PICK)
     child.sendline("abc")
-    child.expect_exact("Mail no. out of range, give again")
-    child.expect_exact("Enter mail no. to see: ")
+    child.expect_exact("Give a mail no. from the list, or -1 to go back")
+    child.expect_exact(PICK)
     child.sendline("1")
     child.expect_exact("Subject: Grüße — two files")
     child.expect_exact("Hello Bob,")
@@ -129,7 +131,7 @@ def test_menus_send_two_attachments_list_read_save_delete(mail, cert, home,
     child.expect_exact("Attachments:")
     child.expect_exact("1. blob.bin (application/octet-stream, 10246 bytes)")
     child.expect_exact("2. résumé notes.txt (text/plain, 23 bytes)")
-    child.expect_exact("s: save attachments, d: delete")
+    child.expect_exact("s: save attachments, d: delete, Enter: back to the list")
     child.expect_exact("> ")
     child.sendline("s")
     child.expect_exact("Saved ./blob.bin (10246 bytes)")
@@ -142,10 +144,10 @@ def test_menus_send_two_attachments_list_read_save_delete(mail, cert, home,
     child.sendline("d")
     child.expect_exact("Mail deleted")
     child.expect_exact("(no mail)")
-    child.expect_exact("Enter mail no. to see: ")
+    child.expect_exact(PICK)
     child.sendline("1")  # deleted: no longer there
     child.expect_exact("Mail no. out of range, give again")
-    child.expect_exact("Enter mail no. to see: ")
+    child.expect_exact(PICK)
     child.sendline("-1")
     menu(child, "3")
     child.expect(pexpect.EOF)
@@ -163,17 +165,30 @@ def test_menus_send_two_attachments_list_read_save_delete(mail, cert, home,
 
 
 def test_menu_incorrect_format_and_ctrl_d(mail, cert, home, tmp_path):
+    """A bad address names its field and asks that field again, keeping
+    what was typed before; Ctrl-D before anything is typed saves
+    nothing."""
     child = spawn(owl_args(mail, cert), home, tmp_path, password="pw-alice")
     menu(child, "2")
+    child.expect_exact("From [alice@localhost]: ")
+    child.sendline("alice at localhost")
+    child.expect_exact("Incorrect format in From: give one address, user@domain")
     child.expect_exact("From [alice@localhost]: ")
     child.sendline("")
     child.expect_exact("To: ")
     child.sendline("bob@localhost, not-an-address")
-    child.expect_exact("Incorrect format")
-    menu(child, "2")
-    child.expect_exact("From [alice@localhost]: ")
-    child.sendline("alice at localhost")
-    child.expect_exact("Incorrect format")
+    child.expect_exact('Incorrect format in To: "not-an-address" is not an '
+                       'address user@domain')
+    child.expect_exact("To: ")
+    child.sendline("bob@localhost")
+    child.expect_exact("Subject: ")
+    child.sendline("kept")
+    child.expect_exact("Message:")
+    child.sendline("the From typed before the mistake is kept")
+    child.sendline(".")
+    child.expect_exact(ATTACH)
+    child.sendline("")
+    child.expect_exact("Mail sent successfully")
     menu(child, "2")
     child.expect_exact("From [alice@localhost]: ")
     child.sendline("")
@@ -182,11 +197,14 @@ def test_menu_incorrect_format_and_ctrl_d(mail, cert, home, tmp_path):
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 0
+    assert not (home / "dead.letter").exists()  # nothing typed to keep
+    msgs = mail.messages("bob")
+    assert len(msgs) == 1 and b"Subject: kept" in msgs[0][1]
 
     # Ctrl-D inside Manage mail: QUIT is sent, then a clean end
     child = spawn(owl_args(mail, cert), home, tmp_path, password="pw-alice")
     menu(child, "1")
-    child.expect_exact("Enter mail no. to see: ")
+    child.expect_exact(PICK)
     child.sendeof()
     child.expect(pexpect.EOF)
     child.close()
@@ -202,8 +220,7 @@ def test_menu_long_lines_are_not_cut(mail, cert, home, tmp_path):
     menu(child, "2")
     child.expect_exact("From [alice@localhost]: ")
     child.sendline("a" * 300 + "@localhost")
-    child.expect_exact("Incorrect format")
-    menu(child, "2")
+    child.expect_exact("Incorrect format in From")
     child.expect_exact("From [alice@localhost]: ")
     child.sendline("")
     child.expect_exact("To: ")
@@ -213,7 +230,7 @@ def test_menu_long_lines_are_not_cut(mail, cert, home, tmp_path):
     child.expect_exact("Message:")
     child.sendline("long lines")
     child.sendline(".")
-    child.expect_exact("Attachment: ")
+    child.expect_exact(ATTACH)
     child.sendline("")
     child.expect_exact("Mail sent successfully")
     menu(child, "3")
@@ -268,9 +285,13 @@ def test_menu_send_refused(mail, cert, home, tmp_path):
     child.sendline("x")
     child.expect_exact("Message:")
     child.sendline(".")
-    child.expect_exact("Attachment: ")
+    child.expect_exact(ATTACH)
     child.sendline("")
     child.expect(r"Error in sending mail: 550 5\.1\.1 [^\r\n]*")
+    child.expect_exact("The message was not sent.  Discard it? "
+                       "(y = discard, n = save to ~/dead.letter) ")
+    child.sendline("y")
+    child.expect_exact("Message discarded")
     menu(child, "3")
     child.expect(pexpect.EOF)
 
