@@ -235,6 +235,10 @@ main(int argc, char **argv)
 	free(opts);
 	opts = NULL;
 	conf_finish(&c);
+	if ((rc = owlctl_become_user(&c)) != 0) {
+		conf_free(&c);
+		return rc;
+	}
 	if (argc >= 1 && strcmp(argv[0], "user") == 0)
 		rc = cmd_user(&c, argc - 1, argv + 1);
 	else if (argc >= 1 && strcmp(argv[0], "alias") == 0)

@@ -23,6 +23,11 @@ typedef int owlctl_parse_fn(const char *data, size_t len,
 int owlctl_load(const char *path, owlctl_parse_fn *parse,
 		struct table_entry **v_r, size_t *n_r);
 
+/*
+ * Run as root with the user key set: becomes that user (priv.c).  0, or
+ * the exit status (78 unknown user, 77 the switch failed), said on stderr.
+ */
+int owlctl_become_user(const struct conf *c);
 /* owlctl alias add|del|list; returns the exit status. */
 int cmd_alias(const struct conf *c, int argc, char **argv);
 /* owlctl queue ...; returns the exit status. */
