@@ -76,6 +76,11 @@ def test_conffile_and_config(deb):
     conf = (deb["root"] / "etc/owlpost/owld.conf").read_text()
     assert re.search(r"^data_dir = /var/lib/owlpost$", conf, re.M)
     assert re.search(r"^user = owlpost$", conf, re.M)
+    for key, port in (("smtp", 25), ("submission", 587), ("pop3", 110),
+                      ("imap", 143)):
+        assert re.search(r"^%s.listen = \*:%d$" % (key, port), conf, re.M)
+    for key, port in (("submissions", 465), ("pop3s", 995), ("imaps", 993)):
+        assert re.search(r"^# %s.listen = \*:%d " % (key, port), conf, re.M)
     # the packaged owlctl reads it (user= blanked: no owlpost user here)
     r = subprocess.run([str(deb["root"] / "usr/sbin/owlctl"), "-c",
                         str(deb["root"] / "etc/owlpost/owld.conf"),
