@@ -40,7 +40,7 @@ usage(FILE *fp)
 		"prompt)\n"
 		"  user passwd USER@DOMAIN  change a user's password\n"
 		"  user del USER@DOMAIN     remove a user (mail is kept)\n"
-		"  user list                list the users\n"
+		"  user list [--json]       list the users\n"
 		"  alias add NAME ADDRESS...\n"
 		"                           add an alias (NAME: postmaster or "
 		"local@domain)\n"
@@ -56,7 +56,10 @@ usage(FILE *fp)
 		"                           make DATA_DIR/tls/{cert,key}.pem "
 		"for testing\n"
 		"  check                    validate the configuration and "
-		"print it\n");
+		"print it\n"
+		"  status [--json]          ask the running owld how it is\n"
+		"  reload                   make owld reload its TLS pair, "
+		"users, aliases, log\n");
 }
 
 /* Reads one line; on a terminal without echo. -1 on EOF. */
@@ -127,6 +130,9 @@ cmd_user(struct conf *c, int argc, char **argv)
 	char name[512], hash[512], err[512];
 	enum users_edit op;
 
+	if (argc == 2 && strcmp(argv[0], "list") == 0 &&
+	    strcmp(argv[1], "--json") == 0)
+		return owlctl_user_list_json(c);
 	if (argc == 1 && strcmp(argv[0], "list") == 0) {
 		struct table_entry *v;
 		size_t n;
@@ -247,6 +253,10 @@ main(int argc, char **argv)
 		rc = cmd_queue(&c, argc - 1, argv + 1);
 	else if (argc >= 1 && strcmp(argv[0], "tls") == 0)
 		rc = cmd_tls(&c, argc - 1, argv + 1);
+	else if (argc >= 1 && strcmp(argv[0], "status") == 0)
+		rc = cmd_status(&c, argc - 1, argv + 1);
+	else if (argc >= 1 && strcmp(argv[0], "reload") == 0)
+		rc = cmd_reload(&c, argc - 1, argv + 1);
 	else if (argc == 1 && strcmp(argv[0], "check") == 0) {
 		SSL_CTX *ctx = NULL;
 		bool files_bad;

@@ -32,6 +32,13 @@ int owlctl_become_user(const struct conf *c);
 int cmd_alias(const struct conf *c, int argc, char **argv);
 /* owlctl queue ...; returns the exit status. */
 int cmd_queue(const struct conf *c, int argc, char **argv);
+/* owlctl status [--json], owlctl reload (status.c): the exit status. */
+int cmd_status(const struct conf *c, int argc, char **argv);
+int cmd_reload(const struct conf *c, int argc, char **argv);
+/* owlctl user list --json: [{"user":"alice@example.org"},...]. */
+int owlctl_user_list_json(const struct conf *c);
+/* s as a JSON string on stdout (quotes, escapes; UTF-8 kept). */
+void owlctl_json_str(const char *s);
 /* owlctl tls selfsigned ... */
 int cmd_tls(const struct conf *c, int argc, char **argv);
 
