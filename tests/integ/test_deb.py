@@ -147,3 +147,48 @@ def test_lintian_clean(deb):
                        capture_output=True, text=True, timeout=300)
     bad = [l for l in r.stdout.splitlines() if re.match(r"^[EW]: ", l)]
     assert bad == [] and r.returncode == 0, r.stdout
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("unshare") is None,
+                    reason="needs root and unshare (a private mount "
+                           "namespace)")
+def test_postinst_in_a_scratch_system(deb):
+    """The built postinst, run twice (install, then upgrade) in a private
+    mount namespace over copies of /etc, /var/lib and the unit directory:
+    it makes the owlpost system user and group and /var/lib/owlpost
+    (0700, owlpost's), and enables owld.service with its owlpost.service
+    alias; the machine's own files are never touched."""
+    scratch = deb["build"] / "scratch"
+    scratch.mkdir()
+    script = r'''
+set -e
+mount --make-rprivate /
+cp -a /etc "$S/etc"; mount --bind "$S/etc" /etc
+mkdir "$S/varlib"; mount --bind "$S/varlib" /var/lib
+cp -a /lib/systemd/system "$S/units"
+cp "$R/lib/systemd/system/owld.service" "$S/units/"
+mount --bind "$S/units" /lib/systemd/system
+sh -e "$C/postinst" configure >/dev/null 2>&1
+sh -e "$C/postinst" configure 0.1.0 >/dev/null 2>&1
+getent passwd owlpost
+getent group owlpost
+stat -c '%a %U %G' /var/lib/owlpost
+readlink /etc/systemd/system/multi-user.target.wants/owld.service
+readlink /etc/systemd/system/owlpost.service
+'''
+    env = dict(os.environ, S=str(scratch), R=str(deb["root"]),
+               C=str(deb["ctl"]), DPKG_MAINTSCRIPT_PACKAGE="owlpost",
+               DPKG_MAINTSCRIPT_NAME="postinst")
+    r = subprocess.run(["unshare", "-m", "sh", "-c", script], env=env,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    pw, gr, st, wants, alias = r.stdout.splitlines()
+    name, _, uid, gid, _, home, shell = pw.split(":")
+    assert name == "owlpost" and int(uid) < 1000
+    assert home == "/var/lib/owlpost" and shell == "/usr/sbin/nologin"
+    assert gr.split(":")[0] == "owlpost" and gr.split(":")[2] == gid
+    assert st == "700 owlpost owlpost"
+    assert wants == alias == "/lib/systemd/system/owld.service"
+    import pwd
+    with pytest.raises(KeyError):
+        pwd.getpwnam("owlpost")  # not on this machine

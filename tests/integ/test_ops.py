@@ -254,3 +254,32 @@ def test_status_without_owld(tmp_path):
 def test_user_list_json(server):
     js = json.loads(server.ctl("user", "list", "--json").stdout)
     assert js == [{"user": "alice@localhost"}, {"user": "bob@localhost"}]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
+def test_owlctl_as_root_becomes_user():
+    """As root with user= set (the package's user = owlpost), owlctl
+    writes as that user, so owld, which runs as it, can read the file."""
+    import pathlib
+    import pwd
+    import tempfile
+    nobody = pwd.getpwnam("nobody")
+    top = pathlib.Path(tempfile.mkdtemp(prefix="owl-ctlu-", dir="/tmp"))
+    os.chown(top, nobody.pw_uid, nobody.pw_gid)
+    try:
+        _owlctl_as_nobody(top, nobody)
+    finally:
+        shutil.rmtree(top)
+
+
+def _owlctl_as_nobody(top, nobody):
+    r = subprocess.run([OWLCTL, "-D", str(top / "data"), "-o", "user=nobody",
+                        "user", "add", "carol@localhost"], input="pw\n",
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    st = os.stat(top / "data" / "users")
+    assert (st.st_uid, st.st_gid) == (nobody.pw_uid, nobody.pw_gid)
+    r = subprocess.run([OWLCTL, "-D", str(top / "data"), "-o",
+                        "user=no-such-user-here", "user", "list"],
+                       capture_output=True, text=True)
+    assert r.returncode == 78 and "unknown user" in r.stderr
