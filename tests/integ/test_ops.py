@@ -283,3 +283,68 @@ def _owlctl_as_nobody(top, nobody):
                         "user=no-such-user-here", "user", "list"],
                        capture_output=True, text=True)
     assert r.returncode == 78 and "unknown user" in r.stderr
+
+
+def _free_low_port():
+    for p in range(900, 1000):
+        s = socket.socket()
+        try:
+            s.bind(("127.0.0.1", p))
+            return p
+        except OSError:
+            pass
+        finally:
+            s.close()
+    pytest.skip("no free port in 900-999")
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setpriv") is None,
+                    reason="needs root and setpriv (util-linux)")
+def test_runs_as_the_unit_runs_it():
+    """As owld.service starts it: an unprivileged user with only
+    CAP_NET_BIND_SERVICE (ambient, and the whole bounding set) and no new
+    privileges; owld binds a port below 1024, says READY=1, serves, holds
+    no other capability, and stops with STOPPING=1 and exit 0."""
+    import pathlib
+    import pwd
+    import tempfile
+    nobody = pwd.getpwnam("nobody")
+    top = pathlib.Path(tempfile.mkdtemp(prefix="owl-unit-", dir="/tmp"))
+    os.chown(top, nobody.pw_uid, nobody.pw_gid)
+    port = _free_low_port()
+    # abstract: no directory permissions stand between nobody and it
+    name = "owld-unit-%d-%d" % (os.getpid(), time.time_ns())
+    ns = _notify_socket(name, abstract=True)
+    cmd = ["setpriv", "--reuid=%d" % nobody.pw_uid,
+           "--regid=%d" % nobody.pw_gid, "--clear-groups",
+           "--inh-caps=-all,+net_bind_service",
+           "--ambient-caps=-all,+net_bind_service",
+           "--bounding-set=-all,+net_bind_service", "--no-new-privs",
+           OWLCTL.replace("owlctl", "owld"), "-D", str(top / "data"),
+           "-o", "smtp.listen=127.0.0.1:%d" % port,
+           "-o", "submission.listen=", "-o", "pop3.listen=",
+           "-o", "imap.listen=", "-o", "user=nobody",
+           "-o", "log.file=" + str(top / "log")]
+    p = subprocess.Popen(cmd, env=dict(os.environ, NOTIFY_SOCKET="@" + name),
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        assert _next(ns).startswith("READY=1")
+        c = Client(socket.create_connection(("127.0.0.1", port), timeout=10))
+        assert c.reply()[0] == 220
+        c.close()
+        with open("/proc/%d/status" % p.pid) as f:
+            st = dict(l.split(":", 1) for l in f)
+        assert st["Uid"].split() == [str(nobody.pw_uid)] * 4
+        for k in ("CapEff", "CapPrm", "CapBnd", "CapAmb"):
+            assert int(st[k], 16) == 1 << 10, (k, st[k])  # NET_BIND_SERVICE
+        assert st["NoNewPrivs"].strip() == "1"
+        p.send_signal(signal.SIGTERM)
+        assert _next(ns) == "STOPPING=1"
+        assert p.wait(15) == 0
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        p.stderr.close()
+        ns.close()
+        shutil.rmtree(top)
