@@ -129,7 +129,8 @@ status_json(const char *r)
 	}
 	utc(na, when, sizeof(when));
 	printf("{\"not_after\":\"%s\",\"not_after_unix\":%lld,\"days_left\":"
-	       "%lld,\"sha256\":", when, na, (na - (long long)time(NULL)) / 86400);
+	       "%lld,\"sha256\":", when, na,
+	       (na - (long long)time(NULL)) / 86400);
 	owlctl_json_str(word(r, "cert_sha256", fp, sizeof(fp)));
 	printf("}}\n");
 }
