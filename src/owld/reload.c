@@ -55,7 +55,9 @@ owld_reload(struct owld *d, char *summary, size_t size)
 	const char *err;
 	int rc;
 
-	owld_notify_reloading();
+	/* a reload during a stop is done, but systemd hears only STOPPING */
+	if (!d->stopping)
+		owld_notify_reloading();
 	log_reopen();
 	/* each logs what it loaded, or why it kept the last good copy */
 	(void)users_refresh(d->users, &err);
@@ -65,6 +67,7 @@ owld_reload(struct owld *d, char *summary, size_t size)
 		 users_count(d->users), aliases_count(d->aliases), tls);
 	log_msg(rc == 0 ? LOGL_INFO : LOGL_WARN, "main", "event=reload %s",
 		summary);
-	owld_notify("READY=1");
+	if (!d->stopping)
+		owld_notify("READY=1");
 	return rc;
 }
