@@ -663,6 +663,7 @@ stop_serving(void)
 	free(listeners);
 	wpool_free(&D.pool);
 	owld_ctl_close();
+	owld_metrics_close();
 	relay_free(&D.relay);
 	free(D.qdir);
 	log_msg(LOGL_INFO, "main", "event=stopped");
@@ -717,6 +718,7 @@ main(int argc, char **argv)
 	start_relay();
 	D.version = OWL_VERSION;
 	owld_ctl_open(&D);
+	owld_metrics_open(&D);
 	start_listeners(&b);
 	hint_first_user(argv[0], o.daemon);
 	owld_notify("READY=1\nSTATUS=serving");

@@ -58,6 +58,7 @@ struct owld {
 	bool stopping;
 	const char *version;		/* for owlctl status */
 	struct rate60 msgs_in;		/* messages accepted, per second */
+	uint64_t msgs_in_total;		/* and since the start */
 };
 
 /* Accepts one SMTP client on fd (listener callback). */
@@ -166,6 +167,12 @@ enum smtp_result owld_rcpt_route(struct owld *d, const char *name,
  */
 void owld_ctl_open(struct owld *d);
 void owld_ctl_close(void);
+/*
+ * The Prometheus text endpoint on metrics.listen (metrics.c), if set;
+ * exits 71 if it cannot be bound.  Closing stops it.
+ */
+void owld_metrics_open(struct owld *d);
+void owld_metrics_close(void);
 /*
  * Reloads the log, the users and aliases files and the TLS pair
  * (reload.c; SIGHUP and owlctl reload): 0, or -1 if the pair could not be

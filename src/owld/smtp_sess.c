@@ -749,6 +749,7 @@ commit_done(struct wpool_job *job)
 	if (c->del.res == STORE_OK) {
 		touch_mailboxes(d, &c->del);
 		rate60_add(&d->msgs_in, mono_ms() / 1000, 1); /* owlctl status */
+		d->msgs_in_total++;			      /* metrics */
 	}
 	if (c->del.res == STORE_OK && c->queued) {
 		log_msg(LOGL_INFO, "queue", "id=%s event=queued msgid=%s "

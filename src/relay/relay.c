@@ -145,6 +145,7 @@ struct relay {
 	SSL_CTX *tls;		/* for STARTTLS, unless relay.tls = no */
 	bool stopping;
 	struct rate60 sent;	/* recipients handed on, per second */
+	uint64_t sent_total;	/* and since the start */
 };
 
 static void schedule(struct relay *r);
@@ -543,6 +544,7 @@ apply(struct route *rt, struct item *it, size_t k,
 		q->state = QR_DONE;
 		ev = "sent";
 		rate60_add(&rt->r->sent, mono_ms() / 1000, 1);
+		rt->r->sent_total++;
 	} else if (p->code >= 500) {
 		q->state = QR_FAILED;
 		ev = "bounced";
@@ -1308,4 +1310,10 @@ relay_stats(const struct relay *r, size_t *queued_r, uint64_t *sent_1m_r)
 {
 	*queued_r = r->nents;
 	*sent_1m_r = rate60_sum(&r->sent, mono_ms() / 1000);
+}
+
+uint64_t
+relay_sent_total(const struct relay *r)
+{
+	return r->sent_total;
 }

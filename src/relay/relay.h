@@ -61,5 +61,7 @@ bool relay_busy(const struct relay *r);
  */
 void relay_stats(const struct relay *r, size_t *queued_r,
 		 uint64_t *sent_1m_r);
+/* The recipients handed on since the start (the metrics' counter). */
+uint64_t relay_sent_total(const struct relay *r);
 
 #endif

@@ -348,3 +348,82 @@ def test_runs_as_the_unit_runs_it():
         p.stderr.close()
         ns.close()
         shutil.rmtree(top)
+
+
+def _get(port, request):
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s.sendall(request)
+    data = b""
+    while True:
+        try:
+            chunk = s.recv(65536)
+        except ConnectionResetError:  # closed with our input unread
+            break
+        if not chunk:
+            break
+        data += chunk
+    s.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    return head.decode(), body.decode()
+
+
+def _metrics(text):
+    out = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            k, v = line.rsplit(" ", 1)
+            out[k] = float(v)
+    return out
+
+
+def test_metrics_endpoint(reloadable):
+    o, pairs, _ = reloadable
+    assert "proto=metrics" not in o.logtext()  # off by default
+    o.stop()
+    o.opts.append("metrics.listen=127.0.0.1:0")
+    o.start()
+    import re
+    port = int(re.findall(r"event=listen proto=metrics addr=127\.0\.0\.1:"
+                          r"(\d+)", o.logtext())[-1])
+    c = o.connect()
+    c.reply()
+    o.send(["alice@localhost"], b"Subject: m\r\n\r\nm\r\n")
+    head, body = _get(port, b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert head.startswith("HTTP/1.0 200 OK\r\n")
+    assert "Content-Type: text/plain; version=0.0.4" in head
+    assert "Content-Length: %d\r\n" % len(body.encode()) in head
+    m = _metrics(body)
+    assert m["owlpost_up"] == 1
+    assert m['owlpost_sessions{proto="smtp"}'] == 1
+    assert m['owlpost_sessions{proto="imap"}'] == 0
+    assert m["owlpost_messages_in_total"] == 1
+    assert m["owlpost_queue_messages"] == 0
+    assert m["owlpost_deliveries_out_total"] == 0
+    st = json.loads(o.ctl("status", "--json").stdout)
+    assert m["owlpost_tls_cert_not_after_seconds"] == \
+        st["cert"]["not_after_unix"]
+    assert "# TYPE owlpost_messages_in_total counter" in body
+    head, _ = _get(port, b"GET /other HTTP/1.0\r\n\r\n")
+    assert head.startswith("HTTP/1.0 404 ")
+    head, _ = _get(port, b"POST /metrics HTTP/1.0\r\n\r\n")
+    assert head.startswith("HTTP/1.0 405 ")
+    # bounded: a line past 1 KiB, or too many header lines, is dropped
+    head, _ = _get(port, b"GET /metrics HTTP/1.0\r\nX: " + b"a" * 2000 +
+                   b"\r\n\r\n")
+    assert head == ""
+    head, _ = _get(port, b"GET /metrics HTTP/1.0\r\n" + b"X: y\r\n" * 40 +
+                   b"\r\n")
+    assert head == ""
+    c.close()
+
+
+def test_metrics_listen_that_cannot_bind(owld, tmp_path):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(1)
+    o = owld(["metrics.listen=127.0.0.1:%d" % s.getsockname()[1]],
+             start=False)
+    with pytest.raises(RuntimeError, match="metrics.listen"):
+        o.start()
+    assert o.proc.wait(10) == 71
+    s.close()
