@@ -34,7 +34,7 @@ obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 LIB_OBJ := $(call obj,$(LIB_SRC))
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
-.PHONY: all run check deps test-deps unit integ asan fuzz fuzz-build \
+.PHONY: all run check deps test-deps unit integ asan fuzz fuzz-build deb \
 	check-layers check-cluster valgrind install clean bench bench-open bench-imap \
 	bench-cluster bench-smoke torture
 
@@ -241,7 +241,24 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 644 docs/owl.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	install -m 644 docs/owld.8 docs/owlctl.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -d $(DESTDIR)$(PREFIX)/share/man/man5
+	install -m 644 docs/owld.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/
 	install -m 644 owld.conf.sample README.md $(DESTDIR)$(PREFIX)/share/doc/owlpost/
 
 clean:
 	rm -rf build build-asan build-fuzz
+
+# The Debian package (debian/, debhelper 13): built from a copy of the
+# tracked files in $(BUILD)/deb-src, so the worktree stays clean; the
+# .deb ends up in $(BUILD)/deb/.  Needs dpkg-dev and debhelper
+# (make test-deps), lintian to check it (tests/integ/test_deb.py).
+deb:
+	rm -rf $(BUILD)/deb-src $(BUILD)/deb
+	mkdir -p $(BUILD)/deb-src/owlpost $(BUILD)/deb
+	git ls-files -z -co --exclude-standard | grep -zv '^tests/' | \
+	  tar --null -T - --ignore-failed-read -cf - 2>/dev/null | \
+	  tar -xf - -C $(BUILD)/deb-src/owlpost
+	cd $(BUILD)/deb-src/owlpost && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL \
+	  -u BUILD dpkg-buildpackage -us -uc -b
+	cp $(BUILD)/deb-src/*.deb $(BUILD)/deb/
+	@ls $(BUILD)/deb/*.deb

@@ -95,6 +95,7 @@ static const struct key KEYS[] = {
 	 86400},
 	{"imap.listen", K_LISTEN, O(imap_listen), "127.0.0.1:1143", 0, 0},
 	{"imaps.listen", K_LISTEN, O(imaps_listen), "", 0, 0},
+	{"metrics.listen", K_LISTEN, O(metrics_listen), "", 0, 0},
 	/* RFC 9051 5.4 asks for at least 30 min; lower is the admin's call
 	   (Dovecot's stance: clients re-IDLE every 29 min or less) */
 	{"imap.timeout", K_DURATION, O(imap_timeout), "30m", 1, 86400},

@@ -54,6 +54,7 @@ struct conf {
 	unsigned pop3_login_deadline; /* seconds from connect to login */
 	char *imap_listen;    /* comma list; empty: no IMAP */
 	char *imaps_listen;   /* implicit TLS IMAP (993 role) */
+	char *metrics_listen; /* Prometheus text over HTTP; empty: off */
 	unsigned imap_timeout;    /* seconds (RFC 9051: at least 30 min) */
 	unsigned imap_max_errors; /* BAD replies before BYE */
 	unsigned imap_command_deadline; /* seconds for one command */

@@ -9,6 +9,7 @@
 #include <openssl/x509v3.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "../lib/buf.h"
 #include "../lib/conf.h"
@@ -83,6 +84,25 @@ tls_server_ctx(const struct conf *c, char *err, size_t errsz)
 		return ctx_fail(ctx, "tls.key does not match tls.cert",
 				c->tls_key, err, errsz);
 	return ctx;
+}
+
+int
+tls_ctx_cert_info(SSL_CTX *ctx, long long *not_after_r, char *fp,
+		  size_t fpsize)
+{
+	X509 *x = ctx != NULL ? SSL_CTX_get0_certificate(ctx) : NULL;
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	struct tm tm;
+
+	if (x == NULL || fpsize < 2 * 32 + 1 ||
+	    ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm) != 1 ||
+	    X509_digest(x, EVP_sha256(), md, &mdlen) != 1)
+		return -1;
+	*not_after_r = (long long)timegm(&tm);
+	for (unsigned i = 0; i < mdlen && 2 * i + 2 < fpsize; i++)
+		snprintf(fp + 2 * i, 3, "%02x", md[i]);
+	return 0;
 }
 
 SSL_CTX *

@@ -19,6 +19,14 @@ typedef struct ssl_st SSL;
  */
 SSL_CTX *tls_server_ctx(const struct conf *c, char *err, size_t errsz);
 /*
+ * The certificate a server context serves: its notAfter as a time_t in
+ * *not_after_r and its SHA-256 fingerprint as lower-case hex (65 octets
+ * with the NUL) in fp; -1 if ctx holds none.  For the reload log line
+ * and owlctl status.
+ */
+int tls_ctx_cert_info(SSL_CTX *ctx, long long *not_after_r, char *fp,
+		      size_t fpsize);
+/*
  * The relay's client context: verify checks the server's certificate
  * against relay.tls.ca (or the system store when empty).
  */

@@ -46,7 +46,7 @@ usage(FILE *fp)
 		"                           --force: a domain not in domains\n"
 		"  user passwd USER@DOMAIN  change a user's password\n"
 		"  user del USER@DOMAIN     remove a user (mail is kept)\n"
-		"  user list                list the users\n"
+		"  user list [--json]       list the users\n"
 		"  alias add NAME ADDRESS...\n"
 		"                           add an alias (NAME: postmaster or "
 		"local@domain)\n"
@@ -62,7 +62,10 @@ usage(FILE *fp)
 		"                           make DATA_DIR/tls/{cert,key}.pem "
 		"for testing\n"
 		"  check                    validate the configuration and "
-		"print it\n");
+		"print it\n"
+		"  status [--json]          ask the running owld how it is\n"
+		"  reload                   make owld reload its TLS pair, "
+		"users, aliases, log\n");
 }
 
 /* Reads one line; on a terminal without echo. -1 on EOF. */
@@ -203,6 +206,9 @@ cmd_user(struct conf *c, int argc, char **argv)
 	bool force = false;
 	int rc;
 
+	if (argc == 2 && strcmp(argv[0], "list") == 0 &&
+	    strcmp(argv[1], "--json") == 0)
+		return owlctl_user_list_json(c);
 	if (argc == 1 && strcmp(argv[0], "list") == 0)
 		return user_list(c);
 	if (argc == 3 && strcmp(argv[0], "add") == 0 &&
@@ -322,6 +328,10 @@ main(int argc, char **argv)
 	free(opts);
 	opts = NULL;
 	conf_finish(&c);
+	if ((rc = owlctl_become_user(&c)) != 0) {
+		conf_free(&c);
+		return rc;
+	}
 	if (argc >= 1 && strcmp(argv[0], "user") == 0)
 		rc = cmd_user(&c, argc - 1, argv + 1);
 	else if (argc >= 1 && strcmp(argv[0], "alias") == 0)
@@ -330,6 +340,10 @@ main(int argc, char **argv)
 		rc = cmd_queue(&c, argc - 1, argv + 1);
 	else if (argc >= 1 && strcmp(argv[0], "tls") == 0)
 		rc = cmd_tls(&c, argc - 1, argv + 1);
+	else if (argc >= 1 && strcmp(argv[0], "status") == 0)
+		rc = cmd_status(&c, argc - 1, argv + 1);
+	else if (argc >= 1 && strcmp(argv[0], "reload") == 0)
+		rc = cmd_reload(&c, argc - 1, argv + 1);
 	else if (argc == 1 && strcmp(argv[0], "check") == 0) {
 		SSL_CTX *ctx = NULL;
 		bool files_bad;

@@ -23,10 +23,22 @@ typedef int owlctl_parse_fn(const char *data, size_t len,
 int owlctl_load(const char *path, owlctl_parse_fn *parse,
 		struct table_entry **v_r, size_t *n_r);
 
+/*
+ * Run as root with the user key set: becomes that user (priv.c).  0, or
+ * the exit status (78 unknown user, 77 the switch failed), said on stderr.
+ */
+int owlctl_become_user(const struct conf *c);
 /* owlctl alias add|del|list; returns the exit status. */
 int cmd_alias(const struct conf *c, int argc, char **argv);
 /* owlctl queue ...; returns the exit status. */
 int cmd_queue(const struct conf *c, int argc, char **argv);
+/* owlctl status [--json], owlctl reload (status.c): the exit status. */
+int cmd_status(const struct conf *c, int argc, char **argv);
+int cmd_reload(const struct conf *c, int argc, char **argv);
+/* owlctl user list --json: [{"user":"alice@example.org"},...]. */
+int owlctl_user_list_json(const struct conf *c);
+/* s as a JSON string on stdout (quotes, escapes; UTF-8 kept). */
+void owlctl_json_str(const char *s);
 /* owlctl tls selfsigned ... */
 int cmd_tls(const struct conf *c, int argc, char **argv);
 

@@ -13,7 +13,9 @@
  * a message text or an IMAP command in flight finish that first; POP3
  * deletes nothing without QUIT), wait for
  * the pool to drain (at most shutdown_grace seconds), exit 0.  SIGHUP:
- * reopen the log, re-read the users file.  Nothing acknowledged is lost on
+ * reopen the log, re-read the users and aliases files, reload the TLS
+ * pair (reload.c).  systemd hears READY=1 once clients are served,
+ * STOPPING=1 at a stop (notify.c).  Nothing acknowledged is lost on
  * any of these paths because 250 is only said after the commit is durable.
  */
 #include <errno.h>
@@ -147,6 +149,7 @@ stop_cb(evutil_socket_t sig, short what, void *arg)
 		return;
 	log_msg(LOGL_INFO, "main", "event=stopping signal=%s sessions=%u",
 		sig == SIGTERM ? "TERM" : "INT", d->nsessions);
+	owld_notify("STOPPING=1");
 	d->stopping = true;
 	for (size_t i = 0; i < nlisteners; i++)
 		listener_free(&listeners[i]);
@@ -157,18 +160,14 @@ stop_cb(evutil_socket_t sig, short what, void *arg)
 	owld_check_stopped(d);
 }
 
+/* SIGHUP: the log, the users and aliases files, the TLS pair (reload.c). */
 static void
 hup_cb(evutil_socket_t sig, short what, void *arg)
 {
-	struct owld *d = arg;
-	const char *err;
+	char summary[800];
 
 	(void)sig, (void)what;
-	log_reopen();
-	/* each logs what it loaded, or why it kept the last good copy */
-	(void)users_refresh(d->users, &err);
-	(void)aliases_refresh(d->aliases, &err);
-	log_msg(LOGL_INFO, "main", "event=reload");
+	(void)owld_reload(arg, summary, sizeof(summary));
 }
 
 /*
@@ -675,6 +674,7 @@ stop_serving(void)
 	free(listeners);
 	wpool_free(&D.pool);
 	owld_ctl_close();
+	owld_metrics_close();
 	relay_free(&D.relay);
 	free(D.qdir);
 	log_msg(LOGL_INFO, "main", "event=stopped");
@@ -727,9 +727,12 @@ main(int argc, char **argv)
 	open_stores();
 	start_loop();
 	start_relay();
+	D.version = OWL_VERSION;
 	owld_ctl_open(&D);
+	owld_metrics_open(&D);
 	start_listeners(&b);
 	hint_first_user(argv[0], o.daemon);
+	owld_notify("READY=1\nSTATUS=serving");
 
 	event_base_dispatch(D.base);
 

@@ -14,6 +14,7 @@
 #include "../auth/aliases.h"
 #include "../auth/users.h"
 #include "../lib/conf.h"
+#include "../lib/rate.h"
 #include "../lib/wpool.h"
 #include "../net/anvil.h"
 #include "../proto/imap_server.h"
@@ -57,6 +58,9 @@ struct owld {
 	struct penalty *penalty;	/* failed logins across connections */
 	struct watch_hub *watch;	/* change events of Maildir folders */
 	bool stopping;
+	const char *version;		/* for owlctl status */
+	struct rate60 msgs_in;		/* messages accepted, per second */
+	uint64_t msgs_in_total;		/* and since the start */
 };
 
 /* Accepts one SMTP client on fd (listener callback). */
@@ -165,6 +169,26 @@ enum smtp_result owld_rcpt_route(struct owld *d, const char *name,
  */
 void owld_ctl_open(struct owld *d);
 void owld_ctl_close(void);
+/*
+ * The Prometheus text endpoint on metrics.listen (metrics.c), if set;
+ * exits 71 if it cannot be bound.  Closing stops it.
+ */
+void owld_metrics_open(struct owld *d);
+void owld_metrics_close(void);
+/*
+ * Reloads the log, the users and aliases files and the TLS pair
+ * (reload.c; SIGHUP and owlctl reload): 0, or -1 if the pair could not be
+ * loaded and the old one is kept.  summary gets "users=N aliases=N
+ * tls=..." as logged (event=reload).
+ */
+int owld_reload(struct owld *d, char *summary, size_t size);
+/*
+ * systemd's readiness protocol (notify.c): sends state ("READY=1",
+ * "STOPPING=1") to $NOTIFY_SOCKET if it is set; a reload is announced
+ * with owld_notify_reloading() and ended with READY=1.
+ */
+void owld_notify(const char *state);
+void owld_notify_reloading(void);
 /* A new never-reused 64-bit id (sessions, messages). */
 uint64_t owld_new_id(void);
 

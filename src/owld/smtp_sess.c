@@ -20,6 +20,7 @@
 
 #include "../lib/buf.h"
 #include "../lib/cidr.h"
+#include "../lib/clock.h"
 #include "../lib/log.h"
 #include "../net/conn.h"
 #include "../net/watch.h"
@@ -745,8 +746,11 @@ commit_done(struct wpool_job *job)
 			c->msgid, log_q(q, sizeof(q), c->sender),
 			c->del.nusers, c->del.len, c->del.name,
 			s ? "" : " session=gone");
-	if (c->del.res == STORE_OK)
+	if (c->del.res == STORE_OK) {
 		touch_mailboxes(d, &c->del);
+		rate60_add(&d->msgs_in, mono_ms() / 1000, 1); /* owlctl status */
+		d->msgs_in_total++;			      /* metrics */
+	}
 	if (c->del.res == STORE_OK && c->queued) {
 		log_msg(LOGL_INFO, "queue", "id=%s event=queued msgid=%s "
 			"from=<%s> rcpts=%zu size=%zu%s", s ? s->base.id : "-",

@@ -30,8 +30,10 @@
 
 #include "../auth/users.h"
 #include "../lib/buf.h"
+#include "../lib/clock.h"
 #include "../lib/conf.h"
 #include "../lib/log.h"
+#include "../lib/rate.h"
 #include "../lib/wpool.h"
 #include "../net/conn.h"
 #include "../net/tls.h"
@@ -142,6 +144,8 @@ struct relay {
 	struct smtpc_conf cconf;
 	SSL_CTX *tls;		/* for STARTTLS, unless relay.tls = no */
 	bool stopping;
+	struct rate60 sent;	/* recipients handed on, per second */
+	uint64_t sent_total;	/* and since the start */
 };
 
 static void schedule(struct relay *r);
@@ -539,6 +543,8 @@ apply(struct route *rt, struct item *it, size_t k,
 	if (p->code >= 200 && p->code < 300) {
 		q->state = QR_DONE;
 		ev = "sent";
+		rate60_add(&rt->r->sent, mono_ms() / 1000, 1);
+		rt->r->sent_total++;
 	} else if (p->code >= 500) {
 		q->state = QR_FAILED;
 		ev = "bounced";
@@ -1297,4 +1303,17 @@ relay_shutdown(struct relay *r)
 		}
 		/* DNS in flight: ends when the job returns */
 	}
+}
+
+void
+relay_stats(const struct relay *r, size_t *queued_r, uint64_t *sent_1m_r)
+{
+	*queued_r = r->nents;
+	*sent_1m_r = rate60_sum(&r->sent, mono_ms() / 1000);
+}
+
+uint64_t
+relay_sent_total(const struct relay *r)
+{
+	return r->sent_total;
 }

@@ -54,5 +54,14 @@ void relay_control(struct relay *r, const char *cmd, char *reply,
 void relay_shutdown(struct relay *r);
 /* Deliveries or queue writes still running. */
 bool relay_busy(const struct relay *r);
+/*
+ * For owlctl status: the messages in the queue (each until all its
+ * recipients are done) and the recipients handed on to another server in
+ * the last minute.
+ */
+void relay_stats(const struct relay *r, size_t *queued_r,
+		 uint64_t *sent_1m_r);
+/* The recipients handed on since the start (the metrics' counter). */
+uint64_t relay_sent_total(const struct relay *r);
 
 #endif
