@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "../lib/version.h"
+#include "../mime/mime.h"
 
 #define EX_USAGE 64
 #define EX_PARTIAL 2	/* sent to some recipients, refused for others */
@@ -307,6 +308,7 @@ struct mail {
 	size_t bodylen;
 	const char *const *files;
 	size_t nfiles;
+	const struct owl_thread *th;	/* a reply's or forward's; NULL */
 };
 
 /* Each recipient's outcome, a line each. */
@@ -385,7 +387,8 @@ send_mail(const struct mail *m, bool batch, struct owl_sent *sent,
 	sent->r = res;
 	msg = buf_new(OWL_MSG_MAX);
 	rc = owl_compose(m->from, m->to, m->cc, m->subject, m->body,
-			 m->bodylen, m->files, m->nfiles, msg, err, errsz);
+			 m->bodylen, m->files, m->nfiles, m->th, msg, err,
+			 errsz);
 	if (rc == 0)
 		rc = owl_smtp_send(&C, m->from, rcpts, n, msg->data, msg->len,
 				   sent, err, errsz);
@@ -506,16 +509,48 @@ ask_from(struct owl_draft *d)
 	return r;
 }
 
+/*
+ * The prompt for a field: "Name: ", or with what a reply or forward put
+ * there already, kept by Enter: "Name [value] (Enter keeps it): ".
+ */
+static void
+field_prompt(const char *name, const char *dflt, struct buf *prompt)
+{
+	buf_reset(prompt);
+	if (dflt == NULL)
+		buf_printf(prompt, "%s: ", name);
+	else if (buf_printf(prompt, "%s [%s] (Enter keeps it): ", name,
+			    dflt) == -1)
+		buf_printf(prompt, "%s [%.200s...] (Enter keeps it): ", name,
+			   dflt);
+}
+
+/* A field's answer: Enter keeps what was there (if anything). */
+static void
+set_field(char **field, const char *l)
+{
+	char *old = *field;
+
+	if ((l[0] == '\0' && old != NULL) || l == old)
+		return;
+	*field = xstrdup(l);
+	free(old);
+}
+
 static enum in
 ask_to(struct owl_draft *d)
 {
+	struct buf *prompt = buf_new(4096);
 	char err[1024];
 	const char *l;
 	enum in r;
 
-	while ((r = read_line("To: ", &l)) == IN_LINE) {
+	field_prompt("To", d->to, prompt);
+	while ((r = read_line(prompt->data, &l)) == IN_LINE) {
+		if (l[0] == '\0' && d->to != NULL)
+			l = d->to;
 		if (addrs_ok(l, err, sizeof(err))) {
-			d->to = xstrdup(l);
+			set_field(&d->to, l);
 			break;
 		}
 		if (strncmp(err, "more than ", 10) == 0 ||
@@ -526,33 +561,106 @@ ask_to(struct owl_draft *d)
 			       "address user@domain (separate addresses "
 			       "with commas)\n", err);
 	}
+	buf_free(&prompt);
 	return r;
 }
 
 static enum in
 ask_subject(struct owl_draft *d)
 {
-	const char *l;
-	enum in r = read_line("Subject: ", &l);
-
-	if (r == IN_LINE)
-		d->subject = xstrdup(l);
-	return r;
-}
-
-static enum in
-ask_text(struct owl_draft *d)
-{
+	struct buf *prompt = buf_new(4096);
 	const char *l;
 	enum in r;
 
-	printf("Message: (end with a line with a single \".\")\n");
+	field_prompt("Subject", d->subject, prompt);
+	r = read_line(prompt->data, &l);
+	if (r == IN_LINE)
+		set_field(&d->subject, l);
+	buf_free(&prompt);
+	return r;
+}
+
+/* Prints text for the terminal (escape sequences made harmless). */
+static void
+print_quote(const struct buf *q)
+{
+	struct buf *b = buf_new(q->len * 2 + 16);
+
+	mime_safe_text(q->data ? q->data : "", q->len, b);
+	if (b->len > 0)
+		fwrite(b->data, 1, b->len, stdout);
+	buf_free(&b);
+}
+
+/* The text in $EDITOR: the quote above or below an empty line. */
+static bool
+edit_text(struct owl_draft *d, const char *editor)
+{
+	struct buf *start = buf_new(OWL_MSG_MAX / 2 + 2);
+	char err[1024];
+	int rc;
+
+	if (d->quote != NULL && !d->quote_after)
+		buf_add(start, d->quote->data, d->quote->len);
+	buf_addc(start, '\n');
+	if (d->quote != NULL && d->quote_after) {
+		buf_addc(start, '\n');
+		buf_add(start, d->quote->data, d->quote->len);
+	}
+	rc = owl_edit(editor, start->data, start->len, d->body, err,
+		      sizeof(err));
+	buf_free(&start);
+	if (rc == -1) {
+		buf_reset(d->body);
+		printf("%s; type the text here instead.\n", err);
+		return false;
+	}
+	printf("Message: %zu bytes from the editor\n", d->body->len);
+	return true;
+}
+
+/* The forwarded block (below what was typed), even at end of input. */
+static void
+add_quote_after(struct owl_draft *d)
+{
+	if (d->quote == NULL || !d->quote_after)
+		return;
+	if (d->body->len > 0)
+		buf_addc(d->body, '\n');
+	if (buf_add(d->body, d->quote->data, d->quote->len) == -1)
+		printf("Message too long: the forwarded text was left out\n");
+}
+
+/*
+ * The message text: in $EDITOR when set (and it works), else line by
+ * line to a "." line, under a reply's quote or above a forwarded block.
+ */
+static enum in
+ask_text(struct owl_draft *d)
+{
+	const char *editor = getenv("EDITOR"), *l;
+	enum in r;
+
+	if (editor != NULL && editor[0] != '\0' && edit_text(d, editor))
+		return IN_LINE;
+	if (d->quote != NULL && !d->quote_after) {
+		print_quote(d->quote);
+		buf_add(d->body, d->quote->data, d->quote->len);
+		printf("Message: (what you type goes below the quoted text; "
+		       "end with a line with a single \".\")\n");
+	} else if (d->quote != NULL) {
+		printf("Message: (the forwarded message goes below what you "
+		       "type; end with a line with a single \".\")\n");
+	} else {
+		printf("Message: (end with a line with a single \".\")\n");
+	}
 	while ((r = read_line(NULL, &l)) == IN_LINE && strcmp(l, ".") != 0)
 		if (buf_addstr(d->body, l) == -1 ||
 		    buf_addc(d->body, '\n') == -1)
 			printf("Message too long (at most %u MiB): that line "
 			       "was not kept; end with \".\"\n",
 			       OWL_MSG_MAX >> 21);
+	add_quote_after(d);
 	return r;
 }
 
@@ -589,9 +697,11 @@ compose(struct owl_draft *d)
 static int
 send_draft_once(const struct owl_draft *d, struct owl_sent *sent)
 {
+	struct owl_thread th = {d->in_reply_to, d->references, d->fwd,
+				d->nfwd};
 	struct mail m = {d->from, d->to, NULL, d->subject,
 			 d->body->data ? d->body->data : "", d->body->len,
-			 (const char *const *)d->files, d->nfiles};
+			 (const char *const *)d->files, d->nfiles, &th};
 	char err[1024];
 	int rc;
 
@@ -600,6 +710,10 @@ send_draft_once(const struct owl_draft *d, struct owl_sent *sent)
 	hold_intr(false);
 	if (rc == -1 && sent->login_refused)
 		printf("Login failed: %s\n", err);
+	if (rc == -2) { /* the prompts checked them: not expected */
+		printf("Incorrect format: %s\n", err);
+		rc = -1;
+	}
 	return rc;
 }
 
@@ -635,25 +749,51 @@ send_draft(const struct owl_draft *d)
 			       "(y = discard, n = save to ~/dead.letter) ");
 }
 
+/* Composes and sends draft d (and frees it); false at end of input. */
+static bool
+compose_and_send(struct owl_draft *d)
+{
+	enum in r;
+
+	compose_signals(true);
+	r = compose(d);
+	if (r == IN_LINE)
+		r = send_draft(d); /* keeps the draft itself if need be */
+	else if (r == IN_EOF && owl_draft_has_content(d))
+		keep_draft(d); /* as mail(1) does at end of input */
+	if (r == IN_INTR)
+		r = after_intr(d);
+	compose_signals(false);
+	owl_draft_free(d);
+	return r != IN_EOF;
+}
+
 /* The Send mail menu item; false at the end of input. */
 static bool
 menu_send(void)
 {
 	struct owl_draft d;
-	enum in r;
 
 	owl_draft_init(&d);
-	compose_signals(true);
-	r = compose(&d);
-	if (r == IN_LINE)
-		r = send_draft(&d); /* keeps the draft itself if need be */
-	else if (r == IN_EOF && owl_draft_has_content(&d))
-		keep_draft(&d); /* as mail(1) does at end of input */
-	if (r == IN_INTR)
-		r = after_intr(&d);
-	compose_signals(false);
-	owl_draft_free(&d);
-	return r != IN_EOF;
+	return compose_and_send(&d);
+}
+
+/* r or f in the message view: a reply or a forward of msg. */
+static bool
+reply_or_forward(const struct buf *msg, bool forward)
+{
+	struct owl_draft d;
+	size_t left;
+
+	owl_draft_init(&d);
+	left = owl_reply_draft(msg->data ? msg->data : "", msg->len, forward,
+			       &d);
+	if (left > 0)
+		printf("%zu attachments were left out (at most %d)\n", left,
+		       OWL_ATTS_MAX);
+	else if (d.nfwd > 0)
+		printf("Forwarding %zu attachments\n", d.nfwd);
+	return compose_and_send(&d);
 }
 
 /* ---- reading ---- */
@@ -788,10 +928,12 @@ message_actions(struct box *b, struct owl_entry *e, const struct buf *msg,
 	const char *l;
 
 	for (;;) {
-		printf("\n%sd: delete, Enter: back to the list\n",
-		       natts > 0 ? "s: save attachments, " : "");
+		printf("\nr: reply, f: forward, %sd: delete, Enter: back to "
+		       "the list\n", natts > 0 ? "s: save attachments, " : "");
 		if ((l = input("> ")) == NULL)
 			return false;
+		if (strcmp(l, "r") == 0 || strcmp(l, "f") == 0)
+			return reply_or_forward(msg, l[0] == 'f');
 		if (natts > 0 && strcmp(l, "s") == 0) {
 			if (owl_save(msg->data, msg->len, ".", err,
 				     sizeof(err)) == -1)
@@ -950,7 +1092,7 @@ batch_send(int argc, char **argv)
 		die(1, "no password given");
 	m = (struct mail){from, to->data, cc, subject,
 			  body->data ? body->data : "", body->len, files,
-			  nfiles};
+			  nfiles, NULL};
 	rc = send_mail(&m, true, &sent, err, sizeof(err));
 	buf_free(&to);
 	buf_free(&body);

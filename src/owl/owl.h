@@ -8,6 +8,8 @@
  * mail.c   composing (mime_build), listing and showing (mime_parse)
  * text.c   display width, list cells, HTML as text (pure)
  * draft.c  the composed message kept in ~/dead.letter
+ * reply.c  a reply's or a forward's draft from the message (pure)
+ * editor.c $EDITOR on the message text
  * rc.c     settings: ~/.owlrc and options
  * main.c   the menus and the batch commands
  */
@@ -123,14 +125,30 @@ size_t owl_show(const char *text, size_t len);
 /* Saves the attachments into dir, never overwriting; -1 on an error. */
 int owl_save(const char *text, size_t len, const char *dir, char *err,
 	     size_t errsz);
+/* An attachment carried over from a forwarded message. */
+struct owl_fwd {
+	char *name, *type, *data;
+	size_t len;
+};
+
+/* What a reply or a forward adds to a message; all may be NULL/0. */
+struct owl_thread {
+	const char *in_reply_to;	/* "<id>" */
+	const char *references;		/* "<id> <id> ..." */
+	const struct owl_fwd *fwd;
+	size_t nfwd;
+};
+
 /*
- * Builds a message; files are read here.  -1 with err on a file that
+ * Builds a message; files are read here.  th: In-Reply-To, References
+ * and forwarded attachments (NULL: none).  -1 with err on a file that
  * cannot be read or a message over OWL_MSG_MAX.
  */
 int owl_compose(const char *from, const char *to, const char *cc,
 		const char *subject, const char *body, size_t bodylen,
-		const char *const *files, size_t nfiles, struct buf *out,
-		char *err, size_t errsz);
+		const char *const *files, size_t nfiles,
+		const struct owl_thread *th, struct buf *out, char *err,
+		size_t errsz);
 /*
  * Splits a comma separated address list into rcpts (pointers into the
  * copy in *store); false with the bad address in err if one is not
@@ -160,6 +178,12 @@ struct owl_draft {
 	struct buf *body;
 	char *files[OWL_ATTS_MAX];
 	size_t nfiles;
+	/* a reply's or a forward's (reply.c); NULL and 0 otherwise */
+	char *in_reply_to, *references;
+	struct buf *quote;	/* quoted text or the forwarded block */
+	bool quote_after;	/* below what the user types (a forward) */
+	struct owl_fwd fwd[OWL_ATTS_MAX];
+	size_t nfwd;
 };
 
 void owl_draft_init(struct owl_draft *d);
@@ -173,5 +197,29 @@ bool owl_draft_has_content(const struct owl_draft *d);
  */
 int owl_draft_save(const struct owl_draft *d, char *path, size_t pathsz,
 		   char *err, size_t errsz);
+
+/*
+ * reply.c: a draft answering (forward false) or forwarding message text
+ * (len octets): To (the Reply-To or From address) and Subject ("Re: " or
+ * "Fwd: " once), In-Reply-To and References (RFC 5322 3.6.4), the quote
+ * ("On DATE, FROM wrote:" and "> " lines) or the forwarded block, and a
+ * forward's attachments.  d is owl_draft_init'ed.  Returns how many
+ * attachments were left out (more than OWL_ATTS_MAX).
+ */
+size_t owl_reply_draft(const char *text, size_t len, bool forward,
+		       struct owl_draft *d);
+/* The subject with one "Re: " (or "Fwd: ") in front, never two. */
+void owl_reply_subject(const char *subject, bool forward, struct buf *out);
+/* References of an answer: the original's References and Message-ID. */
+void owl_reply_references(const char *refs, const char *msgid,
+			  struct buf *out);
+
+/*
+ * editor.c: runs editor (through /bin/sh, on the terminal) on a 0600
+ * temporary file holding text; 0 with what it saved in out, -1 with err
+ * (the file could not be made or read, or the editor failed).
+ */
+int owl_edit(const char *editor, const char *text, size_t len,
+	     struct buf *out, char *err, size_t errsz);
 
 #endif

@@ -44,7 +44,10 @@ def owl_args(o, cert, user="alice@localhost"):
 
 
 def env_for(home, password=None):
-    env = {k: v for k, v in os.environ.items() if k != "OWL_PASSWORD"}
+    # no EDITOR: the menus read the text line by line (test_owl_reply
+    # covers the editor)
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("OWL_PASSWORD", "EDITOR")}
     env["HOME"] = str(home)
     env["TZ"] = "UTC"
     if password is not None:
