@@ -305,17 +305,19 @@ static void
 print_entry(const struct owl_entry *e)
 {
 	struct buf *b = buf_new(4 * sizeof(e->from) + SENDER_COLS + 1);
+	char num[32];
 
 	owl_text_cell(e->from[0] != '\0' ? e->from : "(no sender)",
 		      SENDER_COLS, b);
-	printf("%-4lu %s %-17s %s\n", e->n, b->data, e->when, e->subject);
+	snprintf(num, sizeof(num), "%lu%s", e->n, e->unseen ? "*" : "");
+	printf("%-4s %s %-17s %s\n", num, b->data, e->when, e->subject);
 	buf_free(&b);
 }
 
 void
 owl_print_list(const struct owl_entry *e, size_t count)
 {
-	size_t shown = 0;
+	size_t shown = 0, unseen = 0;
 
 	printf("%-4s %-*s %-17s %s\n", "No.", SENDER_COLS, "Sender",
 	       "Received", "Subject");
@@ -324,9 +326,12 @@ owl_print_list(const struct owl_entry *e, size_t count)
 			continue;
 		print_entry(&e[i]);
 		shown++;
+		unseen += e[i].unseen;
 	}
 	if (shown == 0)
 		printf("(no mail)\n");
+	else if (unseen > 0)
+		printf("(%zu unread, marked *)\n", unseen);
 }
 
 static void

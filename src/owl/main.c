@@ -23,19 +23,21 @@
 
 static struct owl_conf C = {
 	.host = "localhost", .smtp_port = 587, .pop3_port = 110,
-	.tls = OWL_TLS_AUTO,
+	.imap_port = 143, .tls = OWL_TLS_AUTO, .protocol = OWL_PROTO_AUTO,
 };
 
 static void
 usage(FILE *f)
 {
 	fprintf(f,
-"usage: owl [-H host] [--smtp-port N] [--pop3-port N] [-u user]\n"
-"           [--tls=auto|require|off] [--cafile FILE] [--from ADDR] [command]\n"
+"usage: owl [-H host] [--smtp-port N] [--pop3-port N] [--imap-port N]\n"
+"           [--protocol=auto|imap|pop3] [-u user] [--tls=auto|require|off]\n"
+"           [--cafile FILE] [--from ADDR] [command]\n"
 "       owl --help | --version\n"
 "commands (none: the menus):\n"
 "  send -s SUBJECT [-a FILE]... [-c CC] [-r FROM] TO... < body\n"
-"  list | read N | delete N | save N DIR\n"
+"  list | read N | delete N | save N DIR  (each: [-f FOLDER] over IMAP)\n"
+"  folders\n"
 "exit status: 0 ok, 1 failure, 2 sent to some recipients only, 64 usage\n");
 }
 
@@ -355,6 +357,35 @@ report_send(int rc, const struct owl_sent *s, size_t n, bool batch,
 		report_rcpts(f, s, n);
 }
 
+static bool use_imap(void);
+
+/*
+ * Over IMAP, a copy of a message sent goes to the Sent folder (APPEND);
+ * said in the menus, a failure said in both (the mail went out anyway).
+ */
+static void
+keep_sent_copy(const struct buf *msg, bool batch)
+{
+	struct owl_imap *im;
+	char err[1024], where[512];
+	int rc;
+
+	if (C.protocol == OWL_PROTO_POP3 || !use_imap())
+		return;
+	if ((im = owl_imap_open(&C, err, sizeof(err))) == NULL)
+		rc = -1;
+	else
+		rc = owl_imap_append_sent(im, msg->data, msg->len, where,
+					  sizeof(where), err, sizeof(err));
+	owl_imap_close(&im);
+	if (rc == -1)
+		fprintf(stderr, "owl: warning: no copy in Sent: %s\n", err);
+	else if (rc == 0)
+		fprintf(stderr, "owl: warning: no Sent folder for a copy\n");
+	else if (!batch)
+		printf("A copy is in %s\n", where);
+}
+
 /*
  * Sends m and reports each recipient (report_send).  0 all sent, 1 some,
  * -1 none (err), -2 a bad address (err names it).
@@ -395,6 +426,8 @@ send_mail(const struct mail *m, bool batch, struct owl_sent *sent,
 	else
 		n = 0; /* nothing was tried */
 	report_send(rc, sent, n, batch, err);
+	if (rc == 0 || rc == 1)
+		keep_sent_copy(msg, batch);
 	sent->r = NULL;
 	buf_free(&msg);
 	free(all);
@@ -798,55 +831,112 @@ reply_or_forward(const struct buf *msg, bool forward)
 
 /* ---- reading ---- */
 
+static bool is_number_text(const char *text);
+
 struct box {
-	struct owl_pop3 *s;
+	struct owl_pop3 *s;	/* one of these two */
+	struct owl_imap *im;
+	char folder[512];	/* IMAP: the folder listed */
 	struct owl_entry *e;
 	size_t count;
 };
 
-/* A POP3 failure: QUIT if the connection still works, one line, exit. */
+/* Whether mail is read over IMAP: protocol, or auto's answer (once). */
+static bool
+use_imap(void)
+{
+	static int known = -1;
+
+	if (known == -1)
+		known = C.protocol == OWL_PROTO_IMAP ||
+			(C.protocol == OWL_PROTO_AUTO && owl_imap_answers(&C));
+	return known == 1;
+}
+
+/* A session failure: QUIT/LOGOUT if the connection works, one line. */
 static void __attribute__((noreturn))
-pop3_die(struct box *b, const char *err)
+box_die(struct box *b, const char *err)
 {
 	char e2[512];
 
 	owl_pop3_close(&b->s, e2, sizeof(e2));
+	owl_imap_close(&b->im);
 	die(1, "%s", err);
 }
 
-/* Logs in and lists; -1 with err if the login failed. */
-static int
-box_open(struct box *b, char *err, size_t errsz)
+/* POP3: LIST, then each message's header (TOP n 0). */
+static void
+pop3_listing(struct box *b)
 {
 	unsigned long *nums, *sizes;
 	struct buf *hdr;
+	char err[1024];
 
-	memset(b, 0, sizeof(*b));
-	b->s = owl_pop3_open(&C, err, errsz);
-	if (b->s == NULL)
-		return -1;
-	if (owl_pop3_list(b->s, &nums, &sizes, &b->count, err, errsz) == -1)
-		pop3_die(b, err);
+	if (owl_pop3_list(b->s, &nums, &sizes, &b->count, err, sizeof(err))
+	    == -1)
+		box_die(b, err);
 	hdr = buf_new(OWL_MSG_MAX);
 	b->e = xcalloc(b->count + 1, sizeof(*b->e));
 	for (size_t i = 0; i < b->count; i++) {
 		b->e[i].n = nums[i];
 		b->e[i].size = sizes[i];
 		buf_reset(hdr);
-		if (owl_pop3_fetch(b->s, nums[i], 0, hdr, err, errsz) == -1)
-			pop3_die(b, err);
+		if (owl_pop3_fetch(b->s, nums[i], 0, hdr, err, sizeof(err))
+		    == -1)
+			box_die(b, err);
 		owl_entry_fill(&b->e[i], hdr->data ? hdr->data : "", hdr->len);
 	}
 	free(nums);
 	free(sizes);
 	buf_free(&hdr);
+}
+
+/* IMAP: the messages of folder (SELECT, UID FETCH). */
+static void
+imap_listing(struct box *b, const char *folder)
+{
+	char err[1024];
+
+	free(b->e);
+	b->e = NULL;
+	b->count = 0;
+	if (owl_imap_list(b->im, folder, &b->e, &b->count, err, sizeof(err))
+	    == -1) {
+		char what[1200];
+
+		snprintf(what, sizeof(what), "folder %s: %s", folder, err);
+		box_die(b, what);
+	}
+	snprintf(b->folder, sizeof(b->folder), "%s", folder);
+}
+
+/* Logs in and lists folder (POP3: NULL); -1 with err if login failed. */
+static int
+box_open(struct box *b, const char *folder, char *err, size_t errsz)
+{
+	memset(b, 0, sizeof(*b));
+	if (use_imap()) {
+		if ((b->im = owl_imap_open(&C, err, errsz)) == NULL)
+			return -1;
+		imap_listing(b, folder != NULL ? folder : "INBOX");
+		return 0;
+	}
+	if (folder != NULL) {
+		snprintf(err, errsz, "folders need IMAP (protocol = imap, "
+			 "--imap-port)");
+		return -1;
+	}
+	b->s = owl_pop3_open(&C, err, errsz);
+	if (b->s == NULL)
+		return -1;
+	pop3_listing(b);
 	return 0;
 }
 
 /*
  * box_open in the menus: a refused login asks the password again, up
  * to LOGIN_TRIES in all.  1 open, 0 not (back to the menu), -1 at the
- * end of input.  Other failures end owl (pop3_die).
+ * end of input.  Other failures end owl (box_die).
  */
 static int
 box_login(struct box *b)
@@ -856,9 +946,10 @@ box_login(struct box *b)
 	for (int tries = 1;; tries++) {
 		int pw;
 
-		if (box_open(b, err, sizeof(err)) == 0)
+		if (box_open(b, NULL, err, sizeof(err)) == 0)
 			return 1;
-		if (!owl_pop3_login_refused(err))
+		if (!(use_imap() ? owl_imap_login_refused(err) :
+		      owl_pop3_login_refused(err)))
 			die(1, "%s", err);
 		printf("Login failed: %s\n", err);
 		if (tries == LOGIN_TRIES) {
@@ -877,13 +968,73 @@ box_close(struct box *b)
 
 	free(b->e);
 	b->e = NULL;
+	owl_imap_close(&b->im);
 	if (owl_pop3_close(&b->s, err, sizeof(err)) == -1)
 		die(1, "%s", err);
 }
 
+/* Deletes e: POP3 DELE (at QUIT), IMAP to Trash or expunged now. */
+static void
+box_delete(struct box *b, struct owl_entry *e)
+{
+	char err[1024];
+
+	if ((b->im != NULL ? owl_imap_delete(b->im, e->uid, err, sizeof(err)) :
+	     owl_pop3_dele(b->s, e->n, err, sizeof(err))) == -1)
+		box_die(b, err);
+	e->deleted = true;
+}
+
+/*
+ * The folders with their counts, numbered from 1 (IMAP); *n of them,
+ * the caller frees.
+ */
+static struct owl_folder *
+box_folders(struct box *b, size_t *n, bool numbered)
+{
+	struct owl_folder *f;
+	char err[1024];
+
+	if (owl_imap_folders(b->im, &f, n, err, sizeof(err)) == -1)
+		box_die(b, err);
+	for (size_t i = 0; i < *n; i++) {
+		struct buf *name = buf_new(4 * sizeof(f[i].name) + 64);
+
+		owl_text_cell(f[i].name, 24, name);
+		if (numbered)
+			printf("%3zu. ", i + 1);
+		if (f[i].noselect)
+			printf("%s  (not a folder of messages)\n", name->data);
+		else
+			printf("%s %6lu messages, %lu unread\n", name->data,
+			       f[i].messages, f[i].unseen);
+		buf_free(&name);
+	}
+	return f;
+}
+
+/* f in the list (IMAP): the folders, then one to list; Enter: stay. */
+static void
+pick_folder(struct box *b)
+{
+	size_t n, k;
+	struct owl_folder *f = box_folders(b, &n, true);
+	const char *l = input("Folder no. (Enter: stay in this one): ");
+	char *end;
+
+	if (l != NULL && is_number_text(l)) {
+		k = strtoul(l, &end, 10);
+		if (k >= 1 && k <= n && !f[k - 1].noselect)
+			imap_listing(b, f[k - 1].name);
+		else
+			printf("No folder %s\n", l);
+	}
+	free(f);
+}
+
 /* True if text is a message number (digits only). */
 static bool
-is_number(const char *text)
+is_number_text(const char *text)
 {
 	return text[0] != '\0' && strspn(text, "0123456789") == strlen(text);
 }
@@ -895,7 +1046,7 @@ box_find(struct box *b, const char *text)
 	char *end;
 	unsigned long n;
 
-	if (!is_number(text))
+	if (!is_number_text(text))
 		return NULL;
 	errno = 0;
 	n = strtoul(text, &end, 10);
@@ -908,12 +1059,15 @@ box_find(struct box *b, const char *text)
 }
 
 static void
-box_fetch(struct box *b, unsigned long n, struct buf *msg)
+box_fetch(struct box *b, struct owl_entry *e, struct buf *msg)
 {
 	char err[1024];
 
-	if (owl_pop3_fetch(b->s, n, -1, msg, err, sizeof(err)) == -1)
-		pop3_die(b, err);
+	if ((b->im != NULL ? owl_imap_fetch(b->im, e->uid, msg, err,
+					     sizeof(err)) :
+	     owl_pop3_fetch(b->s, e->n, -1, msg, err, sizeof(err))) == -1)
+		box_die(b, err);
+	e->unseen = false; /* BODY[] set \Seen */
 }
 
 /*
@@ -941,10 +1095,9 @@ message_actions(struct box *b, struct owl_entry *e, const struct buf *msg,
 			continue;
 		}
 		if (strcmp(l, "d") == 0) {
-			if (owl_pop3_dele(b->s, e->n, err, sizeof(err)) == -1)
-				pop3_die(b, err);
-			e->deleted = true;
-			printf("Mail deleted\n");
+			box_delete(b, e);
+			printf("Mail deleted%s\n", b->im != NULL ?
+			       " (moved to Trash where there is one)" : "");
 		}
 		return true;
 	}
@@ -957,7 +1110,7 @@ show_message(struct box *b, struct owl_entry *e, struct buf *msg)
 	size_t natts;
 
 	buf_reset(msg);
-	box_fetch(b, e->n, msg);
+	box_fetch(b, e, msg);
 	printf("\n");
 	natts = owl_show(msg->data ? msg->data : "", msg->len);
 	return message_actions(b, e, msg, natts);
@@ -979,15 +1132,23 @@ menu_manage(void)
 		struct owl_entry *e;
 		const char *l;
 
+		if (relist && b.im != NULL)
+			printf("Folder %s\n", b.folder);
 		if (relist)
 			owl_print_list(b.e, b.count);
 		relist = false;
-		l = input("Enter mail no. to see (-1 to go back): ");
+		l = input(b.im != NULL ? "Enter mail no. to see (f: folders, "
+			  "-1 to go back): " :
+			  "Enter mail no. to see (-1 to go back): ");
 		if (l == NULL)
 			more = false;
 		else if (strcmp(l, "-1") == 0)
 			break;
-		else if (!is_number(l))
+		else if (b.im != NULL && strcmp(l, "f") == 0) {
+			pick_folder(&b);
+			relist = true;
+		}
+		else if (!is_number_text(l))
 			printf("Give a mail no. from the list, or -1 to go "
 			       "back\n");
 		else if ((e = box_find(&b, l)) == NULL)
@@ -1102,24 +1263,60 @@ batch_send(int argc, char **argv)
 	return rc == 0 ? 0 : rc == 1 ? EX_PARTIAL : 1;
 }
 
+/* folders: each folder with its counts (IMAP). */
+static int
+batch_folders(int argc)
+{
+	struct box b;
+	char err[1024];
+	size_t n;
+
+	if (argc != 1) {
+		usage(stderr);
+		return EX_USAGE;
+	}
+	if (!use_imap())
+		die(1, "folders need IMAP (protocol = imap, --imap-port)");
+	if (!get_password())
+		die(1, "no password given");
+	memset(&b, 0, sizeof(b));
+	if ((b.im = owl_imap_open(&C, err, sizeof(err))) == NULL)
+		die(1, "%s", err);
+	free(box_folders(&b, &n, false));
+	box_close(&b);
+	return 0;
+}
+
+/* list | read N | delete N | save N DIR, each with -f FOLDER. */
 static int
 batch_mailbox(int argc, char **argv)
 {
-	const char *cmd = argv[0];
+	static const struct option opts[] = {{NULL, 0, NULL, 0}};
+	const char *cmd = argv[0], *folder = NULL;
 	struct box b;
 	struct owl_entry *e = NULL;
 	struct buf *msg;
 	char err[1024];
 	int want = strcmp(cmd, "list") == 0 ? 1 :
-		   strcmp(cmd, "save") == 0 ? 3 : 2;
+		   strcmp(cmd, "save") == 0 ? 3 : 2, ch;
 
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "+f:", opts, NULL)) != -1) {
+		if (ch != 'f') {
+			usage(stderr);
+			return EX_USAGE;
+		}
+		folder = optarg;
+	}
+	argc -= optind - 1;
+	argv += optind - 1;
 	if (argc != want) {
 		usage(stderr);
 		return EX_USAGE;
 	}
 	if (!get_password())
 		die(1, "no password given");
-	if (box_open(&b, err, sizeof(err)) == -1)
+	if (box_open(&b, folder, err, sizeof(err)) == -1)
 		die(1, "%s", err);
 	if (want == 1) {
 		owl_print_list(b.e, b.count);
@@ -1128,16 +1325,15 @@ batch_mailbox(int argc, char **argv)
 	}
 	if ((e = box_find(&b, argv[1])) == NULL) {
 		snprintf(err, sizeof(err), "no message %s", argv[1]);
-		pop3_die(&b, err);
+		box_die(&b, err);
 	}
 	if (strcmp(cmd, "delete") == 0) {
-		if (owl_pop3_dele(b.s, e->n, err, sizeof(err)) == -1)
-			pop3_die(&b, err);
+		box_delete(&b, e);
 		box_close(&b);
 		return 0;
 	}
 	msg = buf_new(OWL_MSG_MAX);
-	box_fetch(&b, e->n, msg);
+	box_fetch(&b, e, msg);
 	box_close(&b);
 	if (strcmp(cmd, "read") == 0) {
 		owl_show(msg->data ? msg->data : "", msg->len);
@@ -1156,6 +1352,8 @@ main(int argc, char **argv)
 	static const struct option opts[] = {
 		{"smtp-port", required_argument, NULL, 'S'},
 		{"pop3-port", required_argument, NULL, 'P'},
+		{"imap-port", required_argument, NULL, 'I'},
+		{"protocol", required_argument, NULL, 'R'},
 		{"tls", required_argument, NULL, 'T'},
 		{"cafile", required_argument, NULL, 'A'},
 		{"from", required_argument, NULL, 'F'},
@@ -1174,6 +1372,8 @@ main(int argc, char **argv)
 		case 'u': key = "user"; break;
 		case 'S': key = "smtp-port"; break;
 		case 'P': key = "pop3-port"; break;
+		case 'I': key = "imap-port"; break;
+		case 'R': key = "protocol"; break;
 		case 'T': key = "tls"; break;
 		case 'A': key = "cafile"; break;
 		case 'F': key = "from"; break;
@@ -1201,6 +1401,8 @@ main(int argc, char **argv)
 	if (strcmp(argv[0], "list") == 0 || strcmp(argv[0], "read") == 0 ||
 	    strcmp(argv[0], "delete") == 0 || strcmp(argv[0], "save") == 0)
 		return batch_mailbox(argc, argv);
+	if (strcmp(argv[0], "folders") == 0)
+		return batch_folders(argc);
 	usage(stderr);
 	return EX_USAGE;
 }
