@@ -498,7 +498,7 @@ static void
 on_list_fetch(struct owl_imap *s, void *arg)
 {
 	struct listing *l = arg;
-	struct owl_imap_fetch f = {.body = l->hdr};
+	struct owl_imap_item f = {.body = l->hdr};
 	struct owl_entry *e;
 
 	buf_reset(l->hdr);
@@ -560,7 +560,7 @@ static void
 on_fetch_one(struct owl_imap *s, void *arg)
 {
 	struct one *o = arg;
-	struct owl_imap_fetch f = {.body = o->body};
+	struct owl_imap_item f = {.body = o->body};
 
 	if (o->got)
 		return;

@@ -309,7 +309,7 @@ owl_imap_parse_status(const char *r, size_t n, struct owl_folder *f)
 static void
 fetch_flag(const char *a, void *arg)
 {
-	struct owl_imap_fetch *f = arg;
+	struct owl_imap_item *f = arg;
 
 	if (strcasecmp(a, "\\Seen") == 0)
 		f->seen = true;
@@ -317,7 +317,7 @@ fetch_flag(const char *a, void *arg)
 
 /* One FETCH item and its value. */
 static bool
-fetch_item(struct owl_imap_cur *c, struct owl_imap_fetch *f)
+fetch_item(struct owl_imap_cur *c, struct owl_imap_item *f)
 {
 	char item[128];
 
@@ -340,7 +340,7 @@ fetch_item(struct owl_imap_cur *c, struct owl_imap_fetch *f)
 }
 
 bool
-owl_imap_parse_fetch(const char *r, size_t n, struct owl_imap_fetch *f)
+owl_imap_parse_fetch(const char *r, size_t n, struct owl_imap_item *f)
 {
 	struct owl_imap_cur c = {r, r + n};
 

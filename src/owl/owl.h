@@ -128,7 +128,7 @@ struct owl_folder {
 };
 
 /* What owl reads from one FETCH response. */
-struct owl_imap_fetch {
+struct owl_imap_item {
 	unsigned long seq, uid, size;
 	bool seen, has_flags, has_body;
 	struct buf *body;	/* the first BODY[...] value; NULL: skipped */
@@ -150,7 +150,7 @@ bool owl_imap_skip(struct owl_imap_cur *c, int depth);
 bool owl_imap_parse_list(const char *r, size_t n, struct owl_folder *f);
 /* "* STATUS name (MESSAGES n UNSEEN m)" for folder f (by name). */
 bool owl_imap_parse_status(const char *r, size_t n, struct owl_folder *f);
-bool owl_imap_parse_fetch(const char *r, size_t n, struct owl_imap_fetch *f);
+bool owl_imap_parse_fetch(const char *r, size_t n, struct owl_imap_item *f);
 /* The capabilities of "* CAPABILITY ..." or "[CAPABILITY ...]". */
 bool owl_imap_parse_caps(const char *r, size_t n, char *caps, size_t size);
 bool owl_imap_has_cap(const char *caps, const char *cap);
