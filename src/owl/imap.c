@@ -284,8 +284,14 @@ starttls(struct owl_imap *s, char *err, size_t errsz)
 		     cf->host);
 		return -1;
 	}
-	if (command(s, NULL, NULL, NULL, 0, err, errsz, "STARTTLS") == -1)
+	if (command(s, NULL, NULL, NULL, 0, err, errsz, "STARTTLS") == -1) {
+		char why[512];
+
+		/* not a refused login: that is asked again */
+		snprintf(why, sizeof(why), "%s", err);
+		snprintf(err, errsz, "STARTTLS refused: %s", why);
 		return -1;
+	}
 	if (owl_conn_tls(s->conn, cf->host, cf->tls == OWL_TLS_REQUIRE,
 			 cf->cafile, e, sizeof(e)) == -1) {
 		fail(s, err, errsz, "%s", e);

@@ -1,0 +1,102 @@
+"""owl over IMAP against a hostile server (a small fake on loopback):
+a literal larger than owl's limit, lists nested too deep, escape
+sequences in a NO, a response cut short - each one line and status 1
+or the response ignored, never a crash."""
+import socket
+import threading
+
+from test_owl import home, run_owl  # noqa: F401
+
+
+class FakeImap:
+    """Answers owl's commands from a table: command word -> lines."""
+
+    def __init__(self, answers):
+        self.answers = answers
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(4)
+        self.port = self.sock.getsockname()[1]
+        self.seen = []
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.session, args=(c,),
+                             daemon=True).start()
+
+    def session(self, c):
+        f = c.makefile("rb")
+        c.sendall(b"* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR] fake\r\n")
+        try:
+            for line in f:
+                tag, cmd = line.split(b" ", 2)[:2]
+                if tag == b"o999":
+                    break
+                word = line.split(b" ")[1 if cmd != b"UID" else 2].strip()
+                self.seen.append(line)
+                ans = self.answers.get(word.upper().decode(),
+                                       [b"%s OK done\r\n"])
+                if any(a is None for a in ans):  # then hang up
+                    c.sendall(b"".join(a for a in ans if a is not None))
+                    break
+                for a in ans:
+                    c.sendall(a.replace(b"%s", tag))
+        except (OSError, ValueError):
+            pass
+        c.close()
+
+    def close(self):
+        self.sock.close()
+
+
+def owl(fake, home, *cmd):  # noqa: F811
+    return run_owl(["-H", "127.0.0.1", "--imap-port", str(fake.port),
+                    "--protocol=imap", "--tls=off", "-u", "a@localhost"] +
+                   list(cmd), home, password="pw")
+
+
+def test_literal_past_the_limit(home):  # noqa: F811
+    fake = FakeImap({
+        "SELECT": [b"* 1 EXISTS\r\n", b"%s OK selected\r\n"],
+        "FETCH": [b"* 1 FETCH (UID 1 BODY[HEADER] {99999999999}\r\n"],
+    })
+    r = owl(fake, home, "list")
+    fake.close()
+    assert r.returncode == 1
+    assert "a literal of 99999999999 octets, more than 64 MiB" in r.stderr
+
+
+def test_deep_lists_and_escapes(home):  # noqa: F811
+    deep = b"(" * 200 + b")" * 200
+    fake = FakeImap({
+        "SELECT": [b"* 2 EXISTS\r\n", b"%s OK selected\r\n"],
+        "FETCH": [b"* 1 FETCH (UID 1 X " + deep + b" BODY[HEADER] {14}\r\n"
+                  b"Subject: bad\r\n)\r\n",
+                  b"* 2 FETCH (UID 2 FLAGS () BODY[HEADER] {15}\r\n"
+                  b"Subject: good\r\n)\r\n", b"%s OK done\r\n"],
+    })
+    r = owl(fake, home, "list")
+    assert r.returncode == 0, r.stderr
+    assert "good" in r.stdout and "bad" not in r.stdout
+    assert "1*" in r.stdout  # numbered by the listing, unread
+    fake.answers["SELECT"] = [b"%s NO \x1b[31mred\x07 no such folder\r\n"]
+    r = owl(fake, home, "list", "-f", "x")
+    fake.close()
+    assert r.returncode == 1
+    assert "NO ?[31mred? no such folder" in r.stderr and "\x1b" not in r.stderr
+
+
+def test_connection_cut_mid_literal(home):  # noqa: F811
+    fake = FakeImap({
+        "SELECT": [b"* 1 EXISTS\r\n", b"%s OK selected\r\n"],
+        "FETCH": [b"* 1 FETCH (UID 1 BODY[HEADER] {100}\r\nshort", None],
+    })
+    r = owl(fake, home, "list")
+    fake.close()
+    assert r.returncode == 1
+    assert "connection closed by the server" in r.stderr, r.stderr
