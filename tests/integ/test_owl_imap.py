@@ -124,3 +124,19 @@ def test_menus_over_imap(mail, cert, home, tmp_path):
     child.expect_exact("A copy is in Sent")
     menu(child, "3")
     child.expect(pexpect.EOF)
+
+
+def test_owlrc_protocol_and_imap_port(mail, cert, home, tmp_path):
+    deliver(mail, "from rc")
+    (home / ".owlrc").write_text(
+        "host = 127.0.0.1\nprotocol = imap\nimap-port = %d\n"
+        "pop3-port = 1\ntls = require\ncafile = %s\n" %
+        (mail.imap_port, cert[0]))
+    r = run_owl(["-u", "alice@localhost", "list"], home, password="pw-alice")
+    assert r.returncode == 0 and "1*" in r.stdout, r.stderr
+    (home / ".owlrc").write_text("protocol = smtp\n")
+    r = run_owl(["list"], home, password="pw-alice")
+    assert r.returncode == 1 and ':1: bad setting "protocol"' in r.stderr
+    (home / ".owlrc").unlink()
+    r = run_owl(["--protocol=nntp", "list"], home, password="pw-alice")
+    assert r.returncode == 64 and 'bad value for protocol' in r.stderr

@@ -11,8 +11,9 @@ from test_owl import home, run_owl  # noqa: F401
 class FakeImap:
     """Answers owl's commands from a table: command word -> lines."""
 
-    def __init__(self, answers):
+    def __init__(self, answers, caps=b"IMAP4rev1 AUTH=PLAIN SASL-IR"):
         self.answers = answers
+        self.caps = caps
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(4)
@@ -31,10 +32,21 @@ class FakeImap:
 
     def session(self, c):
         f = c.makefile("rb")
-        c.sendall(b"* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR] fake\r\n")
+        c.sendall(b"* OK [CAPABILITY %s] fake\r\n" % self.caps)
+        auth_tag = None
         try:
             for line in f:
+                if auth_tag is not None:  # the SASL answer after "+"
+                    self.seen.append(line)
+                    c.sendall(b"%s OK authenticated\r\n" % auth_tag)
+                    auth_tag = None
+                    continue
                 tag, cmd = line.split(b" ", 2)[:2]
+                if cmd == b"AUTHENTICATE" and b"SASL-IR" not in self.caps:
+                    self.seen.append(line)
+                    c.sendall(b"+ \r\n")
+                    auth_tag = tag
+                    continue
                 if tag == b"o999":
                     break
                 word = line.split(b" ")[1 if cmd != b"UID" else 2].strip()
@@ -54,10 +66,69 @@ class FakeImap:
         self.sock.close()
 
 
-def owl(fake, home, *cmd):  # noqa: F811
+def owl(fake, home, *cmd, password="pw"):  # noqa: F811
     return run_owl(["-H", "127.0.0.1", "--imap-port", str(fake.port),
                     "--protocol=imap", "--tls=off", "-u", "a@localhost"] +
-                   list(cmd), home, password="pw")
+                   list(cmd), home, password=password)
+
+
+def commands(fake):
+    """What owl sent, tags dropped."""
+    return [ln.split(b" ", 1)[1].rstrip(b"\r\n").decode() for ln in fake.seen
+            if b" " in ln]
+
+
+ONE = [b"* 1 EXISTS\r\n", b"%s OK selected\r\n"]
+FETCH_ONE = [b"* 1 FETCH (UID 7 FLAGS () BODY[HEADER] {12}\r\n"
+             b"Subject: x\r\n)\r\n", b"%s OK done\r\n"]
+
+
+def test_login_when_no_auth_plain(home):  # noqa: F811
+    fake = FakeImap({"SELECT": ONE, "FETCH": FETCH_ONE}, caps=b"IMAP4rev1")
+    r = owl(fake, home, "list", password='p"w\\x')
+    fake.close()
+    assert r.returncode == 0, r.stderr
+    assert "1*" in r.stdout and " x" in r.stdout
+    assert commands(fake)[0] == 'LOGIN "a@localhost" "p\\"w\\\\x"'
+
+
+def test_authenticate_plain_without_sasl_ir(home):  # noqa: F811
+    fake = FakeImap({"SELECT": ONE, "FETCH": FETCH_ONE},
+                    caps=b"IMAP4rev1 AUTH=PLAIN")
+    r = owl(fake, home, "list")
+    fake.close()
+    assert r.returncode == 0, r.stderr
+    # RFC 4616: authzid NUL authcid NUL password, base64, after the "+"
+    assert commands(fake)[0] == "AUTHENTICATE PLAIN"
+    assert fake.seen[1] == b"AGFAbG9jYWxob3N0AHB3\r\n"
+
+
+def test_delete_by_copy_to_trash_named_so(home):  # noqa: F811
+    """No MOVE, no UIDPLUS, no \\Trash attribute: COPY to the folder
+    named Trash, STORE \\Deleted, EXPUNGE."""
+    fake = FakeImap({"SELECT": ONE, "FETCH": FETCH_ONE,
+                     "LIST": [b'* LIST () "/" INBOX\r\n',
+                              b'* LIST (\\HasNoChildren) "/" Trash\r\n',
+                              b"%s OK listed\r\n"]},
+                    caps=b"IMAP4rev1 AUTH=PLAIN SASL-IR")
+    r = owl(fake, home, "delete", "1")
+    fake.close()
+    assert r.returncode == 0, r.stderr
+    assert commands(fake)[-4:] == [
+        'UID COPY 7 "Trash"', "UID STORE 7 +FLAGS.SILENT (\\Deleted)",
+        "EXPUNGE", "LOGOUT"], commands(fake)
+
+
+def test_delete_without_trash_expunges(home):  # noqa: F811
+    fake = FakeImap({"SELECT": ONE, "FETCH": FETCH_ONE,
+                     "LIST": [b'* LIST (\\Sent) "/" Sent\r\n',
+                              b"%s OK listed\r\n"]},
+                    caps=b"IMAP4rev1 AUTH=PLAIN SASL-IR UIDPLUS MOVE")
+    r = owl(fake, home, "delete", "1")
+    fake.close()
+    assert r.returncode == 0, r.stderr
+    assert commands(fake)[-3:] == [
+        "UID STORE 7 +FLAGS.SILENT (\\Deleted)", "UID EXPUNGE 7", "LOGOUT"]
 
 
 def test_literal_past_the_limit(home):  # noqa: F811

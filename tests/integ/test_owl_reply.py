@@ -241,3 +241,26 @@ def test_editor_in_send_menu_and_failing_editor(mail, cert, home, tmp_path):
     menu(child, "3")
     child.expect(pexpect.EOF)
     assert len(mail.messages("bob")) == 2
+
+
+def test_reply_ctrl_d_keeps_thread_in_dead_letter(mail, cert, home,
+                                                  tmp_path):
+    mail.send(["alice@localhost"], ORIGINAL)
+    child = env_editor(owl_args(mail, cert), home, tmp_path, None)
+    open_first(child)
+    child.sendline("r")
+    child.expect_exact("From [alice@localhost]: ")
+    child.sendline("")
+    child.expect_exact("(Enter keeps it): ")
+    child.sendline("")
+    child.expect_exact("(Enter keeps it): ")
+    child.sendline("")
+    child.expect_exact("Message: (")
+    child.sendline("unfinished")
+    child.sendeof()
+    child.expect_exact("message saved to")
+    child.expect(pexpect.EOF)
+    text = (home / "dead.letter").read_text()
+    assert "Subject: Re: lunch\nIn-Reply-To: <m2@test>\n" in text
+    assert "References: <m0@test> <m1@test> <m2@test>\n" in text
+    assert "> Hi Alice,\n" in text and "unfinished\n" in text
