@@ -250,6 +250,35 @@ quote(const char *in, char *out, size_t size)
 	return true;
 }
 
+/*
+ * "pre NAME post" with the mailbox name quoted, or (a name a quoted
+ * string cannot hold: UTF-8, as owld sends them) as a literal, the rest
+ * of the command sent at the server's "+".  No name with CR, LF or NUL.
+ */
+static int
+mailbox_command(struct owl_imap *s, untagged_fn *fn, void *arg,
+		const char *pre, const char *name, const char *post,
+		char *err, size_t errsz)
+{
+	char q[1100];
+	struct buf *rest;
+	int rc;
+
+	if (quote(name, q, sizeof(q)))
+		return command(s, fn, arg, NULL, 0, err, errsz, "%s %s%s", pre,
+			       q, post);
+	if (strpbrk(name, "\r\n") != NULL) {
+		snprintf(err, errsz, "a folder name with a line break");
+		return -1;
+	}
+	rest = buf_new(strlen(name) + strlen(post) + 3);
+	buf_printf(rest, "%s%s\r\n", name, post);
+	rc = command(s, fn, arg, rest->data, rest->len, err, errsz,
+		     "%s {%zu}", pre, strlen(name));
+	buf_free(&rest);
+	return rc;
+}
+
 /* The greeting: OK (log in), PREAUTH (logged in: 1), else -1. */
 static int
 greeting(struct owl_imap *s, char *err, size_t errsz)
@@ -461,12 +490,11 @@ owl_imap_folders(struct owl_imap *s, struct owl_folder **f, size_t *n,
 		return -1;
 	for (size_t i = 0; i < s->nfolders; i++) {
 		struct owl_folder *x = &s->folders[i];
-		char q[1100];
 
-		if (x->noselect || !quote(x->name, q, sizeof(q)))
+		if (x->noselect)
 			continue;
-		if (command(s, on_status, x, NULL, 0, err, errsz,
-			    "STATUS %s (MESSAGES UNSEEN)", q) == -1 &&
+		if (mailbox_command(s, on_status, x, "STATUS", x->name,
+				    " (MESSAGES UNSEEN)", err, errsz) == -1 &&
 		    s->closed)
 			return -1;
 	}
@@ -529,16 +557,12 @@ owl_imap_list(struct owl_imap *s, const char *folder, struct owl_entry **e,
 	      size_t *count, char *err, size_t errsz)
 {
 	struct listing l = {0};
-	char q[1100];
 
 	*e = NULL;
 	*count = 0;
-	if (!quote(folder, q, sizeof(q))) {
-		snprintf(err, errsz, "a folder name owl cannot send");
-		return -1;
-	}
 	s->exists = 0;
-	if (command(s, NULL, NULL, NULL, 0, err, errsz, "SELECT %s", q) == -1)
+	if (mailbox_command(s, NULL, NULL, "SELECT", folder, "", err, errsz)
+	    == -1)
 		return -1;
 	snprintf(s->selected, sizeof(s->selected), "%s", folder);
 	l.hdr = buf_new(OWL_MSG_MAX);
@@ -628,20 +652,19 @@ owl_imap_delete(struct owl_imap *s, unsigned long uid, char *err,
 		size_t errsz)
 {
 	const struct owl_folder *t;
-	char q[1100];
+	char pre[64];
+	bool move = owl_imap_has_cap(s->caps, "MOVE");
+	int rc;
 
 	if (list_folders(s, err, errsz) == -1)
 		return -1;
 	t = special(s, true);
-	if (t == NULL || strcmp(t->name, s->selected) == 0 ||
-	    !quote(t->name, q, sizeof(q)))
+	if (t == NULL || strcmp(t->name, s->selected) == 0)
 		return expunge(s, uid, err, errsz);
-	if (owl_imap_has_cap(s->caps, "MOVE"))
-		return command(s, NULL, NULL, NULL, 0, err, errsz,
-			       "UID MOVE %lu %s", uid, q);
-	if (command(s, NULL, NULL, NULL, 0, err, errsz, "UID COPY %lu %s",
-		    uid, q) == -1)
-		return -1;
+	snprintf(pre, sizeof(pre), "UID %s %lu", move ? "MOVE" : "COPY", uid);
+	rc = mailbox_command(s, NULL, NULL, pre, t->name, "", err, errsz);
+	if (rc == -1 || move)
+		return rc;
 	return expunge(s, uid, err, errsz);
 }
 

@@ -17,6 +17,7 @@
 
 #include "../lib/version.h"
 #include "../mime/mime.h"
+#include "../proto/imap_utf7.h"
 
 #define EX_USAGE 64
 #define EX_PARTIAL 2	/* sent to some recipients, refused for others */
@@ -891,6 +892,33 @@ pop3_listing(struct box *b)
 	buf_free(&hdr);
 }
 
+/* A folder's name as shown: modified UTF-7 as UTF-8 (else as sent). */
+static void
+folder_shown(const char *name, struct buf *out)
+{
+	buf_reset(out);
+	if (imap_mutf7_to_utf8(name, strlen(name), out) == -1) {
+		buf_reset(out);
+		buf_addstr(out, name);
+	}
+}
+
+/*
+ * A folder named by the user (-f, UTF-8) as IMAP4rev1 spells it:
+ * modified UTF-7 (RFC 3501 5.1.3), or as typed when that fails.
+ */
+static void
+folder_sent(const char *name, char *out, size_t size)
+{
+	struct buf *b = buf_new(size - 1);
+
+	if (imap_utf8_to_mutf7(name, strlen(name), b) == 0 && b->len > 0)
+		memcpy(out, b->data, b->len + 1);
+	else
+		snprintf(out, size, "%s", name);
+	buf_free(&b);
+}
+
 /* IMAP: the messages of folder (SELECT, UID FETCH). */
 static void
 imap_listing(struct box *b, const char *folder)
@@ -918,7 +946,11 @@ box_open(struct box *b, const char *folder, char *err, size_t errsz)
 	if (use_imap()) {
 		if ((b->im = owl_imap_open(&C, err, errsz)) == NULL)
 			return -1;
-		imap_listing(b, folder != NULL ? folder : "INBOX");
+		char name[512];
+
+		folder_sent(folder != NULL ? folder : "INBOX", name,
+			    sizeof(name));
+		imap_listing(b, name);
 		return 0;
 	}
 	if (folder != NULL) {
@@ -999,8 +1031,15 @@ box_folders(struct box *b, size_t *n, bool numbered)
 		box_die(b, err);
 	for (size_t i = 0; i < *n; i++) {
 		struct buf *name = buf_new(4 * sizeof(f[i].name) + 64);
+		struct buf *shown = buf_new(4 * sizeof(f[i].name));
 
-		owl_text_cell(f[i].name, 24, name);
+		folder_shown(f[i].name, shown);
+		mime_safe_text(shown->data, shown->len, name);
+		buf_reset(shown);
+		buf_add(shown, name->data, name->len);
+		buf_reset(name);
+		owl_text_cell(shown->data ? shown->data : "", 24, name);
+		buf_free(&shown);
 		if (numbered)
 			printf("%3zu. ", i + 1);
 		if (f[i].noselect)
@@ -1011,6 +1050,20 @@ box_folders(struct box *b, size_t *n, bool numbered)
 		buf_free(&name);
 	}
 	return f;
+}
+
+/* "Folder NAME" over the list (IMAP), the name shown safely. */
+static void
+print_folder(const char *folder)
+{
+	struct buf *shown = buf_new(4 * strlen(folder) + 16);
+	struct buf *safe = buf_new(8 * strlen(folder) + 16);
+
+	folder_shown(folder, shown);
+	mime_safe_text(shown->data ? shown->data : "", shown->len, safe);
+	printf("Folder %s\n", safe->data ? safe->data : "");
+	buf_free(&shown);
+	buf_free(&safe);
 }
 
 /* f in the list (IMAP): the folders, then one to list; Enter: stay. */
@@ -1133,7 +1186,7 @@ menu_manage(void)
 		const char *l;
 
 		if (relist && b.im != NULL)
-			printf("Folder %s\n", b.folder);
+			print_folder(b.folder);
 		if (relist)
 			owl_print_list(b.e, b.count);
 		relist = false;

@@ -122,7 +122,7 @@ struct owl_entry;
 #define OWL_FOLDERS_MAX 1000	/* folders listed */
 
 struct owl_folder {
-	char name[512];		/* as the server spells it (modified UTF-7) */
+	char name[512];		/* as the server spells it */
 	bool trash, sent, noselect;	/* RFC 6154 attributes, \Noselect */
 	unsigned long messages, unseen;
 };

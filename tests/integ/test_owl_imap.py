@@ -140,3 +140,24 @@ def test_owlrc_protocol_and_imap_port(mail, cert, home, tmp_path):
     (home / ".owlrc").unlink()
     r = run_owl(["--protocol=nntp", "list"], home, password="pw-alice")
     assert r.returncode == 64 and 'bad value for protocol' in r.stderr
+
+
+def test_non_ascii_folder_names(owld, home, tmp_path):
+    """Folder names in modified UTF-7 (RFC 3501 5.1.3) are shown in UTF-8
+    and -f takes them in UTF-8."""
+    o = owld()
+    deliver(o, "für dich")
+    c = o.imap()
+    c.login()
+    assert c.cmd("C", 'CREATE "Entw&APw-rfe"')[-1].startswith("C OK")
+    assert c.cmd("S", "SELECT INBOX")[-1].startswith("S OK")
+    assert c.cmd("P", 'COPY 1 "Entw&APw-rfe"')[-1].startswith("P OK")
+    c.cmd("Q", "LOGOUT")
+    args = ["-H", "127.0.0.1", "--imap-port", str(o.imap_port),
+            "--protocol=imap", "--tls=off", "-u", "alice@localhost"]
+    r = run_owl(args + ["folders"], home, password="pw-alice")
+    assert r.returncode == 0, r.stderr
+    line = [ln for ln in r.stdout.splitlines() if ln.startswith("Entw")][0]
+    assert line.split()[:4] == ["Entwürfe", "1", "messages,", "1"], r.stdout
+    r = run_owl(args + ["list", "-f", "Entwürfe"], home, password="pw-alice")
+    assert r.returncode == 0 and "für dich" in r.stdout, r.stderr

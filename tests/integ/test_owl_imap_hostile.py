@@ -41,6 +41,9 @@ class FakeImap:
                     c.sendall(b"%s OK authenticated\r\n" % auth_tag)
                     auth_tag = None
                     continue
+                if line.endswith(b"}\r\n"):  # a literal: ask for it
+                    c.sendall(b"+ go on\r\n")
+                    line = line + f.readline()
                 tag, cmd = line.split(b" ", 2)[:2]
                 if cmd == b"AUTHENTICATE" and b"SASL-IR" not in self.caps:
                     self.seen.append(line)
@@ -171,3 +174,16 @@ def test_connection_cut_mid_literal(home):  # noqa: F811
     fake.close()
     assert r.returncode == 1
     assert "connection closed by the server" in r.stderr, r.stderr
+
+
+def test_mailbox_name_as_literal(home):  # noqa: F811
+    """A name a quoted string cannot hold (8-bit, as servers with UTF-8
+    names send) goes as a literal after the server's "+"."""
+    fake = FakeImap({"SELECT": ONE, "FETCH": FETCH_ONE,
+                     "LIST": [b'* LIST (\\Trash) "/" {5}\r\nM\xc3\xbcll\r\n',
+                              b"%s OK listed\r\n"]},
+                    caps=b"IMAP4rev1 AUTH=PLAIN SASL-IR MOVE")
+    r = owl(fake, home, "delete", "1")
+    fake.close()
+    assert r.returncode == 0, r.stderr
+    assert fake.seen[-2].split(b" ", 1)[1] == b"UID MOVE 7 {5}\r\nM\xc3\xbcll\r\n"

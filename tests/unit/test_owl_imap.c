@@ -28,8 +28,8 @@ test_literal_len(void **state)
 	assert_int_equal(owl_imap_literal_len(S("* OK {}\r\n")), -1);
 	assert_int_equal(owl_imap_literal_len(S("* OK 12}\r\n")), -1);
 	/* more than 12 digits: refused, not wrapped */
-	assert_int_equal(owl_imap_literal_len(S("a {99999999999999999999}\r\n")),
-			 -1);
+	assert_int_equal(owl_imap_literal_len(
+				 S("a {99999999999999999999}\r\n")), -1);
 }
 
 static void
