@@ -124,6 +124,8 @@ def test_menus_over_imap(mail, cert, home, tmp_path):
     child.expect_exact("A copy is in Sent")
     menu(child, "3")
     child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0  # and no sanitizer report (SAN=1)
 
 
 def test_owlrc_protocol_and_imap_port(mail, cert, home, tmp_path):

@@ -93,6 +93,8 @@ def test_reply_quotes_and_threads(mail, cert, home, tmp_path):
     child.sendline("-1")
     menu(child, "3")
     child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0  # and no sanitizer report (SAN=1)
     m = received(mail)
     assert m["Subject"] == "Re: lunch"
     assert m["In-Reply-To"] == "<m2@test>"
@@ -124,6 +126,8 @@ def test_reply_fields_can_be_changed(mail, cert, home, tmp_path):
     child.sendline("-1")
     menu(child, "3")
     child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0  # and no sanitizer report (SAN=1)
     m = received(mail)
     assert m["Subject"] == "other subject"
     assert m["In-Reply-To"] == "<m2@test>"
@@ -151,6 +155,8 @@ def test_forward_keeps_attachments(mail, cert, home, tmp_path):
     child.sendline("-1")
     menu(child, "3")
     child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0  # and no sanitizer report (SAN=1)
     m = received(mail)
     assert m["Subject"] == "Fwd: report"
     assert m["In-Reply-To"] is None
@@ -197,6 +203,8 @@ def test_editor_writes_the_text(mail, cert, home, tmp_path):
     child.sendline("-1")
     menu(child, "3")
     child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0  # and no sanitizer report (SAN=1)
     assert (tmp_path / "seen.mode").read_text().strip() == "600"
     assert seen.read_text().startswith("On Mon, 2 Nov 2026")
     assert not os.path.exists((tmp_path / "seen.path").read_text().strip())
@@ -220,6 +228,8 @@ def test_editor_in_send_menu_and_failing_editor(mail, cert, home, tmp_path):
     child.expect_exact("Mail sent successfully")
     menu(child, "3")
     child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0  # and no sanitizer report (SAN=1)
     assert received(mail).get_body().get_content() == "from the editor\n"
 
     bad = editor_script(tmp_path, "exit 3\n")
@@ -240,6 +250,8 @@ def test_editor_in_send_menu_and_failing_editor(mail, cert, home, tmp_path):
     child.expect_exact("Mail sent successfully")
     menu(child, "3")
     child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0  # and no sanitizer report (SAN=1)
     assert len(mail.messages("bob")) == 2
 
 
