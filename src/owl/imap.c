@@ -491,7 +491,8 @@ owl_imap_folders(struct owl_imap *s, struct owl_folder **f, size_t *n,
 	for (size_t i = 0; i < s->nfolders; i++) {
 		struct owl_folder *x = &s->folders[i];
 
-		if (x->noselect)
+		/* RFC 9051 6.3.11: STATUS is for the other mailboxes */
+		if (x->noselect || strcmp(x->name, s->selected) == 0)
 			continue;
 		if (mailbox_command(s, on_status, x, "STATUS", x->name,
 				    " (MESSAGES UNSEEN)", err, errsz) == -1 &&

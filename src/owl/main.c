@@ -1017,6 +1017,17 @@ box_delete(struct box *b, struct owl_entry *e)
 	e->deleted = true;
 }
 
+/* The counts of the folder listed, from its list (no STATUS there). */
+static void
+count_listed(const struct box *b, struct owl_folder *f)
+{
+	f->messages = f->unseen = 0;
+	for (size_t i = 0; i < b->count; i++) {
+		f->messages += !b->e[i].deleted;
+		f->unseen += !b->e[i].deleted && b->e[i].unseen;
+	}
+}
+
 /*
  * The folders with their counts, numbered from 1 (IMAP); *n of them,
  * the caller frees.
@@ -1029,6 +1040,9 @@ box_folders(struct box *b, size_t *n, bool numbered)
 
 	if (owl_imap_folders(b->im, &f, n, err, sizeof(err)) == -1)
 		box_die(b, err);
+	for (size_t i = 0; i < *n; i++)
+		if (strcmp(f[i].name, b->folder) == 0)
+			count_listed(b, &f[i]);
 	for (size_t i = 0; i < *n; i++) {
 		struct buf *name = buf_new(4 * sizeof(f[i].name) + 64);
 		struct buf *shown = buf_new(4 * sizeof(f[i].name));

@@ -164,7 +164,10 @@ struct owl_imap *owl_imap_open(const struct owl_conf *cf, char *err,
 bool owl_imap_answers(const struct owl_conf *cf);
 /* True when a failed owl_imap_open was the server refusing the login. */
 bool owl_imap_login_refused(const char *err);
-/* The folders with their counts (LIST, STATUS); caller frees *f. */
+/*
+ * The folders with their counts (LIST, STATUS; the selected folder's
+ * counts are the caller's to fill in); caller frees *f.
+ */
 int owl_imap_folders(struct owl_imap *s, struct owl_folder **f, size_t *n,
 		     char *err, size_t errsz);
 /* SELECTs folder and lists its messages (n: 1, 2, ...; uid, unseen). */

@@ -101,6 +101,8 @@ def test_menus_over_imap(mail, cert, home, tmp_path):
     child.expect_exact("Mail deleted")
     child.expect_exact(IMAP_PICK)
     child.sendline("f")
+    # the selected folder's counts come from its list, not STATUS
+    child.expect(r"\d+\. INBOX +0 messages, 0 unread")
     child.expect(r"(\d+)\. Trash +1 messages, 0 unread")
     n = child.match.group(1)
     child.expect_exact("Folder no. (Enter: stay in this one): ")
