@@ -73,6 +73,13 @@ $(BUILD)/tests/test_owl_text: $(BUILD)/obj/tests/unit/test_owl_text.o \
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
+# owl's IMAP response parser and its reply drafts (pure) from owl/
+$(BUILD)/tests/test_owl_imap: $(BUILD)/obj/tests/unit/test_owl_imap.o \
+		$(call obj,src/owl/imap_resp.c src/owl/reply.c src/owl/text.c) \
+		$(BUILD)/libowl.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
 # the IMAP core's tests that run over the in-memory store (imap_fake.h)
 IMAP_FAKE_TESTS := $(addprefix $(BUILD)/tests/,test_imap_folder test_imap_server \
 		     test_imap_append \
@@ -148,6 +155,7 @@ FUZZ_SRC_fuzz_bounce := src/relay/bounce.c $(FUZZ_STORE)
 FUZZ_SRC_fuzz_cidr := src/lib/cidr.c
 FUZZ_SRC_fuzz_owlrc := src/owl/rc.c
 FUZZ_SRC_fuzz_owl_text := src/owl/text.c
+FUZZ_SRC_fuzz_owl_imap := src/owl/imap_resp.c
 FUZZ_SRC_fuzz_imap_folder := tests/unit/imap_fake.c
 FUZZ_SRC_fuzz_imap_server := tests/unit/imap_fake.c
 FUZZ_LDLIBS := -lresolv -lcrypt

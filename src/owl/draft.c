@@ -31,6 +31,14 @@ owl_draft_free(struct owl_draft *d)
 	free(d->subject);
 	for (size_t i = 0; i < d->nfiles; i++)
 		free(d->files[i]);
+	free(d->in_reply_to);
+	free(d->references);
+	buf_free(&d->quote);
+	for (size_t i = 0; i < d->nfwd; i++) {
+		free(d->fwd[i].name);
+		free(d->fwd[i].type);
+		free(d->fwd[i].data);
+	}
 	buf_free(&d->body);
 	memset(d, 0, sizeof(*d));
 }
@@ -57,6 +65,10 @@ draft_text(const struct owl_draft *d, struct buf *b)
 	buf_printf(b, "From: %s\n", d->from != NULL ? d->from : "");
 	buf_printf(b, "To: %s\n", d->to != NULL ? d->to : "");
 	buf_printf(b, "Subject: %s\n", d->subject != NULL ? d->subject : "");
+	if (d->in_reply_to != NULL)
+		buf_printf(b, "In-Reply-To: %s\n", d->in_reply_to);
+	if (d->references != NULL)
+		buf_printf(b, "References: %s\n", d->references);
 	for (size_t i = 0; i < d->nfiles; i++)
 		buf_printf(b, "X-Owl-Attachment: %s\n", d->files[i]);
 	buf_addc(b, '\n');

@@ -117,13 +117,58 @@ random_hex(char *out, size_t size)
 		 r[2], r[3], r[4], r[5], r[6], r[7]);
 }
 
+/*
+ * A reply's In-Reply-To and References into the header section of the
+ * message built in out (before its empty line), References folded
+ * between ids.  -1 if out's maximum is too small.
+ */
+static int
+add_thread_fields(const struct owl_thread *th, struct buf *out)
+{
+	const char *end = memmem(out->data, out->len, "\n\n", 2);
+	struct buf *f = buf_new(8192);
+	size_t at, col;
+	int rc = 0;
+
+	if (end == NULL || th->references == NULL || th->in_reply_to == NULL) {
+		buf_free(&f);
+		return 0;
+	}
+	at = (size_t)(end - out->data) + 1;
+	buf_printf(f, "In-Reply-To: %s\nReferences:", th->in_reply_to);
+	col = strlen("References:");
+	for (const char *p = th->references; *p != '\0';) {
+		size_t n = strcspn(p, " ");
+
+		if (col + 1 + n > 78 && col > 12) {
+			buf_addstr(f, "\n");
+			col = 0;
+		}
+		buf_printf(f, " %.*s", (int)n, p);
+		col += 1 + n;
+		p += n + strspn(p + n, " ");
+	}
+	buf_addc(f, '\n');
+	if (buf_add(out, f->data, f->len) == -1)
+		rc = -1;
+	else {
+		memmove(out->data + at + f->len, out->data + at,
+			out->len - f->len - at);
+		memcpy(out->data + at, f->data, f->len);
+	}
+	buf_free(&f);
+	return rc;
+}
+
 int
 owl_compose(const char *from, const char *to, const char *cc,
 	    const char *subject, const char *body, size_t bodylen,
-	    const char *const *files, size_t nfiles, struct buf *out,
-	    char *err, size_t errsz)
+	    const char *const *files, size_t nfiles,
+	    const struct owl_thread *th, struct buf *out, char *err,
+	    size_t errsz)
 {
-	struct mime_att atts[OWL_ATTS_MAX];
+	struct mime_att atts[2 * OWL_ATTS_MAX];
+	size_t nfwd = th != NULL ? th->nfwd : 0;
 	char date[64], msgid[128], boundary[64], rnd[20];
 	const char *at = strchr(from, '@');
 	struct mime_out m;
@@ -132,11 +177,16 @@ owl_compose(const char *from, const char *to, const char *cc,
 	struct tm tm;
 	int rc = -1;
 
-	if (nfiles > OWL_ATTS_MAX) {
+	if (nfiles > OWL_ATTS_MAX || nfwd > OWL_ATTS_MAX) {
 		snprintf(err, errsz, "more than %d attachments", OWL_ATTS_MAX);
 		return -1;
 	}
 	memset(atts, 0, sizeof(atts));
+	for (size_t i = 0; i < nfwd; i++) {
+		atts[nfiles + i] = (struct mime_att){th->fwd[i].name,
+			th->fwd[i].data, th->fwd[i].len, th->fwd[i].type};
+		total += th->fwd[i].len;
+	}
 	for (size_t i = 0; i < nfiles; i++) {
 		const char *base = strrchr(files[i], '/');
 
@@ -159,8 +209,9 @@ owl_compose(const char *from, const char *to, const char *cc,
 		 at != NULL ? at + 1 : "owl.invalid");
 	snprintf(boundary, sizeof(boundary), "=_owl_%s", rnd);
 	m = (struct mime_out){date, msgid, from, to, cc, subject, body,
-			      bodylen, atts, nfiles, boundary};
-	if (mime_build(&m, out) == -1) {
+			      bodylen, atts, nfiles + nfwd, boundary};
+	if (mime_build(&m, out) == -1 ||
+	    (th != NULL && add_thread_fields(th, out) == -1)) {
 		snprintf(err, errsz, "message larger than %u MiB",
 			 OWL_MSG_MAX >> 20);
 		goto out;
@@ -254,17 +305,19 @@ static void
 print_entry(const struct owl_entry *e)
 {
 	struct buf *b = buf_new(4 * sizeof(e->from) + SENDER_COLS + 1);
+	char num[32];
 
 	owl_text_cell(e->from[0] != '\0' ? e->from : "(no sender)",
 		      SENDER_COLS, b);
-	printf("%-4lu %s %-17s %s\n", e->n, b->data, e->when, e->subject);
+	snprintf(num, sizeof(num), "%lu%s", e->n, e->unseen ? "*" : "");
+	printf("%-4s %s %-17s %s\n", num, b->data, e->when, e->subject);
 	buf_free(&b);
 }
 
 void
 owl_print_list(const struct owl_entry *e, size_t count)
 {
-	size_t shown = 0;
+	size_t shown = 0, unseen = 0;
 
 	printf("%-4s %-*s %-17s %s\n", "No.", SENDER_COLS, "Sender",
 	       "Received", "Subject");
@@ -273,9 +326,12 @@ owl_print_list(const struct owl_entry *e, size_t count)
 			continue;
 		print_entry(&e[i]);
 		shown++;
+		unseen += e[i].unseen;
 	}
 	if (shown == 0)
 		printf("(no mail)\n");
+	else if (unseen > 0)
+		printf("(%zu unread, marked *)\n", unseen);
 }
 
 static void

@@ -16,25 +16,29 @@
 #include <unistd.h>
 
 #include "../lib/version.h"
+#include "../mime/mime.h"
+#include "../proto/imap_utf7.h"
 
 #define EX_USAGE 64
 #define EX_PARTIAL 2	/* sent to some recipients, refused for others */
 
 static struct owl_conf C = {
 	.host = "localhost", .smtp_port = 587, .pop3_port = 110,
-	.tls = OWL_TLS_AUTO,
+	.imap_port = 143, .tls = OWL_TLS_AUTO, .protocol = OWL_PROTO_AUTO,
 };
 
 static void
 usage(FILE *f)
 {
 	fprintf(f,
-"usage: owl [-H host] [--smtp-port N] [--pop3-port N] [-u user]\n"
-"           [--tls=auto|require|off] [--cafile FILE] [--from ADDR] [command]\n"
+"usage: owl [-H host] [--smtp-port N] [--pop3-port N] [--imap-port N]\n"
+"           [--protocol=auto|imap|pop3] [-u user] [--tls=auto|require|off]\n"
+"           [--cafile FILE] [--from ADDR] [command]\n"
 "       owl --help | --version\n"
 "commands (none: the menus):\n"
 "  send -s SUBJECT [-a FILE]... [-c CC] [-r FROM] TO... < body\n"
-"  list | read N | delete N | save N DIR\n"
+"  list | read N | delete N | save N DIR  (each: [-f FOLDER] over IMAP)\n"
+"  folders\n"
 "exit status: 0 ok, 1 failure, 2 sent to some recipients only, 64 usage\n");
 }
 
@@ -307,6 +311,7 @@ struct mail {
 	size_t bodylen;
 	const char *const *files;
 	size_t nfiles;
+	const struct owl_thread *th;	/* a reply's or forward's; NULL */
 };
 
 /* Each recipient's outcome, a line each. */
@@ -353,6 +358,35 @@ report_send(int rc, const struct owl_sent *s, size_t n, bool batch,
 		report_rcpts(f, s, n);
 }
 
+static bool use_imap(void);
+
+/*
+ * Over IMAP, a copy of a message sent goes to the Sent folder (APPEND);
+ * said in the menus, a failure said in both (the mail went out anyway).
+ */
+static void
+keep_sent_copy(const struct buf *msg, bool batch)
+{
+	struct owl_imap *im;
+	char err[1024], where[512];
+	int rc;
+
+	if (C.protocol == OWL_PROTO_POP3 || !use_imap())
+		return;
+	if ((im = owl_imap_open(&C, err, sizeof(err))) == NULL)
+		rc = -1;
+	else
+		rc = owl_imap_append_sent(im, msg->data, msg->len, where,
+					  sizeof(where), err, sizeof(err));
+	owl_imap_close(&im);
+	if (rc == -1)
+		fprintf(stderr, "owl: warning: no copy in Sent: %s\n", err);
+	else if (rc == 0)
+		fprintf(stderr, "owl: warning: no Sent folder for a copy\n");
+	else if (!batch)
+		printf("A copy is in %s\n", where);
+}
+
 /*
  * Sends m and reports each recipient (report_send).  0 all sent, 1 some,
  * -1 none (err), -2 a bad address (err names it).
@@ -385,13 +419,16 @@ send_mail(const struct mail *m, bool batch, struct owl_sent *sent,
 	sent->r = res;
 	msg = buf_new(OWL_MSG_MAX);
 	rc = owl_compose(m->from, m->to, m->cc, m->subject, m->body,
-			 m->bodylen, m->files, m->nfiles, msg, err, errsz);
+			 m->bodylen, m->files, m->nfiles, m->th, msg, err,
+			 errsz);
 	if (rc == 0)
 		rc = owl_smtp_send(&C, m->from, rcpts, n, msg->data, msg->len,
 				   sent, err, errsz);
 	else
 		n = 0; /* nothing was tried */
 	report_send(rc, sent, n, batch, err);
+	if (rc == 0 || rc == 1)
+		keep_sent_copy(msg, batch);
 	sent->r = NULL;
 	buf_free(&msg);
 	free(all);
@@ -506,16 +543,48 @@ ask_from(struct owl_draft *d)
 	return r;
 }
 
+/*
+ * The prompt for a field: "Name: ", or with what a reply or forward put
+ * there already, kept by Enter: "Name [value] (Enter keeps it): ".
+ */
+static void
+field_prompt(const char *name, const char *dflt, struct buf *prompt)
+{
+	buf_reset(prompt);
+	if (dflt == NULL)
+		buf_printf(prompt, "%s: ", name);
+	else if (buf_printf(prompt, "%s [%s] (Enter keeps it): ", name,
+			    dflt) == -1)
+		buf_printf(prompt, "%s [%.200s...] (Enter keeps it): ", name,
+			   dflt);
+}
+
+/* A field's answer: Enter keeps what was there (if anything). */
+static void
+set_field(char **field, const char *l)
+{
+	char *old = *field;
+
+	if ((l[0] == '\0' && old != NULL) || l == old)
+		return;
+	*field = xstrdup(l);
+	free(old);
+}
+
 static enum in
 ask_to(struct owl_draft *d)
 {
+	struct buf *prompt = buf_new(4096);
 	char err[1024];
 	const char *l;
 	enum in r;
 
-	while ((r = read_line("To: ", &l)) == IN_LINE) {
+	field_prompt("To", d->to, prompt);
+	while ((r = read_line(prompt->data, &l)) == IN_LINE) {
+		if (l[0] == '\0' && d->to != NULL)
+			l = d->to;
 		if (addrs_ok(l, err, sizeof(err))) {
-			d->to = xstrdup(l);
+			set_field(&d->to, l);
 			break;
 		}
 		if (strncmp(err, "more than ", 10) == 0 ||
@@ -526,33 +595,106 @@ ask_to(struct owl_draft *d)
 			       "address user@domain (separate addresses "
 			       "with commas)\n", err);
 	}
+	buf_free(&prompt);
 	return r;
 }
 
 static enum in
 ask_subject(struct owl_draft *d)
 {
-	const char *l;
-	enum in r = read_line("Subject: ", &l);
-
-	if (r == IN_LINE)
-		d->subject = xstrdup(l);
-	return r;
-}
-
-static enum in
-ask_text(struct owl_draft *d)
-{
+	struct buf *prompt = buf_new(4096);
 	const char *l;
 	enum in r;
 
-	printf("Message: (end with a line with a single \".\")\n");
+	field_prompt("Subject", d->subject, prompt);
+	r = read_line(prompt->data, &l);
+	if (r == IN_LINE)
+		set_field(&d->subject, l);
+	buf_free(&prompt);
+	return r;
+}
+
+/* Prints text for the terminal (escape sequences made harmless). */
+static void
+print_quote(const struct buf *q)
+{
+	struct buf *b = buf_new(q->len * 2 + 16);
+
+	mime_safe_text(q->data ? q->data : "", q->len, b);
+	if (b->len > 0)
+		fwrite(b->data, 1, b->len, stdout);
+	buf_free(&b);
+}
+
+/* The text in $EDITOR: the quote above or below an empty line. */
+static bool
+edit_text(struct owl_draft *d, const char *editor)
+{
+	struct buf *start = buf_new(OWL_MSG_MAX / 2 + 2);
+	char err[1024];
+	int rc;
+
+	if (d->quote != NULL && !d->quote_after)
+		buf_add(start, d->quote->data, d->quote->len);
+	buf_addc(start, '\n');
+	if (d->quote != NULL && d->quote_after) {
+		buf_addc(start, '\n');
+		buf_add(start, d->quote->data, d->quote->len);
+	}
+	rc = owl_edit(editor, start->data, start->len, d->body, err,
+		      sizeof(err));
+	buf_free(&start);
+	if (rc == -1) {
+		buf_reset(d->body);
+		printf("%s; type the text here instead.\n", err);
+		return false;
+	}
+	printf("Message: %zu bytes from the editor\n", d->body->len);
+	return true;
+}
+
+/* The forwarded block (below what was typed), even at end of input. */
+static void
+add_quote_after(struct owl_draft *d)
+{
+	if (d->quote == NULL || !d->quote_after)
+		return;
+	if (d->body->len > 0)
+		buf_addc(d->body, '\n');
+	if (buf_add(d->body, d->quote->data, d->quote->len) == -1)
+		printf("Message too long: the forwarded text was left out\n");
+}
+
+/*
+ * The message text: in $EDITOR when set (and it works), else line by
+ * line to a "." line, under a reply's quote or above a forwarded block.
+ */
+static enum in
+ask_text(struct owl_draft *d)
+{
+	const char *editor = getenv("EDITOR"), *l;
+	enum in r;
+
+	if (editor != NULL && editor[0] != '\0' && edit_text(d, editor))
+		return IN_LINE;
+	if (d->quote != NULL && !d->quote_after) {
+		print_quote(d->quote);
+		buf_add(d->body, d->quote->data, d->quote->len);
+		printf("Message: (what you type goes below the quoted text; "
+		       "end with a line with a single \".\")\n");
+	} else if (d->quote != NULL) {
+		printf("Message: (the forwarded message goes below what you "
+		       "type; end with a line with a single \".\")\n");
+	} else {
+		printf("Message: (end with a line with a single \".\")\n");
+	}
 	while ((r = read_line(NULL, &l)) == IN_LINE && strcmp(l, ".") != 0)
 		if (buf_addstr(d->body, l) == -1 ||
 		    buf_addc(d->body, '\n') == -1)
 			printf("Message too long (at most %u MiB): that line "
 			       "was not kept; end with \".\"\n",
 			       OWL_MSG_MAX >> 21);
+	add_quote_after(d);
 	return r;
 }
 
@@ -589,9 +731,11 @@ compose(struct owl_draft *d)
 static int
 send_draft_once(const struct owl_draft *d, struct owl_sent *sent)
 {
+	struct owl_thread th = {d->in_reply_to, d->references, d->fwd,
+				d->nfwd};
 	struct mail m = {d->from, d->to, NULL, d->subject,
 			 d->body->data ? d->body->data : "", d->body->len,
-			 (const char *const *)d->files, d->nfiles};
+			 (const char *const *)d->files, d->nfiles, &th};
 	char err[1024];
 	int rc;
 
@@ -600,6 +744,10 @@ send_draft_once(const struct owl_draft *d, struct owl_sent *sent)
 	hold_intr(false);
 	if (rc == -1 && sent->login_refused)
 		printf("Login failed: %s\n", err);
+	if (rc == -2) { /* the prompts checked them: not expected */
+		printf("Incorrect format: %s\n", err);
+		rc = -1;
+	}
 	return rc;
 }
 
@@ -635,78 +783,192 @@ send_draft(const struct owl_draft *d)
 			       "(y = discard, n = save to ~/dead.letter) ");
 }
 
+/* Composes and sends draft d (and frees it); false at end of input. */
+static bool
+compose_and_send(struct owl_draft *d)
+{
+	enum in r;
+
+	compose_signals(true);
+	r = compose(d);
+	if (r == IN_LINE)
+		r = send_draft(d); /* keeps the draft itself if need be */
+	else if (r == IN_EOF && owl_draft_has_content(d))
+		keep_draft(d); /* as mail(1) does at end of input */
+	if (r == IN_INTR)
+		r = after_intr(d);
+	compose_signals(false);
+	owl_draft_free(d);
+	return r != IN_EOF;
+}
+
 /* The Send mail menu item; false at the end of input. */
 static bool
 menu_send(void)
 {
 	struct owl_draft d;
-	enum in r;
 
 	owl_draft_init(&d);
-	compose_signals(true);
-	r = compose(&d);
-	if (r == IN_LINE)
-		r = send_draft(&d); /* keeps the draft itself if need be */
-	else if (r == IN_EOF && owl_draft_has_content(&d))
-		keep_draft(&d); /* as mail(1) does at end of input */
-	if (r == IN_INTR)
-		r = after_intr(&d);
-	compose_signals(false);
-	owl_draft_free(&d);
-	return r != IN_EOF;
+	return compose_and_send(&d);
+}
+
+/* r or f in the message view: a reply or a forward of msg. */
+static bool
+reply_or_forward(const struct buf *msg, bool forward)
+{
+	struct owl_draft d;
+	size_t left;
+
+	owl_draft_init(&d);
+	left = owl_reply_draft(msg->data ? msg->data : "", msg->len, forward,
+			       &d);
+	if (left > 0)
+		printf("%zu attachments were left out (at most %d)\n", left,
+		       OWL_ATTS_MAX);
+	else if (d.nfwd > 0)
+		printf("Forwarding %zu attachments\n", d.nfwd);
+	return compose_and_send(&d);
 }
 
 /* ---- reading ---- */
 
+static bool is_number_text(const char *text);
+
 struct box {
-	struct owl_pop3 *s;
+	struct owl_pop3 *s;	/* one of these two */
+	struct owl_imap *im;
+	char folder[512];	/* IMAP: the folder listed */
 	struct owl_entry *e;
 	size_t count;
 };
 
-/* A POP3 failure: QUIT if the connection still works, one line, exit. */
+/* Whether mail is read over IMAP: protocol, or auto's answer (once). */
+static bool
+use_imap(void)
+{
+	static int known = -1;
+
+	if (known == -1)
+		known = C.protocol == OWL_PROTO_IMAP ||
+			(C.protocol == OWL_PROTO_AUTO && owl_imap_answers(&C));
+	return known == 1;
+}
+
+/* A session failure: QUIT/LOGOUT if the connection works, one line. */
 static void __attribute__((noreturn))
-pop3_die(struct box *b, const char *err)
+box_die(struct box *b, const char *err)
 {
 	char e2[512];
 
 	owl_pop3_close(&b->s, e2, sizeof(e2));
+	owl_imap_close(&b->im);
 	die(1, "%s", err);
 }
 
-/* Logs in and lists; -1 with err if the login failed. */
-static int
-box_open(struct box *b, char *err, size_t errsz)
+/* POP3: LIST, then each message's header (TOP n 0). */
+static void
+pop3_listing(struct box *b)
 {
 	unsigned long *nums, *sizes;
 	struct buf *hdr;
+	char err[1024];
 
-	memset(b, 0, sizeof(*b));
-	b->s = owl_pop3_open(&C, err, errsz);
-	if (b->s == NULL)
-		return -1;
-	if (owl_pop3_list(b->s, &nums, &sizes, &b->count, err, errsz) == -1)
-		pop3_die(b, err);
+	if (owl_pop3_list(b->s, &nums, &sizes, &b->count, err, sizeof(err))
+	    == -1)
+		box_die(b, err);
 	hdr = buf_new(OWL_MSG_MAX);
 	b->e = xcalloc(b->count + 1, sizeof(*b->e));
 	for (size_t i = 0; i < b->count; i++) {
 		b->e[i].n = nums[i];
 		b->e[i].size = sizes[i];
 		buf_reset(hdr);
-		if (owl_pop3_fetch(b->s, nums[i], 0, hdr, err, errsz) == -1)
-			pop3_die(b, err);
+		if (owl_pop3_fetch(b->s, nums[i], 0, hdr, err, sizeof(err))
+		    == -1)
+			box_die(b, err);
 		owl_entry_fill(&b->e[i], hdr->data ? hdr->data : "", hdr->len);
 	}
 	free(nums);
 	free(sizes);
 	buf_free(&hdr);
+}
+
+/* A folder's name as shown: modified UTF-7 as UTF-8 (else as sent). */
+static void
+folder_shown(const char *name, struct buf *out)
+{
+	buf_reset(out);
+	if (imap_mutf7_to_utf8(name, strlen(name), out) == -1) {
+		buf_reset(out);
+		buf_addstr(out, name);
+	}
+}
+
+/*
+ * A folder named by the user (-f, UTF-8) as IMAP4rev1 spells it:
+ * modified UTF-7 (RFC 3501 5.1.3), or as typed when that fails.
+ */
+static void
+folder_sent(const char *name, char *out, size_t size)
+{
+	struct buf *b = buf_new(size - 1);
+
+	if (imap_utf8_to_mutf7(name, strlen(name), b) == 0 && b->len > 0)
+		memcpy(out, b->data, b->len + 1);
+	else
+		snprintf(out, size, "%s", name);
+	buf_free(&b);
+}
+
+/* IMAP: the messages of folder (SELECT, UID FETCH). */
+static void
+imap_listing(struct box *b, const char *folder)
+{
+	char err[1024];
+
+	free(b->e);
+	b->e = NULL;
+	b->count = 0;
+	if (owl_imap_list(b->im, folder, &b->e, &b->count, err, sizeof(err))
+	    == -1) {
+		char what[1200];
+
+		snprintf(what, sizeof(what), "folder %s: %s", folder, err);
+		box_die(b, what);
+	}
+	snprintf(b->folder, sizeof(b->folder), "%s", folder);
+}
+
+/* Logs in and lists folder (POP3: NULL); -1 with err if login failed. */
+static int
+box_open(struct box *b, const char *folder, char *err, size_t errsz)
+{
+	memset(b, 0, sizeof(*b));
+	if (use_imap()) {
+		if ((b->im = owl_imap_open(&C, err, errsz)) == NULL)
+			return -1;
+		char name[512];
+
+		folder_sent(folder != NULL ? folder : "INBOX", name,
+			    sizeof(name));
+		imap_listing(b, name);
+		return 0;
+	}
+	if (folder != NULL) {
+		snprintf(err, errsz, "folders need IMAP (protocol = imap, "
+			 "--imap-port)");
+		return -1;
+	}
+	b->s = owl_pop3_open(&C, err, errsz);
+	if (b->s == NULL)
+		return -1;
+	pop3_listing(b);
 	return 0;
 }
 
 /*
  * box_open in the menus: a refused login asks the password again, up
  * to LOGIN_TRIES in all.  1 open, 0 not (back to the menu), -1 at the
- * end of input.  Other failures end owl (pop3_die).
+ * end of input.  Other failures end owl (box_die).
  */
 static int
 box_login(struct box *b)
@@ -716,9 +978,10 @@ box_login(struct box *b)
 	for (int tries = 1;; tries++) {
 		int pw;
 
-		if (box_open(b, err, sizeof(err)) == 0)
+		if (box_open(b, NULL, err, sizeof(err)) == 0)
 			return 1;
-		if (!owl_pop3_login_refused(err))
+		if (!(use_imap() ? owl_imap_login_refused(err) :
+		      owl_pop3_login_refused(err)))
 			die(1, "%s", err);
 		printf("Login failed: %s\n", err);
 		if (tries == LOGIN_TRIES) {
@@ -737,13 +1000,108 @@ box_close(struct box *b)
 
 	free(b->e);
 	b->e = NULL;
+	owl_imap_close(&b->im);
 	if (owl_pop3_close(&b->s, err, sizeof(err)) == -1)
 		die(1, "%s", err);
 }
 
+/* Deletes e: POP3 DELE (at QUIT), IMAP to Trash or expunged now. */
+static void
+box_delete(struct box *b, struct owl_entry *e)
+{
+	char err[1024];
+
+	if ((b->im != NULL ? owl_imap_delete(b->im, e->uid, err, sizeof(err)) :
+	     owl_pop3_dele(b->s, e->n, err, sizeof(err))) == -1)
+		box_die(b, err);
+	e->deleted = true;
+}
+
+/* The counts of the folder listed, from its list (no STATUS there). */
+static void
+count_listed(const struct box *b, struct owl_folder *f)
+{
+	f->messages = f->unseen = 0;
+	for (size_t i = 0; i < b->count; i++) {
+		f->messages += !b->e[i].deleted;
+		f->unseen += !b->e[i].deleted && b->e[i].unseen;
+	}
+}
+
+/*
+ * The folders with their counts, numbered from 1 (IMAP); *n of them,
+ * the caller frees.
+ */
+static struct owl_folder *
+box_folders(struct box *b, size_t *n, bool numbered)
+{
+	struct owl_folder *f;
+	char err[1024];
+
+	if (owl_imap_folders(b->im, &f, n, err, sizeof(err)) == -1)
+		box_die(b, err);
+	for (size_t i = 0; i < *n; i++)
+		if (strcmp(f[i].name, b->folder) == 0)
+			count_listed(b, &f[i]);
+	for (size_t i = 0; i < *n; i++) {
+		struct buf *name = buf_new(4 * sizeof(f[i].name) + 64);
+		struct buf *shown = buf_new(4 * sizeof(f[i].name));
+
+		folder_shown(f[i].name, shown);
+		mime_safe_text(shown->data, shown->len, name);
+		buf_reset(shown);
+		buf_add(shown, name->data, name->len);
+		buf_reset(name);
+		owl_text_cell(shown->data ? shown->data : "", 24, name);
+		buf_free(&shown);
+		if (numbered)
+			printf("%3zu. ", i + 1);
+		if (f[i].noselect)
+			printf("%s  (not a folder of messages)\n", name->data);
+		else
+			printf("%s %6lu messages, %lu unread\n", name->data,
+			       f[i].messages, f[i].unseen);
+		buf_free(&name);
+	}
+	return f;
+}
+
+/* "Folder NAME" over the list (IMAP), the name shown safely. */
+static void
+print_folder(const char *folder)
+{
+	struct buf *shown = buf_new(4 * strlen(folder) + 16);
+	struct buf *safe = buf_new(8 * strlen(folder) + 16);
+
+	folder_shown(folder, shown);
+	mime_safe_text(shown->data ? shown->data : "", shown->len, safe);
+	printf("Folder %s\n", safe->data ? safe->data : "");
+	buf_free(&shown);
+	buf_free(&safe);
+}
+
+/* f in the list (IMAP): the folders, then one to list; Enter: stay. */
+static void
+pick_folder(struct box *b)
+{
+	size_t n, k;
+	struct owl_folder *f = box_folders(b, &n, true);
+	const char *l = input("Folder no. (Enter: stay in this one): ");
+	char *end;
+
+	if (l != NULL && is_number_text(l)) {
+		k = strtoul(l, &end, 10);
+		if (k >= 1 && k <= n && !f[k - 1].noselect)
+			imap_listing(b, f[k - 1].name);
+		else
+			printf("No folder %s\n", l);
+	}
+	free(f);
+}
+
 /* True if text is a message number (digits only). */
 static bool
-is_number(const char *text)
+is_number_text(const char *text)
 {
 	return text[0] != '\0' && strspn(text, "0123456789") == strlen(text);
 }
@@ -755,7 +1113,7 @@ box_find(struct box *b, const char *text)
 	char *end;
 	unsigned long n;
 
-	if (!is_number(text))
+	if (!is_number_text(text))
 		return NULL;
 	errno = 0;
 	n = strtoul(text, &end, 10);
@@ -768,12 +1126,15 @@ box_find(struct box *b, const char *text)
 }
 
 static void
-box_fetch(struct box *b, unsigned long n, struct buf *msg)
+box_fetch(struct box *b, struct owl_entry *e, struct buf *msg)
 {
 	char err[1024];
 
-	if (owl_pop3_fetch(b->s, n, -1, msg, err, sizeof(err)) == -1)
-		pop3_die(b, err);
+	if ((b->im != NULL ? owl_imap_fetch(b->im, e->uid, msg, err,
+					     sizeof(err)) :
+	     owl_pop3_fetch(b->s, e->n, -1, msg, err, sizeof(err))) == -1)
+		box_die(b, err);
+	e->unseen = false; /* BODY[] set \Seen */
 }
 
 /*
@@ -788,10 +1149,12 @@ message_actions(struct box *b, struct owl_entry *e, const struct buf *msg,
 	const char *l;
 
 	for (;;) {
-		printf("\n%sd: delete, Enter: back to the list\n",
-		       natts > 0 ? "s: save attachments, " : "");
+		printf("\nr: reply, f: forward, %sd: delete, Enter: back to "
+		       "the list\n", natts > 0 ? "s: save attachments, " : "");
 		if ((l = input("> ")) == NULL)
 			return false;
+		if (strcmp(l, "r") == 0 || strcmp(l, "f") == 0)
+			return reply_or_forward(msg, l[0] == 'f');
 		if (natts > 0 && strcmp(l, "s") == 0) {
 			if (owl_save(msg->data, msg->len, ".", err,
 				     sizeof(err)) == -1)
@@ -799,10 +1162,9 @@ message_actions(struct box *b, struct owl_entry *e, const struct buf *msg,
 			continue;
 		}
 		if (strcmp(l, "d") == 0) {
-			if (owl_pop3_dele(b->s, e->n, err, sizeof(err)) == -1)
-				pop3_die(b, err);
-			e->deleted = true;
-			printf("Mail deleted\n");
+			box_delete(b, e);
+			printf("Mail deleted%s\n", b->im != NULL ?
+			       " (moved to Trash where there is one)" : "");
 		}
 		return true;
 	}
@@ -815,7 +1177,7 @@ show_message(struct box *b, struct owl_entry *e, struct buf *msg)
 	size_t natts;
 
 	buf_reset(msg);
-	box_fetch(b, e->n, msg);
+	box_fetch(b, e, msg);
 	printf("\n");
 	natts = owl_show(msg->data ? msg->data : "", msg->len);
 	return message_actions(b, e, msg, natts);
@@ -837,15 +1199,23 @@ menu_manage(void)
 		struct owl_entry *e;
 		const char *l;
 
+		if (relist && b.im != NULL)
+			print_folder(b.folder);
 		if (relist)
 			owl_print_list(b.e, b.count);
 		relist = false;
-		l = input("Enter mail no. to see (-1 to go back): ");
+		l = input(b.im != NULL ? "Enter mail no. to see (f: folders, "
+			  "-1 to go back): " :
+			  "Enter mail no. to see (-1 to go back): ");
 		if (l == NULL)
 			more = false;
 		else if (strcmp(l, "-1") == 0)
 			break;
-		else if (!is_number(l))
+		else if (b.im != NULL && strcmp(l, "f") == 0) {
+			pick_folder(&b);
+			relist = true;
+		}
+		else if (!is_number_text(l))
 			printf("Give a mail no. from the list, or -1 to go "
 			       "back\n");
 		else if ((e = box_find(&b, l)) == NULL)
@@ -950,7 +1320,7 @@ batch_send(int argc, char **argv)
 		die(1, "no password given");
 	m = (struct mail){from, to->data, cc, subject,
 			  body->data ? body->data : "", body->len, files,
-			  nfiles};
+			  nfiles, NULL};
 	rc = send_mail(&m, true, &sent, err, sizeof(err));
 	buf_free(&to);
 	buf_free(&body);
@@ -960,24 +1330,60 @@ batch_send(int argc, char **argv)
 	return rc == 0 ? 0 : rc == 1 ? EX_PARTIAL : 1;
 }
 
+/* folders: each folder with its counts (IMAP). */
+static int
+batch_folders(int argc)
+{
+	struct box b;
+	char err[1024];
+	size_t n;
+
+	if (argc != 1) {
+		usage(stderr);
+		return EX_USAGE;
+	}
+	if (!use_imap())
+		die(1, "folders need IMAP (protocol = imap, --imap-port)");
+	if (!get_password())
+		die(1, "no password given");
+	memset(&b, 0, sizeof(b));
+	if ((b.im = owl_imap_open(&C, err, sizeof(err))) == NULL)
+		die(1, "%s", err);
+	free(box_folders(&b, &n, false));
+	box_close(&b);
+	return 0;
+}
+
+/* list | read N | delete N | save N DIR, each with -f FOLDER. */
 static int
 batch_mailbox(int argc, char **argv)
 {
-	const char *cmd = argv[0];
+	static const struct option opts[] = {{NULL, 0, NULL, 0}};
+	const char *cmd = argv[0], *folder = NULL;
 	struct box b;
 	struct owl_entry *e = NULL;
 	struct buf *msg;
 	char err[1024];
 	int want = strcmp(cmd, "list") == 0 ? 1 :
-		   strcmp(cmd, "save") == 0 ? 3 : 2;
+		   strcmp(cmd, "save") == 0 ? 3 : 2, ch;
 
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "+f:", opts, NULL)) != -1) {
+		if (ch != 'f') {
+			usage(stderr);
+			return EX_USAGE;
+		}
+		folder = optarg;
+	}
+	argc -= optind - 1;
+	argv += optind - 1;
 	if (argc != want) {
 		usage(stderr);
 		return EX_USAGE;
 	}
 	if (!get_password())
 		die(1, "no password given");
-	if (box_open(&b, err, sizeof(err)) == -1)
+	if (box_open(&b, folder, err, sizeof(err)) == -1)
 		die(1, "%s", err);
 	if (want == 1) {
 		owl_print_list(b.e, b.count);
@@ -986,16 +1392,15 @@ batch_mailbox(int argc, char **argv)
 	}
 	if ((e = box_find(&b, argv[1])) == NULL) {
 		snprintf(err, sizeof(err), "no message %s", argv[1]);
-		pop3_die(&b, err);
+		box_die(&b, err);
 	}
 	if (strcmp(cmd, "delete") == 0) {
-		if (owl_pop3_dele(b.s, e->n, err, sizeof(err)) == -1)
-			pop3_die(&b, err);
+		box_delete(&b, e);
 		box_close(&b);
 		return 0;
 	}
 	msg = buf_new(OWL_MSG_MAX);
-	box_fetch(&b, e->n, msg);
+	box_fetch(&b, e, msg);
 	box_close(&b);
 	if (strcmp(cmd, "read") == 0) {
 		owl_show(msg->data ? msg->data : "", msg->len);
@@ -1014,6 +1419,8 @@ main(int argc, char **argv)
 	static const struct option opts[] = {
 		{"smtp-port", required_argument, NULL, 'S'},
 		{"pop3-port", required_argument, NULL, 'P'},
+		{"imap-port", required_argument, NULL, 'I'},
+		{"protocol", required_argument, NULL, 'R'},
 		{"tls", required_argument, NULL, 'T'},
 		{"cafile", required_argument, NULL, 'A'},
 		{"from", required_argument, NULL, 'F'},
@@ -1032,6 +1439,8 @@ main(int argc, char **argv)
 		case 'u': key = "user"; break;
 		case 'S': key = "smtp-port"; break;
 		case 'P': key = "pop3-port"; break;
+		case 'I': key = "imap-port"; break;
+		case 'R': key = "protocol"; break;
 		case 'T': key = "tls"; break;
 		case 'A': key = "cafile"; break;
 		case 'F': key = "from"; break;
@@ -1059,6 +1468,8 @@ main(int argc, char **argv)
 	if (strcmp(argv[0], "list") == 0 || strcmp(argv[0], "read") == 0 ||
 	    strcmp(argv[0], "delete") == 0 || strcmp(argv[0], "save") == 0)
 		return batch_mailbox(argc, argv);
+	if (strcmp(argv[0], "folders") == 0)
+		return batch_folders(argc);
 	usage(stderr);
 	return EX_USAGE;
 }

@@ -5,9 +5,13 @@
  * net.c    blocking connections, TLS, the line framer
  * smtp.c   one message out, driving proto/smtp_client
  * pop3.c   a mailbox session, driving proto/pop3_client
+ * imap.c   a mailbox session over IMAP (a small client of its own)
+ * imap_resp.c  the IMAP responses' values (pure, bounded)
  * mail.c   composing (mime_build), listing and showing (mime_parse)
  * text.c   display width, list cells, HTML as text (pure)
  * draft.c  the composed message kept in ~/dead.letter
+ * reply.c  a reply's or a forward's draft from the message (pure)
+ * editor.c $EDITOR on the message text
  * rc.c     settings: ~/.owlrc and options
  * main.c   the menus and the batch commands
  */
@@ -26,6 +30,8 @@
 #define OWL_TIMEOUT 60		/* seconds of silence before giving up */
 
 enum owl_tls { OWL_TLS_AUTO, OWL_TLS_REQUIRE, OWL_TLS_OFF };
+/* auto: IMAP when the server answers on the IMAP port, else POP3 */
+enum owl_proto { OWL_PROTO_AUTO, OWL_PROTO_IMAP, OWL_PROTO_POP3 };
 
 struct owl_conf {
 	char host[256];
@@ -35,6 +41,8 @@ struct owl_conf {
 	char from[256];
 	char cafile[1024];
 	enum owl_tls tls;
+	int imap_port;
+	enum owl_proto protocol;
 	char *pass;		/* NULL until known */
 };
 
@@ -107,9 +115,86 @@ int owl_pop3_dele(struct owl_pop3 *s, unsigned long n, char *err,
 /* QUIT (commits deletions) and free; -1 if QUIT failed. */
 int owl_pop3_close(struct owl_pop3 **sp, char *err, size_t errsz);
 
+struct owl_entry;
+
+/* imap_resp.c: one response (tagged or untagged, literals inline). */
+#define OWL_IMAP_DEPTH_MAX 32	/* nested lists followed */
+#define OWL_FOLDERS_MAX 1000	/* folders listed */
+
+struct owl_folder {
+	char name[512];		/* as the server spells it */
+	bool trash, sent, noselect;	/* RFC 6154 attributes, \Noselect */
+	unsigned long messages, unseen;
+};
+
+/* What owl reads from one FETCH response. */
+struct owl_imap_item {
+	unsigned long seq, uid, size;
+	bool seen, has_flags, has_body;
+	struct buf *body;	/* the first BODY[...] value; NULL: skipped */
+};
+
+struct owl_imap_cur {
+	const char *p, *end;
+};
+
+/* N if the line (its LF included) ends in a literal {N}; else -1. */
+long long owl_imap_literal_len(const char *line, size_t n);
+bool owl_imap_sp(struct owl_imap_cur *c);
+bool owl_imap_atom(struct owl_imap_cur *c, char *out, size_t size);
+bool owl_imap_number(struct owl_imap_cur *c, unsigned long *v);
+/* An astring or nstring into out (NULL: skipped): 1, 0 for NIL, -1. */
+int owl_imap_string(struct owl_imap_cur *c, struct buf *out);
+/* Skips one value of any kind (lists nested to OWL_IMAP_DEPTH_MAX). */
+bool owl_imap_skip(struct owl_imap_cur *c, int depth);
+bool owl_imap_parse_list(const char *r, size_t n, struct owl_folder *f);
+/* "* STATUS name (MESSAGES n UNSEEN m)" for folder f (by name). */
+bool owl_imap_parse_status(const char *r, size_t n, struct owl_folder *f);
+bool owl_imap_parse_fetch(const char *r, size_t n, struct owl_imap_item *f);
+/* The capabilities of "* CAPABILITY ..." or "[CAPABILITY ...]". */
+bool owl_imap_parse_caps(const char *r, size_t n, char *caps, size_t size);
+bool owl_imap_has_cap(const char *caps, const char *cap);
+
+/* imap.c */
+struct owl_imap;
+/* Connects (STARTTLS as for POP3) and logs in; NULL with err. */
+struct owl_imap *owl_imap_open(const struct owl_conf *cf, char *err,
+			       size_t errsz);
+/* True if the server answers IMAP on the IMAP port (protocol auto). */
+bool owl_imap_answers(const struct owl_conf *cf);
+/* True when a failed owl_imap_open was the server refusing the login. */
+bool owl_imap_login_refused(const char *err);
+/*
+ * The folders with their counts (LIST, STATUS; the selected folder's
+ * counts are the caller's to fill in); caller frees *f.
+ */
+int owl_imap_folders(struct owl_imap *s, struct owl_folder **f, size_t *n,
+		     char *err, size_t errsz);
+/* SELECTs folder and lists its messages (n: 1, 2, ...; uid, unseen). */
+int owl_imap_list(struct owl_imap *s, const char *folder,
+		  struct owl_entry **e, size_t *count, char *err,
+		  size_t errsz);
+/* The whole message uid into out; marks it \Seen. */
+int owl_imap_fetch(struct owl_imap *s, unsigned long uid, struct buf *out,
+		   char *err, size_t errsz);
+/* Moves uid to Trash, or (no Trash, or in Trash) deletes it for good. */
+int owl_imap_delete(struct owl_imap *s, unsigned long uid, char *err,
+		    size_t errsz);
+/*
+ * APPENDs a sent message (LF line ends) to the \Sent folder (or one
+ * named Sent), flagged \Seen; 1 done, 0 no such folder, -1 with err.
+ */
+int owl_imap_append_sent(struct owl_imap *s, const char *text, size_t len,
+			 char *where, size_t wheresz, char *err,
+			 size_t errsz);
+/* LOGOUT and free. */
+void owl_imap_close(struct owl_imap **sp);
+
 /* mail.c */
 struct owl_entry {
 	unsigned long n, size;
+	unsigned long uid;	/* IMAP; 0 over POP3 */
+	bool unseen;		/* IMAP: no \Seen flag */
 	char from[64];
 	char when[32];
 	char subject[128];
@@ -123,14 +208,30 @@ size_t owl_show(const char *text, size_t len);
 /* Saves the attachments into dir, never overwriting; -1 on an error. */
 int owl_save(const char *text, size_t len, const char *dir, char *err,
 	     size_t errsz);
+/* An attachment carried over from a forwarded message. */
+struct owl_fwd {
+	char *name, *type, *data;
+	size_t len;
+};
+
+/* What a reply or a forward adds to a message; all may be NULL/0. */
+struct owl_thread {
+	const char *in_reply_to;	/* "<id>" */
+	const char *references;		/* "<id> <id> ..." */
+	const struct owl_fwd *fwd;
+	size_t nfwd;
+};
+
 /*
- * Builds a message; files are read here.  -1 with err on a file that
+ * Builds a message; files are read here.  th: In-Reply-To, References
+ * and forwarded attachments (NULL: none).  -1 with err on a file that
  * cannot be read or a message over OWL_MSG_MAX.
  */
 int owl_compose(const char *from, const char *to, const char *cc,
 		const char *subject, const char *body, size_t bodylen,
-		const char *const *files, size_t nfiles, struct buf *out,
-		char *err, size_t errsz);
+		const char *const *files, size_t nfiles,
+		const struct owl_thread *th, struct buf *out, char *err,
+		size_t errsz);
 /*
  * Splits a comma separated address list into rcpts (pointers into the
  * copy in *store); false with the bad address in err if one is not
@@ -160,6 +261,12 @@ struct owl_draft {
 	struct buf *body;
 	char *files[OWL_ATTS_MAX];
 	size_t nfiles;
+	/* a reply's or a forward's (reply.c); NULL and 0 otherwise */
+	char *in_reply_to, *references;
+	struct buf *quote;	/* quoted text or the forwarded block */
+	bool quote_after;	/* below what the user types (a forward) */
+	struct owl_fwd fwd[OWL_ATTS_MAX];
+	size_t nfwd;
 };
 
 void owl_draft_init(struct owl_draft *d);
@@ -173,5 +280,29 @@ bool owl_draft_has_content(const struct owl_draft *d);
  */
 int owl_draft_save(const struct owl_draft *d, char *path, size_t pathsz,
 		   char *err, size_t errsz);
+
+/*
+ * reply.c: a draft answering (forward false) or forwarding message text
+ * (len octets): To (the Reply-To or From address) and Subject ("Re: " or
+ * "Fwd: " once), In-Reply-To and References (RFC 5322 3.6.4), the quote
+ * ("On DATE, FROM wrote:" and "> " lines) or the forwarded block, and a
+ * forward's attachments.  d is owl_draft_init'ed.  Returns how many
+ * attachments were left out (more than OWL_ATTS_MAX).
+ */
+size_t owl_reply_draft(const char *text, size_t len, bool forward,
+		       struct owl_draft *d);
+/* The subject with one "Re: " (or "Fwd: ") in front, never two. */
+void owl_reply_subject(const char *subject, bool forward, struct buf *out);
+/* References of an answer: the original's References and Message-ID. */
+void owl_reply_references(const char *refs, const char *msgid,
+			  struct buf *out);
+
+/*
+ * editor.c: runs editor (through /bin/sh, on the terminal) on a 0600
+ * temporary file holding text; 0 with what it saved in out, -1 with err
+ * (the file could not be made or read, or the editor failed).
+ */
+int owl_edit(const char *editor, const char *text, size_t len,
+	     struct buf *out, char *err, size_t errsz);
 
 #endif

@@ -38,13 +38,26 @@ owl_conf_set(struct owl_conf *c, const char *key, const char *val)
 			return -1;
 		return 0;
 	}
-	if (strcmp(key, "smtp-port") == 0 || strcmp(key, "pop3-port") == 0) {
+	if (strcmp(key, "protocol") == 0) {
+		if (strcmp(val, "auto") == 0)
+			c->protocol = OWL_PROTO_AUTO;
+		else if (strcmp(val, "imap") == 0)
+			c->protocol = OWL_PROTO_IMAP;
+		else if (strcmp(val, "pop3") == 0)
+			c->protocol = OWL_PROTO_POP3;
+		else
+			return -1;
+		return 0;
+	}
+	if (strcmp(key, "smtp-port") == 0 || strcmp(key, "pop3-port") == 0 ||
+	    strcmp(key, "imap-port") == 0) {
 		errno = 0;
 		port = strtol(val, &end, 10);
 		if (errno != 0 || *end != '\0' || end == val || port < 1 ||
 		    port > 65535)
 			return -1;
-		*(key[0] == 's' ? &c->smtp_port : &c->pop3_port) = (int)port;
+		*(key[0] == 's' ? &c->smtp_port : key[0] == 'p' ?
+		  &c->pop3_port : &c->imap_port) = (int)port;
 		return 0;
 	}
 	return -1;

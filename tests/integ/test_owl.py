@@ -38,13 +38,18 @@ def home(tmp_path):
 
 
 def owl_args(o, cert, user="alice@localhost"):
+    # POP3 whatever listens on this machine's port 143 (protocol auto
+    # would take IMAP there; test_owl_imap.py covers IMAP)
     return ["-H", "127.0.0.1", "--smtp-port", str(o.sub_port),
-            "--pop3-port", str(o.pop3_port), "-u", user, "--tls=require",
-            "--cafile", cert[0]]
+            "--pop3-port", str(o.pop3_port), "--protocol=pop3", "-u", user,
+            "--tls=require", "--cafile", cert[0]]
 
 
 def env_for(home, password=None):
-    env = {k: v for k, v in os.environ.items() if k != "OWL_PASSWORD"}
+    # no EDITOR: the menus read the text line by line (test_owl_reply
+    # covers the editor)
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("OWL_PASSWORD", "EDITOR")}
     env["HOME"] = str(home)
     env["TZ"] = "UTC"
     if password is not None:
