@@ -76,8 +76,11 @@ def test_owl_sends_via_postfix_reads_via_dovecot(postfix, dovecot, tmp_path):  #
     home.mkdir()
     att = tmp_path / "data.bin"
     att.write_bytes(os.urandom(20000))
+    # POP3 whatever listens on this machine's port 143 (protocol auto
+    # would try IMAP there first)
     args = ["-H", "127.0.0.1", "--smtp-port", str(smtp_port),
-            "--pop3-port", str(dovecot), "-u", "carol", "--tls=off"]
+            "--pop3-port", str(dovecot), "--protocol=pop3", "-u", "carol",
+            "--tls=off"]
     r = run_owl(args + ["send", "-r", "dave@example.org", "-s", "Über Postfix",
                         "-a", str(att), "carol@pf.test"], home, None,
                 stdin="via postfix\n.and a dot\n")
