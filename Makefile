@@ -6,7 +6,7 @@ BUILD ?= build
 CC ?= cc
 SAN ?=
 PY ?= /usr/bin/python3
-FUZZ_SECONDS ?= 8
+FUZZ_SECONDS ?= 5
 TRIALS ?= 30
 
 PKGS := libevent libevent_openssl openssl libcrypt zlib
