@@ -614,7 +614,10 @@ def test_idle_sessions_stay_small(owld):
         assert c.line().startswith("+ ")
         return c
 
-    warm = [idle() for _ in range(5)]
+    # enough sessions first that every worker thread has made its malloc
+    # arena and the pool's buffers exist: the 100 after cost only what a
+    # session costs
+    warm = [idle() for _ in range(20)]
     time.sleep(0.3)
     before = status_kib(o.proc.pid)
     n = 100
