@@ -78,8 +78,8 @@ draft_text(const struct owl_draft *d, struct buf *b)
 	buf_addc(b, '\n');
 }
 
-static int
-write_all(int fd, const char *p, size_t n)
+int
+owl_write_all(int fd, const char *p, size_t n)
 {
 	while (n > 0) {
 		ssize_t w = write(fd, p, n);
@@ -118,7 +118,7 @@ owl_draft_save(const struct owl_draft *d, char *path, size_t pathsz,
 	}
 	b = buf_new(OWL_MSG_MAX);
 	draft_text(d, b);
-	if (write_all(fd, b->data, b->len) == -1 || fsync(fd) == -1) {
+	if (owl_write_all(fd, b->data, b->len) == -1 || fsync(fd) == -1) {
 		snprintf(err, errsz, "write %s: %s", path, strerror(errno));
 		rc = -1;
 	}

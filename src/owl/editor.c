@@ -19,22 +19,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static int
-write_text(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-
-		if (w == -1 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* Runs the editor on path and waits; its exit status or -1. */
 static int
 run_editor(const char *editor, const char *path)
@@ -112,7 +96,7 @@ owl_edit(const char *editor, const char *text, size_t len, struct buf *out,
 		snprintf(err, errsz, "mkstemp %s: %s", path, strerror(errno));
 		return -1;
 	}
-	if (fchmod(fd, 0600) == -1 || write_text(fd, text, len) == -1) {
+	if (fchmod(fd, 0600) == -1 || owl_write_all(fd, text, len) == -1) {
 		snprintf(err, errsz, "write %s: %s", path, strerror(errno));
 		close(fd);
 		goto out;

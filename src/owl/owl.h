@@ -278,6 +278,8 @@ bool owl_draft_has_content(const struct owl_draft *d);
  * From, To, Subject, one X-Owl-Attachment per file (its path), an empty
  * line, the text, an empty line.  0 with the path in path, or -1 with err.
  */
+/* Writes all n octets of p to fd (again after EINTR); -1 with errno. */
+int owl_write_all(int fd, const char *p, size_t n);
 int owl_draft_save(const struct owl_draft *d, char *path, size_t pathsz,
 		   char *err, size_t errsz);
 

@@ -15,7 +15,7 @@
  *
  *   owlpost-saving 1 dirty <pid> <q> <host>
  *
- * written and fdatasync'ed (and the directory fsync'ed when the file is
+ * written and fsync'ed (and the directory fsync'ed when the file is
  * new).  After the commit it says "clean" (not synced: a lost "clean"
  * only makes the next open look for files it will not find).
  *
@@ -61,17 +61,17 @@ write_record(const char *dir, const char *line, bool sync)
 	int fd, r = 0;
 
 	bsnprintf(path, sizeof(path), "%s/" SAVING_NAME, dir);
-	fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+	fd = fsops_open(path, O_WRONLY | O_TRUNC, 0600);
 	if (fd == -1 && errno == ENOENT) {
-		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		fd = fsops_open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
 		created = fd != -1;
 	}
 	if (fd == -1)
 		return -1;
-	if (write(fd, line, strlen(line)) != (ssize_t)strlen(line) ||
-	    (sync && fdatasync(fd) == -1))
+	if (fsops_write_all(fd, line, strlen(line)) == -1 ||
+	    (sync && fsops_fsync(fd) == -1))
 		r = -1;
-	if (close(fd) == -1)
+	if (fsops_close(fd) == -1)
 		r = -1;
 	if (r == 0 && sync && created)
 		r = fsops_fsync_dir(dir);
