@@ -291,18 +291,20 @@ cmp_listed(const void *a, const void *b, void *arg)
 }
 
 /*
- * Moves new/ into cur/; a message gone meanwhile is skipped.  renameat()
- * on the two directories: no path walk and no path formatted per message
- * (a first open of 100,000 is mostly these renames).
+ * Moves new/ into cur/; a message gone meanwhile is skipped; *moved_r:
+ * how many were moved.  renameat() on the two directories: no path walk
+ * and no path formatted per message (a first open of 100,000 is mostly
+ * these renames).
  */
 static int
-move_new(const char *dir)
+move_new(const char *dir, size_t *moved_r)
 {
 	char to[NAME_MAX + 8], path[4200];
 	struct dirent *de;
 	int curfd, err = 0;
 	DIR *dp;
 
+	*moved_r = 0;
 	bsnprintf(path, sizeof(path), "%s/new", dir);
 	if ((dp = opendir(path)) == NULL)
 		return errno == ENOENT ? 0 : -1;
@@ -320,8 +322,9 @@ move_new(const char *dir)
 		if (bsnprintf(to, sizeof(to), "%s%s", de->d_name,
 			      strchr(de->d_name, ':') ? "" : ":2,") == -1)
 			continue;
-		if (renameat(dirfd(dp), de->d_name, curfd, to) == -1 &&
-		    errno != ENOENT) {
+		if (renameat(dirfd(dp), de->d_name, curfd, to) == 0)
+			(*moved_r)++;
+		else if (errno != ENOENT) {
 			err = errno;
 			break;
 		}
@@ -386,14 +389,13 @@ names_from_records(const struct store_box *b)
 static enum store_res
 sync_index(struct store_box *b, struct uidlist_file *files,
 	   const struct store_box_edit *edit, const struct uidlist_stamp *cur,
-	   char *err, size_t errsz)
+	   bool settled, char *err, size_t errsz)
 {
 	struct box_edit_call call = {b, edit};
 	struct index_edit ie = {run_box_edit, &call};
 	struct index_state state = {0};
 	struct uidlist_stamp seen = {0};
 	enum store_res r;
-	bool settled = maildir_stamp_settled(cur);
 
 	/* the index may say C only for a listing the records give back */
 	if (settled && names_from_records(b))
@@ -531,7 +533,8 @@ maildir_box_open(struct store_box *b, bool nodir,
 	struct uidlist_file *files;
 	struct uidlist_stamp cur;
 	char curdir[4400];
-	bool rolled, nocur;
+	bool rolled, nocur, settled, local;
+	size_t moved;
 	enum store_res r;
 
 	if (nodir)
@@ -544,20 +547,29 @@ maildir_box_open(struct store_box *b, bool nodir,
 	r = maildir_saving_recover(b->st, b->path, err, errsz);
 	if (r != STORE_OK)
 		return r;
-	if (move_new(b->path) == -1) {
+	if (move_new(b->path, &moved) == -1) {
 		snprintf(err, errsz, "%s/new: %s", b->path, strerror(errno));
 		return STORE_TEMP;
 	}
-	/* cur/ before it is listed: a change after shows as a later one */
+	/* cur/ before it is listed: a change after shows as a later one.
+	 * After moving many, the tick of the last move is waited out (a
+	 * local filesystem's, 50 ms at most), so that the index can say C
+	 * and the next open need not list them all again. */
 	bsnprintf(curdir, sizeof(curdir), "%s/cur", b->path);
-	maildir_stamp(curdir, &cur);
+	local = maildir_fs_local(b->path);
+	if (moved >= MAILDIR_SETTLE_WAIT_MIN)
+		maildir_stamp_wait(curdir, local, &cur, &settled);
+	else {
+		maildir_stamp(curdir, &cur);
+		settled = maildir_stamp_settled(&cur, local);
+	}
 	r = list_cur(b->path, &l, &nocur, err, errsz);
 	if (r != STORE_OK || nocur) {
 		listing_free(&l);
 		return r;
 	}
 	files = fill_box(b, &l);
-	r = sync_index(b, files, edit, &cur, err, errsz);
+	r = sync_index(b, files, edit, &cur, settled, err, errsz);
 	free(files);
 	listing_free(&l);
 	return r;

@@ -27,7 +27,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -85,13 +87,72 @@ maildir_stamp(const char *path, struct uidlist_stamp *s)
 }
 
 bool
-maildir_stamp_settled(const struct uidlist_stamp *s)
+maildir_fs_local(const char *path)
+{
+	struct statfs fs;
+
+	if (statfs(path, &fs) == -1)
+		return false;
+	switch ((unsigned long)fs.f_type) {
+	case EXT4_SUPER_MAGIC: /* ext2 and ext3 too */
+	case XFS_SUPER_MAGIC:
+	case BTRFS_SUPER_MAGIC:
+	case TMPFS_MAGIC:
+		return true;
+	default:
+		return false;
+	}
+}
+
+bool
+maildir_settled_at(int64_t sec, long nsec, const struct timespec *at,
+		   bool local)
+{
+	int64_t ns;
+
+	if (sec == 0)
+		return false;
+	if (!local)
+		return (int64_t)at->tv_sec >= sec + MAILDIR_SETTLED_SECS;
+	if ((int64_t)at->tv_sec > sec + 1)
+		return true;
+	ns = ((int64_t)at->tv_sec - sec) * 1000000000L + (at->tv_nsec - nsec);
+	return ns >= MAILDIR_SETTLED_LOCAL_NS;
+}
+
+bool
+maildir_stamp_settled(const struct uidlist_stamp *s, bool local)
 {
 	struct timespec now;
 
 	clock_gettime(CLOCK_REALTIME, &now);
-	return s->sec != 0 && (int64_t)now.tv_sec >= s->sec +
-						  MAILDIR_SETTLED_SECS;
+	return maildir_settled_at(s->sec, s->nsec, &now, local);
+}
+
+int
+maildir_stamp_wait(const char *path, bool local, struct uidlist_stamp *s,
+		   bool *settled_r)
+{
+	struct timespec now, nap = {0, 0};
+	int64_t ns;
+
+	if (maildir_stamp(path, s) == -1)
+		return -1;
+	clock_gettime(CLOCK_REALTIME, &now);
+	*settled_r = maildir_settled_at(s->sec, s->nsec, &now, local);
+	if (*settled_r || !local || s->sec == 0)
+		return 0;
+	ns = ((int64_t)now.tv_sec - s->sec) * 1000000000L +
+	     (now.tv_nsec - s->nsec);
+	if (ns < 0)
+		ns = 0; /* the clock was set back: one whole wait */
+	nap.tv_nsec = MAILDIR_SETTLED_LOCAL_NS - ns;
+	if (nap.tv_nsec > 0)
+		nanosleep(&nap, NULL);
+	if (maildir_stamp(path, s) == -1)
+		return -1;
+	*settled_r = maildir_stamp_settled(s, local);
+	return 0;
 }
 
 bool

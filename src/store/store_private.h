@@ -183,7 +183,7 @@ struct index_file {
  */
 struct store_mark {
 	struct uidlist_stamp cur;	/* cur/ before the listing */
-	bool cur_settled;		/* its mtime was 2 s old then */
+	bool cur_settled;		/* its mtime was settled then */
 	struct index_file idx;
 	uint64_t log_nonce;		/* the log applied so far, 0: none */
 	int64_t log_off;		/* octets of it applied */
@@ -213,13 +213,34 @@ enum store_res maildir_index_sync(const char *dir, struct uidlist_file *files,
 				  char *err, size_t errsz);
 /*
  * A directory's stamp (mtime, inode masked to 63 bits); -1 (all zero)
- * if it cannot be stat'ed.  Settled: its mtime at least
- * MAILDIR_SETTLED_SECS before now, so that a later change cannot fall in
- * the same clock tick.
+ * if it cannot be stat'ed.  Settled at a time T: its mtime so far before
+ * T that a change after T cannot carry the same mtime, so a listing that
+ * started at T saw everything up to that mtime.  How far depends on the
+ * clocks that stamp the directory: on a local filesystem (ext4, xfs,
+ * btrfs, tmpfs) the kernel's one clock, whose coarse tick is at most
+ * 10 ms, so MAILDIR_SETTLED_LOCAL_NS; on anything else (NFS, GlusterFS's
+ * FUSE, unknown) the clocks of several hosts, so MAILDIR_SETTLED_SECS,
+ * as Dovecot's MAILDIR_SYNC_SECS.
  */
 #define MAILDIR_SETTLED_SECS 2
+#define MAILDIR_SETTLED_LOCAL_NS 50000000L	/* 50 ms */
+#define MAILDIR_SETTLE_WAIT_MIN 256	/* messages moved: worth a wait */
 int maildir_stamp(const char *path, struct uidlist_stamp *s);
-bool maildir_stamp_settled(const struct uidlist_stamp *s);
+/* True if path is on a filesystem of one clock (above). */
+bool maildir_fs_local(const char *path);
+/* True if mtime sec.nsec is settled at *at (above). */
+bool maildir_settled_at(int64_t sec, long nsec, const struct timespec *at,
+			bool local);
+/* The same at the time of the call. */
+bool maildir_stamp_settled(const struct uidlist_stamp *s, bool local);
+/*
+ * Stamps path when its mtime is settled: a directory changed in the last
+ * tick (this process's own renames, a delivery) is waited for, at most
+ * MAILDIR_SETTLED_LOCAL_NS and only on a local filesystem, then stamped
+ * again.  *settled_r: the stamp is settled now.
+ */
+int maildir_stamp_wait(const char *path, bool local, struct uidlist_stamp *s,
+		       bool *settled_r);
 bool maildir_stamp_same(const struct uidlist_stamp *a,
 			const struct uidlist_stamp *b);
 /*

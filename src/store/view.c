@@ -161,20 +161,24 @@ view_take_stamps(struct store_view *v, struct view_stamp *out)
 
 /*
  * True if nothing changed since the stamps were taken: every stat the
- * same, and each time stamp old enough (2 s before the stamps were taken)
- * that a change in the same tick would have shown in it.
+ * same, and each mtime settled (maildir_settled_at) when the stamps were
+ * taken, so that a change in the same tick would have shown in it.
  */
 static bool
-stamps_unchanged(const struct view_stamp *old, const struct view_stamp *now)
+stamps_unchanged(const struct view_stamp *old, const struct view_stamp *now,
+		 bool local)
 {
-	time_t taken = old[VIEW_STAMPS].mtime.tv_sec;
+	const struct timespec *taken = &old[VIEW_STAMPS].mtime;
 
 	for (size_t i = 0; i < VIEW_STAMPS; i++) {
 		if (old[i].ino != now[i].ino || old[i].size != now[i].size ||
 		    old[i].mtime.tv_sec != now[i].mtime.tv_sec ||
 		    old[i].mtime.tv_nsec != now[i].mtime.tv_nsec)
 			return false;
-		if (old[i].mtime.tv_sec + 2 > taken)
+		if (old[i].mtime.tv_sec == 0 && old[i].mtime.tv_nsec == 0)
+			continue; /* not there then, nor now */
+		if (!maildir_settled_at(old[i].mtime.tv_sec,
+					old[i].mtime.tv_nsec, taken, local))
 			return false;
 	}
 	return true;
@@ -287,6 +291,7 @@ store_view_open_imap(struct store *st, const char *user, const char *folder,
 		store_view_close(&v);
 		return STORE_NOTFOUND;
 	}
+	v->local = maildir_fs_local(v->dir);
 	view_take_stamps(v, v->stamps);
 	r = view_open_fast(v, &done, err, errsz);
 	if (r == STORE_OK && !done)
@@ -663,7 +668,7 @@ store_view_sync(struct store_view *v, unsigned how,
 	if (!v->shared)
 		return STORE_OK; /* a POP3 view is a snapshot */
 	view_take_stamps(v, now);
-	if (!v->suspect && stamps_unchanged(v->stamps, now)) {
+	if (!v->suspect && stamps_unchanged(v->stamps, now, v->local)) {
 		if (!keep)
 			drop_gone(v, ch);
 		store_view_changes_free(&mine);
@@ -671,8 +676,9 @@ store_view_sync(struct store_view *v, unsigned how,
 	}
 	/* cur/ quiet for long enough after a tick that could hide a change
 	 * of another program's: listed once more */
-	if (!(v->suspect && now[1].mtime.tv_sec + MAILDIR_SETTLED_SECS <=
-				    now[VIEW_STAMPS].mtime.tv_sec)) {
+	if (!(v->suspect &&
+	      maildir_settled_at(now[1].mtime.tv_sec, now[1].mtime.tv_nsec,
+				 &now[VIEW_STAMPS].mtime, v->local))) {
 		bool done;
 
 		r = view_sync_fast(v, keep, ch, err, errsz, &done);

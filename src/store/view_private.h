@@ -26,6 +26,8 @@ struct store_view {
 	/* at the last scan; [VIEW_STAMPS].mtime: when they were taken */
 	struct view_stamp stamps[VIEW_STAMPS + 1];
 	bool claim_recent;	/* IMAP SELECT: takes \Recent's claim */
+	bool local;		/* on a filesystem of one clock
+				   (maildir_fs_local) */
 	bool suspect;		/* cur/ was last known in a clock tick
 				   that had not passed: list it once its
 				   mtime is settled (view.c) */

@@ -580,6 +580,59 @@ test_second_open_from_index(void **st)
 	store_free(&s);
 }
 
+/*
+ * When a directory's mtime is settled (no later change can carry it):
+ * on a local filesystem one kernel clock, so a tick of at most 10 ms
+ * (50 ms asked); elsewhere the clocks of several hosts, 2 s.
+ */
+static void
+test_settled_rule(void **st)
+{
+	struct timespec at = {1700000100, 500000000};
+
+	(void)st;
+	assert_false(maildir_settled_at(0, 0, &at, true));
+	assert_false(maildir_settled_at(1700000100, 480000000, &at, true));
+	assert_true(maildir_settled_at(1700000100, 450000000, &at, true));
+	assert_true(maildir_settled_at(1700000099, 999000000, &at, true));
+	assert_true(maildir_settled_at(1700000099, 400000000, &at, true));
+	assert_true(maildir_settled_at(1700000090, 900000000, &at, true));
+	assert_false(maildir_settled_at(1700000100, 0, &at, false));
+	assert_false(maildir_settled_at(1700000099, 0, &at, false));
+	assert_true(maildir_settled_at(1700000098, 900000000, &at, false));
+	/* a clock set back: the mtime is in the future, not settled */
+	assert_false(maildir_settled_at(1700000101, 0, &at, true));
+}
+
+/*
+ * The first open of a folder whose new/ holds many messages moves them
+ * to cur/, waits out the tick of the last move (on a local filesystem)
+ * and writes C: the next open, at once, is built from the index.
+ */
+static void
+test_open_after_claim_from_index(void **st)
+{
+	struct store *s = open_store(MBOX_FMT_MAILDIR);
+	struct store_view *a, *b;
+	unsigned long listings;
+	char cur[400];
+
+	(void)st;
+	deliver(s, MAILDIR_SETTLE_WAIT_MIN);
+	inbox(cur, sizeof(cur), "cur");
+	listings = maildir_listings;
+	a = open_imap(s);
+	assert_int_equal(maildir_listings, listings + 1);
+	assert_int_equal(count(a), MAILDIR_SETTLE_WAIT_MIN);
+	store_view_close(&a);
+	b = open_imap(s);
+	if (maildir_fs_local(cur))
+		assert_int_equal(maildir_listings, listings + 1);
+	assert_int_equal(count(b), MAILDIR_SETTLE_WAIT_MIN);
+	store_view_close(&b);
+	store_free(&s);
+}
+
 int
 main(void)
 {
@@ -593,6 +646,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_foreign_change_noticed,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_second_open_from_index,
+						setup, teardown),
+		cmocka_unit_test(test_settled_rule),
+		cmocka_unit_test_setup_teardown(test_open_after_claim_from_index,
 						setup, teardown),
 	};
 
