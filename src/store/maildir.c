@@ -10,15 +10,16 @@
  * and then no 250 was said.  A crash after it leaves only a stray tmp/ file,
  * which readers ignore and clean up.
  *
- * Reading (POP3 snapshot): every new/NAME is renamed to cur/NAME:2, (as
- * Dovecot and Courier do; the rename is atomic, so a crash leaves the
- * message in one place or the other, never lost), then cur/ is listed
- * once.  Sizes come from ",S=" and ",W=" in the name; only a file without
- * W= (written by another program) is read, to count its lines.  The UIDL
- * is the base name before the first ',' or ':', which the move to cur/ and
- * later flag changes do not touch; a base that is too long or not
- * printable is hashed.  A message renamed by another reader (flags) is
- * found again by its base.  The expunge is in maildir_expunge.c.
+ * Reading (a scan): new/ and cur/ are listed once each; a delivered
+ * message stays in new/ until its flags change (then it moves to
+ * cur/NAME:2,FLAGS), so no open renames anything (docs/MAILDIR.md, "Where
+ * a message lives").  Sizes come from ",S=" and ",W=" in the name; only a
+ * file without W= (written by another program) is read, to count its
+ * lines.  The UIDL is the base name before the first ',' or ':', which
+ * the move to cur/ and later flag changes do not touch; a base that is
+ * too long or not printable is hashed.  A message renamed by another
+ * reader (flags) is found again by its base.  The expunge is in
+ * maildir_expunge.c.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -226,11 +227,13 @@ stat_size(const char *path)
 	return (long long)sb.st_size;
 }
 
-/* A file of cur/ as the scan lists it, before it is in the box. */
+/* A file of cur/ or new/ as the scan lists it, before it is in the box. */
 struct listed {
 	size_t name;		/* offset in the listing's text */
 	unsigned long long sec, usec; /* arrival time from the name */
 	long long size, octets;	/* foreign files: read or stat'ed; else -1 */
+	bool innew;		/* listed in new/ */
+	size_t baselen;		/* octets of the name up to ':' */
 };
 
 struct listing {
@@ -241,7 +244,7 @@ struct listing {
 };
 
 static void
-listing_add(struct listing *l, const char *name, long long size,
+listing_add(struct listing *l, const char *name, bool innew, long long size,
 	    long long octets)
 {
 	size_t n = strlen(name) + 1;
@@ -264,6 +267,8 @@ listing_add(struct listing *l, const char *name, long long size,
 	maildir_name_time(name, &e->sec, &e->usec);
 	e->size = size;
 	e->octets = octets;
+	e->innew = innew;
+	e->baselen = strcspn(name, ":");
 }
 
 static void
@@ -275,64 +280,28 @@ listing_free(struct listing *l)
 
 /* Arrival order: the time and microseconds in the names, numerically
  * (M<usec> is not zero-padded; parsed once per name, not per comparison:
- * that was a quarter of LIST's time on 10,000 messages), then the names
- * themselves. */
+ * that was a quarter of LIST's time on 10,000 messages), then the base
+ * names, then cur/ before new/: of a file another program was moving
+ * from new/ to cur/ while both were listed, the one in cur/ is the
+ * message (the index sync numbers the first of a base only). */
 static int
 cmp_listed(const void *a, const void *b, void *arg)
 {
 	const struct listed *x = a, *y = b;
 	const char *text = arg;
+	size_t n = x->baselen < y->baselen ? x->baselen : y->baselen;
+	int c;
 
 	if (x->sec != y->sec)
 		return x->sec < y->sec ? -1 : 1;
 	if (x->usec != y->usec)
 		return x->usec < y->usec ? -1 : 1;
+	c = memcmp(text + x->name, text + y->name, n);
+	if (c != 0 || x->baselen != y->baselen)
+		return c != 0 ? c : x->baselen < y->baselen ? -1 : 1;
+	if (x->innew != y->innew)
+		return x->innew ? 1 : -1;
 	return strcmp(text + x->name, text + y->name);
-}
-
-/*
- * Moves new/ into cur/; a message gone meanwhile is skipped; *moved_r:
- * how many were moved.  renameat() on the two directories: no path walk
- * and no path formatted per message (a first open of 100,000 is mostly
- * these renames).
- */
-static int
-move_new(const char *dir, size_t *moved_r)
-{
-	char to[NAME_MAX + 8], path[4200];
-	struct dirent *de;
-	int curfd, err = 0;
-	DIR *dp;
-
-	*moved_r = 0;
-	bsnprintf(path, sizeof(path), "%s/new", dir);
-	if ((dp = opendir(path)) == NULL)
-		return errno == ENOENT ? 0 : -1;
-	bsnprintf(path, sizeof(path), "%s/cur", dir);
-	curfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (curfd == -1) {
-		err = errno;
-		closedir(dp);
-		errno = err;
-		return err == ENOENT ? 0 : -1; /* as each rename would */
-	}
-	while ((de = readdir(dp)) != NULL) {
-		if (de->d_name[0] == '.')
-			continue;
-		if (bsnprintf(to, sizeof(to), "%s%s", de->d_name,
-			      strchr(de->d_name, ':') ? "" : ":2,") == -1)
-			continue;
-		if (renameat(dirfd(dp), de->d_name, curfd, to) == 0)
-			(*moved_r)++;
-		else if (errno != ENOENT) {
-			err = errno;
-			break;
-		}
-	}
-	closedir(dp);
-	close(curfd);
-	errno = err;
-	return err ? -1 : 0;
 }
 
 _Static_assert((int)STORE_F_DRAFT == (int)UF_DRAFT &&
@@ -368,19 +337,39 @@ run_box_edit(struct uidlist *ul, struct uidlist_file *files, size_t n,
 	return r;
 }
 
+/* True if message i's name, as the box keeps it, has a ':'. */
+static bool
+name_has_colon(const struct store_box *b, size_t i)
+{
+	const char *s = b->arena + b->msgs[i].name;
+
+	if (strchr(s, ':') != NULL)
+		return true;
+	return (b->msgs[i].bits & STORE_MSG_SPLIT) &&
+	       strchr(s + strlen(s) + 1, ':') != NULL;
+}
+
 /*
- * True if every name of the box is what its index record gives back (the
- * base, ":2," and the system flags in order: box_set_name keeps the info
- * as flags) and says its sizes: a view can then be built from the index
- * alone while cur/ is unchanged.
+ * True if every name of the box is what its index record gives back (in
+ * cur/ the base, ":2," and the system flags in order: box_set_name keeps
+ * the info as flags; in new/ the base alone) and says its sizes: a view
+ * can then be built from the index alone while cur/ and new/ are
+ * unchanged.
  */
 static bool
 names_from_records(const struct store_box *b)
 {
-	for (size_t i = 0; i < b->n; i++)
-		if (!(b->msgs[i].bits & STORE_MSG_INFO) ||
-		    b->msgs[i].aux != 0)
+	for (size_t i = 0; i < b->n; i++) {
+		const struct store_msg *m = &b->msgs[i];
+
+		if (m->aux != 0)
 			return false;
+		if (!(m->bits & STORE_MSG_NEW) && !(m->bits & STORE_MSG_INFO))
+			return false;
+		if ((m->bits & STORE_MSG_NEW) &&
+		    ((m->bits & STORE_MSG_INFO) || name_has_colon(b, i)))
+			return false;
+	}
 	return true;
 }
 
@@ -388,28 +377,37 @@ names_from_records(const struct store_box *b)
  * index, after edit (NULL: none) changed it; files[i] is message i. */
 static enum store_res
 sync_index(struct store_box *b, struct uidlist_file *files,
-	   const struct store_box_edit *edit, const struct uidlist_stamp *cur,
-	   bool settled, char *err, size_t errsz)
+	   const struct store_box_edit *edit,
+	   const struct uidlist_stamp stamps[2], bool settled, char *err,
+	   size_t errsz)
 {
 	struct box_edit_call call = {b, edit};
 	struct index_edit ie = {run_box_edit, &call};
 	struct index_state state = {0};
-	struct uidlist_stamp seen = {0};
+	struct uidlist_stamp seen[2] = {{0}, {0}};
 	enum store_res r;
 
-	/* the index may say C only for a listing the records give back */
-	if (settled && names_from_records(b))
-		seen = *cur;
+	/* the index may say C and W only for a settled listing that the
+	 * records give back */
+	if (settled && names_from_records(b)) {
+		seen[0] = stamps[0];
+		seen[1] = stamps[1];
+	}
 	r = maildir_index_sync(b->path, files, b->n, edit ? &ie : NULL,
-			       &seen, &state, err, errsz);
+			       seen, &state, err, errsz);
 	b->uidvalidity = state.uidvalidity;
 	b->uidnext = state.uidnext;
 	b->highestmodseq = state.highestmodseq;
 	if (r == STORE_OK) {
 		free(b->mark);
 		b->mark = xcalloc(1, sizeof(*b->mark));
-		b->mark->cur = *cur;
+		b->mark->cur = stamps[0];
 		b->mark->cur_settled = settled;
+		if (settled)
+			b->mark->newdir = stamps[1];
+		for (size_t i = 0; i < b->n && !b->mark->new_held; i++)
+			b->mark->new_held = (b->msgs[i].bits &
+					     STORE_MSG_NEW) != 0;
 		b->mark->idx = state.file;
 		b->mark->recent = state.recent;
 	}
@@ -426,23 +424,26 @@ sync_index(struct store_box *b, struct uidlist_file *files,
 }
 
 /*
- * One file of cur/ into the listing: its sizes from its name, or for a
- * file another program wrote, from the file (read, or stat'ed if it is
- * unreadable now, so that it keeps its UID).  A file gone meanwhile, or
- * not a regular file, is left out; -1 (errno) if it cannot be stat'ed.
+ * One file of cur/ or new/ (sub) into the listing: its sizes from its
+ * name, or for a file another program wrote, from the file (read, or
+ * stat'ed if it is unreadable now, so that it keeps its UID).  A file
+ * gone meanwhile, or not a regular file, is left out; -1 (errno) if it
+ * cannot be stat'ed.
  */
 static int
-list_file(struct listing *l, const char *dir, const char *name)
+list_file(struct listing *l, const char *dir, const char *sub,
+	  const char *name)
 {
 	char path[4400];
+	bool innew = sub[0] == 'n';
 	long long w, o;
 
 	w = maildir_name_sizes(name, &o);
 	if (w != -1 && o != -1) {
-		listing_add(l, name, -1, -1);
+		listing_add(l, name, innew, -1, -1);
 		return 0;
 	}
-	bsnprintf(path, sizeof(path), "%s/cur/%s", dir, name);
+	bsnprintf(path, sizeof(path), "%s/%s/%s", dir, sub, name);
 	if (w == -1)
 		w = count_crlf_size(path, &o);
 	else
@@ -452,34 +453,34 @@ list_file(struct listing *l, const char *dir, const char *name)
 			return errno == ENOENT || errno == EISDIR ? 0 : -1;
 		w = o;
 	}
-	listing_add(l, name, w, o);
+	listing_add(l, name, innew, w, o);
 	return 0;
 }
 
 _Atomic unsigned long maildir_listings;
 
-/* Lists cur/ into l; STORE_OK and *nocur if there is no cur/. */
+/* Lists DIR/sub into l; STORE_OK and *none if there is no such
+ * directory. */
 static enum store_res
-list_cur(const char *dir, struct listing *l, bool *nocur, char *err,
-	 size_t errsz)
+list_sub(const char *dir, const char *sub, struct listing *l, bool *none,
+	 char *err, size_t errsz)
 {
 	char path[4400];
 	struct dirent *de;
 	DIR *dp;
 
-	*nocur = false;
-	maildir_listings++;
-	bsnprintf(path, sizeof(path), "%s/cur", dir);
+	*none = false;
+	bsnprintf(path, sizeof(path), "%s/%s", dir, sub);
 	if ((dp = opendir(path)) == NULL) {
-		*nocur = errno == ENOENT;
-		if (*nocur)
+		*none = errno == ENOENT;
+		if (*none)
 			return STORE_OK; /* no mail yet */
 		return store_sys_fail(err, errsz, "opendir", path);
 	}
 	while ((de = readdir(dp)) != NULL) {
 		if (de->d_name[0] == '.')
 			continue;
-		if (list_file(l, dir, de->d_name) == -1) {
+		if (list_file(l, dir, sub, de->d_name) == -1) {
 			enum store_res r = store_sys_fail(err, errsz, "stat",
 							  de->d_name);
 
@@ -512,6 +513,8 @@ fill_box(struct store_box *b, struct listing *l)
 			__builtin_prefetch(l->text + l->e[i + 8].name);
 
 		box_set_name(b, k, name);
+		if (l->e[i].innew)
+			b->msgs[k].bits |= STORE_MSG_NEW;
 		if (l->e[i].size != -1) {
 			struct store_aux *a = box_aux(b, k);
 
@@ -520,21 +523,44 @@ fill_box(struct store_box *b, struct listing *l)
 			a->has |= AUX_SIZES;
 		}
 		files[k].name = name;
-		files[k].baselen = strcspn(name, ":");
+		files[k].baselen = l->e[i].baselen;
+		files[k].innew = l->e[i].innew;
 	}
 	return files;
 }
 
+/*
+ * Stamps DIR/sub before it is listed (a change after shows as a later
+ * one), and says whether the stamp is settled (maildir_stamp_settled).
+ */
+static bool
+stamp_sub(const char *dir, const char *sub, bool local,
+	  struct uidlist_stamp *s)
+{
+	char path[4400];
+
+	bsnprintf(path, sizeof(path), "%s/%s", dir, sub);
+	if (maildir_stamp(path, s) == -1)
+		return false;
+	return maildir_stamp_settled(s, local);
+}
+
+/*
+ * A scan: new/ and cur/ listed (new/ first: a message another program
+ * moves from new/ to cur/ meanwhile is then seen at least once), each
+ * stamped before, and synced with the index.  Messages stay where they
+ * are: a delivered message stays in new/ until its flags change (as
+ * Dovecot leaves them for an EXAMINE), so opening a folder of 100,000
+ * new messages renames none.
+ */
 static enum store_res
 maildir_box_open(struct store_box *b, bool nodir,
 		 const struct store_box_edit *edit, char *err, size_t errsz)
 {
 	struct listing l = {0};
 	struct uidlist_file *files;
-	struct uidlist_stamp cur;
-	char curdir[4400];
-	bool rolled, nocur, settled, local;
-	size_t moved;
+	struct uidlist_stamp stamps[2];
+	bool rolled, nonew, nocur, settled, local;
 	enum store_res r;
 
 	if (nodir)
@@ -547,29 +573,21 @@ maildir_box_open(struct store_box *b, bool nodir,
 	r = maildir_saving_recover(b->st, b->path, err, errsz);
 	if (r != STORE_OK)
 		return r;
-	if (move_new(b->path, &moved) == -1) {
-		snprintf(err, errsz, "%s/new: %s", b->path, strerror(errno));
-		return STORE_TEMP;
-	}
-	/* cur/ before it is listed: a change after shows as a later one.
-	 * After moving many, the tick of the last move is waited out (a
-	 * local filesystem's, 50 ms at most), so that the index can say C
-	 * and the next open need not list them all again. */
-	bsnprintf(curdir, sizeof(curdir), "%s/cur", b->path);
 	local = maildir_fs_local(b->path);
-	if (moved >= MAILDIR_SETTLE_WAIT_MIN)
-		maildir_stamp_wait(curdir, local, &cur, &settled);
-	else {
-		maildir_stamp(curdir, &cur);
-		settled = maildir_stamp_settled(&cur, local);
+	maildir_listings++;
+	settled = stamp_sub(b->path, "new", local, &stamps[1]);
+	r = list_sub(b->path, "new", &l, &nonew, err, errsz);
+	if (r == STORE_OK) {
+		settled = stamp_sub(b->path, "cur", local, &stamps[0]) &&
+			  settled;
+		r = list_sub(b->path, "cur", &l, &nocur, err, errsz);
 	}
-	r = list_cur(b->path, &l, &nocur, err, errsz);
-	if (r != STORE_OK || nocur) {
+	if (r != STORE_OK || (nonew && nocur)) {
 		listing_free(&l);
 		return r;
 	}
 	files = fill_box(b, &l);
-	r = sync_index(b, files, edit, &cur, settled, err, errsz);
+	r = sync_index(b, files, edit, stamps, settled, err, errsz);
 	free(files);
 	listing_free(&l);
 	return r;
@@ -581,11 +599,11 @@ maildir_reader_open(struct store_box *b, size_t i, struct store_reader *r)
 	char path[4400], file[STORE_NAME_MAX * 2];
 	struct stat sb;
 
-	if (store_box_file(b, i, file, sizeof(file)) == -1) {
+	if (store_box_file(b, i, file, sizeof(file)) == -1 ||
+	    store_box_path(b, i, path, sizeof(path)) == -1) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	bsnprintf(path, sizeof(path), "%s/cur/%s", b->path, file);
 	r->fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (r->fd == -1 && errno == ENOENT &&
 	    maildir_find(b, file, path, sizeof(path)) == 0)

@@ -129,32 +129,6 @@ maildir_stamp_settled(const struct uidlist_stamp *s, bool local)
 	return maildir_settled_at(s->sec, s->nsec, &now, local);
 }
 
-int
-maildir_stamp_wait(const char *path, bool local, struct uidlist_stamp *s,
-		   bool *settled_r)
-{
-	struct timespec now, nap = {0, 0};
-	int64_t ns;
-
-	if (maildir_stamp(path, s) == -1)
-		return -1;
-	clock_gettime(CLOCK_REALTIME, &now);
-	*settled_r = maildir_settled_at(s->sec, s->nsec, &now, local);
-	if (*settled_r || !local || s->sec == 0)
-		return 0;
-	ns = ((int64_t)now.tv_sec - s->sec) * 1000000000L +
-	     (now.tv_nsec - s->nsec);
-	if (ns < 0)
-		ns = 0; /* the clock was set back: one whole wait */
-	nap.tv_nsec = MAILDIR_SETTLED_LOCAL_NS - ns;
-	if (nap.tv_nsec > 0)
-		nanosleep(&nap, NULL);
-	if (maildir_stamp(path, s) == -1)
-		return -1;
-	*settled_r = maildir_stamp_settled(s, local);
-	return 0;
-}
-
 bool
 maildir_stamp_same(const struct uidlist_stamp *a,
 		   const struct uidlist_stamp *b)
@@ -230,6 +204,7 @@ index_head(const char *dir, struct index_file *f, bool *ok_r)
 	f->recent = ul.recent;
 	f->highestmodseq = ul.highestmodseq;
 	f->cur = ul.cur;
+	f->newdir = ul.newdir;
 	uidlist_free(&ul);
 	*ok_r = true;
 	return 0;
@@ -498,13 +473,13 @@ take_keywords(struct uidlist *ul, struct uidlist_file *files, size_t n)
 enum store_res
 maildir_index_sync(const char *dir, struct uidlist_file *files, size_t n,
 		   const struct index_edit *edit,
-		   const struct uidlist_stamp *cur_seen,
+		   const struct uidlist_stamp seen[2],
 		   struct index_state *state_r, char *err, size_t errsz)
 {
 	char path[4400], logpath[4400], why[128], qb[600];
 	struct uidlist ul;
 	bool lost, changed, had_log = false, folded = false, corrupt = false;
-	struct uidlist_stamp was_cur;
+	struct uidlist_stamp was_cur, was_new;
 	struct log_info li;
 	uint32_t old;
 	enum store_res r;
@@ -558,16 +533,22 @@ maildir_index_sync(const char *dir, struct uidlist_file *files, size_t n,
 	r = STORE_OK;
 	if (edit != NULL)
 		r = edit->fn(&ul, files, n, edit->arg, &changed, err, errsz);
-	/* C: only a listing whose every name the records give back */
+	/* C and W: only a listing whose every name the records give back */
 	was_cur = ul.cur;
+	was_new = ul.newdir;
 	memset(&ul.cur, 0, sizeof(ul.cur));
-	if (cur_seen != NULL && cur_seen->sec != 0) {
-		ul.cur = *cur_seen;
+	memset(&ul.newdir, 0, sizeof(ul.newdir));
+	if (seen != NULL && seen[0].sec != 0 && seen[1].sec != 0) {
+		ul.cur = seen[0];
+		ul.newdir = seen[1];
 		for (size_t i = 0; i < n && ul.cur.sec != 0; i++)
-			if (files[i].uid == 0)
+			if (files[i].uid == 0) {
 				memset(&ul.cur, 0, sizeof(ul.cur));
+				memset(&ul.newdir, 0, sizeof(ul.newdir));
+			}
 	}
-	if (ul.cur.sec != 0 && !maildir_stamp_same(&ul.cur, &was_cur))
+	if (ul.cur.sec != 0 && (!maildir_stamp_same(&ul.cur, &was_cur) ||
+				!maildir_stamp_same(&ul.newdir, &was_new)))
 		changed = true;
 	if (r == STORE_OK && (changed || lost || folded))
 		r = write_index(dir, &ul, err, errsz);
@@ -1058,6 +1039,9 @@ maildir_index_load(const char *dir, struct uidlist *ul, struct store_mark *m,
 		return STORE_OK; /* a scan reads it, or says what is wrong */
 	}
 	m->cur = ul->cur;
+	m->newdir = ul->newdir;
+	for (size_t i = 0; i < ul->n && !m->new_held; i++)
+		m->new_held = ul->recs[i].innew;
 	m->cur_settled = true;
 	m->log_nonce = li.nonce;
 	m->log_off = li.end;

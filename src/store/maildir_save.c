@@ -118,13 +118,18 @@ maildir_set_flags(struct store_box *b, size_t i, unsigned flags, char *err,
 		snprintf(err, errsz, "%s: name too long", file);
 		return STORE_PERM;
 	}
-	if (strcmp(name, file) == 0)
+	if (strcmp(name, file) == 0 && !(b->msgs[i].bits & STORE_MSG_NEW))
 		return STORE_OK;
-	bsnprintf(from, sizeof(from), "%s/cur/%s", b->path, file);
+	/* from new/ (as delivered) or cur/, always into cur/ */
+	if (store_box_path(b, i, from, sizeof(from)) == -1) {
+		snprintf(err, errsz, "%s: name too long", file);
+		return STORE_PERM;
+	}
 	bsnprintf(to, sizeof(to), "%s/cur/%s", b->path, name);
 	if (fsops_rename(from, to) == -1)
 		return store_sys_fail(err, errsz, "rename", from);
 	box_set_name(b, i, name);
+	b->msgs[i].bits &= (uint8_t)~STORE_MSG_NEW;
 	return STORE_OK;
 }
 
@@ -271,25 +276,22 @@ link_or_copy(const char *from, const char *to, size_t octets)
 	return 0;
 }
 
-/*
- * The current name in cur/ of a message whose name was file: the same
- * base with other flags if another program renamed it.  -1 if gone.
- */
-int
-maildir_find(const struct store_box *b, const char *file, char *out, size_t size)
+/* The path in DIR/sub of a file of base's octets of file; -1 if none. */
+static int
+find_in(const struct store_box *b, const char *sub, const char *file,
+	size_t base, char *out, size_t size)
 {
-	size_t base = strcspn(file, ":");
 	struct dirent *de;
 	DIR *dp;
 	int r = -1;
 
-	bsnprintf(out, size, "%s/cur", b->path);
+	bsnprintf(out, size, "%s/%s", b->path, sub);
 	if ((dp = opendir(out)) == NULL)
 		return -1;
 	while ((de = readdir(dp)) != NULL) {
 		if (strncmp(de->d_name, file, base) == 0 &&
 		    (de->d_name[base] == ':' || de->d_name[base] == '\0')) {
-			r = bsnprintf(out, size, "%s/cur/%s", b->path,
+			r = bsnprintf(out, size, "%s/%s/%s", b->path, sub,
 				      de->d_name) == -1 ? -1 : 0;
 			break;
 		}
@@ -298,15 +300,30 @@ maildir_find(const struct store_box *b, const char *file, char *out, size_t size
 	return r;
 }
 
+/*
+ * The current path of a message whose name was file: the same base in
+ * cur/ with other flags if another program renamed it, or still in new/.
+ * -1 if gone.
+ */
+int
+maildir_find(const struct store_box *b, const char *file, char *out, size_t size)
+{
+	size_t base = strcspn(file, ":");
+
+	if (find_in(b, "cur", file, base, out, size) == 0)
+		return 0;
+	return find_in(b, "new", file, base, out, size);
+}
+
 /* The current path of message i of b (renamed meanwhile: found again). */
 static int
 current_path(const struct store_box *b, size_t i, char *path, size_t size)
 {
 	char file[STORE_NAME_MAX * 2];
 
-	if (store_box_file(b, i, file, sizeof(file)) == -1)
+	if (store_box_file(b, i, file, sizeof(file)) == -1 ||
+	    store_box_path(b, i, path, size) == -1)
 		return -1;
-	bsnprintf(path, size, "%s/cur/%s", b->path, file);
 	if (access(path, F_OK) == 0)
 		return 0;
 	return maildir_find(b, file, path, size);

@@ -180,6 +180,19 @@ store_box_file(const struct store_box *b, size_t i, char *out, size_t size)
 	return n < 0 || (size_t)n >= size ? -1 : 0;
 }
 
+int
+store_box_path(const struct store_box *b, size_t i, char *out, size_t size)
+{
+	char file[STORE_NAME_MAX * 2];
+	int n;
+
+	if (store_box_file(b, i, file, sizeof(file)) == -1)
+		return -1;
+	n = snprintf(out, size, "%s/%s/%s", b->path,
+		     b->msgs[i].bits & STORE_MSG_NEW ? "new" : "cur", file);
+	return n < 0 || (size_t)n >= size ? -1 : 0;
+}
+
 uint64_t
 store_box_modseq(const struct store_box *b, size_t i)
 {
@@ -360,7 +373,8 @@ box_adopt(struct store_box *to, const struct store_box *from, size_t i)
 	box_set_modseq(to, k, store_box_modseq(from, i));
 	to->msgs[k].uid = m->uid;
 	to->msgs[k].flags = m->flags;
-	to->msgs[k].bits |= (uint8_t)(m->bits & STORE_MSG_GONE);
+	to->msgs[k].bits |= (uint8_t)(m->bits &
+				      (STORE_MSG_GONE | STORE_MSG_NEW));
 	return k;
 }
 

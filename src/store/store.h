@@ -117,7 +117,7 @@ struct store_msg {
 	uint32_t modseq_lo;	/* its modseq (store_box_modseq): bits 0-31 */
 	uint8_t modseq_hi;	/* bits 32-39 (a modseq past 2^40: in aux) */
 	uint8_t flags;		/* enum store_flag bits */
-	uint8_t bits;		/* STORE_MSG_GONE, _SPLIT, _INFO */
+	uint8_t bits;		/* STORE_MSG_GONE, _SPLIT, _INFO, _NEW */
 	uint8_t info;		/* _INFO: the flags of the name's ":2," */
 };
 #define STORE_MSG_GONE 1	/* a shared view keeps it until it may say
@@ -126,6 +126,8 @@ struct store_msg {
 				   file name is UIDL REST */
 #define STORE_MSG_INFO 4	/* the name's ":2,LETTERS" is not kept:
 				   the letters are those of info */
+#define STORE_MSG_NEW 8		/* Maildir: the file is in new/, as
+				   delivered (else in cur/) */
 
 struct store_aux {
 	char uidl[72];		/* "": the name's */
@@ -176,6 +178,9 @@ void store_box_info(const struct store_box *b, size_t i,
 const char *store_box_uidl(const struct store_box *b, size_t i);
 /* Message i's Maildir file name into out; -1 if it does not fit. */
 int store_box_file(const struct store_box *b, size_t i, char *out,
+		   size_t size);
+/* Its path, "DIR/cur/NAME" or "DIR/new/NAME"; -1 if it does not fit. */
+int store_box_path(const struct store_box *b, size_t i, char *out,
 		   size_t size);
 /* Message i's modseq. */
 uint64_t store_box_modseq(const struct store_box *b, size_t i);

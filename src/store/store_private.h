@@ -47,7 +47,7 @@ struct store_ops {
 	/*
 	 * Fills b (path set) with the folder's messages, under the index lock
 	 * (store.c took it; nodir: the folder does not exist yet): Maildir
-	 * claims new/, lists cur/ and syncs the UID index, then runs edit
+	 * lists new/ and cur/ and syncs the UID index, then runs edit
 	 * (NULL: none) on it before the index is written.  Not STORE_OK: err.
 	 */
 	enum store_res (*box_open)(struct store_box *b, bool nodir,
@@ -175,6 +175,7 @@ struct index_file {
 	uint32_t uidvalidity, uidnext, recent;
 	uint64_t highestmodseq;
 	struct uidlist_stamp cur;	/* its C, or sec 0 */
+	struct uidlist_stamp newdir;	/* its W, or sec 0 */
 };
 /*
  * What a Maildir scan saw of its folder (b->mark), for a shared view's
@@ -183,7 +184,11 @@ struct index_file {
  */
 struct store_mark {
 	struct uidlist_stamp cur;	/* cur/ before the listing */
-	bool cur_settled;		/* its mtime was settled then */
+	bool cur_settled;		/* its mtime, and new/'s, was settled
+					   then */
+	struct uidlist_stamp newdir;	/* new/ before its listing, when
+					   settled; else sec 0 */
+	bool new_held;			/* a message was in new/ */
 	struct index_file idx;
 	uint64_t log_nonce;		/* the log applied so far, 0: none */
 	int64_t log_off;		/* octets of it applied */
@@ -208,7 +213,7 @@ struct index_edit {
 };
 enum store_res maildir_index_sync(const char *dir, struct uidlist_file *files,
 				  size_t n, const struct index_edit *edit,
-				  const struct uidlist_stamp *cur_seen,
+				  const struct uidlist_stamp seen[2],
 				  struct index_state *state_r,
 				  char *err, size_t errsz);
 /*
@@ -224,7 +229,6 @@ enum store_res maildir_index_sync(const char *dir, struct uidlist_file *files,
  */
 #define MAILDIR_SETTLED_SECS 2
 #define MAILDIR_SETTLED_LOCAL_NS 50000000L	/* 50 ms */
-#define MAILDIR_SETTLE_WAIT_MIN 256	/* messages moved: worth a wait */
 int maildir_stamp(const char *path, struct uidlist_stamp *s);
 /* True if path is on a filesystem of one clock (above). */
 bool maildir_fs_local(const char *path);
@@ -233,14 +237,6 @@ bool maildir_settled_at(int64_t sec, long nsec, const struct timespec *at,
 			bool local);
 /* The same at the time of the call. */
 bool maildir_stamp_settled(const struct uidlist_stamp *s, bool local);
-/*
- * Stamps path when its mtime is settled: a directory changed in the last
- * tick (this process's own renames, a delivery) is waited for, at most
- * MAILDIR_SETTLED_LOCAL_NS and only on a local filesystem, then stamped
- * again.  *settled_r: the stamp is settled now.
- */
-int maildir_stamp_wait(const char *path, bool local, struct uidlist_stamp *s,
-		       bool *settled_r);
 bool maildir_stamp_same(const struct uidlist_stamp *a,
 			const struct uidlist_stamp *b);
 /*

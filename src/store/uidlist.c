@@ -354,6 +354,7 @@ uidlist_in_order(struct uidlist *ul, uint32_t *uids, size_t n)
 
 		to->base = was[k].base;
 		to->flags = was[k].flags;
+		to->innew = was[k].innew;
 		to->modseq = was[k].modseq;
 		to->keywords = was[k].keywords;
 		uids[k] = sorted[k];
@@ -423,22 +424,31 @@ flag_bit(char ch)
 	}
 }
 
-/* The flags field: "-" or distinct letters of DFPRST in ASCII order. */
+/*
+ * The flags field: "-" or distinct letters of DFPRST in ASCII order, and
+ * after them an "n" if the file is in new/ ("n" alone: no flags).
+ */
 static int
-take_flags(struct cursor *c, unsigned *out)
+take_flags(struct cursor *c, uint16_t *out, bool *innew)
 {
 	int last = -1;
 
 	*out = 0;
+	*innew = false;
 	if (take_char(c, '-') == 0)
 		return 0;
 	while (c->p < c->end && *c->p != ' ') {
+		if (*c->p == 'n') {
+			*innew = true;
+			c->p++;
+			return c->p == c->end || *c->p == ' ' ? 0 : -1;
+		}
 		int bit = flag_bit(*c->p);
 
 		if (bit <= last)
 			return -1;
 		last = bit;
-		*out |= 1u << bit;
+		*out |= (uint16_t)(1u << bit);
 		c->p++;
 	}
 	return last == -1 ? -1 : 0;
@@ -613,6 +623,11 @@ parse_header(struct uidlist *ul, struct cursor *c)
 	    (take_char(c, ' ') == -1 || take_char(c, 'C') == -1 ||
 	     take_stamp(c, &ul->cur) == -1 || ul->cur.sec == 0))
 		return -1;
+	/* W<stamp>: new/ as that scan saw it (optional, only after C) */
+	if (c->p != c->end && ul->cur.sec != 0 &&
+	    (take_char(c, ' ') == -1 || take_char(c, 'W') == -1 ||
+	     take_stamp(c, &ul->newdir) == -1 || ul->newdir.sec == 0))
+		return -1;
 	if (c->p != c->end)
 		return -1;
 	ul->recent = (uint32_t)r;
@@ -633,7 +648,7 @@ take_rec(struct cursor *c, struct uidlist_rec *r, size_t *len_r)
 	if (take_num(c, UINT32_MAX, &uid) == -1 || uid == 0 ||
 	    take_char(c, ' ') == -1 ||
 	    take_num(c, UIDLIST_MODSEQ_MAX, &modseq) == -1 || modseq == 0 ||
-	    take_char(c, ' ') == -1 || take_flags(c, &r->flags) == -1 ||
+	    take_char(c, ' ') == -1 || take_flags(c, &r->flags, &r->innew) == -1 ||
 	    take_keywords(c, &r->keywords) == -1 ||
 	    take_char(c, ' ') == -1 || take_char(c, ':') == -1 ||
 	    take_base(c, &r->base, len_r) == -1)
@@ -797,7 +812,9 @@ uidlist_format_rec(const struct uidlist_rec *r, struct buf *out)
 	for (int i = 0; flag_letters[i] != '\0'; i++)
 		if (r->flags & (1u << i))
 			*p++ = flag_letters[i];
-	if ((r->flags & ((1u << 6) - 1)) == 0)
+	if (r->innew)
+		*p++ = 'n';
+	else if ((r->flags & ((1u << 6) - 1)) == 0)
 		*p++ = '-';
 	e = buf_add(out, head, (size_t)(p - head));
 	for (const char *k = r->keywords; e == 0 && k != NULL && *k != '\0';) {
@@ -827,6 +844,11 @@ uidlist_format(const struct uidlist *ul, struct buf *out)
 	if (ul->cur.sec != 0 &&
 	    buf_printf(out, " C%lld.%ld.%llu", (long long)ul->cur.sec,
 		       ul->cur.nsec, (unsigned long long)ul->cur.ino) == -1)
+		return -1;
+	if (ul->cur.sec != 0 && ul->newdir.sec != 0 &&
+	    buf_printf(out, " W%lld.%ld.%llu", (long long)ul->newdir.sec,
+		       ul->newdir.nsec,
+		       (unsigned long long)ul->newdir.ino) == -1)
 		return -1;
 	if (buf_addc(out, '\n') == -1)
 		return -1;
@@ -865,6 +887,7 @@ match_files(struct uidlist *ul, struct uidlist_file *files, size_t n,
 		f->uid = 0;
 		f->modseq = 0;
 		f->flags = uidlist_flags_of_name(f->name);
+		/* f->innew is the caller's: where it was listed */
 		/* a name the index could not key: no UID */
 		known[i] = f->baselen == 0 || f->baselen > UIDLIST_BASE_MAX ||
 			   f->name[0] == '.';
@@ -906,8 +929,12 @@ keep_matched(struct uidlist *ul, struct uidlist_file *files,
 		f = &files[match[i] - 1];
 		f->uid = r->uid;
 		if (f->flags != r->flags) {
-			r->flags = f->flags;
+			r->flags = (uint16_t)f->flags;
 			r->modseq = ++ul->highestmodseq;
+			*changed_r = true;
+		}
+		if (f->innew != r->innew) { /* moved: no change of state */
+			r->innew = f->innew;
 			*changed_r = true;
 		}
 		f->modseq = r->modseq;
@@ -943,7 +970,8 @@ add_fresh(struct uidlist *ul, struct uidlist_file *files, size_t n,
 			continue;
 		r->uid = ul->uidnext++;
 		r->modseq = ++ul->highestmodseq;
-		r->flags = files[i].flags;
+		r->flags = (uint16_t)files[i].flags;
+		r->innew = files[i].innew;
 		r->keywords = NULL;
 		r->base = block_add(b, files[i].name, files[i].baselen);
 		files[i].uid = r->uid;

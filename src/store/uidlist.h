@@ -41,7 +41,9 @@ enum uidlist_flag {
 
 struct uidlist_rec {
 	uint32_t uid;
-	unsigned flags;		/* enum uidlist_flag bits */
+	uint16_t flags;		/* enum uidlist_flag bits */
+	bool innew;		/* the file is new/BASE, as delivered: no
+				   scan moves it; a flag change does */
 	uint64_t modseq;
 	/* Both read only, and valid until the next uidlist_sync() (which
 	 * may move them) or uidlist_free(): */
@@ -71,6 +73,9 @@ struct uidlist {
 				   the index listed it, every name in it
 				   its record's base and flags, the mtime
 				   settled (docs/MAILDIR.md); sec 0: none */
+	struct uidlist_stamp newdir; /* W: new/ as that scan listed it,
+				   settled too; only with C; sec 0: none
+				   (then C holds only with new/ empty) */
 	struct uidlist_rec *recs; /* ascending uid */
 	size_t n, cap;
 	/* uidlist.c's own: */
@@ -78,9 +83,10 @@ struct uidlist {
 	struct uidlist_names *names;	/* a set of the bases, or NULL */
 };
 
-/* A file of cur/ as the sync sees it. */
+/* A file of cur/ or new/ as the sync sees it. */
 struct uidlist_file {
-	const char *name;	/* its name in cur/ */
+	const char *name;	/* its name in cur/ or new/ */
+	bool innew;		/* in new/ */
 	size_t baselen;		/* octets up to ':' */
 	uint32_t uid;		/* out: its UID, 0 if none (a repeated base) */
 	uint64_t modseq;	/* out: its modseq (0 with uid 0) */

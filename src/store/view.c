@@ -419,7 +419,7 @@ take_mark(struct store_view *v, struct store_box *nb)
 	v->suspect = v->box->mark == NULL || !v->box->mark->cur_settled;
 }
 
-/* True if dir/new has no message (a delivery is claimed by a scan). */
+/* True if dir/new has no message (a delivery is seen by a scan). */
 static bool
 new_empty(const char *dir)
 {
@@ -437,21 +437,48 @@ new_empty(const char *dir)
 	return empty;
 }
 
-/* Adds the record r (a message owld saved: its name is its base, ":2,"
- * and its flags) at the end of b. */
+/*
+ * True if new/ holds just what a scan listed: its stamp still the one
+ * that scan took (settled then) and recorded as newdir (a mark's, or the
+ * index's W); without one, if new/ is empty and was (held: a message of
+ * the listing was in new/, and may have gone since).
+ */
+static bool
+new_as_listed(const char *dir, const struct uidlist_stamp *newdir,
+	      bool held)
+{
+	char path[4400];
+	struct uidlist_stamp now;
+
+	if (newdir->sec == 0)
+		return !held && new_empty(dir);
+	bsnprintf(path, sizeof(path), "%s/new", dir);
+	return maildir_stamp(path, &now) == 0 &&
+	       maildir_stamp_same(&now, newdir);
+}
+
+/* Adds the record r at the end of b: a message in cur/ (as owld saves
+ * them) is named by its base, ":2," and its flags; one in new/ by its
+ * base alone (as delivered). */
 static void
 add_logged(struct store_box *b, const struct uidlist_rec *r)
 {
 	static const char letters[] = "DFPRST";
 	char name[STORE_NAME_MAX * 2];
-	size_t n = (size_t)snprintf(name, sizeof(name), "%s:2,", r->base), k;
+	size_t n, k;
 
-	for (size_t f = 0; f < 6 && n < sizeof(name) - 1; f++)
+	if (r->innew)
+		n = (size_t)snprintf(name, sizeof(name), "%s", r->base);
+	else
+		n = (size_t)snprintf(name, sizeof(name), "%s:2,", r->base);
+	for (size_t f = 0; !r->innew && f < 6 && n < sizeof(name) - 1; f++)
 		if (r->flags & (1u << f))
 			name[n++] = letters[f];
 	name[n] = '\0';
 	k = box_add(b);
 	box_set_name(b, k, name);
+	if (r->innew)
+		b->msgs[k].bits |= STORE_MSG_NEW;
 	b->msgs[k].uid = r->uid;
 	b->msgs[k].flags = (uint8_t)r->flags;
 	box_set_modseq(b, k, r->modseq);
@@ -510,7 +537,7 @@ sync_from_log(struct store_view *v, struct store_view_changes *ch,
 	enum store_res r;
 
 	bsnprintf(path, sizeof(path), "%s/owlpost-expunge", v->dir);
-	if (access(path, F_OK) == 0 || !new_empty(v->dir))
+	if (access(path, F_OK) == 0 || !new_as_listed(v->dir, &m->newdir, m->new_held))
 		return STORE_OK;
 	r = maildir_index_tail(v->dir, m, &same, &lg, &buf, &end, &nonce, err,
 			       errsz);
@@ -578,7 +605,7 @@ open_from_index(struct store_view *v, bool *done, char *err, size_t errsz)
 	bool ok;
 
 	bsnprintf(path, sizeof(path), "%s/owlpost-expunge", v->dir);
-	if (access(path, F_OK) == 0 || !new_empty(v->dir))
+	if (access(path, F_OK) == 0)
 		return STORE_OK;
 	r = maildir_index_load(v->dir, &ul, &m, &ok, err, errsz);
 	if (r != STORE_OK || !ok)
@@ -586,6 +613,7 @@ open_from_index(struct store_view *v, bool *done, char *err, size_t errsz)
 	bsnprintf(path, sizeof(path), "%s/cur", v->dir);
 	if (m.cur.sec == 0 || maildir_stamp(path, &now) == -1 ||
 	    !maildir_stamp_same(&now, &m.cur) ||
+	    !new_as_listed(v->dir, &m.newdir, m.new_held) ||
 	    (v->claim_recent && ul.recent < ul.uidnext)) {
 		uidlist_free(&ul);
 		return STORE_OK;

@@ -286,7 +286,8 @@ edit_flags(struct store_box *b, struct uidlist *ul, void *arg, bool *changed,
 		}
 		if (r != STORE_OK)
 			break;
-		rec->flags = t->flags;
+		rec->flags = (uint16_t)t->flags;
+		rec->innew = (b->msgs[i].bits & STORE_MSG_NEW) != 0;
 		uidlist_set_keywords(ul, rec, t->keywords);
 		rec->modseq = uidlist_next_modseq(ul);
 		*changed = true;
@@ -320,6 +321,8 @@ show_stored(struct store_view *v, struct store_box *nb,
 		box_set_keywords(v->box, i, store_box_keywords(nb, j));
 		if (store_box_file(nb, j, name, sizeof(name)) == 0)
 			box_set_name(v->box, i, name);
+		m->bits = (uint8_t)((m->bits & ~STORE_MSG_NEW) |
+				    (nb->msgs[j].bits & STORE_MSG_NEW));
 	}
 }
 

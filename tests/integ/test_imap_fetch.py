@@ -166,10 +166,10 @@ def test_fetch_of_a_message_gone_meanwhile(server):
     c = server.imap()
     c.login()
     c.cmd("s", "SELECT INBOX")
-    cur = sorted(os.listdir(os.path.join(md, "cur")))
-    gone = [n for n in cur if ".M1P1Q1." in n]
+    gone = [os.path.join(md, sub, n) for sub in ("new", "cur")
+            for n in os.listdir(os.path.join(md, sub)) if ".M1P1Q1." in n]
     assert len(gone) == 1
-    os.unlink(os.path.join(md, "cur", gone[0]))
+    os.unlink(gone[0])
     bodies, lines, done = fetch_bodies(c, "g", "FETCH 1:4 (UID BODY.PEEK[])")
     assert done.startswith("g NO [EXPUNGEISSUED]"), done
     assert sorted(bodies) == [1, 3, 4]

@@ -28,7 +28,8 @@ def index_of(o):
     """(UIDVALIDITY, {base name: UID}) of alice's index file."""
     with open(os.path.join(o.datadir, *ALICE, INDEX)) as f:
         lines = f.read().splitlines()
-    v = int(re.match(r"owlpost-uidlist 1 V(\d+) N\d+ M\d+ R\d+( C\S+)?$",
+    v = int(re.match(r"owlpost-uidlist 1 V(\d+) N\d+ M\d+ R\d+( C\S+)?"
+                     r"( W\S+)?$",
                      lines[0]).group(1))
     uids = {}
     for line in lines[1:]:

@@ -12,12 +12,14 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lib/buf.h"
@@ -76,6 +78,24 @@ test_parse_format(void **st)
 	assert_int_equal(parse(&ul, "owlpost-uidlist 1 V7 N10 M20\n"), 0);
 	assert_int_equal(ul.recent, 10);
 	uidlist_free(&ul);
+	/* where the files are: "n", in new/; W, new/'s stamp, after C */
+	round_trip("owlpost-uidlist 1 V7 N10 M20 R4 C1700000000.5.7 "
+		   "W1700000001.6.8\n"
+		   "1 3 n :1.M1P1Q1.h,S=5,W=6\n"
+		   "2 4 Sn +kw :2.M2P1Q1.h\n"
+		   "3 5 S :3.M3P1Q1.h\n");
+	assert_int_equal(parse(&ul, "owlpost-uidlist 1 V7 N10 M20 R4 "
+				    "C1700000000.5.7 W1700000001.6.8\n"
+				    "1 3 n :a\n2 4 Sn :b\n3 5 - :c\n"), 0);
+	assert_true(ul.recs[0].innew);
+	assert_int_equal(ul.recs[0].flags, 0);
+	assert_true(ul.recs[1].innew);
+	assert_int_equal(ul.recs[1].flags, UF_SEEN);
+	assert_false(ul.recs[2].innew);
+	assert_int_equal(ul.newdir.sec, 1700000001);
+	assert_int_equal(ul.newdir.nsec, 6);
+	assert_int_equal(ul.newdir.ino, 8);
+	uidlist_free(&ul);
 	/* the largest values */
 	round_trip("owlpost-uidlist 1 V4294967295 N4294967295 "
 		   "M9223372036854775807 R4294967295\n"
@@ -122,6 +142,12 @@ test_parse_corrupt(void **st)
 		"owlpost-uidlist 1 V7 N10 M20\n1 3 - +a(b :a\n",
 		"owlpost-uidlist 1 V7 N10 M20\n1 3 - :a\n2 3 - :a\n",
 		"owlpost-uidlist 1 V7 N10 M20\n1 3 - :a",  /* cut line */
+		"owlpost-uidlist 1 V7 N10 M20 R5 W1.2.3\n", /* W without C */
+		"owlpost-uidlist 1 V7 N10 M20 R5 C1.2.3 W\n",
+		"owlpost-uidlist 1 V7 N10 M20 R5 C1.2.3 W0.0.0\n",
+		"owlpost-uidlist 1 V7 N10 M20\n1 3 nS :a\n", /* n last */
+		"owlpost-uidlist 1 V7 N10 M20\n1 3 -n :a\n",
+		"owlpost-uidlist 1 V7 N10 M20\n1 3 nn :a\n",
 	};
 	struct uidlist ul;
 
@@ -351,7 +377,7 @@ static void
 test_many_syncs(void **st)
 {
 	enum { N = 40 };
-	struct uidlist_file f[N];
+	struct uidlist_file f[N] = {{0}};
 	char names[N][32];
 	size_t n = 0;
 	struct uidlist ul;
@@ -502,6 +528,23 @@ index_path(char *out, size_t size, const char *suffix)
 		 root, suffix);
 }
 
+/* new/ and cur/ of alice's INBOX set 10 s back: settled, so that every
+ * open from now on writes the same C and W, however slow the run. */
+static void
+settle_dirs(void)
+{
+	static const char *const subs[] = {"new", "cur"};
+	struct timespec ts[2] = {{0, UTIME_OMIT}, {0, 0}};
+	char path[400];
+
+	ts[1].tv_sec = time(NULL) - 10;
+	for (size_t i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/mail/example.org/alice/%s",
+			 root, subs[i]);
+		assert_int_equal(utimensat(AT_FDCWD, path, ts, 0), 0);
+	}
+}
+
 static char *
 slurp(const char *path)
 {
@@ -561,6 +604,7 @@ test_index_file(void **st)
 	assert_non_null(s);
 	deliver_one(s);
 	deliver_one(s);
+	settle_dirs();
 	/* delivery does not touch the index */
 	index_path(path, sizeof(path), "");
 	assert_int_equal(access(path, F_OK), -1);
@@ -679,8 +723,8 @@ test_maildrop_lock(void **st)
 					sizeof(err)), STORE_OK);
 	store_box_free(&b2);
 	/* a marked file another host removed meanwhile: already gone */
-	snprintf(path, sizeof(path), "%s/example.org/alice/cur/%s", mail,
-		 msg_file(b, 0));
+	snprintf(path, sizeof(path), "%s/example.org/alice/new/%s", mail,
+		 msg_file(b, 0)); /* delivered: still in new/ */
 	assert_int_equal(unlink(path), 0);
 	assert_int_equal(store_box_expunge(b, (bool[]){true, true}, err,
 					   sizeof(err)), STORE_OK);

@@ -287,7 +287,8 @@ set_mtime(const char *path, time_t sec, long nsec)
 	assert_int_equal(utimensat(AT_FDCWD, path, ts, 0), 0);
 }
 
-/* The path in cur/ of message i of v (found by its UIDL), into out. */
+/* The path in cur/ or new/ of message i of v (found by its UIDL), into
+ * out. */
 static void
 file_of(struct store_view *v, size_t i, char *out, size_t size)
 {
@@ -296,15 +297,61 @@ file_of(struct store_view *v, size_t i, char *out, size_t size)
 	struct dirent *de;
 	DIR *dp;
 
-	inbox(dir, sizeof(dir), "cur");
-	assert_non_null(dp = opendir(dir));
 	out[0] = '\0';
-	while ((de = readdir(dp)) != NULL)
-		if (strncmp(de->d_name, uidl, strlen(uidl)) == 0)
-			assert_true(bsnprintf(out, size, "%s/%s", dir,
-					      de->d_name) != -1);
-	closedir(dp);
+	for (int k = 0; k < 2; k++) {
+		inbox(dir, sizeof(dir), k ? "new" : "cur");
+		assert_non_null(dp = opendir(dir));
+		while ((de = readdir(dp)) != NULL)
+			if (strncmp(de->d_name, uidl, strlen(uidl)) == 0)
+				assert_true(bsnprintf(out, size, "%s/%s", dir,
+						      de->d_name) != -1);
+		closedir(dp);
+	}
 	assert_true(out[0] != '\0');
+}
+
+/*
+ * The name another program gives file (a path of file_of) when it sets
+ * the flag letter on it: in cur/ one more letter; from new/ into cur/
+ * with ":2," and the letter, as a Maildir MUA does.
+ */
+static void
+flagged_name(const char *file, char letter, char *out, size_t size)
+{
+	const char *at = strstr(file, "/new/");
+
+	if (at == NULL)
+		snprintf(out, size, "%s%c", file, letter);
+	else
+		snprintf(out, size, "%.*s/cur/%s:2,%c", (int)(at - file), file,
+			 at + 5, letter);
+}
+
+/* new/'s mtime set 10 s back, as if the last delivery was long ago. */
+static void
+settle_new(void)
+{
+	char dir[400];
+
+	inbox(dir, sizeof(dir), "new");
+	set_mtime(dir, 0, 0);
+}
+
+/* How many files DIR/sub of alice's INBOX holds. */
+static size_t
+files_in(const char *sub)
+{
+	char dir[400];
+	struct dirent *de;
+	size_t n = 0;
+	DIR *dp;
+
+	inbox(dir, sizeof(dir), sub);
+	assert_non_null(dp = opendir(dir));
+	while ((de = readdir(dp)) != NULL)
+		n += de->d_name[0] != '.';
+	closedir(dp);
+	return n;
 }
 
 static char *
@@ -462,6 +509,7 @@ test_foreign_change_noticed(void **st)
 	v = open_imap(s);
 	inbox(cur, sizeof(cur), "cur");
 	set_mtime(cur, 0, 0);
+	settle_new();
 	sync_ok(v, NULL);	/* cur/ settled: listed once more, trusted */
 	listings = maildir_listings;
 	assert_int_equal(append(s, 1700000010, NULL), 3);
@@ -475,7 +523,7 @@ test_foreign_change_noticed(void **st)
 
 	/* another program sets \Seen on message 1, then owld appends */
 	file_of(v, 0, file, sizeof(file));
-	snprintf(to, sizeof(to), "%sS", file);
+	flagged_name(file, 'S', to, sizeof(to));
 	assert_int_equal(rename(file, to), 0);
 	assert_int_equal(append(s, 1700000011, NULL), 4);
 	sync_ok(v, &ch);
@@ -484,15 +532,18 @@ test_foreign_change_noticed(void **st)
 	assert_true(msg(v, 0).flags & STORE_F_SEEN);
 	store_view_changes_free(&ch);
 
-	/* owld appends; another program removes message 2 in the same
-	 * tick: cur/'s mtime is what the append left */
+	/* owld appends; another program removes message 2 (still in new/,
+	 * as delivered) in the same tick: new/'s mtime is what it was */
 	set_mtime(cur, 0, 0);
+	settle_new();
 	sync_ok(v, NULL);
 	assert_int_equal(append(s, 1700000012, NULL), 5);
-	assert_int_equal(stat(cur, &sb), 0);
 	file_of(v, 1, file, sizeof(file));
+	snprintf(to, sizeof(to), "%.*s", (int)(strrchr(file, '/') - file),
+		 file);
+	assert_int_equal(stat(to, &sb), 0);
 	assert_int_equal(unlink(file), 0);
-	set_mtime(cur, sb.st_mtim.tv_sec, sb.st_mtim.tv_nsec);
+	set_mtime(to, sb.st_mtim.tv_sec, sb.st_mtim.tv_nsec);
 	listings = maildir_listings;
 	sync_ok(v, &ch);	/* the log's chain holds: not seen yet */
 	assert_int_equal(maildir_listings, listings);
@@ -560,6 +611,7 @@ test_second_open_from_index(void **st)
 	store_view_close(&a);
 	inbox(cur, sizeof(cur), "cur");
 	set_mtime(cur, 0, 0);
+	settle_new();
 	listings = maildir_listings;
 	a = open_imap(s);		/* listed: records cur/ in the index */
 	assert_int_equal(maildir_listings, listings + 1);
@@ -570,7 +622,7 @@ test_second_open_from_index(void **st)
 	store_view_close(&b);
 	/* a rename by another program: listed again */
 	file_of(a, 0, file, sizeof(file));
-	snprintf(to, sizeof(to), "%sT", file);
+	flagged_name(file, 'T', to, sizeof(to));
 	assert_int_equal(rename(file, to), 0);
 	c = open_imap(s);
 	assert_int_equal(maildir_listings, listings + 2);
@@ -605,31 +657,75 @@ test_settled_rule(void **st)
 }
 
 /*
- * The first open of a folder whose new/ holds many messages moves them
- * to cur/, waits out the tick of the last move (on a local filesystem)
- * and writes C: the next open, at once, is built from the index.
+ * Delivered messages stay in new/: an open renames none and the index
+ * says where each is (and new/'s stamp), so the next open, at once, is
+ * built from the index; a message is read from new/; a flag change
+ * moves just that one into cur/ with its flags; an expunge removes one
+ * from new/.
  */
 static void
-test_open_after_claim_from_index(void **st)
+test_new_stays_in_new(void **st)
 {
 	struct store *s = open_store(MBOX_FMT_MAILDIR);
+	struct store_flags_req seen = {.op = STORE_FLAGS_ADD,
+				       .flags = STORE_F_SEEN};
 	struct store_view *a, *b;
+	struct store_reader rd;
 	unsigned long listings;
-	char cur[400];
+	char newdir[400], file[600], buf[4096], err[300];
+	bool dele[300] = {false};
+	size_t pos = 1;
+	ssize_t got;
 
 	(void)st;
-	deliver(s, MAILDIR_SETTLE_WAIT_MIN);
-	inbox(cur, sizeof(cur), "cur");
+	deliver(s, 300);
+	inbox(newdir, sizeof(newdir), "new");
+	set_mtime(newdir, 0, 0);
 	listings = maildir_listings;
 	a = open_imap(s);
 	assert_int_equal(maildir_listings, listings + 1);
-	assert_int_equal(count(a), MAILDIR_SETTLE_WAIT_MIN);
+	assert_int_equal(count(a), 300);
+	assert_int_equal(files_in("new"), 300);
+	assert_int_equal(files_in("cur"), 0);
+	assert_int_equal(store_view_reader_open(a, 7, &rd), 0);
+	got = store_reader_read(&rd, buf, sizeof(buf));
+	assert_int_equal(got, (ssize_t)sizeof(MSG) - 1);
+	assert_memory_equal(buf, MSG, sizeof(MSG) - 1);
+	store_reader_close(&rd);
 	store_view_close(&a);
-	b = open_imap(s);
-	if (maildir_fs_local(cur))
+	b = open_imap(s);		/* from the index: no listing */
+	if (maildir_fs_local(newdir))
 		assert_int_equal(maildir_listings, listings + 1);
-	assert_int_equal(count(b), MAILDIR_SETTLE_WAIT_MIN);
+	assert_int_equal(count(b), 300);
+	assert_int_equal(store_view_reader_open(b, 299, &rd), 0);
+	store_reader_close(&rd);
+
+	/* \Seen on message 2: moved into cur/ with its flag */
+	assert_int_equal(store_view_store(b, &pos, 1, &seen, NULL, err,
+					  sizeof(err)), STORE_OK);
+	assert_int_equal(files_in("new"), 299);
+	assert_int_equal(files_in("cur"), 1);
+	file_of(b, 1, file, sizeof(file));
+	assert_non_null(strstr(file, "/cur/"));
+	assert_non_null(strstr(file, ":2,S"));
+	assert_true(msg(b, 1).flags & STORE_F_SEEN);
+	assert_int_equal(store_view_reader_open(b, 1, &rd), 0);
+	store_reader_close(&rd);
+
+	/* message 1 (in new/) and 2 (in cur/) expunged */
+	dele[0] = dele[1] = true;
+	assert_int_equal(store_view_expunge(b, dele, err, sizeof(err)),
+			 STORE_OK);
+	sync_ok(b, NULL);
+	assert_int_equal(count(b), 298);
+	assert_int_equal(files_in("new"), 298);
+	assert_int_equal(files_in("cur"), 0);
 	store_view_close(&b);
+	a = open_imap(s);
+	assert_int_equal(count(a), 298);
+	assert_int_equal(msg(a, 0).uid, 3);
+	assert_false(msg(a, 0).flags & STORE_F_SEEN);
+	store_view_close(&a);
 	store_free(&s);
 }
 
@@ -648,7 +744,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_second_open_from_index,
 						setup, teardown),
 		cmocka_unit_test(test_settled_rule),
-		cmocka_unit_test_setup_teardown(test_open_after_claim_from_index,
+		cmocka_unit_test_setup_teardown(test_new_stays_in_new,
 						setup, teardown),
 	};
 

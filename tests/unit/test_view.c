@@ -114,11 +114,13 @@ test_maildir_view(void **st)
 		v = view(s);
 		store_view_msg(v, 0, &m[0]);
 		/* m[0].uidl lives as long as the view */
-		snprintf(name, sizeof(name), "%s,S=%zu,W=%zu:2,", m[0].uidl,
+		snprintf(name, sizeof(name), "%s,S=%zu,W=%zu", m[0].uidl,
 			 strlen(MSG), strlen(MSG) + 4);
 		store_view_close(&v);
-		snprintf(path, sizeof(path), "%s/cur/%s", dir, name);
-		snprintf(to, sizeof(to), "%sFS", path);
+		/* as delivered, still in new/: moved to cur/ with the flags,
+		 * as a Maildir MUA does */
+		snprintf(path, sizeof(path), "%s/new/%s", dir, name);
+		snprintf(to, sizeof(to), "%s/cur/%s:2,FS", dir, name);
 		assert_int_equal(rename(path, to), 0);
 	}
 	snprintf(path, sizeof(path), "%s/new/1000.foreign", dir);
