@@ -231,7 +231,11 @@ def test_fetch_leaves_no_buffer_behind(owld):
             assert len(bodies) == 20
     time.sleep(0.2)
     grew = status_kib(server.proc.pid) - before
-    limit = 4096 if os.environ.get("ASAN_OPTIONS") else 1536
+    # the bound is the plain build's: under ASan, freed chunks stay in
+    # its allocator, so the growth there depends on how much the opens
+    # before the measurement happened to free (an open that renames
+    # nothing frees less than one that claimed new/ into cur/ did)
+    limit = 6144 if os.environ.get("ASAN_OPTIONS") else 1536
     assert grew < limit, "%d KiB" % grew
     for c in conns:
         c.cmd("l", "LOGOUT")
