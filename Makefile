@@ -23,7 +23,7 @@ LDFLAGS += -fsanitize=address,undefined
 endif
 
 LIB_SRC := $(wildcard src/lib/*.c src/proto/*.c src/mime/*.c src/store/*.c \
-	     src/auth/*.c src/net/*.c)
+	     src/auth/*.c src/net/*.c src/msgauth/*.c)
 OWLD_SRC := $(wildcard src/owld/*.c src/relay/*.c)
 OWLCTL_SRC := $(wildcard src/owlctl/*.c)
 OWL_SRC := $(wildcard src/owl/*.c)
