@@ -1,0 +1,204 @@
+/*
+ * owlctl dkim keygen DOMAIN [--selector S] [--algo rsa|ed25519] [--force]
+ * - a DKIM signing key for DOMAIN, written to DATA_DIR/dkim/DOMAIN.S.key
+ * (PEM, mode 0600, owned by the user owlctl runs as: owld's, see priv.c),
+ * and the DNS TXT record to publish printed: its name and its value, cut
+ * into strings of at most 255 octets (RFC 1035 character-strings; a
+ * 2048-bit RSA key does not fit one).  An existing key is kept unless
+ * --force is given (then replaced through a rename).  Exit 0, 64 usage,
+ * 65 a bad domain or selector, 73 the key cannot be written.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../lib/buf.h"
+#include "../msgauth/dkim.h"
+#include "../store/fsops.h"
+#include "owlctl.h"
+
+#define DEFAULT_SELECTOR "owl"
+#define TXT_STRING_MAX 255
+
+/* A DNS name of letters, digits and '-' in dot-separated labels; lower
+ * case in place.  Selectors have one label: their file name stays one
+ * unambiguous DOMAIN.SELECTOR.key. */
+static bool
+dns_name_ok(char *s, bool one_label)
+{
+	size_t n = strlen(s), label = 0;
+
+	if (n == 0 || n > DKIM_DOMAIN_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (c >= 'A' && c <= 'Z')
+			c = s[i] = (char)(c + 32);
+		if (c == '.') {
+			if (one_label || label == 0 || s[i - 1] == '-')
+				return false;
+			label = 0;
+			continue;
+		}
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      c == '-') || ++label > 63 || (label == 1 && c == '-'))
+			return false;
+	}
+	return label > 0 && s[n - 1] != '-' &&
+	       (!one_label || n <= DKIM_SELECTOR_MAX);
+}
+
+/* Writes text to path with mode 0600: new only, or replacing it. */
+static int
+write_key(const char *path, const struct buf *pem, bool force)
+{
+	char tmp[PATH_MAX];
+	const char *target = path;
+	int fd;
+
+	if (force) {
+		if (bsnprintf(tmp, sizeof(tmp), "%s.tmp", path) == -1)
+			return -1;
+		unlink(tmp);
+		target = tmp;
+	}
+	fd = open(target, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd == -1)
+		return -1;
+	if (fsops_write_all(fd, pem->data, pem->len) == -1 ||
+	    fsync(fd) == -1) {
+		close(fd);
+		unlink(target);
+		return -1;
+	}
+	if (close(fd) == -1 || (force && rename(tmp, path) == -1)) {
+		unlink(target);
+		return -1;
+	}
+	return 0;
+}
+
+/* The record as zone-file strings of at most 255 octets. */
+static void
+print_record(const char *name, const char *rec)
+{
+	size_t n = strlen(rec);
+
+	printf("%s IN TXT (", name);
+	for (size_t i = 0; i < n; i += TXT_STRING_MAX)
+		printf(" \"%.*s\"", (int)(n - i < TXT_STRING_MAX
+						  ? n - i
+						  : TXT_STRING_MAX),
+		       rec + i);
+	printf(" )\n");
+}
+
+static int
+keygen(const struct conf *c, char *domain, char *selector,
+       enum dkim_algo algo, bool force)
+{
+	char dir[PATH_MAX], path[PATH_MAX], name[512];
+	struct buf *pem = buf_new(64 * 1024), *rec = buf_new(8192);
+	struct dkim_key *key = NULL;
+	const char *err;
+	int rc = EX_CANTCREAT_CODE;
+
+	if (!dns_name_ok(domain, false) || !dns_name_ok(selector, true)) {
+		fprintf(stderr, "owlctl: bad %s\n",
+			dns_name_ok(domain, false) ? "selector (one DNS label)"
+						   : "domain");
+		rc = EX_DATAERR_CODE;
+		goto out;
+	}
+	if (bsnprintf(dir, sizeof(dir), "%s/dkim", c->data_dir) == -1 ||
+	    bsnprintf(path, sizeof(path), "%s/%s.%s.key", dir, domain,
+		      selector) == -1) {
+		fprintf(stderr, "owlctl: data_dir too long\n");
+		goto out;
+	}
+	if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
+		fprintf(stderr, "owlctl: mkdir %s: %s\n", dir, strerror(errno));
+		goto out;
+	}
+	if (!force && access(path, F_OK) == 0) {
+		fprintf(stderr, "owlctl: %s exists (--force replaces it)\n",
+			path);
+		goto out;
+	}
+	if (dkim_key_generate(algo, &key, &err) == -1 ||
+	    dkim_key_pem(key, pem) == -1 || dkim_key_record(key, rec) == -1) {
+		fprintf(stderr, "owlctl: %s\n", key ? "key export failed" : err);
+		rc = 1;
+		goto out;
+	}
+	if (write_key(path, pem, force) == -1) {
+		fprintf(stderr, "owlctl: write %s: %s\n", path,
+			strerror(errno));
+		goto out;
+	}
+	bsnprintf(name, sizeof(name), "%s._domainkey.%s.", selector, domain);
+	printf("# %s: %s, %u bits; publish this TXT record, then reload "
+	       "owld:\n", path, dkim_algo_name(algo), dkim_key_bits(key));
+	print_record(name, rec->data);
+	rc = 0;
+out:
+	dkim_key_free(&key);
+	buf_free(&pem);
+	buf_free(&rec);
+	return rc;
+}
+
+int
+cmd_dkim(const struct conf *c, int argc, char **argv)
+{
+	static const struct option lopts[] = {
+		{"selector", required_argument, NULL, 's'},
+		{"algo", required_argument, NULL, 'a'},
+		{"force", no_argument, NULL, 'f'},
+		{NULL, 0, NULL, 0},
+	};
+	char selector[DKIM_SELECTOR_MAX + 2] = DEFAULT_SELECTOR;
+	char domain[DKIM_DOMAIN_MAX + 2];
+	enum dkim_algo algo = DKIM_RSA_SHA256;
+	bool force = false;
+	int ch;
+
+	if (argc < 1 || strcmp(argv[0], "keygen") != 0)
+		goto usage;
+	optind = 0; /* GNU getopt: start afresh (main used "+") */
+	while ((ch = getopt_long(argc, argv, "", lopts, NULL)) != -1) {
+		switch (ch) {
+		case 's':
+			if (bsnprintf(selector, sizeof(selector), "%s",
+				      optarg) == -1)
+				goto usage;
+			break;
+		case 'a':
+			if (strcmp(optarg, "rsa") == 0)
+				algo = DKIM_RSA_SHA256;
+			else if (strcmp(optarg, "ed25519") == 0)
+				algo = DKIM_ED25519_SHA256;
+			else
+				goto usage;
+			break;
+		case 'f': force = true; break;
+		default: goto usage;
+		}
+	}
+	if (optind != argc - 1 ||
+	    bsnprintf(domain, sizeof(domain), "%s", argv[optind]) == -1)
+		goto usage;
+	return keygen(c, domain, selector, algo, force);
+usage:
+	fprintf(stderr, "usage: owlctl dkim keygen DOMAIN [--selector S] "
+			"[--algo rsa|ed25519] [--force]\n");
+	return 64;
+}
