@@ -158,7 +158,8 @@ FUZZ_SRC_fuzz_owl_text := src/owl/text.c
 FUZZ_SRC_fuzz_owl_imap := src/owl/imap_resp.c
 FUZZ_SRC_fuzz_imap_folder := tests/unit/imap_fake.c
 FUZZ_SRC_fuzz_imap_server := tests/unit/imap_fake.c
-FUZZ_LDLIBS := -lresolv -lcrypt
+FUZZ_SRC_fuzz_dkim := $(wildcard src/msgauth/*.c)
+FUZZ_LDLIBS := -lresolv -lcrypt -lcrypto
 
 # Every source is compiled once (instrumented, without libFuzzer's main)
 # into build-fuzz/obj, FUZZ_LIB's into one archive; a harness links what
