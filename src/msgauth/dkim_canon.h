@@ -36,7 +36,8 @@ struct dkim_hfield {
  * max of them (out has room for max).  *n is the count, *body_r the
  * offset where the body starts (past the empty line; len if there is
  * none).  -1 if there are more than max fields, or a line that is not a
- * field (no ':' in it, or a continuation line first).
+ * field (no ':' in it, or a continuation line first); *n then counts
+ * the fields before it.
  */
 int dkim_canon_split(const char *text, size_t len, struct dkim_hfield *out,
 		     size_t max, size_t *n, size_t *body_r);

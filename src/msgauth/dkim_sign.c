@@ -275,16 +275,15 @@ addr_start(const char *v, size_t n, bool *angle)
 int
 dkim_from_domain(const char *hdr, size_t hlen, char *out, size_t size)
 {
-	struct dkim_hfield f[64];
+	struct dkim_hfield f[256];
 	size_t nf, body, i, j, n = 0;
 	const char *v, *at = NULL;
 	bool angle;
 	int depth = 0;
 
-	/* the From is among the first fields nearly always; a section with
-	 * more than 64 is split up to its 64th only when From is there */
-	if (dkim_canon_split(hdr, hlen, f, 64, &nf, &body) == -1)
-		nf = 0;
+	/* the fields before a malformed line or past the 256th still count:
+	 * From comes early nearly always */
+	(void)dkim_canon_split(hdr, hlen, f, 256, &nf, &body);
 	for (i = 0; i < nf && !dkim_canon_is(&f[i], "from", 4); i++)
 		;
 	if (i == nf)

@@ -336,6 +336,13 @@ signer_sign(const char *data, int fd, size_t len, int64_t now,
 		snprintf(why, whysz, "no key for %s", domain);
 		goto out;
 	}
+	if (data == NULL && have < len &&
+	    memmem(head, have, "\n\n", 2) == NULL && head[0] != '\n') {
+		snprintf(why, whysz, "the header section is over %u KiB",
+			 (unsigned)(DKIM_HEADERS_MAX / 1024));
+		rc = -1;
+		goto out;
+	}
 	*ins_r = insert_at(data ? data : head, have);
 	rc = sign_with(k, data, fd, len, now, data ? data : head, have, field,
 		       why, whysz);

@@ -108,6 +108,20 @@ def test_big_spooled_message_is_signed(owld, sink):
     wait_queue_empty(o)
 
 
+def test_huge_header_section_goes_unsigned(owld, sink):
+    """A header section over 256 KiB (a spooled message) is not signed,
+    and says why, rather than taken as cut at 256 KiB."""
+    s = sink()
+    o = owld(["relay.host=127.0.0.1:%d" % s.port], start=False, verbose=False)
+    keygen(o, "localhost", "--algo", "ed25519")
+    o.start()
+    pad = b"".join(b"X-Pad-%05d: %s\r\n" % (i, b"p" * 60) for i in range(4500))
+    body = MSG.replace(b"\r\n\r\n", b"\r\n" + pad + b"\r\n", 1)
+    data = submit_and_get(o, s, body)
+    assert b"DKIM-Signature" not in data and len(data) > 300000
+    o.wait_log(r"event=unsigned msgid=\w+ error=\"the header section is over 256 KiB\"")
+
+
 def test_what_is_not_signed(owld, sink):
     """Relaying without AUTH, a From domain without a key, dkim.sign=off."""
     s = sink()
@@ -169,3 +183,16 @@ def test_bounce_is_signed(owld, sink):
     assert b"d=mx.test" in m["data"]
     assert dkim.verify(m["data"], dnsfunc=dnsfunc({name: rec}))
     wait_queue_empty(o)
+
+
+def test_bench_prints_cpu_per_message(owld):
+    o = owld(start=False)
+    for algo in ("rsa", "ed25519"):
+        r = o.ctl("dkim", "bench", "--algo", algo, "--count", "5")
+        m = re.fullmatch(r"(\S+) \((\d+) bits\), (\d+)-octet message, 5 each: "
+                         r"sign ([\d.]+) ms CPU, verify ([\d.]+) ms CPU per message\n",
+                         r.stdout)
+        assert m, r.stdout
+        assert m.group(1) == ("rsa-sha256" if algo == "rsa" else "ed25519-sha256")
+        assert float(m.group(4)) > 0 and float(m.group(5)) > 0
+    assert o.ctl("dkim", "bench", "--count", "0", check=False).returncode == 64

@@ -584,6 +584,18 @@ test_from_domain(void **st)
 			fail_msg("%s", cases[i][0]);
 		assert_string_equal(d, cases[i][1]);
 	}
+	/* From after 100 other fields */
+	{
+		struct buf *h = buf_new(4096);
+
+		for (int i = 0; i < 100; i++)
+			buf_addstr(h, "X-A: 1\n");
+		buf_addstr(h, "From: a@late.example\n\n");
+		assert_int_equal(dkim_from_domain(h->data, h->len, d,
+						  sizeof(d)), 0);
+		assert_string_equal(d, "late.example");
+		buf_free(&h);
+	}
 	assert_int_equal(dkim_from_domain("To: x\n\n", 7, d, sizeof(d)), -1);
 	assert_int_equal(dkim_from_domain("From: joe\n\n", 11, d, sizeof(d)),
 			 -1);
