@@ -8,6 +8,11 @@
  * --force is given (then replaced through a rename).  Exit 0, 64 usage,
  * 65 a bad domain or selector, 73 the key cannot be written.
  *
+ * owlctl dkim verify --record TXT [FILE] - checks each DKIM-Signature of
+ * a message (FILE or standard input, CRLF or LF, at most smtp.max_size)
+ * against the key record given, as owld will once it looks records up:
+ * one line per signature, exit 0 if one passed, 1 if none did.
+ *
  * owlctl dkim bench [--algo rsa|ed25519] [--count N] - the CPU time one
  * signature and one verification of a 4 KiB message take, with a key
  * made in memory: what owld spends per message it signs.
@@ -277,6 +282,86 @@ out:
 	return rc;
 }
 
+/* Reads all of fp, at most max octets; NULL if more or on error. */
+static struct buf *
+read_all(FILE *fp, size_t max)
+{
+	struct buf *b = buf_new(max);
+	char chunk[65536];
+	size_t n;
+
+	while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0)
+		if (buf_add(b, chunk, n) == -1) {
+			buf_free(&b);
+			return NULL;
+		}
+	if (ferror(fp))
+		buf_free(&b);
+	return b;
+}
+
+/* The header section's length: through its empty line, CRLF or LF. */
+static size_t
+head_len(const struct buf *m)
+{
+	for (size_t i = 0; i < m->len; i++) {
+		if (m->data[i] != '\n')
+			continue;
+		if (i + 1 < m->len && m->data[i + 1] == '\n')
+			return i + 2;
+		if (i + 2 < m->len && m->data[i + 1] == '\r' &&
+		    m->data[i + 2] == '\n')
+			return i + 3;
+	}
+	return m->len;
+}
+
+static int
+verify(const struct conf *c, const char *record, const char *file)
+{
+	FILE *fp = file != NULL ? fopen(file, "rb") : stdin;
+	struct dkim_sig_result r;
+	struct dkim_verifier *v;
+	struct buf *m;
+	const char *err;
+	size_t hlen, passed = 0;
+
+	if (fp == NULL) {
+		fprintf(stderr, "owlctl: %s: %s\n", file, strerror(errno));
+		return 1;
+	}
+	m = read_all(fp, c->smtp_max_size);
+	if (fp != stdin)
+		fclose(fp);
+	if (m == NULL) {
+		fprintf(stderr, "owlctl: the message cannot be read or is over "
+				"smtp.max_size\n");
+		return 1;
+	}
+	hlen = head_len(m);
+	if ((v = dkim_verifier_new(NULL, m->data, hlen, (int64_t)time(NULL),
+				   &err)) == NULL) {
+		fprintf(stderr, "owlctl: %s\n", err);
+		buf_free(&m);
+		return 1;
+	}
+	dkim_verifier_body(v, m->data + hlen, m->len - hlen);
+	dkim_verifier_finish(v);
+	for (size_t i = 0; i < dkim_verifier_count(v); i++) {
+		dkim_verifier_check(v, i, record, strlen(record), &r);
+		printf("signature %zu: %s d=%s s=%s a=%s%s%s%s\n", i + 1,
+		       dkim_result_name(r.res), r.domain, r.selector,
+		       dkim_algo_name(r.algo), r.partial ? " l=partial" : "",
+		       r.why[0] != '\0' ? " why=" : "", r.why);
+		passed += r.res == DKIM_PASS;
+	}
+	if (dkim_verifier_count(v) == 0)
+		printf("no DKIM-Signature\n");
+	dkim_verifier_free(&v);
+	buf_free(&m);
+	return passed > 0 ? 0 : 1;
+}
+
 int
 cmd_dkim(const struct conf *c, int argc, char **argv)
 {
@@ -285,20 +370,24 @@ cmd_dkim(const struct conf *c, int argc, char **argv)
 		{"algo", required_argument, NULL, 'a'},
 		{"force", no_argument, NULL, 'f'},
 		{"count", required_argument, NULL, 'n'},
+		{"record", required_argument, NULL, 'r'},
 		{NULL, 0, NULL, 0},
 	};
 	char selector[DKIM_SELECTOR_MAX + 2] = DEFAULT_SELECTOR;
 	char domain[DKIM_DOMAIN_MAX + 2];
 	enum dkim_algo algo = DKIM_RSA_SHA256;
-	bool force = false, is_bench;
+	bool force = false, is_bench, is_verify;
+	const char *record = NULL;
 	unsigned long count = 200;
 	char *end;
 	int ch;
 
 	if (argc < 1 || (strcmp(argv[0], "keygen") != 0 &&
-			 strcmp(argv[0], "bench") != 0))
+			 strcmp(argv[0], "bench") != 0 &&
+			 strcmp(argv[0], "verify") != 0))
 		goto usage;
 	is_bench = strcmp(argv[0], "bench") == 0;
+	is_verify = strcmp(argv[0], "verify") == 0;
 	optind = 0; /* GNU getopt: start afresh (main used "+") */
 	while ((ch = getopt_long(argc, argv, "", lopts, NULL)) != -1) {
 		switch (ch) {
@@ -316,6 +405,7 @@ cmd_dkim(const struct conf *c, int argc, char **argv)
 				goto usage;
 			break;
 		case 'f': force = true; break;
+		case 'r': record = optarg; break;
 		case 'n':
 			count = strtoul(optarg, &end, 10);
 			if (*end != '\0' || count == 0 || count > 1000000)
@@ -324,7 +414,9 @@ cmd_dkim(const struct conf *c, int argc, char **argv)
 		default: goto usage;
 		}
 	}
-	if (is_bench && optind != argc)
+	if (is_verify && record != NULL && optind >= argc - 1)
+		return verify(c, record, optind < argc ? argv[optind] : NULL);
+	if (is_verify || (is_bench && optind != argc))
 		goto usage;
 	if (is_bench)
 		return bench(algo, (unsigned)count);
@@ -335,6 +427,7 @@ cmd_dkim(const struct conf *c, int argc, char **argv)
 usage:
 	fprintf(stderr, "usage: owlctl dkim keygen DOMAIN [--selector S] "
 			"[--algo rsa|ed25519] [--force]\n"
+			"       owlctl dkim verify --record TXT [FILE]\n"
 			"       owlctl dkim bench [--algo rsa|ed25519] "
 			"[--count N]\n");
 	return 64;
