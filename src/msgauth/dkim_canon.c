@@ -209,7 +209,6 @@ line_end(struct dkim_body *b)
 	else
 		b->empty++;
 	b->inline_ = false;
-	b->any = true;
 }
 
 void

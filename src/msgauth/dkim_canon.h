@@ -60,12 +60,12 @@ struct dkim_body {
 	dkim_canon_out_fn *out;
 	void *arg;
 	uint64_t limit;		/* octets to pass on (UINT64_MAX: all) */
-	uint64_t total;		/* canonical octets so far, passed on or not */
-	uint64_t empty;		/* empty lines held back (maybe trailing) */
+	uint64_t total;		/* canonical octets so far, passed on
+				   or not */
+	uint64_t empty;		/* empty lines held back (trailing?) */
 	bool cr;		/* a CR held back: a line end if LF follows */
 	bool wsp;		/* relaxed: whitespace held back in a line */
 	bool inline_;		/* inside a line that has content */
-	bool any;		/* any line seen at all */
 	size_t n;		/* octets in run */
 	char run[DKIM_CANON_RUN];
 };

@@ -130,8 +130,9 @@ public_b64(const struct dkim_key *key, struct buf *out)
 int
 dkim_key_record(const struct dkim_key *key, struct buf *out)
 {
-	if (buf_printf(out, "v=DKIM1; k=%s; p=",
-		       key->algo == DKIM_RSA_SHA256 ? "rsa" : "ed25519") == -1 ||
+	const char *k = key->algo == DKIM_RSA_SHA256 ? "rsa" : "ed25519";
+
+	if (buf_printf(out, "v=DKIM1; k=%s; p=", k) == -1 ||
 	    public_b64(key, out) == -1) {
 		ERR_clear_error();
 		return -1;
@@ -204,7 +205,8 @@ dkim_key_public(enum dkim_algo algo, const char *b64, size_t len,
 			q = der;
 			pkey = d2i_PublicKey(EVP_PKEY_RSA, NULL, &q, (long)n);
 		}
-		if (pkey != NULL && EVP_PKEY_get_base_id(pkey) != EVP_PKEY_RSA) {
+		if (pkey != NULL &&
+		    EVP_PKEY_get_base_id(pkey) != EVP_PKEY_RSA) {
 			EVP_PKEY_free(pkey);
 			return key_fail("the key is not RSA as k= says",
 					error_r);

@@ -145,7 +145,8 @@ keygen(const struct conf *c, char *domain, char *selector,
 	}
 	if (dkim_key_generate(algo, &key, &err) == -1 ||
 	    dkim_key_pem(key, pem) == -1 || dkim_key_record(key, rec) == -1) {
-		fprintf(stderr, "owlctl: %s\n", key ? "key export failed" : err);
+		fprintf(stderr, "owlctl: %s\n",
+			key != NULL ? "key export failed" : err);
 		rc = 1;
 		goto out;
 	}

@@ -65,9 +65,9 @@ owld_reload(struct owld *d, char *summary, size_t size)
 	(void)users_refresh(d->users, &err);
 	(void)aliases_refresh(d->aliases, &err);
 	rc = reload_tls(d, tls, sizeof(tls));
-	snprintf(summary, size, "users=%zu aliases=%zu dkim_domains=%zu%s",
-		 users_count(d->users), aliases_count(d->aliases),
-		 signer_load(d->conf), tls);
+	snprintf(summary, size, "users=%zu aliases=%zu%s dkim_domains=%zu",
+		 users_count(d->users), aliases_count(d->aliases), tls,
+		 signer_load(d->conf));
 	log_msg(rc == 0 ? LOGL_INFO : LOGL_WARN, "main", "event=reload %s",
 		summary);
 	if (!d->stopping)

@@ -215,7 +215,8 @@ static const struct skey *
 find_key(const struct keyset *ks, const char *domain)
 {
 	for (size_t i = 0; i < ks->n; i++)
-		if (ks->k[i].key != NULL && strcmp(ks->k[i].domain, domain) == 0)
+		if (ks->k[i].key != NULL &&
+		    strcmp(ks->k[i].domain, domain) == 0)
 			return &ks->k[i];
 	return NULL;
 }
