@@ -175,6 +175,17 @@ add_key(struct keyset *ks, const char *dir, const char *name,
 		dkim_algo_name(dkim_key_algo(k->key)), dkim_key_bits(k->key));
 }
 
+/* The domains ks signs for (none when ks is NULL or signing is off). */
+static size_t
+usable_domains(struct keyset *ks)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; ks != NULL && ks->on && i < ks->n; i++)
+		n += ks->k[i].key != NULL;
+	return n;
+}
+
 size_t
 signer_load(const struct conf *c)
 {
@@ -189,7 +200,10 @@ signer_load(const struct conf *c)
 	if ((d = opendir(dir)) == NULL && errno != ENOENT) {
 		log_msg(LOGL_ERROR, "dkim", "event=keys-kept error=\"opendir "
 			"%s: %s\"", dir, strerror(errno));
-		return 0;
+		ks = keyset_ref(); /* the set kept */
+		usable = usable_domains(ks);
+		keyset_unref(ks);
+		return usable;
 	}
 	ks = xcalloc(1, sizeof(*ks));
 	ks->refs = 1;
@@ -199,10 +213,9 @@ signer_load(const struct conf *c)
 		add_key(ks, dir, e->d_name, c->dkim_selector);
 	if (d != NULL)
 		closedir(d);
-	for (size_t i = 0; i < ks->n; i++)
-		usable += ks->k[i].key != NULL;
+	usable = usable_domains(ks);
 	install(ks);
-	return ks->on ? usable : 0;
+	return usable;
 }
 
 void
