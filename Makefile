@@ -23,7 +23,7 @@ LDFLAGS += -fsanitize=address,undefined
 endif
 
 LIB_SRC := $(wildcard src/lib/*.c src/proto/*.c src/mime/*.c src/store/*.c \
-	     src/auth/*.c src/net/*.c)
+	     src/auth/*.c src/net/*.c src/msgauth/*.c)
 OWLD_SRC := $(wildcard src/owld/*.c src/relay/*.c)
 OWLCTL_SRC := $(wildcard src/owlctl/*.c)
 OWL_SRC := $(wildcard src/owl/*.c)
@@ -158,7 +158,8 @@ FUZZ_SRC_fuzz_owl_text := src/owl/text.c
 FUZZ_SRC_fuzz_owl_imap := src/owl/imap_resp.c
 FUZZ_SRC_fuzz_imap_folder := tests/unit/imap_fake.c
 FUZZ_SRC_fuzz_imap_server := tests/unit/imap_fake.c
-FUZZ_LDLIBS := -lresolv -lcrypt
+FUZZ_SRC_fuzz_dkim := $(wildcard src/msgauth/*.c)
+FUZZ_LDLIBS := -lresolv -lcrypt -lcrypto
 
 # Every source is compiled once (instrumented, without libFuzzer's main)
 # into build-fuzz/obj, FUZZ_LIB's into one archive; a harness links what

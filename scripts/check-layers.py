@@ -27,7 +27,7 @@ import re
 import sys
 
 LOW = {"lib"}
-MIDDLE = {"net", "proto", "store", "auth", "mime"}
+MIDDLE = {"net", "proto", "store", "auth", "mime", "msgauth"}
 BELOW_THE_LINE = LOW | MIDDLE
 PROGRAM_USES = BELOW_THE_LINE | {"relay"}
 
@@ -39,6 +39,7 @@ USES = {
     "store": {"lib"},
     "auth": {"lib"},
     "mime": {"lib"},
+    "msgauth": {"lib"},  # DKIM (SPF, DMARC later): pure, OpenSSL's crypto
     "relay": BELOW_THE_LINE,
     "owld": PROGRAM_USES,
     "owlctl": PROGRAM_USES,
@@ -50,6 +51,8 @@ SANS_IO = r"event2/|openssl/|unistd\.h|fcntl\.h|time\.h|sys/socket\.h"
 FORBIDDEN = [
     ("proto", None, SANS_IO, "protocol cores stay sans-I/O"),
     ("mime", None, SANS_IO, "mime/ stays sans-I/O"),
+    ("msgauth", None, r"event2/|unistd\.h|fcntl\.h|time\.h|sys/socket\.h",
+     "msgauth/ stays sans-I/O (OpenSSL's crypto only)"),
     ("store", None, r"event2/", "store/ does not use the event loop"),
     ("auth", None, r"event2/", "auth/ does not use the event loop"),
     ("lib", None, r"event2/", "lib/ does not use the event loop"),

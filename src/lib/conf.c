@@ -46,6 +46,7 @@ static const struct {
 	{"tls.min_version", {"TLSv1.2", "TLSv1.3"}},
 	{"relay.tls", {"may", "require", "no"}},
 	{"mailbox.watch", {"auto", "poll"}},
+	{"dkim.sign", {"off", "on"}},
 };
 #define NCHOICES (sizeof(CHOICES) / sizeof(CHOICES[0]))
 
@@ -56,7 +57,8 @@ static_assert(sizeof(enum conf_senders) == sizeof(unsigned) &&
 		      sizeof(enum conf_plaintext) == sizeof(unsigned) &&
 		      sizeof(enum conf_tls_version) == sizeof(unsigned) &&
 		      sizeof(enum conf_relay_tls) == sizeof(unsigned) &&
-		      sizeof(enum conf_mailbox_watch) == sizeof(unsigned),
+		      sizeof(enum conf_mailbox_watch) == sizeof(unsigned) &&
+		      sizeof(enum conf_dkim_sign) == sizeof(unsigned),
 	      "choice enums are unsigned-sized");
 
 #define O(f) offsetof(struct conf, f)
@@ -143,6 +145,8 @@ static const struct key KEYS[] = {
 	{"relay.tls", K_CHOICE, O(relay_tls), "may", 0, 0},
 	{"relay.tls.ca", K_STR, O(relay_tls_ca), "", 0, 0},
 	{"dns.resolver", K_HOSTPORT, O(dns_resolver), "", 0, 0},
+	{"dkim.sign", K_CHOICE, O(dkim_sign), "on", 0, 0},
+	{"dkim.selector", K_STR, O(dkim_selector), "", 0, 0},
 	{"queue.retry", K_DURATION, O(queue_retry), "1m", 1, 86400},
 	{"queue.retry_max", K_DURATION, O(queue_retry_max), "4h", 1, 86400},
 	{"queue.max_age", K_DURATION, O(queue_max_age), "5d", 1,

@@ -27,6 +27,7 @@ enum conf_tls_version { CONF_TLS_1_2, CONF_TLS_1_3 };
 enum conf_relay_tls { CONF_RELAY_TLS_MAY, CONF_RELAY_TLS_REQUIRE,
 		      CONF_RELAY_TLS_NO };
 enum conf_mailbox_watch { CONF_WATCH_AUTO, CONF_WATCH_POLL };
+enum conf_dkim_sign { CONF_DKIM_OFF, CONF_DKIM_ON };
 
 struct conf {
 	char *data_dir;
@@ -83,6 +84,8 @@ struct conf {
 	enum conf_relay_tls relay_tls; /* may | require | no */
 	char *relay_tls_ca;   /* CA file for relay.tls = require; empty: system */
 	char *dns_resolver;   /* ip[:port] for MX lookups; empty: system */
+	enum conf_dkim_sign dkim_sign; /* off | on (relay/signer.h) */
+	char *dkim_selector;  /* the key file to use; empty: the only one */
 	unsigned queue_retry;     /* seconds before the first retry */
 	unsigned queue_retry_max; /* cap of the doubling retry interval */
 	unsigned queue_max_age;   /* seconds before a message bounces */

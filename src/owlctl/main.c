@@ -61,6 +61,16 @@ usage(FILE *fp)
 		"  tls selfsigned [--days N] [--force]\n"
 		"                           make DATA_DIR/tls/{cert,key}.pem "
 		"for testing\n"
+		"  dkim keygen DOMAIN [--selector S] [--algo rsa|ed25519] "
+		"[--force]\n"
+		"                           make DATA_DIR/dkim/DOMAIN.S.key, "
+		"print its TXT record\n"
+		"  dkim verify --record TXT [FILE]\n"
+		"                           check a message's DKIM signatures "
+		"against a key record\n"
+		"  dkim bench [--algo rsa|ed25519] [--count N]\n"
+		"                           CPU time of one DKIM signature and "
+		"verification\n"
 		"  check                    validate the configuration and "
 		"print it\n"
 		"  status [--json]          ask the running owld how it is\n"
@@ -340,6 +350,8 @@ main(int argc, char **argv)
 		rc = cmd_queue(&c, argc - 1, argv + 1);
 	else if (argc >= 1 && strcmp(argv[0], "tls") == 0)
 		rc = cmd_tls(&c, argc - 1, argv + 1);
+	else if (argc >= 1 && strcmp(argv[0], "dkim") == 0)
+		rc = cmd_dkim(&c, argc - 1, argv + 1);
 	else if (argc >= 1 && strcmp(argv[0], "status") == 0)
 		rc = cmd_status(&c, argc - 1, argv + 1);
 	else if (argc >= 1 && strcmp(argv[0], "reload") == 0)

@@ -41,5 +41,7 @@ int owlctl_user_list_json(const struct conf *c);
 void owlctl_json_str(const char *s);
 /* owlctl tls selfsigned ... */
 int cmd_tls(const struct conf *c, int argc, char **argv);
+/* owlctl dkim keygen ... (dkim.c) */
+int cmd_dkim(const struct conf *c, int argc, char **argv);
 
 #endif

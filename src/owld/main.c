@@ -45,6 +45,8 @@
 #include "../net/watch.h"
 #include "../net/tls.h"
 #include "../relay/relay.h"
+#include "../relay/bounce.h"
+#include "../relay/signer.h"
 #include "../store/fsops.h"
 #include "owld.h"
 #include "sess.h"
@@ -605,6 +607,9 @@ start_relay(void)
 
 	snprintf(path, sizeof(path), "%s/queue", C.data_dir);
 	D.qdir = xstrdup(path);
+	/* the DKIM keys, for submission and bounces, before any worker */
+	signer_load(&C);
+	bounce_set_signer(signer_bounce);
 	rdeps = (struct relay_deps){
 		.conf = &C, .base = D.base, .pool = D.pool, .store = D.store,
 		.qdir = D.qdir, .new_id = owld_new_id,
@@ -676,6 +681,7 @@ stop_serving(void)
 	owld_ctl_close();
 	owld_metrics_close();
 	relay_free(&D.relay);
+	signer_unload();
 	free(D.qdir);
 	log_msg(LOGL_INFO, "main", "event=stopped");
 }

@@ -25,6 +25,7 @@
 #include "../net/conn.h"
 #include "../net/watch.h"
 #include "../relay/relay.h"
+#include "../relay/signer.h"
 #include "../store/fsops.h"
 #include "../store/queue.h"
 #include "owld.h"
@@ -76,6 +77,7 @@ struct commit {
 	/* remote recipients go to the queue */
 	struct qenv env;
 	bool queued;
+	bool sign;		/* an authenticated user's: DKIM-sign it */
 	char qerr[300];
 };
 
@@ -633,6 +635,7 @@ start_commit(struct smtp_sess *s)
 		c->del.data = c->msg->data;
 		c->del.len = c->msg->len;
 	}
+	c->sign = s->user[0] != '\0' && c->env.nrcpts > 0;
 	c->del.sender = c->sender;
 	c->del.users = (const char *const *)c->users;
 	c->del.nusers = n;
@@ -642,6 +645,68 @@ start_commit(struct smtp_sess *s)
 	s->rcpts += (unsigned)(n + c->env.nrcpts);
 	conn_pause(s->base.conn);
 	wpool_submit(s->base.d->pool, &c->job);
+}
+
+/* Puts field at ins of the job's message: a new buffer, or a new spool. */
+static int
+insert_field(struct commit *c, const struct buf *field, size_t ins)
+{
+	struct buf *b;
+	int fd;
+
+	if (c->del.fd == -1) {
+		b = buf_new(c->del.len + field->len);
+		if (buf_add(b, c->del.data, ins) == -1 ||
+		    buf_add(b, field->data, field->len) == -1 ||
+		    buf_add(b, c->del.data + ins, c->del.len - ins) == -1) {
+			buf_free(&b);
+			return -1;
+		}
+		buf_free(&c->msg);
+		c->msg = b;
+		c->del.data = b->data;
+		c->del.len = b->len;
+		return 0;
+	}
+	if ((fd = queue_spool_open(c->d->qdir)) == -1)
+		return -1;
+	if (signer_copy_fd(c->del.fd, c->del.len, ins, field, fd) == -1) {
+		close(fd);
+		return -1;
+	}
+	close(c->del.fd);
+	c->del.fd = fd;
+	c->del.len += field->len;
+	c->del.crlf_len += store_crlf_size(field->data, field->len);
+	return 0;
+}
+
+/*
+ * Worker: the DKIM signature of an authenticated user's message to
+ * outside recipients (relay/signer.h), over the text as queued, which is
+ * what the next hop gets.  A message that cannot be signed goes unsigned.
+ */
+static void
+sign_commit(struct commit *c)
+{
+	struct buf *field = buf_new(64 * 1024);
+	char why[300], q[400];
+	size_t ins = 0;
+	int r;
+
+	r = signer_sign(c->del.data, c->del.fd, c->del.len,
+			(int64_t)time(NULL), field, &ins, why, sizeof(why));
+	if (r == 1 && insert_field(c, field, ins) == -1) {
+		snprintf(why, sizeof(why), "spool: %s", strerror(errno));
+		r = -1;
+	}
+	if (r == 1)
+		log_msg(LOGL_INFO, "dkim", "event=signed msgid=%s %s",
+			c->msgid, why);
+	else if (r == -1)
+		log_msg(LOGL_WARN, "dkim", "event=unsigned msgid=%s error=%s",
+			c->msgid, log_q(q, sizeof(q), why));
+	buf_free(&field);
 }
 
 /* Worker thread: one batch of commits, one store call (group commit). */
@@ -656,6 +721,8 @@ commit_run(struct wpool_job **jobs, size_t n)
 		struct commit *c = (struct commit *)(void *)jobs[i];
 
 		c->del.res = STORE_OK;
+		if (c->sign)
+			sign_commit(c);
 		if (c->del.data != NULL) {
 			/* counted here, off the loop (a spool was, per piece) */
 			c->del.crlf_len = store_crlf_size(c->del.data,

@@ -10,6 +10,14 @@
 #include <stdio.h>
 #include <string.h>
 
+static bounce_sign_fn *signer;
+
+void
+bounce_set_signer(bounce_sign_fn *fn)
+{
+	signer = fn;
+}
+
 size_t
 bounce_headers_len(const char *text, size_t len, size_t max)
 {
@@ -111,6 +119,7 @@ bounce_build(struct buf *b, const char *hostname, const struct qenv *e,
 	char now_s[64], arr[64], st[16];
 	char host[300], bnd[QUEUE_ID_MAX + 8], sender[ADDR_PATH_MAX + 1];
 	char addr[ADDR_PATH_MAX + 1], reply[QUEUE_TEXT_MAX], qid[QUEUE_ID_MAX];
+	size_t start = b->len;
 
 	clean(hostname, host, sizeof(host));
 	clean(id, bnd, sizeof(bnd));
@@ -169,4 +178,6 @@ bounce_build(struct buf *b, const char *hostname, const struct qenv *e,
 		   bnd, host);
 	add_headers(b, headers, hlen);
 	buf_printf(b, "\n--%s/%s--\n", bnd, host);
+	if (signer != NULL)
+		signer(b, start);
 }

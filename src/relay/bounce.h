@@ -16,6 +16,13 @@
 
 /* The headers of text (up to the blank line), at most max octets. */
 size_t bounce_headers_len(const char *text, size_t len, size_t max);
+/*
+ * The DKIM hook: set once at start, before the workers run (NULL: none).
+ * bounce_build calls it on the bounce it appended at b->data + start; it
+ * may insert a header field there (relay/signer.c's signer_bounce).
+ */
+typedef void bounce_sign_fn(struct buf *b, size_t start);
+void bounce_set_signer(bounce_sign_fn *fn);
 /* Appends the bounce (LF line ends) for e's failed recipients to b. */
 void bounce_build(struct buf *b, const char *hostname, const struct qenv *e,
 		  const char *headers, size_t hlen, time_t now,

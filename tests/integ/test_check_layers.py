@@ -71,6 +71,21 @@ def test_io_header_in_core_fails(tmp_path):
         assert f in out
 
 
+def test_msgauth_may_use_openssl_only(tmp_path):
+    """msgauth/ (DKIM) signs with OpenSSL but stays sans-I/O, uses lib/
+    only, and proto/ may not reach it."""
+    src = copy_src(tmp_path)
+    append(src / "msgauth" / "dkim_tags.c", "#include <openssl/evp.h>\n")
+    assert run(src)[0] == 0
+    append(src / "msgauth" / "dkim_canon.c", "#include <time.h>\n")
+    append(src / "msgauth" / "dkim_key.c", '#include "../store/fsops.h"\n')
+    append(src / "proto" / "wire.c", '#include "../msgauth/dkim.h"\n')
+    rc, out = run(src)
+    assert rc == 1
+    for f in ("msgauth/dkim_canon.c", "msgauth/dkim_key.c", "proto/wire.c"):
+        assert f in out
+
+
 def test_unknown_folder_fails(tmp_path):
     src = copy_src(tmp_path)
     os.mkdir(src / "imap")
