@@ -287,9 +287,9 @@ read_record(const char *rec, struct names *ns, char *err, size_t errsz)
 }
 
 /*
- * Unlinks every file of DIR/SUB whose base name is in ns and fsyncs SUB.
- * The snapshot moved them all to cur/, but that rename is not synced: after
- * a power loss one may be back in new/.
+ * Unlinks every file of DIR/SUB whose base name is in ns and fsyncs SUB:
+ * a marked message renamed since the snapshot (another reader's flags,
+ * or moved from new/ to cur/) is still found.
  */
 static enum store_res
 apply_sub(const char *dir, const char *sub, struct names *ns, char *err,
@@ -325,8 +325,9 @@ apply_sub(const char *dir, const char *sub, struct names *ns, char *err,
 	closedir(dp);
 	/*
 	 * Both, always: a crash may have come after the unlinks, before this;
-	 * and new/ also for the move to cur/ at open, which a power loss
-	 * could undo, bringing a deleted message back once the record is gone.
+	 * and new/ also for the messages still there as delivered, and for
+	 * a flag change's move to cur/, which a power loss could undo,
+	 * bringing a deleted message back once the record is gone.
 	 */
 	if (fsops_fsync_dir(d) == -1)
 		return store_sys_fail(err, errsz, "fsync", d);
@@ -334,31 +335,54 @@ apply_sub(const char *dir, const char *sub, struct names *ns, char *err,
 }
 
 /*
- * Unlinks each recorded name in cur/; what is gone from there is looked
- * for by its base name in cur/ and new/ when that base was the snapshot's
- * only one ('u', or a version 1 base 'b').  Both directories are fsync'ed.
+ * Unlinks the recorded name from cur/ or, as delivered, from new/; *gone:
+ * it was in one of them.  A name that cannot be a path is in neither.
+ */
+static enum store_res
+unlink_recorded(const char *dir, const char *name, bool *gone, char *err,
+		size_t errsz)
+{
+	static const char *const subs[] = {"cur", "new"};
+	char path[4500];
+
+	*gone = false;
+	for (size_t k = 0; k < 2; k++) {
+		if (bsnprintf(path, sizeof(path), "%s/%s/%s", dir, subs[k],
+			      name) == -1)
+			return STORE_OK;
+		if (fsops_unlink(path) == 0) {
+			*gone = true;
+			return STORE_OK;
+		}
+		if (errno != ENOENT)
+			return store_sys_fail(err, errsz, "unlink", path);
+	}
+	return STORE_OK;
+}
+
+/*
+ * Unlinks each recorded name from cur/ or new/; one in neither (renamed
+ * meanwhile) is looked for by its base name in cur/ and new/ when that
+ * base was the snapshot's only one ('u', or a version 1 base 'b').  Both
+ * directories are fsync'ed.
  */
 static enum store_res
 apply(const char *dir, struct names *ns, char *err, size_t errsz)
 {
 	struct names by_base = {0};
 	enum store_res r = STORE_OK;
-	char path[4500];
+	bool gone;
 
 	for (size_t i = 0; i < ns->n && r == STORE_OK; i++) {
 		const char *name = ns->v[i] + 1;
 		char tag = ns->v[i][0];
 
 		if (tag != 'b') {
-			if (bsnprintf(path, sizeof(path), "%s/cur/%s", dir,
-				      name) == -1)
-				continue; /* cannot be there */
-			if (fsops_unlink(path) == 0)
-				continue;
-			if (errno != ENOENT) {
-				r = store_sys_fail(err, errsz, "unlink", path);
+			r = unlink_recorded(dir, name, &gone, err, errsz);
+			if (r != STORE_OK)
 				break;
-			}
+			if (gone)
+				continue;
 			if (tag == 'd')
 				continue; /* its twin stays: not marked */
 		}
