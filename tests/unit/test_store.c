@@ -624,6 +624,45 @@ test_maildir_expunge_twins(void **st)
 	store_free(&s);
 }
 
+/* Of two files of one base, the marked one still in new/ as delivered
+ * goes, and its twin in cur/ stays (the record's name is tried in new/
+ * too before its base is looked for). */
+static void
+test_maildir_expunge_twin_in_new(void **st)
+{
+	struct store *s = open_store(MBOX_FMT_MAILDIR);
+	struct store_box *b;
+	char err[300], path[700], dir[600];
+	bool dele[2] = {false, false};
+
+	(void)st;
+	snprintf(dir, sizeof(dir), "%s/mail/example.org/gina", root);
+	for (int i = 0; i < 3; i++) {
+		static const char *const subs[] = {"tmp", "new", "cur"};
+
+		snprintf(path, sizeof(path), "%s/%s", dir, subs[i]);
+		assert_int_equal(store_mkdirs(path, root), 0);
+	}
+	snprintf(path, sizeof(path), "%s/new/1.M1P1Q1.h", dir);
+	write_file(path, "Subject: x\n\nx\n", "w");
+	snprintf(path, sizeof(path), "%s/cur/1.M1P1Q1.h:2,S", dir);
+	write_file(path, "Subject: x\n\nx\n", "w");
+	assert_int_equal(store_box_open(s, "gina@example.org", &b, err,
+					sizeof(err)), STORE_OK);
+	assert_int_equal(b->n, 2);
+	for (size_t i = 0; i < 2; i++)
+		dele[i] = strcmp(msg_file(b, i), "1.M1P1Q1.h") == 0;
+	assert_true(dele[0] || dele[1]);
+	assert_int_equal(store_box_expunge(b, dele, err, sizeof(err)),
+			 STORE_OK);
+	store_box_free(&b);
+	snprintf(path, sizeof(path), "%s/new/1.M1P1Q1.h", dir);
+	assert_int_equal(access(path, F_OK), -1);
+	snprintf(path, sizeof(path), "%s/cur/1.M1P1Q1.h:2,S", dir);
+	assert_int_equal(access(path, F_OK), 0);
+	store_free(&s);
+}
+
 static void
 test_maildir_order(void **st)
 {
@@ -1049,6 +1088,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_maildir_box, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_maildir_expunge_record,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_maildir_expunge_twin_in_new,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_maildir_expunge_twins,
 						setup, teardown),
