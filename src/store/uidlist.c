@@ -437,12 +437,7 @@ take_flags(struct cursor *c, uint16_t *out, bool *innew)
 	*innew = false;
 	if (take_char(c, '-') == 0)
 		return 0;
-	while (c->p < c->end && *c->p != ' ') {
-		if (*c->p == 'n') {
-			*innew = true;
-			c->p++;
-			return c->p == c->end || *c->p == ' ' ? 0 : -1;
-		}
+	while (c->p < c->end && *c->p != ' ' && *c->p != 'n') {
 		int bit = flag_bit(*c->p);
 
 		if (bit <= last)
@@ -450,6 +445,11 @@ take_flags(struct cursor *c, uint16_t *out, bool *innew)
 		last = bit;
 		*out |= (uint16_t)(1u << bit);
 		c->p++;
+	}
+	if (c->p < c->end && *c->p == 'n') {
+		*innew = true;
+		c->p++;
+		return c->p == c->end || *c->p == ' ' ? 0 : -1;
 	}
 	return last == -1 ? -1 : 0;
 }
@@ -648,7 +648,8 @@ take_rec(struct cursor *c, struct uidlist_rec *r, size_t *len_r)
 	if (take_num(c, UINT32_MAX, &uid) == -1 || uid == 0 ||
 	    take_char(c, ' ') == -1 ||
 	    take_num(c, UIDLIST_MODSEQ_MAX, &modseq) == -1 || modseq == 0 ||
-	    take_char(c, ' ') == -1 || take_flags(c, &r->flags, &r->innew) == -1 ||
+	    take_char(c, ' ') == -1 ||
+	    take_flags(c, &r->flags, &r->innew) == -1 ||
 	    take_keywords(c, &r->keywords) == -1 ||
 	    take_char(c, ' ') == -1 || take_char(c, ':') == -1 ||
 	    take_base(c, &r->base, len_r) == -1)

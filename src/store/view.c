@@ -537,7 +537,8 @@ sync_from_log(struct store_view *v, struct store_view_changes *ch,
 	enum store_res r;
 
 	bsnprintf(path, sizeof(path), "%s/owlpost-expunge", v->dir);
-	if (access(path, F_OK) == 0 || !new_as_listed(v->dir, &m->newdir, m->new_held))
+	if (access(path, F_OK) == 0 ||
+	    !new_as_listed(v->dir, &m->newdir, m->new_held))
 		return STORE_OK;
 	r = maildir_index_tail(v->dir, m, &same, &lg, &buf, &end, &nonce, err,
 			       errsz);
