@@ -139,7 +139,16 @@ static const struct key KEYS[] = {
 	 0},
 	{"relay.port", K_UINT, O(relay_port), "25", 1, 65535},
 	{"relay.timeout", K_DURATION, O(relay_timeout), "300", 1, 86400},
-	{"relay.max_connections", K_UINT, O(relay_max_conns), "10", 1, 1000},
+	{"relay.max_connections", K_UINT, O(relay_max_conns), "100", 1, 1000},
+	/* Postfix: default_destination_concurrency_limit */
+	{"relay.max_connections_per_destination", K_UINT,
+	 O(relay_max_conns_dest), "20", 1, 1000},
+	/* Postfix: smtp_connection_cache_time_limit; 0: no cache */
+	{"relay.connection_cache_time", K_MSEC, O(relay_cache_ms), "2s", 0,
+	 300000},
+	/* Postfix: smtp_connection_reuse_time_limit */
+	{"relay.connection_reuse_time", K_DURATION, O(relay_reuse_time),
+	 "300", 1, 86400},
 	{"relay.tls", K_CHOICE, O(relay_tls), "may", 0, 0},
 	{"relay.tls.ca", K_STR, O(relay_tls_ca), "", 0, 0},
 	{"dns.resolver", K_HOSTPORT, O(dns_resolver), "", 0, 0},
