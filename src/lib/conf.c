@@ -134,6 +134,10 @@ static const struct key KEYS[] = {
 	{"tls.min_version", K_CHOICE, O(tls_min_version), "TLSv1.2", 0, 0},
 	{"tls.handshake_timeout", K_DURATION, O(tls_handshake_timeout), "10s",
 	 1, 3600},
+	/* Postfix: smtpd_tls_session_cache_timeout; also the ticket key's
+	   rotation period (RFC 8446 4.6.1: at most 7 days) */
+	{"tls.session_timeout", K_DURATION, O(tls_session_timeout), "3600",
+	 1, 604800},
 	{"relay.host", K_HOSTPORT, O(relay_host), "", 0, 0},
 	{"relay.networks", K_NETS, O(relay_networks), "127.0.0.0/8, ::1", 0,
 	 0},
@@ -151,6 +155,9 @@ static const struct key KEYS[] = {
 	 "300", 1, 86400},
 	{"relay.tls", K_CHOICE, O(relay_tls), "may", 0, 0},
 	{"relay.tls.ca", K_STR, O(relay_tls_ca), "", 0, 0},
+	/* destinations whose TLS session is kept for resumption; 0: none */
+	{"relay.tls.session_cache_size", K_UINT, O(relay_tls_cache_size),
+	 "1000", 0, 100000},
 	{"dns.resolver", K_HOSTPORT, O(dns_resolver), "", 0, 0},
 	{"queue.retry", K_DURATION, O(queue_retry), "1m", 1, 86400},
 	{"queue.retry_max", K_DURATION, O(queue_retry_max), "4h", 1, 86400},

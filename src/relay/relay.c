@@ -935,7 +935,9 @@ static void
 start_tls(struct route *rt)
 {
 	const char *host = rt->ti < rt->nt ? rt->t[rt->ti].host : rt->name;
-	SSL *ssl = tls_client_ssl(rt->r->tls, host);
+	char key[400];
+	SSL *ssl = tls_client_ssl(rt->r->tls, host,
+				  target_text(rt, key, sizeof(key)));
 
 	if (ssl == NULL) {
 		snprintf(rt->err, sizeof(rt->err), "cannot set up TLS for %s",
@@ -943,6 +945,7 @@ start_tls(struct route *rt)
 		conn_close(rt->conn, "error");
 		return;
 	}
+	rt->ssl = ssl;	/* the conn's: freed with it */
 	conn_starttls(rt->conn, ssl, false);
 }
 
@@ -953,10 +956,11 @@ on_secured(void *arg)
 	char tgt[400];
 
 	log_msg(LOGL_INFO, "relay", "id=%s event=tls target=%s version=%s "
-		"cipher=%s verified=%s", rt->id,
+		"cipher=%s verified=%s resumed=%s", rt->id,
 		target_text(rt, tgt, sizeof(tgt)), conn_tls_version(rt->conn),
 		conn_tls_cipher(rt->conn),
-		rt->r->cconf.tls == SMTPC_TLS_REQUIRE ? "yes" : "no");
+		rt->r->cconf.tls == SMTPC_TLS_REQUIRE ? "yes" : "no",
+		rt->ssl != NULL && SSL_session_reused(rt->ssl) ? "yes" : "no");
 	smtp_client_secured(rt->cl, rt->out);
 	flush(rt);
 }
