@@ -36,7 +36,7 @@ UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
 .PHONY: all run check deps test-deps unit integ asan fuzz fuzz-build deb \
 	check-layers check-cluster valgrind install clean bench bench-open bench-imap \
-	bench-cluster bench-smoke torture
+	bench-cluster bench-smoke bench-outbound torture
 
 all: $(BUILD)/owld $(BUILD)/owlctl $(BUILD)/owl
 
@@ -215,6 +215,12 @@ bench-imap: test-deps all
 # hosts on a GlusterFS volume on this machine (bench/cluster.py).  Minutes.
 bench-cluster: test-deps all $(BUILD)/pop3load
 	OWLD_BUILD=$(BUILD) $(PY) bench/cluster.py
+
+# Outbound relay (messages relayed as they arrive) and STARTTLS ingest at 1
+# and 100 messages per connection, next to Postfix (bench/outbound.py;
+# --smoke for a quick run).  Minutes.
+bench-outbound: test-deps all
+	OWLD_BUILD=$(BUILD) $(PY) bench/outbound.py
 
 bench-smoke: all $(BUILD)/pop3load
 	OWLD_BUILD=$(BUILD) $(PY) bench/bench.py --smoke
