@@ -98,6 +98,7 @@ struct route {
 	bool kick;		/* idle, and given mail in this pass */
 	bool ending;		/* QUIT sent or closing: takes no mail */
 	bool no_reuse;		/* QUIT once the queue is empty (reload) */
+	bool evicted;		/* idle, ended to make room (r->evicting) */
 	struct event *idle_ev;	/* the end of the idle time */
 	SSL *ssl;		/* the conn's, once STARTTLS began */
 	struct dns_target *t;
@@ -167,6 +168,8 @@ struct relay {
 	SSL_CTX *tls;		/* for STARTTLS, unless relay.tls = no */
 	bool stopping;
 	bool starved;		/* a recipient waits for a free route */
+	bool want_slot;		/* ... for one under relay.max_connections */
+	unsigned evicting;	/* idle routes ended to make room */
 	struct rate60 sent;	/* recipients handed on, per second */
 	uint64_t sent_total;	/* and since the start */
 };
@@ -452,10 +455,14 @@ arm(struct relay *r)
 		any = true;
 	}
 	event_del(r->timer);
-	/* due but not placed: wait for a route's end, or end an idle one */
+	/*
+	 * due but not placed: wait for a route's end (route_end schedules),
+	 * or end an idle one for a recipient that waits for a free slot
+	 */
 	if (any && r->starved && min <= now) {
 		for (struct route *rt = r->routes; rt != NULL; rt = rt->next)
-			if (rt->idle && !rt->kick) {
+			if (r->want_slot && r->evicting == 0 && rt->idle &&
+			    !rt->kick) {
 				event_active(r->timer, EV_TIMEOUT, 0);
 				break;
 			}
@@ -490,12 +497,19 @@ static void route_quit(struct route *rt);
 static void route_wake(struct route *rt);
 static void flush(struct route *rt);
 
-/* All routes are taken: one idle route ends so that others can start. */
+/*
+ * All routes are taken: one idle route ends so that another can start
+ * (one at a time: the next once it is gone).
+ */
 static void
 evict_idle(struct relay *r)
 {
+	if (r->evicting > 0)
+		return;
 	for (struct route *rt = r->routes; rt != NULL; rt = rt->next)
 		if (rt->idle && !rt->kick) {
+			rt->evicted = true;
+			r->evicting++;
 			rt->idle = false;
 			event_del(rt->idle_ev);
 			route_quit(rt);
@@ -536,6 +550,7 @@ route_for(struct relay *r, const char *dom, bool fresh)
 	if (n < c->relay_max_conns_dest) {
 		if (r->nroutes < c->relay_max_conns)
 			return route_new(r, dom);
+		r->want_slot = true;
 		evict_idle(r);
 	}
 	if (least == NULL)
@@ -550,7 +565,7 @@ schedule(struct relay *r)
 
 	if (r->stopping)
 		return;
-	r->starved = false;
+	r->starved = r->want_slot = false;
 	for (struct qent *e = r->ents; e != NULL; e = e->next) {
 		if (finished_idle(e))
 			finish(r, e, true);
@@ -1071,6 +1086,7 @@ on_closed(void *arg, const char *reason)
 				 tgt, e->text);
 		smtp_client_free(&rt->cl);
 		rt->closed_seen = false;
+		rt->ending = false;
 		rt->ti++;
 		try_connect(rt);
 		return;
@@ -1251,6 +1267,8 @@ route_end(struct route *rt)
 	}
 	item_free(rt->last);
 	event_free(rt->idle_ev);
+	if (rt->evicted)
+		r->evicting--;
 	free(rt->t);
 	smtp_client_free(&rt->cl);
 	buf_free(&rt->out);

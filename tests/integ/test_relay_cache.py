@@ -158,3 +158,28 @@ def test_reload_and_stop_quit_idle_sessions(owld, sink):
     assert o.stop() == 0
     assert time.time() - t0 < 5
     assert s.commands[-1] == "QUIT" and s.commands.count("QUIT") == 2
+
+
+def test_idle_session_gives_way_under_the_global_limit(owld, sink):
+    from test_relay import free_port
+    port = free_port()
+    a = sink(host="127.0.0.1", port=port)
+    b = sink(host="127.0.0.2", port=port)
+    o = owld(["relay.port=%d" % port, "relay.max_connections=1",
+              "relay.connection_cache_time=30s", "queue.retry=1h"])
+    o.submit(["x@[127.0.0.1]"], MSG)
+    a.wait(1)
+    time.sleep(0.3)
+    assert a.open == 1  # cached, and the only session allowed
+    t0 = time.time()
+    o.submit(["y@[127.0.0.2]"], MSG)
+    b.wait(1, timeout=10)
+    assert time.time() - t0 < 3  # not after the 30 s of cache time
+    assert a.commands[-1] == "QUIT" and a.max_open == 1
+    wait_queue_empty(o)
+    cpu = sum(int(x) for x in open("/proc/%d/stat" % o.proc.pid).read()
+              .rsplit(")", 1)[1].split()[11:13])
+    time.sleep(1)  # b's session idles: nothing spins meanwhile
+    cpu2 = sum(int(x) for x in open("/proc/%d/stat" % o.proc.pid).read()
+               .rsplit(")", 1)[1].split()[11:13])
+    assert cpu2 - cpu < 20  # clock ticks (1/100 s)
