@@ -113,6 +113,7 @@ struct route {
 	bool any_result;
 	struct qent *wait_e;	/* the session waits for this envelope */
 	unsigned long wait_gen;	/* to be saved up to this change */
+	bool wait_fin;		/* ... to be removed from the queue instead */
 	bool started;		/* DNS job submitted */
 	char err[QUEUE_TEXT_MAX];
 	bool perm;
@@ -730,6 +731,23 @@ item_back(struct item *it, size_t k)
 	it->e->need_fresh = true;
 }
 
+/*
+ * e is done with this result: every recipient handed on, no other route
+ * on it, nothing else writing it.  Its removal from the queue (finish()
+ * on item_release) records the 250s then: no envelope rewrite first (one
+ * fsync per message instead of three; docs/QUEUE.md, state D2).
+ */
+static bool
+all_sent(const struct qent *e)
+{
+	if (e->busy != 1 || e->saving || e->deleted || e->finishing)
+		return false;
+	for (size_t i = 0; i < e->env.nrcpts; i++)
+		if (e->env.rcpts[i].state != QR_DONE)
+			return false;
+	return true;
+}
+
 static void
 item_result(struct route *rt)
 {
@@ -762,10 +780,13 @@ item_result(struct route *rt)
 	if (answered)
 		rt->nsent++;
 	rt->any_result = true;
-	save_env(r, it->e);
 	/* no next MAIL (or QUIT) before this result is on disk */
 	rt->wait_e = it->e;
-	rt->wait_gen = it->e->gen;
+	rt->wait_fin = all_sent(it->e);
+	if (!rt->wait_fin) {
+		save_env(r, it->e);
+		rt->wait_gen = it->e->gen;
+	}
 	if (rt->conn != NULL)
 		conn_pause(rt->conn);
 	item_free(rt->last);
@@ -773,14 +794,19 @@ item_result(struct route *rt)
 	item_release(r, it, "");
 }
 
-/* The envelope of e is saved up to change gen: sessions waiting go on. */
+/*
+ * The envelope of e is saved up to change gen (fin: e is finished, or
+ * its finish failed): sessions waiting go on.
+ */
 static void
-saved(struct relay *r, struct qent *e)
+saved(struct relay *r, struct qent *e, bool fin)
 {
 	for (struct route *rt = r->routes; rt != NULL; rt = rt->next) {
-		if (rt->wait_e != e || rt->wait_gen > e->saved_gen)
+		if (rt->wait_e != e || rt->wait_fin != fin ||
+		    (!fin && rt->wait_gen > e->saved_gen))
 			continue;
 		rt->wait_e = NULL;
+		rt->wait_fin = false;
 		if (rt->conn == NULL || conn_closing(rt->conn))
 			continue;
 		send_next(rt);
@@ -1477,7 +1503,7 @@ rjob_done(struct wpool_job *job)
 			e->finish_wanted = false;
 			finish(r, e, e->finish_bounce);
 		}
-		saved(r, e);
+		saved(r, e, false);
 		break;
 	case RJ_FINISH:
 		if (j->result == FIN_BOUNCE_FAILED ||
@@ -1488,12 +1514,15 @@ rjob_done(struct wpool_job *job)
 			/* kept on disk: tried again at the next start */
 			e->finishing = false;
 			e->env.held = true;
+			saved(r, e, true);
+			save_env(r, e); /* its states, if not written yet */
 			break;
 		}
 		log_msg(LOGL_INFO, "queue", "event=done msgid=%s result=%s%s%s",
 			j->env.id, e->deleted ? "deleted" : FIN_WORD[j->result],
 			j->bqueued ? " bounce=" : "",
 			j->bqueued ? j->benv.id : "");
+		saved(r, e, true);
 		ent_free(r, e);
 		if (j->bqueued)
 			relay_queued(r, &j->benv);
