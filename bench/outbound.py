@@ -13,7 +13,9 @@ a. Relayed as they arrive: --relay messages of 5 KB go in over 10 SMTP
    server relays them to smtp-sink (owld: relay.host, Postfix: relayhost).
    msg/s from the first connection until the queue is empty (every
    message handed on); server CPU per message over that time (ingest and
-   relay: everything the server did for the message).
+   relay: everything the server did for the message).  Also the ingest
+   rate alone (until the last 250), and the messages still queued then
+   and how long they took: the relay's own lag behind its input.
 b. STARTTLS ingest: 10 client sessions (threads of this process,
    Python's ssl: the load takes at most about one core of the two, so
    that neither server is starved by its clients; many client processes
@@ -172,13 +174,15 @@ def relay_run(kind, base, n):
         cpu0 = srv.cpu()
         t0 = time.monotonic()
         bench.smtp_source(srv.port, "u@sink.test", SESSIONS, n)
+        t_in = time.monotonic()
+        left = queue_len(srv)
         wait_empty(srv)
         t1 = time.monotonic()
         cpu1 = srv.cpu()
         if deferred(srv):
             raise RuntimeError("%s deferred messages" % kind)
         cpu = (cpu1 - cpu0) * 1000 / n if cpu0 is not None else None
-        return n / (t1 - t0), cpu
+        return n / (t1 - t0), cpu, n / (t_in - t0), left, t1 - t_in
     finally:
         if srv is not None:
             srv.stop()
@@ -339,7 +343,16 @@ def main():
                 ["server CPU ms/msg", spread([r[1] for r in res["owld"]], "%.2f"),
                  spread([r[1] for r in res["postfix"]], "%.2f"),
                  verdict(ratio([r[1] for r in res["owld"]],
-                               [r[1] for r in res["postfix"]]), 0.5, more=False)]])
+                               [r[1] for r in res["postfix"]]), 0.5, more=False)],
+                ["ingest alone: msg/s until the last 250",
+                 spread([r[2] for r in res["owld"]], "%.0f"),
+                 spread([r[2] for r in res["postfix"]], "%.0f"),
+                 "%.2f" % ratio([r[2] for r in res["owld"]], [r[2] for r in res["postfix"]])],
+                ["queued at the last 250", spread([r[3] for r in res["owld"]], "%.0f"),
+                 spread([r[3] for r in res["postfix"]], "%.0f"), ""],
+                ["s from the last 250 to an empty queue",
+                 spread([r[4] for r in res["owld"]], "%.2f"),
+                 spread([r[4] for r in res["postfix"]], "%.2f"), ""]])
         if "tls" in only:
             for per, n, want in ((1, a.tls1, 2.0), (100, a.tls100, None)):
                 res = rounds(a, lambda k: tls_run(k, base, n, per))
