@@ -109,6 +109,7 @@ def reused_session_lost(owld, sink, how):
     assert "event=retry-fresh" in log
     assert "event=deferred" not in log and "event=bounced" not in log
     assert "bounce" not in log.split("event=retry-fresh", 1)[1]
+    assert o.stop() == 0  # a clean stop (sanitizer builds: no leak)
 
 
 def test_cached_session_421_at_mail_is_no_failure(owld, sink):
@@ -135,6 +136,7 @@ def test_idle_session_closed_by_the_peer(owld, sink):
     log = o.logtext()
     assert "event=deferred" not in log and "event=bounced" not in log
     assert not queue_ids(o)
+    assert o.stop() == 0
 
 
 def test_reload_and_stop_quit_idle_sessions(owld, sink):
