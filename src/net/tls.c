@@ -136,7 +136,8 @@ ticket_cb(SSL *ssl, unsigned char name[16], unsigned char *iv,
 			return -1;
 	}
 	params[0] = OSSL_PARAM_construct_octet_string(
-		OSSL_MAC_PARAM_KEY, (void *)(uintptr_t)k->hmac, sizeof(k->hmac));
+		OSSL_MAC_PARAM_KEY, (void *)(uintptr_t)k->hmac,
+		sizeof(k->hmac));
 	params[1] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
 						     (char *)"SHA256", 0);
 	params[2] = OSSL_PARAM_construct_end();
@@ -303,8 +304,8 @@ cache_attach(SSL_CTX *ctx, size_t max)
 		cache_free(NULL, cc, NULL, 0, 0, NULL);
 		return -1;
 	}
-	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT |
-						    SSL_SESS_CACHE_NO_INTERNAL_STORE);
+	SSL_CTX_set_session_cache_mode(
+		ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
 	SSL_CTX_sess_set_new_cb(ctx, new_session_cb);
 	return 0;
 }

@@ -776,7 +776,8 @@ item_result(struct route *rt)
 	}
 	if (back)
 		log_msg(LOGL_INFO, "relay", "id=%s event=retry-fresh msgid=%s "
-			"reason=\"cached session lost\"", rt->id, it->e->env.id);
+			"reason=\"cached session lost\"", rt->id,
+			it->e->env.id);
 	if (answered)
 		rt->nsent++;
 	rt->any_result = true;
