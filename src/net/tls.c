@@ -169,10 +169,10 @@ tls_server_ctx(const struct conf *c, char *err, size_t errsz)
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
 	SSL_CTX_set_dh_auto(ctx, 1);
 	SSL_CTX_set_session_id_context(ctx, sid, sizeof(sid) - 1);
-	/* resumption: our ticket keys (see tls.h); the cache for the rest */
+	/* resumption: tickets with our keys, no session cache (see tls.h) */
 	tkey_life = c->tls_session_timeout;
 	SSL_CTX_set_timeout(ctx, (long)c->tls_session_timeout);
-	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ticket_cb);
 	if (SSL_CTX_set_cipher_list(ctx, c->tls_ciphers) != 1)
 		return ctx_fail(ctx, "tls.ciphers", c->tls_ciphers, err,

@@ -7,8 +7,10 @@
  * with owld's own keys, which every server context shares, so tickets
  * survive a reload: a new key every tls.session_timeout, the one before
  * still opening tickets for another tls.session_timeout (a ticket lives
- * tls.session_timeout); OpenSSL's session cache serves TLS 1.2 clients
- * without tickets.  Keys are random and only in memory: a restart
+ * tls.session_timeout).  No server-side session cache: it would hold a
+ * session per full handshake for tls.session_timeout (OpenSSL's default
+ * bound is 20,480) for the rare client without tickets.  Keys are random
+ * and only in memory: a restart
  * forgets them (clients do a full handshake).  Client (the relay): the
  * last session of each destination (up to relay.tls.session_cache_size of
  * them, the oldest replaced) is offered again on its next connection.

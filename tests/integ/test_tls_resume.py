@@ -51,7 +51,7 @@ def test_owld_resumes_sessions_and_keeps_them_across_reload(tls_owld, certs):  #
     o.wait_log(r"event=reload ")
     sess, reused = starttls_session(o.port, ctx, sess)
     assert reused
-    # TLS 1.2 as well (a ticket, or the session cache)
+    # TLS 1.2 as well (a ticket, RFC 5077)
     ctx12 = client_ctx(certs)
     ctx12.maximum_version = ssl.TLSVersion.TLSv1_2
     s12, reused = starttls_session(o.port, ctx12)
