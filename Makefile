@@ -67,6 +67,12 @@ $(BUILD)/tests/test_parsers: $(BUILD)/obj/tests/unit/test_parsers.o \
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
+# the relay's connection-cache policy (pure) from relay/
+$(BUILD)/tests/test_relay_pick: $(BUILD)/obj/tests/unit/test_relay_pick.o \
+		$(call obj,src/relay/pick.c) $(BUILD)/libowl.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
 # owl's pure text functions (display width, cells, HTML) from owl/
 $(BUILD)/tests/test_owl_text: $(BUILD)/obj/tests/unit/test_owl_text.o \
 		$(call obj,src/owl/text.c) $(BUILD)/libowl.a

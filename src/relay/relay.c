@@ -9,7 +9,7 @@
  * and a message for its destination that comes meanwhile goes out on it at
  * once; up to relay.max_connections_per_destination routes run to one
  * destination, a new message going to an idle route first, then to a new
- * one, then to the queue of the least busy.  A route looks its targets
+ * one, then to the queue of the least busy (the policy is pick.c's).  A route looks its targets
  * up on the pool, connects to them in order until one greets, then feeds
  * the smtp_client core.  Each message's results are written to its
  * envelope (on the pool) before the session goes on to the next message
@@ -50,6 +50,7 @@
 #include "../store/store.h"
 #include "bounce.h"
 #include "dns.h"
+#include "pick.h"
 
 #define CHUNK (16 * 1024)
 #define OUT_MAX (256 * 1024)
@@ -519,44 +520,40 @@ evict_idle(struct relay *r)
 		}
 }
 
-/*
- * The route for a recipient of dom: one of this pass's own; else an idle
- * session; else a new one within relay.max_connections_per_destination
- * and relay.max_connections; else the least busy session.  fresh: only
- * a new session will do.  NULL: none now (r->starved).
- */
+/* The route for a recipient of dom (pick.h); NULL: none now (starved). */
 static struct route *
 route_for(struct relay *r, const char *dom, bool fresh)
 {
 	const struct conf *c = r->deps.conf;
-	struct route *idle = NULL, *least = NULL;
+	struct pick_limits lim = {c->relay_max_conns_dest, c->relay_max_conns,
+				  r->nroutes};
 	time_t now = time(NULL);
-	unsigned n = 0;
+	struct pick p;
+	void *rt;
+	bool evict;
 
-	for (struct route *rt = r->routes; rt != NULL; rt = rt->next) {
-		if (!route_serves(r, rt, dom))
-			continue;
-		if (!rt->started)
-			return rt;
-		n++;
-		if (fresh || !route_open(rt, now))
-			continue;
-		if (rt->idle && !rt->kick && idle == NULL)
-			idle = rt;
-		if (least == NULL || rt->nqueued < least->nqueued)
-			least = rt;
+	pick_init(&p, fresh);
+	for (struct route *x = r->routes; x != NULL; x = x->next)
+		if (route_serves(r, x, dom))
+			pick_add(&p, x, &(struct pick_route){
+				.started = x->started,
+				.open = route_open(x, now),
+				.idle = x->idle && !x->kick,
+				.queued = x->nqueued});
+	switch (pick_done(&p, &lim, &rt, &evict)) {
+	case PICK_ROUTE:
+		break;
+	case PICK_NEW:
+		return route_new(r, dom);
+	case PICK_NONE:
+		r->starved = true;
+		break;
 	}
-	if (idle != NULL)
-		return idle;
-	if (n < c->relay_max_conns_dest) {
-		if (r->nroutes < c->relay_max_conns)
-			return route_new(r, dom);
+	if (evict) {
 		r->want_slot = true;
 		evict_idle(r);
 	}
-	if (least == NULL)
-		r->starved = true;
-	return least;
+	return rt;
 }
 
 static void
