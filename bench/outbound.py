@@ -33,6 +33,7 @@ a few hundred messages, one round: the scripts work, figures mean little.
 """
 import argparse
 import os
+import resource
 import shutil
 import socket
 import ssl
@@ -255,6 +256,7 @@ def tls_run(kind, base, n, per_conn):
                                     args=(srv.port, srv.rcpt("u"), conns, per_conn, out))
                    for _ in range(SESSIONS)]
         cpu0 = srv.cpu()
+        ru0 = resource.getrusage(resource.RUSAGE_SELF)
         t0 = time.monotonic()
         for t in threads:
             t.start()
@@ -264,10 +266,13 @@ def tls_run(kind, base, n, per_conn):
             raise RuntimeError("a TLS client failed against %s" % kind)
         resumed = sum(out)
         t1 = time.monotonic()
+        ru1 = resource.getrusage(resource.RUSAGE_SELF)
+        # the load generator's share of one core: near 1, it bounds the rate
+        client = (ru1.ru_utime + ru1.ru_stime - ru0.ru_utime - ru0.ru_stime) / (t1 - t0)
         bench.wait_count(srv, "u", n)
         cpu1 = srv.cpu()
         cpu = (cpu1 - cpu0) * 1000 / n if cpu0 is not None else None
-        return n / (t1 - t0), cpu, 100.0 * resumed / (conns * SESSIONS)
+        return n / (t1 - t0), cpu, 100.0 * resumed / (conns * SESSIONS), client
     finally:
         srv.stop()
 
@@ -370,7 +375,9 @@ def main():
                      if ratio([x[1] for x in res["owld"]], [x[1] for x in res["postfix"]])
                      else "n/a"],
                     ["handshakes resumed %", spread([x[2] for x in res["owld"]], "%.0f"),
-                     spread([x[2] for x in res["postfix"]], "%.0f"), ""]])
+                     spread([x[2] for x in res["postfix"]], "%.0f"), ""],
+                    ["client CPU, cores", spread([x[3] for x in res["owld"]], "%.2f"),
+                     spread([x[3] for x in res["postfix"]], "%.2f"), ""]])
         print("load average at the end: %.2f %.2f %.2f" % os.getloadavg())
     finally:
         shutil.rmtree(base, ignore_errors=True)
