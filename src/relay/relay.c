@@ -835,10 +835,16 @@ cacheable(const struct route *rt)
 static void
 go_idle(struct route *rt)
 {
-	unsigned ms = rt->r->deps.conf->relay_cache_ms;
-	struct timeval tv = {.tv_sec = ms / 1000,
-			     .tv_usec = (suseconds_t)(ms % 1000) * 1000};
+	const struct conf *c = rt->r->deps.conf;
+	unsigned ms = c->relay_cache_ms;
+	/* not kept past relay.connection_reuse_time: it could take nothing */
+	time_t left = rt->born + (time_t)c->relay_reuse_time - time(NULL);
+	struct timeval tv;
 
+	if (left >= 0 && (unsigned long)left * 1000 < ms)
+		ms = (unsigned)left * 1000;
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
 	rt->idle = true;
 	evtimer_add(rt->idle_ev, &tv);
 	arm(rt->r); /* a recipient waiting for a route takes this one's place */

@@ -185,3 +185,18 @@ def test_idle_session_gives_way_under_the_global_limit(owld, sink):
     cpu2 = sum(int(x) for x in open("/proc/%d/stat" % o.proc.pid).read()
                .rsplit(")", 1)[1].split()[11:13])
     assert cpu2 - cpu < 20  # clock ticks (1/100 s)
+
+
+def test_reuse_time_ends_an_old_session(owld, sink):
+    s = sink()
+    o = owld(relay_opts(s, "relay.connection_cache_time=30s",
+                        "relay.connection_reuse_time=1"))
+    o.submit(["x@remote.test"], MSG)
+    s.wait(1)
+    deadline = time.time() + 5
+    while s.open and time.time() < deadline:
+        time.sleep(0.02)
+    assert s.open == 0 and s.commands[-1] == "QUIT"  # at 1 s, not 30
+    o.submit(["y@remote.test"], MSG)
+    s.wait(2)
+    assert s.connections == 2
