@@ -18,7 +18,7 @@
 
 /* A session of the destination, as pick sees it. */
 struct pick_route {
-	bool started;		/* past this pass (looked up, connecting, ...) */
+	bool started;		/* past this pass (lookup, connect, ...) */
 	bool open;		/* takes more mail (not ending, not too old) */
 	bool idle;		/* connected, nothing to send, not given mail */
 	size_t queued;		/* messages on it */

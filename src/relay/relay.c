@@ -9,16 +9,17 @@
  * and a message for its destination that comes meanwhile goes out on it at
  * once; up to relay.max_connections_per_destination routes run to one
  * destination, a new message going to an idle route first, then to a new
- * one, then to the queue of the least busy (the policy is pick.c's).  A route looks its targets
- * up on the pool, connects to them in order until one greets, then feeds
- * the smtp_client core.  Each message's results are written to its
- * envelope (on the pool) before the session goes on to the next message
- * or QUIT, so a crash re-sends at most the one message whose final reply
- * had come and whose envelope was not yet saved: at most one per session
- * (docs/QUEUE.md).  A message leaves its route with its results: when no
- * route carries an entry any more, the attempt is over: the entry is
- * finished (bounce if needed, then removed) or rescheduled with a doubled
- * interval.  A session that had carried mail and then is lost (the peer
+ * one, then to the queue of the least busy (the policy is pick.c's).  A
+ * route looks its targets up on the pool, connects to them in order until
+ * one greets, then feeds the smtp_client core.  Each message's results
+ * are written to its envelope (on the pool; or the entry is removed when
+ * they leave nothing to do) before the session goes on to the next
+ * message or QUIT, so a crash re-sends at most the one message whose
+ * final reply had come and whose envelope was not yet saved: at most one
+ * per session (docs/QUEUE.md).  A message leaves its route with its
+ * results: when no route carries an entry any more, the attempt is over:
+ * the entry is finished (bounce if needed, then removed) or rescheduled
+ * with a doubled interval.  A session that had carried mail and then is lost (the peer
  * closed it, said 421, or went quiet) fails none of the messages still
  * open or queued on it: they go back to schedule() once, for a fresh
  * session (a cached session can be closed under us at any time).
