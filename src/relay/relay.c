@@ -19,10 +19,11 @@
  * per session (docs/QUEUE.md).  A message leaves its route with its
  * results: when no route carries an entry any more, the attempt is over:
  * the entry is finished (bounce if needed, then removed) or rescheduled
- * with a doubled interval.  A session that had carried mail and then is lost (the peer
- * closed it, said 421, or went quiet) fails none of the messages still
- * open or queued on it: they go back to schedule() once, for a fresh
- * session (a cached session can be closed under us at any time).
+ * with a doubled interval.  A session that had carried mail and then is
+ * lost (the peer closed it, said 421, or went quiet) fails none of the
+ * messages still open or queued on it: they go back to schedule() once,
+ * for a fresh session (a cached session can be closed under us at any
+ * time).
  */
 #include "relay.h"
 
