@@ -36,7 +36,7 @@ UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
 .PHONY: all run check deps test-deps unit integ asan fuzz fuzz-build deb \
 	check-layers check-cluster valgrind install clean bench bench-open bench-imap \
-	bench-cluster bench-smoke torture
+	bench-cluster bench-smoke bench-outbound torture
 
 all: $(BUILD)/owld $(BUILD)/owlctl $(BUILD)/owl
 
@@ -64,6 +64,12 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/libowl.a
 # the parser tests also cover relay/'s bounce and DNS answer parsing
 $(BUILD)/tests/test_parsers: $(BUILD)/obj/tests/unit/test_parsers.o \
 		$(call obj,src/relay/bounce.c src/relay/dns.c) $(BUILD)/libowl.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+# the relay's connection-cache policy (pure) from relay/
+$(BUILD)/tests/test_relay_pick: $(BUILD)/obj/tests/unit/test_relay_pick.o \
+		$(call obj,src/relay/pick.c) $(BUILD)/libowl.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
@@ -216,6 +222,12 @@ bench-imap: test-deps all
 # hosts on a GlusterFS volume on this machine (bench/cluster.py).  Minutes.
 bench-cluster: test-deps all $(BUILD)/pop3load
 	OWLD_BUILD=$(BUILD) $(PY) bench/cluster.py
+
+# Outbound relay (messages relayed as they arrive) and STARTTLS ingest at 1
+# and 100 messages per connection, next to Postfix (bench/outbound.py;
+# --smoke for a quick run).  Minutes.
+bench-outbound: test-deps all
+	OWLD_BUILD=$(BUILD) $(PY) bench/outbound.py
 
 bench-smoke: all $(BUILD)/pop3load
 	OWLD_BUILD=$(BUILD) $(PY) bench/bench.py --smoke

@@ -136,14 +136,30 @@ static const struct key KEYS[] = {
 	{"tls.min_version", K_CHOICE, O(tls_min_version), "TLSv1.2", 0, 0},
 	{"tls.handshake_timeout", K_DURATION, O(tls_handshake_timeout), "10s",
 	 1, 3600},
+	/* Postfix: smtpd_tls_session_cache_timeout; also the ticket key's
+	   rotation period (RFC 8446 4.6.1: at most 7 days) */
+	{"tls.session_timeout", K_DURATION, O(tls_session_timeout), "3600",
+	 1, 604800},
 	{"relay.host", K_HOSTPORT, O(relay_host), "", 0, 0},
 	{"relay.networks", K_NETS, O(relay_networks), "127.0.0.0/8, ::1", 0,
 	 0},
 	{"relay.port", K_UINT, O(relay_port), "25", 1, 65535},
 	{"relay.timeout", K_DURATION, O(relay_timeout), "300", 1, 86400},
-	{"relay.max_connections", K_UINT, O(relay_max_conns), "10", 1, 1000},
+	{"relay.max_connections", K_UINT, O(relay_max_conns), "100", 1, 1000},
+	/* Postfix: default_destination_concurrency_limit */
+	{"relay.max_connections_per_destination", K_UINT,
+	 O(relay_max_conns_dest), "20", 1, 1000},
+	/* Postfix: smtp_connection_cache_time_limit; 0: no cache */
+	{"relay.connection_cache_time", K_MSEC, O(relay_cache_ms), "2s", 0,
+	 300000},
+	/* Postfix: smtp_connection_reuse_time_limit */
+	{"relay.connection_reuse_time", K_DURATION, O(relay_reuse_time),
+	 "300", 1, 86400},
 	{"relay.tls", K_CHOICE, O(relay_tls), "may", 0, 0},
 	{"relay.tls.ca", K_STR, O(relay_tls_ca), "", 0, 0},
+	/* destinations whose TLS session is kept for resumption; 0: none */
+	{"relay.tls.session_cache_size", K_UINT, O(relay_tls_cache_size),
+	 "1000", 0, 100000},
 	{"dns.resolver", K_HOSTPORT, O(dns_resolver), "", 0, 0},
 	{"dkim.sign", K_CHOICE, O(dkim_sign), "on", 0, 0},
 	{"dkim.selector", K_STR, O(dkim_selector), "", 0, 0},

@@ -76,11 +76,16 @@ struct conf {
 	char *tls_ciphers;    /* OpenSSL cipher list for TLS 1.2 */
 	enum conf_tls_version tls_min_version; /* TLSv1.2 | TLSv1.3 */
 	unsigned tls_handshake_timeout; /* seconds for a whole handshake */
+	unsigned tls_session_timeout; /* resumption lifetime, key rotation */
 	char *relay_host;     /* smarthost host[:port]; empty: MX lookup */
 	char *relay_networks; /* clients that may relay without AUTH */
 	unsigned relay_port;      /* port for MX deliveries */
 	unsigned relay_timeout;   /* seconds per remote reply */
 	unsigned relay_max_conns; /* outbound connections at once */
+	unsigned relay_max_conns_dest; /* of them, to one destination */
+	unsigned relay_cache_ms;  /* an idle session is kept this long */
+	unsigned relay_reuse_time; /* a session carries mail this long */
+	unsigned relay_tls_cache_size; /* TLS sessions kept, per destination */
 	enum conf_relay_tls relay_tls; /* may | require | no */
 	char *relay_tls_ca;   /* CA file for relay.tls = require; empty: system */
 	char *dns_resolver;   /* ip[:port] for MX lookups; empty: system */

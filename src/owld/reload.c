@@ -1,8 +1,9 @@
 /*
  * reload - what SIGHUP and "owlctl reload" do, without a restart: reopen
  * the log (after logrotate), re-read the users and aliases files and the
- * DKIM keys of DATA_DIR/dkim (relay/signer.h), and load tls.cert and
- * tls.key again.  New connections get the new pair;
+ * DKIM keys of DATA_DIR/dkim (relay/signer.h), load tls.cert and tls.key
+ * again, and end the relay's cached sessions (new ones are made after the
+ * reload).  New connections get the new pair;
  * sessions already in TLS keep the one they shook hands with (each SSL
  * holds a reference on its context, so the old context lives until the
  * last of them ends).  A pair that cannot be loaded (missing, unreadable
@@ -17,6 +18,7 @@
 
 #include "../lib/log.h"
 #include "../net/tls.h"
+#include "../relay/relay.h"
 #include "../relay/signer.h"
 #include "owld.h"
 
@@ -65,6 +67,8 @@ owld_reload(struct owld *d, char *summary, size_t size)
 	(void)users_refresh(d->users, &err);
 	(void)aliases_refresh(d->aliases, &err);
 	rc = reload_tls(d, tls, sizeof(tls));
+	if (d->relay != NULL)
+		relay_reload(d->relay); /* cached sessions end */
 	snprintf(summary, size, "users=%zu aliases=%zu%s dkim_domains=%zu",
 		 users_count(d->users), aliases_count(d->aliases), tls,
 		 signer_load(d->conf));

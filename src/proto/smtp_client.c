@@ -501,7 +501,9 @@ smtp_client_feed(struct smtp_client *c, const char *line, size_t len,
 
 	if (c->state == ST_DEAD)
 		return SMTPC_CLOSE;
-	if (c->state == ST_READY || c->state == ST_BODY || c->state == ST_TLS)
+	/* between messages (READY) a reply is read whole: a 421 there is a
+	   server closing an idle session, not a malformed dialogue */
+	if (c->state == ST_BODY || c->state == ST_TLS)
 		return bad_reply(c, "reply out of turn", out);
 	/* strip the line end (a bare LF is tolerated) */
 	n = len;

@@ -34,7 +34,10 @@
  * when the text has 8-bit octets and the server offers it.  A transaction
  * left open by a refusal is closed with RSET before the next message.  A
  * 421, a malformed reply or a lost connection fails every recipient still
- * open with that reply (code 0 for a local failure: retry later).
+ * open with that reply (code 0 for a local failure: retry later).  The
+ * session may wait between messages (after NEXT or RESULT) for as long as
+ * the caller likes, feeding what comes: a 421 then (a server ending an
+ * idle session) is CLOSE without QUIT, any other reply QUIT.
  */
 #ifndef OWL_SMTP_CLIENT_H
 #define OWL_SMTP_CLIENT_H

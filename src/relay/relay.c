@@ -2,17 +2,28 @@
  * relay - the queue runner; see relay.h and docs/QUEUE.md.
  *
  * A pass of schedule() takes every entry that is due (not held, not busy)
- * and groups its pending recipients by destination: one route per
- * destination domain (or a single one for relay.host), each route one
- * SMTP session that carries all of its messages.  A route looks its
- * targets up on the pool, connects to them in order until one greets,
- * then feeds the smtp_client core.  Each message's results are written to
- * its envelope (on the pool) before the session goes on to the next
+ * and gives each pending recipient to a route of its destination (its
+ * domain, or the one relay.host): a route is one SMTP session with a
+ * queue of messages.  Like Postfix's connection cache, a route whose
+ * queue runs dry stays connected and idle for relay.connection_cache_time,
+ * and a message for its destination that comes meanwhile goes out on it at
+ * once; up to relay.max_connections_per_destination routes run to one
+ * destination, a new message going to an idle route first, then to a new
+ * one, then to the queue of the least busy (the policy is pick.c's).  A
+ * route looks its targets up on the pool, connects to them in order until
+ * one greets, then feeds the smtp_client core.  Each message's results
+ * are written to its envelope (on the pool; or the entry is removed when
+ * they leave nothing to do) before the session goes on to the next
  * message or QUIT, so a crash re-sends at most the one message whose
  * final reply had come and whose envelope was not yet saved: at most one
- * per session (docs/QUEUE.md).  When the last route
- * carrying an entry ends, the attempt is over: the entry is finished
- * (bounce if needed, then removed) or rescheduled with a doubled interval.
+ * per session (docs/QUEUE.md).  A message leaves its route with its
+ * results: when no route carries an entry any more, the attempt is over:
+ * the entry is finished (bounce if needed, then removed) or rescheduled
+ * with a doubled interval.  A session that had carried mail and then is
+ * lost (the peer closed it, said 421, or went quiet) fails none of the
+ * messages still open or queued on it: they go back to schedule() once,
+ * for a fresh session (a cached session can be closed under us at any
+ * time).
  */
 #include "relay.h"
 
@@ -41,6 +52,7 @@
 #include "../store/store.h"
 #include "bounce.h"
 #include "dns.h"
+#include "pick.h"
 
 #define CHUNK (16 * 1024)
 #define OUT_MAX (256 * 1024)
@@ -55,17 +67,20 @@ struct qent {
 	unsigned long gen;	/* changes asked to be saved so far */
 	unsigned long saved_gen; /* of them, those on disk (or failed) */
 	bool finishing;		/* the final job is in flight */
+	bool need_fresh;	/* lost with a reused session: a new one */
 	bool finish_wanted, finish_bounce;
 	bool deleted;
 };
 
+/* One message on a route: some of its recipients. */
 struct item {
+	struct item *next;
 	struct qent *e;
 	size_t *idx;		/* indexes into e->env.rcpts */
 	const char **rcpts;
 	size_t n;
 	struct smtpc_msg msg;
-	bool done;
+	bool sending;		/* handed to the core */
 };
 
 struct route {
@@ -76,8 +91,19 @@ struct route {
 	char name[256];		/* what is looked up: domain or relay.host */
 	unsigned port;
 	bool mx;
-	struct item *items;
-	size_t nitems, cap, cur;
+	struct item *head, *tail; /* to send, the current one first */
+	size_t nqueued;
+	/* the message just finished: the core reads it until the next */
+	struct item *last;
+	time_t born;		/* relay.connection_reuse_time runs from */
+	unsigned long nsent;	/* messages the peer answered */
+	bool idle;		/* connected, nothing to send: cached */
+	bool kick;		/* idle, and given mail in this pass */
+	bool ending;		/* QUIT sent or closing: takes no mail */
+	bool no_reuse;		/* QUIT once the queue is empty (reload) */
+	bool evicted;		/* idle, ended to make room (r->evicting) */
+	struct event *idle_ev;	/* the end of the idle time */
+	SSL *ssl;		/* the conn's, once STARTTLS began */
 	struct dns_target *t;
 	size_t nt, ti;
 	int fd;			/* connecting */
@@ -90,6 +116,7 @@ struct route {
 	bool any_result;
 	struct qent *wait_e;	/* the session waits for this envelope */
 	unsigned long wait_gen;	/* to be saved up to this change */
+	bool wait_fin;		/* ... to be removed from the queue instead */
 	bool started;		/* DNS job submitted */
 	char err[QUEUE_TEXT_MAX];
 	bool perm;
@@ -144,6 +171,9 @@ struct relay {
 	struct smtpc_conf cconf;
 	SSL_CTX *tls;		/* for STARTTLS, unless relay.tls = no */
 	bool stopping;
+	bool starved;		/* a recipient waits for a free route */
+	bool want_slot;		/* ... for one under relay.max_connections */
+	unsigned evicting;	/* idle routes ended to make room */
 	struct rate60 sent;	/* recipients handed on, per second */
 	uint64_t sent_total;	/* and since the start */
 };
@@ -296,6 +326,8 @@ rcpt_domain(const char *addr, char *out, size_t size)
 			out[i] = (char)(out[i] - 'A' + 'a');
 }
 
+static void idle_cb(evutil_socket_t fd, short what, void *arg);
+
 static struct route *
 route_new(struct relay *r, const char *domain)
 {
@@ -304,6 +336,8 @@ route_new(struct relay *r, const char *domain)
 
 	rt->r = r;
 	rt->fd = rt->mfd = -1;
+	rt->born = time(NULL);
+	rt->idle_ev = evtimer_new(r->deps.base, idle_cb, rt);
 	snprintf(rt->key, sizeof(rt->key), "%s", domain);
 	snprintf(rt->id, sizeof(rt->id), "%016llx",
 		 (unsigned long long)r->deps.new_id());
@@ -335,26 +369,26 @@ route_new(struct relay *r, const char *domain)
 	return rt;
 }
 
+/* Recipient ri of e goes on rt (with e's others of this pass). */
 static void
 route_add(struct route *rt, struct qent *e, size_t ri)
 {
-	struct item *it = NULL;
+	struct item *it = rt->tail;
 
-	for (size_t i = 0; i < rt->nitems; i++)
-		if (rt->items[i].e == e)
-			it = &rt->items[i];
-	if (it == NULL) {
-		if (rt->nitems == rt->cap) {
-			rt->cap = rt->cap ? rt->cap * 2 : 4;
-			rt->items = xrealloc(rt->items,
-					     rt->cap * sizeof(*rt->items));
-		}
-		it = &rt->items[rt->nitems++];
-		memset(it, 0, sizeof(*it));
+	if (it == NULL || it->e != e || it->sending) {
+		it = xcalloc(1, sizeof(*it));
 		it->e = e;
 		it->idx = xcalloc(e->env.nrcpts, sizeof(*it->idx));
 		it->rcpts = xcalloc(e->env.nrcpts, sizeof(*it->rcpts));
 		e->busy++;
+		if (rt->tail != NULL)
+			rt->tail->next = it;
+		else
+			rt->head = it;
+		rt->tail = it;
+		rt->nqueued++;
+		if (rt->idle)
+			rt->kick = true;
 	}
 	it->idx[it->n] = ri;
 	it->rcpts[it->n++] = e->env.rcpts[ri].addr;
@@ -425,8 +459,20 @@ arm(struct relay *r)
 		any = true;
 	}
 	event_del(r->timer);
-	if (!any ||
-	    (r->nroutes >= r->deps.conf->relay_max_conns && min <= now))
+	/*
+	 * due but not placed: wait for a route's end (route_end schedules),
+	 * or end an idle one for a recipient that waits for a free slot
+	 */
+	if (any && r->starved && min <= now) {
+		for (struct route *rt = r->routes; rt != NULL; rt = rt->next)
+			if (r->want_slot && r->evicting == 0 && rt->idle &&
+			    !rt->kick) {
+				event_active(r->timer, EV_TIMEOUT, 0);
+				break;
+			}
+		return;
+	}
+	if (!any)
 		return;
 	{
 		struct timeval tv = {.tv_sec = min > now ? min - now : 0};
@@ -435,19 +481,99 @@ arm(struct relay *r)
 	}
 }
 
+/* rt is a session to dom's destination. */
+static bool
+route_serves(const struct relay *r, const struct route *rt, const char *dom)
+{
+	return r->deps.conf->relay_host[0] != '\0' || strcmp(rt->key, dom) == 0;
+}
+
+/* rt may take more mail: not ending, not past its reuse time. */
+static bool
+route_open(const struct route *rt, time_t now)
+{
+	return !rt->ending && !rt->no_reuse &&
+	       (rt->conn == NULL || !conn_closing(rt->conn)) &&
+	       now - rt->born < (time_t)rt->r->deps.conf->relay_reuse_time;
+}
+
+static void route_quit(struct route *rt);
+static void route_wake(struct route *rt);
+static void flush(struct route *rt);
+
+/*
+ * All routes are taken: one idle route ends so that another can start
+ * (one at a time: the next once it is gone).
+ */
+static void
+evict_idle(struct relay *r)
+{
+	if (r->evicting > 0)
+		return;
+	for (struct route *rt = r->routes; rt != NULL; rt = rt->next)
+		if (rt->idle && !rt->kick) {
+			rt->evicted = true;
+			r->evicting++;
+			rt->idle = false;
+			event_del(rt->idle_ev);
+			route_quit(rt);
+			flush(rt);
+			return;
+		}
+}
+
+/* The route for a recipient of dom (pick.h); NULL: none now (starved). */
+static struct route *
+route_for(struct relay *r, const char *dom, bool fresh)
+{
+	const struct conf *c = r->deps.conf;
+	struct pick_limits lim = {c->relay_max_conns_dest, c->relay_max_conns,
+				  r->nroutes};
+	time_t now = time(NULL);
+	struct pick p;
+	void *rt;
+	bool evict;
+
+	pick_init(&p, fresh);
+	for (struct route *x = r->routes; x != NULL; x = x->next)
+		if (route_serves(r, x, dom))
+			pick_add(&p, x, &(struct pick_route){
+				.started = x->started,
+				.open = route_open(x, now),
+				.idle = x->idle && !x->kick,
+				.queued = x->nqueued});
+	switch (pick_done(&p, &lim, &rt, &evict)) {
+	case PICK_ROUTE:
+		break;
+	case PICK_NEW:
+		return route_new(r, dom);
+	case PICK_NONE:
+		r->starved = true;
+		break;
+	}
+	if (evict) {
+		r->want_slot = true;
+		evict_idle(r);
+	}
+	return rt;
+}
+
 static void
 schedule(struct relay *r)
 {
 	time_t now = time(NULL);
-	bool single = r->deps.conf->relay_host[0] != '\0';
 
 	if (r->stopping)
 		return;
+	r->starved = r->want_slot = false;
 	for (struct qent *e = r->ents; e != NULL; e = e->next) {
 		if (finished_idle(e))
 			finish(r, e, true);
 		if (!waiting(e) || e->env.next > now)
 			continue;
+		char last[256] = "";
+		struct route *lrt = NULL; /* last's: one item per domain */
+
 		for (size_t i = 0; i < e->env.nrcpts; i++) {
 			char dom[256];
 			struct route *rt;
@@ -456,23 +582,21 @@ schedule(struct relay *r)
 			    e->tried[i])
 				continue;
 			rcpt_domain(e->env.rcpts[i].addr, dom, sizeof(dom));
-			/* routes not started yet are this pass's own */
-			for (rt = r->routes; rt != NULL; rt = rt->next)
-				if (!rt->started &&
-				    (single || strcmp(rt->key, dom) == 0))
-					break;
-			if (rt == NULL) {
-				if (r->nroutes >= r->deps.conf->relay_max_conns)
-					goto full;
-				rt = route_new(r, dom);
-			}
-			route_add(rt, e, i);
+			rt = lrt != NULL && strcmp(dom, last) == 0
+				     ? lrt
+				     : route_for(r, dom, e->need_fresh);
+			if (rt != NULL)
+				route_add(rt, e, i);
+			lrt = rt;
+			snprintf(last, sizeof(last), "%s", dom);
 		}
 	}
-full:
-	for (struct route *rt = r->routes; rt != NULL; rt = rt->next)
-		if (!rt->started && rt->nitems > 0)
+	for (struct route *rt = r->routes; rt != NULL; rt = rt->next) {
+		if (!rt->started && rt->head != NULL)
 			route_start(rt);
+		if (rt->kick)
+			route_wake(rt);
+	}
 	arm(r);
 }
 
@@ -563,32 +687,126 @@ apply(struct route *rt, struct item *it, size_t k,
 		log_q(qq, sizeof(qq), p->text));
 }
 
+static void attempt_end(struct relay *r, struct qent *e, const char *err);
+
+/* Frees an item (its strings belong to its entry). */
+static void
+item_free(struct item *it)
+{
+	if (it == NULL)
+		return;
+	free(it->idx);
+	free(it->rcpts);
+	free(it);
+}
+
+/* Takes the first item off rt's queue. */
+static struct item *
+item_pop(struct route *rt)
+{
+	struct item *it = rt->head;
+
+	rt->head = it->next;
+	if (rt->head == NULL)
+		rt->tail = NULL;
+	rt->nqueued--;
+	it->next = NULL;
+	return it;
+}
+
+/* it has left its route: the attempt on its entry may be over. */
+static void
+item_release(struct relay *r, struct item *it, const char *err)
+{
+	if (--it->e->busy == 0)
+		attempt_end(r, it->e, err);
+}
+
+/* A lost session's recipient k of it: not tried, for a fresh session. */
+static void
+item_back(struct item *it, size_t k)
+{
+	it->e->tried[it->idx[k]] = false;
+	it->e->need_fresh = true;
+}
+
+/*
+ * e is done with this result: every recipient handed on, no other route
+ * on it, nothing else writing it.  Its removal from the queue (finish()
+ * on item_release) records the 250s then: no envelope rewrite first (one
+ * fsync per message instead of three; docs/QUEUE.md, state D2).
+ */
+static bool
+all_sent(const struct qent *e)
+{
+	if (e->busy != 1 || e->saving || e->deleted || e->finishing)
+		return false;
+	for (size_t i = 0; i < e->env.nrcpts; i++)
+		if (e->env.rcpts[i].state != QR_DONE)
+			return false;
+	return true;
+}
+
 static void
 item_result(struct route *rt)
 {
-	struct item *it = &rt->items[rt->cur];
+	struct item *it = item_pop(rt);
+	struct relay *r = rt->r;
+	/* the loss of a session that had carried mail is not the message's */
+	bool reused = rt->nsent > 0 && !it->e->need_fresh && !r->stopping;
+	bool answered = false, back = false;
 
-	for (size_t k = 0; k < it->n; k++)
-		apply(rt, it, k, smtp_client_rcpt(rt->cl, k));
-	it->done = true;
+	for (size_t k = 0; k < it->n; k++) {
+		const struct smtpc_reply *p = smtp_client_rcpt(rt->cl, k);
+		bool lost = p->code == 0 || p->code == 421;
+
+		if (reused && lost) {
+			back = true;
+			continue;
+		}
+		answered |= !lost;
+		apply(rt, it, k, p);
+	}
+	for (size_t k = 0; back && k < it->n; k++) {
+		const struct smtpc_reply *p = smtp_client_rcpt(rt->cl, k);
+
+		if (p->code == 0 || p->code == 421)
+			item_back(it, k);
+	}
+	if (back)
+		log_msg(LOGL_INFO, "relay", "id=%s event=retry-fresh msgid=%s "
+			"reason=\"cached session lost\"", rt->id,
+			it->e->env.id);
+	if (answered)
+		rt->nsent++;
 	rt->any_result = true;
-	rt->cur++;
-	save_env(rt->r, it->e);
 	/* no next MAIL (or QUIT) before this result is on disk */
 	rt->wait_e = it->e;
-	rt->wait_gen = it->e->gen;
+	rt->wait_fin = all_sent(it->e);
+	if (!rt->wait_fin) {
+		save_env(r, it->e);
+		rt->wait_gen = it->e->gen;
+	}
 	if (rt->conn != NULL)
 		conn_pause(rt->conn);
+	item_free(rt->last);
+	rt->last = it;	/* the core may read it->msg until the next */
+	item_release(r, it, "");
 }
 
-/* The envelope of e is saved up to change gen: sessions waiting go on. */
+/*
+ * The envelope of e is saved up to change gen (fin: e is finished, or
+ * its finish failed): sessions waiting go on.
+ */
 static void
-saved(struct relay *r, struct qent *e)
+saved(struct relay *r, struct qent *e, bool fin)
 {
 	for (struct route *rt = r->routes; rt != NULL; rt = rt->next) {
-		if (rt->wait_e != e || rt->wait_gen > e->saved_gen)
+		if (rt->wait_e != e || rt->wait_fin != fin ||
+		    (!fin && rt->wait_gen > e->saved_gen))
 			continue;
 		rt->wait_e = NULL;
+		rt->wait_fin = false;
 		if (rt->conn == NULL || conn_closing(rt->conn))
 			continue;
 		send_next(rt);
@@ -598,20 +816,95 @@ saved(struct relay *r, struct qent *e)
 	}
 }
 
+/* Ends the session: QUIT, or a close if the core says so. */
+static void
+route_quit(struct route *rt)
+{
+	rt->ending = true;
+	handle(rt, smtp_client_next(rt->cl, NULL, rt->out));
+}
+
+/* May rt wait, connected, for more mail (relay.connection_cache_time)? */
+static bool
+cacheable(const struct route *rt)
+{
+	const struct conf *c = rt->r->deps.conf;
+
+	return !rt->r->stopping && c->relay_cache_ms > 0 && rt->conn != NULL &&
+	       route_open(rt, time(NULL));
+}
+
+static void
+go_idle(struct route *rt)
+{
+	const struct conf *c = rt->r->deps.conf;
+	unsigned ms = c->relay_cache_ms;
+	/* not kept past relay.connection_reuse_time: it could take nothing */
+	time_t left = rt->born + (time_t)c->relay_reuse_time - time(NULL);
+	struct timeval tv;
+
+	if (left >= 0 && (unsigned long)left * 1000 < ms)
+		ms = (unsigned)left * 1000;
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	rt->idle = true;
+	evtimer_add(rt->idle_ev, &tv);
+	arm(rt->r); /* a recipient waiting for a route takes this one's place */
+}
+
+/* The idle time is over: QUIT. */
+static void
+idle_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct route *rt = arg;
+
+	(void)fd, (void)what;
+	rt->idle = false;
+	route_quit(rt);
+	flush(rt);
+}
+
+/* An idle route got mail (schedule()): it goes out now. */
+static void
+route_wake(struct route *rt)
+{
+	rt->kick = false;
+	rt->idle = false;
+	event_del(rt->idle_ev);
+	send_next(rt);
+	flush(rt);
+}
+
 static void
 send_next(struct route *rt)
 {
-	while (rt->cur < rt->nitems && rt->items[rt->cur].e->deleted) {
-		rt->items[rt->cur].done = true; /* deleted meanwhile */
-		rt->cur++;
+	while (rt->head != NULL && rt->head->e->deleted) {
+		struct item *it = item_pop(rt); /* deleted meanwhile */
+
+		item_release(rt->r, it, "");
+		item_free(it);
 	}
-	if (rt->cur >= rt->nitems) {
-		handle(rt, smtp_client_next(rt->cl, NULL, rt->out));
+	if (!smtp_client_usable(rt->cl)) {
+		/* the session failed: what is queued waits for route_end */
+		if (rt->err[0] == '\0')
+			snprintf(rt->err, sizeof(rt->err), "%s",
+				 smtp_client_error(rt->cl)->text);
+		route_quit(rt);
 		return;
 	}
+	if (rt->head == NULL) {
+		if (cacheable(rt))
+			go_idle(rt);
+		else
+			route_quit(rt);
+		return;
+	}
+	item_free(rt->last);
+	rt->last = NULL;
 	{
-		struct item *it = &rt->items[rt->cur];
+		struct item *it = rt->head;
 
+		it->sending = true;
 		it->msg.sender = it->e->env.sender;
 		it->msg.rcpts = it->rcpts;
 		it->msg.nrcpts = it->n;
@@ -671,7 +964,7 @@ static void
 start_body(struct route *rt)
 {
 	char p[4096];
-	struct item *it = &rt->items[rt->cur];
+	struct item *it = rt->head;
 
 	if (queue_msg_path(rt->r->deps.qdir, it->e->env.id, p, sizeof(p)) ==
 		    -1 ||
@@ -689,7 +982,9 @@ static void
 start_tls(struct route *rt)
 {
 	const char *host = rt->ti < rt->nt ? rt->t[rt->ti].host : rt->name;
-	SSL *ssl = tls_client_ssl(rt->r->tls, host);
+	char key[400];
+	SSL *ssl = tls_client_ssl(rt->r->tls, host,
+				  target_text(rt, key, sizeof(key)));
 
 	if (ssl == NULL) {
 		snprintf(rt->err, sizeof(rt->err), "cannot set up TLS for %s",
@@ -697,6 +992,7 @@ start_tls(struct route *rt)
 		conn_close(rt->conn, "error");
 		return;
 	}
+	rt->ssl = ssl;	/* the conn's: freed with it */
 	conn_starttls(rt->conn, ssl, false);
 }
 
@@ -707,10 +1003,11 @@ on_secured(void *arg)
 	char tgt[400];
 
 	log_msg(LOGL_INFO, "relay", "id=%s event=tls target=%s version=%s "
-		"cipher=%s verified=%s", rt->id,
+		"cipher=%s verified=%s resumed=%s", rt->id,
 		target_text(rt, tgt, sizeof(tgt)), conn_tls_version(rt->conn),
 		conn_tls_cipher(rt->conn),
-		rt->r->cconf.tls == SMTPC_TLS_REQUIRE ? "yes" : "no");
+		rt->r->cconf.tls == SMTPC_TLS_REQUIRE ? "yes" : "no",
+		rt->ssl != NULL && SSL_session_reused(rt->ssl) ? "yes" : "no");
 	smtp_client_secured(rt->cl, rt->out);
 	flush(rt);
 }
@@ -735,6 +1032,7 @@ handle(struct route *rt, enum smtpc_act act)
 		break;
 	case SMTPC_CLOSE:
 		rt->closed_seen = true;
+		rt->ending = true;
 		if (rt->conn != NULL && !conn_closing(rt->conn)) {
 			flush(rt);
 			conn_close(rt->conn, "quit");
@@ -791,6 +1089,9 @@ on_closed(void *arg, const char *reason)
 	/* the conn is still readable inside closed() */
 	snprintf(tls_err, sizeof(tls_err), "%s", conn_tls_error(rt->conn));
 	rt->conn = NULL;
+	rt->ssl = NULL;	/* freed with the conn */
+	rt->idle = false;
+	event_del(rt->idle_ev);
 	if (rt->mfd != -1) {
 		close(rt->mfd);
 		rt->mfd = -1;
@@ -808,7 +1109,7 @@ on_closed(void *arg, const char *reason)
 		if (smtp_client_eof(rt->cl, why) == SMTPC_RESULT)
 			item_result(rt);
 	}
-	if (!rt->any_result && rt->cur < rt->nitems) {
+	if (!rt->any_result && rt->head != NULL) {
 		const struct smtpc_reply *e = smtp_client_error(rt->cl);
 
 		/* never got to a message: the next target, if any */
@@ -817,6 +1118,7 @@ on_closed(void *arg, const char *reason)
 				 tgt, e->text);
 		smtp_client_free(&rt->cl);
 		rt->closed_seen = false;
+		rt->ending = false;
 		rt->ti++;
 		try_connect(rt);
 		return;
@@ -933,6 +1235,7 @@ attempt_end(struct relay *r, struct qent *e, const char *err)
 			return;
 		}
 	memset(e->tried, 0, e->env.nrcpts * sizeof(*e->tried));
+	e->need_fresh = false;
 	e->env.attempts++;
 	if (err[0] != '\0')
 		snprintf(e->env.error, sizeof(e->env.error), "%s", err);
@@ -970,28 +1273,34 @@ static void
 route_end(struct route *rt)
 {
 	struct relay *r = rt->r;
+	/* a session that had carried mail: the rest goes to a fresh one */
+	bool requeue = rt->nsent > 0 && !r->stopping && !rt->perm;
 
-	for (size_t i = 0; i < rt->nitems; i++) {
-		struct item *it = &rt->items[i];
+	while (rt->head != NULL) {
+		struct item *it = item_pop(rt);
+		bool back = requeue && !it->e->need_fresh;
 
-		if (!it->done)
-			for (size_t k = 0; k < it->n; k++) {
-				struct smtpc_reply p;
+		for (size_t k = 0; k < it->n; k++) {
+			struct smtpc_reply p;
 
-				/* never tried: the route's error, or retry */
-				p.code = rt->perm ? 550 : 0;
-				snprintf(p.text, sizeof(p.text), "%s",
-					 rt->err[0] ? rt->err
-						    : "not attempted");
-				if (!r->stopping || rt->perm)
-					apply(rt, it, k, &p);
+			if (back) {
+				item_back(it, k);
+				continue;
 			}
-		if (--it->e->busy == 0)
-			attempt_end(r, it->e, it->done ? "" : rt->err);
-		free(it->idx);
-		free(it->rcpts);
+			/* never tried: the route's error, or retry */
+			p.code = rt->perm ? 550 : 0;
+			snprintf(p.text, sizeof(p.text), "%s",
+				 rt->err[0] ? rt->err : "not attempted");
+			if (!r->stopping || rt->perm)
+				apply(rt, it, k, &p);
+		}
+		item_release(r, it, rt->err);
+		item_free(it);
 	}
-	free(rt->items);
+	item_free(rt->last);
+	event_free(rt->idle_ev);
+	if (rt->evicted)
+		r->evicting--;
 	free(rt->t);
 	smtp_client_free(&rt->cl);
 	buf_free(&rt->out);
@@ -1200,7 +1509,7 @@ rjob_done(struct wpool_job *job)
 			e->finish_wanted = false;
 			finish(r, e, e->finish_bounce);
 		}
-		saved(r, e);
+		saved(r, e, false);
 		break;
 	case RJ_FINISH:
 		if (j->result == FIN_BOUNCE_FAILED ||
@@ -1211,12 +1520,15 @@ rjob_done(struct wpool_job *job)
 			/* kept on disk: tried again at the next start */
 			e->finishing = false;
 			e->env.held = true;
+			saved(r, e, true);
+			save_env(r, e); /* its states, if not written yet */
 			break;
 		}
 		log_msg(LOGL_INFO, "queue", "event=done msgid=%s result=%s%s%s",
 			j->env.id, e->deleted ? "deleted" : FIN_WORD[j->result],
 			j->bqueued ? " bounce=" : "",
 			j->bqueued ? j->benv.id : "");
+		saved(r, e, true);
 		ent_free(r, e);
 		if (j->bqueued)
 			relay_queued(r, &j->benv);
@@ -1291,6 +1603,12 @@ relay_shutdown(struct relay *r)
 	event_del(r->timer);
 	for (struct route *rt = r->routes, *next; rt != NULL; rt = next) {
 		next = rt->next;
+		if (rt->idle) { /* cached: QUIT, then close */
+			rt->idle = false;
+			event_del(rt->idle_ev);
+			route_quit(rt);
+			flush(rt);
+		}
 		if (rt->conn != NULL) {
 			snprintf(rt->err, sizeof(rt->err), "owld stopping");
 			conn_close(rt->conn, "shutdown");
@@ -1302,6 +1620,20 @@ relay_shutdown(struct relay *r)
 			route_end(rt);
 		}
 		/* DNS in flight: ends when the job returns */
+	}
+}
+
+void
+relay_reload(struct relay *r)
+{
+	for (struct route *rt = r->routes; rt != NULL; rt = rt->next) {
+		rt->no_reuse = true;
+		if (rt->idle) {
+			rt->idle = false;
+			event_del(rt->idle_ev);
+			route_quit(rt);
+			flush(rt);
+		}
 	}
 }
 

@@ -50,9 +50,17 @@ void relay_queued(struct relay *r, const struct qenv *e);
  */
 void relay_control(struct relay *r, const char *cmd, char *reply,
 		   size_t size);
-/* Stops: open deliveries are dropped (their recipients stay queued). */
+/*
+ * Stops: open deliveries are dropped (their recipients stay queued), idle
+ * cached sessions get QUIT.
+ */
 void relay_shutdown(struct relay *r);
-/* Deliveries or queue writes still running. */
+/*
+ * owld reloads: idle cached sessions end (QUIT) and busy ones end once
+ * their queue is done, so later mail goes out on sessions made after it.
+ */
+void relay_reload(struct relay *r);
+/* Deliveries, cached sessions or queue writes still running. */
 bool relay_busy(const struct relay *r);
 /*
  * For owlctl status: the messages in the queue (each until all its

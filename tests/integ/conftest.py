@@ -302,9 +302,17 @@ class Sink:
 
     def __init__(self, host="127.0.0.1", port=0, rcpt=None, final=None,
                  ehlo=("PIPELINING", "SIZE 100000000", "8BITMIME"),
-                 greet_delay=0, tls=None):
+                 greet_delay=0, tls=None, drop=None, idle_close=None):
         self.messages = []
         self.connections = 0
+        self.open = self.max_open = 0  # sessions open now, and at most
+        # drop=(how, n): after n messages in a session the next MAIL gets
+        # "421" (then a close) or "eof" (a close, no reply): a cached
+        # session the server ends under the client; idle_close=secs: 421
+        # to a session quiet that long after a message
+        self.drop = drop
+        self.idle_close = idle_close
+        self.dropped = 0
         self.spans = []  # (opened, closed) of each session
         self.greet_delay = greet_delay
         self.commands = []
@@ -320,12 +328,15 @@ class Sink:
             def handle(self):
                 with sink.lock:
                     sink.connections += 1
+                    sink.open += 1
+                    sink.max_open = max(sink.max_open, sink.open)
                 opened = time.time()
                 closed = None
                 try:
                     closed = sink.session(self.rfile, self.wfile, self.request)
                 finally:
                     with sink.lock:
+                        sink.open -= 1
                         sink.spans.append((opened, closed or time.time()))
 
         class Server(socketserver.ThreadingTCPServer):
@@ -347,8 +358,19 @@ class Sink:
         say("220 sink.test ESMTP")
         sender, rcpts = None, []
         tls = None
+        done = 0  # messages of this session
         while True:
-            line = rfile.readline()
+            if self.idle_close and done and sock is not None:
+                (tls or sock).settimeout(self.idle_close)
+            try:
+                line = rfile.readline()
+            except (socket.timeout, TimeoutError):
+                say("421 4.4.2 sink.test idle too long")
+                with self.lock:
+                    self.dropped += 1
+                return
+            if sock is not None:
+                (tls or sock).settimeout(None)
             if not line:
                 return
             cmd = line.decode("latin-1").rstrip("\r\n")
@@ -374,6 +396,12 @@ class Sink:
                     say("250%s%s" % (" " if i == len(lines) - 1 else "-", l))
             elif verb == "HELO":
                 say("250 sink.test")
+            elif verb == "MAIL" and self.drop and done >= self.drop[1]:
+                with self.lock:
+                    self.dropped += 1
+                if self.drop[0] == "421":
+                    say("421 4.3.2 sink.test closing")
+                return
             elif verb == "MAIL":
                 sender, rcpts = cmd[10:].split(">")[0].lstrip("<"), []
                 say("250 2.1.0 ok")
@@ -398,7 +426,9 @@ class Sink:
                     parts.append(l[1:] if l.startswith(b".") else l)
                 data = b"".join(parts)
                 msg = {"from": sender, "rcpts": rcpts, "data": data, "acked": False,
-                       "tls": tls.version() if tls else None}
+                       "tls": tls.version() if tls else None,
+                       "resumed": tls.session_reused if tls else None}
+                done += 1
                 with self.lock:
                     self.messages.append(msg)
                 r = self.final(msg)

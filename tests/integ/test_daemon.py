@@ -340,7 +340,7 @@ def test_soft_nofile_limit_raised_for_max_connections(tmp_path):
     socks = []
     try:
         limits = open("/proc/%d/limits" % o.proc.pid).read()
-        assert any(line.startswith("Max open files") and line.split()[3] == "3092"
+        assert any(line.startswith("Max open files") and line.split()[3] == "3182"
                    for line in limits.splitlines()), limits
         for _ in range(1200):
             s = socket.create_connection(("127.0.0.1", o.port), timeout=10)
@@ -360,7 +360,7 @@ def test_nofile_hard_limit_too_low_is_logged(tmp_path):
                               "imap.max_connections=500"], verbose=False)
     start_with_nofile(o, 48, 48)
     try:
-        assert "event=nofile-limit limit=48 needed=3090 max_connections=1000 " \
+        assert "event=nofile-limit limit=48 needed=3180 max_connections=1000 " \
             "imap.max_connections=500" in o.logtext()
     finally:
         o.stop()

@@ -666,6 +666,45 @@ test_starttls(void **state)
 	h_free(&h);
 }
 
+static enum smtpc_act
+feed_line(struct smtp_client *c, const char *line, struct buf *out)
+{
+	return smtp_client_feed(c, line, strlen(line), out);
+}
+
+/* A session kept between messages (the relay's cache) that the server
+ * ends: a 421 is a close without QUIT, anything else QUIT. */
+static void
+test_reply_while_idle(void **state)
+{
+	struct smtpc_conf conf = {.helo = "mx.local.test"};
+	struct buf *out = buf_new(1 << 16);
+	struct smtp_client *c = smtp_client_new(&conf);
+
+	(void)state;
+	assert_int_equal(feed_line(c, "220 mx\r\n", out), SMTPC_NONE);
+	assert_int_equal(feed_line(c, "250 mx\r\n", out), SMTPC_NEXT);
+	assert_true(smtp_client_usable(c));
+	buf_reset(out);
+	assert_int_equal(feed_line(c, "421-4.3.2 idle too long\r\n", out),
+			 SMTPC_NONE);
+	assert_int_equal(feed_line(c, "421 4.3.2 bye\r\n", out), SMTPC_CLOSE);
+	assert_int_equal(out->len, 0); /* no QUIT after a 421 */
+	assert_int_equal(smtp_client_error(c)->code, 421);
+	assert_false(smtp_client_usable(c));
+	smtp_client_free(&c);
+
+	c = smtp_client_new(&conf);
+	feed_line(c, "220 mx\r\n", out);
+	assert_int_equal(feed_line(c, "250 mx\r\n", out), SMTPC_NEXT);
+	buf_reset(out);
+	assert_int_equal(feed_line(c, "250 what\r\n", out), SMTPC_NONE);
+	assert_string_equal(out->data, "QUIT\r\n");
+	assert_non_null(strstr(smtp_client_error(c)->text, "unexpected"));
+	smtp_client_free(&c);
+	buf_free(&out);
+}
+
 static void
 test_auth(void **state)
 {
@@ -806,6 +845,7 @@ main(void)
 		cmocka_unit_test(test_bad_replies),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_starttls),
+		cmocka_unit_test(test_reply_while_idle),
 		cmocka_unit_test(test_auth),
 	};
 
