@@ -252,9 +252,10 @@ class Server:
 # quiet gate waits until the machine's CPUs are idle above --quiet-idle
 # over --quiet-window seconds (from /proc/stat), for at most --quiet-cap
 # seconds; each run records the idle share the gate saw and the foreign
-# CPU during the run: the CPU time of every process of the machine less
-# the bench's own (its cgroups: the servers, the load clients, and this
-# script).  A figure is median (min-max) over its rounds; one whose runs
+# CPU during the run: the CPU time (user and system) of every process of
+# the machine less the bench's own (its cgroups: the servers, the load
+# clients, and this script) and less the kernel's threads' (writeback,
+# ksoftirqd: they work for the bench too), which are shown apart.  A figure is median (min-max) over its rounds; one whose runs
 # differ by more than --unsteady of the median is marked "unsteady", its
 # ratio too, and gets no met / not met verdict.
 
@@ -285,22 +286,42 @@ def ours_cpu():
 def cpu_stat():
     """(idle, busy, all) CPU seconds of the machine since boot, all CPUs,
     from /proc/stat: idle is idle alone (a CPU in iowait has a disk request
-    of someone's outstanding), busy is user, nice, system, irq and softirq
-    (what processes cost; steal is another VM's)."""
+    of someone's outstanding), busy is user, nice and system (what tasks
+    cost; irq and softirq are the kernel's, steal another VM's)."""
     with open("/proc/stat") as f:
         v = [int(x) for x in f.readline().split()[1:9]]
     tick = os.sysconf("SC_CLK_TCK")
     user, nice, system, idle, iowait, irq, softirq, steal = v
-    return (idle / tick, (user + nice + system + irq + softirq) / tick,
-            sum(v) / tick)
+    return idle / tick, (user + nice + system) / tick, sum(v) / tick
+
+
+def kthreads_cpu():
+    """CPU seconds of the kernel's threads (kthreadd's children: writeback,
+    ksoftirqd, ...): they work for every process, the bench's fsyncs and
+    loopback traffic too, so they are counted apart, not as foreign."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % p) as f:
+                v = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if v[1] == "2" or p == "2":  # ppid (field 4), utime, stime (14, 15)
+            total += int(v[11]) + int(v[12])
+    return total / tick
 
 
 class Gate:
     """The quiet gate's record of one run: idle (the idle share of the
     last window before the run), waited (seconds), quiet (False: the cap
-    came first), foreign (CPU seconds not the bench's during the run, None
-    without cgroups) and wall (the run's seconds)."""
+    came first), foreign (CPU seconds of processes not the bench's during
+    the run, None without cgroups), kernel (the kernel threads' CPU
+    seconds) and wall (the run's seconds)."""
     foreign = None
+    kernel = None
     wall = None
 
     def __init__(self, idle, waited, quiet):
@@ -318,6 +339,8 @@ class Gate:
         share = self.foreign_share()
         if share is not None:
             out += ", foreign CPU %.0f %% of a core" % (share * 100)
+        if self.kernel is not None and self.wall:
+            out += " (kernel threads %.0f %%)" % (self.kernel / self.wall * 100)
         return out
 
 
@@ -341,12 +364,14 @@ def gated_run(a, fn):
     """fn() after the quiet gate: (fn's result, the gate's record with the
     foreign CPU during fn)."""
     gate = quiet_gate(a)
-    ours0, (_, busy0, _), t0 = ours_cpu(), cpu_stat(), time.monotonic()
+    k0, ours0, (_, busy0, _) = kthreads_cpu(), ours_cpu(), cpu_stat()
+    t0 = time.monotonic()
     value = fn()
-    ours1, (_, busy1, _), t1 = ours_cpu(), cpu_stat(), time.monotonic()
-    gate.wall = t1 - t0
+    t1 = time.monotonic()
+    k1, ours1, (_, busy1, _) = kthreads_cpu(), ours_cpu(), cpu_stat()
+    gate.wall, gate.kernel = t1 - t0, k1 - k0
     if ours0 is not None and ours1 is not None:
-        gate.foreign = max(0.0, (busy1 - busy0) - (ours1 - ours0))
+        gate.foreign = max(0.0, (busy1 - busy0) - (ours1 - ours0) - (k1 - k0))
     return value, gate
 
 

@@ -88,11 +88,16 @@ def test_foreign_cpu_is_the_machine_less_the_bench(monkeypatch):
     monkeypatch.setattr(bench, "cpu_stat", FakeStat(1.0, busy_per_read=0.5))
     ours = iter([10.0, 10.2])
     monkeypatch.setattr(bench, "ours_cpu", lambda: next(ours))
+    # and the kernel's threads 0.1 (writeback for everyone): apart
+    kernel = iter([5.0, 5.1])
+    monkeypatch.setattr(bench, "kthreads_cpu", lambda: next(kernel))
     value, gate = bench.gated_run(opts(), lambda: {"x": 1.0})
     assert value == {"x": 1.0}
     # the gate reads twice, then once before and once after the run
-    assert gate.foreign == pytest.approx(0.3)
+    assert gate.foreign == pytest.approx(0.2)
+    assert gate.kernel == pytest.approx(0.1)
     assert gate.foreign_share() > 0
+    assert "kernel threads" in str(gate)
 
 
 def test_ours_cpu_counts_the_cgroups_removed(monkeypatch):
