@@ -255,9 +255,10 @@ class Server:
 # CPU during the run: the CPU time (user and system) of every process of
 # the machine less the bench's own (its cgroups: the servers, the load
 # clients, and this script) and less the kernel's threads' (writeback,
-# ksoftirqd: they work for the bench too), which are shown apart.  A figure is median (min-max) over its rounds; one whose runs
-# differ by more than --unsteady of the median is marked "unsteady", its
-# ratio too, and gets no met / not met verdict.
+# ksoftirqd: they work for the bench too), which are shown apart.  A
+# figure is median (min-max) over its rounds; one whose runs differ by
+# more than --unsteady of the median is marked "unsteady", its ratio too,
+# and gets no met / not met verdict.
 
 CLIENTS = []  # the load clients' cgroup, made on first use ([] before)
 
@@ -555,34 +556,39 @@ class Owld(Server):
                                    input=PASSWORD + "\n", text=True,
                                    capture_output=True, **client_kw())
                 assert r.returncode == 0, r.stderr
-        self.port, self.pop3_port = free_port(), free_port()
-        self.imap_port = free_port() if imap else None
-        argv = list(wrap) + [os.path.join(BUILD, "owld"), "-D", self.d,
-                "-o", "smtp.listen=127.0.0.1:%d" % self.port,
-                "-o", "pop3.listen=127.0.0.1:%d" % self.pop3_port,
-                "-o", "submission.listen=",
-                "-o", "imap.listen=",
-                "-o", "max_connections=11000",
-                # the load generators are thousands of clients from one
-                # address: the per-address limits would refuse them
-                "-o", "max_connections_per_ip=0",
-                "-o", "connection_rate_limit=0",
-                "-o", "log.file=" + os.path.join(self.d, "log")]
-        if imap:
-            argv += ["-o", "imap.listen=127.0.0.1:%d" % self.imap_port]
-            if owld_knows("imap.max_connections"):  # IDLE: 10,000 held
-                argv += ["-o", "imap.max_connections=11000"]
-        elif owld_knows("imap.listen"):  # not its default port 1143
-            argv += ["-o", "imap.listen="]
-        for o in opts:
-            argv += ["-o", o]
-        with open(os.path.join(self.d, "stderr"), "w") as err:
-            self.proc = self.spawn(argv, stdout=subprocess.DEVNULL, stderr=err)
-        try:
-            self.wait_started(120 if wrap else 20)
-        except RuntimeError:
-            self.stop()
-            raise
+        # a free port may be taken before owld binds it (a load client's
+        # connection gets it as its own port): then again on others
+        for attempt in range(5):
+            self.port, self.pop3_port = free_port(), free_port()
+            self.imap_port = free_port() if imap else None
+            argv = list(wrap) + [os.path.join(BUILD, "owld"), "-D", self.d,
+                    "-o", "smtp.listen=127.0.0.1:%d" % self.port,
+                    "-o", "pop3.listen=127.0.0.1:%d" % self.pop3_port,
+                    "-o", "submission.listen=",
+                    "-o", "imap.listen=",
+                    "-o", "max_connections=11000",
+                    # the load generators are thousands of clients from one
+                    # address: the per-address limits would refuse them
+                    "-o", "max_connections_per_ip=0",
+                    "-o", "connection_rate_limit=0",
+                    "-o", "log.file=" + os.path.join(self.d, "log")]
+            if imap:
+                argv += ["-o", "imap.listen=127.0.0.1:%d" % self.imap_port]
+                if owld_knows("imap.max_connections"):  # IDLE: 10,000 held
+                    argv += ["-o", "imap.max_connections=11000"]
+            elif owld_knows("imap.listen"):  # not its default port 1143
+                argv += ["-o", "imap.listen="]
+            for o in opts:
+                argv += ["-o", o]
+            with open(os.path.join(self.d, "stderr"), "w") as err:
+                self.proc = self.spawn(argv, stdout=subprocess.DEVNULL, stderr=err)
+            try:
+                self.wait_started(120 if wrap else 20)
+                return
+            except RuntimeError as e:
+                self.stop()
+                if "Address already in use" not in str(e) or attempt == 4:
+                    raise
 
     def wait_started(self, timeout):
         """Until owld accepts on its SMTP port; RuntimeError with owld's
