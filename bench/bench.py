@@ -255,7 +255,9 @@ class Server:
 # CPU during the run: the CPU time (user and system) of every process of
 # the machine less the bench's own (its cgroups: the servers, the load
 # clients, and this script) and less the kernel's threads' (writeback,
-# ksoftirqd: they work for the bench too), which are shown apart.  A
+# ksoftirqd: they work for the bench too), which are shown apart.  A run
+# during which that foreign CPU passed --redo-foreign of a core is made
+# again (--redo times at most; the least disturbed is kept).  A
 # figure is median (min-max) over its rounds; one whose runs differ by
 # more than --unsteady of the median is marked "unsteady", its ratio too,
 # and gets no met / not met verdict.
@@ -324,6 +326,7 @@ class Gate:
     foreign = None
     kernel = None
     wall = None
+    tries = 1
 
     def __init__(self, idle, waited, quiet):
         self.idle, self.waited, self.quiet = idle, waited, quiet
@@ -342,6 +345,8 @@ class Gate:
             out += ", foreign CPU %.0f %% of a core" % (share * 100)
         if self.kernel is not None and self.wall:
             out += " (kernel threads %.0f %%)" % (self.kernel / self.wall * 100)
+        if self.tries > 1:
+            out += ", the least disturbed of %d tries" % self.tries
         return out
 
 
@@ -363,7 +368,26 @@ def quiet_gate(a):
 
 def gated_run(a, fn):
     """fn() after the quiet gate: (fn's result, the gate's record with the
-    foreign CPU during fn)."""
+    foreign CPU during fn).  A run during which foreign CPU took more than
+    a.redo_foreign of a core is made again, a.redo times at most, and the
+    least disturbed one kept (the criterion is the machine's, not the
+    figure's, and the same for every target)."""
+    best = None
+    for tries in range(1, a.redo + 2):
+        value, gate = gated_once(a, fn)
+        gate.tries = tries
+        share = gate.foreign_share()
+        if best is None or (share or 0) < (best[1].foreign_share() or 0):
+            best = value, gate
+        if share is None or share <= a.redo_foreign:
+            break
+        if tries <= a.redo:
+            print("  (disturbed: foreign CPU %.0f %% of a core; again)" % (share * 100))
+    best[1].tries = tries
+    return best
+
+
+def gated_once(a, fn):
     gate = quiet_gate(a)
     k0, ours0, (_, busy0, _) = kthreads_cpu(), ours_cpu(), cpu_stat()
     t0 = time.monotonic()
@@ -1874,6 +1898,11 @@ def main():
     ap.add_argument("--quiet-cap", type=float, default=60.0,
                     help="the quiet gate: seconds to wait at most (then the run "
                     "goes ahead, marked not quiet)")
+    ap.add_argument("--redo-foreign", type=float, default=0.25,
+                    help="a run during which other processes took more than "
+                    "this share of a core is made again")
+    ap.add_argument("--redo", type=int, default=2,
+                    help="at most this many times (the least disturbed kept)")
     ap.add_argument("--unsteady", type=float, default=0.25,
                     help="a figure whose runs differ by more than this share "
                     "of their median, (max-min)/median, is unsteady")
@@ -1922,7 +1951,7 @@ def main():
     a.callgrind = (100, 300)
     if a.smoke:
         # two rounds (the rotation), a gate that gives up at once
-        a.rounds, a.quiet_window, a.quiet_cap = 2, 0.05, 0.1
+        a.rounds, a.quiet_window, a.quiet_cap, a.redo = 2, 0.05, 0.1, 0
         a.messages, a.sessions = 50, "10"
         a.pop3_messages, a.idle, a.idle_peers, a.large = 20, "20", 20, 1000000
         a.open_sizes, a.open_rounds = "50", 2
@@ -1954,10 +1983,12 @@ def main():
           "(max-min)/median above %.0f %% (no verdict then).  Quiet gate before "
           "each run: CPU idle %.0f %% or more over %g s (/proc/stat), waiting "
           "%g s at most; each run's line gives the idle share it saw and the "
-          "foreign CPU (processes not the bench's) during it.  Load average "
-          "at the start: %.2f %.2f %.2f."
+          "foreign CPU (processes not the bench's) during it; a run with "
+          "foreign CPU above %.0f %% of a core is made again, %d times at "
+          "most, the least disturbed kept.  Load average at the start: "
+          "%.2f %.2f %.2f."
           % ((a.rounds, a.unsteady * 100, a.quiet_idle * 100, a.quiet_window,
-              a.quiet_cap) + os.getloadavg()))
+              a.quiet_cap, a.redo_foreign * 100, a.redo) + os.getloadavg()))
     print()
     sys.stdout.flush()
     try:

@@ -18,7 +18,8 @@ import bench  # noqa: E402
 
 def opts(**kw):
     a = argparse.Namespace(rounds=3, quiet_idle=0.9, quiet_window=0.0,
-                           quiet_cap=0.0, unsteady=0.25)
+                           quiet_cap=0.0, unsteady=0.25, redo=0,
+                           redo_foreign=0.25)
     for k, v in kw.items():
         setattr(a, k, v)
     return a
@@ -98,6 +99,24 @@ def test_foreign_cpu_is_the_machine_less_the_bench(monkeypatch):
     assert gate.kernel == pytest.approx(0.1)
     assert gate.foreign_share() > 0
     assert "kernel threads" in str(gate)
+
+
+def test_a_disturbed_run_is_made_again(monkeypatch):
+    # each run: the machine spends 0.25 s; the bench none in the first
+    # (all foreign), all of it in the second
+    monkeypatch.setattr(bench, "cpu_stat", FakeStat(1.0, busy_per_read=0.25))
+    ours = iter([10.0, 10.0, 10.0, 10.25])
+    monkeypatch.setattr(bench, "ours_cpu", lambda: next(ours))
+    monkeypatch.setattr(bench, "kthreads_cpu", lambda: 0.0)
+    n = iter([1, 2])
+    value, gate = bench.gated_run(opts(redo=2), lambda: {"n": next(n)})
+    assert value == {"n": 2} and gate.tries == 2
+    assert gate.foreign == pytest.approx(0.0)
+    assert "2 tries" in str(gate)
+    # without redo the first is kept, disturbed as it was
+    ours = iter([10.0, 10.0])
+    value, gate = bench.gated_run(opts(), lambda: {"n": 1})
+    assert gate.tries == 1 and gate.foreign == pytest.approx(0.25)
 
 
 def test_ours_cpu_counts_the_cgroups_removed(monkeypatch):
