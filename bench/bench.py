@@ -299,11 +299,12 @@ def cpu_stat():
 
 
 def kthreads_cpu():
-    """CPU seconds of the kernel's threads (kthreadd's children: writeback,
-    ksoftirqd, ...): they work for every process, the bench's fsyncs and
-    loopback traffic too, so they are counted apart, not as foreign."""
+    """{pid: CPU seconds} of the kernel's threads (kthreadd's children:
+    writeback, ksoftirqd, ...): they work for every process, the bench's
+    fsyncs and loopback traffic too, so they are counted apart, not as
+    foreign.  Per thread: kworkers come and go (kernel_delta)."""
     tick = os.sysconf("SC_CLK_TCK")
-    total = 0
+    out = {}
     for p in os.listdir("/proc"):
         if not p.isdigit():
             continue
@@ -313,8 +314,14 @@ def kthreads_cpu():
         except OSError:
             continue
         if v[1] == "2" or p == "2":  # ppid (field 4), utime, stime (14, 15)
-            total += int(v[11]) + int(v[12])
-    return total / tick
+            out[p] = (int(v[11]) + int(v[12])) / tick
+    return out
+
+
+def kernel_delta(k0, k1):
+    """CPU seconds kernel threads spent between two kthreads_cpu(): of
+    those alive at the end (one gone took its time with it)."""
+    return sum(t - k0.get(p, 0.0) for p, t in k1.items())
 
 
 class Gate:
@@ -394,9 +401,9 @@ def gated_once(a, fn):
     value = fn()
     t1 = time.monotonic()
     k1, ours1, (_, busy1, _) = kthreads_cpu(), ours_cpu(), cpu_stat()
-    gate.wall, gate.kernel = t1 - t0, k1 - k0
+    gate.wall, gate.kernel = t1 - t0, kernel_delta(k0, k1)
     if ours0 is not None and ours1 is not None:
-        gate.foreign = max(0.0, (busy1 - busy0) - (ours1 - ours0) - (k1 - k0))
+        gate.foreign = max(0.0, (busy1 - busy0) - (ours1 - ours0) - gate.kernel)
     return value, gate
 
 

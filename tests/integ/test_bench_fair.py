@@ -89,8 +89,9 @@ def test_foreign_cpu_is_the_machine_less_the_bench(monkeypatch):
     monkeypatch.setattr(bench, "cpu_stat", FakeStat(1.0, busy_per_read=0.5))
     ours = iter([10.0, 10.2])
     monkeypatch.setattr(bench, "ours_cpu", lambda: next(ours))
-    # and the kernel's threads 0.1 (writeback for everyone): apart
-    kernel = iter([5.0, 5.1])
+    # and the kernel's threads 0.1 (writeback for everyone): apart; one
+    # gone (8) and one new (9) between the readings change nothing
+    kernel = iter([{"7": 5.0, "8": 1.0}, {"7": 5.1, "9": 0.0}])
     monkeypatch.setattr(bench, "kthreads_cpu", lambda: next(kernel))
     value, gate = bench.gated_run(opts(), lambda: {"x": 1.0})
     assert value == {"x": 1.0}
@@ -107,7 +108,7 @@ def test_a_disturbed_run_is_made_again(monkeypatch):
     monkeypatch.setattr(bench, "cpu_stat", FakeStat(1.0, busy_per_read=0.25))
     ours = iter([10.0, 10.0, 10.0, 10.25])
     monkeypatch.setattr(bench, "ours_cpu", lambda: next(ours))
-    monkeypatch.setattr(bench, "kthreads_cpu", lambda: 0.0)
+    monkeypatch.setattr(bench, "kthreads_cpu", lambda: {})
     n = iter([1, 2])
     value, gate = bench.gated_run(opts(redo=2), lambda: {"n": next(n)})
     assert value == {"n": 2} and gate.tries == 2
