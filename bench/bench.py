@@ -1981,6 +1981,9 @@ def main():
     base = tempfile.mkdtemp(prefix="owlpost-bench-")
     os.chmod(base, 0o755)
     out = {}
+    # kill's TERM (a background job ignores ^C's INT) stops the servers,
+    # removes the cgroups and the temp tree as an error does
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("bench: terminated"))
     print("# owlpost bench, %s" % time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
     print()
     print("machine: %s" % machine())
