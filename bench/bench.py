@@ -298,6 +298,14 @@ def cpu_stat():
     return idle / tick, (user + nice + system) / tick, sum(v) / tick
 
 
+def steal_seconds():
+    """CPU seconds stolen from this VM by the host since boot, all CPUs
+    (/proc/stat's steal): other VMs' work, which no gate here can see."""
+    with open("/proc/stat") as f:
+        v = f.readline().split()
+    return int(v[8]) / os.sysconf("SC_CLK_TCK") if len(v) > 8 else 0.0
+
+
 def kthreads_cpu():
     """{pid: CPU seconds} of the kernel's threads (kthreadd's children:
     writeback, ksoftirqd, ...): they work for every process, the bench's
@@ -332,6 +340,7 @@ class Gate:
     seconds) and wall (the run's seconds)."""
     foreign = None
     kernel = None
+    steal = None
     wall = None
     tries = 1
 
@@ -352,6 +361,8 @@ class Gate:
             out += ", foreign CPU %.0f %% of a core" % (share * 100)
         if self.kernel is not None and self.wall:
             out += " (kernel threads %.0f %%)" % (self.kernel / self.wall * 100)
+        if self.steal and self.wall and self.steal / self.wall >= 0.005:
+            out += ", steal %.0f %%" % (self.steal / self.wall * 100)
         if self.tries > 1:
             out += ", the least disturbed of %d tries" % self.tries
         return out
@@ -397,11 +408,11 @@ def gated_run(a, fn):
 def gated_once(a, fn):
     gate = quiet_gate(a)
     k0, ours0, (_, busy0, _) = kthreads_cpu(), ours_cpu(), cpu_stat()
-    t0 = time.monotonic()
+    s0, t0 = steal_seconds(), time.monotonic()
     value = fn()
-    t1 = time.monotonic()
+    t1, s1 = time.monotonic(), steal_seconds()
     k1, ours1, (_, busy1, _) = kthreads_cpu(), ours_cpu(), cpu_stat()
-    gate.wall, gate.kernel = t1 - t0, kernel_delta(k0, k1)
+    gate.wall, gate.kernel, gate.steal = t1 - t0, kernel_delta(k0, k1), s1 - s0
     if ours0 is not None and ours1 is not None:
         gate.foreign = max(0.0, (busy1 - busy0) - (ours1 - ours0) - gate.kernel)
     return value, gate
