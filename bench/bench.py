@@ -527,10 +527,17 @@ def cell(xs, spec, a, scale=1.0, floor=0.0):
 
 
 def fair_ratio(num, den, a):
-    """The ratio of two figures' medians (num, den: their runs), marked
-    unsteady when either is."""
+    """The ratio of two figures' medians (num, den: their runs), with the
+    range of the ratios of the runs of the same round (the pairs that
+    shared the machine's state) when every round has both, marked
+    unsteady when either figure is."""
     r = ratio(med(num), med(den))
-    if r != "n/a" and not (steady(num, a) and steady(den, a)):
+    if r == "n/a":
+        return r
+    pairs = [x / y for x, y in zip(num, den) if y]
+    if len(num) == len(den) == len(pairs) >= 2:
+        r += " (%.2f-%.2f by round)" % (min(pairs), max(pairs))
+    if not (steady(num, a) and steady(den, a)):
         r += " unsteady"
     return r
 

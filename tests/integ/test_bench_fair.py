@@ -139,8 +139,10 @@ def test_unsteady_figures_are_marked_and_not_judged():
     steady, shaky = [100.0, 105.0, 110.0], [100.0, 150.0, 60.0]
     assert bench.cell(steady, "%.0f", a) == "105 (100-110)"
     assert bench.cell(shaky, "%.0f", a) == "100 (60-150) unsteady"
-    assert bench.fair_ratio(steady, steady, a) == "1.00"
-    assert bench.fair_ratio(shaky, steady, a) == "0.95 unsteady"
+    assert bench.fair_ratio(steady, steady, a) == "1.00 (1.00-1.00 by round)"
+    assert bench.fair_ratio(shaky, steady, a) == \
+        "0.95 (0.55-1.43 by round) unsteady"
+    assert bench.fair_ratio(shaky[:1], steady[:1], a) == "1.00"
     assert bench.judged(3.2, True, 3, True, ">= 3", a) == ">= 3: met"
     assert bench.judged(3.2, True, 3, False, ">= 3", a) == ">= 3: not met"
     assert bench.judged(3.2, False, 3, True, ">= 3", a) == \
@@ -156,7 +158,7 @@ def test_ratio_row_judges_the_ratio_of_medians():
     a = opts()
     row = bench.ratio_row(a, "x", [300.0, 310.0, 320.0], [100.0, 100.0, 101.0],
                           ">= 3", 3)
-    assert row == ["x", "3.10", ">= 3: met"]
+    assert row == ["x", "3.10 (3.00-3.17 by round)", ">= 3: met"]
     row = bench.ratio_row(a, "x", [300.0, 500.0, 200.0], [100.0, 100.0, 101.0],
                           ">= 3", 3)
     assert row[1].endswith("unsteady") and "no verdict" in row[2]
