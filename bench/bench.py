@@ -5,8 +5,15 @@ Every server runs from its own temp directory on free loopback ports,
 with its own configuration (never the system instance), inside a cgroup
 of its own when this machine lets us make one (for CPU time and for the
 list of its processes); only the processes started here are stopped.
-Each figure is the median of --runs runs; ratios are owld / peer unless
-the heading says otherwise.
+Each figure is median (min-max) of --rounds rounds (3), every target
+(owld and its peers) run in turn inside every round, the order rotated
+between rounds (A B C, B C A, C A B), after a quiet gate (CPU idle above
+--quiet-idle over --quiet-window s, for at most --quiet-cap s); each run
+is printed with the idle share seen and the foreign CPU during it (see
+"fair runs" below).  A figure whose runs differ by more than --unsteady
+of its median is marked unsteady and gets no met / not met verdict.
+Ratios are owld / peer unless the heading says otherwise.  Sections are
+functions in a registry (see "sections" below; --only picks them).
 
 1. SMTP durable ingest: smtp-source (Debian's postfix package) sends N
    messages of 5 KB over 1, 10 and 50 sessions to one local user;
@@ -17,16 +24,16 @@ the heading says otherwise.
    process of the server), and owld's instructions per message under
    callgrind (repeatable on a noisy machine).
 4. POP3 retrieval: bench/pop3load (C) RETRs every message of 10,000
-   5 KB messages, one user alone and four users at once; LIST+UIDL
-   time on the mailbox the first and the second time it is opened.
-   Peer: Dovecot, on a copy of the same Maildirs.
+   5 KB messages, one user alone and four users at once.  Peer: Dovecot,
+   on a copy of the same Maildirs; both servers up, runs in turn.
 4b. Opening a big mailbox (also alone: make bench-open): a whole POP3
-   session, login + STAT + LIST + UIDL + QUIT, on a Maildir of 10,000 and
-   of 100,000 small messages written straight into new/ with owld's
-   names (no index yet), then again (the index exists, the cache is
-   warm); owld and Dovecot in turn, each on a fresh tree, --open-rounds
-   rounds: median (min-max), and owld's RSS growth during and after each
-   session next to Dovecot's (PSS of all its processes).
+   session, connect + login + STAT + LIST + UIDL + QUIT (what a user
+   waits for; owld does its first-open work in the login), on a Maildir
+   of 10,000 and of 100,000 small messages written straight into new/
+   with owld's names (no index yet), then again (the index exists, the
+   cache is warm); owld and Dovecot in turn, each on a fresh tree,
+   --open-rounds rounds: median (min-max), and owld's RSS growth during
+   and after each session next to Dovecot's (PSS of all its processes).
 5. Idle connections: N connections that have read the greeting and say
    nothing; proportional set size added per connection, summed over
    every process of the server.
@@ -47,6 +54,7 @@ A PNG plot of ingest and end-to-end throughput against sessions is
 written with gnuplot when it is installed.
 """
 import argparse
+import importlib
 import os
 import platform
 import pwd
@@ -96,8 +104,13 @@ def machine():
 # --- processes, CPU and memory ------------------------------------------------
 
 class Cgroup:
-    """A cgroup of our own (v1 cpuacct or v2), or None where we may not."""
+    """A cgroup of our own (v1 cpuacct or v2), or None where we may not.
+    live: the cgroups not yet removed; retired: the CPU seconds of those
+    removed (read just before), so that ours_cpu() can count every
+    process the bench started, even those gone."""
     seq = 0
+    live = set()
+    retired = 0.0
 
     @classmethod
     def make(cls):
@@ -113,6 +126,7 @@ class Cgroup:
                 continue
             cg = cls()
             cg.path, cg.v = os.path.join(root, name), v
+            Cgroup.live.add(cg)
             return cg
         return None
 
@@ -146,10 +160,14 @@ class Cgroup:
                 except OSError:
                     pass
             try:
+                cpu = self.cpu()
                 os.rmdir(self.path)
-                return
             except OSError:
                 time.sleep(0.1)
+                continue
+            Cgroup.retired += cpu or 0.0
+            Cgroup.live.discard(self)
+            return
 
 
 def descendants(root):
@@ -224,6 +242,340 @@ class Server:
             self.cg.remove()
 
 
+# --- fair runs: a quiet machine, the targets in turn, the spread --------------
+#
+# Every figure is made of runs: each target (owld, a peer) once in each of
+# --rounds rounds, the targets in turn inside every round and the order
+# rotated from round to round (A B C, B C A, C A B, ...), so that a drift
+# of the machine (other work, the disk's state, steal time) falls on every
+# target alike instead of on whichever ran last.  Before each run the
+# quiet gate waits until the machine's CPUs are idle above --quiet-idle
+# over --quiet-window seconds (from /proc/stat), for at most --quiet-cap
+# seconds; each run records the idle share the gate saw and the foreign
+# CPU during the run: the CPU time (user and system) of every process of
+# the machine less the bench's own (its cgroups: the servers, the load
+# clients, and this script) and less the kernel's threads' (writeback,
+# ksoftirqd: they work for the bench too), which are shown apart.  A run
+# during which that foreign CPU passed --redo-foreign of a core is made
+# again (--redo times at most; the least disturbed is kept).  A
+# figure is median (min-max) over its rounds; one whose runs differ by
+# more than --unsteady of the median is marked "unsteady", its ratio too,
+# and gets no met / not met verdict.
+
+CLIENTS = []  # the load clients' cgroup, made on first use ([] before)
+
+
+def client_kw():
+    """Popen keywords that put a load client (smtp-source, pop3load,
+    imapload, owlctl) into the bench's clients' cgroup, so that its CPU
+    counts as the bench's and not as foreign; {} where there is none."""
+    if not CLIENTS:
+        CLIENTS.append(Cgroup.make())
+    cg = CLIENTS[0]
+    return {"preexec_fn": cg.join} if cg is not None else {}
+
+
+def ours_cpu():
+    """CPU seconds of everything the bench started (the cgroups, live and
+    removed) and of this script; None without cgroups."""
+    client_kw()
+    if CLIENTS[0] is None:
+        return None
+    t = os.times()
+    return (t.user + t.system + Cgroup.retired +
+            sum(cg.cpu() or 0.0 for cg in list(Cgroup.live)))
+
+
+def cpu_stat():
+    """(idle, busy, all) CPU seconds of the machine since boot, all CPUs,
+    from /proc/stat: idle is idle alone (a CPU in iowait has a disk request
+    of someone's outstanding), busy is user, nice and system (what tasks
+    cost; irq and softirq are the kernel's, steal another VM's)."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:9]]
+    tick = os.sysconf("SC_CLK_TCK")
+    user, nice, system, idle, iowait, irq, softirq, steal = v
+    return idle / tick, (user + nice + system) / tick, sum(v) / tick
+
+
+def steal_seconds():
+    """CPU seconds stolen from this VM by the host since boot, all CPUs
+    (/proc/stat's steal): other VMs' work, which no gate here can see."""
+    with open("/proc/stat") as f:
+        v = f.readline().split()
+    return int(v[8]) / os.sysconf("SC_CLK_TCK") if len(v) > 8 else 0.0
+
+
+def kthreads_cpu():
+    """{pid: CPU seconds} of the kernel's threads (kthreadd's children:
+    writeback, ksoftirqd, ...): they work for every process, the bench's
+    fsyncs and loopback traffic too, so they are counted apart, not as
+    foreign.  Per thread: kworkers come and go (kernel_delta)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % p) as f:
+                v = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if v[1] == "2" or p == "2":  # ppid (field 4), utime, stime (14, 15)
+            out[p] = (int(v[11]) + int(v[12])) / tick
+    return out
+
+
+def kernel_delta(k0, k1):
+    """CPU seconds kernel threads spent between two kthreads_cpu(): of
+    those alive at the end (one gone took its time with it)."""
+    return sum(t - k0.get(p, 0.0) for p, t in k1.items())
+
+
+class Gate:
+    """The quiet gate's record of one run: idle (the idle share of the
+    last window before the run), waited (seconds), quiet (False: the cap
+    came first), foreign (CPU seconds of processes not the bench's during
+    the run, None without cgroups), kernel (the kernel threads' CPU
+    seconds) and wall (the run's seconds)."""
+    foreign = None
+    kernel = None
+    steal = None
+    wall = None
+    tries = 1
+
+    def __init__(self, idle, waited, quiet):
+        self.idle, self.waited, self.quiet = idle, waited, quiet
+
+    def foreign_share(self):
+        """Foreign CPU as a share of one core over the run."""
+        if self.foreign is None or not self.wall:
+            return None
+        return self.foreign / self.wall
+
+    def __str__(self):
+        out = "idle %.0f %% after %.1f s%s" % (
+            self.idle * 100, self.waited, "" if self.quiet else " (cap: NOT quiet)")
+        share = self.foreign_share()
+        if share is not None:
+            out += ", foreign CPU %.0f %% of a core" % (share * 100)
+        if self.kernel is not None and self.wall:
+            out += " (kernel threads %.0f %%)" % (self.kernel / self.wall * 100)
+        if self.steal and self.wall and self.steal / self.wall >= 0.005:
+            out += ", steal %.0f %%" % (self.steal / self.wall * 100)
+        if self.tries > 1:
+            out += ", the least disturbed of %d tries" % self.tries
+        return out
+
+
+def quiet_gate(a):
+    """Waits for a quiet machine: windows of a.quiet_window seconds until
+    one is idle above a.quiet_idle, or a.quiet_cap seconds have passed."""
+    t0 = time.monotonic()
+    while True:
+        i0, _, all0 = cpu_stat()
+        time.sleep(a.quiet_window)
+        i1, _, all1 = cpu_stat()
+        idle = (i1 - i0) / (all1 - all0) if all1 > all0 else 1.0
+        waited = time.monotonic() - t0
+        if idle >= a.quiet_idle:
+            return Gate(idle, waited, True)
+        if waited >= a.quiet_cap:
+            return Gate(idle, waited, False)
+
+
+def gated_run(a, fn):
+    """fn() after the quiet gate: (fn's result, the gate's record with the
+    foreign CPU during fn).  A run during which foreign CPU took more than
+    a.redo_foreign of a core is made again, a.redo times at most, and the
+    least disturbed one kept (the criterion is the machine's, not the
+    figure's, and the same for every target)."""
+    best = None
+    for tries in range(1, a.redo + 2):
+        value, gate = gated_once(a, fn)
+        gate.tries = tries
+        share = gate.foreign_share()
+        if best is None or (share or 0) < (best[1].foreign_share() or 0):
+            best = value, gate
+        if share is None or share <= a.redo_foreign:
+            break
+        if tries <= a.redo:
+            print("  (disturbed: foreign CPU %.0f %% of a core; again)" % (share * 100))
+    best[1].tries = tries
+    return best
+
+
+def gated_once(a, fn):
+    gate = quiet_gate(a)
+    k0, ours0, (_, busy0, _) = kthreads_cpu(), ours_cpu(), cpu_stat()
+    s0, t0 = steal_seconds(), time.monotonic()
+    value = fn()
+    t1, s1 = time.monotonic(), steal_seconds()
+    k1, ours1, (_, busy1, _) = kthreads_cpu(), ours_cpu(), cpu_stat()
+    gate.wall, gate.kernel, gate.steal = t1 - t0, kernel_delta(k0, k1), s1 - s0
+    if ours0 is not None and ours1 is not None:
+        gate.foreign = max(0.0, (busy1 - busy0) - (ours1 - ours0) - gate.kernel)
+    return value, gate
+
+
+class Runs:
+    """One target's runs of one case: values (a dict of figures per run)
+    and gates (the quiet gate's record per run)."""
+
+    def __init__(self):
+        self.values, self.gates = [], []
+
+    def col(self, key, scale=1.0):
+        return [v[key] * scale for v in self.values
+                if v.get(key) is not None and v[key] == v[key]]
+
+    def med(self, key):
+        return med(self.col(key))
+
+    def steady(self, key, a):
+        return steady(self.col(key), a)
+
+
+def steady(xs, a, floor=0.0):
+    """Whether runs xs agree: (max-min)/median within a.unsteady, or
+    max-min within floor (for figures near 0, memory growth: a fraction
+    of almost nothing says nothing); one run or none: nothing to say,
+    taken as steady."""
+    xs = [x for x in xs if x is not None]
+    if len(xs) < 2 or max(xs) - min(xs) <= floor:
+        return True
+    m = statistics.median(xs)
+    if m == 0:
+        return max(xs) == min(xs)
+    return (max(xs) - min(xs)) / abs(m) <= a.unsteady
+
+
+def rotated(targets, r):
+    """The targets in round r's order: A B C, then B C A, then C A B."""
+    k = r % len(targets) if targets else 0
+    return targets[k:] + targets[:k]
+
+
+def alternate(a, cases, targets, fn, errors=None, rounds=None, what=""):
+    """fn(kind, case) for each case, each target, each round, after the
+    quiet gate; inside a round every case has its targets in turn, the
+    order rotated from round to round.  cases: [(label, case)]; targets:
+    [(label, kind)], or a function of the case giving them.  Each run is
+    printed with its gate's record.  {case label: {target label: Runs}}.
+    errors: a list to record a failure in (that target is then not run
+    again for this case); None: a failure is raised."""
+    rounds = a.rounds if rounds is None else rounds
+    res, failed = {}, set()
+    for r in range(rounds):
+        for clabel, case in cases:
+            ts = targets(case) if callable(targets) else targets
+            got = res.setdefault(clabel, {t: Runs() for t, _ in ts})
+            for tlabel, kind in rotated(ts, r):
+                if (clabel, tlabel) in failed:
+                    continue
+                try:
+                    value, gate = gated_run(a, lambda: fn(kind, case))
+                except (RuntimeError, AssertionError, OSError) as e:
+                    if errors is None:
+                        raise
+                    failed.add((clabel, tlabel))
+                    errors.append("%s: %s" % (tlabel, e))
+                    print("error: %s: %s" % (tlabel, e))
+                    sys.stdout.flush()
+                    continue
+                got[tlabel].values.append(value)
+                got[tlabel].gates.append(gate)
+                print("  run: %sround %d/%d, %s%s: %s; %s" % (
+                    what + ", " if what else "", r + 1, rounds, tlabel,
+                    ", " + clabel if clabel else "", run_figures(value), gate))
+                sys.stdout.flush()
+    return res
+
+
+def run_figures(value):
+    return " ".join("%s=%.4g" % (k, v) for k, v in value.items()
+                    if isinstance(v, (int, float)))
+
+
+def gate_summary(res):
+    """One line on the quiet gate over every run of res (alternate's)."""
+    gates = [g for by_target in res.values() for runs in by_target.values()
+             for g in runs.gates]
+    if not gates:
+        return "quiet gate: no runs"
+    idles = [g.idle * 100 for g in gates]
+    loud = sum(1 for g in gates if not g.quiet)
+    shares = [g.foreign_share() * 100 for g in gates
+              if g.foreign_share() is not None]
+    return ("quiet gate over %d runs: idle share before a run %.0f %% median "
+            "(%.0f-%.0f), %d not quiet at the cap; foreign CPU during a run %s"
+            % (len(gates), med(idles), min(idles), max(idles), loud,
+               "%.0f %% of a core median, %.0f %% at most" % (med(shares), max(shares))
+               if shares else "n/a (no cgroups)"))
+
+
+def cell(xs, spec, a, scale=1.0, floor=0.0):
+    """median (min-max) of runs xs, "unsteady" when they disagree (floor:
+    steady()'s, after scale)."""
+    xs = [x * scale for x in xs if x is not None]
+    if not xs:
+        return "n/a"
+    if len(xs) == 1:
+        return spec % xs[0]
+    out = "%s (%s-%s)" % (spec % med(xs), spec % min(xs), spec % max(xs))
+    return out if steady(xs, a, floor) else out + " unsteady"
+
+
+def fair_ratio(num, den, a):
+    """The ratio of two figures' medians (num, den: their runs), with the
+    range of the ratios of the runs of the same round (the pairs that
+    shared the machine's state) when every round has both, marked
+    unsteady when either figure is."""
+    r = ratio(med(num), med(den))
+    if r == "n/a":
+        return r
+    pairs = [x / y for x, y in zip(num, den) if y]
+    if len(num) == len(den) == len(pairs) >= 2:
+        r += " (%.2f-%.2f by round)" % (min(pairs), max(pairs))
+    if not (steady(num, a) and steady(den, a)):
+        r += " unsteady"
+    return r
+
+
+def judged(value, steady_ok, nruns, ok, want, a):
+    """The target's verdict on a median: "want: met / not met"; none for
+    an unsteady figure, or one of fewer than 3 rounds."""
+    if value is None:
+        return want + ": n/a"
+    if not steady_ok:
+        return want + ": no verdict (unsteady)"
+    if nruns < 3:
+        return want + ": no verdict (%d round%s)" % (nruns, "" if nruns == 1 else "s")
+    return want + ": " + ("met" if ok else "not met")
+
+
+# --- sections: make bench's parts, in the order they run ---------------------
+#
+# A section is a function section(a, base, out): a the parsed options, base
+# a temp directory of the run's (removed at the end), out a dict shared by
+# the sections (the plot's data).  It prints its own Markdown heading and
+# tables, made with alternate() (the gate, the targets in turn) and cell(),
+# fair_ratio() and judged() (the spread and the verdicts).  register() adds
+# one under a name for --only; add_args(ap) may add its options and
+# smoke(a) make them small for --smoke.  A section in another file (say
+# bench/outbound.py) imports bench, defines its function with these
+# helpers, and calls bench.register("outbound", section_outbound, ...) when
+# imported; list its module in PLUGINS below and main() imports it.
+
+SECTIONS = {}  # name -> (function, add_args, smoke), in registration order
+PLUGINS = []   # modules in bench/ that register sections, e.g. "outbound"
+
+
+def register(name, fn, add_args=None, smoke=None):
+    SECTIONS[name] = (fn, add_args, smoke)
+    return fn
+
+
 # --- the servers -------------------------------------------------------------
 
 class Owld(Server):
@@ -241,7 +593,7 @@ class Owld(Server):
         if fast_hash:
             h = subprocess.run(["openssl", "passwd", "-6", "-salt", "owlbench",
                                 PASSWORD], capture_output=True, text=True,
-                               check=True).stdout.strip()
+                               check=True, **client_kw()).stdout.strip()
             fd = os.open(os.path.join(self.d, "users"),
                          os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w") as f:
@@ -251,36 +603,41 @@ class Owld(Server):
                 r = subprocess.run([os.path.join(BUILD, "owlctl"), "-D", self.d,
                                     "user", "add", u + "@localhost"],
                                    input=PASSWORD + "\n", text=True,
-                                   capture_output=True)
+                                   capture_output=True, **client_kw())
                 assert r.returncode == 0, r.stderr
-        self.port, self.pop3_port = free_port(), free_port()
-        self.imap_port = free_port() if imap else None
-        argv = list(wrap) + [os.path.join(BUILD, "owld"), "-D", self.d,
-                "-o", "smtp.listen=127.0.0.1:%d" % self.port,
-                "-o", "pop3.listen=127.0.0.1:%d" % self.pop3_port,
-                "-o", "submission.listen=",
-                "-o", "imap.listen=",
-                "-o", "max_connections=11000",
-                # the load generators are thousands of clients from one
-                # address: the per-address limits would refuse them
-                "-o", "max_connections_per_ip=0",
-                "-o", "connection_rate_limit=0",
-                "-o", "log.file=" + os.path.join(self.d, "log")]
-        if imap:
-            argv += ["-o", "imap.listen=127.0.0.1:%d" % self.imap_port]
-            if owld_knows("imap.max_connections"):  # IDLE: 10,000 held
-                argv += ["-o", "imap.max_connections=11000"]
-        elif owld_knows("imap.listen"):  # not its default port 1143
-            argv += ["-o", "imap.listen="]
-        for o in opts:
-            argv += ["-o", o]
-        with open(os.path.join(self.d, "stderr"), "w") as err:
-            self.proc = self.spawn(argv, stdout=subprocess.DEVNULL, stderr=err)
-        try:
-            self.wait_started(120 if wrap else 20)
-        except RuntimeError:
-            self.stop()
-            raise
+        # a free port may be taken before owld binds it (a load client's
+        # connection gets it as its own port): then again on others
+        for attempt in range(5):
+            self.port, self.pop3_port = free_port(), free_port()
+            self.imap_port = free_port() if imap else None
+            argv = list(wrap) + [os.path.join(BUILD, "owld"), "-D", self.d,
+                    "-o", "smtp.listen=127.0.0.1:%d" % self.port,
+                    "-o", "pop3.listen=127.0.0.1:%d" % self.pop3_port,
+                    "-o", "submission.listen=",
+                    "-o", "imap.listen=",
+                    "-o", "max_connections=11000",
+                    # the load generators are thousands of clients from one
+                    # address: the per-address limits would refuse them
+                    "-o", "max_connections_per_ip=0",
+                    "-o", "connection_rate_limit=0",
+                    "-o", "log.file=" + os.path.join(self.d, "log")]
+            if imap:
+                argv += ["-o", "imap.listen=127.0.0.1:%d" % self.imap_port]
+                if owld_knows("imap.max_connections"):  # IDLE: 10,000 held
+                    argv += ["-o", "imap.max_connections=11000"]
+            elif owld_knows("imap.listen"):  # not its default port 1143
+                argv += ["-o", "imap.listen="]
+            for o in opts:
+                argv += ["-o", o]
+            with open(os.path.join(self.d, "stderr"), "w") as err:
+                self.proc = self.spawn(argv, stdout=subprocess.DEVNULL, stderr=err)
+            try:
+                self.wait_started(120 if wrap else 20)
+                return
+            except RuntimeError as e:
+                self.stop()
+                if "Address already in use" not in str(e) or attempt == 4:
+                    raise
 
     def wait_started(self, timeout):
         """Until owld accepts on its SMTP port; RuntimeError with owld's
@@ -499,7 +856,8 @@ def smtp_source(port, rcpt, sessions, count, size=5000):
     r = subprocess.run(["smtp-source", "-d", "-s", str(sessions), "-m", str(count),
                         "-l", str(size), "-f", "bench@example.org", "-t", rcpt,
                         "127.0.0.1:%d" % port],
-                       capture_output=True, text=True, timeout=1200)
+                       capture_output=True, text=True, timeout=1200,
+                       **client_kw())
     if r.returncode != 0 or r.stderr.strip():
         raise RuntimeError("smtp-source to %s: %s" % (rcpt, r.stderr.strip()))
 
@@ -517,7 +875,8 @@ def wait_count(srv, user, n, timeout=600):
 def pop3load(port, users, *flags):
     r = subprocess.run([os.path.join(BUILD, "pop3load"), "-p", str(port),
                         "-w", PASSWORD] + list(flags) + list(users),
-                       capture_output=True, text=True, timeout=1200)
+                       capture_output=True, text=True, timeout=1200,
+                       **client_kw())
     if r.returncode != 0:
         raise RuntimeError(r.stderr.strip())
     return {k: float(v) for k, v in (f.split("=") for f in r.stdout.split())}
@@ -557,6 +916,9 @@ def table(head, rows):
 # --- 1-3: ingest, end to end, CPU ------------------------------------------------
 
 def ingest_run(cls, base, sessions, n):
+    """One run: a fresh server, n messages over sessions sessions; msg/s
+    until the last 250 ("in"), until the last file in the Maildir ("e2e")
+    and the server's CPU ms per message ("cpu"; smtp-sink: "in" only)."""
     srv = cls(base)
     try:
         cpu0 = srv.cpu()
@@ -564,12 +926,12 @@ def ingest_run(cls, base, sessions, n):
         smtp_source(srv.port, srv.rcpt("u"), sessions, n)
         t1 = time.monotonic()
         if cls is Sink:
-            return n / (t1 - t0), None, None
+            return {"in": n / (t1 - t0)}
         wait_count(srv, "u", n)
         t2 = time.monotonic()
         cpu1 = srv.cpu()
         cpu = (cpu1 - cpu0) * 1000 / n if cpu0 is not None else None
-        return n / (t1 - t0), n / (t2 - t0), cpu
+        return {"in": n / (t1 - t0), "e2e": n / (t2 - t0), "cpu": cpu}
     finally:
         srv.stop()
 
@@ -591,34 +953,67 @@ def callgrind_ir(base, n):
     return None
 
 
-def section_ingest(a, base, plot):
+def ratio_row(a, label, num, den, want=None, least=None):
+    """A table row of two figures' runs, their ratio (num/den's medians)
+    and, with want, the verdict on it: >= least."""
+    r = None if med(num) is None or not med(den) else med(num) / med(den)
+    row = [label, fair_ratio(num, den, a)]
+    if want is not None:
+        row.append(judged(r, steady(num, a) and steady(den, a),
+                          min(len(num), len(den)),
+                          r is not None and r >= least, want, a))
+    return row
+
+
+def section_ingest(a, base, out):
     print("## 1. SMTP durable ingest: %d messages of 5 KB, msg/s until the last 250"
           % a.messages)
     print()
-    res = {}
-    # One server at a time: on ext4 without a journal, creating files
-    # right after many were deleted (Postfix removes its queue files)
-    # scans the recently freed inodes; nothing is deleted until the end.
-    for cls in (Owld, Postfix, Sink):
-        for s in a.sessions:
-            runs = [ingest_run(cls, base, s, a.messages) for _ in range(a.runs)]
-            res[s, cls.name] = [med(col) for col in zip(*runs)]
-    table(["sessions", "owld", "postfix", "smtp-sink", "owld/postfix",
-           "owld/smtp-sink"],
-          [["%d" % s, fmt(res[s, "owld"][0]), fmt(res[s, "postfix"][0]),
-            fmt(res[s, "smtp-sink"][0]), ratio(res[s, "owld"][0], res[s, "postfix"][0]),
-            ratio(res[s, "owld"][0], res[s, "smtp-sink"][0])] for s in a.sessions])
+    print("Each run a fresh server; owld, Postfix and smtp-sink in turn inside "
+          "every round (the order rotated), every session count in each "
+          "round; median (min-max) of %d rounds.  Nothing is deleted until "
+          "the end (on ext4 without a journal, creating files right after "
+          "many were deleted scans the freed inodes)." % a.rounds)
+    print()
+    targets = [("owld", Owld), ("postfix", Postfix), ("smtp-sink", Sink)]
+    res = alternate(a, [("%d sessions" % s, s) for s in a.sessions], targets,
+                    lambda cls, s: ingest_run(cls, base, s, a.messages),
+                    what="ingest")
+    print()
+
+    def runs(s, who, key):
+        return res["%d sessions" % s][who].col(key)
+
+    rows = []
+    for s in a.sessions:
+        o, p, k = (runs(s, t, "in") for t in ("owld", "postfix", "smtp-sink"))
+        to_pf = ratio_row(a, "", o, p, ">= 3 (10 sessions and more)", 3)
+        if s < 10:
+            to_pf[2] = "-"
+        rows.append(["%d" % s, cell(o, "%.0f", a), cell(p, "%.0f", a),
+                     cell(k, "%.0f", a)] + to_pf[1:] +
+                    ratio_row(a, "", o, k, ">= 0.5", 0.5)[1:])
+    table(["sessions", "owld", "postfix", "smtp-sink", "owld/postfix", "target",
+           "owld/smtp-sink", "target"], rows)
     print("## 2. End to end: msg/s until every message is a file in the Maildir")
     print()
-    table(["sessions", "owld", "postfix", "owld/postfix"],
-          [["%d" % s, fmt(res[s, "owld"][1]), fmt(res[s, "postfix"][1]),
-            ratio(res[s, "owld"][1], res[s, "postfix"][1])] for s in a.sessions])
+    rows = []
+    for s in a.sessions:
+        o, p = runs(s, "owld", "e2e"), runs(s, "postfix", "e2e")
+        rows.append(["%d" % s, cell(o, "%.0f", a), cell(p, "%.0f", a)] +
+                    ratio_row(a, "", o, p, ">= 3.5", 3.5)[1:])
+    table(["sessions", "owld", "postfix", "owld/postfix", "target"], rows)
     print("## 3. Server CPU per message, ms (every process of the server, "
           "receive to mailbox)")
     print()
-    table(["sessions", "owld", "postfix", "postfix/owld"],
-          [["%d" % s, fmt(res[s, "owld"][2], "%.3f"), fmt(res[s, "postfix"][2], "%.3f"),
-            ratio(res[s, "postfix"][2], res[s, "owld"][2])] for s in a.sessions])
+    rows = []
+    for s in a.sessions:
+        o, p = runs(s, "owld", "cpu"), runs(s, "postfix", "cpu")
+        rows.append(["%d" % s, cell(o, "%.3f", a), cell(p, "%.3f", a)] +
+                    ratio_row(a, "", p, o, ">= 5", 5)[1:])
+    table(["sessions", "owld", "postfix", "postfix/owld", "target"], rows)
+    print(gate_summary(res))
+    print()
     n1, n2 = a.callgrind
     i1, i2 = callgrind_ir(base, n1), callgrind_ir(base, n2)
     if i1 is not None and i2 is not None:
@@ -627,61 +1022,70 @@ def section_ingest(a, base, plot):
     else:
         print("owld instructions per message: n/a (valgrind missing)")
     print()
-    plot["ingest"] = [(s, res[s, "owld"][0], res[s, "postfix"][0], res[s, "smtp-sink"][0],
-                       res[s, "owld"][1], res[s, "postfix"][1]) for s in a.sessions]
+    out["ingest"] = [(s, med(runs(s, "owld", "in")), med(runs(s, "postfix", "in")),
+                      med(runs(s, "smtp-sink", "in")), med(runs(s, "owld", "e2e")),
+                      med(runs(s, "postfix", "e2e"))) for s in a.sessions]
+
+
+register("ingest", section_ingest)
 
 
 # --- 4: POP3 -------------------------------------------------------------------
 
-def section_pop3(a, base):
+def retr_run(srv, names, n):
+    """RETR of every message by each of names at once: msg/s and MB/s."""
+    r = pop3load(srv.pop3_port, names, "-r")
+    assert r["messages"] == n * len(names), r
+    return {"msgs": r["messages"] / r["seconds"],
+            "mb": r["bytes"] / r["seconds"] / 1e6}
+
+
+def section_pop3(a, base, out):
     users = ["p%d" % i for i in range(1, 5)]
     print("## 4. POP3 retrieval: %d messages of 5 KB per user, one command at a time"
           % a.pop3_messages)
     print()
-    res = {}
+    print("owld's mailboxes are filled over SMTP, Dovecot gets a copy of the "
+          "same Maildirs; both servers stay up, each user's mailbox is "
+          "opened once on each untimed, then RETR runs owld and Dovecot in "
+          "turn inside every round (the order rotated), median (min-max) of "
+          "%d rounds.  The time a user waits to open a mailbox, login "
+          "included: section 4b." % a.rounds)
+    print()
     o = Owld(base, users)
     try:
         for u in users:
             smtp_source(o.port, o.rcpt(u), 10, a.pop3_messages)
             wait_count(o, u, a.pop3_messages)
-        maildirs = {u: o.maildir(u) for u in users}
-        res["owld"] = pop3_figures(a, o, users)
+        dv = Dovecot(base, {u: o.maildir(u) for u in users})
+        try:
+            for srv in (o, dv):
+                pop3load(srv.pop3_port, [srv.pop3_user(u) for u in users], "-l")
+            res = alternate(a, [("1 client", 1), ("4 clients", 4)],
+                            [("owld", o), ("dovecot", dv)],
+                            lambda srv, c: retr_run(
+                                srv, [srv.pop3_user(u) for u in users[:c]],
+                                a.pop3_messages), what="pop3")
+        finally:
+            dv.stop()
     finally:
         o.stop()
-    dv = Dovecot(base, maildirs)
-    try:
-        res["dovecot"] = pop3_figures(a, dv, users)
-    finally:
-        dv.stop()
+    print()
     rows = []
-    for key, label, spec in (("r1", "1 client, msg/s", "%.0f"),
-                             ("r1mb", "1 client, MB/s", "%.1f"),
-                             ("r4", "4 clients, msg/s", "%.0f"),
-                             ("r4mb", "4 clients, MB/s", "%.1f")):
-        rows.append([label, fmt(res["owld"][key], spec), fmt(res["dovecot"][key], spec),
-                     ratio(res["owld"][key], res["dovecot"][key])])
-    for key, label in (("l_fresh", "LIST+UIDL ms, first open"),
-                       ("l_warm", "LIST+UIDL ms, second open")):
-        rows.append([label, fmt(res["owld"][key], "%.1f"),
-                     fmt(res["dovecot"][key], "%.1f"),
-                     ratio(res["dovecot"][key], res["owld"][key]) + " (dovecot/owld)"])
-    table(["", "owld", "dovecot", "owld/dovecot"], rows)
+    for c in ("1 client", "4 clients"):
+        ow, dw = res[c]["owld"], res[c]["dovecot"]
+        rows.append(["%s, msg/s" % c, cell(ow.col("msgs"), "%.0f", a),
+                     cell(dw.col("msgs"), "%.0f", a)] +
+                    ratio_row(a, "", ow.col("msgs"), dw.col("msgs"), ">= 1.5", 1.5)[1:])
+        rows.append(["%s, MB/s" % c, cell(ow.col("mb"), "%.1f", a),
+                     cell(dw.col("mb"), "%.1f", a),
+                     fair_ratio(ow.col("mb"), dw.col("mb"), a), ""])
+    table(["RETR", "owld", "dovecot", "owld/dovecot", "target"], rows)
+    print(gate_summary(res))
+    print()
 
 
-def pop3_figures(a, srv, users):
-    names = [srv.pop3_user(u) for u in users]
-    f = {}
-    f["l_fresh"] = pop3load(srv.pop3_port, names[:1], "-l")["list_seconds"] * 1000
-    f["l_warm"] = pop3load(srv.pop3_port, names[:1], "-l")["list_seconds"] * 1000
-    for key, who in (("r1", names[:1]), ("r4", names)):
-        rates, mbs = [], []
-        for _ in range(a.runs):
-            r = pop3load(srv.pop3_port, who, "-r")
-            assert r["messages"] == a.pop3_messages * len(who), r
-            rates.append(r["messages"] / r["seconds"])
-            mbs.append(r["bytes"] / r["seconds"] / 1e6)
-        f[key], f[key + "mb"] = med(rates), med(mbs)
-    return f
+register("pop3", section_pop3)
 
 
 # --- 4b: opening a big mailbox -------------------------------------------------
@@ -739,7 +1143,7 @@ def open_session(srv, user, mem):
     p = subprocess.Popen([os.path.join(BUILD, "pop3load"), "-p", str(srv.pop3_port),
                           "-w", PASSWORD, "-l", "-H", user],
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
+                         stderr=subprocess.PIPE, text=True, **client_kw())
     try:
         line = p.stdout.readline()
         if line.strip() != "held":
@@ -759,9 +1163,11 @@ def open_session(srv, user, mem):
 
 def open_round(cls, base, n):
     """A fresh server and a fresh Maildir of n messages (all in new/, no
-    index): the first and the second session's seconds, and the growth,
-    KiB, of owld's RSS (dovecot: the PSS of every process) during and
-    after each, from before the first."""
+    index): the first and the second session's seconds ("first",
+    "second"), the growth, KiB, of owld's RSS (dovecot: the PSS of every
+    process) during and after each, from before the first ("during1",
+    "after1", "during2", "after2"), and owld's open_ms of each ("open1",
+    "open2"; NaN for dovecot)."""
     user = "o"
     if cls is Owld:
         srv = Owld(base, (user,), fast_hash=True)
@@ -783,7 +1189,8 @@ def open_round(cls, base, n):
         srv.stop()
         shutil.rmtree(srv.d, ignore_errors=True)
     o1, o2 = (opens + [float("nan")] * 2)[:2]
-    return t1, t2, d1 - b1, a1 - b1, d2 - b1, a2 - b1, o1, o2
+    return {"first": t1, "second": t2, "during1": d1 - b1, "after1": a1 - b1,
+            "during2": d2 - b1, "after2": a2 - b1, "open1": o1, "open2": o2}
 
 
 def open_ms_logged(srv):
@@ -797,50 +1204,64 @@ def open_ms_logged(srv):
         return []
 
 
-def section_open(a, base):
-    print("## 4b. Opening a big mailbox: one POP3 session, login + STAT + LIST + "
-          "UIDL + QUIT, ms; median (min-max) of %d rounds, owld and dovecot in turn"
-          % a.open_rounds)
+def section_open(a, base, out):
+    rounds = a.open_rounds or a.rounds
+    print("## 4b. Opening a big mailbox: one whole POP3 session, connect + login "
+          "+ STAT + LIST + UIDL + QUIT, ms; median (min-max) of %d rounds, owld "
+          "and dovecot in turn inside every round (the order rotated)" % rounds)
     print()
-    print("Each round: a fresh server and a fresh Maildir of small messages in new/ "
+    print("Each run: a fresh server and a fresh Maildir of small messages in new/ "
           "(no index yet), then the first and the second session.  owld's "
           "passwords are SHA-512 crypt here and dovecot's {PLAIN}, so the figure is "
           "the mailbox's.  Memory: growth from before the first session, KiB/1024; "
           "owld: VmRSS of its one process; dovecot: PSS of all its processes "
           "(its pop3 process exits with the session).")
     print()
+    res = alternate(a, [("%d messages" % n, n) for n in a.open_sizes],
+                    [("owld", Owld), ("dovecot", Dovecot)],
+                    lambda cls, n: open_round(cls, base, n), rounds=rounds,
+                    what="open")
+    print()
     rows, mrows, orows = [], [], []
     for n in a.open_sizes:
-        res = {"owld": [], "dovecot": []}
-        for _ in range(a.open_rounds):
-            for cls in (Owld, Dovecot):
-                res[cls.name].append(open_round(cls, base, n))
-        cols = {k: list(zip(*v)) for k, v in res.items()}
-
-        def cell(name, i, scale, spec):
-            xs = [x * scale for x in cols[name][i]]
-            return "%s (%s-%s)" % (spec % med(xs), spec % min(xs), spec % max(xs))
-
-        for i, label in ((0, "first open"), (1, "second open")):
-            o, d = med(cols["owld"][i]), med(cols["dovecot"][i])
-            rows.append(["%d, %s" % (n, label), cell("owld", i, 1000, "%.0f"),
-                         cell("dovecot", i, 1000, "%.0f"), ratio(o, d)])
-        for i, label in ((2, "during the first"), (3, "after the first"),
-                         (4, "during the second"), (5, "after the second")):
-            o, d = med(cols["owld"][i]), med(cols["dovecot"][i])
-            during = i in (2, 4)  # after: dovecot's pop3 process is gone
-            mrows.append(["%d, %s" % (n, label), cell("owld", i, 1 / 1024, "%.1f"),
-                          cell("dovecot", i, 1 / 1024, "%.1f"),
-                          ratio(o, d) if during else "-"])
-        for i, label in ((6, "first open"), (7, "second open")):
-            orows.append(["%d, %s" % (n, label), cell("owld", i, 1, "%.0f")])
-    table(["messages, session", "owld ms", "dovecot ms", "owld/dovecot"], rows)
+        ow, dw = res["%d messages" % n]["owld"], res["%d messages" % n]["dovecot"]
+        for key, label in (("first", "first open"), ("second", "second open")):
+            o, d = ow.col(key, 1000), dw.col(key, 1000)
+            want = ratio_row(a, "", d, o, "owld within 2x of dovecot's time", 0.5)
+            rows.append(["%d, %s" % (n, label), cell(o, "%.0f", a),
+                         cell(d, "%.0f", a)] + want[1:2] +
+                        [want[2] if key == "first" else ""])
+        for key, label in (("during1", "during the first"),
+                           ("after1", "after the first"),
+                           ("during2", "during the second"),
+                           ("after2", "after the second")):
+            o, d = ow.col(key, 1 / 1024), dw.col(key, 1 / 1024)
+            during = key.startswith("during")  # after: dovecot's pop3 is gone
+            mrows.append(["%d, %s" % (n, label), cell(o, "%.1f", a, floor=0.5),
+                          cell(d, "%.1f", a, floor=0.5),
+                          ratio(med(o), med(d)) if during else "-",
+                          judged(med(o), steady(o, a, 0.5), len(o),
+                                 med(o) is not None and med(o) <= 8, "<= 8", a)])
+        for key, label in (("open1", "first open"), ("open2", "second open")):
+            o = ow.col(key)
+            target = ""
+            if key == "open2" and n >= 100000:
+                target = judged(med(o), steady(o, a), len(o),
+                                med(o) is not None and med(o) <= 150, "<= 150 ms", a)
+            orows.append(["%d, %s" % (n, label), cell(o, "%.0f", a), target])
+    table(["messages, session", "owld ms", "dovecot ms", "dovecot/owld (faster)",
+           "target"], rows)
     table(["messages, memory growth MiB", "owld RSS", "dovecot PSS",
-           "owld/dovecot"], mrows)
+           "owld/dovecot", "target (owld)"], mrows)
     print("The open alone (owld's log, open_ms of the login: the lock, the claim "
           "of new/, the listing of cur/ and the UID index, on a worker thread):")
     print()
-    table(["messages, open", "owld ms"], orows)
+    table(["messages, open", "owld ms", "target"], orows)
+    print(gate_summary(res))
+    print()
+
+
+register("open", section_open)
 
 
 # --- 5: idle connections ---------------------------------------------------------
@@ -873,33 +1294,61 @@ def idle_kib(srv, port, greeting, n):
     return (after - before) / n
 
 
-def section_idle(a, base):
+def idle_run(kind, base, n):
+    """n idle connections to a fresh server of kind: {"kib": PSS added per
+    connection} (a fresh owld each: a second test would reuse the first's
+    heap)."""
+    if kind == "owld SMTP":
+        kib = run_servers(lambda: Owld(base), lambda o: idle_kib(o, o.port, b"220", n))
+    elif kind == "owld POP3":
+        kib = run_servers(lambda: Owld(base),
+                          lambda o: idle_kib(o, o.pop3_port, b"+OK", n))
+    elif kind == "postfix SMTP":
+        kib = run_servers(lambda: Postfix(base),
+                          lambda p: idle_kib(p, p.port, b"220", n))
+    else:
+        empty = tempfile.mkdtemp(dir=base)
+        for sub in ("new", "cur", "tmp"):
+            os.mkdir(os.path.join(empty, sub))
+        kib = run_servers(lambda: Dovecot(base, {"u": empty}),
+                          lambda p: idle_kib(p, p.pop3_port, b"+OK", n))
+    return {"kib": kib}
+
+
+def section_idle(a, base, out):
     print("## 5. Idle connections: PSS added per connection, KiB "
-          "(every server process)")
+          "(every server process); median (min-max) of %d rounds, the servers "
+          "in turn inside every round" % a.rounds)
     print()
     raise_nofile(max(a.idle))
+    kinds = ["owld SMTP", "postfix SMTP", "owld POP3", "dovecot POP3"]
+
+    def targets(n):
+        return [(k, k) for k in kinds if k.startswith("owld") or n <= a.idle_peers]
+    res = alternate(a, [("%d connections" % n, n) for n in a.idle], targets,
+                    lambda kind, n: idle_run(kind, base, n), what="idle")
+    print()
     rows = []
     for n in a.idle:
-        # a fresh owld each: the second test would reuse the first's heap
-        smtp = run_servers(lambda: Owld(base), lambda o: idle_kib(o, o.port, b"220", n))
-        pop3 = run_servers(lambda: Owld(base),
-                           lambda o: idle_kib(o, o.pop3_port, b"+OK", n))
-        pf = dv = None
-        if n <= a.idle_peers:
-            pf = run_servers(lambda: Postfix(base),
-                             lambda p: idle_kib(p, p.port, b"220", n))
-            empty = tempfile.mkdtemp(dir=base)
-            for sub in ("new", "cur", "tmp"):
-                os.mkdir(os.path.join(empty, sub))
-            dv = run_servers(lambda: Dovecot(base, {"u": empty}),
-                             lambda p: idle_kib(p, p.pop3_port, b"+OK", n))
-        rows.append(["%d" % n, fmt(smtp, "%.1f"), fmt(pf, "%.1f"),
-                     fmt(pop3, "%.1f"), fmt(dv, "%.1f")])
-    table(["connections", "owld SMTP", "postfix SMTP", "owld POP3", "dovecot POP3"],
-          rows)
+        got = res["%d connections" % n]
+        row = ["%d" % n]
+        for k in kinds:
+            row.append(cell(got[k].col("kib"), "%.1f", a, floor=1)
+                       if k in got else "-")
+        for k in ("owld SMTP", "owld POP3"):
+            xs = got[k].col("kib")
+            row.append(judged(med(xs), steady(xs, a, 1), len(xs),
+                              med(xs) is not None and med(xs) <= 8, "<= 8", a))
+        rows.append(row)
+    table(["connections"] + kinds + ["target, SMTP", "target, POP3"], rows)
     print("(peers only up to %d connections: one process each, about 1 MiB apiece)"
           % a.idle_peers)
     print()
+    print(gate_summary(res))
+    print()
+
+
+register("idle", section_idle)
 
 
 # --- 6: large message ---------------------------------------------------------
@@ -944,18 +1393,21 @@ def pop3_retr(port, user, size):
     return transfer
 
 
-def section_large(a, base):
-    size = a.large
-    msg = big_message(size)
-    print("## 6. Large message: %d MB in over SMTP, out over POP3; "
-          "peak RSS of the largest server process, MiB" % (size // 1000000))
-    print()
-    o = Owld(base, opts=["smtp.max_size=%d" % (size * 2)])
-    try:
-        oin, obase = peak_kib(o, smtp_send(o.port, o.rcpt("u"), msg))
-        oout, obase2 = peak_kib(o, pop3_retr(o.pop3_port, o.pop3_user("u"), size))
-    finally:
-        o.stop()
+def large_run(kind, base, size, msg):
+    """One message of size octets in over SMTP and out over POP3: peak
+    RSS KiB of the largest server process during each ("in", "out"), and
+    for owld the growth from before each ("in_growth", "out_growth");
+    peers: Postfix in, Dovecot out (on Postfix's Maildir)."""
+    if kind == "owld":
+        o = Owld(base, opts=["smtp.max_size=%d" % (size * 2)])
+        try:
+            oin, obase = peak_kib(o, smtp_send(o.port, o.rcpt("u"), msg))
+            oout, obase2 = peak_kib(o, pop3_retr(o.pop3_port, o.pop3_user("u"),
+                                                 size))
+        finally:
+            o.stop()
+        return {"in": oin, "out": oout, "in_growth": oin - obase,
+                "out_growth": oout - obase2}
     pf = Postfix(base)
     try:
         pin, _ = peak_kib(pf, smtp_send(pf.port, pf.rcpt("u"), msg))
@@ -967,10 +1419,36 @@ def section_large(a, base):
             dv.stop()
     finally:
         pf.stop()
-    mib = lambda k: "%.1f" % (k / 1024)  # noqa: E731
-    table(["", "owld", "owld growth", "postfix / dovecot"],
-          [["SMTP in", mib(oin), mib(oin - obase), mib(pin)],
-           ["POP3 out", mib(oout), mib(oout - obase2), mib(dout)]])
+    return {"in": pin, "out": dout}
+
+
+def section_large(a, base, out):
+    size = a.large
+    msg = big_message(size)
+    print("## 6. Large message: %d MB in over SMTP, out over POP3; "
+          "peak RSS of the largest server process, MiB; median (min-max) of "
+          "%d rounds, owld and its peers in turn" % (size // 1000000, a.rounds))
+    print()
+    res = alternate(a, [("", None)],
+                    [("owld", "owld"), ("postfix / dovecot", "peers")],
+                    lambda kind, _: large_run(kind, base, size, msg),
+                    what="large")[""]
+    print()
+    ow, pw = res["owld"], res["postfix / dovecot"]
+    rows = []
+    for key, label in (("in", "SMTP in"), ("out", "POP3 out")):
+        g = ow.col(key + "_growth", 1 / 1024)
+        rows.append([label, cell(ow.col(key, 1 / 1024), "%.1f", a, floor=0.5),
+                     cell(g, "%.1f", a, floor=0.5),
+                     cell(pw.col(key, 1 / 1024), "%.1f", a, floor=0.5),
+                     judged(med(g), steady(g, a, 0.5), len(g),
+                            med(g) is not None and med(g) < 8, "growth < 8", a)])
+    table(["", "owld", "owld growth", "postfix / dovecot", "target"], rows)
+    print(gate_summary({"": res}))
+    print()
+
+
+register("large", section_large)
 
 
 # --- 7: IMAP --------------------------------------------------------------------
@@ -1056,7 +1534,7 @@ def imapload(srv, user, mode, *flags, held=None):
     argv = [sys.executable, IMAPLOAD, "-p", str(srv.imap_port),
             "-u", srv.imap_login(user), "-w", PASSWORD, mode] + [str(f) for f in flags]
     p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
+                         stderr=subprocess.PIPE, text=True, **client_kw())
     try:
         if held is not None:
             for point in ("before", "after"):
@@ -1202,44 +1680,23 @@ def raise_nofile_max(want):
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
-def imap_rounds(targets, rounds, fn, errors):
-    """fn(kind) for each target in each round, the order alternating from
-    round to round; {label: [results]}.  A failure is recorded in errors
-    (and printed) and that target is not run again for this figure."""
-    res = {label: [] for label, _ in targets}
-    failed = set()
-    for r in range(rounds):
-        for label, kind in (targets if r % 2 == 0 else targets[::-1]):
-            if label in failed:
-                continue
-            try:
-                res[label].append(fn(kind))
-            except (RuntimeError, AssertionError, OSError) as e:
-                failed.add(label)
-                errors.append("%s: %s" % (label, e))
-                print("error: %s: %s" % (label, e))
-                sys.stdout.flush()
-    return res
+def imap_rounds(a, targets, rounds, fn, errors, gates):
+    """fn(kind) for each target in each round after the quiet gate, the
+    order rotated from round to round (alternate()); {label: [results]}.
+    A failure is recorded in errors (and printed) and that target is not
+    run again for this figure; gates gets alternate()'s result, for
+    gate_summary()."""
+    got = alternate(a, [("", None)], targets, lambda kind, _: fn(kind), errors,
+                    rounds=rounds, what="imap")
+    gates[len(gates)] = got[""]
+    return {label: runs.values for label, runs in got[""].items()}
 
 
-def spread(xs, spec, scale=1.0):
-    """median (min-max) of a figure over rounds."""
-    xs = [x * scale for x in xs if x is not None]
-    if not xs:
-        return "n/a"
-    if len(xs) == 1:
-        return spec % xs[0]
-    return "%s (%s-%s)" % (spec % med(xs), spec % min(xs), spec % max(xs))
-
-
-def verdict(ok):
-    return "n/a" if ok is None else ("met" if ok else "not met")
-
-
-def section_imap(a, base):
+def section_imap(a, base, out):
     n_fetch, n_open = a.imap_fetch, a.imap_open
+    rounds = a.imap_rounds or a.rounds
     print("## 7. IMAP: owld and Dovecot imapd, median (min-max) of %d rounds, "
-          "the two in turn inside each round (order alternating)" % a.imap_rounds)
+          "the two in turn inside each round (order alternating)" % rounds)
     print()
     print("Every figure on a fresh server and a fresh Maildir written straight "
           "to disk (the same files for both, in new/ with owld's names, "
@@ -1272,10 +1729,10 @@ def section_imap(a, base):
             print("error: owld: %s.  FAILED (the Dovecot side still runs)" % e)
             print()
             targets = targets[1:]
-    rounds = a.imap_rounds
+    gates = {}
 
     def run(fn):
-        return imap_rounds(targets, rounds, fn, errors)
+        return imap_rounds(a, targets, rounds, fn, errors, gates)
 
     fetch = run(lambda kind: imap_fetch_round(kind, base, a))
     opens = run(lambda kind: imap_open_round(kind, base, a))
@@ -1292,8 +1749,9 @@ def section_imap(a, base):
         if limit < n + 1024:
             nofile_short[n] = limit
             continue
-        idles[n] = imap_rounds([t for t in targets if t[0] == mine], rounds,
-                               lambda kind: imap_idle_round(kind, base, a, n), errors)
+        idles[n] = imap_rounds(a, [t for t in targets if t[0] == mine], rounds,
+                               lambda kind: imap_idle_round(kind, base, a, n),
+                               errors, gates)
 
     def col(res, label, key):
         return [r[key] for r in res.get(label, [])]
@@ -1304,17 +1762,42 @@ def section_imap(a, base):
     def ge(x, y, want):
         return None if x is None or y is None or y == 0 else x / y >= want
 
+    def faster(r):
+        """"1.61 faster (1.40-1.88 by round) unsteady" of fair_ratio's."""
+        head, _, tail = r.partition(" ")
+        return head + " faster" + (" " + tail if tail else "")
+
+    def spread(xs, spec, scale=1.0, floor=0.0):
+        return cell(xs, spec, a, scale, floor)
+
+    def verdict(ok, *cols, floor=0.0):
+        """met / not met on the medians, none when a figure is unsteady
+        or has fewer than 3 rounds."""
+        if ok is None:
+            return "n/a"
+        if not all(steady(c, a, floor) for c in cols):
+            return "no verdict (unsteady)"
+        if cols and min(len(c) for c in cols) < 3:
+            return "no verdict (%d round%s)" % (min(len(c) for c in cols),
+                                                "" if min(len(c) for c in cols) == 1
+                                                else "s")
+        return "met" if ok else "not met"
+
     rows = []
     for c in (1, 4):
         o, d = m(fetch, mine, "f%d" % c), m(fetch, peer, "f%d" % c)
         rows.append(["FETCH BODY.PEEK[] of %d x 5 KB, %d client%s, msg/s"
                      % (n_fetch, c, "s" if c > 1 else ""),
                      spread(col(fetch, mine, "f%d" % c), "%.0f"),
-                     spread(col(fetch, peer, "f%d" % c), "%.0f"), ratio(o, d),
-                     ">= 1.5: " + verdict(ge(o, d, 1.5))])
+                     spread(col(fetch, peer, "f%d" % c), "%.0f"),
+                     fair_ratio(col(fetch, mine, "f%d" % c),
+                                col(fetch, peer, "f%d" % c), a),
+                     ">= 1.5: " + verdict(ge(o, d, 1.5), col(fetch, mine, "f%d" % c),
+                                          col(fetch, peer, "f%d" % c))])
         rows.append(["same, MB/s", spread(col(fetch, mine, "f%dmb" % c), "%.1f"),
                      spread(col(fetch, peer, "f%dmb" % c), "%.1f"),
-                     ratio(m(fetch, mine, "f%dmb" % c), m(fetch, peer, "f%dmb" % c)),
+                     fair_ratio(col(fetch, mine, "f%dmb" % c),
+                                col(fetch, peer, "f%dmb" % c), a),
                      ""])
     for key, label in (("first", "first open (no index)"),
                        ("second", "second open")):
@@ -1323,13 +1806,18 @@ def section_imap(a, base):
                      % (n_open, label),
                      spread(col(opens, mine, key), "%.0f", 1000),
                      spread(col(opens, peer, key), "%.0f", 1000),
-                     ratio(d, o) + (" faster" if o and d else ""),
-                     ">= 2 faster: " + verdict(ge(d, o, 2))])
+                     faster(fair_ratio(col(opens, peer, key), col(opens, mine, key),
+                                       a)) if o and d else "n/a",
+                     ">= 2 faster: " + verdict(ge(d, o, 2), col(opens, mine, key),
+                                               col(opens, peer, key))])
     o, d = m(appends, mine, "append"), m(appends, peer, "append")
     rows.append(["APPEND of %d x 5 KB, 1 client, msg/s" % a.imap_append,
                  spread(col(appends, mine, "append"), "%.0f"),
-                 spread(col(appends, peer, "append"), "%.0f"), ratio(o, d),
-                 ">= 1: " + verdict(ge(o, d, 1))])
+                 spread(col(appends, peer, "append"), "%.0f"),
+                 fair_ratio(col(appends, mine, "append"), col(appends, peer, "append"),
+                            a),
+                 ">= 1: " + verdict(ge(o, d, 1), col(appends, mine, "append"),
+                                    col(appends, peer, "append"))])
     for n in a.imap_idle:
         if n in nofile_short:
             rows.append(["IDLE, PSS per connection KiB, %d connections" % n,
@@ -1342,17 +1830,21 @@ def section_imap(a, base):
         want = "<= 16" + (", %d held" % n if n >= 10000 else "")
         ok = None if o is None else o <= 16 and held
         rows.append(["IDLE, PSS per connection KiB, %d connections" % n,
-                     spread(col(idles[n], mine, "idle"), "%.1f"),
-                     spread(col(idles[n], peer, "idle"), "%.1f")
+                     spread(col(idles[n], mine, "idle"), "%.1f", floor=1),
+                     spread(col(idles[n], peer, "idle"), "%.1f", floor=1)
                      if n in idle_sizes else "-",
                      ratio(o, d) if n in idle_sizes else "",
-                     want + ": " + verdict(ok)])
+                     want + ": " + verdict(ok, col(idles[n], mine, "idle"),
+                                           floor=1)])
     for key, label in (("bigappend", "APPEND"), ("bigfetch", "FETCH")):
         o = m(bigs, mine, key)
         rows.append(["%g MB %s, RSS growth MiB" % (a.imap_big / 1e6, label),
-                     spread(col(bigs, mine, key), "%.1f", 1 / 1024),
-                     spread(col(bigs, peer, key), "%.1f", 1 / 1024), "",
-                     "< 8: " + verdict(None if o is None else o / 1024 < 8)])
+                     spread(col(bigs, mine, key), "%.1f", 1 / 1024, 0.5),
+                     spread(col(bigs, peer, key), "%.1f", 1 / 1024, 0.5), "",
+                     "< 8: " + verdict(None if o is None else o / 1024 < 8,
+                                       [x / 1024 for x in col(bigs, mine, key)],
+                                       floor=0.5)])
+    print()
     table(["figure", mine, peer, "ratio", "target (on the median)"], rows)
     print("load average (1, 5, 15 min) before the section: %.2f %.2f %.2f, "
           "after: %.2f %.2f %.2f (%d cores; others' load skews every figure)"
@@ -1363,6 +1855,7 @@ def section_imap(a, base):
             print("load client CPU during %s's FETCH, share of the wall time "
                   "per client: %.0f %% (1 client), %.0f %% (4 clients)"
                   % (label, c1 * 100, c4 * 100))
+    print(gate_summary(gates))
     print()
     print("FETCH: the folder is read once untimed first, then one client, "
           "then four at once on the same folder (the same user's INBOX), each "
@@ -1384,6 +1877,9 @@ def section_imap(a, base):
         failures.insert(0, "owld: IMAP not served: " + not_served)
     if failures:
         raise SystemExit("bench: IMAP section FAILED: " + "; ".join(failures))
+
+
+register("imap", section_imap)
 
 
 # --- plot -----------------------------------------------------------------------
@@ -1416,9 +1912,31 @@ plot '{d}' using 1:2 with linespoints title 'owld ingest', \\
 
 
 def main():
+    # a plugin's "import bench" must find this module, not load a second copy
+    sys.modules.setdefault("bench", sys.modules[__name__])
+    for name in PLUGINS:
+        importlib.import_module(name)
     ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="rounds of every figure (each target once a round)")
+    ap.add_argument("--runs", type=int, dest="rounds", default=argparse.SUPPRESS,
+                    help="the old name of --rounds")
+    ap.add_argument("--quiet-idle", type=float, default=0.90,
+                    help="the quiet gate: CPU idle share to wait for before a run")
+    ap.add_argument("--quiet-window", type=float, default=3.0,
+                    help="the quiet gate: seconds the idle share is measured over")
+    ap.add_argument("--quiet-cap", type=float, default=60.0,
+                    help="the quiet gate: seconds to wait at most (then the run "
+                    "goes ahead, marked not quiet)")
+    ap.add_argument("--redo-foreign", type=float, default=0.25,
+                    help="a run during which other processes took more than "
+                    "this share of a core is made again")
+    ap.add_argument("--redo", type=int, default=2,
+                    help="at most this many times (the least disturbed kept)")
+    ap.add_argument("--unsteady", type=float, default=0.25,
+                    help="a figure whose runs differ by more than this share "
+                    "of their median, (max-min)/median, is unsteady")
     ap.add_argument("--messages", type=int, default=5000)
-    ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--sessions", default="1,10,50")
     ap.add_argument("--pop3-messages", type=int, default=10000)
     ap.add_argument("--idle", default="1000,10000")
@@ -1426,7 +1944,8 @@ def main():
     ap.add_argument("--large", type=int, default=50 * 1000 * 1000)
     ap.add_argument("--open-sizes", default="10000,100000",
                     help="mailbox sizes of section 4b, messages")
-    ap.add_argument("--open-rounds", type=int, default=3)
+    ap.add_argument("--open-rounds", type=int, default=None,
+                    help="section 4b's rounds (default: --rounds)")
     ap.add_argument("--imap-fetch", type=int, default=10000,
                     help="section 7: messages of 5 KB in the FETCH folder")
     ap.add_argument("--imap-open", type=int, default=100000,
@@ -1443,54 +1962,81 @@ def main():
                     "makes its special-use folders, about 24 fsyncs)")
     ap.add_argument("--imap-big", type=int, default=50 * 1000 * 1000,
                     help="section 7: octets of the large APPEND and FETCH")
-    ap.add_argument("--imap-rounds", type=int, default=3)
+    ap.add_argument("--imap-rounds", type=int, default=None,
+                    help="section 7's rounds (default: --rounds)")
     ap.add_argument("--imap-self-check", action="store_true",
                     help="section 7 with Dovecot in owld's column: checks "
                     "the harness (ratios near 1)")
     ap.add_argument("--owld-imap-opt", action="append", default=[],
                     metavar="KEY=VALUE", help="section 7: more owld -o options")
-    ap.add_argument("--only", default="ingest,pop3,open,idle,large,imap")
+    ap.add_argument("--only", default=",".join(SECTIONS),
+                    help="sections to run, of: " + ", ".join(SECTIONS))
     ap.add_argument("--plot", default=os.path.join(BUILD, "bench.png"))
     ap.add_argument("--smoke", action="store_true",
                     help="seconds, not minutes: check that the scripts still work")
+    for _, add_args, _ in SECTIONS.values():
+        if add_args is not None:
+            add_args(ap)
     a = ap.parse_args()
     a.callgrind = (100, 300)
     if a.smoke:
-        a.messages, a.runs, a.sessions = 50, 1, "1,10"
+        # two rounds (the rotation), a gate that gives up at once
+        a.rounds, a.quiet_window, a.quiet_cap, a.redo = 2, 0.05, 0.1, 0
+        a.messages, a.sessions = 50, "10"
         a.pop3_messages, a.idle, a.idle_peers, a.large = 20, "20", 20, 1000000
-        a.open_sizes, a.open_rounds = "50", 1
+        a.open_sizes, a.open_rounds = "50", 2
         a.imap_fetch, a.imap_open, a.imap_append = 200, 500, 100
         a.imap_idle, a.imap_idle_peers, a.imap_big = "50", 50, 1000000
         a.imap_rounds = 1
         a.callgrind = (2, 5)
+        for _, _, smoke in SECTIONS.values():
+            if smoke is not None:
+                smoke(a)
     a.sessions = [int(s) for s in a.sessions.split(",")]
     a.idle = [int(s) for s in a.idle.split(",")]
     a.open_sizes = [int(s) for s in a.open_sizes.split(",")]
     a.imap_idle = [int(s) for s in a.imap_idle.split(",")]
-    only = a.only.split(",")
+    only = [s for s in a.only.split(",") if s]
+    unknown = [s for s in only if s not in SECTIONS]
+    if unknown:
+        ap.error("--only: no section %s (there are: %s)"
+                 % (", ".join(unknown), ", ".join(SECTIONS)))
     base = tempfile.mkdtemp(prefix="owlpost-bench-")
     os.chmod(base, 0o755)
-    plot = {}
-    print("# owlpost bench, %s" % time.strftime("%Y-%m-%d"))
+    out = {}
+    # kill's TERM (a background job ignores ^C's INT) stops the servers,
+    # removes the cgroups and the temp tree as an error does
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("bench: terminated"))
+    print("# owlpost bench, %s" % time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
     print()
-    print("machine: %s; medians of %d runs" % (machine(), a.runs))
+    print("machine: %s" % machine())
     print()
+    print("Every figure: median (min-max) of %d rounds, its targets in turn "
+          "inside every round, the order rotated between rounds; unsteady: "
+          "(max-min)/median above %.0f %% (no verdict then).  Quiet gate before "
+          "each run: CPU idle %.0f %% or more over %g s (/proc/stat), waiting "
+          "%g s at most; each run's line gives the idle share it saw and the "
+          "foreign CPU (processes not the bench's) during it; a run with "
+          "foreign CPU above %.0f %% of a core is made again, %d times at "
+          "most, the least disturbed kept.  Load average at the start: "
+          "%.2f %.2f %.2f."
+          % ((a.rounds, a.unsteady * 100, a.quiet_idle * 100, a.quiet_window,
+              a.quiet_cap, a.redo_foreign * 100, a.redo) + os.getloadavg()))
+    print()
+    sys.stdout.flush()
     try:
-        if "ingest" in only:
-            section_ingest(a, base, plot)
-        if "pop3" in only:
-            section_pop3(a, base)
-        if "open" in only:
-            section_open(a, base)
-        if "idle" in only:
-            section_idle(a, base)
-        if "large" in only:
-            section_large(a, base)
-        if "imap" in only:
-            section_imap(a, base)
-        write_plot(a.plot, plot)
+        for name in SECTIONS:
+            if name in only:
+                t0 = time.monotonic()
+                SECTIONS[name][0](a, base, out)
+                print("(section %s: %.0f s)" % (name, time.monotonic() - t0))
+                print()
+        write_plot(a.plot, out)
     finally:
+        for cg in list(Cgroup.live):
+            cg.remove()
         shutil.rmtree(base, ignore_errors=True)
+    print("load average at the end: %.2f %.2f %.2f" % os.getloadavg())
 
 
 if __name__ == "__main__":
