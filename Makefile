@@ -225,11 +225,11 @@ bench-imap: test-deps all
 bench-cluster: test-deps all $(BUILD)/pop3load
 	OWLD_BUILD=$(BUILD) $(PY) bench/cluster.py
 
-# Outbound relay (messages relayed as they arrive) and STARTTLS ingest at 1
-# and 100 messages per connection, next to Postfix (bench/outbound.py;
-# --smoke for a quick run).  Minutes.
+# Section 8 of bench alone: outbound relay (messages relayed as they
+# arrive) and STARTTLS ingest at 1 and 100 messages per connection, next to
+# Postfix (bench/outbound.py, a section of bench.py's registry).  Minutes.
 bench-outbound: test-deps all
-	OWLD_BUILD=$(BUILD) $(PY) bench/outbound.py
+	OWLD_BUILD=$(BUILD) $(PY) bench/bench.py --only outbound $(BENCH_FLAGS)
 
 bench-smoke: all $(BUILD)/pop3load
 	OWLD_BUILD=$(BUILD) $(PY) bench/bench.py --smoke

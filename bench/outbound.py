@@ -1,46 +1,46 @@
 #!/usr/bin/python3
-"""make bench-outbound: owld's outbound relay and STARTTLS ingest, side by
-side with Debian's Postfix in the same run (issue 23).
+"""Section 8 of make bench ("outbound"; make bench-outbound runs it alone):
+owld's outbound relay and STARTTLS ingest, side by side with Debian's
+Postfix in the same run (issue 23).
 
-The servers, smtp-sink, smtp-source and the CPU accounting (each server in
-a cgroup of its own, every process of it counted) are bench.py's; this
-file only adds the two workloads.  Loopback only.  In each of --rounds
-rounds the targets take turns (owld, postfix, owld, postfix...), each on a
-fresh server; a figure is the median over the rounds with (min-max).
+A section of bench.py's registry: the servers, smtp-sink, smtp-source, the
+CPU accounting (each server in a cgroup of its own, every process of it
+counted), the quiet gate, the targets in turn inside every round (the
+order rotated) and the spread are bench.py's; this file only adds the two
+workloads.  Loopback only.
 
-a. Relayed as they arrive: --relay messages of 5 KB go in over 10 SMTP
-   sessions (smtp-source) while the relay runs, to a remote domain; the
-   server relays them to smtp-sink (owld: relay.host, Postfix: relayhost).
-   msg/s from the first connection until the queue is empty (every
-   message handed on); server CPU per message over that time (ingest and
-   relay: everything the server did for the message).  Also the ingest
-   rate alone (until the last 250), and the messages still queued then
-   and how long they took: the relay's own lag behind its input.
-b. STARTTLS ingest: 10 client sessions, threads of --client-procs (2)
-   processes (Python's ssl; one process bounds the rate near one core,
-   ten processes on two cores favoured Postfix's many processes over
-   owld's one event loop; the clients' CPU is printed), each connecting,
-   STARTTLS, EHLO, then 1 (--tls1 messages in all) or 100
-   (--tls100 in all) messages of 5 KB to a local mailbox, QUIT; each
-   client offers its last TLS session again (as an MTA with a session
-   cache does).  msg/s until the last 250; server CPU per message until
-   every message is in the Maildir; the share of handshakes resumed.
-   Postfix runs tlsmgr and a session cache, so it can resume too.
+a. Relayed as they arrive: --outbound-relay messages of 5 KB go in over
+   10 SMTP sessions (smtp-source) while the relay runs, to a remote
+   domain; the server relays them to smtp-sink (owld: relay.host,
+   Postfix: relayhost).  msg/s from the first connection until the queue
+   is empty (every message handed on); server CPU per message over that
+   time (ingest and relay: everything the server did for the message).
+   Also the ingest rate alone (until the last 250), and the messages
+   still queued then and how long they took: the relay's own lag behind
+   its input.
+b. STARTTLS ingest: 10 client sessions, threads of
+   --outbound-client-procs (2) processes (Python's ssl; one process
+   bounds the rate near one core, ten processes on two cores favoured
+   Postfix's many processes over owld's one event loop; the clients' CPU
+   is printed), each connecting, STARTTLS, EHLO, then 1
+   (--outbound-tls1 messages in all) or 100 (--outbound-tls100 in all)
+   messages of 5 KB to a local mailbox, QUIT; each client offers its last
+   TLS session again (as an MTA with a session cache does).  msg/s until
+   the last 250; server CPU per message until every message is in the
+   Maildir; the share of handshakes resumed.  Postfix runs tlsmgr and a
+   session cache, so it can resume too.
 
 Targets (issue 23): (a) owld >= 1.5x Postfix's msg/s, and CPU/msg <= half
 of Postfix's; (b) 1 msg/conn at 10 sessions >= 2x Postfix.  --smoke runs
-a few hundred messages, one round: the scripts work, figures mean little.
+a few hundred messages: the scripts work, figures mean little.
 """
-import argparse
 import multiprocessing
 import os
 import resource
-import shutil
 import socket
 import ssl
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
@@ -296,114 +296,116 @@ def tls_run(kind, base, n, per_conn, procs):
         srv.stop()
 
 
-# --- report ------------------------------------------------------------------------
+# --- the section ----------------------------------------------------------------
 
-def spread(xs, spec):
-    xs = [x for x in xs if x is not None]
-    if not xs:
-        return "n/a"
-    m = bench.med(xs)
-    if len(xs) == 1:
-        return spec % m
-    return (spec + " (" + spec + "-" + spec + ")") % (m, min(xs), max(xs))
+RELAY_KEYS = ("msgs", "cpu_ms", "ingest", "left", "lag")
+TLS_KEYS = ("msgs", "cpu_ms", "resumed", "client")
 
 
-def ratio(a, b):
-    a, b = bench.med([x for x in a if x is not None]), bench.med([x for x in b if x is not None])
-    return None if a is None or b is None or b == 0 else a / b
+def add_args(ap):
+    ap.add_argument("--outbound-relay", type=int, default=5000,
+                    help="outbound (a): messages relayed as they arrive")
+    ap.add_argument("--outbound-tls1", type=int, default=2000,
+                    help="outbound (b): messages at 1 per STARTTLS connection")
+    ap.add_argument("--outbound-tls100", type=int, default=5000,
+                    help="outbound (b): messages at 100 per connection")
+    ap.add_argument("--outbound-client-procs", type=int, default=2,
+                    help="outbound (b): processes the 10 sessions are spread over")
 
 
-def verdict(r, want, more=True):
-    if r is None:
-        return "n/a"
-    ok = r >= want if more else r <= want
-    return "%.2f (target %s %.1f: %s)" % (r, ">=" if more else "<=", want,
-                                          "met" if ok else "NOT met")
+def smoke(a):
+    a.outbound_relay, a.outbound_tls1, a.outbound_tls100 = 300, 100, 1000
 
 
-def rounds(a, fn):
-    """fn(kind) per target, alternated inside each round."""
-    res = {"owld": [], "postfix": []}
-    for _ in range(a.rounds):
-        for kind in ("owld", "postfix"):
-            res[kind].append(fn(kind))
-    return res
+def relay_figures(kind, base, n):
+    return dict(zip(RELAY_KEYS, relay_run(kind, base, n)))
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--relay", type=int, default=5000, help="messages for (a)")
-    ap.add_argument("--tls1", type=int, default=2000,
-                    help="messages for (b) at 1 per connection")
-    ap.add_argument("--tls100", type=int, default=5000,
-                    help="messages for (b) at 100 per connection")
-    ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--client-procs", type=int, default=2,
-                    help="processes the 10 STARTTLS sessions are spread over")
-    ap.add_argument("--only", default="relay,tls")
-    ap.add_argument("--smoke", action="store_true",
-                    help="a few hundred messages, one round")
-    a = ap.parse_args()
-    if a.smoke:
-        a.relay, a.tls1, a.tls100, a.rounds = 300, 100, 1000, 1
-    base = tempfile.mkdtemp(prefix="owlpost-outbound-")
-    os.chmod(base, 0o755)
-    only = a.only.split(",")
-    print("# owlpost outbound bench, %s" % time.strftime("%Y-%m-%d %H:%M"))
+def tls_figures(kind, base, n, per, procs):
+    return dict(zip(TLS_KEYS, tls_run(kind, base, n, per, procs)))
+
+
+def rows_of(a, ow, pf, keys):
+    """Table rows: (key, label, spec, want, least, more)."""
+    rows = []
+    for key, label, spec, want, least, more in keys:
+        o, p = ow.col(key), pf.col(key)
+        row = [label, bench.cell(o, spec, a), bench.cell(p, spec, a)]
+        if want is None:
+            row += [bench.fair_ratio(o, p, a), ""]
+        else:
+            r = (None if bench.med(o) is None or not bench.med(p)
+                 else bench.med(o) / bench.med(p))
+            ok = r is not None and (r >= least if more else r <= least)
+            row += [bench.fair_ratio(o, p, a),
+                    bench.judged(r, bench.steady(o, a) and bench.steady(p, a),
+                                 min(len(o), len(p)), ok, want, a)]
+        rows.append(row)
+    return rows
+
+
+def section_outbound(a, base, out):
+    targets = [("owld", "owld"), ("postfix", "postfix")]
+    head = ["", "owld", "postfix", "owld/postfix", "target"]
+    print("## 8. Outbound: relayed as they arrive, and STARTTLS ingest "
+          "(issue 23)")
     print()
-    print("machine: %s; load average at the start: %.2f %.2f %.2f; "
-          "%d rounds, owld and postfix alternated, median (min-max)"
-          % ((bench.machine(),) + os.getloadavg() + (a.rounds,)))
+    print("Each run a fresh server; owld and Postfix in turn inside every "
+          "round (the order rotated), after the quiet gate; median "
+          "(min-max) of %d rounds.  (a) %d messages of 5 KB in over %d "
+          "sessions while the relay hands them to smtp-sink; (b) %d "
+          "sessions over %d client processes, STARTTLS then 1 (%d in all) "
+          "or 100 (%d in all) messages per connection to a local mailbox, "
+          "each client offering its last TLS session again."
+          % (a.rounds, a.outbound_relay, SESSIONS, SESSIONS,
+             a.outbound_client_procs, a.outbound_tls1, a.outbound_tls100))
     print()
-    try:
-        if "relay" in only:
-            res = rounds(a, lambda k: relay_run(k, base, a.relay))
-            print("## a. Relayed as they arrive: %d messages of 5 KB in over %d "
-                  "sessions, relayed to smtp-sink" % (a.relay, SESSIONS))
-            print()
-            bench.table(["", "owld", "postfix", "owld/postfix"], [
-                ["msg/s", spread([r[0] for r in res["owld"]], "%.0f"),
-                 spread([r[0] for r in res["postfix"]], "%.0f"),
-                 verdict(ratio([r[0] for r in res["owld"]],
-                               [r[0] for r in res["postfix"]]), 1.5)],
-                ["server CPU ms/msg", spread([r[1] for r in res["owld"]], "%.2f"),
-                 spread([r[1] for r in res["postfix"]], "%.2f"),
-                 verdict(ratio([r[1] for r in res["owld"]],
-                               [r[1] for r in res["postfix"]]), 0.5, more=False)],
-                ["ingest alone: msg/s until the last 250",
-                 spread([r[2] for r in res["owld"]], "%.0f"),
-                 spread([r[2] for r in res["postfix"]], "%.0f"),
-                 "%.2f" % ratio([r[2] for r in res["owld"]], [r[2] for r in res["postfix"]])],
-                ["queued at the last 250", spread([r[3] for r in res["owld"]], "%.0f"),
-                 spread([r[3] for r in res["postfix"]], "%.0f"), ""],
-                ["s from the last 250 to an empty queue",
-                 spread([r[4] for r in res["owld"]], "%.2f"),
-                 spread([r[4] for r in res["postfix"]], "%.2f"), ""]])
-        if "tls" in only:
-            for per, n, want in ((1, a.tls1, 2.0), (100, a.tls100, None)):
-                res = rounds(a, lambda k: tls_run(k, base, n, per, a.client_procs))
-                print("## b. STARTTLS ingest, %d message(s) per connection, %d "
-                      "sessions (%d client processes), %d messages"
-                      % (per, SESSIONS, a.client_procs, n))
-                print()
-                r = ratio([x[0] for x in res["owld"]], [x[0] for x in res["postfix"]])
-                bench.table(["", "owld", "postfix", "owld/postfix"], [
-                    ["msg/s", spread([x[0] for x in res["owld"]], "%.0f"),
-                     spread([x[0] for x in res["postfix"]], "%.0f"),
-                     verdict(r, want) if want else ("%.2f" % r if r else "n/a")],
-                    ["server CPU ms/msg", spread([x[1] for x in res["owld"]], "%.2f"),
-                     spread([x[1] for x in res["postfix"]], "%.2f"),
-                     "%.2f" % ratio([x[1] for x in res["owld"]], [x[1] for x in res["postfix"]])
-                     if ratio([x[1] for x in res["owld"]], [x[1] for x in res["postfix"]])
-                     else "n/a"],
-                    ["handshakes resumed %", spread([x[2] for x in res["owld"]], "%.0f"),
-                     spread([x[2] for x in res["postfix"]], "%.0f"), ""],
-                    ["client CPU, cores", spread([x[3] for x in res["owld"]], "%.2f"),
-                     spread([x[3] for x in res["postfix"]], "%.2f"), ""]])
-        print("load average at the end: %.2f %.2f %.2f" % os.getloadavg())
-    finally:
-        shutil.rmtree(base, ignore_errors=True)
+    res = bench.alternate(a, [("relay", None)], targets,
+                          lambda kind, _: relay_figures(kind, base,
+                                                        a.outbound_relay),
+                          what="outbound relay")
+    print()
+    ow, pf = res["relay"]["owld"], res["relay"]["postfix"]
+    bench.table(head, rows_of(a, ow, pf, [
+        ("msgs", "(a) relayed as they arrive, msg/s", "%.0f", ">= 1.5", 1.5,
+         True),
+        ("cpu_ms", "(a) server CPU ms per message", "%.2f", "<= 0.5", 0.5,
+         False),
+        ("ingest", "(a) ingest alone, msg/s until the last 250", "%.0f",
+         None, None, True),
+        ("left", "(a) queued at the last 250", "%.0f", None, None, True),
+        ("lag", "(a) s from the last 250 to an empty queue", "%.2f", None,
+         None, True)]))
+    print(bench.gate_summary(res))
+    print()
+    cases = [("1 message per connection", (1, a.outbound_tls1)),
+             ("100 messages per connection", (100, a.outbound_tls100))]
+    res = bench.alternate(a, cases, targets,
+                          lambda kind, c: tls_figures(
+                              kind, base, c[1], c[0], a.outbound_client_procs),
+                          what="outbound tls")
+    print()
+    rows = []
+    for label, (per, _) in cases:
+        ow, pf = res[label]["owld"], res[label]["postfix"]
+        want = (">= 2", 2.0) if per == 1 else (None, None)
+        rows += rows_of(a, ow, pf, [
+            ("msgs", "(b) %s, msg/s" % label, "%.0f", want[0], want[1], True),
+            ("cpu_ms", "(b) %s, server CPU ms per message" % label, "%.2f",
+             None, None, True),
+            ("resumed", "(b) %s, handshakes resumed %%" % label, "%.0f",
+             None, None, True),
+            ("client", "(b) %s, client CPU, cores" % label, "%.2f", None,
+             None, True)])
+    bench.table(head, rows)
+    print(bench.gate_summary(res))
+    print()
+
+
+bench.register("outbound", section_outbound, add_args=add_args, smoke=smoke)
 
 
 if __name__ == "__main__":
-    main()
+    sys.argv[1:1] = ["--only", "outbound"]
+    bench.PLUGINS.append("outbound")
+    bench.main()

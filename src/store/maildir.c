@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../lib/buf.h"
@@ -529,17 +530,48 @@ fill_box(struct store_box *b, struct listing *l)
 	return files;
 }
 
+/* A directory of this many octets holds a few thousand names or more:
+ * listing it again costs more than waiting out a clock tick. */
+#define BIG_DIR_OCTETS (64 * 1024)
+
+/* Nanoseconds from the mtime of s to now (negative: the clock went back). */
+static int64_t
+stamp_age_ns(const struct uidlist_stamp *s)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	return ((int64_t)now.tv_sec - s->sec) * 1000000000L +
+	       (now.tv_nsec - s->nsec);
+}
+
 /*
  * Stamps DIR/sub before it is listed (a change after shows as a later
  * one), and says whether the stamp is settled (maildir_stamp_settled).
+ * A big directory changed within the last tick of a local filesystem (a
+ * delivery a moment ago) is waited for, once, for the rest of the tick
+ * (MAILDIR_SETTLED_LOCAL_NS at most): its listing is then settled and
+ * the index can say C and W, so the next open need not list it again.
  */
 static bool
 stamp_sub(const char *dir, const char *sub, bool local,
 	  struct uidlist_stamp *s)
 {
 	char path[4400];
+	struct stat sb;
+	int64_t age;
 
 	bsnprintf(path, sizeof(path), "%s/%s", dir, sub);
+	if (maildir_stamp(path, s) == -1)
+		return false;
+	if (maildir_stamp_settled(s, local))
+		return true;
+	age = stamp_age_ns(s);
+	if (!local || age < 0 || age >= MAILDIR_SETTLED_LOCAL_NS ||
+	    stat(path, &sb) == -1 || sb.st_size < BIG_DIR_OCTETS)
+		return false;
+	nanosleep(&(struct timespec){0, MAILDIR_SETTLED_LOCAL_NS - age},
+		  NULL);
 	if (maildir_stamp(path, s) == -1)
 		return false;
 	return maildir_stamp_settled(s, local);
