@@ -1253,8 +1253,8 @@ def section_open(a, base, out):
            "target"], rows)
     table(["messages, memory growth MiB", "owld RSS", "dovecot PSS",
            "owld/dovecot", "target (owld)"], mrows)
-    print("The open alone (owld's log, open_ms of the login: the lock, the claim "
-          "of new/, the listing of cur/ and the UID index, on a worker thread):")
+    print("The open alone (owld's log, open_ms of the login: the lock, the "
+          "listings of new/ and cur/ and the UID index, on a worker thread):")
     print()
     table(["messages, open", "owld ms", "target"], orows)
     print(gate_summary(res))
