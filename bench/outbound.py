@@ -248,7 +248,10 @@ def tls_client(port, rcpt, conns, per_conn, out):
 
 
 def tls_proc(port, rcpt, threads, conns, per_conn, q, go):
-    """One client process: threads sessions, from the moment go is set."""
+    """One client process: threads sessions, from the moment go is set.
+    It joins the bench's clients' cgroup first, so that its CPU counts as
+    the bench's own, not as foreign (bench.client_kw)."""
+    bench.client_kw().get("preexec_fn", lambda: None)()
     out = []
     ts = [threading.Thread(target=tls_client, args=(port, rcpt, conns, per_conn, out))
           for _ in range(threads)]
