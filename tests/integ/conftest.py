@@ -498,15 +498,16 @@ def status_kib(pid, field="VmRSS", gone=None):
     gone, if given, for a process that has exited meanwhile (make bench
     sums over servers whose children come and go)."""
     try:
-        f = open("/proc/%d/status" % pid)
+        # the read too: a process that exits after the open gives ESRCH
+        with open("/proc/%d/status" % pid) as f:
+            lines = f.readlines()
     except OSError:
         if gone is None:
             raise
         return gone
-    with f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
+    for line in lines:
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
     if gone is not None:
         return gone  # a zombie has no memory lines
     raise AssertionError("no %s for process %d" % (field, pid))
