@@ -953,15 +953,15 @@ def callgrind_ir(base, n):
     return None
 
 
-def ratio_row(a, label, num, den, want=None, least=None):
+def ratio_row(a, label, num, den, want=None, least=None, more=True):
     """A table row of two figures' runs, their ratio (num/den's medians)
-    and, with want, the verdict on it: >= least."""
+    and, with want, the verdict on it: >= least (more) or <= least."""
     r = None if med(num) is None or not med(den) else med(num) / med(den)
     row = [label, fair_ratio(num, den, a)]
     if want is not None:
+        ok = r is not None and (r >= least if more else r <= least)
         row.append(judged(r, steady(num, a) and steady(den, a),
-                          min(len(num), len(den)),
-                          r is not None and r >= least, want, a))
+                          min(len(num), len(den)), ok, want, a))
     return row
 
 

@@ -329,21 +329,14 @@ def tls_figures(kind, base, n, per, procs):
 
 
 def rows_of(a, ow, pf, keys):
-    """Table rows: (key, label, spec, want, least, more)."""
+    """Table rows: (key, label, spec, want, least, more), the ratio and
+    its verdict by bench.ratio_row."""
     rows = []
     for key, label, spec, want, least, more in keys:
         o, p = ow.col(key), pf.col(key)
         row = [label, bench.cell(o, spec, a), bench.cell(p, spec, a)]
-        if want is None:
-            row += [bench.fair_ratio(o, p, a), ""]
-        else:
-            r = (None if bench.med(o) is None or not bench.med(p)
-                 else bench.med(o) / bench.med(p))
-            ok = r is not None and (r >= least if more else r <= least)
-            row += [bench.fair_ratio(o, p, a),
-                    bench.judged(r, bench.steady(o, a) and bench.steady(p, a),
-                                 min(len(o), len(p)), ok, want, a)]
-        rows.append(row)
+        row += bench.ratio_row(a, "", o, p, want, least, more)[1:]
+        rows.append(row + [""] * (5 - len(row)))
     return rows
 
 
