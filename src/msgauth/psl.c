@@ -139,7 +139,9 @@ load_line(struct psl *p, const char *s, size_t n)
 	else if (l >= 2 && s[0] == '*' && s[1] == '.')
 		kind = WILD, s += 2, l -= 2;
 	k = to_alabels(s, l, name);
-	if (k == -1) {
+	/* "!tld" would leave no public suffix at all: not a rule */
+	if (k == -1 || (kind == EXCEPT && memchr(name, '.', (size_t)k) ==
+						  NULL)) {
 		p->skipped++;
 		return;
 	}

@@ -15,9 +15,9 @@
  * Lookups hash each suffix of the name: at most one probe per label.
  * Memory is bounded: the text by PSL_TEXT_MAX, the rules by
  * PSL_RULES_MAX.  A rule that cannot be used (a '*' elsewhere than as the
- * whole first label, bad UTF-8, a label too long) is skipped and counted,
- * not fatal, so that a newer list with a rule of an unknown form still
- * loads.
+ * whole first label, bad UTF-8, a label too long, an exception of one
+ * label, which would leave no public suffix) is skipped and counted, not
+ * fatal, so that a newer list with a rule of an unknown form still loads.
  */
 #ifndef OWL_PSL_H
 #define OWL_PSL_H
