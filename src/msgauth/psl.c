@@ -107,10 +107,12 @@ to_alabels(const char *s, size_t n, char *out)
 		k = punycode_label(s + i, l, out + o, DNSQ_NAME_MAX + 1 - o);
 		if (k == -1)
 			return -1;
-		for (int j = 0; j < k; j++)
-			if (out[o + j] == '.' || out[o + j] == '*' ||
-			    out[o + j] == '!' || (unsigned char)out[o + j] <= ' ')
+		for (int j = 0; j < k; j++) {
+			unsigned char c = (unsigned char)out[o + j];
+
+			if (c == '.' || c == '*' || c == '!' || c <= ' ')
 				return -1;
+		}
 		o += (size_t)k;
 		i += l + 1;
 		if (dot == NULL)

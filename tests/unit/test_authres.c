@@ -410,7 +410,8 @@ test_ours_crlf_and_removal(void **st)
 		"\tdmarc=pass header.from=example.com\r\n"
 		"Authentication-Results: mx.example.net; spf=pass\r\n"
 		"Subject: x\r\n"
-		"Authentication-Results: mx.example.org; dkim=pass";	/* end */
+		/* the last, without a line end */
+		"Authentication-Results: mx.example.org; dkim=pass";
 	struct authres_span sp[4];
 	struct buf *b = buf_new(1024);
 	size_t n = ours(hdr, sp, 4), at = 0;

@@ -244,6 +244,12 @@ small_psl(void)
 	return p;
 }
 
+static void
+add_txt(struct dnsq_answer *a, const char *txt)
+{
+	assert_int_equal(dnsq_answer_add(a, NULL, 0, 0, txt, strlen(txt)), 0);
+}
+
 /* Answers d's questions from zone (names not in it: NXDOMAIN). */
 static void
 discover(struct dmarc *d, const struct zone *zone, struct run *run)
@@ -262,10 +268,7 @@ discover(struct dmarc *d, const struct zone *zone, struct run *run)
 				continue;
 			a.status = z->status;
 			for (size_t i = 0; z->txt[i] != NULL; i++)
-				assert_int_equal(dnsq_answer_add(&a, NULL, 0,
-								 0, z->txt[i],
-								 strlen(z->txt[i])),
-						 0);
+				add_txt(&a, z->txt[i]);
 		}
 		dmarc_answer(d, &a);
 		dnsq_answer_free(&a);

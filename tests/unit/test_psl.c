@@ -238,8 +238,8 @@ test_skipped_and_limits(void **st)
 	static char big[300];
 	char out[254];
 	struct psl *p = load("com\n*\na.*.b\nb\xc3\n!k\n"
-			     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-			     "aaaaaaaaaaaaaaa.com\n");
+			     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+			     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.com\n");
 	const char *err;
 	struct psl *q;
 	size_t n = 0;
