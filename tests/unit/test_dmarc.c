@@ -493,6 +493,7 @@ test_alignment_strict(void **st)
 	dmarc_add_dkim(d, true, "mail.strict.com");
 	assert_int_equal(verdict(d, 0, &pol), DMARC_PASS);
 	dmarc_free(&d);
+	psl_free(&p);
 }
 
 static void
