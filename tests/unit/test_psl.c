@@ -2,8 +2,9 @@
  * Unit tests of the public suffix list (src/msgauth/psl.c) and of the
  * Punycode encoder behind it: RFC 3492's samples, the list's own test
  * cases (publicsuffix/list tests/test_psl.txt) against the real list of
- * Debian's publicsuffix package, rule kinds on a small list, what is
- * skipped, and the limits.
+ * Debian's publicsuffix package, libpsl's answers for names made of the
+ * list's rules (psl_vectors.h, gen_psl_vectors.py), rule kinds on a small
+ * list, what is skipped, and the limits.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +17,8 @@
 
 #include "msgauth/psl.h"
 #include "msgauth/punycode.h"
+
+#include "psl_vectors.h"
 
 #define PSL_FILE "/usr/share/publicsuffix/public_suffix_list.dat"
 
@@ -199,6 +202,42 @@ test_official_cases(void **st)
 	free(text);
 }
 
+static uint32_t
+fnv1a32(const char *s, size_t n)
+{
+	uint32_t h = 0x811c9dc5u;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)s[i]) * 0x01000193u;
+	return h;
+}
+
+/* libpsl (Debian's libpsl5) on the same list: psl_vectors.h */
+static void
+test_libpsl_vectors(void **st)
+{
+	struct psl *p;
+	const char *err;
+	size_t len = 0;
+	char *text = slurp(PSL_FILE, &len);
+
+	(void)st;
+	assert_non_null(text);
+	if (len != PSL_VECTORS_LIST_SIZE ||
+	    fnv1a32(text, len) != PSL_VECTORS_LIST_FNV) {
+		free(text);
+		print_message("%s changed since psl_vectors.h was written: "
+			      "run gen_psl_vectors.py\n", PSL_FILE);
+		skip();
+	}
+	assert_int_equal(psl_load(text, len, &p, &err), 0);
+	for (size_t i = 0; i < sizeof(psl_vectors) / sizeof(psl_vectors[0]);
+	     i++)
+		check(p, psl_vectors[i][0], psl_vectors[i][1]);
+	psl_free(&p);
+	free(text);
+}
+
 static void
 test_rule_kinds(void **st)
 {
@@ -272,6 +311,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_punycode),
 		cmocka_unit_test(test_official_cases),
+		cmocka_unit_test(test_libpsl_vectors),
 		cmocka_unit_test(test_rule_kinds),
 		cmocka_unit_test(test_skipped_and_limits),
 	};
