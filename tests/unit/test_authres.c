@@ -410,6 +410,7 @@ test_ours_crlf_and_removal(void **st)
 		"\tdmarc=pass header.from=example.com\r\n"
 		"Authentication-Results: mx.example.net; spf=pass\r\n"
 		"Subject: x\r\n"
+		"not a field: it does not hide the next\r\n"
 		/* the last, without a line end */
 		"Authentication-Results: mx.example.org; dkim=pass";
 	struct authres_span sp[4];
@@ -426,7 +427,8 @@ test_ours_crlf_and_removal(void **st)
 	assert_string_equal(b->data,
 		"From: a@example.com\r\n"
 		"Authentication-Results: mx.example.net; spf=pass\r\n"
-		"Subject: x\r\n");
+		"Subject: x\r\n"
+		"not a field: it does not hide the next\r\n");
 	buf_free(&b);
 }
 

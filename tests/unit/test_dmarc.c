@@ -181,6 +181,9 @@ test_from_domain(void **st)
 		"Subject: no from\n",
 		"From: a@b.example\nFrom: a@b.example\n",	/* two */
 		"From: a@b.example\nX: y\nfrom: c@d.example\n",
+		/* a line that is not a field does not hide the second */
+		"From: a@b.example\nnot a field\nFrom: c@d.example\n",
+		" folded first\nFrom: a@b.example\nFrom: c@d.example\n",
 		"From: a@b.example, c@d.example\n",
 		"From: <a@b.example>, <a@b.example>\n",
 		"From: <a@b.example,c@d.example>\n",
