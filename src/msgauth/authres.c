@@ -246,6 +246,17 @@ authres_add(struct authres *a, const char *method, const char *result,
 	return 0;
 }
 
+/* Moves the last token to index to, the ones from there up by one. */
+static void
+tok_move_last(struct authres *a, size_t to)
+{
+	struct tok t = a->tok[a->ntok - 1];
+
+	memmove(&a->tok[to + 1], &a->tok[to],
+		(a->ntok - 1 - to) * sizeof(t));
+	a->tok[to] = t;
+}
+
 int
 authres_comment(struct authres *a, const char *text)
 {
@@ -263,13 +274,7 @@ authres_comment(struct authres *a, const char *text)
 		a->toks->data[blen] = '\0';
 		return -1;
 	}
-	{
-		struct tok c = a->tok[a->ntok - 1];
-
-		memmove(&a->tok[first + 2], &a->tok[first + 1],
-			(a->ntok - 1 - (first + 1)) * sizeof(c));
-		a->tok[first + 1] = c;
-	}
+	tok_move_last(a, first + 1);
 	return 0;
 }
 

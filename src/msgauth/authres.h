@@ -2,17 +2,18 @@
  * authres - the Authentication-Results header field (RFC 8601): one field
  * built from the checks' results, and the fields a message arrives with
  * that claim our authserv-id found, so that they can be removed before
- * ours is added (section 5).  Pure: no I/O; a field under construction is
- * one bounded allocation.
+ * ours is added (section 5).  Pure: no I/O; a field under construction
+ * holds a fixed table and one bounded buffer (AUTHRES_FIELD_MAX).
  *
  * The field owld writes: one result a line, a line folded before a
- * property that would pass 78 columns, LF line ends:
+ * property that would pass 78 columns, LF line ends, a tab starting each
+ * continuation line (shown as 8 spaces):
  *
- *	Authentication-Results: mx.example.org;
- *		spf=pass smtp.mailfrom=example.com;
- *		dkim=pass header.d=example.com header.s=sel
- *		header.a=rsa-sha256 header.b="AbC/dE+f";
- *		dmarc=fail (p=reject) header.from=example.com
+ * Authentication-Results: mx.example.org;
+ *         spf=pass smtp.mailfrom=example.com;
+ *         dkim=pass header.d=example.com header.s=sel2024 header.a=rsa-sha256
+ *         header.b="AbC/dE+f";
+ *         dmarc=fail (p=reject) header.from=example.com
  *
  * Every value from the message (domains, selectors, reasons) is checked
  * before it goes in: it is written as it is when it is a token or
