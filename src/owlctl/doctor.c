@@ -915,7 +915,7 @@ check_open_relay(struct doctor *d)
 	char where[300], line[1024];
 	struct sockaddr_storage me;
 	socklen_t melen = sizeof(me);
-	int fd, code = -1;
+	int fd, code;
 	bool trusted;
 	FILE *fp;
 
@@ -935,7 +935,7 @@ check_open_relay(struct doctor *d)
 		close(fd);
 		return;
 	}
-	if (smtp_reply(fp, line, sizeof(line)) == 220 &&
+	if ((code = smtp_reply(fp, line, sizeof(line))) == 220 &&
 	    smtp_cmd(fd, fp, "EHLO doctor.example.invalid\r\n", line,
 		     sizeof(line)) == 250 &&
 	    (code = smtp_cmd(fd, fp, "MAIL FROM:<doctor@example.invalid>\r\n",

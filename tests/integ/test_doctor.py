@@ -271,3 +271,17 @@ def test_usage(setup):
     r = subprocess.run([OWLCTL, "-D", setup.datadir, "doctor", "a..b" * 100],
                        capture_output=True, text=True)
     assert r.returncode == 64
+
+
+def test_config_file_after_the_command(setup, tmp_path):
+    # -c FILE after the command reads that file (hostname from it here)
+    conf = tmp_path / "owld.conf"
+    conf.write_text("hostname = other.doctor.test\ndns.resolver = 127.0.0.1:9\n"
+                    "dns.timeout = 1\ndns.attempts = 1\nsmtp.listen = 127.0.0.1:1\n")
+    r = subprocess.run([OWLCTL, "doctor", DOMAIN, "--json", "-c", str(conf)],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1 and json.loads(r.stdout)["host"] == "other.doctor.test"
+    conf.write_text("no.such.key = 1\n")
+    r = subprocess.run([OWLCTL, "doctor", DOMAIN, "-c", str(conf)],
+                       capture_output=True, text=True)
+    assert r.returncode == 78 and "no.such.key" in r.stderr
