@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/conf.h"
 #include "msgauth/dnsq.h"
 #include "relay/dnscache.h"
 #include "relay/resolve.h"
@@ -760,6 +761,42 @@ test_lookup_hits_cache(void **st)
 	dnscache_free(&c);
 }
 
+/* the dns.* keys: their defaults, their bounds, the cache made of them */
+static void
+test_cache_from_conf(void **st)
+{
+	struct dnscache_stats s;
+	struct dnscache *c;
+	struct conf cf;
+	char err[256];
+
+	(void)st;
+	conf_init(&cf);
+	assert_int_equal(cf.dns_timeout, 5);
+	assert_int_equal(cf.dns_attempts, 2);
+	assert_int_equal(cf.dns_cache_size, 4 << 20);
+	assert_int_equal(cf.dns_cache_max_ttl, 86400);
+	assert_int_equal(cf.dns_cache_negative_ttl, 3600);
+	assert_int_equal(conf_set(&cf, "dns.timeout", "31", err, sizeof(err)),
+			 -1);
+	assert_int_equal(conf_set(&cf, "dns.attempts", "6", err, sizeof(err)),
+			 -1);
+	assert_int_equal(conf_set(&cf, "dns.attempts", "0", err, sizeof(err)),
+			 -1);
+	assert_int_equal(conf_set(&cf, "dns.cache_max_ttl", "0", err,
+				  sizeof(err)), -1);
+	assert_int_equal(conf_set(&cf, "dns.cache_size", "64k", err,
+				  sizeof(err)), 0);
+	c = dnscache_from_conf(&cf);
+	dnscache_stats(c, &s);
+	assert_int_equal(s.max_bytes, 64 * 1024);
+	dnscache_free(&c);
+	assert_int_equal(conf_set(&cf, "dns.cache_size", "0", err,
+				  sizeof(err)), 0);
+	assert_null(dnscache_from_conf(&cf)); /* no cache */
+	conf_free(&cf);
+}
+
 int
 main(void)
 {
@@ -784,6 +821,7 @@ main(void)
 		cmocka_unit_test(test_cache_lru_eviction),
 		cmocka_unit_test(test_cache_threads),
 		cmocka_unit_test(test_lookup_hits_cache),
+		cmocka_unit_test(test_cache_from_conf),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
