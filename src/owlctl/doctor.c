@@ -419,7 +419,7 @@ check_ptr(struct doctor *d)
 		check_ptr_of(d, &d->addr[i]);
 }
 
-/* --- TXT records: SPF, DKIM, DMARC ----------------------------------------- */
+/* --- TXT records: SPF, DKIM, DMARC ---------------------------------------- */
 
 /* The record line for a TXT value: strings of at most 255 octets. */
 static void
@@ -503,6 +503,45 @@ spf_ip_ours(const struct doctor *d, const char *v, int family)
 }
 
 /*
+ * The terms of an SPF record (after "v=spf1"): does one name this host
+ * (a, mx, ip4/ip6 with its address), is there an include or redirect
+ * (not followed here), does it end in +all (anyone may send)?
+ */
+static void
+spf_terms(const struct doctor *d, const char *t, bool *ours, bool *include,
+	  bool *plusall)
+{
+	while (*t != '\0') {
+		size_t l;
+		char term[256];
+
+		t += strspn(t, " ");
+		l = strcspn(t, " ");
+		snprintf(term, sizeof(term), "%.*s", (int)l, t);
+		t += l;
+		if (strcasecmp(term, "+all") == 0 ||
+		    strcasecmp(term, "all") == 0)
+			*plusall = true;
+		memmove(term, term + (strchr("+-~?", term[0]) != NULL &&
+					      term[0] != '\0'),
+			strlen(term) + 1);
+		if (strcasecmp(term, "a") == 0 || strcasecmp(term, "mx") == 0 ||
+		    strncasecmp(term, "a:", 2) == 0 ||
+		    strncasecmp(term, "a/", 2) == 0 ||
+		    strncasecmp(term, "mx:", 3) == 0 ||
+		    strncasecmp(term, "mx/", 3) == 0 ||
+		    (strncasecmp(term, "ip4:", 4) == 0 &&
+		     spf_ip_ours(d, term + 4, AF_INET)) ||
+		    (strncasecmp(term, "ip6:", 4) == 0 &&
+		     spf_ip_ours(d, term + 4, AF_INET6)))
+			*ours = true;
+		if (strncasecmp(term, "include:", 8) == 0 ||
+		    strncasecmp(term, "redirect=", 9) == 0)
+			*include = true;
+	}
+}
+
+/*
  * SPF (RFC 7208): one "v=spf1" TXT record at the domain that lets this
  * host send.  Today a light check: the record's presence, its
  * uniqueness, and a mechanism that names this host (a, mx, or an
@@ -520,7 +559,6 @@ doctor_spf(struct doctor *d)
 	char err[512], fix[1200], rec[1024];
 	bool ours = false, include = false, plusall = false;
 	struct dnsq_answer spf;
-	const char *t;
 
 	snprintf(rec, sizeof(rec), "%s. IN TXT \"v=spf1 mx -all\"",
 		 d->domain);
@@ -545,34 +583,7 @@ doctor_spf(struct doctor *d)
 		dnsq_answer_free(&spf);
 		return;
 	}
-	for (t = spf.rr[0].text + 6; *t != '\0';) {
-		size_t l;
-		char term[256];
-
-		t += strspn(t, " ");
-		l = strcspn(t, " ");
-		snprintf(term, sizeof(term), "%.*s", (int)l, t);
-		t += l;
-		if (strcasecmp(term, "+all") == 0 ||
-		    strcasecmp(term, "all") == 0)
-			plusall = true;
-		memmove(term, term + (strchr("+-~?", term[0]) != NULL &&
-					      term[0] != '\0'),
-			strlen(term) + 1);
-		if (strcasecmp(term, "a") == 0 || strcasecmp(term, "mx") == 0 ||
-		    strncasecmp(term, "a:", 2) == 0 ||
-		    strncasecmp(term, "a/", 2) == 0 ||
-		    strncasecmp(term, "mx:", 3) == 0 ||
-		    strncasecmp(term, "mx/", 3) == 0 ||
-		    (strncasecmp(term, "ip4:", 4) == 0 &&
-		     spf_ip_ours(d, term + 4, AF_INET)) ||
-		    (strncasecmp(term, "ip6:", 4) == 0 &&
-		     spf_ip_ours(d, term + 4, AF_INET6)))
-			ours = true;
-		if (strncasecmp(term, "include:", 8) == 0 ||
-		    strncasecmp(term, "redirect=", 9) == 0)
-			include = true;
-	}
+	spf_terms(d, spf.rr[0].text + 6, &ours, &include, &plusall);
 	if (plusall)
 		report(d, "spf", DS_FAIL, rec, "\"%s\" ends in +all: anyone "
 		       "may send as %s", spf.rr[0].text, d->domain);
@@ -823,7 +834,7 @@ check_tls(struct doctor *d)
 	X509_free(cert);
 }
 
-/* --- open relay ------------------------------------------------------------ */
+/* --- open relay ----------------------------------------------------------- */
 
 /* One SMTP reply: its code (its last line into line), -1 on error. */
 static int
