@@ -51,7 +51,9 @@ $(BUILD)/libowl.a: $(LIB_OBJ)
 $(BUILD)/owld: $(call obj,$(OWLD_SRC)) $(BUILD)/libowl.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/owlctl: $(call obj,$(OWLCTL_SRC)) $(BUILD)/libowl.a
+# owlctl doctor asks the DNS as owld does (relay/resolve.c)
+OWLCTL_RELAY := src/relay/resolve.c src/relay/dnscache.c
+$(BUILD)/owlctl: $(call obj,$(OWLCTL_SRC) $(OWLCTL_RELAY)) $(BUILD)/libowl.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/owl: $(call obj,$(OWL_SRC)) $(BUILD)/libowl.a
@@ -63,7 +65,15 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/libowl.a
 
 # the parser tests also cover relay/'s bounce and DNS answer parsing
 $(BUILD)/tests/test_parsers: $(BUILD)/obj/tests/unit/test_parsers.o \
-		$(call obj,src/relay/bounce.c src/relay/dns.c) $(BUILD)/libowl.a
+		$(call obj,src/relay/bounce.c src/relay/dns.c \
+		  src/relay/resolve.c src/relay/dnscache.c) $(BUILD)/libowl.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+# the DNS answer parser and cache of relay/
+$(BUILD)/tests/test_dns_cache: $(BUILD)/obj/tests/unit/test_dns_cache.o \
+		$(call obj,src/relay/resolve.c src/relay/dnscache.c) \
+		$(BUILD)/libowl.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
@@ -156,7 +166,8 @@ FUZZ_SRC_fuzz_conf := $(FUZZ_CONF)
 FUZZ_SRC_fuzz_mbox := $(FUZZ_STORE)
 FUZZ_SRC_fuzz_maildir_name := $(FUZZ_STORE)
 FUZZ_SRC_fuzz_folder_name := $(FUZZ_STORE)
-FUZZ_SRC_fuzz_dns := src/relay/dns.c $(FUZZ_CONF)
+FUZZ_SRC_fuzz_dns := src/relay/resolve.c src/relay/dnscache.c \
+		     src/msgauth/dnsq.c src/lib/clock.c $(FUZZ_CONF)
 FUZZ_SRC_fuzz_bounce := src/relay/bounce.c $(FUZZ_STORE)
 FUZZ_SRC_fuzz_cidr := src/lib/cidr.c
 FUZZ_SRC_fuzz_owlrc := src/owl/rc.c

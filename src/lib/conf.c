@@ -161,6 +161,18 @@ static const struct key KEYS[] = {
 	{"relay.tls.session_cache_size", K_UINT, O(relay_tls_cache_size),
 	 "1000", 0, 100000},
 	{"dns.resolver", K_HOSTPORT, O(dns_resolver), "", 0, 0},
+	/* the resolver's own defaults (resolv.conf(5): timeout:5,
+	   attempts:2); at most its caps, RES_MAXRETRANS and RES_MAXRETRY */
+	{"dns.timeout", K_DURATION, O(dns_timeout), "5s", 1, 30},
+	{"dns.attempts", K_UINT, O(dns_attempts), "2", 1, 5},
+	/* unbound's defaults: msg-cache-size 4m, cache-max-ttl 86400,
+	   cache-max-negative-ttl 3600; dns.cache_size 0: no cache */
+	{"dns.cache_size", K_SIZE, O(dns_cache_size), "4M", 0,
+	 (unsigned long)1 << 30},
+	{"dns.cache_max_ttl", K_DURATION, O(dns_cache_max_ttl), "1d", 1,
+	 7 * 86400},
+	{"dns.cache_negative_ttl", K_DURATION, O(dns_cache_negative_ttl),
+	 "1h", 0, 86400},
 	{"dkim.sign", K_CHOICE, O(dkim_sign), "on", 0, 0},
 	{"dkim.selector", K_STR, O(dkim_selector), "", 0, 0},
 	{"queue.retry", K_DURATION, O(queue_retry), "1m", 1, 86400},

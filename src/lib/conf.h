@@ -89,6 +89,11 @@ struct conf {
 	enum conf_relay_tls relay_tls; /* may | require | no */
 	char *relay_tls_ca;   /* CA file for relay.tls = require; empty: system */
 	char *dns_resolver;   /* ip[:port] for MX lookups; empty: system */
+	unsigned dns_timeout;     /* seconds per try of a lookup */
+	unsigned dns_attempts;    /* tries per server */
+	size_t dns_cache_size;    /* octets of cached answers; 0: no cache */
+	unsigned dns_cache_max_ttl; /* seconds an answer is kept at most */
+	unsigned dns_cache_negative_ttl; /* the same for NXDOMAIN, NODATA */
 	enum conf_dkim_sign dkim_sign; /* off | on (relay/signer.h) */
 	char *dkim_selector;  /* the key file to use; empty: the only one */
 	unsigned queue_retry;     /* seconds before the first retry */

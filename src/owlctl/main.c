@@ -6,6 +6,7 @@
  *   owlctl [-c FILE] [-D DIR] [-o key=value]... alias add|del|list
  *   owlctl [-c FILE] [-D DIR] [-o key=value]... check
  *   owlctl [-c FILE] [-D DIR] [-o key=value]... queue list|show|flush|...
+ *   owlctl [-c FILE] [-D DIR] [-o key=value]... doctor DOMAIN [--json]
  *
  * It reads the same configuration as owld (exit 78 on a bad key) and edits
  * the users and aliases files atomically (table_file_edit); owld notices
@@ -71,6 +72,11 @@ usage(FILE *fp)
 		"  dkim bench [--algo rsa|ed25519] [--count N]\n"
 		"                           CPU time of one DKIM signature and "
 		"verification\n"
+		"  doctor DOMAIN [--json] [-c FILE]\n"
+		"                           check DOMAIN's DNS (MX, PTR, SPF, "
+		"DKIM, DMARC),\n"
+		"                           the TLS certificate, the open-relay "
+		"test\n"
 		"  check                    validate the configuration and "
 		"print it\n"
 		"  status [--json]          ask the running owld how it is\n"
@@ -352,6 +358,8 @@ main(int argc, char **argv)
 		rc = cmd_tls(&c, argc - 1, argv + 1);
 	else if (argc >= 1 && strcmp(argv[0], "dkim") == 0)
 		rc = cmd_dkim(&c, argc - 1, argv + 1);
+	else if (argc >= 1 && strcmp(argv[0], "doctor") == 0)
+		rc = cmd_doctor(&c, argc, argv); /* argv[0]: getopt's name */
 	else if (argc >= 1 && strcmp(argv[0], "status") == 0)
 		rc = cmd_status(&c, argc - 1, argv + 1);
 	else if (argc >= 1 && strcmp(argv[0], "reload") == 0)

@@ -43,5 +43,8 @@ void owlctl_json_str(const char *s);
 int cmd_tls(const struct conf *c, int argc, char **argv);
 /* owlctl dkim keygen ... (dkim.c) */
 int cmd_dkim(const struct conf *c, int argc, char **argv);
+/* owlctl doctor DOMAIN [--json] [-c FILE] (doctor.c); argv[0] is
+ * "doctor".  Exit 0 if no check FAILs, 1 if one does. */
+int cmd_doctor(const struct conf *c, int argc, char **argv);
 
 #endif

@@ -4,104 +4,51 @@
 #include "dns.h"
 
 #include <arpa/inet.h>
-#include <arpa/nameser.h>
 #include <netdb.h>
 #include <limits.h>
 #include <netinet/in.h>
-#include <resolv.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../lib/buf.h"
 #include "../lib/conf.h"
+#include "resolve.h"
 
 #define MX_MAX DNS_MX_MAX
 #define TARGETS_MAX 32
 
-/* A resolver state aimed at resolver ("" = the system's). */
-static int
-res_setup(res_state st, const char *resolver)
-{
-	char ip[64];
-	unsigned port;
-	struct in_addr a;
-
-	memset(st, 0, sizeof(*st));
-	if (res_ninit(st) == -1)
-		return -1;
-	st->retrans = 2;
-	st->retry = 2;
-	if (resolver[0] == '\0')
-		return 0;
-	if (conf_hostport(resolver, 53, ip, sizeof(ip), &port) == -1 ||
-	    inet_pton(AF_INET, ip, &a) != 1)
-		return -1;
-	st->nscount = 1;
-	memset(&st->nsaddr_list[0], 0, sizeof(st->nsaddr_list[0]));
-	st->nsaddr_list[0].sin_family = AF_INET;
-	st->nsaddr_list[0].sin_port = htons((unsigned short)port);
-	st->nsaddr_list[0].sin_addr = a;
-	return 0;
-}
-
-/* Hands the answer's records of type t to fn; how many, or -1. */
-static int
-parse_answer(const unsigned char *ans, size_t len, int t,
-	     void (*fn)(ns_msg *m, ns_rr *rr, void *arg), void *arg)
-{
-	ns_msg m;
-	int count = 0;
-
-	if (len > INT_MAX || ns_initparse(ans, (int)len, &m) == -1)
-		return -1;
-	for (int i = 0; i < ns_msg_count(m, ns_s_an); i++) {
-		ns_rr rr;
-
-		if (ns_parserr(&m, ns_s_an, i, &rr) == -1)
-			break;
-		if ((int)ns_rr_type(rr) == t) {
-			fn(&m, &rr, arg);
-			count++;
-		}
-	}
-	return count;
-}
-
 /*
- * One query; the answer's records of type t are handed to fn.  Returns
- * DNS_OK with *nodata when the name exists without such records.
+ * One lookup of name's records of type t, through resolve_lookup (its
+ * checks of the answer, CNAME chains, TCP after truncation), without a
+ * cache: the relay asks once per delivery attempt.  The answer into *a
+ * (freed by the caller); DNS_OK also for NODATA, with *nodata.
  */
 static enum dns_res
-query(res_state st, const char *name, int t,
-      void (*fn)(ns_msg *m, ns_rr *rr, void *arg), void *arg, bool *nodata,
-      char *err, size_t errsz)
+query(const struct resolve_opts *o, const char *name, enum dnsq_type t,
+      struct dnsq_answer *a, bool *nodata, char *err, size_t errsz)
 {
-	unsigned char ans[NS_PACKETSZ * 4];
-	int len, count;
+	struct dnsq_question q;
 
 	*nodata = false;
-	len = res_nquery(st, name, ns_c_in, t, ans, sizeof(ans));
-	if (len < 0) {
-		switch (st->res_h_errno) {
-		case HOST_NOT_FOUND:
-			snprintf(err, errsz, "%s: domain not found", name);
-			return DNS_PERM;
-		case NO_DATA:
-			*nodata = true;
-			return DNS_OK;
-		default:
-			snprintf(err, errsz, "%s: DNS lookup failed (%s)",
-				 name, hstrerror(st->res_h_errno));
-			return DNS_TEMP;
-		}
+	if (resolve_question(&q, t, name) == -1) {
+		memset(a, 0, sizeof(*a));
+		snprintf(err, errsz, "%.300s: not a domain name", name);
+		return DNS_PERM;
 	}
-	if ((count = parse_answer(ans, (size_t)len, t, fn, arg)) == -1) {
-		snprintf(err, errsz, "%s: malformed DNS answer", name);
-		return DNS_TEMP;
+	switch (resolve_lookup(NULL, o, &q, a, err, errsz)) {
+	case DNSQ_OK:
+		return DNS_OK;
+	case DNSQ_NODATA:
+		*nodata = true;
+		return DNS_OK;
+	case DNSQ_NXDOMAIN:
+		snprintf(err, errsz, "%s: domain not found", name);
+		return DNS_PERM;
+	case DNSQ_TEMP:
+		break;
 	}
-	*nodata = count == 0;
-	return DNS_OK;
+	return DNS_TEMP;
 }
 
 struct mx_list {
@@ -109,32 +56,16 @@ struct mx_list {
 	size_t n;
 };
 
+/* An MX answer's records (at most MX_MAX) into l. */
 static void
-mx_cb(ns_msg *m, ns_rr *rr, void *arg)
+mx_list_fill(struct mx_list *l, const struct dnsq_answer *a)
 {
-	struct mx_list *l = arg;
-	const unsigned char *rd = ns_rr_rdata(*rr);
-
-	if (l->n == MX_MAX || ns_rr_rdlen(*rr) < 3)
-		return;
-	l->mx[l->n].pref = ns_get16(rd);
-	if (dn_expand(ns_msg_base(*m), ns_msg_end(*m), rd + 2,
-		      l->mx[l->n].host, sizeof(l->mx[l->n].host)) < 0)
-		return;
-	l->n++;
-}
-
-int
-dns_parse_mx(const unsigned char *pkt, size_t len, struct dns_mx *mx,
-	     size_t *n)
-{
-	struct mx_list l = {.n = 0};
-
-	if (parse_answer(pkt, len, ns_t_mx, mx_cb, &l) == -1)
-		return -1;
-	memcpy(mx, l.mx, l.n * sizeof(*mx));
-	*n = l.n;
-	return 0;
+	for (size_t i = 0; i < a->n && l->n < MX_MAX; i++) {
+		l->mx[l->n].pref = a->rr[i].pref;
+		snprintf(l->mx[l->n].host, sizeof(l->mx[l->n].host), "%s",
+			 a->rr[i].text);
+		l->n++;
+	}
 }
 
 struct addr_list {
@@ -172,32 +103,26 @@ add_target(struct addr_list *l, int family, const void *addr)
 	}
 }
 
+/* An A or AAAA answer's addresses into l. */
 static void
-a_cb(ns_msg *m, ns_rr *rr, void *arg)
+add_answer(struct addr_list *l, const struct dnsq_answer *a, int family)
 {
-	(void)m;
-	if (ns_rr_rdlen(*rr) == 4)
-		add_target(arg, AF_INET, ns_rr_rdata(*rr));
-}
-
-static void
-aaaa_cb(ns_msg *m, ns_rr *rr, void *arg)
-{
-	(void)m;
-	if (ns_rr_rdlen(*rr) == 16)
-		add_target(arg, AF_INET6, ns_rr_rdata(*rr));
+	for (size_t i = 0; i < a->n; i++)
+		add_target(l, family, a->rr[i].addr);
 }
 
 /* Addresses of one host into l; the result of the lookup. */
 static enum dns_res
-host_addrs(res_state st, const char *resolver, struct addr_list *l,
-	   char *err, size_t errsz)
+host_addrs(const struct resolve_opts *o, struct addr_list *l, char *err,
+	   size_t errsz)
 {
+	struct dnsq_answer ans;
 	unsigned char a[16];
 	size_t before = l->n;
 	enum dns_res r4, r6;
 	bool nodata;
 
+	memset(&ans, 0, sizeof(ans));
 	if (inet_pton(AF_INET, l->host, a) == 1) {
 		add_target(l, AF_INET, a);
 		return DNS_OK;
@@ -206,7 +131,7 @@ host_addrs(res_state st, const char *resolver, struct addr_list *l,
 		add_target(l, AF_INET6, a);
 		return DNS_OK;
 	}
-	if (resolver[0] == '\0') {
+	if (o->resolver[0] == '\0') {
 		struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res, *p;
 		int e = getaddrinfo(l->host, NULL, &hints, &res);
 
@@ -228,8 +153,12 @@ host_addrs(res_state st, const char *resolver, struct addr_list *l,
 		freeaddrinfo(res);
 		return DNS_OK;
 	}
-	r4 = query(st, l->host, ns_t_a, a_cb, l, &nodata, err, errsz);
-	r6 = query(st, l->host, ns_t_aaaa, aaaa_cb, l, &nodata, err, errsz);
+	r4 = query(o, l->host, DNSQ_A, &ans, &nodata, err, errsz);
+	add_answer(l, &ans, AF_INET);
+	dnsq_answer_free(&ans);
+	r6 = query(o, l->host, DNSQ_AAAA, &ans, &nodata, err, errsz);
+	add_answer(l, &ans, AF_INET6);
+	dnsq_answer_free(&ans);
 	if (l->n > before)
 		return DNS_OK;
 	if (r4 == DNS_PERM || r6 == DNS_PERM)
@@ -250,25 +179,23 @@ by_pref(const void *a, const void *b)
 }
 
 enum dns_res
-dns_targets(const char *resolver, const char *name, bool mx, unsigned port,
-	    struct dns_target **out, size_t *n, char *err, size_t errsz)
+dns_targets(const struct resolve_opts *o, const char *name, bool mx,
+	    unsigned port, struct dns_target **out, size_t *n, char *err,
+	    size_t errsz)
 {
-	struct __res_state st;
 	struct mx_list mxl = {.n = 0};
 	struct addr_list l = {.port = port};
 	enum dns_res r = DNS_OK, last = DNS_PERM;
+	struct dnsq_answer ans;
 	bool nodata = false;
 
 	*out = NULL;
 	*n = 0;
-	if (res_setup(&st, resolver) == -1) {
-		snprintf(err, errsz, "cannot set up the resolver");
-		return DNS_TEMP;
-	}
 	l.t = xcalloc(TARGETS_MAX, sizeof(*l.t));
 	if (mx) {
-		r = query(&st, name, ns_t_mx, mx_cb, &mxl, &nodata, err,
-			  errsz);
+		r = query(o, name, DNSQ_MX, &ans, &nodata, err, errsz);
+		mx_list_fill(&mxl, &ans);
+		dnsq_answer_free(&ans);
 		if (r != DNS_OK)
 			goto out;
 		if (mxl.n == 0) { /* implicit MX: the domain itself */
@@ -293,13 +220,12 @@ dns_targets(const char *resolver, const char *name, bool mx, unsigned port,
 		if (mxl.mx[i].host[0] == '\0')
 			continue;
 		l.host = mxl.mx[i].host;
-		hr = host_addrs(&st, resolver, &l, err, errsz);
+		hr = host_addrs(o, &l, err, errsz);
 		if (hr == DNS_TEMP)
 			last = DNS_TEMP;
 	}
 	r = l.n > 0 ? DNS_OK : last;
 out:
-	res_nclose(&st);
 	if (r != DNS_OK) {
 		free(l.t);
 		return r;

@@ -2,8 +2,9 @@
  * dns - where mail for a domain goes (RFC 5321 5.1): its MX hosts in
  * preference order, the domain itself when it has no MX (implicit MX),
  * and a permanent failure for a null MX (RFC 7505) or a domain that does
- * not exist.  Queries go through res_nquery to dns.resolver when that is
- * set (tests point it at their own dnsmasq), else to the system's
+ * not exist.  Queries go through resolve_lookup (resolve.h: its checks
+ * of the answer, dns.timeout and dns.attempts) to dns.resolver when that
+ * is set (tests point it at their own dnsmasq), else to the system's
  * resolver; host addresses come from getaddrinfo when no resolver is set,
  * so /etc/hosts still works.  Blocking: call it on a worker thread.
  */
@@ -14,6 +15,8 @@
 #include <stddef.h>
 #include <arpa/nameser.h>
 #include <sys/socket.h>
+
+#include "resolve.h"
 
 struct dns_target {
 	char host[256];			/* the MX (or relay) host name */
@@ -31,19 +34,11 @@ struct dns_mx {
 };
 
 /*
- * The MX records (at most DNS_MX_MAX, in the answer's order) of pkt, the
- * len octets of an answer to an MX query, into mx[0..*n); -1 if pkt is
- * not a DNS message.  What dns_targets() does with res_nquery's answer.
- */
-int dns_parse_mx(const unsigned char *pkt, size_t len, struct dns_mx *mx,
-		 size_t *n);
-
-/*
  * Targets for domain (mx true) or for one host (relay.host; an IP literal
- * needs no lookup), each with port.  resolver is "" or ip[:port].
+ * needs no lookup), each with port, asked as o says.
  */
-enum dns_res dns_targets(const char *resolver, const char *name, bool mx,
-			 unsigned port, struct dns_target **out, size_t *n,
-			 char *err, size_t errsz);
+enum dns_res dns_targets(const struct resolve_opts *o, const char *name,
+			 bool mx, unsigned port, struct dns_target **out,
+			 size_t *n, char *err, size_t errsz);
 
 #endif

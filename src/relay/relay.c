@@ -1445,13 +1445,16 @@ rjob_run(struct wpool_job **jobs, size_t n)
 		const struct relay_deps *d = &j->r->deps;
 
 		switch (j->kind) {
-		case RJ_DNS:
-			j->dres = dns_targets(d->conf->dns_resolver,
-					      j->rt->name, j->rt->mx,
+		case RJ_DNS: {
+			struct resolve_opts o;
+
+			resolve_opts_conf(&o, d->conf);
+			j->dres = dns_targets(&o, j->rt->name, j->rt->mx,
 					      j->rt->port, &j->rt->t,
 					      &j->rt->nt, j->err,
 					      sizeof(j->err));
 			break;
+		}
 		case RJ_SAVE:
 			if (queue_save(d->qdir, &j->env, j->err,
 				       sizeof(j->err)) == -1)

@@ -561,3 +561,79 @@ def owld(tmp_path):
 @pytest.fixture
 def server(owld):
     return owld()
+
+
+# --- dnsmasq: DNS for the tests, on loopback ------------------------------
+
+def dns_ready(port, proc, timeout=10):
+    """Waits until a DNS server answers on 127.0.0.1:port (UDP).
+    Returns False if the process exits first (its port was taken)."""
+    import struct
+    q = struct.pack(">HHHHHH", 1, 0x0100, 1, 0, 0, 0) + b"\x04test\x00\x00\x06\x00\x01"
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            return False
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.settimeout(0.2)
+        try:
+            s.sendto(q, ("127.0.0.1", port))
+            s.recv(512)
+            return True
+        except OSError:
+            time.sleep(0.1)
+        finally:
+            s.close()
+    raise AssertionError("dnsmasq did not answer on port %d" % port)
+
+
+def udp_tcp_port():
+    """A loopback port free for both UDP and TCP: dnsmasq binds both and
+    exits if either is taken (a port free for UDP alone failed in CI)."""
+    while True:
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        u.bind(("127.0.0.1", 0))
+        port = u.getsockname()[1]
+        t = socket.socket()
+        try:
+            t.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            continue
+        finally:
+            t.close()
+            u.close()
+
+
+@pytest.fixture
+def dnsmasq(tmp_path):
+    """dnsmasq on a loopback port, answering only for *.test (and what
+    --local=/ZONE/ records add, e.g. "--local=/127.in-addr.arpa/"), from
+    nothing but its arguments: start(*records) -> port, each record one
+    dnsmasq option such as "--mx-host=example.test,mx.example.test,10",
+    '--txt-record=example.test,"v=spf1 mx -all"',
+    "--host-record=mx.example.test,127.0.0.2" (A and PTR),
+    "--ptr-record=2.0.0.127.in-addr.arpa,mx.example.test".  Every
+    dnsmasq started is killed at the end of the test."""
+    procs = []
+
+    def start(*records):
+        log = tmp_path / "dnsmasq.log"
+        for _ in range(5):
+            port = udp_tcp_port()
+            args = ["dnsmasq", "-k", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
+                    "--listen-address=127.0.0.1", "--bind-interfaces", "--port=%d" % port,
+                    "--local=/test/", "--pid-file=", "--user=root", "--log-facility=-"]
+            with open(str(log), "w") as err:
+                p = subprocess.Popen(args + list(records), stdout=subprocess.DEVNULL,
+                                     stderr=err)
+            procs.append(p)
+            if dns_ready(port, p):
+                return port
+            # Another process took the port between our check and dnsmasq's bind.
+        raise AssertionError("dnsmasq would not start: " + log.read_text())
+
+    yield start
+    for p in procs:
+        p.kill()
+        p.wait()

@@ -378,71 +378,7 @@ def test_owlctl_queue(owld):
 
 # --- MX routing, against our own dnsmasq --------------------------------
 
-def dns_ready(port, proc, timeout=10):
-    """Waits until a DNS server answers on 127.0.0.1:port (UDP).
-    Returns False if the process exits first (its port was taken)."""
-    import struct
-    q = struct.pack(">HHHHHH", 1, 0x0100, 1, 0, 0, 0) + b"\x04test\x00\x00\x06\x00\x01"
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            return False
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.settimeout(0.2)
-        try:
-            s.sendto(q, ("127.0.0.1", port))
-            s.recv(512)
-            return True
-        except OSError:
-            time.sleep(0.1)
-        finally:
-            s.close()
-    raise AssertionError("dnsmasq did not answer on port %d" % port)
-
-
-def udp_tcp_port():
-    """A loopback port free for both UDP and TCP: dnsmasq binds both and
-    exits if either is taken (a port free for UDP alone failed in CI)."""
-    while True:
-        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        u.bind(("127.0.0.1", 0))
-        port = u.getsockname()[1]
-        t = socket.socket()
-        try:
-            t.bind(("127.0.0.1", port))
-            return port
-        except OSError:
-            continue
-        finally:
-            t.close()
-            u.close()
-
-
-@pytest.fixture
-def dnsmasq(tmp_path):
-    """dnsmasq on a loopback port, answering only for *.test."""
-    procs = []
-
-    def start(*records):
-        log = tmp_path / "dnsmasq.log"
-        for _ in range(5):
-            port = udp_tcp_port()
-            args = ["dnsmasq", "-k", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
-                    "--listen-address=127.0.0.1", "--bind-interfaces", "--port=%d" % port,
-                    "--local=/test/", "--pid-file=", "--user=root", "--log-facility=-"]
-            with open(str(log), "w") as err:
-                p = subprocess.Popen(args + list(records), stdout=subprocess.DEVNULL,
-                                     stderr=err)
-            procs.append(p)
-            if dns_ready(port, p):
-                return port
-            # Another process took the port between our check and dnsmasq's bind.
-        raise AssertionError("dnsmasq would not start: " + log.read_text())
-
-    yield start
-    for p in procs:
-        p.kill()
-        p.wait()
+# dnsmasq: the fixture of conftest.py
 
 
 def test_mx_routing(owld, sink, dnsmasq):
@@ -480,6 +416,26 @@ def test_dns_failure_is_temporary(owld, dnsmasq):
     o.submit(["x@example.test"], MSG)
     o.wait_log(r"event=deferred msgid=\w+ attempts=1", timeout=40)
     assert len(queue_ids(o)) == 1 and o.messages("alice") == []
+
+
+def test_dns_timeout_bounds_the_lookup(owld):
+    """A resolver that takes the query and never answers: the MX lookup
+    gives up after dns.timeout x dns.attempts (here 1 s x 1; the old
+    fixed 2 s x 2 took 4 s) and the message is deferred, not bounced."""
+    mute = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    mute.bind(("127.0.0.1", 0))  # bound, never read: no ICMP refusal
+    try:
+        o = owld(["dns.resolver=127.0.0.1:%d" % mute.getsockname()[1],
+                  "dns.timeout=1", "dns.attempts=1", "queue.retry=1h"])
+        t0 = time.time()
+        o.submit(["x@example.test"], MSG)
+        o.wait_log(r"event=deferred msgid=\w+ attempts=1", timeout=20)
+        took = time.time() - t0
+        assert 0.9 <= took < 3.5, took
+        assert "no answer from the DNS server" in o.logtext()
+        assert len(queue_ids(o)) == 1 and o.messages("alice") == []
+    finally:
+        mute.close()
 
 
 # --- the relay's limits ---------------------------------------------------
