@@ -22,6 +22,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "../lib/buf.h"
 #include "spf.h"
 #include "spf_private.h"
 
@@ -65,8 +66,8 @@ struct spf {
 	struct spf_limits lim;
 	int family;
 	unsigned char ip[16];
-	char sender[SPF_SENDER_MAX + 16 + DNSQ_NAME_MAX];
 	char local[SPF_SENDER_MAX + 1], odomain[SPF_SENDER_MAX + 1];
+	char sender[2 * (SPF_SENDER_MAX + 1)];	/* local@odomain */
 	char helo[SPF_SENDER_MAX + 1];
 	name_t receiver;
 	char ibuf[80], cbuf[INET6_ADDRSTRLEN], tbuf[24];
@@ -320,7 +321,8 @@ push_frame(struct spf *s, const char *domain, bool redirected)
 		FAIL(s, SPF_TEMPERROR, "out of memory");
 		return;
 	}
-	snprintf(f->domain, sizeof(f->domain), "%s", domain);
+	if (bsnprintf(f->domain, sizeof(f->domain), "%s", domain) == -1)
+		f->domain[0] = '\0';	/* not a name: none (4.3) */
 	f->redirected = redirected;
 	s->fr[s->depth++] = f;
 	s->st = ST_FRAME;
@@ -759,8 +761,9 @@ do_p_start(struct spf *s)
 	size_t k = 0;
 
 	if (s->family == AF_INET) {
-		snprintf(rev, sizeof(rev), "%u.%u.%u.%u.in-addr.arpa",
-			 s->ip[3], s->ip[2], s->ip[1], s->ip[0]);
+		if (bsnprintf(rev, sizeof(rev), "%u.%u.%u.%u.in-addr.arpa",
+			      s->ip[3], s->ip[2], s->ip[1], s->ip[0]) == -1)
+			rev[0] = '\0';	/* 29 octets at most: never */
 	} else {
 		static const char hex[] = "0123456789abcdef";
 
@@ -974,14 +977,15 @@ set_sender(struct spf *s, const char *sender, const char *helo)
 		memcpy(s->odomain, sender, strlen(sender) + 1);
 		at = sender;
 	}
-	if (at == sender)
+	if (at == sender) {
 		memcpy(s->local, "postmaster", sizeof("postmaster"));
-	else
-		snprintf(s->local, sizeof(s->local), "%.*s",
-			 (int)(at - sender), sender);
-	snprintf(s->sender, sizeof(s->sender), "%s@%s", s->local,
-		 s->odomain);
-	return true;
+	} else {
+		memcpy(s->local, sender, (size_t)(at - sender));
+		s->local[at - sender] = '\0';
+	}
+	/* cannot be cut: sender holds both parts */
+	return bsnprintf(s->sender, sizeof(s->sender), "%s@%s", s->local,
+			 s->odomain) != -1;
 }
 
 struct spf *
@@ -1005,9 +1009,12 @@ spf_new(const struct spf_limits *lim, int family, const unsigned char *ip,
 		spf_free(&s);
 		return NULL;
 	}
-	snprintf(s->receiver, sizeof(s->receiver), "%s",
-		 receiver != NULL && *receiver != '\0' ? receiver : "unknown");
-	snprintf(s->tbuf, sizeof(s->tbuf), "%lld", (long long)now);
+	/* 7.3: "unknown" when we have no name (or not one that fits) */
+	if (receiver == NULL || *receiver == '\0' ||
+	    bsnprintf(s->receiver, sizeof(s->receiver), "%s", receiver) == -1)
+		memcpy(s->receiver, "unknown", sizeof("unknown"));
+	if (bsnprintf(s->tbuf, sizeof(s->tbuf), "%lld", (long long)now) == -1)
+		s->tbuf[0] = '\0';	/* 20 digits and a sign always fit */
 	s->vars = (struct spf_vars){ .s = s->sender, .l = s->local,
 		.o = s->odomain, .i = s->ibuf, .h = s->helo, .c = s->cbuf,
 		.r = s->receiver, .t = s->tbuf, .p = "unknown" };

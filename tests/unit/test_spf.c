@@ -345,6 +345,8 @@ static const struct zrec inc_zone[] = {
 	{ "e.x3.test", "TEMP", "TXT" },
 	{ "x4.test", "TXT", "v=spf1 ~all exp=e.x.test" },
 	{ "x5.test", "TXT", "v=spf1 -all exp=e.x5.test" },
+	{ "x6.test", "TXT", "v=spf1 -all exp=e.x6.test" },
+	{ "e.x6.test", "TXT", "%{r} %{t} %{c} %{h} %{S}" },
 	{ "e.x5.test", "TXT", "bad %{z} macro" },
 	{ NULL, NULL, NULL }
 };
@@ -402,6 +404,29 @@ test_redirect_and_exp(void **state)
 	spf_free(&r.s);
 	assert_int_equal(check(&r, "192.0.2.1", "x@x5.test"), SPF_FAIL);
 	assert_null(r.exp);
+	spf_free(&r.s);
+	/* c, r, t in an explanation; a receiver name that does not fit is
+	 * "unknown" (7.3) */
+	assert_int_equal(check(&r, "2001:db8::1", "x y@x6.test"), SPF_FAIL);
+	assert_string_equal(r.exp, "mx.us.test 1700000000 2001:db8::1 "
+			    "helo.test x%20y%40x6.test");
+	spf_free(&r.s);
+	char bigname[300];
+	unsigned char ip4[4] = { 192, 0, 2, 1 };
+	struct dnsq_question q;
+	struct dnsq_answer a;
+
+	memset(bigname, 'r', sizeof(bigname) - 1);
+	bigname[sizeof(bigname) - 1] = '\0';
+	r.s = spf_new(NULL, AF_INET, ip4, "x6.test", "x@x6.test", "h.test",
+		      bigname, 0);
+	while (spf_next(r.s, &q)) {
+		answer(&q, &a);
+		spf_answer(r.s, &a);
+		dnsq_answer_free(&a);
+	}
+	assert_int_equal(spf_result(r.s, NULL, &r.exp), SPF_FAIL);
+	assert_string_equal(r.exp, "unknown 0 192.0.2.1 h.test x%40x6.test");
 	spf_free(&r.s);
 	assert_int_equal(check(&r, "192.0.2.1", "x@x4.test"), SPF_SOFTFAIL);
 	assert_null(r.exp);
@@ -623,6 +648,22 @@ test_domain_and_sender(void **state)
 	assert_int_equal(spf_result(s, NULL, NULL), SPF_NONE);
 	spf_free(&s);
 	spf_free(&s);	/* NULL is fine */
+	/* an over-long sender is none, nothing asked */
+	char longsender[600];
+
+	memset(longsender, 'l', sizeof(longsender) - 1);
+	longsender[sizeof(longsender) - 1] = '\0';
+	longsender[550] = '@';
+	s = spf_new(NULL, AF_INET, ip, "two.test", longsender, "h.test",
+		    NULL, 0);
+	assert_false(spf_next(s, &q1));
+	assert_int_equal(spf_result(s, NULL, NULL), SPF_NONE);
+	/* an answer nobody asked for is ignored */
+	struct dnsq_answer none = { .status = DNSQ_TEMP };
+
+	spf_answer(s, &none);
+	assert_int_equal(spf_result(s, NULL, NULL), SPF_NONE);
+	spf_free(&s);
 	assert_string_equal(spf_result_name(SPF_SOFTFAIL), "softfail");
 	assert_string_equal(spf_result_name(SPF_PERMERROR), "permerror");
 }
