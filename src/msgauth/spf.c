@@ -413,6 +413,11 @@ on_txt(struct spf *s, const struct dnsq_answer *a)
 		     f->domain);
 		return;
 	}
+	if (found->len > SPF_RECORD_MAX) {
+		FAIL(s, SPF_PERMERROR, "SPF record of %s over %u octets",
+		     f->domain, (unsigned)SPF_RECORD_MAX);
+		return;
+	}
 	if ((f->rec = malloc(found->len + 1)) == NULL) {
 		FAIL(s, SPF_TEMPERROR, "out of memory");
 		return;

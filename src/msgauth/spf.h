@@ -48,6 +48,7 @@ enum spf_result {
 #define SPF_LOOKUPS_CAP 100	/* the most a caller's limit may raise it to */
 #define SPF_SENDER_MAX 512	/* a longer MAIL FROM address: SPF_NONE */
 #define SPF_EXP_MAX 512		/* an explanation is cut at this length */
+#define SPF_RECORD_MAX DNSQ_TXT_MAX /* a longer record: SPF_PERMERROR */
 
 struct spf_limits {
 	unsigned max_lookups;	/* SPF_MAX_LOOKUPS; at most SPF_LOOKUPS_CAP */

@@ -244,6 +244,97 @@ test_macro_rules(void **state)
 	assert_false(spf_macro_uses_p("x.%%{p}.test", 12));
 }
 
+/* --- RFC 7208 appendix A ------------------------------------------- */
+
+static struct zrec appx_zone[] = {
+	{ "example.com", "TXT", NULL },	/* the record under test */
+	{ "example.com", "A", "192.0.2.10" },
+	{ "example.com", "A", "192.0.2.11" },
+	{ "example.com", "MX", "10 mail-a.example.com" },
+	{ "example.com", "MX", "20 mail-b.example.com" },
+	{ "amy.example.com", "A", "192.0.2.65" },
+	{ "bob.example.com", "A", "192.0.2.66" },
+	{ "mail-a.example.com", "A", "192.0.2.129" },
+	{ "mail-b.example.com", "A", "192.0.2.130" },
+	{ "example.org", "MX", "10 mail-c.example.org" },
+	{ "mail-c.example.org", "A", "192.0.2.140" },
+	{ "10.2.0.192.in-addr.arpa", "PTR", "example.com" },
+	{ "11.2.0.192.in-addr.arpa", "PTR", "example.com" },
+	{ "65.2.0.192.in-addr.arpa", "PTR", "amy.example.com" },
+	{ "66.2.0.192.in-addr.arpa", "PTR", "bob.example.com" },
+	{ "129.2.0.192.in-addr.arpa", "PTR", "mail-a.example.com" },
+	{ "130.2.0.192.in-addr.arpa", "PTR", "mail-b.example.com" },
+	{ "140.2.0.192.in-addr.arpa", "PTR", "mail-c.example.org" },
+	{ "4.0.0.10.in-addr.arpa", "PTR", "bob.example.com" },
+	/* A.3, A.4 (their records at _spf.example.com) */
+	{ "mobile-users._spf.example.com", "TXT", "v=spf1 exists:%{l1r+}.%{d}" },
+	{ "remote-users._spf.example.com", "TXT",
+	  "v=spf1 exists:%{ir}.%{l1r+}.%{d}" },
+	{ "mary.mobile-users._spf.example.com", "A", "127.0.0.2" },
+	{ "15.15.168.192.joel.remote-users._spf.example.com", "A",
+	  "127.0.0.2" },
+	{ "ip4._spf.example.com", "TXT", "v=spf1 -ip4:192.0.2.0/24 +all" },
+	{ "ptr._spf.example.com", "TXT", "v=spf1 -ptr:example.com +all" },
+	{ NULL, NULL, NULL }
+};
+
+/* record for example.com, the addresses that pass, some that do not */
+static const struct {
+	const char *record, *sender, *pass[6], *nopass[4];
+} appx[] = {
+	{ "v=spf1 +all", "x@example.com",
+	  { "192.0.2.1", "10.0.0.4" }, { NULL } },
+	{ "v=spf1 a -all", "x@example.com",
+	  { "192.0.2.10", "192.0.2.11" }, { "192.0.2.65", "192.0.2.129" } },
+	{ "v=spf1 a:example.org -all", "x@example.com",
+	  { NULL }, { "192.0.2.10", "192.0.2.140" } },
+	{ "v=spf1 mx -all", "x@example.com",
+	  { "192.0.2.129", "192.0.2.130" }, { "192.0.2.10", "192.0.2.140" } },
+	{ "v=spf1 mx:example.org -all", "x@example.com",
+	  { "192.0.2.140" }, { "192.0.2.129" } },
+	{ "v=spf1 mx mx:example.org -all", "x@example.com",
+	  { "192.0.2.129", "192.0.2.130", "192.0.2.140" }, { "192.0.2.10" } },
+	{ "v=spf1 mx/30 mx:example.org/30 -all", "x@example.com",
+	  { "192.0.2.128", "192.0.2.131", "192.0.2.140", "192.0.2.143" },
+	  { "192.0.2.132", "192.0.2.144" } },
+	{ "v=spf1 ptr -all", "x@example.com",
+	  { "192.0.2.10", "192.0.2.11", "192.0.2.65", "192.0.2.66",
+	    "192.0.2.129", "192.0.2.130" }, { "192.0.2.140", "10.0.0.4" } },
+	{ "v=spf1 ip4:192.0.2.128/28 -all", "x@example.com",
+	  { "192.0.2.128", "192.0.2.143" }, { "192.0.2.127", "192.0.2.144" } },
+	/* A.3: mobile users by name, remote users by address and name */
+	{ "v=spf1 mx include:mobile-users._spf.%{d} "
+	  "include:remote-users._spf.%{d} -all", "mary@example.com",
+	  { "192.0.2.129", "203.0.113.9" }, { NULL } },
+	{ "v=spf1 mx include:mobile-users._spf.%{d} "
+	  "include:remote-users._spf.%{d} -all", "joel@example.com",
+	  { "192.168.15.15", "192.0.2.130" }, { "192.168.15.16" } },
+	/* A.4: in 192.0.2.0/24 and a name in example.com */
+	{ "v=spf1 -include:ip4._spf.%{d} -include:ptr._spf.%{d} +all",
+	  "x@example.com", { "192.0.2.65", "192.0.2.129" },
+	  { "192.0.2.140", "10.0.0.4", "192.0.2.200" } },
+};
+
+static void
+test_appendix_a(void **state)
+{
+	(void)state;
+	zone = appx_zone;
+	for (size_t i = 0; i < sizeof(appx) / sizeof(appx[0]); i++) {
+		appx_zone[0].value = appx[i].record;
+		for (size_t j = 0; j < 6 && appx[i].pass[j] != NULL; j++)
+			if (result_of(appx[i].pass[j], appx[i].sender) !=
+			    SPF_PASS)
+				fail_msg("%s: %s does not pass", appx[i].record,
+					 appx[i].pass[j]);
+		for (size_t j = 0; j < 4 && appx[i].nopass[j] != NULL; j++)
+			if (result_of(appx[i].nopass[j], appx[i].sender) !=
+			    SPF_FAIL)
+				fail_msg("%s: %s does not fail", appx[i].record,
+					 appx[i].nopass[j]);
+	}
+}
+
 /* --- mechanisms ---------------------------------------------------- */
 
 static const struct zrec mech_zone[] = {
@@ -595,6 +686,19 @@ test_records(void **state)
 	assert_non_null(strstr(r.why, "more than one"));
 	spf_free(&r.s);
 	assert_int_equal(result_of("192.0.2.1", "x@other.test"), SPF_NONE);
+	/* a record over SPF_RECORD_MAX octets is a permerror */
+	static char big[SPF_RECORD_MAX + 2];
+	static struct zrec big_zone_[] = {
+		{ "big.test", "TXT", big }, { NULL, NULL, NULL } };
+
+	memset(big, ' ', SPF_RECORD_MAX);
+	memcpy(big, "v=spf1", 6);
+	memcpy(big + SPF_RECORD_MAX - 4, "-all", 4);
+	zone = big_zone_;
+	assert_int_equal(result_of("192.0.2.1", "x@big.test"), SPF_FAIL);
+	big[SPF_RECORD_MAX] = ' ';
+	assert_int_equal(result_of("192.0.2.1", "x@big.test"), SPF_PERMERROR);
+	zone = syn_zone;
 	assert_int_equal(result_of("192.0.2.1", "x@nowhere.test"), SPF_NONE);
 	assert_int_equal(result_of("192.0.2.1", "x@empty.test"), SPF_NEUTRAL);
 	assert_int_equal(result_of("192.0.2.1", "x@temp.test"), SPF_TEMPERROR);
@@ -711,6 +815,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_macro_rfc_examples),
 		cmocka_unit_test(test_macro_rules),
+		cmocka_unit_test(test_appendix_a),
 		cmocka_unit_test(test_mechanisms),
 		cmocka_unit_test(test_include_table),
 		cmocka_unit_test(test_redirect_and_exp),
