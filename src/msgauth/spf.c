@@ -99,6 +99,7 @@ struct spf {
 };
 
 static void step(struct spf *);
+static void lookup_term(struct spf *, struct frame *, const struct spf_term *);
 static void matched(struct spf *);
 static void frame_result(struct spf *, enum spf_result);
 
@@ -489,7 +490,8 @@ no_more_terms(struct spf *s)
 	struct frame *f = top(s);
 
 	if (f->r.redirect >= 0 && !f->r.has_all) {
-		s->st = ST_REDIRECT;	/* 6.1: ignored when there is "all" */
+		/* 6.1: redirect= is ignored when there is "all" */
+		s->st = ST_REDIRECT;
 		return;
 	}
 	set_why(s, "no mechanism matched at %s", f->domain);
@@ -534,6 +536,13 @@ do_term(struct spf *s)
 	default:
 		break;
 	}
+	lookup_term(s, f, t);
+}
+
+/* A term that causes DNS lookups (4.6.4): its target, counted, asked. */
+static void
+lookup_term(struct spf *s, struct frame *f, const struct spf_term *t)
+{
 	if (need_p(s, t->spec, t->slen))
 		return;
 	expand_target(s, f, t);
@@ -554,7 +563,7 @@ do_term(struct spf *s)
 	default:
 		break;
 	}
-	if (!s->target_ok) {	/* nothing to ask: as if nothing was found */
+	if (!s->target_ok) {	/* nothing to ask: as if none was found */
 		void_no_match(s);
 		return;
 	}
@@ -1026,7 +1035,7 @@ spf_new(const struct spf_limits *lim, int family, const unsigned char *ip,
 	domain = domain != NULL ? domain : "";
 	dlen = strlen(domain);
 	if (dlen > 0 && domain[dlen - 1] == '.')
-		dlen--;		/* the root's dot is not part of the name */
+		dlen--;		/* the root's dot is not in the name */
 	if (!set_ip(s, family, ip)) {
 		FAIL(s, SPF_NONE, "no client address");
 	} else if (!set_sender(s, sender != NULL ? sender : "",

@@ -45,16 +45,16 @@ enum spf_result {
 #define SPF_MAX_VOID 2
 #define SPF_MAX_MX_NAMES 10
 #define SPF_MAX_PTR_NAMES 10
-#define SPF_LOOKUPS_CAP 100	/* the most a caller's limit may raise it to */
-#define SPF_SENDER_MAX 512	/* a longer MAIL FROM address: SPF_NONE */
-#define SPF_EXP_MAX 512		/* an explanation is cut at this length */
-#define SPF_RECORD_MAX DNSQ_TXT_MAX /* a longer record: SPF_PERMERROR */
+#define SPF_LOOKUPS_CAP 100	/* the most a caller may raise it to */
+#define SPF_SENDER_MAX 512	/* a longer MAIL FROM: SPF_NONE */
+#define SPF_EXP_MAX 512		/* an explanation is cut there */
+#define SPF_RECORD_MAX DNSQ_TXT_MAX /* longer: SPF_PERMERROR */
 
 struct spf_limits {
-	unsigned max_lookups;	/* SPF_MAX_LOOKUPS; at most SPF_LOOKUPS_CAP */
+	unsigned max_lookups;	/* SPF_MAX_LOOKUPS, <= SPF_LOOKUPS_CAP */
 	unsigned max_void;	/* SPF_MAX_VOID */
-	unsigned max_mx_names;	/* SPF_MAX_MX_NAMES; at most DNSQ_RRS_MAX */
-	unsigned max_ptr_names;	/* SPF_MAX_PTR_NAMES; at most DNSQ_RRS_MAX */
+	unsigned max_mx_names;	/* SPF_MAX_MX_NAMES, <= DNSQ_RRS_MAX */
+	unsigned max_ptr_names;	/* SPF_MAX_PTR_NAMES, <= DNSQ_RRS_MAX */
 };
 
 struct spf;

@@ -30,7 +30,7 @@ struct spf_term {
 	char qual;		/* '+', '-', '~', '?' (mechanisms) */
 	const char *text;	/* the whole term, for reasons */
 	size_t tlen;
-	const char *spec;	/* domain-spec; NULL: none (the current domain) */
+	const char *spec;	/* domain-spec; NULL: the current domain */
 	size_t slen;
 	unsigned cidr4, cidr6;	/* prefix lengths (a, mx, ip4, ip6) */
 	unsigned char net[16];	/* ip4 (4 octets), ip6 */
@@ -40,7 +40,7 @@ struct spf_record {
 	struct spf_term *t;
 	size_t n;
 	long redirect, exp;	/* index of the modifier, -1: none */
-	bool has_all;		/* an "all" anywhere: redirect is ignored */
+	bool has_all;		/* an "all" anywhere: no redirect */
 	const char *bad;	/* after a syntax error: the term */
 	size_t badlen;
 };

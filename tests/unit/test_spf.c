@@ -53,8 +53,9 @@ answer(const struct dnsq_question *q, struct dnsq_answer *a)
 		if (strcmp(z->type, tn) != 0)
 			continue;
 		if (q->type == DNSQ_A || q->type == DNSQ_AAAA) {
-			assert_int_equal(inet_pton(q->type == DNSQ_A ? AF_INET
-						   : AF_INET6, z->value, addr), 1);
+			int fam = q->type == DNSQ_A ? AF_INET : AF_INET6;
+
+			assert_int_equal(inet_pton(fam, z->value, addr), 1);
 			dnsq_answer_add(a, addr, q->type == DNSQ_A ? 4 : 16, 0,
 					NULL, 0);
 		} else if (q->type == DNSQ_MX) {
@@ -162,7 +163,8 @@ test_macro_rfc_examples(void **state)
 		{ "%{lr}.x.test", "strong-bad.x.test" },
 		{ "%{lr-}.x.test", "bad.strong.x.test" },
 		{ "%{l1r-}.x.test", "strong.x.test" },
-		{ "%{ir}.%{v}._spf.%{d2}", "3.2.0.192.in-addr._spf.example.com" },
+		{ "%{ir}.%{v}._spf.%{d2}",
+		  "3.2.0.192.in-addr._spf.example.com" },
 		{ "%{lr-}.lp._spf.%{d2}", "bad.strong.lp._spf.example.com" },
 		{ "%{lr-}.lp.%{ir}.%{v}._spf.%{d2}",
 		  "bad.strong.lp.3.2.0.192.in-addr._spf.example.com" },
@@ -267,7 +269,8 @@ static struct zrec appx_zone[] = {
 	{ "140.2.0.192.in-addr.arpa", "PTR", "mail-c.example.org" },
 	{ "4.0.0.10.in-addr.arpa", "PTR", "bob.example.com" },
 	/* A.3, A.4 (their records at _spf.example.com) */
-	{ "mobile-users._spf.example.com", "TXT", "v=spf1 exists:%{l1r+}.%{d}" },
+	{ "mobile-users._spf.example.com", "TXT",
+	  "v=spf1 exists:%{l1r+}.%{d}" },
 	{ "remote-users._spf.example.com", "TXT",
 	  "v=spf1 exists:%{ir}.%{l1r+}.%{d}" },
 	{ "mary.mobile-users._spf.example.com", "A", "127.0.0.2" },
