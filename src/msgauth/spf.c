@@ -609,6 +609,23 @@ on_exists(struct spf *s, const struct dnsq_answer *a)
 		matched(s);
 }
 
+/* An MX or PTR record's name (a trailing dot dropped); -1 if none. */
+static int
+copy_name(name_t out, const struct dnsq_rr *rr)
+{
+	size_t n = rr->len;
+
+	if (rr->text == NULL)
+		return -1;
+	if (n > 0 && rr->text[n - 1] == '.')
+		n--;
+	if (n > DNSQ_NAME_MAX)
+		return -1;
+	memcpy(out, rr->text, n);
+	out[n] = '\0';
+	return 0;
+}
+
 static int
 mx_cmp(const void *a, const void *b)
 {
@@ -639,11 +656,9 @@ on_mx(struct spf *s, const struct dnsq_answer *a)
 	for (size_t i = 0; i < a->n; i++) {
 		struct mx_name *m = &s->mx[s->nmx];
 
-		if (a->rr[i].text == NULL || a->rr[i].len > DNSQ_NAME_MAX)
+		if (copy_name(m->name, &a->rr[i]) == -1)
 			continue;
 		m->pref = a->rr[i].pref;
-		memcpy(m->name, a->rr[i].text, a->rr[i].len);
-		m->name[a->rr[i].len] = '\0';
 		s->nmx++;
 	}
 	qsort(s->mx, s->nmx, sizeof(*s->mx), mx_cmp);
@@ -801,10 +816,8 @@ on_p_ptr(struct spf *s, const struct dnsq_answer *a)
 	s->ptr_void = is_void(a);
 	for (size_t i = 0; a->status == DNSQ_OK && i < a->n &&
 	     s->nptr < s->lim.max_ptr_names; i++) {
-		if (a->rr[i].text == NULL || a->rr[i].len > DNSQ_NAME_MAX)
+		if (copy_name(s->ptr[s->nptr], &a->rr[i]) == -1)
 			continue;
-		memcpy(s->ptr[s->nptr], a->rr[i].text, a->rr[i].len);
-		s->ptr[s->nptr][a->rr[i].len] = '\0';
 		s->ptr_ok[s->nptr] = false;
 		s->nptr++;	/* 4.6.4: names past the limit ignored */
 	}

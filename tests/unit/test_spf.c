@@ -354,6 +354,8 @@ static const struct zrec mech_zone[] = {
 	{ "mx.test", "MX", "5 m2.mx.test" },
 	{ "m1.mx.test", "A", "192.0.2.20" },
 	{ "m2.mx.test", "A", "192.0.2.30" },
+	{ "mxdot.test", "TXT", "v=spf1 mx -all" },
+	{ "mxdot.test", "MX", "10 m1.mx.test." },	/* a root's dot */
 	{ "ptr.test", "TXT", "v=spf1 ptr -all" },
 	{ "1.2.0.192.in-addr.arpa", "PTR", "evil.test" },
 	{ "1.2.0.192.in-addr.arpa", "PTR", "host.ptr.test" },
@@ -393,6 +395,7 @@ test_mechanisms(void **state)
 	assert_int_equal(result_of("192.0.2.21", "x@mx.test"), SPF_PASS);
 	assert_int_equal(result_of("192.0.2.31", "x@mx.test"), SPF_PASS);
 	assert_int_equal(result_of("192.0.2.22", "x@mx.test"), SPF_FAIL);
+	assert_int_equal(result_of("192.0.2.20", "x@mxdot.test"), SPF_PASS);
 	/* ptr: both names validate, one is in ptr.test */
 	assert_int_equal(result_of("192.0.2.1", "x@ptr.test"), SPF_PASS);
 	assert_int_equal(result_of("192.0.2.2", "x@ptr.test"), SPF_FAIL);
