@@ -124,7 +124,12 @@ run: deps
 	$(MAKE) all
 	./$(BUILD)/owld
 
-unit: $(UNIT_BIN)
+# tests/integ/test_spf.py's driver: the SPF core answered from a zone file
+$(BUILD)/tests/spfeval: $(BUILD)/obj/tests/tools/spfeval.o $(BUILD)/libowl.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+unit: $(UNIT_BIN) $(BUILD)/tests/spfeval
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
 
 integ: all
@@ -178,6 +183,7 @@ FUZZ_SRC_fuzz_imap_server := tests/unit/imap_fake.c
 FUZZ_SRC_fuzz_dkim := $(wildcard src/msgauth/*.c)
 FUZZ_SRC_fuzz_dmarc := $(wildcard src/msgauth/*.c)
 FUZZ_SRC_fuzz_authres := $(wildcard src/msgauth/*.c)
+FUZZ_SRC_fuzz_spf := $(wildcard src/msgauth/spf*.c) src/msgauth/dnsq.c
 FUZZ_LDLIBS := -lresolv -lcrypt -lcrypto
 
 # Every source is compiled once (instrumented, without libFuzzer's main)
