@@ -421,17 +421,17 @@ inbound_authres(const struct inbound *c, struct buf *out)
 	return rc;
 }
 
-/* Printable ASCII only, for a reply line a sender's text goes into. */
+/* prefix and arg, the arg printable ASCII only: a sender's text. */
 static void
-reply_text(char *out, size_t size, const char *fmt, const char *arg)
+reply_text(char *out, size_t size, const char *prefix, const char *arg)
 {
-	char clean[160];
+	char clean[120];
 	size_t i, j = 0;
 
 	for (i = 0; arg[i] != '\0' && j + 1 < sizeof(clean); i++)
 		clean[j++] = arg[i] >= 0x20 && arg[i] < 0x7f ? arg[i] : ' ';
 	clean[j] = '\0';
-	snprintf(out, size, fmt, clean);
+	snprintf(out, size, "%s%s", prefix, clean);
 }
 
 static void
@@ -467,13 +467,13 @@ inbound_verdict(const struct inbound *c, struct inbound_verdict *v)
 	if (c->pol.spf_reject && c->spf_mail == SPF_FAIL) {
 		v->action = INBOUND_REJECT;
 		reply_text(v->reply, sizeof(v->reply),
-			   "550 5.7.23 SPF check failed: %s",
+			   "550 5.7.23 SPF check failed: ",
 			   c->spf_exp[0] != '\0' ? c->spf_exp : c->mail_domain);
 	} else if (c->dmarc_res == DMARC_FAIL &&
 		   c->applied == DMARC_P_REJECT) {
 		v->action = INBOUND_REJECT;
 		reply_text(v->reply, sizeof(v->reply),
-			   "550 5.7.1 Rejected by the DMARC policy of %s",
+			   "550 5.7.1 Rejected by the DMARC policy of ",
 			   c->from_domain);
 	} else if (c->dmarc_res == DMARC_FAIL &&
 		   c->applied == DMARC_P_QUARANTINE) {
