@@ -165,6 +165,7 @@ FUZZ_SRC_fuzz_owl_imap := src/owl/imap_resp.c
 FUZZ_SRC_fuzz_imap_folder := tests/unit/imap_fake.c
 FUZZ_SRC_fuzz_imap_server := tests/unit/imap_fake.c
 FUZZ_SRC_fuzz_dkim := $(wildcard src/msgauth/*.c)
+FUZZ_SRC_fuzz_inbound := $(wildcard src/msgauth/*.c)
 FUZZ_LDLIBS := -lresolv -lcrypt -lcrypto
 
 # Every source is compiled once (instrumented, without libFuzzer's main)
