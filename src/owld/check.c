@@ -23,7 +23,8 @@
 #include "../lib/log.h"
 #include "../lib/wpool.h"
 #include "../msgauth/authres.h"
-#include "../relay/dns.h"
+#include "../relay/dnscache.h"
+#include "../relay/resolve.h"
 #include "../store/fsops.h"
 #include "../store/queue.h"
 #include "../store/store.h"
@@ -39,8 +40,8 @@ struct check_ctx {
 	struct event *ev;
 	struct inbound_policy pol;
 	struct psl *psl;
-	struct dns_cache *cache;
-	const char *resolver;
+	struct dnscache *cache;		/* NULL: dns.cache_size = 0 */
+	struct resolve_opts ro;
 	char qdir[4096];
 	char receiver[256];
 	char authserv_id[256];
@@ -126,16 +127,13 @@ check_ctx_new(struct event_base *base, const struct conf *c,
 	set_policy(x, c);
 	if ((x->psl = load_psl(c->inbound_psl, error_r)) == NULL)
 		goto fail;
-	if ((x->cache = dns_cache_new(c)) == NULL) {
-		*error_r = "the DNS cache could not be made";
-		goto fail;
-	}
+	x->cache = dnscache_from_conf(c);
+	resolve_opts_conf(&x->ro, c);
 	if ((x->pool = wpool_new(c->inbound_workers, error_r)) == NULL)
 		goto fail;
 	x->ev = event_new(base, wpool_fd(x->pool), EV_READ | EV_PERSIST,
 			  pool_ready, x);
 	event_add(x->ev, NULL);
-	x->resolver = c->dns_resolver;
 	snprintf(x->qdir, sizeof(x->qdir), "%s/queue", c->data_dir);
 	snprintf(x->receiver, sizeof(x->receiver), "%s", c->hostname);
 	snprintf(x->authserv_id, sizeof(x->authserv_id), "%s",
@@ -159,7 +157,7 @@ check_ctx_free(struct check_ctx **xp)
 	if (x->ev != NULL)
 		event_free(x->ev);
 	psl_free(&x->psl);
-	dns_cache_free(&x->cache);
+	dnscache_free(&x->cache);
 	free(x);
 	*xp = NULL;
 }
@@ -167,11 +165,18 @@ check_ctx_free(struct check_ctx **xp)
 void
 check_ctx_stats(const struct check_ctx *x, char *out, size_t size)
 {
+	struct dnscache_stats st = {0};
+
 	if (x == NULL) {
 		snprintf(out, size, "off");
 		return;
 	}
-	dns_cache_stats(x->cache, out, size);
+	if (x->cache != NULL)
+		dnscache_stats(x->cache, &st);
+	snprintf(out, size, "dns_cache_hits=%llu dns_cache_misses=%llu "
+		 "dns_cache_entries=%zu dns_cache_bytes=%zu",
+		 (unsigned long long)st.hits, (unsigned long long)st.misses,
+		 st.entries, st.bytes);
 }
 
 /* --- on the thread: reading -------------------------------------- */
@@ -256,13 +261,17 @@ ask_all(struct check *k, struct inbound *in)
 {
 	uint64_t end = mono_ms() + k->x->timeout_ms;
 	struct dnsq_question q;
+	char err[200];
 
 	while (inbound_next(in, &q)) {
 		struct dnsq_answer a = {.status = DNSQ_TEMP};
 
-		if (mono_ms() < end)
-			dns_cached_lookup(k->x->cache, k->x->resolver, &q,
-					  &a);
+		if (mono_ms() < end &&
+		    resolve_lookup(k->x->cache, &k->x->ro, &q, &a, err,
+				   sizeof(err)) == DNSQ_TEMP)
+			log_msg(LOGL_WARN, "check", "event=dns-trouble msgid=%s "
+				"question=\"%s %s\" error=\"%s\"", k->msgid,
+				dnsq_type_name(q.type), q.name, err);
 		inbound_answer(in, &a);
 		dnsq_answer_free(&a);
 	}
