@@ -261,7 +261,7 @@ ask_all(struct check *k, struct inbound *in)
 {
 	uint64_t end = mono_ms() + k->x->timeout_ms;
 	struct dnsq_question q;
-	char err[200];
+	char err[200], qe[300];
 
 	while (inbound_next(in, &q)) {
 		struct dnsq_answer a = {.status = DNSQ_TEMP};
@@ -270,8 +270,9 @@ ask_all(struct check *k, struct inbound *in)
 		    resolve_lookup(k->x->cache, &k->x->ro, &q, &a, err,
 				   sizeof(err)) == DNSQ_TEMP)
 			log_msg(LOGL_WARN, "check", "event=dns-trouble msgid=%s "
-				"question=\"%s %s\" error=\"%s\"", k->msgid,
-				dnsq_type_name(q.type), q.name, err);
+				"question=\"%s %s\" error=%s", k->msgid,
+				dnsq_type_name(q.type), q.name,
+				log_q(qe, sizeof(qe), err));
 		inbound_answer(in, &a);
 		dnsq_answer_free(&a);
 	}

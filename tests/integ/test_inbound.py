@@ -13,8 +13,7 @@ import subprocess
 import dkim
 import pytest
 
-from conftest import OWLCTL
-from test_relay import dnsmasq, udp_tcp_port  # noqa: F401 (a fixture)
+from conftest import OWLCTL, udp_tcp_port
 
 AUTHSERV = "mx.test"
 
@@ -36,7 +35,7 @@ def txt(name, *strings):
 
 
 @pytest.fixture
-def zone(tmp_path, dnsmasq):  # noqa: F811
+def zone(tmp_path, dnsmasq):
     pem, strings = make_key(tmp_path, "good.test", "sel1")
     port = dnsmasq(
         txt("good.test", "v=spf1 ip4:127.0.0.1 -all"),
@@ -180,7 +179,7 @@ def test_forged_authres_removed(owld, zone):
     assert ar[1] == "Authentication-Results: other.example; spf=pass"
 
 
-def test_dns_trouble_is_temporary(owld, zone, dnsmasq):  # noqa: F811
+def test_dns_trouble_is_temporary(owld, zone):
     dead = udp_tcp_port()  # nothing answers there
     o = owld(opts=("inbound.checks=enforce", "dns.resolver=127.0.0.1:%d" % dead,
                    "dns.timeout=1", "dns.attempts=1", "inbound.timeout=3"))
