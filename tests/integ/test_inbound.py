@@ -21,6 +21,7 @@ AUTHSERV = "mx.test"
 def make_key(tmp_path, domain, selector):
     """A key made by owlctl dkim keygen: (PEM bytes, TXT strings)."""
     d = tmp_path / ("keys-" + domain)
+    d.mkdir()
     r = subprocess.run([OWLCTL, "-D", str(d), "dkim", "keygen", domain,
                         "--selector", selector], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
