@@ -115,8 +115,8 @@ class Zone:
                 ("_dmarc." + DOMAIN, ["v=DMARC1; p=reject"]),
                 ("b1._domainkey." + DOMAIN, strings),
                 ("helo." + DOMAIN, ["v=spf1 a -all"])]
-        args = ["--txt-record=%s,%s" % (n, ",".join('"%s"' % s for s in ss))
-                for n, ss in recs]
+        # the strings joined: dnsmasq splits a text in strings of 255
+        args = ["--txt-record=%s,%s" % (n, "".join(ss)) for n, ss in recs]
         args.append("--host-record=helo.%s,127.0.0.1" % DOMAIN)
         for _ in range(5):
             self.port = free_udp_tcp_port()

@@ -32,7 +32,11 @@ def make_key(tmp_path, domain, selector):
 
 
 def txt(name, *strings):
-    return "--txt-record=%s,%s" % (name, ",".join('"%s"' % s for s in strings))
+    """A TXT record, its strings joined (dnsmasq splits it in strings of
+    255); no comma in the text, which dnsmasq would take as a split."""
+    text = "".join(strings)
+    assert "," not in text
+    return "--txt-record=%s,%s" % (name, text)
 
 
 @pytest.fixture
