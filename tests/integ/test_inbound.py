@@ -141,10 +141,11 @@ def test_enforce_quarantine_to_junk(owld, zone):
     o = start(owld, zone, "enforce")
     o.send(["alice@localhost"], message("x@quar.test"), sender="x@quar.test")
     o.wait_log(r"event=quarantined .*folder=Junk")
-    junk = os.path.join(os.path.dirname(o.maildir()), ".Junk", "new")
-    names = os.listdir(junk)
+    junk = os.path.join(os.path.dirname(o.maildir()), ".Junk")
+    names = [os.path.join(junk, d, n) for d in ("new", "cur")
+             for n in os.listdir(os.path.join(junk, d))]
     assert len(names) == 1
-    a = authres(open(os.path.join(junk, names[0]), "rb").read())[0]
+    a = authres(open(names[0], "rb").read())[0]
     assert "dmarc=fail" in a, a
     assert o.messages() == []  # not in INBOX
     # IMAP sees the folder with its special use
