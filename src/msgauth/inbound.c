@@ -335,6 +335,13 @@ inbound_dmarc(const struct inbound *c, enum dmarc_policy *applied)
 	return c->dmarc_res;
 }
 
+/* A reason for the field: NULL when there is none to give. */
+static const char *
+reason(const char *why)
+{
+	return why != NULL && why[0] != '\0' ? why : NULL;
+}
+
 /* RFC 8601 2.7.1: a signature not taken whole is "policy", not "pass". */
 static const char *
 dkim_name(const struct dkim_sig_result *r)
@@ -353,11 +360,11 @@ add_spf(const struct inbound *c, struct authres *ar)
 
 	if (c->helo_checked)
 		rc |= authres_add(ar, "spf", spf_result_name(c->spf_helo),
-				  c->spf_why[0], "smtp.helo", c->in.helo,
+				  reason(c->spf_why[0]), "smtp.helo", c->in.helo,
 				  NULL);
 	if (c->mail_checked && c->in.mailfrom[0] != '\0')
 		rc |= authres_add(ar, "spf", spf_result_name(c->spf_mail),
-				  c->spf_why[1], "smtp.mailfrom",
+				  reason(c->spf_why[1]), "smtp.mailfrom",
 				  c->mail_domain, NULL);
 	return rc;
 }
@@ -375,11 +382,11 @@ add_dkim(const struct inbound *c, struct authres *ar)
 		const struct dkim_sig_result *r = &c->sigs[i];
 
 		if (r->domain[0] == '\0')
-			rc |= authres_add(ar, "dkim", dkim_name(r), r->why,
-					  NULL);
+			rc |= authres_add(ar, "dkim", dkim_name(r),
+					  reason(r->why), NULL);
 		else
-			rc |= authres_add(ar, "dkim", dkim_name(r), r->why,
-					  "header.d", r->domain, "header.s",
+			rc |= authres_add(ar, "dkim", dkim_name(r),
+					  reason(r->why), "header.d", r->domain, "header.s",
 					  r->selector, "header.a",
 					  dkim_algo_name(r->algo), NULL);
 	}
@@ -394,8 +401,8 @@ add_dmarc(const struct inbound *c, struct authres *ar)
 	if (!c->pol.dmarc || c->in.psl == NULL)
 		return 0;
 	if (c->from_bad)
-		return authres_add(ar, "dmarc", "permerror", c->dmarc_why,
-				   NULL);
+		return authres_add(ar, "dmarc", "permerror",
+				   reason(c->dmarc_why), NULL);
 	if (authres_add(ar, "dmarc", dmarc_result_name(c->dmarc_res), NULL,
 			"header.from", c->from_domain, NULL) == -1)
 		return -1;

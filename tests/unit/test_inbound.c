@@ -235,6 +235,7 @@ test_all_pass(void **st)
 		assert_non_null(strstr(r.authres, "smtp.helo=mx.good.test"));
 		assert_non_null(strstr(r.authres, "dkim=pass"));
 		assert_non_null(strstr(r.authres, "header.d=good.test"));
+		assert_null(strstr(r.authres, "reason=\"\""));
 		assert_non_null(strstr(r.authres, "dmarc=pass"));
 		assert_non_null(strstr(r.authres, "header.from=good.test"));
 		assert_int_equal(r.authres[strlen(r.authres) - 1], '\n');
