@@ -360,8 +360,8 @@ add_spf(const struct inbound *c, struct authres *ar)
 
 	if (c->helo_checked)
 		rc |= authres_add(ar, "spf", spf_result_name(c->spf_helo),
-				  reason(c->spf_why[0]), "smtp.helo", c->in.helo,
-				  NULL);
+				  reason(c->spf_why[0]), "smtp.helo",
+				  c->in.helo, NULL);
 	if (c->mail_checked && c->in.mailfrom[0] != '\0')
 		rc |= authres_add(ar, "spf", spf_result_name(c->spf_mail),
 				  reason(c->spf_why[1]), "smtp.mailfrom",
@@ -386,9 +386,10 @@ add_dkim(const struct inbound *c, struct authres *ar)
 					  reason(r->why), NULL);
 		else
 			rc |= authres_add(ar, "dkim", dkim_name(r),
-					  reason(r->why), "header.d", r->domain, "header.s",
-					  r->selector, "header.a",
-					  dkim_algo_name(r->algo), NULL);
+					  reason(r->why), "header.d",
+					  r->domain, "header.s", r->selector,
+					  "header.a", dkim_algo_name(r->algo),
+					  NULL);
 	}
 	return rc;
 }

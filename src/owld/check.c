@@ -269,8 +269,9 @@ ask_all(struct check *k, struct inbound *in)
 		if (mono_ms() < end &&
 		    resolve_lookup(k->x->cache, &k->x->ro, &q, &a, err,
 				   sizeof(err)) == DNSQ_TEMP)
-			log_msg(LOGL_WARN, "check", "event=dns-trouble msgid=%s "
-				"question=\"%s %s\" error=%s", k->msgid,
+			log_msg(LOGL_WARN, "check", "event=dns-trouble "
+				"msgid=%s question=\"%s %s\" error=%s",
+				k->msgid,
 				dnsq_type_name(q.type), q.name,
 				log_q(qe, sizeof(qe), err));
 		inbound_answer(in, &a);

@@ -100,10 +100,11 @@ static void
 run(const char *mailfrom, const char *helo, const struct zrr *z, size_t nz,
     const char *msg, size_t len)
 {
-	struct inbound_policy p = {.mode = INBOUND_ENFORCE, .spf_reject = true,
-				   .spf = true, .dkim = true, .dmarc = true,
-				   .dkim_lim = {DKIM_SIGS_MAX, DKIM_RSA_MIN_BITS,
-						DKIM_RSA_MAX_BITS, DKIM_H_MAX}};
+	struct inbound_policy p = {
+		.mode = INBOUND_ENFORCE, .spf_reject = true, .spf = true,
+		.dkim = true, .dmarc = true,
+		.dkim_lim = {DKIM_SIGS_MAX, DKIM_RSA_MIN_BITS,
+			     DKIM_RSA_MAX_BITS, DKIM_H_MAX}};
 	struct inbound_in in = {.family = AF_INET, .helo = helo,
 				.mailfrom = mailfrom, .receiver = "mx.test",
 				.authserv_id = "mx.test", .now = 1800000000,

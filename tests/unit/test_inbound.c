@@ -218,8 +218,10 @@ test_all_pass(void **st)
 
 	(void)st;
 	for (size_t i = 0; i < 3; i++) {
-		struct run r = {.mode = INBOUND_ENFORCE, .mailfrom = "bob@good.test",
-				.helo = "mx.good.test", .from_domain = "good.test",
+		struct run r = {.mode = INBOUND_ENFORCE,
+				.mailfrom = "bob@good.test",
+				.helo = "mx.good.test",
+				.from_domain = "good.test",
 				.ip = "192.0.2.10", .sign = true,
 				.chunk = chunks[i]};
 
