@@ -94,6 +94,8 @@ struct conf {
 	char *dns_resolver;   /* ip[:port] for MX lookups; empty: system */
 	enum conf_dkim_sign dkim_sign; /* off | on (relay/signer.h) */
 	char *dkim_selector;  /* the key file to use; empty: the only one */
+	unsigned spf_max_lookups, spf_max_void; /* RFC 7208 4.6.4 */
+	unsigned spf_max_mx_names, spf_max_ptr_names;
 	unsigned dkim_max_sigs;	/* signatures verified per message */
 	unsigned dkim_min_bits, dkim_max_bits; /* RSA keys verified */
 	enum conf_inbound inbound_checks; /* off | tag | enforce */

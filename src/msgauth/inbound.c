@@ -159,7 +159,7 @@ spf_begin(struct inbound *c, bool helo)
 		}
 		domain = c->mail_domain;
 	}
-	c->spf = spf_new(NULL, c->in.family, c->in.ip, domain,
+	c->spf = spf_new(&c->pol.spf_lim, c->in.family, c->in.ip, domain,
 			 helo ? "" : c->in.mailfrom, c->in.helo,
 			 c->in.receiver, c->in.now);
 	if (c->spf == NULL) {

@@ -42,6 +42,7 @@ struct inbound_policy {
 	bool spf_reject;	/* inbound.spf_fail = reject (enforce only) */
 	bool dkim, spf, dmarc;	/* which checks run */
 	struct dkim_verify_limits dkim_lim;
+	struct spf_limits spf_lim;	/* zeros: RFC 7208's */
 };
 
 struct inbound_in {

@@ -112,6 +112,12 @@ set_policy(struct check_ctx *x, const struct conf *c)
 	x->pol.dkim_lim.rsa_min_bits = c->dkim_min_bits;
 	x->pol.dkim_lim.rsa_max_bits = c->dkim_max_bits;
 	x->pol.dkim_lim.max_h = DKIM_H_MAX;
+	x->pol.spf_lim = (struct spf_limits){
+		.max_lookups = c->spf_max_lookups,
+		.max_void = c->spf_max_void,
+		.max_mx_names = c->spf_max_mx_names,
+		.max_ptr_names = c->spf_max_ptr_names,
+	};
 }
 
 struct check_ctx *
@@ -168,13 +174,14 @@ check_ctx_stats(const struct check_ctx *x, char *out, size_t size)
 	struct dnscache_stats st = {0};
 
 	if (x == NULL) {
-		snprintf(out, size, "off");
+		snprintf(out, size, "checks=off");
 		return;
 	}
 	if (x->cache != NULL)
 		dnscache_stats(x->cache, &st);
-	snprintf(out, size, "dns_cache_hits=%llu dns_cache_misses=%llu "
-		 "dns_cache_entries=%zu dns_cache_bytes=%zu",
+	snprintf(out, size, "checks=%s dns_hits=%llu dns_misses=%llu "
+		 "dns_entries=%zu dns_bytes=%zu",
+		 x->pol.mode == INBOUND_ENFORCE ? "enforce" : "tag",
 		 (unsigned long long)st.hits, (unsigned long long)st.misses,
 		 st.entries, st.bytes);
 }

@@ -54,7 +54,10 @@ struct check_ctx *check_ctx_new(struct event_base *base,
 				const struct conf *c, const char **error_r);
 /* Waits for the checks in flight, then frees everything. */
 void check_ctx_free(struct check_ctx **x);
-/* Cache figures for owlctl status and metrics. */
+/*
+ * "checks=MODE dns_hits=N dns_misses=N dns_entries=N dns_bytes=N" (or
+ * "checks=off") for owlctl status.
+ */
 void check_ctx_stats(const struct check_ctx *x, char *out, size_t size);
 
 /*
