@@ -36,7 +36,7 @@ UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
 .PHONY: all run check deps test-deps unit integ asan fuzz fuzz-build deb \
 	check-layers check-cluster valgrind install clean bench bench-open bench-imap \
-	bench-cluster bench-smoke bench-outbound torture
+	bench-cluster bench-smoke bench-outbound bench-msgauth torture
 
 all: $(BUILD)/owld $(BUILD)/owlctl $(BUILD)/owl
 
@@ -184,6 +184,7 @@ FUZZ_SRC_fuzz_dkim := $(wildcard src/msgauth/*.c)
 FUZZ_SRC_fuzz_dmarc := $(wildcard src/msgauth/*.c)
 FUZZ_SRC_fuzz_authres := $(wildcard src/msgauth/*.c)
 FUZZ_SRC_fuzz_spf := $(wildcard src/msgauth/spf*.c) src/msgauth/dnsq.c
+FUZZ_SRC_fuzz_inbound := $(wildcard src/msgauth/*.c)
 FUZZ_LDLIBS := -lresolv -lcrypt -lcrypto
 
 # Every source is compiled once (instrumented, without libFuzzer's main)
@@ -249,6 +250,9 @@ bench-cluster: test-deps all $(BUILD)/pop3load
 # Postfix (bench/outbound.py, a section of bench.py's registry).  Minutes.
 bench-outbound: test-deps all
 	OWLD_BUILD=$(BUILD) $(PY) bench/bench.py --only outbound $(BENCH_FLAGS)
+
+bench-msgauth: test-deps all
+	OWLD_BUILD=$(BUILD) $(PY) bench/bench.py --only msgauth $(BENCH_FLAGS)
 
 bench-smoke: all $(BUILD)/pop3load
 	OWLD_BUILD=$(BUILD) $(PY) bench/bench.py --smoke

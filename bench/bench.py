@@ -568,7 +568,7 @@ def judged(value, steady_ok, nruns, ok, want, a):
 # imported; list its module in PLUGINS below and main() imports it.
 
 SECTIONS = {}  # name -> (function, add_args, smoke), in registration order
-PLUGINS = ["outbound"]  # modules in bench/ that register sections
+PLUGINS = ["outbound", "msgauth"]  # modules in bench/ that register sections
 
 
 def register(name, fn, add_args=None, smoke=None):

@@ -39,7 +39,7 @@ USES = {
     "store": {"lib"},
     "auth": {"lib"},
     "mime": {"lib"},
-    "msgauth": {"lib"},  # DKIM (SPF, DMARC later): pure, OpenSSL's crypto
+    "msgauth": {"lib"},  # DKIM, SPF, DMARC, the inbound checks: pure, OpenSSL's crypto
     "relay": BELOW_THE_LINE,
     "owld": PROGRAM_USES,
     "owlctl": PROGRAM_USES,

@@ -47,6 +47,8 @@ static const struct {
 	{"relay.tls", {"may", "require", "no"}},
 	{"mailbox.watch", {"auto", "poll"}},
 	{"dkim.sign", {"off", "on"}},
+	{"inbound.checks", {"off", "tag", "enforce"}},
+	{"inbound.spf_fail", {"tag", "reject"}},
 };
 #define NCHOICES (sizeof(CHOICES) / sizeof(CHOICES[0]))
 
@@ -58,7 +60,9 @@ static_assert(sizeof(enum conf_senders) == sizeof(unsigned) &&
 		      sizeof(enum conf_tls_version) == sizeof(unsigned) &&
 		      sizeof(enum conf_relay_tls) == sizeof(unsigned) &&
 		      sizeof(enum conf_mailbox_watch) == sizeof(unsigned) &&
-		      sizeof(enum conf_dkim_sign) == sizeof(unsigned),
+		      sizeof(enum conf_dkim_sign) == sizeof(unsigned) &&
+		      sizeof(enum conf_inbound) == sizeof(unsigned) &&
+		      sizeof(enum conf_spf_fail) == sizeof(unsigned),
 	      "choice enums are unsigned-sized");
 
 #define O(f) offsetof(struct conf, f)
@@ -175,6 +179,23 @@ static const struct key KEYS[] = {
 	 "1h", 0, 86400},
 	{"dkim.sign", K_CHOICE, O(dkim_sign), "on", 0, 0},
 	{"dkim.selector", K_STR, O(dkim_selector), "", 0, 0},
+	/* SPF's processing limits (RFC 7208 4.6.4; 10, 2, 10, 10 there) */
+	{"spf.max_lookups", K_UINT, O(spf_max_lookups), "10", 1, 100},
+	{"spf.max_void_lookups", K_UINT, O(spf_max_void), "2", 0, 100},
+	{"spf.max_mx_names", K_UINT, O(spf_max_mx_names), "10", 1, 64},
+	{"spf.max_ptr_names", K_UINT, O(spf_max_ptr_names), "10", 1, 64},
+	/* verification (RFC 6376 6.1, RFC 8301 3.2: RSA of 1024 at least) */
+	{"dkim.max_signatures", K_UINT, O(dkim_max_sigs), "5", 1, 50},
+	{"dkim.min_key_bits", K_UINT, O(dkim_min_bits), "1024", 1024, 8192},
+	{"dkim.max_key_bits", K_UINT, O(dkim_max_bits), "8192", 1024, 8192},
+	/* SPF, DKIM, DMARC on the MX port; off as Postfix without milters */
+	{"inbound.checks", K_CHOICE, O(inbound_checks), "off", 0, 0},
+	{"inbound.spf_fail", K_CHOICE, O(inbound_spf_fail), "tag", 0, 0},
+	{"inbound.authserv_id", K_STR, O(inbound_authserv_id), "", 0, 0},
+	{"inbound.workers", K_UINT, O(inbound_workers), "8", 1, 256},
+	{"inbound.timeout", K_DURATION, O(inbound_timeout), "30", 1, 600},
+	{"inbound.public_suffix_list", K_STR, O(inbound_psl),
+	 "/usr/share/publicsuffix/public_suffix_list.dat", 0, 0},
 	{"queue.retry", K_DURATION, O(queue_retry), "1m", 1, 86400},
 	{"queue.retry_max", K_DURATION, O(queue_retry_max), "4h", 1, 86400},
 	{"queue.max_age", K_DURATION, O(queue_max_age), "5d", 1,

@@ -28,6 +28,9 @@ enum conf_relay_tls { CONF_RELAY_TLS_MAY, CONF_RELAY_TLS_REQUIRE,
 		      CONF_RELAY_TLS_NO };
 enum conf_mailbox_watch { CONF_WATCH_AUTO, CONF_WATCH_POLL };
 enum conf_dkim_sign { CONF_DKIM_OFF, CONF_DKIM_ON };
+/* inbound.checks: what the checks of mail on the MX port do */
+enum conf_inbound { CONF_INBOUND_OFF, CONF_INBOUND_TAG, CONF_INBOUND_ENFORCE };
+enum conf_spf_fail { CONF_SPF_FAIL_TAG, CONF_SPF_FAIL_REJECT };
 
 struct conf {
 	char *data_dir;
@@ -96,6 +99,16 @@ struct conf {
 	unsigned dns_cache_negative_ttl; /* the same for NXDOMAIN, NODATA */
 	enum conf_dkim_sign dkim_sign; /* off | on (relay/signer.h) */
 	char *dkim_selector;  /* the key file to use; empty: the only one */
+	unsigned spf_max_lookups, spf_max_void; /* RFC 7208 4.6.4 */
+	unsigned spf_max_mx_names, spf_max_ptr_names;
+	unsigned dkim_max_sigs;	/* signatures verified per message */
+	unsigned dkim_min_bits, dkim_max_bits; /* RSA keys verified */
+	enum conf_inbound inbound_checks; /* off | tag | enforce */
+	enum conf_spf_fail inbound_spf_fail; /* tag | reject (enforce) */
+	char *inbound_authserv_id; /* empty: hostname */
+	unsigned inbound_workers; /* threads for the checks' DNS waits */
+	unsigned inbound_timeout; /* seconds for all of one message's */
+	char *inbound_psl;	/* the public suffix list file (DMARC) */
 	unsigned queue_retry;     /* seconds before the first retry */
 	unsigned queue_retry_max; /* cap of the doubling retry interval */
 	unsigned queue_max_age;   /* seconds before a message bounces */

@@ -110,9 +110,22 @@ utc(long long t, char *out, size_t size)
 }
 
 static void
+cert_json(const char *r, long long na)
+{
+	char fp[80], when[40];
+
+	utc(na, when, sizeof(when));
+	printf("{\"not_after\":\"%s\",\"not_after_unix\":%lld,\"days_left\":"
+	       "%lld,\"sha256\":", when, na,
+	       (na - (long long)time(NULL)) / 86400);
+	owlctl_json_str(word(r, "cert_sha256", fp, sizeof(fp)));
+	printf("}");
+}
+
+static void
 status_json(const char *r)
 {
-	char v[64], fp[80], when[40];
+	char v[64];
 	long long na = strtoll(word(r, "cert_not_after", v, sizeof(v)), NULL,
 			       10);
 
@@ -123,17 +136,18 @@ status_json(const char *r)
 	       "\"cert\":", num(r, "uptime"), num(r, "smtp"), num(r, "pop3"),
 	       num(r, "imap"), num(r, "queue"), num(r, "in_1m"),
 	       num(r, "out_1m"));
-	if (na < 0) {
-		printf("null}\n");
-		return;
-	}
-	utc(na, when, sizeof(when));
-	printf("{\"not_after\":\"%s\",\"not_after_unix\":%lld,\"days_left\":"
-	       "%lld,\"sha256\":", when, na,
-	       (na - (long long)time(NULL)) / 86400);
-	owlctl_json_str(word(r, "cert_sha256", fp, sizeof(fp)));
-	printf("}}\n");
+	if (na < 0)
+		printf("null");
+	else
+		cert_json(r, na);
+	printf(",\"checks\":");
+	owlctl_json_str(word(r, "checks", v, sizeof(v)));
+	printf(",\"dns_cache\":{\"hits\":%llu,\"misses\":%llu,"
+	       "\"entries\":%llu,\"bytes\":%llu}}\n", num(r, "dns_hits"),
+	       num(r, "dns_misses"), num(r, "dns_entries"),
+	       num(r, "dns_bytes"));
 }
+
 
 static void
 status_text(const char *r)
@@ -153,12 +167,19 @@ status_text(const char *r)
 	       num(r, "in_1m"), num(r, "out_1m"));
 	if (na < 0) {
 		printf("certificate: none (no tls.cert)\n");
-		return;
+	} else {
+		utc(na, when, sizeof(when));
+		printf("certificate: expires %s (%lld days), sha256 %s\n",
+		       when, (na - (long long)time(NULL)) / 86400,
+		       word(r, "cert_sha256", fp, sizeof(fp)));
 	}
-	utc(na, when, sizeof(when));
-	printf("certificate: expires %s (%lld days), sha256 %s\n", when,
-	       (na - (long long)time(NULL)) / 86400,
-	       word(r, "cert_sha256", fp, sizeof(fp)));
+	printf("inbound checks: %s", word(r, "checks", v, sizeof(v)));
+	if (strcmp(v, "off") != 0)
+		printf("; DNS cache: %llu entries, %llu KiB, %llu hits, "
+		       "%llu misses", num(r, "dns_entries"),
+		       (num(r, "dns_bytes") + 1023) / 1024,
+		       num(r, "dns_hits"), num(r, "dns_misses"));
+	printf("\n");
 }
 
 int

@@ -24,6 +24,7 @@
 #include "../net/listen.h"
 #include "../net/tls.h"
 #include "../relay/relay.h"
+#include "check.h"
 #include "owld.h"
 #include "sess.h"
 
@@ -52,23 +53,24 @@ ctl_sessions(const struct owld *d, const char *proto)
 static void
 ctl_status(struct owld *d, char *reply, size_t size)
 {
-	char fp[65] = "-";
+	char fp[65] = "-", checks[200];
 	long long not_after = -1;
 	size_t queued;
 	uint64_t out_1m;
 
 	relay_stats(d->relay, &queued, &out_1m);
+	check_ctx_stats(d->check, checks, sizeof(checks));
 	if (d->tls == NULL ||
 	    tls_ctx_cert_info(d->tls, &not_after, fp, sizeof(fp)) == -1)
 		snprintf(fp, sizeof(fp), "-");
 	snprintf(reply, size, "ok version=%s uptime=%llu smtp=%u pop3=%u "
 		 "imap=%u queue=%zu in_1m=%llu out_1m=%llu "
-		 "cert_not_after=%lld cert_sha256=%s", d->version,
+		 "cert_not_after=%lld cert_sha256=%s %s", d->version,
 		 (unsigned long long)((mono_ms() - ctl_started_ms) / 1000),
 		 ctl_sessions(d, "smtp"), ctl_sessions(d, "pop3"),
 		 ctl_sessions(d, "imap"), queued,
 		 (unsigned long long)rate60_sum(&d->msgs_in, mono_ms() / 1000),
-		 (unsigned long long)out_1m, not_after, fp);
+		 (unsigned long long)out_1m, not_after, fp, checks);
 }
 
 /* "reload": as SIGHUP; "ok users=..." or "error ... tls=kept ...". */

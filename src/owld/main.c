@@ -48,6 +48,7 @@
 #include "../relay/bounce.h"
 #include "../relay/signer.h"
 #include "../store/fsops.h"
+#include "check.h"
 #include "owld.h"
 #include "sess.h"
 
@@ -598,6 +599,19 @@ start_loop(void)
 		event_add(sigs[i], NULL);
 }
 
+/* The inbound checks (inbound.checks); exits 78 if they cannot start. */
+static void
+start_checks(void)
+{
+	const char *e;
+
+	D.check = check_ctx_new(D.base, &C, &e);
+	if (D.check == NULL && e != NULL) {
+		fprintf(stderr, "owld: inbound checks: %s\n", e);
+		exit(78);
+	}
+}
+
 /* The queue runner on DATA_DIR/queue; exits 73 if it cannot be loaded. */
 static void
 start_relay(void)
@@ -619,6 +633,7 @@ start_relay(void)
 		fprintf(stderr, "owld: queue: %s\n", err);
 		exit(73);
 	}
+	start_checks();
 }
 
 /* Logs the start, then accepts on every bound socket; exits 71. */
@@ -677,6 +692,7 @@ stop_serving(void)
 	for (size_t i = 0; i < nlisteners; i++)
 		listener_free(&listeners[i]);
 	free(listeners);
+	check_ctx_free(&D.check);
 	wpool_free(&D.pool);
 	owld_ctl_close();
 	owld_metrics_close();

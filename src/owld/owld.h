@@ -30,6 +30,7 @@
 
 struct event_base;
 struct relay;
+struct check_ctx;
 struct penalty;
 typedef struct ssl_ctx_st SSL_CTX;
 struct sess;
@@ -46,6 +47,7 @@ struct owld {
 	SSL_CTX *tls;			/* from tls.cert/tls.key, or NULL */
 	char *qdir;			/* DATA_DIR/queue */
 	struct relay *relay;
+	struct check_ctx *check;	/* inbound checks, NULL when off */
 	struct pop3_conf pop3_conf;
 	struct imap_conf imap_conf;
 	struct anvil *imap_userip;	/* logged-in IMAP sessions per user

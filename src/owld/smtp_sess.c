@@ -28,6 +28,7 @@
 #include "../relay/signer.h"
 #include "../store/fsops.h"
 #include "../store/queue.h"
+#include "check.h"
 #include "owld.h"
 #include "sess.h"
 
@@ -60,6 +61,8 @@ struct smtp_sess {
 	struct spool spool;	/* or its tail, with the rest in a spool */
 	char msgid[17];		/* of the message being received */
 	struct commit *commit;	/* in flight, or NULL */
+	struct check *check;	/* the inbound checks in flight, or NULL */
+	bool quarantine;	/* the checks said: to the Junk folder */
 	/* this transaction's outside addresses so far (aliases expanded) */
 	struct aliases_exp remote;
 	unsigned mails, rcpts;
@@ -78,6 +81,8 @@ struct commit {
 	struct qenv env;
 	bool queued;
 	bool sign;		/* an authenticated user's: DKIM-sign it */
+	bool quarantine;	/* to the users' Junk folders */
+	size_t junked;		/* users who got it there */
 	char qerr[300];
 };
 
@@ -218,7 +223,7 @@ shutdown_reply(struct sess *b)
 static bool
 busy(const struct sess *b)
 {
-	return css(b)->commit != NULL;
+	return css(b)->commit != NULL || css(b)->check != NULL;
 }
 
 /* Back to a deadline per command line (after DATA). */
@@ -245,6 +250,8 @@ close_sess(struct sess *b)
 
 	if (s->commit != NULL)
 		s->commit->sess = NULL; /* the job frees itself */
+	if (s->check != NULL)
+		check_forget(s->check);
 	smtp_server_free(&s->core);
 	buf_free(&s->msg);
 	spool_close(s);
@@ -573,8 +580,6 @@ start_commit(struct smtp_sess *s)
 	struct commit *c;
 	size_t i, n;
 
-	if (!spool_finish(s))
-		return;
 	smtp_server_txn(s->core, &t);
 	if (!route_rcpts(s, &t, &x)) {
 		log_msg(LOGL_ERROR, "smtp", "id=%s event=delivery-failed "
@@ -636,6 +641,7 @@ start_commit(struct smtp_sess *s)
 		c->del.len = c->msg->len;
 	}
 	c->sign = s->user[0] != '\0' && c->env.nrcpts > 0;
+	c->quarantine = s->quarantine;
 	c->del.sender = c->sender;
 	c->del.users = (const char *const *)c->users;
 	c->del.nusers = n;
@@ -645,6 +651,101 @@ start_commit(struct smtp_sess *s)
 	s->rcpts += (unsigned)(n + c->env.nrcpts);
 	conn_pause(s->base.conn);
 	wpool_submit(s->base.d->pool, &c->job);
+}
+
+/*
+ * Mail from the MX port gets the inbound checks (check.h) unless the
+ * client is trusted: authenticated, or in relay.networks.
+ */
+static bool
+wants_checks(const struct smtp_sess *s)
+{
+	return s->base.d->check != NULL && !s->submission &&
+	       s->user[0] == '\0' && !s->relay_net;
+}
+
+/* The checks are done: the verdict's reply, or the commit. */
+static void
+checks_done(struct check *k, void *arg)
+{
+	const struct inbound_verdict *v = check_verdict(k);
+	struct smtp_sess *s = arg;
+	struct check_msg m;
+	char q[400];
+
+	s->check = NULL;
+	log_msg(LOGL_INFO, "check", "id=%s msgid=%s %s action=%s%s%s",
+		s->base.id, s->msgid, v->log,
+		v->action == INBOUND_ACCEPT	    ? "accept"
+		: v->action == INBOUND_QUARANTINE ? "quarantine"
+		: v->action == INBOUND_REJECT	    ? "reject"
+						    : "tempfail",
+		v->reply[0] != '\0' ? " reply=" : "",
+		v->reply[0] != '\0' ? log_q(q, sizeof(q), v->reply) : "");
+	if (v->action == INBOUND_REJECT || v->action == INBOUND_TEMPFAIL) {
+		check_free(&k);
+		buf_free(&s->msg);
+		run_act(s, smtp_server_refuse(s->core, v->reply, s->base.out));
+		sess_answered(&s->base);
+		return;
+	}
+	s->quarantine = v->action == INBOUND_QUARANTINE;
+	check_take_msg(k, &m);
+	check_free(&k);
+	if (m.fd != -1) {
+		s->spool.fd = m.fd;
+		s->spool.len = m.len;
+		s->spool.crlf_len = m.crlf_len;
+		s->spool.eightbit = m.eightbit;
+	} else {
+		buf_free(&s->msg);
+		s->msg = m.msg;
+	}
+	start_commit(s);
+}
+
+/* Hands the message, spool and all, to the checks. */
+static void
+start_checks(struct smtp_sess *s)
+{
+	char sender[ADDR_PATH_MAX + 1];
+	struct check_msg m = {.fd = -1};
+	struct check_who w;
+	struct smtp_txn t;
+
+	smtp_server_txn(s->core, &t);
+	if (addr_format(&t.sender, sender, sizeof(sender)) < 0)
+		sender[0] = '\0';
+	w = (struct check_who){.peer = s->base.peer, .helo = t.helo,
+			       .mailfrom = sender, .msgid = s->msgid};
+	if (s->spool.fd != -1) {
+		m.fd = s->spool.fd;
+		m.len = s->spool.len;
+		m.crlf_len = s->spool.crlf_len;
+		m.eightbit = s->spool.eightbit;
+		s->spool.fd = -1;
+		spool_close(s);
+	} else {
+		m.msg = s->msg;
+		s->msg = NULL;
+	}
+	s->quarantine = false;
+	s->check = check_start(s->base.d->check, &w, &m, checks_done, s);
+	conn_pause(s->base.conn);
+}
+
+/* The end of DATA: the spool's tail written, the checks, the commit. */
+static void
+message_end(struct smtp_sess *s)
+{
+	if (!spool_finish(s))
+		return;
+	if (wants_checks(s)) {
+		start_checks(s);
+		return;
+	}
+	s->quarantine = false;
+	start_commit(s);
 }
 
 /* Puts field at ins of the job's message: a new buffer, or a new spool. */
@@ -709,6 +810,52 @@ sign_commit(struct commit *c)
 	buf_free(&field);
 }
 
+/* Appends the job's message to user's Junk folder, made if missing. */
+static enum store_res
+to_junk(struct commit *c, const char *user, char *err, size_t errsz)
+{
+	struct store_append_req a = {.data = c->del.data, .fd = c->del.fd,
+				     .len = c->del.len};
+	struct store *st = c->d->store;
+	enum store_res r;
+
+	r = store_append(st, user, "Junk", &a, err, errsz);
+	if (r != STORE_NOTFOUND)
+		return r;
+	r = store_folder_create(st, user, "Junk", STORE_SU_JUNK,
+				c->d->conf->mailbox_max_folders, err, errsz);
+	if (r != STORE_OK && r != STORE_EXISTS)
+		return r;
+	return store_append(st, user, "Junk", &a, err, errsz);
+}
+
+/*
+ * Worker: a message the checks quarantined (DMARC p=quarantine) goes to
+ * each user's Junk folder; a user for whom that fails (mbox, a full
+ * folder list) keeps it in the list for the INBOX, tagged.
+ */
+static void
+quarantine_commit(struct commit *c)
+{
+	size_t kept = 0;
+	char err[200], q[300];
+
+	for (size_t i = 0; i < c->del.nusers; i++) {
+		if (to_junk(c, c->users[i], err, sizeof(err)) == STORE_OK) {
+			log_msg(LOGL_INFO, "smtp", "event=quarantined msgid=%s "
+				"user=%s folder=Junk", c->msgid, c->users[i]);
+			free(c->users[i]);
+			c->junked++;
+			continue;
+		}
+		log_msg(LOGL_WARN, "smtp", "event=quarantine-failed msgid=%s "
+			"user=%s error=%s to=INBOX", c->msgid, c->users[i],
+			log_q(q, sizeof(q), err));
+		c->users[kept++] = c->users[i];
+	}
+	c->del.nusers = kept;
+}
+
 /* Worker thread: one batch of commits, one store call (group commit). */
 static void
 commit_run(struct wpool_job **jobs, size_t n)
@@ -745,8 +892,10 @@ commit_run(struct wpool_job **jobs, size_t n)
 			}
 			c->queued = true;
 		}
+		if (c->quarantine)
+			quarantine_commit(c);
 		if (c->del.nusers == 0) {
-			if (!c->queued) {
+			if (!c->queued && c->junked == 0) {
 				c->del.res = STORE_PERM;
 				snprintf(c->del.error, sizeof(c->del.error),
 					 "no recipients left");
@@ -938,7 +1087,7 @@ run_act(struct smtp_sess *s, enum smtp_act act)
 		break;
 	case SMTP_ACT_COMMIT:
 		command_deadline(s);
-		start_commit(s);
+		message_end(s);
 		break;
 	case SMTP_ACT_DATA_ABORT:
 		log_refused(s);

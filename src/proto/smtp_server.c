@@ -992,6 +992,29 @@ smtp_server_done(struct smtp_server *s, enum smtp_result r, const char *info,
 	}
 }
 
+/*
+ * The pending MAIL, RCPT or COMMIT answered with a reply of the caller's
+ * (a policy check, a filter): a 4xx or 5xx line refuses it.  A COMMIT
+ * ends the transaction either way; a refused MAIL leaves none begun.
+ */
+enum smtp_act
+smtp_server_refuse(struct smtp_server *s, const char *reply, struct buf *out)
+{
+	enum smtp_act was = s->pending;
+
+	if ((was != SMTP_ACT_MAIL && was != SMTP_ACT_RCPT &&
+	     was != SMTP_ACT_COMMIT) ||
+	    (reply[0] != '4' && reply[0] != '5'))
+		abort(); /* caller bug */
+	s->pending = SMTP_ACT_NONE;
+	buf_line(out, "%s", reply);
+	if (was == SMTP_ACT_COMMIT) {
+		reset_txn(s);
+		return SMTP_ACT_NONE;
+	}
+	return reply[0] == '5' ? count_refusal(s, out) : SMTP_ACT_NONE;
+}
+
 /* STARTTLS (RFC 3207) */
 static enum smtp_act
 cmd_starttls(struct smtp_server *s, const char *arg, size_t len,

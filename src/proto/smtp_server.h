@@ -147,6 +147,13 @@ void smtp_server_toolong_end(struct smtp_server *s, bool crlf);
 enum smtp_act smtp_server_done(struct smtp_server *s, enum smtp_result r,
 			       const char *info, struct buf *out);
 
+/*
+ * Answers the pending MAIL, RCPT or COMMIT with reply, a whole 4xx or 5xx
+ * line without its CRLF ("550 5.7.1 ..."), that the caller made safe.
+ */
+enum smtp_act smtp_server_refuse(struct smtp_server *s, const char *reply,
+				 struct buf *out);
+
 /* Server-initiated ends: 421 replies; the caller then closes. */
 void smtp_server_shutdown(struct smtp_server *s, struct buf *out);
 void smtp_server_timeout(struct smtp_server *s, struct buf *out);
