@@ -118,6 +118,7 @@ class Zone:
         # the strings joined: dnsmasq splits a text in strings of 255
         args = ["--txt-record=%s,%s" % (n, "".join(ss)) for n, ss in recs]
         args.append("--host-record=helo.%s,127.0.0.1" % DOMAIN)
+        args.append("--local-ttl=3600")  # else TTL 0: nothing cached
         for _ in range(5):
             self.port = free_udp_tcp_port()
             self.proc = subprocess.Popen(

@@ -5,6 +5,7 @@ claim our authserv-id removed, and the enforce policies: DMARC reject ->
 550 5.7.1, quarantine -> the Junk folder, SPF fail -> 550 5.7.23 when
 inbound.spf_fail = reject, DNS trouble -> 451 (never a 5xx).  Messages
 are signed with dkimpy (python3-dkim), an independent implementation."""
+import json
 import os
 import re
 import smtplib
@@ -43,6 +44,7 @@ def txt(name, *strings):
 def zone(tmp_path, dnsmasq):
     pem, strings = make_key(tmp_path, "good.test", "sel1")
     port = dnsmasq(
+        "--local-ttl=300",  # dnsmasq's own records have TTL 0: not cached
         txt("good.test", "v=spf1 ip4:127.0.0.1 -all"),
         txt("_dmarc.good.test", "v=DMARC1; p=reject"),
         txt("sel1._domainkey.good.test", *strings),
@@ -101,6 +103,17 @@ def test_tag_all_pass(owld, zone):
     assert re.search(r"dkim=pass\b.*header\.d=good\.test", a), a
     assert re.search(r"dmarc=pass\b.*header\.from=good\.test", a), a
     o.wait_log(r"spf=pass dkim=pass dmarc=pass from=good.test .*action=accept")
+    # owlctl status: the mode and the DNS cache the checks filled
+    st = json.loads(o.ctl("status", "--json").stdout)
+    assert st["checks"] == "tag", st
+    assert st["dns_cache"]["misses"] >= 3 and st["dns_cache"]["entries"] >= 3, st
+    o.send(["alice@localhost"], signed(message("bob@good.test", "again"), zone["pem"]),
+           sender="bob@good.test")
+    o.wait_log(r"dmarc=pass from=good.test .*action=accept", count=2)
+    st2 = json.loads(o.ctl("status", "--json").stdout)
+    assert st2["dns_cache"]["hits"] >= st["dns_cache"]["hits"] + 3, st2
+    assert st2["dns_cache"]["misses"] == st["dns_cache"]["misses"], st2
+    assert "inbound checks: tag; DNS cache:" in o.ctl("status").stdout
 
 
 def test_tag_never_refuses(owld, zone):
