@@ -28,6 +28,8 @@
 #include "../relay/signer.h"
 #include "../store/fsops.h"
 #include "../store/queue.h"
+#include "../proto/milter_edit.h"
+#include "milters.h"
 #include "owld.h"
 #include "sess.h"
 
@@ -63,6 +65,9 @@ struct smtp_sess {
 	/* this transaction's outside addresses so far (aliases expanded) */
 	struct aliases_exp remote;
 	unsigned mails, rcpts;
+	struct milters *milters; /* milter.servers, or NULL */
+	enum smtp_act mstep;	/* the step the milters answer */
+	bool discard;		/* a milter discarded the transaction */
 };
 
 struct commit {
@@ -84,6 +89,7 @@ struct commit {
 static const struct sess_ops smtp_ops;
 static void run_act(struct smtp_sess *s, enum smtp_act act);
 static void spool_close(struct smtp_sess *s);
+static milters_done_fn milter_done;
 
 static struct smtp_sess *
 ss(struct sess *b)
@@ -147,6 +153,7 @@ open_sess(struct sess *b, int fd, const struct sockaddr *sa, int kind,
 						: &b->d->smtp_conf);
 	smtp_server_plain_auth(s->core, owld_plain_auth(b->d, fd));
 	s->spool.fd = -1;
+	s->milters = milters_open(b->d, b->id, b->peer, sa, milter_done, s);
 	*set = (struct sess_setup){
 		.timeout = c->smtp_timeout,
 		.in_max = 2 * c->smtp_max_line,
@@ -218,7 +225,7 @@ shutdown_reply(struct sess *b)
 static bool
 busy(const struct sess *b)
 {
-	return css(b)->commit != NULL;
+	return css(b)->commit != NULL || milters_busy(css(b)->milters);
 }
 
 /* Back to a deadline per command line (after DATA). */
@@ -249,6 +256,7 @@ close_sess(struct sess *b)
 	buf_free(&s->msg);
 	spool_close(s);
 	aliases_exp_free(&s->remote);
+	milters_close(&s->milters);
 }
 
 /*
@@ -843,6 +851,379 @@ commit_done(struct wpool_job *job)
 	owld_check_stopped(d);
 }
 
+/* ---- milters (milters.h): the hooks at MAIL, RCPT and end of DATA ---- */
+
+/* Asks the milters about MAIL; milter_done() answers the core. */
+static void
+milter_mail(struct smtp_sess *s, const struct addr *sender)
+{
+	char from[ADDR_PATH_MAX + 1];
+	struct smtp_txn t;
+	struct milters_mail m;
+
+	smtp_server_txn(s->core, &t);
+	if (addr_format(sender, from, sizeof(from)) < 0)
+		from[0] = '\0';
+	m = (struct milters_mail){
+		.helo = t.helo,
+		.tls_version = conn_tls_version(s->base.conn),
+		.cipher = conn_tls_cipher(s->base.conn),
+		.user = t.user,
+		.sender = from,
+	};
+	s->mstep = SMTP_ACT_MAIL;
+	conn_pause(s->base.conn);
+	milters_mail(s->milters, &m);
+}
+
+static void
+milter_rcpt(struct smtp_sess *s, const struct addr *rcpt)
+{
+	char to[ADDR_PATH_MAX + 1];
+
+	if (addr_format(rcpt, to, sizeof(to)) < 0)
+		to[0] = '\0';
+	s->mstep = SMTP_ACT_RCPT;
+	conn_pause(s->base.conn);
+	milters_rcpt(s->milters, to);
+}
+
+/* A recipient a milter adds: one that routes, as RCPT would take it. */
+static bool
+milter_rcpt_ok(struct smtp_sess *s, const struct addr *a)
+{
+	char name[ADDR_PATH_MAX + 1];
+	struct aliases_exp x = {0};
+	enum smtp_result why;
+
+	if (local_name(s, a, name, sizeof(name), &why) == NULL)
+		return why == SMTP_R_RELAY_DENIED; /* outside: the queue */
+	why = owld_rcpt_route(s->base.d, name, false, &x, s->base.id);
+	aliases_exp_free(&x);
+	return why == SMTP_R_OK;
+}
+
+/* "<a@b>" or "a@b" as a path; false if it is none. */
+static bool
+milter_addr(const char *text, unsigned flags, struct addr *a)
+{
+	char path[ADDR_PATH_MAX + 3];
+	const char *err;
+	size_t used, n;
+
+	if (bsnprintf(path, sizeof(path), text[0] == '<' ? "%s" : "<%s>",
+		      text) == -1)
+		return false;
+	n = strlen(path);
+	return addr_parse_path(path, n, flags, a, &used, &err) == 0 &&
+	       used == n;
+}
+
+/* One milter's envelope changes: sender, recipients added, removed. */
+static void
+milter_envelope(struct smtp_sess *s, const struct milter *m,
+		const char *name)
+{
+	struct milter_mod mod;
+	struct addr a;
+	size_t pos = 0;
+	char q[600];
+	const char *what;
+
+	while (milter_mod_next(m, &pos, &mod)) {
+		what = NULL;
+		switch (mod.type) {
+		case MILTER_MOD_CHGFROM:
+			if (!milter_addr(mod.name, ADDR_ALLOW_NULL, &a))
+				what = "bad-sender";
+			else
+				smtp_server_set_sender(s->core, &a);
+			break;
+		case MILTER_MOD_ADDRCPT:
+		case MILTER_MOD_ADDRCPT_PAR:
+			if (!milter_addr(mod.name, ADDR_ALLOW_POSTMASTER, &a) ||
+			    !milter_rcpt_ok(s, &a))
+				what = "recipient-does-not-route";
+			else if (smtp_server_add_rcpt(s->core, &a) == -1)
+				what = "too-many-recipients";
+			break;
+		case MILTER_MOD_DELRCPT:
+			if (!milter_addr(mod.name, ADDR_ALLOW_POSTMASTER, &a) ||
+			    smtp_server_del_rcpt(s->core, &a) == 0)
+				what = "no-such-recipient";
+			break;
+		default:
+			continue;
+		}
+		log_msg(what ? LOGL_WARN : LOGL_INFO, "milter", "id=%s "
+			"event=%s msgid=%s milter=%s action=%c addr=%s%s%s",
+			s->base.id, what ? "change-ignored" : "envelope-changed",
+			s->msgid, name, (char)mod.type,
+			log_q(q, sizeof(q), mod.name), what ? " reason=" : "",
+			what ? what : "");
+	}
+}
+
+/* The body pieces of a REPLBODY, CR LF made LF; false if there is none. */
+static bool
+milter_body(const struct milter *m, struct buf *out, int *err)
+{
+	struct milter_mod mod;
+	size_t pos = 0;
+	bool any = false;
+
+	while (milter_mod_next(m, &pos, &mod)) {
+		if (mod.type != MILTER_MOD_REPLBODY)
+			continue;
+		if (!any)
+			buf_reset(out);
+		any = true;
+		for (size_t i = 0; i < mod.len; i++)
+			if (mod.data[i] != '\r' &&
+			    buf_addc(out, mod.data[i]) == -1)
+				*err = -1;
+	}
+	return any;
+}
+
+/* A quarantine: logged, and marked in a header for the reader's filter. */
+static void
+milter_quarantine(struct smtp_sess *s, const struct milter *m,
+		  const char *name, struct buf *hdr, int *err)
+{
+	struct milter_mod mod;
+	size_t pos = 0;
+	char q[600];
+
+	while (milter_mod_next(m, &pos, &mod)) {
+		if (mod.type != MILTER_MOD_QUARANTINE)
+			continue;
+		log_msg(LOGL_WARN, "milter", "id=%s event=quarantine msgid=%s "
+			"milter=%s reason=%s", s->base.id, s->msgid, name,
+			log_q(q, sizeof(q), mod.name));
+		if (buf_printf(hdr, "X-Quarantine: %s (%s)\n", mod.name,
+			       name) == -1)
+			*err = -1;
+	}
+}
+
+/*
+ * The message as the milters changed it (headers, body, quarantine) into
+ * msg, from its text t[0..len): Return-Path, the fields, the empty line,
+ * the body.  -1 if it no longer fits smtp.max_size.
+ */
+static int
+milter_rewrite(struct smtp_sess *s, const char *t, size_t len, bool *changed)
+{
+	size_t max = s->base.d->conf->smtp_max_size + TRACE_MAX;
+	struct buf *hdr = buf_new(max), *body = buf_new(max), *tmp;
+	const char *lf = memchr(t, '\n', len), *end, *name;
+	size_t rp = lf ? (size_t)(lf - t) + 1 : len, hend, boff;
+	const struct milter *m;
+	bool new_body = false;
+	unsigned skipped;
+	int err = 0;
+
+	/* the fields end at the first empty line */
+	for (hend = rp; hend < len; ) {
+		if (t[hend] == '\n')
+			break;
+		end = memchr(t + hend, '\n', len - hend);
+		hend = end ? (size_t)(end - t) + 1 : len;
+	}
+	boff = hend < len ? hend + 1 : len;
+	buf_add(hdr, t + rp, hend - rp);
+	for (size_t i = 0; milters_result(s->milters, i, &m, &name); i++) {
+		if (m == NULL)
+			continue;
+		tmp = buf_new(max);
+		if (milter_edit_headers(m, hdr->data, hdr->len, tmp,
+					&skipped) == -1)
+			err = -1;
+		buf_free(&hdr);
+		hdr = tmp;
+		milter_quarantine(s, m, name, hdr, &err);
+		new_body |= milter_body(m, body, &err);
+		milter_envelope(s, m, name);
+	}
+	*changed = err == 0;
+	if (err == 0) {
+		struct smtp_txn txn;
+		char from[ADDR_PATH_MAX + 1];
+
+		/* the sender may have changed: Return-Path says the new one */
+		smtp_server_txn(s->core, &txn);
+		if (addr_format(&txn.sender, from, sizeof(from)) < 0)
+			from[0] = '\0';
+		tmp = buf_new(max);
+		if (buf_printf(tmp, "Return-Path: <%s>\n", from) == -1 ||
+		    buf_add(tmp, hdr->data, hdr->len) == -1 ||
+		    buf_addc(tmp, '\n') == -1 ||
+		    (new_body ? buf_add(tmp, body->data, body->len)
+			      : buf_add(tmp, t + boff, len - boff)) == -1)
+			err = -1;
+		buf_free(&s->msg);
+		s->msg = tmp;
+	}
+	buf_free(&hdr);
+	buf_free(&body);
+	return err;
+}
+
+/*
+ * Applies the milters' modifications to the message.  A spooled message
+ * is read back whole to be rewritten in memory (XXX on the loop; only
+ * when a milter changed something).  -1: it could not be (logged).
+ */
+static int
+milter_apply(struct smtp_sess *s)
+{
+	const struct milter *m;
+	const char *name;
+	struct buf *text = NULL;
+	struct milter_mod mod;
+	bool any = false, changed;
+	int r;
+
+	for (size_t i = 0; milters_result(s->milters, i, &m, &name); i++) {
+		size_t pos = 0;
+
+		if (m != NULL && milter_mod_next(m, &pos, &mod))
+			any = true;
+	}
+	if (!any)
+		return 0;
+	if (s->spool.fd != -1) {
+		text = buf_new(s->spool.len);
+		if (pread(s->spool.fd, text->data, s->spool.len, 0) !=
+		    (ssize_t)s->spool.len) {
+			buf_free(&text);
+			return -1;
+		}
+		text->len = s->spool.len;
+		spool_close(s);
+		buf_free(&s->msg);
+		s->msg = text;
+	}
+	text = s->msg;
+	s->msg = NULL;
+	r = milter_rewrite(s, text->data, text->len, &changed);
+	if (s->msg == NULL) {
+		s->msg = text;
+		text = NULL;
+	}
+	buf_free(&text);
+	return r;
+}
+
+/* The default texts of a milter's refusal without its own (Postfix's). */
+static const char *
+milter_text(enum milters_verdict v, const char *reply)
+{
+	if (reply[0] != '\0')
+		return reply;
+	return v == MILTERS_REJECT ? "550 5.7.1 Command rejected"
+				   : "451 4.7.1 Service unavailable - try "
+				     "again later";
+}
+
+/* The end of DATA once the milters have answered: owld's own, then commit. */
+static void
+data_checked(struct smtp_sess *s)
+{
+	start_commit(s);
+}
+
+/* A message dropped by a milter's verdict: no commit, the reply given. */
+static void
+milter_drop(struct smtp_sess *s, enum milters_verdict v, const char *reply,
+	    const char *name)
+{
+	char q[600];
+
+	log_msg(LOGL_WARN, "milter", "id=%s peer=%s event=%s msgid=%s "
+		"milter=%s reply=%s", s->base.id, s->base.peer,
+		v == MILTERS_DISCARD ? "discarded" : "message-refused",
+		s->msgid, name,
+		log_q(q, sizeof(q), v == MILTERS_DISCARD ? "250"
+						: milter_text(v, reply)));
+	buf_free(&s->msg);
+	spool_close(s);
+	if (v == MILTERS_DISCARD) {
+		s->mails++;
+		run_act(s, smtp_server_done(s->core, SMTP_R_OK, s->msgid,
+					    s->base.out));
+	} else {
+		run_act(s, smtp_server_done_reply(s->core, milter_text(v, reply),
+						  s->base.out));
+	}
+}
+
+/* The message's verdict; then its changes, then the commit. */
+static void
+milter_eom(struct smtp_sess *s, enum milters_verdict v, const char *reply,
+	   const char *name)
+{
+	if (v == MILTERS_CONTINUE && s->discard)
+		v = MILTERS_DISCARD;
+	if (v != MILTERS_CONTINUE) {
+		milter_drop(s, v, reply, name);
+		return;
+	}
+	if (milter_apply(s) == -1) {
+		milter_drop(s, MILTERS_TEMPFAIL, "451 4.3.0 Error: the "
+			    "message as changed by a milter is too big", "-");
+		return;
+	}
+	data_checked(s);
+}
+
+/*
+ * The end of DATA: the milters get the message first (their answer comes
+ * to milter_done), then data_checked() commits it.
+ */
+static void
+end_of_data(struct smtp_sess *s)
+{
+	if (s->milters == NULL) {
+		data_checked(s);
+		return;
+	}
+	if (!spool_finish(s))
+		return;
+	s->mstep = SMTP_ACT_COMMIT;
+	conn_pause(s->base.conn);
+	milters_message(s->milters, s->msgid,
+			s->spool.fd == -1 ? s->msg->data : NULL, s->spool.fd,
+			s->spool.fd == -1 ? s->msg->len : s->spool.len);
+}
+
+/* The milters answered the step in s->mstep. */
+static void
+milter_done(void *arg, enum milters_verdict v, const char *reply,
+	    const char *name)
+{
+	struct smtp_sess *s = arg;
+	char q[600];
+
+	if (s->mstep == SMTP_ACT_COMMIT) {
+		milter_eom(s, v, reply, name);
+	} else if (v == MILTERS_CONTINUE || v == MILTERS_DISCARD) {
+		s->discard |= v == MILTERS_DISCARD;
+		run_act(s, smtp_server_done(s->core, SMTP_R_OK, NULL,
+					    s->base.out));
+	} else {
+		log_msg(LOGL_INFO, "milter", "id=%s peer=%s event=%s-refused "
+			"milter=%s reply=%s", s->base.id, s->base.peer,
+			s->mstep == SMTP_ACT_MAIL ? "mail" : "rcpt", name,
+			log_q(q, sizeof(q), milter_text(v, reply)));
+		run_act(s, smtp_server_done_reply(s->core, milter_text(v, reply),
+						  s->base.out));
+	}
+	if (s->commit == NULL)
+		sess_answered(&s->base);
+}
+
 static void
 start_auth(struct smtp_sess *s)
 {
@@ -905,20 +1286,32 @@ run_act(struct smtp_sess *s, enum smtp_act act)
 	switch (act) {
 	case SMTP_ACT_NONE:
 		break;
-	case SMTP_ACT_MAIL:
-		aliases_exp_free(&s->remote); /* a new transaction */
+	case SMTP_ACT_MAIL: {
 		/* any sender is fine inbound; submission checks it */
-		run_act(s, smtp_server_done(s->core,
-					    check_sender(s, &req->addr), NULL,
-					    s->base.out));
+		enum smtp_result r = check_sender(s, &req->addr);
+
+		aliases_exp_free(&s->remote); /* a new transaction */
+		s->discard = false;
+		if (r == SMTP_R_OK && s->milters != NULL)
+			milter_mail(s, &req->addr);
+		else
+			run_act(s, smtp_server_done(s->core, r, NULL,
+						    s->base.out));
 		break;
+	}
 	case SMTP_ACT_AUTH:
 		start_auth(s);
 		break;
-	case SMTP_ACT_RCPT:
-		run_act(s, smtp_server_done(s->core, check_rcpt(s, &req->addr),
-					    NULL, s->base.out));
+	case SMTP_ACT_RCPT: {
+		enum smtp_result r = check_rcpt(s, &req->addr);
+
+		if (r == SMTP_R_OK && s->milters != NULL)
+			milter_rcpt(s, &req->addr);
+		else
+			run_act(s, smtp_server_done(s->core, r, NULL,
+						    s->base.out));
 		break;
+	}
 	case SMTP_ACT_VRFY:
 		run_act(s, smtp_server_done(s->core, check_vrfy(s, &req->addr),
 					    NULL, s->base.out));
@@ -938,7 +1331,7 @@ run_act(struct smtp_sess *s, enum smtp_act act)
 		break;
 	case SMTP_ACT_COMMIT:
 		command_deadline(s);
-		start_commit(s);
+		end_of_data(s);
 		break;
 	case SMTP_ACT_DATA_ABORT:
 		log_refused(s);
