@@ -5,7 +5,7 @@
 set -eu
 
 BUILD="gcc make pkg-config libevent-dev libssl-dev libcrypt-dev zlib1g-dev"
-TEST="libcmocka-dev python3 python3-pytest swaks libnet-ssleay-perl openssl curl fetchmail clang libclang-rt-dev valgrind dnsmasq-base postfix dovecot-pop3d dovecot-imapd isync offlineimap3 neomutt getmail6 python3-pexpect gnuplot-nox glusterfs-server glusterfs-client dpkg-dev debhelper lintian git python3-dkim"
+TEST="libcmocka-dev python3 python3-pytest swaks libnet-ssleay-perl openssl curl fetchmail clang libclang-rt-dev valgrind dnsmasq-base postfix dovecot-pop3d dovecot-imapd isync offlineimap3 neomutt getmail6 python3-pexpect gnuplot-nox glusterfs-server glusterfs-client dpkg-dev debhelper lintian git python3-dkim rspamd"
 
 case "${1:-build}" in
 build) want="$BUILD" ;;

@@ -561,3 +561,8 @@ def owld(tmp_path):
 @pytest.fixture
 def server(owld):
     return owld()
+
+
+def pytest_configure(config):
+    # tests that start a slow real peer; -m "not rspamd" leaves them out
+    config.addinivalue_line("markers", "rspamd: starts a real rspamd (~12 s)")

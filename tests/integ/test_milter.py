@@ -467,6 +467,7 @@ def rspamd(tmp_path):
         p.wait()
 
 
+# rspamd takes about 12 s to start here: -m "not rspamd" leaves it out
 @pytest.mark.rspamd
 def test_rspamd(owld, rspamd):
     s = start(owld, rspamd)
@@ -474,7 +475,7 @@ def test_rspamd(owld, rspamd):
             b"Message-ID: <gtube@example.org>\r\n"
             b"Date: Fri, 04 Dec 2026 03:00:00 +0000\r\n\r\n" + GTUBE + b"\r\n")
     out = dialog(s, msg=spam)
-    assert out[-1][0] == 554 or out[-1][0] == 550, out
+    assert out[-1] == (554, ["554 5.7.1 Gtube pattern"]), out
     assert s.messages("alice") == []
     clean = (b"From: a@example.org\r\nTo: alice@localhost\r\n"
              b"Subject: lunch\r\nMessage-ID: <lunch@example.org>\r\n"
@@ -483,4 +484,5 @@ def test_rspamd(owld, rspamd):
     out = dialog(s, msg=clean)
     assert out[-1][0] == 250, out
     text = stored(s)
-    assert re.search(r"\n(X-Spam|X-Rspamd)[-\w]*: ", text), text[:2000]
+    assert "\nX-Spamd-Result: default: False" in text, text[:2000]
+    assert "\nX-Rspamd-Queue-Id: " in text and "\nX-Spam-Status: No" in text
