@@ -229,7 +229,8 @@ mc_dead(struct mconn *mc, const char *why)
 	mc->dead = true;
 	evtimer_del(mc->timer);
 	log_msg(LOGL_WARN, "milter", "id=%s event=milter-failed milter=%s "
-		"error=%s action=%s", ms->id, mc->name, log_q(q, sizeof(q), why),
+		"error=%s action=%s", ms->id, mc->name,
+		log_q(q, sizeof(q), why),
 		cf(ms)->milter_default_action == CONF_MILTER_ACCEPT
 			? "accept"
 			: "tempfail");
@@ -517,7 +518,8 @@ next_field(const struct milters *ms, size_t *pos, const char **name,
 			continue; /* not a field: not sent */
 		*name = f;
 		*nlen = (size_t)(colon - f);
-		while (*nlen > 0 && (f[*nlen - 1] == ' ' || f[*nlen - 1] == '\t'))
+		while (*nlen > 0 &&
+		       (f[*nlen - 1] == ' ' || f[*nlen - 1] == '\t'))
 			(*nlen)--;
 		colon++;
 		while (colon < e && (*colon == ' ' || *colon == '\t'))

@@ -957,7 +957,8 @@ milter_envelope(struct smtp_sess *s, const struct milter *m,
 		}
 		log_msg(what ? LOGL_WARN : LOGL_INFO, "milter", "id=%s "
 			"event=%s msgid=%s milter=%s action=%c addr=%s%s%s",
-			s->base.id, what ? "change-ignored" : "envelope-changed",
+			s->base.id,
+			what ? "change-ignored" : "envelope-changed",
 			s->msgid, name, (char)mod.type,
 			log_q(q, sizeof(q), mod.name), what ? " reason=" : "",
 			what ? what : "");
@@ -1154,7 +1155,8 @@ milter_drop(struct smtp_sess *s, enum milters_verdict v, const char *reply,
 		run_act(s, smtp_server_done(s->core, SMTP_R_OK, s->msgid,
 					    s->base.out));
 	} else {
-		run_act(s, smtp_server_done_reply(s->core, milter_text(v, reply),
+		run_act(s, smtp_server_done_reply(s->core,
+						  milter_text(v, reply),
 						  s->base.out));
 	}
 }
@@ -1217,7 +1219,8 @@ milter_done(void *arg, enum milters_verdict v, const char *reply,
 			"milter=%s reply=%s", s->base.id, s->base.peer,
 			s->mstep == SMTP_ACT_MAIL ? "mail" : "rcpt", name,
 			log_q(q, sizeof(q), milter_text(v, reply)));
-		run_act(s, smtp_server_done_reply(s->core, milter_text(v, reply),
+		run_act(s, smtp_server_done_reply(s->core,
+						  milter_text(v, reply),
 						  s->base.out));
 	}
 	if (s->commit == NULL)

@@ -98,7 +98,8 @@ make(struct fields *fs, const char *name, const char *value,
 	int r = 0;
 
 	/* a line end at the value's end would end the header block */
-	while (vlen > 0 && (value[vlen - 1] == '\r' || value[vlen - 1] == '\n'))
+	while (vlen > 0 &&
+	       (value[vlen - 1] == '\r' || value[vlen - 1] == '\n'))
 		vlen--;
 	f->added = true;
 	f->off = b->len;

@@ -13,6 +13,8 @@
 #include <string.h>
 
 #include "proto/milter.h"
+#include "proto/milter_edit.h"
+#include "proto/smtp_server.h"
 
 static const struct milter_limits LIM = {.max_packet = 1024,
 					 .max_mods = 4096};
@@ -576,6 +578,122 @@ test_output_full(void **state)
 	buf_free(&out);
 }
 
+/* A core at the end of a message whose EOM got the packets r[0..n). */
+static struct milter *
+with_mods(const char *r, size_t n)
+{
+	struct milter *m = ready(MILTER_ACTS_ALL, 0, 0);
+	struct buf *out = buf_new(8192);
+	enum milter_ev ev[4];
+
+	to_eom(m, out, 0);
+	milter_send_eom(m, NULL, 0, out);
+	assert_int_equal(feed(m, r, n, 1, ev, 4), 1);
+	assert_int_equal(ev[0], MILTER_EV_CONTINUE);
+	buf_free(&out);
+	return m;
+}
+
+static void
+test_edit_headers(void **state)
+{
+	static const char hdr[] = "Received: a\nSubject: one\n\tcont\n"
+				  "X-Old: 1\nsubject: two\n";
+	char r[512];
+	size_t n = 0;
+	struct milter *m;
+	struct buf *out = buf_new(4096);
+	unsigned skipped;
+
+	(void)state;
+	n += pkt(r + n, 'm', "\0\0\0\2Subject\0[2]\0", 17);
+	n += pkt(r + n, 'm', "\0\0\0\1X-Old\0\0", 12);	/* delete */
+	n += pkt(r + n, 'm', "\0\0\0\3Subject\0x\r\n\0", 17); /* add */
+	n += pkt(r + n, 'i', "\0\0\0\1X-Ins\0a\nb\0", 14);
+	n += pkt(r + n, 'h', "X-Add\0v\r\n\0", 11);
+	n += pkt(r + n, 'h', "Bad Name\0v\0", 11);		/* skipped */
+	n += pkt(r + n, 'i', "\0\0\0\x63X-End\0e\0", 12);	/* past the end */
+	n += pkt(r + n, 'c', "", 0);
+	m = with_mods(r, n);
+	assert_int_equal(milter_edit_headers(m, hdr, sizeof(hdr) - 1, out,
+					     &skipped), 0);
+	assert_int_equal(skipped, 1);
+	assert_string_equal(out->data, "Received: a\n"
+				       "X-Ins: a\n\tb\n"
+				       "Subject: one\n\tcont\n"
+				       "Subject: [2]\n"
+				       "Subject: x\n"
+				       "X-Add: v\n"
+				       "X-End: e\n");
+	milter_free(&m);
+	/* the output's bound */
+	n = pkt(r, 'h', "X-Long\0vvvvvvvvvvvvvvvvvvvvvvvvvvvvvv\0", 38);
+	n += pkt(r + n, 'c', "", 0);
+	m = with_mods(r, n);
+	buf_free(&out);
+	out = buf_new(40);
+	assert_int_equal(milter_edit_headers(m, hdr, 12, out, &skipped), -1);
+	milter_free(&m);
+	buf_free(&out);
+}
+
+/* What smtp_server offers the milter hooks: a filter's reply, edits. */
+static void
+test_smtp_server_hooks(void **state)
+{
+	struct smtp_conf conf = {.hostname = "mx.test", .max_size = 1000,
+				 .max_rcpts = 2, .max_errors = 10,
+				 .max_line = 1000};
+	struct smtp_server *s = smtp_server_new(&conf);
+	struct buf *out = buf_new(4096);
+	struct smtp_txn t;
+	struct addr a;
+	const char *err;
+	size_t used;
+
+	(void)state;
+#define FEED(l) smtp_server_feed(s, l, strlen(l), out)
+	FEED("EHLO c\r\n");
+	assert_int_equal(FEED("MAIL FROM:<a@b.c>\r\n"), SMTP_ACT_MAIL);
+	buf_reset(out);
+	smtp_server_done_reply(s, "550 5.7.1 go away", out);
+	assert_string_equal(out->data, "550 5.7.1 go away\r\n");
+	smtp_server_txn(s, &t);
+	assert_false(t.in_mail);
+	assert_int_equal(FEED("MAIL FROM:<a@b.c>\r\n"), SMTP_ACT_MAIL);
+	smtp_server_done(s, SMTP_R_OK, NULL, out);
+	assert_int_equal(FEED("RCPT TO:<x@b.c>\r\n"), SMTP_ACT_RCPT);
+	buf_reset(out);
+	smtp_server_done_reply(s, "451 4.7.1 later", out);
+	assert_string_equal(out->data, "451 4.7.1 later\r\n");
+	assert_int_equal(FEED("RCPT TO:<y@b.c>\r\n"), SMTP_ACT_RCPT);
+	smtp_server_done(s, SMTP_R_OK, NULL, out);
+	smtp_server_txn(s, &t);
+	assert_int_equal(t.nrcpts, 1);
+	assert_int_equal(FEED("DATA\r\n"), SMTP_ACT_DATA_START);
+	assert_int_equal(FEED(".\r\n"), SMTP_ACT_COMMIT);
+	addr_parse_path("<z@b.c>", 7, 0, &a, &used, &err);
+	assert_int_equal(smtp_server_add_rcpt(s, &a), 0);
+	assert_int_equal(smtp_server_add_rcpt(s, &a), -1); /* max_rcpts 2 */
+	addr_parse_path("<Y@B.C>", 7, 0, &a, &used, &err);
+	assert_int_equal(smtp_server_del_rcpt(s, &a), 1);
+	assert_int_equal(smtp_server_del_rcpt(s, &a), 0);
+	addr_parse_path("<>", 2, ADDR_ALLOW_NULL, &a, &used, &err);
+	smtp_server_set_sender(s, &a);
+	smtp_server_txn(s, &t);
+	assert_int_equal(t.nrcpts, 1);
+	assert_string_equal(t.rcpts[0].local, "z");
+	assert_true(t.sender.null);
+	buf_reset(out);
+	smtp_server_done_reply(s, "554 5.7.1 spam", out);
+	assert_string_equal(out->data, "554 5.7.1 spam\r\n");
+	smtp_server_txn(s, &t);
+	assert_int_equal(t.nrcpts, 0);
+#undef FEED
+	smtp_server_free(&s);
+	buf_free(&out);
+}
+
 int
 main(void)
 {
@@ -593,6 +711,8 @@ main(void)
 		cmocka_unit_test(test_skip_body),
 		cmocka_unit_test(test_session_verdict),
 		cmocka_unit_test(test_output_full),
+		cmocka_unit_test(test_edit_headers),
+		cmocka_unit_test(test_smtp_server_hooks),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
