@@ -78,7 +78,7 @@ struct milters {
 	const char *data;	/* in memory, or NULL: */
 	int fd;			/* in a spool */
 	size_t len;
-	struct buf *hdr;	/* a spool's first HDR_WINDOW octets */
+	char *hdr;		/* a spool's first HDR_WINDOW octets */
 	const char *htext;	/* the header block (after Return-Path) */
 	size_t hlen;
 	size_t body_off;	/* where the body starts in the message */
@@ -382,7 +382,7 @@ milters_close(struct milters **msp)
 			mc_free(mc);
 	}
 	free(ms->m);
-	buf_free(&ms->hdr);
+	free(ms->hdr);
 	buf_free(&ms->piece);
 	free(ms);
 	*msp = NULL;
@@ -769,12 +769,11 @@ locate(struct milters *ms)
 
 	if (t == NULL) {
 		n = ms->len < HDR_WINDOW ? ms->len : HDR_WINDOW;
-		buf_free(&ms->hdr);
-		ms->hdr = buf_new(n);
-		if (msg_read(ms, 0, ms->hdr->data, n) == 0)
-			ms->hdr->len = n;
-		t = ms->hdr->data;
-		n = ms->hdr->len;
+		free(ms->hdr);
+		ms->hdr = xmalloc(n + 1);
+		if (msg_read(ms, 0, ms->hdr, n) == -1)
+			n = 0; /* no header sent; the commit meets the error */
+		t = ms->hdr;
 	}
 	lf = memchr(t, '\n', n);
 	i = lf ? (size_t)(lf - t) + 1 : n;

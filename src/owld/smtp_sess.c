@@ -1071,6 +1071,33 @@ milter_rewrite(struct smtp_sess *s, const char *t, size_t len, bool *changed)
 	return err;
 }
 
+/* A spooled message read back whole (see milter_apply); NULL if it fails. */
+static struct buf *
+spool_read(struct smtp_sess *s)
+{
+	struct buf *text = buf_new(s->spool.len);
+	char *piece = xmalloc(64 * 1024);
+	size_t off = 0;
+
+	while (off < s->spool.len) {
+		size_t n = s->spool.len - off < 64 * 1024 ? s->spool.len - off
+							   : 64 * 1024;
+		ssize_t r = pread(s->spool.fd, piece, n, (off_t)off);
+
+		if (r <= 0 || buf_add(text, piece, (size_t)r) == -1) {
+			log_msg(LOGL_ERROR, "smtp", "id=%s event=delivery-failed "
+				"msgid=%s error=\"read back spool: %s\"",
+				s->base.id, s->msgid,
+				r < 0 ? strerror(errno) : "short read");
+			buf_free(&text);
+			break;
+		}
+		off += (size_t)r;
+	}
+	free(piece);
+	return text;
+}
+
 /*
  * Applies the milters' modifications to the message.  A spooled message
  * is read back whole to be rewritten in memory (XXX on the loop; only
@@ -1095,13 +1122,8 @@ milter_apply(struct smtp_sess *s)
 	if (!any)
 		return 0;
 	if (s->spool.fd != -1) {
-		text = buf_new(s->spool.len);
-		if (pread(s->spool.fd, text->data, s->spool.len, 0) !=
-		    (ssize_t)s->spool.len) {
-			buf_free(&text);
+		if ((text = spool_read(s)) == NULL)
 			return -1;
-		}
-		text->len = s->spool.len;
 		spool_close(s);
 		buf_free(&s->msg);
 		s->msg = text;

@@ -322,6 +322,22 @@ def test_quarantine(owld, milter):
     s.wait_log(r"event=quarantine .*reason=\"virus found\"")
 
 
+def test_big_message_from_the_spool(owld, milter):
+    """A message past owld's 256 KiB in memory is sent from its spool file
+    in pieces of at most 64 KiB, and changed there too."""
+    m = milter(script={b"E": [(b"h", b"X-Big\0yes\0"), (b"c", b"")]})
+    s = start(owld, m)
+    line = b"x" * 998 + b"\r\n"
+    msg = MSG + line * 600
+    assert dialog(s, msg=msg)[-1][0] == 250
+    body = b"".join(m.got(b"B"))
+    assert body == b"body line\r\n" + line * 600
+    assert max(len(b) for b in m.got(b"B")) <= 65535
+    text = stored(s)
+    assert "\nX-Big: yes\n" in text
+    assert text.endswith("\n\nbody line\n" + ("x" * 998 + "\n") * 600)
+
+
 def test_action_not_negotiated_is_a_protocol_error(owld, milter):
     m = milter(actions=0x01, script={b"E": [(b"+", b"<bob@localhost>\0"),
                                             (b"c", b"")]})
