@@ -6,13 +6,16 @@
  * MAIL, RCPT, DATA, a header, EOH, a body piece, EOM), walking the
  * modifications at the end; then ABORT and QUIT.  Checks: no crash, no
  * sanitizer report, no event while no reply is due, nothing after an
- * error, every modification walked within the collected octets.
+ * error, every modification walked within the collected octets, and the
+ * header changes applied to a small header block end every field in LF
+ * and make no empty line.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "proto/milter.h"
+#include "proto/milter_edit.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -67,12 +70,28 @@ next_step(struct milter *m, int *step, struct buf *out)
 	return false;
 }
 
+/* The header changes on a small block: the result stays in bounds. */
+static void
+edit(const struct milter *m)
+{
+	static const char hdr[] = "Received: x\nSubject: a\n\tb\nTo: c\n";
+	struct buf *out = buf_new(LIM.max_mods * 2 + sizeof(hdr));
+	unsigned skipped;
+
+	if (milter_edit_headers(m, hdr, sizeof(hdr) - 1, out, &skipped) == 0 &&
+	    out->len > 0 && (out->data[out->len - 1] != '\n' ||
+	     memmem(out->data, out->len, "\n\n", 2) != NULL))
+		abort(); /* a field ends in LF; no empty line is made */
+	buf_free(&out);
+}
+
 static void
 walk_mods(const struct milter *m)
 {
 	struct milter_mod mod;
 	size_t pos = 0, total = 0;
 
+	edit(m);
 	while (milter_mod_next(m, &pos, &mod)) {
 		if (mod.type == MILTER_MOD_REPLBODY)
 			total += mod.len;
