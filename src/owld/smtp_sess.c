@@ -1157,6 +1157,21 @@ data_checked(struct smtp_sess *s)
 	start_commit(s);
 }
 
+/*
+ * Answers the pending MAIL, RCPT or message with a milter's refusal;
+ * false if it was a 421, which ends the session (RFC 5321 3.8).
+ */
+static bool
+milter_refuse(struct smtp_sess *s, const char *text)
+{
+	run_act(s, smtp_server_done_reply(s->core, text, s->base.out));
+	if (strncmp(text, "421", 3) != 0)
+		return true;
+	sess_flush(&s->base);
+	conn_close(s->base.conn, "milter-421");
+	return false;
+}
+
 /* A message dropped by a milter's verdict: no commit, the reply given. */
 static void
 milter_drop(struct smtp_sess *s, enum milters_verdict v, const char *reply,
@@ -1177,9 +1192,7 @@ milter_drop(struct smtp_sess *s, enum milters_verdict v, const char *reply,
 		run_act(s, smtp_server_done(s->core, SMTP_R_OK, s->msgid,
 					    s->base.out));
 	} else {
-		run_act(s, smtp_server_done_reply(s->core,
-						  milter_text(v, reply),
-						  s->base.out));
+		milter_refuse(s, milter_text(v, reply));
 	}
 }
 
@@ -1241,9 +1254,8 @@ milter_done(void *arg, enum milters_verdict v, const char *reply,
 			"milter=%s reply=%s", s->base.id, s->base.peer,
 			s->mstep == SMTP_ACT_MAIL ? "mail" : "rcpt", name,
 			log_q(q, sizeof(q), milter_text(v, reply)));
-		run_act(s, smtp_server_done_reply(s->core,
-						  milter_text(v, reply),
-						  s->base.out));
+		if (!milter_refuse(s, milter_text(v, reply)))
+			return;
 	}
 	if (s->commit == NULL)
 		sess_answered(&s->base);

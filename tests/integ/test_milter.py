@@ -42,7 +42,7 @@ class Milter:
     OPTNEG reply."""
 
     def __init__(self, script=None, actions=0xFF, proto=0, hang=None,
-                 garbage=None):
+                 garbage=None, family=socket.AF_INET, path=None):
         self.script = script or {}
         self.actions, self.proto = actions, proto
         self.hang, self.garbage = hang, garbage
@@ -56,12 +56,23 @@ class Milter:
                 outer.sessions += 1
                 outer.serve(self.rfile, self.wfile)
 
-        class Server(socketserver.ThreadingTCPServer):
-            allow_reuse_address = True
-            daemon_threads = True
+        if path is not None:
+            class Server(socketserver.ThreadingUnixStreamServer):
+                daemon_threads = True
 
-        self.server = Server(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
+            self.server = Server(path, Handler)
+            self.spec = "unix:" + path
+        else:
+            class Server(socketserver.ThreadingTCPServer):
+                allow_reuse_address = True
+                daemon_threads = True
+                address_family = family
+
+            host = "::1" if family == socket.AF_INET6 else "127.0.0.1"
+            self.server = Server((host, 0), Handler)
+            self.port = self.server.server_address[1]
+            self.spec = ("inet6:[::1]:%d" if family == socket.AF_INET6
+                         else "inet:127.0.0.1:%d") % self.port
         threading.Thread(target=self.server.serve_forever,
                          daemon=True).start()
 
@@ -123,7 +134,7 @@ def milter():
 
 
 def start(owld, m, *opts):
-    spec = "inet:127.0.0.1:%d" % (m if isinstance(m, int) else m.port)
+    spec = "inet:127.0.0.1:%d" % m if isinstance(m, int) else m.spec
     return owld(opts=("milter.servers=" + spec,) + opts)
 
 
@@ -400,6 +411,36 @@ def test_two_milters_and_submission(owld, milter):
     text = stored(s, "bob")
     assert "\nX-One: 1\n" in text and "\nX-Two: 2\n" in text
     assert m1.macros.get("{auth_authen}") == "alice@localhost"
+
+
+def test_unix_and_inet6_milters(owld, milter, tmp_path):
+    m = milter(path=str(tmp_path / "milter.sock"),
+               script={b"E": [(b"h", b"X-Unix\0" b"1\0"), (b"c", b"")]})
+    s = start(owld, m)
+    assert dialog(s)[-1][0] == 250
+    assert "\nX-Unix: 1\n" in stored(s)
+    try:
+        m6 = milter(family=socket.AF_INET6, script={b"M": [(b"r", b"")]})
+    except OSError:
+        pytest.skip("no IPv6 loopback here")
+    s6 = start(owld, m6)
+    assert dialog(s6)[0] == (550, ["550 5.7.1 Command rejected"])
+
+
+@pytest.mark.parametrize("step", [b"M", b"E"])
+def test_421_closes_the_session(owld, milter, step):
+    m = milter(script={step: [(b"y", b"421 4.7.0 going down\0")]})
+    s = start(owld, m)
+    c = s.connect()
+    hello(c)
+    r = c.cmd("MAIL FROM:<a@example.org>")
+    if step == b"E":
+        assert r[0] == 250 and c.cmd("RCPT TO:<alice@localhost>")[0] == 250
+        assert c.cmd("DATA")[0] == 354
+        c.send(MSG + b".\r\n")
+        r = c.reply()
+    assert r == (421, ["421 4.7.0 going down"])
+    assert c.closed()
 
 
 def test_bad_servers_value(owld):
