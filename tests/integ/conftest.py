@@ -565,4 +565,4 @@ def server(owld):
 
 def pytest_configure(config):
     # tests that start a slow real peer; -m "not rspamd" leaves them out
-    config.addinivalue_line("markers", "rspamd: starts a real rspamd (~12 s)")
+    config.addinivalue_line("markers", "rspamd: starts a real rspamd (~7 s)")
