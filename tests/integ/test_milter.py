@@ -73,8 +73,9 @@ class Milter:
             self.port = self.server.server_address[1]
             self.spec = ("inet6:[::1]:%d" if family == socket.AF_INET6
                          else "inet:127.0.0.1:%d") % self.port
+        # a short poll: shutdown() waits for it at each test's end
         threading.Thread(target=self.server.serve_forever,
-                         daemon=True).start()
+                         kwargs={"poll_interval": 0.02}, daemon=True).start()
 
     def serve(self, rfile, wfile):
         while True:
