@@ -68,6 +68,7 @@ struct smtp_sess {
 	struct milters *milters; /* milter.servers, or NULL */
 	enum smtp_act mstep;	/* the step the milters answer */
 	bool discard;		/* a milter discarded the transaction */
+	bool quarantine;	/* a milter quarantined the message */
 };
 
 struct commit {
@@ -83,6 +84,7 @@ struct commit {
 	struct qenv env;
 	bool queued;
 	bool sign;		/* an authenticated user's: DKIM-sign it */
+	bool junk;		/* quarantined: to the users' Junk folders */
 	char qerr[300];
 };
 
@@ -644,6 +646,7 @@ start_commit(struct smtp_sess *s)
 		c->del.len = c->msg->len;
 	}
 	c->sign = s->user[0] != '\0' && c->env.nrcpts > 0;
+	c->junk = s->quarantine;
 	c->del.sender = c->sender;
 	c->del.users = (const char *const *)c->users;
 	c->del.nusers = n;
@@ -717,6 +720,53 @@ sign_commit(struct commit *c)
 	buf_free(&field);
 }
 
+/*
+ * Worker: a quarantined message (a milter's SMFIR_QUARANTINE) goes to
+ * each local recipient's Junk folder, made with its \\Junk role if it is
+ * missing, through the same durable path as IMAP APPEND.  Where a user
+ * can have no such folder (mbox, mailbox.max_folders) it goes to the
+ * inboxes with the rest (true: do that).  XXX one append per user, not
+ * all or nothing: a failure after the first leaves it in the folders of
+ * the users before, and the client sends it again (a duplicate there).
+ */
+static bool
+deliver_junk(struct commit *c)
+{
+	const struct conf *cf = c->d->conf;
+	struct store *st = c->d->store;
+	enum store_res r;
+	char err[200];
+
+	for (size_t i = 0; i < c->del.nusers; i++) {
+		r = store_folder_create(st, c->users[i], "Junk", STORE_SU_JUNK,
+					cf->mailbox_max_folders, err,
+					sizeof(err));
+		if (r != STORE_OK && r != STORE_EXISTS) {
+			log_msg(LOGL_WARN, "milter", "event=quarantine-inbox "
+				"msgid=%s user=%s error=\"%s\"", c->msgid,
+				c->users[i], err);
+			return true;
+		}
+	}
+	for (size_t i = 0; i < c->del.nusers; i++) {
+		struct store_append_req a = {.data = c->del.data,
+					     .fd = c->del.fd,
+					     .len = c->del.len};
+
+		r = store_append(st, c->users[i], "Junk", &a, err,
+				 sizeof(err));
+		if (r != STORE_OK) {
+			c->del.res = r == STORE_NOSPACE ? STORE_NOSPACE
+							: STORE_TEMP;
+			bsnprintf(c->del.error, sizeof(c->del.error),
+				  "Junk folder of %s: %s", c->users[i], err);
+			return false;
+		}
+	}
+	snprintf(c->del.name, sizeof(c->del.name), "Junk");
+	return false;
+}
+
 /* Worker thread: one batch of commits, one store call (group commit). */
 static void
 commit_run(struct wpool_job **jobs, size_t n)
@@ -753,6 +803,8 @@ commit_run(struct wpool_job **jobs, size_t n)
 			}
 			c->queued = true;
 		}
+		if (c->junk && c->del.nusers > 0 && !deliver_junk(c))
+			continue;
 		if (c->del.nusers == 0) {
 			if (!c->queued) {
 				c->del.res = STORE_PERM;
@@ -1002,6 +1054,7 @@ milter_quarantine(struct smtp_sess *s, const struct milter *m,
 		log_msg(LOGL_WARN, "milter", "id=%s event=quarantine msgid=%s "
 			"milter=%s reason=%s", s->base.id, s->msgid, name,
 			log_q(q, sizeof(q), mod.name));
+		s->quarantine = true;
 		if (buf_printf(hdr, "X-Quarantine: %s (%s)\n", mod.name,
 			       name) == -1)
 			*err = -1;
@@ -1329,6 +1382,7 @@ run_act(struct smtp_sess *s, enum smtp_act act)
 
 		aliases_exp_free(&s->remote); /* a new transaction */
 		s->discard = false;
+		s->quarantine = false;
 		if (r == SMTP_R_OK && s->milters != NULL)
 			milter_mail(s, &req->addr);
 		else

@@ -326,12 +326,48 @@ def test_replace_body(owld, milter):
     assert text.endswith("Subject: hi\nReceived: from x\n\nnew body\nsecond line\n")
 
 
+def junk(s, user):
+    """The messages of user's Junk folder (Maildir++ .Junk)."""
+    base = os.path.join(os.path.dirname(s.maildir(user)), ".Junk")
+    out = []
+    for sub in ("new", "cur"):
+        d = os.path.join(base, sub)
+        for name in sorted(os.listdir(d)) if os.path.isdir(d) else []:
+            with open(os.path.join(d, name), "rb") as f:
+                out.append(f.read().decode())
+    return out
+
+
 def test_quarantine(owld, milter):
+    """Quarantined: to each local recipient's Junk folder (made if
+    missing, with its \\Junk role), marked in a header; IMAP shows it."""
     m = milter(script={b"E": [(b"q", b"virus found\0"), (b"c", b"")]})
     s = start(owld, m)
-    assert dialog(s)[-1][0] == 250
-    assert "\nX-Quarantine: virus found (inet:127.0.0.1:" in stored(s)
+    out = dialog(s, rcpts=("alice@localhost", "bob@localhost"))
+    assert out[-1][0] == 250
     s.wait_log(r"event=quarantine .*reason=\"virus found\"")
+    assert s.messages("alice") == [] and s.messages("bob") == []
+    for user in ("alice", "bob"):
+        (text,) = junk(s, user)
+        assert "\nX-Quarantine: virus found (inet:127.0.0.1:" in text
+    im = s.imaplib("bob")
+    typ, data = im.list()
+    assert any(b"\\Junk" in l and b"Junk" in l for l in data), data
+    assert im.select("Junk")[1] == [b"1"]
+    im.logout()
+
+
+def test_quarantine_without_folders(owld, milter):
+    """mbox has INBOX only: a quarantined message goes there, marked."""
+    m = milter(script={b"E": [(b"q", b"spam\0"), (b"c", b"")]})
+    s = start(owld, m, "mailbox.format=mbox")
+    assert dialog(s)[-1][0] == 250
+    s.wait_log(r"event=quarantine-inbox msgid=\w+ user=alice@localhost")
+    s.wait_log(r"event=delivered .*name=(?!Junk)")
+    p = s.poplib("alice")
+    text = b"\n".join(p.retr(1)[1]).decode()
+    p.quit()
+    assert "\nX-Quarantine: spam (inet:127.0.0.1:" in text
 
 
 def test_big_message_from_the_spool(owld, milter):
