@@ -15,6 +15,11 @@
 #include "proto/milter.h"
 #include "proto/milter_edit.h"
 #include "proto/smtp_server.h"
+#include "lib/conf.h"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
 static const struct milter_limits LIM = {.max_packet = 1024,
 					 .max_mods = 4096};
@@ -694,6 +699,51 @@ test_smtp_server_hooks(void **state)
 	buf_free(&out);
 }
 
+/* milter.servers: the entries conf_set takes, and the ones it refuses. */
+static void
+test_conf_servers(void **state)
+{
+	static const char *const bad[] = {
+		"inet:127.0.0.1", "inet:127.0.0.1:0", "inet:127.0.0.1:65536",
+		"inet:milter.example:11332", "inet:[::1]", "inet6:[::1]",
+		"unix:relative", "unix:", "tcp:127.0.0.1:25", "inet::25",
+		"inet:127.0.0.1:+25", "inet:127.0.0.1:25x",
+	};
+	struct sockaddr_storage sa;
+	char text[300], err[300];
+	unsigned len;
+	struct conf c;
+
+	(void)state;
+	assert_true(conf_milter("inet:127.0.0.1:11332 , inet6:[::1]:25,"
+				"unix:/run/m.sock,inet:[127.0.0.2]:7",
+				1, &sa, &len, text, sizeof(text)));
+	assert_string_equal(text, "inet6:[::1]:25");
+	assert_int_equal(sa.ss_family, AF_INET6);
+	assert_int_equal(ntohs(((struct sockaddr_in6 *)(void *)&sa)->sin6_port),
+			 25);
+	assert_true(conf_milter("inet:127.0.0.1:11332, unix:/run/m.sock", 1,
+				&sa, &len, text, sizeof(text)));
+	assert_int_equal(sa.ss_family, AF_UNIX);
+	assert_string_equal(((struct sockaddr_un *)(void *)&sa)->sun_path,
+			    "/run/m.sock");
+	assert_true(conf_milter("inet:[127.0.0.2]:7", 0, &sa, &len, NULL, 0));
+	assert_int_equal(sa.ss_family, AF_INET);
+	assert_false(conf_milter("inet:127.0.0.1:1", 1, &sa, &len, NULL, 0));
+	/* the last colon starts the port: brackets may be left out */
+	assert_true(conf_milter("inet6:::1:25", 0, &sa, &len, NULL, 0));
+	assert_int_equal(sa.ss_family, AF_INET6);
+	conf_init(&c);
+	assert_int_equal(conf_set(&c, "milter.servers", "", err, sizeof(err)),
+			 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(conf_set(&c, "milter.servers", bad[i], err,
+					  sizeof(err)), -1);
+		assert_non_null(strstr(err, "milter.servers"));
+	}
+	conf_free(&c);
+}
+
 int
 main(void)
 {
@@ -713,6 +763,7 @@ main(void)
 		cmocka_unit_test(test_output_full),
 		cmocka_unit_test(test_edit_headers),
 		cmocka_unit_test(test_smtp_server_hooks),
+		cmocka_unit_test(test_conf_servers),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
