@@ -617,7 +617,8 @@ test_edit_headers(void **state)
 	n += pkt(r + n, 'i', "\0\0\0\1X-Ins\0a\nb\0", 14);
 	n += pkt(r + n, 'h', "X-Add\0v\r\n\0", 11);
 	n += pkt(r + n, 'h', "Bad Name\0v\0", 11);		/* skipped */
-	n += pkt(r + n, 'i', "\0\0\0\x63X-End\0e\0", 12);	/* past the end */
+	/* a position past the end: the end */
+	n += pkt(r + n, 'i', "\0\0\0\x63X-End\0e\0", 12);
 	n += pkt(r + n, 'c', "", 0);
 	m = with_mods(r, n);
 	assert_int_equal(milter_edit_headers(m, hdr, sizeof(hdr) - 1, out,
