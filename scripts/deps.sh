@@ -8,7 +8,7 @@ set -eu
 # domain, docs/DMARC.md); the unit tests read it too ("test" installs
 # BUILD as well, so it is not repeated in TEST)
 BUILD="gcc make pkg-config libevent-dev libssl-dev libcrypt-dev zlib1g-dev publicsuffix"
-TEST="libcmocka-dev python3 python3-pytest swaks libnet-ssleay-perl openssl curl fetchmail clang libclang-rt-dev valgrind dnsmasq-base postfix dovecot-pop3d dovecot-imapd isync offlineimap3 neomutt getmail6 python3-pexpect gnuplot-nox glusterfs-server glusterfs-client dpkg-dev debhelper lintian git python3-dkim python3-cryptography python3-spf"
+TEST="libcmocka-dev python3 python3-pytest swaks libnet-ssleay-perl openssl curl fetchmail clang libclang-rt-dev valgrind dnsmasq-base postfix dovecot-pop3d dovecot-imapd isync offlineimap3 neomutt getmail6 python3-pexpect gnuplot-nox glusterfs-server glusterfs-client dpkg-dev debhelper lintian git python3-dkim python3-cryptography python3-spf rspamd"
 
 case "${1:-build}" in
 build) want="$BUILD" ;;

@@ -10,6 +10,8 @@
 #include <errno.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +23,8 @@
 #include "cidr.h"
 
 enum ktype { K_STR, K_HOST, K_DOMAINS, K_LISTEN, K_UINT, K_SIZE, K_DURATION,
-	     K_MSEC, K_FORMAT, K_USER, K_NETS, K_HOSTPORT, K_CHOICE };
+	     K_MSEC, K_FORMAT, K_USER, K_NETS, K_HOSTPORT, K_CHOICE,
+	     K_MILTERS };
 
 struct key {
 	const char *name;
@@ -49,6 +52,7 @@ static const struct {
 	{"dkim.sign", {"off", "on"}},
 	{"inbound.checks", {"off", "tag", "enforce"}},
 	{"inbound.spf_fail", {"tag", "reject"}},
+	{"milter.default_action", {"tempfail", "accept"}},
 };
 #define NCHOICES (sizeof(CHOICES) / sizeof(CHOICES[0]))
 
@@ -62,7 +66,8 @@ static_assert(sizeof(enum conf_senders) == sizeof(unsigned) &&
 		      sizeof(enum conf_mailbox_watch) == sizeof(unsigned) &&
 		      sizeof(enum conf_dkim_sign) == sizeof(unsigned) &&
 		      sizeof(enum conf_inbound) == sizeof(unsigned) &&
-		      sizeof(enum conf_spf_fail) == sizeof(unsigned),
+		      sizeof(enum conf_spf_fail) == sizeof(unsigned) &&
+		      sizeof(enum conf_milter_default) == sizeof(unsigned),
 	      "choice enums are unsigned-sized");
 
 #define O(f) offsetof(struct conf, f)
@@ -196,6 +201,19 @@ static const struct key KEYS[] = {
 	{"inbound.timeout", K_DURATION, O(inbound_timeout), "30", 1, 600},
 	{"inbound.public_suffix_list", K_STR, O(inbound_psl),
 	 "/usr/share/publicsuffix/public_suffix_list.dat", 0, 0},
+	/* Postfix: smtpd_milters, milter_*_timeout, milter_default_action */
+	{"milter.servers", K_MILTERS, O(milter_servers), "", 0, 0},
+	{"milter.connect_timeout", K_DURATION, O(milter_connect_timeout),
+	 "30s", 1, 3600},
+	{"milter.command_timeout", K_DURATION, O(milter_command_timeout),
+	 "30s", 1, 3600},
+	{"milter.content_timeout", K_DURATION, O(milter_content_timeout),
+	 "300s", 1, 3600},
+	{"milter.default_action", K_CHOICE, O(milter_default_action),
+	 "tempfail", 0, 0},
+	/* libmilter's largest MILTER_MAX_DATA_SIZE is 1M */
+	{"milter.max_reply_size", K_SIZE, O(milter_max_reply), "1M", 65536,
+	 64 << 20},
 	{"queue.retry", K_DURATION, O(queue_retry), "1m", 1, 86400},
 	{"queue.retry_max", K_DURATION, O(queue_retry_max), "4h", 1, 86400},
 	{"queue.max_age", K_DURATION, O(queue_max_age), "5d", 1,
@@ -264,7 +282,7 @@ conf_free(struct conf *c)
 	for (i = 0; i < NKEYS; i++) {
 		switch (KEYS[i].type) {
 		case K_STR: case K_HOST: case K_DOMAINS: case K_LISTEN:
-		case K_USER: case K_NETS: case K_HOSTPORT:
+		case K_USER: case K_NETS: case K_HOSTPORT: case K_MILTERS:
 			free(*str_field(c, &KEYS[i]));
 			*str_field(c, &KEYS[i]) = NULL;
 			break;
@@ -411,6 +429,114 @@ hostport_valid(const char *v)
 	       conf_hostport(v, 25, host, sizeof(host), &port) == 0;
 }
 
+/* One milter.servers entry [p, e): its address. */
+static bool
+milter_entry(const char *p, const char *e, struct sockaddr_storage *sa,
+	     unsigned *len)
+{
+	char host[INET6_ADDRSTRLEN + 2];
+	size_t n = (size_t)(e - p);
+	const char *colon;
+	unsigned long port;
+	char *end;
+
+	memset(sa, 0, sizeof(*sa));
+	if (n > 5 && strncmp(p, "unix:", 5) == 0) {
+		struct sockaddr_un *un = (struct sockaddr_un *)(void *)sa;
+
+		if (p[5] != '/' || n - 5 >= sizeof(un->sun_path))
+			return false;
+		un->sun_family = AF_UNIX;
+		memcpy(un->sun_path, p + 5, n - 5);
+		*len = (unsigned)sizeof(*un);
+		return true;
+	}
+	if (n > 6 && strncmp(p, "inet6:", 6) == 0)
+		p += 6;
+	else if (n > 5 && strncmp(p, "inet:", 5) == 0)
+		p += 5;
+	else
+		return false;
+	colon = e;
+	while (colon > p && colon[-1] != ':')
+		colon--;
+	if (colon <= p + 1 || colon == e)
+		return false;
+	errno = 0;
+	port = strtoul(colon, &end, 10);
+	if (end != e || port == 0 || port > 65535 || errno != 0 ||
+	    *colon == '+' || *colon == '-' || *colon == ' ')
+		return false;
+	n = (size_t)(colon - 1 - p);
+	if (*p == '[' && colon[-2] == ']') {
+		p++;
+		n -= 2;
+	}
+	if (n == 0 || n >= sizeof(host))
+		return false;
+	memcpy(host, p, n);
+	host[n] = '\0';
+	if (inet_pton(AF_INET, host, &((struct sockaddr_in *)(void *)sa)
+						->sin_addr) == 1) {
+		struct sockaddr_in *in = (struct sockaddr_in *)(void *)sa;
+
+		in->sin_family = AF_INET;
+		in->sin_port = htons((uint16_t)port);
+		*len = (unsigned)sizeof(*in);
+		return true;
+	}
+	if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)(void *)sa)
+						 ->sin6_addr) == 1) {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)(void *)sa;
+
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((uint16_t)port);
+		*len = (unsigned)sizeof(*in6);
+		return true;
+	}
+	return false;
+}
+
+bool
+conf_milter(const char *servers, size_t i, struct sockaddr_storage *sa,
+	    unsigned *len, char *text, size_t size)
+{
+	const char *p = servers, *e;
+
+	for (;;) {
+		while (*p == ' ' || *p == ',')
+			p++;
+		if (*p == '\0')
+			return false;
+		for (e = p; *e != '\0' && *e != ',' && *e != ' '; e++)
+			;
+		if (i-- == 0)
+			break;
+		p = e;
+	}
+	if (text != NULL)
+		snprintf(text, size, "%.*s", (int)(e - p), p);
+	return milter_entry(p, e, sa, len);
+}
+
+/* "" or a comma list of good milter.servers entries. */
+static bool
+milters_valid(const char *v)
+{
+	struct sockaddr_storage sa;
+	unsigned len;
+	size_t i, n = 0;
+
+	for (const char *p = v; *p != '\0'; p++)
+		if (*p != ' ' && *p != ',' && (p == v || p[-1] == ' ' ||
+					       p[-1] == ','))
+			n++;
+	for (i = 0; i < n; i++)
+		if (!conf_milter(v, i, &sa, &len, NULL, 0))
+			return false;
+	return true;
+}
+
 /* The row of a K_CHOICE key in CHOICES. */
 static size_t
 choice_row(const char *key)
@@ -542,6 +668,11 @@ conf_set(struct conf *c, const char *key, const char *value, char *err,
 			goto bad;
 		s = xstrdup(value);
 		break;
+	case K_MILTERS:
+		if (!milters_valid(value))
+			goto bad;
+		s = xstrdup(value);
+		break;
 	case K_CHOICE:
 		if ((v = choice_value(choice_row(k->name), value)) < 0)
 			goto bad;
@@ -598,6 +729,11 @@ bad:
 			 "bad value '%s' for key '%s' (ip:port, [ipv6]:port, "
 			 "localhost:port or *:port, comma separated; no host "
 			 "names)", value, key);
+	else if (k->type == K_MILTERS)
+		snprintf(err, errsz,
+			 "bad value '%s' for key '%s' (inet:IP:PORT, "
+			 "inet6:[IP]:PORT or unix:/PATH, comma separated; no "
+			 "host names)", value, key);
 	else if (k->type == K_FORMAT)
 		snprintf(err, errsz,
 			 "bad value '%s' for key '%s' (maildir or mbox)",

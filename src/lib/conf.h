@@ -31,6 +31,7 @@ enum conf_dkim_sign { CONF_DKIM_OFF, CONF_DKIM_ON };
 /* inbound.checks: what the checks of mail on the MX port do */
 enum conf_inbound { CONF_INBOUND_OFF, CONF_INBOUND_TAG, CONF_INBOUND_ENFORCE };
 enum conf_spf_fail { CONF_SPF_FAIL_TAG, CONF_SPF_FAIL_REJECT };
+enum conf_milter_default { CONF_MILTER_TEMPFAIL, CONF_MILTER_ACCEPT };
 
 struct conf {
 	char *data_dir;
@@ -109,6 +110,12 @@ struct conf {
 	unsigned inbound_workers; /* threads for the checks' DNS waits */
 	unsigned inbound_timeout; /* seconds for all of one message's */
 	char *inbound_psl;	/* the public suffix list file (DMARC) */
+	char *milter_servers; /* inet:IP:PORT, inet6:[IP]:PORT, unix:PATH */
+	unsigned milter_connect_timeout; /* seconds: connect + negotiate */
+	unsigned milter_command_timeout; /* seconds per SMTP step's reply */
+	unsigned milter_content_timeout; /* seconds per message step's reply */
+	enum conf_milter_default milter_default_action; /* tempfail | accept */
+	size_t milter_max_reply;  /* octets of one packet from a milter */
 	unsigned queue_retry;     /* seconds before the first retry */
 	unsigned queue_retry_max; /* cap of the doubling retry interval */
 	unsigned queue_max_age;   /* seconds before a message bounces */
@@ -172,6 +179,15 @@ const char *conf_choice_name(const char *key, unsigned value);
  */
 int conf_hostport(const char *v, unsigned defport, char *host, size_t size,
 		  unsigned *port);
+/*
+ * The i-th entry of milter.servers: "inet:IP:PORT", "inet6:[IP]:PORT"
+ * (or "inet:[IP]:PORT") or "unix:/PATH", as a socket address in *sa
+ * (*len its size) and its text in text; false past the last entry or if
+ * it is not one of those (conf_set refuses such a value).
+ */
+struct sockaddr_storage;
+bool conf_milter(const char *servers, size_t i, struct sockaddr_storage *sa,
+		 unsigned *len, char *text, size_t size);
 /* True if domain (any case) is one of c->domains. */
 bool conf_is_local_domain(const struct conf *c, const char *domain);
 /* The i-th local domain into out; false past the last one. */

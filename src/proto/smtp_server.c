@@ -992,27 +992,66 @@ smtp_server_done(struct smtp_server *s, enum smtp_result r, const char *info,
 	}
 }
 
-/*
- * The pending MAIL, RCPT or COMMIT answered with a reply of the caller's
- * (a policy check, a filter): a 4xx or 5xx line refuses it.  A COMMIT
- * ends the transaction either way; a refused MAIL leaves none begun.
- */
 enum smtp_act
-smtp_server_refuse(struct smtp_server *s, const char *reply, struct buf *out)
+smtp_server_done_reply(struct smtp_server *s, const char *reply,
+		       struct buf *out)
 {
 	enum smtp_act was = s->pending;
+	bool perm = reply[0] == '5';
 
-	if ((was != SMTP_ACT_MAIL && was != SMTP_ACT_RCPT &&
-	     was != SMTP_ACT_COMMIT) ||
-	    (reply[0] != '4' && reply[0] != '5'))
-		abort(); /* caller bug */
 	s->pending = SMTP_ACT_NONE;
-	buf_line(out, "%s", reply);
-	if (was == SMTP_ACT_COMMIT) {
+	switch (was) {
+	case SMTP_ACT_MAIL:
+		if (perm)
+			return fail(s, out, reply);
+		buf_line(out, "%s", reply);
+		return SMTP_ACT_NONE;
+	case SMTP_ACT_RCPT:
+		buf_line(out, "%s", reply);
+		return perm ? count_refusal(s, out) : SMTP_ACT_NONE;
+	case SMTP_ACT_COMMIT:
+		buf_line(out, "%s", reply);
 		reset_txn(s);
 		return SMTP_ACT_NONE;
+	default:
+		abort(); /* no MAIL, RCPT or COMMIT pending: caller bug */
 	}
-	return reply[0] == '5' ? count_refusal(s, out) : SMTP_ACT_NONE;
+}
+
+void
+smtp_server_set_sender(struct smtp_server *s, const struct addr *a)
+{
+	s->sender = *a;
+}
+
+int
+smtp_server_add_rcpt(struct smtp_server *s, const struct addr *a)
+{
+	if (s->nrcpts >= s->conf->max_rcpts)
+		return -1;
+	s->req.addr = *a;
+	add_rcpt(s);
+	return 0;
+}
+
+/* Same mailbox: local part and domain, in any case. */
+static bool
+same_addr(const struct addr *a, const struct addr *b)
+{
+	return strcasecmp(a->local, b->local) == 0 &&
+	       strcasecmp(a->domain, b->domain) == 0;
+}
+
+unsigned
+smtp_server_del_rcpt(struct smtp_server *s, const struct addr *a)
+{
+	unsigned i, j = 0, n = s->nrcpts;
+
+	for (i = 0; i < n; i++)
+		if (!same_addr(&s->rcpts[i], a))
+			s->rcpts[j++] = s->rcpts[i];
+	s->nrcpts = j;
+	return n - j;
 }
 
 /* STARTTLS (RFC 3207) */

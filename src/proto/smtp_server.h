@@ -148,11 +148,22 @@ enum smtp_act smtp_server_done(struct smtp_server *s, enum smtp_result r,
 			       const char *info, struct buf *out);
 
 /*
- * Answers the pending MAIL, RCPT or COMMIT with reply, a whole 4xx or 5xx
- * line without its CRLF ("550 5.7.1 ..."), that the caller made safe.
+ * Answers the pending MAIL, RCPT or COMMIT with a reply a filter gave
+ * (a milter's "550 5.7.1 text" or "451 4.7.1 text": one line, no CR or
+ * LF, 4xx or 5xx): the sender or recipient is not taken, the message is
+ * not accepted; a 5xx counts as an error as the core's own refusals do.
  */
-enum smtp_act smtp_server_refuse(struct smtp_server *s, const char *reply,
-				 struct buf *out);
+enum smtp_act smtp_server_done_reply(struct smtp_server *s, const char *reply,
+				     struct buf *out);
+/*
+ * While COMMIT is pending, a filter's changes to the envelope (milter
+ * chgfrom, addrcpt, delrcpt): the new sender; one more recipient (-1 past
+ * max_recipients); a recipient removed (every spelling equal in any case:
+ * how many were).
+ */
+void smtp_server_set_sender(struct smtp_server *s, const struct addr *a);
+int smtp_server_add_rcpt(struct smtp_server *s, const struct addr *a);
+unsigned smtp_server_del_rcpt(struct smtp_server *s, const struct addr *a);
 
 /* Server-initiated ends: 421 replies; the caller then closes. */
 void smtp_server_shutdown(struct smtp_server *s, struct buf *out);

@@ -637,3 +637,6 @@ def dnsmasq(tmp_path):
     for p in procs:
         p.kill()
         p.wait()
+def pytest_configure(config):
+    # tests that start a slow real peer; -m "not rspamd" leaves them out
+    config.addinivalue_line("markers", "rspamd: starts a real rspamd (~7 s)")
