@@ -2,9 +2,11 @@
  * owlctl doctor DOMAIN [--json] [-c FILE] - what other mail servers see
  * of DOMAIN and of this host, checked one thing at a time: the MX
  * records, the MX hosts' addresses, the PTR of the address owld sends
- * from (forward-confirmed), SPF, each DKIM key on disk against its
- * published record, DMARC, the TLS certificate (names, dates) and an
- * open-relay test against owld's own SMTP listener.  Each check prints
+ * from (forward-confirmed), SPF (the record evaluated by the SPF core,
+ * msgauth/spf, for this host's addresses), each DKIM key on disk against
+ * its published record, DMARC (parsed by msgauth/dmarc), the TLS
+ * certificate (names, dates) and an open-relay test against owld's own
+ * SMTP listener.  Each check prints
  * ok, warn or FAIL, what is wrong, and the exact record (or step) that
  * fixes it; --json prints one object instead.
  *
@@ -38,6 +40,8 @@
 #include "../lib/cidr.h"
 #include "../lib/conf.h"
 #include "../msgauth/dkim.h"
+#include "../msgauth/dmarc.h"
+#include "../msgauth/spf.h"
 #include "../relay/resolve.h"
 #include "owlctl.h"
 
@@ -468,100 +472,185 @@ txt_records(struct doctor *d, const char *name, const char *prefix,
 	return st;
 }
 
-/* Does ip4:/ip6: value v (with an optional /len) cover one of ours? */
+/*
+ * Does the record let anyone pass: a top-level "all" or "+all" term?
+ * (Included records are not looked at: their all does not end ours.)
+ */
 static bool
-spf_ip_ours(const struct doctor *d, const char *v, int family)
+spf_all_pass(const char *t)
 {
-	char ip[64];
-	unsigned char net[16];
-	size_t n = strcspn(v, "/");
-	long bits = family == AF_INET ? 32 : 128;
+	while (*t != '\0') {
+		size_t l;
 
-	if (n >= sizeof(ip))
-		return false;
-	memcpy(ip, v, n);
-	ip[n] = '\0';
-	if (v[n] == '/')
-		bits = strtol(v + n + 1, NULL, 10);
-	if (inet_pton(family, ip, net) != 1 || bits < 0 ||
-	    bits > (family == AF_INET ? 32 : 128))
-		return false;
-	for (size_t i = 0; i < d->naddr; i++) {
-		const unsigned char *a = d->addr[i].a;
-		long b = bits;
-		size_t k = 0;
-
-		if (d->addr[i].family != family)
-			continue;
-		for (; b >= 8 && a[k] == net[k]; b -= 8)
-			k++;
-		if (b < 8 && (b == 0 || ((a[k] ^ net[k]) &
-					 (0xff << (8 - b)) & 0xff) == 0))
+		t += strspn(t, " ");
+		l = strcspn(t, " ");
+		if ((l == 3 && strncasecmp(t, "all", 3) == 0) ||
+		    (l == 4 && strncasecmp(t, "+all", 4) == 0))
 			return true;
+		t += l;
 	}
 	return false;
 }
 
-/*
- * The terms of an SPF record (after "v=spf1"): does one name this host
- * (a, mx, ip4/ip6 with its address), is there an include or redirect
- * (not followed here), does it end in +all (anyone may send)?
- */
-static void
-spf_terms(const struct doctor *d, const char *t, bool *ours, bool *include,
-	  bool *plusall)
-{
-	while (*t != '\0') {
-		size_t l;
-		char term[256];
+/* One address of this host and what check_host() said of it. */
+struct spf_eval {
+	enum spf_result r;
+	char why[600];
+};
 
-		t += strspn(t, " ");
-		l = strcspn(t, " ");
-		snprintf(term, sizeof(term), "%.*s", (int)l, t);
-		t += l;
-		if (strcasecmp(term, "+all") == 0 ||
-		    strcasecmp(term, "all") == 0)
-			*plusall = true;
-		memmove(term, term + (strchr("+-~?", term[0]) != NULL &&
-					      term[0] != '\0'),
-			strlen(term) + 1);
-		if (strcasecmp(term, "a") == 0 || strcasecmp(term, "mx") == 0 ||
-		    strncasecmp(term, "a:", 2) == 0 ||
-		    strncasecmp(term, "a/", 2) == 0 ||
-		    strncasecmp(term, "mx:", 3) == 0 ||
-		    strncasecmp(term, "mx/", 3) == 0 ||
-		    (strncasecmp(term, "ip4:", 4) == 0 &&
-		     spf_ip_ours(d, term + 4, AF_INET)) ||
-		    (strncasecmp(term, "ip6:", 4) == 0 &&
-		     spf_ip_ours(d, term + 4, AF_INET6)))
-			*ours = true;
-		if (strncasecmp(term, "include:", 8) == 0 ||
-		    strncasecmp(term, "redirect=", 9) == 0)
-			*include = true;
+/* What a result means for our own mail: pass ok; the others that let it
+ * through (none, neutral, softfail) warn; fail and the errors FAIL. */
+static enum dstatus
+spf_status(enum spf_result r)
+{
+	switch (r) {
+	case SPF_PASS:
+		return DS_OK;
+	case SPF_NONE:
+	case SPF_NEUTRAL:
+	case SPF_SOFTFAIL:
+		return DS_WARN;
+	case SPF_FAIL:
+	case SPF_TEMPERROR:
+	case SPF_PERMERROR:
+		break;
 	}
+	return DS_FAIL;
 }
 
 /*
- * SPF (RFC 7208): one "v=spf1" TXT record at the domain that lets this
- * host send.  Today a light check: the record's presence, its
- * uniqueness, and a mechanism that names this host (a, mx, or an
- * ip4/ip6 covering its address).
- * XXX at merge: evaluate the record with msgauth/spf (check_host() for
- * each of d->addr, sender postmaster@DOMAIN, HELO d->host, through
- * resolve_lookup) and report its result (pass is ok; fail, softfail,
- * neutral FAIL; temperror, permerror FAIL with the evaluator's reason)
- * in place of the term scan below; keep the presence and uniqueness
- * reports and their fix lines.
+ * check_host() as receivers run it, for each address this host sends
+ * from, sender postmaster@DOMAIN and HELO the host name, into ev[]; it
+ * stops at the first temperror (the next would wait out the same broken
+ * lookups).  The number evaluated.
+ */
+static size_t
+spf_evaluate(struct doctor *d, struct spf_eval *ev)
+{
+	char sender[DNSQ_NAME_MAX + 16], dnserr[512];
+	size_t i;
+
+	snprintf(sender, sizeof(sender), "postmaster@%s", d->domain);
+	for (i = 0; i < d->naddr; i++) {
+		const struct daddr *a = &d->addr[i];
+		struct spf *s = owlctl_spf_run(d->c, &d->o, a->family, a->a,
+					       d->domain, sender, d->host,
+					       dnserr, sizeof(dnserr));
+		const char *why = "out of memory";
+
+		ev[i].r = s != NULL ? spf_result(s, &why, NULL)
+				    : SPF_TEMPERROR;
+		if (ev[i].r == SPF_TEMPERROR && dnserr[0] != '\0')
+			why = dnserr;
+		snprintf(ev[i].why, sizeof(ev[i].why), "%s", why);
+		spf_free(&s);
+		if (ev[i].r == SPF_TEMPERROR)
+			return i + 1;
+	}
+	return i;
+}
+
+/*
+ * The record to publish, as a zone line: the published record (rec,
+ * after its "v=spf1") with an ip4:/ip6: term first for each address of
+ * this host that did not pass; rec NULL: a fresh one, "v=spf1 mx -all"
+ * when this host is the MX, else its addresses and -all.
+ */
+static void
+spf_fix(const struct doctor *d, const char *rec, const struct spf_eval *ev,
+	size_t n, char *out, size_t size)
+{
+	struct buf *b = buf_new(TEXT_MAX);
+	char t[INET6_ADDRSTRLEN];
+
+	(void)buf_addstr(b, "v=spf1");
+	if (rec == NULL && (d->mxname[0] != '\0' || d->naddr == 0)) {
+		(void)buf_addstr(b, " mx -all");
+	} else {
+		for (size_t i = 0; i < d->naddr; i++)
+			if (rec == NULL || (i < n && ev[i].r != SPF_PASS))
+				(void)buf_printf(b, " %s:%s",
+						 d->addr[i].family == AF_INET
+							 ? "ip4" : "ip6",
+						 addr_text(&d->addr[i], t,
+							   sizeof(t)));
+		(void)buf_addstr(b, rec != NULL ? rec + 6 : " -all");
+	}
+	txt_record(d->domain, b->data, out, size);
+	buf_free(&b);
+}
+
+/* "pass for 127.0.0.1 (mx matched at example.org); ..." into out. */
+static void
+spf_list(const struct doctor *d, const struct spf_eval *ev, size_t n,
+	 char *out, size_t size)
+{
+	char t[INET6_ADDRSTRLEN];
+	size_t used = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		int w = snprintf(out + used, size - used, "%s%s for %s (%s)",
+				 i > 0 ? "; " : "", spf_result_name(ev[i].r),
+				 addr_text(&d->addr[i], t, sizeof(t)),
+				 ev[i].why);
+
+		if (w < 0 || (size_t)w >= size - used)
+			break;
+		used += (size_t)w;
+	}
+}
+
+/* The one record's verdict for this host's addresses. */
+static void
+spf_report_eval(struct doctor *d, const char *rec)
+{
+	struct spf_eval ev[HOSTS_MAX];
+	char list[TEXT_MAX / 2], *fix = xmalloc(TEXT_MAX);
+	enum dstatus st = DS_OK;
+	size_t n = spf_evaluate(d, ev), worst = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (spf_status(ev[i].r) > st) {
+			st = spf_status(ev[i].r);
+			worst = i;
+		}
+	spf_list(d, ev, n, list, sizeof(list));
+	spf_fix(d, ev[worst].r == SPF_PERMERROR ? NULL : rec, ev, n, fix,
+		TEXT_MAX);
+	if (st == DS_OK)
+		report(d, "spf", DS_OK, NULL, "\"%s\" lets this host send: %s",
+		       rec, list);
+	else if (ev[worst].r == SPF_TEMPERROR)
+		report(d, "spf", DS_FAIL, NULL, "cannot tell: %s", list);
+	else if (st == DS_WARN)
+		report(d, "spf", DS_WARN, fix, "\"%s\" does not say this host "
+		       "may send (receivers may take its mail for spam): %s",
+		       rec, list);
+	else if (ev[worst].r == SPF_PERMERROR)
+		report(d, "spf", DS_FAIL, fix, "\"%s\" is broken: receivers "
+		       "refuse or distrust all its mail: %s", rec, list);
+	else
+		report(d, "spf", DS_FAIL, fix, "\"%s\" does not let this host "
+		       "send: receivers refuse its mail: %s", rec, list);
+	free(fix);
+}
+
+/*
+ * SPF (RFC 7208): one "v=spf1" TXT record at the domain, evaluated with
+ * the SPF core (msgauth/spf, through resolve_lookup) for each address
+ * this host sends from, sender postmaster@DOMAIN, HELO the host name:
+ * pass is ok; none, neutral, softfail warn; fail and permerror FAIL with
+ * the record to publish; temperror FAILs (cannot tell).  A record whose
+ * own all lets anyone pass FAILs whatever this host gets.
  */
 static void
 doctor_spf(struct doctor *d)
 {
 	char err[512], fix[1200], rec[1024];
-	bool ours = false, include = false, plusall = false;
 	struct dnsq_answer spf;
 
-	snprintf(rec, sizeof(rec), "%s. IN TXT \"v=spf1 mx -all\"",
-		 d->domain);
+	spf_fix(d, NULL, NULL, 0, rec, sizeof(rec));
 	switch (txt_records(d, d->domain, "v=spf1", true, &spf, err,
 			    sizeof(err))) {
 	case DNSQ_TEMP:
@@ -580,24 +669,19 @@ doctor_spf(struct doctor *d)
 		report(d, "spf", DS_FAIL, fix, "%s has %zu SPF records: "
 		       "receivers take that as a permanent error (RFC 7208 "
 		       "4.5)", d->domain, spf.n);
-		dnsq_answer_free(&spf);
-		return;
-	}
-	spf_terms(d, spf.rr[0].text + 6, &ours, &include, &plusall);
-	if (plusall)
+	} else if (spf_all_pass(spf.rr[0].text + 6)) {
 		report(d, "spf", DS_FAIL, rec, "\"%s\" ends in +all: anyone "
 		       "may send as %s", spf.rr[0].text, d->domain);
-	else if (ours)
-		report(d, "spf", DS_OK, NULL, "\"%s\" names this host",
-		       spf.rr[0].text);
-	else if (include)
-		report(d, "spf", DS_WARN, rec, "\"%s\" does not name this host "
-		       "itself; its include/redirect is not followed here",
-		       spf.rr[0].text);
-	else
-		report(d, "spf", DS_FAIL, rec, "\"%s\" does not let this host "
-		       "send (no a, mx, or ip4/ip6 with its address)",
-		       spf.rr[0].text);
+	} else if (d->naddr == 0) {
+		report(d, "spf", d->addr_status == DNSQ_TEMP ? DS_FAIL
+							     : DS_WARN,
+		       NULL, "\"%s\" not evaluated: the addresses of %s are "
+		       "%s (see ptr)", spf.rr[0].text, d->host,
+		       d->addr_status == DNSQ_TEMP ? "not known now"
+						   : "not in the DNS");
+	} else {
+		spf_report_eval(d, spf.rr[0].text);
+	}
 	dnsq_answer_free(&spf);
 }
 
@@ -744,23 +828,65 @@ check_dkim(struct doctor *d)
 		       "mail goes out unsigned", d->domain, dir);
 }
 
+/* The TXT records at name that are DMARC records (dmarc_is_record). */
+static enum dnsq_status
+dmarc_records(struct doctor *d, const char *name, struct dnsq_answer *keep,
+	      char *err, size_t errsz)
+{
+	struct dnsq_answer a;
+	enum dnsq_status st;
+
+	memset(keep, 0, sizeof(*keep));
+	st = lookup(d, DNSQ_TXT, name, &a, err, errsz);
+	for (size_t i = 0; i < a.n; i++)
+		if (dmarc_is_record(a.rr[i].text, a.rr[i].len))
+			(void)dnsq_answer_add(keep, NULL, 0, 0, a.rr[i].text,
+					      a.rr[i].len);
+	dnsq_answer_free(&a);
+	keep->status = st;
+	return st;
+}
+
+/* One record, parsed as receivers parse it (msgauth/dmarc). */
+static void
+dmarc_report_record(struct doctor *d, const char *txt, size_t len,
+		    const char *fix)
+{
+	struct dmarc_record r;
+	const char *why;
+
+	if (dmarc_parse(txt, len, &r, &why) == -1)
+		report(d, "dmarc", DS_FAIL, fix, "\"%s\" is not a valid DMARC "
+		       "record: %s", txt, why);
+	else if (r.p_fallback)
+		report(d, "dmarc", DS_FAIL, fix, "\"%s\" has no valid p= tag "
+		       "(none, quarantine or reject): receivers apply none",
+		       txt);
+	else if (r.p == DMARC_P_NONE)
+		report(d, "dmarc", DS_WARN, fix, "\"%s\": p=none, monitoring "
+		       "only: mail that fails DMARC is still delivered", txt);
+	else
+		report(d, "dmarc", DS_OK, NULL, "\"%s\": p=%s%s", txt,
+		       dmarc_policy_name(r.p),
+		       r.pct < 100 ? " (on a part of the mail: pct=)" : "");
+}
+
 /*
- * DMARC (RFC 7489): one "v=DMARC1" record at _dmarc.DOMAIN with a p=
- * tag.  A light parse; at merge the DMARC helper's record parser
- * (msgauth/dmarc) takes its place, with its reasons.
+ * DMARC (RFC 7489): one record at _dmarc.DOMAIN (a TXT record starting
+ * with v=DMARC1), parsed as receivers do (msgauth/dmarc): an invalid one
+ * FAILs with why, p=none is a warning (monitoring only).
  */
 static void
 check_dmarc(struct doctor *d)
 {
-	char name[DNSQ_NAME_MAX + 8], err[512], fix[1024], rec[512], p[64];
+	char name[DNSQ_NAME_MAX + 8], err[512], fix[1024], rec[512];
 	struct dnsq_answer dm;
 
 	snprintf(name, sizeof(name), "_dmarc.%s", d->domain);
 	snprintf(rec, sizeof(rec), "v=DMARC1; p=quarantine; "
 		 "rua=mailto:postmaster@%s", d->domain);
 	txt_record(name, rec, fix, sizeof(fix));
-	if (txt_records(d, name, "v=DMARC1", false, &dm, err, sizeof(err)) ==
-	    DNSQ_TEMP) {
+	if (dmarc_records(d, name, &dm, err, sizeof(err)) == DNSQ_TEMP) {
 		report(d, "dmarc", DS_FAIL, NULL, "cannot tell: %s", err);
 		return;
 	}
@@ -771,14 +897,8 @@ check_dmarc(struct doctor *d)
 		report(d, "dmarc", DS_FAIL, fix, "%s has %zu DMARC records: "
 		       "receivers then apply none (RFC 7489 6.6.3)", name,
 		       dm.n);
-	else if (!tag_value(dm.rr[0].text, "p", p, sizeof(p)) ||
-		 (strcmp(p, "none") != 0 && strcmp(p, "quarantine") != 0 &&
-		  strcmp(p, "reject") != 0))
-		report(d, "dmarc", DS_FAIL, fix, "\"%s\" has no valid p= tag "
-		       "(none, quarantine or reject)", dm.rr[0].text);
 	else
-		report(d, "dmarc", DS_OK, NULL, "\"%s\": p=%s", dm.rr[0].text,
-		       p);
+		dmarc_report_record(d, dm.rr[0].text, dm.rr[0].len, fix);
 	dnsq_answer_free(&dm);
 }
 

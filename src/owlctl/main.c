@@ -7,6 +7,7 @@
  *   owlctl [-c FILE] [-D DIR] [-o key=value]... check
  *   owlctl [-c FILE] [-D DIR] [-o key=value]... queue list|show|flush|...
  *   owlctl [-c FILE] [-D DIR] [-o key=value]... doctor DOMAIN [--json]
+ *   owlctl [-c FILE] [-D DIR] [-o key=value]... spf IP SENDER [HELO] [--json]
  *
  * It reads the same configuration as owld (exit 78 on a bad key) and edits
  * the users and aliases files atomically (table_file_edit); owld notices
@@ -77,6 +78,10 @@ usage(FILE *fp)
 		"DKIM, DMARC),\n"
 		"                           the TLS certificate, the open-relay "
 		"test\n"
+		"  spf IP SENDER [HELO] [--json]\n"
+		"                           the SPF result for mail from SENDER "
+		"(\"\": HELO's)\n"
+		"                           sent from IP, asked in the DNS\n"
 		"  check                    validate the configuration and "
 		"print it\n"
 		"  status [--json]          ask the running owld how it is\n"
@@ -360,6 +365,8 @@ main(int argc, char **argv)
 		rc = cmd_dkim(&c, argc - 1, argv + 1);
 	else if (argc >= 1 && strcmp(argv[0], "doctor") == 0)
 		rc = cmd_doctor(&c, argc, argv); /* argv[0]: getopt's name */
+	else if (argc >= 1 && strcmp(argv[0], "spf") == 0)
+		rc = cmd_spf(&c, argc, argv); /* argv[0]: getopt's name */
 	else if (argc >= 1 && strcmp(argv[0], "status") == 0)
 		rc = cmd_status(&c, argc - 1, argv + 1);
 	else if (argc >= 1 && strcmp(argv[0], "reload") == 0)

@@ -6,6 +6,9 @@
 
 #include <stddef.h>
 
+struct resolve_opts;
+struct spf;
+
 #include "../auth/table.h"
 #include "../lib/conf.h"
 
@@ -46,5 +49,19 @@ int cmd_dkim(const struct conf *c, int argc, char **argv);
 /* owlctl doctor DOMAIN [--json] [-c FILE] (doctor.c); argv[0] is
  * "doctor".  Exit 0 if no check FAILs, 1 if one does. */
 int cmd_doctor(const struct conf *c, int argc, char **argv);
+/* owlctl spf IP SENDER [HELO] [--json] (spf.c); argv[0] is "spf".
+ * Exit 0 pass, 1 another result, 75 temperror, 64 usage, 65 bad input. */
+int cmd_spf(const struct conf *c, int argc, char **argv);
+/*
+ * check_host(ip, domain, sender) of RFC 7208 with c's spf.max_* limits,
+ * c's hostname as %{r}, and each DNS question asked through o (no
+ * cache), to the end: the finished check (spf_result; the caller
+ * spf_free()s it), NULL if out of memory.  dnserr gets the last failed
+ * lookup's error, which names the question ("" if none failed).
+ */
+struct spf *owlctl_spf_run(const struct conf *c, const struct resolve_opts *o,
+			   int family, const unsigned char *ip,
+			   const char *domain, const char *sender,
+			   const char *helo, char *dnserr, size_t errsz);
 
 #endif

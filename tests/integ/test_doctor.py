@@ -131,7 +131,10 @@ def test_everything_right(setup, owld):
     # the text form: one line a check, and the summary
     r = setup.run(smtp_port=o.port, json_out=False)
     assert r.returncode == 0
-    assert re.search(r"^ok +spf +\"v=spf1 mx -all\" names this host$", r.stdout, re.M)
+    # the record evaluated as receivers do, for this host's address
+    assert re.search(r"^ok +spf +\"v=spf1 mx -all\" lets this host send: "
+                     r"pass for 127\.0\.0\.1 \(mx matched at doctor\.test\)$",
+                     r.stdout, re.M)
     assert r.stdout.rstrip().endswith("9 ok, 0 warn, 0 FAIL")
 
 
@@ -143,7 +146,12 @@ def test_no_mx(setup):
     assert mx["fix"] == "doctor.test. IN MX 10 mx.doctor.test."
     # the owld not running is a warning, not a failure
     assert by_name(checks, "relay")[0]["status"] == "warn"
-    assert [c["name"] for c in failed(checks)] == ["mx"]
+    # and "mx -all" without an MX lets nobody send: SPF fails this host
+    assert [c["name"] for c in failed(checks)] == ["mx", "spf"]
+    (spf,) = by_name(checks, "spf")
+    assert "fail for 127.0.0.1 (-all matched at doctor.test)" in spf["detail"]
+    assert spf["fix"] == 'doctor.test. IN TXT "v=spf1 ip4:127.0.0.1 mx -all"'
+
 
 
 def test_mx_elsewhere(setup):
@@ -170,11 +178,59 @@ def test_two_spf_records(setup):
     assert "2 SPF records" in spf["detail"] and "v=spf1 mx -all" in spf["fix"]
 
 
+def spf_check(setup, record, *more):
+    rc, checks = setup.run(spf=["--txt-record=%s,%s" % (DOMAIN, record)]
+                           + list(more))
+    (spf,) = by_name(checks, "spf")
+    return rc, spf
+
+
 def test_spf_without_this_host(setup):
-    rc, checks = setup.run(spf=["--txt-record=%s,v=spf1 ip4:192.0.2.0/24 -all" % DOMAIN])
-    assert rc == 1 and by_name(checks, "spf")[0]["status"] == "fail"
-    rc, checks = setup.run(spf=["--txt-record=%s,v=spf1 ip4:127.0.0.0/8 -all" % DOMAIN])
-    assert rc == 0 and by_name(checks, "spf")[0]["status"] == "ok"
+    rc, spf = spf_check(setup, "v=spf1 ip4:192.0.2.0/24 -all")
+    assert rc == 1 and spf["status"] == "fail"
+    assert "does not let this host send" in spf["detail"]
+    assert "fail for 127.0.0.1 (-all matched at doctor.test)" in spf["detail"]
+    # the record to publish: the same, with this host's address first
+    assert spf["fix"] == ('doctor.test. IN TXT '
+                          '"v=spf1 ip4:127.0.0.1 ip4:192.0.2.0/24 -all"')
+    rc, spf = spf_check(setup, "v=spf1 ip4:127.0.0.0/8 -all")
+    assert rc == 0 and spf["status"] == "ok"
+
+
+def test_spf_include_followed(setup):
+    # the address is only in an included record: evaluated, not guessed
+    rc, spf = spf_check(setup, "v=spf1 include:spf.other.test -all",
+                        "--txt-record=spf.other.test,v=spf1 ip4:127.0.0.1 -all")
+    assert rc == 0 and spf["status"] == "ok", spf
+    assert "pass for 127.0.0.1" in spf["detail"]
+    rc, spf = spf_check(setup, "v=spf1 include:spf.other.test -all",
+                        "--txt-record=spf.other.test,v=spf1 ip4:192.0.2.1 -all")
+    assert rc == 1 and spf["status"] == "fail", spf
+    # an include that cannot be looked up (no server for example.com
+    # here): nothing can be told
+    rc, spf = spf_check(setup, "v=spf1 include:spf.example.com -all")
+    assert rc == 1 and spf["status"] == "fail"
+    assert spf["detail"].startswith("cannot tell: temperror for 127.0.0.1")
+    assert spf["fix"] == ""
+
+
+def test_spf_softfail_and_neutral_warn(setup):
+    for rec, result in (("v=spf1 ip4:192.0.2.0/24 ~all", "softfail"),
+                        ("v=spf1 ip4:192.0.2.0/24 ?all", "neutral")):
+        rc, spf = spf_check(setup, rec)
+        assert rc == 0 and spf["status"] == "warn", spf
+        assert "%s for 127.0.0.1" % result in spf["detail"]
+        assert "ip4:127.0.0.1 ip4:192.0.2.0/24" in spf["fix"]
+
+
+def test_spf_broken_or_open(setup):
+    # a syntax error that the old term scan let through ("mx" named us)
+    rc, spf = spf_check(setup, "v=spf1 mx foo:bar -all")
+    assert rc == 1 and spf["status"] == "fail"
+    assert "is broken" in spf["detail"] and "permerror for 127.0.0.1" in spf["detail"]
+    assert spf["fix"] == 'doctor.test. IN TXT "v=spf1 mx -all"'
+    rc, spf = spf_check(setup, "v=spf1 mx +all")
+    assert rc == 1 and spf["status"] == "fail" and "anyone" in spf["detail"]
 
 
 def test_dkim_record_missing(setup):
@@ -207,6 +263,23 @@ def test_no_dmarc(setup):
                          'rua=mailto:postmaster@doctor.test"')
     rc, checks = setup.run(dmarc=["--txt-record=_dmarc.%s,v=DMARC1; rua=mailto:x@y.test" % DOMAIN])
     assert rc == 1 and "no valid p= tag" in by_name(checks, "dmarc")[0]["detail"]
+
+
+def test_dmarc_parsed(setup):
+    # p=none: monitoring only, a warning with the record to move to
+    rc, checks = setup.run(dmarc=["--txt-record=_dmarc.%s,v=DMARC1; p=none" % DOMAIN])
+    (dm,) = by_name(checks, "dmarc")
+    assert rc == 0 and dm["status"] == "warn" and "monitoring only" in dm["detail"]
+    assert "p=quarantine" in dm["fix"]
+    # a tag with a bad value: receivers take the record as broken
+    rc, checks = setup.run(dmarc=["--txt-record=_dmarc.%s,v=DMARC1; p=reject; pct=200" % DOMAIN])
+    (dm,) = by_name(checks, "dmarc")
+    assert rc == 1 and dm["status"] == "fail"
+    assert "not a valid DMARC record: pct= is not a number 0 to 100" in dm["detail"]
+    # a record with no p= and no rua=: invalid too, with why
+    rc, checks = setup.run(dmarc=["--txt-record=_dmarc.%s,v=DMARC1; adkim=s" % DOMAIN])
+    (dm,) = by_name(checks, "dmarc")
+    assert rc == 1 and dm["detail"].endswith("not a valid DMARC record: no p= tag")
 
 
 def test_certificate_wrong_name_or_expired(setup):
