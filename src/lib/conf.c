@@ -186,7 +186,7 @@ static const struct key KEYS[] = {
 	{"dkim.selector", K_STR, O(dkim_selector), "", 0, 0},
 	/* SPF's processing limits (RFC 7208 4.6.4; 10, 2, 10, 10 there) */
 	{"spf.max_lookups", K_UINT, O(spf_max_lookups), "10", 1, 100},
-	{"spf.max_void_lookups", K_UINT, O(spf_max_void), "2", 0, 100},
+	{"spf.max_void_lookups", K_UINT, O(spf_max_void), "2", 1, 100},
 	{"spf.max_mx_names", K_UINT, O(spf_max_mx_names), "10", 1, 64},
 	{"spf.max_ptr_names", K_UINT, O(spf_max_ptr_names), "10", 1, 64},
 	/* verification (RFC 6376 6.1, RFC 8301 3.2: RSA of 1024 at least) */
