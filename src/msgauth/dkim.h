@@ -63,6 +63,11 @@ int dkim_key_record(const struct dkim_key *key, struct buf *out);
 enum dkim_algo dkim_key_algo(const struct dkim_key *key);
 unsigned dkim_key_bits(const struct dkim_key *key);
 void dkim_key_free(struct dkim_key **key);
+/*
+ * Drops the public keys kept from records (dkim_key.c's cache of parsed
+ * keys, shared by threads); for a clean exit and for tests.
+ */
+void dkim_key_cache_clear(void);
 
 /* --- signing ------------------------------------------------------- */
 

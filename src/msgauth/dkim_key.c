@@ -5,12 +5,23 @@
  * SHA-256 and PKCS#1 v1.5; Ed25519 (RFC 8463) signs their SHA-256 digest.
  * Errors are static texts; OpenSSL's error queue is cleared after each
  * failure so it never leaks into an unrelated caller (TLS).
+ *
+ * Public keys parsed from records are kept (keycache below): a verifier
+ * meets the same few keys again and again (each sending domain's
+ * selector), and OpenSSL 3's d2i_PUBKEY sets up a decoder each time,
+ * about 1.4 million instructions, more than three RSA-2048
+ * verifications.  The cache is the one state of this file: a mutex, at
+ * most KEYCACHE_MAX keys of at most KEYCACHE_DER_MAX octets, the least
+ * recently used replaced; a key is shared by reference (EVP_PKEY_up_ref),
+ * which OpenSSL allows across threads for verification.
  */
 #include "dkim_private.h"
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../lib/b64.h"
@@ -181,20 +192,91 @@ dkim_b64_decode(const char *in, size_t len, unsigned char *out, size_t size,
 	return b64_decode(tmp, n, (char *)out, size, outlen);
 }
 
-int
-dkim_key_public(enum dkim_algo algo, const char *b64, size_t len,
-		struct dkim_key **key_r, const char **error_r)
+#define KEYCACHE_MAX 64
+#define KEYCACHE_DER_MAX 1200	/* an 8192-bit RSA SubjectPublicKeyInfo */
+
+static struct kc_entry {
+	enum dkim_algo algo;
+	unsigned char *der;
+	size_t n;
+	EVP_PKEY *pkey;
+	uint64_t used;
+} keycache[KEYCACHE_MAX];
+static uint64_t keycache_clock;
+static pthread_mutex_t keycache_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* A new reference to the key parsed from der before, or NULL. */
+static EVP_PKEY *
+keycache_get(enum dkim_algo algo, const unsigned char *der, size_t n)
 {
-	unsigned char der[2 * DKIM_SIG_MAX + 64];
+	EVP_PKEY *pkey = NULL;
+
+	pthread_mutex_lock(&keycache_mu);
+	for (size_t i = 0; i < KEYCACHE_MAX; i++) {
+		struct kc_entry *e = &keycache[i];
+
+		if (e->pkey != NULL && e->algo == algo && e->n == n &&
+		    memcmp(e->der, der, n) == 0 &&
+		    EVP_PKEY_up_ref(e->pkey) == 1) {
+			e->used = ++keycache_clock;
+			pkey = e->pkey;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&keycache_mu);
+	return pkey;
+}
+
+/* Keeps a reference to pkey, parsed from der, in the least used slot. */
+static void
+keycache_put(enum dkim_algo algo, const unsigned char *der, size_t n,
+	     EVP_PKEY *pkey)
+{
+	struct kc_entry *e = &keycache[0];
+	unsigned char *copy;
+
+	if (n > KEYCACHE_DER_MAX || (copy = malloc(n)) == NULL)
+		return;
+	if (EVP_PKEY_up_ref(pkey) != 1) {
+		free(copy);
+		return;
+	}
+	memcpy(copy, der, n);
+	pthread_mutex_lock(&keycache_mu);
+	for (size_t i = 1; i < KEYCACHE_MAX && e->pkey != NULL; i++)
+		if (keycache[i].pkey == NULL || keycache[i].used < e->used)
+			e = &keycache[i];
+	EVP_PKEY_free(e->pkey);
+	free(e->der);
+	*e = (struct kc_entry){algo, copy, n, pkey, ++keycache_clock};
+	pthread_mutex_unlock(&keycache_mu);
+}
+
+void
+dkim_key_cache_clear(void)
+{
+	pthread_mutex_lock(&keycache_mu);
+	for (size_t i = 0; i < KEYCACHE_MAX; i++) {
+		EVP_PKEY_free(keycache[i].pkey);
+		free(keycache[i].der);
+		keycache[i] = (struct kc_entry){0};
+	}
+	pthread_mutex_unlock(&keycache_mu);
+}
+
+/* The key of der as k= says (SubjectPublicKeyInfo or RSAPublicKey). */
+static EVP_PKEY *
+parse_public(enum dkim_algo algo, const unsigned char *der, size_t n,
+	     const char **error_r)
+{
 	const unsigned char *q = der;
 	EVP_PKEY *pkey;
-	size_t n;
 
-	if (dkim_b64_decode(b64, len, der, sizeof(der), &n) == -1)
-		return key_fail("the key's p= is not base64", error_r);
 	if (algo == DKIM_ED25519_SHA256) {
-		if (n != 32)
-			return key_fail("an Ed25519 key is 32 octets", error_r);
+		if (n != 32) {
+			key_fail("an Ed25519 key is 32 octets", error_r);
+			return NULL;
+		}
 		pkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL,
 						   der, n);
 	} else {
@@ -208,12 +290,30 @@ dkim_key_public(enum dkim_algo algo, const char *b64, size_t len,
 		if (pkey != NULL &&
 		    EVP_PKEY_get_base_id(pkey) != EVP_PKEY_RSA) {
 			EVP_PKEY_free(pkey);
-			return key_fail("the key is not RSA as k= says",
-					error_r);
+			key_fail("the key is not RSA as k= says", error_r);
+			return NULL;
 		}
 	}
 	if (pkey == NULL)
-		return key_fail("the key's p= is not a public key", error_r);
+		key_fail("the key's p= is not a public key", error_r);
+	return pkey;
+}
+
+int
+dkim_key_public(enum dkim_algo algo, const char *b64, size_t len,
+		struct dkim_key **key_r, const char **error_r)
+{
+	unsigned char der[2 * DKIM_SIG_MAX + 64];
+	EVP_PKEY *pkey;
+	size_t n;
+
+	if (dkim_b64_decode(b64, len, der, sizeof(der), &n) == -1)
+		return key_fail("the key's p= is not base64", error_r);
+	if ((pkey = keycache_get(algo, der, n)) == NULL) {
+		if ((pkey = parse_public(algo, der, n, error_r)) == NULL)
+			return -1;
+		keycache_put(algo, der, n, pkey);
+	}
 	return key_kind(pkey, DKIM_RSA_MIN_BITS, key_r, error_r);
 }
 

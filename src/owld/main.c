@@ -48,6 +48,7 @@
 #include "../relay/bounce.h"
 #include "../relay/signer.h"
 #include "../store/fsops.h"
+#include "../msgauth/dkim.h"
 #include "check.h"
 #include "owld.h"
 #include "sess.h"
@@ -693,6 +694,7 @@ stop_serving(void)
 		listener_free(&listeners[i]);
 	free(listeners);
 	check_ctx_free(&D.check);
+	dkim_key_cache_clear();	/* the verifier's parsed keys */
 	wpool_free(&D.pool);
 	owld_ctl_close();
 	owld_metrics_close();

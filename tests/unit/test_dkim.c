@@ -21,6 +21,7 @@
 #include "lib/buf.h"
 #include "msgauth/dkim.h"
 #include "msgauth/dkim_canon.h"
+#include "msgauth/dkim_private.h"
 #include "msgauth/dkim_tags.h"
 
 #include "dkim_vectors.h"
@@ -603,6 +604,70 @@ test_from_domain(void **st)
 					  sizeof(d)), -1);
 }
 
+/* The p= of a record made by dkim_key_record, in out. */
+static void
+record_p(const struct dkim_key *k, char *out, size_t size)
+{
+	struct buf *b = buf_new(4096);
+	const char *p;
+
+	assert_int_equal(dkim_key_record(k, b), 0);
+	assert_int_equal(buf_addc(b, '\0'), 0);
+	p = strstr(b->data, "p=");
+	assert_non_null(p);
+	snprintf(out, size, "%s", p + 2);
+	buf_free(&b);
+}
+
+/*
+ * Public keys parsed from records are kept (dkim_key.c's cache): more
+ * keys than it holds, each parsed twice in turn, still verify their own
+ * signatures and no other key's, and a clear leaves them working.
+ */
+static void
+test_public_key_cache(void **st)
+{
+	enum { N = 70 };
+	struct dkim_key *priv[N];
+	char rec[N][128];
+	unsigned char sig[DKIM_SIG_MAX];
+	size_t siglen;
+	const char *err;
+
+	(void)st;
+	for (size_t i = 0; i < N; i++) {
+		assert_int_equal(dkim_key_generate(DKIM_ED25519_SHA256,
+						   &priv[i], &err), 0);
+		record_p(priv[i], rec[i], sizeof(rec[i]));
+	}
+	for (int pass = 0; pass < 3; pass++) {
+		if (pass == 2)
+			dkim_key_cache_clear();
+		for (size_t i = 0; i < N; i++) {
+			struct dkim_key *pub, *other;
+			size_t j = (i + 1) % N;
+
+			assert_int_equal(dkim_key_public(DKIM_ED25519_SHA256,
+							 rec[i], strlen(rec[i]),
+							 &pub, &err), 0);
+			assert_int_equal(dkim_key_public(DKIM_ED25519_SHA256,
+							 rec[j], strlen(rec[j]),
+							 &other, &err), 0);
+			assert_int_equal(dkim_key_sign(priv[i], "text", 4, sig,
+						       &siglen), 0);
+			assert_true(dkim_key_verify(pub, "text", 4, sig,
+						    siglen));
+			assert_false(dkim_key_verify(other, "text", 4, sig,
+						     siglen));
+			dkim_key_free(&pub);
+			dkim_key_free(&other);
+		}
+	}
+	for (size_t i = 0; i < N; i++)
+		dkim_key_free(&priv[i]);
+	dkim_key_cache_clear();
+}
+
 int
 main(void)
 {
@@ -621,6 +686,7 @@ main(void)
 		cmocka_unit_test(test_sign_both),
 		cmocka_unit_test(test_sign_refusals),
 		cmocka_unit_test(test_from_domain),
+		cmocka_unit_test(test_public_key_cache),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
