@@ -692,10 +692,12 @@ checks_done(struct check *k, void *arg)
 		v->reply[0] != '\0' ? " reply=" : "",
 		v->reply[0] != '\0' ? log_q(q, sizeof(q), v->reply) : "");
 	if (v->action == INBOUND_REJECT || v->action == INBOUND_TEMPFAIL) {
-		check_free(&k);
+		enum smtp_act act = smtp_server_done_reply(s->core, v->reply,
+							   s->base.out);
+
+		check_free(&k); /* v is k's: used above, not after */
 		buf_free(&s->msg);
-		run_act(s, smtp_server_done_reply(s->core, v->reply,
-						  s->base.out));
+		run_act(s, act);
 		sess_answered(&s->base);
 		return;
 	}
