@@ -6,7 +6,7 @@ BUILD ?= build
 CC ?= cc
 SAN ?=
 PY ?= /usr/bin/python3
-FUZZ_SECONDS ?= 5
+FUZZ_SECONDS ?= 3
 TRIALS ?= 30
 
 PKGS := libevent libevent_openssl openssl libcrypt zlib
@@ -142,10 +142,11 @@ check-cluster: all
 	OWLD_BUILD=$(BUILD) $(PY) -m pytest -q -rs -p no:cacheprovider tests/cluster
 
 # The unit and integration tests again under ASan + UBSan.
+# plain_only tests (tests/integ/conftest.py) run no owld code under ASan
 asan:
 	$(MAKE) BUILD=build-asan SAN=1 all unit
 	OWLD_BUILD=build-asan ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-	  $(PY) -m pytest -q -p no:cacheprovider tests/integ
+	  $(PY) -m pytest -q -p no:cacheprovider -m "not plain_only" tests/integ
 
 valgrind: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== valgrind $$t"; \

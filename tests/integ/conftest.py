@@ -640,3 +640,7 @@ def dnsmasq(tmp_path):
 def pytest_configure(config):
     # tests that start a slow real peer; -m "not rspamd" leaves them out
     config.addinivalue_line("markers", "rspamd: starts a real rspamd (~7 s)")
+    # make asan leaves these out: they run no owld code the plain run
+    # does not (the package's own build; a real peer's start-up, where the
+    # scripted milter covers the same owld code under ASan)
+    config.addinivalue_line("markers", "plain_only: not in make asan's run")

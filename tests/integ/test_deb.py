@@ -14,10 +14,11 @@ import pytest
 
 from conftest import ROOT
 
-pytestmark = pytest.mark.skipif(
+pytestmark = [pytest.mark.skipif(
     shutil.which("dpkg-buildpackage") is None or
     not os.path.exists("/usr/bin/dh"),
-    reason="dpkg-buildpackage or debhelper missing (make test-deps)")
+    reason="dpkg-buildpackage or debhelper missing (make test-deps)"),
+    pytest.mark.plain_only]  # builds its own binaries: nothing of ASan's
 
 
 @pytest.fixture(scope="module")

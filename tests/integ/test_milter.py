@@ -563,6 +563,7 @@ def rspamd(tmp_path):
 
 # rspamd takes about 7 s to start here: -m "not rspamd" leaves it out
 @pytest.mark.rspamd
+@pytest.mark.plain_only
 def test_rspamd(owld, rspamd):
     s = start(owld, rspamd)
     spam = (b"From: a@example.org\r\nTo: alice@localhost\r\nSubject: test\r\n"
