@@ -32,7 +32,7 @@
 
 #define HEAD_MAX (DKIM_HEADERS_MAX + 1) /* a header section we read */
 #define CHUNK (64 * 1024)
-#define SPANS_MAX 32	/* forged Authentication-Results fields removed */
+#define SPANS_FEW 16	/* forged fields removed without an allocation */
 #define PSL_MAX (16 * 1024 * 1024)
 
 struct check_ctx {
@@ -291,7 +291,8 @@ ask_all(struct check *k, struct inbound *in)
 struct edit {
 	size_t ins;			/* where the field goes */
 	const struct buf *field;
-	struct authres_span spans[SPANS_MAX]; /* removed, in order */
+	struct authres_span few[SPANS_FEW];
+	struct authres_span *spans;	/* removed, in order: few or malloc'd */
 	size_t nspans;
 };
 
@@ -406,12 +407,21 @@ add_results(struct check *k, struct inbound *in, const char *head,
 	struct edit e = {.field = field};
 
 	e.ins = insert_at(head, hlen);
-	e.nspans = authres_ours(head, hlen, k->x->authserv_id, e.spans,
-				SPANS_MAX);
+	e.spans = e.few;
+	e.nspans = authres_ours(head, hlen, k->x->authserv_id, e.few,
+				SPANS_FEW);
+	if (e.nspans > SPANS_FEW) {
+		/* as many as the header holds (it is bounded): all go */
+		e.spans = xcalloc(e.nspans, sizeof(*e.spans));
+		e.nspans = authres_ours(head, hlen, k->x->authserv_id,
+					e.spans, e.nspans);
+	}
 	if (inbound_authres(in, field) == -1 ||
 	    rewrite(k, &e, head, have, hlen) == -1)
 		log_msg(LOGL_WARN, "check", "event=no-results msgid=%s "
 			"error=\"%s\"", k->msgid, strerror(errno));
+	if (e.spans != e.few)
+		free(e.spans);
 	buf_free(&field);
 }
 

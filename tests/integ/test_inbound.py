@@ -241,3 +241,15 @@ def test_null_sender_uses_helo(owld, zone):
         c.sendmail("", ["alice@localhost"], message("postmaster@good.test"))
     a = authres(delivered(o))[0]
     assert re.search(r"spf=pass\b.*smtp\.helo=good\.test", a), a
+
+
+def test_many_forged_authres_removed(owld, zone):
+    """More forged fields than the check's fixed room (16): every one
+    goes (the spans were once written past a fixed array)."""
+    o = start(owld, zone)
+    forged = b"".join(b"Authentication-Results: mx.test; spf=pass (%d)\r\n" % i
+                      for i in range(40))
+    o.send(["alice@localhost"], message("x@fail.test", extra=forged),
+           sender="x@fail.test")
+    ar = authres(delivered(o))
+    assert len(ar) == 1 and "spf=fail" in ar[0], ar
