@@ -81,3 +81,24 @@ hfield_is(const struct hfield *f, const char *name)
 	return f->named && strlen(name) == f->nlen &&
 	       strncasecmp(f->name, name, f->nlen) == 0;
 }
+
+size_t
+hfield_section_len(const char *p, size_t n)
+{
+	const char *e = memmem(p, n, "\n\n", 2);
+
+	if (n > 0 && p[0] == '\n')
+		return 1;
+	return e != NULL ? (size_t)(e - p) + 2 : n;
+}
+
+size_t
+hfield_insert_at(const char *p, size_t n)
+{
+	const char *nl;
+
+	if (n < 12 || strncasecmp(p, "Return-Path:", 12) != 0 ||
+	    (nl = memchr(p, '\n', n)) == NULL)
+		return 0;
+	return (size_t)(nl - p) + 1;
+}

@@ -34,5 +34,13 @@ int hfield_next(const char *hdr, size_t hlen, size_t *pos,
 		struct hfield *f);
 /* True if f is named name (NUL-ended, any case). */
 bool hfield_is(const struct hfield *f, const char *name);
+/*
+ * For a message as owlpost stores it (LF line ends): the header
+ * section's length, up to and with the empty line (all n without one);
+ * and where a field owld adds goes: after a leading Return-Path line, or
+ * at 0.  What DKIM signing and the inbound checks both need.
+ */
+size_t hfield_section_len(const char *p, size_t n);
+size_t hfield_insert_at(const char *p, size_t n);
 
 #endif

@@ -23,6 +23,7 @@
 #include "../lib/log.h"
 #include "../lib/wpool.h"
 #include "../msgauth/authres.h"
+#include "../msgauth/hfield.h"
 #include "../relay/dnscache.h"
 #include "../relay/resolve.h"
 #include "../store/fsops.h"
@@ -187,29 +188,6 @@ check_ctx_stats(const struct check_ctx *x, char *out, size_t size)
 }
 
 /* --- on the thread: reading -------------------------------------- */
-
-/* The header section's length: up to and with the empty line. */
-static size_t
-header_len(const char *p, size_t n)
-{
-	const char *e = memmem(p, n, "\n\n", 2);
-
-	if (n > 0 && p[0] == '\n')
-		return 1;
-	return e != NULL ? (size_t)(e - p) + 2 : n;
-}
-
-/* After a leading Return-Path: where our field goes. */
-static size_t
-insert_at(const char *p, size_t n)
-{
-	const char *nl;
-
-	if (n < 12 || strncasecmp(p, "Return-Path:", 12) != 0 ||
-	    (nl = memchr(p, '\n', n)) == NULL)
-		return 0;
-	return (size_t)(nl - p) + 1;
-}
 
 /* The first octets of the message (up to HEAD_MAX) into *have. */
 static char *
@@ -406,7 +384,7 @@ add_results(struct check *k, struct inbound *in, const char *head,
 	struct buf *field = buf_new(4096);
 	struct edit e = {.field = field};
 
-	e.ins = insert_at(head, hlen);
+	e.ins = hfield_insert_at(head, hlen);
 	e.spans = e.few;
 	e.nspans = authres_ours(head, hlen, k->x->authserv_id, e.few,
 				SPANS_FEW);
@@ -438,7 +416,7 @@ run_one(struct check *k)
 			"error=\"spool: %s\"", k->msgid, strerror(errno));
 		return;
 	}
-	hlen = header_len(head, have);
+	hlen = hfield_section_len(head, have);
 	in = inbound_new(&k->x->pol, &k->in, head, hlen);
 	if (in == NULL || feed_body(in, &k->m, head, have, hlen) == -1) {
 		log_msg(LOGL_WARN, "check", "event=unchecked msgid=%s "

@@ -20,6 +20,7 @@
 
 #include "../lib/log.h"
 #include "../msgauth/dkim.h"
+#include "../msgauth/hfield.h"
 #include "../store/fsops.h"
 
 #define KEY_FILE_MAX (64 * 1024)
@@ -234,28 +235,6 @@ find_key(const struct keyset *ks, const char *domain)
 	return NULL;
 }
 
-/* The header section's length: up to and with the empty line. */
-static size_t
-header_len(const char *p, size_t n)
-{
-	const char *e = memmem(p, n, "\n\n", 2);
-
-	if (n > 0 && p[0] == '\n')
-		return 1;
-	return e != NULL ? (size_t)(e - p) + 2 : n;
-}
-
-static size_t
-insert_at(const char *p, size_t n)
-{
-	const char *nl;
-
-	if (n < 12 || strncasecmp(p, "Return-Path:", 12) != 0 ||
-	    (nl = memchr(p, '\n', n)) == NULL)
-		return 0;
-	return (size_t)(nl - p) + 1;
-}
-
 /* Feeds the body: from data, or from fd past what head holds. */
 static int
 feed_body(struct dkim_signer *s, const char *data, int fd, size_t len,
@@ -291,7 +270,7 @@ sign_with(const struct skey *k, const char *data, int fd, size_t len,
 	  int64_t now, const char *head, size_t have, struct buf *field,
 	  char *why, size_t whysz)
 {
-	size_t hlen = header_len(head, have);
+	size_t hlen = hfield_section_len(head, have);
 	struct dkim_signer *s;
 	const char *err;
 
@@ -357,7 +336,7 @@ signer_sign(const char *data, int fd, size_t len, int64_t now,
 		rc = -1;
 		goto out;
 	}
-	*ins_r = insert_at(data ? data : head, have);
+	*ins_r = hfield_insert_at(data ? data : head, have);
 	rc = sign_with(k, data, fd, len, now, data ? data : head, have, field,
 		       why, whysz);
 out:
