@@ -3,7 +3,9 @@
  * store/, built on the session base (sess.h), which accepts, checks AUTH's
  * password and stops.  It runs every action the core returns: recipient
  * checks inline (an in-memory table), message commits on the worker pool.
- * A commit job
+ * At the end of DATA a message goes to the milters (smtp_milter.c, on the
+ * loop), then to the inbound checks (check.h, on their own threads) when
+ * its client is not trusted, then to the commit.  A commit job
  * holds everything it needs (message or its spool file, recipients); a
  * message past SPOOL_AT is written to the spool as it arrives, so memory
  * stays bounded whatever smtp.max_size is.  If its session is gone
