@@ -18,11 +18,10 @@ a. Relayed as they arrive: --outbound-relay messages of 5 KB go in over
    Also the ingest rate alone (until the last 250), and the messages
    still queued then and how long they took: the relay's own lag behind
    its input.
-b. STARTTLS ingest: 10 client sessions, threads of
-   --outbound-client-procs (2) processes (Python's ssl; one process
-   bounds the rate near one core, ten processes on two cores favoured
-   Postfix's many processes over owld's one event loop; the clients' CPU
-   is printed), each connecting, STARTTLS, EHLO, then 1
+b. STARTTLS ingest: 10 client sessions, the threads of bench/smtptls
+   (C on OpenSSL; the Python clients before it used a whole core and
+   bounded the rate they measured; the client's CPU is printed), each
+   connecting, STARTTLS, EHLO, then 1
    (--outbound-tls1 messages in all) or 100 (--outbound-tls100 in all)
    messages of 5 KB to a local mailbox, QUIT; each client offers its last
    TLS session again (as an MTA with a session cache does).  msg/s until
@@ -34,14 +33,11 @@ Targets (issue 23): (a) owld >= 1.5x Postfix's msg/s, and CPU/msg <= half
 of Postfix's; (b) 1 msg/conn at 10 sessions >= 2x Postfix.  --smoke runs
 a few hundred messages: the scripts work, figures mean little.
 """
-import multiprocessing
 import os
 import resource
 import socket
-import ssl
 import subprocess
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -193,108 +189,35 @@ def relay_run(kind, base, n):
 
 # --- b: STARTTLS ingest ------------------------------------------------------------
 
-def read_reply(f):
-    while True:
-        line = f.readline()
-        if not line:
-            raise RuntimeError("connection closed")
-        if line[3:4] != b"-":
-            return line
-
-
-def expect(f, code):
-    line = read_reply(f)
-    if not line.startswith(code):
-        raise RuntimeError("wanted %s, got %r" % (code, line))
-
-
-def tls_client(port, rcpt, conns, per_conn, out):
-    """One client session: conns connections of per_conn messages each."""
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    sess, resumed = None, 0
-    data = (b"From: bench@example.org\r\nTo: " + rcpt.encode() +
-            b"\r\nSubject: bench\r\n\r\n" + BODY + b"\r\n.\r\n")
-    for _ in range(conns):
-        s = socket.create_connection(("127.0.0.1", port), timeout=60)
-        # the handshake's last flight and EHLO are two small writes: no
-        # Nagle wait for the server's delayed ACK (40 ms) between them
-        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        f = s.makefile("rb")
-        expect(f, b"220")
-        s.sendall(b"EHLO client.bench.test\r\n")
-        expect(f, b"250")
-        s.sendall(b"STARTTLS\r\n")
-        expect(f, b"220")
-        t = ctx.wrap_socket(s, session=sess)
-        resumed += t.session_reused
-        f = t.makefile("rb")
-        t.sendall(b"EHLO client.bench.test\r\n")
-        expect(f, b"250")
-        for _ in range(per_conn):
-            t.sendall(b"MAIL FROM:<bench@example.org>\r\nRCPT TO:<" +
-                      rcpt.encode() + b">\r\nDATA\r\n")
-            expect(f, b"250")
-            expect(f, b"250")
-            expect(f, b"354")
-            t.sendall(data)
-            expect(f, b"250")
-        t.sendall(b"QUIT\r\n")
-        read_reply(f)
-        sess = t.session
-        t.close()
-    out.append(resumed)
-
-
-def tls_proc(port, rcpt, threads, conns, per_conn, q, go):
-    """One client process: threads sessions, from the moment go is set.
-    It joins the bench's clients' cgroup first, so that its CPU counts as
-    the bench's own, not as foreign (bench.client_kw)."""
-    bench.client_kw().get("preexec_fn", lambda: None)()
-    out = []
-    ts = [threading.Thread(target=tls_client, args=(port, rcpt, conns, per_conn, out))
-          for _ in range(threads)]
-    q.put(None)  # up
-    go.wait()
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
-    q.put(out if len(out) == threads else None)
-
-
-def tls_run(kind, base, n, per_conn, procs):
+def tls_run(kind, base, n, per_conn):
+    """STARTTLS ingest: bench/smtptls (C, OpenSSL) runs SESSIONS threads
+    of connections with per_conn messages each; msg/s from its first
+    connection to its last QUIT, the server's CPU per message until all
+    are stored, the share of handshakes resumed, and the client's CPU in
+    cores (near 1 it would bound the rate, as the Python clients did)."""
     srv = owld_tls(base) if kind == "owld" else postfix_tls(base)
     try:
         conns = max(1, n // (SESSIONS * per_conn))
         n = conns * SESSIONS * per_conn
-        q, go = multiprocessing.Queue(), multiprocessing.Event()
-        ps = [multiprocessing.Process(target=tls_proc, args=(
-            srv.port, srv.rcpt("u"), SESSIONS // procs, conns, per_conn, q, go))
-            for _ in range(procs)]
-        for p in ps:
-            p.start()
-        for _ in ps:
-            q.get(timeout=60)
         cpu0 = srv.cpu()
         ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-        t0 = time.monotonic()
-        go.set()
-        outs = [q.get(timeout=1200) for _ in ps]
-        t1 = time.monotonic()
-        for p in ps:
-            p.join()
-        if any(o is None for o in outs):
-            raise RuntimeError("a TLS client failed against %s" % kind)
-        resumed = sum(sum(o) for o in outs)
+        r = subprocess.run([os.path.join(bench.BUILD, "smtptls"), "-p",
+                            str(srv.port), "-t", srv.rcpt("u"), "-s",
+                            str(SESSIONS), "-c", str(conns), "-m",
+                            str(per_conn)], capture_output=True, text=True,
+                           timeout=1200, **bench.client_kw())
         ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-        # the load generator's CPU in cores: near procs, it bounds the rate
-        client = (ru1.ru_utime + ru1.ru_stime - ru0.ru_utime - ru0.ru_stime) / (t1 - t0)
+        if r.returncode != 0:
+            raise RuntimeError("smtptls against %s: %s" % (kind, r.stderr.strip()))
+        got = dict(f.split("=") for f in r.stdout.split())
+        secs = float(got["seconds"])
+        if int(got["messages"]) != n:
+            raise RuntimeError("smtptls sent %s of %d" % (got["messages"], n))
+        client = (ru1.ru_utime + ru1.ru_stime - ru0.ru_utime - ru0.ru_stime) / secs
         bench.wait_count(srv, "u", n)
         cpu1 = srv.cpu()
         cpu = (cpu1 - cpu0) * 1000 / n if cpu0 is not None else None
-        return n / (t1 - t0), cpu, 100.0 * resumed / (conns * SESSIONS), client
+        return n / secs, cpu, 100.0 * int(got["resumed"]) / (conns * SESSIONS), client
     finally:
         srv.stop()
 
@@ -312,8 +235,6 @@ def add_args(ap):
                     help="outbound (b): messages at 1 per STARTTLS connection")
     ap.add_argument("--outbound-tls100", type=int, default=5000,
                     help="outbound (b): messages at 100 per connection")
-    ap.add_argument("--outbound-client-procs", type=int, default=2,
-                    help="outbound (b): processes the 10 sessions are spread over")
 
 
 def smoke(a):
@@ -324,8 +245,8 @@ def relay_figures(kind, base, n):
     return dict(zip(RELAY_KEYS, relay_run(kind, base, n)))
 
 
-def tls_figures(kind, base, n, per, procs):
-    return dict(zip(TLS_KEYS, tls_run(kind, base, n, per, procs)))
+def tls_figures(kind, base, n, per):
+    return dict(zip(TLS_KEYS, tls_run(kind, base, n, per)))
 
 
 def rows_of(a, ow, pf, keys):
@@ -350,11 +271,11 @@ def section_outbound(a, base, out):
           "round (the order rotated), after the quiet gate; median "
           "(min-max) of %d rounds.  (a) %d messages of 5 KB in over %d "
           "sessions while the relay hands them to smtp-sink; (b) %d "
-          "sessions over %d client processes, STARTTLS then 1 (%d in all) "
-          "or 100 (%d in all) messages per connection to a local mailbox, "
-          "each client offering its last TLS session again."
+          "sessions of bench/smtptls (C, OpenSSL), STARTTLS then 1 (%d in "
+          "all) or 100 (%d in all) messages per connection to a local "
+          "mailbox, each session offering its last TLS session again."
           % (a.rounds, a.outbound_relay, SESSIONS, SESSIONS,
-             a.outbound_client_procs, a.outbound_tls1, a.outbound_tls100))
+             a.outbound_tls1, a.outbound_tls100))
     print()
     res = bench.alternate(a, [("relay", None)], targets,
                           lambda kind, _: relay_figures(kind, base,
@@ -377,8 +298,7 @@ def section_outbound(a, base, out):
     cases = [("1 message per connection", (1, a.outbound_tls1)),
              ("100 messages per connection", (100, a.outbound_tls100))]
     res = bench.alternate(a, cases, targets,
-                          lambda kind, c: tls_figures(
-                              kind, base, c[1], c[0], a.outbound_client_procs),
+                          lambda kind, c: tls_figures(kind, base, c[1], c[0]),
                           what="outbound tls")
     print()
     rows = []
