@@ -21,8 +21,6 @@ off, at 10 sessions.  --smoke runs a few hundred messages.
 import os
 import re
 import shutil
-import socket
-import struct
 import subprocess
 import sys
 import tempfile
@@ -30,6 +28,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench  # noqa: E402
+from conftest import dns_ready, udp_tcp_port  # noqa: E402
 
 SESSIONS = 10
 DOMAIN = "bench.test"
@@ -51,41 +50,6 @@ def dkim_cpu(algo, count):
 
 
 # --- the zone and the message ----------------------------------------------------
-
-def free_udp_tcp_port():
-    while True:
-        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        u.bind(("127.0.0.1", 0))
-        port = u.getsockname()[1]
-        t = socket.socket()
-        try:
-            t.bind(("127.0.0.1", port))
-            return port
-        except OSError:
-            continue
-        finally:
-            t.close()
-            u.close()
-
-
-def dns_answers(port, proc, timeout=10):
-    q = struct.pack(">HHHHHH", 1, 0x0100, 1, 0, 0, 0) + b"\x04test\x00\x00\x10\x00\x01"
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            return False
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.settimeout(0.2)
-        try:
-            s.sendto(q, ("127.0.0.1", port))
-            s.recv(512)
-            return True
-        except OSError:
-            time.sleep(0.05)
-        finally:
-            s.close()
-    return False
-
 
 class Zone:
     """dnsmasq on loopback with the bench domain's SPF, DKIM key and DMARC
@@ -120,14 +84,14 @@ class Zone:
         args.append("--host-record=helo.%s,127.0.0.1" % DOMAIN)
         args.append("--local-ttl=3600")  # else TTL 0: nothing cached
         for _ in range(5):
-            self.port = free_udp_tcp_port()
+            self.port = udp_tcp_port()
             self.proc = subprocess.Popen(
                 ["dnsmasq", "-k", "--conf-file=/dev/null", "--no-resolv",
                  "--no-hosts", "--listen-address=127.0.0.1", "--bind-interfaces",
                  "--port=%d" % self.port, "--local=/test/", "--pid-file=",
                  "--user=root", "--log-facility=-"] + args,
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            if dns_answers(self.port, self.proc):
+            if dns_ready(self.port, self.proc):
                 return
             self.proc.kill()
             self.proc.wait()

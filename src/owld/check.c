@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -336,10 +335,9 @@ removed_crlf(const struct edit *e, const char *head)
 	return n;
 }
 
-/* Writes the edited message (head of have octets, hlen its header). */
+/* Writes the edited message (its first have octets are head). */
 static int
-rewrite(struct check *k, const struct edit *e, const char *head, size_t have,
-	size_t hlen)
+rewrite(struct check *k, const struct edit *e, const char *head, size_t have)
 {
 	struct check_msg *m = &k->m;
 	struct buf *b;
@@ -366,7 +364,6 @@ rewrite(struct check *k, const struct edit *e, const char *head, size_t have,
 		close(fd);
 		return -1;
 	}
-	(void)hlen;
 	close(m->fd);
 	m->fd = fd;
 	m->crlf_len += store_crlf_size(e->field->data, e->field->len);
@@ -395,7 +392,7 @@ add_results(struct check *k, struct inbound *in, const char *head,
 					e.spans, e.nspans);
 	}
 	if (inbound_authres(in, field) == -1 ||
-	    rewrite(k, &e, head, have, hlen) == -1)
+	    rewrite(k, &e, head, have) == -1)
 		log_msg(LOGL_WARN, "check", "event=no-results msgid=%s "
 			"error=\"%s\"", k->msgid, strerror(errno));
 	if (e.spans != e.few)
