@@ -9,6 +9,7 @@ import json
 import os
 import re
 import smtplib
+import socket
 import subprocess
 
 import dkim
@@ -253,3 +254,38 @@ def test_many_forged_authres_removed(owld, zone):
            sender="x@fail.test")
     ar = authres(delivered(o))
     assert len(ar) == 1 and "spf=fail" in ar[0], ar
+
+
+def test_max_signatures_key(owld, zone):
+    """dkim.max_signatures: signatures past it are not checked
+    (neutral), the ones before it are."""
+    o = start(owld, zone, "tag", "dkim.max_signatures=1")
+    m = signed(signed(message("bob@good.test"), zone["pem"]), zone["pem"])
+    o.send(["alice@localhost"], m, sender="bob@good.test")
+    a = authres(delivered(o))[0]
+    assert a.count("dkim=pass") == 1 and a.count("dkim=neutral") == 1, a
+
+
+def test_inbound_timeout_bounds_the_lookups(owld, zone):
+    """inbound.timeout: once it has passed, the questions left are not
+    asked (DNS trouble), so a silent resolver costs one lookup's time."""
+    silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    silent.bind(("127.0.0.1", 0))  # takes the questions, answers none
+    dead = silent.getsockname()[1]
+
+    def troubles(timeout):
+        o = owld(opts=("inbound.checks=tag", "dns.resolver=127.0.0.1:%d" % dead,
+                       "dns.timeout=2", "dns.attempts=1",
+                       "inbound.timeout=%d" % timeout))
+        o.send(["alice@localhost"], message("x@good.test"), sender="x@good.test")
+        o.wait_log(r"event=delivered")
+        n = len(re.findall(r"event=dns-trouble", o.logtext()))
+        o.stop()
+        return n
+
+    try:
+        # SPF's lookup took 2 s: DMARC's is not asked (with the default
+        # 30 s both are, two dns-trouble lines)
+        assert troubles(1) == 1
+    finally:
+        silent.close()
