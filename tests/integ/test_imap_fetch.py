@@ -234,8 +234,11 @@ def test_fetch_leaves_no_buffer_behind(owld):
     # the bound is the plain build's: under ASan, freed chunks stay in
     # its allocator, so the growth there depends on how much the opens
     # before the measurement happened to free (an open that renames
-    # nothing frees less than one that claimed new/ into cur/ did)
-    limit = 6144 if os.environ.get("ASAN_OPTIONS") else 1536
+    # nothing frees less than one that claimed new/ into cur/ did).  The
+    # plain build's 1.5 MiB is what catches a kept 1 MiB buffer; under
+    # ASan the bound only catches runaway growth (a clean-clone run
+    # measured 6.1 MiB against the 6 MiB it had)
+    limit = 8192 if os.environ.get("ASAN_OPTIONS") else 1536
     assert grew < limit, "%d KiB" % grew
     for c in conns:
         c.cmd("l", "LOGOUT")
