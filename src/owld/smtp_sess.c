@@ -836,42 +836,92 @@ deliver_junk(struct commit *c)
 	return false;
 }
 
-/* Worker thread: one batch of commits, one store call (group commit). */
+/* Worker thread: the text's final form and the figures counted from it. */
+static void
+commit_prepare(struct commit *c)
+{
+	c->del.res = STORE_OK;
+	if (c->sign)
+		sign_commit(c);
+	if (c->del.data != NULL) {
+		/* counted here, off the loop (a spool was, per piece) */
+		c->del.crlf_len = store_crlf_size(c->del.data, c->del.len);
+		if (c->env.nrcpts > 0)
+			c->env.eightbit = has_8bit(c->del.data, c->del.len);
+	}
+	c->env.size = c->del.crlf_len;
+}
+
+/* Worker thread: the batch's remote recipients queued in one group commit. */
+static void
+commit_queue(struct commit **cs, size_t n)
+{
+	struct queue_new q[WPOOL_BATCH_MAX];
+	struct commit *of[WPOOL_BATCH_MAX];
+	size_t m = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		struct commit *c = cs[i];
+
+		if (c->env.nrcpts == 0)
+			continue;
+		q[m] = (struct queue_new){.env = &c->env, .data = c->del.data,
+					  .fd = c->del.fd, .len = c->del.len,
+					  .err = c->qerr,
+					  .errsz = sizeof(c->qerr)};
+		of[m++] = c;
+	}
+	if (m == 0)
+		return;
+	queue_add_many(cs[0]->d->qdir, q, m);
+	for (size_t i = 0; i < m; i++) {
+		struct commit *c = of[i];
+
+		if (q[i].result == 0) {
+			c->queued = true;
+			continue;
+		}
+		c->del.res = q[i].result == ENOSPC ? STORE_NOSPACE : STORE_TEMP;
+		bsnprintf(c->del.error, sizeof(c->del.error), "queue: %s",
+			  c->qerr);
+	}
+}
+
+/* Worker thread: a queued message whose local delivery failed is taken
+ * out again (all or nothing: the client will send it again). */
+static void
+commit_undo_queue(struct commit *c)
+{
+	if (!c->queued || c->del.res == STORE_OK)
+		return;
+	if (queue_remove(c->d->qdir, c->env.id, c->qerr, sizeof(c->qerr)) == -1)
+		log_msg(LOGL_ERROR, "queue", "event=undo-failed msgid=%s "
+			"error=\"%s\"", c->env.id, c->qerr);
+	c->queued = false;
+}
+
+/*
+ * Worker thread: one batch of commits.  The queue first (one group commit
+ * for the batch's remote recipients, undone if local delivery fails), then
+ * one store call for the local ones.
+ */
 static void
 commit_run(struct wpool_job **jobs, size_t n)
 {
+	struct commit *cs[WPOOL_BATCH_MAX];
 	struct store_delivery *dels[WPOOL_BATCH_MAX];
-	struct store *st = ((struct commit *)(void *)jobs[0])->d->store;
 	size_t i, m = 0;
 
 	for (i = 0; i < n; i++) {
-		struct commit *c = (struct commit *)(void *)jobs[i];
+		cs[i] = (struct commit *)(void *)jobs[i];
+		commit_prepare(cs[i]);
+	}
+	commit_queue(cs, n);
+	for (i = 0; i < n; i++) {
+		struct commit *c = cs[i];
 
-		c->del.res = STORE_OK;
-		if (c->sign)
-			sign_commit(c);
-		if (c->del.data != NULL) {
-			/* counted here, off the loop (a spool was, per piece) */
-			c->del.crlf_len = store_crlf_size(c->del.data,
-							  c->del.len);
-			if (c->env.nrcpts > 0)
-				c->env.eightbit = has_8bit(c->del.data,
-							   c->del.len);
-		}
-		c->env.size = c->del.crlf_len;
-		if (c->env.nrcpts > 0) {
-			/* the queue first: undone if local delivery fails */
-			if (queue_add(c->d->qdir, &c->env, c->del.data,
-				      c->del.fd, c->del.len, c->qerr,
-				      sizeof(c->qerr)) == -1) {
-				c->del.res = errno == ENOSPC ? STORE_NOSPACE
-							     : STORE_TEMP;
-				bsnprintf(c->del.error, sizeof(c->del.error),
-					  "queue: %s", c->qerr);
-				continue;
-			}
-			c->queued = true;
-		}
+		if (c->del.res != STORE_OK)
+			continue;
 		if (c->junk && c->del.nusers > 0 && !deliver_junk(c))
 			continue;
 		if (c->del.nusers == 0) {
@@ -885,20 +935,9 @@ commit_run(struct wpool_job **jobs, size_t n)
 		dels[m++] = &c->del;
 	}
 	if (m > 0)
-		store_deliver(st, dels, m);
-	for (i = 0; i < n; i++) {
-		struct commit *c = (struct commit *)(void *)jobs[i];
-
-		if (c->queued && c->del.res != STORE_OK) {
-			/* all or nothing: the client will send it again */
-			if (queue_remove(c->d->qdir, c->env.id, c->qerr,
-					 sizeof(c->qerr)) == -1)
-				log_msg(LOGL_ERROR, "queue", "event=undo-failed "
-					"msgid=%s error=\"%s\"", c->env.id,
-					c->qerr);
-			c->queued = false;
-		}
-	}
+		store_deliver(cs[0]->d->store, dels, m);
+	for (i = 0; i < n; i++)
+		commit_undo_queue(cs[i]);
 }
 
 static void

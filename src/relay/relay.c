@@ -1437,42 +1437,62 @@ make_bounce(struct rjob *j)
 	buf_free(&b);
 }
 
+/* Worker thread: one job, but for an RJ_FINISH's removal (false). */
+static bool
+rjob_run_one(struct rjob *j)
+{
+	const struct relay_deps *d = &j->r->deps;
+
+	switch (j->kind) {
+	case RJ_DNS: {
+		struct resolve_opts o;
+
+		resolve_opts_conf(&o, d->conf);
+		j->dres = dns_targets(&o, j->rt->name, j->rt->mx, j->rt->port,
+				      &j->rt->t, &j->rt->nt, j->err,
+				      sizeof(j->err));
+		return true;
+	}
+	case RJ_SAVE:
+		if (queue_save(d->qdir, &j->env, j->err, sizeof(j->err)) == -1)
+			j->result = FIN_SAVE_FAILED;
+		return true;
+	case RJ_FINISH:
+		j->result = FIN_REMOVED;
+		if (j->bounce)
+			make_bounce(j);
+		/* a bounce that could not be made keeps the entry */
+		return j->result == FIN_BOUNCE_FAILED;
+	}
+	return true;
+}
+
+/*
+ * Worker thread: a batch of jobs.  The entries they finish are removed
+ * together, with one fsync of env/ for the batch.
+ */
 static void
 rjob_run(struct wpool_job **jobs, size_t n)
 {
+	struct queue_gone gone[WPOOL_BATCH_MAX];
+	struct rjob *of[WPOOL_BATCH_MAX];
+	size_t m = 0;
+
 	for (size_t i = 0; i < n; i++) {
 		struct rjob *j = (struct rjob *)(void *)jobs[i];
-		const struct relay_deps *d = &j->r->deps;
 
-		switch (j->kind) {
-		case RJ_DNS: {
-			struct resolve_opts o;
-
-			resolve_opts_conf(&o, d->conf);
-			j->dres = dns_targets(&o, j->rt->name, j->rt->mx,
-					      j->rt->port, &j->rt->t,
-					      &j->rt->nt, j->err,
-					      sizeof(j->err));
-			break;
-		}
-		case RJ_SAVE:
-			if (queue_save(d->qdir, &j->env, j->err,
-				       sizeof(j->err)) == -1)
-				j->result = FIN_SAVE_FAILED;
-			break;
-		case RJ_FINISH:
-			j->result = FIN_REMOVED;
-			if (j->bounce)
-				make_bounce(j);
-			/* a bounce that could not be made keeps the entry */
-			if (j->result == FIN_BOUNCE_FAILED)
-				break;
-			if (queue_remove(d->qdir, j->env.id, j->err,
-					 sizeof(j->err)) == -1)
-				j->result = FIN_REMOVE_FAILED;
-			break;
-		}
+		if (rjob_run_one(j))
+			continue;
+		gone[m] = (struct queue_gone){.id = j->env.id, .err = j->err,
+					      .errsz = sizeof(j->err)};
+		of[m++] = j;
 	}
+	if (m == 0)
+		return;
+	queue_remove_many(of[0]->r->deps.qdir, gone, m);
+	for (size_t i = 0; i < m; i++)
+		if (gone[i].result != 0)
+			of[i]->result = FIN_REMOVE_FAILED;
 }
 
 static void

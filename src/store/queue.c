@@ -84,11 +84,14 @@ queue_msg_path(const char *qdir, const char *id, char *out, size_t size)
 	return path(out, size, qdir, "msg", id, "");
 }
 
-/* Writes data to tmp/NAME, fsyncs it, renames it to SUB/ID. */
+/*
+ * Writes data to tmp/ID.SUFFIX, fsyncs it, renames it to SUB/ID; the
+ * caller fsyncs SUB/ (once for a whole batch).
+ */
 static int
-write_file(const char *qdir, const char *sub, const char *id,
-	   const char *tmpsuffix, const char *data, int in, size_t len,
-	   char *err, size_t errsz)
+write_unsynced(const char *qdir, const char *sub, const char *id,
+	       const char *tmpsuffix, const char *data, int in, size_t len,
+	       char *err, size_t errsz)
 {
 	char tmp[4096], dst[4096];
 	int fd;
@@ -121,10 +124,32 @@ write_file(const char *qdir, const char *sub, const char *id,
 		errno = saved;
 		return fail(err, errsz, "rename", dst);
 	}
-	if (path(dst, sizeof(dst), qdir, sub, NULL, "") == -1 ||
-	    fsops_fsync_dir(dst) == -1)
-		return fail(err, errsz, "fsync", dst);
 	return 0;
+}
+
+/* fsync of QDIR/SUB: what was renamed into it is durable on return 0. */
+static int
+sync_sub(const char *qdir, const char *sub, char *err, size_t errsz)
+{
+	char d[4096];
+
+	if (path(d, sizeof(d), qdir, sub, NULL, "") == -1) {
+		errno = ENAMETOOLONG;
+		return fail(err, errsz, "path", qdir);
+	}
+	return fsops_fsync_dir(d) == -1 ? fail(err, errsz, "fsync", d) : 0;
+}
+
+/* write_unsynced, then the fsync of SUB/: durable on return 0. */
+static int
+write_file(const char *qdir, const char *sub, const char *id,
+	   const char *tmpsuffix, const char *data, int in, size_t len,
+	   char *err, size_t errsz)
+{
+	if (write_unsynced(qdir, sub, id, tmpsuffix, data, in, len, err,
+			   errsz) == -1)
+		return -1;
+	return sync_sub(qdir, sub, err, errsz);
 }
 
 static void
@@ -334,52 +359,158 @@ queue_spool_open(const char *qdir)
 	return fd;
 }
 
+/* Undoes what entry q got on disk, keeping errno as its result. */
+static void
+new_failed(const char *qdir, struct queue_new *q)
+{
+	int saved = errno != 0 ? errno : EIO;
+	char p[4096];
+
+	/* a rename may have happened before a failed fsync */
+	if (path(p, sizeof(p), qdir, "env", q->env->id, "") == 0)
+		unlink(p);
+	if (queue_msg_path(qdir, q->env->id, p, sizeof(p)) == 0)
+		unlink(p);
+	q->result = saved;
+}
+
+/* A directory fsync failed: every entry still standing fails with it. */
+static void
+all_failed(const char *qdir, struct queue_new *q, size_t n, const char *err)
+{
+	int saved = errno;
+
+	for (size_t i = 0; i < n; i++)
+		if (q[i].result == 0) {
+			snprintf(q[i].err, q[i].errsz, "%s", err);
+			errno = saved;
+			new_failed(qdir, &q[i]);
+		}
+}
+
+/* Step 1 and 2 of docs/QUEUE.md for each entry; the count standing. */
+static size_t
+write_texts(const char *qdir, struct queue_new *q, size_t n)
+{
+	size_t live = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		q[i].result = 0;
+		if (!queue_id_valid(q[i].env->id)) {
+			snprintf(q[i].err, q[i].errsz, "bad queue id %s",
+				 q[i].env->id);
+			q[i].result = EINVAL;
+		} else if (write_unsynced(qdir, "msg", q[i].env->id, ".msg",
+					  q[i].data, q[i].fd, q[i].len,
+					  q[i].err, q[i].errsz) == -1) {
+			new_failed(qdir, &q[i]);
+		} else {
+			live++;
+		}
+	}
+	return live;
+}
+
+/* Step 3 and 4 (without the fsync of env/); the count standing. */
+static size_t
+write_envelopes(const char *qdir, struct queue_new *q, size_t n)
+{
+	struct buf *b = buf_new(ENV_MAX);
+	size_t live = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (q[i].result != 0)
+			continue;
+		buf_reset(b);
+		qenv_format(q[i].env, b);
+		if (write_unsynced(qdir, "env", q[i].env->id, ".env", b->data,
+				   -1, b->len, q[i].err, q[i].errsz) == -1)
+			new_failed(qdir, &q[i]);
+		else
+			live++;
+	}
+	buf_free(&b);
+	return live;
+}
+
+void
+queue_add_many(const char *qdir, struct queue_new *q, size_t n)
+{
+	char err[QUEUE_TEXT_MAX];
+
+	/* every text before any envelope: none points at a missing text */
+	if (write_texts(qdir, q, n) == 0)
+		return;
+	if (sync_sub(qdir, "msg", err, sizeof(err)) == -1) {
+		all_failed(qdir, q, n, err);
+		return;
+	}
+	if (write_envelopes(qdir, q, n) == 0)
+		return;
+	if (sync_sub(qdir, "env", err, sizeof(err)) == -1)
+		all_failed(qdir, q, n, err);
+}
+
 int
 queue_add(const char *qdir, const struct qenv *e, const char *data,
 	  int fd, size_t len, char *err, size_t errsz)
 {
-	char p[4096];
+	struct queue_new q = {.env = e, .data = data, .fd = fd, .len = len,
+			      .err = err, .errsz = errsz};
 
-	if (!queue_id_valid(e->id)) {
-		snprintf(err, errsz, "bad queue id %s", e->id);
-		return -1;
-	}
-	/* the text first: an envelope never points at a missing text */
-	if (write_file(qdir, "msg", e->id, ".msg", data, fd, len, err,
-		       errsz) == -1 ||
-	    queue_save(qdir, e, err, errsz) == -1) {
-		/* undo: a rename may have happened before a failed fsync */
-		int saved = errno;
+	queue_add_many(qdir, &q, 1);
+	errno = q.result;
+	return q.result == 0 ? 0 : -1;
+}
 
-		if (path(p, sizeof(p), qdir, "env", e->id, "") == 0)
-			unlink(p);
-		if (queue_msg_path(qdir, e->id, p, sizeof(p)) == 0)
-			unlink(p);
-		errno = saved;
-		return -1;
+void
+queue_remove_many(const char *qdir, struct queue_gone *q, size_t n)
+{
+	char p[4096], err[QUEUE_TEXT_MAX];
+	size_t live = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		q[i].result = 0;
+		if (path(p, sizeof(p), qdir, "env", q[i].id, "") == -1) {
+			errno = ENAMETOOLONG;
+			fail(q[i].err, q[i].errsz, "path", qdir);
+			q[i].result = errno;
+		} else if (unlink(p) == -1 && errno != ENOENT) {
+			fail(q[i].err, q[i].errsz, "unlink", p);
+			q[i].result = errno;
+		} else {
+			live++;
+		}
 	}
-	return 0;
+	if (live > 0 && sync_sub(qdir, "env", err, sizeof(err)) == -1) {
+		int saved = errno != 0 ? errno : EIO;
+
+		for (size_t i = 0; i < n; i++)
+			if (q[i].result == 0) {
+				snprintf(q[i].err, q[i].errsz, "%s", err);
+				q[i].result = saved;
+			}
+	}
+	/* an envelope gone for good: its text is garbage now */
+	for (size_t i = 0; i < n; i++) {
+		if (q[i].result != 0 ||
+		    queue_msg_path(qdir, q[i].id, p, sizeof(p)) == -1)
+			continue;
+		if (unlink(p) == -1 && errno != ENOENT) {
+			fail(q[i].err, q[i].errsz, "unlink", p);
+			q[i].result = errno;
+		}
+	}
 }
 
 int
 queue_remove(const char *qdir, const char *id, char *err, size_t errsz)
 {
-	char p[4096], d[4096];
+	struct queue_gone q = {.id = id, .err = err, .errsz = errsz};
 
-	if (path(p, sizeof(p), qdir, "env", id, "") == -1 ||
-	    path(d, sizeof(d), qdir, "env", NULL, "") == -1) {
-		errno = ENAMETOOLONG;
-		return fail(err, errsz, "path", qdir);
-	}
-	if (unlink(p) == -1 && errno != ENOENT)
-		return fail(err, errsz, "unlink", p);
-	if (fsops_fsync_dir(d) == -1)
-		return fail(err, errsz, "fsync", d);
-	/* the envelope is gone for good: the text is garbage now */
-	if (queue_msg_path(qdir, id, p, sizeof(p)) == 0 && unlink(p) == -1 &&
-	    errno != ENOENT)
-		return fail(err, errsz, "unlink", p);
-	return 0;
+	queue_remove_many(qdir, &q, 1);
+	errno = q.result;
+	return q.result == 0 ? 0 : -1;
 }
 
 int

@@ -6,9 +6,10 @@
  * envelope (sender, recipients with their state and last reply, attempts,
  * next attempt, hold), a small text file replaced atomically whenever it
  * changes.  Both are written in tmp/ and fsync'ed before they are renamed
- * into place, the message first; the envelope's rename, and the fsync of
- * env/ after it, is the commit point.  queue_recover() at start removes
- * what an interrupted write left (tmp/ files, a msg/ without env/).  See
+ * into place, the message first (in a group, every text before any
+ * envelope); the envelope's rename, and the fsync of env/ after it, is
+ * the commit point.  queue_recover() at start removes what an
+ * interrupted write left (tmp/ files, a msg/ without env/).  See
  * docs/QUEUE.md for the state table.  Every call does file I/O: run them
  * on a worker thread (owlctl may call them directly).
  */
@@ -56,6 +57,22 @@ int queue_init(const char *qdir, char *err, size_t errsz);
  */
 int queue_add(const char *qdir, const struct qenv *e, const char *data,
 	      int fd, size_t len, char *err, size_t errsz);
+/* One new entry of a queue_add_many() batch. */
+struct queue_new {
+	const struct qenv *env;
+	const char *data;	/* the text, or NULL: the file fd from 0 */
+	int fd;
+	size_t len;
+	char *err;		/* the caller's buffer for a failure */
+	size_t errsz;
+	int result;		/* set: 0 durable, or the errno it failed with */
+};
+/*
+ * queue_add for n entries, with one fsync of msg/ and one of env/ for
+ * them all (a group commit): each entry's result says whether it is
+ * durable; a failed one leaves nothing behind and the others stand.
+ */
+void queue_add_many(const char *qdir, struct queue_new *q, size_t n);
 /*
  * A spool for a message too big to keep in memory while it arrives: an
  * anonymous file in QDIR/tmp (O_TMPFILE, or a name unlinked at once), open
@@ -68,6 +85,15 @@ int queue_save(const char *qdir, const struct qenv *e, char *err,
 	       size_t errsz);
 /* Removes an entry (envelope first, then the text); durable on return. */
 int queue_remove(const char *qdir, const char *id, char *err, size_t errsz);
+/* One entry of a queue_remove_many() batch. */
+struct queue_gone {
+	const char *id;
+	char *err;		/* the caller's buffer for a failure */
+	size_t errsz;
+	int result;		/* set: 0 gone for good, or an errno */
+};
+/* queue_remove for n entries with one fsync of env/ for them all. */
+void queue_remove_many(const char *qdir, struct queue_gone *q, size_t n);
 /* Reads one envelope (at most QUEUE_ENV_MAX octets). */
 int queue_load(const char *qdir, const char *id, struct qenv *e, char *err,
 	       size_t errsz);

@@ -1070,6 +1070,124 @@ test_queue_files(void **st)
 	qenv_free(&e);
 }
 
+/* Files in QDIR/SUB, or -1. */
+static int
+qcount(const char *q, const char *sub)
+{
+	char p[600];
+
+	snprintf(p, sizeof(p), "%s/%s", q, sub);
+	return count(p, NULL, 0);
+}
+
+/*
+ * One batch of adds with its fsync calls failed one at a time: the
+ * per-entry calls fail that entry alone, a directory's fsync fails the
+ * whole batch; nothing half-written is left either way.
+ */
+static void
+batch_add_faults(const char *q)
+{
+	/* fsyncs of a batch of 3: 3 texts, msg/, 3 envelopes, env/ */
+	static const struct {
+		unsigned long nth;
+		int failed;		/* which entry, or 3: all */
+	} cases[] = {{1, 0}, {2, 1}, {4, 3}, {6, 1}, {7, 2}, {8, 3}};
+	struct qenv e[3];
+	char err[3][300];
+	struct queue_new nq[3];
+
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		for (int i = 0; i < 3; i++) {
+			char id[16];
+
+			snprintf(id, sizeof(id), "c%zu%d", c, i);
+			make_env(&e[i], id);
+			nq[i] = (struct queue_new){.env = &e[i], .data = "x\n",
+						   .fd = -1, .len = 2,
+						   .err = err[i],
+						   .errsz = sizeof(err[i])};
+		}
+		fsops_inject(FSOP_FSYNC, cases[c].nth, EIO, false);
+		queue_add_many(q, nq, 3);
+		fsops_clear();
+		for (int i = 0; i < 3; i++) {
+			bool failed = cases[c].failed == 3 ||
+				      cases[c].failed == i;
+
+			assert_int_equal(nq[i].result, failed ? EIO : 0);
+			if (failed) /* "write PATH: ..." or "fsync DIR: ..." */
+				assert_non_null(strstr(err[i], ": I"));
+		}
+		assert_int_equal(qcount(q, "tmp"), 0);
+		for (int i = 0; i < 3; i++) {
+			char t[300];
+
+			if (nq[i].result == 0)
+				assert_int_equal(queue_remove(q, e[i].id, t,
+							      sizeof(t)), 0);
+			qenv_free(&e[i]);
+		}
+		assert_int_equal(qcount(q, "msg"), 0);
+		assert_int_equal(qcount(q, "env"), 0);
+	}
+}
+
+/* queue_add_many and queue_remove_many: a group commit each. */
+static void
+test_queue_batch(void **st)
+{
+	char q[300], err[4][300];
+	struct qenv e[4], f;
+	struct queue_new nq[4];
+	struct queue_gone gq[4];
+	static const char *ids[] = {"b1", "b2", "../b3", "b4"};
+
+	(void)st;
+	snprintf(q, sizeof(q), "%s/queue", root);
+	assert_int_equal(queue_init(q, err[0], sizeof(err[0])), 0);
+	for (int i = 0; i < 4; i++) {
+		make_env(&e[i], ids[i]);
+		nq[i] = (struct queue_new){.env = &e[i], .data = "hello\n",
+					   .fd = -1, .len = 6, .err = err[i],
+					   .errsz = sizeof(err[i])};
+	}
+	/* a bad id fails that entry alone */
+	queue_add_many(q, nq, 4);
+	assert_int_equal(nq[0].result, 0);
+	assert_int_equal(nq[1].result, 0);
+	assert_int_equal(nq[2].result, EINVAL);
+	assert_non_null(strstr(err[2], "bad queue id"));
+	assert_int_equal(nq[3].result, 0);
+	assert_int_equal(qcount(q, "msg"), 3);
+	assert_int_equal(qcount(q, "env"), 3);
+	assert_int_equal(qcount(q, "tmp"), 0);
+	assert_int_equal(queue_load(q, "b4", &f, err[0], sizeof(err[0])), 0);
+	assert_int_equal(f.nrcpts, 2);
+	qenv_free(&f);
+
+	/* removal: one fsync of env/ for all; an entry already gone is gone */
+	for (int i = 0; i < 4; i++)
+		gq[i] = (struct queue_gone){.id = i == 2 ? "none" : ids[i],
+					    .err = err[i],
+					    .errsz = sizeof(err[i])};
+	fsops_inject(FSOP_FSYNC, 1, EIO, false);
+	queue_remove_many(q, gq, 4);
+	fsops_clear();
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(gq[i].result, EIO); /* not known durable */
+	assert_int_equal(qcount(q, "msg"), 3);	     /* texts kept */
+	queue_remove_many(q, gq, 4);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(gq[i].result, 0);
+	assert_int_equal(qcount(q, "msg"), 0);
+	assert_int_equal(qcount(q, "env"), 0);
+	for (int i = 0; i < 4; i++)
+		qenv_free(&e[i]);
+
+	batch_add_faults(q);
+}
+
 int
 main(void)
 {
@@ -1077,6 +1195,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_queue_envelope, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_queue_files, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_queue_batch, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_maildir_links, setup,
 						teardown),
