@@ -369,8 +369,11 @@ class Gate:
 
 
 def quiet_gate(a):
-    """Waits for a quiet machine: windows of a.quiet_window seconds until
-    one is idle above a.quiet_idle, or a.quiet_cap seconds have passed."""
+    """Waits for a quiet machine: first sync(2), so that no run pays for
+    the writeback of the runs before it (a relay run leaves thousands of
+    queue files dirty); then windows of a.quiet_window seconds until one
+    is idle above a.quiet_idle, or a.quiet_cap seconds have passed."""
+    os.sync()
     t0 = time.monotonic()
     while True:
         i0, _, all0 = cpu_stat()
