@@ -84,6 +84,16 @@ MOUNT_OPTIONS = ["--entry-timeout=0", "--attribute-timeout=0",
                  "--negative-timeout=0"]
 
 
+# The client-side caches that answer for another host's files from this
+# host's memory, as docs/CLUSTER.md sets them off: with md-cache
+# (stat-prefetch) on, a file another mount had just renamed over read back
+# old in 292 of 300 tries, and a file it had just unlinked read back in 300
+# of 300; with these off, 0 and 0.
+CACHES_OFF = ("performance.stat-prefetch", "performance.quick-read",
+              "performance.open-behind", "performance.io-cache",
+              "performance.read-ahead", "performance.readdir-ahead")
+
+
 class GlusterError(RuntimeError):
     pass
 
@@ -197,6 +207,8 @@ class Cluster:
         self.created = True
         # quick failover: a dead brick is noticed in 5 s, not 42
         self.cli("volume", "set", self.volume, "network.ping-timeout", "5")
+        for opt in CACHES_OFF:
+            self.cli("volume", "set", self.volume, opt, "off")
         self.cli("volume", "start", self.volume)
         self._wait(lambda: len(self.brick_pids()) == self.n, 60,
                    "the bricks did not all start")
