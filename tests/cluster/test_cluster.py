@@ -170,13 +170,13 @@ def test_each_mount_reads_what_another_just_wrote(volume):
 
 
 def test_smtp_into_three_hosts_exactly_once(hosts):
-    """1,000 messages (some to two or three users) sent at once through
+    """600 messages (some to two or three users) sent at once through
     all three hosts: each once in every mailbox, seen from every mount."""
-    acked, errors, threads = run_senders(hosts, 1000, "smtp")
+    acked, errors, threads = run_senders(hosts, 600, "smtp")
     for t in threads:
         t.join(600)
     assert not errors, errors[:5]
-    assert len(acked) == 1000
+    assert len(acked) == 600
     assert_exactly_once(hosts, expected(acked, "smtp"))
 
 
@@ -319,7 +319,7 @@ def test_brick_killed_during_delivery_loses_nothing(hosts, volume):
     afterwards: every acknowledged message is there once, and the volume
     heals."""
     stop = threading.Event()
-    acked, errors, threads = run_senders(hosts, 400, "brick", per_host=2,
+    acked, errors, threads = run_senders(hosts, 300, "brick", per_host=2,
                                          stop=stop)
     time.sleep(1.5)
     volume.kill_brick(1)
@@ -328,7 +328,7 @@ def test_brick_killed_during_delivery_loses_nothing(hosts, volume):
     volume.restart_bricks()
     volume.wait_healed()
     sent_unacked = {"brick.%d@cluster.test" % n for n, _ in errors}
-    assert len(acked) + len(errors) == 400
+    assert len(acked) + len(errors) == 300
     assert_exactly_once(hosts, expected(acked, "brick"), sent_unacked,
                         volume)
 
