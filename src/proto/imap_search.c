@@ -1308,9 +1308,37 @@ imap_search_return(const struct imap_search *s)
 
 /* --- the response --------------------------------------------------- */
 
+/*
+ * The MODSEQ a response gives (RFC 4731 3.2, RFC 7162 3.1.5): with MIN
+ * and/or MAX but neither ALL nor COUNT, the mod-sequence of the message
+ * MIN or MAX returns (the higher of the two with both); else the highest
+ * of all the matches.
+ */
+static uint64_t
+result_modseq(const struct imap_search *s, const uint64_t *modseqs,
+	      size_t n)
+{
+	const unsigned ends = IMAP_SEARCH_RET_MIN | IMAP_SEARCH_RET_MAX;
+	const unsigned all = IMAP_SEARCH_RET_ALL | IMAP_SEARCH_RET_COUNT;
+	uint64_t m = 0;
+
+	if (s->esearch && (s->ret & ends) && !(s->ret & all)) {
+		if (s->ret & IMAP_SEARCH_RET_MIN)
+			m = modseqs[0];
+		if ((s->ret & IMAP_SEARCH_RET_MAX) && modseqs[n - 1] > m)
+			m = modseqs[n - 1];
+		return m;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (modseqs[i] > m)
+			m = modseqs[i];
+	return m;
+}
+
 static void
 write_esearch(const struct imap_search *s, const char *tag, bool uid,
-	      const uint32_t *nums, size_t n, uint64_t modseq, struct buf *b)
+	      const uint32_t *nums, size_t n, const uint64_t *modseqs,
+	      struct buf *b)
 {
 	buf_addstr(b, "* ESEARCH (TAG \"");
 	for (const char *t = tag; *t != '\0'; t++) {
@@ -1332,12 +1360,13 @@ write_esearch(const struct imap_search *s, const char *tag, bool uid,
 		imap_seqset_write(b, nums, n);
 	}
 	if (s->modseq && n > 0)
-		buf_printf(b, " MODSEQ %llu", (unsigned long long)modseq);
+		buf_printf(b, " MODSEQ %llu", (unsigned long long)
+			   result_modseq(s, modseqs, n));
 }
 
 void
 imap_search_write(const struct imap_search *s, const char *tag, bool uid,
-		  const uint32_t *nums, size_t n, uint64_t modseq,
+		  const uint32_t *nums, size_t n, const uint64_t *modseqs,
 		  struct buf *out)
 {
 	struct buf *b;
@@ -1346,14 +1375,14 @@ imap_search_write(const struct imap_search *s, const char *tag, bool uid,
 		return;	/* RFC 5182 2.4: SAVE alone answers nothing */
 	b = buf_new(SIZE_MAX);
 	if (s->esearch) {
-		write_esearch(s, tag, uid, nums, n, modseq, b);
+		write_esearch(s, tag, uid, nums, n, modseqs, b);
 	} else {
 		buf_addstr(b, "* SEARCH");
 		for (size_t i = 0; i < n; i++)
 			buf_printf(b, " %u", nums[i]);
 		if (s->modseq && n > 0)
-			buf_printf(b, " (MODSEQ %llu)",
-				   (unsigned long long)modseq);
+			buf_printf(b, " (MODSEQ %llu)", (unsigned long long)
+				   result_modseq(s, modseqs, n));
 	}
 	buf_add(b, "\r\n", 2);
 	buf_add(out, b->data, b->len);

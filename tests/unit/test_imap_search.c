@@ -678,19 +678,34 @@ test_text_bound(void **st)
 
 /* --- responses ------------------------------------------------------- */
 
+/* The response for matches nums with their mod-sequences modseqs. */
 static void
-response(const char *args, bool rev2, const char *tag, bool uid,
-	 const uint32_t *nums, size_t n, uint64_t modseq, const char *expect)
+response_ms(const char *args, bool rev2, const char *tag, bool uid,
+	    const uint32_t *nums, const uint64_t *modseqs, size_t n,
+	    const char *expect)
 {
 	struct imap_search *s;
 	const char *why;
 	struct buf *out = buf_new(1 << 16);
 
 	assert_int_equal(parse(args, rev2, &s, &why), IMAP_SEARCH_OK);
-	imap_search_write(s, tag, uid, nums, n, modseq, out);
+	imap_search_write(s, tag, uid, nums, n, modseqs, out);
 	assert_string_equal(out->data ? out->data : "", expect);
 	imap_search_free(&s);
 	buf_free(&out);
+}
+
+/* The same, every match with mod-sequence modseq. */
+static void
+response(const char *args, bool rev2, const char *tag, bool uid,
+	 const uint32_t *nums, size_t n, uint64_t modseq, const char *expect)
+{
+	uint64_t ms[16];
+
+	assert_true(n <= 16);
+	for (size_t i = 0; i < n; i++)
+		ms[i] = modseq;
+	response_ms(args, rev2, tag, uid, nums, ms, n, expect);
 }
 
 static void
@@ -739,6 +754,43 @@ test_responses(void **st)
 		 "* ESEARCH (TAG \"a\") ALL 1:3,5 MODSEQ 1236\r\n");
 	response("RETURN (COUNT) MODSEQ 5", true, "a", false, c, 0, 1236,
 		 "* ESEARCH (TAG \"a\") COUNT 0\r\n");
+	/* RFC 4731 3.2: MIN alone or MAX alone gives that message's
+	 * mod-sequence, MIN and MAX the higher of the two, ALL or COUNT
+	 * (with or without MIN/MAX) the highest of all matches */
+	response_ms("RETURN (MIN) MODSEQ 1", false, "m", false, b,
+		    (const uint64_t[]){5, 7, 6}, 3,
+		    "* ESEARCH (TAG \"m\") MIN 1 MODSEQ 5\r\n");
+	response_ms("RETURN (MAX) MODSEQ 1", false, "m", true, b,
+		    (const uint64_t[]){5, 7, 6}, 3,
+		    "* ESEARCH (TAG \"m\") UID MAX 9 MODSEQ 6\r\n");
+	response_ms("RETURN (MIN MAX) MODSEQ 1", false, "m", false, b,
+		    (const uint64_t[]){5, 7, 6}, 3,
+		    "* ESEARCH (TAG \"m\") MIN 1 MAX 9 MODSEQ 6\r\n");
+	response_ms("RETURN (MIN MAX) MODSEQ 1", false, "m", false, b,
+		    (const uint64_t[]){8, 7, 6}, 3,
+		    "* ESEARCH (TAG \"m\") MIN 1 MAX 9 MODSEQ 8\r\n");
+	response_ms("RETURN (MIN COUNT) MODSEQ 1", false, "m", false, b,
+		    (const uint64_t[]){5, 7, 6}, 3,
+		    "* ESEARCH (TAG \"m\") MIN 1 COUNT 3 MODSEQ 7\r\n");
+	response_ms("RETURN (MAX ALL) MODSEQ 1", false, "m", false, b,
+		    (const uint64_t[]){5, 7, 6}, 3,
+		    "* ESEARCH (TAG \"m\") MAX 9 ALL 1:2,9 MODSEQ 7\r\n");
+	response_ms("RETURN (MIN) MODSEQ 1", false, "m", false, b,
+		    (const uint64_t[]){5}, 1,
+		    "* ESEARCH (TAG \"m\") MIN 1 MODSEQ 5\r\n");
+	/* RFC 5182: SAVE with MIN saves and returns the MIN message */
+	response_ms("RETURN (SAVE MIN) MODSEQ 1", false, "m", false, b,
+		    (const uint64_t[]){5, 7, 6}, 3,
+		    "* ESEARCH (TAG \"m\") MIN 1 MODSEQ 5\r\n");
+	response_ms("RETURN (SAVE) MODSEQ 1", false, "m", false, b,
+		    (const uint64_t[]){5, 7, 6}, 3, "");
+	/* rev1 "* SEARCH" and rev2 ESEARCH without RETURN: the highest */
+	response_ms("MODSEQ 1", false, "m", false, b,
+		    (const uint64_t[]){5, 7, 6}, 3,
+		    "* SEARCH 1 2 9 (MODSEQ 7)\r\n");
+	response_ms("MODSEQ 1", true, "m", false, b,
+		    (const uint64_t[]){5, 7, 6}, 3,
+		    "* ESEARCH (TAG \"m\") ALL 1:2,9 MODSEQ 7\r\n");
 	/* RFC 5182: SAVE alone answers nothing; with others, ESEARCH */
 	response("RETURN (SAVE) ALL", false, "A", false, c, 3, 0, "");
 	response("RETURN (SAVE) ALL", true, "A", false, c, 3, 0, "");
