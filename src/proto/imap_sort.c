@@ -412,11 +412,31 @@ imap_sort_msg_clear(struct imap_sort_msg *m)
 
 /* --- ordering ------------------------------------------------------------- */
 
-/* i;ascii-casemap; a missing string sorts as "" (RFC 5256 3). */
+/* An octet as i;ascii-casemap sees it: a-z changed to A-Z. */
+static unsigned
+casemap(unsigned char c)
+{
+	return c >= 'a' && c <= 'z' ? (unsigned)c - 32 : c;
+}
+
+/*
+ * i;ascii-casemap (RFC 4790 9.2.1, the default comparator of RFC 5255):
+ * i;octet after a-z are mapped to upper case, so "[\]^_`" sort after the
+ * letters (strcasecmp maps to lower case: before them).  A missing
+ * string sorts as "" (RFC 5256 3).
+ */
 static int
 casecmp(const char *a, const char *b)
 {
-	return strcasecmp(a != NULL ? a : "", b != NULL ? b : "");
+	const unsigned char *p = (const unsigned char *)(a != NULL ? a : "");
+	const unsigned char *q = (const unsigned char *)(b != NULL ? b : "");
+
+	for (;; p++, q++) {
+		unsigned x = casemap(*p), y = casemap(*q);
+
+		if (x != y || x == 0)
+			return (x > y) - (x < y);
+	}
 }
 
 static int
