@@ -7,8 +7,10 @@
  * RFC 9051 7.3.4) with the RETURN options MIN MAX COUNT ALL SAVE.
  *
  * Text keys match case-insensitively on decoded text: header values with
- * their RFC 2047 words decoded, bodies with their transfer encoding
- * undone and their charset converted to UTF-8.  Pure: the text is read
+ * their RFC 2047 words decoded (FROM, TO, CC and BCC also the field's
+ * addresses as ENVELOPE parses them, "name <mailbox@host>", comments
+ * and folds gone), bodies with their transfer encoding undone and their
+ * charset converted to UTF-8.  Pure: the text is read
  * only through the read/rewind functions given, and at most
  * IMAP_SEARCH_TEXT_MAX octets of one message are searched.
  *

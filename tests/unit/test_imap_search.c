@@ -676,6 +676,76 @@ test_text_bound(void **st)
 	free(big);
 }
 
+/* SEARCH args on the one message text: 1 match, 0 not. */
+static int
+match_text(const char *text, const char *args)
+{
+	struct reader r = {text, strlen(text), 0, 0, false};
+	struct imap_search *s;
+	const char *why;
+	struct imap_search_box box = {1, 1, NULL, 0};
+	struct imap_msg m = {0};
+	struct imap_search_msg msg = {1, &m, false, &r, rd_read, rd_rewind};
+	int res;
+
+	assert_int_equal(parse(args, false, &s, &why), IMAP_SEARCH_OK);
+	res = imap_search_match(s, &box, &msg);
+	imap_search_free(&s);
+	return res;
+}
+
+#define MADDR \
+	"From: <user-from (comment)@ (comment) domain.org>\n" \
+	"To: \"Real, Name\" <real@example.org>\n" \
+	"Cc: (c) x . y @ example . com,\n" \
+	" =?UTF-8?Q?J=C3=B6rg?= (note) <\"j g\"@x.org>\n" \
+	"Bcc: team: a@b.c, d (D) @e.f;\n" \
+	"Subject: user-from@domain.org?\n" \
+	"\n" \
+	"user-from@domain.org\n"
+
+static void
+test_address_keys(void **st)
+{
+	(void)st;
+	/* RFC 9051 6.4.4: the envelope's address (imaptest's
+	 * search-addresses), any case, any part of it */
+	assert_int_equal(match_text(MADDR, "FROM user-from@domain.org"), 1);
+	assert_int_equal(match_text(MADDR, "FROM USER-FROM@Domain.ORG"), 1);
+	assert_int_equal(match_text(MADDR, "FROM from@dom"), 1);
+	assert_int_equal(match_text(MADDR, "FROM nobody@domain.org"), 0);
+	/* the field's text still matches, comments and all */
+	assert_int_equal(match_text(MADDR, "FROM \"(comment)@\""), 1);
+	/* a quoted phrase unquoted, before its address */
+	assert_int_equal(match_text(MADDR, "TO \"Real, Name <real@\""), 1);
+	assert_int_equal(match_text(MADDR, "TO real@example.org"), 1);
+	/* white space and comments out of the address; the second address
+	 * of a list (its quoted local part as ENVELOPE has it), its RFC 2047
+	 * name decoded; the list is one text, as the field is */
+	assert_int_equal(match_text(MADDR, "CC x.y@example.com"), 1);
+	assert_int_equal(match_text(MADDR, "CC \"\\\"j g\\\"@x.org\""), 1);
+	assert_int_equal(match_text(MADDR, "CC \"J\xc3\xb6rg <\""), 1);
+	assert_int_equal(match_text(MADDR, "CC \"x.y@example.com, j\""), 1);
+	assert_int_equal(match_text(MADDR, "CC \"(note)\""), 1);
+	assert_int_equal(match_text(MADDR, "CC \"y@example.com (note)\""),
+			 0);
+	/* a group's members */
+	assert_int_equal(match_text(MADDR, "BCC d@e.f"), 1);
+	assert_int_equal(match_text(MADDR, "BCC \"team: a@b.c\""), 1);
+	/* SUBJECT, HEADER and BODY stay on the text */
+	assert_int_equal(match_text(MADDR, "SUBJECT domain.org?"), 1);
+	assert_int_equal(match_text(MADDR, "HEADER From user-from@domain"),
+			 0);
+	assert_int_equal(match_text(MADDR, "TO user-from@domain.org"), 0);
+	/* no field, an empty one, a group with nobody in it */
+	assert_int_equal(match_text("Subject: x\n\nb\n", "FROM a"), 0);
+	assert_int_equal(match_text("From:\n\nb\n", "FROM \"\""), 1);
+	assert_int_equal(match_text("To: undisclosed-recipients:;\n\n",
+				    "TO recipients"), 1);
+	assert_int_equal(match_text("To: undisclosed-recipients:;\n\n",
+				    "TO @"), 0);
+}
+
 /* --- responses ------------------------------------------------------- */
 
 /* The response for matches nums with their mod-sequences modseqs. */
@@ -823,6 +893,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_lazy_text, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_text_bound, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_address_keys, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_responses, setup,
 						teardown),
