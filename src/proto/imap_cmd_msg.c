@@ -858,6 +858,7 @@ sort_collect(struct imap_server *s, const struct imap_search *prog,
 		m->num = uid ? im.uid : i + 1;
 		m->seq = i + 1;
 		m->size = im.size;
+		m->modseq = im.modseq;
 		m->arrival = im.date;
 		if (header && read_header(s, i, hdr))
 			imap_sort_msg_header(m, hdr->data, hdr->len);
@@ -928,9 +929,11 @@ sort(struct imap_server *s, const char *tag, const struct imap_arg *args,
 	a = sort_search(s, tag, args + 1, nargs - 1, &prog, out);
 	if (prog == NULL || out->len != len)
 		return a;
+	if (imap_search_wants_modseq(prog))
+		imap_condstore_on(s, out);	/* RFC 7162 3.1 */
 	sort_collect(s, prog, uid, crit.needs_header, &msgs, &n);
 	imap_sort_run(&crit, msgs, n);
-	imap_sort_write(msgs, n, out);
+	imap_sort_write(msgs, n, imap_search_wants_modseq(prog), out);
 	sort_free(msgs, n);
 	imap_search_free(&prog);
 	return finish(s, tag, uid, uid ? "UID SORT completed" :

@@ -501,11 +501,19 @@ imap_sort_run(const struct imap_sort_crit *c, struct imap_sort_msg *msgs,
 }
 
 void
-imap_sort_write(const struct imap_sort_msg *msgs, size_t n, struct buf *out)
+imap_sort_write(const struct imap_sort_msg *msgs, size_t n, bool modseq,
+		struct buf *out)
 {
+	uint64_t m = 0;
+
 	buf_addstr(out, "* SORT");
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		buf_printf(out, " %u", msgs[i].num);
+		if (msgs[i].modseq > m)
+			m = msgs[i].modseq;
+	}
+	if (modseq && n > 0)
+		buf_printf(out, " (MODSEQ %llu)", (unsigned long long)m);
 	buf_addstr(out, "\r\n");
 }
 

@@ -165,7 +165,7 @@ sorted(const char *words, struct imap_sort_msg *msgs, size_t n)
 
 	crit(words, &c, 0);
 	imap_sort_run(&c, msgs, n);
-	imap_sort_write(msgs, n, out);
+	imap_sort_write(msgs, n, false, out);
 	r = xstrdup(out->data);
 	buf_free(&out);
 	return r;
