@@ -98,6 +98,8 @@ struct ap {
 	size_t len, i;
 	struct buf *comment;	/* the last comment skipped */
 	unsigned count;		/* addresses written */
+	bool text;		/* plain text (SEARCH), not IMAP data */
+	bool sep;		/* text: ", " before the next address */
 };
 
 static bool
@@ -211,10 +213,37 @@ ap_str(struct buf *out, const struct buf *b, bool nil_if_empty)
 		imap_body_string(out, b->data ? b->data : "", b->len);
 }
 
+/* Text: "name <mbox@host>", or "mbox@host" without a name; what is
+ * missing left out. */
+static void
+ap_write_text(struct ap *a, struct buf *out, const struct buf *name,
+	      const struct buf *mbox, const struct buf *host)
+{
+	if (a->sep)
+		buf_addstr(out, ", ");
+	if (name->len > 0) {
+		buf_add(out, name->data, name->len);
+		buf_addstr(out, " <");
+	}
+	buf_add(out, mbox->data ? mbox->data : "", mbox->len);
+	if (host->len > 0) {
+		buf_addc(out, '@');
+		buf_add(out, host->data, host->len);
+	}
+	if (name->len > 0)
+		buf_addc(out, '>');
+	a->sep = true;
+	a->count++;
+}
+
 static void
 ap_write(struct ap *a, struct buf *out, const struct buf *name,
 	 const struct buf *adl, const struct buf *mbox, const struct buf *host)
 {
+	if (a->text) {
+		ap_write_text(a, out, name, mbox, host);
+		return;
+	}
 	buf_addc(out, '(');
 	ap_str(out, name, true);
 	buf_addc(out, ' ');
@@ -270,6 +299,24 @@ ap_angle(struct ap *a, struct buf *out, struct buf *name)
 
 static void ap_list(struct ap *a, struct buf *out, bool in_group);
 
+/* A group's start: "(NIL NIL name NIL)", as text "name: ". */
+static void
+ap_group_start(struct ap *a, struct buf *out, const struct buf *name)
+{
+	if (a->text) {
+		if (a->sep)
+			buf_addstr(out, ", ");
+		buf_add(out, name->data ? name->data : "", name->len);
+		buf_addstr(out, ": ");
+		a->sep = false;
+	} else {
+		buf_addstr(out, "(NIL NIL ");
+		ap_str(out, name, false);
+		buf_addstr(out, " NIL)");
+	}
+	a->count++;
+}
+
 /* One mailbox or group at a->i. */
 static void
 ap_element(struct ap *a, struct buf *out, bool in_group)
@@ -282,14 +329,14 @@ ap_element(struct ap *a, struct buf *out, bool in_group)
 	c = a->i < a->len ? a->s[a->i] : '\0';
 	if (c == ':' && !in_group) {
 		a->i++;
-		buf_addstr(out, "(NIL NIL ");
-		ap_str(out, name, false);
-		buf_addstr(out, " NIL)");
-		a->count++;
+		ap_group_start(a, out, name);
 		ap_list(a, out, true);
 		if (a->i < a->len && a->s[a->i] == ';')
 			a->i++;
-		buf_addstr(out, "(NIL NIL NIL NIL)");
+		if (a->text)
+			buf_addc(out, ';');
+		else
+			buf_addstr(out, "(NIL NIL NIL NIL)");
 	} else if (c == '<') {
 		ap_angle(a, out, name);
 	} else if (c == '@' || local->len > 0) {
@@ -358,6 +405,19 @@ imap_body_addresses(struct buf *out, const char *value)
 			out->data[mark] = '\0';
 		buf_addstr(out, "NIL");
 	}
+}
+
+void
+imap_body_address_text(struct buf *out, const char *value)
+{
+	struct ap a = {.s = value, .len = value ? strlen(value) : 0,
+		       .text = true};
+
+	if (value == NULL)
+		return;
+	a.comment = buf_new(a.len + 1);
+	ap_list(&a, out, false);
+	buf_free(&a.comment);
 }
 
 /* Does the value hold an address (else Sender and Reply-To take From's)? */

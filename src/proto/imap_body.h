@@ -35,5 +35,10 @@ void imap_body_structure(struct buf *out, const struct mstruct_part *p,
 /* The address list of a raw header value, as ENVELOPE shows it
  * ("((name adl mailbox host) ...)" or NIL when it has no address). */
 void imap_body_addresses(struct buf *out, const char *value);
+/* The same addresses as plain text, for SEARCH FROM/TO/CC/BCC: each
+ * "name <mailbox@host>" (or "mailbox@host" without a name; a part that
+ * is missing left out), ", " between them, a group as "name: ...;".
+ * Comments and quoting are gone, as in ENVELOPE. */
+void imap_body_address_text(struct buf *out, const char *value);
 
 #endif

@@ -754,7 +754,8 @@ search_run(struct imap_server *s, const char *tag,
 	struct imap_search_box box = search_box(s);
 	uint32_t *nums = xmalloc(((size_t)s->count + 1) * sizeof(*nums));
 	uint32_t *uids = xmalloc(((size_t)s->count + 1) * sizeof(*uids));
-	uint64_t modseq = 0;
+	uint64_t *modseqs = xmalloc(((size_t)s->count + 1) *
+				    sizeof(*modseqs));
 	size_t n = 0;
 
 	for (uint32_t i = 0; i < s->count; i++) {
@@ -763,14 +764,14 @@ search_run(struct imap_server *s, const char *tag,
 		if (search_one(s, prog, &box, i) != 1)
 			continue;
 		s->ops->msg(s->mctx, i, &m);
-		if (m.modseq > modseq)
-			modseq = m.modseq;
+		modseqs[n] = m.modseq;
 		uids[n] = m.uid;
 		nums[n++] = uid ? m.uid : i + 1;
 	}
 	if (imap_search_return(prog) & IMAP_SEARCH_RET_SAVE)
 		save_matches(s, imap_search_return(prog), uids, n);
-	imap_search_write(prog, tag, uid, nums, n, modseq, out);
+	imap_search_write(prog, tag, uid, nums, n, modseqs, out);
+	free(modseqs);
 	free(nums);
 	free(uids);
 	return finish(s, tag, uid, uid ? "UID SEARCH completed" :
@@ -857,6 +858,7 @@ sort_collect(struct imap_server *s, const struct imap_search *prog,
 		m->num = uid ? im.uid : i + 1;
 		m->seq = i + 1;
 		m->size = im.size;
+		m->modseq = im.modseq;
 		m->arrival = im.date;
 		if (header && read_header(s, i, hdr))
 			imap_sort_msg_header(m, hdr->data, hdr->len);
@@ -927,9 +929,11 @@ sort(struct imap_server *s, const char *tag, const struct imap_arg *args,
 	a = sort_search(s, tag, args + 1, nargs - 1, &prog, out);
 	if (prog == NULL || out->len != len)
 		return a;
+	if (imap_search_wants_modseq(prog))
+		imap_condstore_on(s, out);	/* RFC 7162 3.1 */
 	sort_collect(s, prog, uid, crit.needs_header, &msgs, &n);
 	imap_sort_run(&crit, msgs, n);
-	imap_sort_write(msgs, n, out);
+	imap_sort_write(msgs, n, imap_search_wants_modseq(prog), out);
 	sort_free(msgs, n);
 	imap_search_free(&prog);
 	return finish(s, tag, uid, uid ? "UID SORT completed" :

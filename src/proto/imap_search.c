@@ -15,6 +15,10 @@
  * and text parts, parts that are not text left out) and the Date: field's
  * day.  rewind is never needed.
  *
+ * FROM, TO, CC and BCC match the field's text or its addresses as
+ * ENVELOPE parses them (imap_body_address_text: "name <mailbox@host>",
+ * ", " between), made once per field and message when first asked.
+ *
  * Matching is substring on text case-folded by fold_cp() below (simple
  * case folding, our own table, no locale): ASCII, Latin-1 Supplement,
  * Latin Extended-A, Greek and Cyrillic.
@@ -35,6 +39,7 @@
 #include <strings.h>
 
 #include "../mime/mime.h"
+#include "imap_body.h"
 #include "imap_date.h"
 
 #define RANGES_MAX IMAP_SEARCH_RANGES_MAX
@@ -55,6 +60,7 @@ struct node {
 	enum op op;
 	int kid, next;		/* first child, next sibling; -1: none */
 	bool text;		/* this subtree needs the message text */
+	bool addr;		/* OP_HEADER of FROM, TO, CC, BCC */
 	unsigned flag;		/* OP_FLAG, OP_UNFLAG */
 	uint64_t num;		/* sizes, modseq, seconds */
 	long long day;		/* dates */
@@ -69,8 +75,11 @@ struct node {
 
 struct field {
 	size_t name, namelen;	/* in raw */
+	size_t vstart, vlen;	/* the raw value, in raw */
 	char *val;		/* unfolded, decoded, folded */
 	size_t len;
+	char *addrs;		/* its addresses as text, folded; on demand */
+	size_t alen;
 };
 
 /* What one message's text gave; reset by each imap_search_match. */
@@ -581,19 +590,21 @@ static const struct keyword BARE[] = {
 	{"RECENT", OP_RECENT, 0},
 };
 
-/* The keys taking a string: the header field they search, if one. */
+/* The keys taking a string: the header field they search, if one, and
+ * whether it holds addresses. */
 static const struct {
 	const char *name;
 	enum op op;
 	const char *field;
+	bool addr;
 } STRINGS[] = {
-	{"BCC", OP_HEADER, "Bcc"},
-	{"CC", OP_HEADER, "Cc"},
-	{"FROM", OP_HEADER, "From"},
-	{"SUBJECT", OP_HEADER, "Subject"},
-	{"TO", OP_HEADER, "To"},
-	{"BODY", OP_BODY, NULL},
-	{"TEXT", OP_TEXT, NULL},
+	{"BCC", OP_HEADER, "Bcc", true},
+	{"CC", OP_HEADER, "Cc", true},
+	{"FROM", OP_HEADER, "From", true},
+	{"SUBJECT", OP_HEADER, "Subject", false},
+	{"TO", OP_HEADER, "To", true},
+	{"BODY", OP_BODY, NULL, false},
+	{"TEXT", OP_TEXT, NULL, false},
 };
 
 static const struct keyword DATES[] = {
@@ -614,11 +625,17 @@ parse_named(struct pctx *pc, struct cur *c, const char *w)
 	for (size_t i = 0; i < NELEM(BARE); i++)
 		if (strcasecmp(w, BARE[i].name) == 0)
 			return leaf_flag(pc, BARE[i].op, BARE[i].flag);
-	for (size_t i = 0; i < NELEM(STRINGS); i++)
-		if (strcasecmp(w, STRINGS[i].name) == 0)
-			return leaf_string(pc, c, STRINGS[i].op,
-					   STRINGS[i].field,
-					   "This search key needs a string");
+	for (size_t i = 0; i < NELEM(STRINGS); i++) {
+		int k;
+
+		if (strcasecmp(w, STRINGS[i].name) != 0)
+			continue;
+		k = leaf_string(pc, c, STRINGS[i].op, STRINGS[i].field,
+				"This search key needs a string");
+		if (k >= 0)
+			pc->s->nodes[k].addr = STRINGS[i].addr;
+		return k;
+	}
 	for (size_t i = 0; i < NELEM(DATES); i++)
 		if (strcasecmp(w, DATES[i].name) == 0)
 			return leaf_date(pc, c, DATES[i].op);
@@ -781,8 +798,10 @@ imap_search_parse(const struct imap_arg *args, size_t nargs, bool rev2,
 static void
 msgtext_clear(struct msgtext *mt, bool all)
 {
-	for (size_t i = 0; i < mt->nfields; i++)
+	for (size_t i = 0; i < mt->nfields; i++) {
 		free(mt->fields[i].val);
+		free(mt->fields[i].addrs);
+	}
 	free(mt->fields);
 	free(mt->htext);
 	free(mt->body);
@@ -932,8 +951,11 @@ text_fields(struct msgtext *mt)
 					      cap * sizeof(*mt->fields));
 		}
 		f = &mt->fields[mt->nfields++];
+		memset(f, 0, sizeof(*f));
 		f->name = i;
 		f->namelen = namelen;
+		f->vstart = (size_t)(colon + 1 - mt->raw);
+		f->vlen = (size_t)(mt->raw + e - colon - 1);
 		field_value(f, colon + 1, (size_t)(mt->raw + e - colon - 1));
 		buf_add(h, p, namelen);
 		buf_add(h, ": ", 2);
@@ -1133,6 +1155,35 @@ in_set(struct node *nd, uint32_t star, uint32_t v)
 	return imap_seqset_has(&nd->res, v);
 }
 
+/*
+ * The addresses of an address field as ENVELOPE parses them, as text
+ * ("name <mailbox@host>, ..."; comments, quoting and folds gone), RFC
+ * 2047 words decoded, folded: what FROM, TO, CC and BCC search besides
+ * the field's text.
+ */
+static void
+field_addresses(const struct msgtext *mt, struct field *f)
+{
+	struct buf *u = buf_new(f->vlen + 1), *t, *d;
+
+	for (size_t i = 0; i < f->vlen; i++) {
+		char c = mt->raw[f->vstart + i];
+
+		if (c != '\r' && c != '\n')
+			buf_addc(u, c);
+	}
+	t = buf_new(SIZE_MAX);
+	imap_body_address_text(t, u->data ? u->data : "");
+	d = buf_new(SIZE_MAX);
+	mime_words_decode(t->data ? t->data : "", t->len, d);
+	f->addrs = fold_text(d->data ? d->data : "", d->len, &f->alen);
+	buf_free(&u);
+	buf_free(&t);
+	buf_free(&d);
+}
+
+/* HEADER, SUBJECT: the field's text; FROM, TO, CC, BCC (RFC 9051
+ * 6.4.4: "the envelope structure's FROM field") its addresses too. */
 static int
 eval_header(const struct ectx *e, const struct node *nd)
 {
@@ -1142,11 +1193,18 @@ eval_header(const struct ectx *e, const struct node *nd)
 	if (!mt->have_fields)
 		text_fields(mt);
 	for (size_t i = 0; i < mt->nfields; i++) {
-		const struct field *f = &mt->fields[i];
+		struct field *f = &mt->fields[i];
 
-		if (f->namelen == nl &&
-		    strncasecmp(mt->raw + f->name, nd->name, nl) == 0 &&
-		    contains(f->val, f->len, nd->str, nd->len))
+		if (f->namelen != nl ||
+		    strncasecmp(mt->raw + f->name, nd->name, nl) != 0)
+			continue;
+		if (contains(f->val, f->len, nd->str, nd->len))
+			return 1;
+		if (!nd->addr)
+			continue;
+		if (f->addrs == NULL)
+			field_addresses(mt, f);
+		if (contains(f->addrs, f->alen, nd->str, nd->len))
 			return 1;
 	}
 	return 0;
@@ -1308,9 +1366,37 @@ imap_search_return(const struct imap_search *s)
 
 /* --- the response --------------------------------------------------- */
 
+/*
+ * The MODSEQ a response gives (RFC 4731 3.2, RFC 7162 3.1.5): with MIN
+ * and/or MAX but neither ALL nor COUNT, the mod-sequence of the message
+ * MIN or MAX returns (the higher of the two with both); else the highest
+ * of all the matches.
+ */
+static uint64_t
+result_modseq(const struct imap_search *s, const uint64_t *modseqs,
+	      size_t n)
+{
+	const unsigned ends = IMAP_SEARCH_RET_MIN | IMAP_SEARCH_RET_MAX;
+	const unsigned all = IMAP_SEARCH_RET_ALL | IMAP_SEARCH_RET_COUNT;
+	uint64_t m = 0;
+
+	if (s->esearch && (s->ret & ends) && !(s->ret & all)) {
+		if (s->ret & IMAP_SEARCH_RET_MIN)
+			m = modseqs[0];
+		if ((s->ret & IMAP_SEARCH_RET_MAX) && modseqs[n - 1] > m)
+			m = modseqs[n - 1];
+		return m;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (modseqs[i] > m)
+			m = modseqs[i];
+	return m;
+}
+
 static void
 write_esearch(const struct imap_search *s, const char *tag, bool uid,
-	      const uint32_t *nums, size_t n, uint64_t modseq, struct buf *b)
+	      const uint32_t *nums, size_t n, const uint64_t *modseqs,
+	      struct buf *b)
 {
 	buf_addstr(b, "* ESEARCH (TAG \"");
 	for (const char *t = tag; *t != '\0'; t++) {
@@ -1332,12 +1418,13 @@ write_esearch(const struct imap_search *s, const char *tag, bool uid,
 		imap_seqset_write(b, nums, n);
 	}
 	if (s->modseq && n > 0)
-		buf_printf(b, " MODSEQ %llu", (unsigned long long)modseq);
+		buf_printf(b, " MODSEQ %llu", (unsigned long long)
+			   result_modseq(s, modseqs, n));
 }
 
 void
 imap_search_write(const struct imap_search *s, const char *tag, bool uid,
-		  const uint32_t *nums, size_t n, uint64_t modseq,
+		  const uint32_t *nums, size_t n, const uint64_t *modseqs,
 		  struct buf *out)
 {
 	struct buf *b;
@@ -1346,14 +1433,14 @@ imap_search_write(const struct imap_search *s, const char *tag, bool uid,
 		return;	/* RFC 5182 2.4: SAVE alone answers nothing */
 	b = buf_new(SIZE_MAX);
 	if (s->esearch) {
-		write_esearch(s, tag, uid, nums, n, modseq, b);
+		write_esearch(s, tag, uid, nums, n, modseqs, b);
 	} else {
 		buf_addstr(b, "* SEARCH");
 		for (size_t i = 0; i < n; i++)
 			buf_printf(b, " %u", nums[i]);
 		if (s->modseq && n > 0)
-			buf_printf(b, " (MODSEQ %llu)",
-				   (unsigned long long)modseq);
+			buf_printf(b, " (MODSEQ %llu)", (unsigned long long)
+				   result_modseq(s, modseqs, n));
 	}
 	buf_add(b, "\r\n", 2);
 	buf_add(out, b->data, b->len);

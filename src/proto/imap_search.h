@@ -7,8 +7,10 @@
  * RFC 9051 7.3.4) with the RETURN options MIN MAX COUNT ALL SAVE.
  *
  * Text keys match case-insensitively on decoded text: header values with
- * their RFC 2047 words decoded, bodies with their transfer encoding
- * undone and their charset converted to UTF-8.  Pure: the text is read
+ * their RFC 2047 words decoded (FROM, TO, CC and BCC also the field's
+ * addresses as ENVELOPE parses them, "name <mailbox@host>", comments
+ * and folds gone), bodies with their transfer encoding undone and their
+ * charset converted to UTF-8.  Pure: the text is read
  * only through the read/rewind functions given, and at most
  * IMAP_SEARCH_TEXT_MAX octets of one message are searched.
  *
@@ -110,10 +112,13 @@ int imap_search_match(const struct imap_search *s,
  * The response for the matching messages, nums ascending (sequence
  * numbers, or UIDs with uid): "* SEARCH ..." (with "(MODSEQ n)" when a
  * MODSEQ key was used: RFC 7162 3.1.5), or "* ESEARCH (TAG "t") [UID]
- * ...".  modseq: the highest modseq of the matches.
+ * ...".  modseqs: each match's mod-sequence, in the order of nums (read
+ * only when a MODSEQ key was used); the MODSEQ written is the highest of
+ * them, or with MIN and/or MAX but neither ALL nor COUNT the one of the
+ * message MIN or MAX gives (the higher of the two): RFC 4731 3.2.
  */
 void imap_search_write(const struct imap_search *s, const char *tag,
 		       bool uid, const uint32_t *nums, size_t n,
-		       uint64_t modseq, struct buf *out);
+		       const uint64_t *modseqs, struct buf *out);
 
 #endif

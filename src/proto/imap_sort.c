@@ -412,11 +412,31 @@ imap_sort_msg_clear(struct imap_sort_msg *m)
 
 /* --- ordering ------------------------------------------------------------- */
 
-/* i;ascii-casemap; a missing string sorts as "" (RFC 5256 3). */
+/* An octet as i;ascii-casemap sees it: a-z changed to A-Z. */
+static unsigned
+casemap(unsigned char c)
+{
+	return c >= 'a' && c <= 'z' ? (unsigned)c - 32 : c;
+}
+
+/*
+ * i;ascii-casemap (RFC 4790 9.2.1, the default comparator of RFC 5255):
+ * i;octet after a-z are mapped to upper case, so "[\]^_`" sort after the
+ * letters (strcasecmp maps to lower case: before them).  A missing
+ * string sorts as "" (RFC 5256 3).
+ */
 static int
 casecmp(const char *a, const char *b)
 {
-	return strcasecmp(a != NULL ? a : "", b != NULL ? b : "");
+	const unsigned char *p = (const unsigned char *)(a != NULL ? a : "");
+	const unsigned char *q = (const unsigned char *)(b != NULL ? b : "");
+
+	for (;; p++, q++) {
+		unsigned x = casemap(*p), y = casemap(*q);
+
+		if (x != y || x == 0)
+			return (x > y) - (x < y);
+	}
 }
 
 static int
@@ -481,11 +501,19 @@ imap_sort_run(const struct imap_sort_crit *c, struct imap_sort_msg *msgs,
 }
 
 void
-imap_sort_write(const struct imap_sort_msg *msgs, size_t n, struct buf *out)
+imap_sort_write(const struct imap_sort_msg *msgs, size_t n, bool modseq,
+		struct buf *out)
 {
+	uint64_t m = 0;
+
 	buf_addstr(out, "* SORT");
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		buf_printf(out, " %u", msgs[i].num);
+		if (msgs[i].modseq > m)
+			m = msgs[i].modseq;
+	}
+	if (modseq && n > 0)
+		buf_printf(out, " (MODSEQ %llu)", (unsigned long long)m);
 	buf_addstr(out, "\r\n");
 }
 

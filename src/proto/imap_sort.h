@@ -50,6 +50,7 @@ struct imap_sort_msg {
 	uint64_t size;
 	int64_t arrival;	/* internal date */
 	int64_t date;		/* sent date, UTC */
+	uint64_t modseq;	/* its mod-sequence (RFC 7162) */
 	char *subject;		/* base subject */
 	char *from, *to, *cc;	/* the first address's mailbox (local part) */
 	char *dfrom, *dto;	/* its display name, else its address */
@@ -71,8 +72,10 @@ void imap_sort_msg_clear(struct imap_sort_msg *m);
 /* Orders msgs by the criteria, ties by sequence number. */
 void imap_sort_run(const struct imap_sort_crit *c, struct imap_sort_msg *msgs,
 		   size_t n);
-/* "* SORT n n n\r\n" of msgs in their order. */
-void imap_sort_write(const struct imap_sort_msg *msgs, size_t n,
+/* "* SORT n n n\r\n" of msgs in their order; with modseq (a MODSEQ key
+ * was used) and a match, " (MODSEQ m)" before the CRLF, m the highest
+ * modseq of msgs (RFC 7162 3.1.9). */
+void imap_sort_write(const struct imap_sort_msg *msgs, size_t n, bool modseq,
 		     struct buf *out);
 
 /*

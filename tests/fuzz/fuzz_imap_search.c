@@ -89,9 +89,11 @@ static void
 respond(const struct imap_search *s, bool uid, int res)
 {
 	static const uint32_t nums[] = {1, 2, 3, 5, 9};
+	static const uint64_t modseqs[] = {42, 7, 9, 42, 3};
 	struct buf *out = buf_new(1 << 16);
 
-	imap_search_write(s, "a1", uid, nums, res == 1 ? 5 : 0, 42, out);
+	imap_search_write(s, "a1", uid, nums, res == 1 ? 5 : 0, modseqs,
+			  out);
 	if (imap_search_return(s) == IMAP_SEARCH_RET_SAVE) {
 		if (out->len != 0)
 			abort();

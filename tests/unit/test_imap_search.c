@@ -676,21 +676,106 @@ test_text_bound(void **st)
 	free(big);
 }
 
-/* --- responses ------------------------------------------------------- */
+/* SEARCH args on the one message text: 1 match, 0 not. */
+static int
+match_text(const char *text, const char *args)
+{
+	struct reader r = {text, strlen(text), 0, 0, false};
+	struct imap_search *s;
+	const char *why;
+	struct imap_search_box box = {1, 1, NULL, 0};
+	struct imap_msg m = {0};
+	struct imap_search_msg msg = {1, &m, false, &r, rd_read, rd_rewind};
+	int res;
+
+	assert_int_equal(parse(args, false, &s, &why), IMAP_SEARCH_OK);
+	res = imap_search_match(s, &box, &msg);
+	imap_search_free(&s);
+	return res;
+}
+
+#define MADDR \
+	"From: <user-from (comment)@ (comment) domain.org>\n" \
+	"To: \"Real, Name\" <real@example.org>\n" \
+	"Cc: (c) x . y @ example . com,\n" \
+	" =?UTF-8?Q?J=C3=B6rg?= (note) <\"j g\"@x.org>\n" \
+	"Bcc: team: a@b.c, d (D) @e.f;\n" \
+	"Subject: user-from@domain.org?\n" \
+	"\n" \
+	"user-from@domain.org\n"
 
 static void
-response(const char *args, bool rev2, const char *tag, bool uid,
-	 const uint32_t *nums, size_t n, uint64_t modseq, const char *expect)
+test_address_keys(void **st)
+{
+	(void)st;
+	/* RFC 9051 6.4.4: the envelope's address (imaptest's
+	 * search-addresses), any case, any part of it */
+	assert_int_equal(match_text(MADDR, "FROM user-from@domain.org"), 1);
+	assert_int_equal(match_text(MADDR, "FROM USER-FROM@Domain.ORG"), 1);
+	assert_int_equal(match_text(MADDR, "FROM from@dom"), 1);
+	assert_int_equal(match_text(MADDR, "FROM nobody@domain.org"), 0);
+	/* the field's text still matches, comments and all */
+	assert_int_equal(match_text(MADDR, "FROM \"(comment)@\""), 1);
+	/* a quoted phrase unquoted, before its address */
+	assert_int_equal(match_text(MADDR, "TO \"Real, Name <real@\""), 1);
+	assert_int_equal(match_text(MADDR, "TO real@example.org"), 1);
+	/* white space and comments out of the address; the second address
+	 * of a list (its quoted local part as ENVELOPE has it), its RFC 2047
+	 * name decoded; the list is one text, as the field is */
+	assert_int_equal(match_text(MADDR, "CC x.y@example.com"), 1);
+	assert_int_equal(match_text(MADDR, "CC \"\\\"j g\\\"@x.org\""), 1);
+	assert_int_equal(match_text(MADDR, "CC \"J\xc3\xb6rg <\""), 1);
+	assert_int_equal(match_text(MADDR, "CC \"x.y@example.com, j\""), 1);
+	assert_int_equal(match_text(MADDR, "CC \"(note)\""), 1);
+	assert_int_equal(match_text(MADDR, "CC \"y@example.com (note)\""),
+			 0);
+	/* a group's members */
+	assert_int_equal(match_text(MADDR, "BCC d@e.f"), 1);
+	assert_int_equal(match_text(MADDR, "BCC \"team: a@b.c\""), 1);
+	/* SUBJECT, HEADER and BODY stay on the text */
+	assert_int_equal(match_text(MADDR, "SUBJECT domain.org?"), 1);
+	assert_int_equal(match_text(MADDR, "HEADER From user-from@domain"),
+			 0);
+	assert_int_equal(match_text(MADDR, "TO user-from@domain.org"), 0);
+	/* no field, an empty one, a group with nobody in it */
+	assert_int_equal(match_text("Subject: x\n\nb\n", "FROM a"), 0);
+	assert_int_equal(match_text("From:\n\nb\n", "FROM \"\""), 1);
+	assert_int_equal(match_text("To: undisclosed-recipients:;\n\n",
+				    "TO recipients"), 1);
+	assert_int_equal(match_text("To: undisclosed-recipients:;\n\n",
+				    "TO @"), 0);
+}
+
+/* --- responses ------------------------------------------------------- */
+
+/* The response for matches nums with their mod-sequences modseqs. */
+static void
+response_ms(const char *args, bool rev2, const char *tag, bool uid,
+	    const uint32_t *nums, const uint64_t *modseqs, size_t n,
+	    const char *expect)
 {
 	struct imap_search *s;
 	const char *why;
 	struct buf *out = buf_new(1 << 16);
 
 	assert_int_equal(parse(args, rev2, &s, &why), IMAP_SEARCH_OK);
-	imap_search_write(s, tag, uid, nums, n, modseq, out);
+	imap_search_write(s, tag, uid, nums, n, modseqs, out);
 	assert_string_equal(out->data ? out->data : "", expect);
 	imap_search_free(&s);
 	buf_free(&out);
+}
+
+/* The same, every match with mod-sequence modseq. */
+static void
+response(const char *args, bool rev2, const char *tag, bool uid,
+	 const uint32_t *nums, size_t n, uint64_t modseq, const char *expect)
+{
+	uint64_t ms[16];
+
+	assert_true(n <= 16);
+	for (size_t i = 0; i < n; i++)
+		ms[i] = modseq;
+	response_ms(args, rev2, tag, uid, nums, ms, n, expect);
 }
 
 static void
@@ -739,6 +824,43 @@ test_responses(void **st)
 		 "* ESEARCH (TAG \"a\") ALL 1:3,5 MODSEQ 1236\r\n");
 	response("RETURN (COUNT) MODSEQ 5", true, "a", false, c, 0, 1236,
 		 "* ESEARCH (TAG \"a\") COUNT 0\r\n");
+	/* RFC 4731 3.2: MIN alone or MAX alone gives that message's
+	 * mod-sequence, MIN and MAX the higher of the two, ALL or COUNT
+	 * (with or without MIN/MAX) the highest of all matches */
+	response_ms("RETURN (MIN) MODSEQ 1", false, "m", false, b,
+		    (const uint64_t[]){5, 7, 6}, 3,
+		    "* ESEARCH (TAG \"m\") MIN 1 MODSEQ 5\r\n");
+	response_ms("RETURN (MAX) MODSEQ 1", false, "m", true, b,
+		    (const uint64_t[]){5, 7, 6}, 3,
+		    "* ESEARCH (TAG \"m\") UID MAX 9 MODSEQ 6\r\n");
+	response_ms("RETURN (MIN MAX) MODSEQ 1", false, "m", false, b,
+		    (const uint64_t[]){5, 7, 6}, 3,
+		    "* ESEARCH (TAG \"m\") MIN 1 MAX 9 MODSEQ 6\r\n");
+	response_ms("RETURN (MIN MAX) MODSEQ 1", false, "m", false, b,
+		    (const uint64_t[]){8, 7, 6}, 3,
+		    "* ESEARCH (TAG \"m\") MIN 1 MAX 9 MODSEQ 8\r\n");
+	response_ms("RETURN (MIN COUNT) MODSEQ 1", false, "m", false, b,
+		    (const uint64_t[]){5, 7, 6}, 3,
+		    "* ESEARCH (TAG \"m\") MIN 1 COUNT 3 MODSEQ 7\r\n");
+	response_ms("RETURN (MAX ALL) MODSEQ 1", false, "m", false, b,
+		    (const uint64_t[]){5, 7, 6}, 3,
+		    "* ESEARCH (TAG \"m\") MAX 9 ALL 1:2,9 MODSEQ 7\r\n");
+	response_ms("RETURN (MIN) MODSEQ 1", false, "m", false, b,
+		    (const uint64_t[]){5}, 1,
+		    "* ESEARCH (TAG \"m\") MIN 1 MODSEQ 5\r\n");
+	/* RFC 5182: SAVE with MIN saves and returns the MIN message */
+	response_ms("RETURN (SAVE MIN) MODSEQ 1", false, "m", false, b,
+		    (const uint64_t[]){5, 7, 6}, 3,
+		    "* ESEARCH (TAG \"m\") MIN 1 MODSEQ 5\r\n");
+	response_ms("RETURN (SAVE) MODSEQ 1", false, "m", false, b,
+		    (const uint64_t[]){5, 7, 6}, 3, "");
+	/* rev1 "* SEARCH" and rev2 ESEARCH without RETURN: the highest */
+	response_ms("MODSEQ 1", false, "m", false, b,
+		    (const uint64_t[]){5, 7, 6}, 3,
+		    "* SEARCH 1 2 9 (MODSEQ 7)\r\n");
+	response_ms("MODSEQ 1", true, "m", false, b,
+		    (const uint64_t[]){5, 7, 6}, 3,
+		    "* ESEARCH (TAG \"m\") ALL 1:2,9 MODSEQ 7\r\n");
 	/* RFC 5182: SAVE alone answers nothing; with others, ESEARCH */
 	response("RETURN (SAVE) ALL", false, "A", false, c, 3, 0, "");
 	response("RETURN (SAVE) ALL", true, "A", false, c, 3, 0, "");
@@ -771,6 +893,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_lazy_text, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_text_bound, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_address_keys, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_responses, setup,
 						teardown),

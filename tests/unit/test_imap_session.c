@@ -637,6 +637,30 @@ test_enable_condstore_selected(void **st)
 	free(o);
 }
 
+/* RFC 7162 3.1.9: SORT with a MODSEQ key ends "(MODSEQ m)", m the
+ * highest of the messages it returns; it turns CONDSTORE on (3.1), and
+ * THREAD's response is unchanged. */
+static void
+test_sort_modseq(void **st)
+{
+	char *o = play_all("a SELECT INBOX\r\nb SORT (ARRIVAL) UTF-8 ALL\r\n"
+			   "c UID STORE 2 +FLAGS (\\Seen)\r\n"
+			   "d SORT (ARRIVAL) UTF-8 MODSEQ 1\r\n"
+			   "e UID SORT (ARRIVAL) UTF-8 UID 1 MODSEQ 1\r\n"
+			   "f SORT (ARRIVAL) UTF-8 MODSEQ 999\r\n"
+			   "g THREAD REFERENCES UTF-8 MODSEQ 1\r\n",
+			   NULL, NULL);
+
+	(void)st;
+	has(o, "* SORT 1 2 3\r\nb OK");	/* no MODSEQ key, no MODSEQ */
+	has(o, "c OK UID STORE completed\r\n* OK [HIGHESTMODSEQ 5] Highest"
+	    "\r\n* SORT 1 2 3 (MODSEQ 5)\r\nd OK");
+	has(o, "* SORT 1 (MODSEQ 2)\r\ne OK");
+	has(o, "* SORT\r\nf OK");		/* none found: none */
+	has(o, "* THREAD (1)(2)(3)\r\ng OK");
+	free(o);
+}
+
 /* COMPRESS=DEFLATE (RFC 4978): offered when the program can; the
  * core stops right after the command so the rest is inflated first. */
 static void
@@ -697,6 +721,7 @@ main(void)
 		cmocka_unit_test(test_append),
 		cmocka_unit_test(test_search_save_and_dollar),
 		cmocka_unit_test(test_enable_condstore_selected),
+		cmocka_unit_test(test_sort_modseq),
 		cmocka_unit_test(test_compress),
 	};
 

@@ -165,7 +165,7 @@ sorted(const char *words, struct imap_sort_msg *msgs, size_t n)
 
 	crit(words, &c, 0);
 	imap_sort_run(&c, msgs, n);
-	imap_sort_write(msgs, n, out);
+	imap_sort_write(msgs, n, false, out);
 	r = xstrdup(out->data);
 	buf_free(&out);
 	return r;
@@ -211,6 +211,47 @@ test_sort_orders(void **st)
 	check_sort("TO", "* SORT 3 4 2 1\r\n");
 	check_sort("DISPLAYTO", "* SORT 3 4 1 2\r\n");
 	check_sort("CC", "* SORT 1 3 4 2\r\n");
+}
+
+/*
+ * i;ascii-casemap maps a-z to A-Z (RFC 4790 9.2.1), so "[" and "_" sort
+ * after the letters: "B" < "Y" (of "[x] y") < "_X" for SUBJECT, and
+ * "B" < "[X" < "_X" for every address key.
+ */
+static void
+test_casemap(void **st)
+{
+	static const char *const words[] = {
+		"SUBJECT", "FROM", "TO", "CC", "DISPLAYFROM", "DISPLAYTO",
+	};
+	struct imap_sort_msg m[3];
+	char *r;
+
+	(void)st;
+	fill(&m[0], 1, 0, 1, "From: _x@y\nTo: _x@y\nCc: _x@y\n"
+	     "Subject: _x\n\n");
+	fill(&m[1], 2, 0, 1, "From: b@y\nTo: b@y\nCc: b@y\nSubject: b\n\n");
+	fill(&m[2], 3, 0, 1, "From: [x@y\nTo: [x@y\nCc: [x@y\n"
+	     "Subject: [x] y\n\n");
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+		r = sorted(words[i], m, 3);
+		assert_string_equal(r, "* SORT 2 3 1\r\n");
+		free(r);
+	}
+	r = sorted("REVERSE SUBJECT", m, 3);
+	assert_string_equal(r, "* SORT 1 3 2\r\n");
+	free(r);
+	for (size_t i = 0; i < 3; i++)
+		imap_sort_msg_clear(&m[i]);
+	/* "`" (0x60) after "Z", 8-bit octets after all of ASCII */
+	fill(&m[0], 1, 0, 1, "Subject: `q\n\n");
+	fill(&m[1], 2, 0, 1, "Subject: =?UTF-8?Q?=C3=A9?=\n\n");
+	fill(&m[2], 3, 0, 1, "Subject: Zz\n\n");
+	r = sorted("SUBJECT", m, 3);
+	assert_string_equal(r, "* SORT 3 1 2\r\n");
+	free(r);
+	for (size_t i = 0; i < 3; i++)
+		imap_sort_msg_clear(&m[i]);
 }
 
 static void
@@ -337,6 +378,7 @@ main(void)
 		cmocka_unit_test(test_rfc5322_dates),
 		cmocka_unit_test(test_criteria),
 		cmocka_unit_test(test_sort_orders),
+		cmocka_unit_test(test_casemap),
 		cmocka_unit_test(test_orderedsubject),
 		cmocka_unit_test(test_thread_references),
 		cmocka_unit_test(test_references_bounded),
