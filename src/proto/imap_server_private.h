@@ -136,8 +136,9 @@ void imap_write_flags_fetch(const struct imap_server *s, uint32_t pos,
 			    bool uid, struct buf *out);
 void imap_unselect(struct imap_server *s);
 /* Messages of the view \Recent in this session. */
-uint32_t imap_recent_count(struct imap_server *s);
-/* The UIDs [lo, hi) the store let this session claim; true if any. */
+uint32_t imap_recent_count(const struct imap_server *s);
+/* The UIDs [lo, hi) the store let this session claim (EXAMINE: that it
+ * saw unclaimed); true if any. */
 bool imap_add_recent(struct imap_server *s, uint32_t lo, uint32_t hi);
 /* The last UID of the view, 0 if it is empty. */
 uint32_t imap_last_uid(struct imap_server *s);

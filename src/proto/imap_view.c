@@ -2,8 +2,9 @@
  * imap_view - the selected mailbox as the IMAP core sees it, shared by
  * the command files: the untagged updates of a sync (EXISTS, RECENT,
  * EXPUNGE, FETCH FLAGS, said only where RFC 9051 7.5.1 allows), \Recent
- * kept as the set of UIDs the store let this session claim, flags
- * written and parsed, and the messages a sequence set or "$" names.
+ * kept as the set of UIDs the store let this session claim (or, under
+ * EXAMINE, see unclaimed), flags written and parsed, and the messages a
+ * sequence set or "$" names.
  *
  * With QRESYNC (RFC 7162 3.2) expunges are said as VANISHED: the store
  * reports them by position, so a sync that may remove messages first
@@ -20,7 +21,7 @@
 
 /* The messages of the view that are \Recent in this session. */
 uint32_t
-imap_recent_count(struct imap_server *s)
+imap_recent_count(const struct imap_server *s)
 {
 	uint32_t n = 0;
 

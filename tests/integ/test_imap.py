@@ -600,6 +600,48 @@ def test_idle_sees_a_delivery(server):
     assert c.until("i")[-1].startswith("i OK")
 
 
+def test_recent_under_examine_and_status(server):
+    """IMAP4rev1 \\Recent (RFC 3501 2.3.2, 6.3.2, 6.3.10): messages no
+    session has claimed are recent in STATUS and in an EXAMINE session,
+    which leaves them recent for the first SELECT; then no longer."""
+    a, b = server.imap(), server.imap()
+    a.login()
+    b.login()
+    msg = "Subject: r\r\n\r\nbody\r\n"
+    for t in ("p1", "p2"):
+        a.send("%s APPEND INBOX {%d+}\r\n%s\r\n" % (t, len(msg), msg))
+        assert a.until(t)[-1].startswith(t + " OK")
+    r = a.cmd("s1", "STATUS INBOX (MESSAGES RECENT)")
+    assert r[0] == '* STATUS "INBOX" (MESSAGES 2 RECENT 2)', r
+    r = b.cmd("e1", "EXAMINE INBOX")
+    assert "* 2 RECENT" in r, r
+    r = b.cmd("f1", "FETCH 1:* FLAGS")
+    assert r[:2] == [r"* 1 FETCH (FLAGS (\Recent))",
+                     r"* 2 FETCH (FLAGS (\Recent))"], r
+    assert b.cmd("r1", "SEARCH RECENT")[0] == "* SEARCH 1 2"
+    assert b.cmd("s1", "STATUS INBOX (RECENT)")[0] == \
+        '* STATUS "INBOX" (RECENT 2)'
+    # the SELECT still gets them, and only it
+    r = a.cmd("x1", "SELECT INBOX")
+    assert "* 2 RECENT" in r, r
+    r = b.cmd("e2", "EXAMINE INBOX")
+    assert "* 0 RECENT" in r, r
+    assert a.cmd("s2", "STATUS INBOX (RECENT)")[0] == \
+        '* STATUS "INBOX" (RECENT 2)'  # the session's own
+    b.cmd("c", "CLOSE")
+    assert b.cmd("s2", "STATUS INBOX (RECENT)")[0] == \
+        '* STATUS "INBOX" (RECENT 0)'
+    # a delivery the EXAMINE session sees first is recent there too
+    b.cmd("e3", "EXAMINE INBOX")
+    deliver(server, 1)
+    r = b.cmd("n1", "NOOP")
+    assert r[:2] == ["* 3 EXISTS", "* 1 RECENT"], r
+    r = a.cmd("n1", "NOOP")
+    assert r[:2] == ["* 3 EXISTS", "* 3 RECENT"], r
+    r = b.cmd("n2", "NOOP")
+    assert not any("RECENT" in l for l in r), r
+
+
 def test_idle_sessions_stay_small(owld):
     """Target: an IDLE session (SELECTed INBOX, watched) under 16 KiB."""
     o = owld(["imap.max_sessions_per_user=0", "max_connections_per_ip=0",

@@ -246,6 +246,57 @@ test_select_missing_leaves_selected_state(void **st)
 	free(o);
 }
 
+/* How many times needle is in out. */
+static int
+occurs(const char *out, const char *needle)
+{
+	int n = 0;
+
+	for (const char *p = out; (p = strstr(p, needle)) != NULL; p++)
+		n++;
+	return n;
+}
+
+/*
+ * rev1's \Recent under EXAMINE (RFC 3501 2.3.2, 6.3.2, 6.3.10): the
+ * messages no session has claimed are recent in the EXAMINE session (its
+ * RECENT, FETCH FLAGS, SEARCH RECENT) and stay recent for the first
+ * SELECT; STATUS RECENT counts them, and of the selected mailbox says
+ * the session's own.
+ */
+static void
+test_examine_shows_recent_without_claiming(void **st)
+{
+	char *o = play_all("a STATUS INBOX (MESSAGES RECENT)\r\n"
+			   "b EXAMINE INBOX\r\nc FETCH 1:3 FLAGS\r\n"
+			   "d SEARCH RECENT\r\ne STATUS INBOX (RECENT)\r\n"
+			   "f CLOSE\r\ng STATUS INBOX (RECENT)\r\n"
+			   "h SELECT INBOX\r\ni STATUS INBOX (RECENT)\r\n"
+			   "j CLOSE\r\nk STATUS INBOX (RECENT)\r\n"
+			   "l EXAMINE INBOX\r\nm FETCH 1 FLAGS\r\n", NULL,
+			   NULL);
+
+	(void)st;
+	has(o, "* STATUS \"INBOX\" (MESSAGES 3 RECENT 3)\r\na OK");
+	has(o, "* 3 EXISTS\r\n* 3 RECENT\r\n");
+	has(o, "* 1 FETCH (FLAGS (\\Recent))\r\n"
+	    "* 2 FETCH (FLAGS (\\Recent))\r\n"
+	    "* 3 FETCH (FLAGS (\\Recent))\r\nc OK");
+	has(o, "* SEARCH 1 2 3\r\nd OK");
+	has(o, "* STATUS \"INBOX\" (RECENT 3)\r\ne OK");
+	has(o, "* STATUS \"INBOX\" (RECENT 3)\r\ng OK");
+	/* the SELECT after it still gets them */
+	has(strstr(o, "g OK"), "* 3 RECENT\r\n");
+	has(o, "h OK [READ-WRITE]");
+	has(o, "* STATUS \"INBOX\" (RECENT 3)\r\ni OK");
+	/* claimed now: nobody else sees them as recent */
+	has(o, "* STATUS \"INBOX\" (RECENT 0)\r\nk OK");
+	has(o, "* 0 RECENT\r\n");
+	has(o, "* 1 FETCH (FLAGS ())\r\nm OK");
+	assert_int_equal(occurs(o, "* 3 RECENT\r\n"), 2);
+	free(o);
+}
+
 /* --- FETCH's frame --------------------------------------------------------- */
 
 static void
@@ -265,7 +316,7 @@ test_fetch_sets_seen_unless_peek_or_examine(void **st)
 	free(o);
 	o = play_all("a EXAMINE INBOX\r\nc FETCH 2 BODY[TEXT]\r\n"
 		     "d FETCH 2 FLAGS\r\n", NULL, NULL);
-	has(o, "* 2 FETCH (FLAGS ())");
+	has(o, "* 2 FETCH (FLAGS (\\Recent))");	/* no \Seen */
 	free(o);
 }
 
@@ -678,6 +729,7 @@ main(void)
 		cmocka_unit_test(test_select_rev1),
 		cmocka_unit_test(test_select_rev2_and_examine),
 		cmocka_unit_test(test_select_missing_leaves_selected_state),
+		cmocka_unit_test(test_examine_shows_recent_without_claiming),
 		cmocka_unit_test(test_fetch_sets_seen_unless_peek_or_examine),
 		cmocka_unit_test(test_fetch_bad_sets),
 		cmocka_unit_test(test_logged_in_bounds),
