@@ -39,7 +39,8 @@ static_assert((int)IMAP_SU_SENT == (int)STORE_SU_SENT &&
 		      (int)IMAP_SU_FLAGGED == (int)STORE_SU_FLAGGED,
 	      "imap_special is store_special");
 
-#define KEYWORDS_MAX (64 * 1024) /* SELECT's list of keywords in use */
+#define KEYWORDS_MAX IMAP_KEYWORDS_LIST_MAX /* SELECT's list of keywords
+						in use */
 #define SPOOL_CHUNK 8192
 
 struct imap_store {

@@ -600,6 +600,53 @@ def test_idle_sees_a_delivery(server):
     assert c.until("i")[-1].startswith("i OK")
 
 
+SYS = r"\Answered \Flagged \Deleted \Seen \Draft"
+
+
+def flag_lines(kw, readonly=False):
+    """FLAGS and PERMANENTFLAGS as said when the keywords are kw."""
+    k = "".join(" " + w for w in kw)
+    perm = ("* OK [PERMANENTFLAGS ()] Read-only mailbox" if readonly else
+            "* OK [PERMANENTFLAGS (%s%s \\*)] Flags permitted" % (SYS, k))
+    return ["* FLAGS (%s%s)" % (SYS, k), perm]
+
+
+def test_new_keyword_said_in_flags_first(server):
+    """A keyword the session has not been told of comes in a new FLAGS and
+    PERMANENTFLAGS before the first FETCH that shows it (RFC 9051 7.3.5;
+    imaptest disconnects otherwise): the session's own STORE, another
+    session's seen at NOOP (EXAMINE too), an APPEND into the mailbox."""
+    deliver(server, 2)
+    a, b, x = server.imap(), server.imap(), server.imap()
+    for c in (a, b, x):
+        c.login()
+    assert flag_lines([])[0] in a.cmd("s", "SELECT INBOX")
+    b.cmd("s", "SELECT INBOX")
+    x.cmd("s", "EXAMINE INBOX")
+    r = a.cmd("t1", "STORE 1 +FLAGS ($Hello)")
+    assert r == flag_lines(["$Hello"]) + [
+        r"* 1 FETCH (FLAGS (\Recent $Hello))", "t1 OK STORE completed"], r
+    # known already, in any case: no FLAGS again
+    r = a.cmd("t2", "STORE 2 +FLAGS ($HELLO)")
+    assert not any(l.startswith("* FLAGS") for l in r), r
+    r = b.cmd("n1", "NOOP")
+    assert r[:2] == flag_lines(["$Hello"]), r
+    assert r.count(flag_lines(["$Hello"])[0]) == 1, r
+    assert any(l.startswith("* 1 FETCH (FLAGS ($Hello))") for l in r), r
+    r = x.cmd("n1", "NOOP")
+    assert r[:2] == flag_lines(["$Hello"], readonly=True), r
+    msg = "Subject: kw\r\n\r\nbody\r\n"
+    a.send("t3 APPEND INBOX (Appended) {%d+}\r\n%s\r\n" % (len(msg), msg))
+    r = a.until("t3")
+    assert r[-1].startswith("t3 OK [APPENDUID"), r
+    fl = flag_lines(["$Hello", "Appended"])
+    assert fl[0] in r and r.index(fl[0]) < len(r) - 1, r
+    r = b.cmd("n2", "NOOP")
+    assert fl[0] in r, r
+    r = b.cmd("f", "FETCH 3 FLAGS")
+    assert r[0] == "* 3 FETCH (FLAGS (Appended))", r
+
+
 def test_recent_under_examine_and_status(server):
     """IMAP4rev1 \\Recent (RFC 3501 2.3.2, 6.3.2, 6.3.10): messages no
     session has claimed are recent in STATUS and in an EXAMINE session,
