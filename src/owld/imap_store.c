@@ -39,7 +39,8 @@ static_assert((int)IMAP_SU_SENT == (int)STORE_SU_SENT &&
 		      (int)IMAP_SU_FLAGGED == (int)STORE_SU_FLAGGED,
 	      "imap_special is store_special");
 
-#define KEYWORDS_MAX (64 * 1024) /* SELECT's list of keywords in use */
+#define KEYWORDS_MAX IMAP_KEYWORDS_LIST_MAX /* SELECT's list of keywords
+						in use */
 #define SPOOL_CHUNK 8192
 
 struct imap_store {
@@ -245,11 +246,17 @@ ms_subscribe(void *ctx, const char *name, bool on, char *err, size_t errsz)
 					   ms->max_folders, err, errsz));
 }
 
-/* Counts a view's messages into st (RFC 9051 STATUS; \Recent: 0). */
+/*
+ * Counts a view's messages into st (RFC 9051 STATUS).  RECENT (RFC 3501
+ * 6.3.10), for a view just opened without the claim: the messages no
+ * session has claimed yet (store_view_recent); the selected one's is the
+ * session's own, which the core knows.
+ */
 static void
-count_view(const struct store_view *v, struct imap_status *st)
+count_view(const struct store_view *v, bool fresh, struct imap_status *st)
 {
 	struct store_view_info info;
+	uint32_t lo = 0, hi = 0;
 
 	store_view_info(v, &info);
 	*st = (struct imap_status){
@@ -258,10 +265,14 @@ count_view(const struct store_view *v, struct imap_status *st)
 		.uidvalidity = info.uidvalidity,
 		.highestmodseq = info.highestmodseq,
 	};
+	if (fresh)
+		store_view_recent(v, &lo, &hi);
 	for (size_t i = 0; i < info.count; i++) {
 		struct store_vmsg m;
 
 		store_view_msg(v, i, &m);
+		if (m.uid >= lo && m.uid < hi)
+			st->recent++;
 		if (!(m.flags & STORE_F_SEEN))
 			st->unseen++;
 		if (m.flags & STORE_F_DELETED)
@@ -291,13 +302,13 @@ ms_status(void *ctx, const char *name, struct imap_status *st, char *err,
 
 	if (is_selected(ms, name)) {
 		/* its current state, as the session knows it */
-		count_view(ms->view, st);
+		count_view(ms->view, false, st);
 		return IMAP_M_OK;
 	}
 	r = store_view_open_shared(ms->st, ms->user, name, &v, err, errsz);
 	if (r != STORE_OK)
 		return mres(r);
-	count_view(v, st);
+	count_view(v, true, st);
 	store_view_close(&v);
 	return IMAP_M_OK;
 }

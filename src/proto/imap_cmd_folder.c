@@ -278,12 +278,21 @@ status_value(const struct imap_status *st, enum st_item it)
 	return 0;
 }
 
-/* "* STATUS name (ITEM n ...)". */
+/*
+ * "* STATUS name (ITEM n ...)".  RECENT of the selected mailbox is the
+ * session's own count, the messages \Recent in it (RFC 3501 6.3.10);
+ * of another, the store's: those no session has claimed yet.
+ */
 static void
 status_write(const struct imap_server *s, const char *name,
-	     const struct st_req *req, const struct imap_status *st,
+	     const struct st_req *req, const struct imap_status *given,
 	     struct buf *out)
 {
+	struct imap_status mine = *given;
+	const struct imap_status *st = &mine;
+
+	if (s->state == ST_SELECTED && strcmp(name, s->mailbox) == 0)
+		mine.recent = imap_recent_count(s);
 	buf_addstr(out, "* STATUS ");
 	imap_mailbox_write(s, name, out);
 	buf_addstr(out, " (");

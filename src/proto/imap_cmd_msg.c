@@ -480,6 +480,7 @@ store_reply(struct imap_server *s, const char *tag, bool uid, bool silent,
 {
 	enum imap_act a;
 
+	imap_announce_keywords(s, pos, n, out);
 	for (size_t i = 0; i < n; i++) {
 		if (modified[i])
 			continue;

@@ -18,23 +18,6 @@
 
 /* --- SELECT and EXAMINE --------------------------------------------------- */
 
-static void
-write_flag_lists(const struct imap_server *s, const char *keywords,
-		 struct buf *out)
-{
-	const char *kw = keywords != NULL && *keywords != '\0' ? keywords
-							       : NULL;
-
-	buf_printf(out, "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen "
-		   "\\Draft%s%s)\r\n", kw ? " " : "", kw ? kw : "");
-	if (s->readonly)
-		buf_addstr(out, "* OK [PERMANENTFLAGS ()] Read-only mailbox\r\n");
-	else
-		buf_printf(out, "* OK [PERMANENTFLAGS (\\Answered \\Flagged "
-			   "\\Deleted \\Seen \\Draft%s%s \\*)] Flags permitted"
-			   "\r\n", kw ? " " : "", kw ? kw : "");
-}
-
 /* rev1's [UNSEEN n]: the first message without \Seen. */
 static void
 write_unseen(struct imap_server *s, struct buf *out)
@@ -60,7 +43,8 @@ write_selected(struct imap_server *s, const struct imap_view_info *info,
 		buf_printf(out, "* %u RECENT\r\n", imap_recent_count(s));
 		write_unseen(s, out);
 	}
-	write_flag_lists(s, info->keywords, out);
+	imap_keywords_reset(s, info->keywords);
+	imap_write_flag_lists(s, out);
 	buf_printf(out, "* OK [UIDVALIDITY %u] UIDs valid\r\n",
 		   s->uidvalidity);
 	buf_printf(out, "* OK [UIDNEXT %u] Predicted next UID\r\n",

@@ -76,6 +76,11 @@ struct imap_status {
 	uint64_t highestmodseq;
 };
 
+/* Octets of the keywords a FLAGS response lists ("kw kw ..."): SELECT's
+ * list of those in use, and those a session is told of later; past it
+ * the list is cut (a keyword left out is not announced). */
+#define IMAP_KEYWORDS_LIST_MAX (64 * 1024)
+
 /* The selected mailbox as a view: what SELECT reports. */
 struct imap_view_info {
 	uint32_t count;		/* messages in the view */
@@ -86,7 +91,8 @@ struct imap_view_info {
 				   \Recent in this session (rev1): it is
 				   the first to see them (EXAMINE: none) */
 	uint32_t recent_hi;
-	const char *keywords;	/* "kw kw ..." every keyword in use, or
+	const char *keywords;	/* "kw kw ..." every keyword in use (at
+				   most IMAP_KEYWORDS_LIST_MAX octets), or
 				   NULL; valid until the next call */
 };
 

@@ -129,6 +129,7 @@ imap_server_free(struct imap_server **sp)
 	free(s->mailbox);
 	imap_seqset_free(&s->recent);
 	imap_seqset_free(&s->saved);
+	imap_keywords_free(&s->told);
 	imap_parser_free(&s->parser);
 	free(s->tag);
 	free(s);

@@ -49,6 +49,21 @@ struct imap_login {
 };
 struct imap_append_job;
 
+/*
+ * The keywords the session was told of in its last FLAGS (RFC 9051
+ * 7.3.5): the list as said, and its names sorted without case for
+ * lookup.  Bounded by the list's IMAP_KEYWORDS_LIST_MAX octets.
+ */
+struct imap_kwref {
+	uint32_t off;		/* in list */
+	uint32_t len;
+};
+struct imap_keywords {
+	struct buf *list;	/* "kw kw ...", or NULL: none told */
+	struct imap_kwref *sorted;
+	size_t n;
+};
+
 struct imap_server {
 	const struct imap_conf *conf;
 	enum imap_state state;
@@ -82,6 +97,7 @@ struct imap_server {
 				   has been said (RFC 7162 3.2,
 				   errata 1810) */
 	struct imap_seqset recent;	/* UIDs \Recent in this session */
+	struct imap_keywords told;	/* keywords said in FLAGS */
 	struct imap_seqset saved;	/* SEARCHRES "$" (RFC 5182) */
 	bool saved_valid;
 
@@ -135,9 +151,21 @@ void imap_write_flags(const struct imap_server *s, const struct imap_msg *m,
 void imap_write_flags_fetch(const struct imap_server *s, uint32_t pos,
 			    bool uid, struct buf *out);
 void imap_unselect(struct imap_server *s);
+/* The keywords of SELECT's FLAGS: list ("kw kw ...", or NULL), none
+ * said yet. */
+void imap_keywords_reset(struct imap_server *s, const char *list);
+void imap_keywords_free(struct imap_keywords *k);
+/* "* FLAGS (...)" and "* OK [PERMANENTFLAGS (...)]" with the keywords
+ * told so far (read-only: "PERMANENTFLAGS ()"). */
+void imap_write_flag_lists(const struct imap_server *s, struct buf *out);
+/* The FLAGS and PERMANENTFLAGS again if a message at pos has a keyword
+ * the session was not told of (before a FETCH shows it). */
+void imap_announce_keywords(struct imap_server *s, const uint32_t *pos,
+			    size_t n, struct buf *out);
 /* Messages of the view \Recent in this session. */
-uint32_t imap_recent_count(struct imap_server *s);
-/* The UIDs [lo, hi) the store let this session claim; true if any. */
+uint32_t imap_recent_count(const struct imap_server *s);
+/* The UIDs [lo, hi) the store let this session claim (EXAMINE: that it
+ * saw unclaimed); true if any. */
 bool imap_add_recent(struct imap_server *s, uint32_t lo, uint32_t hi);
 /* The last UID of the view, 0 if it is empty. */
 uint32_t imap_last_uid(struct imap_server *s);

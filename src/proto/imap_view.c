@@ -2,8 +2,11 @@
  * imap_view - the selected mailbox as the IMAP core sees it, shared by
  * the command files: the untagged updates of a sync (EXISTS, RECENT,
  * EXPUNGE, FETCH FLAGS, said only where RFC 9051 7.5.1 allows), \Recent
- * kept as the set of UIDs the store let this session claim, flags
- * written and parsed, and the messages a sequence set or "$" names.
+ * kept as the set of UIDs the store let this session claim (or, under
+ * EXAMINE, see unclaimed), the keywords the session was told of in FLAGS
+ * (FLAGS said again before a FETCH shows a new one; past 64 KiB of names
+ * a keyword is left out), flags written and parsed, and the messages a
+ * sequence set or "$" names.
  *
  * With QRESYNC (RFC 7162 3.2) expunges are said as VANISHED: the store
  * reports them by position, so a sync that may remove messages first
@@ -20,7 +23,7 @@
 
 /* The messages of the view that are \Recent in this session. */
 uint32_t
-imap_recent_count(struct imap_server *s)
+imap_recent_count(const struct imap_server *s)
 {
 	uint32_t n = 0;
 
@@ -87,6 +90,150 @@ imap_write_flags(const struct imap_server *s, const struct imap_msg *m,
 	if (m->keywords != NULL && *m->keywords != '\0')
 		buf_printf(out, "%s%s", sep, m->keywords);
 	buf_addc(out, ')');
+}
+
+/* --- the keywords the session was told of (FLAGS) ------------------------ */
+
+/* a[0..alen) against b[0..blen), ASCII case folded. */
+static int
+kw_cmp(const char *a, size_t alen, const char *b, size_t blen)
+{
+	size_t n = alen < blen ? alen : blen;
+	int d = strncasecmp(a, b, n);
+
+	if (d != 0)
+		return d;
+	return (alen > blen) - (alen < blen);
+}
+
+/* Where kw[0..len) is or would go in k->sorted; true if it is there. */
+static bool
+kw_find(const struct imap_keywords *k, const char *kw, size_t len,
+	size_t *at)
+{
+	size_t lo = 0, hi = k->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct imap_kwref *r = &k->sorted[mid];
+		int d = kw_cmp(k->list->data + r->off, r->len, kw, len);
+
+		if (d == 0) {
+			*at = mid;
+			return true;
+		}
+		if (d < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*at = lo;
+	return false;
+}
+
+/* Adds kw[0..len) unless told already or past the list's bound; true if
+ * it was added (the client must be told). */
+static bool
+kw_learn(struct imap_keywords *k, const char *kw, size_t len)
+{
+	size_t at, off = k->list->len + (k->list->len > 0);
+
+	if (len == 0 || off + len > IMAP_KEYWORDS_LIST_MAX ||
+	    kw_find(k, kw, len, &at))
+		return false;
+	/* within the list's max, checked above: neither fails */
+	if (k->list->len > 0)
+		(void)buf_addc(k->list, ' ');
+	(void)buf_add(k->list, kw, len);
+	if ((k->n & (k->n - 1)) == 0)	/* 0, 1, 2, 4, ...: grow */
+		k->sorted = xrealloc(k->sorted, (k->n ? 2 * k->n : 1) *
+				     sizeof(*k->sorted));
+	memmove(&k->sorted[at + 1], &k->sorted[at],
+		(k->n - at) * sizeof(*k->sorted));
+	k->sorted[at].off = (uint32_t)off;
+	k->sorted[at].len = (uint32_t)len;
+	k->n++;
+	return true;
+}
+
+/* Learns each keyword of list ("kw kw ..."); true if one was new. */
+static bool
+kw_learn_all(struct imap_keywords *k, const char *list)
+{
+	bool fresh = false;
+
+	while (list != NULL && *list != '\0') {
+		size_t len = strcspn(list, " ");
+
+		fresh |= kw_learn(k, list, len);
+		list += len + (list[len] == ' ');
+	}
+	return fresh;
+}
+
+void
+imap_keywords_free(struct imap_keywords *k)
+{
+	buf_free(&k->list);
+	free(k->sorted);
+	memset(k, 0, sizeof(*k));
+}
+
+void
+imap_keywords_reset(struct imap_server *s, const char *list)
+{
+	imap_keywords_free(&s->told);
+	s->told.list = buf_new(IMAP_KEYWORDS_LIST_MAX);
+	(void)kw_learn_all(&s->told, list);
+}
+
+void
+imap_write_flag_lists(const struct imap_server *s, struct buf *out)
+{
+	const char *kw = s->told.list != NULL && s->told.list->len > 0 ?
+			 s->told.list->data : NULL;
+
+	buf_printf(out, "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen "
+		   "\\Draft%s%s)\r\n", kw ? " " : "", kw ? kw : "");
+	if (s->readonly)
+		buf_addstr(out, "* OK [PERMANENTFLAGS ()] Read-only mailbox\r\n");
+	else
+		buf_printf(out, "* OK [PERMANENTFLAGS (\\Answered \\Flagged "
+			   "\\Deleted \\Seen \\Draft%s%s \\*)] Flags permitted"
+			   "\r\n", kw ? " " : "", kw ? kw : "");
+}
+
+/* Learns the keywords of the message at pos; true if one was new. */
+static bool
+learn_msg(struct imap_server *s, uint32_t pos)
+{
+	struct imap_msg m;
+
+	if (s->told.list == NULL)
+		return false;	/* not selected */
+	s->ops->msg(s->mctx, pos, &m);
+	return kw_learn_all(&s->told, m.keywords);
+}
+
+/*
+ * RFC 9051 7.3.5: FLAGS lists "the flags ... that are applicable for this
+ * mailbox", and the client "MUST record" its update.  A keyword new to
+ * the mailbox (a STORE, a COPY, MOVE or APPEND into it, another
+ * session's change) is said in a new FLAGS and PERMANENTFLAGS before the
+ * first FETCH that shows it, as Dovecot and Cyrus do: a client that keeps
+ * its keywords from FLAGS (Thunderbird), or checks them (imaptest),
+ * would not know it until the next SELECT.  FLAGS never shrinks.
+ */
+void
+imap_announce_keywords(struct imap_server *s, const uint32_t *pos, size_t n,
+		       struct buf *out)
+{
+	bool fresh = false;
+
+	for (size_t i = 0; i < n; i++)
+		fresh |= learn_msg(s, pos[i]);
+	if (fresh)
+		imap_write_flag_lists(s, out);
 }
 
 /* "* N FETCH (FLAGS (...) UID u [MODSEQ (m)])" for a change. */
@@ -233,8 +380,8 @@ imap_sync(struct imap_server *s, bool allow_expunge, struct buf *out)
 {
 	struct imap_changes ch;
 	char err[200];
-	bool more_recent;
-	uint32_t *before = NULL;
+	bool more_recent, fresh = false;
+	uint32_t *before = NULL, kept;
 	size_t nbefore = s->count;
 	enum imap_mres r;
 
@@ -259,6 +406,7 @@ imap_sync(struct imap_server *s, bool allow_expunge, struct buf *out)
 		if (s->count > 0)
 			s->count--;
 	}
+	kept = s->count;	/* the new messages come after these */
 	more_recent = imap_add_recent(s, ch.recent_lo, ch.recent_hi);
 	if (ch.count != s->count || more_recent) {
 		bool grew = ch.count != s->count;
@@ -271,6 +419,14 @@ imap_sync(struct imap_server *s, bool allow_expunge, struct buf *out)
 	}
 	if (imap_last_uid(s) >= s->uidnext && imap_last_uid(s) < UINT32_MAX)
 		s->uidnext = imap_last_uid(s) + 1;
+	/* a keyword new to the session, in a change or a new message */
+	for (size_t i = 0; i < ch.nchanged; i++)
+		if (ch.changed[i] < s->count)
+			fresh |= learn_msg(s, ch.changed[i]);
+	for (uint32_t i = kept; i < s->count; i++)
+		fresh |= learn_msg(s, i);
+	if (fresh)
+		imap_write_flag_lists(s, out);
 	for (size_t i = 0; i < ch.nchanged; i++)
 		if (ch.changed[i] < s->count)
 			imap_write_flags_fetch(s, ch.changed[i], false, out);
@@ -290,6 +446,7 @@ imap_unselect(struct imap_server *s)
 	s->mailbox = NULL;
 	imap_seqset_free(&s->saved);
 	imap_seqset_free(&s->recent);
+	imap_keywords_free(&s->told);
 	s->saved_valid = false;
 	s->count = 0;
 	s->state = ST_AUTH;

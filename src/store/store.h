@@ -290,7 +290,10 @@ enum store_res store_view_open_shared(struct store *st, const char *user,
  * claim at its open and at each sync (RFC 3501 2.3.2: a message is
  * recent in one session only, the first to see it); EXAMINE opens one
  * without.  store_view_recent() gives the UIDs [lo, hi) the last open or
- * sync claimed (lo == hi: none).
+ * sync claimed (lo == hi: none); for a view without the claim, the UIDs
+ * it learnt of then that no session has claimed yet (EXAMINE shows them
+ * as recent and leaves them recent, RFC 3501 6.3.2; STATUS counts them),
+ * the claim left where it was.
  */
 enum store_res store_view_open_imap(struct store *st, const char *user,
 				    const char *folder, bool claim_recent,

@@ -209,6 +209,27 @@ edit_claim_recent(struct store_box *b, struct uidlist *ul, void *arg,
 	return STORE_OK;
 }
 
+/*
+ * A view that takes no claim (EXAMINE, STATUS) still sees \Recent: the
+ * messages it learns of (UIDs from known on) that no session has claimed
+ * yet (from the index's R on), R left where it is, since EXAMINE "MUST
+ * NOT cause messages to lose the \Recent flag" (RFC 3501 6.3.2).  known:
+ * the view's UIDNEXT before this open (1) or sync.
+ */
+static void
+note_unclaimed(struct store_view *v, uint32_t known)
+{
+	uint32_t lo;
+
+	if (v->claim_recent || v->box->mark == NULL)
+		return;
+	lo = v->box->mark->recent > known ? v->box->mark->recent : known;
+	if (lo > 0 && lo < v->box->uidnext) {
+		v->recent_lo = lo;
+		v->recent_hi = v->box->uidnext;
+	}
+}
+
 /* A scan that takes the claim if the view does. */
 static enum store_res
 view_scan_claim(struct store_view *v, struct store_box **bp, char *err,
@@ -300,6 +321,7 @@ store_view_open_imap(struct store *st, const char *user, const char *folder,
 		store_view_close(&v);
 		return r;
 	}
+	note_unclaimed(v, 1);
 	v->suspect = v->box->mark == NULL || !v->box->mark->cur_settled;
 	*vp = v;
 	return STORE_OK;
@@ -689,13 +711,16 @@ store_view_sync(struct store_view *v, unsigned how,
 	struct store_view_changes mine = {0};
 	struct store_box *nb;
 	bool keep = (how & STORE_SYNC_KEEP_EXPUNGED) != 0;
+	uint32_t known;
 	enum store_res r;
 
 	if (ch == NULL)
 		ch = &mine;
 	memset(ch, 0, sizeof(*ch));
+	v->recent_lo = v->recent_hi = 0; /* what this sync gives, if any */
 	if (!v->shared)
 		return STORE_OK; /* a POP3 view is a snapshot */
+	known = v->box->uidnext;
 	view_take_stamps(v, now);
 	if (!v->suspect && stamps_unchanged(v->stamps, now, v->local)) {
 		if (!keep)
@@ -712,8 +737,10 @@ store_view_sync(struct store_view *v, unsigned how,
 
 		r = view_sync_fast(v, keep, ch, err, errsz, &done);
 		if (r != STORE_OK || done) {
-			if (r == STORE_OK)
+			if (r == STORE_OK) {
 				memcpy(v->stamps, now, sizeof(now));
+				note_unclaimed(v, known);
+			}
 			store_view_changes_free(&mine);
 			return r;
 		}
@@ -733,6 +760,7 @@ store_view_sync(struct store_view *v, unsigned how,
 	take_mark(v, nb);
 	store_box_free(&nb);
 	memcpy(v->stamps, now, sizeof(now));
+	note_unclaimed(v, known);
 	store_view_changes_free(&mine);
 	return STORE_OK;
 }

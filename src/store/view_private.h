@@ -31,7 +31,9 @@ struct store_view {
 	bool suspect;		/* cur/ was last known in a clock tick
 				   that had not passed: list it once its
 				   mtime is settled (view.c) */
-	uint32_t recent_lo, recent_hi; /* UIDs claimed by the last scan */
+	uint32_t recent_lo, recent_hi; /* UIDs \Recent in this view since
+					  the last open or sync: claimed,
+					  or (no claim) unclaimed yet */
 };
 
 /* The directory of user's folder (folder.h); -1 with errno (ENOENT: no

@@ -600,6 +600,95 @@ def test_idle_sees_a_delivery(server):
     assert c.until("i")[-1].startswith("i OK")
 
 
+SYS = r"\Answered \Flagged \Deleted \Seen \Draft"
+
+
+def flag_lines(kw, readonly=False):
+    """FLAGS and PERMANENTFLAGS as said when the keywords are kw."""
+    k = "".join(" " + w for w in kw)
+    perm = ("* OK [PERMANENTFLAGS ()] Read-only mailbox" if readonly else
+            "* OK [PERMANENTFLAGS (%s%s \\*)] Flags permitted" % (SYS, k))
+    return ["* FLAGS (%s%s)" % (SYS, k), perm]
+
+
+def test_new_keyword_said_in_flags_first(server):
+    """A keyword the session has not been told of comes in a new FLAGS and
+    PERMANENTFLAGS before the first FETCH that shows it (RFC 9051 7.3.5;
+    imaptest disconnects otherwise): the session's own STORE, another
+    session's seen at NOOP (EXAMINE too), an APPEND into the mailbox."""
+    deliver(server, 2)
+    a, b, x = server.imap(), server.imap(), server.imap()
+    for c in (a, b, x):
+        c.login()
+    assert flag_lines([])[0] in a.cmd("s", "SELECT INBOX")
+    b.cmd("s", "SELECT INBOX")
+    x.cmd("s", "EXAMINE INBOX")
+    r = a.cmd("t1", "STORE 1 +FLAGS ($Hello)")
+    assert r == flag_lines(["$Hello"]) + [
+        r"* 1 FETCH (FLAGS (\Recent $Hello))", "t1 OK STORE completed"], r
+    # known already, in any case: no FLAGS again
+    r = a.cmd("t2", "STORE 2 +FLAGS ($HELLO)")
+    assert not any(l.startswith("* FLAGS") for l in r), r
+    r = b.cmd("n1", "NOOP")
+    assert r[:2] == flag_lines(["$Hello"]), r
+    assert r.count(flag_lines(["$Hello"])[0]) == 1, r
+    assert any(l.startswith("* 1 FETCH (FLAGS ($Hello))") for l in r), r
+    r = x.cmd("n1", "NOOP")
+    assert r[:2] == flag_lines(["$Hello"], readonly=True), r
+    msg = "Subject: kw\r\n\r\nbody\r\n"
+    a.send("t3 APPEND INBOX (Appended) {%d+}\r\n%s\r\n" % (len(msg), msg))
+    r = a.until("t3")
+    assert r[-1].startswith("t3 OK [APPENDUID"), r
+    fl = flag_lines(["$Hello", "Appended"])
+    assert fl[0] in r and r.index(fl[0]) < len(r) - 1, r
+    r = b.cmd("n2", "NOOP")
+    assert fl[0] in r, r
+    r = b.cmd("f", "FETCH 3 FLAGS")
+    assert r[0] == "* 3 FETCH (FLAGS (Appended))", r
+
+
+def test_recent_under_examine_and_status(server):
+    """IMAP4rev1 \\Recent (RFC 3501 2.3.2, 6.3.2, 6.3.10): messages no
+    session has claimed are recent in STATUS and in an EXAMINE session,
+    which leaves them recent for the first SELECT; then no longer."""
+    a, b = server.imap(), server.imap()
+    a.login()
+    b.login()
+    msg = "Subject: r\r\n\r\nbody\r\n"
+    for t in ("p1", "p2"):
+        a.send("%s APPEND INBOX {%d+}\r\n%s\r\n" % (t, len(msg), msg))
+        assert a.until(t)[-1].startswith(t + " OK")
+    r = a.cmd("s1", "STATUS INBOX (MESSAGES RECENT)")
+    assert r[0] == '* STATUS "INBOX" (MESSAGES 2 RECENT 2)', r
+    r = b.cmd("e1", "EXAMINE INBOX")
+    assert "* 2 RECENT" in r, r
+    r = b.cmd("f1", "FETCH 1:* FLAGS")
+    assert r[:2] == [r"* 1 FETCH (FLAGS (\Recent))",
+                     r"* 2 FETCH (FLAGS (\Recent))"], r
+    assert b.cmd("r1", "SEARCH RECENT")[0] == "* SEARCH 1 2"
+    assert b.cmd("s1", "STATUS INBOX (RECENT)")[0] == \
+        '* STATUS "INBOX" (RECENT 2)'
+    # the SELECT still gets them, and only it
+    r = a.cmd("x1", "SELECT INBOX")
+    assert "* 2 RECENT" in r, r
+    r = b.cmd("e2", "EXAMINE INBOX")
+    assert "* 0 RECENT" in r, r
+    assert a.cmd("s2", "STATUS INBOX (RECENT)")[0] == \
+        '* STATUS "INBOX" (RECENT 2)'  # the session's own
+    b.cmd("c", "CLOSE")
+    assert b.cmd("s2", "STATUS INBOX (RECENT)")[0] == \
+        '* STATUS "INBOX" (RECENT 0)'
+    # a delivery the EXAMINE session sees first is recent there too
+    b.cmd("e3", "EXAMINE INBOX")
+    deliver(server, 1)
+    r = b.cmd("n1", "NOOP")
+    assert r[:2] == ["* 3 EXISTS", "* 1 RECENT"], r
+    r = a.cmd("n1", "NOOP")
+    assert r[:2] == ["* 3 EXISTS", "* 3 RECENT"], r
+    r = b.cmd("n2", "NOOP")
+    assert not any("RECENT" in l for l in r), r
+
+
 def test_idle_sessions_stay_small(owld):
     """Target: an IDLE session (SELECTed INBOX, watched) under 16 KiB."""
     o = owld(["imap.max_sessions_per_user=0", "max_connections_per_ip=0",

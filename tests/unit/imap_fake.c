@@ -814,16 +814,20 @@ view_push(struct imap_fake *f, struct fmsg *m)
 }
 
 /* The view's \Recent: a read-write view claims the UIDs no session
- * claimed yet, [recent_from, uidnext); a read-only one claims none. */
+ * claimed yet, [recent_from, uidnext); a read-only one claims none but
+ * sees those of them it learns of now (UIDs from known on) as recent. */
 static void
-view_recent(struct imap_fake *f)
+view_recent(struct imap_fake *f, uint32_t known)
 {
+	uint32_t lo = f->vf->recent_from > known ? f->vf->recent_from : known;
+
 	f->v_recent_lo = f->v_recent_hi = 0;
-	if (f->readonly || f->vf->uidnext <= f->vf->recent_from)
+	if (f->vf->uidnext <= lo)
 		return;
-	f->v_recent_lo = f->vf->recent_from;
+	f->v_recent_lo = lo;
 	f->v_recent_hi = f->vf->uidnext;
-	f->vf->recent_from = f->vf->uidnext;
+	if (!f->readonly)
+		f->vf->recent_from = f->vf->uidnext;
 }
 
 static enum imap_mres
@@ -846,7 +850,7 @@ fake_select(void *ctx, const char *name, bool readonly,
 	f->v_uidnext = d->uidnext;
 	for (size_t i = 0; i < d->n; i++)
 		view_push(f, d->msgs[i]);
-	view_recent(f);
+	view_recent(f, 1);
 	info->count = (uint32_t)f->vn;
 	info->uidvalidity = d->uidvalidity;
 	info->uidnext = d->uidnext;
@@ -914,6 +918,7 @@ fake_sync(void *ctx, bool keep_expunged, struct imap_changes *ch,
 {
 	struct imap_fake *f = ctx;
 	struct ffolder *d = f->vf;
+	uint32_t known;
 	enum imap_mres r;
 
 	if (injected(f, IMAP_FAKE_SYNC, &r, err, errsz))
@@ -930,8 +935,9 @@ fake_sync(void *ctx, bool keep_expunged, struct imap_changes *ch,
 	for (size_t i = 0; i < d->n; i++)
 		if (d->msgs[i]->uid >= f->v_uidnext)
 			view_push(f, d->msgs[i]);
+	known = f->v_uidnext;
 	f->v_uidnext = d->uidnext;
-	view_recent(f);
+	view_recent(f, known);
 	ch->count = (uint32_t)f->vn;
 	ch->recent_lo = f->v_recent_lo;
 	ch->recent_hi = f->v_recent_hi;

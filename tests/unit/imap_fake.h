@@ -51,8 +51,10 @@
  * \Recent.  A folder keeps the first UID no session has claimed.  A
  * read-write select, and each sync of it, claims every unclaimed message:
  * recent_lo/recent_hi are the UIDs [lo, hi) that call claimed (0, 0:
- * none).  A read-only select (EXAMINE) claims nothing.  STATUS RECENT
- * counts the unclaimed ones.
+ * none).  A read-only select (EXAMINE) claims nothing, but its
+ * recent_lo/recent_hi are the unclaimed UIDs it learnt of (at the select,
+ * then the new ones of each sync), as the store's views without the
+ * claim.  STATUS RECENT counts the unclaimed ones.
  *
  * APPEND.  append_begin(size) .. append_data(CRLF text), once per
  * message (MULTIAPPEND), .. append_end(req, n): each message's octets

@@ -246,6 +246,57 @@ test_select_missing_leaves_selected_state(void **st)
 	free(o);
 }
 
+/* How many times needle is in out. */
+static int
+occurs(const char *out, const char *needle)
+{
+	int n = 0;
+
+	for (const char *p = out; (p = strstr(p, needle)) != NULL; p++)
+		n++;
+	return n;
+}
+
+/*
+ * rev1's \Recent under EXAMINE (RFC 3501 2.3.2, 6.3.2, 6.3.10): the
+ * messages no session has claimed are recent in the EXAMINE session (its
+ * RECENT, FETCH FLAGS, SEARCH RECENT) and stay recent for the first
+ * SELECT; STATUS RECENT counts them, and of the selected mailbox says
+ * the session's own.
+ */
+static void
+test_examine_shows_recent_without_claiming(void **st)
+{
+	char *o = play_all("a STATUS INBOX (MESSAGES RECENT)\r\n"
+			   "b EXAMINE INBOX\r\nc FETCH 1:3 FLAGS\r\n"
+			   "d SEARCH RECENT\r\ne STATUS INBOX (RECENT)\r\n"
+			   "f CLOSE\r\ng STATUS INBOX (RECENT)\r\n"
+			   "h SELECT INBOX\r\ni STATUS INBOX (RECENT)\r\n"
+			   "j CLOSE\r\nk STATUS INBOX (RECENT)\r\n"
+			   "l EXAMINE INBOX\r\nm FETCH 1 FLAGS\r\n", NULL,
+			   NULL);
+
+	(void)st;
+	has(o, "* STATUS \"INBOX\" (MESSAGES 3 RECENT 3)\r\na OK");
+	has(o, "* 3 EXISTS\r\n* 3 RECENT\r\n");
+	has(o, "* 1 FETCH (FLAGS (\\Recent))\r\n"
+	    "* 2 FETCH (FLAGS (\\Recent))\r\n"
+	    "* 3 FETCH (FLAGS (\\Recent))\r\nc OK");
+	has(o, "* SEARCH 1 2 3\r\nd OK");
+	has(o, "* STATUS \"INBOX\" (RECENT 3)\r\ne OK");
+	has(o, "* STATUS \"INBOX\" (RECENT 3)\r\ng OK");
+	/* the SELECT after it still gets them */
+	has(strstr(o, "g OK"), "* 3 RECENT\r\n");
+	has(o, "h OK [READ-WRITE]");
+	has(o, "* STATUS \"INBOX\" (RECENT 3)\r\ni OK");
+	/* claimed now: nobody else sees them as recent */
+	has(o, "* STATUS \"INBOX\" (RECENT 0)\r\nk OK");
+	has(o, "* 0 RECENT\r\n");
+	has(o, "* 1 FETCH (FLAGS ())\r\nm OK");
+	assert_int_equal(occurs(o, "* 3 RECENT\r\n"), 2);
+	free(o);
+}
+
 /* --- FETCH's frame --------------------------------------------------------- */
 
 static void
@@ -265,7 +316,7 @@ test_fetch_sets_seen_unless_peek_or_examine(void **st)
 	free(o);
 	o = play_all("a EXAMINE INBOX\r\nc FETCH 2 BODY[TEXT]\r\n"
 		     "d FETCH 2 FLAGS\r\n", NULL, NULL);
-	has(o, "* 2 FETCH (FLAGS ())");
+	has(o, "* 2 FETCH (FLAGS (\\Recent))");	/* no \Seen */
 	free(o);
 }
 
@@ -493,6 +544,136 @@ test_store(void **st)
 	free(o);
 }
 
+#define SYS_FLAGS "\\Answered \\Flagged \\Deleted \\Seen \\Draft"
+
+/*
+ * A keyword new to the session is said in FLAGS and PERMANENTFLAGS
+ * before the first FETCH that shows it (RFC 9051 7.3.5), once: the
+ * session's own STORE (.SILENT too), matched without case.
+ */
+static void
+test_store_says_new_keywords_in_flags(void **st)
+{
+	char *o = play_all("a SELECT INBOX\r\n"
+			   "b STORE 1 +FLAGS ($Hello)\r\n"
+			   "c STORE 2 +FLAGS ($hello World)\r\n"
+			   "d STORE 1:2 -FLAGS (World)\r\n"
+			   "e STORE 3 +FLAGS.SILENT (Quiet)\r\n"
+			   "f STORE 3 FLAGS (\\Seen world $HELLO)\r\n",
+			   NULL, NULL);
+
+	(void)st;
+	has(o, "* FLAGS (" SYS_FLAGS ")\r\n");
+	has(o, "* FLAGS (" SYS_FLAGS " $Hello)\r\n"
+	    "* OK [PERMANENTFLAGS (" SYS_FLAGS " $Hello \\*)] Flags "
+	    "permitted\r\n* 1 FETCH (FLAGS (\\Recent $Hello))\r\nb OK");
+	has(o, "* FLAGS (" SYS_FLAGS " $Hello World)\r\n"
+	    "* OK [PERMANENTFLAGS (" SYS_FLAGS " $Hello World \\*)] Flags "
+	    "permitted\r\n* 2 FETCH (");
+	has(o, "* FLAGS (" SYS_FLAGS " $Hello World Quiet)\r\n"
+	    "* OK [PERMANENTFLAGS (" SYS_FLAGS " $Hello World Quiet \\*)] "
+	    "Flags permitted\r\ne OK");
+	/* SELECT's, b's, c's, e's: none for d and f (known, any case) */
+	assert_int_equal(occurs(o, "* FLAGS ("), 4);
+	assert_int_equal(occurs(o, "* OK [PERMANENTFLAGS ("), 4);
+	free(o);
+}
+
+static void
+other_sets_keyword(struct imap_fake *f, void *arg)
+{
+	assert_int_equal(imap_fake_other_store(f, "INBOX", 1, IMAP_STORE_ADD,
+					       0, arg), 0);
+}
+
+/*
+ * The same when the keyword comes another way: another session's STORE
+ * seen at NOOP (EXAMINE too, with its empty PERMANENTFLAGS), a COPY into
+ * the selected mailbox of a message whose keyword the session has not
+ * seen yet, an APPEND into it.
+ */
+static void
+test_others_new_keywords_in_flags(void **st)
+{
+	struct hook h = {other_sets_keyword, "Other", NULL};
+	char *o = play_all("a SELECT INBOX\r\n",
+			   "b NOOP\r\n"
+			   "c APPEND INBOX (Appended) {1+}\r\nx\r\n"
+			   "d FETCH 4 FLAGS\r\n", &h);
+
+	(void)st;
+	has(o, "* FLAGS (" SYS_FLAGS " Other)\r\n"
+	    "* OK [PERMANENTFLAGS (" SYS_FLAGS " Other \\*)] Flags "
+	    "permitted\r\n* 1 FETCH (FLAGS (\\Recent Other))\r\nb OK");
+	has(o, "* FLAGS (" SYS_FLAGS " Other Appended)\r\n");
+	before(o, "* FLAGS (" SYS_FLAGS " Other Appended)", "c OK");
+	has(o, "* 4 FETCH (FLAGS (\\Recent Appended))\r\nd OK");
+	free(o);
+	h.arg = "Seen1";
+	o = play_all("a EXAMINE INBOX\r\n", "b NOOP\r\n", &h);
+	has(o, "* FLAGS (" SYS_FLAGS " Seen1)\r\n"
+	    "* OK [PERMANENTFLAGS ()] Read-only mailbox\r\n"
+	    "* 1 FETCH (FLAGS (\\Recent Seen1))\r\nb OK");
+	free(o);
+	/* COPY: the other session's keyword is new to this one; the
+	 * copy's sync says it before the change's FETCH */
+	h.arg = "Copied";
+	o = play_all("a SELECT INBOX\r\n", "b COPY 1 INBOX\r\n"
+		     "c FETCH 4 FLAGS\r\n", &h);
+	has(o, "* FLAGS (" SYS_FLAGS " Copied)\r\n");
+	before(o, "* FLAGS (" SYS_FLAGS " Copied)", "* 1 FETCH");
+	has(o, "* 4 FETCH (FLAGS (\\Recent Copied))\r\nc OK");
+	assert_int_equal(occurs(o, "* FLAGS ("), 2);
+	free(o);
+}
+
+/* A keyword of 99 octets: "k", i in three digits, 95 zeros. */
+static void
+add_long_keywords(struct buf *cmd, int from, int to)
+{
+	for (int i = from; i < to; i++)
+		buf_printf(cmd, "%sk%03d%095d", i > from ? " " : "", i, 0);
+}
+
+/*
+ * The keywords told are bounded as SELECT's list is: 64 KiB of names
+ * (IMAP_KEYWORDS_LIST_MAX), here 655 of 99 octets and a space; one past
+ * it is not said (and FLAGS is not sent again for it).  A STORE takes
+ * 4 KiB of keywords, so they come 40 at a time.
+ */
+static void
+test_told_keywords_bounded(void **st)
+{
+	struct buf *cmd = buf_new(1 << 20), *last = buf_new(256);
+	char *o;
+
+	(void)st;
+	buf_addstr(cmd, "a SELECT INBOX\r\n");
+	for (int i = 0; i < 18; i++) {	/* k000 .. k719 */
+		buf_printf(cmd, "b%02d STORE %d +FLAGS (", i, i % 3 + 1);
+		add_long_keywords(cmd, 40 * i, 40 * i + 40);
+		buf_addstr(cmd, ")\r\n");
+	}
+	buf_addstr(cmd, "c NOOP\r\n");
+	o = play_all(cmd->data, NULL, NULL);
+	has(o, "c OK");
+	/* SELECT's, then b00..b16's; b16 adds k640..k654 only */
+	assert_int_equal(occurs(o, "* FLAGS ("), 18);
+	buf_printf(last, " k654%095d)\r\n* OK [PERMANENTFLAGS (", 0);
+	has(o, last->data);
+	/* no FLAGS or PERMANENTFLAGS line names k655 or later */
+	for (const char *p = o; (p = strstr(p, "FLAGS (\\Answered")) != NULL;
+	     p++) {
+		const char *eol = strstr(p, "\r\n");
+		const char *k = strstr(p, " k655");
+
+		assert_true(k == NULL || k > eol);
+	}
+	free(o);
+	buf_free(&last);
+	buf_free(&cmd);
+}
+
 static void
 test_store_unchangedsince(void **st)
 {
@@ -702,6 +883,7 @@ main(void)
 		cmocka_unit_test(test_select_rev1),
 		cmocka_unit_test(test_select_rev2_and_examine),
 		cmocka_unit_test(test_select_missing_leaves_selected_state),
+		cmocka_unit_test(test_examine_shows_recent_without_claiming),
 		cmocka_unit_test(test_fetch_sets_seen_unless_peek_or_examine),
 		cmocka_unit_test(test_fetch_bad_sets),
 		cmocka_unit_test(test_logged_in_bounds),
@@ -714,6 +896,9 @@ main(void)
 		cmocka_unit_test(test_idle),
 		cmocka_unit_test(test_uidvalidity_lost_is_bye),
 		cmocka_unit_test(test_store),
+		cmocka_unit_test(test_store_says_new_keywords_in_flags),
+		cmocka_unit_test(test_others_new_keywords_in_flags),
+		cmocka_unit_test(test_told_keywords_bounded),
 		cmocka_unit_test(test_store_unchangedsince),
 		cmocka_unit_test(test_expunge_and_uid_expunge),
 		cmocka_unit_test(test_close_expunges_silently_unselect_does_not),

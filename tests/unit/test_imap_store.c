@@ -124,6 +124,12 @@ test_status_select_sync(void **st)
 	assert_int_equal(stt.unseen, 3);
 	assert_int_equal(stt.size, 3 * (sizeof(MSG) - 1 + 4));
 	assert_int_equal(stt.uidnext, 4);
+	/* RECENT: none claimed yet (RFC 3501 6.3.10), and STATUS claims
+	 * nothing either */
+	assert_int_equal(stt.recent, 3);
+	assert_int_equal(O->status(other, "INBOX", &stt, err, sizeof(err)),
+			 IMAP_M_OK);
+	assert_int_equal(stt.recent, 3);
 	assert_int_equal(O->status(ms, "Nope", &stt, err, sizeof(err)),
 			 IMAP_M_NOTFOUND);
 
@@ -135,6 +141,9 @@ test_status_select_sync(void **st)
 	assert_int_equal(vi.recent_lo, 1);
 	assert_int_equal(vi.recent_hi, 4);
 	assert_null(vi.keywords);
+	assert_int_equal(O->status(other, "INBOX", &stt, err, sizeof(err)),
+			 IMAP_M_OK);
+	assert_int_equal(stt.recent, 0);	/* claimed now */
 	assert_non_null(imap_store_dir(ms));
 	assert_true(O->find_uid(ms, 2, &p));
 	assert_int_equal(p, 1);

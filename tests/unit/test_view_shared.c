@@ -715,7 +715,7 @@ test_recent_claimed_once(void **st)
 	(void)st;
 	deliver(s, 2);
 	x = open_imap(s, false);		/* EXAMINE claims nothing */
-	assert_recent(x, 0, 0);
+	assert_recent(x, 1, 3);
 	a = open_imap(s, true);
 	assert_recent(a, 1, 3);
 	b = open_imap(s, true);
@@ -723,7 +723,7 @@ test_recent_claimed_once(void **st)
 	settle();
 	deliver(s, 1);
 	sync_ok(x, 0, NULL);
-	assert_recent(x, 0, 0);
+	assert_recent(x, 3, 4);			/* nor at a sync */
 	sync_ok(b, 0, NULL);
 	assert_recent(b, 3, 4);
 	sync_ok(a, 0, NULL);
@@ -752,6 +752,64 @@ test_recent_claimed_once(void **st)
 	store_free(&s);
 }
 
+/*
+ * A view without the claim (EXAMINE; STATUS's) sees as recent what no
+ * session has claimed yet, at its open and at each sync, by a scan (a
+ * delivery) or from the index log (an APPEND), and leaves it recent for
+ * the first SELECT (RFC 3501 2.3.2, 6.3.2); what a SELECT claimed before
+ * the view learnt of it is not recent there.
+ */
+static void
+test_recent_seen_unclaimed(void **st)
+{
+	struct store *s = open_store(MBOX_FMT_MAILDIR);
+	struct store_view *x, *y, *a;
+	struct store_append_req ap = {.data = MSG, .fd = -1,
+				      .len = sizeof(MSG) - 1};
+	char err[300];
+
+	(void)st;
+	deliver(s, 2);
+	x = open_imap(s, false);
+	assert_recent(x, 1, 3);
+	y = open_shared(s);			/* STATUS's view */
+	assert_recent(y, 1, 3);
+	store_view_close(&y);
+	sync_ok(x, 0, NULL);
+	assert_recent(x, 0, 0);			/* said once */
+	a = open_imap(s, true);			/* still the SELECT's */
+	assert_recent(a, 1, 3);
+	settle();
+	deliver(s, 1);
+	sync_ok(x, 0, NULL);
+	assert_recent(x, 3, 4);
+	sync_ok(a, 0, NULL);
+	assert_recent(a, 3, 4);
+	/* claimed before x learnt of it: not recent in x */
+	settle();
+	deliver(s, 1);
+	sync_ok(a, 0, NULL);
+	assert_recent(a, 4, 5);
+	sync_ok(x, 0, NULL);
+	assert_recent(x, 0, 0);
+	assert_int_equal(count(x), 4);
+	/* an APPEND, seen from the log: x first, then a claims it */
+	settle();
+	assert_int_equal(store_append(s, USER, "INBOX", &ap, err,
+				      sizeof(err)), STORE_OK);
+	sync_ok(x, 0, NULL);
+	assert_recent(x, 5, 6);
+	sync_ok(a, 0, NULL);
+	assert_recent(a, 5, 6);
+	y = open_imap(s, false);		/* all claimed now */
+	assert_recent(y, 0, 0);
+	assert_int_equal(count(y), 5);
+	store_view_close(&y);
+	store_view_close(&a);
+	store_view_close(&x);
+	store_free(&s);
+}
+
 int
 main(void)
 {
@@ -770,6 +828,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_mbox_refused, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_recent_claimed_once,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_recent_seen_unclaimed,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_two_sessions_and_delivery,
 						setup, teardown),
