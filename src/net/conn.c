@@ -664,6 +664,8 @@ conn_starttls(struct conn *c, SSL *ssl, bool server)
 /* The two zlib streams of a compressed connection. */
 struct zpair {
 	z_stream in, out;
+	struct conn *c;
+	bool broken;		/* the peer's stream failed or ended */
 };
 
 #define Z_CHUNK 16384	/* octets made per zlib call */
@@ -713,15 +715,25 @@ inflate_filter(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t lim,
 	size_t took, made, before = evbuffer_get_length(dst);
 
 	(void)mode;
-	while (evbuffer_get_length(src) > 0 &&
+	while (!z->broken && evbuffer_get_length(src) > 0 &&
 	       (lim < 0 || evbuffer_get_length(dst) < (size_t)lim)) {
 		int r = z_step(&z->in, true, src, dst, Z_SYNC_FLUSH, &took,
 			       &made);
 
-		if (r == Z_STREAM_END || (r != Z_OK && r != Z_BUF_ERROR))
-			return BEV_ERROR; /* a bad stream, or one that ended */
+		if (r == Z_STREAM_END || (r != Z_OK && r != Z_BUF_ERROR)) {
+			/* a bad stream, or one that ended: nothing after it
+			 * can be read, so the connection ends (libevent
+			 * does not tell a filter's error to anyone: left
+			 * unread, the input woke the loop for ever) */
+			z->broken = true;
+			finish(z->c, "compress-error");
+		}
 		if (took == 0 && made == 0)
 			break;
+	}
+	if (z->broken) {
+		evbuffer_drain(src, evbuffer_get_length(src));
+		return BEV_ERROR;
 	}
 	return evbuffer_get_length(dst) > before ? BEV_OK : BEV_NEED_MORE;
 }
@@ -761,6 +773,7 @@ conn_compress(struct conn *c)
 	if (c->mid != NULL || c->reaped || c->closing)
 		return -1;
 	z = xcalloc(1, sizeof(*z));
+	z->c = c;
 	/* the peer may use any window; ours is 4 KiB (32 KiB of state, not
 	 * 256): a compressed session should not cost much more */
 	if (inflateInit2(&z->in, -15) != Z_OK) {

@@ -792,6 +792,54 @@ def test_compress_deflate(server):
     assert c.closed()
 
 
+def proc_cpu_s(pid):
+    """User + system CPU seconds of process pid so far."""
+    with open("/proc/%d/stat" % pid) as f:
+        p = f.read().rsplit(")", 1)[1].split()
+    return (int(p[11]) + int(p[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@pytest.mark.parametrize("stream", [b"\xff garbage",
+                                    zlib.compress(b"a NOOP\r\n")[2:-4] +
+                                    b"\x03\x00"],
+                         ids=["bad", "ended"])
+def test_compress_broken_stream_ends_the_session(owld, stream):
+    """A compressed stream that is not deflate, or one that ended (a final
+    block), followed by megabytes more: the session ends at once (log
+    reason compress-error), well before imap.timeout, and owld does not
+    spin on the unread input.  (It burnt a core and outlived every
+    timeout: libevent told no one of the filter's error.)"""
+    server = owld(["imap.timeout=60s"], verbose=False)
+    c = server.imap()
+    c.login()
+    c.send("z COMPRESS DEFLATE\r\n")
+    assert c.line() == "z OK DEFLATE active"
+    sock = c.sock
+    sock.sendall(stream)
+    sock.setblocking(False)
+    closed, t0 = False, time.monotonic()
+    while time.monotonic() - t0 < 10 and not closed:
+        try:
+            sock.send(b"\0" * 65536)
+        except BlockingIOError:
+            time.sleep(0.01)
+        except (BrokenPipeError, ConnectionResetError):
+            closed = True
+        try:
+            closed = closed or sock.recv(65536) == b""
+        except BlockingIOError:
+            pass
+        except ConnectionResetError:
+            closed = True
+    assert closed, "the session outlived a broken compressed stream"
+    cpu0 = proc_cpu_s(server.proc.pid)
+    time.sleep(2)
+    assert proc_cpu_s(server.proc.pid) - cpu0 < 0.5
+    assert "compress-error" in server.logtext()
+    c2 = server.imap()  # and others are served
+    c2.login()
+
+
 def test_compress_pipelined_and_bounded(owld):
     """Commands compressed right behind COMPRESS in one packet are read;
     a compressed line that inflates past the line limit is refused, not
