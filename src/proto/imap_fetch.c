@@ -51,6 +51,8 @@ struct item {
 	uint32_t part[PARTS_MAX];
 	size_t npart;
 	bool too_deep;		/* more numbers than PARTS_MAX: none such */
+	const char *deep;	/* then the numbers as sent (while parsing) */
+	size_t deeplen;
 	enum stext text;
 	char **fields;		/* HEADER.FIELDS names, unquoted */
 	size_t nfields;
@@ -216,7 +218,7 @@ static int
 section(const char *s, size_t len, size_t *ip, struct item *it,
 	bool binary)
 {
-	size_t i = *ip;
+	size_t i = *ip, start = *ip;
 
 	while (i < len && s[i] >= '0' && s[i] <= '9') {
 		uint32_t n;
@@ -232,6 +234,10 @@ section(const char *s, size_t len, size_t *ip, struct item *it,
 			i++;
 		else
 			break;
+	}
+	if (it->too_deep) {
+		it->deep = s + start;
+		it->deeplen = i - start;
 	}
 	if (i < len && s[i] == '.' && it->npart > 0 && !binary)
 		i++;
@@ -277,10 +283,10 @@ section_name(const char *what, const struct item *it)
 	char *r;
 
 	buf_printf(b, "%s[", what);
-	for (size_t i = 0; i < it->npart; i++)
+	if (it->too_deep) /* no such part: its name as the client sent it */
+		buf_add(b, it->deep, it->deeplen);
+	for (size_t i = 0; i < it->npart && !it->too_deep; i++)
 		buf_printf(b, "%s%" PRIu32, i > 0 ? "." : "", it->part[i]);
-	if (it->too_deep)
-		buf_addstr(b, ".0");	/* never matches a part */
 	if (it->npart > 0 && it->text != T_ALL)
 		buf_addc(b, '.');
 	buf_addstr(b, texts[it->text]);
@@ -337,6 +343,7 @@ section_item(const char *s, size_t len, size_t i, struct item *it,
 	if (i != len)
 		return -1;
 	it->name = section_name(what, it);
+	it->deep = NULL; /* s is the caller's */
 	return 0;
 }
 

@@ -1121,6 +1121,19 @@ test_depth_limit(void **state)
 	assert_non_null(strstr(b->data, want));
 	buf_free(&b);
 	buf_free(&t);
+	/* more part numbers than are followed (64): no such part, and the
+	 * reply names the section as the client sent it (it was given a
+	 * ".0" that no client asked for) */
+	t = buf_new(SIZE_MAX);
+	buf_addstr(t, "BODY[1");
+	for (int i = 1; i < 65; i++)
+		buf_addstr(t, ".1");
+	buf_addstr(t, ".MIME]");
+	b = buf_new(SIZE_MAX);
+	buf_printf(b, "%s \"\"", t->data);
+	expect(SIMPLE, t->data, b->data);
+	buf_free(&b);
+	buf_free(&t);
 }
 
 static void
