@@ -243,6 +243,10 @@ parse_mailbox(const char *s, size_t len, struct addr *a, const char **error_r)
 		}
 	}
 	a->local[n] = '\0';
+	if (i < len && s[i] != '@' && s[i] != '>') {
+		*error_r = "bad character in local part";
+		return 0;
+	}
 	if (i >= len || s[i] != '@') {
 		*error_r = "missing @domain";
 		return 0;
@@ -346,7 +350,10 @@ addr_parse_path(const char *s, size_t len, unsigned flags, struct addr *a,
 		return -1;
 	i += n;
 	if (i >= len || s[i] != '>') {
-		*error_r = "missing closing angle bracket";
+		/* the domain ended before the end: a character it cannot
+		 * hold there (a second '@', a trailing dot), or nothing */
+		*error_r = i < len && s[i] != ' ' ? "bad domain"
+						  : "missing closing angle bracket";
 		memset(a, 0, sizeof(*a));
 		return -1;
 	}

@@ -142,6 +142,33 @@ test_addr_invalid(void **st)
 	}
 }
 
+/* The reply's text names what is wrong (501 in SMTP either way). */
+static void
+test_addr_errors(void **st)
+{
+	static const struct {
+		const char *s, *err;
+	} cases[] = {
+		{"<bob@example.net.>", "bad domain"},
+		{"<bob@example.net@localhost>", "bad domain"},
+		{"<al\\ice@localhost>", "bad character in local part"},
+		{"<alice>", "missing @domain"},
+		{"<alice@example.org", "missing closing angle bracket"},
+		{"<alice@example.org x>", "missing closing angle bracket"},
+	};
+	struct addr a;
+	size_t n;
+
+	(void)st;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		const char *err = NULL;
+
+		assert_int_equal(addr_parse_path(cases[i].s, strlen(cases[i].s),
+						 0, &a, &n, &err), -1);
+		assert_string_equal(err, cases[i].err);
+	}
+}
+
 static void
 test_addr_limits(void **st)
 {
@@ -394,6 +421,7 @@ main(void)
 		cmocka_unit_test(test_cidr),
 		cmocka_unit_test(test_addr_valid),
 		cmocka_unit_test(test_addr_invalid),
+		cmocka_unit_test(test_addr_errors),
 		cmocka_unit_test(test_addr_limits),
 		cmocka_unit_test(test_addr_prefixes),
 		cmocka_unit_test(test_addr_format),
