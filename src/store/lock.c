@@ -20,7 +20,8 @@
  * taken first, so no other thread of ours gets there).
  *
  * A folder directory that does not exist cannot have a lock file: the
- * lock is then only the in-process half, and *nodir_r says so.
+ * lock is then only the in-process half, and *nodir_r says so (a POP3
+ * session then makes the folder and locks again: store.c).
  */
 #include "store_private.h"
 
@@ -114,12 +115,13 @@ is_held_errno(int err)
 }
 
 enum store_res
-store_lock_session(struct store *st, const char *path, char *err,
-		   size_t errsz)
+store_lock_session(struct store *st, const char *path, bool *nodir_r,
+		   char *err, size_t errsz)
 {
 	struct store_lock_ent *e;
 	enum store_res r = STORE_OK;
 
+	*nodir_r = false;
 	pthread_mutex_lock(&st->mu);
 	e = entry(st, path);
 	if (e->session) {
@@ -130,6 +132,8 @@ store_lock_session(struct store *st, const char *path, char *err,
 	if (entry_open(st, e) == -1) {
 		if (errno != ENOENT)
 			r = store_sys_fail(err, errsz, "open lock", path);
+		else
+			*nodir_r = true;
 	} else if (e->fd != -1 && set_byte(e->fd, F_WRLCK, BYTE_SESSION)) {
 		if (is_held_errno(errno)) {
 			snprintf(err, errsz, "%s: locked by another process",

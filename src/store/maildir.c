@@ -665,6 +665,7 @@ const struct store_ops store_maildir_ops = {
 	.suffix = "",
 	.deliver = maildir_deliver,
 	.lock_file = true,
+	.ensure = maildir_ensure,
 	.set_flags = maildir_set_flags,
 	.append = maildir_append,
 	.copy = maildir_copy,

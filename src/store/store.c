@@ -95,6 +95,33 @@ box_scan(struct store_box *b, enum box_mode mode,
 	return r;
 }
 
+/*
+ * A session's box: the session lock, then the scan.  A folder that does
+ * not exist has no lock file, so only this process's half of the lock
+ * would be held, and mail delivered between the lock and the scan would
+ * be seen beside a session on another host that found the lock file
+ * (check-cluster retrieved a new maildrop's first message twice).  So
+ * the folder is made first, empty, as Dovecot makes INBOX at login.
+ */
+static enum store_res
+box_lock_session(struct store_box *b, char *err, size_t errsz)
+{
+	enum store_res r;
+	bool nodir;
+
+	r = store_lock_session(b->st, b->path, &nodir, err, errsz);
+	if (r == STORE_OK && nodir && b->st->ops->ensure != NULL) {
+		store_unlock_session(b->st, b->path);
+		if (b->st->ops->ensure(b->st, b->path) == -1)
+			return store_sys_fail(err, errsz, "mkdir", b->path);
+		r = store_lock_session(b->st, b->path, &nodir, err, errsz);
+	}
+	b->session = r == STORE_OK;
+	if (r == STORE_OK)
+		r = box_scan(b, BOX_SESSION, NULL, err, errsz);
+	return r;
+}
+
 enum store_res
 store_box_open_path(struct store *st, const char *path, enum box_mode mode,
 		    const struct store_box_edit *edit, struct store_box **bp,
@@ -112,11 +139,9 @@ store_box_open_path(struct store *st, const char *path, enum box_mode mode,
 		return STORE_PERM;
 	}
 	b->path = xstrdup(path);
-	if (mode == BOX_SESSION) {
-		r = store_lock_session(st, b->path, err, errsz);
-		b->session = r == STORE_OK;
-	}
-	if (r == STORE_OK)
+	if (mode == BOX_SESSION)
+		r = box_lock_session(b, err, errsz);
+	else
 		r = box_scan(b, mode, edit, err, errsz);
 	if (r != STORE_OK) {
 		store_box_free(&b);

@@ -44,6 +44,9 @@ struct store_ops {
 			size_t n);
 	/* Locks live in DIR/.owlpost-lock (Maildir); false: in-process only */
 	bool lock_file;
+	/* Makes the folder at dir, empty, if missing (so that its lock file
+	 * can be); NULL: the backend has no such folder (mbox).  -1: errno */
+	int (*ensure)(struct store *st, const char *dir);
 	/*
 	 * Fills b (path set) with the folder's messages, under the index lock
 	 * (store.c took it; nodir: the folder does not exist yet): Maildir
@@ -107,7 +110,7 @@ struct store {
  */
 #define STORE_INDEX_WAIT_MS 30000
 enum store_res store_lock_session(struct store *st, const char *path,
-				  char *err, size_t errsz);
+				  bool *nodir_r, char *err, size_t errsz);
 void store_unlock_session(struct store *st, const char *path);
 enum store_res store_lock_index(struct store *st, const char *path,
 				bool *nodir_r, char *err, size_t errsz);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "auth/users.h"
@@ -509,6 +510,45 @@ test_maildir_box(void **st)
 	assert_int_equal(b->n, 2);
 	assert_string_equal(store_box_uidl(b, 0), uidl[1]);
 	assert_string_equal(store_box_uidl(b, 1), "9999999998.foreign");
+	store_box_free(&b);
+	store_free(&s);
+}
+
+/*
+ * A POP3 session on a maildrop that does not exist yet holds it against
+ * other processes (hosts) too: the folder is made at the lock, so the
+ * lock has its file.  (Without it only this process's half was held, and
+ * a first message delivered between the lock and the scan was retrieved
+ * by two hosts' sessions.)
+ */
+static void
+test_session_lock_new_maildrop(void **st)
+{
+	struct store *s = open_store(MBOX_FMT_MAILDIR);
+	struct store_box *b;
+	char err[300];
+	pid_t pid;
+	int status;
+
+	(void)st;
+	assert_int_equal(store_box_open(s, "bob@example.org", &b, err,
+					sizeof(err)), STORE_OK);
+	assert_int_equal(b->n, 0);
+	pid = fork();
+	assert_true(pid != -1);
+	if (pid == 0) {
+		struct store *cs = open_store(MBOX_FMT_MAILDIR);
+		struct store_box *cb = NULL;
+		enum store_res r = store_box_open(cs, "bob@example.org", &cb,
+						  err, sizeof(err));
+
+		store_box_free(&cb);
+		store_free(&cs);
+		_exit(r == STORE_INUSE ? 0 : 1);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
 	store_box_free(&b);
 	store_free(&s);
 }
@@ -1198,6 +1238,8 @@ main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_queue_batch, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_session_lock_new_maildrop,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_maildir_links, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_maildir_failures, setup,
