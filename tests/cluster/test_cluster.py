@@ -145,8 +145,7 @@ def test_each_mount_reads_what_another_just_wrote(volume):
     """The volume as docs/CLUSTER.md sets it up (client caches off): a file
     another mount has just replaced reads new at once, and one it has just
     removed is gone at once.  With GlusterFS's defaults (md-cache on) the
-    first read back old 292 times in 300 and the second 300 in 300, and a
-    POP3 session retrieved a message another host had deleted."""
+    first read back old 292 times in 300 and the second 300 in 300."""
     d = [os.path.join(m, "coherence-%d" % os.getpid()) for m in volume.mounts[:2]]
     os.makedirs(d[0])
     stale = seen = 0
