@@ -897,6 +897,14 @@ feed_bytes(struct conn *c, struct evbuffer *in)
 }
 
 /* Feeds complete lines while the owner wants them (framing: framer.c). */
+/* Has the overlong line being dropped gone on past the owner's bound? */
+static bool
+line_endless(const struct conn *c)
+{
+	return c->ops->max_drop != NULL &&
+	       framer_dropped(&c->fr) > c->ops->max_drop(c->arg);
+}
+
 static void
 process(struct conn *c)
 {
@@ -940,9 +948,13 @@ process(struct conn *c)
 			bool crlf;
 
 			evbuffer_drain(in, len);
-			if (framer_dropped_end(&c->fr, &crlf) &&
-			    c->ops->toolong_end != NULL)
+			if (line_endless(c)) {
+				c->ops->endless(c->arg);
+				conn_close(c, "line-too-long");
+			} else if (framer_dropped_end(&c->fr, &crlf) &&
+				   c->ops->toolong_end != NULL) {
 				c->ops->toolong_end(c->arg, crlf);
+			}
 			continue;
 		}
 		case FRAMER_TOOLONG:

@@ -5,7 +5,11 @@
  * EVBUFFER_EOL_CRLF, which would also take a bare LF as CRLF): the owner
  * sees each line with its LF and any CR before it.  A line longer than
  * ops->max_line() is skipped up to its LF and reported once with
- * ops->toolong().  Input is bounded
+ * ops->toolong(); if ops->max_drop is set and more than ops->max_drop()
+ * octets of it are dropped (after its first max_line, up to and with its
+ * LF if that came), ops->endless() says why and the connection closes
+ * with reason "line-too-long" (a line that never ends must not be read
+ * until the deadline).  Input is bounded
  * (reading stops at in_max buffered bytes) and so is output: past out_max
  * unsent bytes no more lines are fed until the client has read its replies.
  *
@@ -83,6 +87,13 @@ struct conn_ops {
 	/* Optional: the overlong line's LF was reached; crlf: a CR before. */
 	void (*toolong_end)(void *arg, bool crlf);
 	size_t (*max_line)(void *arg);
+	/*
+	 * Optional, with endless: octets of an overlong line dropped after
+	 * its first max_line before the connection closes; endless puts the
+	 * last words, and conn_close() follows.
+	 */
+	size_t (*max_drop)(void *arg);
+	void (*endless)(void *arg);
 	/* No input for the idle timeout: say 421 and conn_close(). */
 	void (*timeout)(void *arg);
 	/* Gone: reason is "quit", "eof", "timeout", "error", ... */

@@ -13,6 +13,13 @@ framer_reset(struct framer *f)
 	f->seen = 0;
 	f->skipping = false;
 	f->cr = f->ended = f->crlf = false;
+	f->dropped = 0;
+}
+
+size_t
+framer_dropped(const struct framer *f)
+{
+	return f->dropped;
 }
 
 bool
@@ -43,6 +50,7 @@ skip(struct framer *f, const char *seg, size_t n, size_t *len_r)
 		*len_r = n;
 		f->cr = seg[n - 1] == '\r';
 	}
+	f->dropped += *len_r;
 	return FRAMER_DROP;
 }
 
@@ -59,6 +67,7 @@ too_long(struct framer *f, size_t drop, bool cr, size_t *len_r)
 	f->seen = 0;
 	f->skipping = true;
 	f->cr = cr;
+	f->dropped = 0;
 	return FRAMER_TOOLONG;
 }
 

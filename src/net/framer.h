@@ -7,7 +7,8 @@
  * ends nothing: the core sees the bytes as sent).  A line may be at most
  * max octets with its LF; max octets without a LF make the line too long:
  * it is reported once (FRAMER_TOOLONG) and then dropped up to and with
- * its LF (FRAMER_DROP), however long it goes on.
+ * its LF (FRAMER_DROP); framer_dropped() says how much of it went so far,
+ * for the caller's bound on a line that never ends.
  *
  * The caller keeps the bytes (an evbuffer in conn.c).  It shows the framer
  * the input in segments: each call gets the contiguous octets that follow
@@ -30,6 +31,7 @@ struct framer {
 	bool cr;	/* skipping: the last octet dropped so far is a CR */
 	bool ended;	/* the last FRAMER_DROP reached the line's LF */
 	bool crlf;	/* ... and a CR stood right before it */
+	size_t dropped;	/* skipping: octets dropped after the first max */
 };
 
 enum framer_res {
@@ -47,6 +49,8 @@ void framer_reset(struct framer *f);
  * by a bare LF must not let a "." line after it end the message.
  */
 bool framer_dropped_end(const struct framer *f, bool *crlf_r);
+/* Octets of the overlong line dropped after its first max (FRAMER_DROP). */
+size_t framer_dropped(const struct framer *f);
 /* Where the next segment starts in the caller's input. */
 size_t framer_offset(const struct framer *f);
 /*

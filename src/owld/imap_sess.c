@@ -700,7 +700,7 @@ run_act(struct imap_sess *s, enum imap_act act)
 		break;
 	case IMAP_ACT_CLOSE:
 		send_out(s, s->base.out);
-		conn_close(s->base.conn, "logout");
+		conn_close(s->base.conn, imap_server_close_reason(s->core));
 		break;
 	}
 }

@@ -189,6 +189,20 @@ max_line(const struct sess *b)
 	return pop3_server_max_line(cps(b)->core);
 }
 
+static size_t
+max_drop(const struct sess *b)
+{
+	return pop3_server_max_drop(cps(b)->core);
+}
+
+/* No words in the middle of a message text or a listing (see timeout). */
+static void
+endless(struct sess *b)
+{
+	if (!ps(b)->streaming && !ps(b)->listing)
+		pop3_server_endless(ps(b)->core, b->out);
+}
+
 static void
 timeout(struct sess *b)
 {
@@ -568,6 +582,8 @@ static const struct sess_ops pop3_ops = {
 	.trace_in = trace_in,
 	.toolong = toolong,
 	.max_line = max_line,
+	.max_drop = max_drop,
+	.endless = endless,
 	.timeout = timeout,
 	.deadline = deadline,
 	.drained = drained,

@@ -34,6 +34,8 @@ static size_t on_bytes(void *arg, const char *data, size_t len, bool *more);
 static void on_toolong(void *arg);
 static void on_toolong_end(void *arg, bool crlf);
 static size_t on_max_line(void *arg);
+static size_t on_max_drop(void *arg);
+static void on_endless(void *arg);
 static void on_timeout(void *arg);
 static void on_deadline(void *arg, const char *why);
 static void on_closed(void *arg, const char *reason);
@@ -45,6 +47,8 @@ static const struct conn_ops sess_conn_ops = {
 	.toolong = on_toolong,
 	.toolong_end = on_toolong_end,
 	.max_line = on_max_line,
+	.max_drop = on_max_drop,
+	.endless = on_endless,
 	.timeout = on_timeout,
 	.closed = on_closed,
 	.drained = on_drained,
@@ -242,6 +246,26 @@ on_toolong_end(void *arg, bool crlf)
 
 	if (s->ops->toolong_end != NULL)
 		s->ops->toolong_end(s, crlf);
+}
+
+static size_t
+on_max_drop(void *arg)
+{
+	struct sess *s = arg;
+
+	return s->ops->max_drop(s);
+}
+
+/* An overlong line went on past max_drop: the last words; conn closes. */
+static void
+on_endless(void *arg)
+{
+	struct sess *s = arg;
+
+	log_msg(LOGL_WARN, s->ops->proto, "id=%s peer=%s event=line-too-long "
+		"dropped=%zu", s->id, s->peer, s->ops->max_drop(s));
+	s->ops->endless(s);
+	sess_flush(s);
 }
 
 static size_t

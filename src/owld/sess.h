@@ -97,6 +97,12 @@ struct sess_ops {
 	/* Optional: the too-long line ended; crlf: with a CR. */
 	void (*toolong_end)(struct sess *s, bool crlf);
 	size_t (*max_line)(const struct sess *s);
+	/*
+	 * How much of an overlong line is dropped before the session ends;
+	 * past it, endless puts the last words into s->out (conn.h).
+	 */
+	size_t (*max_drop)(const struct sess *s);
+	void (*endless)(struct sess *s);
 	/* The reply (into s->out) for the idle timeout; for a deadline. */
 	void (*timeout)(struct sess *s);
 	void (*deadline)(struct sess *s);

@@ -195,6 +195,18 @@ max_line(const struct sess *b)
 	return smtp_server_max_line(css(b)->core);
 }
 
+static size_t
+max_drop(const struct sess *b)
+{
+	return smtp_server_max_drop(css(b)->core);
+}
+
+static void
+endless(struct sess *b)
+{
+	smtp_server_endless(ss(b)->core, b->out);
+}
+
 /* The idle timeout, a DATA phase below its rate, or no AUTH in time. */
 static void
 timeout(struct sess *b)
@@ -1180,6 +1192,8 @@ static const struct sess_ops smtp_ops = {
 	.toolong = toolong,
 	.toolong_end = toolong_end,
 	.max_line = max_line,
+	.max_drop = max_drop,
+	.endless = endless,
 	.timeout = timeout,
 	.deadline = timeout,
 	.shutdown = shutdown_reply,

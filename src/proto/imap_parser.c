@@ -18,6 +18,7 @@
 #include <strings.h>
 
 #include "../lib/buf.h"
+#include "wire.h"
 
 enum state {
 	S_TAG,		/* the tag */
@@ -524,6 +525,23 @@ tail_nonsync(const struct imap_parser *p)
 	return v;
 }
 
+/*
+ * Counts an octet skipped outside literals after an error; true once the
+ * line has gone on for WIRE_DROP_MAX octets past the line limit without
+ * a LF: the error becomes IMAP_ERR_LINE_ENDLESS (the session ends).
+ */
+static bool
+skipped_too_much(struct imap_parser *p)
+{
+	if (++p->line_octets <= p->lim.line_max + WIRE_DROP_MAX)
+		return false;
+	p->err = IMAP_ERR_LINE_ENDLESS;
+	snprintf(p->errtext, sizeof(p->errtext), "[TOOBIG] Command line too "
+		 "long");
+	p->st = S_TAG;
+	return true;
+}
+
 /* Skips c; true when the command has ended. */
 static bool
 skip_char(struct imap_parser *p, unsigned char c)
@@ -531,6 +549,8 @@ skip_char(struct imap_parser *p, unsigned char c)
 	long long n;
 
 	if (c != '\n') {
+		if (skipped_too_much(p))
+			return true;
 		if (p->ntail == sizeof(p->tail)) {
 			memmove(p->tail, p->tail + 1, sizeof(p->tail) - 1);
 			p->ntail--;
@@ -721,8 +741,12 @@ line_char(struct imap_parser *p, unsigned char c)
 		}
 		return IMAP_PARSE_LINE;
 	}
-	if (p->err == IMAP_ERR_NONE && !tok_add(p, (char)c))
+	if (p->err != IMAP_ERR_NONE) {
+		if (skipped_too_much(p))
+			return IMAP_PARSE_ERROR;
+	} else if (!tok_add(p, (char)c)) {
 		p->st = S_LINE; /* too long: read on to the LF, then ERROR */
+	}
 	return IMAP_PARSE_MORE;
 }
 

@@ -35,7 +35,10 @@
  * the depth of nested lists and the number of arguments; each is a clear
  * error (IMAP_PARSE_ERROR, imap_parser_error() says which) after which
  * the rest of the command is skipped (up to the end of its line; an
- * announced literal's octets are skipped, not read as commands).
+ * announced literal's octets are skipped, not read as commands).  A line
+ * that goes on for WIRE_DROP_MAX octets past lim.line_max without its LF
+ * (literals aside) is IMAP_ERR_LINE_ENDLESS at once: the caller ends the
+ * session rather than read it until a deadline.
  *
  * Lines that are not commands (an AUTHENTICATE response, IDLE's DONE)
  * are read with imap_parser_want_line(): the next IMAP_PARSE_LINE is that
@@ -99,6 +102,8 @@ enum imap_parse_err {
 	IMAP_ERR_LITERAL_REFUSED, /* the caller refused a literal */
 	IMAP_ERR_TOO_DEEP,	/* BAD [LIMIT] */
 	IMAP_ERR_TOO_MANY,	/* BAD [LIMIT] */
+	IMAP_ERR_LINE_ENDLESS,	/* WIRE_DROP_MAX past line_max without a
+				   LF: BYE [TOOBIG], the session ends */
 };
 
 struct imap_parser;

@@ -528,6 +528,12 @@ parse_error(struct imap_server *s, struct buf *out)
 
 	imap_append_refusal(s, refused, sizeof(refused));
 	imap_append_abort(s);
+	if (e == IMAP_ERR_LINE_ENDLESS) {
+		buf_printf(out, "* BYE %s\r\n", text);
+		s->state = ST_LOGOUT;
+		s->close_reason = "line-too-long";
+		return IMAP_ACT_CLOSE;
+	}
 	if (s->in_sasl) {
 		s->in_sasl = false;
 		wipe_login(s);
@@ -678,6 +684,12 @@ bool
 imap_server_in_sasl(const struct imap_server *s)
 {
 	return s->in_sasl;
+}
+
+const char *
+imap_server_close_reason(const struct imap_server *s)
+{
+	return s->close_reason != NULL ? s->close_reason : "logout";
 }
 
 void

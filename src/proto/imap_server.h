@@ -129,6 +129,11 @@ enum imap_act imap_server_poll(struct imap_server *s, struct buf *out);
 bool imap_server_idling(const struct imap_server *s);
 /* The selected folder's name (UTF-8), or NULL. */
 const char *imap_server_selected(const struct imap_server *s);
+/*
+ * After IMAP_ACT_CLOSE: the reason for the log's disconnect line
+ * ("logout", or "line-too-long" for a line without end).
+ */
+const char *imap_server_close_reason(const struct imap_server *s);
 /* The next bytes are a secret (an AUTHENTICATE response). */
 bool imap_server_in_sasl(const struct imap_server *s);
 /* Server-initiated ends: an untagged BYE; the caller then closes. */

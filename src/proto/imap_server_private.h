@@ -71,6 +71,7 @@ struct imap_server {
 	enum imap_act pending;
 	char *tag;			/* of the command answered later */
 	unsigned errors, auth_failures;
+	const char *close_reason;	/* NULL: "logout" */
 	bool secure, plain_auth;
 	bool rev2;			/* ENABLE IMAP4rev2 */
 	bool utf8;			/* ENABLE UTF8=ACCEPT (RFC 6855) */

@@ -209,6 +209,21 @@ pop3_server_toolong(struct pop3_server *s, struct buf *out)
 	return fail(s, out, "Line too long");
 }
 
+size_t
+pop3_server_max_drop(const struct pop3_server *s)
+{
+	(void)s;
+	return WIRE_DROP_MAX;
+}
+
+void
+pop3_server_endless(struct pop3_server *s, struct buf *out)
+{
+	sasl_wipe(&s->sasl);
+	buf_line(out, "-ERR Line too long, closing connection");
+	s->state = ST_CLOSED;
+}
+
 /* Parses a message number: digits only, 1..n; returns 0 if bad. */
 static unsigned long
 parse_num(const char *p, const char **end)

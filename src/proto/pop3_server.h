@@ -111,6 +111,10 @@ enum pop3_act pop3_server_feed(struct pop3_server *s, const char *line,
 			       size_t len, struct buf *out);
 /* The framer skipped a line longer than pop3_server_max_line(). */
 enum pop3_act pop3_server_toolong(struct pop3_server *s, struct buf *out);
+/* How much of an overlong line net/ drops before the session ends. */
+size_t pop3_server_max_drop(const struct pop3_server *s);
+/* The overlong line went on past that: the last words; then close. */
+void pop3_server_endless(struct pop3_server *s, struct buf *out);
 
 /*
  * Message i (< n) of the snapshot, asked for when a reply needs it (the

@@ -368,6 +368,26 @@ smtp_server_toolong(struct smtp_server *s, struct buf *out)
 	return fail(s, out, "500 5.5.6 Error: line too long");
 }
 
+size_t
+smtp_server_max_drop(const struct smtp_server *s)
+{
+	if (s->state == ST_DATA)
+		return s->conf->max_size;
+	return WIRE_DROP_MAX;
+}
+
+void
+smtp_server_endless(struct smtp_server *s, struct buf *out)
+{
+	if (s->state == ST_DATA)
+		buf_line(out, "552 5.3.4 Error: message too big: a line without "
+			 "end, closing connection");
+	else
+		buf_line(out, "421 4.7.0 %s Error: line too long, closing "
+			 "connection", s->conf->hostname);
+	s->state = ST_CLOSED;
+}
+
 void
 smtp_server_toolong_end(struct smtp_server *s, bool crlf)
 {

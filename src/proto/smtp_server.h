@@ -139,6 +139,13 @@ enum smtp_act smtp_server_feed(struct smtp_server *s, const char *line,
 /* The framer skipped a line longer than smtp_server_max_line(). */
 enum smtp_act smtp_server_toolong(struct smtp_server *s, struct buf *out);
 /*
+ * How much of an overlong line net/ drops before the session ends: in
+ * DATA smtp.max_size (the message cannot fit then), else WIRE_DROP_MAX.
+ */
+size_t smtp_server_max_drop(const struct smtp_server *s);
+/* The overlong line went on past that: the last reply; then close. */
+void smtp_server_endless(struct smtp_server *s, struct buf *out);
+/*
  * The overlong line's LF came; crlf: with a CR before it.  In DATA only a
  * CR LF ended line lets the next "." line end the text, as for any line.
  */

@@ -13,6 +13,14 @@
 #include "../lib/buf.h"
 
 /*
+ * A command line longer than its limit is answered with an error and
+ * dropped up to its LF; one that goes on for WIRE_DROP_MAX more octets
+ * without a LF ends the session: only an attack or a broken client sends
+ * it, and reading it until the command deadline would cost a core.
+ */
+#define WIRE_DROP_MAX (1024 * 1024)
+
+/*
  * dot_stuff - a message's text on the wire: stored text (LF line ends)
  * becomes CRLF lines, lines starting with '.' get one more, and TOP stops
  * after the header section and the wanted number of body lines.  Feed

@@ -46,7 +46,7 @@ static size_t
 run(const char *s, size_t n, size_t max, size_t seg, struct ev *ev)
 {
 	struct framer f;
-	size_t done = 0, arrived = 0, k = 0, piece = 0;
+	size_t done = 0, arrived = 0, k = 0, piece = 0, dropped = 0;
 
 	framer_reset(&f);
 	while (arrived < n && k < EV_MAX) {
@@ -75,9 +75,12 @@ run(const char *s, size_t n, size_t max, size_t seg, struct ev *ev)
 				if (len == 0 || memchr(s + done, '\n', len))
 					abort();
 				ev[k++] = (struct ev){'T', 0, 0};
+				dropped = 0;
 				break;
 			case FRAMER_DROP:
-				if (len == 0)
+				/* framer_dropped(): all the line's DROPs */
+				dropped += len;
+				if (len == 0 || framer_dropped(&f) != dropped)
 					abort();
 				break;
 			}

@@ -71,6 +71,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			continue;
 		case FRAMER_DROP:
 			done += len;
+			if (framer_dropped(&fr) > pop3_server_max_drop(s)) {
+				pop3_server_endless(s, out);
+				closed = true;
+			}
 			continue;
 		case FRAMER_TOOLONG:
 			a = pop3_server_toolong(s, out);

@@ -76,8 +76,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			bool crlf;
 
 			done += len;
-			if (framer_dropped_end(&fr, &crlf))
+			if (framer_dropped(&fr) > smtp_server_max_drop(s)) {
+				smtp_server_endless(s, out);
+				closed = true;
+			} else if (framer_dropped_end(&fr, &crlf)) {
 				smtp_server_toolong_end(s, crlf);
+			}
 			continue;
 		}
 		case FRAMER_TOOLONG:

@@ -342,3 +342,74 @@ def test_listen_localhost_and_star(owld):
                      o.logtext())
     p = o.pop3()
     assert p.status().startswith("+OK")
+
+
+def flood_line(sock, head, cap):
+    """Sends head, then octets without a LF until the peer closes or cap
+    octets went; returns (octets sent, what the peer said)."""
+    sock.settimeout(5)
+    chunk = b"x" * 65536
+    sent = 0
+    try:
+        sock.sendall(head)
+        while sent < cap:
+            sock.sendall(chunk)
+            sent += len(chunk)
+    except OSError:
+        pass
+    return sent, read_to_eof(sock)
+
+
+# The bound is WIRE_DROP_MAX (1 MiB) past the line limit, and in DATA
+# smtp.max_size (100k here).  cap: far past each, and past what the
+# sockets' buffers hold.
+@pytest.mark.parametrize("proto", ["smtp", "pop3", "imap", "data"])
+def test_line_without_end_ends_the_session(owld, proto):
+    """A line that never ends is not read until the command deadline (a
+    core at loopback speed for minutes): 1 MiB past the line limit (in
+    DATA: past the size limit) the session ends with its protocol's last
+    words, and the server goes on serving."""
+    o = owld(opts=["smtp.max_size=100k"])
+    if proto == "smtp":
+        c = o.connect()
+        assert c.reply()[0] == 220
+        head, said = b"EHLO ", b"421 4.7.0 "
+    elif proto == "pop3":
+        c = o.pop3()
+        assert c.status().startswith("+OK")
+        head, said = b"USER ", b"-ERR Line too long, closing"
+    elif proto == "imap":
+        c = o.imap()
+        assert c.line().startswith("* OK")
+        head, said = b"a LOGIN ", b"* BYE [TOOBIG] Command line too long"
+    else:
+        c = start_data(o)
+        head, said = b"Subject: x\r\n\r\n", b"552 5.3.4 "
+    sent, got = flood_line(c.sock, head, 64 << 20)
+    assert sent < 16 << 20, "the server read %d octets of one line" % sent
+    if got:  # else a reset took it: the log says it all the same
+        assert said in got, got
+    reason = "line-too-long"
+    o.wait_log(r"event=disconnect reason=%s" % reason)
+    if proto != "imap":
+        o.wait_log(r"event=line-too-long dropped=")
+    assert o.messages() == []
+    c = o.connect()
+    assert c.reply()[0] == 220
+    assert c.cmd("QUIT")[0] == 221
+
+
+def test_long_line_that_ends_keeps_the_session(owld):
+    """An overlong command line that does end within the bound gets its
+    error and the session goes on, as before."""
+    o = owld()
+    c = o.connect()
+    assert c.reply()[0] == 220
+    c.send(b"EHLO " + b"x" * 900000 + b"\r\n")
+    assert c.reply()[0] == 500
+    assert c.cmd("NOOP")[0] == 250
+    p = o.imap()
+    assert p.line().startswith("* OK")
+    p.send(b"a NOOP " + b"x" * 900000 + b"\r\n")
+    assert p.until("a")[-1].startswith("a BAD [TOOBIG]")
+    assert p.cmd("b", "NOOP")[-1].startswith("b OK")

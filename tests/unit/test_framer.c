@@ -75,23 +75,32 @@ drv_add(struct drv *d, const char *p, size_t n)
 	drv_run(d);
 }
 
+static const size_t chunks[] = {0, 1, 3, 7};
+
+/* Feeds text to a new d in pieces of chunk (0: whole), shown seg-sized. */
+static void
+drive(struct drv *d, const char *text, size_t max, size_t chunk, size_t seg)
+{
+	size_t n = strlen(text), step = chunk ? chunk : n;
+
+	memset(d, 0, sizeof(*d));
+	d->seg = seg;
+	d->max = max;
+	framer_reset(&d->fr);
+	d->log = buf_new(1 << 16);
+	for (size_t i = 0; i < n; i += step)
+		drv_add(d, text + i, n - i < step ? n - i : step);
+}
+
 /* Runs text every way and checks the events against want. */
 static void
 frame(const char *text, size_t max, const char *want)
 {
-	static const size_t chunks[] = {0, 1, 3, 7};
-	size_t n = strlen(text);
-
 	for (size_t c = 0; c < 4; c++) {
-		for (size_t seg = 1; seg <= n + 1; seg++) {
-			struct drv d = {.seg = seg, .max = max};
-			size_t step = chunks[c] ? chunks[c] : n;
+		for (size_t seg = 1; seg <= strlen(text) + 1; seg++) {
+			struct drv d;
 
-			framer_reset(&d.fr);
-			d.log = buf_new(1 << 16);
-			for (size_t i = 0; i < n; i += step)
-				drv_add(&d, text + i,
-					n - i < step ? n - i : step);
+			drive(&d, text, max, chunks[c], seg);
 			if (strcmp(d.log->data, want) != 0)
 				fail_msg("chunk %zu seg %zu: got %s want %s",
 					 chunks[c], seg, d.log->data, want);
@@ -140,6 +149,43 @@ test_overlong_reported_once(void **st)
 	frame("12345678\nA\n", 8, "TL[A\n]");
 }
 
+/* Runs text every way; framer_dropped() must then be want. */
+static void
+dropped(const char *text, size_t max, size_t want)
+{
+	for (size_t c = 0; c < 4; c++) {
+		for (size_t seg = 1; seg <= strlen(text) + 1; seg++) {
+			struct drv d;
+
+			drive(&d, text, max, chunks[c], seg);
+			if (framer_dropped(&d.fr) != want)
+				fail_msg("chunk %zu seg %zu: dropped %zu want "
+					 "%zu", chunks[c], seg,
+					 framer_dropped(&d.fr), want);
+			buf_free(&d.log);
+		}
+	}
+}
+
+/* What conn.c bounds a line that never ends with. */
+static void
+test_dropped_counts_past_the_first_max(void **st)
+{
+	(void)st;
+	dropped("", 8, 0);
+	dropped("1234567\n", 8, 0);
+	/* the first max octets are the TOOLONG's, the rest is dropped */
+	dropped("12345678", 8, 0);
+	dropped("123456789", 8, 1);
+	dropped("0123456789abcdefghij", 8, 12);
+	/* with its LF; a new overlong line counts from 0 again */
+	dropped("0123456789\n", 8, 3);
+	dropped("0123456789\nabcdefghijk", 8, 3);
+	dropped("0123456789\nabcdefghijkl", 8, 4);
+	/* a line that fits after one that did not: what was last dropped */
+	dropped("0123456789\nok\n", 8, 3);
+}
+
 static void
 test_max_shrinks_under_pending_line(void **st)
 {
@@ -172,6 +218,7 @@ main(void)
 		cmocka_unit_test(test_lines),
 		cmocka_unit_test(test_cr_kept_bare_lf_frames),
 		cmocka_unit_test(test_overlong_reported_once),
+		cmocka_unit_test(test_dropped_counts_past_the_first_max),
 		cmocka_unit_test(test_max_shrinks_under_pending_line),
 	};
 

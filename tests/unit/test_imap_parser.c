@@ -18,6 +18,7 @@
 
 #include "lib/buf.h"
 #include "proto/imap_parser.h"
+#include "proto/wire.h"
 
 static const struct imap_limits LIM = {
 	.line_max = 200, .literal_max = 64, .literals_max = 100,
@@ -285,6 +286,80 @@ test_errors(void **st)
 	      "E a Unexpected ')'\nC b NOOP\n");
 }
 
+/*
+ * Feeds head and then fill octets of 'x' (and tail) in pieces of chunk;
+ * the first error's code, with *fed_r the octets used up to it.
+ */
+static enum imap_parse_err
+first_error(const char *head, size_t fill, const char *tail, size_t chunk,
+	    bool raw_line, size_t *fed_r)
+{
+	size_t hl = strlen(head), tl = strlen(tail), len = hl + fill + tl;
+	char *text = xmalloc(len);
+	struct imap_parser *p = imap_parser_new(&LIM);
+	enum imap_parse_err e = IMAP_ERR_NONE;
+	size_t off = 0;
+
+	memcpy(text, head, hl);
+	memset(text + hl, 'x', fill);
+	memcpy(text + hl + fill, tail, tl);
+	while (off < len && e == IMAP_ERR_NONE) {
+		size_t n = len - off < chunk ? len - off : chunk, used;
+		enum imap_parse_res r = imap_parser_feed(p, text + off, n,
+							 &used);
+		const char *t, *tag;
+
+		off += used;
+		if (r == IMAP_PARSE_ERROR)
+			e = imap_parser_error(p, &t, &tag);
+		else if (r == IMAP_PARSE_COMMAND && raw_line)
+			imap_parser_want_line(p);
+	}
+	*fed_r = off;
+	imap_parser_free(&p);
+	free(text);
+	return e;
+}
+
+/* A line that never ends is an error at once, WIRE_DROP_MAX past the
+ * line limit, whether it was too long or bad from its start. */
+static void
+test_line_without_end(void **st)
+{
+	static const size_t chunks[] = {1, 4096, 1 << 22};
+	size_t fed;
+
+	(void)st;
+	for (size_t i = 0; i < 3; i++) {
+		size_t c = chunks[i];
+
+		assert_int_equal(first_error("a NOOP ", 2 * WIRE_DROP_MAX, "",
+					     c, false, &fed),
+				 IMAP_ERR_LINE_ENDLESS);
+		/* the bound counts the line's octets (the tag's aside) */
+		assert_in_range(fed, LIM.line_max + WIRE_DROP_MAX,
+				LIM.line_max + WIRE_DROP_MAX + 8);
+		assert_int_equal(first_error("a X ) ", 2 * WIRE_DROP_MAX, "",
+					     c, false, &fed),
+				 IMAP_ERR_LINE_ENDLESS);
+		assert_in_range(fed, WIRE_DROP_MAX,
+				LIM.line_max + WIRE_DROP_MAX + 8);
+		/* an AUTHENTICATE response or IDLE's DONE line alike */
+		assert_int_equal(first_error("a IDLE\r\n", 2 * WIRE_DROP_MAX,
+					     "", c, true, &fed),
+				 IMAP_ERR_LINE_ENDLESS);
+		/* ending just within the bound: the line's own error */
+		assert_int_equal(first_error("a NOOP ", WIRE_DROP_MAX, "\r\n",
+					     c, false, &fed),
+				 IMAP_ERR_LINE_TOO_LONG);
+		/* a skipped literal's octets do not count */
+		assert_int_equal(first_error("a X ) {2097152+}\r\n",
+					     2 * WIRE_DROP_MAX, "\r\n", c,
+					     false, &fed),
+				 IMAP_ERR_SYNTAX);
+	}
+}
+
 static void
 test_raw_line(void **st)
 {
@@ -330,6 +405,7 @@ main(void)
 		cmocka_unit_test(test_literals),
 		cmocka_unit_test(test_refused_and_too_big),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_line_without_end),
 		cmocka_unit_test(test_raw_line),
 		cmocka_unit_test(test_set_limits),
 	};

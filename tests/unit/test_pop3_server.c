@@ -182,6 +182,11 @@ h_frame(struct h *h)
 			act(h, pop3_server_toolong(h->s, h->out));
 			break;
 		case FRAMER_DROP:
+			if (framer_dropped(&h->fr) >
+			    pop3_server_max_drop(h->s)) {
+				pop3_server_endless(h->s, h->out);
+				h->closed = true;
+			}
 			break;
 		}
 		buf_consume(h->line, len);
@@ -607,6 +612,26 @@ test_limits(void **st)
 			     "AUTH\r\n+OK owlpost POP3 server signing off\r\n");
 }
 
+/* A line WIRE_DROP_MAX past its limit ends the session (conn.c's bound,
+ * as h_frame runs it); one that ends within it does not. */
+static void
+test_line_without_end(void **st)
+{
+	size_t fill = POP3_CMD_MAX + WIRE_DROP_MAX;
+	char *script = malloc(fill + 64);
+
+	(void)st;
+	assert_non_null(script);
+	memset(script, 'x', fill + 1);
+	strcpy(script + fill + 1, "\r\nQUIT\r\n");
+	expect(script, GREET "-ERR Line too long\r\n"
+			     "-ERR Line too long, closing connection\r\n");
+	strcpy(script + fill - 8, "\r\nQUIT\r\n");
+	expect(script, GREET "-ERR Line too long\r\n"
+			     "+OK owlpost POP3 server signing off\r\n");
+	free(script);
+}
+
 static void
 test_shutdown_timeout(void **st)
 {
@@ -839,6 +864,7 @@ main(void)
 		cmocka_unit_test(test_auth_plain),
 		cmocka_unit_test(test_name_and_secret_limits),
 		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_line_without_end),
 		cmocka_unit_test(test_shutdown_timeout),
 		cmocka_unit_test(test_stuff),
 		cmocka_unit_test(test_base64),

@@ -152,8 +152,13 @@ h_frame(struct h *h)
 		case FRAMER_DROP: {
 			bool crlf;
 
-			if (framer_dropped_end(&h->fr, &crlf))
+			if (framer_dropped(&h->fr) >
+			    smtp_server_max_drop(h->s)) {
+				smtp_server_endless(h->s, h->out);
+				h->closed = true;
+			} else if (framer_dropped_end(&h->fr, &crlf)) {
 				smtp_server_toolong_end(h->s, crlf);
+			}
 			break;
 		}
 		}
@@ -396,6 +401,42 @@ test_size_limit(void **st)
 	/* 20,000 > 10,000: 552, nothing committed; the next one is fine */
 	dialog(script, "220 250 250 250 354 552 250 250 354 250",
 	       "small\n\x01");
+}
+
+/* head, fill octets of 'x', then tail: a script on the heap. */
+static char *
+long_script(const char *head, size_t fill, const char *tail)
+{
+	size_t hl = strlen(head), tl = strlen(tail);
+	char *s = malloc(hl + fill + tl + 1);
+
+	assert_non_null(s);
+	memcpy(s, head, hl);
+	memset(s + hl, 'x', fill);
+	memcpy(s + hl + fill, tail, tl + 1);
+	return s;
+}
+
+/*
+ * A line without end (conn.c's bound, as h_frame runs it): in DATA past
+ * max_size (10000 here) a 552 and the end; a command line WIRE_DROP_MAX
+ * past its limit a 421; one that ends within the bound keeps the session.
+ */
+static void
+test_line_without_end(void **st)
+{
+	char *script;
+
+	(void)st;
+	script = long_script(HELLO ENV "DATA\r\n", 30000, "");
+	dialog(script, "220 250 250 250 354 552", "");
+	free(script);
+	script = long_script("NOOP ", WIRE_DROP_MAX + 600, "\r\nNOOP\r\n");
+	dialog(script, "220 500 421", "");
+	free(script);
+	script = long_script("NOOP ", WIRE_DROP_MAX, "\r\nNOOP\r\n");
+	dialog(script, "220 500 250", "");
+	free(script);
 }
 
 static void
@@ -964,6 +1005,7 @@ main(void)
 		cmocka_unit_test(test_too_many_recipients),
 		cmocka_unit_test(test_size_limit),
 		cmocka_unit_test(test_line_limits),
+		cmocka_unit_test(test_line_without_end),
 		cmocka_unit_test(test_dot_stuffing),
 		cmocka_unit_test(test_smuggling),
 		cmocka_unit_test(test_nul_and_bare_cr),
