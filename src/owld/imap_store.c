@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "../lib/buf.h"
+#include "../proto/imap_date.h"
 #include "../store/store.h"
 #include "imap_store.h"
 
@@ -38,6 +39,8 @@ static_assert((int)IMAP_SU_SENT == (int)STORE_SU_SENT &&
 		      (int)IMAP_SU_ALL == (int)STORE_SU_ALL &&
 		      (int)IMAP_SU_FLAGGED == (int)STORE_SU_FLAGGED,
 	      "imap_special is store_special");
+static_assert(IMAP_ZONE_MAX == STORE_ZONE_MAX,
+	      "a zone (minutes east of UTC) has one range on both sides");
 
 #define KEYWORDS_MAX IMAP_KEYWORDS_LIST_MAX /* SELECT's list of keywords
 						in use */
@@ -447,6 +450,7 @@ ms_msg(void *ctx, uint32_t pos, struct imap_msg *out)
 		.keywords = m.keywords,
 		.size = m.size,
 		.date = (int64_t)m.date,
+		.zone = m.zone,
 		.expunged = m.expunged,
 	};
 }
@@ -789,6 +793,7 @@ ms_append_end(void *ctx, struct imap_append_req *req, size_t n, char *err,
 			.flags = req[k].flags,
 			.keywords = req[k].keywords,
 			.date = (time_t)req[k].date,
+			.zone = req[k].zone,
 		};
 	r = store_append_many(ms->st, ms->user, req[0].folder, a, n, err,
 			      errsz);

@@ -217,8 +217,8 @@ message_req(const struct append_msg *m, struct imap_append_req *req,
 		return -1;
 	}
 	if (m->date != NULL &&
-	    imap_datetime_parse(m->date->str, m->date->len, &req->date) ==
-		    -1) {
+	    imap_datetime_parse(m->date->str, m->date->len, &req->date,
+				&req->zone) == -1) {
 		*why_r = "Invalid date-time";
 		return -1;
 	}

@@ -119,7 +119,7 @@ imap_date_parse(const char *s, size_t len, long long *days_r)
 }
 
 int
-imap_datetime_parse(const char *s, size_t len, int64_t *t_r)
+imap_datetime_parse(const char *s, size_t len, int64_t *t_r, int *zone_r)
 {
 	const char *p = s, *end = s + len;
 	long long days;
@@ -152,24 +152,63 @@ imap_datetime_parse(const char *s, size_t len, int64_t *t_r)
 	if (*t_r < imap_days_from_civil(1000, 1, 1) * 86400 ||
 	    *t_r >= imap_days_from_civil(10000, 1, 1) * 86400)
 		return -1;
+	if (zone_r != NULL)
+		*zone_r = sign * (zh * 60 + zm);
 	return 0;
 }
 
-void
-imap_datetime_format(int64_t t, char *out)
+/*
+ * The calendar day (since 1970-01-01) of moment t in zone, and the
+ * seconds of that day (0-86399).  The zone moves the time of day by less
+ * than a day, so the day moves by at most one: no overflow for any t.
+ */
+static void
+local_day(int64_t t, int zone, long long *days_r, long long *rem_r)
 {
-	long long s = (long long)t, days = s / 86400, y;
-	long long rem = s % 86400;
-	unsigned m, d;
+	long long days = (long long)(t / 86400), rem = (long long)(t % 86400);
 
-	if (rem < 0) {
+	if (zone < -IMAP_ZONE_MAX || zone > IMAP_ZONE_MAX)
+		zone = 0;
+	if (rem < 0) { /* round down before 1970 too */
 		rem += 86400;
 		days--;
 	}
+	rem += (long long)zone * 60;
+	if (rem < 0) {
+		rem += 86400;
+		days--;
+	} else if (rem >= 86400) {
+		rem -= 86400;
+		days++;
+	}
+	*days_r = days;
+	*rem_r = rem;
+}
+
+long long
+imap_day_in_zone(int64_t t, int zone)
+{
+	long long days, rem;
+
+	local_day(t, zone, &days, &rem);
+	return days;
+}
+
+void
+imap_datetime_format(int64_t t, int zone, char *out)
+{
+	long long days, rem, y;
+	unsigned m, d, az;
+
+	if (zone < -IMAP_ZONE_MAX || zone > IMAP_ZONE_MAX)
+		zone = 0;
+	local_day(t, zone, &days, &rem);
 	civil_from_days(days, &y, &m, &d);
+	az = (unsigned)(zone < 0 ? -zone : zone);
 	snprintf(out, IMAP_DATETIME_LEN + 1,
-		 "%2u-%s-%04lld %02lld:%02lld:%02lld +0000", d, MONTHS[m - 1],
-		 y % 10000, rem / 3600, rem / 60 % 60, rem % 60);
+		 "%2u-%s-%04lld %02lld:%02lld:%02lld %c%02u%02u", d,
+		 MONTHS[m - 1], y % 10000, rem / 3600, rem / 60 % 60, rem % 60,
+		 zone < 0 ? '-' : '+', az / 60, az % 60);
 }
 
 /* --- RFC 5322 dates ------------------------------------------------------- */

@@ -1432,7 +1432,7 @@ item_begin(struct imap_fetch_writer *w, size_t i)
 		flags(b, w->msg);
 		break;
 	case K_INTERNALDATE:
-		imap_datetime_format(m->date, date);
+		imap_datetime_format(m->date, m->zone, date);
 		buf_printf(b, "INTERNALDATE \"%s\"", date);
 		break;
 	case K_RFC822_SIZE:

@@ -105,6 +105,8 @@ struct imap_msg {
 				   next call that changes the view */
 	uint64_t size;		/* RFC822.SIZE: octets with CRLF */
 	int64_t date;		/* INTERNALDATE, seconds since 1970 UTC */
+	int zone;		/* its zone, minutes east of UTC (APPEND's;
+				   0 for delivered mail) */
 	bool expunged;		/* gone; kept until EXPUNGE may be said */
 };
 
@@ -137,6 +139,7 @@ struct imap_append_req {
 	unsigned flags;
 	const char *keywords;	/* or NULL */
 	int64_t date;		/* internal date; 0: now */
+	int zone;		/* the date's zone, minutes east of UTC */
 	uint32_t uidvalidity;	/* out: APPENDUID */
 	uint32_t uid;		/* out */
 };

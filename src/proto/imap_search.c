@@ -23,8 +23,10 @@
  * case folding, our own table, no locale): ASCII, Latin-1 Supplement,
  * Latin Extended-A, Greek and Cyrillic.
  *
- * Dates: BEFORE, ON and SINCE take the internal date's day in UTC (the
- * core has no time zone; RFC 9051 says to disregard time and zone);
+ * Dates: BEFORE, ON and SINCE take the internal date's calendar day in
+ * its own zone, the one it was appended with (RFC 9051 6.4.4:
+ * "disregarding time and timezone"; delivered mail is +0000); OLDER and
+ * YOUNGER its moment;
  * SENTBEFORE, SENTON and SENTSINCE take the day written in the Date:
  * field, its zone not applied; a message without a readable Date: field
  * matches none of them.
@@ -1122,12 +1124,6 @@ has_keyword(const char *list, const char *kw)
 	return false;
 }
 
-static long long
-day_of(int64_t t)
-{
-	return (long long)(t / 86400 - (t % 86400 < 0));	/* floor */
-}
-
 /* Seconds from t to now, saturated. */
 static int64_t
 age(int64_t now, int64_t t)
@@ -1306,11 +1302,11 @@ eval(const struct ectx *e, int k)
 	case OP_SMALLER:
 		return m->size < nd->num;
 	case OP_BEFORE:
-		return day_of(m->date) < nd->day;
+		return imap_day_in_zone(m->date, m->zone) < nd->day;
 	case OP_ON:
-		return day_of(m->date) == nd->day;
+		return imap_day_in_zone(m->date, m->zone) == nd->day;
 	case OP_SINCE:
-		return day_of(m->date) >= nd->day;
+		return imap_day_in_zone(m->date, m->zone) >= nd->day;
 	case OP_OLDER:
 		return age(box->now, m->date) > (int64_t)nd->num;
 	case OP_YOUNGER:

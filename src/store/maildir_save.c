@@ -12,7 +12,8 @@
  * Names: TIME.M<usec>P<pid>Q<seq>.HOST,S=<octets>,W=<crlf size>:2,FLAGS,
  * as delivery makes them; TIME is the internal date (an appended
  * message's date, a copy's original), so that it survives a rebuild of
- * the index.
+ * the index; a date given in another zone than +0000 (APPEND's
+ * "... +0200") adds ",Z=+0200" after W=, so that the zone survives too.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -143,24 +144,33 @@ add_crlf(void *arg, const char *p, size_t n)
 
 #define NAME_TRIES 8	/* new names tried when one is taken */
 
+/* What a saved message's name says besides its unique part. */
+struct name_parts {
+	unsigned long long sec;	/* internal date */
+	int zone;		/* its zone, minutes east of UTC */
+	size_t octets, crlf;	/* sizes */
+	unsigned flags;		/* system flags */
+};
+
 /*
- * A new name in cur/ for a message of internal date sec, sizes octets and
- * crlf and flags: TIME.M<usec>P<pid>Q<seq>.HOST,S=,W=:2,FLAGS, where only
- * TIME is the internal date; the rest is a delivery's unique name made
- * now (the microseconds of now, the process, its counter), so that it
- * differs from every name made before, in this run or an earlier one.
+ * A new name in cur/ for a message of np:
+ * TIME.M<usec>P<pid>Q<seq>.HOST,S=,W=[,Z=]:2,FLAGS, where only TIME and
+ * the zone are the internal date; the rest is a delivery's unique name
+ * made now (the microseconds of now, the process, its counter), so that
+ * it differs from every name made before, in this run or an earlier one.
  */
 static void
-save_name(struct store *st, unsigned long long sec, size_t octets,
-	  size_t crlf, unsigned flags, char *out, size_t size)
+save_name(struct store *st, const struct name_parts *np, char *out,
+	  size_t size)
 {
 	struct store_delivery d;
-	char info[80];
+	char info[80], zone[STORE_ZONE_FIELD];
 
 	store_unique_name(st, &d);
-	flags_info(flags, NULL, info, sizeof(info));
-	snprintf(out, size, "%llu%s,S=%zu,W=%zu:%s", sec, strchr(d.name, '.'),
-		 octets, crlf, info);
+	flags_info(np->flags, NULL, info, sizeof(info));
+	maildir_zone_field(np->zone, zone, sizeof(zone));
+	snprintf(out, size, "%llu%s,S=%zu,W=%zu%s:%s", np->sec,
+		 strchr(d.name, '.'), np->octets, np->crlf, zone, info);
 }
 
 /*
@@ -171,14 +181,13 @@ save_name(struct store *st, unsigned long long sec, size_t octets,
  */
 static int
 link_new(struct store *st, const char *from, const char *dir,
-	 unsigned long long sec, size_t octets, size_t crlf, unsigned flags,
-	 char *name_r, size_t namesz, int (*ln)(const char *, const char *,
-						size_t), size_t len)
+	 const struct name_parts *np, char *name_r, size_t namesz,
+	 int (*ln)(const char *, const char *, size_t), size_t len)
 {
 	char to[4400];
 
 	for (int i = 0; i < NAME_TRIES; i++) {
-		save_name(st, sec, octets, crlf, flags, name_r, namesz);
+		save_name(st, np, name_r, namesz);
 		if (bsnprintf(to, sizeof(to), "%s/cur/%s", dir, name_r) == -1) {
 			errno = ENAMETOOLONG;
 			return -1;
@@ -206,17 +215,22 @@ maildir_append(struct store *st, const char *dir,
 {
 	char tmp[4400], cur[4400];
 	struct store_delivery d;
-	size_t crlf = 0;
-	time_t when = a->date ? a->date : time(NULL);
+	/* no date given: now, in +0000 as delivered mail */
+	struct name_parts np = {
+		.sec = (unsigned long long)(a->date ? a->date : time(NULL)),
+		.zone = a->date ? a->zone : 0,
+		.octets = a->len,
+		.flags = a->flags,
+	};
 	enum store_res r = STORE_OK;
 	int fd;
 
 	if (maildir_ensure(st, dir) == -1)
 		return store_sys_fail(err, errsz, "mkdir", dir);
 	if (a->data != NULL)
-		crlf = store_crlf_size(a->data, a->len);
-	else if (fsops_read_pieces(a->fd, a->off, a->len, add_crlf, &crlf) ==
-		 -1)
+		np.crlf = store_crlf_size(a->data, a->len);
+	else if (fsops_read_pieces(a->fd, a->off, a->len, add_crlf,
+				   &np.crlf) == -1)
 		return store_sys_fail(err, errsz, "read", "the message");
 	store_unique_name(st, &d);
 	if (bsnprintf(tmp, sizeof(tmp), "%s/tmp/%s", dir, d.name) == -1) {
@@ -232,8 +246,7 @@ maildir_append(struct store *st, const char *dir,
 		close(fd);
 	} else if (fsops_close(fd) == -1) {
 		r = store_sys_fail(err, errsz, "close", tmp);
-	} else if (link_new(st, tmp, dir, (unsigned long long)when, a->len,
-			    crlf, a->flags, name_r, namesz, link_only,
+	} else if (link_new(st, tmp, dir, &np, name_r, namesz, link_only,
 			    0) == -1) {
 		r = store_sys_fail(err, errsz, "link", tmp);
 	}
@@ -343,17 +356,20 @@ maildir_copy(struct store_box *b, const size_t *pos, size_t n,
 	for (done = 0; done < n && r == STORE_OK; done++) {
 		const struct store_msg *m = &b->msgs[pos[done]];
 		struct store_msg_info mi;
+		struct name_parts np;
 
 		store_box_info(b, pos[done], &mi);
+		np = (struct name_parts){.sec = mi.sec, .zone = mi.zone,
+					 .octets = mi.octets, .crlf = mi.size,
+					 .flags = m->flags};
 		if (current_path(b, pos[done], from, sizeof(from)) == -1) {
 			snprintf(err, errsz, "message %u is gone",
 				 (unsigned)m->uid);
 			r = STORE_NOTFOUND;
 			break;
 		}
-		if (link_new(b->st, from, dir, mi.sec, mi.octets, mi.size,
-			     m->flags, names_r[done], STORE_NAME_MAX,
-			     link_or_copy, mi.octets) == -1) {
+		if (link_new(b->st, from, dir, &np, names_r[done],
+			     STORE_NAME_MAX, link_or_copy, mi.octets) == -1) {
 			r = store_sys_fail(err, errsz, "link", from);
 			break;
 		}

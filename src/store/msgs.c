@@ -3,8 +3,8 @@
  * small: 20 octets a message plus its name once, in one arena per box, so
  * that opening a folder of 100,000 messages costs a few MB and no malloc
  * per message.  What a Maildir name says (",S=" octets, ",W=" CRLF size,
- * arrival time, the UIDL before the first ',') is parsed from the name
- * when asked; what it cannot say is in an aux record.
+ * arrival time and ",Z=" its zone, the UIDL before the first ',') is
+ * parsed from the name when asked; what it cannot say is in an aux record.
  *
  * The arena holds NUL-terminated strings at offsets (it grows by realloc,
  * so pointers into it are valid only until the next add); offset 0 is an
@@ -256,20 +256,36 @@ take_decimal(const char *p, const char **end_r)
 	return n == 0 ? -1 : v;
 }
 
+/* The value after the first ",X=" of a name's base (its first base
+ * octets) at or after from, or NULL. */
+static const char *
+next_field(const char *name, size_t base, const char *from, char x)
+{
+	for (const char *p = from; (p = memchr(p, ',', base -
+					       (size_t)(p - name))) != NULL;
+	     p++)
+		if ((size_t)(p - name) + 3 <= base && p[1] == x && p[2] == '=')
+			return p + 3;
+	return NULL;
+}
+
+/* True if a field's value ends at end: at ',', ':' or the name's end. */
+static bool
+field_end(const char *end)
+{
+	return *end == ',' || *end == ':' || *end == '\0';
+}
+
 /* The value of ",X=" in a name's base (up to ':'), or -1. */
 static long long
 name_field(const char *name, size_t base, char x)
 {
-	for (const char *p = name; (p = memchr(p, ',', base -
-					       (size_t)(p - name))) != NULL;
-	     p++) {
+	for (const char *p = next_field(name, base, name, x); p != NULL;
+	     p = next_field(name, base, p, x)) {
 		const char *end;
-		long long v;
+		long long v = take_decimal(p, &end);
 
-		if ((size_t)(p - name) + 3 > base || p[1] != x || p[2] != '=')
-			continue;
-		v = take_decimal(p + 3, &end);
-		if (v >= 0 && (*end == ',' || *end == ':' || *end == '\0'))
+		if (v >= 0 && field_end(end))
 			return v;
 	}
 	return -1;
@@ -282,6 +298,53 @@ maildir_name_sizes(const char *name, long long *octets_r)
 
 	*octets_r = name_field(name, base, 'S');
 	return name_field(name, base, 'W');
+}
+
+/* "+hhmm" or "-hhmm" at p, ending a field: its minutes, or -1 if not. */
+static int
+zone_value(const char *p, int *zone_r)
+{
+	int v[4];
+
+	if (p[0] != '+' && p[0] != '-')
+		return -1;
+	for (int k = 0; k < 4; k++) {
+		if (p[1 + k] < '0' || p[1 + k] > '9')
+			return -1;
+		v[k] = p[1 + k] - '0';
+	}
+	if (!field_end(p + 5) || v[0] * 10 + v[1] > 23 || v[2] > 5)
+		return -1;
+	*zone_r = (p[0] == '-' ? -1 : 1) *
+		  ((v[0] * 10 + v[1]) * 60 + v[2] * 10 + v[3]);
+	return 0;
+}
+
+int
+maildir_name_zone(const char *name)
+{
+	size_t base = strcspn(name, ":");
+	int zone;
+
+	for (const char *p = next_field(name, base, name, 'Z'); p != NULL;
+	     p = next_field(name, base, p, 'Z'))
+		if (zone_value(p, &zone) == 0)
+			return zone;
+	return 0;
+}
+
+void
+maildir_zone_field(int zone, char *out, size_t size)
+{
+	unsigned az = (unsigned)(zone < 0 ? -zone : zone);
+
+	if (zone == 0 || zone < -STORE_ZONE_MAX || zone > STORE_ZONE_MAX) {
+		if (size > 0)
+			out[0] = '\0';
+		return;
+	}
+	snprintf(out, size, ",Z=%c%02u%02u", zone < 0 ? '-' : '+', az / 60,
+		 az % 60);
 }
 
 void
@@ -316,6 +379,7 @@ store_box_info(const struct store_box *b, size_t i,
 
 		maildir_name_time(s, &out->sec, &out->usec);
 		out->date = (time_t)out->sec;
+		out->zone = maildir_name_zone(rest);
 		out->size = w < 0 ? 0 : (size_t)w;
 		out->octets = o < 0 ? 0 : (size_t)o;
 	}

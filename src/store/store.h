@@ -170,6 +170,7 @@ struct store_msg_info {
 	size_t size;		/* octets with CRLF line ends */
 	size_t octets;		/* its stored size (LF line ends) */
 	time_t date;		/* internal date, or 0 */
+	int zone;		/* its zone, minutes east of UTC (",Z=") */
 	unsigned long long sec, usec; /* Maildir: arrival time from the name */
 };
 void store_box_info(const struct store_box *b, size_t i,
@@ -245,6 +246,8 @@ struct store_vmsg {
 	size_t size;		/* octets with CRLF line ends */
 	size_t octets;		/* octets as stored, LF line ends */
 	time_t date;		/* internal date, or 0 */
+	int zone;		/* its zone, minutes east of UTC: the one
+				   it was appended with, 0 when delivered */
 	const char *uidl;	/* the POP3 unique id, 1-70 characters;
 				   valid while a POP3 view is open, until
 				   the next sync or store of a shared one */
@@ -375,13 +378,17 @@ enum store_res store_view_expunge_shared(struct store_view *v,
 					 const bool *dele, char *err,
 					 size_t errsz);
 
+/* The farthest zone of an internal date from UTC, in minutes ("+2359"). */
+#define STORE_ZONE_MAX 1439
+
 /*
  * Appends a message to a user's folder through the same all-or-nothing
  * path as delivery (written, fsync'ed, linked, directory fsync'ed), with
- * flags, keywords and an internal date (0: now), and gives it its UID
- * under the index lock before returning (IMAP APPENDUID): UIDNEXT, through
- * the index log, so a message delivered or put in cur/ meanwhile by
- * another program gets a later UID at the next scan.
+ * flags, keywords and an internal date (0: now) with its zone (kept in
+ * the file name, docs/MAILDIR.md), and gives it its UID under the index
+ * lock before returning (IMAP APPENDUID): UIDNEXT, through the index log,
+ * so a message delivered or put in cur/ meanwhile by another program gets
+ * a later UID at the next scan.
  */
 struct store_append_req {
 	const char *data;	/* the message, LF line ends, or NULL: */
@@ -391,6 +398,9 @@ struct store_append_req {
 	unsigned flags;		/* enum store_flag bits */
 	const char *keywords;	/* "kw kw ...", or NULL */
 	time_t date;		/* internal date; 0: now */
+	int zone;		/* its zone, minutes east of UTC (at most
+				   STORE_ZONE_MAX either way; kept in the
+				   name as ",Z=") */
 	uint32_t uidvalidity;	/* out */
 	uint32_t uid;		/* out */
 };

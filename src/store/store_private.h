@@ -340,6 +340,17 @@ long long maildir_name_sizes(const char *name, long long *octets_r);
 void maildir_name_time(const char *name, unsigned long long *sec,
 		       unsigned long long *usec);
 /*
+ * The internal date's zone a name says, ",Z=+hhmm" or ",Z=-hhmm" in its
+ * base (hh 00-23, mm 00-59), as minutes east of UTC; 0 (+0000) if it has
+ * none or none well-formed: delivered mail, and every name from before
+ * zones.  maildir_zone_field writes that field for zone into out (room
+ * for STORE_ZONE_FIELD), or "" for 0 and a zone out of range, so that a
+ * +0000 name is as it always was.
+ */
+int maildir_name_zone(const char *name);
+#define STORE_ZONE_FIELD 9	/* ",Z=+hhmm" and its NUL */
+void maildir_zone_field(int zone, char *out, size_t size);
+/*
  * What the mbox open does with the file's text once it has it: parses len
  * octets of data, fed in pieces of chunk octets (the file is read in 64
  * KiB ones; the pieces do not change the result), into b->msgs, b->n and

@@ -830,6 +830,7 @@ store_view_msg(const struct store_view *v, size_t i, struct store_vmsg *out)
 	out->size = mi.size;
 	out->octets = mi.octets;
 	out->date = mi.date;
+	out->zone = mi.zone;
 	out->uidl = store_box_uidl(v->box, i);
 	out->keywords = store_box_keywords(v->box, i);
 	out->expunged = view_gone(v->box, i);

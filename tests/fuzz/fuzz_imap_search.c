@@ -1,15 +1,16 @@
 /*
  * libFuzzer harness for SEARCH (proto/imap_search.h).  The input is: one
  * octet of choices (rev2, UID, the message's flags and \Recent), eight
- * octets of internal date (any int64), a SEARCH command's arguments up
- * to the first NUL, and the rest as the message text.  The arguments go through imap_parser (literals kept)
- * and imap_search_parse; a program is evaluated on the message twice
- * (with the text in pieces of 1 to 16 octets the second time), and its
- * response written.  Checks besides no crash or sanitizer report: a
- * refusal comes with a text; both evaluations agree and are 0 or 1; a
- * program that wants no text never reads it, and one that does reads the
- * text once (never past its end); the response is one CRLF-ended line
- * (none for RETURN (SAVE) alone).
+ * octets of internal date (any int64; its zone, -23:59 to +23:59, is
+ * made from it), a SEARCH command's arguments up to the first NUL, and
+ * the rest as the message text.  The arguments go through imap_parser
+ * (literals kept) and imap_search_parse; a program is evaluated on the
+ * message twice (with the text in pieces of 1 to 16 octets the second
+ * time), and its response written.  Checks besides no crash or
+ * sanitizer report: a refusal comes with a text; both evaluations agree
+ * and are 0 or 1; a program that wants no text never reads it, and one
+ * that does reads the text once (never past its end); the response is
+ * one CRLF-ended line (none for RETURN (SAVE) alone).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -114,7 +115,8 @@ search(const struct imap_command *c, uint8_t opt, int64_t date,
 	const char *why;
 	struct imap_msg m = {.uid = 7, .modseq = 100, .flags = opt & 0x3f,
 			     .keywords = "$Junk work", .size = len,
-			     .date = date};
+			     .date = date,
+			     .zone = (int)((uint64_t)date % 2879) - 1439};
 	struct reader r1 = {text, len, 0, 0, 0};
 	struct reader r2 = {text, len, 0, 1 + (opt % 16), 0};
 	int a, b;

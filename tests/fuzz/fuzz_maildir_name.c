@@ -1,12 +1,13 @@
 /*
  * libFuzzer harness for Maildir file names (as a box keeps them: the
- * ",S=...,W=..." sizes, the ":2,flags" info, the arrival time and the
- * UIDL that POP3 takes from a name), one name per input line, as readdir
- * would give them.  Checks: no crash, no sanitizer report; a UIDL is 1-70
- * printable octets, the base name when that is one; the name comes
- * back whole from the box's compact form; a name as owld
- * writes it (BASE,S=N,W=M:2,FLAGS) gives back M; after
- * store_box_unique_uidls no two UIDLs in the snapshot are the same.
+ * ",S=...,W=..." sizes, the ",Z=" zone, the ":2,flags" info, the arrival
+ * time and the UIDL that POP3 takes from a name), one name per input
+ * line, as readdir would give them.  Checks: no crash, no sanitizer
+ * report; a UIDL is 1-70 printable octets, the base name when that is
+ * one; the name comes back whole from the box's compact form; a zone is
+ * within +-23:59; a name as owld writes it (BASE,S=N,W=M[,Z=+hhmm]:2,FLAGS)
+ * gives back M and its zone; after store_box_unique_uidls no two UIDLs
+ * in the snapshot are the same.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -37,9 +38,10 @@ check_uidl(const char *name, const char *uidl)
 }
 
 /* Keeps name in the box as the scan does: the name must come back
- * whole, its UIDL as check_uidl says, its W= as want_w says. */
+ * whole, its UIDL as check_uidl says, its W= as want_w says, its zone
+ * as want_zone says (if want_w is given). */
 static void
-add(struct store_box *b, const char *name, long long want_w)
+add(struct store_box *b, const char *name, long long want_w, int want_zone)
 {
 	char back[600];
 	long long w, o;
@@ -64,6 +66,10 @@ add(struct store_box *b, const char *name, long long want_w)
 		    (w >= 0 && o >= 0 &&
 		     (mi.size != (size_t)w || mi.octets != (size_t)o)))
 			abort();
+		if (mi.zone != maildir_name_zone(name) ||
+		    mi.zone < -STORE_ZONE_MAX || mi.zone > STORE_ZONE_MAX ||
+		    (want_w >= 0 && mi.zone != want_zone))
+			abort();
 	}
 }
 
@@ -76,24 +82,29 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	while (p < end && b.n + 2 <= 2 * NAMES_MAX) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
-		char name[256], ours[400];
+		char name[256], ours[400], zf[STORE_ZONE_FIELD];
 		unsigned long long s;
 		size_t k;
+		int zone;
 
 		if (l > 0 && l < sizeof(name) && p[0] != '.' &&
 		    memchr(p, '/', l) == NULL && memchr(p, '\0', l) == NULL) {
 			memcpy(name, p, l);
 			name[l] = '\0';
-			add(&b, name, -1);
+			add(&b, name, -1, 0);
 			/* the same base as owld names its files */
 			k = strcspn(name, ",:");
 			s = store_hash(STORE_HASH_INIT, name, l);
-			snprintf(ours, sizeof(ours), "%.*s,S=%llu,W=%llu:2,%s",
-				 (int)k, name, s >> 40, (s >> 40) + (s & 0xffff),
+			zone = (int)((s >> 16) % (2 * STORE_ZONE_MAX + 1)) -
+			       STORE_ZONE_MAX;
+			maildir_zone_field(zone, zf, sizeof(zf));
+			snprintf(ours, sizeof(ours),
+				 "%.*s,S=%llu,W=%llu%s:2,%s", (int)k, name,
+				 s >> 40, (s >> 40) + (s & 0xffff), zf,
 				 name + k + (name[k] != '\0'));
 			if (k > 0)
 				add(&b, ours, (long long)((s >> 40) +
-							  (s & 0xffff)));
+							  (s & 0xffff)), zone);
 		}
 		p += l + (nl != NULL);
 	}

@@ -576,6 +576,86 @@ def test_append_and_too_big(owld):
     assert r.startswith("t NO [TOOBIG]"), r
 
 
+# RFC 9051 6.4.4: BEFORE, ON and SINCE take the internal date's day
+# "disregarding time and timezone": the day in the zone it was appended
+# with, which INTERNALDATE shows as given; delivered mail is +0000
+ZONED = ["25-Mar-2007 00:30:00 +0200",   # 22:30 on the 24th in UTC
+         "24-Mar-2007 23:30:00 -0500",   # 04:30 on the 25th in UTC
+         "24-Mar-2007 23:30:00 +0000",
+         "25-Mar-2007 00:30:00 +0000"]
+
+
+def internaldates(c, tag, n):
+    lines = c.cmd(tag, "FETCH 1:%d INTERNALDATE" % n)
+    assert lines[-1].startswith(tag + " OK"), lines
+    return [l.split('INTERNALDATE "')[1].split('"')[0].strip()
+            for l in lines[:-1] if "INTERNALDATE" in l]
+
+
+def search(c, tag, keys):
+    lines = c.cmd(tag, "SEARCH " + keys)
+    assert lines[-1].startswith(tag + " OK"), lines
+    return [l for l in lines if l.startswith("* SEARCH")][0]
+
+
+def test_internaldate_zone_kept(server):
+    c = server.imap()
+    c.login()
+    m = "Subject: z\r\n\r\nzoned\r\n"
+    c.send('A APPEND INBOX "%s" {%d+}\r\n%s\r\n' % (ZONED[0], len(m), m))
+    assert c.until("A")[-1].startswith("A OK")
+    # a MULTIAPPEND: every message keeps its own zone
+    c.send('B APPEND INBOX "%s" {%d+}\r\n%s "%s" {%d+}\r\n%s'
+           ' "%s" {%d+}\r\n%s\r\n' % (ZONED[1], len(m), m, ZONED[2], len(m),
+                                      m, ZONED[3], len(m), m))
+    assert c.until("B")[-1].startswith("B OK")
+    c.cmd("S", "SELECT INBOX")
+    assert internaldates(c, "F", 4) == ZONED
+    # the zone lives in the file name, after W= (+0000: no field)
+    cur = os.path.join(server.datadir, "mail", "localhost", "alice", "cur")
+    names = os.listdir(cur)
+    assert sorted(n.split(",Z=")[1][:5] for n in names if ",Z=" in n) == \
+        ["+0200", "-0500"]
+    # each side of midnight, in the message's own zone
+    assert search(c, "S1", "ON 24-Mar-2007") == "* SEARCH 2 3"
+    assert search(c, "S2", "ON 25-Mar-2007") == "* SEARCH 1 4"
+    assert search(c, "S3", "BEFORE 25-Mar-2007") == "* SEARCH 2 3"
+    assert search(c, "S4", "SINCE 25-Mar-2007") == "* SEARCH 1 4"
+    assert search(c, "S5", "SINCE 24-Mar-2007 BEFORE 26-Mar-2007") == \
+        "* SEARCH 1 2 3 4"
+    # delivered mail: +0000
+    deliver(server, 1)
+    c.cmd("N", "NOOP")
+    assert internaldates(c, "F", 5)[4].endswith(" +0000")
+    # COPY and MOVE keep date and zone
+    for t, name in (("C1", "Copies"), ("C2", "Moved")):
+        assert c.cmd(t, "CREATE " + name)[-1].startswith(t + " OK")
+    assert c.cmd("P", "COPY 1:2 Copies")[-1].startswith("P OK")
+    assert c.cmd("M", "MOVE 1:2 Moved")[-1].startswith("M OK")
+    for name in ("Copies", "Moved"):
+        c.cmd("E", "EXAMINE " + name)
+        assert internaldates(c, "F", 2) == [ZONED[0], ZONED[1]]
+        assert search(c, "S", "ON 25-Mar-2007") == "* SEARCH 1"
+    c.close()
+    # a restart, and an index rebuilt from the folder alone
+    server.stop()
+    moved = os.path.join(server.datadir, "mail", "localhost", "alice",
+                         ".Moved")
+    for f in os.listdir(moved):
+        if f.startswith(".owlpost-uidlist"):
+            os.unlink(os.path.join(moved, f))
+    server.start()
+    c = server.imap()
+    c.login()
+    for name in ("Copies", "Moved"):
+        c.cmd("E", "EXAMINE " + name)
+        assert internaldates(c, "F", 2) == [ZONED[0], ZONED[1]]
+        assert search(c, "S", "ON 24-Mar-2007") == "* SEARCH 2"
+    c.cmd("E", "EXAMINE INBOX")
+    assert internaldates(c, "F", 3)[:2] == [ZONED[2], ZONED[3]]
+    assert search(c, "S", "ON 25-Mar-2007") == "* SEARCH 2"
+
+
 def test_big_fetch_goes_out_as_read(server):
     body = b"Subject: big\r\n\r\n" + (b"x" * 998 + b"\r\n") * 5000
     server.send(["alice@localhost"], body)

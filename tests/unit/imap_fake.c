@@ -24,6 +24,7 @@ struct fmsg {
 	unsigned flags;
 	char *keywords;		/* "kw kw" or NULL */
 	int64_t date;
+	int zone;		/* the date's, minutes east of UTC */
 	char *text;		/* LF line ends */
 	size_t len;
 };
@@ -250,7 +251,8 @@ folder_free(struct ffolder *d)
 
 static struct fmsg *
 folder_append(struct imap_fake *f, struct ffolder *d, const char *text,
-	      size_t len, unsigned flags, const char *keywords, int64_t date)
+	      size_t len, unsigned flags, const char *keywords, int64_t date,
+	      int zone)
 {
 	struct fmsg *m = xcalloc(1, sizeof(*m));
 
@@ -260,6 +262,7 @@ folder_append(struct imap_fake *f, struct ffolder *d, const char *text,
 	m->flags = flags & 0x3f;
 	m->keywords = kw_dup(keywords);
 	m->date = date != 0 ? date : f->now;
+	m->zone = date != 0 ? zone : 0;
 	m->text = xstrndup(text, len);
 	m->len = len;
 	d->keywords = kw_add_all(d->keywords, keywords);
@@ -966,6 +969,7 @@ fake_msg(void *ctx, uint32_t pos, struct imap_msg *out)
 	out->keywords = e->keywords;
 	out->size = crlf_size(e->m);
 	out->date = e->m->date;
+	out->zone = e->m->zone;
 	out->expunged = e->expunged || e->m->gone;
 }
 
@@ -1077,7 +1081,7 @@ fake_copy(void *ctx, const uint32_t *pos, size_t n, const char *folder,
 		struct fmsg *m = ventry(f, pos[k])->m;
 
 		uids_r[k] = folder_append(f, t, m->text, m->len, m->flags,
-					  m->keywords, m->date)->uid;
+					  m->keywords, m->date, m->zone)->uid;
 	}
 	*uidvalidity_r = t->uidvalidity;
 	for (size_t k = 0; move && k < n; k++) {
@@ -1260,7 +1264,8 @@ fake_append_end(void *ctx, struct imap_append_req *req, size_t n, char *err,
 	}
 	for (size_t k = 0; k < n; k++) {
 		m = folder_append(f, d, f->app_done[k], f->app_done_len[k],
-				  req[k].flags, req[k].keywords, req[k].date);
+				  req[k].flags, req[k].keywords, req[k].date,
+				  req[k].zone);
 		req[k].uid = m->uid;
 		req[k].uidvalidity = d->uidvalidity;
 	}
@@ -1335,7 +1340,7 @@ imap_fake_deliver_full(struct imap_fake *f, const char *folder,
 	if (d == NULL)
 		return 0;
 	return folder_append(f, d, text, strlen(text), flags, keywords,
-			     date)->uid;
+			     date, 0)->uid;
 }
 
 uint32_t
@@ -1442,6 +1447,7 @@ imap_fake_msg(const struct imap_fake *f, const char *folder, uint32_t uid,
 	out->keywords = m->keywords;
 	out->size = crlf_size(m);
 	out->date = m->date;
+	out->zone = m->zone;
 	out->expunged = false;
 	return 0;
 }

@@ -196,15 +196,21 @@ test_multiappend_three(void **st)
 	has(o, "b OK [APPENDUID 1 4:6] APPEND completed\r\n");
 	has(o, "* 6 EXISTS\r\n");
 	has(o, "UID 4 FLAGS (\\Seen \\Recent)");
-	has(o, "INTERNALDATE \" 1-Feb-2026 09:00:00 +0000\"");
+	/* the date as given, in its zone (RFC 9051 6.4.4 searches its day
+	 * there); the moment is 09:00 UTC */
+	has(o, "INTERNALDATE \" 1-Feb-2026 10:00:00 +0100\"");
 	has(o, "FLAGS (\\Flagged \\Recent $Work)");
 	assert_int_equal(imap_fake_count(f, "INBOX"), 6);
 	assert_string_equal(imap_fake_text(f, "INBOX", 4), "ab\nc");
 	assert_string_equal(imap_fake_text(f, "INBOX", 5), "d\ne");
 	assert_string_equal(imap_fake_text(f, "INBOX", 6), "fgh");
+	assert_int_equal(imap_fake_msg(f, "INBOX", 5, &m), 0);
+	assert_int_equal(m.date, 1769936400);
+	assert_int_equal(m.zone, 60);
 	assert_int_equal(imap_fake_msg(f, "INBOX", 6, &m), 0);
 	assert_int_equal(m.flags, 0);
 	assert_int_equal(m.date, IMAP_FAKE_NOW);
+	assert_int_equal(m.zone, 0);
 	imap_fake_free(&f);
 	free(o);
 }

@@ -163,11 +163,11 @@ fake_init(void)
 	/* internal dates: 1-Feb-1994 23:59:59 UTC, 2-Feb-1994 00:00:00 UTC,
 	 * 3-Dec-2026 12:00:00 UTC, 4-Dec-2026 00:00:00 UTC */
 	assert_int_equal(imap_datetime_parse(" 1-Feb-1994 23:59:59 +0000", 26,
-					     &t), 0);
+					     &t, NULL), 0);
 	F.m[0].date = t;
 	F.m[1].date = t + 1;
 	assert_int_equal(imap_datetime_parse(" 3-Dec-2026 12:00:00 +0000", 26,
-					     &t), 0);
+					     &t, NULL), 0);
 	F.m[2].date = t;
 	F.m[3].date = t + 12 * 3600;
 	F.now = t + 13 * 3600;
@@ -344,6 +344,46 @@ test_sizes_dates(void **st)
 	want("OLDER 1", "1 3 4");
 	want("YOUNGER 1", "2");		/* in the future */
 	want("BEFORE 1-Jan-1000", "1");
+}
+
+/* RFC 9051 6.4.4: BEFORE, ON and SINCE take the internal date's day in
+ * the zone it was appended with; OLDER and YOUNGER its moment. */
+static void
+test_dates_in_zone(void **st)
+{
+	(void)st;
+	F.m[0].date = 1174775400;	/* 25-Mar-2007 00:30:00 +0200 */
+	F.m[0].zone = 120;
+	F.m[1].date = 1174797000;	/* 24-Mar-2007 23:30:00 -0500 */
+	F.m[1].zone = -300;
+	F.m[2].date = 1174779000;	/* 24-Mar-2007 23:30:00 +0000 */
+	F.m[2].zone = 0;
+	F.m[3].date = 1174782600;	/* 25-Mar-2007 00:30:00 +0000 */
+	F.m[3].zone = 0;
+	F.now = 1174786200;		/* 25-Mar-2007 01:30:00 +0000 */
+	want("ON 24-Mar-2007", "2 3");
+	want("ON 25-Mar-2007", "1 4");
+	want("BEFORE 25-Mar-2007", "2 3");
+	want("SINCE 25-Mar-2007", "1 4");
+	want("SINCE 24-Mar-2007 BEFORE 26-Mar-2007", "1 2 3 4");
+	want("NOT ON 25-Mar-2007", "2 3");
+	/* the moment, whatever its zone: message 2 is 3 h ahead of now */
+	want("YOUNGER 7200", "2 3 4");
+	want("OLDER 7200", "1");
+	/* +1400 and -1200 days on both sides of UTC's */
+	F.m[0].date = 1167559200;	/* 1-Jan-2007 00:00:00 +1400 */
+	F.m[0].zone = 840;
+	F.m[1].date = 1167652799;	/* 31-Dec-2006 23:59:59 -1200 */
+	F.m[1].zone = -720;
+	want("ON 1-Jan-2007", "1");
+	want("ON 31-Dec-2006", "2");
+	/* the ends of time in the farthest zones (UBSan: no overflow) */
+	F.m[0].date = INT64_MIN;
+	F.m[0].zone = -1439;
+	F.m[1].date = INT64_MAX;
+	F.m[1].zone = 1439;
+	want("BEFORE 1-Jan-1000", "1");
+	want("SINCE 1-Jan-9999", "2");
 }
 
 static void
@@ -877,6 +917,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_flags, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sizes_dates, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_dates_in_zone, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_sent_dates, setup,
 						teardown),

@@ -770,7 +770,8 @@ test_append(void **st)
 	has(o, "e NO [TOOBIG]");
 	has(o, "f BAD");
 	has(o, "g BAD");
-	has(o, "INTERNALDATE \" 1-Feb-2026 09:00:00 +0000\"");
+	/* the date as appended, in its own zone */
+	has(o, "INTERNALDATE \" 1-Feb-2026 10:00:00 +0100\"");
 	has(o, "RFC822.SIZE 11");
 	free(o);
 }

@@ -175,8 +175,8 @@ moment(const char *s)
 {
 	int64_t t;
 
-	return imap_datetime_parse(s, strlen(s), &t) == 0 ? (long long)t
-							   : -99999;
+	return imap_datetime_parse(s, strlen(s), &t, NULL) == 0
+		       ? (long long)t : -99999;
 }
 
 static void
@@ -212,13 +212,83 @@ test_dates(void **st)
 	assert_int_equal(moment("31-Dec-9999 23:59:59 -0001"), -99999);
 	assert_int_equal(moment(" 1-Jan-1000 00:00:00 +0000"),
 			 -30610224000LL);
-	imap_datetime_format(0, out);
+	imap_datetime_format(0, 0, out);
 	assert_string_equal(out, " 1-Jan-1970 00:00:00 +0000");
-	imap_datetime_format(1796342399, out);
+	imap_datetime_format(1796342399, 0, out);
 	assert_string_equal(out, " 3-Dec-2026 23:59:59 +0000");
 	assert_int_equal(moment(out), 1796342399);
-	imap_datetime_format(837596665, out);
+	imap_datetime_format(837596665, 0, out);
 	assert_string_equal(out, "17-Jul-1996 09:44:25 +0000");
+}
+
+/* s parsed and formatted back in its own zone: the same text. */
+static void
+zone_round_trip(const char *s, long long want_t, int want_zone)
+{
+	char out[IMAP_DATETIME_LEN + 1];
+	int64_t t;
+	int zone = 12345;
+
+	assert_int_equal(imap_datetime_parse(s, strlen(s), &t, &zone), 0);
+	assert_int_equal(t, want_t);
+	assert_int_equal(zone, want_zone);
+	imap_datetime_format(t, zone, out);
+	assert_string_equal(out, s);
+}
+
+/* RFC 9051 6.4.4: BEFORE, ON and SINCE take the internal date's day in
+ * its own zone; INTERNALDATE shows the moment with the zone it came in. */
+static void
+test_date_zones(void **st)
+{
+	char out[IMAP_DATETIME_LEN + 1];
+	int64_t t;
+	int zone;
+
+	(void)st;
+	/* 00:30 +0200 is the 25th there, 22:30 on the 24th in UTC */
+	zone_round_trip("25-Mar-2007 00:30:00 +0200", 1174775400, 120);
+	assert_int_equal(imap_day_in_zone(1174775400, 120), 13597);
+	assert_int_equal(imap_day_in_zone(1174775400, 0), 13596);
+	zone_round_trip("25-Mar-2007 01:30:00 +0200", 1174779000, 120);
+	/* 23:30 -0500 is the 24th there, 04:30 on the 25th in UTC */
+	zone_round_trip("24-Mar-2007 23:30:00 -0500", 1174797000, -300);
+	assert_int_equal(imap_day_in_zone(1174797000, -300), 13596);
+	assert_int_equal(imap_day_in_zone(1174797000, 0), 13597);
+	/* the farthest zones in use, and the format's limits */
+	zone_round_trip(" 1-Jan-2007 00:00:00 +1400", 1167559200, 840);
+	assert_int_equal(imap_day_in_zone(1167559200, 840), 13514);
+	assert_int_equal(imap_day_in_zone(1167559200, 0), 13513);
+	zone_round_trip("31-Dec-2006 23:59:59 -1200", 1167652799, -720);
+	assert_int_equal(imap_day_in_zone(1167652799, -720), 13513);
+	assert_int_equal(imap_day_in_zone(1167652799, 0), 13514);
+	zone_round_trip(" 1-Jan-2007 00:00:00 +2359", 1167523260, 1439);
+	zone_round_trip(" 1-Jan-2007 00:00:00 -2359", 1167695940, -1439);
+	/* -0000 is the offset of +0000 (RFC 5322: zone unknown) */
+	assert_int_equal(imap_datetime_parse("25-Mar-2007 01:30:00 -0000", 26,
+					     &t, &zone), 0);
+	assert_int_equal(t, 1174786200);
+	assert_int_equal(zone, 0);
+	imap_datetime_format(t, zone, out);
+	assert_string_equal(out, "25-Mar-2007 01:30:00 +0000");
+	zone_round_trip("25-Mar-2007 01:30:00 +0000", 1174786200, 0);
+	/* the same moment in other zones */
+	imap_datetime_format(1174779000, -300, out);
+	assert_string_equal(out, "24-Mar-2007 18:30:00 -0500");
+	imap_datetime_format(1174779000, 0, out);
+	assert_string_equal(out, "24-Mar-2007 23:30:00 +0000");
+	/* a zone out of range is taken as +0000 */
+	imap_datetime_format(1174779000, 1440, out);
+	assert_string_equal(out, "24-Mar-2007 23:30:00 +0000");
+	assert_int_equal(imap_day_in_zone(1174779000, -100000), 13596);
+	/* before 1970, and no overflow at the ends (UBSan) */
+	assert_int_equal(imap_day_in_zone(-1, 0), -1);
+	assert_int_equal(imap_day_in_zone(-1, 1), 0);
+	assert_int_equal(imap_day_in_zone(-86400, -1), -2);
+	assert_true(imap_day_in_zone(INT64_MIN, -1439) < 0);
+	assert_true(imap_day_in_zone(INT64_MAX, 1439) > 0);
+	imap_datetime_format(INT64_MIN, -1439, out);
+	imap_datetime_format(INT64_MAX, 1439, out);
 }
 
 /* The plain definition of a match, to check imap_match against. */
@@ -313,6 +383,7 @@ main(void)
 		cmocka_unit_test(test_seqset_bound_and_has),
 		cmocka_unit_test(test_mutf7),
 		cmocka_unit_test(test_dates),
+		cmocka_unit_test(test_date_zones),
 		cmocka_unit_test(test_match),
 	};
 

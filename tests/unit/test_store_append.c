@@ -5,6 +5,9 @@
  * dates; all or nothing when a save fails in the middle (a link fault)
  * or a request is invalid (a bad keyword): the folder is left as it was,
  * with no file in cur/ or tmp/ and no UID spent that a view would see.
+ * And the zone of an internal date: the ",Z=" field of a name, read and
+ * written, and kept through a view, a copy, a move, a restart and a
+ * rebuilt index.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,8 +19,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "store/store.h"
+#include "store/store_private.h"
 
 #define USER "alice@example.org"
 #define MSG1 "Subject: one\n\nfirst\n"
@@ -215,6 +221,198 @@ test_from_one_spool_file(void **st)
 	store_free(&s);
 }
 
+static int
+zone_of(const char *name)
+{
+	return maildir_name_zone(name);
+}
+
+/* The ",Z=+hhmm" field of a name (docs/MAILDIR.md, "Names"). */
+static void
+test_zone_field(void **st)
+{
+	char f[STORE_ZONE_FIELD];
+
+	(void)st;
+	assert_int_equal(zone_of("1.M1P2Q3.h,S=1,W=2,Z=+0200:2,S"), 120);
+	assert_int_equal(zone_of("1.M1P2Q3.h,S=1,W=2,Z=-0500"), -300);
+	assert_int_equal(zone_of("1.h,S=1,W=2,Z=+1400:2,"), 840);
+	assert_int_equal(zone_of("1.h,S=1,W=2,Z=-1200:2,"), -720);
+	assert_int_equal(zone_of("1.h,Z=+2359,S=1,W=2"), 1439);
+	assert_int_equal(zone_of("1.h,S=1,W=2,Z=+0000"), 0);
+	assert_int_equal(zone_of("1.h,S=1,W=2,Z=-0000"), 0);
+	/* none, or none well-formed: +0000, as every name before zones */
+	assert_int_equal(zone_of("1.M1P2Q3.h,S=1,W=2:2,S"), 0);
+	assert_int_equal(zone_of("1.M1P2Q3.h"), 0);
+	assert_int_equal(zone_of(""), 0);
+	assert_int_equal(zone_of("1.h,Z=+2400"), 0);
+	assert_int_equal(zone_of("1.h,Z=+0060"), 0);
+	assert_int_equal(zone_of("1.h,Z=+020"), 0);
+	assert_int_equal(zone_of("1.h,Z=+02000"), 0);
+	assert_int_equal(zone_of("1.h,Z=0200"), 0);
+	assert_int_equal(zone_of("1.h,Z=+0200x"), 0);
+	assert_int_equal(zone_of("1.h,Z="), 0);
+	assert_int_equal(zone_of("1.h,z=+0200"), 0);
+	/* the first well-formed one; only in the base, not the info */
+	assert_int_equal(zone_of("1.h,Z=+99,Z=+0130,Z=+0200"), 90);
+	assert_int_equal(zone_of("1.h,S=1:2,Z=+0200"), 0);
+	/* written: nothing for +0000, so such names are as they were */
+	maildir_zone_field(120, f, sizeof(f));
+	assert_string_equal(f, ",Z=+0200");
+	maildir_zone_field(-300, f, sizeof(f));
+	assert_string_equal(f, ",Z=-0500");
+	maildir_zone_field(840, f, sizeof(f));
+	assert_string_equal(f, ",Z=+1400");
+	maildir_zone_field(-720, f, sizeof(f));
+	assert_string_equal(f, ",Z=-1200");
+	maildir_zone_field(0, f, sizeof(f));
+	assert_string_equal(f, "");
+	maildir_zone_field(STORE_ZONE_MAX + 1, f, sizeof(f));
+	assert_string_equal(f, "");
+	maildir_zone_field(-STORE_ZONE_MAX - 1, f, sizeof(f));
+	assert_string_equal(f, "");
+	for (int z = -STORE_ZONE_MAX; z <= STORE_ZONE_MAX; z++) {
+		char name[64];
+
+		maildir_zone_field(z, f, sizeof(f));
+		snprintf(name, sizeof(name), "1.M2P3Q4.h,S=5,W=6%s:2,S", f);
+		assert_int_equal(zone_of(name), z);
+	}
+}
+
+/* How many names in the cur/ of folder_dir ("" INBOX, ".Other") have
+ * what in them. */
+static size_t
+names_with(const char *folder_dir, const char *what)
+{
+	char path[600];
+	struct dirent *e;
+	size_t n = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "%s/mail/example.org/alice/%s/cur", root,
+		 folder_dir);
+	assert_non_null(d = opendir(path));
+	while ((e = readdir(d)) != NULL)
+		n += e->d_name[0] != '.' && strstr(e->d_name, what) != NULL;
+	closedir(d);
+	return n;
+}
+
+/* Message i of folder, through a new view: its date and zone. */
+static void
+view_date(struct store *s, const char *folder, size_t i, time_t want_date,
+	  int want_zone)
+{
+	struct store_view *v;
+	struct store_vmsg m;
+	char err[300];
+
+	assert_int_equal(store_view_open_shared(s, USER, folder, &v, err,
+						sizeof(err)), STORE_OK);
+	store_view_msg(v, i, &m);
+	assert_int_equal(m.date, want_date);
+	assert_int_equal(m.zone, want_zone);
+	store_view_close(&v);
+}
+
+/* Copies (or moves) the messages at pos[0..n) of INBOX to folder. */
+static void
+copy_to(struct store *s, const size_t *pos, size_t n, const char *folder,
+	bool move)
+{
+	struct store_view *v;
+	uint32_t uids[4], uv;
+	char err[300];
+
+	assert_int_equal(store_view_open_shared(s, USER, "INBOX", &v, err,
+						sizeof(err)), STORE_OK);
+	assert_int_equal(store_view_copy(v, pos, n, folder, move, uids, &uv,
+					 err, sizeof(err)), STORE_OK);
+	store_view_close(&v);
+}
+
+/*
+ * An internal date appended in a zone keeps it: in the file name (the
+ * only place it lives), so in a view, in a copy and a move to another
+ * folder, after a restart (a new store) and after the index is rebuilt
+ * from the folder alone.  A date of +0000, or none (now), names the file
+ * as before; POP3's UIDL is the same as without a zone.
+ */
+static void
+test_zone_kept(void **st)
+{
+	struct store *s = open_store(MBOX_FMT_MAILDIR);
+	struct store_append_req a[4];
+	struct store_view *v;
+	struct store_vmsg m;
+	const size_t both[2] = {0, 1}, first = 0;
+	time_t before = time(NULL);
+	char err[300], path[600];
+
+	(void)st;
+	three(a);
+	a[0].date = 1174779000;		/* 25-Mar-2007 01:30:00 +0200 */
+	a[0].zone = 120;
+	a[1].date = 1174797000;		/* 24-Mar-2007 23:30:00 -0500 */
+	a[1].zone = -300;
+	a[2].date = 0;			/* now: in +0000, whatever zone says */
+	a[2].zone = 60;
+	assert_int_equal(store_append_many(s, USER, "INBOX", a, 3, err,
+					   sizeof(err)), STORE_OK);
+	a[3] = (struct store_append_req){.data = MSG1, .fd = -1,
+		.len = sizeof(MSG1) - 1, .date = 1174786200};
+	assert_int_equal(store_append(s, USER, "INBOX", &a[3], err,
+				      sizeof(err)), STORE_OK);
+	view_date(s, "INBOX", 0, 1174779000, 120);
+	view_date(s, "INBOX", 1, 1174797000, -300);
+	view_date(s, "INBOX", 3, 1174786200, 0);
+	assert_int_equal(store_view_open(s, USER, "INBOX", &v, err,
+					 sizeof(err)), STORE_OK);
+	store_view_msg(v, 2, &m);
+	assert_true(m.date >= before);
+	assert_int_equal(m.zone, 0);
+	for (size_t i = 0; i < 4; i++) {
+		/* POP3's UIDL: the base before the first ',' */
+		store_view_msg(v, i, &m);
+		assert_null(strchr(m.uidl, ','));
+		assert_non_null(strstr(m.uidl, ".host.test"));
+	}
+	store_view_close(&v);
+	/* in the names, after W=; none for +0000 */
+	assert_int_equal(names_with("", ",Z=+0200:2,S"), 1);
+	assert_int_equal(names_with("", ",Z=-0500:2,"), 1);
+	assert_int_equal(names_with("", ",Z="), 2);
+	/* a copy and a move keep date and zone */
+	assert_int_equal(store_folder_create(s, USER, "Other", 0, 100, err,
+					     sizeof(err)), STORE_OK);
+	assert_int_equal(store_folder_create(s, USER, "Trash", 0, 100, err,
+					     sizeof(err)), STORE_OK);
+	copy_to(s, both, 2, "Other", false);
+	view_date(s, "Other", 0, 1174779000, 120);
+	view_date(s, "Other", 1, 1174797000, -300);
+	copy_to(s, &first, 1, "Trash", true);
+	view_date(s, "Trash", 0, 1174779000, 120);
+	assert_int_equal(view_count(s), 3);
+	view_date(s, "INBOX", 0, 1174797000, -300);
+	/* a restart, then an index rebuilt from the folder alone */
+	store_free(&s);
+	s = open_store(MBOX_FMT_MAILDIR);
+	view_date(s, "Other", 1, 1174797000, -300);
+	snprintf(path, sizeof(path),
+		 "%s/mail/example.org/alice/.Other/.owlpost-uidlist", root);
+	assert_int_equal(unlink(path), 0);
+	snprintf(path, sizeof(path),
+		 "%s/mail/example.org/alice/.Other/.owlpost-uidlist.log",
+		 root);
+	(void)unlink(path);
+	store_free(&s);
+	s = open_store(MBOX_FMT_MAILDIR);
+	view_date(s, "Other", 0, 1174779000, 120);
+	view_date(s, "Other", 1, 1174797000, -300);
+	store_free(&s);
+}
+
 int
 main(void)
 {
@@ -227,6 +425,9 @@ main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_from_one_spool_file,
 						setup, teardown),
+		cmocka_unit_test(test_zone_field),
+		cmocka_unit_test_setup_teardown(test_zone_kept, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
