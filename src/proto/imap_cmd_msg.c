@@ -958,6 +958,8 @@ thread(struct imap_server *s, const char *tag, const struct imap_arg *args,
 	a = sort_search(s, tag, args + 1, nargs - 1, &prog, out);
 	if (prog == NULL || out->len != len)
 		return a;
+	if (imap_search_wants_modseq(prog))
+		imap_condstore_on(s, out);	/* RFC 7162 3.1 */
 	sort_collect(s, prog, uid, true, &msgs, &n);
 	if (strcasecmp(args[0].str, "REFERENCES") == 0)
 		imap_thread_references(msgs, n, out);

@@ -843,6 +843,23 @@ test_sort_modseq(void **st)
 	free(o);
 }
 
+/* RFC 7162 3.1: a MODSEQ search key turns CONDSTORE on in THREAD as in
+ * SEARCH and SORT (the HIGHESTMODSEQ before the THREAD response). */
+static void
+test_thread_modseq_enables_condstore(void **st)
+{
+	char *o = play_all("a SELECT INBOX\r\n"
+			   "b THREAD REFERENCES UTF-8 MODSEQ 1\r\n"
+			   "c STORE 1 +FLAGS (\\Seen)\r\n", NULL, NULL);
+
+	(void)st;
+	has(o, "* OK [HIGHESTMODSEQ ");
+	has(o, "Highest\r\n* THREAD (1)(2)(3)\r\nb OK");
+	/* on from then: a STORE's FETCH says MODSEQ (3.1.3) */
+	has(o, "* 1 FETCH (FLAGS (\\Seen \\Recent) UID 1 MODSEQ (");
+	free(o);
+}
+
 /* COMPRESS=DEFLATE (RFC 4978): offered when the program can; the
  * core stops right after the command so the rest is inflated first. */
 static void
@@ -908,6 +925,7 @@ main(void)
 		cmocka_unit_test(test_search_save_and_dollar),
 		cmocka_unit_test(test_enable_condstore_selected),
 		cmocka_unit_test(test_sort_modseq),
+		cmocka_unit_test(test_thread_modseq_enables_condstore),
 		cmocka_unit_test(test_compress),
 	};
 
