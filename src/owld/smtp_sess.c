@@ -800,52 +800,31 @@ sign_commit(struct commit *c)
 
 /*
  * Worker: a quarantined message (a milter's SMFIR_QUARANTINE, or DMARC's
- * p=quarantine under inbound.checks = enforce) goes to
- * each local recipient's Junk folder, made with its \\Junk role if it is
- * missing, through the same durable path as IMAP APPEND.  Where a user
- * can have no such folder (mbox, mailbox.max_folders) it goes to the
- * inboxes with the rest (true: do that).  XXX one append per user, not
- * all or nothing: a failure after the first leaves it in the folders of
- * the users before, and the client sends it again (a duplicate there).
+ * p=quarantine under inbound.checks = enforce) goes to each local
+ * recipient's Junk folder, made with its \\Junk role if it is missing,
+ * in one delivery (all or nothing, as to the inboxes).  Where a user can
+ * have no such folder (mbox, mailbox.max_folders) it goes to the inboxes
+ * with the rest.
  */
-static bool
-deliver_junk(struct commit *c)
+static void
+prepare_junk(struct commit *c)
 {
 	const struct conf *cf = c->d->conf;
-	struct store *st = c->d->store;
 	enum store_res r;
 	char err[200];
 
 	for (size_t i = 0; i < c->del.nusers; i++) {
-		r = store_folder_create(st, c->users[i], "Junk", STORE_SU_JUNK,
-					cf->mailbox_max_folders, err,
-					sizeof(err));
+		r = store_folder_create(c->d->store, c->users[i], "Junk",
+					STORE_SU_JUNK, cf->mailbox_max_folders,
+					err, sizeof(err));
 		if (r != STORE_OK && r != STORE_EXISTS) {
 			log_msg(LOGL_WARN, "smtp", "event=quarantine-inbox "
 				"msgid=%s user=%s error=\"%s\"", c->msgid,
 				c->users[i], err);
-			return true;
+			return;
 		}
 	}
-	for (size_t i = 0; i < c->del.nusers; i++) {
-		struct store_append_req a = {.data = c->del.data,
-					     .fd = c->del.fd,
-					     .len = c->del.len};
-
-		r = store_append(st, c->users[i], "Junk", &a, err,
-				 sizeof(err));
-		if (r != STORE_OK) {
-			c->del.res = r == STORE_NOSPACE ? STORE_NOSPACE
-							: STORE_TEMP;
-			bsnprintf(c->del.error, sizeof(c->del.error),
-				  "Junk folder of %s: %s", c->users[i], err);
-			return false;
-		}
-	}
-	snprintf(c->del.name, sizeof(c->del.name), "Junk");
-	log_msg(LOGL_INFO, "smtp", "event=quarantined msgid=%s users=%zu "
-		"folder=Junk", c->msgid, c->del.nusers);
-	return false;
+	c->del.folder = "Junk";
 }
 
 /* Worker thread: the text's final form and the figures counted from it. */
@@ -934,8 +913,8 @@ commit_run(struct wpool_job **jobs, size_t n)
 
 		if (c->del.res != STORE_OK)
 			continue;
-		if (c->junk && c->del.nusers > 0 && !deliver_junk(c))
-			continue;
+		if (c->junk && c->del.nusers > 0)
+			prepare_junk(c);
 		if (c->del.nusers == 0) {
 			if (!c->queued) {
 				c->del.res = STORE_PERM;
@@ -972,8 +951,8 @@ touch_mailboxes(struct owld *d, const struct store_delivery *del)
 	char path[4096];
 
 	for (size_t i = 0; i < del->nusers; i++)
-		if (store_mailbox_path(d->store, del->users[i], path,
-				       sizeof(path)) == 0)
+		if (store_delivery_dir(d->store, del, i, path, sizeof(path)) ==
+		    0)
 			watch_hub_touch(d->watch, path);
 }
 
@@ -993,6 +972,10 @@ commit_done(struct wpool_job *job)
 			c->msgid, log_q(q, sizeof(q), c->sender),
 			c->del.nusers, c->del.len, c->del.name,
 			s ? "" : " session=gone");
+	if (c->del.res == STORE_OK && c->del.folder != NULL)
+		log_msg(LOGL_INFO, "smtp", "event=quarantined msgid=%s "
+			"users=%zu folder=%s", c->msgid, c->del.nusers,
+			c->del.folder);
 	if (c->del.res == STORE_OK) {
 		touch_mailboxes(d, &c->del);
 		rate60_add(&d->msgs_in, mono_ms() / 1000, 1); /* owlctl status */

@@ -311,6 +311,15 @@ store_folder_dir(const struct store *st, const char *user, const char *folder,
 	return 0;
 }
 
+int
+store_delivery_dir(const struct store *st, const struct store_delivery *d,
+		   size_t i, char *out, size_t size)
+{
+	return store_folder_dir(st, d->users[i],
+				d->folder != NULL ? d->folder : "INBOX", out,
+				size);
+}
+
 /* The user's Maildir root into root; STORE_PERM with err if none. */
 static enum store_res
 root_of(struct store *st, const char *user, char *root, size_t size,

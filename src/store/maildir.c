@@ -56,8 +56,7 @@ write_one(struct store *st, struct pending *p)
 	size_t i;
 
 	for (i = 0; i < d->nusers; i++) {
-		if (store_mailbox_path(st, d->users[i], dir, sizeof(dir)) ==
-		    -1) {
+		if (store_delivery_dir(st, d, i, dir, sizeof(dir)) == -1) {
 			store_fail(d, EINVAL, "mailbox", d->users[i]);
 			d->res = STORE_PERM;
 			return;
@@ -67,7 +66,7 @@ write_one(struct store *st, struct pending *p)
 			return;
 		}
 	}
-	store_mailbox_path(st, d->users[0], dir, sizeof(dir));
+	store_delivery_dir(st, d, 0, dir, sizeof(dir));
 	bsnprintf(p->tmp, sizeof(p->tmp), "%s/tmp/%s", dir, d->name);
 	fd = fsops_open(p->tmp, O_WRONLY | O_CREAT | O_EXCL, 0600);
 	if (fd == -1) {
@@ -92,7 +91,7 @@ write_one(struct store *st, struct pending *p)
 	bsnprintf(p->final, sizeof(p->final), ",S=%zu,W=%zu", d->len,
 		 d->crlf_len);
 	for (i = 0; i < d->nusers; i++) {
-		store_mailbox_path(st, d->users[i], dir, sizeof(dir));
+		store_delivery_dir(st, d, i, dir, sizeof(dir));
 		bsnprintf(path, sizeof(path), "%s/new/%s%s", dir, d->name,
 			 p->final);
 		if (fsops_link(p->tmp, path) == -1) {
@@ -111,7 +110,7 @@ undo_links(struct store *st, struct pending *p)
 	size_t i;
 
 	for (i = 0; i < p->linked; i++) {
-		store_mailbox_path(st, p->d->users[i], dir, sizeof(dir));
+		store_delivery_dir(st, p->d, i, dir, sizeof(dir));
 		bsnprintf(path, sizeof(path), "%s/new/%s%s", dir, p->d->name,
 			 p->final);
 		unlink(path);
@@ -150,7 +149,7 @@ maildir_deliver(struct store *st, struct store_delivery **batch, size_t n)
 		if (batch[i]->res != STORE_OK)
 			continue;
 		for (j = 0; j < batch[i]->nusers; j++) {
-			store_mailbox_path(st, batch[i]->users[j], dir,
+			store_delivery_dir(st, batch[i], j, dir,
 					   sizeof(dir));
 			strcat(dir, "/new");
 			if (seen_dir(dirs, ndirs, dir))
@@ -174,7 +173,7 @@ maildir_deliver(struct store *st, struct store_delivery **batch, size_t n)
 			if (d->res != STORE_OK)
 				continue;
 			for (size_t u = 0; u < d->nusers; u++) {
-				store_mailbox_path(st, d->users[u], dir,
+				store_delivery_dir(st, d, u, dir,
 						   sizeof(dir));
 				strcat(dir, "/new");
 				if (strcmp(dir, dirs[i]) == 0) {

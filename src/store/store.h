@@ -53,6 +53,12 @@ struct store_delivery {
 	size_t len;		/* its octets */
 	size_t crlf_len;	/* its size with CRLF line ends; 0: counted */
 	time_t when;
+	/*
+	 * NULL: the inboxes; else this folder of every user (Maildir only;
+	 * made beforehand, store_folder_create): a quarantined message goes
+	 * to the Junk folders all or nothing, as to the inboxes.
+	 */
+	const char *folder;
 	/* out */
 	enum store_res res;
 	char name[128];		/* the message's unique name (its id) */
@@ -73,6 +79,10 @@ void store_deliver(struct store *st, struct store_delivery **batch, size_t n);
 bool store_user_valid(const char *name);
 /* The mailbox path of a valid user; -1 if it does not fit. */
 int store_mailbox_path(const struct store *st, const char *user, char *out,
+		       size_t size);
+/* Where d goes for its user i: the mailbox, or d->folder's directory. */
+int store_delivery_dir(const struct store *st,
+		       const struct store_delivery *d, size_t i, char *out,
 		       size_t size);
 /* The size a message of data/len has with CRLF line ends. */
 size_t store_crlf_size(const char *data, size_t len);

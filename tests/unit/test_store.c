@@ -167,6 +167,51 @@ test_maildir_failures(void **st)
 	store_free(&s);
 }
 
+/* A delivery to a folder (a quarantine's Junk) is all or nothing too:
+ * a link that fails for the second user takes back the first's. */
+static void
+test_maildir_folder_all_or_nothing(void **st)
+{
+	struct store *s = open_store(MBOX_FMT_MAILDIR);
+	const char *users[] = {"alice@example.org", "bob@example.org"};
+	struct store_delivery d, *b[1] = {&d};
+	char path[600], err[200];
+
+	(void)st;
+	for (size_t i = 0; i < 2; i++)
+		assert_int_equal(store_folder_create(s, users[i], "Junk",
+						     STORE_SU_JUNK, 100, err,
+						     sizeof(err)),
+				 STORE_OK);
+	deliver(s, &d, users, 2); /* the inboxes, made now */
+	assert_int_equal(d.res, STORE_OK);
+	for (int fail = 0; fail < 2; fail++) {
+		memset(&d, 0, sizeof(d));
+		d.sender = "x@y.org";
+		d.users = users;
+		d.nusers = 2;
+		d.data = MSG;
+		d.len = sizeof(MSG) - 1;
+		d.folder = "Junk";
+		if (fail)
+			fsops_inject(FSOP_LINK, 2, ENOSPC, false);
+		store_deliver(s, b, 1);
+		fsops_clear();
+		assert_int_equal(d.res, fail ? STORE_NOSPACE : STORE_OK);
+	}
+	for (size_t i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/mail/example.org/%.*s/.Junk/new",
+			 root, (int)(strchr(users[i], '@') - users[i]),
+			 users[i]);
+		assert_int_equal(count(path, NULL, 0), 1);
+		snprintf(path, sizeof(path), "%s/mail/example.org/%.*s/new",
+			 root, (int)(strchr(users[i], '@') - users[i]),
+			 users[i]);
+		assert_int_equal(count(path, NULL, 0), 1);
+	}
+	store_free(&s);
+}
+
 /* Drops the X-UIDL line after each From_ line, checking it is there. */
 static size_t
 strip_uidl(char *text, size_t len)
@@ -1242,6 +1287,8 @@ main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_maildir_links, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_maildir_folder_all_or_nothing,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_maildir_failures, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_mbox, setup, teardown),
