@@ -230,12 +230,52 @@ ms_delete(void *ctx, const char *name, char *err, size_t errsz)
 	return mres(store_folder_delete(ms->st, ms->user, name, err, errsz));
 }
 
+/*
+ * RENAME INBOX (RFC 9051 6.3.6): a new folder to, and every message of
+ * INBOX moved there with its flags, keywords and date, leaving INBOX
+ * empty (its subfolders stay).  The move is store_view_copy's, all or
+ * nothing; if it fails, to stays with whatever the failure left there,
+ * as the originals do: a message may be in both, never in neither.
+ */
+static enum store_res
+rename_inbox(struct imap_store *ms, const char *to, char *err, size_t errsz)
+{
+	struct store_view *v = NULL;
+	struct store_view_info info;
+	size_t *pos = NULL;
+	uint32_t *uids = NULL, uidvalidity;
+	enum store_res r;
+
+	r = store_folder_create(ms->st, ms->user, to, 0, ms->max_folders, err,
+				errsz);
+	if (r == STORE_OK)
+		r = store_view_open_shared(ms->st, ms->user, "INBOX", &v, err,
+					   errsz);
+	if (r != STORE_OK)
+		return r;
+	store_view_info(v, &info);
+	if (info.count > 0) {
+		pos = xcalloc(info.count, sizeof(*pos));
+		uids = xcalloc(info.count, sizeof(*uids));
+		for (size_t i = 0; i < info.count; i++)
+			pos[i] = i;
+		r = store_view_copy(v, pos, info.count, to, true, uids,
+				    &uidvalidity, err, errsz);
+	}
+	free(pos);
+	free(uids);
+	store_view_close(&v);
+	return r;
+}
+
 static enum imap_mres
 ms_rename(void *ctx, const char *from, const char *to, char *err,
 	  size_t errsz)
 {
 	struct imap_store *ms = ctx;
 
+	if (store_folder_is_inbox(from))
+		return mres(rename_inbox(ms, to, err, errsz));
 	return mres(store_folder_rename(ms->st, ms->user, from, to, err,
 					errsz));
 }

@@ -937,17 +937,14 @@ imap_cmd_rename(struct imap_server *s, const char *tag,
 		buf_free(&from);
 		return act;
 	}
-	if (strcmp(from->data, "INBOX") == 0) {
-		/* XXX RFC 9051 6.3.6 moves INBOX's messages; not yet */
-		imap_tagged(out, tag, "NO", "[CANNOT] Renaming INBOX is not "
-			    "supported");
-	} else if (strcmp(to->data, "INBOX") == 0) {
+	if (strcmp(to->data, "INBOX") == 0) {
 		imap_tagged(out, tag, "NO", "[ALREADYEXISTS] INBOX always "
 			    "exists");
 	} else if (!no_store(s, tag, out)) {
+		/* INBOX's messages move, INBOX stays (RFC 9051 6.3.6) */
 		r = s->ops->rename(s->mctx, from->data, to->data, err,
 				   sizeof(err));
-		if (r == IMAP_M_OK)
+		if (r == IMAP_M_OK && strcmp(from->data, "INBOX") != 0)
 			follow_rename(s, from->data, to->data);
 		done(tag, r, err, "RENAME", out);
 	}

@@ -157,6 +157,8 @@ struct imap_mbox_ops {
 				 size_t errsz);
 	enum imap_mres (*delete)(void *ctx, const char *name, char *err,
 				 size_t errsz);
+	/* from "INBOX": a new folder to with all of INBOX's messages,
+	 * INBOX left empty (RFC 9051 6.3.6) */
 	enum imap_mres (*rename)(void *ctx, const char *from, const char *to,
 				 char *err, size_t errsz);
 	enum imap_mres (*subscribe)(void *ctx, const char *name, bool on,

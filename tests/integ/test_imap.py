@@ -554,6 +554,30 @@ def test_select_fetch(server):
     m.logout()
 
 
+def test_rename_inbox_moves_its_messages(server):
+    """RFC 9051 6.3.6: RENAME INBOX moves every message to the new
+    folder with its flags and leaves INBOX empty; a session that has
+    INBOX selected sees them expunged."""
+    deliver(server, 2)
+    watcher = server.imaplib()
+    assert watcher.select("INBOX") == ("OK", [b"2"])
+    watcher.untagged_responses.clear()
+    m = server.imaplib()
+    m.select("INBOX")
+    assert m.store("2", "+FLAGS", r"(\Flagged)")[0] == "OK"
+    assert m.rename("INBOX", "Old")[0] == "OK"
+    assert m.rename("INBOX", "Old")[0] == "NO"  # Old exists now
+    assert watcher.noop()[0] == "OK"
+    assert len(watcher.response("EXPUNGE")[1]) == 2
+    assert m.select("INBOX") == ("OK", [b"0"])
+    assert m.select("Old") == ("OK", [b"2"])
+    typ, data = m.fetch("1:2", "(FLAGS BODY.PEEK[TEXT])")
+    assert b"body 0" in data[0][1] and b"body 1" in data[2][1]
+    assert b"\\Flagged" in data[2][0]
+    m.logout()
+    watcher.logout()
+
+
 def test_append_and_too_big(owld):
     o = owld(["imap.append_max=2000"])
     m = o.imaplib()

@@ -677,8 +677,6 @@ rename_check(struct imap_fake *f, const char *from, const char *to,
 {
 	const char *why;
 
-	if (is_inbox(from))
-		return say(IMAP_M_PERM, err, errsz, "INBOX cannot be renamed");
 	if (folder_find(f, from) == NULL)
 		return say(IMAP_M_NOTFOUND, err, errsz, "no such folder");
 	if (is_inbox(to) || folder_find(f, to) != NULL)
@@ -707,6 +705,28 @@ rename_check(struct imap_fake *f, const char *from, const char *to,
 	return IMAP_M_OK;
 }
 
+/* RENAME INBOX: a new folder with INBOX's messages; INBOX empty. */
+static enum imap_mres
+rename_inbox(struct imap_fake *f, const char *to, char *err, size_t errsz)
+{
+	struct ffolder *in = folder_find(f, "INBOX"), *t;
+	const char *why;
+
+	if (is_inbox(to) || folder_find(f, to) != NULL)
+		return say(IMAP_M_EXISTS, err, errsz, "folder exists");
+	if ((why = name_check(to)) != NULL)
+		return say(IMAP_M_PERM, err, errsz, why);
+	t = folder_add(f, to, 0);
+	while (in != NULL && in->n > 0) {
+		struct fmsg *m = in->msgs[0];
+
+		folder_append(f, t, m->text, m->len, m->flags, m->keywords,
+			      m->date, m->zone);
+		folder_remove(in, m);
+	}
+	return IMAP_M_OK;
+}
+
 static enum imap_mres
 fake_rename(void *ctx, const char *from, const char *to, char *err,
 	    size_t errsz)
@@ -716,6 +736,8 @@ fake_rename(void *ctx, const char *from, const char *to, char *err,
 
 	if (injected(f, IMAP_FAKE_RENAME, &r, err, errsz))
 		return r;
+	if (is_inbox(from))
+		return rename_inbox(f, to, err, errsz);
 	if ((r = rename_check(f, from, to, err, errsz)) != IMAP_M_OK)
 		return r;
 	for (size_t i = 0; i < f->nfolders; i++) {

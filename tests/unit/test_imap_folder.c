@@ -585,15 +585,52 @@ test_rename(void **st)
 	assert_true(imap_fake_exists(f, "Food/Fruit/Banana"));
 	assert_false(imap_fake_exists(f, "Fruit"));
 	imap_fake_free(&f);
-	check(fruit, "a RENAME INBOX Old\r\nb RENAME Tofu inbox\r\n"
+	check(fruit, "a RENAME INBOX Fruit\r\nb RENAME Tofu inbox\r\n"
 	      "c RENAME Tofu Fruit\r\nd RENAME Nope X\r\n"
 	      "e RENAME Fruit Fruit/X\r\nf RENAME Tofu\r\n",
-	      "a NO [CANNOT] Renaming INBOX is not supported\r\n"
+	      "a NO [ALREADYEXISTS] folder exists\r\n"
 	      "b NO [ALREADYEXISTS] INBOX always exists\r\n"
 	      "c NO [ALREADYEXISTS] folder exists\r\n"
 	      "d NO [NONEXISTENT] no such folder\r\n"
 	      "e NO [CANNOT] a folder cannot move below itself\r\n"
 	      "f BAD RENAME needs two mailbox names\r\n");
+}
+
+/* Fruit's folders, and two messages in INBOX (the second \\Seen). */
+static void
+fruit_and_mail(struct imap_fake *f)
+{
+	fruit(f);
+	imap_fake_deliver(f, "INBOX", "Subject: one\n\none\n");
+	imap_fake_deliver_full(f, "INBOX", "Subject: two\n\ntwo\n",
+			       IMAP_F_SEEN, "$Work", 1700000000);
+}
+
+/* RFC 9051 6.3.6: RENAME INBOX moves its messages to the new folder and
+ * leaves INBOX there, empty; INBOX's children would stay. */
+static void
+test_rename_inbox(void **st)
+{
+	struct imap_fake *f;
+	struct imap_msg m;
+
+	(void)st;
+	check_keep(fruit_and_mail, "a RENAME INBOX Old\r\n"
+		   "b STATUS INBOX (MESSAGES)\r\n"
+		   "c STATUS Old (MESSAGES)\r\n",
+		   "a OK RENAME completed\r\n"
+		   "* STATUS \"INBOX\" (MESSAGES 0)\r\nb OK STATUS completed\r\n"
+		   "* STATUS \"Old\" (MESSAGES 2)\r\nc OK STATUS completed\r\n",
+		   &f);
+	assert_string_equal(imap_fake_text(f, "Old", 1),
+			    "Subject: one\n\none\n");
+	assert_int_equal(imap_fake_msg(f, "Old", 2, &m), 0);
+	assert_int_equal(m.flags, IMAP_F_SEEN);
+	assert_string_equal(m.keywords, "$Work");
+	assert_int_equal(m.date, 1700000000);
+	imap_fake_free(&f);
+	check(fruit_and_mail, "a RENAME INBOX Fruit\r\n",
+	      "a NO [ALREADYEXISTS] folder exists\r\n");
 }
 
 /* --- SUBSCRIBE, NAMESPACE, STATUS ----------------------------------------- */
@@ -1072,6 +1109,7 @@ main(void)
 		cmocka_unit_test(test_store_failures),
 		cmocka_unit_test(test_delete),
 		cmocka_unit_test(test_rename),
+		cmocka_unit_test(test_rename_inbox),
 		cmocka_unit_test(test_subscribe),
 		cmocka_unit_test(test_namespace),
 		cmocka_unit_test(test_status),
