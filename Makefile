@@ -264,8 +264,8 @@ bench-smoke: all $(BUILD)/pop3load $(BUILD)/smtptls
 	OWLD_BUILD=$(BUILD) $(PY) bench/bench.py --smoke
 
 # The kill -9 campaign (tests/torture/torture.py): TRIALS trials in each of
-# three modes (inbound, queue, pop3; MODES=... picks), each mode bounded by
-# TORTURE_SECONDS (600).  Not part of check: it takes minutes.
+# four modes (inbound, queue, pop3, imap; MODES=... picks), each mode bounded
+# by TORTURE_SECONDS (600).  Not part of check: it takes minutes.
 torture: all
 	OWLD_BUILD=$(BUILD) $(PY) tests/torture/torture.py --trials $(TRIALS)
 

@@ -427,36 +427,44 @@ store_modifiers(const struct imap_arg *a, struct imap_store_req *req)
 	return 0;
 }
 
-/* [MODIFIED set] of the messages UNCHANGEDSINCE left alone. */
-static void
-write_modified(struct imap_server *s, const char *tag, bool uid,
-	       const uint32_t *pos, const bool *modified, size_t n,
-	       struct buf *out)
+/* The numbers (UIDs for UID STORE) of the messages UNCHANGEDSINCE left
+ * alone, k of them: taken before the sync that ends the command, whose
+ * expunges (another session's, said to UID STORE) move the positions. */
+static uint32_t *
+modified_nums(struct imap_server *s, bool uid, const uint32_t *pos,
+	      const bool *modified, size_t n, size_t *k)
 {
 	uint32_t *nums = xmalloc((n + 1) * sizeof(*nums));
-	size_t k = 0;
 
+	*k = 0;
 	for (size_t i = 0; i < n; i++) {
 		struct imap_msg m;
 
 		if (!modified[i])
 			continue;
 		s->ops->msg(s->mctx, pos[i], &m);
-		nums[k++] = uid ? m.uid : pos[i] + 1;
+		nums[(*k)++] = uid ? m.uid : pos[i] + 1;
 	}
-	buf_printf(out, "%s OK [MODIFIED ", tag);
-	imap_seqset_write(out, nums, k);
-	buf_addstr(out, "] Conditional STORE failed\r\n");
-	free(nums);
+	return nums;
 }
 
-static bool
-any_set(const bool *v, size_t n)
+/* STORE's tagged reply: [MODIFIED set] (nums, k of them) if
+ * UNCHANGEDSINCE left some alone, else OK or NO [EXPUNGEISSUED]. */
+static void
+store_tagged(const char *tag, bool uid, const uint32_t *nums, size_t k,
+	     bool gone, struct buf *out)
 {
-	for (size_t i = 0; i < n; i++)
-		if (v[i])
-			return true;
-	return false;
+	if (k > 0) {
+		buf_printf(out, "%s OK [MODIFIED ", tag);
+		imap_seqset_write(out, nums, k);
+		buf_addstr(out, "] Conditional STORE failed\r\n");
+	} else if (gone && !uid) {
+		imap_tagged(out, tag, "NO", "[EXPUNGEISSUED] Some messages "
+			    "were expunged meanwhile");
+	} else {
+		imap_tagged(out, tag, "OK", uid ? "UID STORE completed" :
+			    "STORE completed");
+	}
 }
 
 /* "* N FETCH ([UID u ]MODSEQ (m))": a silent STORE with CONDSTORE. */
@@ -478,6 +486,8 @@ store_reply(struct imap_server *s, const char *tag, bool uid, bool silent,
 	    const uint32_t *pos, const bool *modified, size_t n,
 	    bool gone, struct buf *out)
 {
+	uint32_t *nums;
+	size_t k;
 	enum imap_act a;
 
 	imap_announce_keywords(s, pos, n, out);
@@ -490,17 +500,11 @@ store_reply(struct imap_server *s, const char *tag, bool uid, bool silent,
 					   UID with QRESYNC: 3.2.4 */
 			write_modseq_fetch(s, pos[i], uid || s->qresync, out);
 	}
-	if ((a = imap_sync(s, uid, out)) != IMAP_ACT_NONE)
-		return a;
-	if (any_set(modified, n))
-		write_modified(s, tag, uid, pos, modified, n, out);
-	else if (gone && !uid)
-		imap_tagged(out, tag, "NO", "[EXPUNGEISSUED] Some messages "
-			    "were expunged meanwhile");
-	else
-		imap_tagged(out, tag, "OK", uid ? "UID STORE completed" :
-			    "STORE completed");
-	return IMAP_ACT_NONE;
+	nums = modified_nums(s, uid, pos, modified, n, &k);
+	if ((a = imap_sync(s, uid, out)) == IMAP_ACT_NONE)
+		store_tagged(tag, uid, nums, k, gone, out);
+	free(nums);
+	return a;
 }
 
 static enum imap_act
@@ -572,9 +576,10 @@ store(struct imap_server *s, const char *tag, const struct imap_arg *args,
 
 /* --- COPY and MOVE -------------------------------------------------------- */
 
-static void
-write_copyuid(struct imap_server *s, uint32_t validity, const uint32_t *pos,
-	      const uint32_t *uids, size_t n, struct buf *out)
+/* The UIDs of the messages at pos: taken before the sync that ends the
+ * command, whose expunges (another session's) move the positions. */
+static uint32_t *
+source_uids(struct imap_server *s, const uint32_t *pos, size_t n)
 {
 	uint32_t *src = xmalloc((n + 1) * sizeof(*src));
 
@@ -584,12 +589,18 @@ write_copyuid(struct imap_server *s, uint32_t validity, const uint32_t *pos,
 		s->ops->msg(s->mctx, pos[i], &m);
 		src[i] = m.uid;
 	}
+	return src;
+}
+
+static void
+write_copyuid(uint32_t validity, const uint32_t *src, const uint32_t *uids,
+	      size_t n, struct buf *out)
+{
 	buf_printf(out, "[COPYUID %u ", validity);
 	imap_seqset_write(out, src, n);
 	buf_addc(out, ' ');
 	imap_seqset_write(out, uids, n);
 	buf_addc(out, ']');
-	free(src);
 }
 
 static enum imap_act
@@ -599,22 +610,24 @@ copy_done(struct imap_server *s, const char *tag, bool uid, bool move,
 {
 	const char *what = move ? (uid ? "UID MOVE" : "MOVE")
 				: (uid ? "UID COPY" : "COPY");
+	uint32_t *src = source_uids(s, pos, n);
 	enum imap_act a;
 
 	if (n > 0 && move) {
 		buf_addstr(out, "* OK ");
-		write_copyuid(s, validity, pos, uids, n, out);
+		write_copyuid(validity, src, uids, n, out);
 		buf_addstr(out, " Moved\r\n");
 	}
-	if ((a = imap_sync(s, move || uid, out)) != IMAP_ACT_NONE)
-		return a;
-	buf_printf(out, "%s OK ", tag);
-	if (n > 0 && !move) {
-		write_copyuid(s, validity, pos, uids, n, out);
-		buf_addc(out, ' ');
+	if ((a = imap_sync(s, move || uid, out)) == IMAP_ACT_NONE) {
+		buf_printf(out, "%s OK ", tag);
+		if (n > 0 && !move) {
+			write_copyuid(validity, src, uids, n, out);
+			buf_addc(out, ' ');
+		}
+		buf_printf(out, "%s completed\r\n", what);
 	}
-	buf_printf(out, "%s completed\r\n", what);
-	return IMAP_ACT_NONE;
+	free(src);
+	return a;
 }
 
 static enum imap_act

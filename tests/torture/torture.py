@@ -1,9 +1,10 @@
 #!/usr/bin/python3
 """make torture: the kill -9 campaign against owld (not part of make check).
 
-Three modes, TRIALS trials each (30 by default), every trial bounded in
-time; each kill lands at a random moment and owld is restarted on the
-same data directory, as after a crash:
+Four modes, TRIALS trials each (30 by default; MODES=a,b picks), each
+mode bounded in time (TORTURE_SECONDS); each kill lands at a random
+moment and owld is restarted on the same data directory, as after a
+crash:
 
   inbound  SMTP clients send to alice and bob while owld is killed; every
            message that got 250 must be in both mailboxes exactly once,
@@ -17,11 +18,30 @@ same data directory, as after a crash:
            kill lands within the time QUIT takes; after the restart either
            every marked message is gone or none is (docs/MAILDIR.md), and
            no unmarked one is.
+  imap     three IMAP clients (tests/torture/torture_imap.py) APPEND,
+           MULTIAPPEND, UID COPY, UID MOVE, UID STORE +FLAGS/-FLAGS and
+           UID EXPUNGE at random on three folders, each on its own
+           messages, while owld is killed.  Only a tagged OK counts as
+           done; the command on the wire at the kill is "cut".  After
+           the restart a new session fetches every message and the
+           folders' files are read.  Promises (RFC 3501/9051, 3502, 4315,
+           6851, docs/MAILDIR.md): every message an OK put in a folder is
+           there exactly once, with the UID it was given and the flags
+           the last OK set; a cut APPEND, MULTIAPPEND or COPY saved all
+           of its messages or none; a cut MOVE left each message in the
+           source or the target (both is counted, not broken: the copy is
+           committed before the expunge, docs/MAILDIR.md), in the target
+           if COPYUID was said; a cut EXPUNGE removed all or none; what
+           an OK expunged or moved away does not come back; no UID is
+           given to two messages of a folder, UIDVALIDITY never changes;
+           every message is byte for byte what was sent, and every file
+           in new/ and cur/ is a whole message that IMAP shows (files
+           left in tmp/ are counted: no reader looks there).
 
-Prints acknowledged / lost / duplicated / half-visible per mode and exits
-1 if any promise was broken.  Uses the integration tests' helpers
-(tests/integ/conftest.py) and build/owld (OWLD_BUILD).  Traffic is to
-loopback only.
+Prints acknowledged / lost / duplicated / half-visible per mode (imap:
+and its figures per promise) and exits 1 if any promise was broken.
+Uses the integration tests' helpers (tests/integ/conftest.py) and
+build/owld (OWLD_BUILD).  Traffic is to loopback only.
 """
 import argparse
 import os
@@ -38,6 +58,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "integ"))
 from conftest import Owld, Sink  # noqa: E402
+import torture_imap  # noqa: E402
 import socketserver  # noqa: E402
 
 # the sink's sessions are cut by every kill: no tracebacks for that
@@ -379,7 +400,40 @@ def mode_pop3(args, base, deadline):
     return t
 
 
-MODES = {"inbound": mode_inbound, "queue": mode_queue, "pop3": mode_pop3}
+# --- imap ------------------------------------------------------------------
+
+def mode_imap(args, base, deadline):
+    t = Tally("imap")
+    o = Owld(os.path.join(base, "imap"), users=USERS, verbose=False)
+    o.start()
+    camp = torture_imap.Campaign(os.path.join(o.datadir, "mail",
+                                              "localhost", "alice"))
+    camp.create_folders(o.imap_port)
+    for trial in range(args.trials):
+        if time.time() > deadline:
+            t.notes.append("stopped at the time bound")
+            break
+        clients = camp.clients(o.imap_port, trial, 3)
+        stop = threading.Event()
+        threads = [threading.Thread(target=c.run, args=(stop,), daemon=True)
+                   for c in clients]
+        for th in threads:
+            th.start()
+        time.sleep(random.uniform(0.3, 2.0))
+        kill9(o)
+        stop.set()
+        for th in threads:
+            th.join(30)
+        o.start()  # recovery runs here, and at the check's EXAMINEs
+        camp.check(o.imap_port, clients)
+        t.trials += 1
+    final_stop(o)
+    t.broken_extra = torture_imap.tally(t, camp.P, camp.no)
+    return t
+
+
+MODES = {"inbound": mode_inbound, "queue": mode_queue, "pop3": mode_pop3,
+         "imap": mode_imap}
 
 
 def main():
@@ -387,7 +441,7 @@ def main():
     ap.add_argument("--trials", type=int,
                     default=int(os.environ.get("TRIALS", "30")))
     ap.add_argument("--modes", default=os.environ.get(
-        "MODES", "inbound,queue,pop3"))
+        "MODES", "inbound,queue,pop3,imap"))
     ap.add_argument("--max-seconds", type=float, default=float(
         os.environ.get("TORTURE_SECONDS", "600")),
         help="time bound per mode (trials stop there)")
@@ -406,6 +460,8 @@ def main():
             start = time.time()
             t = MODES[name](args, base, start + args.max_seconds)
             print(t.line() + "  [%.0fs]" % (time.time() - start), flush=True)
+            for line in getattr(t, "table", ()):
+                print(line, flush=True)
             if DIED:
                 print("  owld died by itself %d times; last: rc %s %s" % (
                     len(DIED), DIED[-1][0], DIED[-1][1]), flush=True)
