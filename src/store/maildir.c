@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "../lib/buf.h"
+#include "../lib/log.h"
 #include "fsops.h"
 #include "store_private.h"
 #include "uidlist.h"
@@ -577,6 +578,45 @@ stamp_sub(const char *dir, const char *sub, bool local,
 }
 
 /*
+ * Files in tmp/ untouched for MAILDIR_TMP_STALE_S are what a crash left
+ * (a write cut short, or a delivery's file already linked into new/ and
+ * not yet unlinked): no writer keeps one that long (a DATA phase at its
+ * minimum rate ends within 19 hours), and no reader looks there.  They
+ * go at a box's first scan, as the Maildir convention and Dovecot have
+ * it (36 hours); dot-files and directories stay.  Best effort.
+ */
+#define MAILDIR_TMP_STALE_S (36 * 3600)
+
+static void
+sweep_tmp(const char *dir)
+{
+	char path[PATH_MAX_OWL];
+	time_t cut = time(NULL) - MAILDIR_TMP_STALE_S;
+	struct dirent *e;
+	unsigned removed = 0;
+	DIR *d;
+
+	if (bsnprintf(path, sizeof(path), "%s/tmp", dir) == -1 ||
+	    (d = opendir(path)) == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		struct stat sb;
+
+		if (e->d_name[0] == '.' ||
+		    fstatat(dirfd(d), e->d_name, &sb, AT_SYMLINK_NOFOLLOW) ==
+			    -1 ||
+		    !S_ISREG(sb.st_mode) || sb.st_mtime >= cut)
+			continue;
+		if (unlinkat(dirfd(d), e->d_name, 0) == 0)
+			removed++;
+	}
+	closedir(d);
+	if (removed > 0)
+		log_msg(LOGL_INFO, "store", "event=tmp-swept path=%s files=%u",
+			path, removed);
+}
+
+/*
  * A scan: new/ and cur/ listed (new/ first: a message another program
  * moves from new/ to cur/ meanwhile is then seen at least once), each
  * stamped before, and synced with the index.  Messages stay where they
@@ -596,6 +636,10 @@ maildir_box_open(struct store_box *b, bool nodir,
 
 	if (nodir)
 		return STORE_OK; /* no Maildir when we locked: no mail yet */
+	if (!b->tmp_swept) {
+		b->tmp_swept = true;
+		sweep_tmp(b->path);
+	}
 	/* a QUIT that a crash interrupted is finished first */
 	r = maildir_expunge_recover(b->path, &rolled, err, errsz);
 	if (r != STORE_OK)

@@ -162,6 +162,7 @@ struct store_box {
 	uint32_t uidnext;	/* Maildir: of the index; mbox: 0 */
 	uint64_t highestmodseq;	/* Maildir: of the index; mbox: 0 */
 	bool session;		/* holds the session lock (POP3) */
+	bool tmp_swept;		/* Maildir: tmp/'s stale files removed */
 	struct store_msg *msgs;
 	size_t n, cap;
 	struct store_aux *aux;

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -209,6 +210,51 @@ test_maildir_folder_all_or_nothing(void **st)
 			 users[i]);
 		assert_int_equal(count(path, NULL, 0), 1);
 	}
+	store_free(&s);
+}
+
+/* Makes dir/name with its mtime age seconds ago. */
+static void
+aged_file(const char *dir, const char *name, time_t age)
+{
+	char path[700];
+	struct timespec ts[2] = {{time(NULL) - age, 0}, {time(NULL) - age, 0}};
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	assert_non_null(f = fopen(path, "w"));
+	fputs("cut short", f);
+	fclose(f);
+	assert_int_equal(utimensat(AT_FDCWD, path, ts, 0), 0);
+}
+
+/* A box's first open removes what a crash left in tmp/ 36 hours ago or
+ * more (a file being written is touched as it goes); newer files, dot
+ * files and the messages stay. */
+static void
+test_maildir_tmp_swept(void **st)
+{
+	struct store *s = open_store(MBOX_FMT_MAILDIR);
+	const char *users[] = {"alice@example.org"};
+	struct store_delivery d;
+	struct store_box *b;
+	char tmp[600], err[200], name[100];
+
+	(void)st;
+	deliver(s, &d, users, 1);
+	assert_int_equal(d.res, STORE_OK);
+	snprintf(tmp, sizeof(tmp), "%s/mail/example.org/alice/tmp", root);
+	aged_file(tmp, "old.M1P2Q3.host", 37 * 3600);
+	aged_file(tmp, "young.M1P2Q4.host", 35 * 3600);
+	aged_file(tmp, ".keep", 40 * 3600);
+	assert_int_equal(store_box_open(s, "alice@example.org", &b, err,
+					sizeof(err)), STORE_OK);
+	assert_int_equal(b->n, 1);
+	store_box_free(&b);
+	assert_int_equal(count(tmp, name, sizeof(name)), 1); /* no dot */
+	assert_string_equal(name, "young.M1P2Q4.host");
+	strcat(tmp, "/.keep");
+	assert_int_equal(access(tmp, F_OK), 0);
 	store_free(&s);
 }
 
@@ -1286,6 +1332,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_session_lock_new_maildrop,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_maildir_links, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_maildir_tmp_swept, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_maildir_folder_all_or_nothing,
 						setup, teardown),
