@@ -580,10 +580,11 @@ stamp_sub(const char *dir, const char *sub, bool local,
 /*
  * Files in tmp/ untouched for MAILDIR_TMP_STALE_S are what a crash left
  * (a write cut short, or a delivery's file already linked into new/ and
- * not yet unlinked): no writer keeps one that long (a DATA phase at its
- * minimum rate ends within 19 hours), and no reader looks there.  They
- * go at a box's first scan, as the Maildir convention and Dovecot have
- * it (36 hours); dot-files and directories stay.  Best effort.
+ * not yet unlinked): a file is there only while a commit writes it (a
+ * message being received waits in memory or an anonymous spool), and no
+ * reader looks there.  They go at a box's first scan, as the Maildir
+ * convention and Dovecot have it (36 hours); dot-files and directories
+ * stay.  Best effort.
  */
 #define MAILDIR_TMP_STALE_S (36 * 3600)
 
