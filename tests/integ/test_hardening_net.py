@@ -413,3 +413,30 @@ def test_long_line_that_ends_keeps_the_session(owld):
     p.send(b"a NOOP " + b"x" * 900000 + b"\r\n")
     assert p.until("a")[-1].startswith("a BAD [TOOBIG]")
     assert p.cmd("b", "NOOP")[-1].startswith("b OK")
+
+
+@pytest.mark.parametrize("head", [b"a LOGIN {1000000000000000+}\r\n",
+                                  b"a X ) {1000000000000000+}\r\n"])
+def test_literal_too_big_to_drop_ends_the_session(owld, head):
+    """A {n+} literal the server will not keep is read into nothing, but
+    not one that could never be taken: before login, one past 1 MiB (a
+    literal there is at most 1 KiB) ends the session with BYE [TOOBIG]
+    at once; it was read until the login deadline, a core at loopback
+    speed for 3 minutes."""
+    o = owld()
+    c = o.imap()
+    assert c.line().startswith("* OK")
+    sent, got = flood_line(c.sock, head, 64 << 20)
+    assert sent < 16 << 20, "the server read %d octets" % sent
+    if got:
+        assert b"* BYE [TOOBIG] Literal too big" in got, got
+    o.wait_log(r"event=disconnect reason=literal-too-big")
+    # within the bound it is dropped and the session goes on
+    c = o.imap()
+    assert c.line().startswith("* OK")
+    c.send(b"a LOGIN {2000+}\r\n" + b"x" * 2000 + b"\r\n")
+    assert c.until("a")[-1] == "a NO [TOOBIG] Literal too big"
+    assert c.cmd("L", 'LOGIN alice@localhost "pw-alice"')[-1].startswith("L OK")
+    c.send(b"b APPEND INBOX {36700161+}\r\n" + b"x" * 36700161 + b"\r\n")
+    assert c.until("b")[-1].startswith("b NO [TOOBIG]")
+    assert c.cmd("c", "NOOP")[-1].startswith("c OK")
