@@ -37,6 +37,7 @@ struct conn {
 	size_t in_max, out_max;
 	unsigned timeout_s;
 	bool paused;
+	bool out_full;		/* not reading: the client reads no replies */
 	struct framer fr;	/* the line framing of the input */
 	bool eof;
 	bool closing;
@@ -164,6 +165,11 @@ write_cb(struct bufferevent *bev, void *arg)
 	if (c->closing) {
 		close_step(c);
 		return;
+	}
+	if (c->out_full) {
+		c->out_full = false; /* see process() */
+		if (!c->paused && !c->eof)
+			bufferevent_enable(c->bev, EV_READ);
 	}
 	if (c->want_drain) {
 		c->want_drain = false;
@@ -920,9 +926,16 @@ process(struct conn *c)
 		bool more;
 
 		if (evbuffer_get_length(out) > c->out_max) {
-			/* client is not reading replies: wait for drain */
+			/*
+			 * client is not reading replies: wait for drain,
+			 * reading nothing meanwhile (write_cb starts again).
+			 * Left on, input at its high watermark makes libevent
+			 * call read_cb again at once, for ever: a core burnt.
+			 */
 			bufferevent_setwatermark(c->bev, EV_WRITE,
 						 c->out_max / 2, 0);
+			bufferevent_disable(c->bev, EV_READ);
+			c->out_full = true;
 			break;
 		}
 		if (c->ops->bytes != NULL) {

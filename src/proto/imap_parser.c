@@ -36,7 +36,8 @@ enum state {
 	S_SKIP,		/* after an error: to the command's end */
 	S_SKIP_LIT,	/* after an error: a {n+} literal's octets */
 	S_LINE,		/* imap_parser_want_line(): a raw line */
-	S_ERR_NOW,	/* a refused synchronizing literal: ERROR at once */
+	S_ERR_NOW,	/* a refused synchronizing literal, or a {n+} one
+			   too big to drop: ERROR at once */
 };
 
 /* A list being filled: its members so far. */
@@ -62,6 +63,7 @@ struct imap_parser {
 	unsigned nargs;
 	size_t line_octets;	/* outside literals, this command */
 	size_t lit_octets;	/* kept literals, this command */
+	size_t skipped;		/* {n+} literals dropped, this command */
 	/* the literal announced or being read */
 	uint64_t lit_size;
 	bool lit_sync, lit_plus, lit8, lit_stream, lit_digits, lit_cr;
@@ -123,6 +125,7 @@ reset_command(struct imap_parser *p)
 	p->bracket = 0;
 	p->line_octets = 0;
 	p->lit_octets = 0;
+	p->skipped = 0;
 	p->after_arg = false;
 	p->ntail = 0;
 	p->err = IMAP_ERR_NONE;
@@ -542,6 +545,23 @@ skipped_too_much(struct imap_parser *p)
 	return true;
 }
 
+/*
+ * Counts a {n+} literal of n octets to be dropped; true once the
+ * command's go past lim.skip_max: the error becomes IMAP_ERR_SKIP_TOO_BIG
+ * (the session ends) and none of them is read.
+ */
+static bool
+skip_too_big(struct imap_parser *p, uint64_t n)
+{
+	if (p->lim.skip_max == 0 || n <= p->lim.skip_max - p->skipped) {
+		p->skipped += (size_t)n;
+		return false;
+	}
+	p->err = IMAP_ERR_SKIP_TOO_BIG;
+	snprintf(p->errtext, sizeof(p->errtext), "[TOOBIG] Literal too big");
+	return true;
+}
+
 /* Skips c; true when the command has ended. */
 static bool
 skip_char(struct imap_parser *p, unsigned char c)
@@ -558,7 +578,7 @@ skip_char(struct imap_parser *p, unsigned char c)
 		p->tail[p->ntail++] = (char)c;
 		return false;
 	}
-	if ((n = tail_nonsync(p)) < 0)
+	if ((n = tail_nonsync(p)) < 0 || skip_too_big(p, (uint64_t)n))
 		return true;
 	p->lit_left = (size_t)n;
 	p->ntail = 0;
@@ -847,11 +867,12 @@ imap_parser_literal(const struct imap_parser *p, size_t *size_r,
 }
 
 /* Drops the announced literal: a synchronizing one is never sent (ERROR
- * at the next feed), a non-synchronizing one is read and dropped. */
+ * at the next feed), a non-synchronizing one is read and dropped (unless
+ * past lim.skip_max: ERROR at the next feed, the session ends). */
 static void
 drop_literal(struct imap_parser *p)
 {
-	if (p->lit_sync) {
+	if (p->lit_sync || skip_too_big(p, p->lit_size)) {
 		p->st = S_ERR_NOW;
 		return;
 	}

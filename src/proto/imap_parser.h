@@ -38,7 +38,9 @@
  * announced literal's octets are skipped, not read as commands).  A line
  * that goes on for WIRE_DROP_MAX octets past lim.line_max without its LF
  * (literals aside) is IMAP_ERR_LINE_ENDLESS at once: the caller ends the
- * session rather than read it until a deadline.
+ * session rather than read it until a deadline.  So is a {n+} literal to
+ * be dropped that takes the command's dropped octets past lim.skip_max
+ * (IMAP_ERR_SKIP_TOO_BIG, told before any of its octets is read).
  *
  * Lines that are not commands (an AUTHENTICATE response, IDLE's DONE)
  * are read with imap_parser_want_line(): the next IMAP_PARSE_LINE is that
@@ -83,6 +85,9 @@ struct imap_limits {
 	size_t literals_max;	/* octets of a command's kept literals */
 	unsigned depth_max;	/* nested lists */
 	unsigned args_max;	/* arguments of a command, in all lists */
+	size_t skip_max;	/* octets of a command's {n+} literals read
+				   into nothing (refused, or after an
+				   error); 0: no bound */
 };
 
 enum imap_parse_res {
@@ -104,6 +109,8 @@ enum imap_parse_err {
 	IMAP_ERR_TOO_MANY,	/* BAD [LIMIT] */
 	IMAP_ERR_LINE_ENDLESS,	/* WIRE_DROP_MAX past line_max without a
 				   LF: BYE [TOOBIG], the session ends */
+	IMAP_ERR_SKIP_TOO_BIG,	/* {n+} literals to drop past skip_max:
+				   BYE [TOOBIG], the session ends */
 };
 
 struct imap_parser;

@@ -9,6 +9,7 @@
 #include "imap_server.h"
 #include "imap_search.h"
 #include "imap_server_private.h"
+#include "wire.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,6 +83,7 @@ imap_server_new(const struct imap_conf *conf)
 		.literals_max = 2 * IMAP_LOGIN_LITERAL_MAX,
 		.depth_max = 8,
 		.args_max = 2 * ID_PAIRS_MAX + 16,
+		.skip_max = WIRE_DROP_MAX,
 	};
 
 	s->conf = conf;
@@ -528,10 +530,11 @@ parse_error(struct imap_server *s, struct buf *out)
 
 	imap_append_refusal(s, refused, sizeof(refused));
 	imap_append_abort(s);
-	if (e == IMAP_ERR_LINE_ENDLESS) {
+	if (e == IMAP_ERR_LINE_ENDLESS || e == IMAP_ERR_SKIP_TOO_BIG) {
 		buf_printf(out, "* BYE %s\r\n", text);
 		s->state = ST_LOGOUT;
-		s->close_reason = "line-too-long";
+		s->close_reason = e == IMAP_ERR_LINE_ENDLESS ? "line-too-long"
+							     : "literal-too-big";
 		return IMAP_ACT_CLOSE;
 	}
 	if (s->in_sasl) {
@@ -628,6 +631,20 @@ imap_server_req(const struct imap_server *s)
 	return &s->req;
 }
 
+/*
+ * The octets of {n+} literals one command may have dropped once logged
+ * in: all of one APPEND's messages (imap.multiappend_max_size) and the
+ * line bound's margin; 0 (no bound) if APPEND has none.
+ */
+static size_t
+skip_max(const struct imap_conf *conf)
+{
+	if (conf->append_total_max == 0 ||
+	    conf->append_total_max > SIZE_MAX - WIRE_DROP_MAX)
+		return 0;
+	return (size_t)conf->append_total_max + WIRE_DROP_MAX;
+}
+
 enum imap_act
 imap_server_login_done(struct imap_server *s, enum imap_login_result r,
 		       struct buf *out)
@@ -646,6 +663,9 @@ imap_server_login_done(struct imap_server *s, enum imap_login_result r,
 		 * list and its flags, a date, a literal): its count must fit */
 		if (lim.args_max < 6 * (unsigned)s->conf->append_msgs_max + 8)
 			lim.args_max = 6 * (unsigned)s->conf->append_msgs_max + 8;
+		/* a refused APPEND's {n+} literals are read into nothing up
+		 * to what one command may send; past it the session ends */
+		lim.skip_max = skip_max(s->conf);
 		s->state = ST_AUTH;
 		imap_parser_set_limits(s->parser, &lim);
 		buf_printf(out, "%s OK [CAPABILITY ", tag);

@@ -365,6 +365,7 @@ smtp_server_toolong(struct smtp_server *s, struct buf *out)
 	}
 	if (s->state == ST_CLOSED || s->pending != SMTP_ACT_NONE)
 		return SMTP_ACT_NONE;
+	sasl_wipe(&s->sasl); /* the reply ends an AUTH under way */
 	return fail(s, out, "500 5.5.6 Error: line too long");
 }
 

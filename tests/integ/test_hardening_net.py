@@ -4,6 +4,7 @@ a client dripping bytes cannot keep a command, a DATA phase or a login
 open for ever, and listen addresses are never looked up in the DNS."""
 import os
 import re
+import select
 import socket
 import ssl
 import subprocess
@@ -413,3 +414,99 @@ def test_long_line_that_ends_keeps_the_session(owld):
     p.send(b"a NOOP " + b"x" * 900000 + b"\r\n")
     assert p.until("a")[-1].startswith("a BAD [TOOBIG]")
     assert p.cmd("b", "NOOP")[-1].startswith("b OK")
+
+
+@pytest.mark.parametrize("head", [b"a LOGIN {1000000000000000+}\r\n",
+                                  b"a X ) {1000000000000000+}\r\n"])
+def test_literal_too_big_to_drop_ends_the_session(owld, head):
+    """A {n+} literal the server will not keep is read into nothing, but
+    not one that could never be taken: before login, one past 1 MiB (a
+    literal there is at most 1 KiB) ends the session with BYE [TOOBIG]
+    at once; it was read until the login deadline, a core at loopback
+    speed for 3 minutes."""
+    o = owld()
+    c = o.imap()
+    assert c.line().startswith("* OK")
+    sent, got = flood_line(c.sock, head, 64 << 20)
+    assert sent < 16 << 20, "the server read %d octets" % sent
+    if got:
+        assert b"* BYE [TOOBIG] Literal too big" in got, got
+    o.wait_log(r"event=disconnect reason=literal-too-big")
+    # within the bound it is dropped and the session goes on
+    c = o.imap()
+    assert c.line().startswith("* OK")
+    c.send(b"a LOGIN {2000+}\r\n" + b"x" * 2000 + b"\r\n")
+    assert c.until("a")[-1] == "a NO [TOOBIG] Literal too big"
+    assert c.cmd("L", 'LOGIN alice@localhost "pw-alice"')[-1].startswith("L OK")
+    c.send(b"b APPEND INBOX {36700161+}\r\n" + b"x" * 36700161 + b"\r\n")
+    assert c.until("b")[-1].startswith("b NO [TOOBIG]")
+    assert c.cmd("c", "NOOP")[-1].startswith("c OK")
+
+
+def cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def fill_both_ways(socks, quiet=0.3, cap=5.0):
+    """Pipelines each socket's command without reading a reply until the
+    server has stopped reading them all (nothing goes for quiet seconds);
+    returns, for each, the octets of its last command not sent yet."""
+    rest = [b""] * len(socks)
+    last = start = time.time()
+    while time.time() - last < quiet and time.time() - start < cap:
+        for i, (sock, command) in enumerate(socks):
+            rest[i] = rest[i] or command * 4096
+            try:
+                rest[i] = rest[i][sock.send(rest[i]):]
+                last = time.time()
+            except BlockingIOError:
+                pass
+        time.sleep(0.01)
+    return [r[:len(r) % len(c)] for r, (s, c) in zip(rest, socks)]
+
+
+def test_client_reading_no_replies_costs_no_cpu(owld):
+    """A client that pipelines commands and reads no reply fills the
+    server's output, and the server stops reading; its input stays at
+    the read bound.  libevent then called the read callback again at
+    once, for ever (reading stayed enabled): a core burnt per such
+    client until the idle timeout.  Now nothing is read until the
+    output drains, and the session goes on when the client reads."""
+    o = owld()
+    socks = []
+    for port, hello, cmd in ((o.port, b"EHLO c\r\n", b"NOOP\r\n"),
+                             (o.pop3_port, b"", b"CAPA\r\n"),
+                             (o.imap_port, b"", b"a CAPABILITY\r\n")):
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 16)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 16)
+        s.connect((o.addr, port))
+        s.sendall(hello)
+        s.setblocking(False)
+        socks.append((s, cmd))
+    rests = fill_both_ways(socks)
+    # what it read is answered (slowly under ASan), then it rests
+    deadline = time.time() + 5
+    while True:
+        before = cpu_seconds(o.proc.pid)
+        time.sleep(0.25)
+        spent = cpu_seconds(o.proc.pid) - before
+        if spent < 0.05:
+            break
+        assert time.time() < deadline, "owld spends %.2f s of CPU in " \
+            "0.25 s, and goes on" % spent
+    # reading the replies, the client gets them all and the rest
+    s, quit, got = socks[0][0], rests[0] + b"QUIT\r\n", b""
+    deadline = time.time() + 10
+    while not got.endswith(b" Bye\r\n") and time.time() < deadline:
+        r, w, _ = select.select([s], [s] if quit else [], [], 1)
+        if w:
+            quit = quit[s.send(quit):]
+        if r:
+            chunk = s.recv(1 << 20)
+            assert chunk, got[-200:]
+            got += chunk
+    assert got.endswith(b" Bye\r\n"), got[-200:]
+    assert got.count(b"250 2.0.0 Ok\r\n") > 10000

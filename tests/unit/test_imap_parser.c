@@ -25,6 +25,9 @@ static const struct imap_limits LIM = {
 	.depth_max = 3, .args_max = 20,
 };
 
+/* lim.skip_max of run()'s parser (LIM's is 0, no bound) */
+static size_t opt_skip_max;
+
 /* What to do with a literal announcement. */
 enum lit_policy { KEEP, STREAM, REFUSE };
 
@@ -66,12 +69,15 @@ static char *
 run(const char *text, size_t len, size_t chunk, enum lit_policy pol,
     bool line_after_first)
 {
-	struct imap_parser *p = imap_parser_new(&LIM);
+	struct imap_limits lim = LIM;
+	struct imap_parser *p;
 	struct buf *out = buf_new(1 << 20);
 	size_t off = 0, streamed = 0;
 	bool first = true;
 	char *r;
 
+	lim.skip_max = opt_skip_max;
+	p = imap_parser_new(&lim);
 	while (off < len) {
 		size_t n = chunk == 0 || len - off < chunk ? len - off : chunk;
 		size_t used;
@@ -360,6 +366,36 @@ test_line_without_end(void **st)
 	}
 }
 
+/*
+ * {n+} literals to drop past lim.skip_max are an error before any of
+ * their octets is read (the session ends; the rest is not parsed):
+ * refused, after an error, or several in one command.  Within the bound
+ * they are read into nothing as before.
+ */
+static void
+test_skip_bound(void **st)
+{
+	(void)st;
+	opt_skip_max = 10;
+	check("a LOGIN {10+}\r\n0123456789\r\nb NOOP\r\n", REFUSE, false,
+	      "+10+\nE a Literal refused\nC b NOOP\n");
+	check("a LOGIN {11+}\r\n0123456789A\r\nb NOOP\r\n", REFUSE, false,
+	      "+11+\nE a [TOOBIG] Literal too big\nE 0123456789A Missing "
+	      "command\nC b NOOP\n");
+	check("a X ) {4+}\r\n0123 {6+}\r\n012345\r\nb NOOP\r\n", KEEP,
+	      false, "E a Unexpected ')'\nC b NOOP\n");
+	check("a X ) {4+}\r\n0123 {7+}\r\n0123456\r\nb NOOP\r\n", KEEP,
+	      false, "E a [TOOBIG] Literal too big\nE 0123456 Missing "
+	      "command\nC b NOOP\n");
+	check("a X ) {999999999999999+}\r\nb NOOP\r\n", KEEP, false,
+	      "E a [TOOBIG] Literal too big\nC b NOOP\n");
+	/* a new command counts from 0 */
+	check("a X ) {10+}\r\n0123456789\r\nb X ) {10+}\r\n0123456789\r\n"
+	      "c NOOP\r\n", KEEP, false, "E a Unexpected ')'\nE b Unexpected "
+	      "')'\nC c NOOP\n");
+	opt_skip_max = 0;
+}
+
 static void
 test_raw_line(void **st)
 {
@@ -406,6 +442,7 @@ main(void)
 		cmocka_unit_test(test_refused_and_too_big),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_line_without_end),
+		cmocka_unit_test(test_skip_bound),
 		cmocka_unit_test(test_raw_line),
 		cmocka_unit_test(test_set_limits),
 	};

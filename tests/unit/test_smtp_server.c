@@ -926,6 +926,22 @@ test_auth_limits(void **st)
 							  : "501 5.5.2"));
 		h_free(&h);
 	}
+	/*
+	 * a response line too long ends the AUTH with its 500: the next line
+	 * is a command again, not a response (it was taken as one: NOOP
+	 * became a user name, the client's next command the password)
+	 */
+	h_init(&h, 1000, 10);
+	h.conf.auth = true;
+	h.conf.max_auth_failures = 5;
+	h_bytes(&h, "EHLO c\r\nAUTH LOGIN\r\n", 20);
+	memset(line, 'A', SMTP_AUTH_LINE_MAX + 10);
+	memcpy(line + SMTP_AUTH_LINE_MAX + 10, "\r\nNOOP\r\n", 8);
+	buf_reset(h.out);
+	h_bytes(&h, line, SMTP_AUTH_LINE_MAX + 18);
+	assert_string_equal(h.out->data, "500 5.5.6 Error: line too long\r\n"
+					 "250 2.0.0 Ok\r\n");
+	h_free(&h);
 	/* the inbound core keeps the 512-octet command limit */
 	h_init(&h, 1000, 10);
 	memset(line, 'A', 600);
