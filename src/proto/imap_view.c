@@ -254,13 +254,18 @@ imap_write_flags_fetch(const struct imap_server *s, uint32_t pos, bool uid,
 	buf_addstr(out, ")\r\n");
 }
 
-/* The view went away under the session (UIDVALIDITY changed, the folder
- * deleted or renamed): only a BYE is right (RFC 9051 2.3.1.1). */
+/*
+ * The view went away under the session (UIDVALIDITY changed, the folder
+ * deleted or renamed): only a BYE is right (RFC 9051 2.3.1.1).  Its text
+ * is ours: the store's names the folder's path on the server.
+ */
 static enum imap_act
-view_lost(struct imap_server *s, const char *err, struct buf *out)
+view_lost(struct imap_server *s, struct buf *out)
 {
-	buf_printf(out, "* BYE %s\r\n", err);
+	buf_addstr(out, "* BYE The selected folder was deleted, renamed or "
+		   "renumbered (UIDVALIDITY); select it again\r\n");
 	s->state = ST_LOGOUT;
+	s->close_reason = "folder-lost";
 	return IMAP_ACT_CLOSE;
 }
 
@@ -394,7 +399,7 @@ imap_sync(struct imap_server *s, bool allow_expunge, struct buf *out)
 	if (r != IMAP_M_OK) {
 		free(before);
 		if (r == IMAP_M_PERM || r == IMAP_M_NOTFOUND)
-			return view_lost(s, err, out);
+			return view_lost(s, out);
 		return IMAP_ACT_NONE;	/* said at the next sync */
 	}
 	if (before != NULL && ch.nexpunged > 0)

@@ -972,3 +972,25 @@ def test_compress_pipelined_and_bounded(owld):
     except (EOFError, ConnectionResetError, BrokenPipeError):
         pass  # or the server closed on it: both keep it bounded
     assert status_kib(server.proc.pid) < 200 * 1024
+
+
+def test_selected_folder_deleted_by_another_session(owld):
+    """A folder deleted under a session that has it selected ends that
+    session with BYE (RFC 9051 2.3.1.1), in words of ours: the BYE said
+    the store's error, which names the folder's path on the server
+    (found by the attack pass)."""
+    o = owld()
+    a, b = o.imap(), o.imap()
+    a.login()
+    b.login()
+    assert a.cmd("c", "CREATE W")[-1].startswith("c OK")
+    a.send(b"p APPEND W {5+}\r\nhello\r\n")
+    assert a.until("p")[-1].startswith("p OK")
+    assert a.cmd("s", "SELECT W")[-1].startswith("s OK")
+    assert b.cmd("d", "DELETE W")[-1].startswith("d OK")
+    a.send(b"n NOOP\r\n")
+    bye = a.line()
+    assert bye.startswith("* BYE The selected folder was deleted"), bye
+    assert o.datadir not in bye and "/" not in bye, bye
+    assert a.closed()
+    o.wait_log(r"event=disconnect reason=folder-lost")
