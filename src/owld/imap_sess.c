@@ -49,6 +49,11 @@
 				   what one step may add past it */
 #define IN_MAX (64 * 1024)	/* input read ahead, unparsed */
 #define FEED_MAX (16 * 1024)	/* input copied into one job */
+#define FEED_SLICE_US 20000	/* a feed job's time before it gives its
+				   worker back after a command: a pipeline
+				   of slow commands (SEARCH TEXT over large
+				   messages) must not keep logins and
+				   deliveries waiting for a worker */
 #define TRACE_LINES 16		/* of one piece, in the protocol trace */
 
 struct ijob;
@@ -85,6 +90,7 @@ struct ijob {
 	size_t len, used;
 	struct buf *out;
 	enum imap_act act;
+	uint64_t t0;			/* FEED: when it began to run */
 	/* OPEN */
 	char user[ADDR_PATH_MAX + 1];
 	enum imap_mres res;
@@ -515,6 +521,16 @@ job_submit(struct imap_sess *s, enum ijob_kind kind, const char *data,
 	wpool_submit(s->base.d->pool, &j->job);
 }
 
+/* Worker thread, the core's yield hook: has the feed had its slice? The
+ * rest of its input comes back as a new job, behind the others. */
+static bool
+feed_slice_over(void *arg)
+{
+	const struct ijob *j = arg;
+
+	return mono_us() - j->t0 >= FEED_SLICE_US;
+}
+
 /* Worker thread: the core's step, or the open. */
 static void
 job_run(struct wpool_job **jobs, size_t n)
@@ -527,8 +543,11 @@ job_run(struct wpool_job **jobs, size_t n)
 			open_run(j);
 			break;
 		case IJ_FEED:
+			j->t0 = mono_us();
+			imap_server_set_yield(j->core, feed_slice_over, j);
 			j->act = imap_server_feed(j->core, j->data, j->len,
 						  &j->used, j->out);
+			imap_server_set_yield(j->core, NULL, NULL);
 			break;
 		case IJ_RESUME:
 			j->act = imap_server_resume(j->core, j->out);

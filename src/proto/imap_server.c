@@ -583,6 +583,22 @@ sasl_line(struct imap_server *s, struct buf *out)
 	return a;
 }
 
+void
+imap_server_set_yield(struct imap_server *s, bool (*yield)(void *arg),
+		      void *arg)
+{
+	s->yield = yield;
+	s->yield_arg = arg;
+}
+
+/* After a command that needs no action: stop here for now? */
+static bool
+yields(const struct imap_server *s, enum imap_act a)
+{
+	return a == IMAP_ACT_NONE && s->yield != NULL &&
+	       s->yield(s->yield_arg);
+}
+
 enum imap_act
 imap_server_feed(struct imap_server *s, const char *data, size_t len,
 		 size_t *used_r, struct buf *out)
@@ -590,8 +606,9 @@ imap_server_feed(struct imap_server *s, const char *data, size_t len,
 	enum imap_act a = IMAP_ACT_NONE;
 	size_t used = 0;
 	bool due = false;	/* a refusal to answer with no input left */
+	bool yielded = false;
 
-	while ((used < len || due) && a == IMAP_ACT_NONE &&
+	while ((used < len || due) && a == IMAP_ACT_NONE && !yielded &&
 	       s->fetch == NULL && s->pending == IMAP_ACT_NONE &&
 	       s->state != ST_LOGOUT) {
 		size_t n;
@@ -602,6 +619,7 @@ imap_server_feed(struct imap_server *s, const char *data, size_t len,
 		case IMAP_PARSE_COMMAND:
 			a = run_command(s, imap_parser_command(s->parser),
 					out);
+			yielded = yields(s, a);
 			break;
 		case IMAP_PARSE_LINE:
 			a = s->idling ? idle_line(s, out) : sasl_line(s, out);

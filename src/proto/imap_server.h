@@ -104,6 +104,16 @@ void imap_server_plain_auth(struct imap_server *s, bool allow);
 void imap_server_set_mbox(struct imap_server *s,
 			  const struct imap_mbox_ops *ops, void *ctx);
 
+/*
+ * Optional: asked after each command that needs no action; true makes
+ * imap_server_feed() return there (IMAP_ACT_NONE, the rest of its input
+ * not used), so that a program running feeds on a pool of workers gives
+ * the worker to others between the commands of a long pipeline and
+ * feeds the rest later.  NULL: never.
+ */
+void imap_server_set_yield(struct imap_server *s, bool (*yield)(void *arg),
+			   void *arg);
+
 /* The time now, seconds since 1970 (SEARCH OLDER, YOUNGER). */
 void imap_server_clock(struct imap_server *s, int64_t now);
 

@@ -72,6 +72,8 @@ struct imap_server {
 	char *tag;			/* of the command answered later */
 	unsigned errors, auth_failures;
 	const char *close_reason;	/* NULL: "logout" */
+	bool (*yield)(void *arg);	/* imap_server_set_yield() */
+	void *yield_arg;
 	bool secure, plain_auth;
 	bool rev2;			/* ENABLE IMAP4rev2 */
 	bool utf8;			/* ENABLE UTF8=ACCEPT (RFC 6855) */

@@ -898,6 +898,45 @@ test_thread_modseq_enables_condstore(void **st)
 	free(o);
 }
 
+static bool
+always(void *arg)
+{
+	(*(unsigned *)arg)++;
+	return true;
+}
+
+/* The yield hook: asked after each command, a true answer returns from
+ * the feed with the next command unread; fed again, it goes on. */
+static void
+test_yield_between_commands(void **st)
+{
+	static const char cmds[] = "a NOOP\r\nb SELECT INBOX\r\nc NOOP\r\n";
+	struct imap_fake *f = imap_fake_new();
+	unsigned asked = 0;
+	size_t used, off = 0;
+	struct sess x;
+
+	(void)st;
+	sess_open(&x, f, 1 << 20);
+	feed(&x, "L LOGIN alice secret\r\n", 0);
+	buf_reset(x.all);
+	imap_server_set_yield(x.s, always, &asked);
+	assert_int_equal(imap_server_feed(x.s, cmds, strlen(cmds), &used,
+					  x.out), IMAP_ACT_NONE);
+	assert_int_equal(used, strlen("a NOOP\r\n"));
+	assert_int_equal(asked, 1);
+	drain(&x);
+	assert_string_equal(x.all->data, "a OK NOOP completed\r\n");
+	for (off = used; off < strlen(cmds); off += used)
+		answer(&x, imap_server_feed(x.s, cmds + off,
+					    strlen(cmds) - off, &used, x.out));
+	assert_int_equal(asked, 3);
+	has(x.all->data, "b OK [READ-WRITE] SELECT completed\r\n"
+	    "c OK NOOP completed\r\n");
+	sess_close(&x);
+	imap_fake_free(&f);
+}
+
 /* COMPRESS=DEFLATE (RFC 4978): offered when the program can; the
  * core stops right after the command so the rest is inflated first. */
 static void
@@ -966,6 +1005,7 @@ main(void)
 		cmocka_unit_test(test_enable_condstore_selected),
 		cmocka_unit_test(test_sort_modseq),
 		cmocka_unit_test(test_thread_modseq_enables_condstore),
+		cmocka_unit_test(test_yield_between_commands),
 		cmocka_unit_test(test_compress),
 	};
 
