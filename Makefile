@@ -6,7 +6,7 @@ BUILD ?= build
 CC ?= cc
 SAN ?=
 PY ?= /usr/bin/python3
-FUZZ_SECONDS ?= 3
+FUZZ_SECONDS ?= 2
 TRIALS ?= 30
 
 PKGS := libevent libevent_openssl openssl libcrypt zlib
@@ -133,7 +133,7 @@ unit: $(UNIT_BIN) $(BUILD)/tests/spfeval
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
 
 integ: all
-	OWLD_BUILD=$(BUILD) $(PY) -m pytest -q -p no:cacheprovider tests/integ
+	OWLD_BUILD=$(BUILD) $(PY) -m pytest -q -p no:cacheprovider --durations=8 tests/integ
 
 # Three owld on a replica-3 GlusterFS volume on loopback (tests/cluster,
 # docs/CLUSTER.md); skipped, saying why, where the machine cannot run one
@@ -146,7 +146,7 @@ check-cluster: all
 asan:
 	$(MAKE) BUILD=build-asan SAN=1 all unit
 	OWLD_BUILD=build-asan ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-	  $(PY) -m pytest -q -p no:cacheprovider -m "not plain_only" tests/integ
+	  $(PY) -m pytest -q -p no:cacheprovider --durations=8 -m "not plain_only" tests/integ
 
 valgrind: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== valgrind $$t"; \
