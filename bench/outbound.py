@@ -238,7 +238,7 @@ def add_args(ap):
 
 
 def smoke(a):
-    a.outbound_relay, a.outbound_tls1, a.outbound_tls100 = 300, 100, 1000
+    a.outbound_relay, a.outbound_tls1, a.outbound_tls100 = 150, 100, 1000
 
 
 def relay_figures(kind, base, n):

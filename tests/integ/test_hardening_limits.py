@@ -9,6 +9,8 @@ import ssl
 import threading
 import time
 
+import pytest
+
 from conftest import Client, Pop3Client
 
 
@@ -154,6 +156,10 @@ def pop3_pass(o, src, user, password, results, barrier=None):
 PENALTY = ["auth.fail_delay=200ms", "auth.penalty_max_delay=3s"]
 
 
+# timing (seconds of penalties and delays): run plain only, to keep make
+# check in its 20 minutes; the code it drives runs under ASan in the
+# faster login and relay tests and in the penalty's unit tests (test_anvil)
+@pytest.mark.plain_only
 def test_brute_force_across_connections_is_slowed(owld):
     o = owld(PENALTY)
     n = 6
@@ -203,6 +209,10 @@ def test_brute_force_across_connections_is_slowed(owld):
     assert log.count("event=login-failed") == n + 1
 
 
+# timing (seconds of penalties and delays): run plain only, to keep make
+# check in its 20 minutes; the code it drives runs under ASan in the
+# faster login and relay tests and in the penalty's unit tests (test_anvil)
+@pytest.mark.plain_only
 def test_shutdown_does_not_wait_for_penalised_logins(owld):
     """SIGTERM closes sessions whose login waits out a penalty at once
     (421 / -ERR, no answer to the login) instead of after the wait."""
@@ -238,6 +248,10 @@ def smtp_auth(o, src, user, password):
     return time.time() - t, code
 
 
+# timing (seconds of penalties and delays): run plain only, to keep make
+# check in its 20 minutes; the code it drives runs under ASan in the
+# faster login and relay tests and in the penalty's unit tests (test_anvil)
+@pytest.mark.plain_only
 def test_penalty_shared_by_smtp_and_pop3(owld):
     """Failures over POP3 slow SMTP AUTH from that address too; an
     address that guessed at alice waits for alice's count; an address

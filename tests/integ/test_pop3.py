@@ -338,6 +338,10 @@ def test_auth_plain_and_bare_names(owld):
     assert tok not in log
 
 
+# timing (seconds of penalties and delays): run plain only, to keep make
+# check in its 20 minutes; the code it drives runs under ASan in the
+# faster login and relay tests and in the penalty's unit tests (test_anvil)
+@pytest.mark.plain_only
 def test_failed_login_delay_and_limit(owld):
     o = owld(["auth.fail_delay=400ms", "auth.max_failures=3"])
 

@@ -495,6 +495,10 @@ def test_relay_timeout(owld, sink):
     assert re.search(r"event=deferred msgid=\w+ to=<x@remote.test> .*timeout", o.logtext())
 
 
+# timing (seconds of penalties and delays): run plain only, to keep make
+# check in its 20 minutes; the code it drives runs under ASan in the
+# faster login and relay tests and in the penalty's unit tests (test_anvil)
+@pytest.mark.plain_only
 def test_retry_interval_doubles_up_to_retry_max(owld, sink):
     s = sink(final=lambda m: "451 4.3.0 later")
     o = owld(["relay.host=127.0.0.1:%d" % s.port, "queue.retry=1s",
